@@ -1,0 +1,143 @@
+"""The compiled rule structure both backends run.
+
+A condition written by a policy owner is parsed, type-checked against the fact vocabulary and
+lowered into these frozen nodes, in negation normal form: ``not`` has been pushed down onto the
+comparisons, so every backend implements exactly one semantics:
+
+* a comparison that reads a missing value (``None``) is false, also under ``not``;
+  only ``x == None`` / ``x != None`` (:class:`IsNone`) test for absence;
+* ``any`` over an empty list is false, ``all`` over an empty list is true;
+* numbers are exact ``Decimal``/``int``; dates are ``datetime.date``; durations are whole days.
+
+The pure-Python evaluator (:mod:`salesgate.engine.python`) interprets these nodes directly; the
+durable-rules backend (:mod:`salesgate.engine.durable`) translates them into durable's JSON dialect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Literal, TypeAlias
+
+
+class Kind(str, Enum):
+    """The type of a fact or expression, as the type checker sees it."""
+
+    number = "number"  # Decimal or int: money, rates, quantities, day counts
+    text = "text"
+    enum = "enum"  # text restricted to declared choices
+    bool = "bool"
+    date = "date"
+    duration = "duration"  # whole days, from days(n) or date - date
+    list = "list"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Read a fact. ``path`` is the dotted vocabulary path (``order.total``, ``line.qty``).
+
+    ``item`` is true inside ``any``/``all``: the value is read from the current list element
+    instead of the decision's facts.
+    """
+
+    path: str
+    kind: Kind
+    item: bool = False
+
+
+@dataclass(frozen=True)
+class Const:
+    """A literal: Decimal/int for numbers and durations (days), str, bool, date."""
+
+    value: Decimal | int | str | bool | date
+    kind: Kind
+
+
+ArithOp: TypeAlias = Literal["+", "-", "*", "/"]
+
+
+@dataclass(frozen=True)
+class Arith:
+    """Exact arithmetic on numbers, or date ± duration / date − date."""
+
+    op: ArithOp
+    left: Expr
+    right: Expr
+    kind: Kind
+
+
+Expr: TypeAlias = Ref | Const | Arith
+
+CompareOp: TypeAlias = Literal["<", "<=", ">", ">=", "==", "!="]
+
+NEGATED: dict[CompareOp, CompareOp] = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+SWAPPED: dict[CompareOp, CompareOp] = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``left op right``; false when either side is missing (None)."""
+
+    op: CompareOp
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class IsNone:
+    """``operand == None`` (``present`` false) or ``operand != None`` (``present`` true)."""
+
+    operand: Ref
+    present: bool
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Cond, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple[Cond, ...]
+
+
+@dataclass(frozen=True)
+class Quantified:
+    """``any(cond for line in order.lines)`` / ``all(...)``: ``cond`` reads the element with item refs."""
+
+    quantifier: Literal["any", "all"]
+    collection: str
+    cond: Cond
+
+
+@dataclass(frozen=True)
+class Always:
+    """A rule with no condition (``when: true``) fires on every decision."""
+
+
+Cond: TypeAlias = Compare | IsNone | And | Or | Quantified | Always
+
+
+def walk_refs(node: Cond | Expr) -> list[Ref]:
+    """Every fact a condition or expression reads, in reading order (duplicates kept)."""
+    out: list[Ref] = []
+
+    def visit(n: Any) -> None:
+        if isinstance(n, Ref):
+            out.append(n)
+        elif isinstance(n, Arith | Compare):
+            visit(n.left)
+            visit(n.right)
+        elif isinstance(n, IsNone):
+            visit(n.operand)
+        elif isinstance(n, And | Or):
+            for item in n.items:
+                visit(item)
+        elif isinstance(n, Quantified):
+            out.append(Ref(n.collection, Kind.list))
+            visit(n.cond)
+
+    visit(node)
+    return out
