@@ -1,0 +1,61 @@
+"""salesgate: company sales policy as YAML rules, enforced inside your ERP.
+
+The public surface is re-exported here; everything else is an implementation detail.
+"""
+
+from __future__ import annotations
+
+from .decisions import Approval, Decision, Notification, Outcome, PolicyRef, Reason, TraceEntry, combine
+from .errors import AdapterError, EngineError, FactsError, PluginError, PolicyError, PolicyProblem, SalesgateError
+from .evaluation import DecisionContext
+from .gate import Gate
+from .hooknames import HOOKS, Hook
+from .hookspecs import hookimpl, hookspec
+from .models import (
+    CreditExposure,
+    Customer,
+    Order,
+    OrderFacts,
+    OrderLine,
+    Product,
+    ReturnFacts,
+    ReturnRequest,
+)
+from .policy.compiler import Policy, load_policy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HOOKS",
+    "AdapterError",
+    "Approval",
+    "CreditExposure",
+    "Customer",
+    "Decision",
+    "DecisionContext",
+    "EngineError",
+    "FactsError",
+    "Gate",
+    "Hook",
+    "Notification",
+    "Order",
+    "OrderFacts",
+    "OrderLine",
+    "Outcome",
+    "PluginError",
+    "Policy",
+    "PolicyError",
+    "PolicyProblem",
+    "PolicyRef",
+    "Product",
+    "Reason",
+    "ReturnFacts",
+    "ReturnRequest",
+    "SalesgateError",
+    "TraceEntry",
+    "__version__",
+    "combine",
+    "hookimpl",
+    "hookspec",
+    "load_policy",
+]

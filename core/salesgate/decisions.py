@@ -1,0 +1,269 @@
+"""What a decision is, and how several plugins' decisions combine into one.
+
+Every hook answers with the same :class:`Decision` shape. When several plugins answer, the
+result never depends on the order plugins were registered in; :func:`combine` writes the
+precedence down:
+
+1. the most severe outcome wins: ``allow < warn < require_approval < block``;
+2. approvals are the union of every required role, sorted in the policy's ladder order;
+3. reasons and notifications are sorted (severity, then rule id); trace entries are
+   concatenated in plugin-name order, so the same inputs always print the same way;
+4. pricing: every plugin's adjustments for a line are re-applied to the list price in
+   priority order (then rule id); floors apply last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .hooknames import Hook
+from .money import ZERO, round_money
+
+__all__ = [
+    "Approval",
+    "CreditResult",
+    "Decision",
+    "Notification",
+    "Outcome",
+    "PolicyRef",
+    "PriceAdjustment",
+    "PricedLine",
+    "PricingResult",
+    "Reason",
+    "ReturnResult",
+    "TraceEntry",
+    "combine",
+]
+
+
+class Outcome(str, Enum):
+    """What the ERP should do, from least to most severe."""
+
+    allow = "allow"
+    warn = "warn"
+    require_approval = "require_approval"
+    block = "block"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Outcome.allow: 0, Outcome.warn: 1, Outcome.require_approval: 2, Outcome.block: 3}
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Reason(_Value):
+    """Why the decision is what it is: one fired rule and its message."""
+
+    rule: str = Field(description="Id of the rule that fired.")
+    outcome: Outcome = Field(description="The outcome this rule asked for.")
+    message: str = Field(description="The rule's message, in the language the policy was written in.")
+    translations: dict[str, str] = Field(default_factory=dict, description="The message in other languages.")
+    line_no: int | None = Field(None, description="For line-scope rules: the order line it fired on.")
+    plugin: str = Field("rules", description="Plugin that produced the reason.")
+
+
+class Approval(_Value):
+    """A role that must approve, and the rules that asked for it."""
+
+    role: str
+    rules: list[str]
+
+
+class Notification(_Value):
+    """Somebody to tell, without holding the order."""
+
+    role: str
+    rule: str
+    message: str
+
+
+class TraceEntry(_Value):
+    """One rule evaluated for this decision: whether it fired, on which values, from where."""
+
+    rule: str
+    ruleset: str
+    file: str
+    line: int
+    fired: bool
+    line_no: int | None = Field(None, description="Order line, for line-scope rules that fired.")
+    values: dict[str, Any] = Field(default_factory=dict, description="Every fact the condition read.")
+    explanation: str | None = Field(None, description="Why it fired or not (with explain=True).")
+
+
+class PolicyRef(_Value):
+    """Which policy decided: its name, version and the hash of its files' content."""
+
+    name: str
+    version: str
+    hash: str
+
+
+class PriceAdjustment(_Value):
+    """One change to a line's price, by one rule."""
+
+    rule: str
+    kind: Literal["markup", "discount", "add", "set", "floor"]
+    value: Decimal = Field(description="Rate for markup/discount, amount for add/set/floor.")
+    priority: int
+    price_before: Decimal
+    price_after: Decimal
+
+
+class PricedLine(_Value):
+    """A line with its policy price and every adjustment that made it."""
+
+    line_no: int
+    sku: str
+    qty: int
+    list_price: Decimal | None
+    requested_unit_price: Decimal = Field(description="Unit price on the order after its line discount.")
+    policy_price: Decimal = Field(description="Unit price the policy sets, rounded to the cent.")
+    adjustments: list[PriceAdjustment] = Field(default_factory=list)
+
+    @property
+    def policy_amount(self) -> Decimal:
+        return round_money(self.policy_price * self.qty)
+
+
+class PricingResult(_Value):
+    lines: list[PricedLine]
+    policy_total: Decimal
+    requested_total: Decimal
+
+
+class CreditResult(_Value):
+    """Exposure includes this order: open receivables + open orders + this order's total."""
+
+    exposure: Decimal
+    limit: Decimal
+    available: Decimal = Field(description="Limit minus exposure; negative when over the limit.")
+    overdue_amount: Decimal
+    max_overdue_days: int
+
+
+class ReturnResult(_Value):
+    amount: Decimal = Field(description="What the request is worth.")
+    refund_rate: Decimal
+    restocking_fee: Decimal
+    refund_amount: Decimal = Field(description="amount × refund rate − restocking fee, never below zero.")
+
+
+class Decision(_Value):
+    """The answer of one hook for one order or return."""
+
+    hook: Hook
+    subject: str = Field(description="Order or return id.")
+    outcome: Outcome
+    approvals: list[Approval] = Field(default_factory=list, description="Roles to approve, in ladder order.")
+    notifications: list[Notification] = Field(default_factory=list)
+    reasons: list[Reason] = Field(default_factory=list)
+    policy: PolicyRef
+    backend: str = Field(description="Matching backend that decided: durable or python.")
+    trace: list[TraceEntry] = Field(default_factory=list)
+    pricing: PricingResult | None = None
+    credit: CreditResult | None = None
+    returns: ReturnResult | None = None
+    failure: str | None = Field(None, description="Set when the decision is a safe fallback after an error.")
+
+    @property
+    def required_roles(self) -> list[str]:
+        return [a.role for a in self.approvals]
+
+    @property
+    def fired(self) -> list[str]:
+        return [t.rule for t in self.trace if t.fired]
+
+
+def _reason_key(reason: Reason) -> tuple[int, str, int]:
+    return (-reason.outcome.rank, reason.rule, reason.line_no or 0)
+
+
+def sort_approvals(approvals: dict[str, list[str]], ladder: Sequence[str]) -> list[Approval]:
+    """Approvals in ladder order; roles outside the ladder (from company plugins) sort after, by name."""
+    position = {role: i for i, role in enumerate(ladder)}
+    roles = sorted(approvals, key=lambda r: (position.get(r, len(position)), r))
+    return [Approval(role=r, rules=sorted(set(approvals[r]))) for r in roles]
+
+
+def apply_adjustments(base: Decimal, adjustments: Sequence[PriceAdjustment]) -> list[PriceAdjustment]:
+    """Re-apply adjustments to ``base`` in priority order, floors last; returns them with new prices."""
+    ordered = sorted(adjustments, key=lambda a: (a.kind == "floor", a.priority, a.rule))
+    price = base
+    out = []
+    for adj in ordered:
+        before = price
+        if adj.kind == "markup":
+            price = price * (1 + adj.value)
+        elif adj.kind == "discount":
+            price = price * (1 - adj.value)
+        elif adj.kind == "add":
+            price = price + adj.value
+        elif adj.kind == "set":
+            price = adj.value
+        else:
+            price = max(price, adj.value)
+        out.append(adj.model_copy(update={"price_before": before, "price_after": price}))
+    return out
+
+
+def _combine_pricing(results: Sequence[PricingResult]) -> PricingResult:
+    by_line: dict[int, list[PricedLine]] = {}
+    for result in results:
+        for line in result.lines:
+            by_line.setdefault(line.line_no, []).append(line)
+    lines = []
+    for line_no in sorted(by_line):
+        versions = by_line[line_no]
+        first = versions[0]
+        adjustments = apply_adjustments(
+            first.list_price if first.list_price is not None else first.requested_unit_price,
+            [adj for v in versions for adj in v.adjustments],
+        )
+        price = adjustments[-1].price_after if adjustments else (first.list_price or first.requested_unit_price)
+        lines.append(first.model_copy(update={"adjustments": adjustments, "policy_price": round_money(price)}))
+    return PricingResult(
+        lines=lines,
+        policy_total=sum((round_money(line.policy_price * line.qty) for line in lines), ZERO),
+        requested_total=sum((round_money(line.requested_unit_price * line.qty) for line in lines), ZERO),
+    )
+
+
+def combine(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision:
+    """Merge several plugins' decisions for one hook into one, by the documented precedence."""
+    if not decisions:
+        raise ValueError("nothing to combine")
+    if len(decisions) == 1:
+        return decisions[0]
+    first = decisions[0]
+    outcome = max((d.outcome for d in decisions), key=lambda o: o.rank)
+    approvals: dict[str, list[str]] = {}
+    for decision in decisions:
+        for approval in decision.approvals:
+            approvals.setdefault(approval.role, []).extend(approval.rules)
+    pricing = [d.pricing for d in decisions if d.pricing is not None]
+    failures = sorted({d.failure for d in decisions if d.failure})
+    return first.model_copy(
+        update={
+            "outcome": outcome,
+            "approvals": sort_approvals(approvals, ladder),
+            "notifications": sorted(
+                (n for d in decisions for n in d.notifications), key=lambda n: (n.role, n.rule)
+            ),
+            "reasons": sorted((r for d in decisions for r in d.reasons), key=_reason_key),
+            "trace": [t for d in decisions for t in d.trace],
+            "pricing": _combine_pricing(pricing) if pricing else None,
+            "credit": next((d.credit for d in decisions if d.credit is not None), None),
+            "returns": next((d.returns for d in decisions if d.returns is not None), None),
+            "failure": "; ".join(failures) or None,
+        }
+    )

@@ -1,0 +1,233 @@
+"""The pure-Python evaluator of compiled rules: explanations, bulk work, and the fallback backend.
+
+Conditions are compiled once into nested closures (no tree walking per decision, no ``eval``),
+which makes this backend an order of magnitude faster than durable-rules for bulk replays. It
+also explains, in words, why a rule did or did not fire, which durable-rules cannot.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ..facts import FactSet, FactValues
+from ..money import format_money
+from ..policy.ir import (
+    Always,
+    And,
+    Arith,
+    Compare,
+    CompareOp,
+    Cond,
+    Const,
+    Expr,
+    IsNone,
+    Or,
+    Quantified,
+    Ref,
+)
+from .base import EngineRule, Match, Stage, stages_by_name
+
+Getter = Callable[[FactValues, FactValues | None], Any]
+Test = Callable[[FactValues, FactValues | None], bool]
+
+_COMPARE: dict[CompareOp, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def arith(op: str, left: Any, right: Any) -> Any:
+    """Exact arithmetic with the IR's rules: None in, None out; x / 0 is None (missing)."""
+    if left is None or right is None:
+        return None
+    if isinstance(left, date):
+        if isinstance(right, date):
+            return (left - right).days
+        days = Decimal(right)
+        if days != days.to_integral_value():
+            return None
+        delta = timedelta(days=int(days))
+        return left + delta if op == "+" else left - delta
+    if isinstance(right, date):  # number + date
+        return arith("+", right, left)
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if right == 0:
+        return None
+    return Decimal(left) / Decimal(right)
+
+
+def compile_expr(expr: Expr) -> Getter:
+    """A function (facts, current list element) → the expression's exact value or None."""
+    if isinstance(expr, Const):
+        value = expr.value
+        return lambda root, item: value
+    if isinstance(expr, Ref):
+        path = expr.path
+        if expr.item:
+            return lambda root, item: item.get(path) if item is not None else None
+        return lambda root, item: root.get(path)
+    left, right, op = compile_expr(expr.left), compile_expr(expr.right), expr.op
+    return lambda root, item: arith(op, left(root, item), right(root, item))
+
+
+def compile_cond(cond: Cond) -> Test:
+    """A function (facts, current list element) → whether the condition holds."""
+    if isinstance(cond, Compare):
+        left, right, test = compile_expr(cond.left), compile_expr(cond.right), _COMPARE[cond.op]
+        if isinstance(cond.right, Const):
+            const = cond.right.value
+
+            def compare_const(root: FactValues, item: FactValues | None) -> bool:
+                value = left(root, item)
+                return value is not None and test(value, const)
+
+            return compare_const
+
+        def compare(root: FactValues, item: FactValues | None) -> bool:
+            a = left(root, item)
+            if a is None:
+                return False
+            b = right(root, item)
+            return b is not None and test(a, b)
+
+        return compare
+    if isinstance(cond, IsNone):
+        get, present = compile_expr(cond.operand), cond.present
+        return lambda root, item: (get(root, item) is not None) is present
+    if isinstance(cond, And):
+        parts = tuple(compile_cond(c) for c in cond.items)
+        return lambda root, item: all(p(root, item) for p in parts)
+    if isinstance(cond, Or):
+        parts = tuple(compile_cond(c) for c in cond.items)
+        return lambda root, item: any(p(root, item) for p in parts)
+    if isinstance(cond, Quantified):
+        inner, path = compile_cond(cond.cond), cond.collection
+        if cond.quantifier == "any":
+            return lambda root, item: any(inner(root, el) for el in root.get(path) or ())
+        return lambda root, item: all(inner(root, el) for el in root.get(path) or ())
+    if isinstance(cond, Always):
+        return lambda root, item: True
+    raise TypeError(f"not a condition: {cond!r}")  # pragma: no cover
+
+
+class PythonBackend:
+    """Matches stages with compiled closures. Stateless after construction, so thread-safe."""
+
+    name = "python"
+
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        self._stages: Mapping[str, tuple[tuple[str, Test], ...]] = {}
+        self._line_rules: dict[str, tuple[tuple[str, Test], ...]] = {}
+        compiled: dict[str, tuple[tuple[str, Test], ...]] = {}
+        lines: dict[str, tuple[tuple[str, Test], ...]] = {}
+        for name, stage in stages_by_name(stages).items():
+            ordered = sorted(stage.rules, key=_order)
+            compiled[name] = tuple((r.id, compile_cond(r.cond)) for r in ordered if r.scope == "order")
+            lines[name] = tuple((r.id, compile_cond(r.cond)) for r in ordered if r.scope == "line")
+        self._stages = compiled
+        self._line_rules = lines
+
+    def match(self, stage: str, facts: FactSet) -> frozenset[Match]:
+        root = facts.root
+        found: list[Match] = [(rule, None) for rule, test in self._stages[stage] if test(root, None)]
+        for rule, test in self._line_rules[stage]:
+            found.extend((rule, index) for index, values in enumerate(facts.items) if test(values, None))
+        return frozenset(found)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _order(rule: EngineRule) -> tuple[int, str]:
+    return (rule.priority, rule.id)
+
+
+# -- explanations -------------------------------------------------------------------------------
+
+_WORDS: dict[CompareOp, str] = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "=", "!=": "≠"}
+
+
+def show(value: Any) -> str:
+    """A fact value as a person reads it: 95,000 for money, 2026-11-23 for dates, quoted text."""
+    if value is None:
+        return "missing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format_money(value) if value == value.quantize(Decimal("0.01")) else f"{value.normalize():f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+def _describe(expr: Expr) -> str:
+    if isinstance(expr, Ref):
+        return expr.path
+    if isinstance(expr, Const):
+        return show(expr.value)
+    return f"({_describe(expr.left)} {expr.op} {_describe(expr.right)})"
+
+
+def explain(cond: Cond, root: FactValues, item: FactValues | None = None) -> str:
+    """Why ``cond`` holds or not on these facts, in one sentence built from the failing parts."""
+    holds = compile_cond(cond)(root, item)
+    return _explain(cond, root, item, holds)
+
+
+def _explain(cond: Cond, root: FactValues, item: FactValues | None, holds: bool) -> str:
+    if isinstance(cond, Compare):
+        left = compile_expr(cond.left)(root, item)
+        right = compile_expr(cond.right)(root, item)
+        lhs = _describe(cond.left)
+        shown = show(left)
+        if left is None or right is None:
+            missing = lhs if left is None else _describe(cond.right)
+            return f"{missing} is missing, so '{lhs} {cond.op} {_describe(cond.right)}' is false"
+        if isinstance(cond.right, Const) and isinstance(right, bool) and cond.op in ("==", "!="):
+            return f"{lhs} is {shown}"
+        rhs = show(right) if isinstance(cond.right, Const) else f"{_describe(cond.right)} ({show(right)})"
+        verdict = "" if holds else "not "
+        return f"{lhs} is {shown}, {verdict}{_WORDS[cond.op]} {rhs}"
+    if isinstance(cond, IsNone):
+        value = compile_expr(cond.operand)(root, item)
+        return f"{cond.operand.path} is {show(value)}"
+    if isinstance(cond, And | Or):
+        results = [(c, compile_cond(c)(root, item)) for c in cond.items]
+        # The parts that decided: a failing and's false parts, a passing or's true parts; else all.
+        deciding_value = isinstance(cond, Or)
+        deciding = [(c, r) for c, r in results if r is deciding_value] if holds is deciding_value else results
+        return "; ".join(_explain(c, root, item, r) for c, r in deciding)
+    if isinstance(cond, Quantified):
+        elements = root.get(cond.collection) or []
+        test = compile_cond(cond.cond)
+        verdicts = [(i, test(root, el)) for i, el in enumerate(elements)]
+        if not elements:
+            return f"{cond.collection} is empty"
+        if cond.quantifier == "any":
+            chosen = [i for i, ok in verdicts if ok] if holds else [i for i, _ in verdicts]
+        else:
+            chosen = [i for i, ok in verdicts if not ok] if not holds else [i for i, _ in verdicts]
+        element = cond.collection.rsplit(".", 1)[-1].rstrip("s")
+        texts = [
+            f"{element} {i + 1}: {_explain(cond.cond, root, elements[i], test(root, elements[i]))}"
+            for i in chosen[:5]
+        ]
+        prefix = {("any", True): "", ("any", False): "no element matches: ", ("all", True): "",
+                  ("all", False): "not every element matches: "}[(cond.quantifier, holds)]
+        return prefix + "; ".join(texts)
+    return "always true"

@@ -1,0 +1,228 @@
+"""The Gate: what an ERP embeds. One policy, one backend, one plugin manager per Gate."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from .decisions import Decision, Outcome, Reason
+from .engine.base import Backend
+from .errors import FactsError, PluginError, SalesgateError
+from .evaluation import DecisionContext
+from .hooknames import HOOKS, Hook
+from .models import OrderFacts, ReturnFacts
+from .plugins import Hooks, build_plugin_manager
+from .policy.compiler import Policy, load_policy
+from .seed import seed_policy_path
+
+logger = logging.getLogger("salesgate")
+
+BackendName = Literal["durable", "python"]
+OrderInput = OrderFacts | Mapping[str, Any]
+ReturnInput = ReturnFacts | Mapping[str, Any]
+
+
+def make_backend(name: BackendName, policy: Policy) -> Backend:
+    """Build the matching backend for a policy."""
+    stages = policy.stages()
+    if name == "durable":
+        from .engine.durable import DurableBackend
+
+        return DurableBackend(stages)
+    if name == "python":
+        from .engine.python import PythonBackend
+
+        return PythonBackend(stages)
+    raise ValueError(f"unknown backend {name!r}: use 'durable' or 'python'")
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    policy: Policy
+    backend: Backend
+
+
+def _format_validation(exc: ValidationError, what: str) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+    more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+    return f"invalid {what}: " + "; ".join(parts) + more
+
+
+class Gate:
+    """Decides orders and returns by a policy, through plugins.
+
+    >>> gate = Gate.from_path("rules/")                # doctest: +SKIP
+    >>> gate.approve_order(order_dict).outcome          # doctest: +SKIP
+
+    Safe to call from many threads: the policy and backend are swapped as one immutable pair,
+    and the durable-rules backend serialises its own calls.
+
+    ``failure_mode`` (default: the policy's, else ``closed``) says what happens when deciding
+    fails inside salesgate (a plugin raises, the engine errors): ``closed`` answers ``block``
+    with the reason, ``open`` answers ``warn``. Invalid facts are the caller's error and raise
+    :class:`FactsError` instead.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        backend: BackendName = "durable",
+        plugins: Iterable[object] = (),
+        disable_plugins: Iterable[str] = (),
+        entry_points: bool = True,
+        failure_mode: Literal["closed", "open"] | None = None,
+    ) -> None:
+        self._backend_name: BackendName = backend
+        self._hooks = Hooks(build_plugin_manager(plugins, disable=disable_plugins, entry_points=entry_points))
+        self._loaded = _Loaded(policy, make_backend(backend, policy))
+        self._failure_mode = failure_mode
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_path(cls, path: str | Path, **options: Any) -> Gate:
+        """Load, check and compile the policy in ``path`` (a directory of rule files)."""
+        return cls(load_policy(path), **options)
+
+    @classmethod
+    def default(cls, **options: Any) -> Gate:
+        """A gate on the seed policy shipped with salesgate."""
+        return cls.from_path(seed_policy_path(), **options)
+
+    # -- state -----------------------------------------------------------------------------------
+    @property
+    def policy(self) -> Policy:
+        return self._loaded.policy
+
+    @property
+    def backend(self) -> str:
+        return self._backend_name
+
+    @property
+    def hooks(self) -> Hooks:
+        return self._hooks
+
+    def replace_policy(self, policy: Policy) -> None:
+        """Swap in a new policy atomically; decisions in flight finish on the old one."""
+        new = _Loaded(policy, make_backend(self._backend_name, policy))
+        with self._lock:
+            old, self._loaded = self._loaded, new
+        old.backend.close()
+
+    def close(self) -> None:
+        self._loaded.backend.close()
+
+    def __enter__(self) -> Gate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- decisions -------------------------------------------------------------------------------
+    def approve_order(self, facts: OrderInput, *, explain: bool = False) -> Decision:
+        """Order approval: block, warn, or which roles must approve before the order is entered."""
+        return self.decide("order_approval", facts, explain=explain)
+
+    def check_credit(self, facts: OrderInput, *, explain: bool = False) -> Decision:
+        """Credit check: exposure with this order against the customer's credit limit."""
+        return self.decide("credit_check", facts, explain=explain)
+
+    def price_order(self, facts: OrderInput, *, explain: bool = False) -> Decision:
+        """Pricing: the policy price of every line, and approvals for prices below it."""
+        return self.decide("pricing", facts, explain=explain)
+
+    def handle_return(self, facts: ReturnInput, *, explain: bool = False) -> Decision:
+        """Returns and compensation claims: accept, escalate or refuse; refund and fees."""
+        return self.decide("return_handling", facts, explain=explain)
+
+    def decide(self, hook: Hook, facts: OrderInput | ReturnInput, *, explain: bool = False) -> Decision:
+        """Decide ``hook`` on ``facts`` (a model or a plain dict). Raises FactsError on bad facts only."""
+        if hook not in HOOKS:
+            raise FactsError(f"unknown hook {hook!r}: use one of {', '.join(HOOKS)}")
+        model = self.facts_for(hook, facts)
+        loaded = self._loaded
+        context = DecisionContext(loaded.policy, loaded.backend, explain)
+        try:
+            decision = self._hooks.decide(hook, model, context)
+        except Exception as exc:  # An ERP must never be broken by salesgate: answer safely instead.
+            decision = self._failed(hook, model, context, exc)
+        self._hooks.record_decision(decision)
+        return decision
+
+    def facts_for(self, hook: Hook, facts: OrderInput | ReturnInput) -> OrderFacts | ReturnFacts:
+        """Validate facts once (models pass through), filling missing parts from adapters."""
+        if hook == "return_handling":
+            if isinstance(facts, ReturnFacts):
+                return facts
+            data = dict(facts)
+            if "customer" not in data and isinstance(data.get("return"), Mapping):
+                data["customer"] = self._load_customer(str(data["return"].get("customer_id", "")))
+            return _validate(ReturnFacts, data, "return facts")
+        if isinstance(facts, OrderFacts):
+            return facts
+        if isinstance(facts, ReturnFacts):
+            raise FactsError(f"{hook} decides orders; pass order facts, not a return")
+        return _validate(OrderFacts, self._complete_order(dict(facts)), "order facts")
+
+    def _load_customer(self, customer_id: str) -> Any:
+        customer = self._hooks.load_customer(customer_id) if customer_id else None
+        if customer is None:
+            raise FactsError(f"no facts for customer {customer_id!r}: pass 'customer' or install an adapter "
+                             "that knows the customer")
+        return customer
+
+    def _complete_order(self, data: dict[str, Any]) -> dict[str, Any]:
+        if "order" not in data:
+            raise FactsError("order facts need an 'order' (and usually 'customer', 'products', 'exposure')")
+        order = data["order"]
+        if isinstance(order, str):
+            loaded = self._hooks.load_order(order)
+            if loaded is None:
+                raise FactsError(f"no order {order!r}: pass the order document or install an adapter that knows it")
+            data["order"] = order = loaded
+        customer_id = order.customer_id if hasattr(order, "customer_id") else str(order.get("customer_id", ""))
+        if "customer" not in data:
+            data["customer"] = self._load_customer(customer_id)
+        if "exposure" not in data:
+            exposure = self._hooks.load_exposure(customer_id)
+            if exposure is not None:
+                data["exposure"] = exposure
+        if "products" not in data:
+            lines = order.lines if hasattr(order, "lines") else order.get("lines") or []
+            skus = sorted({(ln.sku if hasattr(ln, "sku") else str(ln.get("sku"))) for ln in lines})
+            products = self._hooks.load_products(skus) if skus else None
+            if products is not None:
+                data["products"] = products
+        return data
+
+    def _failed(self, hook: Hook, facts: OrderFacts | ReturnFacts, context: DecisionContext,
+                exc: Exception) -> Decision:
+        mode = self._failure_mode or context.policy.failure_mode
+        what = str(exc) if isinstance(exc, SalesgateError) else f"{type(exc).__name__}: {exc}"
+        logger.error("salesgate could not decide %s (%s); answering %s", hook, what, mode,
+                     exc_info=not isinstance(exc, PluginError | SalesgateError))
+        outcome = Outcome.block if mode == "closed" else Outcome.warn
+        subject = facts.order.id if isinstance(facts, OrderFacts) else facts.return_request.id
+        message = (f"salesgate could not decide ({what}); held for review (failure mode: closed)"
+                   if mode == "closed" else
+                   f"salesgate could not decide ({what}); let through unchecked (failure mode: open)")
+        return Decision(hook=hook, subject=subject, outcome=outcome,
+                        reasons=[Reason(rule="salesgate-failure", outcome=outcome, message=message,
+                                        plugin="salesgate")],
+                        policy=context.policy_ref, backend=context.backend.name, failure=what)
+
+
+def _validate(model: type[OrderFacts] | type[ReturnFacts], data: Mapping[str, Any], what: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise FactsError(_format_validation(exc, what)) from None

@@ -1,0 +1,161 @@
+"""The plugin manager a Gate owns, and the typed facade every hook call goes through.
+
+pluggy cannot type ``pm.hook.<name>(...)``; :class:`Hooks` gives one typed method per hook,
+checks what each plugin returns and names the plugin when it breaks the contract. Built-in
+plugins are registered like any other; third-party plugins come from the ``salesgate``
+entry-point group. A plugin that fails to load stops the gate (fail closed).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .decisions import Decision, combine
+from .errors import PluginError
+from .evaluation import DECIDERS, DecisionContext
+from .hooknames import Hook
+from .models import CreditExposure, Customer, Order, OrderFacts, Product, ReturnFacts
+
+logger = logging.getLogger("salesgate.plugins")
+
+ENTRY_POINT_GROUP = "salesgate"
+DISABLE_ENV = "SALESGATE_DISABLE_PLUGINS"
+
+
+def _builtin_plugins() -> dict[str, type]:
+    # Imported here: salesgate_plugins imports salesgate, so a module-level import would be circular.
+    from salesgate_plugins import BUILTIN_PLUGINS
+
+    return BUILTIN_PLUGINS
+
+
+def disabled_from_env() -> set[str]:
+    """Plugin names listed in ``SALESGATE_DISABLE_PLUGINS`` (comma separated)."""
+    return {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
+
+
+def build_plugin_manager(
+    plugins: Iterable[object] = (), *, disable: Iterable[str] = (), entry_points: bool = True
+) -> pluggy.PluginManager:
+    """A new plugin manager: built-ins, then entry-point plugins, then ``plugins`` passed in.
+
+    ``disable`` (plus ``SALESGATE_DISABLE_PLUGINS``) names plugins not to register, built-in or
+    third-party. Raises :class:`PluginError` if a plugin fails to import or implements a hook
+    that does not exist.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    skip = set(disable) | disabled_from_env()
+    for name, cls in _builtin_plugins().items():
+        if name not in skip:
+            pm.register(cls(), name=name)
+    if entry_points:
+        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if ep.name in skip:
+                continue
+            if pm.has_plugin(ep.name):
+                raise PluginError(f"plugin name {ep.name!r} from entry point {ep.value!r} is already registered")
+            try:
+                plugin = ep.load()
+                if isinstance(plugin, type):
+                    plugin = plugin()
+            except Exception as exc:
+                dist = getattr(ep, "dist", None)
+                source = f" (package {dist.name})" if dist is not None else ""
+                raise PluginError(
+                    f"plugin {ep.name!r}{source} failed to load from {ep.value!r}: {type(exc).__name__}: {exc}. "
+                    f"Fix or uninstall it, or disable it with {DISABLE_ENV}={ep.name}"
+                ) from exc
+            pm.register(plugin, name=ep.name)
+    for plugin in plugins:
+        pm.register(plugin)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {pm.get_name(exc.plugin)!r} implements an unknown hook: {exc}") from exc
+    return pm
+
+
+class Hooks:
+    """Typed facade over one plugin manager: the only way salesgate calls hooks."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+
+    def plugin_names(self) -> list[str]:
+        return sorted(name for name, _ in self.pm.list_name_plugin() if name)
+
+    def decide(self, hook: Hook, facts: OrderFacts | ReturnFacts, context: DecisionContext) -> Decision:
+        """Call every plugin of a decision hook, check each result, combine by precedence."""
+        caller = getattr(self.pm.hook, DECIDERS[hook])
+        results: list[Decision] = []
+        # Sorted by plugin name so the combined trace reads the same whatever the registration order.
+        for impl in sorted(caller.get_hookimpls(), key=lambda i: i.plugin_name):
+            try:
+                result = impl.function(facts=facts, context=context)
+            except Exception as exc:
+                raise PluginError(f"plugin {impl.plugin_name!r} failed in {DECIDERS[hook]}: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+            if result is None:
+                continue
+            if not isinstance(result, Decision) or result.hook != hook:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} returned {type(result).__name__} from {DECIDERS[hook]}; "
+                    f"expected a Decision with hook={hook!r} or None"
+                )
+            results.append(result)
+        if not results:
+            raise PluginError(f"no plugin answered {DECIDERS[hook]}: is the 'rules' plugin disabled?")
+        return combine(results, context.policy.roles)
+
+    def load_customer(self, customer_id: str) -> Customer | None:
+        return self._load("salesgate_load_customer", Customer, customer_id=customer_id)
+
+    def load_exposure(self, customer_id: str) -> CreditExposure | None:
+        return self._load("salesgate_load_exposure", CreditExposure, customer_id=customer_id)
+
+    def load_order(self, order_id: str) -> Order | None:
+        return self._load("salesgate_load_order", Order, order_id=order_id)
+
+    def load_products(self, skus: Sequence[str]) -> list[Product] | None:
+        result = self.pm.hook.salesgate_load_products(skus=list(skus))
+        if result is not None and not all(isinstance(p, Product) for p in result):
+            raise PluginError("salesgate_load_products returned something other than a list of Product")
+        return result  # type: ignore[no-any-return]
+
+    def _load(self, name: str, expected: type[Any], **kwargs: Any) -> Any:
+        result = getattr(self.pm.hook, name)(**kwargs)
+        if result is not None and not isinstance(result, expected):
+            raise PluginError(f"{name} returned {type(result).__name__}; expected {expected.__name__} or None")
+        return result
+
+    def record_decision(self, decision: Decision) -> None:
+        """Every recorder runs; one failing is logged and never affects the decision or the others."""
+        for impl in self.pm.hook.salesgate_record_decision.get_hookimpls():
+            try:
+                impl.function(decision=decision)
+            except Exception:
+                logger.exception("plugin %r failed to record decision %s", impl.plugin_name, decision.subject)
+
+    def register_adapters(self) -> dict[str, type]:
+        """Collect adapter classes by name; a duplicate name names both classes."""
+        found: dict[str, type] = {}
+
+        def register(name: str, cls: type) -> None:
+            if name in found and found[name] is not cls:
+                raise PluginError(f"adapter name {name!r} is registered twice: by {found[name].__module__}."
+                                  f"{found[name].__qualname__} and {cls.__module__}.{cls.__qualname__}")
+            found[name] = cls
+
+        self.pm.hook.salesgate_register_adapters(register=register)
+        return found
+
+
+AdapterRegister = Callable[[str, type], None]

@@ -1,0 +1,1 @@
+"""The policy language: YAML rule files → validated models → compiled rules."""

@@ -1,0 +1,325 @@
+"""Type-check a parsed expression against the fact vocabulary and lower it to the IR.
+
+This is where a rule earns the right to exist: unknown facts (with a did-you-mean), type
+mismatches, enum values that are not among the choices, text compared with ``<`` (which
+durable-rules would compare lexicographically) are all refused here, at load time, so a loaded
+policy can only contain conditions both backends evaluate identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import cast
+
+from ..errors import did_you_mean
+from ..vocabulary import FactInfo
+from . import expressions as ast
+from .ir import (
+    NEGATED,
+    SWAPPED,
+    Always,
+    And,
+    Arith,
+    ArithOp,
+    Compare,
+    CompareOp,
+    Cond,
+    Const,
+    Expr,
+    IsNone,
+    Kind,
+    Or,
+    Quantified,
+    Ref,
+)
+
+
+class CheckError(ValueError):
+    """A type or vocabulary error in an expression; ``column`` is 1-based."""
+
+    def __init__(self, message: str, column: int, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+        self.suggestion = suggestion
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an expression may read.
+
+    ``element_scope`` names the list element bound for the whole rule (``line`` for a line-scope
+    rule); element paths are otherwise only readable inside ``any``/``all``.
+    """
+
+    hook: str
+    vocabulary: Mapping[str, FactInfo]
+    element_scope: str | None = None
+
+
+def _describe(kind: Kind) -> str:
+    return {"number": "a number", "text": "text", "enum": "text", "bool": "true/false", "date": "a date",
+            "duration": "a number of days", "list": "a list"}[kind.value]
+
+
+class _Checker:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.loop: dict[str, str] = {}  # loop variable → element name ("x" → "line")
+        self.in_loop = False
+        self.elements = {f.element for f in ctx.vocabulary.values() if f.kind is Kind.list}
+
+    # -- values -----------------------------------------------------------------
+    def ref(self, node: ast.Name) -> Ref:
+        path = node.path
+        head, _, rest = path.partition(".")
+        item = False
+        if head in self.loop:
+            path = f"{self.loop[head]}.{rest}" if rest else self.loop[head]
+            item = True
+        info = self.ctx.vocabulary.get(path)
+        if info is None:
+            suggestion = did_you_mean(path, self.ctx.vocabulary)
+            raise CheckError(f"unknown fact {path!r} for hook {self.ctx.hook}", node.col, suggestion)
+        element = path.split(".", 1)[0]
+        if not item and element in self.elements and element != self.ctx.element_scope:
+            raise CheckError(
+                f"{path!r} is a fact of each {element}: read it inside any(... for {element} in order.lines) "
+                f"or all(...), or give the rule 'scope: {element}'",
+                node.col,
+            )
+        return Ref(path, info.kind, item)
+
+    def value(self, node: ast.Node) -> Expr:
+        if isinstance(node, ast.Name):
+            return self.ref(node)
+        if isinstance(node, ast.Number):
+            return Const(node.value, Kind.number)
+        if isinstance(node, ast.String):
+            return Const(node.value, Kind.text)
+        if isinstance(node, ast.Bool):
+            return Const(node.value, Kind.bool)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Unary) and node.op == "-":
+            operand = self.value(node.operand)
+            if operand.kind is not Kind.number:
+                raise CheckError(f"cannot negate {_describe(operand.kind)}", node.col)
+            return self.arith("-", Const(0, Kind.number), operand, node.col)
+        if isinstance(node, ast.Binary) and node.op in ("+", "-", "*", "/"):
+            return self.arith(cast(ArithOp, node.op), self.value(node.left), self.value(node.right), node.col)
+        if isinstance(node, ast.NoneLit):
+            raise CheckError("None can only be compared with == or !=, as in 'order.guarantee == None'", node.col)
+        if isinstance(node, ast.ListLit):
+            raise CheckError("a list can only follow 'in', as in 'customer.grade in [\"A\", \"B\"]'", node.col)
+        raise CheckError("expected a value here, not a condition", _col(node))
+
+    def call(self, node: ast.Call) -> Expr:
+        if node.func == "date":
+            if len(node.args) != 1 or not isinstance(node.args[0], ast.String):
+                raise CheckError('date() takes one text argument: date("2026-12-31")', node.col)
+            try:
+                return Const(date.fromisoformat(node.args[0].value), Kind.date)
+            except ValueError:
+                raise CheckError(f"{node.args[0].value!r} is not a date: write YYYY-MM-DD", node.col) from None
+        if node.func == "days":
+            if len(node.args) != 1 or not isinstance(node.args[0], ast.Number):
+                raise CheckError("days() takes one number: days(30)", node.col)
+            return Const(node.args[0].value, Kind.number)
+        if node.func in ("any", "all"):
+            raise CheckError(f"{node.func}() needs a loop: {node.func}(line.qty > 10 for line in order.lines)",
+                             node.col)
+        suggestion = did_you_mean(node.func, ["date", "days", "any", "all"])
+        raise CheckError(f"unknown function {node.func!r}: use date(), days(), any() or all()", node.col,
+                         suggestion)
+
+    def arith(self, op: ArithOp, left: Expr, right: Expr, col: int) -> Expr:
+        lk, rk = left.kind, right.kind
+        if lk is Kind.number and rk is Kind.number:
+            kind = Kind.number
+        elif lk is Kind.date and rk is Kind.date and op == "-":
+            kind = Kind.number  # days between
+        elif lk is Kind.date and rk is Kind.number and op in ("+", "-"):
+            kind = Kind.date
+        elif lk is Kind.number and rk is Kind.date and op == "+":
+            kind = Kind.date
+        else:
+            raise CheckError(f"cannot compute {_describe(lk)} {op} {_describe(rk)}", col)
+        if isinstance(left, Const) and isinstance(right, Const) and kind is Kind.number and lk is Kind.number:
+            folded = _fold(op, cast(Decimal | int, left.value), cast(Decimal | int, right.value))
+            if folded is not None:
+                return Const(folded, Kind.number)
+        if op == "/" and isinstance(right, Const) and right.value == 0:
+            raise CheckError("division by zero", col)
+        return Arith(op, left, right, kind)
+
+    # -- conditions ---------------------------------------------------------------
+    def cond(self, node: ast.Node) -> Cond:
+        if isinstance(node, ast.Binary) and node.op in ("and", "or"):
+            left, right = self.cond(node.left), self.cond(node.right)
+            cls = And if node.op == "and" else Or
+            items: list[Cond] = []
+            for part in (left, right):
+                items.extend(part.items if isinstance(part, cls) else (part,))
+            return cls(tuple(items))
+        if isinstance(node, ast.Unary) and node.op == "not":
+            return negate(self.cond(node.operand))
+        if isinstance(node, ast.Binary) and node.op in ("in", "not in"):
+            return self.membership(node)
+        if isinstance(node, ast.Binary) and node.op in ("==", "!=", "<", "<=", ">", ">="):
+            return self.compare(node)
+        if isinstance(node, ast.Comprehension):
+            return self.quantified(node)
+        if isinstance(node, ast.Bool):
+            if node.value:
+                return Always()
+            raise CheckError("the condition is always false, so the rule could never fire", node.col)
+        if isinstance(node, ast.Name):
+            ref = self.ref(node)
+            if ref.kind is not Kind.bool:
+                raise CheckError(f"{ref.path!r} is {_describe(ref.kind)}, not a condition: compare it, "
+                                 f"as in '{ref.path} == ...'", node.col)
+            return Compare("==", ref, Const(True, Kind.bool))
+        value = self.value(node)
+        raise CheckError(f"expected a condition but found {_describe(value.kind)}", _col(node))
+
+    def compare(self, node: ast.Binary) -> Cond:
+        op = cast(CompareOp, node.op)
+        if isinstance(node.left, ast.NoneLit) or isinstance(node.right, ast.NoneLit):
+            other = node.right if isinstance(node.left, ast.NoneLit) else node.left
+            if op not in ("==", "!="):
+                raise CheckError("None can only be compared with == or !=", node.col)
+            if not isinstance(other, ast.Name):
+                raise CheckError("only a fact can be compared with None", node.col)
+            ref = self.ref(other)
+            if not self.ctx.vocabulary[ref.path].optional:
+                raise CheckError(f"{ref.path!r} is never None; every decision has it", node.col)
+            return IsNone(ref, present=(op == "!="))
+        left, right = self.value(node.left), self.value(node.right)
+        self.check_comparable(op, left, right, node.col)
+        if isinstance(left, Const) and not isinstance(right, Const):
+            left, right, op = right, left, SWAPPED[op]
+        if isinstance(left, Const):
+            raise CheckError("comparing two constants: the rule would never depend on the facts", node.col)
+        return Compare(op, left, right)
+
+    def check_comparable(self, op: CompareOp, left: Expr, right: Expr, col: int) -> None:
+        lk, rk = left.kind, right.kind
+        textual = {Kind.text, Kind.enum}
+        if lk in textual and rk in textual:
+            if op not in ("==", "!="):
+                raise CheckError("text can only be compared with == or != (or 'in')", col)
+            for ref, const in ((left, right), (right, left)):
+                if isinstance(ref, Ref) and isinstance(const, Const) and ref.kind is Kind.enum:
+                    choices = self.ctx.vocabulary[ref.path].choices
+                    if const.value not in choices:
+                        raise CheckError(
+                            f"{const.value!r} is not a value of {ref.path}: expected one of {', '.join(choices)}",
+                            col,
+                            did_you_mean(str(const.value), choices),
+                        )
+            return
+        if lk is rk and lk in (Kind.number, Kind.date):
+            return
+        if lk is rk is Kind.bool:
+            if op not in ("==", "!="):
+                raise CheckError("true/false can only be compared with == or !=", col)
+            return
+        raise CheckError(f"cannot compare {_describe(lk)} with {_describe(rk)}", col)
+
+    def membership(self, node: ast.Binary) -> Cond:
+        if not isinstance(node.right, ast.ListLit):
+            raise CheckError("'in' needs a list, as in 'customer.grade in [\"A\", \"B\"]'", _col(node.right))
+        if not node.right.items:
+            raise CheckError("the list after 'in' is empty", node.right.col)
+        left = self.value(node.left)
+        if isinstance(left, Const):
+            raise CheckError("the value before 'in' must be a fact", node.col)
+        negated = node.op == "not in"
+        parts: list[Cond] = []
+        for item in node.right.items:
+            value = self.value(item)
+            if not isinstance(value, Const):
+                raise CheckError("the list after 'in' may only hold constants", _col(item))
+            op: CompareOp = "!=" if negated else "=="
+            self.check_comparable(op, left, value, _col(item))
+            parts.append(Compare(op, left, value))
+        if len(parts) == 1:
+            return parts[0]
+        return And(tuple(parts)) if negated else Or(tuple(parts))
+
+    def quantified(self, node: ast.Comprehension) -> Cond:
+        if node.func not in ("any", "all"):
+            raise CheckError(f"only any(...) and all(...) can loop over a list, not {node.func}()", node.col)
+        if self.in_loop:
+            raise CheckError("any()/all() cannot be nested", node.col)
+        info = self.ctx.vocabulary.get(node.collection.path)
+        if info is None or info.kind is not Kind.list:
+            lists = [p for p, f in self.ctx.vocabulary.items() if f.kind is Kind.list]
+            raise CheckError(
+                f"{node.collection.path!r} is not a list fact; loop over {', '.join(lists) or 'nothing here'}",
+                node.collection.col,
+                did_you_mean(node.collection.path, lists),
+            )
+        if node.var in {p.split(".")[0] for p in self.ctx.vocabulary} and node.var != info.element:
+            raise CheckError(f"loop variable {node.var!r} hides the facts of the same name: call it "
+                             f"{info.element!r}", node.col)
+        self.loop[node.var] = info.element
+        self.in_loop = True
+        try:
+            cond = self.cond(node.cond)
+        finally:
+            del self.loop[node.var]
+            self.in_loop = False
+        return Quantified("any" if node.func == "any" else "all", node.collection.path, cond)
+
+
+def _col(node: ast.Node) -> int:
+    return node.col
+
+
+def _fold(op: ArithOp, a: Decimal | int, b: Decimal | int) -> Decimal | int | None:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if b == 0:
+        return None
+    return Decimal(a) / Decimal(b)
+
+
+def negate(cond: Cond) -> Cond:
+    """Push ``not`` down to the comparisons (negation normal form).
+
+    A comparison on a missing value stays false after negation; that is the one semantics
+    both backends implement (see :mod:`salesgate.policy.ir`).
+    """
+    if isinstance(cond, Compare):
+        return Compare(NEGATED[cond.op], cond.left, cond.right)
+    if isinstance(cond, IsNone):
+        return IsNone(cond.operand, not cond.present)
+    if isinstance(cond, And):
+        return Or(tuple(negate(c) for c in cond.items))
+    if isinstance(cond, Or):
+        return And(tuple(negate(c) for c in cond.items))
+    if isinstance(cond, Quantified):
+        return Quantified("all" if cond.quantifier == "any" else "any", cond.collection, negate(cond.cond))
+    raise CheckError("'not true' is always false, so the rule could never fire", 1)
+
+
+def check_condition(node: ast.Node, ctx: Context) -> Cond:
+    """Lower a parsed ``when:`` into the IR, or raise :class:`CheckError`."""
+    return _Checker(ctx).cond(node)
+
+
+def check_value(node: ast.Node, ctx: Context, kind: Kind) -> Expr:
+    """Lower a parsed value expression (a price formula) that must have ``kind``."""
+    value = _Checker(ctx).value(node)
+    if value.kind is not kind:
+        raise CheckError(f"expected {_describe(kind)} but the expression gives {_describe(value.kind)}", _col(node))
+    return value

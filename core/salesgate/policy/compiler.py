@@ -1,0 +1,352 @@
+"""Load a policy directory and compile it: YAML → validated models → type-checked rules → stages.
+
+A policy that loads is fully checked: every problem in every file is collected and raised
+together as one :class:`~salesgate.errors.PolicyError`, each naming file:line, rule and field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..decisions import Outcome
+from ..errors import PolicyError, PolicyProblem, did_you_mean
+from ..hooknames import HOOKS, Hook
+from ..vocabulary import VOCABULARY
+from ..engine.base import EngineRule, Stage
+from . import expressions
+from .checker import CheckError, Context, check_condition, check_value
+from .ir import Always, Cond, Expr, Kind, walk_refs
+from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
+from .yamlfile import LineDict, line_of, load_yaml
+
+POLICY_FILE = "policy.yaml"
+PRICE_KINDS = ("markup", "discount", "add", "set_price", "floor")
+
+
+@dataclass(frozen=True)
+class CompiledAction:
+    outcome: Outcome
+    message: str
+    translations: Mapping[str, str]
+    approvals: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()
+    markup: Decimal | None = None
+    discount: Decimal | None = None
+    add: Decimal | None = None
+    set_price: Expr | None = None
+    floor: Expr | None = None
+    stop: bool = False
+    refund: Decimal | None = None
+    restocking_fee: Decimal | None = None
+
+    @property
+    def changes_price(self) -> bool:
+        return any(getattr(self, k) is not None for k in PRICE_KINDS)
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule ready to run: where it came from, what it reads, when it fires, what it does."""
+
+    id: str
+    ruleset: str
+    ruleset_version: str
+    hook: Hook
+    file: str
+    line: int
+    priority: int
+    scope: str
+    when: str
+    cond: Cond
+    reads: tuple[str, ...]
+    action: CompiledAction
+    stage: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded, checked policy: immutable, so a running gate can swap it atomically."""
+
+    name: str
+    version: str
+    hash: str
+    roles: tuple[str, ...]
+    language: str
+    failure_mode: str
+    source: str
+    rules: tuple[CompiledRule, ...]
+    files: tuple[str, ...] = ()
+    rulesets: Mapping[str, str] = field(default_factory=dict)  # ruleset name → version
+
+    def rules_for(self, hook: Hook) -> tuple[CompiledRule, ...]:
+        return tuple(r for r in self.rules if r.hook == hook)
+
+    def stages(self) -> tuple[Stage, ...]:
+        """The engine stages: one per hook, pricing split into adjust and check."""
+        grouped: dict[str, list[CompiledRule]] = {}
+        for rule in self.rules:
+            grouped.setdefault(rule.stage, []).append(rule)
+        return tuple(
+            Stage(
+                name,
+                tuple(EngineRule(r.id, r.priority, "line" if r.scope == "line" else "order", r.cond) for r in rules),
+                VOCABULARY[rules[0].hook],
+            )
+            for name, rules in sorted(grouped.items())
+        )
+
+
+def stage_name(hook: Hook, action: CompiledAction, cond: Cond) -> str:
+    if hook != "pricing":
+        return hook
+    reads_policy_price = any(ref.path == "line.policy_price" for ref in walk_refs(cond))
+    return "pricing.check" if reads_policy_price or not action.changes_price else "pricing.adjust"
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[PolicyProblem] = []
+
+    def add(self, message: str, path: str, line: int | None = None, rule: str | None = None,
+            field: str | None = None, suggestion: str | None = None) -> None:
+        self.items.append(PolicyProblem(message, path, line, rule, field, suggestion))
+
+
+def _messages(value: Message | None, language: str) -> tuple[str, dict[str, str]]:
+    if value is None:
+        return "", {}
+    if isinstance(value, str):
+        return value, {}
+    primary = value.get(language) or next(iter(value.values()))
+    return primary, {k: v for k, v in value.items() if v != primary}
+
+
+def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: _Problems) -> None:
+    for err in exc.errors():
+        loc = err["loc"]
+        rule_id = None
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            rules = data.get("rules") if isinstance(data, dict) else None
+            if isinstance(rules, list) and loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
+                rule_id = rules[loc[1]].get("id")
+        # pydantic adds union branch names to the location; people want the field path.
+        fields = [str(p) for p in loc if isinstance(p, str) and not p.startswith(("str", "dict", "literal"))]
+        field = ".".join(fields[-2:] if fields[:1] == ["rules"] else fields) or None
+        if fields[:1] == ["rules"]:
+            field = ".".join(fields[1:]) or "rules"
+        message = err["msg"]
+        suggestion = None
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+            model_fields = _fields_at(loc)
+            suggestion = did_you_mean(str(loc[-1]), model_fields) if model_fields else None
+            if model_fields:
+                message += f"; expected one of: {', '.join(model_fields)}"
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        problems.add(message, shown, line_of(data, loc), str(rule_id) if rule_id else None, field, suggestion)
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    names = [p for p in loc if isinstance(p, str)]
+    if names[:1] == ["rules"]:
+        model: Any = Rule
+        if "then" in names:
+            model = Action
+    elif len(names) == 1:
+        return []
+    else:
+        model = RuleSetFile
+    return list(model.model_fields)
+
+
+def _compile_rules(
+    ruleset: RuleSetFile, data: LineDict, shown: str, ladder: tuple[str, ...], language: str,
+    order_base: int, seen: dict[str, str], problems: _Problems,
+) -> list[CompiledRule]:
+    out: list[CompiledRule] = []
+    vocabulary = VOCABULARY[ruleset.hook]
+    lang = ruleset.language or language
+    for rule_index, (rule, raw) in enumerate(zip(ruleset.rules, data["rules"], strict=True)):
+        line = getattr(raw, "line", 0) or 0
+        key_lines = getattr(raw, "key_lines", {})
+
+        def problem(message: str, field: str | None = None, suggestion: str | None = None,
+                    rule_id: str = rule.id, at: int | None = None) -> None:
+            problems.add(message, shown, at or key_lines.get(field or "", line), rule_id, field, suggestion)
+
+        if rule.id in seen:
+            problem(f"duplicate rule id: also defined in {seen[rule.id]}", "id")
+            continue
+        seen[rule.id] = f"{shown}:{line}"
+        act = rule.then
+        for role in [*(act.require or []), *(act.notify or [])]:
+            if role not in ladder:
+                problem(f"unknown role {role!r}: the ladder is {', '.join(ladder)}", "then",
+                        did_you_mean(role, ladder))
+        element = "line" if rule.scope == "line" else None
+        if rule.scope == "line" and ruleset.hook == "return_handling":
+            problem("scope: line is only for order hooks; a return has no lines", "scope")
+            continue
+        ctx = Context(ruleset.hook, vocabulary, element)
+        when_text = "true" if rule.when is True else str(rule.when)
+        try:
+            cond: Cond = Always() if rule.when is True else check_condition(expressions.parse(when_text), ctx)
+        except (expressions.ExpressionError, CheckError) as exc:
+            suggestion = getattr(exc, "suggestion", None)
+            problem(f"{exc} (column {exc.column} of: {when_text})", "when", suggestion)
+            continue
+        hook_kinds = {
+            "pricing": ("markup", "discount", "add", "set_price", "floor", "stop"),
+            "return_handling": ("refund", "restocking_fee"),
+        }
+        for kind in ("markup", "discount", "add", "set_price", "floor", "refund", "restocking_fee"):
+            if getattr(act, kind) is not None and kind not in hook_kinds.get(ruleset.hook, ()):
+                problem(f"'{kind}' is not an action of hook {ruleset.hook}", "then")
+        formulas: dict[str, Expr] = {}
+        for kind in ("set_price", "floor"):
+            text = getattr(act, kind)
+            if text is None:
+                continue
+            try:
+                formulas[kind] = check_value(expressions.parse(text), ctx, Kind.number)
+            except (expressions.ExpressionError, CheckError) as exc:
+                problem(f"{kind}: {exc} (column {exc.column} of: {text})", "then",
+                        getattr(exc, "suggestion", None))
+        if act.block is not None:
+            outcome, (message, translations) = Outcome.block, _messages(act.block, lang)
+        elif act.require:
+            outcome, (message, translations) = Outcome.require_approval, _messages(act.message, lang)
+        elif act.warn is not None:
+            outcome, (message, translations) = Outcome.warn, _messages(act.warn, lang)
+        else:
+            outcome, (message, translations) = Outcome.allow, _messages(act.message, lang)
+        if not message:
+            message = rule.description or rule.id
+        action = CompiledAction(
+            outcome=outcome, message=message, translations=translations,
+            approvals=tuple(act.require or ()), notify=tuple(act.notify or ()),
+            markup=act.markup, discount=act.discount, add=act.add,
+            set_price=formulas.get("set_price"), floor=formulas.get("floor"), stop=act.stop,
+            refund=act.refund, restocking_fee=act.restocking_fee,
+        )
+        stage = stage_name(ruleset.hook, action, cond)
+        if stage == "pricing.check" and action.changes_price:
+            problem("a rule that reads line.policy_price cannot change the price", "then")
+        if action.changes_price and rule.scope != "line" and ruleset.hook == "pricing":
+            # Order-scope price rules apply to every line: that is allowed and documented.
+            pass
+        out.append(
+            CompiledRule(
+                id=rule.id, ruleset=ruleset.ruleset, ruleset_version=ruleset.version, hook=ruleset.hook,
+                file=shown, line=line, priority=rule.priority if rule.priority is not None
+                else order_base + rule_index, scope=rule.scope, when=when_text, cond=cond,
+                reads=tuple(dict.fromkeys(r.path for r in walk_refs(cond))), action=action, stage=stage,
+                description=rule.description,
+            )
+        )
+    return out
+
+
+def rule_files(directory: Path) -> list[Path]:
+    """The rule set files of a policy directory: ``*.yaml``/``*.yml`` at its top, except policy.yaml."""
+    return sorted(
+        p for p in directory.iterdir()
+        if p.is_file() and p.suffix in (".yaml", ".yml") and p.name != POLICY_FILE
+    )
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load and compile the policy in a directory (or a single rule file). Raises PolicyError."""
+    root = Path(path)
+    if not root.exists():
+        raise PolicyError(PolicyProblem(f"no such policy directory or file: {root}"))
+    directory = root if root.is_dir() else root.parent
+    files = rule_files(root) if root.is_dir() else [root]
+    problems = _Problems()
+    digest = hashlib.sha256()
+
+    def shown(p: Path) -> str:
+        return str(p)
+
+    meta: PolicyFile | None = None
+    meta_path = directory / POLICY_FILE
+    if root.is_dir() and meta_path.exists():
+        raw_meta = load_yaml(meta_path, shown(meta_path))
+        digest.update(meta_path.read_bytes())
+        try:
+            meta = PolicyFile.model_validate(raw_meta)
+        except ValidationError as exc:
+            _validation_problems(exc, raw_meta, shown(meta_path), problems)
+    if not files:
+        problems.add("no rule files (*.yaml) found", str(root))
+
+    loaded: list[tuple[RuleSetFile, LineDict, str]] = []
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+        try:
+            data = load_yaml(file, shown(file))
+        except PolicyError as exc:
+            problems.items.extend(exc.problems)
+            continue
+        if not isinstance(data, LineDict):
+            problems.add("a rule file must be a mapping with ruleset, hook, version and rules", shown(file), 1)
+            continue
+        try:
+            loaded.append((RuleSetFile.model_validate(data), data, shown(file)))
+        except ValidationError as exc:
+            _validation_problems(exc, data, shown(file), problems)
+
+    ladder = tuple(meta.roles) if meta else _ladder_from(loaded, problems)
+    for ruleset, data, file_shown in loaded:
+        for role in ruleset.roles or []:
+            if role not in ladder:
+                problems.add(f"unknown role {role!r}: the ladder in {POLICY_FILE} is {', '.join(ladder)}",
+                             file_shown, data.key_lines.get("roles"), None, "roles", did_you_mean(role, ladder))
+    names: dict[str, str] = {}
+    for ruleset, data, file_shown in loaded:
+        if ruleset.ruleset in names:
+            problems.add(f"rule set name {ruleset.ruleset!r} is also used by {names[ruleset.ruleset]}",
+                         file_shown, data.key_lines.get("ruleset"), None, "ruleset")
+        names[ruleset.ruleset] = file_shown
+
+    language = meta.language if meta else "zh"
+    seen: dict[str, str] = {}
+    compiled: list[CompiledRule] = []
+    for index, (ruleset, data, file_shown) in enumerate(loaded):
+        compiled.extend(_compile_rules(ruleset, data, file_shown, ladder, language, index * 10_000, seen,
+                                       problems))
+    if problems.items:
+        raise PolicyError(problems.items)
+    name = meta.name if meta else directory.name
+    version = meta.version if meta else "+".join(sorted({r.version for r, _, _ in loaded}))
+    return Policy(
+        name=name, version=version, hash=digest.hexdigest()[:16], roles=ladder, language=language,
+        failure_mode=meta.failure_mode if meta else "closed", source=str(root),
+        rules=tuple(sorted(compiled, key=lambda r: (HOOKS.index(r.hook), r.priority, r.id))),
+        files=tuple(str(f) for f in files),
+        rulesets={r.ruleset: r.version for r, _, _ in loaded},
+    )
+
+
+def _ladder_from(loaded: list[tuple[RuleSetFile, LineDict, str]], problems: _Problems) -> tuple[str, ...]:
+    """Without policy.yaml, the ladder is the rule sets' role lists, which must agree in order."""
+    ladder: list[str] = []
+    for ruleset, data, shown in loaded:
+        roles = ruleset.roles or []
+        common = [r for r in roles if r in ladder]
+        if common != [r for r in ladder if r in roles]:
+            problems.add(f"roles are listed in a different order than in another rule set ({', '.join(ladder)})",
+                         shown, data.key_lines.get("roles"), None, "roles")
+        for role in roles:
+            if role not in ladder:
+                ladder.append(role)
+    return tuple(ladder)

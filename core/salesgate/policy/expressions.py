@@ -1,0 +1,315 @@
+"""Parse the condition language policy owners write in ``when:``.
+
+A deliberately small language (comparisons, ``and``/``or``/``not``, arithmetic, ``in``, ``None``,
+dates and days, ``any``/``all`` over order lines) parsed by hand into an AST. Nothing here ever
+reaches ``eval`` or ``exec``: a rule that is not in the grammar is a :class:`ExpressionError`
+naming the column, and the type checker (:mod:`salesgate.policy.checker`) turns the AST into the
+compiled IR.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TypeAlias
+
+
+class ExpressionError(ValueError):
+    """The text is not a valid expression; ``column`` is 1-based."""
+
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Name:
+    path: str  # dotted: order.total
+    col: int
+
+
+@dataclass(frozen=True)
+class Number:
+    value: Decimal | int
+    col: int
+    percent: bool = False
+
+
+@dataclass(frozen=True)
+class String:
+    value: str
+    col: int
+
+
+@dataclass(frozen=True)
+class Bool:
+    value: bool
+    col: int
+
+
+@dataclass(frozen=True)
+class NoneLit:
+    col: int
+
+
+@dataclass(frozen=True)
+class ListLit:
+    items: tuple[Node, ...]
+    col: int
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "not" or "-"
+    operand: Node
+    col: int
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # + - * / and or < <= > >= == != in "not in"
+    left: Node
+    right: Node
+    col: int
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple[Node, ...]
+    col: int
+
+
+@dataclass(frozen=True)
+class Comprehension:
+    """``any(<cond> for <var> in <collection>)``."""
+
+    func: str
+    cond: Node
+    var: str
+    collection: Name
+    col: int
+
+
+Node: TypeAlias = Name | Number | String | Bool | NoneLit | ListLit | Unary | Binary | Call | Comprehension
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<number>\d[\d_]*(?:\.\d[\d_]*)?%?)
+  | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<name>[^\W\d]\w*(?:\.[^\W\d]\w*)*)
+  | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|\(|\)|\[|\]|,)
+    """,
+    re.VERBOSE,
+)
+
+_KEYWORDS = {"and", "or", "not", "in", "for", "true", "false", "True", "False", "None", "null"}
+_COMPARE = {"==", "!=", "<", "<=", ">", ">="}
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # number string name op kw end
+    text: str
+    col: int
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    tokens: list[_Tok] = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            hint = ""
+            if text[pos] == "=":
+                hint = " (use == to compare)"
+            elif text[pos] in "&|!":
+                hint = " (use and, or, not)"
+            raise ExpressionError(f"unexpected character {text[pos]!r}{hint}", pos + 1)
+        kind = match.lastgroup or ""
+        if kind != "ws":
+            value = match.group()
+            if kind == "name" and value in _KEYWORDS:
+                kind = "kw"
+            tokens.append(_Tok(kind, value, pos + 1))
+        pos = match.end()
+    tokens.append(_Tok("end", "", len(text) + 1))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens = _tokenize(text)
+        self.pos = 0
+
+    @property
+    def tok(self) -> _Tok:
+        return self.tokens[self.pos]
+
+    def take(self) -> _Tok:
+        tok = self.tokens[self.pos]
+        self.pos += 1
+        return tok
+
+    def at(self, *texts: str) -> bool:
+        return self.tok.kind in ("op", "kw") and self.tok.text in texts
+
+    def expect(self, text: str) -> _Tok:
+        if not self.at(text):
+            found = self.tok.text or "end of expression"
+            raise ExpressionError(f"expected {text!r} but found {found!r}", self.tok.col)
+        return self.take()
+
+    def parse(self) -> Node:
+        if self.tok.kind == "end":
+            raise ExpressionError("the expression is empty", 1)
+        node = self.or_expr()
+        if self.tok.kind != "end":
+            raise ExpressionError(f"unexpected {self.tok.text!r}", self.tok.col)
+        return node
+
+    def or_expr(self) -> Node:
+        node = self.and_expr()
+        while self.at("or"):
+            col = self.take().col
+            node = Binary("or", node, self.and_expr(), col)
+        return node
+
+    def and_expr(self) -> Node:
+        node = self.not_expr()
+        while self.at("and"):
+            col = self.take().col
+            node = Binary("and", node, self.not_expr(), col)
+        return node
+
+    def not_expr(self) -> Node:
+        if self.at("not"):
+            col = self.take().col
+            return Unary("not", self.not_expr(), col)
+        return self.comparison()
+
+    def comparison(self) -> Node:
+        left = self.sum()
+        if self.tok.kind == "op" and self.tok.text in _COMPARE:
+            op = self.take()
+            right = self.sum()
+            if self.tok.kind == "op" and self.tok.text in _COMPARE:
+                raise ExpressionError(
+                    "chained comparisons are not supported: join two comparisons with 'and'", self.tok.col
+                )
+            return Binary(op.text, left, right, op.col)
+        if self.at("in"):
+            col = self.take().col
+            return Binary("in", left, self.sum(), col)
+        if self.at("not") and self.tokens[self.pos + 1].text == "in":
+            col = self.take().col
+            self.take()
+            return Binary("not in", left, self.sum(), col)
+        return left
+
+    def sum(self) -> Node:
+        node = self.term()
+        while self.at("+", "-"):
+            op = self.take()
+            node = Binary(op.text, node, self.term(), op.col)
+        return node
+
+    def term(self) -> Node:
+        node = self.unary()
+        while self.at("*", "/"):
+            op = self.take()
+            node = Binary(op.text, node, self.unary(), op.col)
+        return node
+
+    def unary(self) -> Node:
+        if self.at("-"):
+            col = self.take().col
+            return Unary("-", self.unary(), col)
+        return self.primary()
+
+    def primary(self) -> Node:
+        tok = self.tok
+        if tok.kind == "number":
+            self.take()
+            return _number(tok)
+        if tok.kind == "string":
+            self.take()
+            return String(_unquote(tok.text), tok.col)
+        if tok.kind == "kw" and tok.text in ("true", "True", "false", "False"):
+            self.take()
+            return Bool(tok.text.lower() == "true", tok.col)
+        if tok.kind == "kw" and tok.text in ("None", "null"):
+            self.take()
+            return NoneLit(tok.col)
+        if tok.kind == "name":
+            self.take()
+            if self.at("("):
+                return self.call(tok)
+            return Name(tok.text, tok.col)
+        if self.at("("):
+            self.take()
+            node = self.or_expr()
+            self.expect(")")
+            return node
+        if self.at("["):
+            col = self.take().col
+            items: list[Node] = []
+            while not self.at("]"):
+                items.append(self.or_expr())
+                if not self.at("]"):
+                    self.expect(",")
+            self.take()
+            return ListLit(tuple(items), col)
+        found = tok.text or "end of expression"
+        raise ExpressionError(f"expected a value, a fact name or '(' but found {found!r}", tok.col)
+
+    def call(self, name: _Tok) -> Node:
+        self.expect("(")
+        if self.at(")"):
+            self.take()
+            return Call(name.text, (), name.col)
+        first = self.or_expr()
+        if self.at("for"):
+            self.take()
+            var = self.take()
+            if var.kind != "name" or "." in var.text:
+                raise ExpressionError("expected a loop variable name after 'for', like 'line'", var.col)
+            self.expect("in")
+            coll = self.take()
+            if coll.kind != "name":
+                raise ExpressionError("expected a list fact after 'in', like 'order.lines'", coll.col)
+            self.expect(")")
+            return Comprehension(name.text, first, var.text, Name(coll.text, coll.col), name.col)
+        args = [first]
+        while self.at(","):
+            self.take()
+            args.append(self.or_expr())
+        self.expect(")")
+        return Call(name.text, tuple(args), name.col)
+
+
+def _number(tok: _Tok) -> Number:
+    text = tok.text.replace("_", "")
+    percent = text.endswith("%")
+    if percent:
+        text = text[:-1]
+    try:
+        value: Decimal | int = Decimal(text) if (percent or "." in text) else int(text)
+    except (InvalidOperation, ValueError):  # pragma: no cover - the token pattern admits only digits
+        raise ExpressionError(f"bad number {tok.text!r}", tok.col) from None
+    if percent:
+        value = Decimal(value) / 100
+    return Number(value, tok.col, percent)
+
+
+def _unquote(text: str) -> str:
+    body = text[1:-1]
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+def parse(text: str) -> Node:
+    """Parse one expression. Raises :class:`ExpressionError` with a 1-based column."""
+    return _Parser(text).parse()

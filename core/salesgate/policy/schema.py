@@ -1,0 +1,130 @@
+"""The shape of rule files, as pydantic models: what ``salesgate schema`` publishes for editors.
+
+Only structure is checked here (unknown fields, types, percentages, id syntax). Meaning (do the
+facts exist, do the types fit, are the roles in the ladder) is checked by the compiler, which
+knows the vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from ..hooknames import Hook
+
+Message = Annotated[
+    str | dict[str, str],
+    Field(description='Text, or one text per language: {zh: "客户已冻结", en: "Customer is blocked"}.'),
+]
+
+_PERCENT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def _percentage(value: Any) -> Decimal:
+    """Accept ``10%`` or a fraction between 0 and 1 (``0.1``); refuse ``10``, which is ambiguous."""
+    if isinstance(value, bool):
+        raise ValueError("expected a percentage such as 10% or 0.10, not true/false")
+    if isinstance(value, str):
+        match = _PERCENT.match(value)
+        if not match:
+            raise ValueError(f"bad percentage {value!r}: write it like 10% or 0.10")
+        rate = Decimal(match.group(1)) / 100
+    elif isinstance(value, int | float | Decimal):
+        try:
+            rate = Decimal(str(value))
+        except InvalidOperation:  # pragma: no cover
+            raise ValueError(f"bad percentage {value!r}") from None
+        if rate > 1:
+            raise ValueError(f"bad percentage {value}: write {value}% or {rate / 100}")
+    else:
+        raise ValueError(f"bad percentage {value!r}: write it like 10% or 0.10")
+    if not Decimal(0) <= rate <= 1:
+        raise ValueError(f"bad percentage {value}: it must be between 0% and 100%")
+    return rate
+
+
+Percent = Annotated[
+    Decimal,
+    BeforeValidator(_percentage),
+    Field(json_schema_extra={"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?%$"},
+                                       {"type": "number", "minimum": 0, "maximum": 1}]}),
+]
+Expression = Annotated[str, Field(min_length=1, description="An expression over the hook's facts.")]
+RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
+Role = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Action(_Strict):
+    """What a rule does when it fires. Combine a decision with a message; pricing and return rules
+    change figures instead (or as well)."""
+
+    block: Message | None = Field(None, description="Refuse, with this message.")
+    require: list[Role] | None = Field(None, description="Roles that must approve, e.g. [sales_manager].")
+    warn: Message | None = Field(None, description="Let it through with this warning.")
+    notify: list[Role] | None = Field(None, description="Roles to inform without holding anything.")
+    message: Message | None = Field(None, description="Message for require/notify.")
+    markup: Percent | None = Field(None, description="Pricing: raise the price by this percentage.")
+    discount: Percent | None = Field(None, description="Pricing: lower the price by this percentage.")
+    add: Decimal | None = Field(None, description="Pricing: add this amount per unit (negative lowers).")
+    set_price: Expression | None = Field(None, description="Pricing: set the unit price to this expression.")
+    floor: Expression | None = Field(None, description="Pricing: the unit price never goes below this.")
+    stop: bool = Field(False, description="Pricing: no later price rule applies to the line.")
+    refund: Percent | None = Field(None, description="Returns: refund this share of the amount.")
+    restocking_fee: Percent | None = Field(None, description="Returns: keep this share of the amount as a fee.")
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Action:
+        if not self.model_dump(exclude_none=True, exclude={"stop", "message"}):
+            raise ValueError(
+                "'then' does nothing: give block, require, warn, notify, or a pricing/returns action"
+            )
+        if self.message is not None and not (self.require or self.notify):
+            raise ValueError("'message' goes with require or notify; block and warn carry their own message")
+        return self
+
+
+class Rule(_Strict):
+    """One rule: an id, a condition and an action."""
+
+    id: RuleId = Field(description="Unique in the policy: lower case, digits, - and _.")
+    description: str | None = Field(None, description="What the rule is for, for people.")
+    when: Expression | Literal[True] = Field(description="Condition over the hook's facts; see salesgate vocab.")
+    scope: Literal["order", "line"] = Field(
+        "order", description="line: the rule is checked once per order line and reads line.* directly."
+    )
+    priority: int | None = Field(
+        None, description="Lower runs first (pricing adjustments apply in this order). Default: file order."
+    )
+    then: Action
+
+
+class RuleSetFile(_Strict):
+    """One rule file: a named, versioned rule set for one hook."""
+
+    ruleset: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] = Field(description="Name of the rule set.")
+    hook: Hook = Field(description="order_approval, credit_check, pricing or return_handling.")
+    version: str = Field(min_length=1, description='Version of this rule set, e.g. "2026.11".')
+    description: str | None = None
+    language: str | None = Field(None, description="Language of the messages (zh, en); default: the policy's.")
+    roles: list[Role] | None = Field(None, description="Roles this rule set uses; must be in the policy ladder.")
+    rules: list[Rule] = Field(min_length=1)
+
+
+class PolicyFile(_Strict):
+    """``policy.yaml``: what the whole policy directory is."""
+
+    name: Annotated[str, Field(min_length=1)] = Field(description="Policy name, e.g. acme-sales-policy.")
+    version: str = Field(min_length=1)
+    description: str | None = None
+    language: str = Field("zh", description="Language messages are written in first.")
+    roles: list[Role] = Field(min_length=1, description="The approval ladder, lowest first.")
+    failure_mode: Literal["closed", "open"] = Field(
+        "closed", description="When deciding fails: closed blocks with the reason, open allows with a warning."
+    )

@@ -1,0 +1,87 @@
+"""Read YAML safely and remember on which line every mapping and key started.
+
+The loader is PyYAML's ``SafeLoader`` (what ``yaml.safe_load`` uses) with one addition: mappings
+become :class:`LineDict`, which knows the line of each key, so a validation error can say
+``rules/credit.yaml:14`` instead of "somewhere in the file".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import PolicyError, PolicyProblem
+
+
+class LineDict(dict[str, Any]):
+    """A dict from YAML with ``line`` (of the mapping) and ``key_lines`` (of each key), 1-based."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that records lines; it constructs no Python objects beyond plain data."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    result = LineDict()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool):
+            raise yaml.constructor.ConstructorError(
+                None, None, "mapping keys must be plain text", key_node.start_mark
+            )
+        key = str(key)
+        if key in result:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice in this mapping", key_node.start_mark
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(path: Path, display: str | None = None) -> Any:
+    """Parse one YAML file (UTF-8). Syntax errors become a :class:`PolicyError` at file:line."""
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(PolicyProblem(f"not UTF-8 text ({exc.reason})", shown)) from None
+    except OSError as exc:
+        raise PolicyError(PolicyProblem(f"cannot read: {exc.strerror}", shown)) from None
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise PolicyError(PolicyProblem(f"YAML syntax error: {problem}", shown, line)) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(PolicyProblem(f"YAML error: {exc}", shown)) from None
+
+
+def line_of(data: Any, loc: Sequence[str | int]) -> int | None:
+    """The line of the deepest node of ``loc`` (a pydantic error location) found in ``data``."""
+    line: int | None = getattr(data, "line", None) or None
+    node = data
+    for part in loc:
+        if isinstance(node, LineDict) and isinstance(part, str) and part in node:
+            line = node.key_lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            line = getattr(node, "line", None) or line
+        else:
+            break
+    return line

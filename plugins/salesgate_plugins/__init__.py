@@ -1,0 +1,22 @@
+"""salesgate's built-in plugins. They are ordinary plugins: each can be disabled by name.
+
+=========  ======================================================================
+``rules``  applies the compiled YAML policy at the four decision points
+``credit`` adds exposure, limit and available credit to credit decisions
+``audit``  writes every decision as one JSON line to the ``salesgate.audit`` logger
+=========  ======================================================================
+"""
+
+from __future__ import annotations
+
+from .audit import AuditPlugin
+from .credit import CreditExposurePlugin
+from .rules import RulesPlugin
+
+BUILTIN_PLUGINS: dict[str, type] = {
+    "rules": RulesPlugin,
+    "credit": CreditExposurePlugin,
+    "audit": AuditPlugin,
+}
+
+__all__ = ["BUILTIN_PLUGINS", "AuditPlugin", "CreditExposurePlugin", "RulesPlugin"]
