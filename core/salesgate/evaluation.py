@@ -197,7 +197,7 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
                     price = price * (ONE - value)
                 else:
                     price = price + value
-                adjustments.append(PriceAdjustment(rule=rule.id, kind=kind, value=value,  # type: ignore[arg-type]
+                adjustments.append(PriceAdjustment(rule=rule.id, kind=kind, value=value,
                                                    priority=rule.priority, price_before=before,
                                                    price_after=price))
             if action.stop:

@@ -163,15 +163,19 @@ class Gate:
         if hook == "return_handling":
             if isinstance(facts, ReturnFacts):
                 return facts
+            if isinstance(facts, OrderFacts):
+                raise FactsError("return_handling decides returns; pass return facts, not an order")
             data = dict(facts)
             if "customer" not in data and isinstance(data.get("return"), Mapping):
                 data["customer"] = self._load_customer(str(data["return"].get("customer_id", "")))
-            return _validate(ReturnFacts, data, "return facts")
+            returns: ReturnFacts = _validate(ReturnFacts, data, "return facts")
+            return returns
         if isinstance(facts, OrderFacts):
             return facts
         if isinstance(facts, ReturnFacts):
             raise FactsError(f"{hook} decides orders; pass order facts, not a return")
-        return _validate(OrderFacts, self._complete_order(dict(facts)), "order facts")
+        order: OrderFacts = _validate(OrderFacts, self._complete_order(dict(facts)), "order facts")
+        return order
 
     def _load_customer(self, customer_id: str) -> Any:
         customer = self._hooks.load_customer(customer_id) if customer_id else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -55,7 +55,7 @@ class _Facts(BaseModel):
         return value
 
 
-class Grade(str, Enum):
+class Grade(StrEnum):
     """Customer value grade: A 大客户 (key account), B 中小客户 (small/medium), C 潜在客户 (prospect)."""
 
     A = "A"
@@ -63,7 +63,7 @@ class Grade(str, Enum):
     C = "C"
 
 
-class CustomerStatus(str, Enum):
+class CustomerStatus(StrEnum):
     """Whether the customer may order on credit: active, cash_only (现款现货), blocked (冻结)."""
 
     active = "active"
@@ -71,7 +71,7 @@ class CustomerStatus(str, Enum):
     blocked = "blocked"
 
 
-class CreditRating(str, Enum):
+class CreditRating(StrEnum):
     """Credit standing (资信状况) from the quarterly credit review: good, fair or poor."""
 
     good = "good"
@@ -79,7 +79,7 @@ class CreditRating(str, Enum):
     poor = "poor"
 
 
-class Channel(str, Enum):
+class Channel(StrEnum):
     """How the order reached us: written (书面), electronic (电子) or oral (口头)."""
 
     written = "written"
@@ -87,7 +87,7 @@ class Channel(str, Enum):
     oral = "oral"
 
 
-class PaymentMethod(str, Enum):
+class PaymentMethod(StrEnum):
     """How the customer pays: cash, bank transfer, credit (on account) or bank acceptance draft (承兑汇票)."""
 
     cash = "cash"
@@ -96,14 +96,14 @@ class PaymentMethod(str, Enum):
     bank_acceptance_draft = "bank_acceptance_draft"
 
 
-class ReturnType(str, Enum):
+class ReturnType(StrEnum):
     """return (退货): goods come back; compensation (赔款): the customer claims money."""
 
     return_ = "return"
     compensation = "compensation"
 
 
-class ReturnReason(str, Enum):
+class ReturnReason(StrEnum):
     """Why the customer complains."""
 
     defect = "defect"

@@ -116,13 +116,16 @@ class Hooks:
         return combine(results, context.policy.roles)
 
     def load_customer(self, customer_id: str) -> Customer | None:
-        return self._load("salesgate_load_customer", Customer, customer_id=customer_id)
+        result: Customer | None = self._load("salesgate_load_customer", Customer, customer_id=customer_id)
+        return result
 
     def load_exposure(self, customer_id: str) -> CreditExposure | None:
-        return self._load("salesgate_load_exposure", CreditExposure, customer_id=customer_id)
+        result: CreditExposure | None = self._load("salesgate_load_exposure", CreditExposure, customer_id=customer_id)
+        return result
 
     def load_order(self, order_id: str) -> Order | None:
-        return self._load("salesgate_load_order", Order, order_id=order_id)
+        result: Order | None = self._load("salesgate_load_order", Order, order_id=order_id)
+        return result
 
     def load_products(self, skus: Sequence[str]) -> list[Product] | None:
         result = self.pm.hook.salesgate_load_products(skus=list(skus))

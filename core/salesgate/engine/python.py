@@ -18,7 +18,6 @@ from ..money import format_money
 from ..policy.ir import (
     Always,
     And,
-    Arith,
     Compare,
     CompareOp,
     Cond,

@@ -142,9 +142,9 @@ class _Checker:
             kind = Kind.number
         elif lk is Kind.date and rk is Kind.date and op == "-":
             kind = Kind.number  # days between
-        elif lk is Kind.date and rk is Kind.number and op in ("+", "-"):
-            kind = Kind.date
-        elif lk is Kind.number and rk is Kind.date and op == "+":
+        elif (lk is Kind.date and rk is Kind.number and op in ("+", "-")) or (
+            lk is Kind.number and rk is Kind.date and op == "+"
+        ):
             kind = Kind.date
         else:
             raise CheckError(f"cannot compute {_describe(lk)} {op} {_describe(rk)}", col)
@@ -321,5 +321,7 @@ def check_value(node: ast.Node, ctx: Context, kind: Kind) -> Expr:
     """Lower a parsed value expression (a price formula) that must have ``kind``."""
     value = _Checker(ctx).value(node)
     if value.kind is not kind:
-        raise CheckError(f"expected {_describe(kind)} but the expression gives {_describe(value.kind)}", _col(node))
+        raise CheckError(
+            f"expected {_describe(kind)} but the expression gives {_describe(value.kind)}", _col(node)
+        )
     return value

@@ -16,10 +16,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..decisions import Outcome
+from ..engine.base import EngineRule, Stage
 from ..errors import PolicyError, PolicyProblem, did_you_mean
 from ..hooknames import HOOKS, Hook
 from ..vocabulary import VOCABULARY
-from ..engine.base import EngineRule, Stage
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
 from .ir import Always, Cond, Expr, Kind, walk_refs
@@ -180,8 +180,8 @@ def _compile_rules(
         key_lines = getattr(raw, "key_lines", {})
 
         def problem(message: str, field: str | None = None, suggestion: str | None = None,
-                    rule_id: str = rule.id, at: int | None = None) -> None:
-            problems.add(message, shown, at or key_lines.get(field or "", line), rule_id, field, suggestion)
+                    rule_id: str = rule.id, key_lines: dict[str, int] = key_lines, line: int = line) -> None:
+            problems.add(message, shown, key_lines.get(field or "", line), rule_id, field, suggestion)
 
         if rule.id in seen:
             problem(f"duplicate rule id: also defined in {seen[rule.id]}", "id")

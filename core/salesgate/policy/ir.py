@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal, TypeAlias
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """The type of a fact or expression, as the type checker sees it."""
 
     number = "number"  # Decimal or int: money, rates, quantities, day counts
