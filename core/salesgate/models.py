@@ -185,6 +185,12 @@ class Order(_Facts):
     )
     lines: list[OrderLine] = Field(min_length=1, description="Order lines.")
 
+    @field_validator("special_requirements", mode="after")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        # ERPs send "" for "no requirements"; rules test absence with == None.
+        return value if value and value.strip() else None
+
     @model_validator(mode="after")
     def _unique_line_numbers(self) -> Order:
         seen = [line.line_no for line in self.lines]

@@ -1,0 +1,449 @@
+"""Test cases for a policy, written in YAML by the people who own the policy.
+
+A policy owner proves a rule does what the handbook says the same way they wrote it: in YAML,
+next to the rules. Test files live in ``<policy dir>/tests/*.yaml``; the policy loader reads only
+the top level of the directory, so a test file is never mistaken for a rule set.
+
+Format of one test file::
+
+    hook: order_approval            # default hook of the cases below (a case may name its own)
+    base:                           # facts shared by every case
+      customer: {id: C001, name: 华东机电有限公司, credit_limit: 500000}
+      products: [{sku: P1, name: 电机, list_price: 1000, cost: 600, stock: 1000}]
+      order: {id: SO-1, customer_id: C001, order_date: 2026-11-02,
+              lines: [{line_no: 1, sku: P1, qty: 10, unit_price: 1000}]}
+    cases:
+      - name: large order needs the general manager
+        facts:                      # deep-merged over base: mappings merge, lists and values replace
+          order: {lines: [{line_no: 1, sku: P1, qty: 100, unit_price: 1000}]}
+        expect:
+          outcome: require_approval                      # exact
+          approvals: [sales_manager, general_manager]    # exact, in ladder order
+          fired: [large-order]                           # each of these fired (others may too)
+          not_fired: [medium-order]                      # none of these fired
+          notify: [sales_manager]                        # exact set of roles notified
+          prices: {1: 1013.65}                           # pricing: line_no → policy price
+          refund: 4500.00                                # return_handling: refund amount
+          restocking_fee: 500                            # return_handling: fee kept
+          available: -50000                              # credit_check: limit − exposure
+          exposure: 150000                               # credit_check: exposure with this order
+
+Every expectation is optional, but a case must expect something, and figures must fit the
+hook (``prices`` only for ``pricing``, and so on). Money is compared as ``Decimal`` parsed
+from the number's text, so ``1013.65`` means exactly 1013.65 and ``4500`` equals ``4500.00``.
+
+The facts of each case (base merged with the case's own) must be complete: a test case never
+asks an adapter for a customer or an order, so it decides the same everywhere. Everything is
+checked when the file loads (unknown keys, hooks, outcomes, money, and the facts themselves
+against the fact models) and every problem is reported at once as a :class:`PolicyError` at
+``file:line``. Rule ids in ``fired``/``not_fired`` are checked against the gate's policy when the
+case runs, since test files do not know which policy they will be run against.
+
+Use :func:`load_cases` and :func:`run_all` from a test suite, and :func:`uncovered_rules` to
+require that every rule is exercised by at least one passing case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from ..decisions import Decision, Outcome
+from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
+from ..hooknames import Hook
+from ..models import OrderFacts, ReturnFacts
+from .compiler import Policy
+from .yamlfile import LineDict, line_of, load_yaml
+
+__all__ = [
+    "CaseResult",
+    "Expectation",
+    "TestCase",
+    "case_files",
+    "load_cases",
+    "run_all",
+    "run_case",
+    "uncovered_rules",
+]
+
+TESTS_DIR = "tests"
+
+
+def _money(value: Any) -> Decimal:
+    """An amount from YAML: a number or a numeric string, read from its text (never via binary float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError(f"expected an amount such as 1013.65, got {value!r}")
+    try:
+        amount = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        raise ValueError(f"expected an amount such as 1013.65, got {value!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"expected a finite amount, got {value!r}")
+    return amount
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
+RuleIds = Annotated[list[str], Field(min_length=1)]
+
+_FIGURES: dict[str, Hook] = {
+    "prices": "pricing",
+    "refund": "return_handling",
+    "restocking_fee": "return_handling",
+    "available": "credit_check",
+    "exposure": "credit_check",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Expectation(_Strict):
+    """What a case expects of the decision. Only what is given is checked."""
+
+    outcome: Outcome | None = Field(None, description="Exact outcome: allow, warn, require_approval or block.")
+    approvals: list[str] | None = Field(None, description="Exact roles to approve, in ladder order ([] = none).")
+    fired: RuleIds | None = Field(None, description="Rules that must fire; others may fire too.")
+    not_fired: RuleIds | None = Field(None, description="Rules that must not fire.")
+    notify: list[str] | None = Field(None, description="Exact set of roles notified ([] = none).")
+    prices: dict[int, Money] | None = Field(None, description="pricing: line_no → policy unit price.")
+    refund: Money | None = Field(None, description="return_handling: refund amount after fees.")
+    restocking_fee: Money | None = Field(None, description="return_handling: restocking fee kept.")
+    available: Money | None = Field(None, description="credit_check: credit limit minus exposure.")
+    exposure: Money | None = Field(None, description="credit_check: exposure including this order.")
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Expectation:
+        if not self.model_fields_set:
+            raise ValueError("'expect' checks nothing: give outcome, approvals, fired, not_fired, ...")
+        both = sorted(set(self.fired or ()) & set(self.not_fired or ()))
+        if both:
+            raise ValueError(f"rule(s) {', '.join(both)} listed in both fired and not_fired")
+        return self
+
+
+class _CaseModel(_Strict):
+    name: str = Field(min_length=1, description="What the case shows; unique in its file.")
+    description: str | None = None
+    hook: Hook | None = Field(None, description="Hook to decide; default: the file's hook.")
+    facts: dict[str, Any] = Field(default_factory=dict, description="Facts, merged over the file's base.")
+    expect: Expectation
+
+
+class _CaseFileModel(_Strict):
+    hook: Hook | None = Field(None, description="Default hook of the cases in this file.")
+    description: str | None = None
+    base: dict[str, Any] = Field(default_factory=dict, description="Facts shared by every case.")
+    cases: list[_CaseModel] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One loaded, checked case: where it is written, which hook, the merged facts, what to expect."""
+
+    __test__: ClassVar[bool] = False  # a data class, not a pytest test class
+
+    file: str
+    line: int
+    name: str
+    hook: Hook
+    facts: Mapping[str, Any]
+    expect: Expectation
+
+    @property
+    def id(self) -> str:
+        """``file.yaml::case name``: stable and unique, for test ids and reports."""
+        return f"{Path(self.file).name}::{self.name}"
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """The outcome of running one case: the decision, and every way it differs from the expectation."""
+
+    case: TestCase
+    failures: list[str]
+    decision: Decision | None = None
+    fired: tuple[str, ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def report(self) -> str:
+        """One readable paragraph: where the case is, and each difference on its own line."""
+        if self.passed:
+            return f"{self.case.where}: {self.case.name!r} passed"
+        lines = [f"{self.case.where}: {self.case.name!r} ({self.case.hook}) failed:"]
+        lines += [f"  - {failure}" for failure in self.failures]
+        return "\n".join(lines)
+
+
+# -- loading -----------------------------------------------------------------------------------------
+
+
+def case_files(policy_dir: str | Path) -> list[Path]:
+    """The test files of a policy directory: ``tests/*.yaml`` (and ``*.yml``), sorted."""
+    directory = Path(policy_dir) / TESTS_DIR
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
+
+
+def load_cases(policy_dir: str | Path) -> list[TestCase]:
+    """Load and check every case in ``<policy_dir>/tests/*.yaml``. Raises PolicyError with every problem."""
+    problems: list[PolicyProblem] = []
+    cases: list[TestCase] = []
+    for path in case_files(policy_dir):
+        cases.extend(_load_file(path, problems))
+    if problems:
+        raise PolicyError(problems)
+    return cases
+
+
+def _load_file(path: Path, problems: list[PolicyProblem]) -> list[TestCase]:
+    shown = str(path)
+    try:
+        data = load_yaml(path, shown)
+    except PolicyError as exc:
+        problems.extend(exc.problems)
+        return []
+    if not isinstance(data, LineDict):
+        problems.append(PolicyProblem("a test file must be a mapping with hook, base and cases", shown, 1))
+        return []
+    try:
+        model = _CaseFileModel.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, data, shown, _case_names(data)))
+        return []
+    raw_cases: list[Any] = data["cases"]
+    out: list[TestCase] = []
+    seen: dict[str, int] = {}
+    for case, raw in zip(model.cases, raw_cases, strict=True):
+        line = getattr(raw, "line", 0) or data.key_lines.get("cases", 1)
+        key_lines: dict[str, int] = getattr(raw, "key_lines", {})
+        before = len(problems)
+
+        def problem(message: str, key: str | None = None, line: int = line, name: str = case.name,
+                    key_lines: dict[str, int] = key_lines) -> None:
+            problems.append(PolicyProblem(f"case {name!r}: {message}", shown, key_lines.get(key or "", line),
+                                          field=key))
+
+        if case.name in seen:
+            problem(f"duplicate case name: also at line {seen[case.name]}", "name")
+        seen.setdefault(case.name, line)
+        hook = case.hook or model.hook
+        if hook is None:
+            problem("no hook: give 'hook' in the case or at the top of the file", "hook")
+            continue
+        for figure, figure_hook in _FIGURES.items():
+            if figure in case.expect.model_fields_set and figure_hook != hook:
+                problem(f"expect.{figure} is a figure of hook {figure_hook}; this case decides {hook}", "expect")
+        facts = _merge(data.get("base") or LineDict(), raw.get("facts") or LineDict())
+        facts_model: type[OrderFacts] | type[ReturnFacts] = (
+            ReturnFacts if hook == "return_handling" else OrderFacts
+        )
+        try:
+            facts_model.model_validate(facts)
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = ".".join(str(p) for p in err["loc"])
+                message = err["msg"].removeprefix("Value error, ")
+                problems.append(PolicyProblem(
+                    f"case {case.name!r}: invalid {hook} facts: {message}", shown,
+                    line_of(facts, err["loc"]) or line, field=f"facts.{where}" if where else "facts",
+                ))
+        if len(problems) == before:
+            out.append(TestCase(shown, line, case.name, hook, _plain(facts), case.expect))
+    return out
+
+
+def _case_names(data: LineDict) -> list[str | None]:
+    cases = data.get("cases")
+    if not isinstance(cases, list):
+        return []
+    return [c.get("name") if isinstance(c, dict) and isinstance(c.get("name"), str) else None for c in cases]
+
+
+def _problems(exc: ValidationError, data: LineDict, shown: str, names: Sequence[str | None]) -> list[PolicyProblem]:
+    out = []
+    for err in exc.errors():
+        loc = err["loc"]
+        message = err["msg"].removeprefix("Value error, ")
+        suggestion = None
+        if err["type"] == "extra_forbidden":
+            choices = _fields_at(loc)
+            suggestion = did_you_mean(str(loc[-1]), choices)
+            message = f"unknown field; expected one of: {', '.join(choices)}"
+        if len(loc) >= 2 and loc[0] == "cases" and isinstance(loc[1], int):
+            name = names[loc[1]] if loc[1] < len(names) else None
+            if name:
+                message = f"case {name!r}: {message}"
+        shown_loc = ".".join(str(p) for p in loc) or None
+        out.append(PolicyProblem(message, shown, line_of(data, loc), field=shown_loc, suggestion=suggestion))
+    return out
+
+
+def _fields_at(loc: Sequence[Any]) -> list[str]:
+    names = [p for p in loc[:-1] if isinstance(p, str)]
+    if "expect" in names:
+        return list(Expectation.model_fields)
+    if names[:1] == ["cases"]:
+        return list(_CaseModel.model_fields)
+    return list(_CaseFileModel.model_fields)
+
+
+def _merge(base: Any, over: Any) -> Any:
+    """Deep-merge ``over`` onto ``base``: mappings merge key by key; lists and values replace.
+
+    The result keeps the line of every key (from whichever file part gave it), so a fact error
+    points at the line that wrote the offending value.
+    """
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        return over
+    merged = LineDict()
+    merged.line = getattr(over, "line", 0) or getattr(base, "line", 0)
+    merged.key_lines = {**getattr(base, "key_lines", {}), **getattr(over, "key_lines", {})}
+    for key, value in base.items():
+        merged[key] = _merge(value, over[key]) if key in over else value
+    for key, value in over.items():
+        if key not in base:
+            merged[key] = value
+    return merged
+
+
+def _plain(value: Any) -> Any:
+    """A fresh copy in plain dicts and lists, so no case can change another's facts."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+# -- running -----------------------------------------------------------------------------------------
+
+
+def _names(items: Iterable[str]) -> str:
+    return "[" + ", ".join(items) + "]"
+
+
+def _amount(value: Decimal | None) -> str:
+    """Cents always shown, never rounded away: a diff must show the digit that differs."""
+    if value is None:
+        return "none"
+    exponent = value.as_tuple().exponent
+    return f"{value:,.2f}" if isinstance(exponent, int) and exponent >= -2 else f"{value:,}"
+
+
+def run_case(gate: Any, case: TestCase) -> CaseResult:
+    """Decide ``case`` on ``gate`` and compare the decision with the expectation.
+
+    ``gate`` is a :class:`~salesgate.Gate` (typed loosely to keep this module free of the gate's
+    imports). Errors while deciding are failures of the case, never exceptions of the runner.
+    """
+    try:
+        decision: Decision = gate.decide(case.hook, case.facts)
+    except SalesgateError as exc:
+        return CaseResult(case, [f"could not decide: {exc}"])
+    expect = case.expect
+    failures: list[str] = []
+    fired = tuple(dict.fromkeys(decision.fired))
+    if decision.failure:
+        failures.append(f"the decision is a fallback after an error: {decision.failure}")
+    if expect.outcome is not None and decision.outcome is not expect.outcome:
+        failures.append(f"outcome: expected {expect.outcome.value}, got {decision.outcome.value}"
+                        + _why(decision))
+    if expect.approvals is not None and decision.required_roles != expect.approvals:
+        failures.append(f"approvals: expected {_names(expect.approvals)}, got {_names(decision.required_roles)}")
+    if expect.notify is not None:
+        notified = sorted({n.role for n in decision.notifications})
+        if notified != sorted(set(expect.notify)):
+            failures.append(f"notify: expected {_names(sorted(set(expect.notify)))}, got {_names(notified)}")
+    failures += _check_rules(gate, case, decision, fired)
+    failures += _check_figures(case, decision)
+    return CaseResult(case, failures, decision, fired)
+
+
+def _why(decision: Decision) -> str:
+    if decision.reasons:
+        return " (from " + ", ".join(f"{r.rule}: {r.outcome.value}" for r in decision.reasons) + ")"
+    fired = ", ".join(dict.fromkeys(decision.fired))
+    return f" (no rule asked for more; fired: {fired})" if fired else " (no rule fired)"
+
+
+def _check_rules(gate: Any, case: TestCase, decision: Decision, fired: tuple[str, ...]) -> list[str]:
+    policy: Policy = gate.policy
+    known = [r.id for r in policy.rules_for(case.hook)]
+    failures: list[str] = []
+    missing = [r for r in case.expect.fired or () if r in known and r not in fired]
+    unwanted = [r for r in case.expect.not_fired or () if r in fired]
+    for key, ids in (("fired", case.expect.fired or []), ("not_fired", case.expect.not_fired or [])):
+        for rule in ids:
+            if rule not in known:
+                hint = did_you_mean(rule, known)
+                failures.append(f"{key}: no rule {rule!r} for hook {case.hook} in policy {policy.name}"
+                                + (f" (did you mean {hint!r}?)" if hint else ""))
+    if missing or unwanted:
+        # Ask again with explanations: why a rule did (not) fire is what the policy owner needs.
+        explained = gate.decide(case.hook, case.facts, explain=True)
+        why = {t.rule: t.explanation for t in explained.trace if t.explanation}
+        for rule in missing:
+            failures.append(f"fired: expected {rule} to fire; it did not"
+                            + (f": {why[rule]}" if rule in why else "")
+                            + f" (fired: {', '.join(fired) or 'none'})")
+        for rule in unwanted:
+            failures.append(f"not_fired: expected {rule} not to fire; it fired"
+                            + (f": {why[rule]}" if rule in why else ""))
+    return failures
+
+
+def _check_figures(case: TestCase, decision: Decision) -> list[str]:
+    expect = case.expect
+    failures: list[str] = []
+    if expect.prices is not None:
+        if decision.pricing is None:
+            failures.append("prices: the decision has no pricing")
+        else:
+            got = {line.line_no: line.policy_price for line in decision.pricing.lines}
+            for line_no, price in sorted(expect.prices.items()):
+                if line_no not in got:
+                    failures.append(f"prices: line {line_no}: no such line (lines: {', '.join(map(str, got))})")
+                elif got[line_no] != price:
+                    failures.append(f"prices: line {line_no}: expected {_amount(price)}, got {_amount(got[line_no])}")
+    returns = decision.returns
+    for key, expected, actual in (
+        ("refund", expect.refund, returns.refund_amount if returns else None),
+        ("restocking_fee", expect.restocking_fee, returns.restocking_fee if returns else None),
+    ):
+        if expected is not None and actual != expected:
+            failures.append(f"{key}: expected {_amount(expected)}, got {_amount(actual)}")
+    credit = decision.credit
+    for key, expected, actual in (
+        ("available", expect.available, credit.available if credit else None),
+        ("exposure", expect.exposure, credit.exposure if credit else None),
+    ):
+        if expected is not None and credit is None:
+            failures.append(f"{key}: the decision has no credit figures (is the 'credit' plugin disabled?)")
+        elif expected is not None and actual != expected:
+            failures.append(f"{key}: expected {_amount(expected)}, got {_amount(actual)}")
+    return failures
+
+
+def run_all(gate: Any, cases: Iterable[TestCase]) -> list[CaseResult]:
+    """Run every case on one gate, in order."""
+    return [run_case(gate, case) for case in cases]
+
+
+def uncovered_rules(policy: Policy, results: Iterable[CaseResult]) -> list[str]:
+    """Ids of the policy's rules that no passing case saw fire, in policy order."""
+    covered = {rule for result in results if result.passed for rule in result.fired}
+    return [rule.id for rule in policy.rules if rule.id not in covered]
