@@ -1,0 +1,36 @@
+"""A company plugin: contracts of 500,000 or more are reviewed by legal and finance before signing.
+
+Handbook rule (销售部工作流程): "large contracts are reviewed by legal (法务) and finance (财务)
+before signing". It could be a YAML rule; it is a plugin here to show the shape of one, and
+because companies often compute "contract value" from systems salesgate does not see.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from salesgate import Decision, DecisionContext, OrderFacts, hookimpl
+from salesgate.decisions import Approval, Outcome, Reason
+
+THRESHOLD = Decimal("500000")
+
+
+class LegalReview:
+    """Adds legal and finance approvals to large orders; abstains (returns None) otherwise."""
+
+    @hookimpl
+    def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Decision | None:
+        if facts.order.total < THRESHOLD:
+            return None
+        rule = "legal-review-large-contract"
+        return Decision(
+            hook="order_approval",
+            subject=facts.order.id,
+            outcome=Outcome.require_approval,
+            approvals=[Approval(role="legal", rules=[rule]), Approval(role="finance", rules=[rule])],
+            reasons=[Reason(rule=rule, outcome=Outcome.require_approval, plugin="legal_review",
+                            message="合同金额 50 万元以上需法务和财务审核",
+                            translations={"en": "Contracts of 500,000 or more are reviewed by legal and finance"})],
+            policy=context.policy_ref,
+            backend=context.backend.name,
+        )
