@@ -1,0 +1,98 @@
+"""An adapter over facts held in memory: the demo company, tests, and the pattern for real adapters."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from salesgate.decisions import Decision
+from salesgate.errors import AdapterError
+from salesgate.hookspecs import hookimpl
+from salesgate.models import CreditExposure, Customer, Order, Product
+
+_SECTIONS = ("customers", "exposures", "products", "orders")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _models(model: type[M], items: Iterable[Any], section: str) -> list[M]:
+    out: list[M] = []
+    for index, item in enumerate(items):
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise AdapterError(
+                f"memory adapter: {section}[{index}] is not a valid {model.__name__}: "
+                f"{where + ': ' if where else ''}{first['msg']}"
+            ) from None
+    return out
+
+
+class MemoryAdapter:
+    """Answers the data hooks from one document of plain dicts (or models), checked once, up front.
+
+    ``data`` may hold ``customers`` and ``products`` (lists), ``exposures`` (customer id →
+    exposure) and ``orders`` (a list); any other key is refused so that a misspelt section
+    cannot silently leave a gate without facts. A customer the adapter knows but holds no
+    exposure for owes nothing. Decisions recorded through ``salesgate_record_decision`` are kept
+    in :attr:`decisions`, in the order they were made.
+    """
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        unknown = sorted(set(data) - set(_SECTIONS))
+        if unknown:
+            raise AdapterError(f"memory adapter: unknown section(s) {', '.join(unknown)}; "
+                               f"expected {', '.join(_SECTIONS)}")
+        customers = _models(Customer, data.get("customers", ()), "customers")
+        products = _models(Product, data.get("products", ()), "products")
+        orders = _models(Order, data.get("orders", ()), "orders")
+        raw_exposures: Mapping[str, Any] = data.get("exposures", {})
+        exposures = _models(CreditExposure, raw_exposures.values(), "exposures")
+        self.customers: Mapping[str, Customer] = _index(customers, lambda c: c.id, "customer")
+        self.products: Mapping[str, Product] = _index(products, lambda p: p.sku, "product")
+        self.orders: Mapping[str, Order] = _index(orders, lambda o: o.id, "order")
+        self.exposures: Mapping[str, CreditExposure] = dict(zip(raw_exposures, exposures, strict=True))
+        strangers = sorted(set(self.exposures) - set(self.customers))
+        if strangers:
+            raise AdapterError(f"memory adapter: exposures for unknown customer(s) {', '.join(strangers)}")
+        self.decisions: list[Decision] = []
+        self._lock = threading.Lock()
+
+    @hookimpl
+    def salesgate_load_customer(self, customer_id: str) -> Customer | None:
+        return self.customers.get(customer_id)
+
+    @hookimpl
+    def salesgate_load_exposure(self, customer_id: str) -> CreditExposure | None:
+        if customer_id not in self.customers:
+            return None
+        return self.exposures.get(customer_id, CreditExposure())
+
+    @hookimpl
+    def salesgate_load_products(self, skus: list[str]) -> list[Product] | None:
+        found = [self.products[sku] for sku in skus if sku in self.products]
+        return found or None
+
+    @hookimpl
+    def salesgate_load_order(self, order_id: str) -> Order | None:
+        return self.orders.get(order_id)
+
+    @hookimpl
+    def salesgate_record_decision(self, decision: Decision) -> None:
+        with self._lock:
+            self.decisions.append(decision)
+
+
+def _index(items: list[M], key: Callable[[M], str], what: str) -> dict[str, M]:
+    out: dict[str, M] = {}
+    for item in items:
+        name = key(item)
+        if name in out:
+            raise AdapterError(f"memory adapter: {what} {name!r} appears twice")
+        out[name] = item
+    return out

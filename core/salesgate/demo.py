@@ -1,0 +1,104 @@
+"""The demo company behind ``salesgate demo``: a small distributor of industrial equipment.
+
+Its customers, products, receivables, pending orders and returns live in ``demo_company.json``
+(shipped inside the package). The demo gate reads them the way it would read a real ERP: through
+an adapter plugin (:class:`~salesgate_adapters.MemoryAdapter`) answering the data hooks, so each
+order is decided from its id alone, exactly as an ERP integration would call the gate.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+from salesgate_adapters import MemoryAdapter
+
+from .decisions import Decision
+from .gate import BackendName, Gate
+from .hooknames import HOOKS, Hook
+from .models import CreditExposure, Customer, Order, Product, ReturnRequest
+from .policy.compiler import Policy, load_policy
+from .seed import seed_policy_path
+
+DEMO_DATA = "demo_company.json"
+ORDER_HOOKS: tuple[Hook, ...] = tuple(h for h in HOOKS if h != "return_handling")
+
+
+@dataclass(frozen=True)
+class DemoCompany:
+    """The demo company's books, validated."""
+
+    name: str
+    customers: Mapping[str, Customer]
+    exposures: Mapping[str, CreditExposure]
+    products: Mapping[str, Product]
+    orders: tuple[Order, ...]
+    returns: tuple[ReturnRequest, ...]
+
+    def adapter(self) -> MemoryAdapter:
+        """A fresh adapter over these books (it records the decisions made through it)."""
+        return MemoryAdapter({
+            "customers": list(self.customers.values()),
+            "exposures": dict(self.exposures),
+            "products": list(self.products.values()),
+            "orders": list(self.orders),
+        })
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """One decision of the demo, with what a person needs to read it next to the others."""
+
+    hook: Hook
+    subject: str
+    customer: str
+    amount: Decimal
+    decision: Decision
+
+
+def load_demo_company() -> DemoCompany:
+    """Read the demo company from the package data."""
+    raw: Mapping[str, Any] = json.loads(
+        resources.files("salesgate").joinpath(DEMO_DATA).read_text(encoding="utf-8"), parse_float=Decimal
+    )
+    customers = [Customer.model_validate(c) for c in raw["customers"]]
+    return DemoCompany(
+        name=raw["name"],
+        customers={c.id: c for c in customers},
+        exposures={cid: CreditExposure.model_validate(e) for cid, e in raw["exposures"].items()},
+        products={p.sku: p for p in (Product.model_validate(p) for p in raw["products"])},
+        orders=tuple(Order.model_validate(o) for o in raw["orders"]),
+        returns=tuple(ReturnRequest.model_validate(r) for r in raw["returns"]),
+    )
+
+
+def demo_gate(company: DemoCompany, *, backend: BackendName = "durable", policy: Policy | None = None) -> Gate:
+    """A gate on the seed policy (or ``policy``) whose facts come from the demo company's adapter."""
+    return Gate(policy or load_policy(seed_policy_path()), backend=backend, plugins=[company.adapter()])
+
+
+def run_demo(gate: Gate, company: DemoCompany) -> list[DemoResult]:
+    """Decide every pending order at each order hook, then every return: orders by id, returns by request."""
+    results: list[DemoResult] = []
+    for hook in ORDER_HOOKS:
+        for order in company.orders:
+            decision = gate.decide(hook, {"order": order.id})
+            results.append(DemoResult(hook, order.id, company.customers[order.customer_id].name, order.total,
+                                      decision))
+    for request in company.returns:
+        decision = gate.handle_return({"return": request.model_dump(by_alias=True)})
+        results.append(DemoResult("return_handling", request.id, company.customers[request.customer_id].name,
+                                  request.amount, decision))
+    return results
+
+
+def results_by_hook(results: Sequence[DemoResult]) -> dict[Hook, list[DemoResult]]:
+    """Group results per hook, in the hooks' canonical order."""
+    grouped: dict[Hook, list[DemoResult]] = {hook: [] for hook in HOOKS}
+    for result in results:
+        grouped[result.hook].append(result)
+    return grouped
