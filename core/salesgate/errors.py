@@ -88,5 +88,9 @@ class EngineError(SalesgateError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """The closest choice to a misspelt word, or None when nothing is close enough to help."""
-    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    options = list(choices)
+    same_but_case = [c for c in options if c.lower() == word.lower()]  # "a" for grade "A"
+    if same_but_case:
+        return same_but_case[0]
+    matches = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return matches[0] if matches else None

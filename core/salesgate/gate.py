@@ -42,10 +42,15 @@ def make_backend(name: BackendName, policy: Policy) -> Backend:
     raise ValueError(f"unknown backend {name!r}: use 'durable' or 'python'")
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Loaded:
+    """A policy with its backend. ``users`` counts decisions in flight, so a replaced backend is
+    closed by whichever finishes with it last, never under a decision still matching on it."""
+
     policy: Policy
     backend: Backend
+    users: int = 0
+    retired: bool = False
 
 
 def _format_validation(exc: ValidationError, what: str) -> str:
@@ -116,7 +121,23 @@ class Gate:
         new = _Loaded(policy, make_backend(self._backend_name, policy))
         with self._lock:
             old, self._loaded = self._loaded, new
-        old.backend.close()
+            old.retired = True
+            idle = old.users == 0
+        if idle:
+            old.backend.close()
+
+    def _acquire(self) -> _Loaded:
+        with self._lock:
+            loaded = self._loaded
+            loaded.users += 1
+        return loaded
+
+    def _release(self, loaded: _Loaded) -> None:
+        with self._lock:
+            loaded.users -= 1
+            idle = loaded.retired and loaded.users == 0
+        if idle:
+            loaded.backend.close()
 
     def close(self) -> None:
         self._loaded.backend.close()
@@ -148,13 +169,22 @@ class Gate:
         """Decide ``hook`` on ``facts`` (a model or a plain dict). Raises FactsError on bad facts only."""
         if hook not in HOOKS:
             raise FactsError(f"unknown hook {hook!r}: use one of {', '.join(HOOKS)}")
-        model = self.facts_for(hook, facts)
-        loaded = self._loaded
-        context = DecisionContext(loaded.policy, loaded.backend, explain)
+        loaded = self._acquire()
         try:
-            decision = self._hooks.decide(hook, model, context)
-        except Exception as exc:  # An ERP must never be broken by salesgate: answer safely instead.
-            decision = self._failed(hook, model, context, exc)
+            context = DecisionContext(loaded.policy, loaded.backend, explain)
+            try:
+                model = self.facts_for(hook, facts)
+            except FactsError:
+                raise  # the caller's facts are wrong: that is theirs to fix, not a policy decision
+            except Exception as exc:  # an adapter failed while loading facts
+                decision = self._failed(hook, _subject_of(facts), context, exc)
+            else:
+                try:
+                    decision = self._hooks.decide(hook, model, context)
+                except Exception as exc:  # An ERP must never be broken by salesgate: answer safely instead.
+                    decision = self._failed(hook, _subject_of(model), context, exc)
+        finally:
+            self._release(loaded)
         self._hooks.record_decision(decision)
         return decision
 
@@ -166,8 +196,12 @@ class Gate:
             if isinstance(facts, OrderFacts):
                 raise FactsError("return_handling decides returns; pass return facts, not an order")
             data = dict(facts)
-            if "customer" not in data and isinstance(data.get("return"), Mapping):
-                data["customer"] = self._load_customer(str(data["return"].get("customer_id", "")))
+            request = data.get("return")
+            if "customer" not in data and request is not None:
+                customer_id = request.get("customer_id", "") if isinstance(request, Mapping) else getattr(
+                    request, "customer_id", ""
+                )
+                data["customer"] = self._load_customer(str(customer_id))
             returns: ReturnFacts = _validate(ReturnFacts, data, "return facts")
             return returns
         if isinstance(facts, OrderFacts):
@@ -208,14 +242,12 @@ class Gate:
                 data["products"] = products
         return data
 
-    def _failed(self, hook: Hook, facts: OrderFacts | ReturnFacts, context: DecisionContext,
-                exc: Exception) -> Decision:
+    def _failed(self, hook: Hook, subject: str, context: DecisionContext, exc: Exception) -> Decision:
         mode = self._failure_mode or context.policy.failure_mode
         what = str(exc) if isinstance(exc, SalesgateError) else f"{type(exc).__name__}: {exc}"
         logger.error("salesgate could not decide %s (%s); answering %s", hook, what, mode,
                      exc_info=not isinstance(exc, PluginError | SalesgateError))
         outcome = Outcome.block if mode == "closed" else Outcome.warn
-        subject = facts.order.id if isinstance(facts, OrderFacts) else facts.return_request.id
         message = (f"salesgate could not decide ({what}); held for review (failure mode: closed)"
                    if mode == "closed" else
                    f"salesgate could not decide ({what}); let through unchecked (failure mode: open)")
@@ -223,6 +255,23 @@ class Gate:
                         reasons=[Reason(rule="salesgate-failure", outcome=outcome, message=message,
                                         plugin="salesgate")],
                         policy=context.policy_ref, backend=context.backend.name, failure=what)
+
+
+def _subject_of(facts: Any) -> str:
+    """The order or return id, from a model or from raw input, for a fallback decision."""
+    if isinstance(facts, OrderFacts):
+        return facts.order.id
+    if isinstance(facts, ReturnFacts):
+        return facts.return_request.id
+    if isinstance(facts, Mapping):
+        for key in ("order", "return"):
+            value = facts.get(key)
+            if isinstance(value, str):
+                return value
+            found = value.get("id") if isinstance(value, Mapping) else getattr(value, "id", None)
+            if found:
+                return str(found)
+    return "unknown"
 
 
 def _validate(model: type[OrderFacts] | type[ReturnFacts], data: Mapping[str, Any], what: str) -> Any:

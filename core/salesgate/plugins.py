@@ -18,7 +18,7 @@ import pluggy
 
 from . import hookspecs
 from .decisions import Decision, combine
-from .errors import PluginError
+from .errors import AdapterError, PluginError
 from .evaluation import DECIDERS, DecisionContext
 from .hooknames import Hook
 from .models import CreditExposure, Customer, Order, OrderFacts, Product, ReturnFacts
@@ -75,12 +75,28 @@ def build_plugin_manager(
                 ) from exc
             pm.register(plugin, name=ep.name)
     for plugin in plugins:
-        pm.register(plugin)
+        name = plugin_name(plugin)
+        if pm.has_plugin(name):
+            raise PluginError(f"plugin {name!r} is already registered; pass each plugin once")
+        pm.register(plugin, name=name)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {pm.get_name(exc.plugin)!r} implements an unknown hook: {exc}") from exc
     return pm
+
+
+def plugin_name(plugin: object) -> str:
+    """A readable, stable name for a plugin passed in: a module's name, else its class's dotted path.
+
+    pluggy would name an instance by ``id()``, which says nothing in an error and changes from run
+    to run, while results are combined in plugin-name order.
+    """
+    name = getattr(plugin, "__name__", None)
+    if isinstance(name, str):
+        return name
+    cls = type(plugin)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 class Hooks:
@@ -128,16 +144,24 @@ class Hooks:
         return result
 
     def load_products(self, skus: Sequence[str]) -> list[Product] | None:
-        result = self.pm.hook.salesgate_load_products(skus=list(skus))
+        result = self._call("salesgate_load_products", skus=list(skus))
         if result is not None and not all(isinstance(p, Product) for p in result):
             raise PluginError("salesgate_load_products returned something other than a list of Product")
         return result  # type: ignore[no-any-return]
 
     def _load(self, name: str, expected: type[Any], **kwargs: Any) -> Any:
-        result = getattr(self.pm.hook, name)(**kwargs)
+        result = self._call(name, **kwargs)
         if result is not None and not isinstance(result, expected):
             raise PluginError(f"{name} returned {type(result).__name__}; expected {expected.__name__} or None")
         return result
+
+    def _call(self, name: str, **kwargs: Any) -> Any:
+        """Call a data hook; an adapter's failure becomes an AdapterError the gate answers safely."""
+        try:
+            return getattr(self.pm.hook, name)(**kwargs)
+        except Exception as exc:
+            args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+            raise AdapterError(f"{name}({args}) failed: {type(exc).__name__}: {exc}") from exc
 
     def record_decision(self, decision: Decision) -> None:
         """Every recorder runs; one failing is logged and never affects the decision or the others."""

@@ -115,6 +115,8 @@ class _Checker:
             raise CheckError("None can only be compared with == or !=, as in 'order.guarantee == None'", node.col)
         if isinstance(node, ast.ListLit):
             raise CheckError("a list can only follow 'in', as in 'customer.grade in [\"A\", \"B\"]'", node.col)
+        if isinstance(node, ast.Comprehension) and node.func not in ("any", "all"):
+            raise CheckError(f"only any(...) and all(...) can loop over a list, not {node.func}()", node.col)
         raise CheckError("expected a value here, not a condition", _col(node))
 
     def call(self, node: ast.Call) -> Expr:
@@ -128,6 +130,8 @@ class _Checker:
         if node.func == "days":
             if len(node.args) != 1 or not isinstance(node.args[0], ast.Number):
                 raise CheckError("days() takes one number: days(30)", node.col)
+            if not isinstance(node.args[0].value, int):  # date + 1.5 days has no answer
+                raise CheckError("days() takes a whole number of days: days(30)", node.col)
             return Const(node.args[0].value, Kind.number)
         if node.func in ("any", "all"):
             raise CheckError(f"{node.func}() needs a loop: {node.func}(line.qty > 10 for line in order.lines)",
@@ -166,7 +170,11 @@ class _Checker:
                 items.extend(part.items if isinstance(part, cls) else (part,))
             return cls(tuple(items))
         if isinstance(node, ast.Unary) and node.op == "not":
-            return negate(self.cond(node.operand))
+            operand = self.cond(node.operand)
+            try:
+                return negate(operand)
+            except CheckError as exc:  # negate() cannot know where the 'not' was written
+                raise CheckError(exc.message, node.col) from None
         if isinstance(node, ast.Binary) and node.op in ("in", "not in"):
             return self.membership(node)
         if isinstance(node, ast.Binary) and node.op in ("==", "!=", "<", "<=", ">", ">="):

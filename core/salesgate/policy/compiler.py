@@ -10,12 +10,14 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import ValidationError
 
-from ..decisions import Outcome
+from ..decisions import Outcome, PolicyRef
 from ..engine.base import EngineRule, Stage
 from ..errors import PolicyError, PolicyProblem, did_you_mean
 from ..hooknames import HOOKS, Hook
@@ -89,6 +91,19 @@ class Policy:
     def rules_for(self, hook: Hook) -> tuple[CompiledRule, ...]:
         return tuple(r for r in self.rules if r.hook == hook)
 
+    @cached_property
+    def rules_by_stage(self) -> Mapping[str, tuple[CompiledRule, ...]]:
+        """The rules of each engine stage, in policy order: worked out once, read by every decision."""
+        grouped: dict[str, list[CompiledRule]] = {}
+        for rule in self.rules:
+            grouped.setdefault(rule.stage, []).append(rule)
+        return MappingProxyType({stage: tuple(rules) for stage, rules in grouped.items()})
+
+    @cached_property
+    def ref(self) -> PolicyRef:
+        """Name, version and content hash, as every decision carries them (one shared value)."""
+        return PolicyRef(name=self.name, version=self.version, hash=self.hash)
+
     def stages(self) -> tuple[Stage, ...]:
         """The engine stages: one per hook, pricing split into adjust and check."""
         grouped: dict[str, list[CompiledRule]] = {}
@@ -129,7 +144,8 @@ def _messages(value: Message | None, language: str) -> tuple[str, dict[str, str]
     return primary, {k: v for k, v in value.items() if v != primary}
 
 
-def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: _Problems) -> None:
+def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: _Problems,
+                         root: type[PolicyFile] | type[RuleSetFile] = RuleSetFile) -> None:
     for err in exc.errors():
         loc = err["loc"]
         rule_id = None
@@ -146,7 +162,7 @@ def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: 
         suggestion = None
         if err["type"] == "extra_forbidden":
             message = "unknown field"
-            model_fields = _fields_at(loc)
+            model_fields = _fields_at(loc, root)
             suggestion = did_you_mean(str(loc[-1]), model_fields) if model_fields else None
             if model_fields:
                 message += f"; expected one of: {', '.join(model_fields)}"
@@ -155,16 +171,11 @@ def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: 
         problems.add(message, shown, line_of(data, loc), str(rule_id) if rule_id else None, field, suggestion)
 
 
-def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+def _fields_at(loc: tuple[Any, ...], root: type[PolicyFile] | type[RuleSetFile]) -> list[str]:
     names = [p for p in loc if isinstance(p, str)]
-    if names[:1] == ["rules"]:
-        model: Any = Rule
-        if "then" in names:
-            model = Action
-    elif len(names) == 1:
-        return []
-    else:
-        model = RuleSetFile
+    model: Any = root
+    if names[:1] == ["rules"] and len(names) > 1:
+        model = Action if "then" in names else Rule
     return list(model.model_fields)
 
 
@@ -211,6 +222,8 @@ def _compile_rules(
         for kind in ("markup", "discount", "add", "set_price", "floor", "refund", "restocking_fee"):
             if getattr(act, kind) is not None and kind not in hook_kinds.get(ruleset.hook, ()):
                 problem(f"'{kind}' is not an action of hook {ruleset.hook}", "then")
+        if act.stop and ruleset.hook != "pricing":
+            problem(f"'stop' is not an action of hook {ruleset.hook}", "then")
         formulas: dict[str, Expr] = {}
         for kind in ("set_price", "floor"):
             text = getattr(act, kind)
@@ -285,7 +298,7 @@ def load_policy(path: str | Path) -> Policy:
         try:
             meta = PolicyFile.model_validate(raw_meta)
         except ValidationError as exc:
-            _validation_problems(exc, raw_meta, shown(meta_path), problems)
+            _validation_problems(exc, raw_meta, shown(meta_path), problems, PolicyFile)
     if not files:
         problems.add("no rule files (*.yaml) found", str(root))
 

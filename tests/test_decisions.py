@@ -1,0 +1,296 @@
+"""How several plugins' decisions combine, and what a decision looks like on the wire.
+
+The precedence is a documented function (:func:`salesgate.decisions.combine`): the most severe
+outcome wins, approvals are the union in ladder order, pricing adjustments are re-applied in
+priority order with floors last. None of it may depend on the order the decisions arrive in.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from salesgate import Approval, Decision, Gate, Notification, Outcome, PolicyRef, Reason, TraceEntry, combine
+from salesgate.decisions import PriceAdjustment, PricedLine, PricingResult, apply_adjustments
+from salesgate.evaluation import DecisionContext, decide_pricing, empty_decision
+from salesgate.models import OrderFacts
+
+LADDER = ("sales_rep", "sales_manager", "finance", "general_manager")
+POLICY = PolicyRef(name="p", version="1", hash="0123456789abcdef")
+RULES = ["r1", "r2", "r3", "r4"]
+
+
+def decision(outcome: Outcome = Outcome.allow, **fields: Any) -> Decision:
+    return Decision(hook="order_approval", subject="SO-1", outcome=outcome, policy=POLICY, backend="python", **fields)
+
+
+def reason(rule: str, outcome: Outcome = Outcome.warn, **fields: Any) -> Reason:
+    return Reason(rule=rule, outcome=outcome, message=fields.pop("message", f"{rule} fired"), **fields)
+
+
+# -- outcomes -------------------------------------------------------------------------------------------
+
+def test_outcomes_rank_from_allow_to_block() -> None:
+    assert [o.value for o in sorted(Outcome, key=lambda o: o.rank)] == [
+        "allow", "warn", "require_approval", "block"]
+    assert [o.rank for o in (Outcome.allow, Outcome.warn, Outcome.require_approval, Outcome.block)] == [0, 1, 2, 3]
+
+
+def test_outcome_is_its_string_value() -> None:
+    assert Outcome("require_approval") is Outcome.require_approval
+    assert Outcome.block == "block"
+
+
+@pytest.mark.parametrize("outcomes", [
+    ["allow", "block", "warn"],
+    ["block", "allow"],
+    ["warn", "require_approval", "allow", "warn"],
+    ["allow", "allow"],
+])
+def test_most_severe_outcome_wins(outcomes: list[str]) -> None:
+    combined = combine([decision(Outcome(o)) for o in outcomes], LADDER)
+    assert combined.outcome == max((Outcome(o) for o in outcomes), key=lambda o: o.rank)
+
+
+def test_combine_needs_at_least_one_decision() -> None:
+    with pytest.raises(ValueError, match="nothing to combine"):
+        combine([], LADDER)
+
+
+def test_single_decision_is_returned_as_it_is() -> None:
+    only = decision(Outcome.warn, reasons=[reason("r2"), reason("r1")])
+    assert combine([only], LADDER) is only
+
+
+# -- approvals, reasons, notifications, failures ----------------------------------------------------------
+
+def test_approvals_are_united_in_ladder_order_with_unknown_roles_after_by_name() -> None:
+    a = decision(Outcome.require_approval, approvals=[
+        Approval(role="general_manager", rules=["large-order"]), Approval(role="zz_auditor", rules=["acme"])])
+    b = decision(Outcome.require_approval, approvals=[
+        Approval(role="legal", rules=["contract"]), Approval(role="sales_manager", rules=["large-order"]),
+        Approval(role="general_manager", rules=["acme-big"])])
+    combined = combine([a, b], LADDER)
+    assert [(x.role, x.rules) for x in combined.approvals] == [
+        ("sales_manager", ["large-order"]),
+        ("general_manager", ["acme-big", "large-order"]),
+        ("legal", ["contract"]),
+        ("zz_auditor", ["acme"]),
+    ]
+    assert combined.required_roles == ["sales_manager", "general_manager", "legal", "zz_auditor"]
+
+
+def test_same_role_from_the_same_rule_is_listed_once() -> None:
+    a = decision(approvals=[Approval(role="finance", rules=["r1"])])
+    b = decision(approvals=[Approval(role="finance", rules=["r1"])])
+    assert combine([a, b], LADDER).approvals == [Approval(role="finance", rules=["r1"])]
+
+
+def test_reasons_sort_by_severity_then_rule() -> None:
+    a = decision(Outcome.warn, reasons=[reason("b-warn", Outcome.warn), reason("z-block", Outcome.block)])
+    b = decision(Outcome.require_approval, reasons=[reason("a-warn", Outcome.warn),
+                                                    reason("m-approve", Outcome.require_approval)])
+    assert [r.rule for r in combine([a, b], LADDER).reasons] == ["z-block", "m-approve", "a-warn", "b-warn"]
+
+
+def test_failures_are_joined_and_kept() -> None:
+    combined = combine([decision(failure="b broke"), decision(), decision(failure="a broke")], LADDER)
+    assert combined.failure == "a broke; b broke"
+    assert combine([decision(), decision()], LADDER).failure is None
+
+
+# -- order independence (property) ------------------------------------------------------------------------
+
+ROLES = [*LADDER, "legal", "acme_auditor"]
+outcomes = st.sampled_from(list(Outcome))
+# Few distinct values, so reasons that tie on (severity, rule, line) are common.
+reasons = st.builds(
+    Reason, rule=st.sampled_from(RULES[:2]), outcome=st.sampled_from([Outcome.warn, Outcome.block]),
+    message=st.sampled_from(["m", "客户已冻结"]), translations=st.just({}), line_no=st.sampled_from([None, 1]),
+    plugin=st.sampled_from(["rules", "acme"]),
+)
+approvals = st.builds(Approval, role=st.sampled_from(ROLES), rules=st.lists(st.sampled_from(RULES), min_size=1,
+                                                                             max_size=2, unique=True))
+notifications = st.builds(Notification, role=st.sampled_from(ROLES), rule=st.sampled_from(RULES),
+                          message=st.sampled_from(["a", "b", "知悉"]))
+decisions = st.builds(
+    decision,
+    outcome=outcomes,
+    approvals=st.lists(approvals, max_size=3, unique_by=lambda a: a.role),
+    reasons=st.lists(reasons, max_size=3),
+    notifications=st.lists(notifications, max_size=2),
+    failure=st.one_of(st.none(), st.sampled_from(["x failed", "y failed"])),
+)
+
+
+def _without_trace(d: Decision) -> dict[str, Any]:
+    # The trace is concatenated in the order given; the hook facade hands decisions over in
+    # plugin-name order (tested in test_plugins.py), so that order is fixed before combine runs.
+    return d.model_dump(mode="json", exclude={"trace"})
+
+
+@given(data=st.data(), items=st.lists(decisions, min_size=1, max_size=5))
+def test_combine_does_not_depend_on_the_order_of_decisions(data: st.DataObject, items: list[Decision]) -> None:
+    shuffled = data.draw(st.permutations(items))
+    assert _without_trace(combine(shuffled, LADDER)) == _without_trace(combine(items, LADDER))
+
+
+@given(items=st.lists(decisions, min_size=2, max_size=5))
+def test_combined_decision_follows_the_written_precedence(items: list[Decision]) -> None:
+    combined = combine(items, LADDER)
+    assert combined.outcome.rank == max(d.outcome.rank for d in items)
+    wanted = {a.role for d in items for a in d.approvals}
+    position = {role: i for i, role in enumerate(LADDER)}
+    assert combined.required_roles == sorted(wanted, key=lambda r: (position.get(r, len(LADDER)), r))
+    for approval in combined.approvals:
+        assert approval.rules == sorted({r for d in items for a in d.approvals if a.role == approval.role
+                                         for r in a.rules})
+    assert sorted(combined.reasons, key=lambda r: r.model_dump_json()) == sorted(
+        (r for d in items for r in d.reasons), key=lambda r: r.model_dump_json())
+    ranks = [-r.outcome.rank for r in combined.reasons]
+    assert ranks == sorted(ranks)
+
+
+# -- pricing ----------------------------------------------------------------------------------------------
+
+def adjustment(rule: str, kind: str, value: str, priority: int) -> PriceAdjustment:
+    return PriceAdjustment.model_validate({"rule": rule, "kind": kind, "value": Decimal(value), "priority": priority,
+                                           "price_before": Decimal(0), "price_after": Decimal(0)})
+
+
+def pricing_decision(adjustments: list[PriceAdjustment], list_price: str | None = "100") -> Decision:
+    line = PricedLine(line_no=1, sku="P1", qty=3, list_price=Decimal(list_price) if list_price else None,
+                      requested_unit_price=Decimal("90.00"), policy_price=Decimal("0"), adjustments=adjustments)
+    return decision().model_copy(update={
+        "hook": "pricing",
+        "pricing": PricingResult(lines=[line], policy_total=Decimal(0), requested_total=Decimal(0))})
+
+
+def test_adjustments_are_reapplied_in_priority_order_with_floors_last() -> None:
+    markup = adjustment("distributor-region", "markup", "0.10", 10)
+    discount = adjustment("grade-a", "discount", "0.05", 20)
+    floor = adjustment("cost-floor", "floor", "104", 1)
+    add = adjustment("freight", "add", "2.50", 5)
+    combined = combine([pricing_decision([discount, floor]), pricing_decision([markup, add])], LADDER)
+    assert combined.pricing is not None
+    line = combined.pricing.lines[0]
+    assert [(a.rule, a.price_before, a.price_after) for a in line.adjustments] == [
+        ("freight", Decimal("100"), Decimal("102.50")),
+        ("distributor-region", Decimal("102.50"), Decimal("112.750")),
+        ("grade-a", Decimal("112.750"), Decimal("107.11250")),
+        ("cost-floor", Decimal("107.11250"), Decimal("107.11250")),
+    ]
+    assert line.policy_price == Decimal("107.11")
+    assert combined.pricing.policy_total == Decimal("321.33")
+    assert combined.pricing.requested_total == Decimal("270.00")
+
+
+def test_floor_raises_the_price_even_when_its_priority_is_first() -> None:
+    floor = adjustment("cost-floor", "floor", "99", 1)
+    discount = adjustment("grade-a", "discount", "0.05", 20)
+    line = combine([pricing_decision([floor]), pricing_decision([discount])], LADDER).pricing.lines[0]  # type: ignore[union-attr]
+    assert [a.kind for a in line.adjustments] == ["discount", "floor"]
+    assert line.policy_price == Decimal("99.00")
+
+
+def test_set_price_replaces_the_price_where_its_priority_puts_it() -> None:
+    set_price = adjustment("contract-price", "set", "80", 15)
+    markup = adjustment("region", "markup", "0.10", 10)
+    discount = adjustment("grade", "discount", "0.50", 20)
+    line = combine([pricing_decision([markup, discount]), pricing_decision([set_price])], LADDER).pricing.lines[0]  # type: ignore[union-attr]
+    assert [(a.kind, a.price_after) for a in line.adjustments] == [
+        ("markup", Decimal("110.00")), ("set", Decimal("80")), ("discount", Decimal("40.00"))]
+
+
+def test_line_without_list_price_keeps_the_base_it_was_priced_from() -> None:
+    """Regression: combining re-based such lines on the requested price after the line discount."""
+    gate = Gate.default(backend="python", entry_points=False)
+    facts = OrderFacts.model_validate({
+        "order": {"id": "SO-1", "customer_id": "C1", "order_date": "2026-11-23",
+                  "lines": [{"line_no": 1, "sku": "UNKNOWN", "qty": 10, "unit_price": "100", "discount": "0.1"},
+                            {"line_no": 2, "sku": "FREE", "qty": 1, "unit_price": "5"}]},
+        "customer": {"id": "C1", "name": "华东机电", "grade": "A"},
+        "products": [{"sku": "FREE", "list_price": "0"}],
+    })
+    context = DecisionContext(gate.policy, gate._loaded.backend)
+    alone = decide_pricing(facts, context)
+    with_another_plugin = combine([alone, empty_decision("pricing", "SO-1", context)], gate.policy.roles)
+    assert with_another_plugin.pricing == alone.pricing
+    assert [line.policy_price for line in alone.pricing.lines] == [Decimal("95.00"), Decimal("0.00")]  # type: ignore[union-attr]
+
+
+prices = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("10000"), places=2)
+adjustments = st.lists(
+    st.tuples(st.sampled_from(["markup", "discount", "add", "set", "floor"]),
+              st.decimals(min_value=0, max_value=1, places=2), st.integers(0, 50)),
+    max_size=6,
+)
+
+
+@given(data=st.data(), base=prices, raw=adjustments, groups=st.integers(1, 3))
+def test_pricing_combines_the_same_however_adjustments_are_split_between_plugins(
+    data: st.DataObject, base: Decimal, raw: list[tuple[str, Decimal, int]], groups: int,
+) -> None:
+    adjs = [adjustment(f"r{i}", kind, str(value * 100 if kind in ("add", "set", "floor") else value), prio)
+            for i, (kind, value, prio) in enumerate(raw)]
+    owners = data.draw(st.lists(st.integers(0, groups - 1), min_size=len(adjs), max_size=len(adjs)))
+    split = [pricing_decision([a for a, o in zip(adjs, owners, strict=True) if o == g], str(base))
+             for g in range(groups)]
+    combined = combine([*split, decision().model_copy(update={"hook": "pricing"})], LADDER)
+    expected = apply_adjustments(base, adjs)
+    line = combined.pricing.lines[0]  # type: ignore[union-attr]
+    assert line.adjustments == expected
+    assert [a.kind == "floor" for a in line.adjustments] == sorted(a.kind == "floor" for a in adjs)
+    assert line.policy_price == (expected[-1].price_after if expected else base).quantize(Decimal("0.01"))
+    shuffled = data.draw(st.permutations(split))
+    assert combine([*shuffled, decision()], LADDER).pricing == combined.pricing
+
+
+# -- the decision on the wire ------------------------------------------------------------------------------
+
+def test_json_round_trip_keeps_money_exact() -> None:
+    original = decision(Outcome.require_approval).model_copy(update={
+        "hook": "pricing",
+        "pricing": PricingResult(
+            lines=[PricedLine(line_no=1, sku="P1", qty=7, list_price=Decimal("1013.6500"),
+                              requested_unit_price=Decimal("0.10"), policy_price=Decimal("962.97"),
+                              adjustments=[PriceAdjustment(rule="grade-a", kind="discount", value=Decimal("0.05"),
+                                                           priority=20, price_before=Decimal("1013.6500"),
+                                                           price_after=Decimal("962.967500"))])],
+            policy_total=Decimal("6740.79"), requested_total=Decimal("0.70")),
+        "reasons": [reason("below-policy-price", Outcome.require_approval, message="报价低于政策价格",
+                           translations={"en": "Price below the policy price"}, line_no=1)],
+    })
+    data = original.model_dump(mode="json")
+    assert data["pricing"]["lines"][0]["adjustments"][0]["price_after"] == "962.967500"
+    again = Decision.model_validate(data)
+    assert again == original
+    assert str(again.pricing.lines[0].list_price) == "1013.6500"  # type: ignore[union-attr]
+    assert Decision.model_validate_json(original.model_dump_json()) == original
+
+
+def test_real_decision_survives_a_json_round_trip() -> None:
+    gate = Gate.default(backend="python", entry_points=False)
+    order = {
+        "order": {"id": "SO-7", "customer_id": "C1", "order_date": "2026-11-23",
+                  "lines": [{"line_no": 1, "sku": "P1", "qty": 120, "unit_price": "1013.65", "discount": "0.05"}]},
+        "customer": {"id": "C1", "name": "华东机电", "grade": "B", "region_has_distributor": True,
+                     "credit_limit": "50000.00"},
+        "products": [{"sku": "P1", "list_price": "1013.65", "cost": "700", "stock": 50}],
+        "exposure": {"open_receivables": "33120.19", "overdue_amount": "0.01"},
+    }
+    for made in (gate.price_order(order), gate.check_credit(order), gate.approve_order(order)):
+        data = made.model_dump(mode="json")
+        again = Decision.model_validate(data)
+        assert again.model_dump(mode="json") == data
+        # Typed money comes back as the same Decimal; trace values are Any and come back as JSON text.
+        assert again.model_dump(exclude={"trace"}) == made.model_dump(exclude={"trace"})
+
+
+def test_trace_entry_rejects_unknown_fields() -> None:
+    with pytest.raises(ValueError, match="extra"):
+        TraceEntry(rule="r", ruleset="s", file="f", line=1, fired=True, colour="red")  # type: ignore[call-arg]

@@ -1,0 +1,479 @@
+"""The Gate, as an ERP meets it: four hooks, dicts or models in, exact Decisions out, never a crash.
+
+Behaviour that does not depend on the matching backend runs on every backend that imports
+(the durable-rules backend joins automatically).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from salesgate import (
+    Decision,
+    FactsError,
+    Gate,
+    OrderFacts,
+    Outcome,
+    Policy,
+    ReturnFacts,
+    hookimpl,
+    load_policy,
+)
+from salesgate.evaluation import DecisionContext
+from salesgate.seed import seed_policy_path
+
+BACKENDS = ["python"] + (["durable"] if importlib.util.find_spec("salesgate.engine.durable") else [])
+
+ORDER: dict[str, Any] = {
+    "order": {
+        "id": "SO-2026-001", "customer_id": "C-HD", "order_date": "2026-11-23", "channel": "oral",
+        "payment_terms_days": 30,
+        "lines": [
+            {"line_no": 1, "sku": "MOTOR-7", "qty": 100, "unit_price": "1000.00"},
+            {"line_no": 2, "sku": "CABLE-2", "qty": 20, "unit_price": "5.50", "discount": "0.10"},
+        ],
+    },
+    "customer": {"id": "C-HD", "name": "华东机电有限公司", "grade": "B", "region": "华东",
+                 "region_has_distributor": True, "credit_limit": "200000.00"},
+    "products": [
+        {"sku": "MOTOR-7", "name": "电机", "list_price": "1000.00", "cost": "700.00", "stock": 80},
+        {"sku": "CABLE-2", "name": "电缆", "list_price": "5.50", "cost": "2.00", "stock": 1000},
+    ],
+    "exposure": {"open_receivables": "30000.00", "open_orders": "20000.00", "overdue_amount": "0"},
+}
+RETURN: dict[str, Any] = {
+    "return": {"id": "RT-9", "customer_id": "C-NW", "type": "compensation", "reason": "damaged",
+               "original_order_id": "SO-1", "sku": "MOTOR-7", "qty": 0, "unit_price": "1000.00",
+               "delivered_qty": 5, "days_since_delivery": 12, "claimed_amount": "6000.00"},
+    "customer": {"id": "C-NW", "name": "Northwind Traders"},
+}
+
+
+@pytest.fixture(scope="module")
+def seed() -> Policy:
+    return load_policy(seed_policy_path())
+
+
+@pytest.fixture(params=BACKENDS)
+def gate(request: pytest.FixtureRequest, seed: Policy) -> Iterator[Gate]:
+    with Gate(seed, backend=request.param, entry_points=False) as made:
+        yield made
+
+
+def python_gate(policy: Policy, **options: Any) -> Gate:
+    return Gate(policy, backend="python", entry_points=False, **options)
+
+
+def with_order(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(json.dumps(ORDER))
+    for dotted, value in changes.items():
+        section, key = dotted.split("__")
+        data[section][key] = value
+    return data
+
+
+# -- the four hooks ----------------------------------------------------------------------------------
+
+def test_order_approval_from_a_dict(gate: Gate) -> None:
+    decision = gate.approve_order(ORDER)
+    assert decision.hook == "order_approval"
+    assert decision.subject == "SO-2026-001"
+    assert decision.outcome is Outcome.require_approval
+    assert decision.required_roles == ["sales_manager", "general_manager"]
+    assert {r.rule for r in decision.reasons} == {"large-order", "oral-order-unconfirmed", "short-of-stock"}
+    assert decision.policy.name == "salesgate-seed-policy"
+    assert decision.backend == gate.backend
+
+
+def test_credit_check_reports_exposure_with_this_order(gate: Gate) -> None:
+    decision = gate.check_credit(ORDER)
+    assert decision.outcome is Outcome.allow
+    assert decision.credit is not None
+    assert (decision.credit.exposure, decision.credit.limit, decision.credit.available) == (
+        Decimal("150099.00"), Decimal("200000.00"), Decimal("49901.00"))
+    assert decision.fired == []
+
+
+def test_credit_check_blocks_over_the_limit_without_a_plan(gate: Gate) -> None:
+    decision = gate.check_credit(with_order(customer__credit_limit="150098.99"))
+    assert decision.outcome is Outcome.block
+    assert decision.credit is not None
+    assert decision.credit.available == Decimal("-0.01")
+    assert [r.rule for r in decision.reasons] == ["over-limit-no-plan"]
+    assert decision.reasons[0].message == "超过信誉额且未签还款计划书，拒绝发货"
+    assert decision.reasons[0].translations["en"].startswith("Over the credit limit")
+
+
+def test_pricing_lists_every_adjustment_with_its_rule(gate: Gate) -> None:
+    decision = gate.price_order(ORDER)
+    assert decision.pricing is not None
+    motor, cable = decision.pricing.lines
+    assert [(a.rule, a.kind, a.price_after) for a in motor.adjustments] == [
+        ("distributor-region-markup", "markup", Decimal("1100.0000")),
+        ("grade-b-discount", "discount", Decimal("1078.000000")),
+        ("volume-discount", "discount", Decimal("1045.66000000")),
+    ]
+    assert motor.policy_price == Decimal("1045.66")
+    assert cable.policy_price == Decimal("5.93")
+    assert decision.outcome is Outcome.require_approval
+    assert {(r.rule, r.line_no) for r in decision.reasons} == {("below-policy-price", 1), ("below-policy-price", 2)}
+    assert decision.pricing.policy_total == Decimal("104684.60")
+
+
+def test_return_handling_from_a_dict(gate: Gate) -> None:
+    decision = gate.handle_return(RETURN)
+    assert decision.hook == "return_handling"
+    assert decision.subject == "RT-9"
+    assert decision.outcome is Outcome.require_approval
+    assert decision.required_roles == ["sales_manager"]
+    assert decision.returns is not None
+    assert (decision.returns.amount, decision.returns.refund_amount) == (Decimal("6000.00"), Decimal("6000.00"))
+
+
+@pytest.mark.parametrize("hook", ["order_approval", "credit_check", "pricing", "return_handling"])
+def test_model_and_dict_give_the_same_decision(gate: Gate, hook: Any) -> None:
+    data = RETURN if hook == "return_handling" else ORDER
+    model = ReturnFacts.model_validate(data) if hook == "return_handling" else OrderFacts.model_validate(data)
+    assert gate.decide(hook, model).model_dump_json() == gate.decide(hook, data).model_dump_json()
+
+
+# -- facts at the boundary ------------------------------------------------------------------------------
+
+def _walk(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _walk(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _walk(item)
+    else:
+        yield value
+
+
+def test_money_is_decimal_everywhere_in_results(gate: Gate) -> None:
+    decisions = [gate.approve_order(ORDER), gate.check_credit(ORDER), gate.price_order(ORDER),
+                 gate.handle_return(RETURN)]
+    for decision in decisions:
+        values = list(_walk(decision.model_dump()))
+        assert not [v for v in values if isinstance(v, float)], decision.hook
+    pricing, credit, returns = decisions[2].pricing, decisions[1].credit, decisions[3].returns
+    assert pricing is not None
+    assert credit is not None
+    assert returns is not None
+    money = [pricing.policy_total, pricing.requested_total, *(line.policy_price for line in pricing.lines),
+             credit.exposure, credit.available, returns.refund_amount, returns.restocking_fee]
+    assert all(type(m) is Decimal for m in money)
+
+
+def test_float_money_is_taken_by_its_repr_so_it_stays_exact(seed: Policy) -> None:
+    """33120.19 + 4050.55 + 1548.86 is 38719.60 exactly, not 38719.600000000006."""
+    data = with_order(customer__credit_limit=38719.60)
+    data["order"]["lines"] = [{"line_no": 1, "sku": "MOTOR-7", "qty": 1, "unit_price": 1548.86}]
+    data["exposure"] = {"open_receivables": 33120.19, "open_orders": 4050.55}
+    decision = python_gate(seed).check_credit(data)
+    assert decision.credit is not None
+    assert decision.credit.exposure == Decimal("38719.60")
+    assert decision.credit.available == Decimal("0.00")
+    assert "over-limit-no-plan" not in decision.fired
+
+
+def test_float_with_binary_noise_is_refused_not_rounded(seed: Policy) -> None:
+    data = with_order()
+    data["order"]["lines"][0]["unit_price"] = 0.1 + 0.2  # 0.30000000000000004
+    with pytest.raises(FactsError, match=r"invalid order facts: order\.lines\.0\.unit_price: "):
+        python_gate(seed).approve_order(data)
+
+
+def test_missing_customer_without_an_adapter_names_the_customer(seed: Policy) -> None:
+    data = with_order()
+    del data["customer"]
+    with pytest.raises(FactsError, match="no facts for customer 'C-HD': pass 'customer' or install an adapter"):
+        python_gate(seed).approve_order(data)
+    returned = json.loads(json.dumps(RETURN))
+    del returned["customer"]
+    with pytest.raises(FactsError, match="no facts for customer 'C-NW'"):
+        python_gate(seed).handle_return(returned)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"order__colour": "red"}, "invalid order facts: order.colour: Extra inputs are not permitted"),
+    ({"order__lines": []}, "invalid order facts: order.lines: List should have at least 1 item"),
+    ({"customer__grade": "D"}, "invalid order facts: customer.grade: Input should be 'A', 'B' or 'C'"),
+    ({"customer__id": "C-OTHER"}, "order.customer_id 'C-HD' does not match customer.id 'C-OTHER'"),
+])
+def test_invalid_order_facts_raise_facts_error_naming_the_field(seed: Policy, change: dict[str, Any],
+                                                                message: str) -> None:
+    with pytest.raises(FactsError) as info:
+        python_gate(seed).approve_order(with_order(**change))
+    assert message in str(info.value)
+
+
+def test_facts_of_the_wrong_kind_are_refused(seed: Policy) -> None:
+    gate = python_gate(seed)
+    with pytest.raises(FactsError, match="return_handling decides returns; pass return facts, not an order"):
+        gate.handle_return(OrderFacts.model_validate(ORDER))  # type: ignore[arg-type]
+    with pytest.raises(FactsError, match="order_approval decides orders; pass order facts, not a return"):
+        gate.approve_order(ReturnFacts.model_validate(RETURN))  # type: ignore[arg-type]
+    with pytest.raises(FactsError, match="order facts need an 'order'"):
+        gate.approve_order({"customer": ORDER["customer"]})
+    with pytest.raises(FactsError, match="no order 'SO-404'"):
+        gate.approve_order({"order": "SO-404"})
+    with pytest.raises(FactsError, match="unknown hook 'shipping'"):
+        gate.decide("shipping", ORDER)  # type: ignore[arg-type]
+
+
+# -- determinism and threads ---------------------------------------------------------------------------
+
+def test_same_facts_give_identical_json(gate: Gate, seed: Policy) -> None:
+    for hook, data in [("order_approval", ORDER), ("credit_check", ORDER), ("pricing", ORDER),
+                       ("return_handling", RETURN)]:
+        first = gate.decide(hook, data, explain=True).model_dump_json()  # type: ignore[arg-type]
+        assert gate.decide(hook, data, explain=True).model_dump_json() == first  # type: ignore[arg-type]
+        with Gate(seed, backend=gate.backend, entry_points=False) as other:  # type: ignore[arg-type]
+            assert other.decide(hook, data, explain=True).model_dump_json() == first  # type: ignore[arg-type]
+
+
+def _workload() -> list[tuple[str, dict[str, Any]]]:
+    work: list[tuple[str, dict[str, Any]]] = []
+    for i, limit in enumerate(["0", "100000", "150098.99", "150099.00", "1000000"]):
+        for qty in (1, 99, 100, 150):
+            data = with_order(customer__credit_limit=limit, customer__grade="ABC"[i % 3])
+            data["order"]["lines"][0]["qty"] = qty
+            for hook in ("order_approval", "credit_check", "pricing"):
+                work.append((hook, data))
+    for days in (0, 30, 91):
+        returned = json.loads(json.dumps(RETURN))
+        returned["return"]["days_since_delivery"] = days
+        work.append(("return_handling", returned))
+    return work
+
+
+def test_many_threads_on_one_gate_decide_as_one_thread_does(gate: Gate) -> None:
+    work = _workload()
+    expected = [gate.decide(hook, data).model_dump_json() for hook, data in work]  # type: ignore[arg-type]
+    threads, per_thread = 8, 200
+    results: dict[int, list[tuple[int, str]]] = {}
+    start = threading.Barrier(threads)
+
+    def run(worker: int) -> None:
+        start.wait()
+        done = []
+        for n in range(per_thread):
+            index = (worker * 37 + n) % len(work)
+            hook, data = work[index]
+            done.append((index, gate.decide(hook, data).model_dump_json()))  # type: ignore[arg-type]
+        results[worker] = done
+
+    pool = [threading.Thread(target=run, args=(w,)) for w in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=60)
+    assert sorted(results) == list(range(threads))
+    mismatches = [index for done in results.values() for index, got in done if got != expected[index]]
+    assert mismatches == []
+    assert sum(len(done) for done in results.values()) == threads * per_thread
+
+
+# -- failure modes ----------------------------------------------------------------------------------------
+
+class Exploding:
+    @hookimpl
+    def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Decision | None:
+        raise RuntimeError("ERP link down")
+
+
+class WrongType:
+    @hookimpl
+    def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Any:
+        return {"outcome": "allow"}
+
+
+class WrongHook:
+    @hookimpl
+    def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Decision | None:
+        return Decision(hook="pricing", subject=facts.order.id, outcome=Outcome.allow, policy=context.policy_ref,
+                        backend=context.backend.name)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[Decision] = []
+
+    @hookimpl
+    def salesgate_record_decision(self, decision: Decision) -> None:
+        self.seen.append(decision)
+
+
+class BrokenRecorder:
+    @hookimpl
+    def salesgate_record_decision(self, decision: Decision) -> None:
+        raise OSError("audit table is full")
+
+
+def test_plugin_raising_blocks_in_closed_mode_and_never_raises(gate: Gate, seed: Policy,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    recorder = Recorder()
+    with (Gate(seed, backend=gate.backend, entry_points=False,  # type: ignore[arg-type]
+               plugins=[Exploding(), recorder]) as failing,
+          caplog.at_level(logging.ERROR, logger="salesgate")):
+        decision = failing.approve_order(ORDER)
+    assert decision.outcome is Outcome.block
+    assert decision.failure == ("plugin 'test_gate.Exploding' failed in salesgate_order_approval: "
+                                "RuntimeError: ERP link down")
+    assert [r.rule for r in decision.reasons] == ["salesgate-failure"]
+    assert "held for review (failure mode: closed)" in decision.reasons[0].message
+    assert decision.subject == "SO-2026-001"
+    assert recorder.seen == [decision]  # fallback decisions are recorded too
+    assert "could not decide order_approval" in caplog.text
+
+
+def test_plugin_raising_warns_in_open_mode(seed: Policy) -> None:
+    decision = python_gate(seed, plugins=[Exploding()], failure_mode="open").approve_order(ORDER)
+    assert decision.outcome is Outcome.warn
+    assert decision.failure is not None
+    assert "ERP link down" in decision.failure
+    assert "let through unchecked (failure mode: open)" in decision.reasons[0].message
+
+
+def test_policy_can_set_open_failure_mode(tmp_path: Path) -> None:
+    (tmp_path / "policy.yaml").write_text("name: p\nversion: '1'\nroles: [finance]\nfailure_mode: open\n",
+                                          encoding="utf-8")
+    (tmp_path / "a.yaml").write_text("ruleset: a\nhook: order_approval\nversion: '1'\nrules:\n"
+                                     "  - { id: r1, when: order.total > 5, then: { require: [finance] } }\n",
+                                     encoding="utf-8")
+    decision = python_gate(load_policy(tmp_path), plugins=[Exploding()]).approve_order(ORDER)
+    assert decision.outcome is Outcome.warn
+
+
+@pytest.mark.parametrize(("plugin", "failure"), [
+    (WrongType(), "plugin 'test_gate.WrongType' returned dict from salesgate_order_approval; "
+                  "expected a Decision with hook='order_approval' or None"),
+    (WrongHook(), "plugin 'test_gate.WrongHook' returned Decision from salesgate_order_approval; "
+                  "expected a Decision with hook='order_approval' or None"),
+])
+def test_plugin_breaking_its_contract_gives_a_failure_decision_naming_it(seed: Policy, plugin: object,
+                                                                         failure: str) -> None:
+    decision = python_gate(seed, plugins=[plugin]).approve_order(ORDER)
+    assert (decision.outcome, decision.failure) == (Outcome.block, failure)
+
+
+def test_failing_recorder_is_logged_and_changes_nothing(seed: Policy, caplog: pytest.LogCaptureFixture) -> None:
+    expected = python_gate(seed).approve_order(ORDER)
+    recorder = Recorder()
+    with caplog.at_level(logging.ERROR, logger="salesgate.plugins"):
+        decision = python_gate(seed, plugins=[BrokenRecorder(), recorder]).approve_order(ORDER)
+    assert decision == expected
+    assert recorder.seen == [decision]  # the other recorders still ran
+    assert "plugin 'test_gate.BrokenRecorder' failed to record decision SO-2026-001" in caplog.text
+    assert "audit table is full" in caplog.text
+
+
+# -- swapping the policy ----------------------------------------------------------------------------------
+
+def _one_rule_policy(root: Path, rule_id: str, action: str) -> Policy:
+    root.mkdir()
+    (root / "a.yaml").write_text(
+        f"ruleset: a\nhook: order_approval\nversion: '1'\nroles: [finance]\nrules:\n"
+        f"  - {{ id: {rule_id}, when: order.total > 0, then: {action} }}\n", encoding="utf-8")
+    return load_policy(root)
+
+
+def test_replace_policy_decides_by_the_new_policy(tmp_path: Path, gate: Gate) -> None:
+    new = _one_rule_policy(tmp_path / "new", "everything-blocks", "{ block: 全部拦截 }")
+    before = gate.approve_order(ORDER)
+    gate.replace_policy(new)
+    after = gate.approve_order(ORDER)
+    assert before.policy.hash != after.policy.hash == new.hash
+    assert (after.outcome, after.fired) == (Outcome.block, ["everything-blocks"])
+    assert gate.policy is new
+
+
+class Swapper:
+    """Swaps the gate's policy while a decision is under way, before the rules plugin runs."""
+
+    __name__ = "0-swapper"  # plugin name: sorts before "rules", so it runs first
+
+    def __init__(self, gate: Gate | None, policy: Policy) -> None:
+        self.gate, self.policy = gate, policy
+
+    @hookimpl
+    def salesgate_pricing(self, facts: OrderFacts, context: DecisionContext) -> Decision | None:
+        if self.gate is not None:
+            self.gate.replace_policy(self.policy)
+            self.gate = None
+        return None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_decision_in_flight_finishes_on_the_policy_it_started_with(tmp_path: Path, seed: Policy,
+                                                                   backend: Any) -> None:
+    new = _one_rule_policy(tmp_path / "new", "new-rule", "{ warn: new }")
+    swapper = Swapper(None, new)
+    with Gate(seed, backend=backend, entry_points=False, plugins=[swapper]) as gate:
+        swapper.gate = gate
+        decision = gate.price_order(ORDER)  # the swap lands after the decision started, before any match
+        assert decision.failure is None
+        assert decision.policy.hash == seed.hash
+        assert "below-policy-price" in decision.fired
+        assert gate.approve_order(ORDER).fired == ["new-rule"]
+
+
+def test_swaps_during_concurrent_decisions_never_mix_policies(tmp_path: Path, gate: Gate) -> None:
+    policies = [_one_rule_policy(tmp_path / "a", "rule-a", "{ warn: a }"),
+                _one_rule_policy(tmp_path / "b", "rule-b", "{ require: [finance] }")]
+    rule_of = {p.hash: p.rules[0].id for p in policies}
+    gate.replace_policy(policies[0])
+    stop = threading.Event()
+    seen: list[Decision] = []
+
+    def decide() -> None:
+        while not stop.is_set():
+            seen.append(gate.approve_order(ORDER))
+
+    workers = [threading.Thread(target=decide) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for i in range(60):
+        gate.replace_policy(policies[i % 2])
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert seen
+    assert [d for d in seen if d.failure is not None] == []
+    assert all(d.fired == [rule_of[d.policy.hash]] for d in seen)
+
+
+def test_gate_default_and_from_path_load_the_seed_policy(seed: Policy) -> None:
+    with Gate.default(backend="python", entry_points=False) as default:
+        assert default.policy.hash == seed.hash
+    with Gate.from_path(seed_policy_path(), backend="python", entry_points=False) as loaded:
+        assert loaded.policy.hash == seed.hash
+        assert loaded.backend == "python"
+
+
+class _FailingAdapter:
+    @hookimpl
+    def salesgate_load_customer(self, customer_id: str) -> None:
+        raise ConnectionError("ERP database down")
+
+
+@pytest.mark.parametrize(("mode", "outcome"), [("closed", "block"), ("open", "warn")])
+def test_adapter_failure_while_loading_facts_gives_a_safe_explained_decision(mode: str, outcome: str) -> None:
+    gate = Gate.default(backend="python", entry_points=False, plugins=[_FailingAdapter()], failure_mode=mode)
+    order_only = {"order": {"id": "SO-77", "customer_id": "C9", "order_date": "2026-11-23",
+                            "lines": [{"line_no": 1, "sku": "P1", "qty": 1, "unit_price": "10"}]}}
+    decision = gate.approve_order(order_only)
+    assert decision.outcome == outcome
+    assert decision.subject == "SO-77"
+    assert decision.failure is not None and "ERP database down" in decision.failure
+    assert "salesgate_load_customer(customer_id='C9')" in decision.reasons[0].message

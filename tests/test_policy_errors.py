@@ -1,0 +1,394 @@
+"""Broken policies are refused at load time with errors a policy owner can act on.
+
+Every problem names the file and line, the rule and the field, and a did-you-mean where one helps;
+``str(PolicyError)`` is what the CLI prints: one line per problem, all problems at once.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from salesgate import PolicyError, PolicyProblem, load_policy
+from salesgate.seed import seed_policy_path
+
+POLICY_YAML = "name: test-policy\nversion: '1'\nroles: [sales_rep, sales_manager, finance, general_manager]\n"
+HEAD = "ruleset: {name}\nhook: {hook}\nversion: '1'\nrules:\n"
+
+
+def rules_file(body: str, *, name: str = "approval", hook: str = "order_approval") -> str:
+    """A rule file: four header lines, then ``body`` (rules start on line 5)."""
+    return HEAD.format(name=name, hook=hook) + body
+
+
+def write_policy(root: Path, files: dict[str, str], *, policy_yaml: str | None = POLICY_YAML) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    if policy_yaml is not None:
+        (root / "policy.yaml").write_text(policy_yaml, encoding="utf-8")
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def load_problems(root: Path) -> tuple[list[PolicyProblem], str]:
+    with pytest.raises(PolicyError) as info:
+        load_policy(root)
+    return info.value.problems, str(info.value)
+
+
+def only_problem(root: Path) -> tuple[PolicyProblem, str]:
+    problems, text = load_problems(root)
+    assert len(problems) == 1, text
+    return problems[0], text
+
+
+def test_seed_policy_loads_without_problems() -> None:
+    policy = load_policy(seed_policy_path())
+    assert policy.rules
+
+
+def test_unknown_rule_field_suggests_the_right_one(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: big-order\n"
+        "    wen: order.total > 5\n"
+        "    then: { block: too big }\n")})
+    problems, text = load_problems(root)
+    path = str(root / "a.yaml")
+    assert problems == [
+        PolicyProblem("Field required", path, 5, "big-order", "when"),
+        PolicyProblem("unknown field; expected one of: id, description, when, scope, priority, then", path, 6,
+                      "big-order", "wen", "when"),
+    ]
+    assert text.splitlines()[1] == (
+        f"{path}:6, rule 'big-order', field 'wen': unknown field; expected one of: id, description, when, "
+        "scope, priority, then (did you mean 'when'?)")
+
+
+def test_unknown_action_field_suggests_require(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: big-order\n"
+        "    when: order.total > 5\n"
+        "    then:\n"
+        "      requires: [finance]\n")})
+    problem, text = only_problem(root)
+    assert (problem.line, problem.rule, problem.field, problem.suggestion) == (8, "big-order", "then.requires",
+                                                                               "require")
+    assert problem.message.startswith("unknown field; expected one of: block, require, warn, notify, message,")
+    assert text.endswith("(did you mean 'require'?)")
+
+
+def test_unknown_top_level_field_suggests_the_right_one(tmp_path: Path) -> None:
+    root = write_policy(
+        tmp_path,
+        {"a.yaml": "ruleset: a\nhook: order_approval\nversoin: '1'\nrules:\n"
+                   "  - { id: r1, when: order.total > 5, then: { block: x } }\n"},
+        policy_yaml="name: p\nversion: '1'\nrole: [finance]\nroles: [finance]\n",
+    )
+    problems, _ = load_problems(root)
+    assert [(Path(p.path or "").name, p.line, p.field, p.suggestion) for p in problems] == [
+        ("policy.yaml", 3, "role", "roles"),
+        ("a.yaml", 1, "version", None),
+        ("a.yaml", 3, "versoin", "version"),
+    ]
+    assert problems[0].message == ("unknown field; expected one of: name, version, description, language, roles, "
+                                   "failure_mode")
+
+
+def test_unknown_fact_names_column_and_suggests_the_fact(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: big-order\n"
+        "    when: order.totl >= 100000\n"
+        "    then: { block: too big }\n")})
+    problem, text = only_problem(root)
+    path = root / "a.yaml"
+    assert problem == PolicyProblem(
+        "unknown fact 'order.totl' for hook order_approval (column 1 of: order.totl >= 100000)",
+        str(path), 6, "big-order", "when", "order.total")
+    assert text == (f"{path}:6, rule 'big-order', field 'when': unknown fact 'order.totl' for hook order_approval "
+                    "(column 1 of: order.totl >= 100000) (did you mean 'order.total'?)")
+
+
+def test_type_mismatch_names_both_types_and_the_column(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: big-order\n"
+        "    when: order.total >= \"100000\"\n"
+        "    then: { block: too big }\n")})
+    problem, _ = only_problem(root)
+    assert (problem.message, problem.line, problem.field) == (
+        'cannot compare a number with text (column 13 of: order.total >= "100000")', 6, "when")
+
+
+def test_enum_value_outside_the_choices_suggests_one(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: frozen\n"
+        "    when: customer.status == \"Blocked\"\n"
+        "    then: { block: 客户已冻结 }\n")})
+    problem, _ = only_problem(root)
+    assert problem.suggestion == "blocked"
+    assert "expected one of active, cash_only, blocked" in problem.message
+
+
+def test_duplicate_rule_id_across_files_names_the_other_file_and_line(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {
+        "a.yaml": rules_file("  - id: other\n    when: order.total > 1\n    then: { warn: x }\n"
+                             "  - id: big-order\n    when: order.total > 5\n    then: { block: x }\n"),
+        "b.yaml": rules_file("  - id: big-order\n    when: order.total > 9\n    then: { warn: y }\n",
+                             name="credit", hook="credit_check"),
+    })
+    problem, text = only_problem(root)
+    assert problem == PolicyProblem(f"duplicate rule id: also defined in {root / 'a.yaml'}:8", str(root / "b.yaml"),
+                                    5, "big-order", "id")
+    assert text == f"{root / 'b.yaml'}:5, rule 'big-order', field 'id': duplicate rule id: also defined in " \
+                   f"{root / 'a.yaml'}:8"
+
+
+def test_unknown_role_in_a_rule_suggests_the_ladder_role(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: big-order\n"
+        "    when: order.total > 5\n"
+        "    then: { require: [sales_manger] }\n")})
+    problem, _ = only_problem(root)
+    assert problem == PolicyProblem(
+        "unknown role 'sales_manger': the ladder is sales_rep, sales_manager, finance, general_manager",
+        str(root / "a.yaml"), 7, "big-order", "then", "sales_manager")
+
+
+def test_unknown_role_in_a_ruleset_role_list_is_checked_against_the_ladder(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": "ruleset: a\nhook: order_approval\nversion: '1'\nroles: [finanse]\n"
+                                             "rules:\n  - { id: r1, when: order.total > 5, then: { block: x } }\n"})
+    problem, _ = only_problem(root)
+    assert (problem.line, problem.rule, problem.field, problem.suggestion) == (4, None, "roles", "finance")
+    assert problem.message.startswith("unknown role 'finanse': the ladder in policy.yaml is ")
+
+
+def test_percentage_without_percent_sign_suggests_writing_it(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"p.yaml": rules_file(
+        "  - id: region-markup\n"
+        "    when: customer.region_has_distributor\n"
+        "    then: { markup: 10 }\n", name="pricing", hook="pricing")})
+    problem, text = only_problem(root)
+    assert problem == PolicyProblem("bad percentage 10: write 10% or 0.1", str(root / "p.yaml"), 7,
+                                    "region-markup", "then.markup")
+    assert "10%" in text
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("150%", "bad percentage 150%: it must be between 0% and 100%"),
+    ("-5%", "bad percentage -5%: it must be between 0% and 100%"),
+    ('"ten"', "bad percentage 'ten': write it like 10% or 0.10"),
+    ("true", "expected a percentage such as 10% or 0.10, not true/false"),
+])
+def test_percentage_outside_zero_to_hundred_or_not_a_number_is_refused(tmp_path: Path, value: str,
+                                                                       message: str) -> None:
+    root = write_policy(tmp_path, {"p.yaml": rules_file(
+        f"  - id: region-markup\n    when: customer.region_has_distributor\n    then: {{ discount: {value} }}\n",
+        name="pricing", hook="pricing")})
+    problem, _ = only_problem(root)
+    assert (problem.message, problem.field) == (message, "then.discount")
+
+
+def test_percentages_written_either_way_load_as_the_same_rate(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"p.yaml": rules_file(
+        "  - { id: a, when: customer.grade == \"A\", then: { discount: 5% } }\n"
+        "  - { id: b, when: customer.grade == \"B\", then: { discount: 0.05 } }\n"
+        "  - { id: c, when: customer.grade == \"C\", then: { discount: 12.5% } }\n", name="pricing", hook="pricing")})
+    rates = {rule.id: rule.action.discount for rule in load_policy(root).rules}
+    assert rates == {"a": Decimal("0.05"), "b": Decimal("0.05"), "c": Decimal("0.125")}
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: big-order\n"
+        "    when: order.total > 5\n"
+        "    then: { block: x\n"
+        "  - id: next\n")})
+    problem, text = only_problem(root)
+    assert problem.path == str(root / "a.yaml")
+    assert problem.line == 8
+    assert problem.message.startswith("YAML syntax error: ")
+    assert text.startswith(f"{root / 'a.yaml'}:8: YAML syntax error: ")
+
+
+def test_duplicate_yaml_key_is_an_error_not_a_silent_overwrite(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: big-order\n"
+        "    when: order.total > 5\n"
+        "    when: order.total > 500000\n"
+        "    then: { block: x }\n")})
+    problem, _ = only_problem(root)
+    assert (problem.message, problem.line) == ("YAML syntax error: key 'when' appears twice in this mapping", 7)
+
+
+@pytest.mark.parametrize("text", ["- just\n- a list\n", "", "just text\n"])
+def test_rule_file_that_is_not_a_mapping_is_refused(tmp_path: Path, text: str) -> None:
+    root = write_policy(tmp_path, {"a.yaml": text})
+    problem, _ = only_problem(root)
+    assert problem == PolicyProblem("a rule file must be a mapping with ruleset, hook, version and rules",
+                                    str(root / "a.yaml"), 1)
+
+
+def test_empty_directory_has_no_rule_files(tmp_path: Path) -> None:
+    problem, text = only_problem(write_policy(tmp_path / "empty", {}, policy_yaml=None))
+    assert text == f"{tmp_path / 'empty'}: no rule files (*.yaml) found"
+    assert problem.line is None
+
+
+def test_missing_directory_is_a_policy_error(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=r"no such policy directory or file: .*nowhere"):
+        load_policy(tmp_path / "nowhere")
+
+
+def test_rule_that_does_nothing_is_refused(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: idle\n    when: order.total > 5\n    then: { stop: true }\n")})
+    problem, _ = only_problem(root)
+    assert problem == PolicyProblem(
+        "'then' does nothing: give block, require, warn, notify, or a pricing/returns action",
+        str(root / "a.yaml"), 7, "idle", "then")
+
+
+@pytest.mark.parametrize(("hook", "action", "message"), [
+    ("order_approval", "markup: 10%", "'markup' is not an action of hook order_approval"),
+    ("credit_check", "set_price: order.total", "'set_price' is not an action of hook credit_check"),
+    ("return_handling", "discount: 5%", "'discount' is not an action of hook return_handling"),
+    ("pricing", "refund: 50%", "'refund' is not an action of hook pricing"),
+    ("order_approval", "{ block: x, stop: true }", "'stop' is not an action of hook order_approval"),
+])
+def test_action_of_another_hook_is_refused(tmp_path: Path, hook: str, action: str, message: str) -> None:
+    then = action if action.startswith("{") else f"{{ {action} }}"
+    when = "return.qty > 5" if hook == "return_handling" else "customer.grade == \"A\""
+    root = write_policy(tmp_path, {"a.yaml": rules_file(f"  - id: r1\n    when: {when}\n    then: {then}\n",
+                                                        hook=hook)})
+    problem, _ = only_problem(root)
+    assert (problem.message, problem.rule, problem.field, problem.line) == (message, "r1", "then", 7)
+
+
+def test_rule_reading_the_policy_price_cannot_change_it(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"p.yaml": rules_file(
+        "  - id: circular\n"
+        "    scope: line\n"
+        "    when: line.net_unit_price < line.policy_price\n"
+        "    then: { discount: 5% }\n", name="pricing", hook="pricing")})
+    problem, _ = only_problem(root)
+    assert problem == PolicyProblem("a rule that reads line.policy_price cannot change the price",
+                                    str(root / "p.yaml"), 8, "circular", "then")
+
+
+def test_policy_price_is_only_a_fact_of_the_pricing_hook(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: r1\n    scope: line\n    when: line.net_unit_price < line.policy_price\n    then: { warn: x }\n")})
+    problem, _ = only_problem(root)
+    assert problem.message.startswith("unknown fact 'line.policy_price' for hook order_approval")
+
+
+def test_message_without_require_or_notify_is_refused(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: r1\n    when: order.total > 5\n    then: { warn: careful, message: also careful }\n")})
+    problem, _ = only_problem(root)
+    assert (problem.message, problem.field) == (
+        "'message' goes with require or notify; block and warn carry their own message", "then")
+
+
+def test_line_scope_in_the_return_hook_is_refused(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"r.yaml": rules_file(
+        "  - id: r1\n    scope: line\n    when: return.qty > 5\n    then: { block: x }\n",
+        name="returns", hook="return_handling")})
+    problem, _ = only_problem(root)
+    assert (problem.message, problem.field, problem.line) == (
+        "scope: line is only for order hooks; a return has no lines", "scope", 6)
+
+
+@pytest.mark.parametrize(("text", "field", "message"), [
+    ("hook: order_approvl", "hook",
+     "Input should be 'order_approval', 'credit_check', 'pricing' or 'return_handling'"),
+    ("ruleset: Order Approval", "ruleset", "String should match pattern '^[a-z0-9][a-z0-9_-]*$'"),
+])
+def test_rule_file_header_is_validated(tmp_path: Path, text: str, field: str, message: str) -> None:
+    key = text.split(":")[0]
+    header = {"ruleset": "ruleset: a", "hook": "hook: order_approval"}
+    body = (f"{text if key == 'ruleset' else header['ruleset']}\n{text if key == 'hook' else header['hook']}\n"
+            "version: '1'\nrules:\n  - { id: r1, when: order.total > 5, then: { block: x } }\n")
+    root = write_policy(tmp_path, {"a.yaml": body})
+    problem, _ = only_problem(root)
+    assert (problem.field, problem.message) == (field, message)
+
+
+def test_many_problems_are_reported_together_one_line_each(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {
+        "a.yaml": rules_file(
+            "  - id: r1\n    when: order.totl > 5\n    then: { block: x }\n"
+            "  - id: r2\n    when: order.total > 5\n    then: { require: [financ] }\n"
+            "  - id: r3\n    when: order.total == \"x\"\n    then: { block: x }\n"),
+        "b.yaml": rules_file("  - id: r1\n    when: order.total > 5\n    then: { warn: x }\n",
+                             name="b", hook="credit_check"),
+        "c.yaml": "ruleset: c\nhook: pricing\n  bad: indent\n",
+    })
+    problems, text = load_problems(root)
+    lines = text.splitlines()
+    assert len(lines) == len(problems) == 5
+    assert [(Path(p.path or "").name, p.line, p.rule, p.field) for p in problems] == [
+        ("c.yaml", 3, None, None),  # unreadable files first: they stop nothing else from being checked
+        ("a.yaml", 6, "r1", "when"),
+        ("a.yaml", 10, "r2", "then"),
+        ("a.yaml", 12, "r3", "when"),
+        ("b.yaml", 5, "r1", "id"),
+    ]
+    assert all(line.startswith(str(root)) for line in lines)
+    assert lines == [str(p) for p in problems]
+
+
+def test_policy_error_exposes_the_first_problem_as_attributes(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: big-order\n    when: order.totl > 5\n    then: { block: x }\n")})
+    with pytest.raises(PolicyError) as info:
+        load_policy(root)
+    err = info.value
+    assert (err.path, err.line, err.rule, err.suggestion) == (str(root / "a.yaml"), 6, "big-order", "order.total")
+
+
+def test_single_rule_file_loads_without_policy_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_text("ruleset: a\nhook: order_approval\nversion: '3'\nroles: [finance]\nrules:\n"
+                    "  - { id: r1, when: order.total > 5, then: { require: [finance] } }\n", encoding="utf-8")
+    policy = load_policy(path)
+    assert (policy.roles, policy.version, [r.id for r in policy.rules]) == (("finance",), "3", ["r1"])
+
+
+def _console_problems(block: str) -> list[str]:
+    return [line for line in block.splitlines() if line and not line.startswith(("$", "error:"))]
+
+
+def test_validation_example_in_the_language_reference_is_what_salesgate_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "policy-language.md").read_text(encoding="utf-8")
+    section = docs.split("## Validation errors", 1)[1]
+    rule_file = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    first, second = (block.split("```", 1)[0] for block in section.split("```console\n")[1:3])
+    root = write_policy(tmp_path / "my-policy", {"approval.yaml": rule_file},
+                        policy_yaml=(seed_policy_path() / "policy.yaml").read_text(encoding="utf-8"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PolicyError) as info:
+        load_policy("my-policy/")
+    assert str(info.value).splitlines() == _console_problems(first)
+    (root / "approval.yaml").write_text(rule_file.replace(", message: check it", ""), encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy("my-policy/")
+    assert str(info.value).splitlines() == _console_problems(second)
+
+
+def test_rule_examples_in_the_language_reference_load(tmp_path: Path) -> None:
+    """Every YAML snippet of rules in the reference is valid in a rule file of its hook."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "policy-language.md").read_text(encoding="utf-8")
+    snippets = [block.split("```", 1)[0] for block in docs.split("```yaml\n")[1:]]
+    rules = [s for s in snippets if s.startswith("  - id:")]
+    assert len(rules) >= 5
+    hooks = {"short-of-stock": "order_approval", "over-limit-with-plan": "credit_check",
+             "change-of-mind-fee": "return_handling"}
+    for index, snippet in enumerate(rules):
+        rule_id = snippet.split("id:", 1)[1].split()[0]
+        root = write_policy(tmp_path / str(index), {"r.yaml": rules_file(snippet, hook=hooks.get(rule_id, "pricing"))},
+                            policy_yaml=(seed_policy_path() / "policy.yaml").read_text(encoding="utf-8"))
+        assert [r.id for r in load_policy(root).rules] == [rule_id]
