@@ -233,4 +233,5 @@ def test_exact_tie_at_the_credit_limit_does_not_block_on_either_backend(gates: A
     for gate in gates:
         decision = gate.check_credit(facts)
         assert "over-limit-no-plan" not in decision.fired, gate.backend
-        assert decision.credit is not None and decision.credit.available == Decimal("0.00")
+        assert decision.credit is not None
+        assert decision.credit.available == Decimal("0.00")

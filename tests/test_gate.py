@@ -475,5 +475,6 @@ def test_adapter_failure_while_loading_facts_gives_a_safe_explained_decision(mod
     decision = gate.approve_order(order_only)
     assert decision.outcome == outcome
     assert decision.subject == "SO-77"
-    assert decision.failure is not None and "ERP database down" in decision.failure
+    assert decision.failure is not None
+    assert "ERP database down" in decision.failure
     assert "salesgate_load_customer(customer_id='C9')" in decision.reasons[0].message

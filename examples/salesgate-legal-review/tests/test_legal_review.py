@@ -1,7 +1,8 @@
 from decimal import Decimal
 
-from salesgate import Gate
 from salesgate_legal_review import LegalReview
+
+from salesgate import Gate
 
 ORDER = {
     "order": {"id": "SO-9", "customer_id": "C1", "order_date": "2026-11-23",
