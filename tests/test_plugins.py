@@ -196,12 +196,12 @@ def test_plugin_implementing_an_unknown_hook_is_refused(seed: Policy) -> None:
 # -- built-in plugins and disabling -------------------------------------------------------------------------
 
 def test_builtin_plugins_are_ordinary_named_plugins(seed: Policy) -> None:
-    assert make_gate(seed).hooks.plugin_names() == ["audit", "credit", "rules"]
+    assert make_gate(seed).hooks.plugin_names() == ["adapters", "audit", "credit", "rules"]
 
 
 def test_disable_plugins_leaves_a_builtin_out(seed: Policy, caplog: pytest.LogCaptureFixture) -> None:
     gate = make_gate(seed, disable_plugins=["audit"])
-    assert gate.hooks.plugin_names() == ["credit", "rules"]
+    assert gate.hooks.plugin_names() == ["adapters", "credit", "rules"]
     with caplog.at_level(logging.INFO, logger="salesgate.audit"):
         gate.approve_order(ORDER)
     assert not [r for r in caplog.records if r.name == "salesgate.audit"]
@@ -210,7 +210,7 @@ def test_disable_plugins_leaves_a_builtin_out(seed: Policy, caplog: pytest.LogCa
 def test_environment_variable_disables_plugins(seed: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(DISABLE_ENV, " audit, credit ")
     gate = make_gate(seed)
-    assert gate.hooks.plugin_names() == ["rules"]
+    assert gate.hooks.plugin_names() == ["adapters", "rules"]
     decision = gate.check_credit(ORDER)
     assert decision.credit is None  # the credit plugin contributes the exposure figures
     assert decision.failure is None
@@ -343,8 +343,9 @@ class WrongCustomer:
 
 
 def test_adapter_returning_the_wrong_type_is_a_plugin_error(seed: Policy) -> None:
-    with pytest.raises(PluginError, match="salesgate_load_customer returned dict; expected Customer or None"):
-        make_gate(seed, plugins=[WrongCustomer()]).approve_order({"order": ORDER["order"]})
+    decision = make_gate(seed, plugins=[WrongCustomer()]).approve_order({"order": ORDER["order"]})
+    assert decision.outcome == "block"  # an adapter breaking its contract fails closed, it never raises
+    assert decision.failure == "salesgate_load_customer returned dict; expected Customer or None"
 
 
 class SqlAdapter:
@@ -368,7 +369,9 @@ class RegistersOtherSql:
 
 
 def test_adapters_register_by_name_and_a_duplicate_names_both_classes(seed: Policy) -> None:
-    assert make_gate(seed, plugins=[RegistersSql()]).hooks.register_adapters() == {"sql": SqlAdapter}
+    registered = make_gate(seed, plugins=[RegistersSql()]).hooks.register_adapters()
+    assert registered["sql"] is SqlAdapter
+    assert set(registered) == {"sql", "memory"}  # memory is registered by the built-in adapters plugin
     gate = make_gate(seed, plugins=[RegistersSql(), RegistersOtherSql()])
     with pytest.raises(PluginError) as info:
         gate.hooks.register_adapters()

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from .decisions import Decision, Outcome, Reason
 from .engine.base import Backend
-from .errors import FactsError, PluginError, SalesgateError
+from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
 from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
 from .models import OrderFacts, ReturnFacts
@@ -86,12 +86,44 @@ class Gate:
         disable_plugins: Iterable[str] = (),
         entry_points: bool = True,
         failure_mode: Literal["closed", "open"] | None = None,
+        adapter: str | object | None = None,
+        **adapter_options: Any,
     ) -> None:
         self._backend_name: BackendName = backend
         self._hooks = Hooks(build_plugin_manager(plugins, disable=disable_plugins, entry_points=entry_points))
+        self._adapter = self._attach_adapter(adapter, adapter_options)
         self._loaded = _Loaded(policy, make_backend(backend, policy))
         self._failure_mode = failure_mode
         self._lock = threading.Lock()
+
+    def _attach_adapter(self, adapter: str | object | None, options: Mapping[str, Any]) -> object | None:
+        """Instantiate an adapter registered by name (or take an instance) and register it as a plugin."""
+        if adapter is None:
+            if options:
+                raise TypeError(f"unexpected options {', '.join(sorted(options))}: adapter options need adapter=...")
+            return None
+        if isinstance(adapter, str):
+            available = self._hooks.register_adapters()
+            if adapter not in available:
+                suggestion = did_you_mean(adapter, available)
+                hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+                raise AdapterError(f"unknown adapter {adapter!r}{hint}: installed adapters are "
+                                   f"{', '.join(sorted(available)) or 'none'}")
+            try:
+                instance: object = available[adapter](**options)
+            except TypeError as exc:
+                raise AdapterError(f"adapter {adapter!r} does not accept these options: {exc}") from None
+        else:
+            if options:
+                raise TypeError("adapter options are only for an adapter given by name")
+            instance = adapter
+        self._hooks.pm.register(instance, name="adapter")
+        return instance
+
+    @property
+    def adapter(self) -> object | None:
+        """The adapter plugin this gate reads facts through, if it was given one."""
+        return self._adapter
 
     @classmethod
     def from_path(cls, path: str | Path, **options: Any) -> Gate:
@@ -141,6 +173,9 @@ class Gate:
 
     def close(self) -> None:
         self._loaded.backend.close()
+        close = getattr(self._adapter, "close", None)
+        if callable(close):
+            close()
 
     def __enter__(self) -> Gate:
         return self

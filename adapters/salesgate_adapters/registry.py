@@ -1,0 +1,17 @@
+"""The ``adapters`` built-in plugin: registers the adapters shipped with salesgate by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from salesgate.hookspecs import hookimpl
+
+
+class BuiltinAdapters:
+    """``memory``: facts from a document held in memory (demo, tests)."""
+
+    @hookimpl
+    def salesgate_register_adapters(self, register: Callable[[str, type], None]) -> None:
+        from .memory import MemoryAdapter
+
+        register("memory", MemoryAdapter)
