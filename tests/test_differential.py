@@ -147,7 +147,7 @@ def order_facts(draw: st.DrawFn) -> OrderFacts:
     n = draw(st.integers(1, 4))
     lines = [
         {"line_no": i + 1, "sku": f"P{i % 3}", "qty": draw(st.sampled_from([1, 10, 99, 100, 150])),
-         "unit_price": draw(unit_prices), "discount": draw(st.sampled_from(["0", "0.05", "0.2"]))}
+         "unit_price": draw(unit_prices), "discount": draw(st.sampled_from(["0", "0.05", "0.1525", "0.2"]))}
         for i in range(n)
     ]
     channel = draw(st.sampled_from(["written", "electronic", "oral"]))
@@ -235,3 +235,17 @@ def test_exact_tie_at_the_credit_limit_does_not_block_on_either_backend(gates: A
         assert "over-limit-no-plan" not in decision.fired, gate.backend
         assert decision.credit is not None
         assert decision.credit.available == Decimal("0.00")
+
+
+def test_net_unit_price_with_many_decimals_is_decided_not_failed_closed(gates: Any) -> None:
+    """1234.57 × (1 − 0.1525) has 8 decimals; facts round it to 4 so durable can compare it exactly."""
+    facts = OrderFacts.model_validate({
+        "order": {"id": "SO-D", "customer_id": "C1", "order_date": "2026-11-23",
+                  "lines": [{"line_no": 1, "sku": "P1", "qty": 1, "unit_price": "1234.57", "discount": "0.1525"}]},
+        "customer": {"id": "C1", "name": "华东机电有限公司", "credit_limit": "100000"},
+        "products": [{"sku": "P1", "list_price": "1000", "cost": "700", "stock": 10}],
+    })
+    decisions = [gate.price_order(facts) for gate in gates]
+    for decision in decisions:
+        assert decision.failure is None, decision.failure
+    _same(*decisions)

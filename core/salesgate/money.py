@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
+UNIT_PRICE_STEP = Decimal("0.0001")
 ZERO = Decimal("0")
 ONE = Decimal("1")
 
@@ -17,6 +18,15 @@ ONE = Decimal("1")
 def round_money(amount: Decimal) -> Decimal:
     """Round an amount to the cent, half up."""
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def round_unit_price(price: Decimal) -> Decimal:
+    """Round a derived unit price to 4 decimals, half up: the precision prices are entered with.
+
+    ``unit_price × (1 − discount)`` can carry 8 decimals; facts keep at most 4 so that every
+    backend compares them exactly (the durable backend encodes numbers as integers of 10^-4).
+    """
+    return price.quantize(UNIT_PRICE_STEP, rounding=ROUND_HALF_UP)
 
 
 def format_money(amount: Decimal) -> str:

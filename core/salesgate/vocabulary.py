@@ -97,7 +97,7 @@ def _build() -> dict[Hook, dict[str, FactInfo]]:
     line = [
         *_from_model("line", OrderLine),
         _money("line.amount", "Line amount: qty × unit price × (1 − discount), rounded to the cent."),
-        _money("line.net_unit_price", "Unit price after the line discount."),
+        _money("line.net_unit_price", "Unit price after the line discount, rounded half up to 4 decimals."),
         *[
             FactInfo(f.path.replace("product.", "line.product.", 1), f.kind, f.description, f.unit,
                      f.choices, optional=True)
