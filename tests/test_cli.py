@@ -441,7 +441,7 @@ def run_process(args: Sequence[str], **env: str) -> subprocess.CompletedProcess[
     roots = os.pathsep.join(str(ROOT / d) for d in ("core", "plugins", "adapters"))
     environ = {**os.environ, "PYTHONPATH": roots + os.pathsep + os.environ.get("PYTHONPATH", ""), **env}
     environ.pop("COLUMNS", None)
-    return subprocess.run([sys.executable, "-m", "salesgate", *args], capture_output=True, env=environ,  # noqa: S603
+    return subprocess.run([sys.executable, "-m", "salesgate", *args], capture_output=True, env=environ,
                           cwd=ROOT / "tests", check=False, timeout=120)
 
 

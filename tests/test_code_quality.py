@@ -22,7 +22,7 @@ def run_tool(module: str, *args: str) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{module} is not installed; CI must run it: pip install '.[test]'")
         pytest.skip(f"{module} is not installed (pip install '.[test]')")
-    done = subprocess.run(  # noqa: S603 - fixed arguments, our own interpreter
+    done = subprocess.run(
         [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=600
     )
     assert done.returncode == 0, f"{module} {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"

@@ -12,6 +12,8 @@ import inspect
 import json
 import logging
 import re
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from salesgate import (
     CreditExposure,
     Customer,
     Decision,
+    Delivery,
     Gate,
     Notification,
     Order,
@@ -318,6 +321,14 @@ class ErpAdapter:
         self.asked.append(("order", order_id))
         return Order.model_validate(ORDER["order"]) if order_id == "SO-1" else None
 
+    @hookimpl
+    def salesgate_load_delivery(self, order_id: str, sku: str) -> Delivery | None:
+        self.asked.append(("delivery", (order_id, sku)))
+        if (order_id, sku) != ("SO-1", "P-1"):
+            return None
+        return Delivery(order_id="SO-1", sku="P-1", customer_id="C-1", delivered_qty=2, unit_price=Decimal("300"),
+                        delivered_on=date(2026, 11, 3), already_returned_qty=1)
+
 
 def test_adapter_fills_in_what_the_caller_left_out(seed: Policy) -> None:
     adapter = ErpAdapter()
@@ -328,6 +339,24 @@ def test_adapter_fills_in_what_the_caller_left_out(seed: Policy) -> None:
     assert decision.credit.exposure == 1500
     assert {"over-limit-no-plan", "long-overdue", "any-overdue"} <= set(decision.fired)
     assert gate.approve_order({"order": ORDER["order"]}).fired == ["blocked-customer"]
+
+
+PARTIAL_RETURN: dict[str, Any] = {
+    "id": "RT-1", "customer_id": "C-1", "type": "return", "reason": "defect", "original_order_id": "SO-1",
+    "sku": "P-1", "qty": 1, "requested_on": "2026-11-23",
+}
+
+
+def test_adapter_completes_a_return_from_its_delivery(seed: Policy) -> None:
+    adapter = ErpAdapter()
+    gate = make_gate(seed, plugins=[adapter])
+    facts = gate.facts_for("return_handling", {"return": PARTIAL_RETURN})
+    assert isinstance(facts, ReturnFacts)
+    request = facts.return_request
+    assert (request.unit_price, request.delivered_qty, request.already_returned_qty) == (300, 2, 1)
+    assert request.days_since_delivery == 20
+    assert adapter.asked == [("delivery", ("SO-1", "P-1")), ("customer", "C-1")]
+    assert gate.handle_return({"return": PARTIAL_RETURN}).failure is None
 
 
 def test_facts_the_caller_passed_are_not_asked_for(seed: Policy) -> None:
@@ -359,23 +388,23 @@ class OtherSqlAdapter:
 class RegistersSql:
     @hookimpl
     def salesgate_register_adapters(self, register: Any) -> None:
-        register("sql", SqlAdapter)
+        register("acme-sql", SqlAdapter)
 
 
 class RegistersOtherSql:
     @hookimpl
     def salesgate_register_adapters(self, register: Any) -> None:
-        register("sql", OtherSqlAdapter)
+        register("acme-sql", OtherSqlAdapter)
 
 
 def test_adapters_register_by_name_and_a_duplicate_names_both_classes(seed: Policy) -> None:
     registered = make_gate(seed, plugins=[RegistersSql()]).hooks.register_adapters()
-    assert registered["sql"] is SqlAdapter
-    assert set(registered) == {"sql", "memory"}  # memory is registered by the built-in adapters plugin
+    assert registered["acme-sql"] is SqlAdapter
+    assert set(registered) == {"acme-sql", "memory", "sql"}  # memory and sql: the built-in adapters plugin
     gate = make_gate(seed, plugins=[RegistersSql(), RegistersOtherSql()])
     with pytest.raises(PluginError) as info:
         gate.hooks.register_adapters()
-    assert "adapter name 'sql' is registered twice" in str(info.value)
+    assert "adapter name 'acme-sql' is registered twice" in str(info.value)
     assert "test_plugins.SqlAdapter" in str(info.value)
     assert "test_plugins.OtherSqlAdapter" in str(info.value)
 
@@ -394,6 +423,61 @@ def test_every_decision_is_recorded_once(seed: Policy) -> None:
     gate = make_gate(seed, plugins=[recorder])
     made = [gate.approve_order(ORDER), gate.check_credit(ORDER), gate.price_order(ORDER)]
     assert recorder.decisions == made
+
+
+class FactsRecorder:
+    def __init__(self) -> None:
+        self.facts: list[OrderFacts | ReturnFacts | None] = []
+
+    @hookimpl
+    def salesgate_record_decision(self, decision: Decision, facts: OrderFacts | ReturnFacts | None) -> None:
+        self.facts.append(facts)
+
+
+def test_recorders_may_take_the_facts_decided_on(seed: Policy) -> None:
+    recorder = FactsRecorder()
+    gate = make_gate(seed, plugins=[recorder, WrongCustomer()])
+    gate.approve_order(ORDER)
+    gate.approve_order({"order": ORDER["order"]})  # the adapter breaks: a fallback, decided on no facts
+    assert isinstance(recorder.facts[0], OrderFacts)
+    assert recorder.facts[0].customer.name == "华东机电有限公司"
+    assert recorder.facts[1] is None
+
+
+class CountsConfirmedOrders:
+    """An ERP in which order SO-A is confirmed already: its open orders count it."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, list[str]]] = []
+
+    @hookimpl
+    def salesgate_load_counted_orders(self, customer_id: str, order_ids: list[str]) -> list[str] | None:
+        self.asked.append((customer_id, order_ids))
+        return [order_id for order_id in order_ids if order_id == "SO-A"]
+
+
+def test_a_reservation_the_erp_already_counts_does_not_count_twice(seed: Policy, tmp_path: Path) -> None:
+    from salesgate_adapters.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'salesgate.db'}")
+    store.upgrade()
+    erp = CountsConfirmedOrders()
+    gate = make_gate(seed, plugins=[erp], store=store)
+
+    def order(order_id: str) -> dict[str, Any]:  # 600 against a limit of 1000
+        return {**ORDER, "order": {**ORDER["order"], "id": order_id}}
+
+    assert gate.check_credit(order("SO-A"), reserve=True).outcome is Outcome.allow
+    assert erp.asked == []  # nothing was held yet: nothing to ask about
+    second = gate.check_credit(order("SO-B"), reserve=True)
+    assert erp.asked == [("C-1", ["SO-A"])]
+    assert second.outcome is Outcome.allow  # 600 held for SO-A would have made it 1200 > 1000
+    assert second.credit is not None
+    assert second.credit.exposure == 600
+    confirmed = store.reservation("SO-A")
+    assert confirmed is not None
+    assert confirmed.status == "confirmed"
+    gate.close()
 
 
 def test_plugins_receive_frozen_facts(seed: Policy) -> None:

@@ -8,10 +8,13 @@ from salesgate.hookspecs import hookimpl
 
 
 class BuiltinAdapters:
-    """``memory``: facts from a document held in memory (demo, tests)."""
+    """``memory``: facts from a document held in memory (tests). ``sql``: facts from an ERP database
+    (SQLite, PostgreSQL, MariaDB/MySQL) through a mapping file; ``salesgate demo`` uses it too."""
 
     @hookimpl
     def salesgate_register_adapters(self, register: Callable[[str, type], None]) -> None:
         from .memory import MemoryAdapter
+        from .sql import SqlAdapter
 
         register("memory", MemoryAdapter)
+        register("sql", SqlAdapter)

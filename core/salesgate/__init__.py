@@ -14,6 +14,7 @@ from .hookspecs import hookimpl, hookspec
 from .models import (
     CreditExposure,
     Customer,
+    Delivery,
     Order,
     OrderFacts,
     OrderLine,
@@ -33,6 +34,7 @@ __all__ = [
     "Customer",
     "Decision",
     "DecisionContext",
+    "Delivery",
     "EngineError",
     "FactsError",
     "Gate",

@@ -371,6 +371,63 @@ def demo(rules: str | None, as_json: bool, backend: BackendName, lang: str | Non
     _show(header, *tables, summary, hint)
 
 
+@cli.group()
+def db() -> None:
+    """salesgate's own tables (decision log, approval requests, credit reservations).
+
+    The database is --url URL or SALESGATE_DATABASE_URL, a SQLAlchemy URL such as
+    postgresql+psycopg://user@host/erp or mysql+pymysql://user@host/erp. Only tables named
+    salesgate_* are created or changed.
+    """
+
+
+def _url_option(func: F) -> F:
+    option = click.option("--url", metavar="URL", help="Database URL (default: $SALESGATE_DATABASE_URL).")
+    return option(func)
+
+
+def _open_store(url: str | None) -> Any:
+    from salesgate_adapters.store import URL_ENV, Store
+
+    url = url or os.environ.get(URL_ENV, "").strip()
+    if not url:
+        raise UsageProblem(f"no database: pass --url URL or set {URL_ENV}")
+    return Store(url)
+
+
+@db.command()
+@_url_option
+def upgrade(url: str | None) -> None:
+    """Create salesgate's tables, or migrate them to this version (a no-op when up to date)."""
+    store = _open_store(url)
+    try:
+        before = store.current()
+        store.upgrade()
+        after = store.current()
+    finally:
+        store.close()
+    state = "already at" if before == after else f"upgraded from {before or 'nothing'} to"
+    click.echo(f"salesgate tables {state} revision {after} (head) in {store.url}")
+
+
+@db.command()
+@_url_option
+def current(url: str | None) -> None:
+    """Print the revision salesgate's tables are at."""
+    store = _open_store(url)
+    try:
+        revision = store.current()
+    finally:
+        store.close()
+    head = store.head()
+    if revision is None:
+        click.echo(f"no salesgate tables in {store.url}: run salesgate db upgrade")
+    elif revision == head:
+        click.echo(f"{revision} (head) in {store.url}")
+    else:
+        click.echo(f"{revision} in {store.url}: salesgate db upgrade migrates it to {head}")
+
+
 # -- printing decisions ----------------------------------------------------------------------------
 
 

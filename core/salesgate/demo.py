@@ -1,9 +1,11 @@
 """The demo company behind ``salesgate demo``: a small distributor of industrial equipment.
 
 Its customers, products, receivables, pending orders and returns live in ``demo_company.json``
-(shipped inside the package). The demo gate reads them the way it would read a real ERP: through
-an adapter plugin (:class:`~salesgate_adapters.MemoryAdapter`) answering the data hooks, so each
-order is decided from its id alone, exactly as an ERP integration would call the gate.
+(shipped inside the package). The demo gate reads them the way it reads a production ERP: the
+books are loaded into a SQLite database (:mod:`salesgate_adapters.demo_erp`: orders, invoices,
+receipts, deliveries, returns) and read back through the ``sql`` adapter and its ``demo`` mapping.
+Each order is decided from its id alone, and each return from its order, product, quantity and
+date, exactly as an ERP integration would call the gate.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -25,6 +28,8 @@ from .policy.compiler import Policy, load_policy
 from .seed import seed_policy_path
 
 DEMO_DATA = "demo_company.json"
+AS_OF = date(2026, 11, 6)
+"""The demo's today: overdue days and days since delivery are counted to it, so the demo never ages."""
 ORDER_HOOKS: tuple[Hook, ...] = tuple(h for h in HOOKS if h != "return_handling")
 
 
@@ -38,6 +43,7 @@ class DemoCompany:
     products: Mapping[str, Product]
     orders: tuple[Order, ...]
     returns: tuple[ReturnRequest, ...]
+    as_of: date = AS_OF
 
     def adapter(self) -> MemoryAdapter:
         """A fresh adapter over these books (it records the decisions made through it)."""
@@ -77,8 +83,19 @@ def load_demo_company() -> DemoCompany:
 
 
 def demo_gate(company: DemoCompany, *, backend: BackendName = "durable", policy: Policy | None = None) -> Gate:
-    """A gate on the seed policy (or ``policy``) whose facts come from the demo company's adapter."""
-    return Gate(policy or load_policy(seed_policy_path()), backend=backend, plugins=[company.adapter()])
+    """A gate on the seed policy (or ``policy``) reading the demo company's ERP database through the
+    ``sql`` adapter and the ``demo`` mapping: the code path of a production database."""
+    from salesgate_adapters.demo_erp import create_demo_erp
+
+    return Gate(policy or load_policy(seed_policy_path()), backend=backend, adapter="sql",
+                engine=create_demo_erp(company), mapping="demo", today=company.as_of)
+
+
+def return_request(request: ReturnRequest, requested_on: date) -> dict[str, Any]:
+    """A return as an ERP sends it: what the customer asks for; the gate completes it from the delivery."""
+    fields = {"id", "customer_id", "type", "reason", "original_order_id", "sku", "qty", "claimed_amount"}
+    document = request.model_dump(mode="json", include=fields, exclude_none=True)
+    return {**document, "requested_on": requested_on.isoformat()}
 
 
 def run_demo(gate: Gate, company: DemoCompany) -> list[DemoResult]:
@@ -90,7 +107,7 @@ def run_demo(gate: Gate, company: DemoCompany) -> list[DemoResult]:
             results.append(DemoResult(hook, order.id, company.customers[order.customer_id].name, order.total,
                                       decision))
     for request in company.returns:
-        decision = gate.handle_return({"return": request.model_dump(by_alias=True)})
+        decision = gate.handle_return({"return": return_request(request, company.as_of)})
         results.append(DemoResult("return_handling", request.id, company.customers[request.customer_id].name,
                                   request.amount, decision))
     return results

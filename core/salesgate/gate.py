@@ -6,20 +6,26 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
+from .deadline import Deadline
 from .decisions import Decision, Outcome, Reason
 from .engine.base import Backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
 from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
-from .models import OrderFacts, ReturnFacts
+from .models import CreditExposure, OrderFacts, ReturnFacts
 from .plugins import Hooks, build_plugin_manager
 from .policy.compiler import Policy, load_policy
 from .seed import seed_policy_path
+
+if TYPE_CHECKING:
+    from salesgate_adapters.store import Reservation, Store
 
 logger = logging.getLogger("salesgate")
 
@@ -75,6 +81,11 @@ class Gate:
     fails inside salesgate (a plugin raises, the engine errors): ``closed`` answers ``block``
     with the reason, ``open`` answers ``warn``. Invalid facts are the caller's error and raise
     :class:`FactsError` instead.
+
+    ``store`` (a :class:`~salesgate_adapters.store.Store` or a database URL) keeps the decision log,
+    approval requests and credit reservations (``check_credit(..., reserve=True)``); see
+    docs/store.md. ``timeout`` (seconds) bounds loading facts, reserving and recording: past it the
+    gate answers by its failure mode ("credit data unavailable"), it never hangs the caller.
     """
 
     def __init__(
@@ -86,12 +97,16 @@ class Gate:
         disable_plugins: Iterable[str] = (),
         entry_points: bool = True,
         failure_mode: Literal["closed", "open"] | None = None,
+        store: Store | str | None = None,
+        timeout: float | None = None,
         adapter: str | object | None = None,
         **adapter_options: Any,
     ) -> None:
         self._backend_name: BackendName = backend
+        self._timeout = Deadline(timeout).seconds  # checked here: a bad timeout fails at construction
         self._hooks = Hooks(build_plugin_manager(plugins, disable=disable_plugins, entry_points=entry_points))
         self._adapter = self._attach_adapter(adapter, adapter_options)
+        self._store, self._owns_store = self._attach_store(store, timeout)
         self._loaded = _Loaded(policy, make_backend(backend, policy))
         self._failure_mode = failure_mode
         self._lock = threading.Lock()
@@ -124,6 +139,23 @@ class Gate:
     def adapter(self) -> object | None:
         """The adapter plugin this gate reads facts through, if it was given one."""
         return self._adapter
+
+    def _attach_store(self, store: Store | str | None, timeout: float | None) -> tuple[Store | None, bool]:
+        """Open the store (a URL is opened lazily: no connection is made here) and register its recorder."""
+        if store is None:
+            return None, False
+        from salesgate_adapters.store import Store, StoreRecorder
+
+        owned = isinstance(store, str)
+        if isinstance(store, str):
+            store = Store(store) if timeout is None else Store(store, timeout=timeout)
+        self._hooks.pm.register(StoreRecorder(store), name="store")
+        return store, owned
+
+    @property
+    def store(self) -> Store | None:
+        """The store this gate records decisions and reserves credit in, if it was given one."""
+        return self._store
 
     @classmethod
     def from_path(cls, path: str | Path, **options: Any) -> Gate:
@@ -173,6 +205,8 @@ class Gate:
 
     def close(self) -> None:
         self._loaded.backend.close()
+        if self._store is not None and self._owns_store:
+            self._store.close()
         close = getattr(self._adapter, "close", None)
         if callable(close):
             close()
@@ -188,9 +222,37 @@ class Gate:
         """Order approval: block, warn, or which roles must approve before the order is entered."""
         return self.decide("order_approval", facts, explain=explain)
 
-    def check_credit(self, facts: OrderInput, *, explain: bool = False) -> Decision:
-        """Credit check: exposure with this order against the customer's credit limit."""
-        return self.decide("credit_check", facts, explain=explain)
+    def check_credit(self, facts: OrderInput, *, explain: bool = False, reserve: bool = False) -> Decision:
+        """Credit check: exposure with this order against the customer's credit limit.
+
+        ``reserve=True`` (needs a store) checks and holds the order's amount in one transaction under
+        the customer's lock: the exposure the rules see includes ``exposure.reserved``, the credit
+        held for the customer's other unconfirmed orders, and the order is held unless the outcome
+        is ``block``. Confirm or cancel the hold with :meth:`confirm_reservation` /
+        :meth:`cancel_reservation`. Asking again for the same order and amount returns the decision
+        made the first time. Unless the caller passes ``exposure``, it is loaded inside the lock.
+        """
+        return self.decide("credit_check", facts, explain=explain, reserve=reserve)
+
+    def confirm_reservation(self, order_id: str) -> Reservation | None:
+        """The ERP committed the order: its reservation stops counting (the ERP's open orders count it).
+
+        Call it after the ERP's commit. Idempotent; ``None`` if the order holds no reservation.
+        Raises :class:`AdapterError` when the store fails or misses the deadline: retry it; until it
+        succeeds the amount is held, never lost (see docs/store.md).
+        """
+        store = self._require_store()
+        return Deadline(self._timeout).run("confirming a reservation", lambda _abandoned: store.confirm(order_id))
+
+    def cancel_reservation(self, order_id: str) -> Reservation | None:
+        """The order will not be entered: release its reservation. Idempotent, errors as for confirming."""
+        store = self._require_store()
+        return Deadline(self._timeout).run("cancelling a reservation", lambda _abandoned: store.cancel(order_id))
+
+    def _require_store(self) -> Store:
+        if self._store is None:
+            raise AdapterError("this gate has no store: Gate(..., store=Store(url) or a database URL)")
+        return self._store
 
     def price_order(self, facts: OrderInput, *, explain: bool = False) -> Decision:
         """Pricing: the policy price of every line, and approvals for prices below it."""
@@ -200,28 +262,82 @@ class Gate:
         """Returns and compensation claims: accept, escalate or refuse; refund and fees."""
         return self.decide("return_handling", facts, explain=explain)
 
-    def decide(self, hook: Hook, facts: OrderInput | ReturnInput, *, explain: bool = False) -> Decision:
-        """Decide ``hook`` on ``facts`` (a model or a plain dict). Raises FactsError on bad facts only."""
+    def decide(self, hook: Hook, facts: OrderInput | ReturnInput, *, explain: bool = False,
+               reserve: bool = False) -> Decision:
+        """Decide ``hook`` on ``facts`` (a model or a plain dict). Raises FactsError on bad facts only.
+
+        ``reserve`` is for ``credit_check`` on a gate with a store (see :meth:`check_credit`).
+        """
         if hook not in HOOKS:
             raise FactsError(f"unknown hook {hook!r}: use one of {', '.join(HOOKS)}")
+        if reserve and (hook != "credit_check" or self._store is None):
+            raise TypeError("reserve=True is for credit_check on a gate with a store: Gate(..., store=...)")
+        deadline = Deadline(self._timeout)
+        model: OrderFacts | ReturnFacts | None = None
+        recorded_by: tuple[str, ...] = ()
         loaded = self._acquire()
         try:
             context = DecisionContext(loaded.policy, loaded.backend, explain)
             try:
-                model = self.facts_for(hook, facts)
+                model = self._load_facts(hook, facts, deadline, reserve)
             except FactsError:
                 raise  # the caller's facts are wrong: that is theirs to fix, not a policy decision
             except Exception as exc:  # an adapter failed while loading facts
                 decision = self._failed(hook, _subject_of(facts), context, exc)
             else:
                 try:
-                    decision = self._hooks.decide(hook, model, context)
+                    if reserve:
+                        decision, model = self._reserve(model, facts, context, deadline)
+                        recorded_by = ("store",)  # logged in the reservation's own transaction
+                    else:
+                        decision = self._hooks.decide(hook, model, context)
                 except Exception as exc:  # An ERP must never be broken by salesgate: answer safely instead.
                     decision = self._failed(hook, _subject_of(model), context, exc)
         finally:
             self._release(loaded)
-        self._hooks.record_decision(decision)
+        recorded = model
+
+        def record() -> None:
+            self._hooks.record_decision(decision, recorded, skip=recorded_by)
+
+        if self._store is None:
+            record()  # nothing to wait for that salesgate knows of: no thread hand-off (about 1 ms)
+        else:
+            deadline.run_detached("recording the decision", record)
         return decision
+
+    def _load_facts(self, hook: Hook, facts: OrderInput | ReturnInput, deadline: Deadline,
+                    reserve: bool) -> OrderFacts | ReturnFacts:
+        """``facts_for`` under the deadline when adapters may be asked (the exposure of a reserving
+        check is left out: it is loaded inside the reservation lock)."""
+        if reserve and isinstance(facts, Mapping) and "exposure" not in facts:
+            facts = {**facts, "exposure": {}}
+        if isinstance(facts, OrderFacts | ReturnFacts) or not self._hooks.loads_facts():
+            return self.facts_for(hook, facts)  # a model asks no adapter: nothing to wait for
+        return deadline.run("loading facts", lambda _abandoned: self.facts_for(hook, facts))
+
+    def _reserve(self, model: OrderFacts | ReturnFacts, facts: OrderInput | ReturnInput, context: DecisionContext,
+                 deadline: Deadline) -> tuple[Decision, OrderFacts]:
+        """Check credit and hold the order's amount in the store, under the customer's lock."""
+        if not isinstance(model, OrderFacts):  # pragma: no cover - decide() allows credit_check only
+            raise FactsError("a credit reservation needs order facts")
+        store = self._require_store()
+        customer_id = model.customer.id
+        load_exposure = isinstance(facts, Mapping) and "exposure" not in facts
+
+        def decide(reserved: Decimal) -> tuple[Decision, OrderFacts]:
+            exposure = model.exposure
+            if load_exposure:
+                exposure = self._hooks.load_exposure(customer_id) or CreditExposure()
+            final = model.model_copy(update={"exposure": exposure.model_copy(update={"reserved": reserved})})
+            return self._hooks.decide("credit_check", final, context), final
+
+        def counted(order_ids: list[str]) -> list[str] | None:
+            return self._hooks.load_counted_orders(customer_id, order_ids)
+
+        result = deadline.run("reserving credit", lambda cancelled: store.reserve(
+            customer_id, model.order.id, model.order.total, decide, exclude_order_ids=counted, cancelled=cancelled))
+        return result.decision, result.facts if isinstance(result.facts, OrderFacts) else model
 
     def facts_for(self, hook: Hook, facts: OrderInput | ReturnInput) -> OrderFacts | ReturnFacts:
         """Validate facts once (models pass through), filling missing parts from adapters."""
@@ -232,6 +348,8 @@ class Gate:
                 raise FactsError("return_handling decides returns; pass return facts, not an order")
             data = dict(facts)
             request = data.get("return")
+            if isinstance(request, Mapping):
+                data["return"] = request = self._complete_return(dict(request))
             if "customer" not in data and request is not None:
                 customer_id = request.get("customer_id", "") if isinstance(request, Mapping) else getattr(
                     request, "customer_id", ""
@@ -252,6 +370,33 @@ class Gate:
             raise FactsError(f"no facts for customer {customer_id!r}: pass 'customer' or install an adapter "
                              "that knows the customer")
         return customer
+
+    def _complete_return(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Fill a return given by order, product and date from the delivery it refers to.
+
+        ``requested_on`` is input only: it dates the request so that days since delivery can be
+        counted, and is never a fact. Values the caller passed win over the delivery's.
+        """
+        requested_on = request.pop("requested_on", None)
+        if all(key in request for key in _DELIVERY_FIELDS):
+            return request
+        order_id, sku = str(request.get("original_order_id") or ""), str(request.get("sku") or "")
+        delivery = self._hooks.load_delivery(order_id, sku) if order_id and sku else None
+        if delivery is None:
+            raise FactsError(f"no delivery of {sku!r} on order {order_id!r}: pass {', '.join(_DELIVERY_FIELDS)} "
+                             "or install an adapter that knows the delivery")
+        customer_id = request.get("customer_id")
+        if delivery.customer_id is not None and customer_id is not None and customer_id != delivery.customer_id:
+            raise FactsError(f"return for customer {customer_id!r} names order {order_id!r}, which was sold to "
+                             f"{delivery.customer_id!r}")
+        request.setdefault("unit_price", delivery.unit_price)
+        request.setdefault("delivered_qty", delivery.delivered_qty)
+        request.setdefault("already_returned_qty", delivery.already_returned_qty)
+        if delivery.invoice_id is not None:
+            request.setdefault("invoice_id", delivery.invoice_id)
+        if "days_since_delivery" not in request:
+            request["days_since_delivery"] = _days_between(delivery.delivered_on, requested_on, order_id)
+        return request
 
     def _complete_order(self, data: dict[str, Any]) -> dict[str, Any]:
         if "order" not in data:
@@ -283,13 +428,47 @@ class Gate:
         logger.error("salesgate could not decide %s (%s); answering %s", hook, what, mode,
                      exc_info=not isinstance(exc, PluginError | SalesgateError))
         outcome = Outcome.block if mode == "closed" else Outcome.warn
-        message = (f"salesgate could not decide ({what}); held for review (failure mode: closed)"
+        # An adapter or the store failed or missed the deadline: say which data was missing.
+        cause = f"{_DATA[hook]} unavailable" if isinstance(exc, AdapterError) else "salesgate could not decide"
+        message = (f"{cause} ({what}); held for review (failure mode: closed)"
                    if mode == "closed" else
-                   f"salesgate could not decide ({what}); let through unchecked (failure mode: open)")
+                   f"{cause} ({what}); let through unchecked (failure mode: open)")
         return Decision(hook=hook, subject=subject, outcome=outcome,
                         reasons=[Reason(rule="salesgate-failure", outcome=outcome, message=message,
                                         plugin="salesgate")],
                         policy=context.policy_ref, backend=context.backend.name, failure=what)
+
+
+_DELIVERY_FIELDS = ("unit_price", "delivered_qty", "days_since_delivery")
+
+
+def _days_between(delivered_on: date, requested_on: object, order_id: str) -> int:
+    """Whole days from delivery to the request; the request must be dated and not precede delivery."""
+    if requested_on is None:
+        raise FactsError("a return without days_since_delivery needs requested_on (YYYY-MM-DD), the date of the "
+                         "request, to count the days since delivery")
+    if isinstance(requested_on, datetime):
+        day = requested_on.date()
+    elif isinstance(requested_on, date):
+        day = requested_on
+    else:
+        try:
+            day = datetime.fromisoformat(str(requested_on)).date()
+        except ValueError:
+            raise FactsError(f"return.requested_on: {requested_on!r} is not a date (YYYY-MM-DD)") from None
+    days = (day - delivered_on).days
+    if days < 0:
+        raise FactsError(f"return.requested_on {day.isoformat()} is before the delivery of order {order_id!r} "
+                         f"on {delivered_on.isoformat()}")
+    return days
+
+
+_DATA: dict[Hook, str] = {
+    "order_approval": "credit data",  # customer and exposure: what an approval most depends on
+    "credit_check": "credit data",
+    "pricing": "pricing data",
+    "return_handling": "return data",
+}
 
 
 def _subject_of(facts: Any) -> str:

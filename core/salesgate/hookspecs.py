@@ -20,7 +20,7 @@ import pluggy
 if TYPE_CHECKING:
     from .decisions import Decision
     from .evaluation import DecisionContext
-    from .models import CreditExposure, Customer, Order, OrderFacts, Product, ReturnFacts
+    from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
 
 PROJECT = "salesgate"
 
@@ -151,18 +151,63 @@ def salesgate_load_order(order_id: str) -> Order | None:
     """
 
 
+@hookspec(firstresult=True)
+def salesgate_load_counted_orders(customer_id: str, order_ids: list[str]) -> list[str] | None:
+    """Say which orders holding a credit reservation the ERP already counts in the customer's exposure.
+
+    Called by ``Gate.check_credit(..., reserve=True)`` inside the customer's reservation lock, before
+    the exposure is loaded. An order the ERP has confirmed (it is among the open orders, or already
+    invoiced) must not count a second time as a reservation; its reservation is confirmed on the way.
+    This is what keeps a lost ``confirm_reservation`` call (a crash between the ERP's commit and the
+    call) from counting an order twice.
+
+    :param customer_id: the ERP's customer number.
+    :param order_ids: the ids of the customer's orders that still hold a reservation, each once.
+
+    Return the subset the ERP counts (open or invoiced), or ``None`` when this adapter cannot tell:
+    the reservations then keep counting until confirmed, cancelled or expired (never too little).
+    First non-None answer wins.
+
+    Added in 0.2.
+    """
+
+
+@hookspec(firstresult=True)
+def salesgate_load_delivery(order_id: str, sku: str) -> Delivery | None:
+    """Load what was delivered of a product on an earlier order: to complete a return.
+
+    Called by ``Gate.handle_return`` when the return names the original order, the product and
+    the request date (``requested_on``) but not the unit price, delivered quantity or days since
+    delivery. The gate fills those in (values the caller passed win) and counts
+    ``days_since_delivery`` from ``delivered_on`` to ``requested_on``.
+
+    :param order_id: the original order's number (``return.original_order_id``).
+    :param sku: the product returned.
+
+    Return a :class:`~salesgate.models.Delivery` (quantities summed over the order's lines and
+    deliveries of that product) or ``None`` if this adapter knows no such delivery. First
+    non-None answer wins.
+
+    Added in 0.1.
+    """
+
+
 # -- what salesgate owns ------------------------------------------------------------------------
 
 
 @hookspec
-def salesgate_record_decision(decision: Decision) -> None:
+def salesgate_record_decision(decision: Decision, facts: OrderFacts | ReturnFacts | None) -> None:
     """Store or log a decision after it was made (audit log, decision table, metrics).
 
     Called once per decision, after combining, also for safe fallback decisions. Every
     implementation is called; their return values are ignored. An exception here is logged and
-    never changes or loses the decision already made.
+    never changes or loses the decision already made. On a gate with a store and a ``timeout``,
+    recording that outlasts the deadline finishes in the background: implementations must be
+    thread-safe.
 
     :param decision: the final decision.
+    :param facts: the validated facts it was decided on (what a decision log digests), or ``None``
+        when they could not be loaded (a fallback decision). Added in 0.2.
 
     Added in 0.1.
     """

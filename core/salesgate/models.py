@@ -24,6 +24,7 @@ __all__ = [
     "CreditRating",
     "Customer",
     "CustomerStatus",
+    "Delivery",
     "Grade",
     "Order",
     "OrderFacts",
@@ -211,11 +212,15 @@ class CreditExposure(_Facts):
     open_orders: Money = Field(ZERO, description="Confirmed orders not yet invoiced.")
     overdue_amount: Money = Field(ZERO, description="Part of the receivables past its due date.")
     max_overdue_days: int = Field(0, ge=0, description="Days the oldest overdue invoice is past due.")
+    reserved: Money = Field(
+        ZERO, description="Credit held by salesgate for orders that passed a credit check and that the ERP has "
+                          "not confirmed yet (reservations); 0 without a store."
+    )
 
     @property
     def total(self) -> Decimal:
-        """Current exposure: open receivables plus open orders."""
-        return self.open_receivables + self.open_orders
+        """Current exposure: open receivables plus open orders plus credit reserved for orders in flight."""
+        return self.open_receivables + self.open_orders + self.reserved
 
 
 class ReturnRequest(_Facts):
@@ -248,6 +253,23 @@ class ReturnRequest(_Facts):
     def returnable_qty(self) -> int:
         """Delivered minus already returned: the most that may still come back."""
         return self.delivered_qty - self.already_returned_qty
+
+
+class Delivery(_Facts):
+    """What was delivered of one product on an earlier order: the source a return is checked against.
+
+    An adapter answers it (``salesgate_load_delivery``) so that an ERP can send a return with only
+    the order, product, quantity and request date; the gate fills in price, quantities and days.
+    """
+
+    order_id: str = Field(min_length=1, description="The order the goods were sold on.")
+    sku: str = Field(min_length=1, description="Product delivered.")
+    customer_id: str | None = Field(None, description="Customer the order was sold to, to check the return's.")
+    invoice_id: str | None = Field(None, description="The invoice the goods were billed on.")
+    delivered_qty: int = Field(ge=0, description="Quantity delivered on the order.")
+    unit_price: Money = Field(description="Unit price invoiced (after the line discount).")
+    delivered_on: date = Field(description="Date of the (last) delivery of this product on the order.")
+    already_returned_qty: int = Field(0, ge=0, description="Quantity already returned against the order.")
 
 
 class OrderFacts(_Facts):

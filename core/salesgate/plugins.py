@@ -21,7 +21,7 @@ from .decisions import Decision, combine
 from .errors import AdapterError, PluginError
 from .evaluation import DECIDERS, DecisionContext
 from .hooknames import Hook
-from .models import CreditExposure, Customer, Order, OrderFacts, Product, ReturnFacts
+from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
 
 logger = logging.getLogger("salesgate.plugins")
 
@@ -131,6 +131,11 @@ class Hooks:
             raise PluginError(f"no plugin answered {DECIDERS[hook]}: is the 'rules' plugin disabled?")
         return combine(results, context.policy.roles)
 
+    def loads_facts(self) -> bool:
+        """Whether any plugin implements a data hook, i.e. whether loading facts may wait on an ERP."""
+        return any(getattr(self.pm.hook, name).get_hookimpls() for name in dir(self.pm.hook)
+                   if name.startswith("salesgate_load_"))
+
     def load_customer(self, customer_id: str) -> Customer | None:
         result: Customer | None = self._load("salesgate_load_customer", Customer, customer_id=customer_id)
         return result
@@ -141,6 +146,10 @@ class Hooks:
 
     def load_order(self, order_id: str) -> Order | None:
         result: Order | None = self._load("salesgate_load_order", Order, order_id=order_id)
+        return result
+
+    def load_delivery(self, order_id: str, sku: str) -> Delivery | None:
+        result: Delivery | None = self._load("salesgate_load_delivery", Delivery, order_id=order_id, sku=sku)
         return result
 
     def load_products(self, skus: Sequence[str]) -> list[Product] | None:
@@ -163,11 +172,23 @@ class Hooks:
             args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
             raise AdapterError(f"{name}({args}) failed: {type(exc).__name__}: {exc}") from exc
 
-    def record_decision(self, decision: Decision) -> None:
-        """Every recorder runs; one failing is logged and never affects the decision or the others."""
+    def load_counted_orders(self, customer_id: str, order_ids: Sequence[str]) -> list[str] | None:
+        result = self._call("salesgate_load_counted_orders", customer_id=customer_id, order_ids=list(order_ids))
+        if result is not None and not (isinstance(result, list) and all(isinstance(o, str) for o in result)):
+            raise PluginError("salesgate_load_counted_orders returned something other than a list of order ids")
+        return result
+
+    def record_decision(self, decision: Decision, facts: OrderFacts | ReturnFacts | None = None, *,
+                        skip: Iterable[str] = ()) -> None:
+        """Every recorder runs (but the plugins named in ``skip``, which recorded it already); one
+        failing is logged and never affects the decision or the others."""
+        skipped = set(skip)
+        arguments = {"decision": decision, "facts": facts}
         for impl in self.pm.hook.salesgate_record_decision.get_hookimpls():
+            if impl.plugin_name in skipped:
+                continue
             try:
-                impl.function(decision=decision)
+                impl.function(**{name: arguments[name] for name in impl.argnames})
             except Exception:
                 logger.exception("plugin %r failed to record decision %s", impl.plugin_name, decision.subject)
 

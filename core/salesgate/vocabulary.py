@@ -107,7 +107,7 @@ def _build() -> dict[Hook, dict[str, FactInfo]]:
     ]
     exposure = [
         *_from_model("exposure", CreditExposure),
-        _money("exposure.total", "Open receivables plus open orders, before this order."),
+        _money("exposure.total", "Open receivables plus open orders plus reserved credit, before this order."),
     ]
     ret = [
         *[FactInfo(f.path.replace("return_request.", "return.", 1), f.kind, f.description, f.unit,

@@ -9,7 +9,7 @@ from salesgate.models import OrderFacts
 
 
 class CreditExposurePlugin:
-    """Adds exposure = open receivables + open orders + this order, the limit and what is left.
+    """Adds exposure = open receivables + open orders + reserved credit + this order, the limit and what is left.
 
     It decides nothing itself (outcome ``allow``); the policy's credit rules decide. Kept apart
     from the rules so a company can replace how exposure is computed without touching rules.

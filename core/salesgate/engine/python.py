@@ -86,6 +86,15 @@ def compile_cond(cond: Cond) -> Test:
     """A function (facts, current list element) → whether the condition holds."""
     if isinstance(cond, Compare):
         left, right, test = compile_expr(cond.left), compile_expr(cond.right), _COMPARE[cond.op]
+        if isinstance(cond.right, Const) and isinstance(cond.left, Ref) and not cond.left.item:
+            # The commonest rule shape (fact op constant), read without the getter's extra call.
+            path, const = cond.left.path, cond.right.value
+
+            def fact_const(root: FactValues, item: FactValues | None) -> bool:
+                value = root.get(path)
+                return value is not None and test(value, const)
+
+            return fact_const
         if isinstance(cond.right, Const):
             const = cond.right.value
 
@@ -108,9 +117,15 @@ def compile_cond(cond: Cond) -> Test:
         return lambda root, item: (get(root, item) is not None) is present
     if isinstance(cond, And):
         parts = tuple(compile_cond(c) for c in cond.items)
+        if len(parts) == 2:  # the commonest: no generator per call (every part returns a bool)
+            first, second = parts
+            return lambda root, item: first(root, item) and second(root, item)
         return lambda root, item: all(p(root, item) for p in parts)
     if isinstance(cond, Or):
         parts = tuple(compile_cond(c) for c in cond.items)
+        if len(parts) == 2:
+            first, second = parts
+            return lambda root, item: first(root, item) or second(root, item)
         return lambda root, item: any(p(root, item) for p in parts)
     if isinstance(cond, Quantified):
         inner, path = compile_cond(cond.cond), cond.collection

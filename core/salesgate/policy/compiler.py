@@ -100,6 +100,20 @@ class Policy:
         return MappingProxyType({stage: tuple(rules) for stage, rules in grouped.items()})
 
     @cached_property
+    def fact_reads(self) -> Mapping[str, frozenset[str]]:
+        """By stage and by hook: every fact path the rules' conditions and price formulas read,
+        which is all a decision needs flattened (``paths`` of :func:`salesgate.facts.order_factset`)."""
+        reads: dict[str, set[str]] = {}
+        for rule in self.rules:
+            paths = set(rule.reads)
+            for formula in (rule.action.set_price, rule.action.floor):
+                if formula is not None:
+                    paths.update(ref.path for ref in walk_refs(formula))
+            reads.setdefault(rule.stage, set()).update(paths)
+            reads.setdefault(rule.hook, set()).update(paths)
+        return MappingProxyType({name: frozenset(paths) for name, paths in reads.items()})
+
+    @cached_property
     def ref(self) -> PolicyRef:
         """Name, version and content hash, as every decision carries them (one shared value)."""
         return PolicyRef(name=self.name, version=self.version, hash=self.hash)

@@ -1,0 +1,261 @@
+"""The demo ERP: a small trading company's database, built on the fly for ``salesgate demo``.
+
+Its schema is what a small distributor's ERP keeps — customers, products, sales orders and their
+lines, invoices, receipts (payments against invoices), deliveries and returns — and the shipped
+mapping ``demo.yaml`` reads it like any production database: exposure is *computed* from invoices,
+receipts and confirmed orders, a return is completed from the delivery it refers to. The rows come
+from the demo company (``salesgate/demo_company.json``): its exposure figures become invoices and
+receipts that add up to exactly those figures on the demo's as-of date.
+
+The schema is SQLAlchemy Core, so the same demo ERP can be created on SQLite (in memory by
+default), PostgreSQL or MariaDB: the tests run the demo mapping on all three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
+
+if TYPE_CHECKING:
+    from salesgate.demo import DemoCompany
+
+GRADE_LABELS = {"A": "大客户", "B": "中小客户", "C": "潜在客户"}
+"""How the demo ERP files customers (客户分类); ``demo.yaml`` translates the labels into grades."""
+
+Money = sa.Numeric(18, 4)
+
+metadata = sa.MetaData()
+
+customers = sa.Table(
+    "customers", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("region", sa.String(64), nullable=False, server_default=""),
+    sa.Column("region_has_distributor", sa.Boolean, nullable=False),
+    sa.Column("is_distributor", sa.Boolean, nullable=False),
+    sa.Column("credit_limit", Money, nullable=False),
+    sa.Column("credit_rating", sa.String(16), nullable=False),
+    sa.Column("payment_terms_days", sa.Integer, nullable=False),
+    sa.Column("has_repayment_plan", sa.Boolean, nullable=False),
+    sa.Column("has_repayment_agreement", sa.Boolean, nullable=False),
+    mysql_charset="utf8mb4",
+)
+products = sa.Table(
+    "products", metadata,
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("list_price", Money, nullable=False),
+    sa.Column("cost", Money, nullable=False),
+    sa.Column("on_hand", sa.Integer, nullable=False),
+    mysql_charset="utf8mb4",
+)
+sales_orders = sa.Table(
+    "sales_orders", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("customer_id", sa.String(32), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # draft, confirmed, completed, cancelled
+    sa.Column("order_date", sa.Date, nullable=False),
+    sa.Column("created_at", sa.DateTime),  # UTC
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("written_confirmation", sa.Boolean, nullable=False),
+    sa.Column("payment_method", sa.String(32), nullable=False),
+    sa.Column("draft_term_days", sa.Integer),
+    sa.Column("payment_terms_days", sa.Integer, nullable=False),
+    sa.Column("guarantee", sa.Boolean, nullable=False),
+    sa.Column("special_requirements", sa.Text),
+    sa.Column("total", Money, nullable=False),
+    sa.Column("invoiced_amount", Money, nullable=False),
+    mysql_charset="utf8mb4",
+)
+sales_order_lines = sa.Table(
+    "sales_order_lines", metadata,
+    sa.Column("order_id", sa.String(32), sa.ForeignKey("sales_orders.id"), primary_key=True),
+    sa.Column("line_no", sa.Integer, primary_key=True),
+    sa.Column("sku", sa.String(64), sa.ForeignKey("products.sku"), nullable=False),
+    sa.Column("qty", sa.Integer, nullable=False),
+    sa.Column("unit_price", Money, nullable=False),
+    sa.Column("discount", sa.Numeric(6, 4), nullable=False),
+    mysql_charset="utf8mb4",
+)
+invoices = sa.Table(
+    "invoices", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("customer_id", sa.String(32), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("order_id", sa.String(32), sa.ForeignKey("sales_orders.id")),
+    sa.Column("status", sa.String(16), nullable=False),  # posted, cancelled
+    sa.Column("invoice_date", sa.Date, nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("amount", Money, nullable=False),
+    mysql_charset="utf8mb4",
+)
+receipts = sa.Table(
+    "receipts", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("customer_id", sa.String(32), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("invoice_id", sa.String(32), sa.ForeignKey("invoices.id"), nullable=False),
+    sa.Column("received_on", sa.Date, nullable=False),
+    sa.Column("amount", Money, nullable=False),
+    mysql_charset="utf8mb4",
+)
+deliveries = sa.Table(
+    "deliveries", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("order_id", sa.String(32), sa.ForeignKey("sales_orders.id"), nullable=False),
+    sa.Column("sku", sa.String(64), sa.ForeignKey("products.sku"), nullable=False),
+    sa.Column("qty", sa.Integer, nullable=False),
+    sa.Column("delivered_on", sa.Date, nullable=False),
+    sa.Column("invoice_id", sa.String(32), sa.ForeignKey("invoices.id")),
+    mysql_charset="utf8mb4",
+)
+returns = sa.Table(
+    "returns", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("customer_id", sa.String(32), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("original_order_id", sa.String(32), sa.ForeignKey("sales_orders.id"), nullable=False),
+    sa.Column("sku", sa.String(64), sa.ForeignKey("products.sku"), nullable=False),
+    sa.Column("qty", sa.Integer, nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(16), nullable=False),
+    sa.Column("claimed_amount", Money),
+    sa.Column("requested_on", sa.Date, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # requested, completed, refused
+    mysql_charset="utf8mb4",
+)
+
+
+def demo_engine(url: str = "sqlite://") -> Engine:
+    """An engine for the demo ERP; an in-memory SQLite database is shared by all threads."""
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        return sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    return sa.create_engine(url)
+
+
+def create_demo_erp(company: DemoCompany, engine: Engine | None = None) -> Engine:
+    """Create the demo ERP's tables in ``engine`` (default: a new in-memory SQLite database) and fill them."""
+    engine = engine if engine is not None else demo_engine()
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        for table, rows in _rows(company).items():
+            if rows:
+                connection.execute(table.insert(), rows)
+    return engine
+
+
+def drop_demo_erp(engine: Engine) -> None:
+    """Drop the demo ERP's tables (tests on shared database servers clean up after themselves)."""
+    metadata.drop_all(engine)
+
+
+def _rows(company: DemoCompany) -> dict[sa.Table, list[dict[str, Any]]]:
+    as_of = company.as_of
+    rows: dict[sa.Table, list[dict[str, Any]]] = {t: [] for t in metadata.sorted_tables}
+    for c in company.customers.values():
+        rows[customers].append({
+            "id": c.id, "name": c.name, "category": GRADE_LABELS[c.grade.value], "status": c.status.value,
+            "region": c.region, "region_has_distributor": c.region_has_distributor,
+            "is_distributor": c.is_distributor, "credit_limit": c.credit_limit,
+            "credit_rating": c.credit_rating.value, "payment_terms_days": c.payment_terms_days,
+            "has_repayment_plan": c.has_repayment_plan, "has_repayment_agreement": c.has_repayment_agreement,
+        })
+    for p in company.products.values():
+        rows[products].append({"sku": p.sku, "name": p.name, "list_price": p.list_price, "cost": p.cost,
+                               "on_hand": p.stock})
+    for o in company.orders:  # the pending orders salesgate decides
+        rows[sales_orders].append(_order(o.id, o.customer_id, "draft", o.order_date, o.total, Decimal(0), {
+            "created_at": o.created_at.astimezone(UTC).replace(tzinfo=None) if o.created_at else None,
+            "currency": o.currency, "channel": o.channel.value, "written_confirmation": o.written_confirmation,
+            "payment_method": o.payment_method.value, "draft_term_days": o.draft_term_days,
+            "payment_terms_days": o.payment_terms_days, "guarantee": o.guarantee,
+            "special_requirements": o.special_requirements,
+        }))
+        rows[sales_order_lines].extend(
+            {"order_id": o.id, "line_no": ln.line_no, "sku": ln.sku, "qty": ln.qty, "unit_price": ln.unit_price,
+             "discount": ln.discount} for ln in o.lines)
+    first_sku = next(iter(company.products))
+    for n, (customer_id, exposure) in enumerate(sorted(company.exposures.items()), start=1):
+        if exposure.open_orders:  # confirmed, not yet invoiced
+            order_id = f"SO-08{n:02d}"
+            rows[sales_orders].append(_order(order_id, customer_id, "confirmed", as_of - timedelta(days=10),
+                                             exposure.open_orders, Decimal(0)))
+            rows[sales_order_lines].append({"order_id": order_id, "line_no": 1, "sku": first_sku, "qty": 1,
+                                            "unit_price": exposure.open_orders, "discount": Decimal(0)})
+        rows[invoices].extend(_receivables(customer_id, exposure.open_receivables, exposure.overdue_amount,
+                                           exposure.max_overdue_days, as_of, rows[receipts]))
+    for n, r in enumerate(company.returns, start=1):
+        delivered_on = as_of - timedelta(days=r.days_since_delivery)
+        value = r.unit_price * r.delivered_qty
+        rows[sales_orders].append(_order(r.original_order_id, r.customer_id, "completed",
+                                         delivered_on - timedelta(days=3), value, value))
+        rows[sales_order_lines].append({"order_id": r.original_order_id, "line_no": 1, "sku": r.sku,
+                                        "qty": r.delivered_qty, "unit_price": r.unit_price, "discount": Decimal(0)})
+        if r.invoice_id:
+            rows[invoices].append(_invoice(r.invoice_id, r.customer_id, delivered_on, delivered_on + timedelta(30),
+                                           value, r.original_order_id))
+            rows[receipts].append(_receipt(f"RC-{r.invoice_id}", r.customer_id, r.invoice_id,
+                                           delivered_on + timedelta(days=25), value))
+        rows[deliveries].append({"id": f"DN-{n:04d}", "order_id": r.original_order_id, "sku": r.sku,
+                                 "qty": r.delivered_qty, "delivered_on": delivered_on, "invoice_id": r.invoice_id})
+        if r.already_returned_qty:
+            rows[returns].append(_return(f"{r.id}-EARLIER", r.customer_id, r.original_order_id, r.sku,
+                                         r.already_returned_qty, "return", "other", None,
+                                         delivered_on + timedelta(days=2), "completed"))
+        rows[returns].append(_return(r.id, r.customer_id, r.original_order_id, r.sku, r.qty, r.type.value,
+                                     r.reason.value, r.claimed_amount, as_of, "requested"))
+    return rows
+
+
+def _order(order_id: str, customer_id: str, status: str, order_date: date, total: Decimal, invoiced: Decimal,
+           terms: dict[str, Any] | None = None) -> dict[str, Any]:
+    defaults = {"created_at": None, "currency": "CNY", "channel": "written", "written_confirmation": False,
+                "payment_method": "credit", "draft_term_days": None, "payment_terms_days": 30, "guarantee": False,
+                "special_requirements": None}
+    return {"id": order_id, "customer_id": customer_id, "status": status, "order_date": order_date,
+            "total": total, "invoiced_amount": invoiced, **defaults, **(terms or {})}
+
+
+def _invoice(invoice_id: str, customer_id: str, invoice_date: date, due_date: date, amount: Decimal,
+             order_id: str | None = None) -> dict[str, Any]:
+    return {"id": invoice_id, "customer_id": customer_id, "order_id": order_id, "status": "posted",
+            "invoice_date": invoice_date, "due_date": due_date, "amount": amount}
+
+
+def _receipt(receipt_id: str, customer_id: str, invoice_id: str, received_on: date, amount: Decimal) -> dict[str, Any]:
+    return {"id": receipt_id, "customer_id": customer_id, "invoice_id": invoice_id, "received_on": received_on,
+            "amount": amount}
+
+
+def _return(return_id: str, customer_id: str, order_id: str, sku: str, qty: int, kind: str, reason: str,
+            claimed: Decimal | None, requested_on: date, status: str) -> dict[str, Any]:
+    return {"id": return_id, "customer_id": customer_id, "original_order_id": order_id, "sku": sku, "qty": qty,
+            "type": kind, "reason": reason, "claimed_amount": claimed, "requested_on": requested_on,
+            "status": status}
+
+
+def _receivables(customer_id: str, open_amount: Decimal, overdue: Decimal, overdue_days: int, as_of: date,
+                 receipts_out: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    """Invoices whose unpaid parts add up to the open and overdue amounts, each with some history:
+    an old invoice paid in full, a partly paid overdue one, and one not yet due."""
+    if overdue and overdue_days <= 0:
+        raise ValueError(f"customer {customer_id}: an overdue amount needs overdue days")
+    if open_amount == 0:
+        return []
+    paid_date = as_of - timedelta(days=90)
+    made = [_invoice(f"INV-{customer_id}-1", customer_id, paid_date - timedelta(30), paid_date, Decimal(5000))]
+    receipts_out.append(_receipt(f"RC-{customer_id}-1", customer_id, made[0]["id"], paid_date, Decimal(5000)))
+    if overdue:
+        due = as_of - timedelta(days=overdue_days)
+        made.append(_invoice(f"INV-{customer_id}-2", customer_id, due - timedelta(30), due, overdue + 1000))
+        receipts_out.append(_receipt(f"RC-{customer_id}-2", customer_id, made[-1]["id"], due, Decimal(1000)))
+    if open_amount > overdue:
+        made.append(_invoice(f"INV-{customer_id}-3", customer_id, as_of - timedelta(days=5),
+                             as_of + timedelta(days=25), open_amount - overdue))
+    return made

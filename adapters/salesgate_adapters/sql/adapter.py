@@ -1,0 +1,335 @@
+"""The SQL adapter: answers the data hooks from an ERP database, as its mapping file declares.
+
+One adapter for SQLite, PostgreSQL and MariaDB/MySQL, on SQLAlchemy Core. It only reads: the
+statements come from the mapping (checked when it is loaded), every value is converted to the fact
+model's type, and anything that does not fit is an :class:`~salesgate.errors.AdapterError` naming
+the mapping file and line, the fact and the column, which the gate turns into a safe decision.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql import Executable
+
+from salesgate.errors import AdapterError, did_you_mean
+from salesgate.hookspecs import hookimpl
+from salesgate.models import CreditExposure, Customer, Delivery, Order, Product
+
+from .convert import ConversionError, Converter, base_type, converter_for, is_required, plain_decimal, to_decimal
+from .engine import ANSI_MODES, MYSQL, create_engine, redact, shown
+from .facts import EXPANDING_PARAMS, FACT_KINDS, OVERDUE_SINCE, TODAY
+from .mapping import ErpMapping, Fact, Plan, load_mapping, table_keys
+
+DEFAULT_URL_ENV = "SALESGATE_DATABASE_URL"
+# Exposure sources combine: amounts add up, day counts take the largest.
+_EXPOSURE_SUMS = tuple(n for n, f in CreditExposure.model_fields.items() if base_type(f.annotation) is Decimal)
+_EXPOSURE_MAXES = tuple(n for n, f in CreditExposure.model_fields.items() if base_type(f.annotation) is int)
+
+
+class SqlAdapter:
+    """Reads customers, exposure, products, orders and deliveries from an ERP database.
+
+    ``url`` (else the environment variable ``url_env``) is a SQLAlchemy URL:
+    ``postgresql://user:pw@host/erp`` (psycopg 3), ``mysql://…`` or ``mariadb://…`` (PyMySQL),
+    ``sqlite:///erp.db``. ``mapping`` is a shipped mapping (``demo``, ``erpnext``, ``odoo``) or
+    the path of your own. Engines the adapter creates time out after ``timeout`` seconds and open
+    read-only sessions; pass ``engine`` to use one you configured yourself (it is not closed by
+    :meth:`close`). ``today`` fixes the day exposure is counted at (a date, or a function
+    returning one); by default it is today in the mapping's time zone.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        mapping: str | Path = "demo",
+        *,
+        url_env: str = DEFAULT_URL_ENV,
+        engine: Engine | None = None,
+        timeout: float = 5.0,
+        today: date | Callable[[], date] | None = None,
+    ) -> None:
+        if timeout <= 0:
+            raise AdapterError(f"sql adapter: timeout must be a positive number of seconds, got {timeout!r}")
+        self.mapping: ErpMapping = load_mapping(mapping)
+        if engine is not None:
+            if url is not None:
+                raise AdapterError("sql adapter: pass url or engine, not both")
+            self.engine, self._owns_engine = engine, False
+        else:
+            text = url if url is not None else os.environ.get(url_env, "")
+            if not text.strip():
+                raise AdapterError(f"sql adapter: no database URL: pass url=... or set {url_env}")
+            self.engine, self._owns_engine = create_engine(text, timeout), True
+        self._today = today
+        self._statements: dict[str, list[tuple[Plan, Executable]]] = {
+            fact: [(plan, _statement(plan)) for plan in self.mapping.plans(fact)]
+            for fact in FACT_KINDS
+        }
+        self._converters: dict[tuple[str, str], Converter] = {}
+
+    @property
+    def url(self) -> str:
+        """The database URL with the password hidden."""
+        return shown(self.engine.url)
+
+    def __repr__(self) -> str:
+        return f"SqlAdapter({self.url!r}, mapping={self.mapping.name!r})"
+
+    def close(self) -> None:
+        """Close the connections of an engine this adapter created."""
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def today(self) -> date:
+        """The day exposure is counted at (``:today`` in queries)."""
+        if self._today is None:
+            return datetime.now(self.mapping.business_tz).date()
+        return self._today() if callable(self._today) else self._today
+
+    # -- the data hooks ---------------------------------------------------------------------------------
+
+    @hookimpl
+    def salesgate_load_customer(self, customer_id: str) -> Customer | None:
+        found: Customer | None = self._one("customer", {"customer_id": customer_id})
+        return found
+
+    @hookimpl
+    def salesgate_load_exposure(self, customer_id: str) -> CreditExposure | None:
+        sources = self._statements["exposure"]
+        if not sources:
+            return None
+        params = {"customer_id": customer_id}
+        sums = dict.fromkeys(_EXPOSURE_SUMS, Decimal(0))
+        maxes = dict.fromkeys(_EXPOSURE_MAXES, 0)
+        since: date | None = None
+        for plan, statement in sources:
+            for row in self._rows(plan, statement, params):
+                values = self._values(plan, row, params)
+                for field in _EXPOSURE_SUMS:
+                    sums[field] += values.get(field, 0)
+                for field in _EXPOSURE_MAXES:
+                    maxes[field] = max(maxes[field], values.get(field, 0))
+                due = values.get(OVERDUE_SINCE)
+                if due is not None and (since is None or due < since):
+                    since = due
+        if since is not None and "max_overdue_days" in maxes:
+            maxes["max_overdue_days"] = max(maxes["max_overdue_days"], (self.today() - since).days)
+        totals = {field: plain_decimal(value) for field, value in sums.items()} | maxes
+        exposure: CreditExposure = self._validate(sources[0][0], CreditExposure, totals, params)
+        return exposure
+
+    @hookimpl
+    def salesgate_load_products(self, skus: list[str]) -> list[Product] | None:
+        sources = self._statements["products"]
+        if not sources or not skus:
+            return None
+        (plan, statement), params = sources[0], {"skus": list(skus)}
+        products: dict[str, Product] = {}
+        for row in self._rows(plan, statement, params):
+            product: Product = self._validate(plan, Product, self._values(plan, row, params), params)
+            if product.sku in products:
+                raise AdapterError(self._where(plan, "sku", params, f"more than one row for sku {product.sku!r}; "
+                                                                    "the query must return one row per product"))
+            products[product.sku] = product
+        found = [products[sku] for sku in skus if sku in products]
+        return found or None
+
+    @hookimpl
+    def salesgate_load_order(self, order_id: str) -> Order | None:
+        params = {"order_id": order_id}
+        header = self._one_row("order", params)
+        if header is None:
+            return None
+        plan, values = header
+        line_plan, statement = self._statements["order.lines"][0]
+        lines = [self._values(line_plan, row, params) for row in self._rows(line_plan, statement, params)]
+        if not lines:
+            raise AdapterError(self._where(line_plan, None, params, "the order has no lines"))
+        lines.sort(key=lambda line: line.get("line_no", 0))
+        try:
+            return Order.model_validate({**values, "lines": lines})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            loc = error["loc"]
+            if loc[:1] == ("lines",) and len(loc) >= 3:
+                raise AdapterError(self._where(line_plan, str(loc[2]), params, f"line {int(loc[1]) + 1}: "
+                                                                                f"{error['msg']}")) from None
+            field = str(loc[0]) if loc else None
+            raise AdapterError(self._where(plan, field, params, error["msg"])) from None
+
+    @hookimpl
+    def salesgate_load_delivery(self, order_id: str, sku: str) -> Delivery | None:
+        found: Delivery | None = self._one("delivery", {"order_id": order_id, "sku": sku})
+        return found
+
+    # -- reading and converting -------------------------------------------------------------------------
+
+    def _one(self, fact: str, params: Mapping[str, Any]) -> Any:
+        found = self._one_row(fact, params)
+        if found is None:
+            return None
+        plan, values = found
+        return self._validate(plan, plan.kind.model, values, params)
+
+    def _one_row(self, fact: str, params: Mapping[str, Any]) -> tuple[Plan, dict[str, Any]] | None:
+        sources = self._statements[fact]
+        if not sources:
+            return None
+        plan, statement = sources[0]
+        rows = self._rows(plan, statement, params)
+        if not rows:
+            return None
+        if len(rows) > 1:
+            raise AdapterError(self._where(plan, None, params, f"{len(rows)} rows where one was expected; "
+                                                               "the query must return one row per "
+                                                               f"{' and '.join(plan.kind.params)}"))
+        return plan, self._values(plan, rows[0], params)
+
+    def _rows(self, plan: Plan, statement: Executable, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        bound = {name: params[name] for name in plan.params if name in params}
+        if TODAY in plan.params:
+            bound[TODAY] = self.today()
+        try:
+            with self._connection() as connection:
+                return [dict(row) for row in connection.execute(statement, bound).mappings()]
+        except SQLAlchemyError as exc:
+            reason = getattr(exc, "orig", None) or exc
+            text = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
+            message = f"database {self.url} failed: {type(reason).__name__}: {redact(text, self.engine.url)}"
+            raise AdapterError(self._where(plan, None, params, message)) from exc
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        with self.engine.connect() as connection:
+            if self._owns_engine or self.engine.dialect.name not in MYSQL:
+                yield connection
+                return
+            # Someone else's MySQL engine: standard quoting for our statements only, then as it was.
+            previous = connection.execute(sa.text("SELECT @@SESSION.sql_mode")).scalar()
+            connection.execute(sa.text(f"SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',{ANSI_MODES}')"))
+            try:
+                yield connection
+            finally:
+                connection.execute(sa.text("SET SESSION sql_mode = :mode"), {"mode": previous})
+
+    def _values(self, plan: Plan, row: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+        """One row as fact values: ERP values translated, types converted, defaults filled."""
+        kind, source = plan.kind, plan.source
+        fields = kind.fields
+        translations = source.values if isinstance(source, Fact) else {}
+        out: dict[str, Any] = {}
+        for label, raw in row.items():
+            if label not in fields:
+                suggestion = did_you_mean(label, fields)
+                hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+                raise AdapterError(self._where(plan, None, params, f"the query returns column {label!r}, which is "
+                                                                   f"not a {kind.name} field{hint}"))
+            value = raw
+            table = translations.get(label)
+            if table is not None and raw is not None:
+                key = _value_key(raw)
+                value = table[key] if key in table else table.get("*", raw)
+            if value is None:
+                continue
+            try:
+                out[label] = self._converter(plan, label)(value)
+            except ConversionError as exc:
+                raise AdapterError(self._where(plan, label, params, str(exc))) from None
+        if isinstance(source, Fact):
+            for field, default in source.defaults.items():
+                if out.get(field) is None and default is not None:
+                    out[field] = self._converter(plan, field)(default)
+        for field in fields:
+            if field not in out and is_required(kind.model, field):
+                problem = ("NULL in a required field; give it a value under defaults:" if field in row else
+                           "required, and the query returns no such column")
+                raise AdapterError(self._where(plan, field, params, problem))
+        return out
+
+    def _converter(self, plan: Plan, field: str) -> Converter:
+        key = (plan.kind.name, field)
+        if key not in self._converters:
+            self._converters[key] = converter_for(plan.kind.model, field, self.mapping.business_tz,
+                                                  self.mapping.stored_tz)
+        return self._converters[key]
+
+    def _validate(self, plan: Plan, model: type[BaseModel], values: Mapping[str, Any],
+                  params: Mapping[str, Any]) -> Any:
+        try:
+            return model.model_validate(values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = str(error["loc"][0]) if error["loc"] else None
+            given = error["input"]
+            shown_value = (f"{plain_decimal(given) if isinstance(given, Decimal) else repr(given)}: "
+                           if field else "")
+            raise AdapterError(self._where(plan, field, params, shown_value + error["msg"])) from None
+
+    def _where(self, plan: Plan, field: str | None, params: Mapping[str, Any], problem: str) -> str:
+        """``file:line: fact 'customer', column 'credit_limit' (customer_id='C1'): problem``."""
+        source = plan.source
+        if source.query is not None:
+            path, column = (*plan.path, "query"), field
+        elif field is not None and field in source.columns:
+            path, column = (*plan.path, "columns", field), source.columns[field]
+        else:
+            path, column = plan.path, field
+        context = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        what = f"fact {plan.label!r}" + (f", column {column!r}" if column else "")
+        return f"{self.mapping.where(path)}: {what} ({context}): {problem}"
+
+
+def _value_key(raw: Any) -> str:
+    """How an ERP value is looked up in ``values:`` (YAML keys are text: 1, 1.0 and '1' are one key)."""
+    if isinstance(raw, bool):
+        return str(raw)
+    if isinstance(raw, int | float | Decimal):
+        try:
+            return str(to_decimal(raw))
+        except ConversionError:  # pragma: no cover - NaN or infinity
+            return str(raw)
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace")
+    return str(raw)
+
+
+def _statement(plan: Plan) -> Executable:
+    """The SQLAlchemy Core statement of one source: a text() query, or a select() on a table."""
+    source = plan.source
+    if source.query is not None:
+        binds = [
+            sa.bindparam(name, expanding=True) if name in EXPANDING_PARAMS
+            else sa.bindparam(name, type_=sa.Date()) if name == TODAY
+            else sa.bindparam(name)
+            for name in plan.params
+        ]
+        return sa.text(source.query).bindparams(*binds)
+    assert source.table is not None  # noqa: S101 - guaranteed by Source's validator
+    keys = table_keys(source, plan.kind)
+    names = dict.fromkeys([*source.columns.values(), *keys.values(), *source.where])
+    table = sa.table(source.table, *(sa.column(name) for name in names), schema=source.table_schema)
+    statement = sa.select(*(table.c[column].label(field) for field, column in source.columns.items()))
+    for param, column in keys.items():
+        if param in EXPANDING_PARAMS:
+            statement = statement.where(table.c[column].in_(sa.bindparam(param, expanding=True)))
+        else:
+            statement = statement.where(table.c[column] == sa.bindparam(param))
+    for column, value in source.where.items():
+        if isinstance(value, list):
+            statement = statement.where(table.c[column].in_(value))
+        elif value is None:
+            statement = statement.where(table.c[column].is_(None))
+        else:
+            statement = statement.where(table.c[column] == value)
+    return statement

@@ -1,0 +1,98 @@
+"""Engines the SQL adapter creates: URL checks, default drivers, timeouts, read-only sessions.
+
+Every message shows the URL with its password hidden. Drivers are imported by SQLAlchemy when the
+engine is created, so a missing one is reported with the extra that installs it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from salesgate.errors import AdapterError
+
+DEFAULT_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
+EXTRAS = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
+MYSQL = ("mysql", "mariadb")
+ANSI_MODES = "ANSI_QUOTES,PIPES_AS_CONCAT"
+"""Set on MySQL/MariaDB sessions so that mapping queries are standard SQL on every database:
+``"double quoted"`` names are identifiers and ``||`` concatenates."""
+
+
+def shown(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def redact(text: str, url: URL) -> str:
+    """A driver's message with the password removed, should a driver ever echo it."""
+    password = url.password
+    return text.replace(str(password), "***") if password else text
+
+
+def parse_url(text: str) -> URL:
+    try:
+        url = sa.make_url(text)
+    except (ArgumentError, ValueError):
+        # The text may hold a password: never repeat it.
+        raise AdapterError("the database URL is not a valid URL: expected "
+                           "dialect[+driver]://user:password@host:port/database, e.g. "
+                           "postgresql://erp@db.example.com/erp or sqlite:///erp.db") from None
+    backend = url.get_backend_name()
+    if url.drivername == backend and backend in DEFAULT_DRIVERS:
+        url = url.set(drivername=f"{backend}+{DEFAULT_DRIVERS[backend]}")
+    return url
+
+
+def create_engine(text: str, timeout: float) -> Engine:
+    """An engine whose sessions time out after ``timeout`` seconds and cannot write."""
+    url = parse_url(text)
+    backend = url.get_backend_name()
+    options: dict[str, Any] = {"pool_pre_ping": True, "connect_args": _connect_args(url, timeout)}
+    if backend != "sqlite":
+        options["pool_timeout"] = timeout
+    try:
+        engine = sa.create_engine(url, **options)
+    except NoSuchModuleError:
+        raise AdapterError(f"unknown database type {url.drivername!r} in {shown(url)}: use postgresql, "
+                           "mysql, mariadb or sqlite") from None
+    except ImportError as exc:
+        extra = EXTRAS.get(backend)
+        how = f"pip install 'salesgate[{extra}]'" if extra else f"install the {url.get_driver_name()} driver"
+        raise AdapterError(f"the {url.get_driver_name()} driver for {shown(url)} is not installed "
+                           f"({exc}): {how}") from None
+    sa.event.listen(engine, "connect", _session_setup(backend))
+    return engine
+
+
+def _connect_args(url: URL, timeout: float) -> dict[str, Any]:
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        given = url.query.get("options")
+        given_text = " ".join(given) if isinstance(given, tuple) else (given or "")
+        settings = f"-c statement_timeout={max(1, round(timeout * 1000))} -c default_transaction_read_only=on"
+        # libpq counts whole seconds and treats anything below 2 as 2.
+        return {"connect_timeout": max(2, math.ceil(timeout)), "options": f"{given_text} {settings}".strip()}
+    if backend in MYSQL:
+        return {"connect_timeout": timeout, "read_timeout": timeout, "write_timeout": timeout}
+    if backend == "sqlite":
+        return {"timeout": timeout}
+    return {}
+
+
+def _session_setup(backend: str) -> Any:
+    def setup(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            if backend in MYSQL:
+                cursor.execute(f"SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',{ANSI_MODES}')")
+                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+            elif backend == "sqlite":
+                cursor.execute("PRAGMA query_only = ON")
+        finally:
+            cursor.close()
+
+    return setup

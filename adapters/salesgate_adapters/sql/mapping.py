@@ -1,0 +1,358 @@
+"""Mapping files: how each fact comes out of an ERP's schema, declared in YAML and checked on load.
+
+A mapping that loads is fully checked, like a policy: unknown keys, unknown fact fields (with a
+did-you-mean), query parameters that do not exist or are never used, values and defaults that do
+not fit their field. Every problem names the file, line and field; they are raised together as one
+:class:`MappingError`. The format is documented in ``docs/adapters.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from decimal import Decimal
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from salesgate.errors import AdapterError, PolicyError, PolicyProblem, did_you_mean
+from salesgate.policy.yamlfile import LineDict, line_of, load_yaml
+
+from .convert import ConversionError, base_type, converter_for
+from .facts import EXPANDING_PARAMS, FACT_KINDS, TODAY, FactKind
+
+SHIPPED = ("demo", "erpnext", "odoo")
+"""Mappings shipped in ``salesgate_adapters/sql/mappings/``: pass the name instead of a path."""
+
+# The bind-parameter syntax of SQLAlchemy's text(): ":name", but not "::cast" or "\:escaped".
+_PARAM = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+_PARENTHESISED_EXPANDING = re.compile(r"\(\s*:(" + "|".join(sorted(EXPANDING_PARAMS)) + r")\s*\)")
+_READ_ONLY_START = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
+
+Scalar = str | int | bool | Decimal | None
+
+
+class MappingError(AdapterError):
+    """A mapping file is invalid. Holds every problem found, each naming file, line and field."""
+
+    def __init__(self, problems: Sequence[PolicyProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def _column_name(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("YAML reads this column name as true/false: quote names like 'no', 'yes', 'on', 'off'")
+    return value
+
+
+ColumnName = Annotated[str, BeforeValidator(_column_name)]
+
+
+def _decimal_scalars(value: Any) -> Any:
+    # YAML reads 1.5 as a float; a filter or default must mean exactly what was written.
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, list):
+        return [_decimal_scalars(v) for v in value]
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Source(_Strict):
+    """Where rows come from: a parameterised ``query``, or a ``table`` with ``key`` and ``columns``."""
+
+    query: str | None = Field(None, description="SQL returning columns named after the fact's fields.")
+    table: str | None = Field(None, description="Table name, as the ERP spells it (spaces allowed).")
+    table_schema: str | None = Field(None, alias="schema", description="Schema (PostgreSQL) or database.")
+    key: ColumnName | dict[str, ColumnName] | None = Field(
+        None, description="Column matched against the fact's parameter, or {parameter: column}."
+    )
+    columns: dict[str, ColumnName] = Field(default_factory=dict, description="{fact field: column}.")
+    where: dict[str, Annotated[Scalar | list[Scalar], BeforeValidator(_decimal_scalars)]] = Field(
+        default_factory=dict, description="Fixed filters {column: value}; a list means any of these values."
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Source:
+        if (self.query is None) == (self.table is None):
+            raise ValueError("give either query: (SQL) or table: with key: and columns:")
+        if self.query is not None:
+            given = [k for k in ("table_schema", "key", "where") if getattr(self, k)] + (
+                ["columns"] if self.columns else [])
+            if given:
+                names = ", ".join("schema" if k == "table_schema" else k for k in given)
+                raise ValueError(f"{names} only go with table:; a query names its own tables and columns")
+        else:
+            if not self.key:
+                raise ValueError("table: needs key: (the column matched against the fact's parameter)")
+            if not self.columns:
+                raise ValueError("table: needs columns: {fact field: column}")
+        return self
+
+
+class Fact(Source):
+    """A source whose rows become one model each, with ERP values translated and defaults filled."""
+
+    values: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="{field: {ERP value: fact value}}; '*' matches any other value."
+    )
+    defaults: dict[str, Annotated[Any, BeforeValidator(_decimal_scalars)]] = Field(
+        default_factory=dict, description="{field: value} when the column is NULL or not mapped."
+    )
+
+
+class OrderFact(Fact):
+    lines: Fact = Field(description="The order's lines, by :order_id.")
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
+class Facts(_Strict):
+    customer: Fact | None = None
+    exposure: Annotated[list[Source], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    products: Fact | None = None
+    order: OrderFact | None = None
+    delivery: Fact | None = None
+
+
+class MappingFile(_Strict):
+    """The top level of a mapping file."""
+
+    mapping: str = Field(min_length=1, description="Name of the mapping, for messages.")
+    description: str = ""
+    timezone: str = Field("UTC", description="The company's time zone: what day it is, the day of a datetime.")
+    stored_timezone: str | None = Field(
+        None, description="Zone of datetimes the ERP stores without one (default: timezone)."
+    )
+    facts: Facts
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One source of one fact, with where it is written in the mapping file."""
+
+    kind: FactKind
+    source: Source
+    path: tuple[str | int, ...]
+    params: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        index = self.path[-1] if isinstance(self.path[-1], int) else None
+        return self.kind.name + (f"[{index}]" if index is not None and len(self.path) > 2 else "")
+
+
+@dataclass(frozen=True)
+class ErpMapping:
+    """A loaded, checked mapping file."""
+
+    name: str
+    file: str
+    spec: MappingFile
+    raw: LineDict
+    business_tz: tzinfo
+    stored_tz: tzinfo
+
+    def line(self, path: Sequence[str | int]) -> int | None:
+        return line_of(self.raw, list(path))
+
+    def where(self, path: Sequence[str | int]) -> str:
+        line = self.line(path)
+        return f"{self.file}:{line}" if line else self.file
+
+    def plans(self, fact: str) -> list[Plan]:
+        """The sources of a fact (several for exposure), or none when the mapping leaves it out."""
+        facts = self.spec.facts
+        if fact == "order.lines":
+            return [] if facts.order is None else [self._plan("order.lines", facts.order.lines,
+                                                              ("facts", "order", "lines"))]
+        value = getattr(facts, fact)
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return [self._plan(fact, s, ("facts", fact, i)) for i, s in enumerate(value)]
+        return [self._plan(fact, value, ("facts", fact))]
+
+    def _plan(self, fact: str, source: Source, path: tuple[str | int, ...]) -> Plan:
+        kind = FACT_KINDS[fact]
+        if source.query is not None:
+            params = tuple(dict.fromkeys(_PARAM.findall(source.query)))
+        else:
+            params = tuple(table_keys(source, kind))
+        return Plan(kind, source, path, params)
+
+
+def table_keys(source: Source, kind: FactKind) -> dict[str, str]:
+    """{parameter: column} of a table source (``key: col`` names the fact's only parameter)."""
+    if isinstance(source.key, str):
+        return {kind.params[0]: source.key}
+    return dict(source.key or {})
+
+
+# -- loading ------------------------------------------------------------------------------------------------
+
+
+def mapping_path(mapping: str | Path) -> Path:
+    """A shipped mapping by name (``"erpnext"``), else a file path."""
+    if isinstance(mapping, str) and mapping in SHIPPED:
+        return Path(str(resources.files("salesgate_adapters.sql").joinpath("mappings", f"{mapping}.yaml")))
+    path = Path(mapping)
+    if isinstance(mapping, str) and path.suffix not in (".yaml", ".yml") and not path.exists():
+        suggestion = did_you_mean(mapping, SHIPPED)
+        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+        raise MappingError([PolicyProblem(f"no mapping {mapping!r}{hint}: shipped mappings are "
+                                          f"{', '.join(SHIPPED)}; or give the path of a .yaml file")])
+    return path
+
+
+def load_mapping(mapping: str | Path) -> ErpMapping:
+    """Load and check a mapping file. Raises :class:`MappingError` listing every problem."""
+    path = mapping_path(mapping)
+    shown = str(path)
+    if not path.is_file():
+        raise MappingError([PolicyProblem(f"no such mapping file: {path}")])
+    try:
+        raw = load_yaml(path, shown)
+    except PolicyError as exc:
+        raise MappingError(exc.problems) from None
+    if not isinstance(raw, LineDict):
+        raise MappingError([PolicyProblem("a mapping file is a YAML mapping with mapping: and facts:", shown, 1)])
+    try:
+        spec = MappingFile.model_validate(raw)
+    except ValidationError as exc:
+        raise MappingError(_validation_problems(exc, raw, shown)) from None
+    problems: list[PolicyProblem] = []
+
+    def problem(message: str, loc: Sequence[str | int], suggestion: str | None = None) -> None:
+        field = ".".join(str(p) for p in loc)
+        problems.append(PolicyProblem(message, shown, line_of(raw, list(loc)), None, field, suggestion))
+
+    zones: list[tzinfo] = []
+    for key in ("timezone", "stored_timezone"):
+        name = getattr(spec, key) or spec.timezone
+        try:
+            zones.append(ZoneInfo(name))
+        except (ZoneInfoNotFoundError, ValueError):
+            problem(f"unknown time zone {name!r}: use an IANA name such as Asia/Shanghai or UTC", [key])
+            zones.append(ZoneInfo("UTC"))
+    loaded = ErpMapping(spec.mapping, shown, spec, raw, zones[0], zones[1])
+    for fact in FACT_KINDS:
+        for plan in loaded.plans(fact):
+            _check_plan(loaded, plan, problem)
+    if problems:
+        raise MappingError(problems)
+    return loaded
+
+
+def _validation_problems(exc: ValidationError, raw: LineDict, shown: str) -> list[PolicyProblem]:
+    problems = []
+    for err in exc.errors():
+        # pydantic adds union branch names ("str", "list[...]") to locations; people want the path.
+        loc = [p for p in err["loc"] if isinstance(p, int) or not re.match(r"^(str|dict|list|function-)", p)]
+        message, suggestion = err["msg"].removeprefix("Value error, "), None
+        if err["type"] == "extra_forbidden":
+            choices = _fields_at(loc)
+            message = "unknown field" + (f"; expected one of: {', '.join(choices)}" if choices else "")
+            suggestion = did_you_mean(str(loc[-1]), choices) if choices else None
+        field = ".".join(str(p) for p in loc) or None
+        problems.append(PolicyProblem(message, shown, line_of(raw, loc), None, field, suggestion))
+    return problems
+
+
+def _fields_at(loc: Sequence[str | int]) -> list[str]:
+    """The keys allowed where an unknown key was found, for the message and the did-you-mean."""
+    names = [p for p in loc[:-1] if isinstance(p, str)]
+    if not names:
+        return list(MappingFile.model_fields)
+    if names == ["facts"]:
+        return list(Facts.model_fields)
+    model: type[BaseModel] = Source if names[:2] == ["facts", "exposure"] else Fact
+    if names[:2] == ["facts", "order"] and names[-1] != "lines":
+        model = OrderFact
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _check_plan(mapping: ErpMapping, plan: Plan, problem: Any) -> None:
+    kind, source, path = plan.kind, plan.source, plan.path
+    fields = kind.fields
+    allowed = (*kind.params, TODAY)
+    if source.query is not None:
+        if not _READ_ONLY_START.match(source.query):
+            problem("a query must be a SELECT (or WITH … SELECT): salesgate only reads the ERP", [*path, "query"])
+        for name in plan.params:
+            if name not in allowed:
+                problem(f"unknown parameter :{name}; this fact's parameters are "
+                        f"{', '.join(':' + p for p in allowed)}", [*path, "query"], did_you_mean(name, allowed))
+        for name in kind.params:
+            if name not in plan.params:
+                problem(f"the query never uses :{name}, so it would answer the same for every {name}",
+                        [*path, "query"])
+        match = _PARENTHESISED_EXPANDING.search(source.query)
+        if match:
+            problem(f"write IN :{match.group(1)} without parentheses: the list is expanded into them",
+                    [*path, "query"])
+    else:
+        if isinstance(source.key, dict):
+            for name in source.key:
+                if name not in kind.params:
+                    problem(f"unknown parameter {name!r} in key; this fact's parameters are "
+                            f"{', '.join(kind.params)}", [*path, "key", name], did_you_mean(name, kind.params))
+        for name in kind.params:
+            if name not in table_keys(source, kind):
+                problem(f"key must give the column for {name}: key: {{{', '.join(kind.params)}}}", [*path, "key"])
+        for field in source.columns:
+            if field not in fields:
+                problem(f"unknown {kind.name} field; expected one of: {', '.join(fields)}",
+                        [*path, "columns", field], did_you_mean(field, fields))
+    if isinstance(source, Fact):
+        for section in ("values", "defaults"):
+            for field in getattr(source, section):
+                if field not in fields:
+                    problem(f"unknown {kind.name} field; expected one of: {', '.join(fields)}",
+                            [*path, section, field], did_you_mean(field, fields))
+        _check_values(mapping, plan, source, problem)
+
+
+def _check_values(mapping: ErpMapping, plan: Plan, source: Fact, problem: Any) -> None:
+    """Defaults and translated values must be valid for their field, like a value read from the ERP."""
+    model = plan.kind.model
+    checks = [(f, v, [*plan.path, "defaults", f]) for f, v in source.defaults.items()]
+    checks += [(f, v, [*plan.path, "values", f, k]) for f, table in source.values.items() for k, v in table.items()]
+    for field, value, loc in checks:
+        if field not in model.model_fields or value is None:
+            continue
+        try:
+            field_adapter(model, field).validate_python(
+                converter_for(model, field, mapping.business_tz, mapping.stored_tz)(value))
+        except ConversionError as exc:
+            problem(str(exc), loc)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            choices = _enum_choices(model, field)
+            problem(f"{value!r}: {error['msg']}", loc, did_you_mean(str(value), choices) if choices else None)
+
+
+def _enum_choices(model: type[BaseModel], field: str) -> list[str]:
+    base = base_type(model.model_fields[field].annotation)
+    return [str(m.value) for m in base] if isinstance(base, type) and issubclass(base, Enum) else []
+
+
+@functools.cache
+def field_adapter(model: type[BaseModel], field: str) -> TypeAdapter[Any]:
+    """Validates one field of a fact model on its own, with the field's constraints."""
+    info = model.model_fields[field]
+    annotated: Any = Annotated[info.annotation, info]  # a type built at run time: mypy cannot check it
+    return TypeAdapter(annotated)

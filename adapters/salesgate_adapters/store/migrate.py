@@ -1,0 +1,50 @@
+"""Run salesgate's Alembic migrations from Python: no ``alembic.ini``, version table of our own."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from .tables import VERSION_TABLE
+
+
+def migrations_path() -> Path:
+    """Where the migration scripts are installed (``salesgate_adapters/store/migrations``)."""
+    return Path(str(resources.files("salesgate_adapters.store") / "migrations"))
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration for salesgate's scripts, optionally bound to an open connection."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_path()).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    command.upgrade(alembic_config(connection), revision)
+
+
+def downgrade(connection: Connection, revision: str) -> None:
+    command.downgrade(alembic_config(connection), revision)
+
+
+def current(connection: Connection) -> str | None:
+    """The revision salesgate's tables are at, or ``None`` before the first upgrade."""
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def head() -> str:
+    """The newest revision this salesgate ships."""
+    found = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if found is None:  # pragma: no cover - the package ships at least one migration
+        raise RuntimeError("salesgate ships no migrations: reinstall salesgate")
+    return found

@@ -1,0 +1,1 @@
+"""salesgate's Alembic migrations, shipped inside the package and run by ``Store.upgrade()``."""

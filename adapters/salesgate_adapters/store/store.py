@@ -1,0 +1,472 @@
+"""The Store: salesgate's decision log, approval requests and credit reservations in a SQL database."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.sql import Select
+
+from salesgate.decisions import Decision, Outcome
+
+from . import migrate
+from .connection import StoreError, Timeouts, make_engine, retrying, safe_url, transaction
+from .records import ApprovalRequest, RecordedDecision, Reservation, ReserveResult, inputs_digest
+from .tables import NAME, approval_requests, credit_locks, credit_reservations, decisions
+
+T = TypeVar("T")
+
+URL_ENV = "SALESGATE_DATABASE_URL"
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_TTL = timedelta(hours=24)
+
+Decide = Callable[[Decimal], Decision | tuple[Decision, Any]]
+"""Called with the customer's reserved amount, inside the lock; returns the decision, or the decision
+and the facts it was made on (for the decision log's inputs digest)."""
+CountedOrders = Iterable[str] | Callable[[list[str]], Iterable[str] | None]
+
+
+class _NoLockRow(Exception):
+    """The customer has no lock row yet: create it in its own transaction, then lock it."""
+
+
+class _Raised(Exception):
+    """What the caller's code raised, carried out of the transaction (which rolls back) to be raised as is."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """salesgate's own tables in a SQL database (PostgreSQL, MariaDB/MySQL or SQLite).
+
+    ``database`` is a SQLAlchemy URL (the store then owns its engine and closes it) or an
+    :class:`~sqlalchemy.engine.Engine`. ``timeout`` (seconds, default 5) bounds connecting, every
+    statement and every lock wait on the server side (see :class:`.connection.Timeouts`);
+    ``reservation_ttl`` is how long a reservation holds credit unless confirmed or cancelled;
+    ``attempts`` is how often a transaction runs before a deadlock or serialization failure is
+    reported. Creating a store never touches the database: ``upgrade()`` creates the tables.
+
+    Safe to share between threads: every call runs on its own pooled connection.
+    """
+
+    def __init__(
+        self,
+        database: Engine | str | URL,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        reservation_ttl: timedelta = DEFAULT_TTL,
+        attempts: int = 5,
+        **engine_options: Any,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        if reservation_ttl <= timedelta(0):
+            raise ValueError("reservation_ttl must be positive")
+        self._timeouts = Timeouts(timeout)
+        self._owns_engine = not isinstance(database, Engine)
+        if isinstance(database, Engine):
+            if engine_options:
+                raise TypeError("engine options are only for a store given a URL")
+            self.engine = database
+        else:
+            self.engine = make_engine(database, timeout, **engine_options)
+        self.timeout = timeout
+        self.reservation_ttl = reservation_ttl
+        self.attempts = attempts
+
+    @classmethod
+    def from_env(cls, **options: Any) -> Store:
+        """A store on the database named by ``SALESGATE_DATABASE_URL``."""
+        url = os.environ.get(URL_ENV, "").strip()
+        if not url:
+            raise StoreError(f"no database: set {URL_ENV} to a SQLAlchemy URL")
+        return cls(url, **options)
+
+    @property
+    def url(self) -> str:
+        """The database URL without its password: fit for logs."""
+        return safe_url(self.engine.url)
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    def close(self) -> None:
+        """Close the pooled connections of an engine the store created itself."""
+        if self._owns_engine:
+            self.engine.dispose()
+
+    # -- migrations --------------------------------------------------------------------------------
+    def upgrade(self, revision: str = "head") -> None:
+        """Create or migrate salesgate's tables to ``revision``; a no-op when they are there already."""
+        self._migrate(lambda conn: migrate.upgrade(conn, revision), f"upgrading salesgate tables to {revision}")
+
+    def downgrade(self, revision: str) -> None:
+        """Migrate back to ``revision``; ``"base"`` drops every salesgate table (and only those)."""
+        self._migrate(lambda conn: migrate.downgrade(conn, revision), f"downgrading salesgate tables to {revision}")
+
+    def current(self) -> str | None:
+        """The revision the tables are at, ``None`` before the first upgrade."""
+        return self._read(migrate.current, "reading the salesgate schema revision")
+
+    @staticmethod
+    def head() -> str:
+        """The newest revision this version of salesgate ships."""
+        return migrate.head()
+
+    def _migrate(self, run: Callable[[Connection], None], what: str) -> None:
+        def once() -> None:
+            with self.engine.begin() as conn:
+                run(conn)
+
+        retrying(once, what=what, attempts=1, url=self.engine.url)
+
+    # -- decision log ------------------------------------------------------------------------------
+    def record(self, decision: Decision, facts: Any = None, *, now: datetime | None = None) -> str:
+        """Append a decision to the log and open one approval request per required role.
+
+        Pending requests of an earlier decision on the same subject and hook are voided: the newer
+        decision supersedes them. ``facts`` (the facts it was decided on) give the inputs digest.
+        Returns the decision's id in the log.
+        """
+        when = now or utcnow()
+        return self._write(lambda conn: self._insert_decision(conn, decision, facts, when),
+                           f"recording decision {decision.hook} {decision.subject}")
+
+    def decisions(self, subject: str | None = None, *, limit: int | None = None) -> list[RecordedDecision]:
+        """Logged decisions, oldest first: all of them, or those on one order or return."""
+        query = select(decisions).order_by(decisions.c.decided_at, decisions.c.id)
+        if subject is not None:
+            query = query.where(decisions.c.subject == subject)
+        if limit is not None:
+            query = query.limit(limit)
+        return self._read(lambda conn: [_recorded(row) for row in conn.execute(query)], "reading the decision log")
+
+    def approval_requests(self, subject: str | None = None, status: str | None = None) -> list[ApprovalRequest]:
+        """Approval requests, oldest first and in ladder order, optionally for one subject and status."""
+        query = select(approval_requests).order_by(approval_requests.c.created_at, approval_requests.c.decision_id,
+                                                   approval_requests.c.position)
+        if subject is not None:
+            query = query.where(approval_requests.c.subject == subject)
+        if status is not None:
+            query = query.where(approval_requests.c.status == status)
+        return self._read(lambda conn: [_approval(row) for row in conn.execute(query)], "reading approval requests")
+
+    def _insert_decision(self, conn: Connection, decision: Decision, facts: Any, now: datetime) -> str:
+        _fits(decision.subject, "subject")
+        decision_id = str(uuid.uuid4())
+        conn.execute(insert(decisions).values(
+            id=decision_id, decided_at=now, hook=decision.hook, subject=decision.subject,
+            outcome=decision.outcome.value, policy_name=decision.policy.name,
+            policy_version=decision.policy.version, policy_hash=decision.policy.hash,
+            inputs_digest=inputs_digest(facts), decision=decision.model_dump(mode="json"),
+            backend=decision.backend, failure=decision.failure,
+        ))
+        conn.execute(
+            update(approval_requests)
+            .where(approval_requests.c.subject == decision.subject, approval_requests.c.hook == decision.hook,
+                   approval_requests.c.status == "pending")
+            .values(status="void", updated_at=now)
+        )
+        if decision.approvals:
+            conn.execute(insert(approval_requests), [
+                {"id": str(uuid.uuid4()), "decision_id": decision_id, "hook": decision.hook,
+                 "subject": decision.subject, "role": _fits(approval.role, "role"), "position": position,
+                 "status": "pending", "created_at": now, "updated_at": now}
+                for position, approval in enumerate(decision.approvals, start=1)
+            ])
+        return decision_id
+
+    # -- credit reservations -----------------------------------------------------------------------
+    def reserve(
+        self,
+        customer_id: str,
+        order_id: str,
+        amount: Decimal,
+        decide: Decide,
+        *,
+        exclude_order_ids: CountedOrders = (),
+        expires_in: timedelta | None = None,
+        now: datetime | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> ReserveResult:
+        """Check and hold credit for an order, atomically with respect to the customer's other orders.
+
+        In one transaction holding the customer's lock row: read the customer's active reservations,
+        drop those the ERP already counts, call ``decide(reserved)`` with the sum of the rest, log
+        the decision, and hold ``amount`` unless the outcome is ``block`` (``require_approval``
+        holds too: credit pending approval is credit spoken for). Another worker reserving for the
+        same customer waits for the lock, so it sees this reservation: the sum of held orders never
+        passes what ``decide`` allows.
+
+        ``exclude_order_ids`` names orders the ERP already counts in its exposure (its open orders),
+        or is a function asked, inside the lock, which of the reserved order ids the ERP counts;
+        their reservations are confirmed on the way, so an ERP confirmation whose ``confirm()`` was
+        lost is never counted twice. An order that already holds a reservation for the same amount
+        (or a confirmed one) is a retry: the recorded decision is returned and nothing changes.
+        A different amount re-decides the order without its old hold; if that blocks, the old hold
+        stays. ``cancelled`` (set by a caller that stopped waiting) rolls everything back if it is set
+        before the commit. Raises :class:`StoreError` when the database fails; whatever ``decide``
+        raises propagates, after the rollback.
+        """
+        _fits(customer_id, "customer id")
+        _fits(order_id, "order id")
+        if not isinstance(amount, Decimal) or amount < 0:
+            raise ValueError(f"amount must be a Decimal of at least 0, got {amount!r}")
+        ttl = expires_in if expires_in is not None else self.reservation_ttl
+        what = f"reserving credit for order {order_id}"
+        for _ in range(2):
+            try:
+                return self._write(
+                    lambda conn: self._reserve_locked(conn, customer_id, order_id, amount, decide, exclude_order_ids,
+                                                      ttl, now or utcnow(), cancelled),
+                    what, isolation="READ COMMITTED")
+            except _NoLockRow:
+                self._write(lambda conn: self._insert_lock_row(conn, customer_id), what)
+            except _Raised as raised:
+                raise raised.error from None
+        raise StoreError(f"{what} failed: the lock row of customer {customer_id!r} disappeared")
+
+    def _lock_customer(self, conn: Connection, customer_id: str) -> None:
+        if conn.dialect.name == "sqlite":
+            return  # BEGIN IMMEDIATE already holds the database's only write lock
+        locked = conn.execute(
+            select(credit_locks.c.customer_id).where(credit_locks.c.customer_id == customer_id).with_for_update()
+        ).first()
+        if locked is None:
+            raise _NoLockRow
+
+    @staticmethod
+    def _insert_lock_row(conn: Connection, customer_id: str) -> None:
+        """Insert-if-missing, in its own short transaction: concurrent first reservations for a new
+        customer meet on the primary key, and none of them holds anything else meanwhile."""
+        name = conn.dialect.name
+        if name == "postgresql":
+            conn.execute(postgresql.insert(credit_locks).values(customer_id=customer_id).on_conflict_do_nothing())
+        elif name in ("mysql", "mariadb"):
+            statement = mysql.insert(credit_locks).values(customer_id=customer_id)
+            conn.execute(statement.on_duplicate_key_update(customer_id=statement.inserted.customer_id))
+        else:
+            raise StoreError(f"row locks are not implemented for {name}")
+
+    def _reserve_locked(
+        self, conn: Connection, customer_id: str, order_id: str, amount: Decimal, decide: Decide,
+        counted_orders: CountedOrders, ttl: timedelta, now: datetime, cancelled: threading.Event | None,
+    ) -> ReserveResult:
+        self._lock_customer(conn, customer_id)
+        held = credit_reservations.c
+        existing_row = conn.execute(select(credit_reservations).where(held.order_id == order_id)).first()
+        existing = _reservation(existing_row) if existing_row is not None else None
+        if existing is not None:
+            if existing.customer_id != customer_id:
+                raise StoreError(f"order {order_id!r} holds a reservation of customer {existing.customer_id!r}, "
+                                 f"not {customer_id!r}")
+            if existing.status == "confirmed" or (existing.counts(now) and existing.amount == amount):
+                return ReserveResult(decision=self._decision(conn, existing.decision_id), reservation=existing,
+                                     replayed=True, reserved=Decimal(0), decision_id=existing.decision_id)
+        active = {row.order_id: _money(row.amount) for row in conn.execute(
+            select(held.order_id, held.amount)
+            .where(held.customer_id == customer_id, held.status == "reserved", held.expires_at > now,
+                   held.order_id != order_id)
+        )}
+        counted = _outside(lambda: _counted(counted_orders, sorted(active))) & active.keys()
+        if counted:
+            conn.execute(update(credit_reservations)
+                         .where(held.order_id.in_(sorted(counted)), held.status == "reserved")
+                         .values(status="confirmed", updated_at=now))
+        reserved = sum((value for key, value in active.items() if key not in counted), Decimal(0))
+        _check(cancelled)
+        answer = _outside(lambda: decide(reserved))
+        decision, facts = answer if isinstance(answer, tuple) else (answer, None)
+        decision_id = self._insert_decision(conn, decision, facts, now)
+        reservation = existing if existing is not None and existing.counts(now) else None
+        if decision.outcome is not Outcome.block:
+            reservation = Reservation(
+                id=existing.id if existing is not None else str(uuid.uuid4()), customer_id=customer_id,
+                order_id=order_id, amount=amount, status="reserved", outcome=decision.outcome,
+                created_at=existing.created_at if existing is not None else now, updated_at=now,
+                expires_at=now + ttl, policy_hash=decision.policy.hash, decision_id=decision_id,
+            )
+            values = {"amount": amount, "status": "reserved", "outcome": decision.outcome.value, "updated_at": now,
+                      "expires_at": reservation.expires_at, "policy_hash": reservation.policy_hash,
+                      "decision_id": decision_id}
+            if existing is not None:
+                conn.execute(update(credit_reservations).where(held.id == existing.id).values(**values))
+            else:
+                conn.execute(insert(credit_reservations).values(
+                    id=reservation.id, customer_id=customer_id, order_id=order_id, created_at=now, **values))
+        _check(cancelled)
+        return ReserveResult(decision=decision, reservation=reservation, replayed=False, reserved=reserved,
+                             decision_id=decision_id, facts=facts)
+
+    def _decision(self, conn: Connection, decision_id: str | None) -> Decision:
+        row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).first() if decision_id else None
+        if row is None:
+            raise StoreError(f"the decision log has no decision {decision_id!r} for this reservation")
+        return _recorded(row).decision
+
+    def reservation(self, order_id: str) -> Reservation | None:
+        """The reservation of an order, whatever its status."""
+        query = select(credit_reservations).where(credit_reservations.c.order_id == order_id)
+        return self._read(lambda conn: _first(conn, query), f"reading the reservation of order {order_id}")
+
+    def reservations(self, customer_id: str | None = None, status: str | None = None) -> list[Reservation]:
+        """Reservations, oldest first, optionally of one customer and status."""
+        held = credit_reservations.c
+        query = select(credit_reservations).order_by(held.created_at, held.order_id)
+        if customer_id is not None:
+            query = query.where(held.customer_id == customer_id)
+        if status is not None:
+            query = query.where(held.status == status)
+        return self._read(lambda conn: [_reservation(row) for row in conn.execute(query)], "reading reservations")
+
+    def reserved_amount(self, customer_id: str, *, now: datetime | None = None) -> Decimal:
+        """What the customer's active reservations hold at ``now``."""
+        when = now or utcnow()
+        return sum((r.amount for r in self.reservations(customer_id, "reserved") if r.counts(when)), Decimal(0))
+
+    def confirm(self, order_id: str, *, now: datetime | None = None) -> Reservation | None:
+        """The ERP confirmed the order: it now counts in the ERP's open orders, so the reservation stops counting.
+
+        Idempotent. ``None`` when the order holds no reservation; a cancelled one is an error.
+        """
+        return self._transition(order_id, "confirmed", {"reserved", "expired"}, now)
+
+    def cancel(self, order_id: str, *, now: datetime | None = None) -> Reservation | None:
+        """The order will not be entered (or was cancelled): release its credit. Idempotent."""
+        return self._transition(order_id, "cancelled", {"reserved", "expired", "confirmed"}, now)
+
+    def expire(self, now: datetime | None = None) -> int:
+        """Mark reservations past their expiry as expired; returns how many. (They stop counting at
+        expiry whether or not this runs: it only keeps the table readable.)"""
+        when = now or utcnow()
+        held = credit_reservations.c
+
+        def run(conn: Connection) -> int:
+            result = conn.execute(update(credit_reservations).where(held.status == "reserved", held.expires_at <= when)
+                                  .values(status="expired", updated_at=when))
+            return int(result.rowcount)
+
+        return self._write(run, "expiring reservations")
+
+    def _transition(self, order_id: str, status: str, allowed: set[str], now: datetime | None) -> Reservation | None:
+        when = now or utcnow()
+        held = credit_reservations.c
+
+        def run(conn: Connection) -> Reservation | None:
+            row = conn.execute(select(credit_reservations).where(held.order_id == order_id).with_for_update()).first()
+            if row is None:
+                return None
+            current = _reservation(row)
+            if current.status == status:
+                return current
+            if current.status not in allowed:
+                raise StoreError(f"the reservation of order {order_id!r} is {current.status}; "
+                                 f"it cannot become {status}")
+            conn.execute(update(credit_reservations).where(held.id == current.id)
+                         .values(status=status, updated_at=when))
+            return replace(current, status=status, updated_at=when)
+
+        return self._write(run, f"marking the reservation of order {order_id} {status}")
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    def _write(self, work: Callable[[Connection], T], what: str, *, isolation: str | None = None) -> T:
+        return self._run(work, what, isolation=isolation, write=True)
+
+    def _read(self, work: Callable[[Connection], T], what: str) -> T:
+        return self._run(work, what, isolation=None, write=False)
+
+    def _run(self, work: Callable[[Connection], T], what: str, *, isolation: str | None, write: bool) -> T:
+        def once() -> T:
+            try:
+                with transaction(self.engine, self._timeouts, isolation=isolation, write=write) as conn:
+                    return work(conn)
+            except (ValueError, TypeError, ArithmeticError) as exc:  # a value the database handed back
+                raise StoreError(f"{what} failed: unreadable data ({type(exc).__name__}: {exc})") from exc
+
+        return retrying(once, what=what, attempts=self.attempts, url=self.engine.url)
+
+
+def _outside(call: Callable[[], T]) -> T:
+    """Call the caller's code (the decision, the ERP) inside the transaction; what it raises is theirs."""
+    try:
+        return call()
+    except Exception as exc:
+        raise _Raised(exc) from exc
+
+
+def _check(cancelled: threading.Event | None) -> None:
+    if cancelled is not None and cancelled.is_set():
+        raise StoreError("the caller stopped waiting (timeout): rolled back, nothing was written")
+
+
+def _fits(value: str, what: str) -> str:
+    if not value or len(value) > NAME:
+        raise StoreError(f"{what} must be 1 to {NAME} characters, got {len(value)}")
+    return value
+
+
+def _counted(counted_orders: CountedOrders, reserved_ids: list[str]) -> set[str]:
+    if callable(counted_orders):
+        if not reserved_ids:
+            return set()
+        return set(counted_orders(reserved_ids) or ())
+    return set(counted_orders)
+
+
+def _first(conn: Connection, query: Select[Any]) -> Reservation | None:
+    row = conn.execute(query).first()
+    return _reservation(row) if row is not None else None
+
+
+def _money(value: Any) -> Decimal:
+    if not isinstance(value, Decimal):
+        raise StoreError(f"a reservation amount reads back as {type(value).__name__}, not an exact amount")
+    return value
+
+
+def _garbage(table: str, exc: Exception) -> StoreError:
+    return StoreError(f"{table} holds a row salesgate cannot read ({type(exc).__name__}: "
+                      f"{str(exc).splitlines()[0] if str(exc) else ''})")
+
+
+def _reservation(row: Row[Any]) -> Reservation:
+    try:
+        return Reservation(
+            id=row.id, customer_id=row.customer_id, order_id=row.order_id, amount=_money(row.amount),
+            status=row.status, outcome=Outcome(row.outcome), created_at=row.created_at, updated_at=row.updated_at,
+            expires_at=row.expires_at, policy_hash=row.policy_hash, decision_id=row.decision_id,
+        )
+    except (ValueError, TypeError, InvalidOperation) as exc:
+        raise _garbage("salesgate_credit_reservations", exc) from exc
+
+
+def _recorded(row: Row[Any]) -> RecordedDecision:
+    try:
+        return RecordedDecision(id=row.id, decided_at=row.decided_at, inputs_digest=row.inputs_digest,
+                                decision=Decision.model_validate(row.decision))
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise _garbage("salesgate_decisions", exc) from exc
+
+
+def _approval(row: Row[Any]) -> ApprovalRequest:
+    return ApprovalRequest(id=row.id, decision_id=row.decision_id, hook=row.hook, subject=row.subject, role=row.role,
+                           position=row.position, status=row.status, created_at=row.created_at,
+                           updated_at=row.updated_at)
+
+

@@ -1,0 +1,105 @@
+"""salesgate's own tables: every name starts with ``salesgate_``, no ERP table is ever touched.
+
+This module describes the tables as the newest migration leaves them (the tests compare the two);
+the schema itself is created and changed only by the migrations in ``migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+from .types import Money, UtcDateTime
+
+PREFIX = "salesgate_"
+VERSION_TABLE = "salesgate_alembic_version"
+"""Alembic's version table, named apart so it never collides with an ERP's own Alembic history."""
+
+# InnoDB for row locks and foreign keys; utf8mb4 because MariaDB's "utf8" is three bytes (no 𠮷);
+# binary collation so ids compare exactly, as on PostgreSQL and SQLite ("so-1" is not "SO-1").
+MYSQL_OPTIONS: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+ID = 36  # uuid4 text
+NAME = 255  # ERP ids and names
+OUTCOMES = ("allow", "warn", "require_approval", "block")
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "void")
+RESERVATION_STATUSES = ("reserved", "confirmed", "cancelled", "expired")
+
+metadata = MetaData()
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+decisions = Table(
+    "salesgate_decisions", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("decided_at", UtcDateTime(), nullable=False),
+    Column("hook", String(32), nullable=False),
+    Column("subject", String(NAME), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("policy_name", String(NAME), nullable=False),
+    Column("policy_version", String(64), nullable=False),
+    Column("policy_hash", String(128), nullable=False),
+    Column("inputs_digest", String(64), nullable=True),
+    Column("decision", JSON(), nullable=False),
+    Column("backend", String(32), nullable=False),
+    Column("failure", Text(), nullable=True),
+    _one_of("outcome", OUTCOMES, "ck_salesgate_decisions_outcome"),
+    Index("ix_salesgate_decisions_subject", "subject", "decided_at"),
+    Index("ix_salesgate_decisions_decided_at", "decided_at"),
+    **MYSQL_OPTIONS,
+)
+
+approval_requests = Table(
+    "salesgate_approval_requests", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("decision_id", String(ID), ForeignKey("salesgate_decisions.id", name="fk_salesgate_approval_decision"),
+           nullable=False),
+    Column("hook", String(32), nullable=False),
+    Column("subject", String(NAME), nullable=False),
+    Column("role", String(NAME), nullable=False),
+    Column("position", Integer(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    _one_of("status", APPROVAL_STATUSES, "ck_salesgate_approval_requests_status"),
+    Index("uq_salesgate_approval_requests_role", "decision_id", "role", unique=True),
+    Index("ix_salesgate_approval_requests_subject", "subject", "status"),
+    **MYSQL_OPTIONS,
+)
+
+credit_reservations = Table(
+    "salesgate_credit_reservations", metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("customer_id", String(NAME), nullable=False),
+    Column("order_id", String(NAME), nullable=False),
+    Column("amount", Money(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("policy_hash", String(128), nullable=False),
+    Column("decision_id", String(ID), ForeignKey("salesgate_decisions.id", name="fk_salesgate_reservation_decision"),
+           nullable=True),
+    _one_of("status", RESERVATION_STATUSES, "ck_salesgate_credit_reservations_status"),
+    Index("uq_salesgate_credit_reservations_order", "order_id", unique=True),
+    Index("ix_salesgate_credit_reservations_customer", "customer_id", "status"),
+    **MYSQL_OPTIONS,
+)
+
+credit_locks = Table(
+    "salesgate_credit_locks", metadata,
+    Column("customer_id", String(NAME), primary_key=True),
+    **MYSQL_OPTIONS,
+)
+"""One row per customer, created on first use: the row a reservation locks (``SELECT … FOR UPDATE``)."""
+
+
+def is_salesgate_name(name: str | None) -> bool:
+    """Whether a table belongs to salesgate: what Alembic autogenerate may look at, nothing else."""
+    return bool(name) and str(name).startswith(PREFIX)

@@ -1,0 +1,386 @@
+"""When the database is down, slow or talks garbage, the gate still answers — in time, safely, explained.
+
+``failure_mode: closed`` blocks with "credit data unavailable", ``open`` lets the order through with a
+warning; the caller's thread never waits much past the gate's ``timeout``; a failed reservation never
+leaves a row behind; and the fallback decision is logged whenever the store itself is reachable.
+Measured times are printed (``pytest -s``) for docs/store.md.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from conftest import Database, namespace
+from salesgate import CreditExposure, Decision, Gate, Outcome, hookimpl
+from salesgate_adapters.store import Store, StoreError
+from salesgate_adapters.store.connection import Timeouts, transaction
+
+MARGIN = 1.5  # seconds a loaded CI machine may add to a deadline
+SERVER_URLS = {
+    "postgresql": "postgresql+psycopg://salesgate:pw@127.0.0.1:{port}/erp",
+    "mariadb": "mysql+pymysql://salesgate:pw@127.0.0.1:{port}/erp",
+}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def facts(order_id: str, customer_id: str, *, exposure: bool = True) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "order": {"id": order_id, "customer_id": customer_id, "order_date": "2026-11-23",
+                  "lines": [{"line_no": 1, "sku": "MOTOR-7", "qty": 2, "unit_price": "5000.00"}]},
+        "customer": {"id": customer_id, "name": "华东机电有限公司", "credit_limit": "100000"},
+    }
+    if exposure:
+        document["exposure"] = {"open_receivables": "20000.00"}
+    return document
+
+
+def timed(call: Callable[[], Decision]) -> tuple[Decision, float]:
+    started = time.monotonic()
+    decision = call()
+    return decision, time.monotonic() - started
+
+
+def report(capsys: pytest.CaptureFixture[str], what: str, elapsed: float, decision: Decision) -> None:
+    with capsys.disabled():
+        why = decision.reasons[0].message if decision.reasons else "no reasons"
+        print(f"\n[{what}] answered {decision.outcome.value} in {elapsed:.2f} s: {why}")
+
+
+def assert_safe(decision: Decision, mode: str) -> None:
+    assert decision.outcome is (Outcome.block if mode == "closed" else Outcome.warn)
+    assert decision.failure is not None
+    [reason] = decision.reasons
+    assert reason.rule == "salesgate-failure"
+    assert "credit data unavailable" in reason.message
+    assert f"(failure mode: {mode})" in reason.message
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10) -> bool:
+    ends = time.monotonic() + seconds
+    while time.monotonic() < ends:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def gate(store: Store | str, timeout: float, mode: str = "closed", plugins: tuple[object, ...] = ()) -> Gate:
+    return Gate.default(backend="python", entry_points=False, store=store, timeout=timeout,
+                        failure_mode=mode, plugins=plugins)  # type: ignore[arg-type]
+
+
+def finish_abandoned_calls() -> None:
+    """Calls the gate stopped waiting for finish in the background: let them, before closing their engines."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("salesgate: "):
+            thread.join(20)
+
+
+@pytest.fixture(autouse=True)
+def _abandoned_calls_finish() -> Iterator[None]:
+    yield
+    finish_abandoned_calls()
+
+
+@pytest.fixture
+def store(database: Database) -> Iterator[Store]:
+    store = Store(database.url, **database.store_options())
+    yield store
+    store.close()
+
+
+# -- the database is down -----------------------------------------------------------------------------------------
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # nothing listens once the probe is closed
+
+
+@pytest.mark.parametrize("mode", ["closed", "open"])
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb", "sqlite"])
+def test_store_down_answers_safely_at_once(backend: str, mode: str, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    url = (f"sqlite:///{tmp_path / 'no-such-dir' / 'salesgate.db'}" if backend == "sqlite"
+           else SERVER_URLS[backend].format(port=closed_port()))
+    with gate(url, timeout=2, mode=mode) as down:
+        decision, elapsed = timed(lambda: down.check_credit(facts(unique("SO"), unique("C")), reserve=True))
+    report(capsys, f"{backend} down, {mode}", elapsed, decision)
+    assert_safe(decision, mode)
+    assert "pw" not in decision.reasons[0].message
+    assert elapsed < 2 + MARGIN
+
+
+# -- the database speaks garbage, or nothing at all ---------------------------------------------------------------
+
+@contextmanager
+def fake_server(behaviour: str) -> Iterator[int]:
+    """A TCP server that answers every connection with junk bytes, or accepts it and never says a word."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            if behaviour == "garbage":
+                conn.sendall(b"\xde\xad\xbe\xef not a database \x00\xff" * 64)
+                conn.close()
+            else:
+                held.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(2)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+@pytest.mark.parametrize("behaviour", ["garbage", "silent"])
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_a_server_talking_garbage_or_nothing_is_answered_within_the_timeout(
+        backend: str, behaviour: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with fake_server(behaviour) as port, gate(SERVER_URLS[backend].format(port=port), timeout=1) as confused:
+        decision, elapsed = timed(lambda: confused.check_credit(facts(unique("SO"), unique("C")), reserve=True))
+    report(capsys, f"{backend} server {behaviour}", elapsed, decision)
+    assert_safe(decision, "closed")
+    assert elapsed < 1 + MARGIN
+
+
+def test_garbage_in_salesgate_tables_is_unavailable_data_not_a_crash(store: Store, database: Database) -> None:
+    customer, order_id = unique("C"), unique("SO")
+    with gate(store, timeout=5) as fine:
+        first = fine.check_credit(facts(order_id, customer), reserve=True)
+    assert first.outcome is Outcome.allow
+    held = store.reservation(order_id)
+    assert held is not None
+    with store.engine.begin() as conn:  # somebody "fixes" the log by hand
+        conn.execute(text("UPDATE salesgate_decisions SET decision = :junk WHERE id = :id"),
+                     {"junk": '{"hook": 42}', "id": held.decision_id})
+    with gate(store, timeout=5) as confused:
+        retried = confused.check_credit(facts(order_id, customer), reserve=True)
+    assert_safe(retried, "closed")
+    assert "salesgate_decisions holds a row salesgate cannot read" in (retried.failure or "")
+    assert store.reservation(order_id) == held  # nothing changed
+
+
+# -- the database is slow -----------------------------------------------------------------------------------------
+
+@contextmanager
+def customer_locked(database: Database, store: Store, customer: str) -> Iterator[None]:
+    """Another transaction holds the customer's lock (SQLite: the database's write lock) and sits on it."""
+    warm_up = unique("warm-up")
+    store.reserve(customer, warm_up, Decimal(0), lambda reserved: allow(warm_up))  # creates the lock row
+    engine = database.engine()
+    with engine.connect() as conn:
+        if database.backend == "sqlite":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.begin()
+            conn.execute(text("SELECT customer_id FROM salesgate_credit_locks WHERE customer_id = :c FOR UPDATE"),
+                         {"c": customer})
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("ROLLBACK") if database.backend == "sqlite" else conn.rollback()
+    engine.dispose()
+
+
+def allow(order_id: str) -> Decision:
+    with Gate.default(backend="python", entry_points=False) as plain:
+        return plain.check_credit(facts(order_id, "C"))
+
+
+def test_the_gate_deadline_cuts_a_wait_for_the_lock_and_nothing_is_written(
+        store: Store, database: Database, capsys: pytest.CaptureFixture[str]) -> None:
+    customer, order_id = unique("C"), unique("SO")
+    patient = Store(database.url, timeout=30, **database.store_options())  # the database would wait 30 s
+    with gate(patient, timeout=1) as hurried, customer_locked(database, store, customer):
+        decision, elapsed = timed(lambda: hurried.check_credit(facts(order_id, customer), reserve=True))
+        report(capsys, f"{database.backend} lock held, gate timeout 1 s", elapsed, decision)
+        assert_safe(decision, "closed")
+        assert "no answer within 1 s while reserving credit" in (decision.failure or "")
+        assert elapsed < 1 + MARGIN
+    # the lock is free now: the abandoned reservation gets it, sees the caller left, and rolls back
+    assert wait_for(lambda: bool(store.decisions(order_id)))  # the fallback is logged all the same
+    [logged] = store.decisions(order_id)
+    assert logged.decision == decision
+    finish_abandoned_calls()
+    assert store.reservation(order_id) is None
+    patient.close()
+
+
+def test_the_database_timeout_ends_a_wait_for_the_lock(store: Store, database: Database,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    customer, order_id = unique("C"), unique("SO")
+    brisk = Store(database.url, timeout=0.5, **database.store_options())
+    with gate(brisk, timeout=10) as patient, customer_locked(database, store, customer):
+        decision, elapsed = timed(lambda: patient.check_credit(facts(order_id, customer), reserve=True))
+    report(capsys, f"{database.backend} lock held, store timeout 0.5 s", elapsed, decision)
+    assert_safe(decision, "closed")
+    assert "no answer within" not in (decision.failure or "")  # the database gave up, not the gate
+    assert elapsed < 1 + MARGIN  # MariaDB's lock wait timeout counts whole seconds
+    assert store.reservation(order_id) is None
+    brisk.close()
+
+
+def sleep_sql(backend: str, seconds: float) -> str:
+    return f"SELECT pg_sleep({seconds})" if backend == "postgresql" else f"SELECT SLEEP({seconds})"
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_the_server_stops_a_slow_statement_at_the_store_timeout(backend: str, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    with namespace(backend, tmp_path) as database:
+        store = Store(database.url, timeout=0.5, **database.store_options())
+        started = time.monotonic()
+        with pytest.raises(DBAPIError) as info, transaction(store.engine, Timeouts(0.5)) as conn:
+            conn.execute(text(sleep_sql(backend, 5))).all()
+        elapsed = time.monotonic() - started
+        store.close()
+    with capsys.disabled():
+        print(f"\n[{backend} statement sleeping 5 s, store timeout 0.5 s] stopped after {elapsed:.2f} s: "
+              f"{str(info.value.orig).splitlines()[0]}")
+    assert elapsed < 0.5 + MARGIN
+
+
+class SlowErp:
+    """An ERP whose exposure query takes ``seconds`` (``pg_sleep`` / ``SLEEP()`` on the real server)."""
+
+    def __init__(self, engine: Engine, backend: str, seconds: float) -> None:
+        self.engine, self.backend, self.seconds = engine, backend, seconds
+
+    @hookimpl
+    def salesgate_load_exposure(self, customer_id: str) -> CreditExposure:
+        with self.engine.connect() as conn:
+            conn.execute(text(sleep_sql(self.backend, self.seconds))).all()
+        return CreditExposure(open_receivables=Decimal("20000.00"))
+
+
+class GarbageErp:
+    """An ERP whose exposure query returns text where an amount belongs."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @hookimpl
+    def salesgate_load_exposure(self, customer_id: str) -> CreditExposure:
+        with self.engine.connect() as conn:
+            value = conn.execute(text("SELECT 'lots of money'")).scalar_one()
+        return CreditExposure(open_receivables=value)
+
+
+@pytest.mark.parametrize("mode", ["closed", "open"])
+def test_a_slow_erp_is_answered_at_the_deadline_and_the_fallback_is_logged(
+        store: Store, database: Database, mode: str, capsys: pytest.CaptureFixture[str]) -> None:
+    customer, order_id = unique("C"), unique("SO")
+    erp = database.engine()
+    # SQLite cannot sleep in SQL; its reservation holds the database's write lock meanwhile, so keep
+    # the sleep under SQLite's busy timeout (5 s) or the fallback could not be logged until later
+    plugin = SleepingErp(3) if database.backend == "sqlite" else SlowErp(erp, database.backend, 3)
+    with gate(store, timeout=1, mode=mode, plugins=(plugin,)) as waiting:
+        decision, elapsed = timed(lambda: waiting.check_credit(facts(order_id, customer, exposure=False),
+                                                               reserve=True))
+    report(capsys, f"{database.backend} slow ERP exposure query, gate timeout 1 s, {mode}", elapsed, decision)
+    assert_safe(decision, mode)
+    assert elapsed < 1 + MARGIN
+    assert wait_for(lambda: bool(store.decisions(order_id)))
+    assert [r.decision for r in store.decisions(order_id)] == [decision]
+    finish_abandoned_calls()
+    assert store.reservation(order_id) is None
+    erp.dispose()
+
+
+class SleepingErp:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    @hookimpl
+    def salesgate_load_exposure(self, customer_id: str) -> CreditExposure:
+        time.sleep(self.seconds)
+        return CreditExposure()
+
+
+def test_an_erp_returning_garbage_is_unavailable_data(store: Store, database: Database) -> None:
+    customer, order_id = unique("C"), unique("SO")
+    erp = database.engine()
+    with gate(store, timeout=5, plugins=(GarbageErp(erp),)) as confused:
+        decision = confused.check_credit(facts(order_id, customer, exposure=False), reserve=True)
+    assert_safe(decision, "closed")
+    assert "salesgate_load_exposure" in (decision.failure or "")
+    assert store.reservation(order_id) is None
+    [logged] = store.decisions(order_id)
+    assert logged.decision == decision
+    erp.dispose()
+
+
+def test_a_stalled_erp_inside_the_lock_does_not_hold_the_customer_for_long(
+        store: Store, database: Database, capsys: pytest.CaptureFixture[str]) -> None:
+    if database.backend == "sqlite":
+        return  # SQLite has no idle-in-transaction timeout: the gate deadline is all there is
+    customer = unique("C")
+    erp = database.engine()
+    brisk = Store(database.url, timeout=1, **database.store_options())
+    with gate(brisk, timeout=1, plugins=(SlowErp(erp, database.backend, 6),)) as stalled:
+        first = stalled.check_credit(facts(unique("SO"), customer, exposure=False), reserve=True)
+    assert_safe(first, "closed")
+    patient = Store(database.url, timeout=5, **database.store_options())
+    with gate(patient, timeout=10) as next_one:  # exposure given: no ERP call
+        second, elapsed = timed(lambda: next_one.check_credit(facts(unique("SO"), customer), reserve=True))
+    patient.close()
+    report(capsys, f"{database.backend} next order after a stalled ERP held the lock", elapsed, second)
+    assert second.outcome is Outcome.allow, second.failure
+    assert elapsed < 2 * 1 + MARGIN  # the server ended the stalled session after 2 × the store timeout
+    finish_abandoned_calls()
+    brisk.close()
+    erp.dispose()
+
+
+def test_store_errors_name_what_failed(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'nothing.db'}")  # never upgraded
+    with pytest.raises(StoreError, match=r"reading reservations failed: OperationalError: no such table"):
+        store.reservations()
+
+
+def test_a_slow_adapter_is_answered_at_the_deadline_without_a_store_too(capsys: pytest.CaptureFixture[str]) -> None:
+    with Gate.default(backend="python", entry_points=False, timeout=0.5, plugins=[SleepingErp(3)]) as waiting:
+        decision, elapsed = timed(lambda: waiting.check_credit(facts(unique("SO"), unique("C"), exposure=False)))
+    report(capsys, "adapter sleeping 3 s while loading facts, gate timeout 0.5 s", elapsed, decision)
+    assert_safe(decision, "closed")
+    assert "no answer within 0.5 s while loading facts" in (decision.failure or "")
+    assert elapsed < 0.5 + MARGIN
+
+
+def test_a_timeout_must_be_positive_seconds() -> None:
+    with pytest.raises(ValueError, match="timeout must be positive seconds"):
+        Gate.default(backend="python", entry_points=False, timeout=0)
+    with pytest.raises(ValueError, match="timeout must be positive seconds"):
+        Store("sqlite://", timeout=-1)

@@ -1,0 +1,356 @@
+"""Mapping files: the shipped ones read their ERP's real schema on every database; a broken one is
+refused on load with every problem at file:line, field and did-you-mean.
+
+The ERP schemas are fixtures (tests/fixtures/erp_schemas.py) with the real table and column names
+and rows that must and must not count. Each runs on SQLite, and on PostgreSQL and MariaDB when their
+servers answer (tests/fixtures/databases.py: skipped with the reason, failed under CI).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.databases import KINDS, ScratchDatabase, isolated_database
+from fixtures.erp_schemas import FIXTURES, TODAY, ErpFixture
+from salesgate import FactsError, Gate, Outcome, load_policy
+from salesgate.demo import AS_OF, load_demo_company, return_request
+from salesgate.models import ReturnFacts
+from salesgate.policy.compiler import Policy
+from salesgate.seed import seed_policy_path
+from salesgate_adapters import MemoryAdapter
+from salesgate_adapters.demo_erp import create_demo_erp, drop_demo_erp
+from salesgate_adapters.sql import SHIPPED, MappingError, SqlAdapter, load_mapping
+
+
+@pytest.fixture(scope="module")
+def seed() -> Policy:
+    return load_policy(seed_policy_path())
+
+
+@pytest.fixture(params=KINDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ScratchDatabase]:
+    with isolated_database(request.param, tmp_path) as db:
+        yield db
+
+
+@pytest.fixture(params=sorted(FIXTURES))
+def erp(request: pytest.FixtureRequest, database: ScratchDatabase) -> Iterator[tuple[ErpFixture, SqlAdapter]]:
+    fixture = FIXTURES[request.param]()
+    fixture.create(database.engine)
+    adapter = SqlAdapter(database.url, mapping=fixture.mapping, today=TODAY)
+    try:
+        yield fixture, adapter
+    finally:
+        adapter.close()
+        fixture.drop(database.engine)
+
+
+# -- the shipped mappings on their ERP's schema -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_mapping_loads_and_declares_every_fact(name: str) -> None:
+    mapping = load_mapping(name)
+    assert mapping.name == name
+    for fact in ("customer", "exposure", "products", "order", "order.lines", "delivery"):
+        assert mapping.plans(fact), f"{name}.yaml does not map {fact}"
+
+
+def test_mapping_reads_the_customer_with_translated_values(erp: tuple[ErpFixture, SqlAdapter]) -> None:
+    fixture, adapter = erp
+    customer = adapter.salesgate_load_customer(customer_id=fixture.customer_id)
+    assert customer is not None
+    dumped = customer.model_dump(mode="json")  # enums as their values, Decimal as text
+    expected = {k: str(v) if isinstance(v, Decimal) else v for k, v in fixture.customer.items()}
+    assert {k: dumped[k] for k in expected} == expected
+    blocked = adapter.salesgate_load_customer(customer_id=fixture.extra["blocked_customer"])
+    assert blocked is not None
+    assert blocked.status.value == "blocked"
+    assert adapter.salesgate_load_customer(customer_id="999999") is None
+
+
+def test_mapping_computes_exposure_counting_only_open_posted_documents(erp: tuple[ErpFixture, SqlAdapter]) -> None:
+    fixture, adapter = erp
+    exposure = adapter.salesgate_load_exposure(customer_id=fixture.customer_id)
+    assert exposure is not None
+    assert exposure.model_dump(include=set(fixture.exposure)) == fixture.exposure
+
+
+def test_mapping_reads_products_with_price_cost_and_stock_in_own_warehouses(
+    erp: tuple[ErpFixture, SqlAdapter],
+) -> None:
+    fixture, adapter = erp
+    products = adapter.salesgate_load_products(skus=[*fixture.skus, "UNKNOWN"])
+    assert products is not None
+    assert [p.sku for p in products] == list(fixture.skus)
+    for product in products:
+        expected = fixture.products[product.sku]
+        assert product.model_dump(include=set(expected)) == expected
+    assert adapter.salesgate_load_products(skus=["UNKNOWN"]) is None
+
+
+def test_mapping_reads_an_order_with_its_lines_in_order(erp: tuple[ErpFixture, SqlAdapter]) -> None:
+    fixture, adapter = erp
+    order = adapter.salesgate_load_order(order_id=fixture.order_id)
+    assert order is not None
+    assert order.customer_id == fixture.customer_id
+    assert [line.line_no for line in order.lines] == [1, 2]
+    assert [line.sku for line in order.lines] == list(fixture.skus)
+    assert order.total == fixture.order_total
+    assert order.order_date.isoformat() == "2026-11-02"
+    assert order.created_at is not None
+    assert order.created_at.tzinfo is not None
+    assert adapter.salesgate_load_order(order_id="NO-SUCH-ORDER") is None
+
+
+def test_mapping_reads_the_delivery_a_return_refers_to(erp: tuple[ErpFixture, SqlAdapter]) -> None:
+    fixture, adapter = erp
+    delivery = adapter.salesgate_load_delivery(order_id=fixture.delivery["order_id"], sku=fixture.delivery["sku"])
+    assert delivery is not None
+    assert delivery.model_dump() == fixture.delivery
+    assert adapter.salesgate_load_delivery(order_id=fixture.order_id, sku=fixture.skus[0]) is None  # not delivered
+
+
+def test_gate_decides_orders_by_id_through_the_mapping(erp: tuple[ErpFixture, SqlAdapter], seed: Policy) -> None:
+    fixture, adapter = erp
+    with Gate(seed, backend="python", entry_points=False, plugins=[adapter]) as gate:
+        approval = gate.approve_order({"order": fixture.order_id})
+        credit = gate.check_credit({"order": fixture.order_id})
+        blocked = gate.approve_order({"order": fixture.blocked_order_id})
+    assert approval.failure is None
+    assert approval.required_roles == ["sales_manager", "general_manager"]
+    assert credit.failure is None
+    assert credit.credit is not None
+    assert credit.credit.exposure == fixture.exposure["open_receivables"] + fixture.exposure["open_orders"] \
+        + fixture.order_total
+    assert credit.credit.max_overdue_days == fixture.exposure["max_overdue_days"]
+    assert blocked.outcome is Outcome.block
+    assert "blocked-customer" in blocked.fired
+
+
+def test_gate_completes_a_return_from_the_erp_delivery(erp: tuple[ErpFixture, SqlAdapter], seed: Policy) -> None:
+    fixture, adapter = erp
+    delivery = fixture.delivery
+    request = {"id": "RT-1", "customer_id": fixture.customer_id, "type": "return", "reason": "defect",
+               "original_order_id": delivery["order_id"], "sku": delivery["sku"], "qty": 10,
+               "requested_on": TODAY.isoformat()}
+    with Gate(seed, backend="python", entry_points=False, plugins=[adapter]) as gate:
+        facts = gate.facts_for("return_handling", {"return": request})
+        decision = gate.handle_return({"return": request})
+    assert isinstance(facts, ReturnFacts)
+    assert facts.return_request.days_since_delivery == 12
+    assert facts.return_request.unit_price == delivery["unit_price"]
+    assert facts.return_request.returnable_qty == delivery["delivered_qty"] - delivery["already_returned_qty"]
+    assert facts.return_request.invoice_id == delivery["invoice_id"]
+    assert decision.failure is None
+    assert decision.returns is not None
+    assert decision.returns.amount == Decimal(10) * delivery["unit_price"]
+
+
+def test_return_naming_another_customers_order_is_refused(erp: tuple[ErpFixture, SqlAdapter], seed: Policy) -> None:
+    fixture, adapter = erp
+    delivery = fixture.delivery
+    request = {"id": "RT-1", "customer_id": fixture.extra["blocked_customer"], "type": "return", "reason": "defect",
+               "original_order_id": delivery["order_id"], "sku": delivery["sku"], "qty": 1,
+               "requested_on": TODAY.isoformat()}
+    with Gate(seed, backend="python", entry_points=False, plugins=[adapter]) as gate, \
+            pytest.raises(FactsError, match="which was sold to"):
+        gate.handle_return({"return": request})
+
+
+def test_erpnext_unknown_customer_group_falls_back_to_the_catch_all_grade(database: ScratchDatabase) -> None:
+    fixture = FIXTURES["erpnext"]()
+    fixture.create(database.engine)
+    adapter = SqlAdapter(database.url, mapping="erpnext", today=TODAY)
+    try:
+        customer_id, grade = fixture.extra["other_grade"]
+        customer = adapter.salesgate_load_customer(customer_id=customer_id)
+        assert customer is not None
+        assert customer.grade.value == grade
+        assert customer.credit_limit == 0
+        assert customer.payment_terms_days == 30  # no payment terms template: the model's default
+    finally:
+        adapter.close()
+        fixture.drop(database.engine)
+
+
+# -- the demo mapping on every database ------------------------------------------------------------------------
+
+
+def test_demo_mapping_decides_like_the_demo_books_on_every_database(database: ScratchDatabase, seed: Policy) -> None:
+    """The SQL path (orders, invoices, receipts, deliveries in a database) and the books in memory agree
+    on every decision of the demo."""
+    company = load_demo_company()
+    create_demo_erp(company, database.engine)
+    adapter = SqlAdapter(database.url, mapping="demo", today=AS_OF)
+    try:
+        with Gate(seed, backend="python", entry_points=False, plugins=[adapter]) as sql_gate, \
+                Gate(seed, backend="python", entry_points=False, plugins=[company.adapter()]) as memory_gate:
+            for order in company.orders:
+                for hook in ("order_approval", "credit_check", "pricing"):
+                    by_sql = sql_gate.decide(hook, {"order": order.id})  # type: ignore[arg-type]
+                    in_memory = memory_gate.decide(hook, {"order": order.id})  # type: ignore[arg-type]
+                    assert by_sql.failure is None
+                    assert by_sql == in_memory, (hook, order.id)
+            for request in company.returns:
+                by_sql = sql_gate.handle_return({"return": return_request(request, AS_OF)})
+                in_memory = memory_gate.handle_return({"return": request.model_dump(by_alias=True)})
+                assert by_sql == in_memory, request.id
+    finally:
+        adapter.close()
+        drop_demo_erp(database.engine)
+
+
+def test_memory_adapter_is_still_the_reference_for_the_demo_books() -> None:
+    assert isinstance(load_demo_company().adapter(), MemoryAdapter)
+
+
+# -- invalid mapping files: every problem, located ---------------------------------------------------------------
+
+VALID_CUSTOMER = """\
+mapping: test
+facts:
+  customer:
+    table: customers
+    key: id
+    columns: { id: id, name: name }
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "mapping.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(path: Path | str) -> list[str]:
+    with pytest.raises(MappingError) as info:
+        load_mapping(path)
+    return [str(p) for p in info.value.problems]
+
+
+def test_valid_minimal_mapping_loads(tmp_path: Path) -> None:
+    mapping = load_mapping(write(tmp_path, VALID_CUSTOMER))
+    assert mapping.plans("exposure") == []
+    assert len(mapping.plans("customer")) == 1
+
+
+def test_exposure_may_be_one_source_or_a_list(tmp_path: Path) -> None:
+    one = VALID_CUSTOMER + "  exposure:\n    query: SELECT 1 AS open_orders WHERE :customer_id = ''\n"
+    assert len(load_mapping(write(tmp_path, one)).plans("exposure")) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        ("mapping: t\nfact:\n  customer: {}\n",
+         ["mapping.yaml:2", "field 'fact'", "unknown field", "did you mean 'facts'?"]),
+        ("mapping: t\nfacts:\n  custmer:\n    table: c\n",
+         ["mapping.yaml:3", "field 'facts.custmer'", "did you mean 'customer'?"]),
+        (VALID_CUSTOMER.replace("name: name }", "name: name, credit_limt: lim }"),
+         ["mapping.yaml:6", "field 'facts.customer.columns.credit_limt'", "unknown customer field",
+          "did you mean 'credit_limit'?"]),
+        ("mapping: t\nfacts:\n  customer:\n    table: c\n    query: SELECT 1\n",
+         ["mapping.yaml:3", "give either query: (SQL) or table: with key: and columns:"]),
+        ("mapping: t\nfacts:\n  customer:\n    table: c\n    columns: {id: id}\n",
+         ["mapping.yaml:3", "table: needs key:"]),
+        ("mapping: t\nfacts:\n  customer:\n    table: c\n    key: id\n",
+         ["mapping.yaml:3", "table: needs columns:"]),
+        ("mapping: t\nfacts:\n  customer:\n    query: SELECT id FROM c WHERE id = :customer_id\n    key: id\n",
+         ["mapping.yaml:3", "key only go with table:"]),
+        ("mapping: t\nfacts:\n  customer:\n    query: SELECT id FROM c WHERE id = :customer\n",
+         ["mapping.yaml:4", "unknown parameter :customer", "did you mean 'customer_id'?",
+          "the query never uses :customer_id"]),
+        ("mapping: t\nfacts:\n  products:\n    query: SELECT sku FROM p WHERE sku IN (:skus)\n",
+         ["mapping.yaml:4", "write IN :skus without parentheses"]),
+        ("mapping: t\nfacts:\n  customer:\n    query: DELETE FROM c WHERE id = :customer_id\n",
+         ["a query must be a SELECT"]),
+        ("mapping: t\nfacts:\n  delivery:\n    table: d\n    key: order_id\n    columns: {sku: sku}\n",
+         ["mapping.yaml:5", "key must give the column for sku"]),
+        ("mapping: t\nfacts:\n  delivery:\n    table: d\n    key: {order_id: o, sku: s, skus: x}\n"
+         "    columns: {sku: sku}\n",
+         ["mapping.yaml:5", "unknown parameter 'skus' in key", "did you mean 'sku'?"]),
+        (VALID_CUSTOMER + "    values:\n      grade: { Key Account: AA }\n",
+         ["mapping.yaml:8", "field 'facts.customer.values.grade.Key Account'", "'AA': Input should be 'A', 'B' or 'C'",
+          "did you mean 'A'?"]),
+        (VALID_CUSTOMER + "    values:\n      grde: { x: A }\n",
+         ["mapping.yaml:8", "field 'facts.customer.values.grde'", "did you mean 'grade'?"]),
+        (VALID_CUSTOMER + "    defaults:\n      credit_limit: lots\n",
+         ["mapping.yaml:8", "field 'facts.customer.defaults.credit_limit'", "'lots' is not a number"]),
+        (VALID_CUSTOMER + "    defaults:\n      credit_limit: -5\n",
+         ["mapping.yaml:8", "greater than or equal to 0"]),
+        (VALID_CUSTOMER.replace("name: name }", "name: name, is_distributor: no }"),
+         ["mapping.yaml:6", "field 'facts.customer.columns.is_distributor'", "quote names like 'no'"]),
+        ("timezone: Mars/Olympus\n" + VALID_CUSTOMER,
+         ["mapping.yaml:1", "field 'timezone'", "unknown time zone 'Mars/Olympus'"]),
+        ("mapping: t\nfacts:\n  order:\n    table: o\n    key: id\n    columns: {id: id}\n",
+         ["mapping.yaml:3", "field 'facts.order.lines'", "Field required"]),
+        ("mapping: t\nfacts:\n  exposure:\n    - query: SELECT 1 AS open_orders WHERE :customer_id = ''\n"
+         "      values: {x: {}}\n",
+         ["mapping.yaml:5", "field 'facts.exposure.0.values'", "unknown field"]),
+    ],
+)
+def test_invalid_mapping_names_file_line_field_and_suggestion(tmp_path: Path, text: str, needles: list[str]) -> None:
+    shown = "\n".join(problems_of(write(tmp_path, text)))
+    for needle in needles:
+        assert needle in shown, shown
+
+
+def test_every_problem_of_a_mapping_is_reported_at_once(tmp_path: Path) -> None:
+    text = VALID_CUSTOMER.replace("name: name }", "nme: name, grde: g }")
+    problems = problems_of(write(tmp_path, text))
+    assert len(problems) == 2
+    assert "did you mean 'name'?" in problems[0]
+    assert "did you mean 'grade'?" in problems[1]
+
+
+def test_yaml_syntax_error_is_located(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path, "mapping: t\nfacts:\n  customer: [unclosed\n"))
+    assert len(problems) == 1
+    assert "mapping.yaml:" in problems[0]
+    assert "YAML syntax error" in problems[0]
+
+
+def test_mapping_that_is_not_a_yaml_mapping_is_refused(tmp_path: Path) -> None:
+    assert "a mapping file is a YAML mapping" in problems_of(write(tmp_path, "- a\n- b\n"))[0]
+
+
+def test_unknown_shipped_mapping_name_suggests_the_closest(tmp_path: Path) -> None:
+    problems = problems_of("erpnxt")
+    assert "no mapping 'erpnxt' (did you mean 'erpnext'?)" in problems[0]
+    assert "shipped mappings are demo, erpnext, odoo" in problems[0]
+
+
+def test_missing_mapping_file_is_named(tmp_path: Path) -> None:
+    assert f"no such mapping file: {tmp_path / 'nope.yaml'}" in problems_of(tmp_path / "nope.yaml")[0]
+
+
+def test_mapping_error_is_an_adapter_error_for_the_gate_and_cli() -> None:
+    from salesgate import AdapterError
+
+    assert issubclass(MappingError, AdapterError)
+
+
+def test_example_mappings_in_the_docs_load(tmp_path: Path) -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "adapters.md").read_text(encoding="utf-8")
+    examples = [block for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL) if block.startswith("mapping:")]
+    assert examples, "docs/adapters.md shows a complete mapping"
+    for example in examples:
+        mapping = load_mapping(write(tmp_path, example))
+        assert all(mapping.plans(fact) for fact in ("customer", "exposure", "products", "order", "delivery"))
+
+
+def test_shipped_mapping_fact_values_are_strings_the_models_accept() -> None:
+    """values: targets are checked on load; the shipped ones must all pass (they do if they load)."""
+    for name in SHIPPED:
+        mapping = load_mapping(name)
+        customer = mapping.spec.facts.customer
+        assert customer is not None
+        translations: dict[str, Any] = customer.values
+        assert all(isinstance(v, str) for table in translations.values() for v in table.values())

@@ -1,0 +1,318 @@
+"""salesgate's own tables: migrations, the decision log, approval requests, exact money and UTF-8.
+
+Every test runs on SQLite, PostgreSQL and MariaDB (see conftest.py for how servers are found).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from conftest import Database
+from salesgate import Decision, Gate, OrderFacts, Outcome, hookimpl
+from salesgate_adapters.store import Store, StoreError, canonical_json, inputs_digest
+from salesgate_adapters.store.tables import VERSION_TABLE, is_salesgate_name, metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+SALESGATE_TABLES = {"salesgate_decisions", "salesgate_approval_requests", "salesgate_credit_reservations",
+                     "salesgate_credit_locks", VERSION_TABLE}
+HAN = "华东机电有限公司 𠮷野家"  # 𠮷 is four bytes in UTF-8: MariaDB's three-byte "utf8" would refuse it
+
+
+def order(order_id: str, customer_id: str, amount: str = "120000.00", **customer: Any) -> dict[str, Any]:
+    return {
+        "order": {"id": order_id, "customer_id": customer_id, "order_date": "2026-11-23",
+                  "special_requirements": "加急，木箱包装",
+                  "lines": [{"line_no": 1, "sku": "电机-7", "qty": 1, "unit_price": amount}]},
+        "customer": {"id": customer_id, "name": HAN, "credit_limit": "500000", **customer},
+        "products": [{"sku": "电机-7", "name": "三相异步电机", "list_price": amount, "cost": "1.00", "stock": 5}],
+        "exposure": {"open_receivables": "1000.00"},
+    }
+
+
+@pytest.fixture
+def store(database: Database) -> Iterator[Store]:
+    store = Store(database.url, **database.store_options())
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def gate(store: Store) -> Iterator[Gate]:
+    with Gate.default(backend="python", entry_points=False, store=store) as gate:
+        yield gate
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# -- migrations ---------------------------------------------------------------------------------------------------
+
+def tables(store: Store) -> set[str]:
+    return set(inspect(store.engine).get_table_names())
+
+
+def test_upgrade_creates_the_tables_and_a_second_upgrade_changes_nothing(empty_database: Database) -> None:
+    store = Store(empty_database.url, **empty_database.store_options())
+    assert store.current() is None
+    store.upgrade()
+    assert store.current() == store.head() == "0001"
+    assert tables(store) == SALESGATE_TABLES
+    store.upgrade()
+    assert store.current() == "0001"
+    assert tables(store) == SALESGATE_TABLES
+    store.close()
+
+
+def test_downgrade_to_base_drops_only_salesgate_tables(empty_database: Database) -> None:
+    store = Store(empty_database.url, **empty_database.store_options())
+    with store.engine.begin() as conn:  # an ERP with its own Alembic history in the same database
+        conn.execute(text("CREATE TABLE erp_orders (id VARCHAR(20) PRIMARY KEY, total NUMERIC(18, 2))"))
+        conn.execute(text("INSERT INTO erp_orders VALUES ('SO-1', 99.50)"))
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO alembic_version VALUES ('erp_2024_07')"))
+    store.upgrade()
+    assert tables(store) == SALESGATE_TABLES | {"erp_orders", "alembic_version"}
+    store.downgrade("base")
+    assert store.current() is None
+    assert tables(store) - {VERSION_TABLE} == {"erp_orders", "alembic_version"}
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "erp_2024_07"
+        assert conn.execute(text("SELECT total FROM erp_orders")).scalar_one() == Decimal("99.50")
+    store.close()
+
+
+def test_the_migration_builds_exactly_the_tables_the_code_describes(database: Database) -> None:
+    engine = database.engine()
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={
+            "compare_type": True, "version_table": VERSION_TABLE,
+            "include_name": lambda name, kind, _: kind != "table" or is_salesgate_name(name)})
+        assert compare_metadata(context, metadata) == []
+    engine.dispose()
+
+
+def test_store_needs_no_connection_until_used() -> None:
+    store = Store("postgresql+psycopg://salesgate:s3cret@127.0.0.1:1/erp", timeout=1)
+    assert "s3cret" not in repr(store)
+    with pytest.raises(StoreError) as info:
+        store.decisions()
+    assert "s3cret" not in str(info.value)
+    assert "reading the decision log failed" in str(info.value)
+
+
+def test_store_from_env_needs_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("SALESGATE_DATABASE_URL", raising=False)
+    with pytest.raises(StoreError, match="set SALESGATE_DATABASE_URL"):
+        Store.from_env()
+    monkeypatch.setenv("SALESGATE_DATABASE_URL", f"sqlite:///{tmp_path / 'sg.db'}")
+    assert Store.from_env().url.endswith("sg.db")
+
+
+def test_an_invalid_url_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="invalid database URL"):
+        Store("not a url at all")
+
+
+def salesgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "salesgate", *args], capture_output=True, text=True, check=False,
+                          cwd=ROOT, env=env, timeout=120)
+
+
+def test_cli_db_upgrade_and_current(tmp_path: Path) -> None:
+    import os
+
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("core", "plugins", "adapters")),
+           "SALESGATE_DATABASE_URL": url}
+    before = salesgate("db", "current", env=env)
+    assert before.returncode == 0
+    assert "no salesgate tables" in before.stdout
+    first = salesgate("db", "upgrade", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "upgraded from nothing to revision 0001 (head)" in first.stdout
+    again = salesgate("db", "upgrade", "--url", url, env=env)
+    assert "already at revision 0001 (head)" in again.stdout
+    assert salesgate("db", "current", env=env).stdout.startswith("0001 (head)")
+    missing = salesgate("db", "upgrade", env={k: v for k, v in env.items() if k != "SALESGATE_DATABASE_URL"})
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == "error: no database: pass --url URL or set SALESGATE_DATABASE_URL"
+    down = salesgate("db", "upgrade", "--url", "postgresql+psycopg://u:pw@127.0.0.1:1/x", env=env)
+    assert down.returncode == 2
+    assert down.stderr.startswith("error: reading the salesgate schema revision failed")
+    assert "Traceback" not in down.stderr
+    assert ":pw@" not in down.stderr
+
+
+# -- the decision log ---------------------------------------------------------------------------------------------
+
+def test_every_decision_is_logged_with_policy_digest_and_trace(gate: Gate, store: Store) -> None:
+    order_id, customer_id = unique("订单"), unique("客户")
+    facts = order(order_id, customer_id)
+    made = [gate.approve_order(facts), gate.check_credit(facts), gate.price_order(facts)]
+    logged = store.decisions(order_id)
+    # the whole decision, trace included, reads back as it was written (trace values in their JSON form)
+    assert [r.decision.model_dump(mode="json") for r in logged] == [d.model_dump(mode="json") for d in made]
+    model = gate.facts_for("order_approval", facts)
+    expected_digest = hashlib.sha256(canonical_json(model).encode()).hexdigest()
+    for record in logged:
+        assert record.inputs_digest == expected_digest
+        assert record.decided_at.tzinfo is UTC
+        assert abs(datetime.now(UTC) - record.decided_at) < timedelta(minutes=5)
+        assert record.decision.policy.hash == gate.policy.hash
+        assert record.decision.trace
+    with store.engine.connect() as conn:
+        row = conn.execute(text("SELECT hook, subject, outcome, policy_name, policy_version, policy_hash, backend, "
+                                "failure FROM salesgate_decisions WHERE subject = :s AND hook = 'order_approval'"),
+                           {"s": order_id}).one()
+    assert tuple(row) == ("order_approval", order_id, "require_approval", gate.policy.name, gate.policy.version,
+                          gate.policy.hash, "python", None)
+
+
+def test_chinese_text_round_trips(store: Store, gate: Gate) -> None:
+    order_id = unique(f"订单-{HAN}")
+    decision = gate.approve_order(order(order_id, unique("客户")))
+    assert any("订单金额" in r.message for r in decision.reasons)
+    [record] = store.decisions(order_id)
+    assert record.subject == order_id
+    assert record.decision.reasons == decision.reasons
+    reserved = store.reserve(unique(f"客户-{HAN}"), unique("订单-𠮷"), Decimal("1.00"), lambda _: decision)
+    assert reserved.reservation is not None
+    again = store.reservation(reserved.reservation.order_id)
+    assert again == reserved.reservation
+
+
+def test_fallback_decisions_are_logged_without_a_digest(store: Store) -> None:
+    class ErpDown:
+        @hookimpl
+        def salesgate_load_customer(self, customer_id: str) -> None:
+            raise ConnectionError("ERP database down")
+
+    order_id = unique("SO")
+    facts = order(order_id, unique("C"))
+    del facts["customer"]
+    with Gate.default(backend="python", entry_points=False, store=store, plugins=[ErpDown()]) as gate:
+        decision = gate.approve_order(facts)
+    assert decision.outcome is Outcome.block
+    [record] = store.decisions(order_id)
+    assert record.decision == decision
+    assert record.inputs_digest is None
+    assert record.decision.failure is not None
+    assert "ERP database down" in record.decision.failure
+
+
+def test_a_store_that_fails_to_record_never_changes_the_decision(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'never-upgraded.db'}")  # no tables: every insert fails
+    with Gate.default(backend="python", entry_points=False, store=store) as gate:
+        decision = gate.approve_order(order(unique("SO"), unique("C")))
+    assert decision.outcome is Outcome.require_approval
+    assert decision.failure is None
+    assert "failed to record decision" in caplog.text
+
+
+# -- approval requests --------------------------------------------------------------------------------------------
+
+def test_one_approval_request_per_required_role_in_ladder_order(gate: Gate, store: Store) -> None:
+    order_id = unique("SO")
+    decision = gate.approve_order(order(order_id, unique("C"), credit_rating="poor"))
+    assert decision.required_roles == ["sales_manager", "finance", "general_manager"]
+    requests = store.approval_requests(order_id)
+    assert [(r.role, r.position, r.status, r.hook) for r in requests] == [
+        ("sales_manager", 1, "pending", "order_approval"),
+        ("finance", 2, "pending", "order_approval"),
+        ("general_manager", 3, "pending", "order_approval"),
+    ]
+    [record] = store.decisions(order_id)
+    assert {r.decision_id for r in requests} == {record.id}
+    assert store.approval_requests(order_id, status="approved") == []
+
+
+def test_deciding_a_subject_again_voids_its_pending_requests(gate: Gate, store: Store) -> None:
+    order_id, customer_id = unique("SO"), unique("C")
+    gate.approve_order(order(order_id, customer_id))                    # 120,000: two approvers
+    gate.approve_order(order(order_id, customer_id, amount="30000.00"))  # amended to 30,000: one
+    assert [r.role for r in store.approval_requests(order_id, status="void")] == ["sales_manager",
+                                                                                  "general_manager"]
+    assert [r.role for r in store.approval_requests(order_id, status="pending")] == ["sales_manager"]
+
+
+def test_approval_requests_of_other_hooks_are_left_alone(gate: Gate, store: Store) -> None:
+    order_id, customer_id = unique("SO"), unique("C")
+    gate.approve_order(order(order_id, customer_id))
+    gate.check_credit(order(order_id, customer_id, amount="600000.00", has_repayment_plan=True))
+    pending = store.approval_requests(order_id, status="pending")
+    assert sorted((r.hook, r.role) for r in pending) == [
+        ("credit_check", "finance"), ("order_approval", "general_manager"), ("order_approval", "sales_manager")]
+
+
+# -- exact values -------------------------------------------------------------------------------------------------
+
+def test_money_is_exact_to_four_places(store: Store, gate: Gate) -> None:
+    decision = gate.check_credit(order(unique("SO"), unique("C")))
+    for amount in ["99999999999999.9999", "0.0001", "0", "1234.5"]:
+        result = store.reserve(unique("C"), unique("SO"), Decimal(amount), lambda _: decision)
+        assert result.reservation is not None
+        held = store.reservation(result.reservation.order_id)
+        assert held is not None
+        assert held.amount == Decimal(amount)
+        assert isinstance(held.amount, Decimal)
+    with pytest.raises(ValueError, match="Decimal"):
+        store.reserve("C", "SO", 12.5, lambda _: decision)  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="more than 4 decimal places"):
+        store.reserve(unique("C"), unique("SO"), Decimal("0.00001"), lambda _: decision)
+
+
+def test_times_are_stored_in_utc_whatever_zone_they_come_in(store: Store, gate: Gate) -> None:
+    shanghai = timezone(timedelta(hours=8))
+    when = datetime(2026, 11, 23, 9, 30, 15, 123456, tzinfo=shanghai)
+    decision = gate.check_credit(order(unique("SO"), unique("C")))
+    order_id = unique("SO")
+    store.reserve(unique("C"), order_id, Decimal(1), lambda _: decision, now=when)
+    held = store.reservation(order_id)
+    assert held is not None
+    assert held.created_at == when
+    assert held.created_at.tzinfo is UTC
+    assert held.created_at.hour == 1
+    with pytest.raises(StoreError, match="naive datetime"):
+        store.reserve(unique("C"), unique("SO"), Decimal(1), lambda _: decision, now=datetime(2026, 1, 1))
+
+
+def test_the_inputs_digest_ignores_how_equal_values_are_written() -> None:
+    a = {"amount": Decimal("1000.00"), "rate": Decimal("0.10"), "names": ["甲", "乙"]}
+    b = {"names": ["甲", "乙"], "rate": Decimal("0.1"), "amount": Decimal("1E+3")}
+    assert canonical_json(a) == canonical_json(b) == '{"amount":"1000","names":["甲","乙"],"rate":"0.1"}'
+    assert inputs_digest(a) == inputs_digest(b)
+    assert inputs_digest({**a, "amount": Decimal("1000.01")}) != inputs_digest(a)
+    assert inputs_digest(None) is None
+    assert json.loads(canonical_json(OrderFacts.model_validate(order("SO-1", "C-1"))))["customer"]["name"] == HAN
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.decisions: list[Decision] = []
+
+    @hookimpl
+    def salesgate_record_decision(self, decision: Decision) -> None:
+        self.decisions.append(decision)
+
+
+def test_other_recorders_still_see_every_decision(store: Store) -> None:
+    recorder = Recorder()
+    with Gate.default(backend="python", entry_points=False, store=store, plugins=[recorder]) as gate:
+        made = gate.check_credit(order(unique("SO"), unique("C")), reserve=True)
+    assert recorder.decisions == [made]
