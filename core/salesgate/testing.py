@@ -1,0 +1,399 @@
+"""salesgate's pytest plugin for adapter authors: fixtures and a contract test suite.
+
+Opt-in, like ``tox.pytest``: enable it with ``pytest -p salesgate.testing`` or with
+``pytest_plugins = ["salesgate.testing"]`` in the ``conftest.py`` at the root of your tests.
+salesgate declares no ``pytest11`` entry point, so installing salesgate never changes anybody
+else's test run, and ``import salesgate`` never imports this module (nor pytest).
+
+Fixtures
+    ``salesgate_seed_policy``   the seed policy shipped with salesgate, loaded once per session.
+    ``salesgate_gate_factory``  builds Gates on that policy with the adapter you give it, and
+                                closes them when the test ends.
+
+The contract
+    Subclass :class:`AdapterContract` in a ``Test*`` class, give it an ``adapter`` fixture and the
+    ids your test data knows; every test method of the base class then runs against your adapter::
+
+        from salesgate.testing import AdapterContract
+
+        class TestMyAdapter(AdapterContract):
+            adapter_name = "mine"                    # optional: also check registration by name
+            known_customer_id = "C001"
+            known_customer_name = "华东机电有限公司"
+            known_skus = ("MOTOR-5.5", "VALVE-DN50")
+            known_order_id = "SO-1001"
+
+            @pytest.fixture
+            def adapter(self): return MyAdapter(...)
+
+            @pytest.fixture
+            def adapter_options(self): return {...}  # what Gate(adapter="mine", **options) needs
+
+Importing this module builds nothing and registers nothing: the policy is loaded by the fixture.
+
+The checks report through ``pytest.fail`` with a message saying which part of the contract
+broke, so this module needs no assertion rewriting: PYTEST_DONT_REWRITE
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import pluggy
+import pytest
+
+from . import hookspecs
+from .errors import AdapterError
+from .gate import BackendName, Gate
+from .models import CreditExposure, Customer, Delivery, Order, Product
+from .policy.compiler import Policy, load_policy
+from .seed import seed_policy_path
+
+__all__ = ["AdapterContract", "GateFactory", "adapter_only", "salesgate_gate_factory", "salesgate_seed_policy"]
+
+DATA_HOOKS = ("salesgate_load_customer", "salesgate_load_exposure", "salesgate_load_products", "salesgate_load_order")
+THREADS = 10
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def salesgate_seed_policy() -> Policy:
+    """The seed policy shipped with salesgate (``rules/``), loaded and compiled once per session."""
+    return load_policy(seed_policy_path())
+
+
+class GateFactory:
+    """Builds gates on one policy for one test; :meth:`close` closes them all (and so their adapters)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._gates: list[Gate] = []
+
+    def __call__(
+        self,
+        adapter: str | object | None = None,
+        /,
+        *,
+        policy: Policy | None = None,
+        backend: BackendName = "python",
+        entry_points: bool | None = None,
+        **options: Any,
+    ) -> Gate:
+        """A gate reading facts through ``adapter``: a registered name (with its ``options``) or an instance.
+
+        ``entry_points`` defaults to True for an adapter given by name, which may come from an
+        installed package, and to False otherwise, so that other installed plugins cannot change
+        what the test sees. Other ``options`` go to :class:`~salesgate.Gate` (``plugins``,
+        ``disable_plugins``, ``failure_mode``) or to the adapter class.
+        """
+        if entry_points is None:
+            entry_points = isinstance(adapter, str)
+        gate = Gate(policy or self.policy, backend=backend, entry_points=entry_points, adapter=adapter, **options)
+        self._gates.append(gate)
+        return gate
+
+    def close(self) -> None:
+        while self._gates:
+            self._gates.pop().close()
+
+
+@pytest.fixture
+def salesgate_gate_factory(salesgate_seed_policy: Policy) -> Iterator[GateFactory]:
+    """``salesgate_gate_factory(adapter, **options)`` → a Gate on the seed policy (Python backend)."""
+    factory = GateFactory(salesgate_seed_policy)
+    yield factory
+    factory.close()
+
+
+# -- the contract ---------------------------------------------------------------------------------
+
+
+def _expect(ok: bool, message: str) -> None:
+    __tracebackhide__ = True  # a failure points at the contract's check, not at this helper
+    if not ok:
+        pytest.fail(message)
+
+
+def _call(pm: pluggy.PluginManager, hook: str, *, context: str = "", **kwargs: Any) -> Any:
+    """Call one of the adapter's hooks; an exception fails the test with the call that raised it."""
+    __tracebackhide__ = True
+    try:
+        return getattr(pm.hook, hook)(**kwargs)
+    except Exception as exc:
+        args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        pytest.fail(f"{context}{hook}({args}) raised {type(exc).__name__}: {exc}")
+
+
+def _is_money(value: object) -> bool:
+    return type(value) is Decimal and value.is_finite() and value >= 0
+
+
+def _has_chinese(text: str) -> bool:
+    return any(unicodedata.name(ch, "").startswith("CJK UNIFIED IDEOGRAPH") for ch in text)
+
+
+def adapter_only(adapter: object) -> pluggy.PluginManager:
+    """A plugin manager holding nothing but ``adapter``: its answers, unmixed with anyone else's."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    try:
+        pm.register(adapter, name="adapter")
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        pytest.fail(f"the adapter does not match salesgate's hook specifications: {exc}")
+    return pm
+
+
+class AdapterContract:
+    """What every salesgate adapter must do, as tests: subclass it in a ``Test*`` class.
+
+    Provide an ``adapter`` fixture returning a fresh adapter over test data, and set the ids that
+    data holds: ``known_customer_id`` (with its exact ``known_customer_name``, which must contain
+    Chinese characters), ``known_skus`` and ``known_order_id`` (an order the adapter loads by id,
+    whose customer it knows). ``unknown_customer_id``, ``unknown_sku`` and ``unknown_order_id``
+    have defaults no ERP uses; override them if yours does. Set ``adapter_name`` and an
+    ``adapter_options`` fixture to also check that ``Gate(adapter=name, **options)`` finds the adapter.
+    An adapter that implements the optional ``salesgate_load_delivery`` (returns) sets
+    ``known_delivery`` to the ``(order id, sku)`` of a delivery its data holds.
+
+    A gate closes its adapter when it is closed, which the gate factory does after each test: keep
+    the ``adapter`` fixture function-scoped (the default).
+    """
+
+    known_customer_id: ClassVar[str]
+    known_customer_name: ClassVar[str]
+    known_skus: ClassVar[Sequence[str]]
+    known_order_id: ClassVar[str]
+    unknown_customer_id: ClassVar[str] = "salesgate-contract-no-such-customer"
+    unknown_sku: ClassVar[str] = "SALESGATE-CONTRACT-NO-SUCH-SKU"
+    unknown_order_id: ClassVar[str] = "salesgate-contract-no-such-order"
+    adapter_name: ClassVar[str | None] = None
+    known_delivery: ClassVar[tuple[str, str] | None] = None
+
+    @pytest.fixture
+    def adapter(self) -> object:
+        pytest.fail(f"{type(self).__name__} must define an `adapter` fixture returning the adapter under test")
+
+    @pytest.fixture
+    def adapter_options(self) -> Mapping[str, Any]:
+        return {}
+
+    def _setting(self, name: str) -> Any:
+        value = getattr(self, name, None)
+        if value is None or (isinstance(value, Sequence) and not value):
+            pytest.fail(f"{type(self).__name__} must set {name!r}: see salesgate.testing.AdapterContract")
+        return value
+
+    # -- the data hooks, one at a time, through a plugin manager holding only the adapter ---------
+
+    def test_implements_every_data_hook(self, adapter: object) -> None:
+        pm = adapter_only(adapter)
+        missing = [name for name in DATA_HOOKS if not getattr(pm.hook, name).get_hookimpls()]
+        _expect(not missing, f"the adapter does not implement {', '.join(missing)}")
+
+    def test_known_customer_loads_with_its_id(self, adapter: object) -> None:
+        customer_id = self._setting("known_customer_id")
+        customer = _call(adapter_only(adapter), "salesgate_load_customer", customer_id=customer_id)
+        _expect(isinstance(customer, Customer),
+                f"salesgate_load_customer({customer_id!r}) returned {customer!r}; expected a salesgate.Customer")
+        _expect(customer.id == customer_id,
+                f"salesgate_load_customer({customer_id!r}) returned customer {customer.id!r}")
+
+    def test_unknown_customer_is_none_not_an_error(self, adapter: object) -> None:
+        customer_id = self._setting("unknown_customer_id")
+        customer = _call(adapter_only(adapter), "salesgate_load_customer", customer_id=customer_id,
+                         context="an adapter returns None for a customer it does not know, so that another "
+                                 "adapter may answer; ")
+        _expect(customer is None, f"salesgate_load_customer({customer_id!r}) returned {customer!r}; expected None")
+
+    def test_exposure_is_non_negative_decimal_money(self, adapter: object) -> None:
+        customer_id = self._setting("known_customer_id")
+        exposure = _call(adapter_only(adapter), "salesgate_load_exposure", customer_id=customer_id)
+        _expect(isinstance(exposure, CreditExposure),
+                f"salesgate_load_exposure({customer_id!r}) returned {exposure!r}; expected a CreditExposure")
+        for field in ("open_receivables", "open_orders", "overdue_amount"):
+            value = getattr(exposure, field)
+            _expect(_is_money(value), f"exposure.{field} is {value!r}; expected a finite Decimal >= 0")
+        _expect(type(exposure.max_overdue_days) is int and exposure.max_overdue_days >= 0,
+                f"exposure.max_overdue_days is {exposure.max_overdue_days!r}; expected an int >= 0")
+        _expect(exposure.overdue_amount <= exposure.open_receivables,
+                f"exposure.overdue_amount {exposure.overdue_amount} exceeds open_receivables "
+                f"{exposure.open_receivables}: the overdue amount is part of the receivables")
+
+    def test_unknown_customer_has_no_exposure(self, adapter: object) -> None:
+        customer_id = self._setting("unknown_customer_id")
+        exposure = _call(adapter_only(adapter), "salesgate_load_exposure", customer_id=customer_id)
+        _expect(exposure is None or exposure == CreditExposure(),
+                f"salesgate_load_exposure({customer_id!r}) returned {exposure!r} for an unknown customer; "
+                "expected None (or a zero exposure)")
+
+    def test_products_are_exactly_the_requested_skus_with_decimal_prices(self, adapter: object) -> None:
+        known = self._setting("known_skus")
+        _expect(not isinstance(known, str), f"known_skus must be a list or tuple of skus, not the string {known!r}")
+        skus = list(known)
+        pm = adapter_only(adapter)
+        products = _call(pm, "salesgate_load_products", skus=[*skus, self.unknown_sku])
+        _expect(isinstance(products, list) and all(isinstance(p, Product) for p in products),
+                f"salesgate_load_products returned {products!r}; expected a list of salesgate.Product")
+        found = [p.sku for p in products]
+        _expect(sorted(found) == sorted(skus),
+                f"asked for {[*skus, self.unknown_sku]}, got {found}: expected each known sku once "
+                "and unknown skus left out")
+        for product in products:
+            for field in ("list_price", "cost"):
+                value = getattr(product, field)
+                _expect(_is_money(value), f"product {product.sku!r} {field} is {value!r}; expected a Decimal >= 0")
+        first = _call(pm, "salesgate_load_products", skus=skus[:1])
+        _expect(first is not None and [p.sku for p in first] == skus[:1],
+                f"asked for {skus[:1]}, got {[p.sku for p in first or []]}: return only the skus asked for")
+
+    def test_unknown_skus_are_none_or_empty(self, adapter: object) -> None:
+        products = _call(adapter_only(adapter), "salesgate_load_products", skus=[self.unknown_sku])
+        _expect(not products, f"asked for the unknown sku {self.unknown_sku!r}, got {products!r}; expected None or []")
+
+    def test_known_order_loads_with_a_customer_the_adapter_knows(self, adapter: object) -> None:
+        order_id = self._setting("known_order_id")
+        pm = adapter_only(adapter)
+        order = _call(pm, "salesgate_load_order", order_id=order_id)
+        _expect(isinstance(order, Order), f"salesgate_load_order({order_id!r}) returned {order!r}; expected an Order")
+        _expect(order.id == order_id, f"salesgate_load_order({order_id!r}) returned order {order.id!r}")
+        customer = _call(pm, "salesgate_load_customer", customer_id=order.customer_id,
+                         context=f"order {order_id!r} is for customer {order.customer_id!r}, but ")
+        _expect(isinstance(customer, Customer),
+                f"order {order_id!r} is for customer {order.customer_id!r}, whom the adapter does not know")
+        for line in order.lines:
+            _expect(_is_money(line.unit_price), f"order {order_id!r} line {line.line_no} unit_price is "
+                                                f"{line.unit_price!r}; expected a Decimal >= 0")
+
+    def test_unknown_order_is_none(self, adapter: object) -> None:
+        order = _call(adapter_only(adapter), "salesgate_load_order", order_id=self.unknown_order_id)
+        _expect(order is None, f"salesgate_load_order({self.unknown_order_id!r}) returned {order!r}; expected None")
+
+    def test_records_decisions_without_error(self, adapter: object, salesgate_gate_factory: GateFactory) -> None:
+        gate = salesgate_gate_factory(adapter)
+        order = {"order": self._setting("known_order_id")}
+        available: dict[str, Any] = {"decision": gate.approve_order(order),
+                                     "facts": gate.facts_for("order_approval", order)}
+        pm = adapter_only(adapter)
+        spec = pm.hook.salesgate_record_decision.spec
+        arguments = spec.argnames if spec is not None else ("decision",)
+        _call(pm, "salesgate_record_decision", **{name: available[name] for name in arguments if name in available})
+
+    def _known_delivery(self, pm: pluggy.PluginManager) -> tuple[str, str]:
+        if not pm.hook.salesgate_load_delivery.get_hookimpls():
+            pytest.skip("the adapter does not implement salesgate_load_delivery (optional: returns by order and date)")
+        key = self.known_delivery
+        if key is None:
+            pytest.skip("set known_delivery = (order id, sku) of a delivery the adapter knows")
+        return key
+
+    def test_known_delivery_loads_for_its_order_and_sku(self, adapter: object) -> None:
+        pm = adapter_only(adapter)
+        order_id, sku = self._known_delivery(pm)
+        delivery = _call(pm, "salesgate_load_delivery", order_id=order_id, sku=sku)
+        _expect(isinstance(delivery, Delivery),
+                f"salesgate_load_delivery({order_id!r}, {sku!r}) returned {delivery!r}; expected a Delivery")
+        _expect((delivery.order_id, delivery.sku) == (order_id, sku),
+                f"salesgate_load_delivery({order_id!r}, {sku!r}) returned the delivery of "
+                f"{delivery.sku!r} on {delivery.order_id!r}")
+        _expect(_is_money(delivery.unit_price), f"delivery unit_price is {delivery.unit_price!r}; expected a Decimal")
+        _expect(delivery.already_returned_qty <= delivery.delivered_qty,
+                f"delivery says {delivery.already_returned_qty} returned of {delivery.delivered_qty} delivered")
+        if delivery.customer_id is not None:
+            customer = _call(pm, "salesgate_load_customer", customer_id=delivery.customer_id)
+            _expect(isinstance(customer, Customer),
+                    f"the delivery is for customer {delivery.customer_id!r}, whom the adapter does not know")
+
+    def test_unknown_delivery_is_none(self, adapter: object) -> None:
+        pm = adapter_only(adapter)
+        self._known_delivery(pm)
+        delivery = _call(pm, "salesgate_load_delivery", order_id=self.unknown_order_id, sku=self.unknown_sku)
+        _expect(delivery is None, f"salesgate_load_delivery of an unknown order returned {delivery!r}; expected None")
+
+    # -- through a real gate ----------------------------------------------------------------------
+
+    def test_decides_a_return_given_by_order_and_date_through_a_gate(
+        self, adapter: object, salesgate_gate_factory: GateFactory
+    ) -> None:
+        pm = adapter_only(adapter)
+        order_id, sku = self._known_delivery(pm)
+        delivery = _call(pm, "salesgate_load_delivery", order_id=order_id, sku=sku)
+        request = {"id": "SALESGATE-CONTRACT-RETURN", "reason": "defect", "original_order_id": order_id, "sku": sku,
+                   "qty": 1, "requested_on": delivery.delivered_on.isoformat(),
+                   "customer_id": delivery.customer_id or self._setting("known_customer_id")}
+        decision = salesgate_gate_factory(adapter).handle_return({"return": request})
+        _expect(decision.failure is None, f"a return of {sku!r} on order {order_id!r} read through the adapter "
+                                          f"failed: {decision.failure}")
+
+    def test_decides_an_order_given_by_id_through_a_gate(
+        self, adapter: object, salesgate_gate_factory: GateFactory
+    ) -> None:
+        order_id = self._setting("known_order_id")
+        gate = salesgate_gate_factory(adapter)
+        for decide in (gate.approve_order, gate.check_credit, gate.price_order):
+            decision = decide({"order": order_id})
+            _expect(decision.failure is None,
+                    f"{decision.hook} of order {order_id!r} read through the adapter failed: {decision.failure}")
+            _expect(decision.subject == order_id, f"{decision.hook} decided {decision.subject!r}, not {order_id!r}")
+
+    def test_is_found_by_name_through_a_gate(
+        self, adapter: object, adapter_options: Mapping[str, Any], salesgate_gate_factory: GateFactory
+    ) -> None:
+        if self.adapter_name is None:
+            pytest.skip("set adapter_name (and an adapter_options fixture) to check Gate(adapter=name, ...)")
+        problem = ""
+        try:
+            gate = salesgate_gate_factory(self.adapter_name, **adapter_options)
+        except AdapterError as exc:
+            problem = f"Gate(adapter={self.adapter_name!r}, **adapter_options) failed: {exc}"
+            if str(exc).startswith("unknown adapter"):
+                problem += (". Adapters named in Gate(adapter=...) are registered by installed packages' "
+                            "'salesgate' entry points: install yours (pip install -e .) first")
+        _expect(not problem, problem)  # failed outside the handler: one traceback, not a chain of two
+        _expect(type(gate.adapter) is type(adapter),
+                f"Gate(adapter={self.adapter_name!r}) built {type(gate.adapter).__name__}, "
+                f"not {type(adapter).__name__}")
+        decision = gate.approve_order({"order": self._setting("known_order_id")})
+        _expect(decision.failure is None, f"order approval through adapter={self.adapter_name!r} failed: "
+                                          f"{decision.failure}")
+
+    def test_chinese_text_round_trips(self, adapter: object, salesgate_gate_factory: GateFactory) -> None:
+        customer_id = self._setting("known_customer_id")
+        name = self._setting("known_customer_name")
+        _expect(_has_chinese(name), f"known_customer_name {name!r} has no Chinese characters: pick a customer "
+                                    "whose name has some, or the contract cannot check they survive")
+        customer = _call(adapter_only(adapter), "salesgate_load_customer", customer_id=customer_id)
+        _expect(isinstance(customer, Customer) and customer.name == name,
+                f"customer {customer_id!r} is named {getattr(customer, 'name', None)!r}, expected {name!r}: "
+                "read your source as UTF-8 (a GBK file read as UTF-8, or the reverse, garbles names)")
+        _expect(Customer.model_validate_json(customer.model_dump_json()) == customer,
+                f"customer {customer_id!r} does not survive a JSON round trip")
+        through_gate = salesgate_gate_factory(adapter).hooks.load_customer(customer_id)
+        _expect(through_gate is not None and through_gate.name == name,
+                f"through a gate, customer {customer_id!r} is named {getattr(through_gate, 'name', None)!r}")
+
+    def test_ten_threads_loading_the_same_customer_agree(self, adapter: object) -> None:
+        customer_id = self._setting("known_customer_id")
+        pm = adapter_only(adapter)
+        expected = (_call(pm, "salesgate_load_customer", customer_id=customer_id),
+                    _call(pm, "salesgate_load_exposure", customer_id=customer_id))
+        start = threading.Barrier(THREADS)
+
+        def load() -> list[tuple[Any, Any]]:
+            start.wait(timeout=30)  # all threads call the adapter at once
+            return [(_call(pm, "salesgate_load_customer", customer_id=customer_id),
+                     _call(pm, "salesgate_load_exposure", customer_id=customer_id)) for _ in range(20)]
+
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            futures = [pool.submit(load) for _ in range(THREADS)]
+            results = [result for future in futures for result in future.result(timeout=120)]
+        wrong = [r for r in results if r != expected]
+        _expect(not wrong, f"{len(wrong)} of {len(results)} concurrent loads of customer {customer_id!r} "
+                           f"differ from a single-threaded load, e.g. {wrong[:1]!r}")

@@ -1,0 +1,144 @@
+"""The adapter contract (``salesgate.testing``) holds for MemoryAdapter, and catches broken adapters.
+
+The plugin is opt-in: this module enables it the way an adapter author's tests would.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from salesgate.demo import load_demo_company
+from salesgate.testing import AdapterContract
+from salesgate_adapters import MemoryAdapter
+
+pytest_plugins = ["salesgate.testing", "pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE_ROOTS = [str(ROOT / "core"), str(ROOT / "plugins"), str(ROOT / "adapters")]
+
+
+def demo_books() -> dict[str, Any]:
+    company = load_demo_company()
+    return {"customers": list(company.customers.values()), "exposures": dict(company.exposures),
+            "products": list(company.products.values()), "orders": list(company.orders)}
+
+
+class TestMemoryAdapterContract(AdapterContract):
+    adapter_name = "memory"
+    known_customer_id = "C001"
+    known_customer_name = "华东机电有限公司"
+    known_skus = ("MOTOR-5.5", "VALVE-DN50")
+    known_order_id = "SO-1001"
+
+    @pytest.fixture
+    def adapter(self) -> MemoryAdapter:
+        return MemoryAdapter(demo_books())
+
+    @pytest.fixture
+    def adapter_options(self) -> Mapping[str, Any]:
+        return {"data": demo_books()}
+
+
+BROKEN_ADAPTER_TESTS = '''
+import pytest
+from salesgate import Customer, Order, Product, hookimpl
+from salesgate.testing import AdapterContract
+
+CUSTOMERS = {"C1": Customer(id="C1", name="åŽä¸œæœºç”µ")}   # UTF-8 read as Latin-1: mojibake
+PRODUCTS = [Product(sku="P1", list_price="10"), Product(sku="P2", list_price="20")]
+
+
+class BrokenAdapter:
+    @hookimpl
+    def salesgate_load_customer(self, customer_id):
+        return CUSTOMERS[customer_id]                            # raises for an unknown customer
+
+    @hookimpl
+    def salesgate_load_products(self, skus):
+        return PRODUCTS                                          # ignores which skus were asked for
+
+    @hookimpl
+    def salesgate_load_order(self, order_id):
+        return Order(id=order_id, customer_id="C-STRANGER", order_date="2026-11-23",
+                     lines=[{"line_no": 1, "sku": "P1", "qty": 1, "unit_price": "10"}])
+
+
+class TestBrokenAdapter(AdapterContract):
+    known_customer_id = "C1"
+    known_customer_name = "华东机电"
+    known_skus = ("P1",)
+    known_order_id = "SO-1"
+
+    @pytest.fixture
+    def adapter(self):
+        return BrokenAdapter()
+'''
+
+
+@pytest.fixture
+def source_roots_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([*SOURCE_ROOTS, os.environ.get("PYTHONPATH", "")]))
+
+
+@pytest.mark.usefixtures("source_roots_on_path")
+def test_contract_names_what_a_broken_adapter_gets_wrong(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_broken=BROKEN_ADAPTER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "salesgate.testing", "-p", "no:cacheprovider")
+    outcomes = result.parseoutcomes()
+    result.stdout.fnmatch_lines([  # in the order the contract's tests run
+        "E * the adapter does not implement salesgate_load_exposure",
+        "E * returns None for a customer it does not know*salesgate_load_customer(customer_id=*) raised KeyError*",
+        "E * asked for *NO-SUCH-SKU*, got *P2*: expected each known sku once and unknown skus left out",
+        "E * order 'SO-1' is for customer 'C-STRANGER', but salesgate_load_customer(*) raised KeyError*",
+        "E * customer 'C1' is named 'åŽä¸œæœºç”µ', expected '华东机电': read your source as UTF-8*",
+    ])
+    assert outcomes.get("failed", 0) >= 5
+    assert "error" not in outcomes
+
+
+@pytest.mark.usefixtures("source_roots_on_path")
+def test_contract_without_an_adapter_fixture_says_what_to_add(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_nothing=textwrap.dedent("""
+        from salesgate.testing import AdapterContract
+
+        class TestForgotTheFixture(AdapterContract):
+            known_customer_id = "C1"
+    """))
+    result = pytester.runpytest_subprocess("-p", "salesgate.testing", "-p", "no:cacheprovider",
+                                           "-k", "known_customer_loads")
+    result.stdout.fnmatch_lines(["*TestForgotTheFixture must define an `adapter` fixture*"])
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(SOURCE_ROOTS)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+
+
+def test_importing_salesgate_never_needs_pytest() -> None:
+    result = _python(
+        "import sys; sys.modules['pytest'] = None\n"  # any import of pytest now fails
+        "import salesgate, salesgate.gate, salesgate.demo\n"
+        "assert 'salesgate.testing' not in sys.modules\n"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_importing_the_plugin_builds_and_registers_nothing() -> None:
+    result = _python(
+        "import sys, salesgate.testing\n"
+        "assert 'salesgate_plugins' not in sys.modules, 'built-in plugins were loaded'\n"
+        "assert 'salesgate.engine.durable' not in sys.modules, 'a rule engine was started'\n"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_plugin_is_opt_in_without_a_pytest11_entry_point() -> None:
+    assert "pytest11" not in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
