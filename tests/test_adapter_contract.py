@@ -10,12 +10,15 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from salesgate.demo import load_demo_company
+from salesgate.demo import AS_OF, load_demo_company
+from salesgate.errors import AdapterError
+from salesgate.models import Delivery
 from salesgate.testing import AdapterContract
 from salesgate_adapters import MemoryAdapter
 
@@ -27,8 +30,14 @@ SOURCE_ROOTS = [str(ROOT / "core"), str(ROOT / "plugins"), str(ROOT / "adapters"
 
 def demo_books() -> dict[str, Any]:
     company = load_demo_company()
+    deliveries = [Delivery(order_id=r.original_order_id, sku=r.sku, customer_id=r.customer_id,
+                           invoice_id=r.invoice_id, delivered_qty=r.delivered_qty, unit_price=r.unit_price,
+                           delivered_on=AS_OF - timedelta(days=r.days_since_delivery),
+                           already_returned_qty=r.already_returned_qty)
+                  for r in company.returns]
     return {"customers": list(company.customers.values()), "exposures": dict(company.exposures),
-            "products": list(company.products.values()), "orders": list(company.orders)}
+            "products": list(company.products.values()), "orders": list(company.orders),
+            "deliveries": deliveries}
 
 
 class TestMemoryAdapterContract(AdapterContract):
@@ -37,6 +46,7 @@ class TestMemoryAdapterContract(AdapterContract):
     known_customer_name = "华东机电有限公司"
     known_skus = ("MOTOR-5.5", "VALVE-DN50")
     known_order_id = "SO-1001"
+    known_delivery = (load_demo_company().returns[0].original_order_id, load_demo_company().returns[0].sku)
 
     @pytest.fixture
     def adapter(self) -> MemoryAdapter:
@@ -50,6 +60,7 @@ class TestMemoryAdapterContract(AdapterContract):
 BROKEN_ADAPTER_TESTS = '''
 import pytest
 from salesgate import Customer, Order, Product, hookimpl
+from salesgate.errors import AdapterError
 from salesgate.testing import AdapterContract
 
 CUSTOMERS = {"C1": Customer(id="C1", name="åŽä¸œæœºç”µ")}   # UTF-8 read as Latin-1: mojibake
@@ -142,3 +153,25 @@ def test_importing_the_plugin_builds_and_registers_nothing() -> None:
 
 def test_plugin_is_opt_in_without_a_pytest11_entry_point() -> None:
     assert "pytest11" not in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+# -- MemoryAdapter's optional hooks ---------------------------------------------------------------------------------
+
+
+def test_memory_adapter_counts_the_orders_it_holds_for_their_customer() -> None:
+    adapter = MemoryAdapter(demo_books())
+    order = adapter.orders["SO-1001"]
+    asked = ["SO-1001", "SO-NOT-IN-THE-ERP", "SO-1001"]
+    assert adapter.salesgate_load_counted_orders(customer_id=order.customer_id, order_ids=asked) == ["SO-1001"]
+    assert adapter.salesgate_load_counted_orders(customer_id="SOMEONE-ELSE", order_ids=["SO-1001"]) == []
+
+
+def test_memory_adapter_refuses_duplicate_and_orphan_deliveries() -> None:
+    books = demo_books()
+    first = books["deliveries"][0]
+    with pytest.raises(AdapterError, match="appears twice"):
+        MemoryAdapter({**books, "deliveries": [first, first]})
+    with pytest.raises(AdapterError, match="deliveries for unknown customer"):
+        MemoryAdapter({**books, "deliveries": [first.model_copy(update={"customer_id": "NOBODY"})]})
+    with pytest.raises(AdapterError, match=r"deliveries\[0\] is not a valid Delivery"):
+        MemoryAdapter({**books, "deliveries": [{"order_id": "X"}]})

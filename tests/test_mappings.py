@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from fixtures.databases import KINDS, ScratchDatabase, isolated_database
 from fixtures.erp_schemas import FIXTURES, TODAY, ErpFixture
@@ -23,9 +26,10 @@ from salesgate.demo import AS_OF, load_demo_company, return_request
 from salesgate.models import ReturnFacts
 from salesgate.policy.compiler import Policy
 from salesgate.seed import seed_policy_path
-from salesgate_adapters import MemoryAdapter
+from salesgate_adapters import MemoryAdapter, demo_erp
 from salesgate_adapters.demo_erp import create_demo_erp, drop_demo_erp
 from salesgate_adapters.sql import SHIPPED, MappingError, SqlAdapter, load_mapping
+from salesgate_adapters.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +62,7 @@ def erp(request: pytest.FixtureRequest, database: ScratchDatabase) -> Iterator[t
 def test_shipped_mapping_loads_and_declares_every_fact(name: str) -> None:
     mapping = load_mapping(name)
     assert mapping.name == name
-    for fact in ("customer", "exposure", "products", "order", "order.lines", "delivery"):
+    for fact in ("customer", "exposure", "products", "order", "order.lines", "delivery", "counted_orders"):
         assert mapping.plans(fact), f"{name}.yaml does not map {fact}"
 
 
@@ -115,6 +119,21 @@ def test_mapping_reads_the_delivery_a_return_refers_to(erp: tuple[ErpFixture, Sq
     assert delivery is not None
     assert delivery.model_dump() == fixture.delivery
     assert adapter.salesgate_load_delivery(order_id=fixture.order_id, sku=fixture.skus[0]) is None  # not delivered
+
+
+# Which reserved orders each ERP has taken over: (customer, orders asked about, orders it counts).
+COUNTED = {
+    "erpnext": ("CUST-0001", ["SAL-ORD-0000", "SAL-ORD-0001", "SAL-ORD-0004", "SAL-ORD-0009", "SAL-ORD-0005",
+                              "NO-SUCH-ORDER"], ["SAL-ORD-0000", "SAL-ORD-0009"]),  # submitted; not draft,
+    "odoo": ("7", ["S00002", "S00001", "S00009", "S00005", "NO-SUCH-ORDER"], ["S00002", "S00009"]),  # cancelled,
+}  # another customer's or unknown
+
+
+def test_mapping_says_which_reserved_orders_the_erp_counts(erp: tuple[ErpFixture, SqlAdapter]) -> None:
+    fixture, adapter = erp
+    customer_id, asked, counted = COUNTED[fixture.mapping]
+    assert adapter.salesgate_load_counted_orders(customer_id=customer_id, order_ids=asked) == counted
+    assert adapter.salesgate_load_counted_orders(customer_id=customer_id, order_ids=[]) == []
 
 
 def test_gate_decides_orders_by_id_through_the_mapping(erp: tuple[ErpFixture, SqlAdapter], seed: Policy) -> None:
@@ -294,6 +313,23 @@ def test_exposure_may_be_one_source_or_a_list(tmp_path: Path) -> None:
         ("mapping: t\nfacts:\n  exposure:\n    - query: SELECT 1 AS open_orders WHERE :customer_id = ''\n"
          "      values: {x: {}}\n",
          ["mapping.yaml:5", "field 'facts.exposure.0.values'", "unknown field"]),
+        ("mapping: t\nfacts:\n  counted_orders:\n    query: SELECT id AS order_id FROM o WHERE c = :customer_id\n",
+         ["mapping.yaml:4", "field 'facts.counted_orders.query'", "the query never uses :order_ids"]),
+        ("mapping: t\nfacts:\n  counted_orders:\n    query: |\n      SELECT id AS order_id FROM o\n"
+         "      WHERE c = :customer_id AND id IN (:order_ids)\n",
+         ["mapping.yaml:4", "write IN :order_ids without parentheses"]),
+        ("mapping: t\nfacts:\n  counted_orders:\n    query: SELECT id AS order_id FROM o WHERE id IN :order_id"
+         " AND c = :customer_id\n",
+         ["mapping.yaml:4", "unknown parameter :order_id", "did you mean 'order_ids'?"]),
+        ("mapping: t\nfacts:\n  counted_orders:\n    table: o\n    key: cust\n    columns: {order_id: id}\n",
+         ["mapping.yaml:5", "key must give the column for order_ids"]),
+        ("mapping: t\nfacts:\n  counted_orders:\n    table: o\n    key: {customer_id: c, order_ids: id}\n"
+         "    columns: {order: id}\n",
+         ["mapping.yaml:6", "field 'facts.counted_orders.columns.order'", "unknown counted_orders field",
+          "did you mean 'order_id'?"]),
+        ("mapping: t\nfacts:\n  counted_orders:\n    query: SELECT id AS order_id FROM o WHERE id IN :order_ids"
+         " AND c = :customer_id\n    defaults: {order_id: x}\n",
+         ["mapping.yaml:5", "field 'facts.counted_orders.defaults'", "unknown field", "expected one of"]),
     ],
 )
 def test_invalid_mapping_names_file_line_field_and_suggestion(tmp_path: Path, text: str, needles: list[str]) -> None:
@@ -343,7 +379,8 @@ def test_example_mappings_in_the_docs_load(tmp_path: Path) -> None:
     assert examples, "docs/adapters.md shows a complete mapping"
     for example in examples:
         mapping = load_mapping(write(tmp_path, example))
-        assert all(mapping.plans(fact) for fact in ("customer", "exposure", "products", "order", "delivery"))
+        assert all(mapping.plans(fact) for fact in ("customer", "exposure", "products", "order", "delivery",
+                                                    "counted_orders"))
 
 
 def test_shipped_mapping_fact_values_are_strings_the_models_accept() -> None:
@@ -354,3 +391,105 @@ def test_shipped_mapping_fact_values_are_strings_the_models_accept() -> None:
         assert customer is not None
         translations: dict[str, Any] = customer.values
         assert all(isinstance(v, str) for table in translations.values() for v in table.values())
+
+
+# -- the crash window: the ERP committed the order, confirm_reservation was never called -------------------------
+
+CRASH_CUSTOMER = {"demo": "C001", "erpnext": "CUST-0001", "odoo": "7"}
+
+
+def build_erp(mapping: str, engine: Engine) -> None:
+    if mapping == "demo":
+        create_demo_erp(load_demo_company(), engine)
+    else:
+        FIXTURES[mapping]().create(engine)
+
+
+def erp_enters_order(mapping: str, engine: Engine, order_id: str, customer_id: str, amount: Decimal) -> None:
+    """What the ERP's own commit writes for a confirmed order, in the tables the mapping reads."""
+    day = TODAY
+    with engine.begin() as connection:
+        if mapping == "demo":
+            connection.execute(demo_erp.sales_orders.insert(), [demo_erp._order(
+                order_id, customer_id, "confirmed", day, amount, Decimal(0))])
+            connection.execute(demo_erp.sales_order_lines.insert(), [
+                {"order_id": order_id, "line_no": 1, "sku": "MOTOR-5.5", "qty": 1, "unit_price": amount,
+                 "discount": Decimal(0)}])
+        elif mapping == "erpnext":
+            tables = sa.MetaData()
+            so = sa.Table("tabSales Order", tables, autoload_with=connection)
+            soi = sa.Table("tabSales Order Item", tables, autoload_with=connection)
+            connection.execute(so.insert(), [{
+                "name": order_id, "customer": customer_id, "docstatus": 1, "status": "To Deliver and Bill",
+                "transaction_date": day, "creation": datetime(2026, 11, 6, 9, 0), "currency": "CNY",
+                "grand_total": amount, "per_billed": Decimal(0), "payment_terms_template": None}])
+            connection.execute(soi.insert(), [{
+                "name": f"soi-{order_id}", "parent": order_id, "idx": 1, "item_code": "MOTOR-5.5", "qty": Decimal(1),
+                "rate": amount, "delivered_qty": Decimal(0), "returned_qty": Decimal(0), "docstatus": 1}])
+        else:
+            tables = sa.MetaData()
+            so = sa.Table("sale_order", tables, autoload_with=connection)
+            sol = sa.Table("sale_order_line", tables, autoload_with=connection)
+            connection.execute(so.insert(), [{
+                "id": 100, "name": order_id, "partner_id": int(customer_id), "date_order": datetime(2026, 11, 6, 1),
+                "create_date": datetime(2026, 11, 6, 1), "currency_id": 1, "state": "sale",
+                "invoice_status": "to invoice", "amount_total": amount}])
+            connection.execute(sol.insert(), [{
+                "id": 100, "order_id": 100, "sequence": 10, "product_id": 1, "product_uom_qty": Decimal(1),
+                "qty_invoiced": Decimal(0), "price_unit": amount, "discount": Decimal(0), "price_total": amount,
+                "display_type": None}])
+
+
+def new_order(order_id: str, customer_id: str, amount: Decimal) -> dict[str, Any]:
+    return {"order": {"id": order_id, "customer_id": customer_id, "order_date": TODAY.isoformat(),
+                      "lines": [{"line_no": 1, "sku": "MOTOR-5.5", "qty": 1, "unit_price": str(amount)}]}}
+
+
+@pytest.mark.parametrize("mapping", ["demo", "erpnext", "odoo"])
+def test_an_order_the_erp_committed_without_confirm_counts_once(
+    mapping: str, database: ScratchDatabase, seed: Policy,
+) -> None:
+    """reserve → the ERP commits the order → the process dies before confirm_reservation: the next credit
+    check finds the order in the ERP's open orders, stops counting its reservation and confirms it."""
+    build_erp(mapping, database.engine)
+    customer_id = CRASH_CUSTOMER[mapping]
+    first_id, second_id = ("S00100", "S00101") if mapping == "odoo" else ("SO-CRASH-1", "SO-CRASH-2")
+    first_amount, second_amount = Decimal("1000.50"), Decimal("500")
+    store = Store(database.url)
+    store.upgrade()
+    reader = SqlAdapter(database.url, mapping=mapping, today=TODAY)
+    try:
+        before = reader.salesgate_load_exposure(customer_id=customer_id)
+        customer = reader.salesgate_load_customer(customer_id=customer_id)
+        assert before is not None
+        assert customer is not None
+        erp_exposure, limit = before.open_receivables + before.open_orders, customer.credit_limit
+        with Gate(seed, backend="python", adapter="sql", url=database.url, mapping=mapping, today=TODAY,
+                  store=store) as gate:
+            first = gate.check_credit(new_order(first_id, customer_id, first_amount), reserve=True)
+            assert first.failure is None
+            assert first.outcome is not Outcome.block
+            assert first.credit is not None
+            assert (first.credit.exposure, first.credit.available) == (
+                erp_exposure + first_amount, limit - erp_exposure - first_amount)
+            held = store.reservation(first_id)
+            assert held is not None
+            assert (held.status, held.amount) == ("reserved", first_amount)
+
+            erp_enters_order(mapping, database.engine, first_id, customer_id, first_amount)  # ...and the crash
+
+            after = reader.salesgate_load_exposure(customer_id=customer_id)
+            assert after is not None
+            assert after.open_orders == before.open_orders + first_amount  # the ERP counts it now
+            second = gate.check_credit(new_order(second_id, customer_id, second_amount), reserve=True)
+        assert second.failure is None
+        assert second.credit is not None
+        once = erp_exposure + first_amount + second_amount  # not erp_exposure + 2 × first_amount + second_amount
+        assert (second.credit.exposure, second.credit.available) == (once, limit - once)
+        confirmed = store.reservation(first_id)
+        assert confirmed is not None
+        assert confirmed.status == "confirmed"
+        assert store.reserved_amount(customer_id) == (second_amount if second.outcome is not Outcome.block else 0)
+    finally:
+        reader.close()
+        store.close()

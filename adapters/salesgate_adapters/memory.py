@@ -11,9 +11,9 @@ from pydantic import BaseModel, ValidationError
 from salesgate.decisions import Decision
 from salesgate.errors import AdapterError
 from salesgate.hookspecs import hookimpl
-from salesgate.models import CreditExposure, Customer, Order, Product
+from salesgate.models import CreditExposure, Customer, Delivery, Order, Product
 
-_SECTIONS = ("customers", "exposures", "products", "orders")
+_SECTIONS = ("customers", "exposures", "products", "orders", "deliveries")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -37,10 +37,13 @@ class MemoryAdapter:
     """Answers the data hooks from one document of plain dicts (or models), checked once, up front.
 
     ``data`` may hold ``customers`` and ``products`` (lists), ``exposures`` (customer id →
-    exposure) and ``orders`` (a list); any other key is refused so that a misspelt section
-    cannot silently leave a gate without facts. A customer the adapter knows but holds no
-    exposure for owes nothing. Decisions recorded through ``salesgate_record_decision`` are kept
-    in :attr:`decisions`, in the order they were made.
+    exposure), ``orders`` and ``deliveries`` (lists; a delivery per order and sku, for returns);
+    any other key is refused so that a misspelt section cannot silently leave a gate without
+    facts. A customer the adapter knows but holds no exposure for owes nothing. The orders it holds
+    are orders the ERP has entered: ``salesgate_load_counted_orders`` answers that the ERP counts
+    them (their credit reservations stop counting; the exposure you give should include them).
+    Decisions recorded through ``salesgate_record_decision`` are kept in :attr:`decisions`, in the
+    order they were made.
     """
 
     def __init__(self, data: Mapping[str, Any]) -> None:
@@ -56,6 +59,13 @@ class MemoryAdapter:
         self.customers: Mapping[str, Customer] = _index(customers, lambda c: c.id, "customer")
         self.products: Mapping[str, Product] = _index(products, lambda p: p.sku, "product")
         self.orders: Mapping[str, Order] = _index(orders, lambda o: o.id, "order")
+        deliveries = _models(Delivery, data.get("deliveries", ()), "deliveries")
+        by_key = _index(deliveries, lambda d: f"{d.sku} on order {d.order_id}", "delivery of")
+        self.deliveries: Mapping[tuple[str, str], Delivery] = {(d.order_id, d.sku): d for d in by_key.values()}
+        unknown_buyers = sorted({d.customer_id for d in deliveries
+                                 if d.customer_id is not None and d.customer_id not in self.customers})
+        if unknown_buyers:
+            raise AdapterError(f"memory adapter: deliveries for unknown customer(s) {', '.join(unknown_buyers)}")
         self.exposures: Mapping[str, CreditExposure] = dict(zip(raw_exposures, exposures, strict=True))
         strangers = sorted(set(self.exposures) - set(self.customers))
         if strangers:
@@ -81,6 +91,15 @@ class MemoryAdapter:
     @hookimpl
     def salesgate_load_order(self, order_id: str) -> Order | None:
         return self.orders.get(order_id)
+
+    @hookimpl
+    def salesgate_load_delivery(self, order_id: str, sku: str) -> Delivery | None:
+        return self.deliveries.get((order_id, sku))
+
+    @hookimpl
+    def salesgate_load_counted_orders(self, customer_id: str, order_ids: list[str]) -> list[str] | None:
+        return [order_id for order_id in dict.fromkeys(order_ids)
+                if order_id in self.orders and self.orders[order_id].customer_id == customer_id]
 
     @hookimpl
     def salesgate_record_decision(self, decision: Decision) -> None:

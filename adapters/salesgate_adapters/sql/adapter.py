@@ -28,7 +28,7 @@ from salesgate.models import CreditExposure, Customer, Delivery, Order, Product
 
 from .convert import ConversionError, Converter, base_type, converter_for, is_required, plain_decimal, to_decimal
 from .engine import ANSI_MODES, MYSQL, create_engine, redact, shown
-from .facts import EXPANDING_PARAMS, FACT_KINDS, OVERDUE_SINCE, TODAY
+from .facts import EXPANDING_PARAMS, FACT_KINDS, OVERDUE_SINCE, TODAY, CountedOrder
 from .mapping import ErpMapping, Fact, Plan, load_mapping, table_keys
 
 DEFAULT_URL_ENV = "SALESGATE_DATABASE_URL"
@@ -38,7 +38,8 @@ _EXPOSURE_MAXES = tuple(n for n, f in CreditExposure.model_fields.items() if bas
 
 
 class SqlAdapter:
-    """Reads customers, exposure, products, orders and deliveries from an ERP database.
+    """Reads customers, exposure, products, orders and deliveries from an ERP database, and which
+    reserved orders the ERP has already taken over (``counted_orders``).
 
     ``url`` (else the environment variable ``url_env``) is a SQLAlchemy URL:
     ``postgresql://user:pw@host/erp`` (psycopg 3), ``mysql://…`` or ``mariadb://…`` (PyMySQL),
@@ -172,6 +173,22 @@ class SqlAdapter:
     def salesgate_load_delivery(self, order_id: str, sku: str) -> Delivery | None:
         found: Delivery | None = self._one("delivery", {"order_id": order_id, "sku": sku})
         return found
+
+    @hookimpl
+    def salesgate_load_counted_orders(self, customer_id: str, order_ids: list[str]) -> list[str] | None:
+        """Which of the customer's reserved orders the ERP already counts (mapping fact ``counted_orders``)."""
+        sources = self._statements["counted_orders"]
+        if not sources:
+            return None  # the mapping cannot tell: the reservations keep counting
+        asked = list(dict.fromkeys(order_ids))
+        if not asked:
+            return []
+        (plan, statement), params = sources[0], {"customer_id": customer_id, "order_ids": asked}
+        counted: set[str] = set()
+        for row in self._rows(plan, statement, params):
+            found: CountedOrder = self._validate(plan, CountedOrder, self._values(plan, row, params), params)
+            counted.add(found.order_id)
+        return [order_id for order_id in asked if order_id in counted]
 
     # -- reading and converting -------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from salesgate.models import CreditExposure, Customer, Delivery, Order, OrderLine, Product
 
@@ -21,6 +21,14 @@ OVERDUE_SINCE = "overdue_since"
 Date arithmetic differs in every SQL dialect, so a mapping may return the date and let the
 adapter count ``max_overdue_days`` from it (to ``:today``).
 """
+
+
+class CountedOrder(BaseModel):
+    """One row of ``counted_orders``: an order the ERP has taken over (confirmed or invoiced)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    order_id: str = Field(min_length=1, description="The order's id, as salesgate was given it.")
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,9 @@ FACT_KINDS: dict[str, FactKind] = {
         FactKind("order", Order, ("order_id",), skip_fields=("lines",)),
         FactKind("order.lines", OrderLine, ("order_id",)),
         FactKind("delivery", Delivery, ("order_id", "sku")),
+        FactKind("counted_orders", CountedOrder, ("customer_id", "order_ids")),
     )
 }
 
-EXPANDING_PARAMS = frozenset({"skus"})
-"""Parameters bound to a list: write ``sku IN :skus`` (without parentheses)."""
+EXPANDING_PARAMS = frozenset({"skus", "order_ids"})
+"""Parameters bound to a list: write ``sku IN :skus``, ``o.id IN :order_ids`` (without parentheses)."""

@@ -126,6 +126,7 @@ class Facts(_Strict):
     products: Fact | None = None
     order: OrderFact | None = None
     delivery: Fact | None = None
+    counted_orders: Source | None = None
 
 
 class MappingFile(_Strict):
@@ -279,7 +280,7 @@ def _fields_at(loc: Sequence[str | int]) -> list[str]:
         return list(MappingFile.model_fields)
     if names == ["facts"]:
         return list(Facts.model_fields)
-    model: type[BaseModel] = Source if names[:2] == ["facts", "exposure"] else Fact
+    model: type[BaseModel] = Source if names[:2] in (["facts", "exposure"], ["facts", "counted_orders"]) else Fact
     if names[:2] == ["facts", "order"] and names[-1] != "lines":
         model = OrderFact
     return [f.alias or name for name, f in model.model_fields.items()]
