@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,10 +55,72 @@ class Outcome(StrEnum):
 
 
 _RANK = {Outcome.allow: 0, Outcome.warn: 1, Outcome.require_approval: 2, Outcome.block: 3}
+_setattr = object.__setattr__
 
 
 class _Value(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    __trusted__: ClassVar[tuple[tuple[str, ...], dict[str, Any], tuple[str, ...], tuple[tuple[str, Any], ...]]]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        template: dict[str, Any] = {}  # every field in order: its default, else a placeholder
+        required: list[str] = []
+        factories: list[tuple[str, Any]] = []
+        for name, info in cls.model_fields.items():
+            template[name] = None
+            if info.default_factory is not None:
+                factories.append((name, info.default_factory))
+            elif info.is_required():
+                required.append(name)
+            else:
+                template[name] = info.default
+        cls.__trusted__ = (tuple(cls.model_fields), template, tuple(required), tuple(factories))
+
+    @classmethod
+    def trusted(cls, **values: Any) -> Self:
+        """Build from values salesgate computed itself, skipping validation (the decision hot path).
+
+        The result is what ``cls(**values)`` returns for well-typed values: the same field values
+        in the same order, the same ``model_fields_set``. Anything from outside (plugins, callers,
+        JSON) goes through the validating constructor instead. Fastest with every field given,
+        in declaration order.
+        """
+        fields, template, required, factories = cls.__trusted__
+        if len(values) == len(fields) and tuple(values) == fields:
+            return cls.assemble(values)
+        data = {**template, **values}  # keys keep the template's (declaration) order
+        if len(data) != len(fields):
+            raise TypeError(f"{cls.__name__}.trusted() got unknown fields {sorted(data.keys() - set(fields))}")
+        for name in required:
+            if name not in values:
+                raise TypeError(f"{cls.__name__}.trusted() needs {name!r}")
+        for name, factory in factories:
+            if name not in values:
+                data[name] = factory()
+        model = cls.__new__(cls)
+        _setattr(model, "__dict__", data)
+        _setattr(model, "__pydantic_fields_set__", set(values))
+        _setattr(model, "__pydantic_extra__", None)
+        _setattr(model, "__pydantic_private__", None)
+        return model
+
+    @classmethod
+    def assemble(cls, data: dict[str, Any], fields_set: set[str] | None = None) -> Self:
+        """:meth:`trusted` for a dict holding every field, in declaration order: the dict becomes
+        the model's own (no copy), as in ``cls(**data)`` with every field given, or with only
+        ``fields_set`` given and the others at their defaults (which ``data`` then holds). The
+        hot path."""
+        fields = cls.__trusted__[0]
+        if len(data) != len(fields):
+            raise TypeError(f"{cls.__name__}.assemble() needs exactly the fields {', '.join(fields)}")
+        model = cls.__new__(cls)
+        _setattr(model, "__dict__", data)
+        _setattr(model, "__pydantic_fields_set__", set(fields) if fields_set is None else fields_set)
+        _setattr(model, "__pydantic_extra__", None)
+        _setattr(model, "__pydantic_private__", None)
+        return model
 
 
 class Reason(_Value):
@@ -142,7 +204,7 @@ class PricingResult(_Value):
 
 
 class CreditResult(_Value):
-    """Exposure includes this order: open receivables + open orders + this order's total."""
+    """Exposure includes this order: open receivables + open orders + reserved credit + this order's total."""
 
     exposure: Decimal
     limit: Decimal
@@ -184,15 +246,21 @@ class Decision(_Value):
         return [t.rule for t in self.trace if t.fired]
 
 
-def _reason_key(reason: Reason) -> tuple[int, str, int]:
-    return (-reason.outcome.rank, reason.rule, reason.line_no or 0)
+def _reason_key(reason: Reason) -> tuple[int, str, int, str, str]:
+    # A total order (down to plugin and message), so equal keys can never keep input order.
+    return (-reason.outcome.rank, reason.rule, reason.line_no or 0, reason.plugin, reason.message)
 
 
 def sort_approvals(approvals: dict[str, list[str]], ladder: Sequence[str]) -> list[Approval]:
     """Approvals in ladder order; roles outside the ladder (from company plugins) sort after, by name."""
-    position = {role: i for i, role in enumerate(ladder)}
-    roles = sorted(approvals, key=lambda r: (position.get(r, len(position)), r))
-    return [Approval(role=r, rules=sorted(set(approvals[r]))) for r in roles]
+    if not approvals:
+        return []
+    if len(approvals) == 1:
+        roles = list(approvals)
+    else:
+        position = {role: i for i, role in enumerate(ladder)}
+        roles = sorted(approvals, key=lambda r: (position.get(r, len(position)), r))
+    return [Approval.assemble({"role": r, "rules": sorted(set(approvals[r]))}) for r in roles]
 
 
 def apply_adjustments(base: Decimal, adjustments: Sequence[PriceAdjustment]) -> list[PriceAdjustment]:
@@ -216,6 +284,19 @@ def apply_adjustments(base: Decimal, adjustments: Sequence[PriceAdjustment]) -> 
     return out
 
 
+def _base_price(versions: Sequence[PricedLine]) -> Decimal:
+    """The price the plugins started from: the list price, else where a plugin's first adjustment
+    started (the rules plugin starts a line without product facts from its unit price before the
+    line discount), else the policy price a plugin already set."""
+    first = versions[0]
+    if first.list_price is not None:
+        return first.list_price
+    for version in versions:
+        if version.adjustments:
+            return version.adjustments[0].price_before
+    return first.policy_price
+
+
 def _combine_pricing(results: Sequence[PricingResult]) -> PricingResult:
     by_line: dict[int, list[PricedLine]] = {}
     for result in results:
@@ -225,11 +306,9 @@ def _combine_pricing(results: Sequence[PricingResult]) -> PricingResult:
     for line_no in sorted(by_line):
         versions = by_line[line_no]
         first = versions[0]
-        adjustments = apply_adjustments(
-            first.list_price if first.list_price is not None else first.requested_unit_price,
-            [adj for v in versions for adj in v.adjustments],
-        )
-        price = adjustments[-1].price_after if adjustments else (first.list_price or first.requested_unit_price)
+        base = _base_price(versions)
+        adjustments = apply_adjustments(base, [adj for v in versions for adj in v.adjustments])
+        price = adjustments[-1].price_after if adjustments else base
         lines.append(first.model_copy(update={"adjustments": adjustments, "policy_price": round_money(price)}))
     return PricingResult(
         lines=lines,
@@ -252,18 +331,22 @@ def combine(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision:
             approvals.setdefault(approval.role, []).extend(approval.rules)
     pricing = [d.pricing for d in decisions if d.pricing is not None]
     failures = sorted({d.failure for d in decisions if d.failure})
-    return first.model_copy(
-        update={
-            "outcome": outcome,
-            "approvals": sort_approvals(approvals, ladder),
-            "notifications": sorted(
-                (n for d in decisions for n in d.notifications), key=lambda n: (n.role, n.rule)
-            ),
-            "reasons": sorted((r for d in decisions for r in d.reasons), key=_reason_key),
-            "trace": [t for d in decisions for t in d.trace],
-            "pricing": _combine_pricing(pricing) if pricing else None,
-            "credit": next((d.credit for d in decisions if d.credit is not None), None),
-            "returns": next((d.returns for d in decisions if d.returns is not None), None),
-            "failure": "; ".join(failures) or None,
-        }
-    )
+    update = {
+        "outcome": outcome,
+        "approvals": sort_approvals(approvals, ladder),
+        "notifications": sorted(
+            (n for d in decisions for n in d.notifications), key=lambda n: (n.role, n.rule, n.message)
+        ),
+        "reasons": sorted((r for d in decisions for r in d.reasons), key=_reason_key),
+        "trace": [t for d in decisions for t in d.trace],
+        "pricing": _combine_pricing(pricing) if pricing else None,
+        "credit": next((d.credit for d in decisions if d.credit is not None), None),
+        "returns": next((d.returns for d in decisions if d.returns is not None), None),
+        "failure": "; ".join(failures) or None,
+    }
+    if type(first) is Decision and first.model_fields_set | update.keys() == Decision.model_fields.keys():
+        # What model_copy(update=...) gives (same values, order and fields set), without copying.
+        kept = first.__dict__
+        return Decision.assemble({name: update[name] if name in update else kept[name]
+                                  for name in Decision.__trusted__[0]})
+    return first.model_copy(update=update)

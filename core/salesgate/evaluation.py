@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from .decisions import (
@@ -27,12 +28,13 @@ from .decisions import (
     sort_approvals,
 )
 from .engine.base import Backend, Match
-from .engine.python import compile_expr, explain
-from .facts import FactSet, FactValues, order_factset, return_factset
+from .engine.python import Getter, compile_expr, explain
+from .facts import FactSet, FactValues, order_factset, return_factset, with_policy_prices
 from .hooknames import Hook
 from .models import OrderFacts, ReturnFacts
 from .money import ONE, ZERO, round_money
 from .policy.compiler import CompiledRule, Policy
+from .policy.ir import Expr
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class DecisionContext:
 
     @property
     def policy_ref(self) -> PolicyRef:
-        return PolicyRef(name=self.policy.name, version=self.policy.version, hash=self.policy.hash)
+        return self.policy.ref
 
 
 def _values(rule: CompiledRule, values: FactValues) -> dict[str, Any]:
@@ -77,20 +79,23 @@ class _Collector:
             self.outcome = action.outcome
         if action.outcome is not Outcome.allow or not (action.changes_price or action.refund is not None
                                                         or action.notify):
-            self.reasons.append(Reason(rule=rule.id, outcome=action.outcome, message=action.message,
-                                       translations=dict(action.translations), line_no=line_no))
+            self.reasons.append(Reason.assemble(
+                {"rule": rule.id, "outcome": action.outcome, "message": action.message,
+                 "translations": dict(action.translations), "line_no": line_no, "plugin": "rules"},
+                {"rule", "outcome", "message", "translations", "line_no"},  # as Reason(...) without plugin
+            ))
         for role in action.approvals:
             self.approvals.setdefault(role, []).append(rule.id)
         for role in action.notify:
-            self.notifications.append(Notification(role=role, rule=rule.id, message=action.message))
+            self.notifications.append(Notification.trusted(role=role, rule=rule.id, message=action.message))
 
     def record(self, rule: CompiledRule, fired: bool, values: FactValues, line_no: int | None,
                explain_on: bool, item: FactValues | None = None) -> None:
-        self.trace.append(TraceEntry(
-            rule=rule.id, ruleset=rule.ruleset, file=rule.file, line=rule.line, fired=fired, line_no=line_no,
-            values=_values(rule, item if item is not None else values),
-            explanation=explain(rule.cond, item if item is not None else values) if explain_on else None,
-        ))
+        self.trace.append(TraceEntry.assemble({
+            "rule": rule.id, "ruleset": rule.ruleset, "file": rule.file, "line": rule.line, "fired": fired,
+            "line_no": line_no, "values": _values(rule, item if item is not None else values),
+            "explanation": explain(rule.cond, item if item is not None else values) if explain_on else None,
+        }))
 
 
 def _run_stage(rules: Sequence[CompiledRule], matches: frozenset[Match], facts: FactSet,
@@ -119,15 +124,30 @@ def _run_stage(rules: Sequence[CompiledRule], matches: frozenset[Match], facts: 
 
 
 def _stage_rules(policy: Policy, stage: str) -> tuple[CompiledRule, ...]:
-    return tuple(r for r in policy.rules if r.stage == stage)
+    return policy.rules_by_stage.get(stage, ())
+
+
+@lru_cache(maxsize=512)
+def _formula(expr: Expr) -> Getter:
+    """A pricing formula (set_price, floor) compiled once, not once per line and decision."""
+    return compile_expr(expr)
+
+
+_PAYLOADS = frozenset({"pricing", "credit", "returns"})
 
 
 def _decision(hook: Hook, subject: str, ctx: DecisionContext, c: _Collector, **payload: Any) -> Decision:
-    return Decision(
-        hook=hook, subject=subject, outcome=c.outcome,
-        approvals=sort_approvals(c.approvals, ctx.policy.roles),
-        notifications=c.notifications, reasons=c.reasons, policy=ctx.policy_ref,
-        backend=ctx.backend.name, trace=c.trace, **payload,
+    if not payload.keys() <= _PAYLOADS:
+        raise TypeError(f"unknown decision payload {sorted(payload.keys() - _PAYLOADS)}")
+    return Decision.assemble(
+        {"hook": hook, "subject": subject, "outcome": c.outcome,
+         "approvals": sort_approvals(c.approvals, ctx.policy.roles), "notifications": c.notifications,
+         "reasons": c.reasons, "policy": ctx.policy.ref, "backend": ctx.backend.name, "trace": c.trace,
+         "pricing": payload.get("pricing"), "credit": payload.get("credit"), "returns": payload.get("returns"),
+         "failure": None},
+        # As Decision(...) with these arguments: the payload given, failure left at its default.
+        {"hook", "subject", "outcome", "approvals", "notifications", "reasons", "policy", "backend", "trace",
+         *payload},
     )
 
 
@@ -135,7 +155,7 @@ def decide_order(hook: Hook, facts: OrderFacts, ctx: DecisionContext, factset: F
     """Decide ``order_approval`` or ``credit_check`` (or ``pricing``) for one order."""
     if hook == "pricing":
         return decide_pricing(facts, ctx, factset)
-    factset = factset or order_factset(facts)
+    factset = factset or order_factset(facts, paths=ctx.policy.fact_reads.get(hook, frozenset()))
     collector = _Collector()
     rules = _stage_rules(ctx.policy, hook)
     if rules:
@@ -149,14 +169,14 @@ def credit_result(facts: OrderFacts) -> CreditResult:
     """Exposure including this order, against the customer's limit."""
     exposure = facts.exposure.total + facts.order.total
     limit = facts.customer.credit_limit
-    return CreditResult(exposure=exposure, limit=limit, available=limit - exposure,
-                        overdue_amount=facts.exposure.overdue_amount,
-                        max_overdue_days=facts.exposure.max_overdue_days)
+    return CreditResult.trusted(exposure=exposure, limit=limit, available=limit - exposure,
+                                overdue_amount=facts.exposure.overdue_amount,
+                                max_overdue_days=facts.exposure.max_overdue_days)
 
 
 def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | None = None) -> Decision:
     """Price every line (adjust stage), then check requested prices against them (check stage)."""
-    factset = factset or order_factset(facts)
+    factset = factset or order_factset(facts, paths=ctx.policy.fact_reads.get("pricing", frozenset()))
     collector = _Collector()
     adjust_rules = _stage_rules(ctx.policy, "pricing.adjust")
     matches = ctx.backend.match("pricing.adjust", factset) if adjust_rules else frozenset()
@@ -178,11 +198,11 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
                 continue
             action = rule.action
             if action.floor is not None:
-                value = compile_expr(action.floor)(item, None)
+                value = _formula(action.floor)(item, None)
                 if value is not None:
                     floors.append((rule, value))
             kinds: list[tuple[str, Decimal | None]] = [
-                ("set", compile_expr(action.set_price)(item, None) if action.set_price else None),
+                ("set", _formula(action.set_price)(item, None) if action.set_price else None),
                 ("markup", action.markup), ("discount", action.discount), ("add", action.add),
             ]
             for kind, value in kinds:
@@ -197,19 +217,20 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
                     price = price * (ONE - value)
                 else:
                     price = price + value
-                adjustments.append(PriceAdjustment(rule=rule.id, kind=kind, value=value,
-                                                   priority=rule.priority, price_before=before,
-                                                   price_after=price))
+                adjustments.append(PriceAdjustment.trusted(rule=rule.id, kind=kind, value=value,
+                                                           priority=rule.priority, price_before=before,
+                                                           price_after=price))
             if action.stop:
                 break
         for rule, value in floors:
             before = price
             price = max(price, value)
-            adjustments.append(PriceAdjustment(rule=rule.id, kind="floor", value=value, priority=rule.priority,
-                                               price_before=before, price_after=price))
+            adjustments.append(PriceAdjustment.trusted(rule=rule.id, kind="floor", value=value,
+                                                       priority=rule.priority, price_before=before,
+                                                       price_after=price))
         policy_price = round_money(max(price, ZERO))
         policy_prices[line.line_no] = policy_price
-        priced.append(PricedLine(
+        priced.append(PricedLine.trusted(
             line_no=line.line_no, sku=line.sku, qty=line.qty,
             list_price=product.list_price if product else None,
             requested_unit_price=round_money(line.unit_price * (ONE - line.discount)),
@@ -217,11 +238,11 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
         ))
     check_rules = _stage_rules(ctx.policy, "pricing.check")
     if check_rules:
-        checked = order_factset(facts, policy_prices)
+        checked = with_policy_prices(factset, policy_prices)
         matches = ctx.backend.match("pricing.check", checked)
         for rule, index in _run_stage(check_rules, matches, checked, collector, ctx.explain):
             collector.fire(rule, checked.item_keys[index] if index is not None else None)
-    pricing = PricingResult(
+    pricing = PricingResult.trusted(
         lines=priced,
         policy_total=sum((round_money(p.policy_price * p.qty) for p in priced), ZERO),
         requested_total=sum((round_money(p.requested_unit_price * p.qty) for p in priced), ZERO),
@@ -231,7 +252,7 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
 
 def decide_return(facts: ReturnFacts, ctx: DecisionContext) -> Decision:
     """Decide a return: outcome, approvals, and the refund after fees."""
-    factset = return_factset(facts)
+    factset = return_factset(facts, paths=ctx.policy.fact_reads.get("return_handling", frozenset()))
     collector = _Collector()
     rules = _stage_rules(ctx.policy, "return_handling")
     fired: list[tuple[CompiledRule, int | None]] = []
@@ -246,7 +267,7 @@ def decide_return(facts: ReturnFacts, ctx: DecisionContext) -> Decision:
     refund_rate = ZERO if collector.outcome is Outcome.block else (min(rates) if rates else ONE)
     fee = ZERO if collector.outcome is Outcome.block else round_money(amount * max(fees, default=ZERO))
     refund = max(round_money(amount * refund_rate) - fee, ZERO)
-    returns = ReturnResult(amount=amount, refund_rate=refund_rate, restocking_fee=fee, refund_amount=refund)
+    returns = ReturnResult.trusted(amount=amount, refund_rate=refund_rate, restocking_fee=fee, refund_amount=refund)
     return _decision("return_handling", facts.return_request.id, ctx, collector, returns=returns)
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel
 
-from .models import OrderFacts, ReturnFacts
+from .models import CreditExposure, Customer, Order, OrderFacts, OrderLine, ReturnFacts, ReturnRequest
 from .money import ZERO, round_unit_price
 
 FactValues = dict[str, Any]
@@ -42,7 +44,7 @@ def _plain(value: Any) -> Any:
 
 
 _PLAIN_TYPES = (bool, int, str, Decimal, date, datetime, type(None))
-_Plan = tuple[tuple[str, str, bool], ...]
+_Plan = tuple[tuple[str, str, Callable[[Any], Any] | None], ...]
 _PLANS: dict[tuple[type, str, frozenset[str]], _Plan] = {}
 
 
@@ -55,12 +57,27 @@ def _is_plain(annotation: Any) -> bool:
     return annotation in _PLAIN_TYPES
 
 
+def _enum_value(value: Any) -> Any:
+    """An enum member's value (``_value_`` is what Enum's slower ``value`` property returns);
+    anything else (a plain string in a model built without validation) as it is."""
+    return getattr(value, "_value_", value)
+
+
+def _converter(annotation: Any) -> Callable[[Any], Any] | None:
+    """How a field's value becomes a fact value: as it is (None), an enum's value, else _plain."""
+    if _is_plain(annotation):
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return _enum_value
+    return _plain
+
+
 def _plan(model_type: type[BaseModel], prefix: str, skip: frozenset[str]) -> _Plan:
-    """(field, fact path, needs _plain) for each field of a model class, in declaration order."""
+    """(field, fact path, converter) for each field of a model class, in declaration order."""
     key = (model_type, prefix, skip)
     plan = _PLANS.get(key)
     if plan is None:
-        plan = tuple((name, f"{prefix}.{name}", not _is_plain(info.annotation))
+        plan = tuple((name, f"{prefix}.{name}", _converter(info.annotation))
                      for name, info in model_type.model_fields.items() if name not in skip)
         _PLANS[key] = plan  # derived from the class alone: it never goes stale
     return plan
@@ -68,19 +85,113 @@ def _plan(model_type: type[BaseModel], prefix: str, skip: frozenset[str]) -> _Pl
 
 def _prefixed(prefix: str, model: BaseModel, skip: frozenset[str] = frozenset()) -> FactValues:
     values = model.__dict__  # where pydantic keeps field values: no getattr per field
-    return {path: _plain(values[name]) if convert else values[name]
+    return {path: values[name] if convert is None else convert(values[name])
             for name, path, convert in _plan(type(model), prefix, skip)}
 
 
 _ORDER_SKIP = frozenset({"lines", "created_at"})
 
 
-def order_factset(facts: OrderFacts, policy_prices: dict[int, Decimal] | None = None) -> FactSet:
+@dataclass(frozen=True)
+class _Projection:
+    """Which facts to flatten when only some paths are read (see ``paths`` of order_factset)."""
+
+    customer: _Plan
+    order: _Plan
+    exposure: _Plan
+    line: _Plan
+    total: bool
+    line_count: bool
+    exposure_total: bool
+    lines: bool  # order.lines and the line.* values are flattened at all
+    amount: bool
+    net_unit_price: bool
+    product: tuple[tuple[str, str], ...]  # (Product attribute, path)
+
+
+_PRODUCT_FACTS = (("name", "line.product.name"), ("list_price", "line.product.list_price"),
+                  ("cost", "line.product.cost"), ("stock", "line.product.stock"))
+_PROJECTIONS: dict[frozenset[str], _Projection] = {}
+
+
+def _projection(paths: frozenset[str]) -> _Projection:
+    found = _PROJECTIONS.get(paths)
+    if found is None:
+        def keep(plan: _Plan) -> _Plan:
+            return tuple(entry for entry in plan if entry[1] in paths)
+
+        found = _Projection(
+            customer=keep(_plan(Customer, "customer", frozenset())),
+            order=keep(_plan(Order, "order", _ORDER_SKIP)),
+            exposure=keep(_plan(CreditExposure, "exposure", frozenset())),
+            line=keep(_plan(OrderLine, "line", frozenset())),
+            total="order.total" in paths, line_count="order.line_count" in paths,
+            exposure_total="exposure.total" in paths,
+            lines="order.lines" in paths or any(path.startswith("line.") for path in paths),
+            amount="line.amount" in paths, net_unit_price="line.net_unit_price" in paths,
+            product=tuple(pair for pair in _PRODUCT_FACTS if pair[1] in paths),
+        )
+        _PROJECTIONS[paths] = found  # derived from the paths alone: it never goes stale
+    return found
+
+
+def _projected(facts: OrderFacts, policy_prices: dict[int, Decimal] | None, plan: _Projection) -> FactSet:
+    order = facts.order
+    order_lines = order.lines
+    values = facts.customer.__dict__
+    root: FactValues = {path: values[name] if convert is None else convert(values[name])
+                        for name, path, convert in plan.customer}
+    values = order.__dict__
+    for name, path, convert in plan.order:
+        root[path] = values[name] if convert is None else convert(values[name])
+    amounts = [line.amount for line in order_lines] if plan.total or plan.amount else []
+    if plan.total:
+        root["order.total"] = sum(amounts, ZERO)
+    if plan.line_count:
+        root["order.line_count"] = len(order_lines)
+    exposure = facts.exposure
+    values = exposure.__dict__
+    for name, path, convert in plan.exposure:
+        root[path] = values[name] if convert is None else convert(values[name])
+    if plan.exposure_total:
+        root["exposure.total"] = exposure.total
+    lines: list[FactValues] = []
+    if plan.lines:
+        products = {p.sku: p for p in facts.products} if plan.product else {}
+        for index, line in enumerate(order_lines):
+            values = line.__dict__
+            flat = {path: values[name] if convert is None else convert(values[name])
+                    for name, path, convert in plan.line}
+            if plan.amount:
+                flat["line.amount"] = amounts[index]
+            if plan.net_unit_price:
+                flat["line.net_unit_price"] = round_unit_price(line.unit_price * (1 - line.discount))
+            if plan.product:
+                product = products.get(line.sku)
+                for attribute, path in plan.product:
+                    flat[path] = None if product is None else product.__dict__[attribute]
+            if policy_prices is not None:
+                flat["line.policy_price"] = policy_prices.get(line.line_no)
+            lines.append(flat)
+        root["order.lines"] = lines
+    else:
+        lines = [{} for _ in order_lines]
+    return FactSet(root, tuple({**root, **flat} for flat in lines), tuple(line.line_no for line in order_lines))
+
+
+def order_factset(facts: OrderFacts, policy_prices: dict[int, Decimal] | None = None,
+                  paths: frozenset[str] | None = None) -> FactSet:
     """Flatten an order with its customer, products and exposure.
 
     ``policy_prices`` (line_no → price) adds ``line.policy_price`` for the pricing check stage
     (:func:`with_policy_prices` adds them to a factset already flattened, which is cheaper).
+    ``paths`` flattens only those facts (what the rules of a stage read, ``order.lines`` with
+    the ``line.*`` ones): every value present is the same as in the full flattening, so rules
+    over those paths match, trace and explain exactly as on the full facts, at a fraction of
+    the cost.
     """
+    if paths is not None:
+        return _projected(facts, policy_prices, _projection(paths))
     order = facts.order
     root: FactValues = _prefixed("customer", facts.customer)
     root.update(_prefixed("order", order, _ORDER_SKIP))
@@ -118,17 +229,42 @@ def order_factset(facts: OrderFacts, policy_prices: dict[int, Decimal] | None = 
 def with_policy_prices(factset: FactSet, policy_prices: dict[int, Decimal]) -> FactSet:
     """``factset`` of :func:`order_factset` plus ``line.policy_price``: equal to
     ``order_factset(facts, policy_prices)``, without flattening the models again."""
+    flattened = factset.root.get("order.lines") or [{} for _ in factset.item_keys]
     lines = [{**values, "line.policy_price": policy_prices.get(line_no)}
-             for values, line_no in zip(factset.root["order.lines"], factset.item_keys, strict=True)]
+             for values, line_no in zip(flattened, factset.item_keys, strict=True)]
     root = {**factset.root, "order.lines": lines}
     return FactSet(root, tuple({**root, **values} for values in lines), factset.item_keys)
 
 
-def return_factset(facts: ReturnFacts) -> FactSet:
-    """Flatten a return request with its customer."""
+_RETURN_PROJECTIONS: dict[frozenset[str], tuple[_Plan, _Plan]] = {}
+
+
+def _return_projection(paths: frozenset[str]) -> tuple[_Plan, _Plan]:
+    found = _RETURN_PROJECTIONS.get(paths)
+    if found is None:
+        found = (tuple(entry for entry in _plan(Customer, "customer", frozenset()) if entry[1] in paths),
+                 tuple(entry for entry in _plan(ReturnRequest, "return", frozenset()) if entry[1] in paths))
+        _RETURN_PROJECTIONS[paths] = found  # derived from the paths alone: it never goes stale
+    return found
+
+
+def return_factset(facts: ReturnFacts, paths: frozenset[str] | None = None) -> FactSet:
+    """Flatten a return request with its customer (only ``paths``, when given: see order_factset)."""
     request = facts.return_request
-    root: FactValues = _prefixed("customer", facts.customer)
-    root.update(_prefixed("return", request))
-    root["return.amount"] = request.amount
-    root["return.returnable_qty"] = request.returnable_qty
+    if paths is None:
+        root: FactValues = _prefixed("customer", facts.customer)
+        root.update(_prefixed("return", request))
+        root["return.amount"] = request.amount
+        root["return.returnable_qty"] = request.returnable_qty
+        return FactSet(root)
+    customer_plan, return_plan = _return_projection(paths)
+    values = facts.customer.__dict__
+    root = {path: values[name] if convert is None else convert(values[name]) for name, path, convert in customer_plan}
+    values = request.__dict__
+    for name, path, convert in return_plan:
+        root[path] = values[name] if convert is None else convert(values[name])
+    if "return.amount" in paths:
+        root["return.amount"] = request.amount
+    if "return.returnable_qty" in paths:
+        root["return.returnable_qty"] = request.returnable_qty
     return FactSet(root)

@@ -48,7 +48,7 @@ class CompiledAction:
     refund: Decimal | None = None
     restocking_fee: Decimal | None = None
 
-    @property
+    @cached_property
     def changes_price(self) -> bool:
         return any(getattr(self, k) is not None for k in PRICE_KINDS)
 
