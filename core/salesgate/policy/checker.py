@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import cast
 
+from ..engine.python import arith
 from ..errors import did_you_mean
 from ..vocabulary import FactInfo
 from . import expressions as ast
@@ -153,7 +153,8 @@ class _Checker:
         else:
             raise CheckError(f"cannot compute {_describe(lk)} {op} {_describe(rk)}", col)
         if isinstance(left, Const) and isinstance(right, Const) and kind is Kind.number and lk is Kind.number:
-            folded = _fold(op, cast(Decimal | int, left.value), cast(Decimal | int, right.value))
+            # Folded with the evaluator's own arithmetic, so folding can never change a result.
+            folded = arith(op, left.value, right.value)
             if folded is not None:
                 return Const(folded, Kind.number)
         if op == "/" and isinstance(right, Const) and right.value == 0:
@@ -287,18 +288,6 @@ class _Checker:
 
 def _col(node: ast.Node) -> int:
     return node.col
-
-
-def _fold(op: ArithOp, a: Decimal | int, b: Decimal | int) -> Decimal | int | None:
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if b == 0:
-        return None
-    return Decimal(a) / Decimal(b)
 
 
 def negate(cond: Cond) -> Cond:
