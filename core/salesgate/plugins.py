@@ -26,6 +26,8 @@ from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Produ
 logger = logging.getLogger("salesgate.plugins")
 
 ENTRY_POINT_GROUP = "salesgate"
+# Read once, not per decision: the data hooks are fixed by the hookspecs module.
+DATA_HOOKS = tuple(name for name in vars(hookspecs) if name.startswith("salesgate_load_"))
 DISABLE_ENV = "SALESGATE_DISABLE_PLUGINS"
 
 
@@ -133,8 +135,7 @@ class Hooks:
 
     def loads_facts(self) -> bool:
         """Whether any plugin implements a data hook, i.e. whether loading facts may wait on an ERP."""
-        return any(getattr(self.pm.hook, name).get_hookimpls() for name in dir(self.pm.hook)
-                   if name.startswith("salesgate_load_"))
+        return any(getattr(self.pm.hook, name).get_hookimpls() for name in DATA_HOOKS)
 
     def load_customer(self, customer_id: str) -> Customer | None:
         result: Customer | None = self._load("salesgate_load_customer", Customer, customer_id=customer_id)
