@@ -14,12 +14,14 @@ precedence down:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self, overload
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 from .hooknames import Hook
 from .money import ZERO, round_money
@@ -36,6 +38,7 @@ __all__ = [
     "PricingResult",
     "Reason",
     "ReturnResult",
+    "Trace",
     "TraceEntry",
     "combine",
 ]
@@ -162,6 +165,96 @@ class TraceEntry(_Value):
     explanation: str | None = Field(None, description="Why it fired or not (with explain=True).")
 
 
+class Trace(Sequence[TraceEntry]):
+    """The trace of a decision: a read-only list of :class:`TraceEntry`, built when first read.
+
+    Why lazy: one entry per rule evaluated, each with the values its condition read, costs more
+    than everything else in a decision put together, and most decisions are acted on without
+    anyone reading their trace. So the rules plugin hands over what the entries are made from
+    (the flattened facts and the matches, which never change afterwards) and the entries are
+    built the first time anything reads them: iterating, indexing, ``len``, comparing, copying,
+    pickling or serialising the decision. The entries are exactly those an eager build gives,
+    in the same order; a trace built twice by two threads at once is built equal twice.
+
+    Anywhere a list of entries is accepted (``Decision(trace=[...])``, JSON), a list still is.
+    """
+
+    __slots__ = ("_build", "_entries")
+
+    def __init__(self, entries: Sequence[TraceEntry] = (), *,
+                 build: Callable[[], list[TraceEntry]] | None = None) -> None:
+        self._entries: list[TraceEntry] | None = None if build is not None else list(entries)
+        self._build = build
+
+    @property
+    def entries(self) -> list[TraceEntry]:
+        """The entries as a new list (built now if not yet)."""
+        return list(self._built())
+
+    def _built(self) -> list[TraceEntry]:
+        entries = self._entries
+        if entries is None:
+            build = self._build  # read once: another thread may finish building meanwhile
+            if build is None:
+                return self._entries or []
+            entries = self._entries = build()
+            self._build = None  # let go of the facts it was built from
+        return entries
+
+    @classmethod
+    def concat(cls, traces: Sequence[Trace]) -> Trace:
+        """One trace after another (still built only when read)."""
+        if len(traces) == 1:
+            return traces[0]
+        return cls(build=lambda: [entry for trace in traces for entry in trace._built()])
+
+    @overload
+    def __getitem__(self, index: int) -> TraceEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TraceEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> TraceEntry | list[TraceEntry]:
+        return self._built()[index]
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    def __iter__(self) -> Iterator[TraceEntry]:
+        return iter(self._built())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Trace):
+            return self._built() == other._built()
+        if isinstance(other, list):
+            return self._built() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like the list it stands for
+
+    def __repr__(self) -> str:
+        return repr(self._built())
+
+    def __reduce__(self) -> tuple[type[Trace], tuple[list[TraceEntry]]]:
+        return (Trace, (self._built(),))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Trace:
+        return Trace(copy.deepcopy(self._built(), memo))
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        entries = handler.generate_schema(list[TraceEntry])
+
+        def validate(value: Any, inner: core_schema.ValidatorFunctionWrapHandler) -> Trace:
+            return value if isinstance(value, Trace) else Trace(inner(value))
+
+        return core_schema.no_info_wrap_validator_function(
+            validate, entries,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda trace: trace._built(), return_schema=entries),
+        )
+
+
 class PolicyRef(_Value):
     """Which policy decided: its name, version and the hash of its files' content."""
 
@@ -231,7 +324,7 @@ class Decision(_Value):
     reasons: list[Reason] = Field(default_factory=list)
     policy: PolicyRef
     backend: str = Field(description="Matching backend that decided: durable or python.")
-    trace: list[TraceEntry] = Field(default_factory=list)
+    trace: Trace = Field(default_factory=Trace, description="Every rule evaluated (built when first read).")
     pricing: PricingResult | None = None
     credit: CreditResult | None = None
     returns: ReturnResult | None = None
@@ -338,7 +431,7 @@ def combine(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision:
             (n for d in decisions for n in d.notifications), key=lambda n: (n.role, n.rule, n.message)
         ),
         "reasons": sorted((r for d in decisions for r in d.reasons), key=_reason_key),
-        "trace": [t for d in decisions for t in d.trace],
+        "trace": Trace.concat([d.trace for d in decisions]),
         "pricing": _combine_pricing(pricing) if pricing else None,
         "credit": next((d.credit for d in decisions if d.credit is not None), None),
         "returns": next((d.returns for d in decisions if d.returns is not None), None),

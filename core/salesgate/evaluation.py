@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from .decisions import (
@@ -24,6 +23,7 @@ from .decisions import (
     PricingResult,
     Reason,
     ReturnResult,
+    Trace,
     TraceEntry,
     sort_approvals,
 )
@@ -34,7 +34,6 @@ from .hooknames import Hook
 from .models import OrderFacts, ReturnFacts
 from .money import ONE, ZERO, round_money
 from .policy.compiler import CompiledRule, Policy
-from .policy.ir import Expr
 
 
 @dataclass(frozen=True)
@@ -64,13 +63,14 @@ def _values(rule: CompiledRule, values: FactValues) -> dict[str, Any]:
 
 
 class _Collector:
-    """Accumulates what fired rules ask for."""
+    """Accumulates what fired rules ask for, and what the trace will be built from."""
 
-    def __init__(self) -> None:
+    def __init__(self, explain_on: bool = False) -> None:
         self.reasons: list[Reason] = []
         self.approvals: dict[str, list[str]] = {}
         self.notifications: list[Notification] = []
-        self.trace: list[TraceEntry] = []
+        self.stages: list[tuple[tuple[CompiledRule, ...], frozenset[Match], FactSet]] = []
+        self.explain = explain_on
         self.outcome = Outcome.allow
 
     def fire(self, rule: CompiledRule, line_no: int | None) -> None:
@@ -89,48 +89,85 @@ class _Collector:
         for role in action.notify:
             self.notifications.append(Notification.trusted(role=role, rule=rule.id, message=action.message))
 
-    def record(self, rule: CompiledRule, fired: bool, values: FactValues, line_no: int | None,
-               explain_on: bool, item: FactValues | None = None) -> None:
-        self.trace.append(TraceEntry.assemble({
-            "rule": rule.id, "ruleset": rule.ruleset, "file": rule.file, "line": rule.line, "fired": fired,
-            "line_no": line_no, "values": _values(rule, item if item is not None else values),
-            "explanation": explain(rule.cond, item if item is not None else values) if explain_on else None,
-        }))
+    def trace(self) -> Trace:
+        """Every rule of every stage run, built when first read (see :class:`Trace`)."""
+        if not self.stages:
+            return Trace()
+        stages, explain_on = tuple(self.stages), self.explain
+        return Trace(build=lambda: [entry for rules, matches, facts in stages
+                                    for entry in _trace_entries(rules, matches, facts, explain_on)])
 
 
-def _run_stage(rules: Sequence[CompiledRule], matches: frozenset[Match], facts: FactSet,
-               collector: _Collector, explain_on: bool) -> list[tuple[CompiledRule, int | None]]:
-    """Record every rule of a stage in the trace; return the fired (rule, item index) pairs in order."""
-    fired: list[tuple[CompiledRule, int | None]] = []
+def _entry(rule: CompiledRule, fired: bool, values: FactValues, line_no: int | None,
+           explanation: str | None) -> TraceEntry:
+    return TraceEntry.assemble({
+        "rule": rule.id, "ruleset": rule.ruleset, "file": rule.file, "line": rule.line, "fired": fired,
+        "line_no": line_no, "values": _values(rule, values), "explanation": explanation,
+    })
+
+
+def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], facts: FactSet,
+                   explain_on: bool) -> list[TraceEntry]:
+    """One entry per rule of a stage (per line it fired on, for line-scope rules), in stage order."""
+    entries: list[TraceEntry] = []
     for rule in rules:
         if rule.scope == "line":
             hits = [i for i in range(len(facts.items)) if (rule.id, i) in matches]
             for i in hits:
-                collector.record(rule, True, facts.root, facts.item_keys[i], explain_on, facts.items[i])
-                fired.append((rule, i))
+                item = facts.items[i]
+                entries.append(_entry(rule, True, item, facts.item_keys[i],
+                                      explain(rule.cond, item) if explain_on else None))
             if not hits:
-                collector.record(rule, False, facts.root, None, explain_on and not facts.items, None)
-                if explain_on and facts.items:
-                    entry = collector.trace[-1]
-                    text = "; ".join(f"line {facts.item_keys[i]}: {explain(rule.cond, item)}"
-                                     for i, item in enumerate(facts.items))
-                    collector.trace[-1] = entry.model_copy(update={"explanation": text})
+                text = None
+                if explain_on:
+                    text = ("; ".join(f"line {facts.item_keys[i]}: {explain(rule.cond, item)}"
+                                      for i, item in enumerate(facts.items))
+                            if facts.items else explain(rule.cond, facts.root))
+                entries.append(_entry(rule, False, facts.root, None, text))
         else:
             hit = (rule.id, None) in matches
-            collector.record(rule, hit, facts.root, None, explain_on)
-            if hit:
-                fired.append((rule, None))
-    return fired
+            entries.append(_entry(rule, hit, facts.root, None, explain(rule.cond, facts.root) if explain_on else None))
+    return entries
+
+
+def _run_stage(policy: Policy, stage: str, matches: frozenset[Match], facts: FactSet,
+               collector: _Collector) -> list[tuple[CompiledRule, int | None]]:
+    """The fired (rule, item index) pairs in stage order; the stage is kept for the trace."""
+    rules = policy.rules_by_stage.get(stage, ())
+    collector.stages.append((rules, matches, facts))
+    if not matches:
+        return []
+    position = policy.stage_positions[stage]
+    ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
+    return [(rules[position[rule_id]], index) for rule_id, index in ordered]
 
 
 def _stage_rules(policy: Policy, stage: str) -> tuple[CompiledRule, ...]:
     return policy.rules_by_stage.get(stage, ())
 
 
-@lru_cache(maxsize=512)
-def _formula(expr: Expr) -> Getter:
-    """A pricing formula (set_price, floor) compiled once, not once per line and decision."""
-    return compile_expr(expr)
+_PriceSteps = tuple[Getter | None, tuple[tuple[str, Decimal | None, Getter | None], ...], bool]
+_PRICE_STEPS: dict[int, tuple[CompiledRule, _PriceSteps]] = {}
+
+
+def _price_steps(rule: CompiledRule) -> _PriceSteps:
+    """What a fired price rule does to a line, worked out once per rule, not once per line and decision:
+    (floor formula, the changes in the order they apply as (kind, constant, formula), stop)."""
+    found = _PRICE_STEPS.get(id(rule))
+    if found is not None and found[0] is rule:
+        return found[1]
+    action = rule.action
+    changes: list[tuple[str, Decimal | None, Getter | None]] = []
+    if action.set_price is not None:
+        changes.append(("set", None, compile_expr(action.set_price)))
+    changes.extend((kind, value, None) for kind, value in
+                   (("markup", action.markup), ("discount", action.discount), ("add", action.add))
+                   if value is not None)
+    steps = (compile_expr(action.floor) if action.floor is not None else None, tuple(changes), action.stop)
+    if len(_PRICE_STEPS) > 4096:  # policies come and go on reloads: never grow without bound
+        _PRICE_STEPS.clear()
+    _PRICE_STEPS[id(rule)] = (rule, steps)  # the rule is kept, so its id is never reused while cached
+    return steps
 
 
 _PAYLOADS = frozenset({"pricing", "credit", "returns"})
@@ -142,7 +179,7 @@ def _decision(hook: Hook, subject: str, ctx: DecisionContext, c: _Collector, **p
     return Decision.assemble(
         {"hook": hook, "subject": subject, "outcome": c.outcome,
          "approvals": sort_approvals(c.approvals, ctx.policy.roles), "notifications": c.notifications,
-         "reasons": c.reasons, "policy": ctx.policy.ref, "backend": ctx.backend.name, "trace": c.trace,
+         "reasons": c.reasons, "policy": ctx.policy.ref, "backend": ctx.backend.name, "trace": c.trace(),
          "pricing": payload.get("pricing"), "credit": payload.get("credit"), "returns": payload.get("returns"),
          "failure": None},
         # As Decision(...) with these arguments: the payload given, failure left at its default.
@@ -156,11 +193,10 @@ def decide_order(hook: Hook, facts: OrderFacts, ctx: DecisionContext, factset: F
     if hook == "pricing":
         return decide_pricing(facts, ctx, factset)
     factset = factset or order_factset(facts, paths=ctx.policy.fact_reads.get(hook, frozenset()))
-    collector = _Collector()
-    rules = _stage_rules(ctx.policy, hook)
-    if rules:
+    collector = _Collector(ctx.explain)
+    if _stage_rules(ctx.policy, hook):
         matches = ctx.backend.match(hook, factset)
-        for rule, index in _run_stage(rules, matches, factset, collector, ctx.explain):
+        for rule, index in _run_stage(ctx.policy, hook, matches, factset, collector):
             collector.fire(rule, factset.item_keys[index] if index is not None else None)
     return _decision(hook, facts.order.id, ctx, collector)
 
@@ -177,35 +213,32 @@ def credit_result(facts: OrderFacts) -> CreditResult:
 def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | None = None) -> Decision:
     """Price every line (adjust stage), then check requested prices against them (check stage)."""
     factset = factset or order_factset(facts, paths=ctx.policy.fact_reads.get("pricing", frozenset()))
-    collector = _Collector()
+    collector = _Collector(ctx.explain)
     adjust_rules = _stage_rules(ctx.policy, "pricing.adjust")
     matches = ctx.backend.match("pricing.adjust", factset) if adjust_rules else frozenset()
-    fired = _run_stage(adjust_rules, matches, factset, collector, ctx.explain)
+    fired = _run_stage(ctx.policy, "pricing.adjust", matches, factset, collector)
     for rule, index in fired:
         collector.fire(rule, factset.item_keys[index] if index is not None else None)
     products = {p.sku: p for p in facts.products}
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
+    steps = [(rule, hit, _price_steps(rule)) for rule, hit in fired]
     for index, line in enumerate(facts.order.lines):
         product = products.get(line.sku)
-        base = product.list_price if product else line.unit_price
+        list_price = product.list_price if product is not None else None
+        price = list_price if list_price is not None else line.unit_price
         item = factset.items[index]
         adjustments: list[PriceAdjustment] = []
         floors: list[tuple[CompiledRule, Decimal]] = []
-        price = base
-        for rule, hit in fired:
+        for rule, hit, (floor, changes, stop) in steps:
             if hit is not None and hit != index:
                 continue
-            action = rule.action
-            if action.floor is not None:
-                value = _formula(action.floor)(item, None)
+            if floor is not None:
+                value = floor(item, None)
                 if value is not None:
                     floors.append((rule, value))
-            kinds: list[tuple[str, Decimal | None]] = [
-                ("set", _formula(action.set_price)(item, None) if action.set_price else None),
-                ("markup", action.markup), ("discount", action.discount), ("add", action.add),
-            ]
-            for kind, value in kinds:
+            for kind, constant, formula in changes:
+                value = formula(item, None) if formula is not None else constant
                 if value is None:
                     continue
                 before = price
@@ -217,30 +250,29 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
                     price = price * (ONE - value)
                 else:
                     price = price + value
-                adjustments.append(PriceAdjustment.trusted(rule=rule.id, kind=kind, value=value,
-                                                           priority=rule.priority, price_before=before,
-                                                           price_after=price))
-            if action.stop:
+                adjustments.append(PriceAdjustment.assemble({
+                    "rule": rule.id, "kind": kind, "value": value, "priority": rule.priority,
+                    "price_before": before, "price_after": price}))
+            if stop:
                 break
         for rule, value in floors:
             before = price
             price = max(price, value)
-            adjustments.append(PriceAdjustment.trusted(rule=rule.id, kind="floor", value=value,
-                                                       priority=rule.priority, price_before=before,
-                                                       price_after=price))
+            adjustments.append(PriceAdjustment.assemble({
+                "rule": rule.id, "kind": "floor", "value": value, "priority": rule.priority,
+                "price_before": before, "price_after": price}))
         policy_price = round_money(max(price, ZERO))
         policy_prices[line.line_no] = policy_price
-        priced.append(PricedLine.trusted(
-            line_no=line.line_no, sku=line.sku, qty=line.qty,
-            list_price=product.list_price if product else None,
-            requested_unit_price=round_money(line.unit_price * (ONE - line.discount)),
-            policy_price=policy_price, adjustments=adjustments,
-        ))
+        priced.append(PricedLine.assemble({
+            "line_no": line.line_no, "sku": line.sku, "qty": line.qty, "list_price": list_price,
+            "requested_unit_price": round_money(line.unit_price * (ONE - line.discount)),
+            "policy_price": policy_price, "adjustments": adjustments,
+        }))
     check_rules = _stage_rules(ctx.policy, "pricing.check")
     if check_rules:
         checked = with_policy_prices(factset, policy_prices)
         matches = ctx.backend.match("pricing.check", checked)
-        for rule, index in _run_stage(check_rules, matches, checked, collector, ctx.explain):
+        for rule, index in _run_stage(ctx.policy, "pricing.check", matches, checked, collector):
             collector.fire(rule, checked.item_keys[index] if index is not None else None)
     pricing = PricingResult.trusted(
         lines=priced,
@@ -253,12 +285,11 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
 def decide_return(facts: ReturnFacts, ctx: DecisionContext) -> Decision:
     """Decide a return: outcome, approvals, and the refund after fees."""
     factset = return_factset(facts, paths=ctx.policy.fact_reads.get("return_handling", frozenset()))
-    collector = _Collector()
-    rules = _stage_rules(ctx.policy, "return_handling")
+    collector = _Collector(ctx.explain)
     fired: list[tuple[CompiledRule, int | None]] = []
-    if rules:
+    if _stage_rules(ctx.policy, "return_handling"):
         matches = ctx.backend.match("return_handling", factset)
-        fired = _run_stage(rules, matches, factset, collector, ctx.explain)
+        fired = _run_stage(ctx.policy, "return_handling", matches, factset, collector)
         for rule, _ in fired:
             collector.fire(rule, None)
     amount = facts.return_request.amount

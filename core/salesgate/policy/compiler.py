@@ -100,6 +100,12 @@ class Policy:
         return MappingProxyType({stage: tuple(rules) for stage, rules in grouped.items()})
 
     @cached_property
+    def stage_positions(self) -> Mapping[str, Mapping[str, int]]:
+        """By stage: each rule id's position in :attr:`rules_by_stage`, to put matches in stage order."""
+        return MappingProxyType({stage: MappingProxyType({rule.id: i for i, rule in enumerate(rules)})
+                                 for stage, rules in self.rules_by_stage.items()})
+
+    @cached_property
     def fact_reads(self) -> Mapping[str, frozenset[str]]:
         """By stage and by hook: every fact path the rules' conditions and price formulas read,
         which is all a decision needs flattened (``paths`` of :func:`salesgate.facts.order_factset`)."""
