@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -37,23 +37,18 @@ __all__ = [
     "ReturnType",
 ]
 
+
+
+# pydantic turns a float into the Decimal of its repr (0.1 → Decimal("0.1"), not 0.1000000000000000055…),
+# so money sent as a float stays what the sender meant; tests/test_gate.py holds pydantic to it.
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, decimal_places=4)]
 
 
 class _Facts(BaseModel):
-    """Base for fact models: unknown fields are errors, money may not arrive as a float."""
+    """Base for fact models: unknown fields are errors; money is exact Decimal (a float by its repr)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_float_money(cls, value: Any, info: Any) -> Any:
-        field = cls.model_fields.get(info.field_name) if info.field_name else None
-        if isinstance(value, float) and field is not None and field.annotation in (Decimal, Decimal | None):
-            # Floats carry binary rounding errors into money; str() keeps what the sender meant.
-            return Decimal(repr(value))
-        return value
 
 
 class Grade(StrEnum):
