@@ -417,29 +417,42 @@ def combine(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision:
     if len(decisions) == 1:
         return decisions[0]
     first = decisions[0]
-    outcome = max((d.outcome for d in decisions), key=lambda o: o.rank)
-    approvals: dict[str, list[str]] = {}
+    outcome = first.outcome
     for decision in decisions:
-        for approval in decision.approvals:
-            approvals.setdefault(approval.role, []).extend(approval.rules)
+        if decision.outcome.rank > outcome.rank:
+            outcome = decision.outcome
+    merged: dict[str, list[str]] = {}
+    for decision in decisions:
+        for approval in decision.approvals:  # a plugin's own list need not be in ladder order
+            merged.setdefault(approval.role, []).extend(approval.rules)
+    approvals = sort_approvals(merged, ladder)
+    reasons = [r for d in decisions for r in d.reasons]
+    if len(reasons) > 1:
+        reasons.sort(key=_reason_key)
+    notifications = [n for d in decisions for n in d.notifications]
+    if len(notifications) > 1:
+        notifications.sort(key=lambda n: (n.role, n.rule, n.message))
     pricing = [d.pricing for d in decisions if d.pricing is not None]
     failures = sorted({d.failure for d in decisions if d.failure})
     update = {
         "outcome": outcome,
-        "approvals": sort_approvals(approvals, ladder),
-        "notifications": sorted(
-            (n for d in decisions for n in d.notifications), key=lambda n: (n.role, n.rule, n.message)
-        ),
-        "reasons": sorted((r for d in decisions for r in d.reasons), key=_reason_key),
+        "approvals": approvals,
+        "notifications": notifications,
+        "reasons": reasons,
         "trace": Trace.concat([d.trace for d in decisions]),
         "pricing": _combine_pricing(pricing) if pricing else None,
         "credit": next((d.credit for d in decisions if d.credit is not None), None),
         "returns": next((d.returns for d in decisions if d.returns is not None), None),
         "failure": "; ".join(failures) or None,
     }
-    if type(first) is Decision and first.model_fields_set | update.keys() == Decision.model_fields.keys():
+    if type(first) is Decision and first.model_fields_set | _UPDATED == _DECISION_FIELDS:
         # What model_copy(update=...) gives (same values, order and fields set), without copying.
         kept = first.__dict__
         return Decision.assemble({name: update[name] if name in update else kept[name]
                                   for name in Decision.__trusted__[0]})
     return first.model_copy(update=update)
+
+
+_DECISION_FIELDS = frozenset(Decision.model_fields)
+_UPDATED = frozenset({"outcome", "approvals", "notifications", "reasons", "trace", "pricing", "credit", "returns",
+                      "failure"})

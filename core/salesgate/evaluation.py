@@ -210,6 +210,57 @@ def credit_result(facts: OrderFacts) -> CreditResult:
                                 max_overdue_days=facts.exposure.max_overdue_days)
 
 
+PriceSteps = list[tuple[CompiledRule, int | None, _PriceSteps]]
+
+
+def price_steps(fired: Sequence[tuple[CompiledRule, int | None]]) -> PriceSteps:
+    """The fired rules of a pricing adjust stage, with what each does to a price."""
+    return [(rule, hit, _price_steps(rule)) for rule, hit in fired]
+
+
+def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
+               adjustments: list[PriceAdjustment] | None) -> Decimal:
+    """The policy price of line ``index`` (unrounded): the fired rules' changes in stage order,
+    up to a ``stop``, then the floors. Each change is appended to ``adjustments`` unless None
+    (bulk replays need the price only; it is the same computation either way)."""
+    price = base
+    floors: list[tuple[CompiledRule, Decimal]] = []
+    for rule, hit, (floor, changes, stop) in steps:
+        if hit is not None and hit != index:
+            continue
+        if floor is not None:
+            value = floor(item, None)
+            if value is not None:
+                floors.append((rule, value))
+        for kind, constant, formula in changes:
+            value = formula(item, None) if formula is not None else constant
+            if value is None:
+                continue
+            before = price
+            if kind == "set":
+                price = value
+            elif kind == "markup":
+                price = price * (ONE + value)
+            elif kind == "discount":
+                price = price * (ONE - value)
+            else:
+                price = price + value
+            if adjustments is not None:
+                adjustments.append(PriceAdjustment.assemble({
+                    "rule": rule.id, "kind": kind, "value": value, "priority": rule.priority,
+                    "price_before": before, "price_after": price}))
+        if stop:
+            break
+    for rule, value in floors:
+        before = price
+        price = max(price, value)
+        if adjustments is not None:
+            adjustments.append(PriceAdjustment.assemble({
+                "rule": rule.id, "kind": "floor", "value": value, "priority": rule.priority,
+                "price_before": before, "price_after": price}))
+    return price
+
+
 def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | None = None) -> Decision:
     """Price every line (adjust stage), then check requested prices against them (check stage)."""
     factset = factset or order_factset(facts, paths=ctx.policy.fact_reads.get("pricing", frozenset()))
@@ -222,45 +273,13 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
     products = {p.sku: p for p in facts.products}
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
-    steps = [(rule, hit, _price_steps(rule)) for rule, hit in fired]
+    steps = price_steps(fired)
     for index, line in enumerate(facts.order.lines):
         product = products.get(line.sku)
         list_price = product.list_price if product is not None else None
-        price = list_price if list_price is not None else line.unit_price
-        item = factset.items[index]
         adjustments: list[PriceAdjustment] = []
-        floors: list[tuple[CompiledRule, Decimal]] = []
-        for rule, hit, (floor, changes, stop) in steps:
-            if hit is not None and hit != index:
-                continue
-            if floor is not None:
-                value = floor(item, None)
-                if value is not None:
-                    floors.append((rule, value))
-            for kind, constant, formula in changes:
-                value = formula(item, None) if formula is not None else constant
-                if value is None:
-                    continue
-                before = price
-                if kind == "set":
-                    price = value
-                elif kind == "markup":
-                    price = price * (ONE + value)
-                elif kind == "discount":
-                    price = price * (ONE - value)
-                else:
-                    price = price + value
-                adjustments.append(PriceAdjustment.assemble({
-                    "rule": rule.id, "kind": kind, "value": value, "priority": rule.priority,
-                    "price_before": before, "price_after": price}))
-            if stop:
-                break
-        for rule, value in floors:
-            before = price
-            price = max(price, value)
-            adjustments.append(PriceAdjustment.assemble({
-                "rule": rule.id, "kind": "floor", "value": value, "priority": rule.priority,
-                "price_before": before, "price_after": price}))
+        price = price_line(list_price if list_price is not None else line.unit_price, index,
+                           factset.items[index], steps, adjustments)
         policy_price = round_money(max(price, ZERO))
         policy_prices[line.line_no] = policy_price
         priced.append(PricedLine.assemble({
@@ -282,6 +301,19 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
     return _decision("pricing", facts.order.id, ctx, collector, pricing=pricing)
 
 
+def refund_terms(amount: Decimal, fired: Sequence[CompiledRule], outcome: Outcome) -> tuple[Decimal, Decimal, Decimal]:
+    """(refund rate, restocking fee, refund): the lowest rate and the highest fee of the fired
+    rules; nothing is refunded when the return is blocked."""
+    if outcome is Outcome.block:
+        rate, fee = ZERO, ZERO
+    else:
+        rates = [r.action.refund for r in fired if r.action.refund is not None]
+        fees = [r.action.restocking_fee for r in fired if r.action.restocking_fee is not None]
+        rate = min(rates) if rates else ONE
+        fee = round_money(amount * max(fees, default=ZERO))
+    return rate, fee, max(round_money(amount * rate) - fee, ZERO)
+
+
 def decide_return(facts: ReturnFacts, ctx: DecisionContext) -> Decision:
     """Decide a return: outcome, approvals, and the refund after fees."""
     factset = return_factset(facts, paths=ctx.policy.fact_reads.get("return_handling", frozenset()))
@@ -293,11 +325,7 @@ def decide_return(facts: ReturnFacts, ctx: DecisionContext) -> Decision:
         for rule, _ in fired:
             collector.fire(rule, None)
     amount = facts.return_request.amount
-    rates = [r.action.refund for r, _ in fired if r.action.refund is not None]
-    fees = [r.action.restocking_fee for r, _ in fired if r.action.restocking_fee is not None]
-    refund_rate = ZERO if collector.outcome is Outcome.block else (min(rates) if rates else ONE)
-    fee = ZERO if collector.outcome is Outcome.block else round_money(amount * max(fees, default=ZERO))
-    refund = max(round_money(amount * refund_rate) - fee, ZERO)
+    refund_rate, fee, refund = refund_terms(amount, [rule for rule, _ in fired], collector.outcome)
     returns = ReturnResult.trusted(amount=amount, refund_rate=refund_rate, restocking_fee=fee, refund_amount=refund)
     return _decision("return_handling", facts.return_request.id, ctx, collector, returns=returns)
 
