@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fixtures.strategies import order_facts, return_facts
 from salesgate import Gate, OrderFacts, ReturnFacts
 from salesgate.engine.base import EngineRule, Stage
 from salesgate.engine.python import PythonBackend
@@ -134,64 +135,6 @@ def test_durable_matches_exactly_what_the_python_evaluator_matches(pair: Any, co
 
 
 # -- generated orders through the whole seed policy ------------------------------------------------
-
-THRESHOLDS = [Decimal(v) for v in ("0", "4999.99", "5000", "5000.01", "19999.99", "20000", "99999.99", "100000",
-                                   "100000.01", "38719.60")]
-amounts = st.one_of(st.sampled_from(THRESHOLDS), st.decimals(min_value=0, max_value=200000, places=2))
-unit_prices = st.one_of(st.sampled_from([Decimal("1000"), Decimal("1013.65"), Decimal("735"), Decimal("734.99")]),
-                        st.decimals(min_value=1, max_value=5000, places=2))
-
-
-@st.composite
-def order_facts(draw: st.DrawFn) -> OrderFacts:
-    n = draw(st.integers(1, 4))
-    lines = [
-        {"line_no": i + 1, "sku": f"P{i % 3}", "qty": draw(st.sampled_from([1, 10, 99, 100, 150])),
-         "unit_price": draw(unit_prices), "discount": draw(st.sampled_from(["0", "0.05", "0.1525", "0.2"]))}
-        for i in range(n)
-    ]
-    channel = draw(st.sampled_from(["written", "electronic", "oral"]))
-    method = draw(st.sampled_from(["cash", "transfer", "credit", "bank_acceptance_draft"]))
-    return OrderFacts.model_validate({
-        "order": {
-            "id": "SO-1", "customer_id": "C1", "order_date": "2026-11-23", "channel": channel,
-            "written_confirmation": draw(st.booleans()), "payment_method": method,
-            "draft_term_days": draw(st.sampled_from([None, 365, 366])) if method == "bank_acceptance_draft" else None,
-            "payment_terms_days": draw(st.sampled_from([30, 60, 90])), "guarantee": draw(st.booleans()),
-            "special_requirements": draw(st.sampled_from([None, "加急", "custom packaging"])), "lines": lines,
-        },
-        "customer": {
-            "id": "C1", "name": "华东机电有限公司", "grade": draw(st.sampled_from("ABC")),
-            "status": draw(st.sampled_from(["active", "cash_only", "blocked"])),
-            "region_has_distributor": draw(st.booleans()), "is_distributor": draw(st.booleans()),
-            "credit_limit": draw(amounts), "credit_rating": draw(st.sampled_from(["good", "fair", "poor"])),
-            "payment_terms_days": draw(st.sampled_from([30, 60])),
-            "has_repayment_plan": draw(st.booleans()), "has_repayment_agreement": draw(st.booleans()),
-        },
-        "products": [{"sku": f"P{i}", "list_price": draw(unit_prices), "cost": draw(unit_prices) / 2,
-                      "stock": draw(st.sampled_from([0, 50, 100, 1000]))} for i in range(3)],
-        "exposure": {"open_receivables": draw(amounts), "open_orders": draw(amounts),
-                     "overdue_amount": draw(st.sampled_from(["0", "0.01", "500"])),
-                     "max_overdue_days": draw(st.sampled_from([0, 90, 91, 200]))},
-    })
-
-
-@st.composite
-def return_facts(draw: st.DrawFn) -> ReturnFacts:
-    delivered = draw(st.integers(0, 50))
-    return ReturnFacts.model_validate({
-        "return": {
-            "id": "RT-1", "customer_id": "C1", "type": draw(st.sampled_from(["return", "compensation"])),
-            "reason": draw(st.sampled_from(["defect", "damaged", "not_needed", "other"])),
-            "original_order_id": "SO-0", "sku": "P1", "qty": draw(st.integers(0, 60)),
-            "unit_price": draw(st.sampled_from([Decimal("100"), Decimal("1000.01"), Decimal("5000")])),
-            "delivered_qty": delivered, "already_returned_qty": draw(st.integers(0, delivered)),
-            "days_since_delivery": draw(st.sampled_from([0, 30, 31, 90, 91])),
-            "claimed_amount": draw(st.one_of(st.none(), st.sampled_from(THRESHOLDS))),
-        },
-        "customer": {"id": "C1", "name": "Northwind Traders"},
-    })
-
 
 @pytest.fixture(scope="module")
 def gates() -> Any:

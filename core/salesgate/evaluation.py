@@ -133,10 +133,15 @@ def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], fac
 def _run_stage(policy: Policy, stage: str, matches: frozenset[Match], facts: FactSet,
                collector: _Collector) -> list[tuple[CompiledRule, int | None]]:
     """The fired (rule, item index) pairs in stage order; the stage is kept for the trace."""
-    rules = policy.rules_by_stage.get(stage, ())
-    collector.stages.append((rules, matches, facts))
+    collector.stages.append((policy.rules_by_stage.get(stage, ()), matches, facts))
+    return fired_in_order(policy, stage, matches)
+
+
+def fired_in_order(policy: Policy, stage: str, matches: frozenset[Match]) -> list[tuple[CompiledRule, int | None]]:
+    """A backend's matches as (rule, item index) pairs in stage order: the order actions apply in."""
     if not matches:
         return []
+    rules = policy.rules_by_stage[stage]
     position = policy.stage_positions[stage]
     ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
     return [(rules[position[rule_id]], index) for rule_id, index in ordered]

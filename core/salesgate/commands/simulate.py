@@ -1,0 +1,82 @@
+"""``salesgate simulate``: what a changed policy would have decided on historical orders and returns.
+
+Exit codes: 0 the replay ran (whatever it found: a change in outcomes is data); 2 a policy is
+invalid, the orders file is missing, or (without ``--skip-invalid``) some lines are not order or
+return facts; the report still lists every figure and the first bad lines with their numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ..hooknames import HOOKS, Hook
+from ..seed import seed_policy_path
+from ..simulate import simulate
+from ..simulate_report import as_html, as_json, render
+
+__all__ = ["simulate_command"]
+
+
+def _hooks(value: str | None) -> list[Hook]:
+    if not value:
+        return list(HOOKS)
+    chosen: list[Hook] = []
+    for part in value.split(","):
+        name = part.strip().lower().replace("-", "_")
+        if name not in HOOKS:
+            raise click.BadParameter(f"unknown hook {part.strip()!r}: use {', '.join(HOOKS)}", param_hint="--hooks")
+        chosen.append(name)
+    return chosen
+
+
+@click.command("simulate")
+@click.option("--rules", "candidate", required=True, type=click.Path(path_type=str), metavar="NEW",
+              help="The changed policy directory to try.")
+@click.option("--baseline", type=click.Path(path_type=str), metavar="CURRENT",
+              help="The policy in force (default: the shipped seed policy).")
+@click.option("--orders", "source", required=True, type=click.Path(path_type=str), metavar="FILE.jsonl",
+              help="Historical orders and returns: one decide input (JSON) per line.")
+@click.option("--hooks", "hooks", metavar="HOOKS", help="Comma-separated hooks to replay (default: all four).")
+@click.option("--html", "html_path", type=click.Path(path_type=str, dir_okay=False), metavar="REPORT.html",
+              help="Also write the report as one self-contained HTML page with charts.")
+@click.option("--json", "as_json_output", is_flag=True, help="Print the report as JSON instead of tables.")
+@click.option("--workers", type=click.IntRange(min=1), help="Processes to use (default: one per core).")
+@click.option("--examples", default=5, show_default=True, type=click.IntRange(min=0),
+              help="Changed decisions to show per hook.")
+@click.option("--skip-invalid", is_flag=True, help="Exit 0 even when some lines are not order or return facts.")
+def simulate_command(candidate: str, baseline: str | None, source: str, hooks: str | None, html_path: str | None,
+                     as_json_output: bool, workers: int | None, examples: int, skip_invalid: bool) -> None:
+    """Replay historical orders and returns through CURRENT and NEW and report what changes.
+
+    \b
+    salesgate simulate --rules rules-2027/ --baseline rules/ --orders orders-2026.jsonl --html what-if.html
+
+    Reports, per hook: decisions whose outcome changes, approvals needed per role (how many more
+    orders the general manager must sign), blocked amount, revenue and margin at policy prices,
+    refunds. Only the policies' rules are replayed, on the Python evaluator and every core.
+    """
+    chosen = _hooks(hooks)
+    err = Console(stderr=True)
+    with Progress(TextColumn("replaying"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err,
+                  transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("replay", total=Path(source).stat().st_size if Path(source).is_file() else None)
+        report = simulate(baseline or seed_policy_path(), candidate, source, hooks=chosen, workers=workers,
+                          progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if as_json_output:
+        click.echo(json.dumps(as_json(report), ensure_ascii=False, indent=2))
+    else:
+        Console(soft_wrap=False).print(render(report, examples=examples))
+    if html_path is not None:
+        Path(html_path).write_text(as_html(report), encoding="utf-8")
+        click.echo(f"report written to {html_path}", err=True)
+    if report.tally.invalid and not skip_invalid:
+        first = report.tally.invalid_examples[0]
+        click.echo(f"error: {report.tally.invalid:,} line(s) of {source} are not order or return facts "
+                   f"(first: {source}:{first.line}: {first.message}); fix them or pass --skip-invalid", err=True)
+        sys.exit(2)

@@ -1,0 +1,362 @@
+"""What-if simulation: replay historical orders and returns through two policies and compare.
+
+A policy owner changes a threshold; before it goes live they want to know what it does to last
+year's orders: which outcomes change, how many more orders each approver must sign, how much
+revenue and margin the new prices make, how much more is blocked. :func:`simulate` replays a
+JSON Lines file (one ``salesgate decide`` input per line: an order document or a return
+document) through a baseline and a candidate policy with :class:`~salesgate.bulk.Replayer`, on
+every core, and sums what changed into a :class:`Report`.
+
+Work is split into byte ranges of the file, each read by a worker process of its own (nothing
+but the range and the tallies crosses a process boundary). Tallies are sums, so the report does
+not depend on how the file was split; the examples kept are the first ones in file order.
+Lines that are not valid facts are counted and reported with their line number, never skipped
+silently.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .bulk import ORDER_HOOKS, Replayer, Verdict, requested_total
+from .decisions import Outcome
+from .errors import SalesgateError
+from .hooknames import HOOKS, Hook
+from .models import OrderFacts, ReturnFacts
+from .money import ZERO
+from .policy.compiler import Policy, load_policy
+
+EXAMPLES = 20
+"""Changed decisions kept per hook for the report (the first in file order)."""
+RANGE_BYTES = 4 << 20
+"""Work unit: about this many bytes of the file per task (a few thousand orders)."""
+
+
+class SimulationError(SalesgateError):
+    """The simulation cannot run: a missing file, an unreadable policy. Says what and where."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One decision that differs between the baseline and the candidate."""
+
+    line: int
+    hook: Hook
+    subject: str
+    amount: Decimal
+    before: Verdict
+    after: Verdict
+
+
+@dataclass
+class HookTally:
+    """What one hook decided under both policies, summed over the replayed documents."""
+
+    decided: int = 0
+    changed: int = 0
+    outcomes_before: Counter[str] = field(default_factory=Counter)
+    outcomes_after: Counter[str] = field(default_factory=Counter)
+    transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    roles_before: Counter[str] = field(default_factory=Counter)
+    roles_after: Counter[str] = field(default_factory=Counter)
+    roles_gained: Counter[str] = field(default_factory=Counter)
+    roles_dropped: Counter[str] = field(default_factory=Counter)
+    amount: Decimal = ZERO
+    blocked_before: Decimal = ZERO
+    blocked_after: Decimal = ZERO
+    revenue_before: Decimal = ZERO
+    revenue_after: Decimal = ZERO
+    cost: Decimal = ZERO
+    requested: Decimal = ZERO
+    refund_before: Decimal = ZERO
+    refund_after: Decimal = ZERO
+    examples: list[Change] = field(default_factory=list)
+
+    def add(self, line: int, hook: Hook, subject: str, amount: Decimal, before: Verdict, after: Verdict) -> None:
+        self.decided += 1
+        self.amount += amount
+        old, new = before.outcome.value, after.outcome.value
+        self.outcomes_before[old] += 1
+        self.outcomes_after[new] += 1
+        self.roles_before.update(before.roles)
+        self.roles_after.update(after.roles)
+        if before.outcome is Outcome.block:
+            self.blocked_before += amount
+        if after.outcome is Outcome.block:
+            self.blocked_after += amount
+        if before.revenue is not None and after.revenue is not None:
+            self.revenue_before += before.revenue
+            self.revenue_after += after.revenue
+            self.cost += after.cost or ZERO
+        if before.refund is not None and after.refund is not None:
+            self.refund_before += before.refund
+            self.refund_after += after.refund
+        if before == after:
+            return
+        self.changed += 1
+        if old != new:
+            self.transitions[(old, new)] += 1
+        if before.roles != after.roles:
+            self.roles_gained.update(set(after.roles) - set(before.roles))
+            self.roles_dropped.update(set(before.roles) - set(after.roles))
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(Change(line, hook, subject, amount, before, after))
+
+    def merge(self, other: HookTally, line_offset: int) -> None:
+        """Add a later range's tally (its example lines are relative to its range)."""
+        self.decided += other.decided
+        self.changed += other.changed
+        for name in ("outcomes_before", "outcomes_after", "transitions", "roles_before", "roles_after",
+                     "roles_gained", "roles_dropped"):
+            getattr(self, name).update(getattr(other, name))
+        for name in ("amount", "blocked_before", "blocked_after", "revenue_before", "revenue_after", "cost",
+                     "requested", "refund_before", "refund_after"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for change in other.examples[:max(0, EXAMPLES - len(self.examples))]:
+            self.examples.append(Change(change.line + line_offset, change.hook, change.subject, change.amount,
+                                        change.before, change.after))
+
+    @property
+    def margin_before(self) -> Decimal:
+        return self.revenue_before - self.cost
+
+    @property
+    def margin_after(self) -> Decimal:
+        return self.revenue_after - self.cost
+
+
+@dataclass(frozen=True)
+class InvalidLine:
+    line: int
+    message: str
+
+
+@dataclass
+class Tally:
+    """A range's (or the whole file's) tallies: per hook, plus the lines that were not facts."""
+
+    lines: int = 0
+    orders: int = 0
+    returns: int = 0
+    hooks: dict[str, HookTally] = field(default_factory=dict)
+    invalid: int = 0
+    invalid_examples: list[InvalidLine] = field(default_factory=list)
+
+    def hook(self, hook: Hook) -> HookTally:
+        found = self.hooks.get(hook)
+        if found is None:
+            found = self.hooks[hook] = HookTally()
+        return found
+
+    def merge(self, other: Tally) -> None:
+        offset = self.lines
+        for hook, tally in other.hooks.items():
+            self.hook(hook).merge(tally, offset)  # type: ignore[arg-type]
+        self.orders += other.orders
+        self.returns += other.returns
+        self.invalid += other.invalid
+        for bad in other.invalid_examples[:max(0, EXAMPLES - len(self.invalid_examples))]:
+            self.invalid_examples.append(InvalidLine(bad.line + offset, bad.message))
+        self.lines += other.lines
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of a simulation: tallies per hook and where they came from."""
+
+    source: str
+    baseline: Policy
+    candidate: Policy
+    hooks: tuple[Hook, ...]
+    tally: Tally
+    seconds: float
+    workers: int
+
+
+# -- replaying ----------------------------------------------------------------------------------
+
+class _Pair:
+    """Both policies, ready to replay; hooks whose rules are the same in both are decided once."""
+
+    def __init__(self, baseline: Policy, candidate: Policy, hooks: Sequence[Hook]) -> None:
+        self.before = Replayer(baseline)
+        self.after = Replayer(candidate)
+        self.hooks = tuple(hooks)
+        self.order_hooks = tuple(h for h in hooks if h in ORDER_HOOKS)
+        self.returns = "return_handling" in hooks
+        self.same = {hook: _same_rules(baseline, candidate, hook) for hook in hooks}
+        self.order_paths = self.before.order_paths(self.order_hooks) | self.after.order_paths(self.order_hooks)
+        reads = (baseline.fact_reads.get("return_handling", frozenset())
+                 | candidate.fact_reads.get("return_handling", frozenset()))
+        self.return_paths = reads
+
+    def replay(self, lines: Iterator[bytes]) -> Tally:
+        tally = Tally()
+        hook_tallies = {hook: tally.hook(hook) for hook in self.hooks}
+        for number, raw in enumerate(lines, start=1):
+            tally.lines = number
+            if not raw.strip():
+                continue
+            try:
+                facts = _parse(raw)
+            except _NotFacts as exc:
+                tally.invalid += 1
+                if len(tally.invalid_examples) < EXAMPLES:
+                    tally.invalid_examples.append(InvalidLine(number, str(exc)))
+                continue
+            if isinstance(facts, OrderFacts):
+                tally.orders += 1
+                if not self.order_hooks:
+                    continue
+                factset = self.before.order_factset(facts, self.order_paths)
+                amount = facts.order.total
+                for hook in self.order_hooks:
+                    before = self.before.order(hook, facts, factset)
+                    after = before if self.same[hook] else self.after.order(hook, facts, factset)
+                    hook_tally = hook_tallies[hook]
+                    hook_tally.add(number, hook, facts.order.id, amount, before, after)
+                    if hook == "pricing":
+                        hook_tally.requested += requested_total(facts)
+            else:
+                tally.returns += 1
+                if not self.returns:
+                    continue
+                factset = self.before.return_factset(facts, self.return_paths)
+                before = self.before.return_(facts, factset)
+                after = before if self.same["return_handling"] else self.after.return_(facts, factset)
+                hook_tallies["return_handling"].add(number, "return_handling", facts.return_request.id,
+                                                    facts.return_request.amount, before, after)
+        return tally
+
+
+def _same_rules(baseline: Policy, candidate: Policy, hook: Hook) -> bool:
+    """Whether a hook decides the same under both policies by construction: the same rules
+    (everything but the file they were read from) and the same approval ladder."""
+    def key(policy: Policy) -> list[tuple[Any, ...]]:
+        return [(r.id, r.stage, r.priority, r.scope, r.cond, r.action.outcome, r.action.approvals, r.action.markup,
+                 r.action.discount, r.action.add, r.action.set_price, r.action.floor, r.action.stop,
+                 r.action.refund, r.action.restocking_fee) for r in policy.rules if r.hook == hook]
+    return baseline.roles == candidate.roles and key(baseline) == key(candidate)
+
+
+class _NotFacts(Exception):
+    pass
+
+
+def _parse(raw: bytes) -> OrderFacts | ReturnFacts:
+    """An order or a return document; which one is told by its top-level key."""
+    kind: type[OrderFacts] | type[ReturnFacts] = ReturnFacts if b'"return' in raw and b'"order"' not in raw \
+        else OrderFacts
+    try:
+        return kind.model_validate_json(raw)
+    except ValidationError as first:
+        other: type[OrderFacts] | type[ReturnFacts] = OrderFacts if kind is ReturnFacts else ReturnFacts
+        try:
+            return other.model_validate_json(raw)
+        except ValidationError:
+            pass
+        error = first.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in error["loc"]) or "document"
+        if error["type"] == "json_invalid":
+            raise _NotFacts(f"not JSON: {error['msg']}") from None
+        more = f" (and {first.error_count() - 1} more)" if first.error_count() > 1 else ""
+        raise _NotFacts(f"{kind.__name__} {where}: {error['msg']}{more}") from None
+
+
+# -- workers ------------------------------------------------------------------------------------
+
+_WORKER: _Pair | None = None
+
+
+def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str], hooks: tuple[Hook, ...]) -> None:
+    global _WORKER  # one per worker process, set once by the pool's initializer
+    baseline, candidate = load_policy(baseline_dir), load_policy(candidate_dir)
+    if (baseline.hash, candidate.hash) != hashes:
+        raise SimulationError("a policy directory changed while the simulation started; run it again")
+    _WORKER = _Pair(baseline, candidate, hooks)
+
+
+def _replay_range(path: str, start: int, end: int) -> Tally:
+    assert _WORKER is not None, "worker not started"  # noqa: S101 - set by the pool initializer
+    return _WORKER.replay(_lines(path, start, end))
+
+
+def _lines(path: str, start: int, end: int) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        position = start
+        while position < end:
+            raw = handle.readline()
+            if not raw:
+                return
+            position += len(raw)
+            yield raw
+
+
+def _ranges(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
+    """Byte ranges of about ``size`` bytes (at least ``parts`` of them), each starting on a line."""
+    total = path.stat().st_size
+    step = max(1, min(size, total // max(1, parts) + 1))
+    bounds = [0]
+    with path.open("rb") as handle:
+        while bounds[-1] + step < total:
+            handle.seek(bounds[-1] + step)
+            handle.readline()  # to the start of the next line
+            position = handle.tell()
+            if position >= total:
+                break
+            bounds.append(position)
+    bounds.append(total)
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
+             hooks: Sequence[Hook] = HOOKS, workers: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> Report:
+    """Replay ``source`` (JSON Lines) through the policies in ``baseline`` and ``candidate``.
+
+    ``workers``: processes to use (default: every core; 1 replays in this process).
+    ``progress(done_bytes, total_bytes)`` is called as ranges finish.
+    """
+    import time
+
+    started = time.perf_counter()
+    path = Path(source)
+    if not path.is_file():
+        raise SimulationError(f"{path}: no such file (give a JSON Lines file of orders and returns)")
+    unknown = [h for h in hooks if h not in HOOKS]
+    if unknown:
+        raise SimulationError(f"unknown hook {unknown[0]!r}: use {', '.join(HOOKS)}")
+    before, after = load_policy(baseline), load_policy(candidate)
+    chosen = tuple(h for h in HOOKS if h in hooks)
+    count = workers or os.cpu_count() or 1
+    total = path.stat().st_size
+    ranges = _ranges(path, RANGE_BYTES, count * 4 if count > 1 else 1)
+    tally = Tally()
+    if count == 1 or len(ranges) == 1:
+        pair = _Pair(before, after, chosen)
+        for start, end in ranges:
+            tally.merge(pair.replay(_lines(str(path), start, end)))
+            if progress is not None:
+                progress(end, total)
+    else:
+        with ProcessPoolExecutor(max_workers=count, initializer=_start_worker,
+                                 initargs=(str(baseline), str(candidate), (before.hash, after.hash), chosen)) as pool:
+            futures: list[Future[Tally]] = [pool.submit(_replay_range, str(path), a, b) for a, b in ranges]
+            done = 0
+            for (start, end), future in zip(ranges, futures, strict=True):
+                tally.merge(future.result())  # in file order, so examples and line numbers are too
+                done += end - start
+                if progress is not None:
+                    progress(done, total)
+    return Report(str(path), before, after, chosen, tally, time.perf_counter() - started, count)

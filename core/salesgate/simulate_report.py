@@ -1,0 +1,293 @@
+"""A simulation :class:`~salesgate.simulate.Report` as a terminal table, a JSON document or an HTML page.
+
+The HTML page is one self-contained file (inline CSS and SVG charts, no script, nothing fetched),
+so a policy owner can open it from a mail attachment or a shared drive on any machine.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from .bulk import Verdict
+from .decisions import Outcome
+from .money import format_money
+from .simulate import HookTally, Report
+
+OUTCOMES = [o.value for o in Outcome]
+_TITLES = {"order_approval": "Order approval", "credit_check": "Credit check", "pricing": "Pricing",
+           "return_handling": "Returns"}
+
+
+def _signed(value: Decimal | int) -> str:
+    if isinstance(value, int):
+        return f"{value:+,}"
+    return ("+" if value > 0 else "") + format_money(value)
+
+
+def _roles(report: Report) -> list[str]:
+    seen: set[str] = set()
+    for tally in report.tally.hooks.values():
+        seen.update(tally.roles_before, tally.roles_after)
+    ladder = {role: i for i, role in enumerate(report.candidate.roles)}
+    return sorted(seen, key=lambda r: (ladder.get(r, len(ladder)), r))
+
+
+def _approvals_per_role(report: Report) -> list[tuple[str, int, int]]:
+    """(role, decisions needing it under the baseline, under the candidate), over all hooks."""
+    rows = []
+    for role in _roles(report):
+        before = sum(t.roles_before[role] for t in report.tally.hooks.values())
+        after = sum(t.roles_after[role] for t in report.tally.hooks.values())
+        rows.append((role, before, after))
+    return rows
+
+
+def _verdict_text(verdict: Verdict) -> str:
+    roles = f" [{', '.join(verdict.roles)}]" if verdict.roles else ""
+    return f"{verdict.outcome.value}{roles}"
+
+
+def _rules_changed(before: Verdict, after: Verdict) -> str:
+    added = [r for r in after.rules if r not in before.rules]
+    removed = [r for r in before.rules if r not in after.rules]
+    text = " ".join([f"+{r}" for r in added] + [f"−{r}" for r in removed])
+    return text or ("prices" if before.prices != after.prices else "")
+
+
+# -- terminal -----------------------------------------------------------------------------------
+
+def render(report: Report, *, examples: int = 5) -> RenderableType:
+    """The report for a terminal: a summary per hook, approvals per role, money, examples."""
+    tally = report.tally
+    head = Text.assemble(
+        ("simulation ", "bold"), f"{report.source}: {tally.orders:,} orders, {tally.returns:,} returns",
+        f" in {report.seconds:.1f} s on {report.workers} worker{'s' if report.workers != 1 else ''}\n",
+        f"baseline  {report.baseline.name} {report.baseline.version} ({report.baseline.hash})\n",
+        f"candidate {report.candidate.name} {report.candidate.version} ({report.candidate.hash})",
+    )
+    parts: list[RenderableType] = [head]
+    summary = Table(box=box.SIMPLE_HEAD, title="decisions", title_justify="left", pad_edge=False)
+    for name in ("hook", "decided", "changed", *OUTCOMES, "blocked amount"):
+        summary.add_column(name, justify="left" if name == "hook" else "right")
+    for hook in report.hooks:
+        t = tally.hooks.get(hook) or HookTally()
+        cells = [f"{t.outcomes_before[o]:,} → {t.outcomes_after[o]:,}" for o in OUTCOMES]
+        summary.add_row(hook, f"{t.decided:,}", f"{t.changed:,}", *cells,
+                        f"{format_money(t.blocked_before)} → {format_money(t.blocked_after)}")
+    parts.append(summary)
+    roles = Table(box=box.SIMPLE_HEAD, title="approvals needed, per role", title_justify="left", pad_edge=False)
+    for name in ("role", "baseline", "candidate", "change"):
+        roles.add_column(name, justify="left" if name == "role" else "right")
+    for role, before, after in _approvals_per_role(report):
+        roles.add_row(role, f"{before:,}", f"{after:,}", _signed(after - before))
+    parts.append(roles)
+    money = _money_rows(report)
+    if money:
+        table = Table(box=box.SIMPLE_HEAD, title="money", title_justify="left", pad_edge=False)
+        for name in ("figure", "baseline", "candidate", "change"):
+            table.add_column(name, justify="left" if name == "figure" else "right")
+        for label, spent, made in money:
+            table.add_row(label, format_money(spent), format_money(made), _signed(made - spent))
+        parts.append(table)
+    shown = [c for hook in report.hooks for c in (tally.hooks.get(hook) or HookTally()).examples[:examples]]
+    if shown:
+        table = Table(box=box.SIMPLE_HEAD, title="examples of changed decisions", title_justify="left",
+                      pad_edge=False)
+        for name in ("line", "hook", "subject", "amount", "baseline", "candidate", "rules"):
+            table.add_column(name, justify="right" if name in ("line", "amount") else "left")
+        for c in shown:
+            table.add_row(str(c.line), c.hook, c.subject, format_money(c.amount), _verdict_text(c.before),
+                          _verdict_text(c.after), _rules_changed(c.before, c.after))
+        parts.append(table)
+    if tally.invalid:
+        lines = Text(f"{tally.invalid:,} line(s) are not order or return facts and were not replayed:\n",
+                     style="bold red")
+        for bad in tally.invalid_examples[:10]:
+            lines.append(f"  {report.source}:{bad.line}: {bad.message}\n")
+        parts.append(lines)
+    return Group(*parts)
+
+
+def _money_rows(report: Report) -> list[tuple[str, Decimal, Decimal]]:
+    rows = []
+    pricing = report.tally.hooks.get("pricing")
+    if pricing is not None and pricing.decided:
+        rows.append(("revenue at policy prices", pricing.revenue_before, pricing.revenue_after))
+        rows.append(("margin at policy prices", pricing.margin_before, pricing.margin_after))
+    for hook in report.hooks:
+        t = report.tally.hooks.get(hook)
+        if t is not None and t.decided and hook != "return_handling":
+            rows.append((f"blocked ({hook})", t.blocked_before, t.blocked_after))
+    returns = report.tally.hooks.get("return_handling")
+    if returns is not None and returns.decided:
+        rows.append(("refunds", returns.refund_before, returns.refund_after))
+    return rows
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+
+def _verdict_json(verdict: Verdict) -> dict[str, Any]:
+    out: dict[str, Any] = {"outcome": verdict.outcome.value, "roles": list(verdict.roles), "rules": list(verdict.rules)}
+    if verdict.prices:
+        out["prices"] = [str(p) for p in verdict.prices]
+    if verdict.refund is not None:
+        out["refund"] = str(verdict.refund)
+    return out
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    """The report as plain JSON values (money as strings, so nothing is rounded through a float)."""
+    tally = report.tally
+    hooks: dict[str, Any] = {}
+    for hook in report.hooks:
+        t = tally.hooks.get(hook) or HookTally()
+        entry: dict[str, Any] = {
+            "decided": t.decided, "changed": t.changed,
+            "outcomes": {"baseline": dict(t.outcomes_before), "candidate": dict(t.outcomes_after)},
+            "transitions": [{"from": a, "to": b, "count": n} for (a, b), n in sorted(t.transitions.items())],
+            "approvals": {"baseline": dict(t.roles_before), "candidate": dict(t.roles_after),
+                          "gained": dict(t.roles_gained), "dropped": dict(t.roles_dropped)},
+            "blocked_amount": {"baseline": str(t.blocked_before), "candidate": str(t.blocked_after)},
+            "examples": [{"line": c.line, "subject": c.subject, "amount": str(c.amount),
+                          "baseline": _verdict_json(c.before), "candidate": _verdict_json(c.after)}
+                         for c in t.examples],
+        }
+        if hook == "pricing":
+            entry["revenue"] = {"baseline": str(t.revenue_before), "candidate": str(t.revenue_after)}
+            entry["margin"] = {"baseline": str(t.margin_before), "candidate": str(t.margin_after)}
+            entry["requested_total"] = str(t.requested)
+        if hook == "return_handling":
+            entry["refunds"] = {"baseline": str(t.refund_before), "candidate": str(t.refund_after)}
+        hooks[hook] = entry
+    return {
+        "source": report.source, "seconds": round(report.seconds, 3), "workers": report.workers,
+        "orders": tally.orders, "returns": tally.returns,
+        "baseline": {"name": report.baseline.name, "version": report.baseline.version, "hash": report.baseline.hash},
+        "candidate": {"name": report.candidate.name, "version": report.candidate.version,
+                      "hash": report.candidate.hash},
+        "hooks": hooks,
+        "approvals_per_role": [{"role": r, "baseline": b, "candidate": a} for r, b, a in _approvals_per_role(report)],
+        "invalid_lines": {"count": tally.invalid,
+                          "first": [{"line": bad.line, "message": bad.message} for bad in tally.invalid_examples]},
+    }
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;margin:2em auto;
+max-width:1100px;color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.5em 0}th,td{padding:.25em .7em;border-bottom:1px solid #eee;text-align:right}
+th:first-child,td:first-child{text-align:left}td.l{text-align:left}.up{color:#b3261e}.down{color:#1b6e20}
+.meta{color:#555}.legend span{display:inline-block;width:.9em;height:.9em;margin:0 .3em 0 1em;vertical-align:-1px}
+"""
+_BEFORE, _AFTER = "#9aa5b1", "#2f6fb0"
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _bars(title: str, rows: Sequence[tuple[str, float, float]], unit: str = "") -> str:
+    """A grouped horizontal bar chart, baseline vs candidate per row, as inline SVG."""
+    if not rows:
+        return ""
+    top = max(max(b, a) for _, b, a in rows) or 1.0
+    label_w, bar_w, row_h = 170, 520, 34
+    height = row_h * len(rows) + 10
+    out = [f'<svg role="img" aria-label="{_e(title)}" width="{label_w + bar_w + 140}" height="{height}" '
+           f'xmlns="http://www.w3.org/2000/svg" font-size="12">']
+    for i, (label, before, after) in enumerate(rows):
+        y = i * row_h + 4
+        out.append(f'<text x="0" y="{y + 16}">{_e(label)}</text>')
+        for j, (value, colour) in enumerate(((before, _BEFORE), (after, _AFTER))):
+            width = max(1.0, bar_w * value / top) if value else 0.0
+            out.append(f'<rect x="{label_w}" y="{y + j * 13}" width="{width:.1f}" height="12" fill="{colour}"/>')
+            out.append(f'<text x="{label_w + width + 5:.1f}" y="{y + j * 13 + 10}">{_e(_num(value))}{unit}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:,.2f}"
+
+
+def _delta_cell(value: Decimal | int) -> str:
+    css = "up" if value > 0 else "down" if value < 0 else ""
+    text = _signed(value) if value else "0"
+    return f'<td class="{css}">{_e(text)}</td>'
+
+
+def _table(head: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+    cells = "".join(f"<th>{_e(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def as_html(report: Report) -> str:
+    """The report as one self-contained HTML page with charts."""
+    tally = report.tally
+    b, c = report.baseline, report.candidate
+    parts = [
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f"<title>salesgate simulation: {_e(c.name)} {_e(c.version)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>What changes with {_e(c.name)} {_e(c.version)}</h1>",
+        f'<p class="meta">Replayed {tally.orders:,} orders and {tally.returns:,} returns from {_e(report.source)} '
+        f"in {report.seconds:.1f} s.<br>Baseline: {_e(b.name)} {_e(b.version)} <code>{_e(b.hash)}</code>"
+        f" ({_e(b.source)})<br>Candidate: {_e(c.name)} {_e(c.version)} <code>{_e(c.hash)}</code> ({_e(c.source)})</p>",
+        f'<p class="legend"><span style="background:{_BEFORE}"></span>baseline'
+        f'<span style="background:{_AFTER}"></span>candidate</p>',
+    ]
+    if tally.invalid:
+        items = "".join(f"<li>line {bad.line}: {_e(bad.message)}</li>" for bad in tally.invalid_examples[:10])
+        parts.append(f'<p class="up">{tally.invalid:,} line(s) are not order or return facts and were not '
+                     f"replayed:</p><ul>{items}</ul>")
+    rows = []
+    for hook in report.hooks:
+        t = tally.hooks.get(hook) or HookTally()
+        cells = [f'<td class="l">{_e(_TITLES[hook])}</td>', f"<td>{t.decided:,}</td>", f"<td>{t.changed:,}</td>"]
+        cells += [f"<td>{t.outcomes_before[o]:,} → {t.outcomes_after[o]:,}</td>" for o in OUTCOMES]
+        rows.append(cells)
+    parts += ["<h2>Decisions</h2>", _table(["hook", "decided", "changed", *OUTCOMES], rows)]
+    for hook in report.hooks:
+        t = tally.hooks.get(hook) or HookTally()
+        chart = [(o, float(t.outcomes_before[o]), float(t.outcomes_after[o])) for o in OUTCOMES]
+        parts.append(f"<h3>{_e(_TITLES[hook])}: outcomes</h3>{_bars(_TITLES[hook], chart)}")
+        if t.transitions:
+            parts.append(_table(["from", "to", "decisions"],
+                                ([f'<td class="l">{_e(a)}</td>', f'<td class="l">{_e(z)}</td>', f"<td>{n:,}</td>"]
+                                 for (a, z), n in sorted(t.transitions.items()))))
+    per_role = _approvals_per_role(report)
+    parts.append("<h2>Approvals needed, per role</h2>")
+    parts.append(_bars("approvals per role", [(r, float(x), float(y)) for r, x, y in per_role]))
+    parts.append(_table(["role", "baseline", "candidate", "change"],
+                        ([f'<td class="l">{_e(r)}</td>', f"<td>{x:,}</td>", f"<td>{y:,}</td>", _delta_cell(y - x)]
+                         for r, x, y in per_role)))
+    money = _money_rows(report)
+    if money:
+        parts.append("<h2>Money</h2>")
+        parts.append(_bars("money", [(label, float(x), float(y)) for label, x, y in money]))
+        parts.append(_table(["figure", "baseline", "candidate", "change"],
+                            ([f'<td class="l">{_e(label)}</td>', f"<td>{_e(format_money(x))}</td>",
+                              f"<td>{_e(format_money(y))}</td>", _delta_cell(y - x)] for label, x, y in money)))
+    examples = [ch for hook in report.hooks for ch in (tally.hooks.get(hook) or HookTally()).examples]
+    if examples:
+        parts.append("<h2>Examples of changed decisions</h2>")
+        parts.append(_table(["line", "hook", "subject", "amount", "baseline", "candidate", "rules"],
+                            ([f"<td>{ch.line}</td>", f'<td class="l">{_e(ch.hook)}</td>',
+                              f'<td class="l">{_e(ch.subject)}</td>', f"<td>{_e(format_money(ch.amount))}</td>",
+                              f'<td class="l">{_e(_verdict_text(ch.before))}</td>',
+                              f'<td class="l">{_e(_verdict_text(ch.after))}</td>',
+                              f'<td class="l">{_e(_rules_changed(ch.before, ch.after))}</td>']
+                             for ch in examples)))
+    parts.append("</body></html>\n")
+    return "".join(parts)

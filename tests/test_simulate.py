@@ -1,0 +1,238 @@
+"""``salesgate simulate``: bulk replays agree with the Gate, and the report counts what changed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fixtures.strategies import order_facts, return_facts
+from salesgate import Gate, OrderFacts, ReturnFacts
+from salesgate.bulk import ORDER_HOOKS, Replayer
+from salesgate.cli import cli
+from salesgate.hooknames import Hook
+from salesgate.policy.compiler import load_policy
+from salesgate.seed import seed_policy_path
+from salesgate.simulate import simulate
+from salesgate.simulate_report import as_html, as_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def gate() -> Any:
+    with Gate.default(backend="python", entry_points=False) as g:
+        yield g
+
+
+@pytest.fixture(scope="module")
+def replayer(gate: Gate) -> Replayer:
+    return Replayer(gate.policy)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(facts=order_facts(), hook=st.sampled_from(ORDER_HOOKS))
+def test_a_replayed_order_gets_the_gates_outcome_approvals_rules_and_prices(
+        gate: Gate, replayer: Replayer, facts: OrderFacts, hook: Hook) -> None:
+    decision = gate.decide(hook, facts)
+    verdict = replayer.order(hook, facts, replayer.order_factset(facts))
+    assert verdict.outcome == decision.outcome
+    assert list(verdict.roles) == decision.required_roles
+    assert list(verdict.rules) == list(dict.fromkeys(decision.fired))
+    if hook == "pricing":
+        assert decision.pricing is not None
+        assert verdict.prices == tuple(line.policy_price for line in decision.pricing.lines)
+        assert verdict.revenue == decision.pricing.policy_total
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(facts=return_facts())
+def test_a_replayed_return_gets_the_gates_outcome_and_refund(gate: Gate, replayer: Replayer,
+                                                            facts: ReturnFacts) -> None:
+    decision = gate.handle_return(facts)
+    verdict = replayer.return_(facts, replayer.return_factset(facts))
+    assert (verdict.outcome, list(verdict.roles)) == (decision.outcome, decision.required_roles)
+    assert decision.returns is not None
+    assert verdict.refund == decision.returns.refund_amount
+
+
+# -- whole simulations ----------------------------------------------------------------------------
+
+def _order(i: int, total: str, *, customer: str = "华东机电有限公司", grade: str = "B") -> dict[str, Any]:
+    return {
+        "order": {"id": f"SO-{i}", "customer_id": "C1", "order_date": "2026-03-01", "channel": "written",
+                  "written_confirmation": True, "payment_method": "transfer", "payment_terms_days": 30,
+                  "lines": [{"line_no": 1, "sku": "P1", "qty": 1, "unit_price": total}]},
+        "customer": {"id": "C1", "name": customer, "grade": grade, "credit_limit": "10000000",
+                     "payment_terms_days": 30},
+        "products": [{"sku": "P1", "list_price": total, "cost": str(Decimal(total) / 2), "stock": 10}],
+    }
+
+
+def _return(i: int, days: int) -> dict[str, Any]:
+    return {"return": {"id": f"RT-{i}", "customer_id": "C1", "type": "return", "reason": "not_needed",
+                       "original_order_id": "SO-0", "sku": "P1", "qty": 1, "unit_price": "100",
+                       "delivered_qty": 5, "days_since_delivery": days},
+            "customer": {"id": "C1", "name": "Northwind"}}
+
+
+def _write(path: Path, documents: list[dict[str, Any] | str]) -> Path:
+    with path.open("w", encoding="utf-8") as out:
+        for doc in documents:
+            out.write((doc if isinstance(doc, str) else json.dumps(doc, ensure_ascii=False)) + "\n")
+    return path
+
+
+@pytest.fixture
+def lower_threshold(tmp_path: Path) -> Path:
+    """The seed policy with the general manager's threshold lowered from 100,000 to 80,000."""
+    target = tmp_path / "candidate"
+    shutil.copytree(seed_policy_path(), target, ignore=shutil.ignore_patterns("tests"))
+    rules = target / "order-approval.yaml"
+    text = rules.read_text(encoding="utf-8")
+    assert text.count("order.total >= 100000") == 1
+    rules.write_text(text.replace("order.total >= 100000", "order.total >= 80000"), encoding="utf-8")
+    return target
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    docs: list[dict[str, Any] | str] = [_order(1, "50000"), _order(2, "85000"), _order(3, "90000.50"),
+                                        _order(4, "120000"), _return(1, 10), _return(2, 95)]
+    return _write(tmp_path / "history.jsonl", docs)
+
+
+def test_lowering_a_threshold_reports_the_orders_that_now_need_the_general_manager(
+        lower_threshold: Path, history: Path) -> None:
+    report = simulate(seed_policy_path(), lower_threshold, history, workers=1)
+    approval = report.tally.hooks["order_approval"]
+    assert (report.tally.orders, report.tally.returns, approval.decided) == (4, 2, 4)
+    assert approval.changed == 2  # 85,000 and 90,000.50; 50,000 and 120,000 decide as before
+    assert approval.roles_before["general_manager"] == 1
+    assert approval.roles_after["general_manager"] == 3
+    assert approval.roles_gained == {"general_manager": 2}
+    assert [c.subject for c in approval.examples] == ["SO-2", "SO-3"]
+    assert [c.line for c in approval.examples] == [2, 3]
+    assert report.tally.hooks["credit_check"].changed == 0
+    assert report.tally.hooks["return_handling"].changed == 0
+    assert report.tally.hooks["return_handling"].outcomes_after["block"] == 1  # 95 days after delivery
+
+
+def test_the_report_does_not_depend_on_how_many_workers_replayed_it(lower_threshold: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    docs: list[dict[str, Any] | str] = []
+    for i in range(300):
+        docs.append(_order(i, str(20000 + 997 * i), grade="ABC"[i % 3]))
+        if i % 7 == 0:
+            docs.append(_return(i, i % 120))
+    source = _write(tmp_path / "many.jsonl", docs)
+    monkeypatch.setattr("salesgate.simulate.RANGE_BYTES", 4096)  # many ranges, so both workers get some
+    alone = as_json(simulate(seed_policy_path(), lower_threshold, source, workers=1))
+    shared = as_json(simulate(seed_policy_path(), lower_threshold, source, workers=2))
+    for report in (alone, shared):
+        report.pop("seconds")
+        report.pop("workers")
+    assert alone == shared
+    assert alone["hooks"]["order_approval"]["changed"] > 0
+
+
+def test_pricing_changes_show_revenue_and_margin_at_policy_prices(tmp_path: Path, history: Path) -> None:
+    target = tmp_path / "cheaper"
+    shutil.copytree(seed_policy_path(), target, ignore=shutil.ignore_patterns("tests"))
+    pricing = target / "pricing.yaml"
+    text = pricing.read_text(encoding="utf-8")
+    assert text.count("discount: 2%") == 1  # grade B
+    pricing.write_text(text.replace("discount: 2%", "discount: 4%"), encoding="utf-8")
+    report = simulate(seed_policy_path(), target, history, workers=1, hooks=["pricing"])
+    tally = report.tally.hooks["pricing"]
+    list_total = Decimal("50000") + Decimal("85000") + Decimal("90000.50") + Decimal("120000")
+    assert tally.revenue_before == (list_total * Decimal("0.98")).quantize(Decimal("0.01"))
+    assert tally.revenue_after == (list_total * Decimal("0.96")).quantize(Decimal("0.01"))
+    assert tally.margin_after - tally.margin_before == tally.revenue_after - tally.revenue_before
+    assert set(report.tally.hooks) == {"pricing"}
+
+
+def test_identical_policies_change_nothing(history: Path) -> None:
+    report = simulate(seed_policy_path(), seed_policy_path(), history, workers=1)
+    assert all(t.changed == 0 and not t.examples for t in report.tally.hooks.values())
+
+
+def test_lines_that_are_not_facts_are_reported_with_their_line_number(tmp_path: Path,
+                                                                      lower_threshold: Path) -> None:
+    source = _write(tmp_path / "broken.jsonl", [_order(1, "100"), "{not json", "",
+                                                 json.dumps({"order": {"id": "SO-9"}}), _return(1, 5)])
+    report = simulate(seed_policy_path(), lower_threshold, source, workers=1)
+    assert report.tally.invalid == 2
+    assert [bad.line for bad in report.tally.invalid_examples] == [2, 4]
+    assert "not JSON" in report.tally.invalid_examples[0].message
+    assert "order." in report.tally.invalid_examples[1].message
+    assert (report.tally.orders, report.tally.returns) == (1, 1)
+
+
+def test_the_html_report_is_one_self_contained_page_with_charts(lower_threshold: Path, history: Path) -> None:
+    page = as_html(simulate(seed_policy_path(), lower_threshold, history, workers=1))
+    assert page.startswith("<!doctype html>")
+    assert page.rstrip().endswith("</html>")
+    assert page.count("<svg") >= 5  # outcomes per hook, approvals per role, money
+    assert "general_manager" in page
+    assert "SO-2" in page
+    assert "<script" not in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_cli_simulate_prints_tables_writes_html_and_json(lower_threshold: Path, history: Path,
+                                                         tmp_path: Path) -> None:
+    runner = CliRunner()
+    page = tmp_path / "what-if.html"
+    result = runner.invoke(cli, ["simulate", "--rules", str(lower_threshold), "--orders", str(history),
+                                 "--html", str(page), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "approvals needed, per role" in result.output
+    assert "general_manager" in result.output
+    assert "+2" in result.output
+    assert page.read_text(encoding="utf-8").startswith("<!doctype html>")
+    result = runner.invoke(cli, ["simulate", "--rules", str(lower_threshold), "--orders", str(history), "--json",
+                                 "--workers", "1", "--hooks", "order_approval"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["hooks"]["order_approval"]["approvals"]["gained"] == {"general_manager": 2}
+    assert list(data["hooks"]) == ["order_approval"]
+
+
+def test_cli_simulate_refuses_bad_input_with_one_line(lower_threshold: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["simulate", "--rules", str(lower_threshold), "--orders", str(tmp_path / "no.jsonl")])
+    assert missing.exit_code == 2
+    assert "no such file" in missing.output
+    assert "Traceback" not in missing.output
+    broken = _write(tmp_path / "broken.jsonl", [_order(1, "100"), "{oops"])
+    result = runner.invoke(cli, ["simulate", "--rules", str(lower_threshold), "--orders", str(broken),
+                                 "--workers", "1"])
+    assert result.exit_code == 2
+    assert f"{broken}:2: not JSON" in result.output
+    skipped = runner.invoke(cli, ["simulate", "--rules", str(lower_threshold), "--orders", str(broken),
+                                  "--workers", "1", "--skip-invalid"])
+    assert skipped.exit_code == 0
+    bad_policy = tmp_path / "bad"
+    shutil.copytree(lower_threshold, bad_policy)
+    broken_rules = "ruleset: credit\nhook: credit_check\nrules:\n  - id: x\n    when: nope >\n"
+    (bad_policy / "credit.yaml").write_text(broken_rules, encoding="utf-8")
+    invalid = runner.invoke(cli, ["simulate", "--rules", str(bad_policy), "--orders", str(broken)])
+    assert invalid.exit_code == 2
+    assert "credit.yaml" in invalid.output
+    assert "Traceback" not in invalid.output
+
+
+def test_a_candidate_that_changes_nothing_in_a_hook_is_replayed_once_for_both(lower_threshold: Path) -> None:
+    from salesgate.simulate import _same_rules
+
+    baseline, candidate = load_policy(seed_policy_path()), load_policy(lower_threshold)
+    assert not _same_rules(baseline, candidate, "order_approval")
+    assert all(_same_rules(baseline, candidate, h) for h in ("credit_check", "pricing", "return_handling"))
