@@ -135,6 +135,29 @@ cases:
     assert report.startswith(f"{path}:11: 'wrong on purpose' (order_approval) failed:\n  - outcome: expected block")
 
 
+def test_a_failing_case_names_the_rules_that_fired_with_their_file_and_line(python_gate: Gate,
+                                                                          tmp_path: Path) -> None:
+    write_cases(tmp_path, ORDER_BASE + """\
+cases:
+  - name: wrong on purpose
+    facts: { order: { lines: [ { line_no: 1, sku: P1, qty: 100, unit_price: 1000 } ] } }
+    expect: { outcome: allow }
+""")
+    result = run_one(python_gate, tmp_path)
+    rules = SEED / "order-approval.yaml"
+    line = next(i for i, text in enumerate(rules.read_text(encoding="utf-8").splitlines(), 1)
+                if "id: large-order" in text)
+
+    fired, not_fired = result.rules()
+
+    assert fired == [f"large-order ({rules}:{line})"]
+    assert "medium-order" in not_fired
+    assert "large-order" not in not_fired
+    assert result.report().endswith(f"  rules fired: {fired[0]}\n  rules not fired: {', '.join(not_fired)}")
+    [mismatch] = result.mismatches
+    assert (mismatch.field, mismatch.expected, mismatch.got) == ("outcome", "allow", "require_approval")
+
+
 def test_money_differences_show_every_cent(python_gate: Gate, tmp_path: Path) -> None:
     write_cases(tmp_path, ORDER_BASE.replace("hook: order_approval", "hook: pricing") + """\
 cases:

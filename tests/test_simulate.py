@@ -236,3 +236,21 @@ def test_a_candidate_that_changes_nothing_in_a_hook_is_replayed_once_for_both(lo
     baseline, candidate = load_policy(seed_policy_path()), load_policy(lower_threshold)
     assert not _same_rules(baseline, candidate, "order_approval")
     assert all(_same_rules(baseline, candidate, h) for h in ("credit_check", "pricing", "return_handling"))
+
+
+def test_the_history_lines_in_the_docs_replay_as_one_order_and_one_return(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "simulate.md").read_text(encoding="utf-8")
+    block = text.split("```json\n", 1)[1].split("```", 1)[0]
+    source = tmp_path / "docs.jsonl"
+    source.write_text(block, encoding="utf-8")
+    report = simulate(seed_policy_path(), seed_policy_path(), source, workers=1)
+    assert (report.tally.orders, report.tally.returns, report.tally.invalid) == (1, 1, 0)
+
+
+def test_facts_dumped_from_the_gate_are_a_valid_history_line(gate: Gate, tmp_path: Path) -> None:
+    order = gate.facts_for("order_approval", _order(7, "1234.50"))
+    returned = gate.facts_for("return_handling", _return(7, 3))
+    source = tmp_path / "dumped.jsonl"
+    source.write_text(order.model_dump_json() + "\n" + returned.model_dump_json() + "\n", encoding="utf-8")
+    report = simulate(seed_policy_path(), seed_policy_path(), source, workers=1)
+    assert (report.tally.orders, report.tally.returns, report.tally.invalid) == (1, 1, 0)

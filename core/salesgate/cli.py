@@ -23,6 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
+from .commands.approvals import approvals as approvals_commands
+from .commands.audit import audit as audit_commands
+from .commands.simulate import simulate_command
+from .commands.test import run_tests_command
 from .decisions import Decision, Outcome, PricingResult, Reason
 from .errors import EngineError, PolicyError, SalesgateError
 from .gate import BackendName, Gate
@@ -428,6 +432,11 @@ def current(url: str | None) -> None:
         click.echo(f"{revision} in {store.url}: salesgate db upgrade migrates it to {head}")
 
 
+cli.add_command(approvals_commands)
+cli.add_command(audit_commands)
+cli.add_command(simulate_command)
+
+
 # -- printing decisions ----------------------------------------------------------------------------
 
 
@@ -542,6 +551,9 @@ def _trace_table(decision: Decision) -> Table:
 
 def _values(values: dict[str, Any]) -> str:
     return ", ".join(f"{k} = {v}" for k, v in values.items())
+
+
+cli.add_command(run_tests_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

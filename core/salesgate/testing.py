@@ -1,9 +1,22 @@
-"""salesgate's pytest plugin for adapter authors: fixtures and a contract test suite.
+"""salesgate's pytest plugin: a policy's YAML test cases as pytest items; fixtures and a contract for adapters.
 
-Opt-in, like ``tox.pytest``: enable it with ``pytest -p salesgate.testing`` or with
-``pytest_plugins = ["salesgate.testing"]`` in the ``conftest.py`` at the root of your tests.
-salesgate declares no ``pytest11`` entry point, so installing salesgate never changes anybody
-else's test run, and ``import salesgate`` never imports this module (nor pytest).
+Opt-in, like ``tox.pytest``: enable it with ``pytest -p salesgate.testing`` (or ``addopts = -p
+salesgate.testing`` in your pytest configuration) or with ``pytest_plugins = ["salesgate.testing"]``
+in the ``conftest.py`` at the root of your tests. salesgate declares no ``pytest11`` entry point,
+so installing salesgate never changes anybody else's test run (not even by importing salesgate
+into it), and ``import salesgate`` never imports this module (nor pytest).
+
+Policy test cases
+    With the plugin enabled, the ini option ``salesgate_rules = rules`` (one or more policy
+    directories, relative to the ini file; or ``--salesgate-rules DIR``) makes every case of
+    ``rules/tests/*.yaml`` a pytest item named after the case, located at its file:line, whose
+    failure is the case's report (:meth:`salesgate.policy.testcases.CaseResult.report`).
+    ``salesgate_backends = python durable`` (or ``--salesgate-backend NAME``, repeatable) runs
+    each case on those backends (default: ``durable``, the gate's default); with several, the
+    item names end in ``[python]`` / ``[durable]``. ``salesgate_require_coverage = true`` adds a
+    ``rule coverage`` item failing when a rule fires in no passing case; the rules no passing case
+    fired are listed after every run in which all of a policy's cases ran. Without
+    ``salesgate_rules`` no YAML file is collected. See docs/testing-rules.md.
 
 Fixtures
     ``salesgate_seed_policy``   the seed policy shipped with salesgate, loaded once per session.
@@ -42,19 +55,41 @@ import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pluggy
 import pytest
 
 from . import hookspecs
-from .errors import AdapterError
+from .errors import AdapterError, PolicyError, SalesgateError
 from .gate import BackendName, Gate
 from .models import CreditExposure, Customer, Delivery, Order, Product
 from .policy.compiler import Policy, load_policy
+from .policy.testcases import (
+    TESTS_DIR,
+    CaseResult,
+    TestCase,
+    case_files,
+    case_gate,
+    load_case_file,
+    load_cases,
+    run_all,
+    run_case,
+    uncovered,
+)
 from .seed import seed_policy_path
 
-__all__ = ["AdapterContract", "GateFactory", "adapter_only", "salesgate_gate_factory", "salesgate_seed_policy"]
+__all__ = [
+    "AdapterContract",
+    "GateFactory",
+    "PolicyCaseFile",
+    "PolicyCaseItem",
+    "RuleCoverageItem",
+    "adapter_only",
+    "salesgate_gate_factory",
+    "salesgate_seed_policy",
+]
 
 DATA_HOOKS = ("salesgate_load_customer", "salesgate_load_exposure", "salesgate_load_products", "salesgate_load_order")
 THREADS = 10
@@ -397,3 +432,229 @@ class AdapterContract:
         wrong = [r for r in results if r != expected]
         _expect(not wrong, f"{len(wrong)} of {len(results)} concurrent loads of customer {customer_id!r} "
                            f"differ from a single-threaded load, e.g. {wrong[:1]!r}")
+
+
+# -- a policy's YAML test cases as pytest items ---------------------------------------------------
+
+RULES_INI = "salesgate_rules"
+BACKENDS_INI = "salesgate_backends"
+COVERAGE_INI = "salesgate_require_coverage"
+BACKEND_NAMES: tuple[BackendName, ...] = ("durable", "python")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(RULES_INI, type="paths", default=[],
+                  help="salesgate: policy directories whose tests/*.yaml cases are collected as tests")
+    parser.addini(BACKENDS_INI, type="args", default=["durable"],
+                  help="salesgate: backends to run policy test cases on: durable, python, or both")
+    parser.addini(COVERAGE_INI, type="bool", default=False,
+                  help="salesgate: add a test that fails when a rule fires in no passing case")
+    group = parser.getgroup("salesgate", "salesgate policy test cases")
+    group.addoption("--salesgate-rules", action="append", metavar="DIR", dest="salesgate_rules",
+                    help=f"collect the cases of this policy directory (adds to the {RULES_INI} ini option)")
+    group.addoption("--salesgate-backend", action="append", choices=BACKEND_NAMES, dest="salesgate_backend",
+                    help=f"run policy test cases on this backend (repeat for both; overrides {BACKENDS_INI})")
+
+
+class _Problem(Exception):
+    """A failure reported as its message alone: a case's diff, an invalid policy, a missing backend."""
+
+
+class _Session:
+    """Per test run: the configured policy directories, their loaded policies and the gates cases run on."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        configured = [Path(p) for p in config.getini(RULES_INI)]
+        configured += [config.invocation_params.dir / p for p in config.getoption("salesgate_rules") or ()]
+        self.directories = [p.resolve() for p in configured]
+        backends = config.getoption("salesgate_backend") or config.getini(BACKENDS_INI) or ["durable"]
+        unknown = [b for b in backends if b not in BACKEND_NAMES]
+        if unknown:
+            raise pytest.UsageError(f"{BACKENDS_INI}: unknown backend {unknown[0]!r}: use durable, python or both")
+        self.backends: list[BackendName] = list(dict.fromkeys(backends))
+        self.require_coverage = bool(config.getini(COVERAGE_INI))
+        self.here = config.invocation_params.dir
+        self._policies: dict[Path, Policy | PolicyError] = {}
+        self._gates: dict[tuple[Path, BackendName], Gate | _Problem] = {}
+        self.results: dict[tuple[Path, BackendName], dict[str, CaseResult]] = {}
+
+    def shown(self, path: Path) -> str:
+        """``path`` as people read it in reports: relative to where pytest was started, if inside it."""
+        try:
+            return str(path.relative_to(self.here)) if Path.cwd() == self.here else str(path)
+        except ValueError:
+            return str(path)
+
+    def owner(self, file_path: Path) -> Path | None:
+        """The configured policy directory ``file_path`` is a test file of, if any."""
+        if file_path.suffix not in (".yaml", ".yml") or file_path.parent.name != TESTS_DIR:
+            return None
+        directory = file_path.parent.parent.resolve()
+        return directory if directory in self.directories else None
+
+    def policy(self, directory: Path) -> Policy:
+        if directory not in self._policies:
+            try:
+                self._policies[directory] = load_policy(self.shown(directory))
+            except PolicyError as exc:
+                self._policies[directory] = exc
+        loaded = self._policies[directory]
+        if isinstance(loaded, PolicyError):
+            raise _Problem(_problems_text(loaded, f"policy {self.shown(directory)} is invalid"))
+        return loaded
+
+    def gate(self, directory: Path, backend: BackendName) -> Gate:
+        key = (directory, backend)
+        if key not in self._gates:
+            policy = self.policy(directory)
+            try:
+                self._gates[key] = case_gate(policy, backend)
+            except ImportError as exc:
+                self._gates[key] = _Problem(f"the {backend} backend is not available ({exc}): "
+                                            f"set {BACKENDS_INI} = python")
+            except SalesgateError as exc:
+                self._gates[key] = _Problem(f"the {backend} backend refused policy {self.shown(directory)}: {exc}")
+        built = self._gates[key]
+        if isinstance(built, _Problem):
+            raise built
+        return built
+
+    def record(self, directory: Path, backend: BackendName, result: CaseResult) -> None:
+        self.results.setdefault((directory, backend), {})[result.case.id] = result
+
+    def close(self) -> None:
+        for built in self._gates.values():
+            if isinstance(built, Gate):
+                built.close()
+        self._gates.clear()
+
+
+_SESSION = pytest.StashKey[_Session]()
+
+
+def _problems_text(exc: PolicyError, summary: str) -> str:
+    count = len(exc.problems)
+    return "\n".join([*(str(p) for p in exc.problems), f"{summary}: {count} problem{'s' if count != 1 else ''}"])
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    session = _Session(config)
+    if session.directories:
+        config.stash[_SESSION] = session
+        config.add_cleanup(session.close)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    session = parent.config.stash.get(_SESSION, None)
+    if session is None or session.owner(file_path) is None:
+        return None
+    return PolicyCaseFile.from_parent(parent, path=file_path)
+
+
+class PolicyCaseFile(pytest.File):
+    """A ``<policy>/tests/*.yaml`` file of a configured policy directory: one item per case and backend."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        session = self.config.stash[_SESSION]
+        directory = session.owner(self.path)
+        if directory is None:  # pragma: no cover - pytest_collect_file only builds files it owns
+            return
+        try:
+            session.policy(directory)
+            cases = load_case_file(self.path, session.shown(self.path))
+        except _Problem as exc:
+            raise self.CollectError(str(exc)) from None
+        except PolicyError as exc:
+            raise self.CollectError(_problems_text(exc, f"test file {session.shown(self.path)} is invalid")) from None
+        several = len(session.backends) > 1
+        for case in cases:
+            for backend in session.backends:
+                yield PolicyCaseItem.from_parent(self, name=f"{case.name}[{backend}]" if several else case.name,
+                                                 case=case, backend=backend, directory=directory)
+        if session.require_coverage and self.path == case_files(directory)[-1]:
+            for backend in session.backends:
+                yield RuleCoverageItem.from_parent(self, name=f"rule coverage[{backend}]" if several
+                                                   else "rule coverage", backend=backend, directory=directory)
+
+
+class _PolicyItem(pytest.Item):
+    def __init__(self, *, backend: BackendName, directory: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.backend = backend
+        self.directory = directory
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, _Problem):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+
+class PolicyCaseItem(_PolicyItem):
+    """One YAML test case on one backend; a failure is the case's report, expected against got."""
+
+    def __init__(self, *, case: TestCase, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+
+    def runtest(self) -> None:
+        session = self.config.stash[_SESSION]
+        result = run_case(session.gate(self.directory, self.backend), self.case)
+        session.record(self.directory, self.backend, result)
+        if not result.passed:
+            raise _Problem(result.report() + f"\n  (backend: {self.backend})")
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.case.line - 1, f"{self.case.where}: {self.case.name}"
+
+
+class RuleCoverageItem(_PolicyItem):
+    """Fails when a rule of the policy fires in no passing case (``salesgate_require_coverage = true``)."""
+
+    def runtest(self) -> None:
+        session = self.config.stash[_SESSION]
+        gate = session.gate(self.directory, self.backend)
+        try:
+            cases = load_cases(session.shown(self.directory))
+        except PolicyError as exc:
+            raise _Problem(_problems_text(exc, "test cases are invalid")) from None
+        text = _coverage_text(gate.policy, run_all(gate, cases))
+        if text is not None:
+            raise _Problem(text)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"rule coverage of {self.config.stash[_SESSION].shown(self.directory)}"
+
+
+def _coverage_text(policy: Policy, results: Sequence[CaseResult]) -> str | None:
+    """The rules no passing case fires, one per line with its file:line; None when every rule fires."""
+    missing = uncovered(policy, results)
+    if not missing:
+        return None
+    lines = [f"{len(policy.rules) - len(missing)} of {len(policy.rules)} rules fire in a passing case; "
+             "no passing case fires:"]
+    return "\n".join(lines + [f"  {rule.file}:{rule.line}: {rule.id} ({rule.hook})" for rule in missing])
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """After the run: per policy and backend, the rules no passing case fired (when every case ran)."""
+    session = config.stash.get(_SESSION, None)
+    if session is None or not session.results:
+        return
+    lines: list[str] = []
+    for (directory, backend), results in session.results.items():
+        shown = f"{session.shown(directory)} ({backend})"
+        try:
+            every = {case.id for case in load_cases(directory)}
+        except PolicyError:
+            continue
+        if not every <= results.keys():
+            lines.append(f"{shown}: coverage not computed, {len(results)} of {len(every)} cases ran")
+            continue
+        policy = session.policy(directory)
+        text = _coverage_text(policy, list(results.values()))
+        lines.append(f"{shown}: every rule ({len(policy.rules)}) fires in a passing case" if text is None
+                     else f"{shown}: {text}")
+    terminalreporter.write_sep("-", "salesgate rule coverage")
+    for line in lines:
+        terminalreporter.write_line(line)

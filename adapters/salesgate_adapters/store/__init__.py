@@ -1,4 +1,4 @@
-"""salesgate's own tables: decision log, approval requests and credit reservations.
+"""salesgate's own tables: decision log, approval workflow, audit log and credit reservations.
 
 >>> store = Store("postgresql+psycopg://salesgate@db/erp")   # doctest: +SKIP
 >>> store.upgrade()                                           # doctest: +SKIP
@@ -10,20 +10,41 @@ Tables are created and migrated by Alembic (``salesgate db upgrade``); see docs/
 
 from __future__ import annotations
 
+from .approvals import ApprovalError, ApprovalRules, acting_as
 from .connection import StoreError
 from .plugin import StoreRecorder
-from .records import ApprovalRequest, RecordedDecision, Reservation, ReserveResult, canonical_json, inputs_digest
+from .records import (
+    ApprovalRequest,
+    ApprovalStatus,
+    AuditEntry,
+    AuditReport,
+    RecordedDecision,
+    Reservation,
+    ReserveResult,
+    RoleMember,
+    approval_digest,
+    canonical_json,
+    inputs_digest,
+)
 from .store import URL_ENV, Store
 
 __all__ = [
     "URL_ENV",
+    "ApprovalError",
     "ApprovalRequest",
+    "ApprovalRules",
+    "ApprovalStatus",
+    "AuditEntry",
+    "AuditReport",
     "RecordedDecision",
     "Reservation",
     "ReserveResult",
+    "RoleMember",
     "Store",
     "StoreError",
     "StoreRecorder",
+    "acting_as",
+    "approval_digest",
     "canonical_json",
     "inputs_digest",
 ]

@@ -1,4 +1,4 @@
-"""What the store hands back (decisions, approval requests, reservations) and the inputs digest."""
+"""What the store hands back (decisions, approval requests, reservations, audit entries) and the digests."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from salesgate.decisions import Decision, Outcome
+from salesgate.errors import FactsError
 from salesgate.hooknames import Hook
+from salesgate.models import Order, OrderFacts, ReturnFacts, ReturnRequest
 
 
 def canonical_json(value: Any) -> str:
@@ -31,6 +33,43 @@ def inputs_digest(facts: Any) -> str | None:
     if facts is None:
         return None
     return hashlib.sha256(canonical_json(facts).encode("utf-8")).hexdigest()
+
+
+def approval_digest(facts: Any) -> str | None:
+    """sha256 of what an approval is given for: the whole order (or return) document, id included.
+
+    Every field counts — customer, lines, quantities, prices, discounts, currency, payment method and
+    terms, draft term, guarantee, channel, dates, special requirements — so any edit of the order,
+    and any copy under a new id, has another digest and no approval given for the old one applies.
+    Takes order or return facts (models or plain dicts as a gate takes them), an ``Order`` or a
+    ``ReturnRequest``, or the order document alone; ``None`` gives ``None`` (a fallback decision).
+    Values are validated first, so ``"2660"`` and ``2660.00`` digest alike.
+    """
+    if facts is None:
+        return None
+    document: Order | ReturnRequest
+    if isinstance(facts, OrderFacts):
+        document = facts.order
+    elif isinstance(facts, ReturnFacts):
+        document = facts.return_request
+    elif isinstance(facts, Order | ReturnRequest):
+        document = facts
+    elif isinstance(facts, Mapping):
+        try:
+            if isinstance(facts.get("order"), Mapping | Order):
+                document = Order.model_validate(facts["order"])
+            elif isinstance(facts.get("return"), Mapping | ReturnRequest):
+                document = ReturnRequest.model_validate(facts["return"])
+            elif "lines" in facts:
+                document = Order.model_validate(facts)
+            else:
+                raise FactsError("an approval digest needs the order document ('order': {...}) or a return")
+        except ValidationError as exc:
+            raise FactsError(f"cannot digest the order: {exc.errors()[0]['msg']}") from None
+    else:
+        raise TypeError(f"cannot take an approval digest of a {type(facts).__name__}")
+    kind = "order" if isinstance(document, Order) else "return"
+    return hashlib.sha256(canonical_json({"kind": kind, "document": document}).encode("utf-8")).hexdigest()
 
 
 def _plain(value: Any) -> Any:
@@ -88,9 +127,53 @@ class ApprovalRequest:
     subject: str
     role: str
     position: int
-    status: str  # pending, approved, rejected, void
+    status: str  # pending, approved, rejected, void, expired
     created_at: datetime
     updated_at: datetime
+    approval_digest: str | None = None
+    requested_by: str | None = None
+    acted_by: str | None = None
+    acted_at: datetime | None = None
+    comment: str | None = None
+    status_reason: str | None = None
+    expires_at: datetime | None = None
+    escalate_at: datetime | None = None
+    escalate_to: str | None = None
+    escalated_at: datetime | None = None
+
+    @property
+    def escalated(self) -> bool:
+        return self.escalated_at is not None
+
+    def overdue(self, now: datetime) -> bool:
+        """Pending past its expiry: it can no longer be approved (a sweep marks it ``expired``)."""
+        return self.status == "pending" and self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass(frozen=True)
+class ApprovalStatus:
+    """Whether an order (or return) may go ahead, as far as approvals go: what the ERP asks before confirming.
+
+    ``state`` is one of ``approved`` (every required role approved the order as it is now),
+    ``not_required`` (the decisions ask for no approval), ``pending``, ``rejected``, ``expired``,
+    ``blocked`` (a decision blocks the order: no approval lifts a block), ``changed`` (the order
+    differs from the one decided — decide it again), ``stale`` (a hook was last decided on an
+    earlier version of the order — decide it again) or ``undecided`` (no decision recorded).
+    """
+
+    subject: str
+    state: str
+    approval_digest: str | None
+    requests: tuple[ApprovalRequest, ...]
+    detail: str
+
+    @property
+    def approved(self) -> bool:
+        return self.state in ("approved", "not_required")
+
+    @property
+    def waiting_for(self) -> list[ApprovalRequest]:
+        return [r for r in self.requests if r.status == "pending"]
 
 
 @dataclass(frozen=True)
@@ -130,3 +213,46 @@ class ReserveResult:
     reserved: Decimal
     decision_id: str | None
     facts: Any = None
+
+
+@dataclass(frozen=True)
+class RoleMember:
+    """A user who may approve for a role."""
+
+    role: str
+    user_id: str
+    granted_by: str | None
+    granted_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One link of the audit chain. ``hash`` is the sha256 of the canonical JSON of every other field."""
+
+    seq: int
+    recorded_at: datetime
+    kind: str
+    subject: str | None
+    hook: str | None
+    actor: str | None
+    policy_hash: str | None
+    content: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        loaded = json.loads(self.content)
+        return loaded if isinstance(loaded, dict) else {"value": loaded}
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """What ``verify`` found: ``ok``, how many entries were checked, the head, and the first problem."""
+
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    bad_seq: int | None = None
+    problem: str | None = None

@@ -1,4 +1,4 @@
-"""The Store: salesgate's decision log, approval requests and credit reservations in a SQL database."""
+"""The Store: salesgate's decision log, approval workflow, audit log and credit reservations in a SQL database."""
 
 from __future__ import annotations
 
@@ -19,9 +19,21 @@ from sqlalchemy.sql import Select
 
 from salesgate.decisions import Decision, Outcome
 
-from . import migrate
+from . import approvals, audit, migrate
+from .approvals import ApprovalRules, current_actor
 from .connection import StoreError, Timeouts, make_engine, retrying, safe_url, transaction
-from .records import ApprovalRequest, RecordedDecision, Reservation, ReserveResult, inputs_digest
+from .records import (
+    ApprovalRequest,
+    ApprovalStatus,
+    AuditEntry,
+    AuditReport,
+    RecordedDecision,
+    Reservation,
+    ReserveResult,
+    RoleMember,
+    approval_digest,
+    inputs_digest,
+)
 from .tables import NAME, approval_requests, credit_locks, credit_reservations, decisions
 
 T = TypeVar("T")
@@ -60,7 +72,9 @@ class Store:
     statement and every lock wait on the server side (see :class:`.connection.Timeouts`);
     ``reservation_ttl`` is how long a reservation holds credit unless confirmed or cancelled;
     ``attempts`` is how often a transaction runs before a deadlock or serialization failure is
-    reported. Creating a store never touches the database: ``upgrade()`` creates the tables.
+    reported; ``approvals`` (:class:`~.approvals.ApprovalRules`) sets when approval requests escalate
+    and expire, and to whom. Creating a store never touches the database: ``upgrade()`` creates the
+    tables.
 
     Safe to share between threads: every call runs on its own pooled connection.
     """
@@ -72,6 +86,7 @@ class Store:
         timeout: float | None = DEFAULT_TIMEOUT,
         reservation_ttl: timedelta = DEFAULT_TTL,
         attempts: int = 5,
+        approvals: ApprovalRules | None = None,
         **engine_options: Any,
     ) -> None:
         if attempts < 1:
@@ -89,6 +104,7 @@ class Store:
         self.timeout = timeout
         self.reservation_ttl = reservation_ttl
         self.attempts = attempts
+        self.approval_rules = approvals if approvals is not None else ApprovalRules()
 
     @classmethod
     def from_env(cls, **options: Any) -> Store:
@@ -137,16 +153,20 @@ class Store:
         retrying(once, what=what, attempts=1, url=self.engine.url)
 
     # -- decision log ------------------------------------------------------------------------------
-    def record(self, decision: Decision, facts: Any = None, *, now: datetime | None = None) -> str:
-        """Append a decision to the log and open one approval request per required role.
+    def record(self, decision: Decision, facts: Any = None, *, actor: str | None = None,
+               now: datetime | None = None) -> str:
+        """Append a decision to the log and the audit log, and open one approval request per required role.
 
-        Pending requests of an earlier decision on the same subject and hook are voided: the newer
-        decision supersedes them. ``facts`` (the facts it was decided on) give the inputs digest.
+        ``facts`` (the facts it was decided on) give the inputs digest and the approval digest the
+        requests are bound to; requests bound to another version of the order are voided, pending
+        requests no longer required too (docs/approvals.md). ``actor`` is who asked for the decision
+        (default: the user of :func:`~.approvals.acting_as` around the call): they cannot approve it.
         Returns the decision's id in the log.
         """
         when = now or utcnow()
-        return self._write(lambda conn: self._insert_decision(conn, decision, facts, when),
-                           f"recording decision {decision.hook} {decision.subject}")
+        who = actor if actor is not None else current_actor()
+        return self._write(lambda conn: self._insert_decision(conn, decision, facts, when, who),
+                           f"recording decision {decision.hook} {decision.subject}", isolation="READ COMMITTED")
 
     def decisions(self, subject: str | None = None, *, limit: int | None = None) -> list[RecordedDecision]:
         """Logged decisions, oldest first: all of them, or those on one order or return."""
@@ -165,32 +185,118 @@ class Store:
             query = query.where(approval_requests.c.subject == subject)
         if status is not None:
             query = query.where(approval_requests.c.status == status)
-        return self._read(lambda conn: [_approval(row) for row in conn.execute(query)], "reading approval requests")
+        return self._read(lambda conn: [approvals.request_from_row(row) for row in conn.execute(query)],
+                          "reading approval requests")
 
-    def _insert_decision(self, conn: Connection, decision: Decision, facts: Any, now: datetime) -> str:
+    def _insert_decision(self, conn: Connection, decision: Decision, facts: Any, now: datetime,
+                         actor: str | None = None) -> str:
         _fits(decision.subject, "subject")
+        if actor is not None:
+            _fits(actor, "actor")
         decision_id = str(uuid.uuid4())
+        digest = approval_digest(facts)
+        as_json = decision.model_dump(mode="json")
         conn.execute(insert(decisions).values(
             id=decision_id, decided_at=now, hook=decision.hook, subject=decision.subject,
             outcome=decision.outcome.value, policy_name=decision.policy.name,
             policy_version=decision.policy.version, policy_hash=decision.policy.hash,
-            inputs_digest=inputs_digest(facts), decision=decision.model_dump(mode="json"),
-            backend=decision.backend, failure=decision.failure,
+            inputs_digest=inputs_digest(facts), decision=as_json,
+            backend=decision.backend, failure=decision.failure, approval_digest=digest, actor=actor,
         ))
-        conn.execute(
-            update(approval_requests)
-            .where(approval_requests.c.subject == decision.subject, approval_requests.c.hook == decision.hook,
-                   approval_requests.c.status == "pending")
-            .values(status="void", updated_at=now)
-        )
-        if decision.approvals:
-            conn.execute(insert(approval_requests), [
-                {"id": str(uuid.uuid4()), "decision_id": decision_id, "hook": decision.hook,
-                 "subject": decision.subject, "role": _fits(approval.role, "role"), "position": position,
-                 "status": "pending", "created_at": now, "updated_at": now}
-                for position, approval in enumerate(decision.approvals, start=1)
-            ])
+        requests = approvals.open_requests(conn, decision, decision_id, digest, actor, self.approval_rules, now)
+        audit.append(conn, "decision", {
+            "decision_id": decision_id, "outcome": decision.outcome.value,
+            "approvals": decision.required_roles,
+            "reasons": [{"rule": r.rule, "outcome": r.outcome.value, "message": r.message, "line_no": r.line_no,
+                         "plugin": r.plugin} for r in decision.reasons],
+            "policy": {"name": decision.policy.name, "version": decision.policy.version,
+                       "hash": decision.policy.hash},
+            "backend": decision.backend, "failure": decision.failure, "inputs_digest": inputs_digest(facts),
+            "approval_digest": digest, "decision_sha256": audit.decision_digest(as_json), **requests,
+        }, now=now, subject=decision.subject, hook=decision.hook, actor=actor, policy_hash=decision.policy.hash)
         return decision_id
+
+    # -- approval workflow -------------------------------------------------------------------------
+    def approve(self, subject: str, user: str, *, role: str | None = None, hook: str | None = None,
+                comment: str | None = None, now: datetime | None = None) -> ApprovalRequest:
+        """``user`` approves the step of order ``subject`` that is theirs to approve now.
+
+        Refused with :class:`~.approvals.ApprovalError` (nothing written) when the user does not hold
+        the role (or the role it was escalated to), an earlier rung of the ladder has not approved,
+        the user requested the order, already approved another step of it, or the request expired.
+        ``role``/``hook`` pick the request when the user could act on several. Audited.
+        """
+        return self._act("approve", subject, user, role, hook, comment, now)
+
+    def reject(self, subject: str, user: str, *, role: str | None = None, hook: str | None = None,
+               comment: str | None = None, now: datetime | None = None) -> ApprovalRequest:
+        """``user`` rejects order ``subject``: the other requests of that hook are voided, and the order's
+        credit reservation (order hooks) is cancelled. Same checks as :meth:`approve` (a requester may
+        reject their own order). Audited."""
+        return self._act("reject", subject, user, role, hook, comment, now)
+
+    def _act(self, action: str, subject: str, user: str, role: str | None, hook: str | None, comment: str | None,
+             now: datetime | None) -> ApprovalRequest:
+        when = now or utcnow()
+        # Expiries and escalations first, in their own transaction: they stand even if the action is refused.
+        self._write(lambda conn: approvals.sweep(conn, when, subject=subject),
+                    f"expiring and escalating the requests of {subject}", isolation="READ COMMITTED")
+        return self._write(lambda conn: approvals.act(conn, action, subject, user, role=role, hook=hook,
+                                                      comment=comment, rules=self.approval_rules, now=when),
+                           f"{action[:-1]}ing order {subject}", isolation="READ COMMITTED")
+
+    def approval_status(self, subject: str, digest: str | None = None, *, order: Any = None,
+                        now: datetime | None = None) -> ApprovalStatus:
+        """May order ``subject`` go ahead? Pass the order as it is now (``order=`` facts or document, or
+        its ``digest``, see :func:`~.records.approval_digest`): approvals count only for that exact
+        order. Without either, the order as last decided is assumed — which an edit that was never
+        decided again would slip past, so an ERP should always pass it."""
+        if order is not None:
+            digest = approval_digest(order)
+        when = now or utcnow()
+        return self._read(lambda conn: approvals.status(conn, subject, digest, when),
+                          f"reading the approval status of {subject}")
+
+    def is_approved(self, subject: str, digest: str | None = None, *, order: Any = None,
+                    now: datetime | None = None) -> bool:
+        """``approval_status(...).approved``: every required approval given for this very order, or none needed."""
+        return self.approval_status(subject, digest, order=order, now=now).approved
+
+    def sweep_approvals(self, now: datetime | None = None) -> int:
+        """Expire and escalate overdue requests (audited); returns how many changed."""
+        when = now or utcnow()
+        return self._write(lambda conn: approvals.sweep(conn, when), "expiring and escalating approval requests",
+                           isolation="READ COMMITTED")
+
+    def grant_role(self, user: str, role: str, *, by: str | None = None, now: datetime | None = None) -> bool:
+        """Let ``user`` approve for ``role`` (audited, ``by`` = who granted it); ``False`` if they already could."""
+        when = now or utcnow()
+        return self._write(lambda conn: approvals.grant(conn, user, role, by, when), f"granting {role} to {user}",
+                           isolation="READ COMMITTED")
+
+    def revoke_role(self, user: str, role: str, *, by: str | None = None, now: datetime | None = None) -> bool:
+        """Take ``role`` from ``user`` (audited); ``False`` if they did not hold it."""
+        when = now or utcnow()
+        return self._write(lambda conn: approvals.revoke(conn, user, role, by, when),
+                           f"revoking {role} from {user}", isolation="READ COMMITTED")
+
+    def role_members(self, role: str | None = None) -> list[RoleMember]:
+        """Who may approve for each role (or one role)."""
+        return self._read(lambda conn: approvals.members(conn, role), "reading role members")
+
+    def roles_of(self, user: str) -> list[str]:
+        """The roles ``user`` may approve for."""
+        return self._read(lambda conn: approvals.roles_of(conn, user), f"reading the roles of {user}")
+
+    # -- audit log ---------------------------------------------------------------------------------
+    def audit_entries(self, subject: str | None = None) -> list[AuditEntry]:
+        """Audit entries in chain order: all, or those of one order or return."""
+        return self._read(lambda conn: audit.entries(conn, subject), "reading the audit log")
+
+    def verify_audit(self, *, check_decisions: bool = True) -> AuditReport:
+        """Check the whole chain (and the decision rows it names); the report names the first bad entry."""
+        return self._read(lambda conn: audit.verify(conn, check_decisions=check_decisions),
+                          "verifying the audit log")
 
     # -- credit reservations -----------------------------------------------------------------------
     def reserve(
@@ -293,7 +399,7 @@ class Store:
         _check(cancelled)
         answer = _outside(lambda: decide(reserved))
         decision, facts = answer if isinstance(answer, tuple) else (answer, None)
-        decision_id = self._insert_decision(conn, decision, facts, now)
+        decision_id = self._insert_decision(conn, decision, facts, now, current_actor())
         reservation = existing if existing is not None and existing.counts(now) else None
         if decision.outcome is not Outcome.block:
             reservation = Reservation(
@@ -462,11 +568,5 @@ def _recorded(row: Row[Any]) -> RecordedDecision:
                                 decision=Decision.model_validate(row.decision))
     except (ValidationError, ValueError, TypeError) as exc:
         raise _garbage("salesgate_decisions", exc) from exc
-
-
-def _approval(row: Row[Any]) -> ApprovalRequest:
-    return ApprovalRequest(id=row.id, decision_id=row.decision_id, hook=row.hook, subject=row.subject, role=row.role,
-                           position=row.position, status=row.status, created_at=row.created_at,
-                           updated_at=row.updated_at)
 
 

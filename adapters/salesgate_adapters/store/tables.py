@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
 
 from .types import Money, UtcDateTime
 
@@ -23,7 +36,8 @@ MYSQL_OPTIONS: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf
 ID = 36  # uuid4 text
 NAME = 255  # ERP ids and names
 OUTCOMES = ("allow", "warn", "require_approval", "block")
-APPROVAL_STATUSES = ("pending", "approved", "rejected", "void")
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "void", "expired")
+DIGEST = 64  # sha256 hex
 RESERVATION_STATUSES = ("reserved", "confirmed", "cancelled", "expired")
 
 metadata = MetaData()
@@ -48,6 +62,8 @@ decisions = Table(
     Column("decision", JSON(), nullable=False),
     Column("backend", String(32), nullable=False),
     Column("failure", Text(), nullable=True),
+    Column("approval_digest", String(DIGEST), nullable=True),
+    Column("actor", String(NAME), nullable=True),
     _one_of("outcome", OUTCOMES, "ck_salesgate_decisions_outcome"),
     Index("ix_salesgate_decisions_subject", "subject", "decided_at"),
     Index("ix_salesgate_decisions_decided_at", "decided_at"),
@@ -66,6 +82,16 @@ approval_requests = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("approval_digest", String(DIGEST), nullable=True),
+    Column("requested_by", String(NAME), nullable=True),
+    Column("acted_by", String(NAME), nullable=True),
+    Column("acted_at", UtcDateTime(), nullable=True),
+    Column("comment", Text(), nullable=True),
+    Column("status_reason", Text(), nullable=True),
+    Column("expires_at", UtcDateTime(), nullable=True),
+    Column("escalate_at", UtcDateTime(), nullable=True),
+    Column("escalate_to", String(NAME), nullable=True),
+    Column("escalated_at", UtcDateTime(), nullable=True),
     _one_of("status", APPROVAL_STATUSES, "ck_salesgate_approval_requests_status"),
     Index("uq_salesgate_approval_requests_role", "decision_id", "role", unique=True),
     Index("ix_salesgate_approval_requests_subject", "subject", "status"),
@@ -98,6 +124,46 @@ credit_locks = Table(
     **MYSQL_OPTIONS,
 )
 """One row per customer, created on first use: the row a reservation locks (``SELECT … FOR UPDATE``)."""
+
+role_members = Table(
+    "salesgate_role_members", metadata,
+    Column("role", String(NAME), nullable=False),
+    Column("user_id", String(NAME), nullable=False),
+    Column("granted_by", String(NAME), nullable=True),
+    Column("granted_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("role", "user_id", name="pk_salesgate_role_members"),
+    Index("ix_salesgate_role_members_user", "user_id"),
+    **MYSQL_OPTIONS,
+)
+"""Who may approve for a role: managed with ``salesgate approvals grant/revoke`` or ``Store.grant_role``."""
+
+audit_log = Table(
+    "salesgate_audit_log", metadata,
+    Column("seq", BigInteger(), primary_key=True, autoincrement=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject", String(NAME), nullable=True),
+    Column("hook", String(32), nullable=True),
+    Column("actor", String(NAME), nullable=True),
+    Column("policy_hash", String(128), nullable=True),
+    Column("content", Text(), nullable=False),
+    Column("prev_hash", String(DIGEST), nullable=False),
+    Column("hash", String(DIGEST), nullable=False),
+    Index("ix_salesgate_audit_log_subject", "subject", "seq"),
+    **MYSQL_OPTIONS,
+)
+"""The hash chain: entry ``seq`` stores the hash of entry ``seq - 1`` and its own hash over its content."""
+
+audit_head = Table(
+    "salesgate_audit_head", metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=False),
+    Column("seq", BigInteger(), nullable=False),
+    Column("hash", String(DIGEST), nullable=False),
+    **MYSQL_OPTIONS,
+)
+"""One row (``id = 1``, written by the migration): the chain's last entry. Appenders lock it
+(``SELECT … FOR UPDATE``) so the chain never forks, and ``verify`` compares it with the log's end,
+so entries deleted from the end are found too."""
 
 
 def is_salesgate_name(name: str | None) -> bool:

@@ -40,7 +40,11 @@ against the fact models) and every problem is reported at once as a :class:`Poli
 case runs, since test files do not know which policy they will be run against.
 
 Use :func:`load_cases` and :func:`run_all` from a test suite, and :func:`uncovered_rules` to
-require that every rule is exercised by at least one passing case.
+require that every rule is exercised by at least one passing case. :func:`run_suite` runs a
+policy's cases on a fresh gate: it is what ``salesgate test``, the pytest plugin
+(:mod:`salesgate.testing`) and the policy reloader (:mod:`salesgate.reload`) judge a policy by.
+A failing case's :meth:`CaseResult.report` names the case's ``file:line``, every field that
+differs (expected vs got) and the rules that fired (with their ``file:line``) and did not.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -57,17 +61,27 @@ from ..decisions import Decision, Outcome
 from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
 from ..hooknames import Hook
 from ..models import OrderFacts, ReturnFacts
-from .compiler import Policy
+from .compiler import CompiledRule, Policy
 from .yamlfile import LineDict, line_of, load_yaml
+
+if TYPE_CHECKING:
+    from ..gate import BackendName, Gate
 
 __all__ = [
     "CaseResult",
     "Expectation",
+    "Mismatch",
+    "SuiteResult",
     "TestCase",
     "case_files",
+    "case_gate",
+    "load_case_file",
     "load_cases",
     "run_all",
     "run_case",
+    "run_suite",
+    "select_cases",
+    "uncovered",
     "uncovered_rules",
 ]
 
@@ -166,24 +180,59 @@ class TestCase:
 
 
 @dataclass(frozen=True)
+class Mismatch:
+    """One way a decision differs from what its case expects: the field, both sides, a readable line."""
+
+    field: str
+    message: str
+    expected: str | None = None
+    got: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
 class CaseResult:
     """The outcome of running one case: the decision, and every way it differs from the expectation."""
 
     case: TestCase
-    failures: list[str]
+    mismatches: tuple[Mismatch, ...]
     decision: Decision | None = None
     fired: tuple[str, ...] = field(default=())
 
     @property
+    def failures(self) -> list[str]:
+        """Each mismatch as one line, ``field: expected X, got Y (why)``."""
+        return [m.message for m in self.mismatches]
+
+    @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.mismatches
+
+    def rules(self) -> tuple[list[str], list[str]]:
+        """The rules of the case's hook that fired (as ``id (file:line)``) and that did not (ids)."""
+        if self.decision is None:
+            return [], []
+        fired: dict[str, str] = {}
+        evaluated: dict[str, None] = {}
+        for entry in self.decision.trace:
+            evaluated[entry.rule] = None
+            if entry.fired:
+                fired.setdefault(entry.rule, f"{entry.rule} ({entry.file}:{entry.line})")
+        return list(fired.values()), [rule for rule in evaluated if rule not in fired]
 
     def report(self) -> str:
-        """One readable paragraph: where the case is, and each difference on its own line."""
+        """One readable paragraph: where the case is, each difference on its own line, and the rules
+        that fired and did not, so the policy owner sees what to change without re-running anything."""
         if self.passed:
             return f"{self.case.where}: {self.case.name!r} passed"
         lines = [f"{self.case.where}: {self.case.name!r} ({self.case.hook}) failed:"]
-        lines += [f"  - {failure}" for failure in self.failures]
+        lines += [f"  - {mismatch}" for mismatch in self.mismatches]
+        fired, not_fired = self.rules()
+        if self.decision is not None:
+            lines.append(f"  rules fired: {', '.join(fired) or 'none'}")
+            lines.append(f"  rules not fired: {', '.join(not_fired) or 'none'}")
         return "\n".join(lines)
 
 
@@ -209,8 +258,25 @@ def load_cases(policy_dir: str | Path) -> list[TestCase]:
     return cases
 
 
-def _load_file(path: Path, problems: list[PolicyProblem]) -> list[TestCase]:
-    shown = str(path)
+def load_case_file(path: str | Path, shown: str | None = None) -> list[TestCase]:
+    """Load and check the cases of one test file, named ``shown`` in reports. Raises PolicyError."""
+    problems: list[PolicyProblem] = []
+    cases = _load_file(Path(path), problems, shown)
+    if problems:
+        raise PolicyError(problems)
+    return cases
+
+
+def select_cases(cases: Iterable[TestCase], keywords: Sequence[str]) -> list[TestCase]:
+    """The cases whose name (or ``file::name`` id) contains one of ``keywords``, ignoring case; all without."""
+    wanted = [k.casefold() for k in keywords if k]
+    if not wanted:
+        return list(cases)
+    return [c for c in cases if any(k in c.name.casefold() or k in c.id.casefold() for k in wanted)]
+
+
+def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = None) -> list[TestCase]:
+    shown = shown or str(path)
     try:
         data = load_yaml(path, shown)
     except PolicyError as exc:
@@ -353,24 +419,28 @@ def run_case(gate: Any, case: TestCase) -> CaseResult:
     try:
         decision: Decision = gate.decide(case.hook, case.facts)
     except SalesgateError as exc:
-        return CaseResult(case, [f"could not decide: {exc}"])
+        return CaseResult(case, (Mismatch("decide", f"could not decide: {exc}"),))
     expect = case.expect
-    failures: list[str] = []
+    found: list[Mismatch] = []
     fired = tuple(dict.fromkeys(decision.fired))
     if decision.failure:
-        failures.append(f"the decision is a fallback after an error: {decision.failure}")
+        found.append(Mismatch("failure", f"the decision is a fallback after an error: {decision.failure}",
+                              None, decision.failure))
     if expect.outcome is not None and decision.outcome is not expect.outcome:
-        failures.append(f"outcome: expected {expect.outcome.value}, got {decision.outcome.value}"
-                        + _why(decision))
+        found.append(_differs("outcome", expect.outcome.value, decision.outcome.value, _why(decision)))
     if expect.approvals is not None and decision.required_roles != expect.approvals:
-        failures.append(f"approvals: expected {_names(expect.approvals)}, got {_names(decision.required_roles)}")
+        found.append(_differs("approvals", _names(expect.approvals), _names(decision.required_roles)))
     if expect.notify is not None:
         notified = sorted({n.role for n in decision.notifications})
         if notified != sorted(set(expect.notify)):
-            failures.append(f"notify: expected {_names(sorted(set(expect.notify)))}, got {_names(notified)}")
-    failures += _check_rules(gate, case, decision, fired)
-    failures += _check_figures(case, decision)
-    return CaseResult(case, failures, decision, fired)
+            found.append(_differs("notify", _names(sorted(set(expect.notify))), _names(notified)))
+    found += _check_rules(gate, case, decision, fired)
+    found += _check_figures(case, decision)
+    return CaseResult(case, tuple(found), decision, fired)
+
+
+def _differs(key: str, expected: str, got: str, why: str = "") -> Mismatch:
+    return Mismatch(key, f"{key}: expected {expected}, got {got}{why}", expected, got)
 
 
 def _why(decision: Decision) -> str:
@@ -380,62 +450,65 @@ def _why(decision: Decision) -> str:
     return f" (no rule asked for more; fired: {fired})" if fired else " (no rule fired)"
 
 
-def _check_rules(gate: Any, case: TestCase, decision: Decision, fired: tuple[str, ...]) -> list[str]:
+def _check_rules(gate: Any, case: TestCase, decision: Decision, fired: tuple[str, ...]) -> list[Mismatch]:
     policy: Policy = gate.policy
     known = [r.id for r in policy.rules_for(case.hook)]
-    failures: list[str] = []
+    found: list[Mismatch] = []
     missing = [r for r in case.expect.fired or () if r in known and r not in fired]
     unwanted = [r for r in case.expect.not_fired or () if r in fired]
     for key, ids in (("fired", case.expect.fired or []), ("not_fired", case.expect.not_fired or [])):
         for rule in ids:
             if rule not in known:
                 hint = did_you_mean(rule, known)
-                failures.append(f"{key}: no rule {rule!r} for hook {case.hook} in policy {policy.name}"
-                                + (f" (did you mean {hint!r}?)" if hint else ""))
+                found.append(Mismatch(key, f"{key}: no rule {rule!r} for hook {case.hook} in policy {policy.name}"
+                                      + (f" (did you mean {hint!r}?)" if hint else ""), rule, None))
     if missing or unwanted:
         # Ask again with explanations: why a rule did (not) fire is what the policy owner needs.
         explained = gate.decide(case.hook, case.facts, explain=True)
         why = {t.rule: t.explanation for t in explained.trace if t.explanation}
         for rule in missing:
-            failures.append(f"fired: expected {rule} to fire; it did not"
-                            + (f": {why[rule]}" if rule in why else "")
-                            + f" (fired: {', '.join(fired) or 'none'})")
+            found.append(Mismatch("fired", f"fired: expected {rule} to fire; it did not"
+                                  + (f": {why[rule]}" if rule in why else "")
+                                  + f" (fired: {', '.join(fired) or 'none'})", rule, "not fired"))
         for rule in unwanted:
-            failures.append(f"not_fired: expected {rule} not to fire; it fired"
-                            + (f": {why[rule]}" if rule in why else ""))
-    return failures
+            found.append(Mismatch("not_fired", f"not_fired: expected {rule} not to fire; it fired"
+                                  + (f": {why[rule]}" if rule in why else ""), rule, "fired"))
+    return found
 
 
-def _check_figures(case: TestCase, decision: Decision) -> list[str]:
+def _check_figures(case: TestCase, decision: Decision) -> list[Mismatch]:
     expect = case.expect
-    failures: list[str] = []
+    found: list[Mismatch] = []
     if expect.prices is not None:
         if decision.pricing is None:
-            failures.append("prices: the decision has no pricing")
+            found.append(Mismatch("prices", "prices: the decision has no pricing"))
         else:
             got = {line.line_no: line.policy_price for line in decision.pricing.lines}
             for line_no, price in sorted(expect.prices.items()):
                 if line_no not in got:
-                    failures.append(f"prices: line {line_no}: no such line (lines: {', '.join(map(str, got))})")
+                    found.append(Mismatch(f"prices.{line_no}", f"prices: line {line_no}: no such line "
+                                          f"(lines: {', '.join(map(str, got))})", _amount(price), None))
                 elif got[line_no] != price:
-                    failures.append(f"prices: line {line_no}: expected {_amount(price)}, got {_amount(got[line_no])}")
+                    found.append(Mismatch(f"prices.{line_no}", f"prices: line {line_no}: expected {_amount(price)}, "
+                                          f"got {_amount(got[line_no])}", _amount(price), _amount(got[line_no])))
     returns = decision.returns
     for key, expected, actual in (
         ("refund", expect.refund, returns.refund_amount if returns else None),
         ("restocking_fee", expect.restocking_fee, returns.restocking_fee if returns else None),
     ):
         if expected is not None and actual != expected:
-            failures.append(f"{key}: expected {_amount(expected)}, got {_amount(actual)}")
+            found.append(_differs(key, _amount(expected), _amount(actual)))
     credit = decision.credit
     for key, expected, actual in (
         ("available", expect.available, credit.available if credit else None),
         ("exposure", expect.exposure, credit.exposure if credit else None),
     ):
         if expected is not None and credit is None:
-            failures.append(f"{key}: the decision has no credit figures (is the 'credit' plugin disabled?)")
+            found.append(Mismatch(key, f"{key}: the decision has no credit figures (is the 'credit' plugin "
+                                       "disabled?)", _amount(expected), None))
         elif expected is not None and actual != expected:
-            failures.append(f"{key}: expected {_amount(expected)}, got {_amount(actual)}")
-    return failures
+            found.append(_differs(key, _amount(expected), _amount(actual)))
+    return found
 
 
 def run_all(gate: Any, cases: Iterable[TestCase]) -> list[CaseResult]:
@@ -445,5 +518,58 @@ def run_all(gate: Any, cases: Iterable[TestCase]) -> list[CaseResult]:
 
 def uncovered_rules(policy: Policy, results: Iterable[CaseResult]) -> list[str]:
     """Ids of the policy's rules that no passing case saw fire, in policy order."""
+    return [rule.id for rule in uncovered(policy, results)]
+
+
+def uncovered(policy: Policy, results: Iterable[CaseResult]) -> list[CompiledRule]:
+    """The policy's rules that no passing case saw fire (a failing case proves nothing), in policy order."""
     covered = {rule for result in results if result.passed for rule in result.fired}
-    return [rule.id for rule in policy.rules if rule.id not in covered]
+    return [rule for rule in policy.rules if rule.id not in covered]
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """A policy's cases run on one backend: what ``salesgate test`` prints and a reload is judged by."""
+
+    __test__: ClassVar[bool] = False
+
+    policy: Policy
+    backend: str
+    results: tuple[CaseResult, ...]
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        return [r for r in self.results if not r.passed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+    def uncovered(self) -> list[CompiledRule]:
+        return uncovered(self.policy, self.results)
+
+    def summary(self) -> str:
+        """``42 passed, 1 failed`` (``no cases`` for none)."""
+        failed = len(self.failed)
+        parts = [f"{len(self.results) - failed} passed"] + ([f"{failed} failed"] if failed else [])
+        return ", ".join(parts) if self.results else "no cases"
+
+
+def case_gate(policy: Policy, backend: BackendName = "durable") -> Gate:
+    """A gate for running cases: ``policy`` on ``backend`` with the built-in plugins except ``audit``.
+
+    Installed plugins (entry points) are left out on purpose: a case tests the policy's rules,
+    and must decide the same on a policy owner's laptop, in CI and in the running service. The
+    ``audit`` plugin is left out too: a test case is not a decision, and must never reach the
+    audit log of a service that checks a new policy before reloading it. Close it after use.
+    Raises ImportError when the backend cannot start, EngineError when it refuses the policy.
+    """
+    from ..gate import Gate  # here, not at the top: importing the test-case format needs no gate
+
+    return Gate(policy, backend=backend, entry_points=False, disable_plugins=["audit"])
+
+
+def run_suite(policy: Policy, cases: Sequence[TestCase], *, backend: BackendName = "durable") -> SuiteResult:
+    """Run ``cases`` on a fresh :func:`case_gate` over ``policy``, then close it."""
+    with case_gate(policy, backend) as gate:
+        return SuiteResult(policy, backend, tuple(run_all(gate, cases)))

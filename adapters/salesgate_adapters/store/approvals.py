@@ -1,0 +1,413 @@
+"""The approval workflow: opening requests with a decision, approving, rejecting, expiry and escalation.
+
+Every function here runs inside a transaction the :class:`~.store.Store` opened, and appends to the
+audit log in that same transaction, so an action and its audit entry are written together or not at
+all. Lock order is always request rows, then the audit head row: no two transactions wait on each
+other in opposite orders. See docs/approvals.md.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from salesgate.decisions import Decision
+from salesgate.errors import SalesgateError
+
+from . import audit
+from .records import ApprovalRequest, ApprovalStatus, RoleMember
+from .tables import NAME, approval_requests, credit_reservations, decisions, role_members
+
+LIVE = ("pending", "approved")
+ORDER_HOOKS = ("order_approval", "credit_check", "pricing")
+
+_actor: contextvars.ContextVar[str | None] = contextvars.ContextVar("salesgate_actor", default=None)
+
+
+class ApprovalError(SalesgateError):
+    """An approval action that is not allowed (wrong role, wrong turn, own order, expired, nothing pending)."""
+
+
+@contextmanager
+def acting_as(user: str) -> Iterator[None]:
+    """Decisions made inside the block are recorded as requested by ``user`` (who then cannot approve them).
+
+    >>> with acting_as("zhang.wei"):           # doctest: +SKIP
+    ...     gate.approve_order(order)
+    """
+    _fits(user, "user")
+    token = _actor.set(user)
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def current_actor() -> str | None:
+    """The user set by :func:`acting_as` around the current call, if any."""
+    return _actor.get()
+
+
+@dataclass(frozen=True)
+class ApprovalRules:
+    """How long requests wait, and whom they escalate to. Give it to ``Store(..., approvals=...)``.
+
+    ``escalate_after`` (default 24 hours) after a request opened and is still pending, it is
+    escalated: ``escalate_to[role]``, else ``escalation_role``, else the next role the same decision
+    asks for (the next rung of the ladder) may act on it too; the top rung escalates to nobody but is
+    still marked escalated. ``expire_after`` (default 7 days) after it opened a pending request
+    expires and can no longer be approved: the order must be decided again. The ``*_by_role`` maps
+    override both per role; ``None`` switches either off. ``distinct_approvers`` (default on): one
+    person approves at most one step of an order on a hook (four eyes), also when escalation lets
+    them act for another role.
+    """
+
+    escalate_after: timedelta | None = timedelta(hours=24)
+    expire_after: timedelta | None = timedelta(days=7)
+    escalate_after_by_role: Mapping[str, timedelta | None] = field(default_factory=dict)
+    expire_after_by_role: Mapping[str, timedelta | None] = field(default_factory=dict)
+    escalate_to: Mapping[str, str] = field(default_factory=dict)
+    escalation_role: str | None = None
+    distinct_approvers: bool = True
+
+    def __post_init__(self) -> None:
+        for name, value in [("escalate_after", self.escalate_after), ("expire_after", self.expire_after),
+                            *self.escalate_after_by_role.items(), *self.expire_after_by_role.items()]:
+            if value is not None and value <= timedelta(0):
+                raise ValueError(f"approval time {name}: {value} must be positive (or None for never)")
+
+    def expires(self, role: str, now: datetime) -> datetime | None:
+        after = self.expire_after_by_role.get(role, self.expire_after)
+        return now + after if after is not None else None
+
+    def escalation(self, role: str, roles: Sequence[str], now: datetime) -> tuple[datetime | None, str | None]:
+        after = self.escalate_after_by_role.get(role, self.escalate_after)
+        if after is None:
+            return None, None
+        above = roles[roles.index(role) + 1:] if role in roles else []
+        return now + after, self.escalate_to.get(role) or self.escalation_role or (above[0] if above else None)
+
+
+# -- opening requests with a decision ---------------------------------------------------------------------------
+
+
+def open_requests(conn: Connection, decision: Decision, decision_id: str, digest: str | None, actor: str | None,
+                  rules: ApprovalRules, now: datetime) -> dict[str, Any]:
+    """Void what the decision supersedes and open a request per required role not already live.
+
+    With a digest: requests of *any* hook bound to another digest are voided, approved ones
+    included (the order changed); on the decision's own hook, requests for the same digest and a
+    role still required carry over (an approval stays valid for the order it was given for, and a
+    rejection stays in force: deciding the unchanged order again opens nothing), and pending ones
+    no longer required are voided. An expired request is reopened as a new one. Without a digest (a
+    fallback decision): only the pending requests of its hook are voided, as superseded. Returns the
+    audit facts.
+    """
+    c = approval_requests.c
+    rows = [request_from_row(r) for r in conn.execute(
+        select(approval_requests).where(c.subject == decision.subject, c.status.in_((*LIVE, "rejected")))
+        .order_by(c.created_at, c.position).with_for_update())]
+    required = [a.role for a in decision.approvals]
+    voids: list[tuple[ApprovalRequest, str]] = []
+    kept: dict[str, ApprovalRequest] = {}
+    for request in rows:
+        if digest is None:
+            if request.hook == decision.hook and request.status == "pending":
+                voids.append((request, "superseded by a newer decision"))
+        elif request.approval_digest != digest:
+            if request.status in LIVE:  # a rejection of an earlier version stays as history
+                voids.append((request, "the order changed"))
+        elif request.hook == decision.hook:
+            if request.role in required:
+                kept[request.role] = request
+            elif request.status == "pending":
+                voids.append((request, "no longer required"))
+    for request, reason in voids:
+        conn.execute(update(approval_requests).where(c.id == request.id)
+                     .values(status="void", status_reason=reason, updated_at=now))
+    for position, role in enumerate(required, start=1):
+        if role in kept and kept[role].position != position:
+            conn.execute(update(approval_requests).where(c.id == kept[role].id).values(position=position))
+    opened = []
+    rejected = any(r.status == "rejected" for r in kept.values())  # this very order was refused: it stays so
+    for position, role in enumerate(required, start=1):
+        if role in kept or rejected:
+            continue
+        escalate_at, escalate_to = rules.escalation(role, required, now)
+        opened.append({"id": str(uuid.uuid4()), "decision_id": decision_id, "hook": decision.hook,
+                       "subject": decision.subject, "role": _fits(role, "role"), "position": position,
+                       "status": "pending", "created_at": now, "updated_at": now, "approval_digest": digest,
+                       "requested_by": actor, "expires_at": rules.expires(role, now), "escalate_at": escalate_at,
+                       "escalate_to": escalate_to})
+    if opened:
+        conn.execute(insert(approval_requests), opened)
+    return {
+        "opened": [r["role"] for r in opened],
+        "kept": [{"role": r.role, "status": r.status, "acted_by": r.acted_by} for r in kept.values()],
+        "voided": [_brief(r, reason) for r, reason in voids],
+    }
+
+
+# -- acting ----------------------------------------------------------------------------------------------------
+
+
+def act(conn: Connection, action: str, subject: str, user: str, *, role: str | None, hook: str | None,
+        comment: str | None, rules: ApprovalRules, now: datetime) -> ApprovalRequest:
+    """Approve or reject the request of ``subject`` that ``user`` may act on now (see docs/approvals.md).
+
+    The caller sweeps the subject's requests first (:func:`sweep`), in a transaction of its own."""
+    _fits(user, "user")
+    c = approval_requests.c
+    live = [request_from_row(r) for r in conn.execute(
+        select(approval_requests).where(c.subject == subject, c.status.in_(LIVE))
+        .order_by(c.hook, c.position).with_for_update())]
+    pending = [r for r in live if r.status == "pending" and (hook is None or r.hook == hook)]
+    if not pending:
+        raise ApprovalError(_nothing_pending(conn, subject, hook))
+    held = set(roles_of(conn, user))
+    mine = [r for r in pending if (role is None or role in (r.role, _escalated_role(r))) and _may_act(r, held)]
+    if not mine:
+        asked = [r for r in pending if role is None or role in (r.role, _escalated_role(r))]
+        if not asked:
+            raise ApprovalError(f"order {subject!r} has no pending request for role {role!r}: pending are "
+                                f"{_roles(pending)}")
+        due = [r for r in asked if not _waiting_on(r, live)] or asked
+        wanted = " or ".join(sorted({r.role for r in due} | {x for r in due if (x := _escalated_role(r))}))
+        raise ApprovalError(f"{user!r} does not hold the role {wanted} whose turn it is on order {subject!r} "
+                            f"(grant it with: salesgate approvals grant {user} ROLE)")
+    turn = [r for r in mine if not _waiting_on(r, live)]
+    if not turn:
+        first = mine[0]
+        waiting = _waiting_on(first, live)
+        raise ApprovalError(f"{first.role} cannot act on order {subject!r} ({first.hook}) yet: the ladder waits for "
+                            f"{', '.join(f'{r.role} ({r.status})' for r in waiting)} first")
+    if len(turn) > 1:
+        raise ApprovalError(f"{user!r} may act on several requests of order {subject!r}: "
+                            f"{', '.join(f'{r.hook}/{r.role}' for r in turn)}; choose one with --hook / --role")
+    request = turn[0]
+    if action == "approve":
+        if request.requested_by is not None and request.requested_by == user:
+            raise ApprovalError(f"{user!r} requested order {subject!r} and cannot approve it")
+        if rules.distinct_approvers:
+            twice = [r for r in live if r.hook == request.hook and r.status == "approved" and r.acted_by == user]
+            if twice:
+                raise ApprovalError(f"{user!r} already approved order {subject!r} as {twice[0].role}: each step "
+                                    "needs another approver")
+    status = "approved" if action == "approve" else "rejected"
+    acting_for = request.role if request.role in held else _escalated_role(request)
+    changed = conn.execute(update(approval_requests).where(c.id == request.id, c.status == "pending").values(
+        status=status, acted_by=user, acted_at=now, comment=comment, updated_at=now,
+        status_reason=None if acting_for == request.role else f"acted for {request.role} as {acting_for} "
+                                                               "(escalated)"))
+    if changed.rowcount != 1:  # pragma: no cover - the rows are locked above
+        raise ApprovalError(f"the request of {request.role} on order {subject!r} changed meanwhile: try again")
+    content: dict[str, Any] = {"request_id": request.id, "decision_id": request.decision_id, "role": request.role,
+                               "as_role": acting_for, "position": request.position,
+                               "approval_digest": request.approval_digest, "comment": comment}
+    if action == "reject":
+        others = [r for r in live if r.hook == request.hook and r.status in LIVE and r.id != request.id]
+        reason = f"rejected by {user} ({request.role})"
+        for other in others:
+            conn.execute(update(approval_requests).where(c.id == other.id)
+                         .values(status="void", status_reason=reason, updated_at=now))
+        content["voided"] = [_brief(r, reason) for r in others]
+        if request.hook in ORDER_HOOKS:
+            held_credit = conn.execute(update(credit_reservations)
+                                       .where(credit_reservations.c.order_id == subject,
+                                              credit_reservations.c.status == "reserved")
+                                       .values(status="cancelled", updated_at=now))
+            content["reservation_cancelled"] = held_credit.rowcount == 1
+    audit.append(conn, status, content, now=now, subject=subject, hook=request.hook, actor=user,
+                 policy_hash=_policy_hash(conn, request.decision_id))
+    row = conn.execute(select(approval_requests).where(c.id == request.id)).one()
+    return request_from_row(row)
+
+
+def sweep(conn: Connection, now: datetime, *, subject: str | None = None) -> int:
+    """Mark overdue pending requests ``expired`` and escalate those past their escalation time; audited.
+
+    Returns how many requests changed. Runs before every approval action, listing and status check
+    through the CLI; an ERP may also call it on a schedule (``salesgate approvals sweep``).
+    """
+    c = approval_requests.c
+    query = select(approval_requests).where(c.status == "pending").order_by(c.subject, c.hook, c.position)
+    if subject is not None:
+        query = query.where(c.subject == subject)
+    changed = 0
+    for request in [request_from_row(r) for r in conn.execute(query.with_for_update())]:
+        if request.overdue(now):
+            conn.execute(update(approval_requests).where(c.id == request.id, c.status == "pending").values(
+                status="expired", status_reason=f"not approved by {_utc(request.expires_at)}", updated_at=now))
+            audit.append(conn, "expired", {"request_id": request.id, "role": request.role,
+                                           "expires_at": request.expires_at, "created_at": request.created_at},
+                         now=now, subject=request.subject, hook=request.hook, actor=None,
+                         policy_hash=_policy_hash(conn, request.decision_id))
+            changed += 1
+        elif request.escalate_at is not None and request.escalated_at is None and request.escalate_at <= now:
+            conn.execute(update(approval_requests).where(c.id == request.id).values(escalated_at=now, updated_at=now))
+            audit.append(conn, "escalated", {"request_id": request.id, "role": request.role,
+                                             "escalate_to": request.escalate_to, "created_at": request.created_at},
+                         now=now, subject=request.subject, hook=request.hook, actor=None,
+                         policy_hash=_policy_hash(conn, request.decision_id))
+            changed += 1
+    return changed
+
+
+# -- status -----------------------------------------------------------------------------------------------------
+
+
+def status(conn: Connection, subject: str, digest: str | None, now: datetime) -> ApprovalStatus:
+    """What the ERP asks before confirming: may this order, as it is now (``digest``), go ahead?"""
+    latest: dict[str, Any] = {}
+    for row in conn.execute(select(decisions.c.hook, decisions.c.outcome, decisions.c.approval_digest)
+                            .where(decisions.c.subject == subject).order_by(decisions.c.decided_at, decisions.c.id)):
+        latest[row.hook] = row
+    if not latest:
+        return ApprovalStatus(subject, "undecided", digest, (), f"no decision recorded for {subject!r}")
+    newest = next(reversed(latest.values()))
+    current = digest if digest is not None else newest.approval_digest
+    c = approval_requests.c
+    newest_per_role: dict[tuple[str, str], ApprovalRequest] = {}
+    for row in conn.execute(
+            select(approval_requests).where(c.subject == subject, c.status != "void", c.approval_digest == current)
+            .order_by(c.created_at, c.id)):
+        request = request_from_row(row)
+        if request.hook in latest:
+            newest_per_role[(request.hook, request.role)] = request  # a reopened request replaces an expired one
+    requests = tuple(sorted(newest_per_role.values(), key=lambda r: (r.hook, r.position)))
+
+    def answer(state: str, detail: str) -> ApprovalStatus:
+        return ApprovalStatus(subject, state, current, requests, detail)
+
+    if current is None:
+        return answer("changed", f"the last decision on {subject!r} was made without the order (a fallback): "
+                                 "decide it again")
+    stale = sorted(hook for hook, row in latest.items() if row.approval_digest != current)
+    if digest is not None and stale == sorted(latest):
+        return answer("changed", f"order {subject!r} differs from the order that was decided: decide it again")
+    if stale:
+        return answer("stale", f"{', '.join(stale)} was decided on an earlier version of order {subject!r}: "
+                               "decide it again")
+    blocked = sorted(hook for hook, row in latest.items() if row.outcome == "block")
+    if blocked:
+        return answer("blocked", f"{', '.join(blocked)} blocks order {subject!r}: no approval lifts a block")
+    if rejected := [r for r in requests if r.status == "rejected"]:
+        return answer("rejected", "; ".join(f"{r.hook}: rejected by {r.acted_by} ({r.role})" for r in rejected))
+    if expired := [r for r in requests if r.status == "expired" or r.overdue(now)]:
+        return answer("expired", f"{_roles(expired)} not approved in time: decide the order again to reopen")
+    if pending := [r for r in requests if r.status == "pending"]:
+        return answer("pending", f"waiting for {_roles(pending)}")
+    if requests:
+        return answer("approved", "approved by " + ", ".join(f"{r.role} {r.acted_by}" for r in requests))
+    return answer("not_required", "no approval required")
+
+
+# -- roles ------------------------------------------------------------------------------------------------------
+
+
+def roles_of(conn: Connection, user: str) -> list[str]:
+    return [r.role for r in conn.execute(select(role_members.c.role).where(role_members.c.user_id == user)
+                                         .order_by(role_members.c.role))]
+
+
+def grant(conn: Connection, user: str, role: str, by: str | None, now: datetime) -> bool:
+    """Let ``user`` approve for ``role``; ``False`` when they already could (nothing written)."""
+    _fits(user, "user")
+    _fits(role, "role")
+    exists = conn.execute(select(role_members.c.role).where(role_members.c.role == role,
+                                                            role_members.c.user_id == user).with_for_update()).first()
+    if exists is not None:
+        return False
+    conn.execute(insert(role_members).values(role=role, user_id=user, granted_by=by, granted_at=now))
+    audit.append(conn, "role_granted", {"role": role, "user": user}, now=now, actor=by)
+    return True
+
+
+def revoke(conn: Connection, user: str, role: str, by: str | None, now: datetime) -> bool:
+    gone = conn.execute(role_members.delete().where(role_members.c.role == role, role_members.c.user_id == user))
+    if gone.rowcount == 0:
+        return False
+    audit.append(conn, "role_revoked", {"role": role, "user": user}, now=now, actor=by)
+    return True
+
+
+def members(conn: Connection, role: str | None) -> list[RoleMember]:
+    query = select(role_members).order_by(role_members.c.role, role_members.c.user_id)
+    if role is not None:
+        query = query.where(role_members.c.role == role)
+    return [RoleMember(role=r.role, user_id=r.user_id, granted_by=r.granted_by, granted_at=r.granted_at)
+            for r in conn.execute(query)]
+
+
+# -- helpers ----------------------------------------------------------------------------------------------------
+
+
+def _may_act(request: ApprovalRequest, held: set[str]) -> bool:
+    return request.role in held or (_escalated_role(request) or "") in held
+
+
+def _escalated_role(request: ApprovalRequest) -> str | None:
+    return request.escalate_to if request.escalated else None
+
+
+def _waiting_on(request: ApprovalRequest, live: list[ApprovalRequest]) -> list[ApprovalRequest]:
+    return [r for r in live if r.hook == request.hook and r.approval_digest == request.approval_digest
+            and r.position < request.position and r.status != "approved"]
+
+
+def _nothing_pending(conn: Connection, subject: str, hook: str | None) -> str:
+    c = approval_requests.c
+    query = select(approval_requests).where(c.subject == subject).order_by(c.updated_at.desc(), c.position.desc())
+    if hook is not None:
+        query = query.where(c.hook == hook)
+    last = conn.execute(query.limit(1)).first()
+    on = f" on {hook}" if hook else ""
+    if last is None:
+        return f"order {subject!r} has no approval requests{on}"
+    request = request_from_row(last)
+    if request.status in ("approved", "rejected"):
+        return (f"order {subject!r} has nothing pending{on}: {request.role} {request.status} it "
+                f"({request.acted_by}, {_utc(request.acted_at)})")
+    return f"order {subject!r} has nothing pending{on}: its last request ({request.role}) is {request.status}" + (
+        f" ({request.status_reason})" if request.status_reason else "")
+
+
+def _policy_hash(conn: Connection, decision_id: str) -> str | None:
+    found = conn.execute(select(decisions.c.policy_hash).where(decisions.c.id == decision_id)).scalar()
+    return str(found) if found is not None else None
+
+
+def _brief(request: ApprovalRequest, reason: str) -> dict[str, Any]:
+    return {"request_id": request.id, "hook": request.hook, "role": request.role, "was": request.status,
+            "acted_by": request.acted_by, "approval_digest": request.approval_digest, "reason": reason}
+
+
+def _roles(requests: Sequence[ApprovalRequest]) -> str:
+    return ", ".join(f"{r.role} ({r.hook})" for r in requests)
+
+
+def _utc(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when is not None else "-"
+
+
+def _fits(value: str, what: str) -> str:
+    if not value or len(value) > NAME:
+        raise ApprovalError(f"{what} must be 1 to {NAME} characters, got {len(value or '')}")
+    return value
+
+
+def request_from_row(row: Any) -> ApprovalRequest:
+    return ApprovalRequest(
+        id=row.id, decision_id=row.decision_id, hook=row.hook, subject=row.subject, role=row.role,
+        position=row.position, status=row.status, created_at=row.created_at, updated_at=row.updated_at,
+        approval_digest=row.approval_digest, requested_by=row.requested_by, acted_by=row.acted_by,
+        acted_at=row.acted_at, comment=row.comment, status_reason=row.status_reason, expires_at=row.expires_at,
+        escalate_at=row.escalate_at, escalate_to=row.escalate_to, escalated_at=row.escalated_at)

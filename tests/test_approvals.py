@@ -1,0 +1,307 @@
+"""The approval workflow: ladder order, roles, requester, digest binding, expiry, escalation, CLI.
+
+Every store test runs on SQLite, PostgreSQL and MariaDB (conftest.py); ids and users are unique per
+test because the namespace is shared by the session.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import Database
+from salesgate import Gate
+from salesgate.cli import cli
+from salesgate_adapters.store import ApprovalError, ApprovalRules, Store, acting_as, approval_digest
+from test_store import order
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def store(database: Database) -> Iterator[Store]:
+    store = Store(database.url, approvals=ApprovalRules(escalate_after=timedelta(hours=24),
+                                                        expire_after=timedelta(hours=72)),
+                  **database.store_options())
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def gate(store: Store) -> Iterator[Gate]:
+    with Gate.default(backend="python", entry_points=False, store=store) as gate:
+        yield gate
+
+
+@pytest.fixture
+def staff(store: Store) -> dict[str, str]:
+    """One fresh user per role of the seed ladder (and a clerk who enters orders)."""
+    people = {role: unique(role) for role in ("sales_manager", "finance", "general_manager")}
+    for role, user in people.items():
+        store.grant_role(user, role, by="admin")
+    people["clerk"] = unique("clerk")
+    return people
+
+
+def big_order(order_id: str, customer_id: str, amount: str = "120000.00", **customer: Any) -> dict[str, Any]:
+    """120,000 and a poor credit rating: sales_manager → finance → general_manager."""
+    return order(order_id, customer_id, amount, credit_rating="poor", **customer)
+
+
+def decide(gate: Gate, facts: dict[str, Any], clerk: str) -> None:
+    with acting_as(clerk):
+        gate.approve_order(facts)
+
+
+def test_roles_act_only_in_ladder_order(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    order_id = unique("SO")
+    facts = big_order(order_id, unique("C"))
+    decide(gate, facts, staff["clerk"])
+    with pytest.raises(ApprovalError, match=r"finance cannot act .* yet: the ladder waits for sales_manager"):
+        store.approve(order_id, staff["finance"])
+    with pytest.raises(ApprovalError, match=r"waits for sales_manager .*finance"):
+        store.approve(order_id, staff["general_manager"])
+    assert store.approval_status(order_id, order=facts).state == "pending"
+    for role in ("sales_manager", "finance", "general_manager"):
+        done = store.approve(order_id, staff[role], comment=f"{role} 同意")
+        assert (done.role, done.status, done.acted_by) == (role, "approved", staff[role])
+    status = store.approval_status(order_id, order=facts)
+    assert status.state == "approved"
+    assert status.approved
+    assert store.is_approved(order_id, approval_digest(facts))
+
+
+def test_the_requester_cannot_approve_their_own_order(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    order_id = unique("SO")
+    decide(gate, big_order(order_id, unique("C")), staff["sales_manager"])  # a manager entering an order
+    with pytest.raises(ApprovalError, match=r"requested order .* and cannot approve it"):
+        store.approve(order_id, staff["sales_manager"])
+    assert [r.requested_by for r in store.approval_requests(order_id)] == [staff["sales_manager"]] * 3
+    assert store.approval_requests(order_id, status="approved") == []
+
+
+def test_the_approver_must_hold_the_role(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    order_id, outsider = unique("SO"), unique("intern")
+    decide(gate, big_order(order_id, unique("C")), staff["clerk"])
+    with pytest.raises(ApprovalError, match="does not hold the role sales_manager"):
+        store.approve(order_id, outsider)
+    assert store.grant_role(outsider, "sales_manager", by="admin")
+    assert not store.grant_role(outsider, "sales_manager", by="admin")
+    assert store.revoke_role(outsider, "sales_manager", by="admin")
+    with pytest.raises(ApprovalError, match="does not hold the role"):
+        store.approve(order_id, outsider)
+    store.grant_role(outsider, "sales_manager")
+    assert store.approve(order_id, outsider).status == "approved"
+    assert outsider in {m.user_id for m in store.role_members("sales_manager")}
+
+
+def test_one_person_approves_at_most_one_step(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    order_id = unique("SO")
+    decide(gate, big_order(order_id, unique("C")), staff["clerk"])
+    store.grant_role(staff["sales_manager"], "finance")
+    store.approve(order_id, staff["sales_manager"])
+    with pytest.raises(ApprovalError, match=r"already approved .* as sales_manager"):
+        store.approve(order_id, staff["sales_manager"], role="finance")
+
+
+def test_changing_the_amount_voids_approvals_already_given(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    order_id, customer_id = unique("SO"), unique("C")
+    first = big_order(order_id, customer_id)
+    decide(gate, first, staff["clerk"])
+    store.approve(order_id, staff["sales_manager"])
+    store.approve(order_id, staff["finance"])
+    amended = big_order(order_id, customer_id, amount="119000.00")
+    assert store.approval_status(order_id, order=amended).state == "changed"  # edited, not decided again
+    decide(gate, amended, staff["clerk"])
+    void = store.approval_requests(order_id, status="void")
+    assert sorted((r.role, r.status_reason) for r in void) == [
+        ("finance", "the order changed"), ("general_manager", "the order changed"),
+        ("sales_manager", "the order changed")]
+    assert [r.role for r in store.approval_requests(order_id, status="pending")] == [
+        "sales_manager", "finance", "general_manager"]
+    assert store.approval_status(order_id, order=amended).state == "pending"
+    assert not store.is_approved(order_id, approval_digest(first))
+
+
+def test_changing_a_line_or_the_payment_terms_voids_too(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    order_id, customer_id = unique("SO"), unique("C")
+    facts = big_order(order_id, customer_id)
+    decide(gate, facts, staff["clerk"])
+    store.approve(order_id, staff["sales_manager"])
+    terms = json.loads(json.dumps(facts))
+    terms["order"]["payment_terms_days"] = 90
+    assert approval_digest(terms) != approval_digest(facts)
+    lines = json.loads(json.dumps(facts))
+    lines["order"]["lines"][0]["discount"] = "0.05"
+    assert approval_digest(lines) != approval_digest(facts)
+    decide(gate, lines, staff["clerk"])
+    assert [r.status for r in store.approval_requests(order_id) if r.acted_by == staff["sales_manager"]] == ["void"]
+
+
+def test_deciding_the_same_order_again_keeps_its_approvals(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    order_id = unique("SO")
+    facts = big_order(order_id, unique("C"))
+    decide(gate, facts, staff["clerk"])
+    store.approve(order_id, staff["sales_manager"])
+    decide(gate, {**facts, "order": {**facts["order"], "lines": [
+        {**facts["order"]["lines"][0], "unit_price": Decimal("120000")}]}}, staff["clerk"])  # same amount, other form
+    assert [(r.role, r.status) for r in store.approval_requests(order_id)] == [
+        ("sales_manager", "approved"), ("finance", "pending"), ("general_manager", "pending")]
+    store.approve(order_id, staff["finance"])
+    store.approve(order_id, staff["general_manager"])
+    assert store.is_approved(order_id, order=facts)
+
+
+def test_a_copy_under_a_new_order_id_gets_no_approvals(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    order_id, copy_id, customer_id = unique("SO"), unique("SO"), unique("C")
+    facts = big_order(order_id, customer_id)
+    decide(gate, facts, staff["clerk"])
+    for role in ("sales_manager", "finance", "general_manager"):
+        store.approve(order_id, staff[role])
+    copy = big_order(copy_id, customer_id)
+    assert approval_digest(copy) != approval_digest(facts)
+    assert store.approval_status(copy_id, order=copy).state == "undecided"
+    assert not store.is_approved(order_id, order=copy)  # the original's approvals do not fit the copy
+    decide(gate, copy, staff["clerk"])
+    assert store.approval_status(copy_id, order=copy).state == "pending"
+    assert store.is_approved(order_id, order=facts)
+
+
+def test_rejecting_voids_the_rest_and_releases_the_credit(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    order_id, customer_id = unique("SO"), unique("C")
+    facts = big_order(order_id, customer_id, credit_limit="100000", has_repayment_plan=True)
+    with acting_as(staff["clerk"]):
+        credit = gate.check_credit(facts, reserve=True)
+    assert credit.required_roles == ["finance"]
+    decide(gate, facts, staff["clerk"])
+    store.approve(order_id, staff["sales_manager"])
+    rejected = store.reject(order_id, staff["finance"], hook="order_approval", comment="客户信用太差")
+    assert (rejected.status, rejected.comment) == ("rejected", "客户信用太差")
+    void = store.approval_requests(order_id, status="void")
+    assert [(r.role, r.status_reason) for r in void] == [
+        ("sales_manager", f"rejected by {staff['finance']} (finance)"),
+        ("general_manager", f"rejected by {staff['finance']} (finance)")]
+    reservation = store.reservation(order_id)
+    assert reservation is not None
+    assert reservation.status == "cancelled"
+    assert store.approval_status(order_id, order=facts).state == "rejected"
+    decide(gate, facts, staff["clerk"])  # asking again about the unchanged order does not reopen it
+    assert store.approval_status(order_id, order=facts).state == "rejected"
+    with pytest.raises(ApprovalError, match="nothing pending on order_approval"):
+        store.approve(order_id, staff["general_manager"], hook="order_approval")
+
+
+def test_requests_escalate_then_expire(store: Store, staff: dict[str, str]) -> None:
+    order_id = unique("SO")
+    facts = big_order(order_id, unique("C"))
+    with Gate.default(backend="python", entry_points=False) as plain:
+        decision = plain.approve_order(facts)
+    store.record(decision, plain.facts_for("order_approval", facts), actor=staff["clerk"], now=T0)
+    [first, *_] = store.approval_requests(order_id)
+    assert (first.escalate_at, first.escalate_to, first.expires_at) == (
+        T0 + timedelta(hours=24), "finance", T0 + timedelta(hours=72))
+    store.sweep_approvals(now=T0 + timedelta(hours=23))
+    assert not store.approval_requests(order_id)[0].escalated
+    store.sweep_approvals(now=T0 + timedelta(hours=25))
+    escalated = store.approval_requests(order_id)
+    assert [r.escalated for r in escalated] == [True, True, True]
+    assert [r.escalate_to for r in escalated] == ["finance", "general_manager", None]
+    # finance may now act for the overdue sales manager, not twice though
+    done = store.approve(order_id, staff["finance"], role="sales_manager", now=T0 + timedelta(hours=26))
+    assert done.status_reason == "acted for sales_manager as finance (escalated)"
+    with pytest.raises(ApprovalError, match="already approved"):
+        store.approve(order_id, staff["finance"], role="finance", now=T0 + timedelta(hours=27))
+    with pytest.raises(ApprovalError, match=r"nothing pending.*expired"):
+        store.approve(order_id, staff["general_manager"], role="finance", now=T0 + timedelta(hours=73))
+    assert [r.status for r in store.approval_requests(order_id)] == ["approved", "expired", "expired"]
+    assert store.approval_status(order_id, order=facts, now=T0 + timedelta(hours=73)).state == "expired"
+    kinds = [e.kind for e in store.audit_entries(order_id)]
+    assert kinds == ["decision", "escalated", "escalated", "escalated", "approved", "expired", "expired"]
+    store.record(decision, plain.facts_for("order_approval", facts), actor=staff["clerk"],
+                 now=T0 + timedelta(hours=74))  # deciding again reopens what expired, keeps the approval
+    assert store.approval_status(order_id, order=facts, now=T0 + timedelta(hours=74)).state == "pending"
+
+
+def test_an_overdue_request_counts_as_expired_before_any_sweep(store: Store, staff: dict[str, str]) -> None:
+    order_id = unique("SO")
+    facts = big_order(order_id, unique("C"))
+    with Gate.default(backend="python", entry_points=False) as plain:
+        store.record(plain.approve_order(facts), plain.facts_for("order_approval", facts), now=T0)
+    assert store.approval_status(order_id, order=facts, now=T0 + timedelta(hours=80)).state == "expired"
+
+
+def test_blocked_and_unrequired_orders(gate: Gate, store: Store) -> None:
+    small, blocked = unique("SO"), unique("SO")
+    small_facts = order(small, unique("C"), "1000.00")
+    gate.approve_order(small_facts)
+    assert store.approval_status(small, order=small_facts).state == "not_required"
+    assert store.is_approved(small, order=small_facts)
+    blocked_facts = order(blocked, unique("C"), "1000.00", status="blocked")
+    gate.approve_order(blocked_facts)
+    assert store.approval_status(blocked, order=blocked_facts).state == "blocked"
+    assert store.approval_status(unique("SO")).state == "undecided"
+
+
+# -- command line -------------------------------------------------------------------------------------------------
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_cli_grant_list_approve_reject_and_status(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    store = Store(url)
+    store.upgrade()
+    facts = big_order("SO-华东-1", "C-1")
+    with Gate.default(backend="python", entry_points=False, store=store) as gate, acting_as("小王"):
+        gate.approve_order(facts)
+    assert run("approvals", "grant", "李经理", "sales_manager", "--by", "admin", "--url", url).exit_code == 0
+    run("approvals", "grant", "财务张", "finance", "--url", url)
+    listed = run("approvals", "list", "--url", url)
+    assert listed.exit_code == 0
+    assert "SO-华东-1" in listed.output
+    assert "sales_manager" in listed.output
+    assert "小王" in listed.output
+    assert "李经理" not in run("approvals", "list", "--for", "财务张", "--url", url).output
+    assert "SO-华东-1" in run("approvals", "list", "--for", "李经理", "--url", url).output
+    early = run("approvals", "approve", "SO-华东-1", "--as", "财务张", "--url", url)
+    assert early.exit_code == 2
+    assert early.output.startswith("error: finance cannot act on order 'SO-华东-1'")
+    assert "Traceback" not in early.output
+    done = run("approvals", "approve", "SO-华东-1", "--as", "李经理", "--comment", "同意", "--url", url)
+    assert done.exit_code == 0, done.output
+    assert "sales_manager (order_approval, step 1) approved by 李经理" in done.output
+    assert "is now pending: waiting for finance" in done.output
+    assert run("approvals", "reject", "SO-华东-1", "--as", "财务张", "--url", url).exit_code == 0
+    status = run("approvals", "status", "SO-华东-1", "--json", "--url", url)
+    assert json.loads(status.output)["state"] == "rejected"
+    assert "李经理" in run("approvals", "list", "SO-华东-1", "--status", "all", "--url", url).output
+    assert "财务张" in run("approvals", "members", "finance", "--url", url).output
+    store.close()
+
+
+def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SALESGATE_USER", raising=False)
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    Store(url).upgrade()
+    no_user = run("approvals", "approve", "SO-1", "--url", url)
+    assert (no_user.exit_code, no_user.output) == (2, "error: say who acts: --as USER (or set SALESGATE_USER)\n")
+    bad_hook = run("approvals", "approve", "SO-1", "--as", "u", "--hook", "shipping", "--url", url)
+    assert bad_hook.exit_code == 2
+    assert "unknown hook 'shipping'" in bad_hook.output
+    nothing = run("approvals", "approve", "SO-1", "--as", "u", "--url", url)
+    assert (nothing.exit_code, nothing.output) == (2, "error: order 'SO-1' has no approval requests\n")
+    monkeypatch.delenv("SALESGATE_DATABASE_URL", raising=False)
+    assert run("approvals", "list").output == "error: no database: pass --url URL or set SALESGATE_DATABASE_URL\n"

@@ -1,0 +1,231 @@
+"""The audit log: a hash chain of every decision and approval action; tampering is found and named.
+
+Tamper and concurrency tests need a chain of their own: they use a fresh namespace per test
+(``empty_database``) on SQLite, PostgreSQL and MariaDB.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from conftest import Database
+from salesgate import Gate
+from salesgate.cli import cli
+from salesgate_adapters.store import Store, acting_as
+from salesgate_adapters.store.audit import entry_hash
+from test_store import order
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def store(empty_database: Database) -> Iterator[Store]:
+    store = Store(empty_database.url, **empty_database.store_options())
+    store.upgrade()
+    yield store
+    store.close()
+
+
+def history(store: Store) -> None:
+    """Six entries: a grant, a decision, an approval, a re-decision on an amended order (voids), a reject."""
+    with Gate.default(backend="python", entry_points=False, store=store) as gate:
+        store.grant_role("li", "sales_manager", by="admin")                       # 1
+        with acting_as("wang"):
+            gate.approve_order(order("SO-1", "C-1"))                               # 2
+        store.approve("SO-1", "li", comment="可以")                                # 3
+        with acting_as("wang"):
+            gate.approve_order(order("SO-1", "C-1", amount="130000.00"))          # 4
+        store.approve("SO-1", "li")                                                # 5
+        store.grant_role("zhao", "general_manager")                                # 6
+        store.reject("SO-1", "zhao", comment="价格太低")                            # 7
+
+
+def test_every_decision_and_action_is_chained(store: Store) -> None:
+    history(store)
+    entries = store.audit_entries()
+    assert [e.kind for e in entries] == ["role_granted", "decision", "approved", "decision", "approved",
+                                         "role_granted", "rejected"]
+    assert [e.seq for e in entries] == list(range(1, 8))
+    assert entries[0].prev_hash == "0" * 64
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
+    decision = entries[1]
+    assert (decision.actor, decision.subject, decision.hook) == ("wang", "SO-1", "order_approval")
+    assert decision.policy_hash == Gate.default(backend="python", entry_points=False).policy.hash
+    assert decision.data["reasons"][0]["message"] == "订单金额 10 万元以上需销售经理和总经理审批"
+    assert [v["role"] for v in entries[3].data["voided"]] == ["sales_manager", "general_manager"]
+    report = store.verify_audit()
+    assert (report.ok, report.entries, report.head_seq, report.head_hash) == (True, 7, 7, entries[-1].hash)
+
+
+def sql(store: Store, *statements: str) -> None:
+    with store.engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+def swap(conn: Connection) -> None:
+    for statement in ("UPDATE salesgate_audit_log SET seq = 1000 WHERE seq = 3",
+                      "UPDATE salesgate_audit_log SET seq = 3 WHERE seq = 4",
+                      "UPDATE salesgate_audit_log SET seq = 4 WHERE seq = 1000"):
+        conn.execute(text(statement))
+
+
+def insert_copy(conn: Connection, *, valid_hash: bool) -> None:
+    """A forged entry appended at the end, linked to the last one; its hash made up, or computed as salesgate
+    would (by someone who read the code): then only the head row gives it away."""
+    last = conn.execute(text("SELECT * FROM salesgate_audit_log WHERE seq = 7")).mappings().one()
+    forged = {**last, "seq": 8, "prev_hash": last["hash"], "hash": "f" * 64, "actor": "mallory"}
+    if valid_hash:
+        stored = next(e for e in Store(conn.engine).audit_entries() if e.seq == 7)
+        forged["hash"] = entry_hash(8, stored.recorded_at, stored.kind, stored.subject, stored.hook, "mallory",
+                                    stored.policy_hash, stored.content, stored.hash)
+    conn.execute(text("INSERT INTO salesgate_audit_log (seq, recorded_at, kind, subject, hook, actor, policy_hash, "
+                      "content, prev_hash, hash) VALUES (:seq, :recorded_at, :kind, :subject, :hook, :actor, "
+                      ":policy_hash, :content, :prev_hash, :hash)"), forged)
+
+
+def edit_decision(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":  # json has no REPLACE: go through text
+        edited = "CAST(REPLACE(CAST(decision AS TEXT), 'require_approval', 'allow') AS JSON)"
+    else:
+        edited = "REPLACE(decision, 'require_approval', 'allow')"
+    conn.execute(text("UPDATE salesgate_decisions SET decision = " + edited  # noqa: S608 - constant SQL
+                      + " WHERE outcome = 'require_approval'"))
+
+
+TAMPERING: dict[str, tuple[Callable[[Connection], Any], int, str]] = {
+    "edited actor": (lambda c: c.execute(text("UPDATE salesgate_audit_log SET actor = 'li' WHERE seq = 7")), 7,
+                     "entry 7 (rejected order_approval SO-1) does not match its hash"),
+    "edited comment": (lambda c: c.execute(text(
+        "UPDATE salesgate_audit_log SET content = REPLACE(content, '可以', '不行') WHERE seq = 3")), 3,
+        "entry 3 (approved order_approval SO-1) does not match its hash"),
+    "deleted in the middle": (lambda c: c.execute(text("DELETE FROM salesgate_audit_log WHERE seq = 4")), 4,
+                              "entry 4 is missing"),
+    "deleted at the end": (lambda c: c.execute(text("DELETE FROM salesgate_audit_log WHERE seq >= 6")), 6,
+                           "the log ends at entry 5 but its head says 7: entries 6–7 were deleted"),
+    "reordered": (swap, 3, "entry 3 (decision order_approval SO-1) does not match its hash"),
+    "inserted with a made-up hash": (lambda c: insert_copy(c, valid_hash=False), 8,
+                                     "entry 8 (rejected order_approval SO-1) does not match its hash"),
+    "inserted with a valid hash": (lambda c: insert_copy(c, valid_hash=True), 8,
+                                   "entry 8 was added after the head (entry 7): not written by salesgate"),
+    "decision row edited": (edit_decision, 2, "(audit entry 2) was changed in salesgate_decisions"),
+}
+
+
+@pytest.mark.parametrize("how", TAMPERING)
+def test_verify_names_the_first_tampered_entry(store: Store, how: str) -> None:
+    history(store)
+    assert store.verify_audit().ok
+    tamper, bad, message = TAMPERING[how]
+    with store.engine.begin() as conn:
+        tamper(conn)
+    report = store.verify_audit()
+    assert not report.ok
+    assert report.bad_seq == bad
+    assert report.problem is not None
+    assert message in report.problem
+
+
+def test_concurrent_writers_never_fork_the_chain(store: Store, empty_database: Database) -> None:
+    """Eight threads, each with its own store (own connections), decide and approve at the same moment."""
+    threads, per_thread = 8, 6
+    start = threading.Barrier(threads)
+    errors: list[BaseException] = []
+    store.grant_role("approver", "sales_manager")
+
+    def work(n: int) -> None:
+        own = Store(empty_database.url, timeout=30, **empty_database.store_options())
+        try:
+            with Gate.default(backend="python", entry_points=False, store=own) as gate:
+                start.wait()
+                for i in range(per_thread):
+                    order_id = f"SO-{n}-{i}"
+                    with acting_as(f"clerk-{n}"):
+                        gate.approve_order(order(order_id, f"C-{n}", amount="30000.00"))
+                    own.approve(order_id, "approver")
+        except BaseException as exc:  # handed to the main thread
+            errors.append(exc)
+        finally:
+            own.close()
+
+    began = time.perf_counter()
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - began
+    assert errors == []
+    report = store.verify_audit()
+    expected = 1 + threads * per_thread * 2
+    print(f"\n{empty_database.backend}: {threads} threads appended {expected - 1} entries in {elapsed:.2f} s; "
+          f"chain ok={report.ok}")
+    assert (report.ok, report.entries) == (True, expected), report.problem
+    entries = store.audit_entries()
+    assert [e.seq for e in entries] == list(range(1, expected + 1))
+    assert len({e.prev_hash for e in entries}) == expected  # no two entries claim the same predecessor
+
+
+# -- command line -------------------------------------------------------------------------------------------------
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[tuple[Store, str]]:
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    store = Store(url)
+    store.upgrade()
+    yield store, url
+    store.close()
+
+
+def test_cli_verify_exits_0_then_1_naming_the_entry(sqlite_store: tuple[Store, str]) -> None:
+    store, url = sqlite_store
+    history(store)
+    good = run("audit", "verify", "--url", url)
+    assert good.exit_code == 0
+    assert good.output.startswith("audit log intact: 7 entries, last entry 7 (sha256 ")
+    sql(store, "UPDATE salesgate_audit_log SET recorded_at = '2020-01-01 00:00:00.000000' WHERE seq = 5")
+    bad = run("audit", "verify", "--url", url)
+    assert bad.exit_code == 1
+    assert bad.output.splitlines()[0] == ("audit log NOT intact: first bad entry 5: entry 5 (approved order_approval "
+                                          "SO-1) does not match its hash: it was edited, moved or inserted")
+
+
+def test_cli_show_explains_the_history_of_an_order(sqlite_store: tuple[Store, str]) -> None:
+    store, url = sqlite_store
+    history(store)
+    shown = run("audit", "show", "SO-1", "--url", url)
+    assert shown.exit_code == 0
+    out = shown.output
+    print(out)
+    assert out.startswith("History of SO-1 (5 audit entries)")
+    assert "decision  order_approval  require_approval  requested by wang" in out
+    assert "reason: 订单金额 10 万元以上需销售经理和总经理审批 (large-order)" in out
+    assert "policy salesgate-seed-policy 2026.11" in out
+    assert "approved  order_approval  sales_manager, step 1, by li" in out
+    assert "comment: 可以" in out
+    assert "voided order_approval/sales_manager (approved by li): the order changed" in out
+    assert "rejected  order_approval  general_manager, step 2, by zhao" in out
+    assert "comment: 价格太低" in out
+    assert out.rstrip().endswith("audit chain intact (7 entries in the whole log)")
+    sql(store, "UPDATE salesgate_audit_log SET actor = 'nobody' WHERE seq = 3")
+    flagged = run("audit", "show", "SO-1", "--url", url).output
+    assert "!! this entry does not match its hash" in flagged
+    assert "audit chain NOT intact: first bad entry 3" in flagged
+    assert run("audit", "show", "SO-404", "--url", url).output == "no audit entries for SO-404\n"

@@ -1,0 +1,276 @@
+"""``salesgate test PATH``: a policy owner runs the cases beside the rules and reads what failed and why.
+
+Exit 0 when every case passes, 1 when one fails (or, with --require-coverage, a rule fires in no
+passing case), 2 when the policy or a test file is invalid: one line per problem, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from salesgate.cli import cli
+from salesgate.policy.testcases import load_cases
+from salesgate.seed import seed_policy_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+POLICY = """\
+name: mini-policy
+version: "1"
+roles: [sales_manager, general_manager]
+"""
+RULES = """\
+ruleset: approval
+hook: order_approval
+version: "1"
+rules:
+  - id: large-order
+    when: order.total >= 100000
+    then:
+      require: [general_manager]
+      message: { zh: "订单金额 10 万元以上需总经理审批", en: "Orders of 100,000 or more need the general manager" }
+  - id: tiny-order
+    when: order.total < 100
+    then: { warn: 小额订单请合并发货 }
+"""
+CASES = """\
+hook: order_approval
+base:
+  customer: { id: C1, name: 华东机电有限公司, credit_limit: 500000 }
+  products: [ { sku: P1, name: 电机, list_price: 1000, cost: 600, stock: 1000 } ]
+  order: { id: SO-1, customer_id: C1, order_date: 2026-11-02,
+           lines: [ { line_no: 1, sku: P1, qty: 10, unit_price: 1000 } ] }
+cases:
+  - name: 大额订单需总经理审批
+    facts: { order: { lines: [ { line_no: 1, sku: P1, qty: 100, unit_price: 1000 } ] } }
+    expect: { outcome: require_approval, approvals: [general_manager], fired: [large-order] }
+  - name: a normal order is allowed
+    expect: { outcome: allow, not_fired: [large-order, tiny-order] }
+"""
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["test", *args])
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(i for i, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in text)
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    directory = tmp_path / "rules"
+    (directory / "tests").mkdir(parents=True)
+    (directory / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    (directory / "approval.yaml").write_text(RULES, encoding="utf-8")
+    (directory / "tests" / "approval.yaml").write_text(CASES, encoding="utf-8")
+    return directory
+
+
+def break_case(policy: Path) -> Path:
+    """The large-order case now expects a block: a policy owner's wrong expectation."""
+    cases = policy / "tests" / "approval.yaml"
+    text = cases.read_text(encoding="utf-8")
+    cases.write_text(text.replace("expect: { outcome: require_approval, approvals: [general_manager]",
+                                  "expect: { outcome: block, approvals: [sales_manager]"), encoding="utf-8")
+    return cases
+
+
+def assert_clean_error(result: Result, *needles: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+# -- passing and failing --------------------------------------------------------------------------------
+
+
+def test_passing_cases_exit_0_and_name_the_rule_no_case_fires(policy: Path) -> None:
+    result = run(str(policy), "--backend", "python")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        f"salesgate test {policy}: policy mini-policy 1 ({result.stdout.split('(')[1].split(')')[0]}), "
+        "python backend, 2 cases")
+    assert f"{policy / 'tests' / 'approval.yaml'}: 2 passed" in result.stdout
+    tiny = line_of(policy / "approval.yaml", "id: tiny-order")
+    assert ("coverage: 1 of 2 rules fired in a passing case; no passing case fires this one:\n"
+            f"  {policy / 'approval.yaml'}:{tiny}: tiny-order (order_approval)\n") in result.stdout
+    assert result.stdout.endswith("ok: 2 passed\n")
+
+
+def test_require_coverage_fails_when_a_rule_fires_in_no_case(policy: Path) -> None:
+    result = run(str(policy), "--backend", "python", "--require-coverage")
+    assert result.exit_code == 1
+    assert result.stdout.endswith("FAILED: 2 passed; 1 not covered (--require-coverage)\n")
+
+
+def test_require_coverage_passes_when_every_rule_fires(policy: Path) -> None:
+    cases = policy / "tests" / "approval.yaml"
+    cases.write_text(cases.read_text(encoding="utf-8") + """\
+  - name: a tiny order warns
+    facts: { order: { lines: [ { line_no: 1, sku: P1, qty: 1, unit_price: 50 } ] } }
+    expect: { outcome: warn, fired: [tiny-order] }
+""", encoding="utf-8")
+
+    result = run(str(policy), "--backend", "python", "--require-coverage")
+
+    assert result.exit_code == 0, result.output
+    assert "coverage: every rule (2) fired in a passing case" in result.stdout
+
+
+@pytest.mark.parametrize("backend", ["python", "durable"])
+def test_a_failing_case_exits_1_with_expected_and_got_per_field_and_where_to_look(policy: Path, backend: str) -> None:
+    cases = break_case(policy)
+    case_line = line_of(cases, "name: 大额订单需总经理审批")
+    rule_line = line_of(policy / "approval.yaml", "id: large-order")
+
+    result = run(str(policy), "--backend", backend)
+
+    assert result.exit_code == 1, result.output
+    assert (f"{cases}:{case_line}: '大额订单需总经理审批' (order_approval) failed:\n"
+            "  - outcome: expected block, got require_approval (from large-order: require_approval)\n"
+            "  - approvals: expected [sales_manager], got [general_manager]\n"
+            f"  rules fired: large-order ({policy / 'approval.yaml'}:{rule_line})\n"
+            "  rules not fired: tiny-order\n") in result.stdout
+    assert f"{cases}: 1 passed, 1 failed" in result.stdout
+    assert result.stdout.endswith("FAILED: 1 passed, 1 failed\n")
+
+
+def test_a_rule_that_should_fire_and_did_not_is_explained(policy: Path) -> None:
+    cases = policy / "tests" / "approval.yaml"
+    cases.write_text(cases.read_text(encoding="utf-8").replace(
+        "expect: { outcome: allow, not_fired: [large-order, tiny-order] }",
+        "expect: { fired: [large-order] }"), encoding="utf-8")
+
+    result = run(str(policy), "--backend", "python")
+
+    assert result.exit_code == 1
+    assert ("  - fired: expected large-order to fire; it did not: order.total is 10,000, not ≥ 100,000 "
+            "(fired: none)\n  rules fired: none\n  rules not fired: large-order, tiny-order\n") in result.stdout
+
+
+def test_k_runs_only_the_matching_cases_and_leaves_coverage_alone(policy: Path) -> None:
+    result = run(str(policy), "--backend", "python", "-k", "NORMAL")
+
+    assert result.exit_code == 0, result.output
+    assert ", 1 of 2 cases (-k)" in result.stdout.splitlines()[0]
+    assert "coverage: not computed, since -k ran only some of the cases" in result.stdout
+    assert result.stdout.endswith("ok: 1 passed\n")
+
+
+def test_k_leaves_out_a_failing_case_it_does_not_match(policy: Path) -> None:
+    break_case(policy)
+    assert run(str(policy), "--backend", "python", "-k", "normal").exit_code == 0
+    assert run(str(policy), "--backend", "python", "-k", "大额").exit_code == 1
+
+
+def test_verbose_lists_every_case(policy: Path) -> None:
+    result = run(str(policy), "--backend", "python", "-v")
+    assert "  PASS 大额订单需总经理审批 (line 8)\n  PASS a normal order is allowed (line 11)\n" in result.stdout
+
+
+def test_json_lists_each_case_with_its_mismatches_and_the_coverage(policy: Path) -> None:
+    cases = break_case(policy)
+
+    result = run(str(policy), "--backend", "python", "--json")
+
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert (report["total"], report["selected"], report["passed"], report["failed"]) == (2, 2, 1, 1)
+    assert report["policy"]["name"] == "mini-policy"
+    failed = report["cases"][0]
+    assert (failed["name"], failed["file"], failed["passed"], failed["fired"]) == (
+        "大额订单需总经理审批", str(cases), False, ["large-order"])
+    assert failed["mismatches"][0] == {
+        "field": "outcome", "expected": "block", "got": "require_approval",
+        "message": "outcome: expected block, got require_approval (from large-order: require_approval)",
+    }
+    # the large-order case failed, and a failing case proves nothing about the rules it fired
+    assert [r["rule"] for r in report["coverage"]["uncovered"]] == ["large-order", "tiny-order"]
+    assert '"大额订单需总经理审批"' in result.stdout  # UTF-8 as is, not \\u escapes
+
+
+# -- on the seed policy, both backends ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["python", "durable"])
+def test_the_seed_policy_passes_its_own_cases_and_every_rule_is_covered(backend: str) -> None:
+    result = run(str(seed_policy_path()), "--backend", backend, "--require-coverage")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith(f"ok: {len(load_cases(seed_policy_path()))} passed\n")
+    assert "coverage: every rule" in result.stdout
+
+
+# -- invalid input: exit 2, one clear message ---------------------------------------------------------
+
+
+def test_an_invalid_policy_exits_2_with_file_line_and_rule(policy: Path) -> None:
+    rules = policy / "approval.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("order.total >= 100000", "order.totl >= 100000"),
+                     encoding="utf-8")
+    result = run(str(policy))
+    assert_clean_error(result, f"{rules}:6, rule 'large-order', field 'when': unknown fact 'order.totl'",
+                       "(did you mean 'order.total'?)", f"error: policy {policy} is invalid: 1 problem")
+
+
+def test_an_invalid_test_file_exits_2_with_file_line_and_case(policy: Path) -> None:
+    cases = policy / "tests" / "approval.yaml"
+    cases.write_text(cases.read_text(encoding="utf-8").replace("outcome: allow", "outcome: allowed"),
+                     encoding="utf-8")
+    result = run(str(policy))
+    assert_clean_error(result, f"{cases}:{line_of(cases, 'outcome: allowed')}", "case 'a normal order is allowed'",
+                       f"error: test cases in {policy / 'tests'} are invalid: 1 problem")
+
+
+def test_a_policy_without_cases_exits_2_and_says_where_they_go(policy: Path) -> None:
+    (policy / "tests" / "approval.yaml").unlink()
+    assert_clean_error(run(str(policy)), f"error: no test cases in {policy / 'tests'}/*.yaml")
+
+
+def test_k_matching_nothing_exits_2(policy: Path) -> None:
+    assert_clean_error(run(str(policy), "-k", "nothing like this"), "error: no case name contains 'nothing like this'")
+
+
+def test_require_coverage_with_k_exits_2(policy: Path) -> None:
+    assert_clean_error(run(str(policy), "-k", "normal", "--require-coverage"), "--require-coverage needs every case")
+
+
+def test_a_rule_file_instead_of_the_directory_exits_2_with_a_hint(policy: Path) -> None:
+    assert_clean_error(run(str(policy / "approval.yaml")), "is a file: give the policy directory")
+
+
+def test_a_missing_directory_exits_2(tmp_path: Path) -> None:
+    assert_clean_error(run(str(tmp_path / "nowhere")), "no such policy directory or file")
+
+
+def test_the_installed_command_prints_chinese_intact_through_a_pipe_in_the_c_locale(policy: Path) -> None:
+    break_case(policy)
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": ""}
+    done = subprocess.run([sys.executable, "-m", "salesgate", "test", str(policy), "--backend", "python"],
+                          capture_output=True, env=env, check=False, timeout=120)
+    output = done.stdout.decode("utf-8")
+    assert done.returncode == 1, done.stderr.decode("utf-8", "replace")
+    assert "'大额订单需总经理审批' (order_approval) failed:" in output
+    assert not re.search(r"\x1b\[", output)  # no colour codes off a terminal
+
+
+def test_a_backend_that_cannot_start_exits_2_with_a_way_out(policy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from salesgate.commands import test as command
+
+    def no_durable(*args: object, **kwargs: object) -> None:
+        raise ImportError("No module named 'durable'")
+
+    monkeypatch.setattr(command, "run_suite", no_durable)
+    assert_clean_error(run(str(policy)), "error: the durable backend is not available (No module named 'durable'); "
+                                         "try --backend python")
