@@ -444,3 +444,28 @@ def test_start_twice_runs_one_thread_and_stop_twice_is_harmless(python_gate: Gat
     reloader.stop()
     reloader.stop()
     assert reload_threads() == []
+
+
+def test_gate_reload_takes_a_tested_directory_and_refuses_a_failing_one(python_gate: Gate, tmp_path: Path) -> None:
+    good = write_policy(tmp_path / "good", version="2", threshold=50000)
+    failing = write_policy(tmp_path / "failing", version="3", threshold=50000, big_qty=10)  # its case expects allow
+
+    refused = python_gate.reload(failing)
+    assert refused.status == "rejected"
+    assert_still_runs_version_1(python_gate)
+
+    taken = python_gate.reload(good)
+    assert taken.status == "reloaded"
+    assert python_gate.approve_order(ORDER_60K).policy.version == "2"
+
+
+def test_a_swap_loses_to_a_policy_someone_else_put_in_after_the_reloader_looked(python_gate: Gate,
+                                                                                tmp_path: Path) -> None:
+    from salesgate.policy.compiler import load_policy
+
+    first = python_gate.policy
+    mine = load_policy(write_policy(tmp_path / "mine", version="2", threshold=50000))
+    theirs = load_policy(write_policy(tmp_path / "theirs", version="3", threshold=70000))
+    assert python_gate.replace_policy(theirs, if_current=first.hash) is True
+    assert python_gate.replace_policy(mine, if_current=first.hash) is False  # stale: theirs stays
+    assert python_gate.policy.version == "3"

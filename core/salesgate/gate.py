@@ -27,6 +27,8 @@ from .seed import seed_policy_path
 if TYPE_CHECKING:
     from salesgate_adapters.store import Reservation, Store
 
+    from .reload import ReloadResult
+
 logger = logging.getLogger("salesgate")
 
 BackendName = Literal["durable", "python"]
@@ -173,22 +175,46 @@ class Gate:
         return self._loaded.policy
 
     @property
-    def backend(self) -> str:
+    def backend(self) -> BackendName:
         return self._backend_name
 
     @property
     def hooks(self) -> Hooks:
         return self._hooks
 
-    def replace_policy(self, policy: Policy) -> None:
-        """Swap in a new policy atomically; decisions in flight finish on the old one."""
+    def replace_policy(self, policy: Policy, *, if_current: str | None = None) -> bool:
+        """Swap in a new policy atomically; decisions in flight finish on the old one.
+
+        ``if_current``: swap only while the running policy's hash is this one (compare and swap),
+        so a reloader never overwrites a policy someone else put in after it looked. Returns
+        whether the policy was swapped in.
+        """
         new = _Loaded(policy, make_backend(self._backend_name, policy))
         with self._lock:
-            old, self._loaded = self._loaded, new
-            old.retired = True
-            idle = old.users == 0
+            if if_current is not None and self._loaded.policy.hash != if_current:
+                swapped = False
+                old = new  # never used: close the backend built for nothing
+                idle = True
+            else:
+                swapped = True
+                old, self._loaded = self._loaded, new
+                old.retired = True
+                idle = old.users == 0
         if idle:
             old.backend.close()
+        return swapped
+
+    def reload(self, path: str | Path, **options: Any) -> ReloadResult:
+        """Load ``path``, validate it and run its tests, and swap it in only if all pass.
+
+        One check by :class:`salesgate.reload.PolicyReloader` (``options`` are its own: ``run_tests``,
+        ``require_tests``, ``require_coverage``...; ``settle`` defaults to 0 here, as the caller says
+        the directory is ready). For polling, use the reloader itself.
+        """
+        from .reload import PolicyReloader
+
+        options.setdefault("settle", 0.0)
+        return PolicyReloader(self, path, **options).check_now(force=True)
 
     def _acquire(self) -> _Loaded:
         with self._lock:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from .decisions import PolicyRef
 from .errors import PolicyError, SalesgateError
@@ -44,7 +44,7 @@ from .policy.compiler import POLICY_FILE, Policy, load_policy, rule_files
 from .policy.testcases import TESTS_DIR, case_files, load_cases, run_suite
 
 if TYPE_CHECKING:
-    from .gate import BackendName, Gate
+    from .gate import Gate
 
 __all__ = ["PolicyReloader", "ReloadResult", "ReloadStatus", "content_hash"]
 
@@ -65,7 +65,8 @@ class ReloadResult:
       the running one);
     * ``rejected``: the directory could not be read, the policy is invalid, or a test case
       failed: the gate keeps its policy; ``problems`` says why, one line each;
-    * ``unsettled``: the directory changed while it was being read (a copy in progress): nothing
+    * ``unsettled``: the directory changed while it was being read (a copy in progress), or the
+      running policy was replaced by someone else meanwhile: nothing
       was taken; the next check looks again.
     """
 
@@ -243,9 +244,13 @@ class PolicyReloader:
         if changed is not None:
             return changed
         try:
-            self._gate.replace_policy(policy)
+            swapped = self._gate.replace_policy(policy, if_current=running.hash)
         except (SalesgateError, ImportError) as exc:
             return self._result("rejected", f"the {self._gate.backend} backend refused the policy: {exc}",
+                                candidate=policy.ref, content_hash=digest, source=source)
+        if not swapped:  # someone else replaced the running policy while this one was being checked
+            return self._result("unsettled", f"the running policy changed from {running.hash} while {source} was "
+                                             "being checked: looking again later",
                                 candidate=policy.ref, content_hash=digest, source=source)
         tested = f"; {_count(cases, 'case')} passed" if self._run_tests else "; tests not run"
         return self._result(
@@ -267,7 +272,7 @@ class PolicyReloader:
                           tuple(str(p) for p in exc.problems)), 0
         if not cases and self._require_tests:
             return reject(f"no test cases in {source / TESTS_DIR}: this reloader requires a policy's tests"), 0
-        backend = cast("BackendName", self._gate.backend)
+        backend = self._gate.backend
         try:
             suite = run_suite(policy, cases, backend=backend)
         except (SalesgateError, ImportError) as exc:
