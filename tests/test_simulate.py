@@ -155,7 +155,8 @@ def test_pricing_changes_show_revenue_and_margin_at_policy_prices(tmp_path: Path
     list_total = Decimal("50000") + Decimal("85000") + Decimal("90000.50") + Decimal("120000")
     assert tally.revenue_before == (list_total * Decimal("0.98")).quantize(Decimal("0.01"))
     assert tally.revenue_after == (list_total * Decimal("0.96")).quantize(Decimal("0.01"))
-    assert tally.margin_after - tally.margin_before == tally.revenue_after - tally.revenue_before
+    assert tally.cost == (list_total / 2).quantize(Decimal("0.01"))  # each product costs half its list price
+    assert tally.margin_after == tally.revenue_after - tally.cost
     assert set(report.tally.hooks) == {"pricing"}
 
 

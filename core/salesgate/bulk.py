@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .decisions import Outcome
+from .engine.base import Match, Stage
 from .engine.python import PythonBackend
 from .evaluation import fired_in_order, price_line, price_steps, refund_terms
 from .facts import FactSet, order_factset, return_factset, with_policy_prices
 from .hooknames import Hook
 from .models import OrderFacts, ReturnFacts
-from .money import ONE, ZERO, round_money
+from .money import ZERO, round_money
 from .policy.compiler import CompiledRule, Policy
 
 ORDER_HOOKS: tuple[Hook, ...] = ("order_approval", "credit_check", "pricing")
@@ -42,19 +43,87 @@ class Verdict:
     """Pricing: the policy price of each line (as ``PricedLine.policy_price``)."""
     revenue: Decimal | None = None
     """Pricing: Σ policy price × qty, each line rounded to the cent (``PricingResult.policy_total``)."""
-    cost: Decimal | None = None
-    """Pricing: Σ product cost × qty over the lines with product facts."""
     refund: Decimal | None = None
     """Returns: the refund after fees (``ReturnResult.refund_amount``)."""
 
 
-class Replayer:
-    """One policy, compiled once for replays. Stateless after construction: share it freely."""
+class Memo:
+    """What a baseline replay of one document found, for the candidate's replay of the same document
+    (see :class:`Replayer`): matches by stage with the facts they were matched on, and the priced lines."""
 
-    def __init__(self, policy: Policy) -> None:
+    __slots__ = ("matches", "pricing")
+
+    def __init__(self) -> None:
+        self.matches: dict[str, tuple[FactSet, frozenset[Match]]] = {}
+        self.pricing: _Priced | None = None
+
+
+_Priced = tuple[tuple[tuple[str, int | None], ...], tuple[Decimal, ...], dict[int, Decimal], Decimal, FactSet | None]
+"""(fired adjust rules as (id, line index), prices, price by line_no, revenue, checked facts)."""
+
+
+class Replayer:
+    """One policy, compiled once for replays. Stateless after construction: share it freely.
+
+    Given the ``baseline`` it is compared with, a candidate replayer matches only the rules that
+    differ: a rule with the same id, stage, scope and condition in both policies matches the same
+    facts alike, so its matches are taken from the baseline's ``memo`` for the same document.
+    Changing one threshold in a 28-rule policy then costs one condition per document, not 28.
+    """
+
+    def __init__(self, policy: Policy, baseline: Replayer | None = None) -> None:
         self.policy = policy
         self._backend = PythonBackend(policy.stages())
         self._ladder = {role: i for i, role in enumerate(policy.roles)}
+        self._shared: dict[str, frozenset[str]] = {}
+        self._delta: PythonBackend | None = None
+        self._changed_stages: frozenset[str] = frozenset()
+        self._unchanged: set[str] = set()
+        self._same_prices: frozenset[str] = frozenset()
+        # A replay sees the same few match sets and fired-rule combinations over and over: what
+        # they mean is worked out once (bounded, so an odd file cannot grow them without end).
+        self._in_order: dict[tuple[str, frozenset[Match]], list[tuple[CompiledRule, int | None]]] = {}
+        self._verdicts: dict[tuple[str, ...], Verdict] = {}
+        if baseline is not None:
+            self._share_with(baseline.policy)
+
+    def _share_with(self, baseline: Policy) -> None:
+        theirs = {(r.id, r.stage): (r.scope, r.cond) for r in baseline.rules}
+        actions = {r.id: _price_action(r) for r in baseline.rules if r.stage == "pricing.adjust"}
+        # Adjust rules that change a price exactly as in the baseline: when the same ones fire on
+        # a document, its prices are the baseline's.
+        self._same_prices = frozenset(r.id for r in self.policy.rules
+                                      if r.stage == "pricing.adjust" and actions.get(r.id) == _price_action(r))
+        changed: list[Stage] = []
+        baseline_ids: dict[str, set[str]] = {}
+        for rule in baseline.rules:
+            baseline_ids.setdefault(rule.stage, set()).add(rule.id)
+        for stage in self.policy.stages():
+            same = frozenset(r.id for r in stage.rules if theirs.get((r.id, stage.name)) == (r.scope, r.cond))
+            self._shared[stage.name] = same
+            rest = tuple(r for r in stage.rules if r.id not in same)
+            if rest:
+                changed.append(Stage(stage.name, rest, stage.vocabulary))
+            elif same == baseline_ids.get(stage.name, set()):
+                self._unchanged.add(stage.name)  # every rule the same both sides: the baseline's matches are ours
+        self._changed_stages = frozenset(s.name for s in changed)
+        self._delta = PythonBackend(changed) if changed else None
+
+    def _match(self, stage: str, factset: FactSet, memo: Memo | None) -> frozenset[Match]:
+        if memo is not None and self._shared:
+            known = memo.matches.get(stage)
+            if known is not None and known[0] is factset:
+                if stage in self._unchanged:
+                    return known[1]
+                shared = self._shared.get(stage, frozenset())
+                found = frozenset(m for m in known[1] if m[0] in shared)
+                if self._delta is not None and stage in self._changed_stages:
+                    found |= self._delta.match(stage, factset)
+                return found
+        matches = self._backend.match(stage, factset)
+        if memo is not None and not self._shared:
+            memo.matches[stage] = (factset, matches)
+        return matches
 
     def order_paths(self, hooks: Iterable[Hook] = ORDER_HOOKS) -> frozenset[str]:
         """Every fact the policy's order hooks read: what :meth:`order` needs flattened."""
@@ -64,38 +133,70 @@ class Replayer:
     def order_factset(self, facts: OrderFacts, paths: frozenset[str] | None = None) -> FactSet:
         return order_factset(facts, paths=self.order_paths() if paths is None else paths)
 
-    def order(self, hook: Hook, facts: OrderFacts, factset: FactSet) -> Verdict:
+    def order(self, hook: Hook, facts: OrderFacts, factset: FactSet, memo: Memo | None = None) -> Verdict:
         """``order_approval``, ``credit_check`` or ``pricing`` on one order, flattened once for all
-        hooks (and policies) with at least :meth:`order_paths`."""
+        hooks (and policies) with at least :meth:`order_paths`. ``memo``: a baseline replayer
+        fills it, the candidate replayer of the same document reads it."""
         if hook == "pricing":
-            return self._pricing(facts, factset)
-        return self._verdict(self._fired(hook, factset))
+            return self._pricing(facts, factset, memo)
+        return self._verdict(self._fired(hook, factset, memo))
 
     def return_factset(self, facts: ReturnFacts, paths: frozenset[str] | None = None) -> FactSet:
         reads = self.policy.fact_reads.get("return_handling", frozenset())
         return return_factset(facts, paths=reads if paths is None else paths)
 
-    def return_(self, facts: ReturnFacts, factset: FactSet) -> Verdict:
-        fired = self._fired("return_handling", factset)
+    def return_(self, facts: ReturnFacts, factset: FactSet, memo: Memo | None = None) -> Verdict:
+        fired = self._fired("return_handling", factset, memo)
         verdict = self._verdict(fired)
         _, _, refund = refund_terms(facts.return_request.amount, fired, verdict.outcome)
         return Verdict(verdict.outcome, verdict.roles, verdict.rules, refund=refund)
 
-    def _fired(self, stage: str, factset: FactSet) -> list[CompiledRule]:
+    def _fired(self, stage: str, factset: FactSet, memo: Memo | None) -> list[CompiledRule]:
         if stage not in self.policy.rules_by_stage:
             return []
-        return [rule for rule, _ in fired_in_order(self.policy, stage, self._backend.match(stage, factset))]
+        return [rule for rule, _ in self._ordered(stage, self._match(stage, factset, memo))]
 
-    def _pricing(self, facts: OrderFacts, factset: FactSet) -> Verdict:
+    def _ordered(self, stage: str, matches: frozenset[Match]) -> list[tuple[CompiledRule, int | None]]:
+        if not matches:
+            return []
+        key = (stage, matches)
+        found = self._in_order.get(key)
+        if found is None:
+            if len(self._in_order) >= _CACHE:
+                self._in_order.clear()
+            found = self._in_order[key] = fired_in_order(self.policy, stage, matches)
+        return found
+
+    def _pricing(self, facts: OrderFacts, factset: FactSet, memo: Memo | None) -> Verdict:
         policy = self.policy
         adjust: list[tuple[CompiledRule, int | None]] = []
         if "pricing.adjust" in policy.rules_by_stage:
-            adjust = fired_in_order(policy, "pricing.adjust", self._backend.match("pricing.adjust", factset))
+            adjust = self._ordered("pricing.adjust", self._match("pricing.adjust", factset, memo))
+        key = tuple((rule.id, hit) for rule, hit in adjust)
+        known = memo.pricing if memo is not None and self._shared else None
+        if known is not None and known[0] == key and all(rule_id in self._same_prices for rule_id, _ in key):
+            _, prices, by_line, revenue, checked = known  # the same changes to the same lines
+        else:
+            prices, by_line, revenue = self._price_lines(facts, factset, adjust)
+            checked = None
+        fired = [rule for rule, _ in adjust]
+        if "pricing.check" in policy.rules_by_stage:
+            if checked is None:
+                checked = with_policy_prices(factset, by_line)
+            fired += self._fired("pricing.check", checked, memo)
+        if memo is not None and not self._shared:
+            memo.pricing = (key, prices, by_line, revenue, checked)
+        verdict = self._verdict(fired)
+        return Verdict(verdict.outcome, verdict.roles, verdict.rules, prices, revenue)
+
+    @staticmethod
+    def _price_lines(facts: OrderFacts, factset: FactSet, adjust: list[tuple[CompiledRule, int | None]]
+                     ) -> tuple[tuple[Decimal, ...], dict[int, Decimal], Decimal]:
         steps = price_steps(adjust)
         products = {p.sku: p for p in facts.products}
         prices: list[Decimal] = []
         by_line: dict[int, Decimal] = {}
-        revenue = cost = ZERO
+        revenue = ZERO
         for index, line in enumerate(facts.order.lines):
             product = products.get(line.sku)
             base = product.list_price if product is not None else line.unit_price
@@ -103,39 +204,34 @@ class Replayer:
             prices.append(price)
             by_line[line.line_no] = price
             revenue += round_money(price * line.qty)
-            if product is not None:
-                cost += round_money(product.cost * line.qty)
-        fired = [rule for rule, _ in adjust]
-        if "pricing.check" in policy.rules_by_stage:
-            fired += self._fired("pricing.check", with_policy_prices(factset, by_line))
-        verdict = self._verdict(fired)
-        return Verdict(verdict.outcome, verdict.roles, verdict.rules, tuple(prices), revenue, cost)
+        return tuple(prices), by_line, revenue
 
     def _verdict(self, fired: Sequence[CompiledRule]) -> Verdict:
         if not fired:
             return _ALLOW
+        key = tuple(rule.id for rule in fired)
+        found = self._verdicts.get(key)
+        if found is not None:
+            return found
         outcome = Outcome.allow
         roles: set[str] = set()
-        ids: dict[str, None] = {}
         for rule in fired:
             action = rule.action
             if action.outcome.rank > outcome.rank:
                 outcome = action.outcome
-            if action.approvals:
-                roles.update(action.approvals)
-            ids[rule.id] = None
-        if len(roles) > 1:
-            ladder = self._ladder
-            ordered = tuple(sorted(roles, key=lambda r: (ladder.get(r, len(ladder)), r)))
-        else:
-            ordered = tuple(roles)
-        return Verdict(outcome, ordered, tuple(ids))
+            roles.update(action.approvals)
+        ladder = self._ladder
+        ordered = tuple(sorted(roles, key=lambda r: (ladder.get(r, len(ladder)), r)))
+        if len(self._verdicts) >= _CACHE:
+            self._verdicts.clear()
+        found = self._verdicts[key] = Verdict(outcome, ordered, tuple(dict.fromkeys(key)))
+        return found
 
 
+_CACHE = 65536
 _ALLOW = Verdict(Outcome.allow, (), ())
 
 
-def requested_total(facts: OrderFacts) -> Decimal:
-    """What the customer was asked to pay: Σ unit price × (1 − discount) × qty, rounded per line."""
-    return sum((round_money(round_money(line.unit_price * (ONE - line.discount)) * line.qty)
-                for line in facts.order.lines), ZERO)
+def _price_action(rule: CompiledRule) -> tuple[object, ...]:
+    action = rule.action
+    return (rule.scope, action.markup, action.discount, action.add, action.set_price, action.floor, action.stop)

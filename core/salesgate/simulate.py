@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,12 +28,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .bulk import ORDER_HOOKS, Replayer, Verdict, requested_total
+from .bulk import ORDER_HOOKS, Memo, Replayer, Verdict
 from .decisions import Outcome
 from .errors import SalesgateError
 from .hooknames import HOOKS, Hook
 from .models import OrderFacts, ReturnFacts
-from .money import ZERO
+from .money import ZERO, round_money
 from .policy.compiler import Policy, load_policy
 
 EXAMPLES = 20
@@ -58,26 +58,26 @@ class Change:
     after: Verdict
 
 
+_Combination = tuple[Outcome, Outcome, tuple[str, ...], tuple[str, ...]]
+
+
 @dataclass
 class HookTally:
-    """What one hook decided under both policies, summed over the replayed documents."""
+    """What one hook decided under both policies, summed over the replayed documents.
+
+    The replay counts (outcome and roles before, outcome and roles after) combinations, one
+    counter step per decision; the per-outcome and per-role figures are read from those counts.
+    """
 
     decided: int = 0
     changed: int = 0
-    outcomes_before: Counter[str] = field(default_factory=Counter)
-    outcomes_after: Counter[str] = field(default_factory=Counter)
-    transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
-    roles_before: Counter[str] = field(default_factory=Counter)
-    roles_after: Counter[str] = field(default_factory=Counter)
-    roles_gained: Counter[str] = field(default_factory=Counter)
-    roles_dropped: Counter[str] = field(default_factory=Counter)
+    pairs: Counter[_Combination] = field(default_factory=Counter)
     amount: Decimal = ZERO
     blocked_before: Decimal = ZERO
     blocked_after: Decimal = ZERO
     revenue_before: Decimal = ZERO
     revenue_after: Decimal = ZERO
     cost: Decimal = ZERO
-    requested: Decimal = ZERO
     refund_before: Decimal = ZERO
     refund_after: Decimal = ZERO
     examples: list[Change] = field(default_factory=list)
@@ -85,11 +85,7 @@ class HookTally:
     def add(self, line: int, hook: Hook, subject: str, amount: Decimal, before: Verdict, after: Verdict) -> None:
         self.decided += 1
         self.amount += amount
-        old, new = before.outcome.value, after.outcome.value
-        self.outcomes_before[old] += 1
-        self.outcomes_after[new] += 1
-        self.roles_before.update(before.roles)
-        self.roles_after.update(after.roles)
+        self.pairs[(before.outcome, after.outcome, before.roles, after.roles)] += 1
         if before.outcome is Outcome.block:
             self.blocked_before += amount
         if after.outcome is Outcome.block:
@@ -97,18 +93,12 @@ class HookTally:
         if before.revenue is not None and after.revenue is not None:
             self.revenue_before += before.revenue
             self.revenue_after += after.revenue
-            self.cost += after.cost or ZERO
-        if before.refund is not None and after.refund is not None:
+        elif before.refund is not None and after.refund is not None:
             self.refund_before += before.refund
             self.refund_after += after.refund
-        if before == after:
+        if before is after or before == after:
             return
         self.changed += 1
-        if old != new:
-            self.transitions[(old, new)] += 1
-        if before.roles != after.roles:
-            self.roles_gained.update(set(after.roles) - set(before.roles))
-            self.roles_dropped.update(set(before.roles) - set(after.roles))
         if len(self.examples) < EXAMPLES:
             self.examples.append(Change(line, hook, subject, amount, before, after))
 
@@ -116,15 +106,56 @@ class HookTally:
         """Add a later range's tally (its example lines are relative to its range)."""
         self.decided += other.decided
         self.changed += other.changed
-        for name in ("outcomes_before", "outcomes_after", "transitions", "roles_before", "roles_after",
-                     "roles_gained", "roles_dropped"):
-            getattr(self, name).update(getattr(other, name))
+        self.pairs.update(other.pairs)
         for name in ("amount", "blocked_before", "blocked_after", "revenue_before", "revenue_after", "cost",
-                     "requested", "refund_before", "refund_after"):
+                     "refund_before", "refund_after"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for change in other.examples[:max(0, EXAMPLES - len(self.examples))]:
             self.examples.append(Change(change.line + line_offset, change.hook, change.subject, change.amount,
                                         change.before, change.after))
+
+    def _count(self, pick: Callable[[_Combination], Iterable[str]]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for pair, n in self.pairs.items():
+            for key in pick(pair):
+                counts[key] += n
+        return counts
+
+    @property
+    def outcomes_before(self) -> Counter[str]:
+        """Decisions per outcome under the baseline."""
+        return self._count(lambda p: (p[0].value,))
+
+    @property
+    def outcomes_after(self) -> Counter[str]:
+        return self._count(lambda p: (p[1].value,))
+
+    @property
+    def transitions(self) -> Counter[tuple[str, str]]:
+        """(baseline outcome, candidate outcome) → decisions, for outcomes that differ."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for (old, new, _, _), n in self.pairs.items():
+            if old is not new:
+                counts[(old.value, new.value)] += n
+        return counts
+
+    @property
+    def roles_before(self) -> Counter[str]:
+        """Decisions that need each role under the baseline."""
+        return self._count(lambda p: p[2])
+
+    @property
+    def roles_after(self) -> Counter[str]:
+        return self._count(lambda p: p[3])
+
+    @property
+    def roles_gained(self) -> Counter[str]:
+        """Decisions that need a role under the candidate and did not under the baseline."""
+        return self._count(lambda p: [r for r in p[3] if r not in p[2]])
+
+    @property
+    def roles_dropped(self) -> Counter[str]:
+        return self._count(lambda p: [r for r in p[2] if r not in p[3]])
 
     @property
     def margin_before(self) -> Decimal:
@@ -190,7 +221,7 @@ class _Pair:
 
     def __init__(self, baseline: Policy, candidate: Policy, hooks: Sequence[Hook]) -> None:
         self.before = Replayer(baseline)
-        self.after = Replayer(candidate)
+        self.after = Replayer(candidate, baseline=self.before)
         self.hooks = tuple(hooks)
         self.order_hooks = tuple(h for h in hooks if h in ORDER_HOOKS)
         self.returns = "return_handling" in hooks
@@ -219,24 +250,34 @@ class _Pair:
                 if not self.order_hooks:
                     continue
                 factset = self.before.order_factset(facts, self.order_paths)
-                amount = facts.order.total
+                amount = factset.root.get("order.total")
+                if amount is None:  # no rule reads it, so it was not flattened
+                    amount = facts.order.total
+                memo = Memo()
                 for hook in self.order_hooks:
-                    before = self.before.order(hook, facts, factset)
-                    after = before if self.same[hook] else self.after.order(hook, facts, factset)
+                    before = self.before.order(hook, facts, factset, memo)
+                    after = before if self.same[hook] else self.after.order(hook, facts, factset, memo)
                     hook_tally = hook_tallies[hook]
                     hook_tally.add(number, hook, facts.order.id, amount, before, after)
                     if hook == "pricing":
-                        hook_tally.requested += requested_total(facts)
+                        hook_tally.cost += _cost(facts)  # the same under both policies
             else:
                 tally.returns += 1
                 if not self.returns:
                     continue
                 factset = self.before.return_factset(facts, self.return_paths)
-                before = self.before.return_(facts, factset)
-                after = before if self.same["return_handling"] else self.after.return_(facts, factset)
+                memo = Memo()
+                before = self.before.return_(facts, factset, memo)
+                after = before if self.same["return_handling"] else self.after.return_(facts, factset, memo)
                 hook_tallies["return_handling"].add(number, "return_handling", facts.return_request.id,
                                                     facts.return_request.amount, before, after)
         return tally
+
+
+def _cost(facts: OrderFacts) -> Decimal:
+    """Σ product cost × qty, each line rounded to the cent, over the lines with product facts."""
+    costs = {p.sku: p.cost for p in facts.products}
+    return sum((round_money(costs[line.sku] * line.qty) for line in facts.order.lines if line.sku in costs), ZERO)
 
 
 def _same_rules(baseline: Policy, candidate: Policy, hook: Hook) -> bool:

@@ -163,7 +163,7 @@ def as_json(report: Report) -> dict[str, Any]:
         if hook == "pricing":
             entry["revenue"] = {"baseline": str(t.revenue_before), "candidate": str(t.revenue_after)}
             entry["margin"] = {"baseline": str(t.margin_before), "candidate": str(t.margin_after)}
-            entry["requested_total"] = str(t.requested)
+            entry["order_total"] = str(t.amount)  # what the orders asked for, the same under both policies
         if hook == "return_handling":
             entry["refunds"] = {"baseline": str(t.refund_before), "candidate": str(t.refund_after)}
         hooks[hook] = entry
