@@ -360,7 +360,7 @@ def test_mapping_that_is_not_a_yaml_mapping_is_refused(tmp_path: Path) -> None:
 def test_unknown_shipped_mapping_name_suggests_the_closest(tmp_path: Path) -> None:
     problems = problems_of("erpnxt")
     assert "no mapping 'erpnxt' (did you mean 'erpnext'?)" in problems[0]
-    assert "shipped mappings are demo, erpnext, odoo" in problems[0]
+    assert "shipped mappings are demo, erpnext, odoo, tryton" in problems[0]
 
 
 def test_missing_mapping_file_is_named(tmp_path: Path) -> None:

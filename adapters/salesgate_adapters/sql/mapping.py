@@ -28,7 +28,7 @@ from salesgate.policy.yamlfile import LineDict, line_of, load_yaml
 from .convert import ConversionError, base_type, converter_for
 from .facts import EXPANDING_PARAMS, FACT_KINDS, TODAY, FactKind
 
-SHIPPED = ("demo", "erpnext", "odoo")
+SHIPPED = ("demo", "erpnext", "odoo", "tryton")
 """Mappings shipped in ``salesgate_adapters/sql/mappings/``: pass the name instead of a path."""
 
 # The bind-parameter syntax of SQLAlchemy's text(): ":name", but not "::cast" or "\:escaped".

@@ -1,0 +1,297 @@
+"""Build a small Tryton company with the salesgate module activated and play the issue's scenarios.
+
+Run by tests/test_tryton.py in a subprocess of its own (Tryton keeps process-wide Pool state), with
+``TRYTOND_DATABASE__URI``, ``TRYTOND_DATABASE__PATH`` and ``DB_NAME`` naming the database to create and
+``PYTHONPATH`` reaching the installed ``trytond_salesgate`` package. Prints one JSON document: what each
+scenario did (outcomes, prices, error messages, states) and how long the set-up took; the test asserts on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from proteus import Model, Wizard  # type: ignore[import-untyped]
+from proteus.config import get_config  # type: ignore[import-untyped]
+from trytond.exceptions import UserError, UserWarning  # type: ignore[import-untyped]
+from trytond.modules.account.tests.tools import (  # type: ignore[import-untyped]
+    create_chart,
+    create_fiscalyear,
+    get_accounts,
+)
+from trytond.modules.account_invoice.tests.tools import (  # type: ignore[import-untyped]
+    create_payment_term,
+    set_fiscalyear_invoice_sequences,
+)
+from trytond.modules.company.tests.tools import create_company, get_company  # type: ignore[import-untyped]
+from trytond.modules.currency.tests.tools import get_currency  # type: ignore[import-untyped]
+from trytond.tests.tools import activate_modules, set_user  # type: ignore[import-untyped]
+
+MODULES = ["salesgate", "sale", "sale_credit_limit", "sale_price_list", "account_invoice"]
+TODAY = dt.date.today()
+
+
+def days_ago(days: int) -> dt.date:
+    return TODAY - dt.timedelta(days=days)
+
+
+def refused(action: Callable[[], object]) -> str | None:
+    """The message of the UserError the action raised, None when it went through."""
+    try:
+        action()
+    except UserError as exc:
+        return str(exc.message)
+    return None
+
+
+class Company:
+    """The throwaway company: chart, fiscal year, products, price list, customers."""
+
+    def __init__(self) -> None:
+        create_company(currency=get_currency("CNY"))
+        as_user(1)
+        create_chart()
+        fiscalyear = set_fiscalyear_invoice_sequences(create_fiscalyear(today=(days_ago(200), TODAY)))
+        fiscalyear.click("create_period")
+        self.company = get_company()
+        self.accounts = get_accounts()
+        self.payment_term = create_payment_term()
+        self.payment_term.save()
+        self.products = self._products()
+        self._stock()
+        self.categories = self._categories()
+        self.retail = self._price_list()
+        self.parties: dict[str, Any] = {}
+
+    def _products(self) -> dict[str, Any]:
+        Category = Model.get("product.category")
+        Template = Model.get("product.template")
+        Uom = Model.get("product.uom")
+        unit, = Uom.find([("name", "=", "Unit")])
+        accounting = Category(name="Accounting", accounting=True, account_revenue=self.accounts["revenue"],
+                              account_expense=self.accounts["expense"])
+        accounting.save()
+        products = {}
+        for code, name, price, cost in [("MOTOR-5.5", "三相异步电机 5.5kW", "2800", "1900"),
+                                        ("VALVE-DN50", "Gate valve DN50", "100", "60")]:
+            template = Template(name=name, default_uom=unit, type="goods", salable=True, list_price=Decimal(price),
+                                account_category=accounting)
+            template.save()
+            product, = template.products
+            product.suffix_code = code
+            product.cost_price = Decimal(cost)
+            product.save()
+            products[code] = product
+        return products
+
+    def _stock(self) -> None:
+        Inventory = Model.get("stock.inventory")
+        Location = Model.get("stock.location")
+        storage, = Location.find([("code", "=", "STO")])
+        inventory = Inventory(location=storage)
+        for product in self.products.values():
+            inventory.lines.new(product=product, quantity=1000.0, expected_quantity=0.0)
+        inventory.click("confirm")
+
+    def _categories(self) -> dict[str, Any]:
+        PartyCategory = Model.get("party.category")
+        region = PartyCategory(name="Region")
+        region.save()
+        categories = {"Distributor": PartyCategory(name="Distributor")}
+        categories["Distributor"].save()
+        for name in ("华东", "华南"):
+            categories[name] = PartyCategory(name=name, parent=region)
+            categories[name].save()
+        return categories
+
+    def _price_list(self) -> Any:
+        PriceList = Model.get("product.price_list")
+        price_list = PriceList(name="Retail 2026", price="list_price")
+        price_list.lines.new(formula="unit_price * 0.9")
+        price_list.save()
+        return price_list
+
+    def party(self, code: str, name: str, *, limit: str | None, categories: tuple[str, ...] = (),
+              price_list: Any = None) -> Any:
+        Party = Model.get("party.party")
+        party = Party(code=code, name=name)
+        for category in categories:
+            party.categories.append(Model.get("party.category")(self.categories[category].id))
+        if limit is not None:
+            party.credit_limit_amount = Decimal(limit)
+        if price_list is not None:
+            party.sale_price_list = price_list
+        party.save()
+        self.parties[code] = party
+        return party
+
+    def posted_invoice(self, party: Any, amount: str, invoice_date: dt.date) -> Any:
+        Invoice = Model.get("account.invoice")
+        invoice = Invoice(type="out", party=party, payment_term=self.payment_term, invoice_date=invoice_date)
+        line = invoice.lines.new()
+        line.account = self.accounts["revenue"]
+        line.description = "Goods delivered before the go-live"
+        line.quantity = 1
+        line.unit_price = Decimal(amount)
+        try:
+            invoice.click("post")
+        except UserWarning as warning:  # "payment date in the past": yes, it is an old invoice
+            Model.get("res.user.warning")(user=get_config().user, name=warning.name, always=False).save()
+            invoice.click("post")
+        return invoice
+
+    def sale(self, party: Any, lines: list[tuple[str, int]], *, sale_date: dt.date | None = None,
+             invoice_method: str = "order") -> Any:
+        Sale = Model.get("sale.sale")
+        sale = Sale(party=party, payment_term=self.payment_term, invoice_method=invoice_method,
+                    shipment_method="order")
+        if sale_date is not None:
+            sale.sale_date = sale_date
+        for code, quantity in lines:
+            line = sale.lines.new()
+            line.product = self.products[code]
+            line.quantity = quantity
+        sale.save()
+        return sale
+
+    def deliver(self, sale: Any, on: dt.date) -> None:
+        shipment, = sale.shipments
+        shipment.effective_date = on
+        shipment.save()
+        for button in ("assign_try", "pick", "pack", "do"):
+            shipment.click(button)
+
+
+def user(name: str, login: str, groups: list[str]) -> Any:
+    User = Model.get("res.user")
+    Group = Model.get("res.group")
+    record = User(name=name, login=login)
+    for group_name in groups:
+        group, = Group.find([("name", "=", group_name)])
+        record.groups.append(group)
+    record.save()
+    return record
+
+
+def as_user(user_id: int) -> None:
+    set_user(user_id)
+
+
+def approve(config_user: int, approval_id: int) -> str | None:
+    Approval = Model.get("salesgate.approval")
+    as_user(config_user)
+    try:
+        return refused(lambda: Approval(approval_id).click("approve"))
+    finally:
+        as_user(1)
+
+
+def approvals_of(sale: Any) -> list[dict[str, Any]]:
+    sale.reload()
+    return [{"role": a.role, "position": a.position, "state": a.state, "rules": a.rules,
+             "approved_by": a.approved_by.login if a.approved_by else None} for a in sale.salesgate_approvals]
+
+
+def main() -> None:
+    started = time.monotonic()
+    activate_modules(MODULES)
+    activated = time.monotonic() - started
+    as_user(1)
+    company = Company()
+    out: dict[str, Any] = {"activation_seconds": round(activated, 1)}
+
+    sm = user("Sales Manager", "sm", ["Sales Administrator", "Salesgate sales_manager"])
+    gm = user("General Manager", "gm", ["Sales Administrator", "Salesgate general_manager"])
+
+    huadong = company.party("C001", "华东机电有限公司", limit="50000", categories=("华东",))
+    northwind = company.party("C002", "Northwind Traders", limit="1000000")
+    contoso = company.party("C003", "Contoso Retail", limit="1000000", categories=("华南",), price_list=company.retail)
+    distributor = company.party("D001", "华南分销有限公司", limit="1000000", categories=("华南", "Distributor"))
+    fabrikam = company.party("C004", "Fabrikam", limit="1000000")
+
+    # C001: 30,000 invoiced ten days ago (overdue), then a 5,000 sale confirmed and not invoiced yet.
+    company.posted_invoice(huadong, "30000.00", days_ago(10))
+    open_sale = company.sale(huadong, [("VALVE-DN50", 50)], invoice_method="fulfillment")
+    open_sale.click("quote")
+    open_sale.click("confirm")
+    over = company.sale(huadong, [("VALVE-DN50", 160)])
+    out["over_limit"] = {"open_sale_state": open_sale.state, "message": refused(lambda: over.click("quote"))}
+    over.reload()
+    out["over_limit"]["state"] = over.state
+
+    # C002: a 168,000 order goes up the ladder.
+    large = company.sale(northwind, [("MOTOR-5.5", 60)])
+    large.click("quote")
+    ladder: dict[str, Any] = {"outcome": large.salesgate_outcome, "reasons": large.salesgate_reasons,
+                              "approvals": approvals_of(large)}
+    ladder["confirm_before_approvals"] = refused(lambda: large.click("confirm"))
+    by_role = {a.role: a.id for a in large.salesgate_approvals}
+    ladder["gm_before_sm"] = approve(gm.id, by_role["general_manager"])
+    ladder["sm_approves_gm_role"] = approve(sm.id, by_role["general_manager"])
+    ladder["sm_approves"] = approve(sm.id, by_role["sales_manager"])
+    ladder["gm_approves"] = approve(gm.id, by_role["general_manager"])
+    ladder["approvals_after"] = approvals_of(large)
+    ladder["confirm_after_approvals"] = refused(lambda: large.click("confirm"))
+    large.reload()
+    ladder["state"] = large.state
+    out["large_order"] = ladder
+
+    # Prices: Tryton's own price (list price; Contoso's price list: 90 %) with the policy on top.
+    prices = {}
+    for party in (northwind, contoso, distributor):
+        sale = company.sale(party, [("VALVE-DN50", 10)])
+        prices[party.code] = str(sale.lines[0].unit_price)
+        prices[party.code + " quoted"] = refused(lambda sale=sale: sale.click("quote"))
+    out["prices"] = prices
+
+    # C004: an old delivery (120 days ago) and a recent one; a return of each.
+    returns = {}
+    for key, age in (("old", 120), ("recent", 2)):
+        original = company.sale(fabrikam, [("VALVE-DN50", 10)], sale_date=days_ago(age + 5))
+        original.click("quote")
+        original.click("confirm")
+        company.deliver(original, days_ago(age))
+        wizard = Wizard("sale.return_sale", [original])
+        wizard.execute("return_")
+        returned, = Model.get("sale.sale").find([("origin", "=", f"sale.sale,{original.id}")])
+        returned.salesgate_return_reason = "defect"
+        returned.lines[0].quantity = -3
+        returned.save()
+        message = refused(lambda returned=returned: returned.click("quote"))
+        returned.reload()
+        returns[key] = {"message": message, "state": returned.state, "outcome": returned.salesgate_outcome,
+                        "reasons": returned.salesgate_reasons, "original": original.number}
+    out["returns"] = returns
+    out["exposure"] = compare_exposure(company)
+    out["seconds"] = round(time.monotonic() - started, 1)
+    print(json.dumps(out, ensure_ascii=False, default=str))
+
+
+def compare_exposure(company: Company) -> dict[str, Any]:
+    """Tryton's credit_amount next to the exposure salesgate reads through the tryton mapping."""
+
+    from salesgate_adapters.sql import SqlAdapter
+
+    Party = Model.get("party.party")
+    adapter = SqlAdapter(os.environ["SALESGATE_TEST_URL"], mapping="tryton")
+    compared = {}
+    try:
+        for code, party in sorted(company.parties.items()):
+            exposure = adapter.salesgate_load_exposure(customer_id=code)
+            assert exposure is not None
+            compared[code] = {"tryton_credit_amount": str(Party(party.id).credit_amount),
+                              "salesgate": {k: str(v) for k, v in exposure.model_dump().items()},
+                              "salesgate_total": str(exposure.open_receivables + exposure.open_orders)}
+    finally:
+        adapter.close()
+    return compared
+
+
+if __name__ == "__main__":
+    sys.exit(main())
