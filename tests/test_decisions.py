@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from salesgate import Approval, Decision, Gate, Notification, Outcome, PolicyRef, Reason, TraceEntry, combine
-from salesgate.decisions import PriceAdjustment, PricedLine, PricingResult, apply_adjustments
+from salesgate.decisions import CreditResult, PriceAdjustment, PricedLine, PricingResult, apply_adjustments, merge
 from salesgate.evaluation import DecisionContext, decide_pricing, empty_decision
 from salesgate.models import OrderFacts
 from salesgate.money import round_money
@@ -296,3 +296,20 @@ def test_real_decision_survives_a_json_round_trip() -> None:
 def test_trace_entry_rejects_unknown_fields() -> None:
     with pytest.raises(ValueError, match="extra"):
         TraceEntry(rule="r", ruleset="s", file="f", line=1, fired=True, colour="red")  # type: ignore[call-arg]
+
+
+credit_figures = st.builds(CreditResult, exposure=st.sampled_from([Decimal("10"), Decimal("900.50")]),
+                           limit=st.just(Decimal("1000")), available=st.just(Decimal("0")),
+                           overdue_amount=st.just(Decimal("0")), max_overdue_days=st.just(0))
+payload_only = st.builds(decision, credit=st.one_of(st.none(), credit_figures))
+
+
+@given(data=st.data(), main=decisions, companions=st.lists(payload_only, min_size=1, max_size=3))
+def test_a_decision_with_figure_only_companions_combines_as_the_general_merge_does(
+        data: st.DataObject, main: Decision, companions: list[Decision]) -> None:
+    items = data.draw(st.permutations([main, *companions]))
+    quick = combine(items, LADDER)
+    general = merge(items, LADDER)
+    assert quick == general
+    assert quick.model_fields_set == general.model_fields_set
+    assert list(quick.model_dump()) == list(general.model_dump())

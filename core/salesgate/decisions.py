@@ -183,6 +183,8 @@ class Trace(Sequence[TraceEntry]):
 
     def __init__(self, entries: Sequence[TraceEntry] = (), *,
                  build: Callable[[], list[TraceEntry]] | None = None) -> None:
+        """``entries``, or ``build``: a function returning them, called once when first read. Pass a
+        builder only for a trace that has entries (``bool(trace)`` answers without calling it)."""
         self._entries: list[TraceEntry] | None = None if build is not None else list(entries)
         self._build = build
 
@@ -204,9 +206,18 @@ class Trace(Sequence[TraceEntry]):
     @classmethod
     def concat(cls, traces: Sequence[Trace]) -> Trace:
         """One trace after another (still built only when read)."""
-        if len(traces) == 1:
-            return traces[0]
-        return cls(build=lambda: [entry for trace in traces for entry in trace._built()])
+        kept = [trace for trace in traces if trace]
+        if not kept:
+            return cls()
+        if len(kept) == 1:
+            return kept[0]
+        return cls(build=lambda: [entry for trace in kept for entry in trace._built()])
+
+    def __bool__(self) -> bool:
+        # Without building: a trace given a builder is never empty (its maker only passes a
+        # builder when there are rules to trace), so deciding whether a trace is empty is free.
+        entries = self._entries
+        return True if entries is None else bool(entries)
 
     @overload
     def __getitem__(self, index: int) -> TraceEntry: ...
@@ -416,6 +427,12 @@ def combine(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision:
         raise ValueError("nothing to combine")
     if len(decisions) == 1:
         return decisions[0]
+    quick = _with_payloads(decisions, ladder)
+    return quick if quick is not None else merge(decisions, ladder)
+
+
+def merge(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision:
+    """The general case of :func:`combine`, for two or more decisions."""
     first = decisions[0]
     outcome = first.outcome
     for decision in decisions:
@@ -451,6 +468,46 @@ def combine(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision:
         return Decision.assemble({name: update[name] if name in update else kept[name]
                                   for name in Decision.__trusted__[0]})
     return first.model_copy(update=update)
+
+
+def _payload_only(decision: Decision) -> bool:
+    """An ``allow`` that only carries figures (as the ``credit`` plugin's): nothing to merge but them."""
+    return (decision.outcome is Outcome.allow and not decision.approvals and not decision.reasons
+            and not decision.notifications and decision.failure is None and decision.pricing is None
+            and decision.returns is None and not decision.trace)
+
+
+def _with_payloads(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision | None:
+    """:func:`combine` when one decision decides and the others only add figures (the ``credit``
+    plugin's exposure, say): the same result, field for field, without re-merging what only one
+    plugin said. None when that is not the case (then the general merge runs)."""
+    main: Decision | None = None
+    for decision in decisions:
+        if type(decision) is not Decision:
+            return None
+        if not _payload_only(decision):
+            if main is not None:
+                return None
+            main = decision
+    if main is None or main.pricing is not None:
+        return None
+    first = decisions[0]
+    data = dict(first.__dict__)
+    merged: dict[str, list[str]] = {}
+    for approval in main.approvals:
+        merged.setdefault(approval.role, []).extend(approval.rules)
+    reasons = list(main.reasons)
+    if len(reasons) > 1:
+        reasons.sort(key=_reason_key)
+    notifications = list(main.notifications)
+    if len(notifications) > 1:
+        notifications.sort(key=lambda n: (n.role, n.rule, n.message))
+    data.update(outcome=main.outcome, approvals=sort_approvals(merged, ladder), notifications=notifications,
+                reasons=reasons, trace=main.trace, pricing=None,
+                credit=next((d.credit for d in decisions if d.credit is not None), None),
+                returns=main.returns, failure=main.failure or None)
+    fields_set = first.model_fields_set | _UPDATED
+    return Decision.assemble(data, None if fields_set == _DECISION_FIELDS else set(fields_set))
 
 
 _DECISION_FIELDS = frozenset(Decision.model_fields)

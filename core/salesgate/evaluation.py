@@ -91,9 +91,9 @@ class _Collector:
 
     def trace(self) -> Trace:
         """Every rule of every stage run, built when first read (see :class:`Trace`)."""
-        if not self.stages:
+        stages, explain_on = tuple(s for s in self.stages if s[0]), self.explain
+        if not stages:
             return Trace()
-        stages, explain_on = tuple(self.stages), self.explain
         return Trace(build=lambda: [entry for rules, matches, facts in stages
                                     for entry in _trace_entries(rules, matches, facts, explain_on)])
 
@@ -210,9 +210,9 @@ def credit_result(facts: OrderFacts) -> CreditResult:
     """Exposure including this order, against the customer's limit."""
     exposure = facts.exposure.total + facts.order.total
     limit = facts.customer.credit_limit
-    return CreditResult.trusted(exposure=exposure, limit=limit, available=limit - exposure,
-                                overdue_amount=facts.exposure.overdue_amount,
-                                max_overdue_days=facts.exposure.max_overdue_days)
+    return CreditResult.assemble({"exposure": exposure, "limit": limit, "available": limit - exposure,
+                                  "overdue_amount": facts.exposure.overdue_amount,
+                                  "max_overdue_days": facts.exposure.max_overdue_days})
 
 
 PriceSteps = list[tuple[CompiledRule, int | None, _PriceSteps]]
@@ -337,7 +337,16 @@ def decide_return(facts: ReturnFacts, ctx: DecisionContext) -> Decision:
 
 def empty_decision(hook: Hook, subject: str, ctx: DecisionContext, **payload: Any) -> Decision:
     """An ``allow`` with no reasons: what a plugin contributes when it only adds a payload."""
-    return _decision(hook, subject, ctx, _Collector(), **payload)
+    if not payload.keys() <= _PAYLOADS:
+        raise TypeError(f"unknown decision payload {sorted(payload.keys() - _PAYLOADS)}")
+    return Decision.assemble(
+        {"hook": hook, "subject": subject, "outcome": Outcome.allow, "approvals": [], "notifications": [],
+         "reasons": [], "policy": ctx.policy.ref, "backend": ctx.backend.name, "trace": Trace(),
+         "pricing": payload.get("pricing"), "credit": payload.get("credit"), "returns": payload.get("returns"),
+         "failure": None},
+        {"hook", "subject", "outcome", "approvals", "notifications", "reasons", "policy", "backend", "trace",
+         *payload},  # as _decision() gives it: the same fields set
+    )
 
 
 DECIDERS: Mapping[Hook, str] = {

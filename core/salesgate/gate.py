@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -59,6 +59,12 @@ class _Loaded:
     backend: Backend
     users: int = 0
     retired: bool = False
+    contexts: tuple[DecisionContext, DecisionContext] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Immutable, so every decision on this policy shares them: (explain off, explain on).
+        self.contexts = (DecisionContext(self.policy, self.backend, False),
+                         DecisionContext(self.policy, self.backend, True))
 
 
 def _format_validation(exc: ValidationError, what: str) -> str:
@@ -303,7 +309,7 @@ class Gate:
         recorded_by: tuple[str, ...] = ()
         loaded = self._acquire()
         try:
-            context = DecisionContext(loaded.policy, loaded.backend, explain)
+            context = loaded.contexts[1 if explain else 0]
             try:
                 model = self._load_facts(hook, facts, deadline, reserve)
             except FactsError:
@@ -321,14 +327,15 @@ class Gate:
                     decision = self._failed(hook, _subject_of(model), context, exc)
         finally:
             self._release(loaded)
-        recorded = model
-
-        def record() -> None:
-            self._hooks.record_decision(decision, recorded, skip=recorded_by)
-
         if self._store is None:
-            record()  # nothing to wait for that salesgate knows of: no thread hand-off (about 1 ms)
+            # nothing to wait for that salesgate knows of: no thread hand-off (about 1 ms)
+            self._hooks.record_decision(decision, model, skip=recorded_by)
         else:
+            recorded = model
+
+            def record() -> None:
+                self._hooks.record_decision(decision, recorded, skip=recorded_by)
+
             deadline.run_detached("recording the decision", record)
         return decision
 
