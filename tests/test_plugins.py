@@ -170,6 +170,16 @@ def test_third_party_plugins_join_every_decision_hook(seed: Policy) -> None:
     assert returned.returns.refund_amount == 300
 
 
+def test_a_plugin_registered_or_removed_on_a_running_gate_takes_part_from_the_next_decision(seed: Policy) -> None:
+    gate = make_gate(seed)
+    assert "legal" not in gate.approve_order(ORDER).required_roles
+    review = LegalReview()
+    gate.hooks.pm.register(review, name="acme-legal")
+    assert "legal" in gate.approve_order(ORDER).required_roles
+    gate.hooks.pm.unregister(review)
+    assert "legal" not in gate.approve_order(ORDER).required_roles
+
+
 def test_the_same_plugin_cannot_be_passed_twice(seed: Policy) -> None:
     plugin = LegalReview()
     with pytest.raises(PluginError, match=re.escape("plugin 'test_plugins.LegalReview' is already registered")):

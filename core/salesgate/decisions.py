@@ -18,6 +18,7 @@ import copy
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, ClassVar, Literal, Self, overload
 
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
@@ -362,9 +363,18 @@ def sort_approvals(approvals: dict[str, list[str]], ladder: Sequence[str]) -> li
     if len(approvals) == 1:
         roles = list(approvals)
     else:
-        position = {role: i for i, role in enumerate(ladder)}
+        position = _positions(tuple(ladder))
         roles = sorted(approvals, key=lambda r: (position.get(r, len(position)), r))
-    return [Approval.assemble({"role": r, "rules": sorted(set(approvals[r]))}) for r in roles]
+    return [Approval.assemble({"role": r, "rules": _unique_sorted(approvals[r])}) for r in roles]
+
+
+@lru_cache(maxsize=64)
+def _positions(ladder: tuple[str, ...]) -> dict[str, int]:
+    return {role: i for i, role in enumerate(ladder)}
+
+
+def _unique_sorted(rules: list[str]) -> list[str]:
+    return list(rules) if len(rules) == 1 else sorted(set(rules))
 
 
 def apply_adjustments(base: Decimal, adjustments: Sequence[PriceAdjustment]) -> list[PriceAdjustment]:

@@ -62,6 +62,46 @@ def _values(rule: CompiledRule, values: FactValues) -> dict[str, Any]:
     return out
 
 
+_REASON_GIVEN = frozenset({"rule", "outcome", "message", "translations", "line_no"})
+"""The fields a rule's Reason is made with (as ``Reason(...)`` without ``plugin``)."""
+
+
+@dataclass(frozen=True)
+class _Effect:
+    """What a fired rule adds to a decision, worked out once per rule (see :func:`_effect`)."""
+
+    outcome: Outcome
+    rank: int
+    reason: dict[str, Any] | None  # the Reason's fields but translations and line_no; None: no reason
+    translations: Mapping[str, str]
+    message: str
+    approvals: tuple[str, ...]
+    notify: tuple[str, ...]
+
+
+_EFFECTS: dict[int, tuple[CompiledRule, _Effect]] = {}
+
+
+def _effect(rule: CompiledRule) -> _Effect:
+    found = _EFFECTS.get(id(rule))
+    if found is not None and found[0] is rule:
+        return found[1]
+    action = rule.action
+    # A price, refund or notify-only rule that does not change the outcome gives no reason.
+    gives_reason = action.outcome is not Outcome.allow or not (action.changes_price or action.refund is not None
+                                                                 or action.notify)
+    effect = _Effect(
+        outcome=action.outcome, rank=action.outcome.rank,
+        reason={"rule": rule.id, "outcome": action.outcome, "message": action.message, "translations": None,
+                "line_no": None, "plugin": "rules"} if gives_reason else None,
+        translations=action.translations, message=action.message, approvals=action.approvals, notify=action.notify,
+    )
+    if len(_EFFECTS) > 4096:  # policies come and go on reloads: never grow without bound
+        _EFFECTS.clear()
+    _EFFECTS[id(rule)] = (rule, effect)  # the rule is kept, so its id is never reused while cached
+    return effect
+
+
 class _Collector:
     """Accumulates what fired rules ask for, and what the trace will be built from."""
 
@@ -74,20 +114,19 @@ class _Collector:
         self.outcome = Outcome.allow
 
     def fire(self, rule: CompiledRule, line_no: int | None) -> None:
-        action = rule.action
-        if action.outcome.rank > self.outcome.rank:
-            self.outcome = action.outcome
-        if action.outcome is not Outcome.allow or not (action.changes_price or action.refund is not None
-                                                        or action.notify):
-            self.reasons.append(Reason.assemble(
-                {"rule": rule.id, "outcome": action.outcome, "message": action.message,
-                 "translations": dict(action.translations), "line_no": line_no, "plugin": "rules"},
-                {"rule", "outcome", "message", "translations", "line_no"},  # as Reason(...) without plugin
-            ))
-        for role in action.approvals:
+        effect = _effect(rule)
+        if effect.rank > self.outcome.rank:
+            self.outcome = effect.outcome
+        if effect.reason is not None:
+            data = dict(effect.reason)
+            data["translations"] = dict(effect.translations)  # each decision owns its dicts
+            data["line_no"] = line_no
+            self.reasons.append(Reason.assemble(data, set(_REASON_GIVEN)))
+        for role in effect.approvals:
             self.approvals.setdefault(role, []).append(rule.id)
-        for role in action.notify:
-            self.notifications.append(Notification.trusted(role=role, rule=rule.id, message=action.message))
+        for role in effect.notify:
+            self.notifications.append(Notification.assemble({"role": role, "rule": rule.id,
+                                                             "message": effect.message}))
 
     def trace(self) -> Trace:
         """Every rule of every stage run, built when first read (see :class:`Trace`)."""

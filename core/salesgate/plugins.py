@@ -43,6 +43,36 @@ def disabled_from_env() -> set[str]:
     return {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
 
 
+class PluginManager(pluggy.PluginManager):
+    """pluggy's plugin manager, counting changes to what is registered.
+
+    The facade keeps each hook's implementations sorted by plugin name between changes instead of
+    sorting them on every decision; ``generation`` tells it when to look again.
+    """
+
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        self.generation = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        try:
+            return super().register(plugin, name)
+        finally:
+            self.generation += 1
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any | None:
+        try:
+            return super().unregister(plugin, name)
+        finally:
+            self.generation += 1
+
+    def set_blocked(self, name: str) -> None:
+        try:
+            super().set_blocked(name)
+        finally:
+            self.generation += 1
+
+
 def build_plugin_manager(
     plugins: Iterable[object] = (), *, disable: Iterable[str] = (), entry_points: bool = True
 ) -> pluggy.PluginManager:
@@ -52,7 +82,7 @@ def build_plugin_manager(
     third-party. Raises :class:`PluginError` if a plugin fails to import or implements a hook
     that does not exist.
     """
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm = PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     skip = set(disable) | disabled_from_env()
     for name, cls in _builtin_plugins().items():
@@ -106,26 +136,40 @@ class Hooks:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
+        self._sorted: dict[str, tuple[int, list[tuple[str, Callable[..., Any], tuple[str, ...]]]]] = {}
+
+    def _implementations(self, hook_name: str) -> list[tuple[str, Callable[..., Any], tuple[str, ...]]]:
+        """(plugin name, function, argument names) of a hook, by plugin name: results never depend
+        on registration order. Kept between registration changes when the manager counts them."""
+        generation = getattr(self.pm, "generation", None)
+        cached = self._sorted.get(hook_name)
+        if cached is not None and generation is not None and cached[0] == generation:
+            return cached[1]
+        caller = getattr(self.pm.hook, hook_name)
+        found = [(impl.plugin_name, impl.function, tuple(impl.argnames))
+                 for impl in sorted(caller.get_hookimpls(), key=lambda i: i.plugin_name)]
+        if generation is not None:
+            self._sorted[hook_name] = (generation, found)
+        return found
 
     def plugin_names(self) -> list[str]:
         return sorted(name for name, _ in self.pm.list_name_plugin() if name)
 
     def decide(self, hook: Hook, facts: OrderFacts | ReturnFacts, context: DecisionContext) -> Decision:
         """Call every plugin of a decision hook, check each result, combine by precedence."""
-        caller = getattr(self.pm.hook, DECIDERS[hook])
         results: list[Decision] = []
         # Sorted by plugin name so the combined trace reads the same whatever the registration order.
-        for impl in sorted(caller.get_hookimpls(), key=lambda i: i.plugin_name):
+        for plugin, function, _ in self._implementations(DECIDERS[hook]):
             try:
-                result = impl.function(facts=facts, context=context)
+                result = function(facts=facts, context=context)
             except Exception as exc:
-                raise PluginError(f"plugin {impl.plugin_name!r} failed in {DECIDERS[hook]}: "
+                raise PluginError(f"plugin {plugin!r} failed in {DECIDERS[hook]}: "
                                   f"{type(exc).__name__}: {exc}") from exc
             if result is None:
                 continue
             if not isinstance(result, Decision) or result.hook != hook:
                 raise PluginError(
-                    f"plugin {impl.plugin_name!r} returned {type(result).__name__} from {DECIDERS[hook]}; "
+                    f"plugin {plugin!r} returned {type(result).__name__} from {DECIDERS[hook]}; "
                     f"expected a Decision with hook={hook!r} or None"
                 )
             results.append(result)
@@ -183,15 +227,15 @@ class Hooks:
                         skip: Iterable[str] = ()) -> None:
         """Every recorder runs (but the plugins named in ``skip``, which recorded it already); one
         failing is logged and never affects the decision or the others."""
-        skipped = set(skip)
+        skipped = set(skip) if skip else ()
         arguments = {"decision": decision, "facts": facts}
-        for impl in self.pm.hook.salesgate_record_decision.get_hookimpls():
-            if impl.plugin_name in skipped:
+        for plugin, function, argnames in self._implementations("salesgate_record_decision"):
+            if plugin in skipped:
                 continue
             try:
-                impl.function(**{name: arguments[name] for name in impl.argnames})
+                function(**{name: arguments[name] for name in argnames})
             except Exception:
-                logger.exception("plugin %r failed to record decision %s", impl.plugin_name, decision.subject)
+                logger.exception("plugin %r failed to record decision %s", plugin, decision.subject)
 
     def register_adapters(self) -> dict[str, type]:
         """Collect adapter classes by name; a duplicate name names both classes."""
