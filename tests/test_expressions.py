@@ -296,6 +296,25 @@ def test_line_scope_rule_matches_each_line_on_its_own(matched: Any, index: int,
     assert {i for rule, i in matched[1] if rule == f"l{index}"} == lines, text
 
 
+@pytest.mark.parametrize("backend", ["python", "durable"])
+def test_a_line_scope_rule_reading_only_order_facts_still_fires_on_every_line(tmp_path: Path, backend: str) -> None:
+    (tmp_path / "credit.yaml").write_text(
+        "ruleset: credit\nhook: credit_check\nversion: '1'\nrules:\n"
+        "  - id: per-line-grade\n    scope: line\n    when: customer.grade == \"A\"\n    then: { warn: 大客户 }\n",
+        encoding="utf-8",
+    )
+    order = {
+        "order": {"id": "SO-8", "customer_id": "C-1", "order_date": "2026-11-23", "lines": [
+            {"line_no": 1, "sku": "A", "qty": 1, "unit_price": "10"},
+            {"line_no": 2, "sku": "B", "qty": 1, "unit_price": "10"},
+        ]},
+        "customer": {"id": "C-1", "name": "华东机电", "grade": "A"},
+    }
+    with Gate.from_path(tmp_path, backend=backend, entry_points=False) as gate:
+        decision = gate.check_credit(order)
+    assert [(r.rule, r.line_no) for r in decision.reasons] == [("per-line-grade", 1), ("per-line-grade", 2)]
+
+
 def test_line_scope_rule_fires_once_per_line_through_a_policy(tmp_path: Path) -> None:
     (tmp_path / "approval.yaml").write_text(
         "ruleset: approval\nhook: order_approval\nversion: '1'\nroles: [sales_manager]\nrules:\n"

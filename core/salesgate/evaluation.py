@@ -217,18 +217,22 @@ def _price_steps(rule: CompiledRule) -> _PriceSteps:
 _PAYLOADS = frozenset({"pricing", "credit", "returns"})
 
 
+_GIVEN = frozenset({"hook", "subject", "outcome", "approvals", "notifications", "reasons", "policy", "backend",
+                    "trace"})
+_GIVEN_WITH = {name: _GIVEN | {name} for name in _PAYLOADS}
+
+
 def _decision(hook: Hook, subject: str, ctx: DecisionContext, c: _Collector, **payload: Any) -> Decision:
-    if not payload.keys() <= _PAYLOADS:
-        raise TypeError(f"unknown decision payload {sorted(payload.keys() - _PAYLOADS)}")
+    if len(payload) > 1 or not payload.keys() <= _PAYLOADS:
+        raise TypeError(f"one decision payload of {sorted(_PAYLOADS)}, got {sorted(payload)}")
+    given = _GIVEN_WITH[next(iter(payload))] if payload else _GIVEN
     return Decision.assemble(
         {"hook": hook, "subject": subject, "outcome": c.outcome,
          "approvals": sort_approvals(c.approvals, ctx.policy.roles), "notifications": c.notifications,
          "reasons": c.reasons, "policy": ctx.policy.ref, "backend": ctx.backend.name, "trace": c.trace(),
          "pricing": payload.get("pricing"), "credit": payload.get("credit"), "returns": payload.get("returns"),
          "failure": None},
-        # As Decision(...) with these arguments: the payload given, failure left at its default.
-        {"hook", "subject", "outcome", "approvals", "notifications", "reasons", "policy", "backend", "trace",
-         *payload},
+        set(given),  # as Decision(...) with these arguments: the payload given, failure left at its default
     )
 
 
@@ -368,9 +372,12 @@ def decide_return(facts: ReturnFacts, ctx: DecisionContext) -> Decision:
         fired = _run_stage(ctx.policy, "return_handling", matches, factset, collector)
         for rule, _ in fired:
             collector.fire(rule, None)
-    amount = facts.return_request.amount
+    amount = factset.root.get("return.amount")  # flattened when a rule reads it
+    if amount is None:
+        amount = facts.return_request.amount
     refund_rate, fee, refund = refund_terms(amount, [rule for rule, _ in fired], collector.outcome)
-    returns = ReturnResult.trusted(amount=amount, refund_rate=refund_rate, restocking_fee=fee, refund_amount=refund)
+    returns = ReturnResult.assemble({"amount": amount, "refund_rate": refund_rate, "restocking_fee": fee,
+                                     "refund_amount": refund})
     return _decision("return_handling", facts.return_request.id, ctx, collector, returns=returns)
 
 

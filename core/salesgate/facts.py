@@ -174,8 +174,8 @@ def _projected(facts: OrderFacts, policy_prices: dict[int, Decimal] | None, plan
                 flat["line.policy_price"] = policy_prices.get(line.line_no)
             lines.append(flat)
         root["order.lines"] = lines
-    else:
-        lines = [{} for _ in order_lines]
+    else:  # no rule reads a line, and no rule runs per line (see Policy.fact_reads): no items to build
+        return FactSet(root, (), tuple(line.line_no for line in order_lines))
     return FactSet(root, tuple({**root, **flat} for flat in lines), tuple(line.line_no for line in order_lines))
 
 
@@ -188,7 +188,8 @@ def order_factset(facts: OrderFacts, policy_prices: dict[int, Decimal] | None = 
     ``paths`` flattens only those facts (what the rules of a stage read, ``order.lines`` with
     the ``line.*`` ones): every value present is the same as in the full flattening, so rules
     over those paths match, trace and explain exactly as on the full facts, at a fraction of
-    the cost.
+    the cost. Without ``order.lines`` or a ``line.*`` path there are no ``items`` (no rule runs
+    per line: :attr:`Policy.fact_reads` adds ``order.lines`` for line-scope rules).
     """
     if paths is not None:
         return _projected(facts, policy_prices, _projection(paths))

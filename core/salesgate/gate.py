@@ -50,6 +50,9 @@ def make_backend(name: BackendName, policy: Policy) -> Backend:
     raise ValueError(f"unknown backend {name!r}: use 'durable' or 'python'")
 
 
+_MODELS = (OrderFacts, ReturnFacts)
+
+
 @dataclass
 class _Loaded:
     """A policy with its backend. ``users`` counts decisions in flight, so a replaced backend is
@@ -345,7 +348,7 @@ class Gate:
         check is left out: it is loaded inside the reservation lock)."""
         if reserve and isinstance(facts, Mapping) and "exposure" not in facts:
             facts = {**facts, "exposure": {}}
-        if isinstance(facts, OrderFacts | ReturnFacts) or not self._hooks.loads_facts():
+        if isinstance(facts, _MODELS) or not self._hooks.loads_facts():
             return self.facts_for(hook, facts)  # a model asks no adapter: nothing to wait for
         return deadline.run("loading facts", lambda _abandoned: self.facts_for(hook, facts))
 

@@ -112,6 +112,8 @@ class Policy:
         reads: dict[str, set[str]] = {}
         for rule in self.rules:
             paths = set(rule.reads)
+            if rule.scope == "line":
+                paths.add("order.lines")  # runs once per line, whatever it reads: the lines must be there
             for formula in (rule.action.set_price, rule.action.floor):
                 if formula is not None:
                     paths.update(ref.path for ref in walk_refs(formula))
