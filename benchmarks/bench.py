@@ -492,10 +492,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "Gate/durable" in by_name and "raw durable" in by_name:
             ratio = by_name["Gate/durable"].per_second / by_name["raw durable"].per_second
             p99 = by_name["Gate/durable"].percentile_us(0.99)
-            parts.append(f"Gate/durable ÷ raw = {ratio:.2f} {verdict(ratio >= TARGET_DURABLE_RATIO)}, "
+            parts.append(f"Gate/durable ÷ raw = {ratio:.3f} {verdict(ratio >= TARGET_DURABLE_RATIO)}, "
                          f"p99 {p99:,.0f} µs {verdict(p99 <= TARGET_DURABLE_P99_US)}")
         ratio = by_name["Gate/python"].per_second / by_name["floor"].per_second
-        parts.append(f"Gate/python ÷ floor = {ratio:.2f} {verdict(ratio >= TARGET_PYTHON_RATIO)}")
+        parts.append(f"Gate/python ÷ floor = {ratio:.3f} {verdict(ratio >= TARGET_PYTHON_RATIO)}")
         parts.append(f"disagreements {bad}")
         print(f"  {hook:<16} " + "; ".join(parts))
     never = sorted({r.id for r in policy.rules} - set(fired_counts))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from fixtures.databases import KINDS, ScratchDatabase, isolated_database
 from fixtures.erp_schemas import FIXTURES, TODAY, ErpFixture
-from salesgate import FactsError, Gate, Outcome, load_policy
+from salesgate import AdapterError, FactsError, Gate, Outcome, load_policy
 from salesgate.demo import AS_OF, load_demo_company, return_request
 from salesgate.models import ReturnFacts
 from salesgate.policy.compiler import Policy
@@ -493,3 +493,37 @@ def test_an_order_the_erp_committed_without_confirm_counts_once(
     finally:
         reader.close()
         store.close()
+
+
+HISTORY = {  # (first day, day after the last day) → the submitted orders entered then, oldest first
+    "erpnext": [((date(2020, 1, 1), date(2030, 1, 1)), ["SAL-ORD-0009", "SAL-ORD-0000", "SAL-ORD-0002",
+                                                        "SAL-ORD-0003"]),
+                ((TODAY - timedelta(10), TODAY + timedelta(1)), ["SAL-ORD-0000", "SAL-ORD-0002", "SAL-ORD-0003"]),
+                ((TODAY, TODAY + timedelta(1)), [])],
+    "odoo": [((date(2026, 11, 2), date(2026, 11, 3)), ["S00002", "S00003", "S00009"]),
+             ((date(2026, 11, 3), date(2026, 12, 1)), [])],
+}
+
+
+def test_mapping_lists_the_orders_of_a_period_for_replays(erp: tuple[ErpFixture, SqlAdapter]) -> None:
+    fixture, adapter = erp
+    for (since, until), expected in HISTORY[fixture.mapping]:
+        assert adapter.order_ids(since, until) == expected, (since, until)
+
+
+def test_a_mapping_without_order_history_says_how_to_add_it(tmp_path: Path) -> None:
+    minimal = write(tmp_path, "mapping: bare\nfacts:\n  customer:\n    table: customers\n    key: id\n"
+                              "    columns: {id: id, name: name}\n")
+    adapter = SqlAdapter(f"sqlite:///{tmp_path / 'erp.db'}", mapping=minimal)
+    try:
+        with pytest.raises(AdapterError, match="no order_history query"):
+            adapter.order_ids(date(2026, 1, 1), date(2027, 1, 1))
+    finally:
+        adapter.close()
+
+
+def test_order_history_must_be_a_query(tmp_path: Path) -> None:
+    text = ("mapping: bad\nfacts:\n  order_history:\n    table: orders\n    key: {since: d}\n"
+            "    columns: {order_id: id}\n")
+    with pytest.raises(MappingError, match="order_history needs a query"):
+        load_mapping(write(tmp_path, text))

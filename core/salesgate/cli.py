@@ -25,6 +25,7 @@ from rich.text import Text
 from . import __version__
 from .commands.approvals import approvals as approvals_commands
 from .commands.audit import audit as audit_commands
+from .commands.export import export_command
 from .commands.simulate import simulate_command
 from .commands.test import run_tests_command
 from .decisions import Decision, Outcome, PricingResult, Reason
@@ -435,6 +436,7 @@ def current(url: str | None) -> None:
 cli.add_command(approvals_commands)
 cli.add_command(audit_commands)
 cli.add_command(simulate_command)
+cli.add_command(export_command)
 
 
 # -- printing decisions ----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from salesgate.models import CreditExposure, Customer, Delivery, Order, Product
 
 from .convert import ConversionError, Converter, base_type, converter_for, is_required, plain_decimal, to_decimal
 from .engine import ANSI_MODES, MYSQL, create_engine, redact, shown
-from .facts import EXPANDING_PARAMS, FACT_KINDS, OVERDUE_SINCE, TODAY, CountedOrder
+from .facts import EXPANDING_PARAMS, FACT_KINDS, OVERDUE_SINCE, TODAY, CountedOrder, HistoryOrder
 from .mapping import ErpMapping, Fact, Plan, load_mapping, table_keys
 
 DEFAULT_URL_ENV = "SALESGATE_DATABASE_URL"
@@ -189,6 +189,20 @@ class SqlAdapter:
             found: CountedOrder = self._validate(plan, CountedOrder, self._values(plan, row, params), params)
             counted.add(found.order_id)
         return [order_id for order_id in asked if order_id in counted]
+
+    def order_ids(self, since: date, until: date) -> list[str]:
+        """Ids of the orders entered from ``since`` to ``until`` (both included), in the order the
+        mapping's ``order_history`` query gives them: the history ``salesgate export`` replays."""
+        sources = self._statements["order_history"]
+        if not sources:
+            raise AdapterError(f"mapping {self.mapping.name!r} ({self.mapping.file}) has no order_history query: "
+                               "add one to list the orders of a period (see docs/adapters.md)")
+        (plan, statement), params = sources[0], {"since": since, "until": until}
+        found: dict[str, None] = {}
+        for row in self._rows(plan, statement, params):
+            order: HistoryOrder = self._validate(plan, HistoryOrder, self._values(plan, row, params), params)
+            found[order.order_id] = None
+        return list(found)
 
     # -- reading and converting -------------------------------------------------------------------------
 

@@ -31,6 +31,14 @@ class CountedOrder(BaseModel):
     order_id: str = Field(min_length=1, description="The order's id, as salesgate was given it.")
 
 
+class HistoryOrder(BaseModel):
+    """One row of ``order_history``: an order entered in the period asked for, to replay it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    order_id: str = Field(min_length=1, description="The order's id, as salesgate is given it.")
+
+
 @dataclass(frozen=True)
 class FactKind:
     """One fact a mapping can declare."""
@@ -57,6 +65,7 @@ FACT_KINDS: dict[str, FactKind] = {
         FactKind("order.lines", OrderLine, ("order_id",)),
         FactKind("delivery", Delivery, ("order_id", "sku")),
         FactKind("counted_orders", CountedOrder, ("customer_id", "order_ids")),
+        FactKind("order_history", HistoryOrder, ("since", "until")),
     )
 }
 

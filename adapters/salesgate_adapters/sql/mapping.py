@@ -127,6 +127,7 @@ class Facts(_Strict):
     order: OrderFact | None = None
     delivery: Fact | None = None
     counted_orders: Source | None = None
+    order_history: Source | None = None
 
 
 class MappingFile(_Strict):
@@ -280,7 +281,8 @@ def _fields_at(loc: Sequence[str | int]) -> list[str]:
         return list(MappingFile.model_fields)
     if names == ["facts"]:
         return list(Facts.model_fields)
-    model: type[BaseModel] = Source if names[:2] in (["facts", "exposure"], ["facts", "counted_orders"]) else Fact
+    sources = (["facts", "exposure"], ["facts", "counted_orders"], ["facts", "order_history"])
+    model: type[BaseModel] = Source if names[:2] in sources else Fact
     if names[:2] == ["facts", "order"] and names[-1] != "lines":
         model = OrderFact
     return [f.alias or name for name, f in model.model_fields.items()]
@@ -305,6 +307,8 @@ def _check_plan(mapping: ErpMapping, plan: Plan, problem: Any) -> None:
         if match:
             problem(f"write IN :{match.group(1)} without parentheses: the list is expanded into them",
                     [*path, "query"])
+    elif kind.name == "order_history":
+        problem("order_history needs a query: the orders entered between :since and :until", list(path))
     else:
         if isinstance(source.key, dict):
             for name in source.key:

@@ -1,0 +1,133 @@
+"""The README's "Changing a policy safely", step by step, as a policy owner does it.
+
+Last year's orders come from an ERP database (the demo ERP on SQLite) through ``salesgate export``;
+the owner lowers the general manager's threshold from 100,000 to 50,000, runs the tests (which
+catch the cases describing the old threshold), updates them, simulates the change on the history,
+and deploys it to a running gate by swapping a symlink, without a restart; a broken edit never
+replaces the running policy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from salesgate import Gate
+from salesgate.cli import cli
+from salesgate.demo import load_demo_company
+from salesgate.reload import PolicyReloader
+from salesgate.seed import seed_policy_path
+from salesgate_adapters.demo_erp import create_demo_erp, demo_engine
+
+BIG_ORDER = {  # 60,000: between the new threshold (50,000) and the old one (100,000)
+    "order": {"id": "SO-7001", "customer_id": "C001", "order_date": "2026-11-20", "channel": "written",
+              "payment_method": "transfer", "payment_terms_days": 30,
+              "lines": [{"line_no": 1, "sku": "P1", "qty": 60, "unit_price": "1000"}]},
+    "customer": {"id": "C001", "name": "华东机电有限公司", "grade": "B", "credit_limit": "900000",
+                 "payment_terms_days": 30},
+    "products": [{"sku": "P1", "list_price": "1000", "cost": "600", "stock": 500}],
+}
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} is not in {path} exactly once"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+@pytest.fixture
+def erp_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    engine = demo_engine(url)
+    create_demo_erp(load_demo_company(), engine)
+    engine.dispose()
+    return url
+
+
+def test_a_policy_owner_changes_a_threshold_simulates_tests_and_deploys_it(tmp_path: Path, erp_url: str) -> None:
+    runner = CliRunner()
+
+    # 0. last year's orders, from the ERP
+    history = tmp_path / "orders-2026.jsonl"
+    exported = runner.invoke(cli, ["export", "--from", "2026-01-01", "--to", "2026-11-06", "--mapping", "demo",
+                                   "--url", erp_url, "--today", "2026-11-06", "-o", str(history)])
+    assert exported.exit_code == 0, exported.output
+    assert "9 order(s) of 2026-01-01 to 2026-11-06 written" in exported.output
+    assert len(history.read_text(encoding="utf-8").splitlines()) == 9
+
+    # 1. copy the policy and change the threshold
+    live = tmp_path / "rules-2026"
+    shutil.copytree(seed_policy_path(), live)
+    new = tmp_path / "rules-2027"
+    shutil.copytree(live, new)
+    rules = new / "order-approval.yaml"
+    _edit(rules, "when: order.total >= 100000", "when: order.total >= 50000")
+    _edit(rules, "order.total >= 20000 and order.total < 100000", "order.total >= 20000 and order.total < 50000")
+
+    # 2. validate and test: the cases written for the old threshold fail, by name
+    assert runner.invoke(cli, ["validate", str(new)]).exit_code == 0
+    tested = runner.invoke(cli, ["test", str(new), "--backend", "python"])
+    assert tested.exit_code == 1
+    assert "total 99,999.99 needs only the sales manager" in tested.output
+    cases = new / "tests" / "order-approval.yaml"
+    _edit(cases, 'unit_price: "99999.99"', 'unit_price: "49999.99"')
+    _edit(cases, 'qty: 100, unit_price: 1000, discount: "0.0001"', 'qty: 50, unit_price: 1000, discount: "0.0001"')
+    _edit(cases, "channel: oral\n        lines: [ { line_no: 1, sku: P1, qty: 50,",
+          "channel: oral\n        lines: [ { line_no: 1, sku: P1, qty: 40,")
+    tested = runner.invoke(cli, ["test", str(new), "--backend", "python"])
+    assert tested.exit_code == 0, tested.output
+
+    # 3. what would it have done to last year's orders?
+    report = tmp_path / "what-if.html"
+    simulated = runner.invoke(cli, ["simulate", "--rules", str(new), "--baseline", str(live), "--orders", str(history),
+                                    "--json", "--html", str(report), "--workers", "1"])
+    assert simulated.exit_code == 0, simulated.output
+    figures = json.loads(simulated.stdout)
+    approval = figures["hooks"]["order_approval"]
+    assert approval["approvals"]["gained"] == {"general_manager": 3}  # 79,800, 50,000 and 60,800
+    assert approval["changed"] == 3
+    assert figures["hooks"]["credit_check"]["changed"] == 0
+    assert "general_manager" in report.read_text(encoding="utf-8")
+
+    # 4. deploy without downtime: the service reads a symlink; swap it
+    current = tmp_path / "current"
+    current.symlink_to(live, target_is_directory=True)
+    with Gate.from_path(current, backend="python", entry_points=False) as gate:
+        before = gate.approve_order(BIG_ORDER)
+        assert before.required_roles == ["sales_manager"]
+        reloader = PolicyReloader(gate, current, settle=0)
+
+        broken = tmp_path / "rules-broken"
+        shutil.copytree(new, broken)
+        _edit(broken / "order-approval.yaml", "when: order.total >= 50000", "when: order.totl >= 50000")
+        current.unlink()
+        current.symlink_to(broken, target_is_directory=True)
+        rejected = reloader.check_now()
+        assert rejected.status == "rejected"
+        assert any("order.totl" in problem for problem in rejected.problems)
+        assert gate.approve_order(BIG_ORDER).policy.hash == before.policy.hash  # still the old policy
+
+        current.unlink()
+        current.symlink_to(new, target_is_directory=True)
+        taken = reloader.check_now()
+        assert taken.status == "reloaded", taken.message
+        after = gate.approve_order(BIG_ORDER)
+        assert after.required_roles == ["sales_manager", "general_manager"]
+        assert after.policy.hash != before.policy.hash
+        assert after.policy.hash == gate.policy.hash
+
+
+def test_export_refuses_a_mapping_that_cannot_list_orders(tmp_path: Path, erp_url: str) -> None:
+    mapping = tmp_path / "bare.yaml"
+    mapping.write_text("mapping: bare\nfacts:\n  customer:\n    table: customers\n    key: id\n"
+                       "    columns: {id: id, name: name}\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["export", "--from", "2026-01-01", "--to", "2026-12-31", "--mapping",
+                                      str(mapping), "--url", erp_url, "-o", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 2
+    assert "no order_history query" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out.jsonl").exists()
