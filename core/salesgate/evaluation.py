@@ -105,6 +105,8 @@ def _effect(rule: CompiledRule) -> _Effect:
 class _Collector:
     """Accumulates what fired rules ask for, and what the trace will be built from."""
 
+    __slots__ = ("approvals", "explain", "notifications", "outcome", "reasons", "stages")
+
     def __init__(self, explain_on: bool = False) -> None:
         self.reasons: list[Reason] = []
         self.approvals: dict[str, list[str]] = {}
