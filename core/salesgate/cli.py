@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich import box
@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
+from .commands import fail, fail_policy, open_store, url_option
 from .commands.approvals import approvals as approvals_commands
 from .commands.audit import audit as audit_commands
 from .commands.export import export_command
@@ -94,18 +95,6 @@ def _show(*renderables: RenderableType) -> None:
     click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
-
-
-def _fail_policy(exc: PolicyError, summary: str) -> NoReturn:
-    for problem in exc.problems:
-        click.echo(str(problem), err=True)
-    count = len(exc.problems)
-    _fail(f"{summary}: {count} problem{'s' if count != 1 else ''}")
-
-
 class _Group(click.Group):
     """Turns every SalesgateError raised by a command into one-line messages and exit code 2."""
 
@@ -113,9 +102,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except PolicyError as exc:
-            _fail_policy(exc, "invalid policy")
+            fail_policy(exc, "invalid policy")
         except SalesgateError as exc:
-            _fail(str(exc))
+            fail(str(exc))
 
 
 def _load(path: str | None) -> Policy:
@@ -228,7 +217,7 @@ def validate(path: str) -> None:
     try:
         policy = load_policy(path)
     except PolicyError as exc:
-        _fail_policy(exc, f"policy {path} is invalid")
+        fail_policy(exc, f"policy {path} is invalid")
     rulesets = len(policy.rulesets)
     click.echo(f"ok: {policy.name} {policy.version} ({policy.hash}): {len(policy.rules)} rules in "
                f"{rulesets} rule set{'s' if rulesets != 1 else ''}")
@@ -386,25 +375,11 @@ def db() -> None:
     """
 
 
-def _url_option(func: F) -> F:
-    option = click.option("--url", metavar="URL", help="Database URL (default: $SALESGATE_DATABASE_URL).")
-    return option(func)
-
-
-def _open_store(url: str | None) -> Any:
-    from salesgate_adapters.store import URL_ENV, Store
-
-    url = url or os.environ.get(URL_ENV, "").strip()
-    if not url:
-        raise UsageProblem(f"no database: pass --url URL or set {URL_ENV}")
-    return Store(url)
-
-
 @db.command()
-@_url_option
+@url_option
 def upgrade(url: str | None) -> None:
     """Create salesgate's tables, or migrate them to this version (a no-op when up to date)."""
-    store = _open_store(url)
+    store = open_store(url)
     try:
         before = store.current()
         store.upgrade()
@@ -416,10 +391,10 @@ def upgrade(url: str | None) -> None:
 
 
 @db.command()
-@_url_option
+@url_option
 def current(url: str | None) -> None:
     """Print the revision salesgate's tables are at."""
-    store = _open_store(url)
+    store = open_store(url)
     try:
         revision = store.current()
     finally:

@@ -1,26 +1,42 @@
-"""Command groups of the ``salesgate`` command that work on salesgate's own tables (``approvals``, ``audit``).
+"""Commands of the ``salesgate`` command beyond the core ones, and what every command shares.
 
-They share the store plumbing below; errors are :class:`~salesgate.errors.SalesgateError`, which the
-top-level group turns into one line on stderr and exit code 2.
+The store plumbing (``--url``, opening the store) and the way errors end a command: one line per
+problem on stderr and exit code 2. Errors raised as :class:`~salesgate.errors.SalesgateError` are
+turned into that by the top-level group.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console, Group, RenderableType
 
-from ..errors import SalesgateError
+from ..errors import PolicyError, SalesgateError
 
 if TYPE_CHECKING:
     from salesgate_adapters.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 NON_TTY_WIDTH = 140
+
+
+def fail(message: str) -> NoReturn:
+    """End the command: ``error: message`` on stderr, exit code 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def fail_policy(exc: PolicyError, summary: str) -> NoReturn:
+    """End the command on an invalid policy or test file: each problem on its own line, then ``summary``."""
+    for problem in exc.problems:
+        click.echo(str(problem), err=True)
+    count = len(exc.problems)
+    fail(f"{summary}: {count} problem{'s' if count != 1 else ''}")
 
 
 class CommandInputError(SalesgateError):

@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -21,20 +21,9 @@ from ..errors import PolicyError, SalesgateError
 from ..gate import BackendName
 from ..policy.compiler import CompiledRule, Policy, load_policy
 from ..policy.testcases import TESTS_DIR, CaseResult, SuiteResult, load_cases, run_suite, select_cases
+from . import fail, fail_policy
 
 __all__ = ["run_tests_command"]
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
-
-
-def _fail_problems(exc: PolicyError, summary: str) -> NoReturn:
-    for problem in exc.problems:
-        click.echo(str(problem), err=True)
-    count = len(exc.problems)
-    _fail(f"{summary}: {count} problem{'s' if count != 1 else ''}")
 
 
 @click.command("test")
@@ -58,29 +47,29 @@ def run_tests_command(path: str, backend: BackendName, keywords: Sequence[str], 
     fire are listed.
     """
     if Path(path).is_file():
-        _fail(f"{path} is a file: give the policy directory; its cases are in <directory>/{TESTS_DIR}/*.yaml")
+        fail(f"{path} is a file: give the policy directory; its cases are in <directory>/{TESTS_DIR}/*.yaml")
     try:
         policy = load_policy(path)
     except PolicyError as exc:
-        _fail_problems(exc, f"policy {path} is invalid")
+        fail_policy(exc, f"policy {path} is invalid")
     try:
         cases = load_cases(path)
     except PolicyError as exc:
-        _fail_problems(exc, f"test cases in {Path(path) / TESTS_DIR} are invalid")
+        fail_policy(exc, f"test cases in {Path(path) / TESTS_DIR} are invalid")
     if not cases:
-        _fail(f"no test cases in {Path(path) / TESTS_DIR}/*.yaml: write some (docs/testing-rules.md)")
+        fail(f"no test cases in {Path(path) / TESTS_DIR}/*.yaml: write some (docs/testing-rules.md)")
     selected = select_cases(cases, keywords)
     if not selected:
-        _fail(f"no case name contains {' or '.join(repr(k) for k in keywords)} ({len(cases)} cases in "
+        fail(f"no case name contains {' or '.join(repr(k) for k in keywords)} ({len(cases)} cases in "
               f"{Path(path) / TESTS_DIR})")
     if require_coverage and len(selected) < len(cases):
-        _fail("--require-coverage needs every case to run: drop -k")
+        fail("--require-coverage needs every case to run: drop -k")
     try:
         suite = run_suite(policy, selected, backend=backend)
     except ImportError as exc:
-        _fail(f"the {backend} backend is not available ({exc}); try --backend python")
+        fail(f"the {backend} backend is not available ({exc}); try --backend python")
     except SalesgateError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     complete = len(selected) == len(cases)
     uncovered = suite.uncovered() if complete else None
     if as_json:
