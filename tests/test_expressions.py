@@ -315,6 +315,42 @@ def test_a_line_scope_rule_reading_only_order_facts_still_fires_on_every_line(tm
     assert [(r.rule, r.line_no) for r in decision.reasons] == [("per-line-grade", 1), ("per-line-grade", 2)]
 
 
+PRICING_ONLY_ORDER_FACTS = (
+    "ruleset: pricing\nhook: pricing\nversion: '1'\nrules:\n"
+    "  - id: grade-a-discount\n    when: customer.grade == \"A\"\n    then: { discount: 5% }\n"
+)
+APPROVAL_ONLY = (
+    "ruleset: approval\nhook: order_approval\nversion: '1'\nrules:\n"
+    "  - id: big\n    when: order.total >= 100000\n    then: { warn: 大额 }\n"
+)
+
+
+@pytest.mark.parametrize("backend", ["python", "durable"])
+@pytest.mark.parametrize("rules", [PRICING_ONLY_ORDER_FACTS, APPROVAL_ONLY], ids=["order-facts", "no-pricing"])
+def test_every_line_is_priced_whatever_the_pricing_rules_read(tmp_path: Path, backend: str, rules: str) -> None:
+    from salesgate.bulk import Replayer
+
+    (tmp_path / "rules.yaml").write_text(rules, encoding="utf-8")
+    order = {
+        "order": {"id": "SO-7", "customer_id": "C-1", "order_date": "2026-11-23", "lines": [
+            {"line_no": 1, "sku": "A", "qty": 2, "unit_price": "100"},
+            {"line_no": 2, "sku": "B", "qty": 1, "unit_price": "10"},
+        ]},
+        "customer": {"id": "C-1", "name": "华东机电", "grade": "A"},
+        "products": [{"sku": "A", "list_price": "100"}, {"sku": "B", "list_price": "10"}],
+    }
+    with Gate.from_path(tmp_path, backend=backend, entry_points=False) as gate:
+        decision = gate.price_order(order)
+        facts = gate.facts_for("pricing", order)
+        replayer = Replayer(gate.policy)
+        verdict = replayer.order("pricing", facts, replayer.order_factset(facts))
+    assert decision.failure is None
+    assert decision.pricing is not None
+    expected = ["95.00", "9.50"] if rules is PRICING_ONLY_ORDER_FACTS else ["100.00", "10.00"]
+    assert [str(line.policy_price) for line in decision.pricing.lines] == expected
+    assert [str(price) for price in verdict.prices] == expected
+
+
 def test_line_scope_rule_fires_once_per_line_through_a_policy(tmp_path: Path) -> None:
     (tmp_path / "approval.yaml").write_text(
         "ruleset: approval\nhook: order_approval\nversion: '1'\nroles: [sales_manager]\nrules:\n"

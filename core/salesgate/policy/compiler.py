@@ -119,6 +119,8 @@ class Policy:
                     paths.update(ref.path for ref in walk_refs(formula))
             reads.setdefault(rule.stage, set()).update(paths)
             reads.setdefault(rule.hook, set()).update(paths)
+        # Pricing prices every line, whatever its rules read (and with no pricing rules at all).
+        reads.setdefault("pricing", set()).add("order.lines")
         return MappingProxyType({name: frozenset(paths) for name, paths in reads.items()})
 
     @cached_property
