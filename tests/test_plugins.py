@@ -40,6 +40,7 @@ from salesgate import (
     hookspecs,
     load_policy,
 )
+from salesgate.decisions import CreditResult
 from salesgate.evaluation import DecisionContext
 from salesgate.plugins import DISABLE_ENV, build_plugin_manager
 from salesgate.seed import seed_policy_path
@@ -534,6 +535,60 @@ def test_the_plugin_example_in_the_docs_works(seed: Policy, tmp_path: Path) -> N
     assert decision.failure is None
     assert decision.required_roles == ["legal"]
     assert "acme-watch-list" in [r.rule for r in decision.reasons]
+
+
+# -- credit figures ----------------------------------------------------------------------------------
+
+
+class NettedExposure:
+    """A company that nets its customers' deposits against exposure: figures of its own."""
+
+    def __init__(self, deposit: str = "250") -> None:
+        self.deposit = Decimal(deposit)
+
+    @hookimpl
+    def salesgate_credit_figures(self, facts: OrderFacts, context: DecisionContext) -> CreditResult | None:
+        exposure = facts.exposure.total + facts.order.total - self.deposit
+        limit = facts.customer.credit_limit
+        return CreditResult(exposure=exposure, limit=limit, available=limit - exposure,
+                            overdue_amount=facts.exposure.overdue_amount,
+                            max_overdue_days=facts.exposure.max_overdue_days)
+
+
+def test_the_credit_plugin_shows_exposure_limit_and_available_on_credit_checks(seed: Policy) -> None:
+    decision = make_gate(seed).check_credit(ORDER)
+    assert decision.credit is not None
+    assert (decision.credit.exposure, decision.credit.limit, decision.credit.available) == (
+        Decimal("600.00"), Decimal("1000"), Decimal("400.00"))
+    assert make_gate(seed, disable_plugins=["credit"]).check_credit(ORDER).credit is None
+
+
+def test_a_company_plugins_credit_figures_replace_the_built_in_ones(seed: Policy) -> None:
+    decision = make_gate(seed, plugins=[NettedExposure()]).check_credit(ORDER)
+    assert decision.credit is not None
+    assert (decision.credit.exposure, decision.credit.available) == (Decimal("350.00"), Decimal("650.00"))
+    assert decision.outcome is make_gate(seed).check_credit(ORDER).outcome  # figures never decide
+
+
+def test_two_company_plugins_computing_credit_figures_fail_closed_naming_both(seed: Policy) -> None:
+    second = NettedExposure("1")
+    second.__class__ = type("OtherNetting", (NettedExposure,), {})
+    decision = make_gate(seed, plugins=[NettedExposure(), second]).check_credit(ORDER)
+    assert decision.outcome is Outcome.block
+    assert decision.failure is not None
+    assert "NettedExposure" in decision.failure
+    assert "OtherNetting" in decision.failure
+
+
+def test_credit_figures_of_the_wrong_type_are_a_plugin_error(seed: Policy) -> None:
+    class Broken:
+        @hookimpl
+        def salesgate_credit_figures(self, facts: OrderFacts, context: DecisionContext) -> Any:
+            return {"exposure": "1"}
+
+    decision = make_gate(seed, plugins=[Broken()]).check_credit(ORDER)
+    assert decision.failure is not None
+    assert "expected a CreditResult" in decision.failure
 
 
 # -- meta-tests: every hook is specified, documented and tested ---------------------------------------------

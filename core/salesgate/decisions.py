@@ -342,6 +342,13 @@ class Decision(_Value):
     returns: ReturnResult | None = None
     failure: str | None = Field(None, description="Set when the decision is a safe fallback after an error.")
 
+    def with_credit(self, credit: CreditResult) -> Decision:
+        """This decision with the credit figures set: what ``model_copy(update={"credit": ...})``
+        gives, without copying anything else."""
+        fields_set = set(self.model_fields_set)
+        fields_set.add("credit")
+        return type(self).assemble({**self.__dict__, "credit": credit}, fields_set)
+
     @property
     def required_roles(self) -> list[str]:
         return [a.role for a in self.approvals]

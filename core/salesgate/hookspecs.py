@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .decisions import Decision
+    from .decisions import CreditResult, Decision
     from .evaluation import DecisionContext
     from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
 
@@ -51,16 +51,38 @@ def salesgate_order_approval(facts: OrderFacts, context: DecisionContext) -> Dec
 def salesgate_credit_check(facts: OrderFacts, context: DecisionContext) -> Decision | None:
     """Decide whether the customer's credit allows this order (信誉额 check).
 
-    Called by ``Gate.check_credit``. The built-in ``credit`` plugin contributes the exposure,
-    limit and available credit (``Decision.credit``); the ``rules`` plugin applies the policy.
+    Called by ``Gate.check_credit``. The ``rules`` plugin applies the policy; the figures a credit
+    decision shows (``Decision.credit``) come from :func:`salesgate_credit_figures`.
 
     :param facts: the order, its customer and the customer's exposure before this order.
     :param context: the policy in force, the matching backend and whether to explain.
 
     Return a Decision for ``hook="credit_check"`` or ``None``. Results combine as for
-    :func:`salesgate_order_approval`; the first non-empty ``credit`` payload is kept.
+    :func:`salesgate_order_approval`; a ``credit`` payload a decision carries is kept (the first
+    in plugin-name order) and then no figures are asked for.
 
     Added in 0.1.
+    """
+
+
+@hookspec
+def salesgate_credit_figures(facts: OrderFacts, context: DecisionContext) -> CreditResult | None:
+    """The exposure figures a credit decision shows (信用占用): exposure including this order,
+    the limit, what is available, the overdue amount and days.
+
+    Called by ``Gate.check_credit`` once the decision plugins have answered, unless one of them
+    already put figures in its decision. The built-in ``credit`` plugin computes them as open
+    receivables + open orders + reserved credit + this order's total; a company that counts
+    exposure differently implements this hook, and its figures replace the built-in ones. Two
+    company plugins answering it is an error (disable one).
+
+    :param facts: the order, its customer and the customer's exposure before this order.
+    :param context: the policy in force, the matching backend and whether to explain.
+
+    Return a :class:`~salesgate.decisions.CreditResult`, or ``None`` to leave the figures to
+    another plugin. Figures never change the outcome: rules decide, figures explain.
+
+    Added in 0.2.
     """
 
 

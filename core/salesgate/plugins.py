@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .decisions import Decision, combine
+from .decisions import CreditResult, Decision, combine
 from .errors import AdapterError, PluginError
 from .evaluation import DECIDERS, DecisionContext
 from .hooknames import Hook
@@ -29,6 +29,8 @@ ENTRY_POINT_GROUP = "salesgate"
 # Read once, not per decision: the data hooks are fixed by the hookspecs module.
 DATA_HOOKS = tuple(name for name in vars(hookspecs) if name.startswith("salesgate_load_"))
 DISABLE_ENV = "SALESGATE_DISABLE_PLUGINS"
+BUILTIN_CREDIT = "credit"
+"""The built-in plugin whose credit figures a company plugin's replace."""
 
 
 def _builtin_plugins() -> dict[str, type]:
@@ -175,7 +177,36 @@ class Hooks:
             results.append(result)
         if not results:
             raise PluginError(f"no plugin answered {DECIDERS[hook]}: is the 'rules' plugin disabled?")
-        return combine(results, context.policy.roles)
+        decision = combine(results, context.policy.roles)
+        if hook == "credit_check" and decision.credit is None:
+            figures = self.credit_figures(facts, context)  # type: ignore[arg-type]  # credit checks take orders
+            if figures is not None:
+                decision = decision.with_credit(figures)
+        return decision
+
+    def credit_figures(self, facts: OrderFacts, context: DecisionContext) -> CreditResult | None:
+        """The figures of ``salesgate_credit_figures``: a company plugin's replace the built-in
+        ``credit`` plugin's; two company plugins answering is an error naming both."""
+        found: list[tuple[str, CreditResult]] = []
+        for plugin, function, _ in self._implementations("salesgate_credit_figures"):
+            try:
+                result = function(facts=facts, context=context)
+            except Exception as exc:
+                raise PluginError(f"plugin {plugin!r} failed in salesgate_credit_figures: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+            if result is None:
+                continue
+            if not isinstance(result, CreditResult):
+                raise PluginError(f"plugin {plugin!r} returned {type(result).__name__} from "
+                                  "salesgate_credit_figures; expected a CreditResult or None")
+            found.append((plugin, result))
+        company = [(plugin, result) for plugin, result in found if plugin != BUILTIN_CREDIT]
+        if len(company) > 1:
+            names = " and ".join(repr(plugin) for plugin, _ in company)
+            raise PluginError(f"plugins {names} both compute credit figures (salesgate_credit_figures): "
+                              f"disable one with {DISABLE_ENV}")
+        chosen = company or found
+        return chosen[0][1] if chosen else None
 
     def loads_facts(self) -> bool:
         """Whether any plugin implements a data hook, i.e. whether loading facts may wait on an ERP."""
