@@ -80,9 +80,8 @@ class Replayer:
         self._changed_stages: frozenset[str] = frozenset()
         self._unchanged: set[str] = set()
         self._same_prices: frozenset[str] = frozenset()
-        # A replay sees the same few match sets and fired-rule combinations over and over: what
-        # they mean is worked out once (bounded, so an odd file cannot grow them without end).
-        self._in_order: dict[tuple[str, frozenset[Match]], list[tuple[CompiledRule, int | None]]] = {}
+        # A replay sees the same few fired-rule combinations over and over: what they mean is
+        # worked out once (bounded, so an odd file cannot grow it without end).
         self._verdicts: dict[tuple[str, ...], Verdict] = {}
         if baseline is not None:
             self._share_with(baseline.policy)
@@ -154,24 +153,13 @@ class Replayer:
     def _fired(self, stage: str, factset: FactSet, memo: Memo | None) -> list[CompiledRule]:
         if stage not in self.policy.rules_by_stage:
             return []
-        return [rule for rule, _ in self._ordered(stage, self._match(stage, factset, memo))]
-
-    def _ordered(self, stage: str, matches: frozenset[Match]) -> list[tuple[CompiledRule, int | None]]:
-        if not matches:
-            return []
-        key = (stage, matches)
-        found = self._in_order.get(key)
-        if found is None:
-            if len(self._in_order) >= _CACHE:
-                self._in_order.clear()
-            found = self._in_order[key] = fired_in_order(self.policy, stage, matches)
-        return found
+        return [rule for rule, _ in fired_in_order(self.policy, stage, self._match(stage, factset, memo))]
 
     def _pricing(self, facts: OrderFacts, factset: FactSet, memo: Memo | None) -> Verdict:
         policy = self.policy
         adjust: list[tuple[CompiledRule, int | None]] = []
         if "pricing.adjust" in policy.rules_by_stage:
-            adjust = self._ordered("pricing.adjust", self._match("pricing.adjust", factset, memo))
+            adjust = fired_in_order(self.policy, "pricing.adjust", self._match("pricing.adjust", factset, memo))
         key = tuple((rule.id, hit) for rule, hit in adjust)
         known = memo.pricing if memo is not None and self._shared else None
         if known is not None and known[0] == key and all(rule_id in self._same_prices for rule_id, _ in key):

@@ -179,13 +179,24 @@ def _run_stage(policy: Policy, stage: str, matches: frozenset[Match], facts: Fac
 
 
 def fired_in_order(policy: Policy, stage: str, matches: frozenset[Match]) -> list[tuple[CompiledRule, int | None]]:
-    """A backend's matches as (rule, item index) pairs in stage order: the order actions apply in."""
+    """A backend's matches as (rule, item index) pairs in stage order: the order actions apply in.
+
+    The same few match sets come back decision after decision, so each is put in order once per
+    policy (a bounded cache; the lists returned are shared: do not change them)."""
     if not matches:
         return []
-    rules = policy.rules_by_stage[stage]
-    position = policy.stage_positions[stage]
-    ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
-    return [(rules[position[rule_id]], index) for rule_id, index in ordered]
+    cache = policy.fired_cache
+    key = (stage, matches)
+    found = cache.get(key)
+    if found is None:
+        rules = policy.rules_by_stage[stage]
+        position = policy.stage_positions[stage]
+        ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
+        found = [(rules[position[rule_id]], index) for rule_id, index in ordered]
+        if len(cache) >= 8192:
+            cache.clear()
+        cache[key] = found
+    return found
 
 
 def _stage_rules(policy: Policy, stage: str) -> tuple[CompiledRule, ...]:

@@ -106,6 +106,11 @@ class Policy:
                                  for stage, rules in self.rules_by_stage.items()})
 
     @cached_property
+    def fired_cache(self) -> dict[tuple[str, frozenset[tuple[str, int | None]]], list[Any]]:
+        """Match sets already put in stage order (see :func:`salesgate.evaluation.fired_in_order`)."""
+        return {}
+
+    @cached_property
     def fact_reads(self) -> Mapping[str, frozenset[str]]:
         """By stage and by hook: every fact path the rules' conditions and price formulas read,
         which is all a decision needs flattened (``paths`` of :func:`salesgate.facts.order_factset`)."""
