@@ -139,6 +139,57 @@ def test_large_sale_needs_both_managers_in_ladder_order_then_confirms(tryton: di
     assert large["state"] in ("confirmed", "processing")
 
 
+def test_approvals_cannot_be_deleted_and_confirm_needs_each_role_decided_at_quote(tryton: dict[str, Any]) -> None:
+    tampered = tryton["tampering"]
+    assert (tampered["roles"], tampered["requester"]) == ("sales_manager,general_manager", "admin")
+    # ir.model.access: read only for users; the module itself refuses administrators too.
+    assert tampered["sm_deletes"] == 'You are not allowed to access "Salesgate Approval".'
+    assert tampered["sm_creates"] == 'You are not allowed to access "Salesgate Approval".'
+    assert tampered["admin_deletes"] == ("Salesgate approvals are written only by the sale's Quote and the "
+                                         "approval's Approve button: delete is not allowed.")
+    assert tampered["clerk_approves"] == 'Calling button "approve on "Salesgate Approval" is not allowed.'
+    assert [(a["role"], a["state"]) for a in tampered["approvals_kept"]] == [
+        ("sales_manager", "pending"), ("general_manager", "pending")]
+    # Records removed behind the module's back (root) leave the roles unapproved, not fewer roles to approve.
+    assert tampered["approvals_after_delete"] == []
+    assert tampered["confirm_after_delete"] is not None
+    assert "cannot be confirmed before these roles approve it" in tampered["confirm_after_delete"]
+    assert "sales_manager, general_manager" in tampered["confirm_after_delete"]
+    # Confirm checks the four-eyes rules itself, whatever records are there.
+    assert "sales_manager, general_manager were approved by the same person" in tampered["confirm_one_approver"]
+    assert 'general_manager was approved by "Administrator", who quoted it' in tampered["confirm_approved_by_requester"]
+    assert tampered["state"] == "quotation"
+
+
+def test_requester_may_not_approve_and_one_person_approves_one_step(tryton: dict[str, Any]) -> None:
+    four = tryton["four_eyes"]
+    assert (four["quoted"], four["requester"]) == (None, "sm")
+    sale = four["number"]  # sale numbers differ between databases (PostgreSQL sequences are not rolled back)
+    assert four["requester_approves"] == (f'User "Sales Manager" cannot approve "sales_manager" for sale "{sale}": '
+                                          "they quoted it (the requester may not approve their own sale).")
+    assert four["boss_approves_sm"] is None
+    assert four["boss_approves_gm"] == (f'User "Deputy Director" cannot approve "general_manager" for sale "{sale}": '
+                                        "they already approved sales_manager of this decision "
+                                        "(four eyes: one person approves at most one step).")
+    assert four["gm_approves"] is None
+    assert [(a["role"], a["state"], a["approved_by"]) for a in four["approvals"]] == [
+        ("sales_manager", "approved", "boss"), ("general_manager", "approved", "gm")]
+    assert four["confirm"] is None
+    assert four["state"] in ("confirmed", "processing")
+
+
+def test_quoting_again_voids_pending_approvals_no_longer_required(tryton: dict[str, Any]) -> None:
+    first, second = tryton["requote"]["first"], tryton["requote"]["second"]
+    assert (first["outcome"], first["roles"]) == ("require_approval", "finance")
+    assert [(a["role"], a["state"], a["rules"]) for a in first["approvals"]] == [
+        ("finance", "pending", "over-limit-with-plan")]
+    # The credit limit was raised; the sale is the same version (same decision key), finance is not needed.
+    assert second["key"] == first["key"]
+    assert (second["outcome"], second["roles"], second["approvals"]) == ("allow", None, [])
+    assert tryton["requote"]["confirm"] is None
+    assert tryton["requote"]["state"] in ("confirmed", "processing")
+
+
 def test_distributor_region_customer_pays_ten_percent_over_trytons_price(tryton: dict[str, Any]) -> None:
     prices = tryton["prices"]
     assert Decimal(prices["C003"]) == Decimal("99.00")  # price list 90 % of 100, then +10 %
@@ -157,7 +208,7 @@ def test_return_more_than_90_days_after_delivery_is_refused(tryton: dict[str, An
 
 def test_exposure_salesgate_reads_equals_trytons_credit_amount(tryton: dict[str, Any]) -> None:
     exposure = tryton["exposure"]
-    assert set(exposure) == {"C001", "C002", "C003", "C004", "D001"}
+    assert set(exposure) == {"C001", "C002", "C003", "C004", "C005", "D001"}
     for code, figures in exposure.items():
         assert Decimal(figures["salesgate_total"]) == Decimal(figures["tryton_credit_amount"]), code
     huadong = exposure["C001"]["salesgate"]

@@ -31,7 +31,9 @@ from trytond.modules.account_invoice.tests.tools import (  # type: ignore[import
 )
 from trytond.modules.company.tests.tools import create_company, get_company  # type: ignore[import-untyped]
 from trytond.modules.currency.tests.tools import get_currency  # type: ignore[import-untyped]
+from trytond.pool import Pool  # type: ignore[import-untyped]
 from trytond.tests.tools import activate_modules, set_user  # type: ignore[import-untyped]
+from trytond.transaction import Transaction  # type: ignore[import-untyped]
 
 MODULES = ["salesgate", "sale", "sale_credit_limit", "sale_price_list", "account_invoice"]
 TODAY = dt.date.today()
@@ -103,8 +105,9 @@ class Company:
         PartyCategory = Model.get("party.category")
         region = PartyCategory(name="Region")
         region.save()
-        categories = {"Distributor": PartyCategory(name="Distributor")}
-        categories["Distributor"].save()
+        categories = {name: PartyCategory(name=name) for name in ("Distributor", "Repayment Plan")}
+        for category in categories.values():
+            category.save()
         for name in ("华东", "华南"):
             categories[name] = PartyCategory(name=name, parent=region)
             categories[name].save()
@@ -171,7 +174,10 @@ class Company:
 def user(name: str, login: str, groups: list[str]) -> Any:
     User = Model.get("res.user")
     Group = Model.get("res.group")
+    company = get_company()
     record = User(name=name, login=login)
+    record.companies.append(Model.get("company.company")(company.id))  # to see and quote the company's sales
+    record.company = company
     for group_name in groups:
         group, = Group.find([("name", "=", group_name)])
         record.groups.append(group)
@@ -192,6 +198,23 @@ def approve(config_user: int, approval_id: int) -> str | None:
         as_user(1)
 
 
+def as_other(config_user: int, action: Callable[[], object]) -> str | None:
+    """``refused(action)`` run as another user."""
+    as_user(config_user)
+    try:
+        return refused(action)
+    finally:
+        as_user(1)
+
+
+def as_root(action: Callable[[Any], object]) -> None:
+    """Run ``action(Approval)`` in a transaction of root, without access checks, and commit it: what a
+    database edit, a script or a record left by an older version of the module can do."""
+    with Transaction().start(get_config().database_name, 0) as transaction:
+        action(Pool().get("salesgate.approval"))
+        transaction.commit()
+
+
 def approvals_of(sale: Any) -> list[dict[str, Any]]:
     sale.reload()
     return [{"role": a.role, "position": a.position, "state": a.state, "rules": a.rules,
@@ -208,6 +231,9 @@ def main() -> None:
 
     sm = user("Sales Manager", "sm", ["Sales Administrator", "Salesgate sales_manager"])
     gm = user("General Manager", "gm", ["Sales Administrator", "Salesgate general_manager"])
+    boss = user("Deputy Director", "boss",
+                ["Sales Administrator", "Salesgate sales_manager", "Salesgate general_manager"])
+    clerk = user("Sales Clerk", "clerk", ["Sales"])
 
     huadong = company.party("C001", "华东机电有限公司", limit="50000", categories=("华东",))
     northwind = company.party("C002", "Northwind Traders", limit="1000000")
@@ -241,6 +267,9 @@ def main() -> None:
     large.reload()
     ladder["state"] = large.state
     out["large_order"] = ladder
+    out["tampering"] = tampering(company, northwind, sm, boss, clerk)
+    out["four_eyes"] = four_eyes(company, northwind, sm, gm, boss)
+    out["requote"] = requote(company)
 
     # Prices: Tryton's own price (list price; Contoso's price list: 90 %) with the policy on top.
     prices = {}
@@ -271,6 +300,81 @@ def main() -> None:
     out["exposure"] = compare_exposure(company)
     out["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(out, ensure_ascii=False, default=str))
+
+
+def tampering(company: Company, party: Any, sm: Any, boss: Any, clerk: Any) -> dict[str, Any]:
+    """Approvals cannot be deleted or forged, and confirming never trusts that they are all there."""
+    Approval = Model.get("salesgate.approval")
+    sale = company.sale(party, [("MOTOR-5.5", 60)])
+    sale.click("quote")  # by the administrator: the requester
+    ids = [a.id for a in sale.salesgate_approvals]
+    out: dict[str, Any] = {"roles": sale.salesgate_roles, "requester": sale.salesgate_requester.login}
+    out["sm_deletes"] = as_other(sm.id, lambda: Approval.delete([Approval(i) for i in ids]))
+    out["admin_deletes"] = refused(lambda: Approval.delete([Approval(i) for i in ids]))
+    out["sm_creates"] = as_other(sm.id, lambda: Approval(
+        sale=Model.get("sale.sale")(sale.id), decision_key=sale.salesgate_key, role="general_manager",
+        state="approved").save())
+    out["clerk_approves"] = approve(clerk.id, ids[0])  # in no Salesgate group: the button is not theirs
+    out["approvals_kept"] = approvals_of(sale)
+    as_root(lambda A: A.delete(A.browse(ids)))  # gone behind the module's back
+    out["approvals_after_delete"] = approvals_of(sale)
+    out["confirm_after_delete"] = refused(lambda: sale.click("confirm"))
+
+    def forge(approvers: dict[str, int]) -> Callable[[Any], object]:
+        sale_id, key = sale.id, sale.salesgate_key  # read through proteus before root's transaction
+
+        def action(A: Any) -> None:
+            A.delete(A.search([("sale", "=", sale_id)]))
+            A.create([{"sale": sale_id, "decision_key": key, "role": role, "position": n, "state": "approved",
+                       "approved_by": by} for n, (role, by) in enumerate(approvers.items(), start=1)])
+        return action
+
+    as_root(forge({"sales_manager": boss.id, "general_manager": boss.id}))
+    out["confirm_one_approver"] = refused(lambda: sale.click("confirm"))
+    as_root(forge({"sales_manager": boss.id, "general_manager": 1}))
+    out["confirm_approved_by_requester"] = refused(lambda: sale.click("confirm"))
+    sale.reload()
+    out["state"] = sale.state
+    return out
+
+
+def four_eyes(company: Company, party: Any, sm: Any, gm: Any, boss: Any) -> dict[str, Any]:
+    """The requester may not approve; one person approves at most one step of a decision."""
+    sale = company.sale(party, [("MOTOR-5.5", 60)])
+    out: dict[str, Any] = {"quoted": as_other(sm.id, lambda: sale.click("quote"))}
+    sale.reload()
+    out["requester"], out["number"] = sale.salesgate_requester.login, sale.number
+    by_role = {a.role: a.id for a in sale.salesgate_approvals}
+    out["requester_approves"] = approve(sm.id, by_role["sales_manager"])
+    out["boss_approves_sm"] = approve(boss.id, by_role["sales_manager"])
+    out["boss_approves_gm"] = approve(boss.id, by_role["general_manager"])
+    out["gm_approves"] = approve(gm.id, by_role["general_manager"])
+    out["approvals"] = approvals_of(sale)
+    out["confirm"] = refused(lambda: sale.click("confirm"))
+    sale.reload()
+    out["state"] = sale.state
+    return out
+
+
+def requote(company: Company) -> dict[str, Any]:
+    """Quoted again as it was, after the credit limit was raised: finance is no longer required."""
+    party = company.party("C005", "Tailspin Toys", limit="500", categories=("Repayment Plan",))
+    sale = company.sale(party, [("VALVE-DN50", 10)])
+    sale.click("quote")  # 1,000 over a limit of 500, with a repayment plan: finance must approve
+    out: dict[str, Any] = {"first": {"outcome": sale.salesgate_outcome, "roles": sale.salesgate_roles,
+                                     "key": sale.salesgate_key, "approvals": approvals_of(sale)}}
+    sale.click("draft")
+    party.reload()
+    party.credit_limit_amount = Decimal("5000")
+    party.save()
+    sale.reload()
+    sale.click("quote")
+    out["second"] = {"outcome": sale.salesgate_outcome, "roles": sale.salesgate_roles, "key": sale.salesgate_key,
+                     "approvals": approvals_of(sale)}
+    out["confirm"] = refused(lambda: sale.click("confirm"))
+    sale.reload()
+    out["state"] = sale.state
+    return out
 
 
 def compare_exposure(company: Company) -> dict[str, Any]:

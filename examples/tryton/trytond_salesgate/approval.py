@@ -1,21 +1,31 @@
 """Approvals salesgate requires before a sale may be confirmed: one record per role and decision.
 
 A user approves a role when they belong to the Tryton group ``Salesgate <role>`` (the module creates
-one for each role of the seed policy's ladder), and only after the roles below it on the ladder.
+one for each role of the seed policy's ladder), only after the roles below it on the ladder, never for
+a sale they quoted themselves (the requester), and at most one step of the same decision (four eyes,
+as salesgate's own store enforces: docs/approvals.md).
+
+The records are the module's own: users may read them, nobody may create, write or delete them (the
+``ir.model.access`` rows of salesgate.xml; Tryton administrators, whom model access does not restrict,
+are refused by :meth:`Approval.check_modification`). Quote and Approve write them without access checks.
+Confirmation does not trust their presence either: it requires an approved record for each role the
+sale stores as required (``sale.salesgate_roles``), so a record removed behind the module's back only
+leaves that role unapproved.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
 from trytond.model.exceptions import AccessError
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
-from .exceptions import ApprovalOrderError
+from .exceptions import ApprovalFourEyesError, ApprovalOrderError
 
 GROUP_PREFIX = "Salesgate "
 
@@ -52,12 +62,26 @@ class Approval(ModelSQL, ModelView):
         return "pending"
 
     def get_rec_name(self, name: str) -> str:
-        return f"{self.sale.rec_name}: {self.role}"
+        return f"{self.sale.rec_name if self.sale else ''}: {self.role}"
+
+    @classmethod
+    def check_modification(cls, mode: str, records: list[Approval], values: Any = None,
+                           external: bool = False) -> None:
+        """Refuse every create, write and delete that does not come from the module itself.
+
+        ``external`` is true for a call with access checks (a client, proteus, RPC) by a user other than
+        root; the module's own writes run without access checks. Model access already refuses them for
+        ordinary users (salesgate.xml); this also holds for administrators, whom model access lets through.
+        """
+        super().check_modification(mode, records, values=values, external=external)
+        if external:
+            raise AccessError(gettext("salesgate.msg_approval_readonly", action=mode))
 
     @classmethod
     @ModelView.button
     def approve(cls, approvals: list[Approval]) -> None:
-        """Approve in ladder order, each role by a member of its group."""
+        """Approve in ladder order, each role by a member of its group who neither quoted the sale
+        nor approved another step of the same decision."""
         pool = Pool()
         User = pool.get("res.user")
         user = User(Transaction().user)
@@ -65,23 +89,53 @@ class Approval(ModelSQL, ModelView):
         for approval in sorted(approvals, key=lambda a: (a.sale.id, a.position or 0)):
             if approval.state == "approved":
                 continue
+            sale = approval.sale
             group = GROUP_PREFIX + approval.role
             if group not in groups:
                 raise AccessError(gettext(
                         "salesgate.msg_approval_not_in_group",
-                        user=user.rec_name, role=approval.role, group=group, sale=approval.sale.rec_name))
-            waiting = [a.role for a in cls.search([
-                        ("sale", "=", approval.sale.id),
-                        ("decision_key", "=", approval.decision_key),
-                        ("position", "<", approval.position),
-                        ("state", "!=", "approved"),
-                        ], order=[("position", "ASC")])]
+                        user=user.rec_name, role=approval.role, group=group, sale=sale.rec_name))
+            requester = sale.salesgate_requester
+            if requester is not None and requester.id == user.id:
+                raise ApprovalFourEyesError(gettext(
+                        "salesgate.msg_approval_requester",
+                        user=user.rec_name, role=approval.role, sale=sale.rec_name))
+            with without_check_access():
+                other_steps = [a.role for a in cls.search([
+                            ("sale", "=", sale.id),
+                            ("decision_key", "=", approval.decision_key),
+                            ("state", "=", "approved"),
+                            ("approved_by", "=", user.id),
+                            ("id", "!=", approval.id),
+                            ], order=[("position", "ASC")])]
+            if other_steps:
+                raise ApprovalFourEyesError(gettext(
+                        "salesgate.msg_approval_one_step",
+                        user=user.rec_name, role=approval.role, sale=sale.rec_name,
+                        approved=", ".join(other_steps)))
+            with without_check_access():
+                waiting = [a.role for a in cls.search([
+                            ("sale", "=", sale.id),
+                            ("decision_key", "=", approval.decision_key),
+                            ("position", "<", approval.position),
+                            ("state", "!=", "approved"),
+                            ], order=[("position", "ASC")])]
+                required = sale.salesgate_required_roles
+                if approval.decision_key == sale.salesgate_key and approval.role in required:
+                    approved = {a.role for a in cls.search([
+                                ("sale", "=", sale.id),
+                                ("decision_key", "=", approval.decision_key),
+                                ("state", "=", "approved"),
+                                ])}
+                    below = required[:required.index(approval.role)]
+                    waiting += [r for r in below if r not in approved and r not in waiting]
             if waiting:
                 raise ApprovalOrderError(gettext(
                         "salesgate.msg_approval_ladder",
-                        role=approval.role, sale=approval.sale.rec_name, waiting=", ".join(waiting)))
-            cls.write([approval], {
-                    "state": "approved",
-                    "approved_by": user.id,
-                    "approved_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),  # Tryton stores naive UTC
-                    })
+                        role=approval.role, sale=sale.rec_name, waiting=", ".join(waiting)))
+            with without_check_access():
+                cls.write([approval], {
+                        "state": "approved",
+                        "approved_by": user.id,
+                        "approved_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),  # Tryton stores naive UTC
+                        })

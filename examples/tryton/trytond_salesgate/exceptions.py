@@ -23,3 +23,7 @@ class SalesgateFactsError(UserError):
 
 class ApprovalOrderError(UserError):
     """An approval was given before the roles below it on the ladder."""
+
+
+class ApprovalFourEyesError(UserError):
+    """The requester approving their own sale, or one person approving two steps of one decision."""

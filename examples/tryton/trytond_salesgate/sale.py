@@ -2,9 +2,12 @@
 
 * **Quote** (``draft → quotation``): order approval, credit check and pricing for an ordinary sale, the
   return rules for each returned line of a return sale. A ``block`` refuses the quote with salesgate's
-  reasons; required roles become ``salesgate.approval`` records for this version of the sale.
-* **Confirm** (``quotation → confirmed``): only a sale salesgate decided on in this version, with every
-  approval given; the credit is checked again (read only) because other sales may have been confirmed
+  reasons; the required roles are stored on the sale (``salesgate_roles``) with the quoting user
+  (``salesgate_requester``) and become ``salesgate.approval`` records for this version of the sale;
+  pending approvals of roles no longer required are voided.
+* **Confirm** (``quotation → confirmed``): only a sale salesgate decided on in this version, with an
+  approved record for each role stored at quote, each approved by a different user who is not the
+  requester; the credit is checked again (read only) because other sales may have been confirmed
   since the quote. Nothing is written here: with ``sale_credit_limit`` Tryton may run the confirmation
   several times (table locks restart the transaction), so the check must be free of side effects.
 * **Sale lines** get salesgate's policy price: Tryton's own price (list price, price list) is the base,
@@ -23,11 +26,17 @@ from trytond.i18n import gettext
 from trytond.model import ModelView, Workflow, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Eval
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 
 from salesgate import AdapterError, Decision, FactsError, Gate, Outcome
 
-from .exceptions import SalesgateApprovalPending, SalesgateBlock, SalesgateFactsError, SalesgateUndecided
+from .exceptions import (
+    ApprovalFourEyesError,
+    SalesgateApprovalPending,
+    SalesgateBlock,
+    SalesgateFactsError,
+    SalesgateUndecided,
+)
 from .gate import get_gate
 
 logger = logging.getLogger(__name__)
@@ -87,6 +96,10 @@ class Sale(metaclass=PoolMeta):
             ("block", "Block"),
             ], "Salesgate Outcome", readonly=True)
     salesgate_reasons = fields.Text("Salesgate Reasons", readonly=True)
+    salesgate_roles = fields.Char("Salesgate Required Roles", readonly=True,
+        help="The roles that must approve the version salesgate decided on (ladder order), set at quote.")
+    salesgate_requester = fields.Many2One("res.user", "Salesgate Requester", readonly=True, ondelete="RESTRICT",
+        help="The user who quoted the sale: they may not approve it.")
     salesgate_approvals = fields.One2Many("salesgate.approval", "sale", "Salesgate Approvals", readonly=True)
     salesgate_return_reason = fields.Selection(RETURN_REASONS, "Return Reason",
         states={"readonly": Eval("state") != "draft"},
@@ -95,7 +108,8 @@ class Sale(metaclass=PoolMeta):
     @classmethod
     def copy(cls, sales: list[Any], default: dict[str, Any] | None = None) -> list[Any]:
         default = dict(default or {})
-        for name in ("salesgate_key", "salesgate_outcome", "salesgate_reasons", "salesgate_approvals"):
+        for name in ("salesgate_key", "salesgate_outcome", "salesgate_reasons", "salesgate_roles",
+                     "salesgate_requester", "salesgate_approvals"):
             default.setdefault(name, None)
         return super().copy(sales, default=default)
 
@@ -124,6 +138,11 @@ class Sale(metaclass=PoolMeta):
     @property
     def salesgate_return_lines(self) -> list[Any]:
         return [line for line in self.lines if line.type == "line" and (line.quantity or 0) < 0]
+
+    @property
+    def salesgate_required_roles(self) -> list[str]:
+        """The roles stored at quote for the decided version, in ladder order."""
+        return [role for role in (self.salesgate_roles or "").split(",") if role]
 
     @property
     def salesgate_order_id(self) -> str:
@@ -215,14 +234,21 @@ class Sale(metaclass=PoolMeta):
         for decision in decisions:
             for approval in decision.approvals:
                 roles.setdefault(approval.role, set()).update(approval.rules)
-        current = {a.role for a in self.salesgate_approvals if a.decision_key == key}
-        Approval.delete([a for a in self.salesgate_approvals if a.decision_key != key and a.state == "pending"])
-        Approval.create([{
-                "sale": self.id, "decision_key": key, "role": role, "position": ladder.index(role) + 1,
-                "rules": ", ".join(sorted(roles[role])),
-                } for role in sorted(roles, key=ladder.index) if role not in current])
-        self.write([self], {
-                "salesgate_key": key, "salesgate_outcome": outcome.value, "salesgate_reasons": reasons or None})
+        required = sorted(roles, key=ladder.index)
+        # Pending approvals of another version, or of a role this decision no longer requires, are void;
+        # approved ones stay as history (they count only for their own version and role).
+        void = [a for a in self.salesgate_approvals
+                if a.state == "pending" and (a.decision_key != key or a.role not in roles)]
+        current = {a.role for a in self.salesgate_approvals if a.decision_key == key and a not in void}
+        with without_check_access():  # nobody else may write approvals (salesgate.xml)
+            Approval.delete(void)
+            Approval.create([{
+                    "sale": self.id, "decision_key": key, "role": role, "position": ladder.index(role) + 1,
+                    "rules": ", ".join(sorted(roles[role])),
+                    } for role in required if role not in current])
+            self.write([self], {
+                    "salesgate_key": key, "salesgate_outcome": outcome.value, "salesgate_reasons": reasons or None,
+                    "salesgate_roles": ",".join(required) or None, "salesgate_requester": Transaction().user})
 
     def salesgate_check_confirmation(self) -> None:
         """At confirm: read only and idempotent (Tryton may run a confirmation more than once)."""
@@ -230,12 +256,8 @@ class Sale(metaclass=PoolMeta):
         key = self.salesgate_digest(gate)
         if self.salesgate_key != key:
             raise SalesgateUndecided(gettext("salesgate.msg_sale_undecided", sale=self.rec_name))
-        approvals = [a for a in self.salesgate_approvals if a.decision_key == key]
-        approved = {a.role for a in approvals if a.state == "approved"}
-        pending = [a.role for a in approvals if a.state != "approved"]
-        if pending:
-            raise SalesgateApprovalPending(gettext(
-                    "salesgate.msg_sale_approvals_pending", sale=self.rec_name, roles=", ".join(pending)))
+        required = self.salesgate_required_roles
+        self.salesgate_check_approved(key, required)
         if not self.salesgate_order_lines:
             return
         try:
@@ -246,10 +268,37 @@ class Sale(metaclass=PoolMeta):
         if credit.outcome is Outcome.block:
             raise SalesgateBlock(gettext("salesgate.msg_sale_blocked", sale=self.rec_name,
                                          reasons=_reasons([credit])))
-        missing = [role for role in credit.required_roles if role not in approved]
+        self.salesgate_check_approved(key, [*required, *(r for r in credit.required_roles if r not in required)])
+
+    def salesgate_check_approved(self, key: str, roles: list[str]) -> None:
+        """Each role approved for this decision, by distinct users, none of them the requester.
+
+        Only approved records count, looked up role by role: a missing record (however it went missing)
+        is a role not approved, never one fewer role to approve.
+        """
+        approved: dict[str, list[Any]] = {}
+        for approval in self.salesgate_approvals:
+            if approval.decision_key == key and approval.state == "approved" and approval.approved_by:
+                approved.setdefault(approval.role, []).append(approval.approved_by)
+        missing = [role for role in roles if role not in approved]
         if missing:
             raise SalesgateApprovalPending(gettext(
                     "salesgate.msg_sale_approvals_pending", sale=self.rec_name, roles=", ".join(missing)))
+        requester = self.salesgate_requester
+        by_requester = [role for role in roles
+                        if requester is not None and any(u.id == requester.id for u in approved[role])]
+        if by_requester:
+            raise ApprovalFourEyesError(gettext(
+                    "salesgate.msg_sale_approved_by_requester", sale=self.rec_name,
+                    user=requester.rec_name if requester else "", roles=", ".join(by_requester)))
+        steps: dict[int, list[str]] = {}  # approver → the roles they approved for this decision
+        for role in roles:
+            for user_id in {u.id for u in approved[role]}:
+                steps.setdefault(user_id, []).append(role)
+        shared = [role for role in roles if any(role in rs for rs in steps.values() if len(rs) > 1)]
+        if shared:
+            raise ApprovalFourEyesError(gettext(
+                    "salesgate.msg_sale_approvers_not_distinct", sale=self.rec_name, roles=", ".join(shared)))
 
 
 class Line(metaclass=PoolMeta):
