@@ -7,6 +7,7 @@ test because the namespace is shared by the session.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from conftest import Database
 from salesgate import Gate
@@ -305,3 +307,139 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, monkeypatch: pytest
     assert (nothing.exit_code, nothing.output) == (2, "error: order 'SO-1' has no approval requests\n")
     monkeypatch.delenv("SALESGATE_DATABASE_URL", raising=False)
     assert run("approvals", "list").output == "error: no database: pass --url URL or set SALESGATE_DATABASE_URL\n"
+
+
+# -- the ladder holds even when a lower rung expires or is reopened -----------------------------------------------
+
+def record(store: Store, facts: dict[str, Any], clerk: str, now: datetime, roles: list[str] | None = None) -> str:
+    """Decide ``facts`` with the seed policy, recorded at ``now``; ``roles`` narrows the ladder (a policy change)."""
+    with Gate.default(backend="python", entry_points=False) as plain:
+        decision = plain.approve_order(facts)
+        if roles is not None:
+            decision = decision.model_copy(update={"approvals": [a for a in decision.approvals if a.role in roles]})
+        return store.record(decision, plain.facts_for("order_approval", facts), actor=clerk, now=now)
+
+
+@pytest.fixture
+def short_store(database: Database) -> Iterator[Store]:
+    """The review's repro: the sales manager has one hour, the other rungs the default seven days."""
+    store = Store(database.url, approvals=ApprovalRules(expire_after_by_role={"sales_manager": timedelta(hours=1)}),
+                  **database.store_options())
+    yield store
+    store.close()
+
+
+def test_an_expired_lower_rung_blocks_every_rung_above_it(short_store: Store, staff: dict[str, str]) -> None:
+    store, order_id = short_store, unique("SO")
+    facts = big_order(order_id, unique("C"))
+    record(store, facts, staff["clerk"], T0)
+    later = T0 + timedelta(hours=2)
+    with pytest.raises(ApprovalError, match=r"finance cannot act .* the ladder waits for sales_manager \(expired\)"):
+        store.approve(order_id, staff["finance"], now=later)
+    with pytest.raises(ApprovalError, match=r"general_manager cannot act .* waits for sales_manager \(expired\)"):
+        store.approve(order_id, staff["general_manager"], role="general_manager", now=later)
+    assert store.approval_requests(order_id, status="approved") == []
+    assert store.approval_status(order_id, order=facts, now=later).state == "expired"
+    record(store, facts, staff["clerk"], later)  # deciding again reopens the sales manager's step
+    with pytest.raises(ApprovalError, match=r"waits for sales_manager \(pending\)"):
+        store.approve(order_id, staff["general_manager"], now=later)
+    for step, role in enumerate(("sales_manager", "finance", "general_manager"), start=1):
+        store.approve(order_id, staff[role], now=later + timedelta(minutes=step))
+    status = store.approval_status(order_id, order=facts, now=later + timedelta(minutes=5))
+    assert status.state == "approved"
+    signed = sorted(status.requests, key=lambda r: r.position)
+    assert [r.role for r in signed] == ["sales_manager", "finance", "general_manager"]
+    assert [r.acted_at for r in signed] == sorted(r.acted_at for r in signed)
+
+
+def test_opening_a_lower_rung_voids_the_approvals_above_it(store: Store, staff: dict[str, str]) -> None:
+    order_id = unique("SO")
+    facts = big_order(order_id, unique("C"))
+    record(store, facts, staff["clerk"], T0, roles=["general_manager"])
+    approved = store.approve(order_id, staff["general_manager"], now=T0 + timedelta(minutes=1))
+    record(store, facts, staff["clerk"], T0 + timedelta(minutes=2))  # the same order, now with the full ladder
+    voided = next(r for r in store.approval_requests(order_id) if r.id == approved.id)
+    assert voided.status == "void"
+    assert voided.status_reason is not None
+    assert "sales_manager" in voided.status_reason
+    assert [(r.position, r.role) for r in store.approval_requests(order_id, status="pending")] == [
+        (1, "sales_manager"), (2, "finance"), (3, "general_manager")]
+    decision = store.audit_entries(order_id)[-1]
+    assert decision.kind == "decision"
+    assert [(v["role"], v["was"]) for v in decision.data["voided"]] == [("general_manager", "approved")]
+    for step, role in enumerate(("sales_manager", "finance", "general_manager"), start=3):
+        store.approve(order_id, staff[role], now=T0 + timedelta(minutes=step))
+    assert store.approval_status(order_id, order=facts, now=T0 + timedelta(minutes=9)).state == "approved"
+
+
+def test_reopening_an_expired_rung_voids_approvals_given_above_it(store: Store, staff: dict[str, str]) -> None:
+    """Data an earlier version let through (finance and the general manager signed while the sales
+    manager's step had expired): deciding again puts the ladder back in order."""
+    order_id = unique("SO")
+    facts = big_order(order_id, unique("C"))
+    record(store, facts, staff["clerk"], T0)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE salesgate_approval_requests SET status = 'expired' "
+                          "WHERE subject = :s AND role = 'sales_manager'"), {"s": order_id})
+        conn.execute(text("UPDATE salesgate_approval_requests SET status = 'approved', acted_by = :u "
+                          "WHERE subject = :s AND role <> 'sales_manager'"), {"s": order_id, "u": staff["finance"]})
+    record(store, facts, staff["clerk"], T0 + timedelta(hours=1))
+    assert sorted((r.role, r.status) for r in store.approval_requests(order_id) if r.status != "expired") == [
+        ("finance", "pending"), ("finance", "void"), ("general_manager", "pending"), ("general_manager", "void"),
+        ("sales_manager", "pending")]
+    assert store.approval_status(order_id, order=facts, now=T0 + timedelta(hours=1)).state == "pending"
+
+
+# -- concurrent first decisions --------------------------------------------------------------------------------------
+
+def test_concurrent_first_decisions_of_an_order_open_one_request_per_role(database: Database) -> None:
+    """Eight threads, each with its own store, decide the same new order at the same moment, five times over."""
+    threads, orders = 8, 5
+    start = threading.Barrier(threads)
+    order_ids = [unique("SO") for _ in range(orders)]
+    customer = unique("C")
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        own = Store(database.url, timeout=30, **database.store_options())
+        try:
+            with Gate.default(backend="python", entry_points=False, store=own) as gate:
+                for order_id in order_ids:
+                    start.wait()
+                    gate.approve_order(big_order(order_id, customer))
+        except BaseException as exc:  # handed to the main thread
+            errors.append(exc)
+        finally:
+            own.close()
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert errors == []
+    store = Store(database.url, **database.store_options())
+    try:
+        for order_id in order_ids:
+            assert len(store.decisions(order_id)) == threads
+            assert sorted((r.role, r.status) for r in store.approval_requests(order_id)) == [
+                ("finance", "pending"), ("general_manager", "pending"), ("sales_manager", "pending")]
+    finally:
+        store.close()
+
+
+# -- which decision is the newest -----------------------------------------------------------------------------------
+
+def test_status_compares_with_the_digest_of_the_newest_decision(gate: Gate, store: Store,
+                                                                 staff: dict[str, str]) -> None:
+    """order_approval is decided first and last: its newest decision, not its first, sets the order's digest."""
+    order_id, customer_id = unique("SO"), unique("C")
+    first = big_order(order_id, customer_id)
+    decide(gate, first, staff["clerk"])
+    gate.check_credit(first)
+    amended = big_order(order_id, customer_id, amount="119000.00")
+    decide(gate, amended, staff["clerk"])
+    status = store.approval_status(order_id)  # no order passed: the order as last decided
+    assert status.approval_digest == approval_digest(amended)
+    assert status.state == "stale"
+    assert status.detail.startswith("credit_check was decided on an earlier version")

@@ -11,12 +11,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
 from conftest import Database
@@ -24,6 +25,7 @@ from salesgate import Gate
 from salesgate.cli import cli
 from salesgate_adapters.store import Store, acting_as
 from salesgate_adapters.store.audit import entry_hash
+from salesgate_adapters.store.tables import approval_requests, decisions
 from test_store import order
 
 
@@ -106,6 +108,26 @@ def edit_decision(conn: Connection) -> None:
                       + " WHERE outcome = 'require_approval'"))
 
 
+def forge_request(conn: Connection) -> None:
+    """A finance approval nobody gave, added to the requests of the second decision (entry 4)."""
+    conn.execute(text(
+        "INSERT INTO salesgate_approval_requests (id, decision_id, hook, subject, role, position, status, created_at, "
+        "updated_at, approval_digest, requested_by, acted_by, acted_at) SELECT 'forged-request', decision_id, hook, "
+        "subject, 'finance', 3, 'approved', created_at, updated_at, approval_digest, requested_by, 'mallory', "
+        "acted_at FROM salesgate_approval_requests WHERE status = 'rejected'"))
+
+
+def forge_decision(conn: Connection) -> None:
+    """An 'allow' decision of the amended order, dated like the real one (entry 4), never logged."""
+    real = conn.execute(text("SELECT * FROM salesgate_decisions ORDER BY decided_at DESC")).mappings().first()
+    assert real is not None
+    conn.execute(text(
+        "INSERT INTO salesgate_decisions (id, decided_at, hook, subject, outcome, policy_name, policy_version, "
+        "policy_hash, inputs_digest, decision, backend, failure, approval_digest, actor) SELECT 'forged-decision', "
+        "decided_at, hook, subject, 'allow', policy_name, policy_version, policy_hash, inputs_digest, decision, "
+        "backend, failure, approval_digest, actor FROM salesgate_decisions WHERE id = :id"), {"id": real["id"]})
+
+
 TAMPERING: dict[str, tuple[Callable[[Connection], Any], int, str]] = {
     "edited actor": (lambda c: c.execute(text("UPDATE salesgate_audit_log SET actor = 'li' WHERE seq = 7")), 7,
                      "entry 7 (rejected order_approval SO-1) does not match its hash"),
@@ -122,6 +144,19 @@ TAMPERING: dict[str, tuple[Callable[[Connection], Any], int, str]] = {
     "inserted with a valid hash": (lambda c: insert_copy(c, valid_hash=True), 8,
                                    "entry 8 was added after the head (entry 7): not written by salesgate"),
     "decision row edited": (edit_decision, 2, "(audit entry 2) was changed in salesgate_decisions"),
+    "decision outcome edited": (lambda c: c.execute(text(
+        "UPDATE salesgate_decisions SET outcome = 'allow' WHERE outcome = 'require_approval'")), 2,
+        "(audit entry 2) was changed in salesgate_decisions after it was logged (its outcome"),
+    "decision row added": (forge_decision, 5, "has no audit entry (it would belong before entry 5): it was written "
+                                              "outside salesgate"),
+    "rejection turned into an approval": (lambda c: c.execute(text(
+        "UPDATE salesgate_approval_requests SET status = 'approved' WHERE status = 'rejected'")), 7,
+        "general_manager) is approved by zhao in salesgate_approval_requests, but rejected by zhao in the audit "
+        "log (entry 7)"),
+    "request row added": (forge_request, 4, "(order_approval SO-1, finance) is not among the requests decision"),
+    "request row deleted": (lambda c: c.execute(text("DELETE FROM salesgate_approval_requests WHERE status = "
+                                                     "'rejected'")), 4,
+                            "the request of general_manager that decision"),
 }
 
 
@@ -137,6 +172,60 @@ def test_verify_names_the_first_tampered_entry(store: Store, how: str) -> None:
     assert report.bad_seq == bad
     assert report.problem is not None
     assert message in report.problem
+
+
+def test_an_approval_written_with_sql_is_found_and_never_counts(store: Store) -> None:
+    """The review's repro: the sales manager approved, then the other steps were set to approved with SQL."""
+    for user, role in (("li", "sales_manager"), ("qian", "finance"), ("zhao", "general_manager")):
+        store.grant_role(user, role)                                                # 1-3
+    facts = order("SO-9", "C-9", credit_rating="poor")                              # three steps
+    with Gate.default(backend="python", entry_points=False, store=store) as gate, acting_as("wang"):
+        gate.approve_order(facts)                                                   # 4
+    store.approve("SO-9", "li")                                                     # 5
+    assert store.verify_audit().ok
+    assert store.approval_status("SO-9", order=facts).state == "pending"
+    sql(store, "UPDATE salesgate_approval_requests SET status = 'approved', acted_by = 'gm' WHERE status = 'pending'")
+    status = store.approval_status("SO-9", order=facts)
+    assert (status.state, status.approved) == ("tampered", False)
+    assert "is approved by gm in salesgate_approval_requests, but pending in the audit log (entry 4)" in status.detail
+    assert not store.is_approved("SO-9", order=facts)
+    report = store.verify_audit()
+    assert (report.ok, report.bad_seq) == (False, 4)
+    assert report.problem is not None
+    assert "is approved by gm in salesgate_approval_requests, but pending in the audit log (entry 4)" in report.problem
+
+
+def test_a_decision_changed_with_sql_is_found_and_never_counts(store: Store) -> None:
+    facts = order("SO-8", "C-8")
+    with Gate.default(backend="python", entry_points=False, store=store) as gate:
+        gate.approve_order(facts)                                                   # 1: require_approval
+    sql(store, "UPDATE salesgate_decisions SET outcome = 'allow'",
+        "UPDATE salesgate_approval_requests SET status = 'void'")
+    status = store.approval_status("SO-8", order=facts)
+    assert (status.state, status.approved) == ("tampered", False)
+    assert "was changed in salesgate_decisions after it was logged" in status.detail
+    report = store.verify_audit()
+    assert (report.ok, report.bad_seq) == (False, 1)
+
+
+def test_rows_from_before_the_audit_log_are_left_alone(empty_database: Database) -> None:
+    """A deployment upgraded from revision 0001 has decisions and requests no entry describes: no digest,
+    older than the log, they can approve nothing, and verify does not report them."""
+    store = Store(empty_database.url, **empty_database.store_options())
+    store.upgrade("0001")
+    old = datetime(2025, 6, 1, tzinfo=UTC)
+    with store.engine.begin() as conn:
+        conn.execute(insert(decisions).values(
+            id="legacy-decision", decided_at=old, hook="order_approval", subject="SO-0", outcome="require_approval",
+            policy_name="seed", policy_version="1", policy_hash="h" * 16, decision={}, backend="python"))
+        conn.execute(insert(approval_requests).values(
+            id="legacy-request", decision_id="legacy-decision", hook="order_approval", subject="SO-0",
+            role="sales_manager", position=1, status="approved", created_at=old, updated_at=old))
+    store.upgrade()
+    history(store)
+    assert store.verify_audit().ok
+    assert not store.is_approved("SO-0")
+    store.close()
 
 
 def test_concurrent_writers_never_fork_the_chain(store: Store, empty_database: Database) -> None:

@@ -191,8 +191,9 @@ class SqlAdapter:
         return [order_id for order_id in asked if order_id in counted]
 
     def order_ids(self, since: date, until: date) -> list[str]:
-        """Ids of the orders entered from ``since`` to ``until`` (both included), in the order the
-        mapping's ``order_history`` query gives them: the history ``salesgate export`` replays."""
+        """Ids of the orders entered from ``since`` (included) up to ``until`` (excluded: the caller passes
+        the day after the last day it wants), in the order the mapping's ``order_history`` query gives
+        them: the history ``salesgate export`` replays."""
         sources = self._statements["order_history"]
         if not sources:
             raise AdapterError(f"mapping {self.mapping.name!r} ({self.mapping.file}) has no order_history query: "

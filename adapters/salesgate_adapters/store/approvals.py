@@ -2,8 +2,8 @@
 
 Every function here runs inside a transaction the :class:`~.store.Store` opened, and appends to the
 audit log in that same transaction, so an action and its audit entry are written together or not at
-all. Lock order is always request rows, then the audit head row: no two transactions wait on each
-other in opposite orders. See docs/approvals.md.
+all. Lock order is always the subject's lock row (taken by the store), then request rows, then the
+audit head row: no two transactions wait on each other in opposite orders. See docs/approvals.md.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from salesgate.decisions import Decision
 from salesgate.errors import SalesgateError
 
 from . import audit
-from .records import ApprovalRequest, ApprovalStatus, RoleMember
+from .records import ApprovalRequest, ApprovalStatus, RoleMember, request_from_row
 from .tables import NAME, approval_requests, credit_reservations, decisions, role_members
 
 LIVE = ("pending", "approved")
+STANDING = ("pending", "approved", "rejected", "expired")
+"""Every status but ``void``: a request in one of these still speaks for its role (see :func:`_ladder`)."""
 ORDER_HOOKS = ("order_approval", "credit_check", "pricing")
 
 _actor: contextvars.ContextVar[str | None] = contextvars.ContextVar("salesgate_actor", default=None)
@@ -103,17 +105,20 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
                   rules: ApprovalRules, now: datetime) -> dict[str, Any]:
     """Void what the decision supersedes and open a request per required role not already live.
 
+    The caller holds the subject's lock row, so two decisions of one subject never interleave here.
     With a digest: requests of *any* hook bound to another digest are voided, approved ones
     included (the order changed); on the decision's own hook, requests for the same digest and a
     role still required carry over (an approval stays valid for the order it was given for, and a
-    rejection stays in force: deciding the unchanged order again opens nothing), and pending ones
-    no longer required are voided. An expired request is reopened as a new one. Without a digest (a
+    rejection stays in force: deciding the unchanged order again opens nothing), and pending or
+    expired ones no longer required are voided. An expired request is reopened as a new one. The
+    ladder order always holds: an approval carried over above a step that is (re)opened now is
+    voided and reopened too — the higher role signs again, after the lower one. Without a digest (a
     fallback decision): only the pending requests of its hook are voided, as superseded. Returns the
     audit facts.
     """
     c = approval_requests.c
     rows = [request_from_row(r) for r in conn.execute(
-        select(approval_requests).where(c.subject == decision.subject, c.status.in_((*LIVE, "rejected")))
+        select(approval_requests).where(c.subject == decision.subject, c.status.in_(STANDING))
         .order_by(c.created_at, c.position).with_for_update())]
     required = [a.role for a in decision.approvals]
     voids: list[tuple[ApprovalRequest, str]] = []
@@ -123,13 +128,25 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
             if request.hook == decision.hook and request.status == "pending":
                 voids.append((request, "superseded by a newer decision"))
         elif request.approval_digest != digest:
-            if request.status in LIVE:  # a rejection of an earlier version stays as history
+            if request.status in LIVE:  # a rejection (or expiry) of an earlier version stays as history
                 voids.append((request, "the order changed"))
         elif request.hook == decision.hook:
-            if request.role in required:
+            if request.role not in required:
+                if request.status in ("pending", "expired"):
+                    voids.append((request, "no longer required"))
+            elif request.status != "expired":  # an expired request is reopened below
                 kept[request.role] = request
-            elif request.status == "pending":
-                voids.append((request, "no longer required"))
+    rejected = any(r.status == "rejected" for r in kept.values())  # this very order was refused: it stays so
+    if digest is not None and not rejected:
+        below: str | None = None  # the lowest step that is not approved: nobody above it has signed
+        for role in required:
+            step = kept.get(role)
+            if below is not None and step is not None and step.status == "approved":
+                voids.append((step, f"approved before {below} (a lower step, open again): the ladder "
+                                       f"approves in order, so {role} approves again after {below}"))
+                del kept[role]
+            elif below is None and (step is None or step.status != "approved"):
+                below = role
     for request, reason in voids:
         conn.execute(update(approval_requests).where(c.id == request.id)
                      .values(status="void", status_reason=reason, updated_at=now))
@@ -137,7 +154,6 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
         if role in kept and kept[role].position != position:
             conn.execute(update(approval_requests).where(c.id == kept[role].id).values(position=position))
     opened = []
-    rejected = any(r.status == "rejected" for r in kept.values())  # this very order was refused: it stays so
     for position, role in enumerate(required, start=1):
         if role in kept or rejected:
             continue
@@ -163,12 +179,14 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
         comment: str | None, rules: ApprovalRules, now: datetime) -> ApprovalRequest:
     """Approve or reject the request of ``subject`` that ``user`` may act on now (see docs/approvals.md).
 
-    The caller sweeps the subject's requests first (:func:`sweep`), in a transaction of its own."""
+    The caller holds the subject's lock row and swept the subject's requests first (:func:`sweep`), in a
+    transaction of its own. A step may be acted on only when every lower step of its ladder is
+    approved: a lower step that is pending, rejected or *expired* holds up every step above it."""
     _fits(user, "user")
     c = approval_requests.c
     live = [request_from_row(r) for r in conn.execute(
-        select(approval_requests).where(c.subject == subject, c.status.in_(LIVE))
-        .order_by(c.hook, c.position).with_for_update())]
+        select(approval_requests).where(c.subject == subject, c.status.in_(STANDING))
+        .order_by(c.hook, c.position, c.created_at).with_for_update())]
     pending = [r for r in live if r.status == "pending" and (hook is None or r.hook == hook)]
     if not pending:
         raise ApprovalError(_nothing_pending(conn, subject, hook))
@@ -187,8 +205,10 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
     if not turn:
         first = mine[0]
         waiting = _waiting_on(first, live)
+        reopen = ": decide the order again to reopen what expired" if any(r.status == "expired"
+                                                                           for r in waiting) else ""
         raise ApprovalError(f"{first.role} cannot act on order {subject!r} ({first.hook}) yet: the ladder waits for "
-                            f"{', '.join(f'{r.role} ({r.status})' for r in waiting)} first")
+                            f"{', '.join(f'{r.role} ({r.status})' for r in waiting)} first{reopen}")
     if len(turn) > 1:
         raise ApprovalError(f"{user!r} may act on several requests of order {subject!r}: "
                             f"{', '.join(f'{r.hook}/{r.role}' for r in turn)}; choose one with --hook / --role")
@@ -265,14 +285,19 @@ def sweep(conn: Connection, now: datetime, *, subject: str | None = None) -> int
 
 
 def status(conn: Connection, subject: str, digest: str | None, now: datetime) -> ApprovalStatus:
-    """What the ERP asks before confirming: may this order, as it is now (``digest``), go ahead?"""
+    """What the ERP asks before confirming: may this order, as it is now (``digest``), go ahead?
+
+    The answer rests only on rows the audit log backs: the subject's entries (each checked against its
+    own hash) are replayed, and a latest decision or a counted request that differs from them — a row
+    changed or added with SQL — makes the answer ``tampered``, never ``approved``. (Whether the chain
+    itself is whole is ``salesgate audit verify``'s business.)"""
     latest: dict[str, Any] = {}
-    for row in conn.execute(select(decisions.c.hook, decisions.c.outcome, decisions.c.approval_digest)
+    newest: Any = None
+    for row in conn.execute(select(decisions.c.id, decisions.c.hook, decisions.c.outcome, decisions.c.approval_digest)
                             .where(decisions.c.subject == subject).order_by(decisions.c.decided_at, decisions.c.id)):
-        latest[row.hook] = row
-    if not latest:
+        latest[row.hook] = newest = row  # rows come oldest first: the last one is the newest decision
+    if newest is None:
         return ApprovalStatus(subject, "undecided", digest, (), f"no decision recorded for {subject!r}")
-    newest = next(reversed(latest.values()))
     current = digest if digest is not None else newest.approval_digest
     c = approval_requests.c
     newest_per_role: dict[tuple[str, str], ApprovalRequest] = {}
@@ -296,6 +321,8 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
     if stale:
         return answer("stale", f"{', '.join(stale)} was decided on an earlier version of order {subject!r}: "
                                "decide it again")
+    if unbacked := _unbacked(conn, subject, list(latest.values()), requests):
+        return answer("tampered", f"{unbacked}: run salesgate audit verify")
     blocked = sorted(hook for hook, row in latest.items() if row.outcome == "block")
     if blocked:
         return answer("blocked", f"{', '.join(blocked)} blocks order {subject!r}: no approval lifts a block")
@@ -358,9 +385,39 @@ def _escalated_role(request: ApprovalRequest) -> str | None:
     return request.escalate_to if request.escalated else None
 
 
-def _waiting_on(request: ApprovalRequest, live: list[ApprovalRequest]) -> list[ApprovalRequest]:
-    return [r for r in live if r.hook == request.hook and r.approval_digest == request.approval_digest
-            and r.position < request.position and r.status != "approved"]
+def _ladder(request: ApprovalRequest, rows: list[ApprovalRequest]) -> list[ApprovalRequest]:
+    """The steps of ``request``'s ladder (same hook, same digest): for each role its newest request that is
+    not void — a reopened request stands for its role, an expired one until it is reopened."""
+    same = [r for r in rows if r.hook == request.hook and r.approval_digest == request.approval_digest
+            and r.status != "void"]
+    newest = {r.role: r for r in sorted(same, key=lambda r: r.created_at)}  # stable: the last opened wins
+    return sorted(newest.values(), key=lambda r: r.position)
+
+
+def _waiting_on(request: ApprovalRequest, rows: list[ApprovalRequest]) -> list[ApprovalRequest]:
+    """The lower steps not approved yet (pending, rejected or expired): each holds ``request`` back."""
+    return [r for r in _ladder(request, rows) if r.position < request.position and r.status != "approved"]
+
+
+def _unbacked(conn: Connection, subject: str, latest: list[Any], requests: Sequence[ApprovalRequest]) -> str | None:
+    """The first of these decision and request rows the subject's audit entries do not account for."""
+    replay = audit.Replay()
+    for entry in audit.entries(conn, subject):
+        if audit.intact(entry):  # an edited entry vouches for nothing
+            replay.add(entry)
+    for row in latest:
+        found = replay.decision_problem(row.id, row.hook, subject, row.outcome, row.approval_digest)
+        if found is not None:
+            return found[1]
+    for request in requests:
+        if (found := replay.request_problem(request)) is not None:
+            return found[1]
+    return None
+
+
+def has_requests(conn: Connection, subject: str) -> bool:
+    c = approval_requests.c
+    return conn.execute(select(c.id).where(c.subject == subject).limit(1)).first() is not None
 
 
 def _nothing_pending(conn: Connection, subject: str, hook: str | None) -> str:
@@ -402,12 +459,3 @@ def _fits(value: str, what: str) -> str:
     if not value or len(value) > NAME:
         raise ApprovalError(f"{what} must be 1 to {NAME} characters, got {len(value or '')}")
     return value
-
-
-def request_from_row(row: Any) -> ApprovalRequest:
-    return ApprovalRequest(
-        id=row.id, decision_id=row.decision_id, hook=row.hook, subject=row.subject, role=row.role,
-        position=row.position, status=row.status, created_at=row.created_at, updated_at=row.updated_at,
-        approval_digest=row.approval_digest, requested_by=row.requested_by, acted_by=row.acted_by,
-        acted_at=row.acted_at, comment=row.comment, status_reason=row.status_reason, expires_at=row.expires_at,
-        escalate_at=row.escalate_at, escalate_to=row.escalate_to, escalated_at=row.escalated_at)

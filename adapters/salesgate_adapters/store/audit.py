@@ -5,7 +5,13 @@ canonical JSON of its sequence number, time, kind, subject, hook, actor, policy 
 ``prev_hash``. Changing, deleting, moving or inserting an entry breaks the hash of that entry or the
 link of the next one; the head row (``salesgate_audit_head``) holds the last entry's number and hash,
 so entries cut from the end are found too. Appends lock the head row, so concurrent writers queue
-and the chain never forks. See docs/audit.md.
+and the chain never forks.
+
+The chain also vouches for the rows it describes: :class:`Replay` rebuilds from the entries what
+each approval request must be (opened by a decision, then approved, rejected, voided, expired), and
+``verify`` compares that, and each decision entry, with the rows of ``salesgate_approval_requests``
+and ``salesgate_decisions`` — so a row changed or added with SQL is found even though no entry
+was touched. See docs/audit.md.
 """
 
 from __future__ import annotations
@@ -13,15 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from .connection import StoreError
-from .records import AuditEntry, AuditReport, canonical_json
-from .tables import audit_head, audit_log, decisions
+from .records import ApprovalRequest, AuditEntry, AuditReport, canonical_json, request_from_row
+from .tables import approval_requests, audit_head, audit_log, decisions
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -82,8 +89,10 @@ def intact(entry: AuditEntry) -> bool:
 def verify(conn: Connection, *, check_decisions: bool = True) -> AuditReport:
     """Walk the chain from the first entry; report the first entry that is not what was appended.
 
-    With ``check_decisions`` the decision rows the chain names are compared with the digest their
-    entry recorded, so an edited or deleted ``salesgate_decisions`` row is found as well.
+    With ``check_decisions`` the rows the chain describes are checked as well: every decision row
+    against its entry (the digest of its JSON, its outcome, digest, hook and subject), every approval
+    request against what the entries say happened to it (:class:`Replay`: status and approver), and
+    rows no entry accounts for — so a decision or request edited, added or deleted with SQL is found.
     """
     head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == HEAD_ID)).first()
     if head is None:
@@ -94,7 +103,8 @@ def verify(conn: Connection, *, check_decisions: bool = True) -> AuditReport:
         return AuditReport(False, count, head_seq, head_hash, seq, problem)
 
     expected, prev, count = 1, GENESIS, 0
-    decision_digests: dict[str, tuple[int, str]] = {}
+    replay = Replay()
+    first_at: datetime | None = None
     for entry in _stream(conn):
         if entry.seq != expected:
             return bad(expected, count, f"entry {expected} is missing: the log goes from entry {expected - 1} to "
@@ -105,10 +115,9 @@ def verify(conn: Connection, *, check_decisions: bool = True) -> AuditReport:
         if entry.prev_hash != prev:
             return bad(entry.seq, count, f"entry {entry.seq} ({_label(entry)}) does not follow entry {entry.seq - 1}: "
                                          "an entry before it was replaced, removed or inserted")
-        if check_decisions and entry.kind == "decision":
-            data = entry.data
-            if isinstance(data.get("decision_id"), str) and isinstance(data.get("decision_sha256"), str):
-                decision_digests[data["decision_id"]] = (entry.seq, data["decision_sha256"])
+        if check_decisions:
+            replay.add(entry)
+        first_at = first_at or entry.recorded_at
         prev, expected, count = entry.hash, expected + 1, count + 1
     if count != head_seq:
         if count < head_seq:
@@ -119,31 +128,194 @@ def verify(conn: Connection, *, check_decisions: bool = True) -> AuditReport:
     if prev != head_hash:
         return bad(count, count, f"entry {count} is not the entry the head row recorded: the end of the log "
                                  "was replaced")
-    if decision_digests:
-        found = _check_decisions(conn, decision_digests)
+    if check_decisions:
+        found = _check_rows(conn, replay, first_at, head_seq)
         if found is not None:
             return bad(found[0], count, found[1])
     return AuditReport(True, count, head_seq, head_hash)
 
 
-def _check_decisions(conn: Connection, expected: dict[str, tuple[int, str]]) -> tuple[int, str] | None:
-    seen: set[str] = set()
-    problems: list[tuple[int, str]] = []
-    for row in conn.execute(select(decisions.c.id, decisions.c.decision)):
-        if row.id not in expected:
-            continue
-        seen.add(row.id)
-        seq, digest = expected[row.id]
+# -- what the chain says the rows are -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Logged:
+    """A decision or an opened request as its decision entry recorded it."""
+
+    seq: int
+    hook: str | None
+    subject: str | None
+    approval_digest: Any
+    outcome: Any = None
+    sha256: Any = None
+
+
+@dataclass
+class _Requested:
+    """What the entries after its opening did to one request (``status`` ``None``: nothing, still pending)."""
+
+    seq: int = 0
+    status: str | None = None
+    acted_by: str | None = None
+    escalated: int | None = None
+
+
+@dataclass
+class Replay:
+    """The approval workflow replayed from the audit log: what each decision and request row must say.
+
+    Feed it entries in chain order (:meth:`add`). A request is opened by its decision's entry (it
+    lists the roles it opened; a request is its decision id and role), approved or rejected by the
+    entry naming its id (the entry's actor is the approver), voided by the decision or rejection
+    entry listing it, expired and escalated by the sweep's entries. Nothing else changes a request.
+    """
+
+    decisions: dict[str, _Logged] = field(default_factory=dict)
+    opened: dict[tuple[str, str], _Logged] = field(default_factory=dict)
+    requests: dict[str, _Requested] = field(default_factory=dict)
+
+    def add(self, entry: AuditEntry) -> None:
+        if entry.kind not in ("decision", "approved", "rejected", "expired", "escalated"):
+            return
         try:
-            actual = decision_digest(row.decision if not isinstance(row.decision, str) else json.loads(row.decision))
-        except (TypeError, ValueError):
-            actual = ""
-        if actual != digest:
-            problems.append((seq, f"decision {row.id} (audit entry {seq}) was changed in salesgate_decisions "
-                                  "after it was logged"))
-    for decision_id, (seq, _) in expected.items():
+            data = entry.data
+        except ValueError:
+            return
+        if entry.kind == "decision":
+            decision_id = data.get("decision_id")
+            if not isinstance(decision_id, str):
+                return
+            digest = data.get("approval_digest")
+            self.decisions[decision_id] = _Logged(entry.seq, entry.hook, entry.subject, digest, data.get("outcome"),
+                                                  data.get("decision_sha256"))
+            for role in data.get("opened") or ():
+                if isinstance(role, str):
+                    self.opened[(decision_id, role)] = _Logged(entry.seq, entry.hook, entry.subject, digest)
+        elif entry.kind in ("approved", "rejected"):
+            self._set(data.get("request_id"), entry.seq, entry.kind).acted_by = entry.actor
+        elif entry.kind == "expired":
+            self._set(data.get("request_id"), entry.seq, "expired")
+        elif isinstance(data.get("request_id"), str):
+            self.requests.setdefault(data["request_id"], _Requested()).escalated = entry.seq
+        for voided in data.get("voided") or ():
+            if isinstance(voided, dict):
+                self._set(voided.get("request_id"), entry.seq, "void")
+
+    def _set(self, request_id: Any, seq: int, status: str) -> _Requested:
+        if not isinstance(request_id, str):
+            return _Requested()  # an entry naming no request changes none
+        state = self.requests.setdefault(request_id, _Requested())
+        state.seq, state.status = seq, status
+        return state
+
+    def decision_problem(self, decision_id: str, hook: str, subject: str, outcome: str,
+                         approval_digest: str | None) -> tuple[int | None, str] | None:
+        """Why a decision row is not the decision the log recorded (``None``: it is); seq ``None``: no entry."""
+        logged = self.decisions.get(decision_id)
+        if logged is None:
+            return None, f"decision {decision_id} ({hook} {subject}) has no audit entry"
+        if (hook, subject, outcome, approval_digest) != (logged.hook, logged.subject, logged.outcome,
+                                                         logged.approval_digest):
+            return logged.seq, (f"decision {decision_id} (audit entry {logged.seq}) was changed in salesgate_decisions "
+                                "after it was logged (its outcome, order digest, hook or subject)")
+        return None
+
+    def request_problem(self, request: ApprovalRequest) -> tuple[int | None, str] | None:
+        """Why a request row is not what the log says it is (``None``: it is); seq ``None``: no entry opened it."""
+        label = f"request {request.id} ({request.hook} {request.subject}, {request.role})"
+        opened = self.opened.get((request.decision_id, request.role))
+        if opened is None:
+            logged = self.decisions.get(request.decision_id)
+            if logged is not None:
+                return logged.seq, (f"{label} is not among the requests decision {request.decision_id} opened "
+                                    f"(audit entry {logged.seq}): it was added to salesgate_approval_requests")
+            return None, f"{label} has no audit entry: its decision {request.decision_id} is not in the log"
+        if (request.hook, request.subject, request.approval_digest) != (opened.hook, opened.subject,
+                                                                        opened.approval_digest):
+            return opened.seq, (f"{label} is not bound to the order audit entry {opened.seq} opened it for "
+                                "(hook, order or order digest changed in salesgate_approval_requests)")
+        state = self.requests.get(request.id, _Requested())
+        logged_status = state.status or "pending"
+        seq = state.seq or opened.seq
+        if (request.status, request.acted_by) != (logged_status, state.acted_by):
+            return seq, (f"{label} is {_state(request.status, request.acted_by)} in salesgate_approval_requests, "
+                         f"but {_state(logged_status, state.acted_by)} in the audit log (entry {seq})")
+        if request.escalated != (state.escalated is not None):
+            return state.escalated or seq, (f"{label} is {'' if request.escalated else 'not '}escalated in "
+                                            "salesgate_approval_requests, but the audit log says "
+                                            f"{'not' if request.escalated else 'it was'}")
+        return None
+
+
+def _state(status: str, acted_by: str | None) -> str:
+    return f"{status} by {acted_by}" if acted_by else status
+
+
+def _check_rows(conn: Connection, replay: Replay, first_at: datetime | None,
+                head_seq: int) -> tuple[int, str] | None:
+    """The first row the replayed log does not account for, as (the entry it contradicts, problem)."""
+    problems: list[tuple[int, str]] = []
+    earliest: list[tuple[datetime, str]] = []  # the earliest row no entry accounts for
+
+    def unaudited(at: datetime, digest: str | None, problem: str) -> None:
+        # Rows from before the audit log existed (revision 0001) carry no order digest and can approve
+        # nothing (approvals count only for a digest): they are left alone.
+        if digest is None and (first_at is None or at < first_at):
+            return
+        if not earliest or at < earliest[0][0]:
+            earliest[:] = [(at, problem)]
+
+    seen: set[str] = set()
+    d = decisions.c
+    for row in conn.execute(select(d.id, d.decided_at, d.hook, d.subject, d.outcome, d.approval_digest, d.decision)):
+        seen.add(row.id)
+        found = replay.decision_problem(row.id, row.hook, row.subject, row.outcome, row.approval_digest)
+        if found is not None and found[0] is None:
+            unaudited(row.decided_at, row.approval_digest, found[1])
+            continue
+        if found is not None:
+            problems.append((int(found[0] or 0), found[1]))
+            continue
+        seq, digest = replay.decisions[row.id].seq, replay.decisions[row.id].sha256
+        if isinstance(digest, str):
+            try:
+                actual = decision_digest(row.decision if not isinstance(row.decision, str)
+                                         else json.loads(row.decision))
+            except (TypeError, ValueError):
+                actual = ""
+            if actual != digest:
+                problems.append((seq, f"decision {row.id} (audit entry {seq}) was changed in salesgate_decisions "
+                                      "after it was logged"))
+    for decision_id, logged in replay.decisions.items():
         if decision_id not in seen:
-            problems.append((seq, f"decision {decision_id} (audit entry {seq}) was deleted from salesgate_decisions"))
+            problems.append((logged.seq, f"decision {decision_id} (audit entry {logged.seq}) was deleted from "
+                                         "salesgate_decisions"))
+
+    rows: set[tuple[str, str]] = set()
+    ids: set[str] = set()
+    for request in (request_from_row(r) for r in conn.execute(select(approval_requests))):
+        rows.add((request.decision_id, request.role))
+        ids.add(request.id)
+        found = replay.request_problem(request)
+        if found is not None and found[0] is None:
+            unaudited(request.created_at, request.approval_digest, found[1])
+        elif found is not None:
+            problems.append((int(found[0] or 0), found[1]))
+    for (decision_id, role), opened in replay.opened.items():
+        if (decision_id, role) not in rows:
+            problems.append((opened.seq, f"the request of {role} that decision {decision_id} opened (audit entry "
+                                         f"{opened.seq}) was deleted from salesgate_approval_requests"))
+    for request_id, state in replay.requests.items():
+        if request_id not in ids and state.seq:
+            problems.append((state.seq, f"request {request_id} (audit entry {state.seq}) was deleted from "
+                                        "salesgate_approval_requests"))
+    if earliest:
+        # Placed before the first entry recorded after it: the earliest such row gets the lowest number.
+        at, problem = earliest[0]
+        after = conn.execute(select(func.min(audit_log.c.seq)).where(audit_log.c.recorded_at > at)).scalar()
+        where = f"before entry {after}" if after is not None else f"after entry {head_seq}"
+        problems.append((int(after) if after is not None else head_seq + 1,
+                         f"{problem} (it would belong {where}): it was written outside salesgate"))
     return min(problems) if problems else None
 
 

@@ -150,6 +150,16 @@ class ApprovalRequest:
         return self.status == "pending" and self.expires_at is not None and self.expires_at <= now
 
 
+def request_from_row(row: Any) -> ApprovalRequest:
+    """An approval request from a ``salesgate_approval_requests`` row."""
+    return ApprovalRequest(
+        id=row.id, decision_id=row.decision_id, hook=row.hook, subject=row.subject, role=row.role,
+        position=row.position, status=row.status, created_at=row.created_at, updated_at=row.updated_at,
+        approval_digest=row.approval_digest, requested_by=row.requested_by, acted_by=row.acted_by,
+        acted_at=row.acted_at, comment=row.comment, status_reason=row.status_reason, expires_at=row.expires_at,
+        escalate_at=row.escalate_at, escalate_to=row.escalate_to, escalated_at=row.escalated_at)
+
+
 @dataclass(frozen=True)
 class ApprovalStatus:
     """Whether an order (or return) may go ahead, as far as approvals go: what the ERP asks before confirming.
@@ -158,7 +168,9 @@ class ApprovalStatus:
     ``not_required`` (the decisions ask for no approval), ``pending``, ``rejected``, ``expired``,
     ``blocked`` (a decision blocks the order: no approval lifts a block), ``changed`` (the order
     differs from the one decided — decide it again), ``stale`` (a hook was last decided on an
-    earlier version of the order — decide it again) or ``undecided`` (no decision recorded).
+    earlier version of the order — decide it again), ``tampered`` (a decision or request row the
+    answer rests on is not what the audit log recorded: run ``salesgate audit verify``) or
+    ``undecided`` (no decision recorded).
     """
 
     subject: str

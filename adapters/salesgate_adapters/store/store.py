@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import uuid
@@ -13,13 +14,12 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import Row, insert, select, update
-from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.sql import Select
 
 from salesgate.decisions import Decision, Outcome
 
-from . import approvals, audit, migrate
+from . import approvals, audit, locks, migrate
 from .approvals import ApprovalRules, current_actor
 from .connection import StoreError, Timeouts, make_engine, retrying, safe_url, transaction
 from .records import (
@@ -33,8 +33,9 @@ from .records import (
     RoleMember,
     approval_digest,
     inputs_digest,
+    request_from_row,
 )
-from .tables import NAME, approval_requests, credit_locks, credit_reservations, decisions
+from .tables import NAME, approval_requests, credit_locks, credit_reservations, decisions, subject_locks
 
 T = TypeVar("T")
 
@@ -46,10 +47,6 @@ Decide = Callable[[Decimal], Decision | tuple[Decision, Any]]
 """Called with the customer's reserved amount, inside the lock; returns the decision, or the decision
 and the facts it was made on (for the decision log's inputs digest)."""
 CountedOrders = Iterable[str] | Callable[[list[str]], Iterable[str] | None]
-
-
-class _NoLockRow(Exception):
-    """The customer has no lock row yet: create it in its own transaction, then lock it."""
 
 
 class _Raised(Exception):
@@ -165,8 +162,8 @@ class Store:
         """
         when = now or utcnow()
         who = actor if actor is not None else current_actor()
-        return self._write(lambda conn: self._insert_decision(conn, decision, facts, when, who),
-                           f"recording decision {decision.hook} {decision.subject}", isolation="READ COMMITTED")
+        return self._locking(lambda conn: self._insert_decision(conn, decision, facts, when, who),
+                             f"recording decision {decision.hook} {decision.subject}")
 
     def decisions(self, subject: str | None = None, *, limit: int | None = None) -> list[RecordedDecision]:
         """Logged decisions, oldest first: all of them, or those on one order or return."""
@@ -185,17 +182,19 @@ class Store:
             query = query.where(approval_requests.c.subject == subject)
         if status is not None:
             query = query.where(approval_requests.c.status == status)
-        return self._read(lambda conn: [approvals.request_from_row(row) for row in conn.execute(query)],
+        return self._read(lambda conn: [request_from_row(row) for row in conn.execute(query)],
                           "reading approval requests")
 
     def _insert_decision(self, conn: Connection, decision: Decision, facts: Any, now: datetime,
-                         actor: str | None = None) -> str:
+                         actor: str | None = None, *, create_lock: bool = False) -> str:
         _fits(decision.subject, "subject")
         if actor is not None:
             _fits(actor, "actor")
         decision_id = str(uuid.uuid4())
         digest = approval_digest(facts)
         as_json = decision.model_dump(mode="json")
+        # Serialise every change of the subject's requests, the first included (no request rows to lock yet).
+        locks.lock(conn, subject_locks, decision.subject, create=create_lock)
         conn.execute(insert(decisions).values(
             id=decision_id, decided_at=now, hook=decision.hook, subject=decision.subject,
             outcome=decision.outcome.value, policy_name=decision.policy.name,
@@ -241,9 +240,17 @@ class Store:
         # Expiries and escalations first, in their own transaction: they stand even if the action is refused.
         self._write(lambda conn: approvals.sweep(conn, when, subject=subject),
                     f"expiring and escalating the requests of {subject}", isolation="READ COMMITTED")
-        return self._write(lambda conn: approvals.act(conn, action, subject, user, role=role, hook=hook,
-                                                      comment=comment, rules=self.approval_rules, now=when),
-                           f"{action[:-1]}ing order {subject}", isolation="READ COMMITTED")
+
+        def acting(conn: Connection) -> ApprovalRequest:
+            try:
+                locks.lock(conn, subject_locks, subject)
+            except locks.MissingLockRow:
+                if approvals.has_requests(conn, subject):  # requests written before the lock rows existed
+                    raise
+            return approvals.act(conn, action, subject, user, role=role, hook=hook, comment=comment,
+                                 rules=self.approval_rules, now=when)
+
+        return self._locking(acting, f"{action[:-1]}ing order {subject}")
 
     def approval_status(self, subject: str, digest: str | None = None, *, order: Any = None,
                         now: datetime | None = None) -> ApprovalStatus:
@@ -335,46 +342,22 @@ class Store:
         if not isinstance(amount, Decimal) or amount < 0:
             raise ValueError(f"amount must be a Decimal of at least 0, got {amount!r}")
         ttl = expires_in if expires_in is not None else self.reservation_ttl
-        what = f"reserving credit for order {order_id}"
-        for _ in range(2):
-            try:
-                return self._write(
-                    lambda conn: self._reserve_locked(conn, customer_id, order_id, amount, decide, exclude_order_ids,
-                                                      ttl, now or utcnow(), cancelled),
-                    what, isolation="READ COMMITTED")
-            except _NoLockRow:
-                self._write(lambda conn: self._insert_lock_row(conn, customer_id), what)
-            except _Raised as raised:
-                raise raised.error from None
-        raise StoreError(f"{what} failed: the lock row of customer {customer_id!r} disappeared")
-
-    def _lock_customer(self, conn: Connection, customer_id: str) -> None:
-        if conn.dialect.name == "sqlite":
-            return  # BEGIN IMMEDIATE already holds the database's only write lock
-        locked = conn.execute(
-            select(credit_locks.c.customer_id).where(credit_locks.c.customer_id == customer_id).with_for_update()
-        ).first()
-        if locked is None:
-            raise _NoLockRow
-
-    @staticmethod
-    def _insert_lock_row(conn: Connection, customer_id: str) -> None:
-        """Insert-if-missing, in its own short transaction: concurrent first reservations for a new
-        customer meet on the primary key, and none of them holds anything else meanwhile."""
-        name = conn.dialect.name
-        if name == "postgresql":
-            conn.execute(postgresql.insert(credit_locks).values(customer_id=customer_id).on_conflict_do_nothing())
-        elif name in ("mysql", "mariadb"):
-            statement = mysql.insert(credit_locks).values(customer_id=customer_id)
-            conn.execute(statement.on_duplicate_key_update(customer_id=statement.inserted.customer_id))
-        else:
-            raise StoreError(f"row locks are not implemented for {name}")
+        try:
+            return self._locking(
+                lambda conn: self._reserve_locked(conn, customer_id, order_id, amount, decide, exclude_order_ids,
+                                                  ttl, now or utcnow(), cancelled),
+                f"reserving credit for order {order_id}")
+        except _Raised as raised:
+            raise raised.error from None
 
     def _reserve_locked(
         self, conn: Connection, customer_id: str, order_id: str, amount: Decimal, decide: Decide,
         counted_orders: CountedOrders, ttl: timedelta, now: datetime, cancelled: threading.Event | None,
     ) -> ReserveResult:
-        self._lock_customer(conn, customer_id)
+        if conn.dialect.name != "sqlite" and not locks.exists(conn, subject_locks, order_id):
+            # Found now, not once the customer's lock was waited for: the decision locks the order's row later.
+            raise locks.MissingLockRow(subject_locks, order_id)
+        locks.lock(conn, credit_locks, customer_id)
         held = credit_reservations.c
         existing_row = conn.execute(select(credit_reservations).where(held.order_id == order_id)).first()
         existing = _reservation(existing_row) if existing_row is not None else None
@@ -399,7 +382,9 @@ class Store:
         _check(cancelled)
         answer = _outside(lambda: decide(reserved))
         decision, facts = answer if isinstance(answer, tuple) else (answer, None)
-        decision_id = self._insert_decision(conn, decision, facts, now, current_actor())
+        # The order's lock row exists (checked above); a decision about another subject creates its own here
+        # rather than running the whole reservation, and asking the ERP, again.
+        decision_id = self._insert_decision(conn, decision, facts, now, current_actor(), create_lock=True)
         reservation = existing if existing is not None and existing.counts(now) else None
         if decision.outcome is not Outcome.block:
             reservation = Reservation(
@@ -491,6 +476,19 @@ class Store:
         return self._write(run, f"marking the reservation of order {order_id} {status}")
 
     # -- plumbing ----------------------------------------------------------------------------------
+    def _locking(self, work: Callable[[Connection], T], what: str) -> T:
+        """Run ``work`` (READ COMMITTED) taking lock rows; a lock row it finds missing is created in a
+        transaction of its own and the work runs again (a reservation may miss two: the order's, the customer's)."""
+        created: set[tuple[str, str]] = set()
+        while True:
+            try:
+                return self._write(work, what, isolation="READ COMMITTED")
+            except locks.MissingLockRow as missing:
+                if (missing.table.name, missing.key) in created:
+                    raise StoreError(f"{what} failed: {missing} (it disappeared as soon as it was created)") from None
+                created.add((missing.table.name, missing.key))
+                self._write(functools.partial(locks.insert_if_missing, table=missing.table, key=missing.key), what)
+
     def _write(self, work: Callable[[Connection], T], what: str, *, isolation: str | None = None) -> T:
         return self._run(work, what, isolation=isolation, write=True)
 

@@ -125,6 +125,15 @@ credit_locks = Table(
 )
 """One row per customer, created on first use: the row a reservation locks (``SELECT … FOR UPDATE``)."""
 
+subject_locks = Table(
+    "salesgate_subject_locks", metadata,
+    Column("subject", String(NAME), primary_key=True),
+    **MYSQL_OPTIONS,
+)
+"""One row per order or return, created on first use: the row a decision, an approval or a rejection of
+that subject locks before it reads and changes the subject's approval requests, so two of them never
+interleave — not even the first two, when there are no request rows yet to lock."""
+
 role_members = Table(
     "salesgate_role_members", metadata,
     Column("role", String(NAME), nullable=False),
