@@ -131,3 +131,34 @@ def test_export_refuses_a_mapping_that_cannot_list_orders(tmp_path: Path, erp_ur
     assert "no order_history query" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_simulate_reads_the_history_straight_from_the_erp_as_export_would(tmp_path: Path, erp_url: str) -> None:
+    runner = CliRunner()
+    new = tmp_path / "rules-new"
+    shutil.copytree(seed_policy_path(), new)
+    _edit(new / "order-approval.yaml", "when: order.total >= 100000", "when: order.total >= 50000")
+    period = ["--from", "2026-01-01", "--to", "2026-11-06", "--today", "2026-11-06"]
+    history = tmp_path / "history.jsonl"
+    exported = runner.invoke(cli, ["export", *period, "--mapping", "demo", "--url", erp_url, "-o", str(history)])
+    assert exported.exit_code == 0, exported.output
+    via_file = runner.invoke(cli, ["simulate", "--rules", str(new), "--orders", str(history), "--json",
+                                   "--workers", "1"])
+    direct = runner.invoke(cli, ["simulate", "--rules", str(new), "--mapping", "demo", "--url", erp_url, *period,
+                                 "--json", "--workers", "1"])
+    assert direct.exit_code == 0, direct.output
+    assert "9 order(s) of 2026-01-01 to 2026-11-06 read from the ERP" in direct.output
+    from_file, from_erp = json.loads(via_file.stdout), json.loads(direct.stdout)
+    assert from_erp["source"] == "demo orders 2026-01-01 to 2026-11-06"
+    assert from_erp["hooks"] == from_file["hooks"]
+    assert from_erp["hooks"]["order_approval"]["approvals"]["gained"] == {"general_manager": 3}
+
+
+def test_simulate_needs_one_history(tmp_path: Path) -> None:
+    runner = CliRunner()
+    neither = runner.invoke(cli, ["simulate", "--rules", str(seed_policy_path())])
+    assert neither.exit_code == 2
+    assert "--orders FILE.jsonl, or --mapping with --from and --to" in neither.output
+    no_period = runner.invoke(cli, ["simulate", "--rules", str(seed_policy_path()), "--mapping", "demo"])
+    assert no_period.exit_code == 2
+    assert "--mapping needs --from and --to" in no_period.output

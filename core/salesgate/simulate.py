@@ -363,11 +363,12 @@ def _ranges(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
 
 def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
              hooks: Sequence[Hook] = HOOKS, workers: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> Report:
+             progress: Callable[[int, int], None] | None = None, label: str | None = None) -> Report:
     """Replay ``source`` (JSON Lines) through the policies in ``baseline`` and ``candidate``.
 
     ``workers``: processes to use (default: every core; 1 replays in this process).
-    ``progress(done_bytes, total_bytes)`` is called as ranges finish.
+    ``progress(done_bytes, total_bytes)`` is called as ranges finish. ``label`` names the history
+    in the report (default: the file's path).
     """
     import time
 
@@ -400,4 +401,4 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
                 done += end - start
                 if progress is not None:
                     progress(done, total)
-    return Report(str(path), before, after, chosen, tally, time.perf_counter() - started, count)
+    return Report(label or str(path), before, after, chosen, tally, time.perf_counter() - started, count)

@@ -23,7 +23,7 @@ from ..errors import FactsError, SalesgateError
 from ..gate import Gate
 from ..seed import seed_policy_path
 
-__all__ = ["export_command"]
+__all__ = ["erp_gate", "export_command", "export_orders", "report_problems"]
 
 
 def export_orders(gate: Gate, first: date, last: date, out: Path) -> tuple[int, list[str]]:
@@ -56,6 +56,24 @@ def export_orders(gate: Gate, first: date, last: date, out: Path) -> tuple[int, 
     return written, problems
 
 
+def erp_gate(mapping: str, url: str | None, today: datetime | None) -> Gate:
+    """A gate reading the ERP through the sql adapter and ``mapping`` (its policy plays no part in an export)."""
+    options: dict[str, object] = {"mapping": mapping}
+    if url is not None:
+        options["url"] = url
+    if today is not None:
+        options["today"] = today.date()
+    return Gate.from_path(seed_policy_path(), backend="python", adapter="sql", **options)
+
+
+def report_problems(problems: list[str]) -> None:
+    """Name the orders that could not be exported (the first ten) on stderr."""
+    for problem in problems[:10]:
+        click.echo(f"error: {problem}", err=True)
+    more = " (first 10 shown)" if len(problems) > 10 else ""
+    click.echo(f"error: {len(problems):,} order(s) could not be loaded and are not in the history{more}", err=True)
+
+
 @click.command("export")
 @click.option("--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
               help="First day of the period (YYYY-MM-DD).")
@@ -81,17 +99,9 @@ def export_command(first: datetime, last: datetime, output: Path, url: str | Non
     start, end = first.date(), last.date()
     if end < start:
         raise click.BadParameter("--to is before --from", param_hint="--to")
-    options: dict[str, object] = {"mapping": mapping}
-    if url is not None:
-        options["url"] = url
-    if today is not None:
-        options["today"] = today.date()
-    with Gate.from_path(seed_policy_path(), backend="python", adapter="sql", **options) as gate:
+    with erp_gate(mapping, url, today) as gate:
         written, problems = export_orders(gate, start, end, output)
     click.echo(f"{written:,} order(s) of {start} to {end} written to {output}", err=True)
     if problems:
-        for problem in problems[:10]:
-            click.echo(f"error: {problem}", err=True)
-        more = " (first 10 shown)" if len(problems) > 10 else ""
-        click.echo(f"error: {len(problems):,} order(s) could not be loaded and are not in the file{more}", err=True)
+        report_problems(problems)
         sys.exit(1)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -19,6 +21,7 @@ from ..hooknames import HOOKS, Hook
 from ..seed import seed_policy_path
 from ..simulate import simulate
 from ..simulate_report import as_html, as_json, render
+from .export import erp_gate, export_orders, report_problems
 
 __all__ = ["simulate_command"]
 
@@ -40,8 +43,17 @@ def _hooks(value: str | None) -> list[Hook]:
               help="The changed policy directory to try.")
 @click.option("--baseline", type=click.Path(path_type=str), metavar="CURRENT",
               help="The policy in force (default: the shipped seed policy).")
-@click.option("--orders", "source", required=True, type=click.Path(path_type=str), metavar="FILE.jsonl",
+@click.option("--orders", "source", type=click.Path(path_type=str), metavar="FILE.jsonl",
               help="Historical orders and returns: one decide input (JSON) per line.")
+@click.option("--mapping", metavar="NAME|FILE",
+              help="Instead of --orders: read the orders from the ERP with this sql mapping (with --from, --to).")
+@click.option("--url", metavar="URL", help="With --mapping: the ERP database (default: $SALESGATE_DATABASE_URL).")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="With --mapping: first day of the orders to replay.")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="With --mapping: last day of the orders to replay, included.")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="With --mapping: the day exposure is counted at (default: today).")
 @click.option("--hooks", "hooks", metavar="HOOKS", help="Comma-separated hooks to replay (default: all four).")
 @click.option("--html", "html_path", type=click.Path(path_type=str, dir_okay=False), metavar="REPORT.html",
               help="Also write the report as one self-contained HTML page with charts.")
@@ -50,24 +62,53 @@ def _hooks(value: str | None) -> list[Hook]:
 @click.option("--examples", default=5, show_default=True, type=click.IntRange(min=0),
               help="Changed decisions to show per hook.")
 @click.option("--skip-invalid", is_flag=True, help="Exit 0 even when some lines are not order or return facts.")
-def simulate_command(candidate: str, baseline: str | None, source: str, hooks: str | None, html_path: str | None,
-                     as_json_output: bool, workers: int | None, examples: int, skip_invalid: bool) -> None:
+def simulate_command(candidate: str, baseline: str | None, source: str | None, mapping: str | None, url: str | None,
+                     first: datetime | None, last: datetime | None, today: datetime | None, hooks: str | None,
+                     html_path: str | None, as_json_output: bool, workers: int | None, examples: int,
+                     skip_invalid: bool) -> None:
     """Replay historical orders and returns through CURRENT and NEW and report what changes.
 
     \b
     salesgate simulate --rules rules-2027/ --baseline rules/ --orders orders-2026.jsonl --html what-if.html
+    salesgate simulate --rules rules-2027/ --mapping erpnext --from 2026-01-01 --to 2026-12-31
 
     Reports, per hook: decisions whose outcome changes, approvals needed per role (how many more
     orders the general manager must sign), blocked amount, revenue and margin at policy prices,
     refunds. Only the policies' rules are replayed, on the Python evaluator and every core.
     """
     chosen = _hooks(hooks)
+    if (source is None) == (mapping is None):
+        raise click.UsageError("give the history: --orders FILE.jsonl, or --mapping with --from and --to")
+    if mapping is not None:
+        if first is None or last is None:
+            raise click.UsageError("--mapping needs --from and --to: the period of orders to replay")
+        with tempfile.TemporaryDirectory(prefix="salesgate-simulate-") as scratch:
+            history = Path(scratch) / "orders.jsonl"
+            with erp_gate(mapping, url, today) as gate:
+                written, problems = export_orders(gate, first.date(), last.date(), history)
+            click.echo(f"{written:,} order(s) of {first.date()} to {last.date()} read from the ERP", err=True)
+            label = f"{mapping} orders {first.date()} to {last.date()}"
+            _replay(candidate, baseline, str(history), chosen, html_path, as_json_output, workers, examples,
+                    skip_invalid, shown=label)
+        if problems:
+            report_problems(problems)  # after the report, so they are the last thing on the terminal
+            if not skip_invalid:
+                sys.exit(2)
+        return
+    assert source is not None  # noqa: S101 - checked above
+    _replay(candidate, baseline, source, chosen, html_path, as_json_output, workers, examples, skip_invalid,
+            shown=source)
+
+
+def _replay(candidate: str, baseline: str | None, source: str, chosen: list[Hook], html_path: str | None,
+            as_json_output: bool, workers: int | None, examples: int, skip_invalid: bool, *, shown: str) -> None:
     err = Console(stderr=True)
     with Progress(TextColumn("replaying"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err,
                   transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("replay", total=Path(source).stat().st_size if Path(source).is_file() else None)
         report = simulate(baseline or seed_policy_path(), candidate, source, hooks=chosen, workers=workers,
-                          progress=lambda done, total: progress.update(task, completed=done, total=total))
+                          progress=lambda done, total: progress.update(task, completed=done, total=total),
+                          label=shown)
     if as_json_output:
         click.echo(json.dumps(as_json(report), ensure_ascii=False, indent=2))
     else:
@@ -77,6 +118,6 @@ def simulate_command(candidate: str, baseline: str | None, source: str, hooks: s
         click.echo(f"report written to {html_path}", err=True)
     if report.tally.invalid and not skip_invalid:
         first = report.tally.invalid_examples[0]
-        click.echo(f"error: {report.tally.invalid:,} line(s) of {source} are not order or return facts "
-                   f"(first: {source}:{first.line}: {first.message}); fix them or pass --skip-invalid", err=True)
+        click.echo(f"error: {report.tally.invalid:,} line(s) of {shown} are not order or return facts "
+                   f"(first: {shown}:{first.line}: {first.message}); fix them or pass --skip-invalid", err=True)
         sys.exit(2)
