@@ -478,3 +478,34 @@ def test_adapter_failure_while_loading_facts_gives_a_safe_explained_decision(mod
     assert decision.failure is not None
     assert "ERP database down" in decision.failure
     assert "salesgate_load_customer(customer_id='C9')" in decision.reasons[0].message
+
+
+def test_a_closed_gate_refuses_new_decisions_and_policies_but_lets_decisions_in_flight_finish(seed: Policy) -> None:
+    import threading
+
+    from salesgate import GateClosedError, hookimpl
+
+    started, release = threading.Event(), threading.Event()
+
+    class Slow:
+        @hookimpl
+        def salesgate_order_approval(self, facts: Any, context: Any) -> None:
+            started.set()
+            release.wait(10)
+
+    slow = Slow()
+    slow.__name__ = "a-slow-plugin"  # type: ignore[attr-defined]  # sorts before 'rules': it runs first
+    gate = Gate(seed, backend="durable", plugins=[slow], entry_points=False)
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(gate.approve_order(ORDER)))
+    worker.start()
+    assert started.wait(10)
+    gate.close()
+    gate.close()  # twice is fine
+    release.set()
+    worker.join(10)
+    assert results[0].failure is None  # finished on the backend that was open when it started
+    with pytest.raises(GateClosedError, match="gate is closed"):
+        gate.approve_order(ORDER)
+    with pytest.raises(GateClosedError):
+        gate.replace_policy(seed)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from .decisions import Approval, Decision, Notification, Outcome, PolicyRef, Reason, TraceEntry, combine
 from .errors import AdapterError, EngineError, FactsError, PluginError, PolicyError, PolicyProblem, SalesgateError
 from .evaluation import DecisionContext
-from .gate import Gate
+from .gate import Gate, GateClosedError
 from .hooknames import HOOKS, Hook
 from .hookspecs import hookimpl, hookspec
 from .models import (
@@ -38,6 +38,7 @@ __all__ = [
     "EngineError",
     "FactsError",
     "Gate",
+    "GateClosedError",
     "Hook",
     "Notification",
     "Order",

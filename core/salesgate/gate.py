@@ -53,6 +53,10 @@ def make_backend(name: BackendName, policy: Policy) -> Backend:
 _MODELS = (OrderFacts, ReturnFacts)
 
 
+class GateClosedError(SalesgateError):
+    """A decision was asked of a gate after :meth:`Gate.close`."""
+
+
 @dataclass
 class _Loaded:
     """A policy with its backend. ``users`` counts decisions in flight, so a replaced backend is
@@ -62,6 +66,7 @@ class _Loaded:
     backend: Backend
     users: int = 0
     retired: bool = False
+    closed: bool = False  # the gate was closed: no new decision may start
     contexts: tuple[DecisionContext, DecisionContext] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -200,6 +205,9 @@ class Gate:
         """
         new = _Loaded(policy, make_backend(self._backend_name, policy))
         with self._lock:
+            if self._loaded.closed:
+                new.backend.close()
+                raise GateClosedError("this gate is closed: a closed gate takes no new policy")
             if if_current is not None and self._loaded.policy.hash != if_current:
                 swapped = False
                 old = new  # never used: close the backend built for nothing
@@ -228,6 +236,8 @@ class Gate:
     def _acquire(self) -> _Loaded:
         with self._lock:
             loaded = self._loaded
+            if loaded.closed:
+                raise GateClosedError("this gate is closed: build a new Gate to decide again")
             loaded.users += 1
         return loaded
 
@@ -239,7 +249,16 @@ class Gate:
             loaded.backend.close()
 
     def close(self) -> None:
-        self._loaded.backend.close()
+        """Stop deciding. Decisions in flight finish on the backend, which is closed by the last of
+        them; a decision asked for after this raises :class:`GateClosedError`. Closing twice is a no-op."""
+        with self._lock:
+            loaded = self._loaded
+            if loaded.closed:
+                return
+            loaded.closed = loaded.retired = True
+            idle = loaded.users == 0
+        if idle:
+            loaded.backend.close()
         if self._store is not None and self._owns_store:
             self._store.close()
         close = getattr(self._adapter, "close", None)
