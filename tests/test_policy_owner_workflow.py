@@ -10,6 +10,7 @@ replaces the running policy.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -58,6 +59,9 @@ def test_a_policy_owner_changes_a_threshold_simulates_tests_and_deploys_it(tmp_p
     assert exported.exit_code == 0, exported.output
     assert "9 order(s) of 2026-01-01 to 2026-11-06 written" in exported.output
     assert len(history.read_text(encoding="utf-8").splitlines()) == 9
+    umask = os.umask(0)
+    os.umask(umask)
+    assert history.stat().st_mode & 0o777 == 0o666 & ~umask  # readable as any file the user writes
 
     # 1. copy the policy and change the threshold
     live = tmp_path / "rules-2026"

@@ -49,6 +49,9 @@ def export_orders(gate: Gate, first: date, last: date, out: Path) -> tuple[int, 
                     continue
                 file.write(facts.model_dump_json() + "\n")
                 written += 1
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as open() would create it, not mkstemp's owner-only 0600
         os.replace(temporary, out)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
