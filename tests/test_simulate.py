@@ -196,6 +196,8 @@ def test_cli_simulate_prints_tables_writes_html_and_json(lower_threshold: Path, 
                                  "--html", str(page), "--workers", "1"])
     assert result.exit_code == 0, result.output
     assert "approvals needed, per role" in result.output
+    assert "require_approval [sales_manager" in result.output  # roles are data, not rich markup
+    assert all(line == line.rstrip() for line in result.output.splitlines())
     assert "general_manager" in result.output
     assert "+2" in result.output
     assert page.read_text(encoding="utf-8").startswith("<!doctype html>")

@@ -87,7 +87,7 @@ def render(report: Report, *, examples: int = 5) -> RenderableType:
     for name in ("role", "baseline", "candidate", "change"):
         roles.add_column(name, justify="left" if name == "role" else "right")
     for role, before, after in _approvals_per_role(report):
-        roles.add_row(role, f"{before:,}", f"{after:,}", _signed(after - before))
+        roles.add_row(Text(role), f"{before:,}", f"{after:,}", _signed(after - before))
     parts.append(roles)
     money = _money_rows(report)
     if money:
@@ -102,10 +102,12 @@ def render(report: Report, *, examples: int = 5) -> RenderableType:
         table = Table(box=box.SIMPLE_HEAD, title="examples of changed decisions", title_justify="left",
                       pad_edge=False)
         for name in ("line", "hook", "subject", "amount", "baseline", "candidate", "rules"):
-            table.add_column(name, justify="right" if name in ("line", "amount") else "left")
-        for c in shown:
-            table.add_row(str(c.line), c.hook, c.subject, format_money(c.amount), _verdict_text(c.before),
-                          _verdict_text(c.after), _rules_changed(c.before, c.after))
+            table.add_column(name, justify="right" if name in ("line", "amount") else "left",
+                             overflow="fold", no_wrap=name in ("line", "amount"))
+        for c in shown:  # Text: ids and roles are data, never rich markup ("[general_manager]")
+            table.add_row(*(Text(cell) for cell in (str(c.line), c.hook, c.subject, format_money(c.amount),
+                                                     _verdict_text(c.before), _verdict_text(c.after),
+                                                     _rules_changed(c.before, c.after))))
         parts.append(table)
     if tally.invalid:
         lines = Text(f"{tally.invalid:,} line(s) are not order or return facts and were not replayed:\n",

@@ -21,6 +21,7 @@ from ..hooknames import HOOKS, Hook
 from ..seed import seed_policy_path
 from ..simulate import simulate
 from ..simulate_report import as_html, as_json, render
+from . import show
 from .export import erp_gate, export_orders, report_problems
 
 __all__ = ["simulate_command"]
@@ -112,7 +113,7 @@ def _replay(candidate: str, baseline: str | None, source: str, chosen: list[Hook
     if as_json_output:
         click.echo(json.dumps(as_json(report), ensure_ascii=False, indent=2))
     else:
-        Console(soft_wrap=False).print(render(report, examples=examples))
+        show(render(report, examples=examples))
     if html_path is not None:
         Path(html_path).write_text(as_html(report), encoding="utf-8")
         click.echo(f"report written to {html_path}", err=True)
