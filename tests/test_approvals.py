@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,11 +19,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
-from conftest import Database
+from conftest import Database, namespace
 from salesgate import Gate
 from salesgate.cli import cli
-from salesgate_adapters.store import ApprovalError, ApprovalRules, Store, acting_as, approval_digest
+from salesgate_adapters.store import ApprovalError, ApprovalRules, Store, acting_as, approval_digest, approvals, audit
+from salesgate_adapters.store.connection import StoreError
 from test_store import order
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -378,11 +381,15 @@ def test_reopening_an_expired_rung_voids_approvals_given_above_it(store: Store, 
     order_id = unique("SO")
     facts = big_order(order_id, unique("C"))
     record(store, facts, staff["clerk"], T0)
-    with store.engine.begin() as conn:
+    with store.engine.begin() as conn:  # audited as that version did: the log backs these rows
         conn.execute(text("UPDATE salesgate_approval_requests SET status = 'expired' "
                           "WHERE subject = :s AND role = 'sales_manager'"), {"s": order_id})
         conn.execute(text("UPDATE salesgate_approval_requests SET status = 'approved', acted_by = :u "
                           "WHERE subject = :s AND role <> 'sales_manager'"), {"s": order_id, "u": staff["finance"]})
+        for request in store.approval_requests(order_id):
+            kind = "expired" if request.role == "sales_manager" else "approved"
+            audit.append(conn, kind, {"request_id": request.id}, now=T0 + timedelta(minutes=30), subject=order_id,
+                         hook=request.hook, actor=None if kind == "expired" else staff["finance"])
     record(store, facts, staff["clerk"], T0 + timedelta(hours=1))
     assert sorted((r.role, r.status) for r in store.approval_requests(order_id) if r.status != "expired") == [
         ("finance", "pending"), ("finance", "void"), ("general_manager", "pending"), ("general_manager", "void"),
@@ -443,3 +450,145 @@ def test_status_compares_with_the_digest_of_the_newest_decision(gate: Gate, stor
     assert status.approval_digest == approval_digest(amended)
     assert status.state == "stale"
     assert status.detail.startswith("credit_check was decided on an earlier version")
+
+
+# -- only what the audit log backs counts: rows voided or deleted with SQL ------------------------------------------
+
+@pytest.mark.parametrize("how", ["UPDATE salesgate_approval_requests SET status = 'void' WHERE subject = :s",
+                                 "DELETE FROM salesgate_approval_requests WHERE subject = :s"],
+                         ids=["voided", "deleted"])
+def test_requests_voided_or_deleted_with_sql_never_approve(gate: Gate, store: Store, staff: dict[str, str],
+                                                           how: str) -> None:
+    """The review's repro: the pending requests disappear from what is counted; the log still says pending."""
+    order_id = unique("SO")
+    facts = big_order(order_id, unique("C"))
+    decide(gate, facts, staff["clerk"])
+    store.approve(order_id, staff["sales_manager"])
+    assert store.approval_status(order_id, order=facts).state == "pending"
+    with store.engine.begin() as conn:
+        conn.execute(text(how), {"s": order_id})
+    status = store.approval_status(order_id, order=facts)
+    assert (status.state, status.approved) == ("tampered", False)
+    assert ("in salesgate_approval_requests, but" in status.detail if "UPDATE" in how
+            else "is missing from salesgate_approval_requests" in status.detail)
+    assert not store.is_approved(order_id, order=facts)
+
+
+def test_a_decision_asking_for_approval_never_answers_without_requests(gate: Gate, store: Store,
+                                                                       staff: dict[str, str],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Second line of defence: even were the audit check to miss it, require_approval with nothing counted
+    on its hook is not ``not_required``."""
+    order_id = unique("SO")
+    facts = big_order(order_id, unique("C"))
+    decide(gate, facts, staff["clerk"])
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE salesgate_approval_requests SET status = 'void' WHERE subject = :s"),
+                     {"s": order_id})
+    monkeypatch.setattr(approvals, "_unbacked", lambda *args: None)
+    status = store.approval_status(order_id, order=facts)
+    assert (status.state, status.approved) == ("pending", False)
+    assert "order_approval requires approval" in status.detail
+
+
+# -- one snapshot per status read; one lock order for sweeps (PostgreSQL, MariaDB) -------------------------------
+
+SERVERS = ["postgresql", "mariadb"]
+
+
+@pytest.mark.parametrize("backend", SERVERS)
+def test_an_approval_committed_during_a_status_read_is_not_tampering(backend: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review's repro: an approval commits between the read of the rows and the read of the entries."""
+    with namespace(backend, tmp_path) as database:
+        store = Store(database.url, **database.store_options())
+        try:
+            store.upgrade()
+            store.grant_role("mgr", "sales_manager", by="admin")
+            order_id = unique("SO")
+            facts = big_order(order_id, unique("C"))
+            with Gate.default(backend="python", entry_points=False, store=store) as gate, acting_as("clerk"):
+                gate.approve_order(facts)
+            original = approvals._unbacked
+
+            def racing(*args: Any) -> str | None:
+                approver = threading.Thread(target=lambda: store.approve(order_id, "mgr"))
+                approver.start()
+                approver.join(30)
+                return original(*args)
+
+            monkeypatch.setattr(approvals, "_unbacked", racing)
+            status = store.approval_status(order_id, order=facts)
+            assert (status.state, status.detail) == ("pending", "waiting for sales_manager (order_approval), "
+                                                                "finance (order_approval), general_manager "
+                                                                "(order_approval)")
+            monkeypatch.undo()
+            assert store.approval_status(order_id, order=facts).waiting_for[0].role == "finance"
+        finally:
+            store.close()
+
+
+def waiting_for_locks(engine: Engine, count: int) -> None:
+    """Until ``count`` transactions wait for a row lock (at most ten seconds)."""
+    query = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+             if engine.dialect.name == "postgresql" else
+             "SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:  # a fresh transaction per look: what it reads is not cached
+            if conn.execute(text(query)).scalar_one() >= count:
+                break
+        time.sleep(0.15)  # MariaDB refreshes innodb_trx only when it was last read over 0.1 s ago
+    time.sleep(0.2)  # let the waiter settle into its wait
+
+
+@pytest.mark.parametrize("backend", SERVERS)
+def test_a_sweep_and_a_decision_on_two_hooks_never_deadlock(backend: str, tmp_path: Path) -> None:
+    """The review's repro: an order has requests on two hooks; the sweep and a re-decision must take their
+    locks in one order (subject row first), or each ends up holding a request row the other waits for."""
+    with namespace(backend, tmp_path) as database:
+        store = Store(database.url, attempts=1, timeout=10, **database.store_options())
+        engine = database.engine()
+        try:
+            store.upgrade()
+            order_id = unique("SO")
+            facts = big_order(order_id, unique("C"))
+            with Gate.default(backend="python", entry_points=False) as plain:
+                on_order = plain.approve_order(facts)
+                on_credit = plain.check_credit(facts).model_copy(
+                    update={"approvals": on_order.approvals[:1], "outcome": on_order.outcome})
+                digest_facts = plain.facts_for("order_approval", facts)
+            store.record(on_order, digest_facts, actor="clerk", now=T0)
+            store.record(on_credit, digest_facts, actor="clerk", now=T0 + timedelta(seconds=1))
+            pending = [r for r in store.approval_requests(order_id) if r.status == "pending"]
+            assert {r.hook for r in pending} == {"order_approval", "credit_check"}
+            first = min(pending, key=lambda r: (r.hook, r.position))  # the row the sweep locked first
+            errors: list[str] = []
+
+            def run(what: str, call: Any) -> None:
+                try:
+                    call()
+                except StoreError as exc:
+                    errors.append(f"{what}: {exc}")
+
+            with engine.connect() as holder:  # a third transaction holds that row for a moment
+                holder.execute(text("SELECT id FROM salesgate_approval_requests WHERE id = :i FOR UPDATE"),
+                               {"i": first.id})
+                sweep = threading.Thread(target=run, args=(
+                    "sweep", lambda: store.sweep_approvals(now=T0 + timedelta(seconds=2))))
+                sweep.start()
+                waiting_for_locks(engine, 1)
+                again = threading.Thread(target=run, args=(
+                    "record", lambda: store.record(on_order, digest_facts, actor="clerk",
+                                                   now=T0 + timedelta(seconds=3))))
+                again.start()
+                waiting_for_locks(engine, 2)
+                holder.commit()
+                sweep.join(30)
+                again.join(30)
+            assert errors == []
+            assert len(store.decisions(order_id)) == 3
+            assert store.verify_audit().ok
+        finally:
+            engine.dispose()
+            store.close()

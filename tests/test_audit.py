@@ -20,10 +20,10 @@ from click.testing import CliRunner
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
-from conftest import Database
+from conftest import Database, namespace
 from salesgate import Gate
 from salesgate.cli import cli
-from salesgate_adapters.store import Store, acting_as
+from salesgate_adapters.store import Store, acting_as, audit
 from salesgate_adapters.store.audit import entry_hash
 from salesgate_adapters.store.tables import approval_requests, decisions
 from test_store import order
@@ -318,3 +318,32 @@ def test_cli_show_explains_the_history_of_an_order(sqlite_store: tuple[Store, st
     assert "!! this entry does not match its hash" in flagged
     assert "audit chain NOT intact: first bad entry 3" in flagged
     assert run("audit", "show", "SO-404", "--url", url).output == "no audit entries for SO-404\n"
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_an_approval_committed_during_verify_is_not_tampering(backend: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify reads the entries, then the rows: an approval committing in between must not look like an
+    edit of the request row (both reads see one snapshot)."""
+    with namespace(backend, tmp_path) as database:
+        store = Store(database.url, **database.store_options())
+        try:
+            store.upgrade()
+            store.grant_role("li", "sales_manager")
+            with Gate.default(backend="python", entry_points=False, store=store) as gate, acting_as("wang"):
+                gate.approve_order(order("SO-7", "C-7", credit_rating="poor"))
+            original = audit._check_rows
+
+            def racing(*args: Any) -> tuple[int, str] | None:
+                approver = threading.Thread(target=lambda: store.approve("SO-7", "li"))
+                approver.start()
+                approver.join(30)
+                return original(*args)
+
+            monkeypatch.setattr(audit, "_check_rows", racing)
+            report = store.verify_audit()
+            assert (report.ok, report.problem, report.entries) == (True, None, 2)
+            monkeypatch.undo()
+            assert store.verify_audit().entries == 3  # the approval did commit
+        finally:
+            store.close()

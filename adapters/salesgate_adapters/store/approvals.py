@@ -22,9 +22,9 @@ from sqlalchemy.engine import Connection
 from salesgate.decisions import Decision
 from salesgate.errors import SalesgateError
 
-from . import audit
+from . import audit, locks
 from .records import ApprovalRequest, ApprovalStatus, RoleMember, request_from_row
-from .tables import NAME, approval_requests, credit_reservations, decisions, role_members
+from .tables import NAME, approval_requests, credit_reservations, decisions, role_members, subject_locks
 
 LIVE = ("pending", "approved")
 STANDING = ("pending", "approved", "rejected", "expired")
@@ -256,11 +256,24 @@ def sweep(conn: Connection, now: datetime, *, subject: str | None = None) -> int
 
     Returns how many requests changed. Runs before every approval action, listing and status check
     through the CLI; an ERP may also call it on a schedule (``salesgate approvals sweep``).
+
+    Takes its locks in the order every other writer of requests does: first the lock row of each
+    subject with pending requests (sorted by subject, all of them before anything else), then those
+    subjects' pending request rows, then the audit head row. A decision or approval of the same order
+    therefore waits at the subject's lock row instead of holding request rows the sweep wants
+    (:class:`~.locks.MissingLockRow` when a subject has none yet: the store creates it and runs again).
     """
     c = approval_requests.c
-    query = select(approval_requests).where(c.status == "pending").order_by(c.subject, c.hook, c.position)
+    due = select(c.subject).where(c.status == "pending")
     if subject is not None:
-        query = query.where(c.subject == subject)
+        due = due.where(c.subject == subject)
+    subjects = list(conn.execute(due.distinct().order_by(c.subject)).scalars())
+    for each in subjects:
+        locks.lock(conn, subject_locks, each)
+    if not subjects:
+        return 0
+    query = (select(approval_requests).where(c.status == "pending", c.subject.in_(subjects))
+             .order_by(c.subject, c.hook, c.position))
     changed = 0
     for request in [request_from_row(r) for r in conn.execute(query.with_for_update())]:
         if request.overdue(now):
@@ -300,12 +313,13 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
         return ApprovalStatus(subject, "undecided", digest, (), f"no decision recorded for {subject!r}")
     current = digest if digest is not None else newest.approval_digest
     c = approval_requests.c
+    # Every row of the subject, whatever its status: a row voided, re-bound or deleted with SQL must be
+    # found too (it would otherwise simply drop out of what is counted).
+    rows = [request_from_row(row) for row in conn.execute(
+        select(approval_requests).where(c.subject == subject).order_by(c.created_at, c.id))]
     newest_per_role: dict[tuple[str, str], ApprovalRequest] = {}
-    for row in conn.execute(
-            select(approval_requests).where(c.subject == subject, c.status != "void", c.approval_digest == current)
-            .order_by(c.created_at, c.id)):
-        request = request_from_row(row)
-        if request.hook in latest:
+    for request in rows:
+        if request.status != "void" and request.approval_digest == current and request.hook in latest:
             newest_per_role[(request.hook, request.role)] = request  # a reopened request replaces an expired one
     requests = tuple(sorted(newest_per_role.values(), key=lambda r: (r.hook, r.position)))
 
@@ -321,7 +335,7 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
     if stale:
         return answer("stale", f"{', '.join(stale)} was decided on an earlier version of order {subject!r}: "
                                "decide it again")
-    if unbacked := _unbacked(conn, subject, list(latest.values()), requests):
+    if unbacked := _unbacked(conn, subject, current, list(latest.values()), rows):
         return answer("tampered", f"{unbacked}: run salesgate audit verify")
     blocked = sorted(hook for hook, row in latest.items() if row.outcome == "block")
     if blocked:
@@ -332,6 +346,13 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
         return answer("expired", f"{_roles(expired)} not approved in time: decide the order again to reopen")
     if pending := [r for r in requests if r.status == "pending"]:
         return answer("pending", f"waiting for {_roles(pending)}")
+    # Second line of defence: a decision that asks for approval is never answered by the absence of
+    # requests (whatever removed them, the order is not approved).
+    unasked = sorted(hook for hook, row in latest.items()
+                     if row.outcome == "require_approval" and not any(r.hook == hook for r in requests))
+    if unasked:
+        return answer("pending", f"{', '.join(unasked)} requires approval of order {subject!r} but no request "
+                                 "is open for it: decide the order again")
     if requests:
         return answer("approved", "approved by " + ", ".join(f"{r.role} {r.acted_by}" for r in requests))
     return answer("not_required", "no approval required")
@@ -399,8 +420,14 @@ def _waiting_on(request: ApprovalRequest, rows: list[ApprovalRequest]) -> list[A
     return [r for r in _ladder(request, rows) if r.position < request.position and r.status != "approved"]
 
 
-def _unbacked(conn: Connection, subject: str, latest: list[Any], requests: Sequence[ApprovalRequest]) -> str | None:
-    """The first of these decision and request rows the subject's audit entries do not account for."""
+def _unbacked(conn: Connection, subject: str, current: str, latest: list[Any],
+              rows: Sequence[ApprovalRequest]) -> str | None:
+    """The first decision or request row of ``subject`` its audit entries do not account for.
+
+    Checked: the latest decision of each hook; every request row of the subject whatever its status
+    (its status, approver, escalation, hook and digest must be what the entries say); and every request
+    the entries opened for the order as it is now (``current``) on a hook that is decided — its row
+    must still be there. Rows from before the audit log (no digest, no entry) are left alone."""
     replay = audit.Replay()
     for entry in audit.entries(conn, subject):
         if audit.intact(entry):  # an edited entry vouches for nothing
@@ -409,9 +436,17 @@ def _unbacked(conn: Connection, subject: str, latest: list[Any], requests: Seque
         found = replay.decision_problem(row.id, row.hook, subject, row.outcome, row.approval_digest)
         if found is not None:
             return found[1]
-    for request in requests:
-        if (found := replay.request_problem(request)) is not None:
+    for request in rows:
+        found = replay.request_problem(request)
+        if found is not None and (found[0] is not None or request.approval_digest is not None):
             return found[1]
+    present = {(r.decision_id, r.role) for r in rows}
+    hooks = {row.hook for row in latest}
+    for (decision_id, role), opened in sorted(replay.opened.items(), key=lambda item: item[1].seq):
+        if (opened.subject == subject and opened.approval_digest == current and opened.hook in hooks
+                and (decision_id, role) not in present):
+            return (f"the request of {role} that decision {decision_id} opened (audit entry {opened.seq}) is "
+                    "missing from salesgate_approval_requests")
     return None
 
 

@@ -148,7 +148,8 @@ def transaction(engine: Engine, timeouts: Timeouts, *, isolation: str | None = N
     SQLite: ``BEGIN IMMEDIATE`` for writes, which takes the database's write lock up front, so two
     writers queue (``busy_timeout``) instead of both reading and one failing at its first write.
     pysqlite's own transaction handling is switched off for the connection while we hold it.
-    Elsewhere: the isolation level asked for (salesgate uses READ COMMITTED and row locks).
+    Elsewhere: the isolation level asked for (salesgate writes at READ COMMITTED with row locks; readers
+    that compare rows with the audit log read one snapshot, REPEATABLE READ).
     """
     with engine.connect() as conn:
         timeouts.apply(conn)

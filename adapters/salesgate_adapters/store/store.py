@@ -42,6 +42,7 @@ T = TypeVar("T")
 URL_ENV = "SALESGATE_DATABASE_URL"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_TTL = timedelta(hours=24)
+SNAPSHOT = "REPEATABLE READ"
 
 Decide = Callable[[Decimal], Decision | tuple[Decision, Any]]
 """Called with the customer's reserved amount, inside the lock; returns the decision, or the decision
@@ -238,8 +239,8 @@ class Store:
              now: datetime | None) -> ApprovalRequest:
         when = now or utcnow()
         # Expiries and escalations first, in their own transaction: they stand even if the action is refused.
-        self._write(lambda conn: approvals.sweep(conn, when, subject=subject),
-                    f"expiring and escalating the requests of {subject}", isolation="READ COMMITTED")
+        self._locking(lambda conn: approvals.sweep(conn, when, subject=subject),
+                      f"expiring and escalating the requests of {subject}")
 
         def acting(conn: Connection) -> ApprovalRequest:
             try:
@@ -262,7 +263,7 @@ class Store:
             digest = approval_digest(order)
         when = now or utcnow()
         return self._read(lambda conn: approvals.status(conn, subject, digest, when),
-                          f"reading the approval status of {subject}")
+                          f"reading the approval status of {subject}", snapshot=True)
 
     def is_approved(self, subject: str, digest: str | None = None, *, order: Any = None,
                     now: datetime | None = None) -> bool:
@@ -272,8 +273,7 @@ class Store:
     def sweep_approvals(self, now: datetime | None = None) -> int:
         """Expire and escalate overdue requests (audited); returns how many changed."""
         when = now or utcnow()
-        return self._write(lambda conn: approvals.sweep(conn, when), "expiring and escalating approval requests",
-                           isolation="READ COMMITTED")
+        return self._locking(lambda conn: approvals.sweep(conn, when), "expiring and escalating approval requests")
 
     def grant_role(self, user: str, role: str, *, by: str | None = None, now: datetime | None = None) -> bool:
         """Let ``user`` approve for ``role`` (audited, ``by`` = who granted it); ``False`` if they already could."""
@@ -303,7 +303,7 @@ class Store:
     def verify_audit(self, *, check_decisions: bool = True) -> AuditReport:
         """Check the whole chain (and the decision rows it names); the report names the first bad entry."""
         return self._read(lambda conn: audit.verify(conn, check_decisions=check_decisions),
-                          "verifying the audit log")
+                          "verifying the audit log", snapshot=True)
 
     # -- credit reservations -----------------------------------------------------------------------
     def reserve(
@@ -492,8 +492,14 @@ class Store:
     def _write(self, work: Callable[[Connection], T], what: str, *, isolation: str | None = None) -> T:
         return self._run(work, what, isolation=isolation, write=True)
 
-    def _read(self, work: Callable[[Connection], T], what: str) -> T:
-        return self._run(work, what, isolation=None, write=False)
+    def _read(self, work: Callable[[Connection], T], what: str, *, snapshot: bool = False) -> T:
+        """Run ``work`` in a read transaction; ``snapshot``: every statement of it sees the same snapshot.
+
+        A reader that compares rows with the audit entries describing them (``approval_status``,
+        ``verify_audit``) must not see an approval committed between its two reads: REPEATABLE READ on
+        PostgreSQL and MariaDB (one snapshot, taken at the first read; a read-only transaction there
+        never fails to serialise). SQLite's read transaction is one snapshot already."""
+        return self._run(work, what, isolation=SNAPSHOT if snapshot else None, write=False)
 
     def _run(self, work: Callable[[Connection], T], what: str, *, isolation: str | None, write: bool) -> T:
         def once() -> T:
