@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -18,12 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .commands import fail, fail_policy, open_store, url_option
+from .commands import fail, fail_policy, open_store, show, url_option
 from .commands.approvals import approvals as approvals_commands
 from .commands.audit import audit as audit_commands
 from .commands.export import export_command
@@ -60,7 +59,6 @@ OUTCOME_STYLE = {
     Outcome.require_approval: "magenta",
     Outcome.block: "bold red",
 }
-NON_TTY_WIDTH = 140
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,20 +77,6 @@ def _utf8_streams() -> None:
         encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
         if isinstance(stream, io.TextIOWrapper) and encoding != "utf8":
             stream.reconfigure(encoding="utf-8")
-
-
-def _show(*renderables: RenderableType) -> None:
-    """Print rich output on stdout. Off a terminal: a fixed width, and no trailing padding, so files,
-    pipes and golden tests read well."""
-    console = Console(highlight=False, soft_wrap=False)
-    if console.is_terminal:
-        console.print(Group(*renderables))
-        return
-    if "COLUMNS" not in os.environ:
-        console.width = NON_TTY_WIDTH
-    with console.capture() as captured:
-        console.print(Group(*renderables))
-    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
 class _Group(click.Group):
@@ -251,7 +235,7 @@ def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: boo
     if as_json:
         click.echo(_dumps(decision.model_dump(mode="json")))
     else:
-        _show(*_decision_view(decision, explain=explain, lang=lang))
+        show(*_decision_view(decision, explain=explain, lang=lang))
     if fail_on is not None and decision.outcome.rank >= Outcome(fail_on).rank:
         sys.exit(1)
 
@@ -291,7 +275,7 @@ def vocab(hook: str | None, as_json: bool) -> None:
             row.append(Text(_hooks_label(used)))
         row.append(Text(info.description))
         table.add_row(*row)
-    _show(table)
+    show(table)
 
 
 def _hooks_label(hooks: Sequence[Hook]) -> str:
@@ -362,7 +346,7 @@ def demo(rules: str | None, as_json: bool, backend: BackendName, lang: str | Non
         summary.append(", " if i else "")
         summary.append(f"{count} {outcome.value}", style=OUTCOME_STYLE[outcome])
     hint = Text("Try: salesgate decide approval order.json --explain   (facts format: docs/cli.md)", style="dim")
-    _show(header, *tables, summary, hint)
+    show(header, *tables, summary, hint)
 
 
 @cli.group()
