@@ -159,22 +159,8 @@ class Hooks:
 
     def decide(self, hook: Hook, facts: OrderFacts | ReturnFacts, context: DecisionContext) -> Decision:
         """Call every plugin of a decision hook, check each result, combine by precedence."""
-        results: list[Decision] = []
-        # Sorted by plugin name so the combined trace reads the same whatever the registration order.
-        for plugin, function, _ in self._implementations(DECIDERS[hook]):
-            try:
-                result = function(facts=facts, context=context)
-            except Exception as exc:
-                raise PluginError(f"plugin {plugin!r} failed in {DECIDERS[hook]}: "
-                                  f"{type(exc).__name__}: {exc}") from exc
-            if result is None:
-                continue
-            if not isinstance(result, Decision) or result.hook != hook:
-                raise PluginError(
-                    f"plugin {plugin!r} returned {type(result).__name__} from {DECIDERS[hook]}; "
-                    f"expected a Decision with hook={hook!r} or None"
-                )
-            results.append(result)
+        # In plugin-name order, so the combined trace reads the same whatever the registration order.
+        results = [result for _, result in self._answers(DECIDERS[hook], Decision, hook, facts, context)]
         if not results:
             raise PluginError(f"no plugin answered {DECIDERS[hook]}: is the 'rules' plugin disabled?")
         decision = combine(results, context.policy.roles)
@@ -184,22 +170,31 @@ class Hooks:
                 decision = decision.with_credit(figures)
         return decision
 
-    def credit_figures(self, facts: OrderFacts, context: DecisionContext) -> CreditResult | None:
-        """The figures of ``salesgate_credit_figures``: a company plugin's replace the built-in
-        ``credit`` plugin's; two company plugins answering is an error naming both."""
-        found: list[tuple[str, CreditResult]] = []
-        for plugin, function, _ in self._implementations("salesgate_credit_figures"):
+    def _answers(self, hook_name: str, expected: type[Any], hook: Hook | None, facts: OrderFacts | ReturnFacts,
+                 context: DecisionContext) -> list[tuple[str, Any]]:
+        """Every plugin's answer to a hook that is not None, as (plugin, answer) in plugin-name order.
+        A plugin that raises, or answers something other than ``expected`` (a Decision for ``hook``),
+        is a PluginError naming it."""
+        found: list[tuple[str, Any]] = []
+        for plugin, function, _ in self._implementations(hook_name):
             try:
                 result = function(facts=facts, context=context)
             except Exception as exc:
-                raise PluginError(f"plugin {plugin!r} failed in salesgate_credit_figures: "
-                                  f"{type(exc).__name__}: {exc}") from exc
+                raise PluginError(f"plugin {plugin!r} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
             if result is None:
                 continue
-            if not isinstance(result, CreditResult):
-                raise PluginError(f"plugin {plugin!r} returned {type(result).__name__} from "
-                                  "salesgate_credit_figures; expected a CreditResult or None")
+            if not isinstance(result, expected) or (hook is not None and result.hook != hook):
+                wanted = f"a Decision with hook={hook!r}" if hook is not None else f"a {expected.__name__}"
+                raise PluginError(f"plugin {plugin!r} returned {type(result).__name__} from {hook_name}; "
+                                  f"expected {wanted} or None")
             found.append((plugin, result))
+        return found
+
+    def credit_figures(self, facts: OrderFacts, context: DecisionContext) -> CreditResult | None:
+        """The figures of ``salesgate_credit_figures``: a company plugin's replace the built-in
+        ``credit`` plugin's; two company plugins answering is an error naming both."""
+        found: list[tuple[str, CreditResult]] = self._answers("salesgate_credit_figures", CreditResult, None,
+                                                               facts, context)
         company = [(plugin, result) for plugin, result in found if plugin != BUILTIN_CREDIT]
         if len(company) > 1:
             names = " and ".join(repr(plugin) for plugin, _ in company)
