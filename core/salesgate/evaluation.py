@@ -67,8 +67,8 @@ _REASON_GIVEN = frozenset({"rule", "outcome", "message", "translations", "line_n
 
 
 @dataclass(frozen=True)
-class _Effect:
-    """What a fired rule adds to a decision, worked out once per rule (see :func:`_effect`)."""
+class RuleEffect:
+    """What a fired rule adds to a decision (see :func:`rule_effect`)."""
 
     outcome: Outcome
     rank: int
@@ -79,27 +79,19 @@ class _Effect:
     notify: tuple[str, ...]
 
 
-_EFFECTS: dict[int, tuple[CompiledRule, _Effect]] = {}
-
-
-def _effect(rule: CompiledRule) -> _Effect:
-    found = _EFFECTS.get(id(rule))
-    if found is not None and found[0] is rule:
-        return found[1]
+def rule_effect(rule: CompiledRule) -> RuleEffect:
+    """What firing ``rule`` adds to a decision; kept on the rule (``CompiledRule.effect``), so it is
+    worked out once per rule, not once per decision."""
     action = rule.action
     # A price, refund or notify-only rule that does not change the outcome gives no reason.
     gives_reason = action.outcome is not Outcome.allow or not (action.changes_price or action.refund is not None
                                                                  or action.notify)
-    effect = _Effect(
+    return RuleEffect(
         outcome=action.outcome, rank=action.outcome.rank,
         reason={"rule": rule.id, "outcome": action.outcome, "message": action.message, "translations": None,
                 "line_no": None, "plugin": "rules"} if gives_reason else None,
         translations=action.translations, message=action.message, approvals=action.approvals, notify=action.notify,
     )
-    if len(_EFFECTS) > 4096:  # policies come and go on reloads: never grow without bound
-        _EFFECTS.clear()
-    _EFFECTS[id(rule)] = (rule, effect)  # the rule is kept, so its id is never reused while cached
-    return effect
 
 
 class _Collector:
@@ -116,7 +108,7 @@ class _Collector:
         self.outcome = Outcome.allow
 
     def fire(self, rule: CompiledRule, line_no: int | None) -> None:
-        effect = _effect(rule)
+        effect: RuleEffect = rule.effect
         if effect.rank > self.outcome.rank:
             self.outcome = effect.outcome
         if effect.reason is not None:
@@ -203,16 +195,14 @@ def _stage_rules(policy: Policy, stage: str) -> tuple[CompiledRule, ...]:
     return policy.rules_by_stage.get(stage, ())
 
 
-_PriceSteps = tuple[Getter | None, tuple[tuple[str, Decimal | None, Getter | None], ...], bool]
-_PRICE_STEPS: dict[int, tuple[CompiledRule, _PriceSteps]] = {}
+LineChanges = tuple[Getter | None, tuple[tuple[str, Decimal | None, Getter | None], ...], bool]
+"""What a fired price rule does to a line: (floor formula, the changes in the order they apply as
+(kind, constant, formula), stop)."""
 
 
-def _price_steps(rule: CompiledRule) -> _PriceSteps:
-    """What a fired price rule does to a line, worked out once per rule, not once per line and decision:
-    (floor formula, the changes in the order they apply as (kind, constant, formula), stop)."""
-    found = _PRICE_STEPS.get(id(rule))
-    if found is not None and found[0] is rule:
-        return found[1]
+def rule_line_changes(rule: CompiledRule) -> LineChanges:
+    """:data:`LineChanges` of ``rule``; kept on the rule (``CompiledRule.line_changes``), so the
+    formulas are compiled once per rule, not once per line and decision."""
     action = rule.action
     changes: list[tuple[str, Decimal | None, Getter | None]] = []
     if action.set_price is not None:
@@ -220,11 +210,7 @@ def _price_steps(rule: CompiledRule) -> _PriceSteps:
     changes.extend((kind, value, None) for kind, value in
                    (("markup", action.markup), ("discount", action.discount), ("add", action.add))
                    if value is not None)
-    steps = (compile_expr(action.floor) if action.floor is not None else None, tuple(changes), action.stop)
-    if len(_PRICE_STEPS) > 4096:  # policies come and go on reloads: never grow without bound
-        _PRICE_STEPS.clear()
-    _PRICE_STEPS[id(rule)] = (rule, steps)  # the rule is kept, so its id is never reused while cached
-    return steps
+    return (compile_expr(action.floor) if action.floor is not None else None, tuple(changes), action.stop)
 
 
 _PAYLOADS = frozenset({"pricing", "credit", "returns"})
@@ -271,12 +257,12 @@ def credit_result(facts: OrderFacts) -> CreditResult:
                                   "max_overdue_days": facts.exposure.max_overdue_days})
 
 
-PriceSteps = list[tuple[CompiledRule, int | None, _PriceSteps]]
+PriceSteps = list[tuple[CompiledRule, int | None, LineChanges]]
 
 
 def price_steps(fired: Sequence[tuple[CompiledRule, int | None]]) -> PriceSteps:
     """The fired rules of a pricing adjust stage, with what each does to a price."""
-    return [(rule, hit, _price_steps(rule)) for rule, hit in fired]
+    return [(rule, hit, rule.line_changes) for rule, hit in fired]
 
 
 def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,

@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -27,6 +27,9 @@ from .checker import CheckError, Context, check_condition, check_value
 from .ir import Always, Cond, Expr, Kind, walk_refs
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
 from .yamlfile import LineDict, line_of, load_yaml
+
+if TYPE_CHECKING:
+    from ..evaluation import LineChanges, RuleEffect
 
 POLICY_FILE = "policy.yaml"
 PRICE_KINDS = ("markup", "discount", "add", "set_price", "floor")
@@ -71,6 +74,20 @@ class CompiledRule:
     action: CompiledAction
     stage: str
     description: str | None = None
+
+    @cached_property
+    def effect(self) -> RuleEffect:
+        """What firing this rule adds to a decision: worked out on first use, kept with the rule."""
+        from ..evaluation import rule_effect  # evaluation imports this module
+
+        return rule_effect(self)
+
+    @cached_property
+    def line_changes(self) -> LineChanges:
+        """What this rule does to a line's price, its formulas compiled on first use."""
+        from ..evaluation import rule_line_changes
+
+        return rule_line_changes(self)
 
 
 @dataclass(frozen=True)
