@@ -189,11 +189,6 @@ class Trace(Sequence[TraceEntry]):
         self._entries: list[TraceEntry] | None = None if build is not None else list(entries)
         self._build = build
 
-    @property
-    def entries(self) -> list[TraceEntry]:
-        """The entries as a new list (built now if not yet)."""
-        return list(self._built())
-
     def _built(self) -> list[TraceEntry]:
         entries = self._entries
         if entries is None:
