@@ -29,6 +29,7 @@ import resource
 import statistics
 import sys
 import time
+import timeit
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 ROOT = Path(__file__).resolve().parents[1]
 for source_root in ("core", "plugins", "adapters", "benchmarks"):
@@ -382,6 +385,58 @@ def outcome_of(policy: Policy, fired: Sequence[CompiledRule]) -> tuple[str, tupl
     return outcome, tuple(r for r in policy.roles if r in roles)
 
 
+# -- what the typed result costs by itself ----------------------------------------------------------
+
+class Census:
+    """The pydantic objects in the decisions of one hook, by class, with one sample of each.
+
+    Counted outside the timing from the Gate's own decisions. The trace is left out (it is built
+    only when read) and so is the policy reference (one object shared by every decision)."""
+
+    def __init__(self) -> None:
+        self.decisions = 0
+        self.objects: Counter[type[BaseModel]] = Counter()
+        self.samples: dict[type[BaseModel], BaseModel] = {}
+
+    def add(self, decision: Decision) -> None:
+        self.decisions += 1
+        stack: list[Any] = [decision]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, BaseModel):
+                if value is decision.policy:
+                    continue
+                self.objects[type(value)] += 1
+                self.samples.setdefault(type(value), value)
+                stack.extend(v for k, v in value.__dict__.items() if k != "trace")
+            elif isinstance(value, list):
+                stack.extend(value)
+
+    def per_decision(self) -> float:
+        return sum(self.objects.values()) / max(self.decisions, 1)
+
+    def build_us(self) -> float:
+        """µs per decision to build its objects alone, each the fastest way salesgate knows
+        (``assemble``: no validation, the field dict taken as is), best of 5 timings."""
+        total = 0.0
+        for cls, count in self.objects.items():
+            total += count / max(self.decisions, 1) * construction_us(self.samples[cls])
+        return total
+
+
+def construction_us(sample: BaseModel) -> float:
+    """µs to build (and drop) one object like ``sample`` from its field values: a copy of its field
+    dict (what writing the dict out costs) and ``assemble``. Nested objects are counted apart."""
+    cls, values, fields_set = type(sample), sample.__dict__, sample.model_fields_set
+    assemble = cls.assemble  # type: ignore[attr-defined]  # every decision class has it (decisions._Value)
+
+    def build() -> None:
+        assemble(dict(values), set(fields_set))
+
+    number = 20_000
+    return min(timeit.repeat(build, number=number, repeat=5)) / number * 1e6
+
+
 # -- report -------------------------------------------------------------------------------------------
 
 def verdict(ok: bool) -> str:
@@ -459,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     total_disagreements = 0
     fired_counts: Counter[str] = Counter()
+    censuses: dict[str, Census] = {}
     for hook in hooks:
         facts: Sequence[Any] = workload.returns if hook == "return_handling" else workload.orders
         variants = [Variant("floor", HANDWRITTEN[hook], normalise_verdict)]
@@ -467,8 +523,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "durable" in gates:
             variants.append(Variant("Gate/durable", _decider(gates["durable"], hook), normalise_decision))
 
-        def count_fired(decision: Decision) -> Normalised:
+        census = censuses[hook] = Census()
+
+        def count_fired(decision: Decision, census: Census = census) -> Normalised:
             fired_counts.update(decision.fired)
+            census.add(decision)
             return normalise_decision(decision)
 
         variants.append(Variant("Gate/python", _decider(gates["python"], hook), count_fired))
@@ -498,6 +557,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts.append(f"Gate/python ÷ floor = {ratio:.3f} {verdict(ratio >= TARGET_PYTHON_RATIO)}")
         parts.append(f"disagreements {bad}")
         print(f"  {hook:<16} " + "; ".join(parts))
+    print()
+    print("what the typed Decision costs by itself: the floor's work plus building the same pydantic objects")
+    print("(fastest constructor, no validation, no rules, no plugins): the best Gate/python ÷ floor any")
+    print("implementation returning this Decision could reach, and what 0.3× leaves for everything else")
+    for hook, by_name, _ in rows:
+        census = censuses[hook]
+        floor_us = 1e6 / by_name["floor"].per_second
+        objects_us = census.build_us()
+        ceiling = floor_us / (floor_us + objects_us)
+        left = floor_us / TARGET_PYTHON_RATIO - floor_us - objects_us
+        print(f"  {hook:<16} {census.per_decision():5.1f} objects, {objects_us:5.1f} µs; floor {floor_us:4.1f} µs; "
+              f"at best {ceiling:.2f}× the floor; 0.3× leaves {left:4.1f} µs for matching, plugins and the gate")
     never = sorted({r.id for r in policy.rules} - set(fired_counts))
     print(f"seed rules fired at least once: {len(policy.rules) - len(never)}/{len(policy.rules)}"
           + (f" (never: {', '.join(never)})" if never else ""))

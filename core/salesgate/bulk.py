@@ -20,7 +20,7 @@ from decimal import Decimal
 from .decisions import Outcome
 from .engine.base import Match, Stage
 from .engine.python import PythonBackend
-from .evaluation import fired_in_order, price_line, price_steps, refund_terms
+from .evaluation import fired_in_order, price_line, price_steps, refund_rates, refund_terms
 from .facts import FactSet, order_factset, return_factset, with_policy_prices
 from .hooknames import Hook
 from .models import OrderFacts, ReturnFacts
@@ -147,7 +147,7 @@ class Replayer:
     def return_(self, facts: ReturnFacts, factset: FactSet, memo: Memo | None = None) -> Verdict:
         fired = self._fired("return_handling", factset, memo)
         verdict = self._verdict(fired)
-        _, _, refund = refund_terms(facts.return_request.amount, fired, verdict.outcome)
+        _, _, refund = refund_terms(facts.return_request.amount, *refund_rates(fired), verdict.outcome)
         return Verdict(verdict.outcome, verdict.roles, verdict.rules, refund=refund)
 
     def _fired(self, stage: str, factset: FactSet, memo: Memo | None) -> list[CompiledRule]:
@@ -157,7 +157,7 @@ class Replayer:
 
     def _pricing(self, facts: OrderFacts, factset: FactSet, memo: Memo | None) -> Verdict:
         policy = self.policy
-        adjust: list[tuple[CompiledRule, int | None]] = []
+        adjust: Sequence[tuple[CompiledRule, int | None]] = ()
         if "pricing.adjust" in policy.rules_by_stage:
             adjust = fired_in_order(self.policy, "pricing.adjust", self._match("pricing.adjust", factset, memo))
         key = tuple((rule.id, hit) for rule, hit in adjust)
@@ -178,7 +178,7 @@ class Replayer:
         return Verdict(verdict.outcome, verdict.roles, verdict.rules, prices, revenue)
 
     @staticmethod
-    def _price_lines(facts: OrderFacts, factset: FactSet, adjust: list[tuple[CompiledRule, int | None]]
+    def _price_lines(facts: OrderFacts, factset: FactSet, adjust: Sequence[tuple[CompiledRule, int | None]]
                      ) -> tuple[tuple[Decimal, ...], dict[int, Decimal], Decimal]:
         steps = price_steps(adjust)
         products = {p.sku: p for p in facts.products}

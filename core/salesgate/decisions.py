@@ -358,16 +358,22 @@ def _reason_key(reason: Reason) -> tuple[int, str, int, str, str]:
     return (-reason.outcome.rank, reason.rule, reason.line_no or 0, reason.plugin, reason.message)
 
 
-def sort_approvals(approvals: dict[str, list[str]], ladder: Sequence[str]) -> list[Approval]:
-    """Approvals in ladder order; roles outside the ladder (from company plugins) sort after, by name."""
-    if not approvals:
-        return []
-    if len(approvals) == 1:
+def ladder_order(approvals: dict[str, list[str]], ladder: Sequence[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(role, its rules sorted and each once) in ladder order; roles outside the ladder (from
+    company plugins) sort after, by name."""
+    if len(approvals) <= 1:
         roles = list(approvals)
     else:
         position = _positions(tuple(ladder))
         roles = sorted(approvals, key=lambda r: (position.get(r, len(position)), r))
-    return [Approval.assemble({"role": r, "rules": _unique_sorted(approvals[r])}) for r in roles]
+    return tuple((role, tuple(_unique_sorted(approvals[role]))) for role in roles)
+
+
+def sort_approvals(approvals: dict[str, list[str]], ladder: Sequence[str]) -> list[Approval]:
+    """Approvals in ladder order (see :func:`ladder_order`)."""
+    if not approvals:
+        return []
+    return [Approval.assemble({"role": role, "rules": list(rules)}) for role, rules in ladder_order(approvals, ladder)]
 
 
 @lru_cache(maxsize=64)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from .decisions import (
+    Approval,
     CreditResult,
     Decision,
     Notification,
@@ -25,6 +26,7 @@ from .decisions import (
     ReturnResult,
     Trace,
     TraceEntry,
+    ladder_order,
     sort_approvals,
 )
 from .engine.base import Backend, Match
@@ -70,9 +72,10 @@ _REASON_GIVEN = frozenset({"rule", "outcome", "message", "translations", "line_n
 class RuleEffect:
     """What a fired rule adds to a decision (see :func:`rule_effect`)."""
 
+    rule: str
     outcome: Outcome
     rank: int
-    reason: dict[str, Any] | None  # the Reason's fields but translations and line_no; None: no reason
+    reason: bool  # whether firing gives a Reason
     translations: Mapping[str, str]
     message: str
     approvals: tuple[str, ...]
@@ -87,40 +90,139 @@ def rule_effect(rule: CompiledRule) -> RuleEffect:
     gives_reason = action.outcome is not Outcome.allow or not (action.changes_price or action.refund is not None
                                                                  or action.notify)
     return RuleEffect(
-        outcome=action.outcome, rank=action.outcome.rank,
-        reason={"rule": rule.id, "outcome": action.outcome, "message": action.message, "translations": None,
-                "line_no": None, "plugin": "rules"} if gives_reason else None,
+        rule=rule.id, outcome=action.outcome, rank=action.outcome.rank, reason=gives_reason,
         translations=action.translations, message=action.message, approvals=action.approvals, notify=action.notify,
     )
 
 
-class _Collector:
-    """Accumulates what fired rules ask for, and what the trace will be built from."""
+@dataclass(frozen=True, slots=True)
+class StageVerdict:
+    """What one stage's match set adds to a decision, worked out once per distinct match set.
 
-    __slots__ = ("approvals", "explain", "notifications", "outcome", "reasons", "stages")
+    Everything here follows from which rules matched which lines, never from the fact values, so
+    the same few match sets that come back decision after decision are put in order and summed up
+    once per policy (see :func:`stage_verdict`); a decision only turns them into its own objects.
+    """
+
+    fired: tuple[tuple[CompiledRule, int | None], ...]
+    """(rule, item index) in stage order: the order actions apply in."""
+    outcome: Outcome
+    reasons: tuple[tuple[RuleEffect, int | None], ...]
+    """The fired rules that give a reason, with the item index they fired on."""
+    notifications: tuple[tuple[str, str, str], ...]
+    """(role, rule id, message) for every notify."""
+    approvals: tuple[tuple[str, tuple[str, ...]], ...]
+    """(role, rule ids in firing order) for every role asked for."""
+    ladder: tuple[tuple[str, tuple[str, ...]], ...]
+    """The approvals as a decision lists them: roles in ladder order, each with its rules sorted."""
+    refund_rate: Decimal
+    """Returns: the lowest refund rate of the fired rules (1 when none sets one)."""
+    fee_rate: Decimal
+    """Returns: the highest restocking fee rate of the fired rules (0 when none sets one)."""
+
+
+def _summed_up(policy: Policy, fired: tuple[tuple[CompiledRule, int | None], ...]) -> StageVerdict:
+    outcome = Outcome.allow
+    reasons: list[tuple[RuleEffect, int | None]] = []
+    notifications: list[tuple[str, str, str]] = []
+    approvals: dict[str, list[str]] = {}
+    for rule, index in fired:
+        effect: RuleEffect = rule.effect
+        if effect.rank > outcome.rank:
+            outcome = effect.outcome
+        if effect.reason:
+            reasons.append((effect, index))
+        for role in effect.approvals:
+            approvals.setdefault(role, []).append(rule.id)
+        notifications.extend((role, rule.id, effect.message) for role in effect.notify)
+    rules = [rule for rule, _ in fired]
+    rate, fee_rate = refund_rates(rules)
+    return StageVerdict(
+        fired=fired, outcome=outcome, reasons=tuple(reasons), notifications=tuple(notifications),
+        approvals=tuple((role, tuple(ids)) for role, ids in approvals.items()),
+        ladder=ladder_order(approvals, policy.roles), refund_rate=rate, fee_rate=fee_rate,
+    )
+
+
+_NO_MATCHES = StageVerdict(fired=(), outcome=Outcome.allow, reasons=(), notifications=(), approvals=(), ladder=(),
+                           refund_rate=ONE, fee_rate=ZERO)
+"""The verdict of a stage with no rules."""
+
+
+def stage_verdict(policy: Policy, stage: str, matches: frozenset[Match]) -> StageVerdict:
+    """The :class:`StageVerdict` of a backend's matches for ``stage``, from the policy's bounded cache."""
+    cache = policy.fired_cache
+    key = (stage, matches)
+    found: StageVerdict | None = cache.get(key)
+    if found is None:
+        if matches:
+            rules = policy.rules_by_stage[stage]
+            position = policy.stage_positions[stage]
+            ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
+            fired = tuple((rules[position[rule_id]], index) for rule_id, index in ordered)
+        else:
+            fired = ()
+        found = _summed_up(policy, fired)
+        if len(cache) >= 8192:
+            cache.clear()
+        cache[key] = found
+    return found
+
+
+def fired_in_order(policy: Policy, stage: str,
+                   matches: frozenset[Match]) -> tuple[tuple[CompiledRule, int | None], ...]:
+    """A backend's matches as (rule, item index) pairs in stage order: the order actions apply in."""
+    return stage_verdict(policy, stage, matches).fired
+
+
+def refund_rates(fired: Sequence[CompiledRule]) -> tuple[Decimal, Decimal]:
+    """(refund rate, restocking fee rate): the lowest rate and the highest fee of the fired rules."""
+    rates = [r.action.refund for r in fired if r.action.refund is not None]
+    fees = [r.action.restocking_fee for r in fired if r.action.restocking_fee is not None]
+    return (min(rates) if rates else ONE), max(fees, default=ZERO)
+
+
+class _Collector:
+    """Accumulates what the stages' verdicts ask for, and what the trace will be built from."""
+
+    __slots__ = ("explain", "notifications", "outcome", "reasons", "stages", "verdicts")
 
     def __init__(self, explain_on: bool = False) -> None:
         self.reasons: list[Reason] = []
-        self.approvals: dict[str, list[str]] = {}
         self.notifications: list[Notification] = []
         self.stages: list[tuple[tuple[CompiledRule, ...], frozenset[Match], FactSet]] = []
+        self.verdicts: list[StageVerdict] = []  # those that ask for approvals
         self.explain = explain_on
         self.outcome = Outcome.allow
 
-    def fire(self, rule: CompiledRule, line_no: int | None) -> None:
-        effect: RuleEffect = rule.effect
-        if effect.rank > self.outcome.rank:
-            self.outcome = effect.outcome
-        if effect.reason is not None:
-            data = dict(effect.reason)
-            data["translations"] = dict(effect.translations)  # each decision owns its dicts
-            data["line_no"] = line_no
-            self.reasons.append(Reason.assemble(data, set(_REASON_GIVEN)))
-        for role in effect.approvals:
-            self.approvals.setdefault(role, []).append(rule.id)
-        for role in effect.notify:
-            self.notifications.append(Notification.assemble({"role": role, "rule": rule.id,
-                                                             "message": effect.message}))
+    def add(self, verdict: StageVerdict, item_keys: tuple[int, ...]) -> None:
+        """Apply one stage's verdict; ``item_keys`` name the lines its line-scope rules fired on."""
+        if verdict.outcome.rank > self.outcome.rank:
+            self.outcome = verdict.outcome
+        for effect, index in verdict.reasons:
+            # Reason(rule=..., outcome=..., message=..., translations=..., line_no=...), built directly
+            self.reasons.append(Reason.assemble(
+                {"rule": effect.rule, "outcome": effect.outcome, "message": effect.message,
+                 "translations": dict(effect.translations),  # each decision owns its dicts
+                 "line_no": None if index is None else item_keys[index], "plugin": "rules"},
+                set(_REASON_GIVEN)))
+        for role, rule, message in verdict.notifications:
+            self.notifications.append(Notification.assemble({"role": role, "rule": rule, "message": message}))
+        if verdict.approvals:
+            self.verdicts.append(verdict)
+
+    def approval_list(self, ladder: Sequence[str]) -> list[Approval]:
+        """The approvals asked for, in ladder order (see :func:`sort_approvals`)."""
+        verdicts = self.verdicts
+        if not verdicts:
+            return []
+        if len(verdicts) == 1:  # one stage asked: its list is already in ladder order
+            return [Approval.assemble({"role": role, "rules": list(rules)}) for role, rules in verdicts[0].ladder]
+        merged: dict[str, list[str]] = {}
+        for verdict in verdicts:
+            for role, rules in verdict.approvals:
+                merged.setdefault(role, []).extend(rules)
+        return sort_approvals(merged, ladder)
 
     def trace(self) -> Trace:
         """Every rule of every stage run, built when first read (see :class:`Trace`)."""
@@ -164,31 +266,12 @@ def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], fac
 
 
 def _run_stage(policy: Policy, stage: str, matches: frozenset[Match], facts: FactSet,
-               collector: _Collector) -> list[tuple[CompiledRule, int | None]]:
-    """The fired (rule, item index) pairs in stage order; the stage is kept for the trace."""
+               collector: _Collector) -> StageVerdict:
+    """Apply the stage's verdict to the collector; the stage is kept for the trace."""
     collector.stages.append((policy.rules_by_stage.get(stage, ()), matches, facts))
-    return fired_in_order(policy, stage, matches)
-
-
-def fired_in_order(policy: Policy, stage: str, matches: frozenset[Match]) -> list[tuple[CompiledRule, int | None]]:
-    """A backend's matches as (rule, item index) pairs in stage order: the order actions apply in.
-
-    The same few match sets come back decision after decision, so each is put in order once per
-    policy (a bounded cache; the lists returned are shared: do not change them)."""
-    if not matches:
-        return []
-    cache = policy.fired_cache
-    key = (stage, matches)
-    found = cache.get(key)
-    if found is None:
-        rules = policy.rules_by_stage[stage]
-        position = policy.stage_positions[stage]
-        ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
-        found = [(rules[position[rule_id]], index) for rule_id, index in ordered]
-        if len(cache) >= 8192:
-            cache.clear()
-        cache[key] = found
-    return found
+    verdict = stage_verdict(policy, stage, matches)
+    collector.add(verdict, facts.item_keys)
+    return verdict
 
 
 def _stage_rules(policy: Policy, stage: str) -> tuple[CompiledRule, ...]:
@@ -227,7 +310,7 @@ def _decision(hook: Hook, subject: str, ctx: DecisionContext, c: _Collector, **p
     given = _GIVEN_WITH[next(iter(payload))] if payload else _GIVEN
     return Decision.assemble(
         {"hook": hook, "subject": subject, "outcome": c.outcome,
-         "approvals": sort_approvals(c.approvals, ctx.policy.roles), "notifications": c.notifications,
+         "approvals": c.approval_list(ctx.policy.roles), "notifications": c.notifications,
          "reasons": c.reasons, "policy": ctx.policy.ref, "backend": ctx.backend.name, "trace": c.trace(),
          "pricing": payload.get("pricing"), "credit": payload.get("credit"), "returns": payload.get("returns"),
          "failure": None},
@@ -242,9 +325,7 @@ def decide_order(hook: Hook, facts: OrderFacts, ctx: DecisionContext, factset: F
     factset = factset or order_factset(facts, paths=ctx.policy.fact_reads.get(hook, frozenset()))
     collector = _Collector(ctx.explain)
     if _stage_rules(ctx.policy, hook):
-        matches = ctx.backend.match(hook, factset)
-        for rule, index in _run_stage(ctx.policy, hook, matches, factset, collector):
-            collector.fire(rule, factset.item_keys[index] if index is not None else None)
+        _run_stage(ctx.policy, hook, ctx.backend.match(hook, factset), factset, collector)
     return _decision(hook, facts.order.id, ctx, collector)
 
 
@@ -314,9 +395,7 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
     collector = _Collector(ctx.explain)
     adjust_rules = _stage_rules(ctx.policy, "pricing.adjust")
     matches = ctx.backend.match("pricing.adjust", factset) if adjust_rules else frozenset()
-    fired = _run_stage(ctx.policy, "pricing.adjust", matches, factset, collector)
-    for rule, index in fired:
-        collector.fire(rule, factset.item_keys[index] if index is not None else None)
+    fired = _run_stage(ctx.policy, "pricing.adjust", matches, factset, collector).fired
     products = {p.sku: p for p in facts.products}
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
@@ -337,9 +416,7 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
     check_rules = _stage_rules(ctx.policy, "pricing.check")
     if check_rules:
         checked = with_policy_prices(factset, policy_prices)
-        matches = ctx.backend.match("pricing.check", checked)
-        for rule, index in _run_stage(ctx.policy, "pricing.check", matches, checked, collector):
-            collector.fire(rule, checked.item_keys[index] if index is not None else None)
+        _run_stage(ctx.policy, "pricing.check", ctx.backend.match("pricing.check", checked), checked, collector)
     pricing = PricingResult.trusted(
         lines=priced,
         policy_total=sum((round_money(p.policy_price * p.qty) for p in priced), ZERO),
@@ -348,16 +425,14 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
     return _decision("pricing", facts.order.id, ctx, collector, pricing=pricing)
 
 
-def refund_terms(amount: Decimal, fired: Sequence[CompiledRule], outcome: Outcome) -> tuple[Decimal, Decimal, Decimal]:
-    """(refund rate, restocking fee, refund): the lowest rate and the highest fee of the fired
-    rules; nothing is refunded when the return is blocked."""
+def refund_terms(amount: Decimal, rate: Decimal, fee_rate: Decimal,
+                 outcome: Outcome) -> tuple[Decimal, Decimal, Decimal]:
+    """(refund rate, restocking fee, refund) of ``amount`` at the rates of :func:`refund_rates`;
+    nothing is refunded when the return is blocked."""
     if outcome is Outcome.block:
-        rate, fee = ZERO, ZERO
+        rate = fee = ZERO
     else:
-        rates = [r.action.refund for r in fired if r.action.refund is not None]
-        fees = [r.action.restocking_fee for r in fired if r.action.restocking_fee is not None]
-        rate = min(rates) if rates else ONE
-        fee = round_money(amount * max(fees, default=ZERO))
+        fee = round_money(amount * fee_rate)
     return rate, fee, max(round_money(amount * rate) - fee, ZERO)
 
 
@@ -365,16 +440,14 @@ def decide_return(facts: ReturnFacts, ctx: DecisionContext) -> Decision:
     """Decide a return: outcome, approvals, and the refund after fees."""
     factset = return_factset(facts, paths=ctx.policy.fact_reads.get("return_handling", frozenset()))
     collector = _Collector(ctx.explain)
-    fired: list[tuple[CompiledRule, int | None]] = []
+    verdict = _NO_MATCHES
     if _stage_rules(ctx.policy, "return_handling"):
-        matches = ctx.backend.match("return_handling", factset)
-        fired = _run_stage(ctx.policy, "return_handling", matches, factset, collector)
-        for rule, _ in fired:
-            collector.fire(rule, None)
+        verdict = _run_stage(ctx.policy, "return_handling", ctx.backend.match("return_handling", factset), factset,
+                             collector)
     amount = factset.root.get("return.amount")  # flattened when a rule reads it
     if amount is None:
         amount = facts.return_request.amount
-    refund_rate, fee, refund = refund_terms(amount, [rule for rule, _ in fired], collector.outcome)
+    refund_rate, fee, refund = refund_terms(amount, verdict.refund_rate, verdict.fee_rate, collector.outcome)
     returns = ReturnResult.assemble({"amount": amount, "refund_rate": refund_rate, "restocking_fee": fee,
                                      "refund_amount": refund})
     return _decision("return_handling", facts.return_request.id, ctx, collector, returns=returns)

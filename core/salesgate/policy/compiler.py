@@ -123,8 +123,8 @@ class Policy:
                                  for stage, rules in self.rules_by_stage.items()})
 
     @cached_property
-    def fired_cache(self) -> dict[tuple[str, frozenset[tuple[str, int | None]]], list[Any]]:
-        """Match sets already put in stage order (see :func:`salesgate.evaluation.fired_in_order`)."""
+    def fired_cache(self) -> dict[tuple[str, frozenset[tuple[str, int | None]]], Any]:
+        """What each match set already seen adds to a decision (see :func:`salesgate.evaluation.stage_verdict`)."""
         return {}
 
     @cached_property
