@@ -268,6 +268,57 @@ def test_concurrent_writers_never_fork_the_chain(store: Store, empty_database: D
     assert len({e.prev_hash for e in entries}) == expected  # no two entries claim the same predecessor
 
 
+def rewrite_from(store: Store, first: int, old: str, new: str) -> None:
+    """What someone who can write to the database and has read our code can do: change a column no
+    row is compared with (here, text in entry ``first``'s content: the comment of an approval), then
+    compute every hash from there on again, the head row's too."""
+    stored = {e.seq: e for e in store.audit_entries()}
+    prev = stored[first - 1].hash if first > 1 else audit.GENESIS
+    with store.engine.begin() as conn:
+        for seq in range(first, max(stored) + 1):
+            e = stored[seq]
+            content = e.content.replace(old, new) if seq == first else e.content
+            digest = entry_hash(seq, e.recorded_at, e.kind, e.subject, e.hook, e.actor, e.policy_hash, content, prev)
+            conn.execute(text("UPDATE salesgate_audit_log SET content = :content, prev_hash = :prev, hash = :hash "
+                              "WHERE seq = :seq"), {"content": content, "prev": prev, "hash": digest, "seq": seq})
+            prev = digest
+        conn.execute(text("UPDATE salesgate_audit_head SET hash = :hash"), {"hash": prev})
+
+
+def test_a_rewritten_log_is_found_by_a_hash_kept_elsewhere(store: Store) -> None:
+    history(store)
+    before = store.verify_audit()
+    kept = {2: store.audit_entries()[1].hash, before.head_seq: before.head_hash[:12]}
+    assert store.verify_audit(kept=kept).ok
+    rewrite_from(store, 3, "可以", "不行")
+    assert store.verify_audit().ok  # the chain alone cannot tell: every hash was computed again
+    report = store.verify_audit(kept=kept)
+    assert not report.ok
+    assert report.bad_seq == 7  # entry 2 still matches: the rewrite began after it
+    assert report.problem is not None
+    assert "entry 7 (rejected order_approval SO-1) has hash" in report.problem
+    assert "the log was rewritten from entry 7 or before" in report.problem
+
+
+def test_a_log_cut_short_and_rewritten_is_found_by_a_hash_kept_elsewhere(store: Store) -> None:
+    history(store)
+    kept = {7: store.verify_audit().head_hash}
+    with store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM salesgate_audit_log WHERE seq >= 6"))
+        conn.execute(text("UPDATE salesgate_audit_head SET seq = 5, hash = "
+                          "(SELECT hash FROM salesgate_audit_log WHERE seq = 5)"))
+    assert store.verify_audit(check_decisions=False).ok
+    report = store.verify_audit(check_decisions=False, kept=kept)
+    assert (report.ok, report.bad_seq) == (False, 7)
+    assert report.problem == "entry 7 was kept, but the log ends at entry 5: entries were deleted and the log rewritten"
+
+
+@pytest.mark.parametrize("kept", [{0: "a" * 64}, {3: "abc"}, {3: "not-a-hash-at-all"}])
+def test_a_malformed_kept_hash_is_refused(store: Store, kept: dict[int, str]) -> None:
+    with pytest.raises(ValueError, match="at least 12 hex characters"):
+        store.verify_audit(kept=kept)
+
+
 # -- command line -------------------------------------------------------------------------------------------------
 
 def run(*args: str) -> Any:
@@ -289,6 +340,21 @@ def test_cli_verify_exits_0_then_1_naming_the_entry(sqlite_store: tuple[Store, s
     good = run("audit", "verify", "--url", url)
     assert good.exit_code == 0
     assert good.output.startswith("audit log intact: 7 entries, last entry 7 (sha256 ")
+    head = store.verify_audit().head_hash
+    assert good.output.splitlines()[1] == f"keep this elsewhere and check it later: --kept 7:{head}"
+    checked = run("audit", "verify", "--url", url, "--kept", f"7:{head[:12].upper()}")
+    assert checked.exit_code == 0
+    assert "kept hashes still match: entries 7" in checked.output
+    malformed = run("audit", "verify", "--url", url, "--kept", "7")
+    assert malformed.exit_code == 2
+    assert "'7': expected ENTRY:SHA256" in malformed.output
+    rewrite_from(store, 3, "可以", "不行")
+    rewritten = run("audit", "verify", "--url", url, "--kept", f"7:{head}")
+    assert rewritten.exit_code == 1
+    assert rewritten.output.startswith("audit log NOT intact: first bad entry 7: entry 7 (rejected order_approval "
+                                       "SO-1) has hash ")
+    rewrite_from(store, 3, "不行", "可以")  # put it back as it was: the rest of this test tampers differently
+    assert run("audit", "verify", "--url", url, "--kept", f"7:{head}").exit_code == 0
     sql(store, "UPDATE salesgate_audit_log SET recorded_at = '2020-01-01 00:00:00.000000' WHERE seq = 5")
     bad = run("audit", "verify", "--url", url)
     assert bad.exit_code == 1

@@ -86,8 +86,13 @@ def intact(entry: AuditEntry) -> bool:
                                     entry.policy_hash, entry.content, entry.prev_hash)
 
 
-def verify(conn: Connection, *, check_decisions: bool = True) -> AuditReport:
+def verify(conn: Connection, *, check_decisions: bool = True, kept: Mapping[int, str] | None = None) -> AuditReport:
     """Walk the chain from the first entry; report the first entry that is not what was appended.
+
+    ``kept`` maps entry numbers to hashes recorded outside the database earlier (the head that
+    ``verify`` printed, a prefix of at least 12 characters will do): each entry must still carry its
+    hash. That finds what the chain alone cannot, a log rewritten with freshly computed hashes by
+    someone who can write to the database.
 
     With ``check_decisions`` the rows the chain describes are checked as well: every decision row
     against its entry (the digest of its JSON, its outcome, digest, hook and subject), every approval
@@ -115,6 +120,10 @@ def verify(conn: Connection, *, check_decisions: bool = True) -> AuditReport:
         if entry.prev_hash != prev:
             return bad(entry.seq, count, f"entry {entry.seq} ({_label(entry)}) does not follow entry {entry.seq - 1}: "
                                          "an entry before it was replaced, removed or inserted")
+        if kept and entry.seq in kept and not entry.hash.startswith(kept[entry.seq].lower()):
+            return bad(entry.seq, count, f"entry {entry.seq} ({_label(entry)}) has hash {entry.hash[:16]}…, not the "
+                                         f"{kept[entry.seq][:16]}… kept for it: the log was rewritten from entry "
+                                         f"{entry.seq} or before")
         if check_decisions:
             replay.add(entry)
         first_at = first_at or entry.recorded_at
@@ -128,6 +137,10 @@ def verify(conn: Connection, *, check_decisions: bool = True) -> AuditReport:
     if prev != head_hash:
         return bad(count, count, f"entry {count} is not the entry the head row recorded: the end of the log "
                                  "was replaced")
+    beyond = sorted(seq for seq in (kept or {}) if seq > count)
+    if beyond:
+        return bad(beyond[0], count, f"entry {beyond[0]} was kept, but the log ends at entry {count}: entries were "
+                                     "deleted and the log rewritten")
     if check_decisions:
         found = _check_rows(conn, replay, first_at, head_seq)
         if found is not None:

@@ -6,7 +6,7 @@ import functools
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -300,9 +300,17 @@ class Store:
         """Audit entries in chain order: all, or those of one order or return."""
         return self._read(lambda conn: audit.entries(conn, subject), "reading the audit log")
 
-    def verify_audit(self, *, check_decisions: bool = True) -> AuditReport:
-        """Check the whole chain (and the decision rows it names); the report names the first bad entry."""
-        return self._read(lambda conn: audit.verify(conn, check_decisions=check_decisions),
+    def verify_audit(self, *, check_decisions: bool = True, kept: Mapping[int, str] | None = None) -> AuditReport:
+        """Check the whole chain (and the decision rows it names); the report names the first bad entry.
+
+        ``kept``: entry number → hash (or a prefix of 12 or more characters) recorded outside the
+        database earlier; each must still match (see :func:`salesgate_adapters.store.audit.verify`)."""
+        if kept:
+            for seq, digest in kept.items():
+                if seq < 1 or len(digest) < 12 or any(c not in "0123456789abcdef" for c in digest.lower()):
+                    raise ValueError(f"kept hash for entry {seq}: expected an entry number ≥ 1 and at least 12 hex "
+                                     f"characters of its sha256, got {seq}:{digest}")
+        return self._read(lambda conn: audit.verify(conn, check_decisions=check_decisions, kept=kept),
                           "verifying the audit log", snapshot=True)
 
     # -- credit reservations -----------------------------------------------------------------------

@@ -26,19 +26,39 @@ def audit() -> None:
     """
 
 
+def _kept(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[int, str]:
+    kept: dict[int, str] = {}
+    for value in values:
+        seq, _, digest = value.partition(":")
+        digest = digest.strip().lower()
+        if not seq.strip().isdigit() or int(seq) < 1 or len(digest) < 12 or any(
+                c not in "0123456789abcdef" for c in digest):
+            raise click.BadParameter(f"{value!r}: expected ENTRY:SHA256, an entry number and at least 12 hex "
+                                     "characters of its hash, as 'audit verify' printed them (e.g. 1042:9f86d081884c)")
+        kept[int(seq)] = digest
+    return kept
+
+
 @audit.command()
 @click.option("--skip-decisions", is_flag=True, help="Check the chain only, not the decision rows it names.")
+@click.option("--kept", "kept", multiple=True, callback=_kept, metavar="ENTRY:SHA256",
+              help="An entry's hash recorded outside the database earlier (repeatable): it must still match, "
+                   "which finds a log rewritten with fresh hashes.")
 @url_option
-def verify(skip_decisions: bool, url: str | None) -> None:
+def verify(skip_decisions: bool, kept: dict[int, str], url: str | None) -> None:
     """Check every entry's hash and link; exit 1 naming the first entry that was changed, removed or added."""
     store = open_store(url)
     try:
-        report = store.verify_audit(check_decisions=not skip_decisions)
+        report = store.verify_audit(check_decisions=not skip_decisions, kept=kept)
     finally:
         store.close()
     if report.ok:
         click.echo(f"audit log intact: {report.entries} entries, last entry {report.head_seq} "
                    f"(sha256 {report.head_hash})")
+        if kept:
+            click.echo(f"kept hashes still match: entries {', '.join(str(seq) for seq in sorted(kept))}")
+        if report.head_seq:
+            click.echo(f"keep this elsewhere and check it later: --kept {report.head_seq}:{report.head_hash}")
         return
     click.echo(f"audit log NOT intact: first bad entry {report.bad_seq}: {report.problem}")
     click.echo(f"({report.entries} entries checked before it)")
