@@ -7,6 +7,7 @@ Tamper and concurrency tests need a chain of their own: they use a fresh namespa
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 import uuid
@@ -313,9 +314,10 @@ def test_a_log_cut_short_and_rewritten_is_found_by_a_hash_kept_elsewhere(store: 
     assert report.problem == "entry 7 was kept, but the log ends at entry 5: entries were deleted and the log rewritten"
 
 
-@pytest.mark.parametrize("kept", [{0: "a" * 64}, {3: "abc"}, {3: "not-a-hash-at-all"}])
-def test_a_malformed_kept_hash_is_refused(store: Store, kept: dict[int, str]) -> None:
-    with pytest.raises(ValueError, match="at least 12 hex characters"):
+@pytest.mark.parametrize("kept", [{0: "a" * 64}, {3: "abc"}, {3: "not-a-hash-at-all"}, {3: "a" * 65},
+                                  {"3": "a" * 64}, {True: "a" * 64}, {3: None}])
+def test_a_malformed_kept_hash_is_refused(store: Store, kept: dict[Any, Any]) -> None:
+    with pytest.raises(ValueError, match="12 to 64 hex characters"):
         store.verify_audit(kept=kept)
 
 
@@ -345,9 +347,12 @@ def test_cli_verify_exits_0_then_1_naming_the_entry(sqlite_store: tuple[Store, s
     checked = run("audit", "verify", "--url", url, "--kept", f"7:{head[:12].upper()}")
     assert checked.exit_code == 0
     assert "kept hashes still match: entries 7" in checked.output
-    malformed = run("audit", "verify", "--url", url, "--kept", "7")
-    assert malformed.exit_code == 2
-    assert "'7': expected ENTRY:SHA256" in malformed.output
+    for value in ("7", "²:" + "a" * 16, "7:" + "a" * 80, "0:" + "a" * 16):
+        malformed = run("audit", "verify", "--url", url, "--kept", value)
+        assert malformed.exit_code == 2
+        assert malformed.output.splitlines() == [f"error: --kept {value!r}: expected ENTRY:SHA256, an entry number "
+                                                 "≥ 1 and 12 to 64 hex characters of its hash, as 'salesgate audit "
+                                                 "verify' prints them (e.g. 1042:9f86d081884c)"]
     rewrite_from(store, 3, "可以", "不行")
     rewritten = run("audit", "verify", "--url", url, "--kept", f"7:{head}")
     assert rewritten.exit_code == 1
@@ -360,6 +365,25 @@ def test_cli_verify_exits_0_then_1_naming_the_entry(sqlite_store: tuple[Store, s
     assert bad.exit_code == 1
     assert bad.output.splitlines()[0] == ("audit log NOT intact: first bad entry 5: entry 5 (approved order_approval "
                                           "SO-1) does not match its hash: it was edited, moved or inserted")
+
+
+@pytest.mark.parametrize("content", ["not json {", '{"comment": 5, "voided": ["x"], "role": 1}'])
+def test_cli_show_flags_an_entry_edited_into_nonsense_and_goes_on(sqlite_store: tuple[Store, str],
+                                                                  content: str) -> None:
+    store, url = sqlite_store
+    history(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE salesgate_audit_log SET content = :content WHERE seq = 5"), {"content": content})
+    shown = run("audit", "show", "SO-1", "--url", url)
+    assert shown.exit_code == 0
+    assert "(content not as salesgate writes it)" in shown.output
+    assert "!! this entry does not match its hash" in shown.output
+    assert "#7" in shown.output  # the entries after it are still shown
+    as_json = run("audit", "show", "SO-1", "--url", url, "--json")
+    assert as_json.exit_code == 0
+    fifth = next(e for e in json.loads(as_json.output) if e["seq"] == 5)
+    assert fifth["intact"] is False
+    assert fifth["content"] == (content if content.startswith("not") else json.loads(content))
 
 
 def test_cli_show_explains_the_history_of_an_order(sqlite_store: tuple[Store, str]) -> None:

@@ -129,6 +129,41 @@ def test_an_invalid_url_is_a_store_error() -> None:
         Store("not a url at all")
 
 
+def test_tables_a_newer_salesgate_migrated_are_never_migrated_by_this_one(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sg.db'}"
+    store = Store(url)
+    try:
+        store.upgrade()
+        with store.engine.begin() as conn:
+            conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '0099'"))
+        assert not store.knows("0099")
+        for migrate in (store.upgrade, lambda: store.downgrade("base")):
+            with pytest.raises(StoreError, match="revision '0099', which this salesgate .* does not know: a newer "
+                                                 "salesgate migrated them"):
+                migrate()
+        assert store.current() == "0099"  # nothing was touched
+    finally:
+        store.close()
+    current = salesgate("db", "current", "--url", url)
+    assert current.returncode == 0
+    assert "0099 in " in current.stdout and "newer than this salesgate knows" in current.stdout
+    upgrade = salesgate("db", "upgrade", "--url", url)
+    assert upgrade.returncode == 2
+    assert upgrade.stderr.startswith("error: upgrading salesgate tables to head in ")
+    assert "Traceback" not in upgrade.stderr
+
+
+@pytest.mark.parametrize(("url", "driver"), [("mariadb://erp@db.example.com/erp", "mariadb+pymysql"),
+                                             ("mysql://erp@db.example.com/erp", "mysql+pymysql"),
+                                             ("postgresql://erp@db.example.com/erp", "postgresql+psycopg")])
+def test_the_url_the_sql_adapter_takes_opens_the_store_with_the_same_driver(url: str, driver: str) -> None:
+    store = Store(url)  # no connection is made yet
+    try:
+        assert store.engine.url.drivername == driver
+    finally:
+        store.close()
+
+
 def salesgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "salesgate", *args], capture_output=True, text=True, check=False,
                           cwd=ROOT, env=env, timeout=120)

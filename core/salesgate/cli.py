@@ -388,6 +388,9 @@ def current(url: str | None) -> None:
         click.echo(f"no salesgate tables in {store.url}: run salesgate db upgrade")
     elif revision == head:
         click.echo(f"{revision} (head) in {store.url}")
+    elif not store.knows(revision):
+        click.echo(f"{revision} in {store.url}: newer than this salesgate knows (its newest is {head}); "
+                   "a newer salesgate migrated these tables: upgrade salesgate")
     else:
         click.echo(f"{revision} in {store.url}: salesgate db upgrade migrates it to {head}")
 

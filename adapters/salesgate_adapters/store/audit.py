@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -78,6 +79,38 @@ def entries(conn: Connection, subject: str | None = None) -> list[AuditEntry]:
     if subject is not None:
         query = query.where(audit_log.c.subject == subject)
     return [_entry(row) for row in conn.execute(query)]
+
+
+_KEPT_HASH = re.compile(r"[0-9a-f]{12,64}")
+
+
+def checked_kept(kept: Mapping[int, str]) -> dict[int, str]:
+    """Hashes kept outside the database, as :func:`verify` compares them (lower case); a ValueError
+    names the first that is not an entry number ≥ 1 with 12 to 64 hex characters of its sha256."""
+    checked: dict[int, str] = {}
+    for seq, digest in kept.items():
+        text = digest.strip().lower() if isinstance(digest, str) else ""
+        if type(seq) is not int or seq < 1 or not _KEPT_HASH.fullmatch(text):
+            raise ValueError(f"kept hash {seq!r}: {digest!r}: expected an entry number ≥ 1 and 12 to 64 hex "
+                             "characters of its sha256, as 'salesgate audit verify' prints them")
+        checked[seq] = text
+    return checked
+
+
+def parse_kept(values: Iterable[str]) -> dict[int, str]:
+    """``ENTRY:SHA256`` strings (``audit verify --kept``) as :func:`checked_kept` returns them."""
+    kept: dict[int, str] = {}
+    for value in values:
+        seq, colon, digest = value.partition(":")
+        try:
+            if not colon or not re.fullmatch(r"[0-9]+", seq.strip(), flags=re.ASCII):
+                raise ValueError(value)
+            kept.update(checked_kept({int(seq): digest}))
+        except ValueError:
+            raise ValueError(f"--kept {value!r}: expected ENTRY:SHA256, an entry number ≥ 1 and 12 to 64 hex "
+                             "characters of its hash, as 'salesgate audit verify' prints them "
+                             "(e.g. 1042:9f86d081884c)") from None
+    return kept
 
 
 def intact(entry: AuditEntry) -> bool:

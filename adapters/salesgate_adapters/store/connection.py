@@ -19,6 +19,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from salesgate.errors import AdapterError
 
+from ..sql.engine import DEFAULT_DRIVERS
+
 T = TypeVar("T")
 
 # PostgreSQL: serialization_failure, deadlock_detected. MariaDB: 1213 deadlock. Both mean "the
@@ -43,6 +45,8 @@ def make_engine(url: str | URL, timeout: float | None, **options: Any) -> Engine
     except Exception as exc:  # ArgumentError, ValueError: the text is not a URL at all
         raise StoreError(f"invalid database URL: {type(exc).__name__}") from None
     backend = parsed.get_backend_name()
+    if parsed.drivername == backend and backend in DEFAULT_DRIVERS:  # the SQL adapter's default drivers, so
+        parsed = parsed.set(drivername=f"{backend}+{DEFAULT_DRIVERS[backend]}")  # one URL serves both
     connect_args: dict[str, Any] = dict(options.pop("connect_args", {}))
     if backend in ("mysql", "mariadb") and "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})

@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from .tables import VERSION_TABLE
@@ -29,11 +30,34 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def upgrade(connection: Connection, revision: str = "head") -> None:
+    _check_known(connection)
     command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(connection: Connection, revision: str) -> None:
+    _check_known(connection)
     command.downgrade(alembic_config(connection), revision)
+
+
+def known(revision: str) -> bool:
+    """Whether this salesgate ships ``revision`` (a newer salesgate may have migrated the tables further)."""
+    try:
+        ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    except CommandError:
+        return False
+    return True
+
+
+def _check_known(connection: Connection) -> None:
+    at = current(connection)
+    if at is not None and not known(at):
+        raise UnknownRevision(f"salesgate's tables are at revision {at!r}, which this salesgate ({head()} and "
+                              "older) does not know: a newer salesgate migrated them. Upgrade salesgate; never "
+                              "migrate them with an older one")
+
+
+class UnknownRevision(Exception):
+    """The tables were migrated by a newer salesgate than this one."""
 
 
 def current(connection: Connection) -> str | None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from alembic.util import CommandError
 from pydantic import ValidationError
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.engine import URL, Connection, Engine
@@ -139,6 +140,11 @@ class Store:
         return self._read(migrate.current, "reading the salesgate schema revision")
 
     @staticmethod
+    def knows(revision: str) -> bool:
+        """Whether this salesgate ships ``revision`` (tables a newer salesgate migrated are at one it does not)."""
+        return migrate.known(revision)
+
+    @staticmethod
     def head() -> str:
         """The newest revision this version of salesgate ships."""
         return migrate.head()
@@ -146,7 +152,12 @@ class Store:
     def _migrate(self, run: Callable[[Connection], None], what: str) -> None:
         def once() -> None:
             with self.engine.begin() as conn:
-                run(conn)
+                try:
+                    run(conn)
+                except migrate.UnknownRevision as exc:
+                    raise StoreError(f"{what} in {self.url}: {exc}") from None
+                except CommandError as exc:  # e.g. a revision that does not exist
+                    raise StoreError(f"{what} in {self.url}: {exc}") from None
 
         retrying(once, what=what, attempts=1, url=self.engine.url)
 
@@ -305,11 +316,7 @@ class Store:
 
         ``kept``: entry number → hash (or a prefix of 12 or more characters) recorded outside the
         database earlier; each must still match (see :func:`salesgate_adapters.store.audit.verify`)."""
-        if kept:
-            for seq, digest in kept.items():
-                if seq < 1 or len(digest) < 12 or any(c not in "0123456789abcdef" for c in digest.lower()):
-                    raise ValueError(f"kept hash for entry {seq}: expected an entry number ≥ 1 and at least 12 hex "
-                                     f"characters of its sha256, got {seq}:{digest}")
+        kept = audit.checked_kept(kept) if kept else None
         return self._read(lambda conn: audit.verify(conn, check_decisions=check_decisions, kept=kept),
                           "verifying the audit log", snapshot=True)
 

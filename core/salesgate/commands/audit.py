@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import open_store, url_option, when
+from . import CommandInputError, open_store, url_option, when
 
 if TYPE_CHECKING:
     from salesgate_adapters.store import AuditEntry
@@ -26,27 +26,20 @@ def audit() -> None:
     """
 
 
-def _kept(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[int, str]:
-    kept: dict[int, str] = {}
-    for value in values:
-        seq, _, digest = value.partition(":")
-        digest = digest.strip().lower()
-        if not seq.strip().isdigit() or int(seq) < 1 or len(digest) < 12 or any(
-                c not in "0123456789abcdef" for c in digest):
-            raise click.BadParameter(f"{value!r}: expected ENTRY:SHA256, an entry number and at least 12 hex "
-                                     "characters of its hash, as 'audit verify' printed them (e.g. 1042:9f86d081884c)")
-        kept[int(seq)] = digest
-    return kept
-
-
 @audit.command()
 @click.option("--skip-decisions", is_flag=True, help="Check the chain only, not the decision rows it names.")
-@click.option("--kept", "kept", multiple=True, callback=_kept, metavar="ENTRY:SHA256",
+@click.option("--kept", "kept_values", multiple=True, metavar="ENTRY:SHA256",
               help="An entry's hash recorded outside the database earlier (repeatable): it must still match, "
                    "which finds a log rewritten with fresh hashes.")
 @url_option
-def verify(skip_decisions: bool, kept: dict[int, str], url: str | None) -> None:
+def verify(skip_decisions: bool, kept_values: tuple[str, ...], url: str | None) -> None:
     """Check every entry's hash and link; exit 1 naming the first entry that was changed, removed or added."""
+    from salesgate_adapters.store.audit import parse_kept
+
+    try:
+        kept = parse_kept(kept_values)
+    except ValueError as exc:
+        raise CommandInputError(str(exc)) from None
     store = open_store(url)
     try:
         report = store.verify_audit(check_decisions=not skip_decisions, kept=kept)
@@ -60,8 +53,15 @@ def verify(skip_decisions: bool, kept: dict[int, str], url: str | None) -> None:
         if report.head_seq:
             click.echo(f"keep this elsewhere and check it later: --kept {report.head_seq}:{report.head_hash}")
         return
-    click.echo(f"audit log NOT intact: first bad entry {report.bad_seq}: {report.problem}")
-    click.echo(f"({report.entries} entries checked before it)")
+    if report.bad_seq is None:
+        click.echo(f"audit log NOT intact: {report.problem}")
+    else:
+        click.echo(f"audit log NOT intact: first bad entry {report.bad_seq}: {report.problem}")
+        if report.entries >= report.bad_seq:  # the chain held; a row disagrees with what it says
+            click.echo(f"(the chain's {report.entries} entries are intact; the rows disagree with entry "
+                       f"{report.bad_seq})")
+        else:
+            click.echo(f"({report.entries} entries checked before it)")
     sys.exit(1)
 
 
@@ -82,7 +82,7 @@ def show(order: str, as_json: bool, url: str | None) -> None:
     if as_json:
         click.echo(json.dumps([{"seq": e.seq, "recorded_at": e.recorded_at.isoformat(), "kind": e.kind,
                                 "subject": e.subject, "hook": e.hook, "actor": e.actor,
-                                "policy_hash": e.policy_hash, "content": e.data, "prev_hash": e.prev_hash,
+                                "policy_hash": e.policy_hash, "content": _content(e), "prev_hash": e.prev_hash,
                                 "hash": e.hash, "intact": intact(e)} for e in entries],
                               ensure_ascii=False, indent=2, sort_keys=True))
         return
@@ -92,7 +92,7 @@ def show(order: str, as_json: bool, url: str | None) -> None:
     click.echo(f"History of {order} ({len(entries)} audit entries)")
     for entry in entries:
         click.echo("")
-        for line in _explain(entry):
+        for line in _explained(entry):
             click.echo(line)
         if not intact(entry):
             click.echo("    !! this entry does not match its hash: it was changed after it was written")
@@ -101,6 +101,24 @@ def show(order: str, as_json: bool, url: str | None) -> None:
         click.echo(f"audit chain intact ({report.entries} entries in the whole log)")
     elif report is not None:
         click.echo(f"audit chain NOT intact: first bad entry {report.bad_seq}: {report.problem}")
+
+
+def _content(entry: AuditEntry) -> Any:
+    """The entry's content as JSON, or the stored text as it is when it is not JSON (it was tampered with)."""
+    try:
+        return entry.data
+    except ValueError:
+        return entry.content
+
+
+def _explained(entry: AuditEntry) -> list[str]:
+    """:func:`_explain`, or the stored content as it is when it is not what salesgate wrote (an entry
+    edited with SQL must still be shown, flagged, never end the command)."""
+    try:
+        return _explain(entry)
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return [f"#{entry.seq}  {when(entry.recorded_at)}  {entry.kind}  (content not as salesgate writes it)",
+                f"    {entry.content[:300]}"]
 
 
 def _explain(entry: AuditEntry) -> list[str]:
