@@ -224,6 +224,23 @@ def test_line_without_list_price_keeps_the_base_it_was_priced_from() -> None:
     assert [line.policy_price for line in alone.pricing.lines] == [Decimal("95.00"), Decimal("0.00")]  # type: ignore[union-attr]
 
 
+def test_a_plugin_that_knows_no_list_price_never_hides_anothers() -> None:
+    """Regression: the list price and base came from whichever plugin's name sorted first."""
+    knows = pricing_decision([adjustment("grade-a", "discount", "0.05", 20)])
+    knows_not = pricing_decision([], list_price=None)
+    for order in ([knows_not, knows], [knows, knows_not]):
+        line = combine(order, LADDER).pricing.lines[0]  # type: ignore[union-attr]
+        assert (line.list_price, line.policy_price) == (Decimal("100"), Decimal("95.00"))
+
+
+def test_combined_adjustments_never_price_a_line_below_zero() -> None:
+    """As the rules plugin prices a line alone: an add of -150 on a list price of 100 is 0.00, not -50.00."""
+    line = combine([pricing_decision([adjustment("rebate", "add", "-150", 10)]), pricing_decision([])],
+                   LADDER).pricing.lines[0]  # type: ignore[union-attr]
+    assert line.adjustments[-1].price_after == Decimal("-50")
+    assert line.policy_price == Decimal("0.00")
+
+
 prices = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("10000"), places=2)
 adjustments = st.lists(
     st.tuples(st.sampled_from(["markup", "discount", "add", "set", "floor"]),

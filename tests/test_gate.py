@@ -231,6 +231,27 @@ def test_facts_of_the_wrong_kind_are_refused(seed: Policy) -> None:
         gate.decide("shipping", ORDER)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("failure_mode", ["closed", "open"])
+@pytest.mark.parametrize(("facts", "message"), [
+    (None, "order_approval takes order facts: an OrderFacts or a dict with 'order', got NoneType"),
+    ([1, 2], "order_approval takes order facts: an OrderFacts or a dict with 'order', got list"),
+    ({"order": 42}, "invalid order facts: order: expected an object (or an order id to load), got int"),
+    ({"order": {"id": "SO-1", "customer_id": "C-HD", "lines": ["x"]}, "customer": {"id": "C-HD", "name": "x"}},
+     "invalid order facts: order.lines: expected a list of lines"),
+    ({"order": {"id": "SO-1", "customer_id": "C-HD", "lines": 7}, "customer": {"id": "C-HD", "name": "x"}},
+     "invalid order facts: order.lines: expected a list of lines"),
+])
+def test_facts_of_the_wrong_shape_raise_facts_error_in_either_failure_mode(
+        seed: Policy, facts: Any, message: str, failure_mode: str) -> None:
+    """The caller's mistake, whatever the failure mode: never a 'could not decide' block or warn."""
+    gate = Gate(seed, backend="python", entry_points=False, failure_mode=failure_mode)  # type: ignore[arg-type]
+    with pytest.raises(FactsError) as info:
+        gate.approve_order(facts)
+    assert message in str(info.value)
+    with pytest.raises(FactsError, match="return_handling takes return facts"):
+        gate.handle_return(facts if facts is None else [facts])
+
+
 # -- determinism and threads ---------------------------------------------------------------------------
 
 def test_same_facts_give_identical_json(gate: Gate, seed: Policy) -> None:
@@ -353,6 +374,22 @@ def test_policy_can_set_open_failure_mode(tmp_path: Path) -> None:
                                      encoding="utf-8")
     decision = python_gate(load_policy(tmp_path), plugins=[Exploding()]).approve_order(ORDER)
     assert decision.outcome is Outcome.warn
+
+
+@pytest.mark.parametrize("backend", ["python", "durable"])
+def test_explanations_name_order_lines_by_their_line_numbers(tmp_path: Path, backend: str) -> None:
+    (tmp_path / "policy.yaml").write_text("name: p\nversion: '1'\nroles: [finance]\n", encoding="utf-8")
+    (tmp_path / "a.yaml").write_text(
+        "ruleset: a\nhook: order_approval\nversion: '1'\nrules:\n"
+        "  - { id: any-big, when: 'any(line.qty > 50 for line in order.lines)', then: { warn: big } }\n"
+        "  - { id: line-big, scope: line, when: line.qty > 50, then: { warn: big line } }\n", encoding="utf-8")
+    data = with_order()
+    data["order"]["lines"] = [{"line_no": 10, "sku": "A", "qty": 1, "unit_price": "1"},
+                              {"line_no": 20, "sku": "B", "qty": 99, "unit_price": "1"}]
+    with Gate(load_policy(tmp_path), backend=backend, entry_points=False) as gate:  # type: ignore[arg-type]
+        trace = {entry.rule: entry for entry in gate.approve_order(data, explain=True).trace}
+    assert trace["any-big"].explanation == "line 20: line.qty is 99, > 50"
+    assert (trace["line-big"].line_no, trace["line-big"].explanation) == (20, "line.qty is 99, > 50")
 
 
 @pytest.mark.parametrize(("plugin", "failure"), [

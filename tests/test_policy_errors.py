@@ -189,6 +189,16 @@ def test_percentage_outside_zero_to_hundred_or_not_a_number_is_refused(tmp_path:
     assert (problem.message, problem.field) == (message, "then.discount")
 
 
+@pytest.mark.parametrize(("action", "field"), [("{ block: {} }", "then.block"),
+                                               ("{ require: [finance], message: {} }", "then.message")])
+def test_a_message_in_no_language_is_refused_with_its_place(tmp_path: Path, action: str, field: str) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        f"  - id: big-order\n    when: order.total > 5\n    then: {action}\n")})
+    problem, _ = only_problem(root)
+    assert (problem.path, problem.line, problem.rule, problem.field) == (str(root / "a.yaml"), 7, "big-order", field)
+    assert problem.message.startswith("a message in no language: write the text, or one text per language")
+
+
 def test_percentages_written_either_way_load_as_the_same_rate(tmp_path: Path) -> None:
     root = write_policy(tmp_path, {"p.yaml": rules_file(
         "  - { id: a, when: customer.grade == \"A\", then: { discount: 5% } }\n"

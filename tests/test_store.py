@@ -135,18 +135,19 @@ def test_tables_a_newer_salesgate_migrated_are_never_migrated_by_this_one(tmp_pa
     try:
         store.upgrade()
         with store.engine.begin() as conn:
-            conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '0099'"))
+            conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '0099'"))  # noqa: S608 - our own name
         assert not store.knows("0099")
         for migrate in (store.upgrade, lambda: store.downgrade("base")):
-            with pytest.raises(StoreError, match="revision '0099', which this salesgate .* does not know: a newer "
-                                                 "salesgate migrated them"):
+            refused = rf"revision '0099', which this salesgate \({Store.head()} and older\) does not know: a newer"
+            with pytest.raises(StoreError, match=refused + " salesgate migrated them"):
                 migrate()
         assert store.current() == "0099"  # nothing was touched
     finally:
         store.close()
     current = salesgate("db", "current", "--url", url)
     assert current.returncode == 0
-    assert "0099 in " in current.stdout and "newer than this salesgate knows" in current.stdout
+    assert "0099 in " in current.stdout
+    assert "newer than this salesgate knows" in current.stdout
     upgrade = salesgate("db", "upgrade", "--url", url)
     assert upgrade.returncode == 2
     assert upgrade.stderr.startswith("error: upgrading salesgate tables to head in ")

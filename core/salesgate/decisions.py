@@ -406,17 +406,18 @@ def apply_adjustments(base: Decimal, adjustments: Sequence[PriceAdjustment]) -> 
     return out
 
 
-def _base_price(versions: Sequence[PricedLine]) -> Decimal:
-    """The price the plugins started from: the list price, else where a plugin's first adjustment
-    started (the rules plugin starts a line without product facts from its unit price before the
-    line discount), else the policy price a plugin already set."""
-    first = versions[0]
-    if first.list_price is not None:
-        return first.list_price
+def _base_price(versions: Sequence[PricedLine]) -> tuple[Decimal | None, Decimal]:
+    """(the line's list price, the price the plugins started from): the list price any of them
+    knew (in plugin-name order), else where a plugin's first adjustment started (the rules plugin
+    starts a line without product facts from its unit price before the line discount), else the
+    policy price a plugin already set. Never decided by which plugin's name sorts first."""
+    for version in versions:
+        if version.list_price is not None:
+            return version.list_price, version.list_price
     for version in versions:
         if version.adjustments:
-            return version.adjustments[0].price_before
-    return first.policy_price
+            return None, version.adjustments[0].price_before
+    return None, versions[0].policy_price
 
 
 def _combine_pricing(results: Sequence[PricingResult]) -> PricingResult:
@@ -428,10 +429,12 @@ def _combine_pricing(results: Sequence[PricingResult]) -> PricingResult:
     for line_no in sorted(by_line):
         versions = by_line[line_no]
         first = versions[0]
-        base = _base_price(versions)
+        list_price, base = _base_price(versions)
         adjustments = apply_adjustments(base, [adj for v in versions for adj in v.adjustments])
         price = adjustments[-1].price_after if adjustments else base
-        lines.append(first.model_copy(update={"adjustments": adjustments, "policy_price": round_money(price)}))
+        # As the rules plugin prices a line: never below zero, whatever the adjustments add up to.
+        lines.append(first.model_copy(update={"list_price": list_price, "adjustments": adjustments,
+                                              "policy_price": round_money(max(price, ZERO))}))
     return PricingResult(
         lines=lines,
         policy_total=sum((round_money(line.policy_price * line.qty) for line in lines), ZERO),

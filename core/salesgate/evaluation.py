@@ -251,17 +251,18 @@ def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], fac
             for i in hits:
                 item = facts.items[i]
                 entries.append(_entry(rule, True, item, facts.item_keys[i],
-                                      explain(rule.cond, item) if explain_on else None))
+                                      explain(rule.cond, item, None, facts.item_keys) if explain_on else None))
             if not hits:
                 text = None
                 if explain_on:
-                    text = ("; ".join(f"line {facts.item_keys[i]}: {explain(rule.cond, item)}"
+                    text = ("; ".join(f"line {facts.item_keys[i]}: {explain(rule.cond, item, None, facts.item_keys)}"
                                       for i, item in enumerate(facts.items))
-                            if facts.items else explain(rule.cond, facts.root))
+                            if facts.items else explain(rule.cond, facts.root, None, facts.item_keys))
                 entries.append(_entry(rule, False, facts.root, None, text))
         else:
             hit = (rule.id, None) in matches
-            entries.append(_entry(rule, hit, facts.root, None, explain(rule.cond, facts.root) if explain_on else None))
+            entries.append(_entry(rule, hit, facts.root, None,
+                                  explain(rule.cond, facts.root, None, facts.item_keys) if explain_on else None))
     return entries
 
 

@@ -19,7 +19,7 @@ from .engine.base import Backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
 from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
-from .models import CreditExposure, OrderFacts, ReturnFacts
+from .models import CreditExposure, Order, OrderFacts, OrderLine, ReturnFacts
 from .plugins import Hooks, build_plugin_manager
 from .policy.compiler import Policy, load_policy
 from .seed import seed_policy_path
@@ -401,6 +401,9 @@ class Gate:
                 return facts
             if isinstance(facts, OrderFacts):
                 raise FactsError("return_handling decides returns; pass return facts, not an order")
+            if not isinstance(facts, Mapping):
+                raise FactsError("return_handling takes return facts: a ReturnFacts or a dict with 'return', got "
+                                 f"{type(facts).__name__}")
             data = dict(facts)
             request = data.get("return")
             if isinstance(request, Mapping):
@@ -416,6 +419,9 @@ class Gate:
             return facts
         if isinstance(facts, ReturnFacts):
             raise FactsError(f"{hook} decides orders; pass order facts, not a return")
+        if not isinstance(facts, Mapping):
+            raise FactsError(f"{hook} takes order facts: an OrderFacts or a dict with 'order', got "
+                             f"{type(facts).__name__}")
         order: OrderFacts = _validate(OrderFacts, self._complete_order(dict(facts)), "order facts")
         return order
 
@@ -462,7 +468,10 @@ class Gate:
             if loaded is None:
                 raise FactsError(f"no order {order!r}: pass the order document or install an adapter that knows it")
             data["order"] = order = loaded
-        customer_id = order.customer_id if hasattr(order, "customer_id") else str(order.get("customer_id", ""))
+        if not isinstance(order, Mapping | Order):
+            raise FactsError(f"invalid order facts: order: expected an object (or an order id to load), got "
+                             f"{type(order).__name__}")
+        customer_id = order.customer_id if isinstance(order, Order) else str(order.get("customer_id", ""))
         if "customer" not in data:
             data["customer"] = self._load_customer(customer_id)
         if "exposure" not in data:
@@ -470,8 +479,11 @@ class Gate:
             if exposure is not None:
                 data["exposure"] = exposure
         if "products" not in data:
-            lines = order.lines if hasattr(order, "lines") else order.get("lines") or []
-            skus = sorted({(ln.sku if hasattr(ln, "sku") else str(ln.get("sku"))) for ln in lines})
+            lines = order.lines if isinstance(order, Order) else order.get("lines") or []
+            if not isinstance(lines, list | tuple) or not all(isinstance(ln, Mapping | OrderLine) for ln in lines):
+                raise FactsError("invalid order facts: order.lines: expected a list of lines, each an object with "
+                                 "line_no, sku, qty and unit_price")
+            skus = sorted({(ln.sku if isinstance(ln, OrderLine) else str(ln.get("sku"))) for ln in lines})
             products = self._hooks.load_products(skus) if skus else None
             if products is not None:
                 data["products"] = products

@@ -197,13 +197,18 @@ def _describe(expr: Expr) -> str:
     return f"({_describe(expr.left)} {expr.op} {_describe(expr.right)})"
 
 
-def explain(cond: Cond, root: FactValues, item: FactValues | None = None) -> str:
-    """Why ``cond`` holds or not on these facts, in one sentence built from the failing parts."""
+def explain(cond: Cond, root: FactValues, item: FactValues | None = None,
+            line_nos: Sequence[int] = ()) -> str:
+    """Why ``cond`` holds or not on these facts, in one sentence built from the failing parts.
+
+    ``line_nos``: the line number of each element of ``order.lines`` (``FactSet.item_keys``), so an
+    ``any``/``all`` explanation names lines as the order does; without them, by position from 1."""
     holds = compile_cond(cond)(root, item)
-    return _explain(cond, root, item, holds)
+    return _explain(cond, root, item, holds, line_nos)
 
 
-def _explain(cond: Cond, root: FactValues, item: FactValues | None, holds: bool) -> str:
+def _explain(cond: Cond, root: FactValues, item: FactValues | None, holds: bool,
+             line_nos: Sequence[int] = ()) -> str:
     if isinstance(cond, Compare):
         left = compile_expr(cond.left)(root, item)
         right = compile_expr(cond.right)(root, item)
@@ -225,7 +230,7 @@ def _explain(cond: Cond, root: FactValues, item: FactValues | None, holds: bool)
         # The parts that decided: a failing and's false parts, a passing or's true parts; else all.
         deciding_value = isinstance(cond, Or)
         deciding = [(c, r) for c, r in results if r is deciding_value] if holds is deciding_value else results
-        return "; ".join(_explain(c, root, item, r) for c, r in deciding)
+        return "; ".join(_explain(c, root, item, r, line_nos) for c, r in deciding)
     if isinstance(cond, Quantified):
         elements = root.get(cond.collection) or []
         test = compile_cond(cond.cond)
@@ -237,8 +242,9 @@ def _explain(cond: Cond, root: FactValues, item: FactValues | None, holds: bool)
         else:
             chosen = [i for i, ok in verdicts if not ok] if not holds else [i for i, _ in verdicts]
         element = cond.collection.rsplit(".", 1)[-1].rstrip("s")
+        names = line_nos if len(line_nos) == len(elements) else range(1, len(elements) + 1)
         texts = [
-            f"{element} {i + 1}: {_explain(cond.cond, root, elements[i], test(root, elements[i]))}"
+            f"{element} {names[i]}: {_explain(cond.cond, root, elements[i], test(root, elements[i]))}"
             for i in chosen[:5]
         ]
         prefix = {("any", True): "", ("any", False): "no element matches: ", ("all", True): "",

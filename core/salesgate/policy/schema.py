@@ -11,12 +11,21 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ..hooknames import Hook
 
+
+def _message(value: str | dict[str, str]) -> str | dict[str, str]:
+    if isinstance(value, dict) and not value:
+        raise ValueError('a message in no language: write the text, or one text per language such as '
+                         '{zh: "客户已冻结", en: "Customer is blocked"}')
+    return value
+
+
 Message = Annotated[
     str | dict[str, str],
+    AfterValidator(_message),
     Field(description='Text, or one text per language: {zh: "客户已冻结", en: "Customer is blocked"}.'),
 ]
 
