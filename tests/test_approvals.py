@@ -7,6 +7,7 @@ test because the namespace is shared by the session.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -279,6 +280,10 @@ def test_cli_grant_list_approve_reject_and_status(tmp_path: Path) -> None:
     assert "SO-华东-1" in listed.output
     assert "sales_manager" in listed.output
     assert "小王" in listed.output
+    # Off a terminal (a pipe, a cron mail) every request is one line, its escalation time unbroken.
+    rows = [line for line in listed.output.splitlines() if "SO-华东-1" in line]
+    assert len(rows) == 3
+    assert all(re.search(r"(finance|general_manager|flag) at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", row) for row in rows), listed.output
     assert "李经理" not in run("approvals", "list", "--for", "财务张", "--url", url).output
     assert "SO-华东-1" in run("approvals", "list", "--for", "李经理", "--url", url).output
     early = run("approvals", "approve", "SO-华东-1", "--as", "财务张", "--url", url)
@@ -341,6 +346,8 @@ def test_an_expired_lower_rung_blocks_every_rung_above_it(short_store: Store, st
         store.approve(order_id, staff["finance"], now=later)
     with pytest.raises(ApprovalError, match=r"general_manager cannot act .* waits for sales_manager \(expired\)"):
         store.approve(order_id, staff["general_manager"], role="general_manager", now=later)
+    with pytest.raises(ApprovalError, match=r"the sales_manager step of order .* expired: decide the order again"):
+        store.approve(order_id, staff["sales_manager"], now=later)  # not 'does not hold general_manager'
     assert store.approval_requests(order_id, status="approved") == []
     assert store.approval_status(order_id, order=facts, now=later).state == "expired"
     record(store, facts, staff["clerk"], later)  # deciding again reopens the sales manager's step

@@ -145,6 +145,11 @@ TAMPERING: dict[str, tuple[Callable[[Connection], Any], int, str]] = {
     "inserted with a valid hash": (lambda c: insert_copy(c, valid_hash=True), 8,
                                    "entry 8 was added after the head (entry 7): not written by salesgate"),
     "decision row edited": (edit_decision, 2, "(audit entry 2) was changed in salesgate_decisions"),
+    # Only SQLite lets a JSON column hold invalid JSON (PostgreSQL's type and MariaDB's check refuse it).
+    "decision row edited into invalid JSON": (lambda c: c.execute(text(
+        "UPDATE salesgate_decisions SET decision = '{\"bad' WHERE outcome = 'require_approval'"))
+        if c.dialect.name == "sqlite" else edit_decision(c), 2,
+        "(audit entry 2) was changed in salesgate_decisions"),
     "decision outcome edited": (lambda c: c.execute(text(
         "UPDATE salesgate_decisions SET outcome = 'allow' WHERE outcome = 'require_approval'")), 2,
         "(audit entry 2) was changed in salesgate_decisions after it was logged (its outcome"),

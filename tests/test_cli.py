@@ -237,6 +237,9 @@ def test_decide_bad_json_is_a_one_line_error(tmp_path: Path) -> None:
     result = run("decide", "approval", str(path), "--backend", "python")
     assert_clean_failure(result, f"{path}:1:11: invalid JSON")
     assert len(result.stderr.strip().splitlines()) == 1
+    path.write_text("[" * 100_000, encoding="utf-8")
+    result = run("decide", "approval", str(path), "--backend", "python")
+    assert_clean_failure(result, f"{path}: invalid JSON: nested too deeply")
 
 
 @pytest.mark.parametrize(

@@ -325,6 +325,13 @@ def test_non_numbers_are_refused(value: Any) -> None:
         to_decimal(value)
 
 
+@pytest.mark.parametrize("value", [1e30, "1e30", 10**40, "123456789012345678901234567.12345"])
+def test_numbers_beyond_28_digits_are_refused_as_a_conversion_error(value: Any) -> None:
+    """Not a decimal.InvalidOperation escaping without the file, fact and column the adapter adds."""
+    with pytest.raises(ConversionError, match="too large: amounts are kept to 28 digits"):
+        to_decimal(value)
+
+
 def test_whole_numbers_from_numeric_columns_become_int_and_fractions_are_refused() -> None:
     assert to_int(Decimal("40.000000000")) == 40
     assert to_int(40.0) == 40

@@ -128,6 +128,8 @@ def _read_facts(source: str) -> dict[str, Any]:
         data = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise UsageProblem(f"{shown}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise UsageProblem(f"{shown}: invalid JSON: nested too deeply to be an order or a return") from None
     if not isinstance(data, dict):
         raise UsageProblem(f"{shown}: expected a JSON object such as "
                            '{"order": {...}, "customer": {...}}, got ' + type(data).__name__)

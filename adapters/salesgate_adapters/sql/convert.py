@@ -56,10 +56,13 @@ def to_decimal(value: Any) -> Decimal:
         raise ConversionError(f"{value!r} ({type(value).__name__}) is not a number")
     if not number.is_finite():
         raise ConversionError(f"{value!r} is not a finite number")
-    exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -4:
-        number = number.quantize(STEP, rounding=ROUND_HALF_UP)
-    return plain_decimal(number)
+    try:
+        exponent = number.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -4:
+            number = number.quantize(STEP, rounding=ROUND_HALF_UP)
+        return plain_decimal(number)
+    except InvalidOperation:  # more digits than Decimal's 28 once kept to 4 decimals
+        raise ConversionError(f"{value!r} is too large: amounts are kept to 28 digits") from None
 
 
 def to_int(value: Any) -> int:

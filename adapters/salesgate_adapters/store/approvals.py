@@ -197,7 +197,13 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
         if not asked:
             raise ApprovalError(f"order {subject!r} has no pending request for role {role!r}: pending are "
                                 f"{_roles(pending)}")
-        due = [r for r in asked if not _waiting_on(r, live)] or asked
+        due = [r for r in asked if not _waiting_on(r, live)]
+        expired = {w.role: w for r in asked for w in _waiting_on(r, live) if w.status == "expired"}
+        if not due and expired and any(role in held for role in expired):
+            # e.g. the sales manager, whose own step expired: that, not the roles above, is what stops them
+            raise ApprovalError(f"the {', '.join(expired)} step of order {subject!r} expired: decide the order "
+                                "again to reopen what expired")
+        due = due or asked
         wanted = " or ".join(sorted({r.role for r in due} | {x for r in due if (x := _escalated_role(r))}))
         raise ApprovalError(f"{user!r} does not hold the role {wanted} whose turn it is on order {subject!r} "
                             f"(grant it with: salesgate approvals grant {user} ROLE)")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, Text, func, insert, select, type_coerce, update
 from sqlalchemy.engine import Connection
 
 from .connection import StoreError
@@ -313,7 +313,10 @@ def _check_rows(conn: Connection, replay: Replay, first_at: datetime | None,
 
     seen: set[str] = set()
     d = decisions.c
-    for row in conn.execute(select(d.id, d.decided_at, d.hook, d.subject, d.outcome, d.approval_digest, d.decision)):
+    # The decision as stored, not through the JSON type: a row edited into invalid JSON is tampering to
+    # report, not a failure to read the log.
+    raw = type_coerce(d.decision, Text).label("decision")
+    for row in conn.execute(select(d.id, d.decided_at, d.hook, d.subject, d.outcome, d.approval_digest, raw)):
         seen.add(row.id)
         found = replay.decision_problem(row.id, row.hook, row.subject, row.outcome, row.approval_digest)
         if found is not None and found[0] is None:

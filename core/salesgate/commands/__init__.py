@@ -57,14 +57,15 @@ def open_store(url: str | None) -> Store:
     return Store(url)
 
 
-def show(*renderables: RenderableType) -> None:
-    """Rich output on stdout; off a terminal a fixed width and no trailing spaces (files, pipes, tests)."""
+def show(*renderables: RenderableType, width: int = NON_TTY_WIDTH) -> None:
+    """Rich output on stdout; off a terminal a fixed ``width`` and no trailing spaces (files, pipes,
+    tests, cron mails): a table wider than 140 columns says so, rather than being squeezed."""
     console = Console(highlight=False, soft_wrap=False)
     if console.is_terminal:
         console.print(Group(*renderables))
         return
     if "COLUMNS" not in os.environ:
-        console.width = NON_TTY_WIDTH
+        console.width = width
     with console.capture() as captured:
         console.print(Group(*renderables))
     click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
