@@ -26,10 +26,10 @@ from salesgate.errors import AdapterError, did_you_mean
 from salesgate.hookspecs import hookimpl
 from salesgate.models import CreditExposure, Customer, Delivery, Order, Product
 
-from .convert import ConversionError, Converter, base_type, converter_for, is_required, plain_decimal, to_decimal
+from .convert import ConversionError, Converter, base_type, converter_for, is_required, plain_decimal
 from .engine import ANSI_MODES, MYSQL, create_engine, redact, shown
 from .facts import EXPANDING_PARAMS, FACT_KINDS, OVERDUE_SINCE, TODAY, CountedOrder, HistoryOrder
-from .mapping import ErpMapping, Fact, Plan, load_mapping, table_keys
+from .mapping import ErpMapping, Fact, Plan, load_mapping, table_keys, value_key
 
 DEFAULT_URL_ENV = "SALESGATE_DATABASE_URL"
 # Exposure sources combine: amounts add up, day counts take the largest.
@@ -270,7 +270,7 @@ class SqlAdapter:
             value = raw
             table = translations.get(label)
             if table is not None and raw is not None:
-                key = _value_key(raw)
+                key = value_key(raw)
                 value = table[key] if key in table else table.get("*", raw)
             if value is None:
                 continue
@@ -320,20 +320,6 @@ class SqlAdapter:
         context = ", ".join(f"{k}={v!r}" for k, v in params.items())
         what = f"fact {plan.label!r}" + (f", column {column!r}" if column else "")
         return f"{self.mapping.where(path)}: {what} ({context}): {problem}"
-
-
-def _value_key(raw: Any) -> str:
-    """How an ERP value is looked up in ``values:`` (YAML keys are text: 1, 1.0 and '1' are one key)."""
-    if isinstance(raw, bool):
-        return str(raw)
-    if isinstance(raw, int | float | Decimal):
-        try:
-            return str(to_decimal(raw))
-        except ConversionError:  # pragma: no cover - NaN or infinity
-            return str(raw)
-    if isinstance(raw, bytes):
-        return raw.decode("utf-8", "replace")
-    return str(raw)
 
 
 def _statement(plan: Plan) -> Executable:

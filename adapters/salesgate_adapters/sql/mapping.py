@@ -25,7 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 from salesgate.errors import AdapterError, PolicyError, PolicyProblem, did_you_mean
 from salesgate.policy.yamlfile import LineDict, line_of, load_yaml
 
-from .convert import ConversionError, base_type, converter_for
+from .convert import ConversionError, base_type, converter_for, to_decimal
 from .facts import EXPANDING_PARAMS, FACT_KINDS, TODAY, FactKind
 
 SHIPPED = ("demo", "erpnext", "odoo", "tryton")
@@ -101,10 +101,32 @@ class Source(_Strict):
         return self
 
 
+def value_key(raw: Any) -> str:
+    """How an ERP value and a ``values:`` key are compared: as text, numbers by their value
+    (``1``, ``1.0`` and ``'1'`` are one key, ``0.0`` and ``0`` too)."""
+    if isinstance(raw, bool):
+        return str(raw)
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if isinstance(raw, int | float | Decimal | str):
+        try:
+            return str(to_decimal(raw))
+        except ConversionError:  # not a number: compared as the text it is
+            pass
+    return str(raw)
+
+
+def _value_keys(tables: Any) -> Any:
+    if not isinstance(tables, dict):
+        return tables
+    return {field: {value_key(k): v for k, v in table.items()} if isinstance(table, dict) else table
+            for field, table in tables.items()}
+
+
 class Fact(Source):
     """A source whose rows become one model each, with ERP values translated and defaults filled."""
 
-    values: dict[str, dict[str, Any]] = Field(
+    values: Annotated[dict[str, dict[str, Any]], BeforeValidator(_value_keys)] = Field(
         default_factory=dict, description="{field: {ERP value: fact value}}; '*' matches any other value."
     )
     defaults: dict[str, Annotated[Any, BeforeValidator(_decimal_scalars)]] = Field(
