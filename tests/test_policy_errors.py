@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from salesgate import PolicyError, PolicyProblem, load_policy
+from salesgate.policy.yamlfile import load_yaml
 from salesgate.seed import seed_policy_path
 
 POLICY_YAML = "name: test-policy\nversion: '1'\nroles: [sales_rep, sales_manager, finance, general_manager]\n"
@@ -219,6 +220,24 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     assert problem.line == 8
     assert problem.message.startswith("YAML syntax error: ")
     assert text.startswith(f"{root / 'a.yaml'}:8: YAML syntax error: ")
+
+
+@pytest.mark.parametrize("day", ["2026-02-30", "2026-13-02"])
+def test_a_date_no_calendar_has_is_a_problem_at_its_line(tmp_path: Path, day: str) -> None:
+    """YAML reads an unquoted 2026-02-30 as a date and failed with a bare ValueError traceback."""
+    root = write_policy(tmp_path, {"a.yaml": f"ruleset: approval\nhook: order_approval\nversion: {day}\nrules: []\n"})
+    problem, _ = only_problem(root)
+    assert (problem.path, problem.line) == (str(root / "a.yaml"), 3)
+    assert problem.message == f"{day} is not a date: write a real date as YYYY-MM-DD (or quote it as text)"
+
+
+def test_yaml_numbers_with_a_fraction_are_read_from_their_text_never_through_float(tmp_path: Path) -> None:
+    path = tmp_path / "n.yaml"
+    path.write_text("limit: 99999999999999.99\nrate: 0.1\nbig: 1_000.50\ninf: .inf\n", encoding="utf-8")
+    data = load_yaml(path)
+    assert data == {"limit": Decimal("99999999999999.99"), "rate": Decimal("0.1"), "big": Decimal("1000.50"),
+                    "inf": float("inf")}
+    assert isinstance(data["rate"], Decimal)
 
 
 def test_duplicate_yaml_key_is_an_error_not_a_silent_overwrite(tmp_path: Path) -> None:

@@ -303,6 +303,26 @@ def test_a_rejected_directory_is_not_tested_again_until_it_changes(
     assert reloader.last_rejected is None
 
 
+def test_a_check_that_fails_unexpectedly_is_logged_once_not_on_every_poll(
+    python_gate: Gate, policy_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_policy(policy_dir, version="2", threshold=50000)
+    reloader = reloader_for(python_gate, policy_dir)
+
+    def broken(path: Path) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(reload_module, "load_policy", broken)
+    with caplog.at_level(logging.ERROR, logger="salesgate"):
+        first = reloader.check_now()
+        assert (first.status, first.message) == ("rejected", "checking failed: RuntimeError: a bug")
+        logged = len(caplog.records)  # the traceback and the rejection
+        assert reloader.check_now().status == "unchanged"
+        assert reloader.check_now().status == "unchanged"
+    assert len(caplog.records) == logged
+    assert_still_runs_version_1(python_gate)
+
+
 def test_require_tests_rejects_a_policy_without_cases(python_gate: Gate, policy_dir: Path) -> None:
     write_policy(policy_dir, version="2", threshold=50000)
     (policy_dir / "tests" / "approval.yaml").unlink()

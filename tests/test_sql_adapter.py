@@ -434,8 +434,8 @@ def test_boolean_values_are_looked_up_as_the_database_returns_them(tmp_path: Pat
 def test_values_keys_written_as_decimals_or_text_match_the_numbers_the_erp_returns(tmp_path: Path,
                                                                                     keys: str) -> None:
     """As docs/adapters.md says: 1, 1.0 and '1' are one key (the YAML key 0.0 was kept as '0.0')."""
-    facts = ("  customer:\n    query: SELECT id, name, blocked AS status FROM customers WHERE id = :customer_id\n"
-             f"    values:\n      status: {keys}\n")
+    query = "SELECT id, name, blocked AS status FROM customers WHERE id = :customer_id"
+    facts = f"  customer:\n    query: {query}\n    values:\n      status: {keys}\n"
     url = sqlite_db(tmp_path, CUSTOMERS, "INSERT INTO customers VALUES ('C1', 'Acme', 'A', 1, 30, 0)",
                     "INSERT INTO customers VALUES ('C2', 'Acme', 'A', 1, 30, 1)")
     adapter = SqlAdapter(url, mapping=write_mapping(tmp_path, facts))

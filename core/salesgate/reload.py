@@ -218,7 +218,11 @@ class PolicyReloader:
             if _safe_hash(source) != before:
                 return self._result("unsettled", f"{source} is changing (a copy in progress?): looking again later",
                                     content_hash=before, source=source)
-        outcome = self._judge(source, before)
+        try:
+            outcome = self._judge(source, before)
+        except Exception:
+            self._seen = before  # judged, if by a failure: logged once (check_now), not on every poll
+            raise
         if outcome.status != "unsettled":
             self._seen = before  # judged: not loaded and tested again until the content changes
         return outcome

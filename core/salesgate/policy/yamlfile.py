@@ -8,6 +8,7 @@ become :class:`LineDict`, which knows the line of each key, so a validation erro
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     result.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str | int | float | bool):
+        if not isinstance(key, str | int | float | Decimal | bool):
             raise yaml.constructor.ConstructorError(
                 None, None, "mapping keys must be plain text", key_node.start_mark
             )
@@ -49,6 +50,35 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _construct_decimal(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
+    """A YAML number with a fraction (``1013.65``) as the Decimal of its text, never a binary float:
+    99999999999999.99 stays that, not 99999999999999.98. ``.inf`` and ``.nan`` stay floats, for the
+    checks that refuse them."""
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return loader.construct_yaml_float(node)
+    return value if value.is_finite() else loader.construct_yaml_float(node)
+
+
+def _construct_date(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
+    """A YAML date or time; one that does not exist (2026-02-30) is an error at its line, not a crash."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except (ValueError, OverflowError):
+        raise _NotADate(None, None, f"{node.value} is not a date: write a real date as YYYY-MM-DD (or quote it "
+                                    "as text)", node.start_mark) from None
+
+
+class _NotADate(yaml.constructor.ConstructorError):
+    """A value YAML reads as a date that no calendar has: the file's mistake, not its syntax."""
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_date)
 
 
 def load_yaml(path: Path, display: str | None = None) -> Any:
@@ -66,7 +96,8 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise PolicyError(PolicyProblem(f"YAML syntax error: {problem}", shown, line)) from None
+        what = problem if isinstance(exc, _NotADate) else f"YAML syntax error: {problem}"
+        raise PolicyError(PolicyProblem(what, shown, line)) from None
     except yaml.YAMLError as exc:
         raise PolicyError(PolicyProblem(f"YAML error: {exc}", shown)) from None
 
