@@ -158,6 +158,43 @@ def test_simulate_reads_the_history_straight_from_the_erp_as_export_would(tmp_pa
     assert from_erp["hooks"]["order_approval"]["approvals"]["gained"] == {"general_manager": 3}
 
 
+def test_simulate_and_export_refuse_what_they_cannot_do_before_doing_any_work(tmp_path: Path, erp_url: str) -> None:
+    runner = CliRunner()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("", encoding="utf-8")
+    period = ["--from", "2026-01-01", "--to", "2026-11-06", "--today", "2026-11-06"]
+    erp = ["--mapping", "demo", "--url", erp_url, *period]
+    seed = str(seed_policy_path())
+    broken = tmp_path / "broken"
+    shutil.copytree(seed_policy_path(), broken)
+    _edit(broken / "credit.yaml", "when: exposure.overdue_amount > 0", "when: exposure.overdue_amont > 0")
+    cases = [
+        (["simulate", "--rules", seed, *erp, "--html", str(a_file / "r.html")], f"{a_file} is a file, not a folder"),
+        (["export", *period, "--mapping", "demo", "--url", erp_url, "-o", str(a_file / "x.jsonl")],
+         f"{a_file} is a file, not a folder"),
+        (["simulate", "--rules", seed, "--mapping", "demo", "--url", erp_url, "--from", "2026-12-31", "--to",
+          "2026-01-01"], "--to is before --from"),
+        (["simulate", "--rules", str(broken), *erp], "did you mean 'exposure.overdue_amount'"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output, (args, result.output)
+        assert "read from the ERP" not in result.output  # refused before reading the ERP
+        assert "Traceback" not in result.output
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    nothing = runner.invoke(cli, ["simulate", "--rules", seed, "--orders", str(empty)])
+    assert nothing.exit_code == 2
+    assert nothing.output.strip() == f"error: {empty} holds no orders or returns: nothing was replayed"
+
+
+def test_one_rule_file_validates_with_the_ladder_of_the_policy_it_is_in() -> None:
+    result = CliRunner().invoke(cli, ["validate", str(seed_policy_path() / "pricing.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "7 rules in 1 rule set" in result.output
+
+
 def test_simulate_needs_one_history(tmp_path: Path) -> None:
     runner = CliRunner()
     neither = runner.invoke(cli, ["simulate", "--rules", str(seed_policy_path())])

@@ -177,6 +177,36 @@ def test_lines_that_are_not_facts_are_reported_with_their_line_number(tmp_path: 
     assert (report.tally.orders, report.tally.returns) == (1, 1)
 
 
+def test_a_history_saved_with_a_bom_and_crlf_keeps_its_first_line(tmp_path: Path, lower_threshold: Path) -> None:
+    source = tmp_path / "windows.jsonl"
+    source.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(json.dumps(d, ensure_ascii=False)
+                                                        for d in (_order(1, "85000"), _return(1, 5))).encode())
+    report = simulate(seed_policy_path(), lower_threshold, source, workers=1)
+    assert (report.tally.invalid, report.tally.orders, report.tally.returns) == (0, 1, 1)
+
+
+def test_amounts_written_as_json_numbers_are_read_exactly_as_decide_reads_them(tmp_path: Path,
+                                                                               lower_threshold: Path) -> None:
+    """99999999999999.99 through a binary float is 99999999999999.98: over the limit by a cent."""
+    order = _order(1, "1000")
+    order["customer"]["credit_limit"] = "LIMIT"
+    order["exposure"] = {"open_receivables": "99999999998999.99"}
+    line = json.dumps(order).replace('"LIMIT"', "99999999999999.99")
+    report = simulate(seed_policy_path(), lower_threshold, _write(tmp_path / "exact.jsonl", [line]), workers=1)
+    credit = report.tally.hooks["credit_check"]
+    assert credit.outcomes_before == {"allow": 1}  # exposure + order = the limit exactly: not over it
+
+
+def test_a_quantity_beyond_a_billion_is_an_invalid_line_not_a_crash(tmp_path: Path, lower_threshold: Path) -> None:
+    huge = _order(2, "100")
+    huge["order"]["lines"][0]["qty"] = 10**30
+    source = _write(tmp_path / "huge.jsonl", [_order(1, "100"), huge])
+    report = simulate(seed_policy_path(), lower_threshold, source, workers=1)
+    assert (report.tally.orders, report.tally.invalid) == (1, 1)
+    assert "order.lines.0.qty: Input should be less than or equal to 1000000000" in \
+        report.tally.invalid_examples[0].message
+
+
 def test_the_html_report_is_one_self_contained_page_with_charts(lower_threshold: Path, history: Path) -> None:
     page = as_html(simulate(seed_policy_path(), lower_threshold, history, workers=1))
     assert page.startswith("<!doctype html>")

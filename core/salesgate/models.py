@@ -42,6 +42,11 @@ __all__ = [
 # pydantic turns a float into the Decimal of its repr (0.1 → Decimal("0.1"), not 0.1000000000000000055…),
 # so money sent as a float stays what the sender meant; tests/test_gate.py holds pydantic to it.
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+MAX_QTY = 1_000_000_000
+"""Quantities are whole units up to a billion: with money's 18 digits every amount salesgate works out
+(qty × price, totals) stays exact within Decimal's 28 digits."""
+MAX_DAYS = 100_000
+"""Day counts (terms, overdue, since delivery) up to about 270 years."""
 Rate = Annotated[Decimal, Field(ge=0, le=1, decimal_places=4)]
 
 
@@ -124,7 +129,8 @@ class Customer(_Facts):
     is_distributor: bool = Field(False, description="True when the customer is itself one of our distributors.")
     credit_limit: Money = Field(ZERO, description="Credit limit (信誉额) in the order currency.")
     credit_rating: CreditRating = Field(CreditRating.good, description="Credit standing: good, fair or poor.")
-    payment_terms_days: int = Field(30, ge=0, description="Payment terms granted to this customer, in days.")
+    payment_terms_days: int = Field(30, ge=0, le=MAX_DAYS,
+                                    description="Payment terms granted to this customer, in days.")
     has_repayment_plan: bool = Field(
         False, description="Signed repayment plan (还款计划书) for an amount over the credit limit."
     )
@@ -140,7 +146,7 @@ class Product(_Facts):
     name: str = Field("", description="Product name.")
     list_price: Money = Field(description="List price per unit (目录价).")
     cost: Money = Field(ZERO, description="Unit cost; pricing never goes below the cost floor.")
-    stock: int = Field(0, description="Units on hand (库存).")
+    stock: int = Field(0, ge=-MAX_QTY, le=MAX_QTY, description="Units on hand (库存).")
 
 
 class OrderLine(_Facts):
@@ -148,7 +154,7 @@ class OrderLine(_Facts):
 
     line_no: int = Field(ge=1, description="Line number, unique within the order.")
     sku: str = Field(min_length=1, description="Product code; joins the line to its product facts.")
-    qty: int = Field(gt=0, description="Quantity ordered.")
+    qty: int = Field(gt=0, le=MAX_QTY, description="Quantity ordered.")
     unit_price: Money = Field(description="Requested unit price before the line discount.")
     discount: Rate = Field(Decimal(0), description="Line discount as a fraction: 0.15 is 15%.")
 
@@ -172,9 +178,10 @@ class Order(_Facts):
     )
     payment_method: PaymentMethod = Field(PaymentMethod.credit, description="How the customer pays.")
     draft_term_days: int | None = Field(
-        None, ge=0, description="Term of a bank acceptance draft in days (only with that payment method)."
+        None, ge=0, le=MAX_DAYS, description="Term of a bank acceptance draft in days (only with that payment method)."
     )
-    payment_terms_days: int = Field(30, ge=0, description="Payment terms requested on this order, in days.")
+    payment_terms_days: int = Field(30, ge=0, le=MAX_DAYS,
+                                    description="Payment terms requested on this order, in days.")
     guarantee: bool = Field(False, description="An extra guarantee (额外担保) backs this order.")
     special_requirements: str | None = Field(
         None, description="Customer's special requirements (特殊要求), free text; None when there are none."
@@ -206,7 +213,7 @@ class CreditExposure(_Facts):
     open_receivables: Money = Field(ZERO, description="Invoiced and not yet paid (应收账款).")
     open_orders: Money = Field(ZERO, description="Confirmed orders not yet invoiced.")
     overdue_amount: Money = Field(ZERO, description="Part of the receivables past its due date.")
-    max_overdue_days: int = Field(0, ge=0, description="Days the oldest overdue invoice is past due.")
+    max_overdue_days: int = Field(0, ge=0, le=MAX_DAYS, description="Days the oldest overdue invoice is past due.")
     reserved: Money = Field(
         ZERO, description="Credit held by salesgate for orders that passed a credit check and that the ERP has "
                           "not confirmed yet (reservations); 0 without a store."
@@ -228,11 +235,12 @@ class ReturnRequest(_Facts):
     original_order_id: str = Field(min_length=1, description="The order the goods were sold on.")
     invoice_id: str | None = Field(None, description="The invoice the goods were billed on.")
     sku: str = Field(min_length=1, description="Product returned.")
-    qty: int = Field(ge=0, description="Quantity the customer wants to return (0 for a pure compensation).")
+    qty: int = Field(ge=0, le=MAX_QTY,
+                     description="Quantity the customer wants to return (0 for a pure compensation).")
     unit_price: Money = Field(description="Unit price invoiced on the original order.")
-    delivered_qty: int = Field(ge=0, description="Quantity delivered on the original order.")
-    already_returned_qty: int = Field(0, ge=0, description="Quantity returned earlier against that order.")
-    days_since_delivery: int = Field(ge=0, description="Days between delivery and this request.")
+    delivered_qty: int = Field(ge=0, le=MAX_QTY, description="Quantity delivered on the original order.")
+    already_returned_qty: int = Field(0, ge=0, le=MAX_QTY, description="Quantity returned earlier against that order.")
+    days_since_delivery: int = Field(ge=0, le=MAX_DAYS, description="Days between delivery and this request.")
     claimed_amount: Money | None = Field(
         None, description="Amount claimed for a compensation; a return is worth qty × unit price."
     )
@@ -261,10 +269,10 @@ class Delivery(_Facts):
     sku: str = Field(min_length=1, description="Product delivered.")
     customer_id: str | None = Field(None, description="Customer the order was sold to, to check the return's.")
     invoice_id: str | None = Field(None, description="The invoice the goods were billed on.")
-    delivered_qty: int = Field(ge=0, description="Quantity delivered on the order.")
+    delivered_qty: int = Field(ge=0, le=MAX_QTY, description="Quantity delivered on the order.")
     unit_price: Money = Field(description="Unit price invoiced (after the line discount).")
     delivered_on: date = Field(description="Date of the (last) delivery of this product on the order.")
-    already_returned_qty: int = Field(0, ge=0, description="Quantity already returned against the order.")
+    already_returned_qty: int = Field(0, ge=0, le=MAX_QTY, description="Quantity already returned against the order.")
 
 
 class OrderFacts(_Facts):

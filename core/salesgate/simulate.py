@@ -17,7 +17,9 @@ silently.
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -294,16 +296,30 @@ class _NotFacts(Exception):
     pass
 
 
+_BOM = b"\xef\xbb\xbf"
+_LONG_NUMBER = re.compile(rb"[0-9.]{16,}")
+"""A number a binary float may not carry exactly (16 or more digits): pydantic reads JSON numbers
+through float, so such a line is parsed with every number read from its text."""
+
+
 def _parse(raw: bytes) -> OrderFacts | ReturnFacts:
     """An order or a return document; which one is told by its top-level key."""
+    if raw.startswith(_BOM):  # a file saved by a Windows editor starts with one
+        raw = raw[len(_BOM):]
     kind: type[OrderFacts] | type[ReturnFacts] = ReturnFacts if b'"return' in raw and b'"order"' not in raw \
         else OrderFacts
+    source: bytes | Any = raw
+    if _LONG_NUMBER.search(raw):
+        try:
+            source = json.loads(raw, parse_float=Decimal)
+        except ValueError as exc:
+            raise _NotFacts(f"not JSON: {exc}") from None
     try:
-        return kind.model_validate_json(raw)
+        return _validated(kind, source)
     except ValidationError as first:
         other: type[OrderFacts] | type[ReturnFacts] = OrderFacts if kind is ReturnFacts else ReturnFacts
         try:
-            return other.model_validate_json(raw)
+            return _validated(other, source)
         except ValidationError:
             pass
         error = first.errors(include_url=False)[0]
@@ -312,6 +328,10 @@ def _parse(raw: bytes) -> OrderFacts | ReturnFacts:
             raise _NotFacts(f"not JSON: {error['msg']}") from None
         more = f" (and {first.error_count() - 1} more)" if first.error_count() > 1 else ""
         raise _NotFacts(f"{kind.__name__} {where}: {error['msg']}{more}") from None
+
+
+def _validated(kind: type[OrderFacts] | type[ReturnFacts], source: Any) -> OrderFacts | ReturnFacts:
+    return kind.model_validate_json(source) if isinstance(source, bytes) else kind.model_validate(source)
 
 
 # -- workers ------------------------------------------------------------------------------------

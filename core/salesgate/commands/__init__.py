@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -41,6 +42,20 @@ def fail_policy(exc: PolicyError, summary: str) -> NoReturn:
 
 class CommandInputError(SalesgateError):
     """Bad command-line input for a store command (no database, no user)."""
+
+
+def check_writable(path: Path, option: str) -> None:
+    """Fail now, before any work, when ``path`` cannot be written: its folder is missing or a file,
+    or the path is a folder."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        fail(f"{option} {path}: is a folder; give a file name")
+    if parent.exists() and not parent.is_dir():
+        fail(f"{option} {path}: {parent} is a file, not a folder")
+    if not parent.exists():
+        fail(f"{option} {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        fail(f"{option} {path}: cannot write in {parent}")
 
 
 def url_option(func: F) -> F:

@@ -22,6 +22,7 @@ import click
 from ..errors import FactsError, SalesgateError
 from ..gate import Gate
 from ..seed import seed_policy_path
+from . import check_writable
 
 __all__ = ["erp_gate", "export_command", "export_orders", "report_problems"]
 
@@ -102,6 +103,7 @@ def export_command(first: datetime, last: datetime, output: Path, url: str | Non
     start, end = first.date(), last.date()
     if end < start:
         raise click.BadParameter("--to is before --from", param_hint="--to")
+    check_writable(output, "--output")
     with erp_gate(mapping, url, today) as gate:
         written, problems = export_orders(gate, start, end, output)
     click.echo(f"{written:,} order(s) of {start} to {end} written to {output}", err=True)

@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..hooknames import HOOKS, Hook
+from ..policy.compiler import load_policy
 from ..seed import seed_policy_path
 from ..simulate import simulate
 from ..simulate_report import as_html, as_json, render
-from . import show
+from . import check_writable, fail, show
 from .export import erp_gate, export_orders, report_problems
 
 __all__ = ["simulate_command"]
@@ -80,9 +81,16 @@ def simulate_command(candidate: str, baseline: str | None, source: str | None, m
     chosen = _hooks(hooks)
     if (source is None) == (mapping is None):
         raise click.UsageError("give the history: --orders FILE.jsonl, or --mapping with --from and --to")
+    if html_path is not None:
+        check_writable(Path(html_path), "--html")
+    for policy in (candidate, baseline):  # both checked before any order is read, as docs/simulate.md says
+        if policy is not None:
+            load_policy(policy)
     if mapping is not None:
         if first is None or last is None:
             raise click.UsageError("--mapping needs --from and --to: the period of orders to replay")
+        if last < first:
+            raise click.BadParameter("--to is before --from", param_hint="--to")
         with tempfile.TemporaryDirectory(prefix="salesgate-simulate-") as scratch:
             history = Path(scratch) / "orders.jsonl"
             with erp_gate(mapping, url, today) as gate:
@@ -110,12 +118,17 @@ def _replay(candidate: str, baseline: str | None, source: str, chosen: list[Hook
         report = simulate(baseline or seed_policy_path(), candidate, source, hooks=chosen, workers=workers,
                           progress=lambda done, total: progress.update(task, completed=done, total=total),
                           label=shown)
+    if not report.tally.orders and not report.tally.returns and not report.tally.invalid:
+        fail(f"{shown} holds no orders or returns: nothing was replayed")
     if as_json_output:
         click.echo(json.dumps(as_json(report), ensure_ascii=False, indent=2))
     else:
         show(render(report, examples=examples))
     if html_path is not None:
-        Path(html_path).write_text(as_html(report), encoding="utf-8")
+        try:
+            Path(html_path).write_text(as_html(report), encoding="utf-8")
+        except OSError as exc:
+            fail(f"--html {html_path}: cannot write the report: {exc.strerror or exc}")
         click.echo(f"report written to {html_path}", err=True)
     if report.tally.invalid and not skip_invalid:
         first = report.tally.invalid_examples[0]

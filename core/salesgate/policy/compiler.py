@@ -338,7 +338,7 @@ def load_policy(path: str | Path) -> Policy:
 
     meta: PolicyFile | None = None
     meta_path = directory / POLICY_FILE
-    if root.is_dir() and meta_path.exists():
+    if meta_path.exists() and meta_path != root:  # a single rule file takes the ladder of the policy it is in
         raw_meta = load_yaml(meta_path, shown(meta_path))
         digest.update(meta_path.read_bytes())
         try:
