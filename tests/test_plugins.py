@@ -207,6 +207,46 @@ def test_plugin_implementing_an_unknown_hook_is_refused(seed: Policy) -> None:
     assert "salesgate_nonsense" in str(info.value)
 
 
+class FactsOnly:
+    """Takes only the argument it needs, as hookspecs.py allows: no context."""
+
+    @hookimpl
+    def salesgate_order_approval(self, facts: OrderFacts) -> Decision | None:
+        return None if facts.order.total <= 500 else Decision.model_validate({
+            "hook": "order_approval", "subject": facts.order.id, "outcome": "warn",
+            "reasons": [{"rule": "facts-only", "outcome": "warn", "message": "big", "plugin": "facts_only"}],
+            "policy": {"name": "acme", "version": "1", "hash": "-"}, "backend": "python"})
+
+    @hookimpl
+    def salesgate_credit_figures(self) -> None:
+        return None
+
+
+def test_a_hook_implementation_may_take_any_subset_of_the_hooks_arguments(seed: Policy) -> None:
+    gate = make_gate(seed, plugins=[FactsOnly()])
+    decision = gate.approve_order(ORDER)
+    assert decision.failure is None
+    assert "facts-only" in [r.rule for r in decision.reasons]
+    assert gate.check_credit(ORDER).failure is None
+
+
+class Misspelt:
+    @hookimpl
+    def salesgate_order_approval(self, fact: OrderFacts, context: DecisionContext) -> None:
+        """'fact' is not an argument of the hook."""
+
+
+def test_a_hook_implementation_with_an_unknown_argument_stops_the_gate_naming_the_plugin(
+        seed: Policy, entry_points: list[FakeEntryPoint]) -> None:
+    with pytest.raises(PluginError, match=r"plugin 'test_plugins.Misspelt' does not fit salesgate's hooks: .*"
+                                          r"\{'fact'\}"):
+        make_gate(seed, plugins=[Misspelt()])
+    entry_points.append(FakeEntryPoint("acme_typo", loaded=Misspelt))
+    with pytest.raises(PluginError, match=r"plugin 'acme_typo' does not fit salesgate's hooks: .* Fix or uninstall "
+                                          r"it, or disable it with SALESGATE_DISABLE_PLUGINS=acme_typo"):
+        make_gate(seed, entry_points=True)
+
+
 # -- built-in plugins and disabling -------------------------------------------------------------------------
 
 def test_builtin_plugins_are_ordinary_named_plugins(seed: Policy) -> None:
@@ -287,6 +327,13 @@ def test_broken_entry_point_can_be_disabled(seed: Policy, entry_points: list[Fak
     assert "acme_broken" not in make_gate(seed, entry_points=True, disable_plugins=["acme_broken"]).hooks.plugin_names()
     monkeypatch.setenv(DISABLE_ENV, "acme_broken")
     assert make_gate(seed, entry_points=True).approve_order(ORDER).failure is None
+
+
+def test_a_plugin_passed_while_its_entry_point_registers_it_is_refused(
+        seed: Policy, entry_points: list[FakeEntryPoint]) -> None:
+    entry_points.append(FakeEntryPoint("acme_legal", loaded=LegalReview))
+    with pytest.raises(PluginError, match=r"plugin 'test_plugins\.LegalReview' is already registered as 'acme_legal'"):
+        make_gate(seed, entry_points=True, plugins=[LegalReview()])
 
 
 def test_entry_point_cannot_take_a_builtin_name(seed: Policy, entry_points: list[FakeEntryPoint]) -> None:

@@ -143,7 +143,8 @@ class Gate:
             try:
                 instance: object = available[adapter](**options)
             except TypeError as exc:
-                raise AdapterError(f"adapter {adapter!r} does not accept these options: {exc}") from None
+                given = ", ".join(sorted(options)) or "none"
+                raise AdapterError(f"adapter {adapter!r} cannot be built from these options ({given}): {exc}") from None
         else:
             if options:
                 raise TypeError("adapter options are only for an adapter given by name")

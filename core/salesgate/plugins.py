@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
+import types
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -107,17 +108,34 @@ def build_plugin_manager(
                     f"plugin {ep.name!r}{source} failed to load from {ep.value!r}: {type(exc).__name__}: {exc}. "
                     f"Fix or uninstall it, or disable it with {DISABLE_ENV}={ep.name}"
                 ) from exc
-            pm.register(plugin, name=ep.name)
+            dist = getattr(ep, "dist", None)
+            _register(pm, plugin, ep.name, f"{ep.name!r}" + (f" (package {dist.name})" if dist is not None else ""),
+                      f"Fix or uninstall it, or disable it with {DISABLE_ENV}={ep.name}")
     for plugin in plugins:
         name = plugin_name(plugin)
         if pm.has_plugin(name):
             raise PluginError(f"plugin {name!r} is already registered; pass each plugin once")
-        pm.register(plugin, name=name)
+        twin = next((other for other, registered in pm.list_name_plugin() if registered is plugin or (
+            not isinstance(plugin, types.ModuleType) and type(registered) is type(plugin))), None)
+        if twin is not None:  # it would answer twice: every reason and approval doubled
+            raise PluginError(f"plugin {name!r} is already registered as {twin!r} (built in or by an entry point): "
+                              f"pass it only once, or disable {twin!r} with {DISABLE_ENV}={twin}")
+        _register(pm, plugin, name, repr(name), "Fix its hook implementations")
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {pm.get_name(exc.plugin)!r} implements an unknown hook: {exc}") from exc
     return pm
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str, shown: str, advice: str) -> None:
+    """Register, turning pluggy's complaint about a hook implementation (an argument the hook does
+    not have, a misspelt name) into a PluginError naming the plugin: the gate does not start."""
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        why = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # pluggy's, on one line
+        raise PluginError(f"plugin {shown} does not fit salesgate's hooks: {why}. {advice}") from exc
 
 
 def plugin_name(plugin: object) -> str:
@@ -176,9 +194,12 @@ class Hooks:
         A plugin that raises, or answers something other than ``expected`` (a Decision for ``hook``),
         is a PluginError naming it."""
         found: list[tuple[str, Any]] = []
-        for plugin, function, _ in self._implementations(hook_name):
-            try:
-                result = function(facts=facts, context=context)
+        for plugin, function, argnames in self._implementations(hook_name):
+            try:  # an implementation takes any subset of the hook's two arguments, by name (as pluggy allows)
+                if len(argnames) == 2:
+                    result = function(facts=facts, context=context)
+                else:
+                    result = function(**{name: facts if name == "facts" else context for name in argnames})
             except Exception as exc:
                 raise PluginError(f"plugin {plugin!r} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
             if result is None:
