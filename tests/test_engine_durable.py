@@ -481,6 +481,29 @@ def test_rules_over_durables_size_limits_are_lifted_and_stay_exact(build: Callab
         both(build, st, order({"order.total": Decimal(t), "customer.credit_limit": Decimal(lim)}))
 
 
+def test_rules_whose_message_would_exceed_durables_field_limit_are_split_or_lifted(
+        build: Callable[..., DurableBackend]) -> None:
+    """Each arithmetic comparison is one computed field of the message; durable-rules takes 250.
+    40 rules of 7 such comparisons (280 fields) loaded as one ruleset were refused, so a policy that
+    validated did not load on the default backend: they are split into rulesets that fit, and a rule
+    that alone needs more than 250 fields is lifted."""
+    total, limit = num("order.total"), num("customer.credit_limit")
+
+    def over(k: int) -> Compare:
+        return Compare(">", total, Arith("-", limit, const(k), N))
+
+    many = stage(*(rule(f"r{i}", And(tuple(over(i * 100 + k) for k in range(7))), priority=i) for i in range(40)))
+    backend = build(many)
+    assert len(backend.rulesets("test")) >= 2
+    assert backend.lifted("test") == set()
+    huge = stage(rule("huge", And(tuple(over(k) for k in range(260)))), rule("small", over(5)), name="huge")
+    assert build(huge).lifted("huge") == {"huge"}
+    for t, lim in ((0, 0), (100000, 100000), (100000, 100500), (100000, 104000), (5, 0), (300, 0)):
+        facts = order({"order.total": Decimal(t), "customer.credit_limit": Decimal(lim)})
+        both(build, many, facts)
+        both(build, huge, facts)
+
+
 def test_or_inside_any_and_all_is_exact(build: Callable[..., DurableBackend]) -> None:
     """durable's $or inside $iany/$iall is wrong when its branches read different fields."""
     qty, stock = num("line.qty", True), num("line.product.stock", True)
@@ -506,12 +529,23 @@ def test_field_names_with_the_same_durable_hash_are_rejected() -> None:
         DurableBackend([stage(rule("r", both_read), vocabulary=vocabulary)])
 
 
-def test_message_over_durables_property_limit_is_rejected_at_construction() -> None:
+def test_a_rule_reading_more_fields_than_durable_takes_is_lifted_not_refused() -> None:
+    """durable-rules takes at most 250 fields per message (element): a rule reading 260 element
+    fields is matched by the Python evaluator inside the backend, so the policy still loads."""
     vocabulary: dict[str, FactInfo] = {"o.items": FactInfo("o.items", Kind.list, "", element="i")}
     vocabulary.update({f"i.f{n}": FactInfo(f"i.f{n}", N, "") for n in range(260)})
     wide = And(tuple(Compare(">", num(f"i.f{n}", True), const(0)) for n in range(260)))
-    with pytest.raises(EngineError, match=r"reads 260 fields per o\.items element"):
-        DurableBackend([stage(rule("wide", Quantified("any", "o.items", wide)), vocabulary=vocabulary)])
+    st = stage(rule("wide", Quantified("any", "o.items", wide)), vocabulary=vocabulary)
+    backend = DurableBackend([st])
+    try:
+        assert backend.lifted("test") == {"wide"}
+        for value in (0, 1):
+            items = [{f"i.f{n}": Decimal(1) for n in range(260)} | {"i.f7": Decimal(value)}]
+            facts = FactSet({"o.items": items})
+            assert backend.match("test", facts) == PythonBackend([st]).match("test", facts)
+            assert bool(backend.match("test", facts)) is bool(value)
+    finally:
+        backend.close()
 
 
 def test_unknown_fact_path_or_kind_is_rejected() -> None:

@@ -40,8 +40,10 @@ Hazards from the notes
      limit is the alpha stack; stages are sharded into rulesets well below it (and never more
      than :data:`MAX_RULES_PER_RULESET` rules).
  11. More than 255 properties in one message: error 302. → A message holds only the fields the
-     ruleset's rules read; the count is known at construction and a ruleset that could exceed
-     :data:`MAX_MESSAGE_PROPERTIES` is refused there, so it can never happen while deciding.
+     ruleset's rules read; the count is known at construction, and a ruleset that would exceed
+     :data:`MAX_MESSAGE_PROPERTIES` is split in halves until each fits, a single rule that still
+     does not is lifted (one 0/1 field): it can never happen while deciding, and a policy that
+     validates always loads.
  12. Ruleset names containing ``$state``/``$flow`` become statecharts. → ``$`` is refused in stage
      names and rule ids; durable's own rule and action names are generated (``r17``).
  13. No API replaces a ruleset; deleting one with live sessions leaks. → A new policy means a new
@@ -837,11 +839,31 @@ class DurableBackend:
             plans = [_plan(stage, rule) for rule in ordered if rule.scope == scope]
             lifted.update(p.rule.id for p in plans if p.lifted)
             compiled[scope] = tuple(
-                self._register(stage, scope, number, shard) for number, shard in enumerate(_shard(plans))
+                ruleset for number, shard in enumerate(_shard(plans))
+                for ruleset in self._register_fitting(stage, scope, str(number), shard, lifted)
             )
         return _CompiledStage(compiled["order"], compiled["line"], frozenset(lifted))
 
-    def _register(self, stage: Stage, scope: Scope, number: int, plans: list[_Plan]) -> _Ruleset:
+    def _register_fitting(self, stage: Stage, scope: Scope, label: str, plans: list[_Plan],
+                          lifted: set[str]) -> list[_Ruleset]:
+        """Register ``plans`` as one ruleset, or, when its message would carry more fields than
+        durable-rules takes (arithmetic comparisons each add one), as two halves, down to single
+        rules; a single rule that still does not fit is lifted (matched by the Python evaluator,
+        one 0/1 field). A policy that validates always loads."""
+        try:
+            return [self._register(stage, scope, label, plans)]
+        except _TooManyFields:
+            if len(plans) > 1:
+                half = len(plans) // 2
+                return (self._register_fitting(stage, scope, f"{label}.0", plans[:half], lifted)
+                        + self._register_fitting(stage, scope, f"{label}.1", plans[half:], lifted))
+            plan = plans[0]
+            if plan.lifted:  # pragma: no cover - a lifted rule reads one field
+                raise
+            lifted.add(plan.rule.id)
+            return [self._register(stage, scope, label, [_Plan(plan.rule, 1, 2, True)])]
+
+    def _register(self, stage: Stage, scope: Scope, label: str, plans: list[_Plan]) -> _Ruleset:
         code = _SCOPE_CODE[scope]
         schema = _Schema(stage.vocabulary)
         translator = _Translator(schema, code)
@@ -860,7 +882,7 @@ class DurableBackend:
             names[action_name] = rule.id
             definition[action_name] = {"all": [{"m": condition}], "pri": rule.priority, "run": action_name}
         _check_message(stage, scope, schema)
-        name = f"{stage.name}.{scope}{number}"
+        name = f"{stage.name}.{scope}{label}"
         try:
             self._host.register_rulesets({name: json.loads(json.dumps(definition))})
         except Exception as error:
@@ -1011,6 +1033,10 @@ class DurableBackend:
         return {r.name: self._host.get_ruleset(r.name).get_definition() for r in compiled.order + compiled.line}
 
 
+class _TooManyFields(EngineError):
+    """A ruleset's message would carry more fields than durable-rules takes."""
+
+
 def _check_message(stage: Stage, scope: Scope, schema: _Schema) -> None:
     top = ["sid", "id", _KIND_FIELD]
     top += [key for key, _ in schema.fields.values()]
@@ -1025,9 +1051,9 @@ def _check_message(stage: Stage, scope: Scope, schema: _Schema) -> None:
         messages.append((f"{lst.path} element", item + (["_e"] if lst.marker else [])))
     for what, keys in messages:
         if len(keys) > MAX_MESSAGE_PROPERTIES:
-            raise EngineError(
+            raise _TooManyFields(
                 f"stage {stage.name!r} ({scope} rules) reads {len(keys)} fields per {what}; durable-rules "
-                f"takes at most {MAX_MESSAGE_PROPERTIES}: split the stage"
+                f"takes at most {MAX_MESSAGE_PROPERTIES}"
             )
         hashes: dict[int, str] = {}
         for key in keys:
