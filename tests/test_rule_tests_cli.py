@@ -11,13 +11,14 @@ import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from salesgate.cli import cli
-from salesgate.policy.testcases import load_cases
+from salesgate.policy.testcases import _money, load_cases
 from salesgate.seed import seed_policy_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +107,25 @@ def test_passing_cases_exit_0_and_name_the_rule_no_case_fires(policy: Path) -> N
     assert ("coverage: 1 of 2 rules fired in a passing case; no passing case fires this one:\n"
             f"  {policy / 'approval.yaml'}:{tiny}: tiny-order (order_approval)\n") in result.stdout
     assert result.stdout.endswith("ok: 2 passed\n")
+
+
+def test_case_files_named_in_capitals_are_run_too(policy: Path) -> None:
+    """Returns.YAML was silently left out: 'ok' with fewer cases than written."""
+    (policy / "tests" / "approval.yaml").rename(policy / "tests" / "Approval.YAML")
+    result = run(str(policy), "--backend", "python")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith("ok: 2 passed\n")
+
+
+@pytest.mark.parametrize(("text", "amount"), [("1,013.65", "1013.65"), ("1,000,000", "1000000"), ("12.5", "12.5")])
+def test_amounts_in_cases_take_thousands_separators_only_where_they_belong(text: str, amount: str) -> None:
+    assert _money(text) == Decimal(amount)
+
+
+@pytest.mark.parametrize("text", ["1.000,50", "12,5", "1,00"])
+def test_amounts_written_the_continental_way_are_refused_not_misread(text: str) -> None:
+    with pytest.raises(ValueError, match=r"expected an amount such as 1013\.65 or 1,013\.65"):
+        _money(text)
 
 
 def test_require_coverage_fails_when_a_rule_fires_in_no_case(policy: Path) -> None:

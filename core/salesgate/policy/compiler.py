@@ -319,7 +319,7 @@ def rule_files(directory: Path) -> list[Path]:
     """The rule set files of a policy directory: ``*.yaml``/``*.yml`` at its top, except policy.yaml."""
     return sorted(
         p for p in directory.iterdir()
-        if p.is_file() and p.suffix in (".yaml", ".yml") and p.name != POLICY_FILE
+        if p.is_file() and p.suffix.lower() in (".yaml", ".yml") and p.name != POLICY_FILE
     )
 
 

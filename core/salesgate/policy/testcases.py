@@ -49,6 +49,7 @@ differs (expected vs got) and the rules that fired (with their ``file:line``) an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -88,12 +89,20 @@ __all__ = [
 TESTS_DIR = "tests"
 
 
+_GROUPED = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+
+
 def _money(value: Any) -> Decimal:
     """An amount from YAML: a number or a numeric string, read from its text (never via binary float)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise ValueError(f"expected an amount such as 1013.65, got {value!r}")
+    text = str(value).strip()
+    if "," in text:
+        if not _GROUPED.fullmatch(text):  # 1.000,50 is not 1.0005: only 1,013.65-style grouping
+            raise ValueError(f"expected an amount such as 1013.65 or 1,013.65, got {value!r}")
+        text = text.replace(",", "")
     try:
-        amount = Decimal(str(value).replace(",", "").strip())
+        amount = Decimal(text)
     except InvalidOperation:
         raise ValueError(f"expected an amount such as 1013.65, got {value!r}") from None
     if not amount.is_finite():
@@ -244,7 +253,7 @@ def case_files(policy_dir: str | Path) -> list[Path]:
     directory = Path(policy_dir) / TESTS_DIR
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in (".yaml", ".yml"))
 
 
 def load_cases(policy_dir: str | Path) -> list[TestCase]:

@@ -96,7 +96,11 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
-        what = problem if isinstance(exc, _NotADate) else f"YAML syntax error: {problem}"
+        if isinstance(exc, _NotADate | yaml.constructor.ConstructorError):
+            what = problem if isinstance(exc, _NotADate) else f"YAML syntax error: {problem}"
+        else:  # the parser's own words; most often a line indented differently from its neighbours
+            what = (f"YAML syntax error: {problem} (check this line's indentation against the line above, and "
+                    "put text holding ': ' or ' #' in quotes)")
         raise PolicyError(PolicyProblem(what, shown, line)) from None
     except yaml.YAMLError as exc:
         raise PolicyError(PolicyProblem(f"YAML error: {exc}", shown)) from None
