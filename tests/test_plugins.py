@@ -247,6 +247,23 @@ def test_a_hook_implementation_with_an_unknown_argument_stops_the_gate_naming_th
         make_gate(seed, entry_points=True)
 
 
+class Unmarked:
+    def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> None:
+        """Looks like a hook implementation, but has no @hookimpl: pluggy never calls it."""
+
+
+def test_a_method_named_like_a_hook_without_hookimpl_is_named_in_a_warning(
+        seed: Policy, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="salesgate.plugins"):
+        make_gate(seed, plugins=[Unmarked()])
+    assert [r.getMessage() for r in caplog.records] == [
+        "plugin 'test_plugins.Unmarked': salesgate_order_approval has no @hookimpl and will never be called"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="salesgate.plugins"):
+        make_gate(seed, plugins=[LegalReview()])
+    assert caplog.records == []
+
+
 # -- built-in plugins and disabling -------------------------------------------------------------------------
 
 def test_builtin_plugins_are_ordinary_named_plugins(seed: Policy) -> None:

@@ -131,6 +131,11 @@ def build_plugin_manager(
 def _register(pm: pluggy.PluginManager, plugin: object, name: str, shown: str, advice: str) -> None:
     """Register, turning pluggy's complaint about a hook implementation (an argument the hook does
     not have, a misspelt name) into a PluginError naming the plugin: the gate does not start."""
+    unmarked = sorted(attr for attr in dir(plugin) if attr.startswith("salesgate_")
+                      and callable(getattr(plugin, attr, None)) and pm.parse_hookimpl_opts(plugin, attr) is None)
+    if unmarked:  # pluggy ignores them without a word; say so, once, when the gate is built
+        logger.warning("plugin %s: %s %s no @hookimpl and will never be called", shown, ", ".join(unmarked),
+                       "has" if len(unmarked) == 1 else "have")
     try:
         pm.register(plugin, name=name)
     except pluggy.PluginValidationError as exc:
