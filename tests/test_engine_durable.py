@@ -405,6 +405,16 @@ def test_chinese_text_equality(build: Callable[..., DurableBackend]) -> None:
     assert both(build, st, order({"customer.region": '华"东\\'})) == {("not east", None), ("quoted", None)}
 
 
+def test_text_that_is_not_valid_unicode_is_refused_naming_the_fact(build: Callable[..., DurableBackend]) -> None:
+    """JSON may carry a lone surrogate ("\\ud800"); durable failed with 'pyAssertFact Invalid argument'."""
+    region = Ref("customer.region", Kind.text)
+    backend = build(stage(rule("east", Compare("==", region, const("华东", Kind.text)))))
+    with pytest.raises(EngineError, match=r"fact customer\.region = 'R\\ud800' cannot be matched exactly: expected "
+                                          r"valid Unicode text \(it holds a lone surrogate\)"):
+        backend.match("test", order({"customer.region": "R\ud800"}))
+    assert backend.match("test", order({"customer.region": "华东"})) == {("east", None)}  # still usable
+
+
 def test_fact_to_fact_comparisons(build: Callable[..., DurableBackend]) -> None:
     st = stage(*(rule(f"total {op} limit", Compare(op, num("order.total"), num("customer.credit_limit")))
                  for op in OPS),

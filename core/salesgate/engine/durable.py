@@ -315,6 +315,11 @@ def _fill(out: list[str], values: FactValues, fields: _Fields) -> None:
         if value is not None:
             if not isinstance(value, str):
                 raise _refuse(path, value, "text")
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")  # durable takes UTF-8: a lone surrogate ('\ud800') is not text
+                except UnicodeEncodeError:
+                    raise _refuse(path, value, "valid Unicode text (it holds a lone surrogate)") from None
             add(prefix)
             add(_json_string(value))
     for prefix, path in fields.bools:
