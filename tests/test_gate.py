@@ -217,6 +217,14 @@ def test_invalid_order_facts_raise_facts_error_naming_the_field(seed: Policy, ch
     assert message in str(info.value)
 
 
+def test_an_order_without_a_customer_id_or_customer_names_the_field(seed: Policy) -> None:
+    """Not "no facts for customer ''"."""
+    with pytest.raises(FactsError, match=r"invalid order facts: order\.customer_id: Field required \(or pass "
+                                         r"'customer'\)"):
+        python_gate(seed).approve_order({"order": {"id": "SO-1", "order_date": "2026-11-23",
+                                                   "lines": [{"line_no": 1, "sku": "A", "qty": 1, "unit_price": "1"}]}})
+
+
 def test_facts_of_the_wrong_kind_are_refused(seed: Policy) -> None:
     gate = python_gate(seed)
     with pytest.raises(FactsError, match="return_handling decides returns; pass return facts, not an order"):

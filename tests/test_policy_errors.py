@@ -200,6 +200,26 @@ def test_a_message_in_no_language_is_refused_with_its_place(tmp_path: Path, acti
     assert problem.message.startswith("a message in no language: write the text, or one text per language")
 
 
+@pytest.mark.parametrize(("when", "message"), [
+    ("false", "the condition is always false, so the rule could never fire"),
+    ("no", "the condition is always false, so the rule could never fire"),
+    ("5", "expected a condition such as order.total >= 100000 (or true), got 5"),
+])
+def test_a_condition_that_is_not_text_says_what_a_condition_is(tmp_path: Path, when: str, message: str) -> None:
+    """Not pydantic's 'when.constrained-str: Input should be a valid string' / 'Input should be True'."""
+    root = write_policy(tmp_path, {"a.yaml": rules_file(f"  - id: r1\n    when: {when}\n    then: {{ warn: x }}\n")})
+    problem, _ = only_problem(root)
+    assert (problem.line, problem.rule, problem.field, problem.message) == (6, "r1", "when", message)
+
+
+def test_a_role_with_no_ladder_at_all_says_where_the_ladder_goes(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - { id: r1, when: order.total > 5, then: { require: [finance] } }\n")}, policy_yaml=None)
+    problem, _ = only_problem(root)
+    assert problem.message == ("unknown role 'finance': the policy has no approval ladder: add policy.yaml with "
+                               "roles: [...], or a roles: list to the rule set")
+
+
 def test_percentages_written_either_way_load_as_the_same_rate(tmp_path: Path) -> None:
     root = write_policy(tmp_path, {"p.yaml": rules_file(
         "  - { id: a, when: customer.grade == \"A\", then: { discount: 5% } }\n"

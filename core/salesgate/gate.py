@@ -413,7 +413,7 @@ class Gate:
                 customer_id = request.get("customer_id", "") if isinstance(request, Mapping) else getattr(
                     request, "customer_id", ""
                 )
-                data["customer"] = self._load_customer(str(customer_id))
+                data["customer"] = self._load_customer(str(customer_id), "return")
             returns: ReturnFacts = _validate(ReturnFacts, data, "return facts")
             return returns
         if isinstance(facts, OrderFacts):
@@ -426,8 +426,10 @@ class Gate:
         order: OrderFacts = _validate(OrderFacts, self._complete_order(dict(facts)), "order facts")
         return order
 
-    def _load_customer(self, customer_id: str) -> Any:
-        customer = self._hooks.load_customer(customer_id) if customer_id else None
+    def _load_customer(self, customer_id: str, where: str = "order") -> Any:
+        if not customer_id:
+            raise FactsError(f"invalid {where} facts: {where}.customer_id: Field required (or pass 'customer')")
+        customer = self._hooks.load_customer(customer_id)
         if customer is None:
             raise FactsError(f"no facts for customer {customer_id!r}: pass 'customer' or install an adapter "
                              "that knows the customer")

@@ -247,8 +247,10 @@ def _compile_rules(
         act = rule.then
         for role in [*(act.require or []), *(act.notify or [])]:
             if role not in ladder:
-                problem(f"unknown role {role!r}: the ladder is {', '.join(ladder)}", "then",
-                        did_you_mean(role, ladder))
+                known = (f"the ladder is {', '.join(ladder)}" if ladder else
+                         f"the policy has no approval ladder: add {POLICY_FILE} with roles: [...], or a roles: "
+                         "list to the rule set")
+                problem(f"unknown role {role!r}: {known}", "then", did_you_mean(role, ladder))
         element = "line" if rule.scope == "line" else None
         if rule.scope == "line" and ruleset.hook == "return_handling":
             problem("scope: line is only for order hooks; a return has no lines", "scope")

@@ -99,12 +99,23 @@ class Action(_Strict):
         return self
 
 
+def _condition(value: Any) -> Any:
+    """``when: false`` (or ``no``, which YAML also reads as false) is a rule that can never fire;
+    a number or a list is not a condition. Say so, not which union member pydantic tried."""
+    if value is False:
+        raise ValueError("the condition is always false, so the rule could never fire")
+    if value is not True and not isinstance(value, str):
+        raise ValueError(f"expected a condition such as order.total >= 100000 (or true), got {value!r}")
+    return value
+
+
 class Rule(_Strict):
     """One rule: an id, a condition and an action."""
 
     id: RuleId = Field(description="Unique in the policy: lower case, digits, - and _.")
     description: str | None = Field(None, description="What the rule is for, for people.")
-    when: Expression | Literal[True] = Field(description="Condition over the hook's facts; see salesgate vocab.")
+    when: Annotated[Expression | Literal[True], BeforeValidator(_condition)] = Field(
+        description="Condition over the hook's facts; see salesgate vocab.")
     scope: Literal["order", "line"] = Field(
         "order", description="line: the rule is checked once per order line and reads line.* directly."
     )
