@@ -234,6 +234,94 @@ def test_the_rules_see_the_reserved_credit_as_exposure_reserved(store: Store) ->
     assert "exposure.total" in (over.explanation or "")
 
 
+# -- amendments, rejections, fallbacks and races (found in review) ------------------------------------------------
+
+def test_a_confirmed_order_amended_to_another_amount_is_decided_again(store: Store) -> None:
+    """A confirmed reservation was replayed whatever the amount: raised from 100 to 900,000, the order
+    passed on its old answer, unchecked and unlogged."""
+    customer, order_id, limit = unique("C"), unique("SO"), Decimal(1000)
+    first = store.reserve(customer, order_id, Decimal(100), limit_check(order_id, Decimal(100), limit))
+    assert first.decision.outcome is Outcome.allow
+    store.confirm(order_id)
+    again = store.reserve(customer, order_id, Decimal(100), limit_check(order_id, Decimal(100), limit))
+    assert again.replayed  # the same order for the same amount: the decision made then
+    amended = store.reserve(customer, order_id, Decimal(900_000), limit_check(order_id, Decimal(900_000), limit))
+    assert not amended.replayed
+    assert amended.decision.outcome is Outcome.block
+    assert len(store.decisions(order_id)) == 2
+
+
+def plan_order(order_id: str, customer_id: str) -> dict[str, Any]:
+    """Over the limit with a signed repayment plan: finance must approve (rule over-limit-with-plan)."""
+    facts = order_facts(order_id, customer_id, Decimal(5000), Decimal(1000))
+    facts["customer"]["has_repayment_plan"] = True
+    return facts
+
+
+def test_a_rejected_order_checked_again_holds_no_credit(store: Store) -> None:
+    customer, order_id = unique("C"), unique("SO")
+    store.upgrade()
+    store.grant_role("fin-li", "finance")
+    with Gate.default(backend="python", entry_points=False, store=store) as gate:
+        first = gate.check_credit(plan_order(order_id, customer), reserve=True)
+        assert (first.outcome, first.required_roles) == (Outcome.require_approval, ["finance"])
+        assert store.reserved_amount(customer) == Decimal(5000)
+        store.reject(order_id, "fin-li", comment="不行")
+        assert store.reserved_amount(customer) == 0
+        again = gate.check_credit(plan_order(order_id, customer), reserve=True)
+        assert again.outcome is Outcome.require_approval
+    reservation = store.reservation(order_id)
+    assert reservation is not None
+    assert reservation.status == "cancelled"
+    assert store.reserved_amount(customer) == 0  # nobody can approve it: nothing is held for it
+    assert store.approval_status(order_id).state == "rejected"
+
+
+def test_a_fallback_decision_leaves_the_approvals_of_the_policys_decision_alone(store: Store) -> None:
+    """A fallback recorded with the order's facts voided finance's pending request and became the
+    order's latest decision: nothing left to approve, and asking again replayed the old answer."""
+    customer, order_id = unique("C"), unique("SO")
+    store.upgrade()
+    store.grant_role("fin-wang", "finance")
+    facts = plan_order(order_id, customer)
+    with Gate.default(backend="python", entry_points=False, store=store) as gate:
+        decided = gate.check_credit(facts, reserve=True)
+        model = gate.facts_for("credit_check", facts)
+    assert decided.required_roles == ["finance"]
+    fallback = decided.model_copy(update={"outcome": Outcome.block, "approvals": [], "failure": "store timed out"})
+    store.record(fallback, model)
+    assert [(r.role, r.status) for r in store.approval_requests(order_id)] == [("finance", "pending")]
+    assert store.approval_status(order_id, order=model).state == "pending"
+    store.approve(order_id, "fin-wang")
+    assert store.approval_status(order_id, order=model).state == "approved"
+    assert store.verify_audit().ok
+
+
+@pytest.mark.parametrize("transition", ["cancel", "confirm"])
+def test_confirm_and_cancel_are_not_undone_by_a_re_check_running_at_the_same_time(
+        store: Store, transition: str) -> None:
+    """A re-check of the amended order, deciding when cancel or confirm ran, wrote 'reserved' back over it."""
+    customer, order_id, limit = unique("C"), unique("SO"), Decimal(1000)
+    store.reserve(customer, order_id, Decimal(100), limit_check(order_id, Decimal(100), limit))
+    deciding = threading.Event()
+
+    def slow(reserved: Decimal) -> Decision:
+        deciding.set()
+        time.sleep(0.5)
+        return decision(order_id, Outcome.allow)
+
+    recheck = threading.Thread(target=store.reserve, args=(customer, order_id, Decimal(150), slow))
+    recheck.start()
+    assert deciding.wait(10)
+    answered = getattr(store, transition)(order_id)
+    recheck.join(20)
+    assert answered is not None
+    final = store.reservation(order_id)
+    assert final is not None
+    assert (answered.status, final.status) == ({"cancel": "cancelled", "confirm": "confirmed"}[transition],) * 2
+    assert final.amount == Decimal(150)  # the re-check finished first; the transition applied to what it wrote
+
+
 # -- crashes ------------------------------------------------------------------------------------------------------
 
 def test_a_worker_failing_inside_the_lock_writes_nothing_and_releases_the_lock(store: Store) -> None:

@@ -112,10 +112,12 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
     rejection stays in force: deciding the unchanged order again opens nothing), and pending or
     expired ones no longer required are voided. An expired request is reopened as a new one. The
     ladder order always holds: an approval carried over above a step that is (re)opened now is
-    voided and reopened too — the higher role signs again, after the lower one. Without a digest (a
-    fallback decision): only the pending requests of its hook are voided, as superseded. Returns the
-    audit facts.
+    voided and reopened too — the higher role signs again, after the lower one. A fallback decision
+    (``failure`` set: salesgate could not decide) changes no request: it is not the policy's answer, and
+    the requests of the last decision the policy made stay as they are. Returns the audit facts.
     """
+    if decision.failure is not None:
+        return {"opened": [], "kept": [], "voided": []}
     c = approval_requests.c
     rows = [request_from_row(r) for r in conn.execute(
         select(approval_requests).where(c.subject == decision.subject, c.status.in_(STANDING))
@@ -312,8 +314,11 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
     itself is whole is ``salesgate audit verify``'s business.)"""
     latest: dict[str, Any] = {}
     newest: Any = None
-    for row in conn.execute(select(decisions.c.id, decisions.c.hook, decisions.c.outcome, decisions.c.approval_digest)
+    for row in conn.execute(select(decisions.c.id, decisions.c.hook, decisions.c.outcome, decisions.c.approval_digest,
+                                   decisions.c.failure)
                             .where(decisions.c.subject == subject).order_by(decisions.c.decided_at, decisions.c.id)):
+        if row.failure is not None and row.hook in latest:
+            continue  # a fallback after a decision of the policy's: the approvals follow the policy's decision
         latest[row.hook] = newest = row  # rows come oldest first: the last one is the newest decision
     if newest is None:
         return ApprovalStatus(subject, "undecided", digest, (), f"no decision recorded for {subject!r}")
@@ -454,6 +459,16 @@ def _unbacked(conn: Connection, subject: str, current: str, latest: list[Any],
             return (f"the request of {role} that decision {decision_id} opened (audit entry {opened.seq}) is "
                     "missing from salesgate_approval_requests")
     return None
+
+
+def rejected_in_force(conn: Connection, subject: str, digest: str | None) -> bool:
+    """Whether this very version of the order (``digest``) was rejected: a rejection stays in force
+    until the order changes, so nothing is held or reopened for it."""
+    if digest is None:
+        return False
+    c = approval_requests.c
+    return conn.execute(select(c.id).where(c.subject == subject, c.approval_digest == digest,
+                                           c.status == "rejected").limit(1)).first() is not None
 
 
 def has_requests(conn: Connection, subject: str) -> bool:

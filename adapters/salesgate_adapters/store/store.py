@@ -203,7 +203,9 @@ class Store:
         if actor is not None:
             _fits(actor, "actor")
         decision_id = str(uuid.uuid4())
-        digest = approval_digest(facts)
+        # A fallback (salesgate could not decide) is no answer of the policy's about this order: it binds
+        # no approval, whatever facts were loaded before the failure (docs/approvals.md).
+        digest = approval_digest(facts) if decision.failure is None else None
         as_json = decision.model_dump(mode="json")
         # Serialise every change of the subject's requests, the first included (no request rows to lock yet).
         locks.lock(conn, subject_locks, decision.subject, create=create_lock)
@@ -380,7 +382,9 @@ class Store:
             if existing.customer_id != customer_id:
                 raise StoreError(f"order {order_id!r} holds a reservation of customer {existing.customer_id!r}, "
                                  f"not {customer_id!r}")
-            if existing.status == "confirmed" or (existing.counts(now) and existing.amount == amount):
+            # The same order for the same amount: the decision made then. An amended amount (confirmed or
+            # not) is decided again: a confirmed order raised from 100 to 900,000 must not pass unchecked.
+            if existing.amount == amount and (existing.status == "confirmed" or existing.counts(now)):
                 return ReserveResult(decision=self._decision(conn, existing.decision_id), reservation=existing,
                                      replayed=True, reserved=Decimal(0), decision_id=existing.decision_id)
         active = {row.order_id: _money(row.amount) for row in conn.execute(
@@ -401,7 +405,9 @@ class Store:
         # rather than running the whole reservation, and asking the ERP, again.
         decision_id = self._insert_decision(conn, decision, facts, now, current_actor(), create_lock=True)
         reservation = existing if existing is not None and existing.counts(now) else None
-        if decision.outcome is not Outcome.block:
+        # A rejected order (this very version) holds nothing: the rejection released its credit and stays in force.
+        refused = decision.failure is None and approvals.rejected_in_force(conn, order_id, approval_digest(facts))
+        if decision.outcome is not Outcome.block and not refused:
             reservation = Reservation(
                 id=existing.id if existing is not None else str(uuid.uuid4()), customer_id=customer_id,
                 order_id=order_id, amount=amount, status="reserved", outcome=decision.outcome,
@@ -475,8 +481,14 @@ class Store:
         held = credit_reservations.c
 
         def run(conn: Connection) -> Reservation | None:
+            found = conn.execute(select(credit_reservations.c.customer_id).where(held.order_id == order_id)).first()
+            if found is None:
+                return None
+            # The customer's lock first, as a reserving check takes it: a re-check of the order running now
+            # either finishes before this (and is confirmed or cancelled here) or starts after it.
+            locks.lock(conn, credit_locks, found.customer_id)
             row = conn.execute(select(credit_reservations).where(held.order_id == order_id).with_for_update()).first()
-            if row is None:
+            if row is None:  # pragma: no cover - reservations are never deleted
                 return None
             current = _reservation(row)
             if current.status == status:
@@ -488,7 +500,7 @@ class Store:
                          .values(status=status, updated_at=when))
             return replace(current, status=status, updated_at=when)
 
-        return self._write(run, f"marking the reservation of order {order_id} {status}")
+        return self._locking(run, f"marking the reservation of order {order_id} {status}")
 
     # -- plumbing ----------------------------------------------------------------------------------
     def _locking(self, work: Callable[[Connection], T], what: str) -> T:
