@@ -554,3 +554,49 @@ def test_a_closed_gate_refuses_new_decisions_and_policies_but_lets_decisions_in_
         gate.approve_order(ORDER)
     with pytest.raises(GateClosedError):
         gate.replace_policy(seed)
+
+
+def test_a_closed_gate_closes_its_store_and_adapter_only_after_the_last_recording(
+        seed: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """close() disposed of the store while decisions were still recording: they opened a new pool
+    that nothing closed again."""
+    import threading
+
+    from salesgate import GateClosedError
+    from salesgate_adapters.store import Store
+
+    recording, release = threading.Event(), threading.Event()
+    in_flight: list[int] = [0]
+
+    class SlowRecorder:
+        @hookimpl
+        def salesgate_record_decision(self, decision: Decision) -> None:
+            in_flight[0] += 1
+            recording.set()
+            release.wait(10)
+            in_flight[0] -= 1
+
+    closed_while: list[int] = []
+    real_close = Store.close
+
+    def close(store: Store) -> None:
+        closed_while.append(in_flight[0])
+        real_close(store)
+
+    monkeypatch.setattr(Store, "close", close)
+    gate = Gate(seed, backend="python", plugins=[SlowRecorder()], entry_points=False,
+                store=f"sqlite:///{tmp_path / 'log.db'}")
+    assert gate.store is not None
+    gate.store.upgrade()
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(gate.approve_order(ORDER)))
+    worker.start()
+    assert recording.wait(10)
+    gate.close()
+    assert closed_while == []  # not yet: a decision is still recording
+    release.set()
+    worker.join(10)
+    assert closed_while == [0]  # by the last decision, once it had recorded
+    assert results[0].failure is None
+    with pytest.raises(GateClosedError):
+        gate.approve_order(ORDER)

@@ -248,10 +248,13 @@ class Gate:
             idle = loaded.retired and loaded.users == 0
         if idle:
             loaded.backend.close()
+            if loaded.closed:
+                self._close_resources()
 
     def close(self) -> None:
-        """Stop deciding. Decisions in flight finish on the backend, which is closed by the last of
-        them; a decision asked for after this raises :class:`GateClosedError`. Closing twice is a no-op."""
+        """Stop deciding. Decisions in flight finish (recording included) on the backend, store and
+        adapter, which the last of them closes; a decision asked for after this raises
+        :class:`GateClosedError`. Closing twice is a no-op."""
         with self._lock:
             loaded = self._loaded
             if loaded.closed:
@@ -260,6 +263,10 @@ class Gate:
             idle = loaded.users == 0
         if idle:
             loaded.backend.close()
+            self._close_resources()
+
+    def _close_resources(self) -> None:
+        """The store this gate opened and its adapter, once no decision uses them any more."""
         if self._store is not None and self._owns_store:
             self._store.close()
         close = getattr(self._adapter, "close", None)
@@ -328,28 +335,31 @@ class Gate:
         if reserve and (hook != "credit_check" or self._store is None):
             raise TypeError("reserve=True is for credit_check on a gate with a store: Gate(..., store=...)")
         deadline = Deadline(self._timeout)
-        model: OrderFacts | ReturnFacts | None = None
-        recorded_by: tuple[str, ...] = ()
         loaded = self._acquire()
-        try:
-            context = loaded.contexts[1 if explain else 0]
-            try:
-                model = self._load_facts(hook, facts, deadline, reserve)
-            except FactsError:
-                raise  # the caller's facts are wrong: that is theirs to fix, not a policy decision
-            except Exception as exc:  # an adapter failed while loading facts
-                decision = self._failed(hook, _subject_of(facts), context, exc)
-            else:
-                try:
-                    if reserve:
-                        decision, model = self._reserve(model, facts, context, deadline)
-                        recorded_by = ("store",)  # logged in the reservation's own transaction
-                    else:
-                        decision = self._hooks.decide(hook, model, context)
-                except Exception as exc:  # An ERP must never be broken by salesgate: answer safely instead.
-                    decision = self._failed(hook, _subject_of(model), context, exc)
+        try:  # released once recorded too: close() frees the store only after the last recording
+            return self._decide(hook, facts, loaded.contexts[1 if explain else 0], reserve, deadline)
         finally:
             self._release(loaded)
+
+    def _decide(self, hook: Hook, facts: OrderInput | ReturnInput, context: DecisionContext, reserve: bool,
+                deadline: Deadline) -> Decision:
+        model: OrderFacts | ReturnFacts | None = None
+        recorded_by: tuple[str, ...] = ()
+        try:
+            model = self._load_facts(hook, facts, deadline, reserve)
+        except FactsError:
+            raise  # the caller's facts are wrong: that is theirs to fix, not a policy decision
+        except Exception as exc:  # an adapter failed while loading facts
+            decision = self._failed(hook, _subject_of(facts), context, exc)
+        else:
+            try:
+                if reserve:
+                    decision, model = self._reserve(model, facts, context, deadline)
+                    recorded_by = ("store",)  # logged in the reservation's own transaction
+                else:
+                    decision = self._hooks.decide(hook, model, context)
+            except Exception as exc:  # An ERP must never be broken by salesgate: answer safely instead.
+                decision = self._failed(hook, _subject_of(model), context, exc)
         if self._store is None:
             # nothing to wait for that salesgate knows of: no thread hand-off (about 1 ms)
             self._hooks.record_decision(decision, model, skip=recorded_by)
