@@ -166,6 +166,16 @@ def test_a_failing_case_exits_1_with_expected_and_got_per_field_and_where_to_loo
     assert result.stdout.endswith("FAILED: 1 passed, 1 failed\n")
 
 
+def test_an_expected_role_that_is_not_in_the_ladder_gets_a_did_you_mean(policy: Path) -> None:
+    cases = policy / "tests" / "approval.yaml"
+    text = cases.read_text(encoding="utf-8")
+    cases.write_text(text.replace("approvals: [general_manager]", "approvals: [general_manger]"), encoding="utf-8")
+    result = run(str(policy), "--backend", "python")
+    assert result.exit_code == 1, result.output
+    assert ("  - approvals: expected [general_manger], got [general_manager] ('general_manger' is not a role of "
+            "the ladder (did you mean 'general_manager'?))\n") in result.stdout
+
+
 def test_a_rule_that_should_fire_and_did_not_is_explained(policy: Path) -> None:
     cases = policy / "tests" / "approval.yaml"
     cases.write_text(cases.read_text(encoding="utf-8").replace(

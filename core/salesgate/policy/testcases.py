@@ -438,7 +438,13 @@ def run_case(gate: Any, case: TestCase) -> CaseResult:
     if expect.outcome is not None and decision.outcome is not expect.outcome:
         found.append(_differs("outcome", expect.outcome.value, decision.outcome.value, _why(decision)))
     if expect.approvals is not None and decision.required_roles != expect.approvals:
-        found.append(_differs("approvals", _names(expect.approvals), _names(decision.required_roles)))
+        ladder = list(gate.policy.roles)
+        strangers = [role for role in expect.approvals if role not in ladder]
+        hints = [f"{role!r} is not a role of the ladder" + (f" (did you mean {hint!r}?)"
+                                                            if (hint := did_you_mean(role, ladder)) else "")
+                 for role in strangers]
+        found.append(_differs("approvals", _names(expect.approvals), _names(decision.required_roles),
+                              f" ({'; '.join(hints)})" if hints else ""))
     if expect.notify is not None:
         notified = sorted({n.role for n in decision.notifications})
         if notified != sorted(set(expect.notify)):
