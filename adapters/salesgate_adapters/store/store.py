@@ -404,9 +404,9 @@ class Store:
         # The order's lock row exists (checked above); a decision about another subject creates its own here
         # rather than running the whole reservation, and asking the ERP, again.
         decision_id = self._insert_decision(conn, decision, facts, now, current_actor(), create_lock=True)
-        reservation = existing if existing is not None and existing.counts(now) else None
         # A rejected order (this very version) holds nothing: the rejection released its credit and stays in force.
         refused = decision.failure is None and approvals.rejected_in_force(conn, order_id, approval_digest(facts))
+        reservation = existing if existing is not None and existing.counts(now) and not refused else None
         if decision.outcome is not Outcome.block and not refused:
             reservation = Reservation(
                 id=existing.id if existing is not None else str(uuid.uuid4()), customer_id=customer_id,
