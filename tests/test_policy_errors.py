@@ -251,6 +251,14 @@ def test_a_date_no_calendar_has_is_a_problem_at_its_line(tmp_path: Path, day: st
     assert problem.message == f"{day} is not a date: write a real date as YYYY-MM-DD (or quote it as text)"
 
 
+def test_a_condition_starting_with_an_exclamation_mark_says_it_is_read_as_a_yaml_tag(tmp_path: Path) -> None:
+    rule = "  - id: r1\n    when: !order.guarantee\n    then: { warn: x }\n"
+    root = write_policy(tmp_path, {"a.yaml": rules_file(rule)})
+    problem, _ = only_problem(root)
+    assert problem.line == 6
+    assert problem.message.endswith("(YAML reads a value starting with ! as a tag: write 'not ...', or quote the text)")
+
+
 def test_yaml_numbers_with_a_fraction_are_read_from_their_text_never_through_float(tmp_path: Path) -> None:
     path = tmp_path / "n.yaml"
     path.write_text("limit: 99999999999999.99\nrate: 0.1\nbig: 1_000.50\ninf: .inf\n", encoding="utf-8")

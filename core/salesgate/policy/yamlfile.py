@@ -96,8 +96,12 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
-        if isinstance(exc, _NotADate | yaml.constructor.ConstructorError):
-            what = problem if isinstance(exc, _NotADate) else f"YAML syntax error: {problem}"
+        if isinstance(exc, _NotADate):
+            what = problem
+        elif isinstance(exc, yaml.constructor.ConstructorError):
+            what = f"YAML syntax error: {problem}"
+            if "could not determine a constructor for the tag" in problem:  # when: !order.guarantee
+                what += " (YAML reads a value starting with ! as a tag: write 'not ...', or quote the text)"
         else:  # the parser's own words; most often a line indented differently from its neighbours
             what = (f"YAML syntax error: {problem} (check this line's indentation against the line above, and "
                     "put text holding ': ' or ' #' in quotes)")
