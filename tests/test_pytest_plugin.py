@@ -13,40 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.mini_policy import write_mini_policy
 from salesgate.policy.testcases import load_cases
 from salesgate.seed import seed_policy_path
 
 pytest_plugins = ["pytester"]
 
-RULES = """\
-ruleset: approval
-hook: order_approval
-version: "1"
-roles: [general_manager]
-rules:
-  - id: large-order
-    when: order.total >= 100000
-    then:
-      require: [general_manager]
-      message: { zh: "订单金额 10 万元以上需总经理审批", en: "Large order" }
-  - id: tiny-order
-    when: order.total < 100
-    then: { warn: 小额订单请合并发货 }
-"""
-CASES = """\
-hook: order_approval
-base:
-  customer: { id: C1, name: 华东机电有限公司, credit_limit: 500000 }
-  products: [ { sku: P1, name: 电机, list_price: 1000, cost: 600, stock: 1000 } ]
-  order: { id: SO-1, customer_id: C1, order_date: 2026-11-02,
-           lines: [ { line_no: 1, sku: P1, qty: 10, unit_price: 1000 } ] }
-cases:
-  - name: 大额订单需总经理审批
-    facts: { order: { lines: [ { line_no: 1, sku: P1, qty: 100, unit_price: 1000 } ] } }
-    expect: { outcome: require_approval, approvals: [general_manager], fired: [large-order] }
-  - name: a normal order is allowed
-    expect: { outcome: allow, not_fired: [large-order] }
-"""
 INI = """\
 [pytest]
 salesgate_rules = rules
@@ -57,10 +29,7 @@ filterwarnings = error
 @pytest.fixture
 def repo(pytester: pytest.Pytester) -> pytest.Pytester:
     """A policy owner's repository: rules/, rules/tests/, a pytest.ini naming the rules."""
-    rules = pytester.path / "rules"
-    (rules / "tests").mkdir(parents=True)
-    (rules / "approval.yaml").write_text(RULES, encoding="utf-8")
-    (rules / "tests" / "approval.yaml").write_text(CASES, encoding="utf-8")
+    write_mini_policy(pytester.path / "rules")
     (pytester.path / "pytest.ini").write_text(INI, encoding="utf-8")
     return pytester
 
@@ -128,7 +97,7 @@ def test_coverage_of_the_run_is_summarised_after_it(repo: pytest.Pytester) -> No
     result.stdout.fnmatch_lines([
         "*salesgate rule coverage*",
         "rules (python): 1 of 2 rules fire in a passing case; no passing case fires:",
-        "  rules/approval.yaml:11: tiny-order (order_approval)",
+        "  rules/approval.yaml:10: tiny-order (order_approval)",
     ])
 
 
@@ -149,7 +118,7 @@ def test_an_invalid_policy_is_one_collection_error_with_file_and_line(repo: pyte
 
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines([
-        "rules/approval.yaml:7, rule 'large-order', field 'when': unknown fact 'order.totl'*",
+        "rules/approval.yaml:6, rule 'large-order', field 'when': unknown fact 'order.totl'*",
         "policy rules is invalid: 1 problem",
     ])
     assert "Traceback" not in result.stdout.str()

@@ -17,45 +17,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from fixtures.mini_policy import write_mini_policy
 from salesgate.cli import cli
 from salesgate.policy.testcases import _money, load_cases
 from salesgate.seed import seed_policy_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-POLICY = """\
-name: mini-policy
-version: "1"
-roles: [sales_manager, general_manager]
-"""
-RULES = """\
-ruleset: approval
-hook: order_approval
-version: "1"
-rules:
-  - id: large-order
-    when: order.total >= 100000
-    then:
-      require: [general_manager]
-      message: { zh: "订单金额 10 万元以上需总经理审批", en: "Orders of 100,000 or more need the general manager" }
-  - id: tiny-order
-    when: order.total < 100
-    then: { warn: 小额订单请合并发货 }
-"""
-CASES = """\
-hook: order_approval
-base:
-  customer: { id: C1, name: 华东机电有限公司, credit_limit: 500000 }
-  products: [ { sku: P1, name: 电机, list_price: 1000, cost: 600, stock: 1000 } ]
-  order: { id: SO-1, customer_id: C1, order_date: 2026-11-02,
-           lines: [ { line_no: 1, sku: P1, qty: 10, unit_price: 1000 } ] }
-cases:
-  - name: 大额订单需总经理审批
-    facts: { order: { lines: [ { line_no: 1, sku: P1, qty: 100, unit_price: 1000 } ] } }
-    expect: { outcome: require_approval, approvals: [general_manager], fired: [large-order] }
-  - name: a normal order is allowed
-    expect: { outcome: allow, not_fired: [large-order, tiny-order] }
-"""
 
 
 def run(*args: str) -> Result:
@@ -68,12 +36,7 @@ def line_of(path: Path, needle: str) -> int:
 
 @pytest.fixture
 def policy(tmp_path: Path) -> Path:
-    directory = tmp_path / "rules"
-    (directory / "tests").mkdir(parents=True)
-    (directory / "policy.yaml").write_text(POLICY, encoding="utf-8")
-    (directory / "approval.yaml").write_text(RULES, encoding="utf-8")
-    (directory / "tests" / "approval.yaml").write_text(CASES, encoding="utf-8")
-    return directory
+    return write_mini_policy(tmp_path / "rules")
 
 
 def break_case(policy: Path) -> Path:

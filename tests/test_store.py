@@ -154,6 +154,13 @@ def test_tables_a_newer_salesgate_migrated_are_never_migrated_by_this_one(tmp_pa
     assert "Traceback" not in upgrade.stderr
 
 
+def test_a_store_used_as_a_context_manager_closes_its_connections(tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path / 'sg.db'}") as store:
+        store.upgrade()
+        assert store.engine.pool.checkedin() == 1
+    assert store.engine.pool.checkedin() == 0  # disposed: a fresh, empty pool
+
+
 @pytest.mark.parametrize(("url", "driver"), [("mariadb://erp@db.example.com/erp", "mariadb+pymysql"),
                                              ("mysql://erp@db.example.com/erp", "mysql+pymysql"),
                                              ("postgresql://erp@db.example.com/erp", "postgresql+psycopg")])

@@ -365,13 +365,10 @@ def db() -> None:
 @url_option
 def upgrade(url: str | None) -> None:
     """Create salesgate's tables, or migrate them to this version (a no-op when up to date)."""
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         before = store.current()
         store.upgrade()
         after = store.current()
-    finally:
-        store.close()
     state = "already at" if before == after else f"upgraded from {before or 'nothing'} to"
     click.echo(f"salesgate tables {state} revision {after} (head) in {store.url}")
 
@@ -380,11 +377,8 @@ def upgrade(url: str | None) -> None:
 @url_option
 def current(url: str | None) -> None:
     """Print the revision salesgate's tables are at."""
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         revision = store.current()
-    finally:
-        store.close()
     head = store.head()
     if revision is None:
         click.echo(f"no salesgate tables in {store.url}: run salesgate db upgrade")

@@ -151,7 +151,7 @@ _NO_MATCHES = StageVerdict(fired=(), outcome=Outcome.allow, reasons=(), notifica
 
 def stage_verdict(policy: Policy, stage: str, matches: frozenset[Match]) -> StageVerdict:
     """The :class:`StageVerdict` of a backend's matches for ``stage``, from the policy's bounded cache."""
-    cache = policy.fired_cache
+    cache = policy.verdict_cache
     key = (stage, matches)
     found: StageVerdict | None = cache.get(key)
     if found is None:

@@ -126,6 +126,12 @@ class Store:
         if self._owns_engine:
             self.engine.dispose()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- migrations --------------------------------------------------------------------------------
     def upgrade(self, revision: str = "head") -> None:
         """Create or migrate salesgate's tables to ``revision``; a no-op when they are there already."""

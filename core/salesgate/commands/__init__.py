@@ -47,7 +47,7 @@ class CommandInputError(SalesgateError):
 def check_writable(path: Path, option: str) -> None:
     """Fail now, before any work, when ``path`` cannot be written: its folder is missing or a file,
     or the path is a folder."""
-    parent = path.parent if str(path.parent) else Path(".")
+    parent = path.parent  # Path("x.html").parent is Path(".")
     if path.is_dir():
         fail(f"{option} {path}: is a folder; give a file name")
     if parent.exists() and not parent.is_dir():

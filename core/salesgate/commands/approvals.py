@@ -57,8 +57,7 @@ def approvals() -> None:
 def list_(order: str | None, status: str, role: str | None, for_user: str | None, as_json: bool,
           url: str | None) -> None:
     """Approval requests, oldest first: pending ones by default, of one ORDER if given."""
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         store.sweep_approvals()
         requests = store.approval_requests(order, None if status == "all" or for_user else status)
         if role is not None:
@@ -66,8 +65,6 @@ def list_(order: str | None, status: str, role: str | None, for_user: str | None
         if for_user is not None:
             held = set(store.roles_of(for_user))
             requests = _actionable(requests, for_user, held)
-    finally:
-        store.close()
     if as_json:
         click.echo(json.dumps([_request_json(r) for r in requests], ensure_ascii=False, indent=2, sort_keys=True))
         return
@@ -134,13 +131,10 @@ def _request_json(r: ApprovalRequest) -> dict[str, Any]:
 def _act(action: str, order: str, user: str | None, role: str | None, hook: str | None, comment: str | None,
          url: str | None) -> None:
     who = _user(user)
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         act = store.approve if action == "approve" else store.reject
         request = act(order, who, role=role, hook=_hook(hook), comment=comment)
         status = store.approval_status(order)
-    finally:
-        store.close()
     click.echo(f"{order}: {request.role} ({request.hook}, step {request.position}) {request.status} by {who}")
     click.echo(f"{order} is now {status.state}: {status.detail}")
 
@@ -182,12 +176,9 @@ def reject(order: str, user: str | None, role: str | None, hook: str | None, com
 @url_option
 def status(order: str, digest: str | None, as_json: bool, url: str | None) -> None:
     """Whether ORDER may go ahead: approved, not_required, pending, rejected, expired, blocked, changed…"""
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         store.sweep_approvals()
         found = store.approval_status(order, digest)
-    finally:
-        store.close()
     if as_json:
         click.echo(json.dumps({"subject": found.subject, "state": found.state, "approved": found.approved,
                                "approval_digest": found.approval_digest, "detail": found.detail,
@@ -201,11 +192,8 @@ def status(order: str, digest: str | None, as_json: bool, url: str | None) -> No
 @url_option
 def sweep(url: str | None) -> None:
     """Escalate and expire overdue requests now (run it from cron, or let list/approve do it)."""
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         changed = store.sweep_approvals()
-    finally:
-        store.close()
     click.echo(f"{changed} request{'s' if changed != 1 else ''} escalated or expired")
 
 
@@ -216,11 +204,8 @@ def sweep(url: str | None) -> None:
 @url_option
 def grant(user: str, role: str, by: str | None, url: str | None) -> None:
     """Let USER approve for ROLE."""
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         added = store.grant_role(user, role, by=by)
-    finally:
-        store.close()
     click.echo(f"{user} {'may now approve' if added else 'already approves'} as {role}")
 
 
@@ -231,11 +216,8 @@ def grant(user: str, role: str, by: str | None, url: str | None) -> None:
 @url_option
 def revoke(user: str, role: str, by: str | None, url: str | None) -> None:
     """Stop USER approving for ROLE."""
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         removed = store.revoke_role(user, role, by=by)
-    finally:
-        store.close()
     click.echo(f"{user} {'no longer approves' if removed else 'did not approve'} as {role}")
 
 
@@ -244,11 +226,8 @@ def revoke(user: str, role: str, by: str | None, url: str | None) -> None:
 @url_option
 def members(role: str | None, url: str | None) -> None:
     """Who may approve for each role (or for ROLE)."""
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         found = store.role_members(role)
-    finally:
-        store.close()
     if not found:
         click.echo(f"nobody holds {role}" if role else "no role members: salesgate approvals grant USER ROLE")
         return

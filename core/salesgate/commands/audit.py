@@ -40,11 +40,8 @@ def verify(skip_decisions: bool, kept_values: tuple[str, ...], url: str | None) 
         kept = parse_kept(kept_values)
     except ValueError as exc:
         raise CommandInputError(str(exc)) from None
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         report = store.verify_audit(check_decisions=not skip_decisions, kept=kept)
-    finally:
-        store.close()
     if report.ok:
         click.echo(f"audit log intact: {report.entries} entries, last entry {report.head_seq} "
                    f"(sha256 {report.head_hash})")
@@ -73,12 +70,9 @@ def show(order: str, as_json: bool, url: str | None) -> None:
     """The history of ORDER: decisions, approvals, voids, expiries and escalations, oldest first."""
     from salesgate_adapters.store.audit import intact
 
-    store = open_store(url)
-    try:
+    with open_store(url) as store:
         entries = store.audit_entries(order)
         report = store.verify_audit() if entries else None
-    finally:
-        store.close()
     if as_json:
         click.echo(json.dumps([{"seq": e.seq, "recorded_at": e.recorded_at.isoformat(), "kind": e.kind,
                                 "subject": e.subject, "hook": e.hook, "actor": e.actor,

@@ -123,7 +123,7 @@ class Policy:
                                  for stage, rules in self.rules_by_stage.items()})
 
     @cached_property
-    def fired_cache(self) -> dict[tuple[str, frozenset[tuple[str, int | None]]], Any]:
+    def verdict_cache(self) -> dict[tuple[str, frozenset[tuple[str, int | None]]], Any]:
         """What each match set already seen adds to a decision (see :func:`salesgate.evaluation.stage_verdict`)."""
         return {}
 
