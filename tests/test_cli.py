@@ -371,6 +371,9 @@ def test_decide_an_order_id_without_an_erp_says_how_to_read_it() -> None:
     assert_clean_failure(run("decide", "approval", "SO-1001"),
                          "error: cannot read SO-1001: no such file (to decide an order by id, read it from the ERP: "
                          "--mapping NAME --url URL)")
+    assert_clean_failure(run("decide", "approval", '{"order": "SO-1001"}'),
+                         "error: no order 'SO-1001': give the order document, or read the order from the ERP by id: "
+                         "--mapping NAME --url URL")
 
 
 def test_decide_a_return_needs_its_document_even_with_an_erp(demo_erp_sqlite: str) -> None:

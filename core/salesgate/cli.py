@@ -261,9 +261,12 @@ def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: boo
         try:
             decision = gate.decide(name, document, explain=explain)
         except FactsError as exc:
-            if erp is not None and order_id is not None and str(exc).startswith(f"no order {order_id!r}:"):
-                raise UsageProblem(f"no order {order_id!r} in the ERP ({_erp_label(erp)})") from None
-            raise
+            if order_id is None or not str(exc).startswith(f"no order {order_id!r}:"):
+                raise
+            if erp is None:
+                raise UsageProblem(f"no order {order_id!r}: give the order document, or read the order from the ERP "
+                                   "by id: --mapping NAME --url URL") from None
+            raise UsageProblem(f"no order {order_id!r} in the ERP ({_erp_label(erp)})") from None
     if as_json:
         click.echo(_dumps(decision.model_dump(mode="json")))
     else:
@@ -312,7 +315,7 @@ def _decide_input(source: str, hook: Hook, erp: tuple[str, dict[str, Any]] | Non
     if erp is None or source == "-" or source.lstrip().startswith("{") or Path(source).exists():
         document = _read_facts(source)
         order = document.get("order")
-        return document, order if erp is not None and isinstance(order, str) else None
+        return document, order if isinstance(order, str) else None
     order_id = source.strip()
     if hook == "return_handling":
         raise UsageProblem(f"{source!r} is neither a file nor a return document: a return is decided from its "
