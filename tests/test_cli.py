@@ -342,8 +342,9 @@ def test_decide_takes_the_erp_url_from_the_environment(demo_erp_sqlite: str, mon
 
 def test_decide_a_bad_url_or_mapping_or_no_url_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SALESGATE_DATABASE_URL", raising=False)
-    assert_clean_failure(run("decide", "approval", "SO-1001", "--mapping", "demo", "--url", "nosuch://u:pw@h/erp"),
-                         "error: unknown database type 'nosuch'")
+    bad = run("decide", "approval", "SO-1001", "--mapping", "demo", "--url", "nosuch://u:s3cret-pw@h/erp")
+    assert_clean_failure(bad, "error: unknown database type 'nosuch' in nosuch://u:***@h/erp")
+    assert "s3cret-pw" not in bad.output
     assert_clean_failure(run("decide", "approval", "SO-1001", "--mapping", "nosuch", "--url", "sqlite://"),
                          "error: no mapping 'nosuch': shipped mappings are demo, erpnext, odoo, tryton")
     assert_clean_failure(run("decide", "approval", "SO-1001", "--mapping", "demo"),
