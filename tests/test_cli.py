@@ -10,20 +10,24 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
+from fixtures.databases import KINDS, isolated_database
 from salesgate import Gate, Outcome
 from salesgate.cli import cli
-from salesgate.demo import demo_gate, load_demo_company, run_demo
+from salesgate.demo import AS_OF, demo_gate, load_demo_company, run_demo
 from salesgate.errors import AdapterError
 from salesgate_adapters import MemoryAdapter
+from salesgate_adapters.demo_erp import create_demo_erp
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"
@@ -285,6 +289,105 @@ def test_backend_defaults_to_durable() -> None:
         assert "[default: durable]" in help_text
 
 
+# -- decide, reading the ERP --------------------------------------------------------------------------------
+
+@pytest.fixture(params=KINDS)
+def demo_erp(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of the demo ERP database, built on SQLite, PostgreSQL and MariaDB."""
+    with isolated_database(request.param, tmp_path) as database:
+        create_demo_erp(load_demo_company(), database.engine)
+        yield database.url
+
+
+@pytest.fixture
+def demo_erp_sqlite(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'demo-erp.db'}"
+    engine = sa.create_engine(url)
+    create_demo_erp(load_demo_company(), engine)
+    engine.dispose()
+    return url
+
+
+def erp(*args: str, url: str) -> Result:
+    return run("decide", *args, "--mapping", "demo", "--url", url, "--today", AS_OF.isoformat(), "--backend", "python")
+
+
+def test_decide_reads_an_order_by_id_from_the_erp_as_the_python_api_does(demo_erp: str) -> None:
+    by_id = erp("approval", "SO-1001", "--json", url=demo_erp)
+    inline = erp("credit", '{"order": "SO-1001"}', "--json", url=demo_erp)
+    assert by_id.exit_code == 0, by_id.output
+    assert inline.exit_code == 0, inline.output
+    with Gate.default(backend="python", entry_points=False, adapter="sql",
+                      adapter_options={"url": demo_erp, "mapping": "demo", "today": AS_OF}) as gate:
+        expected = [gate.approve_order({"order": "SO-1001"}), gate.check_credit({"order": "SO-1001"})]
+    for result, decision in zip((by_id, inline), expected, strict=True):
+        shown = json.loads(result.stdout)
+        assert shown == json.loads(decision.model_dump_json())
+        assert shown["failure"] is None
+    assert [a["role"] for a in json.loads(by_id.stdout)["approvals"]] == ["sales_manager", "general_manager"]
+    assert json.loads(inline.stdout)["credit"]["limit"] == "800000"  # C001's limit, read from the ERP
+
+
+def test_decide_an_unknown_order_id_is_a_one_line_error(demo_erp: str) -> None:
+    assert_clean_failure(erp("approval", "SO-9999", url=demo_erp),
+                         "error: no order 'SO-9999' in the ERP (adapter sql, mapping demo)")
+
+
+def test_decide_takes_the_erp_url_from_the_environment(demo_erp_sqlite: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALESGATE_DATABASE_URL", demo_erp_sqlite)
+    result = run("decide", "approval", "SO-1001", "--mapping", "demo", "--today", "2026-11-06", "--backend", "python")
+    assert result.exit_code == 0, result.output
+    assert "order_approval SO-1001: require_approval" in result.stdout
+
+
+def test_decide_a_bad_url_or_mapping_or_no_url_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SALESGATE_DATABASE_URL", raising=False)
+    bad = run("decide", "approval", "SO-1001", "--mapping", "demo", "--url", "nosuch://u:s3cret-pw@h/erp")
+    assert_clean_failure(bad, "error: unknown database type 'nosuch' in nosuch://u:***@h/erp")
+    assert "s3cret-pw" not in bad.output
+    assert_clean_failure(run("decide", "approval", "SO-1001", "--mapping", "nosuch", "--url", "sqlite://"),
+                         "error: no mapping 'nosuch': shipped mappings are demo, erpnext, odoo, tryton")
+    assert_clean_failure(run("decide", "approval", "SO-1001", "--mapping", "demo"),
+                         "error: no ERP database: pass --url URL or set SALESGATE_DATABASE_URL")
+    assert_clean_failure(run("decide", "approval", "SO-1001", "--adapter", "nosuch"),
+                         "error: unknown adapter 'nosuch': installed adapters are")
+
+
+def test_decide_with_an_unreachable_erp_answers_by_the_failure_mode_without_the_password() -> None:
+    """As the Python API: the database is down, so the decision is a block (failure mode closed), exit 0."""
+    url = "postgresql://erp:s3cret-pw@127.0.0.1:1/erp"
+    result = run("decide", "approval", "SO-1001", "--mapping", "demo", "--url", url, "--json", "--backend", "python")
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.stdout)
+    assert decision["outcome"] == "block"
+    assert "postgresql+psycopg://erp:***@127.0.0.1:1/erp" in decision["failure"]
+    assert "s3cret-pw" not in result.output
+    refused = run("decide", "approval", "SO-1001", "--mapping", "demo", "--url", url, "--fail-on", "block",
+                  "--backend", "python")
+    assert refused.exit_code == 1
+    assert "s3cret-pw" not in refused.output
+
+
+def test_decide_an_order_id_without_an_erp_says_how_to_read_it() -> None:
+    assert_clean_failure(run("decide", "approval", "SO-1001"),
+                         "error: cannot read SO-1001: no such file (to decide an order by id, read it from the ERP: "
+                         "--mapping NAME --url URL)")
+    assert_clean_failure(run("decide", "approval", '{"order": "SO-1001"}'),
+                         "error: no order 'SO-1001': give the order document, or read the order from the ERP by id: "
+                         "--mapping NAME --url URL")
+
+
+def test_decide_a_return_needs_its_document_even_with_an_erp(demo_erp_sqlite: str) -> None:
+    assert_clean_failure(erp("returns", "RT-1", url=demo_erp_sqlite),
+                         "error: 'RT-1' is neither a file nor a return document")
+
+
+def test_decide_a_disabled_adapter_says_so(demo_erp_sqlite: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALESGATE_DISABLE_PLUGINS", "sql")
+    assert_clean_failure(erp("approval", "SO-1001", url=demo_erp_sqlite),
+                         "error: adapter 'sql' is disabled (SALESGATE_DISABLE_PLUGINS=sql)")
+
+
 # -- vocab and schema -----------------------------------------------------------------------------------
 
 
@@ -498,13 +601,16 @@ def test_docs_cli_examples_print_what_the_docs_show(tmp_path: Path, monkeypatch:
     for name, content in files.items():
         (tmp_path / name).write_text(content, encoding="utf-8")
     (tmp_path / "rules").symlink_to(ROOT / "rules", target_is_directory=True)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'demo-erp.db'}")  # for the examples that read the ERP
+    create_demo_erp(load_demo_company(), engine)
+    engine.dispose()
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.delenv("SALESGATE_BACKEND", raising=False)
     ran, wrong = 0, []
     updated = DOCS.read_text(encoding="utf-8")
     for command, shown in examples:
-        args = command.split()[1:]
+        args = shlex.split(command)[1:]
         if any(c in command for c in "#>;|") or args == ["schema"] or not all(
             (tmp_path / a).exists() for a in args if a.endswith((".json", "/"))
         ):

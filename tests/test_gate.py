@@ -600,3 +600,84 @@ def test_a_closed_gate_closes_its_store_and_adapter_only_after_the_last_recordin
     assert results[0].failure is None
     with pytest.raises(GateClosedError):
         gate.approve_order(ORDER)
+
+
+# -- building a gate with an adapter: the adapter's options never collide with the Gate's ---------------------
+
+class FilesAdapter:
+    """An adapter whose options are named like the Gate's own keywords: ``path`` and ``timeout``."""
+
+    def __init__(self, path: str, timeout: float = 30.0) -> None:
+        self.path, self.timeout = path, timeout
+
+
+class RegistersFiles:
+    @hookimpl
+    def salesgate_register_adapters(self, register: Any) -> None:
+        register("acme-files", FilesAdapter)
+
+
+def test_adapter_options_named_path_and_timeout_reach_the_adapter_and_the_gate_keeps_its_own() -> None:
+    with Gate.from_path(seed_policy_path(), backend="python", entry_points=False, plugins=[RegistersFiles()],
+                        adapter="acme-files", adapter_options={"path": "books/", "timeout": 3}, timeout=1) as gate:
+        assert isinstance(gate.adapter, FilesAdapter)
+        assert (gate.adapter.path, gate.adapter.timeout) == ("books/", 3)
+        assert gate._timeout == 1  # the gate's deadline is its own
+
+
+def test_an_adapter_option_called_path_works_as_a_keyword_of_from_path_and_default() -> None:
+    """``path`` used to collide with from_path's own argument: a raw 'multiple values' TypeError."""
+    options: dict[str, Any] = {"backend": "python", "entry_points": False, "plugins": [RegistersFiles()],
+                               "adapter": "acme-files", "path": "books/"}
+    for gate in (Gate.from_path(seed_policy_path(), **options), Gate.default(**options)):
+        with gate:
+            assert isinstance(gate.adapter, FilesAdapter)
+            assert gate.adapter.path == "books/"
+
+
+def test_sql_adapter_timeout_is_set_through_adapter_options(seed: Policy) -> None:
+    """The sql adapter checks its timeout: 0 reaching it proves the option went to the adapter, not the gate."""
+    from salesgate.errors import AdapterError
+
+    with pytest.raises(AdapterError, match=r"sql adapter: timeout must be a positive number of seconds, got 0"):
+        Gate(seed, backend="python", entry_points=False, adapter="sql",
+             adapter_options={"url": "sqlite://", "mapping": "demo", "timeout": 0})
+
+
+def test_a_gate_keyword_the_adapter_needs_is_named_with_how_to_pass_it(seed: Policy) -> None:
+    """The older form (adapter options as Gate keywords): ``timeout`` goes to the gate; the message says so."""
+    from salesgate.errors import AdapterError
+
+    class NeedsTimeout:
+        def __init__(self, path: str, timeout: float) -> None:
+            self.timeout = timeout
+
+    class Registers:
+        @hookimpl
+        def salesgate_register_adapters(self, register: Any) -> None:
+            register("acme-timed", NeedsTimeout)
+
+    with pytest.raises(AdapterError) as info:
+        Gate(seed, backend="python", entry_points=False, plugins=[Registers()], adapter="acme-timed", path="x",
+             timeout=3)
+    message = str(info.value)
+    assert "adapter 'acme-timed' cannot be built from these options (path)" in message
+    assert "timeout= went to the Gate, not the adapter" in message
+    assert "adapter_options={'timeout': ...}" in message
+
+
+def test_the_gate_timeout_is_checked_with_a_message_not_a_raw_type_error(seed: Policy) -> None:
+    with pytest.raises(TypeError, match=r"Gate timeout must be a number of seconds or None, got '3s'; an adapter's "
+                                        r"own timeout goes in adapter_options"):
+        Gate(seed, backend="python", entry_points=False, timeout="3s")  # type: ignore[arg-type]
+
+
+def test_an_adapter_option_given_both_ways_is_named(seed: Policy) -> None:
+    with pytest.raises(TypeError, match=r"adapter option url given twice, in adapter_options and as a Gate keyword"):
+        Gate(seed, backend="python", entry_points=False, adapter="sql", adapter_options={"url": "sqlite://"},
+             url="sqlite://")
+
+
+def test_adapter_options_without_an_adapter_say_how_to_name_one(seed: Policy) -> None:
+    with pytest.raises(TypeError, match=r"unexpected options url: adapter options need adapter=\.\.\., e\.g\. "):
+        Gate(seed, backend="python", entry_points=False, adapter_options={"url": "sqlite://"})

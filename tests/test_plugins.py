@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from salesgate import (
+    AdapterError,
     Approval,
     CreditExposure,
     Customer,
@@ -482,6 +483,58 @@ def test_adapters_register_by_name_and_a_duplicate_names_both_classes(seed: Poli
     assert "adapter name 'acme-sql' is registered twice" in str(info.value)
     assert "test_plugins.SqlAdapter" in str(info.value)
     assert "test_plugins.OtherSqlAdapter" in str(info.value)
+
+
+class Files:
+    def __init__(self, path: str = ".") -> None:
+        self.path = path
+
+
+class RegistersFiles:
+    """An entry-point plugin named like the adapter it registers, as most are."""
+
+    @hookimpl
+    def salesgate_register_adapters(self, register: Any) -> None:
+        register("acme_files", Files)
+
+
+def test_an_adapter_named_in_the_disable_variable_is_refused_as_disabled(
+    seed: Policy, entry_points: list[FakeEntryPoint], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SALESGATE_DISABLE_PLUGINS=x then adapter="x": the adapter is off and the error says why, whether x names
+    the adapter (sql) or the plugin that registers it (its entry point was never imported)."""
+    entry_points.append(FakeEntryPoint("acme_files", loaded=RegistersFiles))
+    monkeypatch.setenv(DISABLE_ENV, "acme_files,sql")
+    for name in ("acme_files", "sql"):
+        with pytest.raises(AdapterError) as info:
+            make_gate(seed, entry_points=True, adapter=name,
+                      adapter_options={"url": "sqlite://"} if name == "sql" else {})
+        assert str(info.value) == (f"adapter {name!r} is disabled (SALESGATE_DISABLE_PLUGINS=acme_files,sql): "
+                                   f"remove {name!r} from it to use the adapter")
+    assert "sql" not in make_gate(seed).hooks.register_adapters()
+
+
+def test_an_adapter_whose_builtin_plugin_is_disabled_names_that_plugin(seed: Policy) -> None:
+    with pytest.raises(AdapterError) as info:
+        make_gate(seed, disable_plugins=["adapters"], adapter="sql", adapter_options={"url": "sqlite://"})
+    assert str(info.value) == ("adapter 'sql' is registered by the built-in plugin 'adapters', which is disabled "
+                               "(disable_plugins=['adapters']): remove 'adapters' from it to use the adapter")
+
+
+def test_an_unknown_adapter_lists_the_disabled_plugins_that_may_register_it(
+    seed: Policy, entry_points: list[FakeEntryPoint],
+) -> None:
+    entry_points.append(FakeEntryPoint("acme_csv", loaded=RegistersFiles))
+    with pytest.raises(AdapterError) as info:
+        make_gate(seed, entry_points=True, disable_plugins=["acme_csv"], adapter="csv")
+    assert str(info.value) == ("unknown adapter 'csv': installed adapters are memory, sql; disabled plugins, which "
+                               "may register it: acme_csv")
+
+
+def test_disable_plugins_given_as_one_string_is_refused(seed: Policy) -> None:
+    with pytest.raises(TypeError, match=r"disable_plugins takes a list of names, got the string 'audit': "
+                                        r"disable_plugins=\['audit'\]"):
+        make_gate(seed, disable_plugins="audit")
 
 
 class Recorder:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,7 +31,7 @@ from .commands.export import export_command
 from .commands.simulate import simulate_command
 from .commands.test import run_tests_command
 from .decisions import Decision, Outcome, PricingResult, Reason
-from .errors import EngineError, PolicyError, SalesgateError
+from .errors import EngineError, FactsError, PolicyError, SalesgateError
 from .gate import BackendName, Gate
 from .hooknames import HOOKS, Hook
 from .money import format_money
@@ -114,12 +116,18 @@ def _hook(value: str) -> Hook:
 
 
 def _read_facts(source: str) -> dict[str, Any]:
-    """The facts document: a JSON object, read from a file or from stdin (``-``)."""
+    """The facts document: a JSON object, read from a file, from stdin (``-``) or written inline."""
+    if source.lstrip().startswith("{"):
+        return _parse_facts(source.encode("utf-8"), "INPUT")
     shown = "stdin" if source == "-" else source
     try:
         raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
         raise UsageProblem(f"cannot read {shown}: {exc.strerror or exc}") from None
+    return _parse_facts(raw, shown)
+
+
+def _parse_facts(raw: bytes, shown: str) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -211,35 +219,110 @@ def validate(path: str) -> None:
 
 @cli.command()
 @click.argument("hook", metavar="HOOK")
-@click.argument("facts", metavar="INPUT.json")
+@click.argument("facts", metavar="INPUT")
 @click.option("--rules", "rules", type=click.Path(path_type=str), metavar="PATH",
               help="Policy directory (default: the seed policy shipped with salesgate).")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON (see docs/cli.md).")
 @click.option("--explain", is_flag=True, help="Show every rule evaluated and why it fired or not.")
 @click.option("--fail-on", type=click.Choice([o.value for o in Outcome if o is not Outcome.allow]),
               help="Exit 1 when the outcome is this severe or worse (for scripts and CI).")
+@click.option("--adapter", metavar="NAME",
+              help="Read what INPUT leaves out from the ERP through this adapter (with --mapping or --url: sql).")
+@click.option("--mapping", metavar="NAME|FILE",
+              help="The sql adapter's mapping: demo, erpnext, odoo, tryton, or your own .yaml.")
+@click.option("--url", metavar="URL", help="The ERP database (default: $SALESGATE_DATABASE_URL).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="The day the sql adapter counts exposure at (default: today in the mapping's time zone).")
 @_backend_option
 @_lang_option
 def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: bool, fail_on: str | None,
+           adapter: str | None, mapping: str | None, url: str | None, today: datetime | None,
            backend: BackendName, lang: str | None) -> None:
     """Decide one order or return.
 
     HOOK is order_approval, credit_check, pricing or return_handling (or approval, credit,
-    returns). INPUT.json is the facts document, `-` for stdin: {"order": ..., "customer": ...,
-    "products": [...], "exposure": ...} for the order hooks, {"return": ..., "customer": ...}
-    for returns.
+    returns). INPUT is the facts document: a JSON file, `-` for stdin, or the JSON itself:
+    {"order": ..., "customer": ..., "products": [...], "exposure": ...} for the order hooks,
+    {"return": ..., "customer": ...} for returns.
+
+    With an ERP (--mapping, --url or --adapter) what INPUT leaves out is read from it, and INPUT may
+    be just an order id:
+
+    \b
+    salesgate decide approval SO-1001 --mapping demo --url sqlite:///erp.db
+    salesgate decide credit '{"order": "SO-1001"}' --mapping erpnext
     """
     name = _hook(hook)
-    document = _read_facts(facts)
+    erp = _erp_options(adapter, mapping, url, today)
+    document, order_id = _decide_input(facts, name, erp)
     policy = _load(rules)
-    with _gate(lambda: Gate(policy, backend=backend), backend) as gate:
-        decision = gate.decide(name, document, explain=explain)
+    options: dict[str, Any] = {} if erp is None else {"adapter": erp[0], "adapter_options": erp[1]}
+    with _gate(lambda: Gate(policy, backend=backend, **options), backend) as gate:
+        try:
+            decision = gate.decide(name, document, explain=explain)
+        except FactsError as exc:
+            if order_id is None or not str(exc).startswith(f"no order {order_id!r}:"):
+                raise
+            if erp is None:
+                raise UsageProblem(f"no order {order_id!r}: give the order document, or read the order from the ERP "
+                                   "by id: --mapping NAME --url URL") from None
+            raise UsageProblem(f"no order {order_id!r} in the ERP ({_erp_label(erp)})") from None
     if as_json:
         click.echo(_dumps(decision.model_dump(mode="json")))
     else:
         show(*_decision_view(decision, explain=explain, lang=lang))
     if fail_on is not None and decision.outcome.rank >= Outcome(fail_on).rank:
         sys.exit(1)
+
+
+def _erp_options(adapter: str | None, mapping: str | None, url: str | None,
+                 today: datetime | None) -> tuple[str, dict[str, Any]] | None:
+    """The adapter ``decide`` reads the ERP through, and its options; None without an ERP."""
+    if adapter is None and mapping is None and url is None:
+        if today is not None:
+            raise UsageProblem("--today is for an ERP adapter: add --mapping (and --url)")
+        return None
+    name = adapter or "sql"
+    options: dict[str, Any] = {}
+    if mapping is not None:
+        options["mapping"] = mapping
+    if url is not None:
+        options["url"] = url
+    if today is not None:
+        options["today"] = today.date()
+    if name == "sql" and url is None:
+        from salesgate_adapters.sql import DEFAULT_URL_ENV
+
+        if not os.environ.get(DEFAULT_URL_ENV, "").strip():
+            raise UsageProblem(f"no ERP database: pass --url URL or set {DEFAULT_URL_ENV}")
+    return name, options
+
+
+def _erp_label(erp: tuple[str, dict[str, Any]]) -> str:
+    """The adapter and mapping, for messages; never the URL (it may hold a password)."""
+    mapping = erp[1].get("mapping")
+    return f"adapter {erp[0]}" + (f", mapping {mapping}" if mapping is not None else "")
+
+
+def _decide_input(source: str, hook: Hook, erp: tuple[str, dict[str, Any]] | None) -> tuple[dict[str, Any], str | None]:
+    """The facts document ``decide`` was given, and the order id when INPUT was just an id.
+
+    A file, ``-`` or inline JSON is the document; anything else is an order id when an ERP is given
+    (a file of that name wins), else a file that cannot be read."""
+    if erp is None and source != "-" and not source.lstrip().startswith("{") and not Path(source).exists():
+        raise UsageProblem(f"cannot read {source}: no such file (to decide an order by id, read it from the ERP: "
+                           "--mapping NAME --url URL)")
+    if erp is None or source == "-" or source.lstrip().startswith("{") or Path(source).exists():
+        document = _read_facts(source)
+        order = document.get("order")
+        return document, order if isinstance(order, str) else None
+    order_id = source.strip()
+    if hook == "return_handling":
+        raise UsageProblem(f"{source!r} is neither a file nor a return document: a return is decided from its "
+                           'document, e.g. \'{"return": {"id": ..., "original_order_id": ..., "sku": ..., ...}}\'')
+    if not order_id:
+        raise UsageProblem("INPUT is empty: give an order id, a JSON file, - for stdin, or the JSON itself")
+    return {"order": order_id}, order_id
 
 
 @cli.command()

@@ -88,7 +88,7 @@ def demo_gate(company: DemoCompany, *, backend: BackendName = "durable", policy:
     from salesgate_adapters.demo_erp import create_demo_erp
 
     return Gate(policy or load_policy(seed_policy_path()), backend=backend, adapter="sql",
-                engine=create_demo_erp(company), mapping="demo", today=company.as_of)
+                adapter_options={"engine": create_demo_erp(company), "mapping": "demo", "today": company.as_of})
 
 
 def return_request(request: ReturnRequest, requested_on: date) -> dict[str, Any]:

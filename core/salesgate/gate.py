@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import Iterable, Mapping
@@ -107,6 +108,7 @@ class Gate:
     def __init__(
         self,
         policy: Policy,
+        /,
         *,
         backend: BackendName = "durable",
         plugins: Iterable[object] = (),
@@ -116,41 +118,69 @@ class Gate:
         store: Store | str | None = None,
         timeout: float | None = None,
         adapter: str | object | None = None,
-        **adapter_options: Any,
+        adapter_options: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> None:
         self._backend_name: BackendName = backend
-        self._timeout = Deadline(timeout).seconds  # checked here: a bad timeout fails at construction
+        self._timeout = Deadline(_seconds(timeout)).seconds  # checked here: a bad timeout fails at construction
         self._hooks = Hooks(build_plugin_manager(plugins, disable=disable_plugins, entry_points=entry_points))
-        self._adapter = self._attach_adapter(adapter, adapter_options)
+        given = {"backend": backend != "durable", "plugins": bool(plugins), "disable_plugins": bool(disable_plugins),
+                 "entry_points": not entry_points, "failure_mode": failure_mode is not None,
+                 "store": store is not None, "timeout": timeout is not None}
+        self._adapter = self._attach_adapter(adapter, _adapter_options(adapter_options, options), legacy=bool(options),
+                                             gate_keywords={keyword for keyword, set_ in given.items() if set_})
         self._store, self._owns_store = self._attach_store(store, timeout)
         self._loaded = _Loaded(policy, make_backend(backend, policy))
         self._failure_mode = failure_mode
         self._lock = threading.Lock()
 
-    def _attach_adapter(self, adapter: str | object | None, options: Mapping[str, Any]) -> object | None:
-        """Instantiate an adapter registered by name (or take an instance) and register it as a plugin."""
+    def _attach_adapter(self, adapter: str | object | None, options: Mapping[str, Any], *, legacy: bool,
+                        gate_keywords: set[str]) -> object | None:
+        """Instantiate an adapter registered by name (or take an instance) and register it as a plugin.
+
+        ``gate_keywords`` are the Gate's own keywords the caller set: with options passed the old way
+        (as keywords of the Gate), one the adapter also takes went to the gate, and errors say so."""
         if adapter is None:
             if options:
-                raise TypeError(f"unexpected options {', '.join(sorted(options))}: adapter options need adapter=...")
+                raise TypeError(f"unexpected options {', '.join(sorted(options))}: adapter options need adapter=..., "
+                                "e.g. Gate(policy, adapter='sql', adapter_options={'url': ..., 'mapping': ...})")
             return None
         if isinstance(adapter, str):
             available = self._hooks.register_adapters()
             if adapter not in available:
-                suggestion = did_you_mean(adapter, available)
-                hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
-                raise AdapterError(f"unknown adapter {adapter!r}{hint}: installed adapters are "
-                                   f"{', '.join(sorted(available)) or 'none'}")
+                raise AdapterError(self._unknown_adapter(adapter, available))
+            cls = available[adapter]
+            accepted = _parameters(cls)
+            shadowed = sorted(k for k in gate_keywords if k in accepted and k not in options) if legacy else []
             try:
-                instance: object = available[adapter](**options)
+                instance: object = cls(**options)
             except TypeError as exc:
                 given = ", ".join(sorted(options)) or "none"
-                raise AdapterError(f"adapter {adapter!r} cannot be built from these options ({given}): {exc}") from None
+                hint = "".join(f"; {k}= went to the Gate, not the adapter, as it is a Gate keyword: pass the "
+                               f"adapter's as adapter_options={{{k!r}: ...}}" for k in shadowed)
+                raise AdapterError(f"adapter {adapter!r} cannot be built from these options ({given}): {exc}{hint}"
+                                   ) from None
+            for keyword in shadowed:  # ambiguous, and it used to be allowed: say what happened, do not fail
+                logger.warning("Gate(%s=...) is the gate's own %s; adapter %r keeps its default %s: pass it as "
+                               "adapter_options={%r: ...}", keyword, keyword, adapter, keyword, keyword)
         else:
             if options:
-                raise TypeError("adapter options are only for an adapter given by name")
+                raise TypeError(f"adapter options ({', '.join(sorted(options))}) are only for an adapter given by "
+                                f"name: configure the {type(adapter).__name__} instance itself")
             instance = adapter
         self._hooks.pm.register(instance, name="adapter")
         return instance
+
+    def _unknown_adapter(self, name: str, available: Mapping[str, type]) -> str:
+        """Why ``name`` is not an adapter: it or its plugin is disabled, or it is not installed."""
+        disabled = self._hooks.why_adapter_unavailable(name)
+        if disabled is not None:
+            return disabled
+        suggestion = did_you_mean(name, available)
+        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+        off = sorted(self._hooks.disabled())
+        also = f"; disabled plugins, which may register it: {', '.join(off)}" if off else ""
+        return f"unknown adapter {name!r}{hint}: installed adapters are {', '.join(sorted(available)) or 'none'}{also}"
 
     @property
     def adapter(self) -> object | None:
@@ -175,8 +205,9 @@ class Gate:
         return self._store
 
     @classmethod
-    def from_path(cls, path: str | Path, **options: Any) -> Gate:
-        """Load, check and compile the policy in ``path`` (a directory of rule files)."""
+    def from_path(cls, path: str | Path, /, **options: Any) -> Gate:
+        """Load, check and compile the policy in ``path`` (a directory of rule files); ``options`` are
+        the Gate's. ``path`` is positional only, so an adapter option may be called ``path`` too."""
         return cls(load_policy(path), **options)
 
     @classmethod
@@ -517,6 +548,38 @@ class Gate:
                         reasons=[Reason(rule="salesgate-failure", outcome=outcome, message=message,
                                         plugin="salesgate")],
                         policy=context.policy_ref, backend=context.backend.name, failure=what)
+
+
+def _adapter_options(namespaced: Mapping[str, Any] | None, keywords: Mapping[str, Any]) -> dict[str, Any]:
+    """The adapter's options: ``adapter_options={...}`` (the documented form, where any name goes,
+    ``timeout`` and ``path`` included) plus those given as keywords of the Gate (the older form)."""
+    if namespaced is not None and not isinstance(namespaced, Mapping):
+        raise TypeError(f"adapter_options takes a dict of the adapter's options, got {type(namespaced).__name__}")
+    both = sorted(set(namespaced or {}) & set(keywords))
+    if both:
+        raise TypeError(f"adapter option {', '.join(both)} given twice, in adapter_options and as a Gate keyword: "
+                        "pass it once, in adapter_options")
+    return {**(namespaced or {}), **keywords}
+
+
+def _parameters(cls: type) -> set[str]:
+    """The keyword names an adapter class's constructor takes (none known if it cannot be inspected)."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return set()
+    return {name for name, p in signature.parameters.items()
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+
+
+def _seconds(timeout: object) -> float | None:
+    """The gate's timeout, checked: a number of seconds or None (an adapter's own goes in adapter_options)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float | Decimal):
+        raise TypeError(f"Gate timeout must be a number of seconds or None, got {timeout!r}; an adapter's own "
+                        "timeout goes in adapter_options={'timeout': ...}")
+    return float(timeout)
 
 
 _DELIVERY_FIELDS = ("unit_price", "delivered_qty", "days_since_delivery")

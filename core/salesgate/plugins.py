@@ -56,6 +56,8 @@ class PluginManager(pluggy.PluginManager):
     def __init__(self, project_name: str) -> None:
         super().__init__(project_name)
         self.generation = 0
+        self.disabled: dict[str, str] = {}
+        """Names disabled when the manager was built, each with where it was disabled (for messages)."""
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
         try:
@@ -87,7 +89,14 @@ def build_plugin_manager(
     """
     pm = PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    skip = set(disable) | disabled_from_env()
+    if isinstance(disable, str):  # disable_plugins="audit" would disable "a", "u", "d"...
+        raise TypeError(f"disable_plugins takes a list of names, got the string {disable!r}: "
+                        f"disable_plugins=[{disable!r}]")
+    requested = list(disable)
+    from_env = disabled_from_env()
+    pm.disabled = {name: f"{DISABLE_ENV}={os.environ.get(DISABLE_ENV, '')}" for name in sorted(from_env)}
+    pm.disabled.update({name: f"disable_plugins={requested!r}" for name in requested})
+    skip = set(pm.disabled)
     for name, cls in _builtin_plugins().items():
         if name not in skip:
             pm.register(cls(), name=name)
@@ -290,7 +299,8 @@ class Hooks:
                 logger.exception("plugin %r failed to record decision %s", plugin, decision.subject)
 
     def register_adapters(self) -> dict[str, type]:
-        """Collect adapter classes by name; a duplicate name names both classes."""
+        """Collect adapter classes by name; a duplicate name names both classes. An adapter whose
+        name is disabled (``disable_plugins``, ``SALESGATE_DISABLE_PLUGINS``) is left out."""
         found: dict[str, type] = {}
 
         def register(name: str, cls: type) -> None:
@@ -300,7 +310,36 @@ class Hooks:
             found[name] = cls
 
         self.pm.hook.salesgate_register_adapters(register=register)
-        return found
+        disabled = self.disabled()
+        return {name: cls for name, cls in found.items() if name not in disabled}
+
+    def disabled(self) -> dict[str, str]:
+        """Plugin (and adapter) names disabled for this manager, each with where it was disabled."""
+        return dict(getattr(self.pm, "disabled", {}))
+
+    def why_adapter_unavailable(self, name: str) -> str | None:
+        """Why adapter ``name`` cannot be had because something was disabled, or None if nothing was.
+
+        Disabled entry-point plugins are never imported, so the adapters they would register are
+        unknown: they are only listed, as plugins that may register it."""
+        disabled = self.disabled()
+        if name in disabled:
+            return f"adapter {name!r} is disabled ({disabled[name]}): remove {name!r} from it to use the adapter"
+        for plugin, where in sorted(disabled.items()):
+            cls = _builtin_plugins().get(plugin)
+            if cls is not None and name in _adapter_names(cls()):
+                return (f"adapter {name!r} is registered by the built-in plugin {plugin!r}, which is disabled "
+                        f"({where}): remove {plugin!r} from it to use the adapter")
+        return None
+
+
+def _adapter_names(plugin: object) -> set[str]:
+    """The adapter names a plugin registers (asked directly, so it works for a plugin not registered)."""
+    names: set[str] = set()
+    hook = getattr(plugin, "salesgate_register_adapters", None)
+    if callable(hook):
+        hook(register=lambda name, cls: names.add(name))
+    return names
 
 
 AdapterRegister = Callable[[str, type], None]

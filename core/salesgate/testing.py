@@ -40,7 +40,7 @@ The contract
             def adapter(self): return MyAdapter(...)
 
             @pytest.fixture
-            def adapter_options(self): return {...}  # what Gate(adapter="mine", **options) needs
+            def adapter_options(self): return {...}  # what Gate(adapter="mine", adapter_options=...) needs
 
 Importing this module builds nothing and registers nothing: the policy is loaded by the fixture.
 
@@ -126,7 +126,7 @@ class GateFactory:
         ``entry_points`` defaults to True for an adapter given by name, which may come from an
         installed package, and to False otherwise, so that other installed plugins cannot change
         what the test sees. Other ``options`` go to :class:`~salesgate.Gate` (``plugins``,
-        ``disable_plugins``, ``failure_mode``) or to the adapter class.
+        ``disable_plugins``, ``failure_mode``, ``adapter_options`` for the adapter class).
         """
         if entry_points is None:
             entry_points = isinstance(adapter, str)
@@ -194,7 +194,7 @@ class AdapterContract:
     Chinese characters), ``known_skus`` and ``known_order_id`` (an order the adapter loads by id,
     whose customer it knows). ``unknown_customer_id``, ``unknown_sku`` and ``unknown_order_id``
     have defaults no ERP uses; override them if yours does. Set ``adapter_name`` and an
-    ``adapter_options`` fixture to also check that ``Gate(adapter=name, **options)`` finds the adapter.
+    ``adapter_options`` fixture to also check that ``Gate(adapter=name, adapter_options=...)`` finds the adapter.
     An adapter that implements the optional ``salesgate_load_delivery`` (returns) sets
     ``known_delivery`` to the ``(order id, sku)`` of a delivery its data holds.
 
@@ -385,9 +385,9 @@ class AdapterContract:
             pytest.skip("set adapter_name (and an adapter_options fixture) to check Gate(adapter=name, ...)")
         problem = ""
         try:
-            gate = salesgate_gate_factory(self.adapter_name, **adapter_options)
+            gate = salesgate_gate_factory(self.adapter_name, adapter_options=dict(adapter_options))
         except AdapterError as exc:
-            problem = f"Gate(adapter={self.adapter_name!r}, **adapter_options) failed: {exc}"
+            problem = f"Gate(adapter={self.adapter_name!r}, adapter_options=...) failed: {exc}"
             if str(exc).startswith("unknown adapter"):
                 problem += (". Adapters named in Gate(adapter=...) are registered by installed packages' "
                             "'salesgate' entry points: install yours (pip install -e .) first")

@@ -1,6 +1,6 @@
 """The SQL adapter: facts from an ERP database (SQLite, PostgreSQL, MariaDB/MySQL), as a mapping file
-declares them. ``Gate.from_path("rules/", adapter="sql", url=..., mapping="erpnext")``; the mapping
-format and the shipped mappings are documented in ``docs/adapters.md``.
+declares them: ``Gate.from_path("rules/", adapter="sql", adapter_options={"url": ..., "mapping": "erpnext"})``.
+The mapping format and the shipped mappings are documented in ``docs/adapters.md``.
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def erp_gate(mapping: str, url: str | None, today: datetime | None) -> Gate:
         options["url"] = url
     if today is not None:
         options["today"] = today.date()
-    return Gate.from_path(seed_policy_path(), backend="python", adapter="sql", **options)
+    return Gate.from_path(seed_policy_path(), backend="python", adapter="sql", adapter_options=options)
 
 
 def report_problems(problems: list[str]) -> None:

@@ -59,6 +59,7 @@ def get_gate() -> Gate:
         if gate is None:
             url, policy, mapping, timeout, engine = key
             options: dict[str, Any] = {"backend": engine, "timeout": float(timeout)}
-            gate = Gate(load_policy(policy), adapter="sql", url=url, mapping=mapping, **options)
+            gate = Gate(load_policy(policy), adapter="sql", adapter_options={"url": url, "mapping": mapping},
+                        **options)
             _gates[key] = gate
         return gate
