@@ -25,6 +25,7 @@ from ..vocabulary import VOCABULARY
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
 from .ir import Always, Cond, Expr, Kind, walk_refs
+from .limits import MAX_POLICY_BYTES, excerpt
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
 from .yamlfile import LineDict, line_of, load_yaml
 
@@ -261,7 +262,10 @@ def _compile_rules(
             cond: Cond = Always() if rule.when is True else check_condition(expressions.parse(when_text), ctx)
         except (expressions.ExpressionError, CheckError) as exc:
             suggestion = getattr(exc, "suggestion", None)
-            problem(f"{exc} (column {exc.column} of: {when_text})", "when", suggestion)
+            problem(f"{exc} (column {exc.column} of: {excerpt(when_text, exc.column)})", "when", suggestion)
+            continue
+        except RecursionError:  # the limits keep expressions shallow; a caller's deep stack still must not crash
+            problem("the condition is nested too deeply to check here: write it flatter", "when")
             continue
         hook_kinds = {
             "pricing": ("markup", "discount", "add", "set_price", "floor", "stop"),
@@ -280,8 +284,10 @@ def _compile_rules(
             try:
                 formulas[kind] = check_value(expressions.parse(text), ctx, Kind.number)
             except (expressions.ExpressionError, CheckError) as exc:
-                problem(f"{kind}: {exc} (column {exc.column} of: {text})", "then",
+                problem(f"{kind}: {exc} (column {exc.column} of: {excerpt(text, exc.column)})", "then",
                         getattr(exc, "suggestion", None))
+            except RecursionError:
+                problem(f"{kind}: the formula is nested too deeply to check here: write it flatter", "then")
         if act.block is not None:
             outcome, (message, translations) = Outcome.block, _messages(act.block, lang)
         elif act.require:
@@ -350,14 +356,18 @@ def load_policy(path: str | Path) -> Policy:
     if not files:
         problems.add("no rule files (*.yaml) found", str(root))
 
+    total = sum(p.stat().st_size for p in [*files, *([meta_path] if meta_path.exists() and meta_path != root else [])])
+    if total > MAX_POLICY_BYTES:
+        raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
+                                        "(4 MiB), the most a policy may hold", str(root)))
     loaded: list[tuple[RuleSetFile, LineDict, str]] = []
     for file in files:
-        digest.update(file.name.encode() + b"\0" + file.read_bytes())
         try:
             data = load_yaml(file, shown(file))
         except PolicyError as exc:
             problems.items.extend(exc.problems)
             continue
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
         if not isinstance(data, LineDict):
             problems.add("a rule file must be a mapping with ruleset, hook, version and rules", shown(file), 1)
             continue
