@@ -473,7 +473,8 @@ def _bomb(levels: int = 9) -> str:
     """A "billion laughs" rule file: each anchor is a list of nine aliases of the one before."""
     anchors = ['x0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     anchors += [f"x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
-    return "\n".join(anchors) + "\n" + rules_file(f"  - id: laughs\n    when: *a{levels - 1}\n    then: {{ block: x }}\n")
+    rule = f"  - id: laughs\n    when: *a{levels - 1}\n    then: {{ block: x }}\n"
+    return "\n".join(anchors) + "\n" + rules_file(rule)
 
 
 def test_a_yaml_alias_bomb_is_refused_at_the_alias_that_crosses_the_limit(tmp_path: Path) -> None:
@@ -561,7 +562,9 @@ def test_a_long_condition_is_quoted_in_the_error_only_around_the_problem(tmp_pat
     problem, _ = only_problem(root)
     assert problem.message.startswith("more than 100 operators in one expression")
     quoted = problem.message.split(" of: ", 1)[1]
-    assert len(quoted) < 70 and quoted.startswith("…") and quoted.endswith("…)")
+    assert len(quoted) < 70
+    assert quoted.startswith("…")
+    assert quoted.endswith("…)")
 
 
 _DEEP = "(" * 130 + "order.total > 1" + ")" * 130
@@ -569,7 +572,8 @@ _DEEP = "(" * 130 + "order.total > 1" + ")" * 130
 
 def _validate(root: Path) -> list[str]:
     result = CliRunner().invoke(cli, ["validate", str(root)])
-    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
     return result.stderr.splitlines()
 
 
@@ -578,7 +582,8 @@ def _decide(root: Path) -> list[str]:
     facts.write_text(json.dumps({"order": {"id": "SO-1", "customer_id": "C1", "order_date": "2026-11-23", "lines": []},
                                  "customer": {"id": "C1", "name": "n", "credit_limit": "1000"}}), encoding="utf-8")
     result = CliRunner().invoke(cli, ["decide", "approval", str(facts), "--rules", str(root), "--backend", "python"])
-    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
     return result.stderr.splitlines()
 
 
