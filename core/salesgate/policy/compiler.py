@@ -331,6 +331,14 @@ def rule_files(directory: Path) -> list[Path]:
     )
 
 
+def _size(path: Path) -> int:
+    """The size of a file; one gone since it was listed counts nothing (reading it will say so)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def load_policy(path: str | Path) -> Policy:
     """Load and compile the policy in a directory (or a single rule file). Raises PolicyError."""
     root = Path(path)
@@ -356,7 +364,7 @@ def load_policy(path: str | Path) -> Policy:
     if not files:
         problems.add("no rule files (*.yaml) found", str(root))
 
-    total = sum(p.stat().st_size for p in [*files, *([meta_path] if meta_path.exists() and meta_path != root else [])])
+    total = sum(_size(p) for p in [*files, *([meta_path] if meta_path.exists() and meta_path != root else [])])
     if total > MAX_POLICY_BYTES:
         raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
                                         "(4 MiB), the most a policy may hold", str(root)))
