@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from salesgate import Gate, PolicyError, PolicyProblem, load_policy
 from salesgate.cli import cli
+from salesgate.policy.ir import Const, Kind
 from salesgate.policy.limits import MAX_FILE_BYTES
 from salesgate.policy.yamlfile import load_yaml
 from salesgate.reload import PolicyReloader
@@ -546,6 +547,12 @@ def test_a_policy_over_four_mebibytes_is_refused(tmp_path: Path) -> None:
     ("{ set_price: '1234567890123456789012345678901234567890' }", "then",
      "set_price: the number 1234567890123456789012345678901234567890 is too large: numbers in a policy have at most "
      "15 digits before the decimal point (column 1 of: 1234567890123456789012345678901234567890)"),
+    ("{ set_price: '999999999999999 * 999999999999999' }", "then",
+     "set_price: the price 1.000000E+30 is too large: a price has at most 15 digits before the decimal point (column "
+     "1 of: 999999999999999 * 999999999999999)"),
+    ("{ floor: 1000000000000000 }", "then",
+     "floor: the number 1000000000000000 is too large: numbers in a policy have at most 15 digits before the decimal "
+     "point (column 1 of: 1000000000000000)"),
 ])
 def test_a_price_action_no_price_can_hold_is_refused_at_load_time(tmp_path: Path, then: str, field: str,
                                                                    message: str) -> None:
@@ -637,3 +644,12 @@ def test_every_limit_is_in_the_language_reference_with_its_value() -> None:
     for name, value in values.items():
         shown = "10^15" if name == "MAX_NUMBER" else f"{value:,}"
         assert shown in table, (name, shown)
+
+
+@pytest.mark.parametrize(("then", "price"), [("{ set_price: 2600 }", 2600), ("{ floor: 12.50 }", Decimal("12.50"))])
+def test_a_price_formula_yaml_reads_as_a_number_is_that_number(tmp_path: Path, then: str, price: Decimal) -> None:
+    """set_price: 2600 unquoted was 'Input should be a valid string'."""
+    root = write_policy(tmp_path, {"p.yaml": rules_file(f"  - id: r1\n    when: true\n    then: {then}\n",
+                                                        name="p", hook="pricing")})
+    action = load_policy(root).rules[0].action
+    assert (action.set_price or action.floor) == Const(price, Kind.number)

@@ -64,6 +64,20 @@ Percent = Annotated[
                                        {"type": "number", "minimum": 0, "maximum": 1}]}),
 ]
 Expression = Annotated[str, Field(min_length=1, description="An expression over the hook's facts.")]
+
+
+def _formula(value: Any) -> Any:
+    """``set_price: 2600`` is read by YAML as a number: it is the formula ``2600``, not a type error."""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Formula = Annotated[
+    Expression,
+    BeforeValidator(_formula),
+    Field(json_schema_extra={"anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}]}),
+]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
 Role = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
@@ -93,8 +107,8 @@ class Action(_Strict):
     discount: Percent | None = Field(None, description="Pricing: lower the price by this percentage.")
     add: Annotated[Decimal, AfterValidator(_amount)] | None = Field(
         None, description="Pricing: add this amount per unit (negative lowers).")
-    set_price: Expression | None = Field(None, description="Pricing: set the unit price to this expression.")
-    floor: Expression | None = Field(None, description="Pricing: the unit price never goes below this.")
+    set_price: Formula | None = Field(None, description="Pricing: set the unit price to this expression.")
+    floor: Formula | None = Field(None, description="Pricing: the unit price never goes below this.")
     stop: bool = Field(False, description="Pricing: no later price rule applies to the line.")
     refund: Percent | None = Field(None, description="Returns: refund this share of the amount.")
     restocking_fee: Percent | None = Field(None, description="Returns: keep this share of the amount as a fee.")
