@@ -484,9 +484,20 @@ def test_a_yaml_alias_bomb_is_refused_at_the_alias_that_crosses_the_limit(tmp_pa
     assert len(text.encode()) < 700
     root = write_policy(tmp_path, {"a.yaml": text})
     problem, _ = only_problem(root)
-    assert (problem.path, problem.line) == (str(root / "a.yaml"), 5)
-    assert problem.message == ("aliases repeat more than 10,000 values in this file (*a3 alone repeats 7,381): write "
-                               "the values out")
+    assert (problem.path, problem.line) == (str(root / "a.yaml"), 6)
+    assert problem.message == ("aliases repeat more than 100,000 values in this file (*a4 alone repeats 66,430): "
+                               "write the values out")
+
+
+def test_a_merge_key_in_thousands_of_rules_stays_within_the_alias_limit(tmp_path: Path) -> None:
+    """<<: *common in every rule of a large generated file is ordinary YAML, not a bomb."""
+    rules = "  - id: r0\n    when: order.total > 0\n    then: &common { notify: [finance], message: m }\n"
+    rules += "".join(f"  - id: r{i}\n    when: order.total > {i}\n    then:\n      <<: *common\n      warn: w{i}\n"
+                     for i in range(1, 4_000))
+    root = write_policy(tmp_path, {"a.yaml": rules_file(rules)})
+    policy = load_policy(root)
+    assert len(policy.rules) == 4_000
+    assert policy.rules[-1].action.notify == ("finance",)
 
 
 def test_aliases_within_the_limit_still_share_a_message(tmp_path: Path) -> None:
@@ -631,7 +642,7 @@ def test_every_way_in_refuses_an_alias_bomb_at_its_line(tmp_path: Path, entry: C
     root = write_policy(tmp_path / "rules", {"a.yaml": _bomb()})
     lines = entry(root)
     assert len(lines) == 2, lines
-    assert lines[0].startswith(f"{root / 'a.yaml'}:5: aliases repeat more than 10,000 values in this file")
+    assert lines[0].startswith(f"{root / 'a.yaml'}:6: aliases repeat more than 100,000 values in this file")
 
 
 def test_every_limit_is_in_the_language_reference_with_its_value() -> None:

@@ -21,7 +21,7 @@ MAX_POLICY_BYTES: Final = 4 * MAX_FILE_BYTES
 MAX_YAML_DEPTH: Final = 64
 """Lists and mappings inside each other in one YAML file."""
 
-MAX_ALIAS_VALUES: Final = 10_000
+MAX_ALIAS_VALUES: Final = 100_000
 """Values that YAML aliases (``*name``) repeat in one file, counted as if written out."""
 
 MAX_EXPRESSION_CHARS: Final = 20_000
