@@ -246,6 +246,16 @@ def test_decide_bad_json_is_a_one_line_error(tmp_path: Path) -> None:
     assert_clean_failure(result, f"{path}: invalid JSON: nested too deeply")
 
 
+def test_decide_a_json_integer_too_long_to_read_is_a_one_line_error_at_its_place(tmp_path: Path) -> None:
+    """Python refuses int() of more than 4,300 digits with a ValueError: that was a traceback."""
+    path = tmp_path / "long.json"
+    path.write_text('{"order": {"id": "SO-1",\n  "customer_id": -' + "9" * 5_000 + "}}", encoding="utf-8")
+    result = run("decide", "approval", str(path), "--backend", "python")
+    assert_clean_failure(result)
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}:2:18: invalid JSON: a number of 5,001 digits, more than the 4,300 salesgate reads"]
+
+
 @pytest.mark.parametrize(
     ("document", "needle"),
     [

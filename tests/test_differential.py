@@ -192,3 +192,60 @@ def test_net_unit_price_with_many_decimals_is_decided_not_failed_closed(gates: A
     for decision in decisions:
         assert decision.failure is None, decision.failure
     _same(*decisions)
+
+
+# -- price actions a validated policy may hold decide on both backends, or say why not ------------------
+
+PRICING_POLICY = "name: p\nversion: '1'\nroles: [sales_rep, sales_manager]\n"
+PRICED_ORDER = {
+    "order": {"id": "SO-P", "customer_id": "C1", "order_date": "2026-11-23",
+              "lines": [{"line_no": 7, "sku": "P1", "qty": 3, "unit_price": "1000"}]},
+    "customer": {"id": "C1", "name": "华东机电有限公司", "credit_limit": "100000"},
+    "products": [{"sku": "P1", "list_price": "1000", "cost": "700", "stock": 10}],
+}
+
+
+def _pricing_gates(tmp_path: Any, rules: str) -> list[Gate]:
+    (tmp_path / "policy.yaml").write_text(PRICING_POLICY, encoding="utf-8")
+    (tmp_path / "p.yaml").write_text("ruleset: p\nhook: pricing\nversion: '1'\nrules:\n" + rules, encoding="utf-8")
+    return [Gate.from_path(tmp_path, backend=backend, entry_points=False) for backend in ("python", "durable")]
+
+
+@pytest.mark.parametrize(("then", "price"), [
+    ('{ set_price: "2600" }', "2600.00"),
+    ('{ set_price: "line.qty * 500" }', "1500.00"),
+    ('{ discount: 50%, floor: "line.qty * 200" }', "600.00"),
+])
+def test_a_whole_number_price_formula_prices_the_line_on_both_backends(tmp_path: Any, then: str, price: str) -> None:
+    """set_price: "2600" validated, then blocked every decision: 'int' object has no attribute 'quantize'."""
+    gates = _pricing_gates(tmp_path, f"  - id: fixed\n    scope: line\n    when: true\n    then: {then}\n")
+    try:
+        decisions = [gate.price_order(PRICED_ORDER) for gate in gates]
+    finally:
+        for gate in gates:
+            gate.close()
+    for decision in decisions:
+        assert decision.failure is None, decision.failure
+        assert decision.pricing is not None
+        assert decision.pricing.lines[0].policy_price == Decimal(price)
+    _same(*decisions)
+
+
+def test_a_price_pushed_past_what_prices_hold_fails_with_the_rule_on_both_backends(tmp_path: Any) -> None:
+    """Fifty 100% markups double a price fifty times: the decision names the rule that went too far,
+    instead of an InvalidOperation from rounding."""
+    rules = "".join(f"  - id: up-{i:02}\n    priority: {i}\n    when: true\n    then: {{ markup: 100% }}\n"
+                    for i in range(50))
+    gates = _pricing_gates(tmp_path, rules)
+    try:
+        decisions = [gate.price_order(PRICED_ORDER) for gate in gates]
+    finally:
+        for gate in gates:
+            gate.close()
+    for decision in decisions:
+        assert decision.outcome.value == "block"
+        assert decision.failure is not None
+        assert f"{tmp_path / 'p.yaml'}:" in decision.failure
+        assert ("rule 'up-39', field 'then': markup made the price of line 7 1.099512E+15, beyond what a price may be"
+                in decision.failure)
+    _same(*decisions)

@@ -590,6 +590,17 @@ def test_unknown_fact_path_or_kind_is_rejected() -> None:
         DurableBackend([stage(rule("kind", Compare("==", Ref("order.total", Kind.text), const("1", Kind.text))))])
 
 
+
+def test_a_condition_deeper_than_python_recurses_is_an_engine_error_not_a_recursion_error() -> None:
+    """The checker keeps conditions within 100 operators; a stage built by hand past Python's stack
+    (a 600-term chain was enough) is refused with an EngineError that names the limits."""
+    chain: Any = num("order.total")
+    for _ in range(3_000):
+        chain = Arith("+", chain, num("order.total"), N)
+    with pytest.raises(EngineError, match="nested too deeply for the durable backend"):
+        DurableBackend([stage(rule("deep", Compare(">", chain, const(1))))])
+
+
 # -- actions -----------------------------------------------------------------------------------------
 
 def test_action_exception_fails_the_match(

@@ -583,3 +583,132 @@ def test_the_parser_never_evaluates_python() -> None:
         compile_when('__import__("os") == 1')
     with pytest.raises(CheckError, match=re.escape("unknown fact 'order.__class__'")):
         compile_when("order.__class__ == 1")
+
+
+# -- limits (docs/policy-language.md, "Limits") -------------------------------------------------------
+
+def _refusal(text: str) -> tuple[str, int]:
+    with pytest.raises((ExpressionError, CheckError)) as info:
+        compile_when(text)
+    exc: Any = info.value
+    return exc.message, exc.column
+
+
+@pytest.mark.parametrize("depth", [130, 5_000])
+def test_parentheses_nested_past_the_limit_are_refused_at_the_first_one_too_deep(depth: int) -> None:
+    """130 levels used to exhaust Python's stack: a RecursionError traceback from validate and decide."""
+    message, column = _refusal("(" * depth + "order.total > 1" + ")" * depth)
+    assert (message, column) == (
+        "nested more than 32 levels deep: write the condition flatter, or split it into several rules", 33)
+
+
+@pytest.mark.parametrize("text", [
+    "not " * 40 + "order.guarantee",
+    "order.total > " + "-" * 40 + "1",
+    "order.total > 1 and " + "[" * 40 + "1" + "]" * 40,
+])
+def test_not_minus_and_brackets_count_as_nesting_too(text: str) -> None:
+    message, _ = _refusal(text)
+    assert message.startswith("nested more than 32 levels deep")
+
+
+@pytest.mark.parametrize("joiner", [" and order.total > ", " or order.total > "])
+def test_hundreds_of_chained_conditions_are_refused_not_a_recursion_error(joiner: str) -> None:
+    message, column = _refusal("order.total > 1" + "".join(f"{joiner}{i}" for i in range(600)))
+    assert message == ("more than 100 operators in one expression: split the rule into several rules, or list values "
+                       "with 'in [...]'")
+    assert column > 1
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*", "/"])
+def test_a_thousand_term_arithmetic_chain_is_refused(op: str) -> None:
+    message, _ = _refusal("order.total > " + f" {op} ".join(["order.total"] * 1_000))
+    assert message.startswith("more than 100 operators in one expression")
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_expressions_at_the_limits_compile_and_match_on_every_backend(backend: str) -> None:
+    """The limits sit where both backends still build: a 600-term chain crashed durable's build."""
+    nested = "(" * 31 + "order.total > 1" + ")" * 31  # parentheses 31 deep, and the rule's own level
+    chain = "order.total * 2 > " + " + ".join(["order.total"] * 99)  # 100 operators: 98 +, 1 *, 1 >
+    listed = "customer.id in [" + ", ".join(f'"C-{i}"' for i in range(2_000)) + "]"  # one operator
+    dates = 'order.order_date + days(100000) > date("2026-01-01")'
+    conds = {name: compile_when(text) for name, text in
+             (("nested", nested), ("chain", chain), ("listed", listed), ("dates", dates))}
+    stage = Stage("limits", tuple(EngineRule(name, i, "order", cond) for i, (name, cond) in enumerate(conds.items())),
+                  VOCAB)
+    engine = BACKENDS[backend]([stage])
+    try:
+        assert {rule for rule, _ in engine.match("limits", FACTS["std"])} == {"nested", "listed", "dates"}
+    finally:
+        engine.close()
+
+
+def test_an_expression_longer_than_the_limit_is_refused_before_it_is_read() -> None:
+    message, column = _refusal("order.total > 1 or " * 1_100 + "order.total > 1")
+    assert message == "an expression of 20,915 characters: at most 20,000; split the rule into several rules"
+    assert column == 20_001
+
+
+def test_a_text_longer_than_the_limit_is_refused_at_its_column() -> None:
+    assert _refusal('customer.name == "' + "长" * 1_001 + '"') == (
+        "a text of 1,001 characters: at most 1,000 in one expression", 18)
+    assert compile_when('customer.name == "' + "长" * 1_000 + '"') == Compare(
+        "==", Ref("customer.name", Kind.text), Const("长" * 1_000, Kind.text))
+
+
+def test_a_text_with_escaped_quotes_still_reads_as_one_text() -> None:
+    assert compile_when(r'customer.name == "a\"b\\" and customer.region == ' + "'c\\'d'") == And((
+        Compare("==", Ref("customer.name", Kind.text), Const('a"b\\', Kind.text)),
+        Compare("==", Ref("customer.region", Kind.text), Const("c'd", Kind.text)),
+    ))
+
+
+@pytest.mark.parametrize("number", ["1000000000000000", "99999999999999999999", "1_000_000_000_000_000.5",
+                                    "1" * 40])
+def test_a_number_with_more_than_15_digits_before_the_point_is_refused(number: str) -> None:
+    assert _refusal(f"order.total > {number}") == (
+        f"the number {number} is too large: numbers in a policy have at most 15 digits before the decimal point", 15)
+
+
+def test_the_largest_number_a_policy_may_write_is_read_exactly() -> None:
+    assert compile_when("order.total > 999_999_999_999_999.9999") == Compare(
+        ">", Ref("order.total", Kind.number), Const(Decimal("999999999999999.9999"), Kind.number))
+
+
+@pytest.mark.parametrize("days", ["100001", "99999999999999"])
+def test_days_past_the_limit_are_refused_at_load_time(days: str) -> None:
+    """days(99999999999999999999) validated and then blocked every decision with an OverflowError."""
+    message, column = _refusal(f'order.order_date + days({days}) > date("2026-01-01")')
+    assert (message, column) == ("days() takes at most 100,000 days (about 270 years)", 20)
+
+
+@pytest.mark.parametrize("text", ['order.order_date < date("9999-12-31") + days(1)',
+                                  'order.order_date > date("0001-01-01") - days(1)'])
+def test_a_constant_date_outside_the_calendar_is_refused(text: str) -> None:
+    message, _ = _refusal(text)
+    assert message == "the date falls outside the calendar (0001-01-01 to 9999-12-31)"
+
+
+def test_a_constant_date_computation_is_done_once_at_load_time() -> None:
+    assert compile_when('order.order_date < date("2026-12-31") - days(30)') == Compare(
+        "<", Ref("order.order_date", Kind.date), Const(date(2026, 12, 1), Kind.date))
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_a_date_computed_past_9999_is_missing_on_every_backend_not_an_overflow(backend: str) -> None:
+    """order_date + a number of days from the facts can leave the calendar: the value is missing, so the
+    comparison is false (and its negation too), as for any missing value, on both backends."""
+    late = _factset({**ROOT, "order.order_date": date(9999, 12, 1), "order.payment_terms_days": 60})
+    conds = {
+        "after": compile_when('order.order_date + order.payment_terms_days > date("2026-01-01")'),
+        "not-after": compile_when('not (order.order_date + order.payment_terms_days > date("2026-01-01"))'),
+        "before": compile_when('order.order_date - order.payment_terms_days < date("9999-12-31")'),
+    }
+    stage = Stage("dates", tuple(EngineRule(name, i, "order", cond) for i, (name, cond) in enumerate(conds.items())),
+                  VOCAB)
+    engine = BACKENDS[backend]([stage])
+    try:
+        assert {rule for rule, _ in engine.match("dates", late)} == {"before"}
+    finally:
+        engine.close()

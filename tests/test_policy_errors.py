@@ -6,13 +6,20 @@ Every problem names the file and line, the rule and the field, and a did-you-mea
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from salesgate import PolicyError, PolicyProblem, load_policy
+from salesgate import Gate, PolicyError, PolicyProblem, load_policy
+from salesgate.cli import cli
+from salesgate.policy.ir import Const, Kind
+from salesgate.policy.limits import MAX_FILE_BYTES
 from salesgate.policy.yamlfile import load_yaml
+from salesgate.reload import PolicyReloader
 from salesgate.seed import seed_policy_path
 
 POLICY_YAML = "name: test-policy\nversion: '1'\nroles: [sales_rep, sales_manager, finance, general_manager]\n"
@@ -200,10 +207,20 @@ def test_a_message_in_no_language_is_refused_with_its_place(tmp_path: Path, acti
     assert problem.message.startswith("a message in no language: write the text, or one text per language")
 
 
+_NOT_A_CONDITION = ("not as a condition: write a condition such as order.total >= 100000, or 'true' for a rule that "
+                    "fires on every decision")
+
+
 @pytest.mark.parametrize(("when", "message"), [
     ("false", "the condition is always false, so the rule could never fire"),
-    ("no", "the condition is always false, so the rule could never fire"),
-    ("5", "expected a condition such as order.total >= 100000 (or true), got 5"),
+    ("yes", f"YAML reads 'yes' as true, {_NOT_A_CONDITION}"),
+    ("On", f"YAML reads 'On' as true, {_NOT_A_CONDITION}"),
+    ("no", f"YAML reads 'no' as false, {_NOT_A_CONDITION}"),
+    ("5", f"YAML reads '5' as the number 5, {_NOT_A_CONDITION}"),
+    ("0x10", f"YAML reads '0x10' as the number 16, {_NOT_A_CONDITION}"),
+    ("~", f"YAML reads '~' as nothing, {_NOT_A_CONDITION}"),
+    ("2026-12-01", f"YAML reads '2026-12-01' as a date, {_NOT_A_CONDITION}"),
+    ("[1, 2]", "expected a condition such as order.total >= 100000 (or true), got a list"),
 ])
 def test_a_condition_that_is_not_text_says_what_a_condition_is(tmp_path: Path, when: str, message: str) -> None:
     """Not pydantic's 'when.constrained-str: Input should be a valid string' / 'Input should be True'."""
@@ -449,3 +466,201 @@ def test_rule_examples_in_the_language_reference_load(tmp_path: Path) -> None:
         root = write_policy(tmp_path / str(index), {"r.yaml": rules_file(snippet, hook=hooks.get(rule_id, "pricing"))},
                             policy_yaml=(seed_policy_path() / "policy.yaml").read_text(encoding="utf-8"))
         assert [r.id for r in load_policy(root).rules] == [rule_id]
+
+
+# -- limits (docs/policy-language.md, "Limits") -----------------------------------------------------------
+
+def _bomb(levels: int = 9) -> str:
+    """A "billion laughs" rule file: each anchor is a list of nine aliases of the one before."""
+    anchors = ['x0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    anchors += [f"x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    rule = f"  - id: laughs\n    when: *a{levels - 1}\n    then: {{ block: x }}\n"
+    return "\n".join(anchors) + "\n" + rules_file(rule)
+
+
+def test_a_yaml_alias_bomb_is_refused_at_the_alias_that_crosses_the_limit(tmp_path: Path) -> None:
+    """Under 700 bytes that expanded to 9^9 values: 1.5 GB and a MemoryError (while formatting the error)."""
+    text = _bomb()
+    assert len(text.encode()) < 700
+    root = write_policy(tmp_path, {"a.yaml": text})
+    problem, _ = only_problem(root)
+    assert (problem.path, problem.line) == (str(root / "a.yaml"), 6)
+    assert problem.message == ("aliases repeat more than 100,000 values in this file (*a4 alone repeats 66,430): "
+                               "write the values out")
+
+
+def test_a_merge_key_in_thousands_of_rules_stays_within_the_alias_limit(tmp_path: Path) -> None:
+    """<<: *common in every rule of a large generated file is ordinary YAML, not a bomb."""
+    rules = "  - id: r0\n    when: order.total > 0\n    then: &common { notify: [finance], message: m }\n"
+    rules += "".join(f"  - id: r{i}\n    when: order.total > {i}\n    then:\n      <<: *common\n      warn: w{i}\n"
+                     for i in range(1, 4_000))
+    root = write_policy(tmp_path, {"a.yaml": rules_file(rules)})
+    policy = load_policy(root)
+    assert len(policy.rules) == 4_000
+    assert policy.rules[-1].action.notify == ("finance",)
+
+
+def test_aliases_within_the_limit_still_share_a_message(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: r1\n    when: order.total > 5\n    then: { warn: &big { zh: 大单, en: big order } }\n"
+        "  - id: r2\n    when: order.total > 9\n    then: { warn: *big }\n")})
+    assert [r.action.translations for r in load_policy(root).rules] == [{"en": "big order"}] * 2
+
+
+def test_an_alias_inside_its_own_anchor_is_refused(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"a.yaml": "loop: &a [1, *a]\n" + rules_file(
+        "  - id: r1\n    when: order.total > 5\n    then: { warn: x }\n")})
+    problem, _ = only_problem(root)
+    assert (problem.line, problem.message) == (
+        1, "the alias *a is inside its own anchor &a: it would repeat itself forever")
+
+
+def test_yaml_nested_deeper_than_the_limit_is_refused_at_its_line(tmp_path: Path) -> None:
+    """5,000 nested brackets were a RecursionError traceback."""
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: r1\n    when: order.total > 5\n    description: " + "[" * 5_000 + "]" * 5_000
+        + "\n    then: { warn: x }\n")})
+    problem, _ = only_problem(root)
+    assert (problem.line, problem.message) == (7, "lists and mappings nested more than 64 levels deep")
+
+
+def test_a_rule_file_over_one_mebibyte_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    padding = "# " + "x" * 98 + "\n"
+    text = rules_file("  - id: r1\n    when: order.total > 5\n    then: { warn: x }\n")
+    text += padding * (MAX_FILE_BYTES // len(padding) + 1)
+    root = write_policy(tmp_path, {"a.yaml": text})
+    problem, _ = only_problem(root)
+    assert problem == PolicyProblem(
+        "larger than 1,048,576 bytes (1 MiB), the most a policy file may hold: split it into several files",
+        str(root / "a.yaml"))
+    (root / "a.yaml").write_text(text[:MAX_FILE_BYTES], encoding="utf-8")  # exactly at the limit: loads
+    assert [r.id for r in load_policy(root).rules] == ["r1"]
+
+
+def test_a_policy_over_four_mebibytes_is_refused(tmp_path: Path) -> None:
+    rule = "  - id: r{n}-{i}\n    when: order.total > {i}\n    then: {{ warn: x }}\n"
+    files = {}
+    for n in range(5):
+        body = "".join(rule.format(n=n, i=i) for i in range(22_000))[:MAX_FILE_BYTES - 200]
+        files[f"f{n}.yaml"] = rules_file(body[:body.rindex("  - id:")], name=f"f{n}")
+    root = write_policy(tmp_path, files)
+    problem, _ = only_problem(root)
+    assert problem.path == str(root)
+    assert problem.message.endswith("more than 4,194,304 (4 MiB), the most a policy may hold")
+
+
+@pytest.mark.parametrize(("then", "field", "message"), [
+    ("{ add: 1e30 }", "then.add",
+     "the amount 1E+30 is too large: amounts in a policy have at most 15 digits before the decimal point"),
+    ("{ add: -1000000000000000 }", "then.add",
+     "the amount -1000000000000000 is too large: amounts in a policy have at most 15 digits before the decimal point"),
+    ("{ add: .nan }", "then.add", "Input should be a finite number"),
+    ("{ set_price: '1234567890123456789012345678901234567890' }", "then",
+     "set_price: the number 1234567890123456789012345678901234567890 is too large: numbers in a policy have at most "
+     "15 digits before the decimal point (column 1 of: 1234567890123456789012345678901234567890)"),
+    ("{ set_price: '999999999999999 * 999999999999999' }", "then",
+     "set_price: the price 1.000000E+30 is too large: a price has at most 15 digits before the decimal point (column "
+     "1 of: 999999999999999 * 999999999999999)"),
+    ("{ floor: 1000000000000000 }", "then",
+     "floor: the number 1000000000000000 is too large: numbers in a policy have at most 15 digits before the decimal "
+     "point (column 1 of: 1000000000000000)"),
+])
+def test_a_price_action_no_price_can_hold_is_refused_at_load_time(tmp_path: Path, then: str, field: str,
+                                                                   message: str) -> None:
+    """These validated, then blocked every matching decision with InvalidOperation."""
+    root = write_policy(tmp_path, {"p.yaml": rules_file(f"  - id: r1\n    when: true\n    then: {then}\n",
+                                                        name="p", hook="pricing")})
+    problem, _ = only_problem(root)
+    assert (problem.line, problem.rule, problem.field, problem.message) == (7, "r1", field, message)
+
+
+def test_a_long_condition_is_quoted_in_the_error_only_around_the_problem(tmp_path: Path) -> None:
+    when = " or ".join(f"order.total > {i}" for i in range(200))
+    root = write_policy(tmp_path, {"a.yaml": rules_file(f"  - id: r1\n    when: {when}\n    then: {{ warn: x }}\n")})
+    problem, _ = only_problem(root)
+    assert problem.message.startswith("more than 100 operators in one expression")
+    quoted = problem.message.split(" of: ", 1)[1]
+    assert len(quoted) < 70
+    assert quoted.startswith("…")
+    assert quoted.endswith("…)")
+
+
+_DEEP = "(" * 130 + "order.total > 1" + ")" * 130
+
+
+def _validate(root: Path) -> list[str]:
+    result = CliRunner().invoke(cli, ["validate", str(root)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    return result.stderr.splitlines()
+
+
+def _decide(root: Path) -> list[str]:
+    facts = root.parent / "facts.json"
+    facts.write_text(json.dumps({"order": {"id": "SO-1", "customer_id": "C1", "order_date": "2026-11-23", "lines": []},
+                                 "customer": {"id": "C1", "name": "n", "credit_limit": "1000"}}), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["decide", "approval", str(facts), "--rules", str(root), "--backend", "python"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    return result.stderr.splitlines()
+
+
+def _from_path(root: Path) -> list[str]:
+    with pytest.raises(PolicyError) as info:
+        Gate.from_path(root, backend="python", entry_points=False)
+    return [*str(info.value).splitlines(), "error"]
+
+
+def _reloader(root: Path) -> list[str]:
+    with Gate.default(backend="python", entry_points=False) as gate:
+        result = PolicyReloader(gate, root, settle=0).check_now()
+    assert result.status == "rejected", result
+    return [*result.problems, "error"]
+
+
+@pytest.mark.parametrize("entry", [_validate, _decide, _from_path, _reloader])
+@pytest.mark.parametrize(("body", "line", "rule", "message"), [
+    (f"  - id: deep\n    when: {_DEEP}\n    then: {{ warn: x }}\n", 6, "'deep', field 'when'",
+     "nested more than 32 levels deep"),
+    (f"  - id: long\n    when: {' and '.join(['order.guarantee'] * 1_000)}\n    then: {{ warn: x }}\n", 6,
+     "'long', field 'when'", "more than 100 operators in one expression"),
+    ("  - id: yes-rule\n    when: yes\n    then: { warn: x }\n", 6, "'yes-rule', field 'when'",
+     "YAML reads 'yes' as true, not as a condition"),
+])
+def test_every_way_in_reports_a_limit_at_file_line_and_rule(
+    tmp_path: Path, entry: Callable[[Path], list[str]], body: str, line: int, rule: str, message: str,
+) -> None:
+    """validate, decide --rules, Gate.from_path and the reloader: one line per problem, never a traceback."""
+    root = write_policy(tmp_path / "rules", {"a.yaml": rules_file(body)})
+    lines = entry(root)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"{root / 'a.yaml'}:{line}, rule {rule}: {message}")
+
+
+@pytest.mark.parametrize("entry", [_validate, _from_path, _reloader])
+def test_every_way_in_refuses_an_alias_bomb_at_its_line(tmp_path: Path, entry: Callable[[Path], list[str]]) -> None:
+    root = write_policy(tmp_path / "rules", {"a.yaml": _bomb()})
+    lines = entry(root)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"{root / 'a.yaml'}:6: aliases repeat more than 100,000 values in this file")
+
+
+def test_every_limit_is_in_the_language_reference_with_its_value() -> None:
+    from salesgate.policy import limits
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "policy-language.md").read_text(encoding="utf-8")
+    table = docs.split("## Limits", 1)[1].split("\n## ", 1)[0]
+    values = {name: getattr(limits, name) for name in dir(limits) if name.startswith("MAX_")}
+    assert len(values) == 10
+    for name, value in values.items():
+        shown = "10^15" if name == "MAX_NUMBER" else f"{value:,}"
+        assert shown in table, (name, shown)
+
+
+@pytest.mark.parametrize(("then", "price"), [("{ set_price: 2600 }", 2600), ("{ floor: 12.50 }", Decimal("12.50"))])
+def test_a_price_formula_yaml_reads_as_a_number_is_that_number(tmp_path: Path, then: str, price: Decimal) -> None:
+    """set_price: 2600 unquoted was 'Input should be a valid string'."""
+    root = write_policy(tmp_path, {"p.yaml": rules_file(f"  - id: r1\n    when: true\n    then: {then}\n",
+                                                        name="p", hook="pricing")})
+    action = load_policy(root).rules[0].action
+    assert (action.set_price or action.floor) == Const(price, Kind.number)

@@ -115,6 +115,22 @@ def _hook(value: str) -> Hook:
                        f"(or {', '.join(ALIASES)})")
 
 
+_JSON_INT_DIGITS = 4_300  # Python's own bound on reading an integer from text (sys.get_int_max_str_digits)
+
+
+class _LongNumber(ValueError):
+    def __init__(self, digits: str) -> None:
+        super().__init__(digits[:20])
+        self.digits = digits
+
+
+def _json_int(text: str) -> int:
+    """A JSON integer; one too long to read is an input error at its line, not a traceback."""
+    if len(text) > _JSON_INT_DIGITS:
+        raise _LongNumber(text)
+    return int(text)
+
+
 def _read_facts(source: str) -> dict[str, Any]:
     """The facts document: a JSON object, read from a file, from stdin (``-``) or written inline."""
     if source.lstrip().startswith("{"):
@@ -133,9 +149,15 @@ def _parse_facts(raw: bytes, shown: str) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise UsageProblem(f"{shown} is not UTF-8 text") from None
     try:
-        data = json.loads(text, parse_float=Decimal)
+        data = json.loads(text, parse_float=Decimal, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         raise UsageProblem(f"{shown}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except _LongNumber as exc:
+        at = text.find(exc.digits)
+        line = text.count("\n", 0, at) + 1
+        column = at - text.rfind("\n", 0, at)
+        raise UsageProblem(f"{shown}:{line}:{column}: invalid JSON: a number of {len(exc.digits):,} digits, more than "
+                           f"the {_JSON_INT_DIGITS:,} salesgate reads") from None
     except RecursionError:
         raise UsageProblem(f"{shown}: invalid JSON: nested too deeply to be an order or a return") from None
     if not isinstance(data, dict):

@@ -31,11 +31,13 @@ from .decisions import (
 )
 from .engine.base import Backend, Match
 from .engine.python import Getter, compile_expr, explain
+from .errors import PolicyError, PolicyProblem
 from .facts import FactSet, FactValues, order_factset, return_factset, with_policy_prices
 from .hooknames import Hook
 from .models import OrderFacts, ReturnFacts
 from .money import ONE, ZERO, round_money
 from .policy.compiler import CompiledRule, Policy
+from .policy.limits import MAX_NUMBER
 
 
 @dataclass(frozen=True)
@@ -290,11 +292,30 @@ def rule_line_changes(rule: CompiledRule) -> LineChanges:
     action = rule.action
     changes: list[tuple[str, Decimal | None, Getter | None]] = []
     if action.set_price is not None:
-        changes.append(("set", None, compile_expr(action.set_price)))
+        changes.append(("set", None, _price_formula(compile_expr(action.set_price))))
     changes.extend((kind, value, None) for kind, value in
                    (("markup", action.markup), ("discount", action.discount), ("add", action.add))
                    if value is not None)
-    return (compile_expr(action.floor) if action.floor is not None else None, tuple(changes), action.stop)
+    return (_price_formula(compile_expr(action.floor)) if action.floor is not None else None, tuple(changes),
+            action.stop)
+
+
+def _price_formula(formula: Getter) -> Getter:
+    """A price formula whose value is a Decimal: ``set_price: "2600"`` or ``line.qty * 2`` computes a
+    whole number (int), and a price is rounded with Decimal methods."""
+    def price(root: FactValues, item: FactValues | None) -> Decimal | None:
+        value = formula(root, item)
+        return None if value is None else Decimal(value)
+
+    return price
+
+
+def _out_of_range(rule: CompiledRule, kind: str, price: Decimal, line_no: int | None) -> PolicyError:
+    """A price no figure of a decision can hold: said with the rule that made it, never a crash."""
+    where = f" of line {line_no}" if line_no is not None else ""
+    return PolicyError(PolicyProblem(
+        f"{kind} made the price{where} {price:.6E}, beyond what a price may be (at most 15 digits before the "
+        "decimal point): the rule cannot price this order", rule.file, rule.line, rule.id, "then"))
 
 
 _PAYLOADS = frozenset({"pricing", "credit", "returns"})
@@ -348,10 +369,14 @@ def price_steps(fired: Sequence[tuple[CompiledRule, int | None]]) -> PriceSteps:
 
 
 def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
-               adjustments: list[PriceAdjustment] | None) -> Decimal:
+               adjustments: list[PriceAdjustment] | None, line_no: int | None = None) -> Decimal:
     """The policy price of line ``index`` (unrounded): the fired rules' changes in stage order,
     up to a ``stop``, then the floors. Each change is appended to ``adjustments`` unless None
-    (bulk replays need the price only; it is the same computation either way)."""
+    (bulk replays need the price only; it is the same computation either way).
+
+    A price that leaves the range prices may have (``MAX_NUMBER``: a thousand 100% markups, a
+    formula multiplying large facts) raises a :class:`PolicyError` naming the rule, which the gate
+    answers with its failure mode and that reason."""
     price = base
     floors: list[tuple[CompiledRule, Decimal]] = []
     for rule, hit, (floor, changes, stop) in steps:
@@ -374,6 +399,8 @@ def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
                 price = price * (ONE - value)
             else:
                 price = price + value
+            if not -MAX_NUMBER < price < MAX_NUMBER:
+                raise _out_of_range(rule, kind, price, line_no)
             if adjustments is not None:
                 adjustments.append(PriceAdjustment.assemble({
                     "rule": rule.id, "kind": kind, "value": value, "priority": rule.priority,
@@ -383,6 +410,8 @@ def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
     for rule, value in floors:
         before = price
         price = max(price, value)
+        if price >= MAX_NUMBER:
+            raise _out_of_range(rule, "floor", price, line_no)
         if adjustments is not None:
             adjustments.append(PriceAdjustment.assemble({
                 "rule": rule.id, "kind": "floor", "value": value, "priority": rule.priority,
@@ -406,7 +435,7 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
         list_price = product.list_price if product is not None else None
         adjustments: list[PriceAdjustment] = []
         price = price_line(list_price if list_price is not None else line.unit_price, index,
-                           factset.items[index], steps, adjustments)
+                           factset.items[index], steps, adjustments, line.line_no)
         policy_price = round_money(max(price, ZERO))
         policy_prices[line.line_no] = policy_price
         priced.append(PricedLine.assemble({

@@ -828,6 +828,10 @@ class DurableBackend:
         try:
             for name, stage in stages_by_name(stages).items():
                 self._stages[name] = self._compile_stage(stage)
+        except RecursionError:  # a 600-term chain did this before the checker bounded expressions
+            self._delete_rulesets()
+            raise EngineError("a rule's condition is nested too deeply for the durable backend: keep expressions "
+                              "within the limits of docs/policy-language.md") from None
         except BaseException:
             self._delete_rulesets()
             raise

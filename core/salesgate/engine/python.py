@@ -44,7 +44,8 @@ _COMPARE: dict[CompareOp, Callable[[Any, Any], bool]] = {
 
 
 def arith(op: str, left: Any, right: Any) -> Any:
-    """Exact arithmetic with the IR's rules: None in, None out; x / 0 is None (missing)."""
+    """Exact arithmetic with the IR's rules: None in, None out; x / 0 is None (missing), and so is
+    a date before 0001-01-01 or after 9999-12-31 (``order.order_date + 3000000``)."""
     if left is None or right is None:
         return None
     if isinstance(left, date):
@@ -53,8 +54,11 @@ def arith(op: str, left: Any, right: Any) -> Any:
         days = Decimal(right)
         if days != days.to_integral_value():
             return None
-        delta = timedelta(days=int(days))
-        return left + delta if op == "+" else left - delta
+        try:
+            delta = timedelta(days=int(days))
+            return left + delta if op == "+" else left - delta
+        except OverflowError:
+            return None
     if isinstance(right, date):  # number + date
         return arith("+", right, left)
     if op == "+":

@@ -35,6 +35,7 @@ from .ir import (
     Quantified,
     Ref,
 )
+from .limits import MAX_DAYS
 
 
 class CheckError(ValueError):
@@ -132,6 +133,8 @@ class _Checker:
                 raise CheckError("days() takes one number: days(30)", node.col)
             if not isinstance(node.args[0].value, int):  # date + 1.5 days has no answer
                 raise CheckError("days() takes a whole number of days: days(30)", node.col)
+            if abs(node.args[0].value) > MAX_DAYS:
+                raise CheckError(f"days() takes at most {MAX_DAYS:,} days (about 270 years)", node.col)
             return Const(node.args[0].value, Kind.number)
         if node.func in ("any", "all"):
             raise CheckError(f"{node.func}() needs a loop: {node.func}(line.qty > 10 for line in order.lines)",
@@ -157,6 +160,11 @@ class _Checker:
             folded = arith(op, left.value, right.value)
             if folded is not None:
                 return Const(folded, Kind.number)
+        if isinstance(left, Const) and isinstance(right, Const) and kind is Kind.date:
+            moved = arith(op, left.value, right.value)
+            if moved is None:  # date("9999-12-31") + days(1): no calendar date, on any decision
+                raise CheckError("the date falls outside the calendar (0001-01-01 to 9999-12-31)", col)
+            return Const(moved, Kind.date)
         if op == "/" and isinstance(right, Const) and right.value == 0:
             raise CheckError("division by zero", col)
         return Arith(op, left, right, kind)

@@ -24,7 +24,8 @@ from ..hooknames import HOOKS, Hook
 from ..vocabulary import VOCABULARY
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
-from .ir import Always, Cond, Expr, Kind, walk_refs
+from .ir import Always, Cond, Const, Expr, Kind, walk_refs
+from .limits import MAX_NUMBER, MAX_POLICY_BYTES, excerpt
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
 from .yamlfile import LineDict, line_of, load_yaml
 
@@ -261,7 +262,10 @@ def _compile_rules(
             cond: Cond = Always() if rule.when is True else check_condition(expressions.parse(when_text), ctx)
         except (expressions.ExpressionError, CheckError) as exc:
             suggestion = getattr(exc, "suggestion", None)
-            problem(f"{exc} (column {exc.column} of: {when_text})", "when", suggestion)
+            problem(f"{exc} (column {exc.column} of: {excerpt(when_text, exc.column)})", "when", suggestion)
+            continue
+        except RecursionError:  # the limits keep expressions shallow; a caller's deep stack still must not crash
+            problem("the condition is nested too deeply to check here: write it flatter", "when")
             continue
         hook_kinds = {
             "pricing": ("markup", "discount", "add", "set_price", "floor", "stop"),
@@ -278,10 +282,16 @@ def _compile_rules(
             if text is None:
                 continue
             try:
-                formulas[kind] = check_value(expressions.parse(text), ctx, Kind.number)
+                formulas[kind] = formula = check_value(expressions.parse(text), ctx, Kind.number)
+                constant = formula.value if isinstance(formula, Const) else None
+                if isinstance(constant, Decimal | int) and abs(Decimal(constant)) >= MAX_NUMBER:  # 10^15 * 10^15
+                    raise CheckError(f"the price {constant:.6E} is too large: a price has at most 15 digits before the "
+                                     "decimal point", 1)
             except (expressions.ExpressionError, CheckError) as exc:
-                problem(f"{kind}: {exc} (column {exc.column} of: {text})", "then",
+                problem(f"{kind}: {exc} (column {exc.column} of: {excerpt(text, exc.column)})", "then",
                         getattr(exc, "suggestion", None))
+            except RecursionError:
+                problem(f"{kind}: the formula is nested too deeply to check here: write it flatter", "then")
         if act.block is not None:
             outcome, (message, translations) = Outcome.block, _messages(act.block, lang)
         elif act.require:
@@ -325,6 +335,14 @@ def rule_files(directory: Path) -> list[Path]:
     )
 
 
+def _size(path: Path) -> int:
+    """The size of a file; one gone since it was listed counts nothing (reading it will say so)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def load_policy(path: str | Path) -> Policy:
     """Load and compile the policy in a directory (or a single rule file). Raises PolicyError."""
     root = Path(path)
@@ -350,14 +368,18 @@ def load_policy(path: str | Path) -> Policy:
     if not files:
         problems.add("no rule files (*.yaml) found", str(root))
 
+    total = sum(_size(p) for p in [*files, *([meta_path] if meta_path.exists() and meta_path != root else [])])
+    if total > MAX_POLICY_BYTES:
+        raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
+                                        "(4 MiB), the most a policy may hold", str(root)))
     loaded: list[tuple[RuleSetFile, LineDict, str]] = []
     for file in files:
-        digest.update(file.name.encode() + b"\0" + file.read_bytes())
         try:
             data = load_yaml(file, shown(file))
         except PolicyError as exc:
             problems.items.extend(exc.problems)
             continue
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
         if not isinstance(data, LineDict):
             problems.add("a rule file must be a mapping with ruleset, hook, version and rules", shown(file), 1)
             continue

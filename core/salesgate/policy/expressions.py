@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TypeAlias
 
+from .limits import MAX_EXPRESSION_CHARS, MAX_NESTING, MAX_NUMBER, MAX_OPERATORS, MAX_STRING_CHARS
+
 
 class ExpressionError(ValueError):
     """The text is not a valid expression; ``column`` is 1-based."""
@@ -99,7 +101,7 @@ _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
   | (?P<number>\d[\d_]*(?:\.\d[\d_]*)?%?)
-  | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<string>"[^"\\]*(?:\\.[^"\\]*)*"|'[^'\\]*(?:\\.[^'\\]*)*')
   | (?P<name>[^\W\d]\w*(?:\.[^\W\d]\w*)*)
   | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|\(|\)|\[|\]|,)
     """,
@@ -141,9 +143,32 @@ def _tokenize(text: str) -> list[_Tok]:
 
 
 class _Parser:
+    """Recursive descent, bounded: recursion only where the text nests (at most ``MAX_NESTING``
+    deep), and at most ``MAX_OPERATORS`` operators, so the tree the checker and both backends walk
+    recursively stays far from Python's stack limit."""
+
     def __init__(self, text: str) -> None:
         self.tokens = _tokenize(text)
         self.pos = 0
+        self.depth = 0
+        self.operators = 0
+
+    def operator(self) -> _Tok:
+        """Take an operator token, counting it against ``MAX_OPERATORS``."""
+        tok = self.take()
+        self.operators += 1
+        if self.operators > MAX_OPERATORS:
+            raise ExpressionError(
+                f"more than {MAX_OPERATORS} operators in one expression: split the rule into several rules, "
+                "or list values with 'in [...]'", tok.col)
+        return tok
+
+    def nested(self, col: int) -> None:
+        """One level deeper (a parenthesis, a list, a call, ``not``, a unary ``-``)."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ExpressionError(f"nested more than {MAX_NESTING} levels deep: write the condition flatter, "
+                                  "or split it into several rules", col)
 
     @property
     def tok(self) -> _Tok:
@@ -174,27 +199,30 @@ class _Parser:
     def or_expr(self) -> Node:
         node = self.and_expr()
         while self.at("or"):
-            col = self.take().col
+            col = self.operator().col
             node = Binary("or", node, self.and_expr(), col)
         return node
 
     def and_expr(self) -> Node:
         node = self.not_expr()
         while self.at("and"):
-            col = self.take().col
+            col = self.operator().col
             node = Binary("and", node, self.not_expr(), col)
         return node
 
     def not_expr(self) -> Node:
         if self.at("not"):
-            col = self.take().col
-            return Unary("not", self.not_expr(), col)
+            col = self.operator().col
+            self.nested(col)
+            node = Unary("not", self.not_expr(), col)
+            self.depth -= 1
+            return node
         return self.comparison()
 
     def comparison(self) -> Node:
         left = self.sum()
         if self.tok.kind == "op" and self.tok.text in _COMPARE:
-            op = self.take()
+            op = self.operator()
             right = self.sum()
             if self.tok.kind == "op" and self.tok.text in _COMPARE:
                 raise ExpressionError(
@@ -202,10 +230,10 @@ class _Parser:
                 )
             return Binary(op.text, left, right, op.col)
         if self.at("in"):
-            col = self.take().col
+            col = self.operator().col
             return Binary("in", left, self.sum(), col)
         if self.at("not") and self.tokens[self.pos + 1].text == "in":
-            col = self.take().col
+            col = self.operator().col
             self.take()
             return Binary("not in", left, self.sum(), col)
         return left
@@ -213,21 +241,24 @@ class _Parser:
     def sum(self) -> Node:
         node = self.term()
         while self.at("+", "-"):
-            op = self.take()
+            op = self.operator()
             node = Binary(op.text, node, self.term(), op.col)
         return node
 
     def term(self) -> Node:
         node = self.unary()
         while self.at("*", "/"):
-            op = self.take()
+            op = self.operator()
             node = Binary(op.text, node, self.unary(), op.col)
         return node
 
     def unary(self) -> Node:
         if self.at("-"):
-            col = self.take().col
-            return Unary("-", self.unary(), col)
+            col = self.operator().col
+            self.nested(col)
+            node = Unary("-", self.unary(), col)
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> Node:
@@ -237,6 +268,9 @@ class _Parser:
             return _number(tok)
         if tok.kind == "string":
             self.take()
+            if len(tok.text) - 2 > MAX_STRING_CHARS:
+                raise ExpressionError(f"a text of {len(tok.text) - 2:,} characters: at most {MAX_STRING_CHARS:,} "
+                                      "in one expression", tok.col)
             return String(_unquote(tok.text), tok.col)
         if tok.kind == "kw" and tok.text in ("true", "True", "false", "False"):
             self.take()
@@ -247,21 +281,27 @@ class _Parser:
         if tok.kind == "name":
             self.take()
             if self.at("("):
-                return self.call(tok)
+                self.nested(self.tok.col)
+                call = self.call(tok)
+                self.depth -= 1
+                return call
             return Name(tok.text, tok.col)
         if self.at("("):
-            self.take()
+            self.nested(self.take().col)
             node = self.or_expr()
             self.expect(")")
+            self.depth -= 1
             return node
         if self.at("["):
             col = self.take().col
+            self.nested(col)
             items: list[Node] = []
             while not self.at("]"):
                 items.append(self.or_expr())
                 if not self.at("]"):
                     self.expect(",")
             self.take()
+            self.depth -= 1
             return ListLit(tuple(items), col)
         found = tok.text or "end of expression"
         raise ExpressionError(f"expected a value, a fact name or '(' but found {found!r}", tok.col)
@@ -300,6 +340,9 @@ def _number(tok: _Tok) -> Number:
         value: Decimal | int = Decimal(text) if (percent or "." in text) else int(text)
     except (InvalidOperation, ValueError):  # pragma: no cover - the token pattern admits only digits
         raise ExpressionError(f"bad number {tok.text!r}", tok.col) from None
+    if abs(Decimal(value)) >= MAX_NUMBER:
+        raise ExpressionError(f"the number {tok.text} is too large: numbers in a policy have at most 15 digits "
+                              "before the decimal point", tok.col)
     if percent:
         value = Decimal(value) / 100
     return Number(value, tok.col, percent)
@@ -312,4 +355,7 @@ def _unquote(text: str) -> str:
 
 def parse(text: str) -> Node:
     """Parse one expression. Raises :class:`ExpressionError` with a 1-based column."""
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(f"an expression of {len(text):,} characters: at most {MAX_EXPRESSION_CHARS:,}; split "
+                              "the rule into several rules", MAX_EXPRESSION_CHARS + 1)
     return _Parser(text).parse()

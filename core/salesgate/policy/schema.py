@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ..hooknames import Hook
+from .limits import MAX_NUMBER
+from .yamlfile import YamlScalar
 
 
 def _message(value: str | dict[str, str]) -> str | dict[str, str]:
@@ -62,8 +64,30 @@ Percent = Annotated[
                                        {"type": "number", "minimum": 0, "maximum": 1}]}),
 ]
 Expression = Annotated[str, Field(min_length=1, description="An expression over the hook's facts.")]
+
+
+def _formula(value: Any) -> Any:
+    """``set_price: 2600`` is read by YAML as a number: it is the formula ``2600``, not a type error."""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Formula = Annotated[
+    Expression,
+    BeforeValidator(_formula),
+    Field(json_schema_extra={"anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}]}),
+]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
 Role = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+def _amount(value: Decimal) -> Decimal:
+    """An amount a price can carry: finite, with at most 15 digits before the decimal point."""
+    if not value.is_finite() or abs(value) >= MAX_NUMBER:
+        raise ValueError(f"the amount {value} is too large: amounts in a policy have at most 15 digits before the "
+                         "decimal point")
+    return value
 
 
 class _Strict(BaseModel):
@@ -81,9 +105,10 @@ class Action(_Strict):
     message: Message | None = Field(None, description="Message for require/notify.")
     markup: Percent | None = Field(None, description="Pricing: raise the price by this percentage.")
     discount: Percent | None = Field(None, description="Pricing: lower the price by this percentage.")
-    add: Decimal | None = Field(None, description="Pricing: add this amount per unit (negative lowers).")
-    set_price: Expression | None = Field(None, description="Pricing: set the unit price to this expression.")
-    floor: Expression | None = Field(None, description="Pricing: the unit price never goes below this.")
+    add: Annotated[Decimal, AfterValidator(_amount)] | None = Field(
+        None, description="Pricing: add this amount per unit (negative lowers).")
+    set_price: Formula | None = Field(None, description="Pricing: set the unit price to this expression.")
+    floor: Formula | None = Field(None, description="Pricing: the unit price never goes below this.")
     stop: bool = Field(False, description="Pricing: no later price rule applies to the line.")
     refund: Percent | None = Field(None, description="Returns: refund this share of the amount.")
     restocking_fee: Percent | None = Field(None, description="Returns: keep this share of the amount as a fee.")
@@ -100,13 +125,34 @@ class Action(_Strict):
 
 
 def _condition(value: Any) -> Any:
-    """``when: false`` (or ``no``, which YAML also reads as false) is a rule that can never fire;
-    a number or a list is not a condition. Say so, not which union member pydantic tried."""
+    """``when: false`` is a rule that can never fire; ``when: yes`` would be one that always fires
+    by accident (YAML 1.1 reads ``yes``/``on`` as true), so only ``true`` itself means "always"; a
+    number or a list is not a condition. Say so, not which union member pydantic tried, and never
+    repeat the value itself: through YAML aliases it could be enormous."""
+    if isinstance(value, YamlScalar):
+        read_as = value.read_as
+        what = ("true" if read_as is True else "false" if read_as is False else "nothing" if read_as is None
+                else "a date" if not isinstance(read_as, int | float | Decimal) else f"the number {read_as}")
+        raise ValueError(f"YAML reads {str(value)!r} as {what}, not as a condition: write a condition such as "
+                         "order.total >= 100000, or 'true' for a rule that fires on every decision")
     if value is False:
         raise ValueError("the condition is always false, so the rule could never fire")
     if value is not True and not isinstance(value, str):
-        raise ValueError(f"expected a condition such as order.total >= 100000 (or true), got {value!r}")
+        raise ValueError("expected a condition such as order.total >= 100000 (or true), got "
+                         f"{_kind_of(value)}")
     return value
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, int | float | Decimal):
+        return f"the number {value}"
+    return type(value).__name__
 
 
 class Rule(_Strict):

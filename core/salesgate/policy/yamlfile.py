@@ -1,8 +1,12 @@
 """Read YAML safely and remember on which line every mapping and key started.
 
-The loader is PyYAML's ``SafeLoader`` (what ``yaml.safe_load`` uses) with one addition: mappings
+The loader is PyYAML's ``SafeLoader`` (what ``yaml.safe_load`` uses) with these additions: mappings
 become :class:`LineDict`, which knows the line of each key, so a validation error can say
-``rules/credit.yaml:14`` instead of "somewhere in the file".
+``rules/credit.yaml:14`` instead of "somewhere in the file"; a file is refused, at the line, when it
+is larger, deeper or expands through aliases further than :mod:`salesgate.policy.limits` allows
+(checked while composing, before anything is built, so memory stays linear in the file); and a
+``when:`` that YAML 1.1 would read as a yes/no, a number or nothing keeps its text
+(:class:`YamlScalar`), so the schema can say what YAML made of it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 import yaml
 
 from ..errors import PolicyError, PolicyProblem
+from .limits import MAX_ALIAS_VALUES, MAX_FILE_BYTES, MAX_YAML_DEPTH
 
 
 class LineDict(dict[str, Any]):
@@ -24,8 +29,92 @@ class LineDict(dict[str, Any]):
     key_lines: dict[str, int]
 
 
+class YamlScalar(str):
+    """A plain ``when:`` value that YAML 1.1 reads as something other than text: ``yes`` (true),
+    ``off`` (false), ``0x10`` (16), ``~`` (nothing). The text as written, and ``read_as``."""
+
+    read_as: Any
+
+
+_CONDITION_KEYS = frozenset({"when"})
+_WORDS_OF_TRUE_AND_FALSE = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
+_SURPRISING_TAGS = frozenset({"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                              "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp"})
+
+
+class _TooLarge(yaml.composer.ComposerError):
+    """The file is deeper, or repeats more through aliases, than a policy file may."""
+
+
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records lines; it constructs no Python objects beyond plain data."""
+    """SafeLoader that records lines; it constructs no Python objects beyond plain data.
+
+    Composing is bounded: at most ``MAX_YAML_DEPTH`` levels (counting what aliases bring in), and
+    at most ``MAX_ALIAS_VALUES`` values repeated through aliases, so a 600-byte "billion laughs"
+    file is refused at its alias instead of expanding into gigabytes.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._repeated = 0
+        self._open_anchors: set[str] = set()
+        self._sizes: dict[int, tuple[int, int]] = {}  # id(node) → (values, height), once composed
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # PyYAML's stubs leave it untyped
+        mark: Any = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
+            node = self.anchors.get(event.anchor)
+            if node is not None:
+                if event.anchor in self._open_anchors:
+                    raise _TooLarge(None, None, f"the alias *{event.anchor} is inside its own anchor "
+                                    f"&{event.anchor}: it would repeat itself forever", mark)
+                values, height = self._size(node)
+                self._repeated += values
+                if self._repeated > MAX_ALIAS_VALUES:
+                    raise _TooLarge(None, None, f"aliases repeat more than {MAX_ALIAS_VALUES:,} values in this file "
+                                    f"(*{event.anchor} alone repeats {values:,}): write the values out",
+                                    mark)
+                self._deeper(self._depth + height, mark)
+            return super().compose_node(parent, index)
+        anchor = getattr(event, "anchor", None)
+        self._depth += 1
+        self._deeper(self._depth, mark)
+        if anchor is not None:
+            self._open_anchors.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor is not None:
+                self._open_anchors.discard(anchor)
+
+    @staticmethod
+    def _deeper(depth: int, mark: Any) -> None:
+        if depth > MAX_YAML_DEPTH:
+            raise _TooLarge(None, None, f"lists and mappings nested more than {MAX_YAML_DEPTH} levels deep",
+                            mark)
+
+    def _size(self, node: yaml.Node) -> tuple[int, int]:
+        """How many values ``node`` stands for when written out, and how deep it is (memoized:
+        an anchor used many times is counted once per use, never walked again)."""
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        values, height = 1, 0
+        if isinstance(node, yaml.SequenceNode):
+            children: list[yaml.Node] = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        for child in children:
+            child_values, child_height = self._size(child)
+            values += child_values
+            height = max(height, child_height + 1)
+        self._sizes[id(node)] = (values, height)
+        return values, height
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
@@ -44,7 +133,13 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
             raise yaml.constructor.ConstructorError(
                 None, None, f"key {key!r} appears twice in this mapping", key_node.start_mark
             )
-        result[key] = loader.construct_object(value_node, deep=True)
+        if (key in _CONDITION_KEYS and isinstance(value_node, yaml.ScalarNode) and value_node.style is None
+                and value_node.tag in _SURPRISING_TAGS and value_node.value not in _WORDS_OF_TRUE_AND_FALSE):
+            word = YamlScalar(value_node.value)
+            word.read_as = loader.construct_object(value_node, deep=True)
+            result[key] = word
+        else:
+            result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = key_node.start_mark.line + 1
     return result
 
@@ -85,7 +180,13 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
     """Parse one YAML file (UTF-8). Syntax errors become a :class:`PolicyError` at file:line."""
     shown = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise PolicyError(PolicyProblem(
+                f"larger than {MAX_FILE_BYTES:,} bytes (1 MiB), the most a policy file may hold: split it into "
+                "several files", shown))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PolicyError(PolicyProblem(f"not UTF-8 text ({exc.reason})", shown)) from None
     except OSError as exc:
@@ -96,7 +197,7 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
-        if isinstance(exc, _NotADate):
+        if isinstance(exc, _NotADate | _TooLarge):
             what = problem
         elif isinstance(exc, yaml.constructor.ConstructorError):
             what = f"YAML syntax error: {problem}"

@@ -1,0 +1,55 @@
+"""The sizes a policy may have: every one documented in docs/policy-language.md ("Limits").
+
+A policy owner's file is input like any other. Without bounds, a few hundred nested parentheses
+exhaust Python's stack, a 600-byte file of YAML aliases expands to gigabytes, and a number past
+what a price can hold passes validation and then fails every decision that reaches it. Each
+bound is far above what a company's sales policy needs, and crossing one is a
+:class:`~salesgate.errors.PolicyError` at the file, line and rule, never a crash.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Final
+
+MAX_FILE_BYTES: Final = 1_048_576
+"""One YAML file (a rule file, ``policy.yaml``, a test case file): 1 MiB, about 4,000 rules."""
+
+MAX_POLICY_BYTES: Final = 4 * MAX_FILE_BYTES
+"""All the files of one policy directory together: 4 MiB."""
+
+MAX_YAML_DEPTH: Final = 64
+"""Lists and mappings inside each other in one YAML file."""
+
+MAX_ALIAS_VALUES: Final = 100_000
+"""Values that YAML aliases (``*name``) repeat in one file, counted as if written out."""
+
+MAX_EXPRESSION_CHARS: Final = 20_000
+"""Characters of one expression (``when``, ``set_price``, ``floor``)."""
+
+MAX_STRING_CHARS: Final = 1_000
+"""Characters of one quoted text in an expression."""
+
+MAX_NESTING: Final = 32
+"""Parentheses, brackets, calls, ``not`` and unary ``-`` inside each other in one expression."""
+
+MAX_OPERATORS: Final = 100
+"""Operators (``and``, ``or``, ``not``, comparisons, ``in``, ``+ - * /``) in one expression."""
+
+MAX_NUMBER: Final[Decimal] = Decimal("1E+15")
+"""A number written in a policy (a constant, ``add``) is below this in magnitude: 15 digits
+before the decimal point. It is also the largest unit price pricing computes."""
+
+MAX_DAYS: Final = 100_000
+"""``days(n)``: at most this many days (about 270 years) either way."""
+
+
+def excerpt(text: str, column: int, width: int = 60) -> str:
+    """``text`` for an error message: whole when short, else ``width`` characters around ``column``,
+    so a problem in a 20,000-character expression does not repeat it."""
+    if len(text) <= 2 * width:
+        return text
+    start = max(0, min(column - 1 - width // 2, len(text) - width))
+    head = "…" if start > 0 else ""
+    tail = "…" if start + width < len(text) else ""
+    return head + text[start:start + width] + tail
