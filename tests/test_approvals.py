@@ -260,6 +260,42 @@ def test_blocked_and_unrequired_orders(gate: Gate, store: Store) -> None:
     assert store.approval_status(unique("SO")).state == "undecided"
 
 
+def test_a_blocked_order_opens_no_approval_requests(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    order_id = unique("SO")
+    facts = big_order(order_id, unique("C"), status="blocked")  # its rules also name three approvers
+    with acting_as(staff["clerk"]):
+        decision = gate.approve_order(facts)
+    assert decision.outcome.value == "block"
+    assert decision.required_roles  # what the rules named: nobody may work on it
+    assert store.approval_requests(order_id) == []
+    with pytest.raises(ApprovalError, match="has no approval requests"):
+        store.approve(order_id, staff["sales_manager"])
+    assert store.approval_status(order_id, order=facts).state == "blocked"
+
+
+def test_blocking_an_order_voids_its_requests_and_unblocking_starts_afresh(gate: Gate, store: Store,
+                                                                          staff: dict[str, str]) -> None:
+    order_id, customer = unique("SO"), unique("C")
+    facts = big_order(order_id, customer)
+    decide(gate, facts, staff["clerk"])
+    store.approve(order_id, staff["sales_manager"])
+    blocked = big_order(order_id, customer, status="blocked")  # the customer, not the order, changed
+    assert approval_digest(blocked) == approval_digest(facts)
+    decide(gate, blocked, staff["clerk"])
+    requests = store.approval_requests(order_id)
+    assert [(r.role, r.status) for r in requests] == [("sales_manager", "void"), ("finance", "void"),
+                                                      ("general_manager", "void")]
+    assert {r.status_reason for r in requests} == {"the order is blocked: no approval lifts a block"}
+    with pytest.raises(ApprovalError, match="nothing pending"):
+        store.approve(order_id, staff["finance"])
+    assert store.approval_status(order_id, order=facts).state == "blocked"
+    assert store.verify_audit().ok
+    decide(gate, facts, staff["clerk"])  # the block is lifted: the ladder starts again from its first step
+    assert [r.role for r in store.approval_requests(order_id, status="pending")] == [
+        "sales_manager", "finance", "general_manager"]
+    assert store.approval_status(order_id, order=facts).state == "pending"
+
+
 # -- command line -------------------------------------------------------------------------------------------------
 
 def run(*args: str) -> Any:

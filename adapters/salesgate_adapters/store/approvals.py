@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
-from salesgate.decisions import Decision
+from salesgate.decisions import Decision, Outcome
 from salesgate.errors import SalesgateError
 
 from . import audit, locks
@@ -114,7 +114,10 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
     ladder order always holds: an approval carried over above a step that is (re)opened now is
     voided and reopened too — the higher role signs again, after the lower one. A fallback decision
     (``failure`` set: salesgate could not decide) changes no request: it is not the policy's answer, and
-    the requests of the last decision the policy made stay as they are. Returns the audit facts.
+    the requests of the last decision the policy made stay as they are. A ``block`` opens nothing,
+    whatever roles its rules named (no approval lifts a block), and voids the requests of its hook
+    standing for the order, approved ones included: once the block is lifted, the order is approved
+    afresh. Returns the audit facts.
     """
     if decision.failure is not None:
         return {"opened": [], "kept": [], "voided": []}
@@ -122,7 +125,8 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
     rows = [request_from_row(r) for r in conn.execute(
         select(approval_requests).where(c.subject == decision.subject, c.status.in_(STANDING))
         .order_by(c.created_at, c.position).with_for_update())]
-    required = [a.role for a in decision.approvals]
+    blocks = decision.outcome is Outcome.block
+    required = [] if blocks else [a.role for a in decision.approvals]  # nobody can approve a block away
     voids: list[tuple[ApprovalRequest, str]] = []
     kept: dict[str, ApprovalRequest] = {}
     for request in rows:
@@ -133,7 +137,10 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
             if request.status in LIVE:  # a rejection (or expiry) of an earlier version stays as history
                 voids.append((request, "the order changed"))
         elif request.hook == decision.hook:
-            if request.role not in required:
+            if blocks:
+                if request.status != "rejected":  # a rejection of this very order stays in force
+                    voids.append((request, "the order is blocked: no approval lifts a block"))
+            elif request.role not in required:
                 if request.status in ("pending", "expired"):
                     voids.append((request, "no longer required"))
             elif request.status != "expired":  # an expired request is reopened below
