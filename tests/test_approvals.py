@@ -296,6 +296,65 @@ def test_blocking_an_order_voids_its_requests_and_unblocking_starts_afresh(gate:
     assert store.approval_status(order_id, order=facts).state == "pending"
 
 
+# -- who is who: user ids ---------------------------------------------------------------------------------------
+
+def test_a_trailing_space_is_the_same_person_on_every_database(gate: Gate, store: Store,
+                                                               staff: dict[str, str]) -> None:
+    order_id, clerk, boss = unique("SO"), staff["clerk"], staff["sales_manager"]
+    decide(gate, big_order(order_id, unique("C")), clerk)
+    store.grant_role(clerk, "sales_manager", by="admin")
+    with pytest.raises(ApprovalError, match=r"requested order .* and cannot approve it"):
+        store.approve(order_id, clerk + " ")  # MariaDB's utf8mb4_bin once let this through
+    assert store.approve(order_id, " " + boss + " ").acted_by == boss
+    store.grant_role(boss + "  ", "finance", by="admin")
+    assert store.roles_of(boss) == ["finance", "sales_manager"]
+    with pytest.raises(ApprovalError, match="already approved order .* as sales_manager"):
+        store.approve(order_id, boss + " ")  # four eyes: one person, not two
+    assert not store.grant_role(boss + " ", "finance")  # already holds it: nothing written
+    assert store.revoke_role(boss + " ", "finance") and store.roles_of(boss) == ["sales_manager"]
+
+
+def test_user_ids_compare_in_nfc_and_case_matters(store: Store, gate: Gate, staff: dict[str, str]) -> None:
+    order_id, suffix = unique("SO"), uuid.uuid4().hex[:6]
+    decomposed, composed = f"Zoe\u0301-{suffix}", f"Zo\u00e9-{suffix}"
+    decide(gate, big_order(order_id, unique("C")), staff["clerk"])
+    store.grant_role(decomposed, "sales_manager", by="admin")
+    assert store.roles_of(composed) == ["sales_manager"]
+    with pytest.raises(ApprovalError, match="does not hold the role sales_manager"):
+        store.approve(order_id, composed.upper())  # ids are case-sensitive: ZOÉ is someone else
+    assert store.approve(order_id, composed).acted_by == composed
+
+
+@pytest.mark.parametrize(("user", "problem"), [("", "is empty"), ("   ", "is empty"),
+                                               ("bo\nss", "U\\+000A"),
+                                               ("bo\tss", "U\\+0009"),
+                                               ("bo\u200bss", "U\\+200B \\(ZERO WIDTH SPACE\\)")])
+def test_empty_ids_and_control_characters_are_refused(store: Store, gate: Gate, staff: dict[str, str], user: str,
+                                                      problem: str) -> None:
+    order_id = unique("SO")
+    decide(gate, big_order(order_id, unique("C")), staff["clerk"])
+    for attempt in (lambda: store.approve(order_id, user), lambda: store.grant_role(user, "finance"),
+                    lambda: store.revoke_role(user, "finance"), lambda: store.roles_of(user),
+                    lambda: acting_as(user).__enter__(), lambda: store.grant_role(staff["finance"], "finance", by=user)):
+        with pytest.raises(ApprovalError, match=problem):
+            attempt()
+    assert store.approval_requests(order_id, status="approved") == []
+
+
+def test_ids_stored_before_normalising_still_match(store: Store, gate: Gate, staff: dict[str, str]) -> None:
+    """A grant written by an older salesgate ("boss " with its space, row and audit entry) is the same person."""
+    order_id, boss = unique("SO"), unique("boss")
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO salesgate_role_members (role, user_id, granted_by, granted_at) "
+                          "VALUES ('sales_manager', :user, 'admin', :at)"), {"user": boss + " ", "at": T0})
+        audit.append(conn, "role_granted", {"role": "sales_manager", "user": boss + " "}, now=T0, actor="admin")
+    decide(gate, big_order(order_id, unique("C")), staff["clerk"])
+    assert store.roles_of(boss) == ["sales_manager"]
+    assert store.approve(order_id, boss).acted_by == boss
+    assert store.revoke_role(boss, "sales_manager")
+    assert store.roles_of(boss + " ") == []
+
+
 # -- command line -------------------------------------------------------------------------------------------------
 
 def run(*args: str) -> Any:
@@ -350,6 +409,13 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, monkeypatch: pytest
     assert "unknown hook 'shipping'" in bad_hook.output
     nothing = run("approvals", "approve", "SO-1", "--as", "u", "--url", url)
     assert (nothing.exit_code, nothing.output) == (2, "error: order 'SO-1' has no approval requests\n")
+    for command in (["approve", "SO-1", "--as", "li\x07na"], ["grant", "li\x07na", "finance"],
+                    ["revoke", "li\x07na", "finance"], ["grant", "li.na", "finance", "--by", "ad\x07min"],
+                    ["list", "--for", "li\x07na"]):
+        refused = run("approvals", *command, "--url", url)
+        assert refused.exit_code == 2
+        [line] = refused.output.splitlines()
+        assert line.startswith("error: ") and "character 3 is U+0007 (a control character)" in line, line
     monkeypatch.delenv("SALESGATE_DATABASE_URL", raising=False)
     assert run("approvals", "list").output == "error: no database: pass --url URL or set SALESGATE_DATABASE_URL\n"
 

@@ -9,6 +9,7 @@ audit head row: no two transactions wait on each other in opposite orders. See d
 from __future__ import annotations
 
 import contextvars
+import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -45,12 +46,43 @@ def acting_as(user: str) -> Iterator[None]:
     >>> with acting_as("zhang.wei"):           # doctest: +SKIP
     ...     gate.approve_order(order)
     """
-    _fits(user, "user")
-    token = _actor.set(user)
+    token = _actor.set(user_id(user))
     try:
         yield
     finally:
         _actor.reset(token)
+
+
+def user_id(value: str, what: str = "user id") -> str:
+    """``value`` as salesgate stores and compares user ids (and role names): stripped, Unicode NFC.
+
+    Every id that enters the approval workflow passes here once (the requester, the approver, role
+    grants, the CLI's ``--as``/``--by``), so ``"boss "``, ``"boss"`` and a decomposed ``"Zoé"`` are the
+    same person in Python, SQLite, PostgreSQL and MariaDB (whose ``utf8mb4_bin`` ignores trailing
+    spaces while the others do not). Ids are case-sensitive: ``"Li.Na"`` is not ``"li.na"``, as an
+    ERP login usually is. Refused with :class:`ApprovalError`: an empty id, and control or invisible
+    format characters (a tab, a newline, a zero-width space) that would make two ids look alike.
+    """
+    if not isinstance(value, str):
+        raise ApprovalError(f"{what} must be text, got {type(value).__name__}")
+    text = unicodedata.normalize("NFC", value.strip())
+    if not text:
+        raise ApprovalError(f"{what} is empty" + (f" (only spaces: {value!r})" if value else ""))
+    for position, char in enumerate(text, start=1):
+        if unicodedata.category(char) in _UNSEEN:
+            name = unicodedata.name(char, "a control character")
+            raise ApprovalError(f"{what} {value!r}: character {position} is U+{ord(char):04X} ({name}); "
+                                "user ids and roles are visible text without control characters")
+    return _fits(text, what)
+
+
+def stored_id(value: str | None) -> str | None:
+    """A user id read back from a row or an audit entry, as :func:`user_id` would have written it:
+    ids stored before ids were normalised (``"boss "``) compare equal to the same person's today."""
+    return unicodedata.normalize("NFC", value.strip()) if isinstance(value, str) else value
+
+
+_UNSEEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, invisible formatting, surrogates, line breaks
 
 
 def current_actor() -> str | None:
@@ -191,7 +223,8 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
     The caller holds the subject's lock row and swept the subject's requests first (:func:`sweep`), in a
     transaction of its own. A step may be acted on only when every lower step of its ladder is
     approved: a lower step that is pending, rejected or *expired* holds up every step above it."""
-    _fits(user, "user")
+    user = user_id(user)
+    role = user_id(role, "role") if role is not None else None
     c = approval_requests.c
     live = [request_from_row(r) for r in conn.execute(
         select(approval_requests).where(c.subject == subject, c.status.in_(STANDING))
@@ -229,10 +262,11 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
                             f"{', '.join(f'{r.hook}/{r.role}' for r in turn)}; choose one with --hook / --role")
     request = turn[0]
     if action == "approve":
-        if request.requested_by is not None and request.requested_by == user:
+        if request.requested_by is not None and stored_id(request.requested_by) == user:
             raise ApprovalError(f"{user!r} requested order {subject!r} and cannot approve it")
         if rules.distinct_approvers:
-            twice = [r for r in live if r.hook == request.hook and r.status == "approved" and r.acted_by == user]
+            twice = [r for r in live if r.hook == request.hook and r.status == "approved"
+                     and stored_id(r.acted_by) == user]
             if twice:
                 raise ApprovalError(f"{user!r} already approved order {subject!r} as {twice[0].role}: each step "
                                     "needs another approver")
@@ -380,17 +414,25 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
 
 
 def roles_of(conn: Connection, user: str) -> list[str]:
-    return [r.role for r in conn.execute(select(role_members.c.role).where(role_members.c.user_id == user)
-                                         .order_by(role_members.c.role))]
+    """The roles ``user`` holds. Compared in Python over the normalised ids (:func:`stored_id`), not by
+    the database: MariaDB's collation would match ``"boss "`` to ``"boss"``, PostgreSQL's would not."""
+    user = user_id(user)
+    return sorted({r.role for r in conn.execute(select(role_members.c.role, role_members.c.user_id))
+                   if stored_id(r.user_id) == user})
+
+
+def _stored_rows(conn: Connection, user: str, role: str, *, lock: bool = False) -> list[str]:
+    """The ``user_id`` values, exactly as stored, of ``role``'s rows that are ``user`` (old rows may differ)."""
+    query = select(role_members.c.user_id).where(role_members.c.role == role)
+    return [r.user_id for r in conn.execute(query.with_for_update() if lock else query)
+            if stored_id(r.user_id) == user]
 
 
 def grant(conn: Connection, user: str, role: str, by: str | None, now: datetime) -> bool:
     """Let ``user`` approve for ``role``; ``False`` when they already could (nothing written)."""
-    _fits(user, "user")
-    _fits(role, "role")
-    exists = conn.execute(select(role_members.c.role).where(role_members.c.role == role,
-                                                            role_members.c.user_id == user).with_for_update()).first()
-    if exists is not None:
+    user, role = user_id(user), user_id(role, "role")
+    by = user_id(by, "granted by") if by is not None else None
+    if _stored_rows(conn, user, role, lock=True):
         return False
     conn.execute(insert(role_members).values(role=role, user_id=user, granted_by=by, granted_at=now))
     audit.append(conn, "role_granted", {"role": role, "user": user}, now=now, actor=by)
@@ -398,9 +440,13 @@ def grant(conn: Connection, user: str, role: str, by: str | None, now: datetime)
 
 
 def revoke(conn: Connection, user: str, role: str, by: str | None, now: datetime) -> bool:
-    gone = conn.execute(role_members.delete().where(role_members.c.role == role, role_members.c.user_id == user))
-    if gone.rowcount == 0:
+    """Stop ``user`` approving for ``role``; ``False`` when they could not (nothing written)."""
+    user, role = user_id(user), user_id(role, "role")
+    by = user_id(by, "revoked by") if by is not None else None
+    stored = _stored_rows(conn, user, role, lock=True)
+    if not stored:
         return False
+    conn.execute(role_members.delete().where(role_members.c.role == role, role_members.c.user_id.in_(stored)))
     audit.append(conn, "role_revoked", {"role": role, "user": user}, now=now, actor=by)
     return True
 

@@ -180,7 +180,7 @@ class Store:
         Returns the decision's id in the log.
         """
         when = now or utcnow()
-        who = actor if actor is not None else current_actor()
+        who = approvals.user_id(actor, "actor") if actor is not None else current_actor()
         return self._locking(lambda conn: self._insert_decision(conn, decision, facts, when, who),
                              f"recording decision {decision.hook} {decision.subject}")
 
@@ -258,6 +258,7 @@ class Store:
     def _act(self, action: str, subject: str, user: str, role: str | None, hook: str | None, comment: str | None,
              now: datetime | None) -> ApprovalRequest:
         when = now or utcnow()
+        user = approvals.user_id(user)  # refused before anything is written, the sweep included
         # Expiries and escalations first, in their own transaction: they stand even if the action is refused.
         self._locking(lambda conn: approvals.sweep(conn, when, subject=subject),
                       f"expiring and escalating the requests of {subject}")
