@@ -386,7 +386,8 @@ def test_a_gate_whose_store_was_never_upgraded_says_run_db_upgrade(empty_databas
         store.close()
     assert (decided.outcome, decided.failure) == (Outcome.require_approval, None)  # the decision stands
     assert reserved.outcome is Outcome.block  # the failure mode (closed): salesgate could not reserve
-    assert reserved.failure is not None and "run `salesgate db upgrade`" in reserved.failure
+    assert reserved.failure is not None
+    assert "run `salesgate db upgrade`" in reserved.failure
     failures = [r for r in caplog.records if "failed to record decision" in r.getMessage()]
     assert len(failures) == 2
     for record in failures:
@@ -407,5 +408,6 @@ def test_store_commands_on_a_database_never_upgraded_say_run_db_upgrade(empty_da
     result = CliRunner().invoke(cli, [*command, "--url", cli_url(empty_database)])
     assert result.exit_code == 2, result.output
     [line] = result.stderr.splitlines()
-    assert line.startswith("error: ") and line.endswith("run `salesgate db upgrade`")
+    assert line.startswith("error: ")
+    assert line.endswith("run `salesgate db upgrade`")
     assert "Traceback" not in result.output

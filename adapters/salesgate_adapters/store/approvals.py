@@ -25,7 +25,7 @@ from salesgate.errors import SalesgateError
 
 from . import audit, locks
 from .records import ApprovalRequest, ApprovalStatus, RoleMember, request_from_row
-from .tables import NAME, approval_requests, credit_reservations, decisions, role_members, subject_locks
+from .tables import NAME, approval_requests, audit_log, credit_reservations, decisions, role_members, subject_locks
 
 LIVE = ("pending", "approved")
 STANDING = ("pending", "approved", "rejected", "expired")
@@ -208,6 +208,7 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
         conn.execute(insert(approval_requests), opened)
     return {
         "opened": [r["role"] for r in opened],
+        "opened_requests": [audit.request_timing(r) for r in opened],  # the chain vouches for these too
         "kept": [{"role": r.role, "status": r.status, "acted_by": r.acted_by} for r in kept.values()],
         "voided": [_brief(r, reason) for r, reason in voids],
     }
@@ -232,7 +233,10 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
     pending = [r for r in live if r.status == "pending" and (hook is None or r.hook == hook)]
     if not pending:
         raise ApprovalError(_nothing_pending(conn, subject, hook))
-    held = set(roles_of(conn, user))
+    if problem := _tampered(conn, subject):
+        raise ApprovalError(f"order {subject!r} cannot be approved or rejected: {problem}: run salesgate audit verify")
+    rows = _role_rows(conn, user)
+    held = rows & _audited_roles(conn, user)
     mine = [r for r in pending if (role is None or role in (r.role, _escalated_role(r))) and _may_act(r, held)]
     if not mine:
         asked = [r for r in pending if role is None or role in (r.role, _escalated_role(r))]
@@ -247,6 +251,9 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
                                 "again to reopen what expired")
         due = due or asked
         wanted = " or ".join(sorted({r.role for r in due} | {x for r in due if (x := _escalated_role(r))}))
+        if forged := sorted(rows - held):
+            raise ApprovalError(f"salesgate_role_members says {user} holds {', '.join(forged)}, but no audit entry "
+                                "granted it (written outside salesgate): run salesgate audit verify")
         raise ApprovalError(f"{user!r} does not hold the role {wanted} whose turn it is on order {subject!r} "
                             f"(grant it with: salesgate approvals grant {user} ROLE)")
     turn = [r for r in mine if not _waiting_on(r, live)]
@@ -414,11 +421,46 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
 
 
 def roles_of(conn: Connection, user: str) -> list[str]:
-    """The roles ``user`` holds. Compared in Python over the normalised ids (:func:`stored_id`), not by
-    the database: MariaDB's collation would match ``"boss "`` to ``"boss"``, PostgreSQL's would not."""
+    """The roles ``user`` holds: a row of ``salesgate_role_members`` that an audit entry granted (a row
+    added with SQL gives no role). Compared in Python over the normalised ids (:func:`stored_id`), not
+    by the database: MariaDB's collation would match ``"boss "`` to ``"boss"``, PostgreSQL's would not."""
     user = user_id(user)
-    return sorted({r.role for r in conn.execute(select(role_members.c.role, role_members.c.user_id))
-                   if stored_id(r.user_id) == user})
+    return sorted(_role_rows(conn, user) & _audited_roles(conn, user))
+
+
+def _role_rows(conn: Connection, user: str) -> set[str]:
+    return {r.role for r in conn.execute(select(role_members.c.role, role_members.c.user_id))
+            if stored_id(r.user_id) == user}
+
+
+def _audited_roles(conn: Connection, user: str) -> set[str]:
+    """The roles the audit log's grants and revokes leave ``user`` holding (entries whose own hash holds).
+
+    Role entries are the log's only entries without a subject: the subject index finds them."""
+    replay = audit.Replay()
+    query = (select(audit_log).where(audit_log.c.subject.is_(None),
+                                     audit_log.c.kind.in_(("role_granted", "role_revoked")))
+             .order_by(audit_log.c.seq))
+    for entry in audit.entries_of(conn, query):
+        if audit.intact(entry):
+            replay.add(entry)
+    return {role for role, member in replay.members if member == user}
+
+
+def _tampered(conn: Connection, subject: str) -> str | None:
+    """The first request row of ``subject`` its audit entries do not account for (role, step, requester,
+    expiry and escalation included): acting on it would act on what someone wrote with SQL."""
+    replay = audit.Replay()
+    for entry in audit.entries(conn, subject):
+        if audit.intact(entry):
+            replay.add(entry)
+    c = approval_requests.c
+    for row in conn.execute(select(approval_requests).where(c.subject == subject).order_by(c.created_at, c.id)):
+        request = request_from_row(row)
+        found = replay.request_problem(request)
+        if found is not None and (found[0] is not None or request.approval_digest is not None):
+            return found[1]
+    return None
 
 
 def _stored_rows(conn: Connection, user: str, role: str, *, lock: bool = False) -> list[str]:
@@ -429,12 +471,16 @@ def _stored_rows(conn: Connection, user: str, role: str, *, lock: bool = False) 
 
 
 def grant(conn: Connection, user: str, role: str, by: str | None, now: datetime) -> bool:
-    """Let ``user`` approve for ``role``; ``False`` when they already could (nothing written)."""
+    """Let ``user`` approve for ``role``; ``False`` when they already could (nothing written).
+
+    A row someone added with SQL does not count as "already": the grant is audited now."""
     user, role = user_id(user), user_id(role, "role")
     by = user_id(by, "granted by") if by is not None else None
-    if _stored_rows(conn, user, role, lock=True):
+    rows = _stored_rows(conn, user, role, lock=True)
+    if rows and role in _audited_roles(conn, user):
         return False
-    conn.execute(insert(role_members).values(role=role, user_id=user, granted_by=by, granted_at=now))
+    if not rows:
+        conn.execute(insert(role_members).values(role=role, user_id=user, granted_by=by, granted_at=now))
     audit.append(conn, "role_granted", {"role": role, "user": user}, now=now, actor=by)
     return True
 
@@ -444,7 +490,7 @@ def revoke(conn: Connection, user: str, role: str, by: str | None, now: datetime
     user, role = user_id(user), user_id(role, "role")
     by = user_id(by, "revoked by") if by is not None else None
     stored = _stored_rows(conn, user, role, lock=True)
-    if not stored:
+    if not stored and role not in _audited_roles(conn, user):
         return False
     conn.execute(role_members.delete().where(role_members.c.role == role, role_members.c.user_id.in_(stored)))
     audit.append(conn, "role_revoked", {"role": role, "user": user}, now=now, actor=by)
