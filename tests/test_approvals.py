@@ -316,6 +316,21 @@ def test_a_trailing_space_is_the_same_person_on_every_database(gate: Gate, store
     assert store.roles_of(boss) == ["sales_manager"]
 
 
+def test_the_requester_given_to_record_is_normalised_too(store: Store, staff: dict[str, str]) -> None:
+    order_id, clerk = unique("SO"), staff["clerk"]
+    facts = big_order(order_id, unique("C"))
+    with Gate.default(backend="python", entry_points=False) as plain:
+        decision, model = plain.approve_order(facts), plain.facts_for("order_approval", facts)
+    with pytest.raises(ApprovalError, match=r"actor 'cl\\x00erk': character 3 is U\+0000"):
+        store.record(decision, model, actor="cl\x00erk")
+    store.record(decision, model, actor=f" {clerk}\u3000")  # an ideographic space, as an IME types it
+    assert {r.requested_by for r in store.approval_requests(order_id)} == {clerk}
+    assert store.decisions(order_id)[-1].decision.subject == order_id
+    store.grant_role(clerk, "sales_manager", by="admin")
+    with pytest.raises(ApprovalError, match="cannot approve it"):
+        store.approve(order_id, clerk)
+
+
 def test_user_ids_compare_in_nfc_and_case_matters(store: Store, gate: Gate, staff: dict[str, str]) -> None:
     order_id, suffix = unique("SO"), uuid.uuid4().hex[:6]
     decomposed, composed = f"Zoe\u0301-{suffix}", f"Zo\u00e9-{suffix}"
