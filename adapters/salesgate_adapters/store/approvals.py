@@ -442,7 +442,11 @@ def _audited_roles(conn: Connection, user: str) -> set[str]:
                                      audit_log.c.kind.in_(("role_granted", "role_revoked")))
              .order_by(audit_log.c.seq))
     for entry in audit.entries_of(conn, query):
-        if audit.intact(entry):
+        try:
+            about = stored_id(entry.data.get("user"))
+        except ValueError:
+            continue  # not JSON: an edited entry, which vouches for nothing
+        if about == user and audit.intact(entry):  # only this user's entries are worth hashing
             replay.add(entry)
     return {role for role, member in replay.members if member == user}
 
