@@ -260,6 +260,119 @@ def test_blocked_and_unrequired_orders(gate: Gate, store: Store) -> None:
     assert store.approval_status(unique("SO")).state == "undecided"
 
 
+def test_a_blocked_order_opens_no_approval_requests(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    order_id = unique("SO")
+    facts = big_order(order_id, unique("C"), status="blocked")  # its rules also name three approvers
+    with acting_as(staff["clerk"]):
+        decision = gate.approve_order(facts)
+    assert decision.outcome.value == "block"
+    assert decision.required_roles  # what the rules named: nobody may work on it
+    assert store.approval_requests(order_id) == []
+    with pytest.raises(ApprovalError, match="has no approval requests"):
+        store.approve(order_id, staff["sales_manager"])
+    assert store.approval_status(order_id, order=facts).state == "blocked"
+
+
+def test_blocking_an_order_voids_its_requests_and_unblocking_starts_afresh(gate: Gate, store: Store,
+                                                                          staff: dict[str, str]) -> None:
+    order_id, customer = unique("SO"), unique("C")
+    facts = big_order(order_id, customer)
+    decide(gate, facts, staff["clerk"])
+    store.approve(order_id, staff["sales_manager"])
+    blocked = big_order(order_id, customer, status="blocked")  # the customer, not the order, changed
+    assert approval_digest(blocked) == approval_digest(facts)
+    decide(gate, blocked, staff["clerk"])
+    requests = store.approval_requests(order_id)
+    assert [(r.role, r.status) for r in requests] == [("sales_manager", "void"), ("finance", "void"),
+                                                      ("general_manager", "void")]
+    assert {r.status_reason for r in requests} == {"the order is blocked: no approval lifts a block"}
+    with pytest.raises(ApprovalError, match="nothing pending"):
+        store.approve(order_id, staff["finance"])
+    assert store.approval_status(order_id, order=facts).state == "blocked"
+    blocking = store.audit_entries(order_id)[-1].data
+    assert (blocking["outcome"], blocking["opened"], len(blocking["voided"])) == ("block", [], 3)
+    decide(gate, facts, staff["clerk"])  # the block is lifted: the ladder starts again from its first step
+    assert [r.role for r in store.approval_requests(order_id, status="pending")] == [
+        "sales_manager", "finance", "general_manager"]
+    assert store.approval_status(order_id, order=facts).state == "pending"
+
+
+# -- who is who: user ids ---------------------------------------------------------------------------------------
+
+def test_a_trailing_space_is_the_same_person_on_every_database(gate: Gate, store: Store,
+                                                               staff: dict[str, str]) -> None:
+    order_id, clerk, boss = unique("SO"), staff["clerk"], staff["sales_manager"]
+    decide(gate, big_order(order_id, unique("C")), clerk)
+    store.grant_role(clerk, "sales_manager", by="admin")
+    with pytest.raises(ApprovalError, match=r"requested order .* and cannot approve it"):
+        store.approve(order_id, clerk + " ")  # MariaDB's utf8mb4_bin once let this through
+    assert store.approve(order_id, " " + boss + " ").acted_by == boss
+    store.grant_role(boss + "  ", "finance", by="admin")
+    assert store.roles_of(boss) == ["finance", "sales_manager"]
+    with pytest.raises(ApprovalError, match=r"already approved order .* as sales_manager"):
+        store.approve(order_id, boss + " ")  # four eyes: one person, not two
+    assert not store.grant_role(boss + " ", "finance")  # already holds it: nothing written
+    assert store.revoke_role(boss + " ", "finance")
+    assert store.roles_of(boss) == ["sales_manager"]
+
+
+def test_the_requester_given_to_record_is_normalised_too(store: Store, staff: dict[str, str]) -> None:
+    order_id, clerk = unique("SO"), staff["clerk"]
+    facts = big_order(order_id, unique("C"))
+    with Gate.default(backend="python", entry_points=False) as plain:
+        decision, model = plain.approve_order(facts), plain.facts_for("order_approval", facts)
+    with pytest.raises(ApprovalError, match=r"actor 'cl\\x00erk': character 3 is U\+0000"):
+        store.record(decision, model, actor="cl\x00erk")
+    store.record(decision, model, actor=f" {clerk}\u3000")  # an ideographic space, as an IME types it
+    assert {r.requested_by for r in store.approval_requests(order_id)} == {clerk}
+    assert store.decisions(order_id)[-1].decision.subject == order_id
+    store.grant_role(clerk, "sales_manager", by="admin")
+    with pytest.raises(ApprovalError, match="cannot approve it"):
+        store.approve(order_id, clerk)
+
+
+def test_user_ids_compare_in_nfc_and_case_matters(store: Store, gate: Gate, staff: dict[str, str]) -> None:
+    order_id, suffix = unique("SO"), uuid.uuid4().hex[:6]
+    decomposed, composed = f"Zoe\u0301-{suffix}", f"Zo\u00e9-{suffix}"
+    decide(gate, big_order(order_id, unique("C")), staff["clerk"])
+    store.grant_role(decomposed, "sales_manager", by="admin")
+    assert store.roles_of(composed) == ["sales_manager"]
+    with pytest.raises(ApprovalError, match="does not hold the role sales_manager"):
+        store.approve(order_id, composed.upper())  # ids are case-sensitive: ZOÉ is someone else
+    assert store.approve(order_id, composed).acted_by == composed
+
+
+@pytest.mark.parametrize(("user", "problem"), [("", "is empty"), ("   ", "is empty"),
+                                               ("bo\nss", "U\\+000A"),
+                                               ("bo\tss", "U\\+0009"),
+                                               ("bo\u200bss", "U\\+200B \\(ZERO WIDTH SPACE\\)")])
+def test_empty_ids_and_control_characters_are_refused(store: Store, gate: Gate, staff: dict[str, str], user: str,
+                                                      problem: str) -> None:
+    order_id = unique("SO")
+    decide(gate, big_order(order_id, unique("C")), staff["clerk"])
+    for attempt in (lambda: store.approve(order_id, user), lambda: store.grant_role(user, "finance"),
+                    lambda: store.revoke_role(user, "finance"), lambda: store.roles_of(user),
+                    lambda: acting_as(user).__enter__(),
+                    lambda: store.grant_role(staff["finance"], "finance", by=user)):
+        with pytest.raises(ApprovalError, match=problem):
+            attempt()
+    assert store.approval_requests(order_id, status="approved") == []
+
+
+def test_ids_stored_before_normalising_still_match(store: Store, gate: Gate, staff: dict[str, str]) -> None:
+    """A grant written by an older salesgate ("boss " with its space, row and audit entry) is the same person."""
+    order_id, boss = unique("SO"), unique("boss")
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO salesgate_role_members (role, user_id, granted_by, granted_at) "
+                          "VALUES ('sales_manager', :user, 'admin', :at)"), {"user": boss + " ", "at": T0})
+        audit.append(conn, "role_granted", {"role": "sales_manager", "user": boss + " "}, now=T0, actor="admin")
+    decide(gate, big_order(order_id, unique("C")), staff["clerk"])
+    assert store.roles_of(boss) == ["sales_manager"]
+    assert store.approve(order_id, boss).acted_by == boss
+    assert store.revoke_role(boss, "sales_manager")
+    assert store.roles_of(boss + " ") == []
+
+
 # -- command line -------------------------------------------------------------------------------------------------
 
 def run(*args: str) -> Any:
@@ -314,6 +427,14 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, monkeypatch: pytest
     assert "unknown hook 'shipping'" in bad_hook.output
     nothing = run("approvals", "approve", "SO-1", "--as", "u", "--url", url)
     assert (nothing.exit_code, nothing.output) == (2, "error: order 'SO-1' has no approval requests\n")
+    for command in (["approve", "SO-1", "--as", "li\x07na"], ["grant", "li\x07na", "finance"],
+                    ["revoke", "li\x07na", "finance"], ["grant", "li.na", "finance", "--by", "ad\x07min"],
+                    ["list", "--for", "li\x07na"]):
+        refused = run("approvals", *command, "--url", url)
+        assert refused.exit_code == 2
+        [line] = refused.output.splitlines()
+        assert line.startswith("error: "), line
+        assert "character 3 is U+0007 (a control character)" in line, line
     monkeypatch.delenv("SALESGATE_DATABASE_URL", raising=False)
     assert run("approvals", "list").output == "error: no database: pass --url URL or set SALESGATE_DATABASE_URL\n"
 

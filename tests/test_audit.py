@@ -6,8 +6,10 @@ Tamper and concurrency tests need a chain of their own: they use a fresh namespa
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import re
 import threading
 import time
 import uuid
@@ -24,9 +26,9 @@ from sqlalchemy.engine import Connection
 from conftest import Database, namespace
 from salesgate import Gate
 from salesgate.cli import cli
-from salesgate_adapters.store import Store, acting_as, audit
+from salesgate_adapters.store import ApprovalError, Store, acting_as, audit
 from salesgate_adapters.store.audit import entry_hash
-from salesgate_adapters.store.tables import approval_requests, decisions
+from salesgate_adapters.store.tables import approval_requests, decisions, role_members
 from test_store import order
 
 
@@ -442,3 +444,98 @@ def test_an_approval_committed_during_verify_is_not_tampering(backend: str, tmp_
             assert store.verify_audit().entries == 3  # the approval did commit
         finally:
             store.close()
+
+
+# -- SQL edits of what an approval rests on: roles, requester, escalation, ladder ----------------------------------
+
+def three_step_order(store: Store) -> dict[str, Any]:
+    """Grants (entries 1-5), then wang (who also manages sales) asks for a three-step order (entry 6)."""
+    for user, role in (("li", "sales_manager"), ("wang", "sales_manager"), ("qian", "finance"),
+                       ("sun", "finance"), ("zhao", "general_manager")):
+        store.grant_role(user, role, by="admin")
+    facts = order("SO-9", "C-9", credit_rating="poor")  # sales_manager → finance → general_manager
+    with Gate.default(backend="python", entry_points=False, store=store) as gate, acting_as("wang"):
+        gate.approve_order(facts)
+    assert store.verify_audit().ok
+    return facts
+
+
+def never_approved(store: Store, facts: dict[str, Any], found: str,
+                   users: tuple[str, ...] = ("li", "wang", "qian", "sun", "zhao", "mallory")) -> None:
+    """Whatever ``users`` try now, the order is not approved, and ``audit verify`` names the edit."""
+    for user in users:
+        with contextlib.suppress(ApprovalError):
+            store.approve("SO-9", user)
+    status = store.approval_status("SO-9", order=facts)
+    assert not status.approved, status
+    report = store.verify_audit()
+    assert not report.ok
+    assert report.problem is not None
+    assert re.search(found, report.problem), report.problem
+
+
+def test_a_role_member_added_with_sql_cannot_approve(store: Store) -> None:
+    facts = three_step_order(store)
+    with store.engine.begin() as conn:
+        conn.execute(insert(role_members).values(role="sales_manager", user_id="mallory", granted_by="admin",
+                                                 granted_at=datetime.now(UTC)))
+    with pytest.raises(ApprovalError, match=r"no audit entry granted it"):
+        store.approve("SO-9", "mallory")
+    assert "sales_manager" not in store.roles_of("mallory")
+    never_approved(store, facts, "salesgate_role_members says mallory holds sales_manager, but no audit entry "
+                                 "granted it", users=("mallory",))
+    assert store.approval_status("SO-9", order=facts).state == "pending"
+
+
+def test_a_requester_erased_with_sql_still_cannot_approve(store: Store) -> None:
+    facts = three_step_order(store)
+    sql(store, "UPDATE salesgate_approval_requests SET requested_by = NULL")
+    with pytest.raises(ApprovalError, match=r"requested by wang in the audit log .*run salesgate audit verify"):
+        store.approve("SO-9", "wang")
+    assert store.approval_status("SO-9", order=facts).state == "tampered"
+    never_approved(store, facts, r"requested by nobody in salesgate_approval_requests, but requested by wang in the "
+                                 r"audit log \(entry 6\)")
+
+
+def test_an_escalation_redirected_with_sql_cannot_approve(store: Store) -> None:
+    facts = three_step_order(store)
+    store.approve("SO-9", "li")
+    store.approve("SO-9", "qian")
+    sql(store, "UPDATE salesgate_approval_requests SET escalate_to = 'finance', escalate_at = created_at "
+               "WHERE role = 'general_manager'")
+    with pytest.raises(ApprovalError, match=r"escalate.* in the audit log .*run salesgate audit verify"):
+        store.approve("SO-9", "sun")  # finance signing the general manager's step
+    assert store.approval_status("SO-9", order=facts).state == "tampered"
+    never_approved(store, facts, r"general_manager\) escalates to finance at .* in salesgate_approval_requests, "
+                                 r"but escalates to nobody at .* in the audit log \(entry 6\)")
+
+
+def test_a_ladder_reordered_with_sql_cannot_approve(store: Store) -> None:
+    facts = three_step_order(store)
+    sql(store, "UPDATE salesgate_approval_requests SET position = 4 - position "
+               "WHERE role IN ('sales_manager', 'general_manager')")
+    moved = r"is step [13] in salesgate_approval_requests, but step [13] in the audit log \(entry 6\)"
+    with pytest.raises(ApprovalError, match=moved + ": run salesgate audit verify"):
+        store.approve("SO-9", "zhao")  # the general manager, now first
+    assert store.approval_status("SO-9", order=facts).state == "tampered"
+    never_approved(store, facts, moved)
+
+
+def test_an_approval_by_someone_never_granted_the_role_is_named(store: Store) -> None:
+    """Written as an older salesgate would have let it through (a role row added with SQL, the approval
+    appended to the chain with correct hashes, the row deleted again): the replayed grants give it away."""
+    facts = three_step_order(store)
+    [first] = [r for r in store.approval_requests("SO-9") if r.role == "sales_manager"]
+    when = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        conn.execute(approval_requests.update().where(approval_requests.c.id == first.id)
+                     .values(status="approved", acted_by="mallory", acted_at=when, updated_at=when))
+        audit.append(conn, "approved", {"request_id": first.id, "decision_id": first.decision_id,
+                                        "role": "sales_manager", "as_role": "sales_manager", "position": 1,
+                                        "approval_digest": first.approval_digest, "comment": None},
+                     now=when, subject="SO-9", hook="order_approval", actor="mallory")
+    assert store.approval_status("SO-9", order=facts).state == "pending"  # two steps still to go
+    report = store.verify_audit()
+    assert (report.ok, report.bad_seq) == (False, 7)
+    assert report.problem == ("entry 7 (approved order_approval SO-9): mallory approved as sales_manager, a role "
+                              "no audit entry had granted them")

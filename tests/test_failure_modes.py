@@ -366,7 +366,8 @@ def test_a_stalled_erp_inside_the_lock_does_not_hold_the_customer_for_long(
 
 def test_store_errors_name_what_failed(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'nothing.db'}")  # never upgraded
-    with pytest.raises(StoreError, match=r"reading reservations failed: OperationalError: no such table"):
+    with pytest.raises(StoreError, match=r"reading reservations failed: salesgate's tables are missing .*"
+                                         r"\(OperationalError: no such table: .*\): run `salesgate db upgrade`"):
         store.reservations()
 
 

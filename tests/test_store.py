@@ -23,7 +23,7 @@ from sqlalchemy import inspect, text
 
 from conftest import Database
 from salesgate import Decision, Gate, OrderFacts, Outcome, hookimpl
-from salesgate_adapters.store import Store, StoreError, canonical_json, inputs_digest
+from salesgate_adapters.store import Store, StoreError, StoreNotUpgraded, canonical_json, inputs_digest
 from salesgate_adapters.store.tables import VERSION_TABLE, is_salesgate_name, metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -361,3 +361,53 @@ def test_other_recorders_still_see_every_decision(store: Store) -> None:
     with Gate.default(backend="python", entry_points=False, store=store, plugins=[recorder]) as gate:
         made = gate.check_credit(order(unique("SO"), unique("C")), reserve=True)
     assert recorder.decisions == [made]
+
+
+# -- a store whose tables were never created ----------------------------------------------------------------------
+
+def cli_url(database: Database) -> str:
+    """The URL the ``salesgate`` command needs to land in the test's namespace (a schema on PostgreSQL)."""
+    url = database.url
+    if "options" in database.connect_args:
+        url = url.update_query_dict({"options": database.connect_args["options"]})
+    return url.render_as_string(hide_password=False)
+
+
+def test_a_gate_whose_store_was_never_upgraded_says_run_db_upgrade(empty_database: Database,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    store = Store(empty_database.url, **empty_database.store_options())
+    try:
+        with Gate.default(backend="python", entry_points=False, store=store) as gate:
+            decided = gate.approve_order(order(unique("SO"), unique("C")))
+            reserved = gate.check_credit(order(unique("SO"), unique("C")), reserve=True)
+        with pytest.raises(StoreNotUpgraded, match=r"run `salesgate db upgrade`$"):
+            store.approval_requests()
+    finally:
+        store.close()
+    assert (decided.outcome, decided.failure) == (Outcome.require_approval, None)  # the decision stands
+    assert reserved.outcome is Outcome.block  # the failure mode (closed): salesgate could not reserve
+    assert reserved.failure is not None
+    assert "run `salesgate db upgrade`" in reserved.failure
+    failures = [r for r in caplog.records if "failed to record decision" in r.getMessage()]
+    assert len(failures) == 2
+    for record in failures:
+        assert "run `salesgate db upgrade`" in record.getMessage()
+        assert record.exc_info is None  # one explained line, no traceback
+
+
+@pytest.mark.parametrize("command", [("approvals", "list"), ("approvals", "status", "SO-1"),
+                                     ("approvals", "approve", "SO-1", "--as", "li.na"),
+                                     ("approvals", "grant", "li.na", "finance"), ("approvals", "members"),
+                                     ("approvals", "sweep"), ("audit", "verify"), ("audit", "show", "SO-1")])
+def test_store_commands_on_a_database_never_upgraded_say_run_db_upgrade(empty_database: Database,
+                                                                        command: tuple[str, ...]) -> None:
+    from click.testing import CliRunner
+
+    from salesgate.cli import cli
+
+    result = CliRunner().invoke(cli, [*command, "--url", cli_url(empty_database)])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: ")
+    assert line.endswith("run `salesgate db upgrade`")
+    assert "Traceback" not in result.output

@@ -19,7 +19,7 @@ import pluggy
 
 from . import hookspecs
 from .decisions import CreditResult, Decision, combine
-from .errors import AdapterError, PluginError
+from .errors import AdapterError, PluginError, SalesgateError
 from .evaluation import DECIDERS, DecisionContext
 from .hooknames import Hook
 from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
@@ -295,6 +295,8 @@ class Hooks:
                 continue
             try:
                 function(**{name: arguments[name] for name in argnames})
+            except SalesgateError as exc:  # explained (e.g. "run salesgate db upgrade"): the message, no traceback
+                logger.error("plugin %r failed to record decision %s: %s", plugin, decision.subject, exc)
             except Exception:
                 logger.exception("plugin %r failed to record decision %s", plugin, decision.subject)
 

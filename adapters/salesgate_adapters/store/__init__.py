@@ -26,7 +26,7 @@ from .records import (
     canonical_json,
     inputs_digest,
 )
-from .store import URL_ENV, Store
+from .store import URL_ENV, Store, StoreNotUpgraded
 
 __all__ = [
     "URL_ENV",
@@ -42,6 +42,7 @@ __all__ = [
     "RoleMember",
     "Store",
     "StoreError",
+    "StoreNotUpgraded",
     "StoreRecorder",
     "acting_as",
     "approval_digest",

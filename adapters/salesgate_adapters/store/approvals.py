@@ -9,6 +9,7 @@ audit head row: no two transactions wait on each other in opposite orders. See d
 from __future__ import annotations
 
 import contextvars
+import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,12 +20,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
-from salesgate.decisions import Decision
+from salesgate.decisions import Decision, Outcome
 from salesgate.errors import SalesgateError
 
 from . import audit, locks
 from .records import ApprovalRequest, ApprovalStatus, RoleMember, request_from_row
-from .tables import NAME, approval_requests, credit_reservations, decisions, role_members, subject_locks
+from .tables import NAME, approval_requests, audit_log, credit_reservations, decisions, role_members, subject_locks
 
 LIVE = ("pending", "approved")
 STANDING = ("pending", "approved", "rejected", "expired")
@@ -45,12 +46,43 @@ def acting_as(user: str) -> Iterator[None]:
     >>> with acting_as("zhang.wei"):           # doctest: +SKIP
     ...     gate.approve_order(order)
     """
-    _fits(user, "user")
-    token = _actor.set(user)
+    token = _actor.set(user_id(user))
     try:
         yield
     finally:
         _actor.reset(token)
+
+
+def user_id(value: str, what: str = "user id") -> str:
+    """``value`` as salesgate stores and compares user ids (and role names): stripped, Unicode NFC.
+
+    Every id that enters the approval workflow passes here once (the requester, the approver, role
+    grants, the CLI's ``--as``/``--by``), so ``"boss "``, ``"boss"`` and a decomposed ``"Zoé"`` are the
+    same person in Python, SQLite, PostgreSQL and MariaDB (whose ``utf8mb4_bin`` ignores trailing
+    spaces while the others do not). Ids are case-sensitive: ``"Li.Na"`` is not ``"li.na"``, as an
+    ERP login usually is. Refused with :class:`ApprovalError`: an empty id, and control or invisible
+    format characters (a tab, a newline, a zero-width space) that would make two ids look alike.
+    """
+    if not isinstance(value, str):
+        raise ApprovalError(f"{what} must be text, got {type(value).__name__}")
+    text = unicodedata.normalize("NFC", value.strip())
+    if not text:
+        raise ApprovalError(f"{what} is empty" + (f" (only spaces: {value!r})" if value else ""))
+    for position, char in enumerate(text, start=1):
+        if unicodedata.category(char) in _UNSEEN:
+            name = unicodedata.name(char, "a control character")
+            raise ApprovalError(f"{what} {value!r}: character {position} is U+{ord(char):04X} ({name}); "
+                                "user ids and roles are visible text without control characters")
+    return _fits(text, what)
+
+
+def stored_id(value: str | None) -> str | None:
+    """A user id read back from a row or an audit entry, as :func:`user_id` would have written it:
+    ids stored before ids were normalised (``"boss "``) compare equal to the same person's today."""
+    return unicodedata.normalize("NFC", value.strip()) if isinstance(value, str) else value
+
+
+_UNSEEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, invisible formatting, surrogates, line breaks
 
 
 def current_actor() -> str | None:
@@ -114,7 +146,10 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
     ladder order always holds: an approval carried over above a step that is (re)opened now is
     voided and reopened too — the higher role signs again, after the lower one. A fallback decision
     (``failure`` set: salesgate could not decide) changes no request: it is not the policy's answer, and
-    the requests of the last decision the policy made stay as they are. Returns the audit facts.
+    the requests of the last decision the policy made stay as they are. A ``block`` opens nothing,
+    whatever roles its rules named (no approval lifts a block), and voids the requests of its hook
+    standing for the order, approved ones included: once the block is lifted, the order is approved
+    afresh. Returns the audit facts.
     """
     if decision.failure is not None:
         return {"opened": [], "kept": [], "voided": []}
@@ -122,7 +157,8 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
     rows = [request_from_row(r) for r in conn.execute(
         select(approval_requests).where(c.subject == decision.subject, c.status.in_(STANDING))
         .order_by(c.created_at, c.position).with_for_update())]
-    required = [a.role for a in decision.approvals]
+    blocks = decision.outcome is Outcome.block
+    required = [] if blocks else [a.role for a in decision.approvals]  # nobody can approve a block away
     voids: list[tuple[ApprovalRequest, str]] = []
     kept: dict[str, ApprovalRequest] = {}
     for request in rows:
@@ -133,7 +169,10 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
             if request.status in LIVE:  # a rejection (or expiry) of an earlier version stays as history
                 voids.append((request, "the order changed"))
         elif request.hook == decision.hook:
-            if request.role not in required:
+            if blocks:
+                if request.status != "rejected":  # a rejection of this very order stays in force
+                    voids.append((request, "the order is blocked: no approval lifts a block"))
+            elif request.role not in required:
                 if request.status in ("pending", "expired"):
                     voids.append((request, "no longer required"))
             elif request.status != "expired":  # an expired request is reopened below
@@ -169,6 +208,7 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
         conn.execute(insert(approval_requests), opened)
     return {
         "opened": [r["role"] for r in opened],
+        "opened_requests": [audit.request_timing(r) for r in opened],  # the chain vouches for these too
         "kept": [{"role": r.role, "status": r.status, "acted_by": r.acted_by} for r in kept.values()],
         "voided": [_brief(r, reason) for r, reason in voids],
     }
@@ -184,7 +224,8 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
     The caller holds the subject's lock row and swept the subject's requests first (:func:`sweep`), in a
     transaction of its own. A step may be acted on only when every lower step of its ladder is
     approved: a lower step that is pending, rejected or *expired* holds up every step above it."""
-    _fits(user, "user")
+    user = user_id(user)
+    role = user_id(role, "role") if role is not None else None
     c = approval_requests.c
     live = [request_from_row(r) for r in conn.execute(
         select(approval_requests).where(c.subject == subject, c.status.in_(STANDING))
@@ -192,7 +233,10 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
     pending = [r for r in live if r.status == "pending" and (hook is None or r.hook == hook)]
     if not pending:
         raise ApprovalError(_nothing_pending(conn, subject, hook))
-    held = set(roles_of(conn, user))
+    if problem := _tampered(conn, subject):
+        raise ApprovalError(f"order {subject!r} cannot be approved or rejected: {problem}: run salesgate audit verify")
+    rows = _role_rows(conn, user)
+    held = rows & _audited_roles(conn, user)
     mine = [r for r in pending if (role is None or role in (r.role, _escalated_role(r))) and _may_act(r, held)]
     if not mine:
         asked = [r for r in pending if role is None or role in (r.role, _escalated_role(r))]
@@ -207,6 +251,9 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
                                 "again to reopen what expired")
         due = due or asked
         wanted = " or ".join(sorted({r.role for r in due} | {x for r in due if (x := _escalated_role(r))}))
+        if forged := sorted(rows - held):
+            raise ApprovalError(f"salesgate_role_members says {user} holds {', '.join(forged)}, but no audit entry "
+                                "granted it (written outside salesgate): run salesgate audit verify")
         raise ApprovalError(f"{user!r} does not hold the role {wanted} whose turn it is on order {subject!r} "
                             f"(grant it with: salesgate approvals grant {user} ROLE)")
     turn = [r for r in mine if not _waiting_on(r, live)]
@@ -222,10 +269,11 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
                             f"{', '.join(f'{r.hook}/{r.role}' for r in turn)}; choose one with --hook / --role")
     request = turn[0]
     if action == "approve":
-        if request.requested_by is not None and request.requested_by == user:
+        if request.requested_by is not None and stored_id(request.requested_by) == user:
             raise ApprovalError(f"{user!r} requested order {subject!r} and cannot approve it")
         if rules.distinct_approvers:
-            twice = [r for r in live if r.hook == request.hook and r.status == "approved" and r.acted_by == user]
+            twice = [r for r in live if r.hook == request.hook and r.status == "approved"
+                     and stored_id(r.acted_by) == user]
             if twice:
                 raise ApprovalError(f"{user!r} already approved order {subject!r} as {twice[0].role}: each step "
                                     "needs another approver")
@@ -373,27 +421,82 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
 
 
 def roles_of(conn: Connection, user: str) -> list[str]:
-    return [r.role for r in conn.execute(select(role_members.c.role).where(role_members.c.user_id == user)
-                                         .order_by(role_members.c.role))]
+    """The roles ``user`` holds: a row of ``salesgate_role_members`` that an audit entry granted (a row
+    added with SQL gives no role). Compared in Python over the normalised ids (:func:`stored_id`), not
+    by the database: MariaDB's collation would match ``"boss "`` to ``"boss"``, PostgreSQL's would not."""
+    user = user_id(user)
+    return sorted(_role_rows(conn, user) & _audited_roles(conn, user))
+
+
+def _role_rows(conn: Connection, user: str) -> set[str]:
+    return {r.role for r in conn.execute(select(role_members.c.role, role_members.c.user_id))
+            if stored_id(r.user_id) == user}
+
+
+def _audited_roles(conn: Connection, user: str) -> set[str]:
+    """The roles the audit log's grants and revokes leave ``user`` holding (entries whose own hash holds).
+
+    Role entries are the log's only entries without a subject: the subject index finds them."""
+    replay = audit.Replay()
+    query = (select(audit_log).where(audit_log.c.subject.is_(None),
+                                     audit_log.c.kind.in_(("role_granted", "role_revoked")))
+             .order_by(audit_log.c.seq))
+    for entry in audit.entries_of(conn, query):
+        try:
+            about = stored_id(entry.data.get("user"))
+        except ValueError:
+            continue  # not JSON: an edited entry, which vouches for nothing
+        if about == user and audit.intact(entry):  # only this user's entries are worth hashing
+            replay.add(entry)
+    return {role for role, member in replay.members if member == user}
+
+
+def _tampered(conn: Connection, subject: str) -> str | None:
+    """The first request row of ``subject`` its audit entries do not account for (role, step, requester,
+    expiry and escalation included): acting on it would act on what someone wrote with SQL."""
+    replay = audit.Replay()
+    for entry in audit.entries(conn, subject):
+        if audit.intact(entry):
+            replay.add(entry)
+    c = approval_requests.c
+    for row in conn.execute(select(approval_requests).where(c.subject == subject).order_by(c.created_at, c.id)):
+        request = request_from_row(row)
+        found = replay.request_problem(request)
+        if found is not None and (found[0] is not None or request.approval_digest is not None):
+            return found[1]
+    return None
+
+
+def _stored_rows(conn: Connection, user: str, role: str, *, lock: bool = False) -> list[str]:
+    """The ``user_id`` values, exactly as stored, of ``role``'s rows that are ``user`` (old rows may differ)."""
+    query = select(role_members.c.user_id).where(role_members.c.role == role)
+    return [r.user_id for r in conn.execute(query.with_for_update() if lock else query)
+            if stored_id(r.user_id) == user]
 
 
 def grant(conn: Connection, user: str, role: str, by: str | None, now: datetime) -> bool:
-    """Let ``user`` approve for ``role``; ``False`` when they already could (nothing written)."""
-    _fits(user, "user")
-    _fits(role, "role")
-    exists = conn.execute(select(role_members.c.role).where(role_members.c.role == role,
-                                                            role_members.c.user_id == user).with_for_update()).first()
-    if exists is not None:
+    """Let ``user`` approve for ``role``; ``False`` when they already could (nothing written).
+
+    A row someone added with SQL does not count as "already": the grant is audited now."""
+    user, role = user_id(user), user_id(role, "role")
+    by = user_id(by, "granted by") if by is not None else None
+    rows = _stored_rows(conn, user, role, lock=True)
+    if rows and role in _audited_roles(conn, user):
         return False
-    conn.execute(insert(role_members).values(role=role, user_id=user, granted_by=by, granted_at=now))
+    if not rows:
+        conn.execute(insert(role_members).values(role=role, user_id=user, granted_by=by, granted_at=now))
     audit.append(conn, "role_granted", {"role": role, "user": user}, now=now, actor=by)
     return True
 
 
 def revoke(conn: Connection, user: str, role: str, by: str | None, now: datetime) -> bool:
-    gone = conn.execute(role_members.delete().where(role_members.c.role == role, role_members.c.user_id == user))
-    if gone.rowcount == 0:
+    """Stop ``user`` approving for ``role``; ``False`` when they could not (nothing written)."""
+    user, role = user_id(user), user_id(role, "role")
+    by = user_id(by, "revoked by") if by is not None else None
+    stored = _stored_rows(conn, user, role, lock=True)
+    if not stored and role not in _audited_roles(conn, user):
         return False
+    conn.execute(role_members.delete().where(role_members.c.role == role, role_members.c.user_id.in_(stored)))
     audit.append(conn, "role_revoked", {"role": role, "user": user}, now=now, actor=by)
     return True
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,10 +27,11 @@ from typing import Any
 
 from sqlalchemy import Row, Text, func, insert, select, type_coerce, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
 
 from .connection import StoreError
 from .records import ApprovalRequest, AuditEntry, AuditReport, canonical_json, request_from_row
-from .tables import approval_requests, audit_head, audit_log, decisions
+from .tables import approval_requests, audit_head, audit_log, decisions, role_members
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -78,6 +80,11 @@ def entries(conn: Connection, subject: str | None = None) -> list[AuditEntry]:
     query = select(audit_log).order_by(audit_log.c.seq)
     if subject is not None:
         query = query.where(audit_log.c.subject == subject)
+    return entries_of(conn, query)
+
+
+def entries_of(conn: Connection, query: Select[Any]) -> list[AuditEntry]:
+    """The entries a query of ``salesgate_audit_log`` selects."""
     return [_entry(row) for row in conn.execute(query)]
 
 
@@ -141,7 +148,7 @@ def verify(conn: Connection, *, check_decisions: bool = True, kept: Mapping[int,
         return AuditReport(False, count, head_seq, head_hash, seq, problem)
 
     expected, prev, count = 1, GENESIS, 0
-    replay = Replay()
+    replay = Replay(check_roles=True)
     first_at: datetime | None = None
     for entry in _stream(conn):
         if entry.seq != expected:
@@ -194,6 +201,7 @@ class _Logged:
     approval_digest: Any
     outcome: Any = None
     sha256: Any = None
+    actor: str | None = None
 
 
 @dataclass
@@ -219,26 +227,41 @@ class Replay:
     decisions: dict[str, _Logged] = field(default_factory=dict)
     opened: dict[tuple[str, str], _Logged] = field(default_factory=dict)
     requests: dict[str, _Requested] = field(default_factory=dict)
+    positions: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    """(decision id, role) → (its step on the ladder, the entry that put it there)."""
+    timing: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """(decision id, role) → the expiry and escalation its decision entry opened it with."""
+    standing: dict[tuple[Any, ...], tuple[str, str]] = field(default_factory=dict)
+    members: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(role, user id) → the entry that granted it, while granted (fed role entries: ``verify``)."""
+    outsiders: list[tuple[int, str]] = field(default_factory=list)
+    """Approvals and rejections by someone the replayed grants do not make a member of the role."""
+    check_roles: bool = False
+    """Whether role entries are fed too (the whole log, in ``verify``): only then is ``outsiders`` kept."""
 
     def add(self, entry: AuditEntry) -> None:
-        if entry.kind not in ("decision", "approved", "rejected", "expired", "escalated"):
+        if entry.kind not in KINDS or entry.kind == "void":
             return
         try:
             data = entry.data
         except ValueError:
             return
+        if entry.kind in ("role_granted", "role_revoked"):
+            role, user = data.get("role"), _person(data.get("user"))
+            if isinstance(role, str) and user is not None:
+                if entry.kind == "role_granted":
+                    self.members.setdefault((role, user), entry.seq)
+                else:
+                    self.members.pop((role, user), None)
+            return
         if entry.kind == "decision":
-            decision_id = data.get("decision_id")
-            if not isinstance(decision_id, str):
-                return
-            digest = data.get("approval_digest")
-            self.decisions[decision_id] = _Logged(entry.seq, entry.hook, entry.subject, digest, data.get("outcome"),
-                                                  data.get("decision_sha256"))
-            for role in data.get("opened") or ():
-                if isinstance(role, str):
-                    self.opened[(decision_id, role)] = _Logged(entry.seq, entry.hook, entry.subject, digest)
+            self._decided(entry, data)
         elif entry.kind in ("approved", "rejected"):
             self._set(data.get("request_id"), entry.seq, entry.kind).acted_by = entry.actor
+            role = data.get("as_role") or data.get("role")
+            if self.check_roles and (role, _person(entry.actor)) not in self.members:
+                self.outsiders.append((entry.seq, f"entry {entry.seq} ({_label(entry)}): {entry.actor} {entry.kind} "
+                                                  f"as {role}, a role no audit entry had granted them"))
         elif entry.kind == "expired":
             self._set(data.get("request_id"), entry.seq, "expired")
         elif isinstance(data.get("request_id"), str):
@@ -246,6 +269,30 @@ class Replay:
         for voided in data.get("voided") or ():
             if isinstance(voided, dict):
                 self._set(voided.get("request_id"), entry.seq, "void")
+
+    def _decided(self, entry: AuditEntry, data: dict[str, Any]) -> None:
+        decision_id = data.get("decision_id")
+        if not isinstance(decision_id, str):
+            return
+        digest = data.get("approval_digest")
+        self.decisions[decision_id] = _Logged(entry.seq, entry.hook, entry.subject, digest, data.get("outcome"),
+                                              data.get("decision_sha256"), entry.actor)
+        ladder = [role for role in data.get("approvals") or () if isinstance(role, str)]
+        for role in data.get("opened") or ():
+            if isinstance(role, str):
+                key = (decision_id, role)
+                self.opened[key] = _Logged(entry.seq, entry.hook, entry.subject, digest)
+                self.standing[(entry.subject, entry.hook, digest, role)] = key
+                if role in ladder:
+                    self.positions[key] = (ladder.index(role) + 1, entry.seq)
+        for kept in data.get("kept") or ():  # carried over, perhaps to another step of the new ladder
+            role = kept.get("role") if isinstance(kept, dict) else None
+            standing = self.standing.get((entry.subject, entry.hook, digest, role))
+            if standing is not None and role in ladder:
+                self.positions[standing] = (ladder.index(role) + 1, entry.seq)
+        for opened in data.get("opened_requests") or ():
+            if isinstance(opened, dict) and isinstance(opened.get("role"), str):
+                self.timing[(decision_id, opened["role"])] = {name: opened.get(name) for name in TIMING}
 
     def _set(self, request_id: Any, seq: int, status: str) -> _Requested:
         if not isinstance(request_id, str):
@@ -290,7 +337,43 @@ class Replay:
             return state.escalated or seq, (f"{label} is {'' if request.escalated else 'not '}escalated in "
                                             "salesgate_approval_requests, but the audit log says "
                                             f"{'not' if request.escalated else 'it was'}")
+        decided = self.decisions.get(request.decision_id)
+        if decided is not None and _person(request.requested_by) != _person(decided.actor):
+            return decided.seq, (f"{label} is requested by {request.requested_by or 'nobody'} in "
+                                 f"salesgate_approval_requests, but requested by {decided.actor or 'nobody'} in the "
+                                 f"audit log (entry {decided.seq})")
+        step = self.positions.get((request.decision_id, request.role))
+        if step is not None and request.position != step[0]:
+            return step[1], (f"{label} is step {request.position} in salesgate_approval_requests, but step {step[0]} "
+                             f"in the audit log (entry {step[1]})")
+        timing = self.timing.get((request.decision_id, request.role))
+        if timing is not None and timing != _timing(request):
+            return opened.seq, (f"{label} {_when(_timing(request))} in salesgate_approval_requests, but "
+                                f"{_when(timing)} in the audit log (entry {opened.seq})")
         return None
+
+
+TIMING = ("expires_at", "escalate_at", "escalate_to")
+"""What a decision entry records of each request it opens, beyond its role: when it expires and escalates, to whom."""
+
+
+def request_timing(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The expiry and escalation of a request being opened, as its decision entry records them."""
+    return {"role": request["role"], **json.loads(canonical_json({name: request[name] for name in TIMING}))}
+
+
+def _timing(request: ApprovalRequest) -> dict[str, Any]:
+    return dict(json.loads(canonical_json({name: getattr(request, name) for name in TIMING})))
+
+
+def _when(timing: Mapping[str, Any]) -> str:
+    return (f"escalates to {timing.get('escalate_to') or 'nobody'} at {timing.get('escalate_at') or 'never'} and "
+            f"expires at {timing.get('expires_at') or 'never'}")
+
+
+def _person(user: Any) -> str | None:
+    """A user id as the approval workflow compares them (stripped, NFC: see ``approvals.user_id``)."""
+    return unicodedata.normalize("NFC", user.strip()) if isinstance(user, str) else None
 
 
 def _state(status: str, acted_by: str | None) -> str:
@@ -358,6 +441,18 @@ def _check_rows(conn: Connection, replay: Replay, first_at: datetime | None,
         if request_id not in ids and state.seq:
             problems.append((state.seq, f"request {request_id} (audit entry {state.seq}) was deleted from "
                                         "salesgate_approval_requests"))
+    granted: set[tuple[str, str]] = set()
+    for member in conn.execute(select(role_members)):
+        key = (member.role, _person(member.user_id) or "")
+        granted.add(key)
+        if key not in replay.members:
+            unaudited(member.granted_at, "role", f"salesgate_role_members says {member.user_id} holds {member.role}, "
+                                                 "but no audit entry granted it")
+    for (role, user), seq in replay.members.items():
+        if (role, user) not in granted:
+            problems.append((seq, f"the grant of {role} to {user} (audit entry {seq}) was deleted from "
+                                  "salesgate_role_members"))
+    problems.extend(replay.outsiders)
     if earliest:
         # Placed before the first entry recorded after it: the earliest such row gets the lowest number.
         at, problem = earliest[0]

@@ -16,13 +16,14 @@ from alembic.util import CommandError
 from pydantic import ValidationError
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
 
 from salesgate.decisions import Decision, Outcome
 
 from . import approvals, audit, locks, migrate
 from .approvals import ApprovalRules, current_actor
-from .connection import StoreError, Timeouts, make_engine, retrying, safe_url, transaction
+from .connection import StoreError, Timeouts, describe, make_engine, retrying, safe_url, transaction
 from .records import (
     ApprovalRequest,
     ApprovalStatus,
@@ -179,7 +180,7 @@ class Store:
         Returns the decision's id in the log.
         """
         when = now or utcnow()
-        who = actor if actor is not None else current_actor()
+        who = approvals.user_id(actor, "actor") if actor is not None else current_actor()
         return self._locking(lambda conn: self._insert_decision(conn, decision, facts, when, who),
                              f"recording decision {decision.hook} {decision.subject}")
 
@@ -257,6 +258,7 @@ class Store:
     def _act(self, action: str, subject: str, user: str, role: str | None, hook: str | None, comment: str | None,
              now: datetime | None) -> ApprovalRequest:
         when = now or utcnow()
+        user = approvals.user_id(user)  # refused before anything is written, the sweep included
         # Expiries and escalations first, in their own transaction: they stand even if the action is refused.
         self._locking(lambda conn: approvals.sweep(conn, when, subject=subject),
                       f"expiring and escalating the requests of {subject}")
@@ -541,8 +543,36 @@ class Store:
                     return work(conn)
             except (ValueError, TypeError, ArithmeticError) as exc:  # a value the database handed back
                 raise StoreError(f"{what} failed: unreadable data ({type(exc).__name__}: {exc})") from exc
+            except DBAPIError as exc:
+                if not_upgraded(exc):
+                    raise StoreNotUpgraded(f"{what} failed: salesgate's tables are missing or out of date in "
+                                           f"{self.url} ({describe(exc, self.engine.url)}): run `salesgate db "
+                                           "upgrade`") from None
+                raise
 
         return retrying(once, what=what, attempts=self.attempts, url=self.engine.url)
+
+
+class StoreNotUpgraded(StoreError):
+    """salesgate's tables are not there (or at an older revision): ``salesgate db upgrade`` creates them."""
+
+
+UNDEFINED_SQLSTATES = frozenset({"42P01", "42703"})  # PostgreSQL: undefined table, undefined column
+UNDEFINED_MYSQL_ERRORS = frozenset({1146, 1054})  # MariaDB/MySQL: no such table, unknown column
+
+
+def not_upgraded(exc: DBAPIError) -> bool:
+    """Whether the database says a salesgate table or column does not exist: the schema was never
+    created (or is older than this salesgate), which ``salesgate db upgrade`` fixes — not an outage."""
+    cause = exc.orig
+    if getattr(cause, "sqlstate", None) in UNDEFINED_SQLSTATES:
+        return True
+    args: tuple[Any, ...] = getattr(cause, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0] in UNDEFINED_MYSQL_ERRORS
+    text = str(cause)
+    return text.startswith(("no such table: salesgate_", "no such column: ")) or (
+        "has no column named" in text and "salesgate_" in text)
 
 
 def _outside(call: Callable[[], T]) -> T:

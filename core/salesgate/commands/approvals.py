@@ -32,9 +32,12 @@ def _hook(value: str | None) -> str | None:
 
 
 def _user(value: str | None) -> str:
+    """The acting user as the store compares it (stripped, NFC; control characters refused: exit 2)."""
+    from salesgate_adapters.store.approvals import user_id
+
     if not value or not value.strip():
         raise CommandInputError("say who acts: --as USER (or set SALESGATE_USER)")
-    return value.strip()
+    return user_id(value, "--as")
 
 
 @click.group()
@@ -63,6 +66,9 @@ def list_(order: str | None, status: str, role: str | None, for_user: str | None
         if role is not None:
             requests = [r for r in requests if role in (r.role, r.escalate_to if r.escalated else None)]
         if for_user is not None:
+            from salesgate_adapters.store.approvals import user_id
+
+            for_user = user_id(for_user, "--for")
             held = set(store.roles_of(for_user))
             requests = _actionable(requests, for_user, held)
     if as_json:
@@ -76,10 +82,12 @@ def list_(order: str | None, status: str, role: str | None, for_user: str | None
 
 
 def _actionable(requests: Sequence[ApprovalRequest], user: str, held: set[str]) -> list[ApprovalRequest]:
+    from salesgate_adapters.store.approvals import stored_id
+
     live = [r for r in requests if r.status in ("pending", "approved")]
     found = []
     for r in live:
-        if r.status != "pending" or r.requested_by == user:
+        if r.status != "pending" or stored_id(r.requested_by) == user:
             continue
         if r.role not in held and not (r.escalated and r.escalate_to in held):
             continue
