@@ -259,16 +259,6 @@ def test_fallback_decisions_are_logged_without_a_digest(store: Store) -> None:
     assert "ERP database down" in record.decision.failure
 
 
-def test_a_store_that_fails_to_record_never_changes_the_decision(tmp_path: Path,
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'never-upgraded.db'}")  # no tables: every insert fails
-    with Gate.default(backend="python", entry_points=False, store=store) as gate:
-        decision = gate.approve_order(order(unique("SO"), unique("C")))
-    assert decision.outcome is Outcome.require_approval
-    assert decision.failure is None
-    assert "failed to record decision" in caplog.text
-
-
 # -- approval requests --------------------------------------------------------------------------------------------
 
 def test_one_approval_request_per_required_role_in_ladder_order(gate: Gate, store: Store) -> None:

@@ -20,6 +20,7 @@ from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_y
 from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
 from .models import CreditExposure, Order, OrderFacts, OrderLine, ReturnFacts
+from .money import normalise_scale
 from .plugins import Hooks, build_plugin_manager
 from .policy.compiler import Policy, load_policy
 from .seed import seed_policy_path
@@ -363,13 +364,40 @@ class Gate:
         if self._store is None:
             # nothing to wait for that salesgate knows of: no thread hand-off (about 1 ms)
             self._hooks.record_decision(decision, model, skip=recorded_by)
-        else:
-            recorded = model
+            return decision
+        return self._record(self._store, decision, model, recorded_by, context, deadline)
 
-            def record() -> None:
-                self._hooks.record_decision(decision, recorded, skip=recorded_by)
+    def _record(self, store: Store, decision: Decision, model: OrderFacts | ReturnFacts | None,
+                recorded_by: tuple[str, ...], context: DecisionContext, deadline: Deadline) -> Decision:
+        """Log ``decision`` in the store, then hand it to the other recorders.
 
-            deadline.run_detached("recording the decision", record)
+        A decision the store did not log (it failed, or did not answer within the deadline) is never
+        returned as if logged: the failure mode answers instead, and that answer is logged whenever
+        the store can take it (in the background once the deadline has passed). Other recorders
+        are observers: their failures are logged and change nothing.
+        """
+        if "store" not in recorded_by:
+            try:
+                deadline.run("recording the decision",
+                             lambda abandoned: store.record(decision, model, cancelled=abandoned))
+            except Exception as exc:
+                if decision.failure is not None:  # a fallback already: nothing safer to answer
+                    logger.error("salesgate could not log fallback decision %s %s: %s", decision.hook,
+                                 decision.subject, exc)
+                else:
+                    decision = self._failed(decision.hook, decision.subject, context, exc, cause="decision log")
+                    fallback, facts = decision, model
+                    Deadline(self._timeout).run_detached(  # the fallback gets a budget of its own
+                        "recording the fallback decision",
+                        lambda: self._hooks.record_decision(fallback, facts))
+                    return decision
+            recorded_by = (*recorded_by, "store")
+        final, facts = decision, model
+
+        def record() -> None:
+            self._hooks.record_decision(final, facts, skip=recorded_by)
+
+        deadline.run_detached("recording the decision", record)
         return decision
 
     def _load_facts(self, hook: Hook, facts: OrderInput | ReturnInput, deadline: Deadline,
@@ -395,7 +423,9 @@ class Gate:
             exposure = model.exposure
             if load_exposure:
                 exposure = self._hooks.load_exposure(customer_id) or CreditExposure()
-            final = model.model_copy(update={"exposure": exposure.model_copy(update={"reserved": reserved})})
+            # the store's sum is Numeric(18, 4): at the scale of money, as a validated fact would be
+            held = exposure.model_copy(update={"reserved": normalise_scale(reserved)})
+            final = model.model_copy(update={"exposure": held})
             return self._hooks.decide("credit_check", final, context), final
 
         def counted(order_ids: list[str]) -> list[str] | None:
@@ -502,14 +532,19 @@ class Gate:
                 data["products"] = products
         return data
 
-    def _failed(self, hook: Hook, subject: str, context: DecisionContext, exc: Exception) -> Decision:
+    def _failed(self, hook: Hook, subject: str, context: DecisionContext, exc: Exception, *,
+                cause: str | None = None) -> Decision:
+        """The failure mode's answer; ``cause`` names what was unavailable when it is not the hook's data."""
         mode = self._failure_mode or context.policy.failure_mode
         what = str(exc) if isinstance(exc, SalesgateError) else f"{type(exc).__name__}: {exc}"
         logger.error("salesgate could not decide %s (%s); answering %s", hook, what, mode,
                      exc_info=not isinstance(exc, PluginError | SalesgateError))
         outcome = Outcome.block if mode == "closed" else Outcome.warn
         # An adapter or the store failed or missed the deadline: say which data was missing.
-        cause = f"{_DATA[hook]} unavailable" if isinstance(exc, AdapterError) else "salesgate could not decide"
+        if cause is not None:
+            cause = f"{cause} unavailable"
+        else:
+            cause = f"{_DATA[hook]} unavailable" if isinstance(exc, AdapterError) else "salesgate could not decide"
         message = (f"{cause} ({what}); held for review (failure mode: closed)"
                    if mode == "closed" else
                    f"{cause} ({what}); let through unchecked (failure mode: open)")

@@ -9,14 +9,26 @@ Money is ``Decimal`` (a float is refused), quantities are integers, timestamps a
 
 from __future__ import annotations
 
+import types
+import typing
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from .money import ZERO, round_money
+from .money import ZERO, normalise_scale, round_money
 
 __all__ = [
     "Channel",
@@ -41,19 +53,99 @@ __all__ = [
 
 # pydantic turns a float into the Decimal of its repr (0.1 → Decimal("0.1"), not 0.1000000000000000055…),
 # so money sent as a float stays what the sender meant; tests/test_gate.py holds pydantic to it.
-Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4), AfterValidator(normalise_scale)]
+MAX_AMOUNT = Decimal("99999999999999.9999")
+"""The largest amount a fact may hold, given or worked out (a line amount, the order total, the
+exposure total, a return's worth): 18 digits, 4 of them decimals. Both backends decide every amount
+up to it alike (the durable backend's own limit is 9.2 × 10^14); an order whose line amounts or total
+would pass it is refused as :class:`~salesgate.errors.FactsError` rather than decided by one backend
+and refused by the other."""
 MAX_QTY = 1_000_000_000
 """Quantities are whole units up to a billion: with money's 18 digits every amount salesgate works out
 (qty × price, totals) stays exact within Decimal's 28 digits."""
 MAX_DAYS = 100_000
 """Day counts (terms, overdue, since delivery) up to about 270 years."""
+MAX_LINES = 10_000
+"""The most lines an order may have; more is refused as :class:`~salesgate.errors.FactsError`. A
+10,000-line order prices in about a second; the limit keeps one order from holding a gate (and
+its memory) for minutes."""
+MAX_ID = 255
+"""Ids (customer, order, return, invoice) are at most 255 characters: what the store's columns hold."""
 Rate = Annotated[Decimal, Field(ge=0, le=1, decimal_places=4)]
 
 
+def _field_kinds(model: type[BaseModel]) -> dict[str, str]:
+    """``number`` or ``text`` for each field the boundary checks beyond pydantic (others: absent)."""
+    kinds: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) \
+            else (annotation,)
+        if any(arg in (int, Decimal) for arg in args):
+            kinds[name] = "number"
+        elif str in args:
+            kinds[name] = "text"
+    return kinds
+
+
+_KINDS: dict[type[BaseModel], dict[str, str]] = {}
+
+
+def _check_number(value: object) -> object:
+    """Refuse what pydantic's lax mode would turn into a number by surprise: ``True`` is not 1, and
+    ``"１２"`` (full-width) or ``"١٢"`` (Arabic-Indic) digits are not 12 — numbers are written with
+    ASCII digits, so what the ERP meant is never a guess."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_not_bool", "expected a number, got a boolean ({value})",
+                                  {"value": str(value).lower()})
+    if isinstance(value, str) and not value.isascii():
+        raise PydanticCustomError("number_ascii", "a number is written with ASCII digits 0-9, got {value}",
+                                  {"value": repr(value[:40])})
+    return value
+
+
+def _check_text(value: object) -> object:
+    """Refuse text that cannot be recorded: a lone surrogate (not Unicode, so not UTF-8) and the NUL
+    character (PostgreSQL's text cannot hold it). Either would let a gate decide an order the store
+    then fails to log."""
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise PydanticCustomError(
+                "text_surrogate", "holds a lone surrogate ({char}) at character {at}, which is not Unicode text "
+                "and cannot be stored: send the text as valid UTF-8",
+                {"char": ascii(value[exc.start]), "at": exc.start + 1}) from None
+    if isinstance(value, str) and "\x00" in value:
+        raise PydanticCustomError("text_nul", "holds a NUL character (\\x00) at character {at}, which a database "
+                                  "cannot store", {"at": value.index("\x00") + 1})
+    return value
+
+
+def _too_large(what: str, amount: Decimal) -> PydanticCustomError:
+    return PydanticCustomError(
+        "amount_too_large", "{what} is {amount}, above the largest amount a fact may hold ({limit})",
+        {"what": what, "amount": f"{amount:,}", "limit": f"{MAX_AMOUNT:,}"})
+
+
 class _Facts(BaseModel):
-    """Base for fact models: unknown fields are errors; money is exact Decimal (a float by its repr)."""
+    """Base for fact models: unknown fields are errors; money is exact Decimal (a float by its repr);
+    numbers are not booleans and have ASCII digits; text is storable (see _check_number, _check_text)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_boundary(cls, value: object, info: ValidationInfo) -> object:
+        kinds = _KINDS.get(cls)
+        if kinds is None:
+            kinds = _KINDS[cls] = _field_kinds(cls)  # derived from the class alone: it never goes stale
+        kind = kinds.get(info.field_name or "")
+        if kind == "number":
+            return _check_number(value)
+        if kind == "text":
+            return _check_text(value)
+        return value
 
 
 class Grade(StrEnum):
@@ -118,7 +210,7 @@ class ReturnReason(StrEnum):
 class Customer(_Facts):
     """A customer as the credit and sales policy sees it (客户档案)."""
 
-    id: str = Field(min_length=1, description="Customer number in the ERP.")
+    id: str = Field(min_length=1, max_length=MAX_ID, description="Customer number in the ERP.")
     name: str = Field(description="Customer name, any language (e.g. 华东机电有限公司).")
     grade: Grade = Field(Grade.C, description="Value grade A/B/C (大客户/中小客户/潜在客户).")
     status: CustomerStatus = Field(CustomerStatus.active, description="active, cash_only or blocked.")
@@ -152,7 +244,7 @@ class Product(_Facts):
 class OrderLine(_Facts):
     """One line of a sales order."""
 
-    line_no: int = Field(ge=1, description="Line number, unique within the order.")
+    line_no: int = Field(ge=1, le=MAX_QTY, description="Line number, unique within the order.")
     sku: str = Field(min_length=1, description="Product code; joins the line to its product facts.")
     qty: int = Field(gt=0, le=MAX_QTY, description="Quantity ordered.")
     unit_price: Money = Field(description="Requested unit price before the line discount.")
@@ -167,8 +259,8 @@ class OrderLine(_Facts):
 class Order(_Facts):
     """A sales order (or quote) as entered in the ERP."""
 
-    id: str = Field(min_length=1, description="Order number.")
-    customer_id: str = Field(min_length=1, description="Customer number.")
+    id: str = Field(min_length=1, max_length=MAX_ID, description="Order number.")
+    customer_id: str = Field(min_length=1, max_length=MAX_ID, description="Customer number.")
     order_date: date = Field(description="Date of the order (YYYY-MM-DD).")
     created_at: AwareDatetime | None = Field(None, description="When it was entered, with its time zone.")
     currency: str = Field("CNY", min_length=3, max_length=3, description="ISO currency code.")
@@ -186,7 +278,8 @@ class Order(_Facts):
     special_requirements: str | None = Field(
         None, description="Customer's special requirements (特殊要求), free text; None when there are none."
     )
-    lines: list[OrderLine] = Field(min_length=1, description="Order lines.")
+    lines: list[OrderLine] = Field(min_length=1, max_length=MAX_LINES,
+                                   description=f"Order lines: at least one, at most {MAX_LINES:,}.")
 
     @field_validator("special_requirements", mode="after")
     @classmethod
@@ -199,6 +292,15 @@ class Order(_Facts):
         seen = [line.line_no for line in self.lines]
         if len(seen) != len(set(seen)):
             raise ValueError(f"line_no values must be unique within an order, got {seen}")
+        total = ZERO
+        for index, line in enumerate(self.lines):
+            amount = line.amount
+            if amount > MAX_AMOUNT:
+                raise _too_large(f"lines.{index}.amount (line_no {line.line_no}, qty × unit price × (1 − discount))",
+                                 amount)
+            total += amount
+        if total > MAX_AMOUNT:
+            raise _too_large("total (the sum of the line amounts)", total)
         return self
 
     @property
@@ -228,12 +330,12 @@ class CreditExposure(_Facts):
 class ReturnRequest(_Facts):
     """A return (退货) or compensation claim (赔款) against an earlier delivery."""
 
-    id: str = Field(min_length=1, description="Return or complaint number.")
-    customer_id: str = Field(min_length=1, description="Customer number.")
+    id: str = Field(min_length=1, max_length=MAX_ID, description="Return or complaint number.")
+    customer_id: str = Field(min_length=1, max_length=MAX_ID, description="Customer number.")
     type: ReturnType = Field(ReturnType.return_, description="return or compensation.")
     reason: ReturnReason = Field(description="defect, damaged, wrong_item, late, not_needed or other.")
-    original_order_id: str = Field(min_length=1, description="The order the goods were sold on.")
-    invoice_id: str | None = Field(None, description="The invoice the goods were billed on.")
+    original_order_id: str = Field(min_length=1, max_length=MAX_ID, description="The order the goods were sold on.")
+    invoice_id: str | None = Field(None, max_length=MAX_ID, description="The invoice the goods were billed on.")
     sku: str = Field(min_length=1, description="Product returned.")
     qty: int = Field(ge=0, le=MAX_QTY,
                      description="Quantity the customer wants to return (0 for a pure compensation).")
@@ -244,6 +346,12 @@ class ReturnRequest(_Facts):
     claimed_amount: Money | None = Field(
         None, description="Amount claimed for a compensation; a return is worth qty × unit price."
     )
+
+    @model_validator(mode="after")
+    def _amount_in_range(self) -> ReturnRequest:
+        if self.amount > MAX_AMOUNT:
+            raise _too_large("amount (qty × unit price)", self.amount)
+        return self
 
     @property
     def amount(self) -> Decimal:
@@ -265,10 +373,11 @@ class Delivery(_Facts):
     the order, product, quantity and request date; the gate fills in price, quantities and days.
     """
 
-    order_id: str = Field(min_length=1, description="The order the goods were sold on.")
+    order_id: str = Field(min_length=1, max_length=MAX_ID, description="The order the goods were sold on.")
     sku: str = Field(min_length=1, description="Product delivered.")
-    customer_id: str | None = Field(None, description="Customer the order was sold to, to check the return's.")
-    invoice_id: str | None = Field(None, description="The invoice the goods were billed on.")
+    customer_id: str | None = Field(None, max_length=MAX_ID,
+                                    description="Customer the order was sold to, to check the return's.")
+    invoice_id: str | None = Field(None, max_length=MAX_ID, description="The invoice the goods were billed on.")
     delivered_qty: int = Field(ge=0, le=MAX_QTY, description="Quantity delivered on the order.")
     unit_price: Money = Field(description="Unit price invoiced (after the line discount).")
     delivered_on: date = Field(description="Date of the (last) delivery of this product on the order.")

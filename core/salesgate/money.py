@@ -29,6 +29,24 @@ def round_unit_price(price: Decimal) -> Decimal:
     return price.quantize(UNIT_PRICE_STEP, rounding=ROUND_HALF_UP)
 
 
+def normalise_scale(amount: Decimal) -> Decimal:
+    """An amount at the scale of money: zeros past the cent dropped, nothing else changed.
+
+    ``10000.0000`` (a ``Numeric(18, 4)`` column's way of writing ten thousand) becomes ``10000.00``;
+    ``9300.0093`` keeps its four decimals and ``40000`` or ``12.5`` stay as written. So a figure
+    salesgate works out from amounts (an exposure, a total) has the scale of the amounts it came
+    from, never four decimals of zeros because one of them was read from a database.
+    """
+    exponent = amount.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent >= -2:
+        return amount
+    reduced = amount.normalize()
+    reduced_exponent = reduced.as_tuple().exponent
+    if isinstance(reduced_exponent, int) and reduced_exponent >= -2:
+        return amount.quantize(CENT)
+    return reduced
+
+
 def format_money(amount: Decimal) -> str:
     """Group thousands for people: ``Decimal('95000')`` → ``'95,000'``, ``1234.5`` → ``'1,234.50'``."""
     if amount == amount.to_integral_value():
