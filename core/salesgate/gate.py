@@ -102,7 +102,9 @@ class Gate:
     ``store`` (a :class:`~salesgate_adapters.store.Store` or a database URL) keeps the decision log,
     approval requests and credit reservations (``check_credit(..., reserve=True)``); see
     docs/store.md. ``timeout`` (seconds) bounds loading facts, reserving and recording: past it the
-    gate answers by its failure mode ("credit data unavailable"), it never hangs the caller.
+    gate answers by its failure mode ("credit data unavailable"), it never hangs the caller. A
+    decision the store could not log is never returned as if logged: the failure mode answers
+    ("decision log unavailable").
     """
 
     def __init__(

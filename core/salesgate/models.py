@@ -4,7 +4,9 @@ These are the shapes an ERP hands to a :class:`~salesgate.Gate` (as models or pl
 source of the fact vocabulary policy owners write rules against (``salesgate vocab``). Every field
 is documented because its description is what ``salesgate vocab`` and ``salesgate schema`` print.
 
-Money is ``Decimal`` (a float is refused), quantities are integers, timestamps are timezone-aware.
+Money is ``Decimal`` (a float is read by its repr; one with binary noise is refused), quantities are
+integers, timestamps are timezone-aware. What a fact may hold (and why the rest is refused as
+FactsError naming the field) is in docs/policy-language.md, "What a fact may hold".
 """
 
 from __future__ import annotations
@@ -67,8 +69,8 @@ MAX_DAYS = 100_000
 """Day counts (terms, overdue, since delivery) up to about 270 years."""
 MAX_LINES = 10_000
 """The most lines an order may have; more is refused as :class:`~salesgate.errors.FactsError`. A
-10,000-line order prices in about a second; the limit keeps one order from holding a gate (and
-its memory) for minutes."""
+10,000-line order prices in about 2 s with 50 MB (``benchmarks/bench.py --large-orders``; the cost
+per line is flat); the limit keeps one order from holding a gate, and its memory, for minutes."""
 MAX_ID = 255
 """Ids (customer, order, return, invoice) are at most 255 characters: what the store's columns hold."""
 Rate = Annotated[Decimal, Field(ge=0, le=1, decimal_places=4)]
