@@ -378,22 +378,16 @@ class Gate:
         the store can take it (in the background once the deadline has passed). Other recorders
         are observers: their failures are logged and change nothing.
         """
-        if "store" not in recorded_by:
+        if "store" not in recorded_by and decision.failure is None:
             try:
                 deadline.run("recording the decision",
                              lambda abandoned: store.record(decision, model, cancelled=abandoned))
             except Exception as exc:
-                if decision.failure is not None:  # a fallback already: nothing safer to answer
-                    logger.error("salesgate could not log fallback decision %s %s: %s", decision.hook,
-                                 decision.subject, exc)
-                else:
-                    decision = self._failed(decision.hook, decision.subject, context, exc, cause="decision log")
-                    fallback, facts = decision, model
-                    Deadline(self._timeout).run_detached(  # the fallback gets a budget of its own
-                        "recording the fallback decision",
-                        lambda: self._hooks.record_decision(fallback, facts))
-                    return decision
-            recorded_by = (*recorded_by, "store")
+                decision = self._failed(decision.hook, decision.subject, context, exc, cause="decision log")
+            else:
+                recorded_by = (*recorded_by, "store")
+        # A fallback is answered as it is, whether or not the store can take it now: logged (by the
+        # store plugin too) within the time left, else in the background whenever the store answers.
         final, facts = decision, model
 
         def record() -> None:
