@@ -780,3 +780,30 @@ def test_a_decision_not_logged_by_the_deadline_is_answered_by_the_failure_mode_a
                 thread.join(20)
         logged = [(entry.decision.outcome, entry.decision.failure) for entry in store.decisions(order_id)]
     assert logged == [(first.outcome, None), (Outcome.block, late.failure)]  # the one never returned rolled back
+
+
+@pytest.mark.parametrize(("given", "kept"), [
+    ("10000.0000", "10000.00"), ("1000.5000", "1000.50"), ("9300.0093", "9300.0093"), ("12.3450", "12.345"),
+    ("40000", "40000"), ("12.5", "12.5"), ("1E+3", "1000"), ("-0.0000", "0.00"), ("0E-4", "0.00"),
+])
+def test_an_amount_keeps_its_significant_decimals_without_zeros_past_the_cent(given: str, kept: str) -> None:
+    from salesgate.money import normalise_scale
+
+    assert str(normalise_scale(Decimal(given))) == kept
+
+
+def test_credit_reserved_in_the_store_keeps_the_scale_of_money(database: Database, seed: Policy) -> None:
+    """The store sums reservations as Numeric(18, 4): 40000.00 used to come back as 50000.0000."""
+    customer = _unique("C")
+    first, second = with_order(), with_order()
+    for data, order_id in ((first, _unique("SO")), (second, _unique("SO"))):
+        data["order"]["id"], data["order"]["customer_id"], data["customer"]["id"] = order_id, customer, customer
+        data["customer"]["credit_limit"] = "400000.00"
+    with _store(database) as store, Gate(seed, backend="python", entry_points=False, store=store) as gate:
+        gate.check_credit(first, reserve=True)
+        decision = gate.check_credit(second, reserve=True, explain=True)
+    figures = decision.model_dump(mode="json")["credit"]
+    assert figures["exposure_after_order"] == "250198.00"  # 30,000 + 20,000 + 100,099 held + 100,099
+    assert figures["available"] == "149802.00"
+    read = [entry.values for entry in decision.trace if "exposure.total" in entry.values]
+    assert read and all(str(values["exposure.total"]) == "150099.00" for values in read)

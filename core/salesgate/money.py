@@ -33,13 +33,18 @@ def normalise_scale(amount: Decimal) -> Decimal:
     """An amount at the scale of money: zeros past the cent dropped, nothing else changed.
 
     ``10000.0000`` (a ``Numeric(18, 4)`` column's way of writing ten thousand) becomes ``10000.00``;
-    ``9300.0093`` keeps its four decimals and ``40000`` or ``12.5`` stay as written. So a figure
+    ``9300.0093`` keeps its four decimals and ``40000`` or ``12.5`` stay as written; ``1E+3`` is
+    written out (``1000``) and ``-0`` is ``0``. So a figure
     salesgate works out from amounts (an exposure, a total) has the scale of the amounts it came
     from, never four decimals of zeros because one of them was read from a database.
     """
-    exponent = amount.as_tuple().exponent
-    if not isinstance(exponent, int) or exponent >= -2:
+    sign, _, exponent = amount.as_tuple()
+    if sign and not amount:
+        amount = -amount  # -0 is 0
+    if not isinstance(exponent, int) or -2 <= exponent <= 0:
         return amount
+    if exponent > 0:
+        return amount.quantize(ONE)  # 1E+3 is 1000
     reduced = amount.normalize()
     reduced_exponent = reduced.as_tuple().exponent
     if isinstance(reduced_exponent, int) and reduced_exponent >= -2:
