@@ -806,4 +806,5 @@ def test_credit_reserved_in_the_store_keeps_the_scale_of_money(database: Databas
     assert figures["exposure_after_order"] == "250198.00"  # 30,000 + 20,000 + 100,099 held + 100,099
     assert figures["available"] == "149802.00"
     read = [entry.values for entry in decision.trace if "exposure.total" in entry.values]
-    assert read and all(str(values["exposure.total"]) == "150099.00" for values in read)
+    assert read
+    assert all(str(values["exposure.total"]) == "150099.00" for values in read)
