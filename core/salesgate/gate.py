@@ -19,7 +19,7 @@ from .engine.base import Backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
 from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
-from .models import CreditExposure, Order, OrderFacts, OrderLine, ReturnFacts
+from .models import STORABLE_TEXT, CreditExposure, Order, OrderFacts, OrderLine, ReturnFacts
 from .money import normalise_scale
 from .plugins import Hooks, build_plugin_manager
 from .policy.compiler import Policy, load_policy
@@ -80,9 +80,25 @@ def _format_validation(exc: ValidationError, what: str) -> str:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+        message = _text_refused(err) or err["msg"]
+        parts.append(f"{where}: {message}" if where else message)
     more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
     return f"invalid {what}: " + "; ".join(parts) + more
+
+
+def _text_refused(err: Any) -> str | None:
+    """Say which character of a text fact no database can store, and where (see STORABLE_TEXT)."""
+    value = err.get("input")
+    if not isinstance(value, str):
+        return None
+    if err["type"] == "string_unicode":
+        for at, char in enumerate(value, 1):
+            if "\ud800" <= char <= "\udfff":
+                return (f"holds a lone surrogate ({char!a}) at character {at}, which is not Unicode text and "
+                        "cannot be stored: send the text as valid UTF-8")
+    if err["type"] == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == STORABLE_TEXT:
+        return f"holds a NUL character (\\x00) at character {value.index(chr(0)) + 1}, which a database cannot store"
+    return None
 
 
 class Gate:
