@@ -808,3 +808,19 @@ def test_credit_reserved_in_the_store_keeps_the_scale_of_money(database: Databas
     read = [entry.values for entry in decision.trace if "exposure.total" in entry.values]
     assert read
     assert all(str(values["exposure.total"]) == "150099.00" for values in read)
+
+
+def test_an_order_at_the_line_limit_is_priced_and_logged(database: Database, seed: Policy) -> None:
+    """The largest order the boundary lets through is decided and logged, on every database."""
+    from salesgate.models import MAX_LINES
+
+    data = with_order(order__id=_unique("SO"), order__special_requirements="加急 𠮷")
+    data["order"]["lines"] = [{"line_no": n, "sku": "MOTOR-7" if n % 2 else "CABLE-2", "qty": 1 + n % 7,
+                               "unit_price": "1000.00" if n % 2 else "5.50", "discount": "0.05"}
+                              for n in range(1, MAX_LINES + 1)]
+    with _store(database) as store, Gate(seed, backend="python", entry_points=False, store=store) as gate:
+        decision = gate.price_order(data, explain=True)
+        assert decision.failure is None
+        [logged] = store.decisions(data["order"]["id"])
+    assert logged.decision.pricing is not None
+    assert len(logged.decision.pricing.lines) == MAX_LINES
