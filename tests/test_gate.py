@@ -824,3 +824,14 @@ def test_an_order_at_the_line_limit_is_priced_and_logged(database: Database, see
         [logged] = store.decisions(data["order"]["id"])
     assert logged.decision.pricing is not None
     assert len(logged.decision.pricing.lines) == MAX_LINES
+
+
+def test_a_return_worth_more_than_the_largest_amount_is_refused_on_every_backend(gate: Gate) -> None:
+    data: dict[str, Any] = json.loads(json.dumps(RETURN))
+    data["return"].update(type="return", qty=1_000_000, delivered_qty=1_000_000, claimed_amount=None,
+                          unit_price="99999999999.99")
+    with pytest.raises(FactsError, match=r"invalid return facts: return: amount \(qty × unit price\) is "
+                                         r"99,999,999,999,990,000.00, above the largest amount"):
+        gate.handle_return(data)
+    data["return"]["unit_price"] = "99999999.99"  # 99,999,999,990,000.00: decided
+    assert gate.handle_return(data).returns is not None
