@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from conftest import Database
@@ -835,3 +837,34 @@ def test_a_return_worth_more_than_the_largest_amount_is_refused_on_every_backend
         gate.handle_return(data)
     data["return"]["unit_price"] = "99999999.99"  # 99,999,999,990,000.00: decided
     assert gate.handle_return(data).returns is not None
+
+
+_AMOUNTS = st.one_of(st.sampled_from(["0", "0.0001", "99999999999999.9999", "9999999999999.99", "1"]),
+                     st.decimals(min_value=0, max_value=Decimal("99999999999999.9999"), places=4).map(str))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prices=st.lists(_AMOUNTS, min_size=1, max_size=3), qty=st.one_of(st.integers(1, 9), st.integers(1, 10**9)),
+       limit=_AMOUNTS, receivables=_AMOUNTS, list_price=_AMOUNTS, discount=st.sampled_from(["0", "0.5", "1"]))
+def test_both_backends_decide_every_order_the_boundary_accepts_alike(
+        seed: Policy, prices: list[str], qty: int, limit: str, receivables: str, list_price: str,
+        discount: str) -> None:
+    data = with_order(customer__credit_limit=limit)
+    data["order"]["lines"] = [{"line_no": n, "sku": "MOTOR-7", "qty": qty, "unit_price": price, "discount": discount}
+                              for n, price in enumerate(prices, 1)]
+    data["products"][0]["list_price"] = list_price
+    data["exposure"] = {"open_receivables": receivables, "open_orders": receivables, "overdue_amount": receivables}
+    answers = []
+    for backend in BACKENDS:
+        with Gate(seed, backend=backend, entry_points=False) as gate:
+            try:
+                decisions = [gate.decide(hook, data, explain=True)
+                             for hook in ("order_approval", "credit_check", "pricing")]
+            except FactsError as refused:
+                answers.append(str(refused))
+                event("refused")
+                continue
+        event("decided")
+        assert [d.failure for d in decisions] == [None, None, None]
+        answers.append([d.model_dump(exclude={"backend"}) for d in decisions])  # type: ignore[arg-type]
+    assert all(answer == answers[0] for answer in answers)
