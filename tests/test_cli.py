@@ -143,7 +143,8 @@ def test_decide_json_gives_the_decision_of_each_hook(
 def test_decide_json_carries_the_payload_of_each_hook(tmp_path: Path) -> None:
     path = write_json(tmp_path, ORDER_FACTS)
     credit = json.loads(run("decide", "credit", path, "--json", "--backend", "python").stdout)
-    assert credit["credit"] == {"available": "-12000.00", "exposure": "32000.00", "limit": "20000",
+    assert credit["credit"] == {"available": "-12000.00", "exposure_after_order": "32000.00", "exposure": "32000.00",
+                                "limit": "20000",
                                 "max_overdue_days": 100, "overdue_amount": "1000"}
     pricing = json.loads(run("decide", "pricing", path, "--json", "--backend", "python").stdout)
     assert pricing["pricing"]["lines"][0]["policy_price"] == "92.15"

@@ -315,7 +315,7 @@ def test_trace_entry_rejects_unknown_fields() -> None:
         TraceEntry(rule="r", ruleset="s", file="f", line=1, fired=True, colour="red")  # type: ignore[call-arg]
 
 
-credit_figures = st.builds(CreditResult, exposure=st.sampled_from([Decimal("10"), Decimal("900.50")]),
+credit_figures = st.builds(CreditResult, exposure_after_order=st.sampled_from([Decimal("10"), Decimal("900.50")]),
                            limit=st.just(Decimal("1000")), available=st.just(Decimal("0")),
                            overdue_amount=st.just(Decimal("0")), max_overdue_days=st.just(0))
 payload_only = st.builds(decision, credit=st.one_of(st.none(), credit_figures))
@@ -330,3 +330,14 @@ def test_a_decision_with_figure_only_companions_combines_as_the_general_merge_do
     assert quick == general
     assert quick.model_fields_set == general.model_fields_set
     assert list(quick.model_dump()) == list(general.model_dump())
+
+
+def test_credit_figures_say_they_include_the_order_and_still_read_under_the_old_name() -> None:
+    figures = CreditResult(exposure_after_order=Decimal("150099.00"), limit=Decimal("200000"),
+                           available=Decimal("49901.00"), overdue_amount=Decimal("0"), max_overdue_days=0)
+    dumped = figures.model_dump(mode="json")
+    assert dumped["exposure_after_order"] == dumped["exposure"] == "150099.00"  # old name kept for JSON readers
+    assert CreditResult.model_validate(dumped) == figures  # a decision logged with both names reads back
+    logged_by_0_2 = {k: v for k, v in dumped.items() if k != "exposure_after_order"}
+    assert CreditResult.model_validate(logged_by_0_2) == figures
+    assert figures.exposure == figures.exposure_after_order

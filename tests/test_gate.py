@@ -9,14 +9,21 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import re
 import threading
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
 
+from conftest import Database
 from salesgate import (
     Decision,
     FactsError,
@@ -30,6 +37,7 @@ from salesgate import (
 )
 from salesgate.evaluation import DecisionContext
 from salesgate.seed import seed_policy_path
+from salesgate_adapters.store import Store
 
 BACKENDS = ["python"] + (["durable"] if importlib.util.find_spec("salesgate.engine.durable") else [])
 
@@ -681,3 +689,263 @@ def test_an_adapter_option_given_both_ways_is_named(seed: Policy) -> None:
 def test_adapter_options_without_an_adapter_say_how_to_name_one(seed: Policy) -> None:
     with pytest.raises(TypeError, match=r"unexpected options url: adapter options need adapter=\.\.\., e\.g\. "):
         Gate(seed, backend="python", entry_points=False, adapter_options={"url": "sqlite://"})
+
+
+# -- the fact boundary: what cannot be decided alike or recorded is refused, naming the field ----------------------
+
+@pytest.mark.parametrize(("dotted", "value", "message"), [
+    ("order.lines.0.qty", True, "order.lines.0.qty: expected a number, got a boolean (true)"),
+    ("order.payment_terms_days", False, "order.payment_terms_days: expected a number, got a boolean (false)"),
+    ("order.lines.0.unit_price", "１０００", "order.lines.0.unit_price: a number is written with ASCII digits 0-9"),
+    ("customer.credit_limit", "٢٠٠٠٠٠", "customer.credit_limit: a number is written with ASCII digits 0-9"),
+    ("order.lines.0.qty", "１００", "order.lines.0.qty: a number is written with ASCII digits 0-9"),
+])
+def test_booleans_are_not_numbers_and_digits_are_ascii(gate: Gate, dotted: str, value: object, message: str) -> None:
+    data = with_order()
+    where: Any = data
+    *path, last = dotted.split(".")
+    for key in path:
+        where = where[int(key)] if key.isdigit() else where[key]
+    where[last] = value
+    with pytest.raises(FactsError, match=re.escape(f"invalid order facts: {message}")):
+        gate.approve_order(data)
+
+
+@pytest.mark.parametrize(("field", "text", "message"), [
+    ("special_requirements", "加急\ud800木箱", r"holds a lone surrogate \('\\ud800'\) at character 3"),
+    ("special_requirements", "urgent\x00", r"holds a NUL character \(\\x00\) at character 7"),
+    ("id", "SO-\x001", r"holds a NUL character"),
+    ("id", "SO-" + "9" * 253, "String should have at most 255 characters"),
+])
+def test_text_a_database_cannot_store_is_refused_naming_the_field(gate: Gate, field: str, text: str,
+                                                                  message: str) -> None:
+    with pytest.raises(FactsError, match=rf"invalid order facts: order\.{field}: {message}"):
+        gate.approve_order(with_order(**{f"order__{field}": text}))
+
+
+def test_an_order_whose_amounts_pass_the_largest_amount_is_refused_on_every_backend(gate: Gate) -> None:
+    """20 × 99,999,999,999,999.9999: the durable backend cannot hold the total, so no backend decides it."""
+    data = with_order()
+    data["order"]["lines"] = [{"line_no": n, "sku": "MOTOR-7", "qty": 1, "unit_price": "9999999999999.9999"}
+                              for n in range(1, 21)]
+    for decide in (gate.approve_order, gate.check_credit, gate.price_order):
+        with pytest.raises(FactsError, match=r"order: total \(the sum of the line amounts\) is "
+                                             r"200,000,000,000,000.00, above the largest amount a fact may hold "
+                                             r"\(99,999,999,999,999.9999\)"):
+            decide(data)
+    data["order"]["lines"] = [{"line_no": 1, "sku": "MOTOR-7", "qty": 20, "unit_price": "99999999999999.9999"}]
+    with pytest.raises(FactsError, match=r"order: lines.0.amount \(line_no 1, .*\) is 2,000,000,000,000,000.00"):
+        gate.approve_order(data)
+
+
+def test_amounts_up_to_the_largest_are_decided_alike_by_both_backends(seed: Policy) -> None:
+    data = with_order()
+    data["order"]["lines"] = [{"line_no": n, "sku": "MOTOR-7", "qty": 1, "unit_price": "9999999999999.99"}
+                              for n in range(1, 11)]
+    data["exposure"] = {"open_receivables": "99999999999999.9999", "open_orders": "99999999999999.9999",
+                        "reserved": "99999999999999.9999", "overdue_amount": "99999999999999.9999"}
+    answers = []
+    for backend in BACKENDS:
+        with Gate(seed, backend=backend, entry_points=False) as gate:
+            decisions = [gate.decide(hook, data, explain=True)
+                         for hook in ("order_approval", "credit_check", "pricing")]
+        assert all(d.failure is None for d in decisions)
+        answers.append([d.model_dump(exclude={"backend"}) for d in decisions])
+    assert all(answer == answers[0] for answer in answers)
+    assert answers[0][1]["credit"]["exposure_after_order"] == Decimal("399999999999999.8997")
+
+
+def test_an_order_with_more_lines_than_the_limit_is_refused(gate: Gate) -> None:
+    from salesgate.models import MAX_LINES
+
+    data = with_order()
+    data["order"]["lines"] = [{"line_no": n, "sku": "MOTOR-7", "qty": 1, "unit_price": "1.00"}
+                              for n in range(1, MAX_LINES + 2)]
+    with pytest.raises(FactsError, match=rf"invalid order facts: order\.lines: List should have at most {MAX_LINES} "):
+        gate.approve_order(data)
+    data["order"]["lines"].pop()
+    assert gate.price_order(data).pricing is not None
+
+
+def test_amounts_keep_the_scale_of_money(seed: Policy) -> None:
+    """An amount read from a Numeric(18, 4) column (40000.0000) is shown as 40000.00, not with four zeros."""
+    data = with_order(customer__credit_limit="200000.0000")
+    data["exposure"] = {"open_receivables": "30000.0000", "open_orders": "20000.0000", "reserved": "0.0000",
+                        "overdue_amount": "1000.5000"}
+    decision = python_gate(seed).check_credit(data)
+    assert decision.credit is not None
+    figures = decision.model_dump(mode="json")["credit"]
+    assert figures["limit"] == "200000.00"
+    assert figures["exposure_after_order"] == "150099.00"
+    assert figures["available"] == "49901.00"
+    assert figures["overdue_amount"] == "1000.50"
+    exact = with_order(customer__credit_limit="200000.0075")
+    assert python_gate(seed).check_credit(exact).credit.limit == Decimal("200000.0075")  # type: ignore[union-attr]
+
+
+# -- nothing decided goes unrecorded (SQLite, PostgreSQL and MariaDB) ----------------------------------------------
+
+def _store(database: Database, **options: Any) -> Store:
+    return Store(database.url, **options, **database.store_options())
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def test_text_that_cannot_be_stored_is_refused_before_deciding_and_other_text_is_logged(database: Database,
+                                                                                      seed: Policy) -> None:
+    """A lone surrogate once got require_approval with no log row; now it never reaches a decision."""
+    with _store(database) as store, Gate(seed, backend="python", entry_points=False, store=store) as gate:
+        refused = _unique("SO")
+        with pytest.raises(FactsError, match=r"order\.special_requirements: holds a lone surrogate"):
+            gate.approve_order(with_order(order__id=refused, order__special_requirements="加急\udc00"))
+        with pytest.raises(FactsError, match=r"customer\.name: holds a NUL character"):
+            gate.approve_order(with_order(order__id=refused, customer__name="华东\x00机电"))
+        assert store.decisions(refused) == []
+        kept = _unique("SO")
+        odd = "加急 𠮷 \x01\x1f \u2028\u200f 😀 \ufeff"  # control, separator, bidi, four-byte, BOM: all storable
+        decision = gate.approve_order(with_order(order__id=kept, order__special_requirements=odd,
+                                                 customer__name=odd), explain=True)
+        assert decision.failure is None
+        [logged] = store.decisions(kept)
+        assert logged.decision.outcome == decision.outcome
+
+
+@pytest.mark.parametrize("mode", ["closed", "open"])
+def test_a_decision_the_store_cannot_log_is_answered_by_the_failure_mode(empty_database: Database, seed: Policy,
+                                                                         mode: str) -> None:
+    """The store has no tables (never upgraded): the decision is not returned as if it had been logged."""
+    with _store(empty_database) as store, Gate(seed, backend="python", entry_points=False, store=store,
+                                               failure_mode=mode) as gate:  # type: ignore[arg-type]
+        decision = gate.approve_order(with_order())
+    assert decision.outcome is (Outcome.block if mode == "closed" else Outcome.warn)
+    assert decision.failure is not None
+    assert "recording decision order_approval SO-2026-001 failed" in decision.failure
+    [reason] = decision.reasons
+    assert reason.rule == "salesgate-failure"
+    assert reason.message.startswith("decision log unavailable (recording decision order_approval SO-2026-001")
+    assert decision.approvals == []
+
+
+@contextmanager
+def _subject_locked(database: Database, subject: str) -> Iterator[None]:
+    """Another transaction holds the order's lock row (SQLite: the database's write lock) and sits on it."""
+    engine = database.engine()
+    with engine.connect() as conn:
+        if database.backend == "sqlite":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.begin()
+            conn.execute(text("SELECT subject FROM salesgate_subject_locks WHERE subject = :s FOR UPDATE"),
+                         {"s": subject})
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("ROLLBACK") if database.backend == "sqlite" else conn.rollback()
+    engine.dispose()
+
+
+def test_a_decision_not_logged_by_the_deadline_is_answered_by_the_failure_mode_and_rolled_back(
+        database: Database, seed: Policy) -> None:
+    order_id = _unique("SO")
+    with _store(database, timeout=30) as store, Gate(seed, backend="python", entry_points=False, store=store,
+                                                     timeout=1) as gate:
+        first = gate.approve_order(with_order(order__id=order_id))  # logged; creates the order's lock row
+        assert first.failure is None
+        with _subject_locked(database, order_id):
+            late = gate.approve_order(with_order(order__id=order_id, order__guarantee=True))
+            assert late.outcome is Outcome.block
+            assert "no answer within 1 s while recording the decision" in (late.failure or "")
+        for thread in threading.enumerate():  # the abandoned recording and the fallback's finish now
+            if thread.name.startswith("salesgate: "):
+                thread.join(20)
+        logged = [(entry.decision.outcome, entry.decision.failure) for entry in store.decisions(order_id)]
+    assert logged == [(first.outcome, None), (Outcome.block, late.failure)]  # the one never returned rolled back
+
+
+@pytest.mark.parametrize(("given", "kept"), [
+    ("10000.0000", "10000.00"), ("1000.5000", "1000.50"), ("9300.0093", "9300.0093"), ("12.3450", "12.345"),
+    ("40000", "40000"), ("12.5", "12.5"), ("1E+3", "1000"), ("-0.0000", "0.00"), ("0E-4", "0.00"),
+])
+def test_an_amount_keeps_its_significant_decimals_without_zeros_past_the_cent(given: str, kept: str) -> None:
+    from salesgate.money import normalise_scale
+
+    assert str(normalise_scale(Decimal(given))) == kept
+
+
+def test_credit_reserved_in_the_store_keeps_the_scale_of_money(database: Database, seed: Policy) -> None:
+    """The store sums reservations as Numeric(18, 4): 40000.00 used to come back as 50000.0000."""
+    customer = _unique("C")
+    first, second = with_order(), with_order()
+    for data, order_id in ((first, _unique("SO")), (second, _unique("SO"))):
+        data["order"]["id"], data["order"]["customer_id"], data["customer"]["id"] = order_id, customer, customer
+        data["customer"]["credit_limit"] = "400000.00"
+    with _store(database) as store, Gate(seed, backend="python", entry_points=False, store=store) as gate:
+        gate.check_credit(first, reserve=True)
+        decision = gate.check_credit(second, reserve=True, explain=True)
+    figures = decision.model_dump(mode="json")["credit"]
+    assert figures["exposure_after_order"] == "250198.00"  # 30,000 + 20,000 + 100,099 held + 100,099
+    assert figures["available"] == "149802.00"
+    read = [entry.values for entry in decision.trace if "exposure.total" in entry.values]
+    assert read
+    assert all(str(values["exposure.total"]) == "150099.00" for values in read)
+
+
+def test_an_order_at_the_line_limit_is_priced_and_logged(database: Database, seed: Policy) -> None:
+    """The largest order the boundary lets through is decided and logged, on every database."""
+    from salesgate.models import MAX_LINES
+
+    data = with_order(order__id=_unique("SO"), order__special_requirements="加急 𠮷")
+    data["order"]["lines"] = [{"line_no": n, "sku": "MOTOR-7" if n % 2 else "CABLE-2", "qty": 1 + n % 7,
+                               "unit_price": "1000.00" if n % 2 else "5.50", "discount": "0.05"}
+                              for n in range(1, MAX_LINES + 1)]
+    with _store(database) as store, Gate(seed, backend="python", entry_points=False, store=store) as gate:
+        decision = gate.price_order(data, explain=True)
+        assert decision.failure is None
+        [logged] = store.decisions(data["order"]["id"])
+    assert logged.decision.pricing is not None
+    assert len(logged.decision.pricing.lines) == MAX_LINES
+
+
+def test_a_return_worth_more_than_the_largest_amount_is_refused_on_every_backend(gate: Gate) -> None:
+    data: dict[str, Any] = json.loads(json.dumps(RETURN))
+    data["return"].update(type="return", qty=1_000_000, delivered_qty=1_000_000, claimed_amount=None,
+                          unit_price="99999999999.99")
+    with pytest.raises(FactsError, match=r"invalid return facts: return: amount \(qty × unit price\) is "
+                                         r"99,999,999,999,990,000.00, above the largest amount"):
+        gate.handle_return(data)
+    data["return"]["unit_price"] = "99999999.99"  # 99,999,999,990,000.00: decided
+    assert gate.handle_return(data).returns is not None
+
+
+_AMOUNTS = st.one_of(st.sampled_from(["0", "0.0001", "99999999999999.9999", "9999999999999.99", "1"]),
+                     st.decimals(min_value=0, max_value=Decimal("99999999999999.9999"), places=4).map(str))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prices=st.lists(_AMOUNTS, min_size=1, max_size=3), qty=st.one_of(st.integers(1, 9), st.integers(1, 10**9)),
+       limit=_AMOUNTS, receivables=_AMOUNTS, list_price=_AMOUNTS, discount=st.sampled_from(["0", "0.5", "1"]))
+def test_both_backends_decide_every_order_the_boundary_accepts_alike(
+        seed: Policy, prices: list[str], qty: int, limit: str, receivables: str, list_price: str,
+        discount: str) -> None:
+    data = with_order(customer__credit_limit=limit)
+    data["order"]["lines"] = [{"line_no": n, "sku": "MOTOR-7", "qty": qty, "unit_price": price, "discount": discount}
+                              for n, price in enumerate(prices, 1)]
+    data["products"][0]["list_price"] = list_price
+    data["exposure"] = {"open_receivables": receivables, "open_orders": receivables, "overdue_amount": receivables}
+    answers = []
+    for backend in BACKENDS:
+        with Gate(seed, backend=backend, entry_points=False) as gate:
+            try:
+                decisions = [gate.decide(hook, data, explain=True)
+                             for hook in ("order_approval", "credit_check", "pricing")]
+            except FactsError as refused:
+                answers.append(str(refused))
+                event("refused")
+                continue
+        event("decided")
+        assert [d.failure for d in decisions] == [None, None, None]
+        answers.append([d.model_dump(exclude={"backend"}) for d in decisions])  # type: ignore[arg-type]
+    assert all(answer == answers[0] for answer in answers)

@@ -573,7 +573,7 @@ def _decision_view(decision: Decision, *, explain: bool, lang: str | None) -> li
         view.append(_pricing_table(decision.pricing))
     if decision.credit:
         c = decision.credit
-        view.append(Text(f"credit: exposure {format_money(c.exposure)} (with this order), limit "
+        view.append(Text(f"credit: exposure {format_money(c.exposure_after_order)} (with this order), limit "
                          f"{format_money(c.limit)}, available {format_money(c.available)}, overdue "
                          f"{format_money(c.overdue_amount)} (max {c.max_overdue_days} days)"))
     if decision.returns:

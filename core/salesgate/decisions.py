@@ -21,7 +21,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any, ClassVar, Literal, Self, overload
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, computed_field, model_validator
 from pydantic_core import core_schema
 
 from .hooknames import Hook
@@ -304,13 +304,36 @@ class PricingResult(_Value):
 
 
 class CreditResult(_Value):
-    """Exposure includes this order: open receivables + open orders + reserved credit + this order's total."""
+    """The credit figures of a decision, *with* this order (fact ``exposure.total`` is before it).
 
-    exposure: Decimal
-    limit: Decimal
-    available: Decimal = Field(description="Limit minus exposure; negative when over the limit.")
-    overdue_amount: Decimal
-    max_overdue_days: int
+    ``exposure`` is the name these figures had before 0.3: it is still accepted on input (a decision
+    logged by an older version reads back) and still written in JSON, as a deprecated alias of
+    ``exposure_after_order``.
+    """
+
+    exposure_after_order: Decimal = Field(
+        description="Open receivables + open orders + reserved credit + this order's total "
+                    "(fact exposure.total plus order.total).")
+    limit: Decimal = Field(description="The customer's credit limit (fact customer.credit_limit).")
+    available: Decimal = Field(description="Limit minus exposure_after_order; negative when over the limit.")
+    overdue_amount: Decimal = Field(description="Fact exposure.overdue_amount.")
+    max_overdue_days: int = Field(description="Fact exposure.max_overdue_days.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "exposure" in data:
+            data = dict(data)
+            old = data.pop("exposure")
+            data.setdefault("exposure_after_order", old)
+        return data
+
+    @computed_field(  # type: ignore[prop-decorator]  # pydantic documents computed_field over property
+        description="Deprecated alias of exposure_after_order (kept in JSON for older readers).")
+    @property
+    def exposure(self) -> Decimal:
+        """Deprecated: read :attr:`exposure_after_order`, which says what it holds."""
+        return self.exposure_after_order
 
 
 class ReturnResult(_Value):

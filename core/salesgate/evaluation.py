@@ -355,7 +355,7 @@ def credit_result(facts: OrderFacts) -> CreditResult:
     """Exposure including this order, against the customer's limit."""
     exposure = facts.exposure.total + facts.order.total
     limit = facts.customer.credit_limit
-    return CreditResult.assemble({"exposure": exposure, "limit": limit, "available": limit - exposure,
+    return CreditResult.assemble({"exposure_after_order": exposure, "limit": limit, "available": limit - exposure,
                                   "overdue_amount": facts.exposure.overdue_amount,
                                   "max_overdue_days": facts.exposure.max_overdue_days})
 

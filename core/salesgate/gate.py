@@ -20,7 +20,8 @@ from .engine.base import Backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
 from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
-from .models import CreditExposure, Order, OrderFacts, OrderLine, ReturnFacts
+from .models import STORABLE_TEXT, CreditExposure, Order, OrderFacts, OrderLine, ReturnFacts
+from .money import normalise_scale
 from .plugins import Hooks, build_plugin_manager
 from .policy.compiler import Policy, load_policy
 from .seed import seed_policy_path
@@ -80,9 +81,25 @@ def _format_validation(exc: ValidationError, what: str) -> str:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+        message = _text_refused(err) or err["msg"]
+        parts.append(f"{where}: {message}" if where else message)
     more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
     return f"invalid {what}: " + "; ".join(parts) + more
+
+
+def _text_refused(err: Any) -> str | None:
+    """Say which character of a text fact no database can store, and where (see STORABLE_TEXT)."""
+    value = err.get("input")
+    if not isinstance(value, str):
+        return None
+    if err["type"] == "string_unicode":
+        for at, char in enumerate(value, 1):
+            if "\ud800" <= char <= "\udfff":
+                return (f"holds a lone surrogate ({char!a}) at character {at}, which is not Unicode text and "
+                        "cannot be stored: send the text as valid UTF-8")
+    if err["type"] == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == STORABLE_TEXT:
+        return f"holds a NUL character (\\x00) at character {value.index(chr(0)) + 1}, which a database cannot store"
+    return None
 
 
 class Gate:
@@ -102,7 +119,9 @@ class Gate:
     ``store`` (a :class:`~salesgate_adapters.store.Store` or a database URL) keeps the decision log,
     approval requests and credit reservations (``check_credit(..., reserve=True)``); see
     docs/store.md. ``timeout`` (seconds) bounds loading facts, reserving and recording: past it the
-    gate answers by its failure mode ("credit data unavailable"), it never hangs the caller.
+    gate answers by its failure mode ("credit data unavailable"), it never hangs the caller. A
+    decision the store could not log is never returned as if logged: the failure mode answers
+    ("decision log unavailable").
     """
 
     def __init__(
@@ -394,13 +413,34 @@ class Gate:
         if self._store is None:
             # nothing to wait for that salesgate knows of: no thread hand-off (about 1 ms)
             self._hooks.record_decision(decision, model, skip=recorded_by)
-        else:
-            recorded = model
+            return decision
+        return self._record(self._store, decision, model, recorded_by, context, deadline)
 
-            def record() -> None:
-                self._hooks.record_decision(decision, recorded, skip=recorded_by)
+    def _record(self, store: Store, decision: Decision, model: OrderFacts | ReturnFacts | None,
+                recorded_by: tuple[str, ...], context: DecisionContext, deadline: Deadline) -> Decision:
+        """Log ``decision`` in the store, then hand it to the other recorders.
 
-            deadline.run_detached("recording the decision", record)
+        A decision the store did not log (it failed, or did not answer within the deadline) is never
+        returned as if logged: the failure mode answers instead, and that answer is logged whenever
+        the store can take it (in the background once the deadline has passed). Other recorders
+        are observers: their failures are logged and change nothing.
+        """
+        if "store" not in recorded_by and decision.failure is None:
+            try:
+                deadline.run("recording the decision",
+                             lambda abandoned: store.record(decision, model, cancelled=abandoned))
+            except Exception as exc:
+                decision = self._failed(decision.hook, decision.subject, context, exc, cause="decision log")
+            else:
+                recorded_by = (*recorded_by, "store")
+        # A fallback is answered as it is, whether or not the store can take it now: logged (by the
+        # store plugin too) within the time left, else in the background whenever the store answers.
+        final, facts = decision, model
+
+        def record() -> None:
+            self._hooks.record_decision(final, facts, skip=recorded_by)
+
+        deadline.run_detached("recording the decision", record)
         return decision
 
     def _load_facts(self, hook: Hook, facts: OrderInput | ReturnInput, deadline: Deadline,
@@ -426,7 +466,9 @@ class Gate:
             exposure = model.exposure
             if load_exposure:
                 exposure = self._hooks.load_exposure(customer_id) or CreditExposure()
-            final = model.model_copy(update={"exposure": exposure.model_copy(update={"reserved": reserved})})
+            # the store's sum is Numeric(18, 4): at the scale of money, as a validated fact would be
+            held = exposure.model_copy(update={"reserved": normalise_scale(reserved)})
+            final = model.model_copy(update={"exposure": held})
             return self._hooks.decide("credit_check", final, context), final
 
         def counted(order_ids: list[str]) -> list[str] | None:
@@ -533,14 +575,19 @@ class Gate:
                 data["products"] = products
         return data
 
-    def _failed(self, hook: Hook, subject: str, context: DecisionContext, exc: Exception) -> Decision:
+    def _failed(self, hook: Hook, subject: str, context: DecisionContext, exc: Exception, *,
+                cause: str | None = None) -> Decision:
+        """The failure mode's answer; ``cause`` names what was unavailable when it is not the hook's data."""
         mode = self._failure_mode or context.policy.failure_mode
         what = str(exc) if isinstance(exc, SalesgateError) else f"{type(exc).__name__}: {exc}"
         logger.error("salesgate could not decide %s (%s); answering %s", hook, what, mode,
                      exc_info=not isinstance(exc, PluginError | SalesgateError))
         outcome = Outcome.block if mode == "closed" else Outcome.warn
         # An adapter or the store failed or missed the deadline: say which data was missing.
-        cause = f"{_DATA[hook]} unavailable" if isinstance(exc, AdapterError) else "salesgate could not decide"
+        if cause is not None:
+            cause = f"{cause} unavailable"
+        else:
+            cause = f"{_DATA[hook]} unavailable" if isinstance(exc, AdapterError) else "salesgate could not decide"
         message = (f"{cause} ({what}); held for review (failure mode: closed)"
                    if mode == "closed" else
                    f"{cause} ({what}); let through unchecked (failure mode: open)")

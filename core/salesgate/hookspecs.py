@@ -223,9 +223,10 @@ def salesgate_record_decision(decision: Decision, facts: OrderFacts | ReturnFact
 
     Called once per decision, after combining, also for safe fallback decisions. Every
     implementation is called; their return values are ignored. An exception here is logged and
-    never changes or loses the decision already made. On a gate with a store and a ``timeout``,
-    recording that outlasts the deadline finishes in the background: implementations must be
-    thread-safe.
+    never changes or loses the decision already made. (The store's decision log is the gate's
+    own: a decision it fails to log is answered by the failure mode, see docs/store.md.) On a
+    gate with a store and a ``timeout``, recording that outlasts the deadline finishes in the
+    background: implementations must be thread-safe.
 
     :param decision: the final decision.
     :param facts: the validated facts it was decided on (what a decision log digests), or ``None``

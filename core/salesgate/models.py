@@ -4,7 +4,9 @@ These are the shapes an ERP hands to a :class:`~salesgate.Gate` (as models or pl
 source of the fact vocabulary policy owners write rules against (``salesgate vocab``). Every field
 is documented because its description is what ``salesgate vocab`` and ``salesgate schema`` print.
 
-Money is ``Decimal`` (a float is refused), quantities are integers, timestamps are timezone-aware.
+Money is ``Decimal`` (a float is read by its repr; one with binary noise is refused), quantities are
+integers, timestamps are timezone-aware. What a fact may hold (and why the rest is refused as
+FactsError naming the field) is in docs/policy-language.md, "What a fact may hold".
 """
 
 from __future__ import annotations
@@ -12,11 +14,22 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from .money import ZERO, round_money
+from .money import ZERO, normalise_scale, round_money
 
 __all__ = [
     "Channel",
@@ -41,17 +54,66 @@ __all__ = [
 
 # pydantic turns a float into the Decimal of its repr (0.1 → Decimal("0.1"), not 0.1000000000000000055…),
 # so money sent as a float stays what the sender meant; tests/test_gate.py holds pydantic to it.
-Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
+MAX_AMOUNT = Decimal("99999999999999.9999")
+"""The largest amount a fact may hold, given or worked out (a line amount, the order total, the
+exposure total, a return's worth): 18 digits, 4 of them decimals. Both backends decide every amount
+up to it alike (the durable backend's own limit is 9.2 × 10^14); an order whose line amounts or total
+would pass it is refused as :class:`~salesgate.errors.FactsError` rather than decided by one backend
+and refused by the other."""
 MAX_QTY = 1_000_000_000
 """Quantities are whole units up to a billion: with money's 18 digits every amount salesgate works out
 (qty × price, totals) stays exact within Decimal's 28 digits."""
 MAX_DAYS = 100_000
 """Day counts (terms, overdue, since delivery) up to about 270 years."""
-Rate = Annotated[Decimal, Field(ge=0, le=1, decimal_places=4)]
+MAX_LINES = 10_000
+"""The most lines an order may have; more is refused as :class:`~salesgate.errors.FactsError`. A
+10,000-line order prices in 0.2-0.3 s with under 50 MB (``benchmarks/bench.py --large-orders``; the
+cost per line is flat), so the limit keeps one order from holding a gate, and its memory, for long."""
+MAX_ID = 255
+"""Ids (customer, order, return, invoice) are at most 255 characters: what the store's columns hold."""
+
+def _number(value: Any) -> Any:
+    """Refuse what pydantic's lax mode would turn into a number by surprise: ``True`` is not 1, and
+    ``"１２"`` (full-width) or ``"١٢"`` (Arabic-Indic) digits are not 12. A number is a number written
+    with ASCII digits, so what the ERP meant is never a guess."""
+    if value is True or value is False:
+        raise PydanticCustomError("number_not_bool", "expected a number, got a boolean ({value})",
+                                  {"value": str(value).lower()})
+    if type(value) is str and not value.isascii():
+        raise PydanticCustomError("number_ascii", "a number is written with ASCII digits 0-9, got {value}",
+                                  {"value": repr(value[:40])})
+    return value
+
+
+STORABLE_TEXT = r"^[^\x00]*$"
+"""The pattern every text fact matches: no NUL character (PostgreSQL's text cannot hold it). A lone
+surrogate is refused too, by pydantic itself (``string_unicode``: not Unicode, so no database stores
+it as UTF-8). Either would let a gate decide an order the store then fails to log; the gate's
+FactsError says which character, where."""
+Text = Annotated[str, Field(pattern=STORABLE_TEXT)]
+Whole = Annotated[int, BeforeValidator(_number)]
+# Constraints before validators: pydantic then checks digits in its core, not in Python (3× faster).
+def _money(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
+    """:func:`_number`, then pydantic's checks, then :func:`normalise_scale`: one call per amount."""
+    if type(value) is str and not value.isascii():
+        _number(value)
+    amount: Decimal = handler(value)
+    return normalise_scale(amount)
+
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4), WrapValidator(_money)]
+Rate = Annotated[Decimal, Field(ge=0, le=1, decimal_places=4), BeforeValidator(_number)]
+
+
+def _too_large(what: str, amount: Decimal) -> PydanticCustomError:
+    return PydanticCustomError(
+        "amount_too_large", "{what} is {amount}, above the largest amount a fact may hold ({limit})",
+        {"what": what, "amount": f"{amount:,}", "limit": f"{MAX_AMOUNT:,}"})
 
 
 class _Facts(BaseModel):
-    """Base for fact models: unknown fields are errors; money is exact Decimal (a float by its repr)."""
+    """Base for fact models: unknown fields are errors; money is exact Decimal (a float by its repr);
+    numbers are not booleans and have ASCII digits (:func:`_number`); text is storable (:data:`STORABLE_TEXT`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
@@ -118,18 +180,18 @@ class ReturnReason(StrEnum):
 class Customer(_Facts):
     """A customer as the credit and sales policy sees it (客户档案)."""
 
-    id: str = Field(min_length=1, description="Customer number in the ERP.")
-    name: str = Field(description="Customer name, any language (e.g. 华东机电有限公司).")
+    id: Text = Field(min_length=1, max_length=MAX_ID, description="Customer number in the ERP.")
+    name: Text = Field(description="Customer name, any language (e.g. 华东机电有限公司).")
     grade: Grade = Field(Grade.C, description="Value grade A/B/C (大客户/中小客户/潜在客户).")
     status: CustomerStatus = Field(CustomerStatus.active, description="active, cash_only or blocked.")
-    region: str = Field("", description="Sales region (所处地域), e.g. 华东 or 'north'.")
+    region: Text = Field("", description="Sales region (所处地域), e.g. 华东 or 'north'.")
     region_has_distributor: bool = Field(
         False, description="True when a distributor of ours already covers the customer's region."
     )
     is_distributor: bool = Field(False, description="True when the customer is itself one of our distributors.")
     credit_limit: Money = Field(ZERO, description="Credit limit (信誉额) in the order currency.")
     credit_rating: CreditRating = Field(CreditRating.good, description="Credit standing: good, fair or poor.")
-    payment_terms_days: int = Field(30, ge=0, le=MAX_DAYS,
+    payment_terms_days: Whole = Field(30, ge=0, le=MAX_DAYS,
                                     description="Payment terms granted to this customer, in days.")
     has_repayment_plan: bool = Field(
         False, description="Signed repayment plan (还款计划书) for an amount over the credit limit."
@@ -142,19 +204,19 @@ class Customer(_Facts):
 class Product(_Facts):
     """A product with the figures pricing and stock checks need."""
 
-    sku: str = Field(min_length=1, description="Product code.")
-    name: str = Field("", description="Product name.")
+    sku: Text = Field(min_length=1, description="Product code.")
+    name: Text = Field("", description="Product name.")
     list_price: Money = Field(description="List price per unit (目录价).")
     cost: Money = Field(ZERO, description="Unit cost; pricing never goes below the cost floor.")
-    stock: int = Field(0, ge=-MAX_QTY, le=MAX_QTY, description="Units on hand (库存).")
+    stock: Whole = Field(0, ge=-MAX_QTY, le=MAX_QTY, description="Units on hand (库存).")
 
 
 class OrderLine(_Facts):
     """One line of a sales order."""
 
-    line_no: int = Field(ge=1, description="Line number, unique within the order.")
-    sku: str = Field(min_length=1, description="Product code; joins the line to its product facts.")
-    qty: int = Field(gt=0, le=MAX_QTY, description="Quantity ordered.")
+    line_no: Whole = Field(ge=1, le=MAX_QTY, description="Line number, unique within the order.")
+    sku: Text = Field(min_length=1, description="Product code; joins the line to its product facts.")
+    qty: Whole = Field(gt=0, le=MAX_QTY, description="Quantity ordered.")
     unit_price: Money = Field(description="Requested unit price before the line discount.")
     discount: Rate = Field(Decimal(0), description="Line discount as a fraction: 0.15 is 15%.")
 
@@ -167,26 +229,27 @@ class OrderLine(_Facts):
 class Order(_Facts):
     """A sales order (or quote) as entered in the ERP."""
 
-    id: str = Field(min_length=1, description="Order number.")
-    customer_id: str = Field(min_length=1, description="Customer number.")
+    id: Text = Field(min_length=1, max_length=MAX_ID, description="Order number.")
+    customer_id: Text = Field(min_length=1, max_length=MAX_ID, description="Customer number.")
     order_date: date = Field(description="Date of the order (YYYY-MM-DD).")
     created_at: AwareDatetime | None = Field(None, description="When it was entered, with its time zone.")
-    currency: str = Field("CNY", min_length=3, max_length=3, description="ISO currency code.")
+    currency: Text = Field("CNY", min_length=3, max_length=3, description="ISO currency code.")
     channel: Channel = Field(Channel.written, description="written, electronic or oral.")
     written_confirmation: bool = Field(
         False, description="For oral orders: the written record (书面记录) has been completed."
     )
     payment_method: PaymentMethod = Field(PaymentMethod.credit, description="How the customer pays.")
-    draft_term_days: int | None = Field(
+    draft_term_days: Whole | None = Field(
         None, ge=0, le=MAX_DAYS, description="Term of a bank acceptance draft in days (only with that payment method)."
     )
-    payment_terms_days: int = Field(30, ge=0, le=MAX_DAYS,
+    payment_terms_days: Whole = Field(30, ge=0, le=MAX_DAYS,
                                     description="Payment terms requested on this order, in days.")
     guarantee: bool = Field(False, description="An extra guarantee (额外担保) backs this order.")
-    special_requirements: str | None = Field(
+    special_requirements: Text | None = Field(
         None, description="Customer's special requirements (特殊要求), free text; None when there are none."
     )
-    lines: list[OrderLine] = Field(min_length=1, description="Order lines.")
+    lines: list[OrderLine] = Field(min_length=1, max_length=MAX_LINES,
+                                   description=f"Order lines: at least one, at most {MAX_LINES:,}.")
 
     @field_validator("special_requirements", mode="after")
     @classmethod
@@ -199,6 +262,15 @@ class Order(_Facts):
         seen = [line.line_no for line in self.lines]
         if len(seen) != len(set(seen)):
             raise ValueError(f"line_no values must be unique within an order, got {seen}")
+        total = ZERO
+        for index, line in enumerate(self.lines):
+            amount = line.amount
+            if amount > MAX_AMOUNT:
+                raise _too_large(f"lines.{index}.amount (line_no {line.line_no}, qty × unit price × (1 − discount))",
+                                 amount)
+            total += amount
+        if total > MAX_AMOUNT:
+            raise _too_large("total (the sum of the line amounts)", total)
         return self
 
     @property
@@ -213,7 +285,7 @@ class CreditExposure(_Facts):
     open_receivables: Money = Field(ZERO, description="Invoiced and not yet paid (应收账款).")
     open_orders: Money = Field(ZERO, description="Confirmed orders not yet invoiced.")
     overdue_amount: Money = Field(ZERO, description="Part of the receivables past its due date.")
-    max_overdue_days: int = Field(0, ge=0, le=MAX_DAYS, description="Days the oldest overdue invoice is past due.")
+    max_overdue_days: Whole = Field(0, ge=0, le=MAX_DAYS, description="Days the oldest overdue invoice is past due.")
     reserved: Money = Field(
         ZERO, description="Credit held by salesgate for orders that passed a credit check and that the ERP has "
                           "not confirmed yet (reservations); 0 without a store."
@@ -228,22 +300,29 @@ class CreditExposure(_Facts):
 class ReturnRequest(_Facts):
     """A return (退货) or compensation claim (赔款) against an earlier delivery."""
 
-    id: str = Field(min_length=1, description="Return or complaint number.")
-    customer_id: str = Field(min_length=1, description="Customer number.")
+    id: Text = Field(min_length=1, max_length=MAX_ID, description="Return or complaint number.")
+    customer_id: Text = Field(min_length=1, max_length=MAX_ID, description="Customer number.")
     type: ReturnType = Field(ReturnType.return_, description="return or compensation.")
     reason: ReturnReason = Field(description="defect, damaged, wrong_item, late, not_needed or other.")
-    original_order_id: str = Field(min_length=1, description="The order the goods were sold on.")
-    invoice_id: str | None = Field(None, description="The invoice the goods were billed on.")
-    sku: str = Field(min_length=1, description="Product returned.")
-    qty: int = Field(ge=0, le=MAX_QTY,
+    original_order_id: Text = Field(min_length=1, max_length=MAX_ID, description="The order the goods were sold on.")
+    invoice_id: Text | None = Field(None, max_length=MAX_ID, description="The invoice the goods were billed on.")
+    sku: Text = Field(min_length=1, description="Product returned.")
+    qty: Whole = Field(ge=0, le=MAX_QTY,
                      description="Quantity the customer wants to return (0 for a pure compensation).")
     unit_price: Money = Field(description="Unit price invoiced on the original order.")
-    delivered_qty: int = Field(ge=0, le=MAX_QTY, description="Quantity delivered on the original order.")
-    already_returned_qty: int = Field(0, ge=0, le=MAX_QTY, description="Quantity returned earlier against that order.")
-    days_since_delivery: int = Field(ge=0, le=MAX_DAYS, description="Days between delivery and this request.")
+    delivered_qty: Whole = Field(ge=0, le=MAX_QTY, description="Quantity delivered on the original order.")
+    already_returned_qty: Whole = Field(0, ge=0, le=MAX_QTY,
+                                        description="Quantity returned earlier against that order.")
+    days_since_delivery: Whole = Field(ge=0, le=MAX_DAYS, description="Days between delivery and this request.")
     claimed_amount: Money | None = Field(
         None, description="Amount claimed for a compensation; a return is worth qty × unit price."
     )
+
+    @model_validator(mode="after")
+    def _amount_in_range(self) -> ReturnRequest:
+        if self.amount > MAX_AMOUNT:
+            raise _too_large("amount (qty × unit price)", self.amount)
+        return self
 
     @property
     def amount(self) -> Decimal:
@@ -265,14 +344,15 @@ class Delivery(_Facts):
     the order, product, quantity and request date; the gate fills in price, quantities and days.
     """
 
-    order_id: str = Field(min_length=1, description="The order the goods were sold on.")
-    sku: str = Field(min_length=1, description="Product delivered.")
-    customer_id: str | None = Field(None, description="Customer the order was sold to, to check the return's.")
-    invoice_id: str | None = Field(None, description="The invoice the goods were billed on.")
-    delivered_qty: int = Field(ge=0, le=MAX_QTY, description="Quantity delivered on the order.")
+    order_id: Text = Field(min_length=1, max_length=MAX_ID, description="The order the goods were sold on.")
+    sku: Text = Field(min_length=1, description="Product delivered.")
+    customer_id: Text | None = Field(None, max_length=MAX_ID,
+                                    description="Customer the order was sold to, to check the return's.")
+    invoice_id: Text | None = Field(None, max_length=MAX_ID, description="The invoice the goods were billed on.")
+    delivered_qty: Whole = Field(ge=0, le=MAX_QTY, description="Quantity delivered on the order.")
     unit_price: Money = Field(description="Unit price invoiced (after the line discount).")
     delivered_on: date = Field(description="Date of the (last) delivery of this product on the order.")
-    already_returned_qty: int = Field(0, ge=0, le=MAX_QTY, description="Quantity already returned against the order.")
+    already_returned_qty: Whole = Field(0, ge=0, le=MAX_QTY, description="Quantity already returned against the order.")
 
 
 class OrderFacts(_Facts):

@@ -29,6 +29,33 @@ def round_unit_price(price: Decimal) -> Decimal:
     return price.quantize(UNIT_PRICE_STEP, rounding=ROUND_HALF_UP)
 
 
+def normalise_scale(amount: Decimal) -> Decimal:
+    """An amount at the scale of money: zeros past the cent dropped, nothing else changed.
+
+    ``10000.0000`` (a ``Numeric(18, 4)`` column's way of writing ten thousand) becomes ``10000.00``;
+    ``9300.0093`` keeps its four decimals and ``40000`` or ``12.5`` stay as written; ``1E+3`` is
+    written out (``1000``) and ``-0`` is ``0``. So a figure
+    salesgate works out from amounts (an exposure, a total) has the scale of the amounts it came
+    from, never four decimals of zeros because one of them was read from a database.
+    """
+    text = str(amount)  # much cheaper than as_tuple(), and every amount the boundary reads passes here
+    dot = text.find(".")
+    if "E" not in text and text[0] != "-" and (dot < 0 or len(text) - dot <= 3):
+        return amount  # at most two decimals, not negative zero: the common case
+    sign, _, exponent = amount.as_tuple()
+    if sign and not amount:
+        amount = -amount  # -0 is 0
+    if not isinstance(exponent, int) or -2 <= exponent <= 0:
+        return amount
+    if exponent > 0:
+        return amount.quantize(ONE)  # 1E+3 is 1000
+    reduced = amount.normalize()
+    reduced_exponent = reduced.as_tuple().exponent
+    if isinstance(reduced_exponent, int) and reduced_exponent >= -2:
+        return amount.quantize(CENT)
+    return reduced
+
+
 def format_money(amount: Decimal) -> str:
     """Group thousands for people: ``Decimal('95000')`` → ``'95,000'``, ``1234.5`` → ``'1,234.50'``."""
     if amount == amount.to_integral_value():

@@ -12,7 +12,8 @@ from .store import Store
 class StoreRecorder:
     """Appends every decision (fallback decisions included) to the store's decision log.
 
-    A failure to write is the gate's business: it logs it and the decision stands.
+    The gate logs each decision in the store itself before returning it (a failure there is answered
+    by the failure mode) and skips this recorder; it logs the fallback decisions through it.
     """
 
     def __init__(self, store: Store) -> None:

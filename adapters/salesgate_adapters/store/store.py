@@ -170,19 +170,26 @@ class Store:
 
     # -- decision log ------------------------------------------------------------------------------
     def record(self, decision: Decision, facts: Any = None, *, actor: str | None = None,
-               now: datetime | None = None) -> str:
+               now: datetime | None = None, cancelled: threading.Event | None = None) -> str:
         """Append a decision to the log and the audit log, and open one approval request per required role.
 
         ``facts`` (the facts it was decided on) give the inputs digest and the approval digest the
         requests are bound to; requests bound to another version of the order are voided, pending
         requests no longer required too (docs/approvals.md). ``actor`` is who asked for the decision
         (default: the user of :func:`~.approvals.acting_as` around the call): they cannot approve it.
-        Returns the decision's id in the log.
+        ``cancelled`` (set by a caller that stopped waiting) rolls the entry back if it is set before
+        the commit: a gate that answered by its failure mode meanwhile leaves no entry of the decision
+        it did not return. Returns the decision's id in the log.
         """
         when = now or utcnow()
         who = approvals.user_id(actor, "actor") if actor is not None else current_actor()
-        return self._locking(lambda conn: self._insert_decision(conn, decision, facts, when, who),
-                             f"recording decision {decision.hook} {decision.subject}")
+
+        def insert_decision(conn: Connection) -> str:
+            decision_id = self._insert_decision(conn, decision, facts, when, who)
+            _check(cancelled)
+            return decision_id
+
+        return self._locking(insert_decision, f"recording decision {decision.hook} {decision.subject}")
 
     def decisions(self, subject: str | None = None, *, limit: int | None = None) -> list[RecordedDecision]:
         """Logged decisions, oldest first: all of them, or those on one order or return."""

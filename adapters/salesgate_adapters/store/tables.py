@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.dialects.mysql import LONGTEXT
 
 from .types import Money, UtcDateTime
 
@@ -39,6 +40,10 @@ OUTCOMES = ("allow", "warn", "require_approval", "block")
 APPROVAL_STATUSES = ("pending", "approved", "rejected", "void", "expired")
 DIGEST = 64  # sha256 hex
 RESERVATION_STATUSES = ("reserved", "confirmed", "cancelled", "expired")
+
+LONG_TEXT = Text().with_variant(LONGTEXT(), "mysql", "mariadb")
+"""Free text of any length: MariaDB/MySQL's ``TEXT`` holds 64 KB, and the audit entry of a 10,000-line
+order's pricing decision (a reason per line) is more (migration 0004)."""
 
 metadata = MetaData()
 
@@ -61,7 +66,7 @@ decisions = Table(
     Column("inputs_digest", String(64), nullable=True),
     Column("decision", JSON(), nullable=False),
     Column("backend", String(32), nullable=False),
-    Column("failure", Text(), nullable=True),
+    Column("failure", LONG_TEXT, nullable=True),
     Column("approval_digest", String(DIGEST), nullable=True),
     Column("actor", String(NAME), nullable=True),
     _one_of("outcome", OUTCOMES, "ck_salesgate_decisions_outcome"),
@@ -86,8 +91,8 @@ approval_requests = Table(
     Column("requested_by", String(NAME), nullable=True),
     Column("acted_by", String(NAME), nullable=True),
     Column("acted_at", UtcDateTime(), nullable=True),
-    Column("comment", Text(), nullable=True),
-    Column("status_reason", Text(), nullable=True),
+    Column("comment", LONG_TEXT, nullable=True),
+    Column("status_reason", LONG_TEXT, nullable=True),
     Column("expires_at", UtcDateTime(), nullable=True),
     Column("escalate_at", UtcDateTime(), nullable=True),
     Column("escalate_to", String(NAME), nullable=True),
@@ -155,7 +160,7 @@ audit_log = Table(
     Column("hook", String(32), nullable=True),
     Column("actor", String(NAME), nullable=True),
     Column("policy_hash", String(128), nullable=True),
-    Column("content", Text(), nullable=False),
+    Column("content", LONG_TEXT, nullable=False),
     Column("prev_hash", String(DIGEST), nullable=False),
     Column("hash", String(DIGEST), nullable=False),
     Index("ix_salesgate_audit_log_subject", "subject", "seq"),
