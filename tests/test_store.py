@@ -374,15 +374,14 @@ def test_a_gate_whose_store_was_never_upgraded_says_run_db_upgrade(empty_databas
             store.approval_requests()
     finally:
         store.close()
-    assert (decided.outcome, decided.failure) == (Outcome.require_approval, None)  # the decision stands
-    assert reserved.outcome is Outcome.block  # the failure mode (closed): salesgate could not reserve
-    assert reserved.failure is not None
-    assert "run `salesgate db upgrade`" in reserved.failure
-    failures = [r for r in caplog.records if "failed to record decision" in r.getMessage()]
-    assert len(failures) == 2
+    for answer in (decided, reserved):  # the failure mode (closed): a decision the log did not take is not returned
+        assert answer.outcome is Outcome.block
+        assert answer.failure is not None
+        assert answer.failure.endswith("run `salesgate db upgrade`")
+    failures = [r for r in caplog.records if "run `salesgate db upgrade`" in r.getMessage()]
+    assert failures
     for record in failures:
-        assert "run `salesgate db upgrade`" in record.getMessage()
-        assert record.exc_info is None  # one explained line, no traceback
+        assert not record.exc_info  # one explained line, no traceback
 
 
 @pytest.mark.parametrize("command", [("approvals", "list"), ("approvals", "status", "SO-1"),
