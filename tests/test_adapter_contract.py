@@ -11,14 +11,16 @@ import sys
 import textwrap
 from collections.abc import Mapping
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from salesgate import hookspecs
 from salesgate.demo import AS_OF, load_demo_company
 from salesgate.errors import AdapterError
-from salesgate.models import Delivery
+from salesgate.models import Delivery, Product
 from salesgate.testing import AdapterContract
 from salesgate_adapters import MemoryAdapter
 
@@ -115,6 +117,72 @@ def test_contract_names_what_a_broken_adapter_gets_wrong(pytester: pytest.Pytest
     assert "error" not in outcomes
 
 
+FLOAT_ADAPTER_TESTS = '''
+import pytest
+from salesgate import CreditExposure, Customer, Order, Product, hookimpl
+from salesgate.testing import AdapterContract
+
+# What a DB-API driver returns for a FLOAT/DOUBLE column, or json.loads for a number.
+ROWS = {"customer": {"id": "C1", "name": "华东机电", "credit_limit": 50000.0},
+        "exposure": {"open_receivables": 1200.5, "open_orders": 0.0, "overdue_amount": 0.0},
+        "products": [{"sku": "P1", "list_price": 19.99, "cost": 12.5}],
+        "line": {"line_no": 1, "sku": "P1", "qty": 3, "unit_price": 19.99}}
+
+
+class FloatAdapter:
+    """Right in every way the contract could see before, except that money comes through float."""
+
+    @hookimpl
+    def salesgate_load_customer(self, customer_id):
+        return Customer(**ROWS["customer"]) if customer_id == "C1" else None
+
+    @hookimpl
+    def salesgate_load_exposure(self, customer_id):
+        return CreditExposure(**ROWS["exposure"]) if customer_id == "C1" else None
+
+    @hookimpl
+    def salesgate_load_products(self, skus):
+        return [Product(**row) for row in ROWS["products"] if row["sku"] in skus] or None
+
+    @hookimpl
+    def salesgate_load_order(self, order_id):
+        if order_id != "SO-1":
+            return None
+        return Order(id="SO-1", customer_id="C1", order_date="2026-11-23", lines=[ROWS["line"]])
+
+
+class TestFloatAdapter(AdapterContract):
+    known_customer_id = "C1"
+    known_customer_name = "华东机电"
+    known_skus = ("P1",)
+    known_order_id = "SO-1"
+
+    @pytest.fixture
+    def adapter(self):
+        return FloatAdapter()
+'''
+
+
+@pytest.mark.usefixtures("source_roots_on_path")
+def test_contract_fails_an_adapter_that_reads_money_through_float(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_float=FLOAT_ADAPTER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "salesgate.testing", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines([  # in the order the contract's tests run
+        "E * salesgate_load_customer(customer_id='C1') raised ValidationError*",
+        "E * credit_limit given as the float 50000.0: read money as a Decimal*never through float*",
+        "E * open_receivables given as the float 1200.5*",
+        "E * list_price given as the float 19.99*",
+        "E * unit_price given as the float 19.99*",
+    ])
+    result.stdout.fnmatch_lines(["FAILED *::test_products_are_exactly_the_requested_skus_with_decimal_prices*"])
+    assert "error" not in result.parseoutcomes()
+
+
+def test_money_given_as_a_float_is_still_accepted_from_an_erp() -> None:
+    """Only adapters under the contract are refused floats: an ERP's float keeps the Decimal of its repr."""
+    assert Product(sku="P1", list_price=19.99).list_price == Decimal("19.99")  # type: ignore[arg-type]
+
+
 @pytest.mark.usefixtures("source_roots_on_path")
 def test_contract_without_an_adapter_fixture_says_what_to_add(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_nothing=textwrap.dedent("""
@@ -175,3 +243,13 @@ def test_memory_adapter_refuses_duplicate_and_orphan_deliveries() -> None:
         MemoryAdapter({**books, "deliveries": [first.model_copy(update={"customer_id": "NOBODY"})]})
     with pytest.raises(AdapterError, match=r"deliveries\[0\] is not a valid Delivery"):
         MemoryAdapter({**books, "deliveries": [{"order_id": "X"}]})
+
+
+def test_every_adapter_hook_is_in_the_hook_table_of_the_adapter_guide() -> None:
+    """docs/writing-adapters.md lists what an adapter implements: a new data hook must join its table."""
+    guide = (ROOT / "docs" / "writing-adapters.md").read_text(encoding="utf-8")
+    table = guide.split("## 2. Implement the data hooks", 1)[1].split("## 3.", 1)[0]
+    rows = {line.split("`")[1].split("(")[0] for line in table.splitlines() if line.startswith("| `salesgate_")}
+    adapter_hooks = {name for name in vars(hookspecs)
+                     if name.startswith("salesgate_load_") or name == "salesgate_record_decision"}
+    assert adapter_hooks - rows == set()

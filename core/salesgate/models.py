@@ -4,15 +4,19 @@ These are the shapes an ERP hands to a :class:`~salesgate.Gate` (as models or pl
 source of the fact vocabulary policy owners write rules against (``salesgate vocab``). Every field
 is documented because its description is what ``salesgate vocab`` and ``salesgate schema`` print.
 
-Money is ``Decimal`` (a float is refused), quantities are integers, timestamps are timezone-aware.
+Money is ``Decimal`` (a float becomes the Decimal of its repr; adapters are refused floats, see
+:func:`refusing_float_money`), quantities are integers, timestamps are timezone-aware.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,8 +43,28 @@ __all__ = [
 
 
 
+_REFUSE_FLOAT_MONEY: ContextVar[bool] = ContextVar("salesgate_refuse_float_money", default=False)
+
+
+@contextmanager
+def refusing_float_money() -> Iterator[None]:
+    """Within this block (this thread or task), money given to a fact model as a ``float`` is an error.
+
+    An ERP may hand a gate a float: pydantic keeps the Decimal of its repr, what the sender meant.
+    An adapter must never read money through float (a value already rounded wrongly cannot be
+    repaired), and the adapter contract (:class:`salesgate.testing.AdapterContract`) calls its
+    hooks inside this block to prove it.
+    """
+    token = _REFUSE_FLOAT_MONEY.set(True)
+    try:
+        yield
+    finally:
+        _REFUSE_FLOAT_MONEY.reset(token)
+
+
 # pydantic turns a float into the Decimal of its repr (0.1 → Decimal("0.1"), not 0.1000000000000000055…),
 # so money sent as a float stays what the sender meant; tests/test_gate.py holds pydantic to it.
+# Adapters are held to more: inside refusing_float_money() a float is refused (_Facts._no_float_money).
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
 MAX_QTY = 1_000_000_000
 """Quantities are whole units up to a billion: with money's 18 digits every amount salesgate works out
@@ -54,6 +78,17 @@ class _Facts(BaseModel):
     """Base for fact models: unknown fields are errors; money is exact Decimal (a float by its repr)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_float_money(cls, data: Any) -> Any:
+        if _REFUSE_FLOAT_MONEY.get() and isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if type(value) is float and field is not None and field.annotation is Decimal:
+                    raise ValueError(f"{name} given as the float {value!r}: read money as a Decimal (NUMERIC, "
+                                     "or the text), never through float")
+        return data
 
 
 class Grade(StrEnum):

@@ -64,7 +64,7 @@ import pytest
 from . import hookspecs
 from .errors import AdapterError, PolicyError, SalesgateError
 from .gate import BackendName, Gate
-from .models import CreditExposure, Customer, Delivery, Order, Product
+from .models import CreditExposure, Customer, Delivery, Order, Product, refusing_float_money
 from .policy.compiler import Policy, load_policy
 from .policy.testcases import (
     TESTS_DIR,
@@ -157,10 +157,14 @@ def _expect(ok: bool, message: str) -> None:
 
 
 def _call(pm: pluggy.PluginManager, hook: str, *, context: str = "", **kwargs: Any) -> Any:
-    """Call one of the adapter's hooks; an exception fails the test with the call that raised it."""
+    """Call one of the adapter's hooks; an exception fails the test with the call that raised it.
+
+    Inside the call a fact model refuses money given as a float, which it otherwise accepts from
+    an ERP: that is how the contract sees an adapter reading money through float."""
     __tracebackhide__ = True
     try:
-        return getattr(pm.hook, hook)(**kwargs)
+        with refusing_float_money():  # money read through float fails here, not silently in production
+            return getattr(pm.hook, hook)(**kwargs)
     except Exception as exc:
         args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         pytest.fail(f"{context}{hook}({args}) raised {type(exc).__name__}: {exc}")
