@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -144,15 +145,16 @@ def test_tables_a_newer_salesgate_migrated_are_never_migrated_by_this_one(tmp_pa
         assert store.current() == "0099"  # nothing was touched
     finally:
         store.close()
-    current = salesgate("db", "current", "--url", url)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("core", "plugins", "adapters"))}
+    current = salesgate("db", "current", "--url", url, env=env)  # this checkout's salesgate, not an installed one
     assert current.returncode == 0
     assert "0099 in " in current.stdout
     assert "newer than this salesgate knows" in current.stdout
-    upgrade = salesgate("db", "upgrade", "--url", url)
+    upgrade = salesgate("db", "upgrade", "--url", url, env=env)
     assert upgrade.returncode == 2
     assert upgrade.stderr.startswith("error: upgrading salesgate tables to head in ")
     assert "Traceback" not in upgrade.stderr
-    downgrade = salesgate("db", "downgrade", "base", "--yes", "--url", url)
+    downgrade = salesgate("db", "downgrade", "base", "--yes", "--url", url, env=env)
     assert downgrade.returncode == 2
     assert downgrade.stderr.startswith("error: downgrading salesgate tables to base in ")
     assert "a newer salesgate migrated them" in downgrade.stderr
