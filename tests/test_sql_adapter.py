@@ -203,6 +203,7 @@ def test_sessions_of_the_adapters_own_engine_are_read_only(database: ScratchData
     adapter.close()
 
 
+@pytest.mark.db  # a MariaDB server, without a fixture conftest.py could see
 def test_someone_elses_mysql_engine_gets_its_sql_mode_back(tmp_path: Path) -> None:
     with isolated_database("mariadb", tmp_path) as db:
         fixture = FIXTURES["erpnext"]()
