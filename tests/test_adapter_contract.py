@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from salesgate import hookspecs
 from salesgate.demo import AS_OF, load_demo_company
 from salesgate.errors import AdapterError
-from salesgate.models import Delivery, Product
+from salesgate.models import Delivery, OrderLine, Product, ReturnRequest, refusing_float_money
 from salesgate.testing import AdapterContract
 from salesgate_adapters import MemoryAdapter
 
@@ -176,6 +177,20 @@ def test_contract_fails_an_adapter_that_reads_money_through_float(pytester: pyte
     ])
     result.stdout.fnmatch_lines(["FAILED *::test_products_are_exactly_the_requested_skus_with_decimal_prices*"])
     assert "error" not in result.parseoutcomes()
+
+
+@pytest.mark.parametrize(("model", "data", "field"), [
+    (ReturnRequest, {"id": "R1", "customer_id": "C1", "reason": "defect", "original_order_id": "SO-1", "sku": "P1",
+                     "qty": 1, "unit_price": "10", "delivered_qty": 1, "days_since_delivery": 1,
+                     "claimed_amount": 10.5}, "claimed_amount"),  # optional money
+    (OrderLine, {"line_no": 1, "sku": "P1", "qty": 1, "unit_price": "10", "discount": 0.05}, "discount"),  # a rate
+    (Product, {"sku": "P1", "list_price": "10", "cost": 6.0}, "cost"),
+])
+def test_inside_the_contract_every_decimal_field_refuses_a_float(model: type[BaseModel], data: dict[str, Any],
+                                                                  field: str) -> None:
+    with refusing_float_money(), pytest.raises(ValidationError, match=rf"{field} given as the float "):
+        model.model_validate(data)
+    assert getattr(model.model_validate(data), field) == Decimal(str(data[field]))  # outside it: accepted
 
 
 def test_money_given_as_a_float_is_still_accepted_from_an_erp() -> None:

@@ -16,7 +16,8 @@ from contextvars import ContextVar
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from functools import cache
+from typing import Annotated, Any, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,6 +40,7 @@ __all__ = [
     "ReturnReason",
     "ReturnRequest",
     "ReturnType",
+    "refusing_float_money",
 ]
 
 
@@ -83,12 +85,22 @@ class _Facts(BaseModel):
     @classmethod
     def _no_float_money(cls, data: Any) -> Any:
         if _REFUSE_FLOAT_MONEY.get() and isinstance(data, dict):
+            decimals = _decimal_fields(cls)
             for name, value in data.items():
-                field = cls.model_fields.get(name)
-                if type(value) is float and field is not None and field.annotation is Decimal:
+                if type(value) is float and name in decimals:
                     raise ValueError(f"{name} given as the float {value!r}: read money as a Decimal (NUMERIC, "
                                      "or the text), never through float")
         return data
+
+
+@cache
+def _decimal_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``model`` holding a Decimal (money, rates), optional ones included."""
+    return frozenset(name for name, field in model.model_fields.items() if _holds_decimal(field.annotation))
+
+
+def _holds_decimal(annotation: Any) -> bool:
+    return annotation is Decimal or any(_holds_decimal(arg) for arg in get_args(annotation))
 
 
 class Grade(StrEnum):
