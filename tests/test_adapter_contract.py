@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from salesgate import hookspecs
 from salesgate.demo import AS_OF, load_demo_company
 from salesgate.errors import AdapterError
-from salesgate.models import Delivery, OrderLine, Product, ReturnRequest, refusing_float_money
-from salesgate.testing import AdapterContract
+from salesgate.models import Delivery, Order, OrderLine, Product, ReturnRequest
+from salesgate.testing import AdapterContract, refusing_float_money
 from salesgate_adapters import MemoryAdapter
 
 pytest_plugins = ["salesgate.testing", "pytester"]
@@ -64,7 +64,7 @@ BROKEN_ADAPTER_TESTS = '''
 import pytest
 from salesgate import Customer, Order, Product, hookimpl
 from salesgate.errors import AdapterError
-from salesgate.testing import AdapterContract
+from salesgate.testing import AdapterContract, refusing_float_money
 
 CUSTOMERS = {"C1": Customer(id="C1", name="åŽä¸œæœºç”µ")}   # UTF-8 read as Latin-1: mojibake
 PRODUCTS = [Product(sku="P1", list_price="10"), Product(sku="P2", list_price="20")]
@@ -121,7 +121,7 @@ def test_contract_names_what_a_broken_adapter_gets_wrong(pytester: pytest.Pytest
 FLOAT_ADAPTER_TESTS = '''
 import pytest
 from salesgate import CreditExposure, Customer, Order, Product, hookimpl
-from salesgate.testing import AdapterContract
+from salesgate.testing import AdapterContract, refusing_float_money
 
 # What a DB-API driver returns for a FLOAT/DOUBLE column, or json.loads for a number.
 ROWS = {"customer": {"id": "C1", "name": "华东机电", "credit_limit": 50000.0},
@@ -169,11 +169,11 @@ def test_contract_fails_an_adapter_that_reads_money_through_float(pytester: pyte
     pytester.makepyfile(test_float=FLOAT_ADAPTER_TESTS)
     result = pytester.runpytest_subprocess("-p", "salesgate.testing", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines([  # in the order the contract's tests run
-        "E * salesgate_load_customer(customer_id='C1') raised ValidationError*",
-        "E * credit_limit given as the float 50000.0: read money as a Decimal*never through float*",
+        "E * salesgate_load_customer(customer_id='C1') raised TypeError: Customer: credit_limit given as the "
+        "float 50000.0: read money as a Decimal*never through float",
         "E * open_receivables given as the float 1200.5*",
         "E * list_price given as the float 19.99*",
-        "E * unit_price given as the float 19.99*",
+        "E * Order: lines?0?.unit_price given as the float 19.99*",  # ? for the brackets, which fnmatch reads
     ])
     result.stdout.fnmatch_lines(["FAILED *::test_products_are_exactly_the_requested_skus_with_decimal_prices*"])
     assert "error" not in result.parseoutcomes()
@@ -188,9 +188,23 @@ def test_contract_fails_an_adapter_that_reads_money_through_float(pytester: pyte
 ])
 def test_inside_the_contract_every_decimal_field_refuses_a_float(model: type[BaseModel], data: dict[str, Any],
                                                                   field: str) -> None:
-    with refusing_float_money(), pytest.raises(ValidationError, match=rf"{field} given as the float "):
-        model.model_validate(data)
+    with refusing_float_money():
+        with pytest.raises(TypeError, match=rf"{field} given as the float "):
+            model.model_validate(data)
+        with pytest.raises(TypeError, match=rf"{field} given as the float "):
+            model(**data)
+        assert getattr(model.model_validate({**data, field: str(data[field])}), field) == Decimal(str(data[field]))
     assert getattr(model.model_validate(data), field) == Decimal(str(data[field]))  # outside it: accepted
+    assert getattr(model(**data), field) == Decimal(str(data[field]))
+
+
+def test_inside_the_contract_a_float_in_a_nested_line_is_named_by_its_path() -> None:
+    order = {"id": "SO-1", "customer_id": "C1", "order_date": "2026-11-23",
+             "lines": [{"line_no": 1, "sku": "P1", "qty": 1, "unit_price": "10"},
+                       {"line_no": 2, "sku": "P2", "qty": 1, "unit_price": 2.5}]}
+    nested = r"^Order: lines\[1\]\.unit_price given as the float 2\.5: read money as a Decimal"
+    with refusing_float_money(), pytest.raises(TypeError, match=nested):
+        Order(**order)
 
 
 def test_money_given_as_a_float_is_still_accepted_from_an_erp() -> None:
@@ -201,7 +215,7 @@ def test_money_given_as_a_float_is_still_accepted_from_an_erp() -> None:
 @pytest.mark.usefixtures("source_roots_on_path")
 def test_contract_without_an_adapter_fixture_says_what_to_add(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_nothing=textwrap.dedent("""
-        from salesgate.testing import AdapterContract
+        from salesgate.testing import AdapterContract, refusing_float_money
 
         class TestForgotTheFixture(AdapterContract):
             known_customer_id = "C1"

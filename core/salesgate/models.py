@@ -4,20 +4,17 @@ These are the shapes an ERP hands to a :class:`~salesgate.Gate` (as models or pl
 source of the fact vocabulary policy owners write rules against (``salesgate vocab``). Every field
 is documented because its description is what ``salesgate vocab`` and ``salesgate schema`` print.
 
-Money is ``Decimal`` (a float becomes the Decimal of its repr; adapters are refused floats, see
-:func:`refusing_float_money`), quantities are integers, timestamps are timezone-aware.
+Money is ``Decimal`` (a float becomes the Decimal of its repr, what an ERP sending it meant; an
+adapter never reads money through float, and the adapter contract in :mod:`salesgate.testing` refuses
+it), quantities are integers, timestamps are timezone-aware.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from functools import cache
-from typing import Annotated, Any, get_args
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -40,33 +37,12 @@ __all__ = [
     "ReturnReason",
     "ReturnRequest",
     "ReturnType",
-    "refusing_float_money",
 ]
 
 
 
-_REFUSE_FLOAT_MONEY: ContextVar[bool] = ContextVar("salesgate_refuse_float_money", default=False)
-
-
-@contextmanager
-def refusing_float_money() -> Iterator[None]:
-    """Within this block (this thread or task), money given to a fact model as a ``float`` is an error.
-
-    An ERP may hand a gate a float: pydantic keeps the Decimal of its repr, what the sender meant.
-    An adapter must never read money through float (a value already rounded wrongly cannot be
-    repaired), and the adapter contract (:class:`salesgate.testing.AdapterContract`) calls its
-    hooks inside this block to prove it.
-    """
-    token = _REFUSE_FLOAT_MONEY.set(True)
-    try:
-        yield
-    finally:
-        _REFUSE_FLOAT_MONEY.reset(token)
-
-
 # pydantic turns a float into the Decimal of its repr (0.1 → Decimal("0.1"), not 0.1000000000000000055…),
 # so money sent as a float stays what the sender meant; tests/test_gate.py holds pydantic to it.
-# Adapters are held to more: inside refusing_float_money() a float is refused (_Facts._no_float_money).
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]
 MAX_QTY = 1_000_000_000
 """Quantities are whole units up to a billion: with money's 18 digits every amount salesgate works out
@@ -80,27 +56,6 @@ class _Facts(BaseModel):
     """Base for fact models: unknown fields are errors; money is exact Decimal (a float by its repr)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_float_money(cls, data: Any) -> Any:
-        if _REFUSE_FLOAT_MONEY.get() and isinstance(data, dict):
-            decimals = _decimal_fields(cls)
-            for name, value in data.items():
-                if type(value) is float and name in decimals:
-                    raise ValueError(f"{name} given as the float {value!r}: read money as a Decimal (NUMERIC, "
-                                     "or the text), never through float")
-        return data
-
-
-@cache
-def _decimal_fields(model: type[BaseModel]) -> frozenset[str]:
-    """The fields of ``model`` holding a Decimal (money, rates), optional ones included."""
-    return frozenset(name for name, field in model.model_fields.items() if _holds_decimal(field.annotation))
-
-
-def _holds_decimal(annotation: Any) -> bool:
-    return annotation is Decimal or any(_holds_decimal(arg) for arg in get_args(annotation))
 
 
 class Grade(StrEnum):
