@@ -303,8 +303,8 @@ class RawDurable:
         self.rules = {r.id: r for r in policy.rules}
         for rule in policy.rules:
             action = rule.action
-            if action.set_price is not None or action.floor is not None or action.stop:
-                raise NotImplementedError(f"raw durable pricing handles markup/discount/add only ({rule.id})")
+            if action.set_price is not None or action.floor is not None:
+                raise NotImplementedError(f"raw durable pricing handles markup/discount/add/stop only ({rule.id})")
 
     def call(self, hook: str) -> Callable[[Any], Any]:
         match = self.backend.match
@@ -336,6 +336,8 @@ class RawDurable:
                             price = price * (ONE - action.discount)
                         if action.add is not None:
                             price = price + action.add
+                        if action.stop:
+                            break
                 prices[line.line_no] = round_money(max(price, ZERO))
             checked = match("pricing.check", with_policy_prices(factset, prices))
             return fired | checked, tuple(prices.values())

@@ -69,6 +69,9 @@ def order_approval(facts: OrderFacts) -> Verdict:
     if (order.payment_method == "bank_acceptance_draft" and order.draft_term_days is not None
             and order.draft_term_days > 365):
         outcome = BLOCK
+    known = {p.sku for p in facts.products}
+    if any(line.sku not in known for line in order.lines):  # unknown-product-line
+        outcome = BLOCK
     if roles and outcome != BLOCK:
         outcome = REQUIRE
     if outcome == ALLOW:
@@ -115,10 +118,18 @@ def pricing(facts: OrderFacts) -> Verdict:
     special = order.special_requirements is not None
     products = {p.sku: p for p in facts.products}
     prices = []
-    below_policy = below_cost = False
+    below_policy = below_cost = unknown = False
     for line in order.lines:
         product = products.get(line.sku)
-        price = product.list_price if product is not None else line.unit_price
+        net = (line.unit_price * (ONE - line.discount)).quantize(UNIT, rounding=ROUND_HALF_UP)
+        if product is None:  # unknown-product: the rep's price, no adjustment (stop), approval
+            unknown = True
+            price = line.unit_price
+            prices.append(_money(price if price > ZERO else ZERO))
+            if net < prices[-1]:
+                below_policy = True
+            continue
+        price = product.list_price
         # The adjustments in the policy's priority order: region markup, grade, volume, special.
         if markup:
             price = price * _MARKUP_DISTRIBUTOR
@@ -132,18 +143,17 @@ def pricing(facts: OrderFacts) -> Verdict:
             price = price * _MARKUP_SPECIAL
         policy_price = _money(price if price > ZERO else ZERO)
         prices.append(policy_price)
-        net = (line.unit_price * (ONE - line.discount)).quantize(UNIT, rounding=ROUND_HALF_UP)
         if net < policy_price:
             below_policy = True
-        if product is not None and net < product.cost * _COST_FLOOR:
+        if net < product.cost * _COST_FLOOR:
             below_cost = True
     if below_cost:
         outcome = BLOCK
-    elif below_policy:
+    elif below_policy or unknown:
         outcome = REQUIRE
     else:
         outcome = ALLOW
-    roles = ("sales_manager", "general_manager") if below_policy else ()
+    roles = ("sales_manager", "general_manager") if below_policy or unknown else ()
     return Verdict(outcome, roles, tuple(prices))
 
 

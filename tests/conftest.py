@@ -28,6 +28,35 @@ DEFAULT_URLS = {
     "mariadb": "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4",
 }
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
+DATABASE_FIXTURES = frozenset({"database", "empty_database"})
+"""Fixtures that give a test a database on each backend: this conftest's, and the modules' own
+``database`` over ``fixtures.databases``. A test using one is marked ``db``."""
+SERVERS = frozenset({"postgresql", "mariadb"})
+SLOW_TESTS = frozenset({
+    # a subprocess: a fresh interpreter, another pytest, mypy, a wheel build
+    "tests/test_adapter_contract.py::test_contract_fails_an_adapter_that_reads_money_through_float",
+    "tests/test_adapter_contract.py::test_contract_names_what_a_broken_adapter_gets_wrong",
+    "tests/test_adapter_contract.py::test_contract_without_an_adapter_fixture_says_what_to_add",
+    "tests/test_cli.py::test_python_m_salesgate_prints_utf8_chinese_into_a_pipe_whatever_the_locale",
+    "tests/test_code_quality.py::test_mypy_strict_finds_nothing",
+    "tests/test_csv_adapter_package.py",
+    "tests/test_entry_points.py::test_example_plugin_own_tests_pass",
+    "tests/test_entry_points.py::test_installed_plugin_is_discovered_and_takes_part_in_decisions",
+    "tests/test_erp_end_to_end.py::test_readme_erp_section_runs_as_written",
+    "tests/test_markers.py::test_the_quick_loop_leaves_out_database_tryton_and_slow_tests",
+    "tests/test_pytest_plugin.py::test_the_seed_policy_passes_through_the_plugin_on_both_backends",
+    "tests/test_store.py::test_cli_db_downgrade_needs_yes_and_goes_back_a_revision_or_to_base",
+    "tests/test_store.py::test_cli_db_upgrade_and_current",
+    "tests/test_store.py::test_tables_a_newer_salesgate_migrated_are_never_migrated_by_this_one",
+    # many decisions, threads or sleeps
+    "tests/test_differential.py::test_durable_matches_exactly_what_the_python_evaluator_matches",
+    "tests/test_failure_modes.py::test_a_slow_adapter_is_answered_at_the_deadline_without_a_store_too",
+    "tests/test_reload.py::test_decisions_during_reloads_are_each_wholly_old_or_wholly_new",
+})
+"""Test files, or node ids without parameters, measured at 1.5 s or more on the shared 2-core VM
+(``--durations``), outside ``db`` and ``tryton``: marked ``slow``, so that
+``pytest -m "not db and not tryton and not slow"`` stays under a minute (DEVELOPERS.md).
+tests/test_markers.py checks that every entry still names a test."""
 
 
 @dataclass(frozen=True)
@@ -112,3 +141,22 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         store.upgrade()
         store.close()
         yield database
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests centrally, so a new test is marked by what it uses, not by remembering to.
+
+    ``db``: uses a database fixture (every backend, SQLite included), or is parametrized over a
+    database server; ``tryton``: tests/test_tryton.py (a Tryton server in a subprocess); ``slow``:
+    listed in :data:`SLOW_TESTS`.
+    """
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if fixtures & DATABASE_FIXTURES or SERVERS & {v for v in params.values() if isinstance(v, str)}:
+            item.add_marker(pytest.mark.db)
+        if item.path.name == "test_tryton.py":
+            item.add_marker(pytest.mark.tryton)
+        test = item.nodeid.split("[", 1)[0]
+        if test in SLOW_TESTS or test.split("::", 1)[0] in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

@@ -221,7 +221,9 @@ def test_line_without_list_price_keeps_the_base_it_was_priced_from() -> None:
     alone = decide_pricing(facts, context)
     with_another_plugin = combine([alone, empty_decision("pricing", "SO-1", context)], gate.policy.roles)
     assert with_another_plugin.pricing == alone.pricing
-    assert [line.policy_price for line in alone.pricing.lines] == [Decimal("95.00"), Decimal("0.00")]  # type: ignore[union-attr]
+    # The seed policy's unknown-product rule stops every adjustment of line 1: its policy price is
+    # its base, the requested 100 before the line discount (re-basing would give 90.00).
+    assert [line.policy_price for line in alone.pricing.lines] == [Decimal("100.00"), Decimal("0.00")]  # type: ignore[union-attr]
 
 
 def test_a_plugin_that_knows_no_list_price_never_hides_anothers() -> None:

@@ -350,6 +350,18 @@ def test_rule_reading_the_policy_price_cannot_change_it(tmp_path: Path) -> None:
                                     str(root / "p.yaml"), 8, "circular", "then")
 
 
+def test_rule_reading_the_policy_price_cannot_stop_the_price_rules(tmp_path: Path) -> None:
+    root = write_policy(tmp_path, {"p.yaml": rules_file(
+        "  - id: late-stop\n"
+        "    scope: line\n"
+        "    when: line.net_unit_price < line.policy_price\n"
+        "    then: { stop: true, warn: low }\n", name="pricing", hook="pricing")})
+    problem, _ = only_problem(root)
+    assert problem == PolicyProblem(
+        "a rule that reads line.policy_price cannot stop the price rules: they have all run",
+        str(root / "p.yaml"), 8, "late-stop", "then")
+
+
 def test_policy_price_is_only_a_fact_of_the_pricing_hook(tmp_path: Path) -> None:
     root = write_policy(tmp_path, {"a.yaml": rules_file(
         "  - id: r1\n    scope: line\n    when: line.net_unit_price < line.policy_price\n    then: { warn: x }\n")})

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from salesgate import HOOKS, Gate, PolicyError, load_policy
+from salesgate import HOOKS, Gate, PolicyError, Product, load_policy
 from salesgate.policy.compiler import Policy
 from salesgate.policy.testcases import CaseResult, TestCase, load_cases, run_all, run_case, uncovered_rules
 from salesgate.seed import seed_policy_path
@@ -331,3 +332,12 @@ def test_every_problem_in_every_test_file_is_reported_at_once(tmp_path: Path) ->
     with pytest.raises(PolicyError) as raised:
         load_cases(tmp_path)
     assert [(p.path, p.line) for p in raised.value.problems] == [(str(first), 12), (str(second), 12)]
+
+
+def test_a_known_product_always_has_a_list_price() -> None:
+    """The seed policy reads ``line.product.list_price == None`` as "this line's product is unknown"
+    (docs/policy-language.md): that holds only while the ERP cannot send a product without one."""
+    with pytest.raises(ValidationError, match="list_price"):
+        Product.model_validate({"sku": "P1", "name": "电机"})
+    with pytest.raises(ValidationError, match="list_price"):
+        Product.model_validate({"sku": "P1", "list_price": None})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -144,14 +145,19 @@ def test_tables_a_newer_salesgate_migrated_are_never_migrated_by_this_one(tmp_pa
         assert store.current() == "0099"  # nothing was touched
     finally:
         store.close()
-    current = salesgate("db", "current", "--url", url)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("core", "plugins", "adapters"))}
+    current = salesgate("db", "current", "--url", url, env=env)  # this checkout's salesgate, not an installed one
     assert current.returncode == 0
     assert "0099 in " in current.stdout
     assert "newer than this salesgate knows" in current.stdout
-    upgrade = salesgate("db", "upgrade", "--url", url)
+    upgrade = salesgate("db", "upgrade", "--url", url, env=env)
     assert upgrade.returncode == 2
     assert upgrade.stderr.startswith("error: upgrading salesgate tables to head in ")
     assert "Traceback" not in upgrade.stderr
+    downgrade = salesgate("db", "downgrade", "base", "--yes", "--url", url, env=env)
+    assert downgrade.returncode == 2
+    assert downgrade.stderr.startswith("error: downgrading salesgate tables to base in ")
+    assert "a newer salesgate migrated them" in downgrade.stderr
 
 
 def test_a_store_used_as_a_context_manager_closes_its_connections(tmp_path: Path) -> None:
@@ -200,6 +206,35 @@ def test_cli_db_upgrade_and_current(tmp_path: Path) -> None:
     assert down.stderr.startswith("error: reading the salesgate schema revision failed")
     assert "Traceback" not in down.stderr
     assert ":pw@" not in down.stderr
+
+
+def test_cli_db_downgrade_needs_yes_and_goes_back_a_revision_or_to_base(tmp_path: Path) -> None:
+    import os
+
+    url = f"sqlite:///{tmp_path / 'erp.db'}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("core", "plugins", "adapters")),
+           "SALESGATE_DATABASE_URL": url}
+    assert salesgate("db", "upgrade", env=env).returncode == 0
+    unconfirmed = salesgate("db", "downgrade", "0002", env=env)
+    assert unconfirmed.returncode == 2
+    assert unconfirmed.stderr.startswith("error: downgrading to 0002 drops what later revisions added")
+    assert unconfirmed.stderr.strip().endswith("rerun with --yes")
+    assert salesgate("db", "current", env=env).stdout.startswith("0003 (head)")  # nothing was touched
+    back = salesgate("db", "downgrade", "0002", "--yes", env=env)
+    assert back.returncode == 0, back.stderr
+    assert back.stdout.startswith("salesgate tables downgraded from 0003 to 0002 in sqlite:///")
+    assert salesgate("db", "current", env=env).stdout.startswith("0002 in ")
+    with Store(url) as store:
+        assert "salesgate_subject_locks" not in tables(store)
+        assert "salesgate_audit_log" in tables(store)
+    unknown = salesgate("db", "downgrade", "0042", "--yes", env=env)
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith("error: downgrading salesgate tables to 0042 in sqlite:///")
+    assert len(unknown.stderr.strip().splitlines()) == 1
+    gone = salesgate("db", "downgrade", "base", "--yes", env=env)
+    assert gone.returncode == 0, gone.stderr
+    assert "downgraded from 0002 to base (no tables)" in gone.stdout
+    assert "no salesgate tables" in salesgate("db", "current", env=env).stdout
 
 
 # -- the decision log ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .commands import fail, fail_policy, open_store, show, url_option
+from .commands import CommandInputError, fail, fail_policy, open_store, show, url_option
 from .commands.approvals import approvals as approvals_commands
 from .commands.audit import audit as audit_commands
 from .commands.export import export_command
@@ -476,6 +476,28 @@ def upgrade(url: str | None) -> None:
         after = store.current()
     state = "already at" if before == after else f"upgraded from {before or 'nothing'} to"
     click.echo(f"salesgate tables {state} revision {after} (head) in {store.url}")
+
+
+@db.command()
+@click.argument("revision")
+@click.option("--yes", is_flag=True, help="Confirm: what later revisions added is dropped, rows included.")
+@url_option
+def downgrade(revision: str, yes: bool, url: str | None) -> None:
+    """Migrate salesgate's tables back to REVISION (e.g. 0002; base drops them all).
+
+    For going back to an older salesgate, which refuses tables a newer one migrated: run this
+    with the newer salesgate first. What later revisions added is dropped with its rows (base:
+    the decision log, approvals, reservations and the audit log), so it needs --yes.
+    """
+    if not yes:
+        raise CommandInputError(f"downgrading to {revision} drops what later revisions added, with its rows "
+                                "(base: every salesgate table, the audit log included): rerun with --yes")
+    with open_store(url) as store:
+        before = store.current()
+        store.downgrade(revision)
+        after = store.current()
+    click.echo(f"salesgate tables downgraded from {before or 'nothing'} to {after or 'base (no tables)'} "
+               f"in {store.url}")
 
 
 @db.command()

@@ -4,8 +4,9 @@ These are the shapes an ERP hands to a :class:`~salesgate.Gate` (as models or pl
 source of the fact vocabulary policy owners write rules against (``salesgate vocab``). Every field
 is documented because its description is what ``salesgate vocab`` and ``salesgate schema`` print.
 
-Money is ``Decimal`` (a float is read by its repr; one with binary noise is refused), quantities are
-integers, timestamps are timezone-aware. What a fact may hold (and why the rest is refused as
+Money is ``Decimal`` (a float is read by its repr; one with binary noise is refused; an adapter never
+reads money through float, and the adapter contract in :mod:`salesgate.testing` refuses it), quantities
+are integers, timestamps are timezone-aware. What a fact may hold (and why the rest is refused as
 FactsError naming the field) is in docs/policy-language.md, "What a fact may hold".
 """
 

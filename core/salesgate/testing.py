@@ -51,20 +51,23 @@ broke, so this module needs no assertion rewriting: PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import threading
+import typing
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pluggy
 import pytest
+from pydantic import BaseModel
 
 from . import hookspecs
 from .errors import AdapterError, PolicyError, SalesgateError
 from .gate import BackendName, Gate
-from .models import CreditExposure, Customer, Delivery, Order, Product
+from .models import CreditExposure, Customer, Delivery, Order, Product, _Facts
 from .policy.compiler import Policy, load_policy
 from .policy.testcases import (
     TESTS_DIR,
@@ -87,6 +90,8 @@ __all__ = [
     "PolicyCaseItem",
     "RuleCoverageItem",
     "adapter_only",
+    "float_money",
+    "refusing_float_money",
     "salesgate_gate_factory",
     "salesgate_seed_policy",
 ]
@@ -156,11 +161,114 @@ def _expect(ok: bool, message: str) -> None:
         pytest.fail(message)
 
 
+def _holds(annotation: Any, wanted: type) -> bool:
+    """Whether ``annotation`` is ``wanted`` or holds it (``Money | None``, ``Annotated[Decimal, ...]``)."""
+    return annotation is wanted or any(_holds(arg, wanted) for arg in typing.get_args(annotation))
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    """The fact models inside ``annotation`` (``list[OrderLine]`` → ``[OrderLine]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _nested_models(arg)]
+
+
+def float_money(model: type[BaseModel], data: Any, where: str = "") -> list[str]:
+    """The Decimal fields (money, rates) that ``data``, the input of ``model``, gives as a ``float``,
+    nested models included, each as ``path given as the float value``."""
+    found: list[str] = []
+    if not isinstance(data, Mapping):
+        return found
+    for name, value in data.items():
+        field = model.model_fields.get(name) if isinstance(name, str) else None
+        if field is None:
+            continue
+        if type(value) is float and _holds(field.annotation, Decimal):
+            found.append(f"{where}{name} given as the float {value!r}")
+        for nested in _nested_models(field.annotation):
+            if isinstance(value, list | tuple):
+                for index, item in enumerate(value):
+                    found += float_money(nested, item, f"{where}{name}[{index}].")
+            else:
+                found += float_money(nested, value, f"{where}{name}.")
+    return found
+
+
+def _refuse_float_money(model: type[BaseModel], data: Any) -> None:
+    problems = float_money(model, data)
+    if problems:
+        raise TypeError(f"{model.__name__}: {'; '.join(problems)}: read money as a Decimal (NUMERIC, or the "
+                        "text), never through float")
+
+
+class _FloatMoneyGuard:
+    """Wraps the fact models' constructor and ``model_validate`` while at least one block is open.
+
+    The wrapping is process-wide (a model class is one object), so blocks opened by several threads
+    at once (the contract's ten-thread test) share it: the first in wraps, the last out unwraps.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = 0
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._lock:
+            if not self._open:
+                self._wrap()
+            self._open += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open -= 1
+                if not self._open:
+                    facts: Any = _Facts
+                    del facts.__init__
+                    del facts.model_validate
+
+    @staticmethod
+    def _wrap() -> None:
+        facts: Any = _Facts
+        original_init, original_validate = BaseModel.__init__, vars(BaseModel)["model_validate"].__func__
+
+        def checking_init(self: BaseModel, /, **data: Any) -> None:
+            _refuse_float_money(type(self), data)
+            original_init(self, **data)
+
+        def checking_validate(cls: type[BaseModel], obj: Any, *args: Any, **kwargs: Any) -> Any:
+            _refuse_float_money(cls, obj)
+            return original_validate(cls, obj, *args, **kwargs)
+
+        facts.__init__ = checking_init
+        facts.model_validate = classmethod(checking_validate)
+
+
+_FLOAT_MONEY_GUARD = _FloatMoneyGuard()
+
+
+def refusing_float_money() -> typing.ContextManager[None]:
+    """While the block runs, building a fact model with money given as a ``float`` raises TypeError.
+
+    A gate accepts a float from an ERP (the Decimal of its repr, what the sender meant), so a model
+    cannot tell afterwards that an adapter read money through float, rounding it wrongly on the way.
+    The contract calls the adapter's data hooks inside this block: the fact models' constructor and
+    ``model_validate`` are wrapped while a block is open (production pays nothing), in every thread
+    of the process, since a class is shared.
+    """
+    return _FLOAT_MONEY_GUARD.hold()
+
+
 def _call(pm: pluggy.PluginManager, hook: str, *, context: str = "", **kwargs: Any) -> Any:
-    """Call one of the adapter's hooks; an exception fails the test with the call that raised it."""
+    """Call one of the adapter's hooks; an exception fails the test with the call that raised it.
+
+    Inside the call a fact model refuses money given as a float, which it otherwise accepts from
+    an ERP: that is how the contract sees an adapter reading money through float."""
     __tracebackhide__ = True
     try:
-        return getattr(pm.hook, hook)(**kwargs)
+        with refusing_float_money():  # money read through float fails here, not silently in production
+            return getattr(pm.hook, hook)(**kwargs)
     except Exception as exc:
         args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         pytest.fail(f"{context}{hook}({args}) raised {type(exc).__name__}: {exc}")

@@ -17,6 +17,9 @@ from salesgate.errors import AdapterError
 
 DEFAULT_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
 EXTRAS = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
+DRIVER_REQUIREMENTS = {"postgresql": "psycopg[binary]>=3.1", "mysql": "PyMySQL>=1.1"}
+"""What each extra of pyproject.toml installs. salesgate is on no package index: a user installs
+it from a checkout, so a missing driver names the driver itself and the extra as ``'.[postgresql]'``."""
 MYSQL = ("mysql", "mariadb")
 ANSI_MODES = "ANSI_QUOTES,PIPES_AS_CONCAT"
 """Set on MySQL/MariaDB sessions so that mapping queries are standard SQL on every database:
@@ -61,7 +64,8 @@ def create_engine(text: str, timeout: float) -> Engine:
                            "mysql, mariadb or sqlite") from None
     except ImportError as exc:
         extra = EXTRAS.get(backend)
-        how = f"pip install 'salesgate[{extra}]'" if extra else f"install the {url.get_driver_name()} driver"
+        how = (f"pip install '{DRIVER_REQUIREMENTS[extra]}' (or, in the salesgate checkout, pip install '.[{extra}]')"
+               if extra else f"install the {url.get_driver_name()} driver")
         raise AdapterError(f"the {url.get_driver_name()} driver for {shown(url)} is not installed "
                            f"({exc}): {how}") from None
     sa.event.listen(engine, "connect", _session_setup(backend))

@@ -7,8 +7,8 @@ fired. durable decides every match; Python only computes what durable cannot com
 (arithmetic; ``or`` inside ``any()``/``all()``; rules over durable's size limits) and hands it
 over as a derived field.
 
-durable-rules has sharp edges (``/work/shared/durable-rules-notes.md``). Each one, and how this
-module contains it:
+durable-rules has sharp edges, found by probing 2.0.28 and recorded here, where the code that
+contains them is (this list is the whole record). Each one, and how this module contains it:
 
 Hazards from the notes
   1. ``durable.lang`` keeps a module-level host and ruleset registry. → Only ``durable.engine.Host``

@@ -170,7 +170,10 @@ def stage_name(hook: Hook, action: CompiledAction, cond: Cond) -> str:
     if hook != "pricing":
         return hook
     reads_policy_price = any(ref.path == "line.policy_price" for ref in walk_refs(cond))
-    return "pricing.check" if reads_policy_price or not action.changes_price else "pricing.adjust"
+    # ``stop`` acts on the adjust stage's sequence of price rules: a stop rule that also blocks or
+    # requires must run there, or its stop is silently ignored.
+    adjusts = action.changes_price or action.stop
+    return "pricing.check" if reads_policy_price or not adjusts else "pricing.adjust"
 
 
 class _Problems:
@@ -312,6 +315,8 @@ def _compile_rules(
         stage = stage_name(ruleset.hook, action, cond)
         if stage == "pricing.check" and action.changes_price:
             problem("a rule that reads line.policy_price cannot change the price", "then")
+        elif stage == "pricing.check" and action.stop:
+            problem("a rule that reads line.policy_price cannot stop the price rules: they have all run", "then")
         if action.changes_price and rule.scope != "line" and ruleset.hook == "pricing":
             # Order-scope price rules apply to every line: that is allowed and documented.
             pass

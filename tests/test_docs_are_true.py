@@ -1,0 +1,49 @@
+"""Statements the docs (and messages and docstrings) made that were false: each has a check here.
+
+salesgate is installed from a checkout, so ``pip install 'salesgate[postgresql]'`` cannot work;
+and the repository's docs must be self-contained, never pointing at a file outside it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT_SUFFIXES = {".md", ".py", ".toml", ".yaml", ".yml", ".txt", ".cfg"}
+SKIPPED_DIRS = {".venv", ".git", "build", "dist", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache"}
+
+
+def shipped_text_files() -> list[Path]:
+    """README, docs, code, examples and rules: everything a user or a maintainer reads."""
+    found = []
+    for path in sorted(ROOT.rglob("*")):
+        parts = set(path.relative_to(ROOT).parts)
+        if path.is_file() and path.suffix in TEXT_SUFFIXES and not parts & SKIPPED_DIRS \
+                and not any(p.endswith(".egg-info") for p in parts) and path.name != Path(__file__).name:
+            found.append(path)
+    return found
+
+
+def occurrences(pattern: re.Pattern[str]) -> list[str]:
+    hits = []
+    for path in shipped_text_files():
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            if pattern.search(line):
+                hits.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    return hits
+
+
+def test_no_doc_or_message_installs_salesgate_extras_from_an_index() -> None:
+    """salesgate is on no index: extras are installed from the checkout, ``pip install '.[postgresql]'``."""
+    assert occurrences(re.compile(r"""pip install\s+['"]?salesgate\[""")) == []
+
+
+def test_no_doc_or_docstring_points_at_a_file_outside_the_repository() -> None:
+    assert occurrences(re.compile(r"/work/(shared|main|wt)/")) == []
+
+
+def test_the_files_checked_include_the_docs_the_code_and_the_examples() -> None:
+    names = {str(path.relative_to(ROOT)) for path in shipped_text_files()}
+    assert {"README.md", "DEVELOPERS.md", "docs/adapters.md", "core/salesgate/engine/durable.py",
+            "adapters/salesgate_adapters/sql/engine.py"} <= names
