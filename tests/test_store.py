@@ -219,10 +219,10 @@ def test_cli_db_downgrade_needs_yes_and_goes_back_a_revision_or_to_base(tmp_path
     assert unconfirmed.returncode == 2
     assert unconfirmed.stderr.startswith("error: downgrading to 0002 drops what later revisions added")
     assert unconfirmed.stderr.strip().endswith("rerun with --yes")
-    assert salesgate("db", "current", env=env).stdout.startswith("0003 (head)")  # nothing was touched
+    assert salesgate("db", "current", env=env).stdout.startswith("0004 (head)")  # nothing was touched
     back = salesgate("db", "downgrade", "0002", "--yes", env=env)
     assert back.returncode == 0, back.stderr
-    assert back.stdout.startswith("salesgate tables downgraded from 0003 to 0002 in sqlite:///")
+    assert back.stdout.startswith("salesgate tables downgraded from 0004 to 0002 in sqlite:///")
     assert salesgate("db", "current", env=env).stdout.startswith("0002 in ")
     with Store(url) as store:
         assert "salesgate_subject_locks" not in tables(store)
