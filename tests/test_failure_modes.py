@@ -8,6 +8,7 @@ Measured times are printed (``pytest -s``) for docs/store.md.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 from sqlalchemy import text
@@ -24,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from conftest import Database, namespace
-from salesgate import CreditExposure, Decision, Gate, Outcome, hookimpl
+from salesgate import AdapterError, CreditExposure, Decision, Gate, Outcome, hookimpl
 from salesgate_adapters.store import Store, StoreError
 from salesgate_adapters.store.connection import Timeouts, transaction
 
@@ -384,3 +386,70 @@ def test_a_timeout_must_be_positive_seconds() -> None:
         Gate.default(backend="python", entry_points=False, timeout=0)
     with pytest.raises(ValueError, match="timeout must be positive seconds"):
         Store("sqlite://", timeout=-1)
+
+
+# -- secrets never leave ------------------------------------------------------------------------------------------
+
+ODD_PASSWORD = "p@ss:w%rd/密码+&x=1"  # noqa: S105 - fake; "@", ":", "%", "/", Chinese, "&", "=" all need encoding
+ENCODED = quote(ODD_PASSWORD, safe="")
+SECRET_FORMS = (ODD_PASSWORD, ENCODED, quote_plus(ODD_PASSWORD, safe=""), "密码", "w%rd")
+
+
+def secret_urls(backend: str, port: int) -> list[str]:
+    """The same secret in the user-info and in each query parameter a driver takes a secret from."""
+    base = SERVER_URLS[backend].format(port=port).replace(":pw@", "@")
+    user_info = base.replace("salesgate@", f"salesgate:{ENCODED}@")
+    urls = [user_info, f"{base}?password={ENCODED}"]
+    if backend == "postgresql":
+        urls.append(f"{base}?sslmode=disable&sslpassword={ENCODED}")
+    return urls
+
+
+def assert_no_secret(text: str, where: str) -> None:
+    for form in SECRET_FORMS:
+        assert form not in text, f"{where} shows the password ({form!r}): {text}"
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_a_password_in_the_url_never_leaves_by_any_exit(backend: str, database: Database,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    from salesgate_adapters.sql import SqlAdapter
+
+    port = closed_port()
+    for url in secret_urls(backend, port):
+        dead_store = Store(url, timeout=1)
+        assert_no_secret(repr(dead_store) + dead_store.url, "Store repr")
+        with pytest.raises(StoreError) as info:
+            dead_store.reservations()
+        assert_no_secret(str(info.value), "StoreError")
+        dead_store.close()
+
+        adapter = SqlAdapter(url, timeout=1)
+        assert_no_secret(repr(adapter) + adapter.url, "SqlAdapter repr")
+        with pytest.raises(AdapterError) as raised:
+            adapter.salesgate_load_customer(customer_id="C1")
+        assert_no_secret(str(raised.value), "AdapterError")
+        assert "***" in str(raised.value)
+
+        with caplog.at_level(logging.DEBUG), gate(url, timeout=2) as on_dead_store:
+            decision = on_dead_store.check_credit(facts(unique("SO"), unique("C")), reserve=True)
+        assert decision.failure is not None
+        assert_no_secret(decision.model_dump_json(), "Decision (store down)")
+
+        live = Store(database.url, **database.store_options())
+        order_id = unique("SO")
+        with caplog.at_level(logging.DEBUG), Gate.default(backend="python", entry_points=False, store=live,
+                                                          timeout=3, plugins=[adapter]) as reading_dead_erp:
+            decision = reading_dead_erp.check_credit({"order": {**facts(order_id, "C1")["order"]}})
+        assert decision.failure is not None and "***" in decision.failure
+        assert_no_secret(decision.model_dump_json(), "Decision (ERP down)")
+        assert_no_secret(caplog.text, "Python logs")
+        [logged] = live.decisions(order_id)
+        assert_no_secret(logged.decision.model_dump_json(), "decision log")
+        entries = [e.content for e in live.audit_entries(order_id)]
+        assert entries
+        for content in entries:  # no connection details at all: a chained entry can never be scrubbed
+            assert_no_secret(content, "audit entry")
+            assert "127.0.0.1" not in content and str(port) not in content and "salesgate@" not in content
+        live.close()
+        adapter.close()

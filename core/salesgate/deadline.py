@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from .errors import AdapterError
+from .redaction import redact
 
 T = TypeVar("T")
 
@@ -41,7 +42,8 @@ class _Call(Generic[T]):
         except BaseException as exc:  # handed to the waiting caller, or logged if it left
             self.error = exc
             if self.abandoned.is_set():
-                logger.warning("salesgate: abandoned call failed after the deadline: %s: %s", type(exc).__name__, exc)
+                logger.warning("salesgate: abandoned call failed after the deadline: %s: %s", type(exc).__name__,
+                               redact(str(exc)))
         finally:
             self.done.set()
 

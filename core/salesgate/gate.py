@@ -21,6 +21,7 @@ from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
 from .models import CreditExposure, Order, OrderFacts, OrderLine, ReturnFacts
 from .plugins import Hooks, build_plugin_manager
+from .redaction import redact
 from .policy.compiler import Policy, load_policy
 from .seed import seed_policy_path
 
@@ -504,7 +505,10 @@ class Gate:
 
     def _failed(self, hook: Hook, subject: str, context: DecisionContext, exc: Exception) -> Decision:
         mode = self._failure_mode or context.policy.failure_mode
-        what = str(exc) if isinstance(exc, SalesgateError) else f"{type(exc).__name__}: {exc}"
+        # Whatever raised may quote a URL (a driver echoing its DSN, a plugin's own message): masked before it
+        # reaches the log, the decision, the decision log and the audit log. A traceback could quote one too,
+        # so only errors salesgate did not anticipate (a bug to find) are logged with theirs.
+        what = redact(str(exc) if isinstance(exc, SalesgateError) else f"{type(exc).__name__}: {exc}")
         logger.error("salesgate could not decide %s (%s); answering %s", hook, what, mode,
                      exc_info=not isinstance(exc, PluginError | SalesgateError))
         outcome = Outcome.block if mode == "closed" else Outcome.warn

@@ -240,6 +240,10 @@ class SqlAdapter:
             text = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
             message = f"database {self.url} failed: {type(reason).__name__}: {redact(text, self.engine.url)}"
             raise AdapterError(self._where(plan, None, params, message)) from exc
+        except UnicodeError as exc:  # PyMySQL sends user and password as latin-1: a Chinese password cannot go
+            message = (f"database {self.url} failed: the driver cannot send the connection's user name or password "
+                       f"({type(exc).__name__}; PyMySQL takes latin-1 only)")
+            raise AdapterError(self._where(plan, None, params, message)) from None
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from salesgate.errors import AdapterError
+from salesgate.redaction import redact, redact_url, secrets_in
 
 from ..sql.engine import DEFAULT_DRIVERS
 
@@ -73,21 +74,20 @@ def make_engine(url: str | URL, timeout: float | None, **options: Any) -> Engine
 
 
 def safe_url(url: str | URL) -> str:
-    """A URL fit for messages and logs: the password replaced by ``***``."""
+    """A URL fit for messages and logs: its password and secret query parameters replaced by ``***``."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        return redact_url(make_url(url))
     except Exception:  # not a URL: say nothing about it
         return "<invalid URL>"
 
 
 def describe(exc: BaseException, url: URL | None = None) -> str:
-    """The driver's own first line of explanation, e.g. ``OperationalError: connection refused``."""
+    """The driver's own first line of explanation, e.g. ``OperationalError: connection refused``, with
+    every secret of ``url`` (and any URL the driver quotes) masked."""
     cause = getattr(exc, "orig", None) or exc
     lines = str(cause).strip().splitlines()
     message = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-    if url is not None and url.password:
-        message = message.replace(str(url.password), "***")
-    return message
+    return redact(message, secrets_in(url) if url is not None else ())
 
 
 def is_retryable(exc: BaseException) -> bool:

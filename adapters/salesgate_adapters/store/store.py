@@ -44,6 +44,10 @@ URL_ENV = "SALESGATE_DATABASE_URL"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_TTL = timedelta(hours=24)
 SNAPSHOT = "REPEATABLE READ"
+FAILURE_IN_LOG = "salesgate could not decide: what failed is in the decision log (bound by decision_sha256)"
+"""What an audit entry says of a fallback decision instead of its failure text and reason. That text quotes
+what failed — hosts, ports, user names, driver messages — and an audit entry can never be scrubbed without
+breaking the chain, so it holds no connection details at all; the decision row keeps the (redacted) text."""
 
 Decide = Callable[[Decimal], Decision | tuple[Decision, Any]]
 """Called with the customer's reserved amount, inside the lock; returns the decision, or the decision
@@ -226,11 +230,13 @@ class Store:
         audit.append(conn, "decision", {
             "decision_id": decision_id, "outcome": decision.outcome.value,
             "approvals": decision.required_roles,
-            "reasons": [{"rule": r.rule, "outcome": r.outcome.value, "message": r.message, "line_no": r.line_no,
-                         "plugin": r.plugin} for r in decision.reasons],
+            "reasons": [{"rule": r.rule, "outcome": r.outcome.value, "line_no": r.line_no, "plugin": r.plugin,
+                         "message": r.message if decision.failure is None else FAILURE_IN_LOG}
+                        for r in decision.reasons],
             "policy": {"name": decision.policy.name, "version": decision.policy.version,
                        "hash": decision.policy.hash},
-            "backend": decision.backend, "failure": decision.failure, "inputs_digest": inputs_digest(facts),
+            "backend": decision.backend,
+            "failure": None if decision.failure is None else FAILURE_IN_LOG, "inputs_digest": inputs_digest(facts),
             "approval_digest": digest, "decision_sha256": audit.decision_digest(as_json), **requests,
         }, now=now, subject=decision.subject, hook=decision.hook, actor=actor, policy_hash=decision.policy.hash)
         return decision_id
