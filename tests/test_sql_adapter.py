@@ -119,6 +119,21 @@ def test_unknown_database_type_is_named_with_the_password_hidden() -> None:
     assert SECRET not in str(info.value)
 
 
+@pytest.mark.parametrize("scheme", ["oracle", "oracle+oracledb", "mssql+pyodbc", "db2"])
+def test_a_database_type_salesgate_does_not_support_is_named_as_unknown(scheme: str) -> None:
+    from salesgate_adapters.store import Store, StoreError
+
+    url = f"{scheme}://erp:{SECRET}@db/erp"
+    with pytest.raises(AdapterError) as info:
+        SqlAdapter(url)
+    with pytest.raises(StoreError) as store_info:
+        Store(url)
+    for message in (str(info.value), str(store_info.value)):
+        assert message.startswith(f"unknown database type '{scheme}' in {scheme}://erp:***@db/erp: use postgresql, "
+                                  "mysql, mariadb or sqlite"), message
+        assert SECRET not in message
+
+
 @pytest.mark.parametrize(
     ("url", "module", "extra"),
     [

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from salesgate.errors import AdapterError
 from salesgate.redaction import redact, redact_url, secrets_in
 
-from ..sql.engine import DEFAULT_DRIVERS
+from ..sql.engine import DEFAULT_DRIVERS, SUPPORTED, unknown_type
 
 T = TypeVar("T")
 
@@ -46,6 +46,8 @@ def make_engine(url: str | URL, timeout: float | None, **options: Any) -> Engine
     except Exception as exc:  # ArgumentError, ValueError: the text is not a URL at all
         raise StoreError(f"invalid database URL: {type(exc).__name__}") from None
     backend = parsed.get_backend_name()
+    if backend not in SUPPORTED:
+        raise StoreError(unknown_type(parsed))
     if parsed.drivername == backend and backend in DEFAULT_DRIVERS:  # the SQL adapter's default drivers, so
         parsed = parsed.set(drivername=f"{backend}+{DEFAULT_DRIVERS[backend]}")  # one URL serves both
     connect_args: dict[str, Any] = dict(options.pop("connect_args", {}))
