@@ -292,8 +292,9 @@ class Gate:
         the customer's lock: the exposure the rules see includes ``exposure.reserved``, the credit
         held for the customer's other unconfirmed orders, and the order is held unless the outcome
         is ``block``. Confirm or cancel the hold with :meth:`confirm_reservation` /
-        :meth:`cancel_reservation`. Asking again for the same order and amount returns the decision
-        made the first time. Unless the caller passes ``exposure``, it is loaded inside the lock.
+        :meth:`cancel_reservation`. Asking again for the same order and amount on the same facts returns
+        the decision made the first time; if the order or any fact changed, it is decided again (and the
+        hold adjusted). Unless the caller passes ``exposure``, it is loaded inside the lock.
         """
         return self.decide("credit_check", facts, explain=explain, reserve=reserve)
 

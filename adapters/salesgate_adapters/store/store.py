@@ -360,9 +360,12 @@ class Store:
         or is a function asked, inside the lock, which of the reserved order ids the ERP counts;
         their reservations are confirmed on the way, so an ERP confirmation whose ``confirm()`` was
         lost is never counted twice. An order that already holds a reservation for the same amount
-        (or a confirmed one) is a retry: the recorded decision is returned and nothing changes.
-        A different amount re-decides the order without its old hold; if that blocks, the old hold
-        stays. ``cancelled`` (set by a caller that stopped waiting) rolls everything back if it is set
+        (or a confirmed one) is decided again inside the lock; when ``decide`` gives the facts the
+        recorded decision was made on (same inputs digest) and the same answer, it is a retry: the
+        recorded decision is returned and nothing changes. Otherwise — changed facts, or a different
+        amount — the new decision is logged and the hold moves onto it (without counting the order's
+        old hold; a confirmed reservation of the same amount stays confirmed); if it blocks, the old
+        hold stays. ``cancelled`` (set by a caller that stopped waiting) rolls everything back if it is set
         before the commit. Raises :class:`StoreError` when the database fails; whatever ``decide``
         raises propagates, after the rollback.
         """
@@ -394,11 +397,11 @@ class Store:
             if existing.customer_id != customer_id:
                 raise StoreError(f"order {order_id!r} holds a reservation of customer {existing.customer_id!r}, "
                                  f"not {customer_id!r}")
-            # The same order for the same amount: the decision made then. An amended amount (confirmed or
-            # not) is decided again: a confirmed order raised from 100 to 900,000 must not pass unchecked.
-            if existing.amount == amount and (existing.status == "confirmed" or existing.counts(now)):
-                return ReserveResult(decision=self._decision(conn, existing.decision_id), reservation=existing,
-                                     replayed=True, reserved=Decimal(0), decision_id=existing.decision_id)
+        # The same order for the same amount may be a retry: replayed below, but only if the facts are still
+        # those the recorded decision was made on. An amended amount (confirmed or not) is decided again: a
+        # confirmed order raised from 100 to 900,000 must not pass unchecked.
+        same_amount = existing is not None and existing.amount == amount and (
+            existing.status == "confirmed" or existing.counts(now))
         active = {row.order_id: _money(row.amount) for row in conn.execute(
             select(held.order_id, held.amount)
             .where(held.customer_id == customer_id, held.status == "reserved", held.expires_at > now,
@@ -413,6 +416,12 @@ class Store:
         _check(cancelled)
         answer = _outside(lambda: decide(reserved))
         decision, facts = answer if isinstance(answer, tuple) else (answer, None)
+        if same_amount and existing is not None:
+            recorded = self._recorded(conn, existing.decision_id)
+            if recorded.inputs_digest == inputs_digest(facts) and _same_answer(recorded.decision, decision):
+                _check(cancelled)
+                return ReserveResult(decision=recorded.decision, reservation=existing, replayed=True,
+                                     reserved=reserved, decision_id=existing.decision_id, facts=facts)
         # The order's lock row exists (checked above); a decision about another subject creates its own here
         # rather than running the whole reservation, and asking the ERP, again.
         decision_id = self._insert_decision(conn, decision, facts, now, current_actor(), create_lock=True)
@@ -420,13 +429,16 @@ class Store:
         refused = decision.failure is None and approvals.rejected_in_force(conn, order_id, approval_digest(facts))
         reservation = existing if existing is not None and existing.counts(now) and not refused else None
         if decision.outcome is not Outcome.block and not refused:
+            # A confirmed order decided again for the same amount stays confirmed: the ERP counts it already.
+            status = "confirmed" if same_amount and existing is not None and existing.status == "confirmed" \
+                else "reserved"
             reservation = Reservation(
                 id=existing.id if existing is not None else str(uuid.uuid4()), customer_id=customer_id,
-                order_id=order_id, amount=amount, status="reserved", outcome=decision.outcome,
+                order_id=order_id, amount=amount, status=status, outcome=decision.outcome,
                 created_at=existing.created_at if existing is not None else now, updated_at=now,
                 expires_at=now + ttl, policy_hash=decision.policy.hash, decision_id=decision_id,
             )
-            values = {"amount": amount, "status": "reserved", "outcome": decision.outcome.value, "updated_at": now,
+            values = {"amount": amount, "status": status, "outcome": decision.outcome.value, "updated_at": now,
                       "expires_at": reservation.expires_at, "policy_hash": reservation.policy_hash,
                       "decision_id": decision_id}
             if existing is not None:
@@ -438,11 +450,11 @@ class Store:
         return ReserveResult(decision=decision, reservation=reservation, replayed=False, reserved=reserved,
                              decision_id=decision_id, facts=facts)
 
-    def _decision(self, conn: Connection, decision_id: str | None) -> Decision:
+    def _recorded(self, conn: Connection, decision_id: str | None) -> RecordedDecision:
         row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).first() if decision_id else None
         if row is None:
             raise StoreError(f"the decision log has no decision {decision_id!r} for this reservation")
-        return _recorded(row).decision
+        return _recorded(row)
 
     def reservation(self, order_id: str) -> Reservation | None:
         """The reservation of an order, whatever its status."""
@@ -549,6 +561,12 @@ class Store:
                 raise StoreError(f"{what} failed: unreadable data ({type(exc).__name__}: {exc})") from exc
 
         return retrying(once, what=what, attempts=self.attempts, url=self.engine.url)
+
+
+def _same_answer(recorded: Decision, new: Decision) -> bool:
+    """Whether a decision made again says what the recorded one said (same policy, outcome, reasons,
+    approvals and figures): with equal facts it always does, as rules are deterministic."""
+    return bool(recorded.model_dump(mode="json", exclude={"trace"}) == new.model_dump(mode="json", exclude={"trace"}))
 
 
 def _outside(call: Callable[[], T]) -> T:
