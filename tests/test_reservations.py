@@ -289,7 +289,8 @@ def test_a_re_check_replays_only_while_the_order_and_its_facts_are_unchanged(sto
         passing = gate.check_credit(changed, reserve=True)
     assert passing.outcome is Outcome.allow
     reservation = store.reservation(order_id)
-    assert reservation is not None and reservation.status == "reserved"
+    assert reservation is not None
+    assert reservation.status == "reserved"
     assert reservation.decision_id == store.decisions(order_id)[-1].id  # the hold now rests on the new decision
 
 
@@ -306,7 +307,8 @@ def test_a_confirmed_order_whose_facts_changed_is_decided_again_and_stays_confir
         assert gate.check_credit(facts, reserve=True).outcome is Outcome.allow
     assert len(store.decisions(order_id)) == 3
     reservation = store.reservation(order_id)
-    assert reservation is not None and reservation.status == "confirmed"  # the ERP counts it: not held twice
+    assert reservation is not None
+    assert reservation.status == "confirmed"  # the ERP counts it: not held twice
     assert store.reserved_amount(customer) == Decimal(0)
 
 

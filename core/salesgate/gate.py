@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from .deadline import Deadline
+from .deadline import Deadline, Stragglers
 from .decisions import Decision, Outcome, Reason
 from .engine.base import Backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
@@ -21,8 +21,8 @@ from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
 from .models import CreditExposure, Order, OrderFacts, OrderLine, ReturnFacts
 from .plugins import Hooks, build_plugin_manager
-from .redaction import redact
 from .policy.compiler import Policy, load_policy
+from .redaction import redact
 from .seed import seed_policy_path
 
 if TYPE_CHECKING:
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("salesgate")
 
 BackendName = Literal["durable", "python"]
+MAX_ABANDONED_CALLS = 16
+"""Calls a gate stopped waiting for that may still hold a thread (each on a database answering no one, until
+the store's or adapter's own timeout cuts its connection) before new decisions are answered at once."""
 OrderInput = OrderFacts | Mapping[str, Any]
 ReturnInput = ReturnFacts | Mapping[str, Any]
 
@@ -101,8 +104,10 @@ class Gate:
 
     ``store`` (a :class:`~salesgate_adapters.store.Store` or a database URL) keeps the decision log,
     approval requests and credit reservations (``check_credit(..., reserve=True)``); see
-    docs/store.md. ``timeout`` (seconds) bounds loading facts, reserving and recording: past it the
-    gate answers by its failure mode ("credit data unavailable"), it never hangs the caller.
+    docs/store.md. ``timeout`` (seconds; default: the store's timeout when there is a store) bounds
+    loading facts, reserving and recording together: past it the gate answers by its failure mode
+    ("credit data unavailable"), it never hangs the caller. At most ``max_abandoned_calls`` (default 16)
+    calls it stopped waiting for may still hold a thread; past that, decisions are answered at once.
     """
 
     def __init__(
@@ -116,11 +121,13 @@ class Gate:
         failure_mode: Literal["closed", "open"] | None = None,
         store: Store | str | None = None,
         timeout: float | None = None,
+        max_abandoned_calls: int = MAX_ABANDONED_CALLS,
         adapter: str | object | None = None,
         **adapter_options: Any,
     ) -> None:
         self._backend_name: BackendName = backend
         self._timeout = Deadline(timeout).seconds  # checked here: a bad timeout fails at construction
+        self._stragglers = Stragglers(max_abandoned_calls)
         self._hooks = Hooks(build_plugin_manager(plugins, disable=disable_plugins, entry_points=entry_points))
         self._adapter = self._attach_adapter(adapter, adapter_options)
         self._store, self._owns_store = self._attach_store(store, timeout)
@@ -306,12 +313,20 @@ class Gate:
         succeeds the amount is held, never lost (see docs/store.md).
         """
         store = self._require_store()
-        return Deadline(self._timeout).run("confirming a reservation", lambda _abandoned: store.confirm(order_id))
+        return self._deadline().run("confirming a reservation", lambda _abandoned: store.confirm(order_id))
 
     def cancel_reservation(self, order_id: str) -> Reservation | None:
         """The order will not be entered: release its reservation. Idempotent, errors as for confirming."""
         store = self._require_store()
-        return Deadline(self._timeout).run("cancelling a reservation", lambda _abandoned: store.cancel(order_id))
+        return self._deadline().run("cancelling a reservation", lambda _abandoned: store.cancel(order_id))
+
+    def _deadline(self) -> Deadline:
+        """The budget of one call: the gate's ``timeout``, else its store's (so that with default options a
+        gate on a store answers within the store's timeout, recording included), else none."""
+        seconds = self._timeout
+        if seconds is None and self._store is not None:
+            seconds = self._store.timeout
+        return Deadline(seconds, self._stragglers)
 
     def _require_store(self) -> Store:
         if self._store is None:
@@ -336,7 +351,7 @@ class Gate:
             raise FactsError(f"unknown hook {hook!r}: use one of {', '.join(HOOKS)}")
         if reserve and (hook != "credit_check" or self._store is None):
             raise TypeError("reserve=True is for credit_check on a gate with a store: Gate(..., store=...)")
-        deadline = Deadline(self._timeout)
+        deadline = self._deadline()
         loaded = self._acquire()
         try:  # released once recorded too: close() frees the store only after the last recording
             return self._decide(hook, facts, loaded.contexts[1 if explain else 0], reserve, deadline)

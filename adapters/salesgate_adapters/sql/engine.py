@@ -14,8 +14,8 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from salesgate.errors import AdapterError
-from salesgate.redaction import redact_url, secrets_in
 from salesgate.redaction import redact as redact_text
+from salesgate.redaction import redact_url, secrets_in
 
 DEFAULT_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
 SUPPORTED = ("postgresql", "mysql", "mariadb", "sqlite")
@@ -62,7 +62,8 @@ def create_engine(text: str, timeout: float) -> Engine:
     """An engine whose sessions time out after ``timeout`` seconds and cannot write."""
     url = parse_url(text)
     backend = url.get_backend_name()
-    options: dict[str, Any] = {"pool_pre_ping": True, "connect_args": _connect_args(url, timeout)}
+    # No pool pre-ping of SQLAlchemy's: the adapter's CallDeadlines pings under the call's deadline.
+    options: dict[str, Any] = {"pool_pre_ping": False, "connect_args": _connect_args(url, timeout)}
     if backend != "sqlite":
         options["pool_timeout"] = timeout
     try:

@@ -65,7 +65,8 @@ def make_engine(url: str | URL, timeout: float | None, **options: Any) -> Engine
             connect_args.setdefault("write_timeout", whole + 2)
         elif backend == "sqlite":
             connect_args.setdefault("timeout", timeout)
-    options.setdefault("pool_pre_ping", True)
+    # With a timeout, CallDeadlines pings pooled connections itself, under the call's deadline.
+    options.setdefault("pool_pre_ping", timeout is None)
     try:
         return create_engine(parsed, connect_args=connect_args, **options)
     except ImportError:
@@ -183,14 +184,18 @@ def backoff(attempt: int, base: float = 0.02) -> float:
     return float(min(1.0, base * 2**attempt) * jitter)
 
 
-def retrying(run: Callable[[], T], *, what: str, attempts: int, url: URL | None = None) -> T:
-    """Run a transaction, again after a deadlock or serialization failure; errors become StoreError."""
+def retrying(run: Callable[[], T], *, what: str, attempts: int, url: URL | None = None,
+             remaining: Callable[[], float | None] = lambda: None) -> T:
+    """Run a transaction, again after a deadlock or serialization failure; errors become StoreError.
+
+    ``remaining`` is the time left of the call's deadline: no retry starts once it is spent."""
     for attempt in range(attempts):
         try:
             return run()
         except DBAPIError as exc:
-            if is_retryable(exc) and attempt + 1 < attempts:
-                time.sleep(backoff(attempt))
+            left = remaining()
+            if is_retryable(exc) and attempt + 1 < attempts and (left is None or left > 0):
+                time.sleep(backoff(attempt) if left is None else min(left, backoff(attempt)))
                 continue
             raise StoreError(f"{what} failed: {describe(exc, url)}") from exc
         except SQLAlchemyError as exc:

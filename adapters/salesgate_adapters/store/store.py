@@ -20,6 +20,7 @@ from sqlalchemy.sql import Select
 
 from salesgate.decisions import Decision, Outcome
 
+from ..deadlines import CallDeadlines, Overrun
 from . import approvals, audit, locks, migrate
 from .approvals import ApprovalRules, current_actor
 from .connection import StoreError, Timeouts, make_engine, retrying, safe_url, transaction
@@ -105,6 +106,7 @@ class Store:
         else:
             self.engine = make_engine(database, timeout, **engine_options)
         self.timeout = timeout
+        self._deadlines = CallDeadlines(self.engine, timeout, own_pool=self._owns_engine)
         self.reservation_ttl = reservation_ttl
         self.attempts = attempts
         self.approval_rules = approvals if approvals is not None else ApprovalRules()
@@ -393,10 +395,9 @@ class Store:
         held = credit_reservations.c
         existing_row = conn.execute(select(credit_reservations).where(held.order_id == order_id)).first()
         existing = _reservation(existing_row) if existing_row is not None else None
-        if existing is not None:
-            if existing.customer_id != customer_id:
-                raise StoreError(f"order {order_id!r} holds a reservation of customer {existing.customer_id!r}, "
-                                 f"not {customer_id!r}")
+        if existing is not None and existing.customer_id != customer_id:
+            raise StoreError(f"order {order_id!r} holds a reservation of customer {existing.customer_id!r}, "
+                             f"not {customer_id!r}")
         # The same order for the same amount may be a retry: replayed below, but only if the facts are still
         # those the recorded decision was made on. An amended amount (confirmed or not) is decided again: a
         # confirmed order raised from 100 to 900,000 must not pass unchecked.
@@ -530,15 +531,28 @@ class Store:
     def _locking(self, work: Callable[[Connection], T], what: str) -> T:
         """Run ``work`` (READ COMMITTED) taking lock rows; a lock row it finds missing is created in a
         transaction of its own and the work runs again (a reservation may miss two: the order's, the customer's)."""
-        created: set[tuple[str, str]] = set()
-        while True:
-            try:
-                return self._write(work, what, isolation="READ COMMITTED")
-            except locks.MissingLockRow as missing:
-                if (missing.table.name, missing.key) in created:
-                    raise StoreError(f"{what} failed: {missing} (it disappeared as soon as it was created)") from None
-                created.add((missing.table.name, missing.key))
-                self._write(functools.partial(locks.insert_if_missing, table=missing.table, key=missing.key), what)
+        def attempts() -> T:
+            created: set[tuple[str, str]] = set()
+            while True:
+                try:
+                    return self._write(work, what, isolation="READ COMMITTED")
+                except locks.MissingLockRow as missing:
+                    if (missing.table.name, missing.key) in created:
+                        raise StoreError(f"{what} failed: {missing} (it disappeared as soon as it was created)"
+                                         ) from None
+                    created.add((missing.table.name, missing.key))
+                    self._write(functools.partial(locks.insert_if_missing, table=missing.table, key=missing.key),
+                                what)
+
+        return self._bounded(attempts, what)
+
+    def _bounded(self, work: Callable[[], T], what: str) -> T:
+        """``work()`` within the store's timeout, a total for the whole call (see :mod:`..deadlines`)."""
+        try:
+            return self._deadlines.run(work)
+        except Overrun:
+            raise StoreError(f"{what}: no answer within {self.timeout:g} s (the store's timeout, for the whole "
+                             "call): the connection was cut") from None
 
     def _write(self, work: Callable[[Connection], T], what: str, *, isolation: str | None = None) -> T:
         return self._run(work, what, isolation=isolation, write=True)
@@ -560,7 +574,8 @@ class Store:
             except (ValueError, TypeError, ArithmeticError) as exc:  # a value the database handed back
                 raise StoreError(f"{what} failed: unreadable data ({type(exc).__name__}: {exc})") from exc
 
-        return retrying(once, what=what, attempts=self.attempts, url=self.engine.url)
+        return self._bounded(lambda: retrying(once, what=what, attempts=self.attempts, url=self.engine.url,
+                                              remaining=self._deadlines.remaining), what)
 
 
 def _same_answer(recorded: Decision, new: Decision) -> bool:
