@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, make_url, text
@@ -74,6 +76,54 @@ def make_engine(url: str | URL, timeout: float | None, **options: Any) -> Engine
         raise StoreError(f"the {backend} driver is not installed: pip install '{driver}'") from None
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot use database {safe_url(parsed)}: {type(exc).__name__}: {exc}") from None
+
+
+SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def in_schema(url: str | URL, schema: str, connect_args: dict[str, Any]) -> tuple[URL, dict[str, Any]]:
+    """The URL and connect arguments that put salesgate's tables (Alembic's version table too) in ``schema``.
+
+    PostgreSQL: the schema, as the connections' ``search_path`` (so salesgate's connections see
+    nothing else). MariaDB/MySQL: a database of that name on the same server (their "schema").
+    SQLite: a database file of its own next to the main one (``erp.db`` → ``erp.<schema>.db``).
+    """
+    if not SCHEMA_NAME.fullmatch(schema):
+        raise StoreError(f"invalid schema {schema!r}: letters, digits and _ only, not starting with a digit, "
+                         "at most 63 characters")
+    try:
+        parsed = make_url(url)
+    except Exception:  # reported with the same words by make_engine
+        raise StoreError("invalid database URL") from None
+    backend = parsed.get_backend_name()
+    args = dict(connect_args)
+    if backend == "postgresql":
+        given = args.get("options", parsed.query.get("options", ""))
+        given = " ".join(given) if isinstance(given, tuple) else given
+        args["options"] = f"{given} -c search_path={schema}".strip()  # the last setting wins
+        return parsed, args
+    if backend in ("mysql", "mariadb"):
+        return parsed.set(database=schema), args
+    if backend == "sqlite":
+        main = parsed.database
+        if main in (None, "", ":memory:"):
+            raise StoreError("schema is for a SQLite database file, not an in-memory database")
+        return parsed.set(database=str(Path(main).with_name(f"{Path(main).stem}.{schema}.db"))), args
+    return parsed, args
+
+
+def create_schema(engine: Engine, schema: str) -> None:
+    """Create ``schema`` if it is missing, on a connection outside it: a PostgreSQL schema, a MariaDB
+    database (SQLite creates the file when it first connects)."""
+    backend = engine.dialect.name
+    if backend not in ("postgresql", "mysql", "mariadb"):
+        return
+    with engine.begin() as conn:
+        if backend == "postgresql":
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        else:
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{schema}` CHARACTER SET utf8mb4 "
+                              "COLLATE utf8mb4_bin"))
 
 
 def safe_url(url: str | URL) -> str:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from alembic.util import CommandError
 from pydantic import ValidationError
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, insert, select, text, update
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.sql import Select
 
@@ -23,7 +23,7 @@ from salesgate.decisions import Decision, Outcome
 from ..deadlines import CallDeadlines, Overrun
 from . import approvals, audit, locks, migrate
 from .approvals import ApprovalRules, current_actor
-from .connection import StoreError, Timeouts, make_engine, retrying, safe_url, transaction
+from .connection import StoreError, Timeouts, create_schema, in_schema, make_engine, retrying, safe_url, transaction
 from .records import (
     ApprovalRequest,
     ApprovalStatus,
@@ -42,6 +42,7 @@ from .tables import NAME, approval_requests, credit_locks, credit_reservations, 
 T = TypeVar("T")
 
 URL_ENV = "SALESGATE_DATABASE_URL"
+SCHEMA_ENV = "SALESGATE_DATABASE_SCHEMA"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_TTL = timedelta(hours=24)
 SNAPSHOT = "REPEATABLE READ"
@@ -77,8 +78,11 @@ class Store:
     ``reservation_ttl`` is how long a reservation holds credit unless confirmed or cancelled;
     ``attempts`` is how often a transaction runs before a deadlock or serialization failure is
     reported; ``approvals`` (:class:`~.approvals.ApprovalRules`) sets when approval requests escalate
-    and expire, and to whom. Creating a store never touches the database: ``upgrade()`` creates the
-    tables.
+    and expire, and to whom. ``schema`` puts salesgate's tables apart from the ERP's: a PostgreSQL
+    schema (the connections' ``search_path``), a MariaDB/MySQL database on the same server, a SQLite
+    database file next to the main one (``erp.db`` → ``erp.<schema>.db``); ``upgrade()`` creates it
+    when missing. Creating a
+    store never touches the database: ``upgrade()`` creates the tables.
 
     Safe to share between threads: every call runs on its own pooled connection.
     """
@@ -91,6 +95,7 @@ class Store:
         reservation_ttl: timedelta = DEFAULT_TTL,
         attempts: int = 5,
         approvals: ApprovalRules | None = None,
+        schema: str | None = None,
         **engine_options: Any,
     ) -> None:
         if attempts < 1:
@@ -99,10 +104,19 @@ class Store:
             raise ValueError("reservation_ttl must be positive")
         self._timeouts = Timeouts(timeout)
         self._owns_engine = not isinstance(database, Engine)
+        self.schema = schema
+        self._outside_schema: Callable[[], Engine] | None = None
         if isinstance(database, Engine):
             if engine_options:
                 raise TypeError("engine options are only for a store given a URL")
+            if schema is not None:
+                raise TypeError("schema is for a store given a URL: point your own engine at the schema")
             self.engine = database
+        elif schema is not None:
+            options = dict(engine_options)
+            url, options["connect_args"] = in_schema(database, schema, options.get("connect_args", {}))
+            self.engine = make_engine(url, timeout, **options)
+            self._outside_schema = functools.partial(make_engine, database, timeout, **engine_options)
         else:
             self.engine = make_engine(database, timeout, **engine_options)
         self.timeout = timeout
@@ -113,10 +127,12 @@ class Store:
 
     @classmethod
     def from_env(cls, **options: Any) -> Store:
-        """A store on the database named by ``SALESGATE_DATABASE_URL``."""
+        """A store on the database named by ``SALESGATE_DATABASE_URL``, in the schema named by
+        ``SALESGATE_DATABASE_SCHEMA`` if that is set."""
         url = os.environ.get(URL_ENV, "").strip()
         if not url:
             raise StoreError(f"no database: set {URL_ENV} to a SQLAlchemy URL")
+        options.setdefault("schema", os.environ.get(SCHEMA_ENV, "").strip() or None)
         return cls(url, **options)
 
     @property
@@ -140,7 +156,15 @@ class Store:
 
     # -- migrations --------------------------------------------------------------------------------
     def upgrade(self, revision: str = "head") -> None:
-        """Create or migrate salesgate's tables to ``revision``; a no-op when they are there already."""
+        """Create or migrate salesgate's tables to ``revision``; a no-op when they are there already.
+        With a ``schema``, the schema (database) is created first if it is missing."""
+        if self.schema is not None and self._outside_schema is not None:
+            outside = self._outside_schema()
+            try:
+                retrying(lambda: create_schema(outside, self.schema or ""), what=f"creating schema {self.schema}",
+                         attempts=1, url=outside.url)
+            finally:
+                outside.dispose()
         self._migrate(lambda conn: migrate.upgrade(conn, revision), f"upgrading salesgate tables to {revision}")
 
     def downgrade(self, revision: str) -> None:
@@ -148,8 +172,25 @@ class Store:
         self._migrate(lambda conn: migrate.downgrade(conn, revision), f"downgrading salesgate tables to {revision}")
 
     def current(self) -> str | None:
-        """The revision the tables are at, ``None`` before the first upgrade."""
-        return self._read(migrate.current, "reading the salesgate schema revision")
+        """The revision the tables are at, ``None`` before the first upgrade (or before its schema exists)."""
+        try:
+            return self._read(migrate.current, "reading the salesgate schema revision")
+        except StoreError:
+            if self._outside_schema is not None and not self._schema_exists():
+                return None
+            raise
+
+    def _schema_exists(self) -> bool:
+        if self.engine.dialect.name == "sqlite":
+            return True  # created when first connected to
+        outside = self._outside_schema() if self._outside_schema is not None else self.engine
+        try:
+            with outside.connect() as conn:
+                found = conn.execute(text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"),
+                                     {"name": self.schema}).first()
+        finally:
+            outside.dispose()
+        return found is not None
 
     @staticmethod
     def knows(revision: str) -> bool:
