@@ -548,3 +548,17 @@ def test_a_gate_refuses_new_calls_at_once_while_too_many_abandoned_calls_still_w
         assert_safe(decision, "closed")
     assert "earlier calls abandoned at their deadline are still waiting" in (answers[-1][0].failure or "")
     assert answers[-1][1] < 0.1  # answered at once, no thread started
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    (f"mysql://erp:{ENCODED}@db/erp", "mysql://erp:***@db/erp"),
+    ("mysql://erp:p@ss:w@rd@db/erp?charset=utf8mb4", "mysql://erp:***@db/erp?charset=utf8mb4"),  # raw "@" and ":"
+    (f"postgresql://erp@db/erp?sslmode=require&sslpassword={ENCODED}&Token=t0k",
+     "postgresql://erp@db/erp?sslmode=require&sslpassword=***&Token=***"),
+    ("host=db password='a b' dbname=erp", "host=db password=*** dbname=erp"),  # a libpq keyword string
+    ("12 cases passed=12, author=李雷", "12 cases passed=12, author=李雷"),  # no secret: left alone
+])
+def test_one_redaction_masks_every_secret_a_url_can_carry(text: str, shown: str) -> None:
+    from salesgate.redaction import redact
+
+    assert redact(text) == shown

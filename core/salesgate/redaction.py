@@ -15,8 +15,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus
 
 MASK = "***"
 
-SECRET_WORDS = ("password", "passwd", "pwd", "pass", "token", "secret", "apikey", "api_key", "credential",
-                "sslpassword", "auth")
+SECRET_WORDS = ("password", "passwd", "passphrase", "pwd", "token", "secret", "apikey", "api_key", "credential")
 """A query parameter whose name contains one of these (any case) holds a secret."""
 
 # scheme://user:secret@host... The secret runs to the last "@" before the host, so a password written
