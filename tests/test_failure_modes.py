@@ -8,6 +8,7 @@ Measured times are printed (``pytest -s``) for docs/store.md.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 from sqlalchemy import text
@@ -24,7 +26,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from conftest import Database, namespace
-from salesgate import CreditExposure, Decision, Gate, Outcome, hookimpl
+from fixtures.servers import trickling_server
+from salesgate import AdapterError, CreditExposure, Decision, Gate, Outcome, hookimpl
+from salesgate.gate import MAX_ABANDONED_CALLS
 from salesgate_adapters.store import Store, StoreError
 from salesgate_adapters.store.connection import Timeouts, transaction
 
@@ -246,7 +250,7 @@ def test_the_database_timeout_ends_a_wait_for_the_lock(store: Store, database: D
         decision, elapsed = timed(lambda: patient.check_credit(facts(order_id, customer), reserve=True))
     report(capsys, f"{database.backend} lock held, store timeout 0.5 s", elapsed, decision)
     assert_safe(decision, "closed")
-    assert "no answer within" not in (decision.failure or "")  # the database gave up, not the gate
+    assert "no answer within 10 s" not in (decision.failure or "")  # the store gave up, not the gate
     assert elapsed < 1 + MARGIN  # MariaDB's lock wait timeout counts whole seconds
     assert store.reservation(order_id) is None
     brisk.close()
@@ -385,3 +389,177 @@ def test_a_timeout_must_be_positive_seconds() -> None:
         Gate.default(backend="python", entry_points=False, timeout=0)
     with pytest.raises(ValueError, match="timeout must be positive seconds"):
         Store("sqlite://", timeout=-1)
+
+
+# -- secrets never leave ------------------------------------------------------------------------------------------
+
+ODD_PASSWORD = "p@ss:w%rd/密码+&x=1"  # noqa: S105 - fake; "@", ":", "%", "/", Chinese, "&", "=" all need encoding
+ENCODED = quote(ODD_PASSWORD, safe="")
+SECRET_FORMS = (ODD_PASSWORD, ENCODED, quote_plus(ODD_PASSWORD, safe=""), "密码", "w%rd")
+
+
+def secret_urls(backend: str, port: int) -> list[str]:
+    """The same secret in the user-info and in each query parameter a driver takes a secret from."""
+    base = SERVER_URLS[backend].format(port=port).replace(":pw@", "@")
+    user_info = base.replace("salesgate@", f"salesgate:{ENCODED}@")
+    urls = [user_info, f"{base}?password={ENCODED}"]
+    if backend == "postgresql":
+        urls.append(f"{base}?sslmode=disable&sslpassword={ENCODED}")
+    return urls
+
+
+def assert_no_secret(text: str, where: str) -> None:
+    for form in SECRET_FORMS:
+        assert form not in text, f"{where} shows the password ({form!r}): {text}"
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_a_password_in_the_url_never_leaves_by_any_exit(backend: str, database: Database,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    from salesgate_adapters.sql import SqlAdapter
+
+    port = closed_port()
+    for url in secret_urls(backend, port):
+        dead_store = Store(url, timeout=1)
+        assert_no_secret(repr(dead_store) + dead_store.url, "Store repr")
+        with pytest.raises(StoreError) as info:
+            dead_store.reservations()
+        assert_no_secret(str(info.value), "StoreError")
+        dead_store.close()
+
+        adapter = SqlAdapter(url, timeout=1)
+        assert_no_secret(repr(adapter) + adapter.url, "SqlAdapter repr")
+        with pytest.raises(AdapterError) as raised:
+            adapter.salesgate_load_customer(customer_id="C1")
+        assert_no_secret(str(raised.value), "AdapterError")
+        assert "***" in str(raised.value)
+
+        with caplog.at_level(logging.DEBUG), gate(url, timeout=2) as on_dead_store:
+            decision = on_dead_store.check_credit(facts(unique("SO"), unique("C")), reserve=True)
+        assert decision.failure is not None
+        assert_no_secret(decision.model_dump_json(), "Decision (store down)")
+
+        live = Store(database.url, **database.store_options())
+        order_id = unique("SO")
+        with caplog.at_level(logging.DEBUG), Gate.default(backend="python", entry_points=False, store=live,
+                                                          timeout=3, plugins=[adapter]) as reading_dead_erp:
+            decision = reading_dead_erp.check_credit({"order": {**facts(order_id, "C1")["order"]}})
+        assert decision.failure is not None
+        assert "***" in decision.failure
+        assert_no_secret(decision.model_dump_json(), "Decision (ERP down)")
+        assert_no_secret(caplog.text, "Python logs")
+        [logged] = live.decisions(order_id)
+        assert_no_secret(logged.decision.model_dump_json(), "decision log")
+        entries = [e.content for e in live.audit_entries(order_id)]
+        assert entries
+        for content in entries:  # no connection details at all: a chained entry can never be scrubbed
+            assert_no_secret(content, "audit entry")
+            assert "127.0.0.1" not in content
+            assert str(port) not in content
+            assert "salesgate@" not in content
+        live.close()
+        adapter.close()
+
+
+# -- a slow network: a server that trickles one byte at a time ----------------------------------------------------
+
+def salesgate_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("salesgate: ")]
+
+
+def call_threads() -> list[str]:
+    """Threads running a call (reserving, recording), not the timers that keep their deadlines."""
+    return [name for name in salesgate_threads() if name != "salesgate: call deadline"]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_a_trickling_server_is_answered_within_the_default_store_timeout(
+        backend: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """PyMySQL's read timeout restarts on every byte and libpq has none once connected: a server sending a
+    byte every 1.5 s held check_credit(reserve=True) for over 240 s with default options."""
+    with trickling_server(backend) as port:
+        store = Store(SERVER_URLS[backend].format(port=port))  # default timeout: 5 s
+        with Gate.default(backend="python", entry_points=False, store=store) as default:
+            decision, elapsed = timed(lambda: default.check_credit(facts(unique("SO"), unique("C")), reserve=True))
+        report(capsys, f"{backend} trickling a byte a second, default options (store timeout 5 s)", elapsed,
+               decision)
+        assert_safe(decision, "closed")
+        assert elapsed < 5 + MARGIN
+        brisk = Store(SERVER_URLS[backend].format(port=port), timeout=2)
+        started = time.monotonic()
+        with pytest.raises(StoreError, match=r"no answer within 2 s \(the store's timeout, for the whole call\)"):
+            brisk.reservations()
+        direct = time.monotonic() - started
+        brisk.close()
+        with capsys.disabled():
+            print(f"[{backend} trickling] Store(timeout=2).reservations() gave up after {direct:.2f} s")
+        assert direct < 2 + MARGIN
+        store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_calls_abandoned_on_a_trickling_server_do_not_pile_up_threads(
+        backend: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """With timeout=1 the caller got its answer, but ~75 threads stayed blocked after 40 calls."""
+    calls, store_timeout = 12, 2.0
+    before = threading.active_count()
+    with trickling_server(backend) as port:
+        store = Store(SERVER_URLS[backend].format(port=port), timeout=store_timeout)
+        with gate(store, timeout=0.5) as impatient:
+            slowest = 0.0
+            most = 0
+            for _ in range(calls):
+                decision, elapsed = timed(
+                    lambda: impatient.check_credit(facts(unique("SO"), unique("C")), reserve=True))
+                assert_safe(decision, "closed")
+                slowest = max(slowest, elapsed)
+                most = max(most, len(call_threads()))
+            held_after_calls = len(salesgate_threads())
+            assert wait_for(lambda: not salesgate_threads(), store_timeout + 2 * MARGIN), salesgate_threads()
+        store.close()
+        with capsys.disabled():
+            print(f"\n[{backend} trickling] {calls} calls, gate timeout 0.5 s, store timeout {store_timeout:g} s: "
+                  f"slowest answer {slowest:.2f} s, at most {most} abandoned calls' threads at once, "
+                  f"{held_after_calls} salesgate threads (timers included) right after the last call, 0 within "
+                  f"{store_timeout:g} s + margin; threads in the process before "
+                  f"{before}, after {threading.active_count()}")
+    assert slowest < 0.5 + MARGIN
+    assert most <= MAX_ABANDONED_CALLS
+
+
+def test_a_gate_refuses_new_calls_at_once_while_too_many_abandoned_calls_still_wait(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A database that answers no one never makes a gate hold more than max_abandoned_calls threads."""
+    release = threading.Event()
+
+    class Stuck:
+        @hookimpl
+        def salesgate_load_exposure(self, customer_id: str) -> CreditExposure:
+            release.wait(30)
+            return CreditExposure()
+
+    with Gate.default(backend="python", entry_points=False, timeout=0.2, max_abandoned_calls=3,
+                      plugins=[Stuck()]) as stuck:
+        answers = [timed(lambda: stuck.check_credit(facts(unique("SO"), unique("C"), exposure=False)))
+                   for _ in range(6)]
+        waiting = len(salesgate_threads())
+        release.set()
+    assert waiting == 3
+    for decision, _elapsed in answers:
+        assert_safe(decision, "closed")
+    assert "earlier calls abandoned at their deadline are still waiting" in (answers[-1][0].failure or "")
+    assert answers[-1][1] < 0.1  # answered at once, no thread started
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    (f"mysql://erp:{ENCODED}@db/erp", "mysql://erp:***@db/erp"),
+    ("mysql://erp:p@ss:w@rd@db/erp?charset=utf8mb4", "mysql://erp:***@db/erp?charset=utf8mb4"),  # raw "@" and ":"
+    (f"postgresql://erp@db/erp?sslmode=require&sslpassword={ENCODED}&Token=t0k",
+     "postgresql://erp@db/erp?sslmode=require&sslpassword=***&Token=***"),
+    ("host=db password='a b' dbname=erp", "host=db password=*** dbname=erp"),  # a libpq keyword string
+    ("12 cases passed=12, author=李雷", "12 cases passed=12, author=李雷"),  # no secret: left alone
+])
+def test_one_redaction_masks_every_secret_a_url_can_carry(text: str, shown: str) -> None:
+    from salesgate.redaction import redact
+
+    assert redact(text) == shown

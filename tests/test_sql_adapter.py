@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from fixtures.databases import KINDS, ScratchDatabase, isolated_database
 from fixtures.erp_schemas import FIXTURES, TODAY
+from fixtures.servers import trickling_server
 from salesgate import AdapterError, FactsError, Gate, Outcome, load_policy
 from salesgate.demo import AS_OF, load_demo_company
 from salesgate.policy.compiler import Policy
@@ -121,6 +122,21 @@ def test_unknown_database_type_is_named_with_the_password_hidden() -> None:
     assert SECRET not in str(info.value)
 
 
+@pytest.mark.parametrize("scheme", ["oracle", "oracle+oracledb", "mssql+pyodbc", "db2"])
+def test_a_database_type_salesgate_does_not_support_is_named_as_unknown(scheme: str) -> None:
+    from salesgate_adapters.store import Store, StoreError
+
+    url = f"{scheme}://erp:{SECRET}@db/erp"
+    with pytest.raises(AdapterError) as info:
+        SqlAdapter(url)
+    with pytest.raises(StoreError) as store_info:
+        Store(url)
+    for message in (str(info.value), str(store_info.value)):
+        assert message.startswith(f"unknown database type '{scheme}' in {scheme}://erp:***@db/erp: use postgresql, "
+                                  "mysql, mariadb or sqlite"), message
+        assert SECRET not in message
+
+
 @pytest.mark.parametrize(
     ("url", "module", "extra"),
     [
@@ -188,9 +204,28 @@ def test_slow_query_is_cut_off_at_the_timeout(kind: str, tmp_path: Path) -> None
         mapping = write_mapping(tmp_path, f"  customer:\n    query: \"{SLOW[kind]}\"\n")
         adapter = SqlAdapter(db.url, mapping=mapping, timeout=0.5)
         started = time.monotonic()
-        with pytest.raises(AdapterError, match="failed"):
+        with pytest.raises(AdapterError, match=r"failed|no answer within 0.5 s"):  # the server's timeout, or ours
             adapter.salesgate_load_customer(customer_id="C001")
         assert time.monotonic() - started < 3
+        adapter.close()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_a_trickling_server_is_cut_off_at_the_adapters_timeout_as_a_whole(kind: str,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """PyMySQL's read timeout restarts on every byte; libpq has none once connected: a byte a second held
+    a data hook for as long as the server kept sending."""
+    scheme = "postgresql" if kind == "postgresql" else "mysql"
+    with trickling_server(kind) as port:
+        adapter = SqlAdapter(f"{scheme}://erp@127.0.0.1:{port}/erp", timeout=1.5)
+        started = time.monotonic()
+        with pytest.raises(AdapterError, match=r"no answer within 1.5 s \(the sql adapter's timeout, for the whole "
+                                               r"call\)"):
+            adapter.salesgate_load_customer(customer_id="C001")
+        elapsed = time.monotonic() - started
+        with capsys.disabled():
+            print(f"\n[{kind} trickling a byte a second] the sql adapter (timeout 1.5 s) gave up after {elapsed:.2f} s")
+        assert elapsed < 1.5 + 1.5
         adapter.close()
 
 

@@ -23,7 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from conftest import Database
-from salesgate import Decision, Gate, OrderFacts, Outcome, hookimpl
+from salesgate import Decision, Gate, OrderFacts, Outcome, PolicyRef, hookimpl
 from salesgate_adapters.store import Store, StoreError, StoreNotUpgraded, canonical_json, inputs_digest
 from salesgate_adapters.store.tables import VERSION_TABLE, is_salesgate_name, metadata
 
@@ -435,3 +435,46 @@ def test_store_commands_on_a_database_never_upgraded_say_run_db_upgrade(empty_da
     assert line.startswith("error: ")
     assert line.endswith("run `salesgate db upgrade`")
     assert "Traceback" not in result.output
+
+
+def test_the_schema_option_keeps_salesgate_tables_out_of_the_erps_namespace(empty_database: Database) -> None:
+    """PostgreSQL tables landed in ``public``: ``Store(url, schema=...)`` (CLI ``--schema``,
+    ``SALESGATE_DATABASE_SCHEMA``) puts them in a schema (a database on MariaDB, a file of its own on SQLite)."""
+    import os
+
+    schema = f"sg_schema_{uuid.uuid4().hex[:8]}"
+    backend, url = empty_database.backend, empty_database.url
+    plain = url.render_as_string(hide_password=False)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("core", "plugins", "adapters")),
+           "SALESGATE_DATABASE_URL": plain}
+    try:
+        upgraded = salesgate("db", "upgrade", "--schema", schema, env=env)
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert f"upgraded from nothing to revision {Store.head()} (head)" in upgraded.stdout
+        assert f"(schema {schema})" in upgraded.stdout
+        current = salesgate("db", "current", env={**env, "SALESGATE_DATABASE_SCHEMA": schema})
+        assert current.stdout.startswith(f"{Store.head()} (head)"), current.stdout + current.stderr
+        with Store(url, schema=schema, **empty_database.store_options()) as store:
+            store.upgrade()  # a no-op: the schema and its tables are there
+            store.record(Decision(hook="credit_check", subject="SO-S1", outcome=Outcome.allow, backend="test",
+                                  policy=PolicyRef(name="t", version="1", hash="h" * 16)), order("SO-S1", "C-S1"))
+            assert [d.decision.subject for d in store.decisions()] == ["SO-S1"]
+            assert store.verify_audit().ok
+        erp = empty_database.engine()
+        with erp.connect() as conn:  # the ERP's namespace holds no salesgate table
+            assert not [t for t in inspect(conn).get_table_names() if is_salesgate_name(t)]
+        erp.dispose()
+        in_schema = Store(url, schema=schema, **empty_database.store_options())
+        with in_schema.engine.connect() as conn:
+            assert "salesgate_decisions" in inspect(conn).get_table_names()
+        in_schema.close()
+        with pytest.raises(StoreError, match="invalid schema 'no;drop'"):
+            Store(url, schema="no;drop")
+    finally:
+        if backend != "sqlite":
+            admin = empty_database.engine(isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                drop = f"DROP SCHEMA IF EXISTS {schema} CASCADE" if backend == "postgresql" else \
+                    f"DROP DATABASE IF EXISTS {schema}"
+                conn.execute(text(drop))
+            admin.dispose()

@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .commands import CommandInputError, fail, fail_policy, open_store, show, url_option
+from .commands import CommandInputError, fail, fail_policy, open_store, schema_option, show, url_option
 from .commands.approvals import approvals as approvals_commands
 from .commands.audit import audit as audit_commands
 from .commands.export import export_command
@@ -468,21 +468,24 @@ def db() -> None:
 
 @db.command()
 @url_option
-def upgrade(url: str | None) -> None:
+@schema_option
+def upgrade(url: str | None, schema: str | None) -> None:
     """Create salesgate's tables, or migrate them to this version (a no-op when up to date)."""
-    with open_store(url) as store:
+    with open_store(url, schema) as store:
         before = store.current()
         store.upgrade()
         after = store.current()
     state = "already at" if before == after else f"upgraded from {before or 'nothing'} to"
-    click.echo(f"salesgate tables {state} revision {after} (head) in {store.url}")
+    where = f" (schema {store.schema})" if store.schema else ""
+    click.echo(f"salesgate tables {state} revision {after} (head) in {store.url}{where}")
 
 
 @db.command()
 @click.argument("revision")
 @click.option("--yes", is_flag=True, help="Confirm: what later revisions added is dropped, rows included.")
 @url_option
-def downgrade(revision: str, yes: bool, url: str | None) -> None:
+@schema_option
+def downgrade(revision: str, yes: bool, url: str | None, schema: str | None) -> None:
     """Migrate salesgate's tables back to REVISION (e.g. 0002; base drops them all).
 
     For going back to an older salesgate, which refuses tables a newer one migrated: run this
@@ -492,7 +495,7 @@ def downgrade(revision: str, yes: bool, url: str | None) -> None:
     if not yes:
         raise CommandInputError(f"downgrading to {revision} drops what later revisions added, with its rows "
                                 "(base: every salesgate table, the audit log included): rerun with --yes")
-    with open_store(url) as store:
+    with open_store(url, schema) as store:
         before = store.current()
         store.downgrade(revision)
         after = store.current()
@@ -502,9 +505,10 @@ def downgrade(revision: str, yes: bool, url: str | None) -> None:
 
 @db.command()
 @url_option
-def current(url: str | None) -> None:
+@schema_option
+def current(url: str | None, schema: str | None) -> None:
     """Print the revision salesgate's tables are at."""
-    with open_store(url) as store:
+    with open_store(url, schema) as store:
         revision = store.current()
     head = store.head()
     if revision is None:

@@ -4,7 +4,8 @@ A call that may block on a database (loading facts, reserving credit, recording 
 a daemon thread while the caller waits at most the time left. A call that overruns is abandoned,
 not killed — Python cannot kill a thread — so it receives an :class:`threading.Event` that is set
 when the caller stops waiting: work that writes checks it before committing. The thread is a
-daemon, so a hung connection never keeps the ERP's process from exiting.
+daemon, so a hung connection never keeps the ERP's process from exiting; how many such threads a
+gate can have is bounded by :class:`Stragglers`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from .errors import AdapterError
+from .redaction import redact
 
 T = TypeVar("T")
 
@@ -27,11 +29,44 @@ class DeadlineExceeded(AdapterError):
     """Something the gate waited for (an adapter, the store) did not answer within the gate's timeout."""
 
 
+class Stragglers:
+    """Counts the calls one gate abandoned that are still running, and refuses new ones past ``limit``.
+
+    An abandoned call keeps its thread until the adapter or store under it gives up — the store and
+    the SQL adapter cut a call's connection at their own timeout (salesgate_adapters.deadlines), so
+    a thread outlives its caller by at most that. The limit bounds the threads a gate can have
+    waiting on a database that answers no one: a new call finding ``limit`` stragglers is answered
+    at once (:class:`DeadlineExceeded`, so the gate's failure mode) without starting a thread.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"the limit of abandoned calls must be at least 1, got {limit}")
+        self.limit = limit
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def admit(self, what: str) -> None:
+        if self._count >= self.limit:
+            raise DeadlineExceeded(f"not {what}: {self._count} earlier calls abandoned at their deadline are "
+                                   f"still waiting for the database (at most {self.limit})")
+
+    def _change(self, by: int) -> None:
+        with self._lock:
+            self._count += by
+
+
 class _Call(Generic[T]):
-    def __init__(self, work: Callable[[threading.Event], T]) -> None:
+    def __init__(self, work: Callable[[threading.Event], T], stragglers: Stragglers | None) -> None:
         self.work = work
+        self.stragglers = stragglers
         self.abandoned = threading.Event()
         self.done = threading.Event()
+        self.lock = threading.Lock()
         self.result: T | None = None
         self.error: BaseException | None = None
 
@@ -41,18 +76,33 @@ class _Call(Generic[T]):
         except BaseException as exc:  # handed to the waiting caller, or logged if it left
             self.error = exc
             if self.abandoned.is_set():
-                logger.warning("salesgate: abandoned call failed after the deadline: %s: %s", type(exc).__name__, exc)
+                logger.warning("salesgate: abandoned call failed after the deadline: %s: %s", type(exc).__name__,
+                               redact(str(exc)))
         finally:
-            self.done.set()
+            with self.lock:
+                self.done.set()
+                if self.abandoned.is_set() and self.stragglers is not None:
+                    self.stragglers._change(-1)
+
+    def abandon(self) -> bool:
+        """Stop waiting; ``False`` if the call finished just now after all (its result stands)."""
+        with self.lock:
+            if self.done.is_set():
+                return False
+            self.abandoned.set()
+            if self.stragglers is not None:
+                self.stragglers._change(+1)
+            return True
 
 
 class Deadline:
     """A time budget for one decision, shared by every call made for it; ``None`` means no limit."""
 
-    def __init__(self, seconds: float | None) -> None:
+    def __init__(self, seconds: float | None, stragglers: Stragglers | None = None) -> None:
         if seconds is not None and seconds <= 0:
             raise ValueError(f"timeout must be positive seconds, got {seconds}")
         self.seconds = seconds
+        self.stragglers = stragglers
         self._ends = None if seconds is None else time.monotonic() + seconds
 
     def remaining(self) -> float | None:
@@ -63,8 +113,7 @@ class Deadline:
         if self._ends is None:
             return work(threading.Event())
         call = self._start(what, work)
-        if not call.done.wait(self.remaining()):
-            call.abandoned.set()
+        if not call.done.wait(self.remaining()) and call.abandon():
             raise DeadlineExceeded(f"no answer within {self.seconds:g} s while {what}")
         if call.error is not None:
             raise call.error
@@ -75,16 +124,20 @@ class Deadline:
         if self._ends is None:
             work()
             return
-        call = self._start(what, lambda _abandoned: work())
-        if not call.done.wait(self.remaining()):
-            call.abandoned.set()
+        try:
+            call = self._start(what, lambda _abandoned: work())
+        except DeadlineExceeded as refused:  # the database answers no one: the caller's answer must not wait
+            logger.warning("salesgate: %s", refused)
+            return
+        if not call.done.wait(self.remaining()) and call.abandon():
             logger.warning("salesgate: %s continues in the background after the %g s deadline", what, self.seconds)
         elif call.error is not None:
             raise call.error
 
-    @staticmethod
-    def _start(what: str, work: Callable[[threading.Event], T]) -> _Call[T]:
-        call = _Call(work)
+    def _start(self, what: str, work: Callable[[threading.Event], T]) -> _Call[T]:
+        if self.stragglers is not None:
+            self.stragglers.admit(what)
+        call = _Call(work, self.stragglers)
         context = contextvars.copy_context()
         threading.Thread(target=context.run, args=(call,), name=f"salesgate: {what}", daemon=True).start()
         return call

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from .deadline import Deadline
+from .deadline import Deadline, Stragglers
 from .decisions import Decision, Outcome, Reason
 from .engine.base import Backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
@@ -24,6 +24,7 @@ from .models import STORABLE_TEXT, CreditExposure, Order, OrderFacts, OrderLine,
 from .money import normalise_scale
 from .plugins import Hooks, build_plugin_manager
 from .policy.compiler import Policy, load_policy
+from .redaction import redact
 from .seed import seed_policy_path
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("salesgate")
 
 BackendName = Literal["durable", "python"]
+MAX_ABANDONED_CALLS = 16
+"""Calls a gate stopped waiting for that may still hold a thread (each on a database answering no one, until
+the store's or adapter's own timeout cuts its connection) before new decisions are answered at once."""
 OrderInput = OrderFacts | Mapping[str, Any]
 ReturnInput = ReturnFacts | Mapping[str, Any]
 
@@ -118,9 +122,11 @@ class Gate:
 
     ``store`` (a :class:`~salesgate_adapters.store.Store` or a database URL) keeps the decision log,
     approval requests and credit reservations (``check_credit(..., reserve=True)``); see
-    docs/store.md. ``timeout`` (seconds) bounds loading facts, reserving and recording: past it the
-    gate answers by its failure mode ("credit data unavailable"), it never hangs the caller. A
-    decision the store could not log is never returned as if logged: the failure mode answers
+    docs/store.md. ``timeout`` (seconds; default: the store's timeout when there is a store) bounds
+    loading facts, reserving and recording together: past it the gate answers by its failure mode
+    ("credit data unavailable"), it never hangs the caller. At most ``max_abandoned_calls`` (default 16)
+    calls it stopped waiting for may still hold a thread; past that, decisions are answered at once.
+    A decision the store could not log is never returned as if logged: the failure mode answers
     ("decision log unavailable").
     """
 
@@ -136,12 +142,14 @@ class Gate:
         failure_mode: Literal["closed", "open"] | None = None,
         store: Store | str | None = None,
         timeout: float | None = None,
+        max_abandoned_calls: int = MAX_ABANDONED_CALLS,
         adapter: str | object | None = None,
         adapter_options: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> None:
         self._backend_name: BackendName = backend
         self._timeout = Deadline(_seconds(timeout)).seconds  # checked here: a bad timeout fails at construction
+        self._stragglers = Stragglers(max_abandoned_calls)
         self._hooks = Hooks(build_plugin_manager(plugins, disable=disable_plugins, entry_points=entry_points))
         given = {"backend": backend != "durable", "plugins": bool(plugins), "disable_plugins": bool(disable_plugins),
                  "entry_points": not entry_points, "failure_mode": failure_mode is not None,
@@ -341,8 +349,9 @@ class Gate:
         the customer's lock: the exposure the rules see includes ``exposure.reserved``, the credit
         held for the customer's other unconfirmed orders, and the order is held unless the outcome
         is ``block``. Confirm or cancel the hold with :meth:`confirm_reservation` /
-        :meth:`cancel_reservation`. Asking again for the same order and amount returns the decision
-        made the first time. Unless the caller passes ``exposure``, it is loaded inside the lock.
+        :meth:`cancel_reservation`. Asking again for the same order and amount on the same facts returns
+        the decision made the first time; if the order or any fact changed, it is decided again (and the
+        hold adjusted). Unless the caller passes ``exposure``, it is loaded inside the lock.
         """
         return self.decide("credit_check", facts, explain=explain, reserve=reserve)
 
@@ -354,12 +363,20 @@ class Gate:
         succeeds the amount is held, never lost (see docs/store.md).
         """
         store = self._require_store()
-        return Deadline(self._timeout).run("confirming a reservation", lambda _abandoned: store.confirm(order_id))
+        return self._deadline().run("confirming a reservation", lambda _abandoned: store.confirm(order_id))
 
     def cancel_reservation(self, order_id: str) -> Reservation | None:
         """The order will not be entered: release its reservation. Idempotent, errors as for confirming."""
         store = self._require_store()
-        return Deadline(self._timeout).run("cancelling a reservation", lambda _abandoned: store.cancel(order_id))
+        return self._deadline().run("cancelling a reservation", lambda _abandoned: store.cancel(order_id))
+
+    def _deadline(self) -> Deadline:
+        """The budget of one call: the gate's ``timeout``, else its store's (so that with default options a
+        gate on a store answers within the store's timeout, recording included), else none."""
+        seconds = self._timeout
+        if seconds is None and self._store is not None:
+            seconds = self._store.timeout
+        return Deadline(seconds, self._stragglers)
 
     def _require_store(self) -> Store:
         if self._store is None:
@@ -384,7 +401,7 @@ class Gate:
             raise FactsError(f"unknown hook {hook!r}: use one of {', '.join(HOOKS)}")
         if reserve and (hook != "credit_check" or self._store is None):
             raise TypeError("reserve=True is for credit_check on a gate with a store: Gate(..., store=...)")
-        deadline = Deadline(self._timeout)
+        deadline = self._deadline()
         loaded = self._acquire()
         try:  # released once recorded too: close() frees the store only after the last recording
             return self._decide(hook, facts, loaded.contexts[1 if explain else 0], reserve, deadline)
@@ -579,7 +596,10 @@ class Gate:
                 cause: str | None = None) -> Decision:
         """The failure mode's answer; ``cause`` names what was unavailable when it is not the hook's data."""
         mode = self._failure_mode or context.policy.failure_mode
-        what = str(exc) if isinstance(exc, SalesgateError) else f"{type(exc).__name__}: {exc}"
+        # Whatever raised may quote a URL (a driver echoing its DSN, a plugin's own message): masked before it
+        # reaches the log, the decision, the decision log and the audit log. A traceback could quote one too,
+        # so only errors salesgate did not anticipate (a bug to find) are logged with theirs.
+        what = redact(str(exc) if isinstance(exc, SalesgateError) else f"{type(exc).__name__}: {exc}")
         logger.error("salesgate could not decide %s (%s); answering %s", hook, what, mode,
                      exc_info=not isinstance(exc, PluginError | SalesgateError))
         outcome = Outcome.block if mode == "closed" else Outcome.warn

@@ -8,13 +8,14 @@ the mapping file and line, the fact and the column, which the gate turns into a 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
@@ -26,6 +27,7 @@ from salesgate.errors import AdapterError, did_you_mean
 from salesgate.hookspecs import hookimpl
 from salesgate.models import CreditExposure, Customer, Delivery, Order, Product
 
+from ..deadlines import CallDeadlines, Overrun
 from .convert import ConversionError, Converter, base_type, converter_for, is_required, plain_decimal
 from .engine import ANSI_MODES, MYSQL, create_engine, redact, shown
 from .facts import EXPANDING_PARAMS, FACT_KINDS, OVERDUE_SINCE, TODAY, CountedOrder, HistoryOrder
@@ -35,6 +37,22 @@ DEFAULT_URL_ENV = "SALESGATE_DATABASE_URL"
 # Exposure sources combine: amounts add up, day counts take the largest.
 _EXPOSURE_SUMS = tuple(n for n, f in CreditExposure.model_fields.items() if base_type(f.annotation) is Decimal)
 _EXPOSURE_MAXES = tuple(n for n, f in CreditExposure.model_fields.items() if base_type(f.annotation) is int)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _within_timeout(method: Callable[Concatenate[SqlAdapter, P], R]) -> Callable[Concatenate[SqlAdapter, P], R]:
+    """The adapter's ``timeout`` as a total for one call of a data hook, whatever its queries and the network do."""
+
+    def bounded(self: SqlAdapter, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return self._deadlines.run(lambda: method(self, *args, **kwargs))
+        except Overrun:
+            raise AdapterError(f"database {self.url}: no answer within {self.timeout:g} s (the sql adapter's "
+                               "timeout, for the whole call): the connection was cut") from None
+
+    functools.update_wrapper(bounded, method)  # pluggy reads the hook's argument names through __wrapped__
+    return bounded
 
 
 class SqlAdapter:
@@ -44,8 +62,10 @@ class SqlAdapter:
     ``url`` (else the environment variable ``url_env``) is a SQLAlchemy URL:
     ``postgresql://user:pw@host/erp`` (psycopg 3), ``mysql://…`` or ``mariadb://…`` (PyMySQL),
     ``sqlite:///erp.db``. ``mapping`` is a shipped mapping (``demo``, ``erpnext``, ``odoo``) or
-    the path of your own. Engines the adapter creates time out after ``timeout`` seconds and open
-    read-only sessions; pass ``engine`` to use one you configured yourself (it is not closed by
+    the path of your own. ``timeout`` (seconds, default 5) bounds each call of a data hook as a whole —
+    connecting, every query, a server that trickles its answer — by cutting the connection when it
+    is spent; engines the adapter creates also get it as their connect and statement timeouts, and
+    open read-only sessions; pass ``engine`` to use one you configured yourself (it is not closed by
     :meth:`close`). ``today`` fixes the day exposure is counted at (a date, or a function
     returning one); by default it is today in the mapping's time zone.
     """
@@ -72,6 +92,8 @@ class SqlAdapter:
             if not text.strip():
                 raise AdapterError(f"sql adapter: no database URL: pass url=... or set {url_env}")
             self.engine, self._owns_engine = create_engine(text, timeout), True
+        self.timeout = timeout
+        self._deadlines = CallDeadlines(self.engine, timeout, own_pool=self._owns_engine)
         self._today = today
         self._statements: dict[str, list[tuple[Plan, Executable]]] = {
             fact: [(plan, _statement(plan)) for plan in self.mapping.plans(fact)]
@@ -101,11 +123,13 @@ class SqlAdapter:
     # -- the data hooks ---------------------------------------------------------------------------------
 
     @hookimpl
+    @_within_timeout
     def salesgate_load_customer(self, customer_id: str) -> Customer | None:
         found: Customer | None = self._one("customer", {"customer_id": customer_id})
         return found
 
     @hookimpl
+    @_within_timeout
     def salesgate_load_exposure(self, customer_id: str) -> CreditExposure | None:
         sources = self._statements["exposure"]
         if not sources:
@@ -131,6 +155,7 @@ class SqlAdapter:
         return exposure
 
     @hookimpl
+    @_within_timeout
     def salesgate_load_products(self, skus: list[str]) -> list[Product] | None:
         sources = self._statements["products"]
         if not sources or not skus:
@@ -147,6 +172,7 @@ class SqlAdapter:
         return found or None
 
     @hookimpl
+    @_within_timeout
     def salesgate_load_order(self, order_id: str) -> Order | None:
         params = {"order_id": order_id}
         header = self._one_row("order", params)
@@ -170,11 +196,13 @@ class SqlAdapter:
             raise AdapterError(self._where(plan, field, params, error["msg"])) from None
 
     @hookimpl
+    @_within_timeout
     def salesgate_load_delivery(self, order_id: str, sku: str) -> Delivery | None:
         found: Delivery | None = self._one("delivery", {"order_id": order_id, "sku": sku})
         return found
 
     @hookimpl
+    @_within_timeout
     def salesgate_load_counted_orders(self, customer_id: str, order_ids: list[str]) -> list[str] | None:
         """Which of the customer's reserved orders the ERP already counts (mapping fact ``counted_orders``)."""
         sources = self._statements["counted_orders"]
@@ -190,6 +218,7 @@ class SqlAdapter:
             counted.add(found.order_id)
         return [order_id for order_id in asked if order_id in counted]
 
+    @_within_timeout
     def order_ids(self, since: date, until: date) -> list[str]:
         """Ids of the orders entered from ``since`` (included) up to ``until`` (excluded: the caller passes
         the day after the last day it wants), in the order the mapping's ``order_history`` query gives
@@ -240,6 +269,10 @@ class SqlAdapter:
             text = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
             message = f"database {self.url} failed: {type(reason).__name__}: {redact(text, self.engine.url)}"
             raise AdapterError(self._where(plan, None, params, message)) from exc
+        except UnicodeError as exc:  # PyMySQL sends user and password as latin-1: a Chinese password cannot go
+            message = (f"database {self.url} failed: the driver cannot send the connection's user name or password "
+                       f"({type(exc).__name__}; PyMySQL takes latin-1 only)")
+            raise AdapterError(self._where(plan, None, params, message)) from None
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:

@@ -14,8 +14,13 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from salesgate.errors import AdapterError
+from salesgate.redaction import redact as redact_text
+from salesgate.redaction import redact_url, secrets_in
 
 DEFAULT_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
+SUPPORTED = ("postgresql", "mysql", "mariadb", "sqlite")
+"""The database types salesgate talks to; any other scheme (``oracle://``, ``mssql://``) is refused by name
+before a driver is looked for, so the message is the same whether or not that driver is installed."""
 EXTRAS = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 DRIVER_REQUIREMENTS = {"postgresql": "psycopg[binary]>=3.1", "mysql": "PyMySQL>=1.1"}
 """What each extra of pyproject.toml installs. salesgate is on no package index: a user installs
@@ -27,13 +32,13 @@ ANSI_MODES = "ANSI_QUOTES,PIPES_AS_CONCAT"
 
 
 def shown(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
+    """The URL with its password and secret query parameters masked."""
+    return redact_url(url)
 
 
 def redact(text: str, url: URL) -> str:
-    """A driver's message with the password removed, should a driver ever echo it."""
-    password = url.password
-    return text.replace(str(password), "***") if password else text
+    """A driver's message with every secret of ``url`` masked, should a driver ever echo one."""
+    return redact_text(text, secrets_in(url))
 
 
 def parse_url(text: str) -> URL:
@@ -45,23 +50,29 @@ def parse_url(text: str) -> URL:
                            "dialect[+driver]://user:password@host:port/database, e.g. "
                            "postgresql://erp@db.example.com/erp or sqlite:///erp.db") from None
     backend = url.get_backend_name()
+    if backend not in SUPPORTED:
+        raise AdapterError(unknown_type(url))
     if url.drivername == backend and backend in DEFAULT_DRIVERS:
         url = url.set(drivername=f"{backend}+{DEFAULT_DRIVERS[backend]}")
     return url
+
+
+def unknown_type(url: URL) -> str:
+    return f"unknown database type {url.drivername!r} in {shown(url)}: use postgresql, mysql, mariadb or sqlite"
 
 
 def create_engine(text: str, timeout: float) -> Engine:
     """An engine whose sessions time out after ``timeout`` seconds and cannot write."""
     url = parse_url(text)
     backend = url.get_backend_name()
-    options: dict[str, Any] = {"pool_pre_ping": True, "connect_args": _connect_args(url, timeout)}
+    # No pool pre-ping of SQLAlchemy's: the adapter's CallDeadlines pings under the call's deadline.
+    options: dict[str, Any] = {"pool_pre_ping": False, "connect_args": _connect_args(url, timeout)}
     if backend != "sqlite":
         options["pool_timeout"] = timeout
     try:
         engine = sa.create_engine(url, **options)
-    except NoSuchModuleError:
-        raise AdapterError(f"unknown database type {url.drivername!r} in {shown(url)}: use postgresql, "
-                           "mysql, mariadb or sqlite") from None
+    except NoSuchModuleError:  # a driver name SQLAlchemy does not know, e.g. postgresql+nosuch
+        raise AdapterError(unknown_type(url)) from None
     except ImportError as exc:
         extra = EXTRAS.get(backend)
         how = (f"pip install '{DRIVER_REQUIREMENTS[extra]}' (or, in the salesgate checkout, pip install '.[{extra}]')"

@@ -26,9 +26,10 @@ from .records import (
     canonical_json,
     inputs_digest,
 )
-from .store import URL_ENV, Store, StoreNotUpgraded
+from .store import SCHEMA_ENV, URL_ENV, Store, StoreNotUpgraded
 
 __all__ = [
+    "SCHEMA_ENV",
     "URL_ENV",
     "ApprovalError",
     "ApprovalRequest",

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, make_url, text
@@ -18,8 +20,9 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from salesgate.errors import AdapterError
+from salesgate.redaction import redact, redact_url, secrets_in
 
-from ..sql.engine import DEFAULT_DRIVERS
+from ..sql.engine import DEFAULT_DRIVERS, SUPPORTED, unknown_type
 
 T = TypeVar("T")
 
@@ -45,6 +48,8 @@ def make_engine(url: str | URL, timeout: float | None, **options: Any) -> Engine
     except Exception as exc:  # ArgumentError, ValueError: the text is not a URL at all
         raise StoreError(f"invalid database URL: {type(exc).__name__}") from None
     backend = parsed.get_backend_name()
+    if backend not in SUPPORTED:
+        raise StoreError(unknown_type(parsed))
     if parsed.drivername == backend and backend in DEFAULT_DRIVERS:  # the SQL adapter's default drivers, so
         parsed = parsed.set(drivername=f"{backend}+{DEFAULT_DRIVERS[backend]}")  # one URL serves both
     connect_args: dict[str, Any] = dict(options.pop("connect_args", {}))
@@ -62,7 +67,8 @@ def make_engine(url: str | URL, timeout: float | None, **options: Any) -> Engine
             connect_args.setdefault("write_timeout", whole + 2)
         elif backend == "sqlite":
             connect_args.setdefault("timeout", timeout)
-    options.setdefault("pool_pre_ping", True)
+    # With a timeout, CallDeadlines pings pooled connections itself, under the call's deadline.
+    options.setdefault("pool_pre_ping", timeout is None)
     try:
         return create_engine(parsed, connect_args=connect_args, **options)
     except ImportError:
@@ -72,22 +78,69 @@ def make_engine(url: str | URL, timeout: float | None, **options: Any) -> Engine
         raise StoreError(f"cannot use database {safe_url(parsed)}: {type(exc).__name__}: {exc}") from None
 
 
-def safe_url(url: str | URL) -> str:
-    """A URL fit for messages and logs: the password replaced by ``***``."""
+SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def in_schema(url: str | URL, schema: str, connect_args: dict[str, Any]) -> tuple[URL, dict[str, Any]]:
+    """The URL and connect arguments that put salesgate's tables (Alembic's version table too) in ``schema``.
+
+    PostgreSQL: the schema, as the connections' ``search_path`` (so salesgate's connections see
+    nothing else). MariaDB/MySQL: a database of that name on the same server (their "schema").
+    SQLite: a database file of its own next to the main one (``erp.db`` → ``erp.<schema>.db``).
+    """
+    if not SCHEMA_NAME.fullmatch(schema):
+        raise StoreError(f"invalid schema {schema!r}: letters, digits and _ only, not starting with a digit, "
+                         "at most 63 characters")
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+    except Exception:  # reported with the same words by make_engine
+        raise StoreError("invalid database URL") from None
+    backend = parsed.get_backend_name()
+    args = dict(connect_args)
+    if backend == "postgresql":
+        given = args.get("options", parsed.query.get("options", ""))
+        given = " ".join(given) if isinstance(given, tuple) else given
+        args["options"] = f"{given} -c search_path={schema}".strip()  # the last setting wins
+        return parsed, args
+    if backend in ("mysql", "mariadb"):
+        return parsed.set(database=schema), args
+    if backend == "sqlite":
+        main = parsed.database
+        if main in (None, "", ":memory:"):
+            raise StoreError("schema is for a SQLite database file, not an in-memory database")
+        return parsed.set(database=str(Path(main).with_name(f"{Path(main).stem}.{schema}.db"))), args
+    return parsed, args
+
+
+def create_schema(engine: Engine, schema: str) -> None:
+    """Create ``schema`` if it is missing, on a connection outside it: a PostgreSQL schema, a MariaDB
+    database (SQLite creates the file when it first connects)."""
+    backend = engine.dialect.name
+    if backend not in ("postgresql", "mysql", "mariadb"):
+        return
+    with engine.begin() as conn:
+        if backend == "postgresql":
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        else:
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{schema}` CHARACTER SET utf8mb4 "
+                              "COLLATE utf8mb4_bin"))
+
+
+def safe_url(url: str | URL) -> str:
+    """A URL fit for messages and logs: its password and secret query parameters replaced by ``***``."""
+    try:
+        return redact_url(make_url(url))
     except Exception:  # not a URL: say nothing about it
         return "<invalid URL>"
 
 
 def describe(exc: BaseException, url: URL | None = None) -> str:
-    """The driver's own first line of explanation, e.g. ``OperationalError: connection refused``."""
+    """The driver's own first line of explanation, e.g. ``OperationalError: connection refused``, with
+    every secret of ``url`` (and any URL the driver quotes) masked."""
     cause = getattr(exc, "orig", None) or exc
     lines = str(cause).strip().splitlines()
     message = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-    if url is not None and url.password:
-        message = message.replace(str(url.password), "***")
-    return message
+    return redact(message, secrets_in(url) if url is not None else ())
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -181,14 +234,18 @@ def backoff(attempt: int, base: float = 0.02) -> float:
     return float(min(1.0, base * 2**attempt) * jitter)
 
 
-def retrying(run: Callable[[], T], *, what: str, attempts: int, url: URL | None = None) -> T:
-    """Run a transaction, again after a deadlock or serialization failure; errors become StoreError."""
+def retrying(run: Callable[[], T], *, what: str, attempts: int, url: URL | None = None,
+             remaining: Callable[[], float | None] = lambda: None) -> T:
+    """Run a transaction, again after a deadlock or serialization failure; errors become StoreError.
+
+    ``remaining`` is the time left of the call's deadline: no retry starts once it is spent."""
     for attempt in range(attempts):
         try:
             return run()
         except DBAPIError as exc:
-            if is_retryable(exc) and attempt + 1 < attempts:
-                time.sleep(backoff(attempt))
+            left = remaining()
+            if is_retryable(exc) and attempt + 1 < attempts and (left is None or left > 0):
+                time.sleep(backoff(attempt) if left is None else min(left, backoff(attempt)))
                 continue
             raise StoreError(f"{what} failed: {describe(exc, url)}") from exc
         except SQLAlchemyError as exc:

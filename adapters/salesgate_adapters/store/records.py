@@ -215,7 +215,8 @@ class ReserveResult:
 
     ``reservation`` is the reservation holding credit for the order after the call (``None`` when the
     check blocked and nothing was held before). ``replayed`` is true when the order already held a
-    reservation for the same amount: nothing was decided again, ``decision`` is the one recorded then.
+    reservation for the same amount and was checked again on the very facts of the recorded decision:
+    nothing was logged or changed, ``decision`` is the one recorded then.
     ``reserved`` is the amount of the customer's other reservations the decision counted.
     """
 

@@ -14,16 +14,27 @@ from typing import Any, TypeVar
 
 from alembic.util import CommandError
 from pydantic import ValidationError
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, insert, select, text, update
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Select
 
 from salesgate.decisions import Decision, Outcome
 
+from ..deadlines import CallDeadlines, Overrun
 from . import approvals, audit, locks, migrate
 from .approvals import ApprovalRules, current_actor
-from .connection import StoreError, Timeouts, describe, make_engine, retrying, safe_url, transaction
+from .connection import (
+    StoreError,
+    Timeouts,
+    create_schema,
+    describe,
+    in_schema,
+    make_engine,
+    retrying,
+    safe_url,
+    transaction,
+)
 from .records import (
     ApprovalRequest,
     ApprovalStatus,
@@ -42,9 +53,14 @@ from .tables import NAME, approval_requests, credit_locks, credit_reservations, 
 T = TypeVar("T")
 
 URL_ENV = "SALESGATE_DATABASE_URL"
+SCHEMA_ENV = "SALESGATE_DATABASE_SCHEMA"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_TTL = timedelta(hours=24)
 SNAPSHOT = "REPEATABLE READ"
+FAILURE_IN_LOG = "salesgate could not decide: what failed is in the decision log (bound by decision_sha256)"
+"""What an audit entry says of a fallback decision instead of its failure text and reason. That text quotes
+what failed — hosts, ports, user names, driver messages — and an audit entry can never be scrubbed without
+breaking the chain, so it holds no connection details at all; the decision row keeps the (redacted) text."""
 
 Decide = Callable[[Decimal], Decision | tuple[Decision, Any]]
 """Called with the customer's reserved amount, inside the lock; returns the decision, or the decision
@@ -73,8 +89,11 @@ class Store:
     ``reservation_ttl`` is how long a reservation holds credit unless confirmed or cancelled;
     ``attempts`` is how often a transaction runs before a deadlock or serialization failure is
     reported; ``approvals`` (:class:`~.approvals.ApprovalRules`) sets when approval requests escalate
-    and expire, and to whom. Creating a store never touches the database: ``upgrade()`` creates the
-    tables.
+    and expire, and to whom. ``schema`` puts salesgate's tables apart from the ERP's: a PostgreSQL
+    schema (the connections' ``search_path``), a MariaDB/MySQL database on the same server, a SQLite
+    database file next to the main one (``erp.db`` → ``erp.<schema>.db``); ``upgrade()`` creates it
+    when missing. Creating a
+    store never touches the database: ``upgrade()`` creates the tables.
 
     Safe to share between threads: every call runs on its own pooled connection.
     """
@@ -87,6 +106,7 @@ class Store:
         reservation_ttl: timedelta = DEFAULT_TTL,
         attempts: int = 5,
         approvals: ApprovalRules | None = None,
+        schema: str | None = None,
         **engine_options: Any,
     ) -> None:
         if attempts < 1:
@@ -95,23 +115,35 @@ class Store:
             raise ValueError("reservation_ttl must be positive")
         self._timeouts = Timeouts(timeout)
         self._owns_engine = not isinstance(database, Engine)
+        self.schema = schema
+        self._outside_schema: Callable[[], Engine] | None = None
         if isinstance(database, Engine):
             if engine_options:
                 raise TypeError("engine options are only for a store given a URL")
+            if schema is not None:
+                raise TypeError("schema is for a store given a URL: point your own engine at the schema")
             self.engine = database
+        elif schema is not None:
+            options = dict(engine_options)
+            url, options["connect_args"] = in_schema(database, schema, options.get("connect_args", {}))
+            self.engine = make_engine(url, timeout, **options)
+            self._outside_schema = functools.partial(make_engine, database, timeout, **engine_options)
         else:
             self.engine = make_engine(database, timeout, **engine_options)
         self.timeout = timeout
+        self._deadlines = CallDeadlines(self.engine, timeout, own_pool=self._owns_engine)
         self.reservation_ttl = reservation_ttl
         self.attempts = attempts
         self.approval_rules = approvals if approvals is not None else ApprovalRules()
 
     @classmethod
     def from_env(cls, **options: Any) -> Store:
-        """A store on the database named by ``SALESGATE_DATABASE_URL``."""
+        """A store on the database named by ``SALESGATE_DATABASE_URL``, in the schema named by
+        ``SALESGATE_DATABASE_SCHEMA`` if that is set."""
         url = os.environ.get(URL_ENV, "").strip()
         if not url:
             raise StoreError(f"no database: set {URL_ENV} to a SQLAlchemy URL")
+        options.setdefault("schema", os.environ.get(SCHEMA_ENV, "").strip() or None)
         return cls(url, **options)
 
     @property
@@ -135,7 +167,15 @@ class Store:
 
     # -- migrations --------------------------------------------------------------------------------
     def upgrade(self, revision: str = "head") -> None:
-        """Create or migrate salesgate's tables to ``revision``; a no-op when they are there already."""
+        """Create or migrate salesgate's tables to ``revision``; a no-op when they are there already.
+        With a ``schema``, the schema (database) is created first if it is missing."""
+        if self.schema is not None and self._outside_schema is not None:
+            outside = self._outside_schema()
+            try:
+                retrying(lambda: create_schema(outside, self.schema or ""), what=f"creating schema {self.schema}",
+                         attempts=1, url=outside.url)
+            finally:
+                outside.dispose()
         self._migrate(lambda conn: migrate.upgrade(conn, revision), f"upgrading salesgate tables to {revision}")
 
     def downgrade(self, revision: str) -> None:
@@ -143,8 +183,25 @@ class Store:
         self._migrate(lambda conn: migrate.downgrade(conn, revision), f"downgrading salesgate tables to {revision}")
 
     def current(self) -> str | None:
-        """The revision the tables are at, ``None`` before the first upgrade."""
-        return self._read(migrate.current, "reading the salesgate schema revision")
+        """The revision the tables are at, ``None`` before the first upgrade (or before its schema exists)."""
+        try:
+            return self._read(migrate.current, "reading the salesgate schema revision")
+        except StoreError:
+            if self._outside_schema is not None and not self._schema_exists():
+                return None
+            raise
+
+    def _schema_exists(self) -> bool:
+        if self.engine.dialect.name == "sqlite":
+            return True  # created when first connected to
+        outside = self._outside_schema() if self._outside_schema is not None else self.engine
+        try:
+            with outside.connect() as conn:
+                found = conn.execute(text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"),
+                                     {"name": self.schema}).first()
+        finally:
+            outside.dispose()
+        return found is not None
 
     @staticmethod
     def knows(revision: str) -> bool:
@@ -234,11 +291,13 @@ class Store:
         audit.append(conn, "decision", {
             "decision_id": decision_id, "outcome": decision.outcome.value,
             "approvals": decision.required_roles,
-            "reasons": [{"rule": r.rule, "outcome": r.outcome.value, "message": r.message, "line_no": r.line_no,
-                         "plugin": r.plugin} for r in decision.reasons],
+            "reasons": [{"rule": r.rule, "outcome": r.outcome.value, "line_no": r.line_no, "plugin": r.plugin,
+                         "message": r.message if decision.failure is None else FAILURE_IN_LOG}
+                        for r in decision.reasons],
             "policy": {"name": decision.policy.name, "version": decision.policy.version,
                        "hash": decision.policy.hash},
-            "backend": decision.backend, "failure": decision.failure, "inputs_digest": inputs_digest(facts),
+            "backend": decision.backend,
+            "failure": None if decision.failure is None else FAILURE_IN_LOG, "inputs_digest": inputs_digest(facts),
             "approval_digest": digest, "decision_sha256": audit.decision_digest(as_json), **requests,
         }, now=now, subject=decision.subject, hook=decision.hook, actor=actor, policy_hash=decision.policy.hash)
         return decision_id
@@ -363,9 +422,12 @@ class Store:
         or is a function asked, inside the lock, which of the reserved order ids the ERP counts;
         their reservations are confirmed on the way, so an ERP confirmation whose ``confirm()`` was
         lost is never counted twice. An order that already holds a reservation for the same amount
-        (or a confirmed one) is a retry: the recorded decision is returned and nothing changes.
-        A different amount re-decides the order without its old hold; if that blocks, the old hold
-        stays. ``cancelled`` (set by a caller that stopped waiting) rolls everything back if it is set
+        (or a confirmed one) is decided again inside the lock; when ``decide`` gives the facts the
+        recorded decision was made on (same inputs digest) and the same answer, it is a retry: the
+        recorded decision is returned and nothing changes. Otherwise — changed facts, or a different
+        amount — the new decision is logged and the hold moves onto it (without counting the order's
+        old hold; a confirmed reservation of the same amount stays confirmed); if it blocks, the old
+        hold stays. ``cancelled`` (set by a caller that stopped waiting) rolls everything back if it is set
         before the commit. Raises :class:`StoreError` when the database fails; whatever ``decide``
         raises propagates, after the rollback.
         """
@@ -393,15 +455,14 @@ class Store:
         held = credit_reservations.c
         existing_row = conn.execute(select(credit_reservations).where(held.order_id == order_id)).first()
         existing = _reservation(existing_row) if existing_row is not None else None
-        if existing is not None:
-            if existing.customer_id != customer_id:
-                raise StoreError(f"order {order_id!r} holds a reservation of customer {existing.customer_id!r}, "
-                                 f"not {customer_id!r}")
-            # The same order for the same amount: the decision made then. An amended amount (confirmed or
-            # not) is decided again: a confirmed order raised from 100 to 900,000 must not pass unchecked.
-            if existing.amount == amount and (existing.status == "confirmed" or existing.counts(now)):
-                return ReserveResult(decision=self._decision(conn, existing.decision_id), reservation=existing,
-                                     replayed=True, reserved=Decimal(0), decision_id=existing.decision_id)
+        if existing is not None and existing.customer_id != customer_id:
+            raise StoreError(f"order {order_id!r} holds a reservation of customer {existing.customer_id!r}, "
+                             f"not {customer_id!r}")
+        # The same order for the same amount may be a retry: replayed below, but only if the facts are still
+        # those the recorded decision was made on. An amended amount (confirmed or not) is decided again: a
+        # confirmed order raised from 100 to 900,000 must not pass unchecked.
+        same_amount = existing is not None and existing.amount == amount and (
+            existing.status == "confirmed" or existing.counts(now))
         active = {row.order_id: _money(row.amount) for row in conn.execute(
             select(held.order_id, held.amount)
             .where(held.customer_id == customer_id, held.status == "reserved", held.expires_at > now,
@@ -416,6 +477,12 @@ class Store:
         _check(cancelled)
         answer = _outside(lambda: decide(reserved))
         decision, facts = answer if isinstance(answer, tuple) else (answer, None)
+        if same_amount and existing is not None:
+            recorded = self._recorded(conn, existing.decision_id)
+            if recorded.inputs_digest == inputs_digest(facts) and _same_answer(recorded.decision, decision):
+                _check(cancelled)
+                return ReserveResult(decision=recorded.decision, reservation=existing, replayed=True,
+                                     reserved=reserved, decision_id=existing.decision_id, facts=facts)
         # The order's lock row exists (checked above); a decision about another subject creates its own here
         # rather than running the whole reservation, and asking the ERP, again.
         decision_id = self._insert_decision(conn, decision, facts, now, current_actor(), create_lock=True)
@@ -423,13 +490,16 @@ class Store:
         refused = decision.failure is None and approvals.rejected_in_force(conn, order_id, approval_digest(facts))
         reservation = existing if existing is not None and existing.counts(now) and not refused else None
         if decision.outcome is not Outcome.block and not refused:
+            # A confirmed order decided again for the same amount stays confirmed: the ERP counts it already.
+            status = "confirmed" if same_amount and existing is not None and existing.status == "confirmed" \
+                else "reserved"
             reservation = Reservation(
                 id=existing.id if existing is not None else str(uuid.uuid4()), customer_id=customer_id,
-                order_id=order_id, amount=amount, status="reserved", outcome=decision.outcome,
+                order_id=order_id, amount=amount, status=status, outcome=decision.outcome,
                 created_at=existing.created_at if existing is not None else now, updated_at=now,
                 expires_at=now + ttl, policy_hash=decision.policy.hash, decision_id=decision_id,
             )
-            values = {"amount": amount, "status": "reserved", "outcome": decision.outcome.value, "updated_at": now,
+            values = {"amount": amount, "status": status, "outcome": decision.outcome.value, "updated_at": now,
                       "expires_at": reservation.expires_at, "policy_hash": reservation.policy_hash,
                       "decision_id": decision_id}
             if existing is not None:
@@ -441,11 +511,11 @@ class Store:
         return ReserveResult(decision=decision, reservation=reservation, replayed=False, reserved=reserved,
                              decision_id=decision_id, facts=facts)
 
-    def _decision(self, conn: Connection, decision_id: str | None) -> Decision:
+    def _recorded(self, conn: Connection, decision_id: str | None) -> RecordedDecision:
         row = conn.execute(select(decisions).where(decisions.c.id == decision_id)).first() if decision_id else None
         if row is None:
             raise StoreError(f"the decision log has no decision {decision_id!r} for this reservation")
-        return _recorded(row).decision
+        return _recorded(row)
 
     def reservation(self, order_id: str) -> Reservation | None:
         """The reservation of an order, whatever its status."""
@@ -521,15 +591,28 @@ class Store:
     def _locking(self, work: Callable[[Connection], T], what: str) -> T:
         """Run ``work`` (READ COMMITTED) taking lock rows; a lock row it finds missing is created in a
         transaction of its own and the work runs again (a reservation may miss two: the order's, the customer's)."""
-        created: set[tuple[str, str]] = set()
-        while True:
-            try:
-                return self._write(work, what, isolation="READ COMMITTED")
-            except locks.MissingLockRow as missing:
-                if (missing.table.name, missing.key) in created:
-                    raise StoreError(f"{what} failed: {missing} (it disappeared as soon as it was created)") from None
-                created.add((missing.table.name, missing.key))
-                self._write(functools.partial(locks.insert_if_missing, table=missing.table, key=missing.key), what)
+        def attempts() -> T:
+            created: set[tuple[str, str]] = set()
+            while True:
+                try:
+                    return self._write(work, what, isolation="READ COMMITTED")
+                except locks.MissingLockRow as missing:
+                    if (missing.table.name, missing.key) in created:
+                        raise StoreError(f"{what} failed: {missing} (it disappeared as soon as it was created)"
+                                         ) from None
+                    created.add((missing.table.name, missing.key))
+                    self._write(functools.partial(locks.insert_if_missing, table=missing.table, key=missing.key),
+                                what)
+
+        return self._bounded(attempts, what)
+
+    def _bounded(self, work: Callable[[], T], what: str) -> T:
+        """``work()`` within the store's timeout, a total for the whole call (see :mod:`..deadlines`)."""
+        try:
+            return self._deadlines.run(work)
+        except Overrun:
+            raise StoreError(f"{what}: no answer within {self.timeout:g} s (the store's timeout, for the whole "
+                             "call): the connection was cut") from None
 
     def _write(self, work: Callable[[Connection], T], what: str, *, isolation: str | None = None) -> T:
         return self._run(work, what, isolation=isolation, write=True)
@@ -557,7 +640,14 @@ class Store:
                                            "upgrade`") from None
                 raise
 
-        return retrying(once, what=what, attempts=self.attempts, url=self.engine.url)
+        return self._bounded(lambda: retrying(once, what=what, attempts=self.attempts, url=self.engine.url,
+                                              remaining=self._deadlines.remaining), what)
+
+
+def _same_answer(recorded: Decision, new: Decision) -> bool:
+    """Whether a decision made again says what the recorded one said (same policy, outcome, reasons,
+    approvals and figures): with equal facts it always does, as rules are deterministic."""
+    return bool(recorded.model_dump(mode="json", exclude={"trace"}) == new.model_dump(mode="json", exclude={"trace"}))
 
 
 class StoreNotUpgraded(StoreError):
@@ -577,9 +667,9 @@ def not_upgraded(exc: DBAPIError) -> bool:
     args: tuple[Any, ...] = getattr(cause, "args", ())
     if args and isinstance(args[0], int):
         return args[0] in UNDEFINED_MYSQL_ERRORS
-    text = str(cause)
-    return text.startswith(("no such table: salesgate_", "no such column: ")) or (
-        "has no column named" in text and "salesgate_" in text)
+    message = str(cause)
+    return message.startswith(("no such table: salesgate_", "no such column: ")) or (
+        "has no column named" in message and "salesgate_" in message)
 
 
 def _outside(call: Callable[[], T]) -> T:

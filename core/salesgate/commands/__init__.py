@@ -63,13 +63,21 @@ def url_option(func: F) -> F:
     return option(func)
 
 
-def open_store(url: str | None) -> Store:
-    from salesgate_adapters.store import URL_ENV, Store
+def schema_option(func: F) -> F:
+    option = click.option("--schema", metavar="NAME",
+                          help="Where salesgate's tables live: a PostgreSQL schema, a MariaDB database, a SQLite "
+                               "file next to the main one (default: $SALESGATE_DATABASE_SCHEMA, else none).")
+    return option(func)
+
+
+def open_store(url: str | None, schema: str | None = None) -> Store:
+    """The store the command works on: ``--url``/``--schema``, else the environment."""
+    from salesgate_adapters.store import SCHEMA_ENV, URL_ENV, Store
 
     url = url or os.environ.get(URL_ENV, "").strip()
     if not url:
         raise CommandInputError(f"no database: pass --url URL or set {URL_ENV}")
-    return Store(url)
+    return Store(url, schema=schema or os.environ.get(SCHEMA_ENV, "").strip() or None)
 
 
 def show(*renderables: RenderableType, width: int = NON_TTY_WIDTH) -> None:

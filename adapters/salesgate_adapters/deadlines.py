@@ -1,0 +1,217 @@
+"""A total deadline per database call, kept by cutting the connection of a call that overruns it.
+
+Drivers time out per read, not per call: PyMySQL's ``read_timeout`` restarts on every byte, so a
+server (or a proxy, or a bad network) that trickles one byte a second holds a call for ever, and
+libpq has no client-side limit once connected. Server-side ``statement_timeout`` cannot help when
+the server is the problem. So each call that salesgate makes (a store method, an adapter's data
+hook) runs under a :class:`CallDeadlines` budget: a timer that, when the budget is spent, shuts
+down the socket of every connection the call holds (``interrupt()`` on SQLite). The driver's
+blocked read returns at once with an error, the connection is discarded, and the calling thread is
+free again — no thread is left waiting on a trickling server after its call's deadline.
+
+Connections are attached to the budget of the call that opens them (pool ``connect``, before
+SQLAlchemy's first-connect queries) or checks them out (``checkout``); a PyMySQL connection is
+attached before its handshake (``defer_connect``), as a server may trickle that too. On engines
+salesgate creates, the pool's pre-ping is our ``checkout`` listener's, after the attachment, so a
+ping is bounded like any statement. libpq bounds its own connect phase (``connect_timeout``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import math
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Engine
+
+T = TypeVar("T")
+
+_RETRY_CUT = 0.05  # a connection still without a socket when the budget ran out is cut again this often
+
+_budgets: contextvars.ContextVar[dict[int, _Budget] | None] = contextvars.ContextVar(
+    "salesgate_budgets", default=None)
+"""The budgets of the calls running in this context, by CallDeadlines (one per engine): a store call
+that asks the ERP inside its transaction runs under both the store's and the adapter's budget."""
+
+
+class Overrun(Exception):
+    """The call ran past its total deadline; its connections were cut."""
+
+
+class _Budget:
+    """One call's time budget and the connections it holds."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        self.expired = False
+        self.done = False
+        self.connections: list[Any] = []
+        self.lock = threading.Lock()
+        self.timer: threading.Timer | None = None
+
+    def remaining(self) -> float:
+        return max(0.0, self.ends - time.monotonic())
+
+    def hold(self, connection: Any) -> None:
+        with self.lock:
+            self.connections.append(connection)
+            if self.expired:
+                _cut(connection)
+
+    def release(self, connection: Any) -> None:
+        with self.lock:
+            self.connections = [c for c in self.connections if c is not connection]
+
+    def expire(self) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.expired = True
+            pending = [c for c in self.connections if not _cut(c)]
+        if pending:  # PyMySQL before its socket exists: try again shortly, until the call ends
+            self._arm(_RETRY_CUT)
+
+    def start(self) -> None:
+        self._arm(self.seconds)
+
+    def _arm(self, seconds: float) -> None:
+        timer = threading.Timer(seconds, self.expire)
+        timer.daemon = True
+        timer.name = "salesgate: call deadline"
+        self.timer = timer
+        timer.start()
+
+    def finish(self) -> None:
+        with self.lock:
+            self.done = True
+            self.connections = []
+            timer = self.timer
+        if timer is not None:
+            timer.cancel()
+
+
+class CallDeadlines:
+    """Total deadlines for the calls made on one engine: ``seconds`` per call (``None``: no limit).
+
+    ``own_pool``: the engine is ours, so its pre-ping is replaced by one that runs under the budget
+    (an engine given by the caller keeps its own settings; its connections are still cut).
+    """
+
+    def __init__(self, engine: Engine, seconds: float | None, *, own_pool: bool) -> None:
+        self.seconds = seconds
+        self.engine = engine
+        if seconds is None:
+            return
+        # First among the connect listeners: SQLAlchemy's own first-connect setup (the server version query)
+        # runs in one of them, and a server may trickle its answer.
+        event.listen(engine.pool, "connect", self._connected, insert=True)
+        event.listen(engine.pool, "checkout", self._checkout)
+        event.listen(engine.pool, "checkin", self._checkin)
+        self._ping = own_pool
+        if engine.dialect.driver == "pymysql":
+            event.listen(engine, "do_connect", self._connect_pymysql)
+
+    def current(self) -> _Budget | None:
+        budgets = _budgets.get()
+        return None if budgets is None else budgets.get(id(self))
+
+    @contextmanager
+    def call(self) -> Iterator[_Budget | None]:
+        """The budget of one call, or the one already running in this context (nested calls share it)."""
+        if self.seconds is None or self.current() is not None:
+            yield self.current()
+            return
+        budget = _Budget(self.seconds)
+        token = _budgets.set({**(_budgets.get() or {}), id(self): budget})
+        budget.start()
+        try:
+            yield budget
+        finally:
+            budget.finish()
+            _budgets.reset(token)
+
+    def run(self, work: Callable[[], T]) -> T:
+        """``work()`` under a budget; :class:`Overrun` if the budget ran out while it ran (whatever it raised)."""
+        with self.call() as budget:
+            try:
+                result = work()
+            except Exception as error:
+                if budget is not None and budget.expired:
+                    raise Overrun() from error
+                raise
+            if budget is not None and budget.expired:
+                raise Overrun()
+            return result
+
+    def remaining(self) -> float | None:
+        budget = self.current()
+        return None if budget is None else budget.remaining()
+
+    # -- pool and dialect events ----------------------------------------------------------------------
+    def _connected(self, dbapi_connection: Any, record: Any) -> None:
+        record.info["salesgate_fresh"] = True  # no pre-ping at its first checkout
+        budget = self.current()
+        if budget is not None:
+            budget.hold(dbapi_connection)
+
+    def _checkout(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        budget = self.current()
+        if budget is not None:
+            budget.hold(dbapi_connection)
+        if self._ping and not record.info.pop("salesgate_fresh", False):
+            try:
+                alive = self.engine.dialect.do_ping(dbapi_connection)
+            except Exception as error:
+                raise exc.DisconnectionError(f"pre-ping failed: {type(error).__name__}") from None
+            if not alive:
+                raise exc.DisconnectionError("pre-ping failed")
+
+    def _checkin(self, dbapi_connection: Any, _record: Any) -> None:
+        budget = self.current()
+        if budget is not None and dbapi_connection is not None:
+            budget.release(dbapi_connection)
+
+    def _connect_pymysql(self, dialect: Any, _record: Any, cargs: tuple[Any, ...],
+                         cparams: dict[str, Any]) -> Any:
+        budget = self.current()
+        if budget is None:
+            return None  # SQLAlchemy connects as usual
+        remaining = max(1, math.ceil(budget.remaining()))
+        cparams = {**cparams, "defer_connect": True,
+                   "connect_timeout": min(cparams.get("connect_timeout") or remaining, remaining)}
+        connection = dialect.loaded_dbapi.connect(*cargs, **cparams)  # pymysql.connect
+        budget.hold(connection)
+        try:
+            connection.connect()
+        finally:
+            budget.release(connection)
+        return connection
+
+
+def _cut(connection: Any) -> bool:
+    """Make a blocked driver call on ``connection`` return now; ``False`` if there is nothing to cut yet."""
+    raw = getattr(connection, "driver_connection", connection)
+    try:
+        if hasattr(raw, "_sock"):  # PyMySQL: no socket yet while it connects
+            if raw._sock is None:
+                return False
+            raw._sock.shutdown(socket.SHUT_RDWR)
+        elif hasattr(raw, "pgconn"):  # psycopg 3
+            duplicate = socket.socket(fileno=os.dup(raw.pgconn.socket))
+            try:
+                duplicate.shutdown(socket.SHUT_RDWR)  # shuts the socket itself, under libpq's descriptor too
+            finally:
+                duplicate.close()
+        elif callable(getattr(raw, "interrupt", None)):  # sqlite3
+            raw.interrupt()
+    except Exception:  # noqa: S110 - closed already (every driver says so its own way): nothing left to cut
+        pass
+    return True
