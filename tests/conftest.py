@@ -124,6 +124,27 @@ def namespace(backend: str, tmp: Path) -> Iterator[Database]:
         admin.dispose()
 
 
+
+@contextmanager
+def row_locked(database: Database, table: str, key_column: str, key: str) -> Iterator[None]:
+    """Another transaction holds the row ``table.key_column = key`` locked (SQLite: the database's write
+    lock) and sits on it until the block ends: what a slow or stuck peer looks like to the store."""
+    engine = database.engine()
+    with engine.connect() as conn:
+        if database.backend == "sqlite":
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.begin()
+            # table and column are the test's own constants, never input
+            conn.execute(text(f"SELECT {key_column} FROM {table} WHERE {key_column} = :key FOR UPDATE"),  # noqa: S608
+                         {"key": key})
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("ROLLBACK") if database.backend == "sqlite" else conn.rollback()
+    engine.dispose()
+
 @pytest.fixture(params=BACKENDS)
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """An empty namespace on each backend, for one test."""

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from conftest import Database, namespace
+from conftest import Database, namespace, row_locked
 from fixtures.servers import trickling_server
 from salesgate import AdapterError, CreditExposure, Decision, Gate, Outcome, hookimpl
 from salesgate.gate import MAX_ABANDONED_CALLS
@@ -202,20 +202,8 @@ def customer_locked(database: Database, store: Store, customer: str) -> Iterator
     """Another transaction holds the customer's lock (SQLite: the database's write lock) and sits on it."""
     warm_up = unique("warm-up")
     store.reserve(customer, warm_up, Decimal(0), lambda reserved: allow(warm_up))  # creates the lock row
-    engine = database.engine()
-    with engine.connect() as conn:
-        if database.backend == "sqlite":
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.begin()
-            conn.execute(text("SELECT customer_id FROM salesgate_credit_locks WHERE customer_id = :c FOR UPDATE"),
-                         {"c": customer})
-        try:
-            yield
-        finally:
-            conn.exec_driver_sql("ROLLBACK") if database.backend == "sqlite" else conn.rollback()
-    engine.dispose()
+    with row_locked(database, "salesgate_credit_locks", "customer_id", customer):
+        yield
 
 
 def allow(order_id: str) -> Decision:

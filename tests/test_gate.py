@@ -13,7 +13,6 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 
-from conftest import Database
+from conftest import Database, row_locked
 from salesgate import (
     Decision,
     FactsError,
@@ -828,25 +826,6 @@ def test_a_decision_the_store_cannot_log_is_answered_by_the_failure_mode(empty_d
     assert decision.approvals == []
 
 
-@contextmanager
-def _subject_locked(database: Database, subject: str) -> Iterator[None]:
-    """Another transaction holds the order's lock row (SQLite: the database's write lock) and sits on it."""
-    engine = database.engine()
-    with engine.connect() as conn:
-        if database.backend == "sqlite":
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.begin()
-            conn.execute(text("SELECT subject FROM salesgate_subject_locks WHERE subject = :s FOR UPDATE"),
-                         {"s": subject})
-        try:
-            yield
-        finally:
-            conn.exec_driver_sql("ROLLBACK") if database.backend == "sqlite" else conn.rollback()
-    engine.dispose()
-
-
 def test_a_decision_not_logged_by_the_deadline_is_answered_by_the_failure_mode_and_rolled_back(
         database: Database, seed: Policy) -> None:
     order_id = _unique("SO")
@@ -854,7 +833,7 @@ def test_a_decision_not_logged_by_the_deadline_is_answered_by_the_failure_mode_a
                                                      timeout=1) as gate:
         first = gate.approve_order(with_order(order__id=order_id))  # logged; creates the order's lock row
         assert first.failure is None
-        with _subject_locked(database, order_id):
+        with row_locked(database, "salesgate_subject_locks", "subject", order_id):
             late = gate.approve_order(with_order(order__id=order_id, order__guarantee=True))
             assert late.outcome is Outcome.block
             assert "no answer within 1 s while recording the decision" in (late.failure or "")
