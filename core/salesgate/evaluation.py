@@ -37,7 +37,7 @@ from .hooknames import Hook
 from .models import OrderFacts, ReturnFacts
 from .money import ONE, ZERO, round_money
 from .policy.compiler import CompiledRule, Policy
-from .policy.limits import MAX_NUMBER
+from .policy.limits import PRICE_CEILING
 
 
 @dataclass(frozen=True)
@@ -314,7 +314,7 @@ def _out_of_range(rule: CompiledRule, kind: str, price: Decimal, line_no: int | 
     """A price no figure of a decision can hold: said with the rule that made it, never a crash."""
     where = f" of line {line_no}" if line_no is not None else ""
     return PolicyError(PolicyProblem(
-        f"{kind} made the price{where} {price:.6E}, beyond what a price may be (at most 15 digits before the "
+        f"{kind} made the price{where} {price:.6E}, beyond what a price may be (at most 14 digits before the "
         "decimal point): the rule cannot price this order", rule.file, rule.line, rule.id, "then"))
 
 
@@ -374,7 +374,7 @@ def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
     up to a ``stop``, then the floors. Each change is appended to ``adjustments`` unless None
     (bulk replays need the price only; it is the same computation either way).
 
-    A price that leaves the range prices may have (``MAX_NUMBER``: a thousand 100% markups, a
+    A price that leaves the range prices may have (``limits.MAX_PRICE``: fifty 100% markups, a
     formula multiplying large facts) raises a :class:`PolicyError` naming the rule, which the gate
     answers with its failure mode and that reason."""
     price = base
@@ -399,7 +399,7 @@ def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
                 price = price * (ONE - value)
             else:
                 price = price + value
-            if not -MAX_NUMBER < price < MAX_NUMBER:
+            if not -PRICE_CEILING < price < PRICE_CEILING:
                 raise _out_of_range(rule, kind, price, line_no)
             if adjustments is not None:
                 adjustments.append(PriceAdjustment.assemble({
@@ -410,7 +410,7 @@ def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
     for rule, value in floors:
         before = price
         price = max(price, value)
-        if price >= MAX_NUMBER:
+        if price >= PRICE_CEILING:
             raise _out_of_range(rule, "floor", price, line_no)
         if adjustments is not None:
             adjustments.append(PriceAdjustment.assemble({

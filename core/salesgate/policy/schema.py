@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ..hooknames import Hook
-from .limits import MAX_NUMBER
+from .limits import MAX_PRICE
 from .yamlfile import YamlScalar
 
 
@@ -83,10 +83,11 @@ Role = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 def _amount(value: Decimal) -> Decimal:
-    """An amount a price can carry: finite, with at most 15 digits before the decimal point."""
-    if not value.is_finite() or abs(value) >= MAX_NUMBER:
-        raise ValueError(f"the amount {value} is too large: amounts in a policy have at most 15 digits before the "
-                         "decimal point")
+    """An amount a price can carry: finite, and below what a price may be (``MAX_PRICE``): a larger
+    ``add`` would take every line it reaches past that, so the rule could never price an order."""
+    if not value.is_finite() or abs(value) >= MAX_PRICE:
+        raise ValueError(f"the amount {value} is too large: an amount added to a price has at most 14 digits before "
+                         "the decimal point")
     return value
 
 
