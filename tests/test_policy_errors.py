@@ -687,3 +687,27 @@ def test_a_price_formula_yaml_reads_as_a_number_is_that_number(tmp_path: Path, t
                                                         name="p", hook="pricing")})
     action = load_policy(root).rules[0].action
     assert (action.set_price or action.floor) == Const(price, Kind.number)
+
+
+@pytest.mark.parametrize(("text", "what"), [
+    (r'"加急\ud800"', r"a lone surrogate ('\ud800') at character 3"),
+    (r'"加急\0"', r"a NUL character (\0) at character 3"),
+])
+def test_policy_text_no_database_can_store_is_refused_at_its_line(tmp_path: Path, text: str, what: str) -> None:
+    """A message holding a lone surrogate validated; with a store, every decision the rule fired on
+    then failed to be logged and was answered by the failure mode."""
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: r1\n    when: order.total > 1\n"
+        f"    then: {{ require: [sales_manager], message: {{ zh: {text}, en: ok }} }}\n")})
+    problem, _ = only_problem(root)
+    assert (problem.path, problem.line) == (str(root / "a.yaml"), 7)
+    assert problem.message == f"the text holds {what}, which no database can store: remove the escape"
+
+
+def test_a_condition_holding_a_lone_surrogate_is_one_clear_problem(tmp_path: Path) -> None:
+    """It was two problems naming pydantic's union members: 'when.constrained-str' and 'Input should be True'."""
+    root = write_policy(tmp_path, {"a.yaml": rules_file('  - id: r1\n    when: "customer.region == \'\\udc00\'"\n'
+                                                        "    then: { require: [sales_manager] }\n")})
+    problem, _ = only_problem(root)
+    assert problem.line == 6
+    assert "a lone surrogate ('\\udc00') at character 21" in problem.message

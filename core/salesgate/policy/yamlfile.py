@@ -11,6 +11,7 @@ is larger, deeper or expands through aliases further than :mod:`salesgate.policy
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -172,8 +173,32 @@ class _NotADate(yaml.constructor.ConstructorError):
     """A value YAML reads as a date that no calendar has: the file's mistake, not its syntax."""
 
 
+class _NotStorable(yaml.constructor.ConstructorError):
+    """Text no database stores: a NUL character or a lone surrogate, which only a double-quoted
+    YAML escape (``"\\0"``, ``"\\ud800"``) can write."""
+
+
+_UNSTORABLE = re.compile("[\0\ud800-\udfff]")
+
+
+def _construct_text(loader: _LineLoader, node: yaml.ScalarNode) -> str:
+    """Text as SafeLoader reads it, refused at its line when it holds a NUL character or a lone
+    surrogate, as facts are (:data:`salesgate.models.STORABLE_TEXT`): a rule's message holding a
+    lone surrogate validated, then every decision it fired on could not be logged (no database
+    takes it as UTF-8) and was answered by the failure mode; PostgreSQL's text holds no NUL."""
+    text = str(loader.construct_scalar(node))
+    bad = _UNSTORABLE.search(text)
+    if bad is not None:
+        char = bad.group()
+        what = "a NUL character (\\0)" if char == "\0" else f"a lone surrogate ({char!r})"
+        raise _NotStorable(None, None, f"the text holds {what} at character {bad.start() + 1}, which no database "
+                           "can store: remove the escape", node.start_mark)
+    return text
+
+
 _LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_date)
+_LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_text)
 
 
 def load_yaml(path: Path, display: str | None = None) -> Any:
@@ -197,7 +222,7 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
-        if isinstance(exc, _NotADate | _TooLarge):
+        if isinstance(exc, _NotADate | _NotStorable | _TooLarge):
             what = problem
         elif isinstance(exc, yaml.constructor.ConstructorError):
             what = f"YAML syntax error: {problem}"
