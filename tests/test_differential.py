@@ -231,17 +231,18 @@ def test_a_whole_number_price_formula_prices_the_line_on_both_backends(tmp_path:
     _same(*decisions)
 
 
-@pytest.mark.parametrize("then", ['{ set_price: "line.unit_price * 900000000000" }', "{ markup: 100% }"])
+@pytest.mark.parametrize("then", ['{ set_price: "line.unit_price * 920000000000" }',
+                                  '{ set_price: "line.product.list_price * 10" }'])
 def test_a_price_the_check_stage_reads_is_decided_alike_by_both_backends(tmp_path: Any, then: str) -> None:
-    """A policy price of 9 × 10^14 was below the old price limit (10^15): the python backend decided
+    """A policy price of 9.2 × 10^14 was below the old price limit (10^15): the python backend decided
     the check stage on it, the durable backend (numbers end at 9.2 × 10^14) failed every such order.
-    A price now stays below 10^14, the most an amount in a fact may hold, and both say so alike."""
+    A price now stays below 9 × 10^14, and both backends say so alike."""
     rules = (f"  - id: big\n    scope: line\n    when: true\n    then: {then}\n"
              "  - id: below\n    scope: line\n    when: line.unit_price < line.policy_price\n"
              "    then: { require: [sales_manager] }\n")
     order = {**PRICED_ORDER, "order": {**PRICED_ORDER["order"], "lines": [
         {"line_no": 7, "sku": "P1", "qty": 1, "unit_price": "1000"}]},
-        "products": [{"sku": "P1", "list_price": "60000000000000", "cost": "700", "stock": 10}]}
+        "products": [{"sku": "P1", "list_price": "99999999999999.9999", "cost": "700", "stock": 10}]}
     gates = _pricing_gates(tmp_path, rules)
     try:
         decisions = [gate.price_order(order) for gate in gates]
@@ -251,14 +252,14 @@ def test_a_price_the_check_stage_reads_is_decided_alike_by_both_backends(tmp_pat
     for decision in decisions:
         assert decision.failure is not None
         assert "rule 'big', field 'then'" in decision.failure
-        assert "beyond what a price may be (at most 14 digits before the decimal point)" in decision.failure
+        assert "beyond what a price may be (below 9 × 10^14, what both backends compare exactly)" in decision.failure
     _same(*decisions)
 
 
 def test_a_price_rounding_up_to_the_limit_is_refused_on_both_backends(tmp_path: Any) -> None:
-    """99,999,999,999,999.995 is below 10^14 but is priced at 100,000,000,000,000.00 once rounded."""
+    """899,999,999,999,999.995 is below 9 × 10^14 but is priced at 900,000,000,000,000.00 once rounded."""
     gates = _pricing_gates(tmp_path, "  - id: near\n    scope: line\n    when: true\n"
-                                     "    then: { set_price: line.unit_price * 99999999999.999995 }\n")
+                                     "    then: { set_price: line.unit_price * 899999999999.999999995 }\n")
     try:
         decisions = [gate.price_order(PRICED_ORDER) for gate in gates]
     finally:
@@ -266,7 +267,7 @@ def test_a_price_rounding_up_to_the_limit_is_refused_on_both_backends(tmp_path: 
             gate.close()
     for decision in decisions:
         assert decision.failure is not None
-        assert "rule 'near', field 'then': set made the price of line 7 1.000000E+14" in decision.failure
+        assert "rule 'near', field 'then': set made the price of line 7 9.000000E+14" in decision.failure
     _same(*decisions)
 
 
@@ -285,6 +286,6 @@ def test_a_price_pushed_past_what_prices_hold_fails_with_the_rule_on_both_backen
         assert decision.outcome.value == "block"
         assert decision.failure is not None
         assert f"{tmp_path / 'p.yaml'}:" in decision.failure
-        assert ("rule 'up-36', field 'then': markup made the price of line 7 1.374390E+14, beyond what a price may be"
+        assert ("rule 'up-39', field 'then': markup made the price of line 7 1.099512E+15, beyond what a price may be"
                 in decision.failure)
     _same(*decisions)

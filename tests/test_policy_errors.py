@@ -563,26 +563,24 @@ def test_a_policy_over_four_mebibytes_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("then", "field", "message"), [
     ("{ add: 1e30 }", "then.add",
-     "the amount 1E+30 is too large: an amount added to a price has at most 14 digits before the decimal point"),
+     "the amount 1E+30 is too large: an amount added to a price is below 9 × 10^14"),
     ("{ add: -1000000000000000 }", "then.add",
-     "the amount -1000000000000000 is too large: an amount added to a price has at most 14 digits before the decimal "
-     "point"),
-    ("{ add: 100000000000000 }", "then.add",  # every price it reached would pass what a price may be
-     "the amount 100000000000000 is too large: an amount added to a price has at most 14 digits before the decimal "
-     "point"),
+     "the amount -1000000000000000 is too large: an amount added to a price is below 9 × 10^14"),
+    ("{ add: 900000000000000 }", "then.add",  # every price it reached would pass what a price may be
+     "the amount 900000000000000 is too large: an amount added to a price is below 9 × 10^14"),
     ("{ add: .nan }", "then.add", "Input should be a finite number"),
     ("{ set_price: '1234567890123456789012345678901234567890' }", "then",
      "set_price: the number 1234567890123456789012345678901234567890 is too large: numbers in a policy have at most "
      "15 digits before the decimal point (column 1 of: 1234567890123456789012345678901234567890)"),
     ("{ set_price: '999999999999999 * 999999999999999' }", "then",
-     "set_price: the price 1.000000E+30 is too large: a price has at most 14 digits before the decimal point (it "
-     "must round to below 10^14) (column 1 of: 999999999999999 * 999999999999999)"),
-    ("{ set_price: 500000000000000 }", "then",  # below the numbers' 10^15, above what a check stage can read
-     "set_price: the price 500000000000000 is too large: a price has at most 14 digits before the decimal point (it "
-     "must round to below 10^14) (column 1 of: 500000000000000)"),
-    ("{ floor: 99999999999999.995 }", "then",  # rounds to 10^14
-     "floor: the price 99999999999999.995 is too large: a price has at most 14 digits before the decimal point (it "
-     "must round to below 10^14) (column 1 of: 99999999999999.995)"),
+     "set_price: the price 1.000000E+30 is too large: a price is below 9 × 10^14 once rounded to the cent (column 1 "
+     "of: 999999999999999 * 999999999999999)"),
+    ("{ set_price: 920000000000000 }", "then",  # below the numbers' 10^15, beyond what durable compares
+     "set_price: the price 920000000000000 is too large: a price is below 9 × 10^14 once rounded to the cent (column "
+     "1 of: 920000000000000)"),
+    ("{ floor: 899999999999999.995 }", "then",  # rounds to 9 × 10^14
+     "floor: the price 899999999999999.995 is too large: a price is below 9 × 10^14 once rounded to the cent (column "
+     "1 of: 899999999999999.995)"),
     ("{ floor: 1000000000000000 }", "then",
      "floor: the number 1000000000000000 is too large: numbers in a policy have at most 15 digits before the decimal "
      "point (column 1 of: 1000000000000000)"),
@@ -674,7 +672,7 @@ def test_every_limit_is_in_the_language_reference_with_its_value() -> None:
     table = docs.split("## Limits", 1)[1].split("\n## ", 1)[0]
     values = {name: getattr(limits, name) for name in dir(limits) if name.startswith("MAX_")}
     assert len(values) == 11
-    powers = {"MAX_NUMBER": "10^15", "MAX_PRICE": "10^14"}
+    powers = {"MAX_NUMBER": "10^15", "MAX_PRICE": "9 × 10^14"}
     for name, value in values.items():
         shown = powers.get(name, f"{value:,}")
         assert shown in table, (name, shown)

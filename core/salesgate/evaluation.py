@@ -314,8 +314,8 @@ def _out_of_range(rule: CompiledRule, kind: str, price: Decimal, line_no: int | 
     """A price no figure of a decision can hold: said with the rule that made it, never a crash."""
     where = f" of line {line_no}" if line_no is not None else ""
     return PolicyError(PolicyProblem(
-        f"{kind} made the price{where} {price:.6E}, beyond what a price may be (at most 14 digits before the "
-        "decimal point): the rule cannot price this order", rule.file, rule.line, rule.id, "then"))
+        f"{kind} made the price{where} {price:.6E}, beyond what a price may be (below 9 × 10^14, "
+        "what both backends compare exactly): the rule cannot price this order", rule.file, rule.line, rule.id, "then"))
 
 
 _PAYLOADS = frozenset({"pricing", "credit", "returns"})

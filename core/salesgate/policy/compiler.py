@@ -289,8 +289,8 @@ def _compile_rules(
                 constant = formula.value if isinstance(formula, Const) else None
                 if isinstance(constant, Decimal | int) and abs(Decimal(constant)) >= PRICE_CEILING:
                     written = f"{constant:.6E}" if abs(Decimal(constant)) >= MAX_NUMBER else str(constant)
-                    raise CheckError(f"the price {written} is too large: a price has at most 14 digits before the "
-                                     "decimal point (it must round to below 10^14)", 1)
+                    raise CheckError(f"the price {written} is too large: a price is below 9 × 10^14 once rounded "
+                                     "to the cent", 1)
             except (expressions.ExpressionError, CheckError) as exc:
                 problem(f"{kind}: {exc} (column {exc.column} of: {excerpt(text, exc.column)})", "then",
                         getattr(exc, "suggestion", None))

@@ -40,12 +40,12 @@ MAX_NUMBER: Final[Decimal] = Decimal("1E+15")
 """A number written in an expression is below this in magnitude: 15 digits
 before the decimal point."""
 
-MAX_PRICE: Final[Decimal] = Decimal("1E+14")
-"""A unit price pricing computes (and a ``set_price``/``floor`` made of constants) is below this in
-magnitude once rounded to the cent: 14 digits before the decimal point, as every amount a fact may
-hold (``salesgate.models.MAX_AMOUNT``). A policy price is a fact of the check stage
-(``line.policy_price``), so a larger one would be decided by the python backend and refused by the
-durable backend (whose numbers end at 9.2 × 10^14)."""
+MAX_PRICE: Final[Decimal] = Decimal("9E+14")
+"""A unit price pricing computes (a ``set_price``/``floor`` made of constants, an ``add``) is below
+this in magnitude once rounded to the cent. A policy price is a fact of the check stage
+(``line.policy_price``), and the durable backend's numbers end at 9.2 × 10^14: a larger price
+would be decided by the python backend and refused by the durable one. The largest list price a
+fact may hold (``salesgate.models.MAX_AMOUNT``, below 10^14) can still be marked up nine times."""
 
 PRICE_CEILING: Final[Decimal] = MAX_PRICE - Decimal("0.005")
 """A price below this in magnitude rounds (half up, to the cent) to below ``MAX_PRICE``."""

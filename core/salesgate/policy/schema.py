@@ -86,8 +86,7 @@ def _amount(value: Decimal) -> Decimal:
     """An amount a price can carry: finite, and below what a price may be (``MAX_PRICE``): a larger
     ``add`` would take every line it reaches past that, so the rule could never price an order."""
     if not value.is_finite() or abs(value) >= MAX_PRICE:
-        raise ValueError(f"the amount {value} is too large: an amount added to a price has at most 14 digits before "
-                         "the decimal point")
+        raise ValueError(f"the amount {value} is too large: an amount added to a price is below 9 × 10^14")
     return value
 
 
