@@ -909,6 +909,34 @@ def test_an_order_at_the_line_limit_is_priced_and_logged(database: Database, see
     assert len(logged.decision.pricing.lines) == MAX_LINES
 
 
+def test_a_decision_too_large_for_one_mariadb_statement_is_refused_naming_max_allowed_packet(
+        database: Database, seed: Policy) -> None:
+    """10,000 lines each priced below the policy price and below cost: an 18 MB decision. PostgreSQL and SQLite log it;
+    MariaDB at its default max_allowed_packet (16 MiB) dropped the connection, and the failure reason
+    said only 'MySQL server has gone away'."""
+    from salesgate.models import MAX_LINES
+
+    data = with_order(order__id=_unique("SO"))
+    data["order"]["lines"] = [{"line_no": n, "sku": "MOTOR-7", "qty": 100, "unit_price": "1.00"}
+                              for n in range(1, MAX_LINES + 1)]
+    with _store(database) as store, Gate(seed, backend="python", entry_points=False, store=store) as gate:
+        decision = gate.price_order(data)
+        logged = store.decisions(data["order"]["id"])
+        packet = None
+        if database.backend == "mariadb":
+            with store.engine.connect() as conn:
+                packet = conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one()
+    if packet is None or packet > 64 * 2**20:
+        assert decision.failure is None
+        assert len(decision.reasons) >= 2 * MAX_LINES  # below the policy price and below cost, on every line
+        assert [entry.decision.outcome for entry in logged] == [decision.outcome]
+    else:
+        assert decision.failure is not None
+        assert re.search(r"the decision takes 1\d\.\d MiB in one statement, more than this MariaDB/MySQL server takes "
+                         r"\(max_allowed_packet = \d+ MiB\): raise max_allowed_packet", decision.failure)
+        assert [entry.decision.failure for entry in logged] == [decision.failure]  # the fallback is logged
+
+
 def test_a_return_worth_more_than_the_largest_amount_is_refused_on_every_backend(gate: Gate) -> None:
     data: dict[str, Any] = json.loads(json.dumps(RETURN))
     data["return"].update(type="return", qty=1_000_000, delivered_qty=1_000_000, claimed_amount=None,
