@@ -709,3 +709,32 @@ def test_a_condition_holding_a_lone_surrogate_is_one_clear_problem(tmp_path: Pat
     problem, _ = only_problem(root)
     assert problem.line == 6
     assert "a lone surrogate ('\\udc00') at character 21" in problem.message
+
+
+@pytest.mark.parametrize(("when", "column", "char"), [
+    ("order.total > １００００", 15, "１"),  # full-width digits, as a Chinese input method types them
+    ("order.total > 1٠", 16, "٠"),  # an Arabic-Indic zero after an ASCII one: read as 10
+    ("order.order_date + days(３) > date('2026-12-01')", 25, "３"),
+])
+def test_a_number_written_with_other_digits_than_0_to_9_is_refused(tmp_path: Path, when: str, column: int,
+                                                                   char: str) -> None:
+    """Python's Decimal reads any script's digits, so these validated as numbers; the facts an ERP
+    sends are refused for them (never a guess), and so is a policy now."""
+    root = write_policy(tmp_path, {"a.yaml": rules_file(f'  - id: r1\n    when: "{when}"\n'
+                                                        "    then: { require: [sales_manager] }\n")})
+    problem, _ = only_problem(root)
+    assert (problem.line, problem.rule, problem.field) == (6, "r1", "when")
+    assert problem.message.startswith(f"unexpected character {char!r} (write numbers with the digits 0-9) "
+                                      f"(column {column} of: ")
+
+
+@pytest.mark.parametrize(("then", "field", "message"), [
+    ('{ add: "１０" }', "then.add", "write the amount '１０' with the digits 0-9"),
+    ('{ markup: "１０%" }', "then.markup", "bad percentage '１０%': write it like 10% or 0.10"),
+])
+def test_a_price_action_written_with_other_digits_than_0_to_9_is_refused(tmp_path: Path, then: str, field: str,
+                                                                         message: str) -> None:
+    root = write_policy(tmp_path, {"p.yaml": rules_file(f"  - id: r1\n    when: true\n    then: {then}\n",
+                                                        name="p", hook="pricing")})
+    problem, _ = only_problem(root)
+    assert (problem.line, problem.rule, problem.field, problem.message) == (7, "r1", field, message)

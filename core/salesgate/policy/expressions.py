@@ -100,7 +100,7 @@ Node: TypeAlias = Name | Number | String | Bool | NoneLit | ListLit | Unary | Bi
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<number>\d[\d_]*(?:\.\d[\d_]*)?%?)
+  | (?P<number>[0-9][0-9_]*(?:\.[0-9][0-9_]*)?%?)
   | (?P<string>"[^"\\]*(?:\\.[^"\\]*)*"|'[^'\\]*(?:\\.[^'\\]*)*')
   | (?P<name>[^\W\d]\w*(?:\.[^\W\d]\w*)*)
   | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|\(|\)|\[|\]|,)
@@ -130,6 +130,8 @@ def _tokenize(text: str) -> list[_Tok]:
                 hint = " (use == to compare)"
             elif text[pos] in "&|!":
                 hint = " (use and, or, not)"
+            elif text[pos].isdigit():  # full-width １２, Arabic-Indic ١٢: refused in facts too, never a guess
+                hint = " (write numbers with the digits 0-9)"
             raise ExpressionError(f"unexpected character {text[pos]!r}{hint}", pos + 1)
         kind = match.lastgroup or ""
         if kind != "ws":
