@@ -738,3 +738,37 @@ def test_a_price_action_written_with_other_digits_than_0_to_9_is_refused(tmp_pat
                                                         name="p", hook="pricing")})
     problem, _ = only_problem(root)
     assert (problem.line, problem.rule, problem.field, problem.message) == (7, "r1", field, message)
+
+
+def test_an_integer_of_thousands_of_digits_is_a_problem_at_its_line_not_a_traceback(tmp_path: Path) -> None:
+    """Python converts at most 4,300 digits of text to an int: `salesgate validate` printed the
+    ValueError's traceback."""
+    root = write_policy(tmp_path, {"a.yaml": rules_file(f"  - id: r1\n    priority: {'9' * 5000}\n"
+                                                        "    when: true\n    then: { require: [sales_manager] }\n")})
+    problem, _ = only_problem(root)
+    assert (problem.path, problem.line) == (str(root / "a.yaml"), 6)
+    assert problem.message == "a number of 5,000 digits, more than the 4,300 salesgate reads"
+    result = CliRunner().invoke(cli, ["validate", str(root)])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0] == f"{root / 'a.yaml'}:6: {problem.message}"
+
+
+@pytest.mark.parametrize(("text", "refused"), [
+    ("a: " + "[" * 63 + "1" + "]" * 63, False),  # 64 lists and mappings, a number in the innermost
+    ("a: " + "[" * 64 + "1" + "]" * 64, True),
+    ("x: &x [[1]]\nb: " + "[" * 61 + "*x" + "]" * 61, False),  # 1 + 61 + the alias's 2
+    ("x: &x [[1]]\nb: " + "[" * 62 + "*x" + "]" * 62, True),
+])
+def test_the_yaml_depth_limit_counts_lists_and_mappings_only(tmp_path: Path, text: str, refused: bool) -> None:
+    """The limit says 64 levels of lists and mappings; the number inside the 64th was counted as a
+    65th level, so 64 levels holding a value were refused."""
+    from salesgate.policy.limits import MAX_YAML_DEPTH
+
+    path = tmp_path / "deep.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert MAX_YAML_DEPTH == 64
+    if refused:
+        with pytest.raises(PolicyError, match="lists and mappings nested more than 64 levels deep"):
+            load_yaml(path)
+    else:
+        assert load_yaml(path) is not None
