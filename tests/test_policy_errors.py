@@ -772,3 +772,14 @@ def test_the_yaml_depth_limit_counts_lists_and_mappings_only(tmp_path: Path, tex
             load_yaml(path)
     else:
         assert load_yaml(path) is not None
+
+
+def test_a_number_of_thousands_of_digits_in_a_condition_is_quoted_short() -> None:
+    """int() refused it ('bad number'), and the message repeated all 5,000 digits."""
+    from salesgate.policy import expressions
+
+    with pytest.raises(expressions.ExpressionError) as info:
+        expressions.parse("order.total > " + "9" * 5000)
+    assert str(info.value) == ("the number 99999999999999999999… (5,000 characters) is too large: numbers in a policy "
+                               "have at most 15 digits before the decimal point")
+    assert info.value.column == 15

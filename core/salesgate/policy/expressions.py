@@ -338,6 +338,10 @@ def _number(tok: _Tok) -> Number:
     percent = text.endswith("%")
     if percent:
         text = text[:-1]
+    if len(text.split(".")[0].lstrip("0")) > 15:  # before converting: int() refuses 4,300+ digits
+        shown = tok.text if len(tok.text) <= 40 else f"{tok.text[:20]}… ({len(tok.text):,} characters)"
+        raise ExpressionError(f"the number {shown} is too large: numbers in a policy have at most 15 digits "
+                              "before the decimal point", tok.col)
     try:
         value: Decimal | int = Decimal(text) if (percent or "." in text) else int(text)
     except (InvalidOperation, ValueError):  # pragma: no cover - the token pattern admits only digits
