@@ -20,6 +20,7 @@ from decimal import Decimal
 from .decisions import Outcome
 from .engine.base import Match, Stage
 from .engine.python import PythonBackend
+from .errors import PolicyError
 from .evaluation import fired_in_order, price_line, price_steps, refund_rates, refund_terms
 from .facts import FactSet, order_factset, return_factset, with_policy_prices
 from .hooknames import Hook
@@ -165,7 +166,10 @@ class Replayer:
         if known is not None and known[0] == key and all(rule_id in self._same_prices for rule_id, _ in key):
             _, prices, by_line, revenue, checked = known  # the same changes to the same lines
         else:
-            prices, by_line, revenue = self._price_lines(facts, factset, adjust)
+            try:
+                prices, by_line, revenue = self._price_lines(facts, factset, adjust)
+            except PolicyError:  # a price beyond what prices may be: the gate answers by the failure mode
+                return _FAILED[policy.failure_mode]
             checked = None
         fired = [rule for rule, _ in adjust]
         if "pricing.check" in policy.rules_by_stage:
@@ -218,6 +222,8 @@ class Replayer:
 
 _CACHE = 65536
 _ALLOW = Verdict(Outcome.allow, (), ())
+_FAILED = {"closed": Verdict(Outcome.block, (), ()), "open": Verdict(Outcome.warn, (), ())}
+"""The gate's failure-mode decision, as a replay compares it: no roles, no rule fired, no prices."""
 
 
 def _price_action(rule: CompiledRule) -> tuple[object, ...]:
