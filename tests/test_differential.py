@@ -134,6 +134,54 @@ def test_durable_matches_exactly_what_the_python_evaluator_matches(pair: Any, co
         engine.close()
 
 
+# -- in [...] lists: a set lookup with the answers of one comparison per value ----------------------
+
+_LISTED = st.decimals(min_value=Decimal("-20"), max_value=Decimal("20"), places=1)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(listed=st.lists(st.one_of(_LISTED, _LISTED.map(lambda d: d.quantize(Decimal("0.001"))), st.integers(-20, 20)),
+                       min_size=1, max_size=40),
+       negated=st.booleans(), totals=st.lists(st.one_of(st.none(), _LISTED, st.integers(-20, 20)), max_size=6))
+def test_a_list_after_in_matches_what_comparing_each_value_matches(pair: Any, listed: list[Any], negated: bool,
+                                                                   totals: list[Any]) -> None:
+    """``order.total in [...]`` with 8 values or more is one set lookup in the Python evaluator (and
+    in a rule durable hands it); 1.0, 1.000 and 1 are one value, a missing total matches neither way."""
+    ref = Ref("order.total", Kind.number, False)
+    parts = tuple(Compare("!=" if negated else "==", ref, Const(v, Kind.number)) for v in listed)
+    cond: Cond = And(parts) if negated else Or(parts)
+    stage = Stage("generated", (EngineRule("r", 0, "order", cond),), VOCAB)
+    python_backend, durable_cls = pair
+    reference, engine = python_backend([stage]), durable_cls([stage])
+    try:
+        for total in totals:
+            factset = FactSet(root={"order.total": total})
+            expected = total is not None and ((total not in listed) if negated else any(total == v for v in listed))
+            assert bool(reference.match("generated", factset)) is expected, (total, listed)
+            assert engine.match("generated", factset) == reference.match("generated", factset)
+    finally:
+        engine.close()
+
+
+def test_a_long_list_after_in_reads_the_fact_once_not_once_per_value() -> None:
+    """2,200 values after ``in`` on each of 10,000 lines were 22 million comparisons: 2.7 s an order."""
+    from salesgate.engine.python import compile_cond
+
+    class Counting(dict[str, Any]):
+        reads = 0
+
+        def get(self, key: str, default: Any = None) -> Any:
+            Counting.reads += 1
+            return super().get(key, default)
+
+    ref = Ref("customer.region", Kind.text, False)
+    for cond in (Or(tuple(Compare("==", ref, Const(f"R{i}", Kind.text)) for i in range(2200))),
+                 And(tuple(Compare("!=", ref, Const(f"R{i}", Kind.text)) for i in range(2200)))):
+        Counting.reads = 0
+        compile_cond(cond)(Counting({"customer.region": "R2199"}), None)
+        assert Counting.reads == 1
+
+
 # -- generated orders through the whole seed policy ------------------------------------------------
 
 @pytest.fixture(scope="module")
