@@ -21,7 +21,7 @@ from .decisions import Outcome
 from .engine.base import Match, Stage
 from .engine.python import PythonBackend
 from .errors import PolicyError
-from .evaluation import fired_in_order, price_line, price_steps, refund_rates, refund_terms
+from .evaluation import fired_in_order, price_line, price_steps_by_line, refund_rates, refund_terms
 from .facts import FactSet, order_factset, return_factset, with_policy_prices
 from .hooknames import Hook
 from .models import OrderFacts, ReturnFacts
@@ -184,7 +184,7 @@ class Replayer:
     @staticmethod
     def _price_lines(facts: OrderFacts, factset: FactSet, adjust: Sequence[tuple[CompiledRule, int | None]]
                      ) -> tuple[tuple[Decimal, ...], dict[int, Decimal], Decimal]:
-        steps = price_steps(adjust)
+        steps = price_steps_by_line(adjust, len(facts.order.lines))
         products = {p.sku: p for p in facts.products}
         prices: list[Decimal] = []
         by_line: dict[int, Decimal] = {}
@@ -192,7 +192,7 @@ class Replayer:
         for index, line in enumerate(facts.order.lines):
             product = products.get(line.sku)
             base = product.list_price if product is not None else line.unit_price
-            price = round_money(max(price_line(base, index, factset.items[index], steps, None), ZERO))
+            price = round_money(max(price_line(base, index, factset.items[index], steps[index], None), ZERO))
             prices.append(price)
             by_line[line.line_no] = price
             revenue += round_money(price * line.qty)

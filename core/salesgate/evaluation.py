@@ -368,6 +368,24 @@ def price_steps(fired: Sequence[tuple[CompiledRule, int | None]]) -> PriceSteps:
     return [(rule, hit, rule.line_changes) for rule, hit in fired]
 
 
+def price_steps_by_line(fired: Sequence[tuple[CompiledRule, int | None]], lines: int) -> list[PriceSteps]:
+    """:func:`price_steps` for each line: the order-scope rules and the line's own hits, in stage
+    order. Each line walking every rule's hit on every line was quadratic: a 10,000-line order on
+    which two line rules fired everywhere took 3.5 s to price."""
+    steps = price_steps(fired)
+    if all(hit is None for _, hit, _ in steps):
+        return [steps] * lines
+    by_line: list[PriceSteps] = [[] for _ in range(lines)]
+    for step in steps:
+        hit = step[1]
+        if hit is None:
+            for own in by_line:
+                own.append(step)
+        elif 0 <= hit < lines:
+            by_line[hit].append(step)
+    return by_line
+
+
 def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
                adjustments: list[PriceAdjustment] | None, line_no: int | None = None) -> Decimal:
     """The policy price of line ``index`` (unrounded): the fired rules' changes in stage order,
@@ -429,13 +447,13 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
     products = {p.sku: p for p in facts.products}
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
-    steps = price_steps(fired)
+    steps = price_steps_by_line(fired, len(facts.order.lines))
     for index, line in enumerate(facts.order.lines):
         product = products.get(line.sku)
         list_price = product.list_price if product is not None else None
         adjustments: list[PriceAdjustment] = []
         price = price_line(list_price if list_price is not None else line.unit_price, index,
-                           factset.items[index], steps, adjustments, line.line_no)
+                           factset.items[index], steps[index], adjustments, line.line_no)
         policy_price = round_money(max(price, ZERO))
         policy_prices[line.line_no] = policy_price
         priced.append(PricedLine.assemble({
