@@ -872,6 +872,37 @@ def test_credit_reserved_in_the_store_keeps_the_scale_of_money(database: Databas
     assert all(str(values["exposure.total"]) == "150099.00" for values in read)
 
 
+def test_pricing_a_large_order_walks_each_lines_own_rule_hits_only(seed: Policy,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every line walked every rule's hit on every line: 10,000 lines below cost and below the policy
+    price took 3.5 s to price (quadratic), now 0.4 s. The prices are the same."""
+    import salesgate.evaluation as evaluation
+    from salesgate.models import MAX_LINES
+
+    walked: list[int] = []
+    price_line = evaluation.price_line
+
+    def counting(base: Decimal, index: int, item: Any, steps: Any, *args: Any) -> Decimal:
+        walked.append(len(steps))
+        return price_line(base, index, item, steps, *args)
+
+    monkeypatch.setattr(evaluation, "price_line", counting)
+    data = with_order()
+    data["order"]["lines"] = [{"line_no": n, "sku": "MOTOR-7", "qty": 100 + n % 2, "unit_price": "1.00"}
+                              for n in range(1, MAX_LINES + 1)]
+    gate = python_gate(seed)
+    decision = gate.price_order(data)
+    small = with_order()
+    small["order"]["lines"] = data["order"]["lines"][:2]
+    expected = gate.price_order(small)
+    assert decision.pricing is not None
+    assert expected.pricing is not None
+    assert {line.policy_price for line in decision.pricing.lines} == {line.policy_price for line in
+                                                                     expected.pricing.lines}
+    assert len(walked) == MAX_LINES + 2
+    assert max(walked) <= len(seed.rules)
+
+
 def test_an_order_at_the_line_limit_is_priced_and_logged(database: Database, seed: Policy) -> None:
     """The largest order the boundary lets through is decided and logged, on every database."""
     from salesgate.models import MAX_LINES
@@ -886,6 +917,34 @@ def test_an_order_at_the_line_limit_is_priced_and_logged(database: Database, see
         [logged] = store.decisions(data["order"]["id"])
     assert logged.decision.pricing is not None
     assert len(logged.decision.pricing.lines) == MAX_LINES
+
+
+def test_a_decision_too_large_for_one_mariadb_statement_is_refused_naming_max_allowed_packet(
+        database: Database, seed: Policy) -> None:
+    """10,000 lines each priced below the policy price and below cost: an 18 MB decision. PostgreSQL and SQLite log it;
+    MariaDB at its default max_allowed_packet (16 MiB) dropped the connection, and the failure reason
+    said only 'MySQL server has gone away'."""
+    from salesgate.models import MAX_LINES
+
+    data = with_order(order__id=_unique("SO"))
+    data["order"]["lines"] = [{"line_no": n, "sku": "MOTOR-7", "qty": 100, "unit_price": "1.00"}
+                              for n in range(1, MAX_LINES + 1)]
+    with _store(database) as store, Gate(seed, backend="python", entry_points=False, store=store) as gate:
+        decision = gate.price_order(data)
+        logged = store.decisions(data["order"]["id"])
+        packet = None
+        if database.backend == "mariadb":
+            with store.engine.connect() as conn:
+                packet = conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one()
+    if packet is None or packet > 64 * 2**20:
+        assert decision.failure is None
+        assert len(decision.reasons) >= 2 * MAX_LINES  # below the policy price and below cost, on every line
+        assert [entry.decision.outcome for entry in logged] == [decision.outcome]
+    else:
+        assert decision.failure is not None
+        assert re.search(r"the decision takes 1\d\.\d MiB in one statement, more than this MariaDB/MySQL server takes "
+                         r"\(max_allowed_packet = \d+ MiB\): raise max_allowed_packet", decision.failure)
+        assert [entry.decision.failure for entry in logged] == [decision.failure]  # the fallback is logged
 
 
 def test_a_return_worth_more_than_the_largest_amount_is_refused_on_every_backend(gate: Gate) -> None:

@@ -563,16 +563,24 @@ def test_a_policy_over_four_mebibytes_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("then", "field", "message"), [
     ("{ add: 1e30 }", "then.add",
-     "the amount 1E+30 is too large: amounts in a policy have at most 15 digits before the decimal point"),
+     "the amount 1E+30 is too large: an amount added to a price is below 9 × 10^14"),
     ("{ add: -1000000000000000 }", "then.add",
-     "the amount -1000000000000000 is too large: amounts in a policy have at most 15 digits before the decimal point"),
+     "the amount -1000000000000000 is too large: an amount added to a price is below 9 × 10^14"),
+    ("{ add: 900000000000000 }", "then.add",  # every price it reached would pass what a price may be
+     "the amount 900000000000000 is too large: an amount added to a price is below 9 × 10^14"),
     ("{ add: .nan }", "then.add", "Input should be a finite number"),
     ("{ set_price: '1234567890123456789012345678901234567890' }", "then",
      "set_price: the number 1234567890123456789012345678901234567890 is too large: numbers in a policy have at most "
      "15 digits before the decimal point (column 1 of: 1234567890123456789012345678901234567890)"),
     ("{ set_price: '999999999999999 * 999999999999999' }", "then",
-     "set_price: the price 1.000000E+30 is too large: a price has at most 15 digits before the decimal point (column "
-     "1 of: 999999999999999 * 999999999999999)"),
+     "set_price: the price 1.000000E+30 is too large: a price is below 9 × 10^14 once rounded to the cent (column 1 "
+     "of: 999999999999999 * 999999999999999)"),
+    ("{ set_price: 920000000000000 }", "then",  # below the numbers' 10^15, beyond what durable compares
+     "set_price: the price 920000000000000 is too large: a price is below 9 × 10^14 once rounded to the cent (column "
+     "1 of: 920000000000000)"),
+    ("{ floor: 899999999999999.995 }", "then",  # rounds to 9 × 10^14
+     "floor: the price 899999999999999.995 is too large: a price is below 9 × 10^14 once rounded to the cent (column "
+     "1 of: 899999999999999.995)"),
     ("{ floor: 1000000000000000 }", "then",
      "floor: the number 1000000000000000 is too large: numbers in a policy have at most 15 digits before the decimal "
      "point (column 1 of: 1000000000000000)"),
@@ -663,9 +671,10 @@ def test_every_limit_is_in_the_language_reference_with_its_value() -> None:
     docs = (Path(__file__).resolve().parents[1] / "docs" / "policy-language.md").read_text(encoding="utf-8")
     table = docs.split("## Limits", 1)[1].split("\n## ", 1)[0]
     values = {name: getattr(limits, name) for name in dir(limits) if name.startswith("MAX_")}
-    assert len(values) == 10
+    assert len(values) == 11
+    powers = {"MAX_NUMBER": "10^15", "MAX_PRICE": "9 × 10^14"}
     for name, value in values.items():
-        shown = "10^15" if name == "MAX_NUMBER" else f"{value:,}"
+        shown = powers.get(name, f"{value:,}")
         assert shown in table, (name, shown)
 
 
@@ -676,3 +685,101 @@ def test_a_price_formula_yaml_reads_as_a_number_is_that_number(tmp_path: Path, t
                                                         name="p", hook="pricing")})
     action = load_policy(root).rules[0].action
     assert (action.set_price or action.floor) == Const(price, Kind.number)
+
+
+@pytest.mark.parametrize(("text", "what"), [
+    (r'"加急\ud800"', r"a lone surrogate ('\ud800') at character 3"),
+    (r'"加急\0"', r"a NUL character (\0) at character 3"),
+])
+def test_policy_text_no_database_can_store_is_refused_at_its_line(tmp_path: Path, text: str, what: str) -> None:
+    """A message holding a lone surrogate validated; with a store, every decision the rule fired on
+    then failed to be logged and was answered by the failure mode."""
+    root = write_policy(tmp_path, {"a.yaml": rules_file(
+        "  - id: r1\n    when: order.total > 1\n"
+        f"    then: {{ require: [sales_manager], message: {{ zh: {text}, en: ok }} }}\n")})
+    problem, _ = only_problem(root)
+    assert (problem.path, problem.line) == (str(root / "a.yaml"), 7)
+    assert problem.message == f"the text holds {what}, which no database can store: remove the escape"
+
+
+def test_a_condition_holding_a_lone_surrogate_is_one_clear_problem(tmp_path: Path) -> None:
+    """It was two problems naming pydantic's union members: 'when.constrained-str' and 'Input should be True'."""
+    root = write_policy(tmp_path, {"a.yaml": rules_file('  - id: r1\n    when: "customer.region == \'\\udc00\'"\n'
+                                                        "    then: { require: [sales_manager] }\n")})
+    problem, _ = only_problem(root)
+    assert problem.line == 6
+    assert "a lone surrogate ('\\udc00') at character 21" in problem.message
+
+
+@pytest.mark.parametrize(("when", "column", "char"), [
+    ("order.total > １００００", 15, "１"),  # full-width digits, as a Chinese input method types them
+    ("order.total > 1٠", 16, "٠"),  # an Arabic-Indic zero after an ASCII one: read as 10
+    ("order.order_date + days(３) > date('2026-12-01')", 25, "３"),
+])
+def test_a_number_written_with_other_digits_than_0_to_9_is_refused(tmp_path: Path, when: str, column: int,
+                                                                   char: str) -> None:
+    """Python's Decimal reads any script's digits, so these validated as numbers; the facts an ERP
+    sends are refused for them (never a guess), and so is a policy now."""
+    root = write_policy(tmp_path, {"a.yaml": rules_file(f'  - id: r1\n    when: "{when}"\n'
+                                                        "    then: { require: [sales_manager] }\n")})
+    problem, _ = only_problem(root)
+    assert (problem.line, problem.rule, problem.field) == (6, "r1", "when")
+    assert problem.message.startswith(f"unexpected character {char!r} (write numbers with the digits 0-9) "
+                                      f"(column {column} of: ")
+
+
+@pytest.mark.parametrize(("then", "field", "message"), [
+    ('{ add: "１０" }', "then.add", "write the amount '１０' with the digits 0-9"),
+    ('{ markup: "１０%" }', "then.markup", "bad percentage '１０%': write it like 10% or 0.10"),
+])
+def test_a_price_action_written_with_other_digits_than_0_to_9_is_refused(tmp_path: Path, then: str, field: str,
+                                                                         message: str) -> None:
+    root = write_policy(tmp_path, {"p.yaml": rules_file(f"  - id: r1\n    when: true\n    then: {then}\n",
+                                                        name="p", hook="pricing")})
+    problem, _ = only_problem(root)
+    assert (problem.line, problem.rule, problem.field, problem.message) == (7, "r1", field, message)
+
+
+def test_an_integer_of_thousands_of_digits_is_a_problem_at_its_line_not_a_traceback(tmp_path: Path) -> None:
+    """Python converts at most 4,300 digits of text to an int: `salesgate validate` printed the
+    ValueError's traceback."""
+    root = write_policy(tmp_path, {"a.yaml": rules_file(f"  - id: r1\n    priority: {'9' * 5000}\n"
+                                                        "    when: true\n    then: { require: [sales_manager] }\n")})
+    problem, _ = only_problem(root)
+    assert (problem.path, problem.line) == (str(root / "a.yaml"), 6)
+    assert problem.message == "a number of 5,000 digits, more than the 4,300 salesgate reads"
+    result = CliRunner().invoke(cli, ["validate", str(root)])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0] == f"{root / 'a.yaml'}:6: {problem.message}"
+
+
+@pytest.mark.parametrize(("text", "refused"), [
+    ("a: " + "[" * 63 + "1" + "]" * 63, False),  # 64 lists and mappings, a number in the innermost
+    ("a: " + "[" * 64 + "1" + "]" * 64, True),
+    ("x: &x [[1]]\nb: " + "[" * 61 + "*x" + "]" * 61, False),  # 1 + 61 + the alias's 2
+    ("x: &x [[1]]\nb: " + "[" * 62 + "*x" + "]" * 62, True),
+])
+def test_the_yaml_depth_limit_counts_lists_and_mappings_only(tmp_path: Path, text: str, refused: bool) -> None:
+    """The limit says 64 levels of lists and mappings; the number inside the 64th was counted as a
+    65th level, so 64 levels holding a value were refused."""
+    from salesgate.policy.limits import MAX_YAML_DEPTH
+
+    path = tmp_path / "deep.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert MAX_YAML_DEPTH == 64
+    if refused:
+        with pytest.raises(PolicyError, match="lists and mappings nested more than 64 levels deep"):
+            load_yaml(path)
+    else:
+        assert load_yaml(path) is not None
+
+
+def test_a_number_of_thousands_of_digits_in_a_condition_is_quoted_short() -> None:
+    """int() refused it ('bad number'), and the message repeated all 5,000 digits."""
+    from salesgate.policy import expressions
+
+    with pytest.raises(expressions.ExpressionError) as info:
+        expressions.parse("order.total > " + "9" * 5000)
+    assert str(info.value) == ("the number 99999999999999999999… (5,000 characters) is too large: numbers in a policy "
+                               "have at most 15 digits before the decimal point")
+    assert info.value.column == 15

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.strategies import order_facts, return_facts
-from salesgate import Gate, OrderFacts, ReturnFacts
+from salesgate import Gate, OrderFacts, Outcome, ReturnFacts
 from salesgate.bulk import ORDER_HOOKS, Replayer
 from salesgate.cli import cli
 from salesgate.hooknames import Hook
@@ -158,6 +158,32 @@ def test_pricing_changes_show_revenue_and_margin_at_policy_prices(tmp_path: Path
     assert tally.cost == (list_total / 2).quantize(Decimal("0.01"))  # each product costs half its list price
     assert tally.margin_after == tally.revenue_after - tally.cost
     assert set(report.tally.hooks) == {"pricing"}
+
+
+def test_an_order_a_price_rule_cannot_price_is_replayed_as_the_gate_answers_it(tmp_path: Path, history: Path) -> None:
+    """A candidate whose set_price takes one order's price past what a price may be: the whole
+    simulation stopped with 'error: invalid policy: 1 problem' (the policy validates); the gate
+    answers that order by the failure mode, and so does the replay. Margin counts the orders whose
+    revenue it counts."""
+    target = tmp_path / "steep"
+    shutil.copytree(seed_policy_path(), target, ignore=shutil.ignore_patterns("tests"))
+    with (target / "pricing.yaml").open("a", encoding="utf-8") as rules:
+        rules.write("\n  - id: steep\n    scope: line\n    when: line.unit_price > 100000\n    priority: 99\n"
+                    '    then: { set_price: "line.unit_price * 10000000000" }\n')
+    report = simulate(seed_policy_path(), target, history, workers=1, hooks=["pricing"])
+    tally = report.tally.hooks["pricing"]
+    assert [(c.subject, c.after.outcome) for c in tally.examples] == [("SO-4", Outcome.block)]  # 120,000
+    assert tally.blocked_after == Decimal("120000")
+    kept = Decimal("50000") + Decimal("85000") + Decimal("90000.50")
+    assert tally.revenue_after == (kept * Decimal("0.98")).quantize(Decimal("0.01"))
+    assert tally.cost == (kept / 2).quantize(Decimal("0.01"))
+    with Gate.from_path(target, backend="python", entry_points=False) as gate:
+        facts = OrderFacts.model_validate(_order(4, "120000"))
+        decision = gate.price_order(facts)
+        verdict = Replayer(gate.policy).order("pricing", facts, Replayer(gate.policy).order_factset(facts))
+    assert decision.failure is not None
+    assert (verdict.outcome, list(verdict.roles), list(verdict.rules)) == (
+        decision.outcome, decision.required_roles, decision.fired)
 
 
 def test_identical_policies_change_nothing(history: Path) -> None:

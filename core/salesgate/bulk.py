@@ -20,7 +20,8 @@ from decimal import Decimal
 from .decisions import Outcome
 from .engine.base import Match, Stage
 from .engine.python import PythonBackend
-from .evaluation import fired_in_order, price_line, price_steps, refund_rates, refund_terms
+from .errors import PolicyError
+from .evaluation import fired_in_order, price_line, price_steps_by_line, refund_rates, refund_terms
 from .facts import FactSet, order_factset, return_factset, with_policy_prices
 from .hooknames import Hook
 from .models import OrderFacts, ReturnFacts
@@ -165,7 +166,10 @@ class Replayer:
         if known is not None and known[0] == key and all(rule_id in self._same_prices for rule_id, _ in key):
             _, prices, by_line, revenue, checked = known  # the same changes to the same lines
         else:
-            prices, by_line, revenue = self._price_lines(facts, factset, adjust)
+            try:
+                prices, by_line, revenue = self._price_lines(facts, factset, adjust)
+            except PolicyError:  # a price beyond what prices may be: the gate answers by the failure mode
+                return _FAILED[policy.failure_mode]
             checked = None
         fired = [rule for rule, _ in adjust]
         if "pricing.check" in policy.rules_by_stage:
@@ -180,7 +184,7 @@ class Replayer:
     @staticmethod
     def _price_lines(facts: OrderFacts, factset: FactSet, adjust: Sequence[tuple[CompiledRule, int | None]]
                      ) -> tuple[tuple[Decimal, ...], dict[int, Decimal], Decimal]:
-        steps = price_steps(adjust)
+        steps = price_steps_by_line(adjust, len(facts.order.lines))
         products = {p.sku: p for p in facts.products}
         prices: list[Decimal] = []
         by_line: dict[int, Decimal] = {}
@@ -188,7 +192,7 @@ class Replayer:
         for index, line in enumerate(facts.order.lines):
             product = products.get(line.sku)
             base = product.list_price if product is not None else line.unit_price
-            price = round_money(max(price_line(base, index, factset.items[index], steps, None), ZERO))
+            price = round_money(max(price_line(base, index, factset.items[index], steps[index], None), ZERO))
             prices.append(price)
             by_line[line.line_no] = price
             revenue += round_money(price * line.qty)
@@ -218,6 +222,8 @@ class Replayer:
 
 _CACHE = 65536
 _ALLOW = Verdict(Outcome.allow, (), ())
+_FAILED = {"closed": Verdict(Outcome.block, (), ()), "open": Verdict(Outcome.warn, (), ())}
+"""The gate's failure-mode decision, as a replay compares it: no roles, no rule fired, no prices."""
 
 
 def _price_action(rule: CompiledRule) -> tuple[object, ...]:

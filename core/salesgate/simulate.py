@@ -260,8 +260,8 @@ class _Pair:
                     after = before if self.same[hook] else self.after.order(hook, facts, factset, memo)
                     hook_tally = hook_tallies[hook]
                     hook_tally.add(number, hook, facts.order.id, amount, before, after)
-                    if hook == "pricing":
-                        hook_tally.cost += _cost(facts)  # the same under both policies
+                    if hook == "pricing" and before.revenue is not None and after.revenue is not None:
+                        hook_tally.cost += _cost(facts)  # the same under both policies; of the orders revenue counts
             else:
                 tally.returns += 1
                 if not self.returns:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import threading
 import uuid
@@ -241,12 +242,15 @@ class Store:
         when = now or utcnow()
         who = approvals.user_id(actor, "actor") if actor is not None else current_actor()
 
+        what = f"recording decision {decision.hook} {decision.subject}"
+
         def insert_decision(conn: Connection) -> str:
+            _fits_one_statement(conn, decision, what)
             decision_id = self._insert_decision(conn, decision, facts, when, who)
             _check(cancelled)
             return decision_id
 
-        return self._locking(insert_decision, f"recording decision {decision.hook} {decision.subject}")
+        return self._locking(insert_decision, what)
 
     def decisions(self, subject: str | None = None, *, limit: int | None = None) -> list[RecordedDecision]:
         """Logged decisions, oldest first: all of them, or those on one order or return."""
@@ -683,6 +687,33 @@ def _outside(call: Callable[[], T]) -> T:
 def _check(cancelled: threading.Event | None) -> None:
     if cancelled is not None and cancelled.is_set():
         raise StoreError("the caller stopped waiting (timeout): rolled back, nothing was written")
+
+
+_LARGE_DECISION = 1_000_000
+"""Characters of JSON past which a decision is measured against MariaDB/MySQL's statement size."""
+
+
+def _fits_one_statement(conn: Connection, decision: Decision, what: str) -> None:
+    """On MariaDB/MySQL, refuse a decision larger than the server takes in one statement
+    (``max_allowed_packet``, 16 MiB by default) with a message naming the setting: the server
+    otherwise drops the connection ("MySQL server has gone away") and the gate's failure reason
+    says nothing an operator can act on. A 10,000-line order on which a rule fires for every line
+    makes a decision of about 17 MB. Small decisions (nearly all) are never measured twice: their
+    reasons, lines and trace are counted first."""
+    if conn.dialect.name not in ("mysql", "mariadb"):
+        return
+    lines = len(decision.pricing.lines) if decision.pricing is not None else 0
+    if len(decision.reasons) + lines < 1_000:
+        return
+    text = json.dumps(decision.model_dump(mode="json"))  # as SQLAlchemy sends it: ASCII, a byte a character
+    size = len(text) + text.count("\\") + text.count('"')  # each escaped once more in the statement
+    if size < _LARGE_DECISION:
+        return
+    limit = int(conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one())
+    if size + 64 * 1024 > limit:  # the statement's other columns and its SQL
+        raise StoreError(f"{what} failed: the decision takes {size / 2**20:.1f} MiB in one statement, more than "
+                         f"this MariaDB/MySQL server takes (max_allowed_packet = {limit / 2**20:.0f} MiB): raise "
+                         "max_allowed_packet on the server (docs/store.md)")
 
 
 def _fits(value: str, what: str) -> str:

@@ -119,6 +119,9 @@ def compile_cond(cond: Cond) -> Test:
     if isinstance(cond, IsNone):
         get, present = compile_expr(cond.operand), cond.present
         return lambda root, item: (get(root, item) is not None) is present
+    members = _membership(cond) if isinstance(cond, And | Or) else None
+    if members is not None:
+        return members
     if isinstance(cond, And):
         parts = tuple(compile_cond(c) for c in cond.items)
         if len(parts) == 2:  # the commonest: no generator per call (every part returns a bool)
@@ -139,6 +142,35 @@ def compile_cond(cond: Cond) -> Test:
     if isinstance(cond, Always):
         return lambda root, item: True
     raise TypeError(f"not a condition: {cond!r}")  # pragma: no cover
+
+
+_SET_FROM = 8
+"""Comparisons of one fact with constants from which ``in [...]`` is matched as a set lookup."""
+
+
+def _membership(cond: And | Or) -> Test | None:
+    """``x in [a, b, ...]`` (an Or of ``x == a``) and ``not x in [...]`` (an And of ``x != a``) as
+    one set lookup. A list may hold 2,000 values; compared one by one on each of 10,000 lines,
+    one such rule took 2.7 s an order. The same answers: a missing ``x`` is false either way, and
+    numbers, texts and dates that compare equal hash equal."""
+    op = "==" if isinstance(cond, Or) else "!="
+    items = cond.items
+    if len(items) < _SET_FROM:
+        return None
+    first = items[0]
+    if not isinstance(first, Compare) or not isinstance(first.left, Ref):
+        return None
+    ref = first.left
+    values = []
+    for part in items:
+        if not (isinstance(part, Compare) and part.op == op and part.left == ref and isinstance(part.right, Const)):
+            return None
+        values.append(part.right.value)
+    members = frozenset(values)
+    get = compile_expr(ref)
+    if op == "==":
+        return lambda root, item: (value := get(root, item)) is not None and value in members
+    return lambda root, item: (value := get(root, item)) is not None and value not in members
 
 
 class PythonBackend:

@@ -25,7 +25,7 @@ from ..vocabulary import VOCABULARY
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
 from .ir import Always, Cond, Const, Expr, Kind, walk_refs
-from .limits import MAX_NUMBER, MAX_POLICY_BYTES, excerpt
+from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
 from .yamlfile import LineDict, line_of, load_yaml
 
@@ -287,9 +287,10 @@ def _compile_rules(
             try:
                 formulas[kind] = formula = check_value(expressions.parse(text), ctx, Kind.number)
                 constant = formula.value if isinstance(formula, Const) else None
-                if isinstance(constant, Decimal | int) and abs(Decimal(constant)) >= MAX_NUMBER:  # 10^15 * 10^15
-                    raise CheckError(f"the price {constant:.6E} is too large: a price has at most 15 digits before the "
-                                     "decimal point", 1)
+                if isinstance(constant, Decimal | int) and abs(Decimal(constant)) >= PRICE_CEILING:
+                    written = f"{constant:.6E}" if abs(Decimal(constant)) >= MAX_NUMBER else str(constant)
+                    raise CheckError(f"the price {written} is too large: a price is below 9 × 10^14 once rounded "
+                                     "to the cent", 1)
             except (expressions.ExpressionError, CheckError) as exc:
                 problem(f"{kind}: {exc} (column {exc.column} of: {excerpt(text, exc.column)})", "then",
                         getattr(exc, "suggestion", None))

@@ -100,7 +100,7 @@ Node: TypeAlias = Name | Number | String | Bool | NoneLit | ListLit | Unary | Bi
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<number>\d[\d_]*(?:\.\d[\d_]*)?%?)
+  | (?P<number>[0-9][0-9_]*(?:\.[0-9][0-9_]*)?%?)
   | (?P<string>"[^"\\]*(?:\\.[^"\\]*)*"|'[^'\\]*(?:\\.[^'\\]*)*')
   | (?P<name>[^\W\d]\w*(?:\.[^\W\d]\w*)*)
   | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|\(|\)|\[|\]|,)
@@ -130,6 +130,8 @@ def _tokenize(text: str) -> list[_Tok]:
                 hint = " (use == to compare)"
             elif text[pos] in "&|!":
                 hint = " (use and, or, not)"
+            elif text[pos].isdigit():  # full-width １２, Arabic-Indic ١٢: refused in facts too, never a guess
+                hint = " (write numbers with the digits 0-9)"
             raise ExpressionError(f"unexpected character {text[pos]!r}{hint}", pos + 1)
         kind = match.lastgroup or ""
         if kind != "ws":
@@ -336,6 +338,10 @@ def _number(tok: _Tok) -> Number:
     percent = text.endswith("%")
     if percent:
         text = text[:-1]
+    if len(text.split(".")[0].lstrip("0")) > 15:  # before converting: int() refuses 4,300+ digits
+        shown = tok.text if len(tok.text) <= 40 else f"{tok.text[:20]}… ({len(tok.text):,} characters)"
+        raise ExpressionError(f"the number {shown} is too large: numbers in a policy have at most 15 digits "
+                              "before the decimal point", tok.col)
     try:
         value: Decimal | int = Decimal(text) if (percent or "." in text) else int(text)
     except (InvalidOperation, ValueError):  # pragma: no cover - the token pattern admits only digits

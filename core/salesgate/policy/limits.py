@@ -37,8 +37,18 @@ MAX_OPERATORS: Final = 100
 """Operators (``and``, ``or``, ``not``, comparisons, ``in``, ``+ - * /``) in one expression."""
 
 MAX_NUMBER: Final[Decimal] = Decimal("1E+15")
-"""A number written in a policy (a constant, ``add``) is below this in magnitude: 15 digits
-before the decimal point. It is also the largest unit price pricing computes."""
+"""A number written in an expression is below this in magnitude: 15 digits
+before the decimal point."""
+
+MAX_PRICE: Final[Decimal] = Decimal("9E+14")
+"""A unit price pricing computes (a ``set_price``/``floor`` made of constants, an ``add``) is below
+this in magnitude once rounded to the cent. A policy price is a fact of the check stage
+(``line.policy_price``), and the durable backend's numbers end at 9.2 × 10^14: a larger price
+would be decided by the python backend and refused by the durable one. The largest list price a
+fact may hold (``salesgate.models.MAX_AMOUNT``, below 10^14) can still be marked up nine times."""
+
+PRICE_CEILING: Final[Decimal] = MAX_PRICE - Decimal("0.005")
+"""A price below this in magnitude rounds (half up, to the cent) to below ``MAX_PRICE``."""
 
 MAX_DAYS: Final = 100_000
 """``days(n)``: at most this many days (about 270 years) either way."""

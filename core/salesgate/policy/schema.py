@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ..hooknames import Hook
-from .limits import MAX_NUMBER
+from .limits import MAX_PRICE
 from .yamlfile import YamlScalar
 
 
@@ -31,7 +31,7 @@ Message = Annotated[
     Field(description='Text, or one text per language: {zh: "客户已冻结", en: "Customer is blocked"}.'),
 ]
 
-_PERCENT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*%\s*$")
+_PERCENT = re.compile(r"^\s*(-?[0-9]+(?:\.[0-9]+)?)\s*%\s*$")  # ASCII digits: "１０%" is refused, as in facts
 
 
 def _percentage(value: Any) -> Decimal:
@@ -82,11 +82,18 @@ RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
 Role = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
+def _ascii_digits(value: Any) -> Any:
+    """``add: "１０"`` (full-width digits) is refused as facts refuse it: Decimal would read it as 10."""
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError(f"write the amount {value!r} with the digits 0-9")
+    return value
+
+
 def _amount(value: Decimal) -> Decimal:
-    """An amount a price can carry: finite, with at most 15 digits before the decimal point."""
-    if not value.is_finite() or abs(value) >= MAX_NUMBER:
-        raise ValueError(f"the amount {value} is too large: amounts in a policy have at most 15 digits before the "
-                         "decimal point")
+    """An amount a price can carry: finite, and below what a price may be (``MAX_PRICE``): a larger
+    ``add`` would take every line it reaches past that, so the rule could never price an order."""
+    if not value.is_finite() or abs(value) >= MAX_PRICE:
+        raise ValueError(f"the amount {value} is too large: an amount added to a price is below 9 × 10^14")
     return value
 
 
@@ -105,7 +112,7 @@ class Action(_Strict):
     message: Message | None = Field(None, description="Message for require/notify.")
     markup: Percent | None = Field(None, description="Pricing: raise the price by this percentage.")
     discount: Percent | None = Field(None, description="Pricing: lower the price by this percentage.")
-    add: Annotated[Decimal, AfterValidator(_amount)] | None = Field(
+    add: Annotated[Decimal, BeforeValidator(_ascii_digits), AfterValidator(_amount)] | None = Field(
         None, description="Pricing: add this amount per unit (negative lowers).")
     set_price: Formula | None = Field(None, description="Pricing: set the unit price to this expression.")
     floor: Formula | None = Field(None, description="Pricing: the unit price never goes below this.")

@@ -11,6 +11,8 @@ is larger, deeper or expands through aliases further than :mod:`salesgate.policy
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -79,14 +81,15 @@ class _LineLoader(yaml.SafeLoader):
                 self._deeper(self._depth + height, mark)
             return super().compose_node(parent, index)
         anchor = getattr(event, "anchor", None)
-        self._depth += 1
+        level = 1 if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent) else 0  # a text nests nothing
+        self._depth += level
         self._deeper(self._depth, mark)
         if anchor is not None:
             self._open_anchors.add(anchor)
         try:
             return super().compose_node(parent, index)
         finally:
-            self._depth -= 1
+            self._depth -= level
             if anchor is not None:
                 self._open_anchors.discard(anchor)
 
@@ -97,8 +100,8 @@ class _LineLoader(yaml.SafeLoader):
                             mark)
 
     def _size(self, node: yaml.Node) -> tuple[int, int]:
-        """How many values ``node`` stands for when written out, and how deep it is (memoized:
-        an anchor used many times is counted once per use, never walked again)."""
+        """How many values ``node`` stands for when written out, and how many lists and mappings
+        deep it is (memoized: an anchor used many times is counted once per use, never walked again)."""
         known = self._sizes.get(id(node))
         if known is not None:
             return known
@@ -109,6 +112,8 @@ class _LineLoader(yaml.SafeLoader):
             children = [part for pair in node.value for part in pair]
         else:
             children = []
+        if isinstance(node, yaml.SequenceNode | yaml.MappingNode):
+            height = 1
         for child in children:
             child_values, child_height = self._size(child)
             values += child_values
@@ -172,8 +177,48 @@ class _NotADate(yaml.constructor.ConstructorError):
     """A value YAML reads as a date that no calendar has: the file's mistake, not its syntax."""
 
 
+class _TooManyDigits(yaml.constructor.ConstructorError):
+    """An integer longer than Python converts from text (4,300 digits): the file's mistake."""
+
+
+def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
+    """A YAML integer; one of thousands of digits (``priority: 999…``) is an error at its line, not
+    the ValueError (and traceback) of Python's limit on converting text to int."""
+    try:
+        return loader.construct_yaml_int(node)
+    except ValueError:
+        digits, most = sum(char.isdigit() for char in str(node.value)), sys.get_int_max_str_digits()
+        raise _TooManyDigits(None, None, f"a number of {digits:,} digits, more than the {most:,} salesgate reads",
+                             node.start_mark) from None
+
+
+class _NotStorable(yaml.constructor.ConstructorError):
+    """Text no database stores: a NUL character or a lone surrogate, which only a double-quoted
+    YAML escape (``"\\0"``, ``"\\ud800"``) can write."""
+
+
+_UNSTORABLE = re.compile("[\0\ud800-\udfff]")
+
+
+def _construct_text(loader: _LineLoader, node: yaml.ScalarNode) -> str:
+    """Text as SafeLoader reads it, refused at its line when it holds a NUL character or a lone
+    surrogate, as facts are (:data:`salesgate.models.STORABLE_TEXT`): a rule's message holding a
+    lone surrogate validated, then every decision it fired on could not be logged (no database
+    takes it as UTF-8) and was answered by the failure mode; PostgreSQL's text holds no NUL."""
+    text = str(loader.construct_scalar(node))
+    bad = _UNSTORABLE.search(text)
+    if bad is not None:
+        char = bad.group()
+        what = "a NUL character (\\0)" if char == "\0" else f"a lone surrogate ({char!r})"
+        raise _NotStorable(None, None, f"the text holds {what} at character {bad.start() + 1}, which no database "
+                           "can store: remove the escape", node.start_mark)
+    return text
+
+
 _LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 _LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_date)
+_LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_text)
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def load_yaml(path: Path, display: str | None = None) -> Any:
@@ -197,7 +242,7 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
-        if isinstance(exc, _NotADate | _TooLarge):
+        if isinstance(exc, _NotADate | _NotStorable | _TooLarge | _TooManyDigits):
             what = problem
         elif isinstance(exc, yaml.constructor.ConstructorError):
             what = f"YAML syntax error: {problem}"
