@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from salesgate.decisions import Decision, Outcome
@@ -25,7 +25,16 @@ from salesgate.errors import SalesgateError
 
 from . import audit, locks
 from .records import ApprovalRequest, ApprovalStatus, RoleMember, request_from_row
-from .tables import NAME, approval_requests, audit_log, credit_reservations, decisions, role_members, subject_locks
+from .tables import (
+    NAME,
+    approval_requests,
+    audit_head,
+    audit_log,
+    credit_reservations,
+    decisions,
+    role_members,
+    subject_locks,
+)
 
 LIVE = ("pending", "approved")
 STANDING = ("pending", "approved", "rejected", "expired")
@@ -233,7 +242,7 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
     pending = [r for r in live if r.status == "pending" and (hook is None or r.hook == hook)]
     if not pending:
         raise ApprovalError(_nothing_pending(conn, subject, hook))
-    if problem := _tampered(conn, subject):
+    if problem := _tampered(conn, subject) or _roles_unknown(conn):
         raise ApprovalError(f"order {subject!r} cannot be approved or rejected: {problem}: run salesgate audit verify")
     rows = _role_rows(conn, user)
     held = rows & _audited_roles(conn, user)
@@ -439,7 +448,8 @@ def _audited_roles(conn: Connection, user: str) -> set[str]:
     Role entries are the log's only entries without a subject: the subject index finds them."""
     replay = audit.Replay()
     query = (select(audit_log).where(audit_log.c.subject.is_(None),
-                                     audit_log.c.kind.in_(("role_granted", "role_revoked")))
+                                     audit_log.c.kind.in_(("role_granted", "role_revoked")),
+                                     audit_log.c.seq <= _head_seq())  # past the head: not written by salesgate
              .order_by(audit_log.c.seq))
     for entry in audit.entries_of(conn, query):
         try:
@@ -449,6 +459,34 @@ def _audited_roles(conn: Connection, user: str) -> set[str]:
         if about == user and audit.intact(entry):  # only this user's entries are worth hashing
             replay.add(entry)
     return {role for role, member in replay.members if member == user}
+
+
+def _head_seq() -> Any:
+    """The head row's entry number, as a subquery: entries beyond it were appended outside salesgate."""
+    return select(audit_head.c.seq).where(audit_head.c.id == audit.HEAD_ID).scalar_subquery()
+
+
+def _roles_unknown(conn: Connection) -> str | None:
+    """Why the log's grants and revokes cannot be trusted to say who holds a role now (``None``: they can).
+
+    :func:`_audited_roles` hashes only the approver's own role entries; a revoke someone edited to name
+    another user, or deleted, would silently give the role back (with a row added to
+    ``salesgate_role_members`` by SQL). So every revoke must match its own hash, and the log must have
+    no gap: as many entries as its head row counts."""
+    head = conn.execute(select(audit_head.c.seq).where(audit_head.c.id == audit.HEAD_ID)).scalar()
+    # Up to the head read now: an append committed meanwhile (head and entry in one commit) changes nothing.
+    count = conn.execute(select(func.count()).select_from(audit_log).where(audit_log.c.seq <= head)).scalar()
+    if head is not None and count != head:
+        return (f"the audit log holds {count} entries up to its head, entry {head}: entries were deleted with SQL, "
+                "so who holds which role is unknown")
+    query = (select(audit_log).where(audit_log.c.subject.is_(None), audit_log.c.kind == "role_revoked",
+                                     audit_log.c.seq <= _head_seq())
+             .order_by(audit_log.c.seq))
+    for entry in audit.entries_of(conn, query):
+        if not audit.intact(entry):
+            return (f"audit entry {entry.seq} (role_revoked) does not match its hash: whose role it revoked is "
+                    "unknown")
+    return None
 
 
 def _tampered(conn: Connection, subject: str) -> str | None:
