@@ -342,10 +342,34 @@ def test_user_ids_compare_in_nfc_and_case_matters(store: Store, gate: Gate, staf
     assert store.approve(order_id, composed).acted_by == composed
 
 
+def test_full_width_letters_are_the_same_person(store: Store, gate: Gate, staff: dict[str, str]) -> None:
+    """An input method left in full-width mode types ``ｌｉ`` for ``li``: one login, one person, on every database."""
+    order_id, suffix = unique("SO"), uuid.uuid4().hex[:6]
+    clerk, boss = f"clerk{suffix}", f"boss{suffix}"
+    wide_clerk, wide_boss = (''.join(chr(ord(c) + 0xFEE0) for c in name) for name in (clerk, boss))
+    decide(gate, big_order(order_id, unique("C")), wide_clerk)
+    assert {r.requested_by for r in store.approval_requests(order_id)} == {clerk}
+    store.grant_role(clerk, "sales_manager", by="admin")
+    with pytest.raises(ApprovalError, match="cannot approve it"):
+        store.approve(order_id, clerk)
+    store.grant_role(wide_boss, "sales_manager", by="admin")
+    store.grant_role(boss, "finance", by="admin")
+    assert store.roles_of(wide_boss) == store.roles_of(boss) == ["finance", "sales_manager"]
+    assert store.approve(order_id, wide_boss).acted_by == boss
+    with pytest.raises(ApprovalError, match=r"already approved order .* as sales_manager"):
+        store.approve(order_id, boss)  # four eyes: one person, not two
+    assert approvals.user_id("li\u3000na") == "li na"  # an ideographic space inside is a space
+    assert store.verify_audit().ok
+
+
 @pytest.mark.parametrize(("user", "problem"), [("", "is empty"), ("   ", "is empty"),
                                                ("bo\nss", "U\\+000A"),
                                                ("bo\tss", "U\\+0009"),
-                                               ("bo\u200bss", "U\\+200B \\(ZERO WIDTH SPACE\\)")])
+                                               ("bo\u200bss", "U\\+200B \\(ZERO WIDTH SPACE\\)"),
+                                               ("bo\u00a0ss", "U\\+00A0 \\(NO-BREAK SPACE\\)"),
+                                               ("boss\u3164", "U\\+3164 \\(HANGUL FILLER\\)"),
+                                               ("boss\ufe0f", "U\\+FE0F"), ("bo\u034fss", "U\\+034F"),
+                                               ("boss\u2800", "U\\+2800")])
 def test_empty_ids_and_control_characters_are_refused(store: Store, gate: Gate, staff: dict[str, str], user: str,
                                                       problem: str) -> None:
     order_id = unique("SO")

@@ -24,7 +24,7 @@ from salesgate.decisions import Decision, Outcome
 from salesgate.errors import SalesgateError
 
 from . import audit, locks
-from .records import ApprovalRequest, ApprovalStatus, RoleMember, request_from_row
+from .records import ApprovalRequest, ApprovalStatus, RoleMember, normal_id, request_from_row
 from .tables import (
     NAME,
     approval_requests,
@@ -74,24 +74,38 @@ def user_id(value: str, what: str = "user id") -> str:
     """
     if not isinstance(value, str):
         raise ApprovalError(f"{what} must be text, got {type(value).__name__}")
-    text = unicodedata.normalize("NFC", value.strip())
+    text = normal_id(value)
     if not text:
-        raise ApprovalError(f"{what} is empty" + (f" (only spaces: {value!r})" if value else ""))
+        raise ApprovalError(f"{what} is empty" + (f" (only spaces: {value!r})" if value else "")
+                            + ": give the user's login as the ERP knows it")
     for position, char in enumerate(text, start=1):
-        if unicodedata.category(char) in _UNSEEN:
+        if unicodedata.category(char) in _UNSEEN or _invisible(char):
             name = unicodedata.name(char, "a control character")
             raise ApprovalError(f"{what} {value!r}: character {position} is U+{ord(char):04X} ({name}); "
-                                "user ids and roles are visible text without control characters")
+                                "user ids and roles are visible text without control characters or invisible "
+                                "ones: type the id again")
     return _fits(text, what)
 
 
 def stored_id(value: str | None) -> str | None:
     """A user id read back from a row or an audit entry, as :func:`user_id` would have written it:
     ids stored before ids were normalised (``"boss "``) compare equal to the same person's today."""
-    return unicodedata.normalize("NFC", value.strip()) if isinstance(value, str) else value
+    return normal_id(value) if isinstance(value, str) else value
 
 
 _UNSEEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, invisible formatting, surrogates, line breaks
+_IGNORABLE = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2800, 0x2800),
+              (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF))
+"""Blank or invisible characters outside the categories above: the Unicode default-ignorable ones (combining
+grapheme joiner, Hangul fillers, Khmer vowel inherents, Mongolian and other variation selectors) and the
+blank Braille pattern. ``"li\u3164"`` would show as ``"li"``."""
+
+
+def _invisible(char: str) -> bool:
+    code = ord(char)
+    if unicodedata.category(char) == "Zs" and char != " ":
+        return True  # a no-break or other odd space inside an id looks like a space but is not one
+    return any(low <= code <= high for low, high in _IGNORABLE)
 
 
 def current_actor() -> str | None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from .connection import StoreError
-from .records import ApprovalRequest, AuditEntry, AuditReport, canonical_json, request_from_row
+from .records import ApprovalRequest, AuditEntry, AuditReport, canonical_json, normal_id, request_from_row
 from .tables import approval_requests, audit_head, audit_log, decisions, role_members
 
 GENESIS = "0" * 64
@@ -372,8 +371,8 @@ def _when(timing: Mapping[str, Any]) -> str:
 
 
 def _person(user: Any) -> str | None:
-    """A user id as the approval workflow compares them (stripped, NFC: see ``approvals.user_id``)."""
-    return unicodedata.normalize("NFC", user.strip()) if isinstance(user, str) else None
+    """A user id as the approval workflow compares them (:func:`~.records.normal_id`)."""
+    return normal_id(user) if isinstance(user, str) else None
 
 
 def _state(status: str, acted_by: str | None) -> str:
