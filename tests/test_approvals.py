@@ -342,6 +342,22 @@ def test_user_ids_compare_in_nfc_and_case_matters(store: Store, gate: Gate, staf
     assert store.approve(order_id, composed).acted_by == composed
 
 
+def test_a_trailing_space_in_an_order_id_is_the_same_order_on_every_database(gate: Gate, store: Store,
+                                                                            staff: dict[str, str]) -> None:
+    """MariaDB compared "SO-1 " equal to "SO-1" (deciding one voided the other's approvals), PostgreSQL did not."""
+    order_id = unique("SO")
+    padded = big_order(order_id + "  ", unique("C"))  # as an ERP's CHAR column pads its ids
+    decide(gate, padded, staff["clerk"])
+    assert {r.subject for r in store.approval_requests(order_id)} == {order_id}
+    assert store.approval_requests(order_id + " ") == store.approval_requests(order_id)
+    assert store.approve(order_id + " ", staff["sales_manager"]).subject == order_id
+    assert store.approval_status(order_id, order=padded).state == "pending"
+    assert store.approval_status(order_id + " ", order=padded).state == "pending"
+    assert [d.decision.subject for d in store.decisions(order_id + " ")] == [order_id]
+    assert [e.subject for e in store.audit_entries(order_id + " ")] == [order_id, order_id]
+    assert store.verify_audit().ok
+
+
 def test_full_width_letters_are_the_same_person(store: Store, gate: Gate, staff: dict[str, str]) -> None:
     """An input method left in full-width mode types ``ｌｉ`` for ``li``: one login, one person, on every database."""
     order_id, suffix = unique("SO"), uuid.uuid4().hex[:6]
