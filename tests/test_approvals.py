@@ -297,6 +297,25 @@ def test_blocking_an_order_voids_its_requests_and_unblocking_starts_afresh(gate:
     assert store.approval_status(order_id, order=facts).state == "pending"
 
 
+def test_a_block_recorded_without_the_order_voids_approvals_too(gate: Gate, store: Store,
+                                                                staff: dict[str, str]) -> None:
+    """``store.record(block, None)``: no digest to compare, but a block is a block — lifting it starts afresh."""
+    order_id, customer = unique("SO"), unique("C")
+    facts = big_order(order_id, customer)
+    decide(gate, facts, staff["clerk"])
+    for role in ("sales_manager", "finance", "general_manager"):
+        store.approve(order_id, staff[role])
+    with Gate.default(backend="python", entry_points=False) as plain:
+        block = plain.approve_order(big_order(order_id, customer, status="blocked"))
+    store.record(block, None, actor=staff["clerk"])
+    assert [r.status for r in store.approval_requests(order_id)] == ["void"] * 3
+    decide(gate, facts, staff["clerk"])  # the block is lifted
+    status = store.approval_status(order_id, order=facts)
+    assert (status.state, status.detail) == ("pending", "waiting for sales_manager (order_approval), finance "
+                                                        "(order_approval), general_manager (order_approval)")
+    assert store.verify_audit().ok
+
+
 # -- who is who: user ids ---------------------------------------------------------------------------------------
 
 def test_a_trailing_space_is_the_same_person_on_every_database(gate: Gate, store: Store,

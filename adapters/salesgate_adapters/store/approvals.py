@@ -171,8 +171,8 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
     (``failure`` set: salesgate could not decide) changes no request: it is not the policy's answer, and
     the requests of the last decision the policy made stay as they are. A ``block`` opens nothing,
     whatever roles its rules named (no approval lifts a block), and voids the requests of its hook
-    standing for the order, approved ones included: once the block is lifted, the order is approved
-    afresh. Returns the audit facts.
+    standing for the order (recorded with the order or without), approved ones included: once the block
+    is lifted, the order is approved afresh. Returns the audit facts.
     """
     if decision.failure is not None:
         return {"opened": [], "kept": [], "voided": []}
@@ -185,8 +185,10 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
     voids: list[tuple[ApprovalRequest, str]] = []
     kept: dict[str, ApprovalRequest] = {}
     for request in rows:
-        if digest is None:
-            if request.hook == decision.hook and request.status == "pending":
+        if digest is None:  # recorded without the order: nothing to bind, the hook's requests answer to it
+            if request.hook == decision.hook and blocks and request.status != "rejected":
+                voids.append((request, "the order is blocked: no approval lifts a block"))
+            elif request.hook == decision.hook and request.status == "pending":
                 voids.append((request, "superseded by a newer decision"))
         elif request.approval_digest != digest:
             if request.status in LIVE:  # a rejection (or expiry) of an earlier version stays as history
