@@ -229,7 +229,7 @@ def test_requests_escalate_then_expire(store: Store, staff: dict[str, str]) -> N
     assert done.status_reason == "acted for sales_manager as finance (escalated)"
     with pytest.raises(ApprovalError, match="already approved"):
         store.approve(order_id, staff["finance"], role="finance", now=T0 + timedelta(hours=27))
-    with pytest.raises(ApprovalError, match=r"nothing pending.*expired"):
+    with pytest.raises(ApprovalError, match=r"nothing pending.*expired .*: decide the order again to reopen it$"):
         store.approve(order_id, staff["general_manager"], role="finance", now=T0 + timedelta(hours=73))
     assert [r.status for r in store.approval_requests(order_id)] == ["approved", "expired", "expired"]
     assert store.approval_status(order_id, order=facts, now=T0 + timedelta(hours=73)).state == "expired"
@@ -286,7 +286,7 @@ def test_blocking_an_order_voids_its_requests_and_unblocking_starts_afresh(gate:
     assert [(r.role, r.status) for r in requests] == [("sales_manager", "void"), ("finance", "void"),
                                                       ("general_manager", "void")]
     assert {r.status_reason for r in requests} == {"the order is blocked: no approval lifts a block"}
-    with pytest.raises(ApprovalError, match="nothing pending"):
+    with pytest.raises(ApprovalError, match=r"nothing pending.*is void .*: see salesgate approvals status SO-"):
         store.approve(order_id, staff["finance"])
     assert store.approval_status(order_id, order=facts).state == "blocked"
     blocking = store.audit_entries(order_id)[-1].data

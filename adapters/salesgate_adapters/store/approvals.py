@@ -646,8 +646,10 @@ def _nothing_pending(conn: Connection, subject: str, hook: str | None) -> str:
     if request.status in ("approved", "rejected"):
         return (f"order {subject!r} has nothing pending{on}: {request.role} {request.status} it "
                 f"({request.acted_by}, {_utc(request.acted_at)})")
+    what_now = {"expired": ": decide the order again to reopen it",
+                "void": f": see salesgate approvals status {subject}"}.get(request.status, "")
     return f"order {subject!r} has nothing pending{on}: its last request ({request.role}) is {request.status}" + (
-        f" ({request.status_reason})" if request.status_reason else "")
+        f" ({request.status_reason})" if request.status_reason else "") + what_now
 
 
 def _policy_hash(conn: Connection, decision_id: str) -> str | None:
