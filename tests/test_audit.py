@@ -565,6 +565,29 @@ def test_a_grant_appended_past_the_head_gives_no_role(store: Store) -> None:
     never_approved(store, facts, r"entry 7 was added after the head \(entry 6\)", users=("mallory",))
 
 
+@pytest.mark.parametrize(("how", "found"), [
+    ("UPDATE salesgate_decisions SET failure = 'timeout' WHERE outcome = 'block'",
+     r"decision .* \(audit entry 2\) has failure 'timeout' in salesgate_decisions, but None in the audit log"),
+    ("UPDATE salesgate_decisions SET decided_at = '2020-01-01 00:00:00' WHERE outcome = 'block'",
+     r"decision .* \(audit entry 2\) was decided at 2020-01-01 00:00:00\+00:00 in salesgate_decisions, but at "),
+], ids=["made-a-fallback", "moved-back-in-time"])
+def test_a_block_hidden_with_sql_is_found(store: Store, how: str, found: str) -> None:
+    """The order's latest decision blocks; made a fallback (passed over) or moved before the allow it followed,
+    the allow would count: the order went ahead, and ``audit verify`` saw nothing."""
+    facts = order("SO-7", "C-7", "1000.00")
+    with Gate.default(backend="python", entry_points=False, store=store) as gate:
+        gate.approve_order(facts)                                              # 1: allow
+        gate.approve_order(order("SO-7", "C-7", "1000.00", status="blocked"))   # 2: block
+    assert store.approval_status("SO-7", order=facts).state == "blocked"
+    sql(store, how)
+    status = store.approval_status("SO-7", order=facts)
+    assert (status.state, status.approved) == ("tampered", False)
+    assert re.search(found, status.detail), status.detail
+    report = store.verify_audit()
+    assert (report.ok, report.bad_seq) == (False, 2)
+    assert re.search(found, report.problem or ""), report.problem
+
+
 def test_an_approval_by_someone_never_granted_the_role_is_named(store: Store) -> None:
     """Written as an older salesgate would have let it through (a role row added with SQL, the approval
     appended to the chain with correct hashes, the row deleted again): the replayed grants give it away."""

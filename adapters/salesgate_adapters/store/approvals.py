@@ -387,9 +387,10 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
     itself is whole is ``salesgate audit verify``'s business.)"""
     latest: dict[str, Any] = {}
     newest: Any = None
-    for row in conn.execute(select(decisions.c.id, decisions.c.hook, decisions.c.outcome, decisions.c.approval_digest,
-                                   decisions.c.failure)
-                            .where(decisions.c.subject == subject).order_by(decisions.c.decided_at, decisions.c.id)):
+    every = conn.execute(select(decisions.c.id, decisions.c.hook, decisions.c.subject, decisions.c.outcome,
+                                decisions.c.approval_digest, decisions.c.failure, decisions.c.decided_at)
+                         .where(decisions.c.subject == subject).order_by(decisions.c.decided_at, decisions.c.id)).all()
+    for row in every:
         if row.failure is not None and row.hook in latest:
             continue  # a fallback after a decision of the policy's: the approvals follow the policy's decision
         latest[row.hook] = newest = row  # rows come oldest first: the last one is the newest decision
@@ -419,7 +420,7 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
     if stale:
         return answer("stale", f"{', '.join(stale)} was decided on an earlier version of order {subject!r}: "
                                "decide it again")
-    if unbacked := _unbacked(conn, subject, current, list(latest.values()), rows):
+    if unbacked := _unbacked(conn, subject, current, list(latest.values()), every, rows):
         return answer("tampered", f"{unbacked}: run salesgate audit verify")
     blocked = sorted(hook for hook, row in latest.items() if row.outcome == "block")
     if blocked:
@@ -588,21 +589,21 @@ def _waiting_on(request: ApprovalRequest, rows: list[ApprovalRequest]) -> list[A
     return [r for r in _ladder(request, rows) if r.position < request.position and r.status != "approved"]
 
 
-def _unbacked(conn: Connection, subject: str, current: str, latest: list[Any],
+def _unbacked(conn: Connection, subject: str, current: str, latest: list[Any], every: Sequence[Any],
               rows: Sequence[ApprovalRequest]) -> str | None:
     """The first decision or request row of ``subject`` its audit entries do not account for.
 
-    Checked: the latest decision of each hook; every request row of the subject whatever its status
-    (its status, approver, escalation, hook and digest must be what the entries say); and every request
-    the entries opened for the order as it is now (``current``) on a hook that is decided — its row
-    must still be there. Rows from before the audit log (no digest, no entry) are left alone."""
+    Checked: every decision of the subject (its failure and time too); every request row of the subject
+    whatever its status (its status, approver, escalation, hook and digest must be what the entries
+    say); and every request the entries opened for the order as it is now (``current``) on a hook that
+    is decided — its row must still be there. Rows from before the audit log (no digest, no entry) are left alone."""
     replay = audit.Replay()
     for entry in audit.entries(conn, subject):
         if audit.intact(entry):  # an edited entry vouches for nothing
             replay.add(entry)
-    for row in latest:
-        found = replay.decision_problem(row.id, row.hook, subject, row.outcome, row.approval_digest)
-        if found is not None:
+    for row in every:  # all of them: a failure or time edited into one changes which is the latest
+        found = replay.decision_problem(row)
+        if found is not None and (found[0] is not None or row in latest or row.approval_digest is not None):
             return found[1]
     for request in rows:
         found = replay.request_problem(request)
