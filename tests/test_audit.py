@@ -570,10 +570,12 @@ def test_a_grant_appended_past_the_head_gives_no_role(store: Store) -> None:
      r"decision .* \(audit entry 2\) has failure 'timeout' in salesgate_decisions, but None in the audit log"),
     ("UPDATE salesgate_decisions SET decided_at = '2020-01-01 00:00:00' WHERE outcome = 'block'",
      r"decision .* \(audit entry 2\) was decided at 2020-01-01 00:00:00\+00:00 in salesgate_decisions, but at "),
-], ids=["made-a-fallback", "moved-back-in-time"])
+    ("DELETE FROM salesgate_decisions WHERE outcome = 'block'",
+     r"decision .* \(audit entry 2\) was deleted from salesgate_decisions"),
+], ids=["made-a-fallback", "moved-back-in-time", "deleted"])
 def test_a_block_hidden_with_sql_is_found(store: Store, how: str, found: str) -> None:
-    """The order's latest decision blocks; made a fallback (passed over) or moved before the allow it followed,
-    the allow would count: the order went ahead, and ``audit verify`` saw nothing."""
+    """The order's latest decision blocks; made a fallback (passed over), moved before the allow it followed or
+    deleted, the allow would count: the order went ahead (and for the first two ``audit verify`` saw nothing)."""
     facts = order("SO-7", "C-7", "1000.00")
     with Gate.default(backend="python", entry_points=False, store=store) as gate:
         gate.approve_order(facts)                                              # 1: allow

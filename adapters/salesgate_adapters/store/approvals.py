@@ -593,10 +593,11 @@ def _unbacked(conn: Connection, subject: str, current: str, latest: list[Any], e
               rows: Sequence[ApprovalRequest]) -> str | None:
     """The first decision or request row of ``subject`` its audit entries do not account for.
 
-    Checked: every decision of the subject (its failure and time too); every request row of the subject
-    whatever its status (its status, approver, escalation, hook and digest must be what the entries
-    say); and every request the entries opened for the order as it is now (``current``) on a hook that
-    is decided — its row must still be there. Rows from before the audit log (no digest, no entry) are left alone."""
+    Checked: every decision of the subject (its failure and time too), and every decision its entries
+    logged must still have its row; every request row of the subject whatever its status (its status,
+    approver, escalation, hook and digest must be what the entries say); and every request the entries
+    opened for the order as it is now (``current``) on a hook that is decided — its row must still be
+    there. Rows from before the audit log (no digest, no entry) are left alone."""
     replay = audit.Replay()
     for entry in audit.entries(conn, subject):
         if audit.intact(entry):  # an edited entry vouches for nothing
@@ -605,6 +606,10 @@ def _unbacked(conn: Connection, subject: str, current: str, latest: list[Any], e
         found = replay.decision_problem(row)
         if found is not None and (found[0] is not None or row in latest or row.approval_digest is not None):
             return found[1]
+    present_decisions = {row.id for row in every}
+    for decision_id, logged in sorted(replay.decisions.items(), key=lambda item: item[1].seq):
+        if logged.subject == subject and decision_id not in present_decisions:  # a deleted block: the allow counts
+            return f"decision {decision_id} (audit entry {logged.seq}) was deleted from salesgate_decisions"
     for request in rows:
         found = replay.request_problem(request)
         if found is not None and (found[0] is not None or request.approval_digest is not None):
