@@ -98,6 +98,20 @@ def test_the_requester_cannot_approve_their_own_order(gate: Gate, store: Store, 
     assert store.approval_requests(order_id, status="approved") == []
 
 
+def test_deciding_an_order_again_makes_you_its_requester(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    """A batch job decides first (no requester); the clerk decides the unchanged order again: the requests carry
+    over with nobody as their requester, yet the clerk asked for this very order and cannot approve it."""
+    order_id, clerk = unique("SO"), staff["clerk"]
+    facts = big_order(order_id, unique("C"))
+    gate.approve_order(facts)  # no acting_as: the ERP's nightly job
+    decide(gate, facts, clerk)
+    assert {r.requested_by for r in store.approval_requests(order_id, status="pending")} == {None}
+    store.grant_role(clerk, "sales_manager", by="admin")
+    with pytest.raises(ApprovalError, match=r"requested order .* and cannot approve it"):
+        store.approve(order_id, clerk)
+    assert store.approve(order_id, staff["sales_manager"]).status == "approved"
+
+
 def test_the_approver_must_hold_the_role(gate: Gate, store: Store, staff: dict[str, str]) -> None:
     order_id, outsider = unique("SO"), unique("intern")
     decide(gate, big_order(order_id, unique("C")), staff["clerk"])

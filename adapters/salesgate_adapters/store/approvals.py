@@ -294,7 +294,8 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
                             f"{', '.join(f'{r.hook}/{r.role}' for r in turn)}; choose one with --hook / --role")
     request = turn[0]
     if action == "approve":
-        if request.requested_by is not None and stored_id(request.requested_by) == user:
+        if (request.requested_by is not None and stored_id(request.requested_by) == user) or user in _requesters(
+                conn, subject, request.hook, request.approval_digest):
             raise ApprovalError(f"{user!r} requested order {subject!r} and cannot approve it")
         if rules.distinct_approvers:
             twice = [r for r in live if r.hook == request.hook and r.status == "approved"
@@ -481,6 +482,27 @@ def _audited_roles(conn: Connection, user: str) -> set[str]:
 def _head_seq() -> Any:
     """The head row's entry number, as a subquery: entries beyond it were appended outside salesgate."""
     return select(audit_head.c.seq).where(audit_head.c.id == audit.HEAD_ID).scalar_subquery()
+
+
+def _requesters(conn: Connection, subject: str, hook: str, digest: str | None) -> set[str]:
+    """Everyone who asked for a decision of this very order (``digest``) on ``hook``, as the audit log says.
+
+    A request carried over keeps the requester of the decision that opened it, who may be nobody (a
+    batch job deciding without :func:`acting_as`): the clerk who then decided the unchanged order again
+    is a requester too, and may not approve it."""
+    if digest is None:
+        return set()
+    query = select(audit_log).where(audit_log.c.subject == subject, audit_log.c.kind == "decision",
+                                    audit_log.c.hook == hook).order_by(audit_log.c.seq)
+    found: set[str] = set()
+    for entry in audit.entries_of(conn, query):
+        try:
+            same = entry.data.get("approval_digest") == digest
+        except ValueError:
+            continue
+        if same and entry.actor is not None and audit.intact(entry):
+            found.add(stored_id(entry.actor) or "")
+    return found
 
 
 def _roles_unknown(conn: Connection) -> str | None:
