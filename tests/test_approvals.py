@@ -112,6 +112,25 @@ def test_deciding_an_order_again_makes_you_its_requester(gate: Gate, store: Stor
     assert store.approve(order_id, staff["sales_manager"]).status == "approved"
 
 
+def test_members_lists_who_may_approve_alike_on_every_database(store: Store, staff: dict[str, str]) -> None:
+    """A row added with SQL lets nobody approve, so it is not listed; "finance " is finance on MariaDB and elsewhere."""
+    mallory = unique("mallory")
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO salesgate_role_members (role, user_id, granted_by, granted_at) "
+                          "VALUES ('finance', :user, 'admin', :at)"), {"user": mallory, "at": T0})
+    try:
+        listed = [m.user_id for m in store.role_members("finance ")]
+        everyone = {m.user_id for m in store.role_members()}
+        plain = [m.user_id for m in store.role_members("finance")]
+    finally:  # the namespace is shared by the session: leave no forged row for other tests' verify
+        with store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM salesgate_role_members WHERE user_id = :user"), {"user": mallory})
+    assert staff["finance"] in listed
+    assert mallory not in listed
+    assert listed == plain
+    assert mallory not in everyone
+
+
 def test_the_approver_must_hold_the_role(gate: Gate, store: Store, staff: dict[str, str]) -> None:
     order_id, outsider = unique("SO"), unique("intern")
     decide(gate, big_order(order_id, unique("C")), staff["clerk"])

@@ -579,11 +579,22 @@ def revoke(conn: Connection, user: str, role: str, by: str | None, now: datetime
 
 
 def members(conn: Connection, role: str | None) -> list[RoleMember]:
-    query = select(role_members).order_by(role_members.c.role, role_members.c.user_id)
-    if role is not None:
-        query = query.where(role_members.c.role == role)
+    """Who may approve for each role (or ``role``): the rows of ``salesgate_role_members`` the log's grants
+    and revokes leave standing, as :func:`roles_of` counts them — a row added with SQL is not listed, since
+    it lets nobody approve. The role is compared in Python, normalised (MariaDB would match ``"finance "``)."""
+    wanted = user_id(role, "role") if role is not None else None
+    replay = audit.Replay()
+    query = (select(audit_log).where(audit_log.c.subject.is_(None),
+                                     audit_log.c.kind.in_(("role_granted", "role_revoked")),
+                                     audit_log.c.seq <= _head_seq())
+             .order_by(audit_log.c.seq))
+    for entry in audit.entries_of(conn, query):
+        if audit.intact(entry):
+            replay.add(entry)
+    rows = conn.execute(select(role_members).order_by(role_members.c.role, role_members.c.user_id))
     return [RoleMember(role=r.role, user_id=r.user_id, granted_by=r.granted_by, granted_at=r.granted_at)
-            for r in conn.execute(query)]
+            for r in rows if (wanted is None or r.role == wanted)
+            and (r.role, stored_id(r.user_id)) in replay.members]
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
