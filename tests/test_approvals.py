@@ -98,6 +98,39 @@ def test_the_requester_cannot_approve_their_own_order(gate: Gate, store: Store, 
     assert store.approval_requests(order_id, status="approved") == []
 
 
+def test_deciding_an_order_again_makes_you_its_requester(gate: Gate, store: Store, staff: dict[str, str]) -> None:
+    """A batch job decides first (no requester); the clerk decides the unchanged order again: the requests carry
+    over with nobody as their requester, yet the clerk asked for this very order and cannot approve it."""
+    order_id, clerk = unique("SO"), staff["clerk"]
+    facts = big_order(order_id, unique("C"))
+    gate.approve_order(facts)  # no acting_as: the ERP's nightly job
+    decide(gate, facts, clerk)
+    assert {r.requested_by for r in store.approval_requests(order_id, status="pending")} == {None}
+    store.grant_role(clerk, "sales_manager", by="admin")
+    with pytest.raises(ApprovalError, match=r"requested order .* and cannot approve it"):
+        store.approve(order_id, clerk)
+    assert store.approve(order_id, staff["sales_manager"]).status == "approved"
+
+
+def test_members_lists_who_may_approve_alike_on_every_database(store: Store, staff: dict[str, str]) -> None:
+    """A row added with SQL lets nobody approve, so it is not listed; "finance " is finance on MariaDB and elsewhere."""
+    mallory = unique("mallory")
+    with store.engine.begin() as conn:
+        conn.execute(text("INSERT INTO salesgate_role_members (role, user_id, granted_by, granted_at) "
+                          "VALUES ('finance', :user, 'admin', :at)"), {"user": mallory, "at": T0})
+    try:
+        listed = [m.user_id for m in store.role_members("finance ")]
+        everyone = {m.user_id for m in store.role_members()}
+        plain = [m.user_id for m in store.role_members("finance")]
+    finally:  # the namespace is shared by the session: leave no forged row for other tests' verify
+        with store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM salesgate_role_members WHERE user_id = :user"), {"user": mallory})
+    assert staff["finance"] in listed
+    assert mallory not in listed
+    assert listed == plain
+    assert mallory not in everyone
+
+
 def test_the_approver_must_hold_the_role(gate: Gate, store: Store, staff: dict[str, str]) -> None:
     order_id, outsider = unique("SO"), unique("intern")
     decide(gate, big_order(order_id, unique("C")), staff["clerk"])
@@ -229,7 +262,7 @@ def test_requests_escalate_then_expire(store: Store, staff: dict[str, str]) -> N
     assert done.status_reason == "acted for sales_manager as finance (escalated)"
     with pytest.raises(ApprovalError, match="already approved"):
         store.approve(order_id, staff["finance"], role="finance", now=T0 + timedelta(hours=27))
-    with pytest.raises(ApprovalError, match=r"nothing pending.*expired"):
+    with pytest.raises(ApprovalError, match=r"nothing pending.*expired .*: decide the order again to reopen it$"):
         store.approve(order_id, staff["general_manager"], role="finance", now=T0 + timedelta(hours=73))
     assert [r.status for r in store.approval_requests(order_id)] == ["approved", "expired", "expired"]
     assert store.approval_status(order_id, order=facts, now=T0 + timedelta(hours=73)).state == "expired"
@@ -286,7 +319,7 @@ def test_blocking_an_order_voids_its_requests_and_unblocking_starts_afresh(gate:
     assert [(r.role, r.status) for r in requests] == [("sales_manager", "void"), ("finance", "void"),
                                                       ("general_manager", "void")]
     assert {r.status_reason for r in requests} == {"the order is blocked: no approval lifts a block"}
-    with pytest.raises(ApprovalError, match="nothing pending"):
+    with pytest.raises(ApprovalError, match=r"nothing pending.*is void .*: see salesgate approvals status SO-"):
         store.approve(order_id, staff["finance"])
     assert store.approval_status(order_id, order=facts).state == "blocked"
     blocking = store.audit_entries(order_id)[-1].data
@@ -295,6 +328,25 @@ def test_blocking_an_order_voids_its_requests_and_unblocking_starts_afresh(gate:
     assert [r.role for r in store.approval_requests(order_id, status="pending")] == [
         "sales_manager", "finance", "general_manager"]
     assert store.approval_status(order_id, order=facts).state == "pending"
+
+
+def test_a_block_recorded_without_the_order_voids_approvals_too(gate: Gate, store: Store,
+                                                                staff: dict[str, str]) -> None:
+    """``store.record(block, None)``: no digest to compare, but a block is a block — lifting it starts afresh."""
+    order_id, customer = unique("SO"), unique("C")
+    facts = big_order(order_id, customer)
+    decide(gate, facts, staff["clerk"])
+    for role in ("sales_manager", "finance", "general_manager"):
+        store.approve(order_id, staff[role])
+    with Gate.default(backend="python", entry_points=False) as plain:
+        block = plain.approve_order(big_order(order_id, customer, status="blocked"))
+    store.record(block, None, actor=staff["clerk"])
+    assert [r.status for r in store.approval_requests(order_id)] == ["void"] * 3
+    decide(gate, facts, staff["clerk"])  # the block is lifted
+    status = store.approval_status(order_id, order=facts)
+    assert (status.state, status.detail) == ("pending", "waiting for sales_manager (order_approval), finance "
+                                                        "(order_approval), general_manager (order_approval)")
+    assert store.verify_audit().ok
 
 
 # -- who is who: user ids ---------------------------------------------------------------------------------------
@@ -342,10 +394,50 @@ def test_user_ids_compare_in_nfc_and_case_matters(store: Store, gate: Gate, staf
     assert store.approve(order_id, composed).acted_by == composed
 
 
+def test_a_trailing_space_in_an_order_id_is_the_same_order_on_every_database(gate: Gate, store: Store,
+                                                                            staff: dict[str, str]) -> None:
+    """MariaDB compared "SO-1 " equal to "SO-1" (deciding one voided the other's approvals), PostgreSQL did not."""
+    order_id = unique("SO")
+    padded = big_order(order_id + "  ", unique("C"))  # as an ERP's CHAR column pads its ids
+    decide(gate, padded, staff["clerk"])
+    assert {r.subject for r in store.approval_requests(order_id)} == {order_id}
+    assert store.approval_requests(order_id + " ") == store.approval_requests(order_id)
+    assert store.approve(order_id + " ", staff["sales_manager"]).subject == order_id
+    assert store.approval_status(order_id, order=padded).state == "pending"
+    assert store.approval_status(order_id + " ", order=padded).state == "pending"
+    assert [d.decision.subject for d in store.decisions(order_id + " ")] == [order_id]
+    assert [e.subject for e in store.audit_entries(order_id + " ")] == [order_id, order_id]
+    assert store.verify_audit().ok
+
+
+def test_full_width_letters_are_the_same_person(store: Store, gate: Gate, staff: dict[str, str]) -> None:
+    """An input method left in full-width mode types ``ｌｉ`` for ``li``: one login, one person, on every database."""
+    order_id, suffix = unique("SO"), uuid.uuid4().hex[:6]
+    clerk, boss = f"clerk{suffix}", f"boss{suffix}"
+    wide_clerk, wide_boss = (''.join(chr(ord(c) + 0xFEE0) for c in name) for name in (clerk, boss))
+    decide(gate, big_order(order_id, unique("C")), wide_clerk)
+    assert {r.requested_by for r in store.approval_requests(order_id)} == {clerk}
+    store.grant_role(clerk, "sales_manager", by="admin")
+    with pytest.raises(ApprovalError, match="cannot approve it"):
+        store.approve(order_id, clerk)
+    store.grant_role(wide_boss, "sales_manager", by="admin")
+    store.grant_role(boss, "finance", by="admin")
+    assert store.roles_of(wide_boss) == store.roles_of(boss) == ["finance", "sales_manager"]
+    assert store.approve(order_id, wide_boss).acted_by == boss
+    with pytest.raises(ApprovalError, match=r"already approved order .* as sales_manager"):
+        store.approve(order_id, boss)  # four eyes: one person, not two
+    assert approvals.user_id("li\u3000na") == "li na"  # an ideographic space inside is a space
+    assert store.verify_audit().ok
+
+
 @pytest.mark.parametrize(("user", "problem"), [("", "is empty"), ("   ", "is empty"),
                                                ("bo\nss", "U\\+000A"),
                                                ("bo\tss", "U\\+0009"),
-                                               ("bo\u200bss", "U\\+200B \\(ZERO WIDTH SPACE\\)")])
+                                               ("bo\u200bss", "U\\+200B \\(ZERO WIDTH SPACE\\)"),
+                                               ("bo\u00a0ss", "U\\+00A0 \\(NO-BREAK SPACE\\)"),
+                                               ("boss\u3164", "U\\+3164 \\(HANGUL FILLER\\)"),
+                                               ("boss\ufe0f", "U\\+FE0F"), ("bo\u034fss", "U\\+034F"),
+                                               ("boss\u2800", "U\\+2800")])
 def test_empty_ids_and_control_characters_are_refused(store: Store, gate: Gate, staff: dict[str, str], user: str,
                                                       problem: str) -> None:
     order_id = unique("SO")

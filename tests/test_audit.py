@@ -28,7 +28,7 @@ from salesgate import Gate
 from salesgate.cli import cli
 from salesgate_adapters.store import ApprovalError, Store, acting_as, audit
 from salesgate_adapters.store.audit import entry_hash
-from salesgate_adapters.store.tables import approval_requests, decisions, role_members
+from salesgate_adapters.store.tables import approval_requests, audit_log, decisions, role_members
 from test_store import order
 
 
@@ -519,6 +519,75 @@ def test_a_ladder_reordered_with_sql_cannot_approve(store: Store) -> None:
         store.approve("SO-9", "zhao")  # the general manager, now first
     assert store.approval_status("SO-9", order=facts).state == "tampered"
     never_approved(store, facts, moved)
+
+
+@pytest.mark.parametrize(("how", "found"), [
+    ("UPDATE salesgate_audit_log SET content = REPLACE(content, 'mallory', 'nobody') WHERE kind = 'role_revoked'",
+     r"entry 10 \(role_revoked\) does not match its hash"),
+    ("DELETE FROM salesgate_audit_log WHERE kind = 'role_revoked'",
+     r"entry 10 is missing|holds 10 entries up to its head, entry 11"),
+], ids=["revoke-edited", "revoke-deleted"])
+def test_a_revoke_hidden_with_sql_gives_the_role_back_to_nobody(store: Store, how: str, found: str) -> None:
+    """The revoke of mallory's role edited to name someone else, or deleted, and her row added back with SQL:
+    her own entries alone would say she still holds the role."""
+    facts = three_step_order(store)
+    store.approve("SO-9", "li")
+    store.approve("SO-9", "qian")
+    store.grant_role("mallory", "general_manager", by="admin")    # entry 9
+    store.revoke_role("mallory", "general_manager", by="admin")   # entry 10
+    store.grant_role("zhou", "finance", by="admin")               # entry 11
+    sql(store, how)
+    with store.engine.begin() as conn:
+        conn.execute(insert(role_members).values(role="general_manager", user_id="mallory", granted_by="admin",
+                                                 granted_at=datetime.now(UTC)))
+    with pytest.raises(ApprovalError, match=found + r".*: run salesgate audit verify"):
+        store.approve("SO-9", "mallory")
+    never_approved(store, facts, found, users=("mallory",))
+
+
+def test_a_grant_appended_past_the_head_gives_no_role(store: Store) -> None:
+    """A role row and its grant entry written with SQL, the entry's hash computed as salesgate would, the head
+    row left alone: the grant is not salesgate's, and ``audit verify`` says so."""
+    facts = three_step_order(store)
+    when = datetime.now(UTC)
+    with store.engine.begin() as conn:
+        head = conn.execute(text("SELECT seq, hash FROM salesgate_audit_head")).one()
+        content = json.dumps({"role": "sales_manager", "user": "mallory"}, sort_keys=True, separators=(",", ":"))
+        conn.execute(insert(audit_log).values(
+            seq=head.seq + 1, recorded_at=when, kind="role_granted", subject=None, hook=None, actor="admin",
+            policy_hash=None, content=content, prev_hash=head.hash,
+            hash=entry_hash(head.seq + 1, when, "role_granted", None, None, "admin", None, content, head.hash)))
+        conn.execute(insert(role_members).values(role="sales_manager", user_id="mallory", granted_by="admin",
+                                                 granted_at=when))
+    with pytest.raises(ApprovalError, match=r"no audit entry granted it"):
+        store.approve("SO-9", "mallory")
+    assert store.roles_of("mallory") == []
+    never_approved(store, facts, r"entry 7 was added after the head \(entry 6\)", users=("mallory",))
+
+
+@pytest.mark.parametrize(("how", "found"), [
+    ("UPDATE salesgate_decisions SET failure = 'timeout' WHERE outcome = 'block'",
+     r"decision .* \(audit entry 2\) has failure 'timeout' in salesgate_decisions, but None in the audit log"),
+    ("UPDATE salesgate_decisions SET decided_at = '2020-01-01 00:00:00' WHERE outcome = 'block'",
+     r"decision .* \(audit entry 2\) was decided at 2020-01-01 00:00:00\+00:00 in salesgate_decisions, but at "),
+    ("DELETE FROM salesgate_decisions WHERE outcome = 'block'",
+     r"decision .* \(audit entry 2\) was deleted from salesgate_decisions"),
+], ids=["made-a-fallback", "moved-back-in-time", "deleted"])
+def test_a_block_hidden_with_sql_is_found(store: Store, how: str, found: str) -> None:
+    """The order's latest decision blocks; made a fallback (passed over), moved before the allow it followed or
+    deleted, the allow would count: the order went ahead (and for the first two ``audit verify`` saw nothing)."""
+    facts = order("SO-7", "C-7", "1000.00")
+    with Gate.default(backend="python", entry_points=False, store=store) as gate:
+        gate.approve_order(facts)                                              # 1: allow
+        gate.approve_order(order("SO-7", "C-7", "1000.00", status="blocked"))   # 2: block
+    assert store.approval_status("SO-7", order=facts).state == "blocked"
+    sql(store, how)
+    status = store.approval_status("SO-7", order=facts)
+    assert (status.state, status.approved) == ("tampered", False)
+    assert re.search(found, status.detail), status.detail
+    report = store.verify_audit()
+    assert (report.ok, report.bad_seq) == (False, 2)
+    assert re.search(found, report.problem or ""), report.problem
 
 
 def test_an_approval_by_someone_never_granted_the_role_is_named(store: Store) -> None:

@@ -17,15 +17,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from salesgate.decisions import Decision, Outcome
 from salesgate.errors import SalesgateError
 
 from . import audit, locks
-from .records import ApprovalRequest, ApprovalStatus, RoleMember, request_from_row
-from .tables import NAME, approval_requests, audit_log, credit_reservations, decisions, role_members, subject_locks
+from .records import ApprovalRequest, ApprovalStatus, RoleMember, normal_id, request_from_row
+from .tables import (
+    NAME,
+    approval_requests,
+    audit_head,
+    audit_log,
+    credit_reservations,
+    decisions,
+    role_members,
+    subject_locks,
+)
 
 LIVE = ("pending", "approved")
 STANDING = ("pending", "approved", "rejected", "expired")
@@ -65,24 +74,38 @@ def user_id(value: str, what: str = "user id") -> str:
     """
     if not isinstance(value, str):
         raise ApprovalError(f"{what} must be text, got {type(value).__name__}")
-    text = unicodedata.normalize("NFC", value.strip())
+    text = normal_id(value)
     if not text:
-        raise ApprovalError(f"{what} is empty" + (f" (only spaces: {value!r})" if value else ""))
+        raise ApprovalError(f"{what} is empty" + (f" (only spaces: {value!r})" if value else "")
+                            + ": give the user's login as the ERP knows it")
     for position, char in enumerate(text, start=1):
-        if unicodedata.category(char) in _UNSEEN:
+        if unicodedata.category(char) in _UNSEEN or _invisible(char):
             name = unicodedata.name(char, "a control character")
             raise ApprovalError(f"{what} {value!r}: character {position} is U+{ord(char):04X} ({name}); "
-                                "user ids and roles are visible text without control characters")
+                                "user ids and roles are visible text without control characters or invisible "
+                                "ones: type the id again")
     return _fits(text, what)
 
 
 def stored_id(value: str | None) -> str | None:
     """A user id read back from a row or an audit entry, as :func:`user_id` would have written it:
     ids stored before ids were normalised (``"boss "``) compare equal to the same person's today."""
-    return unicodedata.normalize("NFC", value.strip()) if isinstance(value, str) else value
+    return normal_id(value) if isinstance(value, str) else value
 
 
 _UNSEEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, invisible formatting, surrogates, line breaks
+_IGNORABLE = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2800, 0x2800),
+              (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF))
+"""Blank or invisible characters outside the categories above: the Unicode default-ignorable ones (combining
+grapheme joiner, Hangul fillers, Khmer vowel inherents, Mongolian and other variation selectors) and the
+blank Braille pattern. ``"li\u3164"`` would show as ``"li"``."""
+
+
+def _invisible(char: str) -> bool:
+    code = ord(char)
+    if unicodedata.category(char) == "Zs" and char != " ":
+        return True  # a no-break or other odd space inside an id looks like a space but is not one
+    return any(low <= code <= high for low, high in _IGNORABLE)
 
 
 def current_actor() -> str | None:
@@ -148,8 +171,8 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
     (``failure`` set: salesgate could not decide) changes no request: it is not the policy's answer, and
     the requests of the last decision the policy made stay as they are. A ``block`` opens nothing,
     whatever roles its rules named (no approval lifts a block), and voids the requests of its hook
-    standing for the order, approved ones included: once the block is lifted, the order is approved
-    afresh. Returns the audit facts.
+    standing for the order (recorded with the order or without), approved ones included: once the block
+    is lifted, the order is approved afresh. Returns the audit facts.
     """
     if decision.failure is not None:
         return {"opened": [], "kept": [], "voided": []}
@@ -162,8 +185,10 @@ def open_requests(conn: Connection, decision: Decision, decision_id: str, digest
     voids: list[tuple[ApprovalRequest, str]] = []
     kept: dict[str, ApprovalRequest] = {}
     for request in rows:
-        if digest is None:
-            if request.hook == decision.hook and request.status == "pending":
+        if digest is None:  # recorded without the order: nothing to bind, the hook's requests answer to it
+            if request.hook == decision.hook and blocks and request.status != "rejected":
+                voids.append((request, "the order is blocked: no approval lifts a block"))
+            elif request.hook == decision.hook and request.status == "pending":
                 voids.append((request, "superseded by a newer decision"))
         elif request.approval_digest != digest:
             if request.status in LIVE:  # a rejection (or expiry) of an earlier version stays as history
@@ -233,7 +258,7 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
     pending = [r for r in live if r.status == "pending" and (hook is None or r.hook == hook)]
     if not pending:
         raise ApprovalError(_nothing_pending(conn, subject, hook))
-    if problem := _tampered(conn, subject):
+    if problem := _tampered(conn, subject) or _roles_unknown(conn):
         raise ApprovalError(f"order {subject!r} cannot be approved or rejected: {problem}: run salesgate audit verify")
     rows = _role_rows(conn, user)
     held = rows & _audited_roles(conn, user)
@@ -269,7 +294,8 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
                             f"{', '.join(f'{r.hook}/{r.role}' for r in turn)}; choose one with --hook / --role")
     request = turn[0]
     if action == "approve":
-        if request.requested_by is not None and stored_id(request.requested_by) == user:
+        if (request.requested_by is not None and stored_id(request.requested_by) == user) or user in _requesters(
+                conn, subject, request.hook, request.approval_digest):
             raise ApprovalError(f"{user!r} requested order {subject!r} and cannot approve it")
         if rules.distinct_approvers:
             twice = [r for r in live if r.hook == request.hook and r.status == "approved"
@@ -362,9 +388,10 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
     itself is whole is ``salesgate audit verify``'s business.)"""
     latest: dict[str, Any] = {}
     newest: Any = None
-    for row in conn.execute(select(decisions.c.id, decisions.c.hook, decisions.c.outcome, decisions.c.approval_digest,
-                                   decisions.c.failure)
-                            .where(decisions.c.subject == subject).order_by(decisions.c.decided_at, decisions.c.id)):
+    every = conn.execute(select(decisions.c.id, decisions.c.hook, decisions.c.subject, decisions.c.outcome,
+                                decisions.c.approval_digest, decisions.c.failure, decisions.c.decided_at)
+                         .where(decisions.c.subject == subject).order_by(decisions.c.decided_at, decisions.c.id)).all()
+    for row in every:
         if row.failure is not None and row.hook in latest:
             continue  # a fallback after a decision of the policy's: the approvals follow the policy's decision
         latest[row.hook] = newest = row  # rows come oldest first: the last one is the newest decision
@@ -394,7 +421,7 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
     if stale:
         return answer("stale", f"{', '.join(stale)} was decided on an earlier version of order {subject!r}: "
                                "decide it again")
-    if unbacked := _unbacked(conn, subject, current, list(latest.values()), rows):
+    if unbacked := _unbacked(conn, subject, current, list(latest.values()), every, rows):
         return answer("tampered", f"{unbacked}: run salesgate audit verify")
     blocked = sorted(hook for hook, row in latest.items() if row.outcome == "block")
     if blocked:
@@ -439,7 +466,8 @@ def _audited_roles(conn: Connection, user: str) -> set[str]:
     Role entries are the log's only entries without a subject: the subject index finds them."""
     replay = audit.Replay()
     query = (select(audit_log).where(audit_log.c.subject.is_(None),
-                                     audit_log.c.kind.in_(("role_granted", "role_revoked")))
+                                     audit_log.c.kind.in_(("role_granted", "role_revoked")),
+                                     audit_log.c.seq <= _head_seq())  # past the head: not written by salesgate
              .order_by(audit_log.c.seq))
     for entry in audit.entries_of(conn, query):
         try:
@@ -449,6 +477,55 @@ def _audited_roles(conn: Connection, user: str) -> set[str]:
         if about == user and audit.intact(entry):  # only this user's entries are worth hashing
             replay.add(entry)
     return {role for role, member in replay.members if member == user}
+
+
+def _head_seq() -> Any:
+    """The head row's entry number, as a subquery: entries beyond it were appended outside salesgate."""
+    return select(audit_head.c.seq).where(audit_head.c.id == audit.HEAD_ID).scalar_subquery()
+
+
+def _requesters(conn: Connection, subject: str, hook: str, digest: str | None) -> set[str]:
+    """Everyone who asked for a decision of this very order (``digest``) on ``hook``, as the audit log says.
+
+    A request carried over keeps the requester of the decision that opened it, who may be nobody (a
+    batch job deciding without :func:`acting_as`): the clerk who then decided the unchanged order again
+    is a requester too, and may not approve it."""
+    if digest is None:
+        return set()
+    query = select(audit_log).where(audit_log.c.subject == subject, audit_log.c.kind == "decision",
+                                    audit_log.c.hook == hook).order_by(audit_log.c.seq)
+    found: set[str] = set()
+    for entry in audit.entries_of(conn, query):
+        try:
+            same = entry.data.get("approval_digest") == digest
+        except ValueError:
+            continue
+        if same and entry.actor is not None and audit.intact(entry):
+            found.add(stored_id(entry.actor) or "")
+    return found
+
+
+def _roles_unknown(conn: Connection) -> str | None:
+    """Why the log's grants and revokes cannot be trusted to say who holds a role now (``None``: they can).
+
+    :func:`_audited_roles` hashes only the approver's own role entries; a revoke someone edited to name
+    another user, or deleted, would silently give the role back (with a row added to
+    ``salesgate_role_members`` by SQL). So every revoke must match its own hash, and the log must have
+    no gap: as many entries as its head row counts."""
+    head = conn.execute(select(audit_head.c.seq).where(audit_head.c.id == audit.HEAD_ID)).scalar()
+    # Up to the head read now: an append committed meanwhile (head and entry in one commit) changes nothing.
+    count = conn.execute(select(func.count()).select_from(audit_log).where(audit_log.c.seq <= head)).scalar()
+    if head is not None and count != head:
+        return (f"the audit log holds {count} entries up to its head, entry {head}: entries were deleted with SQL, "
+                "so who holds which role is unknown")
+    query = (select(audit_log).where(audit_log.c.subject.is_(None), audit_log.c.kind == "role_revoked",
+                                     audit_log.c.seq <= _head_seq())
+             .order_by(audit_log.c.seq))
+    for entry in audit.entries_of(conn, query):
+        if not audit.intact(entry):
+            return (f"audit entry {entry.seq} (role_revoked) does not match its hash: whose role it revoked is "
+                    "unknown")
+    return None
 
 
 def _tampered(conn: Connection, subject: str) -> str | None:
@@ -502,11 +579,22 @@ def revoke(conn: Connection, user: str, role: str, by: str | None, now: datetime
 
 
 def members(conn: Connection, role: str | None) -> list[RoleMember]:
-    query = select(role_members).order_by(role_members.c.role, role_members.c.user_id)
-    if role is not None:
-        query = query.where(role_members.c.role == role)
+    """Who may approve for each role (or ``role``): the rows of ``salesgate_role_members`` the log's grants
+    and revokes leave standing, as :func:`roles_of` counts them — a row added with SQL is not listed, since
+    it lets nobody approve. The role is compared in Python, normalised (MariaDB would match ``"finance "``)."""
+    wanted = user_id(role, "role") if role is not None else None
+    replay = audit.Replay()
+    query = (select(audit_log).where(audit_log.c.subject.is_(None),
+                                     audit_log.c.kind.in_(("role_granted", "role_revoked")),
+                                     audit_log.c.seq <= _head_seq())
+             .order_by(audit_log.c.seq))
+    for entry in audit.entries_of(conn, query):
+        if audit.intact(entry):
+            replay.add(entry)
+    rows = conn.execute(select(role_members).order_by(role_members.c.role, role_members.c.user_id))
     return [RoleMember(role=r.role, user_id=r.user_id, granted_by=r.granted_by, granted_at=r.granted_at)
-            for r in conn.execute(query)]
+            for r in rows if (wanted is None or r.role == wanted)
+            and (r.role, stored_id(r.user_id)) in replay.members]
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
@@ -534,22 +622,27 @@ def _waiting_on(request: ApprovalRequest, rows: list[ApprovalRequest]) -> list[A
     return [r for r in _ladder(request, rows) if r.position < request.position and r.status != "approved"]
 
 
-def _unbacked(conn: Connection, subject: str, current: str, latest: list[Any],
+def _unbacked(conn: Connection, subject: str, current: str, latest: list[Any], every: Sequence[Any],
               rows: Sequence[ApprovalRequest]) -> str | None:
     """The first decision or request row of ``subject`` its audit entries do not account for.
 
-    Checked: the latest decision of each hook; every request row of the subject whatever its status
-    (its status, approver, escalation, hook and digest must be what the entries say); and every request
-    the entries opened for the order as it is now (``current``) on a hook that is decided — its row
-    must still be there. Rows from before the audit log (no digest, no entry) are left alone."""
+    Checked: every decision of the subject (its failure and time too), and every decision its entries
+    logged must still have its row; every request row of the subject whatever its status (its status,
+    approver, escalation, hook and digest must be what the entries say); and every request the entries
+    opened for the order as it is now (``current``) on a hook that is decided — its row must still be
+    there. Rows from before the audit log (no digest, no entry) are left alone."""
     replay = audit.Replay()
     for entry in audit.entries(conn, subject):
         if audit.intact(entry):  # an edited entry vouches for nothing
             replay.add(entry)
-    for row in latest:
-        found = replay.decision_problem(row.id, row.hook, subject, row.outcome, row.approval_digest)
-        if found is not None:
+    for row in every:  # all of them: a failure or time edited into one changes which is the latest
+        found = replay.decision_problem(row)
+        if found is not None and (found[0] is not None or row in latest or row.approval_digest is not None):
             return found[1]
+    present_decisions = {row.id for row in every}
+    for decision_id, logged in sorted(replay.decisions.items(), key=lambda item: item[1].seq):
+        if logged.subject == subject and decision_id not in present_decisions:  # a deleted block: the allow counts
+            return f"decision {decision_id} (audit entry {logged.seq}) was deleted from salesgate_decisions"
     for request in rows:
         found = replay.request_problem(request)
         if found is not None and (found[0] is not None or request.approval_digest is not None):
@@ -592,8 +685,10 @@ def _nothing_pending(conn: Connection, subject: str, hook: str | None) -> str:
     if request.status in ("approved", "rejected"):
         return (f"order {subject!r} has nothing pending{on}: {request.role} {request.status} it "
                 f"({request.acted_by}, {_utc(request.acted_at)})")
+    what_now = {"expired": ": decide the order again to reopen it",
+                "void": f": see salesgate approvals status {subject}"}.get(request.status, "")
     return f"order {subject!r} has nothing pending{on}: its last request ({request.role}) is {request.status}" + (
-        f" ({request.status_reason})" if request.status_reason else "")
+        f" ({request.status_reason})" if request.status_reason else "") + what_now
 
 
 def _policy_hash(conn: Connection, decision_id: str) -> str | None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from .connection import StoreError
-from .records import ApprovalRequest, AuditEntry, AuditReport, canonical_json, request_from_row
+from .records import ApprovalRequest, AuditEntry, AuditReport, canonical_json, normal_id, request_from_row
 from .tables import approval_requests, audit_head, audit_log, decisions, role_members
 
 GENESIS = "0" * 64
@@ -202,6 +201,13 @@ class _Logged:
     outcome: Any = None
     sha256: Any = None
     actor: str | None = None
+    failure: Any = None
+    """The decision's ``failure`` as its entry lists it (:data:`UNLISTED` in entries that list none)."""
+    at: datetime | None = None
+    """When the entry was recorded: the decision's ``decided_at`` (they are written with one time)."""
+
+
+UNLISTED = object()
 
 
 @dataclass
@@ -276,7 +282,8 @@ class Replay:
             return
         digest = data.get("approval_digest")
         self.decisions[decision_id] = _Logged(entry.seq, entry.hook, entry.subject, digest, data.get("outcome"),
-                                              data.get("decision_sha256"), entry.actor)
+                                              data.get("decision_sha256"), entry.actor,
+                                              data.get("failure", UNLISTED), entry.recorded_at)
         ladder = [role for role in data.get("approvals") or () if isinstance(role, str)]
         for role in data.get("opened") or ():
             if isinstance(role, str):
@@ -301,16 +308,25 @@ class Replay:
         state.seq, state.status = seq, status
         return state
 
-    def decision_problem(self, decision_id: str, hook: str, subject: str, outcome: str,
-                         approval_digest: str | None) -> tuple[int | None, str] | None:
-        """Why a decision row is not the decision the log recorded (``None``: it is); seq ``None``: no entry."""
-        logged = self.decisions.get(decision_id)
+    def decision_problem(self, row: Any) -> tuple[int | None, str] | None:
+        """Why a decision row is not the decision the log recorded (``None``: it is); seq ``None``: no entry.
+
+        ``row`` has the columns ``id``, ``hook``, ``subject``, ``outcome``, ``approval_digest``, ``failure``
+        and ``decided_at``: a failure set or erased, or a decision moved in time, would change which
+        decision counts as the order's latest (``approval_status`` passes over fallbacks)."""
+        logged = self.decisions.get(row.id)
         if logged is None:
-            return None, f"decision {decision_id} ({hook} {subject}) has no audit entry"
-        if (hook, subject, outcome, approval_digest) != (logged.hook, logged.subject, logged.outcome,
-                                                         logged.approval_digest):
-            return logged.seq, (f"decision {decision_id} (audit entry {logged.seq}) was changed in salesgate_decisions "
+            return None, f"decision {row.id} ({row.hook} {row.subject}) has no audit entry"
+        if (row.hook, row.subject, row.outcome, row.approval_digest) != (logged.hook, logged.subject, logged.outcome,
+                                                                         logged.approval_digest):
+            return logged.seq, (f"decision {row.id} (audit entry {logged.seq}) was changed in salesgate_decisions "
                                 "after it was logged (its outcome, order digest, hook or subject)")
+        if logged.failure is not UNLISTED and row.failure != logged.failure:
+            return logged.seq, (f"decision {row.id} (audit entry {logged.seq}) has failure {row.failure!r} in "
+                                f"salesgate_decisions, but {logged.failure!r} in the audit log")
+        if logged.at is not None and row.decided_at != logged.at:
+            return logged.seq, (f"decision {row.id} (audit entry {logged.seq}) was decided at {row.decided_at} in "
+                                f"salesgate_decisions, but at {logged.at} in the audit log")
         return None
 
     def request_problem(self, request: ApprovalRequest) -> tuple[int | None, str] | None:
@@ -372,8 +388,8 @@ def _when(timing: Mapping[str, Any]) -> str:
 
 
 def _person(user: Any) -> str | None:
-    """A user id as the approval workflow compares them (stripped, NFC: see ``approvals.user_id``)."""
-    return unicodedata.normalize("NFC", user.strip()) if isinstance(user, str) else None
+    """A user id as the approval workflow compares them (:func:`~.records.normal_id`)."""
+    return normal_id(user) if isinstance(user, str) else None
 
 
 def _state(status: str, acted_by: str | None) -> str:
@@ -399,9 +415,10 @@ def _check_rows(conn: Connection, replay: Replay, first_at: datetime | None,
     # The decision as stored, not through the JSON type: a row edited into invalid JSON is tampering to
     # report, not a failure to read the log.
     raw = type_coerce(d.decision, Text).label("decision")
-    for row in conn.execute(select(d.id, d.decided_at, d.hook, d.subject, d.outcome, d.approval_digest, raw)):
+    for row in conn.execute(select(d.id, d.decided_at, d.hook, d.subject, d.outcome, d.approval_digest, d.failure,
+                                   raw)):
         seen.add(row.id)
-        found = replay.decision_problem(row.id, row.hook, row.subject, row.outcome, row.approval_digest)
+        found = replay.decision_problem(row)
         if found is not None and found[0] is None:
             unaudited(row.decided_at, row.approval_digest, found[1])
             continue

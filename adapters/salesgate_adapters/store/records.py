@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -17,6 +18,18 @@ from salesgate.decisions import Decision, Outcome
 from salesgate.errors import FactsError
 from salesgate.hooknames import Hook
 from salesgate.models import Order, OrderFacts, ReturnFacts, ReturnRequest
+
+
+def normal_id(value: str) -> str:
+    """A user id or role name as the approval workflow compares them: full-width and half-width forms
+    folded to the ordinary ones (``"ｌｉ"`` is ``"li"``, an ideographic space is a space: the width
+    mapping of RFC 8265, as a Chinese input method in full-width mode types them), surrounding
+    whitespace stripped, Unicode NFC. Case is kept. Which ids are refused is ``approvals.user_id``'s."""
+    if not value.isascii():
+        value = "".join(unicodedata.normalize("NFKC", char)
+                        if unicodedata.decomposition(char).startswith(("<wide>", "<narrow>")) else char
+                        for char in value)
+    return unicodedata.normalize("NFC", value.strip())
 
 
 def canonical_json(value: Any) -> str:

@@ -81,6 +81,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def key(value: str) -> str:
+    """An order, return or customer id as the store keys and compares it: without trailing spaces.
+
+    MariaDB's ``utf8mb4_bin`` compares ``"SO-9 "`` equal to ``"SO-9"`` (PAD SPACE, as SQL compares
+    ``CHAR`` columns an ERP may pad), PostgreSQL and SQLite do not: dropped at the store's boundary,
+    the two are one order on every database, rather than one on MariaDB (where deciding one voided the
+    other's approvals) and two elsewhere."""
+    return value.rstrip(" ") if isinstance(value, str) else value
+
+
 class Store:
     """salesgate's own tables in a SQL database (PostgreSQL, MariaDB/MySQL or SQLite).
 
@@ -256,7 +266,7 @@ class Store:
         """Logged decisions, oldest first: all of them, or those on one order or return."""
         query = select(decisions).order_by(decisions.c.decided_at, decisions.c.id)
         if subject is not None:
-            query = query.where(decisions.c.subject == subject)
+            query = query.where(decisions.c.subject == key(subject))
         if limit is not None:
             query = query.limit(limit)
         return self._read(lambda conn: [_recorded(row) for row in conn.execute(query)], "reading the decision log")
@@ -266,7 +276,7 @@ class Store:
         query = select(approval_requests).order_by(approval_requests.c.created_at, approval_requests.c.decision_id,
                                                    approval_requests.c.position)
         if subject is not None:
-            query = query.where(approval_requests.c.subject == subject)
+            query = query.where(approval_requests.c.subject == key(subject))
         if status is not None:
             query = query.where(approval_requests.c.status == status)
         return self._read(lambda conn: [request_from_row(row) for row in conn.execute(query)],
@@ -274,6 +284,8 @@ class Store:
 
     def _insert_decision(self, conn: Connection, decision: Decision, facts: Any, now: datetime,
                          actor: str | None = None, *, create_lock: bool = False) -> str:
+        if decision.subject != key(decision.subject):
+            decision = decision.model_copy(update={"subject": key(decision.subject)})
         _fits(decision.subject, "subject")
         if actor is not None:
             _fits(actor, "actor")
@@ -327,7 +339,7 @@ class Store:
 
     def _act(self, action: str, subject: str, user: str, role: str | None, hook: str | None, comment: str | None,
              now: datetime | None) -> ApprovalRequest:
-        when = now or utcnow()
+        when, subject = now or utcnow(), key(subject)
         user = approvals.user_id(user)  # refused before anything is written, the sweep included
         # Expiries and escalations first, in their own transaction: they stand even if the action is refused.
         self._locking(lambda conn: approvals.sweep(conn, when, subject=subject),
@@ -352,7 +364,7 @@ class Store:
         decided again would slip past, so an ERP should always pass it."""
         if order is not None:
             digest = approval_digest(order)
-        when = now or utcnow()
+        when, subject = now or utcnow(), key(subject)
         return self._read(lambda conn: approvals.status(conn, subject, digest, when),
                           f"reading the approval status of {subject}", snapshot=True)
 
@@ -389,6 +401,7 @@ class Store:
     # -- audit log ---------------------------------------------------------------------------------
     def audit_entries(self, subject: str | None = None) -> list[AuditEntry]:
         """Audit entries in chain order: all, or those of one order or return."""
+        subject = key(subject) if subject is not None else None
         return self._read(lambda conn: audit.entries(conn, subject), "reading the audit log")
 
     def verify_audit(self, *, check_decisions: bool = True, kept: Mapping[int, str] | None = None) -> AuditReport:
@@ -435,6 +448,7 @@ class Store:
         before the commit. Raises :class:`StoreError` when the database fails; whatever ``decide``
         raises propagates, after the rollback.
         """
+        customer_id, order_id = key(customer_id), key(order_id)
         _fits(customer_id, "customer id")
         _fits(order_id, "order id")
         if not isinstance(amount, Decimal) or amount < 0:
@@ -523,7 +537,7 @@ class Store:
 
     def reservation(self, order_id: str) -> Reservation | None:
         """The reservation of an order, whatever its status."""
-        query = select(credit_reservations).where(credit_reservations.c.order_id == order_id)
+        query = select(credit_reservations).where(credit_reservations.c.order_id == key(order_id))
         return self._read(lambda conn: _first(conn, query), f"reading the reservation of order {order_id}")
 
     def reservations(self, customer_id: str | None = None, status: str | None = None) -> list[Reservation]:
@@ -531,7 +545,7 @@ class Store:
         held = credit_reservations.c
         query = select(credit_reservations).order_by(held.created_at, held.order_id)
         if customer_id is not None:
-            query = query.where(held.customer_id == customer_id)
+            query = query.where(held.customer_id == key(customer_id))
         if status is not None:
             query = query.where(held.status == status)
         return self._read(lambda conn: [_reservation(row) for row in conn.execute(query)], "reading reservations")
@@ -566,7 +580,7 @@ class Store:
         return self._write(run, "expiring reservations")
 
     def _transition(self, order_id: str, status: str, allowed: set[str], now: datetime | None) -> Reservation | None:
-        when = now or utcnow()
+        when, order_id = now or utcnow(), key(order_id)
         held = credit_reservations.c
 
         def run(conn: Connection) -> Reservation | None:
