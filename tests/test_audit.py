@@ -24,7 +24,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
 from conftest import Database, namespace
-from salesgate import Gate
+from salesgate import Decision, Gate, Outcome, PolicyRef
 from salesgate.cli import cli
 from salesgate_adapters.store import ApprovalError, Store, acting_as, audit
 from salesgate_adapters.store.audit import entry_hash
@@ -608,3 +608,18 @@ def test_an_approval_by_someone_never_granted_the_role_is_named(store: Store) ->
     assert (report.ok, report.bad_seq) == (False, 7)
     assert report.problem == ("entry 7 (approved order_approval SO-9): mallory approved as sales_manager, a role "
                               "no audit entry had granted them")
+
+
+def test_a_fallback_decision_verifies_and_erasing_its_failure_is_found(store: Store) -> None:
+    """Its audit entry says only that salesgate could not decide (what failed may quote a host): the
+    log still verifies, and a failure erased from the row with SQL (so the fallback would count as the
+    policy's answer) is named."""
+    failed = Decision(hook="order_approval", subject="SO-F", outcome=Outcome.block, backend="test",
+                      policy=PolicyRef(name="t", version="1", hash="h" * 16),
+                      failure="OperationalError: connection to server at db.internal:5432 failed")
+    store.record(failed, None)
+    assert store.verify_audit().ok
+    sql(store, "UPDATE salesgate_decisions SET failure = NULL WHERE subject = 'SO-F'")
+    report = store.verify_audit()
+    assert (report.ok, report.bad_seq) == (False, 1)
+    assert "has failure None in salesgate_decisions" in (report.problem or "")

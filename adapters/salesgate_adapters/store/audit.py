@@ -32,6 +32,11 @@ from .connection import StoreError
 from .records import ApprovalRequest, AuditEntry, AuditReport, canonical_json, normal_id, request_from_row
 from .tables import approval_requests, audit_head, audit_log, decisions, role_members
 
+FAILURE_IN_LOG = "salesgate could not decide: what failed is in the decision log (bound by decision_sha256)"
+"""What an audit entry says of a fallback decision instead of its failure text and reason. That text quotes
+what failed — hosts, ports, user names, driver messages — and an audit entry can never be scrubbed without
+breaking the chain, so it holds no connection details at all; the decision row keeps the (redacted) text."""
+
 GENESIS = "0" * 64
 HEAD_ID = 1
 KINDS = ("decision", "approved", "rejected", "void", "expired", "escalated", "role_granted", "role_revoked")
@@ -321,7 +326,7 @@ class Replay:
                                                                          logged.approval_digest):
             return logged.seq, (f"decision {row.id} (audit entry {logged.seq}) was changed in salesgate_decisions "
                                 "after it was logged (its outcome, order digest, hook or subject)")
-        if logged.failure is not UNLISTED and row.failure != logged.failure:
+        if logged.failure is not UNLISTED and not _same_failure(row.failure, logged.failure):
             return logged.seq, (f"decision {row.id} (audit entry {logged.seq}) has failure {row.failure!r} in "
                                 f"salesgate_decisions, but {logged.failure!r} in the audit log")
         if logged.at is not None and row.decided_at != logged.at:
@@ -507,3 +512,12 @@ def _entry(row: Row[Any]) -> AuditEntry:
     return AuditEntry(seq=int(row.seq), recorded_at=row.recorded_at, kind=row.kind, subject=row.subject,
                       hook=row.hook, actor=row.actor, policy_hash=row.policy_hash, content=row.content,
                       prev_hash=row.prev_hash, hash=row.hash)
+
+
+def _same_failure(row: str | None, logged: Any) -> bool:
+    """Whether a decision row's ``failure`` is the one its audit entry lists. An entry written since
+    secrets were kept out of the log says only *that* it failed (:data:`FAILURE_IN_LOG`; the text is
+    bound by ``decision_sha256``); older entries list the text itself."""
+    if logged == FAILURE_IN_LOG:
+        return row is not None
+    return bool(row == logged)

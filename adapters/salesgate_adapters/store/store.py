@@ -24,6 +24,7 @@ from salesgate.decisions import Decision, Outcome
 
 from ..deadlines import CallDeadlines, Overrun
 from . import approvals, audit, locks, migrate
+from .audit import FAILURE_IN_LOG
 from .approvals import ApprovalRules, current_actor
 from .connection import (
     StoreError,
@@ -58,11 +59,6 @@ SCHEMA_ENV = "SALESGATE_DATABASE_SCHEMA"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_TTL = timedelta(hours=24)
 SNAPSHOT = "REPEATABLE READ"
-FAILURE_IN_LOG = "salesgate could not decide: what failed is in the decision log (bound by decision_sha256)"
-"""What an audit entry says of a fallback decision instead of its failure text and reason. That text quotes
-what failed — hosts, ports, user names, driver messages — and an audit entry can never be scrubbed without
-breaking the chain, so it holds no connection details at all; the decision row keeps the (redacted) text."""
-
 Decide = Callable[[Decimal], Decision | tuple[Decision, Any]]
 """Called with the customer's reserved amount, inside the lock; returns the decision, or the decision
 and the facts it was made on (for the decision log's inputs digest)."""
