@@ -24,8 +24,8 @@ from salesgate.decisions import Decision, Outcome
 
 from ..deadlines import CallDeadlines, Overrun
 from . import approvals, audit, locks, migrate
-from .audit import FAILURE_IN_LOG
 from .approvals import ApprovalRules, current_actor
+from .audit import FAILURE_IN_LOG
 from .connection import (
     StoreError,
     Timeouts,
