@@ -47,3 +47,14 @@ def test_the_files_checked_include_the_docs_the_code_and_the_examples() -> None:
     names = {str(path.relative_to(ROOT)) for path in shipped_text_files()}
     assert {"README.md", "DEVELOPERS.md", "docs/adapters.md", "core/salesgate/engine/durable.py",
             "adapters/salesgate_adapters/sql/engine.py"} <= names
+
+
+def test_every_revision_the_docs_show_as_head_is_the_newest_migration() -> None:
+    """``db upgrade``/``db current`` output in the docs names the head: a new migration must update it."""
+    from salesgate_adapters.store import Store
+
+    head = Store.head()
+    shown = re.compile(r"\b(\d{4}) \(head\)|downgraded from (\d{4}) ")
+    stale = [hit for hit in occurrences(shown) if hit.split(":", 1)[0].endswith(".md")
+             and any(n and n != head for m in shown.finditer(hit) for n in m.groups())]
+    assert stale == [], f"the newest migration is {head}"
