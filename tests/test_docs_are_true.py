@@ -58,3 +58,18 @@ def test_every_revision_the_docs_show_as_head_is_the_newest_migration() -> None:
     stale = [hit for hit in occurrences(shown) if hit.split(":", 1)[0].endswith(".md")
              and any(n and n != head for m in shown.finditer(hit) for n in m.groups())]
     assert stale == [], f"the newest migration is {head}"
+
+
+def test_docs_and_examples_pass_adapter_options_in_adapter_options() -> None:
+    """``Gate(adapter="csv", directory=...)`` is the older form: a user copying it meets ``timeout``/``path``
+    going to the gate. Docs, docstrings and examples show ``adapter_options={...}`` (tests may use either)."""
+    import inspect
+
+    from salesgate import Gate
+
+    gate_keywords = set(inspect.signature(Gate.__init__).parameters) - {"self", "options"}
+    keyword_after_adapter = re.compile(r"""adapter=["'](\w+)["'],\s*(\w+)=""")
+    older_form = [hit for hit in occurrences(keyword_after_adapter) if not hit.startswith("tests/")
+                  and "keywords of the Gate" not in hit  # docs/adapters.md describing the older form
+                  and any(m.group(2) not in gate_keywords for m in keyword_after_adapter.finditer(hit))]
+    assert older_form == []
