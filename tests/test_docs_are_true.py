@@ -73,3 +73,24 @@ def test_docs_and_examples_pass_adapter_options_in_adapter_options() -> None:
                   and "keywords of the Gate" not in hit  # docs/adapters.md describing the older form
                   and any(m.group(2) not in gate_keywords for m in keyword_after_adapter.finditer(hit))]
     assert older_form == []
+
+
+def test_architecture_names_every_module() -> None:
+    """docs/architecture.md is where a newcomer learns where a change belongs: every module is in its
+    tables, by its path or by its file name in the row of its folder (``salesgate_adapters/store/``)."""
+    rows = [line for line in (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `")]
+    modules = [path.relative_to(root).as_posix() if root.name != "tests" else path.relative_to(ROOT).as_posix()
+               for root in (ROOT / "core", ROOT / "plugins", ROOT / "adapters", ROOT / "tests")
+               for path in sorted((root / "fixtures" if root.name == "tests" else root).rglob("*.py"))
+               if path.name != "__init__.py" and "versions" not in path.parts]
+    assert "salesgate/redaction.py" in modules
+    assert "tests/fixtures/servers.py" in modules
+
+    def named(module: str) -> bool:
+        parts = module.split("/")
+        splits = [("/".join(parts[:i]), "/".join(parts[i:])) for i in range(1, len(parts))]
+        return any(f"`{module}`" in row or any(f"`{folder}/" in row and f"`{rest}`" in row for folder, rest in splits)
+                   for row in rows)
+
+    assert [module for module in modules if not named(module)] == []
