@@ -94,3 +94,19 @@ def test_architecture_names_every_module() -> None:
                    for row in rows)
 
     assert [module for module in modules if not named(module)] == []
+
+
+def test_the_seed_policy_the_docs_show_is_the_shipped_one() -> None:
+    """Output in the docs names the seed policy's hash and rule count; the cli.md golden test ignores
+    hashes, so a changed seed policy would leave them stale unnoticed."""
+    from salesgate import load_policy
+    from salesgate.seed import seed_policy_path
+
+    seed = load_policy(seed_policy_path())
+    hashes = re.compile(r"salesgate-seed-policy \S+ \(([0-9a-f]{16})\)|\"hash\": \"([0-9a-f]{16})\"")
+    counts = re.compile(r"every rule \((\d+)\)")
+    wrong = [hit for hit in occurrences(hashes) if hit.split(":", 1)[0].endswith(".md")
+             and any(h and h != seed.hash[:16] for m in hashes.finditer(hit) for h in m.groups())]
+    wrong += [hit for hit in occurrences(counts) if hit.split(":", 1)[0].endswith(".md")
+              and any(int(m.group(1)) != len(seed.rules) for m in counts.finditer(hit))]
+    assert wrong == [], f"the seed policy is {seed.hash[:16]} with {len(seed.rules)} rules"
