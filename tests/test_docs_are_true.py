@@ -110,3 +110,23 @@ def test_the_seed_policy_the_docs_show_is_the_shipped_one() -> None:
     wrong += [hit for hit in occurrences(counts) if hit.split(":", 1)[0].endswith(".md")
               and any(int(m.group(1)) != len(seed.rules) for m in counts.finditer(hit))]
     assert wrong == [], f"the seed policy is {seed.hash[:16]} with {len(seed.rules)} rules"
+
+
+def test_every_python_example_in_the_docs_is_valid_python() -> None:
+    """The examples a user copies at least parse (the runnable ones are executed by their own tests)."""
+    import textwrap
+
+    docs = [ROOT / "README.md", ROOT / "DEVELOPERS.md", *sorted((ROOT / "docs").glob("*.md")),
+            *sorted((ROOT / "examples").glob("*/README.md"))]
+    broken = []
+    for path in docs:
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"```python\n(.*?)```", text, re.S):
+            lines = match.group(1).splitlines(keepends=True)
+            if lines and lines[0].startswith("# ") and len(lines) > 1 and lines[1][:1] == " ":
+                lines = lines[1:]  # "# path/of/the/file.py" over a method quoted from inside its class
+            try:
+                compile(textwrap.dedent("".join(lines)), str(path), "exec")
+            except SyntaxError as exc:
+                broken.append(f"{path.relative_to(ROOT)}:{text[:match.start()].count(chr(10)) + 2}: {exc.msg}")
+    assert broken == []
