@@ -101,8 +101,9 @@ def test_the_requester_cannot_approve_their_own_order(gate: Gate, store: Store, 
 def test_the_approver_must_hold_the_role(gate: Gate, store: Store, staff: dict[str, str]) -> None:
     order_id, outsider = unique("SO"), unique("intern")
     decide(gate, big_order(order_id, unique("C")), staff["clerk"])
-    with pytest.raises(ApprovalError, match="does not hold the role sales_manager"):
+    with pytest.raises(ApprovalError, match="does not hold the role sales_manager") as refused:
         store.approve(order_id, outsider)
+    assert str(refused.value).endswith(f"(grant it with: salesgate approvals grant {outsider} sales_manager)")
     assert store.grant_role(outsider, "sales_manager", by="admin")
     assert not store.grant_role(outsider, "sales_manager", by="admin")
     assert store.revoke_role(outsider, "sales_manager", by="admin")
