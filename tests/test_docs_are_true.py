@@ -130,3 +130,20 @@ def test_every_python_example_in_the_docs_is_valid_python() -> None:
             except SyntaxError as exc:
                 broken.append(f"{path.relative_to(ROOT)}:{text[:match.start()].count(chr(10)) + 2}: {exc.msg}")
     assert broken == []
+
+
+def test_the_readme_command_table_lists_every_command() -> None:
+    """README's "Command line" table against ``salesgate --help``: every command, and every subcommand
+    of a group unless the row ends its list with '…'."""
+    import click
+
+    from salesgate.cli import cli
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Command line", 1)[1].split("\n\n", 2)[1]
+    rows = {m.group(1): line for line in table.splitlines()[2:] if (m := re.match(r"\| `salesgate (\w+)", line))}
+    assert isinstance(cli, click.Group)
+    assert set(rows) == set(cli.commands)
+    missing = [f"{name} {sub}" for name, command in cli.commands.items() if isinstance(command, click.Group)
+               and "…" not in rows[name].split(" | ")[0] for sub in command.commands if sub not in rows[name]]
+    assert missing == []
