@@ -461,6 +461,10 @@ def test_the_schema_option_keeps_salesgate_tables_out_of_the_erps_namespace(empt
                                   policy=PolicyRef(name="t", version="1", hash="h" * 16)), order("SO-S1", "C-S1"))
             assert [d.decision.subject for d in store.decisions()] == ["SO-S1"]
             assert store.verify_audit().ok
+        for command in (("audit", "verify"), ("approvals", "list", "--status", "all")):  # every store command
+            found = salesgate(*command, "--schema", schema, env=env)
+            assert found.returncode == 0, found.stderr
+        assert "audit log intact: 1 entries" in salesgate("audit", "verify", "--schema", schema, env=env).stdout
         erp = empty_database.engine()
         with erp.connect() as conn:  # the ERP's namespace holds no salesgate table
             assert not [t for t in inspect(conn).get_table_names() if is_salesgate_name(t)]
