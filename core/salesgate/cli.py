@@ -314,6 +314,9 @@ def _erp_options(adapter: str | None, mapping: str | None, url: str | None,
         options["url"] = url
     if today is not None:
         options["today"] = today.date()
+    if name == "sql" and mapping is None:  # the adapter's default, demo, would read another ERP as a failure
+        raise UsageProblem("the sql adapter reads the ERP through a mapping: add --mapping NAME|FILE "
+                           "(demo, erpnext, odoo, tryton, or your own .yaml)")
     if name == "sql" and url is None:
         from salesgate_adapters.sql import DEFAULT_URL_ENV
 
