@@ -134,8 +134,9 @@ def test_members_lists_who_may_approve_alike_on_every_database(store: Store, sta
 def test_the_approver_must_hold_the_role(gate: Gate, store: Store, staff: dict[str, str]) -> None:
     order_id, outsider = unique("SO"), unique("intern")
     decide(gate, big_order(order_id, unique("C")), staff["clerk"])
-    with pytest.raises(ApprovalError, match="does not hold the role sales_manager"):
+    with pytest.raises(ApprovalError, match="does not hold the role sales_manager") as refused:
         store.approve(order_id, outsider)
+    assert str(refused.value).endswith(f"(grant it with: salesgate approvals grant {outsider} sales_manager)")
     assert store.grant_role(outsider, "sales_manager", by="admin")
     assert not store.grant_role(outsider, "sales_manager", by="admin")
     assert store.revoke_role(outsider, "sales_manager", by="admin")
@@ -813,3 +814,34 @@ def test_a_sweep_and_a_decision_on_two_hooks_never_deadlock(backend: str, tmp_pa
         finally:
             engine.dispose()
             store.close()
+
+
+def test_the_example_at_the_top_of_docs_approvals_runs_as_written(database: Database,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/approvals.md's first example, given what it leaves to the reader: a database, an order
+    (120,000: sales_manager → general_manager) and an ERP to confirm it in."""
+    import functools
+
+    import salesgate_adapters.store as store_package
+
+    root = Path(__file__).resolve().parents[1]
+    docs = (root / "docs" / "approvals.md").read_text(encoding="utf-8")
+    example = re.findall(r"```python\n(.*?)```", docs, re.S)[0]
+    confirmed: list[str] = []
+
+    class Erp:
+        def confirm(self, order_id: str) -> None:
+            confirmed.append(order_id)
+
+    order_id = unique("SO")
+    monkeypatch.chdir(root)  # Gate.from_path("rules/")
+    monkeypatch.setattr(store_package, "Store", functools.partial(Store, **database.store_options()))
+    namespace: dict[str, Any] = {"url": database.url, "order": order(order_id, unique("C")), "order_id": order_id,
+                                 "erp": Erp()}
+    try:
+        exec(example, namespace)  # noqa: S102 - the documentation's own example, run as documented
+    finally:
+        for opened in ("gate", "store"):
+            if opened in namespace:
+                namespace[opened].close()
+    assert confirmed == [order_id]

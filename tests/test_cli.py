@@ -362,6 +362,9 @@ def test_decide_a_bad_url_or_mapping_or_no_url_is_a_one_line_error(monkeypatch: 
                          "error: no ERP database: pass --url URL or set SALESGATE_DATABASE_URL")
     assert_clean_failure(run("decide", "approval", "SO-1001", "--adapter", "nosuch"),
                          "error: unknown adapter 'nosuch': installed adapters are")
+    for erp_args in (("--url", "sqlite://"), ("--adapter", "sql", "--url", "sqlite://")):  # not demo's tables
+        assert_clean_failure(run("decide", "approval", "SO-1001", *erp_args),
+                             "error: the sql adapter reads the ERP through a mapping: add --mapping NAME|FILE")
 
 
 def test_decide_with_an_unreachable_erp_answers_by_the_failure_mode_without_the_password() -> None:

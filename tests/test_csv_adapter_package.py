@@ -40,7 +40,7 @@ from salesgate.seed import seed_policy_path
 from salesgate_csv_adapter import SAMPLE_DIRECTORY
 
 gate = Gate(load_policy(seed_policy_path()), backend="python",
-            adapter="csv", directory=SAMPLE_DIRECTORY, today="2026-11-23", timezone="UTC")
+            adapter="csv", adapter_options={"directory": SAMPLE_DIRECTORY, "today": "2026-11-23", "timezone": "UTC"})
 decisions = {"approval SO-2001": gate.approve_order({"order": "SO-2001"}),
              "credit SO-2003": gate.check_credit({"order": "SO-2003"}),
              "return RMA-301": gate.handle_return({"return": {

@@ -47,3 +47,103 @@ def test_the_files_checked_include_the_docs_the_code_and_the_examples() -> None:
     names = {str(path.relative_to(ROOT)) for path in shipped_text_files()}
     assert {"README.md", "DEVELOPERS.md", "docs/adapters.md", "core/salesgate/engine/durable.py",
             "adapters/salesgate_adapters/sql/engine.py"} <= names
+
+
+def test_every_revision_the_docs_show_as_head_is_the_newest_migration() -> None:
+    """``db upgrade``/``db current`` output in the docs names the head: a new migration must update it."""
+    from salesgate_adapters.store import Store
+
+    head = Store.head()
+    shown = re.compile(r"\b(\d{4}) \(head\)|downgraded from (\d{4}) ")
+    stale = [hit for hit in occurrences(shown) if hit.split(":", 1)[0].endswith(".md")
+             and any(n and n != head for m in shown.finditer(hit) for n in m.groups())]
+    assert stale == [], f"the newest migration is {head}"
+
+
+def test_docs_and_examples_pass_adapter_options_in_adapter_options() -> None:
+    """``Gate(adapter="csv", directory=...)`` is the older form: a user copying it meets ``timeout``/``path``
+    going to the gate. Docs, docstrings and examples show ``adapter_options={...}`` (tests may use either)."""
+    import inspect
+
+    from salesgate import Gate
+
+    gate_keywords = set(inspect.signature(Gate.__init__).parameters) - {"self", "options"}
+    keyword_after_adapter = re.compile(r"""adapter=["'](\w+)["'],\s*(\w+)=""")
+    older_form = [hit for hit in occurrences(keyword_after_adapter) if not hit.startswith("tests/")
+                  and "keywords of the Gate" not in hit  # docs/adapters.md describing the older form
+                  and any(m.group(2) not in gate_keywords for m in keyword_after_adapter.finditer(hit))]
+    assert older_form == []
+
+
+def test_architecture_names_every_module() -> None:
+    """docs/architecture.md is where a newcomer learns where a change belongs: every module is in its
+    tables, by its path or by its file name in the row of its folder (``salesgate_adapters/store/``)."""
+    rows = [line for line in (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `")]
+    modules = [path.relative_to(root).as_posix() if root.name != "tests" else path.relative_to(ROOT).as_posix()
+               for root in (ROOT / "core", ROOT / "plugins", ROOT / "adapters", ROOT / "tests")
+               for path in sorted((root / "fixtures" if root.name == "tests" else root).rglob("*.py"))
+               if path.name != "__init__.py" and "versions" not in path.parts]
+    assert "salesgate/redaction.py" in modules
+    assert "tests/fixtures/servers.py" in modules
+
+    def named(module: str) -> bool:
+        parts = module.split("/")
+        splits = [("/".join(parts[:i]), "/".join(parts[i:])) for i in range(1, len(parts))]
+        return any(f"`{module}`" in row or any(f"`{folder}/" in row and f"`{rest}`" in row for folder, rest in splits)
+                   for row in rows)
+
+    assert [module for module in modules if not named(module)] == []
+
+
+def test_the_seed_policy_the_docs_show_is_the_shipped_one() -> None:
+    """Output in the docs names the seed policy's hash and rule count; the cli.md golden test ignores
+    hashes, so a changed seed policy would leave them stale unnoticed."""
+    from salesgate import load_policy
+    from salesgate.seed import seed_policy_path
+
+    seed = load_policy(seed_policy_path())
+    hashes = re.compile(r"salesgate-seed-policy \S+ \(([0-9a-f]{16})\)|\"hash\": \"([0-9a-f]{16})\"")
+    counts = re.compile(r"every rule \((\d+)\)")
+    wrong = [hit for hit in occurrences(hashes) if hit.split(":", 1)[0].endswith(".md")
+             and any(h and h != seed.hash[:16] for m in hashes.finditer(hit) for h in m.groups())]
+    wrong += [hit for hit in occurrences(counts) if hit.split(":", 1)[0].endswith(".md")
+              and any(int(m.group(1)) != len(seed.rules) for m in counts.finditer(hit))]
+    assert wrong == [], f"the seed policy is {seed.hash[:16]} with {len(seed.rules)} rules"
+
+
+def test_every_python_example_in_the_docs_is_valid_python() -> None:
+    """The examples a user copies at least parse (the runnable ones are executed by their own tests)."""
+    import textwrap
+
+    docs = [ROOT / "README.md", ROOT / "DEVELOPERS.md", *sorted((ROOT / "docs").glob("*.md")),
+            *sorted((ROOT / "examples").glob("*/README.md"))]
+    broken = []
+    for path in docs:
+        text = path.read_text(encoding="utf-8")
+        for match in re.finditer(r"```python\n(.*?)```", text, re.S):
+            lines = match.group(1).splitlines(keepends=True)
+            if lines and lines[0].startswith("# ") and len(lines) > 1 and lines[1][:1] == " ":
+                lines = lines[1:]  # "# path/of/the/file.py" over a method quoted from inside its class
+            try:
+                compile(textwrap.dedent("".join(lines)), str(path), "exec")
+            except SyntaxError as exc:
+                broken.append(f"{path.relative_to(ROOT)}:{text[:match.start()].count(chr(10)) + 2}: {exc.msg}")
+    assert broken == []
+
+
+def test_the_readme_command_table_lists_every_command() -> None:
+    """README's "Command line" table against ``salesgate --help``: every command, and every subcommand
+    of a group unless the row ends its list with '…'."""
+    import click
+
+    from salesgate.cli import cli
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Command line", 1)[1].split("\n\n", 2)[1]
+    rows = {m.group(1): line for line in table.splitlines()[2:] if (m := re.match(r"\| `salesgate (\w+)", line))}
+    assert isinstance(cli, click.Group)
+    assert set(rows) == set(cli.commands)
+    missing = [f"{name} {sub}" for name, command in cli.commands.items() if isinstance(command, click.Group)
+               and "…" not in rows[name].split(" | ")[0] for sub in command.commands if sub not in rows[name]]
+    assert missing == []

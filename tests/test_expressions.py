@@ -484,6 +484,8 @@ ERRORS: list[tuple[str, type[Exception], str, int, str | None]] = [
     ('"x" != order.total', CheckError, "cannot compare text with a number", 5, None),
     ("order.total == true", CheckError, "cannot compare a number with true/false", 13, None),
     ("order.order_date > 5", CheckError, "cannot compare a date with a number", 18, None),
+    ('order.order_date >= "2026-12-01"', CheckError,
+     'cannot compare a date with text: write a date as date("2026-12-01")', 18, None),
     ("order.guarantee < true", CheckError, "true/false can only be compared with == or !=", 17, None),
     ("order.total - order.order_date > 1", CheckError, "cannot compute a number - a date", 13, None),
     ('-customer.name == "x"', CheckError, "cannot negate text", 1, None),

@@ -709,6 +709,22 @@ def test_booleans_are_not_numbers_and_digits_are_ascii(gate: Gate, dotted: str, 
         gate.approve_order(data)
 
 
+@pytest.mark.parametrize(("value", "read"), [
+    (True, True), (1, True), (0, False), ("yes", True), ("NO", False), ("y", True), ("n", False), ("True", True),
+    ("false", False), ("t", True), ("F", False), ("on", True), ("off", False), ("1", True), ("0", False),
+    (2, None), ("maybe", None), ("", None),
+])
+def test_yes_no_facts_read_what_the_docs_list_and_refuse_the_rest(gate: Gate, value: object, read: bool | None) -> None:
+    """docs/policy-language.md, "What a fact may hold": the yes/no row."""
+    data = with_order()
+    data["order"]["guarantee"] = value
+    if read is None:
+        with pytest.raises(FactsError, match=r"invalid order facts: order\.guarantee: "):
+            gate.approve_order(data)
+    else:
+        assert OrderFacts.model_validate(data).order.guarantee is read
+
+
 @pytest.mark.parametrize(("field", "text", "message"), [
     ("special_requirements", "加急\ud800木箱", r"holds a lone surrogate \('\\ud800'\) at character 3"),
     ("special_requirements", "urgent\x00", r"holds a NUL character \(\\x00\) at character 7"),

@@ -254,6 +254,13 @@ def problems_of(path: Path | str) -> list[str]:
     return [str(p) for p in info.value.problems]
 
 
+def test_a_mapping_file_over_one_mebibyte_is_named_a_mapping_file(tmp_path: Path) -> None:
+    """The size limit of every YAML file (docs/policy-language.md, Limits): a mapping is not a policy file,
+    and cannot be split into several."""
+    path = write(tmp_path, VALID_CUSTOMER + "# " + "x" * 1_048_576 + "\n")
+    assert problems_of(path) == [f"{path}: larger than 1,048,576 bytes (1 MiB), the most a mapping file may hold"]
+
+
 def test_valid_minimal_mapping_loads(tmp_path: Path) -> None:
     mapping = load_mapping(write(tmp_path, VALID_CUSTOMER))
     assert mapping.plans("exposure") == []

@@ -687,6 +687,19 @@ def test_a_company_plugins_credit_figures_replace_the_built_in_ones(seed: Policy
     assert decision.outcome is make_gate(seed).check_credit(ORDER).outcome  # figures never decide
 
 
+def test_the_credit_figures_example_in_the_docs_works_with_the_current_field_name(seed: Policy) -> None:
+    """docs/plugins.md's NettedExposure, run as written (``deposits`` is the company's own function)."""
+    docs = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    [example] = [b for b in re.findall(r"```python\n(.*?)```", docs, re.S) if "salesgate_credit_figures" in b]
+    assert "CreditResult(exposure=" not in example  # the deprecated alias of exposure_after_order
+    namespace: dict[str, Any] = {"hookimpl": hookimpl, "CreditResult": CreditResult,
+                                 "deposits": lambda customer_id: Decimal("250")}
+    exec(example, namespace)  # noqa: S102 - the documentation's own example, run as documented
+    decision = make_gate(seed, plugins=[namespace["NettedExposure"]()]).check_credit(ORDER)
+    assert decision.credit is not None
+    assert (decision.credit.exposure_after_order, decision.credit.available) == (Decimal("350.00"), Decimal("650.00"))
+
+
 def test_two_company_plugins_computing_credit_figures_fail_closed_naming_both(seed: Policy) -> None:
     second = NettedExposure("1")
     second.__class__ = type("OtherNetting", (NettedExposure,), {})

@@ -7,6 +7,7 @@ Every problem names the file and line, the rule and the field, and a did-you-mea
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -783,3 +784,65 @@ def test_a_number_of_thousands_of_digits_in_a_condition_is_quoted_short() -> Non
     assert str(info.value) == ("the number 99999999999999999999… (5,000 characters) is too large: numbers in a policy "
                                "have at most 15 digits before the decimal point")
     assert info.value.column == 15
+
+
+def _over_each_limit() -> dict[str, list[dict[str, str]]]:
+    """Per row of the Limits table (by its first words): policies (rule files) that cross that limit."""
+    def when(condition: str) -> list[dict[str, str]]:
+        return [{"a.yaml": rules_file(f"  - id: r1\n    when: '{condition}'\n    then: {{ warn: x }}\n")}]
+
+    def pricing(*actions: str) -> list[dict[str, str]]:
+        rule = "  - id: p1\n    when: order.total > 1\n    scope: line\n    then: {{ {then} }}\n"
+        return [{"p.yaml": rules_file(rule.format(then=then), name="p", hook="pricing")} for then in actions]
+
+    big_rule = "  - id: r{n}-{i}\n    when: order.total > {i}\n    then: {{ warn: x }}\n"
+    chunk = "".join(big_rule.format(n="{n}", i=i) for i in range(16_000))
+    alias = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 7))
+    return {
+        "One YAML file": [{"a.yaml": rules_file(chunk.replace("{n}", "0")[:MAX_FILE_BYTES + 100])}],
+        "All files of a policy": [{f"f{n}.yaml": rules_file(chunk.replace("{n}", str(n))[:MAX_FILE_BYTES - 400],
+                                                            name=f"f{n}") for n in range(5)}],
+        "Lists and mappings": [{"a.yaml": rules_file("  - id: r1\n    when: order.total > 1\n    then: { warn: x }\n"
+                                                     "    description: " + "[" * 70 + "]" * 70 + "\n")}],
+        "Values YAML aliases": [{"a.yaml": alias + rules_file("  - id: r1\n    when: order.total > 1\n"
+                                                              "    then: { warn: x }\n")}],
+        "Characters of one expression": when(" or ".join(['customer.id == "' + "a" * 50 + '"'] * 400)),
+        "Characters of one quoted text": when('customer.id == "' + "a" * 1001 + '"'),
+        "Nesting in one expression": when("(" * 33 + "order.total > 1" + ")" * 33),
+        "Operators in one expression": when(" and ".join(["order.total > 1"] * 101)),
+        "Text anywhere in a YAML file": [{"a.yaml": rules_file('  - id: r1\n    when: order.total > 1\n'
+                                                               '    then: { warn: "加急\\ud800" }\n')}],
+        "A number in an expression": when("order.total > 1000000000000000"),
+        "`add:`": pricing("add: 900000000000000"),
+        "A `set_price`": pricing("set_price: 999999999999999 * 2", "floor: 999999999999999 + 1"),
+        "`days(n)`": when('order.order_date > date("2026-01-01") - days(100001)'),
+        "A constant date": when('order.order_date > date("9999-12-01") + days(100)'),
+    }
+
+
+def _documented_limits() -> list[tuple[str, list[str]]]:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "policy-language.md").read_text(encoding="utf-8")
+    table = text.split("## Limits", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ") and "`" in line.split(" | ")[-1]]
+    return [(row[0].removeprefix("| "), [m for m in re.findall(r"`([^`]+)`", row[-1]) if " " in m])  # not `add:`
+            for row in rows if len(row) == 3]
+
+
+@pytest.mark.parametrize(("limit", "messages"), _documented_limits(), ids=lambda v: v if isinstance(v, str) else "")
+def test_each_documented_limit_is_refused_with_the_message_the_docs_give(tmp_path: Path, limit: str,
+                                                                          messages: list[str]) -> None:
+    """docs/policy-language.md "Limits": crossing the row's limit gives one of the row's messages (N: the
+    figure), and each message the row gives is one that crossing it gives."""
+    cases = _over_each_limit()
+    [key] = [key for key in cases if limit.startswith(key)] or [None]
+    assert key is not None, f"no case crosses the documented limit {limit!r}: add one to _over_each_limit"
+    number = r"[\d,.E+]+"
+    patterns = [re.escape(message).replace(r"\*a4", r"\*\w+").replace("66,430", number).replace("…", ".*")
+                for message in messages]
+    patterns = [re.sub(r"\bN\b", lambda _: number, pattern) for pattern in patterns]
+    texts = [load_problems(write_policy(tmp_path / str(i), files))[1] for i, files in enumerate(cases[key])]
+    for text in texts:
+        assert any(re.search(pattern, text) for pattern in patterns), text
+    for message, pattern in zip(messages, patterns, strict=True):
+        assert any(re.search(pattern, text) for text in texts), f"no case gives {message!r}"

@@ -454,12 +454,17 @@ def test_the_schema_option_keeps_salesgate_tables_out_of_the_erps_namespace(empt
         assert f"(schema {schema})" in upgraded.stdout
         current = salesgate("db", "current", env={**env, "SALESGATE_DATABASE_SCHEMA": schema})
         assert current.stdout.startswith(f"{Store.head()} (head)"), current.stdout + current.stderr
+        assert current.stdout.rstrip().endswith(f"(schema {schema})")  # the same URL without it: other tables
         with Store(url, schema=schema, **empty_database.store_options()) as store:
             store.upgrade()  # a no-op: the schema and its tables are there
             store.record(Decision(hook="credit_check", subject="SO-S1", outcome=Outcome.allow, backend="test",
                                   policy=PolicyRef(name="t", version="1", hash="h" * 16)), order("SO-S1", "C-S1"))
             assert [d.decision.subject for d in store.decisions()] == ["SO-S1"]
             assert store.verify_audit().ok
+        for command in (("audit", "verify"), ("approvals", "list", "--status", "all")):  # every store command
+            found = salesgate(*command, "--schema", schema, env=env)
+            assert found.returncode == 0, found.stderr
+        assert "audit log intact: 1 entries" in salesgate("audit", "verify", "--schema", schema, env=env).stdout
         erp = empty_database.engine()
         with erp.connect() as conn:  # the ERP's namespace holds no salesgate table
             assert not [t for t in inspect(conn).get_table_names() if is_salesgate_name(t)]
@@ -470,6 +475,10 @@ def test_the_schema_option_keeps_salesgate_tables_out_of_the_erps_namespace(empt
         in_schema.close()
         with pytest.raises(StoreError, match="invalid schema 'no;drop'"):
             Store(url, schema="no;drop")
+        back = salesgate("db", "downgrade", "base", "--yes", env={**env, "SALESGATE_DATABASE_SCHEMA": schema})
+        assert back.returncode == 0, back.stderr
+        assert f"downgraded from {Store.head()} to base (no tables) in " in back.stdout
+        assert back.stdout.rstrip().endswith(f"(schema {schema})")
     finally:
         if backend != "sqlite":
             admin = empty_database.engine(isolation_level="AUTOCOMMIT")

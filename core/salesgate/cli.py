@@ -41,6 +41,8 @@ from .seed import seed_policy_path
 from .vocabulary import VOCABULARY, FactInfo
 
 if TYPE_CHECKING:
+    from salesgate_adapters.store import Store
+
     from .demo import DemoResult
 
 ALIASES: dict[str, Hook] = {
@@ -312,6 +314,9 @@ def _erp_options(adapter: str | None, mapping: str | None, url: str | None,
         options["url"] = url
     if today is not None:
         options["today"] = today.date()
+    if name == "sql" and mapping is None:  # the adapter's default, demo, would read another ERP as a failure
+        raise UsageProblem("the sql adapter reads the ERP through a mapping: add --mapping NAME|FILE "
+                           "(demo, erpnext, odoo, tryton, or your own .yaml)")
     if name == "sql" and url is None:
         from salesgate_adapters.sql import DEFAULT_URL_ENV
 
@@ -466,6 +471,11 @@ def db() -> None:
     """
 
 
+def _where(store: Store) -> str:
+    """The URL (redacted) and the schema: the same URL without ``--schema`` is another set of tables."""
+    return f"{store.url} (schema {store.schema})" if store.schema else str(store.url)
+
+
 @db.command()
 @url_option
 @schema_option
@@ -476,8 +486,7 @@ def upgrade(url: str | None, schema: str | None) -> None:
         store.upgrade()
         after = store.current()
     state = "already at" if before == after else f"upgraded from {before or 'nothing'} to"
-    where = f" (schema {store.schema})" if store.schema else ""
-    click.echo(f"salesgate tables {state} revision {after} (head) in {store.url}{where}")
+    click.echo(f"salesgate tables {state} revision {after} (head) in {_where(store)}")
 
 
 @db.command()
@@ -500,7 +509,7 @@ def downgrade(revision: str, yes: bool, url: str | None, schema: str | None) -> 
         store.downgrade(revision)
         after = store.current()
     click.echo(f"salesgate tables downgraded from {before or 'nothing'} to {after or 'base (no tables)'} "
-               f"in {store.url}")
+               f"in {_where(store)}")
 
 
 @db.command()
@@ -510,16 +519,16 @@ def current(url: str | None, schema: str | None) -> None:
     """Print the revision salesgate's tables are at."""
     with open_store(url, schema) as store:
         revision = store.current()
-    head = store.head()
+    head, where = store.head(), _where(store)
     if revision is None:
-        click.echo(f"no salesgate tables in {store.url}: run salesgate db upgrade")
+        click.echo(f"no salesgate tables in {where}: run salesgate db upgrade")
     elif revision == head:
-        click.echo(f"{revision} (head) in {store.url}")
+        click.echo(f"{revision} (head) in {where}")
     elif not store.knows(revision):
-        click.echo(f"{revision} in {store.url}: newer than this salesgate knows (its newest is {head}); "
+        click.echo(f"{revision} in {where}: newer than this salesgate knows (its newest is {head}); "
                    "a newer salesgate migrated these tables: upgrade salesgate")
     else:
-        click.echo(f"{revision} in {store.url}: salesgate db upgrade migrates it to {head}")
+        click.echo(f"{revision} in {where}: salesgate db upgrade migrates it to {head}")
 
 
 cli.add_command(approvals_commands)

@@ -249,7 +249,7 @@ def load_mapping(mapping: str | Path) -> ErpMapping:
     if not path.is_file():
         raise MappingError([PolicyProblem(f"no such mapping file: {path}")])
     try:
-        raw = load_yaml(path, shown)
+        raw = load_yaml(path, shown, kind="mapping file")
     except PolicyError as exc:
         raise MappingError(exc.problems) from None
     if not isinstance(raw, LineDict):

@@ -275,12 +275,13 @@ def act(conn: Connection, action: str, subject: str, user: str, *, role: str | N
             raise ApprovalError(f"the {', '.join(expired)} step of order {subject!r} expired: decide the order "
                                 "again to reopen what expired")
         due = due or asked
-        wanted = " or ".join(sorted({r.role for r in due} | {x for r in due if (x := _escalated_role(r))}))
+        roles = sorted({r.role for r in due} | {x for r in due if (x := _escalated_role(r))})
+        wanted, grant = " or ".join(roles), roles[0] if len(roles) == 1 else "ROLE"
         if forged := sorted(rows - held):
             raise ApprovalError(f"salesgate_role_members says {user} holds {', '.join(forged)}, but no audit entry "
                                 "granted it (written outside salesgate): run salesgate audit verify")
         raise ApprovalError(f"{user!r} does not hold the role {wanted} whose turn it is on order {subject!r} "
-                            f"(grant it with: salesgate approvals grant {user} ROLE)")
+                            f"(grant it with: salesgate approvals grant {user} {grant})")
     turn = [r for r in mine if not _waiting_on(r, live)]
     if not turn:
         first = mine[0]

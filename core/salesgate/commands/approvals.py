@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..hooknames import HOOKS
-from . import CommandInputError, open_store, show, url_option, when
+from . import CommandInputError, open_store, schema_option, show, url_option, when
 
 if TYPE_CHECKING:
     from salesgate_adapters.store import ApprovalRequest
@@ -44,8 +44,9 @@ def _user(value: str | None) -> str:
 def approvals() -> None:
     """Approval requests: list them, approve or reject an order, manage who holds a role.
 
-    The database is --url URL or SALESGATE_DATABASE_URL. Requests past their escalation or expiry time
-    are escalated or expired (and audited) before anything is listed or acted on.
+    The database is --url URL or SALESGATE_DATABASE_URL, and --schema NAME or SALESGATE_DATABASE_SCHEMA
+    when salesgate's tables were created in a schema of their own. Requests past their escalation or
+    expiry time are escalated or expired (and audited) before anything is listed or acted on.
     """
 
 
@@ -57,10 +58,11 @@ def approvals() -> None:
 @click.option("--for", "for_user", metavar="USER", help="Only requests USER may approve now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the requests as JSON.")
 @url_option
+@schema_option
 def list_(order: str | None, status: str, role: str | None, for_user: str | None, as_json: bool,
-          url: str | None) -> None:
+          url: str | None, schema: str | None) -> None:
     """Approval requests, oldest first: pending ones by default, of one ORDER if given."""
-    with open_store(url) as store:
+    with open_store(url, schema) as store:
         store.sweep_approvals()
         requests = store.approval_requests(order, None if status == "all" or for_user else status)
         if role is not None:
@@ -137,9 +139,9 @@ def _request_json(r: ApprovalRequest) -> dict[str, Any]:
 
 
 def _act(action: str, order: str, user: str | None, role: str | None, hook: str | None, comment: str | None,
-         url: str | None) -> None:
+         url: str | None, schema: str | None) -> None:
     who = _user(user)
-    with open_store(url) as store:
+    with open_store(url, schema) as store:
         act = store.approve if action == "approve" else store.reject
         request = act(order, who, role=role, hook=_hook(hook), comment=comment)
         status = store.approval_status(order)
@@ -156,6 +158,7 @@ def _act_options(func: Any) -> Any:
         click.option("--hook", metavar="HOOK", help="The hook's request, when several hooks wait on USER."),
         click.option("--comment", metavar="TEXT", help="Why; kept with the request and in the audit log."),
         url_option,
+        schema_option,
     ]):
         func = option(func)
     return func
@@ -164,17 +167,17 @@ def _act_options(func: Any) -> Any:
 @approvals.command()
 @_act_options
 def approve(order: str, user: str | None, role: str | None, hook: str | None, comment: str | None,
-            url: str | None) -> None:
+            url: str | None, schema: str | None) -> None:
     """Approve ORDER's step that is USER's to approve now."""
-    _act("approve", order, user, role, hook, comment, url)
+    _act("approve", order, user, role, hook, comment, url, schema)
 
 
 @approvals.command()
 @_act_options
 def reject(order: str, user: str | None, role: str | None, hook: str | None, comment: str | None,
-           url: str | None) -> None:
+           url: str | None, schema: str | None) -> None:
     """Reject ORDER: its other requests are voided and its credit reservation released."""
-    _act("reject", order, user, role, hook, comment, url)
+    _act("reject", order, user, role, hook, comment, url, schema)
 
 
 @approvals.command()
@@ -182,9 +185,10 @@ def reject(order: str, user: str | None, role: str | None, hook: str | None, com
 @click.option("--digest", metavar="SHA256", help="The approval digest of the order as it is now (recommended).")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @url_option
-def status(order: str, digest: str | None, as_json: bool, url: str | None) -> None:
+@schema_option
+def status(order: str, digest: str | None, as_json: bool, url: str | None, schema: str | None) -> None:
     """Whether ORDER may go ahead: approved, not_required, pending, rejected, expired, blocked, changed…"""
-    with open_store(url) as store:
+    with open_store(url, schema) as store:
         store.sweep_approvals()
         found = store.approval_status(order, digest)
     if as_json:
@@ -198,9 +202,10 @@ def status(order: str, digest: str | None, as_json: bool, url: str | None) -> No
 
 @approvals.command()
 @url_option
-def sweep(url: str | None) -> None:
+@schema_option
+def sweep(url: str | None, schema: str | None) -> None:
     """Escalate and expire overdue requests now (run it from cron, or let list/approve do it)."""
-    with open_store(url) as store:
+    with open_store(url, schema) as store:
         changed = store.sweep_approvals()
     click.echo(f"{changed} request{'s' if changed != 1 else ''} escalated or expired")
 
@@ -210,9 +215,10 @@ def sweep(url: str | None) -> None:
 @click.argument("role")
 @click.option("--by", metavar="ADMIN", envvar="SALESGATE_USER", help="Who grants it (audited).")
 @url_option
-def grant(user: str, role: str, by: str | None, url: str | None) -> None:
+@schema_option
+def grant(user: str, role: str, by: str | None, url: str | None, schema: str | None) -> None:
     """Let USER approve for ROLE."""
-    with open_store(url) as store:
+    with open_store(url, schema) as store:
         added = store.grant_role(user, role, by=by)
     click.echo(f"{user} {'may now approve' if added else 'already approves'} as {role}")
 
@@ -222,9 +228,10 @@ def grant(user: str, role: str, by: str | None, url: str | None) -> None:
 @click.argument("role")
 @click.option("--by", metavar="ADMIN", envvar="SALESGATE_USER", help="Who revokes it (audited).")
 @url_option
-def revoke(user: str, role: str, by: str | None, url: str | None) -> None:
+@schema_option
+def revoke(user: str, role: str, by: str | None, url: str | None, schema: str | None) -> None:
     """Stop USER approving for ROLE."""
-    with open_store(url) as store:
+    with open_store(url, schema) as store:
         removed = store.revoke_role(user, role, by=by)
     click.echo(f"{user} {'no longer approves' if removed else 'did not approve'} as {role}")
 
@@ -232,9 +239,10 @@ def revoke(user: str, role: str, by: str | None, url: str | None) -> None:
 @approvals.command()
 @click.argument("role", required=False)
 @url_option
-def members(role: str | None, url: str | None) -> None:
+@schema_option
+def members(role: str | None, url: str | None, schema: str | None) -> None:
     """Who may approve for each role (or for ROLE)."""
-    with open_store(url) as store:
+    with open_store(url, schema) as store:
         found = store.role_members(role)
     if not found:
         click.echo(f"nobody holds {role}" if role else "no role members: salesgate approvals grant USER ROLE")

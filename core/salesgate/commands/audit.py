@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import CommandInputError, open_store, url_option, when
+from . import CommandInputError, open_store, schema_option, url_option, when
 
 if TYPE_CHECKING:
     from salesgate_adapters.store import AuditEntry
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 def audit() -> None:
     """The audit log: every decision and approval action in a hash chain (salesgate_audit_log).
 
-    The database is --url URL or SALESGATE_DATABASE_URL.
+    The database is --url URL or SALESGATE_DATABASE_URL, and --schema NAME or SALESGATE_DATABASE_SCHEMA
+    when salesgate's tables were created in a schema of their own.
     """
 
 
@@ -32,7 +33,8 @@ def audit() -> None:
               help="An entry's hash recorded outside the database earlier (repeatable): it must still match, "
                    "which finds a log rewritten with fresh hashes.")
 @url_option
-def verify(skip_decisions: bool, kept_values: tuple[str, ...], url: str | None) -> None:
+@schema_option
+def verify(skip_decisions: bool, kept_values: tuple[str, ...], url: str | None, schema: str | None) -> None:
     """Check every entry's hash and link; exit 1 naming the first entry that was changed, removed or added."""
     from salesgate_adapters.store.audit import parse_kept
 
@@ -40,7 +42,7 @@ def verify(skip_decisions: bool, kept_values: tuple[str, ...], url: str | None) 
         kept = parse_kept(kept_values)
     except ValueError as exc:
         raise CommandInputError(str(exc)) from None
-    with open_store(url) as store:
+    with open_store(url, schema) as store:
         report = store.verify_audit(check_decisions=not skip_decisions, kept=kept)
     if report.ok:
         click.echo(f"audit log intact: {report.entries} entries, last entry {report.head_seq} "
@@ -66,11 +68,12 @@ def verify(skip_decisions: bool, kept_values: tuple[str, ...], url: str | None) 
 @click.argument("order")
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @url_option
-def show(order: str, as_json: bool, url: str | None) -> None:
+@schema_option
+def show(order: str, as_json: bool, url: str | None, schema: str | None) -> None:
     """The history of ORDER: decisions, approvals, voids, expiries and escalations, oldest first."""
     from salesgate_adapters.store.audit import intact
 
-    with open_store(url) as store:
+    with open_store(url, schema) as store:
         entries = store.audit_entries(order)
         report = store.verify_audit() if entries else None
     if as_json:

@@ -8,6 +8,7 @@ policy can only contain conditions both backends evaluate identically.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -245,7 +246,12 @@ class _Checker:
             if op not in ("==", "!="):
                 raise CheckError("true/false can only be compared with == or !=", col)
             return
-        raise CheckError(f"cannot compare {_describe(lk)} with {_describe(rk)}", col)
+        hint = ""
+        if {lk, rk} == {Kind.date, Kind.text}:  # date facts against "2026-12-01": the quotes make it text
+            text = next((e.value for e in (left, right) if isinstance(e, Const) and isinstance(e.value, str)),
+                        "YYYY-MM-DD")
+            hint = f": write a date as date({json.dumps(text, ensure_ascii=False)})"
+        raise CheckError(f"cannot compare {_describe(lk)} with {_describe(rk)}{hint}", col)
 
     def membership(self, node: ast.Binary) -> Cond:
         if not isinstance(node.right, ast.ListLit):

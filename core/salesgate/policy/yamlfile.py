@@ -221,16 +221,19 @@ _LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_text)
 _LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
-def load_yaml(path: Path, display: str | None = None) -> Any:
-    """Parse one YAML file (UTF-8). Syntax errors become a :class:`PolicyError` at file:line."""
+def load_yaml(path: Path, display: str | None = None, *, kind: str = "policy file") -> Any:
+    """Parse one YAML file (UTF-8). Syntax errors become a :class:`PolicyError` at file:line.
+
+    ``kind`` names the file in the size error: a policy's files can be split, a mapping file cannot.
+    """
     shown = display or str(path)
     try:
         with path.open("rb") as stream:
             raw = stream.read(MAX_FILE_BYTES + 1)
         if len(raw) > MAX_FILE_BYTES:
+            advice = ": split it into several files" if kind == "policy file" else ""
             raise PolicyError(PolicyProblem(
-                f"larger than {MAX_FILE_BYTES:,} bytes (1 MiB), the most a policy file may hold: split it into "
-                "several files", shown))
+                f"larger than {MAX_FILE_BYTES:,} bytes (1 MiB), the most a {kind} may hold{advice}", shown))
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PolicyError(PolicyProblem(f"not UTF-8 text ({exc.reason})", shown)) from None

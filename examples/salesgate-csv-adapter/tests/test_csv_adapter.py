@@ -268,7 +268,7 @@ def test_return_named_by_order_and_date_is_completed_from_the_delivery(salesgate
 
 def test_registers_itself_as_csv(salesgate_gate_factory: GateFactory) -> None:
     gate = salesgate_gate_factory("csv", plugins=[CsvAdapters()], entry_points=False,
-                                  directory=SAMPLE_DIRECTORY, today=TODAY)
+                                  adapter_options={"directory": SAMPLE_DIRECTORY, "today": TODAY})
     assert isinstance(gate.adapter, CsvAdapter)
     assert gate.approve_order({"order": "SO-2002"}).failure is None
 

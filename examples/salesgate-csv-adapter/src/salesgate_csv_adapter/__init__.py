@@ -3,7 +3,8 @@
 An adapter is a class whose methods implement salesgate's data hooks (``salesgate_load_customer``,
 ``_exposure``, ``_products``, ``_order``, ``_delivery`` and ``salesgate_record_decision``). This package registers
 it under the name ``"csv"`` through :class:`CsvAdapters`, the plugin its entry point names, so
-that ``Gate.from_path("rules/", adapter="csv", directory="books/")`` finds it once installed.
+that ``Gate.from_path("rules/", adapter="csv", adapter_options={"directory": "books/"})`` finds it once
+installed.
 """
 
 from __future__ import annotations
