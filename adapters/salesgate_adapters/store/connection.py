@@ -100,7 +100,8 @@ def in_schema(url: str | URL, schema: str, connect_args: dict[str, Any]) -> tupl
     if backend == "postgresql":
         given = args.get("options", parsed.query.get("options", ""))
         given = " ".join(given) if isinstance(given, tuple) else given
-        args["options"] = f"{given} -c search_path={schema}".strip()  # the last setting wins
+        # Quoted, as create_schema names it: unquoted, PostgreSQL would look for the name folded to lower case.
+        args["options"] = f'{given} -c search_path="{schema}"'.strip()  # the last setting wins
         return parsed, args
     if backend in ("mysql", "mariadb"):
         return parsed.set(database=schema), args
