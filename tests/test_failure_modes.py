@@ -558,8 +558,29 @@ def test_a_gate_refuses_new_calls_at_once_while_too_many_abandoned_calls_still_w
      "postgresql://erp@db/erp?sslmode=require&sslpassword=***&Token=***"),
     ("host=db password='a b' dbname=erp", "host=db password=*** dbname=erp"),  # a libpq keyword string
     ("12 cases passed=12, author=李雷", "12 cases passed=12, author=李雷"),  # no secret: left alone
+    ("postgresql://erp@db/erp?options=-c%20password%3Dp%40w7&sslmode=require",  # a setting inside a value
+     "postgresql://erp@db/erp?options=-c%20password%3D***&sslmode=require"),
+    ("mysql://erp@db/erp?pass=pw77&passive=1", "mysql://erp@db/erp?pass=***&passive=1"),
 ])
 def test_one_redaction_masks_every_secret_a_url_can_carry(text: str, shown: str) -> None:
     from salesgate.redaction import redact
 
     assert redact(text) == shown
+
+
+@pytest.mark.parametrize("query", ["options=-c%20password%3Dpw7x%40", "options=-c+password%3Dpw7x%40",
+                                   "options=-csearch_path%3Derp%20-cpassword%3Dpw7x%40"])
+def test_a_password_set_inside_a_query_value_is_not_shown_by_a_store(query: str) -> None:
+    """``?options=-c%20password%3D...`` (libpq's options) was shown as written by ``repr(store)``."""
+    from salesgate_adapters.sql import SqlAdapter
+
+    url = f"postgresql+psycopg://erp@127.0.0.1:{closed_port()}/erp?{query}"
+    store, adapter = Store(url, timeout=1), SqlAdapter(url, timeout=1)
+    try:
+        for shown in (repr(store), store.url, repr(adapter), adapter.url):
+            for form in ("pw7x", "pw7x@", "pw7x%40"):
+                assert form not in shown, shown
+            assert "***" in shown
+    finally:
+        store.close()
+        adapter.close()
