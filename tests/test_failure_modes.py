@@ -223,6 +223,27 @@ def allow(order_id: str) -> Decision:
         return plain.check_credit(facts(order_id, "C"))
 
 
+def test_a_store_call_whose_time_ran_out_between_statements_commits_nothing(database: Database) -> None:
+    """On SQLite, whose cut (``interrupt()``) stops only a statement running at that moment, a reservation
+    whose decision outlived the store's timeout was committed, and the caller told it was not."""
+    customer, order_id = unique("C"), unique("SO")
+    brisk = Store(database.url, timeout=0.5, **database.store_options())
+
+    def slow(_reserved: Decimal) -> Decision:
+        time.sleep(1)  # no statement runs meanwhile: nothing for the cut to stop
+        return allow(order_id)
+
+    try:
+        with pytest.raises(StoreError, match=r"no answer within 0.5 s \(the store's timeout, for the whole call\)"):
+            brisk.reserve(customer, order_id, Decimal(5), slow)
+        assert brisk.reservation(order_id) is None
+        assert brisk.decisions(order_id) == []
+        assert brisk.verify_audit().ok
+        assert brisk.reserve(customer, unique("SO"), Decimal(5), lambda _r: allow(order_id)).reserved == 0
+    finally:
+        brisk.close()
+
+
 def test_the_gate_deadline_cuts_a_wait_for_the_lock_and_nothing_is_written(
         store: Store, database: Database, capsys: pytest.CaptureFixture[str]) -> None:
     customer, order_id = unique("C"), unique("SO")

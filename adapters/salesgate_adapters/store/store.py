@@ -630,7 +630,11 @@ class Store:
         def once() -> T:
             try:
                 with transaction(self.engine, self._timeouts, isolation=isolation, write=write) as conn:
-                    return work(conn)
+                    result = work(conn)
+                    # Not committed past the call's deadline, though nothing was cut: on SQLite the cut
+                    # (interrupt()) stops only a statement running at that moment.
+                    self._deadlines.check()
+                    return result
             except (ValueError, TypeError, ArithmeticError) as exc:  # a value the database handed back
                 raise StoreError(f"{what} failed: unreadable data ({type(exc).__name__}: {exc})") from exc
             except DBAPIError as exc:
