@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -508,3 +509,24 @@ def test_schemas_named_in_mixed_case_hold_their_tables_apart_in_one_database(emp
                     conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE' if backend == "postgresql"
                                       else f"DROP DATABASE IF EXISTS `{schema}`"))
             admin.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_db_current_with_a_schema_on_a_database_that_is_down_says_so_in_one_line(backend: str) -> None:
+    """``Store(url, schema=...).current()`` asked the server whether the schema exists after failing to
+    reach it, without catching that failure: ``salesgate db current --schema`` died with a traceback."""
+    from click.testing import CliRunner
+
+    from salesgate.cli import cli
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = {"postgresql": f"postgresql+psycopg://salesgate:pw@127.0.0.1:{port}/erp",
+           "mariadb": f"mysql+pymysql://salesgate:pw@127.0.0.1:{port}/erp"}[backend]
+    with Store(url, schema="salesgate", timeout=2) as store, pytest.raises(StoreError, match="revision failed"):
+        store.current()
+    result = CliRunner().invoke(cli, ["db", "current", "--url", url, "--schema", "salesgate"])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: reading the salesgate schema revision failed")
