@@ -244,6 +244,33 @@ def test_a_store_call_whose_time_ran_out_between_statements_commits_nothing(data
         brisk.close()
 
 
+def test_a_call_waiting_for_a_pooled_connection_gives_up_within_the_store_timeout(database: Database) -> None:
+    """Every pooled connection held by a call stuck in the ERP: the next call waited for one as long as the
+    pool's own 30 s ``pool_timeout`` allowed (here until the stuck call ended, 3.7 s with timeout 1)."""
+    small = Store(database.url, timeout=1, pool_size=1, max_overflow=0, **database.store_options())
+    stuck, release = threading.Event(), threading.Event()
+
+    def slow(_reserved: Decimal) -> Decision:
+        stuck.set()
+        release.wait(10)
+        return allow("SO-1")
+
+    holder = threading.Thread(target=lambda: pytest.raises(StoreError, small.reserve, unique("C"), unique("SO"),
+                                                           Decimal(1), slow))
+    try:
+        holder.start()
+        assert stuck.wait(10)
+        started = time.monotonic()
+        with pytest.raises(StoreError):
+            small.reservations()
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join(20)
+        small.close()
+    assert waited < 1 + 0.5
+
+
 def test_the_gate_deadline_cuts_a_wait_for_the_lock_and_nothing_is_written(
         store: Store, database: Database, capsys: pytest.CaptureFixture[str]) -> None:
     customer, order_id = unique("C"), unique("SO")
