@@ -599,6 +599,41 @@ def test_a_gate_refuses_new_calls_at_once_while_too_many_abandoned_calls_still_w
     assert answers[-1][1] < 0.1  # answered at once, no thread started
 
 
+def test_a_burst_of_callers_on_a_hung_erp_leaves_at_most_the_cap_plus_the_burst(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The cap counts calls once abandoned, so callers already running when it is reached add theirs: the
+    docs said 'never more than max_abandoned_calls' (30 callers at once with a cap of 3 left 30 threads)."""
+    release, cap, callers = threading.Event(), 3, 12
+
+    class Stuck:
+        @hookimpl
+        def salesgate_load_exposure(self, customer_id: str) -> CreditExposure:
+            release.wait(30)
+            return CreditExposure()
+
+    start = threading.Barrier(callers)
+
+    def call() -> None:
+        start.wait(10)
+        assert_safe(stuck.check_credit(facts(unique("SO"), unique("C"), exposure=False)), "closed")
+
+    with Gate.default(backend="python", entry_points=False, timeout=0.3, max_abandoned_calls=cap,
+                      plugins=[Stuck()]) as stuck:
+        burst = [threading.Thread(target=call) for _ in range(callers)]
+        for thread in burst:
+            thread.start()
+        for thread in burst:
+            thread.join(10)
+        waiting = len(call_threads())
+        after, elapsed = timed(lambda: stuck.check_credit(facts(unique("SO"), unique("C"), exposure=False)))
+        release.set()
+    with capsys.disabled():
+        print(f"\n[burst] {callers} callers at once on a hung ERP, cap {cap}: {waiting} threads left waiting")
+    assert waiting <= cap - 1 + callers
+    assert "earlier calls abandoned at their deadline are still waiting" in (after.failure or "")
+    assert elapsed < 0.1  # refused at once while they wait
+
+
 @pytest.mark.parametrize(("text", "shown"), [
     (f"mysql://erp:{ENCODED}@db/erp", "mysql://erp:***@db/erp"),
     ("mysql://erp:p@ss:w@rd@db/erp?charset=utf8mb4", "mysql://erp:***@db/erp?charset=utf8mb4"),  # raw "@" and ":"
