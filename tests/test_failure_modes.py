@@ -8,6 +8,7 @@ Measured times are printed (``pytest -s``) for docs/store.md.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -238,7 +239,7 @@ def test_a_store_call_whose_time_ran_out_between_statements_commits_nothing(data
             brisk.reserve(customer, order_id, Decimal(5), slow)
         assert brisk.reservation(order_id) is None
         assert brisk.decisions(order_id) == []
-        assert brisk.verify_audit().ok
+        assert brisk.audit_entries(order_id) == []  # (the session's shared log holds other tests' garbage)
         assert brisk.reserve(customer, unique("SO"), Decimal(5), lambda _r: allow(order_id)).reserved == 0
     finally:
         brisk.close()
@@ -255,8 +256,11 @@ def test_a_call_waiting_for_a_pooled_connection_gives_up_within_the_store_timeou
         release.wait(10)
         return allow("SO-1")
 
-    holder = threading.Thread(target=lambda: pytest.raises(StoreError, small.reserve, unique("C"), unique("SO"),
-                                                           Decimal(1), slow))
+    def hold() -> None:
+        with contextlib.suppress(StoreError):  # its own time runs out too: what it raises is not the point
+            small.reserve(unique("C"), unique("SO"), Decimal(1), slow)
+
+    holder = threading.Thread(target=hold)
     try:
         holder.start()
         assert stuck.wait(10)

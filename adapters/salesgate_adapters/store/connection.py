@@ -87,7 +87,7 @@ def _queue_pool(url: URL, options: Mapping[str, Any]) -> bool:
     """Whether the engine's pool will be one that makes callers wait for a connection (and takes ``pool_timeout``)."""
     try:
         pool_class = options.get("poolclass") or url.get_dialect().get_pool_class(url)
-    except Exception:  # noqa: BLE001 - a driver that is not installed: create_engine says so
+    except Exception:  # a driver that is not installed: create_engine says so
         return False
     return isinstance(pool_class, type) and issubclass(pool_class, QueuePool)
 
