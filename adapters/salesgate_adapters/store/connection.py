@@ -86,7 +86,8 @@ def make_engine(url: str | URL, timeout: float | None, **options: Any) -> Engine
 def _queue_pool(url: URL, options: Mapping[str, Any]) -> bool:
     """Whether the engine's pool will be one that makes callers wait for a connection (and takes ``pool_timeout``)."""
     try:
-        pool_class = options.get("poolclass") or url.get_dialect().get_pool_class(url)
+        dialect: Any = url.get_dialect()  # a DefaultDialect subclass: get_pool_class is not on the Dialect protocol
+        pool_class = options.get("poolclass") or dialect.get_pool_class(url)
     except Exception:  # a driver that is not installed: create_engine says so
         return False
     return isinstance(pool_class, type) and issubclass(pool_class, QueuePool)
