@@ -671,3 +671,16 @@ def test_a_password_set_inside_a_query_value_is_not_shown_by_a_store(query: str)
     finally:
         store.close()
         adapter.close()
+
+
+@pytest.mark.parametrize("word", ["a", "a-", "ab1."])
+def test_redaction_takes_time_in_proportion_to_the_text(word: str) -> None:
+    """Every letter of a long word was tried as the start of a URL scheme: 60,000 characters without a
+    space took seconds (quadratic) in every message, log line and decision redacted."""
+    from salesgate.redaction import redact
+
+    text = f"failed: {word * (60_000 // len(word))} postgresql://erp:pw77@db/erp"
+    started = time.perf_counter()
+    shown = redact(text)
+    assert time.perf_counter() - started < 0.5
+    assert shown.endswith("postgresql://erp:***@db/erp")

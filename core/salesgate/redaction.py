@@ -23,12 +23,15 @@ SECRET_NAMES = ("pass", "pw")
 
 # scheme://user:secret@host... The secret runs to the last "@" before the host, so a password written
 # with a raw "@" or ":" in it is masked whole. Only the user-info is matched: nothing after "/", "?" or "#".
-_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*):(?P<secret>[^/?#\s]*)@(?=[^@/?#\s]*(?:[/?#\s\"']|$))")
+# The scheme is taken as the whole run of scheme characters before "://" (a run starting with a digit
+# too: only the user-info matters): tried at every letter of a long word, the pattern took quadratic time.
+_USERINFO = re.compile(r"(?<![A-Za-z0-9+.\-])(?P<head>[A-Za-z0-9+.\-]+://[^:/?#@\s]*):(?P<secret>[^/?#\s]*)@(?=[^@/?#\s]*(?:[/?#\s\"']|$))")
 # name=value in a URL query (after ? or &) or a libpq keyword string (after a space or start).
 _PARAM = re.compile(r"(?P<head>(?:^|[?&;\s])(?P<name>[A-Za-z_][A-Za-z0-9_\-]*)\s*=\s*)(?P<value>'[^']*'|[^&\s#\"']*)")
 # name%3Dvalue: a setting inside a %-encoded query value, e.g. ?options=-c%20password%3Dpw (libpq's "options").
-# The value runs to the next encoded space or separator.
-_ENCODED_PARAM = re.compile(r"(?P<head>(?P<name>[A-Za-z_][A-Za-z0-9_\-]*)%3[Dd])"
+# The value runs to the next encoded space or separator. The name is a whole word ("20password" after an
+# encoded space: it contains the secret word all the same), so the time stays linear in the text.
+_ENCODED_PARAM = re.compile(r"(?<![A-Za-z0-9_])(?P<head>(?P<name>[A-Za-z0-9_]+)%3[Dd])"
                             r"(?P<value>(?:[^&\s#%\"'+]|%(?!20)[0-9A-Fa-f]{2})*)")
 
 
