@@ -8,6 +8,7 @@ Measured times are printed (``pytest -s``) for docs/store.md.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -209,6 +210,57 @@ def customer_locked(database: Database, store: Store, customer: str) -> Iterator
 def allow(order_id: str) -> Decision:
     with Gate.default(backend="python", entry_points=False) as plain:
         return plain.check_credit(facts(order_id, "C"))
+
+
+def test_a_store_call_whose_time_ran_out_between_statements_commits_nothing(database: Database) -> None:
+    """On SQLite, whose cut (``interrupt()``) stops only a statement running at that moment, a reservation
+    whose decision outlived the store's timeout was committed, and the caller told it was not."""
+    customer, order_id = unique("C"), unique("SO")
+    brisk = Store(database.url, timeout=0.5, **database.store_options())
+
+    def slow(_reserved: Decimal) -> Decision:
+        time.sleep(1)  # no statement runs meanwhile: nothing for the cut to stop
+        return allow(order_id)
+
+    try:
+        with pytest.raises(StoreError, match=r"no answer within 0.5 s \(the store's timeout, for the whole call\)"):
+            brisk.reserve(customer, order_id, Decimal(5), slow)
+        assert brisk.reservation(order_id) is None
+        assert brisk.decisions(order_id) == []
+        assert brisk.audit_entries(order_id) == []  # (the session's shared log holds other tests' garbage)
+        assert brisk.reserve(customer, unique("SO"), Decimal(5), lambda _r: allow(order_id)).reserved == 0
+    finally:
+        brisk.close()
+
+
+def test_a_call_waiting_for_a_pooled_connection_gives_up_within_the_store_timeout(database: Database) -> None:
+    """Every pooled connection held by a call stuck in the ERP: the next call waited for one as long as the
+    pool's own 30 s ``pool_timeout`` allowed (here until the stuck call ended, 3.7 s with timeout 1)."""
+    small = Store(database.url, timeout=1, pool_size=1, max_overflow=0, **database.store_options())
+    stuck, release = threading.Event(), threading.Event()
+
+    def slow(_reserved: Decimal) -> Decision:
+        stuck.set()
+        release.wait(10)
+        return allow("SO-1")
+
+    def hold() -> None:
+        with contextlib.suppress(StoreError):  # its own time runs out too: what it raises is not the point
+            small.reserve(unique("C"), unique("SO"), Decimal(1), slow)
+
+    holder = threading.Thread(target=hold)
+    try:
+        holder.start()
+        assert stuck.wait(10)
+        started = time.monotonic()
+        with pytest.raises(StoreError):
+            small.reservations()
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join(20)
+        small.close()
+    assert waited < 1 + 0.5
 
 
 def test_the_gate_deadline_cuts_a_wait_for_the_lock_and_nothing_is_written(
@@ -539,6 +591,41 @@ def test_a_gate_refuses_new_calls_at_once_while_too_many_abandoned_calls_still_w
     assert answers[-1][1] < 0.1  # answered at once, no thread started
 
 
+def test_a_burst_of_callers_on_a_hung_erp_leaves_at_most_the_cap_plus_the_burst(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The cap counts calls once abandoned, so callers already running when it is reached add theirs: the
+    docs said 'never more than max_abandoned_calls' (30 callers at once with a cap of 3 left 30 threads)."""
+    release, cap, callers = threading.Event(), 3, 12
+
+    class Stuck:
+        @hookimpl
+        def salesgate_load_exposure(self, customer_id: str) -> CreditExposure:
+            release.wait(30)
+            return CreditExposure()
+
+    start = threading.Barrier(callers)
+
+    def call() -> None:
+        start.wait(10)
+        assert_safe(stuck.check_credit(facts(unique("SO"), unique("C"), exposure=False)), "closed")
+
+    with Gate.default(backend="python", entry_points=False, timeout=0.3, max_abandoned_calls=cap,
+                      plugins=[Stuck()]) as stuck:
+        burst = [threading.Thread(target=call) for _ in range(callers)]
+        for thread in burst:
+            thread.start()
+        for thread in burst:
+            thread.join(10)
+        waiting = len(call_threads())
+        after, elapsed = timed(lambda: stuck.check_credit(facts(unique("SO"), unique("C"), exposure=False)))
+        release.set()
+    with capsys.disabled():
+        print(f"\n[burst] {callers} callers at once on a hung ERP, cap {cap}: {waiting} threads left waiting")
+    assert waiting <= cap - 1 + callers
+    assert "earlier calls abandoned at their deadline are still waiting" in (after.failure or "")
+    assert elapsed < 0.1  # refused at once while they wait
+
+
 @pytest.mark.parametrize(("text", "shown"), [
     (f"mysql://erp:{ENCODED}@db/erp", "mysql://erp:***@db/erp"),
     ("mysql://erp:p@ss:w@rd@db/erp?charset=utf8mb4", "mysql://erp:***@db/erp?charset=utf8mb4"),  # raw "@" and ":"
@@ -546,8 +633,42 @@ def test_a_gate_refuses_new_calls_at_once_while_too_many_abandoned_calls_still_w
      "postgresql://erp@db/erp?sslmode=require&sslpassword=***&Token=***"),
     ("host=db password='a b' dbname=erp", "host=db password=*** dbname=erp"),  # a libpq keyword string
     ("12 cases passed=12, author=李雷", "12 cases passed=12, author=李雷"),  # no secret: left alone
+    ("postgresql://erp@db/erp?options=-c%20password%3Dp%40w7&sslmode=require",  # a setting inside a value
+     "postgresql://erp@db/erp?options=-c%20password%3D***&sslmode=require"),
+    ("mysql://erp@db/erp?pass=pw77&passive=1", "mysql://erp@db/erp?pass=***&passive=1"),
 ])
 def test_one_redaction_masks_every_secret_a_url_can_carry(text: str, shown: str) -> None:
     from salesgate.redaction import redact
 
     assert redact(text) == shown
+
+
+@pytest.mark.parametrize("query", ["options=-c%20password%3Dpw7x%40", "options=-c+password%3Dpw7x%40",
+                                   "options=-csearch_path%3Derp%20-cpassword%3Dpw7x%40"])
+def test_a_password_set_inside_a_query_value_is_not_shown_by_a_store(query: str) -> None:
+    """``?options=-c%20password%3D...`` (libpq's options) was shown as written by ``repr(store)``."""
+    from salesgate_adapters.sql import SqlAdapter
+
+    url = f"postgresql+psycopg://erp@127.0.0.1:{closed_port()}/erp?{query}"
+    store, adapter = Store(url, timeout=1), SqlAdapter(url, timeout=1)
+    try:
+        for shown in (repr(store), store.url, repr(adapter), adapter.url):
+            for form in ("pw7x", "pw7x@", "pw7x%40"):
+                assert form not in shown, shown
+            assert "***" in shown
+    finally:
+        store.close()
+        adapter.close()
+
+
+@pytest.mark.parametrize("word", ["a", "a-", "ab1."])
+def test_redaction_takes_time_in_proportion_to_the_text(word: str) -> None:
+    """Every letter of a long word was tried as the start of a URL scheme: 60,000 characters without a
+    space took seconds (quadratic) in every message, log line and decision redacted."""
+    from salesgate.redaction import redact
+
+    text = f"failed: {word * (60_000 // len(word))} postgresql://erp:pw77@db/erp"
+    started = time.perf_counter()
+    shown = redact(text)
+    assert time.perf_counter() - started < 0.5
+    assert shown.endswith("postgresql://erp:***@db/erp")

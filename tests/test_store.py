@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -487,3 +488,54 @@ def test_the_schema_option_keeps_salesgate_tables_out_of_the_erps_namespace(empt
                     f"DROP DATABASE IF EXISTS {schema}"
                 conn.execute(text(drop))
             admin.dispose()
+
+
+def test_schemas_named_in_mixed_case_hold_their_tables_apart_in_one_database(empty_database: Database) -> None:
+    """A PostgreSQL schema named ``Sg_Upper`` was created as named but looked up case-folded (``search_path``
+    unquoted), so ``upgrade()`` failed: 'no schema has been selected to create in'."""
+    tag = uuid.uuid4().hex[:8]
+    upper, lower = f"Sg_Upper_{tag}", f"sg_lower_{tag}"
+    backend, url = empty_database.backend, empty_database.url
+    try:
+        with Store(url, schema=upper, **empty_database.store_options()) as first, \
+                Store(url, schema=lower, **empty_database.store_options()) as second:
+            first.upgrade()
+            second.upgrade()
+            assert (first.current(), second.current()) == (Store.head(), Store.head())
+            first.record(Decision(hook="credit_check", subject="SO-U1", outcome=Outcome.allow, backend="test",
+                                  policy=PolicyRef(name="t", version="1", hash="h" * 16)), order("SO-U1", "C-U1"))
+            assert [d.decision.subject for d in first.decisions()] == ["SO-U1"]
+            assert second.decisions() == []
+            second.downgrade("base")
+            assert second.current() is None
+            assert first.current() == Store.head()  # the other schema's tables are untouched
+            assert first.verify_audit().ok
+    finally:
+        if backend != "sqlite":
+            admin = empty_database.engine(isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                for schema in (upper, lower):
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE' if backend == "postgresql"
+                                      else f"DROP DATABASE IF EXISTS `{schema}`"))
+            admin.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_db_current_with_a_schema_on_a_database_that_is_down_says_so_in_one_line(backend: str) -> None:
+    """``Store(url, schema=...).current()`` asked the server whether the schema exists after failing to
+    reach it, without catching that failure: ``salesgate db current --schema`` died with a traceback."""
+    from click.testing import CliRunner
+
+    from salesgate.cli import cli
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = {"postgresql": f"postgresql+psycopg://salesgate:pw@127.0.0.1:{port}/erp",
+           "mariadb": f"mysql+pymysql://salesgate:pw@127.0.0.1:{port}/erp"}[backend]
+    with Store(url, schema="salesgate", timeout=2) as store, pytest.raises(StoreError, match="revision failed"):
+        store.current()
+    result = CliRunner().invoke(cli, ["db", "current", "--url", url, "--schema", "salesgate"])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: reading the salesgate schema revision failed")

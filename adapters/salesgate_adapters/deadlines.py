@@ -151,6 +151,13 @@ class CallDeadlines:
                 raise Overrun()
             return result
 
+    def check(self) -> None:
+        """Raise :class:`Overrun` if the budget of the call running in this context has run out: called
+        before a commit, so a call past its deadline writes nothing even where no blocked read was cut."""
+        budget = self.current()
+        if budget is not None and budget.expired:
+            raise Overrun()
+
     def remaining(self) -> float | None:
         budget = self.current()
         return None if budget is None else budget.remaining()

@@ -36,7 +36,9 @@ class Stragglers:
     the SQL adapter cut a call's connection at their own timeout (salesgate_adapters.deadlines), so
     a thread outlives its caller by at most that. The limit bounds the threads a gate can have
     waiting on a database that answers no one: a new call finding ``limit`` stragglers is answered
-    at once (:class:`DeadlineExceeded`, so the gate's failure mode) without starting a thread.
+    at once (:class:`DeadlineExceeded`, so the gate's failure mode) without starting a thread. Calls
+    admitted before the limit was reached can still be abandoned after it: at most ``limit`` plus the
+    number of calls running at that moment, less one (a strict cap would limit live concurrency too).
     """
 
     def __init__(self, limit: int) -> None:

@@ -124,8 +124,9 @@ class Gate:
     approval requests and credit reservations (``check_credit(..., reserve=True)``); see
     docs/store.md. ``timeout`` (seconds; default: the store's timeout when there is a store) bounds
     loading facts, reserving and recording together: past it the gate answers by its failure mode
-    ("credit data unavailable"), it never hangs the caller. At most ``max_abandoned_calls`` (default 16)
-    calls it stopped waiting for may still hold a thread; past that, decisions are answered at once.
+    ("credit data unavailable"), it never hangs the caller. Once ``max_abandoned_calls`` (default 16)
+    calls it stopped waiting for still hold a thread, decisions are answered at once without one (calls
+    already running then may still add theirs: the cap is that plus the concurrent calls, less one).
     A decision the store could not log is never returned as if logged: the failure mode answers
     ("decision log unavailable").
     """

@@ -1,7 +1,8 @@
 """Secrets never leave: the one function every message, ``repr``, log line and decision passes URLs through.
 
 A database URL can carry a secret in two places: the user-info (``postgresql://erp:pw@db/erp``) and
-the query (``?password=pw``, ``?sslpassword=pw``, ``?token=pw``...). :func:`redact` replaces both
+the query (``?password=pw``, ``?sslpassword=pw``, ``?token=pw``..., or a setting inside a query value:
+``?options=-c%20password%3Dpw``). :func:`redact` replaces both
 in any text — a bare URL or a driver's message that quotes one — and, given the URL a message is
 about, every form of its secrets (as written, %-decoded, %-encoded) wherever they appear, since a
 driver may echo a password outside any URL. No sqlalchemy here: the core uses it too.
@@ -17,18 +18,27 @@ MASK = "***"
 
 SECRET_WORDS = ("password", "passwd", "passphrase", "pwd", "token", "secret", "apikey", "api_key", "credential")
 """A query parameter whose name contains one of these (any case) holds a secret."""
+SECRET_NAMES = ("pass", "pw")
+"""...and one named exactly one of these."""
 
 # scheme://user:secret@host... The secret runs to the last "@" before the host, so a password written
 # with a raw "@" or ":" in it is masked whole. Only the user-info is matched: nothing after "/", "?" or "#".
-_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*):(?P<secret>[^/?#\s]*)@(?=[^@/?#\s]*(?:[/?#\s\"']|$))")
+# The scheme is taken as the whole run of scheme characters before "://" (a run starting with a digit
+# too: only the user-info matters): tried at every letter of a long word, the pattern took quadratic time.
+_USERINFO = re.compile(r"(?<![A-Za-z0-9+.\-])(?P<head>[A-Za-z0-9+.\-]+://[^:/?#@\s]*):(?P<secret>[^/?#\s]*)@(?=[^@/?#\s]*(?:[/?#\s\"']|$))")
 # name=value in a URL query (after ? or &) or a libpq keyword string (after a space or start).
 _PARAM = re.compile(r"(?P<head>(?:^|[?&;\s])(?P<name>[A-Za-z_][A-Za-z0-9_\-]*)\s*=\s*)(?P<value>'[^']*'|[^&\s#\"']*)")
+# name%3Dvalue: a setting inside a %-encoded query value, e.g. ?options=-c%20password%3Dpw (libpq's "options").
+# The value runs to the next encoded space or separator. The name is a whole word ("20password" after an
+# encoded space: it contains the secret word all the same), so the time stays linear in the text.
+_ENCODED_PARAM = re.compile(r"(?<![A-Za-z0-9_])(?P<head>(?P<name>[A-Za-z0-9_]+)%3[Dd])"
+                            r"(?P<value>(?:[^&\s#%\"'+]|%(?!20)[0-9A-Fa-f]{2})*)")
 
 
 def is_secret_name(name: str) -> bool:
     """Whether a URL query parameter or connection option named ``name`` holds a secret."""
     lowered = name.lower()
-    return any(word in lowered for word in SECRET_WORDS)
+    return lowered in SECRET_NAMES or any(word in lowered for word in SECRET_WORDS)
 
 
 def secrets_in(url: object) -> set[str]:
@@ -49,6 +59,9 @@ def secrets_in(url: object) -> set[str]:
     for name, value in parse_qsl(query, keep_blank_values=False):
         if is_secret_name(name):
             found.add(value)
+        for setting in _PARAM.finditer(value):  # a setting inside a value: ?options=-c password=pw
+            if is_secret_name(setting["name"]) and setting["value"]:
+                found.add(setting["value"].strip("'"))
     return {form for secret in found for form in _forms(secret) if len(form) >= 2}
 
 
@@ -62,6 +75,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     ``secrets`` (e.g. :func:`secrets_in` of the URL a driver's message is about) masked wherever it occurs."""
     text = _USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", text)
     text = _PARAM.sub(lambda m: f"{m['head']}{MASK}" if is_secret_name(m["name"]) and m["value"] else m[0], text)
+    text = _ENCODED_PARAM.sub(lambda m: f"{m['head']}{MASK}" if is_secret_name(m["name"]) and m["value"] else m[0],
+                              text)
     for secret in sorted(set(secrets), key=len, reverse=True):  # longest first: a form may contain another
         if secret and secret != MASK:
             text = text.replace(secret, MASK)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 
 from salesgate.errors import AdapterError
 from salesgate.redaction import redact, redact_url, secrets_in
@@ -69,6 +70,10 @@ def make_engine(url: str | URL, timeout: float | None, **options: Any) -> Engine
             connect_args.setdefault("timeout", timeout)
     # With a timeout, CallDeadlines pings pooled connections itself, under the call's deadline.
     options.setdefault("pool_pre_ping", timeout is None)
+    if timeout is not None and _queue_pool(parsed, options):
+        # A call waiting for a pooled connection holds none the deadline could cut: bound the wait itself
+        # (SQLAlchemy's default is 30 s).
+        options.setdefault("pool_timeout", timeout)
     try:
         return create_engine(parsed, connect_args=connect_args, **options)
     except ImportError:
@@ -76,6 +81,16 @@ def make_engine(url: str | URL, timeout: float | None, **options: Any) -> Engine
         raise StoreError(f"the {backend} driver is not installed: pip install '{driver}'") from None
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot use database {safe_url(parsed)}: {type(exc).__name__}: {exc}") from None
+
+
+def _queue_pool(url: URL, options: Mapping[str, Any]) -> bool:
+    """Whether the engine's pool will be one that makes callers wait for a connection (and takes ``pool_timeout``)."""
+    try:
+        dialect: Any = url.get_dialect()  # a DefaultDialect subclass: get_pool_class is not on the Dialect protocol
+        pool_class = options.get("poolclass") or dialect.get_pool_class(url)
+    except Exception:  # a driver that is not installed: create_engine says so
+        return False
+    return isinstance(pool_class, type) and issubclass(pool_class, QueuePool)
 
 
 SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -100,7 +115,8 @@ def in_schema(url: str | URL, schema: str, connect_args: dict[str, Any]) -> tupl
     if backend == "postgresql":
         given = args.get("options", parsed.query.get("options", ""))
         given = " ".join(given) if isinstance(given, tuple) else given
-        args["options"] = f"{given} -c search_path={schema}".strip()  # the last setting wins
+        # Quoted, as create_schema names it: unquoted, PostgreSQL would look for the name folded to lower case.
+        args["options"] = f'{given} -c search_path="{schema}"'.strip()  # the last setting wins
         return parsed, args
     if backend in ("mysql", "mariadb"):
         return parsed.set(database=schema), args

@@ -17,7 +17,7 @@ from alembic.util import CommandError
 from pydantic import ValidationError
 from sqlalchemy import Row, insert, select, text, update
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql import Select
 
 from salesgate.decisions import Decision, Outcome
@@ -199,13 +199,16 @@ class Store:
             raise
 
     def _schema_exists(self) -> bool:
-        if self.engine.dialect.name == "sqlite":
-            return True  # created when first connected to
-        outside = self._outside_schema() if self._outside_schema is not None else self.engine
+        """Whether the schema is there; ``True`` when that cannot be told either (the caller's error stands)."""
+        if self.engine.dialect.name == "sqlite" or self._outside_schema is None:
+            return True  # SQLite: created when first connected to
+        outside = self._outside_schema()
         try:
             with outside.connect() as conn:
                 found = conn.execute(text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"),
                                      {"name": self.schema}).first()
+        except SQLAlchemyError:  # the database is down: say what failed first, not this
+            return True
         finally:
             outside.dispose()
         return found is not None
@@ -644,7 +647,11 @@ class Store:
         def once() -> T:
             try:
                 with transaction(self.engine, self._timeouts, isolation=isolation, write=write) as conn:
-                    return work(conn)
+                    result = work(conn)
+                    # Not committed past the call's deadline, though nothing was cut: on SQLite the cut
+                    # (interrupt()) stops only a statement running at that moment.
+                    self._deadlines.check()
+                    return result
             except (ValueError, TypeError, ArithmeticError) as exc:  # a value the database handed back
                 raise StoreError(f"{what} failed: unreadable data ({type(exc).__name__}: {exc})") from exc
             except DBAPIError as exc:
