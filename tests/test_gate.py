@@ -15,10 +15,10 @@ import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import Database, row_locked
@@ -858,6 +858,65 @@ def test_a_decision_not_logged_by_the_deadline_is_answered_by_the_failure_mode_a
                 thread.join(20)
         logged = [(entry.decision.outcome, entry.decision.failure) for entry in store.decisions(order_id)]
     assert logged == [(first.outcome, None), (Outcome.block, late.failure)]  # the one never returned rolled back
+
+
+def _read_by_pydantic(annotation: Any, value: object, *, scale: bool) -> tuple[str, str]:
+    """What pydantic's own Decimal validation makes of ``value`` (then :func:`normalise_scale` for money),
+    as ("ok", text) or ("error", error types): what the boundary's fast path must give."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from salesgate.money import normalise_scale
+
+    try:
+        read = TypeAdapter(annotation).validate_python(value)
+    except ValidationError as exc:
+        return "error", ",".join(sorted(str(e["type"]) for e in exc.errors()))
+    return "ok", str(normalise_scale(read) if scale else read)
+
+
+_NUMBER_TEXT = st.text(alphabet="0123456789.-+eE _", max_size=24) | st.from_regex(
+    r"\A[0-9]{1,16}(\.[0-9]{0,6})?\Z") | st.from_regex(r"\A[01](\.[0-9]{0,5})?\Z")
+_NUMBER_DECIMAL = st.decimals(allow_nan=True, allow_infinity=True, places=None) | st.builds(
+    Decimal, st.from_regex(r"\A-?[0-9]{1,16}(\.[0-9]{0,6})?\Z"))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(_NUMBER_TEXT, _NUMBER_DECIMAL, st.integers(-3, 3), st.integers(10**14 - 3, 10**14 + 3),
+                 st.integers(), st.booleans()))
+@example(-1)
+@example(10**14)
+@example("99999999999999.9999")
+@example("100000000000000")
+@example("1.0001")
+@example("1.0000")
+@example("-0")
+@example(Decimal("-0.00"))
+@example(Decimal("1E+3"))
+@example(True)
+def test_amounts_and_rates_read_quickly_are_what_pydantic_reads(value: object) -> None:
+    """The boundary reads plainly written amounts and rates itself, not through pydantic's (slow) Decimal
+    validation: for any input it must answer what pydantic's checks would (same value, same scale, refused alike)."""
+    from pydantic import BaseModel, Field, ValidationError
+
+    from salesgate.models import Money, Rate
+
+    class Amounts(BaseModel):
+        money: Money
+        rate: Rate
+
+    for name, checks in (("money", {"max_digits": 18}), ("rate", {"le": 1})):
+        plain = Annotated[Decimal, Field(ge=0, decimal_places=4, **checks)]  # type: ignore[call-overload]
+        expected = _read_by_pydantic(plain, value, scale=name == "money")
+        try:
+            read = str(getattr(Amounts.model_validate({"money": 0, "rate": 0, name: value}), name))
+        except ValidationError as exc:
+            types = {str(e["type"]) for e in exc.errors()}
+            assert expected[0] == "error" or types & {"number_not_bool", "number_ascii"}, (value, expected, types)
+            if types <= {"number_not_bool", "number_ascii"}:
+                continue
+            assert ",".join(sorted(types)) == expected[1], (name, value)
+        else:
+            assert ("ok", read) == expected, (name, value)
 
 
 @pytest.mark.parametrize(("given", "kept"), [

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from .deadline import Deadline, Stragglers
+from .deadline import Deadline, Stragglers, Workers
 from .decisions import Decision, Outcome, Reason
 from .engine.base import Backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
@@ -151,6 +151,7 @@ class Gate:
         self._backend_name: BackendName = backend
         self._timeout = Deadline(_seconds(timeout)).seconds  # checked here: a bad timeout fails at construction
         self._stragglers = Stragglers(max_abandoned_calls)
+        self._workers = Workers()
         self._hooks = Hooks(build_plugin_manager(plugins, disable=disable_plugins, entry_points=entry_points))
         given = {"backend": backend != "durable", "plugins": bool(plugins), "disable_plugins": bool(disable_plugins),
                  "entry_points": not entry_points, "failure_mode": failure_mode is not None,
@@ -377,7 +378,7 @@ class Gate:
         seconds = self._timeout
         if seconds is None and self._store is not None:
             seconds = self._store.timeout
-        return Deadline(seconds, self._stragglers)
+        return Deadline(seconds, self._stragglers, self._workers)
 
     def _require_store(self) -> Store:
         if self._store is None:
