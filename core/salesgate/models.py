@@ -76,14 +76,18 @@ MAX_ID = 255
 
 def _number(value: Any) -> Any:
     """Refuse what pydantic's lax mode would turn into a number by surprise: ``True`` is not 1, and
-    ``"１２"`` (full-width) or ``"١٢"`` (Arabic-Indic) digits are not 12. A number is a number written
-    with ASCII digits, so what the ERP meant is never a guess."""
+    ``"１２"`` (full-width) or ``"١٢"`` (Arabic-Indic) digits are not 12, and ``"1_000"`` is not 1000. A
+    number is written with ASCII digits, so what the ERP meant is never a guess."""
     if value is True or value is False:
         raise PydanticCustomError("number_not_bool", "expected a number, got a boolean ({value})",
                                   {"value": str(value).lower()})
-    if type(value) is str and not value.isascii():
-        raise PydanticCustomError("number_ascii", "a number is written with ASCII digits 0-9, got {value}",
-                                  {"value": repr(value[:40])})
+    if type(value) is str:
+        if not value.isascii():
+            raise PydanticCustomError("number_ascii", "a number is written with ASCII digits 0-9, got {value}",
+                                      {"value": repr(value[:40])})
+        if "_" in value:  # Python reads "1_000" as 1000, and "10_00" as well: a typo must not become an amount
+            raise PydanticCustomError("number_underscore", "a number is written without '_', got {value}",
+                                      {"value": repr(value[:40])})
     return value
 
 
@@ -117,7 +121,7 @@ def _money(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
             if kind is Decimal and _cents_at_most(text):
                 return value  # type: ignore[no-any-return]  # a Decimal, as it is
             return _at_money_scale(text)
-        if kind is str and not text.isascii():
+        if kind is str:
             _number(value)
     elif kind is int and 0 <= value <= _MAX_WHOLE_AMOUNT:
         return Decimal(value)
