@@ -13,9 +13,10 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 
 from conftest import Database
+from salesgate import Gate
 from salesgate.deadline import Workers
 from salesgate_adapters.deadlines import CallDeadlines, Overrun
 from salesgate_adapters.store import Store
@@ -61,6 +62,7 @@ def test_a_call_past_its_deadline_is_overrun_on_time_while_the_watchdog_naps() -
         while not budget.expired and time.monotonic() - started < 2:
             time.sleep(0.005)
         noticed.append(time.monotonic() - started)
+        raise ConnectionError("cut")  # what a blocked read does when its connection is cut
 
     with pytest.raises(Overrun):
         deadlines.run(slow)
@@ -136,3 +138,96 @@ def test_a_call_handed_to_a_worker_as_it_stops_waiting_is_still_run() -> None:
     workers.run("testing", second.set)  # handed to that worker
     assert second.wait(5)
     workers._calls.put(("ending", lambda: None))  # its next wait ends too, with more threads waiting than calls
+
+
+# -- a write that committed is answered as logged ------------------------------------------------------
+
+def _gate_on(store: Store, timeout: float) -> Gate:
+    from salesgate.policy.compiler import load_policy
+    from salesgate.seed import seed_policy_path
+
+    return Gate(load_policy(seed_policy_path()), backend="python", entry_points=False, store=store, timeout=timeout)
+
+
+def test_a_decision_logged_before_a_slow_connection_reset_is_answered_and_logged_once(database: Database) -> None:
+    """The pool's reset-on-return (a ROLLBACK) took longer than the store's timeout after the commit: the
+    store used to call the committed write an overrun, so the gate answered and logged a fallback too."""
+    from test_gate import with_order
+
+    slow = threading.Event()
+    with Store(database.url, timeout=1, **database.store_options()) as store:
+        logged = threading.Event()  # the decision is in the transaction: the reset after its commit is slow
+
+        @event.listens_for(store.engine, "before_cursor_execute")
+        def _logging(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            if slow.is_set() and statement.startswith("INSERT INTO salesgate_decisions"):
+                logged.set()
+
+        @event.listens_for(store.engine.pool, "reset")
+        def _slow_reset(*_args: object) -> None:
+            if logged.is_set():
+                logged.clear()
+                time.sleep(1.3)
+
+        with _gate_on(store, timeout=3) as gate:
+            order_id = f"SO-RESET-{uuid.uuid4().hex[:10]}"
+            slow.set()
+            decision = gate.approve_order(with_order(order__id=order_id))
+            slow.clear()
+            assert decision.failure is None, decision.failure
+            time.sleep(0.5)  # a fallback would be recorded in the background meanwhile
+            logged = store.decisions(order_id)
+            assert [entry.decision.failure for entry in logged] == [None]
+
+
+def test_a_decision_whose_commit_outlasts_the_gate_timeout_is_answered_as_committed(database: Database) -> None:
+    """The gate's deadline ran out while the store committed: the gate waited for the commit (the store's
+    timeout bounds it) instead of answering a fallback for a decision that was logged."""
+    from test_gate import with_order
+
+    slow = threading.Event()
+    with Store(database.url, timeout=4, **database.store_options()) as store:
+        logged = threading.Event()  # the decision is in the transaction: its commit is the slow one
+
+        def _slow_commit(*_args: object) -> None:
+            if slow.is_set() and logged.is_set():
+                logged.clear()
+                time.sleep(1)
+
+        def _slow_sqlite_commit(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            if statement.startswith("INSERT INTO salesgate_decisions"):
+                logged.set()
+            elif statement == "COMMIT":
+                _slow_commit()
+
+        event.listen(store.engine, "commit", _slow_commit)
+        event.listen(store.engine, "before_cursor_execute", _slow_sqlite_commit)
+        with _gate_on(store, timeout=0.5) as gate:
+            order_id = f"SO-COMMIT-{uuid.uuid4().hex[:10]}"
+            slow.set()
+            started = time.monotonic()
+            decision = gate.approve_order(with_order(order__id=order_id))
+            waited = time.monotonic() - started
+            slow.clear()
+            assert decision.failure is None, decision.failure
+            assert waited < 3.5
+            time.sleep(0.5)
+            assert [entry.decision.failure for entry in store.decisions(order_id)] == [None]
+
+
+def test_a_call_abandoned_before_its_commit_is_refused_the_commit() -> None:
+    from salesgate.deadline import Deadline, DeadlineExceeded, Stragglers
+
+    began: list[bool] = []
+    finished = threading.Event()
+
+    def late(abandoned: threading.Event) -> str:
+        time.sleep(0.3)
+        began.append(abandoned.begin_commit())  # type: ignore[attr-defined]
+        finished.set()
+        return "written"
+
+    with pytest.raises(DeadlineExceeded):
+        Deadline(0.1, Stragglers(5), grace=5).run("writing", late)
+    assert finished.wait(5)
+    assert began == [False]

@@ -197,17 +197,17 @@ class CallDeadlines:
             _budgets.reset(token)
 
     def run(self, work: Callable[[], T]) -> T:
-        """``work()`` under a budget; :class:`Overrun` if the budget ran out while it ran (whatever it raised)."""
+        """``work()`` under a budget: its result whenever it returned, even past the deadline (a write that
+        returned has committed: a slow reset of the connection after the commit, or the thread descheduled
+        there, must not report it unwritten); :class:`Overrun` if it raised after the budget ran out
+        (whatever it raised: the cut is why)."""
         with self.call() as budget:
             try:
-                result = work()
+                return work()
             except Exception as error:
                 if budget is not None and budget.expired:
                     raise Overrun() from error
                 raise
-            if budget is not None and budget.expired:
-                raise Overrun()
-            return result
 
     def check(self) -> None:
         """Raise :class:`Overrun` if the budget of the call running in this context has run out: called

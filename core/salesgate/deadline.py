@@ -112,13 +112,35 @@ class Workers:
                 what, call = self._calls.get()  # a call is on its way to this thread
 
 
+class Cancellation(threading.Event):
+    """Set when the caller of a bounded call stops waiting for it.
+
+    Work that writes calls :meth:`begin_commit` right before its commit, instead of only reading the
+    flag: from then on the caller does not stop waiting at its deadline but waits for the commit
+    (at most the deadline's ``grace``), so a write that commits is never answered as if it had not.
+    """
+
+    def __init__(self, lock: threading.Lock) -> None:
+        super().__init__()
+        self._lock = lock
+        self.committing = False
+
+    def begin_commit(self) -> bool:
+        """``False`` if the caller stopped waiting (roll back); else the commit may start, and the caller waits for it."""
+        with self._lock:
+            if self.is_set():
+                return False
+            self.committing = True
+            return True
+
+
 class _Call(Generic[T]):
     def __init__(self, work: Callable[[threading.Event], T], stragglers: Stragglers | None) -> None:
         self.work = work
         self.stragglers = stragglers
-        self.abandoned = threading.Event()
-        self.done = threading.Event()
         self.lock = threading.Lock()
+        self.abandoned = Cancellation(self.lock)
+        self.done = threading.Event()
         self.result: T | None = None
         self.error: BaseException | None = None
 
@@ -136,25 +158,45 @@ class _Call(Generic[T]):
                 if self.abandoned.is_set() and self.stragglers is not None:
                     self.stragglers._change(-1)
 
-    def abandon(self) -> bool:
-        """Stop waiting; ``False`` if the call finished just now after all (its result stands)."""
+    def abandon(self, grace: float = 0.0) -> bool:
+        """Stop waiting; ``False`` if the call finished just now after all (its result stands).
+
+        A call that began its commit (:meth:`Cancellation.begin_commit`) is waited for up to ``grace``
+        seconds more: its commit decides. Past that it is abandoned all the same, and a warning says
+        the write may have been committed although its caller is answered otherwise."""
         with self.lock:
             if self.done.is_set():
                 return False
-            self.abandoned.set()
-            if self.stragglers is not None:
-                self.stragglers._change(+1)
-            return True
+            if not self.abandoned.committing:
+                self._abandon()
+                return True
+        if self.done.wait(grace):
+            return False
+        with self.lock:
+            if self.done.is_set():
+                return False
+            self._abandon()
+        logger.warning("salesgate: a commit did not end within %g s more after the deadline: it may have been "
+                       "committed although its caller is answered otherwise", grace)
+        return True
+
+    def _abandon(self) -> None:
+        self.abandoned.set()
+        if self.stragglers is not None:
+            self.stragglers._change(+1)
 
 
 class Deadline:
     """A time budget for one decision, shared by every call made for it; ``None`` means no limit."""
 
     def __init__(self, seconds: float | None, stragglers: Stragglers | None = None,
-                 workers: Workers | None = None) -> None:
+                 workers: Workers | None = None, grace: float = 0.0) -> None:
+        """``grace``: how much longer a call that began its commit when time ran out is waited for
+        (a gate passes its store's timeout, which bounds the store's whole call)."""
         if seconds is not None and seconds <= 0:
             raise ValueError(f"timeout must be positive seconds, got {seconds}")
         self.seconds = seconds
+        self.grace = grace
         self.stragglers = stragglers
         self.workers = workers
         self._ends = None if seconds is None else time.monotonic() + seconds
@@ -167,7 +209,7 @@ class Deadline:
         if self._ends is None:
             return work(threading.Event())
         call = self._start(what, work)
-        if not call.done.wait(self.remaining()) and call.abandon():
+        if not call.done.wait(self.remaining()) and call.abandon(self.grace):
             raise DeadlineExceeded(f"no answer within {self.seconds:g} s while {what}")
         if call.error is not None:
             raise call.error

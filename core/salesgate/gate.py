@@ -378,7 +378,10 @@ class Gate:
         seconds = self._timeout
         if seconds is None and self._store is not None:
             seconds = self._store.timeout
-        return Deadline(seconds, self._stragglers, self._workers)
+        # A store call that began its commit as time ran out is waited for until it ends (the store's
+        # timeout bounds its whole call): its commit, not the deadline, says whether the decision was logged.
+        grace = self._store.timeout if self._store is not None and self._store.timeout is not None else seconds
+        return Deadline(seconds, self._stragglers, self._workers, grace=grace or 0.0)
 
     def _require_store(self) -> Store:
         if self._store is None:
