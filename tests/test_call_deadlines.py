@@ -6,11 +6,15 @@ deadline itself costs and that it still ends a call on time.
 
 from __future__ import annotations
 
+import json
+import os
 import queue
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, event
@@ -231,3 +235,64 @@ def test_a_call_abandoned_before_its_commit_is_refused_the_commit() -> None:
         Deadline(0.1, Stragglers(5), grace=5).run("writing", late)
     assert finished.wait(5)
     assert began == [False]
+
+
+# -- after fork() ------------------------------------------------------------------------------------
+
+def _in_forked_child(child: Callable[[], dict[str, object]]) -> dict[str, object]:
+    """``child()``'s report, run in a forked copy of this process (which exits without running pytest's exit)."""
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Python 3.12 warns about fork() in a process with threads: the point here
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            report = child()
+        except BaseException as error:  # noqa: BLE001 - reported to the parent, which fails the test
+            report = {"error": repr(error)}
+        os.write(write, json.dumps(report).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    return dict(json.loads(data or b'{"error": "no report"}'))
+
+
+def test_a_process_forked_while_the_threads_idle_keeps_its_deadlines_and_workers(tmp_path: Path) -> None:
+    """A pre-forking server may fork right after a decision, in the quarter second the watchdog and the
+    gate's worker thread wait for more: the child had their counters but not their threads, so no store
+    call's deadline was kept again and the first call was handed to a thread that did not exist."""
+    from test_gate import with_order
+
+    with Store(f"sqlite:///{tmp_path / 'fork.db'}", timeout=1) as store:
+        store.upgrade()
+        with _gate_on(store, timeout=2) as gate:
+            assert gate.approve_order(with_order(order__id="SO-FORK-1")).failure is None
+
+            def child() -> dict[str, object]:
+                started = time.monotonic()
+                decision = gate.approve_order(with_order(order__id="SO-FORK-2"))
+                decided = time.monotonic() - started
+
+                def until_expired() -> None:
+                    budget = store._deadlines.current()
+                    ends = time.monotonic() + 5
+                    while budget is not None and not budget.expired and time.monotonic() < ends:
+                        time.sleep(0.01)
+                    raise ConnectionError("cut")
+
+                started = time.monotonic()
+                try:
+                    store._deadlines.run(until_expired)
+                    overrun = False
+                except Overrun:
+                    overrun = True
+                return {"failure": decision.failure, "decided": decided, "overrun": overrun,
+                        "cut after": time.monotonic() - started}
+
+            assert store._deadlines._watchdog._running and gate._workers._waiting > 0  # the window
+            report = _in_forked_child(child)
+    assert "error" not in report, report
+    assert report["failure"] is None and float(str(report["decided"])) < 1, report
+    assert report["overrun"] is True and float(str(report["cut after"])) < 2, report

@@ -24,6 +24,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -105,6 +106,12 @@ class _Watchdog:
     """
 
     def __init__(self) -> None:
+        self._reset()
+        _WATCHDOGS.add(self)
+
+    def _reset(self) -> None:
+        """As new: also what a forked child starts from (the parent's thread is not in it, and its lock
+        may have been held at the fork)."""
         self._budgets: deque[_Budget] = deque()
         self._changed = threading.Condition(threading.Lock())
         self._running = False
@@ -153,6 +160,19 @@ class _Watchdog:
     def _nap(self, now: float, seconds: float) -> None:
         self._wakes_at = now + seconds
         self._changed.wait(seconds)
+
+
+_WATCHDOGS: weakref.WeakSet[_Watchdog] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """In a forked child: a watchdog whose thread ran in the parent would wait for ever for a thread that is
+    not there (no call's deadline kept again), so every watchdog starts afresh."""
+    for watchdog in list(_WATCHDOGS):
+        watchdog._reset()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class CallDeadlines:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -25,6 +27,9 @@ from .redaction import redact
 T = TypeVar("T")
 
 logger = logging.getLogger("salesgate")
+
+_FORK_RESET: weakref.WeakSet[Stragglers | Workers] = weakref.WeakSet()
+"""Every gate's threads and abandoned-call counts, reset in a forked child (:func:`_after_fork`)."""
 
 
 class DeadlineExceeded(AdapterError):
@@ -47,6 +52,11 @@ class Stragglers:
         if limit < 1:
             raise ValueError(f"the limit of abandoned calls must be at least 1, got {limit}")
         self.limit = limit
+        self._reset()
+        _FORK_RESET.add(self)
+
+    def _reset(self) -> None:
+        """No abandoned call: also what a forked child starts from (the parent's abandoned calls have no thread in it)."""
         self._count = 0
         self._lock = threading.Lock()
 
@@ -79,6 +89,12 @@ class Workers:
 
     def __init__(self, idle: float = 0.25) -> None:
         self.idle = idle
+        self._reset()
+        _FORK_RESET.add(self)
+
+    def _reset(self) -> None:
+        """No thread waiting: also what a forked child starts from (the parent's threads are not in it, so a
+        call handed to one of them would never run)."""
         self._calls: queue.SimpleQueue[tuple[str, Callable[[], None]]] = queue.SimpleQueue()
         self._waiting = 0  # threads waiting for a call, less the calls handed to them and not yet taken
         self._lock = threading.Lock()
@@ -110,6 +126,16 @@ class Workers:
                         self._waiting -= 1
                         return
                 what, call = self._calls.get()  # a call is on its way to this thread
+
+
+def _after_fork() -> None:
+    """In a forked child (e.g. a pre-forking web server that built its gate before forking): only the
+    forking thread exists, so every gate's threads and abandoned calls are forgotten."""
+    for threads in list(_FORK_RESET):
+        threads._reset()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class Cancellation(threading.Event):
