@@ -296,3 +296,24 @@ def test_a_process_forked_while_the_threads_idle_keeps_its_deadlines_and_workers
     assert "error" not in report, report
     assert report["failure"] is None and float(str(report["decided"])) < 1, report
     assert report["overrun"] is True and float(str(report["cut after"])) < 2, report
+
+
+# -- out of threads ----------------------------------------------------------------------------------
+
+def test_a_process_out_of_threads_gets_the_failure_mode_not_an_exception(database: Database,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """``threading.Thread.start`` raises RuntimeError("can't start new thread") when the process has none
+    left: recording the fallback in the background raised it out of decide(), into the ERP."""
+    from test_gate import with_order
+
+    with Store(database.url, timeout=2, **database.store_options()) as store, _gate_on(store, timeout=2) as gate:
+        def no_thread(_thread: threading.Thread) -> None:
+            raise RuntimeError("can't start new thread")
+
+        monkeypatch.setattr(threading.Thread, "start", no_thread)
+        decision = gate.approve_order(with_order(order__id=f"SO-NOTHREAD-{uuid.uuid4().hex[:10]}"))
+        monkeypatch.undo()
+    assert decision.outcome.value == "block"
+    assert decision.failure == "not recording the decision: no thread could be started (can't start new thread)"
+    assert "not recording the decision: no thread could be started" in caplog.text

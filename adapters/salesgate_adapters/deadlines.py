@@ -124,8 +124,9 @@ class _Watchdog:
                 budgets.popleft()
             budgets.append(budget)
             if not self._running:
-                self._running = True
+                # marked running once it is: a thread that cannot start (none left) must not leave it marked
                 threading.Thread(target=self._run, name="salesgate: call deadline", daemon=True).start()
+                self._running = True
             elif budget.ends < self._wakes_at:  # a budget shorter than the watchdog's nap (under _IDLE seconds)
                 self._changed.notify()
 

@@ -231,10 +231,15 @@ class Deadline:
         return None if self._ends is None else max(0.0, self._ends - time.monotonic())
 
     def run(self, what: str, work: Callable[[threading.Event], T]) -> T:
-        """Return ``work(abandoned)``'s result, or raise :class:`DeadlineExceeded` when time runs out."""
+        """Return ``work(abandoned)``'s result, or raise :class:`DeadlineExceeded` when time runs out
+        (:class:`AdapterError` when no thread can be started for it: the process is out of threads)."""
         if self._ends is None:
             return work(threading.Event())
-        call = self._start(what, work)
+        try:
+            call = self._start(what, work)
+        except RuntimeError as error:  # "can't start new thread": the process is out of threads
+            logger.error("salesgate: not %s: no thread could be started (%s)", what, error)
+            raise AdapterError(f"not {what}: no thread could be started ({error})") from None
         if not call.done.wait(self.remaining()) and call.abandon(self.grace):
             raise DeadlineExceeded(f"no answer within {self.seconds:g} s while {what}")
         if call.error is not None:
@@ -250,6 +255,9 @@ class Deadline:
             call = self._start(what, lambda _abandoned: work())
         except DeadlineExceeded as refused:  # the database answers no one: the caller's answer must not wait
             logger.warning("salesgate: %s", refused)
+            return
+        except RuntimeError as error:  # "can't start new thread": the caller's answer stands all the same
+            logger.error("salesgate: not %s: no thread could be started (%s)", what, error)
             return
         if not call.done.wait(self.remaining()) and call.abandon():
             logger.warning("salesgate: %s continues in the background after the %g s deadline", what, self.seconds)
