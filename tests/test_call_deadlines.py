@@ -317,3 +317,66 @@ def test_a_process_out_of_threads_gets_the_failure_mode_not_an_exception(databas
     assert decision.outcome.value == "block"
     assert decision.failure == "not recording the decision: no thread could be started (can't start new thread)"
     assert "not recording the decision: no thread could be started" in caplog.text
+
+
+# -- what runs in the background after the deadline ---------------------------------------------------
+
+def _slow_first_decision_insert(store: Store, seconds: float) -> threading.Event:
+    """The next decision the store logs takes ``seconds`` before its commit (the gate abandons it and
+    answers its failure mode; the fallback is logged in the background). Set the event to arm it."""
+    armed = threading.Event()
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _slow(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if armed.is_set() and statement.startswith("INSERT INTO salesgate_decisions"):
+            armed.clear()
+            time.sleep(seconds)
+
+    return armed
+
+
+def _until(condition: Callable[[], bool], seconds: float = 10) -> bool:
+    ends = time.monotonic() + seconds
+    while not condition() and time.monotonic() < ends:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_fallback_is_logged_when_the_cap_of_abandoned_calls_refuses_it_a_thread(database: Database) -> None:
+    """With ``max_abandoned_calls`` calls abandoned and running, recording the fallback got no thread and
+    was dropped with a warning: the caller's answer was never logged. It waits in the gate's backlog now."""
+    from salesgate.policy.compiler import load_policy
+    from salesgate.seed import seed_policy_path
+    from test_gate import with_order
+
+    order_id = f"SO-CAP-{uuid.uuid4().hex[:10]}"
+    with Store(database.url, timeout=4, **database.store_options()) as store, Gate(
+            load_policy(seed_policy_path()), backend="python", entry_points=False, store=store, timeout=0.5,
+            max_abandoned_calls=1) as gate:
+        _slow_first_decision_insert(store, 1).set()
+        decision = gate.approve_order(with_order(order__id=order_id))
+        assert decision.failure is not None and "no answer within 0.5 s" in decision.failure
+        assert _until(lambda: [entry.decision.failure for entry in store.decisions(order_id)] == [decision.failure])
+
+
+def test_closing_a_gate_waits_for_its_background_recording_and_leaves_no_connection_open(
+        database: Database) -> None:
+    """close() used to let the store be closed under a recording still running in the background, which
+    then opened a connection in a fresh pool that nothing closed."""
+    from test_gate import with_order
+
+    order_id = f"SO-CLOSE-{uuid.uuid4().hex[:10]}"
+    with Store(database.url, timeout=4, **database.store_options()) as store:
+        open_connections: set[int] = set()  # the database connections the store's pools opened and did not close
+        event.listen(store.engine.pool, "connect", lambda dbapi, _record: open_connections.add(id(dbapi)))
+        event.listen(store.engine.pool, "close", lambda dbapi, _record: open_connections.discard(id(dbapi)))
+        event.listen(store.engine.pool, "close_detached", lambda dbapi: open_connections.discard(id(dbapi)))
+        with _gate_on(store, timeout=0.5) as gate:
+            _slow_first_decision_insert(store, 1).set()
+            decision = gate.approve_order(with_order(order__id=order_id))
+            assert decision.failure is not None
+    assert _until(lambda: gate._stragglers.count == 0 and gate._backlog.idle)  # what ran in the background ended
+    time.sleep(0.2)
+    assert not open_connections
+    with Store(database.url, **database.store_options()) as reader:
+        assert [entry.decision.failure for entry in reader.decisions(order_id)] == [decision.failure]

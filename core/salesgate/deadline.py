@@ -18,6 +18,7 @@ import queue
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -28,7 +29,7 @@ T = TypeVar("T")
 
 logger = logging.getLogger("salesgate")
 
-_FORK_RESET: weakref.WeakSet[Stragglers | Workers] = weakref.WeakSet()
+_FORK_RESET: weakref.WeakSet[Stragglers | Backlog | Workers] = weakref.WeakSet()
 """Every gate's threads and abandoned-call counts, reset in a forked child (:func:`_after_fork`)."""
 
 
@@ -48,10 +49,12 @@ class Stragglers:
     number of calls running at that moment, less one (a strict cap would limit live concurrency too).
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, on_idle: Callable[[], None] | None = None) -> None:
+        """``on_idle`` is called (on the thread of the call) when the last abandoned call still running ends."""
         if limit < 1:
             raise ValueError(f"the limit of abandoned calls must be at least 1, got {limit}")
         self.limit = limit
+        self.on_idle = on_idle
         self._reset()
         _FORK_RESET.add(self)
 
@@ -72,6 +75,85 @@ class Stragglers:
     def _change(self, by: int) -> None:
         with self._lock:
             self._count += by
+            ended = by < 0 and self._count == 0
+        if ended and self.on_idle is not None:
+            self.on_idle()
+
+
+class Backlog:
+    """Recordings a gate could not start at once, because it had ``max_abandoned_calls`` calls abandoned
+    and still running: run later, one after the other, on a single thread per gate.
+
+    The thread starts with the first recording waiting and ends when none is left, so it holds at most
+    one connection of a store that answers slowly, and what it holds is bounded by the store's timeout
+    per recording. At most ``limit`` recordings wait; one more is dropped, counted in ``dropped`` and
+    logged as an error. ``on_idle`` is called (on the backlog's thread) when the last one has run.
+    """
+
+    def __init__(self, limit: int = 1000, on_idle: Callable[[], None] | None = None) -> None:
+        if limit < 1:
+            raise ValueError(f"the limit of waiting recordings must be at least 1, got {limit}")
+        self.limit = limit
+        self.on_idle = on_idle
+        self.dropped = 0
+        self._reset()
+        _FORK_RESET.add(self)
+
+    def _reset(self) -> None:
+        """Empty: also what a forked child starts from (the parent's backlog thread is not in it)."""
+        self._pending: deque[tuple[str, Callable[[], None]]] = deque()
+        self._running = False
+        self._lock = threading.Lock()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waits and nothing runs."""
+        return not self._running
+
+    def add(self, what: str, work: Callable[[], None]) -> None:
+        """Run ``work`` after the recordings already waiting (in the caller's context: who asked, e.g.)."""
+        context = contextvars.copy_context()
+        with self._lock:
+            full = len(self._pending) >= self.limit
+            if full:
+                self.dropped += 1
+                dropped = self.dropped
+            else:
+                self._pending.append((what, lambda: context.run(work)))
+                start, self._running = not self._running, True
+        if full:
+            logger.error("salesgate: not %s: %d recordings wait already (at most %d); %d dropped so far", what,
+                         self.limit, self.limit, dropped)
+            return
+        if start:
+            try:
+                threading.Thread(target=self._drain, name="salesgate: recording backlog", daemon=True).start()
+            except RuntimeError as error:  # no thread left: what waits is lost, and said so
+                with self._lock:
+                    lost = len(self._pending)
+                    self._pending.clear()
+                    self._running = False
+                    self.dropped += lost
+                logger.error("salesgate: %d recordings dropped: no thread could be started (%s)", lost, error)
+                self._ended()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._running = False
+                    break
+                what, work = self._pending.popleft()
+            try:
+                work()
+            except Exception as error:  # a recorder's failure changes nothing for the next one
+                logger.error("salesgate: %s failed in the background: %s: %s", what, type(error).__name__,
+                             redact(str(error)))
+        self._ended()
+
+    def _ended(self) -> None:
+        if self.on_idle is not None:
+            self.on_idle()
 
 
 IDLE_WORKER = "salesgate idle worker"
@@ -216,13 +298,15 @@ class Deadline:
     """A time budget for one decision, shared by every call made for it; ``None`` means no limit."""
 
     def __init__(self, seconds: float | None, stragglers: Stragglers | None = None,
-                 workers: Workers | None = None, grace: float = 0.0) -> None:
+                 workers: Workers | None = None, grace: float = 0.0, backlog: Backlog | None = None) -> None:
         """``grace``: how much longer a call that began its commit when time ran out is waited for
-        (a gate passes its store's timeout, which bounds the store's whole call)."""
+        (a gate passes its store's timeout, which bounds the store's whole call). ``backlog``: where
+        :meth:`run_detached` leaves work that ``stragglers`` refuses a thread of its own."""
         if seconds is not None and seconds <= 0:
             raise ValueError(f"timeout must be positive seconds, got {seconds}")
         self.seconds = seconds
         self.grace = grace
+        self.backlog = backlog
         self.stragglers = stragglers
         self.workers = workers
         self._ends = None if seconds is None else time.monotonic() + seconds
@@ -247,14 +331,21 @@ class Deadline:
         return call.result  # type: ignore[return-value]  # set whenever error is not
 
     def run_detached(self, what: str, work: Callable[[], None]) -> None:
-        """Run ``work``, waiting at most the time left; if it needs longer it finishes in the background."""
+        """Run ``work``, waiting at most the time left; if it needs longer it finishes in the background.
+
+        Refused a thread of its own (``stragglers`` at their limit), it waits in the ``backlog``, if any,
+        and runs when the recordings before it have: the caller's answer never waits for it."""
         if self._ends is None:
             work()
             return
         try:
             call = self._start(what, lambda _abandoned: work())
         except DeadlineExceeded as refused:  # the database answers no one: the caller's answer must not wait
-            logger.warning("salesgate: %s", refused)
+            if self.backlog is None:
+                logger.warning("salesgate: %s", refused)
+            else:
+                logger.warning("salesgate: %s; left to the gate's backlog", refused)
+                self.backlog.add(what, work)
             return
         except RuntimeError as error:  # "can't start new thread": the caller's answer stands all the same
             logger.error("salesgate: not %s: no thread could be started (%s)", what, error)
