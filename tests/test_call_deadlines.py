@@ -248,7 +248,7 @@ def _in_forked_child(child: Callable[[], dict[str, object]]) -> dict[str, object
     if pid == 0:  # pragma: no cover - the child reports through the pipe
         try:
             report = child()
-        except BaseException as error:  # noqa: BLE001 - reported to the parent, which fails the test
+        except BaseException as error:  # reported to the parent, which fails the test
             report = {"error": repr(error)}
         os.write(write, json.dumps(report).encode())
         os._exit(0)
@@ -268,7 +268,10 @@ def test_a_process_forked_while_the_threads_idle_keeps_its_deadlines_and_workers
     with Store(f"sqlite:///{tmp_path / 'fork.db'}", timeout=1) as store:
         store.upgrade()
         with _gate_on(store, timeout=2) as gate:
-            assert gate.approve_order(with_order(order__id="SO-FORK-1")).failure is None
+            for _ in range(5):  # until the fork falls in the window (a busy machine may leave it before the check)
+                assert gate.approve_order(with_order(order__id="SO-FORK-1")).failure is None
+                if store._deadlines._watchdog._running and gate._workers._waiting > 0:
+                    break
 
             def child() -> dict[str, object]:
                 started = time.monotonic()
@@ -291,11 +294,14 @@ def test_a_process_forked_while_the_threads_idle_keeps_its_deadlines_and_workers
                 return {"failure": decision.failure, "decided": decided, "overrun": overrun,
                         "cut after": time.monotonic() - started}
 
-            assert store._deadlines._watchdog._running and gate._workers._waiting > 0  # the window
+            assert store._deadlines._watchdog._running  # the window: the watchdog and a worker wait for more
+            assert gate._workers._waiting > 0
             report = _in_forked_child(child)
     assert "error" not in report, report
-    assert report["failure"] is None and float(str(report["decided"])) < 1, report
-    assert report["overrun"] is True and float(str(report["cut after"])) < 2, report
+    assert report["failure"] is None, report
+    assert float(str(report["decided"])) < 1, report
+    assert report["overrun"] is True, report
+    assert float(str(report["cut after"])) < 2, report
 
 
 # -- out of threads ----------------------------------------------------------------------------------
@@ -355,7 +361,8 @@ def test_a_fallback_is_logged_when_the_cap_of_abandoned_calls_refuses_it_a_threa
             max_abandoned_calls=1) as gate:
         _slow_first_decision_insert(store, 1).set()
         decision = gate.approve_order(with_order(order__id=order_id))
-        assert decision.failure is not None and "no answer within 0.5 s" in decision.failure
+        assert decision.failure is not None
+        assert "no answer within 0.5 s" in decision.failure
         assert _until(lambda: [entry.decision.failure for entry in store.decisions(order_id)] == [decision.failure])
 
 

@@ -59,7 +59,7 @@ class Stragglers:
         _FORK_RESET.add(self)
 
     def _reset(self) -> None:
-        """No abandoned call: also what a forked child starts from (the parent's abandoned calls have no thread in it)."""
+        """No abandoned call: also what a forked child starts from (no abandoned call of the parent runs in it)."""
         self._count = 0
         self._lock = threading.Lock()
 
@@ -234,7 +234,7 @@ class Cancellation(threading.Event):
         self.committing = False
 
     def begin_commit(self) -> bool:
-        """``False`` if the caller stopped waiting (roll back); else the commit may start, and the caller waits for it."""
+        """``False`` if the caller stopped waiting (roll back); else the commit may start: the caller waits for it."""
         with self._lock:
             if self.is_set():
                 return False
