@@ -387,3 +387,35 @@ def test_closing_a_gate_waits_for_its_background_recording_and_leaves_no_connect
     assert not open_connections
     with Store(database.url, **database.store_options()) as reader:
         assert [entry.decision.failure for entry in reader.decisions(order_id)] == [decision.failure]
+
+
+def test_a_reservation_committed_before_a_slow_connection_reset_is_answered_as_held(database: Database) -> None:
+    """As for a logged decision: the ERP was told block (credit unavailable) while the credit was held 24 h."""
+    from decimal import Decimal
+
+    customer = f"C-RESET-{uuid.uuid4().hex[:10]}"
+    order_id = f"SO-{customer}"
+    with Store(database.url, timeout=1, **database.store_options()) as store:
+        reserved = threading.Event()
+
+        @event.listens_for(store.engine, "before_cursor_execute")
+        def _reserving(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            if statement.startswith("INSERT INTO salesgate_credit_reservations"):
+                reserved.set()
+
+        @event.listens_for(store.engine.pool, "reset")
+        def _slow_reset(*_args: object) -> None:
+            if reserved.is_set():
+                reserved.clear()
+                time.sleep(1.3)
+
+        with _gate_on(store, timeout=3) as gate:
+            decision = gate.check_credit({
+                "order": {"id": order_id, "customer_id": customer, "order_date": "2026-11-23",
+                          "lines": [{"line_no": 1, "sku": "MOTOR-7", "qty": 1, "unit_price": "500"}]},
+                "customer": {"id": customer, "name": "华东机电有限公司", "credit_limit": "1000"}}, reserve=True)
+            assert decision.failure is None, decision.failure
+            assert decision.outcome.value == "allow"
+            time.sleep(0.5)
+            assert [entry.decision.failure for entry in store.decisions(order_id)] == [None]
+            assert store.reserved_amount(customer) == Decimal(500)

@@ -3,8 +3,9 @@
 A call that may block on a database (loading facts, reserving credit, recording a decision) runs on
 a daemon thread (kept for the gate's next calls: :class:`Workers`) while the caller waits at most the
 time left. A call that overruns is abandoned,
-not killed — Python cannot kill a thread — so it receives an :class:`threading.Event` that is set
-when the caller stops waiting: work that writes checks it before committing. The thread is a
+not killed — Python cannot kill a thread — so it receives a :class:`Cancellation` (an Event) that is
+set when the caller stops waiting: work that writes claims its commit through it (or checks it) before
+committing, and a caller whose deadline passes once the commit began waits for the commit. The thread is a
 daemon, so a hung connection never keeps the ERP's process from exiting; how many such threads a
 gate can have is bounded by :class:`Stragglers`.
 """
