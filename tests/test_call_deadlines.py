@@ -419,3 +419,29 @@ def test_a_reservation_committed_before_a_slow_connection_reset_is_answered_as_h
             time.sleep(0.5)
             assert [entry.decision.failure for entry in store.decisions(order_id)] == [None]
             assert store.reserved_amount(customer) == Decimal(500)
+
+
+def test_the_backlog_runs_recordings_in_order_and_drops_only_past_its_limit(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from salesgate.deadline import Backlog
+
+    release, ended = threading.Event(), threading.Event()
+    ran: list[str] = []
+    backlog = Backlog(limit=2, on_idle=ended.set)
+
+    def first() -> None:
+        release.wait(5)
+        ran.append("a")
+
+    backlog.add("recording a", first)
+    assert _until(lambda: not backlog._pending, 5)  # "a" runs, holding the backlog's one thread
+    backlog.add("recording b", lambda: ran.append("b"))
+    backlog.add("recording c", lambda: ran.append("c"))
+    backlog.add("recording d", lambda: ran.append("d"))  # a third waiting: past the limit
+    assert not backlog.idle
+    release.set()
+    assert ended.wait(5)
+    assert ran == ["a", "b", "c"]
+    assert backlog.dropped == 1
+    assert backlog.idle
+    assert "not recording d: 2 recordings wait already (at most 2); 1 dropped so far" in caplog.text
