@@ -24,6 +24,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -105,6 +106,12 @@ class _Watchdog:
     """
 
     def __init__(self) -> None:
+        self._reset()
+        _WATCHDOGS.add(self)
+
+    def _reset(self) -> None:
+        """As new: also what a forked child starts from (the parent's thread is not in it, and its lock
+        may have been held at the fork)."""
         self._budgets: deque[_Budget] = deque()
         self._changed = threading.Condition(threading.Lock())
         self._running = False
@@ -117,8 +124,9 @@ class _Watchdog:
                 budgets.popleft()
             budgets.append(budget)
             if not self._running:
-                self._running = True
+                # marked running once it is: a thread that cannot start (none left) must not leave it marked
                 threading.Thread(target=self._run, name="salesgate: call deadline", daemon=True).start()
+                self._running = True
             elif budget.ends < self._wakes_at:  # a budget shorter than the watchdog's nap (under _IDLE seconds)
                 self._changed.notify()
 
@@ -153,6 +161,19 @@ class _Watchdog:
     def _nap(self, now: float, seconds: float) -> None:
         self._wakes_at = now + seconds
         self._changed.wait(seconds)
+
+
+_WATCHDOGS: weakref.WeakSet[_Watchdog] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """In a forked child: a watchdog whose thread ran in the parent would wait for ever for a thread that is
+    not there (no call's deadline kept again), so every watchdog starts afresh."""
+    for watchdog in list(_WATCHDOGS):
+        watchdog._reset()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class CallDeadlines:
@@ -197,17 +218,17 @@ class CallDeadlines:
             _budgets.reset(token)
 
     def run(self, work: Callable[[], T]) -> T:
-        """``work()`` under a budget; :class:`Overrun` if the budget ran out while it ran (whatever it raised)."""
+        """``work()`` under a budget: its result whenever it returned, even past the deadline (a write that
+        returned has committed: a slow reset of the connection after the commit, or the thread descheduled
+        there, must not report it unwritten); :class:`Overrun` if it raised after the budget ran out
+        (whatever it raised: the cut is why)."""
         with self.call() as budget:
             try:
-                result = work()
+                return work()
             except Exception as error:
                 if budget is not None and budget.expired:
                     raise Overrun() from error
                 raise
-            if budget is not None and budget.expired:
-                raise Overrun()
-            return result
 
     def check(self) -> None:
         """Raise :class:`Overrun` if the budget of the call running in this context has run out: called

@@ -3,8 +3,9 @@
 A call that may block on a database (loading facts, reserving credit, recording a decision) runs on
 a daemon thread (kept for the gate's next calls: :class:`Workers`) while the caller waits at most the
 time left. A call that overruns is abandoned,
-not killed — Python cannot kill a thread — so it receives an :class:`threading.Event` that is set
-when the caller stops waiting: work that writes checks it before committing. The thread is a
+not killed — Python cannot kill a thread — so it receives a :class:`Cancellation` (an Event) that is
+set when the caller stops waiting: work that writes claims its commit through it (or checks it) before
+committing, and a caller whose deadline passes once the commit began waits for the commit. The thread is a
 daemon, so a hung connection never keeps the ERP's process from exiting; how many such threads a
 gate can have is bounded by :class:`Stragglers`.
 """
@@ -13,9 +14,12 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import queue
 import threading
 import time
+import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -25,6 +29,9 @@ from .redaction import redact
 T = TypeVar("T")
 
 logger = logging.getLogger("salesgate")
+
+_FORK_RESET: weakref.WeakSet[Stragglers | Backlog | Workers] = weakref.WeakSet()
+"""Every gate's threads and abandoned-call counts, reset in a forked child (:func:`_after_fork`)."""
 
 
 class DeadlineExceeded(AdapterError):
@@ -43,10 +50,17 @@ class Stragglers:
     number of calls running at that moment, less one (a strict cap would limit live concurrency too).
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, on_idle: Callable[[], None] | None = None) -> None:
+        """``on_idle`` is called (on the thread of the call) when the last abandoned call still running ends."""
         if limit < 1:
             raise ValueError(f"the limit of abandoned calls must be at least 1, got {limit}")
         self.limit = limit
+        self.on_idle = on_idle
+        self._reset()
+        _FORK_RESET.add(self)
+
+    def _reset(self) -> None:
+        """No abandoned call: also what a forked child starts from (no abandoned call of the parent runs in it)."""
         self._count = 0
         self._lock = threading.Lock()
 
@@ -62,6 +76,85 @@ class Stragglers:
     def _change(self, by: int) -> None:
         with self._lock:
             self._count += by
+            ended = by < 0 and self._count == 0
+        if ended and self.on_idle is not None:
+            self.on_idle()
+
+
+class Backlog:
+    """Recordings a gate could not start at once, because it had ``max_abandoned_calls`` calls abandoned
+    and still running: run later, one after the other, on a single thread per gate.
+
+    The thread starts with the first recording waiting and ends when none is left, so it holds at most
+    one connection of a store that answers slowly, and what it holds is bounded by the store's timeout
+    per recording. At most ``limit`` recordings wait; one more is dropped, counted in ``dropped`` and
+    logged as an error. ``on_idle`` is called (on the backlog's thread) when the last one has run.
+    """
+
+    def __init__(self, limit: int = 1000, on_idle: Callable[[], None] | None = None) -> None:
+        if limit < 1:
+            raise ValueError(f"the limit of waiting recordings must be at least 1, got {limit}")
+        self.limit = limit
+        self.on_idle = on_idle
+        self.dropped = 0
+        self._reset()
+        _FORK_RESET.add(self)
+
+    def _reset(self) -> None:
+        """Empty: also what a forked child starts from (the parent's backlog thread is not in it)."""
+        self._pending: deque[tuple[str, Callable[[], None]]] = deque()
+        self._running = False
+        self._lock = threading.Lock()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waits and nothing runs."""
+        return not self._running
+
+    def add(self, what: str, work: Callable[[], None]) -> None:
+        """Run ``work`` after the recordings already waiting (in the caller's context: who asked, e.g.)."""
+        context = contextvars.copy_context()
+        with self._lock:
+            full = len(self._pending) >= self.limit
+            if full:
+                self.dropped += 1
+                dropped = self.dropped
+            else:
+                self._pending.append((what, lambda: context.run(work)))
+                start, self._running = not self._running, True
+        if full:
+            logger.error("salesgate: not %s: %d recordings wait already (at most %d); %d dropped so far", what,
+                         self.limit, self.limit, dropped)
+            return
+        if start:
+            try:
+                threading.Thread(target=self._drain, name="salesgate: recording backlog", daemon=True).start()
+            except RuntimeError as error:  # no thread left: what waits is lost, and said so
+                with self._lock:
+                    lost = len(self._pending)
+                    self._pending.clear()
+                    self._running = False
+                    self.dropped += lost
+                logger.error("salesgate: %d recordings dropped: no thread could be started (%s)", lost, error)
+                self._ended()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._running = False
+                    break
+                what, work = self._pending.popleft()
+            try:
+                work()
+            except Exception as error:  # a recorder's failure changes nothing for the next one
+                logger.error("salesgate: %s failed in the background: %s: %s", what, type(error).__name__,
+                             redact(str(error)))
+        self._ended()
+
+    def _ended(self) -> None:
+        if self.on_idle is not None:
+            self.on_idle()
 
 
 IDLE_WORKER = "salesgate idle worker"
@@ -79,6 +172,12 @@ class Workers:
 
     def __init__(self, idle: float = 0.25) -> None:
         self.idle = idle
+        self._reset()
+        _FORK_RESET.add(self)
+
+    def _reset(self) -> None:
+        """No thread waiting: also what a forked child starts from (the parent's threads are not in it, so a
+        call handed to one of them would never run)."""
         self._calls: queue.SimpleQueue[tuple[str, Callable[[], None]]] = queue.SimpleQueue()
         self._waiting = 0  # threads waiting for a call, less the calls handed to them and not yet taken
         self._lock = threading.Lock()
@@ -112,13 +211,45 @@ class Workers:
                 what, call = self._calls.get()  # a call is on its way to this thread
 
 
+def _after_fork() -> None:
+    """In a forked child (e.g. a pre-forking web server that built its gate before forking): only the
+    forking thread exists, so every gate's threads and abandoned calls are forgotten."""
+    for threads in list(_FORK_RESET):
+        threads._reset()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class Cancellation(threading.Event):
+    """Set when the caller of a bounded call stops waiting for it.
+
+    Work that writes calls :meth:`begin_commit` right before its commit, instead of only reading the
+    flag: from then on the caller does not stop waiting at its deadline but waits for the commit
+    (at most the deadline's ``grace``), so a write that commits is never answered as if it had not.
+    """
+
+    def __init__(self, lock: threading.Lock) -> None:
+        super().__init__()
+        self._lock = lock
+        self.committing = False
+
+    def begin_commit(self) -> bool:
+        """``False`` if the caller stopped waiting (roll back); else the commit may start: the caller waits for it."""
+        with self._lock:
+            if self.is_set():
+                return False
+            self.committing = True
+            return True
+
+
 class _Call(Generic[T]):
     def __init__(self, work: Callable[[threading.Event], T], stragglers: Stragglers | None) -> None:
         self.work = work
         self.stragglers = stragglers
-        self.abandoned = threading.Event()
-        self.done = threading.Event()
         self.lock = threading.Lock()
+        self.abandoned = Cancellation(self.lock)
+        self.done = threading.Event()
         self.result: T | None = None
         self.error: BaseException | None = None
 
@@ -136,25 +267,47 @@ class _Call(Generic[T]):
                 if self.abandoned.is_set() and self.stragglers is not None:
                     self.stragglers._change(-1)
 
-    def abandon(self) -> bool:
-        """Stop waiting; ``False`` if the call finished just now after all (its result stands)."""
+    def abandon(self, grace: float = 0.0) -> bool:
+        """Stop waiting; ``False`` if the call finished just now after all (its result stands).
+
+        A call that began its commit (:meth:`Cancellation.begin_commit`) is waited for up to ``grace``
+        seconds more: its commit decides. Past that it is abandoned all the same, and a warning says
+        the write may have been committed although its caller is answered otherwise."""
         with self.lock:
             if self.done.is_set():
                 return False
-            self.abandoned.set()
-            if self.stragglers is not None:
-                self.stragglers._change(+1)
-            return True
+            if not self.abandoned.committing:
+                self._abandon()
+                return True
+        if self.done.wait(grace):
+            return False
+        with self.lock:
+            if self.done.is_set():
+                return False
+            self._abandon()
+        logger.warning("salesgate: a commit did not end within %g s more after the deadline: it may have been "
+                       "committed although its caller is answered otherwise", grace)
+        return True
+
+    def _abandon(self) -> None:
+        self.abandoned.set()
+        if self.stragglers is not None:
+            self.stragglers._change(+1)
 
 
 class Deadline:
     """A time budget for one decision, shared by every call made for it; ``None`` means no limit."""
 
     def __init__(self, seconds: float | None, stragglers: Stragglers | None = None,
-                 workers: Workers | None = None) -> None:
+                 workers: Workers | None = None, grace: float = 0.0, backlog: Backlog | None = None) -> None:
+        """``grace``: how much longer a call that began its commit when time ran out is waited for
+        (a gate passes its store's timeout, which bounds the store's whole call). ``backlog``: where
+        :meth:`run_detached` leaves work that ``stragglers`` refuses a thread of its own."""
         if seconds is not None and seconds <= 0:
             raise ValueError(f"timeout must be positive seconds, got {seconds}")
         self.seconds = seconds
+        self.grace = grace
+        self.backlog = backlog
         self.stragglers = stragglers
         self.workers = workers
         self._ends = None if seconds is None else time.monotonic() + seconds
@@ -163,25 +316,40 @@ class Deadline:
         return None if self._ends is None else max(0.0, self._ends - time.monotonic())
 
     def run(self, what: str, work: Callable[[threading.Event], T]) -> T:
-        """Return ``work(abandoned)``'s result, or raise :class:`DeadlineExceeded` when time runs out."""
+        """Return ``work(abandoned)``'s result, or raise :class:`DeadlineExceeded` when time runs out
+        (:class:`AdapterError` when no thread can be started for it: the process is out of threads)."""
         if self._ends is None:
             return work(threading.Event())
-        call = self._start(what, work)
-        if not call.done.wait(self.remaining()) and call.abandon():
+        try:
+            call = self._start(what, work)
+        except RuntimeError as error:  # "can't start new thread": the process is out of threads
+            logger.error("salesgate: not %s: no thread could be started (%s)", what, error)
+            raise AdapterError(f"not {what}: no thread could be started ({error})") from None
+        if not call.done.wait(self.remaining()) and call.abandon(self.grace):
             raise DeadlineExceeded(f"no answer within {self.seconds:g} s while {what}")
         if call.error is not None:
             raise call.error
         return call.result  # type: ignore[return-value]  # set whenever error is not
 
     def run_detached(self, what: str, work: Callable[[], None]) -> None:
-        """Run ``work``, waiting at most the time left; if it needs longer it finishes in the background."""
+        """Run ``work``, waiting at most the time left; if it needs longer it finishes in the background.
+
+        Refused a thread of its own (``stragglers`` at their limit), it waits in the ``backlog``, if any,
+        and runs when the recordings before it have: the caller's answer never waits for it."""
         if self._ends is None:
             work()
             return
         try:
             call = self._start(what, lambda _abandoned: work())
         except DeadlineExceeded as refused:  # the database answers no one: the caller's answer must not wait
-            logger.warning("salesgate: %s", refused)
+            if self.backlog is None:
+                logger.warning("salesgate: %s", refused)
+            else:
+                logger.warning("salesgate: %s; left to the gate's backlog", refused)
+                self.backlog.add(what, work)
+            return
+        except RuntimeError as error:  # "can't start new thread": the caller's answer stands all the same
+            logger.error("salesgate: not %s: no thread could be started (%s)", what, error)
             return
         if not call.done.wait(self.remaining()) and call.abandon():
             logger.warning("salesgate: %s continues in the background after the %g s deadline", what, self.seconds)

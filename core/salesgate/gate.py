@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from .deadline import Deadline, Stragglers, Workers
+from .deadline import Backlog, Deadline, Stragglers, Workers
 from .decisions import Decision, Outcome, Reason
 from .engine.base import Backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
@@ -124,7 +124,9 @@ class Gate:
     approval requests and credit reservations (``check_credit(..., reserve=True)``); see
     docs/store.md. ``timeout`` (seconds; default: the store's timeout when there is a store) bounds
     loading facts, reserving and recording together: past it the gate answers by its failure mode
-    ("credit data unavailable"), it never hangs the caller. Once ``max_abandoned_calls`` (default 16)
+    ("credit data unavailable"), it never hangs the caller (a store call that began its commit
+    before the deadline is waited for, the store's timeout at most, so a decision logged is the one
+    answered). Once ``max_abandoned_calls`` (default 16)
     calls it stopped waiting for still hold a thread, decisions are answered at once without one (calls
     already running then may still add theirs: the cap is that plus the concurrent calls, less one).
     A decision the store could not log is never returned as if logged: the failure mode answers
@@ -150,8 +152,11 @@ class Gate:
     ) -> None:
         self._backend_name: BackendName = backend
         self._timeout = Deadline(_seconds(timeout)).seconds  # checked here: a bad timeout fails at construction
-        self._stragglers = Stragglers(max_abandoned_calls)
+        self._stragglers = Stragglers(max_abandoned_calls, on_idle=self._background_ended)
+        self._backlog = Backlog(on_idle=self._background_ended)
         self._workers = Workers()
+        self._resources_closed = False
+        self._background = threading.Condition()  # notified when the last call in the background ends
         self._hooks = Hooks(build_plugin_manager(plugins, disable=disable_plugins, entry_points=entry_points))
         given = {"backend": backend != "durable", "plugins": bool(plugins), "disable_plugins": bool(disable_plugins),
                  "entry_points": not entry_points, "failure_mode": failure_mode is not None,
@@ -314,19 +319,42 @@ class Gate:
     def close(self) -> None:
         """Stop deciding. Decisions in flight finish (recording included) on the backend, store and
         adapter, which the last of them closes; a decision asked for after this raises
-        :class:`GateClosedError`. Closing twice is a no-op."""
+        :class:`GateClosedError`. Closing twice is a no-op.
+
+        Calls abandoned at their deadline and recordings finishing in the background use the store and
+        adapter too: close() waits for them, at most the store's timeout (else the gate's), which bounds
+        each store call; any still running then closes the store and adapter when the last of them
+        ends. So none opens connections on a store already closed, which nothing would close again,
+        and a caller closing its own store after the gate closes it under no call of the gate's."""
         with self._lock:
             loaded = self._loaded
             if loaded.closed:
                 return
             loaded.closed = loaded.retired = True
             idle = loaded.users == 0
+        with self._background:
+            self._background.wait_for(self._background_idle, self._deadline().grace)
         if idle:
             loaded.backend.close()
             self._close_resources()
 
+    def _background_idle(self) -> bool:
+        return self._stragglers.count == 0 and self._backlog.idle
+
+    def _background_ended(self) -> None:
+        """The last abandoned call, or the backlog's last recording, ended: close what a closed gate waited for."""
+        with self._background:
+            self._background.notify_all()
+        self._close_resources()
+
     def _close_resources(self) -> None:
-        """The store this gate opened and its adapter, once no decision uses them any more."""
+        """The store this gate opened and its adapter, once no decision uses them any more, nor any call
+        in the background; once only."""
+        with self._lock:
+            loaded = self._loaded
+            if self._resources_closed or not loaded.closed or loaded.users > 0 or not self._background_idle():
+                return
+            self._resources_closed = True
         if self._store is not None and self._owns_store:
             self._store.close()
         close = getattr(self._adapter, "close", None)
@@ -378,7 +406,10 @@ class Gate:
         seconds = self._timeout
         if seconds is None and self._store is not None:
             seconds = self._store.timeout
-        return Deadline(seconds, self._stragglers, self._workers)
+        # A store call that began its commit as time ran out is waited for until it ends (the store's
+        # timeout bounds its whole call): its commit, not the deadline, says whether the decision was logged.
+        grace = self._store.timeout if self._store is not None and self._store.timeout is not None else seconds
+        return Deadline(seconds, self._stragglers, self._workers, grace=grace or 0.0, backlog=self._backlog)
 
     def _require_store(self) -> Store:
         if self._store is None:
@@ -441,8 +472,11 @@ class Gate:
 
         A decision the store did not log (it failed, or did not answer within the deadline) is never
         returned as if logged: the failure mode answers instead, and that answer is logged whenever
-        the store can take it (in the background once the deadline has passed). Other recorders
-        are observers: their failures are logged and change nothing.
+        the store can take it (in the background once the deadline has passed; in the gate's bounded
+        backlog when ``max_abandoned_calls`` refuses it a thread, dropped and logged as an error only
+        past the backlog's limit). A decision whose commit began before the deadline is waited for
+        (the store's timeout at most) and answered as its commit says. Other recorders are observers:
+        their failures are logged and change nothing.
         """
         if "store" not in recorded_by and decision.failure is None:
             try:

@@ -256,7 +256,7 @@ class Store:
         def insert_decision(conn: Connection) -> str:
             _fits_one_statement(conn, decision, what)
             decision_id = self._insert_decision(conn, decision, facts, when, who)
-            _check(cancelled)
+            _begin_commit(cancelled)
             return decision_id
 
         return self._locking(insert_decision, what)
@@ -497,7 +497,7 @@ class Store:
         if same_amount and existing is not None:
             recorded = self._recorded(conn, existing.decision_id)
             if recorded.inputs_digest == inputs_digest(facts) and _same_answer(recorded.decision, decision):
-                _check(cancelled)
+                _begin_commit(cancelled)
                 return ReserveResult(decision=recorded.decision, reservation=existing, replayed=True,
                                      reserved=reserved, decision_id=existing.decision_id, facts=facts)
         # The order's lock row exists (checked above); a decision about another subject creates its own here
@@ -524,7 +524,7 @@ class Store:
             else:
                 conn.execute(insert(credit_reservations).values(
                     id=reservation.id, customer_id=customer_id, order_id=order_id, created_at=now, **values))
-        _check(cancelled)
+        _begin_commit(cancelled)
         return ReserveResult(decision=decision, reservation=reservation, replayed=False, reserved=reserved,
                              decision_id=decision_id, facts=facts)
 
@@ -703,6 +703,17 @@ def _outside(call: Callable[[], T]) -> T:
 
 def _check(cancelled: threading.Event | None) -> None:
     if cancelled is not None and cancelled.is_set():
+        raise StoreError("the caller stopped waiting (timeout): rolled back, nothing was written")
+
+
+def _begin_commit(cancelled: threading.Event | None) -> None:
+    """Right before the commit: roll back if the caller stopped waiting; else, when the caller can be told
+    (a gate's :class:`salesgate.deadline.Cancellation`), tell it the commit starts, so that it waits for
+    the commit instead of answering as if nothing had been written."""
+    begin = getattr(cancelled, "begin_commit", None)
+    if callable(begin) and begin():
+        return
+    if callable(begin) or (cancelled is not None and cancelled.is_set()):
         raise StoreError("the caller stopped waiting (timeout): rolled back, nothing was written")
 
 
