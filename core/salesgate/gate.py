@@ -695,10 +695,15 @@ def _subject_of(facts: OrderFacts | ReturnFacts) -> str:
     return facts.order.id if isinstance(facts, OrderFacts) else facts.return_request.id
 
 
-_ID_RULES = {key: TypeAdapter(Annotated[(model.model_fields["id"].annotation, *model.model_fields["id"].metadata)])
-             for key, model in (("order", Order), ("return", ReturnRequest))}
-"""The order's and the return's ``id`` rules, taken from the fact models themselves (text, 1 to MAX_ID
-characters, no NUL, no lone surrogate), so raw input is held to exactly what validation will ask."""
+def _id_rules(model: type[Order] | type[ReturnRequest]) -> TypeAdapter[str]:
+    """The rules of ``model.id``, taken from the fact model itself (text, 1 to MAX_ID characters, no NUL,
+    no lone surrogate), so that raw input is held to exactly what validation will ask."""
+    field = model.model_fields["id"]
+    annotated: Any = Annotated[(field.annotation, *field.metadata)]
+    return TypeAdapter(annotated)
+
+
+_ID_RULES = {"order": _id_rules(Order), "return": _id_rules(ReturnRequest)}
 
 
 def _checked_subject(hook: Hook, facts: object) -> str:
