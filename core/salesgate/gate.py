@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from .engine.base import Backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
 from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
+from .logs import get_logger
 from .models import STORABLE_TEXT, CreditExposure, Order, OrderFacts, OrderLine, ReturnFacts, ReturnRequest
 from .money import normalise_scale
 from .plugins import Hooks, build_plugin_manager
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from .reload import ReloadResult
 
-logger = logging.getLogger("salesgate")
+logger = get_logger("salesgate")
 
 BackendName = Literal["durable", "python"]
 MAX_ABANDONED_CALLS = 16
