@@ -362,7 +362,9 @@ class Gate:
 
         Call it after the ERP's commit. Idempotent; ``None`` if the order holds no reservation.
         Raises :class:`AdapterError` when the store fails or misses the deadline: retry it; until it
-        succeeds the amount is held, never lost (see docs/store.md).
+        succeeds the amount is held, never lost (see docs/store.md). Refused (``ReservationError``, an
+        AdapterError a retry does not cure) when the reservation is cancelled or the order's latest credit
+        check blocks: re-check the order, or cancel it.
         """
         store = self._require_store()
         return self._deadline().run("confirming a reservation", lambda _abandoned: store.confirm(order_id))
