@@ -367,9 +367,12 @@ def test_decide_a_bad_url_or_mapping_or_no_url_is_a_one_line_error(monkeypatch: 
                              "error: the sql adapter reads the ERP through a mapping: add --mapping NAME|FILE")
 
 
+UNREACHABLE_ERP = "postgresql://erp:s3cret-pw@127.0.0.1:1/erp"
+
+
 def test_decide_with_an_unreachable_erp_answers_by_the_failure_mode_without_the_password() -> None:
     """As the Python API: the database is down, so the decision is a block (failure mode closed), exit 0."""
-    url = "postgresql://erp:s3cret-pw@127.0.0.1:1/erp"
+    url = UNREACHABLE_ERP
     result = run("decide", "approval", "SO-1001", "--mapping", "demo", "--url", url, "--json", "--backend", "python")
     assert result.exit_code == 0, result.output
     decision = json.loads(result.stdout)
@@ -380,6 +383,25 @@ def test_decide_with_an_unreachable_erp_answers_by_the_failure_mode_without_the_
                   "--backend", "python")
     assert refused.exit_code == 1
     assert "s3cret-pw" not in refused.output
+
+
+def test_decide_an_order_id_the_decision_log_cannot_hold_is_a_one_line_error_before_the_erp_is_read(
+        demo_erp: str) -> None:
+    """Read by id, an id no log can hold got the ERP's failure as a ``block`` (or a traceback, for one too long
+    for a file name); now it is refused first, naming the field, as the Python API refuses it."""
+    long_id = "SO-" + "9" * 300
+    assert_clean_failure(erp("approval", long_id, url=demo_erp),
+                         "error: invalid order facts: order (the order id): String should have at most 255 characters")
+    assert_clean_failure(erp("credit", '{"order": "SO-\\ud800"}', url=demo_erp),
+                         "error: invalid order facts: order (the order id): holds a lone surrogate ('\\ud800') at "
+                         "character 4")
+    assert_clean_failure(erp("approval", "SO-\udcff", url=demo_erp),  # argv's undecodable byte 0xff
+                         "error: invalid order facts: order (the order id): holds a lone surrogate ('\\udcff')")
+    document = json.dumps({"order": {**ORDER_FACTS["order"], "id": "SO-\u0000"}})
+    for result in (erp("approval", document, url=demo_erp), erp("approval", document, url=UNREACHABLE_ERP)):
+        assert_clean_failure(result, "error: invalid order facts: order.id: holds a NUL character (\\x00) at "
+                                     "character 4")
+        assert result.stderr.count("\n") == 1
 
 
 def test_decide_an_order_id_without_an_erp_says_how_to_read_it() -> None:

@@ -661,6 +661,70 @@ def test_a_password_set_inside_a_query_value_is_not_shown_by_a_store(query: str)
         adapter.close()
 
 
+class _LeakyRecorder:
+    """A recorder whose database is down, and whose driver's message (and source line) quotes its URL."""
+
+    @hookimpl
+    def salesgate_record_decision(self, decision: Decision) -> None:
+        raise ConnectionError("mysql+pymysql://erp:s3cr3t-tb@db/erp unreachable")
+
+
+def test_a_password_in_a_traceback_never_reaches_the_python_logs(caplog: pytest.LogCaptureFixture,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages were masked but tracebacks were not: a handler rendered the exception's text, and the source
+    line quoting the URL, with the password. Both a recorder's failure (``salesgate.plugins``) and an error
+    salesgate did not anticipate (``salesgate``) are logged with their traceback, masked."""
+    import io
+
+    rendered = io.StringIO()
+    handler = logging.StreamHandler(rendered)  # a real handler, formatting the record as a service's would
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    try:
+        with caplog.at_level(logging.DEBUG), Gate.default(backend="python", entry_points=False,
+                                                          plugins=[_LeakyRecorder()]) as leaky:
+            assert leaky.check_credit(facts(unique("SO"), "C1")).failure is None
+            assert leaky._hooks is not None
+
+            def bug(*_: object) -> None:
+                raise RuntimeError("lost postgresql://erp:s3cr3t-tb@erp-db/erp?sslpassword=s3cr3t-tb")
+
+            monkeypatch.setattr(leaky._hooks, "decide", bug)
+            assert leaky.check_credit(facts(unique("SO"), "C1")).failure is not None
+    finally:
+        logging.getLogger().removeHandler(handler)
+    for where, logged in (("a handler", rendered.getvalue()), ("caplog", caplog.text)):
+        assert "s3cr3t" not in logged, f"{where} shows the password: {logged}"
+        assert logged.count("Traceback (most recent call last)") == 3, logged  # the tracebacks stay, masked
+        assert "ConnectionError: mysql+pymysql://erp:***@db/erp unreachable" in logged
+        assert 'raise ConnectionError("mysql+pymysql://erp:***@db/erp unreachable")' in logged
+        assert "RuntimeError: lost postgresql://erp:***@erp-db/erp?sslpassword=***" in logged
+    assert {record.name for record in caplog.records if record.exc_text} == {"salesgate", "salesgate.plugins"}
+
+
+def test_every_logger_salesgate_logs_on_masks_secrets() -> None:
+    """A filter on ``salesgate`` does not see what ``salesgate.plugins`` logs: each logger needs its own."""
+    import importlib
+    import pkgutil
+
+    import salesgate
+    import salesgate_adapters
+    import salesgate_plugins
+    from salesgate.logs import RedactSecrets
+
+    for package in (salesgate, salesgate_plugins, salesgate_adapters):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if not module.name.endswith("__main__") and ".migrations." not in module.name:
+                importlib.import_module(module.name)
+    loggers = {name: logger for name, logger in logging.Logger.manager.loggerDict.items()
+               if name.split(".")[0] in ("salesgate", "salesgate_plugins", "salesgate_adapters")
+               and isinstance(logger, logging.Logger)}
+    assert {"salesgate", "salesgate.plugins", "salesgate.audit", "salesgate.reload"} <= set(loggers)
+    unmasked = [name for name, logger in loggers.items()
+                if not any(isinstance(f, RedactSecrets) for f in logger.filters)]
+    assert unmasked == [], "log on salesgate.logs.get_logger(name), which masks secrets"
+
+
 @pytest.mark.parametrize("word", ["a", "a-", "ab1."])
 def test_redaction_takes_time_in_proportion_to_the_text(word: str) -> None:
     """Every letter of a long word was tried as the start of a URL scheme: 60,000 characters without a

@@ -863,6 +863,104 @@ def test_a_decision_not_logged_by_the_deadline_is_answered_by_the_failure_mode_a
     assert logged == [(first.outcome, None), (Outcome.block, late.failure)]  # the one never returned rolled back
 
 
+class _ErpDown:
+    """Every read from the ERP fails (and is counted): the gate answers by its failure mode."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def _down(self) -> None:
+        self.reads += 1
+        raise ConnectionError("ERP database down")
+
+    @hookimpl
+    def salesgate_load_customer(self, customer_id: str) -> None:
+        self._down()
+
+    @hookimpl
+    def salesgate_load_order(self, order_id: str) -> None:
+        self._down()
+
+    @hookimpl
+    def salesgate_load_delivery(self, order_id: str, sku: str) -> None:
+        self._down()
+
+
+def _finish_recordings() -> None:
+    """A fallback is logged in the background: wait for it before reading the log."""
+    for thread in threading.enumerate():
+        if thread.name.startswith("salesgate: "):
+            thread.join(20)
+
+
+def _order_by_id(order_id: str) -> dict[str, Any]:
+    return {"order": order_id}
+
+
+def _order_without_customer(order_id: str) -> dict[str, Any]:
+    data = with_order(order__id=order_id)
+    del data["customer"]
+    return data
+
+
+def _return_without_delivery(return_id: str) -> dict[str, Any]:
+    request = {k: v for k, v in RETURN["return"].items() if k not in ("unit_price", "delivered_qty",
+                                                                     "days_since_delivery")}
+    return {"return": {**request, "id": return_id, "requested_on": "2026-11-30"}, "customer": RETURN["customer"]}
+
+
+@pytest.mark.parametrize(("hook", "facts", "field"), [
+    ("order_approval", _order_by_id, r"order \(the order id\)"),
+    ("credit_check", _order_without_customer, r"order\.id"),
+    ("return_handling", _return_without_delivery, r"return\.id"),
+])
+@pytest.mark.parametrize(("bad", "message"), [
+    ("9" * 256, "String should have at most 255 characters"),
+    ("SO-\ud800", r"holds a lone surrogate \('\\ud800'\) at character 4"),
+    ("SO-\x00", r"holds a NUL character \(\\x00\) at character 4"),
+])
+def test_an_id_the_log_cannot_hold_is_refused_before_an_adapter_could_fail(
+        database: Database, seed: Policy, hook: Any, facts: Any, field: str, bad: str, message: str) -> None:
+    """An ERP read failing before validation got a fallback about the id as given: one the store cannot
+    hold (too long, NUL, lone surrogate) was answered ``block`` and never logged. Now the id is checked
+    before any adapter runs; a storable id's fallback is logged."""
+    erp = _ErpDown()
+    with _store(database) as store, Gate(seed, backend="python", entry_points=False, store=store,
+                                         plugins=[erp]) as gate:
+        logged, audited = len(store.decisions()), len(store.audit_entries())
+        with pytest.raises(FactsError, match=rf"^invalid (order|return) facts: {field}: {message}"):
+            gate.decide(hook, facts(bad))
+        assert erp.reads == 0
+        subject = _unique("SO")
+        fallback = gate.decide(hook, facts(subject))
+        _finish_recordings()
+        assert erp.reads == 1
+        assert (fallback.outcome, fallback.subject) == (Outcome.block, subject)
+        assert [entry.decision.failure for entry in store.decisions(subject)] == [fallback.failure]
+        assert (len(store.decisions()), len(store.audit_entries())) == (logged + 1, audited + 1)
+
+
+def test_a_fallback_quoting_text_no_database_stores_is_logged_with_it_escaped(database: Database,
+                                                                             seed: Policy) -> None:
+    """A driver's message may hold a NUL or an undecodable byte (a lone surrogate): the fallback quoting it
+    was answered and never logged. Now both are written as escapes, so the answer is logged."""
+
+    class Garbled:
+        @hookimpl
+        def salesgate_load_customer(self, customer_id: str) -> None:
+            raise ConnectionError("ERP down: \x00 at \udcff")
+
+    order_id = _unique("SO")
+    with _store(database) as store, Gate(seed, backend="python", entry_points=False, store=store,
+                                         plugins=[Garbled()]) as gate:
+        fallback = gate.approve_order(_order_without_customer(order_id))
+        _finish_recordings()
+        [logged] = store.decisions(order_id)
+    assert fallback.failure is not None
+    assert fallback.failure.endswith("ConnectionError: ERP down: \\x00 at \\udcff")
+    assert logged.decision == fallback
+
+
 def _read_by_pydantic(annotation: Any, value: object, *, scale: bool) -> tuple[str, str]:
     """What pydantic's own Decimal validation makes of ``value`` (then :func:`normalise_scale` for money),
     as ("ok", text) or ("error", error types): what the boundary's fast path must give."""

@@ -26,7 +26,7 @@ from sqlalchemy import text
 
 from conftest import Database, namespace
 from salesgate import AdapterError, CreditExposure, Decision, Gate, Outcome, PolicyRef, hookimpl
-from salesgate_adapters.store import Store, StoreError
+from salesgate_adapters.store import ReservationError, Store, StoreError
 from salesgate_adapters.store.store import utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -292,6 +292,51 @@ def test_a_re_check_replays_only_while_the_order_and_its_facts_are_unchanged(sto
     assert reservation is not None
     assert reservation.status == "reserved"
     assert reservation.decision_id == store.decisions(order_id)[-1].id  # the hold now rests on the new decision
+
+
+def test_an_order_whose_latest_credit_check_blocks_is_not_confirmed_until_a_re_check_passes(store: Store) -> None:
+    """allow, then a re-check with the customer blocked and receivables at 99,999,999 gave block, yet
+    confirm_reservation answered ``confirmed``. The block keeps the earlier hold (over-held), but confirming
+    is refused until the order is checked again and passes; cancelling is always allowed."""
+    customer, order_id, limit = unique("C"), unique("SO"), Decimal(3000)
+    erp = ChangingErp()
+    facts = order_facts(order_id, customer, Decimal(700), limit)
+    blocked = order_facts(order_id, customer, Decimal(700), limit)
+    blocked["customer"]["status"] = "blocked"
+    refused = (rf"order '{order_id}' cannot be confirmed: its latest credit check blocks "
+               r"\(decision [0-9a-f-]{36}\); re-check it, or cancel it")
+    with Gate.default(backend="python", entry_points=False, store=store, plugins=[erp]) as gate:
+        assert gate.check_credit(facts, reserve=True).outcome is Outcome.allow
+        erp.receivables = Decimal("99999999")
+        assert gate.check_credit(blocked, reserve=True).outcome is Outcome.block
+        for confirm in (gate.confirm_reservation, store.confirm):
+            with pytest.raises(ReservationError, match=refused):
+                confirm(order_id)
+        held = store.reservation(order_id)
+        assert held is not None
+        assert held.status == "reserved"  # still held: over-held, never under-held
+
+        erp.receivables = RECEIVABLES  # the order as first checked, and it passes again
+        again = gate.check_credit(facts, reserve=True)
+        assert again.outcome is Outcome.allow
+        assert len(store.decisions(order_id)) == 3  # decided and logged again, not the first allow replayed
+        confirmed = gate.confirm_reservation(order_id)
+        assert confirmed is not None
+        assert confirmed.status == "confirmed"
+
+        fallback = decision(order_id, Outcome.block).model_copy(update={"failure": "credit data unavailable"})
+        store.record(fallback)  # salesgate could not decide: passed over, as approval_status passes over it
+        assert store.confirm(order_id) == confirmed
+
+        erp.receivables = Decimal("99999999")
+        assert gate.check_credit(blocked, reserve=True).outcome is Outcome.block
+        with pytest.raises(ReservationError, match=refused):  # confirmed already, but no pass to confirm again
+            gate.confirm_reservation(order_id)
+        cancelled = gate.cancel_reservation(order_id)
+    assert cancelled is not None
+    assert cancelled.status == "cancelled"
+    with pytest.raises(ReservationError, match="is cancelled; it cannot become confirmed"):
+        store.confirm(order_id)
 
 
 def test_a_confirmed_order_whose_facts_changed_is_decided_again_and_stays_confirmed(store: Store) -> None:

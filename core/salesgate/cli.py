@@ -336,10 +336,11 @@ def _decide_input(source: str, hook: Hook, erp: tuple[str, dict[str, Any]] | Non
 
     A file, ``-`` or inline JSON is the document; anything else is an order id when an ERP is given
     (a file of that name wins), else a file that cannot be read."""
-    if erp is None and source != "-" and not source.lstrip().startswith("{") and not Path(source).exists():
+    is_file = _is_file(source)
+    if erp is None and source != "-" and not source.lstrip().startswith("{") and not is_file:
         raise UsageProblem(f"cannot read {source}: no such file (to decide an order by id, read it from the ERP: "
                            "--mapping NAME --url URL)")
-    if erp is None or source == "-" or source.lstrip().startswith("{") or Path(source).exists():
+    if erp is None or source == "-" or source.lstrip().startswith("{") or is_file:
         document = _read_facts(source)
         order = document.get("order")
         return document, order if isinstance(order, str) else None
@@ -350,6 +351,14 @@ def _decide_input(source: str, hook: Hook, erp: tuple[str, dict[str, Any]] | Non
     if not order_id:
         raise UsageProblem("INPUT is empty: give an order id, a JSON file, - for stdin, or the JSON itself")
     return {"order": order_id}, order_id
+
+
+def _is_file(source: str) -> bool:
+    """Whether INPUT names an existing file; text no file system takes as a name (too long, a NUL) does not."""
+    try:
+        return Path(source).exists()
+    except (OSError, ValueError):
+        return False
 
 
 @cli.command()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import inspect
-import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from .deadline import Backlog, Deadline, Stragglers, Workers
 from .decisions import Decision, Outcome, Reason
@@ -20,7 +19,8 @@ from .engine.base import Backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
 from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
-from .models import STORABLE_TEXT, CreditExposure, Order, OrderFacts, OrderLine, ReturnFacts
+from .logs import get_logger
+from .models import STORABLE_TEXT, CreditExposure, Order, OrderFacts, OrderLine, ReturnFacts, ReturnRequest
 from .money import normalise_scale
 from .plugins import Hooks, build_plugin_manager
 from .policy.compiler import Policy, load_policy
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from .reload import ReloadResult
 
-logger = logging.getLogger("salesgate")
+logger = get_logger("salesgate")
 
 BackendName = Literal["durable", "python"]
 MAX_ABANDONED_CALLS = 16
@@ -390,7 +390,9 @@ class Gate:
 
         Call it after the ERP's commit. Idempotent; ``None`` if the order holds no reservation.
         Raises :class:`AdapterError` when the store fails or misses the deadline: retry it; until it
-        succeeds the amount is held, never lost (see docs/store.md).
+        succeeds the amount is held, never lost (see docs/store.md). Refused (``ReservationError``, an
+        AdapterError a retry does not cure) when the reservation is cancelled or the order's latest credit
+        check blocks: re-check the order, or cancel it.
         """
         store = self._require_store()
         return self._deadline().run("confirming a reservation", lambda _abandoned: store.confirm(order_id))
@@ -445,12 +447,13 @@ class Gate:
                 deadline: Deadline) -> Decision:
         model: OrderFacts | ReturnFacts | None = None
         recorded_by: tuple[str, ...] = ()
+        subject = _checked_subject(hook, facts)  # before any adapter: a fallback must be loggable too
         try:
             model = self._load_facts(hook, facts, deadline, reserve)
         except FactsError:
             raise  # the caller's facts are wrong: that is theirs to fix, not a policy decision
         except Exception as exc:  # an adapter failed while loading facts
-            decision = self._failed(hook, _subject_of(facts), context, exc)
+            decision = self._failed(hook, subject, context, exc)
         else:
             try:
                 if reserve:
@@ -635,7 +638,7 @@ class Gate:
         # Whatever raised may quote a URL (a driver echoing its DSN, a plugin's own message): masked before it
         # reaches the log, the decision, the decision log and the audit log. A traceback could quote one too,
         # so only errors salesgate did not anticipate (a bug to find) are logged with theirs.
-        what = redact(str(exc) if isinstance(exc, SalesgateError) else f"{type(exc).__name__}: {exc}")
+        what = _storable(redact(str(exc) if isinstance(exc, SalesgateError) else f"{type(exc).__name__}: {exc}"))
         logger.error("salesgate could not decide %s (%s); answering %s", hook, what, mode,
                      exc_info=not isinstance(exc, PluginError | SalesgateError))
         outcome = Outcome.block if mode == "closed" else Outcome.warn
@@ -651,6 +654,12 @@ class Gate:
                         reasons=[Reason(rule="salesgate-failure", outcome=outcome, message=message,
                                         plugin="salesgate")],
                         policy=context.policy_ref, backend=context.backend.name, failure=what)
+
+
+def _storable(text: str) -> str:
+    """``text`` with what no database stores written as escapes: a NUL as ``\\x00``, a lone surrogate (a
+    driver's undecodable byte) as ``\\udcff``. A fallback quotes whatever raised, and must be logged."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def _adapter_options(namespaced: Mapping[str, Any] | None, keywords: Mapping[str, Any]) -> dict[str, Any]:
@@ -717,21 +726,49 @@ _DATA: dict[Hook, str] = {
 }
 
 
-def _subject_of(facts: Any) -> str:
-    """The order or return id, from a model or from raw input, for a fallback decision."""
-    if isinstance(facts, OrderFacts):
-        return facts.order.id
-    if isinstance(facts, ReturnFacts):
-        return facts.return_request.id
-    if isinstance(facts, Mapping):
-        for key in ("order", "return"):
-            value = facts.get(key)
-            if isinstance(value, str):
-                return value
-            found = value.get("id") if isinstance(value, Mapping) else getattr(value, "id", None)
-            if found:
-                return str(found)
-    return "unknown"
+def _subject_of(facts: OrderFacts | ReturnFacts) -> str:
+    """The order or return id of validated facts, for a fallback decision."""
+    return facts.order.id if isinstance(facts, OrderFacts) else facts.return_request.id
+
+
+def _id_rules(model: type[Order] | type[ReturnRequest]) -> TypeAdapter[str]:
+    """The rules of ``model.id``, taken from the fact model itself (text, 1 to MAX_ID characters, no NUL,
+    no lone surrogate), so that raw input is held to exactly what validation will ask."""
+    field = model.model_fields["id"]
+    annotated: Any = Annotated[(field.annotation, *field.metadata)]
+    return TypeAdapter(annotated)
+
+
+_ID_RULES = {"order": _id_rules(Order), "return": _id_rules(ReturnRequest)}
+
+
+def _checked_subject(hook: Hook, facts: object) -> str:
+    """The order or return id a fallback decision is about, from a model or from raw input; raw ids are
+    checked first, by the fact models' rules.
+
+    An adapter can fail before the facts are validated; the failure mode then answers about the id
+    as given, and that answer must be logged like any other. An id the store cannot hold (too long,
+    a NUL, a lone surrogate) would leave the answer unlogged, so it is refused as the caller's error,
+    naming the field, before any adapter runs. A missing id is left to validation: "unknown" is logged.
+    """
+    if isinstance(facts, OrderFacts | ReturnFacts):
+        return _subject_of(facts)
+    key = "return" if hook == "return_handling" else "order"
+    value = facts.get(key) if isinstance(facts, Mapping) else None
+    if isinstance(value, Order | ReturnRequest):
+        return value.id
+    if isinstance(value, str):
+        field_name, raw = f"{key} (the {key} id)", value  # an order given by id, to be loaded by an adapter
+    elif isinstance(value, Mapping) and "id" in value:
+        field_name, raw = f"{key}.id", value["id"]
+    else:
+        return "unknown"
+    try:
+        checked: str = _ID_RULES[key].validate_python(raw)
+    except ValidationError as exc:
+        refused = exc.errors()[0]
+        raise FactsError(f"invalid {key} facts: {field_name}: {_text_refused(refused) or refused['msg']}") from None
+    return checked
 
 
 def _validate(model: type[OrderFacts] | type[ReturnFacts], data: Mapping[str, Any], what: str) -> Any:

@@ -9,7 +9,6 @@ entry-point group. A plugin that fails to load stops the gate (fail closed).
 from __future__ import annotations
 
 import importlib.metadata
-import logging
 import os
 import types
 from collections.abc import Callable, Iterable, Sequence
@@ -22,9 +21,10 @@ from .decisions import CreditResult, Decision, combine
 from .errors import AdapterError, PluginError, SalesgateError
 from .evaluation import DECIDERS, DecisionContext
 from .hooknames import Hook
+from .logs import get_logger
 from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
 
-logger = logging.getLogger("salesgate.plugins")
+logger = get_logger("salesgate.plugins")
 
 ENTRY_POINT_GROUP = "salesgate"
 # Read once, not per decision: the data hooks are fixed by the hookspecs module.

@@ -29,7 +29,6 @@ less than any file-watching dependency, and behaves the same on every platform a
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .decisions import PolicyRef
 from .errors import PolicyError, SalesgateError
+from .logs import get_logger
 from .policy.compiler import POLICY_FILE, Policy, load_policy, rule_files
 from .policy.testcases import TESTS_DIR, case_files, load_cases, run_suite
 
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PolicyReloader", "ReloadResult", "ReloadStatus", "content_hash"]
 
-logger = logging.getLogger("salesgate.reload")
+logger = get_logger("salesgate.reload")
 
 ReloadStatus = Literal["reloaded", "unchanged", "rejected", "unsettled"]
 

@@ -6,8 +6,9 @@ import logging
 
 from salesgate.decisions import Decision
 from salesgate.hookspecs import hookimpl
+from salesgate.logs import get_logger
 
-logger = logging.getLogger("salesgate.audit")
+logger = get_logger("salesgate.audit")
 
 
 class AuditPlugin:

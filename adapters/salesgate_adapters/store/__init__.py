@@ -26,7 +26,7 @@ from .records import (
     canonical_json,
     inputs_digest,
 )
-from .store import SCHEMA_ENV, URL_ENV, Store, StoreNotUpgraded
+from .store import SCHEMA_ENV, URL_ENV, ReservationError, Store, StoreNotUpgraded
 
 __all__ = [
     "SCHEMA_ENV",
@@ -39,6 +39,7 @@ __all__ = [
     "AuditReport",
     "RecordedDecision",
     "Reservation",
+    "ReservationError",
     "ReserveResult",
     "RoleMember",
     "Store",

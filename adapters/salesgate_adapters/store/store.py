@@ -494,7 +494,10 @@ class Store:
         _check(cancelled)
         answer = _outside(lambda: decide(reserved))
         decision, facts = answer if isinstance(answer, tuple) else (answer, None)
-        if same_amount and existing is not None:
+        # A retry only while the hold's decision is still the order's latest credit check: once a later check
+        # (a block) spoke, answering the older pass again would leave the block the latest word on the order.
+        latest = _latest_credit_check(conn, order_id) if same_amount else None
+        if same_amount and existing is not None and latest is not None and latest[0] == existing.decision_id:
             recorded = self._recorded(conn, existing.decision_id)
             if recorded.inputs_digest == inputs_digest(facts) and _same_answer(recorded.decision, decision):
                 _begin_commit(cancelled)
@@ -557,7 +560,10 @@ class Store:
     def confirm(self, order_id: str, *, now: datetime | None = None) -> Reservation | None:
         """The ERP confirmed the order: it now counts in the ERP's open orders, so the reservation stops counting.
 
-        Idempotent. ``None`` when the order holds no reservation; a cancelled one is an error.
+        Idempotent. ``None`` when the order holds no reservation. Raises :class:`ReservationError` when the
+        reservation is cancelled, or when the order's latest credit check (of the policy's, fallbacks passed
+        over) blocks: a block leaves the earlier hold in place (over-held, never under-held), but it is no
+        pass to confirm; re-check the order (a pass moves the hold onto it) or cancel it.
         """
         return self._transition(order_id, "confirmed", {"reserved", "expired"}, now)
 
@@ -593,11 +599,16 @@ class Store:
             if row is None:  # pragma: no cover - reservations are never deleted
                 return None
             current = _reservation(row)
+            if current.status not in allowed and current.status != status:
+                raise ReservationError(f"the reservation of order {order_id!r} is {current.status}; "
+                                       f"it cannot become {status}")
+            if status == "confirmed":  # under the customer's lock: no re-check of the order can slip in between
+                latest = _latest_credit_check(conn, order_id)
+                if latest is not None and latest[1] == Outcome.block.value:
+                    raise ReservationError(f"order {order_id!r} cannot be confirmed: its latest credit check "
+                                           f"blocks (decision {latest[0]}); re-check it, or cancel it")
             if current.status == status:
                 return current
-            if current.status not in allowed:
-                raise StoreError(f"the reservation of order {order_id!r} is {current.status}; "
-                                 f"it cannot become {status}")
             conn.execute(update(credit_reservations).where(held.id == current.id)
                          .values(status=status, updated_at=when))
             return replace(current, status=status, updated_at=when)
@@ -669,6 +680,21 @@ def _same_answer(recorded: Decision, new: Decision) -> bool:
     """Whether a decision made again says what the recorded one said (same policy, outcome, reasons,
     approvals and figures): with equal facts it always does, as rules are deterministic."""
     return bool(recorded.model_dump(mode="json", exclude={"trace"}) == new.model_dump(mode="json", exclude={"trace"}))
+
+
+class ReservationError(StoreError):
+    """A reservation change that is not allowed (confirming a cancelled reservation, or an order whose latest
+    credit check blocks). The database answered: retrying the same call does not help."""
+
+
+def _latest_credit_check(conn: Connection, order_id: str) -> tuple[str, str] | None:
+    """The id and outcome of the order's latest credit check of the policy's (a fallback — salesgate could
+    not decide — is passed over, as :func:`approvals.status` passes over it), or None if it has none."""
+    row = conn.execute(select(decisions.c.id, decisions.c.outcome)
+                       .where(decisions.c.subject == order_id, decisions.c.hook == "credit_check",
+                              decisions.c.failure.is_(None))
+                       .order_by(decisions.c.decided_at.desc(), decisions.c.id.desc()).limit(1)).first()
+    return (str(row.id), str(row.outcome)) if row is not None else None
 
 
 class StoreNotUpgraded(StoreError):
