@@ -9,6 +9,7 @@ Measured times are printed (``pytest -s``) for docs/store.md.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import socket
 import threading
@@ -187,10 +188,17 @@ def test_garbage_in_salesgate_tables_is_unavailable_data_not_a_crash(store: Stor
     held = store.reservation(order_id)
     assert held is not None
     with store.engine.begin() as conn:  # somebody "fixes" the log by hand
+        kept = conn.execute(text("SELECT decision FROM salesgate_decisions WHERE id = :id"),
+                            {"id": held.decision_id}).scalar_one()
         conn.execute(text("UPDATE salesgate_decisions SET decision = :junk WHERE id = :id"),
                      {"junk": '{"hook": 42}', "id": held.decision_id})
-    with gate(store, timeout=5) as confused:
-        retried = confused.check_credit(facts(order_id, customer), reserve=True)
+    try:
+        with gate(store, timeout=5) as confused:
+            retried = confused.check_credit(facts(order_id, customer), reserve=True)
+    finally:  # the database is shared by the session's tests: leave every row readable
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE salesgate_decisions SET decision = :kept WHERE id = :id"),
+                         {"kept": kept if isinstance(kept, str) else json.dumps(kept), "id": held.decision_id})
     assert_safe(retried, "closed")
     assert "salesgate_decisions holds a row salesgate cannot read" in (retried.failure or "")
     assert store.reservation(order_id) == held  # nothing changed
