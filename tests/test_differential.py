@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.strategies import order_facts, return_facts
-from salesgate import Gate, OrderFacts, ReturnFacts
+from salesgate import Decision, Gate, OrderFacts, ReturnFacts
 from salesgate.engine.base import EngineRule, Stage
 from salesgate.engine.python import PythonBackend
 from salesgate.facts import FactSet
@@ -253,10 +253,15 @@ PRICED_ORDER = {
 }
 
 
-def _pricing_gates(tmp_path: Any, rules: str) -> list[Gate]:
+def _priced_on_both(tmp_path: Any, rules: str, order: dict[str, Any] = PRICED_ORDER) -> list[Decision]:
+    """``order`` priced by a pricing rule set of ``rules`` on the python backend, then on durable."""
     (tmp_path / "policy.yaml").write_text(PRICING_POLICY, encoding="utf-8")
     (tmp_path / "p.yaml").write_text("ruleset: p\nhook: pricing\nversion: '1'\nrules:\n" + rules, encoding="utf-8")
-    return [Gate.from_path(tmp_path, backend=backend, entry_points=False) for backend in ("python", "durable")]
+    decisions = []
+    for backend in ("python", "durable"):
+        with Gate.from_path(tmp_path, backend=backend, entry_points=False) as gate:
+            decisions.append(gate.price_order(order))
+    return decisions
 
 
 @pytest.mark.parametrize(("then", "price"), [
@@ -266,12 +271,7 @@ def _pricing_gates(tmp_path: Any, rules: str) -> list[Gate]:
 ])
 def test_a_whole_number_price_formula_prices_the_line_on_both_backends(tmp_path: Any, then: str, price: str) -> None:
     """set_price: "2600" validated, then blocked every decision: 'int' object has no attribute 'quantize'."""
-    gates = _pricing_gates(tmp_path, f"  - id: fixed\n    scope: line\n    when: true\n    then: {then}\n")
-    try:
-        decisions = [gate.price_order(PRICED_ORDER) for gate in gates]
-    finally:
-        for gate in gates:
-            gate.close()
+    decisions = _priced_on_both(tmp_path, f"  - id: fixed\n    scope: line\n    when: true\n    then: {then}\n")
     for decision in decisions:
         assert decision.failure is None, decision.failure
         assert decision.pricing is not None
@@ -291,12 +291,7 @@ def test_a_price_the_check_stage_reads_is_decided_alike_by_both_backends(tmp_pat
     order = {**PRICED_ORDER, "order": {**PRICED_ORDER["order"], "lines": [
         {"line_no": 7, "sku": "P1", "qty": 1, "unit_price": "1000"}]},
         "products": [{"sku": "P1", "list_price": "99999999999999.9999", "cost": "700", "stock": 10}]}
-    gates = _pricing_gates(tmp_path, rules)
-    try:
-        decisions = [gate.price_order(order) for gate in gates]
-    finally:
-        for gate in gates:
-            gate.close()
+    decisions = _priced_on_both(tmp_path, rules, order)
     for decision in decisions:
         assert decision.failure is not None
         assert "rule 'big', field 'then'" in decision.failure
@@ -306,13 +301,8 @@ def test_a_price_the_check_stage_reads_is_decided_alike_by_both_backends(tmp_pat
 
 def test_a_price_rounding_up_to_the_limit_is_refused_on_both_backends(tmp_path: Any) -> None:
     """899,999,999,999,999.995 is below 9 × 10^14 but is priced at 900,000,000,000,000.00 once rounded."""
-    gates = _pricing_gates(tmp_path, "  - id: near\n    scope: line\n    when: true\n"
-                                     "    then: { set_price: line.unit_price * 899999999999.999999995 }\n")
-    try:
-        decisions = [gate.price_order(PRICED_ORDER) for gate in gates]
-    finally:
-        for gate in gates:
-            gate.close()
+    decisions = _priced_on_both(tmp_path, "  - id: near\n    scope: line\n    when: true\n"
+                                          "    then: { set_price: line.unit_price * 899999999999.999999995 }\n")
     for decision in decisions:
         assert decision.failure is not None
         assert "rule 'near', field 'then': set made the price of line 7 9.000000E+14" in decision.failure
@@ -324,12 +314,7 @@ def test_a_price_pushed_past_what_prices_hold_fails_with_the_rule_on_both_backen
     instead of an InvalidOperation from rounding."""
     rules = "".join(f"  - id: up-{i:02}\n    priority: {i}\n    when: true\n    then: {{ markup: 100% }}\n"
                     for i in range(50))
-    gates = _pricing_gates(tmp_path, rules)
-    try:
-        decisions = [gate.price_order(PRICED_ORDER) for gate in gates]
-    finally:
-        for gate in gates:
-            gate.close()
+    decisions = _priced_on_both(tmp_path, rules)
     for decision in decisions:
         assert decision.outcome.value == "block"
         assert decision.failure is not None
