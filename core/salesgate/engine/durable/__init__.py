@@ -72,7 +72,7 @@ Hazards from the notes
  15. durable fails to import on Python 3.13. → ``requires-python`` in pyproject.toml.
  16. Money is compared and added in binary doubles (a sum equal to a limit lands above it). →
      durable only ever sees integers; arithmetic (``Arith``) is computed exactly in Python with
-     ``Decimal`` (the evaluator's own :func:`salesgate.engine.python.arith`), and durable
+     ``Decimal`` (the evaluator's own :func:`salesgate.policy.ir.arith`), and durable
      compares ``sign(left - right)`` with 0. [encoding, translate]
  17. In an ``assert_facts`` batch, one unmatched fact hides the actions of the others. → One fact
      per ``assert_fact``; the actions are drained after every assert, whatever its result code.
