@@ -1,7 +1,7 @@
 """The durable-rules backend: compiled IR conditions matched by durable-rules 2.0.28.
 
 Everything durable-specific lives in this package, the only place that imports ``durable`` (and
-within it only :mod:`.sessions` calls it). Each :class:`~salesgate.engine.base.Stage` is
+within it only :mod:`.sessions` imports it). Each :class:`~salesgate.engine.base.Stage` is
 translated into durable's JSON dialect once, at construction; :meth:`DurableBackend.match` then
 encodes the facts a stage reads into one small JSON message per fact, asserts it, and collects
 which rules fired. durable decides every match; Python only computes what durable cannot compute

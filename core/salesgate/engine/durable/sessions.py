@@ -1,6 +1,6 @@
 """durable-rules itself: one Host per backend, its rulesets, and the sessions facts are matched in.
 
-This is the only module that calls durable. Registering a ruleset goes through the Host (with its
+This is the only module that imports durable. Registering a ruleset goes through the Host (with its
 timer threads never started: hazard 5 in the package docstring); matching calls the C functions
 the Host would call, directly (hazard 20): every fact set gets a fresh session (3, 27), each fact
 is asserted on its own (2, 17) and the actions it makes ready are run on the caller's thread
