@@ -16,14 +16,17 @@ refused workflow actions are :class:`~salesgate.errors.ApprovalError` and
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from .decisions import Decision
 from .records import ApprovalRequest, ApprovalStatus, RecordedDecision, Reservation, ReserveResult, RoleMember
-from .workflow.reservations import CountedOrders
+
+CountedOrders = Iterable[str] | Callable[[list[str]], Iterable[str] | None]
+"""Orders the ERP already counts in its exposure (its open orders): their ids, or a function asked,
+inside the customer's lock, which of the reserved order ids it counts (``reserve``'s ``exclude_order_ids``)."""
 
 Decide = Callable[[Decimal], Decision | tuple[Decision, Any]]
 """Called by ``reserve`` with the customer's reserved amount, inside the customer's lock; returns the

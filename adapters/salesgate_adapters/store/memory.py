@@ -23,7 +23,7 @@ from typing import Any
 
 from salesgate.decisions import Decision
 from salesgate.errors import ApprovalError, StoreError
-from salesgate.ports import Decide
+from salesgate.ports import CountedOrders, Decide
 from salesgate.records import (
     ApprovalRequest,
     ApprovalStatus,
@@ -37,7 +37,6 @@ from salesgate.workflow import reservations as accounting
 from salesgate.workflow.approvals import STANDING, Action, ApprovalRules
 from salesgate.workflow.digests import approval_digest, inputs_digest
 from salesgate.workflow.identities import ID_LENGTH, current_actor, stored_id, user_id
-from salesgate.workflow.reservations import CountedOrders
 
 DEFAULT_TTL = timedelta(hours=24)
 MONEY_PLACES = Decimal("0.0001")

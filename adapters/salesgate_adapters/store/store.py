@@ -21,10 +21,9 @@ from sqlalchemy.sql import Select
 
 from salesgate.decisions import Decision, Outcome
 from salesgate.errors import StoreError
-from salesgate.ports import Decide
+from salesgate.ports import CountedOrders, Decide
 from salesgate.workflow import reservations as accounting
 from salesgate.workflow.approvals import Action
-from salesgate.workflow.reservations import CountedOrders
 
 from ..deadlines import CallDeadlines, Overrun
 from . import approvals, audit, locks, migrate
@@ -550,9 +549,10 @@ class Store:
         """The ERP confirmed the order: it now counts in the ERP's open orders, so the reservation stops counting.
 
         Idempotent. ``None`` when the order holds no reservation. Raises
-        :class:`~salesgate.errors.ReservationError` when the reservation is cancelled, or when the order's latest credit check (of the policy's, fallbacks passed
-        over) blocks: a block leaves the earlier hold in place (over-held, never under-held), but it is no
-        pass to confirm; re-check the order (a pass moves the hold onto it) or cancel it.
+        :class:`~salesgate.errors.ReservationError` when the reservation is cancelled, or when the order's
+        latest credit check (of the policy's, fallbacks passed over) blocks: a block leaves the earlier
+        hold in place (over-held, never under-held), but it is no pass to confirm; re-check the order (a
+        pass moves the hold onto it) or cancel it.
         """
         return self._transition(order_id, "confirmed", now)
 

@@ -15,11 +15,8 @@ from decimal import Decimal
 
 from ..decisions import Decision, Outcome
 from ..errors import ReservationError
+from ..ports import CountedOrders
 from ..records import RecordedDecision, Reservation
-
-CountedOrders = Iterable[str] | Callable[[list[str]], Iterable[str] | None]
-"""Orders the ERP already counts in its exposure (its open orders): their ids, or a function asked,
-inside the customer's lock, which of the reserved order ids it counts."""
 
 STATUSES = ("reserved", "confirmed", "cancelled", "expired")
 ALLOWED_FROM: Mapping[str, frozenset[str]] = {
