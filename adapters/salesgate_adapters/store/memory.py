@@ -102,6 +102,10 @@ class MemoryStore:
     def close(self) -> None:
         """Nothing to release: the records stay readable until the store is dropped."""
 
+    def upgrade(self) -> None:
+        """Nothing to create (a memory store has no tables): there so that code written for the SQL
+        store, which upgrades before its first use, runs on this one unchanged."""
+
     def __enter__(self) -> MemoryStore:
         return self
 
