@@ -20,7 +20,17 @@ import test_memory_store
 import test_reservations
 import test_store
 from fixtures.stores import memory_twins, needs_a_database, store_tests, uses_a_store
-from salesgate import Decision, Gate, Outcome, PolicyRef, ports
+from salesgate import (
+    AdapterError,
+    Decision,
+    Gate,
+    Outcome,
+    PolicyRef,
+    ReservationError,
+    ReserveResult,
+    StoreError,
+    ports,
+)
 from salesgate_adapters.store import MemoryStore, Store, acting_as
 from test_store import order
 
@@ -110,3 +120,18 @@ def test_a_memory_store_refuses_what_the_sql_store_refuses() -> None:
     with pytest.raises(ValueError, match="Decimal"):
         store.reserve("C", "SO", 1.5, lambda _: pytest.fail("not asked"))  # type: ignore[arg-type]
     assert store.reservation("SO") is None
+
+
+def test_a_store_error_is_no_adapter_error_but_the_gate_answers_it_as_the_data_unavailable() -> None:
+    """"Our database is down" is not "the ERP is down"; to the caller both leave the credit data unavailable."""
+    assert not issubclass(StoreError, AdapterError)
+    assert issubclass(ReservationError, StoreError)
+
+    class DownStore(MemoryStore):
+        def reserve(self, *args: object, **kwargs: object) -> ReserveResult:
+            raise StoreError("reserving credit for order SO-1 failed: the database is down")
+
+    with Gate.default(backend="python", entry_points=False, store=DownStore()) as gate:
+        decision = gate.check_credit(order("SO-1", "C-1"), reserve=True)
+    assert decision.outcome is Outcome.block
+    assert decision.reasons[0].message.startswith("credit data unavailable (reserving credit for order SO-1 failed")
