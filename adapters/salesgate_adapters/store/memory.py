@@ -180,10 +180,10 @@ class MemoryStore:
     def _act(self, action: Action, subject: str, user: str, role: str | None, hook: str | None,
              comment: str | None, now: datetime | None) -> ApprovalRequest:
         when, subject = _when(now), key(subject)
-        user = user_id(user)
-        asked_role = user_id(role, "role") if role is not None else None
+        user = user_id(user)  # refused before anything changes, the sweep included
         with self._lock:
             self._sweep(when, subject)  # expiries and escalations stand even if the action is refused
+            asked_role = user_id(role, "role") if role is not None else None
             every = self._of(subject)
             live = sorted((r for r in every if r.status in STANDING), key=lambda r: (r.hook, r.position, r.created_at))
             pending = ladder.pending_of(live, hook)
