@@ -36,7 +36,7 @@ from salesgate.workflow import approvals as ladder
 from salesgate.workflow import reservations as accounting
 from salesgate.workflow.approvals import STANDING, Action, ApprovalRules
 from salesgate.workflow.digests import approval_digest, inputs_digest
-from salesgate.workflow.identities import ID_LENGTH, current_actor, stored_id, user_id
+from salesgate.workflow.identities import ID_LENGTH, current_actor, key, stored_id, user_id
 
 DEFAULT_TTL = timedelta(hours=24)
 MONEY_PLACES = Decimal("0.0001")
@@ -395,11 +395,6 @@ class MemoryStore:
             changed = accounting.transition(current, status, when, latest_check=latest)
             self._reservations[order_id] = changed
             return changed
-
-
-def key(value: str) -> str:
-    """An order, return or customer id as every store keys it: without trailing spaces (see ``store.key``)."""
-    return value.rstrip(" ") if isinstance(value, str) else value
 
 
 def _when(now: datetime | None) -> datetime:

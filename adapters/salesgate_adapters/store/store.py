@@ -24,6 +24,7 @@ from salesgate.errors import StoreError
 from salesgate.ports import CountedOrders, Decide
 from salesgate.workflow import reservations as accounting
 from salesgate.workflow.approvals import Action
+from salesgate.workflow.identities import key
 
 from ..deadlines import CallDeadlines, Overrun
 from . import approvals, audit, locks, migrate
@@ -73,16 +74,6 @@ class _Raised(Exception):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def key(value: str) -> str:
-    """An order, return or customer id as the store keys and compares it: without trailing spaces.
-
-    MariaDB's ``utf8mb4_bin`` compares ``"SO-9 "`` equal to ``"SO-9"`` (PAD SPACE, as SQL compares
-    ``CHAR`` columns an ERP may pad), PostgreSQL and SQLite do not: dropped at the store's boundary,
-    the two are one order on every database, rather than one on MariaDB (where deciding one voided the
-    other's approvals) and two elsewhere."""
-    return value.rstrip(" ") if isinstance(value, str) else value
 
 
 class Store:
