@@ -28,8 +28,8 @@ from .redaction import redact
 from .seed import seed_policy_path
 
 if TYPE_CHECKING:
-    from salesgate_adapters.store import Reservation, Store
-
+    from .ports import Store
+    from .records import Reservation
     from .reload import ReloadResult
 
 logger = get_logger("salesgate")
@@ -120,7 +120,8 @@ class Gate:
     with the reason, ``open`` answers ``warn``. Invalid facts are the caller's error and raise
     :class:`FactsError` instead.
 
-    ``store`` (a :class:`~salesgate_adapters.store.Store` or a database URL) keeps the decision log,
+    ``store`` (a :class:`~salesgate_adapters.store.Store`, any other :class:`~salesgate.ports.Store` such as
+    a ``MemoryStore``, or a database URL) keeps the decision log,
     approval requests and credit reservations (``check_credit(..., reserve=True)``); see
     docs/store.md. ``timeout`` (seconds; default: the store's timeout when there is a store) bounds
     loading facts, reserving and recording together: past it the gate answers by its failure mode
