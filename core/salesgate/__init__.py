@@ -6,7 +6,18 @@ The public surface is re-exported here; everything else is an implementation det
 from __future__ import annotations
 
 from .decisions import Approval, Decision, Notification, Outcome, PolicyRef, Reason, TraceEntry, combine
-from .errors import AdapterError, EngineError, FactsError, PluginError, PolicyError, PolicyProblem, SalesgateError
+from .errors import (
+    AdapterError,
+    ApprovalError,
+    EngineError,
+    FactsError,
+    PluginError,
+    PolicyError,
+    PolicyProblem,
+    ReservationError,
+    SalesgateError,
+    StoreError,
+)
 from .evaluation import DecisionContext
 from .gate import Gate, GateClosedError
 from .hooknames import HOOKS, Hook
@@ -23,6 +34,16 @@ from .models import (
     ReturnRequest,
 )
 from .policy.compiler import Policy, load_policy
+from .records import (
+    ApprovalRequest,
+    ApprovalStatus,
+    AuditEntry,
+    AuditReport,
+    RecordedDecision,
+    Reservation,
+    ReserveResult,
+    RoleMember,
+)
 
 __version__ = "0.1.0"
 
@@ -30,6 +51,11 @@ __all__ = [
     "HOOKS",
     "AdapterError",
     "Approval",
+    "ApprovalError",
+    "ApprovalRequest",
+    "ApprovalStatus",
+    "AuditEntry",
+    "AuditReport",
     "CreditExposure",
     "Customer",
     "Decision",
@@ -52,9 +78,15 @@ __all__ = [
     "PolicyRef",
     "Product",
     "Reason",
+    "RecordedDecision",
+    "Reservation",
+    "ReservationError",
+    "ReserveResult",
     "ReturnFacts",
     "ReturnRequest",
+    "RoleMember",
     "SalesgateError",
+    "StoreError",
     "TraceEntry",
     "__version__",
     "combine",

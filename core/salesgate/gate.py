@@ -14,7 +14,7 @@ from .completion import OrderInput, ReturnInput, checked_subject, complete, subj
 from .deadline import Backlog, Deadline, Stragglers, Workers
 from .decisions import Decision, Outcome, Reason
 from .engine.base import Backend
-from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
+from .errors import AdapterError, FactsError, PluginError, SalesgateError, StoreError, did_you_mean
 from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
 from .logs import get_logger
@@ -25,8 +25,8 @@ from .redaction import redact
 from .seed import seed_policy_path
 
 if TYPE_CHECKING:
-    from salesgate_adapters.store import Reservation, Store
-
+    from .ports import Store
+    from .records import Reservation
     from .reload import ReloadResult
 
 logger = get_logger("salesgate")
@@ -90,7 +90,8 @@ class Gate:
     with the reason, ``open`` answers ``warn``. Invalid facts are the caller's error and raise
     :class:`FactsError` instead.
 
-    ``store`` (a :class:`~salesgate_adapters.store.Store` or a database URL) keeps the decision log,
+    ``store`` (a :class:`~salesgate_adapters.store.Store`, any other :class:`~salesgate.ports.Store` such as
+    a ``MemoryStore``, or a database URL) keeps the decision log,
     approval requests and credit reservations (``check_credit(..., reserve=True)``); see
     docs/store.md. ``timeout`` (seconds; default: the store's timeout when there is a store) bounds
     loading facts, reserving and recording together: past it the gate answers by its failure mode
@@ -359,10 +360,10 @@ class Gate:
         """The ERP committed the order: its reservation stops counting (the ERP's open orders count it).
 
         Call it after the ERP's commit. Idempotent; ``None`` if the order holds no reservation.
-        Raises :class:`AdapterError` when the store fails or misses the deadline: retry it; until it
-        succeeds the amount is held, never lost (see docs/store.md). Refused (``ReservationError``, an
-        AdapterError a retry does not cure) when the reservation is cancelled or the order's latest credit
-        check blocks: re-check the order, or cancel it.
+        Raises :class:`StoreError` when the store fails (:class:`AdapterError` when it misses the
+        deadline): retry it; until it succeeds the amount is held, never lost (see docs/store.md). Refused
+        (``ReservationError``, a StoreError a retry does not cure) when the reservation is cancelled or
+        the order's latest credit check blocks: re-check the order, or cancel it.
         """
         store = self._require_store()
         return self._deadline().run("confirming a reservation", lambda _abandoned: store.confirm(order_id))
@@ -519,7 +520,9 @@ class Gate:
         if cause is not None:
             cause = f"{cause} unavailable"
         else:
-            cause = f"{_DATA[hook]} unavailable" if isinstance(exc, AdapterError) else "salesgate could not decide"
+            # The ERP's adapter or salesgate's own store: either way the hook's data could not be had.
+            cause = (f"{_DATA[hook]} unavailable" if isinstance(exc, AdapterError | StoreError)
+                     else "salesgate could not decide")
         message = (f"{cause} ({what}); held for review (failure mode: closed)"
                    if mode == "closed" else
                    f"{cause} ({what}); let through unchecked (failure mode: open)")
