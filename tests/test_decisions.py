@@ -15,10 +15,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from salesgate import Approval, Decision, Gate, Notification, Outcome, PolicyRef, Reason, TraceEntry, combine
-from salesgate.decisions import CreditResult, PriceAdjustment, PricedLine, PricingResult, apply_adjustments, merge
-from salesgate.evaluation import DecisionContext, decide_pricing, empty_decision
+from salesgate.decisions import (
+    Contribution,
+    CreditResult,
+    PriceAdjustment,
+    PricedLine,
+    PricingResult,
+    apply_adjustments,
+    merge,
+)
 from salesgate.models import OrderFacts
 from salesgate.money import round_money
+from salesgate.plugins import stamp
 
 LADDER = ("sales_rep", "sales_manager", "finance", "general_manager")
 POLICY = PolicyRef(name="p", version="1", hash="0123456789abcdef")
@@ -217,9 +225,10 @@ def test_line_without_list_price_keeps_the_base_it_was_priced_from() -> None:
         "customer": {"id": "C1", "name": "华东机电", "grade": "A"},
         "products": [{"sku": "FREE", "list_price": "0"}],
     })
-    context = DecisionContext(gate.policy, gate._loaded.backend)
-    alone = decide_pricing(facts, context)
-    with_another_plugin = combine([alone, empty_decision("pricing", "SO-1", context)], gate.policy.roles)
+    context = gate._loaded.contexts[0]
+    alone = gate.price_order(facts)
+    with_another_plugin = combine([alone, stamp(Contribution(), "other", "pricing", "SO-1", context)],
+                                  gate.policy.roles)
     assert with_another_plugin.pricing == alone.pricing
     # The seed policy's unknown-product rule stops every adjustment of line 1: its policy price is
     # its base, the requested 100 before the line discount (re-basing would give 90.00).

@@ -41,8 +41,8 @@ from salesgate import (
     hookspecs,
     load_policy,
 )
+from salesgate.context import DecisionContext
 from salesgate.decisions import CreditResult
-from salesgate.evaluation import DecisionContext
 from salesgate.plugins import DISABLE_ENV, build_plugin_manager
 from salesgate.seed import seed_policy_path
 

@@ -5,9 +5,19 @@ The public surface is re-exported here; everything else is an implementation det
 
 from __future__ import annotations
 
-from .decisions import Approval, Decision, Notification, Outcome, PolicyRef, Reason, TraceEntry, combine
+from .context import DecisionContext, PolicyVerdict
+from .decisions import (
+    Approval,
+    Contribution,
+    Decision,
+    Notification,
+    Outcome,
+    PolicyRef,
+    Reason,
+    TraceEntry,
+    combine,
+)
 from .errors import AdapterError, EngineError, FactsError, PluginError, PolicyError, PolicyProblem, SalesgateError
-from .evaluation import DecisionContext
 from .gate import Gate, GateClosedError
 from .hooknames import HOOKS, Hook
 from .hookspecs import hookimpl, hookspec
@@ -30,6 +40,7 @@ __all__ = [
     "HOOKS",
     "AdapterError",
     "Approval",
+    "Contribution",
     "CreditExposure",
     "Customer",
     "Decision",
@@ -50,6 +61,7 @@ __all__ = [
     "PolicyError",
     "PolicyProblem",
     "PolicyRef",
+    "PolicyVerdict",
     "Product",
     "Reason",
     "ReturnFacts",
