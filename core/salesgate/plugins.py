@@ -420,7 +420,8 @@ def stamp(answer: Contribution | Decision, plugin: str, hook: Hook, subject: str
     """One plugin's answer as a Decision.
 
     A Contribution gets the decision point, subject, policy and backend, and ``plugin`` on every
-    reason, whatever the plugin wrote there. A full Decision (the form before Contributions) keeps
+    reason, whatever the plugin wrote there. A full Decision (what plugins returned before
+    Contributions, still accepted) keeps
     its own fields, and a label it chose for its reasons (``plugin="acme"``), except a label that
     is not its own to give: left at the default, the name of another plugin in ``others`` (e.g.
     ``"rules"``), or ``"salesgate"`` (the gate's own failures). Those get ``plugin``: no reason is
