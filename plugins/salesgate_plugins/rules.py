@@ -15,20 +15,19 @@ from salesgate.hookspecs import hookimpl
 from salesgate.models import OrderFacts, ReturnFacts
 
 _GIVEN = frozenset({"outcome", "approvals", "reasons", "notifications", "trace"})
+_GIVEN_PRICING = _GIVEN | {"pricing"}
+_GIVEN_RETURNS = _GIVEN | {"returns"}
 
 
 def contribution(verdict: PolicyVerdict) -> Contribution:
-    """A verdict as a Contribution, without validating again what the core built."""
-    given = set(_GIVEN)
-    if verdict.pricing is not None:
-        given.add("pricing")
-    if verdict.returns is not None:
-        given.add("returns")
+    """A verdict as a Contribution, without validating again what the core built (the fields set
+    are those a ``Contribution(...)`` with the same arguments has)."""
+    outcome, approvals, reasons, notifications, trace, pricing, returns = verdict
+    given = _GIVEN_PRICING if pricing is not None else _GIVEN_RETURNS if returns is not None else _GIVEN
     return Contribution.assemble(
-        {"outcome": verdict.outcome, "approvals": verdict.approvals, "reasons": verdict.reasons,
-         "notifications": verdict.notifications, "trace": verdict.trace, "pricing": verdict.pricing,
-         "credit": None, "returns": verdict.returns},
-        given,
+        {"outcome": outcome, "approvals": approvals, "reasons": reasons, "notifications": notifications,
+         "trace": trace, "pricing": pricing, "credit": None, "returns": returns},
+        set(given),
     )
 
 
