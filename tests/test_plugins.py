@@ -388,6 +388,20 @@ def test_a_reason_a_plugin_labels_with_another_plugins_name_shows_its_own(seed: 
     assert [r.plugin for r in company.reasons] == ["test_plugins.HouseRules"]  # it wrote plugin="rules"
 
 
+def test_a_payload_contributed_to_another_decision_point_names_the_plugin(seed: Policy) -> None:
+    class Misplaced:
+        @hookimpl
+        def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Contribution:
+            return Contribution(returns=ReturnResult(amount=Decimal(1), refund_rate=Decimal(1),
+                                                     restocking_fee=Decimal(0), refund_amount=Decimal(1)))
+
+    decision = make_gate(seed, plugins=[Misplaced()]).approve_order(ORDER)
+    assert decision.outcome is Outcome.block
+    assert decision.failure == (f"plugin 'test_plugins.{Misplaced.__qualname__}' contributed returns to "
+                                "salesgate_order_approval; only salesgate_return_handling carries returns: "
+                                "leave it None there")
+
+
 def test_the_context_names_the_policy_and_asks_it_for_its_verdict(seed: Policy) -> None:
     seen: list[DecisionContext] = []
 

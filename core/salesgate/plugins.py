@@ -413,6 +413,9 @@ AdapterRegister = Callable[[str, type], None]
 
 _STAMPED = frozenset({"hook", "subject", "policy", "backend"})
 _DECIDED = (Contribution, Decision)
+_PAYLOAD_POINTS: tuple[tuple[str, Hook], ...] = (("pricing", "pricing"), ("credit", "credit_check"),
+                                                 ("returns", "return_handling"))
+"""Which decision point each payload of a Contribution belongs to."""
 
 
 def stamp(answer: Contribution | Decision, plugin: str, hook: Hook, subject: str, context: DecisionContext,
@@ -435,6 +438,11 @@ def stamp(answer: Contribution | Decision, plugin: str, hook: Hook, subject: str
             return Decision.assemble({**answer.__dict__, "reasons": reasons},
                                      set(answer.model_fields_set) | {"reasons"})
         return answer
+    fields = answer.__dict__
+    for payload, point in _PAYLOAD_POINTS:
+        if fields[payload] is not None and hook != point:
+            raise PluginError(f"plugin {plugin!r} contributed {payload} to {DECISION_HOOKS[hook]}; only "
+                              f"{DECISION_HOOKS[point]} carries {payload}: leave it None there")
     for reason in reasons:
         if reason.plugin != plugin:
             reasons = [reason if reason.plugin == plugin else _restamped(reason, plugin) for reason in reasons]
