@@ -438,11 +438,9 @@ def stamp(answer: Contribution | Decision, plugin: str, hook: Hook, subject: str
             return Decision.assemble({**answer.__dict__, "reasons": reasons},
                                      set(answer.model_fields_set) | {"reasons"})
         return answer
-    fields = answer.__dict__
-    for payload, point in _PAYLOAD_POINTS:
-        if fields[payload] is not None and hook != point:
-            raise PluginError(f"plugin {plugin!r} contributed {payload} to {DECISION_HOOKS[hook]}; only "
-                              f"{DECISION_HOOKS[point]} carries {payload}: leave it None there")
+    if (answer.pricing is not None and hook != "pricing") or (answer.credit is not None and hook != "credit_check") \
+            or (answer.returns is not None and hook != "return_handling"):
+        _misplaced(answer, plugin, hook)
     for reason in reasons:
         if reason.plugin != plugin:
             reasons = [reason if reason.plugin == plugin else _restamped(reason, plugin) for reason in reasons]
@@ -460,6 +458,14 @@ def stamp(answer: Contribution | Decision, plugin: str, hook: Hook, subject: str
          "credit": answer.credit, "returns": answer.returns, "failure": None},
         answer.model_fields_set | _STAMPED,
     )
+
+
+def _misplaced(answer: Contribution, plugin: str, hook: Hook) -> None:
+    """The PluginError for a payload contributed to a decision point that does not carry it."""
+    for payload, point in _PAYLOAD_POINTS:
+        if getattr(answer, payload) is not None and hook != point:
+            raise PluginError(f"plugin {plugin!r} contributed {payload} to {DECISION_HOOKS[hook]}; only "
+                              f"{DECISION_HOOKS[point]} carries {payload}: leave it None there")
 
 
 def _borrowed(reason: Reason, others: Collection[str]) -> bool:
