@@ -35,18 +35,11 @@ PriceStep: TypeAlias = tuple[Sequence[PriceChange[Tag]], Sequence[tuple[Decimal,
 
 
 def changed_price(price: Decimal, kind: str, value: Decimal) -> Decimal:
-    """``price`` after one change of ``kind`` by ``value`` (exact: no rounding)."""
-    if kind == "set":
-        return value
-    if kind == "markup":
-        return price * (ONE + value)
-    if kind == "discount":
-        return price * (ONE - value)
-    if kind == "add":
-        return price + value
+    """``price`` after one change of ``kind`` by ``value`` (exact: no rounding): a one-step
+    :func:`run_price_steps`, so there is one definition of each change."""
     if kind == "floor":
-        return max(price, value)
-    raise ValueError(f"unknown price change {kind!r}: one of markup, discount, add, set, floor")
+        return run_price_steps(price, [((), ((value, None),), False)])
+    return run_price_steps(price, [(((kind, value, None),), (), False)])
 
 
 def run_price_steps(base: Decimal, steps: Iterable[PriceStep[Tag]],
@@ -55,7 +48,8 @@ def run_price_steps(base: Decimal, steps: Iterable[PriceStep[Tag]],
 
     ``observe(tag, kind, value, price_before, price_after)`` is called after every change and
     floor, in the order they apply: to record adjustments, or to refuse a price out of range by
-    raising.
+    raising. The arithmetic of each kind is written here, inline: this runs for every line of
+    every priced order.
     """
     price = base
     floors: list[tuple[Decimal, Tag]] = []
@@ -64,7 +58,16 @@ def run_price_steps(base: Decimal, steps: Iterable[PriceStep[Tag]],
             floors.extend(step_floors)
         for kind, value, tag in changes:
             before = price
-            price = changed_price(price, kind, value)
+            if kind == "markup":
+                price = price * (ONE + value)
+            elif kind == "discount":
+                price = price * (ONE - value)
+            elif kind == "add":
+                price = price + value
+            elif kind == "set":
+                price = value
+            else:
+                raise ValueError(f"unknown price change {kind!r}: one of markup, discount, add, set, floor")
             if observe is not None:
                 observe(tag, kind, value, before, price)
         if stop:
