@@ -15,10 +15,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from salesgate import Approval, Decision, Gate, Notification, Outcome, PolicyRef, Reason, TraceEntry, combine
-from salesgate.decisions import CreditResult, PriceAdjustment, PricedLine, PricingResult, apply_adjustments, merge
-from salesgate.evaluation import DecisionContext, decide_pricing, empty_decision
+from salesgate.decisions import (
+    Contribution,
+    CreditResult,
+    PriceAdjustment,
+    PricedLine,
+    PriceStop,
+    PricingResult,
+    apply_adjustments,
+    merge,
+)
 from salesgate.models import OrderFacts
 from salesgate.money import round_money
+from salesgate.plugins import stamp
+from salesgate.prices import changed_price, run_price_steps
 
 LADDER = ("sales_rep", "sales_manager", "finance", "general_manager")
 POLICY = PolicyRef(name="p", version="1", hash="0123456789abcdef")
@@ -207,6 +217,67 @@ def test_set_price_replaces_the_price_where_its_priority_puts_it() -> None:
         ("markup", Decimal("110.00")), ("set", Decimal("80")), ("discount", Decimal("40.00"))]
 
 
+def stopped_line(adjustments: list[PriceAdjustment], stop: PriceStop | None) -> Decision:
+    priced = pricing_decision(adjustments)
+    assert priced.pricing is not None
+    line = priced.pricing.lines[0].model_copy(update={"stopped_by": stop})
+    return priced.model_copy(update={"pricing": priced.pricing.model_copy(update={"lines": [line]})})
+
+
+def test_a_stop_in_one_plugins_pricing_is_honoured_after_combining_with_anothers() -> None:
+    """Regression: combine re-applied every adjustment, so a rule that stopped a line in one
+    plugin's pricing was overtaken by another plugin's later markup."""
+    contract = adjustment("contract-price", "set", "80", 5)
+    cost_floor = adjustment("cost-floor", "floor", "70", 1)
+    late_markup = adjustment("distributor-region", "markup", "0.10", 10)
+    late_floor = adjustment("minimum-margin", "floor", "95", 20)
+    company = stopped_line([contract, cost_floor], PriceStop(rule="contract-price", priority=5))
+    other = pricing_decision([late_markup, late_floor])
+    for order in ([company, other], [other, company]):
+        line = combine(order, LADDER).pricing.lines[0]  # type: ignore[union-attr]
+        assert [(a.rule, a.price_after) for a in line.adjustments] == [
+            ("contract-price", Decimal("80")), ("cost-floor", Decimal("80"))]
+        assert line.policy_price == Decimal("80.00")
+        assert line.stopped_by == PriceStop(rule="contract-price", priority=5)
+    # Without the stop, the later markup and floor apply: the stop is what made the difference.
+    free = combine([pricing_decision([contract, cost_floor]), other], LADDER).pricing.lines[0]  # type: ignore[union-attr]
+    assert free.policy_price == Decimal("95.00")
+
+
+def test_a_stop_without_changes_of_its_own_still_ends_the_line() -> None:
+    """The seed policy's unknown-product rule stops a line without changing its price itself."""
+    markup = adjustment("distributor-region", "markup", "0.10", 10)
+    stopper = stopped_line([], PriceStop(rule="unknown-product", priority=0))
+    line = combine([stopper, pricing_decision([markup])], LADDER).pricing.lines[0]  # type: ignore[union-attr]
+    assert line.adjustments == []
+    assert line.policy_price == Decimal("100.00")
+
+
+def test_the_price_algebra_stops_changes_and_later_floors_then_applies_earlier_floors() -> None:
+    seen: list[tuple[str, str, Decimal]] = []
+    price = run_price_steps(Decimal("100"), [
+        ([("markup", Decimal("0.10"), "a")], [(Decimal("50"), "a")], False),
+        ([("set", Decimal("90"), "b")], [], True),
+        ([("add", Decimal("5"), "c")], [(Decimal("200"), "c")], False),
+    ], lambda tag, kind, value, before, after: seen.append((tag, kind, after)))
+    assert price == Decimal("90")
+    assert seen == [("a", "markup", Decimal("110.00")), ("b", "set", Decimal("90")), ("a", "floor", Decimal("90"))]
+    assert changed_price(Decimal("10"), "discount", Decimal("0.25")) == Decimal("7.50")
+    with pytest.raises(ValueError, match="unknown price change 'rebate'"):
+        changed_price(Decimal("10"), "rebate", Decimal("1"))
+
+
+def test_stopped_by_stays_out_of_the_decisions_json() -> None:
+    """Decisions on the wire are unchanged by it (golden files, decision logs)."""
+    line = stopped_line([], PriceStop(rule="unknown-product", priority=0)).pricing.lines[0]  # type: ignore[union-attr]
+    assert "stopped_by" not in line.model_dump_json()
+
+
+def test_a_contribution_takes_role_names_for_approvals() -> None:
+    contribution = Contribution(outcome=Outcome.require_approval, approvals=["legal"])
+    assert contribution.approvals == [Approval(role="legal", rules=[])]
+
+
 def test_line_without_list_price_keeps_the_base_it_was_priced_from() -> None:
     """Regression: combining re-based such lines on the requested price after the line discount."""
     gate = Gate.default(backend="python", entry_points=False)
@@ -217,9 +288,10 @@ def test_line_without_list_price_keeps_the_base_it_was_priced_from() -> None:
         "customer": {"id": "C1", "name": "华东机电", "grade": "A"},
         "products": [{"sku": "FREE", "list_price": "0"}],
     })
-    context = DecisionContext(gate.policy, gate._loaded.backend)
-    alone = decide_pricing(facts, context)
-    with_another_plugin = combine([alone, empty_decision("pricing", "SO-1", context)], gate.policy.roles)
+    context = gate._loaded.contexts[0]
+    alone = gate.price_order(facts)
+    with_another_plugin = combine([alone, stamp(Contribution(), "other", "pricing", "SO-1", context)],
+                                  gate.policy.roles)
     assert with_another_plugin.pricing == alone.pricing
     # The seed policy's unknown-product rule stops every adjustment of line 1: its policy price is
     # its base, the requested 100 before the line discount (re-basing would give 90.00).

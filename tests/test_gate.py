@@ -33,7 +33,7 @@ from salesgate import (
     hookimpl,
     load_policy,
 )
-from salesgate.evaluation import DecisionContext
+from salesgate.context import DecisionContext
 from salesgate.seed import seed_policy_path
 from salesgate_adapters.store import Store
 
@@ -1053,7 +1053,7 @@ def test_pricing_a_large_order_walks_each_lines_own_rule_hits_only(seed: Policy,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Every line walked every rule's hit on every line: 10,000 lines below cost and below the policy
     price took 3.5 s to price (quadratic), now 0.4 s. The prices are the same."""
-    import salesgate.evaluation as evaluation
+    import salesgate.policy.verdict as evaluation
     from salesgate.models import MAX_LINES
 
     walked: list[int] = []

@@ -41,8 +41,15 @@ from salesgate import (
     hookspecs,
     load_policy,
 )
-from salesgate.decisions import CreditResult
-from salesgate.evaluation import DecisionContext
+from salesgate.context import DecisionContext
+from salesgate.decisions import (
+    Contribution,
+    CreditResult,
+    PriceAdjustment,
+    PricedLine,
+    PricingResult,
+    ReturnResult,
+)
 from salesgate.plugins import DISABLE_ENV, build_plugin_manager
 from salesgate.seed import seed_policy_path
 
@@ -292,6 +299,233 @@ def test_disabling_the_rules_plugin_fails_safely(seed: Policy) -> None:
     decision = make_gate(seed, disable_plugins=["rules"]).approve_order(ORDER)
     assert decision.outcome is Outcome.block
     assert decision.failure == "no plugin answered salesgate_order_approval: is the 'rules' plugin disabled?"
+
+
+# -- contributions: plugins contribute, the facade stamps -------------------------------------------------
+
+RETURN: dict[str, Any] = {
+    "return": {"id": "RT-1", "customer_id": "C-1", "reason": "defect", "original_order_id": "SO-0",
+               "sku": "P-1", "qty": 1, "unit_price": "300", "delivered_qty": 2, "days_since_delivery": 3},
+    "customer": {"id": "C-1", "name": "华东机电有限公司"},
+}
+
+
+class HouseRules:
+    """A company that decides everything itself, instead of the YAML policy."""
+
+    @hookimpl
+    def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Contribution:
+        return Contribution(outcome=Outcome.require_approval, approvals=["general_manager"],
+                            reasons=[Reason(rule="house-approval", outcome=Outcome.require_approval,
+                                            message="every order goes to the boss", plugin="rules")])
+
+    @hookimpl
+    def salesgate_credit_check(self, facts: OrderFacts, context: DecisionContext) -> Contribution:
+        over = facts.exposure.total + facts.order.total > facts.customer.credit_limit
+        return Contribution(outcome=Outcome.block if over else Outcome.allow,
+                            reasons=[Reason(rule="house-limit", outcome=Outcome.block, message="over")] if over else [])
+
+    @hookimpl
+    def salesgate_pricing(self, facts: OrderFacts, context: DecisionContext) -> Contribution:
+        lines = [PricedLine(line_no=line.line_no, sku=line.sku, qty=line.qty, list_price=None,
+                            requested_unit_price=line.unit_price, policy_price=line.unit_price)
+                 for line in facts.order.lines]
+        total = sum((line.policy_amount for line in lines), Decimal(0))
+        return Contribution(pricing=PricingResult(lines=lines, policy_total=total, requested_total=total))
+
+    @hookimpl
+    def salesgate_return_handling(self, facts: ReturnFacts, context: DecisionContext) -> Contribution:
+        amount = facts.return_request.amount
+        return Contribution(outcome=Outcome.warn, notifications=[Notification(role="quality", rule="house-returns",
+                                                                              message="look at it")],
+                            returns=ReturnResult(amount=amount, refund_rate=Decimal(1), restocking_fee=Decimal(0),
+                                                 refund_amount=amount))
+
+
+@pytest.mark.parametrize("hook", ["order_approval", "credit_check", "pricing", "return_handling"])
+def test_a_company_plugin_replaces_the_rules_plugin_at_every_decision_point(seed: Policy, hook: str) -> None:
+    gate = make_gate(seed, disable_plugins=["rules"], plugins=[HouseRules()])
+    decision = gate.decide(hook, RETURN if hook == "return_handling" else ORDER)  # type: ignore[arg-type]
+    assert decision.failure is None
+    assert (decision.hook, decision.policy, decision.backend) == (hook, seed.ref, "python")
+    assert decision.subject == ("RT-1" if hook == "return_handling" else "SO-1")
+    assert decision.trace == []  # no policy rule ran: the rules plugin is gone
+    assert all(reason.plugin == "test_plugins.HouseRules" for reason in decision.reasons)
+    if hook == "order_approval":  # the policy would block this blocked customer; the company asks the boss
+        assert (decision.outcome, decision.required_roles) == (Outcome.require_approval, ["general_manager"])
+        assert [r.rule for r in decision.reasons] == ["house-approval"]
+    elif hook == "credit_check":  # 600 of 1000: within the limit; the default credit figures still show
+        assert decision.outcome is Outcome.allow
+        assert decision.credit is not None
+        assert decision.credit.available == Decimal("400.00")
+    elif hook == "pricing":
+        assert decision.outcome is Outcome.allow
+        assert decision.pricing is not None
+        assert [line.policy_price for line in decision.pricing.lines] == [Decimal("300.00")]
+    else:
+        assert decision.outcome is Outcome.warn
+        assert [n.rule for n in decision.notifications] == ["house-returns"]
+        assert decision.returns is not None
+        assert decision.returns.refund_amount == Decimal("300")
+
+
+def test_a_reason_a_plugin_labels_with_another_plugins_name_shows_its_own(seed: Policy) -> None:
+    """The facade stamps the contributing plugin's name on every reason of a Contribution, and on a
+    Decision's reasons whose label is not the plugin's to give (another plugin's name, or none)."""
+    class Impostor:
+        @hookimpl
+        def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Decision:
+            return Decision(hook="order_approval", subject=facts.order.id, outcome=Outcome.warn,
+                            reasons=[Reason(rule="own", outcome=Outcome.warn, message="m", plugin="rules"),
+                                     Reason(rule="unlabelled", outcome=Outcome.warn, message="m")],
+                            policy=context.policy_ref, backend=context.backend.name)
+
+    decision = make_gate(seed, plugins=[Impostor()]).approve_order(ORDER)
+    labels = {r.rule: r.plugin for r in decision.reasons}
+    assert labels["own"] == labels["unlabelled"] == f"test_plugins.{Impostor.__qualname__}"
+    assert labels["blocked-customer"] == "rules"
+    company = make_gate(seed, disable_plugins=["rules"], plugins=[HouseRules()]).approve_order(ORDER)
+    assert [r.plugin for r in company.reasons] == ["test_plugins.HouseRules"]  # it wrote plugin="rules"
+
+
+def test_a_payload_contributed_to_another_decision_point_names_the_plugin(seed: Policy) -> None:
+    class Misplaced:
+        @hookimpl
+        def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Contribution:
+            return Contribution(returns=ReturnResult(amount=Decimal(1), refund_rate=Decimal(1),
+                                                     restocking_fee=Decimal(0), refund_amount=Decimal(1)))
+
+    decision = make_gate(seed, plugins=[Misplaced()]).approve_order(ORDER)
+    assert decision.outcome is Outcome.block
+    assert decision.failure == (f"plugin 'test_plugins.{Misplaced.__qualname__}' contributed returns to "
+                                "salesgate_order_approval; only salesgate_return_handling carries returns: "
+                                "leave it None there")
+
+
+def test_the_context_names_the_policy_and_asks_it_for_its_verdict(seed: Policy) -> None:
+    seen: list[DecisionContext] = []
+
+    class Reader:
+        @hookimpl
+        def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Contribution:
+            seen.append(context)
+            verdict = context.verdict("order_approval", facts)
+            return Contribution(outcome=verdict.outcome, reasons=verdict.reasons, approvals=verdict.approvals)
+
+    gate = make_gate(seed, disable_plugins=["rules"], plugins=[Reader()])
+    decision = gate.approve_order(ORDER)
+    assert decision.outcome is Outcome.block  # the policy's blocked-customer rule, through the company plugin
+    reader = f"test_plugins.{Reader.__qualname__}"
+    assert [(r.rule, r.plugin) for r in decision.reasons] == [("blocked-customer", reader)]
+    [context] = seen
+    assert (context.policy_ref, context.roles, context.backend.name, context.explain) == (
+        seed.ref, seed.roles, "python", False)
+    assert not hasattr(context, "policy")  # the compiled policy stays the core's
+
+
+def test_a_stop_in_the_policy_survives_another_plugins_pricing(seed: Policy) -> None:
+    """Two pricing plugins: the seed policy's unknown-product rule stops the line (no markup may
+    apply), and a company plugin's later markup on that line is not applied when they combine."""
+    class Surcharge:
+        @hookimpl
+        def salesgate_pricing(self, facts: OrderFacts, context: DecisionContext) -> Contribution:
+            lines = []
+            for line in facts.order.lines:
+                markup = PriceAdjustment(rule="acme-surcharge", kind="markup", value=Decimal("0.5"), priority=50,
+                                         price_before=line.unit_price, price_after=line.unit_price * Decimal("1.5"))
+                lines.append(PricedLine(line_no=line.line_no, sku=line.sku, qty=line.qty, list_price=None,
+                                        requested_unit_price=line.unit_price,
+                                        policy_price=markup.price_after, adjustments=[markup]))
+            return Contribution(pricing=PricingResult(lines=lines, policy_total=Decimal(0),
+                                                      requested_total=Decimal(0)))
+
+    order = json.loads(json.dumps(ORDER))
+    order["customer"]["status"] = "active"
+    order["order"]["lines"].append({"line_no": 2, "sku": "UNKNOWN", "qty": 1, "unit_price": "100"})
+    decision = make_gate(seed, plugins=[Surcharge()]).price_order(order)
+    assert decision.pricing is not None
+    known, unknown = decision.pricing.lines
+    assert [a.rule for a in known.adjustments][-1] == "acme-surcharge"
+    assert unknown.adjustments == []  # stopped by unknown-product before the surcharge's priority
+    assert unknown.policy_price == Decimal("100.00")
+
+
+# -- pluggy's call-order options ------------------------------------------------------------------------------
+
+class Wrapping:
+    @hookimpl(wrapper=True)
+    def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Any:
+        return (yield)
+
+
+class OldStyleWrapping:
+    @hookimpl(hookwrapper=True)
+    def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Any:
+        yield
+
+
+class First:
+    @hookimpl(tryfirst=True)
+    def salesgate_credit_check(self, facts: OrderFacts, context: DecisionContext) -> None:
+        return None
+
+
+class Last:
+    @hookimpl(trylast=True)
+    def salesgate_return_handling(self, facts: ReturnFacts, context: DecisionContext) -> None:
+        return None
+
+
+class WrappingRecorder:
+    @hookimpl(wrapper=True)
+    def salesgate_record_decision(self, decision: Decision) -> Any:
+        return (yield)
+
+
+@pytest.mark.parametrize(("plugin", "option", "hook"), [
+    (Wrapping(), "wrapper=True", "salesgate_order_approval"),
+    (OldStyleWrapping(), "hookwrapper=True", "salesgate_order_approval"),
+    (First(), "tryfirst=True", "salesgate_credit_check"),
+    (Last(), "trylast=True", "salesgate_return_handling"),
+    (WrappingRecorder(), "wrapper=True", "salesgate_record_decision"),
+])
+def test_call_order_options_the_facade_cannot_honour_are_refused_when_the_plugin_registers(
+        seed: Policy, plugin: object, option: str, hook: str) -> None:
+    """Before: a wrapper blocked every order (its generator is no Decision) and tryfirst/trylast
+    were silently ignored. Now the gate does not start, and says why and what to do."""
+    with pytest.raises(PluginError) as caught:
+        make_gate(seed, plugins=[plugin])
+    message = str(caught.value)
+    assert f"@hookimpl({option})" in message
+    assert hook in message
+    assert type(plugin).__name__ in message
+    assert "docs/plugins.md" in message
+
+
+def test_a_call_order_option_on_a_plugin_registered_later_is_refused_at_its_first_call(seed: Policy) -> None:
+    gate = make_gate(seed)
+    gate.hooks.pm.register(Wrapping(), name="late")
+    decision = gate.approve_order(ORDER)
+    assert decision.failure is not None
+    assert "@hookimpl(wrapper=True)" in decision.failure
+
+
+def test_call_order_options_work_on_the_data_hooks_which_pluggy_calls(seed: Policy) -> None:
+    class Fallback:
+        @hookimpl(trylast=True)
+        def salesgate_load_customer(self, customer_id: str) -> Customer:
+            return Customer(id=customer_id, name="fallback")
+
+    class Preferred:
+        @hookimpl(tryfirst=True)
+        def salesgate_load_customer(self, customer_id: str) -> Customer:
+            return Customer(id=customer_id, name="preferred")
+
+    for plugins in ([Fallback(), Preferred()], [Preferred(), Fallback()]):
+        gate = make_gate(seed, plugins=plugins)
+        customer = gate.hooks.load_customer("C-9")
+        assert customer is not None
+        assert customer.name == "preferred"
 
 
 # -- entry points --------------------------------------------------------------------------------------------
@@ -710,6 +944,28 @@ def test_two_company_plugins_computing_credit_figures_fail_closed_naming_both(se
     assert "OtherNetting" in decision.failure
 
 
+def test_the_built_in_credit_figures_are_a_default_by_trylast_not_by_name(seed: Policy) -> None:
+    """Any plugin's figures marked trylast are a default, the built-in ones included; figures
+    without it replace them, whatever the plugins are called."""
+    class CompanyDefault(NettedExposure):
+        @hookimpl(trylast=True)
+        def salesgate_credit_figures(self, facts: OrderFacts, context: DecisionContext) -> CreditResult | None:
+            return NettedExposure.salesgate_credit_figures(self, facts, context)
+
+    gate = make_gate(seed)
+    [builtin] = gate.hooks.pm.hook.salesgate_credit_figures.get_hookimpls()
+    assert (builtin.plugin_name, builtin.trylast) == ("credit", True)
+    # Without the built-in, a company default is the figures; NettedExposure's replace it.
+    alone = make_gate(seed, disable_plugins=["credit"], plugins=[CompanyDefault("100")]).check_credit(ORDER)
+    assert alone.credit is not None
+    assert alone.credit.exposure_after_order == Decimal("500.00")
+    both = make_gate(seed, disable_plugins=["credit"],
+                     plugins=[CompanyDefault("100"), NettedExposure()]).check_credit(ORDER)
+    assert both.failure is None
+    assert both.credit is not None
+    assert both.credit.exposure_after_order == Decimal("350.00")
+
+
 def test_credit_figures_of_the_wrong_type_are_a_plugin_error(seed: Policy) -> None:
     class Broken:
         @hookimpl
@@ -761,3 +1017,14 @@ def test_every_hookspec_argument_is_typed_and_has_no_default() -> None:
 def test_a_fresh_plugin_manager_has_every_hookspec() -> None:
     pm = build_plugin_manager(entry_points=False)
     assert sorted(n for n in dir(pm.hook) if n.startswith("salesgate_")) == HOOKSPECS
+
+
+def test_data_hooks_are_derived_once_from_the_hookspecs() -> None:
+    from salesgate import plugins, testing
+
+    assert sorted(hookspecs.DATA_HOOKS) == [name for name in HOOKSPECS if name.startswith("salesgate_load_")]
+    assert set(hookspecs.REQUIRED_DATA_HOOKS) == set(hookspecs.DATA_HOOKS) - hookspecs.OPTIONAL_DATA_HOOKS
+    assert hookspecs.REQUIRED_DATA_HOOKS == ("salesgate_load_customer", "salesgate_load_exposure",
+                                             "salesgate_load_products", "salesgate_load_order")
+    assert plugins.DATA_HOOKS is hookspecs.DATA_HOOKS
+    assert testing.REQUIRED_DATA_HOOKS is hookspecs.REQUIRED_DATA_HOOKS

@@ -5,7 +5,18 @@ The public surface is re-exported here; everything else is an implementation det
 
 from __future__ import annotations
 
-from .decisions import Approval, Decision, Notification, Outcome, PolicyRef, Reason, TraceEntry, combine
+from .context import DecisionContext, PolicyVerdict
+from .decisions import (
+    Approval,
+    Contribution,
+    Decision,
+    Notification,
+    Outcome,
+    PolicyRef,
+    Reason,
+    TraceEntry,
+    combine,
+)
 from .errors import (
     AdapterError,
     ApprovalError,
@@ -18,7 +29,6 @@ from .errors import (
     SalesgateError,
     StoreError,
 )
-from .evaluation import DecisionContext
 from .gate import Gate, GateClosedError
 from .hooknames import HOOKS, Hook
 from .hookspecs import hookimpl, hookspec
@@ -56,6 +66,7 @@ __all__ = [
     "ApprovalStatus",
     "AuditEntry",
     "AuditReport",
+    "Contribution",
     "CreditExposure",
     "Customer",
     "Decision",
@@ -76,6 +87,7 @@ __all__ = [
     "PolicyError",
     "PolicyProblem",
     "PolicyRef",
+    "PolicyVerdict",
     "Product",
     "Reason",
     "RecordedDecision",

@@ -4,8 +4,9 @@
 trace, reasons and priced lines is far more than it needs. A :class:`Replayer` gives the figures
 a comparison needs (outcome, approval roles, fired rules, policy prices, revenue, margin, refund)
 from the same parts the ``rules`` plugin uses: the pure-Python backend's compiled conditions,
-:func:`~salesgate.evaluation.fired_in_order`, :func:`~salesgate.evaluation.price_line` and
-:func:`~salesgate.evaluation.refund_terms`. ``tests/test_simulate.py`` holds every figure to the
+:func:`~salesgate.policy.verdict.fired_in_order`, :func:`~salesgate.policy.verdict.price_line` and
+:func:`~salesgate.policy.verdict.refund_terms` (prices by the one algebra of
+:mod:`salesgate.prices`). ``tests/test_simulate.py`` holds every figure to the
 Gate's own decisions on generated orders.
 
 Only the policy's rules are replayed: company plugins that decide are not part of a replay.
@@ -21,12 +22,12 @@ from .decisions import Outcome
 from .engine.base import Match, Stage
 from .engine.python import PythonBackend
 from .errors import PolicyError
-from .evaluation import fired_in_order, price_line, price_steps_by_line, refund_rates, refund_terms
 from .facts import FactSet, order_factset, return_factset, with_policy_prices
 from .hooknames import Hook
 from .models import OrderFacts, ReturnFacts
 from .money import ZERO, round_money
 from .policy.compiler import CompiledRule, Policy
+from .policy.verdict import fired_in_order, price_line, price_steps_by_line, refund_rates, refund_terms
 
 ORDER_HOOKS: tuple[Hook, ...] = ("order_approval", "credit_check", "pricing")
 

@@ -9,7 +9,12 @@ precedence down:
 3. reasons and notifications are sorted (severity, then rule id); trace entries are
    concatenated in plugin-name order, so the same inputs always print the same way;
 4. pricing: every plugin's adjustments for a line are re-applied to the list price in
-   priority order (then rule id); floors apply last.
+   priority order (then rule id) by the one price algebra (:mod:`salesgate.prices`): a rule
+   that stopped a line (``stop: true``) in any plugin's pricing ends that line's changes, and
+   floors of the rules that ran apply last.
+
+What a plugin returns is a :class:`Contribution`; the plugin facade stamps it into a
+:class:`Decision` (hook, subject, policy, backend, the plugin's name on its reasons).
 """
 
 from __future__ import annotations
@@ -26,15 +31,18 @@ from pydantic_core import core_schema
 
 from .hooknames import Hook
 from .money import ZERO, round_money
+from .prices import PriceStep, run_price_steps
 
 __all__ = [
     "Approval",
+    "Contribution",
     "CreditResult",
     "Decision",
     "Notification",
     "Outcome",
     "PolicyRef",
     "PriceAdjustment",
+    "PriceStop",
     "PricedLine",
     "PricingResult",
     "Reason",
@@ -281,6 +289,13 @@ class PriceAdjustment(_Value):
     price_after: Decimal
 
 
+class PriceStop(_Value):
+    """The rule that ended a line's adjustments (``stop: true``)."""
+
+    rule: str
+    priority: int
+
+
 class PricedLine(_Value):
     """A line with its policy price and every adjustment that made it."""
 
@@ -291,6 +306,10 @@ class PricedLine(_Value):
     requested_unit_price: Decimal = Field(description="Unit price on the order after its line discount.")
     policy_price: Decimal = Field(description="Unit price the policy sets, rounded to the cent.")
     adjustments: list[PriceAdjustment] = Field(default_factory=list)
+    stopped_by: PriceStop | None = Field(
+        None, exclude=True,
+        description="The rule that stopped this line's adjustments, if one did: kept so that combining several "
+                    "plugins' pricing honours the stop (the trace shows the rule; not written in JSON).")
 
     @property
     def policy_amount(self) -> Decimal:
@@ -376,6 +395,34 @@ class Decision(_Value):
         return [t.rule for t in self.trace if t.fired]
 
 
+class Contribution(_Value):
+    """What a decision plugin returns: only what it contributes.
+
+    The plugin facade turns it into a :class:`Decision` for the decision point being decided:
+    it fills in ``hook``, ``subject``, ``policy`` and ``backend``, and puts the plugin's own name
+    on every reason, so a plugin never copies engine details and no reason is labelled with
+    another plugin's name. Several plugins' contributions combine by :func:`combine`.
+    """
+
+    outcome: Outcome = Field(Outcome.allow, description="The outcome this plugin asks for.")
+    approvals: list[Approval] = Field(
+        default_factory=list, description="Roles that must approve; a plain role name is an Approval with no rules.")
+    reasons: list[Reason] = Field(default_factory=list, description="Why (``plugin`` is set by the facade).")
+    notifications: list[Notification] = Field(default_factory=list)
+    trace: Trace = Field(default_factory=Trace, description="Rules this plugin evaluated, if it has any.")
+    pricing: PricingResult | None = Field(None, description="Payload of the pricing decision point.")
+    credit: CreditResult | None = Field(None, description="Payload of the credit check: the credit figures.")
+    returns: ReturnResult | None = Field(None, description="Payload of return handling: the refund.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _role_names(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("approvals"), list | tuple):
+            data = dict(data)
+            data["approvals"] = [{"role": a, "rules": []} if isinstance(a, str) else a for a in data["approvals"]]
+        return data
+
+
 def _reason_key(reason: Reason) -> tuple[int, str, int, str, str]:
     # A total order (down to plugin and message), so equal keys can never keep input order.
     return (-reason.outcome.rank, reason.rule, reason.line_no or 0, reason.plugin, reason.message)
@@ -408,25 +455,40 @@ def _unique_sorted(rules: list[str]) -> list[str]:
     return list(rules) if len(rules) == 1 else sorted(set(rules))
 
 
-def apply_adjustments(base: Decimal, adjustments: Sequence[PriceAdjustment]) -> list[PriceAdjustment]:
-    """Re-apply adjustments to ``base`` in priority order, floors last; returns them with new prices."""
-    ordered = sorted(adjustments, key=lambda a: (a.kind == "floor", a.priority, a.rule))
-    price = base
-    out = []
-    for adj in ordered:
-        before = price
-        if adj.kind == "markup":
-            price = price * (1 + adj.value)
-        elif adj.kind == "discount":
-            price = price * (1 - adj.value)
-        elif adj.kind == "add":
-            price = price + adj.value
-        elif adj.kind == "set":
-            price = adj.value
+def _steps(adjustments: Sequence[PriceAdjustment],
+           stop: PriceStop | None = None) -> list[PriceStep[PriceAdjustment]]:
+    """Adjustments as the price algebra's steps: one per rule, in (priority, rule id) order, each
+    rule's changes in the order given; the steps of rules after ``stop`` left out."""
+    by_rule: dict[tuple[int, str], tuple[list[tuple[str, Decimal, PriceAdjustment]],
+                                         list[tuple[Decimal, PriceAdjustment]]]] = {}
+    for adj in adjustments:
+        changes, floors = by_rule.setdefault((adj.priority, adj.rule), ([], []))
+        if adj.kind == "floor":
+            floors.append((adj.value, adj))
         else:
-            price = max(price, adj.value)
-        out.append(adj.model_copy(update={"price_before": before, "price_after": price}))
+            changes.append((adj.kind, adj.value, adj))
+    limit = None if stop is None else (stop.priority, stop.rule)
+    return [(changes, floors, False) for key, (changes, floors) in sorted(by_rule.items(), key=lambda kv: kv[0])
+            if limit is None or key <= limit]
+
+
+def apply_adjustments(base: Decimal, adjustments: Sequence[PriceAdjustment],
+                      stop: PriceStop | None = None) -> list[PriceAdjustment]:
+    """Re-apply adjustments to ``base`` in priority order, floors last, none after ``stop``
+    (:func:`salesgate.prices.run_price_steps`); returns them with new prices."""
+    out: list[PriceAdjustment] = []
+
+    def record(adj: PriceAdjustment, kind: str, value: Decimal, before: Decimal, after: Decimal) -> None:
+        out.append(adj.model_copy(update={"price_before": before, "price_after": after}))
+
+    run_price_steps(base, _steps(adjustments, stop), record)
     return out
+
+
+def _first_stop(versions: Sequence[PricedLine]) -> PriceStop | None:
+    """The earliest rule (by priority, then id) that stopped the line in any plugin's pricing."""
+    stops = [v.stopped_by for v in versions if v.stopped_by is not None]
+    return min(stops, key=lambda s: (s.priority, s.rule)) if stops else None
 
 
 def _base_price(versions: Sequence[PricedLine]) -> tuple[Decimal | None, Decimal]:
@@ -453,11 +515,13 @@ def _combine_pricing(results: Sequence[PricingResult]) -> PricingResult:
         versions = by_line[line_no]
         first = versions[0]
         list_price, base = _base_price(versions)
-        adjustments = apply_adjustments(base, [adj for v in versions for adj in v.adjustments])
+        stop = _first_stop(versions)
+        adjustments = apply_adjustments(base, [adj for v in versions for adj in v.adjustments], stop)
         price = adjustments[-1].price_after if adjustments else base
         # As the rules plugin prices a line: never below zero, whatever the adjustments add up to.
         lines.append(first.model_copy(update={"list_price": list_price, "adjustments": adjustments,
-                                              "policy_price": round_money(max(price, ZERO))}))
+                                              "policy_price": round_money(max(price, ZERO)),
+                                              "stopped_by": stop}))
     return PricingResult(
         lines=lines,
         policy_total=sum((round_money(line.policy_price * line.qty) for line in lines), ZERO),

@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .completion import OrderInput, ReturnInput, checked_subject, complete, subject_of, with_reserved
+from .context import DecisionContext
 from .deadline import Backlog, Deadline, Stragglers, Workers
 from .decisions import Decision, Outcome, Reason
 from .engine.base import Backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, StoreError, did_you_mean
-from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
 from .logs import get_logger
 from .models import OrderFacts, ReturnFacts
 from .plugins import Hooks, build_plugin_manager
 from .policy.compiler import Policy, load_policy
+from .policy.verdict import decision_context
 from .redaction import redact
 from .seed import seed_policy_path
 
@@ -72,8 +73,8 @@ class _Loaded:
 
     def __post_init__(self) -> None:
         # Immutable, so every decision on this policy shares them: (explain off, explain on).
-        self.contexts = (DecisionContext(self.policy, self.backend, False),
-                         DecisionContext(self.policy, self.backend, True))
+        self.contexts = (decision_context(self.policy, self.backend, False),
+                         decision_context(self.policy, self.backend, True))
 
 
 class Gate:
@@ -508,7 +509,7 @@ class Gate:
     def _failed(self, hook: Hook, subject: str, context: DecisionContext, exc: Exception, *,
                 cause: str | None = None) -> Decision:
         """The failure mode's answer; ``cause`` names what was unavailable when it is not the hook's data."""
-        mode = self._failure_mode or context.policy.failure_mode
+        mode = self._failure_mode or context.failure_mode
         # Whatever raised may quote a URL (a driver echoing its DSN, a plugin's own message): masked before it
         # reaches the log, the decision, the decision log and the audit log. A traceback could quote one too,
         # so only errors salesgate did not anticipate (a bug to find) are logged with theirs.

@@ -5,21 +5,32 @@ Naming grammar: ``salesgate_<decision point>`` for the four decisions a gate mak
 Hook arguments never have defaults (pluggy passes them by name, and a plugin may accept any
 subset of them). Plugins receive frozen models, so no plugin can change what another one sees.
 
-Results of the four decision hooks are combined by :func:`salesgate.decisions.combine`: most
-severe outcome wins, approvals are the union in ladder order, pricing adjustments apply in
-priority order. The order in which plugins were registered never matters.
+A decision hook returns a :class:`~salesgate.decisions.Contribution` (what the plugin adds) or
+``None``; the facade stamps it with the decision point, subject, policy, backend and the plugin's
+name, and combines every plugin's by :func:`salesgate.decisions.combine`: most severe outcome
+wins, approvals are the union in ladder order, pricing adjustments apply in priority order. The
+order in which plugins were registered never matters. (A full ``Decision`` is still accepted.)
+
+pluggy's call-order options: the facade calls the decision hooks, ``salesgate_credit_figures``
+and ``salesgate_record_decision`` implementation by implementation, so ``wrapper=True``,
+``hookwrapper=True`` and ``tryfirst=True`` on them are refused with a PluginError when the plugin
+is registered, as is ``trylast=True`` except on ``salesgate_credit_figures`` (where it marks
+default figures, as the built-in ``credit`` plugin's). The data hooks (``salesgate_load_*``) and
+``salesgate_register_adapters`` are called by pluggy: every option works as pluggy documents.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import pluggy
 
+from .hooknames import Hook
+
 if TYPE_CHECKING:
-    from .decisions import CreditResult, Decision
-    from .evaluation import DecisionContext
+    from .context import DecisionContext
+    from .decisions import Contribution, CreditResult, Decision
     from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
 
 PROJECT = "salesgate"
@@ -32,32 +43,35 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def salesgate_order_approval(facts: OrderFacts, context: DecisionContext) -> Decision | None:
+def salesgate_order_approval(facts: OrderFacts, context: DecisionContext) -> Contribution | Decision | None:
     """Decide whether an order may be entered, and who must approve it first.
 
     Called by ``Gate.approve_order`` before the ERP enters or confirms a sales order.
 
     :param facts: the order with its customer, products and credit exposure (validated, frozen).
-    :param context: the policy in force, the matching backend and whether to explain.
+    :param context: the policy in force (reference, ladder), the backend's name, whether to
+        explain, and the policy's verdict on the facts (``context.verdict(...)``).
 
-    Return a :class:`~salesgate.decisions.Decision` for ``hook="order_approval"``, or ``None`` to
-    abstain. Several results combine: the most severe outcome wins and approvals are united.
+    Return a :class:`~salesgate.decisions.Contribution` (or a full Decision for
+    ``hook="order_approval"``), or ``None`` to abstain. Several results combine: the most severe
+    outcome wins and approvals are united.
 
     Added in 0.1.
     """
 
 
 @hookspec
-def salesgate_credit_check(facts: OrderFacts, context: DecisionContext) -> Decision | None:
+def salesgate_credit_check(facts: OrderFacts, context: DecisionContext) -> Contribution | Decision | None:
     """Decide whether the customer's credit allows this order (信誉额 check).
 
     Called by ``Gate.check_credit``. The ``rules`` plugin applies the policy; the figures a credit
     decision shows (``Decision.credit``) come from :func:`salesgate_credit_figures`.
 
     :param facts: the order, its customer and the customer's exposure before this order.
-    :param context: the policy in force, the matching backend and whether to explain.
+    :param context: the policy in force (reference, ladder), the backend's name, whether to
+        explain, and the policy's verdict on the facts (``context.verdict(...)``).
 
-    Return a Decision for ``hook="credit_check"`` or ``None``. Results combine as for
+    Return a Contribution (or a Decision for ``hook="credit_check"``) or ``None``. Results combine as for
     :func:`salesgate_order_approval`; a ``credit`` payload a decision carries is kept (the first
     in plugin-name order) and then no figures are asked for.
 
@@ -72,12 +86,14 @@ def salesgate_credit_figures(facts: OrderFacts, context: DecisionContext) -> Cre
 
     Called by ``Gate.check_credit`` once the decision plugins have answered, unless one of them
     already put figures in its decision. The built-in ``credit`` plugin computes them as open
-    receivables + open orders + reserved credit + this order's total; a company that counts
-    exposure differently implements this hook, and its figures replace the built-in ones. Two
-    company plugins answering it is an error (disable one).
+    receivables + open orders + reserved credit + this order's total, in an implementation marked
+    ``@hookimpl(trylast=True)``: a default. A company that counts exposure differently implements
+    this hook (without ``trylast``), and its figures replace the default ones. Two such plugins
+    answering is an error (disable one).
 
     :param facts: the order, its customer and the customer's exposure before this order.
-    :param context: the policy in force, the matching backend and whether to explain.
+    :param context: the policy in force (reference, ladder), the backend's name, whether to
+        explain, and the policy's verdict on the facts (``context.verdict(...)``).
 
     Return a :class:`~salesgate.decisions.CreditResult`, or ``None`` to leave the figures to
     another plugin. Figures never change the outcome: rules decide, figures explain.
@@ -87,7 +103,7 @@ def salesgate_credit_figures(facts: OrderFacts, context: DecisionContext) -> Cre
 
 
 @hookspec
-def salesgate_pricing(facts: OrderFacts, context: DecisionContext) -> Decision | None:
+def salesgate_pricing(facts: OrderFacts, context: DecisionContext) -> Contribution | Decision | None:
     """Price an order's lines and check the requested prices against the policy price.
 
     Called by ``Gate.price_order``. ``Decision.pricing`` lists every line with its policy
@@ -95,9 +111,10 @@ def salesgate_pricing(facts: OrderFacts, context: DecisionContext) -> Decision |
     that made it.
 
     :param facts: the order, its customer and the products on its lines.
-    :param context: the policy in force, the matching backend and whether to explain.
+    :param context: the policy in force (reference, ladder), the backend's name, whether to
+        explain, and the policy's verdict on the facts (``context.verdict(...)``).
 
-    Return a Decision for ``hook="pricing"`` or ``None``. When several plugins price, all their
+    Return a Contribution (or a Decision for ``hook="pricing"``) or ``None``. When several plugins price, all their
     adjustments are re-applied to the list price in priority order (floors last).
 
     Added in 0.1.
@@ -105,16 +122,17 @@ def salesgate_pricing(facts: OrderFacts, context: DecisionContext) -> Decision |
 
 
 @hookspec
-def salesgate_return_handling(facts: ReturnFacts, context: DecisionContext) -> Decision | None:
+def salesgate_return_handling(facts: ReturnFacts, context: DecisionContext) -> Contribution | Decision | None:
     """Decide a return (退货) or compensation claim (赔款): accept, escalate or refuse, and refund how much.
 
     Called by ``Gate.handle_return``. ``Decision.returns`` carries the amount, refund rate,
     restocking fee and refund amount.
 
     :param facts: the return request and the customer.
-    :param context: the policy in force, the matching backend and whether to explain.
+    :param context: the policy in force (reference, ladder), the backend's name, whether to
+        explain, and the policy's verdict on the facts (``context.verdict(...)``).
 
-    Return a Decision for ``hook="return_handling"`` or ``None``. Combined as above.
+    Return a Contribution (or a Decision for ``hook="return_handling"``) or ``None``. Combined as above.
 
     Added in 0.1.
     """
@@ -246,3 +264,25 @@ def salesgate_register_adapters(register: Callable[[str, type], None]) -> None:
 
     Added in 0.1.
     """
+
+
+# -- derived once, read by the facade and the adapter contract ----------------------------------
+
+DECISION_HOOKS: Mapping[Hook, str] = {
+    "order_approval": "salesgate_order_approval",
+    "credit_check": "salesgate_credit_check",
+    "pricing": "salesgate_pricing",
+    "return_handling": "salesgate_return_handling",
+}
+"""The hook each decision point calls."""
+
+DATA_HOOKS: tuple[str, ...] = tuple(name for name in tuple(globals()) if name.startswith("salesgate_load_"))
+"""Every hook an adapter may implement to load facts from an ERP."""
+
+OPTIONAL_DATA_HOOKS = frozenset({"salesgate_load_delivery", "salesgate_load_counted_orders"})
+"""Data hooks an adapter may leave out: returns are then decided on the facts the caller passes,
+and credit reservations keep counting until confirmed (never too little)."""
+
+REQUIRED_DATA_HOOKS: tuple[str, ...] = tuple(name for name in DATA_HOOKS if name not in OPTIONAL_DATA_HOOKS)
+"""The data hooks every adapter implements (``salesgate.testing.AdapterContract`` checks them):
+customer, exposure, products and order, what an order decided by id needs."""

@@ -4,6 +4,17 @@ pluggy cannot type ``pm.hook.<name>(...)``; :class:`Hooks` gives one typed metho
 checks what each plugin returns and names the plugin when it breaks the contract. Built-in
 plugins are registered like any other; third-party plugins come from the ``salesgate``
 entry-point group. A plugin that fails to load stops the gate (fail closed).
+
+Plugins contribute; the facade stamps: a decision plugin returns a :class:`Contribution`, and
+:meth:`Hooks.decide` turns it into a Decision with the decision point, subject, policy, backend
+and the plugin's own name on every reason, then combines all of them by the documented precedence.
+
+The facade calls the decision hooks, ``salesgate_credit_figures`` and ``salesgate_record_decision``
+itself (every implementation, in plugin-name order), so pluggy's call-order options mean nothing
+there: ``wrapper``/``hookwrapper`` and ``tryfirst`` on them are refused when the plugin is
+registered, and ``trylast`` is accepted only on ``salesgate_credit_figures``, where it marks the
+default figures (see :data:`FACADE_HOOKS`). The data hooks go through pluggy itself: every option
+works there.
 """
 
 from __future__ import annotations
@@ -11,27 +22,28 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import types
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 import pluggy
 
 from . import hookspecs
-from .decisions import CreditResult, Decision, combine
+from .context import DecisionContext
+from .decisions import Contribution, CreditResult, Decision, Reason, combine, sort_approvals
 from .errors import AdapterError, PluginError, SalesgateError
-from .evaluation import DECIDERS, DecisionContext
 from .hooknames import Hook
+from .hookspecs import DATA_HOOKS, DECISION_HOOKS
 from .logs import get_logger
 from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
 
 logger = get_logger("salesgate.plugins")
 
 ENTRY_POINT_GROUP = "salesgate"
-# Read once, not per decision: the data hooks are fixed by the hookspecs module.
-DATA_HOOKS = tuple(name for name in vars(hookspecs) if name.startswith("salesgate_load_"))
 DISABLE_ENV = "SALESGATE_DISABLE_PLUGINS"
-BUILTIN_CREDIT = "credit"
-"""The built-in plugin whose credit figures a company plugin's replace."""
+CREDIT_FIGURES = "salesgate_credit_figures"
+FACADE_HOOKS = (*DECISION_HOOKS.values(), CREDIT_FIGURES, "salesgate_record_decision")
+"""The hooks :class:`Hooks` calls implementation by implementation (not through pluggy's call loop)."""
+_DOCS = "docs/plugins.md#hook-order-and-wrappers"
 
 
 def _builtin_plugins() -> dict[str, type]:
@@ -134,7 +146,31 @@ def build_plugin_manager(
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {pm.get_name(exc.plugin)!r} implements an unknown hook: {exc}") from exc
+    for hook_name in FACADE_HOOKS:
+        refuse_call_order_options(hook_name, getattr(pm.hook, hook_name).get_hookimpls())
     return pm
+
+
+def refuse_call_order_options(hook_name: str, implementations: Iterable[Any]) -> None:
+    """A PluginError for an implementation of a facade-called hook marked with an option the
+    facade cannot honour (see the module's docstring): refused when the plugin is registered,
+    never silently ignored, and never left to block every order at the first decision."""
+    for impl in implementations:
+        if impl.hookwrapper or impl.wrapper:
+            style = "hookwrapper=True" if impl.hookwrapper else "wrapper=True"
+            raise PluginError(
+                f"plugin {impl.plugin_name!r} implements {hook_name} with @hookimpl({style}), which salesgate does "
+                f"not support there: every plugin's answer to {hook_name} is taken and combined by a fixed "
+                f"precedence, so there is no call to wrap. Return what the plugin adds (a Contribution: a more "
+                f"severe outcome, approvals, reasons) from a plain @hookimpl instead; see {_DOCS}")
+        if impl.tryfirst or (impl.trylast and hook_name != CREDIT_FIGURES):
+            option = "tryfirst=True" if impl.tryfirst else "trylast=True"
+            raise PluginError(
+                f"plugin {impl.plugin_name!r} implements {hook_name} with @hookimpl({option}), which would change "
+                f"nothing there: results never depend on plugin order (plugins are called in name order and "
+                f"combined by a fixed precedence). Remove {option}; see {_DOCS}"
+                + (" (trylast is accepted only on salesgate_credit_figures, where it marks default figures)"
+                   if impl.trylast else ""))
 
 
 def _register(pm: pluggy.PluginManager, plugin: object, name: str, shown: str, advice: str) -> None:
@@ -170,45 +206,69 @@ class Hooks:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
-        self._sorted: dict[str, tuple[int, list[tuple[str, Callable[..., Any], tuple[str, ...]]]]] = {}
+        self._sorted: dict[str, tuple[int, list[tuple[str, Callable[..., Any], tuple[str, ...], bool]]]] = {}
 
-    def _implementations(self, hook_name: str) -> list[tuple[str, Callable[..., Any], tuple[str, ...]]]:
-        """(plugin name, function, argument names) of a hook, by plugin name: results never depend
-        on registration order. Kept between registration changes when the manager counts them."""
+    def _implementations(self, hook_name: str) -> list[tuple[str, Callable[..., Any], tuple[str, ...], bool]]:
+        """(plugin name, function, argument names, trylast) of a hook, by plugin name: results never
+        depend on registration order. Kept between registration changes when the manager counts
+        them. An option the facade cannot honour (a plugin registered after the gate was built) is
+        a PluginError here."""
         generation = getattr(self.pm, "generation", None)
         cached = self._sorted.get(hook_name)
         if cached is not None and generation is not None and cached[0] == generation:
             return cached[1]
         caller = getattr(self.pm.hook, hook_name)
-        found = [(impl.plugin_name, impl.function, tuple(impl.argnames))
-                 for impl in sorted(caller.get_hookimpls(), key=lambda i: i.plugin_name)]
+        implementations = caller.get_hookimpls()
+        refuse_call_order_options(hook_name, implementations)
+        found = [(impl.plugin_name, impl.function, tuple(impl.argnames), bool(impl.trylast))
+                 for impl in sorted(implementations, key=lambda i: i.plugin_name)]
         if generation is not None:
             self._sorted[hook_name] = (generation, found)
         return found
+
+    def _names(self) -> frozenset[str]:
+        """Every registered plugin's name (for :func:`stamp`)."""
+        return frozenset(name for name, _ in self.pm.list_name_plugin() if name)
 
     def plugin_names(self) -> list[str]:
         return sorted(name for name, _ in self.pm.list_name_plugin() if name)
 
     def decide(self, hook: Hook, facts: OrderFacts | ReturnFacts, context: DecisionContext) -> Decision:
-        """Call every plugin of a decision hook, check each result, combine by precedence."""
+        """Call every plugin of a decision hook, stamp each answer into a Decision, combine by precedence."""
+        hook_name = DECISION_HOOKS[hook]
+        subject = facts.return_request.id if type(facts) is ReturnFacts else facts.order.id  # type: ignore[union-attr]
         # In plugin-name order, so the combined trace reads the same whatever the registration order.
-        results = [result for _, result in self._answers(DECIDERS[hook], Decision, hook, facts, context)]
+        answers = self._answers_marked(hook_name, _DECIDED, hook, facts, context)
+        names: Collection[str] = ()
+        for _, answer, _ in answers:
+            if type(answer) is not Contribution:
+                names = self._names()
+                break
+        results = [stamp(answer, plugin, hook, subject, context, names) for plugin, answer, _ in answers]
         if not results:
-            raise PluginError(f"no plugin answered {DECIDERS[hook]}: is the 'rules' plugin disabled?")
-        decision = combine(results, context.policy.roles)
-        if hook == "credit_check" and decision.credit is None:
-            figures = self.credit_figures(facts, context)  # type: ignore[arg-type]  # credit checks take orders
+            raise PluginError(f"no plugin answered {hook_name}: is the 'rules' plugin disabled?")
+        decision = results[0] if len(results) == 1 else combine(results, context.roles)
+        if hook == "credit_check" and decision.credit is None and isinstance(facts, OrderFacts):
+            figures = self.credit_figures(facts, context)
             if figures is not None:
                 decision = decision.with_credit(figures)
         return decision
 
-    def _answers(self, hook_name: str, expected: type[Any], hook: Hook | None, facts: OrderFacts | ReturnFacts,
-                 context: DecisionContext) -> list[tuple[str, Any]]:
+    def _answers(self, hook_name: str, expected: tuple[type[Any], ...], hook: Hook | None,
+                 facts: OrderFacts | ReturnFacts, context: DecisionContext) -> list[tuple[str, Any]]:
         """Every plugin's answer to a hook that is not None, as (plugin, answer) in plugin-name order.
-        A plugin that raises, or answers something other than ``expected`` (a Decision for ``hook``),
-        is a PluginError naming it."""
-        found: list[tuple[str, Any]] = []
-        for plugin, function, argnames in self._implementations(hook_name):
+        A plugin that raises, or answers something other than ``expected`` (for ``hook``, a
+        Contribution or a Decision for that hook), is a PluginError naming it."""
+        found = self._answers_marked(hook_name, expected, hook, facts, context)
+        if len(found) == 1:
+            return [found[0][:2]]
+        return [(plugin, answer) for plugin, answer, _ in found]
+
+    def _answers_marked(self, hook_name: str, expected: tuple[type[Any], ...], hook: Hook | None,
+                        facts: OrderFacts | ReturnFacts, context: DecisionContext) -> list[tuple[str, Any, bool]]:
+        """:meth:`_answers`, each with whether its implementation is ``trylast`` (a default)."""
+        found: list[tuple[str, Any, bool]] = []
+        for plugin, function, argnames, trylast in self._implementations(hook_name):
             try:  # an implementation takes any subset of the hook's two arguments, by name (as pluggy allows)
                 if len(argnames) == 2:
                     result = function(facts=facts, context=context)
@@ -218,25 +278,29 @@ class Hooks:
                 raise PluginError(f"plugin {plugin!r} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
             if result is None:
                 continue
-            if not isinstance(result, expected) or (hook is not None and result.hook != hook):
-                wanted = f"a Decision with hook={hook!r}" if hook is not None else f"a {expected.__name__}"
+            if type(result) is not Contribution and (not isinstance(result, expected) or (
+                    isinstance(result, Decision) and result.hook != hook)):
+                # Worded as before Contributions (tests and users match it); a Contribution is accepted too.
+                wanted = f"a Decision with hook={hook!r}" if hook is not None else f"a {expected[0].__name__}"
                 raise PluginError(f"plugin {plugin!r} returned {type(result).__name__} from {hook_name}; "
                                   f"expected {wanted} or None")
-            found.append((plugin, result))
+            found.append((plugin, result, trylast))
         return found
 
     def credit_figures(self, facts: OrderFacts, context: DecisionContext) -> CreditResult | None:
-        """The figures of ``salesgate_credit_figures``: a company plugin's replace the built-in
-        ``credit`` plugin's; two company plugins answering is an error naming both."""
-        found: list[tuple[str, CreditResult]] = self._answers("salesgate_credit_figures", CreditResult, None,
-                                                               facts, context)
-        company = [(plugin, result) for plugin, result in found if plugin != BUILTIN_CREDIT]
-        if len(company) > 1:
-            names = " and ".join(repr(plugin) for plugin, _ in company)
-            raise PluginError(f"plugins {names} both compute credit figures (salesgate_credit_figures): "
+        """The figures of ``salesgate_credit_figures``: an implementation marked ``trylast`` is a
+        default (the built-in ``credit`` plugin's), which any other plugin's figures replace; two
+        other plugins answering is an error naming both."""
+        found = self._answers_marked(CREDIT_FIGURES, (CreditResult,), None, facts, context)
+        chosen = [(plugin, result) for plugin, result, trylast in found if not trylast]
+        if len(chosen) > 1:
+            names = " and ".join(repr(plugin) for plugin, _ in chosen)
+            raise PluginError(f"plugins {names} both compute credit figures ({CREDIT_FIGURES}): "
                               f"disable one with {DISABLE_ENV}")
-        chosen = company or found
-        return chosen[0][1] if chosen else None
+        if not chosen:
+            chosen = [(plugin, result) for plugin, result, _ in found]
+        result: CreditResult | None = chosen[0][1] if chosen else None
+        return result
 
     def loads_facts(self) -> bool:
         """Whether any plugin implements a data hook, i.e. whether loading facts may wait on an ERP."""
@@ -290,7 +354,7 @@ class Hooks:
         failing is logged and never affects the decision or the others."""
         skipped = set(skip) if skip else ()
         arguments = {"decision": decision, "facts": facts}
-        for plugin, function, argnames in self._implementations("salesgate_record_decision"):
+        for plugin, function, argnames, _ in self._implementations("salesgate_record_decision"):
             if plugin in skipped:
                 continue
             try:
@@ -345,3 +409,83 @@ def _adapter_names(plugin: object) -> set[str]:
 
 
 AdapterRegister = Callable[[str, type], None]
+
+
+_STAMPED = frozenset({"hook", "subject", "policy", "backend"})
+_DECIDED = (Contribution, Decision)
+_PAYLOAD_POINTS: tuple[tuple[str, Hook], ...] = (("pricing", "pricing"), ("credit", "credit_check"),
+                                                 ("returns", "return_handling"))
+"""Which decision point each payload of a Contribution belongs to."""
+
+
+def stamp(answer: Contribution | Decision, plugin: str, hook: Hook, subject: str, context: DecisionContext,
+          others: Collection[str] = ()) -> Decision:
+    """One plugin's answer as a Decision.
+
+    A Contribution gets the decision point, subject, policy and backend, and ``plugin`` on every
+    reason, whatever the plugin wrote there. A full Decision (what plugins returned before
+    Contributions, still accepted) keeps
+    its own fields, and a label it chose for its reasons (``plugin="acme"``), except a label that
+    is not its own to give: left at the default, the name of another plugin in ``others`` (e.g.
+    ``"rules"``), or ``"salesgate"`` (the gate's own failures). Those get ``plugin``: no reason is
+    attributed to a plugin that did not give it.
+    """
+    reasons = answer.reasons
+    if isinstance(answer, Decision):
+        if any(reason.plugin != plugin and _borrowed(reason, others) for reason in reasons):
+            reasons = [_restamped(reason, plugin) if reason.plugin != plugin and _borrowed(reason, others) else reason
+                       for reason in reasons]
+            return Decision.assemble({**answer.__dict__, "reasons": reasons},
+                                     set(answer.model_fields_set) | {"reasons"})
+        return answer
+    if (answer.pricing is not None and hook != "pricing") or (answer.credit is not None and hook != "credit_check") \
+            or (answer.returns is not None and hook != "return_handling"):
+        _misplaced(answer, plugin, hook)
+    for reason in reasons:
+        if reason.plugin != plugin:
+            reasons = [reason if reason.plugin == plugin else _restamped(reason, plugin) for reason in reasons]
+            break
+    approvals = answer.approvals
+    if len(approvals) > 1 and not _in_ladder_order(approvals, context.roles):
+        merged: dict[str, list[str]] = {}
+        for approval in approvals:
+            merged.setdefault(approval.role, []).extend(approval.rules)
+        approvals = sort_approvals(merged, context.roles)
+    return Decision.assemble(
+        {"hook": hook, "subject": subject, "outcome": answer.outcome, "approvals": approvals,
+         "notifications": answer.notifications, "reasons": reasons, "policy": context.policy_ref,
+         "backend": context.backend.name, "trace": answer.trace, "pricing": answer.pricing,
+         "credit": answer.credit, "returns": answer.returns, "failure": None},
+        answer.model_fields_set | _STAMPED,
+    )
+
+
+def _misplaced(answer: Contribution, plugin: str, hook: Hook) -> None:
+    """The PluginError for a payload contributed to a decision point that does not carry it."""
+    for payload, point in _PAYLOAD_POINTS:
+        if getattr(answer, payload) is not None and hook != point:
+            raise PluginError(f"plugin {plugin!r} contributed {payload} to {DECISION_HOOKS[hook]}; only "
+                              f"{DECISION_HOOKS[point]} carries {payload}: leave it None there")
+
+
+def _borrowed(reason: Reason, others: Collection[str]) -> bool:
+    """Whether a reason's ``plugin`` is not the giving plugin's to choose (see :func:`stamp`)."""
+    return "plugin" not in reason.model_fields_set or reason.plugin in others or reason.plugin == "salesgate"
+
+
+def _restamped(reason: Reason, plugin: str) -> Reason:
+    return Reason.assemble({**reason.__dict__, "plugin": plugin}, set(reason.model_fields_set) | {"plugin"})
+
+
+def _in_ladder_order(approvals: Sequence[Any], ladder: tuple[str, ...]) -> bool:
+    """Whether ``approvals`` name each role once, in the order :func:`~salesgate.decisions.sort_approvals`
+    gives (ladder roles first, in ladder order; then the others by name)."""
+    last: tuple[int, str] = (-1, "")
+    beyond = len(ladder)
+    for approval in approvals:
+        role = approval.role
+        key = (ladder.index(role), "") if role in ladder else (beyond, role)
+        if key <= last:
+            return False
+        last = key
+    return True

@@ -1,28 +1,51 @@
-"""The ``rules`` plugin: decisions from the policy's YAML rules."""
+"""The ``rules`` plugin: what the policy's YAML rules contribute at the four decision points.
+
+It asks the core for the policy's verdict on the facts (:meth:`DecisionContext.verdict`) and
+contributes it as it is: the outcome, approvals, reasons, notifications, the trace and the
+payload (priced lines, refund). It holds nothing of its own, so disabling it and registering a
+company plugin that decides (``Gate(..., disable_plugins=["rules"], plugins=[...])``) replaces
+the policy's rules entirely.
+"""
 
 from __future__ import annotations
 
-from salesgate.decisions import Decision
-from salesgate.evaluation import DecisionContext, decide_order, decide_pricing, decide_return
+from salesgate.context import DecisionContext, PolicyVerdict
+from salesgate.decisions import Contribution
 from salesgate.hookspecs import hookimpl
 from salesgate.models import OrderFacts, ReturnFacts
 
+_GIVEN = frozenset({"outcome", "approvals", "reasons", "notifications", "trace"})
+_GIVEN_PRICING = _GIVEN | {"pricing"}
+_GIVEN_RETURNS = _GIVEN | {"returns"}
+
+
+def contribution(verdict: PolicyVerdict) -> Contribution:
+    """A verdict as a Contribution, without validating again what the core built (the fields set
+    are those a ``Contribution(...)`` with the same arguments has)."""
+    outcome, approvals, reasons, notifications, trace, pricing, returns = verdict
+    given = _GIVEN_PRICING if pricing is not None else _GIVEN_RETURNS if returns is not None else _GIVEN
+    return Contribution.assemble(
+        {"outcome": outcome, "approvals": approvals, "reasons": reasons, "notifications": notifications,
+         "trace": trace, "pricing": pricing, "credit": None, "returns": returns},
+        set(given),
+    )
+
 
 class RulesPlugin:
-    """Applies the compiled policy the gate holds; keeps no state of its own."""
+    """Contributes the compiled policy's verdict; keeps no state of its own."""
 
     @hookimpl
-    def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Decision:
-        return decide_order("order_approval", facts, context)
+    def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Contribution:
+        return contribution(context.verdict("order_approval", facts))
 
     @hookimpl
-    def salesgate_credit_check(self, facts: OrderFacts, context: DecisionContext) -> Decision:
-        return decide_order("credit_check", facts, context)
+    def salesgate_credit_check(self, facts: OrderFacts, context: DecisionContext) -> Contribution:
+        return contribution(context.verdict("credit_check", facts))
 
     @hookimpl
-    def salesgate_pricing(self, facts: OrderFacts, context: DecisionContext) -> Decision:
-        return decide_pricing(facts, context)
+    def salesgate_pricing(self, facts: OrderFacts, context: DecisionContext) -> Contribution:
+        return contribution(context.verdict("pricing", facts))
 
     @hookimpl
-    def salesgate_return_handling(self, facts: ReturnFacts, context: DecisionContext) -> Decision:
-        return decide_return(facts, context)
+    def salesgate_return_handling(self, facts: ReturnFacts, context: DecisionContext) -> Contribution:
+        return contribution(context.verdict("return_handling", facts))

@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -24,39 +24,13 @@ from ..hooknames import HOOKS, Hook
 from ..vocabulary import VOCABULARY
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
+from .effects import CompiledAction, LineChanges, RuleEffect, rule_effect, rule_line_changes
 from .ir import Always, Cond, Const, Expr, Kind, walk_refs
 from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
 from .yamlfile import LineDict, line_of, load_yaml
 
-if TYPE_CHECKING:
-    from ..evaluation import LineChanges, RuleEffect
-
 POLICY_FILE = "policy.yaml"
-PRICE_KINDS = ("markup", "discount", "add", "set_price", "floor")
-
-
-@dataclass(frozen=True)
-class CompiledAction:
-    outcome: Outcome
-    message: str
-    translations: Mapping[str, str]
-    approvals: tuple[str, ...] = ()
-    notify: tuple[str, ...] = ()
-    markup: Decimal | None = None
-    discount: Decimal | None = None
-    add: Decimal | None = None
-    set_price: Expr | None = None
-    floor: Expr | None = None
-    stop: bool = False
-    refund: Decimal | None = None
-    restocking_fee: Decimal | None = None
-
-    @cached_property
-    def changes_price(self) -> bool:
-        return any(getattr(self, k) is not None for k in PRICE_KINDS)
-
-
 @dataclass(frozen=True)
 class CompiledRule:
     """A rule ready to run: where it came from, what it reads, when it fires, what it does."""
@@ -79,16 +53,12 @@ class CompiledRule:
     @cached_property
     def effect(self) -> RuleEffect:
         """What firing this rule adds to a decision: worked out on first use, kept with the rule."""
-        from ..evaluation import rule_effect  # evaluation imports this module
-
-        return rule_effect(self)
+        return rule_effect(self.id, self.action)
 
     @cached_property
     def line_changes(self) -> LineChanges:
         """What this rule does to a line's price, its formulas compiled on first use."""
-        from ..evaluation import rule_line_changes
-
-        return rule_line_changes(self)
+        return rule_line_changes(self.action)
 
 
 @dataclass(frozen=True)
@@ -125,7 +95,7 @@ class Policy:
 
     @cached_property
     def verdict_cache(self) -> dict[tuple[str, frozenset[tuple[str, int | None]]], Any]:
-        """What each match set already seen adds to a decision (see :func:`salesgate.evaluation.stage_verdict`)."""
+        """What each match set already seen adds to a decision (see :func:`salesgate.policy.verdict.stage_verdict`)."""
         return {}
 
     @cached_property

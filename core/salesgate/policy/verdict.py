@@ -1,26 +1,27 @@
-"""Turn the matches of a backend into a Decision: reasons, approvals, prices, refunds, trace.
+"""The policy's verdict on facts: which rules fired, what they ask for, prices and refunds.
 
-What a fired rule does is data in the compiled policy, applied here, the same way whichever
-backend matched. This module is what the built-in ``rules`` plugin calls, and what bulk tools
-call directly.
+A backend answers which rules matched which facts; what a fired rule does is data in the compiled
+policy, applied here the same way whichever backend matched. The verdict is what
+:meth:`salesgate.context.DecisionContext.verdict` answers (the ``rules`` plugin contributes it),
+and bulk replays (:mod:`salesgate.bulk`) use the same parts without building a verdict. Prices
+follow the one price algebra in :mod:`salesgate.prices`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .decisions import (
+from ..context import BackendRef, DecisionContext, PolicyVerdict
+from ..decisions import (
     Approval,
-    CreditResult,
-    Decision,
     Notification,
     Outcome,
-    PolicyRef,
     PriceAdjustment,
     PricedLine,
+    PriceStop,
     PricingResult,
     Reason,
     ReturnResult,
@@ -29,28 +30,17 @@ from .decisions import (
     ladder_order,
     sort_approvals,
 )
-from .engine.base import Backend, Match
-from .engine.python import Getter, compile_expr, explain
-from .errors import PolicyError, PolicyProblem
-from .facts import FactSet, FactValues, order_factset, return_factset, with_policy_prices
-from .hooknames import Hook
-from .models import OrderFacts, ReturnFacts
-from .money import ONE, ZERO, round_money
-from .policy.compiler import CompiledRule, Policy
-from .policy.limits import PRICE_CEILING
-
-
-@dataclass(frozen=True)
-class DecisionContext:
-    """What a decision hook gets besides the facts: the policy in force and how to match it."""
-
-    policy: Policy
-    backend: Backend
-    explain: bool = False
-
-    @property
-    def policy_ref(self) -> PolicyRef:
-        return self.policy.ref
+from ..engine.base import Backend, Match
+from ..engine.python import explain
+from ..errors import PolicyError, PolicyProblem
+from ..facts import FactSet, FactValues, order_factset, return_factset, with_policy_prices
+from ..hooknames import Hook
+from ..models import OrderFacts, ReturnFacts
+from ..money import ONE, ZERO, round_money
+from ..prices import PriceChange, PriceStep, run_price_steps
+from .compiler import CompiledRule, Policy
+from .effects import LineChanges, RuleEffect
+from .limits import PRICE_CEILING
 
 
 def _values(rule: CompiledRule, values: FactValues) -> dict[str, Any]:
@@ -68,33 +58,6 @@ def _values(rule: CompiledRule, values: FactValues) -> dict[str, Any]:
 
 _REASON_GIVEN = frozenset({"rule", "outcome", "message", "translations", "line_no"})
 """The fields a rule's Reason is made with (as ``Reason(...)`` without ``plugin``)."""
-
-
-@dataclass(frozen=True)
-class RuleEffect:
-    """What a fired rule adds to a decision (see :func:`rule_effect`)."""
-
-    rule: str
-    outcome: Outcome
-    rank: int
-    reason: bool  # whether firing gives a Reason
-    translations: Mapping[str, str]
-    message: str
-    approvals: tuple[str, ...]
-    notify: tuple[str, ...]
-
-
-def rule_effect(rule: CompiledRule) -> RuleEffect:
-    """What firing ``rule`` adds to a decision; kept on the rule (``CompiledRule.effect``), so it is
-    worked out once per rule, not once per decision."""
-    action = rule.action
-    # A price, refund or notify-only rule that does not change the outcome gives no reason.
-    gives_reason = action.outcome is not Outcome.allow or not (action.changes_price or action.refund is not None
-                                                                 or action.notify)
-    return RuleEffect(
-        rule=rule.id, outcome=action.outcome, rank=action.outcome.rank, reason=gives_reason,
-        translations=action.translations, message=action.message, approvals=action.approvals, notify=action.notify,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,35 +244,6 @@ def _stage_rules(policy: Policy, stage: str) -> tuple[CompiledRule, ...]:
     return policy.rules_by_stage.get(stage, ())
 
 
-LineChanges = tuple[Getter | None, tuple[tuple[str, Decimal | None, Getter | None], ...], bool]
-"""What a fired price rule does to a line: (floor formula, the changes in the order they apply as
-(kind, constant, formula), stop)."""
-
-
-def rule_line_changes(rule: CompiledRule) -> LineChanges:
-    """:data:`LineChanges` of ``rule``; kept on the rule (``CompiledRule.line_changes``), so the
-    formulas are compiled once per rule, not once per line and decision."""
-    action = rule.action
-    changes: list[tuple[str, Decimal | None, Getter | None]] = []
-    if action.set_price is not None:
-        changes.append(("set", None, _price_formula(compile_expr(action.set_price))))
-    changes.extend((kind, value, None) for kind, value in
-                   (("markup", action.markup), ("discount", action.discount), ("add", action.add))
-                   if value is not None)
-    return (_price_formula(compile_expr(action.floor)) if action.floor is not None else None, tuple(changes),
-            action.stop)
-
-
-def _price_formula(formula: Getter) -> Getter:
-    """A price formula whose value is a Decimal: ``set_price: "2600"`` or ``line.qty * 2`` computes a
-    whole number (int), and a price is rounded with Decimal methods."""
-    def price(root: FactValues, item: FactValues | None) -> Decimal | None:
-        value = formula(root, item)
-        return None if value is None else Decimal(value)
-
-    return price
-
-
 def _out_of_range(rule: CompiledRule, kind: str, price: Decimal, line_no: int | None) -> PolicyError:
     """A price no figure of a decision can hold: said with the rule that made it, never a crash."""
     where = f" of line {line_no}" if line_no is not None else ""
@@ -318,54 +252,41 @@ def _out_of_range(rule: CompiledRule, kind: str, price: Decimal, line_no: int | 
         "what both backends compare exactly): the rule cannot price this order", rule.file, rule.line, rule.id, "then"))
 
 
-_PAYLOADS = frozenset({"pricing", "credit", "returns"})
+def _verdict(ctx_roles: Sequence[str], c: _Collector, pricing: PricingResult | None = None,
+             returns: ReturnResult | None = None) -> PolicyVerdict:
+    # Positional: this runs once per decision.
+    return PolicyVerdict(c.outcome, c.approval_list(ctx_roles), c.reasons, c.notifications, c.trace(), pricing,
+                         returns)
 
 
-_GIVEN = frozenset({"hook", "subject", "outcome", "approvals", "notifications", "reasons", "policy", "backend",
-                    "trace"})
-_GIVEN_WITH = {name: _GIVEN | {name} for name in _PAYLOADS}
-
-
-def _decision(hook: Hook, subject: str, ctx: DecisionContext, c: _Collector, **payload: Any) -> Decision:
-    if len(payload) > 1 or not payload.keys() <= _PAYLOADS:
-        raise TypeError(f"one decision payload of {sorted(_PAYLOADS)}, got {sorted(payload)}")
-    given = _GIVEN_WITH[next(iter(payload))] if payload else _GIVEN
-    return Decision.assemble(
-        {"hook": hook, "subject": subject, "outcome": c.outcome,
-         "approvals": c.approval_list(ctx.policy.roles), "notifications": c.notifications,
-         "reasons": c.reasons, "policy": ctx.policy.ref, "backend": ctx.backend.name, "trace": c.trace(),
-         "pricing": payload.get("pricing"), "credit": payload.get("credit"), "returns": payload.get("returns"),
-         "failure": None},
-        set(given),  # as Decision(...) with these arguments: the payload given, failure left at its default
-    )
-
-
-def decide_order(hook: Hook, facts: OrderFacts, ctx: DecisionContext, factset: FactSet | None = None) -> Decision:
-    """Decide ``order_approval`` or ``credit_check`` (or ``pricing``) for one order."""
+def order_verdict(policy: Policy, backend: Backend, hook: Hook, facts: OrderFacts, explain_on: bool = False,
+                  factset: FactSet | None = None) -> PolicyVerdict:
+    """The verdict of ``order_approval`` or ``credit_check`` (or ``pricing``) on one order."""
     if hook == "pricing":
-        return decide_pricing(facts, ctx, factset)
-    factset = factset or order_factset(facts, paths=ctx.policy.fact_reads.get(hook, frozenset()))
-    collector = _Collector(ctx.explain)
-    if _stage_rules(ctx.policy, hook):
-        _run_stage(ctx.policy, hook, ctx.backend.match(hook, factset), factset, collector)
-    return _decision(hook, facts.order.id, ctx, collector)
+        return pricing_verdict(policy, backend, facts, explain_on, factset)
+    factset = factset or order_factset(facts, paths=policy.fact_reads.get(hook, frozenset()))
+    collector = _Collector(explain_on)
+    if _stage_rules(policy, hook):
+        _run_stage(policy, hook, backend.match(hook, factset), factset, collector)
+    return _verdict(policy.roles, collector)
 
 
-def credit_result(facts: OrderFacts) -> CreditResult:
-    """Exposure including this order, against the customer's limit."""
-    exposure = facts.exposure.total + facts.order.total
-    limit = facts.customer.credit_limit
-    return CreditResult.assemble({"exposure_after_order": exposure, "limit": limit, "available": limit - exposure,
-                                  "overdue_amount": facts.exposure.overdue_amount,
-                                  "max_overdue_days": facts.exposure.max_overdue_days})
-
-
-PriceSteps = list[tuple[CompiledRule, int | None, LineChanges]]
+PriceSteps = list[tuple[CompiledRule, int | None, LineChanges, "PriceStep[CompiledRule] | None"]]
+"""(rule, the line it fired on or None for every line, what it does to a price, the same as a step of
+the price algebra when it has no formula: worked out once per decision, not once per line)."""
 
 
 def price_steps(fired: Sequence[tuple[CompiledRule, int | None]]) -> PriceSteps:
     """The fired rules of a pricing adjust stage, with what each does to a price."""
-    return [(rule, hit, rule.line_changes) for rule, hit in fired]
+    steps: PriceSteps = []
+    for rule, hit in fired:
+        changes = rule.line_changes
+        floor, kinds, stop = changes
+        fixed: PriceStep[CompiledRule] | None = None
+        if floor is None and all(formula is None for _, _, formula in kinds):
+            fixed = ([(kind, value, rule) for kind, value, _ in kinds if value is not None], (), stop)
+        steps.append((rule, hit, changes, fixed))
+    return steps
 
 
 def price_steps_by_line(fired: Sequence[tuple[CompiledRule, int | None]], lines: int) -> list[PriceSteps]:
@@ -373,7 +294,7 @@ def price_steps_by_line(fired: Sequence[tuple[CompiledRule, int | None]], lines:
     order. Each line walking every rule's hit on every line was quadratic: a 10,000-line order on
     which two line rules fired everywhere took 3.5 s to price."""
     steps = price_steps(fired)
-    if all(hit is None for _, hit, _ in steps):
+    if all(step[1] is None for step in steps):
         return [steps] * lines
     by_line: list[PriceSteps] = [[] for _ in range(lines)]
     for step in steps:
@@ -386,64 +307,68 @@ def price_steps_by_line(fired: Sequence[tuple[CompiledRule, int | None]], lines:
     return by_line
 
 
+def _line_steps(index: int, item: FactValues, steps: PriceSteps) -> list[PriceStep[CompiledRule]]:
+    """The rules' changes to line ``index`` with their formulas worked out on the line's facts: the
+    price algebra's steps. A formula reading a missing value changes nothing."""
+    out: list[PriceStep[CompiledRule]] = []
+    for rule, hit, (floor, changes, stop), fixed in steps:
+        if hit is not None and hit != index:
+            continue
+        if fixed is not None:
+            out.append(fixed)
+            continue
+        floors: tuple[tuple[Decimal, CompiledRule], ...] = ()
+        if floor is not None:
+            floor_value = floor(item, None)
+            if floor_value is not None:
+                floors = ((floor_value, rule),)
+        evaluated: list[PriceChange[CompiledRule]] = []
+        for kind, constant, formula in changes:
+            value = formula(item, None) if formula is not None else constant
+            if value is not None:
+                evaluated.append((kind, value, rule))
+        out.append((evaluated, floors, stop))
+    return out
+
+
+def stopped_by(index: int, steps: PriceSteps) -> CompiledRule | None:
+    """The rule that stops line ``index``'s adjustments, if one fired on it."""
+    for rule, hit, (_, _, stop), _ in steps:
+        if stop and (hit is None or hit == index):
+            return rule
+    return None
+
+
 def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
                adjustments: list[PriceAdjustment] | None, line_no: int | None = None) -> Decimal:
     """The policy price of line ``index`` (unrounded): the fired rules' changes in stage order,
-    up to a ``stop``, then the floors. Each change is appended to ``adjustments`` unless None
-    (bulk replays need the price only; it is the same computation either way).
+    up to a ``stop``, then the floors (:func:`salesgate.prices.run_price_steps`). Each change is
+    appended to ``adjustments`` unless None (bulk replays need the price only; it is the same
+    computation either way).
 
     A price that leaves the range prices may have (``limits.MAX_PRICE``: fifty 100% markups, a
     formula multiplying large facts) raises a :class:`PolicyError` naming the rule, which the gate
     answers with its failure mode and that reason."""
-    price = base
-    floors: list[tuple[CompiledRule, Decimal]] = []
-    for rule, hit, (floor, changes, stop) in steps:
-        if hit is not None and hit != index:
-            continue
-        if floor is not None:
-            value = floor(item, None)
-            if value is not None:
-                floors.append((rule, value))
-        for kind, constant, formula in changes:
-            value = formula(item, None) if formula is not None else constant
-            if value is None:
-                continue
-            before = price
-            if kind == "set":
-                price = value
-            elif kind == "markup":
-                price = price * (ONE + value)
-            elif kind == "discount":
-                price = price * (ONE - value)
-            else:
-                price = price + value
-            if not -PRICE_CEILING < price < PRICE_CEILING:
-                raise _out_of_range(rule, kind, price, line_no)
-            if adjustments is not None:
-                adjustments.append(PriceAdjustment.assemble({
-                    "rule": rule.id, "kind": kind, "value": value, "priority": rule.priority,
-                    "price_before": before, "price_after": price}))
-        if stop:
-            break
-    for rule, value in floors:
-        before = price
-        price = max(price, value)
-        if price >= PRICE_CEILING:
-            raise _out_of_range(rule, "floor", price, line_no)
+
+    def observe(rule: CompiledRule, kind: str, value: Decimal, before: Decimal, after: Decimal) -> None:
+        if not -PRICE_CEILING < after < PRICE_CEILING:
+            raise _out_of_range(rule, kind, after, line_no)
         if adjustments is not None:
             adjustments.append(PriceAdjustment.assemble({
-                "rule": rule.id, "kind": "floor", "value": value, "priority": rule.priority,
-                "price_before": before, "price_after": price}))
-    return price
+                "rule": rule.id, "kind": kind, "value": value, "priority": rule.priority,
+                "price_before": before, "price_after": after}))
+
+    return run_price_steps(base, _line_steps(index, item, steps), observe)
 
 
-def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | None = None) -> Decision:
+def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain_on: bool = False,
+                    factset: FactSet | None = None) -> PolicyVerdict:
     """Price every line (adjust stage), then check requested prices against them (check stage)."""
-    factset = factset or order_factset(facts, paths=ctx.policy.fact_reads.get("pricing", frozenset()))
-    collector = _Collector(ctx.explain)
-    adjust_rules = _stage_rules(ctx.policy, "pricing.adjust")
-    matches = ctx.backend.match("pricing.adjust", factset) if adjust_rules else frozenset()
-    fired = _run_stage(ctx.policy, "pricing.adjust", matches, factset, collector).fired
+    factset = factset or order_factset(facts, paths=policy.fact_reads.get("pricing", frozenset()))
+    collector = _Collector(explain_on)
+    adjust_rules = _stage_rules(policy, "pricing.adjust")
+    matches = backend.match("pricing.adjust", factset) if adjust_rules else frozenset()
+    fired = _run_stage(policy, "pricing.adjust", matches, factset, collector).fired
     products = {p.sku: p for p in facts.products}
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
@@ -452,25 +377,28 @@ def decide_pricing(facts: OrderFacts, ctx: DecisionContext, factset: FactSet | N
         product = products.get(line.sku)
         list_price = product.list_price if product is not None else None
         adjustments: list[PriceAdjustment] = []
+        line_steps = steps[index]
         price = price_line(list_price if list_price is not None else line.unit_price, index,
-                           factset.items[index], steps[index], adjustments, line.line_no)
+                           factset.items[index], line_steps, adjustments, line.line_no)
         policy_price = round_money(max(price, ZERO))
         policy_prices[line.line_no] = policy_price
+        stop = stopped_by(index, line_steps) if line_steps else None
         priced.append(PricedLine.assemble({
             "line_no": line.line_no, "sku": line.sku, "qty": line.qty, "list_price": list_price,
             "requested_unit_price": round_money(line.unit_price * (ONE - line.discount)),
             "policy_price": policy_price, "adjustments": adjustments,
+            "stopped_by": None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
         }))
-    check_rules = _stage_rules(ctx.policy, "pricing.check")
+    check_rules = _stage_rules(policy, "pricing.check")
     if check_rules:
         checked = with_policy_prices(factset, policy_prices)
-        _run_stage(ctx.policy, "pricing.check", ctx.backend.match("pricing.check", checked), checked, collector)
+        _run_stage(policy, "pricing.check", backend.match("pricing.check", checked), checked, collector)
     pricing = PricingResult.trusted(
         lines=priced,
         policy_total=sum((round_money(p.policy_price * p.qty) for p in priced), ZERO),
         requested_total=sum((round_money(p.requested_unit_price * p.qty) for p in priced), ZERO),
     )
-    return _decision("pricing", facts.order.id, ctx, collector, pricing=pricing)
+    return _verdict(policy.roles, collector, pricing=pricing)
 
 
 def refund_terms(amount: Decimal, rate: Decimal, fee_rate: Decimal,
@@ -484,13 +412,13 @@ def refund_terms(amount: Decimal, rate: Decimal, fee_rate: Decimal,
     return rate, fee, max(round_money(amount * rate) - fee, ZERO)
 
 
-def decide_return(facts: ReturnFacts, ctx: DecisionContext) -> Decision:
-    """Decide a return: outcome, approvals, and the refund after fees."""
-    factset = return_factset(facts, paths=ctx.policy.fact_reads.get("return_handling", frozenset()))
-    collector = _Collector(ctx.explain)
+def return_verdict(policy: Policy, backend: Backend, facts: ReturnFacts, explain_on: bool = False) -> PolicyVerdict:
+    """A return's verdict: outcome, approvals, and the refund after fees."""
+    factset = return_factset(facts, paths=policy.fact_reads.get("return_handling", frozenset()))
+    collector = _Collector(explain_on)
     verdict = _NO_MATCHES
-    if _stage_rules(ctx.policy, "return_handling"):
-        verdict = _run_stage(ctx.policy, "return_handling", ctx.backend.match("return_handling", factset), factset,
+    if _stage_rules(policy, "return_handling"):
+        verdict = _run_stage(policy, "return_handling", backend.match("return_handling", factset), factset,
                              collector)
     amount = factset.root.get("return.amount")  # flattened when a rule reads it
     if amount is None:
@@ -498,26 +426,25 @@ def decide_return(facts: ReturnFacts, ctx: DecisionContext) -> Decision:
     refund_rate, fee, refund = refund_terms(amount, verdict.refund_rate, verdict.fee_rate, collector.outcome)
     returns = ReturnResult.assemble({"amount": amount, "refund_rate": refund_rate, "restocking_fee": fee,
                                      "refund_amount": refund})
-    return _decision("return_handling", facts.return_request.id, ctx, collector, returns=returns)
+    return _verdict(policy.roles, collector, returns=returns)
 
 
-def empty_decision(hook: Hook, subject: str, ctx: DecisionContext, **payload: Any) -> Decision:
-    """An ``allow`` with no reasons: what a plugin contributes when it only adds a payload."""
-    if not payload.keys() <= _PAYLOADS:
-        raise TypeError(f"unknown decision payload {sorted(payload.keys() - _PAYLOADS)}")
-    return Decision.assemble(
-        {"hook": hook, "subject": subject, "outcome": Outcome.allow, "approvals": [], "notifications": [],
-         "reasons": [], "policy": ctx.policy.ref, "backend": ctx.backend.name, "trace": Trace(),
-         "pricing": payload.get("pricing"), "credit": payload.get("credit"), "returns": payload.get("returns"),
-         "failure": None},
-        {"hook", "subject", "outcome", "approvals", "notifications", "reasons", "policy", "backend", "trace",
-         *payload},  # as _decision() gives it: the same fields set
-    )
+def decision_context(policy: Policy, backend: Backend, explain_on: bool = False) -> DecisionContext:
+    """The context decision hooks receive for ``policy`` matched by ``backend``: its
+    :meth:`~DecisionContext.verdict` answers with :func:`order_verdict`, :func:`pricing_verdict`
+    or :func:`return_verdict`."""
 
+    def judge(hook: Hook, facts: OrderFacts | ReturnFacts) -> PolicyVerdict:
+        if type(facts) is ReturnFacts:
+            if hook != "return_handling":
+                raise TypeError(f"{hook} decides OrderFacts, got ReturnFacts")
+            return return_verdict(policy, backend, facts, explain_on)
+        if hook == "return_handling" or not isinstance(facts, OrderFacts):
+            raise TypeError(f"{hook} decides {'ReturnFacts' if hook == 'return_handling' else 'OrderFacts'}, "
+                            f"got {type(facts).__name__}")
+        if hook == "pricing":
+            return pricing_verdict(policy, backend, facts, explain_on)
+        return order_verdict(policy, backend, hook, facts, explain_on)
 
-DECIDERS: Mapping[Hook, str] = {
-    "order_approval": "salesgate_order_approval",
-    "credit_check": "salesgate_credit_check",
-    "pricing": "salesgate_pricing",
-    "return_handling": "salesgate_return_handling",
-}
+    return DecisionContext(policy_ref=policy.ref, roles=policy.roles, backend=BackendRef(backend.name),
+                           explain=explain_on, failure_mode=policy.failure_mode, verdict=judge)

@@ -1,0 +1,74 @@
+"""What a decision plugin receives besides the facts: :class:`DecisionContext`.
+
+Part of the contract plugins see. It names the policy in force (its reference, its approval
+ladder), the matching backend by name and whether to explain, and lets a plugin ask for the
+policy's :class:`PolicyVerdict` on the facts, which the built-in ``rules`` plugin contributes
+as it is and a company plugin may use or ignore. The compiled policy and the backend stay the
+core's: a plugin that read them would break with every change to the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from .decisions import Approval, Notification, Outcome, PolicyRef, PricingResult, Reason, ReturnResult, Trace
+from .hooknames import Hook
+from .models import OrderFacts, ReturnFacts
+
+__all__ = ["BackendRef", "DecisionContext", "PolicyVerdict"]
+
+
+@dataclass(frozen=True, slots=True)
+class BackendRef:
+    """Which matching backend decides: ``durable`` or ``python``."""
+
+    name: str
+
+
+class PolicyVerdict(NamedTuple):
+    """What the policy's rules say about one order or return at one decision point.
+
+    ``reasons`` carry no plugin name of their own choosing: the facade stamps the name of the
+    plugin that contributes them. Each verdict owns its lists (a plugin may keep them). A named
+    tuple: built once per decision, on the hot path.
+    """
+
+    outcome: Outcome
+    approvals: list[Approval]
+    """Roles to approve, in the policy's ladder order, each with the rules that asked for it."""
+    reasons: list[Reason]
+    notifications: list[Notification]
+    trace: Trace
+    """Every rule evaluated, built when first read."""
+    pricing: PricingResult | None = None
+    """``pricing``: every line with its policy price and the adjustments that made it."""
+    returns: ReturnResult | None = None
+    """``return_handling``: the amount, refund rate, restocking fee and refund."""
+
+
+Verdict = Callable[[Hook, OrderFacts | ReturnFacts], PolicyVerdict]
+"""The signature of :attr:`DecisionContext.verdict`."""
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    """The policy in force and how to decide, as a decision hook sees it. Immutable: one per policy
+    and ``explain`` setting, shared by every decision on that policy (the gate builds it)."""
+
+    policy_ref: PolicyRef
+    """Which policy decides: name, version, content hash."""
+    roles: tuple[str, ...]
+    """The policy's approval ladder, lowest role first."""
+    backend: BackendRef
+    """The matching backend, by name."""
+    explain: bool
+    """Whether the caller asked for explanations (each trace entry says why a rule fired or not)."""
+    failure_mode: str
+    """``closed`` or ``open``: what the gate answers when it cannot decide."""
+    verdict: Verdict = field(repr=False, compare=False)
+    """``context.verdict(hook, facts)``: the policy's :class:`PolicyVerdict` on ``facts`` at decision
+    point ``hook`` (explained when :attr:`explain` is set). Raises
+    :class:`~salesgate.errors.PolicyError` when a rule cannot be applied to these facts (a price
+    out of range), which the gate answers by its failure mode."""

@@ -1,0 +1,80 @@
+"""The price algebra, written once: how a line's price changes, step by step.
+
+Two places price a line: the rules plugin's evaluation of a policy (and bulk replays of it), and
+:func:`salesgate.decisions.combine` when several plugins priced the same order. Both run
+:func:`run_price_steps`, so ``stop`` and floors mean the same in both:
+
+1. steps apply in order (priority, then rule id); within a step its changes apply in order
+   (``set``, then ``markup``, ``discount``, ``add`` for a policy rule);
+2. a step that stops ends the changes: no later step changes the price or adds a floor;
+3. then the floors of the steps that ran apply, in step order (a floor only raises a price).
+
+Rounding to the cent and "never below zero" belong to whoever makes the policy price of the line
+(:class:`~salesgate.decisions.PricedLine`), not to the algebra: arithmetic here is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Literal, TypeAlias, TypeVar
+
+from .money import ONE
+
+__all__ = ["PriceChange", "PriceKind", "PriceStep", "changed_price", "run_price_steps"]
+
+PriceKind: TypeAlias = Literal["markup", "discount", "add", "set", "floor"]
+"""What a change does: ``markup``/``discount`` multiply by (1 ± rate), ``add`` adds an amount,
+``set`` replaces the price, ``floor`` raises it to at least an amount."""
+
+Tag = TypeVar("Tag")
+PriceChange: TypeAlias = tuple[str, Decimal, Tag]
+"""(kind, value, tag): one change; ``tag`` is whatever the caller records it by (a rule, an adjustment)."""
+PriceStep: TypeAlias = tuple[Sequence[PriceChange[Tag]], Sequence[tuple[Decimal, Tag]], bool]
+"""(changes, floors as (amount, tag), stop): what one rule does to a line."""
+
+
+def changed_price(price: Decimal, kind: str, value: Decimal) -> Decimal:
+    """``price`` after one change of ``kind`` by ``value`` (exact: no rounding): a one-step
+    :func:`run_price_steps`, so there is one definition of each change."""
+    if kind == "floor":
+        return run_price_steps(price, [((), ((value, None),), False)])
+    return run_price_steps(price, [(((kind, value, None),), (), False)])
+
+
+def run_price_steps(base: Decimal, steps: Iterable[PriceStep[Tag]],
+                    observe: Callable[[Tag, str, Decimal, Decimal, Decimal], None] | None = None) -> Decimal:
+    """The price ``base`` becomes after ``steps`` (already in priority order), by the rules above.
+
+    ``observe(tag, kind, value, price_before, price_after)`` is called after every change and
+    floor, in the order they apply: to record adjustments, or to refuse a price out of range by
+    raising. The arithmetic of each kind is written here, inline: this runs for every line of
+    every priced order.
+    """
+    price = base
+    floors: list[tuple[Decimal, Tag]] = []
+    for changes, step_floors, stop in steps:
+        if step_floors:
+            floors.extend(step_floors)
+        for kind, value, tag in changes:
+            before = price
+            if kind == "markup":
+                price = price * (ONE + value)
+            elif kind == "discount":
+                price = price * (ONE - value)
+            elif kind == "add":
+                price = price + value
+            elif kind == "set":
+                price = value
+            else:
+                raise ValueError(f"unknown price change {kind!r}: one of markup, discount, add, set, floor")
+            if observe is not None:
+                observe(tag, kind, value, before, price)
+        if stop:
+            break
+    for value, tag in floors:
+        before = price
+        price = max(price, value)
+        if observe is not None:
+            observe(tag, "floor", value, before, price)
+    return price
