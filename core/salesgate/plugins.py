@@ -18,6 +18,7 @@ import pluggy
 
 from . import hookspecs
 from .decisions import CreditResult, Decision, combine
+from .defaults import default_plugins
 from .errors import AdapterError, PluginError, SalesgateError
 from .evaluation import DECIDERS, DecisionContext
 from .hooknames import Hook
@@ -35,10 +36,8 @@ BUILTIN_CREDIT = "credit"
 
 
 def _builtin_plugins() -> dict[str, type]:
-    # Imported here: salesgate_plugins imports salesgate, so a module-level import would be circular.
-    from salesgate_plugins import BUILTIN_PLUGINS
-
-    return BUILTIN_PLUGINS
+    # Named by import path in salesgate.defaults: core never imports the packages built on it.
+    return default_plugins()
 
 
 def disabled_from_env() -> set[str]:
