@@ -8,7 +8,7 @@ from __future__ import annotations
 from .decisions import Approval, Decision, Notification, Outcome, PolicyRef, Reason, TraceEntry, combine
 from .errors import AdapterError, EngineError, FactsError, PluginError, PolicyError, PolicyProblem, SalesgateError
 from .evaluation import DecisionContext
-from .gate import Gate, GateClosedError
+from .gate import BackendName, Gate, GateClosedError
 from .hooknames import HOOKS, Hook
 from .hookspecs import hookimpl, hookspec
 from .models import (
@@ -23,6 +23,7 @@ from .models import (
     ReturnRequest,
 )
 from .policy.compiler import Policy, load_policy
+from .seed import seed_policy_path
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ __all__ = [
     "HOOKS",
     "AdapterError",
     "Approval",
+    "BackendName",
     "CreditExposure",
     "Customer",
     "Decision",
@@ -61,4 +63,5 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "load_policy",
+    "seed_policy_path",
 ]
