@@ -23,7 +23,9 @@ from .models import (
     ReturnRequest,
 )
 from .policy.compiler import Policy, load_policy
+from .reload import PolicyReloader, ReloadResult
 from .seed import seed_policy_path
+from .simulation import simulate
 
 __version__ = "0.1.0"
 
@@ -52,8 +54,10 @@ __all__ = [
     "PolicyError",
     "PolicyProblem",
     "PolicyRef",
+    "PolicyReloader",
     "Product",
     "Reason",
+    "ReloadResult",
     "ReturnFacts",
     "ReturnRequest",
     "SalesgateError",
@@ -64,4 +68,5 @@ __all__ = [
     "hookspec",
     "load_policy",
     "seed_policy_path",
+    "simulate",
 ]
