@@ -17,6 +17,7 @@ from . import defaults
 from .deadline import Backlog, Deadline, Stragglers, Workers
 from .decisions import Decision, Outcome, Reason
 from .engine.base import Backend
+from .engine.python import PythonBackend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
 from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
@@ -46,12 +47,12 @@ def make_backend(name: BackendName, policy: Policy) -> Backend:
     """Build the matching backend for a policy."""
     stages = policy.stages()
     if name == "durable":
+        # Deferred: durable-rules is a C extension that may not import (Python 3.13, a broken build); a
+        # gate on the python backend must not need it, and a failed import is the caller's ImportError.
         from .engine.durable import DurableBackend
 
         return DurableBackend(stages)
     if name == "python":
-        from .engine.python import PythonBackend
-
         return PythonBackend(stages)
     raise ValueError(f"unknown backend {name!r}: use 'durable' or 'python'")
 
