@@ -238,11 +238,13 @@ class Gate:
         """Open the store (a URL is opened lazily: no connection is made here) and register its recorder."""
         if store is None:
             return None, False
-        owned = isinstance(store, str)
-        if isinstance(store, str):  # the default store, named in salesgate.defaults
-            store = defaults.open_store(store) if timeout is None else defaults.open_store(store, timeout=timeout)
-        self._hooks.pm.register(defaults.store_recorder(store), name="store")
-        return store, owned  # type: ignore[return-value]  # the default store is a Store
+        if not isinstance(store, str):
+            self._hooks.pm.register(defaults.store_recorder(store), name="store")
+            return store, False
+        # a URL: the default store, named in salesgate.defaults
+        opened: Store = defaults.open_store(store) if timeout is None else defaults.open_store(store, timeout=timeout)
+        self._hooks.pm.register(defaults.store_recorder(opened), name="store")
+        return opened, True
 
     @property
     def store(self) -> Store | None:
