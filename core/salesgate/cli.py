@@ -95,19 +95,19 @@ class _Group(click.Group):
             fail(str(exc))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*self.commands, *_plugin_commands(ctx)})
+        return sorted({*self.commands, *_plugin_commands(ctx, self.commands)})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         # A core command never loads plugins: `salesgate validate` works beside a broken plugin.
-        return self.commands.get(cmd_name) or _plugin_commands(ctx).get(cmd_name)
+        return self.commands.get(cmd_name) or _plugin_commands(ctx, self.commands).get(cmd_name)
 
 
-def _plugin_commands(ctx: click.Context) -> dict[str, click.Command]:
+def _plugin_commands(ctx: click.Context, core: Iterable[str]) -> dict[str, click.Command]:
     """The commands plugins add, found once per run (a plugin that fails is one line, exit code 2)."""
     meta = ctx.find_root().meta
     if PLUGIN_COMMANDS not in meta:
         try:
-            meta[PLUGIN_COMMANDS] = plugin_commands(set(cli.commands))
+            meta[PLUGIN_COMMANDS] = plugin_commands(core)
         except SalesgateError as exc:
             fail(str(exc))
     found: dict[str, click.Command] = meta[PLUGIN_COMMANDS]
