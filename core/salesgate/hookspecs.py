@@ -257,10 +257,11 @@ def salesgate_register_adapters(register: Callable[[str, type], None]) -> None:
 def salesgate_register_commands(cli: click.Group) -> None:
     """Add commands to the ``salesgate`` command, as ``llm``'s ``register_commands`` does.
 
-    Called once per run of ``salesgate`` that needs more than the core commands (``--help``, or
-    a command the core does not have), before the command line is parsed. The store's ``db``,
-    ``approvals`` and ``audit`` groups and ``demo`` are added this way (``salesgate.defaults``);
-    an installed package adds its own through the ``salesgate`` entry-point group.
+    Called once per run of ``salesgate`` that needs more than the core commands (``--help``, or a
+    command the core does not have), before that command's arguments are parsed. The store's
+    ``db``, ``approvals`` and ``audit`` groups and ``demo`` are added this way
+    (``salesgate.defaults``); an installed package adds its own through the ``salesgate``
+    entry-point group.
 
     :param cli: a click group: add to it with ``@cli.command()``, ``@cli.group()`` or
         ``cli.add_command(...)``. A command name that is already taken (by the core, a built-in
