@@ -51,9 +51,8 @@ def _run_import_linter() -> subprocess.CompletedProcess[str]:
 
 # Strict: each marker fails as soon as the imports it names are gone, so it is removed with them.
 PENDING_CONTRACTS = pytest.mark.xfail(strict=True, reason=(
-    "pending other issue-11 branches: salesgate.gate names salesgate_adapters.store's Store and Reservation "
-    "(the ports branch moves them to salesgate.ports), salesgate.hookspecs names evaluation's DecisionContext "
-    "(the plugin-contract branch moves it to salesgate.context)"))
+    "pending the plugin-contract branch: salesgate.hookspecs names evaluation's DecisionContext, which it "
+    "moves to the contract layer (salesgate.context)"))
 PENDING_CYCLES = pytest.mark.xfail(strict=True, reason=(
     "pending the plugin-contract branch: salesgate.evaluation <-> salesgate.policy.compiler"))
 

@@ -23,9 +23,11 @@ from typing import Any
 
 import pytest
 
-from salesgate.engine import durable as durable_module
 from salesgate.engine.base import EngineRule, Match, Scope, Stage
-from salesgate.engine.durable import ALTERNATIVE_BUDGET, DurableBackend, fnv1_32, scaled
+from salesgate.engine.durable import DurableBackend
+from salesgate.engine.durable import sessions as durable_module
+from salesgate.engine.durable.encoding import scaled
+from salesgate.engine.durable.limits import ALTERNATIVE_BUDGET, fnv1_32
 from salesgate.engine.python import PythonBackend
 from salesgate.errors import EngineError
 from salesgate.facts import FactSet, FactValues

@@ -6,7 +6,18 @@ The public surface is re-exported here; everything else is an implementation det
 from __future__ import annotations
 
 from .decisions import Approval, Decision, Notification, Outcome, PolicyRef, Reason, TraceEntry, combine
-from .errors import AdapterError, EngineError, FactsError, PluginError, PolicyError, PolicyProblem, SalesgateError
+from .errors import (
+    AdapterError,
+    ApprovalError,
+    EngineError,
+    FactsError,
+    PluginError,
+    PolicyError,
+    PolicyProblem,
+    ReservationError,
+    SalesgateError,
+    StoreError,
+)
 from .evaluation import DecisionContext
 from .gate import BackendName, Gate, GateClosedError
 from .hooknames import HOOKS, Hook
@@ -23,6 +34,16 @@ from .models import (
     ReturnRequest,
 )
 from .policy.compiler import Policy, load_policy
+from .records import (
+    ApprovalRequest,
+    ApprovalStatus,
+    AuditEntry,
+    AuditReport,
+    RecordedDecision,
+    Reservation,
+    ReserveResult,
+    RoleMember,
+)
 from .reload import PolicyReloader, ReloadResult
 from .seed import seed_policy_path
 from .simulation import simulate
@@ -33,6 +54,11 @@ __all__ = [
     "HOOKS",
     "AdapterError",
     "Approval",
+    "ApprovalError",
+    "ApprovalRequest",
+    "ApprovalStatus",
+    "AuditEntry",
+    "AuditReport",
     "BackendName",
     "CreditExposure",
     "Customer",
@@ -57,10 +83,16 @@ __all__ = [
     "PolicyReloader",
     "Product",
     "Reason",
+    "RecordedDecision",
     "ReloadResult",
+    "Reservation",
+    "ReservationError",
+    "ReserveResult",
     "ReturnFacts",
     "ReturnRequest",
+    "RoleMember",
     "SalesgateError",
+    "StoreError",
     "TraceEntry",
     "__version__",
     "combine",

@@ -86,6 +86,25 @@ class EngineError(SalesgateError):
     """The rule engine failed while deciding; the gate turns it into a safe decision."""
 
 
+class StoreError(SalesgateError):
+    """salesgate's own records (decision log, approvals, reservations) could not be read or written:
+    the database down, slow, or holding garbage.
+
+    Not an :class:`AdapterError`: "our database is down" is not "the ERP is down", and an ERP may want
+    to page different people for each. The gate answers both by its failure mode all the same.
+    Messages name what failed and the driver's first line of explanation, never a password.
+    """
+
+
+class ReservationError(StoreError):
+    """A reservation change that is not allowed (confirming a cancelled reservation, or an order whose latest
+    credit check blocks). The store answered: retrying the same call does not help."""
+
+
+class ApprovalError(SalesgateError):
+    """An approval action that is not allowed (wrong role, wrong turn, own order, expired, nothing pending)."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """The closest choice to a misspelt word, or None when nothing is close enough to help."""
     options = list(choices)

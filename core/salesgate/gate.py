@@ -6,24 +6,21 @@ import inspect
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
-
-from pydantic import TypeAdapter, ValidationError
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import defaults
+from .completion import OrderInput, ReturnInput, checked_subject, complete, subject_of, with_reserved
 from .deadline import Backlog, Deadline, Stragglers, Workers
 from .decisions import Decision, Outcome, Reason
 from .engine.base import Backend
 from .engine.python import PythonBackend
-from .errors import AdapterError, FactsError, PluginError, SalesgateError, did_you_mean
+from .errors import AdapterError, FactsError, PluginError, SalesgateError, StoreError, did_you_mean
 from .evaluation import DecisionContext
 from .hooknames import HOOKS, Hook
 from .logs import get_logger
-from .models import STORABLE_TEXT, CreditExposure, Order, OrderFacts, OrderLine, ReturnFacts, ReturnRequest
-from .money import normalise_scale
+from .models import OrderFacts, ReturnFacts
 from .plugins import Hooks, build_plugin_manager
 from .policy.compiler import Policy, load_policy
 from .redaction import redact
@@ -31,7 +28,8 @@ from .reload import PolicyReloader, ReloadResult
 from .seed import seed_policy_path
 
 if TYPE_CHECKING:
-    from salesgate_adapters.store import Reservation, Store
+    from .ports import Store
+    from .records import Reservation
 
 logger = get_logger("salesgate")
 
@@ -39,8 +37,6 @@ BackendName = Literal["durable", "python"]
 MAX_ABANDONED_CALLS = 16
 """Calls a gate stopped waiting for that may still hold a thread (each on a database answering no one, until
 the store's or adapter's own timeout cuts its connection) before new decisions are answered at once."""
-OrderInput = OrderFacts | Mapping[str, Any]
-ReturnInput = ReturnFacts | Mapping[str, Any]
 
 
 def make_backend(name: BackendName, policy: Policy) -> Backend:
@@ -94,31 +90,6 @@ class _Loaded:
                          DecisionContext(self.policy, self.backend, True))
 
 
-def _format_validation(exc: ValidationError, what: str) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"])
-        message = _text_refused(err) or err["msg"]
-        parts.append(f"{where}: {message}" if where else message)
-    more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
-    return f"invalid {what}: " + "; ".join(parts) + more
-
-
-def _text_refused(err: Any) -> str | None:
-    """Say which character of a text fact no database can store, and where (see STORABLE_TEXT)."""
-    value = err.get("input")
-    if not isinstance(value, str):
-        return None
-    if err["type"] == "string_unicode":
-        for at, char in enumerate(value, 1):
-            if "\ud800" <= char <= "\udfff":
-                return (f"holds a lone surrogate ({char!a}) at character {at}, which is not Unicode text and "
-                        "cannot be stored: send the text as valid UTF-8")
-    if err["type"] == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == STORABLE_TEXT:
-        return f"holds a NUL character (\\x00) at character {value.index(chr(0)) + 1}, which a database cannot store"
-    return None
-
-
 class Gate:
     """Decides orders and returns by a policy, through plugins.
 
@@ -133,7 +104,8 @@ class Gate:
     with the reason, ``open`` answers ``warn``. Invalid facts are the caller's error and raise
     :class:`FactsError` instead.
 
-    ``store`` (a :class:`~salesgate_adapters.store.Store` or a database URL) keeps the decision log,
+    ``store`` (a :class:`~salesgate_adapters.store.Store`, any other :class:`~salesgate.ports.Store` such as
+    a ``MemoryStore``, or a database URL) keeps the decision log,
     approval requests and credit reservations (``check_credit(..., reserve=True)``); see
     docs/store.md. ``timeout`` (seconds; default: the store's timeout when there is a store) bounds
     loading facts, reserving and recording together: past it the gate answers by its failure mode
@@ -405,10 +377,10 @@ class Gate:
         """The ERP committed the order: its reservation stops counting (the ERP's open orders count it).
 
         Call it after the ERP's commit. Idempotent; ``None`` if the order holds no reservation.
-        Raises :class:`AdapterError` when the store fails or misses the deadline: retry it; until it
-        succeeds the amount is held, never lost (see docs/store.md). Refused (``ReservationError``, an
-        AdapterError a retry does not cure) when the reservation is cancelled or the order's latest credit
-        check blocks: re-check the order, or cancel it.
+        Raises :class:`StoreError` when the store fails (:class:`AdapterError` when it misses the
+        deadline): retry it; until it succeeds the amount is held, never lost (see docs/store.md). Refused
+        (``ReservationError``, a StoreError a retry does not cure) when the reservation is cancelled or
+        the order's latest credit check blocks: re-check the order, or cancel it.
         """
         store = self._require_store()
         return self._deadline().run("confirming a reservation", lambda _abandoned: store.confirm(order_id))
@@ -463,7 +435,7 @@ class Gate:
                 deadline: Deadline) -> Decision:
         model: OrderFacts | ReturnFacts | None = None
         recorded_by: tuple[str, ...] = ()
-        subject = _checked_subject(hook, facts)  # before any adapter: a fallback must be loggable too
+        subject = checked_subject(hook, facts)  # before any adapter: a fallback must be loggable too
         try:
             model = self._load_facts(hook, facts, deadline, reserve)
         except FactsError:
@@ -478,7 +450,7 @@ class Gate:
                 else:
                     decision = self._hooks.decide(hook, model, context)
             except Exception as exc:  # An ERP must never be broken by salesgate: answer safely instead.
-                decision = self._failed(hook, _subject_of(model), context, exc)
+                decision = self._failed(hook, subject_of(model), context, exc)
         if self._store is None:
             # nothing to wait for that salesgate knows of: no thread hand-off (about 1 ms)
             self._hooks.record_decision(decision, model, skip=recorded_by)
@@ -535,12 +507,7 @@ class Gate:
         load_exposure = isinstance(facts, Mapping) and "exposure" not in facts
 
         def decide(reserved: Decimal) -> tuple[Decision, OrderFacts]:
-            exposure = model.exposure
-            if load_exposure:
-                exposure = self._hooks.load_exposure(customer_id) or CreditExposure()
-            # the store's sum is Numeric(18, 4): at the scale of money, as a validated fact would be
-            held = exposure.model_copy(update={"reserved": normalise_scale(reserved)})
-            final = model.model_copy(update={"exposure": held})
+            final = with_reserved(model, reserved, self._hooks if load_exposure else None)
             return self._hooks.decide("credit_check", final, context), final
 
         def counted(order_ids: list[str]) -> list[str] | None:
@@ -551,101 +518,9 @@ class Gate:
         return result.decision, result.facts if isinstance(result.facts, OrderFacts) else model
 
     def facts_for(self, hook: Hook, facts: OrderInput | ReturnInput) -> OrderFacts | ReturnFacts:
-        """Validate facts once (models pass through), filling missing parts from adapters."""
-        if hook == "return_handling":
-            if isinstance(facts, ReturnFacts):
-                return facts
-            if isinstance(facts, OrderFacts):
-                raise FactsError("return_handling decides returns; pass return facts, not an order")
-            if not isinstance(facts, Mapping):
-                raise FactsError("return_handling takes return facts: a ReturnFacts or a dict with 'return', got "
-                                 f"{type(facts).__name__}")
-            data = dict(facts)
-            request = data.get("return")
-            if isinstance(request, Mapping):
-                data["return"] = request = self._complete_return(dict(request))
-            if "customer" not in data and request is not None:
-                customer_id = request.get("customer_id", "") if isinstance(request, Mapping) else getattr(
-                    request, "customer_id", ""
-                )
-                data["customer"] = self._load_customer(str(customer_id), "return")
-            returns: ReturnFacts = _validate(ReturnFacts, data, "return facts")
-            return returns
-        if isinstance(facts, OrderFacts):
-            return facts
-        if isinstance(facts, ReturnFacts):
-            raise FactsError(f"{hook} decides orders; pass order facts, not a return")
-        if not isinstance(facts, Mapping):
-            raise FactsError(f"{hook} takes order facts: an OrderFacts or a dict with 'order', got "
-                             f"{type(facts).__name__}")
-        order: OrderFacts = _validate(OrderFacts, self._complete_order(dict(facts)), "order facts")
-        return order
-
-    def _load_customer(self, customer_id: str, where: str = "order") -> Any:
-        if not customer_id:
-            raise FactsError(f"invalid {where} facts: {where}.customer_id: Field required (or pass 'customer')")
-        customer = self._hooks.load_customer(customer_id)
-        if customer is None:
-            raise FactsError(f"no facts for customer {customer_id!r}: pass 'customer' or install an adapter "
-                             "that knows the customer")
-        return customer
-
-    def _complete_return(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Fill a return given by order, product and date from the delivery it refers to.
-
-        ``requested_on`` is input only: it dates the request so that days since delivery can be
-        counted, and is never a fact. Values the caller passed win over the delivery's.
-        """
-        requested_on = request.pop("requested_on", None)
-        if all(key in request for key in _DELIVERY_FIELDS):
-            return request
-        order_id, sku = str(request.get("original_order_id") or ""), str(request.get("sku") or "")
-        delivery = self._hooks.load_delivery(order_id, sku) if order_id and sku else None
-        if delivery is None:
-            raise FactsError(f"no delivery of {sku!r} on order {order_id!r}: pass {', '.join(_DELIVERY_FIELDS)} "
-                             "or install an adapter that knows the delivery")
-        customer_id = request.get("customer_id")
-        if delivery.customer_id is not None and customer_id is not None and customer_id != delivery.customer_id:
-            raise FactsError(f"return for customer {customer_id!r} names order {order_id!r}, which was sold to "
-                             f"{delivery.customer_id!r}")
-        request.setdefault("unit_price", delivery.unit_price)
-        request.setdefault("delivered_qty", delivery.delivered_qty)
-        request.setdefault("already_returned_qty", delivery.already_returned_qty)
-        if delivery.invoice_id is not None:
-            request.setdefault("invoice_id", delivery.invoice_id)
-        if "days_since_delivery" not in request:
-            request["days_since_delivery"] = _days_between(delivery.delivered_on, requested_on, order_id)
-        return request
-
-    def _complete_order(self, data: dict[str, Any]) -> dict[str, Any]:
-        if "order" not in data:
-            raise FactsError("order facts need an 'order' (and usually 'customer', 'products', 'exposure')")
-        order = data["order"]
-        if isinstance(order, str):
-            loaded = self._hooks.load_order(order)
-            if loaded is None:
-                raise FactsError(f"no order {order!r}: pass the order document or install an adapter that knows it")
-            data["order"] = order = loaded
-        if not isinstance(order, Mapping | Order):
-            raise FactsError(f"invalid order facts: order: expected an object (or an order id to load), got "
-                             f"{type(order).__name__}")
-        customer_id = order.customer_id if isinstance(order, Order) else str(order.get("customer_id", ""))
-        if "customer" not in data:
-            data["customer"] = self._load_customer(customer_id)
-        if "exposure" not in data:
-            exposure = self._hooks.load_exposure(customer_id)
-            if exposure is not None:
-                data["exposure"] = exposure
-        if "products" not in data:
-            lines = order.lines if isinstance(order, Order) else order.get("lines") or []
-            if not isinstance(lines, list | tuple) or not all(isinstance(ln, Mapping | OrderLine) for ln in lines):
-                raise FactsError("invalid order facts: order.lines: expected a list of lines, each an object with "
-                                 "line_no, sku, qty and unit_price")
-            skus = sorted({(ln.sku if isinstance(ln, OrderLine) else str(ln.get("sku"))) for ln in lines})
-            products = self._hooks.load_products(skus) if skus else None
-            if products is not None:
-                data["products"] = products
-        return data
+        """Validate facts once (models pass through), filling missing parts from adapters
+        (:func:`salesgate.completion.complete`)."""
+        return complete(hook, facts, self._hooks)
 
     def _failed(self, hook: Hook, subject: str, context: DecisionContext, exc: Exception, *,
                 cause: str | None = None) -> Decision:
@@ -662,7 +537,9 @@ class Gate:
         if cause is not None:
             cause = f"{cause} unavailable"
         else:
-            cause = f"{_DATA[hook]} unavailable" if isinstance(exc, AdapterError) else "salesgate could not decide"
+            # The ERP's adapter or salesgate's own store: either way the hook's data could not be had.
+            cause = (f"{_DATA[hook]} unavailable" if isinstance(exc, AdapterError | StoreError)
+                     else "salesgate could not decide")
         message = (f"{cause} ({what}); held for review (failure mode: closed)"
                    if mode == "closed" else
                    f"{cause} ({what}); let through unchecked (failure mode: open)")
@@ -710,85 +587,9 @@ def _seconds(timeout: object) -> float | None:
     return float(timeout)
 
 
-_DELIVERY_FIELDS = ("unit_price", "delivered_qty", "days_since_delivery")
-
-
-def _days_between(delivered_on: date, requested_on: object, order_id: str) -> int:
-    """Whole days from delivery to the request; the request must be dated and not precede delivery."""
-    if requested_on is None:
-        raise FactsError("a return without days_since_delivery needs requested_on (YYYY-MM-DD), the date of the "
-                         "request, to count the days since delivery")
-    if isinstance(requested_on, datetime):
-        day = requested_on.date()
-    elif isinstance(requested_on, date):
-        day = requested_on
-    else:
-        try:
-            day = datetime.fromisoformat(str(requested_on)).date()
-        except ValueError:
-            raise FactsError(f"return.requested_on: {requested_on!r} is not a date (YYYY-MM-DD)") from None
-    days = (day - delivered_on).days
-    if days < 0:
-        raise FactsError(f"return.requested_on {day.isoformat()} is before the delivery of order {order_id!r} "
-                         f"on {delivered_on.isoformat()}")
-    return days
-
-
 _DATA: dict[Hook, str] = {
     "order_approval": "credit data",  # customer and exposure: what an approval most depends on
     "credit_check": "credit data",
     "pricing": "pricing data",
     "return_handling": "return data",
 }
-
-
-def _subject_of(facts: OrderFacts | ReturnFacts) -> str:
-    """The order or return id of validated facts, for a fallback decision."""
-    return facts.order.id if isinstance(facts, OrderFacts) else facts.return_request.id
-
-
-def _id_rules(model: type[Order] | type[ReturnRequest]) -> TypeAdapter[str]:
-    """The rules of ``model.id``, taken from the fact model itself (text, 1 to MAX_ID characters, no NUL,
-    no lone surrogate), so that raw input is held to exactly what validation will ask."""
-    field = model.model_fields["id"]
-    annotated: Any = Annotated[(field.annotation, *field.metadata)]
-    return TypeAdapter(annotated)
-
-
-_ID_RULES = {"order": _id_rules(Order), "return": _id_rules(ReturnRequest)}
-
-
-def _checked_subject(hook: Hook, facts: object) -> str:
-    """The order or return id a fallback decision is about, from a model or from raw input; raw ids are
-    checked first, by the fact models' rules.
-
-    An adapter can fail before the facts are validated; the failure mode then answers about the id
-    as given, and that answer must be logged like any other. An id the store cannot hold (too long,
-    a NUL, a lone surrogate) would leave the answer unlogged, so it is refused as the caller's error,
-    naming the field, before any adapter runs. A missing id is left to validation: "unknown" is logged.
-    """
-    if isinstance(facts, OrderFacts | ReturnFacts):
-        return _subject_of(facts)
-    key = "return" if hook == "return_handling" else "order"
-    value = facts.get(key) if isinstance(facts, Mapping) else None
-    if isinstance(value, Order | ReturnRequest):
-        return value.id
-    if isinstance(value, str):
-        field_name, raw = f"{key} (the {key} id)", value  # an order given by id, to be loaded by an adapter
-    elif isinstance(value, Mapping) and "id" in value:
-        field_name, raw = f"{key}.id", value["id"]
-    else:
-        return "unknown"
-    try:
-        checked: str = _ID_RULES[key].validate_python(raw)
-    except ValidationError as exc:
-        refused = exc.errors()[0]
-        raise FactsError(f"invalid {key} facts: {field_name}: {_text_refused(refused) or refused['msg']}") from None
-    return checked
-
-
-def _validate(model: type[OrderFacts] | type[ReturnFacts], data: Mapping[str, Any], what: str) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise FactsError(_format_validation(exc, what)) from None

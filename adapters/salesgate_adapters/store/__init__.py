@@ -1,5 +1,8 @@
 """salesgate's own tables: decision log, approval workflow, audit log and credit reservations.
 
+``Store`` keeps them in a SQL database; ``MemoryStore`` in memory (tests, embedders). Both implement
+the ports of :mod:`salesgate.ports` and follow the rules of :mod:`salesgate.workflow`.
+
 >>> store = Store("postgresql+psycopg://salesgate@db/erp")   # doctest: +SKIP
 >>> store.upgrade()                                           # doctest: +SKIP
 >>> gate = Gate.from_path("rules/", store=store, timeout=2)   # doctest: +SKIP
@@ -10,8 +13,10 @@ Tables are created and migrated by Alembic (``salesgate db upgrade``); see docs/
 
 from __future__ import annotations
 
-from .approvals import ApprovalError, ApprovalRules, acting_as
-from .connection import StoreError
+from salesgate.errors import ApprovalError, ReservationError, StoreError
+from salesgate.workflow import ApprovalRules, acting_as
+
+from .memory import MemoryStore
 from .plugin import StoreRecorder
 from .records import (
     ApprovalRequest,
@@ -26,7 +31,7 @@ from .records import (
     canonical_json,
     inputs_digest,
 )
-from .store import SCHEMA_ENV, URL_ENV, ReservationError, Store, StoreNotUpgraded
+from .store import SCHEMA_ENV, URL_ENV, Store, StoreNotUpgraded
 
 __all__ = [
     "SCHEMA_ENV",
@@ -37,6 +42,7 @@ __all__ = [
     "ApprovalStatus",
     "AuditEntry",
     "AuditReport",
+    "MemoryStore",
     "RecordedDecision",
     "Reservation",
     "ReservationError",

@@ -28,7 +28,8 @@ from sqlalchemy import Row, Text, func, insert, select, type_coerce, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
-from .connection import StoreError
+from salesgate.errors import StoreError
+
 from .records import ApprovalRequest, AuditEntry, AuditReport, canonical_json, normal_id, request_from_row
 from .tables import approval_requests, audit_head, audit_log, decisions, role_members
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
-from salesgate.errors import AdapterError
+from salesgate.errors import StoreError
 from salesgate.redaction import redact, redact_url, secrets_in
 
 from ..sql.engine import DEFAULT_DRIVERS, SUPPORTED, unknown_type
@@ -33,13 +33,6 @@ T = TypeVar("T")
 RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 RETRY_MYSQL_ERRORS = frozenset({1213})
 DRIVERS = {"postgresql": "psycopg[binary]", "mysql": "PyMySQL", "mariadb": "PyMySQL"}
-
-
-class StoreError(AdapterError):
-    """salesgate's own tables could not be read or written (database down, slow, or holding garbage).
-
-    Messages name what failed and the driver's first line of explanation, never a password.
-    """
 
 
 def make_engine(url: str | URL, timeout: float | None, **options: Any) -> Engine:

@@ -15,7 +15,7 @@ from sqlalchemy import Column, Table, select
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Connection
 
-from .connection import StoreError
+from salesgate.errors import StoreError
 
 
 class MissingLockRow(Exception):

@@ -7,8 +7,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -21,13 +20,17 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql import Select
 
 from salesgate.decisions import Decision, Outcome
+from salesgate.errors import StoreError
+from salesgate.ports import CountedOrders, Decide
+from salesgate.workflow import reservations as accounting
+from salesgate.workflow.approvals import Action
+from salesgate.workflow.identities import key
 
 from ..deadlines import CallDeadlines, Overrun
 from . import approvals, audit, locks, migrate
 from .approvals import ApprovalRules, current_actor
 from .audit import FAILURE_IN_LOG
 from .connection import (
-    StoreError,
     Timeouts,
     create_schema,
     describe,
@@ -59,10 +62,6 @@ SCHEMA_ENV = "SALESGATE_DATABASE_SCHEMA"
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_TTL = timedelta(hours=24)
 SNAPSHOT = "REPEATABLE READ"
-Decide = Callable[[Decimal], Decision | tuple[Decision, Any]]
-"""Called with the customer's reserved amount, inside the lock; returns the decision, or the decision
-and the facts it was made on (for the decision log's inputs digest)."""
-CountedOrders = Iterable[str] | Callable[[list[str]], Iterable[str] | None]
 
 
 class _Raised(Exception):
@@ -75,16 +74,6 @@ class _Raised(Exception):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def key(value: str) -> str:
-    """An order, return or customer id as the store keys and compares it: without trailing spaces.
-
-    MariaDB's ``utf8mb4_bin`` compares ``"SO-9 "`` equal to ``"SO-9"`` (PAD SPACE, as SQL compares
-    ``CHAR`` columns an ERP may pad), PostgreSQL and SQLite do not: dropped at the store's boundary,
-    the two are one order on every database, rather than one on MariaDB (where deciding one voided the
-    other's approvals) and two elsewhere."""
-    return value.rstrip(" ") if isinstance(value, str) else value
 
 
 class Store:
@@ -336,7 +325,7 @@ class Store:
         reject their own order). Audited."""
         return self._act("reject", subject, user, role, hook, comment, now)
 
-    def _act(self, action: str, subject: str, user: str, role: str | None, hook: str | None, comment: str | None,
+    def _act(self, action: Action, subject: str, user: str, role: str | None, hook: str | None, comment: str | None,
              now: datetime | None) -> ApprovalRequest:
         when, subject = now or utcnow(), key(subject)
         user = approvals.user_id(user)  # refused before anything is written, the sweep included
@@ -450,8 +439,7 @@ class Store:
         customer_id, order_id = key(customer_id), key(order_id)
         _fits(customer_id, "customer id")
         _fits(order_id, "order id")
-        if not isinstance(amount, Decimal) or amount < 0:
-            raise ValueError(f"amount must be a Decimal of at least 0, got {amount!r}")
+        accounting.checked_amount(amount)
         ttl = expires_in if expires_in is not None else self.reservation_ttl
         try:
             return self._locking(
@@ -478,28 +466,26 @@ class Store:
         # The same order for the same amount may be a retry: replayed below, but only if the facts are still
         # those the recorded decision was made on. An amended amount (confirmed or not) is decided again: a
         # confirmed order raised from 100 to 900,000 must not pass unchecked.
-        same_amount = existing is not None and existing.amount == amount and (
-            existing.status == "confirmed" or existing.counts(now))
+        same_amount = accounting.may_replay(existing, amount, now)
         active = {row.order_id: _money(row.amount) for row in conn.execute(
             select(held.order_id, held.amount)
             .where(held.customer_id == customer_id, held.status == "reserved", held.expires_at > now,
                    held.order_id != order_id)
         )}
-        counted = _outside(lambda: _counted(counted_orders, sorted(active))) & active.keys()
+        counted = _outside(lambda: accounting.counted_orders(counted_orders, sorted(active))) & active.keys()
         if counted:
             conn.execute(update(credit_reservations)
                          .where(held.order_id.in_(sorted(counted)), held.status == "reserved")
                          .values(status="confirmed", updated_at=now))
-        reserved = sum((value for key, value in active.items() if key not in counted), Decimal(0))
+        reserved = accounting.uncounted_total(active, counted)
         _check(cancelled)
         answer = _outside(lambda: decide(reserved))
         decision, facts = answer if isinstance(answer, tuple) else (answer, None)
-        # A retry only while the hold's decision is still the order's latest credit check: once a later check
-        # (a block) spoke, answering the older pass again would leave the block the latest word on the order.
+        # A retry only while the hold's decision is still the order's latest credit check (see is_replay).
         latest = _latest_credit_check(conn, order_id) if same_amount else None
         if same_amount and existing is not None and latest is not None and latest[0] == existing.decision_id:
             recorded = self._recorded(conn, existing.decision_id)
-            if recorded.inputs_digest == inputs_digest(facts) and _same_answer(recorded.decision, decision):
+            if accounting.is_replay(existing, latest[0], recorded, inputs_digest(facts), decision):
                 _begin_commit(cancelled)
                 return ReserveResult(decision=recorded.decision, reservation=existing, replayed=True,
                                      reserved=reserved, decision_id=existing.decision_id, facts=facts)
@@ -508,19 +494,12 @@ class Store:
         decision_id = self._insert_decision(conn, decision, facts, now, current_actor(), create_lock=True)
         # A rejected order (this very version) holds nothing: the rejection released its credit and stays in force.
         refused = decision.failure is None and approvals.rejected_in_force(conn, order_id, approval_digest(facts))
-        reservation = existing if existing is not None and existing.counts(now) and not refused else None
-        if decision.outcome is not Outcome.block and not refused:
-            # A confirmed order decided again for the same amount stays confirmed: the ERP counts it already.
-            status = "confirmed" if same_amount and existing is not None and existing.status == "confirmed" \
-                else "reserved"
-            reservation = Reservation(
-                id=existing.id if existing is not None else str(uuid.uuid4()), customer_id=customer_id,
-                order_id=order_id, amount=amount, status=status, outcome=decision.outcome,
-                created_at=existing.created_at if existing is not None else now, updated_at=now,
-                expires_at=now + ttl, policy_hash=decision.policy.hash, decision_id=decision_id,
-            )
-            values = {"amount": amount, "status": status, "outcome": decision.outcome.value, "updated_at": now,
-                      "expires_at": reservation.expires_at, "policy_hash": reservation.policy_hash,
+        reservation, write = accounting.held_after(
+            existing, customer_id=customer_id, order_id=order_id, amount=amount, decision=decision,
+            decision_id=decision_id, refused=refused, replayable=same_amount, ttl=ttl, now=now)
+        if write and reservation is not None:
+            values = {"amount": amount, "status": reservation.status, "outcome": decision.outcome.value,
+                      "updated_at": now, "expires_at": reservation.expires_at, "policy_hash": reservation.policy_hash,
                       "decision_id": decision_id}
             if existing is not None:
                 conn.execute(update(credit_reservations).where(held.id == existing.id).values(**values))
@@ -555,21 +534,22 @@ class Store:
     def reserved_amount(self, customer_id: str, *, now: datetime | None = None) -> Decimal:
         """What the customer's active reservations hold at ``now``."""
         when = now or utcnow()
-        return sum((r.amount for r in self.reservations(customer_id, "reserved") if r.counts(when)), Decimal(0))
+        return accounting.reserved_amount(self.reservations(customer_id, "reserved"), when)
 
     def confirm(self, order_id: str, *, now: datetime | None = None) -> Reservation | None:
         """The ERP confirmed the order: it now counts in the ERP's open orders, so the reservation stops counting.
 
-        Idempotent. ``None`` when the order holds no reservation. Raises :class:`ReservationError` when the
-        reservation is cancelled, or when the order's latest credit check (of the policy's, fallbacks passed
-        over) blocks: a block leaves the earlier hold in place (over-held, never under-held), but it is no
-        pass to confirm; re-check the order (a pass moves the hold onto it) or cancel it.
+        Idempotent. ``None`` when the order holds no reservation. Raises
+        :class:`~salesgate.errors.ReservationError` when the reservation is cancelled, or when the order's
+        latest credit check (of the policy's, fallbacks passed over) blocks: a block leaves the earlier
+        hold in place (over-held, never under-held), but it is no pass to confirm; re-check the order (a
+        pass moves the hold onto it) or cancel it.
         """
-        return self._transition(order_id, "confirmed", {"reserved", "expired"}, now)
+        return self._transition(order_id, "confirmed", now)
 
     def cancel(self, order_id: str, *, now: datetime | None = None) -> Reservation | None:
         """The order will not be entered (or was cancelled): release its credit. Idempotent."""
-        return self._transition(order_id, "cancelled", {"reserved", "expired", "confirmed"}, now)
+        return self._transition(order_id, "cancelled", now)
 
     def expire(self, now: datetime | None = None) -> int:
         """Mark reservations past their expiry as expired; returns how many. (They stop counting at
@@ -584,7 +564,7 @@ class Store:
 
         return self._write(run, "expiring reservations")
 
-    def _transition(self, order_id: str, status: str, allowed: set[str], now: datetime | None) -> Reservation | None:
+    def _transition(self, order_id: str, status: str, now: datetime | None) -> Reservation | None:
         when, order_id = now or utcnow(), key(order_id)
         held = credit_reservations.c
 
@@ -599,19 +579,13 @@ class Store:
             if row is None:  # pragma: no cover - reservations are never deleted
                 return None
             current = _reservation(row)
-            if current.status not in allowed and current.status != status:
-                raise ReservationError(f"the reservation of order {order_id!r} is {current.status}; "
-                                       f"it cannot become {status}")
-            if status == "confirmed":  # under the customer's lock: no re-check of the order can slip in between
-                latest = _latest_credit_check(conn, order_id)
-                if latest is not None and latest[1] == Outcome.block.value:
-                    raise ReservationError(f"order {order_id!r} cannot be confirmed: its latest credit check "
-                                           f"blocks (decision {latest[0]}); re-check it, or cancel it")
-            if current.status == status:
-                return current
-            conn.execute(update(credit_reservations).where(held.id == current.id)
-                         .values(status=status, updated_at=when))
-            return replace(current, status=status, updated_at=when)
+            # under the customer's lock: no re-check of the order can slip in between
+            latest = _latest_credit_check(conn, order_id) if status == "confirmed" else None
+            changed = accounting.transition(current, status, when, latest_check=latest)
+            if changed is not current:
+                conn.execute(update(credit_reservations).where(held.id == current.id)
+                             .values(status=status, updated_at=when))
+            return changed
 
         return self._locking(run, f"marking the reservation of order {order_id} {status}")
 
@@ -674,17 +648,6 @@ class Store:
 
         return self._bounded(lambda: retrying(once, what=what, attempts=self.attempts, url=self.engine.url,
                                               remaining=self._deadlines.remaining), what)
-
-
-def _same_answer(recorded: Decision, new: Decision) -> bool:
-    """Whether a decision made again says what the recorded one said (same policy, outcome, reasons,
-    approvals and figures): with equal facts it always does, as rules are deterministic."""
-    return bool(recorded.model_dump(mode="json", exclude={"trace"}) == new.model_dump(mode="json", exclude={"trace"}))
-
-
-class ReservationError(StoreError):
-    """A reservation change that is not allowed (confirming a cancelled reservation, or an order whose latest
-    credit check blocks). The database answered: retrying the same call does not help."""
 
 
 def _latest_credit_check(conn: Connection, order_id: str) -> tuple[str, str] | None:
@@ -774,14 +737,6 @@ def _fits(value: str, what: str) -> str:
     if not value or len(value) > NAME:
         raise StoreError(f"{what} must be 1 to {NAME} characters, got {len(value)}")
     return value
-
-
-def _counted(counted_orders: CountedOrders, reserved_ids: list[str]) -> set[str]:
-    if callable(counted_orders):
-        if not reserved_ids:
-            return set()
-        return set(counted_orders(reserved_ids) or ())
-    return set(counted_orders)
 
 
 def _first(conn: Connection, query: Select[Any]) -> Reservation | None:

@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.mysql import LONGTEXT
 
+from salesgate.workflow.identities import ID_LENGTH
+
 from .types import Money, UtcDateTime
 
 PREFIX = "salesgate_"
@@ -35,7 +37,7 @@ VERSION_TABLE = "salesgate_alembic_version"
 MYSQL_OPTIONS: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 ID = 36  # uuid4 text
-NAME = 255  # ERP ids and names
+NAME = ID_LENGTH  # ERP ids and names: 255, the longest id any store keeps
 OUTCOMES = ("allow", "warn", "require_approval", "block")
 APPROVAL_STATUSES = ("pending", "approved", "rejected", "void", "expired")
 DIGEST = 64  # sha256 hex

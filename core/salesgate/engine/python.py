@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +26,7 @@ from ..policy.ir import (
     Or,
     Quantified,
     Ref,
+    arith,
 )
 from .base import EngineRule, Match, Stage, stages_by_name
 
@@ -41,35 +41,6 @@ _COMPARE: dict[CompareOp, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-
-
-def arith(op: str, left: Any, right: Any) -> Any:
-    """Exact arithmetic with the IR's rules: None in, None out; x / 0 is None (missing), and so is
-    a date before 0001-01-01 or after 9999-12-31 (``order.order_date + 3000000``)."""
-    if left is None or right is None:
-        return None
-    if isinstance(left, date):
-        if isinstance(right, date):
-            return (left - right).days
-        days = Decimal(right)
-        if days != days.to_integral_value():
-            return None
-        try:
-            delta = timedelta(days=int(days))
-            return left + delta if op == "+" else left - delta
-        except OverflowError:
-            return None
-    if isinstance(right, date):  # number + date
-        return arith("+", right, left)
-    if op == "+":
-        return left + right
-    if op == "-":
-        return left - right
-    if op == "*":
-        return left * right
-    if right == 0:
-        return None
-    return Decimal(left) / Decimal(right)
 
 
 def compile_expr(expr: Expr) -> Getter:

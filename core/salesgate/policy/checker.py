@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import cast
 
-from ..engine.python import arith
 from ..errors import did_you_mean
 from ..vocabulary import FactInfo
 from . import expressions as ast
@@ -35,6 +34,7 @@ from .ir import (
     Or,
     Quantified,
     Ref,
+    arith,
 )
 from .limits import MAX_DAYS
 

@@ -7,7 +7,8 @@ comparisons, so every backend implements exactly one semantics:
 * a comparison that reads a missing value (``None``) is false, also under ``not``;
   only ``x == None`` / ``x != None`` (:class:`IsNone`) test for absence;
 * ``any`` over an empty list is false, ``all`` over an empty list is true;
-* numbers are exact ``Decimal``/``int``; dates are ``datetime.date``; durations are whole days.
+* numbers are exact ``Decimal``/``int``; dates are ``datetime.date``; durations are whole days;
+  arithmetic is :func:`arith`, the one definition the checker's constant folding and both backends use.
 
 The pure-Python evaluator (:mod:`salesgate.engine.python`) interprets these nodes directly; the
 durable-rules backend (:mod:`salesgate.engine.durable`) translates them into durable's JSON dialect.
@@ -16,7 +17,7 @@ durable-rules backend (:mod:`salesgate.engine.durable`) translates them into dur
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal, TypeAlias
@@ -141,3 +142,32 @@ def walk_refs(node: Cond | Expr) -> list[Ref]:
 
     visit(node)
     return out
+
+
+def arith(op: str, left: Any, right: Any) -> Any:
+    """Exact arithmetic with the IR's rules: None in, None out; x / 0 is None (missing), and so is
+    a date before 0001-01-01 or after 9999-12-31 (``order.order_date + 3000000``)."""
+    if left is None or right is None:
+        return None
+    if isinstance(left, date):
+        if isinstance(right, date):
+            return (left - right).days
+        days = Decimal(right)
+        if days != days.to_integral_value():
+            return None
+        try:
+            delta = timedelta(days=int(days))
+            return left + delta if op == "+" else left - delta
+        except OverflowError:
+            return None
+    if isinstance(right, date):  # number + date
+        return arith("+", right, left)
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if right == 0:
+        return None
+    return Decimal(left) / Decimal(right)

@@ -1,0 +1,284 @@
+"""Fact completion: from what a caller sends to the validated facts a decision reads.
+
+An ERP may send complete facts, or only what it knows: an order by id, an order without its
+customer, exposure or products, a return by order, product and request date. What is missing is
+loaded through the data hooks (the adapters, behind the plugin facade) and the rest derived (the
+days since delivery), then the whole is validated once, here, into :class:`OrderFacts` or
+:class:`ReturnFacts`. Whatever the caller sent wrong is a :class:`FactsError` that names the field
+and says what to pass; an adapter's failure is left to propagate, for the gate's failure mode.
+
+The raw order or return id is checked before anything is loaded (:func:`checked_subject`), so
+that an answer given when an adapter fails can be logged under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Protocol
+
+from pydantic import TypeAdapter, ValidationError
+
+from .errors import FactsError
+from .hooknames import Hook
+from .models import (
+    STORABLE_TEXT,
+    CreditExposure,
+    Customer,
+    Delivery,
+    Order,
+    OrderFacts,
+    OrderLine,
+    Product,
+    ReturnFacts,
+    ReturnRequest,
+)
+from .money import normalise_scale
+
+__all__ = [
+    "FactSource",
+    "OrderInput",
+    "ReturnInput",
+    "checked_subject",
+    "complete",
+    "subject_of",
+    "with_reserved",
+]
+
+OrderInput = OrderFacts | Mapping[str, Any]
+ReturnInput = ReturnFacts | Mapping[str, Any]
+
+
+class FactSource(Protocol):
+    """The data hooks completion loads through: the plugin facade, :class:`salesgate.plugins.Hooks`.
+
+    Each answers None when no adapter knows; an adapter's failure raises (``AdapterError``).
+    """
+
+    def load_customer(self, customer_id: str) -> Customer | None: ...
+
+    def load_exposure(self, customer_id: str) -> CreditExposure | None: ...
+
+    def load_order(self, order_id: str) -> Order | None: ...
+
+    def load_delivery(self, order_id: str, sku: str) -> Delivery | None: ...
+
+    def load_products(self, skus: Sequence[str]) -> list[Product] | None: ...
+
+
+def complete(hook: Hook, facts: OrderInput | ReturnInput, source: FactSource) -> OrderFacts | ReturnFacts:
+    """Validate facts once (models pass through), filling missing parts from ``source``."""
+    if hook == "return_handling":
+        if isinstance(facts, ReturnFacts):
+            return facts
+        if isinstance(facts, OrderFacts):
+            raise FactsError("return_handling decides returns; pass return facts, not an order")
+        if not isinstance(facts, Mapping):
+            raise FactsError("return_handling takes return facts: a ReturnFacts or a dict with 'return', got "
+                             f"{type(facts).__name__}")
+        data = dict(facts)
+        request = data.get("return")
+        if isinstance(request, Mapping):
+            data["return"] = request = _complete_return(dict(request), source)
+        if "customer" not in data and request is not None:
+            customer_id = request.get("customer_id", "") if isinstance(request, Mapping) else getattr(
+                request, "customer_id", ""
+            )
+            data["customer"] = _load_customer(source, str(customer_id), "return")
+        returns: ReturnFacts = _validate(ReturnFacts, data, "return facts")
+        return returns
+    if isinstance(facts, OrderFacts):
+        return facts
+    if isinstance(facts, ReturnFacts):
+        raise FactsError(f"{hook} decides orders; pass order facts, not a return")
+    if not isinstance(facts, Mapping):
+        raise FactsError(f"{hook} takes order facts: an OrderFacts or a dict with 'order', got "
+                         f"{type(facts).__name__}")
+    order: OrderFacts = _validate(OrderFacts, _complete_order(dict(facts), source), "order facts")
+    return order
+
+
+def with_reserved(model: OrderFacts, reserved: Decimal, source: FactSource | None) -> OrderFacts:
+    """The facts a reserving credit check decides on: ``model`` with ``reserved``, the credit held for
+    the customer's other unconfirmed orders, in its exposure.
+
+    With a ``source`` the exposure is loaded afresh (the caller sent none, and under the reservation's
+    lock it is current); without one the caller's own exposure is kept.
+    """
+    exposure = model.exposure
+    if source is not None:
+        exposure = source.load_exposure(model.customer.id) or CreditExposure()
+    # the store's sum is Numeric(18, 4): at the scale of money, as a validated fact would be
+    held = exposure.model_copy(update={"reserved": normalise_scale(reserved)})
+    return model.model_copy(update={"exposure": held})
+
+
+def _load_customer(source: FactSource, customer_id: str, where: str = "order") -> Customer:
+    if not customer_id:
+        raise FactsError(f"invalid {where} facts: {where}.customer_id: Field required (or pass 'customer')")
+    customer = source.load_customer(customer_id)
+    if customer is None:
+        raise FactsError(f"no facts for customer {customer_id!r}: pass 'customer' or install an adapter "
+                         "that knows the customer")
+    return customer
+
+
+def _complete_return(request: dict[str, Any], source: FactSource) -> dict[str, Any]:
+    """Fill a return given by order, product and date from the delivery it refers to.
+
+    ``requested_on`` is input only: it dates the request so that days since delivery can be
+    counted, and is never a fact. Values the caller passed win over the delivery's.
+    """
+    requested_on = request.pop("requested_on", None)
+    if all(key in request for key in _DELIVERY_FIELDS):
+        return request
+    order_id, sku = str(request.get("original_order_id") or ""), str(request.get("sku") or "")
+    delivery = source.load_delivery(order_id, sku) if order_id and sku else None
+    if delivery is None:
+        raise FactsError(f"no delivery of {sku!r} on order {order_id!r}: pass {', '.join(_DELIVERY_FIELDS)} "
+                         "or install an adapter that knows the delivery")
+    customer_id = request.get("customer_id")
+    if delivery.customer_id is not None and customer_id is not None and customer_id != delivery.customer_id:
+        raise FactsError(f"return for customer {customer_id!r} names order {order_id!r}, which was sold to "
+                         f"{delivery.customer_id!r}")
+    request.setdefault("unit_price", delivery.unit_price)
+    request.setdefault("delivered_qty", delivery.delivered_qty)
+    request.setdefault("already_returned_qty", delivery.already_returned_qty)
+    if delivery.invoice_id is not None:
+        request.setdefault("invoice_id", delivery.invoice_id)
+    if "days_since_delivery" not in request:
+        request["days_since_delivery"] = _days_between(delivery.delivered_on, requested_on, order_id)
+    return request
+
+
+def _complete_order(data: dict[str, Any], source: FactSource) -> dict[str, Any]:
+    if "order" not in data:
+        raise FactsError("order facts need an 'order' (and usually 'customer', 'products', 'exposure')")
+    order = data["order"]
+    if isinstance(order, str):
+        loaded = source.load_order(order)
+        if loaded is None:
+            raise FactsError(f"no order {order!r}: pass the order document or install an adapter that knows it")
+        data["order"] = order = loaded
+    if not isinstance(order, Mapping | Order):
+        raise FactsError(f"invalid order facts: order: expected an object (or an order id to load), got "
+                         f"{type(order).__name__}")
+    customer_id = order.customer_id if isinstance(order, Order) else str(order.get("customer_id", ""))
+    if "customer" not in data:
+        data["customer"] = _load_customer(source, customer_id)
+    if "exposure" not in data:
+        exposure = source.load_exposure(customer_id)
+        if exposure is not None:
+            data["exposure"] = exposure
+    if "products" not in data:
+        lines = order.lines if isinstance(order, Order) else order.get("lines") or []
+        if not isinstance(lines, list | tuple) or not all(isinstance(ln, Mapping | OrderLine) for ln in lines):
+            raise FactsError("invalid order facts: order.lines: expected a list of lines, each an object with "
+                             "line_no, sku, qty and unit_price")
+        skus = sorted({(ln.sku if isinstance(ln, OrderLine) else str(ln.get("sku"))) for ln in lines})
+        products = source.load_products(skus) if skus else None
+        if products is not None:
+            data["products"] = products
+    return data
+
+
+_DELIVERY_FIELDS = ("unit_price", "delivered_qty", "days_since_delivery")
+
+
+def _days_between(delivered_on: date, requested_on: object, order_id: str) -> int:
+    """Whole days from delivery to the request; the request must be dated and not precede delivery."""
+    if requested_on is None:
+        raise FactsError("a return without days_since_delivery needs requested_on (YYYY-MM-DD), the date of the "
+                         "request, to count the days since delivery")
+    if isinstance(requested_on, datetime):
+        day = requested_on.date()
+    elif isinstance(requested_on, date):
+        day = requested_on
+    else:
+        try:
+            day = datetime.fromisoformat(str(requested_on)).date()
+        except ValueError:
+            raise FactsError(f"return.requested_on: {requested_on!r} is not a date (YYYY-MM-DD)") from None
+    days = (day - delivered_on).days
+    if days < 0:
+        raise FactsError(f"return.requested_on {day.isoformat()} is before the delivery of order {order_id!r} "
+                         f"on {delivered_on.isoformat()}")
+    return days
+
+
+def subject_of(facts: OrderFacts | ReturnFacts) -> str:
+    """The order or return id of validated facts, for a fallback decision."""
+    return facts.order.id if isinstance(facts, OrderFacts) else facts.return_request.id
+
+
+def _id_rules(model: type[Order] | type[ReturnRequest]) -> TypeAdapter[str]:
+    """The rules of ``model.id``, taken from the fact model itself (text, 1 to MAX_ID characters, no NUL,
+    no lone surrogate), so that raw input is held to exactly what validation will ask."""
+    field = model.model_fields["id"]
+    annotated: Any = Annotated[(field.annotation, *field.metadata)]
+    return TypeAdapter(annotated)
+
+
+_ID_RULES = {"order": _id_rules(Order), "return": _id_rules(ReturnRequest)}
+
+
+def checked_subject(hook: Hook, facts: object) -> str:
+    """The order or return id a fallback decision is about, from a model or from raw input; raw ids are
+    checked first, by the fact models' rules.
+
+    An adapter can fail before the facts are validated; the failure mode then answers about the id
+    as given, and that answer must be logged like any other. An id the store cannot hold (too long,
+    a NUL, a lone surrogate) would leave the answer unlogged, so it is refused as the caller's error,
+    naming the field, before any adapter runs. A missing id is left to validation: "unknown" is logged.
+    """
+    if isinstance(facts, OrderFacts | ReturnFacts):
+        return subject_of(facts)
+    key = "return" if hook == "return_handling" else "order"
+    value = facts.get(key) if isinstance(facts, Mapping) else None
+    if isinstance(value, Order | ReturnRequest):
+        return value.id
+    if isinstance(value, str):
+        field_name, raw = f"{key} (the {key} id)", value  # an order given by id, to be loaded by an adapter
+    elif isinstance(value, Mapping) and "id" in value:
+        field_name, raw = f"{key}.id", value["id"]
+    else:
+        return "unknown"
+    try:
+        checked: str = _ID_RULES[key].validate_python(raw)
+    except ValidationError as exc:
+        refused = exc.errors()[0]
+        raise FactsError(f"invalid {key} facts: {field_name}: {_text_refused(refused) or refused['msg']}") from None
+    return checked
+
+
+def _validate(model: type[OrderFacts] | type[ReturnFacts], data: Mapping[str, Any], what: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise FactsError(_format_validation(exc, what)) from None
+
+
+def _format_validation(exc: ValidationError, what: str) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"])
+        message = _text_refused(err) or err["msg"]
+        parts.append(f"{where}: {message}" if where else message)
+    more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+    return f"invalid {what}: " + "; ".join(parts) + more
+
+
+def _text_refused(err: Any) -> str | None:
+    """Say which character of a text fact no database can store, and where (see STORABLE_TEXT)."""
+    value = err.get("input")
+    if not isinstance(value, str):
+        return None
+    if err["type"] == "string_unicode":
+        for at, char in enumerate(value, 1):
+            if "\ud800" <= char <= "\udfff":
+                return (f"holds a lone surrogate ({char!a}) at character {at}, which is not Unicode text and "
+                        "cannot be stored: send the text as valid UTF-8")
+    if err["type"] == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == STORABLE_TEXT:
+        return f"holds a NUL character (\\x00) at character {value.index(chr(0)) + 1}, which a database cannot store"
+    return None
