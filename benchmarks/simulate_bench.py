@@ -5,7 +5,7 @@
 Writes a JSON Lines file of synthetic orders and returns (seeded, the generator of bench.py,
 kept in the temp directory and reused while the arguments are the same), writes a candidate
 policy that changes a threshold or a rate in **every** rule set of the seed policy (so no hook can
-be answered once for both policies), then times :func:`salesgate.simulate.simulate` replaying the
+be answered once for both policies), then times :func:`salesgate.simulate` replaying the
 file through the seed policy and the candidate on every hook, as ``salesgate simulate`` does.
 The target is under 60 s for 1,000,000 orders on 2 cores.
 """
@@ -32,7 +32,7 @@ for source_root in ("core", "plugins", "adapters", "benchmarks"):
         sys.path.insert(0, str(ROOT / source_root))
 
 from bench import make_customers, make_products, order_document, return_document  # noqa: E402
-from salesgate.simulate import simulate  # noqa: E402
+from salesgate import simulate  # noqa: E402
 
 TARGET_SECONDS = 60.0
 

@@ -40,6 +40,7 @@ SLOW_TESTS = frozenset({
     "tests/test_cli.py::test_python_m_salesgate_prints_utf8_chinese_into_a_pipe_whatever_the_locale",
     "tests/test_code_quality.py::test_mypy_strict_finds_nothing",
     "tests/test_csv_adapter_package.py",
+    "tests/test_entry_points.py::test_an_installed_package_adds_a_command_to_salesgate",
     "tests/test_entry_points.py::test_example_plugin_own_tests_pass",
     "tests/test_entry_points.py::test_installed_plugin_is_discovered_and_takes_part_in_decisions",
     "tests/test_erp_end_to_end.py::test_readme_erp_section_runs_as_written",

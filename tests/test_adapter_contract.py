@@ -19,11 +19,11 @@ import pytest
 from pydantic import BaseModel
 
 from salesgate import hookspecs
-from salesgate.demo import AS_OF, load_demo_company
 from salesgate.errors import AdapterError
 from salesgate.models import Delivery, Order, OrderLine, Product, ReturnRequest
 from salesgate.testing import AdapterContract, refusing_float_money
 from salesgate_adapters import MemoryAdapter
+from salesgate_adapters.demo import AS_OF, load_demo_company
 
 pytest_plugins = ["salesgate.testing", "pytester"]
 
@@ -233,7 +233,7 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
 def test_importing_salesgate_never_needs_pytest() -> None:
     result = _python(
         "import sys; sys.modules['pytest'] = None\n"  # any import of pytest now fails
-        "import salesgate, salesgate.gate, salesgate.demo\n"
+        "import salesgate, salesgate.gate, salesgate_adapters.demo\n"
         "assert 'salesgate.testing' not in sys.modules\n"
     )
     assert result.returncode == 0, result.stderr

@@ -24,10 +24,10 @@ from click.testing import CliRunner, Result
 from fixtures.databases import KINDS, isolated_database
 from salesgate import Gate, Outcome
 from salesgate.cli import cli
-from salesgate.demo import AS_OF, demo_gate, load_demo_company, run_demo
 from salesgate.errors import AdapterError
 from salesgate_adapters import MemoryAdapter
-from salesgate_adapters.demo_erp import create_demo_erp
+from salesgate_adapters.demo import AS_OF, demo_gate, load_demo_company, run_demo
+from salesgate_adapters.demo.erp import create_demo_erp
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"

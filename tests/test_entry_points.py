@@ -85,3 +85,56 @@ def test_example_plugin_own_tests_pass(installed: Path) -> None:
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path}, cwd=EXAMPLE, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+COMMAND_PLUGIN = '''
+import click
+from salesgate import hookimpl
+
+
+class Hello:
+    @hookimpl
+    def salesgate_register_commands(self, cli: click.Group) -> None:
+        @cli.command()
+        @click.argument("name")
+        def hello(name: str) -> None:
+            """Greet NAME from an installed package."""
+            click.echo(f"hello {name}")
+'''
+
+
+def _command_package(site: Path, module_text: str) -> Path:
+    """An installed package (a module and its dist-info) whose entry point adds a command."""
+    (site / "acme_hello.py").write_text(module_text, encoding="utf-8")
+    dist = site / "acme_hello-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-hello\nVersion: 1.0\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text("[salesgate]\nacme_hello = acme_hello:Hello\n", encoding="utf-8")
+    return site
+
+
+def _salesgate(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    path = os.pathsep.join([str(site), str(ROOT / "core"), str(ROOT / "plugins"), str(ROOT / "adapters")])
+    return subprocess.run([sys.executable, "-m", "salesgate", *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": path, "PYTHONIOENCODING": "utf-8"}, check=False)
+
+
+def test_an_installed_package_adds_a_command_to_salesgate(tmp_path: Path) -> None:
+    site = _command_package(tmp_path, COMMAND_PLUGIN)
+    listed = _salesgate(site, "--help")
+    assert listed.returncode == 0, listed.stderr
+    assert "Greet NAME from an installed package." in listed.stdout
+    assert "approvals" in listed.stdout  # the built-in providers' commands are still there
+    ran = _salesgate(site, "hello", "华东")
+    assert (ran.returncode, ran.stdout) == (0, "hello 华东\n"), ran.stderr
+
+
+def test_a_broken_command_package_is_one_line_and_core_commands_still_run(tmp_path: Path) -> None:
+    site = _command_package(tmp_path, COMMAND_PLUGIN + "\nraise RuntimeError('broken on purpose')\n")
+    listed = _salesgate(site, "--help")
+    assert listed.returncode == 2
+    assert listed.stderr.startswith("error: plugin 'acme_hello' (package acme-hello) failed to load")
+    assert "SALESGATE_DISABLE_PLUGINS=acme_hello" in listed.stderr
+    assert listed.stderr.count("\n") == 1, listed.stderr  # one line, no traceback
+    validated = _salesgate(site, "validate", str(ROOT / "rules"))
+    assert validated.returncode == 0, validated.stderr

@@ -24,9 +24,9 @@ from sqlalchemy import text
 from fixtures.databases import KINDS, ScratchDatabase, isolated_database
 from fixtures.erp_schemas import FIXTURES
 from salesgate import Gate, Outcome
-from salesgate.demo import AS_OF, load_demo_company, return_request
 from salesgate.seed import seed_policy_path
-from salesgate_adapters.demo_erp import create_demo_erp
+from salesgate_adapters.demo import AS_OF, load_demo_company, return_request
+from salesgate_adapters.demo.erp import create_demo_erp
 from salesgate_adapters.store import Store, canonical_json
 
 ROOT = Path(__file__).resolve().parents[1]

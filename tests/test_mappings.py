@@ -22,12 +22,13 @@ from sqlalchemy.engine import Engine
 from fixtures.databases import KINDS, ScratchDatabase, isolated_database
 from fixtures.erp_schemas import FIXTURES, TODAY, ErpFixture
 from salesgate import AdapterError, FactsError, Gate, Outcome, load_policy
-from salesgate.demo import AS_OF, load_demo_company, return_request
 from salesgate.models import ReturnFacts
 from salesgate.policy.compiler import Policy
 from salesgate.seed import seed_policy_path
-from salesgate_adapters import MemoryAdapter, demo_erp
-from salesgate_adapters.demo_erp import create_demo_erp, drop_demo_erp
+from salesgate_adapters import MemoryAdapter
+from salesgate_adapters.demo import AS_OF, load_demo_company, return_request
+from salesgate_adapters.demo import erp as demo_erp
+from salesgate_adapters.demo.erp import create_demo_erp, drop_demo_erp
 from salesgate_adapters.sql import SHIPPED, MappingError, SqlAdapter, load_mapping
 from salesgate_adapters.store import Store
 

@@ -17,7 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
+from click.testing import CliRunner
 
 from salesgate import (
     AdapterError,
@@ -41,6 +43,7 @@ from salesgate import (
     hookspecs,
     load_policy,
 )
+from salesgate.cli import plugin_commands
 from salesgate.context import DecisionContext
 from salesgate.decisions import (
     Contribution,
@@ -975,6 +978,61 @@ def test_credit_figures_of_the_wrong_type_are_a_plugin_error(seed: Policy) -> No
     decision = make_gate(seed, plugins=[Broken()]).check_credit(ORDER)
     assert decision.failure is not None
     assert "expected a CreditResult" in decision.failure
+
+
+# -- commands plugins add to the salesgate command ------------------------------------------------------------
+
+
+class AddsHello:
+    @hookimpl
+    def salesgate_register_commands(self, cli: click.Group) -> None:
+        @cli.command()
+        def hello() -> None:
+            """Say hello from a plugin."""
+            click.echo("hello from a plugin")
+
+
+class AddsDb:
+    @hookimpl
+    def salesgate_register_commands(self, cli: click.Group) -> None:
+        cli.add_command(click.Command("db"))
+
+
+class FailsToAddCommands:
+    @hookimpl
+    def salesgate_register_commands(self, cli: click.Group) -> None:
+        raise RuntimeError("no click today")
+
+
+def test_a_plugin_adds_a_command_beside_the_built_in_ones() -> None:
+    commands = plugin_commands(plugins=[AddsHello()])
+    assert {"hello", "db", "approvals", "audit", "demo"} <= set(commands)
+    result = CliRunner().invoke(commands["hello"], [])
+    assert result.exit_code == 0, result.output
+    assert result.output == "hello from a plugin\n"
+
+
+def test_a_command_name_taken_twice_names_both_owners() -> None:
+    with pytest.raises(PluginError) as by_core:
+        plugin_commands(taken={"hello"}, plugins=[AddsHello()])
+    assert str(by_core.value) == ("command 'hello' is added twice: by 'salesgate' and by plugin "
+                                  "'test_plugins.AddsHello'; disable one with SALESGATE_DISABLE_PLUGINS")
+    with pytest.raises(PluginError) as by_plugin:
+        plugin_commands(plugins=[AddsDb()])
+    assert "command 'db' is added twice: by 'store_commands' and by plugin 'test_plugins.AddsDb'" in str(
+        by_plugin.value)
+
+
+def test_a_plugin_failing_to_add_commands_is_named() -> None:
+    with pytest.raises(PluginError, match=r"^plugin 'test_plugins.FailsToAddCommands' failed in "
+                                          r"salesgate_register_commands: RuntimeError: no click today$"):
+        plugin_commands(plugins=[FailsToAddCommands()])
+
+
+def test_the_built_in_commands_can_be_disabled_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DISABLE_ENV, "demo_commands")
+    assert "demo" not in plugin_commands()
+    assert "db" in plugin_commands()
 
 
 # -- meta-tests: every hook is specified, documented and tested ---------------------------------------------

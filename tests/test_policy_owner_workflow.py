@@ -19,10 +19,10 @@ from click.testing import CliRunner
 
 from salesgate import Gate
 from salesgate.cli import cli
-from salesgate.demo import load_demo_company
 from salesgate.reload import PolicyReloader
 from salesgate.seed import seed_policy_path
-from salesgate_adapters.demo_erp import create_demo_erp, demo_engine
+from salesgate_adapters.demo import load_demo_company
+from salesgate_adapters.demo.erp import create_demo_erp, demo_engine
 
 BIG_ORDER = {  # 60,000: between the new threshold (50,000) and the old one (100,000)
     "order": {"id": "SO-7001", "customer_id": "C001", "order_date": "2026-11-20", "channel": "written",

@@ -20,8 +20,8 @@ from salesgate.cli import cli
 from salesgate.hooknames import Hook
 from salesgate.policy.compiler import load_policy
 from salesgate.seed import seed_policy_path
-from salesgate.simulate import simulate
-from salesgate.simulate_report import as_html, as_json
+from salesgate.simulation import simulate
+from salesgate.simulation_report import as_html, as_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,7 +133,7 @@ def test_the_report_does_not_depend_on_how_many_workers_replayed_it(lower_thresh
         if i % 7 == 0:
             docs.append(_return(i, i % 120))
     source = _write(tmp_path / "many.jsonl", docs)
-    monkeypatch.setattr("salesgate.simulate.RANGE_BYTES", 4096)  # many ranges, so both workers get some
+    monkeypatch.setattr("salesgate.simulation.RANGE_BYTES", 4096)  # many ranges, so both workers get some
     alone = as_json(simulate(seed_policy_path(), lower_threshold, source, workers=1))
     shared = as_json(simulate(seed_policy_path(), lower_threshold, source, workers=2))
     for report in (alone, shared):
@@ -290,7 +290,7 @@ def test_cli_simulate_refuses_bad_input_with_one_line(lower_threshold: Path, tmp
 
 
 def test_a_candidate_that_changes_nothing_in_a_hook_is_replayed_once_for_both(lower_threshold: Path) -> None:
-    from salesgate.simulate import _same_rules
+    from salesgate.simulation import _same_rules
 
     baseline, candidate = load_policy(seed_policy_path()), load_policy(lower_threshold)
     assert not _same_rules(baseline, candidate, "order_approval")

@@ -25,11 +25,11 @@ from fixtures.databases import KINDS, ScratchDatabase, isolated_database
 from fixtures.erp_schemas import FIXTURES, TODAY
 from fixtures.servers import trickling_server
 from salesgate import AdapterError, FactsError, Gate, Outcome, load_policy
-from salesgate.demo import AS_OF, load_demo_company
 from salesgate.policy.compiler import Policy
 from salesgate.seed import seed_policy_path
 from salesgate.testing import AdapterContract
-from salesgate_adapters.demo_erp import create_demo_erp
+from salesgate_adapters.demo import AS_OF, load_demo_company
+from salesgate_adapters.demo.erp import create_demo_erp
 from salesgate_adapters.sql import DEFAULT_URL_ENV, SqlAdapter
 from salesgate_adapters.sql.convert import ConversionError, to_bool, to_date, to_datetime, to_decimal, to_int
 from salesgate_adapters.sql.engine import DRIVER_REQUIREMENTS

@@ -13,6 +13,8 @@ class BuiltinAdapters:
 
     @hookimpl
     def salesgate_register_adapters(self, register: Callable[[str, type], None]) -> None:
+        # Deferred: every gate registers this plugin, and only one given an adapter by name asks it;
+        # the others never pay for importing SQLAlchemy and the sql adapter's drivers.
         from .memory import MemoryAdapter
         from .sql import SqlAdapter
 

@@ -29,7 +29,7 @@ from .errors import (
     SalesgateError,
     StoreError,
 )
-from .gate import Gate, GateClosedError
+from .gate import BackendName, Gate, GateClosedError
 from .hooknames import HOOKS, Hook
 from .hookspecs import hookimpl, hookspec
 from .models import (
@@ -54,6 +54,9 @@ from .records import (
     ReserveResult,
     RoleMember,
 )
+from .reload import PolicyReloader, ReloadResult
+from .seed import seed_policy_path
+from .simulation import simulate
 
 __version__ = "0.1.0"
 
@@ -66,6 +69,7 @@ __all__ = [
     "ApprovalStatus",
     "AuditEntry",
     "AuditReport",
+    "BackendName",
     "Contribution",
     "CreditExposure",
     "Customer",
@@ -87,10 +91,12 @@ __all__ = [
     "PolicyError",
     "PolicyProblem",
     "PolicyRef",
+    "PolicyReloader",
     "PolicyVerdict",
     "Product",
     "Reason",
     "RecordedDecision",
+    "ReloadResult",
     "Reservation",
     "ReservationError",
     "ReserveResult",
@@ -105,4 +111,6 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "load_policy",
+    "seed_policy_path",
+    "simulate",
 ]

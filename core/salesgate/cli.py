@@ -1,4 +1,9 @@
-"""The ``salesgate`` command: check a policy, decide one order or return, browse facts, run the demo.
+"""The ``salesgate`` command: check a policy, decide one order or return, browse facts, test a policy.
+
+Plugins add commands through ``salesgate_register_commands``: the store's ``db``, ``approvals`` and
+``audit``, and ``demo``, come from ``salesgate_adapters`` that way (:mod:`salesgate.defaults`), and
+an installed package adds its own through the ``salesgate`` entry-point group. They are looked
+for only when a command the core does not have is asked for, or ``--help``.
 
 Exit codes: 0 when the command did its job (whatever a decision's outcome: an outcome is data),
 1 only when ``decide --fail-on`` asks for it, 2 on bad input or an invalid policy. Errors are one
@@ -11,11 +16,11 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 from rich import box
@@ -23,27 +28,31 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
-from .commands import CommandInputError, fail, fail_policy, open_store, schema_option, show, url_option
-from .commands.approvals import approvals as approvals_commands
-from .commands.audit import audit as audit_commands
+from . import __version__, defaults
+from .commands import (
+    DATABASE_URL_ENV,
+    backend_option,
+    build_gate,
+    dumps,
+    fail,
+    fail_policy,
+    lang_option,
+    policy_or_seed,
+    show,
+)
 from .commands.export import export_command
 from .commands.simulate import simulate_command
 from .commands.test import run_tests_command
-from .decisions import Decision, Outcome, PricingResult, Reason
-from .errors import EngineError, FactsError, PolicyError, SalesgateError
+from .commands.view import SHORT, adjustment, outcome_text, percent, reasons_text
+from .decisions import Decision, Outcome, PricingResult
+from .errors import FactsError, PluginError, PolicyError, SalesgateError
 from .gate import BackendName, Gate
 from .hooknames import HOOKS, Hook
 from .money import format_money
-from .policy.compiler import Policy, load_policy
+from .plugins import Hooks, build_plugin_manager
+from .policy.compiler import load_policy
 from .policy.schema import PolicyFile, RuleSetFile
-from .seed import seed_policy_path
 from .vocabulary import VOCABULARY, FactInfo
-
-if TYPE_CHECKING:
-    from salesgate_adapters.store import Store
-
-    from .demo import DemoResult
 
 ALIASES: dict[str, Hook] = {
     "approval": "order_approval",
@@ -51,21 +60,7 @@ ALIASES: dict[str, Hook] = {
     "return": "return_handling",
     "returns": "return_handling",
 }
-SHORT: dict[Hook, str] = {
-    "order_approval": "approval",
-    "credit_check": "credit",
-    "pricing": "pricing",
-    "return_handling": "returns",
-}
-OUTCOME_STYLE = {
-    Outcome.allow: "green",
-    Outcome.warn: "yellow",
-    Outcome.require_approval: "magenta",
-    Outcome.block: "bold red",
-}
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class UsageProblem(SalesgateError):
@@ -83,8 +78,13 @@ def _utf8_streams() -> None:
             stream.reconfigure(encoding="utf-8")
 
 
+PLUGIN_COMMANDS = "salesgate.plugin_commands"
+"""Where a run of ``salesgate`` keeps the commands plugins added (``ctx.meta``): found once per run."""
+
+
 class _Group(click.Group):
-    """Turns every SalesgateError raised by a command into one-line messages and exit code 2."""
+    """The core commands, and those plugins add; turns every SalesgateError raised by a command into
+    one-line messages and exit code 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -94,17 +94,56 @@ class _Group(click.Group):
         except SalesgateError as exc:
             fail(str(exc))
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_plugin_commands(ctx, self.commands)})
 
-def _load(path: str | None) -> Policy:
-    return load_policy(path if path is not None else seed_policy_path())
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        # A core command never loads plugins: `salesgate validate` works beside a broken plugin.
+        return self.commands.get(cmd_name) or _plugin_commands(ctx, self.commands).get(cmd_name)
 
 
-def _gate(build: Callable[[], Gate], backend: BackendName) -> Gate:
-    """Build a gate; a backend whose engine cannot be imported is an input error, not a crash."""
-    try:
-        return build()
-    except ImportError as exc:
-        raise EngineError(f"the {backend} backend is not available ({exc}); try --backend python") from exc
+def _plugin_commands(ctx: click.Context, core: Iterable[str]) -> dict[str, click.Command]:
+    """The commands plugins add, found once per run (a plugin that fails is one line, exit code 2)."""
+    meta = ctx.find_root().meta
+    if PLUGIN_COMMANDS not in meta:
+        try:
+            meta[PLUGIN_COMMANDS] = plugin_commands(core)
+        except SalesgateError as exc:
+            fail(str(exc))
+    found: dict[str, click.Command] = meta[PLUGIN_COMMANDS]
+    return found
+
+
+def plugin_commands(taken: Iterable[str] = (), plugins: Iterable[object] = ()) -> dict[str, click.Command]:
+    """The commands plugins add through ``salesgate_register_commands``, by name.
+
+    The plugins are the built-in command providers (:data:`salesgate.defaults.DEFAULT_COMMANDS`),
+    the installed ones (``salesgate`` entry points) and ``plugins``; those disabled by
+    ``SALESGATE_DISABLE_PLUGINS`` are left out. Each adds to a group of its own, so a name that is
+    ``taken`` (by the core) or added twice is a PluginError naming both; one that raises is a
+    PluginError naming it.
+    """
+    pm = build_plugin_manager(plugins)
+    disabled = Hooks(pm).disabled()
+    for name, cls in defaults.command_plugins().items():
+        if name not in disabled and not pm.has_plugin(name):
+            pm.register(cls(), name=name)
+    found: dict[str, click.Command] = {}
+    owners = dict.fromkeys(taken, "salesgate")
+    for impl in sorted(pm.hook.salesgate_register_commands.get_hookimpls(), key=lambda i: i.plugin_name):
+        group = click.Group()
+        try:
+            impl.function(cli=group)
+        except Exception as exc:
+            raise PluginError(f"plugin {impl.plugin_name!r} failed in salesgate_register_commands: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        for name, command in group.commands.items():
+            if name in owners:
+                raise PluginError(f"command {name!r} is added twice: by {owners[name]!r} and by plugin "
+                                  f"{impl.plugin_name!r}; disable one with SALESGATE_DISABLE_PLUGINS")
+            owners[name] = impl.plugin_name
+            found[name] = command
+    return found
 
 
 def _hook(value: str) -> Hook:
@@ -168,54 +207,6 @@ def _parse_facts(raw: bytes, shown: str) -> dict[str, Any]:
     return data
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, indent=2)
-
-
-def _message(reason: Reason, lang: str | None) -> str:
-    return reason.translations.get(lang, reason.message) if lang else reason.message
-
-
-def _outcome(outcome: Outcome) -> Text:
-    return Text(outcome.value, style=OUTCOME_STYLE[outcome])
-
-
-def _roles(decision: Decision) -> str:
-    return " → ".join(decision.required_roles)
-
-
-def _percent(rate: Decimal) -> str:
-    text = f"{rate * 100:f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"{text}%"
-
-
-def _adjustment(kind: str, value: Decimal) -> str:
-    if kind == "markup":
-        return f"+{_percent(value)}"
-    if kind == "discount":
-        return f"−{_percent(value)}"
-    if kind == "add":
-        return f"{'+' if value >= 0 else '−'}{format_money(abs(value))}"
-    return f"{kind} {format_money(value)}"
-
-
-def _backend_option(func: F) -> F:
-    option = click.option(
-        "--backend", type=click.Choice(["durable", "python"]), default="durable", show_default=True,
-        envvar="SALESGATE_BACKEND",
-        help="Matching backend: durable-rules, or the pure-Python evaluator (same decisions).",
-    )
-    return option(func)
-
-
-def _lang_option(func: F) -> F:
-    option = click.option("--lang", metavar="LANG",
-                          help="Print messages in this language when the policy has it (e.g. en).")
-    return option(func)
-
-
 # -- commands ---------------------------------------------------------------------------------------
 
 
@@ -257,8 +248,8 @@ def validate(path: str) -> None:
 @click.option("--url", metavar="URL", help="The ERP database (default: $SALESGATE_DATABASE_URL).")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
               help="The day the sql adapter counts exposure at (default: today in the mapping's time zone).")
-@_backend_option
-@_lang_option
+@backend_option
+@lang_option
 def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: bool, fail_on: str | None,
            adapter: str | None, mapping: str | None, url: str | None, today: datetime | None,
            backend: BackendName, lang: str | None) -> None:
@@ -279,9 +270,9 @@ def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: boo
     name = _hook(hook)
     erp = _erp_options(adapter, mapping, url, today)
     document, order_id = _decide_input(facts, name, erp)
-    policy = _load(rules)
+    policy = policy_or_seed(rules)
     options: dict[str, Any] = {} if erp is None else {"adapter": erp[0], "adapter_options": erp[1]}
-    with _gate(lambda: Gate(policy, backend=backend, **options), backend) as gate:
+    with build_gate(lambda: Gate(policy, backend=backend, **options), backend) as gate:
         try:
             decision = gate.decide(name, document, explain=explain)
         except FactsError as exc:
@@ -292,7 +283,7 @@ def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: boo
                                    "by id: --mapping NAME --url URL") from None
             raise UsageProblem(f"no order {order_id!r} in the ERP ({_erp_label(erp)})") from None
     if as_json:
-        click.echo(_dumps(decision.model_dump(mode="json")))
+        click.echo(dumps(decision.model_dump(mode="json")))
     else:
         show(*_decision_view(decision, explain=explain, lang=lang))
     if fail_on is not None and decision.outcome.rank >= Outcome(fail_on).rank:
@@ -317,11 +308,8 @@ def _erp_options(adapter: str | None, mapping: str | None, url: str | None,
     if name == "sql" and mapping is None:  # the adapter's default, demo, would read another ERP as a failure
         raise UsageProblem("the sql adapter reads the ERP through a mapping: add --mapping NAME|FILE "
                            "(demo, erpnext, odoo, tryton, or your own .yaml)")
-    if name == "sql" and url is None:
-        from salesgate_adapters.sql import DEFAULT_URL_ENV
-
-        if not os.environ.get(DEFAULT_URL_ENV, "").strip():
-            raise UsageProblem(f"no ERP database: pass --url URL or set {DEFAULT_URL_ENV}")
+    if name == "sql" and url is None and not os.environ.get(DATABASE_URL_ENV, "").strip():
+        raise UsageProblem(f"no ERP database: pass --url URL or set {DATABASE_URL_ENV}")
     return name, options
 
 
@@ -372,7 +360,7 @@ def vocab(hook: str | None, as_json: bool) -> None:
         for path, info in VOCABULARY[name].items():
             facts.setdefault(path, (info, []))[1].append(name)
     if as_json:
-        click.echo(_dumps([
+        click.echo(dumps([
             {"path": info.path, "kind": info.kind.value, "unit": info.unit or None, "choices": list(info.choices),
              "optional": info.optional, "description": info.description, "hooks": used}
             for info, used in facts.values()
@@ -426,122 +414,9 @@ def schema(policy_file: bool) -> None:
     model = PolicyFile if policy_file else RuleSetFile
     document = {"$schema": JSON_SCHEMA_DIALECT, **model.model_json_schema()}
     document["title"] = "salesgate policy.yaml" if policy_file else "salesgate rule file"
-    click.echo(_dumps(document))
+    click.echo(dumps(document))
 
 
-@cli.command()
-@click.option("--rules", "rules", type=click.Path(path_type=str), metavar="PATH",
-              help="Decide the demo company by this policy instead of the seed policy.")
-@click.option("--json", "as_json", is_flag=True, help="Print every decision as JSON (without traces).")
-@_backend_option
-@_lang_option
-def demo(rules: str | None, as_json: bool, backend: BackendName, lang: str | None) -> None:
-    """Decide the demo company's pending orders and returns by the seed policy."""
-    from .demo import demo_gate, load_demo_company, results_by_hook, run_demo
-
-    company = load_demo_company()
-    policy = _load(rules)
-    with _gate(lambda: demo_gate(company, backend=backend, policy=policy), backend) as gate:
-        results = run_demo(gate, company)
-    if as_json:
-        click.echo(_dumps({
-            "company": company.name,
-            "policy": {"name": policy.name, "version": policy.version, "hash": policy.hash},
-            "backend": backend,
-            "decisions": [
-                {"hook": r.hook, "subject": r.subject, "customer": r.customer, "amount": str(r.amount),
-                 "decision": r.decision.model_dump(mode="json", exclude={"trace"})}
-                for r in results
-            ],
-        }))
-        return
-    header = Text.assemble(
-        ("salesgate demo", "bold"), f": {company.name}\n",
-        f"policy {policy.name} {policy.version} ({policy.hash}), {backend} backend, "
-        f"{len(company.orders)} pending orders and {len(company.returns)} returns\n",
-    )
-    tables = [_demo_table(hook, rows, lang) for hook, rows in results_by_hook(results).items()]
-    counts = {o: sum(1 for r in results if r.decision.outcome is o) for o in Outcome}
-    summary = Text(f"{len(results)} decisions: ")
-    for i, (outcome, count) in enumerate(counts.items()):
-        summary.append(", " if i else "")
-        summary.append(f"{count} {outcome.value}", style=OUTCOME_STYLE[outcome])
-    hint = Text("Try: salesgate decide approval order.json --explain   (facts format: docs/cli.md)", style="dim")
-    show(header, *tables, summary, hint)
-
-
-@cli.group()
-def db() -> None:
-    """salesgate's own tables (decision log, approval requests, credit reservations).
-
-    The database is --url URL or SALESGATE_DATABASE_URL, a SQLAlchemy URL such as
-    postgresql+psycopg://user@host/erp or mysql+pymysql://user@host/erp. Only tables named
-    salesgate_* are created or changed.
-    """
-
-
-def _where(store: Store) -> str:
-    """The URL (redacted) and the schema: the same URL without ``--schema`` is another set of tables."""
-    return f"{store.url} (schema {store.schema})" if store.schema else str(store.url)
-
-
-@db.command()
-@url_option
-@schema_option
-def upgrade(url: str | None, schema: str | None) -> None:
-    """Create salesgate's tables, or migrate them to this version (a no-op when up to date)."""
-    with open_store(url, schema) as store:
-        before = store.current()
-        store.upgrade()
-        after = store.current()
-    state = "already at" if before == after else f"upgraded from {before or 'nothing'} to"
-    click.echo(f"salesgate tables {state} revision {after} (head) in {_where(store)}")
-
-
-@db.command()
-@click.argument("revision")
-@click.option("--yes", is_flag=True, help="Confirm: what later revisions added is dropped, rows included.")
-@url_option
-@schema_option
-def downgrade(revision: str, yes: bool, url: str | None, schema: str | None) -> None:
-    """Migrate salesgate's tables back to REVISION (e.g. 0002; base drops them all).
-
-    For going back to an older salesgate, which refuses tables a newer one migrated: run this
-    with the newer salesgate first. What later revisions added is dropped with its rows (base:
-    the decision log, approvals, reservations and the audit log), so it needs --yes.
-    """
-    if not yes:
-        raise CommandInputError(f"downgrading to {revision} drops what later revisions added, with its rows "
-                                "(base: every salesgate table, the audit log included): rerun with --yes")
-    with open_store(url, schema) as store:
-        before = store.current()
-        store.downgrade(revision)
-        after = store.current()
-    click.echo(f"salesgate tables downgraded from {before or 'nothing'} to {after or 'base (no tables)'} "
-               f"in {_where(store)}")
-
-
-@db.command()
-@url_option
-@schema_option
-def current(url: str | None, schema: str | None) -> None:
-    """Print the revision salesgate's tables are at."""
-    with open_store(url, schema) as store:
-        revision = store.current()
-    head, where = store.head(), _where(store)
-    if revision is None:
-        click.echo(f"no salesgate tables in {where}: run salesgate db upgrade")
-    elif revision == head:
-        click.echo(f"{revision} (head) in {where}")
-    elif not store.knows(revision):
-        click.echo(f"{revision} in {where}: newer than this salesgate knows (its newest is {head}); "
-                   "a newer salesgate migrated these tables: upgrade salesgate")
-    else:
-        click.echo(f"{revision} in {where}: salesgate db upgrade migrates it to {head}")
-
-
-cli.add_command(approvals_commands)
-cli.add_command(audit_commands)
 cli.add_command(simulate_command)
 cli.add_command(export_command)
 
@@ -549,67 +424,15 @@ cli.add_command(export_command)
 # -- printing decisions ----------------------------------------------------------------------------
 
 
-def _reasons_text(decision: Decision, lang: str | None) -> Text:
-    text = Text()
-    for reason in decision.reasons:
-        if text:
-            text.append("\n")
-        text.append(_message(reason, lang))
-        line = f", line {reason.line_no}" if reason.line_no is not None else ""
-        text.append(f" ({reason.rule}{line})", style="dim")
-    for note in decision.notifications:
-        if text:
-            text.append("\n")
-        text.append(f"notify {note.role}: {note.message}")
-        text.append(f" ({note.rule})", style="dim")
-    if decision.failure:
-        text.append(("\n" if text else "") + f"failure: {decision.failure}", style="red")
-    return text
-
-
-def _demo_table(hook: Hook, rows: Sequence[DemoResult], lang: str | None) -> Table:
-    table = Table(title=f"{hook} ({SHORT[hook]})", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
-                  pad_edge=False)
-    table.add_column("Return" if hook == "return_handling" else "Order", no_wrap=True)
-    table.add_column("Customer", no_wrap=True)
-    table.add_column("Amount", justify="right", no_wrap=True)
-    extra = {"credit_check": "Available", "pricing": "Policy total", "return_handling": "Refund"}.get(hook)
-    if extra:
-        table.add_column(extra, justify="right", no_wrap=True)
-    table.add_column("Outcome", no_wrap=True)
-    table.add_column("Approvals", max_width=18)
-    table.add_column("Reasons", overflow="fold")
-    for row in rows:
-        decision = row.decision
-        cells: list[Text | str] = [Text(row.subject), Text(row.customer), format_money(row.amount)]
-        if hook == "credit_check" and decision.credit:
-            available = decision.credit.available
-            cells.append(Text(format_money(available), style="red" if available < 0 else ""))
-        elif hook == "pricing" and decision.pricing:
-            cells.append(format_money(decision.pricing.policy_total))
-        elif hook == "return_handling" and decision.returns:
-            cells.append(format_money(decision.returns.refund_amount))
-        elif extra:
-            cells.append("")
-        reasons = _reasons_text(decision, lang)
-        if hook == "pricing" and decision.pricing and not decision.reasons:
-            adjustments = [f"{a.rule} {_adjustment(a.kind, a.value)}"
-                           for line in decision.pricing.lines for a in line.adjustments]
-            reasons = Text(", ".join(dict.fromkeys(adjustments)) or "list price", style="dim")
-        cells += [_outcome(decision.outcome), Text(_roles(decision)), reasons]
-        table.add_row(*cells)
-    return table
-
-
 def _decision_view(decision: Decision, *, explain: bool, lang: str | None) -> list[RenderableType]:
     policy = decision.policy
     view: list[RenderableType] = [
-        Text.assemble((f"{decision.hook} {decision.subject}: ", "bold"), _outcome(decision.outcome)),
+        Text.assemble((f"{decision.hook} {decision.subject}: ", "bold"), outcome_text(decision.outcome)),
         Text(f"policy {policy.name} {policy.version} ({policy.hash}), {decision.backend} backend", style="dim"),
     ]
     if decision.approvals:
         view.append(Text("approvals: " + " → ".join(f"{a.role} ({', '.join(a.rules)})" for a in decision.approvals)))
-    reasons = _reasons_text(decision, lang)
+    reasons = reasons_text(decision, lang)
     if reasons:
         view.append(Text("reasons:"))
         view.extend(Text("  ") + line for line in reasons.split("\n"))
@@ -623,7 +446,7 @@ def _decision_view(decision: Decision, *, explain: bool, lang: str | None) -> li
     if decision.returns:
         r = decision.returns
         view.append(Text(f"refund: {format_money(r.refund_amount)} = {format_money(r.amount)} × "
-                         f"{_percent(r.refund_rate)} − restocking fee {format_money(r.restocking_fee)}"))
+                         f"{percent(r.refund_rate)} − restocking fee {format_money(r.restocking_fee)}"))
     if explain:
         view.append(_trace_table(decision))
     return view
@@ -639,7 +462,7 @@ def _pricing_table(pricing: PricingResult) -> Table:
             str(line.line_no), Text(line.sku), str(line.qty),
             format_money(line.list_price) if line.list_price is not None else "-",
             format_money(line.requested_unit_price), format_money(line.policy_price),
-            Text(", ".join(f"{a.rule} {_adjustment(a.kind, a.value)}" for a in line.adjustments) or "-"),
+            Text(", ".join(f"{a.rule} {adjustment(a.kind, a.value)}" for a in line.adjustments) or "-"),
         )
     table.add_row("", "total", "", "", format_money(pricing.requested_total), format_money(pricing.policy_total), "",
                   style="bold")

@@ -10,11 +10,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import defaults
 from .completion import OrderInput, ReturnInput, checked_subject, complete, subject_of, with_reserved
 from .context import DecisionContext
 from .deadline import Backlog, Deadline, Stragglers, Workers
 from .decisions import Decision, Outcome, Reason
 from .engine.base import Backend
+from .engine.python import PythonBackend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, StoreError, did_you_mean
 from .hooknames import HOOKS, Hook
 from .logs import get_logger
@@ -23,12 +25,12 @@ from .plugins import Hooks, build_plugin_manager
 from .policy.compiler import Policy, load_policy
 from .policy.verdict import decision_context
 from .redaction import redact
+from .reload import PolicyReloader, ReloadResult
 from .seed import seed_policy_path
 
 if TYPE_CHECKING:
     from .ports import Store
     from .records import Reservation
-    from .reload import ReloadResult
 
 logger = get_logger("salesgate")
 
@@ -42,14 +44,26 @@ def make_backend(name: BackendName, policy: Policy) -> Backend:
     """Build the matching backend for a policy."""
     stages = policy.stages()
     if name == "durable":
+        # Deferred: durable-rules is a C extension that may not import (Python 3.13, a broken build); a
+        # gate on the python backend must not need it, and a failed import is the caller's ImportError.
         from .engine.durable import DurableBackend
 
         return DurableBackend(stages)
     if name == "python":
-        from .engine.python import PythonBackend
-
         return PythonBackend(stages)
     raise ValueError(f"unknown backend {name!r}: use 'durable' or 'python'")
+
+
+def case_gate(policy: Policy, backend: BackendName = "durable") -> Gate:
+    """A gate for running test cases: ``policy`` on ``backend`` with the built-in plugins except ``audit``.
+
+    Installed plugins (entry points) are left out on purpose: a case tests the policy's rules,
+    and must decide the same on a policy owner's laptop, in CI and in the running service. The
+    ``audit`` plugin is left out too: a test case is not a decision, and must never reach the
+    audit log of a service that checks a new policy before reloading it. Close it after use.
+    Raises ImportError when the backend cannot start, EngineError when it refuses the policy.
+    """
+    return Gate(policy, backend=backend, entry_points=False, disable_plugins=["audit"])
 
 
 _MODELS = (OrderFacts, ReturnFacts)
@@ -197,13 +211,13 @@ class Gate:
         """Open the store (a URL is opened lazily: no connection is made here) and register its recorder."""
         if store is None:
             return None, False
-        from salesgate_adapters.store import Store, StoreRecorder
-
-        owned = isinstance(store, str)
-        if isinstance(store, str):
-            store = Store(store) if timeout is None else Store(store, timeout=timeout)
-        self._hooks.pm.register(StoreRecorder(store), name="store")
-        return store, owned
+        if not isinstance(store, str):
+            self._hooks.pm.register(defaults.store_recorder(store), name="store")
+            return store, False
+        # a URL: the default store, named in salesgate.defaults
+        opened: Store = defaults.open_store(store) if timeout is None else defaults.open_store(store, timeout=timeout)
+        self._hooks.pm.register(defaults.store_recorder(opened), name="store")
+        return opened, True
 
     @property
     def store(self) -> Store | None:
@@ -266,10 +280,13 @@ class Gate:
         ``require_tests``, ``require_coverage``...; ``settle`` defaults to 0 here, as the caller says
         the directory is ready). For polling, use the reloader itself.
         """
-        from .reload import PolicyReloader
-
         options.setdefault("settle", 0.0)
         return PolicyReloader(self, path, **options).check_now(force=True)
+
+    def for_cases(self, policy: Policy) -> Gate:
+        """A fresh gate that runs ``policy``'s test cases on this gate's backend (:func:`case_gate`):
+        what a reloader judges a candidate policy by before swapping it in."""
+        return case_gate(policy, self._backend_name)
 
     def _acquire(self) -> _Loaded:
         with self._lock:

@@ -29,6 +29,8 @@ import pluggy
 from .hooknames import Hook
 
 if TYPE_CHECKING:
+    import click
+
     from .context import DecisionContext
     from .decisions import Contribution, CreditResult, Decision
     from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
@@ -263,6 +265,30 @@ def salesgate_register_adapters(register: Callable[[str, type], None]) -> None:
     :param register: call it once per adapter class.
 
     Added in 0.1.
+    """
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+@hookspec
+def salesgate_register_commands(cli: click.Group) -> None:
+    """Add commands to the ``salesgate`` command, as ``llm``'s ``register_commands`` does.
+
+    Called once per run of ``salesgate`` that needs more than the core commands (``--help``, or a
+    command the core does not have), before that command's arguments are parsed. The store's
+    ``db``, ``approvals`` and ``audit`` groups and ``demo`` are added this way
+    (``salesgate.defaults``); an installed package adds its own through the ``salesgate``
+    entry-point group.
+
+    :param cli: a click group: add to it with ``@cli.command()``, ``@cli.group()`` or
+        ``cli.add_command(...)``. A command name that is already taken (by the core, a built-in
+        or another plugin) is a PluginError naming both plugins. A ``SalesgateError`` a command
+        raises is printed as one line and exits with code 2, like the core commands'.
+
+    Every implementation is called; return values are ignored.
+
+    Added in 0.2.
     """
 
 

@@ -30,6 +30,7 @@ import pluggy
 from . import hookspecs
 from .context import DecisionContext
 from .decisions import Contribution, CreditResult, Decision, Reason, combine, sort_approvals
+from .defaults import default_plugins
 from .errors import AdapterError, PluginError, SalesgateError
 from .hooknames import Hook
 from .hookspecs import DATA_HOOKS, DECISION_HOOKS
@@ -47,10 +48,8 @@ _DOCS = "docs/plugins.md#hook-order-and-wrappers"
 
 
 def _builtin_plugins() -> dict[str, type]:
-    # Imported here: salesgate_plugins imports salesgate, so a module-level import would be circular.
-    from salesgate_plugins import BUILTIN_PLUGINS
-
-    return BUILTIN_PLUGINS
+    # Named by import path in salesgate.defaults: core never imports the packages built on it.
+    return default_plugins()
 
 
 def disabled_from_env() -> set[str]:

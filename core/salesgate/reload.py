@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from .decisions import PolicyRef
 from .errors import PolicyError, SalesgateError
@@ -43,10 +43,7 @@ from .logs import get_logger
 from .policy.compiler import POLICY_FILE, Policy, load_policy, rule_files
 from .policy.testcases import TESTS_DIR, case_files, load_cases, run_suite
 
-if TYPE_CHECKING:
-    from .gate import Gate
-
-__all__ = ["PolicyReloader", "ReloadResult", "ReloadStatus", "content_hash"]
+__all__ = ["PolicyReloader", "ReloadResult", "ReloadStatus", "ReloadTarget", "content_hash"]
 
 logger = get_logger("salesgate.reload")
 
@@ -119,6 +116,23 @@ def content_hash(path: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
+class ReloadTarget(Protocol):
+    """What a reloader needs of the gate it swaps policies into: a :class:`~salesgate.Gate`.
+
+    Written as a protocol so this module does not import the gate, which offers ``Gate.reload``."""
+
+    @property
+    def policy(self) -> Policy: ...
+
+    @property
+    def backend(self) -> str: ...
+
+    def replace_policy(self, policy: Policy, *, if_current: str | None = None) -> bool: ...
+
+    def for_cases(self, policy: Policy) -> Any:
+        """A fresh gate (a context manager) for running ``policy``'s test cases on this backend."""
+
+
 class PolicyReloader:
     """Watches a policy directory and swaps a changed, valid, tested policy into ``gate``.
 
@@ -137,7 +151,7 @@ class PolicyReloader:
 
     def __init__(
         self,
-        gate: Gate,
+        gate: ReloadTarget,
         path: str | Path,
         *,
         run_tests: bool = True,
@@ -278,7 +292,8 @@ class PolicyReloader:
             return reject(f"no test cases in {source / TESTS_DIR}: this reloader requires a policy's tests"), 0
         backend = self._gate.backend
         try:
-            suite = run_suite(policy, cases, backend=backend)
+            with self._gate.for_cases(policy) as gate:
+                suite = run_suite(gate, cases)
         except (SalesgateError, ImportError) as exc:
             return reject(f"the {backend} backend refused the policy: {exc}"), len(cases)
         if not suite.passed:

@@ -66,7 +66,7 @@ from pydantic import BaseModel
 
 from . import hookspecs
 from .errors import AdapterError, PolicyError, SalesgateError
-from .gate import BackendName, Gate
+from .gate import BackendName, Gate, case_gate
 from .hookspecs import REQUIRED_DATA_HOOKS
 from .models import CreditExposure, Customer, Delivery, Order, Product, _Facts
 from .policy.compiler import Policy, load_policy
@@ -75,7 +75,6 @@ from .policy.testcases import (
     CaseResult,
     TestCase,
     case_files,
-    case_gate,
     load_case_file,
     load_cases,
     run_all,

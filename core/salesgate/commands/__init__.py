@@ -1,29 +1,35 @@
 """Commands of the ``salesgate`` command beyond the core ones, and what every command shares.
 
-The store plumbing (``--url``, opening the store) and the way errors end a command: one line per
-problem on stderr and exit code 2. Errors raised as :class:`~salesgate.errors.SalesgateError` are
-turned into that by the top-level group.
+What every command shares, the core's and those plugins add (``salesgate_register_commands``):
+the options (``--url``, ``--schema``, ``--backend``, ``--lang``), loading the policy, building a
+gate, printing, and the way errors end a command: one line per problem on stderr and exit code
+2. Errors raised as :class:`~salesgate.errors.SalesgateError` are turned into that by the
+top-level group.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console, Group, RenderableType
 
-from ..errors import PolicyError, SalesgateError
-
-if TYPE_CHECKING:
-    from salesgate_adapters.store import Store
+from ..errors import EngineError, PolicyError, SalesgateError
+from ..gate import BackendName, Gate
+from ..policy.compiler import Policy, load_policy
+from ..seed import seed_policy_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 NON_TTY_WIDTH = 140
+DATABASE_URL_ENV = "SALESGATE_DATABASE_URL"
+"""Where a command finds the database when ``--url`` is not given: the ERP's (``decide``) and
+salesgate's own tables (``db``, ``approvals``, ``audit``) alike."""
 
 
 def fail(message: str) -> NoReturn:
@@ -70,14 +76,39 @@ def schema_option(func: F) -> F:
     return option(func)
 
 
-def open_store(url: str | None, schema: str | None = None) -> Store:
-    """The store the command works on: ``--url``/``--schema``, else the environment."""
-    from salesgate_adapters.store import SCHEMA_ENV, URL_ENV, Store
+def backend_option(func: F) -> F:
+    """``--backend durable|python`` (``$SALESGATE_BACKEND``)."""
+    option = click.option(
+        "--backend", type=click.Choice(["durable", "python"]), default="durable", show_default=True,
+        envvar="SALESGATE_BACKEND",
+        help="Matching backend: durable-rules, or the pure-Python evaluator (same decisions).",
+    )
+    return option(func)
 
-    url = url or os.environ.get(URL_ENV, "").strip()
-    if not url:
-        raise CommandInputError(f"no database: pass --url URL or set {URL_ENV}")
-    return Store(url, schema=schema or os.environ.get(SCHEMA_ENV, "").strip() or None)
+
+def lang_option(func: F) -> F:
+    """``--lang LANG``: messages in this language when the policy has it."""
+    option = click.option("--lang", metavar="LANG",
+                          help="Print messages in this language when the policy has it (e.g. en).")
+    return option(func)
+
+
+def policy_or_seed(path: str | None) -> Policy:
+    """The policy in ``path``, else the seed policy shipped with salesgate."""
+    return load_policy(path if path is not None else seed_policy_path())
+
+
+def build_gate(build: Callable[[], Gate], backend: BackendName) -> Gate:
+    """Build a gate; a backend whose engine cannot be imported is an input error, not a crash."""
+    try:
+        return build()
+    except ImportError as exc:
+        raise EngineError(f"the {backend} backend is not available ({exc}); try --backend python") from exc
+
+
+def dumps(value: Any) -> str:
+    """JSON as every command prints it: keys sorted, non-ASCII text as is, indented."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, indent=2)
 
 
 def show(*renderables: RenderableType, width: int = NON_TTY_WIDTH) -> None:

@@ -20,8 +20,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from ..hooknames import HOOKS, Hook
 from ..policy.compiler import load_policy
 from ..seed import seed_policy_path
-from ..simulate import simulate
-from ..simulate_report import as_html, as_json, render
+from ..simulation import simulate
+from ..simulation_report import as_html, as_json, render
 from . import check_writable, fail, show
 from .export import erp_gate, export_orders, report_problems
 

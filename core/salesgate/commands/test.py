@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from ..errors import PolicyError, SalesgateError
-from ..gate import BackendName
+from ..gate import BackendName, case_gate
 from ..policy.compiler import CompiledRule, Policy, load_policy
 from ..policy.testcases import TESTS_DIR, CaseResult, SuiteResult, load_cases, run_suite, select_cases
 from . import fail, fail_policy
@@ -65,7 +65,8 @@ def run_tests_command(path: str, backend: BackendName, keywords: Sequence[str], 
     if require_coverage and len(selected) < len(cases):
         fail("--require-coverage needs every case to run: drop -k")
     try:
-        suite = run_suite(policy, selected, backend=backend)
+        with case_gate(policy, backend) as gate:
+            suite = run_suite(gate, selected)
     except ImportError as exc:
         fail(f"the {backend} backend is not available ({exc}); try --backend python")
     except SalesgateError as exc:

@@ -41,7 +41,7 @@ case runs, since test files do not know which policy they will be run against.
 
 Use :func:`load_cases` and :func:`run_all` from a test suite, and :func:`uncovered_rules` to
 require that every rule is exercised by at least one passing case. :func:`run_suite` runs a
-policy's cases on a fresh gate: it is what ``salesgate test``, the pytest plugin
+policy's cases on a fresh gate (:func:`salesgate.gate.case_gate`): it is what ``salesgate test``, the pytest plugin
 (:mod:`salesgate.testing`) and the policy reloader (:mod:`salesgate.reload`) judge a policy by.
 A failing case's :meth:`CaseResult.report` names the case's ``file:line``, every field that
 differs (expected vs got) and the rules that fired (with their ``file:line``) and did not.
@@ -54,7 +54,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -65,9 +65,6 @@ from ..models import OrderFacts, ReturnFacts
 from .compiler import CompiledRule, Policy
 from .yamlfile import LineDict, line_of, load_yaml
 
-if TYPE_CHECKING:
-    from ..gate import BackendName, Gate
-
 __all__ = [
     "CaseResult",
     "Expectation",
@@ -75,7 +72,6 @@ __all__ = [
     "SuiteResult",
     "TestCase",
     "case_files",
-    "case_gate",
     "load_case_file",
     "load_cases",
     "run_all",
@@ -570,21 +566,7 @@ class SuiteResult:
         return ", ".join(parts) if self.results else "no cases"
 
 
-def case_gate(policy: Policy, backend: BackendName = "durable") -> Gate:
-    """A gate for running cases: ``policy`` on ``backend`` with the built-in plugins except ``audit``.
-
-    Installed plugins (entry points) are left out on purpose: a case tests the policy's rules,
-    and must decide the same on a policy owner's laptop, in CI and in the running service. The
-    ``audit`` plugin is left out too: a test case is not a decision, and must never reach the
-    audit log of a service that checks a new policy before reloading it. Close it after use.
-    Raises ImportError when the backend cannot start, EngineError when it refuses the policy.
-    """
-    from ..gate import Gate  # here, not at the top: importing the test-case format needs no gate
-
-    return Gate(policy, backend=backend, entry_points=False, disable_plugins=["audit"])
-
-
-def run_suite(policy: Policy, cases: Sequence[TestCase], *, backend: BackendName = "durable") -> SuiteResult:
-    """Run ``cases`` on a fresh :func:`case_gate` over ``policy``, then close it."""
-    with case_gate(policy, backend) as gate:
-        return SuiteResult(policy, backend, tuple(run_all(gate, cases)))
+def run_suite(gate: Any, cases: Sequence[TestCase]) -> SuiteResult:
+    """Run ``cases`` on ``gate``: a fresh gate for cases (:func:`salesgate.gate.case_gate`), which the
+    caller closes. Typed loosely, like :func:`run_case`: the test-case format needs no gate."""
+    return SuiteResult(gate.policy, gate.backend, tuple(run_all(gate, cases)))

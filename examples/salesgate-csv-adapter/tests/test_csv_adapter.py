@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from salesgate_csv_adapter import SAMPLE_DIRECTORY, CsvAdapter, CsvAdapters
 
-from salesgate import AdapterError, CreditExposure, Outcome
-from salesgate.models import Delivery
+from salesgate import AdapterError, CreditExposure, Delivery, Outcome
 from salesgate.testing import GateFactory
 
 TODAY = "2026-11-23"

@@ -24,8 +24,7 @@ from trytond import backend
 from trytond.config import config
 from trytond.transaction import Transaction
 
-from salesgate import Gate, load_policy
-from salesgate.seed import seed_policy_path
+from salesgate import Gate, load_policy, seed_policy_path
 
 _lock = threading.Lock()
 _gates: dict[tuple[str, ...], Gate] = {}

@@ -9,8 +9,7 @@ from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from salesgate import AdapterError, CreditExposure, Customer, Decision, Order, Product, hookimpl
-from salesgate.models import Delivery
+from salesgate import AdapterError, CreditExposure, Customer, Decision, Delivery, Order, Product, hookimpl
 
 from ._books import Books, read_books
 

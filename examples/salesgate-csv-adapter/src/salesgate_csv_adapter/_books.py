@@ -19,8 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from salesgate import CreditExposure, Customer, Order, OrderLine, Product
-from salesgate.models import Delivery
+from salesgate import CreditExposure, Customer, Delivery, Order, OrderLine, Product
 
 from ._csv import Row, read_rows
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from salesgate import Decision, DecisionContext, OrderFacts, hookimpl
-from salesgate.decisions import Approval, Outcome, Reason
+from salesgate import Approval, Decision, DecisionContext, OrderFacts, Outcome, Reason, hookimpl
 
 THRESHOLD = Decimal("500000")
 

@@ -4,7 +4,7 @@ Its schema is what a small distributor's ERP keeps — customers, products, sale
 lines, invoices, receipts (payments against invoices), deliveries and returns — and the shipped
 mapping ``demo.yaml`` reads it like any production database: exposure is *computed* from invoices,
 receipts and confirmed orders, a return is completed from the delivery it refers to. The rows come
-from the demo company (``salesgate/demo_company.json``): its exposure figures become invoices and
+from the demo company (``demo_company.json`` beside this module): its exposure figures become invoices and
 receipts that add up to exactly those figures on the demo's as-of date.
 
 The schema is SQLAlchemy Core, so the same demo ERP can be created on SQLite (in memory by
@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 
 if TYPE_CHECKING:
-    from salesgate.demo import DemoCompany
+    from .company import DemoCompany
 
 GRADE_LABELS = {"A": "大客户", "B": "中小客户", "C": "潜在客户"}
 """How the demo ERP files customers (客户分类); ``demo.yaml`` translates the labels into grades."""

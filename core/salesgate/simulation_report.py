@@ -1,4 +1,4 @@
-"""A simulation :class:`~salesgate.simulate.Report` as a terminal table, a JSON document or an HTML page.
+"""A simulation :class:`~salesgate.simulation.Report` as a terminal table, a JSON document or an HTML page.
 
 The HTML page is one self-contained file (inline CSS and SVG charts, no script, nothing fetched),
 so a policy owner can open it from a mail attachment or a shared drive on any machine.
@@ -19,7 +19,7 @@ from rich.text import Text
 from .bulk import Verdict
 from .decisions import Outcome
 from .money import format_money
-from .simulate import HookTally, Report
+from .simulation import HookTally, Report
 
 OUTCOMES = [o.value for o in Outcome]
 _TITLES = {"order_approval": "Order approval", "credit_check": "Credit check", "pricing": "Pricing",

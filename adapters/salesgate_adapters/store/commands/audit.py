@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from . import CommandInputError, open_store, schema_option, url_option, when
+from salesgate.commands import CommandInputError, schema_option, url_option, when
 
-if TYPE_CHECKING:
-    from salesgate_adapters.store import AuditEntry
+from .. import AuditEntry
+from ..audit import intact, parse_kept
+from .shared import open_store
 
 
 @click.group()
@@ -36,8 +37,6 @@ def audit() -> None:
 @schema_option
 def verify(skip_decisions: bool, kept_values: tuple[str, ...], url: str | None, schema: str | None) -> None:
     """Check every entry's hash and link; exit 1 naming the first entry that was changed, removed or added."""
-    from salesgate_adapters.store.audit import parse_kept
-
     try:
         kept = parse_kept(kept_values)
     except ValueError as exc:
@@ -71,8 +70,6 @@ def verify(skip_decisions: bool, kept_values: tuple[str, ...], url: str | None, 
 @schema_option
 def show(order: str, as_json: bool, url: str | None, schema: str | None) -> None:
     """The history of ORDER: decisions, approvals, voids, expiries and escalations, oldest first."""
-    from salesgate_adapters.store.audit import intact
-
     with open_store(url, schema) as store:
         entries = store.audit_entries(order)
         report = store.verify_audit() if entries else None

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ..hooknames import HOOKS
-from . import CommandInputError, open_store, schema_option, show, url_option, when
+from salesgate.commands import CommandInputError, schema_option, show, url_option, when
+from salesgate.hooknames import HOOKS
 
-if TYPE_CHECKING:
-    from salesgate_adapters.store import ApprovalRequest
+from .. import ApprovalRequest
+from ..approvals import stored_id, user_id
+from .shared import open_store
 
 STATUSES = ("pending", "approved", "rejected", "void", "expired", "all")
 STATUS_STYLE = {"pending": "magenta", "approved": "green", "rejected": "bold red", "void": "dim", "expired": "yellow"}
@@ -33,8 +34,6 @@ def _hook(value: str | None) -> str | None:
 
 def _user(value: str | None) -> str:
     """The acting user as the store compares it (stripped, NFC; control characters refused: exit 2)."""
-    from salesgate_adapters.store.approvals import user_id
-
     if not value or not value.strip():
         raise CommandInputError("say who acts: --as USER (or set SALESGATE_USER)")
     return user_id(value, "--as")
@@ -68,8 +67,6 @@ def list_(order: str | None, status: str, role: str | None, for_user: str | None
         if role is not None:
             requests = [r for r in requests if role in (r.role, r.escalate_to if r.escalated else None)]
         if for_user is not None:
-            from salesgate_adapters.store.approvals import user_id
-
             for_user = user_id(for_user, "--for")
             held = set(store.roles_of(for_user))
             requests = _actionable(requests, for_user, held)
@@ -84,8 +81,6 @@ def list_(order: str | None, status: str, role: str | None, for_user: str | None
 
 
 def _actionable(requests: Sequence[ApprovalRequest], user: str, held: set[str]) -> list[ApprovalRequest]:
-    from salesgate_adapters.store.approvals import stored_id
-
     live = [r for r in requests if r.status in ("pending", "approved")]
     found = []
     for r in live:

@@ -1,11 +1,9 @@
-"""The demo company behind ``salesgate demo``: a small distributor of industrial equipment.
+"""The demo company's books: customers, products, receivables, pending orders and returns.
 
-Its customers, products, receivables, pending orders and returns live in ``demo_company.json``
-(shipped inside the package). The demo gate reads them the way it reads a production ERP: the
-books are loaded into a SQLite database (:mod:`salesgate_adapters.demo_erp`: orders, invoices,
-receipts, deliveries, returns) and read back through the ``sql`` adapter and its ``demo`` mapping.
-Each order is decided from its id alone, and each return from its order, product, quantity and
-date, exactly as an ERP integration would call the gate.
+They live in ``demo_company.json`` (shipped inside this package), validated by the fact models.
+:func:`salesgate_adapters.demo.demo_gate` loads them into the demo ERP (:mod:`.erp`) and decides
+them through the ``sql`` adapter; :func:`run_demo` decides each order from its id alone, and each
+return from its order, product, quantity and date, exactly as an ERP integration calls the gate.
 """
 
 from __future__ import annotations
@@ -18,14 +16,11 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
-from salesgate_adapters import MemoryAdapter
+from salesgate import Decision, Gate
+from salesgate.hooknames import HOOKS, Hook
+from salesgate.models import CreditExposure, Customer, Order, Product, ReturnRequest
 
-from .decisions import Decision
-from .gate import BackendName, Gate
-from .hooknames import HOOKS, Hook
-from .models import CreditExposure, Customer, Order, Product, ReturnRequest
-from .policy.compiler import Policy, load_policy
-from .seed import seed_policy_path
+from ..memory import MemoryAdapter
 
 DEMO_DATA = "demo_company.json"
 AS_OF = date(2026, 11, 6)
@@ -69,7 +64,7 @@ class DemoResult:
 def load_demo_company() -> DemoCompany:
     """Read the demo company from the package data."""
     raw: Mapping[str, Any] = json.loads(
-        resources.files("salesgate").joinpath(DEMO_DATA).read_text(encoding="utf-8"), parse_float=Decimal
+        resources.files("salesgate_adapters.demo").joinpath(DEMO_DATA).read_text(encoding="utf-8"), parse_float=Decimal
     )
     customers = [Customer.model_validate(c) for c in raw["customers"]]
     return DemoCompany(
@@ -80,15 +75,6 @@ def load_demo_company() -> DemoCompany:
         orders=tuple(Order.model_validate(o) for o in raw["orders"]),
         returns=tuple(ReturnRequest.model_validate(r) for r in raw["returns"]),
     )
-
-
-def demo_gate(company: DemoCompany, *, backend: BackendName = "durable", policy: Policy | None = None) -> Gate:
-    """A gate on the seed policy (or ``policy``) reading the demo company's ERP database through the
-    ``sql`` adapter and the ``demo`` mapping: the code path of a production database."""
-    from salesgate_adapters.demo_erp import create_demo_erp
-
-    return Gate(policy or load_policy(seed_policy_path()), backend=backend, adapter="sql",
-                adapter_options={"engine": create_demo_erp(company), "mapping": "demo", "today": company.as_of})
 
 
 def return_request(request: ReturnRequest, requested_on: date) -> dict[str, Any]:

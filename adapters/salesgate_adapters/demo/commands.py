@@ -1,0 +1,102 @@
+"""``salesgate demo``: the demo company's pending orders and returns, decided by the seed policy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from salesgate import BackendName, Outcome, hookimpl
+from salesgate.commands import backend_option, build_gate, dumps, lang_option, policy_or_seed, show
+from salesgate.commands.view import OUTCOME_STYLE, SHORT, adjustment, outcome_text, reasons_text, roles_text
+from salesgate.hooknames import Hook
+from salesgate.money import format_money
+
+from . import demo_gate
+from .company import DemoResult, load_demo_company, results_by_hook, run_demo
+
+
+class DemoCommands:
+    """Adds ``demo``."""
+
+    @hookimpl
+    def salesgate_register_commands(self, cli: click.Group) -> None:
+        cli.add_command(demo)
+
+
+@click.command()
+@click.option("--rules", "rules", type=click.Path(path_type=str), metavar="PATH",
+              help="Decide the demo company by this policy instead of the seed policy.")
+@click.option("--json", "as_json", is_flag=True, help="Print every decision as JSON (without traces).")
+@backend_option
+@lang_option
+def demo(rules: str | None, as_json: bool, backend: BackendName, lang: str | None) -> None:
+    """Decide the demo company's pending orders and returns by the seed policy."""
+    company = load_demo_company()
+    policy = policy_or_seed(rules)
+    with build_gate(lambda: demo_gate(company, backend=backend, policy=policy), backend) as gate:
+        results = run_demo(gate, company)
+    if as_json:
+        click.echo(dumps({
+            "company": company.name,
+            "policy": {"name": policy.name, "version": policy.version, "hash": policy.hash},
+            "backend": backend,
+            "decisions": [
+                {"hook": r.hook, "subject": r.subject, "customer": r.customer, "amount": str(r.amount),
+                 "decision": r.decision.model_dump(mode="json", exclude={"trace"})}
+                for r in results
+            ],
+        }))
+        return
+    header = Text.assemble(
+        ("salesgate demo", "bold"), f": {company.name}\n",
+        f"policy {policy.name} {policy.version} ({policy.hash}), {backend} backend, "
+        f"{len(company.orders)} pending orders and {len(company.returns)} returns\n",
+    )
+    tables = [_demo_table(hook, rows, lang) for hook, rows in results_by_hook(results).items()]
+    counts = {o: sum(1 for r in results if r.decision.outcome is o) for o in Outcome}
+    summary = Text(f"{len(results)} decisions: ")
+    for i, (outcome, count) in enumerate(counts.items()):
+        summary.append(", " if i else "")
+        summary.append(f"{count} {outcome.value}", style=OUTCOME_STYLE[outcome])
+    hint = Text("Try: salesgate decide approval order.json --explain   (facts format: docs/cli.md)", style="dim")
+    show(header, *tables, summary, hint)
+
+
+
+
+def _demo_table(hook: Hook, rows: Sequence[DemoResult], lang: str | None) -> Table:
+    table = Table(title=f"{hook} ({SHORT[hook]})", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    table.add_column("Return" if hook == "return_handling" else "Order", no_wrap=True)
+    table.add_column("Customer", no_wrap=True)
+    table.add_column("Amount", justify="right", no_wrap=True)
+    extra = {"credit_check": "Available", "pricing": "Policy total", "return_handling": "Refund"}.get(hook)
+    if extra:
+        table.add_column(extra, justify="right", no_wrap=True)
+    table.add_column("Outcome", no_wrap=True)
+    table.add_column("Approvals", max_width=18)
+    table.add_column("Reasons", overflow="fold")
+    for row in rows:
+        decision = row.decision
+        cells: list[Text | str] = [Text(row.subject), Text(row.customer), format_money(row.amount)]
+        if hook == "credit_check" and decision.credit:
+            available = decision.credit.available
+            cells.append(Text(format_money(available), style="red" if available < 0 else ""))
+        elif hook == "pricing" and decision.pricing:
+            cells.append(format_money(decision.pricing.policy_total))
+        elif hook == "return_handling" and decision.returns:
+            cells.append(format_money(decision.returns.refund_amount))
+        elif extra:
+            cells.append("")
+        reasons = reasons_text(decision, lang)
+        if hook == "pricing" and decision.pricing and not decision.reasons:
+            adjustments = [f"{a.rule} {adjustment(a.kind, a.value)}"
+                           for line in decision.pricing.lines for a in line.adjustments]
+            reasons = Text(", ".join(dict.fromkeys(adjustments)) or "list price", style="dim")
+        cells += [outcome_text(decision.outcome), Text(roles_text(decision)), reasons]
+        table.add_row(*cells)
+    return table
