@@ -386,6 +386,7 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
     steps = price_steps_by_line(fired, len(facts.order.lines))
+    policy_total = requested_total = ZERO
     stops = False  # whether a fired rule stops: else no line asks stopped_by (the usual case)
     for rule, _ in fired:
         if rule.line_changes[2]:
@@ -401,21 +402,21 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
         policy_price = round_money(max(price, ZERO))
         policy_prices[line.line_no] = policy_price
         stop = stopped_by(index, line_steps) if stops and line_steps else None
+        requested = round_money(line.unit_price * (ONE - line.discount))
+        qty = line.qty
+        # The totals add the lines' rounded amounts in line order, as sum(..., ZERO) over the lines would.
+        policy_total = policy_total + round_money(policy_price * qty)
+        requested_total = requested_total + round_money(requested * qty)
         priced.append(PricedLine.assemble({
-            "line_no": line.line_no, "sku": line.sku, "qty": line.qty, "list_price": list_price,
-            "requested_unit_price": round_money(line.unit_price * (ONE - line.discount)),
-            "policy_price": policy_price, "adjustments": adjustments,
+            "line_no": line.line_no, "sku": line.sku, "qty": qty, "list_price": list_price,
+            "requested_unit_price": requested, "policy_price": policy_price, "adjustments": adjustments,
             "stopped_by": None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
         }))
     check_rules = _stage_rules(policy, "pricing.check")
     if check_rules:
         checked = with_policy_prices(factset, policy_prices)
         _run_stage(policy, "pricing.check", backend.match("pricing.check", checked), checked, collector)
-    pricing = PricingResult.trusted(
-        lines=priced,
-        policy_total=sum((round_money(p.policy_price * p.qty) for p in priced), ZERO),
-        requested_total=sum((round_money(p.requested_unit_price * p.qty) for p in priced), ZERO),
-    )
+    pricing = PricingResult.trusted(lines=priced, policy_total=policy_total, requested_total=requested_total)
     return _verdict(policy.roles, collector, pricing=pricing)
 
 
