@@ -29,8 +29,8 @@ from typing import Any, ClassVar, Literal, Self, overload
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, computed_field, model_validator
 from pydantic_core import core_schema
 
-from .hooknames import Hook
 from .money import ZERO, round_money
+from .points import DecisionPoint
 from .prices import PriceStep, run_price_steps
 
 __all__ = [
@@ -365,7 +365,7 @@ class ReturnResult(_Value):
 class Decision(_Value):
     """The answer of one hook for one order or return."""
 
-    hook: Hook
+    hook: DecisionPoint
     subject: str = Field(description="Order or return id.")
     outcome: Outcome
     approvals: list[Approval] = Field(default_factory=list, description="Roles to approve, in ladder order.")

@@ -18,10 +18,10 @@ from .decisions import Decision, Outcome, Reason
 from .engine.base import Backend
 from .engine.python import PythonBackend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, StoreError, did_you_mean
-from .hooknames import HOOKS, Hook
 from .logs import get_logger
 from .models import OrderFacts, ReturnFacts
 from .plugins import Hooks, build_plugin_manager
+from .points import DECISION_POINTS, DecisionPoint
 from .policy.compiler import Policy, load_policy
 from .policy.verdict import decision_context
 from .redaction import redact
@@ -415,14 +415,14 @@ class Gate:
         """Returns and compensation claims: accept, escalate or refuse; refund and fees."""
         return self.decide("return_handling", facts, explain=explain)
 
-    def decide(self, hook: Hook, facts: OrderInput | ReturnInput, *, explain: bool = False,
+    def decide(self, hook: DecisionPoint, facts: OrderInput | ReturnInput, *, explain: bool = False,
                reserve: bool = False) -> Decision:
         """Decide ``hook`` on ``facts`` (a model or a plain dict). Raises FactsError on bad facts only.
 
         ``reserve`` is for ``credit_check`` on a gate with a store (see :meth:`check_credit`).
         """
-        if hook not in HOOKS:
-            raise FactsError(f"unknown hook {hook!r}: use one of {', '.join(HOOKS)}")
+        if hook not in DECISION_POINTS:
+            raise FactsError(f"unknown hook {hook!r}: use one of {', '.join(DECISION_POINTS)}")
         if reserve and (hook != "credit_check" or self._store is None):
             raise TypeError("reserve=True is for credit_check on a gate with a store: Gate(..., store=...)")
         deadline = self._deadline()
@@ -432,7 +432,7 @@ class Gate:
         finally:
             self._release(loaded)
 
-    def _decide(self, hook: Hook, facts: OrderInput | ReturnInput, context: DecisionContext, reserve: bool,
+    def _decide(self, hook: DecisionPoint, facts: OrderInput | ReturnInput, context: DecisionContext, reserve: bool,
                 deadline: Deadline) -> Decision:
         model: OrderFacts | ReturnFacts | None = None
         recorded_by: tuple[str, ...] = ()
@@ -488,7 +488,7 @@ class Gate:
         deadline.run_detached("recording the decision", record)
         return decision
 
-    def _load_facts(self, hook: Hook, facts: OrderInput | ReturnInput, deadline: Deadline,
+    def _load_facts(self, hook: DecisionPoint, facts: OrderInput | ReturnInput, deadline: Deadline,
                     reserve: bool) -> OrderFacts | ReturnFacts:
         """``facts_for`` under the deadline when adapters may be asked (the exposure of a reserving
         check is left out: it is loaded inside the reservation lock)."""
@@ -518,12 +518,12 @@ class Gate:
             customer_id, model.order.id, model.order.total, decide, exclude_order_ids=counted, cancelled=cancelled))
         return result.decision, result.facts if isinstance(result.facts, OrderFacts) else model
 
-    def facts_for(self, hook: Hook, facts: OrderInput | ReturnInput) -> OrderFacts | ReturnFacts:
+    def facts_for(self, hook: DecisionPoint, facts: OrderInput | ReturnInput) -> OrderFacts | ReturnFacts:
         """Validate facts once (models pass through), filling missing parts from adapters
         (:func:`salesgate.completion.complete`)."""
         return complete(hook, facts, self._hooks)
 
-    def _failed(self, hook: Hook, subject: str, context: DecisionContext, exc: Exception, *,
+    def _failed(self, hook: DecisionPoint, subject: str, context: DecisionContext, exc: Exception, *,
                 cause: str | None = None) -> Decision:
         """The failure mode's answer; ``cause`` names what was unavailable when it is not the hook's data."""
         mode = self._failure_mode or context.failure_mode
@@ -588,7 +588,7 @@ def _seconds(timeout: object) -> float | None:
     return float(timeout)
 
 
-_DATA: dict[Hook, str] = {
+_DATA: dict[DecisionPoint, str] = {
     "order_approval": "credit data",  # customer and exposure: what an approval most depends on
     "credit_check": "credit data",
     "pricing": "pricing data",

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from .decisions import Decision, Outcome
-from .hooknames import Hook
+from .points import DecisionPoint
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class RecordedDecision:
     decision: Decision
 
     @property
-    def hook(self) -> Hook:
+    def hook(self) -> DecisionPoint:
         return self.decision.hook
 
     @property
@@ -45,7 +45,7 @@ class ApprovalRequest:
 
     id: str
     decision_id: str
-    hook: Hook
+    hook: DecisionPoint
     subject: str
     role: str
     position: int

@@ -19,7 +19,7 @@ from rich.text import Text
 from .bulk import Verdict
 from .decisions import Outcome
 from .money import format_money
-from .simulation import HookTally, Report
+from .simulation import PointTally, Report
 
 OUTCOMES = [o.value for o in Outcome]
 _TITLES = {"order_approval": "Order approval", "credit_check": "Credit check", "pricing": "Pricing",
@@ -78,7 +78,7 @@ def render(report: Report, *, examples: int = 5) -> RenderableType:
     for name in ("hook", "decided", "changed", *OUTCOMES, "blocked amount"):
         summary.add_column(name, justify="left" if name == "hook" else "right")
     for hook in report.hooks:
-        t = tally.hooks.get(hook) or HookTally()
+        t = tally.hooks.get(hook) or PointTally()
         cells = [f"{t.outcomes_before[o]:,} → {t.outcomes_after[o]:,}" for o in OUTCOMES]
         summary.add_row(hook, f"{t.decided:,}", f"{t.changed:,}", *cells,
                         f"{format_money(t.blocked_before)} → {format_money(t.blocked_after)}")
@@ -97,7 +97,7 @@ def render(report: Report, *, examples: int = 5) -> RenderableType:
         for label, spent, made in money:
             table.add_row(label, format_money(spent), format_money(made), _signed(made - spent))
         parts.append(table)
-    shown = [c for hook in report.hooks for c in (tally.hooks.get(hook) or HookTally()).examples[:examples]]
+    shown = [c for hook in report.hooks for c in (tally.hooks.get(hook) or PointTally()).examples[:examples]]
     if shown:
         table = Table(box=box.SIMPLE_HEAD, title="examples of changed decisions", title_justify="left",
                       pad_edge=False)
@@ -150,7 +150,7 @@ def as_json(report: Report) -> dict[str, Any]:
     tally = report.tally
     hooks: dict[str, Any] = {}
     for hook in report.hooks:
-        t = tally.hooks.get(hook) or HookTally()
+        t = tally.hooks.get(hook) or PointTally()
         entry: dict[str, Any] = {
             "decided": t.decided, "changed": t.changed,
             "outcomes": {"baseline": dict(t.outcomes_before), "candidate": dict(t.outcomes_after)},
@@ -255,13 +255,13 @@ def as_html(report: Report) -> str:
                      f"replayed:</p><ul>{items}</ul>")
     rows = []
     for hook in report.hooks:
-        t = tally.hooks.get(hook) or HookTally()
+        t = tally.hooks.get(hook) or PointTally()
         cells = [f'<td class="l">{_e(_TITLES[hook])}</td>', f"<td>{t.decided:,}</td>", f"<td>{t.changed:,}</td>"]
         cells += [f"<td>{t.outcomes_before[o]:,} → {t.outcomes_after[o]:,}</td>" for o in OUTCOMES]
         rows.append(cells)
     parts += ["<h2>Decisions</h2>", _table(["hook", "decided", "changed", *OUTCOMES], rows)]
     for hook in report.hooks:
-        t = tally.hooks.get(hook) or HookTally()
+        t = tally.hooks.get(hook) or PointTally()
         chart = [(o, float(t.outcomes_before[o]), float(t.outcomes_after[o])) for o in OUTCOMES]
         parts.append(f"<h3>{_e(_TITLES[hook])}: outcomes</h3>{_bars(_TITLES[hook], chart)}")
         if t.transitions:
@@ -281,7 +281,7 @@ def as_html(report: Report) -> str:
         parts.append(_table(["figure", "baseline", "candidate", "change"],
                             ([f'<td class="l">{_e(label)}</td>', f"<td>{_e(format_money(x))}</td>",
                               f"<td>{_e(format_money(y))}</td>", _delta_cell(y - x)] for label, x, y in money)))
-    examples = [ch for hook in report.hooks for ch in (tally.hooks.get(hook) or HookTally()).examples]
+    examples = [ch for hook in report.hooks for ch in (tally.hooks.get(hook) or PointTally()).examples]
     if examples:
         parts.append("<h2>Examples of changed decisions</h2>")
         parts.append(_table(["line", "hook", "subject", "amount", "baseline", "candidate", "rules"],

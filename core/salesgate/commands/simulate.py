@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..hooknames import HOOKS, Hook
+from ..points import DECISION_POINTS, DecisionPoint
 from ..policy.compiler import load_policy
 from ..seed import seed_policy_path
 from ..simulation import simulate
@@ -28,14 +28,15 @@ from .export import erp_gate, export_orders, report_problems
 __all__ = ["simulate_command"]
 
 
-def _hooks(value: str | None) -> list[Hook]:
+def _hooks(value: str | None) -> list[DecisionPoint]:
     if not value:
-        return list(HOOKS)
-    chosen: list[Hook] = []
+        return list(DECISION_POINTS)
+    chosen: list[DecisionPoint] = []
     for part in value.split(","):
         name = part.strip().lower().replace("-", "_")
-        if name not in HOOKS:
-            raise click.BadParameter(f"unknown hook {part.strip()!r}: use {', '.join(HOOKS)}", param_hint="--hooks")
+        if name not in DECISION_POINTS:
+            raise click.BadParameter(f"unknown hook {part.strip()!r}: use {', '.join(DECISION_POINTS)}",
+                                     param_hint="--hooks")
         chosen.append(name)
     return chosen
 
@@ -109,7 +110,7 @@ def simulate_command(candidate: str, baseline: str | None, source: str | None, m
             shown=source)
 
 
-def _replay(candidate: str, baseline: str | None, source: str, chosen: list[Hook], html_path: str | None,
+def _replay(candidate: str, baseline: str | None, source: str, chosen: list[DecisionPoint], html_path: str | None,
             as_json_output: bool, workers: int | None, examples: int, skip_invalid: bool, *, shown: str) -> None:
     err = Console(stderr=True)
     with Progress(TextColumn("replaying"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err,

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from ..decisions import Outcome, PolicyRef
 from ..engine.base import EngineRule, Stage
 from ..errors import PolicyError, PolicyProblem, did_you_mean
-from ..hooknames import HOOKS, Hook
+from ..points import DECISION_POINTS, DecisionPoint
 from ..vocabulary import VOCABULARY
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
@@ -38,7 +38,7 @@ class CompiledRule:
     id: str
     ruleset: str
     ruleset_version: str
-    hook: Hook
+    hook: DecisionPoint
     file: str
     line: int
     priority: int
@@ -76,7 +76,7 @@ class Policy:
     files: tuple[str, ...] = ()
     rulesets: Mapping[str, str] = field(default_factory=dict)  # ruleset name → version
 
-    def rules_for(self, hook: Hook) -> tuple[CompiledRule, ...]:
+    def rules_for(self, hook: DecisionPoint) -> tuple[CompiledRule, ...]:
         return tuple(r for r in self.rules if r.hook == hook)
 
     @cached_property
@@ -136,7 +136,7 @@ class Policy:
         )
 
 
-def stage_name(hook: Hook, action: CompiledAction, cond: Cond) -> str:
+def stage_name(hook: DecisionPoint, action: CompiledAction, cond: Cond) -> str:
     if hook != "pricing":
         return hook
     reads_policy_price = any(ref.path == "line.policy_price" for ref in walk_refs(cond))
@@ -390,7 +390,7 @@ def load_policy(path: str | Path) -> Policy:
     return Policy(
         name=name, version=version, hash=digest.hexdigest()[:16], roles=ladder, language=language,
         failure_mode=meta.failure_mode if meta else "closed", source=str(root),
-        rules=tuple(sorted(compiled, key=lambda r: (HOOKS.index(r.hook), r.priority, r.id))),
+        rules=tuple(sorted(compiled, key=lambda r: (DECISION_POINTS.index(r.hook), r.priority, r.id))),
         files=tuple(str(f) for f in files),
         rulesets={r.ruleset: r.version for r, _, _ in loaded},
     )

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ..hooknames import Hook
+from ..points import DecisionPoint
 from .limits import MAX_PRICE
 from .yamlfile import YamlScalar
 
@@ -182,7 +182,7 @@ class RuleSetFile(_Strict):
     """One rule file: a named, versioned rule set for one hook."""
 
     ruleset: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] = Field(description="Name of the rule set.")
-    hook: Hook = Field(description="order_approval, credit_check, pricing or return_handling.")
+    hook: DecisionPoint = Field(description="order_approval, credit_check, pricing or return_handling.")
     version: str = Field(min_length=1, description='Version of this rule set, e.g. "2026.11".')
     description: str | None = None
     language: str | None = Field(None, description="Language of the messages (zh, en); default: the policy's.")

@@ -60,8 +60,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from ..decisions import Decision, Outcome
 from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
-from ..hooknames import Hook
 from ..models import OrderFacts, ReturnFacts
+from ..points import DecisionPoint
 from .compiler import CompiledRule, Policy
 from .yamlfile import LineDict, line_of, load_yaml
 
@@ -109,7 +109,7 @@ def _money(value: Any) -> Decimal:
 Money = Annotated[Decimal, BeforeValidator(_money)]
 RuleIds = Annotated[list[str], Field(min_length=1)]
 
-_FIGURES: dict[str, Hook] = {
+_FIGURES: dict[str, DecisionPoint] = {
     "prices": "pricing",
     "refund": "return_handling",
     "restocking_fee": "return_handling",
@@ -149,13 +149,13 @@ class Expectation(_Strict):
 class _CaseModel(_Strict):
     name: str = Field(min_length=1, description="What the case shows; unique in its file.")
     description: str | None = None
-    hook: Hook | None = Field(None, description="Hook to decide; default: the file's hook.")
+    hook: DecisionPoint | None = Field(None, description="Hook to decide; default: the file's hook.")
     facts: dict[str, Any] = Field(default_factory=dict, description="Facts, merged over the file's base.")
     expect: Expectation
 
 
 class _CaseFileModel(_Strict):
-    hook: Hook | None = Field(None, description="Default hook of the cases in this file.")
+    hook: DecisionPoint | None = Field(None, description="Default hook of the cases in this file.")
     description: str | None = None
     base: dict[str, Any] = Field(default_factory=dict, description="Facts shared by every case.")
     cases: list[_CaseModel] = Field(min_length=1)
@@ -170,7 +170,7 @@ class TestCase:
     file: str
     line: int
     name: str
-    hook: Hook
+    hook: DecisionPoint
     facts: Mapping[str, Any]
     expect: Expectation
 

@@ -22,7 +22,7 @@ from .identities import fits, stored_id
 LIVE = ("pending", "approved")
 STANDING = ("pending", "approved", "rejected", "expired")
 """Every status but ``void``: a request in one of these still speaks for its role (see :func:`ladder`)."""
-ORDER_HOOKS = ("order_approval", "credit_check", "pricing")
+ORDER_POINTS = ("order_approval", "credit_check", "pricing")
 """The hooks that decide an order: rejecting one of their requests releases the order's credit."""
 
 Action = Literal["approve", "reject"]
@@ -289,7 +289,7 @@ def rejection_reason(request: ApprovalRequest, user: str) -> str:
 
 def releases_credit(request: ApprovalRequest) -> bool:
     """Whether rejecting ``request`` cancels the order's credit reservation (a hook that decides an order)."""
-    return request.hook in ORDER_HOOKS
+    return request.hook in ORDER_POINTS
 
 
 # -- expiry and escalation --------------------------------------------------------------------------------------
