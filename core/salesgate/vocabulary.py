@@ -1,4 +1,4 @@
-"""The fact vocabulary: every name a rule condition may read, with its type, per hook.
+"""The fact vocabulary: every name a rule condition may read, with its type, per decision point.
 
 Built from the documented fact models, plus the derived figures policy owners ask for (order
 total, line amount, exposure total). The type checker uses it to reject unknown facts (with a
@@ -127,12 +127,12 @@ def _build() -> dict[DecisionPoint, dict[str, FactInfo]]:
         "pricing": order_facts + pricing_only,
         "return_handling": customer + ret,
     }
-    if set(vocab) != set(DECISION_POINTS):  # pragma: no cover - guards adding a hook without its vocabulary
-        raise RuntimeError("every hook needs a vocabulary")
-    return {hook: {f.path: f for f in facts} for hook, facts in vocab.items()}
+    if set(vocab) != set(DECISION_POINTS):  # pragma: no cover - guards adding a decision point without its vocabulary
+        raise RuntimeError("every decision point needs a vocabulary")
+    return {point: {f.path: f for f in facts} for point, facts in vocab.items()}
 
 
 VOCABULARY: typing.Final[typing.Mapping[DecisionPoint, typing.Mapping[str, FactInfo]]] = types.MappingProxyType(
-    {hook: types.MappingProxyType(facts) for hook, facts in _build().items()}
+    {point: types.MappingProxyType(facts) for point, facts in _build().items()}
 )
-"""Read-only: hook name → fact path → :class:`FactInfo`."""
+"""Read-only: decision point → fact path → :class:`FactInfo`."""

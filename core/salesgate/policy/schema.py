@@ -179,10 +179,11 @@ class Rule(_Strict):
 
 
 class RuleSetFile(_Strict):
-    """One rule file: a named, versioned rule set for one hook."""
+    """One rule file: a named, versioned rule set for one decision point (its key ``hook``)."""
 
     ruleset: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] = Field(description="Name of the rule set.")
-    hook: DecisionPoint = Field(description="order_approval, credit_check, pricing or return_handling.")
+    hook: DecisionPoint = Field(
+        description="The decision point: order_approval, credit_check, pricing or return_handling.")
     version: str = Field(min_length=1, description='Version of this rule set, e.g. "2026.11".')
     description: str | None = None
     language: str | None = Field(None, description="Language of the messages (zh, en); default: the policy's.")
