@@ -255,9 +255,9 @@ def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: boo
            backend: BackendName, lang: str | None) -> None:
     """Decide one order or return.
 
-    HOOK is order_approval, credit_check, pricing or return_handling (or approval, credit,
-    returns). INPUT is the facts document: a JSON file, `-` for stdin, or the JSON itself:
-    {"order": ..., "customer": ..., "products": [...], "exposure": ...} for the order hooks,
+    HOOK is the decision point: order_approval, credit_check, pricing or return_handling (or
+    approval, credit, returns). INPUT is the facts document: a JSON file, `-` for stdin, or the JSON itself:
+    {"order": ..., "customer": ..., "products": [...], "exposure": ...} for the order decision points,
     {"return": ..., "customer": ...} for returns.
 
     With an ERP (--mapping, --url or --adapter) what INPUT leaves out is read from it, and INPUT may
@@ -351,7 +351,7 @@ def _is_file(source: str) -> bool:
 
 
 @cli.command()
-@click.option("--hook", "hook", metavar="HOOK", help="Only the facts this hook can read.")
+@click.option("--hook", "hook", metavar="HOOK", help="Only the facts this decision point can read.")
 @click.option("--json", "as_json", is_flag=True, help="Print the vocabulary as JSON.")
 def vocab(hook: str | None, as_json: bool) -> None:
     """The facts rule conditions may read, with their types."""

@@ -63,7 +63,7 @@ Percent = Annotated[
     Field(json_schema_extra={"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?%$"},
                                        {"type": "number", "minimum": 0, "maximum": 1}]}),
 ]
-Expression = Annotated[str, Field(min_length=1, description="An expression over the hook's facts.")]
+Expression = Annotated[str, Field(min_length=1, description="An expression over the decision point's facts.")]
 
 
 def _formula(value: Any) -> Any:
@@ -168,7 +168,7 @@ class Rule(_Strict):
     id: RuleId = Field(description="Unique in the policy: lower case, digits, - and _.")
     description: str | None = Field(None, description="What the rule is for, for people.")
     when: Annotated[Expression | Literal[True], BeforeValidator(_condition)] = Field(
-        description="Condition over the hook's facts; see salesgate vocab.")
+        description="Condition over the decision point's facts; see salesgate vocab.")
     scope: Literal["order", "line"] = Field(
         "order", description="line: the rule is checked once per order line and reads line.* directly."
     )
