@@ -17,6 +17,7 @@ from .decisions import (
     TraceEntry,
     combine,
 )
+from .engine import BackendName
 from .errors import (
     AdapterError,
     ApprovalError,
@@ -29,7 +30,7 @@ from .errors import (
     SalesgateError,
     StoreError,
 )
-from .gate import BackendName, Gate, GateClosedError
+from .gate import Gate, GateClosedError
 from .hooknames import HOOKS, Hook
 from .hookspecs import hookimpl, hookspec
 from .models import (
