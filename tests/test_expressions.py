@@ -23,13 +23,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from salesgate import DecisionPoint, Gate
-from salesgate.engine.base import Backend, EngineRule, Stage
-from salesgate.engine.python import PythonBackend, compile_cond
+from salesgate.engine.python import PythonBackend
 from salesgate.facts import FactSet, FactValues
 from salesgate.policy import expressions as ast
 from salesgate.policy.checker import CheckError, Context, check_condition
+from salesgate.policy.evaluator import compile_cond
 from salesgate.policy.expressions import ExpressionError, parse
 from salesgate.policy.ir import And, Arith, Compare, Cond, Const, IsNone, Kind, Or, Quantified, Ref
+from salesgate.policy.stages import Backend, EngineRule, Stage
 from salesgate.vocabulary import VOCABULARY
 
 HOOK: DecisionPoint = "order_approval"

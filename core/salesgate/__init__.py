@@ -19,6 +19,7 @@ from .decisions import (
     TraceEntry,
     combine,
 )
+from .engine import BackendName
 from .errors import (
     AdapterError,
     ApprovalError,
@@ -31,7 +32,7 @@ from .errors import (
     SalesgateError,
     StoreError,
 )
-from .gate import BackendName, Gate, GateClosedError
+from .gate import Gate, GateClosedError
 from .hookspecs import hookimpl, hookspec
 from .models import (
     CreditExposure,

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .decisions import Outcome
-from .engine.base import Match, Stage
 from .engine.python import PythonBackend
 from .errors import PolicyError
 from .facts import FactSet, order_factset, return_factset, with_policy_prices
@@ -27,6 +26,7 @@ from .models import OrderFacts, ReturnFacts
 from .money import ZERO, round_money
 from .points import DecisionPoint
 from .policy.compiler import CompiledRule, Policy
+from .policy.stages import Match, Stage
 from .policy.verdict import fired_in_order, price_line, price_steps_by_line, refund_rates, refund_terms
 
 ORDER_POINTS: tuple[DecisionPoint, ...] = ("order_approval", "credit_check", "pricing")

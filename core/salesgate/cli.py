@@ -45,8 +45,9 @@ from .commands.simulate import simulate_command
 from .commands.test import run_tests_command
 from .commands.view import SHORT, adjustment, outcome_text, percent, reasons_text
 from .decisions import Decision, Outcome, PricingResult
+from .engine import BackendName
 from .errors import FactsError, PluginError, PolicyError, SalesgateError
-from .gate import BackendName, Gate
+from .gate import Gate
 from .money import format_money
 from .plugins import Hooks, build_plugin_manager
 from .points import DECISION_POINTS, DecisionPoint

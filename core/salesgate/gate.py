@@ -15,14 +15,14 @@ from .completion import OrderInput, ReturnInput, checked_subject, complete, subj
 from .context import DecisionContext
 from .deadline import Backlog, Deadline, Stragglers, Workers
 from .decisions import Decision, Outcome, Reason
-from .engine.base import Backend
-from .engine.python import PythonBackend
+from .engine import BackendName, make_backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, StoreError, did_you_mean
 from .logs import get_logger
 from .models import OrderFacts, ReturnFacts
 from .plugins import Hooks, build_plugin_manager
 from .points import DECISION_POINTS, DecisionPoint
 from .policy.compiler import Policy, load_policy
+from .policy.stages import Backend
 from .policy.verdict import decision_context
 from .redaction import redact
 from .reload import PolicyReloader, ReloadResult
@@ -34,24 +34,9 @@ if TYPE_CHECKING:
 
 logger = get_logger("salesgate")
 
-BackendName = Literal["durable", "python"]
 MAX_ABANDONED_CALLS = 16
 """Calls a gate stopped waiting for that may still hold a thread (each on a database answering no one, until
 the store's or adapter's own timeout cuts its connection) before new decisions are answered at once."""
-
-
-def make_backend(name: BackendName, policy: Policy) -> Backend:
-    """Build the matching backend for a policy."""
-    stages = policy.stages()
-    if name == "durable":
-        # Deferred: durable-rules is a C extension that may not import (Python 3.13, a broken build); a
-        # gate on the python backend must not need it, and a failed import is the caller's ImportError.
-        from .engine.durable import DurableBackend
-
-        return DurableBackend(stages)
-    if name == "python":
-        return PythonBackend(stages)
-    raise ValueError(f"unknown backend {name!r}: use 'durable' or 'python'")
 
 
 def case_gate(policy: Policy, backend: BackendName = "durable") -> Gate:
@@ -150,7 +135,7 @@ class Gate:
         self._adapter = self._attach_adapter(adapter, _adapter_options(adapter_options, options), legacy=bool(options),
                                              gate_keywords={keyword for keyword, set_ in given.items() if set_})
         self._store, self._owns_store = self._attach_store(store, timeout)
-        self._loaded = _Loaded(policy, make_backend(backend, policy))
+        self._loaded = _Loaded(policy, make_backend(backend, policy.stages()))
         self._failure_mode = failure_mode
         self._lock = threading.Lock()
 
@@ -255,7 +240,7 @@ class Gate:
         so a reloader never overwrites a policy someone else put in after it looked. Returns
         whether the policy was swapped in.
         """
-        new = _Loaded(policy, make_backend(self._backend_name, policy))
+        new = _Loaded(policy, make_backend(self._backend_name, policy.stages()))
         with self._lock:
             if self._loaded.closed:
                 new.backend.close()

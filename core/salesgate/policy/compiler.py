@@ -18,7 +18,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..decisions import Outcome, PolicyRef
-from ..engine.base import EngineRule, Stage
 from ..errors import PolicyError, PolicyProblem, did_you_mean
 from ..points import DECISION_POINTS, DecisionPoint
 from ..vocabulary import VOCABULARY
@@ -28,6 +27,7 @@ from .effects import CompiledAction, LineChanges, RuleEffect, rule_effect, rule_
 from .ir import Always, Cond, Const, Expr, Kind, walk_refs
 from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
+from .stages import EngineRule, Stage
 from .yamlfile import LineDict, line_of, load_yaml
 
 POLICY_FILE = "policy.yaml"

@@ -30,8 +30,6 @@ from ..decisions import (
     ladder_order,
     sort_approvals,
 )
-from ..engine.base import Backend, Match
-from ..engine.python import explain
 from ..errors import PolicyError, PolicyProblem
 from ..facts import FactSet, FactValues, order_factset, return_factset, with_policy_prices
 from ..models import OrderFacts, ReturnFacts
@@ -40,7 +38,9 @@ from ..points import DecisionPoint
 from ..prices import PriceChange, PriceStep, run_price_steps
 from .compiler import CompiledRule, Policy
 from .effects import LineChanges, RuleEffect
+from .evaluator import explain
 from .limits import PRICE_CEILING
+from .stages import Backend, Match
 
 
 def _values(rule: CompiledRule, values: FactValues) -> dict[str, Any]:
