@@ -48,14 +48,14 @@ from .decisions import Decision, Outcome, PricingResult
 from .engine import BackendName
 from .errors import FactsError, PluginError, PolicyError, SalesgateError
 from .gate import Gate
-from .hooknames import HOOKS, Hook
 from .money import format_money
 from .plugins import Hooks, build_plugin_manager
+from .points import DECISION_POINTS, DecisionPoint
 from .policy.compiler import load_policy
 from .policy.schema import PolicyFile, RuleSetFile
 from .vocabulary import VOCABULARY, FactInfo
 
-ALIASES: dict[str, Hook] = {
+ALIASES: dict[str, DecisionPoint] = {
     "approval": "order_approval",
     "credit": "credit_check",
     "return": "return_handling",
@@ -147,13 +147,13 @@ def plugin_commands(taken: Iterable[str] = (), plugins: Iterable[object] = ()) -
     return found
 
 
-def _hook(value: str) -> Hook:
+def _point(value: str) -> DecisionPoint:
     name = value.strip().lower().replace("-", "_")
-    if name in HOOKS:
+    if name in DECISION_POINTS:
         return name
     if name in ALIASES:
         return ALIASES[name]
-    raise UsageProblem(f"unknown hook {value!r}: use one of {', '.join(HOOKS)} "
+    raise UsageProblem(f"unknown hook {value!r}: use one of {', '.join(DECISION_POINTS)} "
                        f"(or {', '.join(ALIASES)})")
 
 
@@ -256,9 +256,9 @@ def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: boo
            backend: BackendName, lang: str | None) -> None:
     """Decide one order or return.
 
-    HOOK is order_approval, credit_check, pricing or return_handling (or approval, credit,
-    returns). INPUT is the facts document: a JSON file, `-` for stdin, or the JSON itself:
-    {"order": ..., "customer": ..., "products": [...], "exposure": ...} for the order hooks,
+    HOOK is the decision point: order_approval, credit_check, pricing or return_handling (or
+    approval, credit, returns). INPUT is the facts document: a JSON file, `-` for stdin, or the JSON itself:
+    {"order": ..., "customer": ..., "products": [...], "exposure": ...} for the order decision points,
     {"return": ..., "customer": ...} for returns.
 
     With an ERP (--mapping, --url or --adapter) what INPUT leaves out is read from it, and INPUT may
@@ -268,7 +268,7 @@ def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: boo
     salesgate decide approval SO-1001 --mapping demo --url sqlite:///erp.db
     salesgate decide credit '{"order": "SO-1001"}' --mapping erpnext
     """
-    name = _hook(hook)
+    name = _point(hook)
     erp = _erp_options(adapter, mapping, url, today)
     document, order_id = _decide_input(facts, name, erp)
     policy = policy_or_seed(rules)
@@ -320,7 +320,8 @@ def _erp_label(erp: tuple[str, dict[str, Any]]) -> str:
     return f"adapter {erp[0]}" + (f", mapping {mapping}" if mapping is not None else "")
 
 
-def _decide_input(source: str, hook: Hook, erp: tuple[str, dict[str, Any]] | None) -> tuple[dict[str, Any], str | None]:
+def _decide_input(source: str, point: DecisionPoint,
+                  erp: tuple[str, dict[str, Any]] | None) -> tuple[dict[str, Any], str | None]:
     """The facts document ``decide`` was given, and the order id when INPUT was just an id.
 
     A file, ``-`` or inline JSON is the document; anything else is an order id when an ERP is given
@@ -334,7 +335,7 @@ def _decide_input(source: str, hook: Hook, erp: tuple[str, dict[str, Any]] | Non
         order = document.get("order")
         return document, order if isinstance(order, str) else None
     order_id = source.strip()
-    if hook == "return_handling":
+    if point == "return_handling":
         raise UsageProblem(f"{source!r} is neither a file nor a return document: a return is decided from its "
                            'document, e.g. \'{"return": {"id": ..., "original_order_id": ..., "sku": ..., ...}}\'')
     if not order_id:
@@ -351,13 +352,13 @@ def _is_file(source: str) -> bool:
 
 
 @cli.command()
-@click.option("--hook", "hook", metavar="HOOK", help="Only the facts this hook can read.")
+@click.option("--hook", "hook", metavar="HOOK", help="Only the facts this decision point can read.")
 @click.option("--json", "as_json", is_flag=True, help="Print the vocabulary as JSON.")
 def vocab(hook: str | None, as_json: bool) -> None:
     """The facts rule conditions may read, with their types."""
-    hooks = [_hook(hook)] if hook else list(HOOKS)
-    facts: dict[str, tuple[FactInfo, list[Hook]]] = {}
-    for name in hooks:
+    points = [_point(hook)] if hook else list(DECISION_POINTS)
+    facts: dict[str, tuple[FactInfo, list[DecisionPoint]]] = {}
+    for name in points:
         for path, info in VOCABULARY[name].items():
             facts.setdefault(path, (info, []))[1].append(name)
     if as_json:
@@ -367,7 +368,7 @@ def vocab(hook: str | None, as_json: bool) -> None:
             for info, used in facts.values()
         ]))
         return
-    title = (f"Facts for {_hook(hook)}" if hook else
+    title = (f"Facts for {_point(hook)}" if hook else
              "Facts rules may read (order hooks: order_approval, credit_check, pricing; returns: return_handling)")
     table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False)
     table.add_column("Fact", no_wrap=True, style="bold")
@@ -382,18 +383,18 @@ def vocab(hook: str | None, as_json: bool) -> None:
         group = info.path.split(".")[0]
         row = [Text(info.path), Text(_fact_type(info))]
         if not hook:
-            row.append(Text(_hooks_label(used)))
+            row.append(Text(_points_label(used)))
         row.append(Text(info.description))
         table.add_row(*row)
     show(table)
 
 
-def _hooks_label(hooks: Sequence[Hook]) -> str:
-    if len(hooks) == len(HOOKS):
+def _points_label(points: Sequence[DecisionPoint]) -> str:
+    if len(points) == len(DECISION_POINTS):
         return "all"
-    if set(hooks) == set(HOOKS) - {"return_handling"}:
+    if set(points) == set(DECISION_POINTS) - {"return_handling"}:
         return "order hooks"
-    return ", ".join(SHORT[h] for h in hooks)
+    return ", ".join(SHORT[h] for h in points)
 
 
 def _fact_type(info: FactInfo) -> str:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from .hooknames import Hook
+from .points import DecisionPoint
 
 if TYPE_CHECKING:
     import click
@@ -294,7 +294,7 @@ def salesgate_register_commands(cli: click.Group) -> None:
 
 # -- derived once, read by the facade and the adapter contract ----------------------------------
 
-DECISION_HOOKS: Mapping[Hook, str] = {
+DECISION_HOOKS: Mapping[DecisionPoint, str] = {
     "order_approval": "salesgate_order_approval",
     "credit_check": "salesgate_credit_check",
     "pricing": "salesgate_pricing",
