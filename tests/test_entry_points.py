@@ -201,7 +201,7 @@ def test_an_entry_point_named_like_a_built_in_command_provider_does_not_replace_
     db = _salesgate(site, "db", "--help")
     assert db.returncode == 0, db.stderr
     assert "upgrade" in db.stdout  # the store's db, not the package's
-    assert db.stderr == ("warning: leaving out the commands of plugin 'store_commands': plugin name 'store_commands' "
-                         "of entry point 'acme_hello:Hello' is reserved for salesgate's built-in plugin "
-                         "'store_commands'. Name the entry point otherwise (to replace the built-in, disable it "
-                         "with SALESGATE_DISABLE_PLUGINS=store_commands)\n")
+    assert db.stderr == ("warning: leaving out the commands of plugin 'store_commands': plugin 'store_commands' "
+                         "(package acme-hello) from 'acme_hello:Hello' takes the name of salesgate's built-in plugin "
+                         "'store_commands', which is reserved. Name the entry point otherwise (to replace the "
+                         "built-in, disable it with SALESGATE_DISABLE_PLUGINS=store_commands)\n")

@@ -222,8 +222,8 @@ def find_plugin_commands(taken: Iterable[str] = (), plugins: Iterable[object] = 
             continue
         if ep.name in reserved:
             failures.append(CommandProviderFailure(
-                ep.name, f"plugin name {ep.name!r} of entry point {ep.value!r} is reserved for salesgate's built-in "
-                         f"plugin {ep.name!r}",
+                ep.name, f"plugin {entry_point_shown(ep)} from {ep.value!r} takes the name of salesgate's built-in "
+                         f"plugin {ep.name!r}, which is reserved",
                 f"Name the entry point otherwise (to replace the built-in, disable it with {DISABLE_ENV}={ep.name})"))
             continue
         try:
