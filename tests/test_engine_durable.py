@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from salesgate.engine.base import EngineRule, Match, Scope, Stage
 from salesgate.engine.durable import DurableBackend
 from salesgate.engine.durable import sessions as durable_module
 from salesgate.engine.durable.encoding import scaled
@@ -45,6 +44,7 @@ from salesgate.policy.ir import (
     Quantified,
     Ref,
 )
+from salesgate.policy.stages import EngineRule, Match, Scope, Stage
 from salesgate.vocabulary import VOCABULARY, FactInfo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,7 +155,7 @@ def test_session_where_nothing_matches_is_deleted_safely() -> None:
     done = run_isolated("""
         import copy, datetime, threading  # the heap layout that made durable crash here
         from decimal import Decimal
-        from salesgate.engine.base import EngineRule, Stage
+        from salesgate.policy.stages import EngineRule, Stage
         from salesgate.engine.durable import DurableBackend
         from salesgate.facts import FactSet
         from salesgate.policy.ir import Compare, Const, Kind, Ref
@@ -483,7 +483,7 @@ def test_stage_with_600_rules_is_sharded_and_matches() -> None:
     done = run_isolated("""
         import json
         from decimal import Decimal
-        from salesgate.engine.base import EngineRule, Stage
+        from salesgate.policy.stages import EngineRule, Stage
         from salesgate.engine.durable import DurableBackend
         from salesgate.facts import FactSet
         from salesgate.policy.ir import Compare, Const, Kind, Ref

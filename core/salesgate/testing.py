@@ -65,8 +65,9 @@ import pytest
 from pydantic import BaseModel
 
 from . import hookspecs
+from .engine import BACKEND_NAMES, BackendName
 from .errors import AdapterError, PolicyError, SalesgateError
-from .gate import BackendName, Gate, case_gate
+from .gate import Gate, case_gate
 from .hookspecs import REQUIRED_DATA_HOOKS
 from .models import CreditExposure, Customer, Delivery, Order, Product, _Facts
 from .policy.compiler import Policy, load_policy
@@ -546,7 +547,6 @@ class AdapterContract:
 RULES_INI = "salesgate_rules"
 BACKENDS_INI = "salesgate_backends"
 COVERAGE_INI = "salesgate_require_coverage"
-BACKEND_NAMES: tuple[BackendName, ...] = ("durable", "python")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

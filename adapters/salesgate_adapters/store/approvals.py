@@ -22,7 +22,7 @@ from salesgate.decisions import Decision
 from salesgate.errors import ApprovalError
 from salesgate.records import ApprovalRequest, ApprovalStatus, RoleMember
 from salesgate.workflow import approvals as ladder
-from salesgate.workflow.approvals import LIVE, ORDER_HOOKS, STANDING, Action, ApprovalRules
+from salesgate.workflow.approvals import LIVE, ORDER_POINTS, STANDING, Action, ApprovalRules
 from salesgate.workflow.identities import acting_as, current_actor, stored_id, user_id
 
 from . import audit, locks
@@ -39,7 +39,7 @@ from .tables import (
 
 __all__ = [
     "LIVE",
-    "ORDER_HOOKS",
+    "ORDER_POINTS",
     "STANDING",
     "ApprovalError",
     "ApprovalRules",

@@ -20,8 +20,9 @@ from typing import Any, NoReturn, TypeVar
 import click
 from rich.console import Console, Group, RenderableType
 
+from ..engine import BACKEND_NAMES, BackendName
 from ..errors import EngineError, PolicyError, SalesgateError
-from ..gate import BackendName, Gate
+from ..gate import Gate
 from ..policy.compiler import Policy, load_policy
 from ..seed import seed_policy_path
 
@@ -79,7 +80,7 @@ def schema_option(func: F) -> F:
 def backend_option(func: F) -> F:
     """``--backend durable|python`` (``$SALESGATE_BACKEND``)."""
     option = click.option(
-        "--backend", type=click.Choice(["durable", "python"]), default="durable", show_default=True,
+        "--backend", type=click.Choice(BACKEND_NAMES), default="durable", show_default=True,
         envvar="SALESGATE_BACKEND",
         help="Matching backend: durable-rules, or the pure-Python evaluator (same decisions).",
     )

@@ -17,8 +17,9 @@ from typing import Any
 
 import click
 
+from ..engine import BackendName
 from ..errors import PolicyError, SalesgateError
-from ..gate import BackendName, case_gate
+from ..gate import case_gate
 from ..policy.compiler import CompiledRule, Policy, load_policy
 from ..policy.testcases import TESTS_DIR, CaseResult, SuiteResult, load_cases, run_suite, select_cases
 from . import fail, fail_policy

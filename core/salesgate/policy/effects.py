@@ -14,8 +14,8 @@ from decimal import Decimal
 from functools import cached_property
 
 from ..decisions import Outcome
-from ..engine.python import Getter, compile_expr
 from ..facts import FactValues
+from .evaluator import Getter, compile_expr
 from .ir import Expr
 
 PRICE_KINDS = ("markup", "discount", "add", "set_price", "floor")

@@ -10,7 +10,7 @@ comparisons, so every backend implements exactly one semantics:
 * numbers are exact ``Decimal``/``int``; dates are ``datetime.date``; durations are whole days;
   arithmetic is :func:`arith`, the one definition the checker's constant folding and both backends use.
 
-The pure-Python evaluator (:mod:`salesgate.engine.python`) interprets these nodes directly; the
+The evaluator (:mod:`salesgate.policy.evaluator`, the python backend's) interprets these nodes directly; the
 durable-rules backend (:mod:`salesgate.engine.durable`) translates them into durable's JSON dialect.
 """
 

@@ -1,7 +1,7 @@
 """The durable-rules backend: compiled IR conditions matched by durable-rules 2.0.28.
 
 Everything durable-specific lives in this package, the only place that imports ``durable`` (and
-within it only :mod:`.sessions` imports it). Each :class:`~salesgate.engine.base.Stage` is
+within it only :mod:`.sessions` imports it). Each :class:`~salesgate.policy.stages.Stage` is
 translated into durable's JSON dialect once, at construction; :meth:`DurableBackend.match` then
 encodes the facts a stage reads into one small JSON message per fact, asserts it, and collects
 which rules fired. durable decides every match; Python only computes what durable cannot compute
@@ -131,7 +131,7 @@ Hazards found while writing this backend (durable-rules 2.0.28, reproduced here)
 
 *Lifting*: a rule over one of durable's per-rule limits (25/26, 28, 30) is not refused. Its whole
 condition is computed by the Python evaluator's own compiled closure
-(:func:`salesgate.engine.python.compile_cond`, so the semantics are identical by construction)
+(:func:`salesgate.policy.evaluator.compile_cond`, so the semantics are identical by construction)
 and durable matches the 0/1 result. :meth:`DurableBackend.lifted` lists such rules.
 """
 

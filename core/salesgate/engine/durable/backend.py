@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from ...errors import EngineError
 from ...facts import FactSet
-from ..base import Match, Scope, Stage, stages_by_name
+from ...policy.stages import Match, Scope, Stage, stages_by_name
 from .encoding import KIND_FIELD, Schema, message_encoder
 from .limits import Plan, TooManyFields, check_message, plan_rule, shard_plans
 from .sessions import Ruleset, Sessions, delete_handles

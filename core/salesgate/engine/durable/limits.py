@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from ...errors import EngineError
 from ...policy.ir import Always, And, Compare, Cond, IsNone, Or, Quantified, Ref
-from ..base import EngineRule, Scope, Stage
+from ...policy.stages import EngineRule, Scope, Stage
 from .encoding import KIND_FIELD, Schema
 from .translate import Translator, all_of
 

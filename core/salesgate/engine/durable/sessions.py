@@ -24,7 +24,7 @@ from durable.engine import durable_rules_engine as _durable_c
 
 from ...errors import EngineError
 from ...facts import FactValues
-from ..base import Match
+from ...policy.stages import Match
 
 __all__ = ["Action", "Ruleset", "Sessions", "delete_handles", "error_text"]
 

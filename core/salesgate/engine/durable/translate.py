@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from ...errors import EngineError
 from ...facts import FactValues
+from ...policy.evaluator import compile_cond, compile_expr
 from ...policy.ir import (
     SWAPPED,
     Always,
@@ -34,7 +35,6 @@ from ...policy.ir import (
     Ref,
     walk_refs,
 )
-from ..python import compile_cond, compile_expr
 from .encoding import KIND_FIELD, ListSchema, Schema, constant, family
 
 __all__ = ["Translator", "all_of", "any_of", "evaluated"]

@@ -1,8 +1,10 @@
-"""The interface between compiled policy and the matching backends.
+"""What the compiler hands a matching backend, and what a backend answers: stages of rules, matches.
 
 A backend only answers *which rules match which facts*. What a matching rule does (block,
 require approvals, change a price) is data in the compiled policy, applied by salesgate itself,
-so both backends produce identical decisions by construction once they agree on matches.
+so both backends produce identical decisions by construction once they agree on matches. The
+interface lives here, in the policy package, so the backends (:mod:`salesgate.engine`) are built
+on the policy and the policy never imports a backend.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, TypeAlias
 
 from ..facts import FactSet
-from ..policy.ir import Cond
 from ..vocabulary import FactInfo
+from .ir import Cond
 
 Scope: TypeAlias = Literal["order", "line"]
 
