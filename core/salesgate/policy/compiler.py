@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from ..decisions import Outcome, PolicyRef
 from ..errors import PolicyError, PolicyProblem, did_you_mean
 from ..points import DECISION_POINTS, DecisionPoint
+from ..prices import PriceStep
 from ..vocabulary import VOCABULARY
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
@@ -59,6 +60,15 @@ class CompiledRule:
     def line_changes(self) -> LineChanges:
         """What this rule does to a line's price, its formulas compiled on first use."""
         return rule_line_changes(self.action)
+
+    @cached_property
+    def fixed_price_step(self) -> PriceStep[CompiledRule] | None:
+        """This rule's step of the price algebra when it has no formula and no floor (the same for
+        every decision, so worked out once per rule), else None: its formulas need the line."""
+        floor, kinds, stop = self.line_changes
+        if floor is not None or any(formula is not None for _, _, formula in kinds):
+            return None
+        return (tuple((kind, value, self) for kind, value, _ in kinds if value is not None), (), stop)
 
 
 @dataclass(frozen=True)

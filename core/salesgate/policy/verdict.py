@@ -273,30 +273,12 @@ def order_verdict(policy: Policy, backend: Backend, point: DecisionPoint, facts:
 
 PriceSteps = list[tuple[CompiledRule, int | None, LineChanges, "PriceStep[CompiledRule] | None"]]
 """(rule, the line it fired on or None for every line, what it does to a price, the same as a step of
-the price algebra when it has no formula: worked out once per decision, not once per line)."""
+the price algebra when it has no formula: kept on the rule, ``CompiledRule.fixed_price_step``)."""
 
 
 def price_steps(fired: Sequence[tuple[CompiledRule, int | None]]) -> PriceSteps:
     """The fired rules of a pricing adjust stage, with what each does to a price."""
-    steps: PriceSteps = []
-    for rule, hit in fired:
-        known = _FIXED_STEPS.get(id(rule))
-        if known is None or known[0] is not rule:  # the rule kept in the entry: its id is not reused meanwhile
-            changes = rule.line_changes
-            floor, kinds, stop = changes
-            fixed: PriceStep[CompiledRule] | None = None
-            if floor is None and all(formula is None for _, _, formula in kinds):
-                fixed = (tuple((kind, value, rule) for kind, value, _ in kinds if value is not None), (), stop)
-            if len(_FIXED_STEPS) >= 4096:
-                _FIXED_STEPS.clear()
-            known = _FIXED_STEPS[id(rule)] = (rule, changes, fixed)
-        steps.append((rule, hit, known[1], known[2]))
-    return steps
-
-
-_FIXED_STEPS: dict[int, tuple[CompiledRule, LineChanges, PriceStep[CompiledRule] | None]] = {}
-"""By rule: its line changes and, without a formula or a floor, its price-algebra step: the same
-for every decision, so worked out once per rule (a bounded cache, like the policy's verdict cache)."""
+    return [(rule, hit, rule.line_changes, rule.fixed_price_step) for rule, hit in fired]
 
 
 def price_steps_by_line(fired: Sequence[tuple[CompiledRule, int | None]], lines: int) -> list[PriceSteps]:
