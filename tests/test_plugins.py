@@ -513,6 +513,63 @@ def test_a_call_order_option_on_a_plugin_registered_later_is_refused_at_its_firs
     assert "@hookimpl(wrapper=True)" in decision.failure
 
 
+def test_a_recorder_registered_later_with_a_refused_option_is_logged_and_skipped(
+        seed: Policy, caplog: pytest.LogCaptureFixture) -> None:
+    """Before: approve_order raised the PluginError. Recorders never change the decision nor raise."""
+    recorded: list[str] = []
+
+    class Recorder:
+        @hookimpl
+        def salesgate_record_decision(self, decision: Decision) -> None:
+            recorded.append(decision.subject)
+
+    gate = make_gate(seed, plugins=[Recorder()])
+    expected = gate.approve_order(ORDER)
+    gate.hooks.pm.register(WrappingRecorder(), name="late-recorder")
+    with caplog.at_level(logging.ERROR, logger="salesgate.plugins"):
+        decision = gate.approve_order(ORDER)
+        gate.approve_order(ORDER)
+    assert decision == expected
+    assert recorded == ["SO-1"] * 3  # the other recorders still run
+    messages = [r.getMessage() for r in caplog.records if r.name == "salesgate.plugins"]
+    assert len(messages) == 1  # once, not at every decision
+    assert "'late-recorder'" in messages[0]
+    assert "@hookimpl(wrapper=True)" in messages[0]
+
+
+@pytest.mark.parametrize(("hook", "says"), [
+    ("salesgate_order_approval", "Return what the plugin adds (a Contribution"),
+    ("salesgate_credit_figures", "Return a CreditResult from a plain @hookimpl"),
+    ("salesgate_record_decision", "Record the decision from a plain @hookimpl"),
+])
+def test_a_refused_wrapper_is_told_the_reason_of_its_own_hook(seed: Policy, hook: str, says: str) -> None:
+    """Before: every facade-called hook was told it is "combined by a fixed precedence" and to
+    return a Contribution, which is wrong for the recorders and the credit figures."""
+    def wrap(self: object, **arguments: Any) -> Any:
+        return (yield)
+
+    wrap.__signature__ = inspect.signature(getattr(hookspecs, hook))  # type: ignore[attr-defined]
+    plugin = type("Wrapper", (), {hook: hookimpl(wrapper=True)(wrap)})()
+    with pytest.raises(PluginError) as caught:
+        make_gate(seed, plugins=[plugin])
+    assert says in str(caught.value)
+    if hook != "salesgate_order_approval":
+        assert "Contribution" not in str(caught.value)
+        assert "precedence" not in str(caught.value)
+
+
+def test_a_refused_option_on_an_entry_point_plugin_says_how_to_disable_it(
+        seed: Policy, entry_points: list[FakeEntryPoint]) -> None:
+    entry_points.append(FakeEntryPoint("acme_first", loaded=First))
+    with pytest.raises(PluginError) as caught:
+        make_gate(seed, entry_points=True)
+    assert "@hookimpl(tryfirst=True)" in str(caught.value)
+    assert f"{DISABLE_ENV}=acme_first" in str(caught.value)
+    with pytest.raises(PluginError) as passed:
+        make_gate(seed, plugins=[First()])
+    assert DISABLE_ENV not in str(passed.value)  # a plugin passed in is not disabled by name
+
+
 def test_call_order_options_work_on_the_data_hooks_which_pluggy_calls(seed: Policy) -> None:
     class Fallback:
         @hookimpl(trylast=True)

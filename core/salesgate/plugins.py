@@ -42,9 +42,12 @@ logger = get_logger("salesgate.plugins")
 ENTRY_POINT_GROUP = "salesgate"
 DISABLE_ENV = "SALESGATE_DISABLE_PLUGINS"
 CREDIT_FIGURES = "salesgate_credit_figures"
-FACADE_HOOKS = (*DECISION_HOOKS.values(), CREDIT_FIGURES, "salesgate_record_decision")
+RECORD_DECISION = "salesgate_record_decision"
+FACADE_HOOKS = (*DECISION_HOOKS.values(), CREDIT_FIGURES, RECORD_DECISION)
 """The hooks :class:`Hooks` calls implementation by implementation (not through pluggy's call loop)."""
 _DOCS = "docs/plugins.md#hook-order-and-wrappers"
+_REFUSED_RECORDERS = f"{RECORD_DECISION}, refused left out"
+"""The key, among the hooks :meth:`Hooks._implementations` keeps sorted, of the recorders kept."""
 
 
 def _builtin_plugins() -> dict[str, type]:
@@ -69,6 +72,8 @@ class PluginManager(pluggy.PluginManager):
         self.generation = 0
         self.disabled: dict[str, str] = {}
         """Names disabled when the manager was built, each with where it was disabled (for messages)."""
+        self.entry_points: set[str] = set()
+        """Names of the plugins registered from entry points (their messages say how to disable them)."""
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
         try:
@@ -129,6 +134,7 @@ def build_plugin_manager(
                     f"Fix or uninstall it, or disable it with {DISABLE_ENV}={ep.name}"
                 ) from exc
             dist = getattr(ep, "dist", None)
+            pm.entry_points.add(ep.name)
             _register(pm, plugin, ep.name, f"{ep.name!r}" + (f" (package {dist.name})" if dist is not None else ""),
                       f"Fix or uninstall it, or disable it with {DISABLE_ENV}={ep.name}")
     for plugin in plugins:
@@ -146,30 +152,62 @@ def build_plugin_manager(
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {pm.get_name(exc.plugin)!r} implements an unknown hook: {exc}") from exc
     for hook_name in FACADE_HOOKS:
-        refuse_call_order_options(hook_name, getattr(pm.hook, hook_name).get_hookimpls())
+        refuse_call_order_options(hook_name, getattr(pm.hook, hook_name).get_hookimpls(), pm.entry_points)
     return pm
 
 
-def refuse_call_order_options(hook_name: str, implementations: Iterable[Any]) -> None:
+_WRAP_WHY = {
+    "decision": ("every plugin's answer to {hook} is taken and combined by a fixed precedence, so there is no call "
+                 "to wrap. Return what the plugin adds (a Contribution: a more severe outcome, approvals, reasons) "
+                 "from a plain @hookimpl instead"),
+    CREDIT_FIGURES: ("one plugin's figures are chosen (any plugin's own over the defaults marked trylast), not passed "
+                     "along a chain of calls, so there is no call to wrap. Return a CreditResult from a plain "
+                     "@hookimpl (add trylast=True to make the figures a default)"),
+    RECORD_DECISION: ("every recorder is called on its own once the decision is made, and can neither change it "
+                      "nor stop another recorder, so there is no call to wrap. Record the decision from a plain "
+                      "@hookimpl instead"),
+}
+_ORDER_WHY = {
+    "decision": ("results never depend on plugin order (plugins are called in name order and combined by a fixed "
+                 "precedence)"),
+    CREDIT_FIGURES: ("figures are chosen by trylast, not by call order: a plain @hookimpl's figures already replace "
+                     "the default ones"),
+    RECORD_DECISION: ("every recorder is called (in plugin-name order) and one failing never stops another, so "
+                      "no recorder needs to run first or last"),
+}
+
+
+def refusal(hook_name: str, impl: Any, entry_points: Collection[str] = ()) -> str | None:
+    """Why salesgate refuses ``impl``, an implementation of facade-called hook ``hook_name``, or None
+    if it does not: a call-order option the facade cannot honour (see the module's docstring). The
+    reason is the hook's own; a plugin from an entry point is told how to disable it."""
+    kind = hook_name if hook_name in _WRAP_WHY else "decision"
+    if impl.hookwrapper or impl.wrapper:
+        style = "hookwrapper=True" if impl.hookwrapper else "wrapper=True"
+        message = (f"plugin {impl.plugin_name!r} implements {hook_name} with @hookimpl({style}), which salesgate does "
+                   f"not support there: {_WRAP_WHY[kind].format(hook=hook_name)}; see {_DOCS}")
+    elif impl.tryfirst or (impl.trylast and hook_name != CREDIT_FIGURES):
+        option = "tryfirst=True" if impl.tryfirst else "trylast=True"
+        message = (f"plugin {impl.plugin_name!r} implements {hook_name} with @hookimpl({option}), which would change "
+                   f"nothing there: {_ORDER_WHY[kind]}. Remove {option}; see {_DOCS}"
+                   + (" (trylast is accepted only on salesgate_credit_figures, where it marks default figures)"
+                      if impl.trylast else ""))
+    else:
+        return None
+    if impl.plugin_name in entry_points:
+        message += f". Until it is fixed, disable it with {DISABLE_ENV}={impl.plugin_name}"
+    return message
+
+
+def refuse_call_order_options(hook_name: str, implementations: Iterable[Any],
+                              entry_points: Collection[str] = ()) -> None:
     """A PluginError for an implementation of a facade-called hook marked with an option the
-    facade cannot honour (see the module's docstring): refused when the plugin is registered,
-    never silently ignored, and never left to block every order at the first decision."""
+    facade cannot honour (see :func:`refusal`): refused when the plugin is registered, never
+    silently ignored, and never left to block every order at the first decision."""
     for impl in implementations:
-        if impl.hookwrapper or impl.wrapper:
-            style = "hookwrapper=True" if impl.hookwrapper else "wrapper=True"
-            raise PluginError(
-                f"plugin {impl.plugin_name!r} implements {hook_name} with @hookimpl({style}), which salesgate does "
-                f"not support there: every plugin's answer to {hook_name} is taken and combined by a fixed "
-                f"precedence, so there is no call to wrap. Return what the plugin adds (a Contribution: a more "
-                f"severe outcome, approvals, reasons) from a plain @hookimpl instead; see {_DOCS}")
-        if impl.tryfirst or (impl.trylast and hook_name != CREDIT_FIGURES):
-            option = "tryfirst=True" if impl.tryfirst else "trylast=True"
-            raise PluginError(
-                f"plugin {impl.plugin_name!r} implements {hook_name} with @hookimpl({option}), which would change "
-                f"nothing there: results never depend on plugin order (plugins are called in name order and "
-                f"combined by a fixed precedence). Remove {option}; see {_DOCS}"
-                + (" (trylast is accepted only on salesgate_credit_figures, where it marks default figures)"
-                   if impl.trylast else ""))
+        message = refusal(hook_name, impl, entry_points)
+        if message is not None:
+            raise PluginError(message)
 
 
 def _register(pm: pluggy.PluginManager, plugin: object, name: str, shown: str, advice: str) -> None:
@@ -218,11 +256,35 @@ class Hooks:
             return cached[1]
         caller = getattr(self.pm.hook, hook_name)
         implementations = caller.get_hookimpls()
-        refuse_call_order_options(hook_name, implementations)
+        refuse_call_order_options(hook_name, implementations, getattr(self.pm, "entry_points", ()))
         found = [(impl.plugin_name, impl.function, tuple(impl.argnames), bool(impl.trylast))
                  for impl in sorted(implementations, key=lambda i: i.plugin_name)]
         if generation is not None:
             self._sorted[hook_name] = (generation, found)
+        return found
+
+    def _recorders(self) -> list[tuple[str, Callable[..., Any], tuple[str, ...], bool]]:
+        """The implementations of ``salesgate_record_decision``, as :meth:`_implementations`, but one
+        with a refused option (a recorder registered on ``pm`` after the gate was built) is logged,
+        naming the plugin and the option, and left out: recording never raises to the caller."""
+        try:
+            return self._implementations(RECORD_DECISION)
+        except PluginError:
+            pass
+        generation = getattr(self.pm, "generation", None)
+        cached = self._sorted.get(_REFUSED_RECORDERS)
+        if cached is not None and generation is not None and cached[0] == generation:
+            return cached[1]
+        entry_points = getattr(self.pm, "entry_points", ())
+        found = []
+        for impl in sorted(getattr(self.pm.hook, RECORD_DECISION).get_hookimpls(), key=lambda i: i.plugin_name):
+            message = refusal(RECORD_DECISION, impl, entry_points)
+            if message is not None:  # once per registration change, not once per decision
+                logger.error("%s; it does not record decisions until it is fixed", message)
+                continue
+            found.append((impl.plugin_name, impl.function, tuple(impl.argnames), bool(impl.trylast)))
+        if generation is not None:
+            self._sorted[_REFUSED_RECORDERS] = (generation, found)
         return found
 
     def _names(self) -> frozenset[str]:
@@ -350,10 +412,11 @@ class Hooks:
     def record_decision(self, decision: Decision, facts: OrderFacts | ReturnFacts | None = None, *,
                         skip: Iterable[str] = ()) -> None:
         """Every recorder runs (but the plugins named in ``skip``, which recorded it already); one
-        failing is logged and never affects the decision or the others."""
+        failing, or refused for a call-order option, is logged and never affects the decision or
+        the others: this never raises."""
         skipped = set(skip) if skip else ()
         arguments = {"decision": decision, "facts": facts}
-        for plugin, function, argnames, _ in self._implementations("salesgate_record_decision"):
+        for plugin, function, argnames, _ in self._recorders():
             if plugin in skipped:
                 continue
             try:
