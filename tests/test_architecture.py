@@ -184,3 +184,61 @@ def test_every_name_salesgate_exports_exists() -> None:
     import salesgate
 
     assert [name for name in salesgate.__all__ if not hasattr(salesgate, name)] == []
+
+
+def _model_types(annotation: object) -> Iterator[type]:
+    """The classes an annotation names (``list[PricedLine] | None`` names PricedLine)."""
+    import typing
+
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        yield annotation
+    for argument in typing.get_args(annotation):
+        yield from _model_types(argument)
+
+
+def test_salesgate_exports_what_a_plugin_or_a_store_needs() -> None:
+    """A plugin replacing ``rules`` builds the payloads a Decision carries (and what they hold);
+    a store implements the ports; ``gate.hooks`` has a type to annotate with. Before, they were
+    importable only from modules that are not public."""
+    import typing
+
+    from pydantic import BaseModel
+
+    import salesgate
+    from salesgate import ports
+
+    needed: set[str] = set()
+    todo: list[type] = [salesgate.Decision, salesgate.Contribution]
+    while todo:
+        model = todo.pop()
+        for field in model.model_fields.values():
+            for cls in _model_types(field.annotation):
+                if issubclass(cls, BaseModel) and cls.__module__.startswith("salesgate") and cls.__name__ not in needed:
+                    needed.add(cls.__name__)
+                    todo.append(cls)
+    assert {"PricingResult", "PricedLine", "PriceAdjustment", "PriceStop", "CreditResult", "ReturnResult"} <= needed
+    needed |= {name for name, value in vars(ports).items() if not name.startswith("_")
+               and getattr(value, "__module__", None) == ports.__name__}
+    needed |= {"CountedOrders", "Decide"}  # type aliases: their __module__ is typing's
+    hooks_type = typing.get_type_hints(salesgate.Gate.hooks.fget)["return"]
+    needed.add(hooks_type.__name__)
+    assert [name for name in sorted(needed) if name not in salesgate.__all__] == []
+
+
+_DOTTED = re.compile(r"`(salesgate(?:\.[a-z_]+)+)\.([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def test_docs_name_what_salesgate_exports_by_its_public_name() -> None:
+    """Prose that points at ``salesgate.models.Delivery`` teaches a module that is not public; the
+    name salesgate exports (``salesgate.Delivery``) is the one to write."""
+    import salesgate
+
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "examples").glob("*/README.md"))]
+    wrong = []
+    for doc in docs:
+        for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), 1):
+            for match in _DOTTED.finditer(line):
+                module, name = match.groups()
+                if module not in PUBLIC_MODULES and name in salesgate.__all__:
+                    wrong.append(f"{doc.relative_to(ROOT)}:{number}: {module}.{name}: write salesgate.{name}")
+    assert wrong == []
