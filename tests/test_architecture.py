@@ -242,3 +242,43 @@ def test_docs_name_what_salesgate_exports_by_its_public_name() -> None:
                 if module not in PUBLIC_MODULES and name in salesgate.__all__:
                     wrong.append(f"{doc.relative_to(ROOT)}:{number}: {module}.{name}: write salesgate.{name}")
     assert wrong == []
+
+
+def _unimported(code: str, exported: set[str]) -> list[str]:
+    """Names salesgate exports that ``code`` uses but never imports (nor defines). A block quoting
+    part of a file (its first line ``# path/of/the/file.py``) is an excerpt: its imports are in the file."""
+    lines = code.splitlines()
+    if lines and lines[0].startswith("# ") and lines[0].rstrip().endswith(".py"):
+        return []
+    bound: set[str] = set()
+    used: set[str] = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(code))):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else used).add(node.id)
+    return sorted((used & exported) - bound)
+
+
+def test_the_scan_sees_a_name_used_without_its_import() -> None:
+    exported = {"CreditResult", "hookimpl", "Gate"}
+    assert _unimported("class A:\n    @hookimpl\n    def f(self):\n        return CreditResult()\n", exported) == [
+        "CreditResult", "hookimpl"]
+    assert _unimported("from salesgate import Gate\nGate.default()\n", exported) == []
+    assert _unimported("# examples/x/y.py\n    @hookimpl\n    def f(self): ...\n", exported) == []
+
+
+def test_doc_code_imports_every_salesgate_name_it_uses() -> None:
+    """A user copies a block and runs it: before, the NettedExposure example used CreditResult and
+    hookimpl without importing them."""
+    import salesgate
+
+    exported = set(salesgate.__all__)
+    wrong = [f"{where}: {', '.join(names)} used but not imported: from salesgate import {', '.join(names)}"
+             for where, code in _python_sources() if not where.startswith("examples/")
+             for names in [_unimported(code, exported)] if names]
+    assert wrong == []
