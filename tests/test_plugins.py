@@ -405,6 +405,65 @@ def test_a_payload_contributed_to_another_decision_point_names_the_plugin(seed: 
                                 "leave it None there")
 
 
+FAKE_POLICY = {"name": "fake", "version": "9", "hash": "ffff"}
+
+
+def _deciding(**fields: Any) -> type:
+    """A plugin answering the order approval with a full Decision built from ``fields``."""
+    class Deciding:
+        @hookimpl
+        def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Decision:
+            return Decision.model_validate({"hook": "order_approval", "subject": facts.order.id, "outcome": "warn",
+                                            "policy": FAKE_POLICY, "backend": "durable", **fields})
+
+    return Deciding
+
+
+def test_a_decision_a_plugin_returns_gets_the_policy_and_backend_from_the_gate(seed: Policy) -> None:
+    """Before: a plugin named to sort before 'rules' returned policy=FAKE, backend="durable", and
+    the combined decision said so (combine took them from the first decision)."""
+    gate = make_gate(seed)
+    gate.hooks.pm.register(_deciding()(), name="__main__.Liar")
+    decision = gate.approve_order(ORDER)
+    assert decision.failure is None
+    assert (decision.subject, decision.policy, decision.backend) == ("SO-1", seed.ref, "python")
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"subject": "SO-OTHER"}, "returned a Decision on 'SO-OTHER' from salesgate_order_approval, which decides 'SO-1'"),
+    ({"failure": "I say so"}, "set failure on the Decision it returned from salesgate_order_approval"),
+    ({"returns": {"amount": "1", "refund_rate": "1", "restocking_fee": "0", "refund_amount": "1"}},
+     "contributed returns to salesgate_order_approval; only salesgate_return_handling carries returns"),
+])
+def test_a_decision_a_plugin_returns_cannot_claim_what_only_salesgate_sets(
+        seed: Policy, fields: dict[str, Any], says: str) -> None:
+    """Before: a Decision on another order, with its own ``failure``, or with another decision
+    point's payload went through unchanged (outcome allow, failure "I say so")."""
+    gate = make_gate(seed)
+    gate.hooks.pm.register(_deciding(**fields)(), name="__main__.Liar")
+    decision = gate.approve_order(ORDER)
+    assert (decision.subject, decision.outcome) == ("SO-1", Outcome.block)  # the failure mode: closed
+    assert decision.failure is not None
+    assert decision.failure.startswith("plugin '__main__.Liar' ")
+    assert says in decision.failure
+
+
+@pytest.mark.parametrize("label", ["rules", "credit", "audit", "adapters", "store", "store_commands", "salesgate",
+                                   "test_plugins.LegalReview"])
+def test_a_decision_cannot_label_its_reasons_with_a_built_in_or_another_plugins_name(seed: Policy, label: str) -> None:
+    """Before: with ``rules`` disabled, a reason labelled "rules" stayed "rules" (only registered
+    names were refused). A label is the plugin's own short name, never another's."""
+    reasons = [{"rule": "own", "outcome": "warn", "message": "m", "plugin": label},
+               {"rule": "short", "outcome": "warn", "message": "m", "plugin": "acme"}]
+    gate = make_gate(seed, disable_plugins=["rules", "credit", "audit"],
+                     plugins=[_deciding(reasons=reasons)(), LegalReview()])
+    decision = gate.approve_order(ORDER)
+    assert decision.failure is None
+    labels = {reason.rule: reason.plugin for reason in decision.reasons}
+    assert labels["own"] == "test_plugins._deciding.<locals>.Deciding"
+    assert labels["short"] == "acme"  # a label of its own choosing stays
+
+
 def test_the_context_names_the_policy_and_asks_it_for_its_verdict(seed: Policy) -> None:
     seen: list[DecisionContext] = []
 
