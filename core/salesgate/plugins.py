@@ -122,20 +122,8 @@ def build_plugin_manager(
                 continue
             if pm.has_plugin(ep.name):
                 raise PluginError(f"plugin name {ep.name!r} from entry point {ep.value!r} is already registered")
-            try:
-                plugin = ep.load()
-                if isinstance(plugin, type):
-                    plugin = plugin()
-            except Exception as exc:
-                dist = getattr(ep, "dist", None)
-                source = f" (package {dist.name})" if dist is not None else ""
-                raise PluginError(
-                    f"plugin {ep.name!r}{source} failed to load from {ep.value!r}: {type(exc).__name__}: {exc}. "
-                    f"Fix or uninstall it, or disable it with {DISABLE_ENV}={ep.name}"
-                ) from exc
-            dist = getattr(ep, "dist", None)
             pm.entry_points.add(ep.name)
-            _register(pm, plugin, ep.name, f"{ep.name!r}" + (f" (package {dist.name})" if dist is not None else ""),
+            _register(pm, load_entry_point(ep), ep.name, entry_point_shown(ep),
                       f"Fix or uninstall it, or disable it with {DISABLE_ENV}={ep.name}")
     for plugin in plugins:
         name = plugin_name(plugin)
@@ -154,6 +142,27 @@ def build_plugin_manager(
     for hook_name in FACADE_HOOKS:
         refuse_call_order_options(hook_name, getattr(pm.hook, hook_name).get_hookimpls(), pm.entry_points)
     return pm
+
+
+def entry_point_shown(ep: importlib.metadata.EntryPoint) -> str:
+    """An entry-point plugin as messages name it: its name, and its package when known."""
+    dist = getattr(ep, "dist", None)
+    return f"{ep.name!r}" + (f" (package {dist.name})" if dist is not None else "")
+
+
+def load_entry_point(ep: importlib.metadata.EntryPoint) -> object:
+    """The plugin an entry point names (a class is instantiated with no arguments).
+
+    Whatever goes wrong importing it is a PluginError naming the plugin, its package and how to
+    disable it: the gate and ``salesgate``'s commands say the same thing about the same plugin."""
+    try:
+        plugin = ep.load()
+        return plugin() if isinstance(plugin, type) else plugin
+    except Exception as exc:
+        raise PluginError(
+            f"plugin {entry_point_shown(ep)} failed to load from {ep.value!r}: {type(exc).__name__}: {exc}. "
+            f"Fix or uninstall it, or disable it with {DISABLE_ENV}={ep.name}"
+        ) from exc
 
 
 _WRAP_WHY = {
