@@ -415,13 +415,3 @@ def test_credit_figures_say_they_include_the_order_and_still_read_under_the_old_
     logged_by_0_2 = {k: v for k, v in dumped.items() if k != "exposure_after_order"}
     assert CreditResult.model_validate(logged_by_0_2) == figures
     assert figures.exposure == figures.exposure_after_order
-
-
-@pytest.mark.parametrize("field", ["hook", "subject", "policy", "backend"])
-def test_combine_refuses_decisions_that_are_not_about_the_same_thing(field: str) -> None:
-    """Before: the combined decision took these from whichever decision came first."""
-    other = {"hook": "credit_check", "subject": "SO-2", "policy": PolicyRef(name="q", version="2", hash="f"),
-             "backend": "durable"}[field]
-    first, second = decision(Outcome.warn), decision(Outcome.block).model_copy(update={field: other})
-    with pytest.raises(ValueError, match=f"different {field}"):
-        combine([first, second], ["sales_manager"])

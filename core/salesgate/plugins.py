@@ -30,7 +30,7 @@ import pluggy
 from . import hookspecs
 from .context import DecisionContext
 from .decisions import Contribution, CreditResult, Decision, Reason, combine, sort_approvals
-from .defaults import default_plugins
+from .defaults import BUILTIN_NAMES, default_plugins
 from .errors import AdapterError, PluginError, SalesgateError
 from .hookspecs import DATA_HOOKS, DECISION_HOOKS
 from .logs import get_logger
@@ -495,20 +495,13 @@ def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, su
 
     A Contribution gets the decision point, subject, policy and backend, and ``plugin`` on every
     reason, whatever the plugin wrote there. A full Decision (what plugins returned before
-    Contributions, still accepted) keeps
-    its own fields, and a label it chose for its reasons (``plugin="acme"``), except a label that
-    is not its own to give: left at the default, the name of another plugin in ``others`` (e.g.
-    ``"rules"``), or ``"salesgate"`` (the gate's own failures). Those get ``plugin``: no reason is
-    attributed to a plugin that did not give it.
+    Contributions, still accepted) is stamped the same way (:func:`_stamped_decision`), but for a
+    label of its reasons it chose for itself; ``others`` are the other registered plugins' names,
+    which it may not use.
     """
-    reasons = answer.reasons
     if isinstance(answer, Decision):
-        if any(reason.plugin != plugin and _borrowed(reason, others) for reason in reasons):
-            reasons = [_restamped(reason, plugin) if reason.plugin != plugin and _borrowed(reason, others) else reason
-                       for reason in reasons]
-            return Decision.assemble({**answer.__dict__, "reasons": reasons},
-                                     set(answer.model_fields_set) | {"reasons"})
-        return answer
+        return _stamped_decision(answer, plugin, point, subject, context, others)
+    reasons = answer.reasons
     if (answer.pricing is not None and point != "pricing") or (answer.credit is not None and point != "credit_check") \
             or (answer.returns is not None and point != "return_handling"):
         _misplaced(answer, plugin, point)
@@ -531,17 +524,12 @@ def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, su
     )
 
 
-def _misplaced(answer: Contribution, plugin: str, point: DecisionPoint) -> None:
+def _misplaced(answer: Contribution | Decision, plugin: str, point: DecisionPoint) -> None:
     """The PluginError for a payload contributed to a decision point that does not carry it."""
     for payload, home in _PAYLOAD_POINTS:
         if getattr(answer, payload) is not None and point != home:
             raise PluginError(f"plugin {plugin!r} contributed {payload} to {DECISION_HOOKS[point]}; only "
                               f"{DECISION_HOOKS[home]} carries {payload}: leave it None there")
-
-
-def _borrowed(reason: Reason, others: Collection[str]) -> bool:
-    """Whether a reason's ``plugin`` is not the giving plugin's to choose (see :func:`stamp`)."""
-    return "plugin" not in reason.model_fields_set or reason.plugin in others or reason.plugin == "salesgate"
 
 
 def _restamped(reason: Reason, plugin: str) -> Reason:
@@ -560,3 +548,52 @@ def _in_ladder_order(approvals: Sequence[Any], ladder: tuple[str, ...]) -> bool:
             return False
         last = key
     return True
+
+
+def _stamped_decision(answer: Decision, plugin: str, point: DecisionPoint, subject: str, context: DecisionContext,
+                      others: Collection[str]) -> Decision:
+    """A full Decision a plugin returned (what plugins returned before Contributions), stamped as a
+    Contribution is: the decision point, subject, policy and backend are the gate's, whatever the
+    plugin wrote; one on another order or decision point, one setting ``failure``, or carrying
+    another decision point's payload, is a PluginError naming the plugin. A reason keeps a label
+    the plugin chose for itself (``plugin="acme"``) unless it is another's (see :func:`_own_label`)."""
+    hook_name = DECISION_HOOKS[point]
+    if answer.hook != point:
+        raise PluginError(f"plugin {plugin!r} returned a Decision for {answer.hook} from {hook_name}: "
+                          f"return a Contribution, which salesgate stamps with the decision point")
+    if answer.subject != subject:
+        raise PluginError(f"plugin {plugin!r} returned a Decision on {answer.subject!r} from {hook_name}, which "
+                          f"decides {subject!r}: return a Contribution, which salesgate stamps with the subject")
+    if answer.failure is not None:
+        raise PluginError(f"plugin {plugin!r} set failure on the Decision it returned from {hook_name} "
+                          f"({answer.failure!r}): only salesgate sets failure. Raise an exception to fail the "
+                          f"decision, or return a Contribution with a more severe outcome")
+    given = answer.__dict__
+    if given["pricing"] is not None or given["credit"] is not None or given["returns"] is not None:
+        _misplaced(answer, plugin, point)
+    reasons = [reason if _own_label(reason, plugin, others) else _restamped(reason, plugin)
+               for reason in given["reasons"]]
+    approvals = given["approvals"]
+    if len(approvals) > 1 and not _in_ladder_order(approvals, context.roles):
+        merged: dict[str, list[str]] = {}
+        for approval in approvals:
+            merged.setdefault(approval.role, []).extend(approval.rules)
+        approvals = sort_approvals(merged, context.roles)
+    return Decision.assemble(
+        {"hook": point, "subject": subject, "outcome": given["outcome"], "approvals": approvals,
+         "notifications": given["notifications"], "reasons": reasons, "policy": context.policy_ref,
+         "backend": context.backend.name, "trace": given["trace"], "pricing": given["pricing"],
+         "credit": given["credit"], "returns": given["returns"], "failure": None},
+        set(answer.model_fields_set) | _STAMPED,
+    )
+
+
+def _own_label(reason: Reason, plugin: str, others: Collection[str]) -> bool:
+    """Whether a reason of a Decision keeps the ``plugin`` label it has: the plugin's own name, or a
+    short name it chose for itself, never one that poses as another (a built-in's name in
+    :data:`~salesgate.defaults.BUILTIN_NAMES`, ``salesgate``, another registered plugin's) nor the
+    default left unset."""
+    label = reason.plugin
+    if label == plugin:
+        return True
+    return "plugin" in reason.model_fields_set and label not in BUILTIN_NAMES and label not in others
