@@ -67,7 +67,11 @@ class Outcome(StrEnum):
 
 
 _RANK = {Outcome.allow: 0, Outcome.warn: 1, Outcome.require_approval: 2, Outcome.block: 3}
-_setattr = object.__setattr__
+_new = object.__new__  # no model here defines __new__: what cls.__new__(cls) calls, without looking it up
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 class _Value(BaseModel):
@@ -111,11 +115,11 @@ class _Value(BaseModel):
         for name, factory in factories:
             if name not in values:
                 data[name] = factory()
-        model = cls.__new__(cls)
-        _setattr(model, "__dict__", data)
-        _setattr(model, "__pydantic_fields_set__", set(values))
-        _setattr(model, "__pydantic_extra__", None)
-        _setattr(model, "__pydantic_private__", None)
+        model = _new(cls)
+        _set_dict(model, data)
+        _set_fields_set(model, set(values))
+        _set_extra(model, None)
+        _set_private(model, None)
         return model
 
     @classmethod
@@ -127,11 +131,13 @@ class _Value(BaseModel):
         fields = cls.__trusted__[0]
         if len(data) != len(fields):
             raise TypeError(f"{cls.__name__}.assemble() needs exactly the fields {', '.join(fields)}")
-        model = cls.__new__(cls)
-        _setattr(model, "__dict__", data)
-        _setattr(model, "__pydantic_fields_set__", set(fields) if fields_set is None else fields_set)
-        _setattr(model, "__pydantic_extra__", None)
-        _setattr(model, "__pydantic_private__", None)
+        # BaseModel's own slots, set through their descriptors: object.__setattr__ would look each
+        # name up on the class first, and this runs for every object of every decision.
+        model = _new(cls)
+        _set_dict(model, data)
+        _set_fields_set(model, set(fields) if fields_set is None else fields_set)
+        _set_extra(model, None)
+        _set_private(model, None)
         return model
 
 

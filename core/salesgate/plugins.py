@@ -309,15 +309,18 @@ class Hooks:
         subject = facts.return_request.id if type(facts) is ReturnFacts else facts.order.id  # type: ignore[union-attr]
         # In plugin-name order, so the combined trace reads the same whatever the registration order.
         answers = self._answers_marked(hook_name, _DECIDED, point, facts, context)
-        names: Collection[str] = ()
-        for _, answer, _ in answers:
-            if type(answer) is not Contribution:
-                names = self._names()
-                break
-        results = [stamp(answer, plugin, point, subject, context, names) for plugin, answer, _ in answers]
-        if not results:
-            raise PluginError(f"no plugin answered {hook_name}: is the 'rules' plugin disabled?")
-        decision = results[0] if len(results) == 1 else combine(results, context.roles)
+        if len(answers) == 1 and type(answers[0][1]) is Contribution:  # the usual case: the rules plugin alone
+            decision = stamp(answers[0][1], answers[0][0], point, subject, context)
+        else:
+            names: Collection[str] = ()
+            for _, answer, _ in answers:
+                if type(answer) is not Contribution:
+                    names = self._names()
+                    break
+            results = [stamp(answer, plugin, point, subject, context, names) for plugin, answer, _ in answers]
+            if not results:
+                raise PluginError(f"no plugin answered {hook_name}: is the 'rules' plugin disabled?")
+            decision = results[0] if len(results) == 1 else combine(results, context.roles)
         if point == "credit_check" and decision.credit is None and isinstance(facts, OrderFacts):
             figures = self.credit_figures(facts, context)
             if figures is not None:
@@ -502,25 +505,28 @@ def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, su
     if isinstance(answer, Decision):
         return _stamped_decision(answer, plugin, point, subject, context, others)
     reasons = answer.reasons
-    if (answer.pricing is not None and point != "pricing") or (answer.credit is not None and point != "credit_check") \
-            or (answer.returns is not None and point != "return_handling"):
+    # The fields read straight from the model's dict: this runs once per decision per plugin.
+    given = answer.__dict__
+    pricing, credit, returns = given["pricing"], given["credit"], given["returns"]
+    if (pricing is not None and point != "pricing") or (credit is not None and point != "credit_check") \
+            or (returns is not None and point != "return_handling"):
         _misplaced(answer, plugin, point)
     for reason in reasons:
         if reason.plugin != plugin:
             reasons = [reason if reason.plugin == plugin else _restamped(reason, plugin) for reason in reasons]
             break
-    approvals = answer.approvals
+    approvals = given["approvals"]
     if len(approvals) > 1 and not _in_ladder_order(approvals, context.roles):
         merged: dict[str, list[str]] = {}
         for approval in approvals:
             merged.setdefault(approval.role, []).extend(approval.rules)
         approvals = sort_approvals(merged, context.roles)
     return Decision.assemble(
-        {"hook": point, "subject": subject, "outcome": answer.outcome, "approvals": approvals,
-         "notifications": answer.notifications, "reasons": reasons, "policy": context.policy_ref,
-         "backend": context.backend.name, "trace": answer.trace, "pricing": answer.pricing,
-         "credit": answer.credit, "returns": answer.returns, "failure": None},
-        answer.model_fields_set | _STAMPED,
+        {"hook": point, "subject": subject, "outcome": given["outcome"], "approvals": approvals,
+         "notifications": given["notifications"], "reasons": reasons, "policy": context.policy_ref,
+         "backend": context.backend.name, "trace": given["trace"], "pricing": pricing,
+         "credit": credit, "returns": returns, "failure": None},
+        answer.__pydantic_fields_set__ | _STAMPED,
     )
 
 
@@ -539,14 +545,20 @@ def _restamped(reason: Reason, plugin: str) -> Reason:
 def _in_ladder_order(approvals: Sequence[Any], ladder: tuple[str, ...]) -> bool:
     """Whether ``approvals`` name each role once, in the order :func:`~salesgate.decisions.sort_approvals`
     gives (ladder roles first, in ladder order; then the others by name)."""
-    last: tuple[int, str] = (-1, "")
+    last = -1  # the ladder position of the previous role, len(ladder) once past the ladder
+    last_role = ""
     beyond = len(ladder)
     for approval in approvals:
         role = approval.role
-        key = (ladder.index(role), "") if role in ladder else (beyond, role)
-        if key <= last:
-            return False
-        last = key
+        if role in ladder:
+            position = ladder.index(role)
+            if position <= last:
+                return False
+            last = position
+        else:  # past the ladder: the others by name, each once
+            if last == beyond and role <= last_role:
+                return False
+            last, last_role = beyond, role
     return True
 
 

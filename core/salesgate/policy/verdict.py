@@ -280,13 +280,23 @@ def price_steps(fired: Sequence[tuple[CompiledRule, int | None]]) -> PriceSteps:
     """The fired rules of a pricing adjust stage, with what each does to a price."""
     steps: PriceSteps = []
     for rule, hit in fired:
-        changes = rule.line_changes
-        floor, kinds, stop = changes
-        fixed: PriceStep[CompiledRule] | None = None
-        if floor is None and all(formula is None for _, _, formula in kinds):
-            fixed = ([(kind, value, rule) for kind, value, _ in kinds if value is not None], (), stop)
-        steps.append((rule, hit, changes, fixed))
+        known = _FIXED_STEPS.get(id(rule))
+        if known is None or known[0] is not rule:  # the rule kept in the entry: its id is not reused meanwhile
+            changes = rule.line_changes
+            floor, kinds, stop = changes
+            fixed: PriceStep[CompiledRule] | None = None
+            if floor is None and all(formula is None for _, _, formula in kinds):
+                fixed = (tuple((kind, value, rule) for kind, value, _ in kinds if value is not None), (), stop)
+            if len(_FIXED_STEPS) >= 4096:
+                _FIXED_STEPS.clear()
+            known = _FIXED_STEPS[id(rule)] = (rule, changes, fixed)
+        steps.append((rule, hit, known[1], known[2]))
     return steps
+
+
+_FIXED_STEPS: dict[int, tuple[CompiledRule, LineChanges, PriceStep[CompiledRule] | None]] = {}
+"""By rule: its line changes and, without a formula or a floor, its price-algebra step: the same
+for every decision, so worked out once per rule (a bounded cache, like the policy's verdict cache)."""
 
 
 def price_steps_by_line(fired: Sequence[tuple[CompiledRule, int | None]], lines: int) -> list[PriceSteps]:
@@ -350,6 +360,9 @@ def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
     formula multiplying large facts) raises a :class:`PolicyError` naming the rule, which the gate
     answers with its failure mode and that reason."""
 
+    if not steps:  # no rule fired on this line: the algebra would return ``base`` unchanged
+        return base
+
     def observe(rule: CompiledRule, kind: str, value: Decimal, before: Decimal, after: Decimal) -> None:
         if not -PRICE_CEILING < after < PRICE_CEILING:
             raise _out_of_range(rule, kind, after, line_no)
@@ -373,6 +386,12 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
     steps = price_steps_by_line(fired, len(facts.order.lines))
+    policy_total = requested_total = ZERO
+    stops = False  # whether a fired rule stops: else no line asks stopped_by (the usual case)
+    for rule, _ in fired:
+        if rule.line_changes[2]:
+            stops = True
+            break
     for index, line in enumerate(facts.order.lines):
         product = products.get(line.sku)
         list_price = product.list_price if product is not None else None
@@ -382,22 +401,22 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
                            factset.items[index], line_steps, adjustments, line.line_no)
         policy_price = round_money(max(price, ZERO))
         policy_prices[line.line_no] = policy_price
-        stop = stopped_by(index, line_steps) if line_steps else None
+        stop = stopped_by(index, line_steps) if stops and line_steps else None
+        requested = round_money(line.unit_price * (ONE - line.discount))
+        qty = line.qty
+        # The totals add the lines' rounded amounts in line order, as sum(..., ZERO) over the lines would.
+        policy_total = policy_total + round_money(policy_price * qty)
+        requested_total = requested_total + round_money(requested * qty)
         priced.append(PricedLine.assemble({
-            "line_no": line.line_no, "sku": line.sku, "qty": line.qty, "list_price": list_price,
-            "requested_unit_price": round_money(line.unit_price * (ONE - line.discount)),
-            "policy_price": policy_price, "adjustments": adjustments,
+            "line_no": line.line_no, "sku": line.sku, "qty": qty, "list_price": list_price,
+            "requested_unit_price": requested, "policy_price": policy_price, "adjustments": adjustments,
             "stopped_by": None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
         }))
     check_rules = _stage_rules(policy, "pricing.check")
     if check_rules:
         checked = with_policy_prices(factset, policy_prices)
         _run_stage(policy, "pricing.check", backend.match("pricing.check", checked), checked, collector)
-    pricing = PricingResult.trusted(
-        lines=priced,
-        policy_total=sum((round_money(p.policy_price * p.qty) for p in priced), ZERO),
-        requested_total=sum((round_money(p.requested_unit_price * p.qty) for p in priced), ZERO),
-    )
+    pricing = PricingResult.trusted(lines=priced, policy_total=policy_total, requested_total=requested_total)
     return _verdict(policy.roles, collector, pricing=pricing)
 
 
