@@ -184,3 +184,101 @@ def test_every_name_salesgate_exports_exists() -> None:
     import salesgate
 
     assert [name for name in salesgate.__all__ if not hasattr(salesgate, name)] == []
+
+
+def _model_types(annotation: object) -> Iterator[type]:
+    """The classes an annotation names (``list[PricedLine] | None`` names PricedLine)."""
+    import typing
+
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        yield annotation
+    for argument in typing.get_args(annotation):
+        yield from _model_types(argument)
+
+
+def test_salesgate_exports_what_a_plugin_or_a_store_needs() -> None:
+    """A plugin replacing ``rules`` builds the payloads a Decision carries (and what they hold);
+    a store implements the ports; ``gate.hooks`` has a type to annotate with. Before, they were
+    importable only from modules that are not public."""
+    import typing
+
+    from pydantic import BaseModel
+
+    import salesgate
+    from salesgate import ports
+
+    needed: set[str] = set()
+    todo: list[type] = [salesgate.Decision, salesgate.Contribution]
+    while todo:
+        model = todo.pop()
+        for field in model.model_fields.values():
+            for cls in _model_types(field.annotation):
+                if issubclass(cls, BaseModel) and cls.__module__.startswith("salesgate") and cls.__name__ not in needed:
+                    needed.add(cls.__name__)
+                    todo.append(cls)
+    assert {"PricingResult", "PricedLine", "PriceAdjustment", "PriceStop", "CreditResult", "ReturnResult"} <= needed
+    needed |= {name for name, value in vars(ports).items() if not name.startswith("_")
+               and getattr(value, "__module__", None) == ports.__name__}
+    needed |= {"CountedOrders", "Decide"}  # type aliases: their __module__ is typing's
+    hooks_type = typing.get_type_hints(salesgate.Gate.hooks.fget)["return"]
+    needed.add(hooks_type.__name__)
+    assert [name for name in sorted(needed) if name not in salesgate.__all__] == []
+
+
+_DOTTED = re.compile(r"`(salesgate(?:\.[a-z_]+)+)\.([A-Za-z_][A-Za-z0-9_]*)`")
+
+
+def test_docs_name_what_salesgate_exports_by_its_public_name() -> None:
+    """Prose that points at ``salesgate.models.Delivery`` teaches a module that is not public; the
+    name salesgate exports (``salesgate.Delivery``) is the one to write."""
+    import salesgate
+
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "examples").glob("*/README.md"))]
+    wrong = []
+    for doc in docs:
+        for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), 1):
+            for match in _DOTTED.finditer(line):
+                module, name = match.groups()
+                if module not in PUBLIC_MODULES and name in salesgate.__all__:
+                    wrong.append(f"{doc.relative_to(ROOT)}:{number}: {module}.{name}: write salesgate.{name}")
+    assert wrong == []
+
+
+def _unimported(code: str, exported: set[str]) -> list[str]:
+    """Names salesgate exports that ``code`` uses but never imports (nor defines). A block quoting
+    part of a file (its first line ``# path/of/the/file.py``) is an excerpt: its imports are in the file."""
+    lines = code.splitlines()
+    if lines and lines[0].startswith("# ") and lines[0].rstrip().endswith(".py"):
+        return []
+    bound: set[str] = set()
+    used: set[str] = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(code))):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else used).add(node.id)
+    return sorted((used & exported) - bound)
+
+
+def test_the_scan_sees_a_name_used_without_its_import() -> None:
+    exported = {"CreditResult", "hookimpl", "Gate"}
+    assert _unimported("class A:\n    @hookimpl\n    def f(self):\n        return CreditResult()\n", exported) == [
+        "CreditResult", "hookimpl"]
+    assert _unimported("from salesgate import Gate\nGate.default()\n", exported) == []
+    assert _unimported("# examples/x/y.py\n    @hookimpl\n    def f(self): ...\n", exported) == []
+
+
+def test_doc_code_imports_every_salesgate_name_it_uses() -> None:
+    """A user copies a block and runs it: before, the NettedExposure example used CreditResult and
+    hookimpl without importing them."""
+    import salesgate
+
+    exported = set(salesgate.__all__)
+    wrong = [f"{where}: {', '.join(names)} used but not imported: from salesgate import {', '.join(names)}"
+             for where, code in _python_sources() if not where.startswith("examples/")
+             for names in [_unimported(code, exported)] if names]
+    assert wrong == []

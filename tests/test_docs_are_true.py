@@ -148,3 +148,50 @@ def test_the_readme_command_table_lists_every_command() -> None:
     missing = [f"{name} {sub}" for name, command in commands.items() if isinstance(command, click.Group)
                and "…" not in rows[name].split(" | ")[0] for sub in command.commands if sub not in rows[name]]
     assert missing == []
+
+
+_ORDER = {
+    "order": {"id": "SO-1", "customer_id": "C-1", "order_date": "2026-11-23",
+              "lines": [{"line_no": 1, "sku": "P-1", "qty": 2, "unit_price": "300.00"}]},
+    "customer": {"id": "C-1", "name": "华东机电有限公司", "status": "blocked", "credit_limit": "1000"},
+    "products": [{"sku": "P-1", "list_price": "300.00", "cost": "100.00", "stock": 10}],
+}
+_RETURN = {
+    "return": {"id": "RT-1", "customer_id": "C-1", "reason": "defect", "original_order_id": "SO-0",
+               "sku": "P-1", "qty": 1, "unit_price": "300", "delivered_qty": 2, "days_since_delivery": 3},
+    "customer": {"id": "C-1", "name": "华东机电有限公司"},
+}
+
+
+def test_the_house_rules_of_plugins_md_replace_the_rules_plugin_at_all_four_decision_points() -> None:
+    """docs/plugins.md's "Replacing the rules plugin" used a HouseRules it never defined: its code now
+    runs as shown, with ``rules`` disabled, and decides at every decision point without a failure."""
+    from decimal import Decimal
+
+    from salesgate import Gate, Outcome, load_policy, seed_policy_path
+
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    blocks = [code for code in re.findall(r"```python\n(.*?)```", text, re.S) if "\nclass HouseRules" in code]
+    assert len(blocks) == 1
+    namespace: dict[str, object] = {"__name__": "acme_salesgate.house"}
+    exec(compile(blocks[0], "docs/plugins.md", "exec"), namespace)  # noqa: S102 - the doc's own example
+    house_rules = namespace["HouseRules"]
+    assert callable(house_rules)
+    policy = load_policy(seed_policy_path())
+    gate = Gate(policy, backend="python", entry_points=False, disable_plugins=["rules"], plugins=[house_rules()])
+    decisions = {point: gate.decide(point, _RETURN if point == "return_handling" else _ORDER)
+                 for point in ("order_approval", "credit_check", "pricing", "return_handling")}
+    for point, decision in decisions.items():
+        assert decision.failure is None, point
+        assert (decision.hook, decision.policy) == (point, policy.ref)
+        assert all(reason.plugin == "acme_salesgate.house.HouseRules" for reason in decision.reasons)
+    assert decisions["order_approval"].required_roles == ["general_manager"]
+    assert decisions["credit_check"].outcome is Outcome.allow  # 600 of 1000
+    assert decisions["credit_check"].credit is not None
+    pricing = decisions["pricing"].pricing
+    assert pricing is not None
+    assert pricing.policy_total == Decimal("600.00")
+    assert decisions["return_handling"].outcome is Outcome.warn
+    returns = decisions["return_handling"].returns
+    assert returns is not None
+    assert returns.refund_amount == Decimal("300")

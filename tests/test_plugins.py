@@ -406,6 +406,65 @@ def test_a_payload_contributed_to_another_decision_point_names_the_plugin(seed: 
                                 "leave it None there")
 
 
+FAKE_POLICY = {"name": "fake", "version": "9", "hash": "ffff"}
+
+
+def _deciding(**fields: Any) -> type:
+    """A plugin answering the order approval with a full Decision built from ``fields``."""
+    class Deciding:
+        @hookimpl
+        def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Decision:
+            return Decision.model_validate({"hook": "order_approval", "subject": facts.order.id, "outcome": "warn",
+                                            "policy": FAKE_POLICY, "backend": "durable", **fields})
+
+    return Deciding
+
+
+def test_a_decision_a_plugin_returns_gets_the_policy_and_backend_from_the_gate(seed: Policy) -> None:
+    """Before: a plugin named to sort before 'rules' returned policy=FAKE, backend="durable", and
+    the combined decision said so (combine took them from the first decision)."""
+    gate = make_gate(seed)
+    gate.hooks.pm.register(_deciding()(), name="__main__.Liar")
+    decision = gate.approve_order(ORDER)
+    assert decision.failure is None
+    assert (decision.subject, decision.policy, decision.backend) == ("SO-1", seed.ref, "python")
+
+
+@pytest.mark.parametrize(("fields", "says"), [
+    ({"subject": "SO-OTHER"}, "returned a Decision on 'SO-OTHER' from salesgate_order_approval, which decides 'SO-1'"),
+    ({"failure": "I say so"}, "set failure on the Decision it returned from salesgate_order_approval"),
+    ({"returns": {"amount": "1", "refund_rate": "1", "restocking_fee": "0", "refund_amount": "1"}},
+     "contributed returns to salesgate_order_approval; only salesgate_return_handling carries returns"),
+])
+def test_a_decision_a_plugin_returns_cannot_claim_what_only_salesgate_sets(
+        seed: Policy, fields: dict[str, Any], says: str) -> None:
+    """Before: a Decision on another order, with its own ``failure``, or with another decision
+    point's payload went through unchanged (outcome allow, failure "I say so")."""
+    gate = make_gate(seed)
+    gate.hooks.pm.register(_deciding(**fields)(), name="__main__.Liar")
+    decision = gate.approve_order(ORDER)
+    assert (decision.subject, decision.outcome) == ("SO-1", Outcome.block)  # the failure mode: closed
+    assert decision.failure is not None
+    assert decision.failure.startswith("plugin '__main__.Liar' ")
+    assert says in decision.failure
+
+
+@pytest.mark.parametrize("label", ["rules", "credit", "audit", "adapters", "store", "store_commands", "salesgate",
+                                   "test_plugins.LegalReview"])
+def test_a_decision_cannot_label_its_reasons_with_a_built_in_or_another_plugins_name(seed: Policy, label: str) -> None:
+    """Before: with ``rules`` disabled, a reason labelled "rules" stayed "rules" (only registered
+    names were refused). A label is the plugin's own short name, never another's."""
+    reasons = [{"rule": "own", "outcome": "warn", "message": "m", "plugin": label},
+               {"rule": "short", "outcome": "warn", "message": "m", "plugin": "acme"}]
+    gate = make_gate(seed, disable_plugins=["rules", "credit", "audit"],
+                     plugins=[_deciding(reasons=reasons)(), LegalReview()])
+    decision = gate.approve_order(ORDER)
+    assert decision.failure is None
+    labels = {reason.rule: reason.plugin for reason in decision.reasons}
+    assert labels["own"] == "test_plugins._deciding.<locals>.Deciding"
+    assert labels["short"] == "acme"  # a label of its own choosing stays
+
+
 def test_the_context_names_the_policy_and_asks_it_for_its_verdict(seed: Policy) -> None:
     seen: list[DecisionContext] = []
 
@@ -512,6 +571,63 @@ def test_a_call_order_option_on_a_plugin_registered_later_is_refused_at_its_firs
     decision = gate.approve_order(ORDER)
     assert decision.failure is not None
     assert "@hookimpl(wrapper=True)" in decision.failure
+
+
+def test_a_recorder_registered_later_with_a_refused_option_is_logged_and_skipped(
+        seed: Policy, caplog: pytest.LogCaptureFixture) -> None:
+    """Before: approve_order raised the PluginError. Recorders never change the decision nor raise."""
+    recorded: list[str] = []
+
+    class Recorder:
+        @hookimpl
+        def salesgate_record_decision(self, decision: Decision) -> None:
+            recorded.append(decision.subject)
+
+    gate = make_gate(seed, plugins=[Recorder()])
+    expected = gate.approve_order(ORDER)
+    gate.hooks.pm.register(WrappingRecorder(), name="late-recorder")
+    with caplog.at_level(logging.ERROR, logger="salesgate.plugins"):
+        decision = gate.approve_order(ORDER)
+        gate.approve_order(ORDER)
+    assert decision == expected
+    assert recorded == ["SO-1"] * 3  # the other recorders still run
+    messages = [r.getMessage() for r in caplog.records if r.name == "salesgate.plugins"]
+    assert len(messages) == 1  # once, not at every decision
+    assert "'late-recorder'" in messages[0]
+    assert "@hookimpl(wrapper=True)" in messages[0]
+
+
+@pytest.mark.parametrize(("hook", "says"), [
+    ("salesgate_order_approval", "Return what the plugin adds (a Contribution"),
+    ("salesgate_credit_figures", "Return a CreditResult from a plain @hookimpl"),
+    ("salesgate_record_decision", "Record the decision from a plain @hookimpl"),
+])
+def test_a_refused_wrapper_is_told_the_reason_of_its_own_hook(seed: Policy, hook: str, says: str) -> None:
+    """Before: every facade-called hook was told it is "combined by a fixed precedence" and to
+    return a Contribution, which is wrong for the recorders and the credit figures."""
+    def wrap(self: object, **arguments: Any) -> Any:
+        return (yield)
+
+    wrap.__signature__ = inspect.signature(getattr(hookspecs, hook))  # type: ignore[attr-defined]
+    plugin = type("Wrapper", (), {hook: hookimpl(wrapper=True)(wrap)})()
+    with pytest.raises(PluginError) as caught:
+        make_gate(seed, plugins=[plugin])
+    assert says in str(caught.value)
+    if hook != "salesgate_order_approval":
+        assert "Contribution" not in str(caught.value)
+        assert "precedence" not in str(caught.value)
+
+
+def test_a_refused_option_on_an_entry_point_plugin_says_how_to_disable_it(
+        seed: Policy, entry_points: list[FakeEntryPoint]) -> None:
+    entry_points.append(FakeEntryPoint("acme_first", loaded=First))
+    with pytest.raises(PluginError) as caught:
+        make_gate(seed, entry_points=True)
+    assert "@hookimpl(tryfirst=True)" in str(caught.value)
+    assert f"{DISABLE_ENV}=acme_first" in str(caught.value)
+    with pytest.raises(PluginError) as passed:
+        make_gate(seed, plugins=[First()])
+    assert DISABLE_ENV not in str(passed.value)  # a plugin passed in is not disabled by name
 
 
 def test_call_order_options_work_on_the_data_hooks_which_pluggy_calls(seed: Policy) -> None:

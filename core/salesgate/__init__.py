@@ -11,11 +11,17 @@ from .context import DecisionContext, PolicyVerdict
 from .decisions import (
     Approval,
     Contribution,
+    CreditResult,
     Decision,
     Notification,
     Outcome,
     PolicyRef,
+    PriceAdjustment,
+    PricedLine,
+    PriceStop,
+    PricingResult,
     Reason,
+    ReturnResult,
     TraceEntry,
     combine,
 )
@@ -45,8 +51,10 @@ from .models import (
     ReturnFacts,
     ReturnRequest,
 )
+from .plugins import Hooks
 from .points import DECISION_POINTS, DecisionPoint
 from .policy.compiler import Policy, load_policy
+from .ports import ApprovalRequests, CountedOrders, CreditReservations, Decide, DecisionLog, Store
 from .records import (
     ApprovalRequest,
     ApprovalStatus,
@@ -57,9 +65,11 @@ from .records import (
     ReserveResult,
     RoleMember,
 )
+from .redaction import redact
 from .reload import PolicyReloader, ReloadResult
 from .seed import seed_policy_path
 from .simulation import simulate
+from .workflow import ApprovalRules
 
 __version__ = "0.1.0"
 
@@ -75,15 +85,22 @@ __all__ = [
     "Approval",
     "ApprovalError",
     "ApprovalRequest",
+    "ApprovalRequests",
+    "ApprovalRules",
     "ApprovalStatus",
     "AuditEntry",
     "AuditReport",
     "BackendName",
     "Contribution",
+    "CountedOrders",
     "CreditExposure",
+    "CreditReservations",
+    "CreditResult",
     "Customer",
+    "Decide",
     "Decision",
     "DecisionContext",
+    "DecisionLog",
     "DecisionPoint",
     "Delivery",
     "EngineError",
@@ -91,6 +108,7 @@ __all__ = [
     "Gate",
     "GateClosedError",
     "Hook",
+    "Hooks",
     "Notification",
     "Order",
     "OrderFacts",
@@ -103,6 +121,10 @@ __all__ = [
     "PolicyRef",
     "PolicyReloader",
     "PolicyVerdict",
+    "PriceAdjustment",
+    "PriceStop",
+    "PricedLine",
+    "PricingResult",
     "Product",
     "Reason",
     "RecordedDecision",
@@ -112,8 +134,10 @@ __all__ = [
     "ReserveResult",
     "ReturnFacts",
     "ReturnRequest",
+    "ReturnResult",
     "RoleMember",
     "SalesgateError",
+    "Store",
     "StoreError",
     "TraceEntry",
     "__version__",
@@ -121,6 +145,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "load_policy",
+    "redact",
     "seed_policy_path",
     "simulate",
 ]

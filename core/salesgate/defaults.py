@@ -47,6 +47,12 @@ names in :data:`DEFAULT_PLUGINS`, these are reserved: an entry point by one of t
 never used in the built-in's place (disable the built-in to replace it)."""
 
 
+BUILTIN_NAMES: frozenset[str] = frozenset({*DEFAULT_PLUGINS, *DEFAULT_COMMANDS, "store", "adapter", "salesgate"})
+"""Every name salesgate's own code goes by: the built-in plugins and command providers, ``store``
+(the recorder of a gate's store), ``adapter`` (the adapter a gate opens) and ``salesgate`` (the
+gate's own failures). No plugin may label a reason with one of them (docs/plugins.md)."""
+
+
 def resolve(path: str) -> Any:
     """The object an import path ``"package.module:attribute"`` names.
 

@@ -30,7 +30,7 @@ import pluggy
 from . import hookspecs
 from .context import DecisionContext
 from .decisions import Contribution, CreditResult, Decision, Reason, combine, sort_approvals
-from .defaults import default_plugins
+from .defaults import BUILTIN_NAMES, default_plugins
 from .errors import AdapterError, PluginError, SalesgateError
 from .hookspecs import DATA_HOOKS, DECISION_HOOKS
 from .logs import get_logger
@@ -42,9 +42,12 @@ logger = get_logger("salesgate.plugins")
 ENTRY_POINT_GROUP = "salesgate"
 DISABLE_ENV = "SALESGATE_DISABLE_PLUGINS"
 CREDIT_FIGURES = "salesgate_credit_figures"
-FACADE_HOOKS = (*DECISION_HOOKS.values(), CREDIT_FIGURES, "salesgate_record_decision")
+RECORD_DECISION = "salesgate_record_decision"
+FACADE_HOOKS = (*DECISION_HOOKS.values(), CREDIT_FIGURES, RECORD_DECISION)
 """The hooks :class:`Hooks` calls implementation by implementation (not through pluggy's call loop)."""
 _DOCS = "docs/plugins.md#hook-order-and-wrappers"
+_REFUSED_RECORDERS = f"{RECORD_DECISION}, refused left out"
+"""The key, among the hooks :meth:`Hooks._implementations` keeps sorted, of the recorders kept."""
 
 
 def _builtin_plugins() -> dict[str, type]:
@@ -69,6 +72,8 @@ class PluginManager(pluggy.PluginManager):
         self.generation = 0
         self.disabled: dict[str, str] = {}
         """Names disabled when the manager was built, each with where it was disabled (for messages)."""
+        self.entry_points: set[str] = set()
+        """Names of the plugins registered from entry points (their messages say how to disable them)."""
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
         try:
@@ -117,6 +122,7 @@ def build_plugin_manager(
                 continue
             if pm.has_plugin(ep.name):
                 raise PluginError(f"plugin name {ep.name!r} from entry point {ep.value!r} is already registered")
+            pm.entry_points.add(ep.name)
             _register(pm, load_entry_point(ep), ep.name, entry_point_shown(ep),
                       f"Fix or uninstall it, or disable it with {DISABLE_ENV}={ep.name}")
     for plugin in plugins:
@@ -134,7 +140,7 @@ def build_plugin_manager(
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {pm.get_name(exc.plugin)!r} implements an unknown hook: {exc}") from exc
     for hook_name in FACADE_HOOKS:
-        refuse_call_order_options(hook_name, getattr(pm.hook, hook_name).get_hookimpls())
+        refuse_call_order_options(hook_name, getattr(pm.hook, hook_name).get_hookimpls(), pm.entry_points)
     return pm
 
 
@@ -159,26 +165,58 @@ def load_entry_point(ep: importlib.metadata.EntryPoint) -> object:
         ) from exc
 
 
-def refuse_call_order_options(hook_name: str, implementations: Iterable[Any]) -> None:
+_WRAP_WHY = {
+    "decision": ("every plugin's answer to {hook} is taken and combined by a fixed precedence, so there is no call "
+                 "to wrap. Return what the plugin adds (a Contribution: a more severe outcome, approvals, reasons) "
+                 "from a plain @hookimpl instead"),
+    CREDIT_FIGURES: ("one plugin's figures are chosen (any plugin's own over the defaults marked trylast), not passed "
+                     "along a chain of calls, so there is no call to wrap. Return a CreditResult from a plain "
+                     "@hookimpl (add trylast=True to make the figures a default)"),
+    RECORD_DECISION: ("every recorder is called on its own once the decision is made, and can neither change it "
+                      "nor stop another recorder, so there is no call to wrap. Record the decision from a plain "
+                      "@hookimpl instead"),
+}
+_ORDER_WHY = {
+    "decision": ("results never depend on plugin order (plugins are called in name order and combined by a fixed "
+                 "precedence)"),
+    CREDIT_FIGURES: ("figures are chosen by trylast, not by call order: a plain @hookimpl's figures already replace "
+                     "the default ones"),
+    RECORD_DECISION: ("every recorder is called (in plugin-name order) and one failing never stops another, so "
+                      "no recorder needs to run first or last"),
+}
+
+
+def refusal(hook_name: str, impl: Any, entry_points: Collection[str] = ()) -> str | None:
+    """Why salesgate refuses ``impl``, an implementation of facade-called hook ``hook_name``, or None
+    if it does not: a call-order option the facade cannot honour (see the module's docstring). The
+    reason is the hook's own; a plugin from an entry point is told how to disable it."""
+    kind = hook_name if hook_name in _WRAP_WHY else "decision"
+    if impl.hookwrapper or impl.wrapper:
+        style = "hookwrapper=True" if impl.hookwrapper else "wrapper=True"
+        message = (f"plugin {impl.plugin_name!r} implements {hook_name} with @hookimpl({style}), which salesgate does "
+                   f"not support there: {_WRAP_WHY[kind].format(hook=hook_name)}; see {_DOCS}")
+    elif impl.tryfirst or (impl.trylast and hook_name != CREDIT_FIGURES):
+        option = "tryfirst=True" if impl.tryfirst else "trylast=True"
+        message = (f"plugin {impl.plugin_name!r} implements {hook_name} with @hookimpl({option}), which would change "
+                   f"nothing there: {_ORDER_WHY[kind]}. Remove {option}; see {_DOCS}"
+                   + (" (trylast is accepted only on salesgate_credit_figures, where it marks default figures)"
+                      if impl.trylast else ""))
+    else:
+        return None
+    if impl.plugin_name in entry_points:
+        message += f". Until it is fixed, disable it with {DISABLE_ENV}={impl.plugin_name}"
+    return message
+
+
+def refuse_call_order_options(hook_name: str, implementations: Iterable[Any],
+                              entry_points: Collection[str] = ()) -> None:
     """A PluginError for an implementation of a facade-called hook marked with an option the
-    facade cannot honour (see the module's docstring): refused when the plugin is registered,
-    never silently ignored, and never left to block every order at the first decision."""
+    facade cannot honour (see :func:`refusal`): refused when the plugin is registered, never
+    silently ignored, and never left to block every order at the first decision."""
     for impl in implementations:
-        if impl.hookwrapper or impl.wrapper:
-            style = "hookwrapper=True" if impl.hookwrapper else "wrapper=True"
-            raise PluginError(
-                f"plugin {impl.plugin_name!r} implements {hook_name} with @hookimpl({style}), which salesgate does "
-                f"not support there: every plugin's answer to {hook_name} is taken and combined by a fixed "
-                f"precedence, so there is no call to wrap. Return what the plugin adds (a Contribution: a more "
-                f"severe outcome, approvals, reasons) from a plain @hookimpl instead; see {_DOCS}")
-        if impl.tryfirst or (impl.trylast and hook_name != CREDIT_FIGURES):
-            option = "tryfirst=True" if impl.tryfirst else "trylast=True"
-            raise PluginError(
-                f"plugin {impl.plugin_name!r} implements {hook_name} with @hookimpl({option}), which would change "
-                f"nothing there: results never depend on plugin order (plugins are called in name order and "
-                f"combined by a fixed precedence). Remove {option}; see {_DOCS}"
-                + (" (trylast is accepted only on salesgate_credit_figures, where it marks default figures)"
-                   if impl.trylast else ""))
+        message = refusal(hook_name, impl, entry_points)
+        if message is not None:
+            raise PluginError(message)
 
 
 def _register(pm: pluggy.PluginManager, plugin: object, name: str, shown: str, advice: str) -> None:
@@ -227,11 +265,35 @@ class Hooks:
             return cached[1]
         caller = getattr(self.pm.hook, hook_name)
         implementations = caller.get_hookimpls()
-        refuse_call_order_options(hook_name, implementations)
+        refuse_call_order_options(hook_name, implementations, getattr(self.pm, "entry_points", ()))
         found = [(impl.plugin_name, impl.function, tuple(impl.argnames), bool(impl.trylast))
                  for impl in sorted(implementations, key=lambda i: i.plugin_name)]
         if generation is not None:
             self._sorted[hook_name] = (generation, found)
+        return found
+
+    def _recorders(self) -> list[tuple[str, Callable[..., Any], tuple[str, ...], bool]]:
+        """The implementations of ``salesgate_record_decision``, as :meth:`_implementations`, but one
+        with a refused option (a recorder registered on ``pm`` after the gate was built) is logged,
+        naming the plugin and the option, and left out: recording never raises to the caller."""
+        try:
+            return self._implementations(RECORD_DECISION)
+        except PluginError:
+            pass
+        generation = getattr(self.pm, "generation", None)
+        cached = self._sorted.get(_REFUSED_RECORDERS)
+        if cached is not None and generation is not None and cached[0] == generation:
+            return cached[1]
+        entry_points = getattr(self.pm, "entry_points", ())
+        found = []
+        for impl in sorted(getattr(self.pm.hook, RECORD_DECISION).get_hookimpls(), key=lambda i: i.plugin_name):
+            message = refusal(RECORD_DECISION, impl, entry_points)
+            if message is not None:  # once per registration change, not once per decision
+                logger.error("%s; it does not record decisions until it is fixed", message)
+                continue
+            found.append((impl.plugin_name, impl.function, tuple(impl.argnames), bool(impl.trylast)))
+        if generation is not None:
+            self._sorted[_REFUSED_RECORDERS] = (generation, found)
         return found
 
     def _names(self) -> frozenset[str]:
@@ -362,10 +424,11 @@ class Hooks:
     def record_decision(self, decision: Decision, facts: OrderFacts | ReturnFacts | None = None, *,
                         skip: Iterable[str] = ()) -> None:
         """Every recorder runs (but the plugins named in ``skip``, which recorded it already); one
-        failing is logged and never affects the decision or the others."""
+        failing, or refused for a call-order option, is logged and never affects the decision or
+        the others: this never raises."""
         skipped = set(skip) if skip else ()
         arguments = {"decision": decision, "facts": facts}
-        for plugin, function, argnames, _ in self._implementations("salesgate_record_decision"):
+        for plugin, function, argnames, _ in self._recorders():
             if plugin in skipped:
                 continue
             try:
@@ -435,20 +498,13 @@ def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, su
 
     A Contribution gets the decision point, subject, policy and backend, and ``plugin`` on every
     reason, whatever the plugin wrote there. A full Decision (what plugins returned before
-    Contributions, still accepted) keeps
-    its own fields, and a label it chose for its reasons (``plugin="acme"``), except a label that
-    is not its own to give: left at the default, the name of another plugin in ``others`` (e.g.
-    ``"rules"``), or ``"salesgate"`` (the gate's own failures). Those get ``plugin``: no reason is
-    attributed to a plugin that did not give it.
+    Contributions, still accepted) is stamped the same way (:func:`_stamped_decision`), but for a
+    label of its reasons it chose for itself; ``others`` are the other registered plugins' names,
+    which it may not use.
     """
-    reasons = answer.reasons
     if isinstance(answer, Decision):
-        if any(reason.plugin != plugin and _borrowed(reason, others) for reason in reasons):
-            reasons = [_restamped(reason, plugin) if reason.plugin != plugin and _borrowed(reason, others) else reason
-                       for reason in reasons]
-            return Decision.assemble({**answer.__dict__, "reasons": reasons},
-                                     set(answer.model_fields_set) | {"reasons"})
-        return answer
+        return _stamped_decision(answer, plugin, point, subject, context, others)
+    reasons = answer.reasons
     # The fields read straight from the model's dict: this runs once per decision per plugin.
     given = answer.__dict__
     pricing, credit, returns = given["pricing"], given["credit"], given["returns"]
@@ -474,17 +530,12 @@ def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, su
     )
 
 
-def _misplaced(answer: Contribution, plugin: str, point: DecisionPoint) -> None:
+def _misplaced(answer: Contribution | Decision, plugin: str, point: DecisionPoint) -> None:
     """The PluginError for a payload contributed to a decision point that does not carry it."""
     for payload, home in _PAYLOAD_POINTS:
         if getattr(answer, payload) is not None and point != home:
             raise PluginError(f"plugin {plugin!r} contributed {payload} to {DECISION_HOOKS[point]}; only "
                               f"{DECISION_HOOKS[home]} carries {payload}: leave it None there")
-
-
-def _borrowed(reason: Reason, others: Collection[str]) -> bool:
-    """Whether a reason's ``plugin`` is not the giving plugin's to choose (see :func:`stamp`)."""
-    return "plugin" not in reason.model_fields_set or reason.plugin in others or reason.plugin == "salesgate"
 
 
 def _restamped(reason: Reason, plugin: str) -> Reason:
@@ -509,3 +560,52 @@ def _in_ladder_order(approvals: Sequence[Any], ladder: tuple[str, ...]) -> bool:
                 return False
             last, last_role = beyond, role
     return True
+
+
+def _stamped_decision(answer: Decision, plugin: str, point: DecisionPoint, subject: str, context: DecisionContext,
+                      others: Collection[str]) -> Decision:
+    """A full Decision a plugin returned (what plugins returned before Contributions), stamped as a
+    Contribution is: the decision point, subject, policy and backend are the gate's, whatever the
+    plugin wrote; one on another order or decision point, one setting ``failure``, or carrying
+    another decision point's payload, is a PluginError naming the plugin. A reason keeps a label
+    the plugin chose for itself (``plugin="acme"``) unless it is another's (see :func:`_own_label`)."""
+    hook_name = DECISION_HOOKS[point]
+    if answer.hook != point:
+        raise PluginError(f"plugin {plugin!r} returned a Decision for {answer.hook} from {hook_name}: "
+                          f"return a Contribution, which salesgate stamps with the decision point")
+    if answer.subject != subject:
+        raise PluginError(f"plugin {plugin!r} returned a Decision on {answer.subject!r} from {hook_name}, which "
+                          f"decides {subject!r}: return a Contribution, which salesgate stamps with the subject")
+    if answer.failure is not None:
+        raise PluginError(f"plugin {plugin!r} set failure on the Decision it returned from {hook_name} "
+                          f"({answer.failure!r}): only salesgate sets failure. Raise an exception to fail the "
+                          f"decision, or return a Contribution with a more severe outcome")
+    given = answer.__dict__
+    if given["pricing"] is not None or given["credit"] is not None or given["returns"] is not None:
+        _misplaced(answer, plugin, point)
+    reasons = [reason if _own_label(reason, plugin, others) else _restamped(reason, plugin)
+               for reason in given["reasons"]]
+    approvals = given["approvals"]
+    if len(approvals) > 1 and not _in_ladder_order(approvals, context.roles):
+        merged: dict[str, list[str]] = {}
+        for approval in approvals:
+            merged.setdefault(approval.role, []).extend(approval.rules)
+        approvals = sort_approvals(merged, context.roles)
+    return Decision.assemble(
+        {"hook": point, "subject": subject, "outcome": given["outcome"], "approvals": approvals,
+         "notifications": given["notifications"], "reasons": reasons, "policy": context.policy_ref,
+         "backend": context.backend.name, "trace": given["trace"], "pricing": given["pricing"],
+         "credit": given["credit"], "returns": given["returns"], "failure": None},
+        set(answer.model_fields_set) | _STAMPED,
+    )
+
+
+def _own_label(reason: Reason, plugin: str, others: Collection[str]) -> bool:
+    """Whether a reason of a Decision keeps the ``plugin`` label it has: the plugin's own name, or a
+    short name it chose for itself, never one that poses as another (a built-in's name in
+    :data:`~salesgate.defaults.BUILTIN_NAMES`, ``salesgate``, another registered plugin's) nor the
+    default left unset."""
+    label = reason.plugin
+    if label == plugin:
+        return True
+    return "plugin" in reason.model_fields_set and label not in BUILTIN_NAMES and label not in others

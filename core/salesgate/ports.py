@@ -1,16 +1,25 @@
-"""Ports: what the gate and the CLI need of a store, as Protocols, split by concern.
+"""Ports: what salesgate needs of a store, as Protocols, split by concern.
 
 A store keeps salesgate's own records: the decision log, the approval requests, the credit
-reservations. ``salesgate_adapters.store.Store`` keeps them in a SQL database (with locks, a
-hash-chained audit log and migrations); ``salesgate_adapters.store.MemoryStore`` keeps them in
-memory, for tests and embedders. Both follow the same workflow rules (:mod:`salesgate.workflow`) and
-return the same record types (:mod:`salesgate.records`). Any object with these methods works:
-``Gate(store=...)`` records decisions and reserves credit through :class:`Store`.
+reservations. Who needs which:
+
+* the gate needs :class:`DecisionLog` (it records every decision) and :class:`CreditReservations`
+  (``check_credit(..., reserve=True)``, ``confirm_reservation``, ``cancel_reservation``), and a
+  whole :class:`Store` to take one (``Gate(store=...)``: its ``timeout`` and ``close()`` too);
+* :class:`ApprovalRequests` is for the ERP's own code and the CLI (``salesgate approvals``):
+  who approves what, and whether an order may go ahead. The gate never calls it.
+
+``salesgate_adapters.store.Store`` keeps them in a SQL database; ``salesgate_adapters.store.MemoryStore``
+keeps them in memory, for tests and embedders. Both follow the same workflow rules
+(:mod:`salesgate.workflow`) and return the same record types (:mod:`salesgate.records`). What only
+SQL has (the hash-chained audit log and its checks, migrations, locks and server-side timeouts) is
+that store's own business, not part of these ports: a store without it is still a store. Any object
+with these methods works.
 
 Every method that changes something takes ``now`` (default: the current time, timezone-aware UTC),
 so a test can step the clock. Failures of the store itself are :class:`~salesgate.errors.StoreError`;
 refused workflow actions are :class:`~salesgate.errors.ApprovalError` and
-:class:`~salesgate.errors.ReservationError`.
+:class:`~salesgate.errors.ReservationError`. Every name here is exported from ``salesgate``.
 """
 
 from __future__ import annotations

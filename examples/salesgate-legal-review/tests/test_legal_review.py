@@ -22,3 +22,11 @@ def test_small_order_is_left_to_the_rules() -> None:
     small = {**ORDER, "order": {**ORDER["order"], "lines": [{"line_no": 1, "sku": "P1", "qty": 1,
                                                               "unit_price": str(Decimal("1000"))}]}}
     assert "legal" not in gate.approve_order(small).required_roles
+
+
+def test_its_reason_carries_the_plugins_name_and_the_gate_stamps_the_rest() -> None:
+    gate = Gate.default(backend="python", entry_points=False, plugins=[LegalReview()])
+    decision = gate.approve_order(ORDER)
+    ours = [reason for reason in decision.reasons if reason.rule == "legal-review-large-contract"]
+    assert [reason.plugin for reason in ours] == ["salesgate_legal_review.LegalReview"]  # passed in: its class path
+    assert (decision.hook, decision.subject, decision.failure) == ("order_approval", "SO-9", None)
