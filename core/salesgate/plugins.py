@@ -515,19 +515,7 @@ def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, su
         if reason.plugin != plugin:
             reasons = [reason if reason.plugin == plugin else _restamped(reason, plugin) for reason in reasons]
             break
-    approvals = given["approvals"]
-    if len(approvals) > 1 and not _in_ladder_order(approvals, context.roles):
-        merged: dict[str, list[str]] = {}
-        for approval in approvals:
-            merged.setdefault(approval.role, []).extend(approval.rules)
-        approvals = sort_approvals(merged, context.roles)
-    return Decision.assemble(
-        {"hook": point, "subject": subject, "outcome": given["outcome"], "approvals": approvals,
-         "notifications": given["notifications"], "reasons": reasons, "policy": context.policy_ref,
-         "backend": context.backend.name, "trace": given["trace"], "pricing": pricing,
-         "credit": credit, "returns": returns, "failure": None},
-        answer.__pydantic_fields_set__ | _STAMPED,
-    )
+    return _assembled(given, reasons, point, subject, context, answer.__pydantic_fields_set__)
 
 
 def _misplaced(answer: Contribution | Decision, plugin: str, point: DecisionPoint) -> None:
@@ -585,6 +573,13 @@ def _stamped_decision(answer: Decision, plugin: str, point: DecisionPoint, subje
         _misplaced(answer, plugin, point)
     reasons = [reason if _own_label(reason, plugin, others) else _restamped(reason, plugin)
                for reason in given["reasons"]]
+    return _assembled(given, reasons, point, subject, context, answer.model_fields_set)
+
+
+def _assembled(given: dict[str, Any], reasons: Sequence[Reason], point: DecisionPoint, subject: str,
+               context: DecisionContext, fields_set: set[str]) -> Decision:
+    """The stamped Decision of a checked answer's fields (``given``, a Contribution's or Decision's
+    dict): the gate's point, subject, policy and backend; the approvals one per role in ladder order."""
     approvals = given["approvals"]
     if len(approvals) > 1 and not _in_ladder_order(approvals, context.roles):
         merged: dict[str, list[str]] = {}
@@ -596,7 +591,7 @@ def _stamped_decision(answer: Decision, plugin: str, point: DecisionPoint, subje
          "notifications": given["notifications"], "reasons": reasons, "policy": context.policy_ref,
          "backend": context.backend.name, "trace": given["trace"], "pricing": given["pricing"],
          "credit": given["credit"], "returns": given["returns"], "failure": None},
-        set(answer.model_fields_set) | _STAMPED,
+        fields_set | _STAMPED,
     )
 
 
