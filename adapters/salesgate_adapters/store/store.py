@@ -651,13 +651,13 @@ class Store:
 
 
 def _latest_credit_check(conn: Connection, order_id: str) -> tuple[str, str] | None:
-    """The id and outcome of the order's latest credit check of the policy's (a fallback — salesgate could
-    not decide — is passed over, as :func:`approvals.status` passes over it), or None if it has none."""
-    row = conn.execute(select(decisions.c.id, decisions.c.outcome)
-                       .where(decisions.c.subject == order_id, decisions.c.hook == "credit_check",
-                              decisions.c.failure.is_(None))
-                       .order_by(decisions.c.decided_at.desc(), decisions.c.id.desc()).limit(1)).first()
-    return (str(row.id), str(row.outcome)) if row is not None else None
+    """The id and outcome of the order's latest credit check of the policy's, or None if it has none: the
+    workflow's call (:func:`~salesgate.workflow.reservations.latest_credit_check`) on the order's credit
+    checks, oldest first (the WHERE clause only narrows the rows read to the hook it looks at)."""
+    query = (select(decisions.c.id, decisions.c.hook, decisions.c.outcome, decisions.c.failure)
+             .where(decisions.c.subject == order_id, decisions.c.hook == "credit_check")
+             .order_by(decisions.c.decided_at, decisions.c.id))
+    return accounting.latest_credit_check(conn.execute(query))
 
 
 class StoreNotUpgraded(StoreError):

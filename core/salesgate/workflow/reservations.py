@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from ..decisions import Decision, Outcome
 from ..errors import ReservationError
@@ -164,11 +165,14 @@ def cancelled_by_rejection(reservation: Reservation, now: datetime) -> Reservati
     return replace(reservation, status="cancelled", updated_at=now)
 
 
-def latest_credit_check(decisions: Iterable[RecordedDecision]) -> tuple[str, str] | None:
+def latest_credit_check(decisions: Iterable[Any]) -> tuple[str, str] | None:
     """The id and outcome of the latest credit check of the policy's among an order's logged decisions
-    (oldest first); a fallback — salesgate could not decide — is passed over."""
+    (oldest first); a fallback — salesgate could not decide — is passed over.
+
+    Each needs ``id``, ``hook``, ``outcome`` (an :class:`Outcome` or its value) and ``failure``: a
+    :class:`~salesgate.records.RecordedDecision`, or a log row read without the decision itself."""
     found = None
     for recorded in decisions:
-        if recorded.hook == "credit_check" and recorded.decision.failure is None:
-            found = (recorded.id, recorded.outcome.value)
+        if recorded.hook == "credit_check" and recorded.failure is None:
+            found = (str(recorded.id), Outcome(recorded.outcome).value)
     return found
