@@ -48,14 +48,14 @@ for source_root in ("core", "plugins", "adapters", "benchmarks"):
         sys.path.insert(0, str(ROOT / source_root))
 
 from handwritten import HANDWRITTEN, Verdict  # noqa: E402
-from salesgate import HOOKS, Gate, OrderFacts, ReturnFacts  # noqa: E402
+from salesgate import DECISION_POINTS, Gate, OrderFacts, ReturnFacts  # noqa: E402
 from salesgate.decisions import Decision  # noqa: E402
 from salesgate.facts import order_factset, return_factset, with_policy_prices  # noqa: E402
 from salesgate.models import MAX_LINES, Customer, Product  # noqa: E402
 from salesgate.money import ONE, ZERO, round_money  # noqa: E402
 from salesgate.policy.compiler import CompiledRule, Policy  # noqa: E402
 
-ORDER_HOOKS = ("order_approval", "credit_check", "pricing")
+ORDER_POINTS = ("order_approval", "credit_check", "pricing")
 TARGET_DURABLE_RATIO = 0.4
 TARGET_DURABLE_P99_US = 1000.0
 TARGET_PYTHON_RATIO = 0.3
@@ -514,7 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=100_000, help="orders (and returns) to decide per hook")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--hooks", default=",".join(HOOKS), help="comma-separated hooks (default: all four)")
+    parser.add_argument("--hooks", default=",".join(DECISION_POINTS), help="comma-separated hooks (default: all four)")
     parser.add_argument("--quick", action="store_true", help="5,000 orders: a smoke run")
     parser.add_argument("--no-durable", action="store_true", help="skip the durable-rules variants")
     parser.add_argument("--large-orders", nargs="?", const=f"1000,5000,{MAX_LINES}", metavar="SIZES",
@@ -524,9 +524,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         large_orders([int(size) for size in args.large_orders.split(",")], args.seed, not args.no_durable)
         return 0
     hooks = [h.strip() for h in args.hooks.split(",") if h.strip()]
-    unknown = [h for h in hooks if h not in HOOKS]
+    unknown = [h for h in hooks if h not in DECISION_POINTS]
     if unknown:
-        parser.error(f"unknown hook(s) {', '.join(unknown)}: use {', '.join(HOOKS)}")
+        parser.error(f"unknown hook(s) {', '.join(unknown)}: use {', '.join(DECISION_POINTS)}")
     n = 5_000 if args.quick else args.orders
     logging.basicConfig(level=logging.WARNING)  # the audit plugin logs at INFO: a no-op here
 
@@ -535,7 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"implementations interleaved in chunks of {CHUNK}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.system()} {platform.release()}; {time.strftime('%Y-%m-%d %H:%M %Z')}")
-    need_orders = any(h in ORDER_HOOKS for h in hooks)
+    need_orders = any(h in ORDER_POINTS for h in hooks)
     workload = build_workload(n, args.seed, need_orders, "return_handling" in hooks)
     documents = len(workload.orders) + len(workload.returns)
     print(f"facts: generated in {workload.generate_s:.1f} s; validated ONCE up front, outside every timing: "

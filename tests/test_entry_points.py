@@ -103,20 +103,20 @@ class Hello:
 '''
 
 
-def _command_package(site: Path, module_text: str) -> Path:
+def _command_package(site: Path, module_text: str, entry_point: str = "acme_hello") -> Path:
     """An installed package (a module and its dist-info) whose entry point adds a command."""
     (site / "acme_hello.py").write_text(module_text, encoding="utf-8")
     dist = site / "acme_hello-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-hello\nVersion: 1.0\n", encoding="utf-8")
-    (dist / "entry_points.txt").write_text("[salesgate]\nacme_hello = acme_hello:Hello\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text(f"[salesgate]\n{entry_point} = acme_hello:Hello\n", encoding="utf-8")
     return site
 
 
-def _salesgate(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _salesgate(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     path = os.pathsep.join([str(site), str(ROOT / "core"), str(ROOT / "plugins"), str(ROOT / "adapters")])
     return subprocess.run([sys.executable, "-m", "salesgate", *args], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": path, "PYTHONIOENCODING": "utf-8"}, check=False)
+                          env={**os.environ, "PYTHONPATH": path, "PYTHONIOENCODING": "utf-8", **env}, check=False)
 
 
 def test_an_installed_package_adds_a_command_to_salesgate(tmp_path: Path) -> None:
@@ -129,12 +129,79 @@ def test_an_installed_package_adds_a_command_to_salesgate(tmp_path: Path) -> Non
     assert (ran.returncode, ran.stdout) == (0, "hello 华东\n"), ran.stderr
 
 
-def test_a_broken_command_package_is_one_line_and_core_commands_still_run(tmp_path: Path) -> None:
+def _commands_listed(help_text: str) -> set[str]:
+    return {line.split()[0] for line in help_text.split("Commands:\n", 1)[1].splitlines() if line.strip()}
+
+
+BUILT_IN_COMMANDS = {"approvals", "audit", "db", "decide", "demo", "export", "schema", "simulate", "test", "validate",
+                     "vocab"}
+
+
+def test_a_broken_command_package_is_a_warning_and_every_other_command_still_runs(tmp_path: Path) -> None:
     site = _command_package(tmp_path, COMMAND_PLUGIN + "\nraise RuntimeError('broken on purpose')\n")
     listed = _salesgate(site, "--help")
-    assert listed.returncode == 2
-    assert listed.stderr.startswith("error: plugin 'acme_hello' (package acme-hello) failed to load")
+    assert listed.returncode == 0, listed.stderr
+    assert _commands_listed(listed.stdout) == BUILT_IN_COMMANDS
+    assert listed.stderr.startswith("warning: leaving out the commands of plugin 'acme_hello': plugin 'acme_hello' "
+                                    "(package acme-hello) failed to load")
     assert "SALESGATE_DISABLE_PLUGINS=acme_hello" in listed.stderr
     assert listed.stderr.count("\n") == 1, listed.stderr  # one line, no traceback
+    db = _salesgate(site, "db", "--help")
+    assert db.returncode == 0, db.stderr
+    assert "upgrade" in db.stdout
+    missing = _salesgate(site, "hello", "华东")  # the command it would have added: one line, exit code 2
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: no command 'hello', and some plugins failed to add their commands")
+    assert "SALESGATE_DISABLE_PLUGINS=acme_hello" in missing.stderr
+    assert missing.stderr.count("\n") == 1, missing.stderr
     validated = _salesgate(site, "validate", str(ROOT / "rules"))
     assert validated.returncode == 0, validated.stderr
+
+
+def test_a_command_package_raising_in_the_hook_leaves_out_only_its_commands(tmp_path: Path) -> None:
+    site = _command_package(tmp_path, COMMAND_PLUGIN.replace('        @cli.command()',
+                                                             '        raise LookupError("no greeting")\n'
+                                                             '        @cli.command()'))
+    listed = _salesgate(site, "--help")
+    assert listed.returncode == 0, listed.stderr
+    assert _commands_listed(listed.stdout) == BUILT_IN_COMMANDS
+    assert listed.stderr == ("warning: leaving out the commands of plugin 'acme_hello': plugin 'acme_hello' failed in "
+                             "salesgate_register_commands: LookupError: no greeting. Fix or uninstall it, or disable "
+                             "it with SALESGATE_DISABLE_PLUGINS=acme_hello\n")
+    quiet = _salesgate(site, "--help", SALESGATE_DISABLE_PLUGINS="acme_hello")
+    assert (quiet.returncode, quiet.stderr, quiet.stdout) == (0, "", listed.stdout)
+
+
+DECISION_PLUGIN_WITH_A_REFUSED_OPTION = '''
+from salesgate import hookimpl
+
+
+class Hello:
+    @hookimpl(tryfirst=True)
+    def salesgate_order_approval(self, facts, context):
+        return None
+'''
+
+
+def test_a_decision_plugin_the_gate_refuses_does_not_touch_the_commands(tmp_path: Path) -> None:
+    site = _command_package(tmp_path, DECISION_PLUGIN_WITH_A_REFUSED_OPTION)
+    gate = _run(site)
+    assert gate.returncode != 0  # the gate reports it...
+    assert "implements salesgate_order_approval with @hookimpl(tryfirst=True)" in gate.stderr
+    db = _salesgate(site, "db", "--help")  # ...the commands have nothing to say about it
+    assert (db.returncode, db.stderr) == (0, "")
+    assert "upgrade" in db.stdout
+    listed = _salesgate(site, "--help")
+    assert (listed.returncode, listed.stderr) == (0, "")
+    assert _commands_listed(listed.stdout) == BUILT_IN_COMMANDS
+
+
+def test_an_entry_point_named_like_a_built_in_command_provider_does_not_replace_it(tmp_path: Path) -> None:
+    site = _command_package(tmp_path, COMMAND_PLUGIN.replace("def hello(", "def db("), entry_point="store_commands")
+    db = _salesgate(site, "db", "--help")
+    assert db.returncode == 0, db.stderr
+    assert "upgrade" in db.stdout  # the store's db, not the package's
+    assert db.stderr == ("warning: leaving out the commands of plugin 'store_commands': plugin 'store_commands' "
+                         "(package acme-hello) from 'acme_hello:Hello' takes the name of salesgate's built-in plugin "
+                         "'store_commands', which is reserved. Name the entry point otherwise (to replace the "
+                         "built-in, disable it with SALESGATE_DISABLE_PLUGINS=store_commands)\n")

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from salesgate import Gate, Hook
+from salesgate import DecisionPoint, Gate
 from salesgate.engine.python import PythonBackend
 from salesgate.facts import FactSet, FactValues
 from salesgate.policy import expressions as ast
@@ -33,7 +33,7 @@ from salesgate.policy.ir import And, Arith, Compare, Cond, Const, IsNone, Kind, 
 from salesgate.policy.stages import Backend, EngineRule, Stage
 from salesgate.vocabulary import VOCABULARY
 
-HOOK: Hook = "order_approval"
+HOOK: DecisionPoint = "order_approval"
 VOCAB = VOCABULARY[HOOK]
 
 
@@ -49,7 +49,7 @@ def _backend_factories() -> dict[str, Callable[[list[Stage]], Backend]]:
 BACKENDS = _backend_factories()
 
 
-def compile_when(text: str, *, scope: str | None = None, hook: Hook = HOOK) -> Cond:
+def compile_when(text: str, *, scope: str | None = None, hook: DecisionPoint = HOOK) -> Cond:
     """What the policy loader does with a ``when:``: parse, then type-check and lower to the IR."""
     return check_condition(parse(text), Context(hook, VOCABULARY[hook], scope))
 

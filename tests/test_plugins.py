@@ -43,7 +43,7 @@ from salesgate import (
     hookspecs,
     load_policy,
 )
-from salesgate.cli import plugin_commands
+from salesgate.cli import cli, find_plugin_commands, plugin_commands
 from salesgate.context import DecisionContext
 from salesgate.decisions import (
     Contribution,
@@ -53,6 +53,7 @@ from salesgate.decisions import (
     PricingResult,
     ReturnResult,
 )
+from salesgate.defaults import DEFAULT_COMMANDS
 from salesgate.plugins import DISABLE_ENV, build_plugin_manager
 from salesgate.seed import seed_policy_path
 
@@ -1033,6 +1034,126 @@ def test_the_built_in_commands_can_be_disabled_by_name(monkeypatch: pytest.Monke
     monkeypatch.setenv(DISABLE_ENV, "demo_commands")
     assert "demo" not in plugin_commands()
     assert "db" in plugin_commands()
+
+
+class OrdersCommands:
+    """A command provider the tests mark with each of pluggy's call-order options in turn."""
+
+    def salesgate_register_commands(self, cli: click.Group) -> Any:
+        cli.add_command(click.Command("ordered"))
+
+
+class WrapsCommands:
+    @hookimpl(wrapper=True)
+    def salesgate_register_commands(self, cli: click.Group) -> Any:
+        cli.add_command(click.Command("wrapped"))
+        return (yield)
+
+
+class CommandsAndATryfirstDecision(AddsHello):
+    """Adds a command, and marks a decision hook with an option the gate refuses."""
+
+    @hookimpl(tryfirst=True)
+    def salesgate_order_approval(self, facts: OrderFacts, context: DecisionContext) -> Contribution | None:
+        return None
+
+
+class CommandsAndAMisspeltHook(AddsHello):
+    """Adds a command, and implements a hook that does not exist."""
+
+    @hookimpl
+    def salesgate_nonsense(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("option", ["hookwrapper", "tryfirst", "trylast"])
+def test_a_call_order_option_on_the_commands_hook_is_refused(option: str) -> None:
+    plugin = type(f"Orders{option.title()}", (OrdersCommands,), {
+        "salesgate_register_commands": hookimpl(**{option: True})(OrdersCommands.salesgate_register_commands)})()
+    found = find_plugin_commands(plugins=[plugin])
+    assert "ordered" not in found.commands
+    [failure] = found.failures
+    assert failure.problem == (
+        f"plugin 'test_plugins.Orders{option.title()}' implements salesgate_register_commands with "
+        f"@hookimpl({option}=True), which salesgate does not support there: every plugin's commands are added, "
+        f"each plugin in a group of its own, so there is no call to wrap or to order. Remove {option}=True; "
+        f"see docs/plugins.md#hook-order-and-wrappers")
+    with pytest.raises(PluginError, match=rf"@hookimpl\({option}=True\)"):
+        plugin_commands(plugins=[plugin])
+
+
+def test_a_new_style_wrapper_on_the_commands_hook_is_refused_not_run() -> None:
+    found = find_plugin_commands(plugins=[WrapsCommands()])
+    assert "wrapped" not in found.commands
+    assert [failure.plugin for failure in found.failures] == ["test_plugins.WrapsCommands"]
+    assert "@hookimpl(wrapper=True), which salesgate does not support there" in found.failures[0].problem
+    assert found.failures[0].explained().endswith("Or disable it with SALESGATE_DISABLE_PLUGINS="
+                                                  "test_plugins.WrapsCommands")
+
+
+def test_a_failing_command_provider_leaves_out_only_its_own_commands() -> None:
+    found = find_plugin_commands(plugins=[FailsToAddCommands(), AddsHello()])
+    assert {"hello", "db", "approvals", "audit", "demo"} <= set(found.commands)
+    [failure] = found.failures
+    assert failure.plugin == "test_plugins.FailsToAddCommands"
+    assert failure.explained() == (
+        "plugin 'test_plugins.FailsToAddCommands' failed in salesgate_register_commands: RuntimeError: no click "
+        "today. Fix or uninstall it, or disable it with SALESGATE_DISABLE_PLUGINS=test_plugins.FailsToAddCommands")
+
+
+def test_a_provider_adding_a_taken_name_is_left_out_whole() -> None:
+    found = find_plugin_commands(plugins=[AddsDb()])
+    assert found.commands["db"].name == "db"
+    assert found.commands["db"].help  # the store's db group, not the plugin's empty command
+    [failure] = found.failures
+    assert (failure.plugin, failure.commands) == ("test_plugins.AddsDb", frozenset({"db"}))
+    assert found.missing("db").startswith("command 'db' is not available: command 'db' is added twice")
+
+
+@pytest.mark.parametrize(("plugin", "refusal"), [(CommandsAndATryfirstDecision, "with @hookimpl(tryfirst=True)"),
+                                                  (CommandsAndAMisspeltHook, "unknown hook 'salesgate_nonsense'")])
+def test_a_decision_plugins_problems_are_the_gates_not_the_commands(seed: Policy, plugin: type, refusal: str) -> None:
+    with pytest.raises(PluginError, match=re.escape(refusal)):
+        make_gate(seed, plugins=[plugin()])
+    found = find_plugin_commands(plugins=[plugin()])
+    assert found.failures == ()
+    assert {"hello", "db"} <= set(found.commands)
+
+
+def test_salesgate_help_lists_the_healthy_commands_and_warns_of_a_failing_provider(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(DEFAULT_COMMANDS, "zz_broken", "test_plugins:FailsToAddCommands")
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    listed = {line.split()[0] for line in result.stdout.split("Commands:\n", 1)[1].splitlines()}
+    assert {"approvals", "audit", "db", "decide", "demo", "validate"} <= listed
+    assert result.stderr == ("warning: leaving out the commands of plugin 'zz_broken': plugin 'zz_broken' failed in "
+                             "salesgate_register_commands: RuntimeError: no click today. Fix or uninstall it, or "
+                             "disable it with SALESGATE_DISABLE_PLUGINS=zz_broken\n")
+
+
+def test_an_unknown_command_beside_a_failing_provider_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(DEFAULT_COMMANDS, "zz_broken", "test_plugins:FailsToAddCommands")
+    result = CliRunner().invoke(cli, ["hello"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: no command 'hello', and some plugins failed to add their commands "
+                                    "(one may have added it): plugin 'zz_broken' failed")
+    assert "SALESGATE_DISABLE_PLUGINS=zz_broken" in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    db = CliRunner().invoke(cli, ["db", "--help"])
+    assert db.exit_code == 0, db.output
+    assert "upgrade" in db.stdout
+    assert db.stderr.startswith("warning: leaving out the commands of plugin 'zz_broken'")
+
+
+def test_a_wrapper_on_the_commands_hook_is_refused_by_salesgate_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(DEFAULT_COMMANDS, "zz_wraps", "test_plugins:WrapsCommands")
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "wrapped" not in result.stdout
+    assert result.stderr.startswith("warning: leaving out the commands of plugin 'zz_wraps': plugin 'zz_wraps' "
+                                    "implements salesgate_register_commands with @hookimpl(wrapper=True)")
+    assert CliRunner().invoke(cli, ["wrapped"]).exit_code == 2
 
 
 # -- meta-tests: every hook is specified, documented and tested ---------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from salesgate import HOOKS, Gate, PolicyError, Product, load_policy
+from salesgate import DECISION_POINTS, Gate, PolicyError, Product, load_policy
 from salesgate.policy.compiler import Policy
 from salesgate.policy.testcases import CaseResult, TestCase, load_cases, run_all, run_case, uncovered_rules
 from salesgate.seed import seed_policy_path
@@ -65,7 +65,7 @@ def test_every_seed_rule_has_a_case_where_it_does_not_fire(seed_policy: Policy) 
 
 
 def test_every_hook_has_seed_cases() -> None:
-    assert sorted({case.hook for case in CASES}) == sorted(HOOKS)
+    assert sorted({case.hook for case in CASES}) == sorted(DECISION_POINTS)
 
 
 def test_seed_case_ids_are_unique() -> None:

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from fixtures.strategies import order_facts, return_facts
 from salesgate import Gate, OrderFacts, Outcome, ReturnFacts
-from salesgate.bulk import ORDER_HOOKS, Replayer
+from salesgate.bulk import ORDER_POINTS, Replayer
 from salesgate.cli import cli
-from salesgate.hooknames import Hook
+from salesgate.points import DecisionPoint
 from salesgate.policy.compiler import load_policy
 from salesgate.seed import seed_policy_path
 from salesgate.simulation import simulate
@@ -38,9 +38,9 @@ def replayer(gate: Gate) -> Replayer:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(facts=order_facts(), hook=st.sampled_from(ORDER_HOOKS))
+@given(facts=order_facts(), hook=st.sampled_from(ORDER_POINTS))
 def test_a_replayed_order_gets_the_gates_outcome_approvals_rules_and_prices(
-        gate: Gate, replayer: Replayer, facts: OrderFacts, hook: Hook) -> None:
+        gate: Gate, replayer: Replayer, facts: OrderFacts, hook: DecisionPoint) -> None:
     decision = gate.decide(hook, facts)
     verdict = replayer.order(hook, facts, replayer.order_factset(facts))
     assert verdict.outcome == decision.outcome

@@ -5,6 +5,8 @@ The public surface is re-exported here; everything else is an implementation det
 
 from __future__ import annotations
 
+from typing import Final, TypeAlias
+
 from .context import DecisionContext, PolicyVerdict
 from .decisions import (
     Approval,
@@ -31,7 +33,6 @@ from .errors import (
     StoreError,
 )
 from .gate import Gate, GateClosedError
-from .hooknames import HOOKS, Hook
 from .hookspecs import hookimpl, hookspec
 from .models import (
     CreditExposure,
@@ -44,6 +45,7 @@ from .models import (
     ReturnFacts,
     ReturnRequest,
 )
+from .points import DECISION_POINTS, DecisionPoint
 from .policy.compiler import Policy, load_policy
 from .records import (
     ApprovalRequest,
@@ -61,7 +63,13 @@ from .simulation import simulate
 
 __version__ = "0.1.0"
 
+# Deprecated aliases, kept so code written against the old names keeps working: the same objects
+# as DecisionPoint and DECISION_POINTS ("hook" now means only a pluggy hook).
+Hook: TypeAlias = DecisionPoint
+HOOKS: Final = DECISION_POINTS
+
 __all__ = [
+    "DECISION_POINTS",
     "HOOKS",
     "AdapterError",
     "Approval",
@@ -76,6 +84,7 @@ __all__ = [
     "Customer",
     "Decision",
     "DecisionContext",
+    "DecisionPoint",
     "Delivery",
     "EngineError",
     "FactsError",

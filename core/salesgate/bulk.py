@@ -22,19 +22,19 @@ from .decisions import Outcome
 from .engine.python import PythonBackend
 from .errors import PolicyError
 from .facts import FactSet, order_factset, return_factset, with_policy_prices
-from .hooknames import Hook
 from .models import OrderFacts, ReturnFacts
 from .money import ZERO, round_money
+from .points import DecisionPoint
 from .policy.compiler import CompiledRule, Policy
 from .policy.stages import Match, Stage
 from .policy.verdict import fired_in_order, price_line, price_steps_by_line, refund_rates, refund_terms
 
-ORDER_HOOKS: tuple[Hook, ...] = ("order_approval", "credit_check", "pricing")
+ORDER_POINTS: tuple[DecisionPoint, ...] = ("order_approval", "credit_check", "pricing")
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What one hook decided on one order or return, as a replay compares it."""
+    """What one decision point decided on one order or return, as a replay compares it."""
 
     outcome: Outcome
     roles: tuple[str, ...]
@@ -126,21 +126,21 @@ class Replayer:
             memo.matches[stage] = (factset, matches)
         return matches
 
-    def order_paths(self, hooks: Iterable[Hook] = ORDER_HOOKS) -> frozenset[str]:
-        """Every fact the policy's order hooks read: what :meth:`order` needs flattened."""
+    def order_paths(self, points: Iterable[DecisionPoint] = ORDER_POINTS) -> frozenset[str]:
+        """Every fact the policy's order decision points read: what :meth:`order` needs flattened."""
         reads = self.policy.fact_reads
-        return frozenset().union(*(reads.get(hook, frozenset()) for hook in hooks))
+        return frozenset().union(*(reads.get(point, frozenset()) for point in points))
 
     def order_factset(self, facts: OrderFacts, paths: frozenset[str] | None = None) -> FactSet:
         return order_factset(facts, paths=self.order_paths() if paths is None else paths)
 
-    def order(self, hook: Hook, facts: OrderFacts, factset: FactSet, memo: Memo | None = None) -> Verdict:
+    def order(self, point: DecisionPoint, facts: OrderFacts, factset: FactSet, memo: Memo | None = None) -> Verdict:
         """``order_approval``, ``credit_check`` or ``pricing`` on one order, flattened once for all
-        hooks (and policies) with at least :meth:`order_paths`. ``memo``: a baseline replayer
+        decision points (and policies) with at least :meth:`order_paths`. ``memo``: a baseline replayer
         fills it, the candidate replayer of the same document reads it."""
-        if hook == "pricing":
+        if point == "pricing":
             return self._pricing(facts, factset, memo)
-        return self._verdict(self._fired(hook, factset, memo))
+        return self._verdict(self._fired(point, factset, memo))
 
     def return_factset(self, facts: ReturnFacts, paths: frozenset[str] | None = None) -> FactSet:
         reads = self.policy.fact_reads.get("return_handling", frozenset())

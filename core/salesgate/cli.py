@@ -12,23 +12,26 @@ line each on stderr, never a traceback.
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import click
+import pluggy
 from rich import box
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, defaults
+from . import __version__, defaults, hookspecs
 from .commands import (
     DATABASE_URL_ENV,
     backend_option,
@@ -48,14 +51,21 @@ from .decisions import Decision, Outcome, PricingResult
 from .engine import BackendName
 from .errors import FactsError, PluginError, PolicyError, SalesgateError
 from .gate import Gate
-from .hooknames import HOOKS, Hook
 from .money import format_money
-from .plugins import Hooks, build_plugin_manager
+from .plugins import (
+    DISABLE_ENV,
+    ENTRY_POINT_GROUP,
+    disabled_from_env,
+    entry_point_shown,
+    load_entry_point,
+    plugin_name,
+)
+from .points import DECISION_POINTS, DecisionPoint
 from .policy.compiler import load_policy
 from .policy.schema import PolicyFile, RuleSetFile
 from .vocabulary import VOCABULARY, FactInfo
 
-ALIASES: dict[str, Hook] = {
+ALIASES: dict[str, DecisionPoint] = {
     "approval": "order_approval",
     "credit": "credit_check",
     "return": "return_handling",
@@ -80,7 +90,10 @@ def _utf8_streams() -> None:
 
 
 PLUGIN_COMMANDS = "salesgate.plugin_commands"
-"""Where a run of ``salesgate`` keeps the commands plugins added (``ctx.meta``): found once per run."""
+"""Where a run of ``salesgate`` keeps what plugins added (``ctx.meta``): found once per run."""
+_WARNED = "salesgate.plugin_commands.warned"
+COMMANDS_HOOK = "salesgate_register_commands"
+_ORDER_DOCS = "docs/plugins.md#hook-order-and-wrappers"
 
 
 class _Group(click.Group):
@@ -96,64 +109,190 @@ class _Group(click.Group):
             fail(str(exc))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*self.commands, *_plugin_commands(ctx, self.commands)})
+        found = _plugin_commands(ctx, self.commands)
+        _warn(ctx, found)
+        return sorted({*self.commands, *found.commands})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         # A core command never loads plugins: `salesgate validate` works beside a broken plugin.
-        return self.commands.get(cmd_name) or _plugin_commands(ctx, self.commands).get(cmd_name)
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        found = _plugin_commands(ctx, self.commands)
+        command = found.commands.get(cmd_name)
+        if command is None and found.failures:
+            fail(found.missing(cmd_name))
+        _warn(ctx, found)
+        return command
 
 
-def _plugin_commands(ctx: click.Context, core: Iterable[str]) -> dict[str, click.Command]:
-    """The commands plugins add, found once per run (a plugin that fails is one line, exit code 2)."""
+def _plugin_commands(ctx: click.Context, core: Iterable[str]) -> PluginCommands:
+    """What plugins add, found once per run."""
     meta = ctx.find_root().meta
     if PLUGIN_COMMANDS not in meta:
-        try:
-            meta[PLUGIN_COMMANDS] = plugin_commands(core)
-        except SalesgateError as exc:
-            fail(str(exc))
-    found: dict[str, click.Command] = meta[PLUGIN_COMMANDS]
+        meta[PLUGIN_COMMANDS] = find_plugin_commands(core)
+    found: PluginCommands = meta[PLUGIN_COMMANDS]
     return found
+
+
+def _warn(ctx: click.Context, found: PluginCommands) -> None:
+    """Say once per run, on stderr, which plugins' commands were left out, and why."""
+    meta = ctx.find_root().meta
+    if found.failures and not meta.get(_WARNED):
+        meta[_WARNED] = True
+        for failure in found.failures:
+            click.echo(f"warning: leaving out the commands of plugin {failure.plugin!r}: {failure.explained()}",
+                       err=True)
+
+
+@dataclass(frozen=True)
+class CommandProviderFailure:
+    """A plugin whose commands are left out: it failed to load, does not fit the hook, raised in
+    it, or adds a command name that is taken."""
+
+    plugin: str
+    problem: str
+    """What went wrong, naming the plugin (the PluginError :func:`plugin_commands` raises)."""
+    advice: str
+    """What the user can do about it ("" when ``problem`` says it already)."""
+    commands: frozenset[str] = frozenset()
+    """The commands it would have added, as far as they are known (a plugin that failed to load adds none)."""
+
+    def explained(self) -> str:
+        """The problem and what to do, as one line."""
+        return f"{self.problem.rstrip('.')}. {self.advice}" if self.advice else self.problem
+
+
+@dataclass(frozen=True)
+class PluginCommands:
+    """The commands plugins add, by name, and the plugins whose commands were left out."""
+
+    commands: Mapping[str, click.Command]
+    failures: tuple[CommandProviderFailure, ...]
+
+    def missing(self, name: str) -> str:
+        """Why there is no command ``name`` when some plugins failed: the ones that would have added
+        it, else every one that failed (a plugin that failed to load might have)."""
+        owners = [failure for failure in self.failures if name in failure.commands]
+        if owners:
+            return f"command {name!r} is not available: " + "; ".join(f.explained() for f in owners)
+        return (f"no command {name!r}, and some plugins failed to add their commands (one may have added it): "
+                + "; ".join(failure.explained() for failure in self.failures))
+
+
+class _CommandsHookspec:
+    """The one hook a plugin manager for ``salesgate``'s commands knows: a plugin's other hooks are
+    not looked at (their problems are the gate's to report), so they cannot take the commands down."""
+
+    salesgate_register_commands = staticmethod(hookspecs.salesgate_register_commands)
 
 
 def plugin_commands(taken: Iterable[str] = (), plugins: Iterable[object] = ()) -> dict[str, click.Command]:
-    """The commands plugins add through ``salesgate_register_commands``, by name.
+    """The commands plugins add through ``salesgate_register_commands``, by name; a plugin that
+    fails (see :func:`find_plugin_commands`) is a PluginError naming it."""
+    found = find_plugin_commands(taken, plugins)
+    if found.failures:
+        raise PluginError(found.failures[0].problem)
+    return dict(found.commands)
+
+
+def find_plugin_commands(taken: Iterable[str] = (), plugins: Iterable[object] = ()) -> PluginCommands:
+    """The commands plugins add through ``salesgate_register_commands``, and the plugins that failed.
 
     The plugins are the built-in command providers (:data:`salesgate.defaults.DEFAULT_COMMANDS`),
     the installed ones (``salesgate`` entry points) and ``plugins``; those disabled by
-    ``SALESGATE_DISABLE_PLUGINS`` are left out. Each adds to a group of its own, so a name that is
-    ``taken`` (by the core) or added twice is a PluginError naming both; one that raises is a
-    PluginError naming it.
+    ``SALESGATE_DISABLE_PLUGINS`` are left out. Only this hook is checked. Each plugin adds to a
+    group of its own, in plugin-name order; one that fails to load, marks the hook with a
+    call-order option (none applies: every plugin's commands are added), raises, or adds a name
+    that is ``taken`` (by the core) or was added already, is left out whole and returned as a
+    failure naming it, so one broken plugin never takes the other commands with it.
     """
-    pm = build_plugin_manager(plugins)
-    disabled = Hooks(pm).disabled()
-    for name, cls in defaults.command_plugins().items():
-        if name not in disabled and not pm.has_plugin(name):
-            pm.register(cls(), name=name)
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(_CommandsHookspec)
+    failures: list[CommandProviderFailure] = []
+    disabled = disabled_from_env()
+    for name, path in defaults.DEFAULT_COMMANDS.items():
+        if name not in disabled:
+            try:
+                _register_provider(pm, defaults.resolve(path)(), name, repr(name), failures)
+            except PluginError as exc:
+                failures.append(CommandProviderFailure(name, str(exc), ""))
+    reserved = {*defaults.DEFAULT_PLUGINS, *defaults.DEFAULT_COMMANDS}
+    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if ep.name in disabled:
+            continue
+        if ep.name in reserved:
+            failures.append(CommandProviderFailure(
+                ep.name, f"plugin {entry_point_shown(ep)} from {ep.value!r} takes the name of salesgate's built-in "
+                         f"plugin {ep.name!r}, which is reserved",
+                f"Name the entry point otherwise (to replace the built-in, disable it with {DISABLE_ENV}={ep.name})"))
+            continue
+        try:
+            plugin = load_entry_point(ep)
+        except PluginError as exc:
+            failures.append(CommandProviderFailure(ep.name, str(exc), ""))
+            continue
+        _register_provider(pm, plugin, ep.name, entry_point_shown(ep), failures)
+    for plugin in plugins:
+        _register_provider(pm, plugin, plugin_name(plugin), repr(plugin_name(plugin)), failures)
+    return _collect(pm, dict.fromkeys(taken, "salesgate"), failures)
+
+
+def _register_provider(pm: pluggy.PluginManager, plugin: object, name: str, shown: str,
+                       failures: list[CommandProviderFailure]) -> None:
+    """Register a plugin for its commands, or add why not to ``failures``."""
+    advice = f"Fix or uninstall it, or disable it with {DISABLE_ENV}={name}"
+    opts: Mapping[str, Any] = pm.parse_hookimpl_opts(plugin, COMMANDS_HOOK) or {}
+    option = next((f"{key}=True" for key in ("wrapper", "hookwrapper", "tryfirst", "trylast") if opts.get(key)), None)
+    if option is not None:
+        failures.append(CommandProviderFailure(name, (
+            f"plugin {shown} implements {COMMANDS_HOOK} with @hookimpl({option}), which salesgate does not support "
+            f"there: every plugin's commands are added, each plugin in a group of its own, so there is no call to "
+            f"wrap or to order. Remove {option}; see {_ORDER_DOCS}"), f"Or disable it with {DISABLE_ENV}={name}"))
+        return
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        why = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # pluggy's, on one line
+        failures.append(CommandProviderFailure(name, f"plugin {shown} does not fit {COMMANDS_HOOK}: {why}", advice))
+    except ValueError:  # pluggy: this plugin, or one by this name, is registered already
+        failures.append(CommandProviderFailure(name, f"plugin {shown} is already registered; pass each plugin once",
+                                               ""))
+
+
+def _collect(pm: pluggy.PluginManager, owners: dict[str, str],
+             failures: list[CommandProviderFailure]) -> PluginCommands:
+    """Call each registered plugin's hook with a group of its own, in plugin-name order."""
     found: dict[str, click.Command] = {}
-    owners = dict.fromkeys(taken, "salesgate")
     for impl in sorted(pm.hook.salesgate_register_commands.get_hookimpls(), key=lambda i: i.plugin_name):
+        name = impl.plugin_name
+        advice = f"Fix or uninstall it, or disable it with {DISABLE_ENV}={name}"
         group = click.Group()
         try:
-            impl.function(cli=group)
+            impl.function(**dict.fromkeys(impl.argnames, group))
         except Exception as exc:
-            raise PluginError(f"plugin {impl.plugin_name!r} failed in salesgate_register_commands: "
-                              f"{type(exc).__name__}: {exc}") from exc
-        for name, command in group.commands.items():
-            if name in owners:
-                raise PluginError(f"command {name!r} is added twice: by {owners[name]!r} and by plugin "
-                                  f"{impl.plugin_name!r}; disable one with SALESGATE_DISABLE_PLUGINS")
-            owners[name] = impl.plugin_name
-            found[name] = command
-    return found
+            failures.append(CommandProviderFailure(
+                name, f"plugin {name!r} failed in {COMMANDS_HOOK}: {type(exc).__name__}: {exc}", advice,
+                frozenset(group.commands)))
+            continue
+        twice = next((command for command in group.commands if command in owners), None)
+        if twice is not None:
+            failures.append(CommandProviderFailure(
+                name, f"command {twice!r} is added twice: by {owners[twice]!r} and by plugin {name!r}; disable one "
+                      f"with {DISABLE_ENV}", f"Rename the command, or disable it with {DISABLE_ENV}={name}",
+                frozenset(group.commands)))
+            continue
+        owners.update(dict.fromkeys(group.commands, name))
+        found.update(group.commands)
+    return PluginCommands(found, tuple(failures))
 
 
-def _hook(value: str) -> Hook:
+def _point(value: str) -> DecisionPoint:
     name = value.strip().lower().replace("-", "_")
-    if name in HOOKS:
+    if name in DECISION_POINTS:
         return name
     if name in ALIASES:
         return ALIASES[name]
-    raise UsageProblem(f"unknown hook {value!r}: use one of {', '.join(HOOKS)} "
+    raise UsageProblem(f"unknown hook {value!r}: use one of {', '.join(DECISION_POINTS)} "
                        f"(or {', '.join(ALIASES)})")
 
 
@@ -256,9 +395,9 @@ def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: boo
            backend: BackendName, lang: str | None) -> None:
     """Decide one order or return.
 
-    HOOK is order_approval, credit_check, pricing or return_handling (or approval, credit,
-    returns). INPUT is the facts document: a JSON file, `-` for stdin, or the JSON itself:
-    {"order": ..., "customer": ..., "products": [...], "exposure": ...} for the order hooks,
+    HOOK is the decision point: order_approval, credit_check, pricing or return_handling (or
+    approval, credit, returns). INPUT is the facts document: a JSON file, `-` for stdin, or the JSON itself:
+    {"order": ..., "customer": ..., "products": [...], "exposure": ...} for the order decision points,
     {"return": ..., "customer": ...} for returns.
 
     With an ERP (--mapping, --url or --adapter) what INPUT leaves out is read from it, and INPUT may
@@ -268,7 +407,7 @@ def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: boo
     salesgate decide approval SO-1001 --mapping demo --url sqlite:///erp.db
     salesgate decide credit '{"order": "SO-1001"}' --mapping erpnext
     """
-    name = _hook(hook)
+    name = _point(hook)
     erp = _erp_options(adapter, mapping, url, today)
     document, order_id = _decide_input(facts, name, erp)
     policy = policy_or_seed(rules)
@@ -320,7 +459,8 @@ def _erp_label(erp: tuple[str, dict[str, Any]]) -> str:
     return f"adapter {erp[0]}" + (f", mapping {mapping}" if mapping is not None else "")
 
 
-def _decide_input(source: str, hook: Hook, erp: tuple[str, dict[str, Any]] | None) -> tuple[dict[str, Any], str | None]:
+def _decide_input(source: str, point: DecisionPoint,
+                  erp: tuple[str, dict[str, Any]] | None) -> tuple[dict[str, Any], str | None]:
     """The facts document ``decide`` was given, and the order id when INPUT was just an id.
 
     A file, ``-`` or inline JSON is the document; anything else is an order id when an ERP is given
@@ -334,7 +474,7 @@ def _decide_input(source: str, hook: Hook, erp: tuple[str, dict[str, Any]] | Non
         order = document.get("order")
         return document, order if isinstance(order, str) else None
     order_id = source.strip()
-    if hook == "return_handling":
+    if point == "return_handling":
         raise UsageProblem(f"{source!r} is neither a file nor a return document: a return is decided from its "
                            'document, e.g. \'{"return": {"id": ..., "original_order_id": ..., "sku": ..., ...}}\'')
     if not order_id:
@@ -351,13 +491,13 @@ def _is_file(source: str) -> bool:
 
 
 @cli.command()
-@click.option("--hook", "hook", metavar="HOOK", help="Only the facts this hook can read.")
+@click.option("--hook", "hook", metavar="HOOK", help="Only the facts this decision point can read.")
 @click.option("--json", "as_json", is_flag=True, help="Print the vocabulary as JSON.")
 def vocab(hook: str | None, as_json: bool) -> None:
     """The facts rule conditions may read, with their types."""
-    hooks = [_hook(hook)] if hook else list(HOOKS)
-    facts: dict[str, tuple[FactInfo, list[Hook]]] = {}
-    for name in hooks:
+    points = [_point(hook)] if hook else list(DECISION_POINTS)
+    facts: dict[str, tuple[FactInfo, list[DecisionPoint]]] = {}
+    for name in points:
         for path, info in VOCABULARY[name].items():
             facts.setdefault(path, (info, []))[1].append(name)
     if as_json:
@@ -367,7 +507,7 @@ def vocab(hook: str | None, as_json: bool) -> None:
             for info, used in facts.values()
         ]))
         return
-    title = (f"Facts for {_hook(hook)}" if hook else
+    title = (f"Facts for {_point(hook)}" if hook else
              "Facts rules may read (order hooks: order_approval, credit_check, pricing; returns: return_handling)")
     table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False)
     table.add_column("Fact", no_wrap=True, style="bold")
@@ -382,18 +522,18 @@ def vocab(hook: str | None, as_json: bool) -> None:
         group = info.path.split(".")[0]
         row = [Text(info.path), Text(_fact_type(info))]
         if not hook:
-            row.append(Text(_hooks_label(used)))
+            row.append(Text(_points_label(used)))
         row.append(Text(info.description))
         table.add_row(*row)
     show(table)
 
 
-def _hooks_label(hooks: Sequence[Hook]) -> str:
-    if len(hooks) == len(HOOKS):
+def _points_label(points: Sequence[DecisionPoint]) -> str:
+    if len(points) == len(DECISION_POINTS):
         return "all"
-    if set(hooks) == set(HOOKS) - {"return_handling"}:
+    if set(points) == set(DECISION_POINTS) - {"return_handling"}:
         return "order hooks"
-    return ", ".join(SHORT[h] for h in hooks)
+    return ", ".join(SHORT[h] for h in points)
 
 
 def _fact_type(info: FactInfo) -> str:

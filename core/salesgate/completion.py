@@ -21,7 +21,6 @@ from typing import Annotated, Any, Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from .errors import FactsError
-from .hooknames import Hook
 from .models import (
     STORABLE_TEXT,
     CreditExposure,
@@ -35,6 +34,7 @@ from .models import (
     ReturnRequest,
 )
 from .money import normalise_scale
+from .points import DecisionPoint
 
 __all__ = [
     "FactSource",
@@ -67,9 +67,9 @@ class FactSource(Protocol):
     def load_products(self, skus: Sequence[str]) -> list[Product] | None: ...
 
 
-def complete(hook: Hook, facts: OrderInput | ReturnInput, source: FactSource) -> OrderFacts | ReturnFacts:
+def complete(point: DecisionPoint, facts: OrderInput | ReturnInput, source: FactSource) -> OrderFacts | ReturnFacts:
     """Validate facts once (models pass through), filling missing parts from ``source``."""
-    if hook == "return_handling":
+    if point == "return_handling":
         if isinstance(facts, ReturnFacts):
             return facts
         if isinstance(facts, OrderFacts):
@@ -91,9 +91,9 @@ def complete(hook: Hook, facts: OrderInput | ReturnInput, source: FactSource) ->
     if isinstance(facts, OrderFacts):
         return facts
     if isinstance(facts, ReturnFacts):
-        raise FactsError(f"{hook} decides orders; pass order facts, not a return")
+        raise FactsError(f"{point} decides orders; pass order facts, not a return")
     if not isinstance(facts, Mapping):
-        raise FactsError(f"{hook} takes order facts: an OrderFacts or a dict with 'order', got "
+        raise FactsError(f"{point} takes order facts: an OrderFacts or a dict with 'order', got "
                          f"{type(facts).__name__}")
     order: OrderFacts = _validate(OrderFacts, _complete_order(dict(facts), source), "order facts")
     return order
@@ -223,7 +223,7 @@ def _id_rules(model: type[Order] | type[ReturnRequest]) -> TypeAdapter[str]:
 _ID_RULES = {"order": _id_rules(Order), "return": _id_rules(ReturnRequest)}
 
 
-def checked_subject(hook: Hook, facts: object) -> str:
+def checked_subject(point: DecisionPoint, facts: object) -> str:
     """The order or return id a fallback decision is about, from a model or from raw input; raw ids are
     checked first, by the fact models' rules.
 
@@ -234,7 +234,7 @@ def checked_subject(hook: Hook, facts: object) -> str:
     """
     if isinstance(facts, OrderFacts | ReturnFacts):
         return subject_of(facts)
-    key = "return" if hook == "return_handling" else "order"
+    key = "return" if point == "return_handling" else "order"
     value = facts.get(key) if isinstance(facts, Mapping) else None
     if isinstance(value, Order | ReturnRequest):
         return value.id

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .decisions import Approval, Notification, Outcome, PolicyRef, PricingResult, Reason, ReturnResult, Trace
-from .hooknames import Hook
 from .models import OrderFacts, ReturnFacts
+from .points import DecisionPoint
 
 __all__ = ["BackendRef", "DecisionContext", "PolicyVerdict"]
 
@@ -48,7 +48,7 @@ class PolicyVerdict(NamedTuple):
     """``return_handling``: the amount, refund rate, restocking fee and refund."""
 
 
-Verdict = Callable[[Hook, OrderFacts | ReturnFacts], PolicyVerdict]
+Verdict = Callable[[DecisionPoint, OrderFacts | ReturnFacts], PolicyVerdict]
 """The signature of :attr:`DecisionContext.verdict`."""
 
 
@@ -68,7 +68,7 @@ class DecisionContext:
     failure_mode: str
     """``closed`` or ``open``: what the gate answers when it cannot decide."""
     verdict: Verdict = field(repr=False, compare=False)
-    """``context.verdict(hook, facts)``: the policy's :class:`PolicyVerdict` on ``facts`` at decision
-    point ``hook`` (explained when :attr:`explain` is set). Raises
+    """``context.verdict(point, facts)``: the policy's :class:`PolicyVerdict` on ``facts`` at decision
+    point ``point`` (explained when :attr:`explain` is set). Raises
     :class:`~salesgate.errors.PolicyError` when a rule cannot be applied to these facts (a price
     out of range), which the gate answers by its failure mode."""

@@ -1,6 +1,6 @@
 """What a decision is, and how several plugins' decisions combine into one.
 
-Every hook answers with the same :class:`Decision` shape. When several plugins answer, the
+Every decision hook answers with the same :class:`Decision` shape. When several plugins answer, the
 result never depends on the order plugins were registered in; :func:`combine` writes the
 precedence down:
 
@@ -14,7 +14,7 @@ precedence down:
    floors of the rules that ran apply last.
 
 What a plugin returns is a :class:`Contribution`; the plugin facade stamps it into a
-:class:`Decision` (hook, subject, policy, backend, the plugin's name on its reasons).
+:class:`Decision` (decision point, subject, policy, backend, the plugin's name on its reasons).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any, ClassVar, Literal, Self, overload
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, computed_field, model_validator
 from pydantic_core import core_schema
 
-from .hooknames import Hook
 from .money import ZERO, round_money
+from .points import DecisionPoint
 from .prices import PriceStep, run_price_steps
 
 __all__ = [
@@ -363,9 +363,10 @@ class ReturnResult(_Value):
 
 
 class Decision(_Value):
-    """The answer of one hook for one order or return."""
+    """The answer at one decision point for one order or return."""
 
-    hook: Hook
+    hook: DecisionPoint = Field(
+        description="The decision point (this JSON key is kept as `hook` for compatibility).")
     subject: str = Field(description="Order or return id.")
     outcome: Outcome
     approvals: list[Approval] = Field(default_factory=list, description="Roles to approve, in ladder order.")
@@ -530,7 +531,7 @@ def _combine_pricing(results: Sequence[PricingResult]) -> PricingResult:
 
 
 def combine(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision:
-    """Merge several plugins' decisions for one hook into one, by the documented precedence."""
+    """Merge several plugins' decisions at one decision point into one, by the documented precedence."""
     if not decisions:
         raise ValueError("nothing to combine")
     if len(decisions) == 1:

@@ -42,7 +42,9 @@ DEFAULT_COMMANDS: dict[str, str] = {
     "demo_commands": "salesgate_adapters.demo.commands:DemoCommands",
 }
 """The plugins that add commands to ``salesgate`` beyond the core ones, by plugin name: the store's
-``db``, ``approvals`` and ``audit`` groups, and ``demo`` (which runs on the demo ERP)."""
+``db``, ``approvals`` and ``audit`` groups, and ``demo`` (which runs on the demo ERP). Like the
+names in :data:`DEFAULT_PLUGINS`, these are reserved: an entry point by one of them is refused,
+never used in the built-in's place (disable the built-in to replace it)."""
 
 
 def resolve(path: str) -> Any:

@@ -17,10 +17,10 @@ from .deadline import Backlog, Deadline, Stragglers, Workers
 from .decisions import Decision, Outcome, Reason
 from .engine import BackendName, make_backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, StoreError, did_you_mean
-from .hooknames import HOOKS, Hook
 from .logs import get_logger
 from .models import OrderFacts, ReturnFacts
 from .plugins import Hooks, build_plugin_manager
+from .points import DECISION_POINTS, DecisionPoint
 from .policy.compiler import Policy, load_policy
 from .policy.stages import Backend
 from .policy.verdict import decision_context
@@ -400,43 +400,44 @@ class Gate:
         """Returns and compensation claims: accept, escalate or refuse; refund and fees."""
         return self.decide("return_handling", facts, explain=explain)
 
-    def decide(self, hook: Hook, facts: OrderInput | ReturnInput, *, explain: bool = False,
+    def decide(self, point: DecisionPoint, /, facts: OrderInput | ReturnInput, *, explain: bool = False,
                reserve: bool = False) -> Decision:
-        """Decide ``hook`` on ``facts`` (a model or a plain dict). Raises FactsError on bad facts only.
+        """Decide at decision point ``point`` on ``facts`` (a model or a plain dict). Raises FactsError
+        on bad facts only.
 
         ``reserve`` is for ``credit_check`` on a gate with a store (see :meth:`check_credit`).
         """
-        if hook not in HOOKS:
-            raise FactsError(f"unknown hook {hook!r}: use one of {', '.join(HOOKS)}")
-        if reserve and (hook != "credit_check" or self._store is None):
+        if point not in DECISION_POINTS:
+            raise FactsError(f"unknown hook {point!r}: use one of {', '.join(DECISION_POINTS)}")
+        if reserve and (point != "credit_check" or self._store is None):
             raise TypeError("reserve=True is for credit_check on a gate with a store: Gate(..., store=...)")
         deadline = self._deadline()
         loaded = self._acquire()
         try:  # released once recorded too: close() frees the store only after the last recording
-            return self._decide(hook, facts, loaded.contexts[1 if explain else 0], reserve, deadline)
+            return self._decide(point, facts, loaded.contexts[1 if explain else 0], reserve, deadline)
         finally:
             self._release(loaded)
 
-    def _decide(self, hook: Hook, facts: OrderInput | ReturnInput, context: DecisionContext, reserve: bool,
+    def _decide(self, point: DecisionPoint, facts: OrderInput | ReturnInput, context: DecisionContext, reserve: bool,
                 deadline: Deadline) -> Decision:
         model: OrderFacts | ReturnFacts | None = None
         recorded_by: tuple[str, ...] = ()
-        subject = checked_subject(hook, facts)  # before any adapter: a fallback must be loggable too
+        subject = checked_subject(point, facts)  # before any adapter: a fallback must be loggable too
         try:
-            model = self._load_facts(hook, facts, deadline, reserve)
+            model = self._load_facts(point, facts, deadline, reserve)
         except FactsError:
             raise  # the caller's facts are wrong: that is theirs to fix, not a policy decision
         except Exception as exc:  # an adapter failed while loading facts
-            decision = self._failed(hook, subject, context, exc)
+            decision = self._failed(point, subject, context, exc)
         else:
             try:
                 if reserve:
                     decision, model = self._reserve(model, facts, context, deadline)
                     recorded_by = ("store",)  # logged in the reservation's own transaction
                 else:
-                    decision = self._hooks.decide(hook, model, context)
+                    decision = self._hooks.decide(point, model, context)
             except Exception as exc:  # An ERP must never be broken by salesgate: answer safely instead.
-                decision = self._failed(hook, subject_of(model), context, exc)
+                decision = self._failed(point, subject_of(model), context, exc)
         if self._store is None:
             # nothing to wait for that salesgate knows of: no thread hand-off (about 1 ms)
             self._hooks.record_decision(decision, model, skip=recorded_by)
@@ -473,15 +474,15 @@ class Gate:
         deadline.run_detached("recording the decision", record)
         return decision
 
-    def _load_facts(self, hook: Hook, facts: OrderInput | ReturnInput, deadline: Deadline,
+    def _load_facts(self, point: DecisionPoint, facts: OrderInput | ReturnInput, deadline: Deadline,
                     reserve: bool) -> OrderFacts | ReturnFacts:
         """``facts_for`` under the deadline when adapters may be asked (the exposure of a reserving
         check is left out: it is loaded inside the reservation lock)."""
         if reserve and isinstance(facts, Mapping) and "exposure" not in facts:
             facts = {**facts, "exposure": {}}
         if isinstance(facts, _MODELS) or not self._hooks.loads_facts():
-            return self.facts_for(hook, facts)  # a model asks no adapter: nothing to wait for
-        return deadline.run("loading facts", lambda _abandoned: self.facts_for(hook, facts))
+            return self.facts_for(point, facts)  # a model asks no adapter: nothing to wait for
+        return deadline.run("loading facts", lambda _abandoned: self.facts_for(point, facts))
 
     def _reserve(self, model: OrderFacts | ReturnFacts, facts: OrderInput | ReturnInput, context: DecisionContext,
                  deadline: Deadline) -> tuple[Decision, OrderFacts]:
@@ -503,33 +504,34 @@ class Gate:
             customer_id, model.order.id, model.order.total, decide, exclude_order_ids=counted, cancelled=cancelled))
         return result.decision, result.facts if isinstance(result.facts, OrderFacts) else model
 
-    def facts_for(self, hook: Hook, facts: OrderInput | ReturnInput) -> OrderFacts | ReturnFacts:
+    def facts_for(self, point: DecisionPoint, /, facts: OrderInput | ReturnInput) -> OrderFacts | ReturnFacts:
         """Validate facts once (models pass through), filling missing parts from adapters
         (:func:`salesgate.completion.complete`)."""
-        return complete(hook, facts, self._hooks)
+        return complete(point, facts, self._hooks)
 
-    def _failed(self, hook: Hook, subject: str, context: DecisionContext, exc: Exception, *,
+    def _failed(self, point: DecisionPoint, subject: str, context: DecisionContext, exc: Exception, *,
                 cause: str | None = None) -> Decision:
-        """The failure mode's answer; ``cause`` names what was unavailable when it is not the hook's data."""
+        """The failure mode's answer; ``cause`` names what was unavailable when it is not the decision
+        point's data."""
         mode = self._failure_mode or context.failure_mode
         # Whatever raised may quote a URL (a driver echoing its DSN, a plugin's own message): masked before it
         # reaches the log, the decision, the decision log and the audit log. A traceback could quote one too,
         # so only errors salesgate did not anticipate (a bug to find) are logged with theirs.
         what = _storable(redact(str(exc) if isinstance(exc, SalesgateError) else f"{type(exc).__name__}: {exc}"))
-        logger.error("salesgate could not decide %s (%s); answering %s", hook, what, mode,
+        logger.error("salesgate could not decide %s (%s); answering %s", point, what, mode,
                      exc_info=not isinstance(exc, PluginError | SalesgateError))
         outcome = Outcome.block if mode == "closed" else Outcome.warn
         # An adapter or the store failed or missed the deadline: say which data was missing.
         if cause is not None:
             cause = f"{cause} unavailable"
         else:
-            # The ERP's adapter or salesgate's own store: either way the hook's data could not be had.
-            cause = (f"{_DATA[hook]} unavailable" if isinstance(exc, AdapterError | StoreError)
+            # The ERP's adapter or salesgate's own store: either way the decision point's data could not be had.
+            cause = (f"{_DATA[point]} unavailable" if isinstance(exc, AdapterError | StoreError)
                      else "salesgate could not decide")
         message = (f"{cause} ({what}); held for review (failure mode: closed)"
                    if mode == "closed" else
                    f"{cause} ({what}); let through unchecked (failure mode: open)")
-        return Decision(hook=hook, subject=subject, outcome=outcome,
+        return Decision(hook=point, subject=subject, outcome=outcome,
                         reasons=[Reason(rule="salesgate-failure", outcome=outcome, message=message,
                                         plugin="salesgate")],
                         policy=context.policy_ref, backend=context.backend.name, failure=what)
@@ -573,7 +575,7 @@ def _seconds(timeout: object) -> float | None:
     return float(timeout)
 
 
-_DATA: dict[Hook, str] = {
+_DATA: dict[DecisionPoint, str] = {
     "order_approval": "credit data",  # customer and exposure: what an approval most depends on
     "credit_check": "credit data",
     "pricing": "pricing data",

@@ -15,7 +15,9 @@ pluggy's call-order options: the facade calls the decision hooks, ``salesgate_cr
 and ``salesgate_record_decision`` implementation by implementation, so ``wrapper=True``,
 ``hookwrapper=True`` and ``tryfirst=True`` on them are refused with a PluginError when the plugin
 is registered, as is ``trylast=True`` except on ``salesgate_credit_figures`` (where it marks
-default figures, as the built-in ``credit`` plugin's). The data hooks (``salesgate_load_*``) and
+default figures, as the built-in ``credit`` plugin's). ``salesgate`` calls
+``salesgate_register_commands`` plugin by plugin too, and refuses all four options on it (that
+plugin's commands are left out). The data hooks (``salesgate_load_*``) and
 ``salesgate_register_adapters`` are called by pluggy: every option works as pluggy documents.
 """
 
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from .hooknames import Hook
+from .points import DecisionPoint
 
 if TYPE_CHECKING:
     import click
@@ -281,12 +283,17 @@ def salesgate_register_commands(cli: click.Group) -> None:
     (``salesgate.defaults``); an installed package adds its own through the ``salesgate``
     entry-point group.
 
-    :param cli: a click group: add to it with ``@cli.command()``, ``@cli.group()`` or
-        ``cli.add_command(...)``. A command name that is already taken (by the core, a built-in
-        or another plugin) is a PluginError naming both plugins. A ``SalesgateError`` a command
-        raises is printed as one line and exits with code 2, like the core commands'.
+    :param cli: a click group of the plugin's own: add to it with ``@cli.command()``,
+        ``@cli.group()`` or ``cli.add_command(...)``. A ``SalesgateError`` a command raises is
+        printed as one line and exits with code 2, like the core commands'.
 
-    Every implementation is called; return values are ignored.
+    Every implementation is called, in plugin-name order; return values are ignored. Only this
+    hook is checked for the commands (a plugin's decision hooks are the gate's to check). A
+    plugin that fails here (raises, is marked ``wrapper``/``hookwrapper``/``tryfirst``/
+    ``trylast``, adds a name already taken by the core or a plugin earlier by name) has all its
+    commands left out, with one warning line naming it and ``SALESGATE_DISABLE_PLUGINS=<name>``;
+    the other commands still run. The built-in providers' names (``store_commands``,
+    ``demo_commands``) are reserved: an entry point by that name is refused, not used instead.
 
     Added in 0.2.
     """
@@ -294,7 +301,7 @@ def salesgate_register_commands(cli: click.Group) -> None:
 
 # -- derived once, read by the facade and the adapter contract ----------------------------------
 
-DECISION_HOOKS: Mapping[Hook, str] = {
+DECISION_HOOKS: Mapping[DecisionPoint, str] = {
     "order_approval": "salesgate_order_approval",
     "credit_check": "salesgate_credit_check",
     "pricing": "salesgate_pricing",

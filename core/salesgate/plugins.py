@@ -32,10 +32,10 @@ from .context import DecisionContext
 from .decisions import Contribution, CreditResult, Decision, Reason, combine, sort_approvals
 from .defaults import default_plugins
 from .errors import AdapterError, PluginError, SalesgateError
-from .hooknames import Hook
 from .hookspecs import DATA_HOOKS, DECISION_HOOKS
 from .logs import get_logger
 from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
+from .points import DecisionPoint
 
 logger = get_logger("salesgate.plugins")
 
@@ -117,19 +117,7 @@ def build_plugin_manager(
                 continue
             if pm.has_plugin(ep.name):
                 raise PluginError(f"plugin name {ep.name!r} from entry point {ep.value!r} is already registered")
-            try:
-                plugin = ep.load()
-                if isinstance(plugin, type):
-                    plugin = plugin()
-            except Exception as exc:
-                dist = getattr(ep, "dist", None)
-                source = f" (package {dist.name})" if dist is not None else ""
-                raise PluginError(
-                    f"plugin {ep.name!r}{source} failed to load from {ep.value!r}: {type(exc).__name__}: {exc}. "
-                    f"Fix or uninstall it, or disable it with {DISABLE_ENV}={ep.name}"
-                ) from exc
-            dist = getattr(ep, "dist", None)
-            _register(pm, plugin, ep.name, f"{ep.name!r}" + (f" (package {dist.name})" if dist is not None else ""),
+            _register(pm, load_entry_point(ep), ep.name, entry_point_shown(ep),
                       f"Fix or uninstall it, or disable it with {DISABLE_ENV}={ep.name}")
     for plugin in plugins:
         name = plugin_name(plugin)
@@ -148,6 +136,27 @@ def build_plugin_manager(
     for hook_name in FACADE_HOOKS:
         refuse_call_order_options(hook_name, getattr(pm.hook, hook_name).get_hookimpls())
     return pm
+
+
+def entry_point_shown(ep: importlib.metadata.EntryPoint) -> str:
+    """An entry-point plugin as messages name it: its name, and its package when known."""
+    dist = getattr(ep, "dist", None)
+    return f"{ep.name!r}" + (f" (package {dist.name})" if dist is not None else "")
+
+
+def load_entry_point(ep: importlib.metadata.EntryPoint) -> object:
+    """The plugin an entry point names (a class is instantiated with no arguments).
+
+    Whatever goes wrong importing it is a PluginError naming the plugin, its package and how to
+    disable it: the gate and ``salesgate``'s commands say the same thing about the same plugin."""
+    try:
+        plugin = ep.load()
+        return plugin() if isinstance(plugin, type) else plugin
+    except Exception as exc:
+        raise PluginError(
+            f"plugin {entry_point_shown(ep)} failed to load from {ep.value!r}: {type(exc).__name__}: {exc}. "
+            f"Fix or uninstall it, or disable it with {DISABLE_ENV}={ep.name}"
+        ) from exc
 
 
 def refuse_call_order_options(hook_name: str, implementations: Iterable[Any]) -> None:
@@ -232,38 +241,38 @@ class Hooks:
     def plugin_names(self) -> list[str]:
         return sorted(name for name, _ in self.pm.list_name_plugin() if name)
 
-    def decide(self, hook: Hook, facts: OrderFacts | ReturnFacts, context: DecisionContext) -> Decision:
+    def decide(self, point: DecisionPoint, facts: OrderFacts | ReturnFacts, context: DecisionContext) -> Decision:
         """Call every plugin of a decision hook, stamp each answer into a Decision, combine by precedence."""
-        hook_name = DECISION_HOOKS[hook]
+        hook_name = DECISION_HOOKS[point]
         subject = facts.return_request.id if type(facts) is ReturnFacts else facts.order.id  # type: ignore[union-attr]
         # In plugin-name order, so the combined trace reads the same whatever the registration order.
-        answers = self._answers_marked(hook_name, _DECIDED, hook, facts, context)
+        answers = self._answers_marked(hook_name, _DECIDED, point, facts, context)
         names: Collection[str] = ()
         for _, answer, _ in answers:
             if type(answer) is not Contribution:
                 names = self._names()
                 break
-        results = [stamp(answer, plugin, hook, subject, context, names) for plugin, answer, _ in answers]
+        results = [stamp(answer, plugin, point, subject, context, names) for plugin, answer, _ in answers]
         if not results:
             raise PluginError(f"no plugin answered {hook_name}: is the 'rules' plugin disabled?")
         decision = results[0] if len(results) == 1 else combine(results, context.roles)
-        if hook == "credit_check" and decision.credit is None and isinstance(facts, OrderFacts):
+        if point == "credit_check" and decision.credit is None and isinstance(facts, OrderFacts):
             figures = self.credit_figures(facts, context)
             if figures is not None:
                 decision = decision.with_credit(figures)
         return decision
 
-    def _answers(self, hook_name: str, expected: tuple[type[Any], ...], hook: Hook | None,
+    def _answers(self, hook_name: str, expected: tuple[type[Any], ...], point: DecisionPoint | None,
                  facts: OrderFacts | ReturnFacts, context: DecisionContext) -> list[tuple[str, Any]]:
         """Every plugin's answer to a hook that is not None, as (plugin, answer) in plugin-name order.
-        A plugin that raises, or answers something other than ``expected`` (for ``hook``, a
-        Contribution or a Decision for that hook), is a PluginError naming it."""
-        found = self._answers_marked(hook_name, expected, hook, facts, context)
+        A plugin that raises, or answers something other than ``expected`` (for ``point``, a
+        Contribution or a Decision for that decision point), is a PluginError naming it."""
+        found = self._answers_marked(hook_name, expected, point, facts, context)
         if len(found) == 1:
             return [found[0][:2]]
         return [(plugin, answer) for plugin, answer, _ in found]
 
-    def _answers_marked(self, hook_name: str, expected: tuple[type[Any], ...], hook: Hook | None,
+    def _answers_marked(self, hook_name: str, expected: tuple[type[Any], ...], point: DecisionPoint | None,
                         facts: OrderFacts | ReturnFacts, context: DecisionContext) -> list[tuple[str, Any, bool]]:
         """:meth:`_answers`, each with whether its implementation is ``trylast`` (a default)."""
         found: list[tuple[str, Any, bool]] = []
@@ -278,9 +287,9 @@ class Hooks:
             if result is None:
                 continue
             if type(result) is not Contribution and (not isinstance(result, expected) or (
-                    isinstance(result, Decision) and result.hook != hook)):
+                    isinstance(result, Decision) and result.hook != point)):
                 # Worded as before Contributions (tests and users match it); a Contribution is accepted too.
-                wanted = f"a Decision with hook={hook!r}" if hook is not None else f"a {expected[0].__name__}"
+                wanted = f"a Decision with hook={point!r}" if point is not None else f"a {expected[0].__name__}"
                 raise PluginError(f"plugin {plugin!r} returned {type(result).__name__} from {hook_name}; "
                                   f"expected {wanted} or None")
             found.append((plugin, result, trylast))
@@ -412,12 +421,12 @@ AdapterRegister = Callable[[str, type], None]
 
 _STAMPED = frozenset({"hook", "subject", "policy", "backend"})
 _DECIDED = (Contribution, Decision)
-_PAYLOAD_POINTS: tuple[tuple[str, Hook], ...] = (("pricing", "pricing"), ("credit", "credit_check"),
+_PAYLOAD_POINTS: tuple[tuple[str, DecisionPoint], ...] = (("pricing", "pricing"), ("credit", "credit_check"),
                                                  ("returns", "return_handling"))
 """Which decision point each payload of a Contribution belongs to."""
 
 
-def stamp(answer: Contribution | Decision, plugin: str, hook: Hook, subject: str, context: DecisionContext,
+def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, subject: str, context: DecisionContext,
           others: Collection[str] = ()) -> Decision:
     """One plugin's answer as a Decision.
 
@@ -437,9 +446,9 @@ def stamp(answer: Contribution | Decision, plugin: str, hook: Hook, subject: str
             return Decision.assemble({**answer.__dict__, "reasons": reasons},
                                      set(answer.model_fields_set) | {"reasons"})
         return answer
-    if (answer.pricing is not None and hook != "pricing") or (answer.credit is not None and hook != "credit_check") \
-            or (answer.returns is not None and hook != "return_handling"):
-        _misplaced(answer, plugin, hook)
+    if (answer.pricing is not None and point != "pricing") or (answer.credit is not None and point != "credit_check") \
+            or (answer.returns is not None and point != "return_handling"):
+        _misplaced(answer, plugin, point)
     for reason in reasons:
         if reason.plugin != plugin:
             reasons = [reason if reason.plugin == plugin else _restamped(reason, plugin) for reason in reasons]
@@ -451,7 +460,7 @@ def stamp(answer: Contribution | Decision, plugin: str, hook: Hook, subject: str
             merged.setdefault(approval.role, []).extend(approval.rules)
         approvals = sort_approvals(merged, context.roles)
     return Decision.assemble(
-        {"hook": hook, "subject": subject, "outcome": answer.outcome, "approvals": approvals,
+        {"hook": point, "subject": subject, "outcome": answer.outcome, "approvals": approvals,
          "notifications": answer.notifications, "reasons": reasons, "policy": context.policy_ref,
          "backend": context.backend.name, "trace": answer.trace, "pricing": answer.pricing,
          "credit": answer.credit, "returns": answer.returns, "failure": None},
@@ -459,12 +468,12 @@ def stamp(answer: Contribution | Decision, plugin: str, hook: Hook, subject: str
     )
 
 
-def _misplaced(answer: Contribution, plugin: str, hook: Hook) -> None:
+def _misplaced(answer: Contribution, plugin: str, point: DecisionPoint) -> None:
     """The PluginError for a payload contributed to a decision point that does not carry it."""
-    for payload, point in _PAYLOAD_POINTS:
-        if getattr(answer, payload) is not None and hook != point:
-            raise PluginError(f"plugin {plugin!r} contributed {payload} to {DECISION_HOOKS[hook]}; only "
-                              f"{DECISION_HOOKS[point]} carries {payload}: leave it None there")
+    for payload, home in _PAYLOAD_POINTS:
+        if getattr(answer, payload) is not None and point != home:
+            raise PluginError(f"plugin {plugin!r} contributed {payload} to {DECISION_HOOKS[point]}; only "
+                              f"{DECISION_HOOKS[home]} carries {payload}: leave it None there")
 
 
 def _borrowed(reason: Reason, others: Collection[str]) -> bool:

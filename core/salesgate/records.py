@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from .decisions import Decision, Outcome
-from .hooknames import Hook
+from .points import DecisionPoint
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class RecordedDecision:
     decision: Decision
 
     @property
-    def hook(self) -> Hook:
+    def hook(self) -> DecisionPoint:
+        """The decision point (named ``hook`` like :attr:`Decision.hook`, for compatibility)."""
         return self.decision.hook
 
     @property
@@ -46,11 +47,12 @@ class RecordedDecision:
 
 @dataclass(frozen=True)
 class ApprovalRequest:
-    """A role asked to approve a decision's subject; ``position`` is its step on the ladder (1 first)."""
+    """A role asked to approve a decision's subject; ``position`` is its step on the ladder (1 first).
+    ``hook`` is the decision point (the store's column name, kept for compatibility)."""
 
     id: str
     decision_id: str
-    hook: Hook
+    hook: DecisionPoint
     subject: str
     role: str
     position: int
@@ -84,7 +86,7 @@ class ApprovalStatus:
     ``state`` is one of ``approved`` (every required role approved the order as it is now),
     ``not_required`` (the decisions ask for no approval), ``pending``, ``rejected``, ``expired``,
     ``blocked`` (a decision blocks the order: no approval lifts a block), ``changed`` (the order
-    differs from the one decided — decide it again), ``stale`` (a hook was last decided on an
+    differs from the one decided — decide it again), ``stale`` (a decision point was last decided on an
     earlier version of the order — decide it again), ``tampered`` (a decision or request row the
     answer rests on is not what the audit log recorded: run ``salesgate audit verify``) or
     ``undecided`` (no decision recorded).

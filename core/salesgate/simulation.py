@@ -29,16 +29,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .bulk import ORDER_HOOKS, Memo, Replayer, Verdict
+from .bulk import ORDER_POINTS, Memo, Replayer, Verdict
 from .decisions import Outcome
 from .errors import SalesgateError
-from .hooknames import HOOKS, Hook
 from .models import OrderFacts, ReturnFacts
 from .money import ZERO, round_money
+from .points import DECISION_POINTS, DecisionPoint
 from .policy.compiler import Policy, load_policy
 
 EXAMPLES = 20
-"""Changed decisions kept per hook for the report (the first in file order)."""
+"""Changed decisions kept per decision point for the report (the first in file order)."""
 RANGE_BYTES = 4 << 20
 """Work unit: about this many bytes of the file per task (a few thousand orders)."""
 
@@ -52,7 +52,7 @@ class Change:
     """One decision that differs between the baseline and the candidate."""
 
     line: int
-    hook: Hook
+    hook: DecisionPoint
     subject: str
     amount: Decimal
     before: Verdict
@@ -63,8 +63,8 @@ _Combination = tuple[Outcome, Outcome, tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass
-class HookTally:
-    """What one hook decided under both policies, summed over the replayed documents.
+class PointTally:
+    """What one decision point decided under both policies, summed over the replayed documents.
 
     The replay counts (outcome and roles before, outcome and roles after) combinations, one
     counter step per decision; the per-outcome and per-role figures are read from those counts.
@@ -83,7 +83,8 @@ class HookTally:
     refund_after: Decimal = ZERO
     examples: list[Change] = field(default_factory=list)
 
-    def add(self, line: int, hook: Hook, subject: str, amount: Decimal, before: Verdict, after: Verdict) -> None:
+    def add(self, line: int, point: DecisionPoint, subject: str, amount: Decimal, before: Verdict,
+            after: Verdict) -> None:
         self.decided += 1
         self.amount += amount
         self.pairs[(before.outcome, after.outcome, before.roles, after.roles)] += 1
@@ -101,9 +102,9 @@ class HookTally:
             return
         self.changed += 1
         if len(self.examples) < EXAMPLES:
-            self.examples.append(Change(line, hook, subject, amount, before, after))
+            self.examples.append(Change(line, point, subject, amount, before, after))
 
-    def merge(self, other: HookTally, line_offset: int) -> None:
+    def merge(self, other: PointTally, line_offset: int) -> None:
         """Add a later range's tally (its example lines are relative to its range)."""
         self.decided += other.decided
         self.changed += other.changed
@@ -175,25 +176,25 @@ class InvalidLine:
 
 @dataclass
 class Tally:
-    """A range's (or the whole file's) tallies: per hook, plus the lines that were not facts."""
+    """A range's (or the whole file's) tallies: per decision point, plus the lines that were not facts."""
 
     lines: int = 0
     orders: int = 0
     returns: int = 0
-    hooks: dict[str, HookTally] = field(default_factory=dict)
+    hooks: dict[str, PointTally] = field(default_factory=dict)
     invalid: int = 0
     invalid_examples: list[InvalidLine] = field(default_factory=list)
 
-    def hook(self, hook: Hook) -> HookTally:
-        found = self.hooks.get(hook)
+    def for_point(self, point: DecisionPoint) -> PointTally:
+        found = self.hooks.get(point)
         if found is None:
-            found = self.hooks[hook] = HookTally()
+            found = self.hooks[point] = PointTally()
         return found
 
     def merge(self, other: Tally) -> None:
         offset = self.lines
-        for hook, tally in other.hooks.items():
-            self.hook(hook).merge(tally, offset)  # type: ignore[arg-type]
+        for point, tally in other.hooks.items():
+            self.for_point(point).merge(tally, offset)  # type: ignore[arg-type]
         self.orders += other.orders
         self.returns += other.returns
         self.invalid += other.invalid
@@ -204,12 +205,12 @@ class Tally:
 
 @dataclass(frozen=True)
 class Report:
-    """The outcome of a simulation: tallies per hook and where they came from."""
+    """The outcome of a simulation: tallies per decision point and where they came from."""
 
     source: str
     baseline: Policy
     candidate: Policy
-    hooks: tuple[Hook, ...]
+    hooks: tuple[DecisionPoint, ...]
     tally: Tally
     seconds: float
     workers: int
@@ -218,23 +219,23 @@ class Report:
 # -- replaying ----------------------------------------------------------------------------------
 
 class _Pair:
-    """Both policies, ready to replay; hooks whose rules are the same in both are decided once."""
+    """Both policies, ready to replay; decision points whose rules are the same in both are decided once."""
 
-    def __init__(self, baseline: Policy, candidate: Policy, hooks: Sequence[Hook]) -> None:
+    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[DecisionPoint]) -> None:
         self.before = Replayer(baseline)
         self.after = Replayer(candidate, baseline=self.before)
-        self.hooks = tuple(hooks)
-        self.order_hooks = tuple(h for h in hooks if h in ORDER_HOOKS)
-        self.returns = "return_handling" in hooks
-        self.same = {hook: _same_rules(baseline, candidate, hook) for hook in hooks}
-        self.order_paths = self.before.order_paths(self.order_hooks) | self.after.order_paths(self.order_hooks)
+        self.points = tuple(points)
+        self.order_points = tuple(h for h in points if h in ORDER_POINTS)
+        self.returns = "return_handling" in points
+        self.same = {point: _same_rules(baseline, candidate, point) for point in points}
+        self.order_paths = self.before.order_paths(self.order_points) | self.after.order_paths(self.order_points)
         reads = (baseline.fact_reads.get("return_handling", frozenset())
                  | candidate.fact_reads.get("return_handling", frozenset()))
         self.return_paths = reads
 
     def replay(self, lines: Iterator[bytes]) -> Tally:
         tally = Tally()
-        hook_tallies = {hook: tally.hook(hook) for hook in self.hooks}
+        point_tallies = {point: tally.for_point(point) for point in self.points}
         for number, raw in enumerate(lines, start=1):
             tally.lines = number
             if not raw.strip():
@@ -248,20 +249,20 @@ class _Pair:
                 continue
             if isinstance(facts, OrderFacts):
                 tally.orders += 1
-                if not self.order_hooks:
+                if not self.order_points:
                     continue
                 factset = self.before.order_factset(facts, self.order_paths)
                 amount = factset.root.get("order.total")
                 if amount is None:  # no rule reads it, so it was not flattened
                     amount = facts.order.total
                 memo = Memo()
-                for hook in self.order_hooks:
-                    before = self.before.order(hook, facts, factset, memo)
-                    after = before if self.same[hook] else self.after.order(hook, facts, factset, memo)
-                    hook_tally = hook_tallies[hook]
-                    hook_tally.add(number, hook, facts.order.id, amount, before, after)
-                    if hook == "pricing" and before.revenue is not None and after.revenue is not None:
-                        hook_tally.cost += _cost(facts)  # the same under both policies; of the orders revenue counts
+                for point in self.order_points:
+                    before = self.before.order(point, facts, factset, memo)
+                    after = before if self.same[point] else self.after.order(point, facts, factset, memo)
+                    point_tally = point_tallies[point]
+                    point_tally.add(number, point, facts.order.id, amount, before, after)
+                    if point == "pricing" and before.revenue is not None and after.revenue is not None:
+                        point_tally.cost += _cost(facts)  # the same under both policies; of the orders revenue counts
             else:
                 tally.returns += 1
                 if not self.returns:
@@ -270,8 +271,8 @@ class _Pair:
                 memo = Memo()
                 before = self.before.return_(facts, factset, memo)
                 after = before if self.same["return_handling"] else self.after.return_(facts, factset, memo)
-                hook_tallies["return_handling"].add(number, "return_handling", facts.return_request.id,
-                                                    facts.return_request.amount, before, after)
+                point_tallies["return_handling"].add(number, "return_handling", facts.return_request.id,
+                                                     facts.return_request.amount, before, after)
         return tally
 
 
@@ -281,13 +282,13 @@ def _cost(facts: OrderFacts) -> Decimal:
     return sum((round_money(costs[line.sku] * line.qty) for line in facts.order.lines if line.sku in costs), ZERO)
 
 
-def _same_rules(baseline: Policy, candidate: Policy, hook: Hook) -> bool:
-    """Whether a hook decides the same under both policies by construction: the same rules
+def _same_rules(baseline: Policy, candidate: Policy, point: DecisionPoint) -> bool:
+    """Whether a decision point decides the same under both policies by construction: the same rules
     (everything but the file they were read from) and the same approval ladder."""
     def key(policy: Policy) -> list[tuple[Any, ...]]:
         return [(r.id, r.stage, r.priority, r.scope, r.cond, r.action.outcome, r.action.approvals, r.action.markup,
                  r.action.discount, r.action.add, r.action.set_price, r.action.floor, r.action.stop,
-                 r.action.refund, r.action.restocking_fee) for r in policy.rules if r.hook == hook]
+                 r.action.refund, r.action.restocking_fee) for r in policy.rules if r.hook == point]
     return baseline.roles == candidate.roles and key(baseline) == key(candidate)
 
 
@@ -340,12 +341,13 @@ def _validated(kind: type[OrderFacts] | type[ReturnFacts], source: Any) -> Order
 _WORKER: _Pair | None = None
 
 
-def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str], hooks: tuple[Hook, ...]) -> None:
+def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str],
+                  points: tuple[DecisionPoint, ...]) -> None:
     global _WORKER  # one per worker process, set once by the pool's initializer
     baseline, candidate = load_policy(baseline_dir), load_policy(candidate_dir)
     if (baseline.hash, candidate.hash) != hashes:
         raise SimulationError("a policy directory changed while the simulation started; run it again")
-    _WORKER = _Pair(baseline, candidate, hooks)
+    _WORKER = _Pair(baseline, candidate, points)
 
 
 def _replay_range(path: str, start: int, end: int) -> Tally:
@@ -383,7 +385,7 @@ def _ranges(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
 
 
 def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
-             hooks: Sequence[Hook] = HOOKS, workers: int | None = None,
+             hooks: Sequence[DecisionPoint] = DECISION_POINTS, workers: int | None = None,
              progress: Callable[[int, int], None] | None = None, label: str | None = None) -> Report:
     """Replay ``source`` (JSON Lines) through the policies in ``baseline`` and ``candidate``.
 
@@ -397,11 +399,11 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
     path = Path(source)
     if not path.is_file():
         raise SimulationError(f"{path}: no such file (give a JSON Lines file of orders and returns)")
-    unknown = [h for h in hooks if h not in HOOKS]
+    unknown = [h for h in hooks if h not in DECISION_POINTS]
     if unknown:
-        raise SimulationError(f"unknown hook {unknown[0]!r}: use {', '.join(HOOKS)}")
+        raise SimulationError(f"unknown hook {unknown[0]!r}: use {', '.join(DECISION_POINTS)}")
     before, after = load_policy(baseline), load_policy(candidate)
-    chosen = tuple(h for h in HOOKS if h in hooks)
+    chosen = tuple(h for h in DECISION_POINTS if h in hooks)
     count = workers or os.cpu_count() or 1
     total = path.stat().st_size
     ranges = _ranges(path, RANGE_BYTES, count * 4 if count > 1 else 1)

@@ -19,7 +19,7 @@ from rich.text import Text
 from .bulk import Verdict
 from .decisions import Outcome
 from .money import format_money
-from .simulation import HookTally, Report
+from .simulation import PointTally, Report
 
 OUTCOMES = [o.value for o in Outcome]
 _TITLES = {"order_approval": "Order approval", "credit_check": "Credit check", "pricing": "Pricing",
@@ -41,7 +41,7 @@ def _roles(report: Report) -> list[str]:
 
 
 def _approvals_per_role(report: Report) -> list[tuple[str, int, int]]:
-    """(role, decisions needing it under the baseline, under the candidate), over all hooks."""
+    """(role, decisions needing it under the baseline, under the candidate), over all decision points."""
     rows = []
     for role in _roles(report):
         before = sum(t.roles_before[role] for t in report.tally.hooks.values())
@@ -65,7 +65,7 @@ def _rules_changed(before: Verdict, after: Verdict) -> str:
 # -- terminal -----------------------------------------------------------------------------------
 
 def render(report: Report, *, examples: int = 5) -> RenderableType:
-    """The report for a terminal: a summary per hook, approvals per role, money, examples."""
+    """The report for a terminal: a summary per decision point, approvals per role, money, examples."""
     tally = report.tally
     head = Text.assemble(
         ("simulation ", "bold"), f"{report.source}: {tally.orders:,} orders, {tally.returns:,} returns",
@@ -77,10 +77,10 @@ def render(report: Report, *, examples: int = 5) -> RenderableType:
     summary = Table(box=box.SIMPLE_HEAD, title="decisions", title_justify="left", pad_edge=False)
     for name in ("hook", "decided", "changed", *OUTCOMES, "blocked amount"):
         summary.add_column(name, justify="left" if name == "hook" else "right")
-    for hook in report.hooks:
-        t = tally.hooks.get(hook) or HookTally()
+    for point in report.hooks:
+        t = tally.hooks.get(point) or PointTally()
         cells = [f"{t.outcomes_before[o]:,} → {t.outcomes_after[o]:,}" for o in OUTCOMES]
-        summary.add_row(hook, f"{t.decided:,}", f"{t.changed:,}", *cells,
+        summary.add_row(point, f"{t.decided:,}", f"{t.changed:,}", *cells,
                         f"{format_money(t.blocked_before)} → {format_money(t.blocked_after)}")
     parts.append(summary)
     roles = Table(box=box.SIMPLE_HEAD, title="approvals needed, per role", title_justify="left", pad_edge=False)
@@ -97,7 +97,7 @@ def render(report: Report, *, examples: int = 5) -> RenderableType:
         for label, spent, made in money:
             table.add_row(label, format_money(spent), format_money(made), _signed(made - spent))
         parts.append(table)
-    shown = [c for hook in report.hooks for c in (tally.hooks.get(hook) or HookTally()).examples[:examples]]
+    shown = [c for point in report.hooks for c in (tally.hooks.get(point) or PointTally()).examples[:examples]]
     if shown:
         table = Table(box=box.SIMPLE_HEAD, title="examples of changed decisions", title_justify="left",
                       pad_edge=False)
@@ -124,10 +124,10 @@ def _money_rows(report: Report) -> list[tuple[str, Decimal, Decimal]]:
     if pricing is not None and pricing.decided:
         rows.append(("revenue at policy prices", pricing.revenue_before, pricing.revenue_after))
         rows.append(("margin at policy prices", pricing.margin_before, pricing.margin_after))
-    for hook in report.hooks:
-        t = report.tally.hooks.get(hook)
-        if t is not None and t.decided and hook != "return_handling":
-            rows.append((f"blocked ({hook})", t.blocked_before, t.blocked_after))
+    for point in report.hooks:
+        t = report.tally.hooks.get(point)
+        if t is not None and t.decided and point != "return_handling":
+            rows.append((f"blocked ({point})", t.blocked_before, t.blocked_after))
     returns = report.tally.hooks.get("return_handling")
     if returns is not None and returns.decided:
         rows.append(("refunds", returns.refund_before, returns.refund_after))
@@ -148,9 +148,9 @@ def _verdict_json(verdict: Verdict) -> dict[str, Any]:
 def as_json(report: Report) -> dict[str, Any]:
     """The report as plain JSON values (money as strings, so nothing is rounded through a float)."""
     tally = report.tally
-    hooks: dict[str, Any] = {}
-    for hook in report.hooks:
-        t = tally.hooks.get(hook) or HookTally()
+    points: dict[str, Any] = {}
+    for point in report.hooks:
+        t = tally.hooks.get(point) or PointTally()
         entry: dict[str, Any] = {
             "decided": t.decided, "changed": t.changed,
             "outcomes": {"baseline": dict(t.outcomes_before), "candidate": dict(t.outcomes_after)},
@@ -162,20 +162,20 @@ def as_json(report: Report) -> dict[str, Any]:
                           "baseline": _verdict_json(c.before), "candidate": _verdict_json(c.after)}
                          for c in t.examples],
         }
-        if hook == "pricing":
+        if point == "pricing":
             entry["revenue"] = {"baseline": str(t.revenue_before), "candidate": str(t.revenue_after)}
             entry["margin"] = {"baseline": str(t.margin_before), "candidate": str(t.margin_after)}
             entry["order_total"] = str(t.amount)  # what the orders asked for, the same under both policies
-        if hook == "return_handling":
+        if point == "return_handling":
             entry["refunds"] = {"baseline": str(t.refund_before), "candidate": str(t.refund_after)}
-        hooks[hook] = entry
+        points[point] = entry
     return {
         "source": report.source, "seconds": round(report.seconds, 3), "workers": report.workers,
         "orders": tally.orders, "returns": tally.returns,
         "baseline": {"name": report.baseline.name, "version": report.baseline.version, "hash": report.baseline.hash},
         "candidate": {"name": report.candidate.name, "version": report.candidate.version,
                       "hash": report.candidate.hash},
-        "hooks": hooks,
+        "hooks": points,
         "approvals_per_role": [{"role": r, "baseline": b, "candidate": a} for r, b, a in _approvals_per_role(report)],
         "invalid_lines": {"count": tally.invalid,
                           "first": [{"line": bad.line, "message": bad.message} for bad in tally.invalid_examples]},
@@ -254,16 +254,16 @@ def as_html(report: Report) -> str:
         parts.append(f'<p class="up">{tally.invalid:,} line(s) are not order or return facts and were not '
                      f"replayed:</p><ul>{items}</ul>")
     rows = []
-    for hook in report.hooks:
-        t = tally.hooks.get(hook) or HookTally()
-        cells = [f'<td class="l">{_e(_TITLES[hook])}</td>', f"<td>{t.decided:,}</td>", f"<td>{t.changed:,}</td>"]
+    for point in report.hooks:
+        t = tally.hooks.get(point) or PointTally()
+        cells = [f'<td class="l">{_e(_TITLES[point])}</td>', f"<td>{t.decided:,}</td>", f"<td>{t.changed:,}</td>"]
         cells += [f"<td>{t.outcomes_before[o]:,} → {t.outcomes_after[o]:,}</td>" for o in OUTCOMES]
         rows.append(cells)
     parts += ["<h2>Decisions</h2>", _table(["hook", "decided", "changed", *OUTCOMES], rows)]
-    for hook in report.hooks:
-        t = tally.hooks.get(hook) or HookTally()
+    for point in report.hooks:
+        t = tally.hooks.get(point) or PointTally()
         chart = [(o, float(t.outcomes_before[o]), float(t.outcomes_after[o])) for o in OUTCOMES]
-        parts.append(f"<h3>{_e(_TITLES[hook])}: outcomes</h3>{_bars(_TITLES[hook], chart)}")
+        parts.append(f"<h3>{_e(_TITLES[point])}: outcomes</h3>{_bars(_TITLES[point], chart)}")
         if t.transitions:
             parts.append(_table(["from", "to", "decisions"],
                                 ([f'<td class="l">{_e(a)}</td>', f'<td class="l">{_e(z)}</td>', f"<td>{n:,}</td>"]
@@ -281,7 +281,7 @@ def as_html(report: Report) -> str:
         parts.append(_table(["figure", "baseline", "candidate", "change"],
                             ([f'<td class="l">{_e(label)}</td>', f"<td>{_e(format_money(x))}</td>",
                               f"<td>{_e(format_money(y))}</td>", _delta_cell(y - x)] for label, x, y in money)))
-    examples = [ch for hook in report.hooks for ch in (tally.hooks.get(hook) or HookTally()).examples]
+    examples = [ch for point in report.hooks for ch in (tally.hooks.get(point) or PointTally()).examples]
     if examples:
         parts.append("<h2>Examples of changed decisions</h2>")
         parts.append(_table(["line", "hook", "subject", "amount", "baseline", "candidate", "rules"],

@@ -1,4 +1,4 @@
-"""The fact vocabulary: every name a rule condition may read, with its type, per hook.
+"""The fact vocabulary: every name a rule condition may read, with its type, per decision point.
 
 Built from the documented fact models, plus the derived figures policy owners ask for (order
 total, line amount, exposure total). The type checker uses it to reject unknown facts (with a
@@ -16,8 +16,8 @@ from enum import Enum
 
 from pydantic import BaseModel
 
-from .hooknames import HOOKS, Hook
 from .models import CreditExposure, Customer, Order, OrderLine, Product, ReturnRequest
+from .points import DECISION_POINTS, DecisionPoint
 from .policy.ir import Kind
 
 
@@ -85,7 +85,7 @@ def _money(path: str, description: str, optional: bool = False) -> FactInfo:
     return FactInfo(path, Kind.number, description, "money", optional=optional)
 
 
-def _build() -> dict[Hook, dict[str, FactInfo]]:
+def _build() -> dict[DecisionPoint, dict[str, FactInfo]]:
     customer = _from_model("customer", Customer)
     order = [
         *_from_model("order", Order),
@@ -121,18 +121,18 @@ def _build() -> dict[Hook, dict[str, FactInfo]]:
                "Pricing only: the unit price after every pricing adjustment (list price, markups, discounts, "
                "floors). Rules that read it run after the price rules."),
     ]
-    vocab: dict[Hook, list[FactInfo]] = {
+    vocab: dict[DecisionPoint, list[FactInfo]] = {
         "order_approval": order_facts,
         "credit_check": order_facts,
         "pricing": order_facts + pricing_only,
         "return_handling": customer + ret,
     }
-    if set(vocab) != set(HOOKS):  # pragma: no cover - guards adding a hook without its vocabulary
-        raise RuntimeError("every hook needs a vocabulary")
-    return {hook: {f.path: f for f in facts} for hook, facts in vocab.items()}
+    if set(vocab) != set(DECISION_POINTS):  # pragma: no cover - guards adding a decision point without its vocabulary
+        raise RuntimeError("every decision point needs a vocabulary")
+    return {point: {f.path: f for f in facts} for point, facts in vocab.items()}
 
 
-VOCABULARY: typing.Final[typing.Mapping[Hook, typing.Mapping[str, FactInfo]]] = types.MappingProxyType(
-    {hook: types.MappingProxyType(facts) for hook, facts in _build().items()}
+VOCABULARY: typing.Final[typing.Mapping[DecisionPoint, typing.Mapping[str, FactInfo]]] = types.MappingProxyType(
+    {point: types.MappingProxyType(facts) for point, facts in _build().items()}
 )
-"""Read-only: hook name → fact path → :class:`FactInfo`."""
+"""Read-only: decision point → fact path → :class:`FactInfo`."""

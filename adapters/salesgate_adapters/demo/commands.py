@@ -12,8 +12,8 @@ from rich.text import Text
 from salesgate import BackendName, Outcome, hookimpl
 from salesgate.commands import backend_option, build_gate, dumps, lang_option, policy_or_seed, show
 from salesgate.commands.view import OUTCOME_STYLE, SHORT, adjustment, outcome_text, reasons_text, roles_text
-from salesgate.hooknames import Hook
 from salesgate.money import format_money
+from salesgate.points import DecisionPoint
 
 from . import demo_gate
 from .company import DemoResult, load_demo_company, results_by_hook, run_demo
@@ -56,7 +56,7 @@ def demo(rules: str | None, as_json: bool, backend: BackendName, lang: str | Non
         f"policy {policy.name} {policy.version} ({policy.hash}), {backend} backend, "
         f"{len(company.orders)} pending orders and {len(company.returns)} returns\n",
     )
-    tables = [_demo_table(hook, rows, lang) for hook, rows in results_by_hook(results).items()]
+    tables = [_demo_table(point, rows, lang) for point, rows in results_by_hook(results).items()]
     counts = {o: sum(1 for r in results if r.decision.outcome is o) for o in Outcome}
     summary = Text(f"{len(results)} decisions: ")
     for i, (outcome, count) in enumerate(counts.items()):
@@ -68,13 +68,13 @@ def demo(rules: str | None, as_json: bool, backend: BackendName, lang: str | Non
 
 
 
-def _demo_table(hook: Hook, rows: Sequence[DemoResult], lang: str | None) -> Table:
-    table = Table(title=f"{hook} ({SHORT[hook]})", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+def _demo_table(point: DecisionPoint, rows: Sequence[DemoResult], lang: str | None) -> Table:
+    table = Table(title=f"{point} ({SHORT[point]})", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
                   pad_edge=False)
-    table.add_column("Return" if hook == "return_handling" else "Order", no_wrap=True)
+    table.add_column("Return" if point == "return_handling" else "Order", no_wrap=True)
     table.add_column("Customer", no_wrap=True)
     table.add_column("Amount", justify="right", no_wrap=True)
-    extra = {"credit_check": "Available", "pricing": "Policy total", "return_handling": "Refund"}.get(hook)
+    extra = {"credit_check": "Available", "pricing": "Policy total", "return_handling": "Refund"}.get(point)
     if extra:
         table.add_column(extra, justify="right", no_wrap=True)
     table.add_column("Outcome", no_wrap=True)
@@ -83,17 +83,17 @@ def _demo_table(hook: Hook, rows: Sequence[DemoResult], lang: str | None) -> Tab
     for row in rows:
         decision = row.decision
         cells: list[Text | str] = [Text(row.subject), Text(row.customer), format_money(row.amount)]
-        if hook == "credit_check" and decision.credit:
+        if point == "credit_check" and decision.credit:
             available = decision.credit.available
             cells.append(Text(format_money(available), style="red" if available < 0 else ""))
-        elif hook == "pricing" and decision.pricing:
+        elif point == "pricing" and decision.pricing:
             cells.append(format_money(decision.pricing.policy_total))
-        elif hook == "return_handling" and decision.returns:
+        elif point == "return_handling" and decision.returns:
             cells.append(format_money(decision.returns.refund_amount))
         elif extra:
             cells.append("")
         reasons = reasons_text(decision, lang)
-        if hook == "pricing" and decision.pricing and not decision.reasons:
+        if point == "pricing" and decision.pricing and not decision.reasons:
             adjustments = [f"{a.rule} {adjustment(a.kind, a.value)}"
                            for line in decision.pricing.lines for a in line.adjustments]
             reasons = Text(", ".join(dict.fromkeys(adjustments)) or "list price", style="dim")

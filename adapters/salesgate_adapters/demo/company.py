@@ -17,15 +17,15 @@ from importlib import resources
 from typing import Any
 
 from salesgate import Decision, Gate
-from salesgate.hooknames import HOOKS, Hook
 from salesgate.models import CreditExposure, Customer, Order, Product, ReturnRequest
+from salesgate.points import DECISION_POINTS, DecisionPoint
 
 from ..memory import MemoryAdapter
 
 DEMO_DATA = "demo_company.json"
 AS_OF = date(2026, 11, 6)
 """The demo's today: overdue days and days since delivery are counted to it, so the demo never ages."""
-ORDER_HOOKS: tuple[Hook, ...] = tuple(h for h in HOOKS if h != "return_handling")
+ORDER_POINTS: tuple[DecisionPoint, ...] = tuple(h for h in DECISION_POINTS if h != "return_handling")
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class DemoCompany:
 class DemoResult:
     """One decision of the demo, with what a person needs to read it next to the others."""
 
-    hook: Hook
+    hook: DecisionPoint
     subject: str
     customer: str
     amount: Decimal
@@ -85,12 +85,12 @@ def return_request(request: ReturnRequest, requested_on: date) -> dict[str, Any]
 
 
 def run_demo(gate: Gate, company: DemoCompany) -> list[DemoResult]:
-    """Decide every pending order at each order hook, then every return: orders by id, returns by request."""
+    """Decide every pending order at each order decision point, then every return: orders by id, returns by request."""
     results: list[DemoResult] = []
-    for hook in ORDER_HOOKS:
+    for point in ORDER_POINTS:
         for order in company.orders:
-            decision = gate.decide(hook, {"order": order.id})
-            results.append(DemoResult(hook, order.id, company.customers[order.customer_id].name, order.total,
+            decision = gate.decide(point, {"order": order.id})
+            results.append(DemoResult(point, order.id, company.customers[order.customer_id].name, order.total,
                                       decision))
     for request in company.returns:
         decision = gate.handle_return({"return": return_request(request, company.as_of)})
@@ -99,9 +99,10 @@ def run_demo(gate: Gate, company: DemoCompany) -> list[DemoResult]:
     return results
 
 
-def results_by_hook(results: Sequence[DemoResult]) -> dict[Hook, list[DemoResult]]:
-    """Group results per hook, in the hooks' canonical order."""
-    grouped: dict[Hook, list[DemoResult]] = {hook: [] for hook in HOOKS}
+def results_by_hook(results: Sequence[DemoResult]) -> dict[DecisionPoint, list[DemoResult]]:
+    """Group results per decision point, in the points' canonical order (the name keeps "hook", as
+    :attr:`DemoResult.hook` and :attr:`Decision.hook` do, for compatibility)."""
+    grouped: dict[DecisionPoint, list[DemoResult]] = {point: [] for point in DECISION_POINTS}
     for result in results:
         grouped[result.hook].append(result)
     return grouped

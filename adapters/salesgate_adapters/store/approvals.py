@@ -23,7 +23,7 @@ from salesgate.errors import ApprovalError
 from salesgate.records import ApprovalRequest, ApprovalStatus, RoleMember
 from salesgate.workflow import approvals as ladder
 from salesgate.workflow import reservations as accounting
-from salesgate.workflow.approvals import LIVE, ORDER_HOOKS, STANDING, Action, ApprovalRules
+from salesgate.workflow.approvals import LIVE, ORDER_POINTS, STANDING, Action, ApprovalRules
 from salesgate.workflow.identities import acting_as, current_actor, stored_id, user_id
 
 from . import audit, holds, locks
@@ -40,7 +40,7 @@ from .tables import (
 
 __all__ = [
     "LIVE",
-    "ORDER_HOOKS",
+    "ORDER_POINTS",
     "STANDING",
     "ApprovalError",
     "ApprovalRules",

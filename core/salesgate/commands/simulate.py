@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..hooknames import HOOKS, Hook
+from ..points import DECISION_POINTS, DecisionPoint
 from ..policy.compiler import load_policy
 from ..seed import seed_policy_path
 from ..simulation import simulate
@@ -28,14 +28,15 @@ from .export import erp_gate, export_orders, report_problems
 __all__ = ["simulate_command"]
 
 
-def _hooks(value: str | None) -> list[Hook]:
+def _hooks(value: str | None) -> list[DecisionPoint]:
     if not value:
-        return list(HOOKS)
-    chosen: list[Hook] = []
+        return list(DECISION_POINTS)
+    chosen: list[DecisionPoint] = []
     for part in value.split(","):
         name = part.strip().lower().replace("-", "_")
-        if name not in HOOKS:
-            raise click.BadParameter(f"unknown hook {part.strip()!r}: use {', '.join(HOOKS)}", param_hint="--hooks")
+        if name not in DECISION_POINTS:
+            raise click.BadParameter(f"unknown hook {part.strip()!r}: use {', '.join(DECISION_POINTS)}",
+                                     param_hint="--hooks")
         chosen.append(name)
     return chosen
 
@@ -56,13 +57,14 @@ def _hooks(value: str | None) -> list[Hook]:
               help="With --mapping: last day of the orders to replay, included.")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
               help="With --mapping: the day exposure is counted at (default: today).")
-@click.option("--hooks", "hooks", metavar="HOOKS", help="Comma-separated hooks to replay (default: all four).")
+@click.option("--hooks", "hooks", metavar="HOOKS",
+              help="Comma-separated decision points to replay (default: all four).")
 @click.option("--html", "html_path", type=click.Path(path_type=str, dir_okay=False), metavar="REPORT.html",
               help="Also write the report as one self-contained HTML page with charts.")
 @click.option("--json", "as_json_output", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("--workers", type=click.IntRange(min=1), help="Processes to use (default: one per core).")
 @click.option("--examples", default=5, show_default=True, type=click.IntRange(min=0),
-              help="Changed decisions to show per hook.")
+              help="Changed decisions to show per decision point.")
 @click.option("--skip-invalid", is_flag=True, help="Exit 0 even when some lines are not order or return facts.")
 def simulate_command(candidate: str, baseline: str | None, source: str | None, mapping: str | None, url: str | None,
                      first: datetime | None, last: datetime | None, today: datetime | None, hooks: str | None,
@@ -74,7 +76,7 @@ def simulate_command(candidate: str, baseline: str | None, source: str | None, m
     salesgate simulate --rules rules-2027/ --baseline rules/ --orders orders-2026.jsonl --html what-if.html
     salesgate simulate --rules rules-2027/ --mapping erpnext --from 2026-01-01 --to 2026-12-31
 
-    Reports, per hook: decisions whose outcome changes, approvals needed per role (how many more
+    Reports, per decision point: decisions whose outcome changes, approvals needed per role (how many more
     orders the general manager must sign), blocked amount, revenue and margin at policy prices,
     refunds. Only the policies' rules are replayed, on the Python evaluator and every core.
     """
@@ -109,7 +111,7 @@ def simulate_command(candidate: str, baseline: str | None, source: str | None, m
             shown=source)
 
 
-def _replay(candidate: str, baseline: str | None, source: str, chosen: list[Hook], html_path: str | None,
+def _replay(candidate: str, baseline: str | None, source: str, chosen: list[DecisionPoint], html_path: str | None,
             as_json_output: bool, workers: int | None, examples: int, skip_invalid: bool, *, shown: str) -> None:
     err = Console(stderr=True)
     with Progress(TextColumn("replaying"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err,

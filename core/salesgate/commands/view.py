@@ -11,8 +11,8 @@ from decimal import Decimal
 from rich.text import Text
 
 from ..decisions import Decision, Outcome, Reason
-from ..hooknames import Hook
 from ..money import format_money
+from ..points import DecisionPoint
 
 OUTCOME_STYLE = {
     Outcome.allow: "green",
@@ -20,7 +20,7 @@ OUTCOME_STYLE = {
     Outcome.require_approval: "magenta",
     Outcome.block: "bold red",
 }
-SHORT: dict[Hook, str] = {
+SHORT: dict[DecisionPoint, str] = {
     "order_approval": "approval",
     "credit_check": "credit",
     "pricing": "pricing",

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from ..decisions import Outcome, PolicyRef
 from ..errors import PolicyError, PolicyProblem, did_you_mean
-from ..hooknames import HOOKS, Hook
+from ..points import DECISION_POINTS, DecisionPoint
 from ..vocabulary import VOCABULARY
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
@@ -38,7 +38,7 @@ class CompiledRule:
     id: str
     ruleset: str
     ruleset_version: str
-    hook: Hook
+    hook: DecisionPoint
     file: str
     line: int
     priority: int
@@ -76,8 +76,8 @@ class Policy:
     files: tuple[str, ...] = ()
     rulesets: Mapping[str, str] = field(default_factory=dict)  # ruleset name → version
 
-    def rules_for(self, hook: Hook) -> tuple[CompiledRule, ...]:
-        return tuple(r for r in self.rules if r.hook == hook)
+    def rules_for(self, point: DecisionPoint) -> tuple[CompiledRule, ...]:
+        return tuple(r for r in self.rules if r.hook == point)
 
     @cached_property
     def rules_by_stage(self) -> Mapping[str, tuple[CompiledRule, ...]]:
@@ -100,7 +100,7 @@ class Policy:
 
     @cached_property
     def fact_reads(self) -> Mapping[str, frozenset[str]]:
-        """By stage and by hook: every fact path the rules' conditions and price formulas read,
+        """By stage and by decision point: every fact path the rules' conditions and price formulas read,
         which is all a decision needs flattened (``paths`` of :func:`salesgate.facts.order_factset`)."""
         reads: dict[str, set[str]] = {}
         for rule in self.rules:
@@ -122,7 +122,7 @@ class Policy:
         return PolicyRef(name=self.name, version=self.version, hash=self.hash)
 
     def stages(self) -> tuple[Stage, ...]:
-        """The engine stages: one per hook, pricing split into adjust and check."""
+        """The engine stages: one per decision point, pricing split into adjust and check."""
         grouped: dict[str, list[CompiledRule]] = {}
         for rule in self.rules:
             grouped.setdefault(rule.stage, []).append(rule)
@@ -136,9 +136,9 @@ class Policy:
         )
 
 
-def stage_name(hook: Hook, action: CompiledAction, cond: Cond) -> str:
-    if hook != "pricing":
-        return hook
+def stage_name(point: DecisionPoint, action: CompiledAction, cond: Cond) -> str:
+    if point != "pricing":
+        return point
     reads_policy_price = any(ref.path == "line.policy_price" for ref in walk_refs(cond))
     # ``stop`` acts on the adjust stage's sequence of price rules: a stop rule that also blocks or
     # requires must run there, or its stop is silently ignored.
@@ -240,12 +240,12 @@ def _compile_rules(
         except RecursionError:  # the limits keep expressions shallow; a caller's deep stack still must not crash
             problem("the condition is nested too deeply to check here: write it flatter", "when")
             continue
-        hook_kinds = {
+        point_kinds = {
             "pricing": ("markup", "discount", "add", "set_price", "floor", "stop"),
             "return_handling": ("refund", "restocking_fee"),
         }
         for kind in ("markup", "discount", "add", "set_price", "floor", "refund", "restocking_fee"):
-            if getattr(act, kind) is not None and kind not in hook_kinds.get(ruleset.hook, ()):
+            if getattr(act, kind) is not None and kind not in point_kinds.get(ruleset.hook, ()):
                 problem(f"'{kind}' is not an action of hook {ruleset.hook}", "then")
         if act.stop and ruleset.hook != "pricing":
             problem(f"'stop' is not an action of hook {ruleset.hook}", "then")
@@ -390,7 +390,7 @@ def load_policy(path: str | Path) -> Policy:
     return Policy(
         name=name, version=version, hash=digest.hexdigest()[:16], roles=ladder, language=language,
         failure_mode=meta.failure_mode if meta else "closed", source=str(root),
-        rules=tuple(sorted(compiled, key=lambda r: (HOOKS.index(r.hook), r.priority, r.id))),
+        rules=tuple(sorted(compiled, key=lambda r: (DECISION_POINTS.index(r.hook), r.priority, r.id))),
         files=tuple(str(f) for f in files),
         rulesets={r.ruleset: r.version for r, _, _ in loaded},
     )

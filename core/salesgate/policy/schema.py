@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ..hooknames import Hook
+from ..points import DecisionPoint
 from .limits import MAX_PRICE
 from .yamlfile import YamlScalar
 
@@ -63,7 +63,7 @@ Percent = Annotated[
     Field(json_schema_extra={"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d+)?%$"},
                                        {"type": "number", "minimum": 0, "maximum": 1}]}),
 ]
-Expression = Annotated[str, Field(min_length=1, description="An expression over the hook's facts.")]
+Expression = Annotated[str, Field(min_length=1, description="An expression over the decision point's facts.")]
 
 
 def _formula(value: Any) -> Any:
@@ -168,7 +168,7 @@ class Rule(_Strict):
     id: RuleId = Field(description="Unique in the policy: lower case, digits, - and _.")
     description: str | None = Field(None, description="What the rule is for, for people.")
     when: Annotated[Expression | Literal[True], BeforeValidator(_condition)] = Field(
-        description="Condition over the hook's facts; see salesgate vocab.")
+        description="Condition over the decision point's facts; see salesgate vocab.")
     scope: Literal["order", "line"] = Field(
         "order", description="line: the rule is checked once per order line and reads line.* directly."
     )
@@ -179,10 +179,11 @@ class Rule(_Strict):
 
 
 class RuleSetFile(_Strict):
-    """One rule file: a named, versioned rule set for one hook."""
+    """One rule file: a named, versioned rule set for one decision point (its key ``hook``)."""
 
     ruleset: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] = Field(description="Name of the rule set.")
-    hook: Hook = Field(description="order_approval, credit_check, pricing or return_handling.")
+    hook: DecisionPoint = Field(
+        description="The decision point: order_approval, credit_check, pricing or return_handling.")
     version: str = Field(min_length=1, description='Version of this rule set, e.g. "2026.11".')
     description: str | None = None
     language: str | None = Field(None, description="Language of the messages (zh, en); default: the policy's.")

@@ -6,7 +6,7 @@ the top level of the directory, so a test file is never mistaken for a rule set.
 
 Format of one test file::
 
-    hook: order_approval            # default hook of the cases below (a case may name its own)
+    hook: order_approval            # default decision point of the cases (a case may name its own)
     base:                           # facts shared by every case
       customer: {id: C001, name: 华东机电有限公司, credit_limit: 500000}
       products: [{sku: P1, name: 电机, list_price: 1000, cost: 600, stock: 1000}]
@@ -29,12 +29,12 @@ Format of one test file::
           exposure: 150000                               # credit_check: exposure with this order
 
 Every expectation is optional, but a case must expect something, and figures must fit the
-hook (``prices`` only for ``pricing``, and so on). Money is compared as ``Decimal`` parsed
+decision point (``prices`` only for ``pricing``, and so on). Money is compared as ``Decimal`` parsed
 from the number's text, so ``1013.65`` means exactly 1013.65 and ``4500`` equals ``4500.00``.
 
 The facts of each case (base merged with the case's own) must be complete: a test case never
 asks an adapter for a customer or an order, so it decides the same everywhere. Everything is
-checked when the file loads (unknown keys, hooks, outcomes, money, and the facts themselves
+checked when the file loads (unknown keys, decision points, outcomes, money, and the facts themselves
 against the fact models) and every problem is reported at once as a :class:`PolicyError` at
 ``file:line``. Rule ids in ``fired``/``not_fired`` are checked against the gate's policy when the
 case runs, since test files do not know which policy they will be run against.
@@ -60,8 +60,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from ..decisions import Decision, Outcome
 from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
-from ..hooknames import Hook
 from ..models import OrderFacts, ReturnFacts
+from ..points import DecisionPoint
 from .compiler import CompiledRule, Policy
 from .yamlfile import LineDict, line_of, load_yaml
 
@@ -109,7 +109,7 @@ def _money(value: Any) -> Decimal:
 Money = Annotated[Decimal, BeforeValidator(_money)]
 RuleIds = Annotated[list[str], Field(min_length=1)]
 
-_FIGURES: dict[str, Hook] = {
+_FIGURES: dict[str, DecisionPoint] = {
     "prices": "pricing",
     "refund": "return_handling",
     "restocking_fee": "return_handling",
@@ -149,13 +149,13 @@ class Expectation(_Strict):
 class _CaseModel(_Strict):
     name: str = Field(min_length=1, description="What the case shows; unique in its file.")
     description: str | None = None
-    hook: Hook | None = Field(None, description="Hook to decide; default: the file's hook.")
+    hook: DecisionPoint | None = Field(None, description="Decision point to decide; default: the file's.")
     facts: dict[str, Any] = Field(default_factory=dict, description="Facts, merged over the file's base.")
     expect: Expectation
 
 
 class _CaseFileModel(_Strict):
-    hook: Hook | None = Field(None, description="Default hook of the cases in this file.")
+    hook: DecisionPoint | None = Field(None, description="Default decision point of the cases in this file.")
     description: str | None = None
     base: dict[str, Any] = Field(default_factory=dict, description="Facts shared by every case.")
     cases: list[_CaseModel] = Field(min_length=1)
@@ -163,14 +163,14 @@ class _CaseFileModel(_Strict):
 
 @dataclass(frozen=True)
 class TestCase:
-    """One loaded, checked case: where it is written, which hook, the merged facts, what to expect."""
+    """One loaded, checked case: where it is written, which decision point, the merged facts, what to expect."""
 
     __test__: ClassVar[bool] = False  # a data class, not a pytest test class
 
     file: str
     line: int
     name: str
-    hook: Hook
+    hook: DecisionPoint
     facts: Mapping[str, Any]
     expect: Expectation
 
@@ -216,7 +216,7 @@ class CaseResult:
         return not self.mismatches
 
     def rules(self) -> tuple[list[str], list[str]]:
-        """The rules of the case's hook that fired (as ``id (file:line)``) and that did not (ids)."""
+        """The rules of the case's decision point that fired (as ``id (file:line)``) and that did not (ids)."""
         if self.decision is None:
             return [], []
         fired: dict[str, str] = {}
@@ -311,16 +311,16 @@ def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = No
         if case.name in seen:
             problem(f"duplicate case name: also at line {seen[case.name]}", "name")
         seen.setdefault(case.name, line)
-        hook = case.hook or model.hook
-        if hook is None:
+        point = case.hook or model.hook
+        if point is None:
             problem("no hook: give 'hook' in the case or at the top of the file", "hook")
             continue
-        for figure, figure_hook in _FIGURES.items():
-            if figure in case.expect.model_fields_set and figure_hook != hook:
-                problem(f"expect.{figure} is a figure of hook {figure_hook}; this case decides {hook}", "expect")
+        for figure, figure_point in _FIGURES.items():
+            if figure in case.expect.model_fields_set and figure_point != point:
+                problem(f"expect.{figure} is a figure of hook {figure_point}; this case decides {point}", "expect")
         facts = _merge(data.get("base") or LineDict(), raw.get("facts") or LineDict())
         facts_model: type[OrderFacts] | type[ReturnFacts] = (
-            ReturnFacts if hook == "return_handling" else OrderFacts
+            ReturnFacts if point == "return_handling" else OrderFacts
         )
         try:
             facts_model.model_validate(facts)
@@ -329,11 +329,11 @@ def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = No
                 where = ".".join(str(p) for p in err["loc"])
                 message = err["msg"].removeprefix("Value error, ")
                 problems.append(PolicyProblem(
-                    f"case {case.name!r}: invalid {hook} facts: {message}", shown,
+                    f"case {case.name!r}: invalid {point} facts: {message}", shown,
                     line_of(facts, err["loc"]) or line, field=f"facts.{where}" if where else "facts",
                 ))
         if len(problems) == before:
-            out.append(TestCase(shown, line, case.name, hook, _plain(facts), case.expect))
+            out.append(TestCase(shown, line, case.name, point, _plain(facts), case.expect))
     return out
 
 

@@ -32,9 +32,9 @@ from ..decisions import (
 )
 from ..errors import PolicyError, PolicyProblem
 from ..facts import FactSet, FactValues, order_factset, return_factset, with_policy_prices
-from ..hooknames import Hook
 from ..models import OrderFacts, ReturnFacts
 from ..money import ONE, ZERO, round_money
+from ..points import DecisionPoint
 from ..prices import PriceChange, PriceStep, run_price_steps
 from .compiler import CompiledRule, Policy
 from .effects import LineChanges, RuleEffect
@@ -259,15 +259,15 @@ def _verdict(ctx_roles: Sequence[str], c: _Collector, pricing: PricingResult | N
                          returns)
 
 
-def order_verdict(policy: Policy, backend: Backend, hook: Hook, facts: OrderFacts, explain_on: bool = False,
+def order_verdict(policy: Policy, backend: Backend, point: DecisionPoint, facts: OrderFacts, explain_on: bool = False,
                   factset: FactSet | None = None) -> PolicyVerdict:
     """The verdict of ``order_approval`` or ``credit_check`` (or ``pricing``) on one order."""
-    if hook == "pricing":
+    if point == "pricing":
         return pricing_verdict(policy, backend, facts, explain_on, factset)
-    factset = factset or order_factset(facts, paths=policy.fact_reads.get(hook, frozenset()))
+    factset = factset or order_factset(facts, paths=policy.fact_reads.get(point, frozenset()))
     collector = _Collector(explain_on)
-    if _stage_rules(policy, hook):
-        _run_stage(policy, hook, backend.match(hook, factset), factset, collector)
+    if _stage_rules(policy, point):
+        _run_stage(policy, point, backend.match(point, factset), factset, collector)
     return _verdict(policy.roles, collector)
 
 
@@ -434,17 +434,17 @@ def decision_context(policy: Policy, backend: Backend, explain_on: bool = False)
     :meth:`~DecisionContext.verdict` answers with :func:`order_verdict`, :func:`pricing_verdict`
     or :func:`return_verdict`."""
 
-    def judge(hook: Hook, facts: OrderFacts | ReturnFacts) -> PolicyVerdict:
+    def judge(point: DecisionPoint, facts: OrderFacts | ReturnFacts) -> PolicyVerdict:
         if type(facts) is ReturnFacts:
-            if hook != "return_handling":
-                raise TypeError(f"{hook} decides OrderFacts, got ReturnFacts")
+            if point != "return_handling":
+                raise TypeError(f"{point} decides OrderFacts, got ReturnFacts")
             return return_verdict(policy, backend, facts, explain_on)
-        if hook == "return_handling" or not isinstance(facts, OrderFacts):
-            raise TypeError(f"{hook} decides {'ReturnFacts' if hook == 'return_handling' else 'OrderFacts'}, "
+        if point == "return_handling" or not isinstance(facts, OrderFacts):
+            raise TypeError(f"{point} decides {'ReturnFacts' if point == 'return_handling' else 'OrderFacts'}, "
                             f"got {type(facts).__name__}")
-        if hook == "pricing":
+        if point == "pricing":
             return pricing_verdict(policy, backend, facts, explain_on)
-        return order_verdict(policy, backend, hook, facts, explain_on)
+        return order_verdict(policy, backend, point, facts, explain_on)
 
     return DecisionContext(policy_ref=policy.ref, roles=policy.roles, backend=BackendRef(backend.name),
                            explain=explain_on, failure_mode=policy.failure_mode, verdict=judge)

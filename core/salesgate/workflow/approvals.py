@@ -22,8 +22,8 @@ from .identities import fits, stored_id
 LIVE = ("pending", "approved")
 STANDING = ("pending", "approved", "rejected", "expired")
 """Every status but ``void``: a request in one of these still speaks for its role (see :func:`ladder`)."""
-ORDER_HOOKS = ("order_approval", "credit_check", "pricing")
-"""The hooks that decide an order: rejecting one of their requests releases the order's credit."""
+ORDER_POINTS = ("order_approval", "credit_check", "pricing")
+"""The decision points that decide an order: rejecting one of their requests releases the order's credit."""
 
 Action = Literal["approve", "reject"]
 
@@ -38,7 +38,7 @@ class ApprovalRules:
     still marked escalated. ``expire_after`` (default 7 days) after it opened a pending request
     expires and can no longer be approved: the order must be decided again. The ``*_by_role`` maps
     override both per role; ``None`` switches either off. ``distinct_approvers`` (default on): one
-    person approves at most one step of an order on a hook (four eyes), also when escalation lets
+    person approves at most one step of an order at a decision point (four eyes), also when escalation lets
     them act for another role.
     """
 
@@ -92,15 +92,15 @@ def plan_requests(decision: Decision, decision_id: str, digest: str | None, acto
     """Void what the decision supersedes and open a request per required role not already live.
 
     ``standing`` are the subject's requests that are not void, oldest first. With a digest: requests
-    of *any* hook bound to another digest are voided, approved ones included (the order changed); on
-    the decision's own hook, requests for the same digest and a role still required carry over (an
+    of *any* decision point bound to another digest are voided, approved ones included (the order changed); at
+    the decision's own decision point, requests for the same digest and a role still required carry over (an
     approval stays valid for the order it was given for, and a rejection stays in force: deciding the
     unchanged order again opens nothing), and pending or expired ones no longer required are voided.
     An expired request is reopened as a new one. The ladder order always holds: an approval carried
     over above a step that is (re)opened now is voided and reopened too — the higher role signs again,
     after the lower one. A fallback decision (``failure`` set: salesgate could not decide) changes no
     request: it is not the policy's answer. A ``block`` opens nothing, whatever roles its rules named
-    (no approval lifts a block), and voids the requests of its hook standing for the order (recorded
+    (no approval lifts a block), and voids the requests of its decision point standing for the order (recorded
     with the order or without), approved ones included: once the block is lifted, the order is
     approved afresh.
     """
@@ -111,7 +111,7 @@ def plan_requests(decision: Decision, decision_id: str, digest: str | None, acto
     required = [] if blocks else [a.role for a in decision.approvals]  # nobody can approve a block away
     voids, kept = plan.voided, plan.kept
     for request in standing:
-        if digest is None:  # recorded without the order: nothing to bind, the hook's requests answer to it
+        if digest is None:  # recorded without the order: nothing to bind, the decision point's requests answer to it
             if request.hook == decision.hook and blocks and request.status != "rejected":
                 voids.append((request, "the order is blocked: no approval lifts a block"))
             elif request.hook == decision.hook and request.status == "pending":
@@ -163,7 +163,7 @@ def void(request: ApprovalRequest, reason: str, now: datetime) -> ApprovalReques
 
 
 def ladder(request: ApprovalRequest, rows: Sequence[ApprovalRequest]) -> list[ApprovalRequest]:
-    """The steps of ``request``'s ladder (same hook, same digest): for each role its newest request that is
+    """The steps of ``request``'s ladder (same decision point, same digest): for each role its newest request that is
     not void — a reopened request stands for its role, an expired one until it is reopened."""
     same = [r for r in rows if r.hook == request.hook and r.approval_digest == request.approval_digest
             and r.status != "void"]
@@ -186,14 +186,14 @@ def may_act(request: ApprovalRequest, held: set[str]) -> bool:
     return request.role in held or (escalated_role(request) or "") in held
 
 
-def pending_of(live: Sequence[ApprovalRequest], hook: str | None) -> list[ApprovalRequest]:
-    """The pending requests among ``live`` (of ``hook``, when given)."""
-    return [r for r in live if r.status == "pending" and (hook is None or r.hook == hook)]
+def pending_of(live: Sequence[ApprovalRequest], point: str | None) -> list[ApprovalRequest]:
+    """The pending requests among ``live`` (of ``point``, when given)."""
+    return [r for r in live if r.status == "pending" and (point is None or r.hook == point)]
 
 
-def nothing_pending(subject: str, hook: str | None, last: ApprovalRequest | None) -> str:
-    """Why there is nothing to act on: ``last`` is the subject's (hook's) most recently changed request."""
-    on = f" on {hook}" if hook else ""
+def nothing_pending(subject: str, point: str | None, last: ApprovalRequest | None) -> str:
+    """Why there is nothing to act on: ``last`` is the subject's (decision point's) most recently changed request."""
+    on = f" on {point}" if point else ""
     if last is None:
         return f"order {subject!r} has no approval requests{on}"
     if last.status in ("approved", "rejected"):
@@ -205,9 +205,9 @@ def nothing_pending(subject: str, hook: str | None, last: ApprovalRequest | None
         f" ({last.status_reason})" if last.status_reason else "") + what_now
 
 
-def last_changed(requests: Sequence[ApprovalRequest], hook: str | None) -> ApprovalRequest | None:
+def last_changed(requests: Sequence[ApprovalRequest], point: str | None) -> ApprovalRequest | None:
     """The request changed last (the highest step first among equal times), as :func:`nothing_pending` takes it."""
-    mine = [r for r in requests if hook is None or r.hook == hook]
+    mine = [r for r in requests if point is None or r.hook == point]
     return max(mine, key=lambda r: (r.updated_at, r.position), default=None)
 
 
@@ -219,10 +219,10 @@ def choose(action: Action, subject: str, user: str, *, role: str | None, pending
     ``user`` and ``role`` are normalised ids (:func:`~.identities.user_id`); ``pending`` the requests
     that may be acted on (not empty), ``live`` every request that is not void; ``held`` the roles the
     user holds, ``forged`` roles a store lists for them that no grant backs (named in the refusal);
-    ``requesters(request)`` who asked for a decision of that very order on its hook (they may not
+    ``requesters(request)`` who asked for a decision of that very order at its decision point (they may not
     approve it). A step may be acted on only when every lower step of its ladder is approved: a lower
     step that is pending, rejected or *expired* holds up every step above it. Four eyes: the
-    requester never approves, and with ``distinct_approvers`` nobody approves two steps of one hook."""
+    requester never approves, and with ``distinct_approvers`` nobody approves two steps of one decision point."""
     mine = [r for r in pending if (role is None or role in (r.role, escalated_role(r))) and may_act(r, held)]
     if not mine:
         asked = [r for r in pending if role is None or role in (r.role, escalated_role(r))]
@@ -279,7 +279,7 @@ def acted(request: ApprovalRequest, action: Action, user: str, acting_for: str, 
 
 
 def voided_by_rejection(request: ApprovalRequest, live: Sequence[ApprovalRequest]) -> list[ApprovalRequest]:
-    """The other approved or pending requests of the rejected request's hook: a rejection voids them."""
+    """The other approved or pending requests of the rejected request's decision point: a rejection voids them."""
     return [r for r in live if r.hook == request.hook and r.status in LIVE and r.id != request.id]
 
 
@@ -288,8 +288,8 @@ def rejection_reason(request: ApprovalRequest, user: str) -> str:
 
 
 def releases_credit(request: ApprovalRequest) -> bool:
-    """Whether rejecting ``request`` cancels the order's credit reservation (a hook that decides an order)."""
-    return request.hook in ORDER_HOOKS
+    """Whether rejecting ``request`` cancels the order's credit reservation (a decision point that decides an order)."""
+    return request.hook in ORDER_POINTS
 
 
 # -- expiry and escalation --------------------------------------------------------------------------------------
@@ -322,7 +322,7 @@ def swept(request: ApprovalRequest, change: SweepChange, now: datetime) -> Appro
 
 
 Unbacked = Callable[[str, list[Any], Sequence[Any], Sequence[ApprovalRequest]], str | None]
-"""``(current digest, latest decision per hook, every decision, every request) -> problem or None``: a store
+"""``(current digest, latest decision per decision point, every decision, every request) -> problem or None``: a store
 that can tell a row its audit log does not back (the SQL store) names the first; the answer is then
 ``tampered``."""
 
@@ -357,7 +357,7 @@ def approval_status(subject: str, digest: str | None, decisions: Sequence[Any], 
     if current is None:
         return answer("changed", f"the last decision on {subject!r} was made without the order (a fallback): "
                                  "decide it again")
-    stale = sorted(hook for hook, row in latest.items() if row.approval_digest != current)
+    stale = sorted(point for point, row in latest.items() if row.approval_digest != current)
     if digest is not None and stale == sorted(latest):
         return answer("changed", f"order {subject!r} differs from the order that was decided: decide it again")
     if stale:
@@ -365,7 +365,7 @@ def approval_status(subject: str, digest: str | None, decisions: Sequence[Any], 
                                "decide it again")
     if unbacked is not None and (problem := unbacked(current, list(latest.values()), decisions, rows)):
         return answer("tampered", f"{problem}: run salesgate audit verify")
-    blocked = sorted(hook for hook, row in latest.items() if row.outcome == "block")
+    blocked = sorted(point for point, row in latest.items() if row.outcome == "block")
     if blocked:
         return answer("blocked", f"{', '.join(blocked)} blocks order {subject!r}: no approval lifts a block")
     if rejected := [r for r in requests if r.status == "rejected"]:
@@ -374,8 +374,8 @@ def approval_status(subject: str, digest: str | None, decisions: Sequence[Any], 
         return answer("expired", f"{roles_text(expired)} not approved in time: decide the order again to reopen")
     if pending := [r for r in requests if r.status == "pending"]:
         return answer("pending", f"waiting for {roles_text(pending)}")
-    unasked = sorted(hook for hook, row in latest.items()
-                     if row.outcome == "require_approval" and not any(r.hook == hook for r in requests))
+    unasked = sorted(point for point, row in latest.items()
+                     if row.outcome == "require_approval" and not any(r.hook == point for r in requests))
     if unasked:
         return answer("pending", f"{', '.join(unasked)} requires approval of order {subject!r} but no request "
                                  "is open for it: decide the order again")

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from salesgate.commands import CommandInputError, schema_option, show, url_option, when
-from salesgate.hooknames import HOOKS
+from salesgate.points import DECISION_POINTS
 
 from .. import ApprovalRequest
 from ..approvals import stored_id, user_id
@@ -26,9 +26,9 @@ STATUSES = ("pending", "approved", "rejected", "void", "expired", "all")
 STATUS_STYLE = {"pending": "magenta", "approved": "green", "rejected": "bold red", "void": "dim", "expired": "yellow"}
 
 
-def _hook(value: str | None) -> str | None:
-    if value is not None and value not in HOOKS:
-        raise CommandInputError(f"unknown hook {value!r}: use one of {', '.join(HOOKS)}")
+def _point(value: str | None) -> str | None:
+    if value is not None and value not in DECISION_POINTS:
+        raise CommandInputError(f"unknown hook {value!r}: use one of {', '.join(DECISION_POINTS)}")
     return value
 
 
@@ -138,7 +138,7 @@ def _act(action: str, order: str, user: str | None, role: str | None, hook: str 
     who = _user(user)
     with open_store(url, schema) as store:
         act = store.approve if action == "approve" else store.reject
-        request = act(order, who, role=role, hook=_hook(hook), comment=comment)
+        request = act(order, who, role=role, hook=_point(hook), comment=comment)
         status = store.approval_status(order)
     click.echo(f"{order}: {request.role} ({request.hook}, step {request.position}) {request.status} by {who}")
     click.echo(f"{order} is now {status.state}: {status.detail}")
