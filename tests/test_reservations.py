@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -195,6 +196,81 @@ def test_orders_the_erp_already_counts_are_excluded_and_confirmed(store: Store) 
     store.reserve(customer, f"D-{customer}", Decimal(1), limit_check("d", Decimal(1), Decimal(1000), seen),
                   exclude_order_ids=[b])
     assert seen == [Decimal(1)]  # C's hold; B is counted by the ERP
+
+
+def test_a_hold_counts_until_the_moment_it_expires_and_is_expired_at_that_very_moment(store: Store) -> None:
+    """The boundary expires_at == now, alike on every store: a second before, the hold counts and a sweep
+    leaves it; at its expiry it counts no more (for the sum and for a re-check) and a sweep marks it."""
+    customer, order_id = unique("C"), unique("SO")
+    start = utcnow().replace(microsecond=0)
+    expiry = start + timedelta(minutes=30)
+    store.reserve(customer, order_id, Decimal(800), limit_check(order_id, Decimal(800), Decimal(1000)),
+                  expires_in=timedelta(minutes=30), now=start)
+    before = expiry - timedelta(seconds=1)
+    assert store.reserved_amount(customer, now=before) == Decimal(800)
+    seen: list[Decimal] = []
+    store.reserve(customer, unique("SO"), Decimal(100), limit_check("x", Decimal(100), Decimal(1000), seen,
+                                                                    outcome=Outcome.block), now=before)
+    store.expire(before)
+    held = store.reservation(order_id)
+    assert held is not None
+    assert (held.status, held.expires_at) == ("reserved", expiry)
+    assert store.reserved_amount(customer, now=expiry) == 0
+    store.reserve(customer, unique("SO"), Decimal(100), limit_check("y", Decimal(100), Decimal(1000), seen,
+                                                                    outcome=Outcome.block), now=expiry)
+    assert seen == [Decimal(800), Decimal(0)]
+    store.expire(expiry)
+    expired = store.reservation(order_id)
+    assert expired is not None
+    assert (expired.status, expired.updated_at) == ("expired", expiry)
+
+
+def test_an_order_the_erp_counts_is_confirmed_on_the_way_only_while_its_hold_counts(store: Store) -> None:
+    """A second before its expiry the hold of an order the ERP counts is confirmed (never counted twice);
+    at its expiry it holds nothing, so nothing is confirmed and the ERP is not even asked."""
+    start = utcnow().replace(microsecond=0)
+    expiry = start + timedelta(minutes=30)
+    asked: list[list[str]] = []
+
+    def erp_counts(order_ids: list[str]) -> list[str]:
+        asked.append(order_ids)
+        return order_ids
+
+    statuses = []
+    for when in (expiry - timedelta(seconds=1), expiry):
+        customer, counted = unique("C"), unique("SO")
+        store.reserve(customer, counted, Decimal(400), limit_check(counted, Decimal(400), Decimal(1000)),
+                      expires_in=timedelta(minutes=30), now=start)
+        seen: list[Decimal] = []
+        store.reserve(customer, unique("SO"), Decimal(1), limit_check("n", Decimal(1), Decimal(1000), seen),
+                      exclude_order_ids=erp_counts, now=when)
+        assert seen == [Decimal(0)]
+        held = store.reservation(counted)
+        assert held is not None
+        statuses.append(held.status)
+    assert statuses == ["confirmed", "reserved"]
+    assert len(asked) == 1
+
+
+def test_a_confirmation_on_the_way_never_overwrites_a_hold_changed_meanwhile(database: Database) -> None:
+    """The SQL store writes what the workflow decided only over the row it read: a rejection that cancelled
+    the hold between the read and the write stands (holds.write_back is a compare-and-set)."""
+    from salesgate.workflow import reservations as accounting
+    from salesgate_adapters.store import holds
+
+    with Store(database.url, **database.store_options()) as store:
+        customer, order_id = unique("C"), unique("SO")
+        store.reserve(customer, order_id, Decimal(400), limit_check(order_id, Decimal(400), Decimal(1000)))
+        read = store.reservation(order_id)
+        assert read is not None
+        store.cancel(order_id)
+        with store.engine.begin() as conn:
+            assert not holds.write_back(conn, read, accounting.confirmed_by_erp(read, utcnow()))
+        after = store.reservation(order_id)
+        assert after is not None
+        assert after.status == "cancelled"
+        with pytest.raises(ValueError, match="not a new hold"):
+            holds.write_back(store.engine.connect(), after, replace(after, amount=Decimal(1)))
 
 
 def test_the_gate_confirms_and_cancels_through_its_store(store: Store) -> None:
@@ -381,6 +457,31 @@ def test_a_rejected_order_checked_again_holds_no_credit(store: Store) -> None:
     assert reservation.status == "cancelled"
     assert store.reserved_amount(customer) == 0  # nobody can approve it: nothing is held for it
     assert store.approval_status(order_id).state == "rejected"
+
+
+def test_a_rejection_is_in_force_for_that_very_order_only_and_releases_a_hold_past_its_expiry(store: Store) -> None:
+    """Both stores at the edges of a rejection: rejected after its hold expired (not yet swept), the hold is
+    cancelled all the same; the same order checked again holds nothing; the order changed holds again."""
+    customer, order_id = unique("C"), unique("SO")
+    store.upgrade()
+    store.grant_role("fin-zhao", "finance")
+    with Gate.default(backend="python", entry_points=False, store=store) as gate:
+        first = gate.check_credit(plan_order(order_id, customer), reserve=True)
+        assert first.required_roles == ["finance"]
+        held = store.reservation(order_id)
+        assert held is not None
+        store.reject(order_id, "fin-zhao", now=held.expires_at)
+        cancelled = store.reservation(order_id)
+        assert cancelled is not None
+        assert (cancelled.status, cancelled.updated_at) == ("cancelled", held.expires_at)
+        again = gate.check_credit(plan_order(order_id, customer), reserve=True)
+        assert (again.outcome, store.reserved_amount(customer)) == (Outcome.require_approval, 0)
+        changed = plan_order(order_id, customer)
+        changed["order"]["lines"][0]["unit_price"] = "4000"
+        amended = gate.check_credit(changed, reserve=True)
+        assert amended.outcome is Outcome.require_approval
+    assert store.reserved_amount(customer) == Decimal(4000)
+    assert store.approval_status(order_id, order=changed).state == "pending"
 
 
 def test_a_fallback_decision_leaves_the_approvals_of_the_policys_decision_alone(store: Store) -> None:

@@ -23,15 +23,18 @@ from salesgate import (
     ApprovalError,
     ApprovalRequest,
     Decision,
+    FactsError,
     Outcome,
     PolicyRef,
     RecordedDecision,
     Reservation,
     ReservationError,
+    StoreError,
 )
 from salesgate.workflow import approvals as ladder
 from salesgate.workflow import reservations as accounting
 from salesgate.workflow.approvals import ApprovalRules
+from salesgate.workflow.entries import log_entry
 from salesgate.workflow.identities import acting_as, current_actor, stored_id, user_id
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -404,3 +407,39 @@ def test_a_sweep_expires_only_reserved_holds_past_their_expiry() -> None:
     assert not accounting.expires(held("A", "1"), T0)
     assert not accounting.expires(held("A", "1", "confirmed", expires=T0), T0)
     assert accounting.expired(held("A", "1", expires=T0), T0).status == "expired"
+
+
+def test_a_store_may_narrow_its_rows_to_the_statuses_that_may_hold_and_miss_no_hold() -> None:
+    for status in accounting.STATUSES:
+        counts = held("SO-1", "100", status).counts(T0)
+        assert counts == (status in accounting.MAY_HOLD), status
+    assert not held("SO-1", "100", expires=T0).counts(T0)  # at its expiry a hold counts no more
+    assert accounting.expires(held("SO-1", "100", expires=T0), T0)
+
+
+def test_a_rejection_releases_only_a_reserved_hold_expired_by_time_or_not() -> None:
+    assert accounting.released_by_rejection(held("SO-1", "100", expires=T0 - timedelta(hours=1)))
+    assert not accounting.released_by_rejection(held("SO-1", "100", "confirmed"))
+    assert not accounting.released_by_rejection(None)
+
+
+def test_a_reservation_must_hold_for_some_time() -> None:
+    assert accounting.checked_ttl(accounting.DEFAULT_TTL) == timedelta(hours=24)
+    with pytest.raises(ValueError, match="reservation_ttl must be positive"):
+        accounting.checked_ttl(timedelta(0))
+
+
+def test_both_stores_log_a_decision_keyed_checked_and_digested_alike() -> None:
+    facts = {"order": {"id": "SO-1", "customer_id": "C-1", "order_date": "2026-11-23",
+                       "lines": [{"line_no": 1, "sku": "MOTOR-7", "qty": 1, "unit_price": "100"}]}}
+    decision = Decision(hook="credit_check", subject="SO-1  ", outcome=Outcome.allow, policy=POLICY, backend="t")
+    entry = log_entry(decision, facts, "clerk")
+    assert entry.decision.subject == "SO-1"
+    assert entry.approval_digest is not None
+    assert entry.inputs_digest is not None
+    fallback = log_entry(decision.model_copy(update={"failure": "timed out"}), facts, None)
+    assert (fallback.approval_digest, fallback.inputs_digest) == (None, entry.inputs_digest)
+    with pytest.raises(StoreError, match="actor must be 1 to 255 characters, got 256"):
+        log_entry(decision, facts, "x" * 256)
+    with pytest.raises(FactsError):
+        log_entry(decision, {"customer": {}}, None)

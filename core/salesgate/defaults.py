@@ -34,7 +34,7 @@ shipped with salesgate (``memory``, ``sql``)."""
 DEFAULT_STORE = "salesgate_adapters.store:Store"
 """The store a gate opens when given a database URL (``Gate(policy, store=url)``)."""
 
-DEFAULT_STORE_RECORDER = "salesgate_adapters.store:StoreRecorder"
+DEFAULT_STORE_RECORDER = "salesgate.recorder:StoreRecorder"
 """The plugin, built from the gate's store, that appends decisions to the store's decision log."""
 
 DEFAULT_COMMANDS: dict[str, str] = {

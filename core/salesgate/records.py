@@ -39,6 +39,11 @@ class RecordedDecision:
     def outcome(self) -> Outcome:
         return self.decision.outcome
 
+    @property
+    def failure(self) -> str | None:
+        """Why salesgate could not decide, for a fallback decision; ``None`` for the policy's answer."""
+        return self.decision.failure
+
 
 @dataclass(frozen=True)
 class ApprovalRequest:

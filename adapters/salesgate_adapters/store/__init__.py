@@ -14,10 +14,10 @@ Tables are created and migrated by Alembic (``salesgate db upgrade``); see docs/
 from __future__ import annotations
 
 from salesgate.errors import ApprovalError, ReservationError, StoreError
+from salesgate.recorder import StoreRecorder
 from salesgate.workflow import ApprovalRules, acting_as
 
 from .memory import MemoryStore
-from .plugin import StoreRecorder
 from .records import (
     ApprovalRequest,
     ApprovalStatus,

@@ -22,10 +22,11 @@ from salesgate.decisions import Decision
 from salesgate.errors import ApprovalError
 from salesgate.records import ApprovalRequest, ApprovalStatus, RoleMember
 from salesgate.workflow import approvals as ladder
+from salesgate.workflow import reservations as accounting
 from salesgate.workflow.approvals import LIVE, ORDER_POINTS, STANDING, Action, ApprovalRules
 from salesgate.workflow.identities import acting_as, current_actor, stored_id, user_id
 
-from . import audit, locks
+from . import audit, holds, locks
 from .records import request_from_row
 from .tables import (
     approval_requests,
@@ -147,11 +148,11 @@ def act(conn: Connection, action: Action, subject: str, user: str, *, role: str 
                          .values(status="void", status_reason=reason, updated_at=now))
         content["voided"] = [ladder.brief(r, reason) for r in others]
         if ladder.releases_credit(request):
-            held_credit = conn.execute(update(credit_reservations)
-                                       .where(credit_reservations.c.order_id == subject,
-                                              credit_reservations.c.status == "reserved")
-                                       .values(status="cancelled", updated_at=now))
-            content["reservation_cancelled"] = held_credit.rowcount == 1
+            found = conn.execute(select(credit_reservations).where(credit_reservations.c.order_id == subject)).first()
+            hold = holds.reservation_from_row(found) if found is not None else None
+            content["reservation_cancelled"] = (
+                hold is not None and accounting.released_by_rejection(hold)
+                and holds.write_back(conn, hold, accounting.cancelled_by_rejection(hold, now)))
     audit.append(conn, done.status, content, now=now, subject=subject, hook=request.hook, actor=user,
                  policy_hash=_policy_hash(conn, request.decision_id))
     row = conn.execute(select(approval_requests).where(c.id == request.id)).one()
@@ -419,13 +420,15 @@ def _unbacked(conn: Connection, subject: str, current: str, latest: list[Any], e
 
 
 def rejected_in_force(conn: Connection, subject: str, digest: str | None) -> bool:
-    """Whether this very version of the order (``digest``) was rejected: a rejection stays in force
-    until the order changes, so nothing is held or reopened for it."""
+    """Whether this very version of the order (``digest``) was rejected: the workflow's call
+    (:func:`salesgate.workflow.approvals.rejected_in_force`) on the order's requests bound to ``digest``
+    (the WHERE clause only narrows the rows read to those it looks at)."""
     if digest is None:
         return False
     c = approval_requests.c
-    return conn.execute(select(c.id).where(c.subject == subject, c.approval_digest == digest,
-                                           c.status == "rejected").limit(1)).first() is not None
+    rows = [request_from_row(row) for row in conn.execute(
+        select(approval_requests).where(c.subject == subject, c.approval_digest == digest))]
+    return ladder.rejected_in_force(rows, digest)
 
 
 def has_requests(conn: Connection, subject: str) -> bool:

@@ -36,9 +36,10 @@ from salesgate.workflow import approvals as ladder
 from salesgate.workflow import reservations as accounting
 from salesgate.workflow.approvals import STANDING, Action, ApprovalRules
 from salesgate.workflow.digests import approval_digest, inputs_digest
-from salesgate.workflow.identities import ID_LENGTH, current_actor, key, stored_id, user_id
+from salesgate.workflow.entries import log_entry
+from salesgate.workflow.identities import current_actor, key, storable, stored_id, user_id
+from salesgate.workflow.reservations import DEFAULT_TTL
 
-DEFAULT_TTL = timedelta(hours=24)
 MONEY_PLACES = Decimal("0.0001")
 
 
@@ -86,9 +87,7 @@ class MemoryStore:
     timeout: float | None = None
 
     def __init__(self, *, reservation_ttl: timedelta = DEFAULT_TTL, approvals: ApprovalRules | None = None) -> None:
-        if reservation_ttl <= timedelta(0):
-            raise ValueError("reservation_ttl must be positive")
-        self.reservation_ttl = reservation_ttl
+        self.reservation_ttl = accounting.checked_ttl(reservation_ttl)
         self.approval_rules = approvals if approvals is not None else ApprovalRules()
         self._lock = threading.RLock()
         self._decisions: list[_Logged] = []
@@ -139,15 +138,11 @@ class MemoryStore:
 
         Split so that a caller that may still be cancelled (or a reservation whose ``decide`` raised)
         changes nothing: all checks run before the first change."""
-        if decision.subject != key(decision.subject):
-            decision = decision.model_copy(update={"subject": key(decision.subject)})
-        _fits(decision.subject, "subject")
-        if actor is not None:
-            _fits(actor, "actor")
+        entry = log_entry(decision, facts, actor)
+        decision, digest = entry.decision, entry.approval_digest
         decision_id = str(uuid.uuid4())
-        digest = approval_digest(facts) if decision.failure is None else None
         stored = Decision.model_validate(decision.model_dump(mode="json"))  # what a log hands back: no live objects
-        recorded = RecordedDecision(id=decision_id, decided_at=now, inputs_digest=inputs_digest(facts),
+        recorded = RecordedDecision(id=decision_id, decided_at=now, inputs_digest=entry.inputs_digest,
                                     decision=stored)
         standing = [r for r in self._of(decision.subject) if r.status in STANDING]
         standing.sort(key=lambda r: (r.created_at, r.position))
@@ -200,7 +195,7 @@ class MemoryStore:
                 for other in ladder.voided_by_rejection(request, live):
                     self._requests[other.id] = ladder.void(other, reason, when)
                 held = self._reservations.get(subject)
-                if ladder.releases_credit(request) and held is not None and held.status == "reserved":
+                if ladder.releases_credit(request) and held is not None and accounting.released_by_rejection(held):
                     self._reservations[subject] = accounting.cancelled_by_rejection(held, when)
             return done
 
@@ -297,10 +292,15 @@ class MemoryStore:
         store's lock, the customer's other holds the ERP does not count are summed, ``decide(reserved)``
         decides, the decision is logged and the amount held unless it blocks; a re-check on the very
         facts with the same answer is a retry (nothing changes). Whatever ``decide`` raises propagates,
-        and nothing is changed."""
+        and nothing is changed.
+
+        Correct but serial: the store's one lock is held while ``decide`` runs (the whole gate check, and
+        ``exclude_order_ids`` if it asks the ERP), so every other call on the store — other customers'
+        reservations, approvals, reads — waits for it. The SQL store holds only the customer's lock row
+        meanwhile; use it where many checks run at once."""
         customer_id, order_id = key(customer_id), key(order_id)
-        _fits(customer_id, "customer id")
-        _fits(order_id, "order id")
+        storable(customer_id, "customer id")
+        storable(order_id, "order id")
         amount = _money(accounting.checked_amount(amount))
         ttl = expires_in if expires_in is not None else self.reservation_ttl
         when = _when(now)
@@ -412,12 +412,6 @@ def _money(amount: Decimal) -> Decimal:
     if exact != amount:
         raise StoreError(f"{amount} has more than 4 decimal places")
     return exact
-
-
-def _fits(value: str, what: str) -> str:
-    if not value or len(value) > ID_LENGTH:
-        raise StoreError(f"{what} must be 1 to {ID_LENGTH} characters, got {len(value)}")
-    return value
 
 
 def _check(cancelled: threading.Event | None) -> None:

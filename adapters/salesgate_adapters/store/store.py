@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from alembic.util import CommandError
@@ -19,15 +19,17 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql import Select
 
-from salesgate.decisions import Decision, Outcome
+from salesgate.decisions import Decision
 from salesgate.errors import StoreError
 from salesgate.ports import CountedOrders, Decide
 from salesgate.workflow import reservations as accounting
 from salesgate.workflow.approvals import Action
-from salesgate.workflow.identities import key
+from salesgate.workflow.entries import log_entry
+from salesgate.workflow.identities import key, storable
+from salesgate.workflow.reservations import DEFAULT_TTL
 
 from ..deadlines import CallDeadlines, Overrun
-from . import approvals, audit, locks, migrate
+from . import approvals, audit, holds, locks, migrate
 from .approvals import ApprovalRules, current_actor
 from .audit import FAILURE_IN_LOG
 from .connection import (
@@ -40,6 +42,7 @@ from .connection import (
     safe_url,
     transaction,
 )
+from .holds import reservation_from_row, unreadable
 from .records import (
     ApprovalRequest,
     ApprovalStatus,
@@ -53,14 +56,13 @@ from .records import (
     inputs_digest,
     request_from_row,
 )
-from .tables import NAME, approval_requests, credit_locks, credit_reservations, decisions, subject_locks
+from .tables import approval_requests, credit_locks, credit_reservations, decisions, subject_locks
 
 T = TypeVar("T")
 
 URL_ENV = "SALESGATE_DATABASE_URL"
 SCHEMA_ENV = "SALESGATE_DATABASE_SCHEMA"
 DEFAULT_TIMEOUT = 5.0
-DEFAULT_TTL = timedelta(hours=24)
 SNAPSHOT = "REPEATABLE READ"
 
 
@@ -107,8 +109,7 @@ class Store:
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
-        if reservation_ttl <= timedelta(0):
-            raise ValueError("reservation_ttl must be positive")
+        accounting.checked_ttl(reservation_ttl)
         self._timeouts = Timeouts(timeout)
         self._owns_engine = not isinstance(database, Engine)
         self.schema = schema
@@ -272,15 +273,9 @@ class Store:
 
     def _insert_decision(self, conn: Connection, decision: Decision, facts: Any, now: datetime,
                          actor: str | None = None, *, create_lock: bool = False) -> str:
-        if decision.subject != key(decision.subject):
-            decision = decision.model_copy(update={"subject": key(decision.subject)})
-        _fits(decision.subject, "subject")
-        if actor is not None:
-            _fits(actor, "actor")
+        entry = log_entry(decision, facts, actor)
+        decision, digest = entry.decision, entry.approval_digest
         decision_id = str(uuid.uuid4())
-        # A fallback (salesgate could not decide) is no answer of the policy's about this order: it binds
-        # no approval, whatever facts were loaded before the failure (docs/approvals.md).
-        digest = approval_digest(facts) if decision.failure is None else None
         as_json = decision.model_dump(mode="json")
         # Serialise every change of the subject's requests, the first included (no request rows to lock yet).
         locks.lock(conn, subject_locks, decision.subject, create=create_lock)
@@ -288,7 +283,7 @@ class Store:
             id=decision_id, decided_at=now, hook=decision.hook, subject=decision.subject,
             outcome=decision.outcome.value, policy_name=decision.policy.name,
             policy_version=decision.policy.version, policy_hash=decision.policy.hash,
-            inputs_digest=inputs_digest(facts), decision=as_json,
+            inputs_digest=entry.inputs_digest, decision=as_json,
             backend=decision.backend, failure=decision.failure, approval_digest=digest, actor=actor,
         ))
         requests = approvals.open_requests(conn, decision, decision_id, digest, actor, self.approval_rules, now)
@@ -301,7 +296,7 @@ class Store:
             "policy": {"name": decision.policy.name, "version": decision.policy.version,
                        "hash": decision.policy.hash},
             "backend": decision.backend,
-            "failure": None if decision.failure is None else FAILURE_IN_LOG, "inputs_digest": inputs_digest(facts),
+            "failure": None if decision.failure is None else FAILURE_IN_LOG, "inputs_digest": entry.inputs_digest,
             "approval_digest": digest, "decision_sha256": audit.decision_digest(as_json), **requests,
         }, now=now, subject=decision.subject, hook=decision.hook, actor=actor, policy_hash=decision.policy.hash)
         return decision_id
@@ -437,8 +432,8 @@ class Store:
         raises propagates, after the rollback.
         """
         customer_id, order_id = key(customer_id), key(order_id)
-        _fits(customer_id, "customer id")
-        _fits(order_id, "order id")
+        storable(customer_id, "customer id")
+        storable(order_id, "order id")
         accounting.checked_amount(amount)
         ttl = expires_in if expires_in is not None else self.reservation_ttl
         try:
@@ -459,7 +454,7 @@ class Store:
         locks.lock(conn, credit_locks, customer_id)
         held = credit_reservations.c
         existing_row = conn.execute(select(credit_reservations).where(held.order_id == order_id)).first()
-        existing = _reservation(existing_row) if existing_row is not None else None
+        existing = reservation_from_row(existing_row) if existing_row is not None else None
         if existing is not None and existing.customer_id != customer_id:
             raise StoreError(f"order {order_id!r} holds a reservation of customer {existing.customer_id!r}, "
                              f"not {customer_id!r}")
@@ -467,16 +462,17 @@ class Store:
         # those the recorded decision was made on. An amended amount (confirmed or not) is decided again: a
         # confirmed order raised from 100 to 900,000 must not pass unchecked.
         same_amount = accounting.may_replay(existing, amount, now)
-        active = {row.order_id: _money(row.amount) for row in conn.execute(
-            select(held.order_id, held.amount)
-            .where(held.customer_id == customer_id, held.status == "reserved", held.expires_at > now,
-                   held.order_id != order_id)
-        )}
+        # The customer's other holds: the rows that may hold (status only, so the index narrows them), and the
+        # workflow says which do at ``now`` — their expiry is its call, not the WHERE clause's.
+        holding = {r.order_id: r for r in accounting.holding(
+            (reservation_from_row(row) for row in conn.execute(
+                select(credit_reservations).where(held.customer_id == customer_id,
+                                                  held.status.in_(sorted(accounting.MAY_HOLD)),
+                                                  held.order_id != order_id))), now)}
+        active = {other: r.amount for other, r in holding.items()}
         counted = _outside(lambda: accounting.counted_orders(counted_orders, sorted(active))) & active.keys()
-        if counted:
-            conn.execute(update(credit_reservations)
-                         .where(held.order_id.in_(sorted(counted)), held.status == "reserved")
-                         .values(status="confirmed", updated_at=now))
+        for counted_id in sorted(counted):  # a rejection that cancelled it meanwhile stands (write_back)
+            holds.write_back(conn, holding[counted_id], accounting.confirmed_by_erp(holding[counted_id], now))
         reserved = accounting.uncounted_total(active, counted)
         _check(cancelled)
         answer = _outside(lambda: decide(reserved))
@@ -529,7 +525,8 @@ class Store:
             query = query.where(held.customer_id == key(customer_id))
         if status is not None:
             query = query.where(held.status == status)
-        return self._read(lambda conn: [_reservation(row) for row in conn.execute(query)], "reading reservations")
+        return self._read(lambda conn: [reservation_from_row(row) for row in conn.execute(query)],
+                          "reading reservations")
 
     def reserved_amount(self, customer_id: str, *, now: datetime | None = None) -> Decimal:
         """What the customer's active reservations hold at ``now``."""
@@ -558,9 +555,13 @@ class Store:
         held = credit_reservations.c
 
         def run(conn: Connection) -> int:
-            result = conn.execute(update(credit_reservations).where(held.status == "reserved", held.expires_at <= when)
-                                  .values(status="expired", updated_at=when))
-            return int(result.rowcount)
+            # The WHERE clause only narrows the rows read (the index on status, and no need to read every hold
+            # in force); which are due is the workflow's call, and each is written only if unchanged since.
+            due = [r for r in (reservation_from_row(row) for row in conn.execute(
+                select(credit_reservations).where(held.status.in_(sorted(accounting.MAY_HOLD)),
+                                                  held.expires_at <= when)))
+                   if accounting.expires(r, when)]
+            return sum(holds.write_back(conn, r, accounting.expired(r, when)) for r in due)
 
         return self._write(run, "expiring reservations")
 
@@ -578,13 +579,12 @@ class Store:
             row = conn.execute(select(credit_reservations).where(held.order_id == order_id).with_for_update()).first()
             if row is None:  # pragma: no cover - reservations are never deleted
                 return None
-            current = _reservation(row)
+            current = reservation_from_row(row)
             # under the customer's lock: no re-check of the order can slip in between
             latest = _latest_credit_check(conn, order_id) if status == "confirmed" else None
             changed = accounting.transition(current, status, when, latest_check=latest)
             if changed is not current:
-                conn.execute(update(credit_reservations).where(held.id == current.id)
-                             .values(status=status, updated_at=when))
+                holds.write_back(conn, current, changed)  # the row is locked: it is still ``current``
             return changed
 
         return self._locking(run, f"marking the reservation of order {order_id} {status}")
@@ -651,13 +651,13 @@ class Store:
 
 
 def _latest_credit_check(conn: Connection, order_id: str) -> tuple[str, str] | None:
-    """The id and outcome of the order's latest credit check of the policy's (a fallback — salesgate could
-    not decide — is passed over, as :func:`approvals.status` passes over it), or None if it has none."""
-    row = conn.execute(select(decisions.c.id, decisions.c.outcome)
-                       .where(decisions.c.subject == order_id, decisions.c.hook == "credit_check",
-                              decisions.c.failure.is_(None))
-                       .order_by(decisions.c.decided_at.desc(), decisions.c.id.desc()).limit(1)).first()
-    return (str(row.id), str(row.outcome)) if row is not None else None
+    """The id and outcome of the order's latest credit check of the policy's, or None if it has none: the
+    workflow's call (:func:`~salesgate.workflow.reservations.latest_credit_check`) on the order's credit
+    checks, oldest first (the WHERE clause only narrows the rows read to the hook it looks at)."""
+    query = (select(decisions.c.id, decisions.c.hook, decisions.c.outcome, decisions.c.failure)
+             .where(decisions.c.subject == order_id, decisions.c.hook == "credit_check")
+             .order_by(decisions.c.decided_at, decisions.c.id))
+    return accounting.latest_credit_check(conn.execute(query))
 
 
 class StoreNotUpgraded(StoreError):
@@ -733,37 +733,9 @@ def _fits_one_statement(conn: Connection, decision: Decision, what: str) -> None
                          "max_allowed_packet on the server (docs/store.md)")
 
 
-def _fits(value: str, what: str) -> str:
-    if not value or len(value) > NAME:
-        raise StoreError(f"{what} must be 1 to {NAME} characters, got {len(value)}")
-    return value
-
-
 def _first(conn: Connection, query: Select[Any]) -> Reservation | None:
     row = conn.execute(query).first()
-    return _reservation(row) if row is not None else None
-
-
-def _money(value: Any) -> Decimal:
-    if not isinstance(value, Decimal):
-        raise StoreError(f"a reservation amount reads back as {type(value).__name__}, not an exact amount")
-    return value
-
-
-def _garbage(table: str, exc: Exception) -> StoreError:
-    return StoreError(f"{table} holds a row salesgate cannot read ({type(exc).__name__}: "
-                      f"{str(exc).splitlines()[0] if str(exc) else ''})")
-
-
-def _reservation(row: Row[Any]) -> Reservation:
-    try:
-        return Reservation(
-            id=row.id, customer_id=row.customer_id, order_id=row.order_id, amount=_money(row.amount),
-            status=row.status, outcome=Outcome(row.outcome), created_at=row.created_at, updated_at=row.updated_at,
-            expires_at=row.expires_at, policy_hash=row.policy_hash, decision_id=row.decision_id,
-        )
-    except (ValueError, TypeError, InvalidOperation) as exc:
-        raise _garbage("salesgate_credit_reservations", exc) from exc
+    return reservation_from_row(row) if row is not None else None
 
 
 def _recorded(row: Row[Any]) -> RecordedDecision:
@@ -771,6 +743,6 @@ def _recorded(row: Row[Any]) -> RecordedDecision:
         return RecordedDecision(id=row.id, decided_at=row.decided_at, inputs_digest=row.inputs_digest,
                                 decision=Decision.model_validate(row.decision))
     except (ValidationError, ValueError, TypeError) as exc:
-        raise _garbage("salesgate_decisions", exc) from exc
+        raise unreadable("salesgate_decisions", exc) from exc
 
 

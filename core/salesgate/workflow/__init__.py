@@ -2,6 +2,7 @@
 
 - :mod:`.identities`: user ids and role names as the workflow compares them; who is acting.
 - :mod:`.digests`: the digests a decision and an approval are bound to.
+- :mod:`.entries`: what a store writes of a decision (subject keyed, ids checked, digests).
 - :mod:`.approvals`: the approval ladder, four eyes, expiry and escalation, the approval status.
 - :mod:`.reservations`: credit reservation accounting and its transitions.
 

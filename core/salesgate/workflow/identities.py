@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..errors import ApprovalError
+from ..errors import ApprovalError, StoreError
 
 ID_LENGTH = 255
 """The longest id (order, customer, user, role) a store keeps: the SQL store's column width."""
@@ -111,4 +111,12 @@ def fits(value: str, what: str) -> str:
     """``value`` if it is 1 to :data:`ID_LENGTH` characters long; else :class:`ApprovalError` saying so."""
     if not value or len(value) > ID_LENGTH:
         raise ApprovalError(f"{what} must be 1 to {ID_LENGTH} characters, got {len(value or '')}")
+    return value
+
+
+def storable(value: str, what: str) -> str:
+    """``value`` (an order, customer or user id a store keys a record by) if it is 1 to :data:`ID_LENGTH`
+    characters long; else :class:`~salesgate.errors.StoreError` saying so, before anything is written."""
+    if not value or len(value) > ID_LENGTH:
+        raise StoreError(f"{what} must be 1 to {ID_LENGTH} characters, got {len(value)}")
     return value

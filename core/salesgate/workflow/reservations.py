@@ -12,18 +12,33 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from ..decisions import Decision, Outcome
 from ..errors import ReservationError
 from ..ports import CountedOrders
 from ..records import RecordedDecision, Reservation
 
+DEFAULT_TTL = timedelta(hours=24)
+"""How long a reservation holds credit unless confirmed or cancelled, when the store is not told otherwise."""
+
 STATUSES = ("reserved", "confirmed", "cancelled", "expired")
+MAY_HOLD = frozenset({"reserved"})
+"""The statuses in which a reservation may count (:meth:`~salesgate.records.Reservation.counts` decides, its
+expiry too): a store may narrow the rows it reads to these, and lets :func:`holding` make the call."""
 ALLOWED_FROM: Mapping[str, frozenset[str]] = {
     "confirmed": frozenset({"reserved", "expired"}),
     "cancelled": frozenset({"reserved", "expired", "confirmed"}),
 }
 """Which statuses a reservation may leave for ``confirmed`` and ``cancelled`` (each is also idempotent)."""
+
+
+def checked_ttl(ttl: timedelta) -> timedelta:
+    """``ttl`` if a hold may last that long (more than nothing); ``ValueError`` otherwise: a store is
+    refused when it is built, not on its first reservation."""
+    if ttl <= timedelta(0):
+        raise ValueError(f"reservation_ttl must be positive, got {ttl}")
+    return ttl
 
 
 def checked_amount(amount: Decimal) -> Decimal:
@@ -130,6 +145,7 @@ def expires(reservation: Reservation, now: datetime) -> bool:
 
 
 def expired(reservation: Reservation, now: datetime) -> Reservation:
+    """``reservation`` as a sweep at ``now`` marks it (only those :func:`expires` names)."""
     return replace(reservation, status="expired", updated_at=now)
 
 
@@ -138,16 +154,25 @@ def confirmed_by_erp(reservation: Reservation, now: datetime) -> Reservation:
     return replace(reservation, status="confirmed", updated_at=now)
 
 
+def released_by_rejection(reservation: Reservation | None) -> bool:
+    """Whether rejecting the order (on a hook that decides it) cancels ``reservation``, the order's hold:
+    a reserved one, expired by time or not; a confirmed order is the ERP's, a released one stays as it is."""
+    return reservation is not None and reservation.status == "reserved"
+
+
 def cancelled_by_rejection(reservation: Reservation, now: datetime) -> Reservation:
-    """A rejected order's hold: released."""
+    """A rejected order's hold (one :func:`released_by_rejection` names): released."""
     return replace(reservation, status="cancelled", updated_at=now)
 
 
-def latest_credit_check(decisions: Iterable[RecordedDecision]) -> tuple[str, str] | None:
+def latest_credit_check(decisions: Iterable[Any]) -> tuple[str, str] | None:
     """The id and outcome of the latest credit check of the policy's among an order's logged decisions
-    (oldest first); a fallback — salesgate could not decide — is passed over."""
+    (oldest first); a fallback — salesgate could not decide — is passed over.
+
+    Each needs ``id``, ``hook``, ``outcome`` (an :class:`Outcome` or its value) and ``failure``: a
+    :class:`~salesgate.records.RecordedDecision`, or a log row read without the decision itself."""
     found = None
     for recorded in decisions:
-        if recorded.hook == "credit_check" and recorded.decision.failure is None:
-            found = (recorded.id, recorded.outcome.value)
+        if recorded.hook == "credit_check" and recorded.failure is None:
+            found = (str(recorded.id), Outcome(recorded.outcome).value)
     return found
