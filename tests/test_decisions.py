@@ -28,7 +28,7 @@ from salesgate.decisions import (
 from salesgate.models import OrderFacts
 from salesgate.money import round_money
 from salesgate.plugins import stamp
-from salesgate.prices import changed_price, run_price_steps
+from salesgate.prices import changed_price, line_price, run_price_steps
 
 LADDER = ("sales_rep", "sales_manager", "finance", "general_manager")
 POLICY = PolicyRef(name="p", version="1", hash="0123456789abcdef")
@@ -265,6 +265,23 @@ def test_the_price_algebra_stops_changes_and_later_floors_then_applies_earlier_f
     assert changed_price(Decimal("10"), "discount", Decimal("0.25")) == Decimal("7.50")
     with pytest.raises(ValueError, match="unknown price change 'rebate'"):
         changed_price(Decimal("10"), "rebate", Decimal("1"))
+
+
+def test_a_line_price_is_never_below_zero_and_rounds_half_up_to_the_cent() -> None:
+    assert line_price(Decimal("-50")) == Decimal("0.00")
+    assert line_price(Decimal("10.005")) == Decimal("10.01")
+    assert line_price(Decimal("962.967500")) == Decimal("962.97")
+
+
+def test_order_totals_add_the_lines_rounded_amounts() -> None:
+    """Each line's amount is rounded before adding: 3 × 0.335 = 1.005 is 1.01 a line, so two lines
+    total 2.02 (what the lines show), not 2.01 (their exact 2.010 rounded)."""
+    lines = [PricedLine(line_no=n, sku="P1", qty=3, list_price=None, requested_unit_price=Decimal("0.335"),
+                        policy_price=Decimal("0.335")) for n in (1, 2)]
+    result = PricingResult.from_lines(lines)
+    assert (result.policy_total, result.requested_total) == (Decimal("2.02"), Decimal("2.02"))
+    assert result.lines == lines
+    assert result.policy_total == sum((line.policy_amount for line in lines), Decimal(0))
 
 
 def test_stopped_by_stays_out_of_the_decisions_json() -> None:

@@ -23,11 +23,12 @@ from .engine.python import PythonBackend
 from .errors import PolicyError
 from .facts import FactSet, order_factset, return_factset, with_policy_prices
 from .models import OrderFacts, ReturnFacts
-from .money import ZERO, round_money
+from .money import ZERO
 from .points import DecisionPoint
 from .policy.compiler import CompiledRule, Policy
 from .policy.stages import Match, Stage
 from .policy.verdict import fired_in_order, price_line, price_steps_by_line, refund_rates, refund_terms
+from .prices import line_amount, line_price
 
 ORDER_POINTS: tuple[DecisionPoint, ...] = ("order_approval", "credit_check", "pricing")
 
@@ -193,10 +194,10 @@ class Replayer:
         for index, line in enumerate(facts.order.lines):
             product = products.get(line.sku)
             base = product.list_price if product is not None else line.unit_price
-            price = round_money(max(price_line(base, index, factset.items[index], steps[index], None), ZERO))
+            price = line_price(price_line(base, index, factset.items[index], steps[index], None))
             prices.append(price)
             by_line[line.line_no] = price
-            revenue += round_money(price * line.qty)
+            revenue += line_amount(price, line.qty)
         return tuple(prices), by_line, revenue
 
     def _verdict(self, fired: Sequence[CompiledRule]) -> Verdict:

@@ -29,9 +29,9 @@ from typing import Any, ClassVar, Literal, Self, overload
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, computed_field, model_validator
 from pydantic_core import core_schema
 
-from .money import ZERO, round_money
+from .money import ZERO
 from .points import DecisionPoint
-from .prices import PriceStep, run_price_steps
+from .prices import PriceStep, line_amount, line_price, run_price_steps
 
 __all__ = [
     "Approval",
@@ -319,13 +319,32 @@ class PricedLine(_Value):
 
     @property
     def policy_amount(self) -> Decimal:
-        return round_money(self.policy_price * self.qty)
+        """The line at its policy price (:func:`~salesgate.prices.line_amount`)."""
+        return line_amount(self.policy_price, self.qty)
+
+    @property
+    def requested_amount(self) -> Decimal:
+        """The line at its requested unit price (:func:`~salesgate.prices.line_amount`)."""
+        return line_amount(self.requested_unit_price, self.qty)
 
 
 class PricingResult(_Value):
+    """An order's priced lines and their totals."""
+
     lines: list[PricedLine]
-    policy_total: Decimal
-    requested_total: Decimal
+    policy_total: Decimal = Field(description="The lines' policy amounts added up, each rounded to the cent.")
+    requested_total: Decimal = Field(description="The lines' requested amounts added up, each rounded to the cent.")
+
+    @classmethod
+    def from_lines(cls, lines: list[PricedLine]) -> PricingResult:
+        """The result for ``lines`` with their totals: the one way salesgate totals priced lines
+        (the rules plugin's pricing and :func:`combine`), so the totals always equal the amounts
+        the lines show, added in line order."""
+        policy_total = requested_total = ZERO
+        for line in lines:  # line_amount rather than the properties: this runs for every priced order
+            policy_total += line_amount(line.policy_price, line.qty)
+            requested_total += line_amount(line.requested_unit_price, line.qty)
+        return cls.assemble({"lines": lines, "policy_total": policy_total, "requested_total": requested_total})
 
 
 class CreditResult(_Value):
@@ -525,15 +544,9 @@ def _combine_pricing(results: Sequence[PricingResult]) -> PricingResult:
         stop = _first_stop(versions)
         adjustments = apply_adjustments(base, [adj for v in versions for adj in v.adjustments], stop)
         price = adjustments[-1].price_after if adjustments else base
-        # As the rules plugin prices a line: never below zero, whatever the adjustments add up to.
         lines.append(first.model_copy(update={"list_price": list_price, "adjustments": adjustments,
-                                              "policy_price": round_money(max(price, ZERO)),
-                                              "stopped_by": stop}))
-    return PricingResult(
-        lines=lines,
-        policy_total=sum((round_money(line.policy_price * line.qty) for line in lines), ZERO),
-        requested_total=sum((round_money(line.requested_unit_price * line.qty) for line in lines), ZERO),
-    )
+                                              "policy_price": line_price(price), "stopped_by": stop}))
+    return PricingResult.from_lines(lines)
 
 
 def combine(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision:

@@ -9,8 +9,10 @@ Two places price a line: the rules plugin's evaluation of a policy (and bulk rep
 2. a step that stops ends the changes: no later step changes the price or adds a floor;
 3. then the floors of the steps that ran apply, in step order (a floor only raises a price).
 
-Rounding to the cent and "never below zero" belong to whoever makes the policy price of the line
-(:class:`~salesgate.decisions.PricedLine`), not to the algebra: arithmetic here is exact.
+Arithmetic in the algebra is exact. What a line shows is written here once too, for everyone that
+prices a line (the policy's pricing, bulk replays, ``combine``): :func:`line_price` makes the
+algebra's result a policy price (never below zero, rounded to the cent), and :func:`line_amount`
+is a line's amount (unit price × quantity, rounded to the cent), which order totals add up.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Literal, TypeAlias, TypeVar
 
-from .money import ONE
+from .money import ONE, ZERO, round_money
 
-__all__ = ["PriceChange", "PriceKind", "PriceStep", "changed_price", "run_price_steps"]
+__all__ = ["PriceChange", "PriceKind", "PriceStep", "changed_price", "line_amount", "line_price", "run_price_steps"]
 
 PriceKind: TypeAlias = Literal["markup", "discount", "add", "set", "floor"]
 """What a change does: ``markup``/``discount`` multiply by (1 ± rate), ``add`` adds an amount,
@@ -78,3 +80,16 @@ def run_price_steps(base: Decimal, steps: Iterable[PriceStep[Tag]],
         if observe is not None:
             observe(tag, "floor", value, before, price)
     return price
+
+
+def line_price(price: Decimal) -> Decimal:
+    """The policy price of a line whose steps came to ``price``: never below zero, whatever the
+    changes add up to (a discount of more than 100%, a negative ``add``), and rounded to the cent,
+    because this is the price the order shows and is checked against."""
+    return round_money(price if price >= ZERO else ZERO)  # max(price, ZERO) without the builtin's call
+
+
+def line_amount(unit_price: Decimal, qty: int) -> Decimal:
+    """What a line comes to: ``unit_price`` × ``qty`` rounded to the cent. An order's totals add
+    these rounded amounts, so a total is the sum of the amounts its lines show."""
+    return round_money(unit_price * qty)

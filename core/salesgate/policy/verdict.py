@@ -35,7 +35,7 @@ from ..facts import FactSet, FactValues, order_factset, return_factset, with_pol
 from ..models import OrderFacts, ReturnFacts
 from ..money import ONE, ZERO, round_money
 from ..points import DecisionPoint
-from ..prices import PriceChange, PriceStep, run_price_steps
+from ..prices import PriceChange, PriceStep, line_price, run_price_steps
 from .compiler import CompiledRule, Policy
 from .effects import LineChanges, RuleEffect
 from .evaluator import explain
@@ -368,7 +368,6 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
     steps = price_steps_by_line(fired, len(facts.order.lines))
-    policy_total = requested_total = ZERO
     stops = False  # whether a fired rule stops: else no line asks stopped_by (the usual case)
     for rule, _ in fired:
         if rule.line_changes[2]:
@@ -381,16 +380,12 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
         line_steps = steps[index]
         price = price_line(list_price if list_price is not None else line.unit_price, index,
                            factset.items[index], line_steps, adjustments, line.line_no)
-        policy_price = round_money(max(price, ZERO))
+        policy_price = line_price(price)
         policy_prices[line.line_no] = policy_price
         stop = stopped_by(index, line_steps) if stops and line_steps else None
         requested = round_money(line.unit_price * (ONE - line.discount))
-        qty = line.qty
-        # The totals add the lines' rounded amounts in line order, as sum(..., ZERO) over the lines would.
-        policy_total = policy_total + round_money(policy_price * qty)
-        requested_total = requested_total + round_money(requested * qty)
         priced.append(PricedLine.assemble({
-            "line_no": line.line_no, "sku": line.sku, "qty": qty, "list_price": list_price,
+            "line_no": line.line_no, "sku": line.sku, "qty": line.qty, "list_price": list_price,
             "requested_unit_price": requested, "policy_price": policy_price, "adjustments": adjustments,
             "stopped_by": None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
         }))
@@ -398,7 +393,7 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     if check_rules:
         checked = with_policy_prices(factset, policy_prices)
         _run_stage(policy, "pricing.check", backend.match("pricing.check", checked), checked, collector)
-    pricing = PricingResult.trusted(lines=priced, policy_total=policy_total, requested_total=requested_total)
+    pricing = PricingResult.from_lines(priced)
     return _verdict(policy.roles, collector, pricing=pricing)
 
 
