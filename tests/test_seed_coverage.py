@@ -11,7 +11,6 @@ to fail.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -143,22 +142,6 @@ def coverage_problems(text: str, policy: Policy, fired: frozenset[str],
     return problems
 
 
-def seed_rules_file() -> Path | None:
-    """``shared/seed-rules.md`` beside the checkout or one of its parents (it lives with the handbooks,
-    outside the repository), or where ``SALESGATE_SEED_RULES`` says."""
-    if named := os.environ.get("SALESGATE_SEED_RULES"):
-        return Path(named)
-    for parent in ROOT.parents:
-        if (candidate := parent / "shared" / "seed-rules.md").is_file():
-            return candidate
-    return None
-
-
-def statement_ids(path: Path) -> list[str]:
-    """The ids of the statements listed in ``seed-rules.md``: the first cell of each table row."""
-    return re.findall(r"^\| (R\d+) \|", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
-
-
 # -- fixtures -------------------------------------------------------------------------------------------
 
 
@@ -194,16 +177,6 @@ def text() -> str:
 def test_the_seed_coverage_page_is_true_to_the_shipped_policy(text: str, policy: Policy,
                                                               fired: frozenset[str]) -> None:
     assert coverage_problems(text, policy, fired) == []
-
-
-def test_the_page_lists_the_statements_of_seed_rules_md() -> None:
-    found = seed_rules_file()
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("seed-rules.md not found beside the checkout: set SALESGATE_SEED_RULES to its path")
-        pytest.skip("seed-rules.md (kept with the handbooks, outside the repository) is not beside this checkout")
-    assert statement_ids(found) == STATEMENT_IDS
-    assert [row.statement for row in parse_rows(DOC.read_text(encoding="utf-8"))] == statement_ids(found)
 
 
 def test_the_page_is_linked_from_the_readme() -> None:
