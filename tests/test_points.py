@@ -174,7 +174,8 @@ def test_points_with_a_missing_policy_directory_is_one_error_line(tmp_path: Path
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith("error: no such policy directory or file:")
+    assert result.stderr.startswith("error: --rules ")
+    assert result.stderr.rstrip().endswith(": no such policy directory or file")
 
 
 def test_points_unknown_point_is_a_clean_error() -> None:

@@ -466,7 +466,7 @@ def _decide_input(source: str, point: DecisionPoint,
 
     A file, ``-`` or inline JSON is the document; anything else is an order id when an ERP is given
     (a file of that name wins), else a file that cannot be read."""
-    is_file = _is_file(source)
+    is_file = _exists(source)
     if erp is None and source != "-" and not source.lstrip().startswith("{") and not is_file:
         raise UsageProblem(f"cannot read {source}: no such file (to decide an order by id, read it from the ERP: "
                            "--mapping NAME --url URL)")
@@ -483,10 +483,11 @@ def _decide_input(source: str, point: DecisionPoint,
     return {"order": order_id}, order_id
 
 
-def _is_file(source: str) -> bool:
-    """Whether INPUT names an existing file; text no file system takes as a name (too long, a NUL) does not."""
+def _exists(path: str) -> bool:
+    """Whether ``path`` names something that exists (``decide``'s INPUT file, the ``--rules`` policy of
+    ``points``); text no file system takes as a name (too long, a NUL) does not."""
     try:
-        return Path(source).exists()
+        return Path(path).exists()
     except (OSError, ValueError):
         return False
 
@@ -570,8 +571,8 @@ def points_command(point: str | None, rules: str | None, as_json: bool) -> None:
     credit, returns).
     """
     chosen = [_point(point)] if point else list(DECISION_POINTS)
-    if rules is not None and not _is_file(rules):
-        raise UsageProblem(f"no such policy directory or file: {rules} (--rules PATH: a policy directory)")
+    if rules is not None and not _exists(rules):
+        raise UsageProblem(f"--rules {rules}: no such policy directory or file")
     policy = policy_or_seed(rules)
     specs = [POINT_SPECS[name] for name in chosen]
     if as_json:
