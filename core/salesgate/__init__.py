@@ -52,7 +52,8 @@ from .models import (
     ReturnRequest,
 )
 from .plugins import Hooks
-from .points import DECISION_POINTS, DecisionPoint
+from .points import DecisionPoint
+from .pointspecs import DECISION_POINTS
 from .policy.compiler import Policy, load_policy
 from .ports import ApprovalRequests, CountedOrders, CreditReservations, Decide, DecisionLog, Store
 from .records import (

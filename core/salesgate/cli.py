@@ -60,8 +60,9 @@ from .plugins import (
     load_entry_point,
     plugin_name,
 )
-from .points import DECISION_POINTS, DecisionPoint
-from .policy.compiler import load_policy
+from .points import DecisionPoint
+from .pointspecs import DECISION_POINTS, POINT_SPECS, PointSpec
+from .policy.compiler import Policy, load_policy
 from .policy.schema import PolicyFile, RuleSetFile
 from .vocabulary import VOCABULARY, FactInfo
 
@@ -465,7 +466,7 @@ def _decide_input(source: str, point: DecisionPoint,
 
     A file, ``-`` or inline JSON is the document; anything else is an order id when an ERP is given
     (a file of that name wins), else a file that cannot be read."""
-    is_file = _is_file(source)
+    is_file = _exists(source)
     if erp is None and source != "-" and not source.lstrip().startswith("{") and not is_file:
         raise UsageProblem(f"cannot read {source}: no such file (to decide an order by id, read it from the ERP: "
                            "--mapping NAME --url URL)")
@@ -482,10 +483,11 @@ def _decide_input(source: str, point: DecisionPoint,
     return {"order": order_id}, order_id
 
 
-def _is_file(source: str) -> bool:
-    """Whether INPUT names an existing file; text no file system takes as a name (too long, a NUL) does not."""
+def _exists(path: str) -> bool:
+    """Whether ``path`` names something that exists (``decide``'s INPUT file, the ``--rules`` policy of
+    ``points``); text no file system takes as a name (too long, a NUL) does not."""
     try:
-        return Path(source).exists()
+        return Path(path).exists()
     except (OSError, ValueError):
         return False
 
@@ -501,31 +503,34 @@ def vocab(hook: str | None, as_json: bool) -> None:
         for path, info in VOCABULARY[name].items():
             facts.setdefault(path, (info, []))[1].append(name)
     if as_json:
-        click.echo(dumps([
-            {"path": info.path, "kind": info.kind.value, "unit": info.unit or None, "choices": list(info.choices),
-             "optional": info.optional, "description": info.description, "hooks": used}
-            for info, used in facts.values()
-        ]))
+        click.echo(dumps([{**_fact_json(info), "hooks": used} for info, used in facts.values()]))
         return
     title = (f"Facts for {_point(hook)}" if hook else
              "Facts rules may read (order hooks: order_approval, credit_check, pricing; returns: return_handling)")
+    show(_facts_table(title, [(info, None if hook else used) for info, used in facts.values()]))
+
+
+def _facts_table(title: str, facts: Sequence[tuple[FactInfo, Sequence[DecisionPoint] | None]]) -> Table:
+    """Facts as ``vocab`` and ``points`` print them, a section per document part (customer, order…);
+    with a Hooks column when the facts come with the decision points that read them."""
+    hooks = any(used is not None for _, used in facts)
     table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False)
     table.add_column("Fact", no_wrap=True, style="bold")
     table.add_column("Type", max_width=24)
-    if not hook:
+    if hooks:
         table.add_column("Hooks", no_wrap=True)
     table.add_column("Description", overflow="fold")
     group = ""
-    for info, used in facts.values():
+    for info, used in facts:
         if group and info.path.split(".")[0] != group:
             table.add_section()
         group = info.path.split(".")[0]
         row = [Text(info.path), Text(_fact_type(info))]
-        if not hook:
-            row.append(Text(_points_label(used)))
+        if hooks:
+            row.append(Text(_points_label(used or ())))
         row.append(Text(info.description))
         table.add_row(*row)
-    show(table)
+    return table
 
 
 def _points_label(points: Sequence[DecisionPoint]) -> str:
@@ -546,6 +551,82 @@ def _fact_type(info: FactInfo) -> str:
     else:
         text = info.kind.value
     return text + (", optional" if info.optional else "")
+
+
+def _fact_json(info: FactInfo) -> dict[str, Any]:
+    """One fact as ``vocab --json`` and ``points --json`` write it."""
+    return {"path": info.path, "kind": info.kind.value, "unit": info.unit or None, "choices": list(info.choices),
+            "optional": info.optional, "description": info.description}
+
+
+@cli.command("points")
+@click.argument("point", metavar="[POINT]", required=False)
+@click.option("--rules", "rules", type=click.Path(path_type=str), metavar="PATH",
+              help="Policy directory whose rule sets to show (default: the seed policy shipped with salesgate).")
+@click.option("--json", "as_json", is_flag=True, help="Print the decision points as JSON (see docs/cli.md).")
+def points_command(point: str | None, rules: str | None, as_json: bool) -> None:
+    """The decision points: where each comes from, the document it decides, and the policy's rule sets there.
+
+    POINT shows one of them (order_approval, credit_check, pricing, return_handling, or approval,
+    credit, returns).
+    """
+    chosen = [_point(point)] if point else list(DECISION_POINTS)
+    if rules is not None and not _exists(rules):
+        raise UsageProblem(f"--rules {rules}: no such policy directory or file")
+    policy = policy_or_seed(rules)
+    specs = [POINT_SPECS[name] for name in chosen]
+    if as_json:
+        click.echo(dumps({
+            "policy": {"name": policy.name, "version": policy.version, "hash": policy.hash},
+            "points": [_point_json(spec, policy) for spec in specs],
+        }))
+        return
+    view: list[RenderableType] = [
+        Text(f"policy {policy.name} {policy.version} ({policy.hash})", style="dim")]
+    for spec in specs:
+        view.extend(_point_view(spec, policy))
+    show(*view)
+
+
+def _rulesets_json(spec: PointSpec, policy: Policy) -> list[dict[str, Any]]:
+    return [{"name": name, "version": policy.rulesets[name], "rules": count}
+            for name, count in policy.rulesets_for(spec.name).items()]
+
+
+def _point_json(spec: PointSpec, policy: Policy) -> dict[str, Any]:
+    """One decision point as ``points --json`` writes it."""
+    return {
+        "name": spec.name, "origin": spec.origin.value, "hook": spec.hook, "document": spec.document.__name__,
+        "subject": spec.subject, "description": spec.description.as_dict(),
+        "outputs": [{"field": output.field, "type": output.model.__name__, "description": output.description.as_dict()}
+                    for output in spec.outputs],
+        "fields": [_fact_json(info) for info in VOCABULARY[spec.name].values()],
+        "rulesets": _rulesets_json(spec, policy),
+    }
+
+
+def _point_view(spec: PointSpec, policy: Policy) -> list[RenderableType]:
+    """One decision point as ``points`` prints it: what it is, its outputs and rule sets, then its document's fields."""
+    view: list[RenderableType] = [
+        Text(""),
+        Text.assemble((spec.name, "bold"), f" ({spec.origin.value})"),
+        Text(f"  {spec.description.zh}"),
+        Text(f"  {spec.description.en}"),
+        Text(f"  hook {spec.hook}; document {spec.document.__name__}, one per {spec.subject}"),
+    ]
+    if spec.outputs:
+        for output in spec.outputs:
+            view.append(Text(f"  output {output.field} ({output.model.__name__}): {output.description.zh}"))
+            view.append(Text(f"    {output.description.en}"))
+    else:
+        view.append(Text("  outputs: none besides the outcome, reasons and approvals"))
+    rulesets = _rulesets_json(spec, policy)
+    view.append(Text("  rule sets: " + (", ".join(
+        f"{r['name']} {r['version']} ({r['rules']} rule{'s' if r['rules'] != 1 else ''})" for r in rulesets)
+        or "none in this policy (no rule decides here)")))
+    view.append(_facts_table(f"  document fields ({spec.document.__name__})",
+                             [(info, None) for info in VOCABULARY[spec.name].values()]))
+    return view
 
 
 @cli.command()

@@ -20,7 +20,8 @@ from .errors import AdapterError, FactsError, PluginError, SalesgateError, Store
 from .logs import get_logger
 from .models import OrderFacts, ReturnFacts
 from .plugins import Hooks, build_plugin_manager
-from .points import DECISION_POINTS, DecisionPoint
+from .points import DecisionPoint
+from .pointspecs import DECISION_POINTS
 from .policy.compiler import Policy, load_policy
 from .policy.stages import Backend
 from .policy.verdict import decision_context

@@ -24,11 +24,13 @@ plugin's commands are left out). The data hooks (``salesgate_load_*``) and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import pluggy
 
 from .points import DecisionPoint
+from .pointspecs import BUILT_IN_POINTS
 
 if TYPE_CHECKING:
     import click
@@ -301,13 +303,11 @@ def salesgate_register_commands(cli: click.Group) -> None:
 
 # -- derived once, read by the facade and the adapter contract ----------------------------------
 
-DECISION_HOOKS: Mapping[DecisionPoint, str] = {
-    "order_approval": "salesgate_order_approval",
-    "credit_check": "salesgate_credit_check",
-    "pricing": "salesgate_pricing",
-    "return_handling": "salesgate_return_handling",
-}
-"""The hook each decision point calls."""
+DECISION_HOOKS: Mapping[DecisionPoint, str] = MappingProxyType({spec.name: spec.hook for spec in BUILT_IN_POINTS})
+"""The hook each decision point calls, as its declaration (:mod:`salesgate.pointspecs`) names it."""
+
+if any(not callable(globals().get(hook)) for hook in DECISION_HOOKS.values()):  # pragma: no cover
+    raise RuntimeError("a decision point names a hook salesgate.hookspecs does not specify")
 
 DATA_HOOKS: tuple[str, ...] = tuple(name for name in tuple(globals()) if name.startswith("salesgate_load_"))
 """Every hook an adapter may implement to load facts from an ERP."""

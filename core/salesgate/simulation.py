@@ -34,7 +34,8 @@ from .decisions import Outcome
 from .errors import SalesgateError
 from .models import OrderFacts, ReturnFacts
 from .money import ZERO, round_money
-from .points import DECISION_POINTS, DecisionPoint
+from .points import DecisionPoint
+from .pointspecs import DECISION_POINTS
 from .policy.compiler import Policy, load_policy
 
 EXAMPLES = 20

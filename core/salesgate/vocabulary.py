@@ -17,7 +17,8 @@ from enum import Enum
 from pydantic import BaseModel
 
 from .models import CreditExposure, Customer, Order, OrderLine, Product, ReturnRequest
-from .points import DECISION_POINTS, DecisionPoint
+from .points import DecisionPoint
+from .pointspecs import DECISION_POINTS
 from .policy.ir import Kind
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from salesgate import Decision, Gate
 from salesgate.models import CreditExposure, Customer, Order, Product, ReturnRequest
-from salesgate.points import DECISION_POINTS, DecisionPoint
+from salesgate.points import DecisionPoint
+from salesgate.pointspecs import DECISION_POINTS
 
 from ..memory import MemoryAdapter
 

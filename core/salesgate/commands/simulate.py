@@ -17,7 +17,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..points import DECISION_POINTS, DecisionPoint
+from ..points import DecisionPoint
+from ..pointspecs import DECISION_POINTS
 from ..policy.compiler import load_policy
 from ..seed import seed_policy_path
 from ..simulation import simulate

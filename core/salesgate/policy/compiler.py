@@ -19,7 +19,8 @@ from pydantic import ValidationError
 
 from ..decisions import Outcome, PolicyRef
 from ..errors import PolicyError, PolicyProblem, did_you_mean
-from ..points import DECISION_POINTS, DecisionPoint
+from ..points import DecisionPoint
+from ..pointspecs import DECISION_POINTS
 from ..prices import PriceStep
 from ..vocabulary import VOCABULARY
 from . import expressions
@@ -88,6 +89,15 @@ class Policy:
 
     def rules_for(self, point: DecisionPoint) -> tuple[CompiledRule, ...]:
         return tuple(r for r in self.rules if r.hook == point)
+
+    def rulesets_for(self, point: DecisionPoint) -> dict[str, int]:
+        """The rule sets that decide at ``point``, in the order they were loaded, each with its number
+        of rules (a rule set holds at least one, so every rule set appears at its point)."""
+        counts: dict[str, int] = {}
+        for rule in self.rules:
+            if rule.hook == point:
+                counts[rule.ruleset] = counts.get(rule.ruleset, 0) + 1
+        return {name: counts[name] for name in self.rulesets if name in counts}
 
     @cached_property
     def rules_by_stage(self) -> Mapping[str, tuple[CompiledRule, ...]]:

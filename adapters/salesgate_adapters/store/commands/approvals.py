@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from salesgate.commands import CommandInputError, schema_option, show, url_option, when
-from salesgate.points import DECISION_POINTS
+from salesgate.pointspecs import DECISION_POINTS
 
 from .. import ApprovalRequest
 from ..approvals import stored_id, user_id

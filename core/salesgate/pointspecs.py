@@ -1,0 +1,134 @@
+"""The decision points, described as data: what each one decides, on which document, through which
+hook, and what it answers besides an outcome. Each point is declared here once, and the names the
+rest of salesgate goes by (:data:`DECISION_POINTS`, ``hookspecs.DECISION_HOOKS``) are read from
+these declarations.
+
+Why data rather than code spread over modules: a company's sales policy governs more documents
+than the four salesgate ships (shipping notices, contracts, complaints…), and ``salesgate points``,
+the vocabulary and, later, points declared by a plugin or in a policy directory all need the same
+description of a point. Today every point is built in; :class:`Origin` already says where a point
+comes from so that a listing can tell them apart when others are added.
+
+``DecisionPoint`` (:mod:`salesgate.points`) stays the static type of a point's name, for the type
+checker; this module refuses to load if the two ever disagree.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+from pydantic import BaseModel
+
+from .decisions import CreditResult, PricingResult, ReturnResult
+from .models import OrderFacts, ReturnFacts
+from .points import DecisionPoint
+
+
+class Origin(StrEnum):
+    """Where a decision point comes from, as ``salesgate points`` shows it."""
+
+    built_in = "built-in"
+    """Shipped with salesgate."""
+    plugin = "plugin"
+    """Declared by an installed plugin (not yet possible: issue 12)."""
+    policy = "policy"
+    """Declared in a policy directory (not yet possible: issue 12)."""
+
+
+@dataclass(frozen=True)
+class Bilingual:
+    """A text for people, in Chinese and in English: the two languages salesgate's policies are written in."""
+
+    zh: str
+    en: str
+
+    def as_dict(self) -> dict[str, str]:
+        """``{"zh": ..., "en": ...}``, as JSON output writes it."""
+        return {"zh": self.zh, "en": self.en}
+
+
+@dataclass(frozen=True)
+class PointOutput:
+    """What a decision at a point carries besides its outcome, reasons and approvals (its payload)."""
+
+    field: str
+    """The field of :class:`~salesgate.decisions.Decision` (and of a ``Contribution``) that carries it."""
+    model: type[BaseModel]
+    """Its type, e.g. :class:`~salesgate.decisions.PricingResult`."""
+    description: Bilingual
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    """One decision point: the place in the sales cycle where the ERP asks salesgate for a decision."""
+
+    name: DecisionPoint
+    """The name rule files (``hook:``), ``Gate.decide`` and ``salesgate decide`` use."""
+    hook: str
+    """The pluggy hook a decision here calls (:mod:`salesgate.hookspecs`)."""
+    document: type[OrderFacts] | type[ReturnFacts]
+    """The fact model of the document decided: what a caller passes and rules read."""
+    subject: str
+    """The fact path that identifies one document: a decision's ``subject`` is its value."""
+    description: Bilingual
+    outputs: tuple[PointOutput, ...] = ()
+    origin: Origin = Origin.built_in
+
+
+_CREDIT_FIGURES = PointOutput(
+    "credit", CreditResult,
+    Bilingual(zh="信用占用：含本单的占用、信誉额、可用额度、逾期金额和最长逾期天数。",
+              en="The credit figures: exposure with this order, the credit limit, what is available, the overdue "
+                 "amount and the longest overdue days."))
+_PRICED_LINES = PointOutput(
+    "pricing", PricingResult,
+    Bilingual(zh="定价结果：每一行的政策价格及形成它的各项调整（规则），以及报价与政策价格的合计。",
+              en="The priced lines: each line's policy price with every adjustment that made it (and its rule), "
+                 "and the requested and policy totals."))
+_REFUND = PointOutput(
+    "returns", ReturnResult,
+    Bilingual(zh="退款：申请金额、退款比例、重新入库费和退款金额。",
+              en="The refund: what the request is worth, the refund rate, the restocking fee and the refund "
+                 "amount."))
+
+BUILT_IN_POINTS: Final[tuple[PointSpec, ...]] = (
+    PointSpec(
+        "order_approval", "salesgate_order_approval", OrderFacts, "order.id",
+        Bilingual(zh="订单审批：销售订单录入或确认之前，能否接单，须由谁先审批。",
+                  en="Order approval: whether a sales order may be entered or confirmed, and who must approve it "
+                     "first.")),
+    PointSpec(
+        "credit_check", "salesgate_credit_check", OrderFacts, "order.id",
+        Bilingual(zh="信用检查：客户的信誉额是否允许这张订单。",
+                  en="Credit check: whether the customer's credit allows this order."),
+        (_CREDIT_FIGURES,)),
+    PointSpec(
+        "pricing", "salesgate_pricing", OrderFacts, "order.id",
+        Bilingual(zh="定价：按政策为订单各行定价，并核对报价是否低于政策价格。",
+                  en="Pricing: the order's lines priced by the policy, and the requested prices checked against "
+                     "the policy price."),
+        (_PRICED_LINES,)),
+    PointSpec(
+        "return_handling", "salesgate_return_handling", ReturnFacts, "return.id",
+        Bilingual(zh="退货与赔款：接受、上报或拒绝退货或赔款申请，以及退款多少。",
+                  en="Returns and compensation: accept, escalate or refuse a return or compensation claim, and how "
+                     "much to refund."),
+        (_REFUND,)),
+)
+"""The four points salesgate ships, in the order the sales cycle meets them (and listings show them)."""
+
+POINT_SPECS: Final[Mapping[DecisionPoint, PointSpec]] = MappingProxyType({spec.name: spec for spec in BUILT_IN_POINTS})
+"""Read-only: every decision point's declaration, by name."""
+
+DECISION_POINTS: Final[tuple[DecisionPoint, ...]] = tuple(POINT_SPECS)
+"""The decision points' names, in the order of :data:`BUILT_IN_POINTS`."""
+
+_TYPED = set(typing.get_args(DecisionPoint))
+if set(DECISION_POINTS) != _TYPED or len(POINT_SPECS) != len(BUILT_IN_POINTS):  # pragma: no cover
+    raise RuntimeError("salesgate.points.DecisionPoint and the declared decision points disagree, or a point is "
+                       "declared twice: declare each point once in BUILT_IN_POINTS and name it in DecisionPoint")

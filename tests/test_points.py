@@ -1,0 +1,197 @@
+"""Decision points described as data (``salesgate.pointspecs``) and ``salesgate points``.
+
+The declarations are the one place a point is described: these tests hold them to what the code
+does with a point (its hook's signature, the decision's subject, the payload a plugin may
+contribute) and the command to what a policy owner reads (every point, its fields, its rule sets).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from fixtures.mini_policy import write_mini_policy
+from salesgate import DECISION_POINTS, OrderFacts, ReturnFacts, load_policy, seed_policy_path
+from salesgate import hookspecs as hookspecs_module
+from salesgate.cli import cli
+from salesgate.completion import subject_of
+from salesgate.decisions import Contribution, Decision
+from salesgate.hookspecs import DECISION_HOOKS
+from salesgate.plugins import _PAYLOAD_POINTS
+from salesgate.points import DecisionPoint
+from salesgate.pointspecs import BUILT_IN_POINTS, POINT_SPECS, Origin, PointSpec
+from salesgate.vocabulary import VOCABULARY
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_RULESETS = {"order_approval": "order-approval", "credit_check": "credit", "pricing": "pricing",
+                 "return_handling": "returns"}
+"""The seed policy's rule set at each point (rules/*.yaml)."""
+ORDER = OrderFacts.model_validate({
+    "order": {"id": "SO-7", "customer_id": "C1", "order_date": "2026-11-02",
+              "lines": [{"line_no": 1, "sku": "P1", "qty": 1, "unit_price": "100"}]},
+    "customer": {"id": "C1", "name": "华东机电有限公司", "credit_limit": "1000"},
+})
+RETURN = ReturnFacts.model_validate({
+    "return": {"id": "RT-7", "customer_id": "C1", "type": "return", "reason": "defect", "original_order_id": "SO-7",
+               "sku": "P1", "qty": 1, "unit_price": "100", "delivered_qty": 1, "days_since_delivery": 3},
+    "customer": {"id": "C1", "name": "华东机电有限公司", "credit_limit": "1000"},
+})
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+# -- the declarations -------------------------------------------------------------------------------
+
+
+def test_decision_points_and_their_hooks_are_read_from_the_declarations() -> None:
+    assert DECISION_POINTS == ("order_approval", "credit_check", "pricing", "return_handling")
+    assert tuple(spec.name for spec in BUILT_IN_POINTS) == DECISION_POINTS
+    assert dict(DECISION_HOOKS) == {spec.name: spec.hook for spec in BUILT_IN_POINTS}
+    assert set(typing.get_args(DecisionPoint)) == set(DECISION_POINTS)
+    assert all(spec.origin is Origin.built_in for spec in BUILT_IN_POINTS)
+
+
+@pytest.mark.parametrize("spec", BUILT_IN_POINTS, ids=lambda spec: spec.name)
+def test_a_points_hook_is_specified_and_takes_the_points_document(spec: PointSpec) -> None:
+    hook = getattr(hookspecs_module, spec.hook)
+    assert getattr(hook, "salesgate_spec", None) is not None  # marked @hookspec, not merely a function
+    assert hook.__annotations__["facts"] == spec.document.__name__  # hookspecs annotates as text (TYPE_CHECKING)
+
+
+@pytest.mark.parametrize("spec", BUILT_IN_POINTS, ids=lambda spec: spec.name)
+def test_a_points_subject_is_the_id_a_decision_is_about(spec: PointSpec) -> None:
+    document: OrderFacts | ReturnFacts = ORDER if spec.document is OrderFacts else RETURN
+    value: Any = document.model_dump(by_alias=True)
+    for part in spec.subject.split("."):
+        value = value[part]
+    assert value == subject_of(document)
+    assert spec.subject in VOCABULARY[spec.name]
+
+
+def test_each_output_is_the_decision_field_only_its_point_may_carry() -> None:
+    outputs = {(output.field, spec.name) for spec in BUILT_IN_POINTS for output in spec.outputs}
+    assert outputs == set(_PAYLOAD_POINTS)  # what the facade refuses elsewhere
+    for spec in BUILT_IN_POINTS:
+        for output in spec.outputs:
+            for model in (Decision, Contribution):
+                assert output.model in typing.get_args(model.model_fields[output.field].annotation)
+
+
+@pytest.mark.parametrize("spec", BUILT_IN_POINTS, ids=lambda spec: spec.name)
+def test_every_point_and_output_is_described_in_chinese_and_english(spec: PointSpec) -> None:
+    for text in (spec.description, *(output.description for output in spec.outputs)):
+        assert any("\u4e00" <= char <= "\u9fff" for char in text.zh), text.zh
+        assert text.en.isascii(), text.en
+        assert text.en[0].isupper(), text.en
+
+
+def test_a_policys_rule_sets_are_found_at_their_points(tmp_path: Path) -> None:
+    seed = load_policy(seed_policy_path())
+    assert {point: list(seed.rulesets_for(point)) for point in DECISION_POINTS} == {
+        point: [name] for point, name in SEED_RULESETS.items()}
+    assert seed.rulesets_for("pricing")["pricing"] == len(seed.rules_for("pricing"))
+    mini = load_policy(write_mini_policy(tmp_path / "mini"))
+    assert mini.rulesets_for("order_approval") == {"approval": 2}
+    assert mini.rulesets_for("pricing") == {}
+
+
+# -- salesgate points -------------------------------------------------------------------------------
+
+
+def test_points_lists_every_point_with_its_origin_fields_and_the_seeds_rule_sets() -> None:
+    result = run("points")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    parts = re.split(r"^(\w+) \(built-in\)$", out, flags=re.M)  # each point's name line, then its block
+    blocks = dict(zip(parts[1::2], parts[2::2], strict=True))
+    assert list(blocks) == list(DECISION_POINTS)
+    for point, block in blocks.items():
+        assert f"rule sets: {SEED_RULESETS[point]} 2026.11 (" in block
+        assert POINT_SPECS[point].description.zh in block
+        assert f"hook {DECISION_HOOKS[point]};" in block
+        assert ("order.total" in block) is (point != "return_handling")
+        assert ("return.amount" in block) is (point == "return_handling")
+        assert ("line.policy_price" in block) is (point == "pricing")
+    assert "output pricing (PricingResult)" in blocks["pricing"]
+    assert "output returns (ReturnResult)" in blocks["return_handling"]
+
+
+def test_points_for_one_point_takes_its_short_name() -> None:
+    result = run("points", "returns")
+    assert result.exit_code == 0, result.output
+    assert "return_handling (built-in)" in result.stdout
+    assert "order_approval" not in result.stdout
+
+
+def test_points_json_says_everything_the_table_does() -> None:
+    result = run("points", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    seed = load_policy(seed_policy_path())
+    assert document["policy"] == {"name": seed.name, "version": seed.version, "hash": seed.hash}
+    points = {point["name"]: point for point in document["points"]}
+    assert list(points) == list(DECISION_POINTS)
+    for name, point in points.items():
+        spec = POINT_SPECS[name]
+        assert point["origin"] == "built-in"
+        assert point["hook"] == spec.hook
+        assert point["document"] == spec.document.__name__
+        assert point["subject"] == spec.subject
+        assert point["description"] == {"zh": spec.description.zh, "en": spec.description.en}
+        assert [field["path"] for field in point["fields"]] == list(VOCABULARY[name])
+        assert point["rulesets"] == [{"name": SEED_RULESETS[name], "version": "2026.11",
+                                      "rules": len(seed.rules_for(name))}]
+    assert points["credit_check"]["outputs"][0]["field"] == "credit"
+    assert points["credit_check"]["outputs"][0]["type"] == "CreditResult"
+    assert points["order_approval"]["outputs"] == []
+    grade = next(field for field in points["order_approval"]["fields"] if field["path"] == "customer.grade")
+    assert grade["choices"] == ["A", "B", "C"]
+
+
+def test_points_shows_the_rule_sets_of_the_policy_given(tmp_path: Path) -> None:
+    policy = write_mini_policy(tmp_path / "mini")
+    document = json.loads(run("points", "--json", "--rules", str(policy)).stdout)
+    assert document["policy"]["name"] == "mini-policy"
+    assert {p["name"]: [r["name"] for r in p["rulesets"]] for p in document["points"]} == {
+        "order_approval": ["approval"], "credit_check": [], "pricing": [], "return_handling": []}
+    shown = run("points", "credit", "--rules", str(policy)).stdout
+    assert "rule sets: none in this policy (no rule decides here)" in shown
+
+
+def test_points_with_a_missing_policy_directory_is_one_error_line(tmp_path: Path) -> None:
+    result = run("points", "--rules", str(tmp_path / "nope"))
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: --rules ")
+    assert result.stderr.rstrip().endswith(": no such policy directory or file")
+
+
+def test_points_unknown_point_is_a_clean_error() -> None:
+    result = run("points", "shipment_release")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1
+    assert "unknown hook 'shipment_release'" in result.stderr
+
+
+def test_points_prints_chinese_into_a_pipe_whatever_the_locale() -> None:
+    roots = os.pathsep.join(str(ROOT / d) for d in ("core", "plugins", "adapters"))
+    environ = {**os.environ, "PYTHONPATH": roots, "PYTHONIOENCODING": "latin-1", "LC_ALL": "C"}
+    environ.pop("COLUMNS", None)
+    done = subprocess.run([sys.executable, "-m", "salesgate", "points"], capture_output=True, env=environ,
+                          check=False, timeout=120)
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
+    out = done.stdout.decode("utf-8")
+    assert POINT_SPECS["return_handling"].description.zh in out
+    assert max(len(line) for line in out.splitlines()) <= 140
