@@ -61,17 +61,11 @@ from .plugins import (
     plugin_name,
 )
 from .points import DecisionPoint
-from .pointspecs import DECISION_POINTS, POINT_SPECS, PointSpec
+from .pointspecs import ALIASES, DECISION_POINTS, POINT_SPECS, PointSpec
 from .policy.compiler import Policy, load_policy
 from .policy.schema import PolicyFile, RuleSetFile
 from .vocabulary import VOCABULARY, FactInfo
 
-ALIASES: dict[str, DecisionPoint] = {
-    "approval": "order_approval",
-    "credit": "credit_check",
-    "return": "return_handling",
-    "returns": "return_handling",
-}
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
