@@ -223,3 +223,12 @@ def test_points_prints_chinese_into_a_pipe_whatever_the_locale() -> None:
     out = done.stdout.decode("utf-8")
     assert POINT_SPECS["return_handling"].description.zh in out
     assert max(len(line) for line in out.splitlines()) <= 140
+
+
+def test_vocab_says_order_hooks_for_a_fact_every_order_point_reads() -> None:
+    result = CliRunner().invoke(cli, ["vocab"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    order_id = next(line for line in result.output.splitlines() if line.split()[:1] == ["order.id"])
+    customer_id = next(line for line in result.output.splitlines() if line.split()[:1] == ["customer.id"])
+    assert "order hooks" in order_id
+    assert "all" in customer_id.split()
