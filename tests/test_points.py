@@ -22,13 +22,16 @@ from click.testing import CliRunner, Result
 from fixtures.mini_policy import write_mini_policy
 from salesgate import DECISION_POINTS, OrderFacts, ReturnFacts, load_policy, seed_policy_path
 from salesgate import hookspecs as hookspecs_module
-from salesgate.cli import cli
-from salesgate.completion import subject_of
+from salesgate.cli import _point, cli
+from salesgate.commands.view import SHORT
+from salesgate.completion import _SUBJECT_KEYS, subject_of
 from salesgate.decisions import Contribution, Decision
+from salesgate.gate import _DATA
 from salesgate.hookspecs import DECISION_HOOKS
 from salesgate.plugins import _PAYLOAD_POINTS
 from salesgate.points import DecisionPoint
-from salesgate.pointspecs import BUILT_IN_POINTS, POINT_SPECS, Origin, PointSpec
+from salesgate.pointspecs import ALIASES, BUILT_IN_POINTS, ORDER_POINTS, POINT_SPECS, Origin, PointSpec
+from salesgate.simulation_report import _TITLES
 from salesgate.vocabulary import VOCABULARY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,8 +91,33 @@ def test_each_output_is_the_decision_field_only_its_point_may_carry() -> None:
                 assert output.model in typing.get_args(model.model_fields[output.field].annotation)
 
 
+def test_the_tables_read_from_the_declarations_keep_their_values() -> None:
+    assert ORDER_POINTS == ("order_approval", "credit_check", "pricing")
+    assert dict(ALIASES) == {"approval": "order_approval", "credit": "credit_check", "return": "return_handling",
+                             "returns": "return_handling"}
+    assert list(ALIASES) == ["approval", "credit", "return", "returns"]  # the order an unknown hook's error lists
+    assert SHORT == {"order_approval": "approval", "credit_check": "credit", "pricing": "pricing",
+                     "return_handling": "returns"}
+    assert _DATA == {"order_approval": "credit data", "credit_check": "credit data", "pricing": "pricing data",
+                     "return_handling": "return data"}
+    assert _TITLES == {"order_approval": "Order approval", "credit_check": "Credit check", "pricing": "Pricing",
+                       "return_handling": "Returns"}
+    assert _SUBJECT_KEYS == {"order_approval": "order", "credit_check": "order", "pricing": "order",
+                             "return_handling": "return"}
+    assert _PAYLOAD_POINTS == (("pricing", "pricing"), ("credit", "credit_check"), ("returns", "return_handling"))
+
+
+@pytest.mark.parametrize("spec", BUILT_IN_POINTS, ids=lambda spec: spec.name)
+def test_a_points_short_name_and_aliases_are_taken_by_decide(spec: PointSpec) -> None:
+    for name in (spec.name, spec.short, *spec.aliases):
+        assert _point(name) == spec.name
+
+
 @pytest.mark.parametrize("spec", BUILT_IN_POINTS, ids=lambda spec: spec.name)
 def test_every_point_and_output_is_described_in_chinese_and_english(spec: PointSpec) -> None:
+    for label in (spec.title, spec.data):  # short labels: Chinese and ASCII, no sentence to capitalise
+        assert any("\u4e00" <= char <= "\u9fff" for char in label.zh), label.zh
+        assert label.en.isascii(), label.en
     for text in (spec.description, *(output.description for output in spec.outputs)):
         assert any("\u4e00" <= char <= "\u9fff" for char in text.zh), text.zh
         assert text.en.isascii(), text.en
@@ -195,3 +223,12 @@ def test_points_prints_chinese_into_a_pipe_whatever_the_locale() -> None:
     out = done.stdout.decode("utf-8")
     assert POINT_SPECS["return_handling"].description.zh in out
     assert max(len(line) for line in out.splitlines()) <= 140
+
+
+def test_vocab_says_order_hooks_for_a_fact_every_order_point_reads() -> None:
+    result = CliRunner().invoke(cli, ["vocab"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    order_id = next(line for line in result.output.splitlines() if line.split()[:1] == ["order.id"])
+    customer_id = next(line for line in result.output.splitlines() if line.split()[:1] == ["customer.id"])
+    assert "order hooks" in order_id
+    assert "all" in customer_id.split()

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from fixtures.strategies import order_facts, return_facts
 from salesgate import Gate, OrderFacts, Outcome, ReturnFacts
-from salesgate.bulk import ORDER_POINTS, Replayer
+from salesgate.bulk import Replayer
 from salesgate.cli import cli
 from salesgate.points import DecisionPoint
+from salesgate.pointspecs import ORDER_POINTS
 from salesgate.policy.compiler import load_policy
 from salesgate.seed import seed_policy_path
 from salesgate.simulation import simulate

@@ -25,12 +25,11 @@ from .facts import FactSet, order_factset, return_factset, with_policy_prices
 from .models import OrderFacts, ReturnFacts
 from .money import ZERO
 from .points import DecisionPoint
+from .pointspecs import ORDER_POINTS
 from .policy.compiler import CompiledRule, Policy
 from .policy.stages import Match, Stage
 from .policy.verdict import fired_in_order, price_line, price_steps_by_line, refund_rates, refund_terms
 from .prices import line_amount, line_price
-
-ORDER_POINTS: tuple[DecisionPoint, ...] = ("order_approval", "credit_check", "pricing")
 
 
 @dataclass(frozen=True, slots=True)

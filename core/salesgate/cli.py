@@ -61,17 +61,11 @@ from .plugins import (
     plugin_name,
 )
 from .points import DecisionPoint
-from .pointspecs import DECISION_POINTS, POINT_SPECS, PointSpec
+from .pointspecs import ALIASES, DECISION_POINTS, ORDER_POINTS, POINT_SPECS, PointSpec
 from .policy.compiler import Policy, load_policy
 from .policy.schema import PolicyFile, RuleSetFile
 from .vocabulary import VOCABULARY, FactInfo
 
-ALIASES: dict[str, DecisionPoint] = {
-    "approval": "order_approval",
-    "credit": "credit_check",
-    "return": "return_handling",
-    "returns": "return_handling",
-}
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -536,7 +530,7 @@ def _facts_table(title: str, facts: Sequence[tuple[FactInfo, Sequence[DecisionPo
 def _points_label(points: Sequence[DecisionPoint]) -> str:
     if len(points) == len(DECISION_POINTS):
         return "all"
-    if set(points) == set(DECISION_POINTS) - {"return_handling"}:
+    if set(points) == set(ORDER_POINTS):
         return "order hooks"
     return ", ".join(SHORT[h] for h in points)
 

@@ -35,6 +35,7 @@ from .models import (
 )
 from .money import normalise_scale
 from .points import DecisionPoint
+from .pointspecs import BUILT_IN_POINTS
 
 __all__ = [
     "FactSource",
@@ -221,6 +222,8 @@ def _id_rules(model: type[Order] | type[ReturnRequest]) -> TypeAdapter[str]:
 
 
 _ID_RULES = {"order": _id_rules(Order), "return": _id_rules(ReturnRequest)}
+_SUBJECT_KEYS: dict[DecisionPoint, str] = {spec.name: spec.subject.partition(".")[0] for spec in BUILT_IN_POINTS}
+"""The document part whose id is each point's subject (``order`` of ``order.id``): the key of raw input."""
 
 
 def checked_subject(point: DecisionPoint, facts: object) -> str:
@@ -234,7 +237,7 @@ def checked_subject(point: DecisionPoint, facts: object) -> str:
     """
     if isinstance(facts, OrderFacts | ReturnFacts):
         return subject_of(facts)
-    key = "return" if point == "return_handling" else "order"
+    key = _SUBJECT_KEYS[point]
     value = facts.get(key) if isinstance(facts, Mapping) else None
     if isinstance(value, Order | ReturnRequest):
         return value.id

@@ -21,7 +21,7 @@ from .logs import get_logger
 from .models import OrderFacts, ReturnFacts
 from .plugins import Hooks, build_plugin_manager
 from .points import DecisionPoint
-from .pointspecs import DECISION_POINTS
+from .pointspecs import BUILT_IN_POINTS, DECISION_POINTS
 from .policy.compiler import Policy, load_policy
 from .policy.stages import Backend
 from .policy.verdict import decision_context
@@ -576,9 +576,5 @@ def _seconds(timeout: object) -> float | None:
     return float(timeout)
 
 
-_DATA: dict[DecisionPoint, str] = {
-    "order_approval": "credit data",  # customer and exposure: what an approval most depends on
-    "credit_check": "credit data",
-    "pricing": "pricing data",
-    "return_handling": "return data",
-}
+_DATA: dict[DecisionPoint, str] = {spec.name: spec.data.en for spec in BUILT_IN_POINTS}
+"""What a decision at each point most depends on, as a failure's cause names it."""

@@ -36,6 +36,7 @@ from .hookspecs import DATA_HOOKS, DECISION_HOOKS
 from .logs import get_logger
 from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
 from .points import DecisionPoint
+from .pointspecs import BUILT_IN_POINTS
 
 logger = get_logger("salesgate.plugins")
 
@@ -487,9 +488,11 @@ AdapterRegister = Callable[[str, type], None]
 
 _STAMPED = frozenset({"hook", "subject", "policy", "backend"})
 _DECIDED = (Contribution, Decision)
-_PAYLOAD_POINTS: tuple[tuple[str, DecisionPoint], ...] = (("pricing", "pricing"), ("credit", "credit_check"),
-                                                 ("returns", "return_handling"))
-"""Which decision point each payload of a Contribution belongs to."""
+_PAYLOAD_POINTS: tuple[tuple[str, DecisionPoint], ...] = tuple(sorted(
+    ((output.field, spec.name) for spec in BUILT_IN_POINTS for output in spec.outputs),
+    key=lambda pair: list(Contribution.model_fields).index(pair[0])))
+"""Which decision point each payload of a Contribution belongs to (its outputs), in the order the
+Contribution declares them: the first misplaced one is the one an error names."""
 
 
 def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, subject: str, context: DecisionContext,

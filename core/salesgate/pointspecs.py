@@ -76,7 +76,17 @@ class PointSpec:
     subject: str
     """The fact path that identifies one document: a decision's ``subject`` is its value."""
     description: Bilingual
+    title: Bilingual
+    """The point's name for people, as a report's heading gives it (``Credit check``)."""
+    short: str
+    """The short name listings give it and ``salesgate decide`` also takes (``credit``)."""
+    data: Bilingual
+    """What a decision here most depends on, as a failure names it when the data could not be read
+    (``credit data unavailable``)."""
     outputs: tuple[PointOutput, ...] = ()
+    aliases: tuple[str, ...] = ()
+    """Every other name ``salesgate decide`` takes for the point: its short name (unless that is its
+    name) and any more."""
     origin: Origin = Origin.built_in
 
 
@@ -101,24 +111,30 @@ BUILT_IN_POINTS: Final[tuple[PointSpec, ...]] = (
         "order_approval", "salesgate_order_approval", OrderFacts, "order.id",
         Bilingual(zh="订单审批：销售订单录入或确认之前，能否接单，须由谁先审批。",
                   en="Order approval: whether a sales order may be entered or confirmed, and who must approve it "
-                     "first.")),
+                     "first."),
+        title=Bilingual(zh="订单审批", en="Order approval"), short="approval",
+        # customer and exposure: what an approval most depends on
+        data=Bilingual(zh="信用数据", en="credit data"), aliases=("approval",)),
     PointSpec(
         "credit_check", "salesgate_credit_check", OrderFacts, "order.id",
         Bilingual(zh="信用检查：客户的信誉额是否允许这张订单。",
                   en="Credit check: whether the customer's credit allows this order."),
-        (_CREDIT_FIGURES,)),
+        title=Bilingual(zh="信用检查", en="Credit check"), short="credit",
+        data=Bilingual(zh="信用数据", en="credit data"), outputs=(_CREDIT_FIGURES,), aliases=("credit",)),
     PointSpec(
         "pricing", "salesgate_pricing", OrderFacts, "order.id",
         Bilingual(zh="定价：按政策为订单各行定价，并核对报价是否低于政策价格。",
                   en="Pricing: the order's lines priced by the policy, and the requested prices checked against "
                      "the policy price."),
-        (_PRICED_LINES,)),
+        title=Bilingual(zh="定价", en="Pricing"), short="pricing",
+        data=Bilingual(zh="定价数据", en="pricing data"), outputs=(_PRICED_LINES,)),
     PointSpec(
         "return_handling", "salesgate_return_handling", ReturnFacts, "return.id",
         Bilingual(zh="退货与赔款：接受、上报或拒绝退货或赔款申请，以及退款多少。",
                   en="Returns and compensation: accept, escalate or refuse a return or compensation claim, and how "
                      "much to refund."),
-        (_REFUND,)),
+        title=Bilingual(zh="退货", en="Returns"), short="returns",
+        data=Bilingual(zh="退货数据", en="return data"), outputs=(_REFUND,), aliases=("return", "returns")),
 )
 """The four points salesgate ships, in the order the sales cycle meets them (and listings show them)."""
 
@@ -128,7 +144,21 @@ POINT_SPECS: Final[Mapping[DecisionPoint, PointSpec]] = MappingProxyType({spec.n
 DECISION_POINTS: Final[tuple[DecisionPoint, ...]] = tuple(POINT_SPECS)
 """The decision points' names, in the order of :data:`BUILT_IN_POINTS`."""
 
+ORDER_POINTS: Final[tuple[DecisionPoint, ...]] = tuple(spec.name for spec in BUILT_IN_POINTS
+                                                       if spec.document is OrderFacts)
+"""The decision points that decide an order (their document is :class:`~salesgate.models.OrderFacts`)."""
+
+ALIASES: Final[Mapping[str, DecisionPoint]] = MappingProxyType(
+    {alias: spec.name for spec in BUILT_IN_POINTS for alias in spec.aliases})
+"""Read-only: the point each other name ``salesgate decide`` takes stands for."""
+
 _TYPED = set(typing.get_args(DecisionPoint))
 if set(DECISION_POINTS) != _TYPED or len(POINT_SPECS) != len(BUILT_IN_POINTS):  # pragma: no cover
     raise RuntimeError("salesgate.points.DecisionPoint and the declared decision points disagree, or a point is "
                        "declared twice: declare each point once in BUILT_IN_POINTS and name it in DecisionPoint")
+if any(spec.short not in (spec.name, *spec.aliases) for spec in BUILT_IN_POINTS) \
+        or len(ALIASES) != sum(len(spec.aliases) for spec in BUILT_IN_POINTS) \
+        or set(ALIASES) & set(DECISION_POINTS):  # pragma: no cover
+    raise RuntimeError("a decision point's short name is not among the names salesgate decide takes for it, or "
+                       "an alias names two points or is a point's name: give each point its short name in aliases "
+                       "and each alias once")

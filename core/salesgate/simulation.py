@@ -29,13 +29,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .bulk import ORDER_POINTS, Memo, Replayer, Verdict
+from .bulk import Memo, Replayer, Verdict
 from .decisions import Outcome
 from .errors import SalesgateError
 from .models import OrderFacts, ReturnFacts
 from .money import ZERO, round_money
 from .points import DecisionPoint
-from .pointspecs import DECISION_POINTS
+from .pointspecs import DECISION_POINTS, ORDER_POINTS
 from .policy.compiler import Policy, load_policy
 
 EXAMPLES = 20

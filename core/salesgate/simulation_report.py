@@ -19,11 +19,11 @@ from rich.text import Text
 from .bulk import Verdict
 from .decisions import Outcome
 from .money import format_money
+from .pointspecs import BUILT_IN_POINTS
 from .simulation import PointTally, Report
 
 OUTCOMES = [o.value for o in Outcome]
-_TITLES = {"order_approval": "Order approval", "credit_check": "Credit check", "pricing": "Pricing",
-           "return_handling": "Returns"}
+_TITLES = {spec.name: spec.title.en for spec in BUILT_IN_POINTS}
 
 
 def _signed(value: Decimal | int) -> str:

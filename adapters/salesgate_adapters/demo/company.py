@@ -19,14 +19,13 @@ from typing import Any
 from salesgate import Decision, Gate
 from salesgate.models import CreditExposure, Customer, Order, Product, ReturnRequest
 from salesgate.points import DecisionPoint
-from salesgate.pointspecs import DECISION_POINTS
+from salesgate.pointspecs import DECISION_POINTS, ORDER_POINTS
 
 from ..memory import MemoryAdapter
 
 DEMO_DATA = "demo_company.json"
 AS_OF = date(2026, 11, 6)
 """The demo's today: overdue days and days since delivery are counted to it, so the demo never ages."""
-ORDER_POINTS: tuple[DecisionPoint, ...] = tuple(h for h in DECISION_POINTS if h != "return_handling")
 
 
 @dataclass(frozen=True)

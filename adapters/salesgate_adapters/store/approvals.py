@@ -20,10 +20,11 @@ from sqlalchemy.engine import Connection
 
 from salesgate.decisions import Decision
 from salesgate.errors import ApprovalError
+from salesgate.pointspecs import ORDER_POINTS
 from salesgate.records import ApprovalRequest, ApprovalStatus, RoleMember
 from salesgate.workflow import approvals as ladder
 from salesgate.workflow import reservations as accounting
-from salesgate.workflow.approvals import LIVE, ORDER_POINTS, STANDING, Action, ApprovalRules
+from salesgate.workflow.approvals import LIVE, STANDING, Action, ApprovalRules
 from salesgate.workflow.identities import acting_as, current_actor, stored_id, user_id
 
 from . import audit, holds, locks

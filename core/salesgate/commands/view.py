@@ -13,6 +13,7 @@ from rich.text import Text
 from ..decisions import Decision, Outcome, Reason
 from ..money import format_money
 from ..points import DecisionPoint
+from ..pointspecs import BUILT_IN_POINTS
 
 OUTCOME_STYLE = {
     Outcome.allow: "green",
@@ -20,12 +21,7 @@ OUTCOME_STYLE = {
     Outcome.require_approval: "magenta",
     Outcome.block: "bold red",
 }
-SHORT: dict[DecisionPoint, str] = {
-    "order_approval": "approval",
-    "credit_check": "credit",
-    "pricing": "pricing",
-    "return_handling": "returns",
-}
+SHORT: dict[DecisionPoint, str] = {spec.name: spec.short for spec in BUILT_IN_POINTS}
 """Each decision point's short name, as ``salesgate decide`` also takes it."""
 
 

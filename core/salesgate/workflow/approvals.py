@@ -16,14 +16,13 @@ from typing import Any, Literal
 
 from ..decisions import Decision, Outcome
 from ..errors import ApprovalError
+from ..pointspecs import ORDER_POINTS  # rejecting a request at one of these releases the order's credit
 from ..records import ApprovalRequest, ApprovalStatus
 from .identities import fits, stored_id
 
 LIVE = ("pending", "approved")
 STANDING = ("pending", "approved", "rejected", "expired")
 """Every status but ``void``: a request in one of these still speaks for its role (see :func:`ladder`)."""
-ORDER_POINTS = ("order_approval", "credit_check", "pricing")
-"""The decision points that decide an order: rejecting one of their requests releases the order's credit."""
 
 Action = Literal["approve", "reject"]
 
