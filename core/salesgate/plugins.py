@@ -494,6 +494,11 @@ _PAYLOAD_POINTS: tuple[tuple[str, DecisionPoint], ...] = tuple(sorted(
 """Which decision point each payload of a Contribution belongs to (its outputs), in the order the
 Contribution declares them: the first misplaced one is the one an error names."""
 
+_FOREIGN_PAYLOADS: dict[DecisionPoint, tuple[str, ...]] = {
+    spec.name: tuple(payload for payload, home in _PAYLOAD_POINTS if home != spec.name) for spec in BUILT_IN_POINTS}
+"""The payloads a decision point does not carry (read from :data:`_PAYLOAD_POINTS`): the stamp's
+check, once per answer, for a payload contributed to the wrong decision point."""
+
 
 def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, subject: str, context: DecisionContext,
           others: Collection[str] = ()) -> Decision:
@@ -510,10 +515,9 @@ def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, su
     reasons = answer.reasons
     # The fields read straight from the model's dict: this runs once per decision per plugin.
     given = answer.__dict__
-    pricing, credit, returns = given["pricing"], given["credit"], given["returns"]
-    if (pricing is not None and point != "pricing") or (credit is not None and point != "credit_check") \
-            or (returns is not None and point != "return_handling"):
-        _misplaced(answer, plugin, point)
+    for payload in _FOREIGN_PAYLOADS[point]:
+        if given[payload] is not None:
+            _misplaced(answer, plugin, point)
     for reason in reasons:
         if reason.plugin != plugin:
             reasons = [reason if reason.plugin == plugin else _restamped(reason, plugin) for reason in reasons]
@@ -572,8 +576,7 @@ def _stamped_decision(answer: Decision, plugin: str, point: DecisionPoint, subje
                           f"({answer.failure!r}): only salesgate sets failure. Raise an exception to fail the "
                           f"decision, or return a Contribution with a more severe outcome")
     given = answer.__dict__
-    if given["pricing"] is not None or given["credit"] is not None or given["returns"] is not None:
-        _misplaced(answer, plugin, point)
+    _misplaced(answer, plugin, point)
     reasons = [reason if _own_label(reason, plugin, others) else _restamped(reason, plugin)
                for reason in given["reasons"]]
     return _assembled(given, reasons, point, subject, context, answer.model_fields_set)
