@@ -338,6 +338,33 @@ def test_exposure_may_be_one_source_or_a_list(tmp_path: Path) -> None:
         ("mapping: t\nfacts:\n  counted_orders:\n    query: SELECT id AS order_id FROM o WHERE id IN :order_ids"
          " AND c = :customer_id\n    defaults: {order_id: x}\n",
          ["mapping.yaml:5", "field 'facts.counted_orders.defaults'", "unknown field", "expected one of"]),
+        # declared facts (policy.yaml facts:) and declared points' documents
+        (VALID_CUSTOMER + "    declared:\n      credit_limit: lim\n",
+         ["mapping.yaml:8", "customer.credit_limit is a fact salesgate ships: map it under columns:"]),
+        (VALID_CUSTOMER + "    declared:\n      tenure_years: {query: SELECT y FROM t WHERE c = :customer}\n",  # noqa: S608 - a mapping file written by the test
+         ["mapping.yaml:8", "field 'facts.customer.declared.tenure_years.query'", "unknown parameter :customer",
+          "did you mean 'customer_id'?", "the query never uses :customer_id"]),
+        (VALID_CUSTOMER + "    declared:\n      tenure_years: {querry: SELECT 1}\n",
+         ["mapping.yaml:8", "unknown field", "did you mean 'query'?"]),
+        ("mapping: t\nfacts:\n  delivery:\n    table: d\n    key: {order_id: o, sku: s}\n    columns: {sku: sku}\n"
+         "    declared: {x: y}\n",
+         ["mapping.yaml:7", "field 'facts.delivery.declared'", "unknown field"]),
+        ("mapping: t\ndocuments:\n  shipment_release:\n    query: SELECT * FROM dn WHERE name = :name\n",
+         ["mapping.yaml:4", "field 'documents.shipment_release.query'", "unknown parameter :name",
+          "the query never uses :id"]),
+        ("mapping: t\ndocuments:\n  shipment_release:\n    query: UPDATE dn SET x = 1 WHERE name = :id\n",
+         ["mapping.yaml:4", "a query must be a SELECT"]),
+        ("mapping: t\ndocuments:\n  shipment_release:\n    table: dn\n    key: {id: name}\n    columns: {id: name}\n",
+         ["mapping.yaml:5", "key: names the one column matched against the document's id (:id)"]),
+        ("mapping: t\ndocuments:\n  Shipment:\n    query: SELECT name AS id FROM dn WHERE name = :id\n",
+         ["mapping.yaml:3", "'Shipment' cannot name a decision point"]),
+        ("mapping: t\ndocuments:\n  shipment_release:\n    query: SELECT name AS id FROM dn WHERE name = :id\n"
+         "    list:\n      lines: {query: SELECT 1}\n",
+         ["mapping.yaml:5", "field 'documents.shipment_release.list'", "did you mean 'lists'?"]),
+        ("mapping: t\ndocuments:\n  shipment_release:\n    query: SELECT name AS id FROM dn WHERE name = :id\n"
+         "    lists:\n      lines: {query: SELECT sku FROM dl WHERE parent = :parent}\n",
+         ["mapping.yaml:6", "field 'documents.shipment_release.lists.lines.query'", "unknown parameter :parent",
+          "the query never uses :id"]),
     ],
 )
 def test_invalid_mapping_names_file_line_field_and_suggestion(tmp_path: Path, text: str, needles: list[str]) -> None:
