@@ -302,6 +302,25 @@ def _declared(decl: PointFile, file: Path, report: Callable[[str, str], None], t
     return spec, fields
 
 
+def built_in_outputs(outputs: Mapping[str, Mapping[str, OutputDecl]], points: Mapping[str, PointSpec],
+                     report: Callable[[str, str], None]) -> dict[str, tuple[OutputSpec, ...]]:
+    """``outputs:`` of policy.yaml: the values rules at each built-in point may set, by point."""
+    out: dict[str, tuple[OutputSpec, ...]] = {}
+    for point, declared in outputs.items():
+        where = f"outputs.{point}"
+        spec = points.get(point)
+        if spec is None or not spec.built_in:
+            built_in = [name for name, s in points.items() if s.built_in]
+            suggestion = did_you_mean(point, built_in)
+            hint = f" (did you mean {suggestion}?)" if suggestion else ""
+            report(f"{point!r} is not a built-in decision point{hint}: policy.yaml declares outputs of "
+                   f"{', '.join(built_in)}; a declared point declares its own under outputs: in its file", where)
+            continue
+        specs = [_output_spec(name, decl, f"{where}.{name}", report) for name, decl in declared.items()]
+        out[point] = tuple(s for s in specs if s is not None)
+    return out
+
+
 def load_extras(facts: Mapping[str, FieldDecl], report: Callable[[str, str], None]) -> dict[str, tuple[FieldSpec, ...]]:
     """``facts:`` of policy.yaml: extra fields on the shipped documents, by document."""
     out: dict[str, list[FieldSpec]] = {}
