@@ -238,3 +238,24 @@ def test_lists_with_their_own_element_names_dates_percents_and_sums_decide_alike
     plan["plan"]["visits"][0]["grade"] = "A"
     plan["plan"]["share"] = "0.5"
     assert gate.decide("visit_plan", plan).outputs == {"key_visits": 1}
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("json", "'json' is a name the document's model already uses"),
+    ("model_config", "'model_config' is a name the document's model already uses"),
+    ("a__b", "'a__b' cannot name a field"),
+])
+def test_a_field_name_the_model_or_the_engine_needs_is_refused(policy_dir: Path, name: str, expected: str) -> None:
+    edit(policy_dir / "points" / "sample_request.yaml", "  urgent:", f"  {name}:")
+    found = problems(policy_dir)
+    assert any(expected in p for p in found), found
+
+
+def test_point_declarations_count_towards_the_policys_size_limit(policy_dir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from salesgate.policy import compiler
+
+    size = sum(p.stat().st_size for p in policy_dir.rglob("*.yaml") if "points" not in p.parts)
+    monkeypatch.setattr(compiler, "MAX_POLICY_BYTES", size + 10)
+    with pytest.raises(PolicyError, match="the most a policy may hold"):
+        load_policy(policy_dir)

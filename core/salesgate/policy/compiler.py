@@ -26,7 +26,14 @@ from ..prices import PriceStep
 from ..vocabulary import VOCABULARY, FactInfo, point_vocabulary
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
-from .declarations import POINTS_DIRECTORY, built_in_outputs, extended_documents, load_extras, load_points
+from .declarations import (
+    POINTS_DIRECTORY,
+    built_in_outputs,
+    extended_documents,
+    load_extras,
+    load_points,
+    point_files,
+)
 from .effects import CompiledAction, LineChanges, RuleEffect, rule_effect, rule_line_changes
 from .evaluator import Getter, compile_expr
 from .ir import Always, Cond, Const, Expr, Kind, walk_refs
@@ -454,7 +461,9 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     if not files:
         problems.add("no rule files (*.yaml) found", str(root))
 
-    total = sum(_size(p) for p in [*files, *([meta_path] if meta_path.exists() and meta_path != root else [])])
+    declarations = point_files(directory)
+    total = sum(_size(p) for p in [*files, *declarations,
+                                   *([meta_path] if meta_path.exists() and meta_path != root else [])])
     if total > MAX_POLICY_BYTES:
         raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
                                         "(4 MiB), the most a policy may hold", str(root)))

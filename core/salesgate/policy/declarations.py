@@ -24,6 +24,7 @@ from ..documents import (
     OutputSpec,
     document_model,
     extended_model,
+    reserved,
     valid_name,
 )
 from ..errors import did_you_mean
@@ -119,9 +120,14 @@ def point_files(directory: Path) -> list[Path]:
 
 
 def _field_spec(name: str, decl: FieldDecl, where: str, report: Callable[[str, str], None],
-                nested: bool = False) -> FieldSpec | None:
+                nested: bool = False, base: type[BaseModel] = BaseModel) -> FieldSpec | None:
     if not valid_name(name):
-        report(f"{name!r} cannot name a field: use lower case letters, digits and _, starting with a letter", where)
+        report(f"{name!r} cannot name a field: use lower case letters, digits and single _, starting with a letter",
+               where)
+        return None
+    if reserved(name, base):
+        report(f"{name!r} is a name the document's model already uses: pick another (e.g. {name}_text or "
+               f"{name}_value)", where)
         return None
     choices = tuple(decl.choices or ())
     if decl.type is FieldType.enum:
@@ -347,7 +353,7 @@ def load_extras(facts: Mapping[str, FieldDecl], report: Callable[[str, str], Non
             report("a declared fact is always optional (callers that do not know it still decide): remove "
                    "required", where)
             continue
-        spec = _field_spec(name, decl, where, report)
+        spec = _field_spec(name, decl, where, report, base=shipped[document])
         if spec is not None:
             out.setdefault(document, []).append(spec)
     return {document: tuple(specs) for document, specs in out.items()}
