@@ -227,6 +227,89 @@ def test_demo_mapping_decides_like_the_demo_books_on_every_database(database: Sc
         drop_demo_erp(database.engine)
 
 
+def _as_text(value: Any) -> Any:
+    """A value as the demo books write it: dates as ISO text (SQLite hands text back, the servers dates)."""
+    if isinstance(value, list):
+        return [{k: _as_text(v) for k, v in item.items()} for item in value]
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def test_demo_documents_of_declared_points_are_read_by_id_on_every_database(database: ScratchDatabase) -> None:
+    """Every document of the demo books, and the lines of those with lines (in their order), comes back
+    through the demo mapping's documents: section as the books hold it; an unknown id is no document."""
+    company = load_demo_company()
+    assert {"shipment_release", "contract_review", "visit_plan"} <= set(company.documents)
+    create_demo_erp(company, database.engine)
+    adapter = SqlAdapter(database.url, mapping="demo", today=AS_OF)
+    try:
+        for point, documents in company.documents.items():
+            for document in documents:
+                loaded = adapter.salesgate_load_document(point=point, document_id=document["id"])
+                assert loaded is not None, (point, document["id"])
+                assert {k: _as_text(v) for k, v in loaded.items()} == dict(document), (point, document["id"])
+            assert adapter.salesgate_load_document(point=point, document_id="NO-SUCH-1") is None
+        shipment = adapter.salesgate_load_document(point="shipment_release", document_id="FH-2026-0518")
+        assert shipment is not None
+        assert [line["sku"] for line in shipment["lines"]] == ["MOTOR-5.5", "VALVE-DN50"]
+        assert shipment["amount"] == Decimal("86000")
+    finally:
+        adapter.close()
+        drop_demo_erp(database.engine)
+
+
+PRICE_CHANGE_POINT = """\
+point: price_change
+title: {zh: 调价审批, en: Price change}
+description: {zh: 价目表调价, en: A change to a price list}
+document: change
+fields:
+  id: {type: text, description: {zh: 调价单号, en: Number}}
+  sku: {type: text, required: true, description: {zh: 产品, en: Product}}
+  price_list: {type: text, description: {zh: 价目表, en: Price list}}
+  old_price: {type: money, description: {zh: 原价, en: Old price}}
+  new_price: {type: money, required: true, description: {zh: 新价, en: New price}}
+  cost: {type: money, description: {zh: 成本, en: Cost}}
+  effective_on: {type: date, description: {zh: 生效日, en: Effective on}}
+  reason: {type: text, description: {zh: 原因, en: Reason}}
+"""
+
+PRICE_CHANGE_RULES = """\
+ruleset: price-changes
+point: price_change
+version: "1"
+rules:
+  - id: below-cost
+    when: change.new_price < change.cost * 1.05
+    then: {block: {zh: 新价低于成本加5%, en: New price below cost plus 5%}}
+"""
+
+
+def test_demo_decides_the_documents_of_the_points_its_policy_declares(tmp_path: Path) -> None:
+    """A policy declaring price_change gets the demo's price changes decided, each read by id from the demo
+    ERP; the seed policy's own points are decided the same way (tests/golden/demo.json)."""
+    import shutil
+
+    from salesgate_adapters.demo import demo_gate, run_demo
+
+    policy_dir = tmp_path / "rules"
+    shutil.copytree(seed_policy_path(), policy_dir)
+    (policy_dir / "points").mkdir(exist_ok=True)
+    if not (policy_dir / "points" / "price_change.yaml").exists():
+        (policy_dir / "points" / "price_change.yaml").write_text(PRICE_CHANGE_POINT, encoding="utf-8")
+        (policy_dir / "price-changes.yaml").write_text(PRICE_CHANGE_RULES, encoding="utf-8")
+    company = load_demo_company()
+    policy = load_policy(policy_dir)
+    with demo_gate(company, backend="python", policy=policy) as gate:
+        results = {r.subject: r for r in run_demo(gate, company) if r.hook == "price_change"}
+    assert set(results) == {"TJ-2026-019", "TJ-2026-020"}
+    assert results["TJ-2026-020"].decision.outcome is Outcome.block  # 720 is below 700 plus 5 %
+    assert all(r.decision.failure is None for r in results.values())
+    with demo_gate(company, backend="python", policy=load_policy(Path(__file__).parent / "fixtures" /
+                                                                  "declared-policy")) as gate:
+        assert not [r for r in run_demo(gate, company) if r.hook not in ("order_approval", "credit_check",
+                                                                            "pricing", "return_handling")]
+
+
 def test_memory_adapter_is_still_the_reference_for_the_demo_books() -> None:
     assert isinstance(load_demo_company().adapter(), MemoryAdapter)
 
