@@ -9,6 +9,7 @@ servers answer (tests/fixtures/databases.py: skipped with the reason, failed und
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -287,8 +288,6 @@ rules:
 def test_demo_decides_the_documents_of_the_points_its_policy_declares(tmp_path: Path) -> None:
     """A policy declaring price_change gets the demo's price changes decided, each read by id from the demo
     ERP; the seed policy's own points are decided the same way (tests/golden/demo.json)."""
-    import shutil
-
     from salesgate_adapters.demo import demo_gate, run_demo
 
     policy_dir = tmp_path / "rules"
@@ -499,6 +498,65 @@ def test_example_mappings_in_the_docs_load(tmp_path: Path) -> None:
         mapping = load_mapping(write(tmp_path, example))
         assert all(mapping.plans(fact) for fact in ("customer", "exposure", "products", "order", "delivery",
                                                     "counted_orders"))
+
+
+def test_the_docs_example_of_documents_and_declared_facts_loads(tmp_path: Path) -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "adapters.md").read_text(encoding="utf-8")
+    (example,) = [block for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL) if "documents:" in block]
+    mapping = load_mapping(write(tmp_path, "mapping: docs-example\n" + example))
+    assert [plan.part for plan in mapping.documents()["shipment_release"]] == [None, "lines"]
+    assert [plan.field for plan in mapping.declared("customer")] == ["tenure_years"]
+    assert [plan.field for plan in mapping.declared("products")] == ["make_or_buy"]
+
+
+DELIVERY_RELEASE = """\
+point: delivery_release
+title: {zh: 发货放行, en: Delivery release}
+description: {zh: 出库前检查, en: Checked before the goods leave}
+document: delivery
+includes: [customer]
+fields:
+  id: {type: text, description: {zh: 出库单号, en: Delivery note}}
+  customer_id: {type: text, required: true, description: {zh: 客户, en: Customer}}
+  posted_on: {type: date, description: {zh: 过账日期, en: Posted on}}
+  is_return: {type: bool, description: {zh: 退货, en: A return}}
+  lines:
+    type: list
+    element: line
+    description: {zh: 明细, en: Lines}
+    fields:
+      sku: {type: text, description: {zh: 物料, en: Item}}
+      qty: {type: number, description: {zh: 数量, en: Quantity}}
+      sales_order: {type: text, description: {zh: 销售订单, en: Sales order}}
+"""
+
+
+def test_the_erpnext_docs_delivery_note_example_reads_a_delivery_note(database: ScratchDatabase,
+                                                                     tmp_path: Path) -> None:
+    """docs/erpnext.md's documents: section, added to a copy of erpnext.yaml, on the ERPNext schema."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "erpnext.md").read_text(encoding="utf-8")
+    (section,) = [block for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL) if "documents:" in block]
+    shipped = Path(load_mapping("erpnext").file).read_text(encoding="utf-8")
+    mapping = write(tmp_path, shipped + "\n" + section, "erpnext-own.yaml")
+    fixture = FIXTURES["erpnext"]()
+    fixture.create(database.engine)
+    policy_dir = tmp_path / "policy"
+    shutil.copytree(seed_policy_path(), policy_dir)
+    (policy_dir / "points").mkdir(exist_ok=True)
+    (policy_dir / "points" / "delivery_release.yaml").write_text(DELIVERY_RELEASE, encoding="utf-8")
+    adapter = SqlAdapter(database.url, mapping=mapping, today=TODAY)
+    try:
+        gate = Gate(load_policy(policy_dir), backend="python", entry_points=False, plugins=[adapter])
+        facts = gate.facts_for("delivery_release", {"delivery": "MAT-DN-0001"})
+        assert facts.delivery.customer_id == "CUST-0001"
+        assert facts.delivery.is_return is False
+        assert [(line.sku, line.qty, line.sales_order) for line in facts.delivery.lines] == [
+            ("VALVE-DN50", Decimal("120"), "SAL-ORD-0009")]
+        assert facts.customer.name == "华东机电有限公司"
+        assert gate.decide("delivery_release", {"delivery": "MAT-DN-0001"}).outcome is Outcome.allow
+    finally:
+        adapter.close()
+        fixture.drop(database.engine)
 
 
 def test_shipped_mapping_fact_values_are_strings_the_models_accept() -> None:
