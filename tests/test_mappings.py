@@ -258,6 +258,31 @@ def test_demo_documents_of_declared_points_are_read_by_id_on_every_database(data
         drop_demo_erp(database.engine)
 
 
+def test_the_memory_adapter_holds_the_same_demo_documents_and_declared_facts() -> None:
+    """The reference adapter answers salesgate_load_document from the books, and carries declared facts
+    on a customer for the gate to check, as the sql adapter does."""
+    company = load_demo_company()
+    memory = company.adapter()
+    for point, documents in company.documents.items():
+        for document in documents:
+            assert memory.salesgate_load_document(point=point, document_id=document["id"]) == dict(document)
+    assert memory.salesgate_load_document(point="bid", document_id="NO-SUCH-1") is None
+    policy = load_policy(Path(__file__).parent / "fixtures" / "declared-policy")
+    adapter = MemoryAdapter({
+        "customers": [{"id": "C1", "name": "华东", "credit_limit": "9000", "tenure_years": 1}],
+        "documents": {"sample_request": [{"id": "SR-1", "customer_id": "C1", "value": "25000"}]}})
+    with Gate(policy, backend="python", entry_points=False, plugins=[adapter]) as gate:
+        decision = gate.decide("sample_request", {"sample": "SR-1"})
+        assert decision.outcome is Outcome.block  # huge-sample: a new customer (tenure 1)
+        assert gate.facts_for("sample_request", {"sample": "SR-1"}).customer.tenure_years == 1
+    typo = MemoryAdapter({"customers": [{"id": "C1", "name": "华东", "credit_limit": "9000", "tenure_yeras": 1}]})
+    with Gate(policy, backend="python", entry_points=False, plugins=[typo]) as gate, \
+            pytest.raises(FactsError, match="tenure_yeras"):
+        gate.decide("sample_request", {"sample": {"id": "SR-2", "customer_id": "C1", "value": "1"}})
+    with pytest.raises(AdapterError, match=r"documents.bid\[0\] is not a document with a text id"):
+        MemoryAdapter({"documents": {"bid": [{"tender": "x"}]}})
+
+
 PRICE_CHANGE_POINT = """\
 point: price_change
 title: {zh: 调价审批, en: Price change}

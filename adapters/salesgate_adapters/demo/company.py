@@ -50,6 +50,7 @@ class DemoCompany:
             "exposures": dict(self.exposures),
             "products": list(self.products.values()),
             "orders": list(self.orders),
+            "documents": {point: list(documents) for point, documents in self.documents.items()},
         })
 
 
