@@ -279,7 +279,8 @@ def test_decide_return_facts_for_an_order_hook_are_refused() -> None:
 
 def test_decide_unknown_hook_names_the_hooks() -> None:
     result = run("decide", "shipping", "-", input="{}")
-    assert_clean_failure(result, "unknown decision point 'shipping'", "order_approval, credit_check, pricing, return_handling")
+    assert_clean_failure(result, "unknown decision point 'shipping'",
+                         "order_approval, credit_check, pricing, return_handling")
 
 
 def test_decide_unreadable_file_is_a_clean_error(tmp_path: Path) -> None:

@@ -281,7 +281,9 @@ def test_vocab_of_a_policy_includes_its_points_and_declared_facts_with_where_the
     result = CliRunner().invoke(cli, ["vocab", "--rules", str(DECLARED)], terminal_width=200)
     assert result.exit_code == 0, result.output
     tenure = next(line for line in result.output.splitlines() if line.split()[:1] == ["customer.tenure_years"])
-    assert "all" in tenure and "policy.yaml" in tenure and "Years as a customer" in tenure
+    assert "all" in tenure
+    assert "policy.yaml" in tenure
+    assert "Years as a customer" in tenure
     facts = json.loads(run("vocab", "--json", "--rules", str(DECLARED)).stdout)
     qty = [f for f in facts if f["path"] == "line.qty"]  # the order line's and the sample line's: two facts
     assert [(f["hooks"], f["declared"]) for f in qty] == [
@@ -292,7 +294,8 @@ def test_vocab_of_a_policy_includes_its_points_and_declared_facts_with_where_the
     one = run("vocab", "sample_request", "--rules", str(DECLARED))
     assert one.exit_code == 0, one.output
     assert one.stdout.startswith("Facts for sample_request")
-    assert "样品价值" in one.stdout and "order.total" not in one.stdout
+    assert "样品价值" in one.stdout
+    assert "order.total" not in one.stdout
     assert run("vocab", "--hook", "sample_request", "--rules", str(DECLARED)).stdout == one.stdout
 
 
@@ -344,7 +347,8 @@ def test_schema_of_point_declarations_and_of_a_points_facts() -> None:
     point_file = json.loads(run("schema", "--point-file").stdout)
     assert {"point", "title", "description", "document", "fields"} <= set(point_file["required"])
     assert point_file["title"] == "salesgate point declaration (points/*.yaml)"
-    assert "FieldDecl" in point_file["$defs"] and "OutputDecl" in point_file["$defs"]
+    assert "FieldDecl" in point_file["$defs"]
+    assert "OutputDecl" in point_file["$defs"]
     facts = json.loads(run("schema", "--facts", "sample_request", "--rules", str(DECLARED)).stdout)
     assert facts["title"] == "salesgate facts for sample_request"
     assert set(facts["required"]) == {"sample", "customer"}

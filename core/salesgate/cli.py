@@ -47,7 +47,7 @@ from .commands import (
 from .commands.export import export_command
 from .commands.simulate import simulate_command
 from .commands.test import run_tests_command
-from .commands.view import SHORT, adjustment, outcome_text, percent, reasons_text
+from .commands.view import adjustment, outcome_text, percent, reasons_text
 from .decisions import Decision, Outcome, PricingResult
 from .documents import FieldType, OutputSpec
 from .engine import BackendName
@@ -62,11 +62,11 @@ from .plugins import (
     load_entry_point,
     plugin_name,
 )
-from .pointspecs import ALIASES, DECISION_POINTS, ORDER_POINTS, POINT_SPECS, PointSpec
+from .pointspecs import ORDER_POINTS, POINT_SPECS, PointSpec
 from .policy.compiler import Policy, load_policy
 from .policy.declarations import PointFile
 from .policy.schema import PolicyFile, RuleSetFile
-from .vocabulary import VOCABULARY, FactInfo
+from .vocabulary import FactInfo
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -529,10 +529,7 @@ def vocab(point: str | None, hook: str | None, rules: str | None, as_json: bool)
     if as_json:
         click.echo(dumps([{**_fact_json(info), "hooks": used} for info, used in facts.items()]))
         return
-    if chosen:
-        title = f"Facts for {points[0]}"
-    else:
-        title = f"Facts rules may read ({_points_legend(policy)})"
+    title = f"Facts for {points[0]}" if chosen else f"Facts rules may read ({_points_legend(policy)})"
     show(_facts_table(title, [(info, None if chosen else used) for info, used in facts.items()], policy))
 
 
@@ -652,7 +649,7 @@ def _rulesets_json(spec: PointSpec, policy: Policy) -> list[dict[str, Any]]:
 def _outputs_json(spec: PointSpec) -> list[dict[str, Any]]:
     """What a decision at the point carries besides its outcome: a built-in point's payload
     (``Decision.credit``…), a declared point's outputs rules set (``Decision.outputs``)."""
-    payload = [{"name": output.field, "field": output.field, "type": output.model.__name__, "combine": None,
+    payload: list[dict[str, Any]] = [{"name": output.field, "field": output.field, "type": output.model.__name__, "combine": None,
                 "choices": [], "description": output.description.as_dict()} for output in spec.outputs]
     declared = [{"name": output.name, "field": f"outputs.{output.name}", "type": output.type.value,
                  "combine": output.combine.value, "choices": list(output.choices),
