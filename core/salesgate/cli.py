@@ -649,8 +649,9 @@ def _rulesets_json(spec: PointSpec, policy: Policy) -> list[dict[str, Any]]:
 def _outputs_json(spec: PointSpec) -> list[dict[str, Any]]:
     """What a decision at the point carries besides its outcome: a built-in point's payload
     (``Decision.credit``…), a declared point's outputs rules set (``Decision.outputs``)."""
-    payload: list[dict[str, Any]] = [{"name": output.field, "field": output.field, "type": output.model.__name__, "combine": None,
-                "choices": [], "description": output.description.as_dict()} for output in spec.outputs]
+    payload: list[dict[str, Any]] = [
+        {"name": output.field, "field": output.field, "type": output.model.__name__, "combine": None,
+         "choices": [], "description": output.description.as_dict()} for output in spec.outputs]
     declared = [{"name": output.name, "field": f"outputs.{output.name}", "type": output.type.value,
                  "combine": output.combine.value, "choices": list(output.choices),
                  "description": output.description.as_dict()} for output in spec.declared_outputs]
