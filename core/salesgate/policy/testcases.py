@@ -378,7 +378,7 @@ def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = No
                 message = err["msg"].removeprefix("Value error, ")
                 suggestion = None
                 if err["type"] == "extra_forbidden":
-                    known = _known_fields(spec.document, err["loc"][:-1])
+                    known = known_fields(spec.document, err["loc"][:-1])
                     suggestion = did_you_mean(str(err["loc"][-1]), known)
                     message = ("not a fact salesgate knows" + ("" if suggestion else
                                f"; {_fields_text(known)} (salesgate vocab {point} lists them)"))
@@ -400,7 +400,7 @@ def _fields_text(known: Sequence[str]) -> str:
     return "known here: " + ", ".join(known) if known else "nothing is known here"
 
 
-def _known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+def known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
     """The field names (as written in facts) of the (sub)model at ``loc``, a pydantic error's location
     without its last key."""
     current: Any = model
