@@ -31,7 +31,6 @@ from salesgate.hookspecs import DECISION_HOOKS
 from salesgate.plugins import _PAYLOAD_POINTS
 from salesgate.points import DecisionPoint
 from salesgate.pointspecs import ALIASES, BUILT_IN_POINTS, ORDER_POINTS, POINT_SPECS, Origin, PointSpec
-from salesgate.simulation_report import _TITLES
 from salesgate.vocabulary import VOCABULARY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,8 +99,9 @@ def test_the_tables_read_from_the_declarations_keep_their_values() -> None:
                      "return_handling": "returns"}
     assert _DATA == {"order_approval": "credit data", "credit_check": "credit data", "pricing": "pricing data",
                      "return_handling": "return data"}
-    assert _TITLES == {"order_approval": "Order approval", "credit_check": "Credit check", "pricing": "Pricing",
-                       "return_handling": "Returns"}
+    assert {spec.name: spec.title.en for spec in BUILT_IN_POINTS} == {  # report headings (Report.title)
+        "order_approval": "Order approval", "credit_check": "Credit check", "pricing": "Pricing",
+        "return_handling": "Returns"}
     assert _SUBJECT_KEYS == {"order_approval": "order", "credit_check": "order", "pricing": "order",
                              "return_handling": "return"}
     assert _PAYLOAD_POINTS == (("pricing", "pricing"), ("credit", "credit_check"), ("returns", "return_handling"))

@@ -20,12 +20,10 @@ from .bulk import Verdict
 from .decisions import Outcome
 from .documents import FieldType, OutputSpec
 from .money import format_money
-from .pointspecs import BUILT_IN_POINTS, PointSpec
+from .pointspecs import PointSpec
 from .simulation import PointTally, Report
 
 OUTCOMES = [o.value for o in Outcome]
-_TITLES = {spec.name: spec.title.en for spec in BUILT_IN_POINTS}
-"""The built-in points' titles; a report reads every point's from its policies (:meth:`Report.title`)."""
 
 
 def _declared(report: Report, point: str) -> bool:
