@@ -636,10 +636,13 @@ def test_docs_cli_examples_print_what_the_docs_show(tmp_path: Path, monkeypatch:
     if os.environ.get("CI") != "true" and importlib.util.find_spec("salesgate.engine.durable") is None:
         pytest.skip("the docs show the default (durable) backend, which is not importable yet")
     files, examples = doc_examples()
-    assert {"order.json", "return.json"} <= set(files)
+    assert {"order.json", "return.json", "sample.json"} <= set(files)
     for name, content in files.items():
         (tmp_path / name).write_text(content, encoding="utf-8")
     (tmp_path / "rules").symlink_to(ROOT / "rules", target_is_directory=True)
+    (tmp_path / "tests" / "fixtures").mkdir(parents=True)  # the docs' policy with a declared point
+    (tmp_path / "tests" / "fixtures" / "declared-policy").symlink_to(ROOT / "tests" / "fixtures" / "declared-policy",
+                                                                   target_is_directory=True)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'demo-erp.db'}")  # for the examples that read the ERP
     create_demo_erp(load_demo_company(), engine)
     engine.dispose()
