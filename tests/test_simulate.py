@@ -432,3 +432,28 @@ def test_an_unknown_point_to_replay_gets_a_did_you_mean(cheaper_samples: Path, t
     assert result.exit_code == 2
     assert "unknown decision point 'sample_requst' (did you mean 'sample_request'?)" in result.output
     assert simulate(DECLARED, cheaper_samples, source, workers=1, hooks=["pricing"]).hooks == ("pricing",)
+
+
+def test_the_document_line_in_the_docs_replays_on_a_policy_declaring_its_point(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "simulate.md").read_text(encoding="utf-8")
+    line = text.split("```json\n")[2].split("```", 1)[0]
+    assert json.loads(line)["point"] == "shipment_release"
+    policy = tmp_path / "policy"
+    shutil.copytree(DECLARED, policy)
+    (policy / "points" / "shipment_release.yaml").write_text(
+        "point: shipment_release\n"
+        "title: {zh: 发货放行, en: Shipment release}\n"
+        "description: {zh: 发货前检查, en: Checked before goods leave}\n"
+        "document: shipment\n"
+        "includes: [customer]\n"
+        "fields:\n"
+        "  id: {type: text, description: {zh: 发货通知单号, en: Shipping notice number}}\n"
+        "  order_id: {type: text, description: {zh: 订单号, en: Order number}}\n"
+        "  amount: {type: money, description: {zh: 金额, en: Amount}}\n"
+        "  price_confirmed: {type: bool, description: {zh: 价格已确认, en: Price confirmed}}\n", encoding="utf-8")
+    source = tmp_path / "docs.jsonl"
+    source.write_text(line, encoding="utf-8")
+    report = simulate(policy, policy, source, workers=1)
+    assert (report.tally.documents, report.tally.invalid) == (1, 0)
+    assert report.tally.hooks["shipment_release"].outcomes_after == {"allow": 1}
+    assert report.title("shipment_release") == "Shipment release"
