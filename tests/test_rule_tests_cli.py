@@ -354,3 +354,9 @@ def test_a_case_needs_the_policy_for_a_declared_point() -> None:
     with pytest.raises(PolicyError, match="a point a policy declares needs the policy"):
         load_cases(DECLARED)
     assert len(load_cases(DECLARED, load_policy(DECLARED))) == 7
+
+
+def test_the_declared_point_cases_in_the_docs_are_the_fixtures_own() -> None:
+    text = (ROOT / "docs" / "testing-rules.md").read_text(encoding="utf-8")
+    block = next(b for b in text.split("```yaml\n")[1:] if b.startswith("point: sample_request")).split("```")[0]
+    assert (DECLARED / "tests" / "samples.yaml").read_text(encoding="utf-8").startswith(block)
