@@ -132,7 +132,7 @@ def _replay(candidate: str, baseline: str | None, source: str, chosen: list[str]
                           label=shown)
     if not report.tally.orders and not report.tally.returns and not report.tally.documents \
             and not report.tally.invalid:
-        fail(f"{shown} holds no orders, returns or documents: nothing was replayed")
+        fail(f"{shown} holds no orders or returns: nothing was replayed")
     if as_json_output:
         click.echo(json.dumps(as_json(report), ensure_ascii=False, indent=2))
     else:
