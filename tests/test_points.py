@@ -13,14 +13,16 @@ import re
 import subprocess
 import sys
 import typing
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from pydantic import BaseModel, ConfigDict, Field
 
 from fixtures.mini_policy import write_mini_policy
-from salesgate import DECISION_POINTS, OrderFacts, ReturnFacts, load_policy, seed_policy_path
+from salesgate import DECISION_POINTS, OrderFacts, ReturnFacts, hookimpl, load_policy, seed_policy_path
 from salesgate import hookspecs as hookspecs_module
 from salesgate.cli import _point, cli
 from salesgate.commands.view import SHORT
@@ -28,7 +30,7 @@ from salesgate.completion import _SUBJECT_KEYS, subject_of
 from salesgate.decisions import Contribution, Decision
 from salesgate.gate import _DATA
 from salesgate.hookspecs import DECISION_HOOKS
-from salesgate.plugins import _PAYLOAD_POINTS
+from salesgate.plugins import _PAYLOAD_POINTS, installed_points
 from salesgate.points import DecisionPoint
 from salesgate.pointspecs import ALIASES, BUILT_IN_POINTS, ORDER_POINTS, POINT_SPECS, Origin, PointSpec
 from salesgate.vocabulary import VOCABULARY
@@ -359,3 +361,44 @@ def test_schema_of_point_declarations_and_of_a_points_facts() -> None:
     order = json.loads(run("schema", "--facts", "approval").stdout)
     assert set(order["required"]) >= {"order"}
     assert run("schema", "--point-file", "--policy-file").exit_code == 2
+
+
+class _Sample(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="Sample request number.")
+    value: Decimal = Field(description="Value of the samples.")
+
+
+class _SampleFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sample: _Sample
+
+
+class _SamplePlugin:
+    @hookimpl
+    def salesgate_register_points(self, register: Any) -> None:
+        register(name="sample_request", document=_SampleFacts, subject="sample.id",
+                 title={"zh": "样品申请", "en": "Sample request"},
+                 description={"zh": "免费样品申请", "en": "A request for free samples"})
+
+
+def test_points_and_vocab_show_a_point_an_installed_plugin_declares(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    declared = installed_points([_SamplePlugin()], entry_points=False)
+    monkeypatch.setattr("salesgate.commands.installed_points", lambda: declared)
+    policy = write_mini_policy(tmp_path / "mini")
+    (policy / "samples.yaml").write_text(
+        "ruleset: samples\npoint: sample_request\nversion: '1'\nrules:\n"
+        "  - id: big\n    when: sample.value > 5000\n    then: {warn: 样品大}\n", encoding="utf-8")
+    shown = run("points", "sample_request", "--rules", str(policy))
+    assert shown.exit_code == 0, shown.output
+    assert "sample_request (plugin, test_points._SamplePlugin)" in shown.stdout
+    assert "rule sets: samples 1 (1 rule)" in shown.stdout
+    facts = json.loads(run("vocab", "sample_request", "--json", "--rules", str(policy)).stdout)
+    assert [(f["path"], f["declared"]) for f in facts] == [
+        ("sample.id", "test_points._SamplePlugin"), ("sample.value", "test_points._SamplePlugin")]
+    decided = json.loads(run("decide", "sample_request", '{"sample": {"id": "S-1", "value": "6000"}}', "--rules",
+                             str(policy), "--json", "--backend", "python").stdout)
+    assert (decided["subject"], decided["outcome"]) == ("S-1", "warn")
