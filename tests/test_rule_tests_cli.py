@@ -360,3 +360,27 @@ def test_the_declared_point_cases_in_the_docs_are_the_fixtures_own() -> None:
     text = (ROOT / "docs" / "testing-rules.md").read_text(encoding="utf-8")
     block = next(b for b in text.split("```yaml\n")[1:] if b.startswith("point: sample_request")).split("```")[0]
     assert (DECLARED / "tests" / "samples.yaml").read_text(encoding="utf-8").startswith(block)
+
+
+def test_a_running_gate_reloads_a_declared_points_rules_only_when_its_cases_pass(declared: Path) -> None:
+    from salesgate import Gate
+    from salesgate.reload import PolicyReloader
+
+    with Gate.from_path(declared, backend="python", entry_points=False) as gate:
+        reloader = PolicyReloader(gate, declared, settle=0, require_tests=True, require_coverage=True)
+        rules = declared / "samples.yaml"
+        rules.write_text(rules.read_text(encoding="utf-8").replace("set: {deposit: 20%, freight: prepaid}",
+                                                                   "set: {deposit: 30%, freight: prepaid}"),
+                         encoding="utf-8")
+        refused = reloader.check_now()
+        assert refused.status == "rejected", refused
+        assert any("outputs.deposit: expected 20%, got 30%" in problem for problem in refused.problems)
+        cases = declared / "tests" / "samples.yaml"
+        cases.write_text(cases.read_text(encoding="utf-8").replace("outputs: {deposit: 20%, freight: prepaid}",
+                                                                   "outputs: {deposit: 30%, freight: prepaid}"),
+                         encoding="utf-8")
+        taken = reloader.check_now()
+        assert taken.status == "reloaded", taken
+        assert gate.decide("sample_request", {"sample": {"id": "S-2", "customer_id": "C1", "value": "8000"},
+                                              "customer": {"id": "C1", "name": "华东"}}).outputs["deposit"] \
+            == Decimal("0.3")
