@@ -477,7 +477,8 @@ def _decide_input(source: str, spec: PointSpec,
     document id) when an ERP is given (a file of that name wins), else a file that cannot be read."""
     is_file = _exists(source)
     if erp is None and source != "-" and not source.lstrip().startswith("{") and not is_file:
-        raise UsageProblem(f"cannot read {source}: no such file (to decide an order by id, read it from the ERP: "
+        what = "an order" if spec.root == "order" else f"a {spec.root}"
+        raise UsageProblem(f"cannot read {source}: no such file (to decide {what} by id, read it from the ERP: "
                            "--mapping NAME --url URL)")
     if erp is None or source == "-" or source.lstrip().startswith("{") or is_file:
         document = _read_facts(source)
