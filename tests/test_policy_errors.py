@@ -102,7 +102,7 @@ def test_unknown_top_level_field_suggests_the_right_one(tmp_path: Path) -> None:
         ("a.yaml", 3, "versoin", "version"),
     ]
     assert problems[0].message == ("unknown field; expected one of: name, version, description, language, roles, "
-                                   "failure_mode, facts")
+                                   "failure_mode, facts, outputs")
 
 
 def test_unknown_fact_names_column_and_suggests_the_fact(tmp_path: Path) -> None:
