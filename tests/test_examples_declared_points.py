@@ -1,0 +1,177 @@
+"""The two examples of declared decision points, decided as their READMEs say.
+
+``examples/sample-request-policy`` declares ``sample_request`` in YAML only; ``examples/salesgate-quotation``
+is a plugin package declaring ``quotation`` with a pydantic model: it is really built and installed
+(into a temporary target directory, offline, no dependencies), then fresh interpreters find the
+point through its entry point alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from salesgate import BackendName, FactsError, Gate, Origin, Outcome, load_policy
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "examples" / "sample-request-policy"
+QUOTATION = ROOT / "examples" / "salesgate-quotation"
+BACKENDS: list[BackendName] = ["python", "durable"]
+
+
+def request(**changes: Any) -> dict[str, Any]:
+    facts: dict[str, Any] = json.loads((SAMPLES / "request.json").read_text(encoding="utf-8"))
+    for path, value in changes.items():
+        document, field = path.split("__")
+        facts[document][field] = value
+    return facts
+
+
+# -- a point declared in YAML only -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_readme_request_needs_the_sales_manager_with_a_deposit_a_charge_and_express(backend: BackendName) -> None:
+    decision = Gate.from_path(SAMPLES, backend=backend).decide("sample_request", request())
+    assert (decision.hook, decision.subject, decision.outcome) == ("sample_request", "SR-2026-0042",
+                                                                   Outcome.require_approval)
+    assert decision.required_roles == ["sales_manager"]
+    assert decision.outputs == {"deposit": Decimal("0.3"), "charge": Decimal("2800.00"), "shipping": "express"}
+    assert [(r.rule, r.outcome.value, r.line_no) for r in decision.reasons] == [
+        ("samples-over-5000", "require_approval", None), ("new-customer-deposit", "warn", None),
+        ("new-customer-allowance", "warn", None), ("many-units", "warn", 2), ("rush", "allow", None),
+        ("standard-shipping", "allow", None)]
+    assert decision.model_dump(mode="json")["outputs"] == {"deposit": "0.3", "charge": "2800.00",
+                                                           "shipping": "express"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_returning_customers_small_request_is_allowed_and_ships_standard(backend: BackendName) -> None:
+    facts = request(sample__value="3000", sample__needed_by="2026-12-20", sample__lines=[{"sku": "A", "qty": 2}],
+                    customer__tenure_years=4)
+    decision = Gate.from_path(SAMPLES, backend=backend).decide("sample_request", facts)
+    assert (decision.outcome, decision.required_roles, decision.outputs) == (Outcome.allow, [],
+                                                                            {"shipping": "standard"})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_blocked_customer_gets_no_samples_and_every_rule_that_fired_sets_its_outputs(backend: BackendName) -> None:
+    facts = request(sample__value="25000", customer__status="blocked")
+    decision = Gate.from_path(SAMPLES, backend=backend).decide("sample_request", facts)
+    assert decision.outcome is Outcome.block
+    assert decision.required_roles == ["sales_manager", "general_manager"]
+    assert decision.outputs == {"deposit": Decimal("1"), "charge": Decimal("15000.00"), "shipping": "express"}
+
+
+def test_what_a_caller_leaves_out_is_missing_and_what_it_misspells_is_refused() -> None:
+    gate = Gate.from_path(SAMPLES, backend="python")
+    facts = request()
+    del facts["customer"]["tenure_years"], facts["sample"]["needed_by"]
+    unknown = gate.decide("sample_request", facts)  # new-customer rules and rush read what is missing: false
+    assert unknown.outputs == {"shipping": "standard"}
+    facts["sample"]["valeu"] = facts["sample"].pop("value")
+    with pytest.raises(FactsError, match=r"sample.valeu: not a fact salesgate knows \(did you mean 'value'\?\)"):
+        gate.decide("sample_request", facts)
+
+
+def test_the_policy_declares_the_point_and_the_fact() -> None:
+    policy = load_policy(SAMPLES)
+    spec = policy.points["sample_request"]
+    assert (spec.origin, spec.source, spec.subject) == (Origin.policy, "points/sample_request.yaml", "sample.id")
+    assert [(o.name, o.combine.value) for o in spec.declared_outputs] == [
+        ("deposit", "max"), ("charge", "max"), ("shipping", "priority")]
+    facts = policy.vocabulary["sample_request"]
+    assert facts["customer.tenure_years"].declared == "policy.yaml"
+    assert (facts["sample.purpose"].choices, facts["sample.value"].zh) == (
+        ("trial", "exhibition", "tender"), "样品总价值（出厂价）")
+
+
+def test_salesgate_validate_accepts_the_example() -> None:
+    done = _salesgate(None, "validate", str(SAMPLES))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ok: sample-requests 2026.12 (")
+
+
+# -- a point declared by an installed plugin ---------------------------------------------------------------
+
+PROBE = """
+import json, sys
+from salesgate import Gate
+from salesgate_quotation import SAMPLE
+
+policy = sys.argv[1]
+facts = json.loads(open(sys.argv[2], encoding="utf-8").read())
+gate = Gate.from_path(policy, backend="python")
+by_id = Gate.from_path(policy, backend="python", adapter="quotation_book", adapter_options={"file": SAMPLE})
+decisions = {"given": gate.decide("quotation", facts), "QT-2026-0101": by_id.decide("quotation", {"quotation": "QT-2026-0101"})}
+spec = gate.policy.points["quotation"]
+print(json.dumps({"point": [spec.origin.value, spec.source], "plugins": gate.hooks.plugin_names(),
+                  "decisions": {key: {"subject": d.subject, "outcome": d.outcome.value, "roles": d.required_roles,
+                                      "outputs": d.model_dump(mode="json")["outputs"],
+                                      "rules": [r.rule for r in d.reasons], "failure": d.failure}
+                                for key, d in decisions.items()}}, ensure_ascii=False))
+"""
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package built from a copy (no build/ or egg-info in the tree) and installed into a target."""
+    source = tmp_path_factory.mktemp("source") / QUOTATION.name
+    shutil.copytree(QUOTATION, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--no-index", "--target", str(target), str(source)], check=True, capture_output=True, text=True)
+    return target
+
+
+def _env(site: Path | None, **extra: str) -> dict[str, str]:
+    roots = [str(ROOT / "core"), str(ROOT / "plugins"), str(ROOT / "adapters")]
+    path = os.pathsep.join([str(site), *roots] if site is not None else roots)
+    env = {k: v for k, v in os.environ.items() if k != "SALESGATE_DISABLE_PLUGINS"}
+    return {**env, "PYTHONPATH": path, "PYTHONIOENCODING": "utf-8", **extra}
+
+
+def _salesgate(site: Path | None, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "salesgate", *args], capture_output=True, text=True,
+                          encoding="utf-8", env=_env(site, **env), check=False)
+
+
+def test_the_installed_plugin_declares_the_point_its_entry_point_names(installed: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", PROBE, str(QUOTATION / "policy"), str(QUOTATION / "quotation.json")],
+                          capture_output=True, text=True, encoding="utf-8", env=_env(installed), check=False)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["point"] == ["plugin", "quotation"]
+    assert "quotation" in out["plugins"]
+    assert out["decisions"] == {
+        "given": {"subject": "QT-2026-0117", "outcome": "require_approval", "roles": ["sales_manager", "general_manager"],
+                  "outputs": {"validity_days": 15, "deposit": "0.3"},
+                  "rules": ["thin-margin", "below-cost", "grade-c-advance"], "failure": None},
+        "QT-2026-0101": {"subject": "QT-2026-0101", "outcome": "require_approval", "roles": ["finance"],
+                         "outputs": {}, "rules": ["large-quotation"], "failure": None},
+    }
+
+
+def test_without_the_plugin_the_policy_names_the_point_it_cannot_find(installed: Path) -> None:
+    done = _salesgate(installed, "validate", str(QUOTATION / "policy"))
+    assert done.returncode == 0, done.stderr
+    disabled = _salesgate(installed, "validate", str(QUOTATION / "policy"), SALESGATE_DISABLE_PLUGINS="quotation")
+    assert disabled.returncode == 2
+    assert "quotations.yaml:2, field 'hook': unknown decision point 'quotation'" in disabled.stderr
+    assert "Traceback" not in disabled.stderr
+
+
+def test_the_quotation_packages_own_tests_pass(installed: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(QUOTATION / "tests")],
+                          capture_output=True, text=True, encoding="utf-8", env=_env(installed), cwd=QUOTATION,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " passed" in done.stdout
