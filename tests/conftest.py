@@ -44,6 +44,13 @@ SLOW_TESTS = frozenset({
     "tests/test_entry_points.py::test_example_plugin_own_tests_pass",
     "tests/test_entry_points.py::test_installed_plugin_is_discovered_and_takes_part_in_decisions",
     "tests/test_erp_end_to_end.py::test_readme_erp_section_runs_as_written",
+    # the quotation package built and installed (module fixture), then fresh interpreters and pytest
+    "tests/test_examples_declared_points.py::test_the_installed_plugin_declares_the_point_its_entry_point_names",
+    "tests/test_examples_declared_points.py::test_disabling_the_plugin_takes_its_point_with_it",
+    "tests/test_examples_declared_points.py::test_salesgate_validate_knows_the_points_installed_plugins_declare",
+    "tests/test_examples_declared_points.py::test_the_quotation_packages_own_tests_pass",
+    "tests/test_examples_declared_points.py::test_every_python_example_runs_and_gives_what_its_comments_say",
+    "tests/test_examples_declared_points.py::test_every_command_the_guide_shows_prints_what_it_shows",
     "tests/test_markers.py::test_the_quick_loop_leaves_out_database_tryton_and_slow_tests",
     "tests/test_pytest_plugin.py::test_the_seed_policy_passes_through_the_plugin_on_both_backends",
     "tests/test_store.py::test_cli_db_downgrade_needs_yes_and_goes_back_a_revision_or_to_base",
