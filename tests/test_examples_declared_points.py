@@ -202,7 +202,8 @@ def blocks(path: Path, language: str) -> list[str]:
 
 
 def test_every_file_the_guide_shows_is_the_examples_file() -> None:
-    """A block headed ``# examples/<file>`` quotes that file: each part between ``...`` lines verbatim, in order."""
+    """A block headed ``# examples/<file>`` quotes that file: each part between lines ``...`` (indented or not)
+    verbatim, in order."""
     quoted = [block for language in ("yaml", "python", "toml") for block in blocks(GUIDE, language)
               if block.startswith(("# examples/", "# tests/fixtures/"))]
     assert len(quoted) >= 9
@@ -210,7 +211,7 @@ def test_every_file_the_guide_shows_is_the_examples_file() -> None:
         header, _, body = block.partition("\n")
         text = (ROOT / header.removeprefix("# ")).read_text(encoding="utf-8")
         position = 0
-        for part in re.split(r"^\.\.\.\n", body, flags=re.M):
+        for part in re.split(r"^ *\.\.\.\n", body, flags=re.M):
             found = text.find(part, position)
             assert found >= 0, f"{header}: not in the file:\n{part}"
             position = found + len(part)
