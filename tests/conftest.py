@@ -45,6 +45,7 @@ SLOW_TESTS = frozenset({
     "tests/test_entry_points.py::test_installed_plugin_is_discovered_and_takes_part_in_decisions",
     "tests/test_erp_end_to_end.py::test_readme_erp_section_runs_as_written",
     # the quotation package built and installed (module fixture), then fresh interpreters and pytest
+    "tests/test_examples_declared_points.py::test_the_examples_cases_pass_and_fire_every_rule",
     "tests/test_examples_declared_points.py::test_the_installed_plugin_declares_the_point_its_entry_point_names",
     "tests/test_examples_declared_points.py::test_disabling_the_plugin_takes_its_point_with_it",
     "tests/test_examples_declared_points.py::test_salesgate_validate_knows_the_points_installed_plugins_declare",
