@@ -183,8 +183,6 @@ def test_disabling_the_plugin_takes_its_point_with_it(installed: Path) -> None:
     assert "Traceback" not in disabled.stderr
 
 
-@pytest.mark.xfail(reason="salesgate validate loads the policy without the points installed plugins declare "
-                          "(cli.py: load_policy(path))", strict=True)
 def test_salesgate_validate_knows_the_points_installed_plugins_declare(installed: Path) -> None:
     done = _salesgate(installed, "validate", str(QUOTATION / "policy"))
     assert done.returncode == 0, done.stderr
