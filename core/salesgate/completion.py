@@ -333,9 +333,30 @@ def checked_subject(point: str, facts: object, spec: PointSpec | None = None) ->
 
 def _validate(model: type[BaseModel], data: Mapping[str, Any], what: str) -> Any:
     try:
-        return model.model_validate(data)
+        return model.model_validate(_retyped(model, data))
     except ValidationError as exc:
         raise FactsError(_format_validation(exc, what, model)) from None
+
+
+def _retyped(model: type[BaseModel], data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with the models an adapter loaded (a ``Customer``, ``Product`` s, an ``Order``) as dicts where
+    the policy's fact model holds another class: the shipped model extended with the policy's declared facts
+    (``customer.tenure_years``), which pydantic does not take an instance of the shipped class for. An adapter
+    that reads declared facts returns a subclass carrying them; they are validated here, as a caller's are."""
+    fields = model.model_fields
+    if isinstance(data, BaseModel) or not any(isinstance(v, BaseModel | list) for v in data.values()):
+        return data
+    out = dict(data)
+    for key, value in data.items():
+        info = fields.get(key) or next((f for f in fields.values() if f.alias == key), None)
+        target = info.annotation if info is not None else None
+        if isinstance(value, BaseModel) and not (isinstance(target, type) and type(value) is target):
+            out[key] = value.model_dump(by_alias=True)
+        elif isinstance(value, list) and any(isinstance(v, BaseModel) for v in value):
+            element = typing.get_args(target)[0] if typing.get_origin(target) is list else None
+            out[key] = [v.model_dump(by_alias=True) if isinstance(v, BaseModel) and type(v) is not element else v
+                        for v in value]
+    return out
 
 
 def _known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
