@@ -38,6 +38,8 @@ class CompiledAction:
     stop: bool = False
     refund: Decimal | None = None
     restocking_fee: Decimal | None = None
+    outputs: tuple[tuple[str, Expr], ...] = ()
+    """``then: set:``: each declared output the rule sets, with the value (an expression over the facts)."""
 
     @cached_property
     def changes_price(self) -> bool:
