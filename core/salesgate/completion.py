@@ -85,8 +85,10 @@ def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | B
         else:
             order_model = spec.document  # type: ignore[assignment]
     if point == "return_handling":
-        if isinstance(facts, ReturnFacts):
+        if isinstance(facts, return_model):
             return facts
+        if isinstance(facts, ReturnFacts):
+            return _validate(return_model, facts.model_dump(by_alias=True), "return facts")
         if isinstance(facts, OrderFacts):
             raise FactsError("return_handling decides returns; pass return facts, not an order")
         if not isinstance(facts, Mapping):
@@ -103,8 +105,10 @@ def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | B
             data["customer"] = _load_customer(source, str(customer_id), "return")
         returns: ReturnFacts = _validate(return_model, data, "return facts")
         return returns
-    if isinstance(facts, OrderFacts):
+    if isinstance(facts, order_model):
         return facts
+    if isinstance(facts, OrderFacts):
+        return _validate(order_model, facts.model_dump(by_alias=True), "order facts")
     if isinstance(facts, ReturnFacts):
         raise FactsError(f"{point} decides orders; pass order facts, not a return")
     if not isinstance(facts, Mapping):
@@ -331,10 +335,26 @@ def checked_subject(point: str, facts: object, spec: PointSpec | None = None) ->
 
 
 def _validate(model: type[BaseModel], data: Mapping[str, Any], what: str) -> Any:
+    if model is not OrderFacts and model is not ReturnFacts:
+        data = _as_data(data)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise FactsError(_format_validation(exc, what, model)) from None
+
+
+def _as_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with the models in it (a ``Customer`` an adapter loaded, a shipped ``OrderFacts`` a caller
+    passed) as plain data, for a model a policy extended with declared facts: pydantic takes an instance
+    of a field's class as it is, and refuses one of its base class, which an extended field's class is."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, BaseModel):
+            return value.model_dump(by_alias=True)
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value
+
+    return {key: plain(value) for key, value in data.items()}
 
 
 def _known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
