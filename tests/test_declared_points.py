@@ -7,6 +7,7 @@ list of lines, the customer included, two outputs) and two extra facts on shippe
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -160,3 +161,101 @@ def test_scope_line_needs_a_list_of_lines(policy_dir: Path) -> None:
     found = problems(policy_dir)
     assert any("scope: line runs a rule once per line, and a sample at sample_request has no list of lines" in p
                for p in found), found
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_built_in_point_sets_the_outputs_policy_yaml_declares_for_it(backend: str) -> None:
+    gate = Gate.from_path(FIXTURE, backend=backend)  # type: ignore[arg-type]
+    order = {"order": {"id": "SO1", "customer_id": "C1", "order_date": "2026-12-01",
+                       "lines": [{"line_no": 1, "sku": "A", "qty": 1, "unit_price": "100"}]},
+             "customer": {"id": "C1", "name": "华东", "tenure_years": 6, "credit_limit": "1000"}}
+    assert gate.check_credit(order).outputs == {"proposed_limit": Decimal("1200.00")}
+    order["order"]["lines"][0]["unit_price"] = "5000"  # over the limit too: combine min keeps the limit
+    decision = gate.check_credit(order)
+    assert (decision.outcome, decision.outputs) == (Outcome.warn, {"proposed_limit": Decimal("1000.00")})
+    assert gate.approve_order(order).outputs == {}
+
+
+def test_outputs_for_a_point_that_is_not_built_in_are_declared_in_its_own_file(policy_dir: Path) -> None:
+    edit(policy_dir / "policy.yaml", "  credit_check:", "  sample_request:")
+    found = problems(policy_dir)
+    assert any("'sample_request' is not a built-in decision point: policy.yaml declares outputs of order_approval, "
+               "credit_check, pricing, return_handling; a declared point declares its own" in p for p in found), found
+
+
+OTHER_ELEMENT = {
+    "points/visit_plan.yaml": """
+point: visit_plan
+title: {zh: 拜访计划, en: Visit plan}
+description: {zh: 月度客户拜访计划, en: A month's customer visits}
+document: plan
+fields:
+  id: {type: text, description: {zh: 计划编号, en: Plan number}}
+  month_start: {type: date, description: {zh: 月初, en: First day of the month}}
+  share: {type: percent, description: {zh: 重点客户占比, en: Share of key accounts}}
+  visits:
+    type: list
+    element: visit
+    description: {zh: 拜访, en: Visits}
+    fields:
+      grade: {type: enum, choices: [A, B, C], description: {zh: 客户等级, en: Customer grade}}
+      planned_on: {type: date, description: {zh: 计划日期, en: Planned on}}
+outputs:
+  follow_up: {type: date, combine: min, description: {zh: 跟进日期, en: Follow up on}}
+  key_visits: {type: integer, combine: sum, description: {zh: 重点拜访数, en: Key visits}}
+""",
+    "plans.yaml": """
+ruleset: plans
+point: visit_plan
+version: "1"
+rules:
+  - id: no-key-account
+    when: not any(visit.grade == "A" for visit in plan.visits)
+    then: {warn: {zh: 没有重点客户拜访, en: No visit to a key account}, set: {follow_up: plan.month_start}}
+  - id: few-key
+    when: plan.share < 20%
+    then: {warn: 重点客户太少, set: {key_visits: 2, follow_up: 2027-01-15}}
+  - id: early
+    when: all(visit.planned_on >= plan.month_start for visit in plan.visits)
+    then: {set: {key_visits: 1}}
+""",
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lists_with_their_own_element_names_dates_percents_and_sums_decide_alike(tmp_path: Path,
+                                                                                  backend: str) -> None:
+    (tmp_path / "points").mkdir()
+    for name, text in OTHER_ELEMENT.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    gate = Gate.from_path(tmp_path, backend=backend)  # type: ignore[arg-type]
+    plan = {"plan": {"id": "P-1", "month_start": "2027-01-01", "share": "10%",
+                     "visits": [{"grade": "B", "planned_on": "2027-01-03"},
+                                {"grade": "C", "planned_on": "2027-01-09"}]}}
+    decision = gate.decide("visit_plan", plan)
+    assert [r.rule for r in decision.reasons] == ["no-key-account", "few-key"]
+    assert decision.outputs == {"follow_up": date(2027, 1, 1), "key_visits": 3}
+    plan["plan"]["visits"][0]["grade"] = "A"
+    plan["plan"]["share"] = "0.5"
+    assert gate.decide("visit_plan", plan).outputs == {"key_visits": 1}
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("json", "'json' is a name the document's model already uses"),
+    ("model_config", "'model_config' is a name the document's model already uses"),
+    ("a__b", "'a__b' cannot name a field"),
+])
+def test_a_field_name_the_model_or_the_engine_needs_is_refused(policy_dir: Path, name: str, expected: str) -> None:
+    edit(policy_dir / "points" / "sample_request.yaml", "  urgent:", f"  {name}:")
+    found = problems(policy_dir)
+    assert any(expected in p for p in found), found
+
+
+def test_point_declarations_count_towards_the_policys_size_limit(policy_dir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from salesgate.policy import compiler
+
+    size = sum(p.stat().st_size for p in policy_dir.rglob("*.yaml") if "points" not in p.parts)
+    monkeypatch.setattr(compiler, "MAX_POLICY_BYTES", size + 10)
+    with pytest.raises(PolicyError, match="the most a policy may hold"):
+        load_policy(policy_dir)

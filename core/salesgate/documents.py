@@ -207,8 +207,17 @@ def extended_model(base: type[BaseModel], fields: Sequence[FieldSpec],
 
 
 def valid_name(name: str) -> bool:
-    """Whether ``name`` may name a declared point, document, field or output."""
-    return bool(NAME.match(name)) and not keyword.iskeyword(name) and name not in ("true", "false", "none")
+    """Whether ``name`` may name a declared point, document, field or output: lower case ASCII, digits
+    and single ``_`` (a fact's path is also a flat field name in the durable backend, ``a.b`` → ``a__b``),
+    not a Python keyword nor a word of the rule language."""
+    return (bool(NAME.match(name)) and "__" not in name and not name.endswith("_")
+            and not keyword.iskeyword(name) and name not in ("true", "false", "none", "any", "all"))
+
+
+def reserved(name: str, base: type[BaseModel] = BaseModel) -> bool:
+    """Whether a field called ``name`` would shadow what the document's model already has: pydantic's
+    own methods (``json``, ``copy``, ``model_dump``…) or a shipped document's derived facts (``total``)."""
+    return name.startswith("model_") or hasattr(base, name)
 
 
 def output_value(spec: OutputSpec, value: Any) -> Any:

@@ -293,7 +293,7 @@ def salesgate_load_delivery(order_id: str, sku: str) -> Delivery | None:
 
 
 @hookspec
-def salesgate_record_decision(decision: Decision, facts: OrderFacts | ReturnFacts | None) -> None:
+def salesgate_record_decision(decision: Decision, facts: OrderFacts | ReturnFacts | BaseModel | None) -> None:
     """Store or log a decision after it was made (audit log, decision table, metrics).
 
     Called once per decision, after combining, also for safe fallback decisions. Every
@@ -304,8 +304,9 @@ def salesgate_record_decision(decision: Decision, facts: OrderFacts | ReturnFact
     background: implementations must be thread-safe.
 
     :param decision: the final decision.
-    :param facts: the validated facts it was decided on (what a decision log digests), or ``None``
-        when they could not be loaded (a fallback decision). Added in 0.2.
+    :param facts: the validated facts it was decided on (what a decision log digests): an order, a
+        return, or the document of a declared point (its fact model); ``None`` when they could not be
+        loaded (a fallback decision). Added in 0.2.
 
     Added in 0.1.
     """

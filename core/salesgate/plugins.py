@@ -475,7 +475,7 @@ class Hooks:
             raise PluginError("salesgate_load_counted_orders returned something other than a list of order ids")
         return result
 
-    def record_decision(self, decision: Decision, facts: OrderFacts | ReturnFacts | None = None, *,
+    def record_decision(self, decision: Decision, facts: BaseModel | None = None, *,
                         skip: Iterable[str] = ()) -> None:
         """Every recorder runs (but the plugins named in ``skip``, which recorded it already); one
         failing, or refused for a call-order option, is logged and never affects the decision or

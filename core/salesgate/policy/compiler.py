@@ -26,7 +26,14 @@ from ..prices import PriceStep
 from ..vocabulary import VOCABULARY, FactInfo, point_vocabulary
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
-from .declarations import POINTS_DIRECTORY, extended_documents, load_extras, load_points
+from .declarations import (
+    POINTS_DIRECTORY,
+    built_in_outputs,
+    extended_documents,
+    load_extras,
+    load_points,
+    point_files,
+)
 from .effects import CompiledAction, LineChanges, RuleEffect, rule_effect, rule_line_changes
 from .evaluator import Getter, compile_expr
 from .ir import Always, Cond, Const, Expr, Kind, walk_refs
@@ -454,7 +461,9 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     if not files:
         problems.add("no rule files (*.yaml) found", str(root))
 
-    total = sum(_size(p) for p in [*files, *([meta_path] if meta_path.exists() and meta_path != root else [])])
+    declarations = point_files(directory)
+    total = sum(_size(p) for p in [*files, *declarations,
+                                   *([meta_path] if meta_path.exists() and meta_path != root else [])])
     if total > MAX_POLICY_BYTES:
         raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
                                         "(4 MiB), the most a policy may hold", str(root)))
@@ -493,7 +502,8 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     for plugin_point in points:
         known.setdefault(plugin_point.name, plugin_point)
     declared, fields_of, point_paths, failed = load_points(directory, problems.add, digest.update, known, extras)
-    all_points, vocabularies = _points(known, declared, fields_of, extras)
+    all_points, vocabularies = _points(known, declared, fields_of, extras, _outputs_of(meta, meta_path, known,
+                                                                                       problems))
     seen: dict[str, str] = {}
     compiled: list[CompiledRule] = []
     for index, (ruleset, data, file_shown) in enumerate(loaded):
@@ -528,8 +538,22 @@ def _extras(meta: PolicyFile | None, meta_path: Path, problems: _Problems) -> di
     return load_extras(meta.facts, report)
 
 
+def _outputs_of(meta: PolicyFile | None, meta_path: Path, known: Mapping[str, PointSpec],
+                problems: _Problems) -> dict[str, tuple[OutputSpec, ...]]:
+    """The outputs ``policy.yaml`` declares for built-in points (``outputs:``), each problem at its line."""
+    if meta is None or not meta.outputs:
+        return {}
+    raw = load_yaml(meta_path, str(meta_path))
+
+    def report(message: str, where: str) -> None:
+        problems.add(message, str(meta_path), line_of(raw, tuple(where.split("."))), None, where)
+
+    return built_in_outputs(meta.outputs, known, report)
+
+
 def _points(known: Mapping[str, PointSpec], declared: Mapping[str, PointSpec],
             fields_of: Mapping[str, tuple[FieldSpec, ...]], extras: Mapping[str, tuple[FieldSpec, ...]],
+            outputs: Mapping[str, tuple[OutputSpec, ...]],
             ) -> tuple[dict[str, PointSpec], dict[str, Mapping[str, FactInfo]]]:
     """Every point with its vocabulary: built-in ones with documents extended by ``extras``, then plugins',
     then the directory's own."""
@@ -538,6 +562,8 @@ def _points(known: Mapping[str, PointSpec], declared: Mapping[str, PointSpec],
     for name, spec in known.items():
         if spec.built_in and extras:
             spec = replace(spec, document=return_facts if name == "return_handling" else order_facts)
+        if name in outputs:
+            spec = replace(spec, declared_outputs=outputs[name])
         points[name] = spec
     points.update(declared)
     vocabularies = {name: point_vocabulary(spec, extras, fields_of.get(name)) for name, spec in points.items()}

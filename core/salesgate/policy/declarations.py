@@ -24,6 +24,7 @@ from ..documents import (
     OutputSpec,
     document_model,
     extended_model,
+    reserved,
     valid_name,
 )
 from ..errors import did_you_mean
@@ -119,9 +120,14 @@ def point_files(directory: Path) -> list[Path]:
 
 
 def _field_spec(name: str, decl: FieldDecl, where: str, report: Callable[[str, str], None],
-                nested: bool = False) -> FieldSpec | None:
+                nested: bool = False, base: type[BaseModel] = BaseModel) -> FieldSpec | None:
     if not valid_name(name):
-        report(f"{name!r} cannot name a field: use lower case letters, digits and _, starting with a letter", where)
+        report(f"{name!r} cannot name a field: use lower case letters, digits and single _, starting with a letter",
+               where)
+        return None
+    if reserved(name, base):
+        report(f"{name!r} is a name the document's model already uses: pick another (e.g. {name}_text or "
+               f"{name}_value)", where)
         return None
     choices = tuple(decl.choices or ())
     if decl.type is FieldType.enum:
@@ -302,6 +308,25 @@ def _declared(decl: PointFile, file: Path, report: Callable[[str, str], None], t
     return spec, fields
 
 
+def built_in_outputs(outputs: Mapping[str, Mapping[str, OutputDecl]], points: Mapping[str, PointSpec],
+                     report: Callable[[str, str], None]) -> dict[str, tuple[OutputSpec, ...]]:
+    """``outputs:`` of policy.yaml: the values rules at each built-in point may set, by point."""
+    out: dict[str, tuple[OutputSpec, ...]] = {}
+    for point, declared in outputs.items():
+        where = f"outputs.{point}"
+        spec = points.get(point)
+        if spec is None or not spec.built_in:
+            built_in = [name for name, s in points.items() if s.built_in]
+            suggestion = did_you_mean(point, built_in)
+            hint = f" (did you mean {suggestion}?)" if suggestion else ""
+            report(f"{point!r} is not a built-in decision point{hint}: policy.yaml declares outputs of "
+                   f"{', '.join(built_in)}; a declared point declares its own under outputs: in its file", where)
+            continue
+        specs = [_output_spec(name, decl, f"{where}.{name}", report) for name, decl in declared.items()]
+        out[point] = tuple(s for s in specs if s is not None)
+    return out
+
+
 def load_extras(facts: Mapping[str, FieldDecl], report: Callable[[str, str], None]) -> dict[str, tuple[FieldSpec, ...]]:
     """``facts:`` of policy.yaml: extra fields on the shipped documents, by document."""
     out: dict[str, list[FieldSpec]] = {}
@@ -328,7 +353,7 @@ def load_extras(facts: Mapping[str, FieldDecl], report: Callable[[str, str], Non
             report("a declared fact is always optional (callers that do not know it still decide): remove "
                    "required", where)
             continue
-        spec = _field_spec(name, decl, where, report)
+        spec = _field_spec(name, decl, where, report, base=shipped[document])
         if spec is not None:
             out.setdefault(document, []).append(spec)
     return {document: tuple(specs) for document, specs in out.items()}

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .declarations import FieldDecl
+from .declarations import FieldDecl, OutputDecl
 from .limits import MAX_PRICE
 from .yamlfile import YamlScalar
 
@@ -238,3 +238,6 @@ class PolicyFile(_Strict):
     facts: dict[str, FieldDecl] = Field(
         default_factory=dict, description="Extra facts on the shipped documents, e.g. customer.tenure_years: "
                                           "{type: integer, description: {zh: 合作年限, en: Years as a customer}}.")
+    outputs: dict[str, dict[str, OutputDecl]] = Field(
+        default_factory=dict, description="Values rules at a built-in point may set, by point: credit_check: "
+                                          "{proposed_limit: {type: money, combine: min, description: {...}}}.")

@@ -262,19 +262,21 @@ def _verdict(ctx_roles: Sequence[str], c: _Collector, pricing: PricingResult | N
                          returns, outputs)
 
 
-def output_values(spec: PointSpec, fired: Sequence[tuple[CompiledRule, int | None]], facts: FactSet) -> dict[str, Any]:
+def output_values(spec: PointSpec, fired: Sequence[tuple[CompiledRule, int | None]], facts: FactSet,
+                  *more: tuple[Sequence[tuple[CompiledRule, int | None]], FactSet]) -> dict[str, Any]:
     """The declared outputs the fired rules set, combined as each output's ``combine`` says, in the
-    order the point declares them. A rule whose value cannot be worked out on these facts (it reads a
-    missing fact) sets nothing."""
+    order the point declares them (``more``: the fired rules of later stages, with their facts). A rule
+    whose value cannot be worked out on these facts (it reads a missing fact) sets nothing."""
     given: dict[str, list[Any]] = {}
-    for rule, index in fired:
-        if not rule.action.outputs:
-            continue
-        item = None if index is None else facts.items[index]
-        for name, getter in rule.output_getters:
-            value = getter(facts.root, item)
-            if value is not None:
-                given.setdefault(name, []).append(value)
+    for stage_fired, stage_facts in ((fired, facts), *more):
+        for rule, index in stage_fired:
+            if not rule.action.outputs:
+                continue
+            item = None if index is None else stage_facts.items[index]
+            for name, getter in rule.output_getters:
+                value = getter(stage_facts.root, item)
+                if value is not None:
+                    given.setdefault(name, []).append(value)
     out: dict[str, Any] = {}
     for output in spec.declared_outputs:
         found = given.get(output.name)
@@ -326,9 +328,13 @@ def order_verdict(policy: Policy, backend: Backend, point: str, facts: OrderFact
         return pricing_verdict(policy, backend, facts, explain_on, factset)
     factset = factset or order_factset(facts, paths=policy.fact_reads.get(point, frozenset()))
     collector = _Collector(explain_on)
+    outputs = None
     if _stage_rules(policy, point):
-        _run_stage(policy, point, backend.match(point, factset), factset, collector)
-    return _verdict(policy.roles, collector)
+        verdict = _run_stage(policy, point, backend.match(point, factset), factset, collector)
+        spec = policy.points[point]
+        if spec.declared_outputs:
+            outputs = output_values(spec, verdict.fired, factset)
+    return _verdict(policy.roles, collector, outputs=outputs)
 
 
 PriceSteps = list[tuple[CompiledRule, int | None, LineChanges, "PriceStep[CompiledRule] | None"]]
@@ -450,11 +456,16 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
             "stopped_by": None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
         }))
     check_rules = _stage_rules(policy, "pricing.check")
+    checked_fired: tuple[tuple[CompiledRule, int | None], ...] = ()
+    checked = factset
     if check_rules:
         checked = with_policy_prices(factset, policy_prices)
-        _run_stage(policy, "pricing.check", backend.match("pricing.check", checked), checked, collector)
+        checked_fired = _run_stage(policy, "pricing.check", backend.match("pricing.check", checked), checked,
+                                   collector).fired
+    spec = policy.points["pricing"]
+    outputs = output_values(spec, fired, factset, (checked_fired, checked)) if spec.declared_outputs else None
     pricing = PricingResult.from_lines(priced)
-    return _verdict(policy.roles, collector, pricing=pricing)
+    return _verdict(policy.roles, collector, pricing=pricing, outputs=outputs)
 
 
 def refund_terms(amount: Decimal, rate: Decimal, fee_rate: Decimal,
@@ -482,7 +493,9 @@ def return_verdict(policy: Policy, backend: Backend, facts: ReturnFacts, explain
     refund_rate, fee, refund = refund_terms(amount, verdict.refund_rate, verdict.fee_rate, collector.outcome)
     returns = ReturnResult.assemble({"amount": amount, "refund_rate": refund_rate, "restocking_fee": fee,
                                      "refund_amount": refund})
-    return _verdict(policy.roles, collector, returns=returns)
+    spec = policy.points["return_handling"]
+    outputs = output_values(spec, verdict.fired, factset) if spec.declared_outputs else None
+    return _verdict(policy.roles, collector, returns=returns, outputs=outputs)
 
 
 def decision_context(policy: Policy, backend: Backend, explain_on: bool = False) -> DecisionContext:
