@@ -17,6 +17,7 @@ import pytest
 from pydantic import ValidationError
 
 from salesgate import DECISION_POINTS, Gate, PolicyError, Product, load_policy
+from salesgate.pointspecs import POINT_SPECS as DECISION_POINT_SPECS
 from salesgate.policy.compiler import Policy
 from salesgate.policy.ir import Always
 from salesgate.policy.testcases import CaseResult, TestCase, load_cases, run_all, run_case, uncovered_rules
@@ -233,6 +234,53 @@ cases:
     assert run_one(python_gate, tmp_path).failures == ["notify: expected [finance], got [sales_manager]"]
 
 
+CLAIM_BASE = """\
+hook: expense_claim
+base:
+  claim: { id: BX-1, occurred_on: 2026-11-18, place: 成都, reason: 拜访客户, amount: "5000.01",
+           receipts_attached: true, budget_remaining: 5000 }
+cases:
+"""
+
+
+def test_the_outputs_of_a_declared_point_are_compared(python_gate: Gate, seed_policy: Policy,
+                                                      tmp_path: Path) -> None:
+    write_cases(tmp_path, CLAIM_BASE + """\
+  - name: over by one cent, as expected
+    expect: { outputs: { over_budget_by: "0.01" } }
+  - name: over by one cent, expected two
+    expect: { outputs: { over_budget_by: 0.02 } }
+  - name: within budget, expected over
+    facts: { claim: { amount: 5000 } }
+    expect: { outputs: { over_budget_by: 0 } }
+""")
+    results = run_all(python_gate, load_cases(tmp_path, seed_policy.points))
+    assert [r.failures for r in results] == [
+        [], ["outputs.over_budget_by: expected 0.02, got 0.01"],
+        ["outputs.over_budget_by: expected 0, got none (no rule set it)"]]
+
+
+def test_an_output_the_point_does_not_declare_is_a_problem_when_the_file_loads(seed_policy: Policy,
+                                                                              tmp_path: Path) -> None:
+    write_cases(tmp_path, CLAIM_BASE + """\
+  - name: a misspelt output
+    expect: { outputs: { over_budget: 1 } }
+""")
+    with pytest.raises(PolicyError, match=r"expect.outputs: expense_claim has no output 'over_budget': its outputs "
+                                          r"are over_budget_by \(did you mean 'over_budget_by'\?\)"):
+        load_cases(tmp_path, seed_policy.points)
+
+
+def test_cases_read_the_declared_facts_of_their_policy(seed_policy: Policy, tmp_path: Path) -> None:
+    """A declared fact is a fact of the policy that declares it: with the built-in points alone it is refused."""
+    text = CASE_HEAD + "    facts: { customer: { tenure_years: 4 } }\n    expect: { outcome: allow }\n"
+    write_cases(tmp_path, text)
+    [case] = load_cases(tmp_path, seed_policy.points)
+    assert case.facts["customer"]["tenure_years"] == 4
+    with pytest.raises(PolicyError, match="facts.customer.tenure_years"):
+        load_cases(tmp_path, DECISION_POINT_SPECS)
+
+
 def test_an_unknown_rule_id_is_a_failure_with_a_suggestion(python_gate: Gate, tmp_path: Path) -> None:
     write_cases(tmp_path, ORDER_BASE + """\
 cases:
@@ -305,7 +353,7 @@ CASE_HEAD = ORDER_BASE + "cases:\n  - name: a case\n"
         pytest.param(CASE_HEAD + "    expect: { fired: [large-order], not_fired: [large-order] }\n", 12,
                      "large-order listed in both fired and not_fired", id="fired-and-not-fired"),
         pytest.param(CASE_HEAD + "    hook: approvals\n    expect: { outcome: allow }\n", 12,
-                     "Input should be 'order_approval'", id="bad-hook"),
+                     "unknown decision point 'approvals': the policy decides at order_approval", id="bad-hook"),
         pytest.param(CASE_HEAD.replace("hook: order_approval\n", "") + "    expect: { outcome: allow }\n", 10,
                      "case 'a case': no hook", id="no-hook"),
         pytest.param(CASE_HEAD + "    facts:\n      order:\n        lines:\n          - { line_no: 1, sku: P1, qty: -5,"

@@ -27,6 +27,7 @@ Format of one test file::
           restocking_fee: 500                            # return_handling: fee kept
           available: -50000                              # credit_check: limit − exposure
           exposure: 150000                               # credit_check: exposure with this order
+          outputs: {deposit: 0.3}                        # the declared outputs the rules set
 
 Every expectation is optional, but a case must expect something, and figures must fit the
 decision point (``prices`` only for ``pricing``, and so on). Money is compared as ``Decimal`` parsed
@@ -34,10 +35,11 @@ from the number's text, so ``1013.65`` means exactly 1013.65 and ``4500`` equals
 
 The facts of each case (base merged with the case's own) must be complete: a test case never
 asks an adapter for a customer or an order, so it decides the same everywhere. Everything is
-checked when the file loads (unknown keys, decision points, outcomes, money, and the facts themselves
-against the fact models) and every problem is reported at once as a :class:`PolicyError` at
-``file:line``. Rule ids in ``fired``/``not_fired`` are checked against the gate's policy when the
-case runs, since test files do not know which policy they will be run against.
+checked when the file loads (unknown keys, decision points, outcomes, money, and the facts
+themselves against the fact models of the policy's decision points, its declared points and facts
+included) and every problem is reported at once as a :class:`PolicyError` at ``file:line``. Rule ids
+in ``fired``/``not_fired`` are checked against the gate's policy when the case runs, since test files
+do not know which policy they will be run against.
 
 Use :func:`load_cases` and :func:`run_all` from a test suite, and :func:`uncovered_rules` to
 require that every rule is exercised by at least one passing case. :func:`run_suite` runs a
@@ -52,6 +54,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -60,9 +63,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from ..decisions import Decision, Outcome
 from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
-from ..models import OrderFacts, ReturnFacts
-from ..points import DecisionPoint
-from .compiler import CompiledRule, Policy
+from ..pointspecs import POINT_SPECS, PointSpec
+from .compiler import CompiledRule, Policy, load_policy
 from .yamlfile import LineDict, line_of, load_yaml
 
 __all__ = [
@@ -109,7 +111,7 @@ def _money(value: Any) -> Decimal:
 Money = Annotated[Decimal, BeforeValidator(_money)]
 RuleIds = Annotated[list[str], Field(min_length=1)]
 
-_FIGURES: dict[str, DecisionPoint] = {
+_FIGURES: dict[str, str] = {
     "prices": "pricing",
     "refund": "return_handling",
     "restocking_fee": "return_handling",
@@ -135,6 +137,8 @@ class Expectation(_Strict):
     restocking_fee: Money | None = Field(None, description="return_handling: restocking fee kept.")
     available: Money | None = Field(None, description="credit_check: credit limit minus exposure.")
     exposure: Money | None = Field(None, description="credit_check: exposure including this order.")
+    outputs: dict[str, Any] | None = Field(
+        None, description="The point's declared outputs the rules set, by name (others are not checked).")
 
     @model_validator(mode="after")
     def _says_something(self) -> Expectation:
@@ -149,13 +153,13 @@ class Expectation(_Strict):
 class _CaseModel(_Strict):
     name: str = Field(min_length=1, description="What the case shows; unique in its file.")
     description: str | None = None
-    hook: DecisionPoint | None = Field(None, description="Decision point to decide; default: the file's.")
+    hook: str | None = Field(None, description="Decision point to decide; default: the file's.")
     facts: dict[str, Any] = Field(default_factory=dict, description="Facts, merged over the file's base.")
     expect: Expectation
 
 
 class _CaseFileModel(_Strict):
-    hook: DecisionPoint | None = Field(None, description="Default decision point of the cases in this file.")
+    hook: str | None = Field(None, description="Default decision point of the cases in this file.")
     description: str | None = None
     base: dict[str, Any] = Field(default_factory=dict, description="Facts shared by every case.")
     cases: list[_CaseModel] = Field(min_length=1)
@@ -170,7 +174,7 @@ class TestCase:
     file: str
     line: int
     name: str
-    hook: DecisionPoint
+    hook: str
     facts: Mapping[str, Any]
     expect: Expectation
 
@@ -252,21 +256,30 @@ def case_files(policy_dir: str | Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in (".yaml", ".yml"))
 
 
-def load_cases(policy_dir: str | Path) -> list[TestCase]:
-    """Load and check every case in ``<policy_dir>/tests/*.yaml``. Raises PolicyError with every problem."""
+def load_cases(policy_dir: str | Path, points: Mapping[str, PointSpec] | None = None) -> list[TestCase]:
+    """Load and check every case in ``<policy_dir>/tests/*.yaml``. Raises PolicyError with every problem.
+
+    ``points`` are the decision points the cases may decide at, with their fact models: by default
+    those of the policy in ``policy_dir`` (its declared points and facts), or the built-in ones when
+    it does not load (its own problems are reported by whoever loads it)."""
     problems: list[PolicyProblem] = []
     cases: list[TestCase] = []
-    for path in case_files(policy_dir):
-        cases.extend(_load_file(path, problems))
+    files = case_files(policy_dir)
+    if files and points is None:
+        points = _points_of(policy_dir)
+    for path in files:
+        cases.extend(_load_file(path, problems, points=points))
     if problems:
         raise PolicyError(problems)
     return cases
 
 
-def load_case_file(path: str | Path, shown: str | None = None) -> list[TestCase]:
-    """Load and check the cases of one test file, named ``shown`` in reports. Raises PolicyError."""
+def load_case_file(path: str | Path, shown: str | None = None,
+                   points: Mapping[str, PointSpec] | None = None) -> list[TestCase]:
+    """Load and check the cases of one test file, named ``shown`` in reports, deciding at ``points``
+    (default: the built-in ones). Raises PolicyError."""
     problems: list[PolicyProblem] = []
-    cases = _load_file(Path(path), problems, shown)
+    cases = _load_file(Path(path), problems, shown, points)
     if problems:
         raise PolicyError(problems)
     return cases
@@ -280,8 +293,17 @@ def select_cases(cases: Iterable[TestCase], keywords: Sequence[str]) -> list[Tes
     return [c for c in cases if any(k in c.name.casefold() or k in c.id.casefold() for k in wanted)]
 
 
-def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = None) -> list[TestCase]:
+def _points_of(policy_dir: str | Path) -> Mapping[str, PointSpec]:
+    try:
+        return load_policy(policy_dir).points
+    except SalesgateError:
+        return POINT_SPECS
+
+
+def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = None,
+               points: Mapping[str, PointSpec] | None = None) -> list[TestCase]:
     shown = shown or str(path)
+    points = POINT_SPECS if points is None else points
     try:
         data = load_yaml(path, shown)
     except PolicyError as exc:
@@ -315,15 +337,25 @@ def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = No
         if point is None:
             problem("no hook: give 'hook' in the case or at the top of the file", "hook")
             continue
+        spec = points.get(point)
+        if spec is None:
+            hint = did_you_mean(point, list(points))
+            problem(f"unknown decision point {point!r}: the policy decides at {', '.join(points)}"
+                    + (f" (did you mean {hint!r}?)" if hint else ""), "hook" if case.hook else None)
+            continue
+        declared = {output.name for output in spec.declared_outputs}
+        for name in case.expect.outputs or {}:
+            if name not in declared:
+                hint = did_you_mean(name, sorted(declared))
+                problem(f"expect.outputs: {point} has no output {name!r}"
+                        + (f": its outputs are {', '.join(sorted(declared))}" if declared else "")
+                        + (f" (did you mean {hint!r}?)" if hint else ""), "expect")
         for figure, figure_point in _FIGURES.items():
             if figure in case.expect.model_fields_set and figure_point != point:
                 problem(f"expect.{figure} is a figure of hook {figure_point}; this case decides {point}", "expect")
         facts = _merge(data.get("base") or LineDict(), raw.get("facts") or LineDict())
-        facts_model: type[OrderFacts] | type[ReturnFacts] = (
-            ReturnFacts if point == "return_handling" else OrderFacts
-        )
         try:
-            facts_model.model_validate(facts)
+            spec.document.model_validate(facts)
         except ValidationError as exc:
             for err in exc.errors():
                 where = ".".join(str(p) for p in err["loc"])
@@ -519,7 +551,39 @@ def _check_figures(case: TestCase, decision: Decision) -> list[Mismatch]:
                                        "disabled?)", _amount(expected), None))
         elif expected is not None and actual != expected:
             found.append(_differs(key, _amount(expected), _amount(actual)))
+    for name, expected_value in (expect.outputs or {}).items():
+        value = decision.outputs.get(name)
+        if not _same_output(expected_value, value):
+            shown = "none (no rule set it)" if value is None else _shown_output(value)
+            found.append(_differs(f"outputs.{name}", _shown_output(expected_value), shown))
     return found
+
+
+def _same_output(expected: Any, got: Any) -> bool:
+    """An output as a case writes it against the decision's: numbers exactly (``30`` is ``30.00``), dates
+    by their day, yes/no as yes/no, text and choices as written."""
+    if got is None:
+        return expected is None
+    if isinstance(got, bool) or isinstance(expected, bool):
+        return got is expected
+    if isinstance(got, int | Decimal):
+        try:
+            return _money(expected) == got
+        except ValueError:
+            return False
+    if isinstance(got, date):
+        return str(expected) == got.isoformat()
+    return str(expected) == str(got)
+
+
+def _shown_output(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return _amount(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def run_all(gate: Any, cases: Iterable[TestCase]) -> list[CaseResult]:
