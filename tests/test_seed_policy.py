@@ -277,7 +277,7 @@ def test_cases_read_the_declared_facts_of_their_policy(seed_policy: Policy, tmp_
     write_cases(tmp_path, text)
     [case] = load_cases(tmp_path, seed_policy.points)
     assert case.facts["customer"]["tenure_years"] == 4
-    with pytest.raises(PolicyError, match="facts.customer.tenure_years"):
+    with pytest.raises(PolicyError, match=r"facts\.customer\.tenure_years"):
         load_cases(tmp_path, DECISION_POINT_SPECS)
 
 
