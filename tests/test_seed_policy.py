@@ -276,7 +276,7 @@ cases:
     expect: { fired: [large-ordr] }
 """)
     assert run_one(python_gate, tmp_path).failures == [
-        "fired: no rule 'large-ordr' for hook order_approval in policy salesgate-seed-policy"
+        "fired: no rule 'large-ordr' at decision point order_approval in policy salesgate-seed-policy"
         " (did you mean 'large-order'?)",
     ]
 

@@ -59,6 +59,7 @@ from .plugins import (
     ENTRY_POINT_GROUP,
     disabled_from_env,
     entry_point_shown,
+    installed_points,
     load_entry_point,
     plugin_name,
 )
@@ -373,7 +374,7 @@ def cli() -> None:
 def validate(path: str) -> None:
     """Load and check the policy in PATH (a directory of rule files, or one rule file)."""
     try:
-        policy = load_policy(path)
+        policy = load_policy(path, points=installed_points())
     except PolicyError as exc:
         fail_policy(exc, f"policy {path} is invalid")
     rulesets = len(policy.rulesets)

@@ -330,7 +330,8 @@ def checked_subject(point: str, facts: object, spec: PointSpec | None = None) ->
         checked: str = _ID_RULES.get(key, _ID_RULES["order"]).validate_python(raw)
     except ValidationError as exc:
         refused = exc.errors()[0]
-        raise FactsError(f"invalid {key} facts: {field_name}: {_text_refused(refused) or refused['msg']}") from None
+        what = point if spec is not None and not spec.built_in else key
+        raise FactsError(f"invalid {what} facts: {field_name}: {_text_refused(refused) or refused['msg']}") from None
     return checked
 
 
@@ -381,7 +382,7 @@ def _format_validation(exc: ValidationError, what: str, model: type[BaseModel] |
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err["loc"])
-        message = _text_refused(err) or err["msg"]
+        message = _text_refused(err) or err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden" and model is not None:
             known = _known_fields(model, err["loc"][:-1])
             suggestion = did_you_mean(str(err["loc"][-1]), known)
