@@ -85,8 +85,10 @@ def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | B
         else:
             order_model = spec.document  # type: ignore[assignment]
     if point == "return_handling":
-        if isinstance(facts, ReturnFacts):
+        if isinstance(facts, return_model):
             return facts
+        if isinstance(facts, ReturnFacts):
+            return _validate(return_model, facts.model_dump(by_alias=True), "return facts")
         if isinstance(facts, OrderFacts):
             raise FactsError("return_handling decides returns; pass return facts, not an order")
         if not isinstance(facts, Mapping):
@@ -103,8 +105,10 @@ def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | B
             data["customer"] = _load_customer(source, str(customer_id), "return")
         returns: ReturnFacts = _validate(return_model, data, "return facts")
         return returns
-    if isinstance(facts, OrderFacts):
+    if isinstance(facts, order_model):
         return facts
+    if isinstance(facts, OrderFacts):
+        return _validate(order_model, facts.model_dump(by_alias=True), "order facts")
     if isinstance(facts, ReturnFacts):
         raise FactsError(f"{point} decides orders; pass order facts, not a return")
     if not isinstance(facts, Mapping):
