@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import FactsError
-from ..models import Order, OrderFacts, ReturnFacts, ReturnRequest
+from ..models import CreditExposure, Customer, Order, OrderFacts, OrderLine, Product, ReturnFacts, ReturnRequest
 
 
 def canonical_json(value: Any) -> str:
@@ -69,11 +69,11 @@ def approval_digest(facts: Any) -> str | None:
     elif isinstance(facts, Mapping):
         try:
             if isinstance(facts.get("order"), Mapping | Order):
-                document = Order.model_validate(facts["order"])
+                return _digest("order", _with_declared(Order, facts["order"]))
             elif isinstance(facts.get("return"), Mapping | ReturnRequest):
-                document = ReturnRequest.model_validate(facts["return"])
+                return _digest("return", _with_declared(ReturnRequest, facts["return"]))
             elif "lines" in facts:
-                document = Order.model_validate(facts)
+                return _digest("order", _with_declared(Order, facts))
             else:
                 raise FactsError("an approval digest needs the order document ('order': {...}), a return, or a "
                                  "declared point's validated facts (gate.facts_for(point, facts))")
@@ -83,6 +83,47 @@ def approval_digest(facts: Any) -> str | None:
         raise TypeError(f"cannot take an approval digest of a {type(facts).__name__}")
     kind = "order" if isinstance(document, Order) else "return"
     return _digest(kind, document)
+
+
+def _with_declared(model: type[Order] | type[ReturnRequest], data: Any) -> Any:
+    """An order (or return) given as data, validated, with the facts a policy declares on it (and on its
+    lines) kept as given: what the gate's extended model holds, so that the digest of the order as the ERP
+    passes it equals the digest of the order as decided (declared facts left unset count for nothing)."""
+    if not isinstance(data, Mapping):
+        return data
+    shipped = {info.alias or name for name, info in model.model_fields.items()} | set(model.model_fields)
+    declared = {k: v for k, v in data.items() if k not in shipped and v is not None}
+    given = {k: v for k, v in data.items() if k in shipped}
+    line_extras: list[dict[str, Any]] = []
+    if model is Order and isinstance(given.get("lines"), list):
+        line_fields = set(OrderLine.model_fields)
+        lines = []
+        for line in given["lines"]:
+            if isinstance(line, Mapping):
+                line_extras.append({k: v for k, v in line.items() if k not in line_fields and v is not None})
+                lines.append({k: v for k, v in line.items() if k in line_fields})
+            else:
+                line_extras.append({})
+                lines.append(line)
+        given["lines"] = lines
+    document = _plain(model.model_validate(given))
+    document.update(_plain(declared))
+    for line, extras in zip(document.get("lines", []), line_extras, strict=False):
+        line.update(_plain(extras))
+    return document
+
+
+_SHIPPED: tuple[type[BaseModel], ...] = (Order, OrderLine, ReturnRequest, Customer, Product, CreditExposure)
+
+
+def _unset_declared(model: BaseModel) -> set[str]:
+    """The fields of a policy's extended model (a shipped model with declared facts) that are declared by the
+    policy and left unset: they count for nothing in a digest, as a caller who does not know them sends none."""
+    cls = type(model)
+    base = next((c for c in cls.__mro__ if c in _SHIPPED), None)
+    if base is None or base is cls:
+        return set()
+    return {name for name in cls.model_fields if name not in base.model_fields and model.__dict__.get(name) is None}
 
 
 def _declared_digest(facts: BaseModel) -> str:
@@ -104,7 +145,13 @@ def _digest(kind: str, document: Any) -> str:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return _plain(value.model_dump(mode="python", by_alias=True))
+        unset = _unset_declared(value)
+        dumped = value.model_dump(mode="python", by_alias=True, exclude=unset or None)
+        for name, info in type(value).model_fields.items():  # nested models by their own class (extended lines)
+            key = info.alias or name
+            if name not in unset and key in dumped and isinstance(value.__dict__.get(name), BaseModel | list):
+                dumped[key] = _plain(value.__dict__[name])
+        return _plain(dumped)
     if isinstance(value, bool) or value is None or isinstance(value, int | str):
         return value
     if isinstance(value, Enum):
