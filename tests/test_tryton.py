@@ -248,7 +248,8 @@ def test_approval_older_than_30_days_is_given_again_before_shipping(tryton: dict
 
 def test_shipping_more_than_ordered_is_refused_with_salesgates_reason(tryton: dict[str, Any]) -> None:
     over = tryton["shipments"]["over_delivery"]
-    assert over["message"] is not None and over["message"].startswith('salesgate refuses to release shipment "')
+    assert over["message"] is not None
+    assert over["message"].startswith('salesgate refuses to release shipment "')
     assert "发货数量超过销售订单数量 (over-delivery" in over["message"]
     assert over["state"] == "picked"  # not packed: the goods stay in the warehouse
 
