@@ -694,7 +694,7 @@ def test_a_password_in_a_traceback_never_reaches_the_python_logs(caplog: pytest.
             assert leaky.check_credit(facts(unique("SO"), "C1")).failure is None
             assert leaky._hooks is not None
 
-            def bug(*_: object) -> None:
+            def bug(*_: object, **__: object) -> None:
                 raise RuntimeError("lost postgresql://erp:s3cr3t-tb@erp-db/erp?sslpassword=s3cr3t-tb")
 
             monkeypatch.setattr(leaky._hooks, "decide", bug)

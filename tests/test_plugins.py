@@ -20,19 +20,26 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
+from pydantic import BaseModel, ConfigDict, Field
 
 from salesgate import (
     AdapterError,
     Approval,
+    Bilingual,
+    Combine,
     CreditExposure,
     Customer,
     Decision,
     Delivery,
+    FactsError,
+    FieldType,
     Gate,
     Notification,
     Order,
     OrderFacts,
+    Origin,
     Outcome,
+    OutputSpec,
     PluginError,
     Policy,
     Product,
@@ -1270,6 +1277,90 @@ def test_a_wrapper_on_the_commands_hook_is_refused_by_salesgate_help(monkeypatch
     assert result.stderr.startswith("warning: leaving out the commands of plugin 'zz_wraps': plugin 'zz_wraps' "
                                     "implements salesgate_register_commands with @hookimpl(wrapper=True)")
     assert CliRunner().invoke(cli, ["wrapped"]).exit_code == 2
+
+
+# -- decision points a plugin declares ------------------------------------------------------------------------
+
+class _SampleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    customer_id: str
+    value: Decimal = Field(description="What the samples are worth.")
+
+
+class _SampleFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sample: _SampleRequest
+    customer: Customer
+
+
+class _SamplePoint:
+    """Declares sample_request with its own pydantic model, loads samples by id, and adds a note."""
+
+    @hookimpl
+    def salesgate_register_points(self, register: Any) -> None:
+        register(name="sample_request", document=_SampleFacts, subject="sample.id",
+                 title={"zh": "样品申请", "en": "Sample request"},
+                 description={"zh": "免费样品申请", "en": "A request for free samples"},
+                 outputs=[OutputSpec("deposit", FieldType.percent, Bilingual("押金", "Deposit"), Combine.max)])
+
+    @hookimpl
+    def salesgate_load_document(self, point: str, document_id: str) -> dict[str, Any] | None:
+        if point == "sample_request" and document_id == "S-7":
+            return {"id": "S-7", "customer_id": "C-1", "value": "8000"}
+        return None
+
+    @hookimpl
+    def salesgate_load_customer(self, customer_id: str) -> Customer | None:
+        return Customer(id=customer_id, name="华东机电") if customer_id == "C-1" else None
+
+    @hookimpl
+    def salesgate_decide(self, point: str, facts: Any, context: DecisionContext) -> Contribution | None:
+        if point != "sample_request":
+            return None
+        return Contribution(notifications=[{"role": "sales_manager", "rule": "samples", "message": "样品已申请"}],
+                            outputs={"courier": "SF"} if facts.sample.value > 9000 else {})
+
+
+def _sample_policy(tmp_path: Path) -> Path:
+    (tmp_path / "policy.yaml").write_text("name: p\nversion: '1'\nroles: [sales_manager, general_manager]\n",
+                                          encoding="utf-8")
+    (tmp_path / "samples.yaml").write_text(
+        "ruleset: samples\nhook: sample_request\nversion: '1'\nrules:\n"
+        "  - id: big-sample\n    when: sample.value > 5000\n"
+        "    then: {require: [sales_manager], message: 样品超过五千元, set: {deposit: 20%}}\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_a_plugin_declares_a_point_its_model_validates_and_the_policy_decides_at(tmp_path: Path) -> None:
+    gate = Gate.from_path(_sample_policy(tmp_path), backend="python", plugins=[_SamplePoint()], entry_points=False)
+    spec = gate.policy.points["sample_request"]
+    assert (spec.origin, spec.source, spec.hook) == (Origin.plugin, "test_plugins._SamplePoint", "salesgate_decide")
+    decision = gate.decide("sample_request", {"sample": "S-7"})  # loaded by id, the customer by its id
+    assert (decision.hook, decision.subject, decision.outcome) == ("sample_request", "S-7", Outcome.require_approval)
+    assert decision.required_roles == ["sales_manager"]
+    assert decision.outputs == {"deposit": Decimal("0.2")}  # the rules plugin's, combined with the plugin's note
+    assert [n.rule for n in decision.notifications] == ["samples"]
+    with pytest.raises(FactsError, match="no sample 'S-8'"):
+        gate.decide("sample_request", {"sample": "S-8"})
+    # An output the point does not declare is the plugin's error: the failure mode answers, naming it.
+    failed = gate.decide("sample_request", {"sample": {"id": "S-9", "customer_id": "C-1", "value": "9500"}})
+    assert failed.outcome is Outcome.block
+    assert "set output courier at sample_request, which is not declared there (it declares deposit)" in (
+        failed.failure or "")
+
+
+def test_a_plugin_cannot_declare_a_built_in_point() -> None:
+    class Clash:
+        @hookimpl
+        def salesgate_register_points(self, register: Any) -> None:
+            register(name="pricing", document=_SampleFacts, subject="sample.id", title={"zh": "x", "en": "x"},
+                     description={"zh": "x", "en": "x"})
+
+    with pytest.raises(PluginError, match="declares point 'pricing', which is built in"):
+        Gate.from_path(seed_policy_path(), backend="python", plugins=[Clash()], entry_points=False)
 
 
 # -- meta-tests: every hook is specified, documented and tested ---------------------------------------------

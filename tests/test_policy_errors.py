@@ -102,7 +102,7 @@ def test_unknown_top_level_field_suggests_the_right_one(tmp_path: Path) -> None:
         ("a.yaml", 3, "versoin", "version"),
     ]
     assert problems[0].message == ("unknown field; expected one of: name, version, description, language, roles, "
-                                   "failure_mode")
+                                   "failure_mode, facts")
 
 
 def test_unknown_fact_names_column_and_suggests_the_fact(tmp_path: Path) -> None:
@@ -320,7 +320,7 @@ def test_rule_that_does_nothing_is_refused(tmp_path: Path) -> None:
         "  - id: idle\n    when: order.total > 5\n    then: { stop: true }\n")})
     problem, _ = only_problem(root)
     assert problem == PolicyProblem(
-        "'then' does nothing: give block, require, warn, notify, or a pricing/returns action",
+        "'then' does nothing: give block, require, warn, notify, set, or a pricing/returns action",
         str(root / "a.yaml"), 7, "idle", "then")
 
 
@@ -389,7 +389,8 @@ def test_line_scope_in_the_return_hook_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "field", "message"), [
     ("hook: order_approvl", "hook",
-     "Input should be 'order_approval', 'credit_check', 'pricing' or 'return_handling'"),
+     "unknown decision point 'order_approvl': this policy decides at order_approval, credit_check, pricing, "
+     "return_handling; declare a new one in points/order_approvl.yaml (docs/decision-points.md)"),
     ("ruleset: Order Approval", "ruleset", "String should match pattern '^[a-z0-9][a-z0-9_-]*$'"),
 ])
 def test_rule_file_header_is_validated(tmp_path: Path, text: str, field: str, message: str) -> None:

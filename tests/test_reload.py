@@ -309,7 +309,7 @@ def test_a_check_that_fails_unexpectedly_is_logged_once_not_on_every_poll(
     write_policy(policy_dir, version="2", threshold=50000)
     reloader = reloader_for(python_gate, policy_dir)
 
-    def broken(path: Path) -> None:
+    def broken(path: Path, **options: object) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(reload_module, "load_policy", broken)

@@ -25,6 +25,7 @@ from .decisions import (
     TraceEntry,
     combine,
 )
+from .documents import Bilingual, Combine, FieldType, OutputSpec
 from .engine import BackendName
 from .errors import (
     AdapterError,
@@ -53,7 +54,7 @@ from .models import (
 )
 from .plugins import Hooks
 from .points import DecisionPoint
-from .pointspecs import DECISION_POINTS
+from .pointspecs import DECISION_POINTS, Origin, PointSpec
 from .policy.compiler import Policy, load_policy
 from .ports import ApprovalRequests, CountedOrders, CreditReservations, Decide, DecisionLog, Store
 from .records import (
@@ -92,6 +93,8 @@ __all__ = [
     "AuditEntry",
     "AuditReport",
     "BackendName",
+    "Bilingual",
+    "Combine",
     "Contribution",
     "CountedOrders",
     "CreditExposure",
@@ -106,6 +109,7 @@ __all__ = [
     "Delivery",
     "EngineError",
     "FactsError",
+    "FieldType",
     "Gate",
     "GateClosedError",
     "Hook",
@@ -114,8 +118,11 @@ __all__ = [
     "Order",
     "OrderFacts",
     "OrderLine",
+    "Origin",
     "Outcome",
+    "OutputSpec",
     "PluginError",
+    "PointSpec",
     "Policy",
     "PolicyError",
     "PolicyProblem",

@@ -126,7 +126,7 @@ class Replayer:
             memo.matches[stage] = (factset, matches)
         return matches
 
-    def order_paths(self, points: Iterable[DecisionPoint] = ORDER_POINTS) -> frozenset[str]:
+    def order_paths(self, points: Iterable[str] = ORDER_POINTS) -> frozenset[str]:
         """Every fact the policy's order decision points read: what :meth:`order` needs flattened."""
         reads = self.policy.fact_reads
         return frozenset().union(*(reads.get(point, frozenset()) for point in points))

@@ -60,7 +60,6 @@ from .plugins import (
     load_entry_point,
     plugin_name,
 )
-from .points import DecisionPoint
 from .pointspecs import ALIASES, DECISION_POINTS, ORDER_POINTS, POINT_SPECS, PointSpec
 from .policy.compiler import Policy, load_policy
 from .policy.schema import PolicyFile, RuleSetFile
@@ -281,7 +280,7 @@ def _collect(pm: pluggy.PluginManager, owners: dict[str, str],
     return PluginCommands(found, tuple(failures))
 
 
-def _point(value: str) -> DecisionPoint:
+def _point(value: str) -> str:
     name = value.strip().lower().replace("-", "_")
     if name in DECISION_POINTS:
         return name
@@ -454,7 +453,7 @@ def _erp_label(erp: tuple[str, dict[str, Any]]) -> str:
     return f"adapter {erp[0]}" + (f", mapping {mapping}" if mapping is not None else "")
 
 
-def _decide_input(source: str, point: DecisionPoint,
+def _decide_input(source: str, point: str,
                   erp: tuple[str, dict[str, Any]] | None) -> tuple[dict[str, Any], str | None]:
     """The facts document ``decide`` was given, and the order id when INPUT was just an id.
 
@@ -492,7 +491,7 @@ def _exists(path: str) -> bool:
 def vocab(hook: str | None, as_json: bool) -> None:
     """The facts rule conditions may read, with their types."""
     points = [_point(hook)] if hook else list(DECISION_POINTS)
-    facts: dict[str, tuple[FactInfo, list[DecisionPoint]]] = {}
+    facts: dict[str, tuple[FactInfo, list[str]]] = {}
     for name in points:
         for path, info in VOCABULARY[name].items():
             facts.setdefault(path, (info, []))[1].append(name)
@@ -504,7 +503,7 @@ def vocab(hook: str | None, as_json: bool) -> None:
     show(_facts_table(title, [(info, None if hook else used) for info, used in facts.values()]))
 
 
-def _facts_table(title: str, facts: Sequence[tuple[FactInfo, Sequence[DecisionPoint] | None]]) -> Table:
+def _facts_table(title: str, facts: Sequence[tuple[FactInfo, Sequence[str] | None]]) -> Table:
     """Facts as ``vocab`` and ``points`` print them, a section per document part (customer, order…);
     with a Hooks column when the facts come with the decision points that read them."""
     hooks = any(used is not None for _, used in facts)
@@ -527,7 +526,7 @@ def _facts_table(title: str, facts: Sequence[tuple[FactInfo, Sequence[DecisionPo
     return table
 
 
-def _points_label(points: Sequence[DecisionPoint]) -> str:
+def _points_label(points: Sequence[str]) -> str:
     if len(points) == len(DECISION_POINTS):
         return "all"
     if set(points) == set(ORDER_POINTS):

@@ -13,14 +13,16 @@ that an answer given when an adapter fails can be logged under it.
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Protocol
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .errors import FactsError
+from .errors import FactsError, did_you_mean
 from .models import (
     STORABLE_TEXT,
     CreditExposure,
@@ -34,8 +36,7 @@ from .models import (
     ReturnRequest,
 )
 from .money import normalise_scale
-from .points import DecisionPoint
-from .pointspecs import BUILT_IN_POINTS
+from .pointspecs import BUILT_IN_POINTS, PointSpec
 
 __all__ = [
     "FactSource",
@@ -68,8 +69,21 @@ class FactSource(Protocol):
     def load_products(self, skus: Sequence[str]) -> list[Product] | None: ...
 
 
-def complete(point: DecisionPoint, facts: OrderInput | ReturnInput, source: FactSource) -> OrderFacts | ReturnFacts:
-    """Validate facts once (models pass through), filling missing parts from ``source``."""
+def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | BaseModel, source: FactSource,
+             spec: PointSpec | None = None) -> Any:
+    """Validate facts once (models pass through), filling missing parts from ``source``.
+
+    ``spec`` is the point's declaration in the policy in force: a declared point's document model,
+    or a built-in point's document extended by the policy's declared facts."""
+    if spec is not None and not spec.built_in:
+        return _complete_document(spec, facts, source)
+    order_model: type[OrderFacts] = OrderFacts
+    return_model: type[ReturnFacts] = ReturnFacts
+    if spec is not None and spec.document is not OrderFacts and spec.document is not ReturnFacts:
+        if point == "return_handling":
+            return_model = spec.document  # type: ignore[assignment]
+        else:
+            order_model = spec.document  # type: ignore[assignment]
     if point == "return_handling":
         if isinstance(facts, ReturnFacts):
             return facts
@@ -87,7 +101,7 @@ def complete(point: DecisionPoint, facts: OrderInput | ReturnInput, source: Fact
                 request, "customer_id", ""
             )
             data["customer"] = _load_customer(source, str(customer_id), "return")
-        returns: ReturnFacts = _validate(ReturnFacts, data, "return facts")
+        returns: ReturnFacts = _validate(return_model, data, "return facts")
         return returns
     if isinstance(facts, OrderFacts):
         return facts
@@ -96,8 +110,55 @@ def complete(point: DecisionPoint, facts: OrderInput | ReturnInput, source: Fact
     if not isinstance(facts, Mapping):
         raise FactsError(f"{point} takes order facts: an OrderFacts or a dict with 'order', got "
                          f"{type(facts).__name__}")
-    order: OrderFacts = _validate(OrderFacts, _complete_order(dict(facts), source), "order facts")
+    order: OrderFacts = _validate(order_model, _complete_order(dict(facts), source), "order facts")
     return order
+
+
+class DocumentSource(FactSource, Protocol):
+    """A :class:`FactSource` that also loads a declared point's document by id."""
+
+    def load_document(self, point: str, document_id: str) -> BaseModel | Mapping[str, Any] | None: ...
+
+
+def _complete_document(spec: PointSpec, facts: Any, source: FactSource) -> BaseModel:
+    """A declared point's facts: the document (given, or loaded by id through an adapter), with the
+    customer (and exposure) it includes loaded by the document's ``customer_id`` when not given."""
+    model = spec.document
+    if isinstance(facts, model):
+        return facts
+    root = spec.root
+    if not isinstance(facts, Mapping):
+        raise FactsError(f"{spec.name} takes {root} facts: a dict with {root!r} (or a {model.__name__}), got "
+                         f"{type(facts).__name__}")
+    data = dict(facts)
+    if root not in data:
+        parts = ", ".join(repr(name) for name in model.model_fields)
+        raise FactsError(f"{spec.name} facts need {parts}: the {root} document (or its id, to load it), got "
+                         f"{', '.join(repr(k) for k in data) or 'nothing'}")
+    document = data[root]
+    if isinstance(document, str):
+        loader = getattr(source, "load_document", None)
+        loaded = loader(spec.name, document) if loader is not None else None
+        if loaded is None:
+            raise FactsError(f"no {root} {document!r}: pass the {root} document, or install an adapter whose mapping "
+                             f"says how to load a {root} (docs/decision-points.md)")
+        data[root] = document = loaded.model_dump() if isinstance(loaded, BaseModel) else dict(loaded)
+    fields = model.model_fields
+    customer_id = document.get("customer_id") if isinstance(document, Mapping) else None
+    if "customer" in fields and "customer" not in data and isinstance(customer_id, str):
+        data["customer"] = _load_customer(source, customer_id, root)
+    if "exposure" in fields and "exposure" not in data and isinstance(customer_id, str):
+        exposure = source.load_exposure(customer_id)
+        if exposure is not None:
+            data["exposure"] = exposure
+    unknown = [key for key in data if key not in fields]
+    if unknown:
+        suggestion = did_you_mean(unknown[0], list(fields))
+        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+        raise FactsError(f"invalid {spec.name} facts: {unknown[0]!r} is not part of a {spec.name} document{hint}; "
+                         f"it takes {', '.join(fields)}")
+    validated: BaseModel = _validate(model, data, f"{spec.name} facts")
+    return validated
 
 
 def with_reserved(model: OrderFacts, reserved: Decimal, source: FactSource | None) -> OrderFacts:
@@ -208,9 +269,16 @@ def _days_between(delivered_on: date, requested_on: object, order_id: str) -> in
     return days
 
 
-def subject_of(facts: OrderFacts | ReturnFacts) -> str:
-    """The order or return id of validated facts, for a fallback decision."""
-    return facts.order.id if isinstance(facts, OrderFacts) else facts.return_request.id
+def subject_of(facts: BaseModel, spec: PointSpec | None = None) -> str:
+    """The id of the document of validated facts (order, return, or a declared point's subject)."""
+    if isinstance(facts, OrderFacts):
+        return facts.order.id
+    if isinstance(facts, ReturnFacts):
+        return facts.return_request.id
+    if spec is None:  # pragma: no cover - callers pass the spec of a declared point
+        raise TypeError(f"no subject known for {type(facts).__name__}")
+    root, _, name = spec.subject.partition(".")
+    return str(getattr(getattr(facts, root), name))
 
 
 def _id_rules(model: type[Order] | type[ReturnRequest]) -> TypeAdapter[str]:
@@ -222,11 +290,11 @@ def _id_rules(model: type[Order] | type[ReturnRequest]) -> TypeAdapter[str]:
 
 
 _ID_RULES = {"order": _id_rules(Order), "return": _id_rules(ReturnRequest)}
-_SUBJECT_KEYS: dict[DecisionPoint, str] = {spec.name: spec.subject.partition(".")[0] for spec in BUILT_IN_POINTS}
+_SUBJECT_KEYS: dict[str, str] = {spec.name: spec.subject.partition(".")[0] for spec in BUILT_IN_POINTS}
 """The document part whose id is each point's subject (``order`` of ``order.id``): the key of raw input."""
 
 
-def checked_subject(point: DecisionPoint, facts: object) -> str:
+def checked_subject(point: str, facts: object, spec: PointSpec | None = None) -> str:
     """The order or return id a fallback decision is about, from a model or from raw input; raw ids are
     checked first, by the fact models' rules.
 
@@ -237,36 +305,69 @@ def checked_subject(point: DecisionPoint, facts: object) -> str:
     """
     if isinstance(facts, OrderFacts | ReturnFacts):
         return subject_of(facts)
-    key = _SUBJECT_KEYS[point]
+    if spec is not None and not spec.built_in:
+        if isinstance(facts, spec.document):
+            return subject_of(facts, spec)
+        key, _, id_field = spec.subject.partition(".")
+    else:
+        key, id_field = _SUBJECT_KEYS[point], "id"
     value = facts.get(key) if isinstance(facts, Mapping) else None
     if isinstance(value, Order | ReturnRequest):
         return value.id
+    if isinstance(value, BaseModel):
+        return str(getattr(value, id_field, "unknown"))
     if isinstance(value, str):
         field_name, raw = f"{key} (the {key} id)", value  # an order given by id, to be loaded by an adapter
-    elif isinstance(value, Mapping) and "id" in value:
-        field_name, raw = f"{key}.id", value["id"]
+    elif isinstance(value, Mapping) and id_field in value:
+        field_name, raw = f"{key}.{id_field}", value[id_field]
     else:
         return "unknown"
     try:
-        checked: str = _ID_RULES[key].validate_python(raw)
+        checked: str = _ID_RULES.get(key, _ID_RULES["order"]).validate_python(raw)
     except ValidationError as exc:
         refused = exc.errors()[0]
         raise FactsError(f"invalid {key} facts: {field_name}: {_text_refused(refused) or refused['msg']}") from None
     return checked
 
 
-def _validate(model: type[OrderFacts] | type[ReturnFacts], data: Mapping[str, Any], what: str) -> Any:
+def _validate(model: type[BaseModel], data: Mapping[str, Any], what: str) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise FactsError(_format_validation(exc, what)) from None
+        raise FactsError(_format_validation(exc, what, model)) from None
 
 
-def _format_validation(exc: ValidationError, what: str) -> str:
+def _known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The field names of the (sub)model at ``loc`` (a pydantic error's location, its last key dropped)."""
+    current: Any = model
+    for key in loc:
+        if isinstance(key, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        info = None
+        if fields is not None:
+            info = fields.get(key) or next((f for f in fields.values() if f.alias == key), None)
+        if info is None:
+            return []
+        annotation = info.annotation
+        while typing.get_origin(annotation) in (list, typing.Union, types.UnionType):
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        current = annotation
+    fields = getattr(current, "model_fields", None)
+    return [info.alias or name for name, info in fields.items()] if fields else []
+
+
+def _format_validation(exc: ValidationError, what: str, model: type[BaseModel] | None = None) -> str:
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err["loc"])
         message = _text_refused(err) or err["msg"]
+        if err["type"] == "extra_forbidden" and model is not None:
+            known = _known_fields(model, err["loc"][:-1])
+            suggestion = did_you_mean(str(err["loc"][-1]), known)
+            message = "not a fact salesgate knows" + (f" (did you mean {suggestion!r}?)" if suggestion else "") + (
+                "; a policy declares its own in policy.yaml under facts: (salesgate vocab lists them)"
+                if not suggestion else "")
         parts.append(f"{where}: {message}" if where else message)
     more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
     return f"invalid {what}: " + "; ".join(parts) + more

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel
 
 from .decisions import Approval, Notification, Outcome, PolicyRef, PricingResult, Reason, ReturnResult, Trace
-from .models import OrderFacts, ReturnFacts
-from .points import DecisionPoint
 
 __all__ = ["BackendRef", "DecisionContext", "PolicyVerdict"]
 
@@ -46,9 +46,11 @@ class PolicyVerdict(NamedTuple):
     """``pricing``: every line with its policy price and the adjustments that made it."""
     returns: ReturnResult | None = None
     """``return_handling``: the amount, refund rate, restocking fee and refund."""
+    outputs: dict[str, Any] | None = None
+    """The declared outputs the fired rules set (``then: set:``), combined per output, in declaration order."""
 
 
-Verdict = Callable[[DecisionPoint, OrderFacts | ReturnFacts], PolicyVerdict]
+Verdict = Callable[[str, BaseModel], PolicyVerdict]
 """The signature of :attr:`DecisionContext.verdict`."""
 
 

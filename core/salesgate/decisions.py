@@ -30,7 +30,6 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, compute
 from pydantic_core import core_schema
 
 from .money import ZERO
-from .points import DecisionPoint
 from .prices import PriceStep, line_amount, line_price, run_price_steps
 
 __all__ = [
@@ -390,9 +389,10 @@ class ReturnResult(_Value):
 class Decision(_Value):
     """The answer at one decision point for one order or return."""
 
-    hook: DecisionPoint = Field(
-        description="The decision point (this JSON key is kept as `hook` for compatibility).")
-    subject: str = Field(description="Order or return id.")
+    hook: str = Field(
+        description="The decision point: a built-in one (order_approval, credit_check, pricing, return_handling) or "
+                    "one a policy or plugin declares (this JSON key is kept as `hook` for compatibility).")
+    subject: str = Field(description="The id of the document decided: order, return, or a declared point's subject.")
     outcome: Outcome
     approvals: list[Approval] = Field(default_factory=list, description="Roles to approve, in ladder order.")
     notifications: list[Notification] = Field(default_factory=list)
@@ -403,6 +403,8 @@ class Decision(_Value):
     pricing: PricingResult | None = None
     credit: CreditResult | None = None
     returns: ReturnResult | None = None
+    outputs: dict[str, Any] = Field(
+        default_factory=dict, description="The point's declared outputs the rules set (then: set:), by name.")
     failure: str | None = Field(None, description="Set when the decision is a safe fallback after an error.")
 
     def with_credit(self, credit: CreditResult) -> Decision:
@@ -439,6 +441,7 @@ class Contribution(_Value):
     pricing: PricingResult | None = Field(None, description="Payload of the pricing decision point.")
     credit: CreditResult | None = Field(None, description="Payload of the credit check: the credit figures.")
     returns: ReturnResult | None = Field(None, description="Payload of return handling: the refund.")
+    outputs: dict[str, Any] = Field(default_factory=dict, description="Declared outputs this plugin sets, by name.")
 
     @model_validator(mode="before")
     @classmethod
@@ -588,6 +591,7 @@ def merge(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision:
         "pricing": _combine_pricing(pricing) if pricing else None,
         "credit": next((d.credit for d in decisions if d.credit is not None), None),
         "returns": next((d.returns for d in decisions if d.returns is not None), None),
+        "outputs": _combine_outputs(decisions),
         "failure": "; ".join(failures) or None,
     }
     if type(first) is Decision and first.model_fields_set | _UPDATED == _DECISION_FIELDS:
@@ -598,11 +602,20 @@ def merge(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision:
     return first.model_copy(update=update)
 
 
+def _combine_outputs(decisions: Sequence[Decision]) -> dict[str, Any]:
+    """Several plugins' outputs: each output from the first plugin (in name order) that sets it."""
+    out: dict[str, Any] = {}
+    for decision in decisions:
+        for name, value in decision.outputs.items():
+            out.setdefault(name, value)
+    return out
+
+
 def _payload_only(decision: Decision) -> bool:
     """An ``allow`` that only carries figures (as the ``credit`` plugin's): nothing to merge but them."""
     return (decision.outcome is Outcome.allow and not decision.approvals and not decision.reasons
             and not decision.notifications and decision.failure is None and decision.pricing is None
-            and decision.returns is None and not decision.trace)
+            and decision.returns is None and not decision.trace and not decision.outputs)
 
 
 def _with_payloads(decisions: Sequence[Decision], ladder: Sequence[str]) -> Decision | None:
@@ -633,11 +646,11 @@ def _with_payloads(decisions: Sequence[Decision], ladder: Sequence[str]) -> Deci
     data.update(outcome=main.outcome, approvals=sort_approvals(merged, ladder), notifications=notifications,
                 reasons=reasons, trace=main.trace, pricing=None,
                 credit=next((d.credit for d in decisions if d.credit is not None), None),
-                returns=main.returns, failure=main.failure or None)
+                returns=main.returns, outputs=_combine_outputs(decisions), failure=main.failure or None)
     fields_set = first.model_fields_set | _UPDATED
     return Decision.assemble(data, None if fields_set == _DECISION_FIELDS else set(fields_set))
 
 
 _DECISION_FIELDS = frozenset(Decision.model_fields)
 _UPDATED = frozenset({"outcome", "approvals", "notifications", "reasons", "trace", "pricing", "credit", "returns",
-                      "failure"})
+                      "outputs", "failure"})

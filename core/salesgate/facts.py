@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .models import CreditExposure, Customer, Order, OrderFacts, OrderLine, ReturnFacts, ReturnRequest
+from .models import CreditExposure, Customer, Order, OrderFacts, OrderLine, Product, ReturnFacts, ReturnRequest
 from .money import ZERO, round_unit_price
 
 FactValues = dict[str, Any]
@@ -111,27 +111,50 @@ class _Projection:
 
 _PRODUCT_FACTS = (("name", "line.product.name"), ("list_price", "line.product.list_price"),
                   ("cost", "line.product.cost"), ("stock", "line.product.stock"))
-_PROJECTIONS: dict[frozenset[str], _Projection] = {}
+_PROJECTIONS: dict[tuple[frozenset[str], tuple[type[BaseModel], ...]], _Projection] = {}
 
 
-def _projection(paths: frozenset[str]) -> _Projection:
-    found = _PROJECTIONS.get(paths)
+def _product_facts(product_type: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """(Product attribute, path) of every product fact: the shipped ones and a policy's declared extras."""
+    if product_type is Product:
+        return _PRODUCT_FACTS
+    extras = tuple((name, f"line.product.{name}") for name in product_type.model_fields
+                   if name not in Product.model_fields)
+    return _PRODUCT_FACTS + extras
+
+
+def _types(facts: OrderFacts) -> tuple[type[BaseModel], ...]:
+    """The model classes of an order's parts: the shipped ones, or a policy's extended ones (declared facts)."""
+    order_type = type(facts).model_fields["order"].annotation
+    line_type = order_type.model_fields["lines"].annotation if isinstance(order_type, type) else None
+    product_type = type(facts).model_fields["products"].annotation
+    return (type(facts.customer), type(facts.order), type(facts.exposure),
+            typing.get_args(line_type)[0] if line_type is not None else OrderLine,
+            typing.get_args(product_type)[0] if product_type is not None else Product)
+
+
+_SHIPPED = (Customer, Order, CreditExposure, OrderLine, Product)
+
+
+def _projection(paths: frozenset[str], kinds: tuple[type[BaseModel], ...] = _SHIPPED) -> _Projection:
+    found = _PROJECTIONS.get((paths, kinds))
     if found is None:
         def keep(plan: _Plan) -> _Plan:
             return tuple(entry for entry in plan if entry[1] in paths)
 
+        customer, order, exposure, line, product = kinds
         found = _Projection(
-            customer=keep(_plan(Customer, "customer", frozenset())),
-            order=keep(_plan(Order, "order", _ORDER_SKIP)),
-            exposure=keep(_plan(CreditExposure, "exposure", frozenset())),
-            line=keep(_plan(OrderLine, "line", frozenset())),
+            customer=keep(_plan(customer, "customer", frozenset())),
+            order=keep(_plan(order, "order", _ORDER_SKIP)),
+            exposure=keep(_plan(exposure, "exposure", frozenset())),
+            line=keep(_plan(line, "line", frozenset())),
             total="order.total" in paths, line_count="order.line_count" in paths,
             exposure_total="exposure.total" in paths,
             lines="order.lines" in paths or any(path.startswith("line.") for path in paths),
             amount="line.amount" in paths, net_unit_price="line.net_unit_price" in paths,
-            product=tuple(pair for pair in _PRODUCT_FACTS if pair[1] in paths),
+            product=tuple(pair for pair in _product_facts(product) if pair[1] in paths),
         )
-        _PROJECTIONS[paths] = found  # derived from the paths alone: it never goes stale
+        _PROJECTIONS[(paths, kinds)] = found  # derived from the paths and classes alone: it never goes stale
     return found
 
 
@@ -191,8 +214,10 @@ def order_factset(facts: OrderFacts, policy_prices: dict[int, Decimal] | None = 
     the cost. Without ``order.lines`` or a ``line.*`` path there are no ``items`` (no rule runs
     per line: :attr:`Policy.fact_reads` adds ``order.lines`` for line-scope rules).
     """
+    extended = type(facts) is not OrderFacts  # a policy's declared facts: its own model classes
+    kinds = _types(facts) if extended else _SHIPPED
     if paths is not None:
-        return _projected(facts, policy_prices, _projection(paths))
+        return _projected(facts, policy_prices, _projection(paths, kinds))
     order = facts.order
     root: FactValues = _prefixed("customer", facts.customer)
     root.update(_prefixed("order", order, _ORDER_SKIP))
@@ -214,6 +239,9 @@ def order_factset(facts: OrderFacts, policy_prices: dict[int, Decimal] | None = 
             values["line.product.list_price"] = product.list_price
             values["line.product.cost"] = product.cost
             values["line.product.stock"] = product.stock
+        if extended:
+            for attribute, path in _product_facts(kinds[4])[len(_PRODUCT_FACTS):]:
+                values[path] = None if product is None else _plain(product.__dict__[attribute])
         if policy_prices is not None:
             values["line.policy_price"] = policy_prices.get(line.line_no)
         lines.append(values)
@@ -237,15 +265,17 @@ def with_policy_prices(factset: FactSet, policy_prices: dict[int, Decimal]) -> F
     return FactSet(root, tuple({**root, **values} for values in lines), factset.item_keys)
 
 
-_RETURN_PROJECTIONS: dict[frozenset[str], tuple[_Plan, _Plan]] = {}
+_RETURN_PROJECTIONS: dict[tuple[frozenset[str], type[BaseModel], type[BaseModel]], tuple[_Plan, _Plan]] = {}
 
 
-def _return_projection(paths: frozenset[str]) -> tuple[_Plan, _Plan]:
-    found = _RETURN_PROJECTIONS.get(paths)
+def _return_projection(paths: frozenset[str], customer: type[BaseModel] = Customer,
+                       request: type[BaseModel] = ReturnRequest) -> tuple[_Plan, _Plan]:
+    key = (paths, customer, request)
+    found = _RETURN_PROJECTIONS.get(key)
     if found is None:
-        found = (tuple(entry for entry in _plan(Customer, "customer", frozenset()) if entry[1] in paths),
-                 tuple(entry for entry in _plan(ReturnRequest, "return", frozenset()) if entry[1] in paths))
-        _RETURN_PROJECTIONS[paths] = found  # derived from the paths alone: it never goes stale
+        found = (tuple(entry for entry in _plan(customer, "customer", frozenset()) if entry[1] in paths),
+                 tuple(entry for entry in _plan(request, "return", frozenset()) if entry[1] in paths))
+        _RETURN_PROJECTIONS[key] = found  # derived from the paths and classes alone: it never goes stale
     return found
 
 
@@ -258,7 +288,7 @@ def return_factset(facts: ReturnFacts, paths: frozenset[str] | None = None) -> F
         root["return.amount"] = request.amount
         root["return.returnable_qty"] = request.returnable_qty
         return FactSet(root)
-    customer_plan, return_plan = _return_projection(paths)
+    customer_plan, return_plan = _return_projection(paths, type(facts.customer), type(request))
     values = facts.customer.__dict__
     root = {path: values[name] if convert is None else convert(values[name]) for name, path, convert in customer_plan}
     values = request.__dict__
@@ -269,3 +299,72 @@ def return_factset(facts: ReturnFacts, paths: frozenset[str] | None = None) -> F
     if "return.returnable_qty" in paths:
         root["return.returnable_qty"] = request.returnable_qty
     return FactSet(root)
+
+
+_DocumentPlan = tuple[tuple[str, str, Callable[[Any], Any] | None, str | None], ...]
+"""(field, fact path, converter, element name for a list field) of one part of a declared document."""
+_DOCUMENT_PLANS: dict[type[BaseModel], tuple[tuple[str, _DocumentPlan], ...]] = {}
+_ELEMENT_PLANS: dict[tuple[type[BaseModel], str], _Plan] = {}
+
+
+def _element_of(info: Any) -> str | None:
+    """The element name of a list field (``json_schema_extra={"element": "line"}``), else None."""
+    if typing.get_origin(info.annotation) is not list:
+        return None
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return str(extra.get("element", "item"))
+
+
+def _document_plan(model_type: type[BaseModel]) -> tuple[tuple[str, _DocumentPlan], ...]:
+    plan = _DOCUMENT_PLANS.get(model_type)
+    if plan is None:
+        parts = []
+        for root, root_info in model_type.model_fields.items():
+            part_type = root_info.annotation
+            if not (isinstance(part_type, type) and issubclass(part_type, BaseModel)):  # pragma: no cover
+                raise TypeError(f"{model_type.__name__}.{root} is not a document model")  # checked when declared
+            parts.append((root, tuple((name, f"{root}.{name}", _converter(info.annotation), _element_of(info))
+                                      for name, info in part_type.model_fields.items())))
+        plan = tuple(parts)
+        _DOCUMENT_PLANS[model_type] = plan  # derived from the class alone: it never goes stale
+    return plan
+
+
+def _elements(items: list[BaseModel], element: str) -> list[FactValues]:
+    out: list[FactValues] = []
+    for item in items:
+        key = (type(item), element)
+        plan = _ELEMENT_PLANS.get(key)
+        if plan is None:
+            plan = _ELEMENT_PLANS[key] = _plan(type(item), element, frozenset())
+        values = item.__dict__
+        out.append({path: values[name] if convert is None else convert(values[name]) for name, path, convert in plan})
+    return out
+
+
+def document_factset(facts: BaseModel, scope_element: str = "line") -> FactSet:
+    """Flatten the facts of a declared decision point: each part's fields under its name
+    (``shipment.amount``, ``customer.grade``), each list as element dicts (``line.qty``), and, for
+    rules with ``scope: line``, one item per element of the list whose element is ``scope_element``
+    (item keys: the elements' ``line_no`` when they have one, else their position from 1)."""
+    root: FactValues = {}
+    scoped: list[FactValues] | None = None
+    scoped_keys: tuple[int, ...] = ()
+    for part_name, plan in _document_plan(type(facts)):
+        part = facts.__dict__[part_name]
+        values = part.__dict__
+        for name, path, convert, element in plan:
+            value = values[name]
+            if element is not None:
+                elements = _elements(value, element)
+                root[path] = elements
+                if element == scope_element and scoped is None:
+                    scoped = elements
+                    scoped_keys = tuple(getattr(item, "line_no", index) for index, item in enumerate(value, 1))
+            else:
+                root[path] = value if convert is None else convert(value)
+        if isinstance(part, CreditExposure):
+            root[f"{part_name}.total"] = part.total
+    if not scoped:
+        return FactSet(root, (), scoped_keys)
+    return FactSet(root, tuple({**root, **values} for values in scoped), scoped_keys)

@@ -10,6 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import BaseModel
+
 from . import defaults
 from .completion import OrderInput, ReturnInput, checked_subject, complete, subject_of, with_reserved
 from .context import DecisionContext
@@ -19,9 +21,8 @@ from .engine import BackendName, make_backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, StoreError, did_you_mean
 from .logs import get_logger
 from .models import OrderFacts, ReturnFacts
-from .plugins import Hooks, build_plugin_manager
-from .points import DecisionPoint
-from .pointspecs import BUILT_IN_POINTS, DECISION_POINTS
+from .plugins import Hooks, build_plugin_manager, installed_points
+from .pointspecs import BUILT_IN_POINTS, PointSpec
 from .policy.compiler import Policy, load_policy
 from .policy.stages import Backend
 from .policy.verdict import decision_context
@@ -214,7 +215,9 @@ class Gate:
     def from_path(cls, path: str | Path, /, **options: Any) -> Gate:
         """Load, check and compile the policy in ``path`` (a directory of rule files); ``options`` are
         the Gate's. ``path`` is positional only, so an adapter option may be called ``path`` too."""
-        return cls(load_policy(path), **options)
+        points = installed_points(options.get("plugins", ()), disable=options.get("disable_plugins", ()),
+                                  entry_points=options.get("entry_points", True))
+        return cls(load_policy(path, points=points), **options)
 
     @classmethod
     def default(cls, **options: Any) -> Gate:
@@ -401,31 +404,35 @@ class Gate:
         """Returns and compensation claims: accept, escalate or refuse; refund and fees."""
         return self.decide("return_handling", facts, explain=explain)
 
-    def decide(self, point: DecisionPoint, /, facts: OrderInput | ReturnInput, *, explain: bool = False,
-               reserve: bool = False) -> Decision:
+    def decide(self, point: str, /, facts: OrderInput | ReturnInput | Mapping[str, Any] | BaseModel, *,
+               explain: bool = False, reserve: bool = False) -> Decision:
         """Decide at decision point ``point`` on ``facts`` (a model or a plain dict). Raises FactsError
         on bad facts only.
 
+        ``point`` is a built-in point or one the policy in force (or an installed plugin) declares,
+        e.g. ``gate.decide("shipment_release", {"shipment": {...}, "customer": {...}})``; a declared
+        point's document may be given by id (``{"shipment": "DN-0001"}``) for an adapter to load.
         ``reserve`` is for ``credit_check`` on a gate with a store (see :meth:`check_credit`).
         """
-        if point not in DECISION_POINTS:
-            raise FactsError(f"unknown hook {point!r}: use one of {', '.join(DECISION_POINTS)}")
         if reserve and (point != "credit_check" or self._store is None):
             raise TypeError("reserve=True is for credit_check on a gate with a store: Gate(..., store=...)")
         deadline = self._deadline()
         loaded = self._acquire()
         try:  # released once recorded too: close() frees the store only after the last recording
-            return self._decide(point, facts, loaded.contexts[1 if explain else 0], reserve, deadline)
+            spec = loaded.policy.points.get(point) if isinstance(point, str) else None
+            if spec is None:
+                raise FactsError(_unknown_point(point, loaded.policy))
+            return self._decide(point, facts, loaded.contexts[1 if explain else 0], reserve, deadline, spec)
         finally:
             self._release(loaded)
 
-    def _decide(self, point: DecisionPoint, facts: OrderInput | ReturnInput, context: DecisionContext, reserve: bool,
-                deadline: Deadline) -> Decision:
-        model: OrderFacts | ReturnFacts | None = None
+    def _decide(self, point: str, facts: Any, context: DecisionContext, reserve: bool,
+                deadline: Deadline, spec: PointSpec) -> Decision:
+        model: Any = None
         recorded_by: tuple[str, ...] = ()
-        subject = checked_subject(point, facts)  # before any adapter: a fallback must be loggable too
+        subject = checked_subject(point, facts, spec)  # before any adapter: a fallback must be loggable too
         try:
-            model = self._load_facts(point, facts, deadline, reserve)
+            model = self._load_facts(point, facts, deadline, reserve, spec)
         except FactsError:
             raise  # the caller's facts are wrong: that is theirs to fix, not a policy decision
         except Exception as exc:  # an adapter failed while loading facts
@@ -435,10 +442,12 @@ class Gate:
                 if reserve:
                     decision, model = self._reserve(model, facts, context, deadline)
                     recorded_by = ("store",)  # logged in the reservation's own transaction
+                elif spec.built_in:
+                    decision = self._hooks.decide(point, model, context, spec=spec)
                 else:
-                    decision = self._hooks.decide(point, model, context)
+                    decision = self._hooks.decide(point, model, context, subject, spec)
             except Exception as exc:  # An ERP must never be broken by salesgate: answer safely instead.
-                decision = self._failed(point, subject_of(model), context, exc)
+                decision = self._failed(point, subject_of(model, spec), context, exc)
         if self._store is None:
             # nothing to wait for that salesgate knows of: no thread hand-off (about 1 ms)
             self._hooks.record_decision(decision, model, skip=recorded_by)
@@ -475,15 +484,14 @@ class Gate:
         deadline.run_detached("recording the decision", record)
         return decision
 
-    def _load_facts(self, point: DecisionPoint, facts: OrderInput | ReturnInput, deadline: Deadline,
-                    reserve: bool) -> OrderFacts | ReturnFacts:
+    def _load_facts(self, point: str, facts: Any, deadline: Deadline, reserve: bool, spec: PointSpec) -> Any:
         """``facts_for`` under the deadline when adapters may be asked (the exposure of a reserving
         check is left out: it is loaded inside the reservation lock)."""
         if reserve and isinstance(facts, Mapping) and "exposure" not in facts:
             facts = {**facts, "exposure": {}}
-        if isinstance(facts, _MODELS) or not self._hooks.loads_facts():
-            return self.facts_for(point, facts)  # a model asks no adapter: nothing to wait for
-        return deadline.run("loading facts", lambda _abandoned: self.facts_for(point, facts))
+        if isinstance(facts, (*_MODELS, spec.document)) or not self._hooks.loads_facts():
+            return complete(point, facts, self._hooks, spec)  # a model asks no adapter: nothing to wait for
+        return deadline.run("loading facts", lambda _abandoned: complete(point, facts, self._hooks, spec))
 
     def _reserve(self, model: OrderFacts | ReturnFacts, facts: OrderInput | ReturnInput, context: DecisionContext,
                  deadline: Deadline) -> tuple[Decision, OrderFacts]:
@@ -505,12 +513,16 @@ class Gate:
             customer_id, model.order.id, model.order.total, decide, exclude_order_ids=counted, cancelled=cancelled))
         return result.decision, result.facts if isinstance(result.facts, OrderFacts) else model
 
-    def facts_for(self, point: DecisionPoint, /, facts: OrderInput | ReturnInput) -> OrderFacts | ReturnFacts:
+    def facts_for(self, point: str, /, facts: OrderInput | ReturnInput | Mapping[str, Any] | BaseModel) -> Any:
         """Validate facts once (models pass through), filling missing parts from adapters
-        (:func:`salesgate.completion.complete`)."""
-        return complete(point, facts, self._hooks)
+        (:func:`salesgate.completion.complete`): the point's fact model in the policy in force."""
+        policy = self._loaded.policy
+        spec = policy.points.get(point)
+        if spec is None:
+            raise FactsError(_unknown_point(point, policy))
+        return complete(point, facts, self._hooks, spec)
 
-    def _failed(self, point: DecisionPoint, subject: str, context: DecisionContext, exc: Exception, *,
+    def _failed(self, point: str, subject: str, context: DecisionContext, exc: Exception, *,
                 cause: str | None = None) -> Decision:
         """The failure mode's answer; ``cause`` names what was unavailable when it is not the decision
         point's data."""
@@ -527,7 +539,7 @@ class Gate:
             cause = f"{cause} unavailable"
         else:
             # The ERP's adapter or salesgate's own store: either way the decision point's data could not be had.
-            cause = (f"{_DATA[point]} unavailable" if isinstance(exc, AdapterError | StoreError)
+            cause = (f"{_data(point, self._loaded.policy)} unavailable" if isinstance(exc, AdapterError | StoreError)
                      else "salesgate could not decide")
         message = (f"{cause} ({what}); held for review (failure mode: closed)"
                    if mode == "closed" else
@@ -576,5 +588,20 @@ def _seconds(timeout: object) -> float | None:
     return float(timeout)
 
 
-_DATA: dict[DecisionPoint, str] = {spec.name: spec.data.en for spec in BUILT_IN_POINTS}
+_DATA: dict[str, str] = {spec.name: spec.data.en for spec in BUILT_IN_POINTS}
 """What a decision at each point most depends on, as a failure's cause names it."""
+
+
+def _data(point: str, policy: Policy) -> str:
+    """What a decision at ``point`` most depends on: the built-in's, else the declared point's (its document)."""
+    spec = policy.points.get(point)
+    return _DATA.get(point) or (spec.data.en if spec is not None else "data")
+
+
+def _unknown_point(point: object, policy: Policy) -> str:
+    """Why ``point`` cannot be decided: not a decision point of the policy in force (with a did-you-mean)."""
+    names = list(policy.points)
+    suggestion = did_you_mean(str(point), names)
+    hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+    return (f"unknown decision point {point!r}{hint}: this policy decides at {', '.join(names)}; a new one is "
+            "declared in the policy's points/ directory or by a plugin (docs/decision-points.md)")

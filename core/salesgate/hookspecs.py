@@ -25,15 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from .points import DecisionPoint
 from .pointspecs import BUILT_IN_POINTS
 
 if TYPE_CHECKING:
     import click
+    from pydantic import BaseModel
 
     from .context import DecisionContext
     from .decisions import Contribution, CreditResult, Decision
@@ -147,6 +147,57 @@ def salesgate_return_handling(facts: ReturnFacts, context: DecisionContext) -> C
 # -- facts from the ERP (adapters) ---------------------------------------------------------------
 
 
+@hookspec
+def salesgate_decide(point: str, facts: BaseModel, context: DecisionContext) -> Contribution | Decision | None:
+    """Decide at a declared decision point: one a policy declares in ``points/<name>.yaml`` or a plugin
+    registers with :func:`salesgate_register_points` (the four built-in points have their own hooks).
+
+    :param point: the decision point's name, e.g. ``"shipment_release"``: an implementation answers only
+        for the points it knows and returns ``None`` for the others.
+    :param facts: the document decided, validated into the point's fact model (``facts.shipment``, and
+        ``facts.customer`` when the point includes it).
+    :param context: the policy in force; ``context.verdict(point, facts)`` is what its rules say,
+        outputs included.
+
+    Every plugin's answer is combined as at the built-in points; the declared outputs from the first
+    plugin (by name) that sets each. The built-in ``rules`` plugin answers for every declared point.
+
+    Added in 0.3.
+    """
+
+
+@hookspec
+def salesgate_register_points(register: Callable[..., None]) -> None:
+    """Declare decision points whose document needs code: a pydantic model of your own.
+
+    :param register: call it once per point, with keywords: ``name`` (lower case, ``_``), ``document``
+        (a pydantic model: each of its fields is a part of the document, itself a pydantic model, such
+        as ``sample: SampleRequest`` and, optionally, ``customer: Customer``), ``subject`` (the field
+        that identifies one document, ``"sample.id"``), ``title`` and ``description`` (each
+        ``{"zh": ..., "en": ...}``), and optionally ``outputs`` (``salesgate.OutputSpec`` values).
+
+    A policy's rule files decide at the point with ``hook: <name>``; ``Gate.from_path`` and every
+    ``salesgate`` command that loads a policy read the points installed plugins register. A policy
+    cannot declare a point a plugin declares, nor a plugin a built-in one.
+
+    Added in 0.3.
+    """
+
+
+@hookspec(firstresult=True)
+def salesgate_load_document(point: str, document_id: str) -> BaseModel | Mapping[str, Any] | None:
+    """Load the document of a declared decision point by its id (``gate.decide("shipment_release",
+    {"shipment": "DN-0001"})``), as a dict of the point's document fields or the point's document model.
+
+    :param point: the declared decision point, e.g. ``"shipment_release"``.
+    :param document_id: the id the caller passed.
+
+    Return ``None`` when the adapter does not know the point or the document. Optional for adapters.
+
+    Added in 0.3.
+    """
+
+
 @hookspec(firstresult=True)
 def salesgate_load_customer(customer_id: str) -> Customer | None:
     """Load a customer's facts when the caller passed only the customer id.
@@ -242,7 +293,7 @@ def salesgate_load_delivery(order_id: str, sku: str) -> Delivery | None:
 
 
 @hookspec
-def salesgate_record_decision(decision: Decision, facts: OrderFacts | ReturnFacts | None) -> None:
+def salesgate_record_decision(decision: Decision, facts: OrderFacts | ReturnFacts | BaseModel | None) -> None:
     """Store or log a decision after it was made (audit log, decision table, metrics).
 
     Called once per decision, after combining, also for safe fallback decisions. Every
@@ -253,8 +304,9 @@ def salesgate_record_decision(decision: Decision, facts: OrderFacts | ReturnFact
     background: implementations must be thread-safe.
 
     :param decision: the final decision.
-    :param facts: the validated facts it was decided on (what a decision log digests), or ``None``
-        when they could not be loaded (a fallback decision). Added in 0.2.
+    :param facts: the validated facts it was decided on (what a decision log digests): an order, a
+        return, or the document of a declared point (its fact model); ``None`` when they could not be
+        loaded (a fallback decision). Added in 0.2.
 
     Added in 0.1.
     """
@@ -303,7 +355,7 @@ def salesgate_register_commands(cli: click.Group) -> None:
 
 # -- derived once, read by the facade and the adapter contract ----------------------------------
 
-DECISION_HOOKS: Mapping[DecisionPoint, str] = MappingProxyType({spec.name: spec.hook for spec in BUILT_IN_POINTS})
+DECISION_HOOKS: Mapping[str, str] = MappingProxyType({spec.name: spec.hook for spec in BUILT_IN_POINTS})
 """The hook each decision point calls, as its declaration (:mod:`salesgate.pointspecs`) names it."""
 
 if any(not callable(globals().get(hook)) for hook in DECISION_HOOKS.values()):  # pragma: no cover
@@ -312,7 +364,7 @@ if any(not callable(globals().get(hook)) for hook in DECISION_HOOKS.values()):  
 DATA_HOOKS: tuple[str, ...] = tuple(name for name in tuple(globals()) if name.startswith("salesgate_load_"))
 """Every hook an adapter may implement to load facts from an ERP."""
 
-OPTIONAL_DATA_HOOKS = frozenset({"salesgate_load_delivery", "salesgate_load_counted_orders"})
+OPTIONAL_DATA_HOOKS = frozenset({"salesgate_load_delivery", "salesgate_load_counted_orders", "salesgate_load_document"})
 """Data hooks an adapter may leave out: returns are then decided on the facts the caller passes,
 and credit reservations keep counting until confirmed (never too little)."""
 

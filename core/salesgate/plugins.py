@@ -22,21 +22,22 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import types
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import pluggy
+from pydantic import BaseModel
 
 from . import hookspecs
 from .context import DecisionContext
 from .decisions import Contribution, CreditResult, Decision, Reason, combine, sort_approvals
 from .defaults import BUILTIN_NAMES, default_plugins
+from .documents import Bilingual, OutputSpec, valid_name
 from .errors import AdapterError, PluginError, SalesgateError
 from .hookspecs import DATA_HOOKS, DECISION_HOOKS
 from .logs import get_logger
 from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
-from .points import DecisionPoint
-from .pointspecs import BUILT_IN_POINTS
+from .pointspecs import BUILT_IN_POINTS, DECIDE_HOOK, POINT_SPECS, Origin, PointSpec, declared_point
 
 logger = get_logger("salesgate.plugins")
 
@@ -44,7 +45,7 @@ ENTRY_POINT_GROUP = "salesgate"
 DISABLE_ENV = "SALESGATE_DISABLE_PLUGINS"
 CREDIT_FIGURES = "salesgate_credit_figures"
 RECORD_DECISION = "salesgate_record_decision"
-FACADE_HOOKS = (*DECISION_HOOKS.values(), CREDIT_FIGURES, RECORD_DECISION)
+FACADE_HOOKS = (*DECISION_HOOKS.values(), DECIDE_HOOK, CREDIT_FIGURES, RECORD_DECISION)
 """The hooks :class:`Hooks` calls implementation by implementation (not through pluggy's call loop)."""
 _DOCS = "docs/plugins.md#hook-order-and-wrappers"
 _REFUSED_RECORDERS = f"{RECORD_DECISION}, refused left out"
@@ -93,6 +94,15 @@ class PluginManager(pluggy.PluginManager):
             super().set_blocked(name)
         finally:
             self.generation += 1
+
+
+def installed_points(plugins: Iterable[object] = (), *, disable: Iterable[str] = (),
+                     entry_points: bool = True) -> list[PointSpec]:
+    """The decision points the plugins a gate with these options would have declare
+    (``salesgate_register_points``): what ``load_policy(path, points=...)`` needs so that rules may
+    decide at them. Raises :class:`PluginError` as building the gate's plugin manager would."""
+    return list(Hooks(build_plugin_manager(plugins, disable=disable, entry_points=entry_points))
+                .register_points().values())
 
 
 def build_plugin_manager(
@@ -304,12 +314,20 @@ class Hooks:
     def plugin_names(self) -> list[str]:
         return sorted(name for name, _ in self.pm.list_name_plugin() if name)
 
-    def decide(self, point: DecisionPoint, facts: OrderFacts | ReturnFacts, context: DecisionContext) -> Decision:
-        """Call every plugin of a decision hook, stamp each answer into a Decision, combine by precedence."""
-        hook_name = DECISION_HOOKS[point]
-        subject = facts.return_request.id if type(facts) is ReturnFacts else facts.order.id  # type: ignore[union-attr]
+    def decide(self, point: str, facts: BaseModel, context: DecisionContext, subject: str | None = None,
+               spec: PointSpec | None = None) -> Decision:
+        """Call every plugin of a decision hook, stamp each answer into a Decision, combine by precedence.
+
+        ``subject`` is the id of the document decided (read from the facts of a built-in point);
+        ``spec`` the point's declaration, whose outputs are the only ones a plugin may set."""
+        hook_name = DECISION_HOOKS.get(point, DECIDE_HOOK)
+        if subject is None:
+            subject = facts.return_request.id if isinstance(facts, ReturnFacts) else facts.order.id  # type: ignore[attr-defined]
         # In plugin-name order, so the combined trace reads the same whatever the registration order.
         answers = self._answers_marked(hook_name, _DECIDED, point, facts, context)
+        for plugin, answer, _ in answers:
+            if answer.outputs:
+                _check_outputs(plugin, point, answer.outputs, spec)
         if len(answers) == 1 and type(answers[0][1]) is Contribution:  # the usual case: the rules plugin alone
             decision = stamp(answers[0][1], answers[0][0], point, subject, context)
         else:
@@ -328,8 +346,8 @@ class Hooks:
                 decision = decision.with_credit(figures)
         return decision
 
-    def _answers(self, hook_name: str, expected: tuple[type[Any], ...], point: DecisionPoint | None,
-                 facts: OrderFacts | ReturnFacts, context: DecisionContext) -> list[tuple[str, Any]]:
+    def _answers(self, hook_name: str, expected: tuple[type[Any], ...], point: str | None,
+                 facts: BaseModel, context: DecisionContext) -> list[tuple[str, Any]]:
         """Every plugin's answer to a hook that is not None, as (plugin, answer) in plugin-name order.
         A plugin that raises, or answers something other than ``expected`` (for ``point``, a
         Contribution or a Decision for that decision point), is a PluginError naming it."""
@@ -338,16 +356,17 @@ class Hooks:
             return [found[0][:2]]
         return [(plugin, answer) for plugin, answer, _ in found]
 
-    def _answers_marked(self, hook_name: str, expected: tuple[type[Any], ...], point: DecisionPoint | None,
-                        facts: OrderFacts | ReturnFacts, context: DecisionContext) -> list[tuple[str, Any, bool]]:
+    def _answers_marked(self, hook_name: str, expected: tuple[type[Any], ...], point: str | None,
+                        facts: BaseModel, context: DecisionContext) -> list[tuple[str, Any, bool]]:
         """:meth:`_answers`, each with whether its implementation is ``trylast`` (a default)."""
         found: list[tuple[str, Any, bool]] = []
+        arguments = {"facts": facts, "context": context, "point": point}
         for plugin, function, argnames, trylast in self._implementations(hook_name):
-            try:  # an implementation takes any subset of the hook's two arguments, by name (as pluggy allows)
-                if len(argnames) == 2:
+            try:  # an implementation takes any subset of the hook's arguments, by name (as pluggy allows)
+                if len(argnames) == 2 and hook_name != DECIDE_HOOK:
                     result = function(facts=facts, context=context)
                 else:
-                    result = function(**{name: facts if name == "facts" else context for name in argnames})
+                    result = function(**{name: arguments[name] for name in argnames})
             except Exception as exc:
                 raise PluginError(f"plugin {plugin!r} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
             if result is None:
@@ -416,13 +435,47 @@ class Hooks:
             args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
             raise AdapterError(f"{name}({args}) failed: {type(exc).__name__}: {exc}") from exc
 
+    def load_document(self, point: str, document_id: str) -> BaseModel | Mapping[str, Any] | None:
+        """A declared point's document by id, from the adapter that knows it (None when none does)."""
+        result = self._call("salesgate_load_document", point=point, document_id=document_id)
+        if result is not None and not isinstance(result, BaseModel | Mapping):
+            raise PluginError(f"salesgate_load_document returned {type(result).__name__}; expected a dict of the "
+                              f"{point} document's fields, a model, or None")
+        return result
+
+    def register_points(self) -> dict[str, PointSpec]:
+        """The decision points installed plugins declare (``salesgate_register_points``), by name. A point
+        declared twice, or under a built-in point's name, or not described as the hook says, is a
+        PluginError naming the plugin."""
+        found: dict[str, PointSpec] = {}
+        for impl in self.pm.hook.salesgate_register_points.get_hookimpls():
+            plugin = impl.plugin_name
+
+            def register(*, name: str, document: type[BaseModel], subject: str, title: Mapping[str, str] | Bilingual,
+                         description: Mapping[str, str] | Bilingual, outputs: Sequence[OutputSpec] = (),
+                         plugin: str = plugin) -> None:
+                found_spec = _plugin_point(plugin, name, document, subject, title, description, tuple(outputs))
+                if name in found:
+                    raise PluginError(f"decision point {name!r} is declared by two plugins: {found[name].source!r} and "
+                                      f"{plugin!r}")
+                found[name] = found_spec
+
+            try:
+                impl.function(register=register)
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise PluginError(f"plugin {plugin!r} failed in salesgate_register_points: {type(exc).__name__}: "
+                                  f"{exc}") from exc
+        return found
+
     def load_counted_orders(self, customer_id: str, order_ids: Sequence[str]) -> list[str] | None:
         result = self._call("salesgate_load_counted_orders", customer_id=customer_id, order_ids=list(order_ids))
         if result is not None and not (isinstance(result, list) and all(isinstance(o, str) for o in result)):
             raise PluginError("salesgate_load_counted_orders returned something other than a list of order ids")
         return result
 
-    def record_decision(self, decision: Decision, facts: OrderFacts | ReturnFacts | None = None, *,
+    def record_decision(self, decision: Decision, facts: BaseModel | None = None, *,
                         skip: Iterable[str] = ()) -> None:
         """Every recorder runs (but the plugins named in ``skip``, which recorded it already); one
         failing, or refused for a call-order option, is logged and never affects the decision or
@@ -488,19 +541,23 @@ AdapterRegister = Callable[[str, type], None]
 
 _STAMPED = frozenset({"hook", "subject", "policy", "backend"})
 _DECIDED = (Contribution, Decision)
-_PAYLOAD_POINTS: tuple[tuple[str, DecisionPoint], ...] = tuple(sorted(
+_PAYLOAD_POINTS: tuple[tuple[str, str], ...] = tuple(sorted(
     ((output.field, spec.name) for spec in BUILT_IN_POINTS for output in spec.outputs),
     key=lambda pair: list(Contribution.model_fields).index(pair[0])))
 """Which decision point each payload of a Contribution belongs to (its outputs), in the order the
 Contribution declares them: the first misplaced one is the one an error names."""
 
-_FOREIGN_PAYLOADS: dict[DecisionPoint, tuple[str, ...]] = {
+_FOREIGN_PAYLOADS: dict[str, tuple[str, ...]] = {
     spec.name: tuple(payload for payload, home in _PAYLOAD_POINTS if home != spec.name) for spec in BUILT_IN_POINTS}
 """The payloads a decision point does not carry (read from :data:`_PAYLOAD_POINTS`): the stamp's
 check, once per answer, for a payload contributed to the wrong decision point."""
 
 
-def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, subject: str, context: DecisionContext,
+_ALL_PAYLOADS = tuple(payload for payload, _ in _PAYLOAD_POINTS)
+"""What a declared point carries none of: its answers carry outputs instead."""
+
+
+def stamp(answer: Contribution | Decision, plugin: str, point: str, subject: str, context: DecisionContext,
           others: Collection[str] = ()) -> Decision:
     """One plugin's answer as a Decision.
 
@@ -515,7 +572,7 @@ def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, su
     reasons = answer.reasons
     # The fields read straight from the model's dict: this runs once per decision per plugin.
     given = answer.__dict__
-    for payload in _FOREIGN_PAYLOADS[point]:
+    for payload in _FOREIGN_PAYLOADS.get(point, _ALL_PAYLOADS):
         if given[payload] is not None:
             _misplaced(answer, plugin, point)
     for reason in reasons:
@@ -525,11 +582,55 @@ def stamp(answer: Contribution | Decision, plugin: str, point: DecisionPoint, su
     return _assembled(given, reasons, point, subject, context, answer.__pydantic_fields_set__)
 
 
-def _misplaced(answer: Contribution | Decision, plugin: str, point: DecisionPoint) -> None:
+def _plugin_point(plugin: str, name: str, document: type[BaseModel], subject: str,
+                  title: Mapping[str, str] | Bilingual, description: Mapping[str, str] | Bilingual,
+                  outputs: tuple[OutputSpec, ...]) -> PointSpec:
+    """A plugin's point declaration, checked: what is wrong is a PluginError naming the plugin."""
+    def bilingual(value: Mapping[str, str] | Bilingual, what: str) -> Bilingual:
+        if isinstance(value, Bilingual):
+            return value
+        if isinstance(value, Mapping) and value.get("zh") and value.get("en"):
+            return Bilingual(str(value["zh"]), str(value["en"]))
+        raise PluginError(f"plugin {plugin!r} declares point {name!r} with a {what} that is not "
+                          '{"zh": ..., "en": ...}')
+
+    if not isinstance(name, str) or not valid_name(name):
+        raise PluginError(f"plugin {plugin!r} declares a point named {name!r}: use lower case letters, digits and _")
+    if name in POINT_SPECS:
+        raise PluginError(f"plugin {plugin!r} declares point {name!r}, which is built in: give it another name")
+    if not (isinstance(document, type) and issubclass(document, BaseModel)):
+        raise PluginError(f"plugin {plugin!r} declares point {name!r} with document={document!r}: pass a pydantic "
+                          "model class")
+    root, _, field = subject.partition(".")
+    part = document.model_fields.get(root)
+    part_type = part.annotation if part is not None else None
+    if not (isinstance(part_type, type) and issubclass(part_type, BaseModel) and field in part_type.model_fields):
+        raise PluginError(f"plugin {plugin!r} declares point {name!r} with subject {subject!r}, which is not a field "
+                          f"of {document.__name__}: name it <part>.<field>, e.g. sample.id")
+    for output in outputs:
+        if not isinstance(output, OutputSpec):
+            raise PluginError(f"plugin {plugin!r} declares point {name!r} with an output that is not an OutputSpec")
+    return declared_point(name, document, subject, title=bilingual(title, "title"),
+                          description=bilingual(description, "description"), outputs=outputs,
+                          origin=Origin.plugin, source=plugin)
+
+
+def _check_outputs(plugin: str, point: str, outputs: Mapping[str, Any], spec: PointSpec | None) -> None:
+    """A PluginError for an output the point does not declare: outputs are part of the point's contract."""
+    declared = [output.name for output in spec.declared_outputs] if spec is not None else []
+    unknown = sorted(set(outputs) - set(declared))
+    if unknown:
+        offer = f"it declares {', '.join(declared)}" if declared else "it declares no outputs"
+        raise PluginError(f"plugin {plugin!r} set output {', '.join(unknown)} at {point}, which is not declared there "
+                          f"({offer}): declare it with the point, or leave it out")
+
+
+def _misplaced(answer: Contribution | Decision, plugin: str, point: str) -> None:
     """The PluginError for a payload contributed to a decision point that does not carry it."""
     for payload, home in _PAYLOAD_POINTS:
         if getattr(answer, payload) is not None and point != home:
-            raise PluginError(f"plugin {plugin!r} contributed {payload} to {DECISION_HOOKS[point]}; only "
+            raise PluginError(f"plugin {plugin!r} contributed {payload} to {DECISION_HOOKS.get(point, DECIDE_HOOK)}; "
+                              "only "
                               f"{DECISION_HOOKS[home]} carries {payload}: leave it None there")
 
 
@@ -557,14 +658,14 @@ def _in_ladder_order(approvals: Sequence[Any], ladder: tuple[str, ...]) -> bool:
     return True
 
 
-def _stamped_decision(answer: Decision, plugin: str, point: DecisionPoint, subject: str, context: DecisionContext,
+def _stamped_decision(answer: Decision, plugin: str, point: str, subject: str, context: DecisionContext,
                       others: Collection[str]) -> Decision:
     """A full Decision a plugin returned (what plugins returned before Contributions), stamped as a
     Contribution is: the decision point, subject, policy and backend are the gate's, whatever the
     plugin wrote; one on another order or decision point, one setting ``failure``, or carrying
     another decision point's payload, is a PluginError naming the plugin. A reason keeps a label
     the plugin chose for itself (``plugin="acme"``) unless it is another's (see :func:`_own_label`)."""
-    hook_name = DECISION_HOOKS[point]
+    hook_name = DECISION_HOOKS.get(point, DECIDE_HOOK)
     if answer.hook != point:
         raise PluginError(f"plugin {plugin!r} returned a Decision for {answer.hook} from {hook_name}: "
                           f"return a Contribution, which salesgate stamps with the decision point")
@@ -582,7 +683,7 @@ def _stamped_decision(answer: Decision, plugin: str, point: DecisionPoint, subje
     return _assembled(given, reasons, point, subject, context, answer.model_fields_set)
 
 
-def _assembled(given: dict[str, Any], reasons: Sequence[Reason], point: DecisionPoint, subject: str,
+def _assembled(given: dict[str, Any], reasons: Sequence[Reason], point: str, subject: str,
                context: DecisionContext, fields_set: set[str]) -> Decision:
     """The stamped Decision of a checked answer's fields (``given``, a Contribution's or Decision's
     dict): the gate's point, subject, policy and backend; the approvals one per role in ladder order."""
@@ -596,7 +697,7 @@ def _assembled(given: dict[str, Any], reasons: Sequence[Reason], point: Decision
         {"hook": point, "subject": subject, "outcome": given["outcome"], "approvals": approvals,
          "notifications": given["notifications"], "reasons": reasons, "policy": context.policy_ref,
          "backend": context.backend.name, "trace": given["trace"], "pricing": given["pricing"],
-         "credit": given["credit"], "returns": given["returns"], "failure": None},
+         "credit": given["credit"], "returns": given["returns"], "outputs": given["outputs"], "failure": None},
         fields_set | _STAMPED,
     )
 

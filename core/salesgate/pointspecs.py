@@ -25,6 +25,7 @@ from typing import Final
 from pydantic import BaseModel
 
 from .decisions import CreditResult, PricingResult, ReturnResult
+from .documents import Bilingual, OutputSpec
 from .models import OrderFacts, ReturnFacts
 from .points import DecisionPoint
 
@@ -35,21 +36,9 @@ class Origin(StrEnum):
     built_in = "built-in"
     """Shipped with salesgate."""
     plugin = "plugin"
-    """Declared by an installed plugin (not yet possible: issue 12)."""
+    """Declared by an installed plugin (``salesgate_register_points``)."""
     policy = "policy"
-    """Declared in a policy directory (not yet possible: issue 12)."""
-
-
-@dataclass(frozen=True)
-class Bilingual:
-    """A text for people, in Chinese and in English: the two languages salesgate's policies are written in."""
-
-    zh: str
-    en: str
-
-    def as_dict(self) -> dict[str, str]:
-        """``{"zh": ..., "en": ...}``, as JSON output writes it."""
-        return {"zh": self.zh, "en": self.en}
+    """Declared in a policy directory (``points/<name>.yaml``)."""
 
 
 @dataclass(frozen=True)
@@ -67,12 +56,14 @@ class PointOutput:
 class PointSpec:
     """One decision point: the place in the sales cycle where the ERP asks salesgate for a decision."""
 
-    name: DecisionPoint
+    name: str
     """The name rule files (``hook:``), ``Gate.decide`` and ``salesgate decide`` use."""
     hook: str
-    """The pluggy hook a decision here calls (:mod:`salesgate.hookspecs`)."""
-    document: type[OrderFacts] | type[ReturnFacts]
-    """The fact model of the document decided: what a caller passes and rules read."""
+    """The pluggy hook a decision here calls (:mod:`salesgate.hookspecs`): each built-in point has its
+    own; every declared point calls ``salesgate_decide``, which is given the point's name."""
+    document: type[BaseModel]
+    """The fact model of the document decided: what a caller passes and rules read
+    (:class:`~salesgate.models.OrderFacts` for an order; a generated model for a point declared in YAML)."""
     subject: str
     """The fact path that identifies one document: a decision's ``subject`` is its value."""
     description: Bilingual
@@ -88,6 +79,35 @@ class PointSpec:
     """Every other name ``salesgate decide`` takes for the point: its short name (unless that is its
     name) and any more."""
     origin: Origin = Origin.built_in
+    declared_outputs: tuple[OutputSpec, ...] = ()
+    """The values rules may set here (``then: set: {deposit: 30%}``), as the decision's ``outputs``."""
+    source: str = ""
+    """Where it was declared: a file of the policy directory, or the plugin's name."""
+
+    @property
+    def root(self) -> str:
+        """The document's name in rules: ``order`` of ``order.id``, ``shipment`` of ``shipment.id``."""
+        return self.subject.partition(".")[0]
+
+    @property
+    def built_in(self) -> bool:
+        return self.origin is Origin.built_in
+
+    def output(self, name: str) -> OutputSpec | None:
+        return next((o for o in self.declared_outputs if o.name == name), None)
+
+
+DECIDE_HOOK: Final = "salesgate_decide"
+"""The pluggy hook every declared (not built-in) decision point calls, with the point's name."""
+
+
+def declared_point(name: str, document: type[BaseModel], subject: str, *, title: Bilingual,
+                   description: Bilingual, outputs: tuple[OutputSpec, ...] = (),
+                   origin: Origin = Origin.policy, source: str = "") -> PointSpec:
+    """A :class:`PointSpec` for a point declared in a policy directory or by a plugin."""
+    return PointSpec(name, DECIDE_HOOK, document, subject, description, title=title, short=name,
+                     data=Bilingual(zh=f"{title.zh}数据", en=f"{title.en.lower()} data"),
+                     origin=origin, declared_outputs=outputs, source=source)
 
 
 _CREDIT_FIGURES = PointOutput(
@@ -138,22 +158,20 @@ BUILT_IN_POINTS: Final[tuple[PointSpec, ...]] = (
 )
 """The four points salesgate ships, in the order the sales cycle meets them (and listings show them)."""
 
-POINT_SPECS: Final[Mapping[DecisionPoint, PointSpec]] = MappingProxyType({spec.name: spec for spec in BUILT_IN_POINTS})
+POINT_SPECS: Final[Mapping[str, PointSpec]] = MappingProxyType({spec.name: spec for spec in BUILT_IN_POINTS})
 """Read-only: every decision point's declaration, by name."""
 
-DECISION_POINTS: Final[tuple[DecisionPoint, ...]] = tuple(POINT_SPECS)
+DECISION_POINTS: Final[tuple[DecisionPoint, ...]] = typing.get_args(DecisionPoint)
 """The decision points' names, in the order of :data:`BUILT_IN_POINTS`."""
 
-ORDER_POINTS: Final[tuple[DecisionPoint, ...]] = tuple(spec.name for spec in BUILT_IN_POINTS
-                                                       if spec.document is OrderFacts)
+ORDER_POINTS: Final[tuple[str, ...]] = tuple(spec.name for spec in BUILT_IN_POINTS if spec.document is OrderFacts)
 """The decision points that decide an order (their document is :class:`~salesgate.models.OrderFacts`)."""
 
-ALIASES: Final[Mapping[str, DecisionPoint]] = MappingProxyType(
+ALIASES: Final[Mapping[str, str]] = MappingProxyType(
     {alias: spec.name for spec in BUILT_IN_POINTS for alias in spec.aliases})
 """Read-only: the point each other name ``salesgate decide`` takes stands for."""
 
-_TYPED = set(typing.get_args(DecisionPoint))
-if set(DECISION_POINTS) != _TYPED or len(POINT_SPECS) != len(BUILT_IN_POINTS):  # pragma: no cover
+if tuple(POINT_SPECS) != DECISION_POINTS or len(POINT_SPECS) != len(BUILT_IN_POINTS):  # pragma: no cover
     raise RuntimeError("salesgate.points.DecisionPoint and the declared decision points disagree, or a point is "
                        "declared twice: declare each point once in BUILT_IN_POINTS and name it in DecisionPoint")
 if any(spec.short not in (spec.name, *spec.aliases) for spec in BUILT_IN_POINTS) \

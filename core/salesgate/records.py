@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 from .decisions import Decision, Outcome
-from .points import DecisionPoint
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class RecordedDecision:
     decision: Decision
 
     @property
-    def hook(self) -> DecisionPoint:
+    def hook(self) -> str:
         """The decision point (named ``hook`` like :attr:`Decision.hook`, for compatibility)."""
         return self.decision.hook
 
@@ -52,7 +51,7 @@ class ApprovalRequest:
 
     id: str
     decision_id: str
-    hook: DecisionPoint
+    hook: str
     subject: str
     role: str
     position: int

@@ -245,7 +245,8 @@ class PolicyReloader:
         """Load, test and (when unchanged since ``digest`` was taken) swap in the policy at ``source``."""
         running = self._gate.policy
         try:
-            policy = load_policy(source)
+            hooks = getattr(self._gate, "hooks", None)  # a Gate's: the points its plugins declare
+            policy = load_policy(source, points=hooks.register_points().values() if hooks is not None else ())
         except PolicyError as exc:
             return self._changed_since(source, digest) or self._result(
                 "rejected", f"invalid policy in {source}: {_count(len(exc.problems), 'problem')}",

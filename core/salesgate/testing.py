@@ -70,6 +70,7 @@ from .errors import AdapterError, PolicyError, SalesgateError
 from .gate import Gate, case_gate
 from .hookspecs import REQUIRED_DATA_HOOKS
 from .models import CreditExposure, Customer, Delivery, Order, Product, _Facts
+from .plugins import installed_points
 from .policy.compiler import Policy, load_policy
 from .policy.testcases import (
     TESTS_DIR,
@@ -602,7 +603,7 @@ class _Session:
     def policy(self, directory: Path) -> Policy:
         if directory not in self._policies:
             try:
-                self._policies[directory] = load_policy(self.shown(directory))
+                self._policies[directory] = load_policy(self.shown(directory), points=installed_points())
             except PolicyError as exc:
                 self._policies[directory] = exc
         loaded = self._policies[directory]

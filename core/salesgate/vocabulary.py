@@ -16,9 +16,10 @@ from enum import Enum
 
 from pydantic import BaseModel
 
+from .documents import FieldSpec, FieldType
 from .models import CreditExposure, Customer, Order, OrderLine, Product, ReturnRequest
 from .points import DecisionPoint
-from .pointspecs import DECISION_POINTS
+from .pointspecs import DECISION_POINTS, PointSpec
 from .policy.ir import Kind
 
 
@@ -33,6 +34,8 @@ class FactInfo:
     choices: tuple[str, ...] = ()
     optional: bool = False
     element: str = ""  # for lists: the name of one element ("line")
+    zh: str = ""  # the description in Chinese, when the fact was declared with one
+    declared: str = ""  # where a declared fact comes from (policy.yaml, points/x.yaml, a plugin); "" when shipped
 
 
 _SKIP: dict[type[BaseModel], set[str]] = {
@@ -63,6 +66,8 @@ def _kind_of(annotation: object) -> tuple[Kind, str, tuple[str, ...], bool]:
         return Kind.date, "", (), optional
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return Kind.enum, "", tuple(str(m.value) for m in annotation), optional
+    if typing.get_origin(annotation) is typing.Literal:
+        return Kind.enum, "", tuple(str(a) for a in typing.get_args(annotation)), optional
     raise TypeError(f"no fact kind for {annotation!r}")  # pragma: no cover - models are fixed
 
 
@@ -86,7 +91,7 @@ def _money(path: str, description: str, optional: bool = False) -> FactInfo:
     return FactInfo(path, Kind.number, description, "money", optional=optional)
 
 
-def _build() -> dict[DecisionPoint, dict[str, FactInfo]]:
+def _build() -> dict[str, dict[str, FactInfo]]:
     customer = _from_model("customer", Customer)
     order = [
         *_from_model("order", Order),
@@ -133,7 +138,99 @@ def _build() -> dict[DecisionPoint, dict[str, FactInfo]]:
     return {point: {f.path: f for f in facts} for point, facts in vocab.items()}
 
 
-VOCABULARY: typing.Final[typing.Mapping[DecisionPoint, typing.Mapping[str, FactInfo]]] = types.MappingProxyType(
+VOCABULARY: typing.Final[typing.Mapping[str, typing.Mapping[str, FactInfo]]] = types.MappingProxyType(
     {point: types.MappingProxyType(facts) for point, facts in _build().items()}
 )
 """Read-only: decision point → fact path → :class:`FactInfo`."""
+
+
+EXTENSIBLE: typing.Final[typing.Mapping[str, str]] = types.MappingProxyType({
+    "customer": "customer", "order": "order", "line": "line", "product": "line.product",
+    "exposure": "exposure", "return": "return"})
+"""The shipped documents a policy may declare extra fields on (``policy.yaml`` ``facts:``), each with
+the prefix rules read its fields under (a product's are read per line: ``line.product.make_or_buy``)."""
+
+_UNITS = {FieldType.integer: "count", FieldType.money: "money", FieldType.percent: "rate"}
+_KINDS = {FieldType.text: Kind.text, FieldType.integer: Kind.number, FieldType.number: Kind.number,
+          FieldType.money: Kind.number, FieldType.percent: Kind.number, FieldType.bool: Kind.bool,
+          FieldType.date: Kind.date, FieldType.enum: Kind.enum, FieldType.list: Kind.list}
+
+
+def declared_facts(prefix: str, specs: typing.Sequence[FieldSpec], declared: str,
+                   required: frozenset[str] = frozenset()) -> list[FactInfo]:
+    """The facts of declared fields under ``prefix`` (a list's element fields under its element's name)."""
+    out: list[FactInfo] = []
+    for spec in specs:
+        path = f"{prefix}.{spec.name}"
+        unit = _UNITS.get(spec.type, "")
+        if spec.type is FieldType.integer and (spec.name.endswith("_days") or spec.name.startswith("days_")):
+            unit = "days"
+        optional = not (spec.required or spec.name in required)
+        if spec.type is FieldType.list:
+            out.append(FactInfo(path, Kind.list, spec.description.en, element=spec.element, zh=spec.description.zh,
+                                declared=declared))
+            out.extend(declared_facts(spec.element, spec.fields, declared))
+            continue
+        out.append(FactInfo(path, _KINDS[spec.type], spec.description.en, unit, spec.choices, optional,
+                            zh=spec.description.zh, declared=declared))
+    return out
+
+
+def model_facts(facts_model: type[BaseModel], declared: str) -> list[FactInfo]:
+    """The facts of a plugin's document model: each top-level field is a document (a pydantic model)
+    whose fields rules read as ``<field>.<name>``; a list of models is a list fact whose element is
+    named by the field's ``json_schema_extra={"element": ...}`` (else ``item``)."""
+    out: list[FactInfo] = []
+    for root, info in facts_model.model_fields.items():
+        part = info.annotation
+        if not (isinstance(part, type) and issubclass(part, BaseModel)):
+            raise TypeError(f"{facts_model.__name__}.{root}: each field of a document model is a pydantic model "
+                            "(the document, or one that comes with it such as the customer)")
+        for name, field in part.model_fields.items():
+            annotation = field.annotation
+            if typing.get_origin(annotation) is list:
+                (element_model,) = typing.get_args(annotation)
+                extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+                element = str(extra.get("element", "item"))
+                out.append(FactInfo(f"{root}.{name}", Kind.list, field.description or "", element=element,
+                                    declared=declared))
+                for sub, sub_field in element_model.model_fields.items():
+                    kind, unit, choices, optional = _kind_of(sub_field.annotation)
+                    out.append(FactInfo(f"{element}.{sub}", kind, sub_field.description or "", unit, choices,
+                                        optional, declared=declared))
+                continue
+            kind, unit, choices, optional = _kind_of(annotation)
+            out.append(FactInfo(f"{root}.{name}", kind, field.description or "", unit, choices, optional,
+                                declared=declared))
+    return out
+
+
+def point_vocabulary(spec: PointSpec, extras: typing.Mapping[str, typing.Sequence[FieldSpec]] | None = None,
+                     fields: typing.Sequence[FieldSpec] | None = None, declared_in: str = "policy.yaml",
+                     ) -> typing.Mapping[str, FactInfo]:
+    """Every fact rules at ``spec``'s point may read: a built-in point's shipped vocabulary, or a
+    declared point's document (``fields``, when declared in YAML; else read from its model), plus the
+    ``extras`` a policy declares on the shipped documents it reads."""
+    if spec.built_in:
+        facts = dict(VOCABULARY[spec.name])
+        documents: tuple[str, ...] = ("customer", "return") if spec.name == "return_handling" else (
+            "customer", "order", "line", "product", "exposure")
+    else:
+        if fields is not None:
+            subject = spec.subject.partition(".")[2]
+            facts = {f.path: f for f in declared_facts(spec.root, fields, spec.source, frozenset({subject}))}
+        else:
+            facts = {f.path: f for f in model_facts(spec.document, spec.source)}
+        included = tuple(name for name in spec.document.model_fields if name in ("customer", "exposure"))
+        if fields is not None:  # a YAML declaration's includes: the shipped customer and exposure facts
+            if "customer" in included:
+                facts.update({f.path: f for f in _from_model("customer", Customer)})
+            if "exposure" in included:
+                facts.update({f.path: f for f in _from_model("exposure", CreditExposure)})
+                facts["exposure.total"] = _money("exposure.total", "Open receivables plus open orders plus "
+                                                                   "reserved credit.")
+        documents = included
+    for document in documents:
+        for info in declared_facts(EXTENSIBLE[document], (extras or {}).get(document, ()), declared_in):
+            facts[info.path] = info
+    return types.MappingProxyType(facts)

@@ -1,4 +1,4 @@
-"""The ``rules`` plugin: what the policy's YAML rules contribute at the four decision points.
+"""The ``rules`` plugin: what the policy's YAML rules contribute at every decision point.
 
 It asks the core for the policy's verdict on the facts (:meth:`DecisionContext.verdict`) and
 contributes it as it is: the outcome, approvals, reasons, notifications, the trace and the
@@ -8,6 +8,8 @@ the policy's rules entirely.
 """
 
 from __future__ import annotations
+
+from pydantic import BaseModel
 
 from salesgate.context import DecisionContext, PolicyVerdict
 from salesgate.decisions import Contribution
@@ -22,11 +24,13 @@ _GIVEN_RETURNS = _GIVEN | {"returns"}
 def contribution(verdict: PolicyVerdict) -> Contribution:
     """A verdict as a Contribution, without validating again what the core built (the fields set
     are those a ``Contribution(...)`` with the same arguments has)."""
-    outcome, approvals, reasons, notifications, trace, pricing, returns = verdict
+    outcome, approvals, reasons, notifications, trace, pricing, returns, outputs = verdict
     given = _GIVEN_PRICING if pricing is not None else _GIVEN_RETURNS if returns is not None else _GIVEN
+    if outputs:
+        given = given | {"outputs"}
     return Contribution.assemble(
         {"outcome": outcome, "approvals": approvals, "reasons": reasons, "notifications": notifications,
-         "trace": trace, "pricing": pricing, "credit": None, "returns": returns},
+         "trace": trace, "pricing": pricing, "credit": None, "returns": returns, "outputs": outputs or {}},
         set(given),
     )
 
@@ -49,3 +53,8 @@ class RulesPlugin:
     @hookimpl
     def salesgate_return_handling(self, facts: ReturnFacts, context: DecisionContext) -> Contribution:
         return contribution(context.verdict("return_handling", facts))
+
+    @hookimpl
+    def salesgate_decide(self, point: str, facts: BaseModel, context: DecisionContext) -> Contribution:
+        """Every declared decision point: the policy's rules there (none is an ``allow``)."""
+        return contribution(context.verdict(point, facts))

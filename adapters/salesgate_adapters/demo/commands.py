@@ -13,7 +13,6 @@ from salesgate import BackendName, Outcome, hookimpl
 from salesgate.commands import backend_option, build_gate, dumps, lang_option, policy_or_seed, show
 from salesgate.commands.view import OUTCOME_STYLE, SHORT, adjustment, outcome_text, reasons_text, roles_text
 from salesgate.money import format_money
-from salesgate.points import DecisionPoint
 
 from . import demo_gate
 from .company import DemoResult, load_demo_company, results_by_hook, run_demo
@@ -68,7 +67,7 @@ def demo(rules: str | None, as_json: bool, backend: BackendName, lang: str | Non
 
 
 
-def _demo_table(point: DecisionPoint, rows: Sequence[DemoResult], lang: str | None) -> Table:
+def _demo_table(point: str, rows: Sequence[DemoResult], lang: str | None) -> Table:
     table = Table(title=f"{point} ({SHORT[point]})", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
                   pad_edge=False)
     table.add_column("Return" if point == "return_handling" else "Order", no_wrap=True)

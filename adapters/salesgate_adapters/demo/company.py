@@ -18,7 +18,6 @@ from typing import Any
 
 from salesgate import Decision, Gate
 from salesgate.models import CreditExposure, Customer, Order, Product, ReturnRequest
-from salesgate.points import DecisionPoint
 from salesgate.pointspecs import DECISION_POINTS, ORDER_POINTS
 
 from ..memory import MemoryAdapter
@@ -54,7 +53,7 @@ class DemoCompany:
 class DemoResult:
     """One decision of the demo, with what a person needs to read it next to the others."""
 
-    hook: DecisionPoint
+    hook: str
     subject: str
     customer: str
     amount: Decimal
@@ -99,10 +98,10 @@ def run_demo(gate: Gate, company: DemoCompany) -> list[DemoResult]:
     return results
 
 
-def results_by_hook(results: Sequence[DemoResult]) -> dict[DecisionPoint, list[DemoResult]]:
+def results_by_hook(results: Sequence[DemoResult]) -> dict[str, list[DemoResult]]:
     """Group results per decision point, in the points' canonical order (the name keeps "hook", as
     :attr:`DemoResult.hook` and :attr:`Decision.hook` do, for compatibility)."""
-    grouped: dict[DecisionPoint, list[DemoResult]] = {point: [] for point in DECISION_POINTS}
+    grouped: dict[str, list[DemoResult]] = {point: [] for point in DECISION_POINTS}
     for result in results:
         grouped[result.hook].append(result)
     return grouped

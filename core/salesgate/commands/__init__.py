@@ -23,6 +23,7 @@ from rich.console import Console, Group, RenderableType
 from ..engine import BACKEND_NAMES, BackendName
 from ..errors import EngineError, PolicyError, SalesgateError
 from ..gate import Gate
+from ..plugins import installed_points
 from ..policy.compiler import Policy, load_policy
 from ..seed import seed_policy_path
 
@@ -96,7 +97,7 @@ def lang_option(func: F) -> F:
 
 def policy_or_seed(path: str | None) -> Policy:
     """The policy in ``path``, else the seed policy shipped with salesgate."""
-    return load_policy(path if path is not None else seed_policy_path())
+    return load_policy(path if path is not None else seed_policy_path(), points=installed_points())
 
 
 def build_gate(build: Callable[[], Gate], backend: BackendName) -> Gate:

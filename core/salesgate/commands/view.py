@@ -12,7 +12,6 @@ from rich.text import Text
 
 from ..decisions import Decision, Outcome, Reason
 from ..money import format_money
-from ..points import DecisionPoint
 from ..pointspecs import BUILT_IN_POINTS
 
 OUTCOME_STYLE = {
@@ -21,7 +20,7 @@ OUTCOME_STYLE = {
     Outcome.require_approval: "magenta",
     Outcome.block: "bold red",
 }
-SHORT: dict[DecisionPoint, str] = {spec.name: spec.short for spec in BUILT_IN_POINTS}
+SHORT: dict[str, str] = {spec.name: spec.short for spec in BUILT_IN_POINTS}
 """Each decision point's short name, as ``salesgate decide`` also takes it."""
 
 

@@ -7,8 +7,9 @@ together as one :class:`~salesgate.errors.PolicyError`, each naming file:line, r
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -18,14 +19,23 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..decisions import Outcome, PolicyRef
+from ..documents import FieldSpec, FieldType, OutputSpec
 from ..errors import PolicyError, PolicyProblem, did_you_mean
-from ..points import DecisionPoint
-from ..pointspecs import DECISION_POINTS
+from ..pointspecs import POINT_SPECS, PointSpec
 from ..prices import PriceStep
-from ..vocabulary import VOCABULARY
+from ..vocabulary import VOCABULARY, FactInfo, point_vocabulary
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
+from .declarations import (
+    POINTS_DIRECTORY,
+    built_in_outputs,
+    extended_documents,
+    load_extras,
+    load_points,
+    point_files,
+)
 from .effects import CompiledAction, LineChanges, RuleEffect, rule_effect, rule_line_changes
+from .evaluator import Getter, compile_expr
 from .ir import Always, Cond, Const, Expr, Kind, walk_refs
 from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
@@ -40,7 +50,7 @@ class CompiledRule:
     id: str
     ruleset: str
     ruleset_version: str
-    hook: DecisionPoint
+    hook: str
     file: str
     line: int
     priority: int
@@ -56,6 +66,11 @@ class CompiledRule:
     def effect(self) -> RuleEffect:
         """What firing this rule adds to a decision: worked out on first use, kept with the rule."""
         return rule_effect(self.id, self.action)
+
+    @cached_property
+    def output_getters(self) -> tuple[tuple[str, Getter], ...]:
+        """Each output this rule sets, with its value's getter over the facts, compiled on first use."""
+        return tuple((name, compile_expr(expr)) for name, expr in self.action.outputs)
 
     @cached_property
     def line_changes(self) -> LineChanges:
@@ -86,11 +101,25 @@ class Policy:
     rules: tuple[CompiledRule, ...]
     files: tuple[str, ...] = ()
     rulesets: Mapping[str, str] = field(default_factory=dict)  # ruleset name → version
+    points: Mapping[str, PointSpec] = field(default_factory=lambda: POINT_SPECS)
+    """Every decision point this policy decides at, by name: the built-in ones (their documents extended
+    by the policy's declared facts), those installed plugins declare, and those its ``points/`` declares."""
+    vocabulary: Mapping[str, Mapping[str, FactInfo]] = field(default_factory=lambda: VOCABULARY)
+    """By point: every fact its rules may read (``salesgate vocab``)."""
 
-    def rules_for(self, point: DecisionPoint) -> tuple[CompiledRule, ...]:
+    def point(self, name: str) -> PointSpec:
+        """The declaration of decision point ``name``; KeyError with a did-you-mean when there is none."""
+        spec = self.points.get(name)
+        if spec is None:
+            suggestion = did_you_mean(name, list(self.points))
+            hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+            raise KeyError(f"unknown decision point {name!r}{hint}: this policy decides at {', '.join(self.points)}")
+        return spec
+
+    def rules_for(self, point: str) -> tuple[CompiledRule, ...]:
         return tuple(r for r in self.rules if r.hook == point)
 
-    def rulesets_for(self, point: DecisionPoint) -> dict[str, int]:
+    def rulesets_for(self, point: str) -> dict[str, int]:
         """The rule sets that decide at ``point``, in the order they were loaded, each with its number
         of rules (a rule set holds at least one, so every rule set appears at its point)."""
         counts: dict[str, int] = {}
@@ -127,7 +156,7 @@ class Policy:
             paths = set(rule.reads)
             if rule.scope == "line":
                 paths.add("order.lines")  # runs once per line, whatever it reads: the lines must be there
-            for formula in (rule.action.set_price, rule.action.floor):
+            for formula in (rule.action.set_price, rule.action.floor, *(v for _, v in rule.action.outputs)):
                 if formula is not None:
                     paths.update(ref.path for ref in walk_refs(formula))
             reads.setdefault(rule.stage, set()).update(paths)
@@ -150,13 +179,13 @@ class Policy:
             Stage(
                 name,
                 tuple(EngineRule(r.id, r.priority, "line" if r.scope == "line" else "order", r.cond) for r in rules),
-                VOCABULARY[rules[0].hook],
+                self.vocabulary[rules[0].hook],
             )
             for name, rules in sorted(grouped.items())
         )
 
 
-def stage_name(point: DecisionPoint, action: CompiledAction, cond: Cond) -> str:
+def stage_name(point: str, action: CompiledAction, cond: Cond) -> str:
     if point != "pricing":
         return point
     reads_policy_price = any(ref.path == "line.policy_price" for ref in walk_refs(cond))
@@ -221,10 +250,19 @@ def _fields_at(loc: tuple[Any, ...], root: type[PolicyFile] | type[RuleSetFile])
 
 def _compile_rules(
     ruleset: RuleSetFile, data: LineDict, shown: str, ladder: tuple[str, ...], language: str,
-    order_base: int, seen: dict[str, str], problems: _Problems,
+    order_base: int, seen: dict[str, str], problems: _Problems, points: Mapping[str, PointSpec],
+    vocabularies: Mapping[str, Mapping[str, FactInfo]],
 ) -> list[CompiledRule]:
     out: list[CompiledRule] = []
-    vocabulary = VOCABULARY[ruleset.hook]
+    if ruleset.hook not in points:
+        suggestion = did_you_mean(ruleset.hook, list(points))
+        problems.add(f"unknown decision point {ruleset.hook!r}: this policy decides at {', '.join(points)}; declare "
+                     f"a new one in {POINTS_DIRECTORY}/{ruleset.hook}.yaml (docs/decision-points.md)", shown,
+                     data.key_lines.get("hook") or data.key_lines.get("point"), None, "hook", suggestion)
+        return out
+    spec = points[ruleset.hook]
+    vocabulary = vocabularies[ruleset.hook]
+    has_lines = any(info.kind is Kind.list and info.element == "line" for info in vocabulary.values())
     lang = ruleset.language or language
     for rule_index, (rule, raw) in enumerate(zip(ruleset.rules, data["rules"], strict=True)):
         line = getattr(raw, "line", 0) or 0
@@ -248,6 +286,10 @@ def _compile_rules(
         element = "line" if rule.scope == "line" else None
         if rule.scope == "line" and ruleset.hook == "return_handling":
             problem("scope: line is only for order hooks; a return has no lines", "scope")
+            continue
+        if rule.scope == "line" and not has_lines:
+            problem(f"scope: line runs a rule once per line, and a {spec.root} at {ruleset.hook} has no list of "
+                    "lines (a list field with element: line)", "scope")
             continue
         ctx = Context(ruleset.hook, vocabulary, element)
         when_text = "true" if rule.when is True else str(rule.when)
@@ -286,6 +328,7 @@ def _compile_rules(
                         getattr(exc, "suggestion", None))
             except RecursionError:
                 problem(f"{kind}: the formula is nested too deeply to check here: write it flatter", "then")
+        outputs = _outputs(act.set_ or {}, spec, ctx, problem)
         if act.block is not None:
             outcome, (message, translations) = Outcome.block, _messages(act.block, lang)
         elif act.require:
@@ -301,7 +344,7 @@ def _compile_rules(
             approvals=tuple(act.require or ()), notify=tuple(act.notify or ()),
             markup=act.markup, discount=act.discount, add=act.add,
             set_price=formulas.get("set_price"), floor=formulas.get("floor"), stop=act.stop,
-            refund=act.refund, restocking_fee=act.restocking_fee,
+            refund=act.refund, restocking_fee=act.restocking_fee, outputs=outputs,
         )
         stage = stage_name(ruleset.hook, action, cond)
         if stage == "pricing.check" and action.changes_price:
@@ -323,6 +366,57 @@ def _compile_rules(
     return out
 
 
+def _outputs(given: Mapping[str, Any], spec: PointSpec, ctx: Context,
+             problem: Any) -> tuple[tuple[str, Expr], ...]:
+    """``then: set:``, checked against the point's declared outputs: each value as an expression of
+    the output's type (a number or formula, a percent, a date) or, for text and enum, the literal."""
+    out: list[tuple[str, Expr]] = []
+    for name, value in given.items():
+        output = spec.output(name)
+        if output is None:
+            declared = [o.name for o in spec.declared_outputs]
+            known = (f"{spec.name} declares {', '.join(declared)}" if declared else
+                     f"{spec.name} declares no outputs" + (f" (declare them under outputs: in {spec.source})"
+                                                            if spec.source else ""))
+            problem(f"set: {name!r} is not an output of this point: {known}", "then", did_you_mean(name, declared))
+            continue
+        try:
+            out.append((name, _output_value(output, value, ctx)))
+        except CheckError as exc:
+            problem(f"set: {name}: {exc}", "then", getattr(exc, "suggestion", None))
+        except expressions.ExpressionError as exc:
+            problem(f"set: {name}: {exc} (column {exc.column} of: {excerpt(str(value), exc.column)})", "then")
+    return tuple(out)
+
+
+def _output_value(output: OutputSpec, value: Any, ctx: Context) -> Expr:
+    kind = output.type
+    if kind in (FieldType.text, FieldType.enum):
+        if not isinstance(value, str) or not value:
+            example = output.choices[0] if output.choices else "collect"
+            raise CheckError(f"write the {kind} value as text, e.g. {example}", 1)
+        if kind is FieldType.enum and value not in output.choices:
+            suggestion = did_you_mean(value, list(output.choices))
+            error = CheckError(f"{value!r} is not one of {', '.join(output.choices)}", 1)
+            error.suggestion = suggestion
+            raise error
+        return Const(value, Kind.text)
+    if kind is FieldType.bool:
+        if not isinstance(value, bool):
+            raise CheckError("write true or false", 1)
+        return Const(value, Kind.bool)
+    if kind is FieldType.date:
+        if isinstance(value, date):
+            return Const(value, Kind.date)
+        if isinstance(value, str):
+            return check_value(expressions.parse(value), ctx, Kind.date)
+        raise CheckError("write a date (2027-01-31) or a date fact", 1)
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise CheckError(f"write a {kind} value or a formula, e.g. {'30%' if kind is FieldType.percent else '1000'}",
+                         1)
+    return check_value(expressions.parse(str(value)), ctx, Kind.number)
+
+
 def rule_files(directory: Path) -> list[Path]:
     """The rule set files of a policy directory: ``*.yaml``/``*.yml`` at its top, except policy.yaml."""
     return sorted(
@@ -339,8 +433,11 @@ def _size(path: Path) -> int:
         return 0
 
 
-def load_policy(path: str | Path) -> Policy:
-    """Load and compile the policy in a directory (or a single rule file). Raises PolicyError."""
+def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy:
+    """Load and compile the policy in a directory (or a single rule file). Raises PolicyError.
+
+    ``points`` are decision points declared by plugins (``salesgate_register_points``): rules may
+    decide at them as at the built-in ones and those the directory declares in ``points/``."""
     root = Path(path)
     if not root.exists():
         raise PolicyError(PolicyProblem(f"no such policy directory or file: {root}"))
@@ -364,7 +461,9 @@ def load_policy(path: str | Path) -> Policy:
     if not files:
         problems.add("no rule files (*.yaml) found", str(root))
 
-    total = sum(_size(p) for p in [*files, *([meta_path] if meta_path.exists() and meta_path != root else [])])
+    declarations = point_files(directory)
+    total = sum(_size(p) for p in [*files, *declarations,
+                                   *([meta_path] if meta_path.exists() and meta_path != root else [])])
     if total > MAX_POLICY_BYTES:
         raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
                                         "(4 MiB), the most a policy may hold", str(root)))
@@ -398,22 +497,77 @@ def load_policy(path: str | Path) -> Policy:
         names[ruleset.ruleset] = file_shown
 
     language = meta.language if meta else "zh"
+    extras = _extras(meta, meta_path, problems)
+    known: dict[str, PointSpec] = dict(POINT_SPECS)
+    for plugin_point in points:
+        known.setdefault(plugin_point.name, plugin_point)
+    declared, fields_of, point_paths, failed = load_points(directory, problems.add, digest.update, known, extras)
+    all_points, vocabularies = _points(known, declared, fields_of, extras, _outputs_of(meta, meta_path, known,
+                                                                                       problems))
     seen: dict[str, str] = {}
     compiled: list[CompiledRule] = []
     for index, (ruleset, data, file_shown) in enumerate(loaded):
+        if ruleset.hook in failed:
+            continue  # its declaration's problems are reported: its rules cannot be checked against it
         compiled.extend(_compile_rules(ruleset, data, file_shown, ladder, language, index * 10_000, seen,
-                                       problems))
+                                       problems, all_points, vocabularies))
     if problems.items:
         raise PolicyError(problems.items)
+    order = {point: index for index, point in enumerate(all_points)}
     name = meta.name if meta else directory.name
     version = meta.version if meta else "+".join(sorted({r.version for r, _, _ in loaded}))
     return Policy(
         name=name, version=version, hash=digest.hexdigest()[:16], roles=ladder, language=language,
         failure_mode=meta.failure_mode if meta else "closed", source=str(root),
-        rules=tuple(sorted(compiled, key=lambda r: (DECISION_POINTS.index(r.hook), r.priority, r.id))),
-        files=tuple(str(f) for f in files),
+        rules=tuple(sorted(compiled, key=lambda r: (order[r.hook], r.priority, r.id))),
+        files=tuple(str(f) for f in [*files, *point_paths]),
         rulesets={r.ruleset: r.version for r, _, _ in loaded},
+        points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies),
     )
+
+
+def _extras(meta: PolicyFile | None, meta_path: Path, problems: _Problems) -> dict[str, tuple[FieldSpec, ...]]:
+    """The extra facts ``policy.yaml`` declares (``facts:``), each problem at its line."""
+    if meta is None or not meta.facts:
+        return {}
+    raw = load_yaml(meta_path, str(meta_path))
+
+    def report(message: str, where: str) -> None:
+        problems.add(message, str(meta_path), line_of(raw, tuple(where.split(".", 1))), None, where)
+
+    return load_extras(meta.facts, report)
+
+
+def _outputs_of(meta: PolicyFile | None, meta_path: Path, known: Mapping[str, PointSpec],
+                problems: _Problems) -> dict[str, tuple[OutputSpec, ...]]:
+    """The outputs ``policy.yaml`` declares for built-in points (``outputs:``), each problem at its line."""
+    if meta is None or not meta.outputs:
+        return {}
+    raw = load_yaml(meta_path, str(meta_path))
+
+    def report(message: str, where: str) -> None:
+        problems.add(message, str(meta_path), line_of(raw, tuple(where.split("."))), None, where)
+
+    return built_in_outputs(meta.outputs, known, report)
+
+
+def _points(known: Mapping[str, PointSpec], declared: Mapping[str, PointSpec],
+            fields_of: Mapping[str, tuple[FieldSpec, ...]], extras: Mapping[str, tuple[FieldSpec, ...]],
+            outputs: Mapping[str, tuple[OutputSpec, ...]],
+            ) -> tuple[dict[str, PointSpec], dict[str, Mapping[str, FactInfo]]]:
+    """Every point with its vocabulary: built-in ones with documents extended by ``extras``, then plugins',
+    then the directory's own."""
+    order_facts, return_facts = extended_documents(extras)
+    points: dict[str, PointSpec] = {}
+    for name, spec in known.items():
+        if spec.built_in and extras:
+            spec = replace(spec, document=return_facts if name == "return_handling" else order_facts)
+        if name in outputs:
+            spec = replace(spec, declared_outputs=outputs[name])
+        points[name] = spec
+    points.update(declared)
+    vocabularies = {name: point_vocabulary(spec, extras, fields_of.get(name)) for name, spec in points.items()}
+    return points, vocabularies
 
 
 def _ladder_from(loaded: list[tuple[RuleSetFile, LineDict, str]], problems: _Problems) -> tuple[str, ...]:

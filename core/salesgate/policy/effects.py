@@ -38,6 +38,8 @@ class CompiledAction:
     stop: bool = False
     refund: Decimal | None = None
     restocking_fee: Decimal | None = None
+    outputs: tuple[tuple[str, Expr], ...] = ()
+    """``then: set:``: each declared output the rule sets, with the value (an expression over the facts)."""
 
     @cached_property
     def changes_price(self) -> bool:
@@ -61,9 +63,9 @@ class RuleEffect:
 def rule_effect(rule_id: str, action: CompiledAction) -> RuleEffect:
     """What firing rule ``rule_id`` with ``action`` adds to a decision; kept on the rule
     (``CompiledRule.effect``), so it is worked out once per rule, not once per decision."""
-    # A price, refund or notify-only rule that does not change the outcome gives no reason.
+    # A price, refund, output or notify-only rule that does not change the outcome gives no reason.
     gives_reason = action.outcome is not Outcome.allow or not (action.changes_price or action.refund is not None
-                                                                 or action.notify)
+                                                                 or action.notify or action.outputs)
     return RuleEffect(
         rule=rule_id, outcome=action.outcome, rank=action.outcome.rank, reason=gives_reason,
         translations=action.translations, message=action.message, approvals=action.approvals, notify=action.notify,

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ..points import DecisionPoint
+from .declarations import FieldDecl, OutputDecl
 from .limits import MAX_PRICE
 from .yamlfile import YamlScalar
 
@@ -119,13 +119,19 @@ class Action(_Strict):
     stop: bool = Field(False, description="Pricing: no later price rule applies to the line.")
     refund: Percent | None = Field(None, description="Returns: refund this share of the amount.")
     restocking_fee: Percent | None = Field(None, description="Returns: keep this share of the amount as a fee.")
+    set_: dict[str, Any] | None = Field(
+        None, alias="set", description="Set the point's declared outputs: {deposit: 30%, freight_terms: collect}.")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     @model_validator(mode="after")
     def _does_something(self) -> Action:
         if not self.model_dump(exclude_none=True, exclude={"stop", "message"}):
             raise ValueError(
-                "'then' does nothing: give block, require, warn, notify, or a pricing/returns action"
+                "'then' does nothing: give block, require, warn, notify, set, or a pricing/returns action"
             )
+        if self.set_ is not None and not self.set_:
+            raise ValueError("'set' sets nothing: name an output and its value, e.g. set: {deposit: 30%}")
         if self.message is not None and not (self.require or self.notify):
             raise ValueError("'message' goes with require or notify; block and warn carry their own message")
         return self
@@ -178,17 +184,44 @@ class Rule(_Strict):
     then: Action
 
 
+PointName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+
+
 class RuleSetFile(_Strict):
-    """One rule file: a named, versioned rule set for one decision point (its key ``hook``)."""
+    """One rule file: a named, versioned rule set for one decision point (its key ``point``, or ``hook``)."""
 
     ruleset: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")] = Field(description="Name of the rule set.")
-    hook: DecisionPoint = Field(
-        description="The decision point: order_approval, credit_check, pricing or return_handling.")
+    hook: PointName = Field(
+        description="The decision point: order_approval, credit_check, pricing, return_handling or one the policy "
+                    "declares (points/<name>.yaml). Also written point:.")
     version: str = Field(min_length=1, description='Version of this rule set, e.g. "2026.11".')
     description: str | None = None
     language: str | None = Field(None, description="Language of the messages (zh, en); default: the policy's.")
     roles: list[Role] | None = Field(None, description="Roles this rule set uses; must be in the policy ladder.")
     rules: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _point_is_hook(cls, data: Any) -> Any:
+        """``point:`` is the new spelling of ``hook:`` (the same key; give one of them)."""
+        if isinstance(data, dict) and "point" in data:
+            if "hook" in data:
+                raise ValueError("give the decision point once: point: (or the older hook:), not both")
+            data = type(data)(data) if type(data) is dict else _renamed(data)
+            data["hook"] = data.pop("point")
+        return data
+
+
+def _renamed(data: Any) -> Any:
+    """A copy of a line-numbered mapping (yamlfile.LineDict) keeping its lines, ``point`` read as ``hook``."""
+    copy = type(data)(data)
+    for attribute in ("line", "key_lines"):
+        if hasattr(data, attribute):
+            value = getattr(data, attribute)
+            setattr(copy, attribute, dict(value) if isinstance(value, dict) else value)
+    if hasattr(copy, "key_lines") and "point" in copy.key_lines:
+        copy.key_lines["hook"] = copy.key_lines["point"]
+    return copy
 
 
 class PolicyFile(_Strict):
@@ -202,3 +235,9 @@ class PolicyFile(_Strict):
     failure_mode: Literal["closed", "open"] = Field(
         "closed", description="When deciding fails: closed blocks with the reason, open allows with a warning."
     )
+    facts: dict[str, FieldDecl] = Field(
+        default_factory=dict, description="Extra facts on the shipped documents, e.g. customer.tenure_years: "
+                                          "{type: integer, description: {zh: 合作年限, en: Years as a customer}}.")
+    outputs: dict[str, dict[str, OutputDecl]] = Field(
+        default_factory=dict, description="Values rules at a built-in point may set, by point: credit_check: "
+                                          "{proposed_limit: {type: money, combine: min, description: {...}}}.")

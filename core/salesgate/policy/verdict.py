@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from pydantic import BaseModel
 
 from ..context import BackendRef, DecisionContext, PolicyVerdict
 from ..decisions import (
@@ -30,11 +32,12 @@ from ..decisions import (
     ladder_order,
     sort_approvals,
 )
+from ..documents import Combine, FieldType, OutputSpec
 from ..errors import PolicyError, PolicyProblem
-from ..facts import FactSet, FactValues, order_factset, return_factset, with_policy_prices
+from ..facts import FactSet, FactValues, document_factset, order_factset, return_factset, with_policy_prices
 from ..models import OrderFacts, ReturnFacts
 from ..money import ONE, ZERO, round_money
-from ..points import DecisionPoint
+from ..pointspecs import PointSpec
 from ..prices import PriceChange, PriceStep, line_price, run_price_steps
 from .compiler import CompiledRule, Policy
 from .effects import LineChanges, RuleEffect
@@ -253,22 +256,85 @@ def _out_of_range(rule: CompiledRule, kind: str, price: Decimal, line_no: int | 
 
 
 def _verdict(ctx_roles: Sequence[str], c: _Collector, pricing: PricingResult | None = None,
-             returns: ReturnResult | None = None) -> PolicyVerdict:
+             returns: ReturnResult | None = None, outputs: dict[str, Any] | None = None) -> PolicyVerdict:
     # Positional: this runs once per decision.
     return PolicyVerdict(c.outcome, c.approval_list(ctx_roles), c.reasons, c.notifications, c.trace(), pricing,
-                         returns)
+                         returns, outputs)
 
 
-def order_verdict(policy: Policy, backend: Backend, point: DecisionPoint, facts: OrderFacts, explain_on: bool = False,
+def output_values(spec: PointSpec, fired: Sequence[tuple[CompiledRule, int | None]], facts: FactSet,
+                  *more: tuple[Sequence[tuple[CompiledRule, int | None]], FactSet]) -> dict[str, Any]:
+    """The declared outputs the fired rules set, combined as each output's ``combine`` says, in the
+    order the point declares them (``more``: the fired rules of later stages, with their facts). A rule
+    whose value cannot be worked out on these facts (it reads a missing fact) sets nothing."""
+    given: dict[str, list[Any]] = {}
+    for stage_fired, stage_facts in ((fired, facts), *more):
+        for rule, index in stage_fired:
+            if not rule.action.outputs:
+                continue
+            item = None if index is None else stage_facts.items[index]
+            for name, getter in rule.output_getters:
+                value = getter(stage_facts.root, item)
+                if value is not None:
+                    given.setdefault(name, []).append(value)
+    out: dict[str, Any] = {}
+    for output in spec.declared_outputs:
+        found = given.get(output.name)
+        if found:
+            out[output.name] = combined(output, found)
+    return out
+
+
+def combined(output: OutputSpec, values: Sequence[Any]) -> Any:
+    """One output's value from the values its fired rules set (in the order they fired)."""
+    how = output.combine
+    if how is Combine.first:
+        value = values[0]
+    elif how is Combine.max:
+        value = max(values)
+    elif how is Combine.min:
+        value = min(values)
+    elif how is Combine.sum:
+        value = sum(values, ZERO if output.type is not FieldType.integer else 0)
+    else:  # priority: the choice listed first wins
+        value = min(values, key=output.choices.index)
+    if output.type is FieldType.integer and isinstance(value, Decimal):
+        value = int(value.to_integral_value(rounding=ROUND_HALF_UP))
+    elif output.type is FieldType.money and isinstance(value, Decimal | int):
+        value = round_money(Decimal(value))
+    elif output.type in (FieldType.number, FieldType.percent) and type(value) is int:
+        value = Decimal(value)
+    return value
+
+
+def document_verdict(policy: Policy, backend: Backend, point: str, facts: BaseModel,
+                     explain_on: bool = False) -> PolicyVerdict:
+    """The verdict at a declared decision point: outcome, approvals, reasons and the outputs rules set."""
+    spec = policy.points[point]
+    factset = document_factset(facts)
+    collector = _Collector(explain_on)
+    outputs: dict[str, Any] = {}
+    if _stage_rules(policy, point):
+        verdict = _run_stage(policy, point, backend.match(point, factset), factset, collector)
+        if spec.declared_outputs:
+            outputs = output_values(spec, verdict.fired, factset)
+    return _verdict(policy.roles, collector, outputs=outputs)
+
+
+def order_verdict(policy: Policy, backend: Backend, point: str, facts: OrderFacts, explain_on: bool = False,
                   factset: FactSet | None = None) -> PolicyVerdict:
     """The verdict of ``order_approval`` or ``credit_check`` (or ``pricing``) on one order."""
     if point == "pricing":
         return pricing_verdict(policy, backend, facts, explain_on, factset)
     factset = factset or order_factset(facts, paths=policy.fact_reads.get(point, frozenset()))
     collector = _Collector(explain_on)
+    outputs = None
     if _stage_rules(policy, point):
-        _run_stage(policy, point, backend.match(point, factset), factset, collector)
-    return _verdict(policy.roles, collector)
+        verdict = _run_stage(policy, point, backend.match(point, factset), factset, collector)
+        spec = policy.points[point]
+        if spec.declared_outputs:
+            outputs = output_values(spec, verdict.fired, factset)
+    return _verdict(policy.roles, collector, outputs=outputs)
 
 
 PriceSteps = list[tuple[CompiledRule, int | None, LineChanges, "PriceStep[CompiledRule] | None"]]
@@ -390,11 +456,16 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
             "stopped_by": None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
         }))
     check_rules = _stage_rules(policy, "pricing.check")
+    checked_fired: tuple[tuple[CompiledRule, int | None], ...] = ()
+    checked = factset
     if check_rules:
         checked = with_policy_prices(factset, policy_prices)
-        _run_stage(policy, "pricing.check", backend.match("pricing.check", checked), checked, collector)
+        checked_fired = _run_stage(policy, "pricing.check", backend.match("pricing.check", checked), checked,
+                                   collector).fired
+    spec = policy.points["pricing"]
+    outputs = output_values(spec, fired, factset, (checked_fired, checked)) if spec.declared_outputs else None
     pricing = PricingResult.from_lines(priced)
-    return _verdict(policy.roles, collector, pricing=pricing)
+    return _verdict(policy.roles, collector, pricing=pricing, outputs=outputs)
 
 
 def refund_terms(amount: Decimal, rate: Decimal, fee_rate: Decimal,
@@ -422,7 +493,9 @@ def return_verdict(policy: Policy, backend: Backend, facts: ReturnFacts, explain
     refund_rate, fee, refund = refund_terms(amount, verdict.refund_rate, verdict.fee_rate, collector.outcome)
     returns = ReturnResult.assemble({"amount": amount, "refund_rate": refund_rate, "restocking_fee": fee,
                                      "refund_amount": refund})
-    return _verdict(policy.roles, collector, returns=returns)
+    spec = policy.points["return_handling"]
+    outputs = output_values(spec, verdict.fired, factset) if spec.declared_outputs else None
+    return _verdict(policy.roles, collector, returns=returns, outputs=outputs)
 
 
 def decision_context(policy: Policy, backend: Backend, explain_on: bool = False) -> DecisionContext:
@@ -430,8 +503,15 @@ def decision_context(policy: Policy, backend: Backend, explain_on: bool = False)
     :meth:`~DecisionContext.verdict` answers with :func:`order_verdict`, :func:`pricing_verdict`
     or :func:`return_verdict`."""
 
-    def judge(point: DecisionPoint, facts: OrderFacts | ReturnFacts) -> PolicyVerdict:
-        if type(facts) is ReturnFacts:
+    def judge(point: str, facts: BaseModel) -> PolicyVerdict:
+        spec = policy.points.get(point)
+        if spec is None:
+            raise TypeError(f"{point!r} is not a decision point of policy {policy.name}")
+        if not spec.built_in:
+            if not isinstance(facts, spec.document):
+                raise TypeError(f"{point} decides {spec.document.__name__}, got {type(facts).__name__}")
+            return document_verdict(policy, backend, point, facts, explain_on)
+        if isinstance(facts, ReturnFacts):
             if point != "return_handling":
                 raise TypeError(f"{point} decides OrderFacts, got ReturnFacts")
             return return_verdict(policy, backend, facts, explain_on)

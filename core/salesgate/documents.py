@@ -1,0 +1,228 @@
+"""Documents declared as data: the typed fields of what a declared decision point decides, and the
+extra fields a policy adds to the shipped documents, turned into pydantic fact models.
+
+Why generated models rather than dicts: everything salesgate does with facts (validation with
+errors that name the field, refusing undeclared fields, money as Decimal, ``salesgate schema``,
+flattening for the rules) already works on fact models. A point declared in a policy directory
+(``points/shipment_release.yaml``) or a field declared in ``policy.yaml`` (``customer.tenure_years``)
+becomes a model of the same kind, held to the same rules, so no tool needs to know where a point
+came from.
+
+The field types a policy owner can declare are :class:`FieldType`; how several rules' values for
+one output combine is :class:`Combine`.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+
+from .models import MAX_ID, MAX_LINES, MAX_QTY, Money, Text, Whole
+from .money import normalise_scale
+
+__all__ = ["Bilingual", "Combine", "FieldSpec", "FieldType", "OutputSpec", "document_model", "extended_model"]
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+"""A declared name (a point, a document, a field, an output): lower case ASCII, digits and ``_``."""
+
+
+@dataclass(frozen=True)
+class Bilingual:
+    """A text for people, in Chinese and in English: the two languages salesgate's policies are written in."""
+
+    zh: str
+    en: str
+
+    def as_dict(self) -> dict[str, str]:
+        """``{"zh": ..., "en": ...}``, as JSON output writes it."""
+        return {"zh": self.zh, "en": self.en}
+
+
+class FieldType(StrEnum):
+    """The types a declared field (or output) may have."""
+
+    text = "text"
+    integer = "integer"
+    number = "number"
+    money = "money"
+    """A Decimal amount, never negative, at most 4 decimals (as every amount salesgate reads)."""
+    percent = "percent"
+    """A rate: 0.05 is 5 %; a caller may send ``"5%"``. Rules compare it with ``5%``."""
+    bool = "bool"
+    date = "date"
+    enum = "enum"
+    """One of the declared ``choices``."""
+    list = "list"
+    """A list of line objects, each with its own declared fields (one level: scalars only)."""
+
+
+class Combine(StrEnum):
+    """How the values several fired rules set for one output become the decision's value."""
+
+    first = "first"
+    """The first rule to fire, in the order rules run (``priority:``, then file order), sets it."""
+    max = "max"
+    min = "min"
+    sum = "sum"
+    priority = "priority"
+    """For enum outputs: the value listed first in ``choices`` wins (DMN's priority hit policy)."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One declared field of a document (or of one element of a list field)."""
+
+    name: str
+    type: FieldType
+    description: Bilingual
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    element: str = ""
+    """For a list: what one element is called in rules (``line`` in ``any(line.qty > 10 for line in ...)``)."""
+    fields: tuple[FieldSpec, ...] = ()
+    """For a list: the fields of one element."""
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """A value rules at a point may set (a deposit percent, freight terms), and how several combine."""
+
+    name: str
+    type: FieldType
+    description: Bilingual
+    combine: Combine = Combine.first
+    choices: tuple[str, ...] = ()
+
+
+def _percent(value: Any) -> Any:
+    """``"5%"`` is 0.05; anything else is read as a number (``0.05``)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        number = value.strip()[:-1].strip()
+        if not number.isascii():
+            return value  # refused by the Decimal check, naming the field
+        try:
+            return Decimal(number) / 100
+        except ArithmeticError:
+            return value
+    return value
+
+
+_Percent = Annotated[Decimal, Field(ge=-1000, le=1000, decimal_places=6)]
+_Number = Annotated[Decimal, Field(ge=-(10**14), le=10**14, decimal_places=6, allow_inf_nan=False)]
+_Integer = Annotated[Whole, Field(ge=-MAX_QTY * 1000, le=MAX_QTY * 1000)]
+
+
+def python_type(spec: FieldSpec | OutputSpec) -> Any:
+    """The annotation a declared field's values are validated with."""
+    kind = spec.type
+    if kind is FieldType.text:
+        return Text
+    if kind is FieldType.integer:
+        return _Integer
+    if kind is FieldType.number:
+        return _Number
+    if kind is FieldType.money:
+        return Money
+    if kind is FieldType.percent:
+        return Annotated[_Percent, BeforeValidator(_percent)]
+    if kind is FieldType.bool:
+        return bool
+    if kind is FieldType.date:
+        return date
+    if kind is FieldType.enum:
+        return Literal[tuple(spec.choices)]
+    raise ValueError(f"no scalar type for {kind}")  # pragma: no cover - lists are built by document_model
+
+
+class _Document(BaseModel):
+    """Base of generated documents: unknown fields are refused, values never change after validation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _model_name(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_")) or "Document"
+
+
+def _field(spec: FieldSpec, subject: bool = False) -> tuple[Any, Any]:
+    extra: dict[str, Any] = {"zh": spec.description.zh}
+    if spec.type is FieldType.list:
+        element = create_model(  # type: ignore[call-overload]
+            _model_name(spec.element), __base__=_Document,
+            __doc__=f"One {spec.element}: {spec.description.en}",
+            **{f.name: _field(f) for f in spec.fields})
+        annotation: Any = list[element]
+        info: Any = Field(default_factory=list, max_length=MAX_LINES, description=spec.description.en,
+                     json_schema_extra={**extra, "element": spec.element})
+        return annotation, info
+    annotation = python_type(spec)
+    if subject:
+        return annotation, Field(min_length=1, max_length=MAX_ID, description=spec.description.en,
+                                 json_schema_extra=extra)
+    if spec.required:
+        return annotation, Field(description=spec.description.en, json_schema_extra=extra)
+    return annotation | None, Field(None, description=spec.description.en, json_schema_extra=extra)
+
+
+def document_model(point: str, root: str, fields: Sequence[FieldSpec], subject_field: str,
+                   includes: Mapping[str, type[BaseModel]], description: str = "") -> type[BaseModel]:
+    """The fact model of a declared point: ``{root: <the document>, <included>: ...}``.
+
+    ``includes`` are shipped documents that come with it (``customer``), by the name rules read
+    them under; each is required (a caller, or an adapter, supplies it).
+    """
+    document = create_model(  # type: ignore[call-overload]
+        _model_name(root), __base__=_Document, __doc__=description or f"The {root} a {point} decision is about.",
+        **{spec.name: _field(spec, subject=spec.name == subject_field) for spec in fields})
+    facts: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        _model_name(point) + "Facts", __base__=_Document,
+        __doc__=f"What a {point} decision reads: the {root}" + (f" with {', '.join(includes)}" if includes else ""),
+        **{root: (document, Field(description=description or f"The {root}."))},
+        **{name: (model, Field(description=f"The {name}.")) for name, model in includes.items()})
+    return facts
+
+
+def extended_model(base: type[BaseModel], fields: Sequence[FieldSpec],
+                   replaced: Mapping[str, Any] | None = None) -> type[BaseModel]:
+    """``base`` with a policy's declared extra ``fields`` (always optional), and the annotations of
+    ``replaced`` fields swapped (an order's lines as the extended line model). The result is a
+    subclass of ``base``: everything that takes a ``Customer`` takes an extended one."""
+    definitions: dict[str, Any] = {spec.name: _field(spec) for spec in fields}
+    for name, annotation in (replaced or {}).items():
+        info = base.model_fields[name]
+        definitions[name] = (annotation, info)
+    if not definitions:
+        return base
+    model: type[BaseModel] = create_model(base.__name__, __base__=base, __doc__=base.__doc__,
+                                          __module__=base.__module__, **definitions)
+    return model
+
+
+def valid_name(name: str) -> bool:
+    """Whether ``name`` may name a declared point, document, field or output: lower case ASCII, digits
+    and single ``_`` (a fact's path is also a flat field name in the durable backend, ``a.b`` → ``a__b``),
+    not a Python keyword nor a word of the rule language."""
+    return (bool(NAME.match(name)) and "__" not in name and not name.endswith("_")
+            and not keyword.iskeyword(name) and name not in ("true", "false", "none", "any", "all"))
+
+
+def reserved(name: str, base: type[BaseModel] = BaseModel) -> bool:
+    """Whether a field called ``name`` would shadow what the document's model already has: pydantic's
+    own methods (``json``, ``copy``, ``model_dump``…) or a shipped document's derived facts (``total``)."""
+    return name.startswith("model_") or hasattr(base, name)
+
+
+def output_value(spec: OutputSpec, value: Any) -> Any:
+    """An output value at its type's scale (money to the cent scale, as facts are)."""
+    if spec.type is FieldType.money and isinstance(value, Decimal):
+        return normalise_scale(value)
+    return value
+
