@@ -669,8 +669,8 @@ class PolicyCaseFile(pytest.File):
         if directory is None:  # pragma: no cover - pytest_collect_file only builds files it owns
             return
         try:
-            session.policy(directory)
-            cases = load_case_file(self.path, session.shown(self.path))
+            points = session.policy(directory).points
+            cases = load_case_file(self.path, session.shown(self.path), points)
         except _Problem as exc:
             raise self.CollectError(str(exc)) from None
         except PolicyError as exc:
@@ -723,7 +723,7 @@ class RuleCoverageItem(_PolicyItem):
         session = self.config.stash[_SESSION]
         gate = session.gate(self.directory, self.backend)
         try:
-            cases = load_cases(session.shown(self.directory))
+            cases = load_cases(session.shown(self.directory), gate.policy.points)
         except PolicyError as exc:
             raise _Problem(_problems_text(exc, "test cases are invalid")) from None
         text = _coverage_text(gate.policy, run_all(gate, cases))
@@ -753,8 +753,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for (directory, backend), results in session.results.items():
         shown = f"{session.shown(directory)} ({backend})"
         try:
-            every = {case.id for case in load_cases(directory)}
-        except PolicyError:
+            every = {case.id for case in load_cases(directory, session.policy(directory).points)}
+        except (PolicyError, _Problem):
             continue
         if not every <= results.keys():
             lines.append(f"{shown}: coverage not computed, {len(results)} of {len(every)} cases ran")

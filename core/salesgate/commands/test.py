@@ -54,7 +54,7 @@ def run_tests_command(path: str, backend: BackendName, keywords: Sequence[str], 
     except PolicyError as exc:
         fail_policy(exc, f"policy {path} is invalid")
     try:
-        cases = load_cases(path)
+        cases = load_cases(path, policy.points)
     except PolicyError as exc:
         fail_policy(exc, f"test cases in {Path(path) / TESTS_DIR} are invalid")
     if not cases:

@@ -27,9 +27,12 @@ Format of one test file::
           restocking_fee: 500                            # return_handling: fee kept
           available: -50000                              # credit_check: limit − exposure
           exposure: 150000                               # credit_check: exposure with this order
+          outputs: {freight_terms: collect}              # the point's declared outputs (then: set:)
 
 Every expectation is optional, but a case must expect something, and figures must fit the
-decision point (``prices`` only for ``pricing``, and so on). Money is compared as ``Decimal`` parsed
+decision point (``prices`` only for ``pricing``, and so on). ``hook`` may name any point of the
+policy the cases are loaded for, declared ones included (``points/<name>.yaml``); ``outputs`` names
+outputs the point declares, each value read as the output's type (``null``: the rules set none). Money is compared as ``Decimal`` parsed
 from the number's text, so ``1013.65`` means exactly 1013.65 and ``4500`` equals ``4500.00``.
 
 The facts of each case (base merged with the case's own) must be complete: a test case never
@@ -56,13 +59,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from ..decisions import Decision, Outcome
 from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
-from ..models import OrderFacts, ReturnFacts
-from ..points import DecisionPoint
-from .compiler import CompiledRule, Policy
+from ..documents import python_type
+from ..pointspecs import POINT_SPECS, PointSpec
+from .compiler import CompiledRule, Policy, load_policy
 from .yamlfile import LineDict, line_of, load_yaml
 
 __all__ = [
@@ -109,7 +112,7 @@ def _money(value: Any) -> Decimal:
 Money = Annotated[Decimal, BeforeValidator(_money)]
 RuleIds = Annotated[list[str], Field(min_length=1)]
 
-_FIGURES: dict[str, DecisionPoint] = {
+_FIGURES: dict[str, str] = {
     "prices": "pricing",
     "refund": "return_handling",
     "restocking_fee": "return_handling",
@@ -135,6 +138,8 @@ class Expectation(_Strict):
     restocking_fee: Money | None = Field(None, description="return_handling: restocking fee kept.")
     available: Money | None = Field(None, description="credit_check: credit limit minus exposure.")
     exposure: Money | None = Field(None, description="credit_check: exposure including this order.")
+    outputs: dict[str, Any] | None = Field(
+        None, description="The point's declared outputs (then: set:), by name; null: the rules set none.")
 
     @model_validator(mode="after")
     def _says_something(self) -> Expectation:
@@ -149,13 +154,13 @@ class Expectation(_Strict):
 class _CaseModel(_Strict):
     name: str = Field(min_length=1, description="What the case shows; unique in its file.")
     description: str | None = None
-    hook: DecisionPoint | None = Field(None, description="Decision point to decide; default: the file's.")
+    hook: str | None = Field(None, description="Decision point to decide; default: the file's.")
     facts: dict[str, Any] = Field(default_factory=dict, description="Facts, merged over the file's base.")
     expect: Expectation
 
 
 class _CaseFileModel(_Strict):
-    hook: DecisionPoint | None = Field(None, description="Default decision point of the cases in this file.")
+    hook: str | None = Field(None, description="Default decision point of the cases in this file.")
     description: str | None = None
     base: dict[str, Any] = Field(default_factory=dict, description="Facts shared by every case.")
     cases: list[_CaseModel] = Field(min_length=1)
@@ -170,9 +175,11 @@ class TestCase:
     file: str
     line: int
     name: str
-    hook: DecisionPoint
+    hook: str
     facts: Mapping[str, Any]
     expect: Expectation
+    outputs: Mapping[str, Any] | None = None
+    """``expect.outputs`` read as each output's type."""
 
     @property
     def id(self) -> str:
@@ -252,21 +259,35 @@ def case_files(policy_dir: str | Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in (".yaml", ".yml"))
 
 
-def load_cases(policy_dir: str | Path) -> list[TestCase]:
-    """Load and check every case in ``<policy_dir>/tests/*.yaml``. Raises PolicyError with every problem."""
+def load_cases(policy_dir: str | Path, points: Mapping[str, PointSpec] | None = None) -> list[TestCase]:
+    """Load and check every case in ``<policy_dir>/tests/*.yaml``. Raises PolicyError with every problem.
+
+    ``points`` are the decision points of the policy the cases run against (``policy.points``: the
+    built-in ones with the policy's declared facts, and the declared ones); without them the
+    directory's policy is loaded for them (the built-in points alone when it is invalid: its own
+    problems are reported where it is loaded)."""
     problems: list[PolicyProblem] = []
     cases: list[TestCase] = []
-    for path in case_files(policy_dir):
-        cases.extend(_load_file(path, problems))
+    files = case_files(policy_dir)
+    if files and points is None:
+        points = _points_of(policy_dir)
+    for path in files:
+        cases.extend(_load_file(path, problems, points=points))
     if problems:
         raise PolicyError(problems)
     return cases
 
 
-def load_case_file(path: str | Path, shown: str | None = None) -> list[TestCase]:
-    """Load and check the cases of one test file, named ``shown`` in reports. Raises PolicyError."""
+def load_case_file(path: str | Path, shown: str | None = None,
+                   points: Mapping[str, PointSpec] | None = None) -> list[TestCase]:
+    """Load and check the cases of one test file, named ``shown`` in reports. Raises PolicyError.
+
+    ``points`` as for :func:`load_cases`; without them, those of the policy directory the file is in
+    (``<policy dir>/tests/<file>``)."""
     problems: list[PolicyProblem] = []
-    cases = _load_file(Path(path), problems, shown)
+    if points is None:
+        points = _points_of(Path(path).parent.parent)
+    cases = _load_file(Path(path), problems, shown, points=points)
     if problems:
         raise PolicyError(problems)
     return cases
@@ -280,8 +301,17 @@ def select_cases(cases: Iterable[TestCase], keywords: Sequence[str]) -> list[Tes
     return [c for c in cases if any(k in c.name.casefold() or k in c.id.casefold() for k in wanted)]
 
 
-def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = None) -> list[TestCase]:
+def _points_of(policy_dir: str | Path) -> Mapping[str, PointSpec]:
+    try:
+        return load_policy(policy_dir).points
+    except PolicyError:
+        return POINT_SPECS
+
+
+def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = None,
+               points: Mapping[str, PointSpec] | None = None) -> list[TestCase]:
     shown = shown or str(path)
+    points = POINT_SPECS if points is None else points
     try:
         data = load_yaml(path, shown)
     except PolicyError as exc:
@@ -315,15 +345,19 @@ def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = No
         if point is None:
             problem("no hook: give 'hook' in the case or at the top of the file", "hook")
             continue
+        spec = points.get(point)
+        if spec is None:
+            hint = did_you_mean(point, list(points))
+            problem(f"unknown decision point {point!r}: the policy decides at {', '.join(points)}"
+                    + (f" (did you mean {hint!r}?)" if hint else ""), "hook" if case.hook else None)
+            continue
+        outputs = _outputs(case, spec, problem)
         for figure, figure_point in _FIGURES.items():
             if figure in case.expect.model_fields_set and figure_point != point:
                 problem(f"expect.{figure} is a figure of hook {figure_point}; this case decides {point}", "expect")
         facts = _merge(data.get("base") or LineDict(), raw.get("facts") or LineDict())
-        facts_model: type[OrderFacts] | type[ReturnFacts] = (
-            ReturnFacts if point == "return_handling" else OrderFacts
-        )
         try:
-            facts_model.model_validate(facts)
+            spec.document.model_validate(facts)
         except ValidationError as exc:
             for err in exc.errors():
                 where = ".".join(str(p) for p in err["loc"])
@@ -333,8 +367,33 @@ def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = No
                     line_of(facts, err["loc"]) or line, field=f"facts.{where}" if where else "facts",
                 ))
         if len(problems) == before:
-            out.append(TestCase(shown, line, case.name, point, _plain(facts), case.expect))
+            out.append(TestCase(shown, line, case.name, point, _plain(facts), case.expect, outputs))
     return out
+
+
+def _outputs(case: _CaseModel, spec: PointSpec, problem: Any) -> dict[str, Any] | None:
+    """``expect.outputs`` read as each declared output's type; unknown names and bad values are problems."""
+    if case.expect.outputs is None:
+        return None
+    declared = {o.name: o for o in spec.declared_outputs}
+    typed: dict[str, Any] = {}
+    for name, value in case.expect.outputs.items():
+        output = declared.get(name)
+        if output is None:
+            hint = did_you_mean(str(name), list(declared))
+            problem(f"expect.outputs: {spec.name} has no output {name!r}"
+                    + (f": it declares {', '.join(declared)}" if declared else ": it declares none")
+                    + (f" (did you mean {hint!r}?)" if hint else ""), "expect")
+            continue
+        if value is None:
+            typed[name] = None
+            continue
+        try:
+            typed[name] = TypeAdapter(python_type(output)).validate_python(value)
+        except ValidationError as exc:
+            message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            problem(f"expect.outputs.{name}: {message} (a {output.type.value} output)", "expect")
+    return typed
 
 
 def _case_names(data: LineDict) -> list[str | None]:
@@ -447,7 +506,15 @@ def run_case(gate: Any, case: TestCase) -> CaseResult:
             found.append(_differs("notify", _names(sorted(set(expect.notify))), _names(notified)))
     found += _check_rules(gate, case, decision, fired)
     found += _check_figures(case, decision)
+    for name, expected in (case.outputs or {}).items():
+        got = decision.outputs.get(name)
+        if got != expected:
+            found.append(_differs(f"outputs.{name}", _shown(expected), _shown(got)))
     return CaseResult(case, tuple(found), decision, fired)
+
+
+def _shown(value: Any) -> str:
+    return "none" if value is None else _amount(value) if isinstance(value, Decimal) else str(value)
 
 
 def _differs(key: str, expected: str, got: str, why: str = "") -> Mismatch:
