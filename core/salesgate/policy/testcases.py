@@ -32,8 +32,9 @@ Format of one test file::
 Every expectation is optional, but a case must expect something, and figures must fit the
 decision point (``prices`` only for ``pricing``, and so on). ``hook`` may name any point of the
 policy the cases are loaded for, declared ones included (``points/<name>.yaml``); ``outputs`` names
-outputs the point declares, each value read as the output's type (``null``: the rules set none). Money is compared as ``Decimal`` parsed
-from the number's text, so ``1013.65`` means exactly 1013.65 and ``4500`` equals ``4500.00``.
+outputs the point declares, each value read as the output's type (``null``: the rules set none).
+Money is compared as ``Decimal`` parsed from the number's text, so ``1013.65`` means exactly
+1013.65 and ``4500`` equals ``4500.00``.
 
 The facts of each case (base merged with the case's own) must be complete: a test case never
 asks an adapter for a customer or an order, so it decides the same everywhere. Everything is
@@ -62,8 +63,8 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from ..decisions import Decision, Outcome
-from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
 from ..documents import python_type
+from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
 from ..pointspecs import POINT_SPECS, PointSpec
 from .compiler import CompiledRule, Policy, load_policy
 from .yamlfile import LineDict, line_of, load_yaml
@@ -392,7 +393,7 @@ def _outputs(case: _CaseModel, spec: PointSpec, problem: Any) -> dict[str, Any] 
             typed[name] = TypeAdapter(python_type(output)).validate_python(value)
         except ValidationError as exc:
             message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-            problem(f"expect.outputs.{name}: {message} (a {output.type.value} output)", "expect")
+            problem(f"expect.outputs.{name}: {message} (output of type {output.type.value})", "expect")
     return typed
 
 
