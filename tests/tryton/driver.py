@@ -396,7 +396,14 @@ def pack(shipment: Any) -> str | None:
     """Take a waiting shipment to packed, as the warehouse does; salesgate decides at packing."""
     shipment.click("assign_try")
     shipment.click("pick")
-    return refused(lambda: shipment.click("pack"))
+
+    def packing() -> None:
+        try:
+            shipment.click("pack")
+        except UserWarning as warning:  # Tryton asks to confirm moves of no origin (a shipment made by hand)
+            Model.get("res.user.warning")(user=get_config().user, name=warning.name, always=False).save()
+            shipment.click("pack")
+    return refused(packing)
 
 
 def released(shipment: Any, message: str | None) -> dict[str, Any]:
