@@ -250,7 +250,10 @@ def test_shipping_more_than_ordered_is_refused_with_salesgates_reason(tryton: di
     over = tryton["shipments"]["over_delivery"]
     assert over["message"] is not None
     assert over["message"].startswith('salesgate refuses to release shipment "')
-    assert "发货数量超过销售订单数量 (over-delivery" in over["message"]
+    assert "发货数量超过销售订单数量 (over-delivery, line 1)" in over["message"]
+    # Only what refuses it: the approvals it would also need (12 valves are 20 % over the approved
+    # amount) cannot let it through.
+    assert "approval-amount-grew" not in over["message"]
     assert over["state"] == "picked"  # not packed: the goods stay in the warehouse
 
 
@@ -258,7 +261,8 @@ def test_customer_whose_credit_turned_poor_since_approval_gets_no_shipment(tryto
     poor = tryton["shipments"]["credit_turned_poor"]
     assert poor["rating_at_approval"] == "good"
     assert poor["message"] is not None
-    assert "客户信用自订单审批后转差，停止发货 (credit-turned-poor)" in poor["message"]
+    assert poor["message"] == (f'salesgate refuses to release shipment "{poor["number"]}":\n'
+                               "客户信用自订单审批后转差，停止发货 (credit-turned-poor)")
     assert poor["state"] == "picked"
 
 
@@ -266,4 +270,14 @@ def test_direct_shipment_without_a_sale_is_refused(tryton: dict[str, Any]) -> No
     direct = tryton["shipments"]["direct"]
     assert direct["message"] is not None
     assert "无销售订单，不得直接出货 (no-sales-order)" in direct["message"]
+    assert "发货数量超过销售订单数量 (over-delivery, line 1)" in direct["message"]  # 5 of nothing ordered
     assert direct["state"] == "picked"
+
+
+def test_customer_blocked_after_packing_is_refused_when_the_goods_would_leave(tryton: dict[str, Any]) -> None:
+    blocked = tryton["shipments"]["blocked_after_packing"]
+    assert (blocked["message"], blocked["outcome"], blocked["roles"]) == (None, "require_approval", "general_manager")
+    assert blocked["gm_approves"] is None
+    assert blocked["done"] is not None
+    assert "客户已冻结，停止发货 (customer-blocked-at-shipment)" in blocked["done"]
+    assert blocked["state"] == "packed"

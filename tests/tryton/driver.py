@@ -408,7 +408,7 @@ def pack(shipment: Any) -> str | None:
 
 def released(shipment: Any, message: str | None) -> dict[str, Any]:
     shipment.reload()
-    return {"message": message, "state": shipment.state, "outcome": shipment.salesgate_outcome,
+    return {"message": message, "number": shipment.number, "state": shipment.state, "outcome": shipment.salesgate_outcome,
             "roles": shipment.salesgate_roles, "reasons": shipment.salesgate_reasons,
             "freight_terms": shipment.salesgate_freight_terms, "approvals": approvals_of(shipment)}
 
@@ -473,6 +473,22 @@ def shipments(company: Company, large: Any, northwind: Any, sm: Any, gm: Any) ->
     shipment, = sale.shipments
     out["credit_turned_poor"] = released(shipment, pack(shipment))
     out["credit_turned_poor"]["rating_at_approval"] = rating_at_approval
+
+    # Packed and signed, then the customer is blocked before the goods leave: asked again, refused.
+    adventure = company.party("C007", "Adventure Works", limit="1000000", categories=("good",))
+    sale = company.sale(adventure, [("VALVE-DN50", 10)])
+    sale.click("quote")
+    sale.click("confirm")
+    shipment, = sale.shipments
+    blocked = released(shipment, pack(shipment))
+    blocked["gm_approves"] = approve(gm.id, blocked["approvals"][0]["id"])
+    adventure.reload()
+    adventure.active = False
+    adventure.save()
+    blocked["done"] = refused(lambda: shipment.click("do"))
+    shipment.reload()
+    blocked["state"] = shipment.state
+    out["blocked_after_packing"] = blocked
 
     # A direct shipment: no sale at all.
     Shipment = Model.get("stock.shipment.out")

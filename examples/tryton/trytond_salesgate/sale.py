@@ -82,10 +82,13 @@ def whole(quantity: float, where: str) -> int:
     return int(quantity)
 
 
-def reasons_text(decisions: list[Decision]) -> str:
+def reasons_text(decisions: list[Decision], only: Outcome | None = None) -> str:
+    """The decisions' reasons, one a line: ``message (rule, line n)``; ``only`` those of one outcome."""
     lines = []
     for decision in decisions:
         for reason in decision.reasons:
+            if only is not None and reason.outcome is not only:
+                continue
             where = f", line {reason.line_no}" if reason.line_no is not None else ""
             lines.append(f"{reason.message} ({reason.rule}{where})")
     return "\n".join(dict.fromkeys(lines))
@@ -120,7 +123,7 @@ class Sale(metaclass=PoolMeta):
         help="The user who quoted the sale: they may not approve it.")
     salesgate_approvals = fields.One2Many("salesgate.approval", "sale", "Salesgate Approvals", readonly=True,
         filter=[("shipment", "=", None)])
-    salesgate_amount = fields.Numeric("Salesgate Decided Amount", digits=(16, 4), readonly=True,
+    salesgate_amount = fields.Numeric("Salesgate Decided Amount", digits=(13, 4), readonly=True,
         help="The untaxed amount of the version salesgate decided on: what its approvals approved.")
     salesgate_credit_rating = fields.Selection(CREDIT_RATINGS, "Salesgate Credit Rating", readonly=True,
         help="The customer's credit rating when salesgate decided on the sale (Credit Rating categories).")

@@ -258,8 +258,9 @@ class ShipmentOut(metaclass=PoolMeta):
         decisions = self.salesgate_decisions(gate, warehouse_checked=True)
         outcome = max((d.outcome for d in decisions), key=lambda o: o.rank, default=Outcome.allow)
         reasons = reasons_text(decisions)
-        if outcome is Outcome.block:
-            raise SalesgateBlock(gettext("salesgate.msg_shipment_blocked", shipment=self.rec_name, reasons=reasons))
+        if outcome is Outcome.block:  # what refuses it; approvals and reminders would not let it through
+            raise SalesgateBlock(gettext("salesgate.msg_shipment_blocked", shipment=self.rec_name,
+                                         reasons=reasons_text(decisions, only=Outcome.block)))
         key = self.salesgate_digest(gate)
         ladder = list(gate.policy.roles)
         roles: dict[str, set[str]] = {}
@@ -294,7 +295,7 @@ class ShipmentOut(metaclass=PoolMeta):
         blocked = [d for d in decisions if d.outcome is Outcome.block]
         if blocked:
             raise SalesgateBlock(gettext("salesgate.msg_shipment_blocked", shipment=self.rec_name,
-                                         reasons=reasons_text(blocked)))
+                                         reasons=reasons_text(blocked, only=Outcome.block)))
         required = [role for role in (self.salesgate_roles or "").split(",") if role]
         now = [role for d in decisions for role in d.required_roles if role not in required]
         self.salesgate_check_approved(key, [*required, *dict.fromkeys(now)])
