@@ -408,8 +408,9 @@ def pack(shipment: Any) -> str | None:
 
 def released(shipment: Any, message: str | None) -> dict[str, Any]:
     shipment.reload()
-    return {"message": message, "number": shipment.number, "state": shipment.state, "outcome": shipment.salesgate_outcome,
-            "roles": shipment.salesgate_roles, "reasons": shipment.salesgate_reasons,
+    return {"message": message, "number": shipment.number, "state": shipment.state,
+            "outcome": shipment.salesgate_outcome, "roles": shipment.salesgate_roles,
+            "reasons": shipment.salesgate_reasons,
             "freight_terms": shipment.salesgate_freight_terms, "approvals": approvals_of(shipment)}
 
 
@@ -467,7 +468,8 @@ def shipments(company: Company, large: Any, northwind: Any, sm: Any, gm: Any) ->
     sale.reload()
     rating_at_approval = sale.salesgate_credit_rating
     litware.reload()
-    litware.categories.remove(Model.get("party.category")(company.categories["good"].id))
+    # pop unlinks the category; proteus's remove would delete it
+    litware.categories.pop([c.id for c in litware.categories].index(company.categories["good"].id))
     litware.categories.append(Model.get("party.category")(company.categories["poor"].id))
     litware.save()
     shipment, = sale.shipments
