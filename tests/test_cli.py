@@ -279,7 +279,8 @@ def test_decide_return_facts_for_an_order_hook_are_refused() -> None:
 
 def test_decide_unknown_hook_names_the_hooks() -> None:
     result = run("decide", "shipping", "-", input="{}")
-    assert_clean_failure(result, "unknown hook 'shipping'", "order_approval, credit_check, pricing, return_handling")
+    assert_clean_failure(result, "unknown decision point 'shipping'",
+                         "order_approval, credit_check, pricing, return_handling")
 
 
 def test_decide_unreadable_file_is_a_clean_error(tmp_path: Path) -> None:
@@ -453,7 +454,7 @@ def test_vocab_json_lists_every_fact_once_with_its_hooks() -> None:
 
 
 def test_vocab_unknown_hook_is_a_clean_error() -> None:
-    assert_clean_failure(run("vocab", "--hook", "shipping"), "unknown hook")
+    assert_clean_failure(run("vocab", "--hook", "shipping"), "unknown decision point 'shipping'")
 
 
 def test_schema_describes_rule_files() -> None:
@@ -461,7 +462,9 @@ def test_schema_describes_rule_files() -> None:
     assert result.exit_code == 0, result.output
     schema = json.loads(result.stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert {"ruleset", "hook", "version", "rules"} <= set(schema["required"])
+    assert {"ruleset", "version", "rules"} <= set(schema["required"])
+    assert schema["oneOf"] == [{"required": ["point"]}, {"required": ["hook"]}]  # point: or hook:, once
+    assert schema["properties"]["point"]["pattern"] == schema["properties"]["hook"]["pattern"]
     assert schema["additionalProperties"] is False
     assert "Rule" in schema["$defs"]
     assert "Action" in schema["$defs"]
@@ -633,10 +636,13 @@ def test_docs_cli_examples_print_what_the_docs_show(tmp_path: Path, monkeypatch:
     if os.environ.get("CI") != "true" and importlib.util.find_spec("salesgate.engine.durable") is None:
         pytest.skip("the docs show the default (durable) backend, which is not importable yet")
     files, examples = doc_examples()
-    assert {"order.json", "return.json"} <= set(files)
+    assert {"order.json", "return.json", "sample.json"} <= set(files)
     for name, content in files.items():
         (tmp_path / name).write_text(content, encoding="utf-8")
     (tmp_path / "rules").symlink_to(ROOT / "rules", target_is_directory=True)
+    (tmp_path / "tests" / "fixtures").mkdir(parents=True)  # the docs' policy with a declared point
+    (tmp_path / "tests" / "fixtures" / "declared-policy").symlink_to(ROOT / "tests" / "fixtures" / "declared-policy",
+                                                                   target_is_directory=True)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'demo-erp.db'}")  # for the examples that read the ERP
     create_demo_erp(load_demo_company(), engine)
     engine.dispose()

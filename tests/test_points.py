@@ -13,14 +13,16 @@ import re
 import subprocess
 import sys
 import typing
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from pydantic import BaseModel, ConfigDict, Field
 
 from fixtures.mini_policy import write_mini_policy
-from salesgate import DECISION_POINTS, OrderFacts, ReturnFacts, load_policy, seed_policy_path
+from salesgate import DECISION_POINTS, OrderFacts, ReturnFacts, hookimpl, load_policy, seed_policy_path
 from salesgate import hookspecs as hookspecs_module
 from salesgate.cli import _point, cli
 from salesgate.commands.view import SHORT
@@ -28,10 +30,9 @@ from salesgate.completion import _SUBJECT_KEYS, subject_of
 from salesgate.decisions import Contribution, Decision
 from salesgate.gate import _DATA
 from salesgate.hookspecs import DECISION_HOOKS
-from salesgate.plugins import _PAYLOAD_POINTS
+from salesgate.plugins import _PAYLOAD_POINTS, installed_points
 from salesgate.points import DecisionPoint
 from salesgate.pointspecs import ALIASES, BUILT_IN_POINTS, ORDER_POINTS, POINT_SPECS, Origin, PointSpec
-from salesgate.simulation_report import _TITLES
 from salesgate.vocabulary import VOCABULARY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,8 +101,9 @@ def test_the_tables_read_from_the_declarations_keep_their_values() -> None:
                      "return_handling": "returns"}
     assert _DATA == {"order_approval": "credit data", "credit_check": "credit data", "pricing": "pricing data",
                      "return_handling": "return data"}
-    assert _TITLES == {"order_approval": "Order approval", "credit_check": "Credit check", "pricing": "Pricing",
-                       "return_handling": "Returns"}
+    assert {spec.name: spec.title.en for spec in BUILT_IN_POINTS} == {  # report headings (Report.title)
+        "order_approval": "Order approval", "credit_check": "Credit check", "pricing": "Pricing",
+        "return_handling": "Returns"}
     assert _SUBJECT_KEYS == {"order_approval": "order", "credit_check": "order", "pricing": "order",
                              "return_handling": "return"}
     assert _PAYLOAD_POINTS == (("pricing", "pricing"), ("credit", "credit_check"), ("returns", "return_handling"))
@@ -210,7 +212,7 @@ def test_points_unknown_point_is_a_clean_error() -> None:
     result = run("points", "shipment_release")
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == 1
-    assert "unknown hook 'shipment_release'" in result.stderr
+    assert "unknown decision point 'shipment_release'" in result.stderr
 
 
 def test_points_prints_chinese_into_a_pipe_whatever_the_locale() -> None:
@@ -232,3 +234,171 @@ def test_vocab_says_order_hooks_for_a_fact_every_order_point_reads() -> None:
     customer_id = next(line for line in result.output.splitlines() if line.split()[:1] == ["customer.id"])
     assert "order hooks" in order_id
     assert "all" in customer_id.split()
+
+
+# -- every tool on a point the policy declares (tests/fixtures/declared-policy) ---------------------
+
+DECLARED = ROOT / "tests" / "fixtures" / "declared-policy"
+SAMPLE = {"sample": {"id": "S-1", "customer_id": "C1", "value": "25000", "lines": [{"sku": "A", "qty": 150}]},
+          "customer": {"id": "C1", "name": "华东机电", "tenure_years": 1}}
+
+
+def test_points_lists_a_declared_point_with_where_it_comes_from_its_outputs_and_fields() -> None:
+    result = run("points", "--rules", str(DECLARED))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert re.findall(r"^(\w+) \(", out, flags=re.M) == [*DECISION_POINTS, "sample_request"]
+    block = out.split("sample_request (policy, points/sample_request.yaml)")[1]
+    assert "样品申请 / Sample request" in block
+    assert "hook salesgate_decide; document SampleRequestFacts, one per sample.id" in block
+    assert "output deposit (percent, combine max): 押金比例" in block
+    assert "output freight (collect | prepaid, combine priority): 运费" in block
+    assert "rule sets: samples 1 (3 rules)" in block
+    assert re.search(r"sample\.value\s+number \(money\)\s+points/sample_request\.yaml\s+Value of the samples", block)
+    assert "customer.tenure_years" in block  # the policy's declared fact on the included customer
+
+
+def test_points_json_gives_a_declared_points_origin_source_outputs_and_fields() -> None:
+    document = json.loads(run("points", "sample_request", "--json", "--rules", str(DECLARED)).stdout)
+    [point] = document["points"]
+    policy = load_policy(DECLARED)
+    assert (point["origin"], point["source"], point["hook"], point["subject"]) == (
+        "policy", "points/sample_request.yaml", "salesgate_decide", "sample.id")
+    assert point["title"] == {"zh": "样品申请", "en": "Sample request"}
+    assert point["outputs"] == [
+        {"name": "deposit", "field": "outputs.deposit", "type": "percent", "combine": "max", "choices": [],
+         "description": {"zh": "押金比例", "en": "Deposit"}},
+        {"name": "freight", "field": "outputs.freight", "type": "enum", "combine": "priority",
+         "choices": ["collect", "prepaid"], "description": {"zh": "运费", "en": "Freight"}}]
+    assert [f["path"] for f in point["fields"]] == list(policy.vocabulary["sample_request"])
+    value = next(f for f in point["fields"] if f["path"] == "sample.value")
+    assert (value["zh"], value["declared"], value["unit"]) == ("样品价值", "points/sample_request.yaml", "money")
+    assert point["rulesets"] == [{"name": "samples", "version": "1", "rules": 3}]
+    credit = json.loads(run("points", "credit", "--json").stdout)["points"][0]["outputs"]
+    assert credit[0] | {"description": None} == {"name": "credit", "field": "credit", "type": "CreditResult",
+                                                  "combine": None, "choices": [], "description": None}
+
+
+def test_vocab_of_a_policy_includes_its_points_and_declared_facts_with_where_they_are_declared() -> None:
+    result = CliRunner().invoke(cli, ["vocab", "--rules", str(DECLARED)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    tenure = next(line for line in result.output.splitlines() if line.split()[:1] == ["customer.tenure_years"])
+    assert "all" in tenure
+    assert "policy.yaml" in tenure
+    assert "Years as a customer" in tenure
+    facts = json.loads(run("vocab", "--json", "--rules", str(DECLARED)).stdout)
+    qty = [f for f in facts if f["path"] == "line.qty"]  # the order line's and the sample line's: two facts
+    assert [(f["hooks"], f["declared"]) for f in qty] == [
+        (["order_approval", "credit_check", "pricing"], None), (["sample_request"], "points/sample_request.yaml")]
+    make_or_buy = next(f for f in facts if f["path"] == "line.product.make_or_buy")
+    assert (make_or_buy["zh"], make_or_buy["declared"], make_or_buy["choices"]) == ("自产或外购", "policy.yaml",
+                                                                                   ["make", "buy"])
+    one = run("vocab", "sample_request", "--rules", str(DECLARED))
+    assert one.exit_code == 0, one.output
+    assert one.stdout.startswith("Facts for sample_request")
+    assert "样品价值" in one.stdout
+    assert "order.total" not in one.stdout
+    assert run("vocab", "--hook", "sample_request", "--rules", str(DECLARED)).stdout == one.stdout
+
+
+def test_an_unknown_point_is_refused_with_a_did_you_mean_against_the_policys_points() -> None:
+    for args in (["vocab", "sample_requst"], ["points", "sample_requst"], ["decide", "sample_requst", "{}"],
+                 ["schema", "--facts", "sample_requst"]):
+        result = run(*args, "--rules", str(DECLARED))
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error: unknown decision point 'sample_requst' (did you mean "
+                                        "'sample_request'?): use one of order_approval, credit_check, pricing, "
+                                        "return_handling, sample_request"), result.stderr
+    assert "unknown decision point 'sample_request'" in run("vocab", "sample_request").stderr  # not in the seed
+
+
+def test_decide_a_declared_point_shows_its_outputs_and_explanations(tmp_path: Path) -> None:
+    facts = tmp_path / "sample.json"
+    facts.write_text(json.dumps(SAMPLE, ensure_ascii=False), encoding="utf-8")
+    shown = run("decide", "sample_request", str(facts), "--rules", str(DECLARED), "--explain", "--backend", "python")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith("sample_request S-1: block")
+    assert "outputs: deposit 50%, freight collect" in shown.stdout
+    assert "sample.value is 25,000, > 20,000; customer.tenure_years is 1, < 2" in shown.stdout
+    decision = json.loads(run("decide", "sample-request", str(facts), "--rules", str(DECLARED), "--json",
+                              "--backend", "python").stdout)
+    assert (decision["hook"], decision["subject"], decision["outputs"]) == (
+        "sample_request", "S-1", {"deposit": "0.5", "freight": "collect"})
+    bad = run("decide", "sample_request", json.dumps({**SAMPLE, "customer": {"id": "C1", "name": "x",
+                                                                             "tenure_yeras": 1}}),
+              "--rules", str(DECLARED), "--backend", "python")
+    assert bad.exit_code == 2
+    assert "customer.tenure_yeras: not a fact salesgate knows (did you mean 'tenure_years'?)" in bad.stderr
+
+
+def test_schema_of_a_policys_rule_files_names_its_points_and_what_set_may_set() -> None:
+    schema = json.loads(run("schema", "--rules", str(DECLARED)).stdout)
+    assert schema["properties"]["point"]["enum"] == [*DECISION_POINTS, "sample_request"]
+    assert schema["properties"]["hook"]["enum"] == schema["properties"]["point"]["enum"]
+    by_key = {rule["if"]["required"][0]: rule for rule in schema["allOf"]}
+    assert set(by_key) == {"point", "hook"}
+    condition = by_key["point"]
+    assert condition["if"]["properties"]["point"] == {"const": "sample_request"}
+    settable = condition["then"]["properties"]["rules"]["items"]["properties"]["then"]["properties"]["set"]
+    assert settable["additionalProperties"] is False
+    assert settable["properties"]["freight"]["enum"] == ["collect", "prepaid"]
+    assert {"type": "number"} in settable["properties"]["deposit"]["anyOf"]  # 20%, or an expression, or a number
+
+
+def test_schema_of_point_declarations_and_of_a_points_facts() -> None:
+    point_file = json.loads(run("schema", "--point-file").stdout)
+    assert {"point", "title", "description", "document", "fields"} <= set(point_file["required"])
+    assert point_file["title"] == "salesgate point declaration (points/*.yaml)"
+    assert "FieldDecl" in point_file["$defs"]
+    assert "OutputDecl" in point_file["$defs"]
+    facts = json.loads(run("schema", "--facts", "sample_request", "--rules", str(DECLARED)).stdout)
+    assert facts["title"] == "salesgate facts for sample_request"
+    assert set(facts["required"]) == {"sample", "customer"}
+    document = facts["$defs"]["Sample"]
+    assert document["additionalProperties"] is False
+    assert {"id", "customer_id", "value"} <= set(document["required"])
+    assert "tenure_years" in facts["$defs"]["Customer"]["properties"]  # policy.yaml's declared fact
+    order = json.loads(run("schema", "--facts", "approval").stdout)
+    assert set(order["required"]) >= {"order"}
+    assert run("schema", "--point-file", "--policy-file").exit_code == 2
+
+
+class _Sample(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="Sample request number.")
+    value: Decimal = Field(description="Value of the samples.")
+
+
+class _SampleFacts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sample: _Sample
+
+
+class _SamplePlugin:
+    @hookimpl
+    def salesgate_register_points(self, register: Any) -> None:
+        register(name="sample_request", document=_SampleFacts, subject="sample.id",
+                 title={"zh": "样品申请", "en": "Sample request"},
+                 description={"zh": "免费样品申请", "en": "A request for free samples"})
+
+
+def test_points_and_vocab_show_a_point_an_installed_plugin_declares(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    declared = installed_points([_SamplePlugin()], entry_points=False)
+    monkeypatch.setattr("salesgate.commands.installed_points", lambda: declared)
+    policy = write_mini_policy(tmp_path / "mini")
+    (policy / "samples.yaml").write_text(
+        "ruleset: samples\npoint: sample_request\nversion: '1'\nrules:\n"
+        "  - id: big\n    when: sample.value > 5000\n    then: {warn: 样品大}\n", encoding="utf-8")
+    shown = run("points", "sample_request", "--rules", str(policy))
+    assert shown.exit_code == 0, shown.output
+    assert "sample_request (plugin, test_points._SamplePlugin)" in shown.stdout
+    assert "rule sets: samples 1 (1 rule)" in shown.stdout
+    facts = json.loads(run("vocab", "sample_request", "--json", "--rules", str(policy)).stdout)
+    assert [(f["path"], f["declared"]) for f in facts] == [
+        ("sample.id", "test_points._SamplePlugin"), ("sample.value", "test_points._SamplePlugin")]
+    decided = json.loads(run("decide", "sample_request", '{"sample": {"id": "S-1", "value": "6000"}}', "--rules",
+                             str(policy), "--json", "--backend", "python").stdout)
+    assert (decided["subject"], decided["outcome"]) == ("S-1", "warn")

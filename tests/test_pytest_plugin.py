@@ -170,3 +170,18 @@ def test_the_seed_policy_passes_through_the_plugin_on_both_backends(pytester: py
         "rules (python): every rule (*) fires in a passing case",
         "rules (durable): every rule (*) fires in a passing case",
     ])
+
+
+def test_cases_at_a_point_the_policy_declares_run_and_count_for_coverage(pytester: pytest.Pytester) -> None:
+    shutil.copytree(Path(__file__).parent / "fixtures" / "declared-policy", pytester.path / "rules")
+    (pytester.path / "pytest.ini").write_text(INI + "salesgate_require_coverage = true\n", encoding="utf-8")
+
+    result = run(pytester, "--salesgate-backend", "python")
+
+    result.assert_outcomes(passed=7 + 1)  # 4 sample_request cases, 3 order cases, the coverage item
+    result.stdout.fnmatch_lines(["rules (python): every rule (5) fires in a passing case"])
+    edit(pytester, "rules/tests/samples.yaml", "outputs: {deposit: 20%, freight: prepaid}",
+         "outputs: {deposit: 30%, freight: prepaid}")
+    failed = run(pytester, "--salesgate-backend", "python")
+    failed.assert_outcomes(passed=7, failed=1)  # big-sample still fires in a passing case: coverage holds
+    failed.stdout.fnmatch_lines(["*outputs.deposit: expected 30%, got 20%*"])

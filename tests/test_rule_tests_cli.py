@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
@@ -18,6 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from fixtures.mini_policy import write_mini_policy
+from salesgate import PolicyError, load_policy
 from salesgate.cli import cli
 from salesgate.policy.testcases import _money, load_cases
 from salesgate.seed import seed_policy_path
@@ -267,3 +269,118 @@ def test_a_backend_that_cannot_start_exits_2_with_a_way_out(policy: Path, monkey
     monkeypatch.setattr(command, "run_suite", no_durable)
     assert_clean_error(run(str(policy)), "error: the durable backend is not available (No module named 'durable'); "
                                          "try --backend python")
+
+
+# -- cases at a point the policy declares (tests/fixtures/declared-policy) --------------------------
+
+DECLARED = ROOT / "tests" / "fixtures" / "declared-policy"
+
+
+@pytest.fixture
+def declared(tmp_path: Path) -> Path:
+    target = tmp_path / "policy"
+    shutil.copytree(DECLARED, target)
+    return target
+
+
+def test_cases_at_a_declared_point_pass_and_its_rules_count_for_coverage() -> None:
+    result = run(str(DECLARED), "--backend", "python", "--require-coverage", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    hooks = {case["name"]: case["hook"] for case in report["cases"]}
+    assert list(hooks.values()).count("sample_request") == 4
+    assert report["coverage"] == {"rules": 5, "covered": 5, "uncovered": []}
+
+
+def test_an_output_the_decision_does_not_set_as_expected_is_a_diff(declared: Path) -> None:
+    cases = declared / "tests" / "samples.yaml"
+    text = cases.read_text(encoding="utf-8")
+    cases.write_text(text.replace("outputs: {deposit: 20%, freight: prepaid}", "outputs: {deposit: 30%, freight: ~}"),
+                     encoding="utf-8")
+    result = run(str(declared), "--backend", "python")
+    assert result.exit_code == 1, result.output
+    assert "  - outputs.deposit: expected 30%, got 20%\n  - outputs.freight: expected none set, got prepaid\n" \
+        in result.stdout
+    assert "coverage: every rule (5) fired in a passing case" in result.stdout  # big-sample fires in the huge case
+
+
+def test_a_declared_points_rule_no_passing_case_fires_is_uncovered(declared: Path) -> None:
+    cases = declared / "tests" / "samples.yaml"
+    text = cases.read_text(encoding="utf-8")
+    cases.write_text(text.replace("outputs: {deposit: 0.5, freight: collect}", "outputs: {deposit: 0.4}"),
+                     encoding="utf-8")
+    result = run(str(declared), "--backend", "python", "--require-coverage")
+    assert result.exit_code == 1, result.output
+    assert "  - outputs.deposit: expected 40%, got 50%\n" in result.stdout
+    assert "coverage: 4 of 5 rules fired in a passing case; no passing case fires this one:\n" \
+           f"  {declared / 'samples.yaml'}:8: huge-sample (sample_request)\n" in result.stdout
+
+
+@pytest.mark.parametrize(("old", "new", "line", "message"), [
+    ("outputs: {deposit: 20%, freight: prepaid}", "outputs: {deposit: 20%, freigt: prepaid}", 17,
+     "expect.outputs: 'freigt' is not an output of sample_request, which declares deposit, freight "
+     "(did you mean 'freight'?)"),
+    ("outputs: {deposit: 20%, freight: prepaid}", "outputs: {deposit: 20%, freight: air}", 17,
+     "expect.outputs: freight: 'air' is not one of collect, prepaid"),
+    ("customer: {tenure_years: 1}", "customer: {tenure_yeras: 1}", 20,
+     "field 'facts.customer.tenure_yeras': case 'a huge sample for a new customer is blocked; the larger deposit "
+     "and collect win': invalid sample_request facts: not a fact salesgate knows (did you mean 'tenure_years'?)"),
+    ("sample: {value: 8000}", "sample: {valeu: 8000}", 12,
+     "invalid sample_request facts: not a fact salesgate knows (did you mean 'value'?)"),
+    ("point: sample_request", "point: sample_requests", 1,
+     "unknown decision point 'sample_requests': the policy decides at order_approval, credit_check, pricing, "
+     "return_handling, sample_request (did you mean 'sample_request'?)"),
+])
+def test_a_declared_points_case_file_is_checked_against_the_policy(declared: Path, old: str, new: str, line: int,
+                                                                   message: str) -> None:
+    cases = declared / "tests" / "samples.yaml"
+    text = cases.read_text(encoding="utf-8")
+    assert old in text
+    cases.write_text(text.replace(old, new, 1), encoding="utf-8")
+    result = run(str(declared), "--backend", "python")
+    assert_clean_error(result, message, f"{cases}:{line}")
+
+
+def test_an_output_expected_at_a_built_in_point_is_refused(declared: Path) -> None:
+    cases = declared / "tests" / "orders.yaml"
+    text = cases.read_text(encoding="utf-8")
+    cases.write_text(text.replace("expect: {outcome: allow}", "expect: {outcome: allow, outputs: {deposit: 1}}"),
+                     encoding="utf-8")
+    assert_clean_error(run(str(declared), "--backend", "python"),
+                       "expect.outputs: order_approval declares no outputs")
+
+
+def test_a_case_needs_the_policy_for_a_declared_point() -> None:
+    with pytest.raises(PolicyError, match="a point a policy declares needs the policy"):
+        load_cases(DECLARED)
+    assert len(load_cases(DECLARED, load_policy(DECLARED))) == 7
+
+
+def test_the_declared_point_cases_in_the_docs_are_the_fixtures_own() -> None:
+    text = (ROOT / "docs" / "testing-rules.md").read_text(encoding="utf-8")
+    block = next(b for b in text.split("```yaml\n")[1:] if b.startswith("point: sample_request")).split("```")[0]
+    assert (DECLARED / "tests" / "samples.yaml").read_text(encoding="utf-8").startswith(block)
+
+
+def test_a_running_gate_reloads_a_declared_points_rules_only_when_its_cases_pass(declared: Path) -> None:
+    from salesgate import Gate
+    from salesgate.reload import PolicyReloader
+
+    with Gate.from_path(declared, backend="python", entry_points=False) as gate:
+        reloader = PolicyReloader(gate, declared, settle=0, require_tests=True, require_coverage=True)
+        rules = declared / "samples.yaml"
+        rules.write_text(rules.read_text(encoding="utf-8").replace("set: {deposit: 20%, freight: prepaid}",
+                                                                   "set: {deposit: 30%, freight: prepaid}"),
+                         encoding="utf-8")
+        refused = reloader.check_now()
+        assert refused.status == "rejected", refused
+        assert any("outputs.deposit: expected 20%, got 30%" in problem for problem in refused.problems)
+        cases = declared / "tests" / "samples.yaml"
+        cases.write_text(cases.read_text(encoding="utf-8").replace("outputs: {deposit: 20%, freight: prepaid}",
+                                                                   "outputs: {deposit: 30%, freight: prepaid}"),
+                         encoding="utf-8")
+        taken = reloader.check_now()
+        assert taken.status == "reloaded", taken
+        assert gate.decide("sample_request", {"sample": {"id": "S-2", "customer_id": "C1", "value": "8000"},
+                                              "customer": {"id": "C1", "name": "华东"}}).outputs["deposit"] \
+            == Decimal("0.3")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -314,3 +315,145 @@ def test_facts_dumped_from_the_gate_are_a_valid_history_line(gate: Gate, tmp_pat
     source.write_text(order.model_dump_json() + "\n" + returned.model_dump_json() + "\n", encoding="utf-8")
     report = simulate(seed_policy_path(), seed_policy_path(), source, workers=1)
     assert (report.tally.orders, report.tally.returns, report.tally.invalid) == (1, 1, 0)
+
+
+# -- documents of a point a policy declares (tests/fixtures/declared-policy: sample_request) --------
+
+DECLARED = ROOT / "tests" / "fixtures" / "declared-policy"
+
+
+def _sample(number: int, value: str, tenure: int | None = None, qty: int = 1) -> dict[str, Any]:
+    customer: dict[str, Any] = {"id": "C1", "name": "华东机电"}
+    if tenure is not None:
+        customer["tenure_years"] = tenure
+    return {"point": "sample_request",
+            "facts": {"sample": {"id": f"S-{number}", "customer_id": "C1", "value": value,
+                                 "lines": [{"sku": "A", "qty": qty}]}, "customer": customer}}
+
+
+@pytest.fixture
+def cheaper_samples(tmp_path: Path) -> Path:
+    """The declared policy with the sales manager asked from 3,000 and a 25% deposit."""
+    target = tmp_path / "candidate"
+    shutil.copytree(DECLARED, target)
+    rules = target / "samples.yaml"
+    text = rules.read_text(encoding="utf-8")
+    rules.write_text(text.replace("when: sample.value > 5000", "when: sample.value > 3000")
+                     .replace("set: {deposit: 20%, freight: prepaid}", "set: {deposit: 25%, freight: prepaid}"),
+                     encoding="utf-8")
+    return target
+
+
+@pytest.mark.parametrize("backend", ["python", "durable"])
+def test_a_replayed_document_gets_the_gates_outcome_approvals_and_outputs(backend: str) -> None:
+    policy = load_policy(DECLARED)
+    replayer = Replayer(policy)
+    spec = policy.points["sample_request"]
+    with Gate(policy, backend=backend, entry_points=False) as gate:  # type: ignore[arg-type]
+        for value, tenure, qty in [("100", 5, 1), ("8000", 5, 1), ("25000", 1, 150), ("25000", None, 1),
+                                   ("4999.99", 0, 101)]:
+            facts = _sample(1, value, tenure, qty)["facts"]
+            decision = gate.decide("sample_request", facts)
+            verdict = replayer.document("sample_request", spec.document.model_validate(facts))
+            assert (verdict.outcome, list(verdict.roles), dict(verdict.outputs)) == (
+                decision.outcome, decision.required_roles, decision.outputs)
+            assert list(verdict.rules) == list(dict.fromkeys(decision.fired))
+
+
+def test_documents_of_a_declared_point_are_replayed_and_reported_under_its_title(
+        cheaper_samples: Path, tmp_path: Path) -> None:
+    source = _write(tmp_path / "samples.jsonl", [_sample(1, "4000", 3), _sample(2, "8000"), _sample(3, "100"),
+                                                 _sample(4, "30000", 1)])
+    report = simulate(DECLARED, cheaper_samples, source, workers=1)
+    assert "sample_request" in report.hooks
+    assert (report.tally.orders, report.tally.returns, report.tally.documents) == (0, 0, 4)
+    samples = report.tally.hooks["sample_request"]
+    assert (samples.decided, samples.changed, samples.outputs_changed) == (4, 2, 2)
+    assert samples.roles_gained == {"sales_manager": 1}
+    assert [(c.line, c.subject) for c in samples.examples] == [(1, "S-1"), (2, "S-2")]
+    assert dict(samples.examples[1].after.outputs) == {"deposit": Decimal("0.25"), "freight": "prepaid"}
+    data = as_json(report)
+    entry = data["hooks"]["sample_request"]
+    assert (entry["title"], entry["outputs_changed"], entry["blocked_amount"]) == ("Sample request", 2, None)
+    assert entry["examples"][1]["baseline"]["outputs"] == {"deposit": "0.2", "freight": "prepaid"}
+    assert data["documents"] == 4
+    page = as_html(report)
+    assert "<h3>Sample request: outcomes</h3>" in page
+    result = CliRunner().invoke(cli, ["simulate", "--baseline", str(DECLARED), "--rules", str(cheaper_samples),
+                                      "--orders", str(source), "--workers", "1", "--hooks", "sample_request"])
+    assert result.exit_code == 0, result.output
+    assert "0 orders, 0 returns, 4 documents of declared points" in result.stdout
+    assert re.search(r"sample_request \(Sample request\)\s+4\s+2", result.stdout)
+    assert "deposit=20% freight=prepaid" in result.stdout
+    assert "deposit=25% freight=prepaid" in result.stdout
+
+
+def test_a_document_line_that_is_not_a_declared_points_facts_names_the_line_and_the_fix(
+        cheaper_samples: Path, tmp_path: Path) -> None:
+    misspelt = _sample(3, "100")
+    misspelt["facts"]["sample"]["valeu"] = misspelt["facts"]["sample"].pop("value")
+    source = _write(tmp_path / "bad.jsonl", [
+        _sample(1, "100"), {"point": "sample_requst", "facts": {}}, misspelt,
+        {"point": "order_approval", "facts": {}}, {"point": "sample_request", "facts": {}, "when": "today"}])
+    report = simulate(DECLARED, cheaper_samples, source, workers=1)
+    assert (report.tally.documents, report.tally.invalid) == (1, 4)
+    assert [(bad.line, bad.message) for bad in report.tally.invalid_examples] == [
+        (2, "point 'sample_requst' is not a decision point either policy declares (did you mean 'sample_request'?)"),
+        (3, "sample_request facts sample.valeu: not a fact salesgate knows (did you mean 'value'?) (and 1 more)"),
+        (4, "point 'order_approval' is built in: write its order or return as the line itself (an order is decided "
+            "at every order point)"),
+        (5, 'a document of a declared point is {"point": "<point>", "facts": {...}}; unknown key \'when\''),
+    ]
+    seed_only = simulate(seed_policy_path(), cheaper_samples, _write(tmp_path / "one.jsonl", [_sample(1, "100")]),
+                         workers=1)
+    assert seed_only.tally.invalid_examples[0].message == (
+        "point 'sample_request' is not declared by the baseline policy: a document is compared on points both "
+        "policies declare")
+
+
+def test_documents_replay_the_same_on_any_number_of_workers(cheaper_samples: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    docs: list[dict[str, Any] | str] = [_sample(i, str(500 * i), i % 3) for i in range(120)]
+    source = _write(tmp_path / "many.jsonl", docs)
+    monkeypatch.setattr("salesgate.simulation.RANGE_BYTES", 2048)
+    alone = as_json(simulate(DECLARED, cheaper_samples, source, workers=1))
+    shared = as_json(simulate(DECLARED, cheaper_samples, source, workers=2))
+    for report in (alone, shared):
+        report.pop("seconds")
+        report.pop("workers")
+    assert alone == shared
+    assert alone["hooks"]["sample_request"]["changed"] > 0
+
+
+def test_an_unknown_point_to_replay_gets_a_did_you_mean(cheaper_samples: Path, tmp_path: Path) -> None:
+    source = _write(tmp_path / "one.jsonl", [_sample(1, "100")])
+    result = CliRunner().invoke(cli, ["simulate", "--baseline", str(DECLARED), "--rules", str(cheaper_samples),
+                                      "--orders", str(source), "--hooks", "sample_requst"])
+    assert result.exit_code == 2
+    assert "unknown decision point 'sample_requst' (did you mean 'sample_request'?)" in result.output
+    assert simulate(DECLARED, cheaper_samples, source, workers=1, hooks=["pricing"]).hooks == ("pricing",)
+
+
+def test_the_document_line_in_the_docs_replays_on_a_policy_declaring_its_point(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "simulate.md").read_text(encoding="utf-8")
+    line = text.split("```json\n")[2].split("```", 1)[0]
+    assert json.loads(line)["point"] == "shipment_release"
+    policy = tmp_path / "policy"
+    shutil.copytree(DECLARED, policy)
+    (policy / "points" / "shipment_release.yaml").write_text(
+        "point: shipment_release\n"
+        "title: {zh: 发货放行, en: Shipment release}\n"
+        "description: {zh: 发货前检查, en: Checked before goods leave}\n"
+        "document: shipment\n"
+        "includes: [customer]\n"
+        "fields:\n"
+        "  id: {type: text, description: {zh: 发货通知单号, en: Shipping notice number}}\n"
+        "  order_id: {type: text, description: {zh: 订单号, en: Order number}}\n"
+        "  amount: {type: money, description: {zh: 金额, en: Amount}}\n"
+        "  price_confirmed: {type: bool, description: {zh: 价格已确认, en: Price confirmed}}\n", encoding="utf-8")
+    source = tmp_path / "docs.jsonl"
+    source.write_text(line, encoding="utf-8")
+    report = simulate(policy, policy, source, workers=1)
+    assert (report.tally.documents, report.tally.invalid) == (1, 0)
+    assert report.tally.hooks["shipment_release"].outcomes_after == {"allow": 1}
+    assert report.title("shipment_release") == "Shipment release"

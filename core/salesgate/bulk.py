@@ -17,18 +17,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
 
 from .decisions import Outcome
 from .engine.python import PythonBackend
 from .errors import PolicyError
-from .facts import FactSet, order_factset, return_factset, with_policy_prices
+from .facts import FactSet, document_factset, order_factset, return_factset, with_policy_prices
 from .models import OrderFacts, ReturnFacts
 from .money import ZERO
-from .points import DecisionPoint
 from .pointspecs import ORDER_POINTS
 from .policy.compiler import CompiledRule, Policy
 from .policy.stages import Match, Stage
-from .policy.verdict import fired_in_order, price_line, price_steps_by_line, refund_rates, refund_terms
+from .policy.verdict import (
+    fired_in_order,
+    output_values,
+    price_line,
+    price_steps_by_line,
+    refund_rates,
+    refund_terms,
+)
 from .prices import line_amount, line_price
 
 
@@ -47,6 +56,8 @@ class Verdict:
     """Pricing: Σ policy price × qty, each line rounded to the cent (``PricingResult.policy_total``)."""
     refund: Decimal | None = None
     """Returns: the refund after fees (``ReturnResult.refund_amount``)."""
+    outputs: tuple[tuple[str, Any], ...] = ()
+    """A declared point: the outputs its rules set, in the order the point declares them (``Decision.outputs``)."""
 
 
 class Memo:
@@ -134,7 +145,7 @@ class Replayer:
     def order_factset(self, facts: OrderFacts, paths: frozenset[str] | None = None) -> FactSet:
         return order_factset(facts, paths=self.order_paths() if paths is None else paths)
 
-    def order(self, point: DecisionPoint, facts: OrderFacts, factset: FactSet, memo: Memo | None = None) -> Verdict:
+    def order(self, point: str, facts: OrderFacts, factset: FactSet, memo: Memo | None = None) -> Verdict:
         """``order_approval``, ``credit_check`` or ``pricing`` on one order, flattened once for all
         decision points (and policies) with at least :meth:`order_paths`. ``memo``: a baseline replayer
         fills it, the candidate replayer of the same document reads it."""
@@ -151,6 +162,23 @@ class Replayer:
         verdict = self._verdict(fired)
         _, _, refund = refund_terms(facts.return_request.amount, *refund_rates(fired), verdict.outcome)
         return Verdict(verdict.outcome, verdict.roles, verdict.rules, refund=refund)
+
+    def document(self, point: str, facts: BaseModel) -> Verdict:
+        """A point declared in a policy directory or by a plugin, on one document validated with the
+        point's fact model in this policy (:attr:`Policy.points`): outcome, roles and the outputs
+        its rules set, as ``Decision.outputs`` combines them."""
+        spec = self.policy.points[point]
+        if point not in self.policy.rules_by_stage:
+            return _ALLOW
+        factset = document_factset(facts)
+        fired = fired_in_order(self.policy, point, self._backend.match(point, factset))
+        verdict = self._verdict([rule for rule, _ in fired])
+        if not spec.declared_outputs:
+            return verdict
+        outputs = output_values(spec, fired, factset)
+        if not outputs:
+            return verdict
+        return Verdict(verdict.outcome, verdict.roles, verdict.rules, outputs=tuple(outputs.items()))
 
     def _fired(self, stage: str, factset: FactSet, memo: Memo | None) -> list[CompiledRule]:
         if stage not in self.policy.rules_by_stage:

@@ -26,6 +26,7 @@ from typing import Any
 
 import click
 import pluggy
+from pydantic import BaseModel
 from rich import box
 from rich.console import RenderableType
 from rich.table import Table
@@ -46,10 +47,11 @@ from .commands import (
 from .commands.export import export_command
 from .commands.simulate import simulate_command
 from .commands.test import run_tests_command
-from .commands.view import SHORT, adjustment, outcome_text, percent, reasons_text
+from .commands.view import adjustment, outcome_text, percent, reasons_text
 from .decisions import Decision, Outcome, PricingResult
+from .documents import FieldType, OutputSpec
 from .engine import BackendName
-from .errors import FactsError, PluginError, PolicyError, SalesgateError
+from .errors import FactsError, PluginError, PolicyError, SalesgateError, did_you_mean
 from .gate import Gate
 from .money import format_money
 from .plugins import (
@@ -60,10 +62,11 @@ from .plugins import (
     load_entry_point,
     plugin_name,
 )
-from .pointspecs import ALIASES, DECISION_POINTS, ORDER_POINTS, POINT_SPECS, PointSpec
+from .pointspecs import ORDER_POINTS, POINT_SPECS, PointSpec
 from .policy.compiler import Policy, load_policy
+from .policy.declarations import PointFile
 from .policy.schema import PolicyFile, RuleSetFile
-from .vocabulary import VOCABULARY, FactInfo
+from .vocabulary import FactInfo
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -280,14 +283,26 @@ def _collect(pm: pluggy.PluginManager, owners: dict[str, str],
     return PluginCommands(found, tuple(failures))
 
 
-def _point(value: str) -> str:
+def _aliases(policy: Policy | None) -> dict[str, str]:
+    """Every other name ``decide`` takes for a point (a built-in point's short name and aliases)."""
+    specs = policy.points.values() if policy is not None else POINT_SPECS.values()
+    return {alias: spec.name for spec in specs for alias in spec.aliases}
+
+
+def _point(value: str, policy: Policy | None = None) -> str:
+    """The decision point a user named: a point of ``policy`` (every built-in one and those it, or an
+    installed plugin, declares), or a built-in point's short name; else an error with a did-you-mean."""
+    points = list(policy.points) if policy is not None else list(POINT_SPECS)
+    aliases = _aliases(policy)
     name = value.strip().lower().replace("-", "_")
-    if name in DECISION_POINTS:
+    if name in points:
         return name
-    if name in ALIASES:
-        return ALIASES[name]
-    raise UsageProblem(f"unknown hook {value!r}: use one of {', '.join(DECISION_POINTS)} "
-                       f"(or {', '.join(ALIASES)})")
+    if name in aliases:
+        return aliases[name]
+    suggestion = did_you_mean(name, [*points, *aliases])
+    hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+    raise UsageProblem(f"unknown decision point {value!r}{hint}: use one of {', '.join(points)} "
+                       f"(or {', '.join(aliases)})")
 
 
 _JSON_INT_DIGITS = 4_300  # Python's own bound on reading an integer from text (sys.get_int_max_str_digits)
@@ -367,7 +382,7 @@ def validate(path: str) -> None:
 
 
 @cli.command()
-@click.argument("hook", metavar="HOOK")
+@click.argument("hook", metavar="POINT")
 @click.argument("facts", metavar="INPUT")
 @click.option("--rules", "rules", type=click.Path(path_type=str), metavar="PATH",
               help="Policy directory (default: the seed policy shipped with salesgate).")
@@ -387,24 +402,25 @@ def validate(path: str) -> None:
 def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: bool, fail_on: str | None,
            adapter: str | None, mapping: str | None, url: str | None, today: datetime | None,
            backend: BackendName, lang: str | None) -> None:
-    """Decide one order or return.
+    """Decide one order, return or document at a decision point.
 
-    HOOK is the decision point: order_approval, credit_check, pricing or return_handling (or
-    approval, credit, returns). INPUT is the facts document: a JSON file, `-` for stdin, or the JSON itself:
+    POINT is the decision point: order_approval, credit_check, pricing or return_handling (or
+    approval, credit, returns), or a point the policy declares (salesgate points lists them).
+    INPUT is the facts document: a JSON file, `-` for stdin, or the JSON itself:
     {"order": ..., "customer": ..., "products": [...], "exposure": ...} for the order decision points,
-    {"return": ..., "customer": ...} for returns.
+    {"return": ..., "customer": ...} for returns, {"<document>": ..., "customer": ...} for a declared point.
 
     With an ERP (--mapping, --url or --adapter) what INPUT leaves out is read from it, and INPUT may
-    be just an order id:
+    be just an order id (or a declared point's document id):
 
     \b
     salesgate decide approval SO-1001 --mapping demo --url sqlite:///erp.db
     salesgate decide credit '{"order": "SO-1001"}' --mapping erpnext
     """
-    name = _point(hook)
     erp = _erp_options(adapter, mapping, url, today)
-    document, order_id = _decide_input(facts, name, erp)
     policy = policy_or_seed(rules)
+    name = _point(hook, policy)
+    document, order_id = _decide_input(facts, policy.point(name), erp)
     options: dict[str, Any] = {} if erp is None else {"adapter": erp[0], "adapter_options": erp[1]}
     with build_gate(lambda: Gate(policy, backend=backend, **options), backend) as gate:
         try:
@@ -419,7 +435,7 @@ def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: boo
     if as_json:
         click.echo(dumps(decision.model_dump(mode="json")))
     else:
-        show(*_decision_view(decision, explain=explain, lang=lang))
+        show(*_decision_view(decision, explain=explain, lang=lang, spec=policy.points.get(decision.hook)))
     if fail_on is not None and decision.outcome.rank >= Outcome(fail_on).rank:
         sys.exit(1)
 
@@ -453,27 +469,31 @@ def _erp_label(erp: tuple[str, dict[str, Any]]) -> str:
     return f"adapter {erp[0]}" + (f", mapping {mapping}" if mapping is not None else "")
 
 
-def _decide_input(source: str, point: str,
+def _decide_input(source: str, spec: PointSpec,
                   erp: tuple[str, dict[str, Any]] | None) -> tuple[dict[str, Any], str | None]:
     """The facts document ``decide`` was given, and the order id when INPUT was just an id.
 
-    A file, ``-`` or inline JSON is the document; anything else is an order id when an ERP is given
-    (a file of that name wins), else a file that cannot be read."""
+    A file, ``-`` or inline JSON is the document; anything else is an order id (a declared point's
+    document id) when an ERP is given (a file of that name wins), else a file that cannot be read."""
     is_file = _exists(source)
     if erp is None and source != "-" and not source.lstrip().startswith("{") and not is_file:
-        raise UsageProblem(f"cannot read {source}: no such file (to decide an order by id, read it from the ERP: "
+        what = "an order" if spec.root == "order" else f"a {spec.root}"
+        raise UsageProblem(f"cannot read {source}: no such file (to decide {what} by id, read it from the ERP: "
                            "--mapping NAME --url URL)")
     if erp is None or source == "-" or source.lstrip().startswith("{") or is_file:
         document = _read_facts(source)
         order = document.get("order")
-        return document, order if isinstance(order, str) else None
-    order_id = source.strip()
-    if point == "return_handling":
+        return document, order if isinstance(order, str) and spec.root == "order" else None
+    document_id = source.strip()
+    if spec.name == "return_handling":
         raise UsageProblem(f"{source!r} is neither a file nor a return document: a return is decided from its "
                            'document, e.g. \'{"return": {"id": ..., "original_order_id": ..., "sku": ..., ...}}\'')
-    if not order_id:
-        raise UsageProblem("INPUT is empty: give an order id, a JSON file, - for stdin, or the JSON itself")
-    return {"order": order_id}, order_id
+    if not document_id:
+        raise UsageProblem(f"INPUT is empty: give {'an order' if spec.root == 'order' else 'a ' + spec.root} id, "
+                           "a JSON file, - for stdin, or the JSON itself")
+    if spec.root != "order":
+        return {spec.root: document_id}, None
+    return {"order": document_id}, document_id
 
 
 def _exists(path: str) -> bool:
@@ -486,32 +506,69 @@ def _exists(path: str) -> bool:
 
 
 @cli.command()
-@click.option("--hook", "hook", metavar="HOOK", help="Only the facts this decision point can read.")
+@click.argument("point", metavar="[POINT]", required=False)
+@click.option("--hook", "hook", metavar="POINT", help="Only the facts this decision point can read (as POINT).")
+@click.option("--rules", "rules", type=click.Path(path_type=str), metavar="PATH",
+              help="Policy directory whose points and declared facts to include (default: the seed policy).")
 @click.option("--json", "as_json", is_flag=True, help="Print the vocabulary as JSON.")
-def vocab(hook: str | None, as_json: bool) -> None:
-    """The facts rule conditions may read, with their types."""
-    points = [_point(hook)] if hook else list(DECISION_POINTS)
-    facts: dict[str, tuple[FactInfo, list[str]]] = {}
+def vocab(point: str | None, hook: str | None, rules: str | None, as_json: bool) -> None:
+    """The facts rule conditions may read, with their types: every decision point's, or POINT's.
+
+    The policy's own (--rules PATH) included: the documents of the points it declares, and the
+    facts policy.yaml declares on the shipped documents, each with where it is declared.
+    """
+    if point is not None and hook is not None and point != hook:
+        raise UsageProblem(f"give the decision point once: {point!r} or --hook {hook!r}")
+    chosen = point or hook
+    policy = _policy_at(rules)
+    points = [_point(chosen, policy)] if chosen else list(policy.points)
+    facts: dict[FactInfo, list[str]] = {}  # a path two points read as different facts is two rows (line.qty)
     for name in points:
-        for path, info in VOCABULARY[name].items():
-            facts.setdefault(path, (info, []))[1].append(name)
+        for info in policy.vocabulary[name].values():
+            facts.setdefault(info, []).append(name)
+    facts = dict(sorted(facts.items(), key=lambda item: _first_seen(item[0], facts)))
     if as_json:
-        click.echo(dumps([{**_fact_json(info), "hooks": used} for info, used in facts.values()]))
+        click.echo(dumps([{**_fact_json(info), "hooks": used} for info, used in facts.items()]))
         return
-    title = (f"Facts for {_point(hook)}" if hook else
-             "Facts rules may read (order hooks: order_approval, credit_check, pricing; returns: return_handling)")
-    show(_facts_table(title, [(info, None if hook else used) for info, used in facts.values()]))
+    title = f"Facts for {points[0]}" if chosen else f"Facts rules may read ({_points_legend(policy)})"
+    show(_facts_table(title, [(info, None if chosen else used) for info, used in facts.items()], policy))
 
 
-def _facts_table(title: str, facts: Sequence[tuple[FactInfo, Sequence[str] | None]]) -> Table:
+def _first_seen(info: FactInfo, facts: Mapping[FactInfo, list[str]]) -> int:
+    """Where a fact's path first appears: the rows of one path stay together."""
+    return next(index for index, other in enumerate(facts) if other.path == info.path)
+
+
+def _policy_at(rules: str | None) -> Policy:
+    """The policy in ``--rules PATH`` (a missing path is a one-line error), else the seed policy."""
+    if rules is not None and not _exists(rules):
+        raise UsageProblem(f"--rules {rules}: no such policy directory or file")
+    return policy_or_seed(rules)
+
+
+def _points_legend(policy: Policy) -> str:
+    """How the Points column names groups of points: ``order hooks: ...; returns: ...; sample_request``."""
+    order = [name for name, spec in policy.points.items() if spec.built_in and name in ORDER_POINTS]
+    rest = [spec.short if spec.built_in else name for name, spec in policy.points.items() if name not in order]
+    return f"order hooks: {', '.join(order)}; " + "; ".join(
+        "returns: return_handling" if name == "returns" else name for name in rest)
+
+
+def _facts_table(title: str, facts: Sequence[tuple[FactInfo, Sequence[str] | None]],
+                 policy: Policy | None = None) -> Table:
     """Facts as ``vocab`` and ``points`` print them, a section per document part (customer, order…);
-    with a Hooks column when the facts come with the decision points that read them."""
+    with a Hooks column when the facts come with the decision points that read them, and a
+    Declared column when some were declared by the policy or a plugin (their descriptions in
+    English, then Chinese)."""
     hooks = any(used is not None for _, used in facts)
+    declared = any(info.declared for info, _ in facts)
     table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False)
     table.add_column("Fact", no_wrap=True, style="bold")
     table.add_column("Type", max_width=24)
     if hooks:
-        table.add_column("Hooks", no_wrap=True)
+        table.add_column("Hooks", max_width=24)
+    if declared:
+        table.add_column("Declared in", max_width=28, overflow="fold")
     table.add_column("Description", overflow="fold")
     group = ""
     for info, used in facts:
@@ -520,18 +577,22 @@ def _facts_table(title: str, facts: Sequence[tuple[FactInfo, Sequence[str] | Non
         group = info.path.split(".")[0]
         row = [Text(info.path), Text(_fact_type(info))]
         if hooks:
-            row.append(Text(_points_label(used or ())))
-        row.append(Text(info.description))
+            row.append(Text(_points_label(used or (), policy)))
+        if declared:
+            row.append(Text(info.declared or "-"))
+        row.append(Text(info.description + (f"\n{info.zh}" if info.zh and info.zh != info.description else "")))
         table.add_row(*row)
     return table
 
 
-def _points_label(points: Sequence[str]) -> str:
-    if len(points) == len(DECISION_POINTS):
+def _points_label(points: Sequence[str], policy: Policy | None) -> str:
+    every = list(policy.points) if policy is not None else list(POINT_SPECS)
+    specs = policy.points if policy is not None else POINT_SPECS
+    if len(points) == len(every):
         return "all"
     if set(points) == set(ORDER_POINTS):
         return "order hooks"
-    return ", ".join(SHORT[h] for h in points)
+    return ", ".join(specs[h].short for h in points)
 
 
 def _fact_type(info: FactInfo) -> str:
@@ -549,25 +610,25 @@ def _fact_type(info: FactInfo) -> str:
 def _fact_json(info: FactInfo) -> dict[str, Any]:
     """One fact as ``vocab --json`` and ``points --json`` write it."""
     return {"path": info.path, "kind": info.kind.value, "unit": info.unit or None, "choices": list(info.choices),
-            "optional": info.optional, "description": info.description}
+            "optional": info.optional, "description": info.description, "zh": info.zh or None,
+            "declared": info.declared or None}
 
 
 @cli.command("points")
 @click.argument("point", metavar="[POINT]", required=False)
 @click.option("--rules", "rules", type=click.Path(path_type=str), metavar="PATH",
-              help="Policy directory whose rule sets to show (default: the seed policy shipped with salesgate).")
+              help="Policy directory whose points and rule sets to show (default: the seed policy shipped with "
+                   "salesgate).")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision points as JSON (see docs/cli.md).")
 def points_command(point: str | None, rules: str | None, as_json: bool) -> None:
     """The decision points: where each comes from, the document it decides, and the policy's rule sets there.
 
-    POINT shows one of them (order_approval, credit_check, pricing, return_handling, or approval,
-    credit, returns).
+    Every built-in point, those installed plugins declare and those the policy declares
+    (points/*.yaml). POINT shows one of them (a name, or approval, credit, returns).
     """
-    chosen = [_point(point)] if point else list(DECISION_POINTS)
-    if rules is not None and not _exists(rules):
-        raise UsageProblem(f"--rules {rules}: no such policy directory or file")
-    policy = policy_or_seed(rules)
-    specs = [POINT_SPECS[name] for name in chosen]
+    policy = _policy_at(rules)
+    chosen = [_point(point, policy)] if point else list(policy.points)
+    specs = [policy.points[name] for name in chosen]
     if as_json:
         click.echo(dumps({
             "policy": {"name": policy.name, "version": policy.version, "hash": policy.hash},
@@ -586,50 +647,129 @@ def _rulesets_json(spec: PointSpec, policy: Policy) -> list[dict[str, Any]]:
             for name, count in policy.rulesets_for(spec.name).items()]
 
 
+def _outputs_json(spec: PointSpec) -> list[dict[str, Any]]:
+    """What a decision at the point carries besides its outcome: a built-in point's payload
+    (``Decision.credit``…), a declared point's outputs rules set (``Decision.outputs``)."""
+    payload: list[dict[str, Any]] = [
+        {"name": output.field, "field": output.field, "type": output.model.__name__, "combine": None,
+         "choices": [], "description": output.description.as_dict()} for output in spec.outputs]
+    declared = [{"name": output.name, "field": f"outputs.{output.name}", "type": output.type.value,
+                 "combine": output.combine.value, "choices": list(output.choices),
+                 "description": output.description.as_dict()} for output in spec.declared_outputs]
+    return payload + declared
+
+
 def _point_json(spec: PointSpec, policy: Policy) -> dict[str, Any]:
     """One decision point as ``points --json`` writes it."""
     return {
-        "name": spec.name, "origin": spec.origin.value, "hook": spec.hook, "document": spec.document.__name__,
-        "subject": spec.subject, "description": spec.description.as_dict(),
-        "outputs": [{"field": output.field, "type": output.model.__name__, "description": output.description.as_dict()}
-                    for output in spec.outputs],
-        "fields": [_fact_json(info) for info in VOCABULARY[spec.name].values()],
+        "name": spec.name, "origin": spec.origin.value, "source": spec.source or None, "hook": spec.hook,
+        "document": spec.document.__name__, "subject": spec.subject, "title": spec.title.as_dict(),
+        "description": spec.description.as_dict(), "outputs": _outputs_json(spec),
+        "fields": [_fact_json(info) for info in policy.vocabulary[spec.name].values()],
         "rulesets": _rulesets_json(spec, policy),
     }
 
 
 def _point_view(spec: PointSpec, policy: Policy) -> list[RenderableType]:
     """One decision point as ``points`` prints it: what it is, its outputs and rule sets, then its document's fields."""
+    origin = spec.origin.value + (f", {spec.source}" if spec.source else "")
     view: list[RenderableType] = [
         Text(""),
-        Text.assemble((spec.name, "bold"), f" ({spec.origin.value})"),
+        Text.assemble((spec.name, "bold"), f" ({origin})"),
+    ]
+    if not spec.built_in:
+        view.append(Text(f"  {spec.title.zh} / {spec.title.en}"))
+    view += [
         Text(f"  {spec.description.zh}"),
         Text(f"  {spec.description.en}"),
         Text(f"  hook {spec.hook}; document {spec.document.__name__}, one per {spec.subject}"),
     ]
-    if spec.outputs:
-        for output in spec.outputs:
-            view.append(Text(f"  output {output.field} ({output.model.__name__}): {output.description.zh}"))
-            view.append(Text(f"    {output.description.en}"))
-    else:
+    for output in spec.outputs:
+        view.append(Text(f"  output {output.field} ({output.model.__name__}): {output.description.zh}"))
+        view.append(Text(f"    {output.description.en}"))
+    for declared in spec.declared_outputs:
+        kind = " | ".join(declared.choices) if declared.choices else declared.type.value
+        view.append(Text(f"  output {declared.name} ({kind}, combine {declared.combine.value}): "
+                         f"{declared.description.zh}"))
+        view.append(Text(f"    {declared.description.en}"))
+    if not spec.outputs and not spec.declared_outputs:
         view.append(Text("  outputs: none besides the outcome, reasons and approvals"))
     rulesets = _rulesets_json(spec, policy)
     view.append(Text("  rule sets: " + (", ".join(
         f"{r['name']} {r['version']} ({r['rules']} rule{'s' if r['rules'] != 1 else ''})" for r in rulesets)
         or "none in this policy (no rule decides here)")))
     view.append(_facts_table(f"  document fields ({spec.document.__name__})",
-                             [(info, None) for info in VOCABULARY[spec.name].values()]))
+                             [(info, None) for info in policy.vocabulary[spec.name].values()], policy))
     return view
 
 
 @cli.command()
 @click.option("--policy-file", is_flag=True, help="The schema of policy.yaml instead of a rule file.")
-def schema(policy_file: bool) -> None:
-    """JSON Schema of rule files, for editors (yaml-language-server) and CI checks."""
-    model = PolicyFile if policy_file else RuleSetFile
-    document = {"$schema": JSON_SCHEMA_DIALECT, **model.model_json_schema()}
-    document["title"] = "salesgate policy.yaml" if policy_file else "salesgate rule file"
+@click.option("--point-file", is_flag=True, help="The schema of a point declaration (points/<name>.yaml).")
+@click.option("--facts", "facts_point", metavar="POINT",
+              help="The schema of the facts document POINT decides (decide's INPUT, a test case's facts).")
+@click.option("--rules", "rules", type=click.Path(path_type=str), metavar="PATH",
+              help="Policy directory: a rule file's point is one of its points and set: names their outputs; "
+                   "--facts knows the points and facts it declares (default: the seed policy for --facts).")
+def schema(policy_file: bool, point_file: bool, facts_point: str | None, rules: str | None) -> None:
+    """JSON Schema of rule files, policy.yaml, point declarations or facts, for editors and CI checks."""
+    if sum((policy_file, point_file, facts_point is not None)) > 1:
+        raise UsageProblem("give one of --policy-file, --point-file and --facts")
+    if policy_file or point_file:
+        if rules is not None:
+            raise UsageProblem("--rules is for the schema of a rule file or of --facts")
+        model: type[BaseModel] = PolicyFile if policy_file else PointFile
+        document = {"$schema": JSON_SCHEMA_DIALECT, **model.model_json_schema()}
+        document["title"] = "salesgate policy.yaml" if policy_file else "salesgate point declaration (points/*.yaml)"
+    elif facts_point is not None:
+        policy = _policy_at(rules)
+        spec = policy.point(_point(facts_point, policy))
+        document = {"$schema": JSON_SCHEMA_DIALECT, **spec.document.model_json_schema(by_alias=True)}
+        document["title"] = f"salesgate facts for {spec.name}"
+    else:
+        document = _rule_file_schema(_policy_at(rules) if rules is not None else None)
     click.echo(dumps(document))
+
+
+def _rule_file_schema(policy: Policy | None) -> dict[str, Any]:
+    """A rule file's schema: ``point:`` or ``hook:`` (one of them), and with a policy, its points by
+    name and, per point that declares outputs, what ``then: set:`` may set there."""
+    document: dict[str, Any] = {"$schema": JSON_SCHEMA_DIALECT, **RuleSetFile.model_json_schema()}
+    document["title"] = "salesgate rule file"
+    properties: dict[str, Any] = document["properties"]
+    if policy is not None:
+        properties["hook"] = {**properties["hook"], "enum": list(policy.points)}
+        properties["hook"].pop("pattern", None)
+    properties["point"] = {**properties["hook"], "title": "Point",
+                           "description": "The decision point (the new spelling of hook:); see salesgate points."}
+    document["required"] = [key for key in document["required"] if key != "hook"]
+    document["oneOf"] = [{"required": ["point"]}, {"required": ["hook"]}]
+    conditions = []
+    for spec in (policy.points.values() if policy is not None else ()):
+        if not spec.declared_outputs:
+            continue
+        settable = {"type": "object", "additionalProperties": False, "minProperties": 1,
+                    "properties": {output.name: _output_schema(output) for output in spec.declared_outputs}}
+        then = {"properties": {"rules": {"items": {"properties": {"then": {"properties": {"set": settable}}}}}}}
+        for key in ("point", "hook"):
+            conditions.append({"if": {"required": [key], "properties": {key: {"const": spec.name}}}, "then": then})
+    if conditions:
+        document["allOf"] = conditions
+    return document
+
+
+def _output_schema(output: OutputSpec) -> dict[str, Any]:
+    """What ``set:`` may give one declared output: a number or an expression for numbers, a choice for
+    an enum, true or false, a text, a date."""
+    described = {"description": f"{output.description.en} / {output.description.zh} ({output.type.value}, "
+                                f"combine {output.combine.value})"}
+    if output.type is FieldType.enum:
+        return {"enum": list(output.choices), **described}
+    if output.type is FieldType.bool:
+        return {"type": "boolean", **described}
+    if output.type in (FieldType.text, FieldType.date):
+        return {"type": "string", **described}
+    return {"anyOf": [{"type": "number"}, {"type": "string", "minLength": 1}], **described}
 
 
 cli.add_command(simulate_command)
@@ -639,7 +779,8 @@ cli.add_command(export_command)
 # -- printing decisions ----------------------------------------------------------------------------
 
 
-def _decision_view(decision: Decision, *, explain: bool, lang: str | None) -> list[RenderableType]:
+def _decision_view(decision: Decision, *, explain: bool, lang: str | None,
+                   spec: PointSpec | None = None) -> list[RenderableType]:
     policy = decision.policy
     view: list[RenderableType] = [
         Text.assemble((f"{decision.hook} {decision.subject}: ", "bold"), outcome_text(decision.outcome)),
@@ -662,9 +803,25 @@ def _decision_view(decision: Decision, *, explain: bool, lang: str | None) -> li
         r = decision.returns
         view.append(Text(f"refund: {format_money(r.refund_amount)} = {format_money(r.amount)} × "
                          f"{percent(r.refund_rate)} − restocking fee {format_money(r.restocking_fee)}"))
+    if decision.outputs:
+        view.append(Text("outputs: " + ", ".join(
+            f"{name} {_output_text(spec.output(name) if spec is not None else None, value)}"
+            for name, value in decision.outputs.items())))
     if explain:
         view.append(_trace_table(decision))
     return view
+
+
+def _output_text(output: OutputSpec | None, value: Any) -> str:
+    """An output's value as people read it: a percent as 30%, money grouped, a bool as yes/no."""
+    if output is not None and isinstance(value, Decimal | int) and not isinstance(value, bool):
+        if output.type is FieldType.percent:
+            return percent(Decimal(value))
+        if output.type is FieldType.money:
+            return format_money(Decimal(value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def _pricing_table(pricing: PricingResult) -> Table:

@@ -285,7 +285,7 @@ class PolicyReloader:
                                 content_hash=digest, source=source, cases=cases, failed=failed)
 
         try:
-            cases = load_cases(source, policy.points)
+            cases = load_cases(source, policy)
         except PolicyError as exc:
             return reject(f"invalid test cases in {source / TESTS_DIR}: {_count(len(exc.problems), 'problem')}",
                           tuple(str(p) for p in exc.problems)), 0

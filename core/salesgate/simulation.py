@@ -1,11 +1,13 @@
-"""What-if simulation: replay historical orders and returns through two policies and compare.
+"""What-if simulation: replay historical orders, returns and documents through two policies and compare.
 
 A policy owner changes a threshold; before it goes live they want to know what it does to last
 year's orders: which outcomes change, how many more orders each approver must sign, how much
 revenue and margin the new prices make, how much more is blocked. :func:`simulate` replays a
 JSON Lines file (one ``salesgate decide`` input per line: an order document or a return
-document) through a baseline and a candidate policy with :class:`~salesgate.bulk.Replayer`, on
-every core, and sums what changed into a :class:`Report`.
+document; a document of a point a policy declares says its point:
+``{"point": "shipment_release", "facts": {"shipment": {...}, "customer": {...}}}``) through a
+baseline and a candidate policy with :class:`~salesgate.bulk.Replayer`, on every core, and sums
+what changed into a :class:`Report`.
 
 Work is split into byte ranges of the file, each read by a worker process of its own (nothing
 but the range and the tallies crosses a process boundary). Tallies are sums, so the report does
@@ -27,16 +29,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .bulk import Memo, Replayer, Verdict
 from .decisions import Outcome
-from .errors import SalesgateError
+from .errors import SalesgateError, did_you_mean
 from .models import OrderFacts, ReturnFacts
 from .money import ZERO, round_money
-from .points import DecisionPoint
-from .pointspecs import DECISION_POINTS, ORDER_POINTS
+from .plugins import installed_points
+from .pointspecs import ORDER_POINTS, POINT_SPECS, PointSpec
 from .policy.compiler import Policy, load_policy
+from .policy.testcases import known_fields
 
 EXAMPLES = 20
 """Changed decisions kept per decision point for the report (the first in file order)."""
@@ -53,7 +56,7 @@ class Change:
     """One decision that differs between the baseline and the candidate."""
 
     line: int
-    hook: DecisionPoint
+    hook: str
     subject: str
     amount: Decimal
     before: Verdict
@@ -73,6 +76,8 @@ class PointTally:
 
     decided: int = 0
     changed: int = 0
+    outputs_changed: int = 0
+    """A declared point: decisions whose outputs (``Decision.outputs``) differ."""
     pairs: Counter[_Combination] = field(default_factory=Counter)
     amount: Decimal = ZERO
     blocked_before: Decimal = ZERO
@@ -84,7 +89,7 @@ class PointTally:
     refund_after: Decimal = ZERO
     examples: list[Change] = field(default_factory=list)
 
-    def add(self, line: int, point: DecisionPoint, subject: str, amount: Decimal, before: Verdict,
+    def add(self, line: int, point: str, subject: str, amount: Decimal, before: Verdict,
             after: Verdict) -> None:
         self.decided += 1
         self.amount += amount
@@ -102,6 +107,8 @@ class PointTally:
         if before is after or before == after:
             return
         self.changed += 1
+        if before.outputs != after.outputs:
+            self.outputs_changed += 1
         if len(self.examples) < EXAMPLES:
             self.examples.append(Change(line, point, subject, amount, before, after))
 
@@ -109,6 +116,7 @@ class PointTally:
         """Add a later range's tally (its example lines are relative to its range)."""
         self.decided += other.decided
         self.changed += other.changed
+        self.outputs_changed += other.outputs_changed
         self.pairs.update(other.pairs)
         for name in ("amount", "blocked_before", "blocked_after", "revenue_before", "revenue_after", "cost",
                      "refund_before", "refund_after"):
@@ -182,11 +190,13 @@ class Tally:
     lines: int = 0
     orders: int = 0
     returns: int = 0
+    documents: int = 0
+    """Lines of a point a policy declares (``{"point": ..., "facts": ...}``)."""
     hooks: dict[str, PointTally] = field(default_factory=dict)
     invalid: int = 0
     invalid_examples: list[InvalidLine] = field(default_factory=list)
 
-    def for_point(self, point: DecisionPoint) -> PointTally:
+    def for_point(self, point: str) -> PointTally:
         found = self.hooks.get(point)
         if found is None:
             found = self.hooks[point] = PointTally()
@@ -195,9 +205,10 @@ class Tally:
     def merge(self, other: Tally) -> None:
         offset = self.lines
         for point, tally in other.hooks.items():
-            self.for_point(point).merge(tally, offset)  # type: ignore[arg-type]
+            self.for_point(point).merge(tally, offset)
         self.orders += other.orders
         self.returns += other.returns
+        self.documents += other.documents
         self.invalid += other.invalid
         for bad in other.invalid_examples[:max(0, EXAMPLES - len(self.invalid_examples))]:
             self.invalid_examples.append(InvalidLine(bad.line + offset, bad.message))
@@ -211,10 +222,18 @@ class Report:
     source: str
     baseline: Policy
     candidate: Policy
-    hooks: tuple[DecisionPoint, ...]
+    hooks: tuple[str, ...]
     tally: Tally
     seconds: float
     workers: int
+
+    def spec(self, point: str) -> PointSpec:
+        """The point's declaration: the candidate's, else the baseline's."""
+        return self.candidate.points.get(point) or self.baseline.points[point]
+
+    def title(self, point: str) -> str:
+        """The point's name for people (``Credit check``, ``Shipment release``)."""
+        return self.spec(point).title.en
 
 
 # -- replaying ----------------------------------------------------------------------------------
@@ -222,7 +241,7 @@ class Report:
 class _Pair:
     """Both policies, ready to replay; decision points whose rules are the same in both are decided once."""
 
-    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[DecisionPoint]) -> None:
+    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[str]) -> None:
         self.before = Replayer(baseline)
         self.after = Replayer(candidate, baseline=self.before)
         self.points = tuple(points)
@@ -233,6 +252,13 @@ class _Pair:
         reads = (baseline.fact_reads.get("return_handling", frozenset())
                  | candidate.fact_reads.get("return_handling", frozenset()))
         self.return_paths = reads
+        # Lines are read with the candidate's documents: the shipped ones with the facts it declares.
+        self.order_model: type[OrderFacts] = candidate.points["order_approval"].document  # type: ignore[assignment]
+        self.return_model: type[ReturnFacts] = candidate.points["return_handling"].document  # type: ignore[assignment]
+        self.declared: dict[str, tuple[PointSpec | None, PointSpec | None]] = {
+            name: (baseline.points.get(name), spec) for name, spec in candidate.points.items() if not spec.built_in}
+        self.declared.update({name: (spec, None) for name, spec in baseline.points.items()
+                              if not spec.built_in and name not in candidate.points})
 
     def replay(self, lines: Iterator[bytes]) -> Tally:
         tally = Tally()
@@ -242,7 +268,14 @@ class _Pair:
             if not raw.strip():
                 continue
             try:
-                facts = _parse(raw)
+                facts = _parse(raw, self.order_model, self.return_model)
+                if isinstance(facts, _Document):
+                    decided = self._document(facts)
+                    tally.documents += 1
+                    if decided is not None:
+                        point, subject, before, after = decided
+                        point_tallies[point].add(number, point, subject, ZERO, before, after)
+                    continue
             except _NotFacts as exc:
                 tally.invalid += 1
                 if len(tally.invalid_examples) < EXAMPLES:
@@ -276,6 +309,52 @@ class _Pair:
                                                      facts.return_request.amount, before, after)
         return tally
 
+    def _document(self, line: _Document) -> tuple[str, str, Verdict, Verdict] | None:
+        """A declared point's document decided under both policies (each validates it with its own
+        declaration of the point); None when the point is not replayed (``hooks``)."""
+        specs = self.declared.get(line.point)
+        if specs is None:
+            known = list(self.declared)
+            hint = did_you_mean(line.point, known)
+            raise _NotFacts(f"point {line.point!r} is not a decision point either policy declares"
+                            + (f" (did you mean {hint!r}?)" if hint else "")
+                            + (f": {', '.join(known)}" if known and not hint else ""))
+        before_spec, after_spec = specs
+        if before_spec is None or after_spec is None:
+            missing = "baseline" if before_spec is None else "candidate"
+            raise _NotFacts(f"point {line.point!r} is not declared by the {missing} policy: a document is compared "
+                            "on points both policies declare")
+        if line.point not in self.same:
+            return None
+        before_facts = _document_facts(before_spec, line.facts)
+        after_facts = before_facts if after_spec.document is before_spec.document else _document_facts(
+            after_spec, line.facts)
+        before = self.before.document(line.point, before_facts)
+        after = before if self.same[line.point] and after_facts is before_facts else self.after.document(
+            line.point, after_facts)
+        return line.point, _subject(after_spec, after_facts), before, after
+
+
+def _document_facts(spec: PointSpec, facts: Any) -> BaseModel:
+    """The line's facts validated with the point's fact model; a misspelt field first, with a did-you-mean."""
+    try:
+        return spec.document.model_validate(facts)
+    except ValidationError as exc:
+        errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
+        error = errors[0]
+        where = ".".join(str(part) for part in error["loc"]) or "facts"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            hint = did_you_mean(str(error["loc"][-1]), known_fields(spec.document, error["loc"][:-1]))
+            message = "not a fact salesgate knows" + (f" (did you mean {hint!r}?)" if hint else "")
+        raise _NotFacts(f"{spec.name} facts {where}: {message}{more}") from None
+
+
+def _subject(spec: PointSpec, facts: BaseModel) -> str:
+    root, _, name = spec.subject.partition(".")
+    return str(getattr(getattr(facts, root), name))
+
 
 def _cost(facts: OrderFacts) -> Decimal:
     """Σ product cost × qty, each line rounded to the cent, over the lines with product facts."""
@@ -283,18 +362,32 @@ def _cost(facts: OrderFacts) -> Decimal:
     return sum((round_money(costs[line.sku] * line.qty) for line in facts.order.lines if line.sku in costs), ZERO)
 
 
-def _same_rules(baseline: Policy, candidate: Policy, point: DecisionPoint) -> bool:
+def _same_rules(baseline: Policy, candidate: Policy, point: str) -> bool:
     """Whether a decision point decides the same under both policies by construction: the same rules
-    (everything but the file they were read from) and the same approval ladder."""
+    (everything but the file they were read from), the same approval ladder and, at a declared
+    point, the same outputs (how they combine)."""
     def key(policy: Policy) -> list[tuple[Any, ...]]:
         return [(r.id, r.stage, r.priority, r.scope, r.cond, r.action.outcome, r.action.approvals, r.action.markup,
                  r.action.discount, r.action.add, r.action.set_price, r.action.floor, r.action.stop,
-                 r.action.refund, r.action.restocking_fee) for r in policy.rules if r.hook == point]
-    return baseline.roles == candidate.roles and key(baseline) == key(candidate)
+                 r.action.refund, r.action.restocking_fee, r.action.outputs) for r in policy.rules if r.hook == point]
+
+    def outputs(policy: Policy) -> Any:
+        spec = policy.points.get(point)
+        return None if spec is None else spec.declared_outputs
+    return (baseline.roles == candidate.roles and key(baseline) == key(candidate)
+            and outputs(baseline) == outputs(candidate))
 
 
 class _NotFacts(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class _Document:
+    """A line of a point a policy declares: ``{"point": ..., "facts": {...}}``, validated per policy."""
+
+    point: str
+    facts: Any
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -305,12 +398,18 @@ reads JSON numbers through float, so such a line is parsed with every number rea
 Found with ``bytes.translate``, about 1 µs a line, where a regular expression took 10."""
 
 
-def _parse(raw: bytes) -> OrderFacts | ReturnFacts:
-    """An order or a return document; which one is told by its top-level key."""
+def _parse(raw: bytes, order_model: type[OrderFacts] = OrderFacts,
+           return_model: type[ReturnFacts] = ReturnFacts) -> OrderFacts | ReturnFacts | _Document:
+    """An order or a return document (which one is told by its top-level key), or a declared point's
+    document: ``{"point": ..., "facts": {...}}``."""
     if raw.startswith(_BOM):  # a file saved by a Windows editor starts with one
         raw = raw[len(_BOM):]
-    kind: type[OrderFacts] | type[ReturnFacts] = ReturnFacts if b'"return' in raw and b'"order"' not in raw \
-        else OrderFacts
+    if b'"point"' in raw:
+        document = _document_line(raw)
+        if document is not None:
+            return document
+    kind: type[OrderFacts] | type[ReturnFacts] = return_model if b'"return' in raw and b'"order"' not in raw \
+        else order_model
     source: bytes | Any = raw
     if _LONG_NUMBER in raw.translate(_DIGITS):
         try:
@@ -320,7 +419,7 @@ def _parse(raw: bytes) -> OrderFacts | ReturnFacts:
     try:
         return _validated(kind, source)
     except ValidationError as first:
-        other: type[OrderFacts] | type[ReturnFacts] = OrderFacts if kind is ReturnFacts else ReturnFacts
+        other: type[OrderFacts] | type[ReturnFacts] = order_model if kind is return_model else return_model
         try:
             return _validated(other, source)
         except ValidationError:
@@ -333,6 +432,25 @@ def _parse(raw: bytes) -> OrderFacts | ReturnFacts:
         raise _NotFacts(f"{kind.__name__} {where}: {error['msg']}{more}") from None
 
 
+def _document_line(raw: bytes) -> _Document | None:
+    """The point and facts of a declared point's line; None when the line has no top-level ``point``."""
+    try:
+        data = json.loads(raw, parse_float=Decimal)
+    except (ValueError, RecursionError):
+        return None  # not JSON: said when it is read as an order
+    if not isinstance(data, dict) or "point" not in data:
+        return None
+    point = data["point"]
+    extra = sorted(set(data) - {"point", "facts"})
+    if extra or not isinstance(point, str) or not isinstance(data.get("facts"), dict):
+        raise _NotFacts('a document of a declared point is {"point": "<point>", "facts": {...}}'
+                        + (f"; unknown key {extra[0]!r}" if extra else ""))
+    if point in POINT_SPECS:
+        raise _NotFacts(f"point {point!r} is built in: write its order or return as the line itself (an order "
+                        "is decided at every order point)")
+    return _Document(point, data["facts"])
+
+
 def _validated(kind: type[OrderFacts] | type[ReturnFacts], source: Any) -> OrderFacts | ReturnFacts:
     return kind.model_validate_json(source) if isinstance(source, bytes) else kind.model_validate(source)
 
@@ -343,9 +461,9 @@ _WORKER: _Pair | None = None
 
 
 def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str],
-                  points: tuple[DecisionPoint, ...]) -> None:
+                  points: tuple[str, ...]) -> None:
     global _WORKER  # one per worker process, set once by the pool's initializer
-    baseline, candidate = load_policy(baseline_dir), load_policy(candidate_dir)
+    baseline, candidate = _load(baseline_dir), _load(candidate_dir)
     if (baseline.hash, candidate.hash) != hashes:
         raise SimulationError("a policy directory changed while the simulation started; run it again")
     _WORKER = _Pair(baseline, candidate, points)
@@ -385,11 +503,22 @@ def _ranges(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
+def _load(path: str | Path) -> Policy:
+    """A policy as a gate loads it: with the points installed plugins declare."""
+    return load_policy(path, points=installed_points())
+
+
+def points_of(baseline: Policy, candidate: Policy) -> tuple[str, ...]:
+    """Every point of either policy: the candidate's in its order, then those only the baseline has."""
+    return tuple(dict.fromkeys([*candidate.points, *baseline.points]))
+
+
 def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
-             hooks: Sequence[DecisionPoint] = DECISION_POINTS, workers: int | None = None,
+             hooks: Sequence[str] | None = None, workers: int | None = None,
              progress: Callable[[int, int], None] | None = None, label: str | None = None) -> Report:
     """Replay ``source`` (JSON Lines) through the policies in ``baseline`` and ``candidate``.
 
+    ``hooks``: the decision points to replay (default: every point of either policy).
     ``workers``: processes to use (default: every core; 1 replays in this process).
     ``progress(done_bytes, total_bytes)`` is called as ranges finish. ``label`` names the history
     in the report (default: the file's path).
@@ -400,11 +529,14 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
     path = Path(source)
     if not path.is_file():
         raise SimulationError(f"{path}: no such file (give a JSON Lines file of orders and returns)")
-    unknown = [h for h in hooks if h not in DECISION_POINTS]
+    before, after = _load(baseline), _load(candidate)
+    every = points_of(before, after)
+    unknown = [h for h in (hooks or ()) if h not in every]
     if unknown:
-        raise SimulationError(f"unknown hook {unknown[0]!r}: use {', '.join(DECISION_POINTS)}")
-    before, after = load_policy(baseline), load_policy(candidate)
-    chosen = tuple(h for h in DECISION_POINTS if h in hooks)
+        hint = did_you_mean(unknown[0], every)
+        raise SimulationError(f"unknown decision point {unknown[0]!r}" + (f" (did you mean {hint!r}?)" if hint else "")
+                              + f": use {', '.join(every)}")
+    chosen = tuple(h for h in every if hooks is None or h in hooks)
     count = workers or os.cpu_count() or 1
     total = path.stat().st_size
     ranges = _ranges(path, RANGE_BYTES, count * 4 if count > 1 else 1)

@@ -18,12 +18,26 @@ from rich.text import Text
 
 from .bulk import Verdict
 from .decisions import Outcome
+from .documents import FieldType, OutputSpec
 from .money import format_money
-from .pointspecs import BUILT_IN_POINTS
+from .pointspecs import PointSpec
 from .simulation import PointTally, Report
 
 OUTCOMES = [o.value for o in Outcome]
-_TITLES = {spec.name: spec.title.en for spec in BUILT_IN_POINTS}
+
+
+def _declared(report: Report, point: str) -> bool:
+    """A point a policy or plugin declares: its documents carry no amount salesgate knows of."""
+    return not report.spec(point).built_in
+
+
+def _amount(report: Report, point: str, value: Decimal) -> str:
+    return "-" if _declared(report, point) else format_money(value)
+
+
+def _replayed(tally: Any) -> str:
+    documents = f", {tally.documents:,} documents of declared points" if tally.documents else ""
+    return f"{tally.orders:,} orders, {tally.returns:,} returns{documents}"
 
 
 def _signed(value: Decimal | int) -> str:
@@ -50,16 +64,29 @@ def _approvals_per_role(report: Report) -> list[tuple[str, int, int]]:
     return rows
 
 
-def _verdict_text(verdict: Verdict) -> str:
+def _verdict_text(verdict: Verdict, spec: PointSpec | None = None) -> str:
     roles = f" [{', '.join(verdict.roles)}]" if verdict.roles else ""
-    return f"{verdict.outcome.value}{roles}"
+    outputs = "".join(f" {name}={_value(value, spec.output(name) if spec else None)}"
+                      for name, value in verdict.outputs)
+    return f"{verdict.outcome.value}{roles}{outputs}"
+
+
+def _value(value: Any, output: OutputSpec | None = None) -> str:
+    """An output's value: a percent as 25%, a number as written, true/false."""
+    if isinstance(value, Decimal) and output is not None and output.type is FieldType.percent:
+        text = f"{value * 100:f}"
+        return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _rules_changed(before: Verdict, after: Verdict) -> str:
     added = [r for r in after.rules if r not in before.rules]
     removed = [r for r in before.rules if r not in after.rules]
     text = " ".join([f"+{r}" for r in added] + [f"−{r}" for r in removed])
-    return text or ("prices" if before.prices != after.prices else "")
+    return text or ("prices" if before.prices != after.prices else "outputs" if before.outputs != after.outputs
+                    else "")
 
 
 # -- terminal -----------------------------------------------------------------------------------
@@ -68,20 +95,22 @@ def render(report: Report, *, examples: int = 5) -> RenderableType:
     """The report for a terminal: a summary per decision point, approvals per role, money, examples."""
     tally = report.tally
     head = Text.assemble(
-        ("simulation ", "bold"), f"{report.source}: {tally.orders:,} orders, {tally.returns:,} returns",
+        ("simulation ", "bold"), f"{report.source}: {_replayed(tally)}",
         f" in {report.seconds:.1f} s on {report.workers} worker{'s' if report.workers != 1 else ''}\n",
         f"baseline  {report.baseline.name} {report.baseline.version} ({report.baseline.hash})\n",
         f"candidate {report.candidate.name} {report.candidate.version} ({report.candidate.hash})",
     )
     parts: list[RenderableType] = [head]
     summary = Table(box=box.SIMPLE_HEAD, title="decisions", title_justify="left", pad_edge=False)
-    for name in ("hook", "decided", "changed", *OUTCOMES, "blocked amount"):
-        summary.add_column(name, justify="left" if name == "hook" else "right")
+    for name in ("point", "decided", "changed", *OUTCOMES, "blocked amount"):
+        summary.add_column(name, justify="left" if name == "point" else "right")
     for point in report.hooks:
         t = tally.hooks.get(point) or PointTally()
         cells = [f"{t.outcomes_before[o]:,} → {t.outcomes_after[o]:,}" for o in OUTCOMES]
-        summary.add_row(point, f"{t.decided:,}", f"{t.changed:,}", *cells,
-                        f"{format_money(t.blocked_before)} → {format_money(t.blocked_after)}")
+        blocked = "-" if _declared(report, point) else \
+            f"{format_money(t.blocked_before)} → {format_money(t.blocked_after)}"
+        label = point if report.spec(point).built_in else f"{point} ({report.title(point)})"
+        summary.add_row(Text(label), f"{t.decided:,}", f"{t.changed:,}", *cells, blocked)
     parts.append(summary)
     roles = Table(box=box.SIMPLE_HEAD, title="approvals needed, per role", title_justify="left", pad_edge=False)
     for name in ("role", "baseline", "candidate", "change"):
@@ -101,16 +130,17 @@ def render(report: Report, *, examples: int = 5) -> RenderableType:
     if shown:
         table = Table(box=box.SIMPLE_HEAD, title="examples of changed decisions", title_justify="left",
                       pad_edge=False)
-        for name in ("line", "hook", "subject", "amount", "baseline", "candidate", "rules"):
+        for name in ("line", "point", "subject", "amount", "baseline", "candidate", "rules"):
             table.add_column(name, justify="right" if name in ("line", "amount") else "left",
                              overflow="fold", no_wrap=name in ("line", "amount"))
         for c in shown:  # Text: ids and roles are data, never rich markup ("[general_manager]")
-            table.add_row(*(Text(cell) for cell in (str(c.line), c.hook, c.subject, format_money(c.amount),
-                                                     _verdict_text(c.before), _verdict_text(c.after),
+            table.add_row(*(Text(cell) for cell in (str(c.line), c.hook, c.subject, _amount(report, c.hook, c.amount),
+                                                     _verdict_text(c.before, report.spec(c.hook)),
+                                                     _verdict_text(c.after, report.spec(c.hook)),
                                                      _rules_changed(c.before, c.after))))
         parts.append(table)
     if tally.invalid:
-        lines = Text(f"{tally.invalid:,} line(s) are not order or return facts and were not replayed:\n",
+        lines = Text(f"{tally.invalid:,} line(s) are not order, return or document facts and were not replayed:\n",
                      style="bold red")
         for bad in tally.invalid_examples[:10]:
             lines.append(f"  {report.source}:{bad.line}: {bad.message}\n")
@@ -126,7 +156,7 @@ def _money_rows(report: Report) -> list[tuple[str, Decimal, Decimal]]:
         rows.append(("margin at policy prices", pricing.margin_before, pricing.margin_after))
     for point in report.hooks:
         t = report.tally.hooks.get(point)
-        if t is not None and t.decided and point != "return_handling":
+        if t is not None and t.decided and point != "return_handling" and not _declared(report, point):
             rows.append((f"blocked ({point})", t.blocked_before, t.blocked_after))
     returns = report.tally.hooks.get("return_handling")
     if returns is not None and returns.decided:
@@ -142,6 +172,8 @@ def _verdict_json(verdict: Verdict) -> dict[str, Any]:
         out["prices"] = [str(p) for p in verdict.prices]
     if verdict.refund is not None:
         out["refund"] = str(verdict.refund)
+    if verdict.outputs:
+        out["outputs"] = {name: _value(value) for name, value in verdict.outputs}
     return out
 
 
@@ -151,14 +183,16 @@ def as_json(report: Report) -> dict[str, Any]:
     points: dict[str, Any] = {}
     for point in report.hooks:
         t = tally.hooks.get(point) or PointTally()
+        declared = _declared(report, point)
         entry: dict[str, Any] = {
-            "decided": t.decided, "changed": t.changed,
+            "title": report.title(point), "decided": t.decided, "changed": t.changed,
             "outcomes": {"baseline": dict(t.outcomes_before), "candidate": dict(t.outcomes_after)},
             "transitions": [{"from": a, "to": b, "count": n} for (a, b), n in sorted(t.transitions.items())],
             "approvals": {"baseline": dict(t.roles_before), "candidate": dict(t.roles_after),
                           "gained": dict(t.roles_gained), "dropped": dict(t.roles_dropped)},
-            "blocked_amount": {"baseline": str(t.blocked_before), "candidate": str(t.blocked_after)},
-            "examples": [{"line": c.line, "subject": c.subject, "amount": str(c.amount),
+            "blocked_amount": None if declared else {"baseline": str(t.blocked_before),
+                                                     "candidate": str(t.blocked_after)},
+            "examples": [{"line": c.line, "subject": c.subject, "amount": None if declared else str(c.amount),
                           "baseline": _verdict_json(c.before), "candidate": _verdict_json(c.after)}
                          for c in t.examples],
         }
@@ -168,10 +202,12 @@ def as_json(report: Report) -> dict[str, Any]:
             entry["order_total"] = str(t.amount)  # what the orders asked for, the same under both policies
         if point == "return_handling":
             entry["refunds"] = {"baseline": str(t.refund_before), "candidate": str(t.refund_after)}
+        if declared:
+            entry["outputs_changed"] = t.outputs_changed
         points[point] = entry
     return {
         "source": report.source, "seconds": round(report.seconds, 3), "workers": report.workers,
-        "orders": tally.orders, "returns": tally.returns,
+        "orders": tally.orders, "returns": tally.returns, "documents": tally.documents,
         "baseline": {"name": report.baseline.name, "version": report.baseline.version, "hash": report.baseline.hash},
         "candidate": {"name": report.candidate.name, "version": report.candidate.version,
                       "hash": report.candidate.hash},
@@ -243,7 +279,7 @@ def as_html(report: Report) -> str:
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         f"<title>salesgate simulation: {_e(c.name)} {_e(c.version)}</title><style>{_CSS}</style></head><body>",
         f"<h1>What changes with {_e(c.name)} {_e(c.version)}</h1>",
-        f'<p class="meta">Replayed {tally.orders:,} orders and {tally.returns:,} returns from {_e(report.source)} '
+        f'<p class="meta">Replayed {_e(_replayed(tally))} from {_e(report.source)} '
         f"in {report.seconds:.1f} s.<br>Baseline: {_e(b.name)} {_e(b.version)} <code>{_e(b.hash)}</code>"
         f" ({_e(b.source)})<br>Candidate: {_e(c.name)} {_e(c.version)} <code>{_e(c.hash)}</code> ({_e(c.source)})</p>",
         f'<p class="legend"><span style="background:{_BEFORE}"></span>baseline'
@@ -251,19 +287,19 @@ def as_html(report: Report) -> str:
     ]
     if tally.invalid:
         items = "".join(f"<li>line {bad.line}: {_e(bad.message)}</li>" for bad in tally.invalid_examples[:10])
-        parts.append(f'<p class="up">{tally.invalid:,} line(s) are not order or return facts and were not '
+        parts.append(f'<p class="up">{tally.invalid:,} line(s) are not order, return or document facts and were not '
                      f"replayed:</p><ul>{items}</ul>")
     rows = []
     for point in report.hooks:
         t = tally.hooks.get(point) or PointTally()
-        cells = [f'<td class="l">{_e(_TITLES[point])}</td>', f"<td>{t.decided:,}</td>", f"<td>{t.changed:,}</td>"]
+        cells = [f'<td class="l">{_e(report.title(point))}</td>', f"<td>{t.decided:,}</td>", f"<td>{t.changed:,}</td>"]
         cells += [f"<td>{t.outcomes_before[o]:,} → {t.outcomes_after[o]:,}</td>" for o in OUTCOMES]
         rows.append(cells)
-    parts += ["<h2>Decisions</h2>", _table(["hook", "decided", "changed", *OUTCOMES], rows)]
+    parts += ["<h2>Decisions</h2>", _table(["point", "decided", "changed", *OUTCOMES], rows)]
     for point in report.hooks:
         t = tally.hooks.get(point) or PointTally()
         chart = [(o, float(t.outcomes_before[o]), float(t.outcomes_after[o])) for o in OUTCOMES]
-        parts.append(f"<h3>{_e(_TITLES[point])}: outcomes</h3>{_bars(_TITLES[point], chart)}")
+        parts.append(f"<h3>{_e(report.title(point))}: outcomes</h3>{_bars(report.title(point), chart)}")
         if t.transitions:
             parts.append(_table(["from", "to", "decisions"],
                                 ([f'<td class="l">{_e(a)}</td>', f'<td class="l">{_e(z)}</td>', f"<td>{n:,}</td>"]
@@ -284,11 +320,12 @@ def as_html(report: Report) -> str:
     examples = [ch for point in report.hooks for ch in (tally.hooks.get(point) or PointTally()).examples]
     if examples:
         parts.append("<h2>Examples of changed decisions</h2>")
-        parts.append(_table(["line", "hook", "subject", "amount", "baseline", "candidate", "rules"],
+        parts.append(_table(["line", "point", "subject", "amount", "baseline", "candidate", "rules"],
                             ([f"<td>{ch.line}</td>", f'<td class="l">{_e(ch.hook)}</td>',
-                              f'<td class="l">{_e(ch.subject)}</td>', f"<td>{_e(format_money(ch.amount))}</td>",
-                              f'<td class="l">{_e(_verdict_text(ch.before))}</td>',
-                              f'<td class="l">{_e(_verdict_text(ch.after))}</td>',
+                              f'<td class="l">{_e(ch.subject)}</td>',
+                              f"<td>{_e(_amount(report, ch.hook, ch.amount))}</td>",
+                              f'<td class="l">{_e(_verdict_text(ch.before, report.spec(ch.hook)))}</td>',
+                              f'<td class="l">{_e(_verdict_text(ch.after, report.spec(ch.hook)))}</td>',
                               f'<td class="l">{_e(_rules_changed(ch.before, ch.after))}</td>']
                              for ch in examples)))
     parts.append("</body></html>\n")

@@ -669,8 +669,7 @@ class PolicyCaseFile(pytest.File):
         if directory is None:  # pragma: no cover - pytest_collect_file only builds files it owns
             return
         try:
-            points = session.policy(directory).points
-            cases = load_case_file(self.path, session.shown(self.path), points)
+            cases = load_case_file(self.path, session.shown(self.path), session.policy(directory))
         except _Problem as exc:
             raise self.CollectError(str(exc)) from None
         except PolicyError as exc:
@@ -723,7 +722,7 @@ class RuleCoverageItem(_PolicyItem):
         session = self.config.stash[_SESSION]
         gate = session.gate(self.directory, self.backend)
         try:
-            cases = load_cases(session.shown(self.directory), gate.policy.points)
+            cases = load_cases(session.shown(self.directory), gate.policy)
         except PolicyError as exc:
             raise _Problem(_problems_text(exc, "test cases are invalid")) from None
         text = _coverage_text(gate.policy, run_all(gate, cases))
@@ -753,7 +752,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for (directory, backend), results in session.results.items():
         shown = f"{session.shown(directory)} ({backend})"
         try:
-            every = {case.id for case in load_cases(directory, session.policy(directory).points)}
+            every = {case.id for case in load_cases(directory, session.policy(directory))}
         except (PolicyError, _Problem):
             continue
         if not every <= results.keys():

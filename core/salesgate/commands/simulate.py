@@ -17,11 +17,11 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..points import DecisionPoint
-from ..pointspecs import DECISION_POINTS
-from ..policy.compiler import load_policy
+from ..errors import did_you_mean
+from ..plugins import installed_points
+from ..policy.compiler import Policy, load_policy
 from ..seed import seed_policy_path
-from ..simulation import simulate
+from ..simulation import points_of, simulate
 from ..simulation_report import as_html, as_json, render
 from . import check_writable, fail, show
 from .export import erp_gate, export_orders, report_problems
@@ -29,14 +29,21 @@ from .export import erp_gate, export_orders, report_problems
 __all__ = ["simulate_command"]
 
 
-def _hooks(value: str | None) -> list[DecisionPoint]:
+def _hooks(value: str | None, baseline: Policy, candidate: Policy) -> list[str] | None:
+    """The points ``--hooks`` names (a built-in point's short name too), checked against both policies'."""
     if not value:
-        return list(DECISION_POINTS)
-    chosen: list[DecisionPoint] = []
+        return None
+    every = points_of(baseline, candidate)
+    aliases = {alias: spec.name for policy in (baseline, candidate) for spec in policy.points.values()
+               for alias in spec.aliases}
+    chosen: list[str] = []
     for part in value.split(","):
         name = part.strip().lower().replace("-", "_")
-        if name not in DECISION_POINTS:
-            raise click.BadParameter(f"unknown hook {part.strip()!r}: use {', '.join(DECISION_POINTS)}",
+        name = aliases.get(name, name)
+        if name not in every:
+            hint = did_you_mean(name, [*every, *aliases])
+            raise click.BadParameter(f"unknown decision point {part.strip()!r}"
+                                     + (f" (did you mean {hint!r}?)" if hint else "") + f": use {', '.join(every)}",
                                      param_hint="--hooks")
         chosen.append(name)
     return chosen
@@ -58,8 +65,8 @@ def _hooks(value: str | None) -> list[DecisionPoint]:
               help="With --mapping: last day of the orders to replay, included.")
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
               help="With --mapping: the day exposure is counted at (default: today).")
-@click.option("--hooks", "hooks", metavar="HOOKS",
-              help="Comma-separated decision points to replay (default: all four).")
+@click.option("--hooks", "hooks", metavar="POINTS",
+              help="Comma-separated decision points to replay (default: every point of either policy).")
 @click.option("--html", "html_path", type=click.Path(path_type=str, dir_okay=False), metavar="REPORT.html",
               help="Also write the report as one self-contained HTML page with charts.")
 @click.option("--json", "as_json_output", is_flag=True, help="Print the report as JSON instead of tables.")
@@ -71,7 +78,7 @@ def simulate_command(candidate: str, baseline: str | None, source: str | None, m
                      first: datetime | None, last: datetime | None, today: datetime | None, hooks: str | None,
                      html_path: str | None, as_json_output: bool, workers: int | None, examples: int,
                      skip_invalid: bool) -> None:
-    """Replay historical orders and returns through CURRENT and NEW and report what changes.
+    """Replay historical orders, returns and documents through CURRENT and NEW and report what changes.
 
     \b
     salesgate simulate --rules rules-2027/ --baseline rules/ --orders orders-2026.jsonl --html what-if.html
@@ -79,16 +86,18 @@ def simulate_command(candidate: str, baseline: str | None, source: str | None, m
 
     Reports, per decision point: decisions whose outcome changes, approvals needed per role (how many more
     orders the general manager must sign), blocked amount, revenue and margin at policy prices,
-    refunds. Only the policies' rules are replayed, on the Python evaluator and every core.
+    refunds; for a point a policy declares, outcomes, approvals and the outputs its rules set (a line
+    {"point": "shipment_release", "facts": {...}}). Only the policies' rules are replayed, on the
+    Python evaluator and every core.
     """
-    chosen = _hooks(hooks)
     if (source is None) == (mapping is None):
         raise click.UsageError("give the history: --orders FILE.jsonl, or --mapping with --from and --to")
     if html_path is not None:
         check_writable(Path(html_path), "--html")
-    for policy in (candidate, baseline):  # both checked before any order is read, as docs/simulate.md says
-        if policy is not None:
-            load_policy(policy)
+    # both checked before any order is read, as docs/simulate.md says
+    loaded = load_policy(candidate, points=installed_points())
+    current = load_policy(baseline or seed_policy_path(), points=installed_points())
+    chosen = _hooks(hooks, current, loaded)
     if mapping is not None:
         if first is None or last is None:
             raise click.UsageError("--mapping needs --from and --to: the period of orders to replay")
@@ -112,7 +121,7 @@ def simulate_command(candidate: str, baseline: str | None, source: str | None, m
             shown=source)
 
 
-def _replay(candidate: str, baseline: str | None, source: str, chosen: list[DecisionPoint], html_path: str | None,
+def _replay(candidate: str, baseline: str | None, source: str, chosen: list[str] | None, html_path: str | None,
             as_json_output: bool, workers: int | None, examples: int, skip_invalid: bool, *, shown: str) -> None:
     err = Console(stderr=True)
     with Progress(TextColumn("replaying"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err,
@@ -121,7 +130,8 @@ def _replay(candidate: str, baseline: str | None, source: str, chosen: list[Deci
         report = simulate(baseline or seed_policy_path(), candidate, source, hooks=chosen, workers=workers,
                           progress=lambda done, total: progress.update(task, completed=done, total=total),
                           label=shown)
-    if not report.tally.orders and not report.tally.returns and not report.tally.invalid:
+    if not report.tally.orders and not report.tally.returns and not report.tally.documents \
+            and not report.tally.invalid:
         fail(f"{shown} holds no orders or returns: nothing was replayed")
     if as_json_output:
         click.echo(json.dumps(as_json(report), ensure_ascii=False, indent=2))
@@ -135,6 +145,6 @@ def _replay(candidate: str, baseline: str | None, source: str, chosen: list[Deci
         click.echo(f"report written to {html_path}", err=True)
     if report.tally.invalid and not skip_invalid:
         first = report.tally.invalid_examples[0]
-        click.echo(f"error: {report.tally.invalid:,} line(s) of {shown} are not order or return facts "
+        click.echo(f"error: {report.tally.invalid:,} line(s) of {shown} are not order, return or document facts "
                    f"(first: {shown}:{first.line}: {first.message}); fix them or pass --skip-invalid", err=True)
         sys.exit(2)

@@ -20,6 +20,7 @@ import click
 from ..engine import BackendName
 from ..errors import PolicyError, SalesgateError
 from ..gate import case_gate
+from ..plugins import installed_points
 from ..policy.compiler import CompiledRule, Policy, load_policy
 from ..policy.testcases import TESTS_DIR, CaseResult, SuiteResult, load_cases, run_suite, select_cases
 from . import fail, fail_policy
@@ -50,11 +51,11 @@ def run_tests_command(path: str, backend: BackendName, keywords: Sequence[str], 
     if Path(path).is_file():
         fail(f"{path} is a file: give the policy directory; its cases are in <directory>/{TESTS_DIR}/*.yaml")
     try:
-        policy = load_policy(path)
+        policy = load_policy(path, points=installed_points())
     except PolicyError as exc:
         fail_policy(exc, f"policy {path} is invalid")
     try:
-        cases = load_cases(path, policy.points)
+        cases = load_cases(path, policy)
     except PolicyError as exc:
         fail_policy(exc, f"test cases in {Path(path) / TESTS_DIR} are invalid")
     if not cases:

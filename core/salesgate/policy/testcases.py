@@ -27,21 +27,24 @@ Format of one test file::
           restocking_fee: 500                            # return_handling: fee kept
           available: -50000                              # credit_check: limit − exposure
           exposure: 150000                               # credit_check: exposure with this order
-          outputs: {freight_terms: collect}              # the point's declared outputs (then: set:)
+          outputs: {deposit: 30%, freight_terms: ~}      # a declared point: these outputs (~: none set)
+
+``point:`` is the new spelling of ``hook:`` (in the file and in a case), as in rule files. A case
+at a point the policy declares (``points/<name>.yaml``, or a plugin) gives that point's document:
+``facts: {shipment: {...}, customer: {...}}``.
 
 Every expectation is optional, but a case must expect something, and figures must fit the
-decision point (``prices`` only for ``pricing``, and so on). ``hook`` may name any point of the
-policy the cases are loaded for, declared ones included (``points/<name>.yaml``); ``outputs`` names
-outputs the point declares, each value read as the output's type (``null``: the rules set none).
-Money is compared as ``Decimal`` parsed from the number's text, so ``1013.65`` means exactly
-1013.65 and ``4500`` equals ``4500.00``.
+decision point (``prices`` only for ``pricing``, and so on). Money is compared as ``Decimal`` parsed
+from the number's text, so ``1013.65`` means exactly 1013.65 and ``4500`` equals ``4500.00``.
 
 The facts of each case (base merged with the case's own) must be complete: a test case never
 asks an adapter for a customer or an order, so it decides the same everywhere. Everything is
 checked when the file loads (unknown keys, decision points, outcomes, money, and the facts themselves
-against the fact models) and every problem is reported at once as a :class:`PolicyError` at
-``file:line``. Rule ids in ``fired``/``not_fired`` are checked against the gate's policy when the
-case runs, since test files do not know which policy they will be run against.
+against the point's fact model in the policy given: a declared point's document, the shipped
+documents with the facts ``policy.yaml`` declares; an unknown fact gets a did-you-mean) and every
+problem is reported at once as a :class:`PolicyError` at ``file:line``. Without a policy only the
+built-in points and the shipped documents are known. Rule ids in ``fired``/``not_fired`` are
+checked against the gate's policy when the case runs.
 
 Use :func:`load_cases` and :func:`run_all` from a test suite, and :func:`uncovered_rules` to
 require that every rule is exercised by at least one passing case. :func:`run_suite` runs a
@@ -54,6 +57,8 @@ differs (expected vs got) and the rules that fired (with their ``file:line``) an
 from __future__ import annotations
 
 import re
+import types
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -63,10 +68,10 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from ..decisions import Decision, Outcome
-from ..documents import python_type
+from ..documents import FieldType, OutputSpec, python_type
 from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
 from ..pointspecs import POINT_SPECS, PointSpec
-from .compiler import CompiledRule, Policy, load_policy
+from .compiler import CompiledRule, Policy
 from .yamlfile import LineDict, line_of, load_yaml
 
 __all__ = [
@@ -140,7 +145,7 @@ class Expectation(_Strict):
     available: Money | None = Field(None, description="credit_check: credit limit minus exposure.")
     exposure: Money | None = Field(None, description="credit_check: exposure including this order.")
     outputs: dict[str, Any] | None = Field(
-        None, description="The point's declared outputs (then: set:), by name; null: the rules set none.")
+        None, min_length=1, description="A declared point: output name → value its rules set (~: none set).")
 
     @model_validator(mode="after")
     def _says_something(self) -> Expectation:
@@ -152,19 +157,34 @@ class Expectation(_Strict):
         return self
 
 
+PointName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+
+
+def _one_point(cls: type[BaseModel], data: Any) -> Any:
+    if isinstance(data, dict) and data.get("point") is not None and data.get("hook") is not None:
+        raise ValueError("give the decision point once: point: (or the older hook:), not both")
+    return data
+
+
 class _CaseModel(_Strict):
     name: str = Field(min_length=1, description="What the case shows; unique in its file.")
     description: str | None = None
-    hook: str | None = Field(None, description="Decision point to decide; default: the file's.")
+    hook: PointName | None = Field(None, description="Decision point to decide; default: the file's. Also point:.")
+    point: PointName | None = Field(None, description="Decision point to decide (the new spelling of hook:).")
     facts: dict[str, Any] = Field(default_factory=dict, description="Facts, merged over the file's base.")
     expect: Expectation
 
+    _one_point = model_validator(mode="before")(_one_point)
+
 
 class _CaseFileModel(_Strict):
-    hook: str | None = Field(None, description="Default decision point of the cases in this file.")
+    hook: PointName | None = Field(None, description="Default decision point of the cases in this file.")
+    point: PointName | None = Field(None, description="Default decision point (the new spelling of hook:).")
     description: str | None = None
     base: dict[str, Any] = Field(default_factory=dict, description="Facts shared by every case.")
     cases: list[_CaseModel] = Field(min_length=1)
+
+    _one_point = model_validator(mode="before")(_one_point)
 
 
 @dataclass(frozen=True)
@@ -177,10 +197,9 @@ class TestCase:
     line: int
     name: str
     hook: str
+    """The decision point (a built-in one, or one the policy declares)."""
     facts: Mapping[str, Any]
     expect: Expectation
-    outputs: Mapping[str, Any] | None = None
-    """``expect.outputs`` read as each output's type."""
 
     @property
     def id(self) -> str:
@@ -260,35 +279,26 @@ def case_files(policy_dir: str | Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in (".yaml", ".yml"))
 
 
-def load_cases(policy_dir: str | Path, points: Mapping[str, PointSpec] | None = None) -> list[TestCase]:
+def load_cases(policy_dir: str | Path, policy: Policy | None = None) -> list[TestCase]:
     """Load and check every case in ``<policy_dir>/tests/*.yaml``. Raises PolicyError with every problem.
 
-    ``points`` are the decision points of the policy the cases run against (``policy.points``: the
-    built-in ones with the policy's declared facts, and the declared ones); without them the
-    directory's policy is loaded for them (the built-in points alone when it is invalid: its own
-    problems are reported where it is loaded)."""
+    ``policy`` (the one in ``policy_dir``, as a gate runs it) says which decision points there are and
+    what their facts are: the points it declares and its declared facts. Without it, the built-in
+    points and the shipped fact models."""
     problems: list[PolicyProblem] = []
     cases: list[TestCase] = []
-    files = case_files(policy_dir)
-    if files and points is None:
-        points = _points_of(policy_dir)
-    for path in files:
-        cases.extend(_load_file(path, problems, points=points))
+    for path in case_files(policy_dir):
+        cases.extend(_load_file(path, problems, None, policy))
     if problems:
         raise PolicyError(problems)
     return cases
 
 
-def load_case_file(path: str | Path, shown: str | None = None,
-                   points: Mapping[str, PointSpec] | None = None) -> list[TestCase]:
-    """Load and check the cases of one test file, named ``shown`` in reports. Raises PolicyError.
-
-    ``points`` as for :func:`load_cases`; without them, those of the policy directory the file is in
-    (``<policy dir>/tests/<file>``)."""
+def load_case_file(path: str | Path, shown: str | None = None, policy: Policy | None = None) -> list[TestCase]:
+    """Load and check the cases of one test file, named ``shown`` in reports (``policy`` as for
+    :func:`load_cases`). Raises PolicyError."""
     problems: list[PolicyProblem] = []
-    if points is None:
-        points = _points_of(Path(path).parent.parent)
-    cases = _load_file(Path(path), problems, shown, points=points)
+    cases = _load_file(Path(path), problems, shown, policy)
     if problems:
         raise PolicyError(problems)
     return cases
@@ -302,17 +312,10 @@ def select_cases(cases: Iterable[TestCase], keywords: Sequence[str]) -> list[Tes
     return [c for c in cases if any(k in c.name.casefold() or k in c.id.casefold() for k in wanted)]
 
 
-def _points_of(policy_dir: str | Path) -> Mapping[str, PointSpec]:
-    try:
-        return load_policy(policy_dir).points
-    except PolicyError:
-        return POINT_SPECS
-
-
 def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = None,
-               points: Mapping[str, PointSpec] | None = None) -> list[TestCase]:
+               policy: Policy | None = None) -> list[TestCase]:
     shown = shown or str(path)
-    points = POINT_SPECS if points is None else points
+    points: Mapping[str, PointSpec] = policy.points if policy is not None else POINT_SPECS
     try:
         data = load_yaml(path, shown)
     except PolicyError as exc:
@@ -342,20 +345,30 @@ def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = No
         if case.name in seen:
             problem(f"duplicate case name: also at line {seen[case.name]}", "name")
         seen.setdefault(case.name, line)
-        point = case.hook or model.hook
+        point = case.point or case.hook or model.point or model.hook
         if point is None:
-            problem("no hook: give 'hook' in the case or at the top of the file", "hook")
+            problem("no hook or point: give 'point' (or 'hook') in the case or at the top of the file", "hook")
             continue
         spec = points.get(point)
         if spec is None:
+            key = next((k for k in ("point", "hook") if k in key_lines), None) or next(
+                (k for k in ("point", "hook") if k in data.key_lines), None)
             hint = did_you_mean(point, list(points))
-            problem(f"unknown decision point {point!r}: the policy decides at {', '.join(points)}"
-                    + (f" (did you mean {hint!r}?)" if hint else ""), "hook" if case.hook else None)
+            declared = ("" if policy is not None else
+                        "; a point a policy declares needs the policy: load_cases(directory, policy)")
+            problems.append(PolicyProblem(
+                f"case {case.name!r}: unknown decision point {point!r}: the policy decides at {', '.join(points)}"
+                + declared, shown, key_lines.get(key or "", 0) or _top_line(data, line), field=key or "hook",
+                suggestion=hint))
             continue
-        outputs = _outputs(case, spec, problem)
         for figure, figure_point in _FIGURES.items():
             if figure in case.expect.model_fields_set and figure_point != point:
                 problem(f"expect.{figure} is a figure of hook {figure_point}; this case decides {point}", "expect")
+        if case.expect.outputs is not None:
+            expect_raw = raw.get("expect")
+            at = getattr(expect_raw, "key_lines", {}).get("outputs") or key_lines.get("expect", line)
+            for message in _output_problems(spec, case.expect.outputs):
+                problem(f"expect.outputs: {message}", "expect.outputs", at)
         facts = _merge(data.get("base") or LineDict(), raw.get("facts") or LineDict())
         try:
             spec.document.model_validate(facts)
@@ -363,38 +376,97 @@ def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = No
             for err in exc.errors():
                 where = ".".join(str(p) for p in err["loc"])
                 message = err["msg"].removeprefix("Value error, ")
+                suggestion = None
+                if err["type"] == "extra_forbidden":
+                    known = known_fields(spec.document, err["loc"][:-1])
+                    suggestion = did_you_mean(str(err["loc"][-1]), known)
+                    message = ("not a fact salesgate knows" + ("" if suggestion else
+                               f"; {_fields_text(known)} (salesgate vocab {point} lists them)"))
                 problems.append(PolicyProblem(
                     f"case {case.name!r}: invalid {point} facts: {message}", shown,
                     line_of(facts, err["loc"]) or line, field=f"facts.{where}" if where else "facts",
+                    suggestion=suggestion,
                 ))
         if len(problems) == before:
-            out.append(TestCase(shown, line, case.name, point, _plain(facts), case.expect, outputs))
+            out.append(TestCase(shown, line, case.name, point, _plain(facts), case.expect))
     return out
 
 
-def _outputs(case: _CaseModel, spec: PointSpec, problem: Any) -> dict[str, Any] | None:
-    """``expect.outputs`` read as each declared output's type; unknown names and bad values are problems."""
-    if case.expect.outputs is None:
-        return None
-    declared = {o.name: o for o in spec.declared_outputs}
-    typed: dict[str, Any] = {}
-    for name, value in case.expect.outputs.items():
-        output = declared.get(name)
-        if output is None:
-            hint = did_you_mean(str(name), list(declared))
-            problem(f"expect.outputs: {spec.name} has no output {name!r}"
-                    + (f": it declares {', '.join(declared)}" if declared else ": it declares none")
-                    + (f" (did you mean {hint!r}?)" if hint else ""), "expect")
+def _top_line(data: LineDict, line: int) -> int:
+    return data.key_lines.get("point") or data.key_lines.get("hook") or line
+
+
+def _fields_text(known: Sequence[str]) -> str:
+    return "known here: " + ", ".join(known) if known else "nothing is known here"
+
+
+def known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The field names (as written in facts) of the (sub)model at ``loc``, a pydantic error's location
+    without its last key."""
+    current: Any = model
+    for key in loc:
+        if isinstance(key, int):
             continue
-        if value is None:
-            typed[name] = None
+        fields = getattr(current, "model_fields", None)
+        info = None
+        if fields is not None:
+            info = fields.get(key) or next((f for f in fields.values() if f.alias == key), None)
+        if info is None:
+            return []
+        annotation = info.annotation
+        while typing.get_origin(annotation) in (list, typing.Union, types.UnionType):
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        current = annotation
+    fields = getattr(current, "model_fields", None)
+    return [info.alias or name for name, info in fields.items()] if fields else []
+
+
+def _output_problems(spec: PointSpec, expected: Mapping[str, Any]) -> list[str]:
+    """What is wrong with ``expect.outputs`` at ``spec``'s point: outputs it does not declare (with a
+    did-you-mean), values that are not of the output's type."""
+    names = [output.name for output in spec.declared_outputs]
+    if not names:
+        return [f"{spec.name} declares no outputs (a built-in point's figures are expected by their own keys)"]
+    found = []
+    for name, value in expected.items():
+        output = spec.output(name)
+        if output is None:
+            hint = did_you_mean(name, names)
+            found.append(f"{name!r} is not an output of {spec.name}, which declares {', '.join(names)}"
+                         + (f" (did you mean {hint!r}?)" if hint else ""))
             continue
         try:
-            typed[name] = TypeAdapter(python_type(output)).validate_python(value)
-        except ValidationError as exc:
-            message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-            problem(f"expect.outputs.{name}: {message} (output of type {output.type.value})", "expect")
-    return typed
+            _expected_output(output, value)
+        except ValueError as exc:
+            found.append(f"{name}: {exc}")
+    return found
+
+
+def _expected_output(output: OutputSpec, value: Any) -> Any:
+    """An expected output value read as the output's type (``30%`` is 0.3; a number from its text);
+    None for "no rule sets it"."""
+    if value is None:
+        return None
+    if output.type in (FieldType.integer, FieldType.number, FieldType.money, FieldType.percent) and isinstance(
+            value, int | float) and not isinstance(value, bool):
+        value = Decimal(str(value))
+    try:
+        return TypeAdapter(python_type(output)).validate_python(value)
+    except ValidationError as exc:
+        if output.choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(output.choices)}") from None
+        raise ValueError(f"{value!r} is not a {output.type.value}: {exc.errors()[0]['msg']}") from None
+
+
+def _output_text(output: OutputSpec, value: Any) -> str:
+    if value is None:
+        return "none set"
+    if output.type is FieldType.percent and isinstance(value, Decimal):
+        text = f"{value * 100:f}"
+        return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
+    if isinstance(value, Decimal):
+        return _amount(value) if output.type is FieldType.money else f"{value:f}"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _case_names(data: LineDict) -> list[str | None]:
@@ -507,15 +579,8 @@ def run_case(gate: Any, case: TestCase) -> CaseResult:
             found.append(_differs("notify", _names(sorted(set(expect.notify))), _names(notified)))
     found += _check_rules(gate, case, decision, fired)
     found += _check_figures(case, decision)
-    for name, expected in (case.outputs or {}).items():
-        got = decision.outputs.get(name)
-        if got != expected:
-            found.append(_differs(f"outputs.{name}", _shown(expected), _shown(got)))
+    found += _check_outputs(gate.policy, case, decision)
     return CaseResult(case, tuple(found), decision, fired)
-
-
-def _shown(value: Any) -> str:
-    return "none" if value is None else _amount(value) if isinstance(value, Decimal) else str(value)
 
 
 def _differs(key: str, expected: str, got: str, why: str = "") -> Mismatch:
@@ -587,6 +652,25 @@ def _check_figures(case: TestCase, decision: Decision) -> list[Mismatch]:
                                        "disabled?)", _amount(expected), None))
         elif expected is not None and actual != expected:
             found.append(_differs(key, _amount(expected), _amount(actual)))
+    return found
+
+
+def _check_outputs(policy: Policy, case: TestCase, decision: Decision) -> list[Mismatch]:
+    expected = case.expect.outputs
+    if expected is None:
+        return []
+    spec = policy.points.get(case.hook)
+    problems = _output_problems(spec, expected) if spec is not None else [f"no point {case.hook!r} in this policy"]
+    if spec is None or problems:  # the policy run is not the one the file was checked against
+        return [Mismatch("outputs", f"outputs: {problem}") for problem in problems]
+    found: list[Mismatch] = []
+    for name, value in expected.items():
+        output = spec.output(name)
+        assert output is not None  # noqa: S101 - checked by _output_problems
+        want = _expected_output(output, value)
+        got = decision.outputs.get(name)
+        if got != want:
+            found.append(_differs(f"outputs.{name}", _output_text(output, want), _output_text(output, got)))
     return found
 
 
