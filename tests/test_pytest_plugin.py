@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.mini_policy import write_mini_policy
+from salesgate import load_policy
 from salesgate.policy.testcases import load_cases
 from salesgate.seed import seed_policy_path
 
@@ -165,7 +166,7 @@ def test_the_seed_policy_passes_through_the_plugin_on_both_backends(pytester: py
 
     result = run(pytester)
 
-    result.assert_outcomes(passed=2 * len(load_cases(seed_policy_path())) + 2)
+    result.assert_outcomes(passed=2 * len(load_cases(seed_policy_path(), load_policy(seed_policy_path()))) + 2)
     result.stdout.fnmatch_lines_random([
         "rules (python): every rule (*) fires in a passing case",
         "rules (durable): every rule (*) fires in a passing case",

@@ -162,7 +162,7 @@ def gate(policy: Policy) -> Iterator[Gate]:
 @pytest.fixture(scope="module")
 def fired(gate: Gate) -> frozenset[str]:
     """The rules that fire in a passing test case of the shipped policy (what ``salesgate test`` covers)."""
-    results = run_all(gate, load_cases(seed_policy_path()))
+    results = run_all(gate, load_cases(seed_policy_path(), gate.policy))
     return frozenset(rule for result in results if result.passed for rule in result.fired)
 
 

@@ -22,7 +22,7 @@ from salesgate.policy.testcases import CaseResult, TestCase, load_cases, run_all
 from salesgate.seed import seed_policy_path
 
 SEED = seed_policy_path()
-CASES = load_cases(SEED)
+CASES = load_cases(SEED, load_policy(SEED))  # the seed declares shipment_release
 UNDER_CI = os.environ.get("CI") == "true"
 HAVE_DURABLE = importlib.util.find_spec("salesgate.engine.durable") is not None
 # find_spec, not import: a durable module that exists but fails to import must fail these tests.
