@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -623,3 +624,28 @@ def test_a_fallback_decision_verifies_and_erasing_its_failure_is_found(store: St
     report = store.verify_audit()
     assert (report.ok, report.bad_seq) == (False, 1)
     assert "has failure None in salesgate_decisions" in (report.problem or "")
+
+
+def test_decisions_and_approvals_at_a_declared_point_are_audited(store: Store, empty_database: Database) -> None:
+    """A declared point's decision (its outputs with their types), its approval and the chain over them."""
+    policy = Path(__file__).parent / "fixtures" / "declared-policy"
+    store.grant_role("李经理", "sales_manager", by="admin")
+    facts = {"sample": {"id": "SR-审计-1", "customer_id": "C1", "value": "25000.00"},
+             "customer": {"id": "C1", "name": "新客户", "credit_limit": "1000", "tenure_years": 5}}
+    with Gate.from_path(policy, backend="python", entry_points=False, store=store) as gate, acting_as("录入员"):
+        decision = gate.decide("sample_request", facts)
+    assert decision.outputs == {"deposit": Decimal("0.2"), "freight": "prepaid"}
+    store.approve("SR-审计-1", "李经理", hook="sample_request", comment="同意")
+    kinds = [(e.kind, e.hook) for e in store.audit_entries("SR-审计-1")]
+    assert kinds == [("decision", "sample_request"), ("approved", "sample_request")]
+    (logged,) = store.decisions("SR-审计-1")
+    assert logged.decision.outputs == decision.outputs
+    assert store.verify_audit().ok
+    if empty_database.backend != "sqlite":
+        return  # the CLI reaches the other namespaces only through connect arguments it does not take
+    url = empty_database.url.render_as_string(hide_password=False)
+    shown = run("audit", "show", "SR-审计-1", "--url", url)
+    assert shown.exit_code == 0, shown.output
+    assert "sample_request" in shown.output
+    assert "audit chain intact" in shown.output
+    assert run("audit", "verify", "--url", url).exit_code == 0

@@ -76,7 +76,7 @@ def test_validate_seed_policy_prints_name_version_hash_and_counts() -> None:
     result = run("validate", str(ROOT / "rules"))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("ok: salesgate-seed-policy 2026.11 (")
-    assert "rules in 4 rule sets" in result.stdout
+    assert "rules in 13 rule sets" in result.stdout
 
 
 def write_bad_policy(tmp_path: Path) -> Path:

@@ -6,6 +6,7 @@ list of lines, the customer included, two outputs) and two extra facts on shippe
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from decimal import Decimal
@@ -13,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from salesgate import FactsError, Gate, Origin, Outcome, PolicyError, load_policy
+from salesgate import Bilingual, FactsError, FieldType, Gate, Origin, Outcome, PolicyError, load_policy
+from salesgate.documents import FieldSpec, document_model
 
 FIXTURE = Path(__file__).parent / "fixtures" / "declared-policy"
 BACKENDS = ["python", "durable"]
@@ -255,7 +258,26 @@ def test_point_declarations_count_towards_the_policys_size_limit(policy_dir: Pat
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from salesgate.policy import compiler
 
-    size = sum(p.stat().st_size for p in policy_dir.rglob("*.yaml") if "points" not in p.parts)
+    size = sum(p.stat().st_size for p in policy_dir.glob("*.yaml"))  # what the loader counts but points/
     monkeypatch.setattr(compiler, "MAX_POLICY_BYTES", size + 10)
     with pytest.raises(PolicyError, match="the most a policy may hold"):
         load_policy(policy_dir)
+
+
+def _share_model() -> Any:
+    field = FieldSpec("share", FieldType.percent, Bilingual("比例", "Share"))
+    return document_model("p", "doc", [FieldSpec("id", FieldType.text, Bilingual("编号", "Id")), field], "id", {})
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("20%", Decimal("0.2")), ("0.2", Decimal("0.2")), (1, Decimal(1)), ("150%", Decimal("1.5")),
+])
+def test_a_percent_fact_is_a_rate_written_with_percent_or_as_a_fraction(value: object, expected: Decimal) -> None:
+    assert _share_model().model_validate({"doc": {"id": "1", "share": value}}).doc.share == expected
+
+
+@pytest.mark.parametrize(("value", "advice"), [(5, "send '5%' for 5 percent, or '500%' for 5 times"),
+                                               ("1.5", "send '1.5%' for 1.5 percent, or '150%' for 1.5 times")])
+def test_a_bare_percent_above_one_is_refused_as_ambiguous(value: object, advice: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(f"{value} as a percent is ambiguous: {advice}")):
+        _share_model().model_validate({"doc": {"id": "1", "share": value}})

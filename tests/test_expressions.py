@@ -465,12 +465,13 @@ def test_de_morgan_holds_on_every_value_including_missing_ones(total: Decimal | 
 
 ERRORS: list[tuple[str, type[Exception], str, int, str | None]] = [
     # unknown facts, with did-you-mean
-    ("order.totl > 5", CheckError, "unknown fact 'order.totl' for hook order_approval", 1, "order.total"),
-    ('customer.statsu == "blocked"', CheckError, "unknown fact 'customer.statsu' for hook order_approval", 1,
+    ("order.totl > 5", CheckError, "unknown fact 'order.totl' at decision point order_approval", 1, "order.total"),
+    ('customer.statsu == "blocked"', CheckError, "unknown fact 'customer.statsu' at decision point order_approval", 1,
      "customer.status"),
-    ("any(line.qtty > 1 for line in order.lines)", CheckError, "unknown fact 'line.qtty' for hook order_approval",
+    ("any(line.qtty > 1 for line in order.lines)", CheckError,
+     "unknown fact 'line.qtty' at decision point order_approval",
      5, "line.qty"),
-    ("line.policy_price > 5", CheckError, "unknown fact 'line.policy_price' for hook order_approval", 1,
+    ("line.policy_price > 5", CheckError, "unknown fact 'line.policy_price' at decision point order_approval", 1,
      "line.unit_price"),
     # enum values outside the choices
     ('customer.status == "blokced"', CheckError,
@@ -577,7 +578,7 @@ def test_each_hook_reads_only_its_own_facts() -> None:
         ">", Ref("return.amount", Kind.number), Const(5000, Kind.number))
     assert compile_when("line.net_unit_price < line.policy_price", scope="line", hook="pricing") == Compare(
         "<", Ref("line.net_unit_price", Kind.number), Ref("line.policy_price", Kind.number))
-    with pytest.raises(CheckError, match=re.escape("unknown fact 'order.total' for hook return_handling")):
+    with pytest.raises(CheckError, match=re.escape("unknown fact 'order.total' at decision point return_handling")):
         compile_when("order.total > 1", hook="return_handling")
 
 

@@ -9,6 +9,7 @@ servers answer (tests/fixtures/databases.py: skipped with the reason, failed und
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -227,6 +228,112 @@ def test_demo_mapping_decides_like_the_demo_books_on_every_database(database: Sc
         drop_demo_erp(database.engine)
 
 
+def _as_text(value: Any) -> Any:
+    """A value as the demo books write it: dates as ISO text (SQLite hands text back, the servers dates)."""
+    if isinstance(value, list):
+        return [{k: _as_text(v) for k, v in item.items()} for item in value]
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def test_demo_documents_of_declared_points_are_read_by_id_on_every_database(database: ScratchDatabase) -> None:
+    """Every document of the demo books, and the lines of those with lines (in their order), comes back
+    through the demo mapping's documents: section as the books hold it; an unknown id is no document."""
+    company = load_demo_company()
+    assert {"shipment_release", "contract_review", "visit_plan"} <= set(company.documents)
+    create_demo_erp(company, database.engine)
+    adapter = SqlAdapter(database.url, mapping="demo", today=AS_OF)
+    try:
+        for point, documents in company.documents.items():
+            for document in documents:
+                loaded = adapter.salesgate_load_document(point=point, document_id=document["id"])
+                assert loaded is not None, (point, document["id"])
+                assert {k: _as_text(v) for k, v in loaded.items()} == dict(document), (point, document["id"])
+            assert adapter.salesgate_load_document(point=point, document_id="NO-SUCH-1") is None
+        shipment = adapter.salesgate_load_document(point="shipment_release", document_id="FH-2026-0518")
+        assert shipment is not None
+        assert [line["sku"] for line in shipment["lines"]] == ["MOTOR-5.5", "VALVE-DN50"]
+        assert shipment["amount"] == Decimal("86000")
+    finally:
+        adapter.close()
+        drop_demo_erp(database.engine)
+
+
+def test_the_memory_adapter_holds_the_same_demo_documents_and_declared_facts() -> None:
+    """The reference adapter answers salesgate_load_document from the books, and carries declared facts
+    on a customer for the gate to check, as the sql adapter does."""
+    company = load_demo_company()
+    memory = company.adapter()
+    for point, documents in company.documents.items():
+        for document in documents:
+            assert memory.salesgate_load_document(point=point, document_id=document["id"]) == dict(document)
+    assert memory.salesgate_load_document(point="bid", document_id="NO-SUCH-1") is None
+    policy = load_policy(Path(__file__).parent / "fixtures" / "declared-policy")
+    adapter = MemoryAdapter({
+        "customers": [{"id": "C1", "name": "华东", "credit_limit": "9000", "tenure_years": 1}],
+        "documents": {"sample_request": [{"id": "SR-1", "customer_id": "C1", "value": "25000"}]}})
+    with Gate(policy, backend="python", entry_points=False, plugins=[adapter]) as gate:
+        decision = gate.decide("sample_request", {"sample": "SR-1"})
+        assert decision.outcome is Outcome.block  # huge-sample: a new customer (tenure 1)
+        assert gate.facts_for("sample_request", {"sample": "SR-1"}).customer.tenure_years == 1
+    typo = MemoryAdapter({"customers": [{"id": "C1", "name": "华东", "credit_limit": "9000", "tenure_yeras": 1}]})
+    with Gate(policy, backend="python", entry_points=False, plugins=[typo]) as gate, \
+            pytest.raises(FactsError, match="tenure_yeras"):
+        gate.decide("sample_request", {"sample": {"id": "SR-2", "customer_id": "C1", "value": "1"}})
+    with pytest.raises(AdapterError, match=r"documents.bid\[0\] is not a document with a text id"):
+        MemoryAdapter({"documents": {"bid": [{"tender": "x"}]}})
+
+
+PRICE_CHANGE_POINT = """\
+point: price_change
+title: {zh: 调价审批, en: Price change}
+description: {zh: 价目表调价, en: A change to a price list}
+document: change
+fields:
+  id: {type: text, description: {zh: 调价单号, en: Number}}
+  sku: {type: text, required: true, description: {zh: 产品, en: Product}}
+  price_list: {type: text, description: {zh: 价目表, en: Price list}}
+  old_price: {type: money, description: {zh: 原价, en: Old price}}
+  new_price: {type: money, required: true, description: {zh: 新价, en: New price}}
+  cost: {type: money, description: {zh: 成本, en: Cost}}
+  effective_on: {type: date, description: {zh: 生效日, en: Effective on}}
+  reason: {type: text, description: {zh: 原因, en: Reason}}
+"""
+
+PRICE_CHANGE_RULES = """\
+ruleset: price-changes
+point: price_change
+version: "1"
+rules:
+  - id: below-cost
+    when: change.new_price < change.cost * 1.05
+    then: {block: {zh: 新价低于成本加5%, en: New price below cost plus 5%}}
+"""
+
+
+def test_demo_decides_the_documents_of_the_points_its_policy_declares(tmp_path: Path) -> None:
+    """A policy declaring price_change gets the demo's price changes decided, each read by id from the demo
+    ERP; the seed policy's own points are decided the same way (tests/golden/demo.json)."""
+    from salesgate_adapters.demo import demo_gate, run_demo
+
+    policy_dir = tmp_path / "rules"
+    shutil.copytree(seed_policy_path(), policy_dir)
+    (policy_dir / "points").mkdir(exist_ok=True)
+    if not (policy_dir / "points" / "price_change.yaml").exists():
+        (policy_dir / "points" / "price_change.yaml").write_text(PRICE_CHANGE_POINT, encoding="utf-8")
+        (policy_dir / "price-changes.yaml").write_text(PRICE_CHANGE_RULES, encoding="utf-8")
+    company = load_demo_company()
+    policy = load_policy(policy_dir)
+    with demo_gate(company, backend="python", policy=policy) as gate:
+        results = {r.subject: r for r in run_demo(gate, company) if r.hook == "price_change"}
+    assert set(results) == {"TJ-2026-019", "TJ-2026-020"}
+    assert results["TJ-2026-020"].decision.outcome is Outcome.block  # 720 is below 700 plus 5 %
+    assert all(r.decision.failure is None for r in results.values())
+    with demo_gate(company, backend="python", policy=load_policy(Path(__file__).parent / "fixtures" /
+                                                                  "declared-policy")) as gate:
+        assert not [r for r in run_demo(gate, company) if r.hook not in ("order_approval", "credit_check",
+                                                                            "pricing", "return_handling")]
+
+
 def test_memory_adapter_is_still_the_reference_for_the_demo_books() -> None:
     assert isinstance(load_demo_company().adapter(), MemoryAdapter)
 
@@ -338,6 +445,33 @@ def test_exposure_may_be_one_source_or_a_list(tmp_path: Path) -> None:
         ("mapping: t\nfacts:\n  counted_orders:\n    query: SELECT id AS order_id FROM o WHERE id IN :order_ids"
          " AND c = :customer_id\n    defaults: {order_id: x}\n",
          ["mapping.yaml:5", "field 'facts.counted_orders.defaults'", "unknown field", "expected one of"]),
+        # declared facts (policy.yaml facts:) and declared points' documents
+        (VALID_CUSTOMER + "    declared:\n      credit_limit: lim\n",
+         ["mapping.yaml:8", "customer.credit_limit is a fact salesgate ships: map it under columns:"]),
+        (VALID_CUSTOMER + "    declared:\n      tenure_years: {query: SELECT y FROM t WHERE c = :customer}\n",  # noqa: S608 - a mapping file written by the test
+         ["mapping.yaml:8", "field 'facts.customer.declared.tenure_years.query'", "unknown parameter :customer",
+          "did you mean 'customer_id'?", "the query never uses :customer_id"]),
+        (VALID_CUSTOMER + "    declared:\n      tenure_years: {querry: SELECT 1}\n",
+         ["mapping.yaml:8", "unknown field", "did you mean 'query'?"]),
+        ("mapping: t\nfacts:\n  delivery:\n    table: d\n    key: {order_id: o, sku: s}\n    columns: {sku: sku}\n"
+         "    declared: {x: y}\n",
+         ["mapping.yaml:7", "field 'facts.delivery.declared'", "unknown field"]),
+        ("mapping: t\ndocuments:\n  shipment_release:\n    query: SELECT * FROM dn WHERE name = :name\n",
+         ["mapping.yaml:4", "field 'documents.shipment_release.query'", "unknown parameter :name",
+          "the query never uses :id"]),
+        ("mapping: t\ndocuments:\n  shipment_release:\n    query: UPDATE dn SET x = 1 WHERE name = :id\n",
+         ["mapping.yaml:4", "a query must be a SELECT"]),
+        ("mapping: t\ndocuments:\n  shipment_release:\n    table: dn\n    key: {id: name}\n    columns: {id: name}\n",
+         ["mapping.yaml:5", "key: names the one column matched against the document's id (:id)"]),
+        ("mapping: t\ndocuments:\n  Shipment:\n    query: SELECT name AS id FROM dn WHERE name = :id\n",
+         ["mapping.yaml:3", "'Shipment' cannot name a decision point"]),
+        ("mapping: t\ndocuments:\n  shipment_release:\n    query: SELECT name AS id FROM dn WHERE name = :id\n"
+         "    list:\n      lines: {query: SELECT 1}\n",
+         ["mapping.yaml:5", "field 'documents.shipment_release.list'", "did you mean 'lists'?"]),
+        ("mapping: t\ndocuments:\n  shipment_release:\n    query: SELECT name AS id FROM dn WHERE name = :id\n"
+         "    lists:\n      lines: {query: SELECT sku FROM dl WHERE parent = :parent}\n",
+         ["mapping.yaml:6", "field 'documents.shipment_release.lists.lines.query'", "unknown parameter :parent",
+          "the query never uses :id"]),
     ],
 )
 def test_invalid_mapping_names_file_line_field_and_suggestion(tmp_path: Path, text: str, needles: list[str]) -> None:
@@ -389,6 +523,65 @@ def test_example_mappings_in_the_docs_load(tmp_path: Path) -> None:
         mapping = load_mapping(write(tmp_path, example))
         assert all(mapping.plans(fact) for fact in ("customer", "exposure", "products", "order", "delivery",
                                                     "counted_orders"))
+
+
+def test_the_docs_example_of_documents_and_declared_facts_loads(tmp_path: Path) -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "adapters.md").read_text(encoding="utf-8")
+    (example,) = [block for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL) if "documents:" in block]
+    mapping = load_mapping(write(tmp_path, "mapping: docs-example\n" + example))
+    assert [plan.part for plan in mapping.documents()["shipment_release"]] == [None, "lines"]
+    assert [plan.field for plan in mapping.declared("customer")] == ["tenure_years"]
+    assert [plan.field for plan in mapping.declared("products")] == ["make_or_buy"]
+
+
+DELIVERY_RELEASE = """\
+point: delivery_release
+title: {zh: 发货放行, en: Delivery release}
+description: {zh: 出库前检查, en: Checked before the goods leave}
+document: delivery
+includes: [customer]
+fields:
+  id: {type: text, description: {zh: 出库单号, en: Delivery note}}
+  customer_id: {type: text, required: true, description: {zh: 客户, en: Customer}}
+  posted_on: {type: date, description: {zh: 过账日期, en: Posted on}}
+  is_return: {type: bool, description: {zh: 退货, en: A return}}
+  lines:
+    type: list
+    element: line
+    description: {zh: 明细, en: Lines}
+    fields:
+      sku: {type: text, description: {zh: 物料, en: Item}}
+      qty: {type: number, description: {zh: 数量, en: Quantity}}
+      sales_order: {type: text, description: {zh: 销售订单, en: Sales order}}
+"""
+
+
+def test_the_erpnext_docs_delivery_note_example_reads_a_delivery_note(database: ScratchDatabase,
+                                                                     tmp_path: Path) -> None:
+    """docs/erpnext.md's documents: section, added to a copy of erpnext.yaml, on the ERPNext schema."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "erpnext.md").read_text(encoding="utf-8")
+    (section,) = [block for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL) if "documents:" in block]
+    shipped = Path(load_mapping("erpnext").file).read_text(encoding="utf-8")
+    mapping = write(tmp_path, shipped + "\n" + section, "erpnext-own.yaml")
+    fixture = FIXTURES["erpnext"]()
+    fixture.create(database.engine)
+    policy_dir = tmp_path / "policy"
+    shutil.copytree(seed_policy_path(), policy_dir)
+    (policy_dir / "points").mkdir(exist_ok=True)
+    (policy_dir / "points" / "delivery_release.yaml").write_text(DELIVERY_RELEASE, encoding="utf-8")
+    adapter = SqlAdapter(database.url, mapping=mapping, today=TODAY)
+    try:
+        gate = Gate(load_policy(policy_dir), backend="python", entry_points=False, plugins=[adapter])
+        facts = gate.facts_for("delivery_release", {"delivery": "MAT-DN-0001"})
+        assert facts.delivery.customer_id == "CUST-0001"
+        assert facts.delivery.is_return is False
+        assert [(line.sku, line.qty, line.sales_order) for line in facts.delivery.lines] == [
+            ("VALVE-DN50", Decimal("120"), "SAL-ORD-0009")]
+        assert facts.customer.name == "华东机电有限公司"
+        assert gate.decide("delivery_release", {"delivery": "MAT-DN-0001"}).outcome is Outcome.allow
+    finally:
+        adapter.close()
+        fixture.drop(database.engine)
 
 
 def test_shipped_mapping_fact_values_are_strings_the_models_accept() -> None:

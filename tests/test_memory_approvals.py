@@ -13,7 +13,7 @@ import pytest
 import test_approvals
 from fixtures.stores import memory_twins
 from salesgate_adapters.store import ApprovalRules, MemoryStore
-from test_approvals import gate, staff  # noqa: F401 - the fixtures, on this module's store
+from test_approvals import declared_gate, gate, staff  # noqa: F401 - the fixtures, on this module's store
 
 AUDIT = "asserts what the audit log (SQL's hash chain) recorded; a memory store keeps no audit log"
 SQL_WRITES = "writes rows with SQL to stand for tampering or for rows an older salesgate wrote"

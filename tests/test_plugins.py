@@ -1352,6 +1352,22 @@ def test_a_plugin_declares_a_point_its_model_validates_and_the_policy_decides_at
         failed.failure or "")
 
 
+def test_an_output_several_plugins_set_combines_as_the_point_declares(tmp_path: Path) -> None:
+    class Deposit:
+        """Asks a 10% deposit on every sample: combine max keeps the rules' 20% above 5,000."""
+
+        @hookimpl
+        def salesgate_decide(self, point: str) -> Contribution | None:
+            return Contribution(outputs={"deposit": Decimal("0.1")}) if point == "sample_request" else None
+
+    gate = Gate.from_path(_sample_policy(tmp_path), backend="python", plugins=[_SamplePoint(), Deposit()],
+                          entry_points=False)
+    big = {"sample": {"id": "S-1", "customer_id": "C-1", "value": "6000"}}
+    small = {"sample": {"id": "S-2", "customer_id": "C-1", "value": "100"}}
+    assert gate.decide("sample_request", big).outputs == {"deposit": Decimal("0.2")}
+    assert gate.decide("sample_request", small).outputs == {"deposit": Decimal("0.1")}
+
+
 def test_a_plugin_cannot_declare_a_built_in_point() -> None:
     class Clash:
         @hookimpl

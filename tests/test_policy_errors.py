@@ -102,7 +102,7 @@ def test_unknown_top_level_field_suggests_the_right_one(tmp_path: Path) -> None:
         ("a.yaml", 3, "versoin", "version"),
     ]
     assert problems[0].message == ("unknown field; expected one of: name, version, description, language, roles, "
-                                   "failure_mode, facts")
+                                   "failure_mode, facts, outputs")
 
 
 def test_unknown_fact_names_column_and_suggests_the_fact(tmp_path: Path) -> None:
@@ -113,10 +113,10 @@ def test_unknown_fact_names_column_and_suggests_the_fact(tmp_path: Path) -> None
     problem, text = only_problem(root)
     path = root / "a.yaml"
     assert problem == PolicyProblem(
-        "unknown fact 'order.totl' for hook order_approval (column 1 of: order.totl >= 100000)",
+        "unknown fact 'order.totl' at decision point order_approval (column 1 of: order.totl >= 100000)",
         str(path), 6, "big-order", "when", "order.total")
-    assert text == (f"{path}:6, rule 'big-order', field 'when': unknown fact 'order.totl' for hook order_approval "
-                    "(column 1 of: order.totl >= 100000) (did you mean 'order.total'?)")
+    assert text == (f"{path}:6, rule 'big-order', field 'when': unknown fact 'order.totl' at decision point "
+                    "order_approval (column 1 of: order.totl >= 100000) (did you mean 'order.total'?)")
 
 
 def test_type_mismatch_names_both_types_and_the_column(tmp_path: Path) -> None:
@@ -367,7 +367,7 @@ def test_policy_price_is_only_a_fact_of_the_pricing_hook(tmp_path: Path) -> None
     root = write_policy(tmp_path, {"a.yaml": rules_file(
         "  - id: r1\n    scope: line\n    when: line.net_unit_price < line.policy_price\n    then: { warn: x }\n")})
     problem, _ = only_problem(root)
-    assert problem.message.startswith("unknown fact 'line.policy_price' for hook order_approval")
+    assert problem.message.startswith("unknown fact 'line.policy_price' at decision point order_approval")
 
 
 def test_message_without_require_or_notify_is_refused(tmp_path: Path) -> None:

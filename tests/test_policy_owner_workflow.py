@@ -192,7 +192,7 @@ def test_simulate_and_export_refuse_what_they_cannot_do_before_doing_any_work(tm
 def test_one_rule_file_validates_with_the_ladder_of_the_policy_it_is_in() -> None:
     result = CliRunner().invoke(cli, ["validate", str(seed_policy_path() / "pricing.yaml")])
     assert result.exit_code == 0, result.output
-    assert "8 rules in 1 rule set" in result.output
+    assert "9 rules in 1 rule set" in result.output
 
 
 def test_simulate_needs_one_history(tmp_path: Path) -> None:

@@ -179,10 +179,10 @@ def test_cases_at_a_point_the_policy_declares_run_and_count_for_coverage(pyteste
 
     result = run(pytester, "--salesgate-backend", "python")
 
-    result.assert_outcomes(passed=7 + 1)  # 4 sample_request cases, 3 order cases, the coverage item
-    result.stdout.fnmatch_lines(["rules (python): every rule (5) fires in a passing case"])
+    result.assert_outcomes(passed=10 + 1)  # 4 sample_request cases, 3 order and 3 credit cases, the coverage item
+    result.stdout.fnmatch_lines(["rules (python): every rule (7) fires in a passing case"])
     edit(pytester, "rules/tests/samples.yaml", "outputs: {deposit: 20%, freight: prepaid}",
          "outputs: {deposit: 30%, freight: prepaid}")
     failed = run(pytester, "--salesgate-backend", "python")
-    failed.assert_outcomes(passed=7, failed=1)  # big-sample still fires in a passing case: coverage holds
+    failed.assert_outcomes(passed=10, failed=1)  # big-sample still fires in a passing case: coverage holds
     failed.stdout.fnmatch_lines(["*outputs.deposit: expected 30%, got 20%*"])

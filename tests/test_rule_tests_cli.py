@@ -203,8 +203,8 @@ def test_the_seed_policy_passes_its_own_cases_and_every_rule_is_covered(backend:
     result = run(str(seed_policy_path()), "--backend", backend, "--require-coverage")
 
     assert result.exit_code == 0, result.output
-    seed = seed_policy_path()
-    assert result.stdout.endswith(f"ok: {len(load_cases(seed, load_policy(seed)))} passed\n")
+    cases = load_cases(seed_policy_path(), load_policy(seed_policy_path()))
+    assert result.stdout.endswith(f"ok: {len(cases)} passed\n")
     assert "coverage: every rule" in result.stdout
 
 
@@ -290,7 +290,7 @@ def test_cases_at_a_declared_point_pass_and_its_rules_count_for_coverage() -> No
     report = json.loads(result.stdout)
     hooks = {case["name"]: case["hook"] for case in report["cases"]}
     assert list(hooks.values()).count("sample_request") == 4
-    assert report["coverage"] == {"rules": 5, "covered": 5, "uncovered": []}
+    assert report["coverage"] == {"rules": 7, "covered": 7, "uncovered": []}
 
 
 def test_an_output_the_decision_does_not_set_as_expected_is_a_diff(declared: Path) -> None:
@@ -302,7 +302,7 @@ def test_an_output_the_decision_does_not_set_as_expected_is_a_diff(declared: Pat
     assert result.exit_code == 1, result.output
     assert "  - outputs.deposit: expected 30%, got 20%\n  - outputs.freight: expected none set, got prepaid\n" \
         in result.stdout
-    assert "coverage: every rule (5) fired in a passing case" in result.stdout  # big-sample fires in the huge case
+    assert "coverage: every rule (7) fired in a passing case" in result.stdout  # big-sample fires in the huge case
 
 
 def test_a_declared_points_rule_no_passing_case_fires_is_uncovered(declared: Path) -> None:
@@ -313,7 +313,7 @@ def test_a_declared_points_rule_no_passing_case_fires_is_uncovered(declared: Pat
     result = run(str(declared), "--backend", "python", "--require-coverage")
     assert result.exit_code == 1, result.output
     assert "  - outputs.deposit: expected 40%, got 50%\n" in result.stdout
-    assert "coverage: 4 of 5 rules fired in a passing case; no passing case fires this one:\n" \
+    assert "coverage: 6 of 7 rules fired in a passing case; no passing case fires this one:\n" \
            f"  {declared / 'samples.yaml'}:8: huge-sample (sample_request)\n" in result.stdout
 
 
@@ -354,7 +354,7 @@ def test_an_output_expected_at_a_built_in_point_is_refused(declared: Path) -> No
 def test_a_case_needs_the_policy_for_a_declared_point() -> None:
     with pytest.raises(PolicyError, match="a point a policy declares needs the policy"):
         load_cases(DECLARED)
-    assert len(load_cases(DECLARED, load_policy(DECLARED))) == 7
+    assert len(load_cases(DECLARED, load_policy(DECLARED))) == 10
 
 
 def test_the_declared_point_cases_in_the_docs_are_the_fixtures_own() -> None:

@@ -18,11 +18,12 @@ from pydantic import ValidationError
 
 from salesgate import DECISION_POINTS, Gate, PolicyError, Product, load_policy
 from salesgate.policy.compiler import Policy
+from salesgate.policy.ir import Always
 from salesgate.policy.testcases import CaseResult, TestCase, load_cases, run_all, run_case, uncovered_rules
 from salesgate.seed import seed_policy_path
 
 SEED = seed_policy_path()
-CASES = load_cases(SEED, load_policy(SEED))  # the seed declares shipment_release
+CASES = load_cases(SEED, load_policy(SEED))
 UNDER_CI = os.environ.get("CI") == "true"
 HAVE_DURABLE = importlib.util.find_spec("salesgate.engine.durable") is not None
 # find_spec, not import: a durable module that exists but fails to import must fail these tests.
@@ -60,15 +61,16 @@ def test_every_seed_rule_fires_in_a_passing_case(gate: Gate) -> None:
 
 
 def test_every_seed_rule_has_a_case_where_it_does_not_fire(seed_policy: Policy) -> None:
+    """A rule with a condition has a case on the other side of it; one with ``when: true`` (finance's
+    final review of every expense claim) has no other side."""
     negatives = {rule for case in CASES for rule in case.expect.not_fired or ()}
-    assert [rule.id for rule in seed_policy.rules if rule.id not in negatives] == []
+    conditional = [rule for rule in seed_policy.rules if not isinstance(rule.cond, Always)]
+    assert [rule.id for rule in conditional if rule.id not in negatives] == []
 
 
-def test_every_hook_has_seed_cases() -> None:
-    """Every point the seed policy decides at, built-in or declared (points/shipment_release.yaml)."""
-    points = load_policy(SEED).points
-    assert set(DECISION_POINTS) <= set(points)
-    assert sorted({case.hook for case in CASES}) == sorted(points)
+def test_every_decision_point_of_the_seed_policy_has_seed_cases(seed_policy: Policy) -> None:
+    assert sorted({case.hook for case in CASES}) == sorted(seed_policy.points)
+    assert set(DECISION_POINTS) < set(seed_policy.points)
 
 
 def test_seed_case_ids_are_unique() -> None:
@@ -231,6 +233,42 @@ cases:
     assert run_one(python_gate, tmp_path).failures == ["notify: expected [finance], got [sales_manager]"]
 
 
+CLAIM_BASE = """\
+hook: expense_claim
+base:
+  claim: { id: BX-1, occurred_on: 2026-11-18, place: 成都, reason: 拜访客户, amount: "5000.01",
+           receipts_attached: true, budget_remaining: 5000 }
+cases:
+"""
+
+
+def test_the_outputs_of_a_declared_point_are_compared(python_gate: Gate, seed_policy: Policy,
+                                                      tmp_path: Path) -> None:
+    write_cases(tmp_path, CLAIM_BASE + """\
+  - name: over by one cent, as expected
+    expect: { outputs: { over_budget_by: "0.01" } }
+  - name: over by one cent, expected two
+    expect: { outputs: { over_budget_by: 0.02 } }
+  - name: within budget, expected over
+    facts: { claim: { amount: 5000 } }
+    expect: { outputs: { over_budget_by: 0 } }
+""")
+    results = run_all(python_gate, load_cases(tmp_path, seed_policy))
+    assert [r.failures for r in results] == [
+        [], ["outputs.over_budget_by: expected 0.02, got 0.01"],
+        ["outputs.over_budget_by: expected 0.00, got none set"]]
+
+
+def test_cases_read_the_declared_facts_of_their_policy(seed_policy: Policy, tmp_path: Path) -> None:
+    """A declared fact is a fact of the policy that declares it: without the policy it is refused."""
+    text = CASE_HEAD + "    facts: { customer: { tenure_years: 4 } }\n    expect: { outcome: allow }\n"
+    write_cases(tmp_path, text)
+    [case] = load_cases(tmp_path, seed_policy)
+    assert case.facts["customer"]["tenure_years"] == 4
+    with pytest.raises(PolicyError, match=r"facts\.customer\.tenure_years"):
+        load_cases(tmp_path)
+
+
 def test_an_unknown_rule_id_is_a_failure_with_a_suggestion(python_gate: Gate, tmp_path: Path) -> None:
     write_cases(tmp_path, ORDER_BASE + """\
 cases:
@@ -238,7 +276,7 @@ cases:
     expect: { fired: [large-ordr] }
 """)
     assert run_one(python_gate, tmp_path).failures == [
-        "fired: no rule 'large-ordr' for hook order_approval in policy salesgate-seed-policy"
+        "fired: no rule 'large-ordr' at decision point order_approval in policy salesgate-seed-policy"
         " (did you mean 'large-order'?)",
     ]
 

@@ -596,3 +596,145 @@ def test_facts_a_mapping_leaves_out_are_not_answered(tmp_path: Path) -> None:
     assert adapter.salesgate_load_products(skus=["A"]) is None
     assert adapter.salesgate_load_order(order_id="O1") is None
     assert adapter.salesgate_load_delivery(order_id="O1", sku="A") is None
+
+
+# -- declared decision points and declared facts -----------------------------------------------------------------
+
+DECLARED_POLICY = ROOT / "tests" / "fixtures" / "declared-policy"
+
+SAMPLES_MAPPING = """\
+mapping: samples
+timezone: Asia/Shanghai
+facts:
+  customer:
+    table: crm_customers
+    key: code
+    columns: { id: code, name: name, credit_limit: credit_limit }
+    declared:
+      tenure_years: years_with_us          # a column of the table the customer is read from
+  products:
+    query: |
+      SELECT sku AS sku, name AS name, list_price AS list_price, cost AS cost, on_hand AS stock
+      FROM crm_products WHERE sku IN :skus
+    declared:
+      make_or_buy:                         # a query of its own, keyed by the product
+        query: SELECT sourcing AS make_or_buy FROM crm_sourcing WHERE sku = :sku
+    values:
+      make_or_buy: { 自产: make, 外购: buy }
+documents:
+  sample_request:
+    query: |
+      SELECT s.code AS id, s.customer AS customer_id, s.sample_value AS value, s.rush AS urgent
+      FROM crm_samples s WHERE s.code = :id
+    values:
+      urgent: { Y: true, N: false }
+    lists:
+      lines:
+        query: SELECT l.sku AS sku, l.qty AS qty FROM crm_sample_lines l WHERE l.sample = :id ORDER BY l.line_no
+"""
+
+
+def _samples_erp(engine: sa.engine.Engine) -> None:
+    meta = sa.MetaData()
+    customers = sa.Table("crm_customers", meta, sa.Column("code", sa.String(20), primary_key=True),
+                         sa.Column("name", sa.String(80)), sa.Column("credit_limit", sa.Numeric(18, 2)),
+                         sa.Column("years_with_us", sa.Integer))
+    products = sa.Table("crm_products", meta, sa.Column("sku", sa.String(20), primary_key=True),
+                        sa.Column("name", sa.String(80)), sa.Column("list_price", sa.Numeric(18, 4)),
+                        sa.Column("cost", sa.Numeric(18, 4)), sa.Column("on_hand", sa.Integer))
+    sourcing = sa.Table("crm_sourcing", meta, sa.Column("sku", sa.String(20), primary_key=True),
+                        sa.Column("sourcing", sa.String(10)))
+    samples = sa.Table("crm_samples", meta, sa.Column("code", sa.String(20), primary_key=True),
+                       sa.Column("customer", sa.String(20)), sa.Column("sample_value", sa.Numeric(18, 2)),
+                       sa.Column("rush", sa.String(1)))
+    lines = sa.Table("crm_sample_lines", meta, sa.Column("sample", sa.String(20)), sa.Column("line_no", sa.Integer),
+                     sa.Column("sku", sa.String(20)), sa.Column("qty", sa.Integer))
+    meta.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(customers.insert(), [
+            {"code": "C-新", "name": "新客户", "credit_limit": Decimal("50000.00"), "years_with_us": 1},
+            {"code": "C-老", "name": "老客户", "credit_limit": Decimal("80000.00"), "years_with_us": None}])
+        connection.execute(products.insert(), [
+            {"sku": "阀门-1", "name": "闸阀", "list_price": Decimal("120.5000"), "cost": Decimal("80"), "on_hand": 40},
+            {"sku": "电机-2", "name": "电机", "list_price": Decimal("900"), "cost": Decimal("700"), "on_hand": 3}])
+        connection.execute(sourcing.insert(), [{"sku": "阀门-1", "sourcing": "自产"},
+                                               {"sku": "电机-2", "sourcing": "外购"}])
+        connection.execute(samples.insert(), [
+            {"code": "SR-1", "customer": "C-新", "sample_value": Decimal("25000.00"), "rush": "Y"},
+            {"code": "SR-2", "customer": "C-老", "sample_value": Decimal("300.00"), "rush": "N"}])
+        connection.execute(lines.insert(), [
+            {"sample": "SR-1", "line_no": 2, "sku": "电机-2", "qty": 150},
+            {"sample": "SR-1", "line_no": 1, "sku": "阀门-1", "qty": 2}])
+
+
+@pytest.fixture
+def samples_adapter(database: ScratchDatabase, tmp_path: Path) -> Iterator[SqlAdapter]:
+    _samples_erp(database.engine)
+    mapping = tmp_path / "samples.yaml"
+    mapping.write_text(SAMPLES_MAPPING, encoding="utf-8")
+    adapter = SqlAdapter(database.url, mapping=mapping)
+    yield adapter
+    adapter.close()
+
+
+def test_a_declared_points_document_is_loaded_by_id_with_its_lines(samples_adapter: SqlAdapter) -> None:
+    loaded = samples_adapter.salesgate_load_document(point="sample_request", document_id="SR-1")
+    assert loaded == {"id": "SR-1", "customer_id": "C-新", "value": Decimal("25000"), "urgent": True,
+                      "lines": [{"sku": "阀门-1", "qty": 2}, {"sku": "电机-2", "qty": 150}]}
+    assert samples_adapter.salesgate_load_document(point="sample_request", document_id="SR-404") is None
+    assert samples_adapter.salesgate_load_document(point="bid", document_id="SR-1") is None
+
+
+def test_gate_decides_a_declared_point_given_only_the_documents_id(samples_adapter: SqlAdapter) -> None:
+    gate = Gate(load_policy(DECLARED_POLICY), backend="python", entry_points=False, plugins=[samples_adapter])
+    decision = gate.decide("sample_request", {"sample": "SR-1"})
+    assert (decision.outcome, decision.subject) == (Outcome.block, "SR-1")
+    assert decision.outputs == {"deposit": Decimal("0.5"), "freight": "collect"}
+    assert {r.rule for r in decision.reasons} >= {"huge-sample", "many"}
+    facts = gate.facts_for("sample_request", {"sample": "SR-2"})
+    assert facts.customer.id == "C-老"
+    assert facts.customer.tenure_years is None  # NULL: the fact is missing
+    assert gate.decide("sample_request", {"sample": "SR-2"}).outcome is Outcome.allow
+    with pytest.raises(FactsError, match="no sample 'SR-404'"):
+        gate.decide("sample_request", {"sample": "SR-404"})
+
+
+def test_declared_facts_come_from_a_column_or_a_query_keyed_by_the_document(samples_adapter: SqlAdapter) -> None:
+    customer = samples_adapter.salesgate_load_customer(customer_id="C-新")
+    assert customer is not None
+    assert customer.tenure_years == 1  # type: ignore[attr-defined]
+    products = samples_adapter.salesgate_load_products(skus=["阀门-1", "电机-2"])
+    assert products is not None
+    assert [(p.sku, p.make_or_buy) for p in products] == [("阀门-1", "make"), ("电机-2", "buy")]  # type: ignore[attr-defined]
+    gate = Gate(load_policy(DECLARED_POLICY), backend="python", entry_points=False, plugins=[samples_adapter])
+    facts = gate.facts_for("order_approval", {"order": {
+        "id": "SO-9", "customer_id": "C-新", "order_date": "2026-11-20",
+        "lines": [{"line_no": 1, "sku": "阀门-1", "qty": 2, "unit_price": "120.50"}]}})
+    assert facts.customer.tenure_years == 1
+    assert facts.products[0].make_or_buy == "make"
+
+
+def test_a_declared_fact_the_policy_does_not_declare_is_refused_naming_it(database: ScratchDatabase,
+                                                                         tmp_path: Path) -> None:
+    _samples_erp(database.engine)
+    mapping = tmp_path / "samples.yaml"
+    mapping.write_text(SAMPLES_MAPPING.replace("tenure_years: years_with_us", "tenure_yeras: years_with_us"),
+                       encoding="utf-8")
+    adapter = SqlAdapter(database.url, mapping=mapping)
+    gate = Gate(load_policy(DECLARED_POLICY), backend="python", entry_points=False, plugins=[adapter])
+    with pytest.raises(FactsError, match=r"customer.tenure_yeras") as info:
+        gate.decide("sample_request", {"sample": "SR-1"})
+    assert "tenure_years" in str(info.value)
+    adapter.close()
+
+
+def test_a_document_field_that_does_not_fit_its_declaration_is_the_callers_error(database: ScratchDatabase,
+                                                                                 tmp_path: Path) -> None:
+    _samples_erp(database.engine)
+    mapping = tmp_path / "samples.yaml"
+    mapping.write_text(SAMPLES_MAPPING.replace("s.rush AS urgent", "s.rush AS urgnet"), encoding="utf-8")
+    adapter = SqlAdapter(database.url, mapping=mapping)
+    gate = Gate(load_policy(DECLARED_POLICY), backend="python", entry_points=False, plugins=[adapter])
+    with pytest.raises(FactsError, match=r"urgnet.*did you mean 'urgent'"):
+        gate.decide("sample_request", {"sample": "SR-1"})
+    adapter.close()

@@ -443,3 +443,56 @@ def test_both_stores_log_a_decision_keyed_checked_and_digested_alike() -> None:
         log_entry(decision, facts, "x" * 256)
     with pytest.raises(FactsError):
         log_entry(decision, {"customer": {}}, None)
+
+
+# -- declared decision points ------------------------------------------------------------------------------------
+
+def _declared_facts(**sample: Any) -> Any:
+    from pathlib import Path
+
+    from salesgate import load_policy
+
+    spec = load_policy(Path(__file__).parent / "fixtures" / "declared-policy").point("sample_request")
+    document = {"id": "SR-1", "customer_id": "C1", "value": "6000", "lines": [{"sku": "阀门", "qty": 2}], **sample}
+    customer = {"id": "C1", "name": "华东", "credit_limit": "1000", "tenure_years": sample.pop("tenure", 3)}
+    return spec.document.model_validate({"sample": document, "customer": customer})
+
+
+def test_a_declared_documents_digest_is_of_its_values_not_their_spelling() -> None:
+    from salesgate.workflow import approval_digest
+
+    assert approval_digest(_declared_facts(value="6000")) == approval_digest(_declared_facts(value=Decimal("6000.00")))
+    assert approval_digest(_declared_facts()) != approval_digest(_declared_facts(value="6000.01"))
+    assert approval_digest(_declared_facts()) != approval_digest(_declared_facts(lines=[{"sku": "阀门", "qty": 3}]))
+    assert approval_digest(_declared_facts()) != approval_digest(_declared_facts(id="SR-2"))
+
+
+def test_a_declared_documents_digest_leaves_out_the_customer_it_includes() -> None:
+    from salesgate.workflow import approval_digest
+
+    older = _declared_facts()
+    newer = older.model_copy(update={"customer": older.customer.model_copy(update={"tenure_years": 9})})
+    assert approval_digest(older) == approval_digest(newer)
+
+
+def test_declared_outputs_come_back_from_the_log_as_the_types_they_were_set_as() -> None:
+    from datetime import date
+
+    from salesgate.workflow.entries import OUTPUT_TYPES, decision_from_json, decision_json
+
+    decision = Decision(hook="sample_request", subject="SR-1", outcome=Outcome.allow, policy=PolicyRef(
+        name="p", version="1", hash="h"), backend="python", outputs={"deposit": Decimal("0.3"),
+                                                   "ship_by": date(2026, 12, 1),
+                                                   "freight": "collect", "rush": True, "boxes": 3})
+    logged = decision_json(decision)
+    assert logged[OUTPUT_TYPES] == {"deposit": "decimal", "ship_by": "date"}
+    assert decision_from_json(logged) == decision
+    plain = decision.model_copy(update={"outputs": {"freight": "collect"}})
+    assert decision_json(plain) == plain.model_dump(mode="json")  # nothing added where nothing needs it
+
+
+def test_only_the_order_points_share_a_document() -> None:
+    assert ladder.same_document("order_approval", "credit_check")
+    assert ladder.same_document("shipment_release", "shipment_release")
+    assert not ladder.same_document("order_approval", "shipment_release")
+    assert not ladder.same_document("return_handling", "order_approval")

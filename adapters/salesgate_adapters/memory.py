@@ -6,23 +6,38 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from salesgate.decisions import Decision
 from salesgate.errors import AdapterError
 from salesgate.hookspecs import hookimpl
 from salesgate.models import CreditExposure, Customer, Delivery, Order, Product
 
-_SECTIONS = ("customers", "exposures", "products", "orders", "deliveries")
+_SECTIONS = ("customers", "exposures", "products", "orders", "deliveries", "documents")
+_DECLARING = ("customers", "products", "orders")
+"""Sections whose items may carry a policy's declared facts (``tenure_years`` on a customer): fields the
+shipped model does not have are kept, and the gate checks them against the policy's ``facts:``."""
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _carrier(model: type[M], item: Any) -> type[M]:
+    """``model``, or a subclass also holding ``item``'s other fields (declared facts, checked by the gate)."""
+    if not isinstance(item, Mapping):
+        return model
+    extra = [name for name in item if name not in model.model_fields and isinstance(name, str)]
+    if not extra:
+        return model
+    fields: dict[str, Any] = {name: (Any, None) for name in extra}
+    carrier: type[M] = create_model(model.__name__, __base__=model, __module__=model.__module__, **fields)
+    return carrier
 
 
 def _models(model: type[M], items: Iterable[Any], section: str) -> list[M]:
     out: list[M] = []
     for index, item in enumerate(items):
         try:
-            out.append(model.model_validate(item))
+            out.append((_carrier(model, item) if section in _DECLARING else model).model_validate(item))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -37,11 +52,15 @@ class MemoryAdapter:
     """Answers the data hooks from one document of plain dicts (or models), checked once, up front.
 
     ``data`` may hold ``customers`` and ``products`` (lists), ``exposures`` (customer id →
-    exposure), ``orders`` and ``deliveries`` (lists; a delivery per order and sku, for returns);
+    exposure), ``orders`` and ``deliveries`` (lists; a delivery per order and sku, for returns),
+    and ``documents`` (declared decision point → its documents, each a dict with its ``id``, which
+    ``salesgate_load_document`` answers; the gate validates them against the point's declaration);
     any other key is refused so that a misspelt section cannot silently leave a gate without
-    facts. A customer the adapter knows but holds no exposure for owes nothing. The orders it holds
-    are orders the ERP has entered: ``salesgate_load_counted_orders`` answers that the ERP counts
-    them (their credit reservations stop counting; the exposure you give should include them).
+    facts. A customer, product or order may carry the policy's declared facts (``tenure_years``):
+    the gate checks them against ``policy.yaml``'s ``facts:``. A customer the adapter knows but holds
+    no exposure for owes nothing. The orders it holds are orders the ERP has entered:
+    ``salesgate_load_counted_orders`` answers that the ERP counts them (their credit reservations stop
+    counting; the exposure you give should include them).
     Decisions recorded through ``salesgate_record_decision`` are kept in :attr:`decisions`, in the
     order they were made.
     """
@@ -70,6 +89,7 @@ class MemoryAdapter:
         strangers = sorted(set(self.exposures) - set(self.customers))
         if strangers:
             raise AdapterError(f"memory adapter: exposures for unknown customer(s) {', '.join(strangers)}")
+        self.documents: Mapping[str, Mapping[str, Mapping[str, Any]]] = _documents(data.get("documents", {}))
         self.decisions: list[Decision] = []
         self._lock = threading.Lock()
 
@@ -102,9 +122,30 @@ class MemoryAdapter:
                 if order_id in self.orders and self.orders[order_id].customer_id == customer_id]
 
     @hookimpl
+    def salesgate_load_document(self, point: str, document_id: str) -> dict[str, Any] | None:
+        found = self.documents.get(point, {}).get(document_id)
+        return dict(found) if found is not None else None
+
+    @hookimpl
     def salesgate_record_decision(self, decision: Decision) -> None:
         with self._lock:
             self.decisions.append(decision)
+
+
+def _documents(raw: Any) -> dict[str, dict[str, Mapping[str, Any]]]:
+    if not isinstance(raw, Mapping):
+        raise AdapterError("memory adapter: documents is {point: [document, ...]}, each document a dict with its id")
+    out: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for point, items in raw.items():
+        by_id: dict[str, Mapping[str, Any]] = {}
+        for index, item in enumerate(items if isinstance(items, list | tuple) else [items]):
+            if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+                raise AdapterError(f"memory adapter: documents.{point}[{index}] is not a document with a text id")
+            if item["id"] in by_id:
+                raise AdapterError(f"memory adapter: {point} document {item['id']!r} appears twice")
+            by_id[item["id"]] = item
+        out[str(point)] = by_id
+    return out
 
 
 def _index(items: list[M], key: Callable[[M], str], what: str) -> dict[str, M]:

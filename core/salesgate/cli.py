@@ -41,6 +41,7 @@ from .commands import (
     fail,
     fail_policy,
     lang_option,
+    plugin_points,
     policy_or_seed,
     show,
 )
@@ -373,7 +374,7 @@ def cli() -> None:
 def validate(path: str) -> None:
     """Load and check the policy in PATH (a directory of rule files, or one rule file)."""
     try:
-        policy = load_policy(path)
+        policy = load_policy(path, points=plugin_points())
     except PolicyError as exc:
         fail_policy(exc, f"policy {path} is invalid")
     rulesets = len(policy.rulesets)

@@ -85,8 +85,10 @@ def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | B
         else:
             order_model = spec.document  # type: ignore[assignment]
     if point == "return_handling":
-        if isinstance(facts, ReturnFacts):
+        if isinstance(facts, return_model):
             return facts
+        if isinstance(facts, ReturnFacts):
+            return _validate(return_model, facts.model_dump(by_alias=True), "return facts")
         if isinstance(facts, OrderFacts):
             raise FactsError("return_handling decides returns; pass return facts, not an order")
         if not isinstance(facts, Mapping):
@@ -103,8 +105,10 @@ def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | B
             data["customer"] = _load_customer(source, str(customer_id), "return")
         returns: ReturnFacts = _validate(return_model, data, "return facts")
         return returns
-    if isinstance(facts, OrderFacts):
+    if isinstance(facts, order_model):
         return facts
+    if isinstance(facts, OrderFacts):
+        return _validate(order_model, facts.model_dump(by_alias=True), "order facts")
     if isinstance(facts, ReturnFacts):
         raise FactsError(f"{point} decides orders; pass order facts, not a return")
     if not isinstance(facts, Mapping):
@@ -326,15 +330,37 @@ def checked_subject(point: str, facts: object, spec: PointSpec | None = None) ->
         checked: str = _ID_RULES.get(key, _ID_RULES["order"]).validate_python(raw)
     except ValidationError as exc:
         refused = exc.errors()[0]
-        raise FactsError(f"invalid {key} facts: {field_name}: {_text_refused(refused) or refused['msg']}") from None
+        what = point if spec is not None and not spec.built_in else key
+        raise FactsError(f"invalid {what} facts: {field_name}: {_text_refused(refused) or refused['msg']}") from None
     return checked
 
 
 def _validate(model: type[BaseModel], data: Mapping[str, Any], what: str) -> Any:
     try:
-        return model.model_validate(data)
+        return model.model_validate(_retyped(model, data))
     except ValidationError as exc:
         raise FactsError(_format_validation(exc, what, model)) from None
+
+
+def _retyped(model: type[BaseModel], data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` with the models an adapter loaded (a ``Customer``, ``Product`` s, an ``Order``) as dicts where
+    the policy's fact model holds another class: the shipped model extended with the policy's declared facts
+    (``customer.tenure_years``), which pydantic does not take an instance of the shipped class for. An adapter
+    that reads declared facts returns a subclass carrying them; they are validated here, as a caller's are."""
+    fields = model.model_fields
+    if isinstance(data, BaseModel) or not any(isinstance(v, BaseModel | list) for v in data.values()):
+        return data
+    out = dict(data)
+    for key, value in data.items():
+        info = fields.get(key) or next((f for f in fields.values() if f.alias == key), None)
+        target = info.annotation if info is not None else None
+        if isinstance(value, BaseModel) and not (isinstance(target, type) and type(value) is target):
+            out[key] = value.model_dump(by_alias=True)
+        elif isinstance(value, list) and any(isinstance(v, BaseModel) for v in value):
+            element = typing.get_args(target)[0] if typing.get_origin(target) is list else None
+            out[key] = [v.model_dump(by_alias=True) if isinstance(v, BaseModel) and type(v) is not element else v
+                        for v in value]
+    return out
 
 
 def _known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
@@ -361,7 +387,7 @@ def _format_validation(exc: ValidationError, what: str, model: type[BaseModel] |
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err["loc"])
-        message = _text_refused(err) or err["msg"]
+        message = _text_refused(err) or err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden" and model is not None:
             known = _known_fields(model, err["loc"][:-1])
             suggestion = did_you_mean(str(err["loc"][-1]), known)

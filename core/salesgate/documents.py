@@ -19,14 +19,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 
 from .models import MAX_ID, MAX_LINES, MAX_QTY, Money, Text, Whole
-from .money import normalise_scale
+from .money import normalise_scale, round_money
 
 __all__ = ["Bilingual", "Combine", "FieldSpec", "FieldType", "OutputSpec", "document_model", "extended_model"]
 
@@ -102,8 +103,38 @@ class OutputSpec:
     choices: tuple[str, ...] = ()
 
 
+def combined(output: OutputSpec, values: Sequence[Any]) -> Any:
+    """One output's value from the values several rules (or plugins) set for it, in the order they
+    were set, as the output's ``combine`` says, at its type's scale."""
+    how = output.combine
+    if how is Combine.first:
+        value = values[0]
+    elif how is Combine.max:
+        value = max(values)
+    elif how is Combine.min:
+        value = min(values)
+    elif how is Combine.sum:
+        value = sum(values, Decimal(0) if output.type is not FieldType.integer else 0)
+    else:  # priority: the choice listed first wins
+        value = min(values, key=lambda v: output.choices.index(v) if v in output.choices else len(output.choices))
+    if output.type is FieldType.integer and isinstance(value, Decimal):
+        value = int(value.to_integral_value(rounding=ROUND_HALF_UP))
+    elif output.type is FieldType.money and isinstance(value, Decimal | int) and not isinstance(value, bool):
+        value = round_money(Decimal(value))
+    elif output.type in (FieldType.number, FieldType.percent) and type(value) is int:
+        value = Decimal(value)
+    return value
+
+
+def _plain_number(number: Decimal) -> str:
+    """``500`` for Decimal("500.0"), ``150`` for Decimal("1.5E+2"): a number as a person writes it."""
+    text = f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _percent(value: Any) -> Any:
-    """``"5%"`` is 0.05; anything else is read as a number (``0.05``)."""
+    """``"5%"`` is 0.05; a number is a rate (``0.05``). A bare number above 1 is refused: ``5`` could mean
+    5 % or 500 %, and a policy owner's rules compare with ``5%`` (as ``markup: 10`` is refused in rules)."""
     if isinstance(value, str) and value.strip().endswith("%"):
         number = value.strip()[:-1].strip()
         if not number.isascii():
@@ -112,6 +143,15 @@ def _percent(value: Any) -> Any:
             return Decimal(number) / 100
         except ArithmeticError:
             return value
+    if isinstance(value, int | float | Decimal | str) and not isinstance(value, bool):
+        try:
+            rate = Decimal(str(value).strip())
+        except ArithmeticError:
+            return value  # refused by the Decimal check, naming the field
+        if rate.is_finite() and abs(rate) > 1:
+            raise PydanticCustomError(
+                "percent_ambiguous", "{value} as a percent is ambiguous: send '{value}%' for {value} percent, or "
+                "'{hundred}%' for {value} times", {"value": str(value), "hundred": _plain_number(rate * 100)})
     return value
 
 

@@ -32,7 +32,7 @@ from . import hookspecs
 from .context import DecisionContext
 from .decisions import Contribution, CreditResult, Decision, Reason, combine, sort_approvals
 from .defaults import BUILTIN_NAMES, default_plugins
-from .documents import Bilingual, OutputSpec, valid_name
+from .documents import Bilingual, OutputSpec, combined, valid_name
 from .errors import AdapterError, PluginError, SalesgateError
 from .hookspecs import DATA_HOOKS, DECISION_HOOKS
 from .logs import get_logger
@@ -340,6 +340,8 @@ class Hooks:
             if not results:
                 raise PluginError(f"no plugin answered {hook_name}: is the 'rules' plugin disabled?")
             decision = results[0] if len(results) == 1 else combine(results, context.roles)
+            if len(results) > 1 and spec is not None and spec.declared_outputs:
+                decision = _outputs_combined(decision, results, spec)
         if point == "credit_check" and decision.credit is None and isinstance(facts, OrderFacts):
             figures = self.credit_figures(facts, context)
             if figures is not None:
@@ -613,6 +615,19 @@ def _plugin_point(plugin: str, name: str, document: type[BaseModel], subject: st
     return declared_point(name, document, subject, title=bilingual(title, "title"),
                           description=bilingual(description, "description"), outputs=outputs,
                           origin=Origin.plugin, source=plugin)
+
+
+def _outputs_combined(decision: Decision, results: Sequence[Decision], spec: PointSpec) -> Decision:
+    """``decision`` (several plugins' answers combined) with each declared output combined as the point
+    declares it (``combine: max`` keeps the largest of every plugin's value, not the first plugin's)."""
+    outputs: dict[str, Any] = {}
+    for output in spec.declared_outputs:
+        values = [result.outputs[output.name] for result in results if output.name in result.outputs]
+        if values:
+            outputs[output.name] = combined(output, values)
+    if outputs == decision.outputs:
+        return decision
+    return decision.model_copy(update={"outputs": outputs})
 
 
 def _check_outputs(plugin: str, point: str, outputs: Mapping[str, Any], spec: PointSpec | None) -> None:

@@ -76,12 +76,13 @@ class ApprovalRequests(Protocol):
         ...
 
     def approval_status(self, subject: str, digest: str | None = None, *, order: Any = None,
-                        now: datetime | None = None) -> ApprovalStatus:
-        """May order ``subject``, as it is now (``order`` or its ``digest``), go ahead?"""
+                        now: datetime | None = None, point: str | None = None) -> ApprovalStatus:
+        """May order ``subject``, as it is now (``order`` or its ``digest``), go ahead? ``point``: only decisions
+        and requests about that decision point's document count."""
         ...
 
     def is_approved(self, subject: str, digest: str | None = None, *, order: Any = None,
-                    now: datetime | None = None) -> bool:
+                    now: datetime | None = None, point: str | None = None) -> bool:
         """``approval_status(...).approved``."""
         ...
 

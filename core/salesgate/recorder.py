@@ -7,9 +7,10 @@ outside salesgate (another database, a service) gets its decisions logged withou
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from .decisions import Decision
 from .hookspecs import hookimpl
-from .models import OrderFacts, ReturnFacts
 from .ports import DecisionLog
 
 
@@ -25,5 +26,5 @@ class StoreRecorder:
         self.store = store
 
     @hookimpl
-    def salesgate_record_decision(self, decision: Decision, facts: OrderFacts | ReturnFacts | None) -> None:
+    def salesgate_record_decision(self, decision: Decision, facts: BaseModel | None) -> None:
         self.store.record(decision, facts)

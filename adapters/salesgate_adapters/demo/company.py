@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from importlib import resources
@@ -38,6 +38,10 @@ class DemoCompany:
     orders: tuple[Order, ...]
     returns: tuple[ReturnRequest, ...]
     as_of: date = AS_OF
+    documents: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    """Documents of declared decision points, by point: what the ERP holds for them, in its tables (one a
+    point, :func:`~.erp.document_tables`) and read by id through the ``demo`` mapping. Checked against
+    the point's declaration when decided: a policy that does not declare the point leaves them out."""
 
     def adapter(self) -> MemoryAdapter:
         """A fresh adapter over these books (it records the decisions made through it)."""
@@ -46,6 +50,7 @@ class DemoCompany:
             "exposures": dict(self.exposures),
             "products": list(self.products.values()),
             "orders": list(self.orders),
+            "documents": {point: list(documents) for point, documents in self.documents.items()},
         })
 
 
@@ -56,7 +61,8 @@ class DemoResult:
     hook: str
     subject: str
     customer: str
-    amount: Decimal
+    amount: Decimal | None
+    """The document's amount (an order's total, a return's refund basis, a declared document's ``amount``), if any."""
     decision: Decision
 
 
@@ -73,7 +79,19 @@ def load_demo_company() -> DemoCompany:
         products={p.sku: p for p in (Product.model_validate(p) for p in raw["products"])},
         orders=tuple(Order.model_validate(o) for o in raw["orders"]),
         returns=tuple(ReturnRequest.model_validate(r) for r in raw["returns"]),
+        documents=_documents(raw.get("documents", {})),
     )
+
+
+def _documents(raw: Mapping[str, Any]) -> dict[str, tuple[Mapping[str, Any], ...]]:
+    """The declared points' documents of the demo books: each a JSON object with a text ``id``."""
+    found: dict[str, tuple[Mapping[str, Any], ...]] = {}
+    for point, items in raw.items():
+        for n, item in enumerate(items):
+            if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+                raise ValueError(f"{DEMO_DATA}: documents.{point}[{n}] needs an id (text)")
+        found[point] = tuple(items)
+    return found
 
 
 def return_request(request: ReturnRequest, requested_on: date) -> dict[str, Any]:
@@ -84,7 +102,9 @@ def return_request(request: ReturnRequest, requested_on: date) -> dict[str, Any]
 
 
 def run_demo(gate: Gate, company: DemoCompany) -> list[DemoResult]:
-    """Decide every pending order at each order decision point, then every return: orders by id, returns by request."""
+    """Decide every pending order at each order decision point, then every return, then the documents of each
+    point the policy declares that the demo books hold documents for: orders and documents by id (the
+    adapter reads them from the demo ERP), returns by request."""
     results: list[DemoResult] = []
     for point in ORDER_POINTS:
         for order in company.orders:
@@ -95,7 +115,21 @@ def run_demo(gate: Gate, company: DemoCompany) -> list[DemoResult]:
         decision = gate.handle_return({"return": return_request(request, company.as_of)})
         results.append(DemoResult("return_handling", request.id, company.customers[request.customer_id].name,
                                   request.amount, decision))
+    for point in declared_points(gate, company):
+        spec = gate.policy.point(point)
+        for document in company.documents[point]:
+            decision = gate.decide(point, {spec.root: document["id"]})
+            customer = company.customers.get(str(document.get("customer_id")))
+            amount = document.get("amount")
+            results.append(DemoResult(point, document["id"], customer.name if customer is not None else "",
+                                      Decimal(amount) if isinstance(amount, int | Decimal | str) else None, decision))
     return results
+
+
+def declared_points(gate: Gate, company: DemoCompany) -> list[str]:
+    """The points of the gate's policy that are not built in and have documents in the demo books, in the
+    policy's order."""
+    return [name for name, spec in gate.policy.points.items() if not spec.built_in and company.documents.get(name)]
 
 
 def results_by_hook(results: Sequence[DemoResult]) -> dict[str, list[DemoResult]]:
@@ -103,5 +137,5 @@ def results_by_hook(results: Sequence[DemoResult]) -> dict[str, list[DemoResult]
     :attr:`DemoResult.hook` and :attr:`Decision.hook` do, for compatibility)."""
     grouped: dict[str, list[DemoResult]] = {point: [] for point in DECISION_POINTS}
     for result in results:
-        grouped[result.hook].append(result)
+        grouped.setdefault(result.hook, []).append(result)
     return grouped

@@ -13,7 +13,8 @@ default), PostgreSQL or MariaDB: the tests run the demo mapping on all three.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -149,16 +150,80 @@ def create_demo_erp(company: DemoCompany, engine: Engine | None = None) -> Engin
     """Create the demo ERP's tables in ``engine`` (default: a new in-memory SQLite database) and fill them."""
     engine = engine if engine is not None else demo_engine()
     metadata.create_all(engine)
+    documents, document_rows = document_tables(company.documents)
+    documents.create_all(engine)
     with engine.begin() as connection:
-        for table, rows in _rows(company).items():
+        for table, rows in [*_rows(company).items(), *document_rows.items()]:
             if rows:
                 connection.execute(table.insert(), rows)
     return engine
 
 
-def drop_demo_erp(engine: Engine) -> None:
+def drop_demo_erp(engine: Engine, company: DemoCompany | None = None) -> None:
     """Drop the demo ERP's tables (tests on shared database servers clean up after themselves)."""
+    if company is None:
+        from .company import load_demo_company
+
+        company = load_demo_company()
+    document_tables(company.documents)[0].drop_all(engine)
     metadata.drop_all(engine)
+
+
+# -- the documents of declared decision points ------------------------------------------------------------------
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def document_tables(documents: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[
+        sa.MetaData, dict[sa.Table, list[dict[str, Any]]]]:
+    """The tables holding the demo documents of declared decision points, and their rows.
+
+    One table per point, named after it, whose columns are the document's fields (so the ``demo`` mapping
+    reads a document with ``SELECT * FROM <point> WHERE id = :id``), and one per list field
+    (``<point>_<field>``: ``document_id``, ``position`` and the element's fields). Column types follow the
+    values: true/false, whole numbers, amounts (exact, 6 places), dates (``YYYY-MM-DD``) and text.
+    """
+    tables = sa.MetaData()
+    rows: dict[sa.Table, list[dict[str, Any]]] = {}
+    for point, items in documents.items():
+        scalars = [{k: v for k, v in d.items() if not isinstance(v, list)} for d in items]
+        head = sa.Table(point, tables, *_columns(scalars, key="id"), mysql_charset="utf8mb4")
+        rows[head] = [{column.name: _stored(d.get(column.name)) for column in head.columns} for d in scalars]
+        lists = sorted({k for d in items for k, v in d.items() if isinstance(v, list)})
+        for field in lists:
+            elements = [(d["id"], n, e) for d in items for n, e in enumerate(d.get(field) or [], start=1)]
+            table = sa.Table(f"{point}_{field}", tables, sa.Column("document_id", sa.String(64), nullable=False),
+                             sa.Column("position", sa.Integer, nullable=False),
+                             *_columns([e for _, _, e in elements]), mysql_charset="utf8mb4")
+            rows[table] = [{"document_id": doc_id, "position": n,
+                            **{c.name: _stored(e.get(c.name)) for c in table.columns if c.name not in ("document_id",
+                                                                                                     "position")}}
+                           for doc_id, n, e in elements]
+    return tables, rows
+
+
+def _columns(rows: Sequence[Mapping[str, Any]], key: str | None = None) -> list[sa.Column[Any]]:
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    return [sa.Column(name, _type([row[name] for row in rows if row.get(name) is not None]), primary_key=name == key)
+            for name in names]
+
+
+def _type(values: Sequence[Any]) -> sa.types.TypeEngine[Any]:
+    if values and all(isinstance(v, bool) for v in values):
+        return sa.Boolean()
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return sa.Integer()
+    if values and all(isinstance(v, int | Decimal) and not isinstance(v, bool) for v in values):
+        return sa.Numeric(18, 6)
+    if values and all(isinstance(v, str) and _DATE.match(v) for v in values):
+        return sa.Date()
+    return sa.String(200)
+
+
+def _stored(value: Any) -> Any:
+    if isinstance(value, str) and _DATE.match(value):
+        return date.fromisoformat(value)
+    return value
 
 
 def _rows(company: DemoCompany) -> dict[sa.Table, list[dict[str, Any]]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import Executable
@@ -28,10 +28,23 @@ from salesgate.hookspecs import hookimpl
 from salesgate.models import CreditExposure, Customer, Delivery, Order, Product
 
 from ..deadlines import CallDeadlines, Overrun
-from .convert import ConversionError, Converter, base_type, converter_for, is_required, plain_decimal
+from .convert import ConversionError, Converter, as_read, base_type, converter_for, is_required, plain_decimal
 from .engine import ANSI_MODES, MYSQL, create_engine, redact, shown
 from .facts import EXPANDING_PARAMS, FACT_KINDS, OVERDUE_SINCE, TODAY, CountedOrder, HistoryOrder
-from .mapping import ErpMapping, Fact, Plan, load_mapping, table_keys, value_key
+from .mapping import (
+    DECLARABLE,
+    DOCUMENT_ID,
+    DeclaredPlan,
+    Declaring,
+    DocumentPlan,
+    ErpMapping,
+    Fact,
+    Plan,
+    Source,
+    load_mapping,
+    table_keys,
+    value_key,
+)
 
 DEFAULT_URL_ENV = "SALESGATE_DATABASE_URL"
 # Exposure sources combine: amounts add up, day counts take the largest.
@@ -99,6 +112,14 @@ class SqlAdapter:
             fact: [(plan, _statement(plan)) for plan in self.mapping.plans(fact)]
             for fact in FACT_KINDS
         }
+        self._declared: dict[str, list[tuple[DeclaredPlan, Executable | None]]] = {
+            fact: [(plan, _declared_statement(plan)) for plan in self.mapping.declared(fact)] for fact in DECLARABLE
+        }
+        self._documents: dict[str, list[tuple[DocumentPlan, Executable]]] = {
+            point: [(plan, _document_statement(plan)) for plan in plans]
+            for point, plans in self.mapping.documents().items()
+        }
+        self._carriers: dict[str, type[BaseModel]] = {}
         self._converters: dict[tuple[str, str], Converter] = {}
 
     @property
@@ -125,8 +146,14 @@ class SqlAdapter:
     @hookimpl
     @_within_timeout
     def salesgate_load_customer(self, customer_id: str) -> Customer | None:
-        found: Customer | None = self._one("customer", {"customer_id": customer_id})
-        return found
+        params = {"customer_id": customer_id}
+        found = self._one_row("customer", params)
+        if found is None:
+            return None
+        plan, values = found
+        customer: Customer = self._validate(plan, self._model("customer"), self._with_declared(
+            "customer", values, params), params)
+        return customer
 
     @hookimpl
     @_within_timeout
@@ -162,8 +189,12 @@ class SqlAdapter:
             return None
         (plan, statement), params = sources[0], {"skus": list(skus)}
         products: dict[str, Product] = {}
+        model = self._model("products")
         for row in self._rows(plan, statement, params):
-            product: Product = self._validate(plan, Product, self._values(plan, row, params), params)
+            values = self._values(plan, row, params)
+            if "sku" in values:
+                values = self._with_declared("products", values, {"sku": values["sku"]})
+            product: Product = self._validate(plan, model, values, params)
             if product.sku in products:
                 raise AdapterError(self._where(plan, "sku", params, f"more than one row for sku {product.sku!r}; "
                                                                     "the query must return one row per product"))
@@ -184,8 +215,15 @@ class SqlAdapter:
         if not lines:
             raise AdapterError(self._where(line_plan, None, params, "the order has no lines"))
         lines.sort(key=lambda line: line.get("line_no", 0))
+        values = self._with_declared("order", values, params)
+        if self._declared["order.lines"]:
+            lines = [self._with_declared("order.lines", line, {"order_id": order_id, "line_no": line.get("line_no")})
+                     for line in lines]
         try:
-            return Order.model_validate({**values, "lines": lines})
+            order = Order.model_validate({**values, "lines": lines}) if self._model("order") is Order else (
+                self._model("order").model_validate({**values, "lines": lines}))
+            assert isinstance(order, Order)  # noqa: S101 - a subclass of Order, carrying declared facts
+            return order
         except ValidationError as exc:
             error = exc.errors()[0]
             loc = error["loc"]
@@ -234,6 +272,111 @@ class SqlAdapter:
             found[order.order_id] = None
         return list(found)
 
+    @hookimpl
+    @_within_timeout
+    def salesgate_load_document(self, point: str, document_id: str) -> dict[str, Any] | None:
+        """A declared point's document by id, as the mapping's ``documents:`` section reads it: the fields
+        of its one row (with ``values:`` and ``defaults:``), and each of its lists. ``None`` when the mapping
+        does not say how to load the point's documents, or the id is not found. The gate validates it
+        against the point's declaration (points/<point>.yaml)."""
+        plans = self._documents.get(point)
+        if not plans:
+            return None
+        params = {DOCUMENT_ID: document_id}
+        (head, statement), parts = plans[0], plans[1:]
+        rows = self._rows(head, statement, params)
+        if not rows:
+            return None
+        if len(rows) > 1:
+            raise AdapterError(self._where(head, None, params, f"{len(rows)} rows where one was expected; the "
+                                                              f"query must return one row per :{DOCUMENT_ID}"))
+        document = self._plain_values(head, rows[0], params)
+        for part, part_statement in parts:
+            assert part.part is not None  # noqa: S101 - the lists' plans name their list
+            document[part.part] = [self._plain_values(part, row, params)
+                                   for row in self._rows(part, part_statement, params)]
+        return document
+
+    def _model(self, fact: str) -> type[BaseModel]:
+        """The model a fact's rows become: the shipped one, or a subclass carrying the declared facts the
+        mapping reads for it (their values as read; the gate checks them against the policy's ``facts:``)."""
+        if fact in self._carriers:
+            return self._carriers[fact]
+        kind = FACT_KINDS[fact]
+        model: type[BaseModel] = kind.model
+        declared = {plan.field: (Any, None) for plan, _ in self._declared.get(fact, [])}
+        definitions: dict[str, Any] = dict(declared)
+        if fact == "order" and self._declared["order.lines"]:
+            line: Any = self._model("order.lines")  # a model built at run time: mypy cannot check it
+            definitions["lines"] = (list[line], Order.model_fields["lines"])
+        if definitions:
+            model = create_model(model.__name__, __base__=model, __module__=model.__module__, **definitions)
+        self._carriers[fact] = model
+        return model
+
+    def _with_declared(self, fact: str, values: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` with the declared facts read by their own queries (the columns came with the row)."""
+        out = dict(values)
+        for plan, statement in self._declared.get(fact, []):
+            if statement is None:
+                continue
+            rows = self._rows(plan, statement, params)
+            if len(rows) > 1:
+                raise AdapterError(self._where(plan, plan.field, params, f"{len(rows)} rows where one was expected"))
+            if not rows:
+                continue
+            row = rows[0]
+            if plan.field not in row and len(row) != 1:
+                raise AdapterError(self._where(plan, plan.field, params, f"the query returns {', '.join(row)}: name "
+                                                                         f"its one column {plan.field}"))
+            raw = row[plan.field] if plan.field in row else next(iter(row.values()))
+            source = self._fact_source(fact)
+            value = self._translated(source, plan.field, raw)
+            if value is not None:
+                out[plan.field] = self._as_read(plan, plan.field, value, params)
+        source = self._fact_source(fact)
+        if isinstance(source, Declaring):
+            for field, default in source.defaults.items():
+                if field in source.declared and out.get(field) is None and default is not None:
+                    out[field] = default
+        return out
+
+    def _fact_source(self, fact: str) -> Fact | None:
+        facts = self.mapping.spec.facts
+        if fact == "order.lines":
+            return facts.order.lines if facts.order is not None else None
+        found = getattr(facts, fact, None)
+        return found if isinstance(found, Fact) else None
+
+    @staticmethod
+    def _translated(source: Source | None, field: str, raw: Any) -> Any:
+        table = source.values.get(field) if isinstance(source, Fact) else None
+        if table is None or raw is None:
+            return raw
+        key = value_key(raw)
+        return table[key] if key in table else table.get("*", raw)
+
+    def _as_read(self, plan: Plan | DeclaredPlan | DocumentPlan, field: str, value: Any,
+                 params: Mapping[str, Any]) -> Any:
+        try:
+            return as_read(value, self.mapping.business_tz, self.mapping.stored_tz)
+        except ConversionError as exc:
+            raise AdapterError(self._where(plan, field, params, str(exc))) from None
+
+    def _plain_values(self, plan: DocumentPlan, row: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+        """One row of a declared document as its fields: values translated, defaults filled, each value as the
+        database gave it but for text, amounts and times (:func:`~.convert.as_read`)."""
+        source = plan.source
+        out: dict[str, Any] = {}
+        for label, raw in row.items():
+            value = self._translated(source, label, raw)
+            if value is not None:
+                out[label] = self._as_read(plan, label, value, params)
+        for field, default in source.defaults.items():
+            if out.get(field) is None and default is not None:
+                out[field] = default
+        return out
+
     # -- reading and converting -------------------------------------------------------------------------
 
     def _one(self, fact: str, params: Mapping[str, Any]) -> Any:
@@ -257,7 +400,8 @@ class SqlAdapter:
                                                                f"{' and '.join(plan.kind.params)}"))
         return plan, self._values(plan, rows[0], params)
 
-    def _rows(self, plan: Plan, statement: Executable, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _rows(self, plan: Plan | DeclaredPlan | DocumentPlan, statement: Executable,
+              params: Mapping[str, Any]) -> list[dict[str, Any]]:
         bound = {name: params[name] for name in plan.params if name in params}
         if TODAY in plan.params:
             bound[TODAY] = self.today()
@@ -293,8 +437,18 @@ class SqlAdapter:
         kind, source = plan.kind, plan.source
         fields = kind.fields
         translations = source.values if isinstance(source, Fact) else {}
+        declared = {column: field for field, column in source.declared.items() if isinstance(column, str)} if (
+            isinstance(source, Declaring)) else {}
+        if source.query is None:  # a table's declared columns are selected under the fact's name
+            declared = {field: field for field in declared.values()}
         out: dict[str, Any] = {}
         for label, raw in row.items():
+            if label in declared and label not in fields:
+                field = declared[label]
+                value = self._translated(source, field, raw)
+                if value is not None:
+                    out[field] = self._as_read(plan, field, value, params)
+                continue
             if label not in fields:
                 suggestion = did_you_mean(label, fields)
                 hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
@@ -312,8 +466,9 @@ class SqlAdapter:
             except ConversionError as exc:
                 raise AdapterError(self._where(plan, label, params, str(exc))) from None
         if isinstance(source, Fact):
+            declared_fields = set(source.declared) if isinstance(source, Declaring) else set()
             for field, default in source.defaults.items():
-                if out.get(field) is None and default is not None:
+                if out.get(field) is None and default is not None and field not in declared_fields:
                     out[field] = self._converter(plan, field)(default)
         for field in fields:
             if field not in out and is_required(kind.model, field):
@@ -341,8 +496,18 @@ class SqlAdapter:
                            if field else "")
             raise AdapterError(self._where(plan, field, params, shown_value + error["msg"])) from None
 
-    def _where(self, plan: Plan, field: str | None, params: Mapping[str, Any], problem: str) -> str:
+    def _where(self, plan: Plan | DeclaredPlan | DocumentPlan, field: str | None, params: Mapping[str, Any],
+               problem: str) -> str:
         """``file:line: fact 'customer', column 'credit_limit' (customer_id='C1'): problem``."""
+        context = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        if isinstance(plan, DeclaredPlan):
+            document = DECLARABLE[plan.fact][0]
+            return f"{self.mapping.where(plan.path)}: declared fact {document}.{plan.field} ({context}): {problem}"
+        if isinstance(plan, DocumentPlan):
+            column = plan.source.columns.get(field, field) if field else None
+            where = self.mapping.where((*plan.path, "query") if plan.source.query is not None else plan.path)
+            what = plan.label + (f", column {column!r}" if column else "")
+            return f"{where}: {what} ({context}): {problem}"
         source = plan.source
         if source.query is not None:
             path, column = (*plan.path, "query"), field
@@ -350,13 +515,32 @@ class SqlAdapter:
             path, column = (*plan.path, "columns", field), source.columns[field]
         else:
             path, column = plan.path, field
-        context = ", ".join(f"{k}={v!r}" for k, v in params.items())
         what = f"fact {plan.label!r}" + (f", column {column!r}" if column else "")
         return f"{self.mapping.where(path)}: {what} ({context}): {problem}"
 
 
+def _declared_statement(plan: DeclaredPlan) -> Executable | None:
+    """A declared fact's own query; ``None`` for a column (read with its fact's rows)."""
+    if plan.query is None:
+        return None
+    return sa.text(plan.query).bindparams(*(sa.bindparam(name, type_=sa.Date()) if name == TODAY
+                                            else sa.bindparam(name) for name in plan.params))
+
+
+def _document_statement(plan: DocumentPlan) -> Executable:
+    """A declared document's (or list's) statement, by ``:id``."""
+    source = plan.source
+    if source.query is not None:
+        return sa.text(source.query).bindparams(*(sa.bindparam(name, type_=sa.Date()) if name == TODAY
+                                                  else sa.bindparam(name) for name in plan.params))
+    assert source.table is not None  # noqa: S101 - checked when the mapping loads
+    assert isinstance(source.key, str)  # noqa: S101 - checked when the mapping loads
+    return _table_select(source, {DOCUMENT_ID: source.key}, dict(source.columns))
+
+
 def _statement(plan: Plan) -> Executable:
-    """The SQLAlchemy Core statement of one source: a text() query, or a select() on a table."""
+    """The SQLAlchemy Core statement of one source: a text() query, or a select() on a table (with the
+    columns of the declared facts it reads, under their names)."""
     source = plan.source
     if source.query is not None:
         binds = [
@@ -367,10 +551,18 @@ def _statement(plan: Plan) -> Executable:
         ]
         return sa.text(source.query).bindparams(*binds)
     assert source.table is not None  # noqa: S101 - guaranteed by Source's validator
-    keys = table_keys(source, plan.kind)
-    names = dict.fromkeys([*source.columns.values(), *keys.values(), *source.where])
+    columns = dict(source.columns)
+    if isinstance(source, Declaring):
+        columns.update({field: column for field, column in source.declared.items() if isinstance(column, str)})
+    return _table_select(source, table_keys(source, plan.kind), columns)
+
+
+def _table_select(source: Source, keys: Mapping[str, str], columns: Mapping[str, str]) -> Executable:
+    """``SELECT column AS field, … FROM table WHERE key = :param AND <where:>``."""
+    assert source.table is not None  # noqa: S101 - guaranteed by Source's validator
+    names = dict.fromkeys([*columns.values(), *keys.values(), *source.where])
     table = sa.table(source.table, *(sa.column(name) for name in names), schema=source.table_schema)
-    statement = sa.select(*(table.c[column].label(field) for field, column in source.columns.items()))
+    statement = sa.select(*(table.c[column].label(field) for field, column in columns.items()))
     for param, column in keys.items():
         if param in EXPANDING_PARAMS:
             statement = statement.where(table.c[column].in_(sa.bindparam(param, expanding=True)))

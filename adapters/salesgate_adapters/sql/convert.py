@@ -134,6 +134,26 @@ def to_datetime(value: Any, stored: tzinfo) -> datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=stored)
 
 
+def as_read(value: Any, business: tzinfo, stored: tzinfo) -> Any:
+    """A value whose type the mapping does not know (a declared fact, a declared document's field): text as
+    text, numbers as exact decimals (a float through its ``repr``; no rounding: the declaration says how many
+    places), a date and time aware, in the company's time zone; the gate validates it against the policy's
+    declaration. Booleans stored as 0/1 are taken as such by that validation."""
+    if isinstance(value, bytes | memoryview):
+        return to_str(bytes(value))
+    if isinstance(value, bool) or (isinstance(value, int | str | date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, float | Decimal):
+        number = Decimal(repr(value)) if isinstance(value, float) else value
+        if not number.is_finite():
+            raise ConversionError(f"{value!r} is not a finite number")
+        return plain_decimal(number)
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=stored)
+        return aware.astimezone(business)
+    raise ConversionError(f"{value!r} ({type(value).__name__}) is not text, a number, a date or true/false")
+
+
 def base_type(annotation: Any) -> Any:
     """``Annotated[Decimal, ...] | None`` → ``Decimal``."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from salesgate.documents import valid_name
 from salesgate.errors import AdapterError, PolicyError, PolicyProblem, did_you_mean
 from salesgate.policy.yamlfile import LineDict, line_of, load_yaml
 
@@ -34,6 +35,8 @@ SHIPPED = ("demo", "erpnext", "odoo", "tryton")
 # The bind-parameter syntax of SQLAlchemy's text(): ":name", but not "::cast" or "\:escaped".
 _PARAM = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 _PARENTHESISED_EXPANDING = re.compile(r"\(\s*:(" + "|".join(sorted(EXPANDING_PARAMS)) + r")\s*\)")
+# pydantic adds union branch names ("str", "list[...]", "DeclaredQuery") to locations; people want the path.
+_UNION_BRANCH = re.compile(r"^(str$|dict\[|list\[|function-|DeclaredQuery$)")
 _READ_ONLY_START = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 
 Scalar = str | int | bool | Decimal | None
@@ -134,8 +137,29 @@ class Fact(Source):
     )
 
 
-class OrderFact(Fact):
-    lines: Fact = Field(description="The order's lines, by :order_id.")
+class DeclaredQuery(_Strict):
+    """A declared fact read by its own query, keyed by the document's id (``:customer_id``, ``:sku``, …)."""
+
+    query: str = Field(description="SQL returning at most one row, with one column named after the fact.")
+
+
+class Declaring(Fact):
+    """A fact that may also read the policy's declared facts (``policy.yaml`` ``facts:``) of its document."""
+
+    declared: dict[str, ColumnName | DeclaredQuery] = Field(
+        default_factory=dict,
+        description="{declared fact: column of the rows this fact reads, or {query: ...} keyed by the id}.")
+
+
+class OrderFact(Declaring):
+    lines: Declaring = Field(description="The order's lines, by :order_id.")
+
+
+class DocumentSource(Fact):
+    """How to load the document of a declared decision point by its id (``:id``)."""
+
+    lists: dict[str, Fact] = Field(default_factory=dict,
+                                   description="{list field: its elements, by :id}, e.g. the shipment's lines.")
 
 
 def _one_or_many(value: Any) -> Any:
@@ -143,9 +167,9 @@ def _one_or_many(value: Any) -> Any:
 
 
 class Facts(_Strict):
-    customer: Fact | None = None
+    customer: Declaring | None = None
     exposure: Annotated[list[Source], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
-    products: Fact | None = None
+    products: Declaring | None = None
     order: OrderFact | None = None
     delivery: Fact | None = None
     counted_orders: Source | None = None
@@ -161,7 +185,49 @@ class MappingFile(_Strict):
     stored_timezone: str | None = Field(
         None, description="Zone of datetimes the ERP stores without one (default: timezone)."
     )
-    facts: Facts
+    facts: Facts = Field(default_factory=Facts)
+    documents: dict[str, DocumentSource] = Field(
+        default_factory=dict, description="{declared decision point: how to load its document by :id}.")
+
+
+DOCUMENT_ID = "id"
+"""The parameter a document's query (and its lists') is given: the id the caller passed."""
+
+DECLARABLE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "customer": ("customer", ("customer_id",)),
+    "products": ("product", ("sku",)),
+    "order": ("order", ("order_id",)),
+    "order.lines": ("line", ("order_id", "line_no")),
+}
+"""Facts that may read declared facts: {mapping fact: (the document policy.yaml names, the parameters of a
+declared fact's own query)}. ``customer.tenure_years`` is read under ``facts.customer.declared``."""
+
+
+@dataclass(frozen=True)
+class DeclaredPlan:
+    """One declared fact of one mapping fact: a column of its rows, or a query of its own."""
+
+    fact: str
+    field: str
+    column: str | None
+    query: str | None
+    path: tuple[str | int, ...]
+    params: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DocumentPlan:
+    """How one declared point's document (``part`` is ``None``) or one of its lists is read, by ``:id``."""
+
+    point: str
+    part: str | None
+    source: Fact
+    path: tuple[str | int, ...]
+    params: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"document {self.point!r}" + (f", list {self.part!r}" if self.part else "")
 
 
 @dataclass(frozen=True)
@@ -210,6 +276,34 @@ class ErpMapping:
             return [self._plan(fact, s, ("facts", fact, i)) for i, s in enumerate(value)]
         return [self._plan(fact, value, ("facts", fact))]
 
+    def declared(self, fact: str) -> list[DeclaredPlan]:
+        """The declared facts a mapping fact reads (``facts.customer.declared``), in file order."""
+        facts = self.spec.facts
+        source: Any = facts.order.lines if fact == "order.lines" and facts.order else getattr(facts, fact, None)
+        if not isinstance(source, Declaring):
+            return []
+        base = ("facts", "order", "lines") if fact == "order.lines" else ("facts", fact)
+        found = []
+        for name, how in source.declared.items():
+            path = (*base, "declared", name)
+            if isinstance(how, DeclaredQuery):
+                params = tuple(dict.fromkeys(_PARAM.findall(how.query)))
+                found.append(DeclaredPlan(fact, name, None, how.query, (*path, "query"), params))
+            else:
+                found.append(DeclaredPlan(fact, name, how, None, path, ()))
+        return found
+
+    def documents(self) -> dict[str, list[DocumentPlan]]:
+        """{declared point: its document's plan, then one per list}."""
+        found: dict[str, list[DocumentPlan]] = {}
+        for point, source in self.spec.documents.items():
+            path: tuple[str | int, ...] = ("documents", point)
+            plans = [DocumentPlan(point, None, source, path, _source_params(source, DOCUMENT_ID))]
+            for name, part in source.lists.items():
+                plans.append(DocumentPlan(point, name, part, (*path, "lists", name), _source_params(part, DOCUMENT_ID)))
+            found[point] = plans
+        return found
+
     def _plan(self, fact: str, source: Source, path: tuple[str | int, ...]) -> Plan:
         kind = FACT_KINDS[fact]
         if source.query is not None:
@@ -217,6 +311,12 @@ class ErpMapping:
         else:
             params = tuple(table_keys(source, kind))
         return Plan(kind, source, path, params)
+
+
+def _source_params(source: Source, key_param: str) -> tuple[str, ...]:
+    if source.query is not None:
+        return tuple(dict.fromkeys(_PARAM.findall(source.query)))
+    return (key_param,)
 
 
 def table_keys(source: Source, kind: FactKind) -> dict[str, str]:
@@ -276,6 +376,14 @@ def load_mapping(mapping: str | Path) -> ErpMapping:
     for fact in FACT_KINDS:
         for plan in loaded.plans(fact):
             _check_plan(loaded, plan, problem)
+        for declared in loaded.declared(fact):
+            _check_declared(declared, problem)
+    for point, plans in loaded.documents().items():
+        if not valid_name(point):
+            problem(f"{point!r} cannot name a decision point: lower case letters, digits and _, as in "
+                    "points/<name>.yaml", ["documents", point])
+        for document in plans:
+            _check_document(document, problem)
     if problems:
         raise MappingError(problems)
     return loaded
@@ -284,8 +392,7 @@ def load_mapping(mapping: str | Path) -> ErpMapping:
 def _validation_problems(exc: ValidationError, raw: LineDict, shown: str) -> list[PolicyProblem]:
     problems = []
     for err in exc.errors():
-        # pydantic adds union branch names ("str", "list[...]") to locations; people want the path.
-        loc = [p for p in err["loc"] if isinstance(p, int) or not re.match(r"^(str|dict|list|function-)", p)]
+        loc = [p for p in err["loc"] if isinstance(p, int) or not _UNION_BRANCH.match(p)]
         message, suggestion = err["msg"].removeprefix("Value error, "), None
         if err["type"] == "extra_forbidden":
             choices = _fields_at(loc)
@@ -303,10 +410,17 @@ def _fields_at(loc: Sequence[str | int]) -> list[str]:
         return list(MappingFile.model_fields)
     if names == ["facts"]:
         return list(Facts.model_fields)
+    if names[0] == "documents":
+        parent: type[BaseModel] = Fact if "lists" in names[2:] else DocumentSource
+        return [f.alias or name for name, f in parent.model_fields.items()]
+    if "declared" in names:
+        return list(DeclaredQuery.model_fields)
     sources = (["facts", "exposure"], ["facts", "counted_orders"], ["facts", "order_history"])
-    model: type[BaseModel] = Source if names[:2] in sources else Fact
+    model: type[BaseModel] = Source if names[:2] in sources else Declaring
     if names[:2] == ["facts", "order"] and names[-1] != "lines":
         model = OrderFact
+    elif names[:2] == ["facts", "delivery"]:
+        model = Fact
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
@@ -345,12 +459,64 @@ def _check_plan(mapping: ErpMapping, plan: Plan, problem: Any) -> None:
                 problem(f"unknown {kind.name} field; expected one of: {', '.join(fields)}",
                         [*path, "columns", field], did_you_mean(field, fields))
     if isinstance(source, Fact):
+        declared = tuple(source.declared) if isinstance(source, Declaring) else ()
         for section in ("values", "defaults"):
             for field in getattr(source, section):
-                if field not in fields:
+                if field not in fields and field not in declared:
                     problem(f"unknown {kind.name} field; expected one of: {', '.join(fields)}",
                             [*path, section, field], did_you_mean(field, fields))
         _check_values(mapping, plan, source, problem)
+
+
+def _check_query(query: str, params: Sequence[str], allowed: Sequence[str], required: Sequence[str],
+                 loc: list[str | int], problem: Any) -> None:
+    """A query salesgate runs: read-only, only the parameters it is given, each of ``required`` used."""
+    if not _READ_ONLY_START.match(query):
+        problem("a query must be a SELECT (or WITH … SELECT): salesgate only reads the ERP", loc)
+    for name in params:
+        if name not in allowed:
+            problem(f"unknown parameter :{name}; this query's parameters are {', '.join(':' + p for p in allowed)}",
+                    loc, did_you_mean(name, allowed))
+    for name in required:
+        if name not in params:
+            problem(f"the query never uses :{name}, so it would answer the same for every {name}", loc)
+
+
+def _check_declared(plan: DeclaredPlan, problem: Any) -> None:
+    """A declared fact: on a fact that may carry them, not one of the shipped fields, read by a column or a
+    query keyed by the document's id."""
+    if plan.fact not in DECLARABLE:
+        problem(f"declared facts are read with customer, products, order or order lines, not {plan.fact}",
+                list(plan.path[:-1] if plan.query is not None else plan.path))
+        return
+    document, keys = DECLARABLE[plan.fact]
+    loc = list(plan.path)
+    if not valid_name(plan.field):
+        problem(f"{plan.field!r} cannot name a declared fact: lower case letters, digits and _", loc)
+    elif plan.field in FACT_KINDS[plan.fact].fields:
+        problem(f"{document}.{plan.field} is a fact salesgate ships: map it under columns:, not declared:", loc)
+    if plan.query is not None:
+        _check_query(plan.query, plan.params, (*keys, TODAY), keys, loc, problem)
+
+
+def _check_document(plan: DocumentPlan, problem: Any) -> None:
+    source, loc = plan.source, list(plan.path)
+    if source.query is not None:
+        _check_query(source.query, plan.params, (DOCUMENT_ID, TODAY), (DOCUMENT_ID,), [*loc, "query"], problem)
+        match = _PARENTHESISED_EXPANDING.search(source.query)
+        if match:
+            problem(f"write IN :{match.group(1)} without parentheses: the list is expanded into them", [*loc, "query"])
+    elif not isinstance(source.key, str):
+        problem(f"key: names the one column matched against the document's id (:{DOCUMENT_ID}), e.g. key: name",
+                [*loc, "key"])
+    for section in ("values", "defaults"):
+        for field in getattr(source, section):
+            if not valid_name(field):
+                problem(f"{field!r} cannot name a field of a declared document", [*loc, section, field])
+    for field in source.columns:
+        if not valid_name(field):
+            problem(f"{field!r} cannot name a field of a declared document: lower case letters, digits and _ "
+                    "(the field names of points/<point>.yaml)", [*loc, "columns", field])
 
 
 def _check_values(mapping: ErpMapping, plan: Plan, source: Fact, problem: Any) -> None:

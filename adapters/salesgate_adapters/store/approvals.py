@@ -207,7 +207,8 @@ def sweep(conn: Connection, now: datetime, *, subject: str | None = None) -> int
 # -- status -----------------------------------------------------------------------------------------------------
 
 
-def status(conn: Connection, subject: str, digest: str | None, now: datetime) -> ApprovalStatus:
+def status(conn: Connection, subject: str, digest: str | None, now: datetime,
+           point: str | None = None) -> ApprovalStatus:
     """What the ERP asks before confirming: may this order, as it is now (``digest``), go ahead?
 
     The answer is the workflow's (:func:`salesgate.workflow.approvals.approval_status`), and rests only
@@ -224,9 +225,9 @@ def status(conn: Connection, subject: str, digest: str | None, now: datetime) ->
     rows = [request_from_row(row) for row in conn.execute(
         select(approval_requests).where(c.subject == subject).order_by(c.created_at, c.id))]
     return ladder.approval_status(
-        subject, digest, every, rows, now,
+        subject, digest, every, rows, now, point=point,
         unbacked=lambda current, latest, logged, requests: _unbacked(conn, subject, current, latest, logged,
-                                                                      requests))
+                                                                      requests, point))
 
 
 # -- roles ------------------------------------------------------------------------------------------------------
@@ -386,14 +387,15 @@ def members(conn: Connection, role: str | None) -> list[RoleMember]:
 
 
 def _unbacked(conn: Connection, subject: str, current: str, latest: list[Any], every: Sequence[Any],
-              rows: Sequence[ApprovalRequest]) -> str | None:
+              rows: Sequence[ApprovalRequest], point: str | None = None) -> str | None:
     """The first decision or request row of ``subject`` its audit entries do not account for.
 
     Checked: every decision of the subject (its failure and time too), and every decision its entries
     logged must still have its row; every request row of the subject whatever its status (its status,
     approver, escalation, hook and digest must be what the entries say); and every request the entries
     opened for the order as it is now (``current``) on a hook that is decided — its row must still be
-    there. Rows from before the audit log (no digest, no entry) are left alone."""
+    there. Rows from before the audit log (no digest, no entry) are left alone. With ``point``, ``every`` and
+    ``rows`` hold only that point's document's: so do the entries checked against them."""
     replay = audit.Replay()
     for entry in audit.entries(conn, subject):
         if audit.intact(entry):  # an edited entry vouches for nothing
@@ -404,6 +406,8 @@ def _unbacked(conn: Connection, subject: str, current: str, latest: list[Any], e
             return found[1]
     present_decisions = {row.id for row in every}
     for decision_id, logged in sorted(replay.decisions.items(), key=lambda item: item[1].seq):
+        if point is not None and not ladder.same_document(logged.hook or "", point):
+            continue
         if logged.subject == subject and decision_id not in present_decisions:  # a deleted block: the allow counts
             return f"decision {decision_id} (audit entry {logged.seq}) was deleted from salesgate_decisions"
     for request in rows:

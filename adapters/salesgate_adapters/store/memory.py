@@ -36,7 +36,7 @@ from salesgate.workflow import approvals as ladder
 from salesgate.workflow import reservations as accounting
 from salesgate.workflow.approvals import STANDING, Action, ApprovalRules
 from salesgate.workflow.digests import approval_digest, inputs_digest
-from salesgate.workflow.entries import log_entry
+from salesgate.workflow.entries import decision_from_json, decision_json, log_entry
 from salesgate.workflow.identities import current_actor, key, storable, stored_id, user_id
 from salesgate.workflow.reservations import DEFAULT_TTL
 
@@ -141,7 +141,7 @@ class MemoryStore:
         entry = log_entry(decision, facts, actor)
         decision, digest = entry.decision, entry.approval_digest
         decision_id = str(uuid.uuid4())
-        stored = Decision.model_validate(decision.model_dump(mode="json"))  # what a log hands back: no live objects
+        stored = decision_from_json(decision_json(decision))  # what a log hands back: no live objects
         recorded = RecordedDecision(id=decision_id, decided_at=now, inputs_digest=entry.inputs_digest,
                                     decision=stored)
         standing = [r for r in self._of(decision.subject) if r.status in STANDING]
@@ -217,18 +217,19 @@ class MemoryStore:
         return sorted(found, key=lambda r: (r.created_at, r.decision_id, r.position))
 
     def approval_status(self, subject: str, digest: str | None = None, *, order: Any = None,
-                        now: datetime | None = None) -> ApprovalStatus:
-        """May order ``subject`` go ahead? Pass the order as it is now (``order=`` or its ``digest``)."""
+                        now: datetime | None = None, point: str | None = None) -> ApprovalStatus:
+        """May order ``subject`` go ahead? Pass the order as it is now (``order=`` or its ``digest``); at a declared
+        point, ``point=`` and the point's validated facts (``gate.facts_for(point, facts)``) as ``order=``."""
         if order is not None:
             digest = approval_digest(order)
         when, subject = _when(now), key(subject)
         with self._lock:
-            return ladder.approval_status(subject, digest, self._logged(subject), self._of(subject), when)
+            return ladder.approval_status(subject, digest, self._logged(subject), self._of(subject), when, point=point)
 
     def is_approved(self, subject: str, digest: str | None = None, *, order: Any = None,
-                    now: datetime | None = None) -> bool:
+                    now: datetime | None = None, point: str | None = None) -> bool:
         """``approval_status(...).approved``: every required approval given for this very order, or none needed."""
-        return self.approval_status(subject, digest, order=order, now=now).approved
+        return self.approval_status(subject, digest, order=order, now=now, point=point).approved
 
     def sweep_approvals(self, now: datetime | None = None) -> int:
         """Expire and escalate overdue requests; returns how many changed."""

@@ -24,7 +24,7 @@ from salesgate.errors import StoreError
 from salesgate.ports import CountedOrders, Decide
 from salesgate.workflow import reservations as accounting
 from salesgate.workflow.approvals import Action
-from salesgate.workflow.entries import log_entry
+from salesgate.workflow.entries import decision_from_json, decision_json, log_entry
 from salesgate.workflow.identities import key, storable
 from salesgate.workflow.reservations import DEFAULT_TTL
 
@@ -276,7 +276,7 @@ class Store:
         entry = log_entry(decision, facts, actor)
         decision, digest = entry.decision, entry.approval_digest
         decision_id = str(uuid.uuid4())
-        as_json = decision.model_dump(mode="json")
+        as_json = decision_json(decision)
         # Serialise every change of the subject's requests, the first included (no request rows to lock yet).
         locks.lock(conn, subject_locks, decision.subject, create=create_lock)
         conn.execute(insert(decisions).values(
@@ -340,21 +340,23 @@ class Store:
         return self._locking(acting, f"{action[:-1]}ing order {subject}")
 
     def approval_status(self, subject: str, digest: str | None = None, *, order: Any = None,
-                        now: datetime | None = None) -> ApprovalStatus:
+                        now: datetime | None = None, point: str | None = None) -> ApprovalStatus:
         """May order ``subject`` go ahead? Pass the order as it is now (``order=`` facts or document, or
         its ``digest``, see :func:`~.records.approval_digest`): approvals count only for that exact
         order. Without either, the order as last decided is assumed — which an edit that was never
-        decided again would slip past, so an ERP should always pass it."""
+        decided again would slip past, so an ERP should always pass it. At a declared decision point pass
+        ``point=`` (only decisions and requests about that point's document count: its ids may also name
+        an order) and its validated facts (``gate.facts_for(point, facts)``) as ``order=``."""
         if order is not None:
             digest = approval_digest(order)
         when, subject = now or utcnow(), key(subject)
-        return self._read(lambda conn: approvals.status(conn, subject, digest, when),
+        return self._read(lambda conn: approvals.status(conn, subject, digest, when, point),
                           f"reading the approval status of {subject}", snapshot=True)
 
     def is_approved(self, subject: str, digest: str | None = None, *, order: Any = None,
-                    now: datetime | None = None) -> bool:
+                    now: datetime | None = None, point: str | None = None) -> bool:
         """``approval_status(...).approved``: every required approval given for this very order, or none needed."""
-        return self.approval_status(subject, digest, order=order, now=now).approved
+        return self.approval_status(subject, digest, order=order, now=now, point=point).approved
 
     def sweep_approvals(self, now: datetime | None = None) -> int:
         """Expire and escalate overdue requests (audited); returns how many changed."""
@@ -741,7 +743,7 @@ def _first(conn: Connection, query: Select[Any]) -> Reservation | None:
 def _recorded(row: Row[Any]) -> RecordedDecision:
     try:
         return RecordedDecision(id=row.id, decided_at=row.decided_at, inputs_digest=row.inputs_digest,
-                                decision=Decision.model_validate(row.decision))
+                                decision=decision_from_json(row.decision))
     except (ValidationError, ValueError, TypeError) as exc:
         raise unreadable("salesgate_decisions", exc) from exc
 

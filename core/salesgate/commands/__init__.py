@@ -21,9 +21,10 @@ import click
 from rich.console import Console, Group, RenderableType
 
 from ..engine import BACKEND_NAMES, BackendName
-from ..errors import EngineError, PolicyError, SalesgateError
+from ..errors import EngineError, PluginError, PolicyError, SalesgateError
 from ..gate import Gate
 from ..plugins import installed_points
+from ..pointspecs import PointSpec
 from ..policy.compiler import Policy, load_policy
 from ..seed import seed_policy_path
 
@@ -95,9 +96,20 @@ def lang_option(func: F) -> F:
     return option(func)
 
 
+def plugin_points() -> list[PointSpec]:
+    """The decision points installed plugins declare, for loading a policy. A plugin that fails to load
+    is a one-line warning, not a failed command: a policy owner can still validate, test and read the
+    policy (rules at that plugin's points then say their point is unknown, naming it)."""
+    try:
+        return installed_points()
+    except PluginError as exc:
+        click.echo(f"warning: leaving out the decision points of installed plugins: {exc}", err=True)
+        return []
+
+
 def policy_or_seed(path: str | None) -> Policy:
     """The policy in ``path``, else the seed policy shipped with salesgate."""
-    return load_policy(path if path is not None else seed_policy_path(), points=installed_points())
+    return load_policy(path if path is not None else seed_policy_path(), points=plugin_points())
 
 
 def build_gate(build: Callable[[], Gate], backend: BackendName) -> Gate:

@@ -18,12 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import did_you_mean
-from ..plugins import installed_points
 from ..policy.compiler import Policy, load_policy
 from ..seed import seed_policy_path
 from ..simulation import points_of, simulate
 from ..simulation_report import as_html, as_json, render
-from . import check_writable, fail, show
+from . import check_writable, fail, plugin_points, show
 from .export import erp_gate, export_orders, report_problems
 
 __all__ = ["simulate_command"]
@@ -95,8 +94,8 @@ def simulate_command(candidate: str, baseline: str | None, source: str | None, m
     if html_path is not None:
         check_writable(Path(html_path), "--html")
     # both checked before any order is read, as docs/simulate.md says
-    loaded = load_policy(candidate, points=installed_points())
-    current = load_policy(baseline or seed_policy_path(), points=installed_points())
+    loaded = load_policy(candidate, points=plugin_points())
+    current = load_policy(baseline or seed_policy_path(), points=plugin_points())
     chosen = _hooks(hooks, current, loaded)
     if mapping is not None:
         if first is None or last is None:

@@ -20,10 +20,9 @@ import click
 from ..engine import BackendName
 from ..errors import PolicyError, SalesgateError
 from ..gate import case_gate
-from ..plugins import installed_points
 from ..policy.compiler import CompiledRule, Policy, load_policy
 from ..policy.testcases import TESTS_DIR, CaseResult, SuiteResult, load_cases, run_suite, select_cases
-from . import fail, fail_policy
+from . import fail, fail_policy, plugin_points
 
 __all__ = ["run_tests_command"]
 
@@ -51,7 +50,7 @@ def run_tests_command(path: str, backend: BackendName, keywords: Sequence[str], 
     if Path(path).is_file():
         fail(f"{path} is a file: give the policy directory; its cases are in <directory>/{TESTS_DIR}/*.yaml")
     try:
-        policy = load_policy(path, points=installed_points())
+        policy = load_policy(path, points=plugin_points())
     except PolicyError as exc:
         fail_policy(exc, f"policy {path} is invalid")
     try:

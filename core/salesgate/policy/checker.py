@@ -85,7 +85,7 @@ class _Checker:
         info = self.ctx.vocabulary.get(path)
         if info is None:
             suggestion = did_you_mean(path, self.ctx.vocabulary)
-            raise CheckError(f"unknown fact {path!r} for hook {self.ctx.point}", node.col, suggestion)
+            raise CheckError(f"unknown fact {path!r} at decision point {self.ctx.point}", node.col, suggestion)
         element = path.split(".", 1)[0]
         if not item and element in self.elements and element != self.ctx.element_scope:
             raise CheckError(

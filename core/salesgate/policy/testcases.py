@@ -604,8 +604,8 @@ def _check_rules(gate: Any, case: TestCase, decision: Decision, fired: tuple[str
         for rule in ids:
             if rule not in known:
                 hint = did_you_mean(rule, known)
-                found.append(Mismatch(key, f"{key}: no rule {rule!r} for hook {case.hook} in policy {policy.name}"
-                                      + (f" (did you mean {hint!r}?)" if hint else ""), rule, None))
+                text = f"{key}: no rule {rule!r} at decision point {case.hook} in policy {policy.name}"
+                found.append(Mismatch(key, text + (f" (did you mean {hint!r}?)" if hint else ""), rule, None))
     if missing or unwanted:
         # Ask again with explanations: why a rule did (not) fire is what the policy owner needs.
         explained = gate.decide(case.hook, case.facts, explain=True)

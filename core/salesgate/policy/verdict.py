@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -32,7 +32,7 @@ from ..decisions import (
     ladder_order,
     sort_approvals,
 )
-from ..documents import Combine, FieldType, OutputSpec
+from ..documents import combined
 from ..errors import PolicyError, PolicyProblem
 from ..facts import FactSet, FactValues, document_factset, order_factset, return_factset, with_policy_prices
 from ..models import OrderFacts, ReturnFacts
@@ -283,28 +283,6 @@ def output_values(spec: PointSpec, fired: Sequence[tuple[CompiledRule, int | Non
         if found:
             out[output.name] = combined(output, found)
     return out
-
-
-def combined(output: OutputSpec, values: Sequence[Any]) -> Any:
-    """One output's value from the values its fired rules set (in the order they fired)."""
-    how = output.combine
-    if how is Combine.first:
-        value = values[0]
-    elif how is Combine.max:
-        value = max(values)
-    elif how is Combine.min:
-        value = min(values)
-    elif how is Combine.sum:
-        value = sum(values, ZERO if output.type is not FieldType.integer else 0)
-    else:  # priority: the choice listed first wins
-        value = min(values, key=output.choices.index)
-    if output.type is FieldType.integer and isinstance(value, Decimal):
-        value = int(value.to_integral_value(rounding=ROUND_HALF_UP))
-    elif output.type is FieldType.money and isinstance(value, Decimal | int):
-        value = round_money(Decimal(value))
-    elif output.type in (FieldType.number, FieldType.percent) and type(value) is int:
-        value = Decimal(value)
-    return value
 
 
 def document_verdict(policy: Policy, backend: Backend, point: str, facts: BaseModel,

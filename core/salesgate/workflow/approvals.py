@@ -70,6 +70,14 @@ class ApprovalRules:
 # -- opening requests with a decision ---------------------------------------------------------------------------
 
 
+def same_document(point: str, other: str) -> bool:
+    """Whether decisions at ``point`` and ``other`` are about one kind of document, so that one subject names
+    one document at both: the order points (order_approval, credit_check, pricing) share the order; every
+    other point (return_handling, each declared point) has its own. A shipment ``1001`` and an order
+    ``1001`` are two documents: deciding one never voids, nor counts in, the approvals of the other."""
+    return point == other or (point in ORDER_POINTS and other in ORDER_POINTS)
+
+
 @dataclass(frozen=True)
 class RequestPlan:
     """What recording a decision does to its subject's requests (:func:`plan_requests`).
@@ -90,8 +98,9 @@ def plan_requests(decision: Decision, decision_id: str, digest: str | None, acto
                   new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> RequestPlan:
     """Void what the decision supersedes and open a request per required role not already live.
 
-    ``standing`` are the subject's requests that are not void, oldest first. With a digest: requests
-    of *any* decision point bound to another digest are voided, approved ones included (the order changed); at
+    ``standing`` are the subject's requests that are not void, oldest first; those of points about another
+    kind of document (:func:`same_document`) are left alone. With a digest: requests of *any* decision
+    point on the document bound to another digest are voided, approved ones included (the order changed); at
     the decision's own decision point, requests for the same digest and a role still required carry over (an
     approval stays valid for the order it was given for, and a rejection stays in force: deciding the
     unchanged order again opens nothing), and pending or expired ones no longer required are voided.
@@ -110,6 +119,8 @@ def plan_requests(decision: Decision, decision_id: str, digest: str | None, acto
     required = [] if blocks else [a.role for a in decision.approvals]  # nobody can approve a block away
     voids, kept = plan.voided, plan.kept
     for request in standing:
+        if not same_document(request.hook, decision.hook):
+            continue  # another document under the same id
         if digest is None:  # recorded without the order: nothing to bind, the decision point's requests answer to it
             if request.hook == decision.hook and blocks and request.status != "rejected":
                 voids.append((request, "the order is blocked: no approval lifts a block"))
@@ -327,14 +338,18 @@ that can tell a row its audit log does not back (the SQL store) names the first;
 
 
 def approval_status(subject: str, digest: str | None, decisions: Sequence[Any], rows: Sequence[ApprovalRequest],
-                    now: datetime, *, unbacked: Unbacked | None = None) -> ApprovalStatus:
+                    now: datetime, *, unbacked: Unbacked | None = None, point: str | None = None) -> ApprovalStatus:
     """May order ``subject``, as it is now (``digest``), go ahead? (:class:`~salesgate.records.ApprovalStatus`)
 
     ``decisions`` are the subject's logged decisions oldest first, each with ``hook``, ``outcome`` (its
     value), ``approval_digest`` and ``failure``; ``rows`` every request of the subject, oldest first,
     whatever its status. A fallback after a decision of the policy's is passed over: the approvals
     follow the policy's decision. A decision that asks for approval is never answered by the absence
-    of requests."""
+    of requests. With ``point``, only the decisions and requests about that point's document count
+    (:func:`same_document`): what a declared point's caller passes, as its ids may also name an order."""
+    if point is not None:
+        decisions = [row for row in decisions if same_document(row.hook, point)]
+        rows = [request for request in rows if same_document(request.hook, point)]
     latest: dict[str, Any] = {}
     newest: Any = None
     for row in decisions:

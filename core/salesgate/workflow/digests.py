@@ -36,8 +36,13 @@ def inputs_digest(facts: Any) -> str | None:
     return hashlib.sha256(canonical_json(facts).encode("utf-8")).hexdigest()
 
 
+INCLUDED = ("customer", "exposure", "products")
+"""Shipped documents that come along with a declared point's document: they change on their own (a
+payment received, a price list updated), so no approval is bound to them."""
+
+
 def approval_digest(facts: Any) -> str | None:
-    """sha256 of what an approval is given for: the whole order (or return) document, id included.
+    """sha256 of what an approval is given for: the whole order, return or declared document, id included.
 
     Every field counts — customer, lines, quantities, prices, discounts, currency, payment method and
     terms, draft term, guarantee, channel, dates, special requirements — so any edit of the order,
@@ -45,9 +50,15 @@ def approval_digest(facts: Any) -> str | None:
     Takes order or return facts (models or plain dicts as a gate takes them), an ``Order`` or a
     ``ReturnRequest``, or the order document alone; ``None`` gives ``None`` (a fallback decision).
     Values are validated first, so ``"2660"`` and ``2660.00`` digest alike.
+
+    At a declared decision point the facts are the point's validated fact model (what
+    ``gate.facts_for(point, facts)`` returns): the digest is of its document (``facts.shipment``, every
+    declared field and list line), named by the document, without the customer or exposure it includes.
     """
     if facts is None:
         return None
+    if isinstance(facts, BaseModel) and not isinstance(facts, OrderFacts | ReturnFacts | Order | ReturnRequest):
+        return _declared_digest(facts)
     document: Order | ReturnRequest
     if isinstance(facts, OrderFacts):
         document = facts.order
@@ -64,12 +75,30 @@ def approval_digest(facts: Any) -> str | None:
             elif "lines" in facts:
                 document = Order.model_validate(facts)
             else:
-                raise FactsError("an approval digest needs the order document ('order': {...}) or a return")
+                raise FactsError("an approval digest needs the order document ('order': {...}), a return, or a "
+                                 "declared point's validated facts (gate.facts_for(point, facts))")
         except ValidationError as exc:
             raise FactsError(f"cannot digest the order: {exc.errors()[0]['msg']}") from None
     else:
         raise TypeError(f"cannot take an approval digest of a {type(facts).__name__}")
     kind = "order" if isinstance(document, Order) else "return"
+    return _digest(kind, document)
+
+
+def _declared_digest(facts: BaseModel) -> str:
+    """The digest of a declared point's facts: its document parts (every field but the included shipped
+    documents), each under its name; one part (the usual case) is digested as ``{kind: <its name>}``."""
+    parts = {name: getattr(facts, name) for name in type(facts).model_fields if name not in INCLUDED}
+    if not parts:
+        raise FactsError(f"cannot take an approval digest of a {type(facts).__name__}: it holds no document, only "
+                         f"{', '.join(type(facts).model_fields)}")
+    if len(parts) == 1:
+        ((kind, document),) = parts.items()
+        return _digest(kind, document)
+    return _digest("+".join(parts), parts)
+
+
+def _digest(kind: str, document: Any) -> str:
     return hashlib.sha256(canonical_json({"kind": kind, "document": document}).encode("utf-8")).hexdigest()
 
 

@@ -7,7 +7,10 @@ refuses too, with the same message, and a fallback binds no approval in either.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from ..decisions import Decision
@@ -38,3 +41,40 @@ def log_entry(decision: Decision, facts: Any, actor: str | None) -> LogEntry:
         storable(actor, "actor")
     digest = approval_digest(facts) if decision.failure is None else None
     return LogEntry(decision=decision, inputs_digest=inputs_digest(facts), approval_digest=digest)
+
+
+OUTPUT_TYPES = "output_types"
+"""The key beside a logged decision's fields that says which of its ``outputs`` are amounts or dates: JSON
+writes both as text, and a deposit of 30 % must come back as ``Decimal("0.3")``, not ``"0.3"``."""
+
+_DECODERS: dict[str, Callable[[str], Any]] = {"decimal": Decimal, "date": date.fromisoformat}
+
+
+def decision_json(decision: Decision) -> dict[str, Any]:
+    """``decision`` as a store logs it: its JSON, and (when it has amount or date outputs) their types under
+    :data:`OUTPUT_TYPES`. A decision without such outputs is logged exactly as its JSON."""
+    data = decision.model_dump(mode="json")
+    types = {name: kind for name, value in decision.outputs.items() if (kind := _output_type(value)) is not None}
+    if types:
+        data[OUTPUT_TYPES] = types
+    return data
+
+
+def decision_from_json(data: Mapping[str, Any]) -> Decision:
+    """A logged decision read back (:func:`decision_json`): its outputs of the types they were decided with."""
+    fields = dict(data)
+    types = fields.pop(OUTPUT_TYPES, None) or {}
+    decision = Decision.model_validate(fields)
+    if not types:
+        return decision
+    outputs = {name: _DECODERS[types[name]](value) if name in types and isinstance(value, str) else value
+               for name, value in decision.outputs.items()}
+    return decision.model_copy(update={"outputs": outputs})
+
+
+def _output_type(value: Any) -> str | None:
+    if isinstance(value, Decimal):
+        return "decimal"
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return "date"
+    return None

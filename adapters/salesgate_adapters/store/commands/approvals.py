@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from salesgate.commands import CommandInputError, schema_option, show, url_option, when
+from salesgate.documents import valid_name
 from salesgate.pointspecs import DECISION_POINTS
 
 from .. import ApprovalRequest
@@ -27,8 +28,11 @@ STATUS_STYLE = {"pending": "magenta", "approved": "green", "rejected": "bold red
 
 
 def _point(value: str | None) -> str | None:
-    if value is not None and value not in DECISION_POINTS:
-        raise CommandInputError(f"unknown hook {value!r}: use one of {', '.join(DECISION_POINTS)}")
+    """A decision point's name: a built-in one, or one a policy or plugin declares (the store keeps no policy,
+    so a declared name is taken as written: lower case letters, digits and _)."""
+    if value is not None and value not in DECISION_POINTS and not valid_name(value):
+        raise CommandInputError(f"unknown decision point {value!r}: use one of {', '.join(DECISION_POINTS)}, or a "
+                                "point your policy declares (lower case letters, digits and _)")
     return value
 
 
@@ -139,7 +143,7 @@ def _act(action: str, order: str, user: str | None, role: str | None, hook: str 
     with open_store(url, schema) as store:
         act = store.approve if action == "approve" else store.reject
         request = act(order, who, role=role, hook=_point(hook), comment=comment)
-        status = store.approval_status(order)
+        status = store.approval_status(order, point=request.hook)
     click.echo(f"{order}: {request.role} ({request.hook}, step {request.position}) {request.status} by {who}")
     click.echo(f"{order} is now {status.state}: {status.detail}")
 
@@ -150,7 +154,8 @@ def _act_options(func: Any) -> Any:
         click.option("--as", "user", metavar="USER", envvar="SALESGATE_USER",
                       help="Who acts (default: $SALESGATE_USER); must hold the role."),
         click.option("--role", metavar="ROLE", help="The role to act as, when USER could act on several steps."),
-        click.option("--hook", metavar="HOOK", help="The hook's request, when several hooks wait on USER."),
+        click.option("--point", "--hook", "hook", metavar="POINT",
+                     help="The decision point's request, when several points wait on USER (--hook: the old name)."),
         click.option("--comment", metavar="TEXT", help="Why; kept with the request and in the audit log."),
         url_option,
         schema_option,
@@ -178,14 +183,18 @@ def reject(order: str, user: str | None, role: str | None, hook: str | None, com
 @approvals.command()
 @click.argument("order")
 @click.option("--digest", metavar="SHA256", help="The approval digest of the order as it is now (recommended).")
+@click.option("--point", metavar="POINT", help="Only the decisions and requests of this decision point's document "
+                                               "(a declared point's ids may also name an order).")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @url_option
 @schema_option
-def status(order: str, digest: str | None, as_json: bool, url: str | None, schema: str | None) -> None:
-    """Whether ORDER may go ahead: approved, not_required, pending, rejected, expired, blocked, changed…"""
+def status(order: str, digest: str | None, point: str | None, as_json: bool, url: str | None,
+           schema: str | None) -> None:
+    """Whether ORDER (or a declared point's document) may go ahead: approved, not_required, pending, rejected,
+    expired, blocked, changed…"""
     with open_store(url, schema) as store:
         store.sweep_approvals()
-        found = store.approval_status(order, digest)
+        found = store.approval_status(order, digest, point=_point(point))
     if as_json:
         click.echo(json.dumps({"subject": found.subject, "state": found.state, "approved": found.approved,
                                "approval_digest": found.approval_digest, "detail": found.detail,
