@@ -214,3 +214,70 @@ def test_exposure_salesgate_reads_equals_trytons_credit_amount(tryton: dict[str,
     huadong = exposure["C001"]["salesgate"]
     assert (Decimal(huadong["open_receivables"]), Decimal(huadong["open_orders"])) == (Decimal(30000), Decimal(5000))
     assert (Decimal(huadong["overdue_amount"]), int(huadong["max_overdue_days"])) == (Decimal(30000), 10)
+
+
+def test_unchanged_approved_sale_ships_without_a_new_approval(tryton: dict[str, Any]) -> None:
+    unchanged = tryton["shipments"]["unchanged"]
+    assert unchanged["message"] is None  # packed: salesgate released it
+    assert (unchanged["outcome"], unchanged["roles"], unchanged["approvals"]) == ("allow", None, [])
+    assert unchanged["freight_terms"] == "collect"
+    assert unchanged["done"] is None
+    assert unchanged["state"] == "done"
+
+
+def test_general_manager_signs_the_shipping_notice_of_a_sale_they_did_not_approve(tryton: dict[str, Any]) -> None:
+    signature = tryton["shipments"]["gm_signature"]
+    assert signature["message"] is None
+    assert (signature["outcome"], signature["roles"]) == ("require_approval", "general_manager")
+    assert "发货通知单需总经理签字 (shipping-notice-gm-signature)" in signature["reasons"]
+    assert [(a["role"], a["state"], a["rules"]) for a in signature["approvals"]] == [
+        ("general_manager", "pending", "shipping-notice-gm-signature")]
+    assert "cannot leave before these roles approve it (Salesgate Approvals): general_manager." in (
+        signature["done_before"])
+    assert (signature["gm_approves"], signature["done_after"], signature["state"]) == (None, None, "done")
+
+
+def test_approval_older_than_30_days_is_given_again_before_shipping(tryton: dict[str, Any]) -> None:
+    too_old = tryton["shipments"]["too_old"]
+    assert too_old["message"] is None
+    assert (too_old["outcome"], too_old["roles"]) == ("require_approval", "sales_manager,general_manager")
+    assert "订单审批已超过 30 天，需重新审批 (approval-too-old)" in too_old["reasons"]
+    assert [(a["role"], a["state"]) for a in too_old["approvals"]] == [
+        ("sales_manager", "pending"), ("general_manager", "pending")]
+
+
+def test_shipping_more_than_ordered_is_refused_with_salesgates_reason(tryton: dict[str, Any]) -> None:
+    over = tryton["shipments"]["over_delivery"]
+    assert over["message"] is not None
+    assert over["message"].startswith('salesgate refuses to release shipment "')
+    assert "发货数量超过销售订单数量 (over-delivery, line 1)" in over["message"]
+    # Only what refuses it: the approvals it would also need (12 valves are 20 % over the approved
+    # amount) cannot let it through.
+    assert "approval-amount-grew" not in over["message"]
+    assert over["state"] == "picked"  # not packed: the goods stay in the warehouse
+
+
+def test_customer_whose_credit_turned_poor_since_approval_gets_no_shipment(tryton: dict[str, Any]) -> None:
+    poor = tryton["shipments"]["credit_turned_poor"]
+    assert poor["rating_at_approval"] == "good"
+    assert poor["message"] is not None
+    assert poor["message"] == (f'salesgate refuses to release shipment "{poor["number"]}":\n'
+                               "客户信用自订单审批后转差，停止发货 (credit-turned-poor)")
+    assert poor["state"] == "picked"
+
+
+def test_direct_shipment_without_a_sale_is_refused(tryton: dict[str, Any]) -> None:
+    direct = tryton["shipments"]["direct"]
+    assert direct["message"] is not None
+    assert "无销售订单，不得直接出货 (no-sales-order)" in direct["message"]
+    assert "发货数量超过销售订单数量 (over-delivery, line 1)" in direct["message"]  # 5 of nothing ordered
+    assert direct["state"] == "picked"
+
+
+def test_customer_blocked_after_packing_is_refused_when_the_goods_would_leave(tryton: dict[str, Any]) -> None:
+    blocked = tryton["shipments"]["blocked_after_packing"]
+    assert (blocked["message"], blocked["outcome"], blocked["roles"]) == (None, "require_approval", "general_manager")
+    assert blocked["gm_approves"] is None
+    assert blocked["done"] is not None
+    assert "客户已冻结，停止发货 (customer-blocked-at-shipment)" in blocked["done"]
+    assert blocked["state"] == "packed"

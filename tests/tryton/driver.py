@@ -105,11 +105,17 @@ class Company:
         PartyCategory = Model.get("party.category")
         region = PartyCategory(name="Region")
         region.save()
-        categories = {name: PartyCategory(name=name) for name in ("Distributor", "Repayment Plan")}
+        rating = PartyCategory(name="Credit Rating")
+        rating.save()
+        categories = {name: PartyCategory(name=name)
+                      for name in ("Distributor", "Repayment Plan", "Over-delivery Allowed")}
         for category in categories.values():
             category.save()
         for name in ("华东", "华南"):
             categories[name] = PartyCategory(name=name, parent=region)
+            categories[name].save()
+        for name in ("good", "poor"):
+            categories[name] = PartyCategory(name=name, parent=rating)
             categories[name].save()
         return categories
 
@@ -163,12 +169,19 @@ class Company:
         sale.save()
         return sale
 
-    def deliver(self, sale: Any, on: dt.date) -> None:
+    def deliver(self, sale: Any, on: dt.date, approvers: dict[str, Any]) -> None:
+        """Ship the sale as the warehouse does: the release salesgate requires at packing (the general
+        manager signs the shipping notice; an approval more than 30 days old is given again) is approved
+        by ``approvers`` (role → user) before the goods leave."""
         shipment, = sale.shipments
         shipment.effective_date = on
+        shipment.salesgate_freight_price_told = True
         shipment.save()
-        for button in ("assign_try", "pick", "pack", "do"):
+        for button in ("assign_try", "pick", "pack"):
             shipment.click(button)
+        for approval in approvals_of(shipment):
+            assert approve(approvers[approval["role"]].id, approval["id"]) is None, approval
+        shipment.click("do")
 
 
 def user(name: str, login: str, groups: list[str]) -> Any:
@@ -215,10 +228,11 @@ def as_root(action: Callable[[Any], object]) -> None:
         transaction.commit()
 
 
-def approvals_of(sale: Any) -> list[dict[str, Any]]:
-    sale.reload()
-    return [{"role": a.role, "position": a.position, "state": a.state, "rules": a.rules,
-             "approved_by": a.approved_by.login if a.approved_by else None} for a in sale.salesgate_approvals]
+def approvals_of(record: Any) -> list[dict[str, Any]]:
+    """The salesgate approvals of a sale or a shipment."""
+    record.reload()
+    return [{"id": a.id, "role": a.role, "position": a.position, "state": a.state, "rules": a.rules,
+             "approved_by": a.approved_by.login if a.approved_by else None} for a in record.salesgate_approvals]
 
 
 def main() -> None:
@@ -285,7 +299,7 @@ def main() -> None:
         original = company.sale(fabrikam, [("VALVE-DN50", 10)], sale_date=days_ago(age + 5))
         original.click("quote")
         original.click("confirm")
-        company.deliver(original, days_ago(age))
+        company.deliver(original, days_ago(age), {"sales_manager": sm, "general_manager": gm})
         wizard = Wizard("sale.return_sale", [original])
         wizard.execute("return_")
         returned, = Model.get("sale.sale").find([("origin", "=", f"sale.sale,{original.id}")])
@@ -298,6 +312,7 @@ def main() -> None:
                         "reasons": returned.salesgate_reasons, "original": original.number}
     out["returns"] = returns
     out["exposure"] = compare_exposure(company)
+    out["shipments"] = shipments(company, large, northwind, sm, gm)
     out["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(out, ensure_ascii=False, default=str))
 
@@ -374,6 +389,123 @@ def requote(company: Company) -> dict[str, Any]:
     out["confirm"] = refused(lambda: sale.click("confirm"))
     sale.reload()
     out["state"] = sale.state
+    return out
+
+
+def pack(shipment: Any) -> str | None:
+    """Take a waiting shipment to packed, as the warehouse does; salesgate decides at packing."""
+    shipment.click("assign_try")
+    shipment.click("pick")
+
+    def packing() -> None:
+        try:
+            shipment.click("pack")
+        except UserWarning as warning:  # Tryton asks to confirm moves of no origin (a shipment made by hand)
+            Model.get("res.user.warning")(user=get_config().user, name=warning.name, always=False).save()
+            shipment.click("pack")
+    return refused(packing)
+
+
+def released(shipment: Any, message: str | None) -> dict[str, Any]:
+    shipment.reload()
+    return {"message": message, "number": shipment.number, "state": shipment.state,
+            "outcome": shipment.salesgate_outcome, "roles": shipment.salesgate_roles,
+            "reasons": shipment.salesgate_reasons,
+            "freight_terms": shipment.salesgate_freight_terms, "approvals": approvals_of(shipment)}
+
+
+def shipments(company: Company, large: Any, northwind: Any, sm: Any, gm: Any) -> dict[str, Any]:
+    """salesgate's shipment_release in Tryton's customer-shipment workflow."""
+    out: dict[str, Any] = {}
+
+    # The 168,000 sale the sales manager and the general manager approved, shipped as sold: the
+    # approvals carry forward, nothing to approve again.
+    shipment, = large.shipments
+    shipment.salesgate_freight_price_told = True
+    shipment.save()
+    unchanged = released(shipment, pack(shipment))
+    unchanged["done"] = refused(lambda: shipment.click("do"))
+    shipment.reload()
+    unchanged["state"] = shipment.state
+    out["unchanged"] = unchanged
+
+    # A 1,000 sale nobody had to approve: the general manager signs the shipping notice (R09).
+    sale = company.sale(northwind, [("VALVE-DN50", 10)])
+    sale.click("quote")
+    sale.click("confirm")
+    shipment, = sale.shipments
+    signature = released(shipment, pack(shipment))
+    signature["done_before"] = refused(lambda: shipment.click("do"))
+    signature["gm_approves"] = approve(gm.id, signature["approvals"][0]["id"])
+    signature["done_after"] = refused(lambda: shipment.click("do"))
+    shipment.reload()
+    signature["state"] = shipment.state
+    out["gm_signature"] = signature
+
+    # A sale approved 40 days ago: the approval no longer carries forward.
+    sale = company.sale(northwind, [("VALVE-DN50", 10)], sale_date=days_ago(40))
+    sale.click("quote")
+    sale.click("confirm")
+    shipment, = sale.shipments
+    out["too_old"] = released(shipment, pack(shipment))
+
+    # More than ordered: the warehouse puts 12 of the 10 valves sold on the shipment.
+    sale = company.sale(northwind, [("VALVE-DN50", 10)])
+    sale.click("quote")
+    sale.click("confirm")
+    shipment, = sale.shipments
+    shipment.click("draft")
+    shipment.outgoing_moves[0].quantity = 12
+    shipment.save()
+    shipment.click("wait")
+    out["over_delivery"] = released(shipment, pack(shipment))
+
+    # A customer whose credit turned poor after the sale was approved.
+    litware = company.party("C006", "Litware", limit="1000000", categories=("good",))
+    sale = company.sale(litware, [("VALVE-DN50", 10)])
+    sale.click("quote")
+    sale.click("confirm")
+    sale.reload()
+    rating_at_approval = sale.salesgate_credit_rating
+    litware.reload()
+    # pop unlinks the category; proteus's remove would delete it
+    litware.categories.pop([c.id for c in litware.categories].index(company.categories["good"].id))
+    litware.categories.append(Model.get("party.category")(company.categories["poor"].id))
+    litware.save()
+    shipment, = sale.shipments
+    out["credit_turned_poor"] = released(shipment, pack(shipment))
+    out["credit_turned_poor"]["rating_at_approval"] = rating_at_approval
+
+    # Packed and signed, then the customer is blocked before the goods leave: asked again, refused.
+    adventure = company.party("C007", "Adventure Works", limit="1000000", categories=("good",))
+    sale = company.sale(adventure, [("VALVE-DN50", 10)])
+    sale.click("quote")
+    sale.click("confirm")
+    shipment, = sale.shipments
+    blocked = released(shipment, pack(shipment))
+    blocked["gm_approves"] = approve(gm.id, blocked["approvals"][0]["id"])
+    adventure.reload()
+    adventure.active = False
+    adventure.save()
+    blocked["done"] = refused(lambda: shipment.click("do"))
+    shipment.reload()
+    blocked["state"] = shipment.state
+    out["blocked_after_packing"] = blocked
+
+    # A direct shipment: no sale at all.
+    Shipment = Model.get("stock.shipment.out")
+    direct = Shipment(customer=northwind)
+    move = direct.outgoing_moves.new()
+    move.product = company.products["VALVE-DN50"]
+    move.unit = move.product.default_uom
+    move.quantity = 5
+    move.from_location = direct.warehouse_output
+    move.to_location = northwind.customer_location
+    move.unit_price = Decimal(100)
+    move.currency = company.company.currency
+    direct.save()
+    direct.click("wait")
+    out["direct"] = released(direct, pack(direct))
     return out
 
 

@@ -1,8 +1,11 @@
-"""Approvals salesgate requires before a sale may be confirmed: one record per role and decision.
+"""Approvals salesgate requires before a sale may be confirmed, or a customer shipment may leave: one
+record per role and decision. A shipment's approvals name the shipment and its sale; a sale's name the
+sale only.
 
 A user approves a role when they belong to the Tryton group ``Salesgate <role>`` (the module creates
 one for each role of the seed policy's ladder), only after the roles below it on the ladder, never for
-a sale they quoted themselves (the requester), and at most one step of the same decision (four eyes,
+a sale they quoted or a shipment they packed themselves (the requester), and at most one step of the
+same decision (four eyes,
 as salesgate's own store enforces: docs/approvals.md).
 
 The records are the module's own: users may read them, nobody may create, write or delete them (the
@@ -34,6 +37,8 @@ class Approval(ModelSQL, ModelView):
     __name__ = "salesgate.approval"
 
     sale = fields.Many2One("sale.sale", "Sale", required=True, ondelete="CASCADE", readonly=True)
+    shipment = fields.Many2One("stock.shipment.out", "Shipment", ondelete="CASCADE", readonly=True,
+        help="For the release of a customer shipment (salesgate's shipment_release); empty for the sale itself.")
     decision_key = fields.Char(
         "Decision", readonly=True, help="The version of the sale salesgate decided on (a digest of its content).")
     role = fields.Char("Role", required=True, readonly=True)
@@ -62,7 +67,19 @@ class Approval(ModelSQL, ModelView):
         return "pending"
 
     def get_rec_name(self, name: str) -> str:
-        return f"{self.sale.rec_name if self.sale else ''}: {self.role}"
+        owner = self.owner
+        return f"{owner.rec_name if owner else ''}: {self.role}"
+
+    @property
+    def owner(self) -> Any:
+        """What is approved: the shipment for a shipment's release, else the sale."""
+        return self.shipment or self.sale
+
+    @property
+    def document(self) -> str:
+        """The approved document as messages name it: ``sale "SO1"`` or ``shipment "OUT1"``."""
+        kind = "shipment" if self.shipment else "sale"
+        return f'{kind} "{self.owner.rec_name}"'
 
     @classmethod
     def check_modification(cls, mode: str, records: list[Approval], values: Any = None,
@@ -80,30 +97,37 @@ class Approval(ModelSQL, ModelView):
     @classmethod
     @ModelView.button
     def approve(cls, approvals: list[Approval]) -> None:
-        """Approve in ladder order, each role by a member of its group who neither quoted the sale
-        nor approved another step of the same decision."""
+        """Approve in ladder order, each role by a member of its group who neither quoted the sale (packed
+        the shipment) nor approved another step of the same decision."""
         pool = Pool()
         User = pool.get("res.user")
         user = User(Transaction().user)
         groups = {group.name for group in user.groups}
-        for approval in sorted(approvals, key=lambda a: (a.sale.id, a.position or 0)):
+        for approval in sorted(approvals, key=lambda a: (a.sale.id, a.shipment.id if a.shipment else 0,
+                                                         a.position or 0)):
             if approval.state == "approved":
                 continue
-            sale = approval.sale
+            with without_check_access():  # approvers of a shipment's release need not be warehouse users
+                owner, document = approval.owner, approval.document
+                requester = owner.salesgate_requester
+                required = [role for role in (owner.salesgate_roles or "").split(",") if role]
+                owner_key = owner.salesgate_key
+            siblings = [("sale", "=", approval.sale.id),
+                        ("shipment", "=", approval.shipment.id if approval.shipment else None),
+                        ("decision_key", "=", approval.decision_key)]
             group = GROUP_PREFIX + approval.role
             if group not in groups:
                 raise AccessError(gettext(
                         "salesgate.msg_approval_not_in_group",
-                        user=user.rec_name, role=approval.role, group=group, sale=sale.rec_name))
-            requester = sale.salesgate_requester
+                        user=user.rec_name, role=approval.role, group=group, document=document))
             if requester is not None and requester.id == user.id:
                 raise ApprovalFourEyesError(gettext(
-                        "salesgate.msg_approval_requester",
-                        user=user.rec_name, role=approval.role, sale=sale.rec_name))
+                        "salesgate.msg_approval_requester" if not approval.shipment
+                        else "salesgate.msg_approval_requester_shipment",
+                        user=user.rec_name, role=approval.role, document=document))
             with without_check_access():
                 other_steps = [a.role for a in cls.search([
-                            ("sale", "=", sale.id),
-                            ("decision_key", "=", approval.decision_key),
+                            *siblings,
                             ("state", "=", "approved"),
                             ("approved_by", "=", user.id),
                             ("id", "!=", approval.id),
@@ -111,28 +135,22 @@ class Approval(ModelSQL, ModelView):
             if other_steps:
                 raise ApprovalFourEyesError(gettext(
                         "salesgate.msg_approval_one_step",
-                        user=user.rec_name, role=approval.role, sale=sale.rec_name,
+                        user=user.rec_name, role=approval.role, document=document,
                         approved=", ".join(other_steps)))
             with without_check_access():
                 waiting = [a.role for a in cls.search([
-                            ("sale", "=", sale.id),
-                            ("decision_key", "=", approval.decision_key),
+                            *siblings,
                             ("position", "<", approval.position),
                             ("state", "!=", "approved"),
                             ], order=[("position", "ASC")])]
-                required = sale.salesgate_required_roles
-                if approval.decision_key == sale.salesgate_key and approval.role in required:
-                    approved = {a.role for a in cls.search([
-                                ("sale", "=", sale.id),
-                                ("decision_key", "=", approval.decision_key),
-                                ("state", "=", "approved"),
-                                ])}
+                if approval.decision_key == owner_key and approval.role in required:
+                    approved = {a.role for a in cls.search([*siblings, ("state", "=", "approved")])}
                     below = required[:required.index(approval.role)]
                     waiting += [r for r in below if r not in approved and r not in waiting]
             if waiting:
                 raise ApprovalOrderError(gettext(
                         "salesgate.msg_approval_ladder",
-                        role=approval.role, sale=sale.rec_name, waiting=", ".join(waiting)))
+                        role=approval.role, document=document, waiting=", ".join(waiting)))
             with without_check_access():
                 cls.write([approval], {
                         "state": "approved",

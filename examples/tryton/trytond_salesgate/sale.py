@@ -52,16 +52,43 @@ RETURN_REASONS = [
     ]
 
 
-def _whole(quantity: float, where: str) -> int:
+OUTCOMES = [
+    (None, ""),
+    ("allow", "Allow"),
+    ("warn", "Warn"),
+    ("require_approval", "Approval required"),
+    ("block", "Block"),
+    ]
+CREDIT_RATINGS = [(None, ""), ("good", "Good"), ("fair", "Fair"), ("poor", "Poor")]
+CREDIT_RATING = "Credit Rating"
+"""Parent of the party categories ``good``, ``fair`` and ``poor``: the customer's credit rating."""
+
+
+def in_category(party: Any, name: str) -> bool:
+    """Whether the party is in the category named ``name``."""
+    return any(category.name == name for category in party.categories)
+
+
+def credit_rating(party: Any) -> str:
+    """The party's credit rating: a category under ``Credit Rating`` (the worst if several), else good."""
+    ratings = {category.name.strip().lower() for category in party.categories
+               if category.parent is not None and category.parent.name == CREDIT_RATING}
+    return next((rating for rating in ("poor", "fair") if rating in ratings), "good")
+
+
+def whole(quantity: float, where: str) -> int:
     if quantity != int(quantity):
         raise FactsError(f"{where}: quantity {quantity} is not a whole number; salesgate decides whole units")
     return int(quantity)
 
 
-def _reasons(decisions: list[Decision]) -> str:
+def reasons_text(decisions: list[Decision], only: Outcome | None = None) -> str:
+    """The decisions' reasons, one a line: ``message (rule, line n)``; ``only`` those of one outcome."""
     lines = []
     for decision in decisions:
         for reason in decision.reasons:
+            if only is not None and reason.outcome is not only:
+                continue
             where = f", line {reason.line_no}" if reason.line_no is not None else ""
             lines.append(f"{reason.message} ({reason.rule}{where})")
     return "\n".join(dict.fromkeys(lines))
@@ -88,19 +115,18 @@ class Sale(metaclass=PoolMeta):
 
     salesgate_key = fields.Char("Salesgate Decision", readonly=True,
         help="Digest of the sale salesgate decided on; approvals belong to it.")
-    salesgate_outcome = fields.Selection([
-            (None, ""),
-            ("allow", "Allow"),
-            ("warn", "Warn"),
-            ("require_approval", "Approval required"),
-            ("block", "Block"),
-            ], "Salesgate Outcome", readonly=True)
+    salesgate_outcome = fields.Selection(OUTCOMES, "Salesgate Outcome", readonly=True)
     salesgate_reasons = fields.Text("Salesgate Reasons", readonly=True)
     salesgate_roles = fields.Char("Salesgate Required Roles", readonly=True,
         help="The roles that must approve the version salesgate decided on (ladder order), set at quote.")
     salesgate_requester = fields.Many2One("res.user", "Salesgate Requester", readonly=True, ondelete="RESTRICT",
         help="The user who quoted the sale: they may not approve it.")
-    salesgate_approvals = fields.One2Many("salesgate.approval", "sale", "Salesgate Approvals", readonly=True)
+    salesgate_approvals = fields.One2Many("salesgate.approval", "sale", "Salesgate Approvals", readonly=True,
+        filter=[("shipment", "=", None)])
+    salesgate_amount = fields.Numeric("Salesgate Decided Amount", digits=(13, 4), readonly=True,
+        help="The untaxed amount of the version salesgate decided on: what its approvals approved.")
+    salesgate_credit_rating = fields.Selection(CREDIT_RATINGS, "Salesgate Credit Rating", readonly=True,
+        help="The customer's credit rating when salesgate decided on the sale (Credit Rating categories).")
     salesgate_return_reason = fields.Selection(RETURN_REASONS, "Return Reason",
         states={"readonly": Eval("state") != "draft"},
         help="Why the goods come back (return sales: lines with a negative quantity).")
@@ -109,7 +135,7 @@ class Sale(metaclass=PoolMeta):
     def copy(cls, sales: list[Any], default: dict[str, Any] | None = None) -> list[Any]:
         default = dict(default or {})
         for name in ("salesgate_key", "salesgate_outcome", "salesgate_reasons", "salesgate_roles",
-                     "salesgate_requester", "salesgate_approvals"):
+                     "salesgate_requester", "salesgate_approvals", "salesgate_amount", "salesgate_credit_rating"):
             default.setdefault(name, None)
         return super().copy(sales, default=default)
 
@@ -145,6 +171,22 @@ class Sale(metaclass=PoolMeta):
         return [role for role in (self.salesgate_roles or "").split(",") if role]
 
     @property
+    def salesgate_approved_roles(self) -> list[str]:
+        """The roles approved for the version salesgate decided on."""
+        return [a.role for a in self.salesgate_approvals
+                if a.decision_key == self.salesgate_key and a.state == "approved"]
+
+    @property
+    def salesgate_approved_on(self) -> Any:
+        """When the sale was approved: the day of its last approval of the decided version, else (nothing
+        to approve) the day it was confirmed; ``None`` before that."""
+        days = [a.approved_at.date() for a in self.salesgate_approvals
+                if a.decision_key == self.salesgate_key and a.state == "approved" and a.approved_at]
+        if days:
+            return max(days)
+        return self.sale_date if self.state in ("confirmed", "processing", "done") else None
+
+    @property
     def salesgate_order_id(self) -> str:
         return self.number or f"draft-{self.id}"
 
@@ -168,7 +210,7 @@ class Sale(metaclass=PoolMeta):
         for number, line in enumerate(self.salesgate_order_lines, start=1):
             sku = line.salesgate_sku
             lines.append({"line_no": number, "sku": sku, "unit_price": line.unit_price,
-                          "qty": _whole(line.quantity, f"{self.salesgate_order_id}, line {number}")})
+                          "qty": whole(line.quantity, f"{self.salesgate_order_id}, line {number}")})
             prices.setdefault(sku, line.salesgate_tryton_price())
         facts: dict[str, Any] = {"order": {
                 "id": self.salesgate_order_id, "customer_id": self.salesgate_customer_id,
@@ -190,7 +232,7 @@ class Sale(metaclass=PoolMeta):
                 "id": f"{self.salesgate_order_id}/{number}", "customer_id": self.salesgate_customer_id,
                 "type": "return", "reason": self.salesgate_return_reason or "other",
                 "original_order_id": self.origin.number, "sku": line.salesgate_sku,
-                "qty": _whole(-line.quantity, where), "requested_on": self.salesgate_day}}
+                "qty": whole(-line.quantity, where), "requested_on": self.salesgate_day}}
 
     def salesgate_digest(self, gate: Gate) -> str:
         """What a decision depends on: the same digest at confirmation means the same sale was decided."""
@@ -225,7 +267,7 @@ class Sale(metaclass=PoolMeta):
         gate = get_gate()
         decisions = self.salesgate_decisions(gate)
         outcome = max((d.outcome for d in decisions), key=lambda o: o.rank, default=Outcome.allow)
-        reasons = _reasons(decisions)
+        reasons = reasons_text(decisions)
         if outcome is Outcome.block:
             raise SalesgateBlock(gettext("salesgate.msg_sale_blocked", sale=self.rec_name, reasons=reasons))
         key = self.salesgate_digest(gate)
@@ -248,7 +290,8 @@ class Sale(metaclass=PoolMeta):
                     } for role in required if role not in current])
             self.write([self], {
                     "salesgate_key": key, "salesgate_outcome": outcome.value, "salesgate_reasons": reasons or None,
-                    "salesgate_roles": ",".join(required) or None, "salesgate_requester": Transaction().user})
+                    "salesgate_roles": ",".join(required) or None, "salesgate_requester": Transaction().user,
+                    "salesgate_amount": self.untaxed_amount, "salesgate_credit_rating": credit_rating(self.party)})
 
     def salesgate_check_confirmation(self) -> None:
         """At confirm: read only and idempotent (Tryton may run a confirmation more than once)."""
@@ -267,7 +310,7 @@ class Sale(metaclass=PoolMeta):
                     "salesgate.msg_sale_facts", sale=self.rec_name, error=str(exc))) from exc
         if credit.outcome is Outcome.block:
             raise SalesgateBlock(gettext("salesgate.msg_sale_blocked", sale=self.rec_name,
-                                         reasons=_reasons([credit])))
+                                         reasons=reasons_text([credit])))
         self.salesgate_check_approved(key, [*required, *(r for r in credit.required_roles if r not in required)])
 
     def salesgate_check_approved(self, key: str, roles: list[str]) -> None:
