@@ -497,13 +497,14 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         names[ruleset.ruleset] = file_shown
 
     language = meta.language if meta else "zh"
-    extras = _extras(meta, meta_path, problems)
+    extras = _extras(meta, meta_path, raw_meta if meta is not None else None, problems)
     known: dict[str, PointSpec] = dict(POINT_SPECS)
     for plugin_point in points:
         known.setdefault(plugin_point.name, plugin_point)
     declared, fields_of, point_paths, failed = load_points(directory, problems.add, digest.update, known, extras)
-    all_points, vocabularies = _points(known, declared, fields_of, extras, _outputs_of(meta, meta_path, known,
-                                                                                       problems))
+    all_points, vocabularies = _points(known, declared, fields_of, extras,
+                                       _outputs_of(meta, meta_path, raw_meta if meta is not None else None, known,
+                                                   problems))
     seen: dict[str, str] = {}
     compiled: list[CompiledRule] = []
     for index, (ruleset, data, file_shown) in enumerate(loaded):
@@ -526,11 +527,11 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     )
 
 
-def _extras(meta: PolicyFile | None, meta_path: Path, problems: _Problems) -> dict[str, tuple[FieldSpec, ...]]:
-    """The extra facts ``policy.yaml`` declares (``facts:``), each problem at its line."""
+def _extras(meta: PolicyFile | None, meta_path: Path, raw: Any,
+            problems: _Problems) -> dict[str, tuple[FieldSpec, ...]]:
+    """The extra facts ``policy.yaml`` declares (``facts:``), each problem at its line (``raw``: the file as read)."""
     if meta is None or not meta.facts:
         return {}
-    raw = load_yaml(meta_path, str(meta_path))
 
     def report(message: str, where: str) -> None:
         problems.add(message, str(meta_path), line_of(raw, tuple(where.split(".", 1))), None, where)
@@ -538,12 +539,11 @@ def _extras(meta: PolicyFile | None, meta_path: Path, problems: _Problems) -> di
     return load_extras(meta.facts, report)
 
 
-def _outputs_of(meta: PolicyFile | None, meta_path: Path, known: Mapping[str, PointSpec],
+def _outputs_of(meta: PolicyFile | None, meta_path: Path, raw: Any, known: Mapping[str, PointSpec],
                 problems: _Problems) -> dict[str, tuple[OutputSpec, ...]]:
     """The outputs ``policy.yaml`` declares for built-in points (``outputs:``), each problem at its line."""
     if meta is None or not meta.outputs:
         return {}
-    raw = load_yaml(meta_path, str(meta_path))
 
     def report(message: str, where: str) -> None:
         problems.add(message, str(meta_path), line_of(raw, tuple(where.split("."))), None, where)
