@@ -212,10 +212,10 @@ def test_points_with_a_missing_policy_directory_is_one_error_line(tmp_path: Path
 
 
 def test_points_unknown_point_is_a_clean_error() -> None:
-    result = run("points", "shipment_release")
+    result = run("points", "shipping_release")
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == 1
-    assert "unknown decision point 'shipment_release'" in result.stderr
+    assert "unknown decision point 'shipping_release'" in result.stderr
 
 
 def test_points_prints_chinese_into_a_pipe_whatever_the_locale() -> None:

@@ -222,13 +222,10 @@ def point_vocabulary(spec: PointSpec, extras: typing.Mapping[str, typing.Sequenc
         else:
             facts = {f.path: f for f in model_facts(spec.document, spec.source)}
         included = tuple(name for name in spec.document.model_fields if name in ("customer", "exposure"))
-        if fields is not None:  # a YAML declaration's includes: the shipped customer and exposure facts
-            if "customer" in included:
-                facts.update({f.path: f for f in _from_model("customer", Customer)})
-            if "exposure" in included:
-                facts.update({f.path: f for f in _from_model("exposure", CreditExposure)})
-                facts["exposure.total"] = _money("exposure.total", "Open receivables plus open orders plus "
-                                                                   "reserved credit.")
+        if fields is not None:  # a YAML declaration's includes: the shipped customer and exposure facts, as shipped
+            shipped = VOCABULARY["credit_check"]
+            for part in included:
+                facts.update({path: info for path, info in shipped.items() if path.startswith(f"{part}.")})
         documents = included
     for document in documents:
         for info in declared_facts(EXTENSIBLE[document], (extras or {}).get(document, ()), declared_in):
