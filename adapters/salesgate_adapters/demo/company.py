@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from importlib import resources
@@ -18,13 +18,15 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from salesgate import Decision, Gate
+from salesgate import Decision, Gate, Policy
 from salesgate.models import CreditExposure, Customer, Order, Product, ReturnRequest
 from salesgate.pointspecs import DECISION_POINTS, ORDER_POINTS, PointSpec
 
 from ..memory import MemoryAdapter
 
 DEMO_DATA = "demo_company.json"
+_PATHS = {"customers": "customer", "products": "line.product", "orders": "order"}
+"""How rules name the declared facts of each section of the books."""
 AS_OF = date(2026, 11, 6)
 """The demo's today: overdue days and days since delivery are counted to it, so the demo never ages."""
 
@@ -46,6 +48,9 @@ class DemoCompany:
     them in columns of its own (:data:`~.erp.DECLARED_COLUMNS`), which the ``demo`` mapping reads under
     ``declared:``."""
     documents: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    document_customers: Mapping[str, str] = field(default_factory=dict)
+    """Whose document it is, by document id, for documents that name no customer of their own (a customer
+    grading review): ``for_customer`` in the books, which the ERP sends along with the document."""
     """Documents of declared decision points, by point: what the ERP holds for them, in its tables (one a
     point, :func:`~.erp.document_tables`) and read by id through the ``demo`` mapping. Checked against
     the point's declaration when decided: a policy that does not declare the point leaves them out."""
@@ -60,6 +65,18 @@ class DemoCompany:
             "documents": {point: list(documents) for point, documents in self.documents.items()},
         })
 
+
+    def for_policy(self, policy: Policy) -> DemoCompany:
+        """These books with only the declared facts ``policy`` declares (``policy.yaml`` ``facts:``): what the
+        demo ERP holds for a policy, so that a policy declaring fewer facts than the seed's is never sent one
+        it does not know (the others stay NULL, missing)."""
+        known = {path for point in ORDER_POINTS for path, info in policy.vocabulary.get(point, {}).items()
+                 if info.declared}
+        declared = {section: {key: kept for key, values in items.items()
+                              if (kept := {name: value for name, value in values.items()
+                                           if f"{_PATHS[section]}.{name}" in known})}
+                    for section, items in self.declared.items()}
+        return replace(self, declared=declared)
 
     def _with_declared(self, section: str, key: str, item: BaseModel) -> dict[str, Any]:
         return {**item.model_dump(), **self.declared.get(section, {}).get(key, {})}
@@ -95,6 +112,8 @@ def load_demo_company() -> DemoCompany:
         declared=declared,
         returns=tuple(ReturnRequest.model_validate(r) for r in raw["returns"]),
         documents=_documents(raw.get("documents", {})),
+        document_customers={str(d["id"]): str(d["for_customer"]) for items in raw.get("documents", {}).values()
+                            for d in items if isinstance(d, Mapping) and "for_customer" in d},
     )
 
 
@@ -121,7 +140,7 @@ def _documents(raw: Mapping[str, Any]) -> dict[str, tuple[Mapping[str, Any], ...
         for n, item in enumerate(items):
             if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
                 raise ValueError(f"{DEMO_DATA}: documents.{point}[{n}] needs an id (text)")
-        found[point] = tuple(items)
+        found[point] = tuple({k: v for k, v in item.items() if k != "for_customer"} for item in items)
     return found
 
 
@@ -149,21 +168,21 @@ def run_demo(gate: Gate, company: DemoCompany) -> list[DemoResult]:
     for point in declared_points(gate, company):
         spec = gate.policy.point(point)
         for document in company.documents[point]:
-            decision = gate.decide(point, _document_facts(gate, spec, document))
-            customer = company.customers.get(str(document.get("customer_id")))
+            customer_id = document.get("customer_id") or company.document_customers.get(document["id"])
+            decision = gate.decide(point, _document_facts(gate, spec, document, customer_id))
+            customer = company.customers.get(str(customer_id))
             amount = document.get("amount")
             results.append(DemoResult(point, document["id"], customer.name if customer is not None else "",
                                       Decimal(amount) if isinstance(amount, int | Decimal | str) else None, decision))
     return results
 
 
-def _document_facts(gate: Gate, spec: PointSpec, document: Mapping[str, Any]) -> dict[str, Any]:
+def _document_facts(gate: Gate, spec: PointSpec, document: Mapping[str, Any], customer_id: object) -> dict[str, Any]:
     """A declared point's document by its id, as an ERP asks. When the point includes the customer but its
     document names none (``customer_grading``'s grading review), the ERP knows whose document it is and sends
     the customer along, read through the adapter like any customer."""
     facts: dict[str, Any] = {spec.root: document["id"]}
     root = spec.document.model_fields[spec.root].annotation
-    customer_id = document.get("customer_id")
     if ("customer" in spec.document.model_fields and isinstance(customer_id, str) and isinstance(root, type)
             and issubclass(root, BaseModel) and "customer_id" not in root.model_fields):
         customer = gate.hooks.load_customer(customer_id)
