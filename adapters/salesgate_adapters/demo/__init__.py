@@ -17,8 +17,10 @@ from .erp import create_demo_erp
 def demo_gate(company: DemoCompany, *, backend: BackendName = "durable", policy: Policy | None = None) -> Gate:
     """A gate on the seed policy (or ``policy``) reading the demo company's ERP database through the
     ``sql`` adapter and the ``demo`` mapping: the code path of a production database."""
-    return Gate(policy or load_policy(seed_policy_path()), backend=backend, adapter="sql",
-                adapter_options={"engine": create_demo_erp(company), "mapping": "demo", "today": company.as_of})
+    policy = policy or load_policy(seed_policy_path())
+    erp = create_demo_erp(company.for_policy(policy))
+    return Gate(policy, backend=backend, adapter="sql",
+                adapter_options={"engine": erp, "mapping": "demo", "today": company.as_of})
 
 
 __all__ = [

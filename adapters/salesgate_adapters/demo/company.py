@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
-from salesgate import Decision, Gate
+from pydantic import BaseModel
+
+from salesgate import Decision, Gate, Policy
 from salesgate.models import CreditExposure, Customer, Order, Product, ReturnRequest
-from salesgate.pointspecs import DECISION_POINTS, ORDER_POINTS
+from salesgate.pointspecs import DECISION_POINTS, ORDER_POINTS, PointSpec
 
 from ..memory import MemoryAdapter
 
 DEMO_DATA = "demo_company.json"
+_PATHS = {"customers": "customer", "products": "line.product", "orders": "order"}
+"""How rules name the declared facts of each section of the books."""
 AS_OF = date(2026, 11, 6)
 """The demo's today: overdue days and days since delivery are counted to it, so the demo never ages."""
 
@@ -38,7 +42,15 @@ class DemoCompany:
     orders: tuple[Order, ...]
     returns: tuple[ReturnRequest, ...]
     as_of: date = AS_OF
+    declared: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    """The policy's declared facts the books hold (``policy.yaml`` ``facts:``), by section (``customers``,
+    ``products``, ``orders``) and id: ``{"customers": {"C007": {"stage": "intent"}}}``. The demo ERP keeps
+    them in columns of its own (:data:`~.erp.DECLARED_COLUMNS`), which the ``demo`` mapping reads under
+    ``declared:``."""
     documents: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    document_customers: Mapping[str, str] = field(default_factory=dict)
+    """Whose document it is, by document id, for documents that name no customer of their own (a customer
+    grading review): ``for_customer`` in the books, which the ERP sends along with the document."""
     """Documents of declared decision points, by point: what the ERP holds for them, in its tables (one a
     point, :func:`~.erp.document_tables`) and read by id through the ``demo`` mapping. Checked against
     the point's declaration when decided: a policy that does not declare the point leaves them out."""
@@ -46,12 +58,28 @@ class DemoCompany:
     def adapter(self) -> MemoryAdapter:
         """A fresh adapter over these books (it records the decisions made through it)."""
         return MemoryAdapter({
-            "customers": list(self.customers.values()),
+            "customers": [self._with_declared("customers", c.id, c) for c in self.customers.values()],
             "exposures": dict(self.exposures),
-            "products": list(self.products.values()),
-            "orders": list(self.orders),
+            "products": [self._with_declared("products", p.sku, p) for p in self.products.values()],
+            "orders": [self._with_declared("orders", o.id, o) for o in self.orders],
             "documents": {point: list(documents) for point, documents in self.documents.items()},
         })
+
+
+    def for_policy(self, policy: Policy) -> DemoCompany:
+        """These books with only the declared facts ``policy`` declares (``policy.yaml`` ``facts:``): what the
+        demo ERP holds for a policy, so that a policy declaring fewer facts than the seed's is never sent one
+        it does not know (the others stay NULL, missing)."""
+        known = {path for point in ORDER_POINTS for path, info in policy.vocabulary.get(point, {}).items()
+                 if info.declared}
+        declared = {section: {key: kept for key, values in items.items()
+                              if (kept := {name: value for name, value in values.items()
+                                           if f"{_PATHS[section]}.{name}" in known})}
+                    for section, items in self.declared.items()}
+        return replace(self, declared=declared)
+
+    def _with_declared(self, section: str, key: str, item: BaseModel) -> dict[str, Any]:
+        return {**item.model_dump(), **self.declared.get(section, {}).get(key, {})}
 
 
 @dataclass(frozen=True)
@@ -71,16 +99,38 @@ def load_demo_company() -> DemoCompany:
     raw: Mapping[str, Any] = json.loads(
         resources.files("salesgate_adapters.demo").joinpath(DEMO_DATA).read_text(encoding="utf-8"), parse_float=Decimal
     )
-    customers = [Customer.model_validate(c) for c in raw["customers"]]
+    declared: dict[str, dict[str, Mapping[str, Any]]] = {}
+    customers = _shipped(Customer, raw["customers"], "customers", "id", declared)
+    products = _shipped(Product, raw["products"], "products", "sku", declared)
+    orders = _shipped(Order, raw["orders"], "orders", "id", declared)
     return DemoCompany(
         name=raw["name"],
         customers={c.id: c for c in customers},
         exposures={cid: CreditExposure.model_validate(e) for cid, e in raw["exposures"].items()},
-        products={p.sku: p for p in (Product.model_validate(p) for p in raw["products"])},
-        orders=tuple(Order.model_validate(o) for o in raw["orders"]),
+        products={p.sku: p for p in products},
+        orders=tuple(orders),
+        declared=declared,
         returns=tuple(ReturnRequest.model_validate(r) for r in raw["returns"]),
         documents=_documents(raw.get("documents", {})),
+        document_customers={str(d["id"]): str(d["for_customer"]) for items in raw.get("documents", {}).values()
+                            for d in items if isinstance(d, Mapping) and "for_customer" in d},
     )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _shipped(model: type[M], items: Sequence[Mapping[str, Any]], section: str, key: str,
+             declared: dict[str, dict[str, Mapping[str, Any]]]) -> list[M]:
+    """The items as the shipped model, their other fields (the policy's declared facts) put in ``declared``."""
+    out: list[M] = []
+    for item in items:
+        extras = {name: value for name, value in item.items() if name not in model.model_fields}
+        shipped = model.model_validate({name: value for name, value in item.items() if name not in extras})
+        if extras:
+            declared.setdefault(section, {})[str(getattr(shipped, key))] = extras
+        out.append(shipped)
+    return out
 
 
 def _documents(raw: Mapping[str, Any]) -> dict[str, tuple[Mapping[str, Any], ...]]:
@@ -90,7 +140,7 @@ def _documents(raw: Mapping[str, Any]) -> dict[str, tuple[Mapping[str, Any], ...
         for n, item in enumerate(items):
             if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
                 raise ValueError(f"{DEMO_DATA}: documents.{point}[{n}] needs an id (text)")
-        found[point] = tuple(items)
+        found[point] = tuple({k: v for k, v in item.items() if k != "for_customer"} for item in items)
     return found
 
 
@@ -118,12 +168,27 @@ def run_demo(gate: Gate, company: DemoCompany) -> list[DemoResult]:
     for point in declared_points(gate, company):
         spec = gate.policy.point(point)
         for document in company.documents[point]:
-            decision = gate.decide(point, {spec.root: document["id"]})
-            customer = company.customers.get(str(document.get("customer_id")))
+            customer_id = document.get("customer_id") or company.document_customers.get(document["id"])
+            decision = gate.decide(point, _document_facts(gate, spec, document, customer_id))
+            customer = company.customers.get(str(customer_id))
             amount = document.get("amount")
             results.append(DemoResult(point, document["id"], customer.name if customer is not None else "",
                                       Decimal(amount) if isinstance(amount, int | Decimal | str) else None, decision))
     return results
+
+
+def _document_facts(gate: Gate, spec: PointSpec, document: Mapping[str, Any], customer_id: object) -> dict[str, Any]:
+    """A declared point's document by its id, as an ERP asks. When the point includes the customer but its
+    document names none (``customer_grading``'s grading review), the ERP knows whose document it is and sends
+    the customer along, read through the adapter like any customer."""
+    facts: dict[str, Any] = {spec.root: document["id"]}
+    root = spec.document.model_fields[spec.root].annotation
+    if ("customer" in spec.document.model_fields and isinstance(customer_id, str) and isinstance(root, type)
+            and issubclass(root, BaseModel) and "customer_id" not in root.model_fields):
+        customer = gate.hooks.load_customer(customer_id)
+        if customer is not None:
+            facts["customer"] = customer
+    return facts
 
 
 def declared_points(gate: Gate, company: DemoCompany) -> list[str]:

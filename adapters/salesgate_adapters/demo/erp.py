@@ -31,6 +31,24 @@ GRADE_LABELS = {"A": "大客户", "B": "中小客户", "C": "潜在客户"}
 
 Money = sa.Numeric(18, 4)
 
+DECLARED_COLUMNS: dict[str, dict[str, str]] = {
+    "customers": {"tenure_years": "years_as_customer", "credit_assessed": "credit_assessed",
+                  "repayment_agreement_days_left": "agreement_days_left", "kind": "customer_kind",
+                  "industry": "industry", "stage": "stage"},
+    "products": {"make_or_buy": "sourcing", "restock_date": "restock_date"},
+    "orders": {"requested_delivery_date": "delivery_date", "contract_signed": "contract_signed",
+               "quotation": "is_quotation", "project_no": "project_no", "payment_received": "payment_received"},
+}
+"""Where the demo ERP keeps the seed policy's declared facts (``policy.yaml`` ``facts:``), by section and fact:
+columns of its own, NULL where the books hold no value; ``demo.yaml`` reads them under ``declared:``."""
+LABELS: dict[str, dict[str, str]] = {
+    "kind": {"enterprise": "企业", "individual": "个人"},
+    "stage": {"prospect": "潜在", "intent": "意向", "signed": "签约"},
+    "make_or_buy": {"make": "自产", "buy": "外购"},
+}
+"""How the demo ERP files the declared facts that are choices (客户性质, 合作阶段, 自产/外购); ``demo.yaml``
+translates the labels back."""
+
 metadata = sa.MetaData()
 
 customers = sa.Table(
@@ -47,6 +65,12 @@ customers = sa.Table(
     sa.Column("payment_terms_days", sa.Integer, nullable=False),
     sa.Column("has_repayment_plan", sa.Boolean, nullable=False),
     sa.Column("has_repayment_agreement", sa.Boolean, nullable=False),
+    sa.Column("years_as_customer", sa.Integer),
+    sa.Column("credit_assessed", sa.Boolean),
+    sa.Column("agreement_days_left", sa.Integer),  # to the date of the written repayment agreement
+    sa.Column("customer_kind", sa.String(16)),
+    sa.Column("industry", sa.String(64)),
+    sa.Column("stage", sa.String(16)),
     mysql_charset="utf8mb4",
 )
 products = sa.Table(
@@ -56,6 +80,8 @@ products = sa.Table(
     sa.Column("list_price", Money, nullable=False),
     sa.Column("cost", Money, nullable=False),
     sa.Column("on_hand", sa.Integer, nullable=False),
+    sa.Column("sourcing", sa.String(16)),
+    sa.Column("restock_date", sa.Date),
     mysql_charset="utf8mb4",
 )
 sales_orders = sa.Table(
@@ -75,6 +101,11 @@ sales_orders = sa.Table(
     sa.Column("special_requirements", sa.Text),
     sa.Column("total", Money, nullable=False),
     sa.Column("invoiced_amount", Money, nullable=False),
+    sa.Column("delivery_date", sa.Date),  # requested by the customer
+    sa.Column("contract_signed", sa.Boolean),
+    sa.Column("is_quotation", sa.Boolean),
+    sa.Column("project_no", sa.String(32)),
+    sa.Column("payment_received", sa.Boolean),
     mysql_charset="utf8mb4",
 )
 sales_order_lines = sa.Table(
@@ -236,17 +267,18 @@ def _rows(company: DemoCompany) -> dict[sa.Table, list[dict[str, Any]]]:
             "is_distributor": c.is_distributor, "credit_limit": c.credit_limit,
             "credit_rating": c.credit_rating.value, "payment_terms_days": c.payment_terms_days,
             "has_repayment_plan": c.has_repayment_plan, "has_repayment_agreement": c.has_repayment_agreement,
+            **_declared(company, "customers", c.id),
         })
     for p in company.products.values():
         rows[products].append({"sku": p.sku, "name": p.name, "list_price": p.list_price, "cost": p.cost,
-                               "on_hand": p.stock})
+                               "on_hand": p.stock, **_declared(company, "products", p.sku)})
     for o in company.orders:  # the pending orders salesgate decides
         rows[sales_orders].append(_order(o.id, o.customer_id, "draft", o.order_date, o.total, Decimal(0), {
             "created_at": o.created_at.astimezone(UTC).replace(tzinfo=None) if o.created_at else None,
             "currency": o.currency, "channel": o.channel.value, "written_confirmation": o.written_confirmation,
             "payment_method": o.payment_method.value, "draft_term_days": o.draft_term_days,
             "payment_terms_days": o.payment_terms_days, "guarantee": o.guarantee,
-            "special_requirements": o.special_requirements,
+            "special_requirements": o.special_requirements, **_declared(company, "orders", o.id),
         }))
         rows[sales_order_lines].extend(
             {"order_id": o.id, "line_no": ln.line_no, "sku": ln.sku, "qty": ln.qty, "unit_price": ln.unit_price,
@@ -284,11 +316,25 @@ def _rows(company: DemoCompany) -> dict[sa.Table, list[dict[str, Any]]]:
     return rows
 
 
+def _declared(company: DemoCompany, section: str, key: str) -> dict[str, Any]:
+    """The row's declared-fact columns: the books' values (labels for choices, dates as dates), NULL for the rest."""
+    columns = DECLARED_COLUMNS[section]
+    values = company.declared.get(section, {}).get(key, {})
+    unknown = sorted(set(values) - set(columns))
+    if unknown:
+        raise ValueError(f"demo company: {section} {key!r} holds {', '.join(unknown)}, which the demo ERP has no "
+                         f"column for; it keeps {', '.join(columns)}")
+    row = dict.fromkeys(columns.values())
+    for fact, value in values.items():
+        row[columns[fact]] = _stored(LABELS[fact][value] if fact in LABELS and value is not None else value)
+    return row
+
+
 def _order(order_id: str, customer_id: str, status: str, order_date: date, total: Decimal, invoiced: Decimal,
            terms: dict[str, Any] | None = None) -> dict[str, Any]:
     defaults = {"created_at": None, "currency": "CNY", "channel": "written", "written_confirmation": False,
                 "payment_method": "credit", "draft_term_days": None, "payment_terms_days": 30, "guarantee": False,
-                "special_requirements": None}
+                "special_requirements": None, **dict.fromkeys(DECLARED_COLUMNS["orders"].values())}
     return {"id": order_id, "customer_id": customer_id, "status": status, "order_date": order_date,
             "total": total, "invoiced_amount": invoiced, **defaults, **(terms or {})}
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import Executable
@@ -304,7 +304,9 @@ class SqlAdapter:
             return self._carriers[fact]
         kind = FACT_KINDS[fact]
         model: type[BaseModel] = kind.model
-        declared = {plan.field: (Any, None) for plan, _ in self._declared.get(fact, [])}
+        # a declared fact the row leaves NULL is missing: left out of the dump, so that a policy which does
+        # not declare it (another policy on the same mapping) is never sent it
+        declared = {plan.field: (Any, Field(None, exclude_if=_is_none)) for plan, _ in self._declared.get(fact, [])}
         definitions: dict[str, Any] = dict(declared)
         if fact == "order" and self._declared["order.lines"]:
             line: Any = self._model("order.lines")  # a model built at run time: mypy cannot check it
@@ -517,6 +519,10 @@ class SqlAdapter:
             path, column = plan.path, field
         what = f"fact {plan.label!r}" + (f", column {column!r}" if column else "")
         return f"{self.mapping.where(path)}: {what} ({context}): {problem}"
+
+
+def _is_none(value: object) -> bool:
+    return value is None
 
 
 def _declared_statement(plan: DeclaredPlan) -> Executable | None:
