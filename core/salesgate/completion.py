@@ -13,7 +13,6 @@ that an answer given when an adapter fails can be logged under it.
 
 from __future__ import annotations
 
-import types
 import typing
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -22,6 +21,7 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from .documents import known_fields
 from .errors import FactsError, did_you_mean
 from .models import (
     STORABLE_TEXT,
@@ -363,24 +363,6 @@ def _retyped(model: type[BaseModel], data: Mapping[str, Any]) -> Mapping[str, An
     return out
 
 
-def _known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
-    """The field names of the (sub)model at ``loc`` (a pydantic error's location, its last key dropped)."""
-    current: Any = model
-    for key in loc:
-        if isinstance(key, int):
-            continue
-        fields = getattr(current, "model_fields", None)
-        info = None
-        if fields is not None:
-            info = fields.get(key) or next((f for f in fields.values() if f.alias == key), None)
-        if info is None:
-            return []
-        annotation = info.annotation
-        while typing.get_origin(annotation) in (list, typing.Union, types.UnionType):
-            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-        current = annotation
-    fields = getattr(current, "model_fields", None)
-    return [info.alias or name for name, info in fields.items()] if fields else []
 
 
 def _format_validation(exc: ValidationError, what: str, model: type[BaseModel] | None = None) -> str:
@@ -389,7 +371,7 @@ def _format_validation(exc: ValidationError, what: str, model: type[BaseModel] |
         where = ".".join(str(p) for p in err["loc"])
         message = _text_refused(err) or err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden" and model is not None:
-            known = _known_fields(model, err["loc"][:-1])
+            known = known_fields(model, err["loc"][:-1])
             suggestion = did_you_mean(str(err["loc"][-1]), known)
             message = "not a fact salesgate knows" + (f" (did you mean {suggestion!r}?)" if suggestion else "") + (
                 "; a policy declares its own in policy.yaml under facts: (salesgate vocab lists them)"

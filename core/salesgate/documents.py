@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import keyword
 import re
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -29,7 +31,8 @@ from pydantic_core import PydanticCustomError
 from .models import MAX_ID, MAX_LINES, MAX_QTY, Money, Text, Whole
 from .money import normalise_scale, round_money
 
-__all__ = ["Bilingual", "Combine", "FieldSpec", "FieldType", "OutputSpec", "document_model", "extended_model"]
+__all__ = ["Bilingual", "Combine", "FieldSpec", "FieldType", "OutputSpec", "document_model", "extended_model",
+           "known_fields"]
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 """A declared name (a point, a document, a field, an output): lower case ASCII, digits and ``_``."""
@@ -266,3 +269,23 @@ def output_value(spec: OutputSpec, value: Any) -> Any:
         return normalise_scale(value)
     return value
 
+
+def known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The field names (as written in facts) of the (sub)model at ``loc``, a pydantic error's location
+    without its last key."""
+    current: Any = model
+    for key in loc:
+        if isinstance(key, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        info = None
+        if fields is not None:
+            info = fields.get(key) or next((f for f in fields.values() if f.alias == key), None)
+        if info is None:
+            return []
+        annotation = info.annotation
+        while typing.get_origin(annotation) in (list, typing.Union, types.UnionType):
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        current = annotation
+    fields = getattr(current, "model_fields", None)
+    return [info.alias or name for name, info in fields.items()] if fields else []

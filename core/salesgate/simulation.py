@@ -33,13 +33,13 @@ from pydantic import BaseModel, ValidationError
 
 from .bulk import Memo, Replayer, Verdict
 from .decisions import Outcome
+from .documents import known_fields
 from .errors import SalesgateError, did_you_mean
 from .models import OrderFacts, ReturnFacts
 from .money import ZERO, round_money
 from .plugins import installed_points
 from .pointspecs import ORDER_POINTS, POINT_SPECS, PointSpec
 from .policy.compiler import Policy, load_policy
-from .policy.testcases import known_fields
 
 EXAMPLES = 20
 """Changed decisions kept per decision point for the report (the first in file order)."""

@@ -57,8 +57,6 @@ differs (expected vs got) and the rules that fired (with their ``file:line``) an
 from __future__ import annotations
 
 import re
-import types
-import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -68,7 +66,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from ..decisions import Decision, Outcome
-from ..documents import FieldType, OutputSpec, python_type
+from ..documents import FieldType, OutputSpec, known_fields, python_type
 from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
 from ..pointspecs import POINT_SPECS, PointSpec
 from .compiler import CompiledRule, Policy
@@ -400,25 +398,6 @@ def _fields_text(known: Sequence[str]) -> str:
     return "known here: " + ", ".join(known) if known else "nothing is known here"
 
 
-def known_fields(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
-    """The field names (as written in facts) of the (sub)model at ``loc``, a pydantic error's location
-    without its last key."""
-    current: Any = model
-    for key in loc:
-        if isinstance(key, int):
-            continue
-        fields = getattr(current, "model_fields", None)
-        info = None
-        if fields is not None:
-            info = fields.get(key) or next((f for f in fields.values() if f.alias == key), None)
-        if info is None:
-            return []
-        annotation = info.annotation
-        while typing.get_origin(annotation) in (list, typing.Union, types.UnionType):
-            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-        current = annotation
-    fields = getattr(current, "model_fields", None)
-    return [info.alias or name for name, info in fields.items()] if fields else []
 
 
 def _output_problems(spec: PointSpec, expected: Mapping[str, Any]) -> list[str]:
