@@ -625,7 +625,8 @@ def _today_option(today: date | Callable[[], date] | None, adapter_options: Mapp
     if legacy is not None and today is None:
         today = legacy
     elif legacy is not None and legacy is not today:
-        raise TypeError("today given twice, as Gate(today=...) and in adapter_options: pass it once, as Gate(today=...)")
+        raise TypeError("today given twice, as Gate(today=...) and in adapter_options: pass it once, as "
+                        "Gate(today=...)")
     if today is not None and not callable(today):
         _checked_day(today, "today")
     return today

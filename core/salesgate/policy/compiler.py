@@ -6,6 +6,7 @@ together as one :class:`~salesgate.errors.PolicyError`, each naming file:line, r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -116,7 +117,7 @@ class Policy:
     vocabulary: Mapping[str, Mapping[str, FactInfo]] = field(default_factory=lambda: VOCABULARY)
     """By point: every fact its rules may read (``salesgate vocab``)."""
     timezone: str = "UTC"
-    """The company's time zone (``policy.yaml`` ``timezone:``): what day it is when a decision is given no as-of date."""
+    """The company's time zone (``policy.yaml`` ``timezone:``): what day it is for a decision given no as-of date."""
     windows: Mapping[str, Effective] = field(default_factory=dict)
     """The rule sets with an ``effective:`` window, by name (those without one are always in force)."""
 
@@ -560,12 +561,10 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     language = meta.language if meta else "zh"
     timezone = _timezone(meta, meta_path, raw_meta if meta is not None else None, problems)
     windows: dict[str, Effective] = {}
-    for ruleset, data, file_shown in loaded:
+    for ruleset, _, _ in loaded:
         if ruleset.effective is not None:
-            try:
+            with contextlib.suppress(EffectiveError):  # reported with its rules (_compile_rules)
                 windows[ruleset.ruleset] = parse_effective(ruleset.effective)
-            except EffectiveError:
-                pass  # reported with its rules (_compile_rules)
     extras = _extras(meta, meta_path, raw_meta if meta is not None else None, problems)
     known: dict[str, PointSpec] = dict(POINT_SPECS)
     for plugin_point in points:
