@@ -168,6 +168,10 @@ class Gate:
                 raise AdapterError(self._unknown_adapter(adapter, available))
             cls = available[adapter]
             accepted = _parameters(cls)
+            if "today" in accepted and "today" not in options and self._today is not None:
+                # an adapter counting to a day of its own (the sql adapter's today) counts to the gate's as-of date
+                # outside decisions too (within one, every data hook is given it: as_of)
+                options = {**options, "today": self._today}
             shadowed = sorted(k for k in gate_keywords if k in accepted and k not in options) if legacy else []
             try:
                 instance: object = cls(**options)

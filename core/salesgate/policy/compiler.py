@@ -410,7 +410,7 @@ def _window(value: Any, shown: str, line: int | None, rule_id: str | None, probl
     try:
         return parse_effective(value)
     except EffectiveError as exc:
-        problems.add(exc.message, shown, line, rule_id, "effective")
+        problems.add(exc.message, shown, line, rule_id, "effective", exc.suggestion)
         return None
 
 

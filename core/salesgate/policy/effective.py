@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from ..errors import did_you_mean
 from ..facts import TODAY
 from .ir import Compare, Cond, Const, Kind, Ref
 
@@ -25,10 +26,11 @@ KEYS = ("from", "until")
 class EffectiveError(ValueError):
     """A malformed ``effective:`` (said in plain words); ``key`` names the part that is wrong, if one is."""
 
-    def __init__(self, message: str, key: str | None = None) -> None:
+    def __init__(self, message: str, key: str | None = None, suggestion: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.key = key
+        self.suggestion = suggestion
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,8 @@ def parse_effective(value: Any) -> Effective:
     for key in value:
         if key not in KEYS:
             raise EffectiveError(f"effective: {key!r} is not a key of effective: write from: (the first day in "
-                                 "force) and/or until: (the first day no longer in force)", str(key))
+                                 "force) and/or until: (the first day no longer in force)", str(key),
+                                 did_you_mean(str(key), KEYS))
     if not value:
         raise EffectiveError("effective: names no date: give from:, until: or both, or leave effective: out")
     start = _day(value["from"], "from") if "from" in value else None
