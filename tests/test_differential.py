@@ -20,7 +20,7 @@ from fixtures.strategies import order_facts, return_facts
 from salesgate import Decision, Gate, OrderFacts, ReturnFacts
 from salesgate.engine.python import PythonBackend
 from salesgate.facts import FactSet
-from salesgate.policy.ir import And, Arith, Call, Compare, Cond, Const, IsNone, Kind, Or, Quantified, Ref
+from salesgate.policy.ir import Aggregate, And, Arith, Call, Compare, Cond, Const, IsNone, Kind, Or, Quantified, Ref
 from salesgate.policy.stages import EngineRule, Stage
 from salesgate.vocabulary import VOCABULARY
 
@@ -93,11 +93,27 @@ def call_cond() -> st.SearchStrategy[Cond]:
     )
 
 
+def aggregate_cond() -> st.SearchStrategy[Cond]:
+    """sum/count/min/max/avg over the lines, with or without a filter, compared with a number or a fact."""
+    def build(func: Any, value: Any, where: Any) -> Aggregate:
+        return Aggregate(func, "order.lines", "line", value, where, Kind.number)
+
+    values = st.one_of(st.sampled_from(ITEM_PATHS).map(lambda p: Ref(p, Kind.number, True)),
+                       number_expr(ITEM_PATHS, True))
+    filters = st.none() | comparison(ITEM_PATHS, True)
+    aggregates = st.one_of(
+        st.builds(build, st.sampled_from(["sum", "min", "max", "avg"]), values, filters),
+        st.builds(build, st.just("count"), st.none() | values, filters),
+    )
+    return st.builds(Compare, st.sampled_from(OPS), aggregates, number_expr(NUMBER_PATHS, False))
+
+
 def atoms() -> st.SearchStrategy[Cond]:
     quantified = st.builds(
         Quantified, st.sampled_from(["any", "all"]), st.just("order.lines"), comparison(ITEM_PATHS, True)
     )
-    return st.one_of(comparison(NUMBER_PATHS, False), text_cond(), bool_cond(), none_cond(), quantified, call_cond())
+    return st.one_of(comparison(NUMBER_PATHS, False), text_cond(), bool_cond(), none_cond(), quantified, call_cond(),
+                     aggregate_cond())
 
 
 conditions = st.recursive(

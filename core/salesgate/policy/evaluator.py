@@ -18,6 +18,7 @@ from ..facts import FactValues
 from ..money import format_money
 from .functions import FUNCTIONS
 from .ir import (
+    Aggregate,
     Always,
     And,
     Arith,
@@ -32,6 +33,7 @@ from .ir import (
     Or,
     Quantified,
     Ref,
+    aggregate,
     arith,
     walk_refs,
 )
@@ -61,8 +63,28 @@ def compile_expr(expr: Expr) -> Getter:
         return lambda root, item: root.get(path)
     if isinstance(expr, Call):
         return _compile_call(expr)
+    if isinstance(expr, Aggregate):
+        return _compile_aggregate(expr)
     left, right, op = compile_expr(expr.left), compile_expr(expr.right), expr.op
     return lambda root, item: arith(op, left(root, item), right(root, item))
+
+
+def _compile_aggregate(agg: Aggregate) -> Getter:
+    """An aggregate over the list's elements that pass the filter, their missing values skipped."""
+    path, func = agg.collection, agg.func
+    value = compile_expr(agg.value) if agg.value is not None else None
+    where = compile_cond(agg.where) if agg.where is not None else None
+
+    def compute(root: FactValues, item: FactValues | None) -> Any:
+        elements = root.get(path) or ()
+        if where is not None:
+            elements = [el for el in elements if where(root, el)]
+        if value is None:
+            return len(elements)
+        values = [v for el in elements if (v := value(root, el)) is not None]
+        return aggregate(func, values)
+
+    return compute
 
 
 def _compile_call(call: Call) -> Getter:
@@ -210,16 +232,41 @@ def _describe(expr: Expr) -> str:
         return f"{expr.func}({', '.join(_describe(arg) for arg in expr.args)})"
     if isinstance(expr, Arith):
         return f"({_describe(expr.left)} {expr.op} {_describe(expr.right)})"
+    if isinstance(expr, Aggregate):
+        element = expr.element
+        value = _describe(expr.value) if expr.value is not None else element
+        if isinstance(expr.value, Arith):
+            value = value[1:-1]
+        where = f" if {describe_cond(expr.where)}" if expr.where is not None else ""
+        return f"{expr.func}({value} for {element} in {expr.collection}{where})"
     raise TypeError(f"not an expression: {expr!r}")  # pragma: no cover
+
+
+def describe_cond(cond: Cond) -> str:
+    """A compiled condition written back in the language (``line.qty > 10 and line.sku == "A"``)."""
+    if isinstance(cond, Compare):
+        return f"{_describe(cond.left)} {cond.op} {_describe(cond.right)}"
+    if isinstance(cond, IsNone):
+        return f"{cond.operand.path} {'!=' if cond.present else '=='} None"
+    if isinstance(cond, And | Or):
+        joiner = " and " if isinstance(cond, And) else " or "
+        return joiner.join(f"({describe_cond(c)})" if isinstance(c, And | Or) else describe_cond(c)
+                           for c in cond.items)
+    if isinstance(cond, Quantified):
+        return f"{cond.quantifier}({describe_cond(cond.cond)} for ... in {cond.collection})"
+    return "true"
 
 
 def _missing(expr: Expr, root: FactValues, item: FactValues | None) -> str:
     """What is missing in a side that gave no value: the first fact it reads that is missing, else
     the side itself (a division by zero, a key not in a lookup table)."""
-    if not isinstance(expr, Ref):
+    if isinstance(expr, Call | Arith):
         for ref in walk_refs(expr):
-            if ref.kind is not Kind.list and compile_expr(ref)(root, item) is None:
+            readable = ref.kind is not Kind.list and (item is not None or not ref.item)
+            if readable and compile_expr(ref)(root, item) is None:
                 return ref.path
+    if isinstance(expr, Aggregate):  # min, max, avg of no value
+        return f"{_describe(expr)} (no {expr.element} with a value)"
     return _describe(expr)
 
 

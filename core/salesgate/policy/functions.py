@@ -76,7 +76,7 @@ BUILT_IN = ("date", "days", "any", "all", "sum", "count", "min", "max", "avg")
 
 def names() -> list[str]:
     """Every function name a policy may write, as error messages list them."""
-    return ["date", "days", "any", "all", *FUNCTIONS]
+    return [*BUILT_IN, *FUNCTIONS]
 
 
 def register(function: Function) -> Function:
