@@ -21,6 +21,7 @@ from salesgate import Decision, Gate, OrderFacts, ReturnFacts
 from salesgate.engine.python import PythonBackend
 from salesgate.facts import FactSet
 from salesgate.policy.ir import Aggregate, And, Arith, Call, Compare, Cond, Const, IsNone, Kind, Or, Quantified, Ref
+from salesgate.policy.patterns import compile_pattern
 from salesgate.policy.stages import EngineRule, Stage
 from salesgate.vocabulary import VOCABULARY
 
@@ -93,6 +94,18 @@ def call_cond() -> st.SearchStrategy[Cond]:
     )
 
 
+def text_call_cond() -> st.SearchStrategy[Cond]:
+    """starts_with, ends_with, contains and matches (its RE2 pattern prepared as the checker does)."""
+    region = Ref("customer.region", Kind.text)
+    parts = st.sampled_from(["华", "东", "north", "", "th"]).map(lambda v: Const(v, Kind.text))
+    plain = st.builds(lambda f, part: Call(f, (region, part), Kind.bool),
+                      st.sampled_from(["starts_with", "ends_with", "contains"]), parts)
+    patterns = st.sampled_from(["^华", "东$", "(?i)NOR", "^$", "o|东"])
+    matching = patterns.map(lambda p: Call("matches", (region, Const(p, Kind.text)), Kind.bool, compile_pattern(p)))
+    return st.builds(Compare, st.sampled_from(["==", "!="]), st.one_of(plain, matching),
+                     st.just(Const(True, Kind.bool)))
+
+
 def aggregate_cond() -> st.SearchStrategy[Cond]:
     """sum/count/min/max/avg over the lines, with or without a filter, compared with a number or a fact."""
     def build(func: Any, value: Any, where: Any) -> Aggregate:
@@ -113,7 +126,7 @@ def atoms() -> st.SearchStrategy[Cond]:
         Quantified, st.sampled_from(["any", "all"]), st.just("order.lines"), comparison(ITEM_PATHS, True)
     )
     return st.one_of(comparison(NUMBER_PATHS, False), text_cond(), bool_cond(), none_cond(), quantified, call_cond(),
-                     aggregate_cond())
+                     aggregate_cond(), text_call_cond())
 
 
 conditions = st.recursive(

@@ -103,3 +103,29 @@ register(Function("weekday", (Kind.date,), Kind.number, lambda d: d.isoweekday()
 register(Function("month_end", (Kind.date,), Kind.date, _month_end, "month_end(order.order_date)"))
 register(Function("days_between", (Kind.date, Kind.date), Kind.number, lambda a, b: (b - a).days,
                   "days_between(order.order_date, date(\"2026-12-31\"))"))
+
+
+# -- text ---------------------------------------------------------------------------------------------
+
+register(Function("starts_with", (Kind.text, Kind.text), Kind.bool, lambda s, prefix: s.startswith(prefix),
+                  'starts_with(customer.name, "华东")'))
+register(Function("ends_with", (Kind.text, Kind.text), Kind.bool, lambda s, suffix: s.endswith(suffix),
+                  'ends_with(customer.name, "有限公司")'))
+register(Function("contains", (Kind.text, Kind.text), Kind.bool, lambda s, part: part in s,
+                  'contains(order.special_requirements, "加急")'))
+
+
+def _pattern(data: Any, constants: Mapping[int, Any], kinds: tuple[Kind, ...]) -> Prepared:
+    """``matches``' pattern, compiled once at load by RE2: linear time in the text, whatever the pattern
+    (no backtracking engine ever runs a pattern a policy wrote)."""
+    from .patterns import compile_pattern  # the RE2 binding, loaded by policies that match patterns
+
+    try:
+        return Kind.bool, compile_pattern(str(constants[1]))
+    except ValueError as exc:
+        raise FunctionError(str(exc), 1) from None
+
+
+register(Function("matches", (Kind.text, Kind.text), Kind.bool,
+                  lambda pattern, s, _written: pattern.search(s) is not None,
+                  'matches(customer.name, "^华东.*有限公司$")', constants=(1,), prepare=_pattern))
