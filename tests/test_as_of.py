@@ -352,3 +352,42 @@ def test_simulate_decides_each_order_as_of_its_order_date(policy_dir: Path, tmp_
     (change,) = tally.examples
     # decided as of its own order date, the order is not stale (as of the day it is replayed, it would be)
     assert (change.subject, change.before.rules, change.after.rules) == ("SO-2", ("new-limit",), ())
+
+
+# -- adapters count to the decision's as-of date ------------------------------------------------------------
+
+def test_the_sql_adapter_counts_overdue_days_to_each_decisions_as_of_date(policy_dir: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "erp.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE inv (c TEXT, open REAL, due TEXT)")
+        connection.execute("INSERT INTO inv VALUES ('K1', 100, '2026-10-01')")
+        connection.execute("INSERT INTO inv VALUES ('K1', 200, '2026-12-01')")
+    connection.close()
+    mapping = tmp_path / "erp.yaml"
+    mapping.write_text("""\
+mapping: test
+timezone: Asia/Shanghai
+facts:
+  exposure:
+    - query: SELECT SUM(open) AS open_receivables FROM inv WHERE c = :customer_id
+    - query: >-
+        SELECT SUM(open) AS overdue_amount, MIN(due) AS overdue_since
+        FROM inv WHERE c = :customer_id AND due < :today
+""", encoding="utf-8")
+    rules = RULES + """\
+  - id: long-overdue
+    when: exposure.max_overdue_days > 60
+    then:
+      require: [general_manager]
+"""
+    facts = {**ORDER, "products": []}  # the exposure is read from the ERP
+    with Gate.from_path(write_policy(tmp_path / "p", rules), backend="python", adapter="sql",
+                        adapter_options={"url": f"sqlite:///{path}", "mapping": str(mapping)}) as gate:
+        november = gate.decide("order_approval", facts, as_of=date(2026, 11, 15))
+        december = gate.decide("order_approval", facts, as_of=date(2026, 12, 15))
+        loaded = gate.facts_for("order_approval", facts, as_of=date(2026, 12, 15))
+    assert "long-overdue" not in november.fired  # 45 days overdue, the December invoice not yet due
+    assert "long-overdue" in december.fired  # 75 days
+    assert (loaded.exposure.max_overdue_days, loaded.exposure.overdue_amount) == (75, 300)

@@ -16,19 +16,26 @@ from typing import Any
 
 from ..facts import FactValues
 from ..money import format_money
+from .functions import FUNCTIONS
 from .ir import (
+    Aggregate,
     Always,
     And,
+    Arith,
+    Call,
     Compare,
     CompareOp,
     Cond,
     Const,
     Expr,
     IsNone,
+    Kind,
     Or,
     Quantified,
     Ref,
+    aggregate,
     arith,
+    walk_refs,
 )
 
 Getter = Callable[[FactValues, FactValues | None], Any]
@@ -54,8 +61,59 @@ def compile_expr(expr: Expr) -> Getter:
         if expr.item:
             return lambda root, item: item.get(path) if item is not None else None
         return lambda root, item: root.get(path)
+    if isinstance(expr, Call):
+        return _compile_call(expr)
+    if isinstance(expr, Aggregate):
+        return _compile_aggregate(expr)
     left, right, op = compile_expr(expr.left), compile_expr(expr.right), expr.op
     return lambda root, item: arith(op, left(root, item), right(root, item))
+
+
+def _compile_aggregate(agg: Aggregate) -> Getter:
+    """An aggregate over the list's elements that pass the filter, their missing values skipped."""
+    path, func = agg.collection, agg.func
+    value = compile_expr(agg.value) if agg.value is not None else None
+    where = compile_cond(agg.where) if agg.where is not None else None
+
+    def compute(root: FactValues, item: FactValues | None) -> Any:
+        elements = root.get(path) or ()
+        if where is not None:
+            elements = [el for el in elements if where(root, el)]
+        if value is None:
+            return len(elements)
+        values = [v for el in elements if (v := value(root, el)) is not None]
+        return aggregate(func, values)
+
+    return compute
+
+
+def _compile_call(call: Call) -> Getter:
+    """A registered function over its arguments' values: a missing argument gives a missing result."""
+    function = FUNCTIONS[call.func]
+    run = function.run
+    getters = tuple(compile_expr(arg) for arg in call.args)
+    if function.prepare is not None:
+        state = call.state
+
+        def prepared(root: FactValues, item: FactValues | None) -> Any:
+            values = [get(root, item) for get in getters]
+            return None if any(v is None for v in values) else run(state, *values)
+
+        return prepared
+    if len(getters) == 1:
+        (only,) = getters
+
+        def unary(root: FactValues, item: FactValues | None) -> Any:
+            value = only(root, item)
+            return None if value is None else run(value)
+
+        return unary
+
+    def call_(root: FactValues, item: FactValues | None) -> Any:
+        values = [get(root, item) for get in getters]
+        return None if any(v is None for v in values) else run(*values)
+
+    return call_
 
 
 def compile_cond(cond: Cond) -> Test:
@@ -170,7 +228,46 @@ def _describe(expr: Expr) -> str:
         return expr.path
     if isinstance(expr, Const):
         return show(expr.value)
-    return f"({_describe(expr.left)} {expr.op} {_describe(expr.right)})"
+    if isinstance(expr, Call):
+        return f"{expr.func}({', '.join(_describe(arg) for arg in expr.args)})"
+    if isinstance(expr, Arith):
+        return f"({_describe(expr.left)} {expr.op} {_describe(expr.right)})"
+    if isinstance(expr, Aggregate):
+        element = expr.element
+        value = _describe(expr.value) if expr.value is not None else element
+        if isinstance(expr.value, Arith):
+            value = value[1:-1]
+        where = f" if {describe_cond(expr.where)}" if expr.where is not None else ""
+        return f"{expr.func}({value} for {element} in {expr.collection}{where})"
+    raise TypeError(f"not an expression: {expr!r}")  # pragma: no cover
+
+
+def describe_cond(cond: Cond) -> str:
+    """A compiled condition written back in the language (``line.qty > 10 and line.sku == "A"``)."""
+    if isinstance(cond, Compare):
+        return f"{_describe(cond.left)} {cond.op} {_describe(cond.right)}"
+    if isinstance(cond, IsNone):
+        return f"{cond.operand.path} {'!=' if cond.present else '=='} None"
+    if isinstance(cond, And | Or):
+        joiner = " and " if isinstance(cond, And) else " or "
+        return joiner.join(f"({describe_cond(c)})" if isinstance(c, And | Or) else describe_cond(c)
+                           for c in cond.items)
+    if isinstance(cond, Quantified):
+        return f"{cond.quantifier}({describe_cond(cond.cond)} for ... in {cond.collection})"
+    return "true"
+
+
+def _missing(expr: Expr, root: FactValues, item: FactValues | None) -> str:
+    """What is missing in a side that gave no value: the first fact it reads that is missing, else
+    the side itself (a division by zero, a key not in a lookup table)."""
+    if isinstance(expr, Call | Arith):
+        for ref in walk_refs(expr):
+            readable = ref.kind is not Kind.list and (item is not None or not ref.item)
+            if readable and compile_expr(ref)(root, item) is None:
+                return ref.path
+    if isinstance(expr, Aggregate):  # min, max, avg of no value
+        return f"{_describe(expr)} (no {expr.element} with a value)"
+    return _describe(expr)
 
 
 def explain(cond: Cond, root: FactValues, item: FactValues | None = None,
@@ -191,7 +288,7 @@ def _explain(cond: Cond, root: FactValues, item: FactValues | None, holds: bool,
         lhs = _describe(cond.left)
         shown = show(left)
         if left is None or right is None:
-            missing = lhs if left is None else _describe(cond.right)
+            missing = _missing(cond.left if left is None else cond.right, root, item)
             return f"{missing} is missing, so '{lhs} {cond.op} {_describe(cond.right)}' is false"
         if isinstance(cond.right, Const) and isinstance(right, bool) and cond.op in ("==", "!="):
             return f"{lhs} is {shown}"

@@ -1,0 +1,158 @@
+"""Aggregates over a document's lists (docs/policy-language.md, "Aggregates"): sum, count, min, max,
+avg with a filter, on both backends, in explanations, price formulas, outputs and declared points."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.language_docs import fired, section_examples, write_rules
+from salesgate import Gate
+from salesgate.policy import expressions
+from salesgate.policy.checker import CheckError, Context, check_condition, check_value
+from salesgate.policy.evaluator import compile_expr, explain
+from salesgate.policy.ir import Aggregate, Kind, aggregate, walk_refs
+from salesgate.vocabulary import VOCABULARY, FactInfo
+
+BACKENDS = ["python", "durable"]
+CTX = Context("order_approval", VOCABULARY["order_approval"])
+FIXTURE = Path(__file__).parent / "fixtures" / "declared-policy"
+
+
+def lines(*qtys: int | None) -> dict[str, Any]:
+    return {"order.lines": [{"line.qty": q, "line.unit_price": Decimal("10.00")} for q in qtys]}
+
+
+def value(text: str, facts: dict[str, Any]) -> Any:
+    expr = check_value(expressions.parse(text), CTX, Kind.number)
+    return compile_expr(expr)(facts, None)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_documented_aggregate_holds_as_the_docs_say_on_every_backend(tmp_path: Path, backend: str) -> None:
+    facts, rows = section_examples("Aggregates: `sum`, `count`, `min`, `max`, `avg`", facts_from="Functions")
+    root = write_rules(tmp_path / "policy", [cond for cond, _ in rows])
+    assert fired(root, facts, backend) == {f"r{i}" for i, (_, holds) in enumerate(rows) if holds}
+
+
+@pytest.mark.parametrize(("func", "expected"), [("sum", 0), ("count", 0), ("min", None), ("max", None),
+                                                 ("avg", None)])
+def test_over_no_element_sum_and_count_are_0_and_the_others_missing(func: str, expected: Any) -> None:
+    assert value(f"{func}(line.qty for line in order.lines)", lines()) == expected
+    assert value(f"{func}(line.qty for line in order.lines if line.qty > 5)", lines(1, 2)) == expected
+    assert aggregate(func, []) == expected  # type: ignore[arg-type]
+
+
+def test_missing_values_are_skipped_and_avg_is_exact() -> None:
+    facts = lines(1, None, 2, None, 1)
+    assert value("count(line.qty for line in order.lines)", facts) == 3
+    assert value("count(order.lines)", facts) == 5
+    assert value("avg(line.qty for line in order.lines)", facts) == Decimal(4) / Decimal(3)
+    assert value("avg(line.unit_price for line in order.lines)", lines(1, 1, 1)) == Decimal("10")
+    assert value("sum(line.qty * line.unit_price for line in order.lines)", facts) == Decimal("40.00")
+
+
+def test_a_filter_reading_a_missing_value_leaves_the_element_out() -> None:
+    facts = lines(1, None, 30)
+    assert value("count(line for line in order.lines if line.qty < 10)", facts) == 1
+    assert value("count(line for line in order.lines if not (line.qty >= 10))", facts) == 1
+
+
+def test_an_aggregate_explains_its_value_and_walks_its_reads() -> None:
+    cond = check_condition(expressions.parse("sum(l.qty for l in order.lines if l.qty > 1) >= 100"), CTX)
+    assert explain(cond, lines(1, 50)) == "sum(line.qty for line in order.lines if line.qty > 1) is 50, not ≥ 100"
+    empty = check_condition(expressions.parse("max(line.qty for line in order.lines) > 1"), CTX)
+    assert explain(empty, lines()) == ("max(line.qty for line in order.lines) (no line with a value) is missing, "
+                                       "so 'max(line.qty for line in order.lines) > 1' is false")
+    assert [r.path for r in walk_refs(cond)] == ["order.lines", "line.qty", "line.qty"]
+    assert isinstance(cond.left, Aggregate)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("any(sum(line.qty for line in order.lines) > 1 for line in order.lines)",
+     "sum() over order.lines inside any()/all() over the same list: compute it outside the loop"),
+    ("sum(sum(line.qty for line in order.lines) for line in order.lines) > 1", "aggregates do not nest"),
+    ("count(line for line in order.lines if any(line.qty > 1 for line in order.lines)) > 1",
+     "any()/all() inside sum/count/min/max/avg: write the condition into the filter"),
+    ("sum(line.sku for line in order.lines) > 1", "sum() takes numbers, not text"),
+    ("avg(order.order_date for line in order.lines) > 1", "avg() takes numbers, not a date"),
+    ("max(order.total, 1) > 5", "max() takes a loop over a list: max(line.unit_price for line in order.lines)"),
+    ("sum(line for line in order.lines) > 5", "sum() needs a value of each line"),
+    ("sum(line.qty for line in order.line) > 5", "'order.line' is not a list fact; loop over order.lines"),
+    ("total(line.qty for line in order.lines) > 5", "only any(), all(), sum(), count(), min(), max(), avg() can "
+                                                    "loop over a list, not total()"),
+    ("any(line.qty > 1 for line in order.lines if line.qty > 2)", "any() takes no 'if' filter"),
+    ("sum(line.qty for line in order.lines)", "expected a condition but found a number"),
+])
+def test_a_misused_aggregate_is_refused_in_plain_words(text: str, message: str) -> None:
+    with pytest.raises(CheckError) as info:
+        check_condition(expressions.parse(text), CTX)
+    assert message in info.value.message
+
+
+def test_an_aggregate_over_another_list_cannot_read_the_outer_loops_element() -> None:
+    vocab = {**VOCABULARY["order_approval"],
+             "order.charges": FactInfo("order.charges", Kind.list, "charges", element="charge"),
+             "charge.amount": FactInfo("charge.amount", Kind.number, "a charge")}
+    ctx = Context("order_approval", vocab)
+    with pytest.raises(CheckError, match=r"sum\(\) over order.charges cannot read 'x', the element of the any"):
+        check_condition(expressions.parse(
+            "all(sum(c.amount for c in order.charges if c.amount > x.amount) >= 0 for x in order.lines)"), ctx)
+    cond = check_condition(expressions.parse(
+        "any(line.amount > sum(c.amount for c in order.charges) for line in order.lines)"), ctx)
+    facts = {"order.charges": [{"charge.amount": 5}, {"charge.amount": 7}],
+             "order.lines": [{"line.amount": 10}, {"line.amount": 13}]}
+    assert explain(cond, facts) == "line 2: line.amount is 13, > sum(charge.amount for charge in order.charges) (12)"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_aggregate_in_a_line_rule_compares_each_line_with_the_order(tmp_path: Path, backend: str) -> None:
+    facts, _ = section_examples("Functions")
+    root = write_rules(tmp_path / "policy", [])
+    (root / "examples.yaml").write_text(
+        "ruleset: examples\nhook: order_approval\nversion: '1'\nrules:\n"
+        "  - id: big-share\n    scope: line\n"
+        "    when: line.amount > sum(l.amount for l in order.lines) / 2\n    then: { warn: share }\n",
+        encoding="utf-8")
+    with Gate.from_path(root, backend=backend, entry_points=False) as gate:  # type: ignore[arg-type]
+        decision = gate.decide("order_approval", facts, explain=True)
+    assert [(t.rule, t.line_no) for t in decision.trace if t.fired] == [("big-share", 2)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_aggregate_sets_an_output_and_decides_at_a_declared_point(tmp_path: Path, backend: str) -> None:
+    root = tmp_path / "policy"
+    shutil.copytree(FIXTURE, root)
+    (root / "bulk.yaml").write_text(
+        "ruleset: bulk\npoint: sample_request\nversion: '1'\nrules:\n"
+        "  - id: many-units\n    when: sum(line.qty for line in sample.lines if line.sku != \"free\") > 150\n"
+        "    then: {warn: many, set: {deposit: \"count(sample.lines) * 10%\"}}\n", encoding="utf-8")
+    sample = {"sample": {"id": "S-1", "customer_id": "C1", "value": "100",
+                         "lines": [{"sku": "A", "qty": 100}, {"sku": "B", "qty": 60}, {"sku": "free", "qty": 90}]},
+              "customer": {"id": "C1", "name": "华东机电", "tenure_years": 5}}
+    with Gate.from_path(root, backend=backend, entry_points=False) as gate:  # type: ignore[arg-type]
+        decision = gate.decide("sample_request", sample, explain=True)
+        sample["sample"]["lines"] = [{"sku": "A", "qty": 100}, {"sku": "B", "qty": 40}, {"sku": "free", "qty": 100}]
+        quiet = gate.decide("sample_request", sample)
+    assert decision.outputs == {"deposit": Decimal("0.3")}
+    assert [t.explanation for t in decision.trace if t.rule == "many-units"] == [
+        'sum(line.qty for line in sample.lines if line.sku != "free") is 160, > 150']
+    assert quiet.outputs == {}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_aggregate_in_a_price_floor_prices_every_line(tmp_path: Path, backend: str) -> None:
+    facts, _ = section_examples("Functions")
+    root = write_rules(tmp_path / "policy", [], point="pricing")
+    (root / "examples.yaml").write_text(
+        "ruleset: examples\nhook: pricing\nversion: '1'\nrules:\n"
+        "  - id: avg-floor\n    scope: line\n    when: true\n"
+        "    then: { floor: \"avg(l.unit_price for l in order.lines)\" }\n", encoding="utf-8")
+    with Gate.from_path(root, backend=backend, entry_points=False) as gate:  # type: ignore[arg-type]
+        decision = gate.decide("pricing", facts)
+    prices = {line.line_no: line.policy_price for line in decision.pricing.lines}  # type: ignore[union-attr]
+    assert prices == {1: Decimal("155.17"), 2: Decimal("155.17"), 3: Decimal("300.00")}
