@@ -138,11 +138,11 @@ def test_the_gates_today_is_every_decisions_as_of_date_unless_a_call_gives_one(p
 
 def test_an_as_of_that_is_not_a_date_is_the_callers_error(policy_dir: Path) -> None:
     with Gate.from_path(policy_dir, backend="python") as gate:
-        with pytest.raises(TypeError, match="as_of must be a datetime.date"):
+        with pytest.raises(TypeError, match=r"as_of must be a datetime\.date"):
             gate.decide("order_approval", ORDER, as_of="2026-12-01")  # type: ignore[arg-type]
-        with pytest.raises(TypeError, match="as_of must be a datetime.date"):
+        with pytest.raises(TypeError, match=r"as_of must be a datetime\.date"):
             gate.decide("order_approval", ORDER, as_of=datetime(2026, 12, 1, 9, 0))
-    with pytest.raises(TypeError, match="today must be a datetime.date"):
+    with pytest.raises(TypeError, match=r"today must be a datetime\.date"):
         Gate.from_path(policy_dir, backend="python", today="2026-12-01")
 
 
@@ -246,7 +246,8 @@ def test_a_staged_version_switches_on_its_date_under_one_policy_hash(tmp_path: P
                "  - id: stale-order\n    when: order.order_date < today - 30\n    then:\n      warn: stale\n")
     root = write_policy(tmp_path / "p", current)
     staged = ("ruleset: orders-2027\nhook: order_approval\nversion: \"2027.1\"\neffective: {from: 2027-01-01}\n"
-              "rules:\n  - id: limit-2027\n    when: order.total >= 20000\n    then:\n      require: [general_manager]\n")
+              "rules:\n  - id: limit-2027\n    when: order.total >= 20000\n    then:\n"
+              "      require: [general_manager]\n")
     (root / "orders-2027.yaml").write_text(staged, encoding="utf-8")
     policy = load_policy(root)
     with Gate(policy, backend="python") as gate:
@@ -302,9 +303,10 @@ def test_a_case_whose_as_of_is_not_a_date_is_refused_in_plain_words(policy_dir: 
     (policy_dir / "tests").mkdir()
     (policy_dir / "tests" / "orders.yaml").write_text(CASES.replace("as_of: 2026-12-15", "as_of: next week"),
                                                       encoding="utf-8")
-    with pytest.raises(PolicyError, match="as_of is 'next week', not a date: write the day the case decides as of as "
-                                          "YYYY-MM-DD, e.g. as_of: 2026-12-31"):
+    with pytest.raises(PolicyError) as info:
         load_cases(policy_dir, load_policy(policy_dir))
+    assert ("as_of is 'next week', not a date: write the day the case decides as of as YYYY-MM-DD, e.g. as_of: "
+            "2026-12-31") in str(info.value)
 
 
 # -- the command line -------------------------------------------------------------------------------------
@@ -323,7 +325,7 @@ def test_decide_as_of_a_date_prints_and_records_it(policy_dir: Path, tmp_path: P
     assert json.loads(result.output)["as_of"] == "2027-01-02"
     shown = run("decide", "approval", str(facts), "--rules", str(policy_dir), option, "2027-01-02",
                 "--backend", "python")
-    assert "durable backend" not in shown.output and "python backend, as of 2027-01-02" in shown.output
+    assert "python backend, as of 2027-01-02" in shown.output
 
 
 def test_validate_as_of_lists_what_is_not_in_force(policy_dir: Path) -> None:
