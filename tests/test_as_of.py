@@ -8,6 +8,7 @@ rules as ``today``, and decides which rules are in force (``effective: {from, un
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
+from fixtures.language_docs import fired, section, section_examples, write_rules
 from salesgate import Gate
 from salesgate.cli import cli
 from salesgate.errors import PolicyError
@@ -393,3 +395,61 @@ facts:
     assert "long-overdue" not in november.fired  # 45 days overdue, the December invoice not yet due
     assert "long-overdue" in december.fired  # 75 days
     assert (loaded.exposure.max_overdue_days, loaded.exposure.overdue_amount) == (75, 300)
+
+
+# -- the examples of docs/policy-language.md ----------------------------------------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_documented_today_condition_holds_as_the_docs_say(tmp_path: Path, backend: str) -> None:
+    text = section("Today and the as-of date")
+    assert "decided as of\n2026-12-15" in text
+    facts, rows = section_examples("Today and the as-of date")
+    root = write_rules(tmp_path / "policy", [cond for cond, _ in rows])
+    assert fired(root, facts, backend, as_of=date(2026, 12, 15)) == {f"r{i}" for i, (_, holds) in enumerate(rows)
+                                                                    if holds}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_documented_effective_dates_fire_as_the_docs_table_says(tmp_path: Path, backend: str) -> None:
+    text = section("Effective dates")
+    rules = re.search(r"```yaml\n(ruleset: .*?)```", text, re.DOTALL)
+    assert rules is not None
+    root = write_rules(tmp_path / "policy", ["order.total < 0"], files={"order-limits.yaml": rules.group(1)})
+    facts = {"order": {"id": "SO-8", "customer_id": "C1", "order_date": "2026-11-28",
+                       "lines": [{"line_no": 1, "sku": "P-A", "qty": 500, "unit_price": "120.00"}]},
+             "customer": {"id": "C1", "name": "华东机电有限公司", "credit_limit": "500000"}, "products": []}
+    table = re.findall(r"^\| (\d{4}-\d\d-\d\d) \| ([a-z0-9, -]+) \|$", text, re.MULTILINE)
+    assert len(table) == 3
+    for day, expected in table:
+        got = fired(root, facts, backend, as_of=date.fromisoformat(day))
+        assert sorted(got) == ([] if expected == "none" else expected.split(", ")), day
+
+
+def test_the_documented_effective_errors_are_the_ones_salesgate_gives(tmp_path: Path) -> None:
+    text = section("Effective dates")
+    rules = re.search(r"```yaml\n(ruleset: .*?)```", text, re.DOTALL)
+    assert rules is not None
+    for wrong in ("effective: {from: 2027-02-01, until: 2027-01-01}", "effective: {fro: 2027-01-01}"):
+        root = tmp_path / wrong[12:15]
+        write_rules(root, ["order.total < 0"], files={"order-limits.yaml": rules.group(1).replace(
+            "effective: {from: 2027-01-01}", wrong)})
+        with pytest.raises(PolicyError) as info:
+            load_policy(root)
+        (problem,) = info.value.problems
+        shown = str(problem).replace(str(root / "order-limits.yaml"), "rules/order-limits.yaml")
+        assert shown in text
+
+
+def test_the_documented_validate_as_of_lines_are_the_ones_salesgate_prints(tmp_path: Path) -> None:
+    text = section("Effective dates")
+    rules = re.search(r"```yaml\n(ruleset: .*?)```", text, re.DOTALL)
+    assert rules is not None
+    root = write_rules(tmp_path / "p", ["order.total < 0"], files={"order-limits.yaml": rules.group(1)})
+    result = run("validate", str(root), "--as-of", "2026-11-30")
+    assert result.exit_code == 0, result.output
+    lines = [line.replace(str(root / "order-limits.yaml"), "rules/order-limits.yaml")
+             for line in result.output.splitlines()[2:]]
+    assert lines == ["  rule limit-2027 (rules/order-limits.yaml:12): not in force (from 2027-01-01)",
+                     "  rule year-end-promotion (rules/order-limits.yaml:19): not in force (from 2026-12-01 until "
+                     "2027-01-01)"]
+    assert all(line in text for line in lines)
