@@ -453,3 +453,19 @@ def test_the_documented_validate_as_of_lines_are_the_ones_salesgate_prints(tmp_p
                      "  rule year-end-promotion (rules/order-limits.yaml:19): not in force (from 2026-12-01 until "
                      "2027-01-01)"]
     assert all(line in text for line in lines)
+
+
+def test_the_audit_line_and_the_decision_log_keep_the_as_of_date(policy_dir: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from salesgate_adapters.store import MemoryStore
+
+    store = MemoryStore()
+    with caplog.at_level(logging.INFO, logger="salesgate.audit"), Gate.from_path(
+            policy_dir, backend="python", store=store, timeout=None) as gate:
+        gate.decide("order_approval", ORDER, as_of=date(2026, 12, 15))
+    (line,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "salesgate.audit"]
+    assert line["as_of"] == "2026-12-15"
+    (logged,) = store.decisions("SO-1")
+    assert logged.decision.as_of == date(2026, 12, 15)
