@@ -677,7 +677,7 @@ def test_every_limit_is_in_the_language_reference_with_its_value() -> None:
     docs = (Path(__file__).resolve().parents[1] / "docs" / "policy-language.md").read_text(encoding="utf-8")
     table = docs.split("## Limits", 1)[1].split("\n## ", 1)[0]
     values = {name: getattr(limits, name) for name in dir(limits) if name.startswith("MAX_")}
-    assert len(values) == 11
+    assert len(values) == 12
     powers = {"MAX_NUMBER": "10^15", "MAX_PRICE": "9 × 10^14"}
     for name, value in values.items():
         shown = powers.get(name, f"{value:,}")
@@ -809,6 +809,7 @@ def _over_each_limit() -> dict[str, list[dict[str, str]]]:
         "A number in an expression": when("order.total > 1000000000000000"),
         "`add:`": pricing("add: 900000000000000"),
         "A `set_price`": pricing("set_price: 999999999999999 * 2", "floor: 999999999999999 + 1"),
+        "Memory RE2": when('matches(customer.name, "' + "\\pL{1000}" * 5 + '")'),
         "`days(n)`": when('order.order_date > date("2026-01-01") - days(100001)'),
         "A constant date": when('order.order_date > date("9999-12-01") + days(100)'),
     }
