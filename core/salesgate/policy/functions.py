@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from ..errors import did_you_mean
 from .ir import Kind
 
 __all__ = ["FUNCTIONS", "Function", "FunctionError", "Prepared", "names", "register"]
@@ -129,3 +130,36 @@ def _pattern(data: Any, constants: Mapping[int, Any], kinds: tuple[Kind, ...]) -
 register(Function("matches", (Kind.text, Kind.text), Kind.bool,
                   lambda pattern, s, _written: pattern.search(s) is not None,
                   'matches(customer.name, "^华东.*有限公司$")', constants=(1,), prepare=_pattern))
+
+
+# -- lookup tables (data/*.csv, policy/datafiles.py) -----------------------------------------------------
+
+def _lookup(tables: Any, constants: Mapping[int, Any], kinds: tuple[Kind, ...]) -> Prepared:
+    """The table and column a lookup names, checked at load; its state is the column's value by key."""
+    name, column = str(constants[0]), str(constants[2])
+    if name in tables and tables[name] is None:
+        raise FunctionError(f"the table {name!r} has problems (reported at its file): fix them first", 0)
+    table = tables.get(name)
+    if table is None:
+        known = ", ".join(tables) or "none: add one as data/<name>.csv"
+        raise FunctionError(f"no table {name!r} in the policy's data/ folder (its tables: {known})", 0,
+                            did_you_mean(name, list(tables)))
+    names = [c for c, _ in table.columns]
+    if column not in names[1:]:
+        hint = (f"{column!r} is the key column; name a column to read" if column == names[0] else
+                f"no column {column!r} in table {name}")
+        raise FunctionError(f"{hint} (its columns: {', '.join(names[1:])})", 2, did_you_mean(column, names[1:]))
+    key_kind, given = table.kind(names[0]), kinds[1]
+    if not (given is key_kind or (key_kind is Kind.text and given is Kind.enum)):
+        raise FunctionError(f"the key of table {name} ({names[0]}) is {_KIND_WORDS[key_kind]}, and the second argument "
+                            f"is {_KIND_WORDS[given]}", 1)
+    return table.kind(column), table.values(column)
+
+
+_KIND_WORDS = {Kind.number: "a number", Kind.text: "text", Kind.enum: "text", Kind.bool: "true/false",
+               Kind.date: "a date", Kind.duration: "a number of days", Kind.list: "a list"}
+
+register(Function("lookup", (Kind.text, None, Kind.text), Kind.text,
+                  lambda values, _table, key, _column: values.get(key),
+                  'lookup("region_limits", customer.region, "limit")', needs="tables", constants=(0, 2),
+                  prepare=_lookup))
