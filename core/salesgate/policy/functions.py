@@ -128,7 +128,7 @@ def _pattern(data: Any, constants: Mapping[int, Any], kinds: tuple[Kind, ...]) -
 
 
 register(Function("matches", (Kind.text, Kind.text), Kind.bool,
-                  lambda pattern, s, _written: pattern.search(s) is not None,
+                  lambda pattern, s, _written: pattern.search(s),
                   'matches(customer.name, "^华东.*有限公司$")', constants=(1,), prepare=_pattern))
 
 
