@@ -156,3 +156,49 @@ def test_an_aggregate_in_a_price_floor_prices_every_line(tmp_path: Path, backend
         decision = gate.decide("pricing", facts)
     prices = {line.line_no: line.policy_price for line in decision.pricing.lines}  # type: ignore[union-attr]
     assert prices == {1: Decimal("155.17"), 2: Decimal("155.17"), 3: Decimal("300.00")}
+
+
+TWO_LISTS = """\
+point: delivery_plan
+title: {zh: 发货计划, en: Delivery plan}
+description: {zh: 分批发货计划, en: A plan of deliveries against a contract}
+document: plan
+fields:
+  id: {type: text, description: {zh: 编号, en: Number}}
+  lines:
+    type: list
+    element: line
+    description: {zh: 合同行, en: Contract lines}
+    fields:
+      sku: {type: text, description: {zh: 产品, en: Product}}
+      qty: {type: integer, description: {zh: 数量, en: Quantity}}
+  shipments:
+    type: list
+    element: shipment
+    description: {zh: 发货批次, en: Shipments}
+    fields:
+      sku: {type: text, description: {zh: 产品, en: Product}}
+      qty: {type: integer, description: {zh: 数量, en: Quantity}}
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_aggregate_over_one_list_inside_any_over_another_on_every_backend(tmp_path: Path, backend: str) -> None:
+    """Per element of plan.lines, a sum over plan.shipments: durable hands it over per element, computed
+    by the evaluator (an aggregate inside $iany)."""
+    root = write_rules(tmp_path / "policy", [], point="delivery_plan",
+                       files={"points/delivery_plan.yaml": TWO_LISTS})
+    (root / "examples.yaml").write_text(
+        "ruleset: examples\npoint: delivery_plan\nversion: '1'\nrules:\n"
+        "  - id: over-shipped\n"
+        "    when: any(line.qty < sum(s.qty for s in plan.shipments if s.sku == \"A\") for line in plan.lines)\n"
+        "    then: { warn: over }\n", encoding="utf-8")
+    plan = {"plan": {"id": "P1", "lines": [{"sku": "A", "qty": 10}, {"sku": "B", "qty": 50}],
+                     "shipments": [{"sku": "A", "qty": 6}, {"sku": "B", "qty": 40}, {"sku": "A", "qty": 5}]}}
+    with Gate.from_path(root, backend=backend, entry_points=False) as gate:  # type: ignore[arg-type]
+        over = gate.decide("delivery_plan", plan, explain=True)
+        plan["plan"]["shipments"] = plan["plan"]["shipments"][:2]  # type: ignore[index]
+        under = gate.decide("delivery_plan", plan)
+    assert [t.explanation for t in over.trace if t.fired] == [
+        'line 1: line.qty is 10, < sum(shipment.qty for shipment in plan.shipments if shipment.sku == "A") (11)']
+    assert [t.rule for t in under.trace if t.fired] == []
