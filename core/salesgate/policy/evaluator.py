@@ -92,7 +92,7 @@ def _compile_call(call: Call) -> Getter:
     function = FUNCTIONS[call.func]
     run = function.run
     getters = tuple(compile_expr(arg) for arg in call.args)
-    if function.prepare is not None:
+    if function.stateful:
         state = call.state
 
         def prepared(root: FactValues, item: FactValues | None) -> Any:

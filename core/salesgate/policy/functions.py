@@ -13,10 +13,18 @@ Adding a function (as the business-day functions do) is one :func:`register` cal
 :class:`Function`, from this module or from a module this module imports at its end; the name
 must be new. A function that reads policy data (a holiday calendar, a lookup table) names it in
 :attr:`Function.needs`: the checker then takes that object from ``Context.data[needs]`` (the
-compiler fills ``Context.data`` from the policy directory), calls :attr:`Function.prepare` with it
-and the arguments written as constants (:attr:`Function.constants`), and ``prepare`` returns the
-result kind and a *state* (e.g. the table) that ``run`` receives as its first argument on every
-call. ``prepare`` raises :class:`FunctionError` with a message a policy owner reads.
+compiler fills ``Context.data`` from the policy directory, ``load_policy``'s ``policy_data``), and
+``run`` receives it as its first argument on every call. With :attr:`Function.prepare`, the
+checker first calls ``prepare(data, constants, kinds)`` with the arguments written as constants
+(:attr:`Function.constants`) and the kinds of all arguments; it returns the result kind and the
+*state* (e.g. one column of a table) ``run`` then receives first instead of the data. ``prepare``
+raises :class:`FunctionError` with a message a policy owner reads, naming the argument at fault.
+A state must compare equal by value (it is part of the condition, see :class:`~.ir.Call`).
+
+Example, a function on the holiday calendar (``Context.data["calendar"]``)::
+
+    register(Function("is_workday", (Kind.date,), Kind.bool, lambda calendar, d: calendar.is_workday(d),
+                      "is_workday(order.order_date)", needs="calendar"))
 """
 
 from __future__ import annotations
@@ -66,6 +74,11 @@ class Function:
     needs: str | None = None
     constants: tuple[int, ...] = ()
     prepare: Callable[[Any, Mapping[int, Any], tuple[Kind, ...]], Prepared] | None = None
+
+    @property
+    def stateful(self) -> bool:
+        """Whether ``run`` receives a state first: the prepared one, or the data the function needs."""
+        return self.prepare is not None or self.needs is not None
 
 
 FUNCTIONS: dict[str, Function] = {}
