@@ -161,3 +161,12 @@ def test_a_table_of_more_than_100000_rows_is_refused(tmp_path: Path) -> None:
     root = policy(tmp_path, ["order.total > 1"], "region:text,limit:money\n" + rows)
     assert problems(root) == ["data/region_limits.csv: the table has 100,001 rows, more than 100,000, the most a "
                               "table may hold"]
+
+
+def test_a_stray_quote_and_a_spreadsheet_not_saved_as_csv_are_refused_in_plain_words(tmp_path: Path) -> None:
+    root = policy(tmp_path, ["order.total > 1"], 'region:text,limit:money\n"华东,5\n')
+    (root / "data" / "limits.xlsx").write_bytes(b"PK\x03\x04")
+    assert problems(root) == [
+        'data/limits.xlsx: only CSV files are lookup tables: save limits.xlsx as "CSV UTF-8" (limits.csv)',
+        "data/region_limits.csv:2: a value's quotes are not closed, or a quote stands inside a value: put quotes "
+        'only around a whole value, and write a quote inside one twice ("")']

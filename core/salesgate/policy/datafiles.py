@@ -74,6 +74,10 @@ def load_tables(directory: Path, report: Report, digest: Callable[[bytes], None]
     problems is None: rules naming it are not told it does not exist); the bytes of each file go into
     the policy's hash."""
     tables: dict[str, Table | None] = {}
+    folder = directory / DATA_DIRECTORY
+    for sheet in sorted(folder.glob("*.xls*")) if folder.is_dir() else ():
+        report(f"only CSV files are lookup tables: save {sheet.name} as \"CSV UTF-8\" ({sheet.stem}.csv)",
+               str(sheet), None, None)
     for path in data_files(directory):
         try:
             raw = path.read_bytes()
@@ -101,8 +105,9 @@ def _table(path: Path, raw: bytes, report: Report) -> Table | None:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         records = [(reader.line_num, row) for row in reader]
-    except csv.Error as exc:
-        report(f"the file is not valid CSV ({exc}): check the quotes on this line", shown, reader.line_num, None)
+    except csv.Error:
+        report("a value's quotes are not closed, or a quote stands inside a value: put quotes only around a whole "
+               'value, and write a quote inside one twice ("")', shown, reader.line_num, None)
         return None
     records = [(line, row) for line, row in records if any(cell.strip() for cell in row)]
     if not records:
