@@ -129,6 +129,20 @@ def text_call_cond() -> st.SearchStrategy[Cond]:
                      st.just(Const(True, Kind.bool)))
 
 
+REGION_LIMITS = {"华东": Decimal("200"), "north": Decimal("-50"), "": None}  # a lookup's state: the column by key
+
+
+def lookup_cond() -> st.SearchStrategy[Cond]:
+    """lookup("region_limits", customer.region, "limit") (a key not listed, an empty cell: missing) vs numbers."""
+    lookup = Call("lookup", (Const("region_limits", Kind.text), Ref("customer.region", Kind.text),
+                             Const("limit", Kind.text)), Kind.number, REGION_LIMITS)
+    keyed = st.sampled_from(["华东", "华南", "north"]).map(
+        lambda key: Call("lookup", (Const("region_limits", Kind.text), Const(key, Kind.text),
+                                    Const("limit", Kind.text)), Kind.number, REGION_LIMITS))
+    lookups = st.one_of(st.just(lookup), keyed)
+    return st.builds(Compare, st.sampled_from(OPS), lookups, number_expr(NUMBER_PATHS, False))
+
+
 def aggregate_cond() -> st.SearchStrategy[Cond]:
     """sum/count/min/max/avg over the lines, with or without a filter, compared with a number or a fact."""
     def build(func: Any, value: Any, where: Any) -> Aggregate:
@@ -149,7 +163,7 @@ def atoms() -> st.SearchStrategy[Cond]:
         Quantified, st.sampled_from(["any", "all"]), st.just("order.lines"), comparison(ITEM_PATHS, True)
     )
     return st.one_of(comparison(NUMBER_PATHS, False), text_cond(), bool_cond(), none_cond(), quantified, call_cond(),
-                     aggregate_cond(), text_call_cond(), date_cond())
+                     aggregate_cond(), text_call_cond(), lookup_cond(), date_cond())
 
 
 conditions = st.recursive(

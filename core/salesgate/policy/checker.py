@@ -247,20 +247,21 @@ class _Checker:
                                  f"not {_describe(arg.kind)}: {function.usage}", _col(arg_node))
             args.append(arg)
         kind, state = function.result, None
+        data = None
+        if function.needs is not None:
+            data = self.ctx.data.get(function.needs)
+            if data is None:
+                raise CheckError(f"{function.name}() reads the policy's {function.needs}, and this policy has none",
+                                 node.col)
+            state = data  # without a prepare, run receives the data itself
         if function.prepare is not None:
-            data = None
-            if function.needs is not None:
-                data = self.ctx.data.get(function.needs)
-                if data is None:
-                    raise CheckError(f"{function.name}() reads the policy's {function.needs}, and this policy has none",
-                                     node.col)
             try:
                 kind, state = function.prepare(data, constants, tuple(a.kind for a in args))
             except FunctionError as exc:
                 col = _col(node.args[exc.argument]) if exc.argument is not None else node.col
                 raise CheckError(f"{function.name}(): {exc.message}", col, exc.suggestion) from None
         call = Call(function.name, tuple(args), kind, state)
-        if function.prepare is None and all(isinstance(a, Const) for a in args):
+        if not function.stateful and all(isinstance(a, Const) for a in args):
             # Folded with the evaluator's own implementation, so folding can never change a result.
             folded = function.run(*(cast(Const, a).value for a in args))
             if folded is not None:

@@ -84,6 +84,77 @@ def _compile_aggregate(agg: Aggregate) -> Getter:
         values = [v for el in elements if (v := value(root, el)) is not None]
         return aggregate(func, values)
 
+    inner = [*(walk_refs(agg.value) if agg.value is not None else ()),
+             *(walk_refs(agg.where) if agg.where is not None else ())]
+    if any(not ref.item for ref in inner):
+        # Reads the decision's (or the current line's) facts too: computed each time it is asked.
+        keyed = _keyed_filter(agg.where)
+        return _compile_keyed(agg, *keyed) if keyed is not None else compute
+    # Reads only the elements: a line rule asks for it once per line, on the same list (each line's facts
+    # share the order's list), so the last list's result is kept. 10,000 lines summed for each of 10,000
+    # lines would be 10^8 steps. One tuple, swapped whole: safe across threads; it holds one list alive.
+    last: list[tuple[Any, Any]] = [((), None)]
+
+    def remembered(root: FactValues, item: FactValues | None) -> Any:
+        elements = root.get(path)
+        seen, result = last[0]
+        if elements is not None and seen is elements:
+            return result
+        result = compute(root, item)
+        if elements is not None:
+            last[0] = (elements, result)
+        return result
+
+    return remembered
+
+
+def _keyed_filter(where: Cond | None) -> tuple[Ref, Expr, Cond | None] | None:
+    """``element.x == <what the element does not read>`` (first in an ``and``): the element's key, the
+    value to look up and the rest of the filter, or None when the filter has no such part."""
+    parts = where.items if isinstance(where, And) else (where,) if where is not None else ()
+    for index, part in enumerate(parts):
+        if not (isinstance(part, Compare) and part.op == "=="):
+            continue
+        for key, probe in ((part.left, part.right), (part.right, part.left)):
+            if isinstance(key, Ref) and key.item and not any(ref.item for ref in walk_refs(probe)):
+                rest = parts[:index] + parts[index + 1:]
+                return key, probe, (rest[0] if len(rest) == 1 else And(rest) if rest else None)
+    return None
+
+
+def _compile_keyed(agg: Aggregate, key: Ref, probe: Expr, rest: Cond | None) -> Getter:
+    """An aggregate whose filter compares an element's fact with the line's (``l.sku == line.sku``), asked
+    once per line: the elements are grouped by that fact once per list, so each line reads only its
+    group (10,000 lines: 10,000 steps, not 10^8). The same answers: ``==`` on a missing value is false,
+    and equal numbers, texts and dates hash equal."""
+    path, func = agg.collection, agg.func
+    get_key, get_probe = compile_expr(key), compile_expr(probe)
+    value = compile_expr(agg.value) if agg.value is not None else None
+    where = compile_cond(rest) if rest is not None else None
+    last: list[tuple[Any, dict[Any, list[FactValues]]]] = [((), {})]
+
+    def groups(root: FactValues, elements: Sequence[FactValues]) -> dict[Any, list[FactValues]]:
+        seen, grouped = last[0]
+        if seen is elements:
+            return grouped
+        grouped = {}
+        for el in elements:
+            k = get_key(root, el)
+            if k is not None:
+                grouped.setdefault(k, []).append(el)
+        last[0] = (elements, grouped)
+        return grouped
+
+    def compute(root: FactValues, item: FactValues | None) -> Any:
+        wanted = get_probe(root, item)
+        elements = root.get(path) or []
+        chosen = groups(root, elements).get(wanted, []) if wanted is not None else []
+        if where is not None:
+            chosen = [el for el in chosen if where(root, el)]
+        if value is None:
+            return len(chosen)
+        return aggregate(func, [v for el in chosen if (v := value(root, el)) is not None])
+
     return compute
 
 
@@ -92,7 +163,7 @@ def _compile_call(call: Call) -> Getter:
     function = FUNCTIONS[call.func]
     run = function.run
     getters = tuple(compile_expr(arg) for arg in call.args)
-    if function.prepare is not None:
+    if function.stateful:
         state = call.state
 
         def prepared(root: FactValues, item: FactValues | None) -> Any:

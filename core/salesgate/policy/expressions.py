@@ -360,8 +360,10 @@ def _number(tok: _Tok) -> Number:
 
 
 def _unquote(text: str) -> str:
+    """The text between the quotes: ``\\"``, ``\\'`` and ``\\\\`` are a quote and a backslash; any other
+    backslash is kept, so a ``matches`` pattern reads ``"\\d+"`` as RE2 does."""
     body = text[1:-1]
-    return re.sub(r"\\(.)", r"\1", body)
+    return re.sub(r"\\([\\\"'])", r"\1", body)
 
 
 def parse(text: str) -> Node:

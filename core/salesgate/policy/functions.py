@@ -13,10 +13,18 @@ Adding a function (as the business-day functions do) is one :func:`register` cal
 :class:`Function`, from this module or from a module this module imports at its end; the name
 must be new. A function that reads policy data (a holiday calendar, a lookup table) names it in
 :attr:`Function.needs`: the checker then takes that object from ``Context.data[needs]`` (the
-compiler fills ``Context.data`` from the policy directory), calls :attr:`Function.prepare` with it
-and the arguments written as constants (:attr:`Function.constants`), and ``prepare`` returns the
-result kind and a *state* (e.g. the table) that ``run`` receives as its first argument on every
-call. ``prepare`` raises :class:`FunctionError` with a message a policy owner reads.
+compiler fills ``Context.data`` from the policy directory, ``load_policy``'s ``policy_data``), and
+``run`` receives it as its first argument on every call. With :attr:`Function.prepare`, the
+checker first calls ``prepare(data, constants, kinds)`` with the arguments written as constants
+(:attr:`Function.constants`) and the kinds of all arguments; it returns the result kind and the
+*state* (e.g. one column of a table) ``run`` then receives first instead of the data. ``prepare``
+raises :class:`FunctionError` with a message a policy owner reads, naming the argument at fault.
+A state must compare equal by value (it is part of the condition, see :class:`~.ir.Call`).
+
+Example, a function on the holiday calendar (``Context.data["calendar"]``)::
+
+    register(Function("is_workday", (Kind.date,), Kind.bool, lambda calendar, d: calendar.is_workday(d),
+                      "is_workday(order.order_date)", needs="calendar"))
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from ..errors import did_you_mean
 from .ir import Kind
 
 __all__ = ["FUNCTIONS", "Function", "FunctionError", "Prepared", "names", "register"]
@@ -65,6 +74,11 @@ class Function:
     needs: str | None = None
     constants: tuple[int, ...] = ()
     prepare: Callable[[Any, Mapping[int, Any], tuple[Kind, ...]], Prepared] | None = None
+
+    @property
+    def stateful(self) -> bool:
+        """Whether ``run`` receives a state first: the prepared one, or the data the function needs."""
+        return self.prepare is not None or self.needs is not None
 
 
 FUNCTIONS: dict[str, Function] = {}
@@ -127,5 +141,38 @@ def _pattern(data: Any, constants: Mapping[int, Any], kinds: tuple[Kind, ...]) -
 
 
 register(Function("matches", (Kind.text, Kind.text), Kind.bool,
-                  lambda pattern, s, _written: pattern.search(s) is not None,
+                  lambda pattern, s, _written: pattern.search(s),
                   'matches(customer.name, "^华东.*有限公司$")', constants=(1,), prepare=_pattern))
+
+
+# -- lookup tables (data/*.csv, policy/datafiles.py) -----------------------------------------------------
+
+def _lookup(tables: Any, constants: Mapping[int, Any], kinds: tuple[Kind, ...]) -> Prepared:
+    """The table and column a lookup names, checked at load; its state is the column's value by key."""
+    name, column = str(constants[0]), str(constants[2])
+    if name in tables and tables[name] is None:
+        raise FunctionError(f"the table {name!r} has problems (reported at its file): fix them first", 0)
+    table = tables.get(name)
+    if table is None:
+        known = ", ".join(tables) or "none: add one as data/<name>.csv"
+        raise FunctionError(f"no table {name!r} in the policy's data/ folder (its tables: {known})", 0,
+                            did_you_mean(name, list(tables)))
+    names = [c for c, _ in table.columns]
+    if column not in names[1:]:
+        hint = (f"{column!r} is the key column; name a column to read" if column == names[0] else
+                f"no column {column!r} in table {name}")
+        raise FunctionError(f"{hint} (its columns: {', '.join(names[1:])})", 2, did_you_mean(column, names[1:]))
+    key_kind, given = table.kind(names[0]), kinds[1]
+    if not (given is key_kind or (key_kind is Kind.text and given is Kind.enum)):
+        raise FunctionError(f"the key of table {name} ({names[0]}) is {_KIND_WORDS[key_kind]}, and the second argument "
+                            f"is {_KIND_WORDS[given]}", 1)
+    return table.kind(column), table.values(column)
+
+
+_KIND_WORDS = {Kind.number: "a number", Kind.text: "text", Kind.enum: "text", Kind.bool: "true/false",
+               Kind.date: "a date", Kind.duration: "a number of days", Kind.list: "a list"}
+
+register(Function("lookup", (Kind.text, None, Kind.text), Kind.text,
+                  lambda values, _table, key, _column: values.get(key),
+                  'lookup("region_limits", customer.region, "limit")', needs="tables", constants=(0, 2),
+                  prepare=_lookup))

@@ -74,13 +74,14 @@ class Call:
     """A function of :mod:`salesgate.policy.functions` applied to ``args``; ``kind`` is its result.
 
     A missing argument gives a missing result. ``state`` is what the function's ``prepare`` made of
-    the policy data it reads (a lookup table, a calendar) at load time; it is not part of the
-    call's identity (one policy has one of each)."""
+    the policy data it reads (a lookup table, a calendar) at load time. It takes part in equality
+    (the same call on a changed table is another condition: bulk replays and reloads must see it)
+    but not in the hash, so it need not be hashable; equal states must compare equal by value."""
 
     func: str
     args: tuple[Expr, ...]
     kind: Kind
-    state: Any = field(default=None, compare=False, repr=False)
+    state: Any = field(default=None, hash=False, repr=False)
 
 
 AggregateFunc: TypeAlias = Literal["sum", "count", "min", "max", "avg"]

@@ -8,6 +8,7 @@ is any pattern RE2 cannot read, with what is wrong in plain words (never RE2's o
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import re2
@@ -36,10 +37,22 @@ _PLAIN = (
 )
 
 
-def compile_pattern(pattern: str) -> Any:
+@dataclass(frozen=True)
+class Pattern:
+    """A compiled pattern, equal to another of the same text (a rule's condition compares by value)."""
+
+    text: str
+    compiled: Any = field(compare=False, repr=False)
+
+    def search(self, text: str) -> bool:
+        """Whether the pattern occurs in ``text``."""
+        return self.compiled.search(text) is not None
+
+
+def compile_pattern(pattern: str) -> Pattern:
     """The compiled pattern, or ValueError saying in plain words what is wrong with it."""
     try:
-        return re2.compile(pattern, _OPTIONS)
+        return Pattern(pattern, re2.compile(pattern, _OPTIONS))
     except re2.error as exc:
         raw = exc.args[0] if exc.args else b""
         said = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
