@@ -395,6 +395,14 @@ facts:
     assert "long-overdue" not in november.fired  # 45 days overdue, the December invoice not yet due
     assert "long-overdue" in december.fired  # 75 days
     assert (loaded.exposure.max_overdue_days, loaded.exposure.overdue_amount) == (75, 300)
+    # an adapter built with a day of its own keeps counting to it while the caller gives none
+    from salesgate_adapters.sql import SqlAdapter
+
+    own = SqlAdapter(f"sqlite:///{path}", mapping=str(mapping), today=date(2026, 11, 15))
+    with Gate(load_policy(tmp_path / "p"), backend="python", plugins=[own]) as gate:
+        assert gate.facts_for("order_approval", facts).exposure.max_overdue_days == 45
+        assert gate.facts_for("order_approval", facts, as_of=date(2026, 12, 15)).exposure.max_overdue_days == 75
+    own.close()
 
 
 # -- the examples of docs/policy-language.md ----------------------------------------------------------------

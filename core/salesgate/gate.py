@@ -453,16 +453,19 @@ class Gate:
             if spec is None:
                 raise FactsError(_unknown_point(point, loaded.policy))
             context = loaded.contexts[1 if explain else 0].on(self._day(as_of, loaded.policy))
-            return self._decide(point, facts, context, reserve, deadline, spec)
+            # A day the caller chose (decide(as_of=), Gate(today=)) is the adapters' too; the clock's default
+            # leaves an adapter its own today (an adapter built with today= keeps counting to it)
+            given = as_of is not None or self._today is not None
+            return self._decide(point, facts, context, reserve, deadline, spec,
+                                self._hooks.on(context.as_of if given else None))
         finally:
             self._release(loaded)
 
     def _decide(self, point: str, facts: Any, context: DecisionContext, reserve: bool,
-                deadline: Deadline, spec: PointSpec) -> Decision:
+                deadline: Deadline, spec: PointSpec, source: DatedSource) -> Decision:
         model: Any = None
         recorded_by: tuple[str, ...] = ()
         subject = checked_subject(point, facts, spec)  # before any adapter: a fallback must be loggable too
-        source = self._hooks.on(context.as_of or self._day(None, self._loaded.policy))
         try:
             model = self._load_facts(point, facts, deadline, reserve, spec, source)
         except FactsError:
@@ -549,13 +552,14 @@ class Gate:
     def facts_for(self, point: str, /, facts: OrderInput | ReturnInput | Mapping[str, Any] | BaseModel, *,
                   as_of: date | None = None) -> Any:
         """Validate facts once (models pass through), filling missing parts from adapters
-        (:func:`salesgate.completion.complete`) as of ``as_of`` (default: as :meth:`decide`): the point's
-        fact model in the policy in force."""
+        (:func:`salesgate.completion.complete`) as of ``as_of`` (default: the gate's ``today``, else each
+        adapter's own): the point's fact model in the policy in force."""
         policy = self._loaded.policy
         spec = policy.points.get(point)
         if spec is None:
             raise FactsError(_unknown_point(point, policy))
-        return complete(point, facts, self._hooks.on(self.as_of(as_of)), spec)
+        given = as_of is not None or self._today is not None
+        return complete(point, facts, self._hooks.on(self.as_of(as_of) if given else None), spec)
 
     def _failed(self, point: str, subject: str, context: DecisionContext, exc: Exception, *,
                 cause: str | None = None) -> Decision:

@@ -195,7 +195,7 @@ def salesgate_load_document(point: str, document_id: str, as_of: date | None) ->
     :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
         periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
         the argument only if you need it (pluggy passes an implementation the arguments it names).
-        None when facts are loaded outside a decision (``Gate.facts_for`` without ``as_of``): count
+        None when the caller chose no day (the decision is then made as of the clock's today): count
         to your own today then. Added in 0.4.
 
     Return ``None`` when the adapter does not know the point or the document. Optional for adapters.
@@ -212,7 +212,7 @@ def salesgate_load_customer(customer_id: str, as_of: date | None) -> Customer | 
     :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
         periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
         the argument only if you need it (pluggy passes an implementation the arguments it names).
-        None when facts are loaded outside a decision (``Gate.facts_for`` without ``as_of``): count
+        None when the caller chose no day (the decision is then made as of the clock's today): count
         to your own today then. Added in 0.4.
 
     Return a :class:`~salesgate.models.Customer`, or ``None`` if this adapter does not know the
@@ -230,7 +230,7 @@ def salesgate_load_exposure(customer_id: str, as_of: date | None) -> CreditExpos
     :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
         periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
         the argument only if you need it (pluggy passes an implementation the arguments it names).
-        None when facts are loaded outside a decision (``Gate.facts_for`` without ``as_of``): count
+        None when the caller chose no day (the decision is then made as of the clock's today): count
         to your own today then. Added in 0.4.
 
     Return a :class:`~salesgate.models.CreditExposure` or ``None``. First non-None answer wins.
@@ -247,7 +247,7 @@ def salesgate_load_products(skus: list[str], as_of: date | None) -> list[Product
     :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
         periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
         the argument only if you need it (pluggy passes an implementation the arguments it names).
-        None when facts are loaded outside a decision (``Gate.facts_for`` without ``as_of``): count
+        None when the caller chose no day (the decision is then made as of the clock's today): count
         to your own today then. Added in 0.4.
 
     Return the products found (missing ones are simply left out) or ``None``. First non-None
@@ -265,7 +265,7 @@ def salesgate_load_order(order_id: str, as_of: date | None) -> Order | None:
     :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
         periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
         the argument only if you need it (pluggy passes an implementation the arguments it names).
-        None when facts are loaded outside a decision (``Gate.facts_for`` without ``as_of``): count
+        None when the caller chose no day (the decision is then made as of the clock's today): count
         to your own today then. Added in 0.4.
 
     Return the :class:`~salesgate.models.Order` or ``None``. First non-None answer wins.

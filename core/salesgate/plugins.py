@@ -448,8 +448,9 @@ class Hooks:
                               f"{point} document's fields, a model, or None")
         return result
 
-    def on(self, as_of: date) -> DatedSource:
-        """The data hooks for one decision as of ``as_of``: what completing its facts loads through."""
+    def on(self, as_of: date | None) -> DatedSource:
+        """The data hooks for one decision as of ``as_of`` (None: each adapter's own today): what completing
+        its facts loads through."""
         return DatedSource(self, as_of)
 
     def register_points(self) -> dict[str, PointSpec]:
@@ -568,11 +569,13 @@ _ALL_PAYLOADS = tuple(payload for payload, _ in _PAYLOAD_POINTS)
 
 class DatedSource:
     """The data hooks of one decision, each asked as of the decision's date (their ``as_of``), so what an
-    adapter counts to (overdue days, ``:today`` in a mapping's queries) is the day the rules read as ``today``."""
+    adapter counts to (overdue days, ``:today`` in a mapping's queries) is the day the rules read as ``today``.
+    ``as_of`` is None when the caller chose no day (the decision's is then the clock's): an adapter then
+    counts to its own today, as one built with ``today=`` always did."""
 
     __slots__ = ("as_of", "hooks")
 
-    def __init__(self, hooks: Hooks, as_of: date) -> None:
+    def __init__(self, hooks: Hooks, as_of: date | None) -> None:
         self.hooks = hooks
         self.as_of = as_of
 

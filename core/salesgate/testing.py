@@ -269,7 +269,7 @@ def _call(pm: pluggy.PluginManager, hook: str, *, context: str = "", **kwargs: A
     __tracebackhide__ = True
     caller = getattr(pm.hook, hook)
     if caller.spec is not None and "as_of" in caller.spec.argnames and "as_of" not in kwargs:
-        kwargs["as_of"] = None  # outside a decision, as Gate.facts_for without as_of: the adapter's own today
+        kwargs["as_of"] = None  # as a decision the caller gave no day: the adapter counts to its own today
     try:
         with refusing_float_money():  # money read through float fails here, not silently in production
             return caller(**kwargs)
