@@ -111,7 +111,8 @@ def read_calendar(name: str, data: Any, shown: str, problems: Report) -> Calenda
         line = years.key_lines[key]
         year = int(key) if re.fullmatch(r"(19|20|21)\d\d", key) else None
         if year is None:
-            report(f"{key!r} is not a year: write the year's four digits, e.g. 2026:", shown, line, field=f"years.{key}")
+            report(f"{key!r} is not a year: write the year's four digits, e.g. 2026:", shown, line,
+                   field=f"years.{key}")
             continue
         covered.add(year)
         _year(year, section, shown, line, weekend, holidays, working, seen, report)

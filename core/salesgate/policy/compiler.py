@@ -25,6 +25,8 @@ from ..pointspecs import POINT_SPECS, PointSpec
 from ..prices import PriceStep
 from ..vocabulary import VOCABULARY, FactInfo, point_vocabulary
 from . import expressions
+from .calendarfiles import CALENDARS_DIRECTORY, calendar_files, load_calendars
+from .calendars import Calendar
 from .checker import CheckError, Context, check_condition, check_value
 from .declarations import (
     POINTS_DIRECTORY,
@@ -106,6 +108,10 @@ class Policy:
     by the policy's declared facts), those installed plugins declare, and those its ``points/`` declares."""
     vocabulary: Mapping[str, Mapping[str, FactInfo]] = field(default_factory=lambda: VOCABULARY)
     """By point: every fact its rules may read (``salesgate vocab``)."""
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)
+    """The policy's holiday calendars (``calendars/<name>.yaml``), by name."""
+    calendar: str | None = None
+    """The calendar business-day functions use when a rule names none (``calendar:`` of policy.yaml)."""
 
     def point(self, name: str) -> PointSpec:
         """The declaration of decision point ``name``; KeyError with a did-you-mean when there is none."""
@@ -462,7 +468,8 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         problems.add("no rule files (*.yaml) found", str(root))
 
     declarations = point_files(directory)
-    total = sum(_size(p) for p in [*files, *declarations,
+    calendar_paths = calendar_files(directory)
+    total = sum(_size(p) for p in [*files, *declarations, *calendar_paths,
                                    *([meta_path] if meta_path.exists() and meta_path != root else [])])
     if total > MAX_POLICY_BYTES:
         raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
@@ -502,6 +509,9 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     for plugin_point in points:
         known.setdefault(plugin_point.name, plugin_point)
     declared, fields_of, point_paths, failed = load_points(directory, problems.add, digest.update, known, extras)
+    calendars = load_calendars(directory, problems.add, digest.update)
+    default_calendar = _default_calendar(meta, meta_path, raw_meta if meta is not None else None, calendars,
+                                         calendar_paths, problems)
     all_points, vocabularies = _points(known, declared, fields_of, extras,
                                        _outputs_of(meta, meta_path, raw_meta if meta is not None else None, known,
                                                    problems))
@@ -521,10 +531,28 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         name=name, version=version, hash=digest.hexdigest()[:16], roles=ladder, language=language,
         failure_mode=meta.failure_mode if meta else "closed", source=str(root),
         rules=tuple(sorted(compiled, key=lambda r: (order[r.hook], r.priority, r.id))),
-        files=tuple(str(f) for f in [*files, *point_paths]),
+        files=tuple(str(f) for f in [*files, *point_paths, *calendar_paths]),
         rulesets={r.ruleset: r.version for r, _, _ in loaded},
         points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies),
+        calendars=MappingProxyType(calendars), calendar=default_calendar,
     )
+
+
+def _default_calendar(meta: PolicyFile | None, meta_path: Path, raw: Any, calendars: Mapping[str, Calendar],
+                      paths: list[Path], problems: _Problems) -> str | None:
+    """``calendar:`` of policy.yaml: the name of one of the policy's calendars, checked with a did-you-mean."""
+    if meta is None or meta.calendar is None:
+        return None
+    name = meta.calendar
+    known = [p.stem for p in paths]
+    if name not in known:
+        have = (f"this policy has {', '.join(known)}" if known else
+                f"this policy has no calendars: add {CALENDARS_DIRECTORY}/{name}.yaml")
+        problems.add(f"calendar {name!r} is not a calendar of this policy: {have} (a calendar is a file "
+                     f"{CALENDARS_DIRECTORY}/<name>.yaml)", str(meta_path), line_of(raw, ("calendar",)), None,
+                     "calendar", did_you_mean(name, known))
+        return None
+    return name if name in calendars else None  # one with problems of its own is reported there
 
 
 def _extras(meta: PolicyFile | None, meta_path: Path, raw: Any,
