@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
 from ..errors import did_you_mean
 from ..vocabulary import FactInfo
 from . import expressions as ast
+from .functions import FUNCTIONS, Function, FunctionError, names
 from .ir import (
     NEGATED,
     SWAPPED,
@@ -24,6 +25,7 @@ from .ir import (
     And,
     Arith,
     ArithOp,
+    Call,
     Compare,
     CompareOp,
     Cond,
@@ -54,12 +56,15 @@ class Context:
     """What an expression may read.
 
     ``element_scope`` names the list element bound for the whole rule (``line`` for a line-scope
-    rule); element paths are otherwise only readable inside ``any``/``all``.
+    rule); element paths are otherwise only readable inside ``any``/``all``. ``data``: the policy
+    data functions may read, by the name a :class:`~salesgate.policy.functions.Function` ``needs``
+    (``tables``: the lookup tables of ``data/``; ``calendar``: the holiday calendar).
     """
 
     point: str
     vocabulary: Mapping[str, FactInfo]
     element_scope: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _describe(kind: Kind) -> str:
@@ -140,9 +145,56 @@ class _Checker:
         if node.func in ("any", "all"):
             raise CheckError(f"{node.func}() needs a loop: {node.func}(line.qty > 10 for line in order.lines)",
                              node.col)
-        suggestion = did_you_mean(node.func, ["date", "days", "any", "all"])
-        raise CheckError(f"unknown function {node.func!r}: use date(), days(), any() or all()", node.col,
-                         suggestion)
+        function = FUNCTIONS.get(node.func)
+        if function is None:
+            known = names()
+            raise CheckError(f"unknown function {node.func!r}: the functions are {', '.join(f'{n}()' for n in known)}",
+                             node.col, did_you_mean(node.func, known))
+        return self.function(function, node)
+
+    def function(self, function: Function, node: ast.Call) -> Expr:
+        """A registered function: its arguments' number and kinds checked, its policy data bound."""
+        params = function.params
+        if len(node.args) != len(params):
+            wanted = f"{len(params)} argument{'s' if len(params) != 1 else ''}"
+            raise CheckError(f"{function.name}() takes {wanted}, not {len(node.args)}: {function.usage}", node.col)
+        args: list[Expr] = []
+        constants: dict[int, Any] = {}
+        for index, (arg_node, param) in enumerate(zip(node.args, params, strict=True)):
+            arg = self.value(arg_node)
+            ordinal = _ORDINALS[index] if index < len(_ORDINALS) else f"argument {index + 1} of"
+            if index in function.constants:
+                if not isinstance(arg, Const):
+                    raise CheckError(f"the {ordinal} argument of {function.name}() must be written as a constant, "
+                                     f"not read from the facts: {function.usage}", _col(arg_node))
+                constants[index] = arg.value
+            if param is None:
+                if arg.kind is Kind.list:
+                    raise CheckError(f"the {ordinal} argument of {function.name}() cannot be a list", _col(arg_node))
+            elif not (arg.kind is param or (param is Kind.text and arg.kind is Kind.enum)):
+                raise CheckError(f"the {ordinal} argument of {function.name}() must be {_describe(param)}, "
+                                 f"not {_describe(arg.kind)}: {function.usage}", _col(arg_node))
+            args.append(arg)
+        kind, state = function.result, None
+        if function.prepare is not None:
+            data = None
+            if function.needs is not None:
+                data = self.ctx.data.get(function.needs)
+                if data is None:
+                    raise CheckError(f"{function.name}() reads the policy's {function.needs}, and this policy has none",
+                                     node.col)
+            try:
+                kind, state = function.prepare(data, constants, tuple(a.kind for a in args))
+            except FunctionError as exc:
+                col = _col(node.args[exc.argument]) if exc.argument is not None else node.col
+                raise CheckError(f"{function.name}(): {exc.message}", col, exc.suggestion) from None
+        call = Call(function.name, tuple(args), kind, state)
+        if function.prepare is None and all(isinstance(a, Const) for a in args):
+            # Folded with the evaluator's own implementation, so folding can never change a result.
+            folded = function.run(*(cast(Const, a).value for a in args))
+            if folded is not None:
+                return Const(folded, kind)
+        return call
 
     def arith(self, op: ArithOp, left: Expr, right: Expr, col: int) -> Expr:
         lk, rk = left.kind, right.kind
@@ -202,6 +254,11 @@ class _Checker:
                                  f"as in '{ref.path} == ...'", node.col)
             return Compare("==", ref, Const(True, Kind.bool))
         value = self.value(node)
+        if value.kind is Kind.bool:
+            if isinstance(value, Const):
+                raise CheckError(f"the condition is always {'true' if value.value else 'false'}: it reads no fact",
+                                 _col(node))
+            return Compare("==", value, Const(True, Kind.bool))  # starts_with(...) as a condition
         raise CheckError(f"expected a condition but found {_describe(value.kind)}", _col(node))
 
     def compare(self, node: ast.Binary) -> Cond:
@@ -298,6 +355,9 @@ class _Checker:
             del self.loop[node.var]
             self.in_loop = False
         return Quantified("any" if node.func == "any" else "all", node.collection.path, cond)
+
+
+_ORDINALS = ("first", "second", "third", "fourth")
 
 
 def _col(node: ast.Node) -> int:

@@ -16,19 +16,24 @@ from typing import Any
 
 from ..facts import FactValues
 from ..money import format_money
+from .functions import FUNCTIONS
 from .ir import (
     Always,
     And,
+    Arith,
+    Call,
     Compare,
     CompareOp,
     Cond,
     Const,
     Expr,
     IsNone,
+    Kind,
     Or,
     Quantified,
     Ref,
     arith,
+    walk_refs,
 )
 
 Getter = Callable[[FactValues, FactValues | None], Any]
@@ -54,8 +59,39 @@ def compile_expr(expr: Expr) -> Getter:
         if expr.item:
             return lambda root, item: item.get(path) if item is not None else None
         return lambda root, item: root.get(path)
+    if isinstance(expr, Call):
+        return _compile_call(expr)
     left, right, op = compile_expr(expr.left), compile_expr(expr.right), expr.op
     return lambda root, item: arith(op, left(root, item), right(root, item))
+
+
+def _compile_call(call: Call) -> Getter:
+    """A registered function over its arguments' values: a missing argument gives a missing result."""
+    function = FUNCTIONS[call.func]
+    run = function.run
+    getters = tuple(compile_expr(arg) for arg in call.args)
+    if function.prepare is not None:
+        state = call.state
+
+        def prepared(root: FactValues, item: FactValues | None) -> Any:
+            values = [get(root, item) for get in getters]
+            return None if any(v is None for v in values) else run(state, *values)
+
+        return prepared
+    if len(getters) == 1:
+        (only,) = getters
+
+        def unary(root: FactValues, item: FactValues | None) -> Any:
+            value = only(root, item)
+            return None if value is None else run(value)
+
+        return unary
+
+    def call_(root: FactValues, item: FactValues | None) -> Any:
+        values = [get(root, item) for get in getters]
+        return None if any(v is None for v in values) else run(*values)
+
+    return call_
 
 
 def compile_cond(cond: Cond) -> Test:
@@ -170,7 +206,21 @@ def _describe(expr: Expr) -> str:
         return expr.path
     if isinstance(expr, Const):
         return show(expr.value)
-    return f"({_describe(expr.left)} {expr.op} {_describe(expr.right)})"
+    if isinstance(expr, Call):
+        return f"{expr.func}({', '.join(_describe(arg) for arg in expr.args)})"
+    if isinstance(expr, Arith):
+        return f"({_describe(expr.left)} {expr.op} {_describe(expr.right)})"
+    raise TypeError(f"not an expression: {expr!r}")  # pragma: no cover
+
+
+def _missing(expr: Expr, root: FactValues, item: FactValues | None) -> str:
+    """What is missing in a side that gave no value: the first fact it reads that is missing, else
+    the side itself (a division by zero, a key not in a lookup table)."""
+    if not isinstance(expr, Ref):
+        for ref in walk_refs(expr):
+            if ref.kind is not Kind.list and compile_expr(ref)(root, item) is None:
+                return ref.path
+    return _describe(expr)
 
 
 def explain(cond: Cond, root: FactValues, item: FactValues | None = None,
@@ -191,7 +241,7 @@ def _explain(cond: Cond, root: FactValues, item: FactValues | None, holds: bool,
         lhs = _describe(cond.left)
         shown = show(left)
         if left is None or right is None:
-            missing = lhs if left is None else _describe(cond.right)
+            missing = _missing(cond.left if left is None else cond.right, root, item)
             return f"{missing} is missing, so '{lhs} {cond.op} {_describe(cond.right)}' is false"
         if isinstance(cond.right, Const) and isinstance(right, bool) and cond.op in ("==", "!="):
             return f"{lhs} is {shown}"

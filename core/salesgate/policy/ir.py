@@ -16,7 +16,7 @@ durable-rules backend (:mod:`salesgate.engine.durable`) translates them into dur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -69,7 +69,21 @@ class Arith:
     kind: Kind
 
 
-Expr: TypeAlias = Ref | Const | Arith
+@dataclass(frozen=True)
+class Call:
+    """A function of :mod:`salesgate.policy.functions` applied to ``args``; ``kind`` is its result.
+
+    A missing argument gives a missing result. ``state`` is what the function's ``prepare`` made of
+    the policy data it reads (a lookup table, a calendar) at load time; it is not part of the
+    call's identity (one policy has one of each)."""
+
+    func: str
+    args: tuple[Expr, ...]
+    kind: Kind
+    state: Any = field(default=None, compare=False, repr=False)
+
+
+Expr: TypeAlias = Ref | Const | Arith | Call
 
 CompareOp: TypeAlias = Literal["<", "<=", ">", ">=", "==", "!="]
 
@@ -131,6 +145,9 @@ def walk_refs(node: Cond | Expr) -> list[Ref]:
         elif isinstance(n, Arith | Compare):
             visit(n.left)
             visit(n.right)
+        elif isinstance(n, Call):
+            for arg in n.args:
+                visit(arg)
         elif isinstance(n, IsNone):
             visit(n.operand)
         elif isinstance(n, And | Or):

@@ -22,7 +22,6 @@ from ...policy.ir import (
     SWAPPED,
     Always,
     And,
-    Arith,
     Compare,
     CompareOp,
     Cond,
@@ -203,11 +202,8 @@ def _is_item(expr: Expr) -> bool:
 
 
 def _expr_refs(expr: Expr) -> Iterator[Ref]:
-    if isinstance(expr, Ref):
-        yield expr
-    elif isinstance(expr, Arith):
-        yield from _expr_refs(expr.left)
-        yield from _expr_refs(expr.right)
+    """The facts an expression reads (through arithmetic and function calls)."""
+    yield from walk_refs(expr)
 
 
 def evaluated(cond: Cond) -> Callable[[FactValues], int]:

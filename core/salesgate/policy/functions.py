@@ -1,0 +1,105 @@
+"""The functions of the condition language, registered once: the checker, the evaluator, the
+explanations and the durable backend all read this one table.
+
+A :class:`Function` says what a function takes (:attr:`Function.params`, one :class:`Kind` per
+argument), what it gives (:attr:`Function.result`) and how to compute it exactly
+(:attr:`Function.run`, over Python values: ``Decimal``/``int``, ``str``, ``bool``, ``date``).
+The evaluator calls ``run`` only when no argument is missing: a missing argument gives a missing
+result (the language's rule, :mod:`salesgate.policy.ir`), so an implementation never sees ``None``.
+``run`` must be total: for any values of the declared kinds it returns a value or ``None``
+(missing), never raises.
+
+Adding a function (as the business-day functions do) is one :func:`register` call with a
+:class:`Function`, from this module or from a module this module imports at its end; the name
+must be new. A function that reads policy data (a holiday calendar, a lookup table) names it in
+:attr:`Function.needs`: the checker then takes that object from ``Context.data[needs]`` (the
+compiler fills ``Context.data`` from the policy directory), calls :attr:`Function.prepare` with it
+and the arguments written as constants (:attr:`Function.constants`), and ``prepare`` returns the
+result kind and a *state* (e.g. the table) that ``run`` receives as its first argument on every
+call. ``prepare`` raises :class:`FunctionError` with a message a policy owner reads.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from .ir import Kind
+
+__all__ = ["FUNCTIONS", "Function", "FunctionError", "Prepared", "names", "register"]
+
+
+class FunctionError(ValueError):
+    """A function's arguments refused at load time; ``argument`` is the 0-based argument at fault."""
+
+    def __init__(self, message: str, argument: int | None = None, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.argument = argument
+        self.suggestion = suggestion
+
+
+Prepared = tuple[Kind, Any]
+"""What :attr:`Function.prepare` returns: the call's result kind and the state ``run`` receives first."""
+
+
+@dataclass(frozen=True)
+class Function:
+    """One function of the language.
+
+    ``params``: the kind of each argument; ``Kind.text`` also accepts a fact with fixed choices
+    (enum); ``None`` accepts any kind but a list (a lookup key). ``result``: the kind it gives
+    (``prepare`` may decide it instead). ``usage``: how it is written, for error messages
+    (``year(order.order_date)``). ``constants``: the positions of arguments that must be written
+    as constants (a pattern, a table's name); their values reach ``prepare``.
+    """
+
+    name: str
+    params: tuple[Kind | None, ...]
+    result: Kind
+    run: Callable[..., Any]
+    usage: str
+    needs: str | None = None
+    constants: tuple[int, ...] = ()
+    prepare: Callable[[Any, Mapping[int, Any], tuple[Kind, ...]], Prepared] | None = None
+
+
+FUNCTIONS: dict[str, Function] = {}
+"""Every function by name, in the order registered (how error messages list them)."""
+
+BUILT_IN = ("date", "days", "any", "all", "sum", "count", "min", "max", "avg")
+"""Names the checker handles itself (constants, loops, aggregates): never registered."""
+
+
+def names() -> list[str]:
+    """Every function name a policy may write, as error messages list them."""
+    return ["date", "days", "any", "all", *FUNCTIONS]
+
+
+def register(function: Function) -> Function:
+    """Add ``function`` to the language; a name already taken is a programming error."""
+    if function.name in FUNCTIONS or function.name in BUILT_IN:
+        raise ValueError(f"function {function.name!r} is already defined")
+    if any(not 0 <= i < len(function.params) for i in function.constants):
+        raise ValueError(f"function {function.name!r}: a constant position is not an argument")
+    FUNCTIONS[function.name] = function
+    return function
+
+
+# -- calendar functions on dates ---------------------------------------------------------------------
+
+def _month_end(d: date) -> date:
+    return d.replace(day=_calendar.monthrange(d.year, d.month)[1])
+
+
+register(Function("year", (Kind.date,), Kind.number, lambda d: d.year, "year(order.order_date)"))
+register(Function("quarter", (Kind.date,), Kind.number, lambda d: (d.month - 1) // 3 + 1,
+                  "quarter(order.order_date)"))
+register(Function("month", (Kind.date,), Kind.number, lambda d: d.month, "month(order.order_date)"))
+register(Function("weekday", (Kind.date,), Kind.number, lambda d: d.isoweekday(), "weekday(order.order_date)"))
+register(Function("month_end", (Kind.date,), Kind.date, _month_end, "month_end(order.order_date)"))
+register(Function("days_between", (Kind.date, Kind.date), Kind.number, lambda a, b: (b - a).days,
+                  "days_between(order.order_date, date(\"2026-12-31\"))"))
