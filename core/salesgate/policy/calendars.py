@@ -10,8 +10,7 @@ A day is a **business day** when it is in a covered year, is not a holiday, and 
 weekend day or a working day (调休). Every function is exact and answers ``None`` (a missing value)
 for a date outside the covered years, or when the counting would have to cross one: it never guesses
 that an uncovered year has no holidays. In a rule, a missing value makes a comparison false, also
-under ``not`` (:mod:`salesgate.policy.ir`), so a rule reading a date past the calendar does not fire;
-``is_business_day(d) == None`` tests for it.
+under ``not`` (:mod:`salesgate.policy.ir`), so a rule reading a date past the calendar does not fire.
 
 Counting (``n`` business days, between two dates) counts the business days *after* the start:
 ``add_business_days(d, 1)`` is the first business day after ``d`` (whatever ``d`` is),

@@ -25,6 +25,7 @@ from ..pointspecs import POINT_SPECS, PointSpec
 from ..prices import PriceStep
 from ..vocabulary import VOCABULARY, FactInfo, point_vocabulary
 from . import expressions
+from .businessdays import NEEDS
 from .calendarfiles import CALENDARS_DIRECTORY, calendar_files, load_calendars
 from .calendars import Calendar
 from .checker import CheckError, Context, check_condition, check_value
@@ -257,7 +258,7 @@ def _fields_at(loc: tuple[Any, ...], root: type[PolicyFile] | type[RuleSetFile])
 def _compile_rules(
     ruleset: RuleSetFile, data: LineDict, shown: str, ladder: tuple[str, ...], language: str,
     order_base: int, seen: dict[str, str], problems: _Problems, points: Mapping[str, PointSpec],
-    vocabularies: Mapping[str, Mapping[str, FactInfo]],
+    vocabularies: Mapping[str, Mapping[str, FactInfo]], policy_data: Mapping[str, Any],
 ) -> list[CompiledRule]:
     out: list[CompiledRule] = []
     if ruleset.hook not in points:
@@ -297,7 +298,7 @@ def _compile_rules(
             problem(f"scope: line runs a rule once per line, and a {spec.root} at {ruleset.hook} has no list of "
                     "lines (a list field with element: line)", "scope")
             continue
-        ctx = Context(ruleset.hook, vocabulary, element)
+        ctx = Context(ruleset.hook, vocabulary, element, policy_data)
         when_text = "true" if rule.when is True else str(rule.when)
         try:
             cond: Cond = Always() if rule.when is True else check_condition(expressions.parse(when_text), ctx)
@@ -512,6 +513,8 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     calendars = load_calendars(directory, problems.add, digest.update)
     default_calendar = _default_calendar(meta, meta_path, raw_meta if meta is not None else None, calendars,
                                          calendar_paths, problems)
+    policy_data = {NEEDS: calendars[default_calendar] if default_calendar else _no_calendar(
+        meta.calendar if meta else None, list(calendars))}
     all_points, vocabularies = _points(known, declared, fields_of, extras,
                                        _outputs_of(meta, meta_path, raw_meta if meta is not None else None, known,
                                                    problems))
@@ -521,7 +524,7 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         if ruleset.hook in failed:
             continue  # its declaration's problems are reported: its rules cannot be checked against it
         compiled.extend(_compile_rules(ruleset, data, file_shown, ladder, language, index * 10_000, seen,
-                                       problems, all_points, vocabularies))
+                                       problems, all_points, vocabularies, policy_data))
     if problems.items:
         raise PolicyError(problems.items)
     order = {point: index for index, point in enumerate(all_points)}
@@ -536,6 +539,17 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies),
         calendars=MappingProxyType(calendars), calendar=default_calendar,
     )
+
+
+def _no_calendar(named: str | None, calendars: list[str]) -> str:
+    """Why a rule counting business days has no calendar: what the policy owner does about it."""
+    if named is not None:
+        return f"the calendar {named!r} of policy.yaml could not be read: see its problems"
+    if calendars:
+        return (f"name the calendar business days are counted by in {POLICY_FILE}: calendar: {calendars[0]} "
+                f"(this policy has {', '.join(calendars)})")
+    return (f"this policy has no holiday calendar: add {CALENDARS_DIRECTORY}/cn.yaml (the seed policy's is one) "
+            f"and name it in {POLICY_FILE} (calendar: cn)")
 
 
 def _default_calendar(meta: PolicyFile | None, meta_path: Path, raw: Any, calendars: Mapping[str, Calendar],

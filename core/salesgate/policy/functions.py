@@ -103,3 +103,8 @@ register(Function("weekday", (Kind.date,), Kind.number, lambda d: d.isoweekday()
 register(Function("month_end", (Kind.date,), Kind.date, _month_end, "month_end(order.order_date)"))
 register(Function("days_between", (Kind.date, Kind.date), Kind.number, lambda a, b: (b - a).days,
                   "days_between(order.order_date, date(\"2026-12-31\"))"))
+
+
+# -- business days over the policy's holiday calendar (registered there) -----------------------------
+
+from . import businessdays  # noqa: E402, F401 - registers is_business_day, add_business_days, business_days_between
