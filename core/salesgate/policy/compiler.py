@@ -25,7 +25,6 @@ from ..pointspecs import POINT_SPECS, PointSpec
 from ..prices import PriceStep
 from ..vocabulary import VOCABULARY, FactInfo, point_vocabulary
 from . import expressions
-from .businessdays import NEEDS
 from .calendarfiles import CALENDARS_DIRECTORY, calendar_files, load_calendars
 from .calendars import Calendar
 from .checker import CheckError, Context, check_condition, check_value
@@ -39,6 +38,7 @@ from .declarations import (
 )
 from .effects import CompiledAction, LineChanges, RuleEffect, rule_effect, rule_line_changes
 from .evaluator import Getter, compile_expr
+from .functions import CALENDAR
 from .ir import Always, Cond, Const, Expr, Kind, walk_refs
 from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
@@ -513,7 +513,7 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     calendars = load_calendars(directory, problems.add, digest.update)
     default_calendar = _default_calendar(meta, meta_path, raw_meta if meta is not None else None, calendars,
                                          calendar_paths, problems)
-    policy_data = {NEEDS: calendars[default_calendar] if default_calendar else _no_calendar(
+    policy_data = {CALENDAR: calendars[default_calendar] if default_calendar else _no_calendar(
         meta.calendar if meta else None, list(calendars))}
     all_points, vocabularies = _points(known, declared, fields_of, extras,
                                        _outputs_of(meta, meta_path, raw_meta if meta is not None else None, known,
