@@ -14,11 +14,13 @@ from typing import Any
 
 import holidays
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixtures.mini_policy import write_mini_policy
 from salesgate import load_policy, seed_policy_path
+from salesgate.cli import cli
 from salesgate.errors import PolicyError
 from salesgate.policy.calendarfiles import load_calendars
 from salesgate.policy.calendars import Calendar, add_business_days, business_days_between, is_business_day
@@ -302,3 +304,54 @@ def test_the_shipped_chinese_calendar_agrees_day_by_day_with_the_holidays_packag
                                                                    if d.year == year}
         weekday_holidays = {d for d in cn.holidays if d.year == year and d.weekday() < 5}
         assert weekday_holidays == {d for d in official if d.year == year and d.weekday() < 5}
+
+
+# -- salesgate calendar import CN -------------------------------------------------------------------------
+
+
+def test_importing_cn_from_the_package_writes_the_shipped_calendars_days(tmp_path: Path, cn: Calendar) -> None:
+    out = tmp_path / "calendars" / "cn.yaml"
+    out.parent.mkdir()
+    result = CliRunner().invoke(cli, ["calendar", "import", "CN", "--years", "2024-2026", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    problems: list[str] = []
+    written = load_calendars(tmp_path, lambda message, *a, **k: problems.append(message), lambda _: None)["cn"]
+    assert problems == []
+    assert written.years == cn.years
+    assert written.holidays.keys() == cn.holidays.keys()
+    assert written.working_days.keys() == cn.working_days.keys()
+    assert written.holidays[date(2026, 2, 16)] == "春节"
+    assert written.working_days[date(2026, 9, 20)] == "国庆节"  # the day off it was moved to is in 国庆节
+
+
+def test_importing_a_year_whose_notice_the_package_lacks_is_refused_not_estimated() -> None:
+    result = CliRunner().invoke(cli, ["calendar", "import", "CN", "--years", "2026-2027"])
+    assert result.exit_code == 2
+    assert f"error: holidays {holidays.__version__} holds no State Council notice for 2027" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["calendar", "import", "DE", "--years", "2026"], "salesgate imports CN (the Chinese mainland"),
+    (["calendar", "import", "CN", "--years", "26"], "'26': write a year (2026) or a range of years (2025-2027)"),
+    (["calendar", "import", "CN", "--years", "2026-2025"], "the years run from the first to the last"),
+])
+def test_calendar_import_refuses_what_it_cannot_write(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_calendar_import_without_the_holidays_package_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def without_holidays(name: str, *args: Any) -> Any:
+        if name == "holidays":
+            raise ImportError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", without_holidays)
+    result = CliRunner().invoke(cli, ["calendar", "import", "CN", "--years", "2026"])
+    assert result.exit_code == 2
+    assert "error: the holidays package is not installed: pip install holidays" in result.output
