@@ -154,3 +154,31 @@ def test_a_gate_decides_with_the_calendar_and_records_the_policy_hash_that_holds
         decision = gate.decide("order_approval", facts, explain=True)
         assert decision.policy.hash == load_policy(root).hash
     assert [t.rule for t in decision.trace if t.fired] == ["r0"]
+
+
+def test_simulate_shows_the_decisions_a_changed_calendar_changes(tmp_path: Path) -> None:
+    """A calendar edit alone is a new policy: simulate replays history through both and names the orders
+    whose business day it changed (here 2026-02-14, a 调休 Saturday struck from working_days)."""
+    import json
+    import shutil
+
+    from salesgate.simulation import simulate
+
+    baseline = write_rules(tmp_path / "baseline", ["not is_business_day(order.order_date)"], files=WITH_CN)
+    candidate = tmp_path / "candidate"
+    shutil.copytree(baseline, candidate)
+    cn = candidate / "calendars" / "cn.yaml"
+    text = cn.read_text(encoding="utf-8")
+    assert text.count("春节: [2026-02-14, 2026-02-28]") == 1
+    cn.write_text(text.replace("春节: [2026-02-14, 2026-02-28]", "春节: 2026-02-28"), encoding="utf-8")
+    facts, _ = section_examples(SECTION)
+    history = tmp_path / "history.jsonl"
+    with history.open("w", encoding="utf-8") as out:
+        for i, day in enumerate(["2026-02-13", "2026-02-14", "2026-02-16", "2026-02-24"]):
+            order = json.loads(json.dumps(facts))
+            order["order"].update(id=f"SO-{i}", order_date=day)
+            out.write(json.dumps(order, ensure_ascii=False) + "\n")
+    report = simulate(baseline, candidate, history, hooks=["order_approval"], workers=1)
+    approval = report.tally.hooks["order_approval"]
+    assert (approval.decided, approval.changed) == (4, 1)
+    assert [c.subject for c in approval.examples] == ["SO-1"]

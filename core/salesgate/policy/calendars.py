@@ -54,8 +54,9 @@ class Calendar:
     holidays: Mapping[date, str] = field(default_factory=_empty)
     working_days: Mapping[date, str] = field(default_factory=_empty)
     weekend: frozenset[int] = frozenset({5, 6})
-    source: str = ""
-    """Where the calendar was read from (``calendars/cn.yaml``), for messages."""
+    source: str = field(default="", compare=False)
+    """Where the calendar was read from (``calendars/cn.yaml``), for messages: two copies of one file are
+    the same calendar."""
 
     def covers(self, day: date) -> bool:
         return day.year in self.years
