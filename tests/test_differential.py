@@ -21,7 +21,8 @@ from salesgate import Decision, Gate, OrderFacts, ReturnFacts, seed_policy_path
 from salesgate.engine.python import PythonBackend
 from salesgate.facts import FactSet
 from salesgate.policy.calendarfiles import load_calendars
-from salesgate.policy.ir import And, Arith, Call, Compare, Cond, Const, IsNone, Kind, Or, Quantified, Ref
+from salesgate.policy.ir import Aggregate, And, Arith, Call, Compare, Cond, Const, IsNone, Kind, Or, Quantified, Ref
+from salesgate.policy.patterns import compile_pattern
 from salesgate.policy.stages import EngineRule, Stage
 from salesgate.vocabulary import VOCABULARY
 
@@ -112,11 +113,53 @@ def business_day_cond() -> st.SearchStrategy[Cond]:
     return st.one_of(worked, added, between)
 
 
+def text_call_cond() -> st.SearchStrategy[Cond]:
+    """starts_with, ends_with, contains and matches (its RE2 pattern prepared as the checker does)."""
+    region = Ref("customer.region", Kind.text)
+    parts = st.sampled_from(["华", "东", "north", "", "th"]).map(lambda v: Const(v, Kind.text))
+    plain = st.builds(lambda f, part: Call(f, (region, part), Kind.bool),
+                      st.sampled_from(["starts_with", "ends_with", "contains"]), parts)
+    patterns = st.sampled_from(["^华", "东$", "(?i)NOR", "^$", "o|东"])
+    matching = patterns.map(lambda p: Call("matches", (region, Const(p, Kind.text)), Kind.bool, compile_pattern(p)))
+    return st.builds(Compare, st.sampled_from(["==", "!="]), st.one_of(plain, matching),
+                     st.just(Const(True, Kind.bool)))
+
+
+REGION_LIMITS = {"华东": Decimal("200"), "north": Decimal("-50"), "": None}  # a lookup's state: the column by key
+
+
+def lookup_cond() -> st.SearchStrategy[Cond]:
+    """lookup("region_limits", customer.region, "limit") (a key not listed, an empty cell: missing) vs numbers."""
+    lookup = Call("lookup", (Const("region_limits", Kind.text), Ref("customer.region", Kind.text),
+                             Const("limit", Kind.text)), Kind.number, REGION_LIMITS)
+    keyed = st.sampled_from(["华东", "华南", "north"]).map(
+        lambda key: Call("lookup", (Const("region_limits", Kind.text), Const(key, Kind.text),
+                                    Const("limit", Kind.text)), Kind.number, REGION_LIMITS))
+    lookups = st.one_of(st.just(lookup), keyed)
+    return st.builds(Compare, st.sampled_from(OPS), lookups, number_expr(NUMBER_PATHS, False))
+
+
+def aggregate_cond() -> st.SearchStrategy[Cond]:
+    """sum/count/min/max/avg over the lines, with or without a filter, compared with a number or a fact."""
+    def build(func: Any, value: Any, where: Any) -> Aggregate:
+        return Aggregate(func, "order.lines", "line", value, where, Kind.number)
+
+    values = st.one_of(st.sampled_from(ITEM_PATHS).map(lambda p: Ref(p, Kind.number, True)),
+                       number_expr(ITEM_PATHS, True))
+    filters = st.none() | comparison(ITEM_PATHS, True)
+    aggregates = st.one_of(
+        st.builds(build, st.sampled_from(["sum", "min", "max", "avg"]), values, filters),
+        st.builds(build, st.just("count"), st.none() | values, filters),
+    )
+    return st.builds(Compare, st.sampled_from(OPS), aggregates, number_expr(NUMBER_PATHS, False))
+
+
 def atoms() -> st.SearchStrategy[Cond]:
     quantified = st.builds(
         Quantified, st.sampled_from(["any", "all"]), st.just("order.lines"), comparison(ITEM_PATHS, True)
     )
-    return st.one_of(comparison(NUMBER_PATHS, False), text_cond(), bool_cond(), none_cond(), quantified, call_cond())
+    return st.one_of(comparison(NUMBER_PATHS, False), text_cond(), bool_cond(), none_cond(), quantified, call_cond(),
+                     aggregate_cond(), text_call_cond(), lookup_cond())
 
 
 conditions = st.recursive(

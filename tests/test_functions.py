@@ -130,3 +130,21 @@ def test_a_function_reading_policy_data_gets_it_from_the_context_at_load(monkeyp
     with pytest.raises(CheckError, match="the first argument of demo_days\\(\\) must be written as a constant"):
         check_condition(expressions.parse("demo_days(customer.region, order.order_date) > 4"), ctx)
     assert Ref("order.order_date", Kind.date) in walk_refs(cond)
+
+
+def test_a_function_needing_data_without_prepare_receives_the_data_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The business-day functions' shape: ``needs="calendar"``, ``run(calendar, d)``."""
+    class Calendar:
+        def is_workday(self, d: date) -> bool:
+            return d.isoweekday() < 6 and d != date(2026, 10, 1)
+
+    monkeypatch.setitem(FUNCTIONS, "is_workday", Function(
+        "is_workday", (Kind.date,), Kind.bool, lambda calendar, d: calendar.is_workday(d),
+        "is_workday(order.order_date)", needs="calendar"))
+    ctx = Context("order_approval", VOCABULARY["order_approval"], data={"calendar": Calendar()})
+    cond = check_condition(expressions.parse("not is_workday(order.order_date)"), ctx)
+    test = compile_expr(cond.left)  # type: ignore[union-attr]
+    assert [test({"order.order_date": d}, None) for d in (date(2026, 9, 30), date(2026, 10, 1), None)] == [
+        True, False, None]
+    # a function reading policy data is never folded: the call stays, explained as written, compared with its data
+    assert isinstance(check_condition(expressions.parse('is_workday(date("2026-10-01"))'), ctx).left, Call)  # type: ignore[union-attr]

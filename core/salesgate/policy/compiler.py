@@ -28,6 +28,7 @@ from . import expressions
 from .calendarfiles import CALENDARS_DIRECTORY, calendar_files, load_calendars
 from .calendars import Calendar
 from .checker import CheckError, Context, check_condition, check_value
+from .datafiles import data_files, load_tables
 from .declarations import (
     POINTS_DIRECTORY,
     built_in_outputs,
@@ -470,7 +471,8 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
 
     declarations = point_files(directory)
     calendar_paths = calendar_files(directory)
-    total = sum(_size(p) for p in [*files, *declarations, *calendar_paths,
+    tables_files = data_files(directory)
+    total = sum(_size(p) for p in [*files, *declarations, *calendar_paths, *tables_files,
                                    *([meta_path] if meta_path.exists() and meta_path != root else [])])
     if total > MAX_POLICY_BYTES:
         raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
@@ -513,11 +515,16 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     calendars = load_calendars(directory, problems.add, digest.update)
     default_calendar = _default_calendar(meta, meta_path, raw_meta if meta is not None else None, calendars,
                                          calendar_paths, problems)
-    policy_data = {CALENDAR: calendars[default_calendar] if default_calendar else _no_calendar(
-        meta.calendar if meta else None, list(calendars))}
     all_points, vocabularies = _points(known, declared, fields_of, extras,
                                        _outputs_of(meta, meta_path, raw_meta if meta is not None else None, known,
                                                    problems))
+    tables = load_tables(directory, lambda message, path, line, column: problems.add(message, path, line, None, column),
+                         digest.update)
+    policy_data: dict[str, Any] = {  # what functions read (Context.data)
+        "tables": MappingProxyType(tables),
+        CALENDAR: calendars[default_calendar] if default_calendar else _no_calendar(
+            meta.calendar if meta else None, list(calendars)),
+    }
     seen: dict[str, str] = {}
     compiled: list[CompiledRule] = []
     for index, (ruleset, data, file_shown) in enumerate(loaded):
@@ -534,7 +541,7 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         name=name, version=version, hash=digest.hexdigest()[:16], roles=ladder, language=language,
         failure_mode=meta.failure_mode if meta else "closed", source=str(root),
         rules=tuple(sorted(compiled, key=lambda r: (order[r.hook], r.priority, r.id))),
-        files=tuple(str(f) for f in [*files, *point_paths, *calendar_paths]),
+        files=tuple(str(f) for f in [*files, *point_paths, *calendar_paths, *tables_files]),
         rulesets={r.ruleset: r.version for r, _, _ in loaded},
         points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies),
         calendars=MappingProxyType(calendars), calendar=default_calendar,

@@ -13,10 +13,18 @@ Adding a function (as the business-day functions do) is one :func:`register` cal
 :class:`Function`, from this module or from a module this module imports at its end; the name
 must be new. A function that reads policy data (a holiday calendar, a lookup table) names it in
 :attr:`Function.needs`: the checker then takes that object from ``Context.data[needs]`` (the
-compiler fills ``Context.data`` from the policy directory), calls :attr:`Function.prepare` with it
-and the arguments written as constants (:attr:`Function.constants`), and ``prepare`` returns the
-result kind and a *state* (e.g. the table) that ``run`` receives as its first argument on every
-call. ``prepare`` raises :class:`FunctionError` with a message a policy owner reads.
+compiler fills ``Context.data`` from the policy directory, ``load_policy``'s ``policy_data``), and
+``run`` receives it as its first argument on every call. With :attr:`Function.prepare`, the
+checker first calls ``prepare(data, constants, kinds)`` with the arguments written as constants
+(:attr:`Function.constants`) and the kinds of all arguments; it returns the result kind and the
+*state* (e.g. one column of a table) ``run`` then receives first instead of the data. ``prepare``
+raises :class:`FunctionError` with a message a policy owner reads, naming the argument at fault.
+A state must compare equal by value (it is part of the condition, see :class:`~.ir.Call`).
+
+Example, a function on the holiday calendar (``Context.data["calendar"]``)::
+
+    register(Function("is_workday", (Kind.date,), Kind.bool, lambda calendar, d: calendar.is_workday(d),
+                      "is_workday(order.order_date)", needs="calendar"))
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ..errors import did_you_mean
 from .calendars import Calendar
 from .ir import Kind
 
@@ -68,6 +77,11 @@ class Function:
     constants: tuple[int, ...] = ()
     prepare: Callable[[Any, Mapping[int, Any], tuple[Kind, ...]], Prepared] | None = None
 
+    @property
+    def stateful(self) -> bool:
+        """Whether ``run`` receives a state first: the prepared one, or the data the function needs."""
+        return self.prepare is not None or self.needs is not None
+
 
 FUNCTIONS: dict[str, Function] = {}
 """Every function by name, in the order registered (how error messages list them)."""
@@ -78,7 +92,7 @@ BUILT_IN = ("date", "days", "any", "all", "sum", "count", "min", "max", "avg")
 
 def names() -> list[str]:
     """Every function name a policy may write, as error messages list them."""
-    return ["date", "days", "any", "all", *FUNCTIONS]
+    return [*BUILT_IN, *FUNCTIONS]
 
 
 def register(function: Function) -> Function:
@@ -105,6 +119,65 @@ register(Function("weekday", (Kind.date,), Kind.number, lambda d: d.isoweekday()
 register(Function("month_end", (Kind.date,), Kind.date, _month_end, "month_end(order.order_date)"))
 register(Function("days_between", (Kind.date, Kind.date), Kind.number, lambda a, b: (b - a).days,
                   "days_between(order.order_date, date(\"2026-12-31\"))"))
+
+
+# -- text ---------------------------------------------------------------------------------------------
+
+register(Function("starts_with", (Kind.text, Kind.text), Kind.bool, lambda s, prefix: s.startswith(prefix),
+                  'starts_with(customer.name, "华东")'))
+register(Function("ends_with", (Kind.text, Kind.text), Kind.bool, lambda s, suffix: s.endswith(suffix),
+                  'ends_with(customer.name, "有限公司")'))
+register(Function("contains", (Kind.text, Kind.text), Kind.bool, lambda s, part: part in s,
+                  'contains(order.special_requirements, "加急")'))
+
+
+def _pattern(data: Any, constants: Mapping[int, Any], kinds: tuple[Kind, ...]) -> Prepared:
+    """``matches``' pattern, compiled once at load by RE2: linear time in the text, whatever the pattern
+    (no backtracking engine ever runs a pattern a policy wrote)."""
+    from .patterns import compile_pattern  # the RE2 binding, loaded by policies that match patterns
+
+    try:
+        return Kind.bool, compile_pattern(str(constants[1]))
+    except ValueError as exc:
+        raise FunctionError(str(exc), 1) from None
+
+
+register(Function("matches", (Kind.text, Kind.text), Kind.bool,
+                  lambda pattern, s, _written: pattern.search(s),
+                  'matches(customer.name, "^华东.*有限公司$")', constants=(1,), prepare=_pattern))
+
+
+# -- lookup tables (data/*.csv, policy/datafiles.py) -----------------------------------------------------
+
+def _lookup(tables: Any, constants: Mapping[int, Any], kinds: tuple[Kind, ...]) -> Prepared:
+    """The table and column a lookup names, checked at load; its state is the column's value by key."""
+    name, column = str(constants[0]), str(constants[2])
+    if name in tables and tables[name] is None:
+        raise FunctionError(f"the table {name!r} has problems (reported at its file): fix them first", 0)
+    table = tables.get(name)
+    if table is None:
+        known = ", ".join(tables) or "none: add one as data/<name>.csv"
+        raise FunctionError(f"no table {name!r} in the policy's data/ folder (its tables: {known})", 0,
+                            did_you_mean(name, list(tables)))
+    names = [c for c, _ in table.columns]
+    if column not in names[1:]:
+        hint = (f"{column!r} is the key column; name a column to read" if column == names[0] else
+                f"no column {column!r} in table {name}")
+        raise FunctionError(f"{hint} (its columns: {', '.join(names[1:])})", 2, did_you_mean(column, names[1:]))
+    key_kind, given = table.kind(names[0]), kinds[1]
+    if not (given is key_kind or (key_kind is Kind.text and given is Kind.enum)):
+        raise FunctionError(f"the key of table {name} ({names[0]}) is {_KIND_WORDS[key_kind]}, and the second argument "
+                            f"is {_KIND_WORDS[given]}", 1)
+    return table.kind(column), table.values(column)
+
+
+_KIND_WORDS = {Kind.number: "a number", Kind.text: "text", Kind.enum: "text", Kind.bool: "true/false",
+               Kind.date: "a date", Kind.duration: "a number of days", Kind.list: "a list"}
+
+register(Function("lookup", (Kind.text, None, Kind.text), Kind.text,
+                  lambda values, _table, key, _column: values.get(key),
+                  'lookup("region_limits", customer.region, "limit")', needs="tables", constants=(0, 2),
+                  prepare=_lookup))
 
 
 # -- business days over the policy's holiday calendar ------------------------------------------------
