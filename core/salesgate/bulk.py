@@ -15,7 +15,7 @@ Only the policy's rules are replayed: company plugins that decide are not part o
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +29,6 @@ from .models import OrderFacts, ReturnFacts
 from .money import ZERO
 from .pointspecs import ORDER_POINTS
 from .policy.compiler import CompiledRule, Policy
-from .policy.ir import Call
 from .policy.stages import Match, Stage
 from .policy.verdict import (
     fired_in_order,
@@ -76,19 +75,6 @@ _Priced = tuple[tuple[tuple[str, int | None], ...], tuple[Decimal, ...], dict[in
 """(fired adjust rules as (id, line index), prices, price by line_no, revenue, checked facts)."""
 
 
-def _call_states(node: Any) -> tuple[Any, ...]:
-    """The policy data the function calls of a condition read (a holiday calendar), in order. Not part of
-    a condition's equality (:class:`~salesgate.policy.ir.Call`), yet the same condition over another
-    calendar matches other documents: a rule is shared with the baseline only when these are equal too."""
-    if isinstance(node, Call):
-        return (node.state, *(state for arg in node.args for state in _call_states(arg)))
-    if is_dataclass(node) and not isinstance(node, type):
-        return tuple(state for f in fields(node) for state in _call_states(getattr(node, f.name)))
-    if isinstance(node, tuple):
-        return tuple(state for item in node for state in _call_states(item))
-    return ()
-
-
 class Replayer:
     """One policy, compiled once for replays. Stateless after construction: share it freely.
 
@@ -114,7 +100,7 @@ class Replayer:
             self._share_with(baseline.policy)
 
     def _share_with(self, baseline: Policy) -> None:
-        theirs = {(r.id, r.stage): (r.scope, r.cond, _call_states(r.cond)) for r in baseline.rules}
+        theirs = {(r.id, r.stage): (r.scope, r.cond) for r in baseline.rules}
         actions = {r.id: _price_action(r) for r in baseline.rules if r.stage == "pricing.adjust"}
         # Adjust rules that change a price exactly as in the baseline: when the same ones fire on
         # a document, its prices are the baseline's.
@@ -125,8 +111,7 @@ class Replayer:
         for rule in baseline.rules:
             baseline_ids.setdefault(rule.stage, set()).add(rule.id)
         for stage in self.policy.stages():
-            same = frozenset(r.id for r in stage.rules
-                             if theirs.get((r.id, stage.name)) == (r.scope, r.cond, _call_states(r.cond)))
+            same = frozenset(r.id for r in stage.rules if theirs.get((r.id, stage.name)) == (r.scope, r.cond))
             self._shared[stage.name] = same
             rest = tuple(r for r in stage.rules if r.id not in same)
             if rest:

@@ -364,8 +364,8 @@ def _cost(facts: OrderFacts) -> Decimal:
 
 def _same_rules(baseline: Policy, candidate: Policy, point: str) -> bool:
     """Whether a decision point decides the same under both policies by construction: the same rules
-    (everything but the file they were read from), the same approval ladder, the same holiday calendars
-    and, at a declared point, the same outputs (how they combine)."""
+    (everything but the file they were read from), the same approval ladder and, at a declared
+    point, the same outputs (how they combine)."""
     def key(policy: Policy) -> list[tuple[Any, ...]]:
         return [(r.id, r.stage, r.priority, r.scope, r.cond, r.action.outcome, r.action.approvals, r.action.markup,
                  r.action.discount, r.action.add, r.action.set_price, r.action.floor, r.action.stop,
@@ -374,11 +374,8 @@ def _same_rules(baseline: Policy, candidate: Policy, point: str) -> bool:
     def outputs(policy: Policy) -> Any:
         spec = policy.points.get(point)
         return None if spec is None else spec.declared_outputs
-    # A function's policy data (a holiday calendar) is not part of a rule's condition (ir.Call.state):
-    # the same rules over another calendar may decide differently.
     return (baseline.roles == candidate.roles and key(baseline) == key(candidate)
-            and outputs(baseline) == outputs(candidate) and baseline.calendars == candidate.calendars
-            and baseline.calendar == candidate.calendar)
+            and outputs(baseline) == outputs(candidate))
 
 
 class _NotFacts(Exception):
