@@ -37,6 +37,7 @@ def write_policy(root: Path, files: dict[str, str], *, policy_yaml: str | None =
     if policy_yaml is not None:
         (root / "policy.yaml").write_text(policy_yaml, encoding="utf-8")
     for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")
     return root
 
@@ -475,9 +476,12 @@ def test_rule_examples_in_the_language_reference_load(tmp_path: Path) -> None:
     assert len(rules) >= 5
     hooks = {"short-of-stock": "order_approval", "over-limit-with-plan": "credit_check",
              "change-of-mind-fee": "return_handling"}
+    # the data files the reference shows (a block starting with its path: data/region_limits.csv)
+    tables = dict(re.findall(r"```\n(data/[a-z_]+\.csv)\n(.*?)```", docs, re.DOTALL))
     for index, snippet in enumerate(rules):
         rule_id = snippet.split("id:", 1)[1].split()[0]
-        root = write_policy(tmp_path / str(index), {"r.yaml": rules_file(snippet, hook=hooks.get(rule_id, "pricing"))},
+        root = write_policy(tmp_path / str(index), {"r.yaml": rules_file(snippet, hook=hooks.get(rule_id, "pricing")),
+                                                    **tables},
                             policy_yaml=(seed_policy_path() / "policy.yaml").read_text(encoding="utf-8"))
         assert [r.id for r in load_policy(root).rules] == [rule_id]
 
@@ -677,7 +681,7 @@ def test_every_limit_is_in_the_language_reference_with_its_value() -> None:
     docs = (Path(__file__).resolve().parents[1] / "docs" / "policy-language.md").read_text(encoding="utf-8")
     table = docs.split("## Limits", 1)[1].split("\n## ", 1)[0]
     values = {name: getattr(limits, name) for name in dir(limits) if name.startswith("MAX_")}
-    assert len(values) == 11
+    assert len(values) == 13
     powers = {"MAX_NUMBER": "10^15", "MAX_PRICE": "9 × 10^14"}
     for name, value in values.items():
         shown = powers.get(name, f"{value:,}")
@@ -809,6 +813,10 @@ def _over_each_limit() -> dict[str, list[dict[str, str]]]:
         "A number in an expression": when("order.total > 1000000000000000"),
         "`add:`": pricing("add: 900000000000000"),
         "A `set_price`": pricing("set_price: 999999999999999 * 2", "floor: 999999999999999 + 1"),
+        "Rows of one lookup table": [{
+            "a.yaml": rules_file("  - id: r1\n    when: order.total > 1\n    then: { warn: x }\n"),
+            "data/t.csv": "k:text,v:number\n" + "".join(f"k{i},1\n" for i in range(100_001))}],
+        "Memory RE2": when('matches(customer.name, "' + "\\pL{1000}" * 5 + '")'),
         "`days(n)`": when('order.order_date > date("2026-01-01") - days(100001)'),
         "A constant date": when('order.order_date > date("9999-12-01") + days(100)'),
     }

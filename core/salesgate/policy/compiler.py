@@ -26,6 +26,7 @@ from ..prices import PriceStep
 from ..vocabulary import VOCABULARY, FactInfo, point_vocabulary
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
+from .datafiles import data_files, load_tables
 from .declarations import (
     POINTS_DIRECTORY,
     built_in_outputs,
@@ -251,7 +252,7 @@ def _fields_at(loc: tuple[Any, ...], root: type[PolicyFile] | type[RuleSetFile])
 def _compile_rules(
     ruleset: RuleSetFile, data: LineDict, shown: str, ladder: tuple[str, ...], language: str,
     order_base: int, seen: dict[str, str], problems: _Problems, points: Mapping[str, PointSpec],
-    vocabularies: Mapping[str, Mapping[str, FactInfo]],
+    vocabularies: Mapping[str, Mapping[str, FactInfo]], policy_data: Mapping[str, Any],
 ) -> list[CompiledRule]:
     out: list[CompiledRule] = []
     if ruleset.hook not in points:
@@ -291,7 +292,7 @@ def _compile_rules(
             problem(f"scope: line runs a rule once per line, and a {spec.root} at {ruleset.hook} has no list of "
                     "lines (a list field with element: line)", "scope")
             continue
-        ctx = Context(ruleset.hook, vocabulary, element)
+        ctx = Context(ruleset.hook, vocabulary, element, policy_data)
         when_text = "true" if rule.when is True else str(rule.when)
         try:
             cond: Cond = Always() if rule.when is True else check_condition(expressions.parse(when_text), ctx)
@@ -462,7 +463,8 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         problems.add("no rule files (*.yaml) found", str(root))
 
     declarations = point_files(directory)
-    total = sum(_size(p) for p in [*files, *declarations,
+    tables_files = data_files(directory)
+    total = sum(_size(p) for p in [*files, *declarations, *tables_files,
                                    *([meta_path] if meta_path.exists() and meta_path != root else [])])
     if total > MAX_POLICY_BYTES:
         raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
@@ -505,13 +507,16 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     all_points, vocabularies = _points(known, declared, fields_of, extras,
                                        _outputs_of(meta, meta_path, raw_meta if meta is not None else None, known,
                                                    problems))
+    tables = load_tables(directory, lambda message, path, line, column: problems.add(message, path, line, None, column),
+                         digest.update)
+    policy_data: dict[str, Any] = {"tables": MappingProxyType(tables)}  # what functions read (Context.data)
     seen: dict[str, str] = {}
     compiled: list[CompiledRule] = []
     for index, (ruleset, data, file_shown) in enumerate(loaded):
         if ruleset.hook in failed:
             continue  # its declaration's problems are reported: its rules cannot be checked against it
         compiled.extend(_compile_rules(ruleset, data, file_shown, ladder, language, index * 10_000, seen,
-                                       problems, all_points, vocabularies))
+                                       problems, all_points, vocabularies, policy_data))
     if problems.items:
         raise PolicyError(problems.items)
     order = {point: index for index, point in enumerate(all_points)}
@@ -521,7 +526,7 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         name=name, version=version, hash=digest.hexdigest()[:16], roles=ladder, language=language,
         failure_mode=meta.failure_mode if meta else "closed", source=str(root),
         rules=tuple(sorted(compiled, key=lambda r: (order[r.hook], r.priority, r.id))),
-        files=tuple(str(f) for f in [*files, *point_paths]),
+        files=tuple(str(f) for f in [*files, *point_paths, *tables_files]),
         rulesets={r.ruleset: r.version for r, _, _ in loaded},
         points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies),
     )

@@ -86,13 +86,14 @@ class Call:
 
 @dataclass(frozen=True)
 class Comprehension:
-    """``any(<cond> for <var> in <collection>)``."""
+    """``any(<cond> for <var> in <collection>)``, ``sum(<value> for <var> in <collection> if <where>)``."""
 
     func: str
     cond: Node
     var: str
     collection: Name
     col: int
+    where: Node | None = None
 
 
 Node: TypeAlias = Name | Number | String | Bool | NoneLit | ListLit | Unary | Binary | Call | Comprehension
@@ -108,7 +109,7 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
-_KEYWORDS = {"and", "or", "not", "in", "for", "true", "false", "True", "False", "None", "null"}
+_KEYWORDS = {"and", "or", "not", "in", "for", "if", "true", "false", "True", "False", "None", "null"}
 _COMPARE = {"==", "!=", "<", "<=", ">", ">="}
 
 
@@ -323,8 +324,12 @@ class _Parser:
             coll = self.take()
             if coll.kind != "name":
                 raise ExpressionError("expected a list fact after 'in', like 'order.lines'", coll.col)
+            where = None
+            if self.at("if"):
+                self.take()
+                where = self.or_expr()
             self.expect(")")
-            return Comprehension(name.text, first, var.text, Name(coll.text, coll.col), name.col)
+            return Comprehension(name.text, first, var.text, Name(coll.text, coll.col), name.col, where)
         args = [first]
         while self.at(","):
             self.take()
@@ -355,8 +360,10 @@ def _number(tok: _Tok) -> Number:
 
 
 def _unquote(text: str) -> str:
+    """The text between the quotes: ``\\"``, ``\\'`` and ``\\\\`` are a quote and a backslash; any other
+    backslash is kept, so a ``matches`` pattern reads ``"\\d+"`` as RE2 does."""
     body = text[1:-1]
-    return re.sub(r"\\(.)", r"\1", body)
+    return re.sub(r"\\([\\\"'])", r"\1", body)
 
 
 def parse(text: str) -> Node:
