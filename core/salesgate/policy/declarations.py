@@ -68,6 +68,8 @@ class FieldDecl(_Strict):
     choices: list[Annotated[str, Field(min_length=1)]] | None = Field(None, description="enum: its values.")
     element: str | None = Field(None, description="list: what one element is called in rules (line).")
     fields: dict[str, FieldDecl] | None = Field(None, description="list: the fields of one element.")
+    record: bool = Field(False, description="Kept with each decision for people to read; no rule needs to read it "
+                                            "(salesgate validate does not warn that no rule reads it).")
 
     _bilingual = field_validator("description", mode="before")(_bilingual)
 
