@@ -377,7 +377,7 @@ def validate(path: str, strict: bool) -> None:
     """Load and check the policy in PATH (a directory of rule files, or one rule file).
 
     Then print warnings: what loads but probably is not what was meant (docs/policy-language.md,
-    "Warnings (lint)"). They leave the exit code 0; with --strict they are errors (exit 1).
+    "Warnings (lint)"). They leave the exit code 0; with --strict they are errors (exit code 2).
     """
     try:
         policy = load_policy(path, points=plugin_points())
