@@ -38,7 +38,7 @@ from .effects import CompiledAction, LineChanges, RuleEffect, rule_effect, rule_
 from .evaluator import Getter, compile_expr
 from .ir import Always, Cond, Const, Expr, Kind, walk_refs
 from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
-from .plainwords import plain_message
+from .plainwords import merged, plain_message
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
 from .stages import EngineRule, Stage
 from .yamlfile import LineDict, line_of, load_yaml
@@ -216,6 +216,21 @@ def _messages(value: Message | None, language: str) -> tuple[str, dict[str, str]
 
 def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: _Problems,
                          root: type[PolicyFile] | type[RuleSetFile] = RuleSetFile) -> None:
+    found = _Problems()
+    _each_validation_problem(exc, data, shown, found, root)
+    by_place: dict[tuple[Any, ...], list[PolicyProblem]] = {}
+    for problem in found.items:
+        by_place.setdefault((problem.path, problem.line, problem.rule, problem.field), []).append(problem)
+    for (path, line, rule, field), same in by_place.items():
+        messages = merged([p.message for p in same])
+        if len(messages) == 1 and len(same) > 1:
+            problems.add(messages[0], path or shown, line, rule, field, same[0].suggestion)
+        else:
+            problems.items.extend(same)
+
+
+def _each_validation_problem(exc: ValidationError, data: Any, shown: str, problems: _Problems,
+                             root: type[PolicyFile] | type[RuleSetFile]) -> None:
     for err in exc.errors():
         loc = err["loc"]
         rule_id = None

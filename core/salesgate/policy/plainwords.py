@@ -54,6 +54,21 @@ def _amount_hint(value: Any) -> str:
     return ""
 
 
+def merged(messages: list[str]) -> list[str]:
+    """One message per field where pydantic gave one per member of a union (text, or a mapping of
+    languages): ``expected text, not 7`` and ``expected a mapping ..., not 7`` become ``expected text or
+    a mapping ..., not 7``."""
+    hint = next((": YAML reads" + m.split(": YAML reads", 1)[1] for m in messages if ": YAML reads" in m), "")
+    bare = [m.split(": YAML reads", 1)[0] for m in messages]
+    if len(bare) < 2 or not all(m.startswith("expected ") and ", not " in m for m in bare):
+        return messages
+    tails = {m.rsplit(", not ", 1)[1] for m in bare}
+    if len(tails) != 1:
+        return messages
+    wanted = dict.fromkeys(m.removeprefix("expected ").rsplit(", not ", 1)[0] for m in bare)
+    return [f"expected {' or '.join(wanted)}, not {tails.pop()}{hint}"]
+
+
 def plain_message(err: Mapping[str, Any]) -> str:
     """One pydantic error (an item of ``ValidationError.errors()``) in plain words."""
     kind = str(err.get("type", ""))
@@ -74,6 +89,9 @@ def plain_message(err: Mapping[str, Any]) -> str:
         rule = PATTERNS.get(str(ctx.get("pattern", "")), "it is not written the way this field is")
         return f"{_shown(value)} cannot be used here: {rule}"
     if kind in ("string_type", "string_unicode"):
+        if isinstance(value, bool):  # block: no
+            return (f"expected text, not {_shown(value)}: YAML reads yes, no, on, off, true and false as true or "
+                    "false; put the text in quotes")
         return f"expected text{got}"
     if kind == "string_too_short":
         return "is empty: write a value"

@@ -141,7 +141,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
         key = str(key)
         if key in result:
             hint = (" (each rule starts with '- ': is the dash missing before the next rule's first line?)"
-                    if key in RULE_KEYS else "")
+                    if key == "id" else "")
             raise yaml.constructor.ConstructorError(
                 None, None, f"key {key!r} appears twice in this mapping{hint}", key_node.start_mark
             )
@@ -272,12 +272,14 @@ def _indentation_hint(text: str, line: int | None) -> str:
     """What a policy owner most likely did on the line YAML stopped at (0-based ``line``): a rule
     without its leading ``- ``, or an action's field out of ``then:``; "" when it is neither."""
     lines = text.splitlines()
+    if not any(line.startswith("rules:") for line in lines):
+        return ""  # not a rule file
     written = lines[line] if line is not None and 0 <= line < len(lines) else ""
     key = written.strip().split(":", 1)[0].strip() if ":" in written else ""
     if key in ACTION_KEYS and key not in RULE_KEYS:
         return (f"'{key}:' is indented less than the rule it belongs to: it is part of the action, so indent it "
                 "under 'then:', as deep as the action's other fields")
-    if key in RULE_KEYS:
+    if key in RULE_KEYS and key != "description":  # a rule set has a description too
         return (f"'{key}:' is not inside a rule: each rule starts with '- ' (write '- id: ...'), and its other "
                 "fields line up with 'id'")
     return ""
