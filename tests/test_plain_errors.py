@@ -47,7 +47,8 @@ def when_problem(tmp_path: Path, when: str) -> PolicyProblem:
 @pytest.mark.parametrize(("when", "message"), [
     ("order.total > 30,000", "30,000 has a thousands separator: write 30000 (or 30_000), without commas"),
     ("order.total > 1,250,000.50", "1,250,000.50 has a thousands separator: write 1250000.50"),
-    ("order.total > 3万", "3万 is not a number here: a number in a rule is written in digits only: write 30000 for 3万"),
+    ("order.total > 3万",
+     "3万 is not a number here: a number in a rule is written in digits only: write 30000 for 3万"),
     ("order.total > 2.5万", "write 25000 for 2.5万"),
     ("order.total > 30000元", "30000元 is not a number here: an amount in a rule has no currency: write 30000"),
     ("order.total > 100k", "write 100000 for 100k"),
@@ -105,7 +106,7 @@ def test_a_misspelt_full_path_still_gets_the_closest_spelling(tmp_path: Path) ->
     assert when_problem(tmp_path, "order.totl > 5").suggestion == "order.total"
 
 
-# -- ids and roles ------------------------------------------------------------------------------------------------------
+# -- ids and roles --------------------------------------------------------------------------------------------------
 
 FACTS = {"order": {"id": "SO-1", "customer_id": "C-1", "order_date": "2026-11-23",
                    "lines": [{"line_no": 1, "sku": "P-1", "qty": 2, "unit_price": "300.00"}]},
@@ -128,7 +129,8 @@ def test_a_rule_id_in_chinese_decides_explains_and_prints_on_every_backend(tmp_p
     result = CliRunner().invoke(cli, ["decide", "approval", str(facts), "--rules", str(tmp_path), "--explain",
                                       "--backend", backend])
     assert result.exit_code == 0, result.output
-    assert "大订单" in result.output and "小订单-2" in result.output
+    assert "大订单" in result.output
+    assert "小订单-2" in result.output
 
 
 @pytest.mark.parametrize(("rule_id", "shown"), [("Big Order", "'Big Order'"), ("-big", "'-big'"), ("_x", "'_x'")])
@@ -180,12 +182,13 @@ def test_a_rule_missing_its_dash_says_each_rule_starts_with_one(tmp_path: Path) 
 def test_an_unquoted_comma_in_a_message_says_to_quote_it(tmp_path: Path, then: str) -> None:
     (problem,) = problems_of(tmp_path, f"  - id: r1\n    when: order.total > 5\n    then: {then}\n")
     assert (problem.line, problem.rule) == (7, "r1")
-    assert "YAML read the text after a comma as a field of its own; put text holding a comma in quotes" in problem.message
+    assert ("YAML read the text after a comma as a field of its own; put text holding a comma in quotes"
+            in problem.message)
 
 
 def test_the_yaml_hints_know_every_rule_and_action_field() -> None:
-    assert RULE_KEYS == set(Rule.model_fields)
-    assert ACTION_KEYS == {info.alias or name for name, info in Action.model_fields.items()}
+    assert set(Rule.model_fields) == RULE_KEYS
+    assert {info.alias or name for name, info in Action.model_fields.items()} == ACTION_KEYS
 
 
 # -- test cases -------------------------------------------------------------------------------------------------------
@@ -210,7 +213,8 @@ ORDER = "{ id: O1, customer_id: C1, order_date: 2026-11-01, lines: [{ line_no: 1
 
 
 def test_an_unknown_key_in_test_case_facts_gets_a_did_you_mean(tmp_path: Path) -> None:
-    (problem,) = case_problems(tmp_path, f"    facts: {{ customer: {{ id: C1, name: a, credit_limt: 5 }}, order: {ORDER} }}\n"
+    (problem,) = case_problems(tmp_path, "    facts: { customer: { id: C1, name: a, credit_limt: 5 }, "
+                                         f"order: {ORDER} }}\n"
                                          "    expect: { outcome: allow }\n")
     assert (problem.field, problem.suggestion) == ("facts.customer.credit_limt", "credit_limit")
     assert "not a fact salesgate knows" in problem.message
@@ -236,7 +240,7 @@ def test_a_grouped_expected_amount_is_read_exactly(tmp_path: Path) -> None:
     assert str(case.expect.available) == "30000.01"
 
 
-# -- no programmer's words, anywhere a policy owner looks ----------------------------------------------------------------
+# -- no programmer's words, anywhere a policy owner looks ------------------------------------------------------------
 
 FORBIDDEN = ("validation error for", "Input should be", "type=", "pydantic", "re.error", "should match pattern",
              "String should", "List should", "Field required", "<block end>", "constrained-str", "For further "
@@ -284,7 +288,8 @@ BAD_CASES = [
     "    expect: { approvals: finance }\n",
     "    expect: { available: lots }\n",
     f"    facts: {{ customer: [1], order: {ORDER} }}\n    expect: {{ outcome: allow }}\n",
-    f"    facts: {{ customer: {{ id: C1, name: a, credit_limit: 3万 }}, order: {ORDER} }}\n    expect: {{ outcome: allow }}\n",
+    f"    facts: {{ customer: {{ id: C1, name: a, credit_limit: 3万 }}, order: {ORDER} }}\n"
+    "    expect: { outcome: allow }\n",
     f"    facts: {{ customer: {{ id: C1, name: a, credit_limit: 5, grade: Z }}, order: {ORDER} }}\n"
     "    expect: { outcome: allow }\n",
     "    facts: { customer: { id: C1, name: a }, order: { id: O1, customer_id: C1, order_date: 2026-13-45, "

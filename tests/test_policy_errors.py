@@ -392,7 +392,8 @@ def test_line_scope_in_the_return_hook_is_refused(tmp_path: Path) -> None:
      "unknown decision point 'order_approvl': this policy decides at order_approval, credit_check, pricing, "
      "return_handling; declare a new one in points/order_approvl.yaml (docs/decision-points.md)"),
     ("ruleset: Order Approval", "ruleset",
-     "'Order Approval' cannot be used here: a rule set name is lower-case letters a-z, digits, - and _: order-approval"),
+     "'Order Approval' cannot be used here: a rule set name is lower-case letters a-z, digits, - and _: "
+     "order-approval"),
 ])
 def test_rule_file_header_is_validated(tmp_path: Path, text: str, field: str, message: str) -> None:
     key = text.split(":")[0]

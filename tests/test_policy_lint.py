@@ -74,7 +74,8 @@ def test_bands_that_meet_without_overlapping_are_not_reported(tmp_path: Path) ->
 
 def test_open_ended_thresholds_of_a_ladder_are_not_an_overlap(tmp_path: Path) -> None:
     assert lint(tmp_path, "  - id: a\n    when: order.total >= 50000\n    then: { require: [finance] }\n"
-                          "  - id: b\n    when: order.total >= 100000\n    then: { require: [general_manager] }\n") == []
+                          "  - id: b\n    when: order.total >= 100000\n"
+                          "    then: { require: [general_manager] }\n") == []
 
 
 def test_rules_another_fact_tells_apart_do_not_overlap(tmp_path: Path) -> None:
@@ -108,7 +109,8 @@ def test_a_conjunction_leaving_a_fact_no_value_is_unreachable(tmp_path: Path, wh
 
 
 def test_an_unreachable_branch_inside_or_and_any_is_found(tmp_path: Path) -> None:
-    body = ("  - id: a\n    when: customer.grade == \"A\" or any(line.qty > 10 and line.qty < 5 for line in order.lines)\n"
+    body = ("  - id: a\n    when: customer.grade == \"A\" or "
+            "any(line.qty > 10 and line.qty < 5 for line in order.lines)\n"
             "    then: { warn: x }\n")
     (warning,) = lint(tmp_path, body)
     assert warning.code == "unreachable-condition"
@@ -136,7 +138,8 @@ def test_a_rate_compared_with_a_number_above_one_asks_for_the_percent(tmp_path: 
 
 @pytest.mark.parametrize("value", ["15%", "0.15", "1"])
 def test_a_rate_compared_with_a_rate_is_not_reported(tmp_path: Path, value: str) -> None:
-    assert lint(tmp_path, f"  - id: a\n    scope: line\n    when: line.discount > {value}\n    then: {{ warn: x }}\n") == []
+    body = f"  - id: a\n    scope: line\n    when: line.discount > {value}\n    then: {{ warn: x }}\n"
+    assert lint(tmp_path, body) == []
 
 
 def test_a_declared_percent_fact_is_a_rate_too(tmp_path: Path) -> None:
@@ -225,7 +228,8 @@ def test_unused_fields_and_outputs_of_a_declared_point_are_reported(tmp_path: Pa
     warnings = lint(tmp_path, body, hook="sample_request", files={"points/sample_request.yaml": POINT})
     source = str(tmp_path / "points" / "sample_request.yaml")
     assert [(w.path, w.line, w.code) for w in warnings] == [(source, 9, "unused-fact"), (source, 13, "unused-output")]
-    assert "urgent" in warnings[0].message and "freight" in warnings[1].message
+    assert "urgent" in warnings[0].message
+    assert "freight" in warnings[1].message
     used = ("  - id: big\n    when: sample.value > 5000 and sample.urgent\n"
             "    then: { require: [finance], set: { deposit: 20%, freight: prepaid } }\n")
     assert lint(tmp_path, used, hook="sample_request", files={"points/sample_request.yaml": POINT}) == []

@@ -372,7 +372,8 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=str))
-@click.option("--strict", is_flag=True, help="Treat warnings (overlapping ranges, unreachable conditions, ...) as errors.")
+@click.option("--strict", is_flag=True,
+              help="Treat warnings (overlapping ranges, unreachable conditions, ...) as errors.")
 def validate(path: str, strict: bool) -> None:
     """Load and check the policy in PATH (a directory of rule files, or one rule file).
 

@@ -221,10 +221,10 @@ def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: 
     by_place: dict[tuple[Any, ...], list[PolicyProblem]] = {}
     for problem in found.items:
         by_place.setdefault((problem.path, problem.line, problem.rule, problem.field), []).append(problem)
-    for (path, line, rule, field), same in by_place.items():
+    for (path, line, rule, where), same in by_place.items():
         messages = merged([p.message for p in same])
         if len(messages) == 1 and len(same) > 1:
-            problems.add(messages[0], path or shown, line, rule, field, same[0].suggestion)
+            problems.add(messages[0], path or shown, line, rule, where, same[0].suggestion)
         else:
             problems.items.extend(same)
 

@@ -289,7 +289,8 @@ def _rates(rule: CompiledRule, units: Mapping[str, str]) -> Iterator[LintWarning
 
 _NUMBER = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 _ZH_AMOUNT = re.compile(r"(?<![\d,.])" + _NUMBER + r"\s*(亿|万|千)?\s*(元)?")
-_EN_AMOUNT = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?[kK](?!\w)|\d+(?:\.\d+)?\s*(?:million|m\b))")
+_EN_AMOUNT = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?[kK](?!\w)"
+                        r"|\d+(?:\.\d+)?\s*million)")
 _SCALE = {"亿": Decimal(100_000_000), "万": Decimal(10_000), "千": Decimal(1_000)}
 
 
@@ -305,8 +306,8 @@ def message_amounts(text: str) -> list[Decimal]:
         written = match.group(1).replace(",", "").strip()
         if written[-1] in "kK":
             found.append(Decimal(written[:-1]) * 1000)
-        elif written.endswith(("million", "m")):
-            found.append(Decimal(written.rstrip("million").rstrip("m").strip()) * 1_000_000)
+        elif written.endswith("million"):
+            found.append(Decimal(written.removesuffix("million").strip()) * 1_000_000)
         else:
             found.append(Decimal(written))
     return found
@@ -410,10 +411,8 @@ def _unused(policy: Policy) -> Iterator[LintWarning]:
         for output in spec.declared_outputs:
             if (point, output.name) in set_somewhere:
                 continue
-            if spec.built_in:
-                source, keys = meta, ("outputs", point)
-            else:
-                source, keys = directory / spec.source, ("outputs",)
+            keys: tuple[str, ...] = ("outputs", point) if spec.built_in else ("outputs",)
+            source = meta if spec.built_in else directory / spec.source
             at = _declared_at(source, *keys).get(output.name)
             yield LintWarning(str(source), at[0] if at else None, None, "unused-output",
                               f"the output {output.name} of {point} is declared but no rule sets it: write "
