@@ -8,6 +8,7 @@ regex or parser phrase reaches them.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -125,7 +126,7 @@ def test_a_rule_id_in_chinese_decides_explains_and_prints_on_every_backend(tmp_p
     assert [reason.rule for reason in decision.reasons] == ["大订单"]
     assert "大订单" in decision.model_dump_json()
     facts = tmp_path / "facts.json"
-    facts.write_text(__import__("json").dumps(FACTS, ensure_ascii=False), encoding="utf-8")
+    facts.write_text(json.dumps(FACTS, ensure_ascii=False), encoding="utf-8")
     result = CliRunner().invoke(cli, ["decide", "approval", str(facts), "--rules", str(tmp_path), "--explain",
                                       "--backend", backend])
     assert result.exit_code == 0, result.output
@@ -338,3 +339,16 @@ def test_no_programmers_words_in_a_test_files_problems(tmp_path: Path, body: str
     result = CliRunner().invoke(cli, ["test", str(tmp_path / "policy")])
     assert result.exit_code == 2
     _no_programmers_words(result.output)
+
+
+def test_a_rule_id_in_chinese_is_tested_and_covered_by_salesgate_test(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "policy.yaml").write_text(POLICY_YAML, encoding="utf-8")
+    (tmp_path / "a.yaml").write_text(HEAD + "  - id: 大订单\n    when: order.total > 500\n"
+                                     "    then: { require: [sales_manager], message: 大订单需审批 }\n", encoding="utf-8")
+    (tmp_path / "tests" / "t.yaml").write_text(
+        "hook: order_approval\ncases:\n  - name: a big order\n"
+        f"    facts: {json.dumps(FACTS, ensure_ascii=False)}\n"
+        "    expect: { outcome: require_approval, fired: [大订单] }\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["test", str(tmp_path), "--require-coverage"])
+    assert result.exit_code == 0, result.output
