@@ -345,7 +345,8 @@ def test_a_rule_id_in_chinese_is_tested_and_covered_by_salesgate_test(tmp_path: 
     (tmp_path / "tests").mkdir()
     (tmp_path / "policy.yaml").write_text(POLICY_YAML, encoding="utf-8")
     (tmp_path / "a.yaml").write_text(HEAD + "  - id: 大订单\n    when: order.total > 500\n"
-                                     "    then: { require: [sales_manager], message: 大订单需审批 }\n", encoding="utf-8")
+                                     "    then: { require: [sales_manager], message: 大订单需审批 }\n",
+                                     encoding="utf-8")
     (tmp_path / "tests" / "t.yaml").write_text(
         "hook: order_approval\ncases:\n  - name: a big order\n"
         f"    facts: {json.dumps(FACTS, ensure_ascii=False)}\n"

@@ -174,7 +174,7 @@ def _kind_of(value: Any) -> str:
 class Rule(_Strict):
     """One rule: an id, a condition and an action."""
 
-    id: RuleId = Field(description="Unique in the policy: letters (any language), digits, - and _: large-order, 大订单.")
+    id: RuleId = Field(description="Unique in the policy: letters (any language), digits, - and _: 大订单.")
     description: str | None = Field(None, description="What the rule is for, for people.")
     when: Annotated[Expression | Literal[True], BeforeValidator(_condition)] = Field(
         description="Condition over the decision point's facts; see salesgate vocab.")
