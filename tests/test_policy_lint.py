@@ -271,3 +271,17 @@ def test_the_lint_example_in_the_language_reference_is_what_validate_prints(
     assert result.exit_code == 2
     assert result.stderr.splitlines() == console[1:]
     assert {w.code for w in lint_policy(load_policy("my-policy/"))} == set(CODES) - {"unused-output"}
+
+
+def test_a_plugins_point_is_not_the_policys_to_use(tmp_path: Path) -> None:
+    """A point an installed plugin declares, with outputs, and no rule of this policy there: not a warning."""
+    from salesgate.documents import Bilingual, FieldSpec, FieldType, OutputSpec, document_model
+    from salesgate.pointspecs import Origin, declared_point
+
+    lint(tmp_path, "  - id: a\n    when: order.total > 5\n    then: { warn: x }\n")
+    model = document_model("quote", "quote", (FieldSpec("id", FieldType.text, Bilingual(zh="编号", en="Id")),),
+                           "id", {}, "A quote")
+    point = declared_point("quote", model, "quote.id", title=Bilingual(zh="报价", en="Quote"),
+                           description=Bilingual(zh="报价", en="Quote"), origin=Origin.plugin, source="a-plugin",
+                           outputs=(OutputSpec("deposit", FieldType.percent, Bilingual(zh="定金", en="Deposit")),))
+    assert lint_policy(load_policy(tmp_path, points=[point])) == []

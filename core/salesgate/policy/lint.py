@@ -408,6 +408,8 @@ def _unused(policy: Policy) -> Iterator[LintWarning]:
                               "the decisions")
     set_somewhere = {(rule.hook, name) for rule in policy.rules for name, _ in rule.action.outputs}
     for point, spec in policy.points.items():
+        if not spec.built_in and not spec.source.endswith((".yaml", ".yml")):
+            continue  # a plugin's point: its outputs are the plugin's, whether this policy sets them or not
         for output in spec.declared_outputs:
             if (point, output.name) in set_somewhere:
                 continue
