@@ -42,6 +42,7 @@ from .evaluator import Getter, compile_expr
 from .functions import CALENDAR
 from .ir import Always, Cond, Const, Expr, Kind, walk_refs
 from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
+from .plainwords import merged, plain_message
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
 from .stages import EngineRule, Stage
 from .yamlfile import LineDict, line_of, load_yaml
@@ -223,6 +224,21 @@ def _messages(value: Message | None, language: str) -> tuple[str, dict[str, str]
 
 def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: _Problems,
                          root: type[PolicyFile] | type[RuleSetFile] = RuleSetFile) -> None:
+    found = _Problems()
+    _each_validation_problem(exc, data, shown, found, root)
+    by_place: dict[tuple[Any, ...], list[PolicyProblem]] = {}
+    for problem in found.items:
+        by_place.setdefault((problem.path, problem.line, problem.rule, problem.field), []).append(problem)
+    for (path, line, rule, where), same in by_place.items():
+        messages = merged([p.message for p in same])
+        if len(messages) == 1 and len(same) > 1:
+            problems.add(messages[0], path or shown, line, rule, where, same[0].suggestion)
+        else:
+            problems.items.extend(same)
+
+
+def _each_validation_problem(exc: ValidationError, data: Any, shown: str, problems: _Problems,
+                             root: type[PolicyFile] | type[RuleSetFile]) -> None:
     for err in exc.errors():
         loc = err["loc"]
         rule_id = None
@@ -235,17 +251,34 @@ def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: 
         field = ".".join(fields[-2:] if fields[:1] == ["rules"] else fields) or None
         if fields[:1] == ["rules"]:
             field = ".".join(fields[1:]) or "rules"
-        message = err["msg"]
+        message = plain_message(err)
         suggestion = None
         if err["type"] == "extra_forbidden":
-            message = "unknown field"
             model_fields = _fields_at(loc, root)
             suggestion = did_you_mean(str(loc[-1]), model_fields) if model_fields else None
             if model_fields:
                 message += f"; expected one of: {', '.join(model_fields)}"
-        elif message.startswith("Value error, "):
-            message = message.removeprefix("Value error, ")
+            message += _misplaced(loc, data, root)
         problems.add(message, shown, line_of(data, loc), str(rule_id) if rule_id else None, field, suggestion)
+
+
+def _misplaced(loc: tuple[Any, ...], data: Any, root: type[PolicyFile] | type[RuleSetFile]) -> str:
+    """Why an unknown field is there, when the cause is plain: an action's field (``message:``) written
+    at the rule's level, or the text after an unquoted comma in ``{block: 太大, 请审批}``, which YAML
+    reads as one more field (with no value)."""
+    names = [p for p in loc if isinstance(p, str)]
+    if root is not RuleSetFile or names[:1] != ["rules"]:
+        return ""
+    key = str(loc[-1])
+    if "then" not in names and key in Action.model_fields:
+        return f": '{key}' belongs to the action: indent it under 'then:', as deep as the action's other fields"
+    node: Any = data
+    for part in loc[:-1]:
+        node = node[part] if isinstance(node, dict | list) else None
+    if "then" in names and isinstance(node, dict) and node.get(key, "") is None:
+        return (": YAML read the text after a comma as a field of its own; put text holding a comma in quotes: "
+                f'message: "..., {key}"')
+    return ""
 
 
 def _fields_at(loc: tuple[Any, ...], root: type[PolicyFile] | type[RuleSetFile]) -> list[str]:
