@@ -45,6 +45,7 @@ from .commands import (
     policy_or_seed,
     show,
 )
+from .commands.calendar import calendar_group
 from .commands.export import export_command
 from .commands.simulate import simulate_command
 from .commands.test import run_tests_command
@@ -66,6 +67,7 @@ from .plugins import (
 from .pointspecs import ORDER_POINTS, POINT_SPECS, PointSpec
 from .policy.compiler import Policy, load_policy
 from .policy.declarations import PointFile
+from .policy.lint import lint_policy
 from .policy.schema import PolicyFile, RuleSetFile
 from .vocabulary import FactInfo
 
@@ -371,17 +373,31 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=str))
+@click.option("--strict", is_flag=True,
+              help="Treat warnings (overlapping ranges, unreachable conditions, ...) as errors.")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
               help="Also show what is in force on DATE: the rule sets and rules whose effective: dates leave them out.")
-def validate(path: str, as_of: datetime | None) -> None:
-    """Load and check the policy in PATH (a directory of rule files, or one rule file)."""
+def validate(path: str, strict: bool, as_of: datetime | None) -> None:
+    """Load and check the policy in PATH (a directory of rule files, or one rule file).
+
+    Then print warnings: what loads but probably is not what was meant (docs/policy-language.md,
+    "Warnings (lint)"). They leave the exit code 0; with --strict they are errors (exit code 2).
+    With --as-of, list what is in force on that day (docs/policy-language.md, "Effective dates").
+    """
     try:
         policy = load_policy(path, points=plugin_points())
     except PolicyError as exc:
         fail_policy(exc, f"policy {path} is invalid")
+    warnings = lint_policy(policy)
+    for warning in warnings:
+        click.echo(str(warning), err=True)
+    if warnings and strict:
+        count = len(warnings)
+        fail(f"policy {path} has {count} warning{'s' if count != 1 else ''} (--strict makes them errors)")
     rulesets = len(policy.rulesets)
     click.echo(f"ok: {policy.name} {policy.version} ({policy.hash}): {len(policy.rules)} rules in "
-               f"{rulesets} rule set{'s' if rulesets != 1 else ''}")
+               f"{rulesets} rule set{'s' if rulesets != 1 else ''}"
+               + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""))
     if as_of is not None:
         _in_force(policy, as_of.date())
 
@@ -795,6 +811,7 @@ def _output_schema(output: OutputSpec) -> dict[str, Any]:
 
 cli.add_command(simulate_command)
 cli.add_command(export_command)
+cli.add_command(calendar_group)
 
 
 # -- printing decisions ----------------------------------------------------------------------------

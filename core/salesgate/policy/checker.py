@@ -97,8 +97,9 @@ class _Checker:
             item = True
         info = self.ctx.vocabulary.get(path)
         if info is None:
-            suggestion = did_you_mean(path, self.ctx.vocabulary)
-            raise CheckError(f"unknown fact {path!r} at decision point {self.ctx.point}", node.col, suggestion)
+            suggestion, others = _fact_suggestion(path, self.ctx.vocabulary)
+            raise CheckError(f"unknown fact {path!r} at decision point {self.ctx.point}{others}", node.col,
+                             suggestion)
         element = path.split(".", 1)[0]
         if not item and element in self.elements and element != self.ctx.element_scope:
             raise CheckError(
@@ -433,6 +434,21 @@ class _Checker:
 AGGREGATES: tuple[AggregateFunc, ...] = ("sum", "count", "min", "max", "avg")
 
 _ORDINALS = ("first", "second", "third", "fourth")
+
+
+def _fact_suggestion(path: str, vocabulary: Mapping[str, FactInfo]) -> tuple[str | None, str]:
+    """The fact meant by an unknown ``path``: one whose last part is the name written (``region`` is
+    ``customer.region``; ``order.region`` too), else the closest spelling. With several facts of that
+    name, none is guessed: the second value lists them."""
+    last = path.rsplit(".", 1)[-1]
+    named = [p for p in vocabulary if p.rsplit(".", 1)[-1] == last and p != path]
+    if not named:
+        named = [p for p in vocabulary if p.rsplit(".", 1)[-1].lower() == last.lower() and p != path]
+    if len(named) == 1:
+        return named[0], ""
+    if len(named) > 1:
+        return None, f": facts named {last!r} are {', '.join(named)}; write the one you mean in full"
+    return did_you_mean(path, vocabulary), ""
 
 
 def _col(node: ast.Node) -> int:

@@ -27,6 +27,8 @@ from ..pointspecs import POINT_SPECS, PointSpec
 from ..prices import PriceStep
 from ..vocabulary import VOCABULARY, FactInfo, point_vocabulary
 from . import expressions
+from .calendarfiles import CALENDARS_DIRECTORY, calendar_files, load_calendars
+from .calendars import Calendar
 from .checker import CheckError, Context, check_condition, check_value
 from .datafiles import data_files, load_tables
 from .declarations import (
@@ -40,8 +42,10 @@ from .declarations import (
 from .effective import Effective, EffectiveError, parse_effective, window_conditions
 from .effects import CompiledAction, LineChanges, RuleEffect, rule_effect, rule_line_changes
 from .evaluator import Getter, compile_expr
+from .functions import CALENDAR
 from .ir import Always, And, Cond, Const, Expr, Kind, walk_refs
 from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
+from .plainwords import merged, plain_message
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
 from .stages import EngineRule, Stage
 from .yamlfile import LineDict, line_of, load_yaml
@@ -130,6 +134,10 @@ class Policy:
         """(rule sets, rules) not in force on ``day``: what ``salesgate validate --as-of`` lists."""
         return ([name for name, window in self.windows.items() if not window.in_force(day)],
                 [rule for rule in self.rules if not rule.in_force(day)])
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)
+    """The policy's holiday calendars (``calendars/<name>.yaml``), by name."""
+    calendar: str | None = None
+    """The calendar business-day functions use when a rule names none (``calendar:`` of policy.yaml)."""
 
     def point(self, name: str) -> PointSpec:
         """The declaration of decision point ``name``; KeyError with a did-you-mean when there is none."""
@@ -239,6 +247,21 @@ def _messages(value: Message | None, language: str) -> tuple[str, dict[str, str]
 
 def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: _Problems,
                          root: type[PolicyFile] | type[RuleSetFile] = RuleSetFile) -> None:
+    found = _Problems()
+    _each_validation_problem(exc, data, shown, found, root)
+    by_place: dict[tuple[Any, ...], list[PolicyProblem]] = {}
+    for problem in found.items:
+        by_place.setdefault((problem.path, problem.line, problem.rule, problem.field), []).append(problem)
+    for (path, line, rule, where), same in by_place.items():
+        messages = merged([p.message for p in same])
+        if len(messages) == 1 and len(same) > 1:
+            problems.add(messages[0], path or shown, line, rule, where, same[0].suggestion)
+        else:
+            problems.items.extend(same)
+
+
+def _each_validation_problem(exc: ValidationError, data: Any, shown: str, problems: _Problems,
+                             root: type[PolicyFile] | type[RuleSetFile]) -> None:
     for err in exc.errors():
         loc = err["loc"]
         rule_id = None
@@ -251,17 +274,34 @@ def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: 
         field = ".".join(fields[-2:] if fields[:1] == ["rules"] else fields) or None
         if fields[:1] == ["rules"]:
             field = ".".join(fields[1:]) or "rules"
-        message = err["msg"]
+        message = plain_message(err)
         suggestion = None
         if err["type"] == "extra_forbidden":
-            message = "unknown field"
             model_fields = _fields_at(loc, root)
             suggestion = did_you_mean(str(loc[-1]), model_fields) if model_fields else None
             if model_fields:
                 message += f"; expected one of: {', '.join(model_fields)}"
-        elif message.startswith("Value error, "):
-            message = message.removeprefix("Value error, ")
+            message += _misplaced(loc, data, root)
         problems.add(message, shown, line_of(data, loc), str(rule_id) if rule_id else None, field, suggestion)
+
+
+def _misplaced(loc: tuple[Any, ...], data: Any, root: type[PolicyFile] | type[RuleSetFile]) -> str:
+    """Why an unknown field is there, when the cause is plain: an action's field (``message:``) written
+    at the rule's level, or the text after an unquoted comma in ``{block: 太大, 请审批}``, which YAML
+    reads as one more field (with no value)."""
+    names = [p for p in loc if isinstance(p, str)]
+    if root is not RuleSetFile or names[:1] != ["rules"]:
+        return ""
+    key = str(loc[-1])
+    if "then" not in names and key in Action.model_fields:
+        return f": '{key}' belongs to the action: indent it under 'then:', as deep as the action's other fields"
+    node: Any = data
+    for part in loc[:-1]:
+        node = node[part] if isinstance(node, dict | list) else None
+    if "then" in names and isinstance(node, dict) and node.get(key, "") is None:
+        return (": YAML read the text after a comma as a field of its own; put text holding a comma in quotes: "
+                f'message: "..., {key}"')
+    return ""
 
 
 def _fields_at(loc: tuple[Any, ...], root: type[PolicyFile] | type[RuleSetFile]) -> list[str]:
@@ -525,8 +565,9 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         problems.add("no rule files (*.yaml) found", str(root))
 
     declarations = point_files(directory)
+    calendar_paths = calendar_files(directory)
     tables_files = data_files(directory)
-    total = sum(_size(p) for p in [*files, *declarations, *tables_files,
+    total = sum(_size(p) for p in [*files, *declarations, *calendar_paths, *tables_files,
                                    *([meta_path] if meta_path.exists() and meta_path != root else [])])
     if total > MAX_POLICY_BYTES:
         raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
@@ -572,12 +613,19 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     for plugin_point in points:
         known.setdefault(plugin_point.name, plugin_point)
     declared, fields_of, point_paths, failed = load_points(directory, problems.add, digest.update, known, extras)
+    calendars = load_calendars(directory, problems.add, digest.update)
+    default_calendar = _default_calendar(meta, meta_path, raw_meta if meta is not None else None, calendars,
+                                         calendar_paths, problems)
     all_points, vocabularies = _points(known, declared, fields_of, extras,
                                        _outputs_of(meta, meta_path, raw_meta if meta is not None else None, known,
                                                    problems))
     tables = load_tables(directory, lambda message, path, line, column: problems.add(message, path, line, None, column),
                          digest.update)
-    policy_data: dict[str, Any] = {"tables": MappingProxyType(tables)}  # what functions read (Context.data)
+    policy_data: dict[str, Any] = {  # what functions read (Context.data)
+        "tables": MappingProxyType(tables),
+        CALENDAR: calendars[default_calendar] if default_calendar else _no_calendar(
+            meta.calendar if meta else None, list(calendars)),
+    }
     seen: dict[str, str] = {}
     compiled: list[CompiledRule] = []
     for index, (ruleset, data, file_shown) in enumerate(loaded):
@@ -594,11 +642,39 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         name=name, version=version, hash=digest.hexdigest()[:16], roles=ladder, language=language,
         failure_mode=meta.failure_mode if meta else "closed", source=str(root),
         rules=tuple(sorted(compiled, key=lambda r: (order[r.hook], r.priority, r.id))),
-        files=tuple(str(f) for f in [*files, *point_paths, *tables_files]),
+        files=tuple(str(f) for f in [*files, *point_paths, *calendar_paths, *tables_files]),
         rulesets={r.ruleset: r.version for r, _, _ in loaded},
         points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies), timezone=timezone,
-        windows=MappingProxyType(windows),
+        windows=MappingProxyType(windows), calendars=MappingProxyType(calendars), calendar=default_calendar,
     )
+
+
+def _no_calendar(named: str | None, calendars: list[str]) -> str:
+    """Why a rule counting business days has no calendar: what the policy owner does about it."""
+    if named is not None:
+        return f"the calendar {named!r} of policy.yaml could not be read: see its problems"
+    if calendars:
+        return (f"name the calendar business days are counted by in {POLICY_FILE}: calendar: {calendars[0]} "
+                f"(this policy has {', '.join(calendars)})")
+    return (f"this policy has no holiday calendar: add {CALENDARS_DIRECTORY}/cn.yaml (the seed policy's is one) "
+            f"and name it in {POLICY_FILE} (calendar: cn)")
+
+
+def _default_calendar(meta: PolicyFile | None, meta_path: Path, raw: Any, calendars: Mapping[str, Calendar],
+                      paths: list[Path], problems: _Problems) -> str | None:
+    """``calendar:`` of policy.yaml: the name of one of the policy's calendars, checked with a did-you-mean."""
+    if meta is None or meta.calendar is None:
+        return None
+    name = meta.calendar
+    known = [p.stem for p in paths]
+    if name not in known:
+        have = (f"this policy has {', '.join(known)}" if known else
+                f"this policy has no calendars: add {CALENDARS_DIRECTORY}/{name}.yaml")
+        problems.add(f"calendar {name!r} is not a calendar of this policy: {have} (a calendar is a file "
+                     f"{CALENDARS_DIRECTORY}/<name>.yaml)", str(meta_path), line_of(raw, ("calendar",)), None,
+                     "calendar", did_you_mean(name, known))
+        return None
+    return name if name in calendars else None  # one with problems of its own is reported there
 
 
 def _extras(meta: PolicyFile | None, meta_path: Path, raw: Any,

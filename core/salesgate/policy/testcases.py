@@ -78,6 +78,7 @@ from ..facts import TODAY
 from ..pointspecs import POINT_SPECS, PointSpec
 from .compiler import CompiledRule, Policy
 from .ir import walk_refs
+from .plainwords import plain_message
 from .yamlfile import LineDict, line_of, load_yaml
 
 __all__ = [
@@ -404,7 +405,7 @@ def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = No
         except ValidationError as exc:
             for err in exc.errors():
                 where = ".".join(str(p) for p in err["loc"])
-                message = err["msg"].removeprefix("Value error, ")
+                message = plain_message(err)
                 suggestion = None
                 if err["type"] == "extra_forbidden":
                     known = known_fields(spec.document, err["loc"][:-1])
@@ -483,7 +484,7 @@ def _expected_output(output: OutputSpec, value: Any) -> Any:
     except ValidationError as exc:
         if output.choices:
             raise ValueError(f"{value!r} is not one of {', '.join(output.choices)}") from None
-        raise ValueError(f"{value!r} is not a {output.type.value}: {exc.errors()[0]['msg']}") from None
+        raise ValueError(f"{value!r} is not a {output.type.value}: {plain_message(exc.errors()[0])}") from None
 
 
 def _output_text(output: OutputSpec, value: Any) -> str:
@@ -508,7 +509,7 @@ def _problems(exc: ValidationError, data: LineDict, shown: str, names: Sequence[
     out = []
     for err in exc.errors():
         loc = err["loc"]
-        message = err["msg"].removeprefix("Value error, ")
+        message = plain_message(err)
         suggestion = None
         if err["type"] == "extra_forbidden":
             choices = _fields_at(loc)
