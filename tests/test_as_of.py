@@ -207,6 +207,31 @@ def test_a_malformed_effective_is_said_in_plain_words(written: Any, message: str
     assert info.value.message == message
 
 
+
+@pytest.mark.parametrize(("written", "message"), [
+    ({"from": datetime(2026, 6, 1, 8, 0)},
+     "effective: from is 2026-06-01 08:00:00, a date and time: a rule is in force for whole days: write the day "
+     "alone, e.g. from: 2026-06-01"),
+    ({"from": "20260701"}, "effective: from is '20260701', not a date: write it as YYYY-MM-DD, e.g. from: 2027-01-01"),
+    ({"until": "2027-W01-1"},
+     "effective: until is '2027-W01-1', not a date: write it as YYYY-MM-DD, e.g. until: 2027-01-01"),
+])
+def test_an_effective_date_with_a_time_or_not_written_yyyy_mm_dd_is_refused_in_plain_words(
+        written: Any, message: str) -> None:
+    with pytest.raises(EffectiveError) as info:
+        parse_effective(written)
+    assert info.value.message == message
+
+
+def test_a_rule_effective_from_a_date_and_time_in_a_dated_rule_set_is_a_problem_at_its_line_not_a_crash(
+        tmp_path: Path) -> None:
+    rules = RULES.replace("effective: {from: 2027-01-01}", "effective: {from: 2027-01-01 08:00:00}").replace(
+        'version: "1"\n', 'version: "1"\neffective: {from: 2026-06-01}\n')
+    with pytest.raises(PolicyError) as info:
+        load_policy(write_policy(tmp_path / "p", rules))
+    assert [(p.rule, p.field) for p in info.value.problems] == [("new-limit", "effective")]
+    assert "a date and time: a rule is in force for whole days" in str(info.value)
+
 def test_effective_problems_name_the_file_line_and_rule(tmp_path: Path) -> None:
     rules = RULES.replace("effective: {from: 2027-01-01}", "effective: {fro: 2027-01-01}").replace(
         'version: "1"\n', 'version: "1"\neffective: {from: 2026-06-01, until: 2026-03-01}\n')
