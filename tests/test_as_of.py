@@ -336,6 +336,15 @@ def test_a_case_whose_as_of_is_not_a_date_is_refused_in_plain_words(policy_dir: 
             "2026-12-31") in str(info.value)
 
 
+
+def test_a_case_whose_as_of_is_not_written_yyyy_mm_dd_is_refused_not_read_as_an_iso_week(policy_dir: Path) -> None:
+    (policy_dir / "tests").mkdir()
+    (policy_dir / "tests" / "orders.yaml").write_text(CASES.replace("as_of: 2026-12-15", 'as_of: "2026-W51-2"'),
+                                                      encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_cases(policy_dir, load_policy(policy_dir))
+    assert "as_of is '2026-W51-2', not a date: write the day the case decides as of as YYYY-MM-DD" in str(info.value)
+
 # -- the command line -------------------------------------------------------------------------------------
 
 def run(*args: str) -> Any:

@@ -569,6 +569,13 @@ def test_invalid_condition_is_refused_with_message_column_and_suggestion(
     assert str(exc) == message
 
 
+
+@pytest.mark.parametrize("text", ['date("20261231") < order.order_date', 'date("2026-W01-1") < order.order_date'])
+def test_a_date_written_other_than_yyyy_mm_dd_is_refused_not_read_as_an_iso_week(text: str) -> None:
+    with pytest.raises(CheckError) as info:
+        compile_when(text)
+    assert info.value.message.endswith("is not a date: write YYYY-MM-DD")
+
 def test_line_facts_need_scope_line_which_makes_them_readable() -> None:
     with pytest.raises(CheckError):
         compile_when("line.qty > 5")

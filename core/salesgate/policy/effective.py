@@ -22,7 +22,8 @@ from ..facts import TODAY
 from .ir import Compare, Cond, Const, Kind, Ref
 
 KEYS = ("from", "until")
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # not 20270101 nor 2027-W01-1, which fromisoformat reads
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+"""A day as a policy writes one, YYYY-MM-DD: not 20270101 nor 2027-W01-1, which date.fromisoformat also reads."""
 
 
 class EffectiveError(ValueError):
@@ -76,7 +77,7 @@ def _day(value: Any, key: str) -> date:
                              f"for whole days: write the day alone, e.g. {key}: {value.date().isoformat()}", key)
     if isinstance(value, date):
         return value
-    if isinstance(value, str) and _DAY.fullmatch(value.strip()):
+    if isinstance(value, str) and ISO_DAY.fullmatch(value.strip()):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:

@@ -77,6 +77,7 @@ from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
 from ..facts import TODAY
 from ..pointspecs import POINT_SPECS, PointSpec
 from .compiler import CompiledRule, Policy
+from .effective import ISO_DAY
 from .ir import walk_refs
 from .plainwords import plain_message
 from .yamlfile import LineDict, line_of, load_yaml
@@ -171,7 +172,7 @@ def _as_of(value: Any) -> Any:
     """``as_of: 2026-12-31`` (YAML reads it as a date) or ``"2026-12-31"``; anything else in plain words."""
     if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and ISO_DAY.fullmatch(value.strip()):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:
