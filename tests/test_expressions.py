@@ -519,6 +519,9 @@ ERRORS: list[tuple[str, type[Exception], str, int, str | None]] = [
     ("date(2026) < order.order_date", CheckError, 'date() takes one text argument: date("2026-12-31")', 1, None),
     ('order.order_date + days(1.5) > date("2026-01-01")', CheckError,
      "days() takes a whole number of days: days(30)", 20, None),
+    ('order.order_date + days(order.payment_terms_days) > date("2027-03-31")', CheckError,
+     "days() takes a number written in digits: days(30); to add a fact's number of days, add the fact itself: "
+     "order.order_date + order.payment_terms_days", 20, None),
     # line facts and loops
     ("line.qty > 5", CheckError,
      "'line.qty' is a fact of each line: read it inside any(... for line in order.lines) or all(...), "

@@ -203,6 +203,9 @@ class _Checker:
             except ValueError:
                 raise CheckError(f"{node.args[0].value!r} is not a date: write YYYY-MM-DD", node.col) from None
         if node.func == "days":
+            if len(node.args) == 1 and not isinstance(node.args[0], ast.Number | ast.String):
+                raise CheckError("days() takes a number written in digits: days(30); to add a fact's number of "
+                                 "days, add the fact itself: order.order_date + order.payment_terms_days", node.col)
             if len(node.args) != 1 or not isinstance(node.args[0], ast.Number):
                 raise CheckError("days() takes one number: days(30)", node.col)
             if not isinstance(node.args[0].value, int):  # date + 1.5 days has no answer
