@@ -374,6 +374,19 @@ def test_validate_as_of_lists_what_is_not_in_force(policy_dir: Path) -> None:
     ]
 
 
+
+@pytest.mark.parametrize("command", [["validate", "{policy}"], ["decide", "approval", "{facts}", "--rules", "{policy}"],
+                                     ["simulate", "--rules", "{policy}", "--orders", "{facts}"]])
+def test_an_as_of_date_not_written_yyyy_mm_dd_is_refused_in_plain_words_on_every_command(
+        policy_dir: Path, tmp_path: Path, command: list[str]) -> None:
+    facts = tmp_path / "order.json"
+    facts.write_text(json.dumps(ORDER), encoding="utf-8")
+    args = [a.format(policy=policy_dir, facts=facts) for a in command]
+    result = run(*args, "--as-of", "2026-13-01")
+    assert result.exit_code == 2
+    assert "'2026-13-01' is not a date: write YYYY-MM-DD, e.g. 2026-12-31" in result.output
+    assert "%Y" not in result.output
+
 def test_simulate_decides_each_order_as_of_its_order_date(policy_dir: Path, tmp_path: Path) -> None:
     """The candidate drops the 2027 limit: only the order of 2027 decides differently."""
     history = tmp_path / "orders.jsonl"
