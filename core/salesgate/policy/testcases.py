@@ -69,7 +69,16 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from ..decisions import Decision, Outcome
 from ..documents import FieldType, OutputSpec, known_fields, python_type
@@ -124,7 +133,16 @@ def _money(value: Any) -> Decimal:
 
 
 Money = Annotated[Decimal, BeforeValidator(_money)]
-RuleIds = Annotated[list[str], Field(min_length=1)]
+
+
+def _some_rules(value: list[str]) -> list[str]:
+    if not value:  # pydantic's "needs at least 1 item" would not say why, nor what to write instead
+        raise ValueError("[] checks nothing: fired: lists rules that must fire (others may fire too), not_fired: "
+                         "rules that must not; to check that no rule fired, list the rules under not_fired:")
+    return value
+
+
+RuleIds = Annotated[list[str], AfterValidator(_some_rules)]
 
 _FIGURES: dict[str, str] = {
     "prices": "pricing",
