@@ -107,6 +107,17 @@ def test_the_trace_says_a_rule_is_not_in_force_with_its_dates(policy_dir: Path, 
     assert why["old-limit"] is None  # in force: explained only when asked
 
 
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_dated_rule_in_force_is_explained_by_its_condition_alone_not_its_dates(policy_dir: Path,
+                                                                                  backend: Any) -> None:
+    with Gate.from_path(policy_dir, backend=backend) as gate:
+        january = gate.decide("order_approval", ORDER, as_of=date(2027, 1, 2), explain=True)
+        december = gate.decide("order_approval", ORDER, as_of=date(2026, 12, 15), explain=True)
+    assert {e.rule: e.explanation for e in january.trace}["new-limit"] == "order.total is 60,000, ≥ 50,000"
+    assert {e.rule: e.explanation for e in december.trace}["december-lines"] == "line.qty is 10, > 5"
+    assert {e.rule: e.explanation for e in december.trace}["old-limit"] == "order.total is 60,000, not ≥ 100,000"
+
 def test_the_decision_records_its_as_of_date_in_json(policy_dir: Path) -> None:
     with Gate.from_path(policy_dir, backend="python") as gate:
         decision = gate.decide("order_approval", ORDER, as_of=date(2026, 12, 15), explain=True)
