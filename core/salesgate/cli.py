@@ -46,6 +46,7 @@ from .commands import (
     show,
 )
 from .commands.export import export_command
+from .commands.table import table_command
 from .commands.simulate import simulate_command
 from .commands.test import run_tests_command
 from .commands.view import adjustment, outcome_text, percent, reasons_text
@@ -67,6 +68,7 @@ from .pointspecs import ORDER_POINTS, POINT_SPECS, PointSpec
 from .policy.compiler import Policy, load_policy
 from .policy.declarations import PointFile
 from .policy.schema import PolicyFile, RuleSetFile
+from .policy.tables import gaps as table_gaps
 from .vocabulary import FactInfo
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -371,7 +373,8 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=str))
-def validate(path: str) -> None:
+@click.option("--gaps", is_flag=True, help="Also list, per decision table, the inputs no row covers.")
+def validate(path: str, gaps: bool) -> None:
     """Load and check the policy in PATH (a directory of rule files, or one rule file)."""
     try:
         policy = load_policy(path, points=plugin_points())
@@ -380,6 +383,13 @@ def validate(path: str) -> None:
     rulesets = len(policy.rulesets)
     click.echo(f"ok: {policy.name} {policy.version} ({policy.hash}): {len(policy.rules)} rules in "
                f"{rulesets} rule set{'s' if rulesets != 1 else ''}")
+    if gaps:
+        for name, table in policy.tables.items():
+            uncovered = table_gaps(table)
+            click.echo(f"table {name} ({table.file}): " + (f"{len(uncovered)} gap{'s' if len(uncovered) != 1 else ''}"
+                                                           if uncovered else "no gaps"))
+            for gap in uncovered:
+                click.echo(f"  no row covers: {gap}")
 
 
 @cli.command()
@@ -775,6 +785,7 @@ def _output_schema(output: OutputSpec) -> dict[str, Any]:
 
 cli.add_command(simulate_command)
 cli.add_command(export_command)
+cli.add_command(table_command)
 
 
 # -- printing decisions ----------------------------------------------------------------------------

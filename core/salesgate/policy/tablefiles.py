@@ -207,15 +207,15 @@ def _xlsx_value(value: Any, number_format: str, shown: str, where: str, row: int
     raise _refuse(f"cell {where} holds a value of an unknown kind: type it as text", shown, row)
 
 
-def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Write a table to ``path``: CSV (UTF-8 with a BOM, so Excel reads Chinese right) or .xlsx, every
-    cell as text so that ``[20000..100000)`` or ``== 5`` comes back as written."""
+def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]], *, bom: bool = True) -> None:
+    """Write a table to ``path``: CSV (UTF-8, with a BOM unless ``bom`` is false: Excel needs it to read
+    Chinese right) or .xlsx, every cell as text so that ``[20000..100000)`` or ``== 5`` comes back as written."""
     if path.suffix.lower() == ".csv":
         buffer = io.StringIO(newline="")
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
-        path.write_bytes(buffer.getvalue().encode("utf-8-sig"))
+        path.write_bytes(buffer.getvalue().encode("utf-8-sig" if bom else "utf-8"))
         return
     import openpyxl  # noqa: PLC0415 - only writing a workbook needs it
     from openpyxl.styles import Font  # noqa: PLC0415

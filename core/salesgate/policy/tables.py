@@ -32,7 +32,7 @@ from .checker import CheckError, Context, check_any_value
 from .ir import Kind, Ref
 from .limits import excerpt
 from .schema import Rule, Table
-from .tablefiles import Sheet, SheetRow, cell_name
+from .tablefiles import Sheet
 from .yamlfile import LineDict
 
 ACTION_COLUMNS: Final = ("block", "require", "warn", "notify", "message", "markup", "discount", "add", "set_price",
@@ -167,6 +167,8 @@ def expand(table: Table, data: LineDict, shown: str, ruleset: str, spec: PointSp
         for raw in written if isinstance(written, list) else table.rows if isinstance(table.rows, list) else []:
             line = getattr(raw, "line", 0) or 0
             raw_rows.append((shown, line, dict(raw), {}, dict(getattr(raw, "key_lines", {}))))
+    raw_rows = [(file, line, _flat(values, key_lines), where, key_lines)
+                for file, line, values, where, key_lines in raw_rows]
     output_columns: list[str] = []
     for _, _, values, _, _ in raw_rows:
         for name in values:
@@ -238,6 +240,24 @@ def expand(table: Table, data: LineDict, shown: str, ruleset: str, spec: PointSp
     return loaded, expanded
 
 
+def _flat(values: dict[str, Any], key_lines: dict[str, int]) -> dict[str, Any]:
+    """A YAML row with one cell per column, as a spreadsheet has it: ``message: {zh: .., en: ..}`` as
+    ``message.zh`` and ``message.en``, ``set: {deposit: 30%}`` as ``deposit``, ``require: [a, b]`` as
+    ``a, b`` (so a table exports to Excel and imports back unchanged)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in ("block", "warn", "message", "set") and isinstance(value, dict):
+            for inner, text in value.items():
+                name = str(inner) if key == "set" else f"{key}.{inner}"
+                out[name] = text
+                key_lines.setdefault(name, key_lines.get(key, 0))
+        elif key in ("require", "notify") and isinstance(value, list):
+            out[key] = ", ".join(str(v) for v in value)
+        else:
+            out[key] = value
+    return out
+
+
 def _row_id(value: Any, index: int, file: str, line: int, where: str, problem: Problem) -> str | None:
     if _blank(value):
         problem(f"{where}row {index} has no id: give every row an id (a stable name such as large-order, kept "
@@ -299,11 +319,12 @@ def _action(name: str, value: Any, then: dict[str, Any], outputs_known: list[str
             report: Callable[..., None]) -> None:
     """Put one output cell into the row's ``then:`` (an action, or ``set:`` of a declared output)."""
     base, _, language = name.partition(".")
-    if base in ("block", "warn", "message") and language:
+    if base in ("block", "warn", "message") and (language or isinstance(then.get(base), dict)):
         current = then.get(base)
-        texts = current if isinstance(current, dict) else ({} if current is None else {"": current})
-        texts[language] = str(value).strip()
-        then[base] = texts
+        if not language or isinstance(current, str):
+            report(f"write {base} in one column, or one per language ({base}.zh, {base}.en), not both", name)
+            return
+        then[base] = {**(current or {}), language: str(value).strip()}
     elif base in ("require", "notify") and not language:
         then[base] = ([str(v).strip() for v in value] if isinstance(value, list)
                       else [v.strip() for v in re.split(r"[,、]", str(value)) if v.strip()])
@@ -490,13 +511,3 @@ def interval_text(interval: Interval, column: Column) -> str:
     if high is None:
         return f"{'>=' if interval.low_closed else '>'} {value(low)}"
     return f"{'[' if interval.low_closed else '('}{value(low)}..{value(high)}{']' if interval.high_closed else ')'}"
-
-
-def sheet_of(rows: Sequence[Sequence[Any]], file: str) -> Sheet:
-    """Rows (the first the header) as a :class:`Sheet`, for checking an import before it is written."""
-    header = tuple(str(c) for c in rows[0]) if rows else ()
-    return Sheet(file, header, tuple(SheetRow(i + 2, tuple(r)) for i, r in enumerate(rows[1:])))
-
-
-def describe_cell(row: int, column: int) -> str:
-    return cell_name(row, column)
