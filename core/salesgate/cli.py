@@ -46,8 +46,8 @@ from .commands import (
     show,
 )
 from .commands.export import export_command
-from .commands.table import table_command
 from .commands.simulate import simulate_command
+from .commands.table import table_command
 from .commands.test import run_tests_command
 from .commands.view import adjustment, outcome_text, percent, reasons_text
 from .decisions import Decision, Outcome, PricingResult

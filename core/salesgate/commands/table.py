@@ -95,9 +95,9 @@ def import_rows(policy_dir: Path, name: str, source: Path) -> tuple[Path, int]:
                 field: str | None = None, suggestion: str | None = None) -> None:
         problems.append(PolicyProblem(message, path, line, rule, field, suggestion))
 
-    declared = Table(hit=table.hit, scope=table.scope,  # type: ignore[arg-type]
-                     inputs=[{c.name: c.expression} if c.name != c.expression else c.name for c in table.inputs],
-                     rows="tables/imported.csv")
+    inputs = [{c.name: c.expression} if c.name != c.expression else c.name for c in table.inputs]
+    declared = Table.model_validate({"hit": table.hit, "scope": table.scope, "rows": "tables/imported.csv",
+                                     "inputs": inputs})
     _, rows = expand(declared, LineDict(), table.file, name, policy.points[table.point], table.inputs, sheet,
                      problem)
     if problems:

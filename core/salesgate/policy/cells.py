@@ -11,17 +11,18 @@ overlap (a ``unique`` table refuses it), and which inputs does no row cover (``-
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Union
+from typing import TypeAlias
 
 from ..errors import did_you_mean
 from .ir import Kind
 from .limits import MAX_NUMBER
 
-Scalar = Union[Decimal, date, str, bool]
+Scalar: TypeAlias = Decimal | date | str | bool
 
 
 class CellError(ValueError):
@@ -253,7 +254,7 @@ def _split(body: str) -> list[str]:
 
 def _thousands(parts: list[str], column: Column) -> None:
     """``20,000`` in a number column reads as the two values 20 and 000: say so instead."""
-    for before, after in zip(parts, parts[1:], strict=False):
+    for before, after in itertools.pairwise(parts):
         if re.fullmatch(r"[0-9]{3}(\.[0-9]+)?%?[\])]?", after) and re.search(r"[0-9]$", before):
             raise CellError(f"{before},{after} reads as two values (the comma separates values): write numbers "
                             f"without a thousands separator, e.g. {before}{after}".rstrip(")]"))

@@ -158,10 +158,10 @@ def _xlsx_grid(data: bytes, shown: str) -> list[tuple[int, list[Any]]]:
     if unpacked > MAX_UNPACKED_BYTES or len(members) > 1_000:
         raise _refuse(f"the workbook unpacks to {unpacked:,} bytes in {len(members):,} parts, more than "
                       f"{MAX_UNPACKED_BYTES:,}: a decision table is far smaller (save the table alone)", shown)
-    import openpyxl  # noqa: PLC0415 - only a policy with a workbook pays for importing it
+    import openpyxl
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=False, data_only=False, keep_links=False)
-    except Exception as exc:  # noqa: BLE001 - any failure to read a workbook is the workbook's, said in one line
+    except Exception as exc:
         raise _refuse(f"the workbook cannot be read ({type(exc).__name__}): open it in Excel and save it again",
                       shown) from None
     sheet = book.worksheets[0]
@@ -180,9 +180,9 @@ def _xlsx_grid(data: bytes, shown: str) -> list[tuple[int, list[Any]]]:
                                           not value.startswith("==")):
                 raise _refuse(f"cell {cell.coordinate} holds a formula ({str(value)[:40]}): formulas are never "
                               "computed (a saved result may be stale); type the value", shown, cell.row)
-            cells.append(_xlsx_value(value, cell.number_format or "", shown, cell.coordinate, cell.row))
+            cells.append(_xlsx_value(value, cell.number_format or "", shown, cell.coordinate, cell.row or 0))
         if cells:
-            grid.append((row[0].row, cells))
+            grid.append((row[0].row or 0, cells))
     return grid
 
 
@@ -217,8 +217,8 @@ def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]
         writer.writerows(rows)
         path.write_bytes(buffer.getvalue().encode("utf-8-sig" if bom else "utf-8"))
         return
-    import openpyxl  # noqa: PLC0415 - only writing a workbook needs it
-    from openpyxl.styles import Font  # noqa: PLC0415
+    import openpyxl
+    from openpyxl.styles import Font
 
     book = openpyxl.Workbook()
     sheet = book.active
@@ -229,7 +229,7 @@ def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]
         cell.value = name
         cell.data_type = "s"
         cell.font = Font(bold=True)
-        sheet.column_dimensions[cell.column_letter].width = max(10, min(40, len(name) + 4))
+        sheet.column_dimensions[cell_name(1, column)[:-1]].width = max(10, min(40, len(name) + 4))
     for number, values in enumerate(rows, start=2):
         for column, text in enumerate(values, start=1):
             if text == "":

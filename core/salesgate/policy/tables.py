@@ -106,7 +106,7 @@ class ExpandedRow:
     key_lines: Mapping[str, int]
 
 
-def input_columns(table: Table, data: LineDict, shown: str, point: str, vocabulary: Mapping[str, FactInfo],
+def input_columns(table: Table, data: Any, shown: str, point: str, vocabulary: Mapping[str, FactInfo],
                   problem: Problem) -> tuple[Column, ...] | None:
     """The table's input columns, each type-checked against the point's facts (None: a column is wrong)."""
     ctx = Context(point, vocabulary, "line" if table.scope == "line" else None)
@@ -147,7 +147,7 @@ def input_columns(table: Table, data: LineDict, shown: str, point: str, vocabula
     return tuple(columns) if ok else None
 
 
-def expand(table: Table, data: LineDict, shown: str, ruleset: str, spec: PointSpec, columns: tuple[Column, ...],
+def expand(table: Table, data: Any, shown: str, ruleset: str, spec: PointSpec, columns: tuple[Column, ...],
            sheet: Sheet | None, problem: Problem) -> tuple[DecisionTable, list[ExpandedRow]]:
     """The table's rows as rules (each problem reported with file, line, cell, row id and column)."""
     outputs_known = [o.name for o in spec.declared_outputs]
@@ -221,8 +221,8 @@ def expand(table: Table, data: LineDict, shown: str, ruleset: str, spec: PointSp
         except ValidationError as exc:
             for error in exc.errors():
                 names = [str(p) for p in error["loc"] if isinstance(p, str) and p != "then"]
-                column = names[0] if names else "id"
-                report(str(error["msg"]).removeprefix("Value error, "), _column_of(column, output_columns))
+                where_in_row = names[0] if names else "id"
+                report(str(error["msg"]).removeprefix("Value error, "), _column_of(where_in_row, output_columns))
             continue
         rows.append(TableRow(row_id, file, line, tuple(cells), tuple(texts), priority, description))
         expanded.append(ExpandedRow(rule, file, line, key_lines))
@@ -332,7 +332,7 @@ def _action(name: str, value: Any, then: dict[str, Any], outputs_known: list[str
         then["stop"] = value if isinstance(value, bool) else str(value).strip().lower() in ("true", "yes", "是")
     elif base in ACTION_COLUMNS and not language:
         then[base] = value.strip() if isinstance(value, str) else value
-    elif base == "set" and language in outputs_known or name in outputs_known:
+    elif (base == "set" and language in outputs_known) or name in outputs_known:
         then.setdefault("set", {})[language if base == "set" else name] = value.strip() if isinstance(value, str) \
             else value
     else:
@@ -459,7 +459,9 @@ def _inside(interval: Interval, column: Column) -> Any:
             return high - step  # type: ignore[operator]
         if high is None:
             return low + step  # type: ignore[operator]
-        return low + step if (high - low).days > 1 else None  # type: ignore[operator]
+        if not (isinstance(low, date) and isinstance(high, date)):  # pragma: no cover - a date column's bounds
+            return None
+        return low + step if (high - low).days > 1 else None
     if low is None and high is None:
         return Decimal(0)
     if low is None:
