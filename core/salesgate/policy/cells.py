@@ -255,9 +255,11 @@ def _split(body: str) -> list[str]:
 def _thousands(parts: list[str], column: Column) -> None:
     """``20,000`` in a number column reads as the two values 20 and 000: say so instead."""
     for before, after in itertools.pairwise(parts):
-        if re.fullmatch(r"[0-9]{3}(\.[0-9]+)?%?[\])]?", after) and re.search(r"[0-9]$", before):
-            raise CellError(f"{before},{after} reads as two values (the comma separates values): write numbers "
-                            f"without a thousands separator, e.g. {before}{after}".rstrip(")]"))
+        number = re.search(r"[0-9]+$", before)
+        if re.fullmatch(r"[0-9]{3}(\.[0-9]+)?%?[\])]?", after) and number:
+            written = number.group() + "," + after.rstrip(")]")
+            raise CellError(f"{written} reads as two values (the comma separates values): write numbers without a "
+                            f"thousands separator, e.g. {written.replace(',', '')}")
 
 
 def _interval(part: str, column: Column) -> Interval:
@@ -312,6 +314,8 @@ def _ordered(text: str, column: Column) -> Decimal | date:
             return date.fromisoformat(text)
         except ValueError:
             raise CellError(f"{text!r} is not a date of the calendar") from None
+    if any(ch.isdigit() and not ch.isascii() for ch in text):
+        raise CellError(f"{text!r} has full-width digits: write numbers with the digits 0-9")
     if not _NUMBER.match(text):
         if re.fullmatch(r"[0-9.,]+(万|元|w|W|k|K)", text):
             raise CellError(f"{text!r}: write the plain number (3万 is 30000), without units")

@@ -31,7 +31,7 @@ MAX_TABLE_COLUMNS: Final = 100
 """Columns of one decision table."""
 MAX_CELL_CHARS: Final = 1_000
 """Characters of one cell."""
-MAX_UNPACKED_BYTES: Final = 32 * MAX_FILE_BYTES
+MAX_UNPACKED_BYTES: Final = 16 * MAX_FILE_BYTES
 """What one workbook may unpack to: an .xlsx is a zip, and a few kilobytes can unpack to gigabytes."""
 
 

@@ -187,8 +187,12 @@ def expand(table: Table, data: Any, shown: str, ruleset: str, spec: PointSpec, c
             continue
         seen[row_id] = f"{file}:{line}"
 
+        wrong: list[str] = []
+
         def report(message: str, column: str, suggestion: str | None = None, row_id: str = row_id, file: str = file,
-                   line: int = line, where: dict[str, str] = where, key_lines: dict[str, int] = key_lines) -> None:
+                   line: int = line, where: dict[str, str] = where, key_lines: dict[str, int] = key_lines,
+                   wrong: list[str] = wrong) -> None:
+            wrong.append(column)
             problem(where.get(column, "") + message, file, key_lines.get(column, line), row_id, column, suggestion)
 
         cells: list[Cell] = []
@@ -208,7 +212,7 @@ def expand(table: Table, data: Any, shown: str, ruleset: str, spec: PointSpec, c
         priority = _priority(values.get("priority"), table.hit, report)
         description = values.get("description")
         description = None if _blank(description) else str(description).strip()
-        if len(cells) != len(columns):
+        if wrong:
             continue
         if not then:
             report("the row does nothing: fill in at least one of its action or output columns "
@@ -319,12 +323,14 @@ def _action(name: str, value: Any, then: dict[str, Any], outputs_known: list[str
             report: Callable[..., None]) -> None:
     """Put one output cell into the row's ``then:`` (an action, or ``set:`` of a declared output)."""
     base, _, language = name.partition(".")
-    if base in ("block", "warn", "message") and (language or isinstance(then.get(base), dict)):
+    if base in ("block", "warn", "message") and (language or base in then):
         current = then.get(base)
         if not language or isinstance(current, str):
             report(f"write {base} in one column, or one per language ({base}.zh, {base}.en), not both", name)
             return
-        then[base] = {**(current or {}), language: str(value).strip()}
+        then[base] = {**(current or {}), language: _text(value)}
+    elif base in ("block", "warn", "message"):
+        then[base] = _text(value)  # YAML reads a bare no as false: a message is the text as written
     elif base in ("require", "notify") and not language:
         then[base] = ([str(v).strip() for v in value] if isinstance(value, list)
                       else [v.strip() for v in re.split(r"[,、]", str(value)) if v.strip()])
