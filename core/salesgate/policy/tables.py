@@ -229,7 +229,9 @@ def expand(table: Table, data: Any, shown: str, ruleset: str, spec: PointSpec, c
                 report(str(error["msg"]).removeprefix("Value error, "), _column_of(where_in_row, output_columns))
             continue
         rows.append(TableRow(row_id, file, line, tuple(cells), tuple(texts), priority, description))
-        expanded.append(ExpandedRow(rule, file, line, key_lines))
+        # A rule's problems found later (a role not in the ladder) are at its then:, here the roles' cell.
+        then_line = next((key_lines[k] for k in ("require", "notify") if k in key_lines), line)
+        expanded.append(ExpandedRow(rule, file, line, {**key_lines, "then": then_line}))
     rank = {row.id: ((row.priority if row.priority is not None else 0) if table.hit == "priority" else 0, index)
             for index, row in enumerate(rows)}
     loaded = DecisionTable(ruleset, spec.name, table.hit, table.scope, shown,
