@@ -755,6 +755,7 @@ def _rule_file_schema(policy: Policy | None) -> dict[str, Any]:
                            "description": "The decision point (the new spelling of hook:); see salesgate points."}
     document["required"] = [key for key in document["required"] if key != "hook"]
     document["oneOf"] = [{"required": ["point"]}, {"required": ["hook"]}]
+    document["anyOf"] = [{"required": ["rules"]}, {"required": ["table"]}]  # rules, or a decision table
     conditions = []
     for spec in (policy.points.values() if policy is not None else ()):
         if not spec.declared_outputs:
