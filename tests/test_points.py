@@ -131,7 +131,8 @@ def test_every_point_and_output_is_described_in_chinese_and_english(spec: PointS
 def test_a_policys_rule_sets_are_found_at_their_points(tmp_path: Path) -> None:
     seed = load_policy(seed_policy_path())
     assert {point: list(seed.rulesets_for(point)) for point in DECISION_POINTS} == {
-        point: ([LADDER["name"]] if point == "order_approval" else []) + [name] for point, name in SEED_RULESETS.items()}
+        point: ([LADDER["name"]] if point == "order_approval" else []) + [name]
+        for point, name in SEED_RULESETS.items()}
     assert seed.rulesets_for("pricing")["pricing"] == len(seed.rules_for("pricing"))
     mini = load_policy(write_mini_policy(tmp_path / "mini"))
     assert mini.rulesets_for("order_approval") == {"approval": 2}
