@@ -153,6 +153,23 @@ def test_hit_priority_applies_the_lowest_priority_and_collect_applies_every_row(
     assert gate.decide("order_approval", order("150000", grade="A")).fired == ["key-large", "large"]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_line_scope_first_table_applies_one_row_per_line(tmp_path: Path, backend: str) -> None:
+    table = ("ruleset: volume\npoint: pricing\nversion: '1'\ntable:\n  hit: first\n  scope: line\n"
+             "  inputs: [line.qty]\n  rows:\n    - {id: volume-50, line.qty: \">= 50\", discount: 5%}\n"
+             "    - {id: volume-10, line.qty: \">= 10\", discount: 2%}\n")
+    gate = Gate.from_path(write(tmp_path / "p", {"volume.yaml": table}), backend=backend)  # type: ignore[arg-type]
+    facts = order("1000", qty=60)
+    facts["order"]["lines"].append({"line_no": 2, "sku": "P1", "qty": 20, "unit_price": "1000"})
+    decision = gate.decide("pricing", facts, explain=True)
+    assert decision.pricing is not None
+    assert [line.policy_price for line in decision.pricing.lines] == [Decimal("950.00"), Decimal("980.00")]
+    assert [(t.rule, t.fired, t.line_no) for t in decision.trace] == [
+        ("volume-50", True, 1), ("volume-10", False, 1), ("volume-10", True, 2)]
+    assert decision.trace[1].explanation == ("line.qty is 60, ≥ 10; the row matched, but its table's hit policy "
+                                             "applies row volume-50 instead")
+
+
 def test_a_priority_table_needs_a_priority_in_every_row(tmp_path: Path) -> None:
     root = write(tmp_path / "p", {"ladder.yaml": ladder("priority", ROWS.replace(", priority: 3", ""))})
     assert problems_of(root) == [f"{root}/ladder.yaml:10, rule 'medium', field 'priority': a priority table gives "
