@@ -170,6 +170,14 @@ def test_a_line_scope_first_table_applies_one_row_per_line(tmp_path: Path, backe
                                              "applies row volume-50 instead")
 
 
+def test_the_overlaps_a_first_table_means_are_not_lint_warnings(tmp_path: Path) -> None:
+    from salesgate.policy.lint import lint_policy
+
+    rows = ('    - {id: big, order.total: "[50000..200000)", require: [general_manager]}\n'
+            '    - {id: mid, order.total: "[20000..100000)", require: [general_manager]}\n')
+    assert lint_policy(load_policy(write(tmp_path / "p", {"ladder.yaml": ladder("first", rows)}))) == []
+
+
 def test_a_priority_table_needs_a_priority_in_every_row(tmp_path: Path) -> None:
     root = write(tmp_path / "p", {"ladder.yaml": ladder("priority", ROWS.replace(", priority: 3", ""))})
     assert problems_of(root) == [f"{root}/ladder.yaml:10, rule 'medium', field 'priority': a priority table gives "

@@ -31,6 +31,7 @@ from ..errors import did_you_mean
 from ..models import CreditExposure, Customer, Order, OrderFacts, OrderLine, Product, ReturnFacts, ReturnRequest
 from ..pointspecs import POINT_SPECS, Origin, PointSpec, declared_point
 from ..vocabulary import EXTENSIBLE
+from .plainwords import plain_message
 from .yamlfile import LineDict, line_of, load_yaml
 
 POINTS_DIRECTORY = "points"
@@ -68,6 +69,8 @@ class FieldDecl(_Strict):
     choices: list[Annotated[str, Field(min_length=1)]] | None = Field(None, description="enum: its values.")
     element: str | None = Field(None, description="list: what one element is called in rules (line).")
     fields: dict[str, FieldDecl] | None = Field(None, description="list: the fields of one element.")
+    record: bool = Field(False, description="Kept with each decision for people to read; no rule needs to read it "
+                                            "(salesgate validate does not warn that no rule reads it).")
 
     _bilingual = field_validator("description", mode="before")(_bilingual)
 
@@ -193,10 +196,9 @@ def _problems_of(exc: ValidationError, data: Any, shown: str, add: Callable[...,
     for err in exc.errors():
         loc = err["loc"]
         where = ".".join(str(p) for p in loc if not (isinstance(p, str) and p.startswith(("literal", "function"))))
-        message = err["msg"].removeprefix("Value error, ")
+        message = plain_message(err)
         suggestion = None
         if err["type"] == "extra_forbidden":
-            message = "unknown field"
             parent: Any = PointFile if loc[:1] != ("facts",) else FieldDecl
             if len(loc) >= 3 and loc[0] in ("fields", "outputs", "facts"):
                 parent = OutputDecl if loc[0] == "outputs" else FieldDecl
@@ -205,8 +207,6 @@ def _problems_of(exc: ValidationError, data: Any, shown: str, add: Callable[...,
             known = list(parent.model_fields)
             suggestion = did_you_mean(str(loc[-1]), known)
             message += f"; expected one of: {', '.join(known)}"
-        elif err["type"] == "enum":
-            message = f"{message}, got {err.get('input')!r}"
         add(message, shown, line_of(data, loc), field=where or None, suggestion=suggestion)
 
 

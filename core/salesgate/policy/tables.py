@@ -107,9 +107,10 @@ class ExpandedRow:
 
 
 def input_columns(table: Table, data: Any, shown: str, point: str, vocabulary: Mapping[str, FactInfo],
-                  problem: Problem) -> tuple[Column, ...] | None:
-    """The table's input columns, each type-checked against the point's facts (None: a column is wrong)."""
-    ctx = Context(point, vocabulary, "line" if table.scope == "line" else None)
+                  problem: Problem, policy_data: Mapping[str, Any] | None = None) -> tuple[Column, ...] | None:
+    """The table's input columns, each type-checked against the point's facts (None: a column is wrong);
+    ``policy_data``: what functions read (a column may be ``lookup(...)``)."""
+    ctx = Context(point, vocabulary, "line" if table.scope == "line" else None, policy_data or {})
     line = data.key_lines.get("inputs") if isinstance(data, LineDict) else None
     columns: list[Column] = []
     ok = True
