@@ -565,3 +565,70 @@ def test_the_console_examples_in_the_language_reference_are_what_salesgate_print
     got = result.output.splitlines()
     assert re.sub(r"\([0-9a-f]{16}\)", "(…)", got[0]) == expected[0]
     assert got[1:] == expected[1:]
+
+
+# -- the overlap sweep finds what comparing every pair finds -------------------------------------------------
+
+cell_texts = st.one_of(
+    st.just("-"),
+    st.tuples(st.integers(0, 30), st.integers(1, 10), st.sampled_from("[("), st.sampled_from("])")).map(
+        lambda t: f"{t[2]}{t[0]}..{t[0] + t[1]}{t[3]}"),
+    st.tuples(st.sampled_from([">=", ">", "<", "<="]), st.integers(0, 40)).map(lambda t: f"{t[0]} {t[1]}"),
+    st.integers(0, 40).map(str),
+    st.tuples(st.integers(0, 20), st.integers(21, 40)).map(lambda t: f"< {t[0]}, > {t[1]}"),
+    st.tuples(st.integers(0, 20), st.integers(1, 10)).map(lambda t: f"not [{t[0]}..{t[0] + t[1]}]"),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cells=st.lists(st.tuples(cell_texts, st.sampled_from(["A", "B", "A, B", "-", "not A"])), min_size=2,
+                      max_size=12))
+def test_the_overlap_sweep_finds_every_overlapping_pair(cells: list[tuple[str, str]]) -> None:
+    from salesgate.policy.tables import DecisionTable, TableRow, overlaps
+
+    columns = (TOTAL, GRADE)
+    rows = tuple(TableRow(f"r{i}", "t.csv", i + 2, (parse_cell(total, TOTAL), parse_cell(grade, GRADE)), ())
+                 for i, (total, grade) in enumerate(cells))
+    table = DecisionTable("t", "order_approval", "unique", "order", "t.yaml", None, columns, (), rows)
+    every_pair = [(a.id, b.id) for n, a in enumerate(rows) for b in rows[n + 1:]
+                  if all(x.meets(y, c) for x, y, c in zip(a.cells, b.cells, columns, strict=True))]
+    assert [(a.id, b.id) for a, b, _ in overlaps(table)] == every_pair
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=cell_texts, second=cell_texts)
+def test_two_cells_meet_exactly_when_a_value_satisfies_both(first: str, second: str) -> None:
+    """Bounds are whole numbers here, so any shared value shows at a whole or half number between -1 and 52."""
+    x, y = parse_cell(first, TOTAL), parse_cell(second, TOTAL)
+    grid = [Decimal(n) / 2 for n in range(-2, 105)]
+    assert x.meets(y, TOTAL) == any(x.holds(v, TOTAL) and y.holds(v, TOTAL) for v in grid)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=cell_texts)
+def test_a_cell_s_condition_holds_exactly_where_the_cell_does(text: str) -> None:
+    """What the engines run (the cell lowered to a condition) is what overlaps and gaps reason about."""
+    from salesgate.policy import expressions
+    from salesgate.policy.checker import Context, check_condition
+    from salesgate.policy.evaluator import compile_cond
+    from salesgate.vocabulary import VOCABULARY
+
+    cell = parse_cell(text, TOTAL)
+    written = condition(cell, TOTAL)
+    test = (compile_cond(check_condition(expressions.parse(written), Context("order_approval",
+                                                                              VOCABULARY["order_approval"])))
+            if written else None)
+    for value in (Decimal(n) / 2 for n in range(-2, 105)):
+        assert (test({"order.total": value}, None) if test else True) == cell.holds(value, TOTAL), (written, value)
+
+
+def test_a_first_table_whose_rows_run_at_different_pricing_steps_is_refused(tmp_path: Path) -> None:
+    table = ("ruleset: mixed\npoint: pricing\nversion: '1'\ntable:\n  hit: first\n  scope: line\n"
+             "  inputs: [line.qty, {below: line.unit_price - line.policy_price}]\n  rows:\n"
+             "    - {id: volume, line.qty: \">= 10\", discount: 2%}\n"
+             "    - {id: too-low, below: \"> 0\", require: [sales_manager]}\n")
+    root = write(tmp_path / "p", {"mixed.yaml": table})
+    assert problems_of(root) == [
+        f"{root}/mixed.yaml:4, field 'table.hit': a first table picks one row among those that match, and its rows "
+        "here run at different steps of pricing (some change prices, some read line.policy_price): split the table "
+        "in two"]

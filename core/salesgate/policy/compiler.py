@@ -423,6 +423,10 @@ def _compile_rules(
                 description=rule.description, table=table_name,
             )
         )
+    if ruleset.table is not None and ruleset.table.hit in ("first", "priority") and len({r.stage for r in out}) > 1:
+        problems.add(f"a {ruleset.table.hit} table picks one row among those that match, and its rows here run at "
+                     "different steps of pricing (some change prices, some read line.policy_price): split the table "
+                     "in two", shown, data.key_lines.get("table"), None, "table.hit")
     return out
 
 
