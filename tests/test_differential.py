@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.strategies import order_facts, return_facts
-from salesgate import Decision, Gate, OrderFacts, ReturnFacts
+from salesgate import Decision, Gate, OrderFacts, ReturnFacts, seed_policy_path
 from salesgate.engine.python import PythonBackend
 from salesgate.facts import FactSet
+from salesgate.policy.calendarfiles import load_calendars
 from salesgate.policy.ir import Aggregate, And, Arith, Call, Compare, Cond, Const, IsNone, Kind, Or, Quantified, Ref
 from salesgate.policy.patterns import compile_pattern
 from salesgate.policy.stages import EngineRule, Stage
@@ -91,7 +92,25 @@ def call_cond() -> st.SearchStrategy[Cond]:
     return st.one_of(
         st.builds(Compare, st.sampled_from(OPS), number_call, numbers),
         st.builds(Compare, st.sampled_from(OPS), st.just(Call("month_end", (ORDER_DATE,), Kind.date)), dates),
+        business_day_cond(),
     )
+
+
+CN = load_calendars(seed_policy_path(), lambda *a, **k: None, lambda _: None)["cn"]
+
+
+def business_day_cond() -> st.SearchStrategy[Cond]:
+    """The business-day functions over the seed's Chinese calendar (2024-2026: a 2027 date is missing)."""
+    worked = st.builds(Compare, st.sampled_from(["==", "!="]),
+                       st.just(Call("is_business_day", (ORDER_DATE,), Kind.bool, CN)),
+                       st.booleans().map(lambda v: Const(v, Kind.bool)))
+    added = st.builds(lambda n, op, d: Compare(op, Call("add_business_days", (ORDER_DATE, Const(n, Kind.number)),
+                                                        Kind.date, CN), Const(d, Kind.date)),
+                      st.integers(-30, 30), st.sampled_from(OPS), DATES)
+    between = st.builds(lambda d, op, n: Compare(op, Call("business_days_between", (ORDER_DATE, Const(d, Kind.date)),
+                                                          Kind.number, CN), Const(n, Kind.number)),
+                        DATES, st.sampled_from(OPS), st.integers(-300, 300))
+    return st.one_of(worked, added, between)
 
 
 def text_call_cond() -> st.SearchStrategy[Cond]:

@@ -45,6 +45,7 @@ from .commands import (
     policy_or_seed,
     show,
 )
+from .commands.calendar import calendar_group
 from .commands.export import export_command
 from .commands.simulate import simulate_command
 from .commands.table import table_command
@@ -801,6 +802,7 @@ def _output_schema(output: OutputSpec) -> dict[str, Any]:
 
 cli.add_command(simulate_command)
 cli.add_command(export_command)
+cli.add_command(calendar_group)
 cli.add_command(table_command)
 
 

@@ -25,6 +25,8 @@ from ..pointspecs import POINT_SPECS, PointSpec
 from ..prices import PriceStep
 from ..vocabulary import VOCABULARY, FactInfo, point_vocabulary
 from . import expressions
+from .calendarfiles import CALENDARS_DIRECTORY, calendar_files, load_calendars
+from .calendars import Calendar
 from .checker import CheckError, Context, check_condition, check_value
 from .datafiles import data_files, load_tables
 from .declarations import (
@@ -37,6 +39,7 @@ from .declarations import (
 )
 from .effects import CompiledAction, LineChanges, RuleEffect, rule_effect, rule_line_changes
 from .evaluator import Getter, compile_expr
+from .functions import CALENDAR
 from .ir import Always, Cond, Const, Expr, Kind, walk_refs
 from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
 from .plainwords import merged, plain_message
@@ -112,6 +115,10 @@ class Policy:
     by the policy's declared facts), those installed plugins declare, and those its ``points/`` declares."""
     vocabulary: Mapping[str, Mapping[str, FactInfo]] = field(default_factory=lambda: VOCABULARY)
     """By point: every fact its rules may read (``salesgate vocab``)."""
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)
+    """The policy's holiday calendars (``calendars/<name>.yaml``), by name."""
+    calendar: str | None = None
+    """The calendar business-day functions use when a rule names none (``calendar:`` of policy.yaml)."""
     tables: Mapping[str, DecisionTable] = field(default_factory=dict)
     """The decision tables, by rule set name: their columns and rows (hit policy, gaps, export)."""
 
@@ -526,9 +533,10 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         problems.add("no rule files (*.yaml) found", str(root))
 
     declarations = point_files(directory)
-    spreadsheets = table_files(directory)
+    calendar_paths = calendar_files(directory)
     tables_files = data_files(directory)
-    total = sum(_size(p) for p in [*files, *declarations, *tables_files, *spreadsheets,
+    spreadsheets = table_files(directory)
+    total = sum(_size(p) for p in [*files, *declarations, *calendar_paths, *tables_files, *spreadsheets,
                                    *([meta_path] if meta_path.exists() and meta_path != root else [])])
     if total > MAX_POLICY_BYTES:
         raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
@@ -569,12 +577,19 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     for plugin_point in points:
         known.setdefault(plugin_point.name, plugin_point)
     declared, fields_of, point_paths, failed = load_points(directory, problems.add, digest.update, known, extras)
+    calendars = load_calendars(directory, problems.add, digest.update)
+    default_calendar = _default_calendar(meta, meta_path, raw_meta if meta is not None else None, calendars,
+                                         calendar_paths, problems)
     all_points, vocabularies = _points(known, declared, fields_of, extras,
                                        _outputs_of(meta, meta_path, raw_meta if meta is not None else None, known,
                                                    problems))
     tables = load_tables(directory, lambda message, path, line, column: problems.add(message, path, line, None, column),
                          digest.update)
-    policy_data: dict[str, Any] = {"tables": MappingProxyType(tables)}  # what functions read (Context.data)
+    policy_data: dict[str, Any] = {  # what functions read (Context.data)
+        "tables": MappingProxyType(tables),
+        CALENDAR: calendars[default_calendar] if default_calendar else _no_calendar(
+            meta.calendar if meta else None, list(calendars)),
+    }
     seen: dict[str, str] = {}
     compiled: list[CompiledRule] = []
     decision_tables: dict[str, DecisionTable] = {}
@@ -593,11 +608,40 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         name=name, version=version, hash=digest.hexdigest()[:16], roles=ladder, language=language,
         failure_mode=meta.failure_mode if meta else "closed", source=str(root),
         rules=tuple(sorted(compiled, key=lambda r: (order[r.hook], r.priority, r.id))),
-        files=tuple(str(f) for f in [*files, *point_paths, *tables_files, *sheet_paths]),
+        files=tuple(str(f) for f in [*files, *point_paths, *calendar_paths, *tables_files, *sheet_paths]),
         rulesets={r.ruleset: r.version for r, _, _ in loaded},
         points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies),
+        calendars=MappingProxyType(calendars), calendar=default_calendar,
         tables=MappingProxyType(decision_tables),
     )
+
+
+def _no_calendar(named: str | None, calendars: list[str]) -> str:
+    """Why a rule counting business days has no calendar: what the policy owner does about it."""
+    if named is not None:
+        return f"the calendar {named!r} of policy.yaml could not be read: see its problems"
+    if calendars:
+        return (f"name the calendar business days are counted by in {POLICY_FILE}: calendar: {calendars[0]} "
+                f"(this policy has {', '.join(calendars)})")
+    return (f"this policy has no holiday calendar: add {CALENDARS_DIRECTORY}/cn.yaml (the seed policy's is one) "
+            f"and name it in {POLICY_FILE} (calendar: cn)")
+
+
+def _default_calendar(meta: PolicyFile | None, meta_path: Path, raw: Any, calendars: Mapping[str, Calendar],
+                      paths: list[Path], problems: _Problems) -> str | None:
+    """``calendar:`` of policy.yaml: the name of one of the policy's calendars, checked with a did-you-mean."""
+    if meta is None or meta.calendar is None:
+        return None
+    name = meta.calendar
+    known = [p.stem for p in paths]
+    if name not in known:
+        have = (f"this policy has {', '.join(known)}" if known else
+                f"this policy has no calendars: add {CALENDARS_DIRECTORY}/{name}.yaml")
+        problems.add(f"calendar {name!r} is not a calendar of this policy: {have} (a calendar is a file "
+                     f"{CALENDARS_DIRECTORY}/<name>.yaml)", str(meta_path), line_of(raw, ("calendar",)), None,
+                     "calendar", did_you_mean(name, known))
+        return None
+    return name if name in calendars else None  # one with problems of its own is reported there
 
 
 def _sheets(directory: Path, loaded: list[tuple[RuleSetFile, LineDict, str]], digest: Any,

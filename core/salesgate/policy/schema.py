@@ -292,6 +292,9 @@ class PolicyFile(_Strict):
     facts: dict[str, FieldDecl] = Field(
         default_factory=dict, description="Extra facts on the shipped documents, e.g. customer.tenure_years: "
                                           "{type: integer, description: {zh: 合作年限, en: Years as a customer}}.")
+    calendar: str | None = Field(
+        None, description="The holiday calendar business-day functions use when a rule names none: the name of a "
+                          "file in calendars/ (calendar: cn reads calendars/cn.yaml).")
     outputs: dict[str, dict[str, OutputDecl]] = Field(
         default_factory=dict, description="Values rules at a built-in point may set, by point: credit_check: "
                                           "{proposed_limit: {type: money, combine: min, description: {...}}}.")
