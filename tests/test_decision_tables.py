@@ -632,3 +632,22 @@ def test_a_first_table_whose_rows_run_at_different_pricing_steps_is_refused(tmp_
         f"{root}/mixed.yaml:4, field 'table.hit': a first table picks one row among those that match, and its rows "
         "here run at different steps of pricing (some change prices, some read line.policy_price): split the table "
         "in two"]
+
+
+def test_simulate_replays_a_hit_policy_change(tmp_path: Path) -> None:
+    """collect → first: the order that matched two rows now gets only the first's approvals."""
+    import json
+
+    plain = ROWS.replace(", priority: 2", "").replace(", priority: 1", "").replace(", priority: 3", "")
+    baseline = write(tmp_path / "collect", {"ladder.yaml": ladder("collect", plain)})
+    candidate = write(tmp_path / "first", {"ladder.yaml": ladder("first", plain)})
+    history = tmp_path / "orders.jsonl"
+    history.write_text("\n".join(json.dumps(order(total, grade=grade), ensure_ascii=False)
+                                 for total, grade in (("150000", "A"), ("150000", "B"), ("50000", "C"))) + "\n",
+                       encoding="utf-8")
+    result = CliRunner().invoke(cli, ["simulate", "--rules", str(candidate), "--baseline", str(baseline),
+                                      "--orders", str(history), "--json", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    approval = json.loads(result.stdout)["hooks"]["order_approval"]
+    assert approval["changed"] == 1
+    assert approval["approvals"]["dropped"] == {"general_manager": 1}
