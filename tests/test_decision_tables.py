@@ -106,6 +106,13 @@ def test_a_bad_cell_is_refused_in_plain_words(cell: str, column: Column, message
     assert info.value.message == message
 
 
+def test_a_range_yaml_read_as_a_list_says_to_quote_it() -> None:
+    with pytest.raises(CellError) as info:
+        parse_cell(["20000..100000"], TOTAL)
+    assert info.value.message == ('YAML reads [20000..100000] as a list: put the cell in quotes, as in '
+                                  '"[20000..100000]" (a range), or write several values as A, B')
+
+
 def test_a_value_outside_the_choices_suggests_the_nearest() -> None:
     with pytest.raises(CellError) as info:
         parse_cell("a", GRADE)

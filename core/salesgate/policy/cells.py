@@ -195,9 +195,12 @@ def parse_cell(raw: object, column: Column) -> Cell:
         raw = raw.isoformat()
     if isinstance(raw, int | Decimal | float):
         raw = str(raw)
+    if isinstance(raw, list):
+        written = "[" + ", ".join(str(item) for item in raw) + "]"
+        raise CellError(f"YAML reads {written} as a list: put the cell in quotes, as in \"{written}\" (a range), "
+                        "or write several values as A, B")
     if not isinstance(raw, str):
-        raise CellError(f"a cell holds one condition, not {'a list' if isinstance(raw, list) else 'a mapping'}: "
-                        "write several values as A, B")
+        raise CellError("a cell holds one condition, not a mapping: write several values as A, B")
     text = raw.strip()
     if text in ("", "-", "—", "any"):
         return Cell(text or "-", any=True)
