@@ -408,6 +408,15 @@ def test_gaps_list_the_inputs_no_row_covers(tmp_path: Path) -> None:
     ]
 
 
+def test_gaps_that_differ_in_one_column_are_listed_together(tmp_path: Path) -> None:
+    rows = ('    - {id: a, order.total: ">= 100", customer.grade: A, warn: x}\n'
+            '    - {id: b, order.total: ">= 200", customer.grade: "B, C", warn: x}\n')
+    policy = load_policy(write(tmp_path / "p", {"ladder.yaml": ladder("unique", rows).replace(
+        "[order.total, customer.grade]", "[customer.grade, order.total]")}))
+    assert gaps(policy.tables["ladder"]) == ["customer.grade is A and order.total is < 100",
+                                             "customer.grade is one of B, C and order.total is < 200"]
+
+
 def test_validate_gaps_prints_every_table() -> None:
     result = CliRunner().invoke(cli, ["validate", str(seed_policy_path()), "--gaps"])
     assert result.exit_code == 0, result.output

@@ -463,9 +463,25 @@ def gaps(table: DecisionTable) -> list[str]:
                        for cell, piece, column in zip(row.cells, combination, table.inputs, strict=True))
                    for row in table.rows):
             uncovered.append(combination)
-    return [" and ".join(f"{column.name} is {piece.text}" for piece, column in zip(combination, table.inputs,
-                                                                                   strict=True))
-            for combination in _merged(uncovered, table.inputs)]
+    lines = [[piece.text for piece in combination] for combination in _merged(uncovered, table.inputs)]
+    for index in range(len(table.inputs) - 1):  # values of one column that leave the same gap, listed together
+        lines = _joined(lines, index, len(pieces[index]))
+    return [" and ".join(f"{column.name} is {text}" for text, column in zip(line, table.inputs, strict=True))
+            for line in lines]
+
+
+def _joined(lines: list[list[str]], index: int, choices: int) -> list[list[str]]:
+    """Gaps that differ only in column ``index`` as one, its values joined (``any value`` when they are all
+    of the column's pieces)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for line in lines:
+        groups.setdefault((*line[:index], *line[index + 1:]), []).append(line[index])
+    out = []
+    for rest, values in groups.items():
+        text = ("any value" if len(values) == choices > 1 else values[0] if len(values) == 1
+                else "one of " + ", ".join(values))
+        out.append([*rest[:index], text, *rest[index:]])
+    return out
 
 
 def _other(cell: Cell) -> bool:
