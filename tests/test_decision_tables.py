@@ -312,6 +312,13 @@ def test_a_csv_that_cannot_be_read_faithfully_is_refused(tmp_path: Path, content
         assert found == [f"{root}/tables/volume.csv{message}"]
 
 
+def test_a_table_file_without_an_id_column_is_one_problem(tmp_path: Path) -> None:
+    csv = "line.qty,discount\n>= 1,2%\n>= 5,3%\n"
+    root = write(tmp_path / "p", {"volume.yaml": CSV_TABLE, "tables/volume.csv": csv})
+    assert problems_of(root) == [f"{root}/tables/volume.csv:1, field 'id': the table file has no id column: its first "
+                                 "row names the columns (line.qty, discount); add id, a stable name for each row"]
+
+
 def workbook(rows: list[list[Any]], *, percent: tuple[int, int] | None = None, merge: str | None = None,
              formula: tuple[int, int, str] | None = None) -> bytes:
     book = openpyxl.Workbook()

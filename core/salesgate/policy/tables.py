@@ -157,8 +157,9 @@ def expand(table: Table, data: Any, shown: str, ruleset: str, spec: PointSpec, c
     # (file, line, values by column, where each cell is for messages, line of each key)
     if sheet is not None:
         if "id" not in sheet.header:
-            problem("the table file has no id column: its first row names the columns, starting with id",
-                    sheet.file, 1, None, "id")
+            problem(f"the table file has no id column: its first row names the columns ({', '.join(sheet.header)}); "
+                    "add id, a stable name for each row", sheet.file, 1, None, "id")
+            return DecisionTable(ruleset, spec.name, table.hit, table.scope, shown, None, columns, (), ()), []
         for row in sheet.rows:
             values = dict(zip(sheet.header, row.cells, strict=True))
             where = {name: f"{sheet.where(row, i)}: " for i, name in enumerate(sheet.header)}
