@@ -562,6 +562,12 @@ def test_the_examples_in_the_language_reference_decide_as_it_says(tmp_path: Path
     priced = gate.decide("pricing", order("1000", qty=60))
     assert priced.pricing is not None
     assert priced.pricing.lines[0].policy_price == Decimal("950.00")
+    from datetime import date
+
+    versioned = Gate.from_path(write(tmp_path / "versioned", {"ladder.yaml": _blocks("yaml")[2]}),
+                               backend=backend)  # type: ignore[arg-type]
+    assert versioned.decide("order_approval", order("80000"), as_of=date(2026, 12, 31)).fired == []
+    assert versioned.decide("order_approval", order("80000"), as_of=date(2027, 1, 1)).fired == ["limit-2027"]
 
 
 def _console(block: str) -> list[str]:
@@ -674,3 +680,47 @@ def test_simulate_replays_a_hit_policy_change(tmp_path: Path) -> None:
     approval = json.loads(result.stdout)["hooks"]["order_approval"]
     assert approval["changed"] == 1
     assert approval["approvals"]["dropped"] == {"general_manager": 1}
+
+
+# -- effective dates (docs/policy-language.md, "Effective dates") ---------------------------------------------
+
+VERSIONED = """\
+ruleset: ladder
+point: order_approval
+version: '2027.1'
+effective: {from: 2026-07-01}
+table:
+  hit: unique
+  inputs: [order.total]
+  rows:
+    - {id: limit-2026, order.total: ">= 100000", require: [sales_manager], effective: {until: 2027-01-01}}
+    - {id: limit-2027, order.total: ">= 50000", require: [sales_manager], effective.from: 2027-01-01}
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rows_and_tables_are_in_force_on_their_days_only(tmp_path: Path, backend: str) -> None:
+    from datetime import date
+
+    gate = Gate.from_path(write(tmp_path / "p", {"ladder.yaml": VERSIONED}), backend=backend)  # type: ignore[arg-type]
+    facts = order("80000")
+    assert gate.decide("order_approval", facts, as_of=date(2026, 12, 31)).required_roles == []
+    decided = gate.decide("order_approval", facts, as_of=date(2027, 1, 1))
+    assert (decided.required_roles, decided.fired) == (["sales_manager"], ["limit-2027"])
+    first = decided.trace[0]
+    assert (first.rule, first.explanation) == ("limit-2026", "not in force (from 2026-07-01 until 2027-01-01)")
+    before = gate.decide("order_approval", order("150000"), as_of=date(2026, 6, 30))  # the whole table is not yet
+    assert (before.required_roles, before.fired) == ([], [])
+
+
+def test_versions_of_a_row_that_share_no_day_do_not_overlap_and_export_with_their_dates(tmp_path: Path) -> None:
+    root = write(tmp_path / "p", {"ladder.yaml": VERSIONED})
+    table = load_policy(root).tables["ladder"]  # unique, though >= 100000 and >= 50000 overlap: never on one day
+    assert table.header == ("id", "order.total", "require", "effective.from", "effective.until")
+    assert table.sheet_rows() == [["limit-2026", ">= 100000", "sales_manager", "", "2027-01-01"],
+                                  ["limit-2027", ">= 50000", "sales_manager", "2027-01-01", ""]]
+    overlapping = VERSIONED.replace("effective.from: 2027-01-01", "effective.from: 2026-12-01")
+    (root / "ladder.yaml").write_text(overlapping, encoding="utf-8")
+    [problem] = problems_of(root)
+    assert "rows 'limit-2026'" in problem
+    assert "overlap" in problem

@@ -69,12 +69,12 @@ def test_unknown_rule_field_suggests_the_right_one(tmp_path: Path) -> None:
     path = str(root / "a.yaml")
     assert problems == [
         PolicyProblem("missing: this field is required", path, 5, "big-order", "when"),
-        PolicyProblem("unknown field; expected one of: id, description, when, scope, priority, then", path, 6,
-                      "big-order", "wen", "when"),
+        PolicyProblem("unknown field; expected one of: id, description, when, scope, priority, effective, then",
+                      path, 6, "big-order", "wen", "when"),
     ]
     assert text.splitlines()[1] == (
         f"{path}:6, rule 'big-order', field 'wen': unknown field; expected one of: id, description, when, "
-        "scope, priority, then (did you mean 'when'?)")
+        "scope, priority, effective, then (did you mean 'when'?)")
 
 
 def test_unknown_action_field_suggests_require(tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_unknown_top_level_field_suggests_the_right_one(tmp_path: Path) -> None:
         ("a.yaml", 3, "versoin", "version"),
     ]
     assert problems[0].message == ("unknown field; expected one of: name, version, description, language, roles, "
-                                   "failure_mode, facts, calendar, outputs")
+                                   "failure_mode, timezone, facts, calendar, outputs")
 
 
 def test_unknown_fact_names_column_and_suggests_the_fact(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ plugin's commands are left out). The data hooks (``salesgate_load_*``) and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -185,12 +186,17 @@ def salesgate_register_points(register: Callable[..., None]) -> None:
 
 
 @hookspec(firstresult=True)
-def salesgate_load_document(point: str, document_id: str) -> BaseModel | Mapping[str, Any] | None:
+def salesgate_load_document(point: str, document_id: str, as_of: date | None) -> BaseModel | Mapping[str, Any] | None:
     """Load the document of a declared decision point by its id (``gate.decide("shipment_release",
     {"shipment": "DN-0001"})``), as a dict of the point's document fields or the point's document model.
 
     :param point: the declared decision point, e.g. ``"shipment_release"``.
     :param document_id: the id the caller passed.
+    :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
+        periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
+        the argument only if you need it (pluggy passes an implementation the arguments it names).
+        None when the caller chose no day (the decision is then made as of the clock's today): count
+        to your own today then. Added in 0.4.
 
     Return ``None`` when the adapter does not know the point or the document. Optional for adapters.
 
@@ -199,10 +205,15 @@ def salesgate_load_document(point: str, document_id: str) -> BaseModel | Mapping
 
 
 @hookspec(firstresult=True)
-def salesgate_load_customer(customer_id: str) -> Customer | None:
+def salesgate_load_customer(customer_id: str, as_of: date | None) -> Customer | None:
     """Load a customer's facts when the caller passed only the customer id.
 
     :param customer_id: the ERP's customer number.
+    :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
+        periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
+        the argument only if you need it (pluggy passes an implementation the arguments it names).
+        None when the caller chose no day (the decision is then made as of the clock's today): count
+        to your own today then. Added in 0.4.
 
     Return a :class:`~salesgate.models.Customer`, or ``None`` if this adapter does not know the
     customer. The first non-None answer wins (adapters are usually one per gate).
@@ -212,10 +223,15 @@ def salesgate_load_customer(customer_id: str) -> Customer | None:
 
 
 @hookspec(firstresult=True)
-def salesgate_load_exposure(customer_id: str) -> CreditExposure | None:
+def salesgate_load_exposure(customer_id: str, as_of: date | None) -> CreditExposure | None:
     """Load a customer's credit exposure: open receivables, open orders, overdue amount and days.
 
     :param customer_id: the ERP's customer number.
+    :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
+        periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
+        the argument only if you need it (pluggy passes an implementation the arguments it names).
+        None when the caller chose no day (the decision is then made as of the clock's today): count
+        to your own today then. Added in 0.4.
 
     Return a :class:`~salesgate.models.CreditExposure` or ``None``. First non-None answer wins.
 
@@ -224,10 +240,15 @@ def salesgate_load_exposure(customer_id: str) -> CreditExposure | None:
 
 
 @hookspec(firstresult=True)
-def salesgate_load_products(skus: list[str]) -> list[Product] | None:
+def salesgate_load_products(skus: list[str], as_of: date | None) -> list[Product] | None:
     """Load the products on an order's lines (list price, cost, stock).
 
     :param skus: product codes, each once.
+    :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
+        periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
+        the argument only if you need it (pluggy passes an implementation the arguments it names).
+        None when the caller chose no day (the decision is then made as of the clock's today): count
+        to your own today then. Added in 0.4.
 
     Return the products found (missing ones are simply left out) or ``None``. First non-None
     answer wins.
@@ -237,10 +258,15 @@ def salesgate_load_products(skus: list[str]) -> list[Product] | None:
 
 
 @hookspec(firstresult=True)
-def salesgate_load_order(order_id: str) -> Order | None:
+def salesgate_load_order(order_id: str, as_of: date | None) -> Order | None:
     """Load an order by id: to decide on an order the caller names only by id.
 
     :param order_id: the ERP's order number.
+    :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
+        periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
+        the argument only if you need it (pluggy passes an implementation the arguments it names).
+        None when the caller chose no day (the decision is then made as of the clock's today): count
+        to your own today then. Added in 0.4.
 
     Return the :class:`~salesgate.models.Order` or ``None``. First non-None answer wins.
 

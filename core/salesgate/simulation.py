@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -242,7 +243,9 @@ class Report:
 class _Pair:
     """Both policies, ready to replay; decision points whose rules are the same in both are decided once."""
 
-    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[str]) -> None:
+    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[str], as_of: date | None = None) -> None:
+        self.as_of = as_of if as_of is not None else candidate.today()
+        """The as-of date of lines with no date of their own (returns, documents); an order's is its order date."""
         self.before = Replayer(baseline)
         self.after = Replayer(candidate, baseline=self.before)
         self.points = tuple(points)
@@ -286,7 +289,7 @@ class _Pair:
                 tally.orders += 1
                 if not self.order_points:
                     continue
-                factset = self.before.order_factset(facts, self.order_paths)
+                factset = self.before.order_factset(facts, self.order_paths, facts.order.order_date)
                 amount = factset.root.get("order.total")
                 if amount is None:  # no rule reads it, so it was not flattened
                     amount = facts.order.total
@@ -302,7 +305,7 @@ class _Pair:
                 tally.returns += 1
                 if not self.returns:
                     continue
-                factset = self.before.return_factset(facts, self.return_paths)
+                factset = self.before.return_factset(facts, self.return_paths, self.as_of)
                 memo = Memo()
                 before = self.before.return_(facts, factset, memo)
                 after = before if self.same["return_handling"] else self.after.return_(facts, factset, memo)
@@ -330,9 +333,9 @@ class _Pair:
         before_facts = _document_facts(before_spec, line.facts)
         after_facts = before_facts if after_spec.document is before_spec.document else _document_facts(
             after_spec, line.facts)
-        before = self.before.document(line.point, before_facts)
+        before = self.before.document(line.point, before_facts, self.as_of)
         after = before if self.same[line.point] and after_facts is before_facts else self.after.document(
-            line.point, after_facts)
+            line.point, after_facts, self.as_of)
         return line.point, _subject(after_spec, after_facts), before, after
 
 
@@ -471,12 +474,12 @@ _WORKER: _Pair | None = None
 
 
 def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str],
-                  points: tuple[str, ...]) -> None:
+                  points: tuple[str, ...], as_of: date) -> None:
     global _WORKER  # one per worker process, set once by the pool's initializer
     baseline, candidate = _load(baseline_dir), _load(candidate_dir)
     if (baseline.hash, candidate.hash) != hashes:
         raise SimulationError("a policy directory changed while the simulation started; run it again")
-    _WORKER = _Pair(baseline, candidate, points)
+    _WORKER = _Pair(baseline, candidate, points, as_of)
 
 
 def _replay_range(path: str, start: int, end: int) -> Tally:
@@ -525,8 +528,13 @@ def points_of(baseline: Policy, candidate: Policy) -> tuple[str, ...]:
 
 def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
              hooks: Sequence[str] | None = None, workers: int | None = None,
-             progress: Callable[[int, int], None] | None = None, label: str | None = None) -> Report:
+             progress: Callable[[int, int], None] | None = None, label: str | None = None,
+             as_of: date | None = None) -> Report:
     """Replay ``source`` (JSON Lines) through the policies in ``baseline`` and ``candidate``.
+
+    Each order is decided as of its order date (what the rules read as ``today``, which rules are in
+    force); returns and documents, which carry no date of their own, as of ``as_of`` (default: today in
+    the candidate policy's time zone).
 
     ``hooks``: the decision points to replay (default: every point of either policy).
     ``workers``: processes to use (default: every core; 1 replays in this process).
@@ -552,14 +560,15 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
     ranges = _ranges(path, RANGE_BYTES, count * 4 if count > 1 else 1)
     tally = Tally()
     if count == 1 or len(ranges) == 1:
-        pair = _Pair(before, after, chosen)
+        pair = _Pair(before, after, chosen, as_of)
         for start, end in ranges:
             tally.merge(pair.replay(_lines(str(path), start, end)))
             if progress is not None:
                 progress(end, total)
     else:
         with ProcessPoolExecutor(max_workers=count, initializer=_start_worker,
-                                 initargs=(str(baseline), str(candidate), (before.hash, after.hash), chosen)) as pool:
+                                 initargs=(str(baseline), str(candidate), (before.hash, after.hash), chosen,
+                                           as_of or after.today())) as pool:
             futures: list[Future[Tally]] = [pool.submit(_replay_range, str(path), a, b) for a, b in ranges]
             done = 0
             for (start, end), future in zip(ranges, futures, strict=True):

@@ -60,14 +60,14 @@ def export_orders(gate: Gate, first: date, last: date, out: Path) -> tuple[int, 
     return written, problems
 
 
-def erp_gate(mapping: str, url: str | None, today: datetime | None) -> Gate:
-    """A gate reading the ERP through the sql adapter and ``mapping`` (its policy plays no part in an export)."""
+def erp_gate(mapping: str, url: str | None, as_of: datetime | None) -> Gate:
+    """A gate reading the ERP through the sql adapter and ``mapping`` (its policy plays no part in an export),
+    its figures counted to ``as_of`` (default: today in the mapping's time zone)."""
     options: dict[str, object] = {"mapping": mapping}
     if url is not None:
         options["url"] = url
-    if today is not None:
-        options["today"] = today.date()
-    return Gate.from_path(seed_policy_path(), backend="python", adapter="sql", adapter_options=options)
+    return Gate.from_path(seed_policy_path(), backend="python", adapter="sql", adapter_options=options,
+                          today=as_of.date() if as_of is not None else None)
 
 
 def report_problems(problems: list[str]) -> None:
@@ -88,10 +88,11 @@ def report_problems(problems: list[str]) -> None:
 @click.option("--url", metavar="URL", help="The ERP database (default: $SALESGATE_DATABASE_URL).")
 @click.option("--mapping", required=True, metavar="NAME|FILE",
               help="The sql adapter's mapping: demo, erpnext, odoo, tryton, or your own .yaml.")
-@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="The day exposure is counted at (default: today in the mapping's time zone).")
+@click.option("--as-of", "--today", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="The day exposure is counted to (default: today in the mapping's time zone); --today is the older "
+                   "name.")
 def export_command(first: datetime, last: datetime, output: Path, url: str | None, mapping: str,
-                   today: datetime | None) -> None:
+                   as_of: datetime | None) -> None:
     """Write the orders entered from --from to --to as JSON Lines for `salesgate simulate`.
 
     \b
@@ -104,7 +105,7 @@ def export_command(first: datetime, last: datetime, output: Path, url: str | Non
     if end < start:
         raise click.BadParameter("--to is before --from", param_hint="--to")
     check_writable(output, "--output")
-    with erp_gate(mapping, url, today) as gate:
+    with erp_gate(mapping, url, as_of) as gate:
         written, problems = export_orders(gate, start, end, output)
     click.echo(f"{written:,} order(s) of {start} to {end} written to {output}", err=True)
     if problems:

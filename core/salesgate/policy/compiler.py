@@ -6,15 +6,17 @@ together as one :class:`~salesgate.errors.PolicyError`, each naming file:line, r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
@@ -37,10 +39,11 @@ from .declarations import (
     load_points,
     point_files,
 )
+from .effective import Effective, EffectiveError, parse_effective, window_conditions
 from .effects import CompiledAction, LineChanges, RuleEffect, rule_effect, rule_line_changes
 from .evaluator import Getter, compile_expr
 from .functions import CALENDAR
-from .ir import Always, Cond, Const, Expr, Kind, walk_refs
+from .ir import Always, And, Cond, Const, Expr, Kind, walk_refs
 from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
 from .plainwords import merged, plain_message
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile, Table
@@ -68,6 +71,13 @@ class CompiledRule:
     action: CompiledAction
     stage: str
     description: str | None = None
+    effective: Effective | None = None
+    """The days the rule is in force (its own ``effective:`` within its rule set's); None: always. ``cond``
+    already holds the window as conditions on ``today``, so no backend needs to know of it."""
+
+    def in_force(self, day: date) -> bool:
+        """Whether the rule is in force on ``day`` (every rule without ``effective:`` always is)."""
+        return self.effective is None or self.effective.in_force(day)
     table: str | None = None
     """The decision table this rule is a row of (its rule set's name), else None."""
 
@@ -115,6 +125,19 @@ class Policy:
     by the policy's declared facts), those installed plugins declare, and those its ``points/`` declares."""
     vocabulary: Mapping[str, Mapping[str, FactInfo]] = field(default_factory=lambda: VOCABULARY)
     """By point: every fact its rules may read (``salesgate vocab``)."""
+    timezone: str = "UTC"
+    """The company's time zone (``policy.yaml`` ``timezone:``): what day it is for a decision given no as-of date."""
+    windows: Mapping[str, Effective] = field(default_factory=dict)
+    """The rule sets with an ``effective:`` window, by name (those without one are always in force)."""
+
+    def today(self) -> date:
+        """Today in the policy's time zone: the as-of date of a decision the caller gives none."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
+
+    def not_in_force(self, day: date) -> tuple[list[str], list[CompiledRule]]:
+        """(rule sets, rules) not in force on ``day``: what ``salesgate validate --as-of`` lists."""
+        return ([name for name, window in self.windows.items() if not window.in_force(day)],
+                [rule for rule in self.rules if not rule.in_force(day)])
     calendars: Mapping[str, Calendar] = field(default_factory=dict)
     """The policy's holiday calendars (``calendars/<name>.yaml``), by name."""
     calendar: str | None = None
@@ -311,6 +334,7 @@ def _compile_rules(
                      data.key_lines.get("hook") or data.key_lines.get("point"), None, "hook", suggestion)
         return out
     spec = points[ruleset.hook]
+    set_window = _window(ruleset.effective, shown, data.key_lines.get("effective"), None, problems)
     vocabulary = vocabularies[ruleset.hook]
     has_lines = any(info.kind is Kind.list and info.element == "line" for info in vocabulary.values())
     lang = ruleset.language or language
@@ -369,6 +393,19 @@ def _compile_rules(
         except RecursionError:  # the limits keep expressions shallow; a caller's deep stack still must not crash
             problem("the condition is nested too deeply to check here: write it flatter", "when")
             continue
+        window = set_window
+        if rule.effective is not None:
+            own = _window(rule.effective, file, key_lines.get("effective", line), rule.id, problems)
+            if own is not None:
+                window = own.within(set_window)
+                if window is None and set_window is not None:
+                    problem(f"effective: {own.describe()} shares no day with its rule set's effective: "
+                            f"{set_window.describe()}, so the rule would never be in force", "effective")
+                    continue
+        if window is not None:
+            dated = window_conditions(window)
+            cond = And(dated) if isinstance(cond, Always) else And((*dated, *(
+                cond.items if isinstance(cond, And) else (cond,))))
         point_kinds = {
             "pricing": ("markup", "discount", "add", "set_price", "floor", "stop"),
             "return_handling": ("refund", "restocking_fee"),
@@ -427,7 +464,7 @@ def _compile_rules(
                 file=file, line=line, priority=rule.priority if rule.priority is not None
                 else order_base + rule_index, scope=rule.scope, when=when_text, cond=cond,
                 reads=tuple(dict.fromkeys(r.path for r in walk_refs(cond))), action=action, stage=stage,
-                description=rule.description, table=table_name,
+                description=rule.description, effective=window, table=table_name,
             )
         )
     if ruleset.table is not None and ruleset.table.hit in ("first", "priority") and len({r.stage for r in out}) > 1:
@@ -435,6 +472,31 @@ def _compile_rules(
                      "different steps of pricing (some change prices, some read line.policy_price): split the table "
                      "in two", shown, data.key_lines.get("table"), None, "table.hit")
     return out
+
+
+def _window(value: Any, shown: str, line: int | None, rule_id: str | None, problems: _Problems) -> Effective | None:
+    """An ``effective:`` window, or None (with its problem reported) when it is malformed or not given."""
+    if value is None:
+        return None
+    try:
+        return parse_effective(value)
+    except EffectiveError as exc:
+        problems.add(exc.message, shown, line, rule_id, "effective", exc.suggestion)
+        return None
+
+
+def _timezone(meta: PolicyFile | None, meta_path: Path, raw: Any, problems: _Problems) -> str:
+    """``policy.yaml`` ``timezone:``, checked against the IANA database (UTC when not given)."""
+    if meta is None:
+        return "UTC"
+    try:
+        ZoneInfo(meta.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.add(f"unknown time zone {meta.timezone!r}: use an IANA name such as Asia/Shanghai or UTC",
+                     str(meta_path), line_of(raw, ("timezone",)), None, "timezone",
+                     did_you_mean(meta.timezone, ["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "UTC"]))
+        return "UTC"
+    return meta.timezone
 
 
 def _outputs(given: Mapping[str, Any], spec: PointSpec, ctx: Context,
@@ -572,6 +634,12 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         names[ruleset.ruleset] = file_shown
 
     language = meta.language if meta else "zh"
+    timezone = _timezone(meta, meta_path, raw_meta if meta is not None else None, problems)
+    windows: dict[str, Effective] = {}
+    for ruleset, _, _ in loaded:
+        if ruleset.effective is not None:
+            with contextlib.suppress(EffectiveError):  # reported with its rules (_compile_rules)
+                windows[ruleset.ruleset] = parse_effective(ruleset.effective)
     extras = _extras(meta, meta_path, raw_meta if meta is not None else None, problems)
     known: dict[str, PointSpec] = dict(POINT_SPECS)
     for plugin_point in points:
@@ -610,8 +678,8 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         rules=tuple(sorted(compiled, key=lambda r: (order[r.hook], r.priority, r.id))),
         files=tuple(str(f) for f in [*files, *point_paths, *calendar_paths, *tables_files, *sheet_paths]),
         rulesets={r.ruleset: r.version for r, _, _ in loaded},
-        points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies),
-        calendars=MappingProxyType(calendars), calendar=default_calendar,
+        points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies), timezone=timezone,
+        windows=MappingProxyType(windows), calendars=MappingProxyType(calendars), calendar=default_calendar,
         tables=MappingProxyType(decision_tables),
     )
 

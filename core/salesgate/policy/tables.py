@@ -38,7 +38,8 @@ from .yamlfile import LineDict
 ACTION_COLUMNS: Final = ("block", "require", "warn", "notify", "message", "markup", "discount", "add", "set_price",
                          "floor", "stop", "refund", "restocking_fee")
 """Output columns that are a rule's actions; any other output column names a declared output of the point."""
-ROW_KEYS: Final = ("id", "description", "priority")
+ROW_KEYS: Final = ("id", "description", "priority", "effective.from", "effective.until")
+"""A row's own fields: its id, what it is for, its priority (``hit: priority``) and the days it is in force."""
 MAX_GAP_COMBINATIONS: Final = 100_000
 """Input combinations ``--gaps`` enumerates in one table, at most."""
 _ROW_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
@@ -58,6 +59,8 @@ class TableRow:
     outputs: tuple[str, ...]
     priority: int | None = None
     description: str | None = None
+    effective: tuple[str, str] = ("", "")
+    """The row's own ``effective:`` (from, until) as written, "" where not given."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class DecisionTable:
     def header(self) -> tuple[str, ...]:
         """The columns as a spreadsheet shows them: id, inputs, outputs, then priority and description."""
         extra = (("priority",) if self.hit == "priority" else ()) + (
+            ("effective.from", "effective.until") if any(any(r.effective) for r in self.rows) else ()) + (
             ("description",) if any(r.description for r in self.rows) else ())
         return ("id", *(c.name for c in self.inputs), *self.outputs, *extra)
 
@@ -90,6 +94,8 @@ class DecisionTable:
             cells = [row.id, *(c.text for c in row.cells), *row.outputs]
             if self.hit == "priority":
                 cells.append("" if row.priority is None else str(row.priority))
+            if any(any(r.effective) for r in self.rows):
+                cells.extend(row.effective)
             if any(r.description for r in self.rows):
                 cells.append(row.description or "")
             out.append(cells)
@@ -221,16 +227,19 @@ def expand(table: Table, data: Any, shown: str, ruleset: str, spec: PointSpec, c
                    f"({', '.join(output_columns) or 'e.g. require, message'})", "id")
             continue
         when = " and ".join(text for text in (condition(c, col) for c, col in zip(cells, columns, strict=True)) if text)
+        dates = tuple(_text(values.get(f"effective.{end}")) for end in ("from", "until"))
+        effective = {end: day for end, day in zip(("from", "until"), dates, strict=True) if day} or None
         try:
             rule = Rule.model_validate({"id": row_id, "description": description, "when": when or True,
-                                        "scope": table.scope, "then": then})
+                                        "scope": table.scope, "then": then, "effective": effective})
         except ValidationError as exc:
             for error in exc.errors():
                 names = [str(p) for p in error["loc"] if isinstance(p, str) and p != "then"]
                 where_in_row = names[0] if names else "id"
                 report(str(error["msg"]).removeprefix("Value error, "), _column_of(where_in_row, output_columns))
             continue
-        rows.append(TableRow(row_id, file, line, tuple(cells), tuple(texts), priority, description))
+        rows.append(TableRow(row_id, file, line, tuple(cells), tuple(texts), priority, description,
+                             (dates[0], dates[1])))
         # A rule's problems found later (a role not in the ladder) are at its then:, here the roles' cell.
         then_line = next((key_lines[k] for k in ("require", "notify") if k in key_lines), line)
         expanded.append(ExpandedRow(rule, file, line, {**key_lines, "then": then_line}))
@@ -254,9 +263,9 @@ def _flat(values: dict[str, Any], key_lines: dict[str, int]) -> dict[str, Any]:
     ``a, b`` (so a table exports to Excel and imports back unchanged)."""
     out: dict[str, Any] = {}
     for key, value in values.items():
-        if key in ("block", "warn", "message", "set") and isinstance(value, dict):
+        if key in ("block", "warn", "message", "set", "effective") and isinstance(value, dict):
             for inner, text in value.items():
-                name = str(inner) if key == "set" else f"{key}.{inner}"
+                name = str(inner) if key == "set" else f"{key}.{inner}"  # effective.from, message.zh
                 out[name] = text
                 key_lines.setdefault(name, key_lines.get(key, 0))
         elif key in ("require", "notify") and isinstance(value, list):
@@ -386,12 +395,27 @@ def overlaps(table: DecisionTable) -> list[tuple[TableRow, TableRow, str]]:
     found = []
     for i, j in sorted(_candidates(table)):
         a, b = table.rows[i], table.rows[j]
+        if not _same_days(a.effective, b.effective):
+            continue  # never in force on the same day: one replaces the other
         if all(x.meets(y, column) for x, y, column in zip(a.cells, b.cells, table.inputs, strict=True)):
             shared = [f"{column.name} is {_both(x, y)}" for x, y, column in zip(a.cells, b.cells, table.inputs,
                                                                                  strict=True)
                       if not (x.any and y.any)]
             found.append((a, b, " and ".join(shared) or "always (every cell is -)"))
     return found
+
+
+def _same_days(first: tuple[str, str], second: tuple[str, str]) -> bool:
+    """Whether two rows' ``effective:`` windows (as written) share a day; a date that does not read
+    as one is reported by the window's own check, and taken here as sharing."""
+    try:
+        (a_from, a_until), (b_from, b_until) = ((date.fromisoformat(d) if d else None for d in w)
+                                                for w in (first, second))
+    except ValueError:
+        return True
+    starts = [d for d in (a_from, b_from) if d is not None]
+    ends = [d for d in (a_until, b_until) if d is not None]
+    return not (starts and ends and max(starts) >= min(ends))
 
 
 def _candidates(table: DecisionTable) -> list[tuple[int, int]]:
