@@ -33,6 +33,9 @@ DATABASE_FIXTURES = frozenset({"database", "empty_database"})
 ``database`` over ``fixtures.databases``. A test using one is marked ``db``."""
 SERVERS = frozenset({"postgresql", "mariadb"})
 SLOW_TESTS = frozenset({
+    # decision tables: a copy of the seed policy loaded several times over, exported and imported
+    "tests/test_decision_tables.py::test_a_seed_table_round_trips_through_excel_keeping_row_ids",
+    "tests/test_decision_tables.py::test_an_import_with_a_bad_cell_names_the_workbook_cell_and_writes_nothing",
     # a subprocess: a fresh interpreter, another pytest, mypy, a wheel build
     "tests/test_adapter_contract.py::test_contract_fails_an_adapter_that_reads_money_through_float",
     "tests/test_adapter_contract.py::test_contract_names_what_a_broken_adapter_gets_wrong",

@@ -77,7 +77,7 @@ def test_validate_seed_policy_prints_name_version_hash_and_counts() -> None:
     result = run("validate", str(ROOT / "rules"))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("ok: salesgate-seed-policy 2026.11 (")
-    assert "rules in 15 rule sets" in result.stdout
+    assert "rules in 19 rule sets" in result.stdout
 
 
 def write_bad_policy(tmp_path: Path) -> Path:
@@ -466,7 +466,9 @@ def test_schema_describes_rule_files() -> None:
     assert result.exit_code == 0, result.output
     schema = json.loads(result.stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert {"ruleset", "version", "rules"} <= set(schema["required"])
+    assert {"ruleset", "version"} <= set(schema["required"])
+    assert schema["anyOf"] == [{"required": ["rules"]}, {"required": ["table"]}]  # rules:, or a table:
+    assert "Table" in schema["$defs"]
     assert schema["oneOf"] == [{"required": ["point"]}, {"required": ["hook"]}]  # point: or hook:, once
     assert schema["properties"]["point"]["pattern"] == schema["properties"]["hook"]["pattern"]
     assert schema["additionalProperties"] is False
@@ -529,7 +531,7 @@ def test_demo_json_is_stable_and_matches_the_golden_file() -> None:
     out = demo_json()
     assert out == demo_json()
     data = json.loads(out)
-    assert len(data["decisions"]) == 86
+    assert len(data["decisions"]) == 103
     assert all("trace" not in d["decision"] for d in data["decisions"])
     # The policy hash changes with every edit of the seed files, even a comment: compare decisions only.
     normalized = re.sub(r'"hash": "[0-9a-f]+"', '"hash": "<policy hash>"', out)

@@ -134,7 +134,7 @@ def _commands_listed(help_text: str) -> set[str]:
 
 
 BUILT_IN_COMMANDS = {"approvals", "audit", "calendar", "db", "decide", "demo", "export", "points", "schema", "simulate",
-                     "test", "validate", "vocab"}
+                     "table", "test", "validate", "vocab"}
 
 
 def test_a_broken_command_package_is_a_warning_and_every_other_command_still_runs(tmp_path: Path) -> None:

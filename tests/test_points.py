@@ -38,7 +38,9 @@ from salesgate.vocabulary import VOCABULARY
 ROOT = Path(__file__).resolve().parents[1]
 SEED_RULESETS = {"order_approval": "order-approval", "credit_check": "credit", "pricing": "pricing",
                  "return_handling": "returns"}
-"""The seed policy's rule set at each point (rules/*.yaml)."""
+"""The seed policy's rule set at each point (rules/*.yaml), besides the approval ladder table."""
+LADDER = {"name": "order-approval-ladder", "version": "2026.12", "rules": 2}
+"""The approval ladder by order total, a decision table of its own before order-approval (rules/*.yaml)."""
 ORDER = OrderFacts.model_validate({
     "order": {"id": "SO-7", "customer_id": "C1", "order_date": "2026-11-02",
               "lines": [{"line_no": 1, "sku": "P1", "qty": 1, "unit_price": "100"}]},
@@ -129,7 +131,8 @@ def test_every_point_and_output_is_described_in_chinese_and_english(spec: PointS
 def test_a_policys_rule_sets_are_found_at_their_points(tmp_path: Path) -> None:
     seed = load_policy(seed_policy_path())
     assert {point: list(seed.rulesets_for(point)) for point in DECISION_POINTS} == {
-        point: [name] for point, name in SEED_RULESETS.items()}
+        point: ([LADDER["name"]] if point == "order_approval" else []) + [name]
+        for point, name in SEED_RULESETS.items()}
     assert seed.rulesets_for("pricing")["pricing"] == len(seed.rules_for("pricing"))
     mini = load_policy(write_mini_policy(tmp_path / "mini"))
     assert mini.rulesets_for("order_approval") == {"approval": 2}
@@ -147,7 +150,7 @@ def test_points_lists_every_point_with_its_origin_fields_and_the_seeds_rule_sets
     blocks = dict(zip(parts[1::2], parts[2::2], strict=True))
     assert list(blocks) == list(DECISION_POINTS)
     for point, block in blocks.items():
-        assert f"rule sets: {SEED_RULESETS[point]} 2026.11 (" in block
+        assert f"{SEED_RULESETS[point]} 2026.11 (" in block.split("rule sets: ", 1)[1]
         assert POINT_SPECS[point].description.zh in block
         assert f"hook {DECISION_HOOKS[point]};" in block
         assert ("order.total" in block) is (point != "return_handling")
@@ -183,8 +186,9 @@ def test_points_json_says_everything_the_table_does() -> None:
         assert point["description"] == {"zh": spec.description.zh, "en": spec.description.en}
         paths = [field["path"] for field in point["fields"]]  # the shipped facts, and those policy.yaml declares
         assert [path for path in paths if path in VOCABULARY[name]] == list(VOCABULARY[name])
-        assert point["rulesets"] == [{"name": SEED_RULESETS[name], "version": "2026.11",
-                                      "rules": len(seed.rules_for(name))}]
+        ladder = [LADDER] if name == "order_approval" else []
+        assert point["rulesets"] == [*ladder, {"name": SEED_RULESETS[name], "version": "2026.11",
+                                               "rules": len(seed.rules_for(name)) - len(ladder) * 2}]
     assert points["credit_check"]["outputs"][0]["field"] == "credit"
     assert points["credit_check"]["outputs"][0]["type"] == "CreditResult"
     assert points["order_approval"]["outputs"] == []

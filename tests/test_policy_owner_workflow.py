@@ -68,9 +68,9 @@ def test_a_policy_owner_changes_a_threshold_simulates_tests_and_deploys_it(tmp_p
     shutil.copytree(seed_policy_path(), live)
     new = tmp_path / "rules-2027"
     shutil.copytree(live, new)
-    rules = new / "order-approval.yaml"
-    _edit(rules, "when: order.total >= 100000", "when: order.total >= 50000")
-    _edit(rules, "order.total >= 20000 and order.total < 100000", "order.total >= 20000 and order.total < 50000")
+    rules = new / "order-approval-ladder.yaml"  # the approval ladder is a table: both bands move together
+    _edit(rules, 'order.total: ">= 100000"', 'order.total: ">= 50000"')
+    _edit(rules, 'order.total: "[20000..100000)"', 'order.total: "[20000..50000)"')
 
     # 2. validate and test: the cases written for the old threshold fail, by name
     assert runner.invoke(cli, ["validate", str(new)]).exit_code == 0
@@ -107,7 +107,7 @@ def test_a_policy_owner_changes_a_threshold_simulates_tests_and_deploys_it(tmp_p
 
         broken = tmp_path / "rules-broken"
         shutil.copytree(new, broken)
-        _edit(broken / "order-approval.yaml", "when: order.total >= 50000", "when: order.totl >= 50000")
+        _edit(broken / "order-approval-ladder.yaml", "order.total: \">= 50000\"", "order.totl: \">= 50000\"")
         current.unlink()
         current.symlink_to(broken, target_is_directory=True)
         rejected = reloader.check_now()
@@ -141,7 +141,8 @@ def test_simulate_reads_the_history_straight_from_the_erp_as_export_would(tmp_pa
     runner = CliRunner()
     new = tmp_path / "rules-new"
     shutil.copytree(seed_policy_path(), new)
-    _edit(new / "order-approval.yaml", "when: order.total >= 100000", "when: order.total >= 50000")
+    _edit(new / "order-approval-ladder.yaml", 'order.total: ">= 100000"', 'order.total: ">= 50000"')
+    _edit(new / "order-approval-ladder.yaml", 'order.total: "[20000..100000)"', 'order.total: "[20000..50000)"')
     period = ["--from", "2026-01-01", "--to", "2026-11-06", "--today", "2026-11-06"]
     history = tmp_path / "history.jsonl"
     exported = runner.invoke(cli, ["export", *period, "--mapping", "demo", "--url", erp_url, "-o", str(history)])

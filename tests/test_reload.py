@@ -367,6 +367,12 @@ def test_the_content_hash_changes_with_any_file_a_reload_reads(policy_dir: Path)
 
     assert len({before, added}) == 2
     assert content_hash(policy_dir) == added
+    (policy_dir / "tables").mkdir()
+    (policy_dir / "tables" / "prices.csv").write_text("id,x\n", encoding="utf-8")  # a decision table's rows
+    with_table = content_hash(policy_dir)
+    (policy_dir / "points").mkdir()
+    (policy_dir / "points" / "review.yaml").write_text("point: review\n", encoding="utf-8")
+    assert len({added, with_table, content_hash(policy_dir)}) == 3
 
 
 @pytest.mark.parametrize(("option", "value"), [("interval", 0), ("settle", -1)])

@@ -150,7 +150,7 @@ cases:
     expect: { outcome: allow }
 """)
     result = run_one(python_gate, tmp_path)
-    rules = SEED / "order-approval.yaml"
+    rules = SEED / "order-approval-ladder.yaml"  # large-order is a row of the approval ladder table
     line = next(i for i, text in enumerate(rules.read_text(encoding="utf-8").splitlines(), 1)
                 if "id: large-order" in text)
 

@@ -49,6 +49,7 @@ from .commands import (
 from .commands.calendar import calendar_group
 from .commands.export import export_command
 from .commands.simulate import simulate_command
+from .commands.table import table_command
 from .commands.test import run_tests_command
 from .commands.view import adjustment, outcome_text, percent, reasons_text
 from .decisions import Decision, Outcome, PricingResult
@@ -70,6 +71,7 @@ from .policy.compiler import Policy, load_policy
 from .policy.declarations import PointFile
 from .policy.lint import lint_policy
 from .policy.schema import PolicyFile, RuleSetFile
+from .policy.tables import gaps as table_gaps
 from .vocabulary import FactInfo
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -378,12 +380,14 @@ def cli() -> None:
               help="Treat warnings (overlapping ranges, unreachable conditions, ...) as errors.")
 @click.option("--as-of", "as_of", type=Day(), metavar="DATE",
               help="Also show what is in force on DATE: the rule sets and rules whose effective: dates leave them out.")
-def validate(path: str, strict: bool, as_of: datetime | None) -> None:
+@click.option("--gaps", is_flag=True, help="Also list, per decision table, the inputs no row covers.")
+def validate(path: str, strict: bool, as_of: datetime | None, gaps: bool) -> None:
     """Load and check the policy in PATH (a directory of rule files, or one rule file).
 
     Then print warnings: what loads but probably is not what was meant (docs/policy-language.md,
     "Warnings (lint)"). They leave the exit code 0; with --strict they are errors (exit code 2).
     With --as-of, list what is in force on that day (docs/policy-language.md, "Effective dates").
+    With --gaps, list for each decision table the inputs no row covers (docs/policy-language.md, "Gaps").
     """
     try:
         policy = load_policy(path, points=plugin_points())
@@ -399,6 +403,13 @@ def validate(path: str, strict: bool, as_of: datetime | None) -> None:
     click.echo(f"ok: {policy.name} {policy.version} ({policy.hash}): {len(policy.rules)} rules in "
                f"{rulesets} rule set{'s' if rulesets != 1 else ''}"
                + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""))
+    if gaps:
+        for name, table in policy.tables.items():
+            uncovered = table_gaps(table)
+            click.echo(f"table {name} ({table.file}): " + (f"{len(uncovered)} gap{'s' if len(uncovered) != 1 else ''}"
+                                                           if uncovered else "no gaps"))
+            for gap in uncovered:
+                click.echo(f"  no row covers: {gap}")
     if as_of is not None:
         _in_force(policy, as_of.date())
 
@@ -782,6 +793,7 @@ def _rule_file_schema(policy: Policy | None) -> dict[str, Any]:
                            "description": "The decision point (the new spelling of hook:); see salesgate points."}
     document["required"] = [key for key in document["required"] if key != "hook"]
     document["oneOf"] = [{"required": ["point"]}, {"required": ["hook"]}]
+    document["anyOf"] = [{"required": ["rules"]}, {"required": ["table"]}]  # rules, or a decision table
     conditions = []
     for spec in (policy.points.values() if policy is not None else ()):
         if not spec.declared_outputs:
@@ -813,6 +825,7 @@ def _output_schema(output: OutputSpec) -> dict[str, Any]:
 cli.add_command(simulate_command)
 cli.add_command(export_command)
 cli.add_command(calendar_group)
+cli.add_command(table_command)
 
 
 # -- printing decisions ----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from .models import OrderFacts, ReturnFacts
 from .money import ZERO, round_money
 from .plugins import installed_points
 from .pointspecs import ORDER_POINTS, POINT_SPECS, PointSpec
-from .policy.compiler import Policy, load_policy
+from .policy.compiler import CompiledRule, Policy, load_policy
 from .policy.plainwords import plain_message
 
 EXAMPLES = 20
@@ -368,18 +368,26 @@ def _cost(facts: OrderFacts) -> Decimal:
 
 def _same_rules(baseline: Policy, candidate: Policy, point: str) -> bool:
     """Whether a decision point decides the same under both policies by construction: the same rules
-    (everything but the file they were read from), the same approval ladder and, at a declared
-    point, the same outputs (how they combine)."""
+    (everything but the file they were read from; a decision table's row with its table's hit policy
+    and its place in it), the same approval ladder and, at a declared point, the same outputs (how
+    they combine)."""
     def key(policy: Policy) -> list[tuple[Any, ...]]:
         return [(r.id, r.stage, r.priority, r.scope, r.cond, r.action.outcome, r.action.approvals, r.action.markup,
                  r.action.discount, r.action.add, r.action.set_price, r.action.floor, r.action.stop,
-                 r.action.refund, r.action.restocking_fee, r.action.outputs) for r in policy.rules if r.hook == point]
+                 r.action.refund, r.action.restocking_fee, r.action.outputs, _hit(policy, r))
+                for r in policy.rules if r.hook == point]
 
     def outputs(policy: Policy) -> Any:
         spec = policy.points.get(point)
         return None if spec is None else spec.declared_outputs
     return (baseline.roles == candidate.roles and key(baseline) == key(candidate)
             and outputs(baseline) == outputs(candidate))
+
+
+def _hit(policy: Policy, rule: CompiledRule) -> tuple[str, str, tuple[int, int]] | None:
+    """A table row's table, hit policy and rank: what decides whether it applies when it matches."""
+    table = policy.tables.get(rule.table) if rule.table else None
+    return None if table is None else (table.name, table.hit, table.rank[rule.id])
 
 
 class _NotFacts(Exception):

@@ -493,3 +493,8 @@ def check_value(node: ast.Node, ctx: Context, kind: Kind) -> Expr:
             f"expected {_describe(kind)} but the expression gives {_describe(value.kind)}", _col(node)
         )
     return value
+
+
+def check_any_value(node: ast.Node, ctx: Context) -> Expr:
+    """Lower a parsed value expression of whatever kind it has (a decision table's input column)."""
+    return _Checker(ctx).value(node)

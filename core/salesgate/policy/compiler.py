@@ -46,8 +46,10 @@ from .functions import CALENDAR
 from .ir import Always, And, Cond, Const, Expr, Kind, walk_refs
 from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
 from .plainwords import merged, plain_message
-from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
+from .schema import Action, Message, PolicyFile, Rule, RuleSetFile, Table
 from .stages import EngineRule, Stage
+from .tablefiles import TABLES_DIRECTORY, Sheet, read_sheet, table_files
+from .tables import DecisionTable, ExpandedRow, expand, input_columns
 from .yamlfile import LineDict, line_of, load_yaml
 
 POLICY_FILE = "policy.yaml"
@@ -76,6 +78,8 @@ class CompiledRule:
     def in_force(self, day: date) -> bool:
         """Whether the rule is in force on ``day`` (every rule without ``effective:`` always is)."""
         return self.effective is None or self.effective.in_force(day)
+    table: str | None = None
+    """The decision table this rule is a row of (its rule set's name), else None."""
 
     @cached_property
     def effect(self) -> RuleEffect:
@@ -138,6 +142,8 @@ class Policy:
     """The policy's holiday calendars (``calendars/<name>.yaml``), by name."""
     calendar: str | None = None
     """The calendar business-day functions use when a rule names none (``calendar:`` of policy.yaml)."""
+    tables: Mapping[str, DecisionTable] = field(default_factory=dict)
+    """The decision tables, by rule set name: their columns and rows (hit policy, gaps, export)."""
 
     def point(self, name: str) -> PointSpec:
         """The declaration of decision point ``name``; KeyError with a did-you-mean when there is none."""
@@ -309,6 +315,8 @@ def _fields_at(loc: tuple[Any, ...], root: type[PolicyFile] | type[RuleSetFile])
     model: Any = root
     if names[:1] == ["rules"] and len(names) > 1:
         model = Action if "then" in names else Rule
+    elif names[:1] == ["table"] and len(names) > 1:
+        model = Table
     return list(model.model_fields)
 
 
@@ -316,6 +324,7 @@ def _compile_rules(
     ruleset: RuleSetFile, data: LineDict, shown: str, ladder: tuple[str, ...], language: str,
     order_base: int, seen: dict[str, str], problems: _Problems, points: Mapping[str, PointSpec],
     vocabularies: Mapping[str, Mapping[str, FactInfo]], policy_data: Mapping[str, Any],
+    sheets: Mapping[str, Sheet] | None = None, decision_tables: dict[str, DecisionTable] | None = None,
 ) -> list[CompiledRule]:
     out: list[CompiledRule] = []
     if ruleset.hook not in points:
@@ -329,18 +338,35 @@ def _compile_rules(
     vocabulary = vocabularies[ruleset.hook]
     has_lines = any(info.kind is Kind.list and info.element == "line" for info in vocabulary.values())
     lang = ruleset.language or language
-    for rule_index, (rule, raw) in enumerate(zip(ruleset.rules, data["rules"], strict=True)):
-        line = getattr(raw, "line", 0) or 0
-        key_lines = getattr(raw, "key_lines", {})
+    entries: list[ExpandedRow] = [
+        ExpandedRow(rule, shown, getattr(raw, "line", 0) or 0, getattr(raw, "key_lines", {}))
+        for rule, raw in zip(ruleset.rules, data.get("rules") or [], strict=True)]
+    table_name = None
+    if ruleset.table is not None:
+        table_data = data.get("table")
+        columns = input_columns(ruleset.table, table_data, shown, ruleset.hook, vocabulary, problems.add, policy_data)
+        if columns is None:
+            return out
+        sheet = (sheets or {}).get(ruleset.table.rows) if isinstance(ruleset.table.rows, str) else None
+        if isinstance(ruleset.table.rows, str) and sheet is None:
+            return out  # the file could not be read: said where it was read
+        loaded, entries = expand(ruleset.table, table_data, shown, ruleset.ruleset, spec, columns, sheet,
+                                 problems.add)
+        table_name = ruleset.ruleset
+        if decision_tables is not None:
+            decision_tables[table_name] = loaded
+    for rule_index, entry in enumerate(entries):
+        rule, line, key_lines, file = entry.rule, entry.line, dict(entry.key_lines), entry.file
 
         def problem(message: str, field: str | None = None, suggestion: str | None = None,
-                    rule_id: str = rule.id, key_lines: dict[str, int] = key_lines, line: int = line) -> None:
-            problems.add(message, shown, key_lines.get(field or "", line), rule_id, field, suggestion)
+                    rule_id: str = rule.id, key_lines: dict[str, int] = key_lines, line: int = line,
+                    file: str = file) -> None:
+            problems.add(message, file, key_lines.get(field or "", line), rule_id, field, suggestion)
 
         if rule.id in seen:
             problem(f"duplicate rule id: also defined in {seen[rule.id]}", "id")
             continue
-        seen[rule.id] = f"{shown}:{line}"
+        seen[rule.id] = f"{file}:{line}"
         act = rule.then
         for role in [*(act.require or []), *(act.notify or [])]:
             if role not in ladder:
@@ -369,7 +395,7 @@ def _compile_rules(
             continue
         window = set_window
         if rule.effective is not None:
-            own = _window(rule.effective, shown, key_lines.get("effective", line), rule.id, problems)
+            own = _window(rule.effective, file, key_lines.get("effective", line), rule.id, problems)
             if own is not None:
                 window = own.within(set_window)
                 if window is None and set_window is not None:
@@ -435,12 +461,16 @@ def _compile_rules(
         out.append(
             CompiledRule(
                 id=rule.id, ruleset=ruleset.ruleset, ruleset_version=ruleset.version, hook=ruleset.hook,
-                file=shown, line=line, priority=rule.priority if rule.priority is not None
+                file=file, line=line, priority=rule.priority if rule.priority is not None
                 else order_base + rule_index, scope=rule.scope, when=when_text, cond=cond,
                 reads=tuple(dict.fromkeys(r.path for r in walk_refs(cond))), action=action, stage=stage,
-                description=rule.description, effective=window,
+                description=rule.description, effective=window, table=table_name,
             )
         )
+    if ruleset.table is not None and ruleset.table.hit in ("first", "priority") and len({r.stage for r in out}) > 1:
+        problems.add(f"a {ruleset.table.hit} table picks one row among those that match, and its rows here run at "
+                     "different steps of pricing (some change prices, some read line.policy_price): split the table "
+                     "in two", shown, data.key_lines.get("table"), None, "table.hit")
     return out
 
 
@@ -567,7 +597,8 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     declarations = point_files(directory)
     calendar_paths = calendar_files(directory)
     tables_files = data_files(directory)
-    total = sum(_size(p) for p in [*files, *declarations, *calendar_paths, *tables_files,
+    spreadsheets = table_files(directory)
+    total = sum(_size(p) for p in [*files, *declarations, *calendar_paths, *tables_files, *spreadsheets,
                                    *([meta_path] if meta_path.exists() and meta_path != root else [])])
     if total > MAX_POLICY_BYTES:
         raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
@@ -588,6 +619,7 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         except ValidationError as exc:
             _validation_problems(exc, data, shown(file), problems)
 
+    sheets, sheet_paths = _sheets(directory, loaded, digest.update, problems)
     ladder = tuple(meta.roles) if meta else _ladder_from(loaded, problems)
     for ruleset, data, file_shown in loaded:
         for role in ruleset.roles or []:
@@ -628,11 +660,13 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     }
     seen: dict[str, str] = {}
     compiled: list[CompiledRule] = []
+    decision_tables: dict[str, DecisionTable] = {}
     for index, (ruleset, data, file_shown) in enumerate(loaded):
         if ruleset.hook in failed:
             continue  # its declaration's problems are reported: its rules cannot be checked against it
         compiled.extend(_compile_rules(ruleset, data, file_shown, ladder, language, index * 10_000, seen,
-                                       problems, all_points, vocabularies, policy_data))
+                                       problems, all_points, vocabularies, policy_data, sheets,
+                                       decision_tables))
     if problems.items:
         raise PolicyError(problems.items)
     order = {point: index for index, point in enumerate(all_points)}
@@ -642,10 +676,11 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         name=name, version=version, hash=digest.hexdigest()[:16], roles=ladder, language=language,
         failure_mode=meta.failure_mode if meta else "closed", source=str(root),
         rules=tuple(sorted(compiled, key=lambda r: (order[r.hook], r.priority, r.id))),
-        files=tuple(str(f) for f in [*files, *point_paths, *calendar_paths, *tables_files]),
+        files=tuple(str(f) for f in [*files, *point_paths, *calendar_paths, *tables_files, *sheet_paths]),
         rulesets={r.ruleset: r.version for r, _, _ in loaded},
         points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies), timezone=timezone,
         windows=MappingProxyType(windows), calendars=MappingProxyType(calendars), calendar=default_calendar,
+        tables=MappingProxyType(decision_tables),
     )
 
 
@@ -675,6 +710,38 @@ def _default_calendar(meta: PolicyFile | None, meta_path: Path, raw: Any, calend
                      "calendar", did_you_mean(name, known))
         return None
     return name if name in calendars else None  # one with problems of its own is reported there
+
+
+def _sheets(directory: Path, loaded: list[tuple[RuleSetFile, LineDict, str]], digest: Any,
+            problems: _Problems) -> tuple[dict[str, Sheet], list[Path]]:
+    """The CSV and Excel files the tables name (``rows: tables/x.csv``), read once, each counted in the
+    policy hash: a changed spreadsheet is a new policy version."""
+    sheets: dict[str, Sheet] = {}
+    paths: list[Path] = []
+    for ruleset, data, file_shown in loaded:
+        rows = ruleset.table.rows if ruleset.table is not None else None
+        if not isinstance(rows, str) or rows in sheets:
+            continue
+        path = directory / rows
+        table_data = data.get("table")
+        line = table_data.key_lines.get("rows") if isinstance(table_data, LineDict) else None
+        if path.is_symlink() or not path.is_file() or path.parent.resolve() != (directory / TABLES_DIRECTORY).resolve():
+            problems.add(f"rows: no table file {rows} in the policy directory {directory}", file_shown, line, None,
+                         "table.rows")
+            continue
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            problems.add(f"rows: {rows} cannot be read ({exc.strerror})", file_shown, line, None, "table.rows")
+            continue
+        digest(rows.encode() + b"\0" + content)
+        try:
+            sheets[rows] = read_sheet(content, path.suffix, str(path))
+        except PolicyError as exc:
+            problems.items.extend(exc.problems)
+            continue
+        paths.append(path)
+    return sheets, paths
 
 
 def _extras(meta: PolicyFile | None, meta_path: Path, raw: Any,

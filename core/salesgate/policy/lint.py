@@ -233,6 +233,8 @@ def _effect_kind(rule: CompiledRule) -> tuple[str, str, str]:
 def _overlaps(rules: Iterable[CompiledRule]) -> Iterator[LintWarning]:
     by_kind: dict[tuple[str, str, str], list[tuple[CompiledRule, dict[tuple[str, bool], _Range]]]] = {}
     for rule in rules:
+        if rule.table is not None:
+            continue  # a decision table's rows overlap as its hit policy says (unique ones never: refused at load)
         ranges = _top_ranges(rule.cond)
         if ranges:
             by_kind.setdefault(_effect_kind(rule), []).append((rule, ranges))

@@ -195,6 +195,48 @@ class Rule(_Strict):
 
 PointName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
+def _rows_file(value: str) -> str:
+    """A table's rows file: a CSV or workbook in the policy's ``tables/`` folder, named from there."""
+    name = value.removeprefix("tables/")
+    if not value.startswith("tables/") or not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"rows: {value!r}: name a file in the policy's tables/ folder, e.g. tables/ladder.csv")
+    if not name.lower().endswith((".csv", ".xlsx")):
+        raise ValueError(f"rows: {value!r}: a table file is a .csv (UTF-8) or an Excel .xlsx workbook")
+    return value
+
+
+def _rows(value: Any) -> Any:
+    """``rows:`` is a list of mappings or a file name: said in one plain sentence, not per union member."""
+    if isinstance(value, str):
+        return _rows_file(value)
+    if not isinstance(value, list) or not value:
+        raise ValueError("rows: give the rows as a list (- id: ... under rows:), or the name of a CSV or Excel file "
+                         "in tables/ (rows: tables/ladder.csv)")
+    for index, row in enumerate(value, start=1):
+        if not isinstance(row, dict):
+            raise ValueError(f"rows: row {index} is not a mapping: write each row as - id: ..., then a cell per "
+                             "column (order.total: \">= 100000\")")
+    return value
+
+
+HitPolicy = Literal["unique", "first", "priority", "collect"]
+
+
+class Table(_Strict):
+    """A rule set written as a decision table: each row is a rule (its id is the row's ``id``), its
+    input cells the conditions, its other cells what it does (docs/policy-language.md, Decision tables)."""
+
+    hit: HitPolicy = Field(
+        "unique", description="Which matching rows apply: unique (rows never overlap: checked at load), first (the "
+                              "first matching row), priority (the matching row with the lowest priority), collect "
+                              "(every matching row).")
+    inputs: list[Annotated[str, Field(min_length=1)] | dict[str, Annotated[str, Field(min_length=1)]]] = Field(
+        min_length=1, description="The input columns: a fact or expression (order.total), or {name: expression}.")
+    scope: Literal["order", "line"] = Field("order", description="line: every row is checked once per order line.")
+    rows: Annotated[list[dict[str, Any]] | str, BeforeValidator(_rows)] = Field(
+        description="The rows, each a mapping with id, a cell per input column and the actions; or the CSV or "
+                    "Excel file in tables/ that holds them (tables/approval-ladder.csv).")
+
 
 class RuleSetFile(_Strict):
     """One rule file: a named, versioned rule set for one decision point (its key ``point``, or ``hook``)."""
@@ -207,13 +249,22 @@ class RuleSetFile(_Strict):
     description: str | None = None
     language: str | None = Field(None, description="Language of the messages (zh, en); default: the policy's.")
     roles: list[Role] | None = Field(None, description="Roles this rule set uses; must be in the policy ladder.")
-    rules: list[Rule] = Field(min_length=1)
+    rules: list[Rule] = Field(default_factory=list, description="The rules; or give table: instead.")
+    table: Table | None = Field(None, description="The rule set as a decision table, instead of rules:.")
     effective: Any = Field(
         None, description="When it is in force: {from: 2027-01-01, until: 2027-07-01} (until is the first day no "
                           "longer in force; either may be left out).",
         json_schema_extra={"type": "object", "properties": {"from": {"type": "string", "format": "date"},
                                                             "until": {"type": "string", "format": "date"}},
                            "additionalProperties": False})
+
+    @model_validator(mode="after")
+    def _rules_or_table(self) -> RuleSetFile:
+        if self.table is not None and self.rules:
+            raise ValueError("give rules: or table:, not both: a table is a rule set of its own (another file)")
+        if self.table is None and not self.rules:
+            raise ValueError("the rule set has no rules: give rules: [...] (or a decision table under table:)")
+        return self
 
     @model_validator(mode="before")
     @classmethod

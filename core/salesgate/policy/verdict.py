@@ -47,6 +47,7 @@ from .evaluator import explain
 from .ir import Always, And, Cond
 from .limits import PRICE_CEILING
 from .stages import Backend, Match
+from .tables import applying
 
 
 def _values(rule: CompiledRule, values: FactValues) -> dict[str, Any]:
@@ -131,6 +132,8 @@ def stage_verdict(policy: Policy, stage: str, matches: frozenset[Match]) -> Stag
             position = policy.stage_positions[stage]
             ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
             fired = tuple((rules[position[rule_id]], index) for rule_id, index in ordered)
+            if policy.tables:
+                fired = applying(policy.tables, fired)
         else:
             fired = ()
         found = _summed_up(policy, fired)
@@ -161,7 +164,7 @@ class _Collector:
     def __init__(self, explain_on: bool = False) -> None:
         self.reasons: list[Reason] = []
         self.notifications: list[Notification] = []
-        self.stages: list[tuple[tuple[CompiledRule, ...], frozenset[Match], FactSet]] = []
+        self.stages: list[tuple[tuple[CompiledRule, ...], frozenset[Match], FactSet, frozenset[Match]]] = []
         self.verdicts: list[StageVerdict] = []  # those that ask for approvals
         self.explain = explain_on
         self.outcome = Outcome.allow
@@ -200,8 +203,8 @@ class _Collector:
         stages, explain_on = tuple(s for s in self.stages if s[0]), self.explain
         if not stages:
             return Trace()
-        return Trace(build=lambda: [entry for rules, matches, facts in stages
-                                    for entry in _trace_entries(rules, matches, facts, explain_on)])
+        return Trace(build=lambda: [entry for rules, matches, facts, matched in stages
+                                    for entry in _trace_entries(rules, matches, facts, explain_on, matched)])
 
 
 def _entry(rule: CompiledRule, fired: bool, values: FactValues, line_no: int | None,
@@ -226,16 +229,39 @@ def _as_written(rule: CompiledRule) -> Cond:
     return Always() if not rest else rest[0] if len(rest) == 1 else And(rest)
 
 
+def _set_aside(rule: CompiledRule, rules: Sequence[CompiledRule], applied: frozenset[Match], facts: FactSet,
+               index: int | None) -> str:
+    """Why a table row that matched does not apply: its table's hit policy preferred another row."""
+    table = {r.id for r in rules if r.table == rule.table}
+    winner = next((rule_id for rule_id, at in sorted(applied, key=str) if at == index and rule_id in table), "?")
+    text = explain(_as_written(rule), facts.root if index is None else facts.items[index], None, facts.item_keys)
+    return f"{text}; the row matched, but its table's hit policy applies row {winner} instead"
+
+
 def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], facts: FactSet,
-                   explain_on: bool) -> list[TraceEntry]:
-    """One entry per rule of a stage (per line it fired on, for line-scope rules), in stage order."""
+                   explain_on: bool, matched: frozenset[Match] = frozenset()) -> list[TraceEntry]:
+    """One entry per rule of a stage (per line it fired on, for line-scope rules), in stage order.
+    ``matches`` are the rules that apply, ``matched`` every match (a table's hit policy sets some aside)."""
     entries: list[TraceEntry] = []
+    aside = matched - matches
     today = facts.root.get(TODAY)
     for rule in rules:
         if rule.effective is not None and today is not None and not rule.effective.in_force(today):
             entries.append(_entry(rule, False, facts.root, None, rule.effective.not_in_force()))
             continue
         cond = _as_written(rule)
+        set_aside = sorted((m[1] for m in aside if m[0] == rule.id), key=lambda i: -1 if i is None else i) \
+            if aside and rule.table is not None else []
+        if set_aside:
+            for index in set_aside:
+                item = facts.root if index is None else facts.items[index]
+                entries.append(_entry(rule, False, item, None if index is None else facts.item_keys[index],
+                                      _set_aside(rule, rules, matches, facts, index) if explain_on else None))
+            for i in (i for i in range(len(facts.items)) if (rule.id, i) in matches) if rule.scope == "line" else ():
+                entries.append(_entry(rule, True, facts.items[i], facts.item_keys[i],
+                                      explain(cond, facts.items[i], None, facts.item_keys) if explain_on
+                                      else None))
+            continue
         if rule.scope == "line":
             hits = [i for i in range(len(facts.items)) if (rule.id, i) in matches]
             for i in hits:
@@ -259,8 +285,11 @@ def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], fac
 def _run_stage(policy: Policy, stage: str, matches: frozenset[Match], facts: FactSet,
                collector: _Collector) -> StageVerdict:
     """Apply the stage's verdict to the collector; the stage is kept for the trace."""
-    collector.stages.append((policy.rules_by_stage.get(stage, ()), matches, facts))
     verdict = stage_verdict(policy, stage, matches)
+    applied = matches
+    if policy.tables and len(verdict.fired) != len(matches):
+        applied = frozenset((rule.id, index) for rule, index in verdict.fired)
+    collector.stages.append((policy.rules_by_stage.get(stage, ()), applied, facts, matches))
     collector.add(verdict, facts.item_keys)
     return verdict
 
