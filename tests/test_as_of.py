@@ -398,6 +398,21 @@ def test_an_as_of_date_not_written_yyyy_mm_dd_is_refused_in_plain_words_on_every
     assert "'2026-13-01' is not a date: write YYYY-MM-DD, e.g. 2026-12-31" in result.output
     assert "%Y" not in result.output
 
+
+def test_validate_as_of_a_year_the_calendar_does_not_cover_says_business_days_will_be_missing(
+        tmp_path: Path) -> None:
+    calendar = "years:\n  2026:\n    notice: n\n    holidays: {元旦: 2026-01-01}\n"
+    root = write_rules(tmp_path / "p", ["is_business_day(order.order_date)"], files={"calendars/cn.yaml": calendar})
+    (root / "policy.yaml").write_text((root / "policy.yaml").read_text(encoding="utf-8") + "calendar: cn\n",
+                                      encoding="utf-8")
+    later = run("validate", str(root), "--as-of", "2027-03-01")
+    assert later.exit_code == 0, later.output
+    assert (f"  calendar cn ({root / 'calendars' / 'cn.yaml'}) covers 2026, not 2027: business-day functions on "
+            "2027 dates give missing values, so the rules counting them do not fire: add its 2027: section") \
+        in later.output.splitlines()
+    assert "calendar cn" not in run("validate", str(root), "--as-of", "2026-03-01").output
+
+
 def test_simulate_decides_each_order_as_of_its_order_date(policy_dir: Path, tmp_path: Path) -> None:
     """The candidate drops the 2027 limit: only the order of 2027 decides differently."""
     history = tmp_path / "orders.jsonl"

@@ -430,6 +430,12 @@ def _in_force(policy: Policy, day: date) -> None:
     dated = sorted({name for name in policy.windows if name not in sets_out})
     for name in dated:
         click.echo(f"  rule set {name} {policy.rulesets[name]}: in force ({policy.windows[name].describe()})")
+    calendar = policy.calendars.get(policy.calendar) if policy.calendar else None
+    if calendar is not None and not calendar.covers(day):
+        years = ", ".join(str(year) for year in sorted(calendar.years))
+        click.echo(f"  calendar {policy.calendar} ({calendar.source}) covers {years}, not {day.year}: business-day "
+                   f"functions on {day.year} dates give missing values, so the rules counting them do not fire: add "
+                   f"its {day.year}: section")
 
 
 @cli.command()
