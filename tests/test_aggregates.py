@@ -255,3 +255,58 @@ def test_a_line_rule_over_10000_lines_reads_each_line_once_not_once_per_line() -
         fired = sum(test({**el, "order.lines": elements}, None) for el in elements)
         assert fired == (5_000 if "sum" in text else 10_000)  # above the mean 4,999.5; every sku twice
     assert time.perf_counter() - started < 5
+
+
+RATIO_POLICY = """\
+name: ratios
+version: '1'
+roles: [sales_rep, sales_manager]
+outputs:
+  order_approval:
+    ratio: {type: number, combine: max, description: {zh: 比例, en: Ratio}}
+    rate: {type: percent, combine: max, description: {zh: 费率, en: Rate}}
+    whole: {type: number, combine: max, description: {zh: 整数, en: Whole}}
+"""
+RATIO_RULES = """\
+ruleset: ratios
+hook: order_approval
+version: '1'
+rules:
+  - id: ratios
+    when: true
+    then:
+      set:
+        ratio: sum(line.qty for line in order.lines) / 3
+        rate: count(order.lines) / 30
+        whole: sum(line.qty for line in order.lines) * 1.0000001 / 11
+"""
+RATIO_CASES = """\
+hook: order_approval
+base:
+  customer: { id: C1, name: 华东机电, credit_limit: 500000 }
+  order: { id: SO-1, customer_id: C1, order_date: 2026-11-28,
+           lines: [{ line_no: 1, sku: P1, qty: 10, unit_price: 100 }, { line_no: 2, sku: P2, qty: 1, unit_price: 5 }] }
+cases:
+  - name: the outputs at 6 decimals
+    expect: { outcome: allow, outputs: { ratio: 3.666667, rate: 6.6667%, whole: 1 } }
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_number_or_percent_output_computed_by_division_is_rounded_to_6_decimals_a_test_case_can_expect(
+        tmp_path: Path, backend: str) -> None:
+    from salesgate.policy.testcases import load_cases, run_case
+
+    root = tmp_path / "policy"
+    (root / "tests").mkdir(parents=True)
+    (root / "policy.yaml").write_text(RATIO_POLICY, encoding="utf-8")
+    (root / "ratios.yaml").write_text(RATIO_RULES, encoding="utf-8")
+    (root / "tests" / "ratios.yaml").write_text(RATIO_CASES, encoding="utf-8")
+    with Gate.from_path(root, backend=backend, entry_points=False) as gate:  # type: ignore[arg-type]
+        [case] = load_cases(root, gate.policy)
+        result = run_case(gate, case)
+    assert result.decision is not None
+    assert result.decision.outputs == {"ratio": Decimal("3.666667"), "rate": Decimal("0.066667"),
+                                       "whole": Decimal("1")}
+    assert str(result.decision.outputs["whole"]) == "1"
+    assert result.passed, result.mismatches

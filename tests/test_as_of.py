@@ -107,6 +107,17 @@ def test_the_trace_says_a_rule_is_not_in_force_with_its_dates(policy_dir: Path, 
     assert why["old-limit"] is None  # in force: explained only when asked
 
 
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_dated_rule_in_force_is_explained_by_its_condition_alone_not_its_dates(policy_dir: Path,
+                                                                                  backend: Any) -> None:
+    with Gate.from_path(policy_dir, backend=backend) as gate:
+        january = gate.decide("order_approval", ORDER, as_of=date(2027, 1, 2), explain=True)
+        december = gate.decide("order_approval", ORDER, as_of=date(2026, 12, 15), explain=True)
+    assert {e.rule: e.explanation for e in january.trace}["new-limit"] == "order.total is 60,000, ≥ 50,000"
+    assert {e.rule: e.explanation for e in december.trace}["december-lines"] == "line.qty is 10, > 5"
+    assert {e.rule: e.explanation for e in december.trace}["old-limit"] == "order.total is 60,000, not ≥ 100,000"
+
 def test_the_decision_records_its_as_of_date_in_json(policy_dir: Path) -> None:
     with Gate.from_path(policy_dir, backend="python") as gate:
         decision = gate.decide("order_approval", ORDER, as_of=date(2026, 12, 15), explain=True)
@@ -206,6 +217,31 @@ def test_a_malformed_effective_is_said_in_plain_words(written: Any, message: str
         parse_effective(written)
     assert info.value.message == message
 
+
+
+@pytest.mark.parametrize(("written", "message"), [
+    ({"from": datetime(2026, 6, 1, 8, 0)},
+     "effective: from is 2026-06-01 08:00:00, a date and time: a rule is in force for whole days: write the day "
+     "alone, e.g. from: 2026-06-01"),
+    ({"from": "20260701"}, "effective: from is '20260701', not a date: write it as YYYY-MM-DD, e.g. from: 2027-01-01"),
+    ({"until": "2027-W01-1"},
+     "effective: until is '2027-W01-1', not a date: write it as YYYY-MM-DD, e.g. until: 2027-01-01"),
+])
+def test_an_effective_date_with_a_time_or_not_written_yyyy_mm_dd_is_refused_in_plain_words(
+        written: Any, message: str) -> None:
+    with pytest.raises(EffectiveError) as info:
+        parse_effective(written)
+    assert info.value.message == message
+
+
+def test_a_rule_effective_from_a_date_and_time_in_a_dated_rule_set_is_a_problem_at_its_line_not_a_crash(
+        tmp_path: Path) -> None:
+    rules = RULES.replace("effective: {from: 2027-01-01}", "effective: {from: 2027-01-01 08:00:00}").replace(
+        'version: "1"\n', 'version: "1"\neffective: {from: 2026-06-01}\n')
+    with pytest.raises(PolicyError) as info:
+        load_policy(write_policy(tmp_path / "p", rules))
+    assert [(p.rule, p.field) for p in info.value.problems] == [("new-limit", "effective")]
+    assert "a date and time: a rule is in force for whole days" in str(info.value)
 
 def test_effective_problems_name_the_file_line_and_rule(tmp_path: Path) -> None:
     rules = RULES.replace("effective: {from: 2027-01-01}", "effective: {fro: 2027-01-01}").replace(
@@ -311,6 +347,15 @@ def test_a_case_whose_as_of_is_not_a_date_is_refused_in_plain_words(policy_dir: 
             "2026-12-31") in str(info.value)
 
 
+
+def test_a_case_whose_as_of_is_not_written_yyyy_mm_dd_is_refused_not_read_as_an_iso_week(policy_dir: Path) -> None:
+    (policy_dir / "tests").mkdir()
+    (policy_dir / "tests" / "orders.yaml").write_text(CASES.replace("as_of: 2026-12-15", 'as_of: "2026-W51-2"'),
+                                                      encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_cases(policy_dir, load_policy(policy_dir))
+    assert "as_of is '2026-W51-2', not a date: write the day the case decides as of as YYYY-MM-DD" in str(info.value)
+
 # -- the command line -------------------------------------------------------------------------------------
 
 def run(*args: str) -> Any:
@@ -338,6 +383,34 @@ def test_validate_as_of_lists_what_is_not_in_force(policy_dir: Path) -> None:
         f"  rule new-limit ({policy_dir / 'orders.yaml'}:5): not in force (from 2027-01-01)",
         f"  rule december-lines ({policy_dir / 'orders.yaml'}:19): not in force (from 2026-12-01 until 2027-01-01)",
     ]
+
+
+
+@pytest.mark.parametrize("command", [["validate", "{policy}"], ["decide", "approval", "{facts}", "--rules", "{policy}"],
+                                     ["simulate", "--rules", "{policy}", "--orders", "{facts}"]])
+def test_an_as_of_date_not_written_yyyy_mm_dd_is_refused_in_plain_words_on_every_command(
+        policy_dir: Path, tmp_path: Path, command: list[str]) -> None:
+    facts = tmp_path / "order.json"
+    facts.write_text(json.dumps(ORDER), encoding="utf-8")
+    args = [a.format(policy=policy_dir, facts=facts) for a in command]
+    result = run(*args, "--as-of", "2026-13-01")
+    assert result.exit_code == 2
+    assert "'2026-13-01' is not a date: write YYYY-MM-DD, e.g. 2026-12-31" in result.output
+    assert "%Y" not in result.output
+
+
+def test_validate_as_of_a_year_the_calendar_does_not_cover_says_business_days_will_be_missing(
+        tmp_path: Path) -> None:
+    calendar = "years:\n  2026:\n    notice: n\n    holidays: {元旦: 2026-01-01}\n"
+    root = write_rules(tmp_path / "p", ["is_business_day(order.order_date)"], files={"calendars/cn.yaml": calendar})
+    (root / "policy.yaml").write_text((root / "policy.yaml").read_text(encoding="utf-8") + "calendar: cn\n",
+                                      encoding="utf-8")
+    later = run("validate", str(root), "--as-of", "2027-03-01")
+    assert later.exit_code == 0, later.output
+    assert (f"  calendar cn ({root / 'calendars' / 'cn.yaml'}) covers 2026, not 2027: business-day functions on "
+            "2027 dates give missing values, so the rules counting them do not fire: add its 2027: section") \
+        in later.output.splitlines()
+    assert "calendar cn" not in run("validate", str(root), "--as-of", "2026-03-01").output
 
 
 def test_simulate_decides_each_order_as_of_its_order_date(policy_dir: Path, tmp_path: Path) -> None:

@@ -215,6 +215,22 @@ def test_a_calendar_files_mistake_is_named_at_its_line(tmp_path: Path, text: str
     assert any(p.startswith(expected) for p in problems), problems
 
 
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("years:\n  9999:\n    notice: n\n    holidays: {元旦: 9999-12-31}\n",
+     "cn.yaml:2: '9999' is not a year a calendar holds: its years are 1900 to 2199"),
+    ("years:\n  2026:\n    notice: n\n    holidays: {元旦: 2026-01-01 08:00:00}\n",
+     "cn.yaml:4: 2026-01-01 08:00:00 is a date and time: a holiday is a whole day: write the day alone, 2026-01-01"),
+    ("years:\n  2026:\n    notice: n\n    holidays: {元旦: 2026-01-01 to 20260103}\n",
+     "cn.yaml:4: '2026-01-01 to 20260103': both ends of a range are dates written YYYY-MM-DD"),
+])
+def test_a_four_digit_year_out_of_range_a_date_and_time_or_a_range_end_not_yyyy_mm_dd_is_said_as_it_is(
+        tmp_path: Path, text: str, expected: str) -> None:
+    calendars, problems = _problems_of(text, tmp=tmp_path)
+    assert calendars == {}
+    assert any(p.startswith(expected) for p in problems), problems
+    assert not any("datetime" in p or "write the year's four digits" in p for p in problems), problems
+
 def test_a_calendar_file_name_must_be_a_name_rules_can_use(tmp_path: Path) -> None:
     _, problems = _problems_of("years:\n  2026:\n    notice: n\n    holidays: {春节: 2026-02-16}\n", name="China-2026",
                                tmp=tmp_path)

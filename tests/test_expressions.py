@@ -519,6 +519,9 @@ ERRORS: list[tuple[str, type[Exception], str, int, str | None]] = [
     ("date(2026) < order.order_date", CheckError, 'date() takes one text argument: date("2026-12-31")', 1, None),
     ('order.order_date + days(1.5) > date("2026-01-01")', CheckError,
      "days() takes a whole number of days: days(30)", 20, None),
+    ('order.order_date + days(order.payment_terms_days) > date("2027-03-31")', CheckError,
+     "days() takes a number written in digits: days(30); to add a fact's number of days, add the fact itself: "
+     "order.order_date + order.payment_terms_days", 20, None),
     # line facts and loops
     ("line.qty > 5", CheckError,
      "'line.qty' is a fact of each line: read it inside any(... for line in order.lines) or all(...), "
@@ -568,6 +571,13 @@ def test_invalid_condition_is_refused_with_message_column_and_suggestion(
     assert (exc.message, exc.column, getattr(exc, "suggestion", None)) == (message, column, suggestion)
     assert str(exc) == message
 
+
+
+@pytest.mark.parametrize("text", ['date("20261231") < order.order_date', 'date("2026-W01-1") < order.order_date'])
+def test_a_date_written_other_than_yyyy_mm_dd_is_refused_not_read_as_an_iso_week(text: str) -> None:
+    with pytest.raises(CheckError) as info:
+        compile_when(text)
+    assert info.value.message.endswith("is not a date: write YYYY-MM-DD")
 
 def test_line_facts_need_scope_line_which_makes_them_readable() -> None:
     with pytest.raises(CheckError):

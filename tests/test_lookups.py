@@ -106,6 +106,27 @@ def test_a_file_that_is_not_utf8_is_refused_with_how_to_save_it(tmp_path: Path) 
     assert problems(root) == ['data/region_limits.csv:2: the file is not UTF-8 text: save it as "CSV UTF-8"']
 
 
+
+def test_a_nul_character_in_a_table_is_refused_at_its_line_as_in_a_yaml_file(tmp_path: Path) -> None:
+    root = policy(tmp_path, ["order.total > 1"], "region:text,limit:money\n华东,5\n华\0南,6\n")
+    assert problems(root) == ["data/region_limits.csv:3: the file holds a NUL character, which no database can "
+                              "store: remove it"]
+
+
+
+def test_a_key_holding_an_invisible_character_is_refused_naming_it(tmp_path: Path) -> None:
+    root = policy(tmp_path, ["order.total > 1"], "region:text,limit:money\n华东\u200b,5\n\u3000华南\u3000,6\n")
+    assert problems(root) == ["data/region_limits.csv:2, field 'region': the key '华东' holds an invisible character "
+                              "(a zero-width space, U+200B) at character 3, so a fact '华东' would not match it: "
+                              "delete the character"]
+
+@pytest.mark.parametrize("day", ["2026-W01-1", "20261231"])
+def test_a_date_cell_is_read_only_as_yyyy_mm_dd_never_as_an_iso_week(tmp_path: Path, day: str) -> None:
+    root = policy(tmp_path, ["order.total > 1"], "region:text,limit:money\n华东,5\n")
+    (root / "data" / "since.csv").write_text(f"region:text,since:date\n华东,{day}\n", encoding="utf-8")
+    assert problems(root) == [f"data/since.csv:2, field 'since': '{day}' is not a date: write YYYY-MM-DD, "
+                              "e.g. 2026-12-31"]
+
 @pytest.mark.parametrize(("when", "message", "suggestion"), [
     ('lookup("region_limit", customer.region, "limit") > 1',
      "lookup(): no table 'region_limit' in the policy's data/ folder (its tables: region_limits)", "region_limits"),

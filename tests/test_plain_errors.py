@@ -229,6 +229,29 @@ def test_a_grouped_amount_in_test_case_facts_says_to_write_it_without_separators
                                     "separators")
 
 
+
+@pytest.mark.parametrize(("amount", "message"), [
+    ("'1.23456'", "'1.23456' has more than 4 decimals: round it"),
+    ("'123456789012345678'", "'123456789012345678' has more than 14 digits before the decimal point"),
+])
+def test_a_too_precise_amount_in_test_case_facts_says_what_is_wrong_with_the_number(
+        tmp_path: Path, amount: str, message: str) -> None:
+    (problem,) = case_problems(tmp_path, f"    facts: {{ customer: {{ id: C1, name: a, credit_limit: {amount} }}, "
+                                         f"order: {ORDER} }}\n    expect: {{ outcome: allow }}\n")
+    assert problem.field == "facts.customer.credit_limit"
+    assert problem.message.endswith(message)
+    assert "expected a number" not in problem.message
+
+
+@pytest.mark.parametrize("key", ["fired", "not_fired"])
+def test_an_empty_fired_list_in_a_case_says_it_checks_nothing_and_what_to_write(tmp_path: Path, key: str) -> None:
+    (problem,) = case_problems(tmp_path, f"    facts: {{ customer: {{ id: C1, name: a, credit_limit: 5 }}, "
+                                         f"order: {ORDER} }}\n    expect: {{ outcome: allow, {key}: [] }}\n")
+    assert problem.field == f"cases.0.expect.{key}"
+    assert problem.message.endswith("[] checks nothing: fired: lists rules that must fire (others may fire too), "
+                                    "not_fired: rules that must not; to check that no rule fired, list the rules "
+                                    "under not_fired:")
+
 def test_a_grouped_expected_amount_is_read_exactly(tmp_path: Path) -> None:
     root = tmp_path / "policy"
     (root / "tests").mkdir(parents=True)

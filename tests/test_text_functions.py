@@ -69,6 +69,23 @@ def test_a_bad_pattern_is_refused_at_load_in_plain_words(pattern: str, reason: s
     assert info.value.column == 24
 
 
+
+@pytest.mark.parametrize(("pattern", "reason"), [
+    ("(?i", "(?i is not a group RE2 reads: a group is (...), (?:...) without capture, or (?P<name>...); the flags are "
+            "(?i), (?s), (?m), (?U), closed with ')'"),
+    ("(?z)a", "(?z is not a group RE2 reads"),
+    ("((a{100}){100}){100}", "repeats inside repeats multiply: (a{100}){100} repeats 10,000 times"),
+    ("[[:foo:]]", "[:foo:] is not a class RE2 knows: [[:alpha:]], [[:digit:]], [[:space:]]"),
+    ("\\\\p{Foo}", "\\p{Foo} is not a class RE2 knows: \\pL (letters)"),
+])
+def test_a_bad_group_flag_or_class_is_named_for_what_it_is_not_called_a_look_ahead_or_a_range(
+        pattern: str, reason: str) -> None:
+    with pytest.raises(CheckError) as info:
+        check_condition(expressions.parse(f'matches(customer.name, "{pattern}")'), CTX)
+    assert reason in info.value.message
+    assert "look-ahead" not in info.value.message
+    assert "[z-a]" not in info.value.message
+
 def test_a_bad_pattern_names_file_line_and_rule_and_never_shows_re2s_own_message(tmp_path: Path) -> None:
     root = write_rules(tmp_path / "policy", ["order.total > 1", 'matches(customer.name, "(华东")'])
     with pytest.raises(PolicyError) as info:

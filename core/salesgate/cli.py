@@ -35,6 +35,7 @@ from rich.text import Text
 from . import __version__, defaults, hookspecs
 from .commands import (
     DATABASE_URL_ENV,
+    Day,
     backend_option,
     build_gate,
     dumps,
@@ -377,7 +378,7 @@ def cli() -> None:
 @click.argument("path", type=click.Path(path_type=str))
 @click.option("--strict", is_flag=True,
               help="Treat warnings (overlapping ranges, unreachable conditions, ...) as errors.")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+@click.option("--as-of", "as_of", type=Day(), metavar="DATE",
               help="Also show what is in force on DATE: the rule sets and rules whose effective: dates leave them out.")
 @click.option("--gaps", is_flag=True, help="Also list, per decision table, the inputs no row covers.")
 def validate(path: str, strict: bool, as_of: datetime | None, gaps: bool) -> None:
@@ -429,6 +430,12 @@ def _in_force(policy: Policy, day: date) -> None:
     dated = sorted({name for name in policy.windows if name not in sets_out})
     for name in dated:
         click.echo(f"  rule set {name} {policy.rulesets[name]}: in force ({policy.windows[name].describe()})")
+    calendar = policy.calendars.get(policy.calendar) if policy.calendar else None
+    if calendar is not None and not calendar.covers(day):
+        years = ", ".join(str(year) for year in sorted(calendar.years))
+        click.echo(f"  calendar {policy.calendar} ({calendar.source}) covers {years}, not {day.year}: business-day "
+                   f"functions on {day.year} dates give missing values, so the rules counting them do not fire: add "
+                   f"its {day.year}: section")
 
 
 @cli.command()
@@ -445,7 +452,7 @@ def _in_force(policy: Policy, day: date) -> None:
 @click.option("--mapping", metavar="NAME|FILE",
               help="The sql adapter's mapping: demo, erpnext, odoo, tryton, or your own .yaml.")
 @click.option("--url", metavar="URL", help="The ERP database (default: $SALESGATE_DATABASE_URL).")
-@click.option("--as-of", "--today", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+@click.option("--as-of", "--today", "as_of", type=Day(), metavar="DATE",
               help="The day to decide as of: what the rules read as today, which rules are in force, what the ERP's "
                    "figures are counted to (default: today in the policy's time zone). --today is the older name.")
 @backend_option

@@ -126,7 +126,24 @@ def combined(output: OutputSpec, values: Sequence[Any]) -> Any:
         value = round_money(Decimal(value))
     elif output.type in (FieldType.number, FieldType.percent) and type(value) is int:
         value = Decimal(value)
+    elif output.type in (FieldType.number, FieldType.percent) and isinstance(value, Decimal):
+        value = _at_most_six_decimals(value)
     return value
+
+
+_SIX_DECIMALS = Decimal("0.000001")
+
+
+def _at_most_six_decimals(value: Decimal) -> Decimal:
+    """A number or percent output rounded half up to 6 decimals, the most such a value may carry
+    when a caller sends it or a test case expects it: ``sum(...) / 3`` set as an output would
+    otherwise carry 28 digits (71.66666666666666666666666667) that no test case can write and an
+    ERP column would cut as it pleases."""
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent >= -6:
+        return value
+    rounded = value.quantize(_SIX_DECIMALS, rounding=ROUND_HALF_UP)
+    return rounded.quantize(Decimal(1)) if rounded == rounded.to_integral_value() else rounded.normalize()
 
 
 def _plain_number(number: Decimal) -> str:

@@ -35,6 +35,22 @@ DATABASE_URL_ENV = "SALESGATE_DATABASE_URL"
 salesgate's own tables (``db``, ``approvals``, ``audit``) alike."""
 
 
+class Day(click.DateTime):
+    """A date option (``--as-of``, ``--from``, ``--to``) written YYYY-MM-DD, refused in plain words:
+    click's own message quotes a strftime format (``does not match the format '%Y-%m-%d'``)."""
+
+    name = "date"
+
+    def __init__(self) -> None:
+        super().__init__(["%Y-%m-%d"])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not a date: write YYYY-MM-DD, e.g. 2026-12-31", param, ctx)
+
+
 def fail(message: str) -> NoReturn:
     """End the command: ``error: message`` on stderr, exit code 2."""
     click.echo(f"error: {message}", err=True)

@@ -22,7 +22,7 @@ import click
 from ..errors import FactsError, SalesgateError
 from ..gate import Gate
 from ..seed import seed_policy_path
-from . import check_writable
+from . import Day, check_writable
 
 __all__ = ["erp_gate", "export_command", "export_orders", "report_problems"]
 
@@ -79,16 +79,16 @@ def report_problems(problems: list[str]) -> None:
 
 
 @click.command("export")
-@click.option("--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+@click.option("--from", "first", required=True, type=Day(), metavar="DATE",
               help="First day of the period (YYYY-MM-DD).")
-@click.option("--to", "last", required=True, type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+@click.option("--to", "last", required=True, type=Day(), metavar="DATE",
               help="Last day of the period, included.")
 @click.option("--output", "-o", "output", required=True, type=click.Path(path_type=Path, dir_okay=False),
               metavar="FILE.jsonl", help="Where to write the history.")
 @click.option("--url", metavar="URL", help="The ERP database (default: $SALESGATE_DATABASE_URL).")
 @click.option("--mapping", required=True, metavar="NAME|FILE",
               help="The sql adapter's mapping: demo, erpnext, odoo, tryton, or your own .yaml.")
-@click.option("--as-of", "--today", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+@click.option("--as-of", "--today", "as_of", type=Day(), metavar="DATE",
               help="The day exposure is counted to (default: today in the mapping's time zone); --today is the older "
                    "name.")
 def export_command(first: datetime, last: datetime, output: Path, url: str | None, mapping: str,

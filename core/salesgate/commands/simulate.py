@@ -22,7 +22,7 @@ from ..policy.compiler import Policy, load_policy
 from ..seed import seed_policy_path
 from ..simulation import points_of, simulate
 from ..simulation_report import as_html, as_json, render
-from . import check_writable, fail, plugin_points, show
+from . import Day, check_writable, fail, plugin_points, show
 from .export import erp_gate, export_orders, report_problems
 
 __all__ = ["simulate_command"]
@@ -58,11 +58,11 @@ def _hooks(value: str | None, baseline: Policy, candidate: Policy) -> list[str] 
 @click.option("--mapping", metavar="NAME|FILE",
               help="Instead of --orders: read the orders from the ERP with this sql mapping (with --from, --to).")
 @click.option("--url", metavar="URL", help="With --mapping: the ERP database (default: $SALESGATE_DATABASE_URL).")
-@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+@click.option("--from", "first", type=Day(), metavar="DATE",
               help="With --mapping: first day of the orders to replay.")
-@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+@click.option("--to", "last", type=Day(), metavar="DATE",
               help="With --mapping: last day of the orders to replay, included.")
-@click.option("--as-of", "--today", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+@click.option("--as-of", "--today", "as_of", type=Day(), metavar="DATE",
               help="The as-of date of returns and documents, which carry no date (an order is decided as of its "
                    "order date); with --mapping also the day exposure is counted to (default: today). --today is "
                    "the older name.")

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -37,6 +37,7 @@ from typing import Any
 from ..documents import valid_name
 from ..errors import PolicyError, did_you_mean
 from .calendars import WEEKDAYS, WEEKDAYS_ZH, Calendar
+from .effective import ISO_DAY
 from .yamlfile import LineDict, load_yaml
 
 CALENDARS_DIRECTORY = "calendars"
@@ -111,8 +112,10 @@ def read_calendar(name: str, data: Any, shown: str, problems: Report) -> Calenda
         line = years.key_lines[key]
         year = int(key) if re.fullmatch(r"(19|20|21)\d\d", key) else None
         if year is None:
-            report(f"{key!r} is not a year: write the year's four digits, e.g. 2026:", shown, line,
-                   field=f"years.{key}")
+            what = ("is not a year a calendar holds: its years are 1900 to 2199"
+                    if len(key) == 4 and key.isdigit() else
+                    "is not a year: write the year's four digits, e.g. 2026:")
+            report(f"{key!r} {what}", shown, line, field=f"years.{key}")
             continue
         covered.add(year)
         _year(year, section, shown, line, weekend, holidays, working, seen, report)
@@ -214,11 +217,17 @@ def _dates(value: Any, shown: str, line: int, field: str, report: Report) -> lis
         if isinstance(item, date) and not hasattr(item, "hour"):
             days.append(item)
             continue
+        if isinstance(item, datetime):  # YAML reads 2026-01-01 08:00 as a date and time
+            report(f"{item.isoformat(' ')} is a date and time: a holiday is a whole day: write the day alone, "
+                   f"{item.date().isoformat()}", shown, line, field=field)
+            continue
         match = _RANGE.match(item) if isinstance(item, str) else None
         if match is None:
             report(f"{item!r} is not a date or a range: {_EXAMPLE}", shown, line, field=field)
             continue
         try:
+            if not (ISO_DAY.fullmatch(match.group(1)) and ISO_DAY.fullmatch(match.group(2))):
+                raise ValueError(item)  # fromisoformat also reads 20261003 and 2026-W40-1
             first, last = date.fromisoformat(match.group(1)), date.fromisoformat(match.group(2))
         except ValueError:
             report(f"{item!r}: both ends of a range are dates written YYYY-MM-DD (2026-10-01 to 2026-10-07)",

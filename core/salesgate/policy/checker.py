@@ -17,6 +17,7 @@ from typing import Any, cast
 from ..errors import did_you_mean
 from ..vocabulary import FactInfo
 from . import expressions as ast
+from .effective import ISO_DAY
 from .functions import FUNCTIONS, Function, FunctionError, names
 from .ir import (
     NEGATED,
@@ -196,10 +197,15 @@ class _Checker:
             if len(node.args) != 1 or not isinstance(node.args[0], ast.String):
                 raise CheckError('date() takes one text argument: date("2026-12-31")', node.col)
             try:
+                if not ISO_DAY.fullmatch(node.args[0].value):
+                    raise ValueError(node.args[0].value)
                 return Const(date.fromisoformat(node.args[0].value), Kind.date)
             except ValueError:
                 raise CheckError(f"{node.args[0].value!r} is not a date: write YYYY-MM-DD", node.col) from None
         if node.func == "days":
+            if len(node.args) == 1 and not isinstance(node.args[0], ast.Number | ast.String):
+                raise CheckError("days() takes a number written in digits: days(30); to add a fact's number of "
+                                 "days, add the fact itself: order.order_date + order.payment_terms_days", node.col)
             if len(node.args) != 1 or not isinstance(node.args[0], ast.Number):
                 raise CheckError("days() takes one number: days(30)", node.col)
             if not isinstance(node.args[0].value, int):  # date + 1.5 days has no answer

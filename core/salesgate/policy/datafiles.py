@@ -37,6 +37,14 @@ COLUMN_TYPES: Mapping[FieldType, Kind] = MappingProxyType({
 """The types a column may have (those of declared fields, but enum and list), with their kind in rules."""
 
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_INVISIBLE_NAMES = {"\u200b": "a zero-width space", "\u200c": "a zero-width non-joiner",
+                    "\u200d": "a zero-width joiner", "\u2060": "a word joiner", "\ufeff": "a byte order mark",
+                    "\u00ad": "a soft hyphen"}
+_INVISIBLE = re.compile(f"[{''.join(_INVISIBLE_NAMES)}]")
+"""Characters a key copied from a web page or a document may carry unseen: '华东\u200b' looks like
+'华东' in every editor, yet no fact equals it, so every lookup of it would silently be missing."""
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+"""YYYY-MM-DD only: date.fromisoformat also reads 2026-W01-1 (an ISO week, 2025-12-29) and 20261231."""
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
 
 Report = Callable[[str, str, "int | None", str | None], None]
@@ -102,6 +110,11 @@ def _table(path: Path, raw: bytes, report: Report) -> Table | None:
         line = raw[:exc.start].count(b"\n") + 1
         report("the file is not UTF-8 text: save it as \"CSV UTF-8\"", shown, line, None)
         return None
+    nul = text.find("\0")
+    if nul >= 0:  # refused as in a YAML file: a decision that set or logged it could not be stored
+        report("the file holds a NUL character, which no database can store: remove it", shown,
+               text.count("\n", 0, nul) + 1, None)
+        return None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         records = [(reader.line_num, row) for row in reader]
@@ -139,6 +152,14 @@ def _table(path: Path, raw: bytes, report: Report) -> Table | None:
                 ok = False
                 values.append(None)
         key = values[0]
+        hidden = _INVISIBLE.search(key) if isinstance(key, str) else None
+        if hidden is not None:
+            seen = _INVISIBLE.sub("", key)
+            report(f"the key {seen!r} holds an invisible character ({_INVISIBLE_NAMES[hidden.group()]}, U+"
+                   f"{ord(hidden.group()):04X}) at character {hidden.start() + 1}, so a fact {seen!r} would not "
+                   "match it: delete the character", shown, line, columns[0][0])
+            ok = False
+            continue
         if key is None:
             if cells[0].strip() == "":
                 report(f"the key ({columns[0][0]}) is empty: every row needs one", shown, line, columns[0][0])
@@ -204,7 +225,7 @@ def _cell(cell: str, kind: FieldType) -> Any:
         raise ValueError(f"{cell!r} is not yes/no: write true or false")
     if kind is FieldType.date:
         try:
-            return date.fromisoformat(cell) if len(cell) == 10 else _bad_date(cell)
+            return date.fromisoformat(cell) if _DATE.fullmatch(cell) else _bad_date(cell)
         except ValueError:
             raise ValueError(f"{cell!r} is not a date: write YYYY-MM-DD, e.g. 2026-12-31") from None
     text, percent = (cell[:-1].strip(), True) if kind is FieldType.percent and cell.endswith("%") else (cell, False)

@@ -11,9 +11,10 @@ about effective dates at all).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from ..errors import did_you_mean
@@ -21,6 +22,8 @@ from ..facts import TODAY
 from .ir import Compare, Cond, Const, Kind, Ref
 
 KEYS = ("from", "until")
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+"""A day as a policy writes one, YYYY-MM-DD: not 20270101 nor 2027-W01-1, which date.fromisoformat also reads."""
 
 
 class EffectiveError(ValueError):
@@ -66,10 +69,15 @@ class Effective:
 
 
 def _day(value: Any, key: str) -> date:
-    """A date as YAML reads it (``2027-01-01`` unquoted) or as text (``"2027-01-01"``)."""
+    """A date as YAML reads it (``2027-01-01`` unquoted) or as text (``"2027-01-01"``). A date and
+    time (YAML reads ``2027-01-01 08:00`` as one) is refused: a rule is in force for whole days, and
+    a datetime compared with the as-of date would raise."""
+    if isinstance(value, datetime):
+        raise EffectiveError(f"effective: {key} is {value.isoformat(' ')}, a date and time: a rule is in force "
+                             f"for whole days: write the day alone, e.g. {key}: {value.date().isoformat()}", key)
     if isinstance(value, date):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and ISO_DAY.fullmatch(value.strip()):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:

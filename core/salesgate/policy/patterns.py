@@ -19,7 +19,10 @@ _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # RE2 would print its own message on the terminal of `salesgate validate`
 _OPTIONS.max_mem = MAX_PATTERN_MEMORY
 
-# What RE2 reports (the start of its message) → what the policy owner reads.
+_LOOK_AROUND = "look-ahead and look-behind ((?=, (?!, (?<=, (?<!) are not supported"
+
+# What RE2 reports (the start of its message) → what the policy owner reads; {part} is the part of
+# the pattern RE2 names (after its ': '), which is the owner's own text.
 _PLAIN = (
     ("missing )", "a '(' is not closed with ')'"),
     ("unexpected )", "a ')' has no '(' before it"),
@@ -27,10 +30,19 @@ _PLAIN = (
     ("trailing \\", "it ends with a lone backslash: write \\\\ for a backslash"),
     ("no argument for repetition operator", "*, + or ? must follow something to repeat: write \\* for a star itself"),
     ("bad repetition operator", "two repetitions in a row (like ** or +*)"),
-    ("invalid repetition size", "a {m,n} repeat with m above n, or above 1000"),
-    ("invalid perl operator", "look-ahead and look-behind ((?=, (?!, (?<=, (?<!) are not supported"),
+    ("invalid repetition size", "a {m,n} repeat with m above n, or above 1000 (repeats inside repeats multiply: "
+                                "(a{100}){100} repeats 10,000 times)"),
+    ("invalid perl operator: (?=", _LOOK_AROUND),
+    ("invalid perl operator: (?!", _LOOK_AROUND),
+    ("invalid perl operator: (?<=", _LOOK_AROUND),
+    ("invalid perl operator: (?<!", _LOOK_AROUND),
+    ("invalid perl operator", "{part} is not a group RE2 reads: a group is (...), (?:...) without capture, or "
+                              "(?P<name>...); the flags are (?i), (?s), (?m), (?U), closed with ')'"),
     ("invalid escape sequence: \\1", "back-references (\\1) are not supported"),
     ("invalid escape sequence", "a backslash before a letter that has no meaning here: write \\\\ for a backslash"),
+    ("invalid character class range: [:", "{part} is not a class RE2 knows: [[:alpha:]], [[:digit:]], [[:space:]] …"),
+    ("invalid character class range: \\p", "{part} is not a class RE2 knows: \\pL (letters), \\pN (digits), "
+                                            "\\p{Han} (Chinese characters) …"),
     ("invalid character class range", "a range [z-a] whose first character comes after its last"),
     ("invalid named capture group", "a (?P<name>...) group with a bad name"),
     ("pattern too large", "the pattern is too large: write it shorter"),
@@ -57,5 +69,6 @@ def compile_pattern(pattern: str) -> Pattern:
         raw = exc.args[0] if exc.args else b""
         said = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         reason = next((plain for start, plain in _PLAIN if said.startswith(start)), "RE2 cannot read it")
+        reason = reason.replace("{part}", said.partition(": ")[2] or "it")
         raise ValueError(f'the pattern "{pattern}" is not valid: {reason} '
                          "(docs/policy-language.md, Text functions)") from None

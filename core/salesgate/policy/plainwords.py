@@ -110,8 +110,13 @@ def plain_message(err: Mapping[str, Any]) -> str:
         return f"expected true or false{got}"
     if kind in ("int_type", "int_parsing", "int_from_float", "int_parsing_size"):
         return f"expected a whole number{got}{_amount_hint(value)}"
-    if kind in ("decimal_type", "decimal_parsing", "float_type", "float_parsing", "decimal_whole_digits",
-                "decimal_max_digits", "decimal_max_places", "number_type"):
+    if kind == "decimal_max_places":  # a number, only too precise: say so, not "expected a number"
+        return f"{_shown(value)} has more than {ctx.get('decimal_places')} decimals: round it"
+    if kind == "decimal_whole_digits":
+        return f"{_shown(value)} has more than {ctx.get('whole_digits')} digits before the decimal point"
+    if kind == "decimal_max_digits":
+        return f"{_shown(value)} has more than {ctx.get('max_digits')} digits"
+    if kind in ("decimal_type", "decimal_parsing", "float_type", "float_parsing", "number_type"):
         return f"expected a number{got}{_amount_hint(value)}"
     if kind == "finite_number":
         return f"expected a finite number{got}"

@@ -69,7 +69,16 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from ..decisions import Decision, Outcome
 from ..documents import FieldType, OutputSpec, known_fields, python_type
@@ -77,6 +86,7 @@ from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
 from ..facts import TODAY
 from ..pointspecs import POINT_SPECS, PointSpec
 from .compiler import CompiledRule, Policy
+from .effective import ISO_DAY
 from .ir import walk_refs
 from .plainwords import plain_message
 from .yamlfile import LineDict, line_of, load_yaml
@@ -123,7 +133,16 @@ def _money(value: Any) -> Decimal:
 
 
 Money = Annotated[Decimal, BeforeValidator(_money)]
-RuleIds = Annotated[list[str], Field(min_length=1)]
+
+
+def _some_rules(value: list[str]) -> list[str]:
+    if not value:  # pydantic's "needs at least 1 item" would not say why, nor what to write instead
+        raise ValueError("[] checks nothing: fired: lists rules that must fire (others may fire too), not_fired: "
+                         "rules that must not; to check that no rule fired, list the rules under not_fired:")
+    return value
+
+
+RuleIds = Annotated[list[str], AfterValidator(_some_rules)]
 
 _FIGURES: dict[str, str] = {
     "prices": "pricing",
@@ -171,7 +190,7 @@ def _as_of(value: Any) -> Any:
     """``as_of: 2026-12-31`` (YAML reads it as a date) or ``"2026-12-31"``; anything else in plain words."""
     if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and ISO_DAY.fullmatch(value.strip()):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:

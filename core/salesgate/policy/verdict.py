@@ -41,8 +41,10 @@ from ..money import ONE, ZERO, round_money
 from ..pointspecs import PointSpec
 from ..prices import PriceChange, PriceStep, line_price, run_price_steps
 from .compiler import CompiledRule, Policy
+from .effective import window_conditions
 from .effects import LineChanges, RuleEffect
 from .evaluator import explain
+from .ir import Always, And, Cond
 from .limits import PRICE_CEILING
 from .stages import Backend, Match
 from .tables import applying
@@ -213,12 +215,26 @@ def _entry(rule: CompiledRule, fired: bool, values: FactValues, line_no: int | N
     })
 
 
+def _as_written(rule: CompiledRule) -> Cond:
+    """The rule's condition as its owner wrote it. The compiler puts a dated rule's window in front of
+    its condition as comparisons on ``today`` (so every backend honours it); once the rule is in force
+    they hold, and explaining them (*today is 2027-02-28, ≥ 2027-01-01; ...*) would read as if the
+    owner had written them."""
+    if rule.effective is None or not isinstance(rule.cond, And):
+        return rule.cond
+    dated = window_conditions(rule.effective)
+    if rule.cond.items[:len(dated)] != dated:
+        return rule.cond
+    rest = rule.cond.items[len(dated):]
+    return Always() if not rest else rest[0] if len(rest) == 1 else And(rest)
+
+
 def _set_aside(rule: CompiledRule, rules: Sequence[CompiledRule], applied: frozenset[Match], facts: FactSet,
                index: int | None) -> str:
     """Why a table row that matched does not apply: its table's hit policy preferred another row."""
     table = {r.id for r in rules if r.table == rule.table}
     winner = next((rule_id for rule_id, at in sorted(applied, key=str) if at == index and rule_id in table), "?")
-    text = explain(rule.cond, facts.root if index is None else facts.items[index], None, facts.item_keys)
+    text = explain(_as_written(rule), facts.root if index is None else facts.items[index], None, facts.item_keys)
     return f"{text}; the row matched, but its table's hit policy applies row {winner} instead"
 
 
@@ -233,6 +249,7 @@ def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], fac
         if rule.effective is not None and today is not None and not rule.effective.in_force(today):
             entries.append(_entry(rule, False, facts.root, None, rule.effective.not_in_force()))
             continue
+        cond = _as_written(rule)
         set_aside = sorted((m[1] for m in aside if m[0] == rule.id), key=lambda i: -1 if i is None else i) \
             if aside and rule.table is not None else []
         if set_aside:
@@ -242,7 +259,7 @@ def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], fac
                                       _set_aside(rule, rules, matches, facts, index) if explain_on else None))
             for i in (i for i in range(len(facts.items)) if (rule.id, i) in matches) if rule.scope == "line" else ():
                 entries.append(_entry(rule, True, facts.items[i], facts.item_keys[i],
-                                      explain(rule.cond, facts.items[i], None, facts.item_keys) if explain_on
+                                      explain(cond, facts.items[i], None, facts.item_keys) if explain_on
                                       else None))
             continue
         if rule.scope == "line":
@@ -250,18 +267,18 @@ def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], fac
             for i in hits:
                 item = facts.items[i]
                 entries.append(_entry(rule, True, item, facts.item_keys[i],
-                                      explain(rule.cond, item, None, facts.item_keys) if explain_on else None))
+                                      explain(cond, item, None, facts.item_keys) if explain_on else None))
             if not hits:
                 text = None
                 if explain_on:
-                    text = ("; ".join(f"line {facts.item_keys[i]}: {explain(rule.cond, item, None, facts.item_keys)}"
+                    text = ("; ".join(f"line {facts.item_keys[i]}: {explain(cond, item, None, facts.item_keys)}"
                                       for i, item in enumerate(facts.items))
-                            if facts.items else explain(rule.cond, facts.root, None, facts.item_keys))
+                            if facts.items else explain(cond, facts.root, None, facts.item_keys))
                 entries.append(_entry(rule, False, facts.root, None, text))
         else:
             hit = (rule.id, None) in matches
             entries.append(_entry(rule, hit, facts.root, None,
-                                  explain(rule.cond, facts.root, None, facts.item_keys) if explain_on else None))
+                                  explain(cond, facts.root, None, facts.item_keys) if explain_on else None))
     return entries
 
 
