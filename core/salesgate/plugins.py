@@ -23,6 +23,7 @@ import importlib.metadata
 import os
 import types
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import pluggy
@@ -34,6 +35,7 @@ from .decisions import Contribution, CreditResult, Decision, Reason, combine, so
 from .defaults import BUILTIN_NAMES, default_plugins
 from .documents import Bilingual, OutputSpec, combined, valid_name
 from .errors import AdapterError, PluginError, SalesgateError
+from .history import HistoryFact
 from .hookspecs import DATA_HOOKS, DECISION_HOOKS
 from .logs import get_logger
 from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
@@ -444,6 +446,27 @@ class Hooks:
             raise PluginError(f"salesgate_load_document returned {type(result).__name__}; expected a dict of the "
                               f"{point} document's fields, a model, or None")
         return result
+
+    def load_history(self, document: str, keys: Mapping[str, Any], facts: Sequence[HistoryFact],
+                     as_of: date | None) -> dict[str, Any]:
+        """History facts of one document from the adapter that computes them (``{}`` when none does).
+
+        An adapter's failure is an AdapterError naming the facts and the document's id, for the failure mode."""
+        try:
+            result = self.pm.hook.salesgate_load_history(document=document, keys=dict(keys), facts=tuple(facts),
+                                                         as_of=as_of)
+        except Exception as exc:
+            names = ", ".join(fact.path for fact in facts)
+            key = keys.get("id", "")
+            raise AdapterError(f"history facts {names} of {document} {key!r} could not be computed: "
+                               f"{type(exc).__name__}: {exc}") from exc
+        if result is None:
+            return {}
+        if not isinstance(result, Mapping):
+            raise PluginError(f"salesgate_load_history returned {type(result).__name__}; expected a dict "
+                              "{fact name: value} or None")
+        wanted = {fact.name for fact in facts}
+        return {name: value for name, value in result.items() if name in wanted and value is not None}
 
     def register_points(self) -> dict[str, PointSpec]:
         """The decision points installed plugins declare (``salesgate_register_points``), by name. A point
