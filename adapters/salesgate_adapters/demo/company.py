@@ -48,6 +48,11 @@ class DemoCompany:
     them in columns of its own (:data:`~.erp.DECLARED_COLUMNS`), which the ``demo`` mapping reads under
     ``declared:``."""
     documents: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    history: Mapping[str, Any] = field(default_factory=dict)
+    """What the ERP keeps of the past, for the history facts a policy declares: ``closed_orders`` (sales),
+    ``contacts`` (visits, calls, mails), ``visit_months`` (a rep's visits of a month, as one count) and
+    ``stage_since`` (the day each customer reached its stage). The demo ERP holds them in tables
+    (:func:`~.erp.history_rows`), which the ``demo`` mapping's ``history:`` queries read."""
     document_customers: Mapping[str, str] = field(default_factory=dict)
     """Whose document it is, by document id, for documents that name no customer of their own (a customer
     grading review): ``for_customer`` in the books, which the ERP sends along with the document."""
@@ -112,6 +117,7 @@ def load_demo_company() -> DemoCompany:
         declared=declared,
         returns=tuple(ReturnRequest.model_validate(r) for r in raw["returns"]),
         documents=_documents(raw.get("documents", {})),
+        history=raw.get("history", {}),
         document_customers={str(d["id"]): str(d["for_customer"]) for items in raw.get("documents", {}).values()
                             for d in items if isinstance(d, Mapping) and "for_customer" in d},
     )

@@ -331,6 +331,10 @@ class SqlAdapter:
             plan, statement = entry
             start, end = fact.bounds(day)
             params: dict[str, Any] = {"from": start, "until": end, TODAY: day}
+            if "from_time" in plan.params:
+                params["from_time"] = self._stored_time(start)
+            if "until_time" in plan.params:
+                params["until_time"] = self._stored_time(end)
             for name in plan.keys:
                 if name not in keys:
                     given = ", ".join(sorted(keys)) or "no fields"
@@ -350,6 +354,11 @@ class SqlAdapter:
             if raw is not None:
                 found[fact.name] = self._history_value(plan, fact, raw, day, params)
         return found if known else None
+
+    def _stored_time(self, day: date) -> datetime:
+        """Midnight starting ``day`` in the company's time zone, as the ERP stores times (its zone, no zone)."""
+        midnight = datetime.combine(day, datetime.min.time(), self.mapping.business_tz)
+        return midnight.astimezone(self.mapping.stored_tz).replace(tzinfo=None)
 
     def _history_value(self, plan: HistoryPlan, fact: HistoryFact, raw: Any, day: date,
                        params: Mapping[str, Any]) -> Any:
@@ -608,8 +617,10 @@ def _declared_statement(plan: DeclaredPlan) -> Executable | None:
 
 def _history_statement(plan: HistoryPlan) -> Executable:
     """A history fact's query: the window's bounds and the as-of date bound as dates."""
-    return sa.text(plan.query).bindparams(*(sa.bindparam(name, type_=sa.Date()) if name in ("from", "until", TODAY)
-                                            else sa.bindparam(name) for name in plan.params))
+    return sa.text(plan.query).bindparams(*(
+        sa.bindparam(name, type_=sa.Date()) if name in ("from", "until", TODAY)
+        else sa.bindparam(name, type_=sa.DateTime()) if name in ("from_time", "until_time")
+        else sa.bindparam(name) for name in plan.params))
 
 
 def _document_statement(plan: DocumentPlan) -> Executable:

@@ -234,9 +234,11 @@ class DocumentPlan:
         return f"document {self.point!r}" + (f", list {self.part!r}" if self.part else "")
 
 
-HISTORY_PARAMS = ("from", "until", TODAY)
+HISTORY_PARAMS = ("from", "until", "from_time", "until_time", TODAY)
 """The parameters every history query is given besides the document's keys: the window's first day
-(inclusive), the day after its last (exclusive), and the as-of date."""
+(inclusive) and the day after its last (exclusive) as dates, the same bounds as times (midnight in the
+company's time zone, as the ERP stores times: in ``stored_timezone``, without a zone) for columns that
+hold a date and time, and the as-of date."""
 
 HISTORY_KEYS: dict[str, tuple[str, ...]] = {
     "customer": ("customer_id", *Customer.model_fields),
@@ -554,8 +556,8 @@ def _check_history(plan: HistoryPlan, problem: Any) -> None:
         allowed = (*HISTORY_PARAMS, *keys)
         for param in plan.params:
             if param not in allowed:
-                problem(f"unknown parameter :{param}; a {document} history query is given :from, :until, :today "
-                        f"and the {document}'s fields (:{keys[0]}, …)", loc,
+                problem(f"unknown parameter :{param}; a {document} history query is given :from, :until, "
+                        f":from_time, :until_time, :today and the {document}'s fields (:{keys[0]}, …)", loc,
                         did_you_mean(param, allowed))
     if not plan.keys:
         problem(f"the query uses no field of the {document} (such as :{document}_id), so it would answer the same "
