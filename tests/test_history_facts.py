@@ -408,7 +408,8 @@ def test_a_slow_history_query_is_cut_off_and_answered_by_the_failure_mode(erp: S
 
 @pytest.mark.parametrize(("history", "says"), [
     ("  customer.sales:\n    query: SELECT 1 FROM t WHERE c = :custmer_id\n",
-     "unknown parameter :custmer_id; a customer history query is given :from, :until, :today"),
+     "unknown parameter :custmer_id; a customer history query is given :from, :until, :from_time, :until_time, "
+     ":today and the customer's fields (:customer_id, …) (did you mean 'customer_id'?)"),
     ("  customer.sales:\n    query: SELECT SUM(x) FROM t WHERE d >= :from\n",
      "the query uses no field of the customer (such as :customer_id)"),
     ("  customer.sales:\n    query: DELETE FROM t WHERE c = :customer_id\n", "a query must be a SELECT"),

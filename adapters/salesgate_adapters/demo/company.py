@@ -23,6 +23,7 @@ from salesgate.models import CreditExposure, Customer, Order, Product, ReturnReq
 from salesgate.pointspecs import DECISION_POINTS, ORDER_POINTS, PointSpec
 
 from ..memory import MemoryAdapter
+from .erp import history_events
 
 DEMO_DATA = "demo_company.json"
 _PATHS = {"customers": "customer", "products": "line.product", "orders": "order"}
@@ -68,7 +69,8 @@ class DemoCompany:
             "products": [self._with_declared("products", p.sku, p) for p in self.products.values()],
             "orders": [self._with_declared("orders", o.id, o) for o in self.orders],
             "documents": {point: list(documents) for point, documents in self.documents.items()},
-        })
+            "history": history_events(self),
+        }, today=self.as_of)
 
 
     def for_policy(self, policy: Policy) -> DemoCompany:

@@ -357,6 +357,35 @@ def history_rows(company: DemoCompany, rows: dict[sa.Table, list[dict[str, Any]]
         row["stage_since"] = date.fromisoformat(since[row["id"]]) if row["id"] in since else None
 
 
+_SALES = ("confirmed", "completed", "closed")
+"""The orders the ERP counts as sales (``demo.yaml`` history: the same statuses)."""
+
+
+def history_events(company: DemoCompany) -> dict[str, Any]:
+    """The demo ERP's history as dated events for the memory adapter (its ``history`` section): the same rows
+    the ``demo`` mapping's history queries read, so the books in memory and the ERP agree on every window."""
+    rows = _rows(company)
+
+    def day(at: datetime) -> date:
+        return at.replace(tzinfo=UTC).astimezone(_BUSINESS_TZ).date()
+
+    sales = [{"key": o["customer_id"], "on": o["order_date"], "value": o["total"]}
+             for o in rows[sales_orders] if o["status"] in _SALES]
+    contacts = rows[customer_contacts]
+    visits = [c for c in contacts if c["kind"] == "visit"]
+    return {
+        "customer.sales_last_4_quarters": {"measure": "sum", "key": "customer_id", "events": sales},
+        "customer.visits_last_90_days": {"measure": "count", "key": "customer_id", "events": [
+            {"key": c["customer_id"], "on": day(c["contacted_at"])} for c in visits]},
+        "customer.days_since_last_follow_up": {"measure": "days_since", "key": "customer_id", "events": [
+            {"key": c["customer_id"], "on": day(c["contacted_at"])} for c in contacts]},
+        "customer.days_in_stage": {"measure": "days_since", "key": "customer_id", "events": [
+            {"key": c["id"], "on": c["stage_since"]} for c in rows[customers] if c["stage_since"] is not None]},
+        "visits.rep_visits_last_month": {"measure": "count", "key": "rep", "events": [
+            {"key": c["rep"], "on": day(c["contacted_at"])} for c in visits]},
+    }
+
+
 def _declared(company: DemoCompany, section: str, key: str) -> dict[str, Any]:
     """The row's declared-fact columns: the books' values (labels for choices, dates as dates), NULL for the rest."""
     columns = DECLARED_COLUMNS[section]
