@@ -448,3 +448,43 @@ def test_the_adapter_is_asked_only_for_the_history_facts_the_caller_did_not_send
 def test_a_window_is_a_value_saying_how_it_was_meant() -> None:
     assert parse_window("4 Quarters") == Window(4, "quarter", "4 quarters")
     assert parse_window("全部") == Window(0, None, "all")
+
+
+# -- the docs' example -----------------------------------------------------------------------------------------
+
+
+def test_the_history_facts_example_in_the_policy_language_docs_loads_tests_and_decides(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from salesgate.cli import cli
+    from salesgate_adapters import MemoryAdapter
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "policy-language.md").read_text(encoding="utf-8")
+    section = docs.split("## History facts", 1)[1].split("\n## ", 1)[0]
+    folder = tmp_path / "history-example"
+    (folder / "tests").mkdir(parents=True)
+    for block in section.split("```yaml\n")[1:]:
+        text = block.split("```", 1)[0]
+        name = text.splitlines()[0].removeprefix("# ").strip()
+        (folder / name).write_text(text, encoding="utf-8")
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.yaml")) == [
+        "policy.yaml", "stuffing.yaml", "tests/stuffing.yaml"]
+    for backend in ("python", "durable"):
+        tested = CliRunner().invoke(cli, ["test", str(folder), "--backend", backend])
+        assert tested.exit_code == 0, tested.output
+        assert "4 passed" in tested.output
+    # the ERP's side: an adapter computes what the caller leaves out, for the window of the decision's date
+    books = MemoryAdapter({"history": {
+        "customer.sales_last_4_quarters": {"measure": "sum", "key": "customer_id", "events": [
+            {"key": "C1", "on": "2025-09-30", "value": "50000"}, {"key": "C1", "on": "2025-10-01", "value": "9000"},
+            {"key": "C1", "on": "2026-09-30", "value": "9000"}, {"key": "C1", "on": "2026-10-01", "value": "50000"}]},
+        "customer.days_since_last_order": {"measure": "days_since", "key": "customer_id", "events": [
+            {"key": "C1", "on": "2026-05-01"}]},
+    }}, today=date(2026, 11, 2))
+    gate = Gate.from_path(folder, backend="durable", plugins=[books], entry_points=False)
+    decision = gate.approve_order({
+        "customer": {"id": "C1", "name": "华东机电有限公司"},
+        "products": [{"sku": "P1", "list_price": 100, "cost": 60, "stock": 100}],
+        "order": {"id": "SO-1", "customer_id": "C1", "order_date": "2026-11-02",
+                  "lines": [{"line_no": 1, "sku": "P1", "qty": 100, "unit_price": 100}]}})
+    assert sorted(decision.fired) == ["channel-stuffing", "dormant-customer"]  # 10,000 > 18,000 / 2; 185 days

@@ -96,6 +96,8 @@ class FieldSpec:
     """For a list: the fields of one element."""
     window: Window | None = None
     """For a history fact: the stretch of history it sums over (``4 quarters``), relative to the as-of date."""
+    replay: Any = None
+    """For a history fact: how ``salesgate simulate`` computes it (a :class:`~salesgate.history.Replay`)."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import inspect
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -513,14 +514,17 @@ class Gate:
             customer_id, model.order.id, model.order.total, decide, exclude_order_ids=counted, cancelled=cancelled))
         return result.decision, result.facts if isinstance(result.facts, OrderFacts) else model
 
-    def facts_for(self, point: str, /, facts: OrderInput | ReturnInput | Mapping[str, Any] | BaseModel) -> Any:
+    def facts_for(self, point: str, /, facts: OrderInput | ReturnInput | Mapping[str, Any] | BaseModel, *,
+                  as_of: date | None = None) -> Any:
         """Validate facts once (models pass through), filling missing parts from adapters
-        (:func:`salesgate.completion.complete`): the point's fact model in the policy in force."""
+        (:func:`salesgate.completion.complete`): the point's fact model in the policy in force. ``as_of`` is
+        the day the policy's history facts are computed for (default: the adapter's today), e.g. an old
+        order's date when it is exported for a replay."""
         policy = self._loaded.policy
         spec = policy.points.get(point)
         if spec is None:
             raise FactsError(_unknown_point(point, policy))
-        return complete(point, facts, self._hooks, spec)
+        return complete(point, facts, self._hooks, spec, as_of)
 
     def _failed(self, point: str, subject: str, context: DecisionContext, exc: Exception, *,
                 cause: str | None = None) -> Decision:

@@ -19,10 +19,48 @@ from typing import Any
 from .documents import FieldType
 from .windows import Window
 
-__all__ = ["HistoryFact", "history_keys"]
+__all__ = ["HistoryFact", "Replay", "ReplayError", "history_keys", "parse_replay"]
 
 HISTORY_TYPES = (FieldType.money, FieldType.integer, FieldType.number, FieldType.percent, FieldType.date)
 """What a history fact may be: an amount, a count, a number, a rate or a date."""
+
+
+class ReplayError(ValueError):
+    """A ``simulate:`` a policy owner wrote that cannot be read; the message says what to write instead."""
+
+
+@dataclass(frozen=True)
+class Replay:
+    """How ``salesgate simulate`` computes a history fact from the history file's earlier orders of the same
+    customer: the ``sum`` of an order fact, the ``count`` of orders, or the ``days_since`` the latest."""
+
+    measure: str
+    field: str = ""
+    """For ``sum``: the order's field added up (``total``)."""
+
+    def __str__(self) -> str:
+        return {"sum": f"sum of order.{self.field}", "count": "count of orders",
+                "days_since": "days since last order"}[self.measure]
+
+
+_REPLAYS = "sum of order.total, count of orders or days since last order"
+
+
+def parse_replay(text: object, numeric_fields: tuple[str, ...]) -> Replay:
+    """Read ``simulate:`` as a policy owner writes it; ``numeric_fields`` are the order's fields a sum may add."""
+    words = " ".join(str(text).split()).lower() if isinstance(text, str) else ""
+    if words in ("count of orders", "count"):
+        return Replay("count")
+    if words in ("days since last order", "days since the last order"):
+        return Replay("days_since")
+    if words.startswith("sum of "):
+        path = words.removeprefix("sum of ")
+        document, _, field = path.partition(".")
+        if document != "order" or field not in numeric_fields:
+            raise ReplayError(f"{path!r} cannot be summed over the history's orders: sum an amount of the order, "
+                              f"one of {', '.join('order.' + f for f in numeric_fields)}")
+        return Replay("sum", field)
+    raise ReplayError(f"cannot read simulate: {text!r}: write {_REPLAYS}")
 
 
 @dataclass(frozen=True)
@@ -34,6 +72,8 @@ class HistoryFact:
     name: str
     type: FieldType
     window: Window
+    replay: Replay | None = None
+    """How ``salesgate simulate`` computes it from the history file; ``None``: as each line carries it."""
 
     @property
     def path(self) -> str:

@@ -1,7 +1,8 @@
 """``salesgate export``: an ERP's orders of a period as a JSON Lines history for ``salesgate simulate``.
 
 The adapter lists the orders (the ``sql`` adapter's ``order_history`` mapping query) and the gate
-loads each one's facts exactly as it does for a decision: order, customer, products, exposure.
+loads each one's facts exactly as it does for a decision: order, customer, products, exposure, and
+the policy's history facts as they were on the order's date.
 The file is written whole or not at all (a temporary file renamed at the end).
 
 Exit codes: 0 every order was exported; 1 some could not be loaded (the others are written and
@@ -44,7 +45,11 @@ def export_orders(gate: Gate, first: date, last: date, out: Path) -> tuple[int, 
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             for order_id in ids:
                 try:
-                    facts = gate.facts_for("order_approval", {"order": order_id})
+                    order = gate.hooks.load_order(order_id)
+                    if order is None:
+                        raise FactsError(f"no order {order_id!r}")
+                    # its history facts as they were on the order's day, not today's
+                    facts = gate.facts_for("order_approval", {"order": order}, as_of=order.order_date)
                 except (FactsError, SalesgateError) as exc:
                     problems.append(f"{order_id}: {exc}")
                     continue

@@ -28,7 +28,7 @@ from ..documents import (
     valid_name,
 )
 from ..errors import did_you_mean
-from ..history import HISTORY_TYPES, HistoryFact
+from ..history import HISTORY_TYPES, HistoryFact, ReplayError, parse_replay
 from ..models import CreditExposure, Customer, Order, OrderFacts, OrderLine, Product, ReturnFacts, ReturnRequest
 from ..pointspecs import POINT_SPECS, Origin, PointSpec, declared_point
 from ..vocabulary import EXTENSIBLE
@@ -72,6 +72,9 @@ class FieldDecl(_Strict):
     fields: dict[str, FieldDecl] | None = Field(None, description="list: the fields of one element.")
     window: str | None = Field(None, description="A history fact: the history it sums over (90 days, 4 quarters, "
                                                  "this month, all); the adapter computes it, or the caller sends it.")
+    simulate: str | None = Field(None, description="A history fact: how salesgate simulate computes it from the "
+                                                   "history file's earlier orders of the customer (sum of "
+                                                   "order.total, count of orders, days since last order).")
 
     _bilingual = field_validator("description", mode="before")(_bilingual)
 
@@ -161,13 +164,33 @@ def _field_spec(name: str, decl: FieldDecl, where: str, report: Callable[[str, s
                          element=decl.element, fields=tuple(s for s in subs if s is not None))
     if decl.element is not None or decl.fields is not None:
         report(f"element and fields are for list fields; this one is {decl.type}", where)
-    window = None
+    window = replay = None
     if decl.window is not None:
         window = _window(decl, where, report, nested)
         if window is None:
             return None
+    if decl.simulate is not None:
+        if window is None:
+            report("simulate: says how a history fact is computed: declare its window: too", f"{where}.simulate")
+            return None
+        try:
+            replay = parse_replay(decl.simulate, _SUMMABLE)
+        except ReplayError as exc:
+            report(str(exc), f"{where}.simulate")
+            return None
+        if replay.measure == "sum" and decl.type not in (FieldType.money, FieldType.number):
+            report(f"a sum is money or a number; this fact is {decl.type}: use count of orders, or type: money",
+                   f"{where}.simulate")
+            return None
+        if replay.measure != "sum" and decl.type is not FieldType.integer:
+            report(f"{replay} is a whole number; this fact is {decl.type}: declare type: integer", f"{where}.simulate")
+            return None
     return FieldSpec(name, decl.type, Bilingual(decl.description.zh, decl.description.en), decl.required,
-                     choices=choices, window=window)
+                     choices=choices, window=window, replay=replay)
+
+
+_SUMMABLE = ("total",)
+"""The order's numbers ``simulate: sum of order.<field>`` may add."""
 
 
 def _window(decl: FieldDecl, where: str, report: Callable[[str, str], None], nested: bool) -> Window | None:
@@ -193,7 +216,7 @@ def _window(decl: FieldDecl, where: str, report: Callable[[str, str], None], nes
 
 def history_facts(document: str, fields: tuple[FieldSpec, ...]) -> tuple[HistoryFact, ...]:
     """The history facts among a document's declared fields (those with a window)."""
-    return tuple(HistoryFact(document, spec.name, spec.type, spec.window) for spec in fields
+    return tuple(HistoryFact(document, spec.name, spec.type, spec.window, spec.replay) for spec in fields
                  if spec.window is not None)
 
 
