@@ -1405,7 +1405,8 @@ def _visit_policy(tmp_path: Path) -> Path:
     (tmp_path / "visits.yaml").write_text(
         "ruleset: visits\nhook: visit_plan\nversion: '1'\nrules:\n"
         "  - id: few-visits\n    when: visits.rep_visits_last_month < 40\n    then: {warn: 上月拜访不足 40 次}\n"
-        "  - id: not-followed-up\n    when: customer.days_since_last_follow_up > 60\n    then: {warn: 客户超过 60 天未跟进}\n",
+        "  - id: not-followed-up\n    when: customer.days_since_last_follow_up > 60\n"
+        "    then: {warn: 客户超过 60 天未跟进}\n",
         encoding="utf-8")
     return tmp_path
 

@@ -193,8 +193,8 @@ def edited(text: str, old: str, new: str) -> str:
 
 
 @pytest.mark.parametrize(("old", "new", "problem"), [
-    ("| R77 | — | — | not yet: not enforceable by a rule: a duty of staff (hand over the pipeline when someone leaves) |",
-     "| R77 | — | — | expressed |", "names a shipped decision point and its rules"),
+    ("| R77 | — | — | not yet: not enforceable by a rule: a duty of staff (hand over the pipeline when someone "
+     "leaves) |", "| R77 | — | — | expressed |", "names a shipped decision point and its rules"),
     ("| R17 | credit_check | any-overdue | expressed |", "| R17 | credit_check | overdue-reminder | expressed |",
      "no rule 'overdue-reminder' on credit_check"),
     ("| R17 | credit_check | any-overdue | expressed |", "| R17 | order_approval | any-overdue | expressed |",

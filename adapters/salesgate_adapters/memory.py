@@ -195,7 +195,7 @@ def _histories(raw: Any) -> dict[str, _History]:
     out: dict[str, _History] = {}
     for fact, spec in raw.items():
         where = f"memory adapter: history.{fact}"
-        if not isinstance(spec, Mapping) or spec.get("measure") not in _MEASURES or not isinstance(spec.get("key"), str):
+        if not (isinstance(spec, Mapping) and spec.get("measure") in _MEASURES and isinstance(spec.get("key"), str)):
             raise AdapterError(f"{where} needs measure ({', '.join(_MEASURES)}), key (the document's field the "
                                "events belong to) and events")
         events = []

@@ -35,7 +35,8 @@ EARLIEST = date(1900, 1, 1)
 _MAX_COUNT = 1000
 _WRITTEN = "90 days, 4 quarters, 12 months, this month, this quarter or all"
 _FORM = re.compile(r"^\s*(?:(?P<count>\d+)|(?P<this>this))\s+(?P<unit>[a-z]+?)s?\s*$")
-_CHINESE = re.compile(r"^(?:最近|近)?\s*(?:(?P<count>\d+)\s*个?|(?P<this>本|这个?))\s*(?P<unit>天|日|周|星期|月|季度|季|年)$")
+_CHINESE = re.compile(r"^(?:最近|近)?\s*(?:(?P<count>\d+)\s*个?|(?P<this>本|这个?))\s*"
+                      r"(?P<unit>天|日|周|星期|月|季度|季|年)$")
 _CHINESE_UNITS: dict[str, Unit] = {"天": "day", "日": "day", "周": "week", "星期": "week", "月": "month",
                                    "季度": "quarter", "季": "quarter", "年": "year"}
 

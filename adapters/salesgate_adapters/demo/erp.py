@@ -15,24 +15,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 
-if TYPE_CHECKING:
-    from .company import DemoCompany
+from .company import (
+    COMPANY_TZ,
+    OPEN_ORDERS_AGE,
+    ORDERED_BEFORE_DELIVERY,
+    VISIT_TIME,
+    DemoCompany,
+    load_demo_company,
+    visit_days,
+)
 
 GRADE_LABELS = {"A": "大客户", "B": "中小客户", "C": "潜在客户"}
 """How the demo ERP files customers (客户分类); ``demo.yaml`` translates the labels into grades."""
 
 Money = sa.Numeric(18, 4)
-_BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
-"""The demo company's time zone (``demo.yaml`` ``timezone``): where its days begin and end."""
 
 DECLARED_COLUMNS: dict[str, dict[str, str]] = {
     "customers": {"tenure_years": "years_as_customer", "credit_assessed": "credit_assessed",
@@ -207,8 +211,6 @@ def create_demo_erp(company: DemoCompany, engine: Engine | None = None) -> Engin
 def drop_demo_erp(engine: Engine, company: DemoCompany | None = None) -> None:
     """Drop the demo ERP's tables (tests on shared database servers clean up after themselves)."""
     if company is None:
-        from .company import load_demo_company
-
         company = load_demo_company()
     document_tables(company.documents)[0].drop_all(engine)
     metadata.drop_all(engine)
@@ -301,7 +303,8 @@ def _rows(company: DemoCompany) -> dict[sa.Table, list[dict[str, Any]]]:
     for n, (customer_id, exposure) in enumerate(sorted(company.exposures.items()), start=1):
         if exposure.open_orders:  # confirmed, not yet invoiced
             order_id = f"SO-08{n:02d}"
-            rows[sales_orders].append(_order(order_id, customer_id, "confirmed", as_of - timedelta(days=10),
+            ordered = as_of - timedelta(days=OPEN_ORDERS_AGE)
+            rows[sales_orders].append(_order(order_id, customer_id, "confirmed", ordered,
                                              exposure.open_orders, Decimal(0)))
             rows[sales_order_lines].append({"order_id": order_id, "line_no": 1, "sku": first_sku, "qty": 1,
                                             "unit_price": exposure.open_orders, "discount": Decimal(0)})
@@ -312,7 +315,7 @@ def _rows(company: DemoCompany) -> dict[sa.Table, list[dict[str, Any]]]:
         delivered_on = as_of - timedelta(days=r.days_since_delivery)
         value = r.unit_price * r.delivered_qty
         rows[sales_orders].append(_order(r.original_order_id, r.customer_id, "completed",
-                                         delivered_on - timedelta(days=3), value, value))
+                                         delivered_on - timedelta(days=ORDERED_BEFORE_DELIVERY), value, value))
         rows[sales_order_lines].append({"order_id": r.original_order_id, "line_no": 1, "sku": r.sku,
                                         "qty": r.delivered_qty, "unit_price": r.unit_price, "discount": Decimal(0)})
         if r.invoice_id:
@@ -347,43 +350,13 @@ def history_rows(company: DemoCompany, rows: dict[sa.Table, list[dict[str, Any]]
         contacts.append({"id": len(contacts) + 1, "customer_id": c["customer_id"], "rep": c["rep"], "kind": c["kind"],
                          "contacted_at": datetime.fromisoformat(c["at"]).astimezone(UTC).replace(tzinfo=None)})
     for m in history.get("visit_months", []):
-        first = date.fromisoformat(f"{m['month']}-01")
-        for n in range(int(m["visits"])):
-            day = datetime.combine(first + timedelta(days=n % 28), time(10), _BUSINESS_TZ)
+        for day in visit_days(m["month"], int(m["visits"])):
+            at = datetime.combine(day, VISIT_TIME, COMPANY_TZ)
             contacts.append({"id": len(contacts) + 1, "customer_id": m["customer_id"], "rep": m["rep"],
-                             "kind": "visit", "contacted_at": day.astimezone(UTC).replace(tzinfo=None)})
+                             "kind": "visit", "contacted_at": at.astimezone(UTC).replace(tzinfo=None)})
     since = history.get("stage_since", {})
     for row in rows[customers]:
         row["stage_since"] = date.fromisoformat(since[row["id"]]) if row["id"] in since else None
-
-
-_SALES = ("confirmed", "completed", "closed")
-"""The orders the ERP counts as sales (``demo.yaml`` history: the same statuses)."""
-
-
-def history_events(company: DemoCompany) -> dict[str, Any]:
-    """The demo ERP's history as dated events for the memory adapter (its ``history`` section): the same rows
-    the ``demo`` mapping's history queries read, so the books in memory and the ERP agree on every window."""
-    rows = _rows(company)
-
-    def day(at: datetime) -> date:
-        return at.replace(tzinfo=UTC).astimezone(_BUSINESS_TZ).date()
-
-    sales = [{"key": o["customer_id"], "on": o["order_date"], "value": o["total"]}
-             for o in rows[sales_orders] if o["status"] in _SALES]
-    contacts = rows[customer_contacts]
-    visits = [c for c in contacts if c["kind"] == "visit"]
-    return {
-        "customer.sales_last_4_quarters": {"measure": "sum", "key": "customer_id", "events": sales},
-        "customer.visits_last_90_days": {"measure": "count", "key": "customer_id", "events": [
-            {"key": c["customer_id"], "on": day(c["contacted_at"])} for c in visits]},
-        "customer.days_since_last_follow_up": {"measure": "days_since", "key": "customer_id", "events": [
-            {"key": c["customer_id"], "on": day(c["contacted_at"])} for c in contacts]},
-        "customer.days_in_stage": {"measure": "days_since", "key": "customer_id", "events": [
-            {"key": c["id"], "on": c["stage_since"]} for c in rows[customers] if c["stage_since"] is not None]},
-        "visits.rep_visits_last_month": {"measure": "count", "key": "rep", "events": [
-            {"key": c["rep"], "on": day(c["contacted_at"])} for c in visits]},
-    }
 
 
 def _declared(company: DemoCompany, section: str, key: str) -> dict[str, Any]:

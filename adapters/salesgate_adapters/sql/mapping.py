@@ -417,8 +417,8 @@ def load_mapping(mapping: str | Path) -> ErpMapping:
             _check_plan(loaded, plan, problem)
         for declared in loaded.declared(fact):
             _check_declared(declared, problem)
-    for plan in loaded.history().values():
-        _check_history(plan, problem)
+    for history in loaded.history().values():
+        _check_history(history, problem)
     for point, plans in loaded.documents().items():
         if not valid_name(point):
             problem(f"{point!r} cannot name a decision point: lower case letters, digits and _, as in "
