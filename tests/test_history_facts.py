@@ -489,3 +489,67 @@ def test_the_history_facts_example_in_the_policy_language_docs_loads_tests_and_d
         "order": {"id": "SO-1", "customer_id": "C1", "order_date": "2026-11-02",
                   "lines": [{"line_no": 1, "sku": "P1", "qty": 100, "unit_price": 100}]}})
     assert sorted(decision.fired) == ["channel-stuffing", "dormant-customer"]  # 10,000 > 18,000 / 2; 185 days
+
+
+@pytest.mark.parametrize(("declared", "says"), [
+    ("    type: money\n    window: 4 quarters\n    simulate: sum of order.qty\n",
+     "field 'facts.customer.sales.simulate': 'order.qty' cannot be summed over the history's orders: sum an "
+     "amount of the order, one of order.total"),
+    ("    type: money\n    window: 4 quarters\n    simulate: average of order.total\n",
+     "cannot read simulate: 'average of order.total': write sum of order.total, count of orders or days since "
+     "last order"),
+    ("    type: integer\n    window: 4 quarters\n    simulate: sum of order.total\n",
+     "a sum is money or a number; this fact is integer: use count of orders, or type: money"),
+    ("    type: money\n    window: 4 quarters\n    simulate: count of orders\n",
+     "count of orders is a whole number; this fact is money: declare type: integer"),
+    ("    type: money\n    simulate: sum of order.total\n",
+     "simulate: says how a history fact is computed: declare its window: too"),
+    ("    type: money\n    window: 4 quarters\n    required: true\n",
+     "a declared fact is always optional"),
+])
+def test_a_history_fact_simulate_cannot_read_is_refused_in_plain_words(tmp_path: Path, declared: str,
+                                                                        says: str) -> None:
+    head = POLICY_YAML.split("facts:\n")[0] + "facts:\n  customer.sales:\n"
+    with pytest.raises(PolicyError) as info:
+        load_policy(write_policy(tmp_path, head + declared + "    description: {zh: 销售额, en: Sales}\n",
+                                 RULES_YAML.split("  - id: busy-month")[0].replace(
+                                     "customer.sales_last_4_quarters", "customer.other")))
+    assert says in str(info.value)
+    assert "policy.yaml:" in str(info.value)
+
+
+def test_a_required_history_fact_of_a_declared_point_is_refused(tmp_path: Path) -> None:
+    folder = write_policy(tmp_path, POLICY_YAML.split("facts:\n")[0], "")
+    (folder / "history.yaml").unlink()
+    (folder / "points").mkdir()
+    (folder / "points" / "visit_plan.yaml").write_text(textwrap.dedent("""\
+        point: visit_plan
+        title: {zh: 拜访计划, en: Visit plan}
+        description: {zh: 拜访计划, en: A visit plan}
+        document: visits
+        fields:
+          id: {type: text, description: {zh: 编号, en: Number}}
+          visits: {type: integer, window: 1 month, required: true, description: {zh: 上月拜访, en: Visits}}
+        """), encoding="utf-8")
+    (folder / "visits.yaml").write_text("ruleset: v\nhook: visit_plan\nversion: '1'\nrules:\n  - id: few\n"
+                                        "    description: few\n    when: visits.visits < 40\n"
+                                        "    then: {warn: {zh: 少, en: few}}\n", encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy(folder)
+    assert "visit_plan.yaml:7" in str(info.value)
+    assert "a history fact is always optional (computed when the ERP can, else missing): remove required" in str(
+        info.value)
+
+
+def test_explanations_show_the_history_fact_a_rule_read(erp: ScratchDatabase, tmp_path: Path) -> None:
+    policy = load_policy(write_policy(tmp_path))
+    adapter = adapter_on(erp, tmp_path)
+    for backend in ("python", "durable"):
+        gate = Gate(policy, backend=backend, entry_points=False, plugins=[adapter])
+        decision = gate.approve_order(order("C1", "12000"), explain=True)
+        (entry,) = [e for e in decision.trace if e.rule == "channel-stuffing"]
+        assert entry.fired
+        assert entry.values["customer.sales_last_4_quarters"] == Decimal(20000), backend
+        assert entry.explanation is not None
+        assert "customer.sales_last_4_quarters" in entry.explanation, backend
+    adapter.close()
