@@ -125,7 +125,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 @pytest.mark.parametrize(("file", "old", "new", "expected"), [
     ("points/sample_request.yaml", "type: money", "type: mony",
-     "sample_request.yaml:9, field 'fields.value.type': Input should be 'text', 'integer'"),
+     "sample_request.yaml:9, field 'fields.value.type': expected one of 'text', 'integer'"),
     ("points/sample_request.yaml", "{type: enum, choices: [collect, prepaid], combine: priority",
      "{type: enum, combine: priority", "field 'outputs.freight': an enum output needs its choices"),
     ("points/sample_request.yaml", "combine: max", "combine: priority",

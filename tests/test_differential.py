@@ -20,7 +20,8 @@ from fixtures.strategies import order_facts, return_facts
 from salesgate import Decision, Gate, OrderFacts, ReturnFacts
 from salesgate.engine.python import PythonBackend
 from salesgate.facts import FactSet
-from salesgate.policy.ir import And, Arith, Compare, Cond, Const, IsNone, Kind, Or, Quantified, Ref
+from salesgate.policy.ir import Aggregate, And, Arith, Call, Compare, Cond, Const, IsNone, Kind, Or, Quantified, Ref
+from salesgate.policy.patterns import compile_pattern
 from salesgate.policy.stages import EngineRule, Stage
 from salesgate.vocabulary import VOCABULARY
 
@@ -75,11 +76,71 @@ def none_cond() -> st.SearchStrategy[Cond]:
     return st.builds(IsNone, st.just(Ref("order.draft_term_days", Kind.number)), st.booleans())
 
 
+DATES = st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31))
+ORDER_DATE = Ref("order.order_date", Kind.date)
+
+
+def call_cond() -> st.SearchStrategy[Cond]:
+    """Functions of the registry (salesgate/policy/functions.py) on the order date, missing or not."""
+    number_call = st.one_of(
+        st.sampled_from(["year", "quarter", "month", "weekday"]).map(lambda f: Call(f, (ORDER_DATE,), Kind.number)),
+        DATES.map(lambda d: Call("days_between", (ORDER_DATE, Const(d, Kind.date)), Kind.number)),
+    )
+    numbers = st.one_of(number_call, st.integers(-400, 2030).map(lambda v: Const(v, Kind.number)))
+    dates = st.one_of(st.just(Call("month_end", (ORDER_DATE,), Kind.date)), DATES.map(lambda d: Const(d, Kind.date)))
+    return st.one_of(
+        st.builds(Compare, st.sampled_from(OPS), number_call, numbers),
+        st.builds(Compare, st.sampled_from(OPS), st.just(Call("month_end", (ORDER_DATE,), Kind.date)), dates),
+    )
+
+
+def text_call_cond() -> st.SearchStrategy[Cond]:
+    """starts_with, ends_with, contains and matches (its RE2 pattern prepared as the checker does)."""
+    region = Ref("customer.region", Kind.text)
+    parts = st.sampled_from(["华", "东", "north", "", "th"]).map(lambda v: Const(v, Kind.text))
+    plain = st.builds(lambda f, part: Call(f, (region, part), Kind.bool),
+                      st.sampled_from(["starts_with", "ends_with", "contains"]), parts)
+    patterns = st.sampled_from(["^华", "东$", "(?i)NOR", "^$", "o|东"])
+    matching = patterns.map(lambda p: Call("matches", (region, Const(p, Kind.text)), Kind.bool, compile_pattern(p)))
+    return st.builds(Compare, st.sampled_from(["==", "!="]), st.one_of(plain, matching),
+                     st.just(Const(True, Kind.bool)))
+
+
+REGION_LIMITS = {"华东": Decimal("200"), "north": Decimal("-50"), "": None}  # a lookup's state: the column by key
+
+
+def lookup_cond() -> st.SearchStrategy[Cond]:
+    """lookup("region_limits", customer.region, "limit") (a key not listed, an empty cell: missing) vs numbers."""
+    lookup = Call("lookup", (Const("region_limits", Kind.text), Ref("customer.region", Kind.text),
+                             Const("limit", Kind.text)), Kind.number, REGION_LIMITS)
+    keyed = st.sampled_from(["华东", "华南", "north"]).map(
+        lambda key: Call("lookup", (Const("region_limits", Kind.text), Const(key, Kind.text),
+                                    Const("limit", Kind.text)), Kind.number, REGION_LIMITS))
+    lookups = st.one_of(st.just(lookup), keyed)
+    return st.builds(Compare, st.sampled_from(OPS), lookups, number_expr(NUMBER_PATHS, False))
+
+
+def aggregate_cond() -> st.SearchStrategy[Cond]:
+    """sum/count/min/max/avg over the lines, with or without a filter, compared with a number or a fact."""
+    def build(func: Any, value: Any, where: Any) -> Aggregate:
+        return Aggregate(func, "order.lines", "line", value, where, Kind.number)
+
+    values = st.one_of(st.sampled_from(ITEM_PATHS).map(lambda p: Ref(p, Kind.number, True)),
+                       number_expr(ITEM_PATHS, True))
+    filters = st.none() | comparison(ITEM_PATHS, True)
+    aggregates = st.one_of(
+        st.builds(build, st.sampled_from(["sum", "min", "max", "avg"]), values, filters),
+        st.builds(build, st.just("count"), st.none() | values, filters),
+    )
+    return st.builds(Compare, st.sampled_from(OPS), aggregates, number_expr(NUMBER_PATHS, False))
+
+
 def atoms() -> st.SearchStrategy[Cond]:
     quantified = st.builds(
         Quantified, st.sampled_from(["any", "all"]), st.just("order.lines"), comparison(ITEM_PATHS, True)
     )
-    return st.one_of(comparison(NUMBER_PATHS, False), text_cond(), bool_cond(), none_cond(), quantified)
+    return st.one_of(comparison(NUMBER_PATHS, False), text_cond(), bool_cond(), none_cond(), quantified, call_cond(),
+                     aggregate_cond(), text_call_cond(), lookup_cond())
 
 
 conditions = st.recursive(
@@ -99,17 +160,17 @@ line_values = st.fixed_dictionaries({
 })
 
 factsets = st.builds(
-    lambda total, exposure, limit, draft, region, guarantee, lines: FactSet(
+    lambda total, exposure, limit, draft, region, guarantee, lines, order_date: FactSet(
         root={
             "order.total": total, "exposure.total": exposure, "customer.credit_limit": limit,
             "order.draft_term_days": draft, "customer.region": region, "order.guarantee": guarantee,
-            "order.lines": lines,
+            "order.lines": lines, "order.order_date": order_date,
         },
         items=tuple(lines),
         item_keys=tuple(range(1, len(lines) + 1)),
     ),
     money, money, money, st.one_of(st.none(), st.integers(0, 400)), st.sampled_from(["华东", "north", ""]),
-    st.booleans(), st.lists(line_values, max_size=4),
+    st.booleans(), st.lists(line_values, max_size=4), st.one_of(st.none(), DATES),
 )
 
 

@@ -275,7 +275,7 @@ def test_every_command_the_guide_shows_prints_what_it_shows(installed: Path) -> 
 # The edits behind the guide's table of policy errors, row by row.
 POLICY_EDITS = [
     ("points/sample_request.yaml", "value: {type: money,", "value: {type: mony,"),
-    ("points/sample_request.yaml", "purpose: {type: enum, choices: [trial, exhibition, tender], ",
+    ("points/sample_request.yaml", "purpose: {type: enum, record: true, choices: [trial, exhibition, tender], ",
      "purpose: {type: enum, "),
     ("points/sample_request.yaml", "  returnable: {type: bool,", "  returnable: {type: bool, requird: true,"),
     ("points/sample_request.yaml", "description: {zh: 申请单号, en: Request number}", "description: Request number"),

@@ -29,11 +29,13 @@ from salesgate.policy import expressions as ast
 from salesgate.policy.checker import CheckError, Context, check_condition
 from salesgate.policy.evaluator import compile_cond
 from salesgate.policy.expressions import ExpressionError, parse
+from salesgate.policy.functions import names
 from salesgate.policy.ir import And, Arith, Compare, Cond, Const, IsNone, Kind, Or, Quantified, Ref
 from salesgate.policy.stages import Backend, EngineRule, Stage
 from salesgate.vocabulary import VOCABULARY
 
 HOOK: DecisionPoint = "order_approval"
+FUNCTION_NAMES = ", ".join(f"{name}()" for name in names())
 VOCAB = VOCABULARY[HOOK]
 
 
@@ -507,11 +509,12 @@ ERRORS: list[tuple[str, type[Exception], str, int, str | None]] = [
     ("0 < order.total <= 100", ExpressionError,
      "chained comparisons are not supported: join two comparisons with 'and'", 17, None),
     # functions
-    ("max(order.total, 1) > 5", CheckError, "unknown function 'max': use date(), days(), any() or all()", 1, None),
+    ("max(order.total, 1) > 5", CheckError, "max() takes a loop over a list: max(line.unit_price for line in "
+     "order.lines), with an optional filter: ... if line.qty > 10)", 1, None),
     ('dats(3) + order.order_date > date("2026-01-01")', CheckError,
-     "unknown function 'dats': use date(), days(), any() or all()", 1, "days"),
-    ("sum(line.qty for line in order.lines) > 5", CheckError,
-     "only any(...) and all(...) can loop over a list, not sum()", 1, None),
+     f"unknown function 'dats': the functions are {FUNCTION_NAMES}", 1, "days"),
+    ("total(line.qty for line in order.lines) > 5", CheckError,
+     "only any(), all(), sum(), count(), min(), max(), avg() can loop over a list, not total()", 1, None),
     ('date("23/11/2026") < order.order_date', CheckError, "'23/11/2026' is not a date: write YYYY-MM-DD", 1, None),
     ("date(2026) < order.order_date", CheckError, 'date() takes one text argument: date("2026-12-31")', 1, None),
     ('order.order_date + days(1.5) > date("2026-01-01")', CheckError,

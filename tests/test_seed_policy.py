@@ -331,7 +331,7 @@ CASE_HEAD = ORDER_BASE + "cases:\n  - name: a case\n"
         pytest.param(CASE_HEAD + "    expext: { outcome: allow }\n", 12,
                      "(did you mean 'expect'?)", id="unknown-case-key"),
         pytest.param(CASE_HEAD + "    expect:\n      outcome: deny\n", 13,
-                     "Input should be 'allow', 'warn', 'require_approval' or 'block'", id="bad-outcome"),
+                     "expected one of 'allow', 'warn', 'require_approval', 'block', not 'deny'", id="bad-outcome"),
         pytest.param(CASE_HEAD + "    expect:\n      refund: lots\n", 13,
                      "expected an amount such as 1013.65, got 'lots'", id="bad-money"),
         pytest.param(CASE_HEAD + "    expect:\n      prices: { 1: 950 }\n", 12,
@@ -346,7 +346,7 @@ CASE_HEAD = ORDER_BASE + "cases:\n  - name: a case\n"
                      "case 'a case': no hook", id="no-hook"),
         pytest.param(CASE_HEAD + "    facts:\n      order:\n        lines:\n          - { line_no: 1, sku: P1, qty: -5,"
                      " unit_price: 1 }\n    expect: { outcome: allow }\n", 15,
-                     "invalid order_approval facts: Input should be greater than 0", id="invalid-facts"),
+                     "invalid order_approval facts: must be more than 0, not -5", id="invalid-facts"),
         pytest.param(CASE_HEAD + "    facts: { customer: { grade: Z } }\n    expect: { outcome: allow }\n", 12,
                      "field 'facts.customer.grade'", id="invalid-facts-field"),
         pytest.param(CASE_HEAD + "    expect: { outcome: allow }\n  - name: a case\n    expect: { outcome: allow }\n",

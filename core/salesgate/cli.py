@@ -66,6 +66,7 @@ from .plugins import (
 from .pointspecs import ORDER_POINTS, POINT_SPECS, PointSpec
 from .policy.compiler import Policy, load_policy
 from .policy.declarations import PointFile
+from .policy.lint import lint_policy
 from .policy.schema import PolicyFile, RuleSetFile
 from .vocabulary import FactInfo
 
@@ -371,15 +372,28 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=str))
-def validate(path: str) -> None:
-    """Load and check the policy in PATH (a directory of rule files, or one rule file)."""
+@click.option("--strict", is_flag=True,
+              help="Treat warnings (overlapping ranges, unreachable conditions, ...) as errors.")
+def validate(path: str, strict: bool) -> None:
+    """Load and check the policy in PATH (a directory of rule files, or one rule file).
+
+    Then print warnings: what loads but probably is not what was meant (docs/policy-language.md,
+    "Warnings (lint)"). They leave the exit code 0; with --strict they are errors (exit code 2).
+    """
     try:
         policy = load_policy(path, points=plugin_points())
     except PolicyError as exc:
         fail_policy(exc, f"policy {path} is invalid")
+    warnings = lint_policy(policy)
+    for warning in warnings:
+        click.echo(str(warning), err=True)
+    if warnings and strict:
+        count = len(warnings)
+        fail(f"policy {path} has {count} warning{'s' if count != 1 else ''} (--strict makes them errors)")
     rulesets = len(policy.rulesets)
     click.echo(f"ok: {policy.name} {policy.version} ({policy.hash}): {len(policy.rules)} rules in "
-               f"{rulesets} rule set{'s' if rulesets != 1 else ''}")
+               f"{rulesets} rule set{'s' if rulesets != 1 else ''}"
+               + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""))
 
 
 @cli.command()

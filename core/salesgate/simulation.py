@@ -43,6 +43,7 @@ from .money import ZERO, round_money
 from .plugins import installed_points
 from .pointspecs import ORDER_POINTS, POINT_SPECS, PointSpec
 from .policy.compiler import Policy, load_policy
+from .policy.plainwords import plain_message
 
 EXAMPLES = 20
 """Changed decisions kept per decision point for the report (the first in file order)."""
@@ -441,7 +442,7 @@ def _document_facts(spec: PointSpec, facts: Any) -> BaseModel:
         error = errors[0]
         where = ".".join(str(part) for part in error["loc"]) or "facts"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        message = error["msg"]
+        message = plain_message(error)
         if error["type"] == "extra_forbidden":
             hint = did_you_mean(str(error["loc"][-1]), known_fields(spec.document, error["loc"][:-1]))
             message = "not a fact salesgate knows" + (f" (did you mean {hint!r}?)" if hint else "")
@@ -526,7 +527,8 @@ def _parse(raw: bytes, order_model: type[OrderFacts] = OrderFacts,
         if error["type"] == "json_invalid":
             raise _NotFacts(f"not JSON: {error['msg']}") from None
         more = f" (and {first.error_count() - 1} more)" if first.error_count() > 1 else ""
-        raise _NotFacts(f"{kind.__name__} {where}: {error['msg']}{more}") from None
+        what = "order facts" if kind is order_model else "return facts"
+        raise _NotFacts(f"{what} {where}: {plain_message(error)}{more}") from None
 
 
 def _document_line(raw: bytes) -> _Document | None:

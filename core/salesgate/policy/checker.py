@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
 from ..errors import did_you_mean
 from ..vocabulary import FactInfo
 from . import expressions as ast
+from .functions import FUNCTIONS, Function, FunctionError, names
 from .ir import (
     NEGATED,
     SWAPPED,
+    Aggregate,
+    AggregateFunc,
     Always,
     And,
     Arith,
     ArithOp,
+    Call,
     Compare,
     CompareOp,
     Cond,
@@ -54,12 +58,15 @@ class Context:
     """What an expression may read.
 
     ``element_scope`` names the list element bound for the whole rule (``line`` for a line-scope
-    rule); element paths are otherwise only readable inside ``any``/``all``.
+    rule); element paths are otherwise only readable inside ``any``/``all``. ``data``: the policy
+    data functions may read, by the name a :class:`~salesgate.policy.functions.Function` ``needs``
+    (``tables``: the lookup tables of ``data/``; ``calendar``: the holiday calendar).
     """
 
     point: str
     vocabulary: Mapping[str, FactInfo]
     element_scope: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _describe(kind: Kind) -> str:
@@ -72,6 +79,9 @@ class _Checker:
         self.ctx = ctx
         self.loop: dict[str, str] = {}  # loop variable → element name ("x" → "line")
         self.in_loop = False
+        self.looping: set[str] = set()  # the list any()/all() goes over
+        self.in_aggregate = False
+        self.hidden: dict[str, str] = {}  # an outer loop's variable, unreadable inside an aggregate
         self.elements = {f.element for f in ctx.vocabulary.values() if f.kind is Kind.list}
 
     # -- values -----------------------------------------------------------------
@@ -79,13 +89,17 @@ class _Checker:
         path = node.path
         head, _, rest = path.partition(".")
         item = False
+        if head in self.hidden:
+            raise CheckError(f"{self.hidden[head]} cannot read {head!r}, the element of the any()/all() around it: "
+                             "compare the two in separate conditions", node.col)
         if head in self.loop:
             path = f"{self.loop[head]}.{rest}" if rest else self.loop[head]
             item = True
         info = self.ctx.vocabulary.get(path)
         if info is None:
-            suggestion = did_you_mean(path, self.ctx.vocabulary)
-            raise CheckError(f"unknown fact {path!r} at decision point {self.ctx.point}", node.col, suggestion)
+            suggestion, others = _fact_suggestion(path, self.ctx.vocabulary)
+            raise CheckError(f"unknown fact {path!r} at decision point {self.ctx.point}{others}", node.col,
+                             suggestion)
         element = path.split(".", 1)[0]
         if not item and element in self.elements and element != self.ctx.element_scope:
             raise CheckError(
@@ -117,9 +131,65 @@ class _Checker:
             raise CheckError("None can only be compared with == or !=, as in 'order.guarantee == None'", node.col)
         if isinstance(node, ast.ListLit):
             raise CheckError("a list can only follow 'in', as in 'customer.grade in [\"A\", \"B\"]'", node.col)
+        if isinstance(node, ast.Comprehension) and node.func in AGGREGATES:
+            return self.aggregate(node)
         if isinstance(node, ast.Comprehension) and node.func not in ("any", "all"):
-            raise CheckError(f"only any(...) and all(...) can loop over a list, not {node.func}()", node.col)
+            raise CheckError(f"only any(), all(), {', '.join(f'{a}()' for a in AGGREGATES)} can loop over a list, "
+                             f"not {node.func}()", node.col, did_you_mean(node.func, ["any", "all", *AGGREGATES]))
         raise CheckError("expected a value here, not a condition", _col(node))
+
+    def list_fact(self, node: ast.Name) -> FactInfo:
+        """The list fact a loop or an aggregate goes over, or a did-you-mean among the lists."""
+        info = self.ctx.vocabulary.get(node.path)
+        if info is None or info.kind is not Kind.list:
+            lists = [p for p, f in self.ctx.vocabulary.items() if f.kind is Kind.list]
+            raise CheckError(
+                f"{node.path!r} is not a list fact; loop over {', '.join(lists) or 'nothing here'}",
+                node.col,
+                did_you_mean(node.path, lists),
+            )
+        return info
+
+    def aggregate(self, node: ast.Comprehension) -> Aggregate:
+        """``sum(line.qty for line in order.lines if ...)``: the value and filter read each element."""
+        func = cast(AggregateFunc, node.func)
+        info = self.list_fact(node.collection)
+        if self.in_aggregate:
+            raise CheckError(f"{func}() inside another sum/count/min/max/avg: aggregates do not nest", node.col)
+        if self.in_loop and node.collection.path in self.looping:
+            raise CheckError(f"{func}() over {node.collection.path} inside any()/all() over the same list: "
+                             "compute it outside the loop (in another comparison joined with 'and'), or "
+                             "write the condition into the filter: "
+                             f"{func}(... for {info.element} in {node.collection.path} if ...)", node.col)
+        if node.var in {p.split(".")[0] for p in self.ctx.vocabulary} and node.var != info.element:
+            raise CheckError(f"loop variable {node.var!r} hides the facts of the same name: call it "
+                             f"{info.element!r}", node.col)
+        outer = dict(self.loop)
+        self.loop = {node.var: info.element}
+        self.hidden = {name: f"{func}() over {node.collection.path}" for name in outer if name != node.var}
+        self.in_aggregate = True
+        try:
+            where = self.cond(node.where) if node.where is not None else None
+            value: Expr | None = None
+            if not (isinstance(node.cond, ast.Name) and node.cond.path == node.var):
+                value = self.value(node.cond)
+        finally:
+            self.loop = outer
+            self.hidden = {}
+            self.in_aggregate = False
+        if value is None and func != "count":
+            raise CheckError(f"{func}() needs a value of each {info.element}: "
+                             f"{func}({info.element}.qty for {info.element} in {node.collection.path})", node.col)
+        kind = Kind.number
+        if value is not None and func != "count":
+            allowed = (Kind.number, Kind.date) if func in ("min", "max") else (Kind.number,)
+            if value.kind not in allowed:
+                wanted = "numbers or dates" if func in ("min", "max") else "numbers"
+                raise CheckError(f"{func}() takes {wanted}, not {_describe(value.kind)}", _col(node.cond))
+            kind = value.kind
+        if value is not None and value.kind is Kind.list:
+            raise CheckError(f"{func}() cannot count lists inside a list", _col(node.cond))
+        return Aggregate(func, node.collection.path, info.element, value, where, kind)
 
     def call(self, node: ast.Call) -> Expr:
         if node.func == "date":
@@ -140,9 +210,64 @@ class _Checker:
         if node.func in ("any", "all"):
             raise CheckError(f"{node.func}() needs a loop: {node.func}(line.qty > 10 for line in order.lines)",
                              node.col)
-        suggestion = did_you_mean(node.func, ["date", "days", "any", "all"])
-        raise CheckError(f"unknown function {node.func!r}: use date(), days(), any() or all()", node.col,
-                         suggestion)
+        if node.func == "count" and len(node.args) == 1 and isinstance(node.args[0], ast.Name):
+            # count(order.lines): how many elements the list has
+            whole = ast.Name("_", node.col)
+            return self.aggregate(ast.Comprehension("count", whole, "_", node.args[0], node.col))
+        if node.func in AGGREGATES:
+            raise CheckError(f"{node.func}() takes a loop over a list: {node.func}(line.unit_price for line in "
+                             "order.lines), with an optional filter: ... if line.qty > 10)", node.col)
+        function = FUNCTIONS.get(node.func)
+        if function is None:
+            known = names()
+            raise CheckError(f"unknown function {node.func!r}: the functions are {', '.join(f'{n}()' for n in known)}",
+                             node.col, did_you_mean(node.func, known))
+        return self.function(function, node)
+
+    def function(self, function: Function, node: ast.Call) -> Expr:
+        """A registered function: its arguments' number and kinds checked, its policy data bound."""
+        params = function.params
+        if len(node.args) != len(params):
+            wanted = f"{len(params)} argument{'s' if len(params) != 1 else ''}"
+            raise CheckError(f"{function.name}() takes {wanted}, not {len(node.args)}: {function.usage}", node.col)
+        args: list[Expr] = []
+        constants: dict[int, Any] = {}
+        for index, (arg_node, param) in enumerate(zip(node.args, params, strict=True)):
+            arg = self.value(arg_node)
+            ordinal = _ORDINALS[index] if index < len(_ORDINALS) else f"argument {index + 1} of"
+            if index in function.constants:
+                if not isinstance(arg, Const):
+                    raise CheckError(f"the {ordinal} argument of {function.name}() must be written as a constant, "
+                                     f"not read from the facts: {function.usage}", _col(arg_node))
+                constants[index] = arg.value
+            if param is None:
+                if arg.kind is Kind.list:
+                    raise CheckError(f"the {ordinal} argument of {function.name}() cannot be a list", _col(arg_node))
+            elif not (arg.kind is param or (param is Kind.text and arg.kind is Kind.enum)):
+                raise CheckError(f"the {ordinal} argument of {function.name}() must be {_describe(param)}, "
+                                 f"not {_describe(arg.kind)}: {function.usage}", _col(arg_node))
+            args.append(arg)
+        kind, state = function.result, None
+        data = None
+        if function.needs is not None:
+            data = self.ctx.data.get(function.needs)
+            if data is None:
+                raise CheckError(f"{function.name}() reads the policy's {function.needs}, and this policy has none",
+                                 node.col)
+            state = data  # without a prepare, run receives the data itself
+        if function.prepare is not None:
+            try:
+                kind, state = function.prepare(data, constants, tuple(a.kind for a in args))
+            except FunctionError as exc:
+                col = _col(node.args[exc.argument]) if exc.argument is not None else node.col
+                raise CheckError(f"{function.name}(): {exc.message}", col, exc.suggestion) from None
+        call = Call(function.name, tuple(args), kind, state)
+        if not function.stateful and all(isinstance(a, Const) for a in args):
+            # Folded with the evaluator's own implementation, so folding can never change a result.
+            folded = function.run(*(cast(Const, a).value for a in args))
+            if folded is not None:
+                return Const(folded, kind)
+        return call
 
     def arith(self, op: ArithOp, left: Expr, right: Expr, col: int) -> Expr:
         lk, rk = left.kind, right.kind
@@ -189,7 +314,7 @@ class _Checker:
             return self.membership(node)
         if isinstance(node, ast.Binary) and node.op in ("==", "!=", "<", "<=", ">", ">="):
             return self.compare(node)
-        if isinstance(node, ast.Comprehension):
+        if isinstance(node, ast.Comprehension) and node.func not in AGGREGATES:
             return self.quantified(node)
         if isinstance(node, ast.Bool):
             if node.value:
@@ -202,6 +327,11 @@ class _Checker:
                                  f"as in '{ref.path} == ...'", node.col)
             return Compare("==", ref, Const(True, Kind.bool))
         value = self.value(node)
+        if value.kind is Kind.bool:
+            if isinstance(value, Const):
+                raise CheckError(f"the condition is always {'true' if value.value else 'false'}: it reads no fact",
+                                 _col(node))
+            return Compare("==", value, Const(True, Kind.bool))  # starts_with(...) as a condition
         raise CheckError(f"expected a condition but found {_describe(value.kind)}", _col(node))
 
     def compare(self, node: ast.Binary) -> Cond:
@@ -277,27 +407,48 @@ class _Checker:
     def quantified(self, node: ast.Comprehension) -> Cond:
         if node.func not in ("any", "all"):
             raise CheckError(f"only any(...) and all(...) can loop over a list, not {node.func}()", node.col)
-        if self.in_loop:
-            raise CheckError("any()/all() cannot be nested", node.col)
-        info = self.ctx.vocabulary.get(node.collection.path)
-        if info is None or info.kind is not Kind.list:
-            lists = [p for p, f in self.ctx.vocabulary.items() if f.kind is Kind.list]
-            raise CheckError(
-                f"{node.collection.path!r} is not a list fact; loop over {', '.join(lists) or 'nothing here'}",
-                node.collection.col,
-                did_you_mean(node.collection.path, lists),
-            )
+        if self.in_loop or self.in_aggregate:
+            raise CheckError("any()/all() cannot be nested" if self.in_loop else
+                             "any()/all() inside sum/count/min/max/avg: write the condition into the filter "
+                             "(... if ...)", node.col)
+        if node.where is not None:
+            raise CheckError(f"{node.func}() takes no 'if' filter: join it to the condition with 'and', as in "
+                             f"{node.func}(line.qty > 10 and line.discount > 5% for line in order.lines)",
+                             _col(node.where))
+        info = self.list_fact(node.collection)
         if node.var in {p.split(".")[0] for p in self.ctx.vocabulary} and node.var != info.element:
             raise CheckError(f"loop variable {node.var!r} hides the facts of the same name: call it "
                              f"{info.element!r}", node.col)
         self.loop[node.var] = info.element
         self.in_loop = True
+        self.looping = {node.collection.path}
         try:
             cond = self.cond(node.cond)
         finally:
             del self.loop[node.var]
             self.in_loop = False
+            self.looping = set()
         return Quantified("any" if node.func == "any" else "all", node.collection.path, cond)
+
+
+AGGREGATES: tuple[AggregateFunc, ...] = ("sum", "count", "min", "max", "avg")
+
+_ORDINALS = ("first", "second", "third", "fourth")
+
+
+def _fact_suggestion(path: str, vocabulary: Mapping[str, FactInfo]) -> tuple[str | None, str]:
+    """The fact meant by an unknown ``path``: one whose last part is the name written (``region`` is
+    ``customer.region``; ``order.region`` too), else the closest spelling. With several facts of that
+    name, none is guessed: the second value lists them."""
+    last = path.rsplit(".", 1)[-1]
+    named = [p for p in vocabulary if p.rsplit(".", 1)[-1] == last and p != path]
+    if not named:
+        named = [p for p in vocabulary if p.rsplit(".", 1)[-1].lower() == last.lower() and p != path]
+    if len(named) == 1:
+        return named[0], ""
+    if len(named) > 1:
+        return None, f": facts named {last!r} are {', '.join(named)}; write the one you mean in full"
+    return did_you_mean(path, vocabulary), ""
 
 
 def _col(node: ast.Node) -> int:

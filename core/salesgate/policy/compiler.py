@@ -26,6 +26,7 @@ from ..prices import PriceStep
 from ..vocabulary import VOCABULARY, FactInfo, point_vocabulary
 from . import expressions
 from .checker import CheckError, Context, check_condition, check_value
+from .datafiles import data_files, load_tables
 from .declarations import (
     POINTS_DIRECTORY,
     built_in_outputs,
@@ -39,6 +40,7 @@ from .effects import CompiledAction, LineChanges, RuleEffect, rule_effect, rule_
 from .evaluator import Getter, compile_expr
 from .ir import Always, Cond, Const, Expr, Kind, walk_refs
 from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
+from .plainwords import merged, plain_message
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
 from .stages import EngineRule, Stage
 from .yamlfile import LineDict, line_of, load_yaml
@@ -216,6 +218,21 @@ def _messages(value: Message | None, language: str) -> tuple[str, dict[str, str]
 
 def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: _Problems,
                          root: type[PolicyFile] | type[RuleSetFile] = RuleSetFile) -> None:
+    found = _Problems()
+    _each_validation_problem(exc, data, shown, found, root)
+    by_place: dict[tuple[Any, ...], list[PolicyProblem]] = {}
+    for problem in found.items:
+        by_place.setdefault((problem.path, problem.line, problem.rule, problem.field), []).append(problem)
+    for (path, line, rule, where), same in by_place.items():
+        messages = merged([p.message for p in same])
+        if len(messages) == 1 and len(same) > 1:
+            problems.add(messages[0], path or shown, line, rule, where, same[0].suggestion)
+        else:
+            problems.items.extend(same)
+
+
+def _each_validation_problem(exc: ValidationError, data: Any, shown: str, problems: _Problems,
+                             root: type[PolicyFile] | type[RuleSetFile]) -> None:
     for err in exc.errors():
         loc = err["loc"]
         rule_id = None
@@ -228,17 +245,34 @@ def _validation_problems(exc: ValidationError, data: Any, shown: str, problems: 
         field = ".".join(fields[-2:] if fields[:1] == ["rules"] else fields) or None
         if fields[:1] == ["rules"]:
             field = ".".join(fields[1:]) or "rules"
-        message = err["msg"]
+        message = plain_message(err)
         suggestion = None
         if err["type"] == "extra_forbidden":
-            message = "unknown field"
             model_fields = _fields_at(loc, root)
             suggestion = did_you_mean(str(loc[-1]), model_fields) if model_fields else None
             if model_fields:
                 message += f"; expected one of: {', '.join(model_fields)}"
-        elif message.startswith("Value error, "):
-            message = message.removeprefix("Value error, ")
+            message += _misplaced(loc, data, root)
         problems.add(message, shown, line_of(data, loc), str(rule_id) if rule_id else None, field, suggestion)
+
+
+def _misplaced(loc: tuple[Any, ...], data: Any, root: type[PolicyFile] | type[RuleSetFile]) -> str:
+    """Why an unknown field is there, when the cause is plain: an action's field (``message:``) written
+    at the rule's level, or the text after an unquoted comma in ``{block: 太大, 请审批}``, which YAML
+    reads as one more field (with no value)."""
+    names = [p for p in loc if isinstance(p, str)]
+    if root is not RuleSetFile or names[:1] != ["rules"]:
+        return ""
+    key = str(loc[-1])
+    if "then" not in names and key in Action.model_fields:
+        return f": '{key}' belongs to the action: indent it under 'then:', as deep as the action's other fields"
+    node: Any = data
+    for part in loc[:-1]:
+        node = node[part] if isinstance(node, dict | list) else None
+    if "then" in names and isinstance(node, dict) and node.get(key, "") is None:
+        return (": YAML read the text after a comma as a field of its own; put text holding a comma in quotes: "
+                f'message: "..., {key}"')
+    return ""
 
 
 def _fields_at(loc: tuple[Any, ...], root: type[PolicyFile] | type[RuleSetFile]) -> list[str]:
@@ -252,7 +286,7 @@ def _fields_at(loc: tuple[Any, ...], root: type[PolicyFile] | type[RuleSetFile])
 def _compile_rules(
     ruleset: RuleSetFile, data: LineDict, shown: str, ladder: tuple[str, ...], language: str,
     order_base: int, seen: dict[str, str], problems: _Problems, points: Mapping[str, PointSpec],
-    vocabularies: Mapping[str, Mapping[str, FactInfo]],
+    vocabularies: Mapping[str, Mapping[str, FactInfo]], policy_data: Mapping[str, Any],
 ) -> list[CompiledRule]:
     out: list[CompiledRule] = []
     if ruleset.hook not in points:
@@ -292,7 +326,7 @@ def _compile_rules(
             problem(f"scope: line runs a rule once per line, and a {spec.root} at {ruleset.hook} has no list of "
                     "lines (a list field with element: line)", "scope")
             continue
-        ctx = Context(ruleset.hook, vocabulary, element)
+        ctx = Context(ruleset.hook, vocabulary, element, policy_data)
         when_text = "true" if rule.when is True else str(rule.when)
         try:
             cond: Cond = Always() if rule.when is True else check_condition(expressions.parse(when_text), ctx)
@@ -463,7 +497,8 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         problems.add("no rule files (*.yaml) found", str(root))
 
     declarations = point_files(directory)
-    total = sum(_size(p) for p in [*files, *declarations,
+    tables_files = data_files(directory)
+    total = sum(_size(p) for p in [*files, *declarations, *tables_files,
                                    *([meta_path] if meta_path.exists() and meta_path != root else [])])
     if total > MAX_POLICY_BYTES:
         raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
@@ -506,13 +541,16 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
     all_points, vocabularies = _points(known, declared, fields_of, extras,
                                        _outputs_of(meta, meta_path, raw_meta if meta is not None else None, known,
                                                    problems))
+    tables = load_tables(directory, lambda message, path, line, column: problems.add(message, path, line, None, column),
+                         digest.update)
+    policy_data: dict[str, Any] = {"tables": MappingProxyType(tables)}  # what functions read (Context.data)
     seen: dict[str, str] = {}
     compiled: list[CompiledRule] = []
     for index, (ruleset, data, file_shown) in enumerate(loaded):
         if ruleset.hook in failed:
             continue  # its declaration's problems are reported: its rules cannot be checked against it
         compiled.extend(_compile_rules(ruleset, data, file_shown, ladder, language, index * 10_000, seen,
-                                       problems, all_points, vocabularies))
+                                       problems, all_points, vocabularies, policy_data))
     if problems.items:
         raise PolicyError(problems.items)
     order = {point: index for index, point in enumerate(all_points)}
@@ -522,7 +560,7 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         name=name, version=version, hash=digest.hexdigest()[:16], roles=ladder, language=language,
         failure_mode=meta.failure_mode if meta else "closed", source=str(root),
         rules=tuple(sorted(compiled, key=lambda r: (order[r.hook], r.priority, r.id))),
-        files=tuple(str(f) for f in [*files, *point_paths]),
+        files=tuple(str(f) for f in [*files, *point_paths, *tables_files]),
         rulesets={r.ruleset: r.version for r, _, _ in loaded},
         points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies),
     )

@@ -33,6 +33,7 @@ from ..models import CreditExposure, Customer, Order, OrderFacts, OrderLine, Pro
 from ..pointspecs import POINT_SPECS, Origin, PointSpec, declared_point
 from ..vocabulary import EXTENSIBLE
 from ..windows import Window, WindowError, parse_window
+from .plainwords import plain_message
 from .yamlfile import LineDict, line_of, load_yaml
 
 POINTS_DIRECTORY = "points"
@@ -75,6 +76,8 @@ class FieldDecl(_Strict):
     simulate: str | None = Field(None, description="A history fact: how salesgate simulate computes it from the "
                                                    "history file's earlier orders of the customer (sum of "
                                                    "order.total, count of orders, days since last order).")
+    record: bool = Field(False, description="Kept with each decision for people to read; no rule needs to read it "
+                                            "(salesgate validate does not warn that no rule reads it).")
 
     _bilingual = field_validator("description", mode="before")(_bilingual)
 
@@ -252,10 +255,9 @@ def _problems_of(exc: ValidationError, data: Any, shown: str, add: Callable[...,
     for err in exc.errors():
         loc = err["loc"]
         where = ".".join(str(p) for p in loc if not (isinstance(p, str) and p.startswith(("literal", "function"))))
-        message = err["msg"].removeprefix("Value error, ")
+        message = plain_message(err)
         suggestion = None
         if err["type"] == "extra_forbidden":
-            message = "unknown field"
             parent: Any = PointFile if loc[:1] != ("facts",) else FieldDecl
             if len(loc) >= 3 and loc[0] in ("fields", "outputs", "facts"):
                 parent = OutputDecl if loc[0] == "outputs" else FieldDecl
@@ -264,8 +266,6 @@ def _problems_of(exc: ValidationError, data: Any, shown: str, add: Callable[...,
             known = list(parent.model_fields)
             suggestion = did_you_mean(str(loc[-1]), known)
             message += f"; expected one of: {', '.join(known)}"
-        elif err["type"] == "enum":
-            message = f"{message}, got {err.get('input')!r}"
         add(message, shown, line_of(data, loc), field=where or None, suggestion=suggestion)
 
 

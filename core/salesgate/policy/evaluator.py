@@ -16,19 +16,26 @@ from typing import Any
 
 from ..facts import FactValues
 from ..money import format_money
+from .functions import FUNCTIONS
 from .ir import (
+    Aggregate,
     Always,
     And,
+    Arith,
+    Call,
     Compare,
     CompareOp,
     Cond,
     Const,
     Expr,
     IsNone,
+    Kind,
     Or,
     Quantified,
     Ref,
+    aggregate,
     arith,
+    walk_refs,
 )
 
 Getter = Callable[[FactValues, FactValues | None], Any]
@@ -54,8 +61,130 @@ def compile_expr(expr: Expr) -> Getter:
         if expr.item:
             return lambda root, item: item.get(path) if item is not None else None
         return lambda root, item: root.get(path)
+    if isinstance(expr, Call):
+        return _compile_call(expr)
+    if isinstance(expr, Aggregate):
+        return _compile_aggregate(expr)
     left, right, op = compile_expr(expr.left), compile_expr(expr.right), expr.op
     return lambda root, item: arith(op, left(root, item), right(root, item))
+
+
+def _compile_aggregate(agg: Aggregate) -> Getter:
+    """An aggregate over the list's elements that pass the filter, their missing values skipped."""
+    path, func = agg.collection, agg.func
+    value = compile_expr(agg.value) if agg.value is not None else None
+    where = compile_cond(agg.where) if agg.where is not None else None
+
+    def compute(root: FactValues, item: FactValues | None) -> Any:
+        elements = root.get(path) or ()
+        if where is not None:
+            elements = [el for el in elements if where(root, el)]
+        if value is None:
+            return len(elements)
+        values = [v for el in elements if (v := value(root, el)) is not None]
+        return aggregate(func, values)
+
+    inner = [*(walk_refs(agg.value) if agg.value is not None else ()),
+             *(walk_refs(agg.where) if agg.where is not None else ())]
+    if any(not ref.item for ref in inner):
+        # Reads the decision's (or the current line's) facts too: computed each time it is asked.
+        keyed = _keyed_filter(agg.where)
+        return _compile_keyed(agg, *keyed) if keyed is not None else compute
+    # Reads only the elements: a line rule asks for it once per line, on the same list (each line's facts
+    # share the order's list), so the last list's result is kept. 10,000 lines summed for each of 10,000
+    # lines would be 10^8 steps. One tuple, swapped whole: safe across threads; it holds one list alive.
+    last: list[tuple[Any, Any]] = [((), None)]
+
+    def remembered(root: FactValues, item: FactValues | None) -> Any:
+        elements = root.get(path)
+        seen, result = last[0]
+        if elements is not None and seen is elements:
+            return result
+        result = compute(root, item)
+        if elements is not None:
+            last[0] = (elements, result)
+        return result
+
+    return remembered
+
+
+def _keyed_filter(where: Cond | None) -> tuple[Ref, Expr, Cond | None] | None:
+    """``element.x == <what the element does not read>`` (first in an ``and``): the element's key, the
+    value to look up and the rest of the filter, or None when the filter has no such part."""
+    parts = where.items if isinstance(where, And) else (where,) if where is not None else ()
+    for index, part in enumerate(parts):
+        if not (isinstance(part, Compare) and part.op == "=="):
+            continue
+        for key, probe in ((part.left, part.right), (part.right, part.left)):
+            if isinstance(key, Ref) and key.item and not any(ref.item for ref in walk_refs(probe)):
+                rest = parts[:index] + parts[index + 1:]
+                return key, probe, (rest[0] if len(rest) == 1 else And(rest) if rest else None)
+    return None
+
+
+def _compile_keyed(agg: Aggregate, key: Ref, probe: Expr, rest: Cond | None) -> Getter:
+    """An aggregate whose filter compares an element's fact with the line's (``l.sku == line.sku``), asked
+    once per line: the elements are grouped by that fact once per list, so each line reads only its
+    group (10,000 lines: 10,000 steps, not 10^8). The same answers: ``==`` on a missing value is false,
+    and equal numbers, texts and dates hash equal."""
+    path, func = agg.collection, agg.func
+    get_key, get_probe = compile_expr(key), compile_expr(probe)
+    value = compile_expr(agg.value) if agg.value is not None else None
+    where = compile_cond(rest) if rest is not None else None
+    last: list[tuple[Any, dict[Any, list[FactValues]]]] = [((), {})]
+
+    def groups(root: FactValues, elements: Sequence[FactValues]) -> dict[Any, list[FactValues]]:
+        seen, grouped = last[0]
+        if seen is elements:
+            return grouped
+        grouped = {}
+        for el in elements:
+            k = get_key(root, el)
+            if k is not None:
+                grouped.setdefault(k, []).append(el)
+        last[0] = (elements, grouped)
+        return grouped
+
+    def compute(root: FactValues, item: FactValues | None) -> Any:
+        wanted = get_probe(root, item)
+        elements = root.get(path) or []
+        chosen = groups(root, elements).get(wanted, []) if wanted is not None else []
+        if where is not None:
+            chosen = [el for el in chosen if where(root, el)]
+        if value is None:
+            return len(chosen)
+        return aggregate(func, [v for el in chosen if (v := value(root, el)) is not None])
+
+    return compute
+
+
+def _compile_call(call: Call) -> Getter:
+    """A registered function over its arguments' values: a missing argument gives a missing result."""
+    function = FUNCTIONS[call.func]
+    run = function.run
+    getters = tuple(compile_expr(arg) for arg in call.args)
+    if function.stateful:
+        state = call.state
+
+        def prepared(root: FactValues, item: FactValues | None) -> Any:
+            values = [get(root, item) for get in getters]
+            return None if any(v is None for v in values) else run(state, *values)
+
+        return prepared
+    if len(getters) == 1:
+        (only,) = getters
+
+        def unary(root: FactValues, item: FactValues | None) -> Any:
+            value = only(root, item)
+            return None if value is None else run(value)
+
+        return unary
+
+    def call_(root: FactValues, item: FactValues | None) -> Any:
+        values = [get(root, item) for get in getters]
+        return None if any(v is None for v in values) else run(*values)
+
+    return call_
 
 
 def compile_cond(cond: Cond) -> Test:
@@ -170,7 +299,46 @@ def _describe(expr: Expr) -> str:
         return expr.path
     if isinstance(expr, Const):
         return show(expr.value)
-    return f"({_describe(expr.left)} {expr.op} {_describe(expr.right)})"
+    if isinstance(expr, Call):
+        return f"{expr.func}({', '.join(_describe(arg) for arg in expr.args)})"
+    if isinstance(expr, Arith):
+        return f"({_describe(expr.left)} {expr.op} {_describe(expr.right)})"
+    if isinstance(expr, Aggregate):
+        element = expr.element
+        value = _describe(expr.value) if expr.value is not None else element
+        if isinstance(expr.value, Arith):
+            value = value[1:-1]
+        where = f" if {describe_cond(expr.where)}" if expr.where is not None else ""
+        return f"{expr.func}({value} for {element} in {expr.collection}{where})"
+    raise TypeError(f"not an expression: {expr!r}")  # pragma: no cover
+
+
+def describe_cond(cond: Cond) -> str:
+    """A compiled condition written back in the language (``line.qty > 10 and line.sku == "A"``)."""
+    if isinstance(cond, Compare):
+        return f"{_describe(cond.left)} {cond.op} {_describe(cond.right)}"
+    if isinstance(cond, IsNone):
+        return f"{cond.operand.path} {'!=' if cond.present else '=='} None"
+    if isinstance(cond, And | Or):
+        joiner = " and " if isinstance(cond, And) else " or "
+        return joiner.join(f"({describe_cond(c)})" if isinstance(c, And | Or) else describe_cond(c)
+                           for c in cond.items)
+    if isinstance(cond, Quantified):
+        return f"{cond.quantifier}({describe_cond(cond.cond)} for ... in {cond.collection})"
+    return "true"
+
+
+def _missing(expr: Expr, root: FactValues, item: FactValues | None) -> str:
+    """What is missing in a side that gave no value: the first fact it reads that is missing, else
+    the side itself (a division by zero, a key not in a lookup table)."""
+    if isinstance(expr, Call | Arith):
+        for ref in walk_refs(expr):
+            readable = ref.kind is not Kind.list and (item is not None or not ref.item)
+            if readable and compile_expr(ref)(root, item) is None:
+                return ref.path
+    if isinstance(expr, Aggregate):  # min, max, avg of no value
+        return f"{_describe(expr)} (no {expr.element} with a value)"
+    return _describe(expr)
 
 
 def explain(cond: Cond, root: FactValues, item: FactValues | None = None,
@@ -191,7 +359,7 @@ def _explain(cond: Cond, root: FactValues, item: FactValues | None, holds: bool,
         lhs = _describe(cond.left)
         shown = show(left)
         if left is None or right is None:
-            missing = lhs if left is None else _describe(cond.right)
+            missing = _missing(cond.left if left is None else cond.right, root, item)
             return f"{missing} is missing, so '{lhs} {cond.op} {_describe(cond.right)}' is false"
         if isinstance(cond.right, Const) and isinstance(right, bool) and cond.op in ("==", "!="):
             return f"{lhs} is {shown}"

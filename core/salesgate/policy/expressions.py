@@ -10,6 +10,7 @@ compiled IR.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TypeAlias
@@ -86,13 +87,14 @@ class Call:
 
 @dataclass(frozen=True)
 class Comprehension:
-    """``any(<cond> for <var> in <collection>)``."""
+    """``any(<cond> for <var> in <collection>)``, ``sum(<value> for <var> in <collection> if <where>)``."""
 
     func: str
     cond: Node
     var: str
     collection: Name
     col: int
+    where: Node | None = None
 
 
 Node: TypeAlias = Name | Number | String | Bool | NoneLit | ListLit | Unary | Binary | Call | Comprehension
@@ -108,8 +110,62 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
-_KEYWORDS = {"and", "or", "not", "in", "for", "true", "false", "True", "False", "None", "null"}
+_KEYWORDS = {"and", "or", "not", "in", "for", "if", "true", "false", "True", "False", "None", "null"}
 _COMPARE = {"==", "!=", "<", "<=", ">", ">="}
+
+_FOREIGN_WORDS = {"并且": "and", "而且": "and", "且": "and", "和": "and", "与": "and", "或者": "or", "或": "or",
+                  "非": "not", "不是": "not", "不": "not", "在": "in", "是": "=="}
+"""Chinese for the language's words, as a policy owner types them: refused with the word to write."""
+_UNITS = {"万": 10_000, "千": 1_000, "亿": 100_000_000, "元": 1, "块": 1, "k": 1_000, "K": 1_000}
+"""What follows a number in a handbook (3万, 30000元, 100k), and what it multiplies the number by."""
+_QUOTES = {"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u300c": '"', "\u300d": '"'}
+
+
+def _character_hint(char: str) -> str:
+    """Why a character is not in the language, and what to write instead: a full-width ＞ or ％
+    (typed with a Chinese input method) is its half-width self, never guessed at."""
+    if char == "=":
+        return " (use == to compare)"
+    if char in "&|!":
+        return " (use and, or, not)"
+    if char.isdigit():  # full-width １２, Arabic-Indic ١٢: refused in facts too, never a guess
+        return " (write numbers with the digits 0-9)"
+    if char in _QUOTES:
+        return f" (a curly quote: write text in straight quotes {_QUOTES[char]}...{_QUOTES[char]})"
+    plain = unicodedata.normalize("NFKC", char)
+    if plain != char and plain.isascii() and plain.strip():
+        return (f" (a full-width {char!r}: write {plain!r}; switch the input method to half-width, or type it "
+                "with the keyboard in English)")
+    return ""
+
+
+def _unit_error(number: str, unit: str, col: int) -> ExpressionError:
+    """``3万``, ``30000元``, ``100k``: the number the owner meant, written as the language reads it."""
+    digits = number.replace("_", "").rstrip("%")
+    try:
+        meant = Decimal(digits) * _UNITS[unit]
+    except InvalidOperation:  # pragma: no cover - the token pattern admits only digits
+        meant = None
+    shown = f"{meant.normalize():f}" if meant is not None else number
+    if unit in ("元", "块"):
+        why = f"an amount in a rule has no currency: write {shown}"
+    else:
+        why = f"a number in a rule is written in digits only: write {shown} for {number}{unit}"
+    return ExpressionError(f"{number}{unit} is not a number here: {why}", col)
+
+
+def _word_error(tok: _Tok) -> ExpressionError | None:
+    """A word of another language or case where a word of the language belongs (并且, AND, TRUE)."""
+    if tok.text in _FOREIGN_WORDS:
+        word = _FOREIGN_WORDS[tok.text]
+        return ExpressionError(f"write {word!r} for {tok.text!r}: the words of a condition are English "
+                               "(and, or, not, in) and comparisons are signs (==, !=, <, >)", tok.col)
+    lower = tok.text.lower()
+    if "." not in tok.text and tok.text != lower and (lower in _KEYWORDS or lower in ("none", "null")):
+        word = "None" if lower in ("none", "null") else lower
+        return ExpressionError(f"write {word!r}, not {tok.text!r}: the words of a condition are in lower case "
+                               "(and, or, not, in, true, false; None)", tok.col)
+    return None
 
 
 @dataclass(frozen=True)
@@ -125,20 +181,19 @@ def _tokenize(text: str) -> list[_Tok]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None:
-            hint = ""
-            if text[pos] == "=":
-                hint = " (use == to compare)"
-            elif text[pos] in "&|!":
-                hint = " (use and, or, not)"
-            elif text[pos].isdigit():  # full-width １２, Arabic-Indic ١٢: refused in facts too, never a guess
-                hint = " (write numbers with the digits 0-9)"
-            raise ExpressionError(f"unexpected character {text[pos]!r}{hint}", pos + 1)
+            raise ExpressionError(f"unexpected character {text[pos]!r}{_character_hint(text[pos])}", pos + 1)
         kind = match.lastgroup or ""
         if kind != "ws":
             value = match.group()
+            if kind == "number" and match.end() < len(text) and text[match.end()] in _UNITS and (
+                    text[match.end()] not in "kK" or not text[match.end() + 1:match.end() + 2].isalnum()):
+                raise _unit_error(value, text[match.end()], pos + 1)
             if kind == "name" and value in _KEYWORDS:
                 kind = "kw"
-            tokens.append(_Tok(kind, value, pos + 1))
+            tok = _Tok(kind, value, pos + 1)
+            if kind == "name" and (error := _word_error(tok)) is not None:
+                raise error
+            tokens.append(tok)
         pos = match.end()
     tokens.append(_Tok("end", "", len(text) + 1))
     return tokens
@@ -186,15 +241,32 @@ class _Parser:
 
     def expect(self, text: str) -> _Tok:
         if not self.at(text):
+            self.thousands()
             found = self.tok.text or "end of expression"
             raise ExpressionError(f"expected {text!r} but found {found!r}", self.tok.col)
         return self.take()
+
+    def thousands(self) -> None:
+        """At an unexpected ``,``: when it separates thousands (``30,000``), say so with the number meant."""
+        if not (self.at(",") and self.pos > 0 and self.tokens[self.pos - 1].kind == "number"):
+            return
+        parts = [self.tokens[self.pos - 1].text]
+        index = self.pos
+        while (self.tokens[index].text == "," and self.tokens[index + 1].kind == "number"
+               and re.fullmatch(r"[0-9]{3}(\.[0-9]+)?%?", self.tokens[index + 1].text)):
+            parts.append(self.tokens[index + 1].text)
+            index += 2
+        if len(parts) > 1 and "." not in "".join(parts[:-1]):
+            written, meant = ",".join(parts), "".join(parts)
+            raise ExpressionError(f"{written} has a thousands separator: write {meant} (or {'_'.join(parts)}), "
+                                  "without commas", self.tokens[self.pos - 1].col)
 
     def parse(self) -> Node:
         if self.tok.kind == "end":
             raise ExpressionError("the expression is empty", 1)
         node = self.or_expr()
         if self.tok.kind != "end":
+            self.thousands()
             raise ExpressionError(f"unexpected {self.tok.text!r}", self.tok.col)
         return node
 
@@ -323,8 +395,12 @@ class _Parser:
             coll = self.take()
             if coll.kind != "name":
                 raise ExpressionError("expected a list fact after 'in', like 'order.lines'", coll.col)
+            where = None
+            if self.at("if"):
+                self.take()
+                where = self.or_expr()
             self.expect(")")
-            return Comprehension(name.text, first, var.text, Name(coll.text, coll.col), name.col)
+            return Comprehension(name.text, first, var.text, Name(coll.text, coll.col), name.col, where)
         args = [first]
         while self.at(","):
             self.take()
@@ -355,8 +431,10 @@ def _number(tok: _Tok) -> Number:
 
 
 def _unquote(text: str) -> str:
+    """The text between the quotes: ``\\"``, ``\\'`` and ``\\\\`` are a quote and a backslash; any other
+    backslash is kept, so a ``matches`` pattern reads ``"\\d+"`` as RE2 does."""
     body = text[1:-1]
-    return re.sub(r"\\(.)", r"\1", body)
+    return re.sub(r"\\([\\\"'])", r"\1", body)
 
 
 def parse(text: str) -> Node:

@@ -16,7 +16,7 @@ durable-rules backend (:mod:`salesgate.engine.durable`) translates them into dur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -69,7 +69,42 @@ class Arith:
     kind: Kind
 
 
-Expr: TypeAlias = Ref | Const | Arith
+@dataclass(frozen=True)
+class Call:
+    """A function of :mod:`salesgate.policy.functions` applied to ``args``; ``kind`` is its result.
+
+    A missing argument gives a missing result. ``state`` is what the function's ``prepare`` made of
+    the policy data it reads (a lookup table, a calendar) at load time. It takes part in equality
+    (the same call on a changed table is another condition: bulk replays and reloads must see it)
+    but not in the hash, so it need not be hashable; equal states must compare equal by value."""
+
+    func: str
+    args: tuple[Expr, ...]
+    kind: Kind
+    state: Any = field(default=None, hash=False, repr=False)
+
+
+AggregateFunc: TypeAlias = Literal["sum", "count", "min", "max", "avg"]
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """``sum(value for element in collection if where)``, and ``count``, ``min``, ``max``, ``avg``.
+
+    ``value`` and ``where`` read the element with item refs (``value`` None: ``count`` counts the
+    elements). Elements whose ``where`` is false, or whose ``value`` is missing, are skipped. Over
+    no element, ``sum`` and ``count`` are 0 and ``min``, ``max``, ``avg`` are missing; ``avg`` is the
+    sum divided as ``/`` divides. ``element`` is the element's name (``line``), for explanations."""
+
+    func: AggregateFunc
+    collection: str
+    element: str
+    value: Expr | None
+    where: Cond | None
+    kind: Kind
+
+
+Expr: TypeAlias = Ref | Const | Arith | Call | Aggregate
 
 CompareOp: TypeAlias = Literal["<", "<=", ">", ">=", "==", "!="]
 
@@ -131,6 +166,9 @@ def walk_refs(node: Cond | Expr) -> list[Ref]:
         elif isinstance(n, Arith | Compare):
             visit(n.left)
             visit(n.right)
+        elif isinstance(n, Call):
+            for arg in n.args:
+                visit(arg)
         elif isinstance(n, IsNone):
             visit(n.operand)
         elif isinstance(n, And | Or):
@@ -139,9 +177,28 @@ def walk_refs(node: Cond | Expr) -> list[Ref]:
         elif isinstance(n, Quantified):
             out.append(Ref(n.collection, Kind.list))
             visit(n.cond)
+        elif isinstance(n, Aggregate):
+            out.append(Ref(n.collection, Kind.list))
+            visit(n.value)
+            visit(n.where)
 
     visit(node)
     return out
+
+
+def aggregate(func: AggregateFunc, values: list[Any]) -> Any:
+    """An aggregate of the (present) values: the one definition both backends use."""
+    if func == "count":
+        return len(values)
+    if func == "sum":
+        return sum(values, 0)
+    if not values:
+        return None
+    if func == "min":
+        return min(values)
+    if func == "max":
+        return max(values)
+    return arith("/", sum(values, 0), len(values))
 
 
 def arith(op: str, left: Any, right: Any) -> Any:

@@ -50,6 +50,12 @@ fact may hold (``salesgate.models.MAX_AMOUNT``, below 10^14) can still be marked
 PRICE_CEILING: Final[Decimal] = MAX_PRICE - Decimal("0.005")
 """A price below this in magnitude rounds (half up, to the cent) to below ``MAX_PRICE``."""
 
+MAX_TABLE_ROWS: Final = 100_000
+"""Rows of one lookup table (``data/<table>.csv``), its header row not counted."""
+
+MAX_PATTERN_MEMORY: Final = 8 << 20
+"""Memory RE2 may use for one ``matches`` pattern (8 MiB): a pattern needing more is refused at load."""
+
 MAX_DAYS: Final = 100_000
 """``days(n)``: at most this many days (about 270 years) either way."""
 

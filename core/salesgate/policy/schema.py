@@ -78,8 +78,11 @@ Formula = Annotated[
     BeforeValidator(_formula),
     Field(json_schema_extra={"anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}]}),
 ]
-RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
+RuleId = Annotated[str, Field(pattern=r"^[^\W_][\w-]*$", max_length=80)]
 Role = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+LadderRole = Annotated[str, Field(min_length=1)]
+"""A role a rule names: any text here, so one not in the ladder (a typo, 销售经理) is reported by the
+compiler with the ladder listed, not as a pattern."""
 
 
 def _ascii_digits(value: Any) -> Any:
@@ -106,9 +109,9 @@ class Action(_Strict):
     change figures instead (or as well)."""
 
     block: Message | None = Field(None, description="Refuse, with this message.")
-    require: list[Role] | None = Field(None, description="Roles that must approve, e.g. [sales_manager].")
+    require: list[LadderRole] | None = Field(None, description="Roles that must approve, e.g. [sales_manager].")
     warn: Message | None = Field(None, description="Let it through with this warning.")
-    notify: list[Role] | None = Field(None, description="Roles to inform without holding anything.")
+    notify: list[LadderRole] | None = Field(None, description="Roles to inform without holding anything.")
     message: Message | None = Field(None, description="Message for require/notify.")
     markup: Percent | None = Field(None, description="Pricing: raise the price by this percentage.")
     discount: Percent | None = Field(None, description="Pricing: lower the price by this percentage.")
@@ -171,7 +174,7 @@ def _kind_of(value: Any) -> str:
 class Rule(_Strict):
     """One rule: an id, a condition and an action."""
 
-    id: RuleId = Field(description="Unique in the policy: lower case, digits, - and _.")
+    id: RuleId = Field(description="Unique in the policy: letters (any language), digits, - and _: 大订单.")
     description: str | None = Field(None, description="What the rule is for, for people.")
     when: Annotated[Expression | Literal[True], BeforeValidator(_condition)] = Field(
         description="Condition over the decision point's facts; see salesgate vocab.")

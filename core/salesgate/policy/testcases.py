@@ -70,6 +70,7 @@ from ..documents import FieldType, OutputSpec, known_fields, python_type
 from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
 from ..pointspecs import POINT_SPECS, PointSpec
 from .compiler import CompiledRule, Policy
+from .plainwords import plain_message
 from .yamlfile import LineDict, line_of, load_yaml
 
 __all__ = [
@@ -373,7 +374,7 @@ def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = No
         except ValidationError as exc:
             for err in exc.errors():
                 where = ".".join(str(p) for p in err["loc"])
-                message = err["msg"].removeprefix("Value error, ")
+                message = plain_message(err)
                 suggestion = None
                 if err["type"] == "extra_forbidden":
                     known = known_fields(spec.document, err["loc"][:-1])
@@ -434,7 +435,7 @@ def _expected_output(output: OutputSpec, value: Any) -> Any:
     except ValidationError as exc:
         if output.choices:
             raise ValueError(f"{value!r} is not one of {', '.join(output.choices)}") from None
-        raise ValueError(f"{value!r} is not a {output.type.value}: {exc.errors()[0]['msg']}") from None
+        raise ValueError(f"{value!r} is not a {output.type.value}: {plain_message(exc.errors()[0])}") from None
 
 
 def _output_text(output: OutputSpec, value: Any) -> str:
@@ -459,7 +460,7 @@ def _problems(exc: ValidationError, data: LineDict, shown: str, names: Sequence[
     out = []
     for err in exc.errors():
         loc = err["loc"]
-        message = err["msg"].removeprefix("Value error, ")
+        message = plain_message(err)
         suggestion = None
         if err["type"] == "extra_forbidden":
             choices = _fields_at(loc)

@@ -39,6 +39,11 @@ class YamlScalar(str):
 
 
 _CONDITION_KEYS = frozenset({"when"})
+RULE_KEYS = frozenset({"id", "description", "when", "scope", "priority", "then"})
+"""The fields of a rule (:class:`~salesgate.policy.schema.Rule`), for the hints of a misindented rule file."""
+ACTION_KEYS = frozenset({"block", "require", "warn", "notify", "message", "markup", "discount", "add", "set_price",
+                         "floor", "stop", "refund", "restocking_fee", "set"})
+"""The fields of ``then:`` (:class:`~salesgate.policy.schema.Action`)."""
 _WORDS_OF_TRUE_AND_FALSE = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
 _SURPRISING_TAGS = frozenset({"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
                               "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp"})
@@ -135,8 +140,10 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
             )
         key = str(key)
         if key in result:
+            hint = (" (each rule starts with '- ': is the dash missing before the next rule's first line?)"
+                    if key == "id" else "")
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} appears twice in this mapping", key_node.start_mark
+                None, None, f"key {key!r} appears twice in this mapping{hint}", key_node.start_mark
             )
         if (key in _CONDITION_KEYS and isinstance(value_node, yaml.ScalarNode) and value_node.style is None
                 and value_node.tag in _SURPRISING_TAGS and value_node.value not in _WORDS_OF_TRUE_AND_FALSE):
@@ -252,11 +259,30 @@ def load_yaml(path: Path, display: str | None = None, *, kind: str = "policy fil
             if "could not determine a constructor for the tag" in problem:  # when: !order.guarantee
                 what += " (YAML reads a value starting with ! as a tag: write 'not ...', or quote the text)"
         else:  # the parser's own words; most often a line indented differently from its neighbours
-            what = (f"YAML syntax error: {problem} (check this line's indentation against the line above, and "
-                    "put text holding ': ' or ' #' in quotes)")
+            hint = _indentation_hint(text, mark.line if mark else None)
+            what = (f"YAML cannot read this line: {hint}" if hint else
+                    f"YAML syntax error: {problem} (check this line's indentation against the line above, and put "
+                    "text holding ': ' or ' #' in quotes)")
         raise PolicyError(PolicyProblem(what, shown, line)) from None
     except yaml.YAMLError as exc:
         raise PolicyError(PolicyProblem(f"YAML error: {exc}", shown)) from None
+
+
+def _indentation_hint(text: str, line: int | None) -> str:
+    """What a policy owner most likely did on the line YAML stopped at (0-based ``line``): a rule
+    without its leading ``- ``, or an action's field out of ``then:``; "" when it is neither."""
+    lines = text.splitlines()
+    if not any(line.startswith("rules:") for line in lines):
+        return ""  # not a rule file
+    written = lines[line] if line is not None and 0 <= line < len(lines) else ""
+    key = written.strip().split(":", 1)[0].strip() if ":" in written else ""
+    if key in ACTION_KEYS and key not in RULE_KEYS:
+        return (f"'{key}:' is indented less than the rule it belongs to: it is part of the action, so indent it "
+                "under 'then:', as deep as the action's other fields")
+    if key in RULE_KEYS and key != "description":  # a rule set has a description too
+        return (f"'{key}:' is not inside a rule: each rule starts with '- ' (write '- id: ...'), and its other "
+                "fields line up with 'id'")
+    return ""
 
 
 def line_of(data: Any, loc: Sequence[str | int]) -> int | None:

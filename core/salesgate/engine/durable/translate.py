@@ -20,9 +20,11 @@ from ...facts import FactValues
 from ...policy.evaluator import compile_cond, compile_expr
 from ...policy.ir import (
     SWAPPED,
+    Aggregate,
     Always,
     And,
     Arith,
+    Call,
     Compare,
     CompareOp,
     Cond,
@@ -203,11 +205,22 @@ def _is_item(expr: Expr) -> bool:
 
 
 def _expr_refs(expr: Expr) -> Iterator[Ref]:
-    if isinstance(expr, Ref):
-        yield expr
-    elif isinstance(expr, Arith):
+    """The facts an expression reads (through arithmetic and function calls): of an aggregate, its
+    list and what it reads outside the list's elements (Python computes it, per message)."""
+    if isinstance(expr, Aggregate):
+        yield Ref(expr.collection, Kind.list)
+        for part in (expr.value, expr.where):
+            if part is not None:
+                yield from (ref for ref in walk_refs(part) if not ref.item)
+        return
+    if isinstance(expr, Arith):
         yield from _expr_refs(expr.left)
         yield from _expr_refs(expr.right)
+    elif isinstance(expr, Call):
+        for arg in expr.args:
+            yield from _expr_refs(arg)
+    else:
+        yield from walk_refs(expr)
 
 
 def evaluated(cond: Cond) -> Callable[[FactValues], int]:

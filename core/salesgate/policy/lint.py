@@ -1,0 +1,439 @@
+"""Warnings about a policy that loads but probably does not say what its owner meant.
+
+A policy that loads is well formed: every fact exists, every type fits. These checks look at what
+the checked rules *mean* (:mod:`salesgate.policy.ir`) and point at what validation alone let
+through and only a test, or a customer, would have noticed:
+
+* ``overlapping-ranges``: two rules of one rule set with the same kind of effect whose ranges on a
+  fact overlap, one of them a band (``>= 20000 and < 100000``): raising ``large-order`` to 50,000
+  left ``medium-order`` covering 20,000–100,000, and an order of 60,000 matched both;
+* ``unreachable-condition``: a conjunction whose constraints on one fact leave no value
+  (``order.total > 30000 and order.total < 20000``; ``customer.grade == "A" and customer.grade == "B"``);
+* ``rate-above-one``: a rate (``line.discount``: 0.15 is 15%) compared with a number above 1,
+  which no rate reaches (``line.discount > 15``: did you mean 15%?);
+* ``message-amount``: a message whose amount is none of its rule's thresholds (a "10 万元" message
+  on a 50,000 rule);
+* ``unused-fact``, ``unused-output``: a fact the policy declares (``policy.yaml`` ``facts:``,
+  ``points/*.yaml`` ``fields:``) or an output no rule reads or sets.
+
+``salesgate validate`` prints them and still exits 0; ``--strict`` makes them errors. Each warning
+names file:line, the rule and a code, like the errors of :class:`~salesgate.errors.PolicyProblem`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from ..errors import PolicyError
+from ..vocabulary import EXTENSIBLE
+from .compiler import POLICY_FILE, CompiledRule, Policy
+from .ir import And, Compare, CompareOp, Cond, Const, Or, Quantified, Ref, walk_refs
+from .yamlfile import LineDict, load_yaml
+
+Value = Decimal | int | date | str | bool
+
+CODES = ("overlapping-ranges", "unreachable-condition", "rate-above-one", "message-amount", "unused-fact",
+         "unused-output")
+"""Every warning's code, as ``salesgate validate`` prints it in brackets."""
+
+
+@dataclass(frozen=True)
+class LintWarning:
+    """One thing a loaded policy probably gets wrong, located like a :class:`~salesgate.errors.PolicyProblem`."""
+
+    path: str
+    line: int | None
+    rule: str | None
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path + (f":{self.line}" if self.line else "")
+        rule = f", rule {self.rule!r}" if self.rule else ""
+        return f"{where}{rule}: warning [{self.code}]: {self.message}"
+
+
+# -- ranges -----------------------------------------------------------------------------------------
+
+@dataclass
+class _Range:
+    """What a conjunction allows one fact to be: between two bounds, one of some values, none of others."""
+
+    low: Value | None = None
+    low_open: bool = False
+    high: Value | None = None
+    high_open: bool = False
+    equal: Value | None = None
+    equal_conflict: bool = False
+    not_equal: frozenset[Value] = frozenset()
+
+    def add(self, op: CompareOp, value: Value) -> None:
+        if op == "==":
+            if self.equal is not None and self.equal != value:
+                self.equal_conflict = True
+            self.equal = value
+        elif op == "!=":
+            self.not_equal = self.not_equal | {value}
+        elif op in (">", ">="):
+            if self.low is None or value > self.low or (value == self.low and op == ">"):  # type: ignore[operator]
+                self.low, self.low_open = value, op == ">"
+        elif self.high is None or value < self.high or (value == self.high and op == "<"):  # type: ignore[operator]
+            self.high, self.high_open = value, op == "<"
+
+    @property
+    def bounded(self) -> bool:
+        """A band: both a lower and an upper bound (``>= 20000 and < 100000``)."""
+        return self.low is not None and self.high is not None
+
+    def empty(self) -> bool:
+        if self.equal_conflict:
+            return True
+        if self.equal is not None:
+            if self.equal in self.not_equal:
+                return True
+            if isinstance(self.equal, bool | str):
+                return False
+            return not self._within(self.equal)
+        if self.low is not None and self.high is not None:
+            if self.low > self.high:  # type: ignore[operator]
+                return True
+            if self.low == self.high and (self.low_open or self.high_open):
+                return True
+            if self.low == self.high and self.low in self.not_equal:
+                return True
+        return False
+
+    def _within(self, value: Value) -> bool:
+        try:
+            if self.low is not None and (value < self.low or (value == self.low and self.low_open)):  # type: ignore[operator]
+                return False
+            if self.high is not None and (value > self.high or (value == self.high and self.high_open)):  # type: ignore[operator]
+                return False
+        except TypeError:  # pragma: no cover - the checker compares like with like
+            return True
+        return True
+
+    def meet(self, other: _Range) -> _Range:
+        both = _Range(not_equal=self.not_equal | other.not_equal)
+        for source in (self, other):
+            if source.low is not None:
+                both.add(">" if source.low_open else ">=", source.low)
+            if source.high is not None:
+                both.add("<" if source.high_open else "<=", source.high)
+            if source.equal is not None:
+                both.add("==", source.equal)
+            both.equal_conflict = both.equal_conflict or source.equal_conflict
+        return both
+
+    def text(self, fact: str) -> str:
+        if self.equal is not None:
+            return f"{fact} == {_shown(self.equal)}"
+        parts = []
+        if self.low is not None:
+            parts.append(f"{fact} {'>' if self.low_open else '>='} {_shown(self.low)}")
+        if self.high is not None:
+            parts.append(f"{fact} {'<' if self.high_open else '<='} {_shown(self.high)}")
+        return " and ".join(parts) or fact
+
+
+def _shown(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal | int):
+        return f"{value:,}"
+    if isinstance(value, date):
+        return f'date("{value.isoformat()}")'
+    return f'"{value}"'
+
+
+def _constraint(cond: Cond) -> tuple[tuple[str, bool], CompareOp, Value] | None:
+    """``fact op constant`` as (fact, op, constant); None for anything else (two facts, arithmetic)."""
+    if isinstance(cond, Compare) and isinstance(cond.left, Ref) and isinstance(cond.right, Const):
+        return (cond.left.path, cond.left.item), cond.op, cond.right.value
+    return None
+
+
+def _ranges(items: Iterable[Cond]) -> dict[tuple[str, bool], _Range]:
+    """The range each fact is held to by the ``fact op constant`` parts of one conjunction."""
+    ranges: dict[tuple[str, bool], _Range] = {}
+    for item in items:
+        found = _constraint(item)
+        if found is not None:
+            key, op, value = found
+            ranges.setdefault(key, _Range()).add(op, value)
+    return ranges
+
+
+def _conjunctions(cond: Cond) -> Iterator[tuple[Cond, ...]]:
+    """Every conjunction written in a condition, however deep (inside ``or`` and ``any``/``all`` too)."""
+    if isinstance(cond, And):
+        yield cond.items
+        for item in cond.items:
+            if not isinstance(item, Compare):
+                yield from _conjunctions(item)
+    elif isinstance(cond, Or):
+        for item in cond.items:
+            yield from _conjunctions(item)
+    elif isinstance(cond, Quantified):
+        yield from _conjunctions(cond.cond)
+
+
+def _comparisons(cond: Cond) -> Iterator[Compare]:
+    """Every comparison of a condition, however deep."""
+    if isinstance(cond, Compare):
+        yield cond
+    elif isinstance(cond, And | Or):
+        for item in cond.items:
+            yield from _comparisons(item)
+    elif isinstance(cond, Quantified):
+        yield from _comparisons(cond.cond)
+
+
+def _top_ranges(cond: Cond) -> dict[tuple[str, bool], _Range] | None:
+    """The ranges of a condition that is one conjunction (or one comparison); None when it has an ``or``
+    at the top, whose branches may each hold a different range."""
+    if isinstance(cond, Compare):
+        return _ranges((cond,))
+    if isinstance(cond, And):
+        return _ranges(cond.items)
+    return None
+
+
+def _unreachable(rule: CompiledRule) -> Iterator[LintWarning]:
+    for items in _conjunctions(rule.cond):
+        for (fact, _), allowed in _ranges(items).items():
+            if allowed.empty():
+                written = " and ".join(_text_of(item) for item in items if (_constraint(item) or ("",))[0][0] == fact)
+                whole = isinstance(rule.cond, And) and items == rule.cond.items
+                never = "the rule never fires" if whole else "this part of the condition is never true"
+                yield LintWarning(rule.file, rule.line, rule.id, "unreachable-condition",
+                                  f"no {fact} can satisfy {written}, so {never}: check the comparison signs and "
+                                  "the numbers")
+
+
+def _text_of(cond: Cond) -> str:
+    found = _constraint(cond)
+    if found is None:  # pragma: no cover - only constraints are shown
+        return ""
+    (fact, _), op, value = found
+    return f"{fact} {op} {_shown(value)}"
+
+
+def _effect_kind(rule: CompiledRule) -> tuple[str, str, str]:
+    return rule.ruleset, rule.action.outcome.value, rule.scope
+
+
+def _overlaps(rules: Iterable[CompiledRule]) -> Iterator[LintWarning]:
+    by_kind: dict[tuple[str, str, str], list[tuple[CompiledRule, dict[tuple[str, bool], _Range]]]] = {}
+    for rule in rules:
+        ranges = _top_ranges(rule.cond)
+        if ranges:
+            by_kind.setdefault(_effect_kind(rule), []).append((rule, ranges))
+    for group in by_kind.values():
+        for (first, first_ranges), (second, second_ranges) in combinations(group, 2):
+            shared = [key for key in first_ranges if key in second_ranges]
+            numeric = [key for key in shared if _ordered(first_ranges[key]) and _ordered(second_ranges[key])]
+            if not numeric:
+                continue
+            if any(first_ranges[key].meet(second_ranges[key]).empty() for key in shared):
+                continue  # they never both match (another fact, or this one, tells them apart)
+            for key in numeric:
+                one, other = first_ranges[key], second_ranges[key]
+                if not (one.bounded or other.bounded):
+                    continue  # two open-ended thresholds (> 50,000; > 100,000) are a ladder, meant to nest
+                overlap = one.meet(other)
+                fact = key[0]
+                yield LintWarning(
+                    second.file, second.line, second.id, "overlapping-ranges",
+                    f"its range {other.text(fact)} overlaps rule {first.id!r} ({first.file}:{first.line}: "
+                    f"{one.text(fact)}) on {overlap.text(fact)}, and both {_effect_words(first)}: an order there "
+                    "matches both; make the ranges meet without overlapping (one ends with <, the next starts "
+                    "with >= at the same amount)")
+                break
+
+
+def _ordered(allowed: _Range) -> bool:
+    values = [v for v in (allowed.low, allowed.high) if v is not None]
+    return bool(values) and all(isinstance(v, Decimal | int | date) and not isinstance(v, bool) for v in values)
+
+
+def _effect_words(rule: CompiledRule) -> str:
+    return {"block": "block", "warn": "warn", "require_approval": "ask for approval",
+            "allow": "allow"}.get(rule.action.outcome.value, rule.action.outcome.value)
+
+
+# -- rates --------------------------------------------------------------------------------------------
+
+def _rates(rule: CompiledRule, units: Mapping[str, str]) -> Iterator[LintWarning]:
+    for item in _comparisons(rule.cond):
+        found = _constraint(item)
+        if found is None:
+            continue
+        (fact, _), op, value = found
+        if units.get(fact) != "rate" or isinstance(value, bool) or not isinstance(value, Decimal | int):
+            continue
+        if abs(Decimal(value)) > 1:
+            yield LintWarning(rule.file, rule.line, rule.id, "rate-above-one",
+                              f"{fact} is a rate (0.15 is 15%), so '{fact} {op} {value}' compares it with "
+                              f"{value}00% and is never true: did you mean {value}%?")
+
+
+# -- message amounts ---------------------------------------------------------------------------------------
+
+_NUMBER = r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+_ZH_AMOUNT = re.compile(r"(?<![\d,.])" + _NUMBER + r"\s*(亿|万|千)?\s*(元)?")
+_EN_AMOUNT = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?[kK](?!\w)"
+                        r"|\d+(?:\.\d+)?\s*million)")
+_SCALE = {"亿": Decimal(100_000_000), "万": Decimal(10_000), "千": Decimal(1_000)}
+
+
+def message_amounts(text: str) -> list[Decimal]:
+    """The amounts of money a message states: ``10 万元``, ``3千元``, ``5000元`` (Chinese) and
+    ``100,000``, ``100k``, ``1.5 million`` (English). A bare number (``365``, ``3``) is not an amount."""
+    found: list[Decimal] = []
+    for match in _ZH_AMOUNT.finditer(text):
+        number, scale, yuan = match.groups()
+        if scale or yuan:
+            found.append(Decimal(number.replace(",", "")) * _SCALE.get(scale or "", Decimal(1)))
+    for match in _EN_AMOUNT.finditer(text):
+        written = match.group(1).replace(",", "").strip()
+        if written[-1] in "kK":
+            found.append(Decimal(written[:-1]) * 1000)
+        elif written.endswith("million"):
+            found.append(Decimal(written.removesuffix("million").strip()) * 1_000_000)
+        else:
+            found.append(Decimal(written))
+    return found
+
+
+def _money_thresholds(rule: CompiledRule, units: Mapping[str, str]) -> set[Decimal]:
+    out: set[Decimal] = set()
+    for item in _comparisons(rule.cond):
+        found = _constraint(item)
+        if found is not None and units.get(found[0][0]) == "money" and isinstance(found[2], Decimal | int) \
+                and not isinstance(found[2], bool):
+            out.add(Decimal(found[2]))
+    return out
+
+
+def _message_amounts(rule: CompiledRule, units: Mapping[str, str]) -> Iterator[LintWarning]:
+    thresholds = _money_thresholds(rule, units)
+    if not thresholds:
+        return
+    action = rule.action
+    if action.message in (rule.description, rule.id):
+        return  # no message was written: the description stands in for it
+    for language, text in [("", action.message), *action.translations.items()]:
+        for amount in message_amounts(text):
+            if amount not in thresholds:
+                listed = ", ".join(f"{t:,}" for t in sorted(thresholds))
+                yield LintWarning(rule.file, rule.line, rule.id, "message-amount",
+                                  f"the message{f' ({language})' if language else ''} says {amount:,} but the "
+                                  f"rule's {'threshold is' if len(thresholds) == 1 else 'thresholds are'} {listed}: "
+                                  f"change the message or the condition: {text!r}")
+                break
+
+
+# -- unused declarations -----------------------------------------------------------------------------------
+
+def _used_paths(policy: Policy) -> set[str]:
+    used: set[str] = set()
+    for rule in policy.rules:
+        used.update(rule.reads)
+        action = rule.action
+        for formula in (action.set_price, action.floor, *(value for _, value in action.outputs)):
+            if formula is not None:
+                used.update(ref.path for ref in walk_refs(formula))
+    return used
+
+
+def _declared_at(path: Path, *keys: str) -> dict[str, tuple[int, bool]]:
+    """Each key under ``keys`` of a YAML file (``facts`` of policy.yaml, ``fields`` of a point) with
+    its line and whether it is declared ``record: true`` (for people: no rule need read it)."""
+    try:
+        data: Any = load_yaml(path)
+    except PolicyError:  # pragma: no cover - the policy loaded, so its files read
+        return {}
+    for key in keys:
+        if not isinstance(data, LineDict) or key not in data:
+            return {}
+        data = data[key]
+    if not isinstance(data, LineDict):
+        return {}
+    return {key: (line, isinstance(data.get(key), dict) and data[key].get("record") is True)
+            for key, line in data.key_lines.items()}
+
+
+def _unused(policy: Policy) -> Iterator[LintWarning]:
+    used = _used_paths(policy)
+    root = Path(policy.source)
+    directory = root if root.is_dir() else root.parent
+    meta = directory / POLICY_FILE
+    extras = _declared_at(meta, "facts") if meta.exists() else {}
+    reported: set[str] = set()
+    for declared_as, (line, record) in extras.items():
+        prefix, _, name = declared_as.partition(".")
+        read_as = f"{EXTENSIBLE.get(prefix, prefix)}.{name}"
+        info = next((v[read_as] for v in policy.vocabulary.values() if read_as in v), None)
+        if record or read_as in used or declared_as in reported or (info is not None and info.kind.value == "text"):
+            continue
+        reported.add(declared_as)
+        yield LintWarning(str(meta), line, None, "unused-fact",
+                          f"the fact {declared_as} is declared but no rule reads it: write the rule that needs it, "
+                          "remove it, or mark it 'record: true' if it is there for people reading the decisions")
+    for point, spec in policy.points.items():
+        if spec.built_in or not spec.source.endswith((".yaml", ".yml")):
+            continue  # a plugin's document is its code's, not the policy owner's
+        source = directory / spec.source if not Path(spec.source).is_absolute() else Path(spec.source)
+        if not source.exists():
+            continue
+        for name, (line, record) in _declared_at(source, "fields").items():
+            path = f"{spec.root}.{name}"
+            info = policy.vocabulary[point].get(path)
+            if record or info is None or path in used or path == spec.subject or name.endswith("_id") \
+                    or info.kind.value == "text":
+                continue  # its identity, a reference to another document, and text people know it by
+            if info.kind.value == "list" and any(p.startswith(f"{info.element}.") for p in used):
+                continue
+            yield LintWarning(str(source), line, None, "unused-fact",
+                              f"the field {name} of {point} ({path}) is declared but no rule reads it: write the rule "
+                              "that needs it, remove it, or mark it 'record: true' if it is there for people reading "
+                              "the decisions")
+    set_somewhere = {(rule.hook, name) for rule in policy.rules for name, _ in rule.action.outputs}
+    for point, spec in policy.points.items():
+        if not spec.built_in and not spec.source.endswith((".yaml", ".yml")):
+            continue  # a plugin's point: its outputs are the plugin's, whether this policy sets them or not
+        for output in spec.declared_outputs:
+            if (point, output.name) in set_somewhere:
+                continue
+            keys: tuple[str, ...] = ("outputs", point) if spec.built_in else ("outputs",)
+            source = meta if spec.built_in else directory / spec.source
+            at = _declared_at(source, *keys).get(output.name)
+            yield LintWarning(str(source), at[0] if at else None, None, "unused-output",
+                              f"the output {output.name} of {point} is declared but no rule sets it: write "
+                              f"'then: set: {{{output.name}: ...}}' in a rule at {point}, or remove it")
+
+
+# -- the whole policy ------------------------------------------------------------------------------------------
+
+def lint_policy(policy: Policy) -> list[LintWarning]:
+    """Every warning about a loaded policy, in file and line order (none for a policy that says what it means)."""
+    warnings: list[LintWarning] = []
+    for point, vocabulary in policy.vocabulary.items():
+        units = {path: info.unit for path, info in vocabulary.items()}
+        rules = policy.rules_for(point)
+        for rule in rules:
+            warnings.extend(_unreachable(rule))
+            warnings.extend(_rates(rule, units))
+            warnings.extend(_message_amounts(rule, units))
+        warnings.extend(_overlaps(rules))
+    warnings.extend(_unused(policy))
+    unique = list(dict.fromkeys(warnings))
+    return sorted(unique, key=lambda w: (w.path, w.line or 0, w.code))

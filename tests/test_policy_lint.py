@@ -1,0 +1,287 @@
+"""Warnings about policies that load but probably do not say what their owner meant (``salesgate validate``).
+
+Each warning has a policy that raises it and, beside it, the corrected policy that raises none: a
+warning that fired on everything would pass the first half of each test and fail the second.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from salesgate import load_policy
+from salesgate.cli import cli
+from salesgate.policy.lint import CODES, LintWarning, lint_policy, message_amounts
+from salesgate.seed import seed_policy_path
+
+POLICY_YAML = "name: test-policy\nversion: '1'\nroles: [sales_rep, sales_manager, finance, general_manager]\n"
+HEAD = "ruleset: approval\nhook: {hook}\nversion: '1'\nrules:\n"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "policy-language.md"
+
+
+def lint(tmp_path: Path, body: str, *, hook: str = "order_approval", policy_yaml: str = POLICY_YAML,
+         files: dict[str, str] | None = None) -> list[LintWarning]:
+    """The warnings of a policy of one rule file (rules from line 5) beside ``policy_yaml``."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "policy.yaml").write_text(policy_yaml, encoding="utf-8")
+    (tmp_path / "a.yaml").write_text(HEAD.format(hook=hook) + body, encoding="utf-8")
+    for name, text in (files or {}).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return lint_policy(load_policy(tmp_path))
+
+
+def codes(warnings: list[LintWarning]) -> list[tuple[str | None, str]]:
+    return [(w.rule, w.code) for w in warnings]
+
+
+# -- the shipped policy -----------------------------------------------------------------------------------
+
+
+def test_the_seed_policy_lints_clean_under_strict() -> None:
+    assert lint_policy(load_policy(seed_policy_path())) == []
+    result = CliRunner().invoke(cli, ["validate", "--strict", str(seed_policy_path())])
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+
+
+# -- overlapping ranges -------------------------------------------------------------------------------------
+
+LADDER = """\
+  - id: large-order
+    when: order.total >= {large}
+    then: {{ require: [sales_manager, general_manager] }}
+  - id: medium-order
+    when: order.total >= 20000 and order.total < 100000
+    then: {{ require: [sales_manager] }}
+"""
+
+
+def test_raising_a_threshold_into_the_band_below_is_an_overlap_naming_both_rules(tmp_path: Path) -> None:
+    (warning,) = lint(tmp_path, LADDER.format(large=50000))
+    assert (warning.rule, warning.code, warning.line) == ("medium-order", "overlapping-ranges", 8)
+    assert warning.path == str(tmp_path / "a.yaml")
+    assert "'large-order'" in warning.message
+    assert "on order.total >= 50,000 and order.total < 100,000" in warning.message
+
+
+def test_bands_that_meet_without_overlapping_are_not_reported(tmp_path: Path) -> None:
+    assert lint(tmp_path, LADDER.format(large=100000)) == []
+
+
+def test_open_ended_thresholds_of_a_ladder_are_not_an_overlap(tmp_path: Path) -> None:
+    assert lint(tmp_path, "  - id: a\n    when: order.total >= 50000\n    then: { require: [finance] }\n"
+                          "  - id: b\n    when: order.total >= 100000\n"
+                          "    then: { require: [general_manager] }\n") == []
+
+
+def test_rules_another_fact_tells_apart_do_not_overlap(tmp_path: Path) -> None:
+    body = ('  - id: a\n    when: order.total >= 20000 and order.total < 100000 and customer.grade == "A"\n'
+            "    then: { require: [finance] }\n"
+            '  - id: b\n    when: order.total >= 50000 and customer.grade == "B"\n    then: { require: [finance] }\n')
+    assert lint(tmp_path, body) == []
+
+
+def test_rules_of_different_outcomes_may_overlap(tmp_path: Path) -> None:
+    body = ("  - id: a\n    when: order.total >= 20000 and order.total < 100000\n    then: { warn: check it }\n"
+            "  - id: b\n    when: order.total >= 50000\n    then: { require: [finance] }\n")
+    assert lint(tmp_path, body) == []
+
+
+# -- unreachable conditions -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("when", [
+    "order.total > 30000 and order.total < 20000",
+    "order.total >= 100 and order.total < 100",
+    'customer.grade == "A" and customer.grade == "B"',
+    'customer.grade == "A" and customer.grade != "A"',
+    'order.order_date > date("2026-12-31") and order.order_date < date("2026-01-01")',
+    "order.total == 5 and order.total > 10",
+])
+def test_a_conjunction_leaving_a_fact_no_value_is_unreachable(tmp_path: Path, when: str) -> None:
+    (warning,) = lint(tmp_path, f"  - id: a\n    when: {when}\n    then: {{ warn: x }}\n")
+    assert (warning.rule, warning.code) == ("a", "unreachable-condition")
+    assert "the rule never fires" in warning.message
+
+
+def test_an_unreachable_branch_inside_or_and_any_is_found(tmp_path: Path) -> None:
+    body = ("  - id: a\n    when: customer.grade == \"A\" or "
+            "any(line.qty > 10 and line.qty < 5 for line in order.lines)\n"
+            "    then: { warn: x }\n")
+    (warning,) = lint(tmp_path, body)
+    assert warning.code == "unreachable-condition"
+    assert "no line.qty can satisfy line.qty > 10 and line.qty < 5, so this part" in warning.message
+
+
+@pytest.mark.parametrize("when", [
+    "order.total > 20000 and order.total < 30000",
+    "order.total >= 100 and order.total <= 100",
+    'customer.grade == "A" or customer.grade == "B"',
+    "order.total > 30000 or order.total < 20000",
+])
+def test_a_satisfiable_condition_is_not_reported(tmp_path: Path, when: str) -> None:
+    assert lint(tmp_path, f"  - id: a\n    when: {when}\n    then: {{ warn: x }}\n") == []
+
+
+# -- rates ----------------------------------------------------------------------------------------------------
+
+
+def test_a_rate_compared_with_a_number_above_one_asks_for_the_percent(tmp_path: Path) -> None:
+    (warning,) = lint(tmp_path, "  - id: a\n    scope: line\n    when: line.discount > 15\n    then: { warn: x }\n")
+    assert (warning.code, warning.line) == ("rate-above-one", 5)
+    assert warning.message.endswith("did you mean 15%?")
+
+
+@pytest.mark.parametrize("value", ["15%", "0.15", "1"])
+def test_a_rate_compared_with_a_rate_is_not_reported(tmp_path: Path, value: str) -> None:
+    body = f"  - id: a\n    scope: line\n    when: line.discount > {value}\n    then: {{ warn: x }}\n"
+    assert lint(tmp_path, body) == []
+
+
+def test_a_declared_percent_fact_is_a_rate_too(tmp_path: Path) -> None:
+    policy_yaml = POLICY_YAML + ("facts:\n  order.deposit_rate:\n    type: percent\n"
+                                 "    description: {zh: 定金比例, en: Deposit}\n")
+    (warning,) = lint(tmp_path, "  - id: a\n    when: order.deposit_rate < 30\n    then: { warn: x }\n",
+                      policy_yaml=policy_yaml)
+    assert warning.code == "rate-above-one"
+
+
+# -- message amounts -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "amounts"), [
+    ("订单金额 10 万元以上需审批", [Decimal(100000)]),
+    ("订单金额 2 万至 10 万元", [Decimal(20000), Decimal(100000)]),
+    ("超过 5,000 元", [Decimal(5000)]),
+    ("3千元以下", [Decimal(3000)]),
+    ("Orders of 20,000 to 100,000", [Decimal(20000), Decimal(100000)]),
+    ("over 100k", [Decimal(100000)]),
+    ("terms over 365 days, 3 lines", []),
+])
+def test_message_amounts_are_read_in_chinese_and_english(text: str, amounts: list[Decimal]) -> None:
+    assert sorted(set(message_amounts(text))) == amounts
+
+
+def test_a_message_amount_that_is_not_the_rules_threshold_is_reported(tmp_path: Path) -> None:
+    body = ("  - id: large-order\n    when: order.total >= 50000\n    then:\n      require: [finance]\n"
+            '      message: { zh: "订单金额 10 万元以上需审批", en: "Orders of 50,000 or more" }\n')
+    (warning,) = lint(tmp_path, body)
+    assert (warning.rule, warning.code) == ("large-order", "message-amount")
+    assert "says 100,000 but the rule's threshold is 50,000" in warning.message
+
+
+def test_a_message_stating_the_rules_thresholds_is_not_reported(tmp_path: Path) -> None:
+    body = ("  - id: large-order\n    when: order.total >= 100000\n    then:\n      require: [finance]\n"
+            '      message: { zh: "订单金额 10 万元以上需审批", en: "Orders of 100,000 or more" }\n')
+    assert lint(tmp_path, body) == []
+
+
+# -- unused declarations ---------------------------------------------------------------------------------------------
+
+FACTS = POLICY_YAML + """\
+facts:
+  customer.tenure_years:
+    type: integer
+    description: {zh: 合作年限, en: Years}
+  customer.segment:
+    type: enum
+    choices: [a, b]
+    record: true
+    description: {zh: 细分, en: Segment}
+"""
+
+
+def test_a_declared_fact_no_rule_reads_is_reported_at_its_line(tmp_path: Path) -> None:
+    (warning,) = lint(tmp_path, "  - id: a\n    when: order.total > 5\n    then: { warn: x }\n", policy_yaml=FACTS)
+    assert (warning.path, warning.line, warning.code) == (str(tmp_path / "policy.yaml"), 5, "unused-fact")
+    assert "customer.tenure_years" in warning.message
+
+
+def test_a_declared_fact_a_rule_reads_or_marked_record_is_not_reported(tmp_path: Path) -> None:
+    assert lint(tmp_path, "  - id: a\n    when: customer.tenure_years > 5\n    then: { warn: x }\n",
+                policy_yaml=FACTS) == []
+
+
+POINT = """\
+point: sample_request
+title: {zh: 样品申请, en: Sample request}
+description: {zh: 样品, en: Samples}
+document: sample
+fields:
+  id: {type: text, required: true, description: {zh: 编号, en: Id}}
+  customer_id: {type: text, description: {zh: 客户, en: Customer}}
+  value: {type: money, description: {zh: 价值, en: Value}}
+  urgent: {type: bool, description: {zh: 加急, en: Urgent}}
+  noted: {type: bool, record: true, description: {zh: 备注, en: Noted}}
+outputs:
+  deposit: {type: percent, description: {zh: 定金, en: Deposit}}
+  freight: {type: enum, choices: [collect, prepaid], description: {zh: 运费, en: Freight}}
+"""
+
+
+def test_unused_fields_and_outputs_of_a_declared_point_are_reported(tmp_path: Path) -> None:
+    body = "  - id: big\n    when: sample.value > 5000\n    then: { require: [finance], set: { deposit: 20% } }\n"
+    warnings = lint(tmp_path, body, hook="sample_request", files={"points/sample_request.yaml": POINT})
+    source = str(tmp_path / "points" / "sample_request.yaml")
+    assert [(w.path, w.line, w.code) for w in warnings] == [(source, 9, "unused-fact"), (source, 13, "unused-output")]
+    assert "urgent" in warnings[0].message
+    assert "freight" in warnings[1].message
+    used = ("  - id: big\n    when: sample.value > 5000 and sample.urgent\n"
+            "    then: { require: [finance], set: { deposit: 20%, freight: prepaid } }\n")
+    assert lint(tmp_path, used, hook="sample_request", files={"points/sample_request.yaml": POINT}) == []
+
+
+# -- the command and the docs -----------------------------------------------------------------------------------------
+
+
+def test_validate_prints_warnings_and_exits_0_and_strict_exits_2_as_for_errors(tmp_path: Path) -> None:
+    lint(tmp_path, LADDER.format(large=50000))
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 0
+    assert "warning [overlapping-ranges]" in result.stderr
+    assert result.stdout.rstrip().endswith("2 rules in 1 rule set, 1 warning")
+    strict = CliRunner().invoke(cli, ["validate", "--strict", str(tmp_path)])
+    assert strict.exit_code == 2
+    assert strict.stderr.splitlines()[-1] == f"error: policy {tmp_path} has 1 warning (--strict makes them errors)"
+
+
+def test_every_warning_code_is_documented() -> None:
+    section = DOCS.read_text(encoding="utf-8").split("## Warnings (lint)", 1)[1].split("\n## ", 1)[0]
+    for code in CODES:
+        assert f"`{code}`" in section
+
+
+def test_the_lint_example_in_the_language_reference_is_what_validate_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    section = DOCS.read_text(encoding="utf-8").split("## Warnings (lint)", 1)[1].split("\n## ", 1)[0]
+    policy_yaml, rules = (block.split("```", 1)[0] for block in section.split("```yaml\n")[1:3])
+    console = section.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    root = tmp_path / "my-policy"
+    root.mkdir()
+    (root / "policy.yaml").write_text(policy_yaml, encoding="utf-8")
+    (root / "approval.yaml").write_text(rules, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert console[0] == "$ salesgate validate --strict my-policy/"
+    result = CliRunner().invoke(cli, ["validate", "--strict", "my-policy/"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == console[1:]
+    assert {w.code for w in lint_policy(load_policy("my-policy/"))} == set(CODES)
+
+
+def test_a_plugins_point_is_not_the_policys_to_use(tmp_path: Path) -> None:
+    """A point an installed plugin declares, with outputs, and no rule of this policy there: not a warning."""
+    from salesgate.documents import Bilingual, FieldSpec, FieldType, OutputSpec, document_model
+    from salesgate.pointspecs import Origin, declared_point
+
+    lint(tmp_path, "  - id: a\n    when: order.total > 5\n    then: { warn: x }\n")
+    model = document_model("quote", "quote", (FieldSpec("id", FieldType.text, Bilingual(zh="编号", en="Id")),),
+                           "id", {}, "A quote")
+    point = declared_point("quote", model, "quote.id", title=Bilingual(zh="报价", en="Quote"),
+                           description=Bilingual(zh="报价", en="Quote"), origin=Origin.plugin, source="a-plugin",
+                           outputs=(OutputSpec("deposit", FieldType.percent, Bilingual(zh="定金", en="Deposit")),))
+    assert lint_policy(load_policy(tmp_path, points=[point])) == []
