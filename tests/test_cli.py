@@ -25,6 +25,7 @@ from fixtures.databases import KINDS, isolated_database
 from salesgate import Gate, Outcome
 from salesgate.cli import cli
 from salesgate.errors import AdapterError
+from salesgate.policy.compiler import Policy
 from salesgate_adapters import MemoryAdapter
 from salesgate_adapters.demo import AS_OF, demo_gate, load_demo_company, run_demo
 from salesgate_adapters.demo.erp import create_demo_erp
@@ -76,7 +77,7 @@ def test_validate_seed_policy_prints_name_version_hash_and_counts() -> None:
     result = run("validate", str(ROOT / "rules"))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("ok: salesgate-seed-policy 2026.11 (")
-    assert "rules in 14 rule sets" in result.stdout
+    assert "rules in 15 rule sets" in result.stdout
 
 
 def write_bad_policy(tmp_path: Path) -> Path:
@@ -528,7 +529,7 @@ def test_demo_json_is_stable_and_matches_the_golden_file() -> None:
     out = demo_json()
     assert out == demo_json()
     data = json.loads(out)
-    assert len(data["decisions"]) == 85
+    assert len(data["decisions"]) == 87
     assert all("trace" not in d["decision"] for d in data["decisions"])
     # The policy hash changes with every edit of the seed files, even a comment: compare decisions only.
     normalized = re.sub(r'"hash": "[0-9a-f]+"', '"hash": "<policy hash>"', out)
@@ -652,6 +653,8 @@ def test_docs_cli_examples_print_what_the_docs_show(tmp_path: Path, monkeypatch:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.delenv("SALESGATE_BACKEND", raising=False)
+    # a decision given no as-of date is made as of today: the docs show the demo's day, whatever day this runs
+    monkeypatch.setattr(Policy, "today", lambda self: AS_OF)
     ran, wrong = 0, []
     updated = DOCS.read_text(encoding="utf-8")
     for command, shown in examples:

@@ -17,9 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.strategies import order_facts, return_facts
-from salesgate import Decision, Gate, OrderFacts, ReturnFacts
+from salesgate import Decision, Gate, OrderFacts, ReturnFacts, seed_policy_path
 from salesgate.engine.python import PythonBackend
 from salesgate.facts import FactSet
+from salesgate.policy.calendarfiles import load_calendars
+from salesgate.policy.effective import Effective, window_conditions
 from salesgate.policy.ir import Aggregate, And, Arith, Call, Compare, Cond, Const, IsNone, Kind, Or, Quantified, Ref
 from salesgate.policy.patterns import compile_pattern
 from salesgate.policy.stages import EngineRule, Stage
@@ -76,6 +78,28 @@ def none_cond() -> st.SearchStrategy[Cond]:
     return st.builds(IsNone, st.just(Ref("order.draft_term_days", Kind.number)), st.booleans())
 
 
+days = st.dates(min_value=date(2026, 11, 1), max_value=date(2027, 2, 28))
+
+
+def date_cond() -> st.SearchStrategy[Cond]:
+    """``today`` (the as-of date) against a date, the order date or a number of days, and effective windows."""
+    today = Ref("today", Kind.date)
+    ordered = Ref("order.order_date", Kind.date)
+    day_const = days.map(lambda d: Const(d, Kind.date))
+    age = st.just(Arith("-", today, ordered, Kind.number))
+    window = st.builds(lambda a, b: window_conditions(Effective(min(a, b), max(a, b) + timedelta(days=1))), days, days)
+    return st.one_of(
+        st.builds(Compare, st.sampled_from(OPS), st.just(today), st.one_of(day_const, st.just(ordered))),
+        st.builds(Compare, st.sampled_from(OPS), age, st.integers(-40, 40).map(lambda n: Const(n, Kind.number))),
+        st.builds(Compare, st.sampled_from(OPS), st.builds(lambda n: Arith("-", today, Const(n, Kind.number),
+                                                                           Kind.date), st.integers(0, 40)),
+                  st.just(ordered)),
+        window.map(lambda conds: And(conds)),
+        st.builds(Compare, st.sampled_from(OPS), st.just(Call("month_end", (today,), Kind.date)),
+                  st.one_of(st.just(today), day_const)),
+    )
+
+
 DATES = st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31))
 ORDER_DATE = Ref("order.order_date", Kind.date)
 
@@ -91,7 +115,25 @@ def call_cond() -> st.SearchStrategy[Cond]:
     return st.one_of(
         st.builds(Compare, st.sampled_from(OPS), number_call, numbers),
         st.builds(Compare, st.sampled_from(OPS), st.just(Call("month_end", (ORDER_DATE,), Kind.date)), dates),
+        business_day_cond(),
     )
+
+
+CN = load_calendars(seed_policy_path(), lambda *a, **k: None, lambda _: None)["cn"]
+
+
+def business_day_cond() -> st.SearchStrategy[Cond]:
+    """The business-day functions over the seed's Chinese calendar (2024-2026: a 2027 date is missing)."""
+    worked = st.builds(Compare, st.sampled_from(["==", "!="]),
+                       st.just(Call("is_business_day", (ORDER_DATE,), Kind.bool, CN)),
+                       st.booleans().map(lambda v: Const(v, Kind.bool)))
+    added = st.builds(lambda n, op, d: Compare(op, Call("add_business_days", (ORDER_DATE, Const(n, Kind.number)),
+                                                        Kind.date, CN), Const(d, Kind.date)),
+                      st.integers(-30, 30), st.sampled_from(OPS), DATES)
+    between = st.builds(lambda d, op, n: Compare(op, Call("business_days_between", (ORDER_DATE, Const(d, Kind.date)),
+                                                          Kind.number, CN), Const(n, Kind.number)),
+                        DATES, st.sampled_from(OPS), st.integers(-300, 300))
+    return st.one_of(worked, added, between)
 
 
 def text_call_cond() -> st.SearchStrategy[Cond]:
@@ -140,7 +182,7 @@ def atoms() -> st.SearchStrategy[Cond]:
         Quantified, st.sampled_from(["any", "all"]), st.just("order.lines"), comparison(ITEM_PATHS, True)
     )
     return st.one_of(comparison(NUMBER_PATHS, False), text_cond(), bool_cond(), none_cond(), quantified, call_cond(),
-                     aggregate_cond(), text_call_cond(), lookup_cond())
+                     aggregate_cond(), text_call_cond(), lookup_cond(), date_cond())
 
 
 conditions = st.recursive(
@@ -160,17 +202,17 @@ line_values = st.fixed_dictionaries({
 })
 
 factsets = st.builds(
-    lambda total, exposure, limit, draft, region, guarantee, lines, order_date: FactSet(
+    lambda total, exposure, limit, draft, region, guarantee, lines, today, order_date: FactSet(
         root={
             "order.total": total, "exposure.total": exposure, "customer.credit_limit": limit,
             "order.draft_term_days": draft, "customer.region": region, "order.guarantee": guarantee,
-            "order.lines": lines, "order.order_date": order_date,
+            "order.lines": lines, "today": today, "order.order_date": order_date,
         },
         items=tuple(lines),
         item_keys=tuple(range(1, len(lines) + 1)),
     ),
     money, money, money, st.one_of(st.none(), st.integers(0, 400)), st.sampled_from(["华东", "north", ""]),
-    st.booleans(), st.lists(line_values, max_size=4), st.one_of(st.none(), DATES),
+    st.booleans(), st.lists(line_values, max_size=4), days, st.one_of(st.none(), DATES),
 )
 
 
@@ -261,10 +303,11 @@ def _same(a: Any, b: Any) -> None:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(facts=order_facts(), hook=st.sampled_from(["order_approval", "credit_check", "pricing"]))
-def test_seed_policy_decides_orders_identically_on_both_backends(gates: Any, facts: OrderFacts, hook: Any) -> None:
+@given(facts=order_facts(), hook=st.sampled_from(["order_approval", "credit_check", "pricing"]), as_of=days)
+def test_seed_policy_decides_orders_identically_on_both_backends(gates: Any, facts: OrderFacts, hook: Any,
+                                                                 as_of: date) -> None:
     python_gate, durable_gate = gates
-    _same(python_gate.decide(hook, facts), durable_gate.decide(hook, facts))
+    _same(python_gate.decide(hook, facts, as_of=as_of), durable_gate.decide(hook, facts, as_of=as_of))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

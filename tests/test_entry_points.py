@@ -133,8 +133,8 @@ def _commands_listed(help_text: str) -> set[str]:
     return {line.split()[0] for line in help_text.split("Commands:\n", 1)[1].splitlines() if line.strip()}
 
 
-BUILT_IN_COMMANDS = {"approvals", "audit", "db", "decide", "demo", "export", "points", "schema", "simulate", "test",
-                     "validate", "vocab"}
+BUILT_IN_COMMANDS = {"approvals", "audit", "calendar", "db", "decide", "demo", "export", "points", "schema", "simulate",
+                     "test", "validate", "vocab"}
 
 
 def test_a_broken_command_package_is_a_warning_and_every_other_command_still_runs(tmp_path: Path) -> None:

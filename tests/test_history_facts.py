@@ -19,6 +19,7 @@ from salesgate import Gate, Outcome, PolicyError, load_policy
 from salesgate.documents import FieldType
 from salesgate.history import HistoryFact, history_keys
 from salesgate.hookspecs import hookimpl
+from salesgate.models import Customer
 from salesgate.windows import Window, WindowError, parse_window
 from salesgate_adapters.sql import SqlAdapter
 from salesgate_adapters.sql.mapping import MappingError, load_mapping
@@ -364,6 +365,56 @@ def test_an_adapter_is_given_the_as_of_date_it_is_asked_for(erp: ScratchDatabase
     other = HistoryFact("customer", "unmapped", FieldType.money, parse_window("all"))
     assert adapter.salesgate_load_history(document="customer", keys=keys, facts=[other], as_of=None) is None
     adapter.close()
+
+
+def test_a_decisions_as_of_date_is_the_day_its_history_windows_are_computed_for(erp: ScratchDatabase,
+                                                                               tmp_path: Path) -> None:
+    policy = load_policy(write_policy(tmp_path))
+    adapter = adapter_on(erp, tmp_path)  # its own today: AS_OF (2026-01-10)
+    gate = Gate(policy, backend="python", entry_points=False, plugins=[adapter])
+    # as of 2025-04-01 the four quarters are 2024-Q2..2025-Q1: S0 and S1, not 2025's later sales
+    earlier = gate.facts_for("order_approval", order("C1", "12000"), as_of=date(2025, 4, 1))
+    assert earlier.customer.sales_last_4_quarters == Decimal("109999.5")
+    for backend in ("python", "durable"):
+        decided = Gate(policy, backend=backend, entry_points=False, plugins=[adapter])
+        # 12000 is above half of the 20000 of 2025 (the four quarters before the adapter's today), not above
+        # half of the 109999.5 of the four quarters before 2025-04-01
+        assert "channel-stuffing" in {r.rule for r in decided.approve_order(order("C1", "12000")).reasons}, backend
+        then = decided.approve_order(order("C1", "12000"), as_of=date(2025, 4, 1))
+        assert then.as_of == date(2025, 4, 1)
+        assert "channel-stuffing" not in {r.rule for r in then.reasons}, backend
+        # a gate's today is a chosen day too: every decision's windows end there
+        fixed = Gate(policy, backend=backend, entry_points=False, plugins=[adapter], today=date(2025, 4, 1))
+        assert "channel-stuffing" not in {r.rule for r in fixed.approve_order(order("C1", "12000")).reasons}, backend
+    adapter.close()
+
+
+def test_the_history_hook_is_given_the_as_of_date_every_data_hook_is_given(tmp_path: Path) -> None:
+    seen: dict[str, list[date | None]] = {"customer": [], "history": []}
+
+    class Recording:
+        @hookimpl
+        def salesgate_load_customer(self, customer_id: str, as_of: date | None) -> Customer:
+            seen["customer"].append(as_of)
+            return Customer(id=customer_id, name="华东机电有限公司")
+
+        @hookimpl
+        def salesgate_load_history(self, document: str, keys: dict[str, Any], facts: list[HistoryFact],
+                                   as_of: date | None) -> dict[str, Any]:
+            seen["history"].append(as_of)
+            return {}
+
+    policy = load_policy(write_policy(tmp_path))
+    clock = Gate(policy, backend="python", entry_points=False, plugins=[Recording()])
+    facts = order("C1", "1")
+    clock.approve_order(facts)  # the clock's day: None, each adapter counts to its own today
+    clock.approve_order(facts, as_of=date(2025, 4, 1))
+    clock.facts_for("order_approval", facts, as_of=date(2025, 5, 1))
+    fixed = Gate(policy, backend="python", entry_points=False, plugins=[Recording()], today=date(2025, 6, 1))
+    fixed.approve_order(facts)
+    fixed.facts_for("order_approval", facts)
+    days = [None, date(2025, 4, 1), date(2025, 5, 1), date(2025, 6, 1), date(2025, 6, 1)]
+    assert seen == {"customer": days, "history": days}
 
 
 def test_a_failing_history_query_gets_the_failure_mode_with_the_reason(erp: ScratchDatabase, tmp_path: Path) -> None:

@@ -403,7 +403,8 @@ def test_points_and_vocab_show_a_point_an_installed_plugin_declares(tmp_path: Pa
     assert "rule sets: samples 1 (1 rule)" in shown.stdout
     facts = json.loads(run("vocab", "sample_request", "--json", "--rules", str(policy)).stdout)
     assert [(f["path"], f["declared"]) for f in facts] == [
-        ("sample.id", "test_points._SamplePlugin"), ("sample.value", "test_points._SamplePlugin")]
+        ("sample.id", "test_points._SamplePlugin"), ("sample.value", "test_points._SamplePlugin"),
+        ("today", None)]  # every point reads the decision's as-of date
     decided = json.loads(run("decide", "sample_request", '{"sample": {"id": "S-1", "value": "6000"}}', "--rules",
                              str(policy), "--json", "--backend", "python").stdout)
     assert (decided["subject"], decided["outcome"]) == ("S-1", "warn")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -68,12 +69,12 @@ def test_unknown_rule_field_suggests_the_right_one(tmp_path: Path) -> None:
     path = str(root / "a.yaml")
     assert problems == [
         PolicyProblem("missing: this field is required", path, 5, "big-order", "when"),
-        PolicyProblem("unknown field; expected one of: id, description, when, scope, priority, then", path, 6,
-                      "big-order", "wen", "when"),
+        PolicyProblem("unknown field; expected one of: id, description, when, scope, priority, effective, then",
+                      path, 6, "big-order", "wen", "when"),
     ]
     assert text.splitlines()[1] == (
         f"{path}:6, rule 'big-order', field 'wen': unknown field; expected one of: id, description, when, "
-        "scope, priority, then (did you mean 'when'?)")
+        "scope, priority, effective, then (did you mean 'when'?)")
 
 
 def test_unknown_action_field_suggests_require(tmp_path: Path) -> None:
@@ -103,7 +104,7 @@ def test_unknown_top_level_field_suggests_the_right_one(tmp_path: Path) -> None:
         ("a.yaml", 3, "versoin", "version"),
     ]
     assert problems[0].message == ("unknown field; expected one of: name, version, description, language, roles, "
-                                   "failure_mode, facts, outputs")
+                                   "failure_mode, timezone, facts, calendar, outputs")
 
 
 def test_unknown_fact_names_column_and_suggests_the_fact(tmp_path: Path) -> None:
@@ -460,6 +461,7 @@ def test_validation_example_in_the_language_reference_is_what_salesgate_prints(
     first, second = (block.split("```", 1)[0] for block in section.split("```console\n")[1:3])
     root = write_policy(tmp_path / "my-policy", {"approval.yaml": rule_file},
                         policy_yaml=(seed_policy_path() / "policy.yaml").read_text(encoding="utf-8"))
+    shutil.copytree(seed_policy_path() / "calendars", root / "calendars")  # the seed's policy.yaml names cn
     monkeypatch.chdir(tmp_path)
     with pytest.raises(PolicyError) as info:
         load_policy("my-policy/")
@@ -485,6 +487,7 @@ def test_rule_examples_in_the_language_reference_load(tmp_path: Path) -> None:
         root = write_policy(tmp_path / str(index), {"r.yaml": rules_file(snippet, hook=hooks.get(rule_id, "pricing")),
                                                     **tables},
                             policy_yaml=(seed_policy_path() / "policy.yaml").read_text(encoding="utf-8"))
+        shutil.copytree(seed_policy_path() / "calendars", root / "calendars")  # the seed's policy.yaml names cn
         assert [r.id for r in load_policy(root).rules] == [rule_id]
 
 

@@ -197,7 +197,7 @@ cases:
 
 
 def test_credit_and_return_figures_are_compared(python_gate: Gate, tmp_path: Path) -> None:
-    write_cases(tmp_path, ORDER_BASE.replace("hook: order_approval", "hook: credit_check") + """\
+    write_cases(tmp_path, ORDER_BASE.replace("hook: order_approval", "hook: credit_check\nas_of: 2026-11-06") + """\
 cases:
   - name: available credit off by one
     expect: { available: 490001, exposure: 10000 }

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -142,8 +143,11 @@ class Replayer:
         reads = self.policy.fact_reads
         return frozenset().union(*(reads.get(point, frozenset()) for point in points))
 
-    def order_factset(self, facts: OrderFacts, paths: frozenset[str] | None = None) -> FactSet:
-        return order_factset(facts, paths=self.order_paths() if paths is None else paths)
+    def order_factset(self, facts: OrderFacts, paths: frozenset[str] | None = None,
+                      today: date | None = None) -> FactSet:
+        """The order flattened once for every point and policy, as of ``today`` (default: its order date)."""
+        return order_factset(facts, paths=self.order_paths() if paths is None else paths,
+                             today=facts.order.order_date if today is None else today)
 
     def order(self, point: str, facts: OrderFacts, factset: FactSet, memo: Memo | None = None) -> Verdict:
         """``order_approval``, ``credit_check`` or ``pricing`` on one order, flattened once for all
@@ -153,9 +157,11 @@ class Replayer:
             return self._pricing(facts, factset, memo)
         return self._verdict(self._fired(point, factset, memo))
 
-    def return_factset(self, facts: ReturnFacts, paths: frozenset[str] | None = None) -> FactSet:
+    def return_factset(self, facts: ReturnFacts, paths: frozenset[str] | None = None,
+                       today: date | None = None) -> FactSet:
+        """The return flattened, as of ``today`` (a return carries no date of its own)."""
         reads = self.policy.fact_reads.get("return_handling", frozenset())
-        return return_factset(facts, paths=reads if paths is None else paths)
+        return return_factset(facts, paths=reads if paths is None else paths, today=today)
 
     def return_(self, facts: ReturnFacts, factset: FactSet, memo: Memo | None = None) -> Verdict:
         fired = self._fired("return_handling", factset, memo)
@@ -163,14 +169,14 @@ class Replayer:
         _, _, refund = refund_terms(facts.return_request.amount, *refund_rates(fired), verdict.outcome)
         return Verdict(verdict.outcome, verdict.roles, verdict.rules, refund=refund)
 
-    def document(self, point: str, facts: BaseModel) -> Verdict:
+    def document(self, point: str, facts: BaseModel, today: date | None = None) -> Verdict:
         """A point declared in a policy directory or by a plugin, on one document validated with the
         point's fact model in this policy (:attr:`Policy.points`): outcome, roles and the outputs
-        its rules set, as ``Decision.outputs`` combines them."""
+        its rules set, as ``Decision.outputs`` combines them; as of ``today``."""
         spec = self.policy.points[point]
         if point not in self.policy.rules_by_stage:
             return _ALLOW
-        factset = document_factset(facts)
+        factset = document_factset(facts, today=today)
         fired = fired_in_order(self.policy, point, self._backend.match(point, factset))
         verdict = self._verdict([rule for rule, _ in fired])
         if not spec.declared_outputs:

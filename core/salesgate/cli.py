@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from .commands import (
     policy_or_seed,
     show,
 )
+from .commands.calendar import calendar_group
 from .commands.export import export_command
 from .commands.simulate import simulate_command
 from .commands.test import run_tests_command
@@ -374,11 +375,14 @@ def cli() -> None:
 @click.argument("path", type=click.Path(path_type=str))
 @click.option("--strict", is_flag=True,
               help="Treat warnings (overlapping ranges, unreachable conditions, ...) as errors.")
-def validate(path: str, strict: bool) -> None:
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="Also show what is in force on DATE: the rule sets and rules whose effective: dates leave them out.")
+def validate(path: str, strict: bool, as_of: datetime | None) -> None:
     """Load and check the policy in PATH (a directory of rule files, or one rule file).
 
     Then print warnings: what loads but probably is not what was meant (docs/policy-language.md,
     "Warnings (lint)"). They leave the exit code 0; with --strict they are errors (exit code 2).
+    With --as-of, list what is in force on that day (docs/policy-language.md, "Effective dates").
     """
     try:
         policy = load_policy(path, points=plugin_points())
@@ -394,6 +398,26 @@ def validate(path: str, strict: bool) -> None:
     click.echo(f"ok: {policy.name} {policy.version} ({policy.hash}): {len(policy.rules)} rules in "
                f"{rulesets} rule set{'s' if rulesets != 1 else ''}"
                + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""))
+    if as_of is not None:
+        _in_force(policy, as_of.date())
+
+
+def _in_force(policy: Policy, day: date) -> None:
+    """What ``validate --as-of`` adds: which rule sets and rules are in force on ``day``, and which are not."""
+    sets_out, rules_out = policy.not_in_force(day)
+    in_force = len(policy.rules) - len(rules_out)
+    click.echo(f"as of {day.isoformat()}: {in_force} of {len(policy.rules)} rules in force (policy {policy.name} "
+               f"{policy.version})")
+    for name in sets_out:
+        click.echo(f"  rule set {name} {policy.rulesets[name]}: not in force ({policy.windows[name].describe()})")
+    for rule in rules_out:
+        if rule.ruleset in sets_out:
+            continue
+        window = rule.effective.describe() if rule.effective is not None else ""
+        click.echo(f"  rule {rule.id} ({rule.file}:{rule.line}): not in force ({window})")
+    dated = sorted({name for name in policy.windows if name not in sets_out})
+    for name in dated:
+        click.echo(f"  rule set {name} {policy.rulesets[name]}: in force ({policy.windows[name].describe()})")
 
 
 @cli.command()
@@ -410,12 +434,13 @@ def validate(path: str, strict: bool) -> None:
 @click.option("--mapping", metavar="NAME|FILE",
               help="The sql adapter's mapping: demo, erpnext, odoo, tryton, or your own .yaml.")
 @click.option("--url", metavar="URL", help="The ERP database (default: $SALESGATE_DATABASE_URL).")
-@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="The day the sql adapter counts exposure at (default: today in the mapping's time zone).")
+@click.option("--as-of", "--today", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="The day to decide as of: what the rules read as today, which rules are in force, what the ERP's "
+                   "figures are counted to (default: today in the policy's time zone). --today is the older name.")
 @backend_option
 @lang_option
 def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: bool, fail_on: str | None,
-           adapter: str | None, mapping: str | None, url: str | None, today: datetime | None,
+           adapter: str | None, mapping: str | None, url: str | None, as_of: datetime | None,
            backend: BackendName, lang: str | None) -> None:
     """Decide one order, return or document at a decision point.
 
@@ -432,11 +457,13 @@ def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: boo
     salesgate decide approval SO-1001 --mapping demo --url sqlite:///erp.db
     salesgate decide credit '{"order": "SO-1001"}' --mapping erpnext
     """
-    erp = _erp_options(adapter, mapping, url, today)
+    erp = _erp_options(adapter, mapping, url)
     policy = policy_or_seed(rules)
     name = _point(hook, policy)
     document, order_id = _decide_input(facts, policy.point(name), erp)
     options: dict[str, Any] = {} if erp is None else {"adapter": erp[0], "adapter_options": erp[1]}
+    if as_of is not None:
+        options["today"] = as_of.date()
     with build_gate(lambda: Gate(policy, backend=backend, **options), backend) as gate:
         try:
             decision = gate.decide(name, document, explain=explain)
@@ -455,12 +482,9 @@ def decide(hook: str, facts: str, rules: str | None, as_json: bool, explain: boo
         sys.exit(1)
 
 
-def _erp_options(adapter: str | None, mapping: str | None, url: str | None,
-                 today: datetime | None) -> tuple[str, dict[str, Any]] | None:
+def _erp_options(adapter: str | None, mapping: str | None, url: str | None) -> tuple[str, dict[str, Any]] | None:
     """The adapter ``decide`` reads the ERP through, and its options; None without an ERP."""
     if adapter is None and mapping is None and url is None:
-        if today is not None:
-            raise UsageProblem("--today is for an ERP adapter: add --mapping (and --url)")
         return None
     name = adapter or "sql"
     options: dict[str, Any] = {}
@@ -468,8 +492,6 @@ def _erp_options(adapter: str | None, mapping: str | None, url: str | None,
         options["mapping"] = mapping
     if url is not None:
         options["url"] = url
-    if today is not None:
-        options["today"] = today.date()
     if name == "sql" and mapping is None:  # the adapter's default, demo, would read another ERP as a failure
         raise UsageProblem("the sql adapter reads the ERP through a mapping: add --mapping NAME|FILE "
                            "(demo, erpnext, odoo, tryton, or your own .yaml)")
@@ -789,6 +811,7 @@ def _output_schema(output: OutputSpec) -> dict[str, Any]:
 
 cli.add_command(simulate_command)
 cli.add_command(export_command)
+cli.add_command(calendar_group)
 
 
 # -- printing decisions ----------------------------------------------------------------------------
@@ -799,7 +822,8 @@ def _decision_view(decision: Decision, *, explain: bool, lang: str | None,
     policy = decision.policy
     view: list[RenderableType] = [
         Text.assemble((f"{decision.hook} {decision.subject}: ", "bold"), outcome_text(decision.outcome)),
-        Text(f"policy {policy.name} {policy.version} ({policy.hash}), {decision.backend} backend", style="dim"),
+        Text(f"policy {policy.name} {policy.version} ({policy.hash}), {decision.backend} backend"
+             + (f", as of {decision.as_of.isoformat()}" if decision.as_of is not None else ""), style="dim"),
     ]
     if decision.approvals:
         view.append(Text("approvals: " + " → ".join(f"{a.role} ({', '.join(a.rules)})" for a in decision.approvals)))

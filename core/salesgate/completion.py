@@ -71,14 +71,14 @@ class FactSource(Protocol):
 
 
 def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | BaseModel, source: FactSource,
-             spec: PointSpec | None = None, as_of: date | None = None) -> Any:
+             spec: PointSpec | None = None) -> Any:
     """Validate facts once (models pass through), filling missing parts from ``source``.
 
     ``spec`` is the point's declaration in the policy in force: a declared point's document model,
     or a built-in point's document extended by the policy's declared facts. The history facts it
-    declares that the caller did not send are computed by the adapters for ``as_of`` (``None``: the
-    adapter's own today)."""
-    history = _History(spec, source, as_of)
+    declares that the caller did not send are computed by the adapters (``load_history``) as of the
+    day ``source`` loads everything else as of (:meth:`salesgate.plugins.Hooks.on`): one as-of date."""
+    history = _History(spec, source)
     if spec is not None and not spec.built_in:
         return _complete_document(spec, facts, source, history)
     order_model: type[OrderFacts] = OrderFacts
@@ -175,12 +175,11 @@ class _History:
     A value the caller sent wins (even ``null``: the caller says it is missing); what no adapter computes
     stays missing. Each document is asked once, with the facts it lacks."""
 
-    def __init__(self, spec: PointSpec | None, source: FactSource, as_of: date | None) -> None:
+    def __init__(self, spec: PointSpec | None, source: FactSource) -> None:
         self.facts: dict[str, list[HistoryFact]] = {}
         for fact in spec.history if spec is not None else ():
             self.facts.setdefault(fact.document, []).append(fact)
         self.load = getattr(source, "load_history", None)
-        self.as_of = as_of
 
     def filled(self, data: dict[str, Any]) -> dict[str, Any]:
         """``data`` with each document's missing history facts computed (the same dict when none are)."""
@@ -195,7 +194,7 @@ class _History:
             wanted = [fact for fact in facts if fact.name not in values]
             if not wanted:
                 continue
-            found = self.load(document, history_keys(document, values), wanted, self.as_of)
+            found = self.load(document, history_keys(document, values), wanted)
             if found:
                 data[document] = {**values, **found}
         return data

@@ -10,7 +10,8 @@ core's: a plugin that read them would break with every change to the engine.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel
@@ -51,7 +52,10 @@ class PolicyVerdict(NamedTuple):
 
 
 Verdict = Callable[[str, BaseModel], PolicyVerdict]
-"""The signature of :attr:`DecisionContext.verdict`."""
+"""The signature of :meth:`DecisionContext.verdict`."""
+
+Judge = Callable[[str, BaseModel, date | None], PolicyVerdict]
+"""The policy's verdict on facts at a point as of a date: what :meth:`DecisionContext.verdict` asks."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,19 @@ class DecisionContext:
     """Whether the caller asked for explanations (each trace entry says why a rule fired or not)."""
     failure_mode: str
     """``closed`` or ``open``: what the gate answers when it cannot decide."""
-    verdict: Verdict = field(repr=False, compare=False)
-    """``context.verdict(point, facts)``: the policy's :class:`PolicyVerdict` on ``facts`` at decision
-    point ``point`` (explained when :attr:`explain` is set). Raises
-    :class:`~salesgate.errors.PolicyError` when a rule cannot be applied to these facts (a price
-    out of range), which the gate answers by its failure mode."""
+    judge: Judge = field(repr=False, compare=False)
+    """The policy's verdict as of a date (the core's; plugins call :meth:`verdict`)."""
+    as_of: date | None = None
+    """The decision's as-of date: what ``today`` reads in the rules, and what the decision records. The gate
+    sets it on every decision (:meth:`on`); None only on a context no decision has been given yet."""
+
+    def verdict(self, point: str, facts: BaseModel) -> PolicyVerdict:
+        """``context.verdict(point, facts)``: the policy's :class:`PolicyVerdict` on ``facts`` at decision
+        point ``point`` as of :attr:`as_of` (explained when :attr:`explain` is set). Raises
+        :class:`~salesgate.errors.PolicyError` when a rule cannot be applied to these facts (a price
+        out of range), which the gate answers by its failure mode."""
+        return self.judge(point, facts, self.as_of)
+
+    def on(self, as_of: date) -> DecisionContext:
+        """This context for a decision as of ``as_of`` (a copy: contexts are shared and immutable)."""
+        return self if as_of == self.as_of else replace(self, as_of=as_of)

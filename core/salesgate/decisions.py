@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Sequence
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -399,6 +400,10 @@ class Decision(_Value):
     reasons: list[Reason] = Field(default_factory=list)
     policy: PolicyRef
     backend: str = Field(description="Matching backend that decided: durable or python.")
+    as_of: date | None = Field(
+        None, description="The decision's as-of date: what `today` read in the rules and which rules were in force "
+                          "(same policy + facts + as-of date = same decision). None only in decisions logged before "
+                          "salesgate recorded it.")
     trace: Trace = Field(default_factory=Trace, description="Every rule evaluated (built when first read).")
     pricing: PricingResult | None = None
     credit: CreditResult | None = None

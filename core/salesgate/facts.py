@@ -21,6 +21,9 @@ from pydantic import BaseModel
 from .models import CreditExposure, Customer, Order, OrderFacts, OrderLine, Product, ReturnFacts, ReturnRequest
 from .money import ZERO, round_unit_price
 
+TODAY = "today"
+"""The as-of date's key in every decision's fact values (the language's ``today``)."""
+
 FactValues = dict[str, Any]
 
 
@@ -158,12 +161,14 @@ def _projection(paths: frozenset[str], kinds: tuple[type[BaseModel], ...] = _SHI
     return found
 
 
-def _projected(facts: OrderFacts, policy_prices: dict[int, Decimal] | None, plan: _Projection) -> FactSet:
+def _projected(facts: OrderFacts, policy_prices: dict[int, Decimal] | None, plan: _Projection,
+               today: date | None) -> FactSet:
     order = facts.order
     order_lines = order.lines
     values = facts.customer.__dict__
     root: FactValues = {path: values[name] if convert is None else convert(values[name])
                         for name, path, convert in plan.customer}
+    root[TODAY] = today
     values = order.__dict__
     for name, path, convert in plan.order:
         root[path] = values[name] if convert is None else convert(values[name])
@@ -203,7 +208,7 @@ def _projected(facts: OrderFacts, policy_prices: dict[int, Decimal] | None, plan
 
 
 def order_factset(facts: OrderFacts, policy_prices: dict[int, Decimal] | None = None,
-                  paths: frozenset[str] | None = None) -> FactSet:
+                  paths: frozenset[str] | None = None, today: date | None = None) -> FactSet:
     """Flatten an order with its customer, products and exposure.
 
     ``policy_prices`` (line_no → price) adds ``line.policy_price`` for the pricing check stage
@@ -212,14 +217,16 @@ def order_factset(facts: OrderFacts, policy_prices: dict[int, Decimal] | None = 
     the ``line.*`` ones): every value present is the same as in the full flattening, so rules
     over those paths match, trace and explain exactly as on the full facts, at a fraction of
     the cost. Without ``order.lines`` or a ``line.*`` path there are no ``items`` (no rule runs
-    per line: :attr:`Policy.fact_reads` adds ``order.lines`` for line-scope rules).
+    per line: :attr:`Policy.fact_reads` adds ``order.lines`` for line-scope rules). ``today`` is the
+    decision's as-of date, read as ``today`` (a decision always has one; None only outside decisions).
     """
     extended = type(facts) is not OrderFacts  # a policy's declared facts: its own model classes
     kinds = _types(facts) if extended else _SHIPPED
     if paths is not None:
-        return _projected(facts, policy_prices, _projection(paths, kinds))
+        return _projected(facts, policy_prices, _projection(paths, kinds), today)
     order = facts.order
     root: FactValues = _prefixed("customer", facts.customer)
+    root[TODAY] = today
     root.update(_prefixed("order", order, _ORDER_SKIP))
     products = {p.sku: p for p in facts.products}
     lines: list[FactValues] = []
@@ -279,11 +286,12 @@ def _return_projection(paths: frozenset[str], customer: type[BaseModel] = Custom
     return found
 
 
-def return_factset(facts: ReturnFacts, paths: frozenset[str] | None = None) -> FactSet:
-    """Flatten a return request with its customer (only ``paths``, when given: see order_factset)."""
+def return_factset(facts: ReturnFacts, paths: frozenset[str] | None = None, today: date | None = None) -> FactSet:
+    """Flatten a return request with its customer (only ``paths``, when given; ``today``: see order_factset)."""
     request = facts.return_request
     if paths is None:
         root: FactValues = _prefixed("customer", facts.customer)
+        root[TODAY] = today
         root.update(_prefixed("return", request))
         root["return.amount"] = request.amount
         root["return.returnable_qty"] = request.returnable_qty
@@ -291,6 +299,7 @@ def return_factset(facts: ReturnFacts, paths: frozenset[str] | None = None) -> F
     customer_plan, return_plan = _return_projection(paths, type(facts.customer), type(request))
     values = facts.customer.__dict__
     root = {path: values[name] if convert is None else convert(values[name]) for name, path, convert in customer_plan}
+    root[TODAY] = today
     values = request.__dict__
     for name, path, convert in return_plan:
         root[path] = values[name] if convert is None else convert(values[name])
@@ -342,12 +351,13 @@ def _elements(items: list[BaseModel], element: str) -> list[FactValues]:
     return out
 
 
-def document_factset(facts: BaseModel, scope_element: str = "line") -> FactSet:
+def document_factset(facts: BaseModel, scope_element: str = "line", today: date | None = None) -> FactSet:
     """Flatten the facts of a declared decision point: each part's fields under its name
     (``shipment.amount``, ``customer.grade``), each list as element dicts (``line.qty``), and, for
     rules with ``scope: line``, one item per element of the list whose element is ``scope_element``
-    (item keys: the elements' ``line_no`` when they have one, else their position from 1)."""
-    root: FactValues = {}
+    (item keys: the elements' ``line_no`` when they have one, else their position from 1); ``today``:
+    see :func:`order_factset`."""
+    root: FactValues = {TODAY: today}
     scoped: list[FactValues] | None = None
     scoped_keys: tuple[int, ...] = ()
     for part_name, plan in _document_plan(type(facts)):

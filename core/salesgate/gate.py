@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,7 +22,7 @@ from .engine import BackendName, make_backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, StoreError, did_you_mean
 from .logs import get_logger
 from .models import OrderFacts, ReturnFacts
-from .plugins import Hooks, build_plugin_manager, installed_points
+from .plugins import DatedSource, Hooks, build_plugin_manager, installed_points
 from .pointspecs import BUILT_IN_POINTS, PointSpec
 from .policy.compiler import Policy, load_policy
 from .policy.stages import Backend
@@ -105,6 +105,12 @@ class Gate:
     already running then may still add theirs: the cap is that plus the concurrent calls, less one).
     A decision the store could not log is never returned as if logged: the failure mode answers
     ("decision log unavailable").
+
+    ``today`` fixes the as-of date of every decision the caller gives none (a ``date``, or a function
+    returning one, e.g. a test's clock); by default it is today in the policy's time zone (``policy.yaml``
+    ``timezone:``). ``decide(..., as_of=...)`` sets one decision's. The as-of date is what the rules read
+    as ``today``, which rules are in force (``effective:``), what the data hooks count to, and what the
+    decision records (``Decision.as_of``): same policy + facts + as-of date = same decision.
     """
 
     def __init__(
@@ -122,6 +128,7 @@ class Gate:
         max_abandoned_calls: int = MAX_ABANDONED_CALLS,
         adapter: str | object | None = None,
         adapter_options: Mapping[str, Any] | None = None,
+        today: date | Callable[[], date] | None = None,
         **options: Any,
     ) -> None:
         self._backend_name: BackendName = backend
@@ -135,7 +142,9 @@ class Gate:
         given = {"backend": backend != "durable", "plugins": bool(plugins), "disable_plugins": bool(disable_plugins),
                  "entry_points": not entry_points, "failure_mode": failure_mode is not None,
                  "store": store is not None, "timeout": timeout is not None}
-        self._adapter = self._attach_adapter(adapter, _adapter_options(adapter_options, options), legacy=bool(options),
+        adapter_settings = _adapter_options(adapter_options, options)
+        self._today = _today_option(today, adapter_settings)
+        self._adapter = self._attach_adapter(adapter, adapter_settings, legacy=bool(options),
                                              gate_keywords={keyword for keyword, set_ in given.items() if set_})
         self._store, self._owns_store = self._attach_store(store, timeout)
         self._loaded = _Loaded(policy, make_backend(backend, policy.stages()))
@@ -159,6 +168,10 @@ class Gate:
                 raise AdapterError(self._unknown_adapter(adapter, available))
             cls = available[adapter]
             accepted = _parameters(cls)
+            if "today" in accepted and "today" not in options and self._today is not None:
+                # an adapter counting to a day of its own (the sql adapter's today) counts to the gate's as-of date
+                # outside decisions too (within one, every data hook is given it: as_of)
+                options = {**options, "today": self._today}
             shadowed = sorted(k for k in gate_keywords if k in accepted and k not in options) if legacy else []
             try:
                 instance: object = cls(**options)
@@ -347,11 +360,12 @@ class Gate:
         self.close()
 
     # -- decisions -------------------------------------------------------------------------------
-    def approve_order(self, facts: OrderInput, *, explain: bool = False) -> Decision:
+    def approve_order(self, facts: OrderInput, *, explain: bool = False, as_of: date | None = None) -> Decision:
         """Order approval: block, warn, or which roles must approve before the order is entered."""
-        return self.decide("order_approval", facts, explain=explain)
+        return self.decide("order_approval", facts, explain=explain, as_of=as_of)
 
-    def check_credit(self, facts: OrderInput, *, explain: bool = False, reserve: bool = False) -> Decision:
+    def check_credit(self, facts: OrderInput, *, explain: bool = False, reserve: bool = False,
+                     as_of: date | None = None) -> Decision:
         """Credit check: exposure with this order against the customer's credit limit.
 
         ``reserve=True`` (needs a store) checks and holds the order's amount in one transaction under
@@ -362,7 +376,7 @@ class Gate:
         the decision made the first time; if the order or any fact changed, it is decided again (and the
         hold adjusted). Unless the caller passes ``exposure``, it is loaded inside the lock.
         """
-        return self.decide("credit_check", facts, explain=explain, reserve=reserve)
+        return self.decide("credit_check", facts, explain=explain, reserve=reserve, as_of=as_of)
 
     def confirm_reservation(self, order_id: str) -> Reservation | None:
         """The ERP committed the order: its reservation stops counting (the ERP's open orders count it).
@@ -397,16 +411,28 @@ class Gate:
             raise AdapterError("this gate has no store: Gate(..., store=Store(url) or a database URL)")
         return self._store
 
-    def price_order(self, facts: OrderInput, *, explain: bool = False) -> Decision:
+    def price_order(self, facts: OrderInput, *, explain: bool = False, as_of: date | None = None) -> Decision:
         """Pricing: the policy price of every line, and approvals for prices below it."""
-        return self.decide("pricing", facts, explain=explain)
+        return self.decide("pricing", facts, explain=explain, as_of=as_of)
 
-    def handle_return(self, facts: ReturnInput, *, explain: bool = False) -> Decision:
+    def handle_return(self, facts: ReturnInput, *, explain: bool = False, as_of: date | None = None) -> Decision:
         """Returns and compensation claims: accept, escalate or refuse; refund and fees."""
-        return self.decide("return_handling", facts, explain=explain)
+        return self.decide("return_handling", facts, explain=explain, as_of=as_of)
+
+    def as_of(self, as_of: date | None = None) -> date:
+        """The as-of date of a decision: ``as_of`` when given, else the gate's ``today``, else today in the
+        policy's time zone."""
+        return self._day(as_of, self._loaded.policy)
+
+    def _day(self, as_of: date | None, policy: Policy) -> date:
+        if as_of is not None:
+            return _checked_day(as_of, "as_of")
+        if self._today is not None:
+            return _checked_day(self._today() if callable(self._today) else self._today, "today")
+        return policy.today()
 
     def decide(self, point: str, /, facts: OrderInput | ReturnInput | Mapping[str, Any] | BaseModel, *,
-               explain: bool = False, reserve: bool = False) -> Decision:
+               explain: bool = False, reserve: bool = False, as_of: date | None = None) -> Decision:
         """Decide at decision point ``point`` on ``facts`` (a model or a plain dict). Raises FactsError
         on bad facts only.
 
@@ -414,26 +440,34 @@ class Gate:
         e.g. ``gate.decide("shipment_release", {"shipment": {...}, "customer": {...}})``; a declared
         point's document may be given by id (``{"shipment": "DN-0001"}``) for an adapter to load.
         ``reserve`` is for ``credit_check`` on a gate with a store (see :meth:`check_credit`).
+        ``as_of`` is the decision's as-of date (default: see the class); it raises TypeError when not a date.
         """
         if reserve and (point != "credit_check" or self._store is None):
             raise TypeError("reserve=True is for credit_check on a gate with a store: Gate(..., store=...)")
+        if as_of is not None:
+            _checked_day(as_of, "as_of")  # the caller's mistake: raised, never answered by the failure mode
         deadline = self._deadline()
         loaded = self._acquire()
         try:  # released once recorded too: close() frees the store only after the last recording
             spec = loaded.policy.points.get(point) if isinstance(point, str) else None
             if spec is None:
                 raise FactsError(_unknown_point(point, loaded.policy))
-            return self._decide(point, facts, loaded.contexts[1 if explain else 0], reserve, deadline, spec)
+            context = loaded.contexts[1 if explain else 0].on(self._day(as_of, loaded.policy))
+            # A day the caller chose (decide(as_of=), Gate(today=)) is the adapters' too; the clock's default
+            # leaves an adapter its own today (an adapter built with today= keeps counting to it)
+            given = as_of is not None or self._today is not None
+            return self._decide(point, facts, context, reserve, deadline, spec,
+                                self._hooks.on(context.as_of if given else None))
         finally:
             self._release(loaded)
 
     def _decide(self, point: str, facts: Any, context: DecisionContext, reserve: bool,
-                deadline: Deadline, spec: PointSpec) -> Decision:
+                deadline: Deadline, spec: PointSpec, source: DatedSource) -> Decision:
         model: Any = None
         recorded_by: tuple[str, ...] = ()
         subject = checked_subject(point, facts, spec)  # before any adapter: a fallback must be loggable too
         try:
-            model = self._load_facts(point, facts, deadline, reserve, spec)
+            model = self._load_facts(point, facts, deadline, reserve, spec, source)
         except FactsError:
             raise  # the caller's facts are wrong: that is theirs to fix, not a policy decision
         except Exception as exc:  # an adapter failed while loading facts
@@ -441,7 +475,7 @@ class Gate:
         else:
             try:
                 if reserve:
-                    decision, model = self._reserve(model, facts, context, deadline)
+                    decision, model = self._reserve(model, facts, context, deadline, source)
                     recorded_by = ("store",)  # logged in the reservation's own transaction
                 elif spec.built_in:
                     decision = self._hooks.decide(point, model, context, spec=spec)
@@ -485,17 +519,18 @@ class Gate:
         deadline.run_detached("recording the decision", record)
         return decision
 
-    def _load_facts(self, point: str, facts: Any, deadline: Deadline, reserve: bool, spec: PointSpec) -> Any:
+    def _load_facts(self, point: str, facts: Any, deadline: Deadline, reserve: bool, spec: PointSpec,
+                    source: DatedSource) -> Any:
         """``facts_for`` under the deadline when adapters may be asked (the exposure of a reserving
         check is left out: it is loaded inside the reservation lock)."""
         if reserve and isinstance(facts, Mapping) and "exposure" not in facts:
             facts = {**facts, "exposure": {}}
         if isinstance(facts, (*_MODELS, spec.document)) or not self._hooks.loads_facts():
-            return complete(point, facts, self._hooks, spec)  # a model asks no adapter: nothing to wait for
-        return deadline.run("loading facts", lambda _abandoned: complete(point, facts, self._hooks, spec))
+            return complete(point, facts, source, spec)  # a model asks no adapter: nothing to wait for
+        return deadline.run("loading facts", lambda _abandoned: complete(point, facts, source, spec))
 
     def _reserve(self, model: OrderFacts | ReturnFacts, facts: OrderInput | ReturnInput, context: DecisionContext,
-                 deadline: Deadline) -> tuple[Decision, OrderFacts]:
+                 deadline: Deadline, source: DatedSource) -> tuple[Decision, OrderFacts]:
         """Check credit and hold the order's amount in the store, under the customer's lock."""
         if not isinstance(model, OrderFacts):  # pragma: no cover - decide() allows credit_check only
             raise FactsError("a credit reservation needs order facts")
@@ -504,7 +539,7 @@ class Gate:
         load_exposure = isinstance(facts, Mapping) and "exposure" not in facts
 
         def decide(reserved: Decimal) -> tuple[Decision, OrderFacts]:
-            final = with_reserved(model, reserved, self._hooks if load_exposure else None)
+            final = with_reserved(model, reserved, source if load_exposure else None)
             return self._hooks.decide("credit_check", final, context), final
 
         def counted(order_ids: list[str]) -> list[str] | None:
@@ -517,14 +552,15 @@ class Gate:
     def facts_for(self, point: str, /, facts: OrderInput | ReturnInput | Mapping[str, Any] | BaseModel, *,
                   as_of: date | None = None) -> Any:
         """Validate facts once (models pass through), filling missing parts from adapters
-        (:func:`salesgate.completion.complete`): the point's fact model in the policy in force. ``as_of`` is
-        the day the policy's history facts are computed for (default: the adapter's today), e.g. an old
-        order's date when it is exported for a replay."""
+        (:func:`salesgate.completion.complete`) as of ``as_of`` (default: the gate's ``today``, else each
+        adapter's own): the point's fact model in the policy in force. The policy's history facts are
+        computed for the same day, e.g. an old order's date when it is exported for a replay."""
         policy = self._loaded.policy
         spec = policy.points.get(point)
         if spec is None:
             raise FactsError(_unknown_point(point, policy))
-        return complete(point, facts, self._hooks, spec, as_of)
+        given = as_of is not None or self._today is not None
+        return complete(point, facts, self._hooks.on(self.as_of(as_of) if given else None), spec)
 
     def _failed(self, point: str, subject: str, context: DecisionContext, exc: Exception, *,
                 cause: str | None = None) -> Decision:
@@ -551,7 +587,7 @@ class Gate:
         return Decision(hook=point, subject=subject, outcome=outcome,
                         reasons=[Reason(rule="salesgate-failure", outcome=outcome, message=message,
                                         plugin="salesgate")],
-                        policy=context.policy_ref, backend=context.backend.name, failure=what)
+                        policy=context.policy_ref, backend=context.backend.name, as_of=context.as_of, failure=what)
 
 
 def _storable(text: str) -> str:
@@ -580,6 +616,29 @@ def _parameters(cls: type) -> set[str]:
         return set()
     return {name for name, p in signature.parameters.items()
             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+
+
+def _checked_day(value: object, name: str) -> date:
+    """An as-of date: a ``date`` (a datetime is refused: which day it is depends on a time zone)."""
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise TypeError(f"{name} must be a datetime.date (the day the decision is made as of), got {value!r}")
+    return value
+
+
+def _today_option(today: date | Callable[[], date] | None, adapter_options: Mapping[str, Any]
+                  ) -> date | Callable[[], date] | None:
+    """The gate's ``today``. ``adapter_options={"today": ...}`` (the sql adapter's counting day, the older
+    spelling from before decisions had an as-of date) sets it too, so the rules and the adapter keep one day;
+    new code passes ``Gate(..., today=...)``."""
+    legacy = adapter_options.get("today")
+    if legacy is not None and today is None:
+        today = legacy
+    elif legacy is not None and legacy is not today:
+        raise TypeError("today given twice, as Gate(today=...) and in adapter_options: pass it once, as "
+                        "Gate(today=...)")
+    if today is not None and not callable(today):
+        _checked_day(today, "today")
+    return today
 
 
 def _seconds(timeout: object) -> float | None:

@@ -24,6 +24,7 @@ plugin's commands are left out). The data hooks (``salesgate_load_*``) and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +33,6 @@ import pluggy
 from .pointspecs import BUILT_IN_POINTS
 
 if TYPE_CHECKING:
-    from datetime import date
-
     import click
     from pydantic import BaseModel
 
@@ -188,12 +187,17 @@ def salesgate_register_points(register: Callable[..., None]) -> None:
 
 
 @hookspec(firstresult=True)
-def salesgate_load_document(point: str, document_id: str) -> BaseModel | Mapping[str, Any] | None:
+def salesgate_load_document(point: str, document_id: str, as_of: date | None) -> BaseModel | Mapping[str, Any] | None:
     """Load the document of a declared decision point by its id (``gate.decide("shipment_release",
     {"shipment": "DN-0001"})``), as a dict of the point's document fields or the point's document model.
 
     :param point: the declared decision point, e.g. ``"shipment_release"``.
     :param document_id: the id the caller passed.
+    :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
+        periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
+        the argument only if you need it (pluggy passes an implementation the arguments it names).
+        None when the caller chose no day (the decision is then made as of the clock's today): count
+        to your own today then. Added in 0.4.
 
     Return ``None`` when the adapter does not know the point or the document. Optional for adapters.
 
@@ -213,7 +217,9 @@ def salesgate_load_history(document: str, keys: Mapping[str, Any], facts: Sequen
         ``rep``) and its ``id`` also as ``<document>_id`` (``customer_id`` of a customer).
     :param facts: the history facts wanted, each with its name, type and window; ``fact.bounds(day)``
         gives the window's ``[start, end)`` dates for an as-of day.
-    :param as_of: the decision's as-of date; ``None`` means the adapter's own today.
+    :param as_of: the decision's as-of date (what its rules read as ``today``), the one the other data
+        hooks get: bound the windows by it. None when the caller chose no day (the decision is then made
+        as of the clock's today): bound them by your own today then, as your other hooks count to it.
 
     Return ``{name: value}`` of the facts the adapter could compute (leave out or set ``None`` those it
     cannot: they are missing), or ``None`` when it knows none. First non-None answer wins. Optional for
@@ -224,10 +230,15 @@ def salesgate_load_history(document: str, keys: Mapping[str, Any], facts: Sequen
 
 
 @hookspec(firstresult=True)
-def salesgate_load_customer(customer_id: str) -> Customer | None:
+def salesgate_load_customer(customer_id: str, as_of: date | None) -> Customer | None:
     """Load a customer's facts when the caller passed only the customer id.
 
     :param customer_id: the ERP's customer number.
+    :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
+        periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
+        the argument only if you need it (pluggy passes an implementation the arguments it names).
+        None when the caller chose no day (the decision is then made as of the clock's today): count
+        to your own today then. Added in 0.4.
 
     Return a :class:`~salesgate.models.Customer`, or ``None`` if this adapter does not know the
     customer. The first non-None answer wins (adapters are usually one per gate).
@@ -237,10 +248,15 @@ def salesgate_load_customer(customer_id: str) -> Customer | None:
 
 
 @hookspec(firstresult=True)
-def salesgate_load_exposure(customer_id: str) -> CreditExposure | None:
+def salesgate_load_exposure(customer_id: str, as_of: date | None) -> CreditExposure | None:
     """Load a customer's credit exposure: open receivables, open orders, overdue amount and days.
 
     :param customer_id: the ERP's customer number.
+    :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
+        periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
+        the argument only if you need it (pluggy passes an implementation the arguments it names).
+        None when the caller chose no day (the decision is then made as of the clock's today): count
+        to your own today then. Added in 0.4.
 
     Return a :class:`~salesgate.models.CreditExposure` or ``None``. First non-None answer wins.
 
@@ -249,10 +265,15 @@ def salesgate_load_exposure(customer_id: str) -> CreditExposure | None:
 
 
 @hookspec(firstresult=True)
-def salesgate_load_products(skus: list[str]) -> list[Product] | None:
+def salesgate_load_products(skus: list[str], as_of: date | None) -> list[Product] | None:
     """Load the products on an order's lines (list price, cost, stock).
 
     :param skus: product codes, each once.
+    :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
+        periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
+        the argument only if you need it (pluggy passes an implementation the arguments it names).
+        None when the caller chose no day (the decision is then made as of the clock's today): count
+        to your own today then. Added in 0.4.
 
     Return the products found (missing ones are simply left out) or ``None``. First non-None
     answer wins.
@@ -262,10 +283,15 @@ def salesgate_load_products(skus: list[str]) -> list[Product] | None:
 
 
 @hookspec(firstresult=True)
-def salesgate_load_order(order_id: str) -> Order | None:
+def salesgate_load_order(order_id: str, as_of: date | None) -> Order | None:
     """Load an order by id: to decide on an order the caller names only by id.
 
     :param order_id: the ERP's order number.
+    :param as_of: the decision's as-of date (what its rules read as ``today``): count ages and
+        periods to it, as the ``sql`` adapter binds it to ``:today`` in a mapping's queries. Declare
+        the argument only if you need it (pluggy passes an implementation the arguments it names).
+        None when the caller chose no day (the decision is then made as of the clock's today): count
+        to your own today then. Added in 0.4.
 
     Return the :class:`~salesgate.models.Order` or ``None``. First non-None answer wins.
 

@@ -403,24 +403,25 @@ class Hooks:
         """Whether any plugin implements a data hook, i.e. whether loading facts may wait on an ERP."""
         return any(getattr(self.pm.hook, name).get_hookimpls() for name in DATA_HOOKS)
 
-    def load_customer(self, customer_id: str) -> Customer | None:
-        result: Customer | None = self._load("salesgate_load_customer", Customer, customer_id=customer_id)
+    def load_customer(self, customer_id: str, *, as_of: date | None = None) -> Customer | None:
+        result: Customer | None = self._load("salesgate_load_customer", Customer, customer_id=customer_id, as_of=as_of)
         return result
 
-    def load_exposure(self, customer_id: str) -> CreditExposure | None:
-        result: CreditExposure | None = self._load("salesgate_load_exposure", CreditExposure, customer_id=customer_id)
+    def load_exposure(self, customer_id: str, *, as_of: date | None = None) -> CreditExposure | None:
+        result: CreditExposure | None = self._load("salesgate_load_exposure", CreditExposure, customer_id=customer_id,
+                                                   as_of=as_of)
         return result
 
-    def load_order(self, order_id: str) -> Order | None:
-        result: Order | None = self._load("salesgate_load_order", Order, order_id=order_id)
+    def load_order(self, order_id: str, *, as_of: date | None = None) -> Order | None:
+        result: Order | None = self._load("salesgate_load_order", Order, order_id=order_id, as_of=as_of)
         return result
 
     def load_delivery(self, order_id: str, sku: str) -> Delivery | None:
         result: Delivery | None = self._load("salesgate_load_delivery", Delivery, order_id=order_id, sku=sku)
         return result
 
-    def load_products(self, skus: Sequence[str]) -> list[Product] | None:
-        result = self._call("salesgate_load_products", skus=list(skus))
+    def load_products(self, skus: Sequence[str], *, as_of: date | None = None) -> list[Product] | None:
+        result = self._call("salesgate_load_products", skus=list(skus), as_of=as_of)
         if result is not None and not all(isinstance(p, Product) for p in result):
             raise PluginError("salesgate_load_products returned something other than a list of Product")
         return result  # type: ignore[no-any-return]
@@ -436,19 +437,20 @@ class Hooks:
         try:
             return getattr(self.pm.hook, name)(**kwargs)
         except Exception as exc:
-            args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+            args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "as_of")
             raise AdapterError(f"{name}({args}) failed: {type(exc).__name__}: {exc}") from exc
 
-    def load_document(self, point: str, document_id: str) -> BaseModel | Mapping[str, Any] | None:
+    def load_document(self, point: str, document_id: str, *, as_of: date | None = None
+                      ) -> BaseModel | Mapping[str, Any] | None:
         """A declared point's document by id, from the adapter that knows it (None when none does)."""
-        result = self._call("salesgate_load_document", point=point, document_id=document_id)
+        result = self._call("salesgate_load_document", point=point, document_id=document_id, as_of=as_of)
         if result is not None and not isinstance(result, BaseModel | Mapping):
             raise PluginError(f"salesgate_load_document returned {type(result).__name__}; expected a dict of the "
                               f"{point} document's fields, a model, or None")
         return result
 
-    def load_history(self, document: str, keys: Mapping[str, Any], facts: Sequence[HistoryFact],
-                     as_of: date | None) -> dict[str, Any]:
+    def load_history(self, document: str, keys: Mapping[str, Any], facts: Sequence[HistoryFact], *,
+                     as_of: date | None = None) -> dict[str, Any]:
         """History facts of one document from the adapter that computes them (``{}`` when none does).
 
         An adapter's failure is an AdapterError naming the facts and the document's id, for the failure mode."""
@@ -467,6 +469,11 @@ class Hooks:
                               "{fact name: value} or None")
         wanted = {fact.name for fact in facts}
         return {name: value for name, value in result.items() if name in wanted and value is not None}
+
+    def on(self, as_of: date | None) -> DatedSource:
+        """The data hooks for one decision as of ``as_of`` (None: each adapter's own today): what completing
+        its facts loads through."""
+        return DatedSource(self, as_of)
 
     def register_points(self) -> dict[str, PointSpec]:
         """The decision points installed plugins declare (``salesgate_register_points``), by name. A point
@@ -564,7 +571,7 @@ def _adapter_names(plugin: object) -> set[str]:
 AdapterRegister = Callable[[str, type], None]
 
 
-_STAMPED = frozenset({"hook", "subject", "policy", "backend"})
+_STAMPED = frozenset({"hook", "subject", "policy", "backend", "as_of"})
 _DECIDED = (Contribution, Decision)
 _PAYLOAD_POINTS: tuple[tuple[str, str], ...] = tuple(sorted(
     ((output.field, spec.name) for spec in BUILT_IN_POINTS for output in spec.outputs),
@@ -580,6 +587,40 @@ check, once per answer, for a payload contributed to the wrong decision point.""
 
 _ALL_PAYLOADS = tuple(payload for payload, _ in _PAYLOAD_POINTS)
 """What a declared point carries none of: its answers carry outputs instead."""
+
+
+class DatedSource:
+    """The data hooks of one decision, each asked as of the decision's date (their ``as_of``), so what an
+    adapter counts to (overdue days, ``:today`` in a mapping's queries) is the day the rules read as ``today``.
+    ``as_of`` is None when the caller chose no day (the decision's is then the clock's): an adapter then
+    counts to its own today, as one built with ``today=`` always did."""
+
+    __slots__ = ("as_of", "hooks")
+
+    def __init__(self, hooks: Hooks, as_of: date | None) -> None:
+        self.hooks = hooks
+        self.as_of = as_of
+
+    def load_customer(self, customer_id: str) -> Customer | None:
+        return self.hooks.load_customer(customer_id, as_of=self.as_of)
+
+    def load_exposure(self, customer_id: str) -> CreditExposure | None:
+        return self.hooks.load_exposure(customer_id, as_of=self.as_of)
+
+    def load_order(self, order_id: str) -> Order | None:
+        return self.hooks.load_order(order_id, as_of=self.as_of)
+
+    def load_delivery(self, order_id: str, sku: str) -> Delivery | None:
+        return self.hooks.load_delivery(order_id, sku)
+
+    def load_products(self, skus: Sequence[str]) -> list[Product] | None:
+        return self.hooks.load_products(skus, as_of=self.as_of)
+
+    def load_document(self, point: str, document_id: str) -> BaseModel | Mapping[str, Any] | None:
+        return self.hooks.load_document(point, document_id, as_of=self.as_of)
+
+    def load_history(self, document: str, keys: Mapping[str, Any], facts: Sequence[HistoryFact]) -> dict[str, Any]:
+        return self.hooks.load_history(document, keys, facts, as_of=self.as_of)
 
 
 def stamp(answer: Contribution | Decision, plugin: str, point: str, subject: str, context: DecisionContext,
@@ -734,7 +775,7 @@ def _assembled(given: dict[str, Any], reasons: Sequence[Reason], point: str, sub
     return Decision.assemble(
         {"hook": point, "subject": subject, "outcome": given["outcome"], "approvals": approvals,
          "notifications": given["notifications"], "reasons": reasons, "policy": context.policy_ref,
-         "backend": context.backend.name, "trace": given["trace"], "pricing": given["pricing"],
+         "backend": context.backend.name, "as_of": context.as_of, "trace": given["trace"], "pricing": given["pricing"],
          "credit": given["credit"], "returns": given["returns"], "outputs": given["outputs"], "failure": None},
         fields_set | _STAMPED,
     )

@@ -40,7 +40,9 @@ from typing import Any, Literal, Protocol
 from .decisions import PolicyRef
 from .errors import PolicyError, SalesgateError
 from .logs import get_logger
+from .policy.calendarfiles import calendar_files
 from .policy.compiler import POLICY_FILE, Policy, load_policy, rule_files
+from .policy.declarations import point_files
 from .policy.testcases import TESTS_DIR, case_files, load_cases, run_suite
 
 __all__ = ["PolicyReloader", "ReloadResult", "ReloadStatus", "ReloadTarget", "content_hash"]
@@ -100,14 +102,15 @@ class ReloadResult:
 
 
 def content_hash(path: str | Path) -> str:
-    """A hash of every file a reload of ``path`` reads: ``policy.yaml``, the rule files, ``tests/*.yaml``.
+    """A hash of every file a reload of ``path`` reads: ``policy.yaml``, the rule files, ``points/*.yaml``,
+    ``calendars/*.yaml``, ``tests/*.yaml``.
 
     File names are hashed with their content, so renaming, adding or removing a file changes it.
     Raises OSError when the directory or a file cannot be read.
     """
     root = Path(path)
     files = [root / POLICY_FILE] if (root / POLICY_FILE).is_file() else []
-    files += rule_files(root) + case_files(root)
+    files += rule_files(root) + point_files(root) + calendar_files(root) + case_files(root)
     digest = hashlib.sha256()
     for file in files:
         data = file.read_bytes()

@@ -245,10 +245,13 @@ class Report:
 class _Pair:
     """Both policies, ready to replay; decision points whose rules are the same in both are decided once."""
 
-    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[str],
+    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[str], as_of: date | None = None,
                  history: Mapping[int, Mapping[str, Any]] | None = None) -> None:
+        self.as_of = as_of if as_of is not None else candidate.today()
+        """The as-of date of lines with no date of their own (returns, documents); an order's is its order date."""
         self.history = history or {}
-        """The history facts computed for each order line, by the byte offset the line starts at."""
+        """The history facts computed for each order line (as of its order date, the date it is decided as
+        of), by the byte offset the line starts at."""
         self.before = Replayer(baseline)
         self.after = Replayer(candidate, baseline=self.before)
         self.points = tuple(points)
@@ -297,7 +300,7 @@ class _Pair:
                     continue
                 if line_start in self.history:
                     facts = _with_history(facts, self.history[line_start])
-                factset = self.before.order_factset(facts, self.order_paths)
+                factset = self.before.order_factset(facts, self.order_paths, facts.order.order_date)
                 amount = factset.root.get("order.total")
                 if amount is None:  # no rule reads it, so it was not flattened
                     amount = facts.order.total
@@ -313,7 +316,7 @@ class _Pair:
                 tally.returns += 1
                 if not self.returns:
                     continue
-                factset = self.before.return_factset(facts, self.return_paths)
+                factset = self.before.return_factset(facts, self.return_paths, self.as_of)
                 memo = Memo()
                 before = self.before.return_(facts, factset, memo)
                 after = before if self.same["return_handling"] else self.after.return_(facts, factset, memo)
@@ -341,9 +344,9 @@ class _Pair:
         before_facts = _document_facts(before_spec, line.facts)
         after_facts = before_facts if after_spec.document is before_spec.document else _document_facts(
             after_spec, line.facts)
-        before = self.before.document(line.point, before_facts)
+        before = self.before.document(line.point, before_facts, self.as_of)
         after = before if self.same[line.point] and after_facts is before_facts else self.after.document(
-            line.point, after_facts)
+            line.point, after_facts, self.as_of)
         return line.point, _subject(after_spec, after_facts), before, after
 
 
@@ -560,12 +563,12 @@ _WORKER: _Pair | None = None
 
 
 def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str],
-                  points: tuple[str, ...], history: Mapping[int, Mapping[str, Any]]) -> None:
+                  points: tuple[str, ...], as_of: date, history: Mapping[int, Mapping[str, Any]]) -> None:
     global _WORKER  # one per worker process, set once by the pool's initializer
     baseline, candidate = _load(baseline_dir), _load(candidate_dir)
     if (baseline.hash, candidate.hash) != hashes:
         raise SimulationError("a policy directory changed while the simulation started; run it again")
-    _WORKER = _Pair(baseline, candidate, points, history)
+    _WORKER = _Pair(baseline, candidate, points, as_of, history)
 
 
 def _replay_range(path: str, start: int, end: int) -> Tally:
@@ -614,8 +617,13 @@ def points_of(baseline: Policy, candidate: Policy) -> tuple[str, ...]:
 
 def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
              hooks: Sequence[str] | None = None, workers: int | None = None,
-             progress: Callable[[int, int], None] | None = None, label: str | None = None) -> Report:
+             progress: Callable[[int, int], None] | None = None, label: str | None = None,
+             as_of: date | None = None) -> Report:
     """Replay ``source`` (JSON Lines) through the policies in ``baseline`` and ``candidate``.
+
+    Each order is decided as of its order date (what the rules read as ``today``, which rules are in
+    force); returns and documents, which carry no date of their own, as of ``as_of`` (default: today in
+    the candidate policy's time zone).
 
     ``hooks``: the decision points to replay (default: every point of either policy).
     ``workers``: processes to use (default: every core; 1 replays in this process).
@@ -645,7 +653,7 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
         h in ORDER_POINTS for h in chosen) else {}
     tally = Tally()
     if count == 1 or len(ranges) == 1:
-        pair = _Pair(before, after, chosen, history)
+        pair = _Pair(before, after, chosen, as_of, history)
         for start, end in ranges:
             tally.merge(pair.replay(_lines(str(path), start, end), start))
             if progress is not None:
@@ -653,7 +661,7 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
     else:
         with ProcessPoolExecutor(max_workers=count, initializer=_start_worker,
                                  initargs=(str(baseline), str(candidate), (before.hash, after.hash), chosen,
-                                           history)) as pool:
+                                           as_of or after.today(), history)) as pool:
             futures: list[Future[Tally]] = [pool.submit(_replay_range, str(path), a, b) for a, b in ranges]
             done = 0
             for (start, end), future in zip(ranges, futures, strict=True):

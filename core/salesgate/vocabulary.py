@@ -17,6 +17,7 @@ from enum import Enum
 from pydantic import BaseModel
 
 from .documents import FieldSpec, FieldType
+from .facts import TODAY
 from .models import CreditExposure, Customer, Order, OrderLine, Product, ReturnRequest
 from .points import DecisionPoint
 from .pointspecs import DECISION_POINTS, PointSpec
@@ -87,6 +88,12 @@ def _from_model(prefix: str, model: type[BaseModel]) -> list[FactInfo]:
     return facts
 
 
+AS_OF = FactInfo(TODAY, Kind.date, "The decision's as-of date: today in the policy's time zone, or the date the "
+                 "caller decides as of (Gate(today=...), decide(..., as_of=...), --as-of, a test case's as_of:).",
+                 zh="决策日期：按政策时区的今天，或调用方指定的日期")
+"""``today``: every decision point reads it, and every decision has it (never missing)."""
+
+
 def _money(path: str, description: str, optional: bool = False) -> FactInfo:
     return FactInfo(path, Kind.number, description, "money", optional=optional)
 
@@ -135,7 +142,7 @@ def _build() -> dict[str, dict[str, FactInfo]]:
     }
     if set(vocab) != set(DECISION_POINTS):  # pragma: no cover - guards adding a decision point without its vocabulary
         raise RuntimeError("every decision point needs a vocabulary")
-    return {point: {f.path: f for f in facts} for point, facts in vocab.items()}
+    return {point: {f.path: f for f in [*facts, AS_OF]} for point, facts in vocab.items()}
 
 
 VOCABULARY: typing.Final[typing.Mapping[str, typing.Mapping[str, FactInfo]]] = types.MappingProxyType(
@@ -233,4 +240,5 @@ def point_vocabulary(spec: PointSpec, extras: typing.Mapping[str, typing.Sequenc
     for document in documents:
         for info in declared_facts(EXTENSIBLE[document], (extras or {}).get(document, ()), declared_in):
             facts[info.path] = info
+    facts[TODAY] = AS_OF
     return types.MappingProxyType(facts)

@@ -12,7 +12,7 @@ logger = get_logger("salesgate.audit")
 
 
 class AuditPlugin:
-    """Logs outcome, approvals, reasons and policy hash (no trace: the trace can hold customer data).
+    """Logs outcome, approvals, reasons, policy hash and as-of date (no trace: the trace can hold customer data).
 
     Route the logger wherever your ERP keeps logs; salesgate configures no handlers itself.
     """
@@ -23,5 +23,5 @@ class AuditPlugin:
             logger.info(
                 "%s",
                 decision.model_dump_json(include={"hook", "subject", "outcome", "approvals", "reasons",
-                                                  "policy", "backend", "failure"}),
+                                                  "policy", "backend", "as_of", "failure"}),
             )

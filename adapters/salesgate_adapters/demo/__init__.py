@@ -19,8 +19,8 @@ def demo_gate(company: DemoCompany, *, backend: BackendName = "durable", policy:
     ``sql`` adapter and the ``demo`` mapping: the code path of a production database."""
     policy = policy or load_policy(seed_policy_path())
     erp = create_demo_erp(company.for_policy(policy))
-    return Gate(policy, backend=backend, adapter="sql",
-                adapter_options={"engine": erp, "mapping": "demo", "today": company.as_of})
+    return Gate(policy, backend=backend, adapter="sql", adapter_options={"engine": erp, "mapping": "demo"},
+                today=company.as_of)  # the demo never ages: its decisions are made as of the books' day
 
 
 __all__ = [

@@ -40,6 +40,7 @@ Money = sa.Numeric(18, 4)
 
 DECLARED_COLUMNS: dict[str, dict[str, str]] = {
     "customers": {"tenure_years": "years_as_customer", "credit_assessed": "credit_assessed",
+                  "grade_assessed_on": "grade_assessed_on",
                   "repayment_agreement_days_left": "agreement_days_left", "kind": "customer_kind",
                   "industry": "industry", "stage": "stage"},
     "products": {"make_or_buy": "sourcing", "restock_date": "restock_date"},
@@ -74,6 +75,7 @@ customers = sa.Table(
     sa.Column("has_repayment_agreement", sa.Boolean, nullable=False),
     sa.Column("years_as_customer", sa.Integer),
     sa.Column("credit_assessed", sa.Boolean),
+    sa.Column("grade_assessed_on", sa.Date),  # when the credit grade was last assessed
     sa.Column("agreement_days_left", sa.Integer),  # to the date of the written repayment agreement
     sa.Column("customer_kind", sa.String(16)),
     sa.Column("industry", sa.String(64)),

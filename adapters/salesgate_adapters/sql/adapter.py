@@ -9,6 +9,7 @@ the mapping file and line, the fact and the column, which the gate turns into a 
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -79,6 +80,14 @@ def _within_timeout(method: Callable[Concatenate[SqlAdapter, P], R]) -> Callable
                                "timeout, for the whole call): the connection was cut") from None
 
     functools.update_wrapper(bounded, method)  # pluggy reads the hook's argument names through __wrapped__
+    signature = inspect.signature(method)
+    as_of = signature.parameters.get("as_of")
+    if as_of is not None:
+        # pluggy passes an implementation only the arguments without a default, and the decision's as-of
+        # date must reach the queries; a direct call (a test, a script) may still leave it out.
+        bounded.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p.replace(default=inspect.Parameter.empty) if p.name == "as_of" else p
+                        for p in signature.parameters.values()])
     return bounded
 
 
@@ -152,7 +161,8 @@ class SqlAdapter:
             self.engine.dispose()
 
     def today(self) -> date:
-        """The day exposure is counted at (``:today`` in queries)."""
+        """The day counted to (``:today`` in queries) when a hook is called without the decision's as-of
+        date (the gate always passes it): the ``today`` option, else today in the mapping's time zone."""
         if self._today is None:
             return datetime.now(self.mapping.business_tz).date()
         return self._today() if callable(self._today) else self._today
@@ -161,8 +171,8 @@ class SqlAdapter:
 
     @hookimpl
     @_within_timeout
-    def salesgate_load_customer(self, customer_id: str) -> Customer | None:
-        params = {"customer_id": customer_id}
+    def salesgate_load_customer(self, customer_id: str, as_of: date | None = None) -> Customer | None:
+        params = self._dated({"customer_id": customer_id}, as_of)
         found = self._one_row("customer", params)
         if found is None:
             return None
@@ -173,11 +183,11 @@ class SqlAdapter:
 
     @hookimpl
     @_within_timeout
-    def salesgate_load_exposure(self, customer_id: str) -> CreditExposure | None:
+    def salesgate_load_exposure(self, customer_id: str, as_of: date | None = None) -> CreditExposure | None:
         sources = self._statements["exposure"]
         if not sources:
             return None
-        params = {"customer_id": customer_id}
+        params = self._dated({"customer_id": customer_id}, as_of)
         sums = dict.fromkeys(_EXPOSURE_SUMS, Decimal(0))
         maxes = dict.fromkeys(_EXPOSURE_MAXES, 0)
         since: date | None = None
@@ -192,24 +202,25 @@ class SqlAdapter:
                 if due is not None and (since is None or due < since):
                     since = due
         if since is not None and "max_overdue_days" in maxes:
-            maxes["max_overdue_days"] = max(maxes["max_overdue_days"], (self.today() - since).days)
+            day = as_of if as_of is not None else self.today()
+            maxes["max_overdue_days"] = max(maxes["max_overdue_days"], (day - since).days)
         totals = {field: plain_decimal(value) for field, value in sums.items()} | maxes
         exposure: CreditExposure = self._validate(sources[0][0], CreditExposure, totals, params)
         return exposure
 
     @hookimpl
     @_within_timeout
-    def salesgate_load_products(self, skus: list[str]) -> list[Product] | None:
+    def salesgate_load_products(self, skus: list[str], as_of: date | None = None) -> list[Product] | None:
         sources = self._statements["products"]
         if not sources or not skus:
             return None
-        (plan, statement), params = sources[0], {"skus": list(skus)}
+        (plan, statement), params = sources[0], self._dated({"skus": list(skus)}, as_of)
         products: dict[str, Product] = {}
         model = self._model("products")
         for row in self._rows(plan, statement, params):
             values = self._values(plan, row, params)
             if "sku" in values:
-                values = self._with_declared("products", values, {"sku": values["sku"]})
+                values = self._with_declared("products", values, self._dated({"sku": values["sku"]}, as_of))
             product: Product = self._validate(plan, model, values, params)
             if product.sku in products:
                 raise AdapterError(self._where(plan, "sku", params, f"more than one row for sku {product.sku!r}; "
@@ -220,8 +231,8 @@ class SqlAdapter:
 
     @hookimpl
     @_within_timeout
-    def salesgate_load_order(self, order_id: str) -> Order | None:
-        params = {"order_id": order_id}
+    def salesgate_load_order(self, order_id: str, as_of: date | None = None) -> Order | None:
+        params = self._dated({"order_id": order_id}, as_of)
         header = self._one_row("order", params)
         if header is None:
             return None
@@ -233,8 +244,8 @@ class SqlAdapter:
         lines.sort(key=lambda line: line.get("line_no", 0))
         values = self._with_declared("order", values, params)
         if self._declared["order.lines"]:
-            lines = [self._with_declared("order.lines", line, {"order_id": order_id, "line_no": line.get("line_no")})
-                     for line in lines]
+            lines = [self._with_declared("order.lines", line, self._dated(
+                {"order_id": order_id, "line_no": line.get("line_no")}, as_of)) for line in lines]
         try:
             order = Order.model_validate({**values, "lines": lines}) if self._model("order") is Order else (
                 self._model("order").model_validate({**values, "lines": lines}))
@@ -290,7 +301,8 @@ class SqlAdapter:
 
     @hookimpl
     @_within_timeout
-    def salesgate_load_document(self, point: str, document_id: str) -> dict[str, Any] | None:
+    def salesgate_load_document(self, point: str, document_id: str, as_of: date | None = None
+                                ) -> dict[str, Any] | None:
         """A declared point's document by id, as the mapping's ``documents:`` section reads it: the fields
         of its one row (with ``values:`` and ``defaults:``), and each of its lists. ``None`` when the mapping
         does not say how to load the point's documents, or the id is not found. The gate validates it
@@ -298,7 +310,7 @@ class SqlAdapter:
         plans = self._documents.get(point)
         if not plans:
             return None
-        params = {DOCUMENT_ID: document_id}
+        params = self._dated({DOCUMENT_ID: document_id}, as_of)
         (head, statement), parts = plans[0], plans[1:]
         rows = self._rows(head, statement, params)
         if not rows:
@@ -375,6 +387,13 @@ class SqlAdapter:
             return to_decimal(raw)
         except ConversionError as exc:
             raise AdapterError(self._where(plan, None, params, f"{fact.path} is {fact.type}: {exc}")) from None
+
+    @staticmethod
+    def _dated(params: dict[str, Any], as_of: date | None) -> dict[str, Any]:
+        """A hook's query parameters with the decision's as-of date as ``:today`` (when the gate gave one)."""
+        if as_of is not None:
+            params[TODAY] = as_of
+        return params
 
     def _model(self, fact: str) -> type[BaseModel]:
         """The model a fact's rows become: the shipped one, or a subclass carrying the declared facts the
@@ -484,7 +503,7 @@ class SqlAdapter:
     def _rows(self, plan: Plan | DeclaredPlan | DocumentPlan | HistoryPlan, statement: Executable,
               params: Mapping[str, Any]) -> list[dict[str, Any]]:
         bound = {name: params[name] for name in plan.params if name in params}
-        if TODAY in plan.params and TODAY not in bound:
+        if TODAY in plan.params and bound.get(TODAY) is None:
             bound[TODAY] = self.today()
         try:
             with self._connection() as connection:
@@ -580,10 +599,11 @@ class SqlAdapter:
     def _where(self, plan: Plan | DeclaredPlan | DocumentPlan | HistoryPlan, field: str | None,
                params: Mapping[str, Any], problem: str) -> str:
         """``file:line: fact 'customer', column 'credit_limit' (customer_id='C1'): problem``."""
-        context = ", ".join(f"{k}={v!r}" if not isinstance(v, date) else f"{k}={v.isoformat()}"
-                            for k, v in params.items())
-        if isinstance(plan, HistoryPlan):
-            return f"{self.mapping.where(plan.path)}: history fact {plan.fact} ({context}): {problem}"
+        if isinstance(plan, HistoryPlan):  # a history query's window and as-of day are part of what went wrong
+            shown = ", ".join(f"{k}={v.isoformat()}" if isinstance(v, date) else f"{k}={v!r}"
+                              for k, v in params.items())
+            return f"{self.mapping.where(plan.path)}: history fact {plan.fact} ({shown}): {problem}"
+        context = ", ".join(f"{k}={v!r}" for k, v in params.items() if k != TODAY)
         if isinstance(plan, DeclaredPlan):
             document = DECLARABLE[plan.fact][0]
             return f"{self.mapping.where(plan.path)}: declared fact {document}.{plan.field} ({context}): {problem}"

@@ -22,6 +22,7 @@ import click
 
 from ..errors import FactsError, SalesgateError
 from ..gate import Gate
+from ..models import OrderFacts
 from ..seed import seed_policy_path
 from . import check_writable
 
@@ -45,11 +46,7 @@ def export_orders(gate: Gate, first: date, last: date, out: Path) -> tuple[int, 
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             for order_id in ids:
                 try:
-                    order = gate.hooks.load_order(order_id)
-                    if order is None:
-                        raise FactsError(f"no order {order_id!r}")
-                    # its history facts as they were on the order's day, not today's
-                    facts = gate.facts_for("order_approval", {"order": order}, as_of=order.order_date)
+                    facts = _as_on_its_date(gate, gate.facts_for("order_approval", {"order": order_id}))
                 except (FactsError, SalesgateError) as exc:
                     problems.append(f"{order_id}: {exc}")
                     continue
@@ -65,14 +62,31 @@ def export_orders(gate: Gate, first: date, last: date, out: Path) -> tuple[int, 
     return written, problems
 
 
-def erp_gate(mapping: str, url: str | None, today: datetime | None) -> Gate:
-    """A gate reading the ERP through the sql adapter and ``mapping`` (its policy plays no part in an export)."""
+def _as_on_its_date(gate: Gate, snapshot: OrderFacts) -> OrderFacts:
+    """An order's facts as the ERP has them now (``snapshot``: its exposure counted to the export's day, as
+    most ERPs keep only today's receivables) with the policy's history facts computed again as of the
+    order's date — the day ``salesgate simulate`` decides the line as of, so an order of last July carries
+    the sales of the four quarters before last July, not before today."""
+    history = gate.policy.points["order_approval"].history
+    if not history:
+        return snapshot
+    data = snapshot.model_dump(by_alias=True)
+    for fact in history:
+        part = data.get(fact.document)
+        if isinstance(part, dict):
+            part.pop(fact.name, None)
+    dated: OrderFacts = gate.facts_for("order_approval", data, as_of=snapshot.order.order_date)
+    return dated
+
+
+def erp_gate(mapping: str, url: str | None, as_of: datetime | None) -> Gate:
+    """A gate reading the ERP through the sql adapter and ``mapping`` (its policy plays no part in an export),
+    its figures counted to ``as_of`` (default: today in the mapping's time zone)."""
     options: dict[str, object] = {"mapping": mapping}
     if url is not None:
         options["url"] = url
-    if today is not None:
-        options["today"] = today.date()
-    return Gate.from_path(seed_policy_path(), backend="python", adapter="sql", adapter_options=options)
+    return Gate.from_path(seed_policy_path(), backend="python", adapter="sql", adapter_options=options,
+                          today=as_of.date() if as_of is not None else None)
 
 
 def report_problems(problems: list[str]) -> None:
@@ -93,10 +107,11 @@ def report_problems(problems: list[str]) -> None:
 @click.option("--url", metavar="URL", help="The ERP database (default: $SALESGATE_DATABASE_URL).")
 @click.option("--mapping", required=True, metavar="NAME|FILE",
               help="The sql adapter's mapping: demo, erpnext, odoo, tryton, or your own .yaml.")
-@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="The day exposure is counted at (default: today in the mapping's time zone).")
+@click.option("--as-of", "--today", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="The day exposure is counted to (default: today in the mapping's time zone); --today is the older "
+                   "name.")
 def export_command(first: datetime, last: datetime, output: Path, url: str | None, mapping: str,
-                   today: datetime | None) -> None:
+                   as_of: datetime | None) -> None:
     """Write the orders entered from --from to --to as JSON Lines for `salesgate simulate`.
 
     \b
@@ -109,7 +124,7 @@ def export_command(first: datetime, last: datetime, output: Path, url: str | Non
     if end < start:
         raise click.BadParameter("--to is before --from", param_hint="--to")
     check_writable(output, "--output")
-    with erp_gate(mapping, url, today) as gate:
+    with erp_gate(mapping, url, as_of) as gate:
         written, problems = export_orders(gate, start, end, output)
     click.echo(f"{written:,} order(s) of {start} to {end} written to {output}", err=True)
     if problems:

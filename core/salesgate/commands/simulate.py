@@ -62,8 +62,10 @@ def _hooks(value: str | None, baseline: Policy, candidate: Policy) -> list[str] 
               help="With --mapping: first day of the orders to replay.")
 @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
               help="With --mapping: last day of the orders to replay, included.")
-@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
-              help="With --mapping: the day exposure is counted at (default: today).")
+@click.option("--as-of", "--today", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="The as-of date of returns and documents, which carry no date (an order is decided as of its "
+                   "order date); with --mapping also the day exposure is counted to (default: today). --today is "
+                   "the older name.")
 @click.option("--hooks", "hooks", metavar="POINTS",
               help="Comma-separated decision points to replay (default: every point of either policy).")
 @click.option("--html", "html_path", type=click.Path(path_type=str, dir_okay=False), metavar="REPORT.html",
@@ -74,7 +76,7 @@ def _hooks(value: str | None, baseline: Policy, candidate: Policy) -> list[str] 
               help="Changed decisions to show per decision point.")
 @click.option("--skip-invalid", is_flag=True, help="Exit 0 even when some lines are not order or return facts.")
 def simulate_command(candidate: str, baseline: str | None, source: str | None, mapping: str | None, url: str | None,
-                     first: datetime | None, last: datetime | None, today: datetime | None, hooks: str | None,
+                     first: datetime | None, last: datetime | None, as_of: datetime | None, hooks: str | None,
                      html_path: str | None, as_json_output: bool, workers: int | None, examples: int,
                      skip_invalid: bool) -> None:
     """Replay historical orders, returns and documents through CURRENT and NEW and report what changes.
@@ -104,12 +106,12 @@ def simulate_command(candidate: str, baseline: str | None, source: str | None, m
             raise click.BadParameter("--to is before --from", param_hint="--to")
         with tempfile.TemporaryDirectory(prefix="salesgate-simulate-") as scratch:
             history = Path(scratch) / "orders.jsonl"
-            with erp_gate(mapping, url, today) as gate:
+            with erp_gate(mapping, url, as_of) as gate:
                 written, problems = export_orders(gate, first.date(), last.date(), history)
             click.echo(f"{written:,} order(s) of {first.date()} to {last.date()} read from the ERP", err=True)
             label = f"{mapping} orders {first.date()} to {last.date()}"
             _replay(candidate, baseline, str(history), chosen, html_path, as_json_output, workers, examples,
-                    skip_invalid, shown=label)
+                    skip_invalid, shown=label, as_of=as_of)
         if problems:
             report_problems(problems)  # after the report, so they are the last thing on the terminal
             if not skip_invalid:
@@ -117,18 +119,19 @@ def simulate_command(candidate: str, baseline: str | None, source: str | None, m
         return
     assert source is not None  # noqa: S101 - checked above
     _replay(candidate, baseline, source, chosen, html_path, as_json_output, workers, examples, skip_invalid,
-            shown=source)
+            shown=source, as_of=as_of)
 
 
 def _replay(candidate: str, baseline: str | None, source: str, chosen: list[str] | None, html_path: str | None,
-            as_json_output: bool, workers: int | None, examples: int, skip_invalid: bool, *, shown: str) -> None:
+            as_json_output: bool, workers: int | None, examples: int, skip_invalid: bool, *, shown: str,
+            as_of: datetime | None = None) -> None:
     err = Console(stderr=True)
     with Progress(TextColumn("replaying"), BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=err,
                   transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("replay", total=Path(source).stat().st_size if Path(source).is_file() else None)
         report = simulate(baseline or seed_policy_path(), candidate, source, hooks=chosen, workers=workers,
                           progress=lambda done, total: progress.update(task, completed=done, total=total),
-                          label=shown)
+                          label=shown, as_of=as_of.date() if as_of is not None else None)
     if not report.tally.orders and not report.tally.returns and not report.tally.documents \
             and not report.tally.invalid:
         fail(f"{shown} holds no orders or returns: nothing was replayed")

@@ -6,15 +6,17 @@ together as one :class:`~salesgate.errors.PolicyError`, each naming file:line, r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
@@ -25,6 +27,8 @@ from ..pointspecs import POINT_SPECS, PointSpec
 from ..prices import PriceStep
 from ..vocabulary import VOCABULARY, FactInfo, point_vocabulary
 from . import expressions
+from .calendarfiles import CALENDARS_DIRECTORY, calendar_files, load_calendars
+from .calendars import Calendar
 from .checker import CheckError, Context, check_condition, check_value
 from .datafiles import data_files, load_tables
 from .declarations import (
@@ -36,9 +40,11 @@ from .declarations import (
     load_points,
     point_files,
 )
+from .effective import Effective, EffectiveError, parse_effective, window_conditions
 from .effects import CompiledAction, LineChanges, RuleEffect, rule_effect, rule_line_changes
 from .evaluator import Getter, compile_expr
-from .ir import Always, Cond, Const, Expr, Kind, walk_refs
+from .functions import CALENDAR
+from .ir import Always, And, Cond, Const, Expr, Kind, walk_refs
 from .limits import MAX_NUMBER, MAX_POLICY_BYTES, PRICE_CEILING, excerpt
 from .plainwords import merged, plain_message
 from .schema import Action, Message, PolicyFile, Rule, RuleSetFile
@@ -64,6 +70,13 @@ class CompiledRule:
     action: CompiledAction
     stage: str
     description: str | None = None
+    effective: Effective | None = None
+    """The days the rule is in force (its own ``effective:`` within its rule set's); None: always. ``cond``
+    already holds the window as conditions on ``today``, so no backend needs to know of it."""
+
+    def in_force(self, day: date) -> bool:
+        """Whether the rule is in force on ``day`` (every rule without ``effective:`` always is)."""
+        return self.effective is None or self.effective.in_force(day)
 
     @cached_property
     def effect(self) -> RuleEffect:
@@ -109,6 +122,23 @@ class Policy:
     by the policy's declared facts), those installed plugins declare, and those its ``points/`` declares."""
     vocabulary: Mapping[str, Mapping[str, FactInfo]] = field(default_factory=lambda: VOCABULARY)
     """By point: every fact its rules may read (``salesgate vocab``)."""
+    timezone: str = "UTC"
+    """The company's time zone (``policy.yaml`` ``timezone:``): what day it is for a decision given no as-of date."""
+    windows: Mapping[str, Effective] = field(default_factory=dict)
+    """The rule sets with an ``effective:`` window, by name (those without one are always in force)."""
+
+    def today(self) -> date:
+        """Today in the policy's time zone: the as-of date of a decision the caller gives none."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
+
+    def not_in_force(self, day: date) -> tuple[list[str], list[CompiledRule]]:
+        """(rule sets, rules) not in force on ``day``: what ``salesgate validate --as-of`` lists."""
+        return ([name for name, window in self.windows.items() if not window.in_force(day)],
+                [rule for rule in self.rules if not rule.in_force(day)])
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)
+    """The policy's holiday calendars (``calendars/<name>.yaml``), by name."""
+    calendar: str | None = None
+    """The calendar business-day functions use when a rule names none (``calendar:`` of policy.yaml)."""
 
     def point(self, name: str) -> PointSpec:
         """The declaration of decision point ``name``; KeyError with a did-you-mean when there is none."""
@@ -296,6 +326,7 @@ def _compile_rules(
                      data.key_lines.get("hook") or data.key_lines.get("point"), None, "hook", suggestion)
         return out
     spec = points[ruleset.hook]
+    set_window = _window(ruleset.effective, shown, data.key_lines.get("effective"), None, problems)
     vocabulary = vocabularies[ruleset.hook]
     has_lines = any(info.kind is Kind.list and info.element == "line" for info in vocabulary.values())
     lang = ruleset.language or language
@@ -337,6 +368,19 @@ def _compile_rules(
         except RecursionError:  # the limits keep expressions shallow; a caller's deep stack still must not crash
             problem("the condition is nested too deeply to check here: write it flatter", "when")
             continue
+        window = set_window
+        if rule.effective is not None:
+            own = _window(rule.effective, shown, key_lines.get("effective", line), rule.id, problems)
+            if own is not None:
+                window = own.within(set_window)
+                if window is None and set_window is not None:
+                    problem(f"effective: {own.describe()} shares no day with its rule set's effective: "
+                            f"{set_window.describe()}, so the rule would never be in force", "effective")
+                    continue
+        if window is not None:
+            dated = window_conditions(window)
+            cond = And(dated) if isinstance(cond, Always) else And((*dated, *(
+                cond.items if isinstance(cond, And) else (cond,))))
         point_kinds = {
             "pricing": ("markup", "discount", "add", "set_price", "floor", "stop"),
             "return_handling": ("refund", "restocking_fee"),
@@ -395,10 +439,35 @@ def _compile_rules(
                 file=shown, line=line, priority=rule.priority if rule.priority is not None
                 else order_base + rule_index, scope=rule.scope, when=when_text, cond=cond,
                 reads=tuple(dict.fromkeys(r.path for r in walk_refs(cond))), action=action, stage=stage,
-                description=rule.description,
+                description=rule.description, effective=window,
             )
         )
     return out
+
+
+def _window(value: Any, shown: str, line: int | None, rule_id: str | None, problems: _Problems) -> Effective | None:
+    """An ``effective:`` window, or None (with its problem reported) when it is malformed or not given."""
+    if value is None:
+        return None
+    try:
+        return parse_effective(value)
+    except EffectiveError as exc:
+        problems.add(exc.message, shown, line, rule_id, "effective", exc.suggestion)
+        return None
+
+
+def _timezone(meta: PolicyFile | None, meta_path: Path, raw: Any, problems: _Problems) -> str:
+    """``policy.yaml`` ``timezone:``, checked against the IANA database (UTC when not given)."""
+    if meta is None:
+        return "UTC"
+    try:
+        ZoneInfo(meta.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.add(f"unknown time zone {meta.timezone!r}: use an IANA name such as Asia/Shanghai or UTC",
+                     str(meta_path), line_of(raw, ("timezone",)), None, "timezone",
+                     did_you_mean(meta.timezone, ["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "UTC"]))
+        return "UTC"
+    return meta.timezone
 
 
 def _outputs(given: Mapping[str, Any], spec: PointSpec, ctx: Context,
@@ -497,8 +566,9 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         problems.add("no rule files (*.yaml) found", str(root))
 
     declarations = point_files(directory)
+    calendar_paths = calendar_files(directory)
     tables_files = data_files(directory)
-    total = sum(_size(p) for p in [*files, *declarations, *tables_files,
+    total = sum(_size(p) for p in [*files, *declarations, *calendar_paths, *tables_files,
                                    *([meta_path] if meta_path.exists() and meta_path != root else [])])
     if total > MAX_POLICY_BYTES:
         raise PolicyError(PolicyProblem(f"the policy's files hold {total:,} bytes, more than {MAX_POLICY_BYTES:,} "
@@ -533,17 +603,30 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         names[ruleset.ruleset] = file_shown
 
     language = meta.language if meta else "zh"
+    timezone = _timezone(meta, meta_path, raw_meta if meta is not None else None, problems)
+    windows: dict[str, Effective] = {}
+    for ruleset, _, _ in loaded:
+        if ruleset.effective is not None:
+            with contextlib.suppress(EffectiveError):  # reported with its rules (_compile_rules)
+                windows[ruleset.ruleset] = parse_effective(ruleset.effective)
     extras = _extras(meta, meta_path, raw_meta if meta is not None else None, problems)
     known: dict[str, PointSpec] = dict(POINT_SPECS)
     for plugin_point in points:
         known.setdefault(plugin_point.name, plugin_point)
     declared, fields_of, point_paths, failed = load_points(directory, problems.add, digest.update, known, extras)
+    calendars = load_calendars(directory, problems.add, digest.update)
+    default_calendar = _default_calendar(meta, meta_path, raw_meta if meta is not None else None, calendars,
+                                         calendar_paths, problems)
     all_points, vocabularies = _points(known, declared, fields_of, extras,
                                        _outputs_of(meta, meta_path, raw_meta if meta is not None else None, known,
                                                    problems))
     tables = load_tables(directory, lambda message, path, line, column: problems.add(message, path, line, None, column),
                          digest.update)
-    policy_data: dict[str, Any] = {"tables": MappingProxyType(tables)}  # what functions read (Context.data)
+    policy_data: dict[str, Any] = {  # what functions read (Context.data)
+        "tables": MappingProxyType(tables),
+        CALENDAR: calendars[default_calendar] if default_calendar else _no_calendar(
+            meta.calendar if meta else None, list(calendars)),
+    }
     seen: dict[str, str] = {}
     compiled: list[CompiledRule] = []
     for index, (ruleset, data, file_shown) in enumerate(loaded):
@@ -560,10 +643,39 @@ def load_policy(path: str | Path, *, points: Iterable[PointSpec] = ()) -> Policy
         name=name, version=version, hash=digest.hexdigest()[:16], roles=ladder, language=language,
         failure_mode=meta.failure_mode if meta else "closed", source=str(root),
         rules=tuple(sorted(compiled, key=lambda r: (order[r.hook], r.priority, r.id))),
-        files=tuple(str(f) for f in [*files, *point_paths, *tables_files]),
+        files=tuple(str(f) for f in [*files, *point_paths, *calendar_paths, *tables_files]),
         rulesets={r.ruleset: r.version for r, _, _ in loaded},
-        points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies),
+        points=MappingProxyType(all_points), vocabulary=MappingProxyType(vocabularies), timezone=timezone,
+        windows=MappingProxyType(windows), calendars=MappingProxyType(calendars), calendar=default_calendar,
     )
+
+
+def _no_calendar(named: str | None, calendars: list[str]) -> str:
+    """Why a rule counting business days has no calendar: what the policy owner does about it."""
+    if named is not None:
+        return f"the calendar {named!r} of policy.yaml could not be read: see its problems"
+    if calendars:
+        return (f"name the calendar business days are counted by in {POLICY_FILE}: calendar: {calendars[0]} "
+                f"(this policy has {', '.join(calendars)})")
+    return (f"this policy has no holiday calendar: add {CALENDARS_DIRECTORY}/cn.yaml (the seed policy's is one) "
+            f"and name it in {POLICY_FILE} (calendar: cn)")
+
+
+def _default_calendar(meta: PolicyFile | None, meta_path: Path, raw: Any, calendars: Mapping[str, Calendar],
+                      paths: list[Path], problems: _Problems) -> str | None:
+    """``calendar:`` of policy.yaml: the name of one of the policy's calendars, checked with a did-you-mean."""
+    if meta is None or meta.calendar is None:
+        return None
+    name = meta.calendar
+    known = [p.stem for p in paths]
+    if name not in known:
+        have = (f"this policy has {', '.join(known)}" if known else
+                f"this policy has no calendars: add {CALENDARS_DIRECTORY}/{name}.yaml")
+        problems.add(f"calendar {name!r} is not a calendar of this policy: {have} (a calendar is a file "
+                     f"{CALENDARS_DIRECTORY}/<name>.yaml)", str(meta_path), line_of(raw, ("calendar",)), None,
+                     "calendar", did_you_mean(name, known))
+        return None
+    return name if name in calendars else None  # one with problems of its own is reported there
 
 
 def _extras(meta: PolicyFile | None, meta_path: Path, raw: Any,

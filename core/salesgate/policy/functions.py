@@ -33,9 +33,11 @@ import calendar as _calendar
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from ..errors import did_you_mean
+from .calendars import Calendar
 from .ir import Kind
 
 __all__ = ["FUNCTIONS", "Function", "FunctionError", "Prepared", "names", "register"]
@@ -176,3 +178,45 @@ register(Function("lookup", (Kind.text, None, Kind.text), Kind.text,
                   lambda values, _table, key, _column: values.get(key),
                   'lookup("region_limits", customer.region, "limit")', needs="tables", constants=(0, 2),
                   prepare=_lookup))
+
+
+# -- business days over the policy's holiday calendar ------------------------------------------------
+
+CALENDAR = "calendar"
+"""The key of ``Context.data`` that holds the policy's calendar (the one ``policy.yaml`` names with
+``calendar:``), or, as text, why it has none: what the policy owner reads when a rule counts business days."""
+
+
+def _with_calendar(result: Kind) -> Callable[[Any, Mapping[int, Any], tuple[Kind, ...]], Prepared]:
+    """Bind the policy's calendar to a business-day call at load, so a decision reads only the policy's file."""
+    def prepare(data: Any, constants: Mapping[int, Any], kinds: tuple[Kind, ...]) -> Prepared:
+        if not isinstance(data, Calendar):
+            raise FunctionError(str(data) if data else "this policy has no holiday calendar: add calendars/cn.yaml "
+                                "and name it in policy.yaml (calendar: cn)")
+        return result, data
+
+    return prepare
+
+
+def _whole(n: int | Decimal) -> int | None:
+    """A number of business days: a whole number, else missing (there is no half business day)."""
+    if isinstance(n, int):
+        return n
+    exact = Decimal(n)
+    return int(exact) if exact.is_finite() and exact == exact.to_integral_value() else None
+
+
+def _add_business_days(calendar: Calendar, day: date, n: int | Decimal) -> date | None:
+    whole = _whole(n)
+    return None if whole is None else calendar.add_business_days(day, whole)
+
+
+register(Function("is_business_day", (Kind.date,), Kind.bool,
+                  lambda calendar, day: calendar.is_business_day(day),
+                  "is_business_day(order.order_date)", needs=CALENDAR, prepare=_with_calendar(Kind.bool)))
+register(Function("add_business_days", (Kind.date, Kind.number), Kind.date, _add_business_days,
+                  "add_business_days(order.order_date, 5)", needs=CALENDAR, prepare=_with_calendar(Kind.date)))
+register(Function("business_days_between", (Kind.date, Kind.date), Kind.number,
+                  lambda calendar, start, end: calendar.business_days_between(start, end),
+                  "business_days_between(order.order_date, date(\"2026-12-31\"))", needs=CALENDAR,
+                  prepare=_with_calendar(Kind.number)))

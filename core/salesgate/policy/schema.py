@@ -184,6 +184,12 @@ class Rule(_Strict):
     priority: int | None = Field(
         None, description="Lower runs first (pricing adjustments apply in this order). Default: file order."
     )
+    effective: Any = Field(
+        None, description="When it is in force: {from: 2027-01-01, until: 2027-07-01} (until is the first day no "
+                          "longer in force; either may be left out).",
+        json_schema_extra={"type": "object", "properties": {"from": {"type": "string", "format": "date"},
+                                                            "until": {"type": "string", "format": "date"}},
+                           "additionalProperties": False})
     then: Action
 
 
@@ -202,6 +208,12 @@ class RuleSetFile(_Strict):
     language: str | None = Field(None, description="Language of the messages (zh, en); default: the policy's.")
     roles: list[Role] | None = Field(None, description="Roles this rule set uses; must be in the policy ladder.")
     rules: list[Rule] = Field(min_length=1)
+    effective: Any = Field(
+        None, description="When it is in force: {from: 2027-01-01, until: 2027-07-01} (until is the first day no "
+                          "longer in force; either may be left out).",
+        json_schema_extra={"type": "object", "properties": {"from": {"type": "string", "format": "date"},
+                                                            "until": {"type": "string", "format": "date"}},
+                           "additionalProperties": False})
 
     @model_validator(mode="before")
     @classmethod
@@ -238,9 +250,15 @@ class PolicyFile(_Strict):
     failure_mode: Literal["closed", "open"] = Field(
         "closed", description="When deciding fails: closed blocks with the reason, open allows with a warning."
     )
+    timezone: str = Field(
+        "UTC", description="The company's time zone (an IANA name such as Asia/Shanghai): what day it is, the as-of "
+                           "date of a decision the caller gives none.")
     facts: dict[str, FieldDecl] = Field(
         default_factory=dict, description="Extra facts on the shipped documents, e.g. customer.tenure_years: "
                                           "{type: integer, description: {zh: 合作年限, en: Years as a customer}}.")
+    calendar: str | None = Field(
+        None, description="The holiday calendar business-day functions use when a rule names none: the name of a "
+                          "file in calendars/ (calendar: cn reads calendars/cn.yaml).")
     outputs: dict[str, dict[str, OutputDecl]] = Field(
         default_factory=dict, description="Values rules at a built-in point may set, by point: credit_check: "
                                           "{proposed_limit: {type: money, combine: min, description: {...}}}.")

@@ -29,6 +29,11 @@ Format of one test file::
           exposure: 150000                               # credit_check: exposure with this order
           outputs: {deposit: 30%, freight_terms: ~}      # a declared point: these outputs (~: none set)
 
+``as_of: 2026-12-31`` (in a case, or at the top of the file for all its cases) is the day the case
+decides as of: what its rules read as ``today`` and which rules are in force (``effective:``). A case
+at a point where a rule reads ``today`` or has ``effective:`` dates must give one (refused at load,
+naming the rule): a case decides the same whatever the day it runs.
+
 ``point:`` is the new spelling of ``hook:`` (in the file and in a case), as in rule files. A case
 at a point the policy declares (``points/<name>.yaml``, or a plugin) gives that point's document:
 ``facts: {shipment: {...}, customer: {...}}``.
@@ -59,6 +64,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -68,8 +74,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 from ..decisions import Decision, Outcome
 from ..documents import FieldType, OutputSpec, known_fields, python_type
 from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
+from ..facts import TODAY
 from ..pointspecs import POINT_SPECS, PointSpec
 from .compiler import CompiledRule, Policy
+from .ir import walk_refs
 from .plainwords import plain_message
 from .yamlfile import LineDict, line_of, load_yaml
 
@@ -159,6 +167,23 @@ class Expectation(_Strict):
 PointName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
 
+def _as_of(value: Any) -> Any:
+    """``as_of: 2026-12-31`` (YAML reads it as a date) or ``"2026-12-31"``; anything else in plain words."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"as_of is {value!r}, not a date: write the day the case decides as of as YYYY-MM-DD, "
+                     "e.g. as_of: 2026-12-31")
+
+
+AsOf = Annotated[date | None, BeforeValidator(_as_of), Field(
+    None, description="The day the case decides as of (what its rules read as today); default: the file's.")]
+
+
 def _one_point(cls: type[BaseModel], data: Any) -> Any:
     if isinstance(data, dict) and data.get("point") is not None and data.get("hook") is not None:
         raise ValueError("give the decision point once: point: (or the older hook:), not both")
@@ -171,6 +196,7 @@ class _CaseModel(_Strict):
     hook: PointName | None = Field(None, description="Decision point to decide; default: the file's. Also point:.")
     point: PointName | None = Field(None, description="Decision point to decide (the new spelling of hook:).")
     facts: dict[str, Any] = Field(default_factory=dict, description="Facts, merged over the file's base.")
+    as_of: AsOf = None
     expect: Expectation
 
     _one_point = model_validator(mode="before")(_one_point)
@@ -181,6 +207,7 @@ class _CaseFileModel(_Strict):
     point: PointName | None = Field(None, description="Default decision point (the new spelling of hook:).")
     description: str | None = None
     base: dict[str, Any] = Field(default_factory=dict, description="Facts shared by every case.")
+    as_of: AsOf = None
     cases: list[_CaseModel] = Field(min_length=1)
 
     _one_point = model_validator(mode="before")(_one_point)
@@ -199,6 +226,10 @@ class TestCase:
     """The decision point (a built-in one, or one the policy declares)."""
     facts: Mapping[str, Any]
     expect: Expectation
+    as_of: date | None = None
+    """The day the case decides as of (``as_of:`` in the case, else at the top of its file). A case without
+    one decides as of the day it runs, which only a point whose rules never read ``today`` allows
+    (:func:`reading_today`): tests are deterministic."""
 
     @property
     def id(self) -> str:
@@ -386,9 +417,27 @@ def _load_file(path: Path, problems: list[PolicyProblem], shown: str | None = No
                     line_of(facts, err["loc"]) or line, field=f"facts.{where}" if where else "facts",
                     suggestion=suggestion,
                 ))
+        as_of = case.as_of or model.as_of
+        if as_of is None and policy is not None:
+            reader = reading_today(policy, point)
+            if reader is not None:
+                problem(f"{_today_needed(reader, point)}: give the case as_of: YYYY-MM-DD (or as_of: at the top of "
+                        "the file), so that it decides the same whatever the day it runs", "as_of")
         if len(problems) == before:
-            out.append(TestCase(shown, line, case.name, point, _plain(facts), case.expect))
+            out.append(TestCase(shown, line, case.name, point, _plain(facts), case.expect, as_of))
     return out
+
+
+def reading_today(policy: Policy, point: str) -> CompiledRule | None:
+    """The first rule at ``point`` that reads ``today`` (its condition, or its ``effective:`` dates), if any:
+    a case deciding there must say its as-of date."""
+    return next((rule for rule in policy.rules_for(point) if TODAY in rule.reads
+                 or any(ref.path == TODAY for _, expr in rule.action.outputs for ref in walk_refs(expr))), None)
+
+
+def _today_needed(rule: CompiledRule, point: str) -> str:
+    why = "is in force only " + rule.effective.describe() if rule.effective is not None else "reads today"
+    return f"rule {rule.id} at {point} {why}"
 
 
 def _top_line(data: LineDict, line: int) -> int:
@@ -533,8 +582,14 @@ def run_case(gate: Any, case: TestCase) -> CaseResult:
     ``gate`` is a :class:`~salesgate.Gate` (typed loosely to keep this module free of the gate's
     imports). Errors while deciding are failures of the case, never exceptions of the runner.
     """
+    if case.as_of is None:
+        reader = reading_today(gate.policy, case.hook)
+        if reader is not None:
+            text = (f"as_of: {_today_needed(reader, case.hook)}, and the case gives no as_of: date: give one, so "
+                    "the case is deterministic")
+            return CaseResult(case, (Mismatch("as_of", text),))
     try:
-        decision: Decision = gate.decide(case.hook, case.facts)
+        decision: Decision = gate.decide(case.hook, case.facts, as_of=case.as_of)
     except SalesgateError as exc:
         return CaseResult(case, (Mismatch("decide", f"could not decide: {exc}"),))
     expect = case.expect
@@ -588,7 +643,7 @@ def _check_rules(gate: Any, case: TestCase, decision: Decision, fired: tuple[str
                 found.append(Mismatch(key, text + (f" (did you mean {hint!r}?)" if hint else ""), rule, None))
     if missing or unwanted:
         # Ask again with explanations: why a rule did (not) fire is what the policy owner needs.
-        explained = gate.decide(case.hook, case.facts, explain=True)
+        explained = gate.decide(case.hook, case.facts, explain=True, as_of=case.as_of)
         why = {t.rule: t.explanation for t in explained.trace if t.explanation}
         for rule in missing:
             found.append(Mismatch("fired", f"fired: expected {rule} to fire; it did not"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +35,7 @@ from ..decisions import (
 )
 from ..documents import combined
 from ..errors import PolicyError, PolicyProblem
-from ..facts import FactSet, FactValues, document_factset, order_factset, return_factset, with_policy_prices
+from ..facts import TODAY, FactSet, FactValues, document_factset, order_factset, return_factset, with_policy_prices
 from ..models import OrderFacts, ReturnFacts
 from ..money import ONE, ZERO, round_money
 from ..pointspecs import PointSpec
@@ -213,7 +214,11 @@ def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], fac
                    explain_on: bool) -> list[TraceEntry]:
     """One entry per rule of a stage (per line it fired on, for line-scope rules), in stage order."""
     entries: list[TraceEntry] = []
+    today = facts.root.get(TODAY)
     for rule in rules:
+        if rule.effective is not None and today is not None and not rule.effective.in_force(today):
+            entries.append(_entry(rule, False, facts.root, None, rule.effective.not_in_force()))
+            continue
         if rule.scope == "line":
             hits = [i for i in range(len(facts.items)) if (rule.id, i) in matches]
             for i in hits:
@@ -286,10 +291,10 @@ def output_values(spec: PointSpec, fired: Sequence[tuple[CompiledRule, int | Non
 
 
 def document_verdict(policy: Policy, backend: Backend, point: str, facts: BaseModel,
-                     explain_on: bool = False) -> PolicyVerdict:
+                     explain_on: bool = False, today: date | None = None) -> PolicyVerdict:
     """The verdict at a declared decision point: outcome, approvals, reasons and the outputs rules set."""
     spec = policy.points[point]
-    factset = document_factset(facts)
+    factset = document_factset(facts, today=today)
     collector = _Collector(explain_on)
     outputs: dict[str, Any] = {}
     if _stage_rules(policy, point):
@@ -300,11 +305,11 @@ def document_verdict(policy: Policy, backend: Backend, point: str, facts: BaseMo
 
 
 def order_verdict(policy: Policy, backend: Backend, point: str, facts: OrderFacts, explain_on: bool = False,
-                  factset: FactSet | None = None) -> PolicyVerdict:
+                  factset: FactSet | None = None, today: date | None = None) -> PolicyVerdict:
     """The verdict of ``order_approval`` or ``credit_check`` (or ``pricing``) on one order."""
     if point == "pricing":
-        return pricing_verdict(policy, backend, facts, explain_on, factset)
-    factset = factset or order_factset(facts, paths=policy.fact_reads.get(point, frozenset()))
+        return pricing_verdict(policy, backend, facts, explain_on, factset, today)
+    factset = factset or order_factset(facts, paths=policy.fact_reads.get(point, frozenset()), today=today)
     collector = _Collector(explain_on)
     outputs = None
     if _stage_rules(policy, point):
@@ -401,9 +406,9 @@ def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
 
 
 def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain_on: bool = False,
-                    factset: FactSet | None = None) -> PolicyVerdict:
+                    factset: FactSet | None = None, today: date | None = None) -> PolicyVerdict:
     """Price every line (adjust stage), then check requested prices against them (check stage)."""
-    factset = factset or order_factset(facts, paths=policy.fact_reads.get("pricing", frozenset()))
+    factset = factset or order_factset(facts, paths=policy.fact_reads.get("pricing", frozenset()), today=today)
     collector = _Collector(explain_on)
     adjust_rules = _stage_rules(policy, "pricing.adjust")
     matches = backend.match("pricing.adjust", factset) if adjust_rules else frozenset()
@@ -457,9 +462,10 @@ def refund_terms(amount: Decimal, rate: Decimal, fee_rate: Decimal,
     return rate, fee, max(round_money(amount * rate) - fee, ZERO)
 
 
-def return_verdict(policy: Policy, backend: Backend, facts: ReturnFacts, explain_on: bool = False) -> PolicyVerdict:
+def return_verdict(policy: Policy, backend: Backend, facts: ReturnFacts, explain_on: bool = False,
+                   today: date | None = None) -> PolicyVerdict:
     """A return's verdict: outcome, approvals, and the refund after fees."""
-    factset = return_factset(facts, paths=policy.fact_reads.get("return_handling", frozenset()))
+    factset = return_factset(facts, paths=policy.fact_reads.get("return_handling", frozenset()), today=today)
     collector = _Collector(explain_on)
     verdict = _NO_MATCHES
     if _stage_rules(policy, "return_handling"):
@@ -481,24 +487,25 @@ def decision_context(policy: Policy, backend: Backend, explain_on: bool = False)
     :meth:`~DecisionContext.verdict` answers with :func:`order_verdict`, :func:`pricing_verdict`
     or :func:`return_verdict`."""
 
-    def judge(point: str, facts: BaseModel) -> PolicyVerdict:
+    def judge(point: str, facts: BaseModel, as_of: date | None) -> PolicyVerdict:
+        today = as_of if as_of is not None else policy.today()
         spec = policy.points.get(point)
         if spec is None:
             raise TypeError(f"{point!r} is not a decision point of policy {policy.name}")
         if not spec.built_in:
             if not isinstance(facts, spec.document):
                 raise TypeError(f"{point} decides {spec.document.__name__}, got {type(facts).__name__}")
-            return document_verdict(policy, backend, point, facts, explain_on)
+            return document_verdict(policy, backend, point, facts, explain_on, today)
         if isinstance(facts, ReturnFacts):
             if point != "return_handling":
                 raise TypeError(f"{point} decides OrderFacts, got ReturnFacts")
-            return return_verdict(policy, backend, facts, explain_on)
+            return return_verdict(policy, backend, facts, explain_on, today)
         if point == "return_handling" or not isinstance(facts, OrderFacts):
             raise TypeError(f"{point} decides {'ReturnFacts' if point == 'return_handling' else 'OrderFacts'}, "
                             f"got {type(facts).__name__}")
         if point == "pricing":
-            return pricing_verdict(policy, backend, facts, explain_on)
-        return order_verdict(policy, backend, point, facts, explain_on)
+            return pricing_verdict(policy, backend, facts, explain_on, today=today)
+        return order_verdict(policy, backend, point, facts, explain_on, today=today)
 
     return DecisionContext(policy_ref=policy.ref, roles=policy.roles, backend=BackendRef(backend.name),
-                           explain=explain_on, failure_mode=policy.failure_mode, verdict=judge)
+                           explain=explain_on, failure_mode=policy.failure_mode, judge=judge)

@@ -39,7 +39,7 @@ class YamlScalar(str):
 
 
 _CONDITION_KEYS = frozenset({"when"})
-RULE_KEYS = frozenset({"id", "description", "when", "scope", "priority", "then"})
+RULE_KEYS = frozenset({"id", "description", "when", "scope", "priority", "effective", "then"})
 """The fields of a rule (:class:`~salesgate.policy.schema.Rule`), for the hints of a misindented rule file."""
 ACTION_KEYS = frozenset({"block", "require", "warn", "notify", "message", "markup", "discount", "add", "set_price",
                          "floor", "stop", "refund", "restocking_fee", "set"})
@@ -279,7 +279,7 @@ def _indentation_hint(text: str, line: int | None) -> str:
     if key in ACTION_KEYS and key not in RULE_KEYS:
         return (f"'{key}:' is indented less than the rule it belongs to: it is part of the action, so indent it "
                 "under 'then:', as deep as the action's other fields")
-    if key in RULE_KEYS and key != "description":  # a rule set has a description too
+    if key in RULE_KEYS and key not in ("description", "effective"):  # a rule set has these too
         return (f"'{key}:' is not inside a rule: each rule starts with '- ' (write '- id: ...'), and its other "
                 "fields line up with 'id'")
     return ""
