@@ -531,7 +531,7 @@ def test_demo_json_is_stable_and_matches_the_golden_file() -> None:
     out = demo_json()
     assert out == demo_json()
     data = json.loads(out)
-    assert len(data["decisions"]) == 103
+    assert len(data["decisions"]) == 104
     assert all("trace" not in d["decision"] for d in data["decisions"])
     # The policy hash changes with every edit of the seed files, even a comment: compare decisions only.
     normalized = re.sub(r'"hash": "[0-9a-f]+"', '"hash": "<policy hash>"', out)

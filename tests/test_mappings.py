@@ -697,8 +697,8 @@ def test_an_order_the_erp_committed_without_confirm_counts_once(
 
 
 HISTORY = {  # (first day, day after the last day) → the submitted orders entered then, oldest first
-    "erpnext": [((date(2020, 1, 1), date(2030, 1, 1)), ["SAL-ORD-0009", "SAL-ORD-0000", "SAL-ORD-0002",
-                                                        "SAL-ORD-0003"]),
+    "erpnext": [((date(2020, 1, 1), date(2030, 1, 1)), ["SAL-ORD-0100", "SAL-ORD-0101", "SAL-ORD-0009",
+                                                        "SAL-ORD-0000", "SAL-ORD-0002", "SAL-ORD-0003"]),
                 ((TODAY - timedelta(10), TODAY + timedelta(1)), ["SAL-ORD-0000", "SAL-ORD-0002", "SAL-ORD-0003"]),
                 ((TODAY, TODAY + timedelta(1)), [])],
     "odoo": [((date(2026, 11, 2), date(2026, 11, 3)), ["S00002", "S00003", "S00009"]),
@@ -728,3 +728,59 @@ def test_order_history_must_be_a_query(tmp_path: Path) -> None:
             "    columns: {order_id: id}\n")
     with pytest.raises(MappingError, match="order_history needs a query"):
         load_mapping(write(tmp_path, text))
+
+
+# -- history facts -------------------------------------------------------------------------------------------
+
+
+def test_mapping_computes_the_seed_policys_history_facts_for_the_as_of_date(erp: tuple[ErpFixture, SqlAdapter],
+                                                                            seed: Policy) -> None:
+    fixture, adapter = erp
+    expected = fixture.extra["history"]
+    wanted = {f.path: f for spec in seed.points.values() for f in spec.history}
+    by_document: dict[str, dict[str, Any]] = {}
+    for document, keys in (("customer", {"id": fixture.customer_id, "customer_id": fixture.customer_id}),
+                           ("visits", {"id": "BF-1", "rep": fixture.extra["rep"], "month": "2026-11"})):
+        facts = [f for f in wanted.values() if f.document == document]
+        found = adapter.salesgate_load_history(document=document, keys=keys, facts=facts, as_of=None) or {}
+        by_document.update({f"{document}.{name}": value for name, value in found.items()})
+    assert by_document == expected
+    assert all(type(by_document[path]) is type(value) for path, value in expected.items())
+
+
+def test_a_customer_without_history_has_zero_sales_and_no_follow_up(erp: tuple[ErpFixture, SqlAdapter],
+                                                                    seed: Policy) -> None:
+    _, adapter = erp
+    facts = [f for spec in seed.points.values() for f in spec.history if f.document == "customer"]
+    found = adapter.salesgate_load_history(document="customer", keys={"customer_id": "999"},
+                                           facts=list({f.path: f for f in facts}.values()), as_of=None)
+    assert found is not None
+    assert found["sales_last_4_quarters"] == 0
+    assert "days_since_last_follow_up" not in found  # missing, not 0
+    assert "days_in_stage" not in found
+
+
+def test_the_docs_example_of_history_queries_runs(database: ScratchDatabase, tmp_path: Path) -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "adapters.md").read_text(encoding="utf-8")
+    (example,) = [block for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL) if block.startswith("history:")]
+    with database.engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE orders (customer_no VARCHAR(16), state VARCHAR(16), "
+                                   "order_date DATE, total NUMERIC(18, 4))"))
+        connection.execute(sa.text("CREATE TABLE visits (customer_no VARCHAR(16), rep VARCHAR(32), "
+                                   "visited_at TIMESTAMP)"))
+        connection.execute(sa.text("INSERT INTO orders VALUES ('K1', 'confirmed', :d, 800), "
+                                   "('K1', 'confirmed', :e, 1)"),
+                           {"d": date(2025, 10, 31), "e": date(2026, 1, 1)})
+        connection.execute(sa.text("INSERT INTO visits VALUES ('K1', '王芳', :t), ('K1', '王芳', :u)"),
+                           {"t": datetime(2025, 12, 20, 9), "u": datetime(2025, 12, 31, 23)})
+    adapter = SqlAdapter(database.url, mapping=write(tmp_path, "mapping: docs\n" + example), today=date(2026, 1, 10))
+    policy = load_policy(seed_policy_path())
+    facts = {f.path: f for spec in policy.points.values() for f in spec.history}
+    customer = adapter.salesgate_load_history(
+        document="customer", keys={"customer_id": "K1"}, as_of=None,
+        facts=[facts["customer.sales_last_4_quarters"], facts["customer.days_since_last_follow_up"]])
+    visits = adapter.salesgate_load_history(document="visits", keys={"rep": "王芳"}, as_of=None,
+                                            facts=[facts["visits.rep_visits_last_month"]])
+    adapter.close()
+    assert customer == {"sales_last_4_quarters": Decimal(800), "days_since_last_follow_up": 10}
+    assert visits == {"rep_visits_last_month": 2}

@@ -1368,6 +1368,82 @@ def test_an_output_several_plugins_set_combines_as_the_point_declares(tmp_path: 
     assert gate.decide("sample_request", small).outputs == {"deposit": Decimal("0.1")}
 
 
+class _VisitHistory:
+    """Computes the visit plan's history facts from a little book of visits, as an ERP adapter would."""
+
+    def __init__(self, answer: Any = None) -> None:
+        self.asked: list[tuple[str, dict[str, Any], list[str], date | None]] = []
+        self.answer = answer
+
+    @hookimpl
+    def salesgate_load_history(self, document: str, keys: dict[str, Any], facts: list[Any],
+                               as_of: date | None) -> Any:
+        self.asked.append((document, dict(keys), [f.path for f in facts], as_of))
+        if self.answer is not None:
+            return self.answer
+        visits = {"王芳": 38, "李雷": 61}
+        if document == "visits":
+            start, end = facts[0].bounds(date(2026, 12, 5))
+            assert (start, end) == (date(2026, 11, 1), date(2026, 12, 1))  # "1 month": all of November
+            return {"rep_visits_last_month": visits.get(keys["rep"])}
+        return {"days_since_last_follow_up": 75} if keys["customer_id"] == "C-1" else None
+
+
+def _visit_policy(tmp_path: Path) -> Path:
+    (tmp_path / "policy.yaml").write_text(
+        "name: p\nversion: '1'\nroles: [sales_manager]\nfacts:\n  customer.days_since_last_follow_up:\n"
+        "    type: integer\n    window: all\n    description: {zh: 未跟进天数, en: Days since followed up}\n",
+        encoding="utf-8")
+    (tmp_path / "points").mkdir()
+    (tmp_path / "points" / "visit_plan.yaml").write_text(
+        "point: visit_plan\ntitle: {zh: 拜访计划, en: Visit plan}\ndescription: {zh: 月度拜访计划, en: A visit plan}\n"
+        "document: visits\nincludes: [customer]\nfields:\n  id: {type: text, description: {zh: 编号, en: Number}}\n"
+        "  rep: {type: text, description: {zh: 销售人员, en: Rep}}\n"
+        "  customer_id: {type: text, description: {zh: 客户, en: Customer}}\n"
+        "  rep_visits_last_month:\n    type: integer\n    window: 1 month\n"
+        "    description: {zh: 上月拜访次数, en: Visits the rep made last month}\n", encoding="utf-8")
+    (tmp_path / "visits.yaml").write_text(
+        "ruleset: visits\nhook: visit_plan\nversion: '1'\nrules:\n"
+        "  - id: few-visits\n    when: visits.rep_visits_last_month < 40\n    then: {warn: 上月拜访不足 40 次}\n"
+        "  - id: not-followed-up\n    when: customer.days_since_last_follow_up > 60\n"
+        "    then: {warn: 客户超过 60 天未跟进}\n",
+        encoding="utf-8")
+    return tmp_path
+
+
+def test_an_adapter_computes_the_history_facts_of_a_declared_points_document(tmp_path: Path) -> None:
+    history = _VisitHistory()
+    gate = Gate.from_path(_visit_policy(tmp_path), backend="python", plugins=[_SamplePoint(), history],
+                          entry_points=False)
+    decision = gate.decide("visit_plan", {"visits": {"id": "V-1", "rep": "王芳", "customer_id": "C-1"}})
+    assert sorted(r.rule for r in decision.reasons) == ["few-visits", "not-followed-up"]
+    assert sorted(history.asked) == [
+        ("customer", {"id": "C-1", "name": "华东机电", "customer_id": "C-1", **_customer_keys()},
+         ["customer.days_since_last_follow_up"], None),
+        ("visits", {"id": "V-1", "rep": "王芳", "customer_id": "C-1", "visits_id": "V-1"},
+         ["visits.rep_visits_last_month"], None)]
+    busy = gate.decide("visit_plan", {"visits": {"id": "V-2", "rep": "李雷", "customer_id": "C-1",
+                                                 "rep_visits_last_month": 12}})  # sent: wins, not asked
+    assert [r.rule for r in busy.reasons] == ["few-visits", "not-followed-up"]
+    assert [asked[0] for asked in history.asked[2:]] == ["customer"]
+
+
+def test_a_history_answer_that_is_not_a_dict_is_the_plugins_error(tmp_path: Path) -> None:
+    gate = Gate.from_path(_visit_policy(tmp_path), backend="python", plugins=[_SamplePoint(), _VisitHistory([1])],
+                          entry_points=False)
+    decision = gate.decide("visit_plan", {"visits": {"id": "V-1", "rep": "王芳", "customer_id": "C-1"}})
+    assert decision.outcome is Outcome.block
+    assert "salesgate_load_history returned list; expected a dict {fact name: value} or None" in (
+        decision.failure or "")
+
+
+def _customer_keys() -> dict[str, Any]:
+    """The single values a shipped Customer has besides id and name, as history keys carry them."""
+    customer = Customer(id="C-1", name="华东机电").model_dump()
+    return {name: value.value if hasattr(value, "value") else value for name, value in customer.items()
+            if name not in ("id", "name")}
+
+
 def test_a_plugin_cannot_declare_a_built_in_point() -> None:
     class Clash:
         @hookimpl

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,17 @@ def test_simulate_needs_one_history(tmp_path: Path) -> None:
     no_period = runner.invoke(cli, ["simulate", "--rules", str(seed_policy_path()), "--mapping", "demo"])
     assert no_period.exit_code == 2
     assert "--mapping needs --from and --to" in no_period.output
+
+
+def test_export_writes_each_orders_history_facts_as_they_were_on_its_date(tmp_path: Path, erp_url: str) -> None:
+    history = tmp_path / "orders.jsonl"
+    exported = CliRunner().invoke(cli, ["export", "--from", "2026-01-01", "--to", "2026-11-06", "--mapping", "demo",
+                                        "--url", erp_url, "--today", "2026-11-06", "-o", str(history)])
+    assert exported.exit_code == 0, exported.output
+    lines = [json.loads(line) for line in history.read_text(encoding="utf-8").splitlines()]
+    by_id = {line["order"]["id"]: line for line in lines}
+    # SO-0702 (C006, 2026-07-06): its four quarters are 2025-07-01..2026-06-30, which hold two of C006's
+    # closed orders (2025-12-19, 2026-04-08); as of the export's today they would be four, and itself
+    assert Decimal(by_id["SO-0702"]["customer"]["sales_last_4_quarters"]) == Decimal(360000)
+    # C006 reached its stage on 2023-01-10: counted to the order's date
+    assert by_id["SO-0702"]["customer"]["days_in_stage"] == (date(2026, 7, 6) - date(2023, 1, 10)).days

@@ -458,3 +458,62 @@ def test_the_document_line_in_the_docs_replays_on_a_policy_declaring_its_point(t
     assert (report.tally.documents, report.tally.invalid) == (1, 0)
     assert report.tally.hooks["shipment_release"].outcomes_after == {"allow": 1}
     assert report.title("shipment_release") == "Shipment release"
+
+
+# -- history facts: computed over the earlier orders of the history file ------------------------------------
+
+
+def _dated(i: int, day: str, total: str, customer: str = "C1", **sent: Any) -> dict[str, Any]:
+    line = _order(i, total)
+    line["order"].update({"order_date": day, "customer_id": customer})
+    line["customer"].update({"id": customer, **sent})
+    return line
+
+
+@pytest.fixture
+def without_channel_stuffing(tmp_path: Path) -> Path:
+    """The seed policy before R29: order-approval without the channel-stuffing rule."""
+    target = tmp_path / "baseline"
+    shutil.copytree(seed_policy_path(), target, ignore=shutil.ignore_patterns("tests"))
+    rules = target / "order-approval.yaml"
+    text = rules.read_text(encoding="utf-8")
+    start = text.index("  - id: channel-stuffing")
+    rules.write_text(text[:start] + text[text.index("  - id:", start + 5):], encoding="utf-8")
+    return target
+
+
+def test_simulate_computes_history_facts_from_the_earlier_orders_of_the_same_customer(
+        without_channel_stuffing: Path, tmp_path: Path) -> None:
+    docs: list[dict[str, Any] | str] = [
+        _dated(1, "2024-12-31", "500000"),  # before the four quarters of every line below
+        _dated(2, "2025-02-10", "7500"), _dated(3, "2025-05-10", "7500"),
+        _dated(4, "2025-08-10", "7500"), _dated(5, "2025-12-31", "7500"),  # 2025: 30,000
+        _dated(6, "2026-02-01", "14999"),  # not above 15,000: no channel stuffing
+        _dated(7, "2026-02-15", "15001"),  # above half of 30,000 (the same quarter's orders do not count)
+        _dated(8, "2026-02-20", "19000", sales_last_4_quarters="1000000"),  # the line's own value wins
+        _dated(9, "2026-02-20", "19000", customer="C2"),  # another customer: no history, no average
+        _dated(10, "2027-01-05", "19000"),  # 2026: 14,999 + 15,001 + 19,000 = 49,000, half is 24,500
+    ]
+    source = _write(tmp_path / "dated.jsonl", docs)
+    report = simulate(without_channel_stuffing, seed_policy_path(), source, workers=1, hooks=["order_approval"])
+    approval = report.tally.hooks["order_approval"]
+    assert [c.subject for c in approval.examples] == ["SO-7"]
+    assert approval.roles_gained == {"sales_manager": 1}
+
+
+def test_history_facts_are_the_same_however_the_file_is_split_between_workers(
+        without_channel_stuffing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs: list[dict[str, Any] | str] = []
+    for i in range(240):
+        month = 1 + i % 12
+        docs.append(_dated(i, f"{2024 + i // 80}-{month:02d}-{1 + i % 27:02d}", str(1000 + 731 * (i % 17)),
+                           customer=f"C{i % 5}"))
+    source = _write(tmp_path / "years.jsonl", docs)
+    monkeypatch.setattr("salesgate.simulation.RANGE_BYTES", 4096)  # each customer's history spans ranges
+    alone = as_json(simulate(without_channel_stuffing, seed_policy_path(), source, workers=1))
+    shared = as_json(simulate(without_channel_stuffing, seed_policy_path(), source, workers=2))
+    for report in (alone, shared):
+        report.pop("seconds")
+        report.pop("workers")
+    assert alone == shared
+    assert alone["hooks"]["order_approval"]["changed"] > 0

@@ -216,6 +216,24 @@ def test_exposure_salesgate_reads_equals_trytons_credit_amount(tryton: dict[str,
     assert (Decimal(huadong["overdue_amount"]), int(huadong["max_overdue_days"])) == (Decimal(30000), 10)
 
 
+def test_a_sale_twice_the_customers_average_quarter_waits_for_the_sales_manager(tryton: dict[str, Any]) -> None:
+    """R29 inside Tryton: the seed policy reads customer.sales_last_4_quarters through the tryton mapping's
+    history query; the second 3,800 sale of a customer whose four quarters hold 3,800 is channel stuffing."""
+    old, recent = tryton["returns"]["old"], tryton["returns"]["recent"]
+    assert (old["original_approvals"], old["original_rules"]) == ([], [])
+    assert (recent["original_approvals"], recent["original_rules"]) == (["sales_manager"], ["channel-stuffing"])
+
+
+def test_sales_history_salesgate_computes_equals_trytons_own_sales(tryton: dict[str, Any]) -> None:
+    """customer.sales_last_4_quarters through the tryton mapping's history query, for the four whole quarters
+    before today and for this quarter, against Tryton's untaxed amounts of the confirmed sales dated then."""
+    history = tryton["history"]
+    assert {"C004 4 quarters", "C004 this quarter"} <= set(history)
+    for key, figures in history.items():
+        assert Decimal(figures["salesgate"]) == Decimal(figures["tryton"]), key
+    assert sum(Decimal(figures["tryton"]) for figures in history.values()) > 0
+
+
 def test_unchanged_approved_sale_ships_without_a_new_approval(tryton: dict[str, Any]) -> None:
     unchanged = tryton["shipments"]["unchanged"]
     assert unchanged["message"] is None  # packed: salesgate released it

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError, create_model
 
 from salesgate.decisions import Decision
 from salesgate.errors import AdapterError
+from salesgate.history import HistoryFact
 from salesgate.hookspecs import hookimpl
 from salesgate.models import CreditExposure, Customer, Delivery, Order, Product
 
-_SECTIONS = ("customers", "exposures", "products", "orders", "deliveries", "documents")
+_SECTIONS = ("customers", "exposures", "products", "orders", "deliveries", "documents", "history")
+_MEASURES = ("sum", "count", "days_since")
 _DECLARING = ("customers", "products", "orders")
 """Sections whose items may carry a policy's declared facts (``tenure_years`` on a customer): fields the
 shipped model does not have are kept, and the gate checks them against the policy's ``facts:``."""
@@ -61,11 +65,17 @@ class MemoryAdapter:
     no exposure for owes nothing. The orders it holds are orders the ERP has entered:
     ``salesgate_load_counted_orders`` answers that the ERP counts them (their credit reservations stop
     counting; the exposure you give should include them).
+    ``history`` computes the policy's history facts (``salesgate_load_history``) from dated events, by
+    fact: ``{"customer.sales_last_4_quarters": {"measure": "sum", "key": "customer_id", "events": [{"key":
+    "C001", "on": "2025-11-12", "value": "820000"}, ...]}}`` — ``sum`` adds the values of the events in the
+    window (0 when none), ``count`` counts them, ``days_since`` counts the days from the latest to the as-of
+    date (missing when none); ``key`` names the document's field the events belong to (``customer_id``, a
+    visit plan's ``rep``). ``today`` is the as-of date when the gate gives none (default: the clock's).
     Decisions recorded through ``salesgate_record_decision`` are kept in :attr:`decisions`, in the
     order they were made.
     """
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
+    def __init__(self, data: Mapping[str, Any], *, today: date | None = None) -> None:
         unknown = sorted(set(data) - set(_SECTIONS))
         if unknown:
             raise AdapterError(f"memory adapter: unknown section(s) {', '.join(unknown)}; "
@@ -90,6 +100,8 @@ class MemoryAdapter:
         if strangers:
             raise AdapterError(f"memory adapter: exposures for unknown customer(s) {', '.join(strangers)}")
         self.documents: Mapping[str, Mapping[str, Mapping[str, Any]]] = _documents(data.get("documents", {}))
+        self.history: Mapping[str, _History] = _histories(data.get("history", {}))
+        self.today = today
         self.decisions: list[Decision] = []
         self._lock = threading.Lock()
 
@@ -127,6 +139,28 @@ class MemoryAdapter:
         return dict(found) if found is not None else None
 
     @hookimpl
+    def salesgate_load_history(self, document: str, keys: Mapping[str, Any], facts: Sequence[HistoryFact],
+                               as_of: date | None) -> dict[str, Any] | None:
+        day = as_of or self.today or date.today()
+        found: dict[str, Any] = {}
+        known = False
+        for fact in facts:
+            history = self.history.get(fact.path)
+            if history is None:
+                continue
+            known = True
+            start, end = fact.bounds(day)
+            key = keys.get(history.key)
+            events = [(on, value) for owner, on, value in history.events if owner == key and start <= on < end]
+            if history.measure == "sum":
+                found[fact.name] = sum((value for _, value in events), Decimal(0))
+            elif history.measure == "count":
+                found[fact.name] = len(events)
+            elif events:
+                found[fact.name] = (day - max(on for on, _ in events)).days
+        return found if known else None
+
+    @hookimpl
     def salesgate_record_decision(self, decision: Decision) -> None:
         with self._lock:
             self.decisions.append(decision)
@@ -145,6 +179,34 @@ def _documents(raw: Any) -> dict[str, dict[str, Mapping[str, Any]]]:
                 raise AdapterError(f"memory adapter: {point} document {item['id']!r} appears twice")
             by_id[item["id"]] = item
         out[str(point)] = by_id
+    return out
+
+
+class _History:
+    """One history fact's events: (the key they belong to, their day, their value)."""
+
+    def __init__(self, measure: str, key: str, events: list[tuple[Any, date, Decimal]]) -> None:
+        self.measure, self.key, self.events = measure, key, events
+
+
+def _histories(raw: Any) -> dict[str, _History]:
+    if not isinstance(raw, Mapping):
+        raise AdapterError("memory adapter: history is {fact: {measure, key, events}}")
+    out: dict[str, _History] = {}
+    for fact, spec in raw.items():
+        where = f"memory adapter: history.{fact}"
+        if not (isinstance(spec, Mapping) and spec.get("measure") in _MEASURES and isinstance(spec.get("key"), str)):
+            raise AdapterError(f"{where} needs measure ({', '.join(_MEASURES)}), key (the document's field the "
+                               "events belong to) and events")
+        events = []
+        for index, event in enumerate(spec.get("events", ())):
+            try:
+                on = event["on"] if isinstance(event["on"], date) else date.fromisoformat(str(event["on"]))
+                value = Decimal(str(event.get("value", 1)))
+            except (KeyError, TypeError, ValueError, ArithmeticError):
+                raise AdapterError(f"{where}.events[{index}] needs key, on (YYYY-MM-DD) and, to sum, a value") from None
+            events.append((event.get("key"), on, value))
+        out[str(fact)] = _History(str(spec["measure"]), str(spec["key"]), events)
     return out
 
 

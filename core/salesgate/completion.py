@@ -23,6 +23,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .documents import known_fields
 from .errors import FactsError, did_you_mean
+from .history import HistoryFact, history_keys
 from .models import (
     STORABLE_TEXT,
     CreditExposure,
@@ -74,9 +75,12 @@ def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | B
     """Validate facts once (models pass through), filling missing parts from ``source``.
 
     ``spec`` is the point's declaration in the policy in force: a declared point's document model,
-    or a built-in point's document extended by the policy's declared facts."""
+    or a built-in point's document extended by the policy's declared facts. The history facts it
+    declares that the caller did not send are computed by the adapters (``load_history``) as of the
+    day ``source`` loads everything else as of (:meth:`salesgate.plugins.Hooks.on`): one as-of date."""
+    history = _History(spec, source)
     if spec is not None and not spec.built_in:
-        return _complete_document(spec, facts, source)
+        return _complete_document(spec, facts, source, history)
     order_model: type[OrderFacts] = OrderFacts
     return_model: type[ReturnFacts] = ReturnFacts
     if spec is not None and spec.document is not OrderFacts and spec.document is not ReturnFacts:
@@ -103,7 +107,7 @@ def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | B
                 request, "customer_id", ""
             )
             data["customer"] = _load_customer(source, str(customer_id), "return")
-        returns: ReturnFacts = _validate(return_model, data, "return facts")
+        returns: ReturnFacts = _validate(return_model, history.filled(data), "return facts")
         return returns
     if isinstance(facts, order_model):
         return facts
@@ -114,7 +118,7 @@ def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | B
     if not isinstance(facts, Mapping):
         raise FactsError(f"{point} takes order facts: an OrderFacts or a dict with 'order', got "
                          f"{type(facts).__name__}")
-    order: OrderFacts = _validate(order_model, _complete_order(dict(facts), source), "order facts")
+    order: OrderFacts = _validate(order_model, history.filled(_complete_order(dict(facts), source)), "order facts")
     return order
 
 
@@ -124,7 +128,7 @@ class DocumentSource(FactSource, Protocol):
     def load_document(self, point: str, document_id: str) -> BaseModel | Mapping[str, Any] | None: ...
 
 
-def _complete_document(spec: PointSpec, facts: Any, source: FactSource) -> BaseModel:
+def _complete_document(spec: PointSpec, facts: Any, source: FactSource, history: _History) -> BaseModel:
     """A declared point's facts: the document (given, or loaded by id through an adapter), with the
     customer (and exposure) it includes loaded by the document's ``customer_id`` when not given."""
     model = spec.document
@@ -161,8 +165,39 @@ def _complete_document(spec: PointSpec, facts: Any, source: FactSource) -> BaseM
         hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
         raise FactsError(f"invalid {spec.name} facts: {unknown[0]!r} is not part of a {spec.name} document{hint}; "
                          f"it takes {', '.join(fields)}")
-    validated: BaseModel = _validate(model, data, f"{spec.name} facts")
+    validated: BaseModel = _validate(model, history.filled(data), f"{spec.name} facts")
     return validated
+
+
+class _History:
+    """Fills in the history facts a point declares and the caller left out, from the adapters.
+
+    A value the caller sent wins (even ``null``: the caller says it is missing); what no adapter computes
+    stays missing. Each document is asked once, with the facts it lacks."""
+
+    def __init__(self, spec: PointSpec | None, source: FactSource) -> None:
+        self.facts: dict[str, list[HistoryFact]] = {}
+        for fact in spec.history if spec is not None else ():
+            self.facts.setdefault(fact.document, []).append(fact)
+        self.load = getattr(source, "load_history", None)
+
+    def filled(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` with each document's missing history facts computed (the same dict when none are)."""
+        if not self.facts or self.load is None:
+            return data
+        for document, facts in self.facts.items():
+            part = data.get(document)
+            values = part.model_dump() if isinstance(part, BaseModel) else dict(part) if isinstance(
+                part, Mapping) else None
+            if values is None:
+                continue  # not given and not loaded: validation says so
+            wanted = [fact for fact in facts if fact.name not in values]
+            if not wanted:
+                continue
+            found = self.load(document, history_keys(document, values), wanted)
+            if found:
+                data[document] = {**values, **found}
+        return data
 
 
 def with_reserved(model: OrderFacts, reserved: Decimal, source: FactSource | None) -> OrderFacts:

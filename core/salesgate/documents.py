@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from .models import MAX_ID, MAX_LINES, MAX_QTY, Money, Text, Whole
 from .money import normalise_scale, round_money
+from .windows import Window
 
 __all__ = ["Bilingual", "Combine", "FieldSpec", "FieldType", "OutputSpec", "document_model", "extended_model",
            "known_fields"]
@@ -93,6 +94,10 @@ class FieldSpec:
     """For a list: what one element is called in rules (``line`` in ``any(line.qty > 10 for line in ...)``)."""
     fields: tuple[FieldSpec, ...] = ()
     """For a list: the fields of one element."""
+    window: Window | None = None
+    """For a history fact: the stretch of history it sums over (``4 quarters``), relative to the as-of date."""
+    replay: Any = None
+    """For a history fact: how ``salesgate simulate`` computes it (a :class:`~salesgate.history.Replay`)."""
 
 
 @dataclass(frozen=True)

@@ -553,7 +553,8 @@ class Gate:
                   as_of: date | None = None) -> Any:
         """Validate facts once (models pass through), filling missing parts from adapters
         (:func:`salesgate.completion.complete`) as of ``as_of`` (default: the gate's ``today``, else each
-        adapter's own): the point's fact model in the policy in force."""
+        adapter's own): the point's fact model in the policy in force. The policy's history facts are
+        computed for the same day, e.g. an old order's date when it is exported for a replay."""
         policy = self._loaded.policy
         spec = policy.points.get(point)
         if spec is None:

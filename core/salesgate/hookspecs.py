@@ -23,7 +23,7 @@ plugin's commands are left out). The data hooks (``salesgate_load_*``) and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from .context import DecisionContext
     from .decisions import Contribution, CreditResult, Decision
+    from .history import HistoryFact
     from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
 
 PROJECT = "salesgate"
@@ -201,6 +202,30 @@ def salesgate_load_document(point: str, document_id: str, as_of: date | None) ->
     Return ``None`` when the adapter does not know the point or the document. Optional for adapters.
 
     Added in 0.3.
+    """
+
+
+@hookspec(firstresult=True)
+def salesgate_load_history(document: str, keys: Mapping[str, Any], facts: Sequence[HistoryFact],
+                           as_of: date | None) -> Mapping[str, Any] | None:
+    """Compute history facts the policy declares (``customer.sales_last_4_quarters``, ``window: 4 quarters``)
+    that the caller did not send: named aggregates over the ERP's history, relative to the as-of date.
+
+    :param document: the document they are facts of, as rules read it: ``customer``, ``order``, or a
+        declared point's (``visits``).
+    :param keys: the document's own values to key a query by: its fields by name (``customer_id``,
+        ``rep``) and its ``id`` also as ``<document>_id`` (``customer_id`` of a customer).
+    :param facts: the history facts wanted, each with its name, type and window; ``fact.bounds(day)``
+        gives the window's ``[start, end)`` dates for an as-of day.
+    :param as_of: the decision's as-of date (what its rules read as ``today``), the one the other data
+        hooks get: bound the windows by it. None when the caller chose no day (the decision is then made
+        as of the clock's today): bound them by your own today then, as your other hooks count to it.
+
+    Return ``{name: value}`` of the facts the adapter could compute (leave out or set ``None`` those it
+    cannot: they are missing), or ``None`` when it knows none. First non-None answer wins. Optional for
+    adapters.
+
+    Added in 0.4.
     """
 
 
@@ -390,7 +415,8 @@ if any(not callable(globals().get(hook)) for hook in DECISION_HOOKS.values()):  
 DATA_HOOKS: tuple[str, ...] = tuple(name for name in tuple(globals()) if name.startswith("salesgate_load_"))
 """Every hook an adapter may implement to load facts from an ERP."""
 
-OPTIONAL_DATA_HOOKS = frozenset({"salesgate_load_delivery", "salesgate_load_counted_orders", "salesgate_load_document"})
+OPTIONAL_DATA_HOOKS = frozenset({"salesgate_load_delivery", "salesgate_load_counted_orders", "salesgate_load_document",
+                                 "salesgate_load_history"})
 """Data hooks an adapter may leave out: returns are then decided on the facts the caller passes,
 and credit reservations keep counting until confirmed (never too little)."""
 

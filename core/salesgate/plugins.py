@@ -35,6 +35,7 @@ from .decisions import Contribution, CreditResult, Decision, Reason, combine, so
 from .defaults import BUILTIN_NAMES, default_plugins
 from .documents import Bilingual, OutputSpec, combined, valid_name
 from .errors import AdapterError, PluginError, SalesgateError
+from .history import HistoryFact
 from .hookspecs import DATA_HOOKS, DECISION_HOOKS
 from .logs import get_logger
 from .models import CreditExposure, Customer, Delivery, Order, OrderFacts, Product, ReturnFacts
@@ -448,6 +449,27 @@ class Hooks:
                               f"{point} document's fields, a model, or None")
         return result
 
+    def load_history(self, document: str, keys: Mapping[str, Any], facts: Sequence[HistoryFact], *,
+                     as_of: date | None = None) -> dict[str, Any]:
+        """History facts of one document from the adapter that computes them (``{}`` when none does).
+
+        An adapter's failure is an AdapterError naming the facts and the document's id, for the failure mode."""
+        try:
+            result = self.pm.hook.salesgate_load_history(document=document, keys=dict(keys), facts=tuple(facts),
+                                                         as_of=as_of)
+        except Exception as exc:
+            names = ", ".join(fact.path for fact in facts)
+            key = keys.get("id", "")
+            raise AdapterError(f"history facts {names} of {document} {key!r} could not be computed: "
+                               f"{type(exc).__name__}: {exc}") from exc
+        if result is None:
+            return {}
+        if not isinstance(result, Mapping):
+            raise PluginError(f"salesgate_load_history returned {type(result).__name__}; expected a dict "
+                              "{fact name: value} or None")
+        wanted = {fact.name for fact in facts}
+        return {name: value for name, value in result.items() if name in wanted and value is not None}
+
     def on(self, as_of: date | None) -> DatedSource:
         """The data hooks for one decision as of ``as_of`` (None: each adapter's own today): what completing
         its facts loads through."""
@@ -596,6 +618,9 @@ class DatedSource:
 
     def load_document(self, point: str, document_id: str) -> BaseModel | Mapping[str, Any] | None:
         return self.hooks.load_document(point, document_id, as_of=self.as_of)
+
+    def load_history(self, document: str, keys: Mapping[str, Any], facts: Sequence[HistoryFact]) -> dict[str, Any]:
+        return self.hooks.load_history(document, keys, facts, as_of=self.as_of)
 
 
 def stamp(answer: Contribution | Decision, plugin: str, point: str, subject: str, context: DecisionContext,

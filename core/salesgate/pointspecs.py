@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from .decisions import CreditResult, PricingResult, ReturnResult
 from .documents import Bilingual, OutputSpec
+from .history import HistoryFact
 from .models import OrderFacts, ReturnFacts
 from .points import DecisionPoint
 
@@ -83,6 +84,9 @@ class PointSpec:
     """The values rules may set here (``then: set: {deposit: 30%}``), as the decision's ``outputs``."""
     source: str = ""
     """Where it was declared: a file of the policy directory, or the plugin's name."""
+    history: tuple[HistoryFact, ...] = ()
+    """The history facts its documents carry (``customer.sales_last_4_quarters``): what completion asks the
+    adapters for when the caller did not send them."""
 
     @property
     def root(self) -> str:
@@ -103,11 +107,12 @@ DECIDE_HOOK: Final = "salesgate_decide"
 
 def declared_point(name: str, document: type[BaseModel], subject: str, *, title: Bilingual,
                    description: Bilingual, outputs: tuple[OutputSpec, ...] = (),
-                   origin: Origin = Origin.policy, source: str = "") -> PointSpec:
+                   origin: Origin = Origin.policy, source: str = "",
+                   history: tuple[HistoryFact, ...] = ()) -> PointSpec:
     """A :class:`PointSpec` for a point declared in a policy directory or by a plugin."""
     return PointSpec(name, DECIDE_HOOK, document, subject, description, title=title, short=name,
                      data=Bilingual(zh=f"{title.zh}数据", en=f"{title.en.lower()} data"),
-                     origin=origin, declared_outputs=outputs, source=source)
+                     origin=origin, declared_outputs=outputs, source=source, history=history)
 
 
 _CREDIT_FIGURES = PointOutput(

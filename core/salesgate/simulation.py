@@ -18,11 +18,12 @@ silently.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -36,6 +37,7 @@ from .bulk import Memo, Replayer, Verdict
 from .decisions import Outcome
 from .documents import known_fields
 from .errors import SalesgateError, did_you_mean
+from .history import HistoryFact
 from .models import OrderFacts, ReturnFacts
 from .money import ZERO, round_money
 from .plugins import installed_points
@@ -243,9 +245,13 @@ class Report:
 class _Pair:
     """Both policies, ready to replay; decision points whose rules are the same in both are decided once."""
 
-    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[str], as_of: date | None = None) -> None:
+    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[str], as_of: date | None = None,
+                 history: Mapping[int, Mapping[str, Any]] | None = None) -> None:
         self.as_of = as_of if as_of is not None else candidate.today()
         """The as-of date of lines with no date of their own (returns, documents); an order's is its order date."""
+        self.history = history or {}
+        """The history facts computed for each order line (as of its order date, the date it is decided as
+        of), by the byte offset the line starts at."""
         self.before = Replayer(baseline)
         self.after = Replayer(candidate, baseline=self.before)
         self.points = tuple(points)
@@ -264,11 +270,14 @@ class _Pair:
         self.declared.update({name: (spec, None) for name, spec in baseline.points.items()
                               if not spec.built_in and name not in candidate.points})
 
-    def replay(self, lines: Iterator[bytes]) -> Tally:
+    def replay(self, lines: Iterator[bytes], start: int = 0) -> Tally:
+        """Replay the lines of one range, the first starting at byte ``start`` of the file."""
         tally = Tally()
         point_tallies = {point: tally.for_point(point) for point in self.points}
+        offset = start
         for number, raw in enumerate(lines, start=1):
             tally.lines = number
+            line_start, offset = offset, offset + len(raw)
             if not raw.strip():
                 continue
             try:
@@ -289,6 +298,8 @@ class _Pair:
                 tally.orders += 1
                 if not self.order_points:
                     continue
+                if line_start in self.history:
+                    facts = _with_history(facts, self.history[line_start])
                 factset = self.before.order_factset(facts, self.order_paths, facts.order.order_date)
                 amount = factset.root.get("order.total")
                 if amount is None:  # no rule reads it, so it was not flattened
@@ -337,6 +348,92 @@ class _Pair:
         after = before if self.same[line.point] and after_facts is before_facts else self.after.document(
             line.point, after_facts, self.as_of)
         return line.point, _subject(after_spec, after_facts), before, after
+
+
+def _with_history(facts: OrderFacts, values: Mapping[str, Any]) -> OrderFacts:
+    """The line's customer with the history facts computed for it, where the line carries none."""
+    customer = facts.customer
+    missing = {name: value for name, value in values.items() if getattr(customer, name, None) is None}
+    if not missing:
+        return facts
+    return facts.model_copy(update={"customer": customer.model_copy(update=missing)})
+
+
+def replayed_facts(baseline: Policy, candidate: Policy) -> dict[str, HistoryFact]:
+    """The customer's history facts either policy says how to compute from the history (``simulate:``),
+    by name; the candidate's declaration wins."""
+    found: dict[str, HistoryFact] = {}
+    for policy in (baseline, candidate):
+        for spec in policy.points.values():
+            found.update({fact.name: fact for fact in spec.history if fact.replay is not None
+                          and fact.document == "customer"})
+    return found
+
+
+def replayed_history(path: Path, facts: Mapping[str, HistoryFact],
+                     order_model: type[OrderFacts] = OrderFacts) -> dict[int, dict[str, Any]]:
+    """Each order line's history facts over the earlier orders of its customer in the file, for the line's
+    order date as its as-of date, by the byte offset the line starts at. One pass, in file order; a line
+    that is not an order is skipped (the replay says why)."""
+    events: dict[str, _Events] = {}
+    out: dict[int, dict[str, Any]] = {}
+    offset = 0
+    with path.open("rb") as handle:
+        for raw in handle:
+            line_start, offset = offset, offset + len(raw)
+            if not raw.strip() or b'"order"' not in raw:
+                continue
+            try:
+                order = _parse(raw, order_model)
+            except _NotFacts:
+                continue
+            if not isinstance(order, OrderFacts):
+                continue
+            day, customer = order.order.order_date, order.customer.id
+            earlier = events.setdefault(customer, _Events())
+            out[line_start] = {name: value for name, fact in facts.items()
+                               if (value := earlier.measure(fact, day)) is not None}
+            earlier.add(day, order.order.total)
+    return out
+
+
+class _Events:
+    """One customer's earlier orders in file order: their days and totals (running sums while the days are
+    in order, so a window is two bisections; a file out of date order is scanned)."""
+
+    def __init__(self) -> None:
+        self.days: list[date] = []
+        self.totals: list[Decimal] = []
+        self.running: list[Decimal] = [ZERO]
+        self.in_order = True
+
+    def add(self, day: date, total: Decimal) -> None:
+        self.in_order = self.in_order and (not self.days or day >= self.days[-1])
+        self.days.append(day)
+        self.totals.append(total)
+        self.running.append(self.running[-1] + total)
+
+    def measure(self, fact: HistoryFact, as_of: date) -> Any:
+        start, end = fact.bounds(as_of)
+        if self.in_order:
+            first, last = bisect.bisect_left(self.days, start), bisect.bisect_left(self.days, end)
+            count = max(0, last - first)
+            total = self.running[last] - self.running[first] if count else ZERO
+            latest = self.days[last - 1] if count else None
+        else:
+            picked = [i for i, day in enumerate(self.days) if start <= day < end]
+            count, total = len(picked), sum((self.totals[i] for i in picked), ZERO)
+            latest = max((self.days[i] for i in picked), default=None)
+        return _measured(fact, as_of, count, total, latest)
+
+
+def _measured(fact: HistoryFact, as_of: date, count: int, total: Decimal, latest: date | None) -> Any:
+    assert fact.replay is not None  # noqa: S101 - only replayed facts are measured
+    if fact.replay.measure == "sum":
+        return total
+    if fact.replay.measure == "count":
+        return count
+    return None if latest is None else (as_of - latest).days
 
 
 def _document_facts(spec: PointSpec, facts: Any) -> BaseModel:
@@ -474,17 +571,17 @@ _WORKER: _Pair | None = None
 
 
 def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str],
-                  points: tuple[str, ...], as_of: date) -> None:
+                  points: tuple[str, ...], as_of: date, history: Mapping[int, Mapping[str, Any]]) -> None:
     global _WORKER  # one per worker process, set once by the pool's initializer
     baseline, candidate = _load(baseline_dir), _load(candidate_dir)
     if (baseline.hash, candidate.hash) != hashes:
         raise SimulationError("a policy directory changed while the simulation started; run it again")
-    _WORKER = _Pair(baseline, candidate, points, as_of)
+    _WORKER = _Pair(baseline, candidate, points, as_of, history)
 
 
 def _replay_range(path: str, start: int, end: int) -> Tally:
     assert _WORKER is not None, "worker not started"  # noqa: S101 - set by the pool initializer
-    return _WORKER.replay(_lines(path, start, end))
+    return _WORKER.replay(_lines(path, start, end), start)
 
 
 def _lines(path: str, start: int, end: int) -> Iterator[bytes]:
@@ -558,17 +655,21 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
     count = workers or os.cpu_count() or 1
     total = path.stat().st_size
     ranges = _ranges(path, RANGE_BYTES, count * 4 if count > 1 else 1)
+    replayed = replayed_facts(before, after)
+    order_model: type[OrderFacts] = after.points["order_approval"].document  # type: ignore[assignment]
+    history = replayed_history(path, replayed, order_model) if replayed and any(
+        h in ORDER_POINTS for h in chosen) else {}
     tally = Tally()
     if count == 1 or len(ranges) == 1:
-        pair = _Pair(before, after, chosen, as_of)
+        pair = _Pair(before, after, chosen, as_of, history)
         for start, end in ranges:
-            tally.merge(pair.replay(_lines(str(path), start, end)))
+            tally.merge(pair.replay(_lines(str(path), start, end), start))
             if progress is not None:
                 progress(end, total)
     else:
         with ProcessPoolExecutor(max_workers=count, initializer=_start_worker,
                                  initargs=(str(baseline), str(candidate), (before.hash, after.hash), chosen,
-                                           as_of or after.today())) as pool:
+                                           as_of or after.today(), history)) as pool:
             futures: list[Future[Tally]] = [pool.submit(_replay_range, str(path), a, b) for a, b in ranges]
             done = 0
             for (start, end), future in zip(ranges, futures, strict=True):

@@ -170,16 +170,19 @@ def declared_facts(prefix: str, specs: typing.Sequence[FieldSpec], declared: str
     for spec in specs:
         path = f"{prefix}.{spec.name}"
         unit = _UNITS.get(spec.type, "")
-        if spec.type is FieldType.integer and (spec.name.endswith("_days") or spec.name.startswith("days_")):
+        # a history fact's name may end with its window (visits_last_90_days): a count, not days
+        if spec.type is FieldType.integer and (spec.name.startswith("days_") or (
+                spec.name.endswith("_days") and spec.window is None)):
             unit = "days"
         optional = not (spec.required or spec.name in required)
+        source = declared if spec.window is None else f"{declared}, history over {spec.window}"
         if spec.type is FieldType.list:
             out.append(FactInfo(path, Kind.list, spec.description.en, element=spec.element, zh=spec.description.zh,
                                 declared=declared))
             out.extend(declared_facts(spec.element, spec.fields, declared))
             continue
         out.append(FactInfo(path, _KINDS[spec.type], spec.description.en, unit, spec.choices, optional,
-                            zh=spec.description.zh, declared=declared))
+                            zh=spec.description.zh, declared=source))
     return out
 
 

@@ -298,6 +298,12 @@ def main() -> None:
     for key, age in (("old", 120), ("recent", 2)):
         original = company.sale(fabrikam, [("VALVE-DN50", 10)], sale_date=days_ago(age + 5))
         original.click("quote")
+        # the second sale finds the first among the last four quarters' sales: twice their average is
+        # channel stuffing (R29), for the sales manager to approve before it is confirmed
+        asked = approvals_of(original)
+        for approval in asked:
+            assert approve({"sales_manager": sm, "general_manager": gm}[approval["role"]].id, approval["id"]) is None
+        stuffing = [a["rules"] for a in asked]
         original.click("confirm")
         company.deliver(original, days_ago(age), {"sales_manager": sm, "general_manager": gm})
         wizard = Wizard("sale.return_sale", [original])
@@ -309,9 +315,11 @@ def main() -> None:
         message = refused(lambda returned=returned: returned.click("quote"))
         returned.reload()
         returns[key] = {"message": message, "state": returned.state, "outcome": returned.salesgate_outcome,
-                        "reasons": returned.salesgate_reasons, "original": original.number}
+                        "reasons": returned.salesgate_reasons, "original": original.number,
+                        "original_approvals": [a["role"] for a in asked], "original_rules": stuffing}
     out["returns"] = returns
     out["exposure"] = compare_exposure(company)
+    out["history"] = compare_history(company)
     out["shipments"] = shipments(company, large, northwind, sm, gm)
     out["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(out, ensure_ascii=False, default=str))
@@ -442,13 +450,6 @@ def shipments(company: Company, large: Any, northwind: Any, sm: Any, gm: Any) ->
     signature["state"] = shipment.state
     out["gm_signature"] = signature
 
-    # A sale approved 40 days ago: the approval no longer carries forward.
-    sale = company.sale(northwind, [("VALVE-DN50", 10)], sale_date=days_ago(40))
-    sale.click("quote")
-    sale.click("confirm")
-    shipment, = sale.shipments
-    out["too_old"] = released(shipment, pack(shipment))
-
     # More than ordered: the warehouse puts 12 of the 10 valves sold on the shipment.
     sale = company.sale(northwind, [("VALVE-DN50", 10)])
     sale.click("quote")
@@ -459,6 +460,14 @@ def shipments(company: Company, large: Any, northwind: Any, sm: Any, gm: Any) ->
     shipment.save()
     shipment.click("wait")
     out["over_delivery"] = released(shipment, pack(shipment))
+
+    # A sale approved 40 days ago: the approval no longer carries forward. (Northwind's last sale: dated
+    # 40 days ago, it may fall in the last four quarters, and a later sale could then be channel stuffing.)
+    sale = company.sale(northwind, [("VALVE-DN50", 10)], sale_date=days_ago(40))
+    sale.click("quote")
+    sale.click("confirm")
+    shipment, = sale.shipments
+    out["too_old"] = released(shipment, pack(shipment))
 
     # A customer whose credit turned poor after the sale was approved.
     litware = company.party("C006", "Litware", limit="1000000", categories=("good",))
@@ -524,6 +533,39 @@ def compare_exposure(company: Company) -> dict[str, Any]:
             compared[code] = {"tryton_credit_amount": str(Party(party.id).credit_amount),
                               "salesgate": {k: str(v) for k, v in exposure.model_dump().items()},
                               "salesgate_total": str(exposure.open_receivables + exposure.open_orders)}
+    finally:
+        adapter.close()
+    return compared
+
+
+def compare_history(company: Company) -> dict[str, Any]:
+    """Each party's sales over the last four quarters and this quarter, as the tryton mapping's history query
+    computes them, next to the sum of Tryton's own untaxed amounts of its confirmed sales of the window."""
+
+    from salesgate.history import HistoryFact
+    from salesgate.policy.compiler import load_policy
+    from salesgate.seed import seed_policy_path
+    from salesgate.windows import parse_window
+    from salesgate_adapters.sql import SqlAdapter
+
+    sales_fact = next(f for spec in load_policy(seed_policy_path()).points.values() for f in spec.history
+                      if f.path == "customer.sales_last_4_quarters")
+    this_quarter = HistoryFact("customer", "sales_last_4_quarters", sales_fact.type, parse_window("this quarter"))
+    today = TODAY
+    Sale = Model.get("sale.sale")
+    adapter = SqlAdapter(os.environ["SALESGATE_TEST_URL"], mapping="tryton")
+    compared = {}
+    try:
+        for code in sorted(company.parties):
+            sales = Sale.find([("party.code", "=", code), ("state", "in", ["confirmed", "processing", "done"])])
+            for label, fact in (("4 quarters", sales_fact), ("this quarter", this_quarter)):
+                start, end = fact.bounds(today)
+                found = adapter.salesgate_load_history(document="customer", keys={"customer_id": code},
+                                                       facts=[fact], as_of=today)
+                tryton = sum((s.untaxed_amount for s in sales if s.sale_date and start <= s.sale_date < end),
+                             Decimal(0))
+                compared[f"{code} {label}"] = {"salesgate": str((found or {}).get(fact.name)),
+                                               "tryton": str(tryton)}
     finally:
         adapter.close()
     return compared

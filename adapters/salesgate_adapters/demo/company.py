@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from importlib import resources
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
@@ -29,6 +30,12 @@ _PATHS = {"customers": "customer", "products": "line.product", "orders": "order"
 """How rules name the declared facts of each section of the books."""
 AS_OF = date(2026, 11, 6)
 """The demo's today: overdue days and days since delivery are counted to it, so the demo never ages."""
+OPEN_ORDERS_AGE = 10
+"""Days before the as-of date the ERP confirmed the order that holds a customer's open orders."""
+ORDERED_BEFORE_DELIVERY = 3
+"""Days before its delivery a returned order was placed."""
+VISIT_TIME = time(10)
+"""When a month's visits (``visit_months``) happened each day: 10:00 in the company's time zone."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,11 @@ class DemoCompany:
     them in columns of its own (:data:`~.erp.DECLARED_COLUMNS`), which the ``demo`` mapping reads under
     ``declared:``."""
     documents: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    history: Mapping[str, Any] = field(default_factory=dict)
+    """What the ERP keeps of the past, for the history facts a policy declares: ``closed_orders`` (sales),
+    ``contacts`` (visits, calls, mails), ``visit_months`` (a rep's visits of a month, as one count) and
+    ``stage_since`` (the day each customer reached its stage). The demo ERP holds them in tables
+    (:func:`~.erp.history_rows`), which the ``demo`` mapping's ``history:`` queries read."""
     document_customers: Mapping[str, str] = field(default_factory=dict)
     """Whose document it is, by document id, for documents that name no customer of their own (a customer
     grading review): ``for_customer`` in the books, which the ERP sends along with the document."""
@@ -63,7 +75,36 @@ class DemoCompany:
             "products": [self._with_declared("products", p.sku, p) for p in self.products.values()],
             "orders": [self._with_declared("orders", o.id, o) for o in self.orders],
             "documents": {point: list(documents) for point, documents in self.documents.items()},
-        })
+            "history": self.history_events(),
+        }, today=self.as_of)
+
+    def history_events(self) -> dict[str, Any]:
+        """The books' history as the memory adapter's dated events: what the demo ERP's tables hold and the
+        ``demo`` mapping's history queries read (sales are its confirmed, completed and closed orders), so the
+        books in memory and the ERP must agree on every window."""
+        as_of, history = self.as_of, self.history
+        sales = [(o["customer_id"], date.fromisoformat(o["order_date"]), Decimal(str(o["total"])))
+                 for o in history.get("closed_orders", [])]
+        sales += [(customer_id, as_of - timedelta(days=OPEN_ORDERS_AGE), e.open_orders)
+                  for customer_id, e in self.exposures.items() if e.open_orders]
+        sales += [(r.customer_id, as_of - timedelta(days=r.days_since_delivery + ORDERED_BEFORE_DELIVERY),
+                   r.unit_price * r.delivered_qty) for r in self.returns]
+        contacts = [(c["customer_id"], c["rep"], c["kind"], _company_day(c["at"])) for c in history.get("contacts", [])]
+        contacts += [(m["customer_id"], m["rep"], "visit", day) for m in history.get("visit_months", [])
+                     for day in visit_days(m["month"], int(m["visits"]))]
+        visits = [c for c in contacts if c[2] == "visit"]
+        return {
+            "customer.sales_last_4_quarters": {"measure": "sum", "key": "customer_id", "events": [
+                {"key": customer, "on": day, "value": total} for customer, day, total in sales]},
+            "customer.visits_last_90_days": {"measure": "count", "key": "customer_id", "events": [
+                {"key": customer, "on": day} for customer, _, _, day in visits]},
+            "customer.days_since_last_follow_up": {"measure": "days_since", "key": "customer_id", "events": [
+                {"key": customer, "on": day} for customer, _, _, day in contacts]},
+            "customer.days_in_stage": {"measure": "days_since", "key": "customer_id", "events": [
+                {"key": customer, "on": day} for customer, day in history.get("stage_since", {}).items()]},
+            "visits.rep_visits_last_month": {"measure": "count", "key": "rep", "events": [
+                {"key": rep, "on": day} for _, rep, _, day in visits]},
+        }
 
 
     def for_policy(self, policy: Policy) -> DemoCompany:
@@ -112,9 +153,25 @@ def load_demo_company() -> DemoCompany:
         declared=declared,
         returns=tuple(ReturnRequest.model_validate(r) for r in raw["returns"]),
         documents=_documents(raw.get("documents", {})),
+        history=raw.get("history", {}),
         document_customers={str(d["id"]): str(d["for_customer"]) for items in raw.get("documents", {}).values()
                             for d in items if isinstance(d, Mapping) and "for_customer" in d},
     )
+
+
+COMPANY_TZ = ZoneInfo("Asia/Shanghai")
+"""The demo company's time zone (``demo.yaml`` ``timezone``): where its days begin and end."""
+
+
+def _company_day(at: str) -> date:
+    """The company's day of a time written with its zone (``2026-11-05T23:30:00+08:00``)."""
+    return datetime.fromisoformat(at).astimezone(COMPANY_TZ).date()
+
+
+def visit_days(month: str, visits: int) -> list[date]:
+    """The days of a month's visits (``visit_months`` in the books): one a day from the 1st, round the 28th."""
+    first = date.fromisoformat(f"{month}-01")
+    return [first + timedelta(days=n % 28) for n in range(visits)]
 
 
 M = TypeVar("M", bound=BaseModel)

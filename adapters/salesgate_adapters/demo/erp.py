@@ -15,16 +15,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 
-if TYPE_CHECKING:
-    from .company import DemoCompany
+from .company import (
+    COMPANY_TZ,
+    OPEN_ORDERS_AGE,
+    ORDERED_BEFORE_DELIVERY,
+    VISIT_TIME,
+    DemoCompany,
+    load_demo_company,
+    visit_days,
+)
 
 GRADE_LABELS = {"A": "大客户", "B": "中小客户", "C": "潜在客户"}
 """How the demo ERP files customers (客户分类); ``demo.yaml`` translates the labels into grades."""
@@ -73,6 +80,7 @@ customers = sa.Table(
     sa.Column("customer_kind", sa.String(16)),
     sa.Column("industry", sa.String(64)),
     sa.Column("stage", sa.String(16)),
+    sa.Column("stage_since", sa.Date),  # the day the customer reached its stage (潜在, 意向, 签约)
     mysql_charset="utf8mb4",
 )
 products = sa.Table(
@@ -171,6 +179,16 @@ returns = sa.Table(
     mysql_charset="utf8mb4",
 )
 
+customer_contacts = sa.Table(
+    "customer_contacts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("customer_id", sa.String(32), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("rep", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # visit, call, mail
+    sa.Column("contacted_at", sa.DateTime, nullable=False),  # UTC
+    mysql_charset="utf8mb4",
+)
+"""The follow-up log (客户跟进记录): every visit, call or mail of a rep to a customer."""
 
 def demo_engine(url: str = "sqlite://") -> Engine:
     """An engine for the demo ERP; an in-memory SQLite database is shared by all threads."""
@@ -195,8 +213,6 @@ def create_demo_erp(company: DemoCompany, engine: Engine | None = None) -> Engin
 def drop_demo_erp(engine: Engine, company: DemoCompany | None = None) -> None:
     """Drop the demo ERP's tables (tests on shared database servers clean up after themselves)."""
     if company is None:
-        from .company import load_demo_company
-
         company = load_demo_company()
     document_tables(company.documents)[0].drop_all(engine)
     metadata.drop_all(engine)
@@ -289,17 +305,19 @@ def _rows(company: DemoCompany) -> dict[sa.Table, list[dict[str, Any]]]:
     for n, (customer_id, exposure) in enumerate(sorted(company.exposures.items()), start=1):
         if exposure.open_orders:  # confirmed, not yet invoiced
             order_id = f"SO-08{n:02d}"
-            rows[sales_orders].append(_order(order_id, customer_id, "confirmed", as_of - timedelta(days=10),
+            ordered = as_of - timedelta(days=OPEN_ORDERS_AGE)
+            rows[sales_orders].append(_order(order_id, customer_id, "confirmed", ordered,
                                              exposure.open_orders, Decimal(0)))
             rows[sales_order_lines].append({"order_id": order_id, "line_no": 1, "sku": first_sku, "qty": 1,
                                             "unit_price": exposure.open_orders, "discount": Decimal(0)})
         rows[invoices].extend(_receivables(customer_id, exposure.open_receivables, exposure.overdue_amount,
                                            exposure.max_overdue_days, as_of, rows[receipts]))
+    history_rows(company, rows)
     for n, r in enumerate(company.returns, start=1):
         delivered_on = as_of - timedelta(days=r.days_since_delivery)
         value = r.unit_price * r.delivered_qty
         rows[sales_orders].append(_order(r.original_order_id, r.customer_id, "completed",
-                                         delivered_on - timedelta(days=3), value, value))
+                                         delivered_on - timedelta(days=ORDERED_BEFORE_DELIVERY), value, value))
         rows[sales_order_lines].append({"order_id": r.original_order_id, "line_no": 1, "sku": r.sku,
                                         "qty": r.delivered_qty, "unit_price": r.unit_price, "discount": Decimal(0)})
         if r.invoice_id:
@@ -316,6 +334,31 @@ def _rows(company: DemoCompany) -> dict[sa.Table, list[dict[str, Any]]]:
         rows[returns].append(_return(r.id, r.customer_id, r.original_order_id, r.sku, r.qty, r.type.value,
                                      r.reason.value, r.claimed_amount, as_of, "requested"))
     return rows
+
+
+def history_rows(company: DemoCompany, rows: dict[sa.Table, list[dict[str, Any]]]) -> None:
+    """Add the books' history to ``rows``: closed orders (archived sales, each with one line), the contact log
+    (a month's visits spread over its days, at 10:00 in the company's time zone) and the day each customer
+    reached its stage."""
+    history = company.history
+    for o in history.get("closed_orders", []):
+        total = Decimal(str(o["total"]))
+        rows[sales_orders].append(_order(o["id"], o["customer_id"], "closed", date.fromisoformat(o["order_date"]),
+                                         total, total))
+        rows[sales_order_lines].append({"order_id": o["id"], "line_no": 1, "sku": next(iter(company.products)),
+                                        "qty": 1, "unit_price": total, "discount": Decimal(0)})
+    contacts = rows[customer_contacts]
+    for c in history.get("contacts", []):
+        contacts.append({"id": len(contacts) + 1, "customer_id": c["customer_id"], "rep": c["rep"], "kind": c["kind"],
+                         "contacted_at": datetime.fromisoformat(c["at"]).astimezone(UTC).replace(tzinfo=None)})
+    for m in history.get("visit_months", []):
+        for day in visit_days(m["month"], int(m["visits"])):
+            at = datetime.combine(day, VISIT_TIME, COMPANY_TZ)
+            contacts.append({"id": len(contacts) + 1, "customer_id": m["customer_id"], "rep": m["rep"],
+                             "kind": "visit", "contacted_at": at.astimezone(UTC).replace(tzinfo=None)})
+    since = history.get("stage_since", {})
+    for row in rows[customers]:
+        row["stage_since"] = date.fromisoformat(since[row["id"]]) if row["id"] in since else None
 
 
 def _declared(company: DemoCompany, section: str, key: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -24,12 +24,25 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import Executable
 
+from salesgate.documents import FieldType
 from salesgate.errors import AdapterError, did_you_mean
+from salesgate.history import HistoryFact
 from salesgate.hookspecs import hookimpl
 from salesgate.models import CreditExposure, Customer, Delivery, Order, Product
 
 from ..deadlines import CallDeadlines, Overrun
-from .convert import ConversionError, Converter, as_read, base_type, converter_for, is_required, plain_decimal
+from .convert import (
+    ConversionError,
+    Converter,
+    as_read,
+    base_type,
+    converter_for,
+    is_required,
+    plain_decimal,
+    to_date,
+    to_decimal,
+    to_int,
+)
 from .engine import ANSI_MODES, MYSQL, create_engine, redact, shown
 from .facts import EXPANDING_PARAMS, FACT_KINDS, OVERDUE_SINCE, TODAY, CountedOrder, HistoryOrder
 from .mapping import (
@@ -40,6 +53,7 @@ from .mapping import (
     DocumentPlan,
     ErpMapping,
     Fact,
+    HistoryPlan,
     Plan,
     Source,
     load_mapping,
@@ -128,6 +142,8 @@ class SqlAdapter:
             point: [(plan, _document_statement(plan)) for plan in plans]
             for point, plans in self.mapping.documents().items()
         }
+        self._history: dict[str, tuple[HistoryPlan, Executable]] = {
+            fact: (plan, _history_statement(plan)) for fact, plan in self.mapping.history().items()}
         self._carriers: dict[str, type[BaseModel]] = {}
         self._converters: dict[tuple[str, str], Converter] = {}
 
@@ -309,6 +325,69 @@ class SqlAdapter:
                                    for row in self._rows(part, part_statement, params)]
         return document
 
+    @hookimpl
+    @_within_timeout
+    def salesgate_load_history(self, document: str, keys: Mapping[str, Any], facts: Sequence[HistoryFact],
+                               as_of: date | None) -> dict[str, Any] | None:
+        """The history facts the mapping's ``history:`` section has a query for, each run with the document's
+        keys and its window's ``:from`` and ``:until`` for ``as_of`` (else :meth:`today`). ``None`` when the
+        mapping computes none of them; a fact whose query finds no row, or NULL, is left out (missing)."""
+        day = as_of or self.today()
+        found: dict[str, Any] = {}
+        known = False
+        for fact in facts:
+            entry = self._history.get(fact.path)
+            if entry is None:
+                continue
+            known = True
+            plan, statement = entry
+            start, end = fact.bounds(day)
+            params: dict[str, Any] = {"from": start, "until": end, TODAY: day}
+            if "from_time" in plan.params:
+                params["from_time"] = self._stored_time(start)
+            if "until_time" in plan.params:
+                params["until_time"] = self._stored_time(end)
+            for name in plan.keys:
+                if name not in keys:
+                    given = ", ".join(sorted(keys)) or "no fields"
+                    raise AdapterError(self._where(plan, None, params, f"the query uses :{name}, which the {document} "
+                                                                       f"does not have; it has {given}"))
+                params[name] = keys[name]
+            rows = self._rows(plan, statement, params)
+            if len(rows) > 1:
+                raise AdapterError(self._where(plan, None, params, f"{len(rows)} rows where one was expected: a "
+                                                                   "history query returns one value"))
+            if not rows or len(rows[0]) != 1:
+                if rows:
+                    raise AdapterError(self._where(plan, None, params, f"the query returns {', '.join(rows[0])}: "
+                                                                       "select one value"))
+                continue
+            raw = next(iter(rows[0].values()))
+            if raw is not None:
+                found[fact.name] = self._history_value(plan, fact, raw, day, params)
+        return found if known else None
+
+    def _stored_time(self, day: date) -> datetime:
+        """Midnight starting ``day`` in the company's time zone, as the ERP stores times (its zone, no zone)."""
+        midnight = datetime.combine(day, datetime.min.time(), self.mapping.business_tz)
+        return midnight.astimezone(self.mapping.stored_tz).replace(tzinfo=None)
+
+    def _history_value(self, plan: HistoryPlan, fact: HistoryFact, raw: Any, day: date,
+                       params: Mapping[str, Any]) -> Any:
+        """A history query's value as the fact's type; an integer fact given a date counts the days from it to
+        the as-of date (date arithmetic differs in every SQL dialect: select the date, salesgate counts)."""
+        tz, stored = self.mapping.business_tz, self.mapping.stored_tz
+        try:
+            if fact.type is FieldType.date:
+                return to_date(raw, tz, stored)
+            if fact.type is FieldType.integer:
+                if isinstance(raw, date) or (isinstance(raw, str) and "-" in raw.strip()[1:]):
+                    return (day - to_date(raw, tz, stored)).days
+                return to_int(raw)
+            return to_decimal(raw)
+        except ConversionError as exc:
+            raise AdapterError(self._where(plan, None, params, f"{fact.path} is {fact.type}: {exc}")) from None
+
     @staticmethod
     def _dated(params: dict[str, Any], as_of: date | None) -> dict[str, Any]:
         """A hook's query parameters with the decision's as-of date as ``:today`` (when the gate gave one)."""
@@ -421,7 +500,7 @@ class SqlAdapter:
                                                                f"{' and '.join(plan.kind.params)}"))
         return plan, self._values(plan, rows[0], params)
 
-    def _rows(self, plan: Plan | DeclaredPlan | DocumentPlan, statement: Executable,
+    def _rows(self, plan: Plan | DeclaredPlan | DocumentPlan | HistoryPlan, statement: Executable,
               params: Mapping[str, Any]) -> list[dict[str, Any]]:
         bound = {name: params[name] for name in plan.params if name in params}
         if TODAY in plan.params and bound.get(TODAY) is None:
@@ -517,9 +596,13 @@ class SqlAdapter:
                            if field else "")
             raise AdapterError(self._where(plan, field, params, shown_value + error["msg"])) from None
 
-    def _where(self, plan: Plan | DeclaredPlan | DocumentPlan, field: str | None, params: Mapping[str, Any],
-               problem: str) -> str:
+    def _where(self, plan: Plan | DeclaredPlan | DocumentPlan | HistoryPlan, field: str | None,
+               params: Mapping[str, Any], problem: str) -> str:
         """``file:line: fact 'customer', column 'credit_limit' (customer_id='C1'): problem``."""
+        if isinstance(plan, HistoryPlan):  # a history query's window and as-of day are part of what went wrong
+            shown = ", ".join(f"{k}={v.isoformat()}" if isinstance(v, date) else f"{k}={v!r}"
+                              for k, v in params.items())
+            return f"{self.mapping.where(plan.path)}: history fact {plan.fact} ({shown}): {problem}"
         context = ", ".join(f"{k}={v!r}" for k, v in params.items() if k != TODAY)
         if isinstance(plan, DeclaredPlan):
             document = DECLARABLE[plan.fact][0]
@@ -550,6 +633,14 @@ def _declared_statement(plan: DeclaredPlan) -> Executable | None:
         return None
     return sa.text(plan.query).bindparams(*(sa.bindparam(name, type_=sa.Date()) if name == TODAY
                                             else sa.bindparam(name) for name in plan.params))
+
+
+def _history_statement(plan: HistoryPlan) -> Executable:
+    """A history fact's query: the window's bounds and the as-of date bound as dates."""
+    return sa.text(plan.query).bindparams(*(
+        sa.bindparam(name, type_=sa.Date()) if name in ("from", "until", TODAY)
+        else sa.bindparam(name, type_=sa.DateTime()) if name in ("from_time", "until_time")
+        else sa.bindparam(name) for name in plan.params))
 
 
 def _document_statement(plan: DocumentPlan) -> Executable:

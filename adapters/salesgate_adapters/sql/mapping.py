@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 
 from salesgate.documents import valid_name
 from salesgate.errors import AdapterError, PolicyError, PolicyProblem, did_you_mean
+from salesgate.models import Customer, Order
 from salesgate.policy.yamlfile import LineDict, line_of, load_yaml
 
 from .convert import ConversionError, base_type, converter_for, to_decimal
@@ -188,6 +189,9 @@ class MappingFile(_Strict):
     facts: Facts = Field(default_factory=Facts)
     documents: dict[str, DocumentSource] = Field(
         default_factory=dict, description="{declared decision point: how to load its document by :id}.")
+    history: dict[str, DeclaredQuery] = Field(
+        default_factory=dict, description="{history fact (customer.sales_last_4_quarters): {query: ...}}, keyed "
+                                          "by the document's fields (:customer_id) and the window (:from, :until).")
 
 
 DOCUMENT_ID = "id"
@@ -228,6 +232,35 @@ class DocumentPlan:
     @property
     def label(self) -> str:
         return f"document {self.point!r}" + (f", list {self.part!r}" if self.part else "")
+
+
+HISTORY_PARAMS = ("from", "until", "from_time", "until_time", TODAY)
+"""The parameters every history query is given besides the document's keys: the window's first day
+(inclusive) and the day after its last (exclusive) as dates, the same bounds as times (midnight in the
+company's time zone, as the ERP stores times: in ``stored_timezone``, without a zone) for columns that
+hold a date and time, and the as-of date."""
+
+HISTORY_KEYS: dict[str, tuple[str, ...]] = {
+    "customer": ("customer_id", *Customer.model_fields),
+    "order": ("order_id", *(name for name in Order.model_fields if name != "lines")),
+}
+"""What a history query of a shipped document may be keyed by: its fields, and its id as ``:<document>_id``.
+A declared point's document (``visits``) is keyed by its own fields, known only with the policy."""
+
+
+@dataclass(frozen=True)
+class HistoryPlan:
+    """One history fact's query: ``fact`` is its path (``customer.sales_last_4_quarters``)."""
+
+    fact: str
+    query: str
+    path: tuple[str | int, ...]
+    params: tuple[str, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The document's values it is keyed by (the parameters that are not the window's)."""
+        return tuple(name for name in self.params if name not in HISTORY_PARAMS)
 
 
 @dataclass(frozen=True)
@@ -304,6 +337,12 @@ class ErpMapping:
             found[point] = plans
         return found
 
+    def history(self) -> dict[str, HistoryPlan]:
+        """{history fact: its query}, as ``history:`` declares them."""
+        return {fact: HistoryPlan(fact, how.query, ("history", fact, "query"),
+                                  tuple(dict.fromkeys(_PARAM.findall(how.query))))
+                for fact, how in self.spec.history.items()}
+
     def _plan(self, fact: str, source: Source, path: tuple[str | int, ...]) -> Plan:
         kind = FACT_KINDS[fact]
         if source.query is not None:
@@ -378,6 +417,8 @@ def load_mapping(mapping: str | Path) -> ErpMapping:
             _check_plan(loaded, plan, problem)
         for declared in loaded.declared(fact):
             _check_declared(declared, problem)
+    for history in loaded.history().values():
+        _check_history(history, problem)
     for point, plans in loaded.documents().items():
         if not valid_name(point):
             problem(f"{point!r} cannot name a decision point: lower case letters, digits and _, as in "
@@ -413,7 +454,7 @@ def _fields_at(loc: Sequence[str | int]) -> list[str]:
     if names[0] == "documents":
         parent: type[BaseModel] = Fact if "lists" in names[2:] else DocumentSource
         return [f.alias or name for name, f in parent.model_fields.items()]
-    if "declared" in names:
+    if "declared" in names or names[0] == "history":
         return list(DeclaredQuery.model_fields)
     sources = (["facts", "exposure"], ["facts", "counted_orders"], ["facts", "order_history"])
     model: type[BaseModel] = Source if names[:2] in sources else Declaring
@@ -497,6 +538,30 @@ def _check_declared(plan: DeclaredPlan, problem: Any) -> None:
         problem(f"{document}.{plan.field} is a fact salesgate ships: map it under columns:, not declared:", loc)
     if plan.query is not None:
         _check_query(plan.query, plan.params, (*keys, TODAY), keys, loc, problem)
+
+
+def _check_history(plan: HistoryPlan, problem: Any) -> None:
+    """A history fact's query: named as the policy names the fact, read-only, keyed by the document."""
+    loc: list[str | int] = ["history", plan.fact]
+    document, dot, name = plan.fact.partition(".")
+    if not dot or not valid_name(document) or not valid_name(name):
+        problem(f"{plan.fact!r}: name a history fact as the policy does, <document>.<fact> "
+                "(customer.sales_last_4_quarters)", loc)
+        return
+    loc.append("query")
+    keys = HISTORY_KEYS.get(document)
+    if not _READ_ONLY_START.match(plan.query):
+        problem("a query must be a SELECT (or WITH … SELECT): salesgate only reads the ERP", loc)
+    if keys is not None:
+        allowed = (*HISTORY_PARAMS, *keys)
+        for param in plan.params:
+            if param not in allowed:
+                problem(f"unknown parameter :{param}; a {document} history query is given :from, :until, "
+                        f":from_time, :until_time, :today and the {document}'s fields (:{keys[0]}, …)", loc,
+                        did_you_mean(param, allowed))
+    if not plan.keys:
+        problem(f"the query uses no field of the {document} (such as :{document}_id), so it would answer the same "
+                f"for every {document}", loc)
 
 
 def _check_document(plan: DocumentPlan, problem: Any) -> None:

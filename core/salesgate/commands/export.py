@@ -1,7 +1,8 @@
 """``salesgate export``: an ERP's orders of a period as a JSON Lines history for ``salesgate simulate``.
 
 The adapter lists the orders (the ``sql`` adapter's ``order_history`` mapping query) and the gate
-loads each one's facts exactly as it does for a decision: order, customer, products, exposure.
+loads each one's facts exactly as it does for a decision: order, customer, products, exposure, and
+the policy's history facts as they were on the order's date.
 The file is written whole or not at all (a temporary file renamed at the end).
 
 Exit codes: 0 every order was exported; 1 some could not be loaded (the others are written and
@@ -21,6 +22,7 @@ import click
 
 from ..errors import FactsError, SalesgateError
 from ..gate import Gate
+from ..models import OrderFacts
 from ..seed import seed_policy_path
 from . import Day, check_writable
 
@@ -44,7 +46,7 @@ def export_orders(gate: Gate, first: date, last: date, out: Path) -> tuple[int, 
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             for order_id in ids:
                 try:
-                    facts = gate.facts_for("order_approval", {"order": order_id})
+                    facts = _as_on_its_date(gate, gate.facts_for("order_approval", {"order": order_id}))
                 except (FactsError, SalesgateError) as exc:
                     problems.append(f"{order_id}: {exc}")
                     continue
@@ -58,6 +60,23 @@ def export_orders(gate: Gate, first: date, last: date, out: Path) -> tuple[int, 
         Path(temporary).unlink(missing_ok=True)
         raise
     return written, problems
+
+
+def _as_on_its_date(gate: Gate, snapshot: OrderFacts) -> OrderFacts:
+    """An order's facts as the ERP has them now (``snapshot``: its exposure counted to the export's day, as
+    most ERPs keep only today's receivables) with the policy's history facts computed again as of the
+    order's date — the day ``salesgate simulate`` decides the line as of, so an order of last July carries
+    the sales of the four quarters before last July, not before today."""
+    history = gate.policy.points["order_approval"].history
+    if not history:
+        return snapshot
+    data = snapshot.model_dump(by_alias=True)
+    for fact in history:
+        part = data.get(fact.document)
+        if isinstance(part, dict):
+            part.pop(fact.name, None)
+    dated: OrderFacts = gate.facts_for("order_approval", data, as_of=snapshot.order.order_date)
+    return dated
 
 
 def erp_gate(mapping: str, url: str | None, as_of: datetime | None) -> Gate:

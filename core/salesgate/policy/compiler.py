@@ -35,6 +35,7 @@ from .declarations import (
     POINTS_DIRECTORY,
     built_in_outputs,
     extended_documents,
+    history_facts,
     load_extras,
     load_points,
     point_files,
@@ -751,7 +752,8 @@ def _extras(meta: PolicyFile | None, meta_path: Path, raw: Any,
         return {}
 
     def report(message: str, where: str) -> None:
-        problems.add(message, str(meta_path), line_of(raw, tuple(where.split(".", 1))), None, where)
+        parts = where.split(".")  # facts.customer.tenure_years[.window]: the fact's name holds a dot
+        problems.add(message, str(meta_path), line_of(raw, (parts[0], ".".join(parts[1:3]), *parts[3:])), None, where)
 
     return load_extras(meta.facts, report)
 
@@ -778,7 +780,11 @@ def _points(known: Mapping[str, PointSpec], declared: Mapping[str, PointSpec],
     points: dict[str, PointSpec] = {}
     for name, spec in known.items():
         if spec.built_in and extras:
-            spec = replace(spec, document=return_facts if name == "return_handling" else order_facts)
+            history = history_facts("customer", extras.get("customer", ()))
+            if name != "return_handling":
+                history += history_facts("order", extras.get("order", ()))
+            spec = replace(spec, document=return_facts if name == "return_handling" else order_facts,
+                           history=history)
         if name in outputs:
             spec = replace(spec, declared_outputs=outputs[name])
         points[name] = spec

@@ -28,9 +28,11 @@ from ..documents import (
     valid_name,
 )
 from ..errors import did_you_mean
+from ..history import HISTORY_TYPES, HistoryFact, ReplayError, parse_replay
 from ..models import CreditExposure, Customer, Order, OrderFacts, OrderLine, Product, ReturnFacts, ReturnRequest
 from ..pointspecs import POINT_SPECS, Origin, PointSpec, declared_point
 from ..vocabulary import EXTENSIBLE
+from ..windows import Window, WindowError, parse_window
 from .plainwords import plain_message
 from .yamlfile import LineDict, line_of, load_yaml
 
@@ -69,6 +71,11 @@ class FieldDecl(_Strict):
     choices: list[Annotated[str, Field(min_length=1)]] | None = Field(None, description="enum: its values.")
     element: str | None = Field(None, description="list: what one element is called in rules (line).")
     fields: dict[str, FieldDecl] | None = Field(None, description="list: the fields of one element.")
+    window: str | None = Field(None, description="A history fact: the history it sums over (90 days, 4 quarters, "
+                                                 "this month, all); the adapter computes it, or the caller sends it.")
+    simulate: str | None = Field(None, description="A history fact: how salesgate simulate computes it from the "
+                                                   "history file's earlier orders of the customer (sum of "
+                                                   "order.total, count of orders, days since last order).")
     record: bool = Field(False, description="Kept with each decision for people to read; no rule needs to read it "
                                             "(salesgate validate does not warn that no rule reads it).")
 
@@ -160,8 +167,60 @@ def _field_spec(name: str, decl: FieldDecl, where: str, report: Callable[[str, s
                          element=decl.element, fields=tuple(s for s in subs if s is not None))
     if decl.element is not None or decl.fields is not None:
         report(f"element and fields are for list fields; this one is {decl.type}", where)
+    window = replay = None
+    if decl.window is not None:
+        window = _window(decl, where, report, nested)
+        if window is None:
+            return None
+    if decl.simulate is not None:
+        if window is None:
+            report("simulate: says how a history fact is computed: declare its window: too", f"{where}.simulate")
+            return None
+        try:
+            replay = parse_replay(decl.simulate, _SUMMABLE)
+        except ReplayError as exc:
+            report(str(exc), f"{where}.simulate")
+            return None
+        if replay.measure == "sum" and decl.type not in (FieldType.money, FieldType.number):
+            report(f"a sum is money or a number; this fact is {decl.type}: use count of orders, or type: money",
+                   f"{where}.simulate")
+            return None
+        if replay.measure != "sum" and decl.type is not FieldType.integer:
+            report(f"{replay} is a whole number; this fact is {decl.type}: declare type: integer", f"{where}.simulate")
+            return None
     return FieldSpec(name, decl.type, Bilingual(decl.description.zh, decl.description.en), decl.required,
-                     choices=choices)
+                     choices=choices, window=window, replay=replay)
+
+
+_SUMMABLE = ("total",)
+"""The order's numbers ``simulate: sum of order.<field>`` may add."""
+
+
+def _window(decl: FieldDecl, where: str, report: Callable[[str, str], None], nested: bool) -> Window | None:
+    """A history fact's window, parsed; ``None`` (reported) when the fact cannot be a history fact."""
+    if nested:
+        report("a history fact (window:) is a fact of the whole document, not of each element of a list: "
+               "declare it beside the list", f"{where}.window")
+        return None
+    if decl.type not in HISTORY_TYPES:
+        report(f"a history fact (window:) is money, integer, number, percent or date; this one is {decl.type}",
+               f"{where}.window")
+        return None
+    if decl.required:
+        report("a history fact is always optional (computed when the ERP can, else missing): remove required",
+               f"{where}.required")
+        return None
+    try:
+        return parse_window(decl.window)
+    except WindowError as exc:
+        report(str(exc), f"{where}.window")
+        return None
+
+
+def history_facts(document: str, fields: tuple[FieldSpec, ...]) -> tuple[HistoryFact, ...]:
+    """The history facts among a document's declared fields (those with a window)."""
+    return tuple(HistoryFact(document, spec.name, spec.type, spec.window, spec.replay) for spec in fields
+                 if spec.window is not None)
 
 
 _NUMERIC = {FieldType.integer, FieldType.number, FieldType.money, FieldType.percent}
@@ -302,9 +361,12 @@ def _declared(decl: PointFile, file: Path, report: Callable[[str, str], None], t
     title = Bilingual(decl.title.zh, decl.title.en)
     description = Bilingual(decl.description.zh, decl.description.en)
     model = document_model(name, root, fields, subject_field, includes, description.en)
+    history = history_facts(root, fields)
+    if "customer" in decl.includes:
+        history += history_facts("customer", extras.get("customer", ()))
     spec = declared_point(name, model, subject, title=title, description=description,
                           outputs=tuple(o for o in outputs if o is not None), origin=Origin.policy,
-                          source=f"{POINTS_DIRECTORY}/{file.name}")
+                          source=f"{POINTS_DIRECTORY}/{file.name}", history=history)
     return spec, fields
 
 
@@ -325,6 +387,10 @@ def built_in_outputs(outputs: Mapping[str, Mapping[str, OutputDecl]], points: Ma
         specs = [_output_spec(name, decl, f"{where}.{name}", report) for name, decl in declared.items()]
         out[point] = tuple(s for s in specs if s is not None)
     return out
+
+
+HISTORY_DOCUMENTS = ("customer", "order")
+"""The shipped documents a history fact may be declared on: those a history query can be keyed by."""
 
 
 def load_extras(facts: Mapping[str, FieldDecl], report: Callable[[str, str], None]) -> dict[str, tuple[FieldSpec, ...]]:
@@ -348,6 +414,10 @@ def load_extras(facts: Mapping[str, FieldDecl], report: Callable[[str, str], Non
             continue
         if decl.type is FieldType.list:
             report("a declared fact holds one value: text, integer, number, money, percent, bool, date or enum", where)
+            continue
+        if decl.window is not None and document not in HISTORY_DOCUMENTS:
+            report(f"a history fact (window:) is a fact of the customer or the order (what its history is kept "
+                   f"by), not of {document}: declare it as customer.{name} or order.{name}", f"{where}.window")
             continue
         if decl.required:
             report("a declared fact is always optional (callers that do not know it still decide): remove "
