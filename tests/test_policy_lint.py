@@ -374,6 +374,19 @@ def test_versions_of_a_rule_set_in_two_files_leaving_a_gap_are_reported_at_the_l
     assert lint(tmp_path, "  - id: a\n    when: order.total > 5\n    then: { warn: x }\n", files=files) == []
 
 
+@pytest.mark.parametrize(("old", "new"), [("limit-v1", "limit-v2"), ("limit_2026_12", "limit_2027_01"),
+                                          ("限额2026", "限额2027")])
+def test_versions_are_named_by_a_year_or_a_version_number(tmp_path: Path, old: str, new: str) -> None:
+    body = VERSIONS.format(start="2027-01-05").replace("limit-2026", old).replace("limit-2027", new)
+    (warning,) = lint(tmp_path, body)
+    assert (warning.rule, warning.code) == (new, "version-gap")
+
+
+def test_rules_numbered_otherwise_are_not_versions(tmp_path: Path) -> None:
+    body = VERSIONS.format(start="2027-01-05").replace("limit-2026", "tier1").replace("limit-2027", "tier2")
+    assert lint(tmp_path, body) == []
+
+
 def test_seasons_of_a_rule_each_with_both_dates_are_not_a_gap(tmp_path: Path) -> None:
     body = "".join(f"  - id: promo-{year}\n    effective: {{from: {year}-12-01, until: {year + 1}-01-01}}\n"
                    "    when: order.total > 5\n    then: { notify: [finance], message: promo }\n"

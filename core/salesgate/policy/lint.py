@@ -17,8 +17,8 @@ through and only a test, or a customer, would have noticed:
   on a 50,000 rule);
 * ``unused-fact``, ``unused-output``: a fact the policy declares (``policy.yaml`` ``facts:``,
   ``points/*.yaml`` ``fields:``) or an output no rule reads or sets;
-* ``version-gap``: versions of a rule, or of a rule set, (names alike but for their numbers:
-  ``limit-2026``, ``limit-2027``) whose ``effective:`` days leave days covered by none of them.
+* ``version-gap``: versions of a rule, or of a rule set, (names alike but for a year or a version
+  number: ``limit-2026``, ``limit-2027``) whose ``effective:`` days leave days covered by none of them.
 
 A function call or an aggregate is analysed like a fact: the same expression (``sum(line.amount for
 line in order.lines)`` twice) is one subject of the ranges. A dated rule's window is part of its
@@ -533,11 +533,18 @@ class _Dated:
     line: int | None
 
 
+_VERSION_MARK = re.compile(r"(?<![0-9])(?:19|20)[0-9]{2}(?:[-_.]?[0-9]{1,2}){0,2}(?![0-9])"
+                           r"|(?<![A-Za-z0-9])[vV][0-9]+(?:\.[0-9]+)*(?![0-9])")
+"""What tells versions of one rule apart in their names: a year (``2026``, ``2026-12``, ``20261201``) or a
+version number (``v2``, ``v2.1``); not any number (``tier1``, ``tier2`` are two rules, not two versions)."""
+
+
 def _stem(name: str) -> str | None:
-    """A version's name without its numbers (``limit-2026`` → ``limit``); None for a name with no number."""
-    if not re.search(r"\d", name):
+    """A version's name without its year or version number (``limit-2026`` → ``limit``); None for a name
+    with neither."""
+    if not _VERSION_MARK.search(name):
         return None
-    return re.sub(r"[-_.\s]+", "-", re.sub(r"\d+", "", name)).strip("-") or "#"
+    return re.sub(r"[-_.\s]+", "-", _VERSION_MARK.sub("", name)).strip("-") or "#"
 
 
 def _dated(policy: Policy) -> Iterator[tuple[str, _Dated]]:
@@ -555,7 +562,7 @@ def _dated(policy: Policy) -> Iterator[tuple[str, _Dated]]:
 def _key_line(path: str, key: str) -> int | None:
     try:
         data: Any = load_yaml(Path(path))
-    except PolicyError:  # pragma: no cover - the policy loaded, so its files read
+    except PolicyError:  # a decision table's rows read from a spreadsheet: no YAML line to point at
         return None
     return data.key_lines.get(key) if isinstance(data, LineDict) else None
 
@@ -563,10 +570,10 @@ def _key_line(path: str, key: str) -> int | None:
 def _version_gaps(policy: Policy) -> Iterator[LintWarning]:
     """Days no version covers, between the first version's start and the last one's end.
 
-    Versions are the dated rules (or rule sets) of one decision point whose names differ only in their
-    numbers, at least one of them open-ended (``until:`` alone: the version in force until the next;
-    ``from:`` alone: the version in force from now on). Names alike whose every window is closed
-    (``promo-2026``, ``promo-2027``: each December) are seasons, which have gaps by design."""
+    Versions are the dated rules (or rule sets) of one decision point whose names differ only in a year
+    or a version number (:func:`_stem`), at least one of them open-ended (``until:`` alone: the version
+    in force until the next; ``from:`` alone: the version in force from now on). Names alike whose every
+    window is closed (``promo-2026``, ``promo-2027``: each December) are seasons, with gaps by design."""
     lines: dict[tuple[str, str, str], list[_Dated]] = {}
     for hook, dated in _dated(policy):
         stem = _stem(dated.name)
