@@ -246,6 +246,7 @@ LINES = "line for line in order.lines"
     ("quarter(order.order_date) == 5", "quarter(order.order_date) is a whole number from 1 to 4"),
     (f"count({LINES}) < 0", f"count({LINES}) is a whole number, 0 or more"),
     ("month(order.order_date) > 11 and month(order.order_date) < 12", "a whole number from 1 to 12"),
+    ("weekday(order.order_date) == 2.5", "a whole number from 1 to 7"),
 ])
 def test_a_function_compared_with_a_value_it_never_gives_is_unreachable(tmp_path: Path, when: str, bound: str) -> None:
     (warning,) = lint(tmp_path, f"  - id: a\n    when: {when}\n    then: {{ warn: x }}\n")

@@ -114,7 +114,7 @@ class _Range:
                 return True
             if isinstance(self.equal, bool | str):
                 return False
-            return not self._within(self.equal)
+            return not self._within(self.equal) or (self.integral and self._no_whole_number())
         if self.low is not None and self.high is not None:
             if self.low > self.high:  # type: ignore[operator]
                 return True
