@@ -235,6 +235,166 @@ def test_unused_fields_and_outputs_of_a_declared_point_are_reported(tmp_path: Pa
     assert lint(tmp_path, used, hook="sample_request", files={"points/sample_request.yaml": POINT}) == []
 
 
+# -- functions and aggregates --------------------------------------------------------------------------------------
+
+LINES = "line for line in order.lines"
+
+
+@pytest.mark.parametrize(("when", "bound"), [
+    ("weekday(today) > 7", "weekday(today) is a whole number from 1 to 7"),
+    ("month(order.order_date) == 13", "month(order.order_date) is a whole number from 1 to 12"),
+    ("quarter(order.order_date) == 5", "quarter(order.order_date) is a whole number from 1 to 4"),
+    (f"count({LINES}) < 0", f"count({LINES}) is a whole number, 0 or more"),
+    ("month(order.order_date) > 11 and month(order.order_date) < 12", "a whole number from 1 to 12"),
+    ("weekday(order.order_date) == 2.5", "a whole number from 1 to 7"),
+])
+def test_a_function_compared_with_a_value_it_never_gives_is_unreachable(tmp_path: Path, when: str, bound: str) -> None:
+    (warning,) = lint(tmp_path, f"  - id: a\n    when: {when}\n    then: {{ warn: x }}\n")
+    assert (warning.rule, warning.code) == ("a", "unreachable-condition")
+    assert f"{bound}), so the rule never fires" in warning.message
+
+
+@pytest.mark.parametrize("when", [
+    "weekday(today) >= 6", "month(order.order_date) == 12", "quarter(order.order_date) == 4",
+    f"count({LINES}) == 0", "month(order.order_date) >= 11 and month(order.order_date) < 12",
+    "is_business_day(order.order_date) == false",
+])
+def test_a_function_compared_with_a_value_it_gives_is_not_reported(tmp_path: Path, when: str) -> None:
+    policy_yaml = POLICY_YAML + "calendar: cn\n"
+    calendar = "years:\n  2026:\n    notice: 通知\n    holidays:\n      元旦: 2026-01-01\n"
+    assert lint(tmp_path, f"  - id: a\n    when: {when}\n    then: {{ warn: x }}\n", policy_yaml=policy_yaml,
+                files={"calendars/cn.yaml": calendar}) == []
+
+
+def test_the_same_aggregate_held_to_no_value_is_unreachable_like_a_fact(tmp_path: Path) -> None:
+    many = f"count({LINES} if line.qty > 1)"
+    (warning,) = lint(tmp_path, f"  - id: a\n    when: {many} > 5 and {many} < 3\n    then: {{ warn: x }}\n")
+    assert warning.code == "unreachable-condition"
+    assert f"no {many} can satisfy {many} > 5 and {many} < 3, so the rule never fires" in warning.message
+    assert lint(tmp_path, f"  - id: a\n    when: {many} > 5 and {many} < 10\n    then: {{ warn: x }}\n") == []
+    other = f"count({LINES})"
+    assert lint(tmp_path, f"  - id: a\n    when: {many} > 5 and {other} < 3\n    then: {{ warn: x }}\n") == []
+
+
+def test_the_average_of_a_rate_is_a_rate_and_its_sum_is_not(tmp_path: Path) -> None:
+    (warning,) = lint(tmp_path, f"  - id: a\n    when: avg(line.discount {LINES[5:]}) > 50\n    then: {{ warn: x }}\n")
+    assert warning.code == "rate-above-one"
+    assert warning.message.startswith(f"avg(line.discount {LINES[5:]}) is a rate")
+    assert warning.message.endswith("did you mean 50%?")
+    for when in (f"avg(line.discount {LINES[5:]}) > 50%", f"max(line.discount {LINES[5:]}) >= 0.3",
+                 f"sum(line.discount {LINES[5:]}) > 2"):
+        assert lint(tmp_path, f"  - id: a\n    when: {when}\n    then: {{ warn: x }}\n") == []
+
+
+SUM_BANDS = f"""\
+  - id: big-lines
+    when: sum(line.amount {LINES[5:]}) >= {{big}}
+    then: {{{{ require: [finance] }}}}
+  - id: some-lines
+    when: sum(line.amount {LINES[5:]}) >= 1000 and sum(line.amount {LINES[5:]}) < 5000
+    then: {{{{ require: [finance] }}}}
+"""
+
+
+def test_overlapping_ranges_of_one_sum_are_reported_like_those_of_a_fact(tmp_path: Path) -> None:
+    (warning,) = lint(tmp_path, SUM_BANDS.format(big=3000))
+    assert (warning.rule, warning.code) == ("some-lines", "overlapping-ranges")
+    assert f"on sum(line.amount {LINES[5:]}) >= 3,000 and sum(line.amount {LINES[5:]}) < 5,000" \
+        in warning.message
+    assert lint(tmp_path, SUM_BANDS.format(big=5000)) == []
+
+
+# -- effective dates ---------------------------------------------------------------------------------------------------
+
+
+def test_the_window_of_a_dated_rule_set_is_not_an_overlap_of_its_rules(tmp_path: Path) -> None:
+    dated = HEAD.format(hook="order_approval").replace("rules:", "effective: {from: 2026-01-01, until: 2027-01-01}\n"
+                                                                "rules:")
+    rules = ("  - id: a\n    when: order.total >= 50000\n    then: { require: [finance] }\n"
+             "  - id: b\n    when: order.total >= 100000\n    then: { require: [general_manager] }\n"
+             "  - id: c\n    when: customer.grade == \"A\"\n    then: { require: [general_manager] }\n")
+    assert lint(tmp_path, "", files={"a.yaml": dated + rules}) == []
+
+
+def test_two_versions_of_one_band_in_force_on_different_days_do_not_overlap(tmp_path: Path) -> None:
+    body = ("  - id: band-2026\n    effective: {{until: 2027-01-01}}\n"
+            "    when: order.total >= 20000 and order.total < 100000\n    then: {{ require: [sales_manager] }}\n"
+            "  - id: band-2027\n    effective: {{{when}}}\n"
+            "    when: order.total >= 50000 and order.total < 200000\n    then: {{ require: [sales_manager] }}\n")
+    assert lint(tmp_path, body.format(when="from: 2027-01-01")) == []
+    (warning,) = lint(tmp_path, body.format(when="from: 2026-12-01"))
+    assert (warning.rule, warning.code) == ("band-2027", "overlapping-ranges")
+    assert "on order.total >= 50,000 and order.total < 100,000" in warning.message
+
+
+def test_a_condition_its_own_dates_make_unreachable_names_its_effective(tmp_path: Path) -> None:
+    body = ("  - id: a\n    effective: {{from: 2027-01-01}}\n    when: order.total > 5 and today < date(\"{day}\")\n"
+            "    then: {{ warn: x }}\n")
+    (warning,) = lint(tmp_path, body.format(day="2026-07-01"))
+    assert warning.code == "unreachable-condition"
+    assert 'no today can satisfy today < date("2026-07-01") and its effective: from 2027-01-01, so the rule ' \
+        "never fires" in warning.message
+    assert lint(tmp_path, body.format(day="2027-07-01")) == []
+
+
+VERSIONS = """\
+  - id: limit-2026
+    effective: {{until: 2027-01-01}}
+    when: order.total >= 100000
+    then: {{ require: [sales_manager] }}
+  - id: limit-2027
+    effective: {{from: {start}}}
+    when: order.total >= 50000
+    then: {{ require: [sales_manager] }}
+"""
+
+
+def test_versions_of_a_rule_leaving_days_in_force_by_neither_are_a_gap(tmp_path: Path) -> None:
+    (warning,) = lint(tmp_path, VERSIONS.format(start="2027-01-05"))
+    assert (warning.rule, warning.code, warning.line) == ("limit-2027", "version-gap", 9)
+    assert warning.message == (
+        f"rule 'limit-2027' is in force from 2027-01-05, but 'limit-2026' ({tmp_path / 'a.yaml'}:5), the version "
+        "before it, is in force until 2027-01-01 (the first day no longer in force): from 2027-01-01 until "
+        "2027-01-05 neither is; start 'limit-2027' from 2027-01-01, or end 'limit-2026' until 2027-01-05")
+    assert lint(tmp_path, VERSIONS.format(start="2027-01-01")) == []
+
+
+def test_versions_of_a_rule_set_in_two_files_leaving_a_gap_are_reported_at_the_later_ones_dates(
+    tmp_path: Path,
+) -> None:
+    def version(year: int, effective: str) -> str:
+        return (f"ruleset: pricing-{year}\nhook: order_approval\nversion: '{year}'\neffective: {{{effective}}}\n"
+                f"rules:\n  - id: floor-{year}\n    when: order.total > {year}\n    then: {{ warn: x }}\n")
+
+    files = {"b.yaml": version(2026, "until: 2027-01-01"), "c.yaml": version(2027, "from: 2027-02-01")}
+    (warning,) = lint(tmp_path, "  - id: a\n    when: order.total > 5\n    then: { warn: x }\n", files=files)
+    assert (warning.path, warning.line, warning.rule, warning.code) == (str(tmp_path / "c.yaml"), 4, None,
+                                                                        "version-gap")
+    assert warning.message.startswith("rule set 'pricing-2027' is in force from 2027-02-01, but 'pricing-2026'")
+    files["c.yaml"] = version(2027, "from: 2027-01-01")
+    assert lint(tmp_path, "  - id: a\n    when: order.total > 5\n    then: { warn: x }\n", files=files) == []
+
+
+@pytest.mark.parametrize(("old", "new"), [("limit-v1", "limit-v2"), ("limit_2026_12", "limit_2027_01"),
+                                          ("限额2026", "限额2027")])
+def test_versions_are_named_by_a_year_or_a_version_number(tmp_path: Path, old: str, new: str) -> None:
+    body = VERSIONS.format(start="2027-01-05").replace("limit-2026", old).replace("limit-2027", new)
+    (warning,) = lint(tmp_path, body)
+    assert (warning.rule, warning.code) == (new, "version-gap")
+
+
+def test_rules_numbered_otherwise_are_not_versions(tmp_path: Path) -> None:
+    body = VERSIONS.format(start="2027-01-05").replace("limit-2026", "tier1").replace("limit-2027", "tier2")
+    assert lint(tmp_path, body) == []
+
+
+def test_seasons_of_a_rule_each_with_both_dates_are_not_a_gap(tmp_path: Path) -> None:
+    body = "".join(f"  - id: promo-{year}\n    effective: {{from: {year}-12-01, until: {year + 1}-01-01}}\n"
+                   "    when: order.total > 5\n    then: { notify: [finance], message: promo }\n"
+                   for year in (2026, 2027))
+    assert lint(tmp_path, body) == []
+
+
 # -- the command and the docs -----------------------------------------------------------------------------------------
 
 

@@ -313,6 +313,12 @@ def _describe(expr: Expr) -> str:
     raise TypeError(f"not an expression: {expr!r}")  # pragma: no cover
 
 
+def describe_expr(expr: Expr) -> str:
+    """An expression written back in the language (``sum(line.qty for line in order.lines)``), as a
+    warning about it names it."""
+    return _describe(expr)
+
+
 def describe_cond(cond: Cond) -> str:
     """A compiled condition written back in the language (``line.qty > 10 and line.sku == "A"``)."""
     if isinstance(cond, Compare):

@@ -8,13 +8,23 @@ through and only a test, or a customer, would have noticed:
   fact overlap, one of them a band (``>= 20000 and < 100000``): raising ``large-order`` to 50,000
   left ``medium-order`` covering 20,000–100,000, and an order of 60,000 matched both;
 * ``unreachable-condition``: a conjunction whose constraints on one fact leave no value
-  (``order.total > 30000 and order.total < 20000``; ``customer.grade == "A" and customer.grade == "B"``);
-* ``rate-above-one``: a rate (``line.discount``: 0.15 is 15%) compared with a number above 1,
-  which no rate reaches (``line.discount > 15``: did you mean 15%?);
+  (``order.total > 30000 and order.total < 20000``; ``customer.grade == "A" and customer.grade == "B"``),
+  or on one function call or aggregate, whose values a function may also bound (``month(d) == 13``,
+  ``weekday(today) > 7``, ``count(...) < 0``);
+* ``rate-above-one``: a rate (``line.discount``: 0.15 is 15%; also the ``min``, ``max`` or ``avg`` of
+  one) compared with a number above 1, which no rate reaches (``line.discount > 15``: did you mean 15%?);
 * ``message-amount``: a message whose amount is none of its rule's thresholds (a "10 万元" message
   on a 50,000 rule);
 * ``unused-fact``, ``unused-output``: a fact the policy declares (``policy.yaml`` ``facts:``,
-  ``points/*.yaml`` ``fields:``) or an output no rule reads or sets.
+  ``points/*.yaml`` ``fields:``) or an output no rule reads or sets;
+* ``version-gap``: versions of a rule, or of a rule set, (names alike but for a year or a version
+  number: ``limit-2026``, ``limit-2027``) whose ``effective:`` days leave days covered by none of them.
+
+A function call or an aggregate is analysed like a fact: the same expression (``sum(line.amount for
+line in order.lines)`` twice) is one subject of the ranges. A dated rule's window is part of its
+condition (comparisons on ``today``, :func:`~salesgate.policy.effective.window_conditions`): it tells
+two rules apart like any fact, but is never itself the overlap reported, and a condition it makes
+unreachable names the ``effective:`` rather than comparisons the owner never wrote.
 
 ``salesgate validate`` prints them and still exits 0; ``--strict`` makes them errors. Each warning
 names file:line, the rule and a code, like the errors of :class:`~salesgate.errors.PolicyProblem`.
@@ -26,7 +36,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -34,13 +44,15 @@ from typing import Any
 from ..errors import PolicyError
 from ..vocabulary import EXTENSIBLE
 from .compiler import POLICY_FILE, CompiledRule, Policy
-from .ir import And, Compare, CompareOp, Cond, Const, Or, Quantified, Ref, walk_refs
+from .effective import Effective, window_conditions
+from .evaluator import describe_expr
+from .ir import SWAPPED, Aggregate, And, Call, Compare, CompareOp, Cond, Const, Expr, Or, Quantified, Ref, walk_refs
 from .yamlfile import LineDict, load_yaml
 
 Value = Decimal | int | date | str | bool
 
 CODES = ("overlapping-ranges", "unreachable-condition", "rate-above-one", "message-amount", "unused-fact",
-         "unused-output")
+         "unused-output", "version-gap")
 """Every warning's code, as ``salesgate validate`` prints it in brackets."""
 
 
@@ -73,6 +85,8 @@ class _Range:
     equal: Value | None = None
     equal_conflict: bool = False
     not_equal: frozenset[Value] = frozenset()
+    integral: bool = False
+    """Only whole numbers (a month, a count): ``month(d) > 11 and month(d) < 12`` leaves none."""
 
     def add(self, op: CompareOp, value: Value) -> None:
         if op == "==":
@@ -100,7 +114,7 @@ class _Range:
                 return True
             if isinstance(self.equal, bool | str):
                 return False
-            return not self._within(self.equal)
+            return not self._within(self.equal) or (self.integral and self._no_whole_number())
         if self.low is not None and self.high is not None:
             if self.low > self.high:  # type: ignore[operator]
                 return True
@@ -108,7 +122,17 @@ class _Range:
                 return True
             if self.low == self.high and self.low in self.not_equal:
                 return True
-        return False
+        return self.integral and self._no_whole_number()
+
+    def _no_whole_number(self) -> bool:
+        if self.equal is not None:
+            return isinstance(self.equal, Decimal) and self.equal != self.equal.to_integral_value()
+        if not all(isinstance(v, Decimal | int) and not isinstance(v, bool) for v in (self.low, self.high)):
+            return False
+        low, high = Decimal(self.low), Decimal(self.high)  # type: ignore[arg-type]
+        first = low.to_integral_value(ROUND_FLOOR) + 1 if self.low_open else low.to_integral_value(ROUND_CEILING)
+        last = high.to_integral_value(ROUND_CEILING) - 1 if self.high_open else high.to_integral_value(ROUND_FLOOR)
+        return first > last
 
     def _within(self, value: Value) -> bool:
         try:
@@ -121,7 +145,7 @@ class _Range:
         return True
 
     def meet(self, other: _Range) -> _Range:
-        both = _Range(not_equal=self.not_equal | other.not_equal)
+        both = _Range(not_equal=self.not_equal | other.not_equal, integral=self.integral or other.integral)
         for source in (self, other):
             if source.low is not None:
                 both.add(">" if source.low_open else ">=", source.low)
@@ -153,16 +177,50 @@ def _shown(value: Value) -> str:
     return f'"{value}"'
 
 
-def _constraint(cond: Cond) -> tuple[tuple[str, bool], CompareOp, Value] | None:
-    """``fact op constant`` as (fact, op, constant); None for anything else (two facts, arithmetic)."""
-    if isinstance(cond, Compare) and isinstance(cond.left, Ref) and isinstance(cond.right, Const):
-        return (cond.left.path, cond.left.item), cond.op, cond.right.value
+def _constraint(cond: Cond) -> tuple[Expr, CompareOp, Value] | None:
+    """``subject op constant`` as (subject, op, constant), the subject a fact, a call, an aggregate or
+    arithmetic (``constant op subject`` turned round); None for anything else (two facts compared)."""
+    if not isinstance(cond, Compare):
+        return None
+    if isinstance(cond.right, Const) and not isinstance(cond.left, Const):
+        return cond.left, cond.op, cond.right.value
+    if isinstance(cond.left, Const) and not isinstance(cond.right, Const):
+        return cond.right, SWAPPED[cond.op], cond.left.value
     return None
 
 
-def _ranges(items: Iterable[Cond]) -> dict[tuple[str, bool], _Range]:
-    """The range each fact is held to by the ``fact op constant`` parts of one conjunction."""
-    ranges: dict[tuple[str, bool], _Range] = {}
+_BOUNDS: dict[str, tuple[int, int]] = {"month": (1, 12), "quarter": (1, 4), "weekday": (1, 7), "year": (1, 9999)}
+"""The values a function of a date can give (weekday: 1 is Monday, 7 Sunday)."""
+_WHOLE = {"month", "quarter", "weekday", "year", "days_between", "business_days_between"}
+
+
+def _domain(subject: Expr) -> tuple[_Range, str] | None:
+    """The values ``subject`` can take whatever the facts are, and that in words; None: any value of its kind."""
+    if isinstance(subject, Call) and subject.func in _WHOLE:
+        known = _Range(integral=True)
+        bounds = _BOUNDS.get(subject.func)
+        if bounds is None:
+            return known, "a whole number"
+        known.add(">=", bounds[0])
+        known.add("<=", bounds[1])
+        return known, f"a whole number from {bounds[0]} to {bounds[1]}"
+    if isinstance(subject, Aggregate) and subject.func == "count":
+        known = _Range(integral=True)
+        known.add(">=", 0)
+        return known, "a whole number, 0 or more"
+    return None
+
+
+def _possible(subject: Expr, allowed: _Range) -> _Range:
+    """``allowed`` narrowed to what ``subject`` can be at all."""
+    known = _domain(subject)
+    return allowed if known is None else allowed.meet(known[0])
+
+
+def _ranges(items: Iterable[Cond]) -> dict[Expr, _Range]:
+    """The range each fact (or call, or aggregate) is held to by the ``subject op constant`` parts of
+    one conjunction."""
+    ranges: dict[Expr, _Range] = {}
     for item in items:
         found = _constraint(item)
         if found is not None:
@@ -172,8 +230,11 @@ def _ranges(items: Iterable[Cond]) -> dict[tuple[str, bool], _Range]:
 
 
 def _conjunctions(cond: Cond) -> Iterator[tuple[Cond, ...]]:
-    """Every conjunction written in a condition, however deep (inside ``or`` and ``any``/``all`` too)."""
-    if isinstance(cond, And):
+    """Every conjunction written in a condition, however deep (inside ``or`` and ``any``/``all`` too);
+    a comparison on its own is a conjunction of one (``weekday(today) > 7``)."""
+    if isinstance(cond, Compare):
+        yield (cond,)
+    elif isinstance(cond, And):
         yield cond.items
         for item in cond.items:
             if not isinstance(item, Compare):
@@ -196,34 +257,56 @@ def _comparisons(cond: Cond) -> Iterator[Compare]:
         yield from _comparisons(cond.cond)
 
 
-def _top_ranges(cond: Cond) -> dict[tuple[str, bool], _Range] | None:
-    """The ranges of a condition that is one conjunction (or one comparison); None when it has an ``or``
-    at the top, whose branches may each hold a different range."""
+def _window_items(rule: CompiledRule) -> tuple[Cond, ...]:
+    """The comparisons on ``today`` the compiler put in front of a dated rule's condition (its window)."""
+    if rule.effective is None or not isinstance(rule.cond, And):
+        return ()
+    dated = window_conditions(rule.effective)
+    return dated if rule.cond.items[:len(dated)] == dated else ()
+
+
+def _top_ranges(rule: CompiledRule) -> tuple[dict[Expr, _Range], dict[Expr, _Range]] | None:
+    """The ranges of a condition that is one conjunction (or one comparison): those its owner wrote,
+    and those with its window on ``today`` too; None when it has an ``or`` at the top, whose branches
+    may each hold a different range."""
+    cond = rule.cond
     if isinstance(cond, Compare):
-        return _ranges((cond,))
+        return _ranges((cond,)), _ranges((cond,))
     if isinstance(cond, And):
-        return _ranges(cond.items)
+        window = _window_items(rule)
+        return _ranges(cond.items[len(window):]), _ranges(cond.items)
     return None
 
 
 def _unreachable(rule: CompiledRule) -> Iterator[LintWarning]:
+    window = _window_items(rule)
     for items in _conjunctions(rule.cond):
-        for (fact, _), allowed in _ranges(items).items():
-            if allowed.empty():
-                written = " and ".join(_text_of(item) for item in items if (_constraint(item) or ("",))[0][0] == fact)
-                whole = isinstance(rule.cond, And) and items == rule.cond.items
-                never = "the rule never fires" if whole else "this part of the condition is never true"
-                yield LintWarning(rule.file, rule.line, rule.id, "unreachable-condition",
-                                  f"no {fact} can satisfy {written}, so {never}: check the comparison signs and "
-                                  "the numbers")
+        for subject, allowed in _ranges(items).items():
+            if not _possible(subject, allowed).empty():
+                continue
+            on_subject = [item for item in items if (_constraint(item) or (None,))[0] == subject]
+            written = " and ".join([_text_of(item) for item in on_subject if item not in window] + (
+                [f"its effective: {rule.effective.describe()}"]
+                if rule.effective is not None and any(item in window for item in on_subject) else []))
+            whole = (isinstance(rule.cond, And) and items == rule.cond.items) or (items == (rule.cond,))
+            never = "the rule never fires" if whole else "this part of the condition is never true"
+            known = _domain(subject)
+            bound = f" ({_named(subject)} is {known[1]})" if known is not None and not allowed.empty() else ""
+            yield LintWarning(rule.file, rule.line, rule.id, "unreachable-condition",
+                              f"no {_named(subject)} can satisfy {written}{bound}, so {never}: check the comparison "
+                              "signs and the numbers")
+
+
+def _named(subject: Expr) -> str:
+    return subject.path if isinstance(subject, Ref) else describe_expr(subject)
 
 
 def _text_of(cond: Cond) -> str:
     found = _constraint(cond)
     if found is None:  # pragma: no cover - only constraints are shown
         return ""
-    (fact, _), op, value = found
-    return f"{fact} {op} {_shown(value)}"
+    subject, op, value = found
+    return f"{_named(subject)} {op} {_shown(value)}"
 
 
 def _effect_kind(rule: CompiledRule) -> tuple[str, str, str]:
@@ -231,27 +314,29 @@ def _effect_kind(rule: CompiledRule) -> tuple[str, str, str]:
 
 
 def _overlaps(rules: Iterable[CompiledRule]) -> Iterator[LintWarning]:
-    by_kind: dict[tuple[str, str, str], list[tuple[CompiledRule, dict[tuple[str, bool], _Range]]]] = {}
+    Ranges = tuple[dict[Expr, _Range], dict[Expr, _Range]]
+    by_kind: dict[tuple[str, str, str], list[tuple[CompiledRule, Ranges]]] = {}
     for rule in rules:
         if rule.table is not None:
             continue  # a decision table's rows overlap as its hit policy says (unique ones never: refused at load)
-        ranges = _top_ranges(rule.cond)
-        if ranges:
+        ranges = _top_ranges(rule)
+        if ranges and ranges[0]:
             by_kind.setdefault(_effect_kind(rule), []).append((rule, ranges))
     for group in by_kind.values():
-        for (first, first_ranges), (second, second_ranges) in combinations(group, 2):
-            shared = [key for key in first_ranges if key in second_ranges]
-            numeric = [key for key in shared if _ordered(first_ranges[key]) and _ordered(second_ranges[key])]
+        for (first, (first_own, first_all)), (second, (second_own, second_all)) in combinations(group, 2):
+            shared = [key for key in first_own if key in second_own]
+            numeric = [key for key in shared if _ordered(first_own[key]) and _ordered(second_own[key])]
             if not numeric:
                 continue
-            if any(first_ranges[key].meet(second_ranges[key]).empty() for key in shared):
-                continue  # they never both match (another fact, or this one, tells them apart)
+            if any(_possible(key, first_all[key].meet(second_all[key])).empty()
+                   for key in first_all if key in second_all):
+                continue  # they never both match (another fact, this one, or their dates tell them apart)
             for key in numeric:
-                one, other = first_ranges[key], second_ranges[key]
+                one, other = first_own[key], second_own[key]
                 if not (one.bounded or other.bounded):
                     continue  # two open-ended thresholds (> 50,000; > 100,000) are a ladder, meant to nest
                 overlap = one.meet(other)
-                fact = key[0]
+                fact = _named(key)
                 yield LintWarning(
                     second.file, second.line, second.id, "overlapping-ranges",
                     f"its range {other.text(fact)} overlaps rule {first.id!r} ({first.file}:{first.line}: "
@@ -273,13 +358,25 @@ def _effect_words(rule: CompiledRule) -> str:
 
 # -- rates --------------------------------------------------------------------------------------------
 
+def _unit(subject: Expr, units: Mapping[str, str]) -> str | None:
+    """What a fact, or an aggregate of one, measures: the ``min``, ``max`` or ``avg`` of rates is a rate, of
+    money money; a ``sum`` of money is money, but a sum of rates is no rate (three 50% discounts sum to 1.5)."""
+    if isinstance(subject, Ref):
+        return units.get(subject.path)
+    if isinstance(subject, Aggregate) and subject.value is not None and subject.func != "count":
+        unit = _unit(subject.value, units)
+        return unit if subject.func != "sum" or unit == "money" else None
+    return None
+
+
 def _rates(rule: CompiledRule, units: Mapping[str, str]) -> Iterator[LintWarning]:
     for item in _comparisons(rule.cond):
         found = _constraint(item)
         if found is None:
             continue
-        (fact, _), op, value = found
-        if units.get(fact) != "rate" or isinstance(value, bool) or not isinstance(value, Decimal | int):
+        subject, op, value = found
+        fact = _named(subject)
+        if _unit(subject, units) != "rate" or isinstance(value, bool) or not isinstance(value, Decimal | int):
             continue
         if abs(Decimal(value)) > 1:
             yield LintWarning(rule.file, rule.line, rule.id, "rate-above-one",
@@ -319,7 +416,7 @@ def _money_thresholds(rule: CompiledRule, units: Mapping[str, str]) -> set[Decim
     out: set[Decimal] = set()
     for item in _comparisons(rule.cond):
         found = _constraint(item)
-        if found is not None and units.get(found[0][0]) == "money" and isinstance(found[2], Decimal | int) \
+        if found is not None and _unit(found[0], units) == "money" and isinstance(found[2], Decimal | int) \
                 and not isinstance(found[2], bool):
             out.add(Decimal(found[2]))
     return out
@@ -423,6 +520,86 @@ def _unused(policy: Policy) -> Iterator[LintWarning]:
                               f"'then: set: {{{output.name}: ...}}' in a rule at {point}, or remove it")
 
 
+# -- versions ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Dated:
+    """A rule, or a rule set, in force only some days: one version of what its name, numbers aside, names."""
+
+    what: str  # "rule" or "rule set"
+    name: str
+    window: Effective
+    path: str
+    line: int | None
+
+
+_VERSION_MARK = re.compile(r"(?<![0-9])(?:19|20)[0-9]{2}(?:[-_.]?[0-9]{1,2}){0,2}(?![0-9])"
+                           r"|(?<![A-Za-z0-9])[vV][0-9]+(?:\.[0-9]+)*(?![0-9])")
+"""What tells versions of one rule apart in their names: a year (``2026``, ``2026-12``, ``20261201``) or a
+version number (``v2``, ``v2.1``); not any number (``tier1``, ``tier2`` are two rules, not two versions)."""
+
+
+def _stem(name: str) -> str | None:
+    """A version's name without its year or version number (``limit-2026`` → ``limit``); None for a name
+    with neither."""
+    if not _VERSION_MARK.search(name):
+        return None
+    return re.sub(r"[-_.\s]+", "-", _VERSION_MARK.sub("", name)).strip("-") or "#"
+
+
+def _dated(policy: Policy) -> Iterator[tuple[str, _Dated]]:
+    """Every dated rule set and every rule with dates of its own, with the decision point it decides at."""
+    hooks = {rule.ruleset: (rule.hook, rule.file) for rule in policy.rules}
+    for name, window in policy.windows.items():
+        if name in hooks:
+            hook, path = hooks[name]
+            yield hook, _Dated("rule set", name, window, path, _key_line(path, "effective"))
+    for rule in policy.rules:
+        if rule.effective is not None and rule.table is None and rule.effective != policy.windows.get(rule.ruleset):
+            yield rule.hook, _Dated("rule", rule.id, rule.effective, rule.file, rule.line)
+
+
+def _key_line(path: str, key: str) -> int | None:
+    try:
+        data: Any = load_yaml(Path(path))
+    except PolicyError:  # a decision table's rows read from a spreadsheet: no YAML line to point at
+        return None
+    return data.key_lines.get(key) if isinstance(data, LineDict) else None
+
+
+def _version_gaps(policy: Policy) -> Iterator[LintWarning]:
+    """Days no version covers, between the first version's start and the last one's end.
+
+    Versions are the dated rules (or rule sets) of one decision point whose names differ only in a year
+    or a version number (:func:`_stem`), at least one of them open-ended (``until:`` alone: the version
+    in force until the next; ``from:`` alone: the version in force from now on). Names alike whose every
+    window is closed (``promo-2026``, ``promo-2027``: each December) are seasons, with gaps by design."""
+    lines: dict[tuple[str, str, str], list[_Dated]] = {}
+    for hook, dated in _dated(policy):
+        stem = _stem(dated.name)
+        if stem is not None:
+            lines.setdefault((hook, dated.what, stem), []).append(dated)
+    for versions in lines.values():
+        if len(versions) < 2 or all(v.window.start and v.window.end for v in versions):
+            continue
+        versions.sort(key=lambda v: (v.window.start or date.min, v.window.end or date.max))
+        covered, last = versions[0].window.end, versions[0]
+        for version in versions[1:]:
+            if covered is None:
+                break
+            start = version.window.start
+            if start is not None and start > covered:
+                yield LintWarning(
+                    version.path, version.line, version.name if version.what == "rule" else None, "version-gap",
+                    f"{version.what} {version.name!r} is in force from {start.isoformat()}, but {last.name!r} "
+                    f"({last.path}:{last.line or 1}), the version before it, is in force until {covered.isoformat()} "
+                    f"(the first day no longer in force): from {covered.isoformat()} until {start.isoformat()} "
+                    f"neither is; start {version.name!r} from {covered.isoformat()}, or end {last.name!r} until "
+                    f"{start.isoformat()}")
+            if version.window.end is None or version.window.end > covered:
+                covered, last = version.window.end, version
+
+
 # -- the whole policy ------------------------------------------------------------------------------------------
 
 def lint_policy(policy: Policy) -> list[LintWarning]:
@@ -437,5 +614,6 @@ def lint_policy(policy: Policy) -> list[LintWarning]:
             warnings.extend(_message_amounts(rule, units))
         warnings.extend(_overlaps(rules))
     warnings.extend(_unused(policy))
+    warnings.extend(_version_gaps(policy))
     unique = list(dict.fromkeys(warnings))
     return sorted(unique, key=lambda w: (w.path, w.line or 0, w.code))
