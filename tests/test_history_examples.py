@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from fixtures.databases import KINDS, ScratchDatabase, isolated_database
+from fixtures.erp_schemas import FIXTURES, TODAY
 from salesgate import Gate, Outcome, load_policy
 from salesgate.cli import cli
 from salesgate.documents import FieldType
@@ -135,6 +136,26 @@ def test_the_example_decides_through_the_demo_erp_on_every_backend(demo_erp: Sql
         assert not growth.fired
 
 
+@pytest.mark.parametrize("erp", sorted(FIXTURES))
+@pytest.mark.parametrize("kind", KINDS)
+def test_erpnext_and_odoo_mappings_compute_the_examples_history(erp: str, kind: str, tmp_path: Path) -> None:
+    """The shipped ERPNext and Odoo mappings over their real table names (tests/fixtures/erp_schemas.py)."""
+    folder = example_policy(tmp_path / "p")
+    facts = [f for f in load_policy(folder).points["order_approval"].history if f.document == "customer"]
+    fixture = FIXTURES[erp]()
+    with isolated_database(kind, tmp_path) as database:
+        fixture.create(database.engine)
+        adapter = SqlAdapter(database.url, mapping=erp, today=TODAY)
+        try:
+            keys = {"id": fixture.customer_id, "customer_id": fixture.customer_id, "region": fixture.customer["region"]}
+            found = adapter.salesgate_load_history(document="customer", keys=keys, facts=facts, as_of=None)
+            assert found == fixture.extra["example_history"]
+            assert all(type(found[k]) is type(v) for k, v in fixture.extra["example_history"].items())
+        finally:
+            adapter.close()
+            fixture.drop(database.engine)
+
+
 # -- two dates a row: the average days between them -------------------------------------------------------------
 
 MAPPING = """\
@@ -232,3 +253,44 @@ def test_a_history_query_keyed_by_a_field_the_mapping_does_not_read_is_refused(t
         load_mapping(path)
     assert "unknown parameter :sales_rep; a order history query is given :from, :until" in str(info.value)
     assert f"{path}:" in str(info.value)
+
+
+# -- salesgate simulate: what a history file of orders can compute -------------------------------------------------
+
+
+def _line(i: int, day: str, total: str, customer: str) -> dict[str, Any]:
+    return {"order": {"id": f"SO-{i}", "customer_id": customer, "order_date": day,
+                      "lines": [{"line_no": 1, "sku": "P1", "qty": 1, "unit_price": total}]},
+            "customer": {"id": customer, "name": customer},
+            "products": [{"sku": "P1", "list_price": total, "cost": "1", "stock": 10}]}
+
+
+def test_simulate_computes_growth_and_the_days_since_the_last_order_from_earlier_lines(tmp_path: Path) -> None:
+    import json
+
+    from salesgate.simulation import simulate
+
+    candidate = example_policy(tmp_path / "candidate")
+    baseline = example_policy(tmp_path / "baseline")
+    rules = (baseline / "history.yaml").read_text(encoding="utf-8")
+    kept = rules[:rules.index("  - id: shrinking-customer")] + rules[rules.index("  - id: slow-payer"):]
+    kept = kept[:kept.index("  - id: returning-customer")] + kept[kept.index("  - id: busy-month"):]
+    (baseline / "history.yaml").write_text(kept, encoding="utf-8")
+    (baseline / "tests" / "history.yaml").unlink()
+    lines = [
+        _line(1, "2024-03-10", "60000", "C1"),
+        _line(2, "2024-11-10", "40000", "C1"),  # 4 quarters: 60,000; 8 quarters the same: no growth to read
+        _line(3, "2024-12-01", "5000", "C2"),
+        _line(4, "2025-06-10", "70000", "C1"),  # 40,000 after 60,000: down 33%
+        _line(5, "2026-01-15", "1000", "C1"),  # 2025's 70,000 after 2024's 100,000: down 30%; 219 days
+        _line(6, "2026-03-01", "1000", "C2"),  # 0 after 5,000, and 455 days since its last order
+    ]
+    source = tmp_path / "history.jsonl"
+    source.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    report = simulate(baseline, candidate, source, workers=1, hooks=["order_approval"])
+    approval = report.tally.hooks["order_approval"]
+    changed = {c.subject: c for c in approval.examples}
+    assert {subject: change.after.rules for subject, change in changed.items()} == {
+        "SO-4": ("shrinking-customer",), "SO-5": ("shrinking-customer",),
+        "SO-6": ("shrinking-customer", "returning-customer")}
+    assert approval.outcomes_after == {"allow": 3, "warn": 3}
