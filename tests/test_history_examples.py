@@ -294,3 +294,21 @@ def test_simulate_computes_growth_and_the_days_since_the_last_order_from_earlier
         "SO-4": ("shrinking-customer",), "SO-5": ("shrinking-customer",),
         "SO-6": ("shrinking-customer", "returning-customer")}
     assert approval.outcomes_after == {"allow": 3, "warn": 3}
+
+
+def test_two_columns_that_are_not_dates_are_refused_with_the_mapping_line(ledger: ScratchDatabase,
+                                                                           tmp_path: Path) -> None:
+    from salesgate.errors import AdapterError
+
+    path = tmp_path / "late.yaml"
+    path.write_text(MAPPING.replace("SELECT i.due_date, i.paid_on", "SELECT i.customer_id, i.paid_on"),
+                    encoding="utf-8")
+    adapter = SqlAdapter(ledger.url, mapping=path, today=date(2026, 1, 10))
+    try:
+        fact = HistoryFact("customer", "days_late", FieldType.number, parse_window("90 days"))
+        with pytest.raises(AdapterError) as info:
+            adapter.salesgate_load_history(document="customer", keys={"customer_id": "C1"}, facts=[fact], as_of=None)
+        assert "customer.days_late averages the days between two dates per row" in str(info.value)
+        assert f"{path}:" in str(info.value)
+    finally:
+        adapter.close()

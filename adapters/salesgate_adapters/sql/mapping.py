@@ -418,8 +418,8 @@ def load_mapping(mapping: str | Path) -> ErpMapping:
         for declared in loaded.declared(fact):
             _check_declared(declared, problem)
     for history in loaded.history().values():
-        document = history.fact.partition(".")[0]
-        _check_history(history, problem, tuple(d.field for d in loaded.declared(document)))
+        owner = history.fact.partition(".")[0]
+        _check_history(history, problem, tuple(d.field for d in loaded.declared(owner)))
     for point, plans in loaded.documents().items():
         if not valid_name(point):
             problem(f"{point!r} cannot name a decision point: lower case letters, digits and _, as in "
