@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, cast
 
 from ..errors import did_you_mean
 from ..vocabulary import FactInfo
 from . import expressions as ast
-from .effective import ISO_DAY
+from .days import parse_day
 from .functions import FUNCTIONS, Function, FunctionError, names
 from .ir import (
     NEGATED,
@@ -196,12 +195,10 @@ class _Checker:
         if node.func == "date":
             if len(node.args) != 1 or not isinstance(node.args[0], ast.String):
                 raise CheckError('date() takes one text argument: date("2026-12-31")', node.col)
-            try:
-                if not ISO_DAY.fullmatch(node.args[0].value):
-                    raise ValueError(node.args[0].value)
-                return Const(date.fromisoformat(node.args[0].value), Kind.date)
-            except ValueError:
-                raise CheckError(f"{node.args[0].value!r} is not a date: write YYYY-MM-DD", node.col) from None
+            day = parse_day(node.args[0].value)
+            if day is None:
+                raise CheckError(f"{node.args[0].value!r} is not a date: write YYYY-MM-DD", node.col)
+            return Const(day, Kind.date)
         if node.func == "days":
             if len(node.args) == 1 and not isinstance(node.args[0], ast.Number | ast.String):
                 raise CheckError("days() takes a number written in digits: days(30); to add a fact's number of "
