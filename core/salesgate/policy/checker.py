@@ -343,12 +343,7 @@ class _Checker:
             other = node.right if isinstance(node.left, ast.NoneLit) else node.left
             if op not in ("==", "!="):
                 raise CheckError("None can only be compared with == or !=", node.col)
-            if not isinstance(other, ast.Name):
-                raise CheckError("only a fact can be compared with None", node.col)
-            ref = self.ref(other)
-            if not self.ctx.vocabulary[ref.path].optional:
-                raise CheckError(f"{ref.path!r} is never None; every decision has it", node.col)
-            return IsNone(ref, present=(op == "!="))
+            return IsNone(self.absent_able(other, node.col), present=(op == "!="))
         left, right = self.value(node.left), self.value(node.right)
         self.check_comparable(op, left, right, node.col)
         if isinstance(left, Const) and not isinstance(right, Const):
@@ -356,6 +351,21 @@ class _Checker:
         if isinstance(left, Const):
             raise CheckError("comparing two constants: the rule would never depend on the facts", node.col)
         return Compare(op, left, right)
+
+    def absent_able(self, node: ast.Node, col: int) -> Expr:
+        """The value tested by ``== None``/``!= None``: a fact that may be missing, or any expression
+        (an aggregate of no value, a key not in a lookup table); refused when it can never be missing."""
+        if isinstance(node, ast.NoneLit):
+            raise CheckError("comparing None with None: the rule would never depend on the facts", col)
+        value = self.value(node)
+        if isinstance(value, Ref) and not self.ctx.vocabulary[value.path].optional:
+            raise CheckError(f"{value.path!r} is never None; every decision has it", col)
+        if isinstance(value, Const):
+            raise CheckError("a constant is never None: compare a fact or an expression with None", col)
+        if isinstance(value, Aggregate) and value.func in ("sum", "count"):
+            raise CheckError(f"{value.func}(...) is never None: over no {value.element} it is 0; "
+                             f"compare it with 0 instead", col)
+        return value
 
     def check_comparable(self, op: CompareOp, left: Expr, right: Expr, col: int) -> None:
         lk, rk = left.kind, right.kind

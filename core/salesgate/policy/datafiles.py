@@ -60,7 +60,11 @@ class Table:
     rows: Mapping[Any, tuple[Any, ...]]
 
     def kind(self, column: str) -> Kind:
-        return COLUMN_TYPES[dict(self.columns)[column]]
+        return COLUMN_TYPES[self.type(column)]
+
+    def type(self, column: str) -> FieldType:
+        """The column's type as its header cell writes it (``markup:percent``)."""
+        return dict(self.columns)[column]
 
     def values(self, column: str) -> Mapping[Any, Any]:
         """The column's value by key (a missing cell is None)."""
