@@ -22,6 +22,7 @@ from salesgate.engine.python import PythonBackend
 from salesgate.facts import FactSet
 from salesgate.policy.calendarfiles import load_calendars
 from salesgate.policy.effective import Effective, window_conditions
+from salesgate.policy.functions import Column
 from salesgate.policy.ir import Aggregate, And, Arith, Call, Compare, Cond, Const, IsNone, Kind, Or, Quantified, Ref
 from salesgate.policy.patterns import compile_pattern
 from salesgate.policy.stages import EngineRule, Stage
@@ -75,7 +76,13 @@ def bool_cond() -> st.SearchStrategy[Cond]:
 
 
 def none_cond() -> st.SearchStrategy[Cond]:
-    return st.builds(IsNone, st.just(Ref("order.draft_term_days", Kind.number)), st.booleans())
+    """``== None``/``!= None`` on a fact, and on expressions that may be missing: arithmetic (a missing fact,
+    a division by zero), a lookup of a key not listed, the min/max/avg of no line, and per line in any/all."""
+    operands = st.one_of(st.just(Ref("order.draft_term_days", Kind.number)), number_expr(NUMBER_PATHS, False),
+                         lookups(), aggregates())
+    per_line = st.builds(Quantified, st.sampled_from(["any", "all"]), st.just("order.lines"),
+                         st.builds(IsNone, number_expr(ITEM_PATHS, True), st.booleans()))
+    return st.one_of(st.builds(IsNone, operands, st.booleans()), per_line)
 
 
 days = st.dates(min_value=date(2026, 11, 1), max_value=date(2027, 2, 28))
@@ -148,33 +155,42 @@ def text_call_cond() -> st.SearchStrategy[Cond]:
                      st.just(Const(True, Kind.bool)))
 
 
-REGION_LIMITS = {"华东": Decimal("200"), "north": Decimal("-50"), "": None}  # a lookup's state: the column by key
+REGION_LIMITS = Column({"华东": Decimal("200"), "north": Decimal("-50"), "": None})  # a lookup's state
 
 
-def lookup_cond() -> st.SearchStrategy[Cond]:
-    """lookup("region_limits", customer.region, "limit") (a key not listed, an empty cell: missing) vs numbers."""
+def lookups() -> st.SearchStrategy[Call]:
+    """lookup("region_limits", customer.region, "limit") and of constant keys (a key not listed, an empty
+    cell: missing)."""
     lookup = Call("lookup", (Const("region_limits", Kind.text), Ref("customer.region", Kind.text),
                              Const("limit", Kind.text)), Kind.number, REGION_LIMITS)
     keyed = st.sampled_from(["华东", "华南", "north"]).map(
         lambda key: Call("lookup", (Const("region_limits", Kind.text), Const(key, Kind.text),
                                     Const("limit", Kind.text)), Kind.number, REGION_LIMITS))
-    lookups = st.one_of(st.just(lookup), keyed)
-    return st.builds(Compare, st.sampled_from(OPS), lookups, number_expr(NUMBER_PATHS, False))
+    return st.one_of(st.just(lookup), keyed)
 
 
-def aggregate_cond() -> st.SearchStrategy[Cond]:
-    """sum/count/min/max/avg over the lines, with or without a filter, compared with a number or a fact."""
+def lookup_cond() -> st.SearchStrategy[Cond]:
+    """A lookup compared with numbers."""
+    return st.builds(Compare, st.sampled_from(OPS), lookups(), number_expr(NUMBER_PATHS, False))
+
+
+def aggregates() -> st.SearchStrategy[Aggregate]:
+    """sum/count/min/max/avg over the lines, with or without a filter."""
     def build(func: Any, value: Any, where: Any) -> Aggregate:
         return Aggregate(func, "order.lines", "line", value, where, Kind.number)
 
     values = st.one_of(st.sampled_from(ITEM_PATHS).map(lambda p: Ref(p, Kind.number, True)),
                        number_expr(ITEM_PATHS, True))
     filters = st.none() | comparison(ITEM_PATHS, True)
-    aggregates = st.one_of(
+    return st.one_of(
         st.builds(build, st.sampled_from(["sum", "min", "max", "avg"]), values, filters),
         st.builds(build, st.just("count"), st.none() | values, filters),
     )
-    return st.builds(Compare, st.sampled_from(OPS), aggregates, number_expr(NUMBER_PATHS, False))
+
+
+def aggregate_cond() -> st.SearchStrategy[Cond]:
+    """An aggregate compared with a number or a fact."""
+    return st.builds(Compare, st.sampled_from(OPS), aggregates(), number_expr(NUMBER_PATHS, False))
 
 
 def atoms() -> st.SearchStrategy[Cond]:

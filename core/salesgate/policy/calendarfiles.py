@@ -37,7 +37,7 @@ from typing import Any
 from ..documents import valid_name
 from ..errors import PolicyError, did_you_mean
 from .calendars import WEEKDAYS, WEEKDAYS_ZH, Calendar
-from .effective import ISO_DAY
+from .days import parse_day
 from .yamlfile import LineDict, load_yaml
 
 CALENDARS_DIRECTORY = "calendars"
@@ -225,11 +225,8 @@ def _dates(value: Any, shown: str, line: int, field: str, report: Report) -> lis
         if match is None:
             report(f"{item!r} is not a date or a range: {_EXAMPLE}", shown, line, field=field)
             continue
-        try:
-            if not (ISO_DAY.fullmatch(match.group(1)) and ISO_DAY.fullmatch(match.group(2))):
-                raise ValueError(item)  # fromisoformat also reads 20261003 and 2026-W40-1
-            first, last = date.fromisoformat(match.group(1)), date.fromisoformat(match.group(2))
-        except ValueError:
+        first, last = parse_day(match.group(1)), parse_day(match.group(2))
+        if first is None or last is None:
             report(f"{item!r}: both ends of a range are dates written YYYY-MM-DD (2026-10-01 to 2026-10-07)",
                    shown, line, field=field)
             continue

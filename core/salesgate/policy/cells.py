@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TypeAlias
 
 from ..errors import did_you_mean
+from .days import ISO_DAY, parse_day
 from .ir import Kind
 from .limits import MAX_NUMBER
 
@@ -179,7 +180,6 @@ def _low_key(interval: Interval) -> tuple[int, object, int]:
 _RANGE = re.compile(r"^([\[(\]])\s*(.*?)\s*\.\.\s*(.*?)\s*([\])\[])$", re.S)
 _COMPARISON = re.compile(r"^(>=|<=|==|!=|>|<|=)\s*(.*)$", re.S)
 _NUMBER = re.compile(r"^[+-]?[0-9][0-9_]*(?:\.[0-9]+)?%?$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _FULL_WIDTH = str.maketrans("％，．－（）［］＞＜＝", "%,.-()[]><=")
 
 
@@ -311,12 +311,12 @@ def _bad_range(part: str) -> Interval:
 def _ordered(text: str, column: Column) -> Decimal | date:
     text = text.strip()
     if column.kind is Kind.date:
-        if not _DATE.match(text):
+        if not ISO_DAY.fullmatch(text):
             raise CellError(f"{text!r} is not a date: write YYYY-MM-DD, e.g. 2027-01-31")
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            raise CellError(f"{text!r} is not a date of the calendar") from None
+        day = parse_day(text)
+        if day is None:
+            raise CellError(f"{text!r} is not a date of the calendar")
+        return day
     if any(ch.isdigit() and not ch.isascii() for ch in text):
         raise CellError(f"{text!r} has full-width digits: write numbers with the digits 0-9")
     if not _NUMBER.match(text):

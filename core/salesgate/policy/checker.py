@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, cast
 
 from ..errors import did_you_mean
 from ..vocabulary import FactInfo
 from . import expressions as ast
-from .effective import ISO_DAY
+from .days import parse_day
 from .functions import FUNCTIONS, Function, FunctionError, names
 from .ir import (
     NEGATED,
@@ -196,12 +195,10 @@ class _Checker:
         if node.func == "date":
             if len(node.args) != 1 or not isinstance(node.args[0], ast.String):
                 raise CheckError('date() takes one text argument: date("2026-12-31")', node.col)
-            try:
-                if not ISO_DAY.fullmatch(node.args[0].value):
-                    raise ValueError(node.args[0].value)
-                return Const(date.fromisoformat(node.args[0].value), Kind.date)
-            except ValueError:
-                raise CheckError(f"{node.args[0].value!r} is not a date: write YYYY-MM-DD", node.col) from None
+            day = parse_day(node.args[0].value)
+            if day is None:
+                raise CheckError(f"{node.args[0].value!r} is not a date: write YYYY-MM-DD", node.col)
+            return Const(day, Kind.date)
         if node.func == "days":
             if len(node.args) == 1 and not isinstance(node.args[0], ast.Number | ast.String):
                 raise CheckError("days() takes a number written in digits: days(30); to add a fact's number of "
@@ -346,12 +343,7 @@ class _Checker:
             other = node.right if isinstance(node.left, ast.NoneLit) else node.left
             if op not in ("==", "!="):
                 raise CheckError("None can only be compared with == or !=", node.col)
-            if not isinstance(other, ast.Name):
-                raise CheckError("only a fact can be compared with None", node.col)
-            ref = self.ref(other)
-            if not self.ctx.vocabulary[ref.path].optional:
-                raise CheckError(f"{ref.path!r} is never None; every decision has it", node.col)
-            return IsNone(ref, present=(op == "!="))
+            return IsNone(self.absent_able(other, node.col), present=(op == "!="))
         left, right = self.value(node.left), self.value(node.right)
         self.check_comparable(op, left, right, node.col)
         if isinstance(left, Const) and not isinstance(right, Const):
@@ -359,6 +351,21 @@ class _Checker:
         if isinstance(left, Const):
             raise CheckError("comparing two constants: the rule would never depend on the facts", node.col)
         return Compare(op, left, right)
+
+    def absent_able(self, node: ast.Node, col: int) -> Expr:
+        """The value tested by ``== None``/``!= None``: a fact that may be missing, or any expression
+        (an aggregate of no value, a key not in a lookup table); refused when it can never be missing."""
+        if isinstance(node, ast.NoneLit):
+            raise CheckError("comparing None with None: the rule would never depend on the facts", col)
+        value = self.value(node)
+        if isinstance(value, Ref) and not self.ctx.vocabulary[value.path].optional:
+            raise CheckError(f"{value.path!r} is never None; every decision has it", col)
+        if isinstance(value, Const):
+            raise CheckError("a constant is never None: compare a fact or an expression with None", col)
+        if isinstance(value, Aggregate) and value.func in ("sum", "count"):
+            raise CheckError(f"{value.func}(...) is never None: over no {value.element} it is 0; "
+                             f"compare it with 0 instead", col)
+        return value
 
     def check_comparable(self, op: CompareOp, left: Expr, right: Expr, col: int) -> None:
         lk, rk = left.kind, right.kind

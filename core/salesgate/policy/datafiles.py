@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..documents import FieldType, valid_name
+from .days import parse_day
 from .ir import Kind
 from .limits import MAX_TABLE_ROWS
 
@@ -43,8 +44,6 @@ _INVISIBLE_NAMES = {"\u200b": "a zero-width space", "\u200c": "a zero-width non-
 _INVISIBLE = re.compile(f"[{''.join(_INVISIBLE_NAMES)}]")
 """Characters a key copied from a web page or a document may carry unseen: '华东\u200b' looks like
 '华东' in every editor, yet no fact equals it, so every lookup of it would silently be missing."""
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-"""YYYY-MM-DD only: date.fromisoformat also reads 2026-W01-1 (an ISO week, 2025-12-29) and 20261231."""
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
 
 Report = Callable[[str, str, "int | None", str | None], None]
@@ -61,7 +60,11 @@ class Table:
     rows: Mapping[Any, tuple[Any, ...]]
 
     def kind(self, column: str) -> Kind:
-        return COLUMN_TYPES[dict(self.columns)[column]]
+        return COLUMN_TYPES[self.type(column)]
+
+    def type(self, column: str) -> FieldType:
+        """The column's type as its header cell writes it (``markup:percent``)."""
+        return dict(self.columns)[column]
 
     def values(self, column: str) -> Mapping[Any, Any]:
         """The column's value by key (a missing cell is None)."""
@@ -224,10 +227,8 @@ def _cell(cell: str, kind: FieldType) -> Any:
             return lowered in _TRUE
         raise ValueError(f"{cell!r} is not yes/no: write true or false")
     if kind is FieldType.date:
-        try:
-            return date.fromisoformat(cell) if _DATE.fullmatch(cell) else _bad_date(cell)
-        except ValueError:
-            raise ValueError(f"{cell!r} is not a date: write YYYY-MM-DD, e.g. 2026-12-31") from None
+        day = parse_day(cell)
+        return day if day is not None else _bad_date(cell)
     text, percent = (cell[:-1].strip(), True) if kind is FieldType.percent and cell.endswith("%") else (cell, False)
     if "," in text or " " in text:
         raise ValueError(f"{cell!r}: write numbers without thousands separators, e.g. 30000")
@@ -253,4 +254,4 @@ def _cell(cell: str, kind: FieldType) -> Any:
 
 
 def _bad_date(cell: str) -> date:
-    raise ValueError(cell)
+    raise ValueError(f"{cell!r} is not a date: write YYYY-MM-DD, e.g. 2026-12-31")

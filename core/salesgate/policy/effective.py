@@ -11,7 +11,6 @@ about effective dates at all).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,11 +18,10 @@ from typing import Any
 
 from ..errors import did_you_mean
 from ..facts import TODAY
+from .days import parse_day
 from .ir import Compare, Cond, Const, Kind, Ref
 
 KEYS = ("from", "until")
-ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-"""A day as a policy writes one, YYYY-MM-DD: not 20270101 nor 2027-W01-1, which date.fromisoformat also reads."""
 
 
 class EffectiveError(ValueError):
@@ -77,11 +75,8 @@ def _day(value: Any, key: str) -> date:
                              f"for whole days: write the day alone, e.g. {key}: {value.date().isoformat()}", key)
     if isinstance(value, date):
         return value
-    if isinstance(value, str) and ISO_DAY.fullmatch(value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+    if isinstance(value, str) and (day := parse_day(value)) is not None:
+        return day
     shown = "nothing" if value is None else repr(value) if isinstance(value, str) else str(value)
     raise EffectiveError(f"effective: {key} is {shown}, not a date: write it as YYYY-MM-DD, e.g. {key}: 2027-01-01",
                          key)

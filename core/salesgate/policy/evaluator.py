@@ -294,6 +294,38 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def _percent(value: Any) -> str:
+    """A rate as a person writes it: 0.05 is 5%, 0.125 is 12.5%."""
+    return f"{(Decimal(value) * 100).normalize():f}%"
+
+
+def _rate(expr: Expr) -> bool:
+    """Whether ``expr`` gives a rate: a lookup of a ``percent`` column."""
+    if not isinstance(expr, Call):
+        return False
+    rate = FUNCTIONS[expr.func].rate
+    return rate is not None and bool(rate(expr.state))
+
+
+def _shown(value: Any, rate: bool) -> str:
+    if rate and isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return _percent(value)
+    return show(value)
+
+
+def _why(expr: Expr, root: FactValues, item: FactValues | None) -> str | None:
+    """Why a function call gives its value (the calendar's word on a day), or None."""
+    if not isinstance(expr, Call):
+        return None
+    function = FUNCTIONS[expr.func]
+    if function.why is None:
+        return None
+    values = [compile_expr(arg)(root, item) for arg in expr.args]
+    if any(v is None for v in values):
+        return None
+    return function.why(expr.state, *values) if function.stateful else function.why(*values)
+
+
 def _describe(expr: Expr) -> str:
     if isinstance(expr, Ref):
         return expr.path
@@ -324,7 +356,7 @@ def describe_cond(cond: Cond) -> str:
     if isinstance(cond, Compare):
         return f"{_describe(cond.left)} {cond.op} {_describe(cond.right)}"
     if isinstance(cond, IsNone):
-        return f"{cond.operand.path} {'!=' if cond.present else '=='} None"
+        return f"{_describe(cond.operand)} {'!=' if cond.present else '=='} None"
     if isinstance(cond, And | Or):
         joiner = " and " if isinstance(cond, And) else " or "
         return joiner.join(f"({describe_cond(c)})" if isinstance(c, And | Or) else describe_cond(c)
@@ -344,7 +376,8 @@ def _missing(expr: Expr, root: FactValues, item: FactValues | None) -> str:
                 return ref.path
     if isinstance(expr, Aggregate):  # min, max, avg of no value
         return f"{_describe(expr)} (no {expr.element} with a value)"
-    return _describe(expr)
+    why = _why(expr, root, item)  # a day outside the holiday calendar
+    return _describe(expr) if why is None else f"{_describe(expr)} ({why})"
 
 
 def explain(cond: Cond, root: FactValues, item: FactValues | None = None,
@@ -363,18 +396,23 @@ def _explain(cond: Cond, root: FactValues, item: FactValues | None, holds: bool,
         left = compile_expr(cond.left)(root, item)
         right = compile_expr(cond.right)(root, item)
         lhs = _describe(cond.left)
-        shown = show(left)
         if left is None or right is None:
             missing = _missing(cond.left if left is None else cond.right, root, item)
             return f"{missing} is missing, so '{lhs} {cond.op} {_describe(cond.right)}' is false"
+        rate = _rate(cond.left) or _rate(cond.right)  # a percent column: 5%, and the 5% it is compared with
+        why = _why(cond.left, root, item)
+        shown = _shown(left, rate) + (f": {why}" if why else "")
         if isinstance(cond.right, Const) and isinstance(right, bool) and cond.op in ("==", "!="):
             return f"{lhs} is {shown}"
-        rhs = show(right) if isinstance(cond.right, Const) else f"{_describe(cond.right)} ({show(right)})"
+        rhs = (_shown(right, rate) if isinstance(cond.right, Const)
+               else f"{_describe(cond.right)} ({_shown(right, rate)})")
         verdict = "" if holds else "not "
         return f"{lhs} is {shown}, {verdict}{_WORDS[cond.op]} {rhs}"
     if isinstance(cond, IsNone):
         value = compile_expr(cond.operand)(root, item)
-        return f"{cond.operand.path} is {show(value)}"
+        if isinstance(cond.operand, Ref) or value is not None:
+            return f"{_describe(cond.operand)} is {_shown(value, _rate(cond.operand))}"
+        return f"{_missing(cond.operand, root, item)} is missing"
     if isinstance(cond, And | Or):
         results = [(c, compile_cond(c)(root, item)) for c in cond.items]
         # The parts that decided: a failing and's false parts, a passing or's true parts; else all.

@@ -36,11 +36,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ..documents import FieldType
 from ..errors import did_you_mean
 from .calendars import Calendar
 from .ir import Kind
 
-__all__ = ["FUNCTIONS", "Function", "FunctionError", "Prepared", "names", "register"]
+__all__ = ["FUNCTIONS", "Column", "Function", "FunctionError", "Prepared", "names", "register"]
 
 
 class FunctionError(ValueError):
@@ -76,6 +77,11 @@ class Function:
     needs: str | None = None
     constants: tuple[int, ...] = ()
     prepare: Callable[[Any, Mapping[int, Any], tuple[Kind, ...]], Prepared] | None = None
+    why: Callable[..., str | None] | None = None
+    """Why the function gives what it gives, for explanations: called like ``run`` (the state first, for a
+    stateful function) when no argument is missing (``2026-02-16 周一 放假 (春节)``); None says nothing."""
+    rate: Callable[[Any], bool] | None = None
+    """Whether a call gives a rate (shown as 5%, not 0.05), from its state: a lookup of a percent column."""
 
     @property
     def stateful(self) -> bool:
@@ -168,16 +174,24 @@ def _lookup(tables: Any, constants: Mapping[int, Any], kinds: tuple[Kind, ...]) 
     if not (given is key_kind or (key_kind is Kind.text and given is Kind.enum)):
         raise FunctionError(f"the key of table {name} ({names[0]}) is {_KIND_WORDS[key_kind]}, and the second argument "
                             f"is {_KIND_WORDS[given]}", 1)
-    return table.kind(column), table.values(column)
+    return table.kind(column), Column(table.values(column), table.type(column) is FieldType.percent)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A lookup's state: one column's value by key, and whether the column holds rates (typed ``percent``)."""
+
+    values: Mapping[Any, Any]
+    rate: bool = False
 
 
 _KIND_WORDS = {Kind.number: "a number", Kind.text: "text", Kind.enum: "text", Kind.bool: "true/false",
                Kind.date: "a date", Kind.duration: "a number of days", Kind.list: "a list"}
 
 register(Function("lookup", (Kind.text, None, Kind.text), Kind.text,
-                  lambda values, _table, key, _column: values.get(key),
+                  lambda column, _table, key, _column: column.values.get(key),
                   'lookup("region_limits", customer.region, "limit")', needs="tables", constants=(0, 2),
-                  prepare=_lookup))
+                  prepare=_lookup, rate=lambda column: column.rate))
 
 
 # -- business days over the policy's holiday calendar ------------------------------------------------
@@ -213,7 +227,8 @@ def _add_business_days(calendar: Calendar, day: date, n: int | Decimal) -> date 
 
 register(Function("is_business_day", (Kind.date,), Kind.bool,
                   lambda calendar, day: calendar.is_business_day(day),
-                  "is_business_day(order.order_date)", needs=CALENDAR, prepare=_with_calendar(Kind.bool)))
+                  "is_business_day(order.order_date)", needs=CALENDAR, prepare=_with_calendar(Kind.bool),
+                  why=lambda calendar, day: calendar.describe(day)))
 register(Function("add_business_days", (Kind.date, Kind.number), Kind.date, _add_business_days,
                   "add_business_days(order.order_date, 5)", needs=CALENDAR, prepare=_with_calendar(Kind.date)))
 register(Function("business_days_between", (Kind.date, Kind.date), Kind.number,

@@ -123,9 +123,12 @@ class Compare:
 
 @dataclass(frozen=True)
 class IsNone:
-    """``operand == None`` (``present`` false) or ``operand != None`` (``present`` true)."""
+    """``operand == None`` (``present`` false) or ``operand != None`` (``present`` true).
 
-    operand: Ref
+    The one test that sees absence: ``operand`` is a fact, or any expression that may be missing
+    (``max(...)`` over no value, ``lookup(...)`` of a key not in the table); ``not`` flips ``present``."""
+
+    operand: Expr
     present: bool
 
 

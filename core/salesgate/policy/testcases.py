@@ -86,7 +86,7 @@ from ..errors import PolicyError, PolicyProblem, SalesgateError, did_you_mean
 from ..facts import TODAY
 from ..pointspecs import POINT_SPECS, PointSpec
 from .compiler import CompiledRule, Policy
-from .effective import ISO_DAY
+from .days import parse_day
 from .ir import walk_refs
 from .plainwords import plain_message
 from .yamlfile import LineDict, line_of, load_yaml
@@ -190,11 +190,8 @@ def _as_of(value: Any) -> Any:
     """``as_of: 2026-12-31`` (YAML reads it as a date) or ``"2026-12-31"``; anything else in plain words."""
     if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
         return value
-    if isinstance(value, str) and ISO_DAY.fullmatch(value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+    if isinstance(value, str) and (day := parse_day(value)) is not None:
+        return day
     raise ValueError(f"as_of is {value!r}, not a date: write the day the case decides as of as YYYY-MM-DD, "
                      "e.g. as_of: 2026-12-31")
 

@@ -147,6 +147,18 @@ class Translator:
         test = "$ex" if cond.present else "$nex"
         ref = cond.operand
         self.check_refs(ref, inside=lst is not None)
+        if not isinstance(ref, Ref):
+            # an expression (an aggregate, a lookup): Python computes whether it is missing, as 0/1
+            get, present = compile_expr(ref), cond.present
+            if lst is None:
+                key = self.schema.derive(("none", ref, present),
+                                         lambda values: int((get(values, None) is not None) is present))
+                return {key: 1}
+
+            def item_holds(root: FactValues, item: FactValues) -> int:
+                return int((get(root, item) is not None) is present)
+
+            return {"$i." + self.schema.derive_item(lst, ("none", ref, present), item_holds): 1}
         if lst is None:
             return {test: {self.schema.top_key(ref): 1}}
         if ref.item:
