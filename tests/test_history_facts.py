@@ -512,7 +512,7 @@ def test_the_history_facts_example_in_the_policy_language_docs_loads_tests_and_d
     from salesgate_adapters import MemoryAdapter
 
     docs = (Path(__file__).resolve().parents[1] / "docs" / "policy-language.md").read_text(encoding="utf-8")
-    section = docs.split("## History facts", 1)[1].split("\n## ", 1)[0]
+    section = docs.split("## History facts", 1)[1].split("\n## ", 1)[0].split("\n### Worked example", 1)[0]
     folder = tmp_path / "history-example"
     (folder / "tests").mkdir(parents=True)
     for block in section.split("```yaml\n")[1:]:

@@ -104,6 +104,13 @@ class DemoCompany:
                 {"key": customer, "on": day} for customer, day in history.get("stage_since", {}).items()]},
             "visits.rep_visits_last_month": {"measure": "count", "key": "rep", "events": [
                 {"key": rep, "on": day} for _, rep, _, day in visits]},
+            # docs/policy-language.md's worked example (the seed policy does not declare them)
+            "customer.sales_last_8_quarters": {"measure": "sum", "key": "customer_id", "events": [
+                {"key": customer, "on": day, "value": total} for customer, day, total in sales]},
+            "customer.days_since_last_order": {"measure": "days_since", "key": "customer_id", "events": [
+                {"key": customer, "on": day} for customer, day, _ in sales]},
+            "customer.region_orders_this_month": {"measure": "count", "key": "region", "events": [
+                {"key": self.customers[customer].region, "on": day} for customer, day, _ in sales]},
         }
 
 

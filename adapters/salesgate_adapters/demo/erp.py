@@ -38,6 +38,8 @@ GRADE_LABELS = {"A": "大客户", "B": "中小客户", "C": "潜在客户"}
 
 Money = sa.Numeric(18, 4)
 
+PAID_LATE = 12
+"""Days after its due date each customer's old invoice was paid in full: the average days paid late."""
 DECLARED_COLUMNS: dict[str, dict[str, str]] = {
     "customers": {"tenure_years": "years_as_customer", "credit_assessed": "credit_assessed",
                   "grade_assessed_on": "grade_assessed_on",
@@ -405,13 +407,15 @@ def _return(return_id: str, customer_id: str, order_id: str, sku: str, qty: int,
 def _receivables(customer_id: str, open_amount: Decimal, overdue: Decimal, overdue_days: int, as_of: date,
                  receipts_out: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
     """Invoices whose unpaid parts add up to the open and overdue amounts, each with some history:
-    an old invoice paid in full, a partly paid overdue one, and one not yet due."""
+    an old invoice paid in full (PAID_LATE days after its due date), a partly paid overdue one, and one not
+    yet due."""
     if overdue and overdue_days <= 0:
         raise ValueError(f"customer {customer_id}: an overdue amount needs overdue days")
     if open_amount == 0:
         return []
     paid_date = as_of - timedelta(days=90)
-    made = [_invoice(f"INV-{customer_id}-1", customer_id, paid_date - timedelta(30), paid_date, Decimal(5000))]
+    due_date = paid_date - timedelta(days=PAID_LATE)
+    made = [_invoice(f"INV-{customer_id}-1", customer_id, due_date - timedelta(30), due_date, Decimal(5000))]
     receipts_out.append(_receipt(f"RC-{customer_id}-1", customer_id, made[0]["id"], paid_date, Decimal(5000)))
     if overdue:
         due = as_of - timedelta(days=overdue_days)

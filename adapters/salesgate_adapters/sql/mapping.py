@@ -418,7 +418,8 @@ def load_mapping(mapping: str | Path) -> ErpMapping:
         for declared in loaded.declared(fact):
             _check_declared(declared, problem)
     for history in loaded.history().values():
-        _check_history(history, problem)
+        owner = history.fact.partition(".")[0]
+        _check_history(history, problem, tuple(d.field for d in loaded.declared(owner)))
     for point, plans in loaded.documents().items():
         if not valid_name(point):
             problem(f"{point!r} cannot name a decision point: lower case letters, digits and _, as in "
@@ -540,8 +541,9 @@ def _check_declared(plan: DeclaredPlan, problem: Any) -> None:
         _check_query(plan.query, plan.params, (*keys, TODAY), keys, loc, problem)
 
 
-def _check_history(plan: HistoryPlan, problem: Any) -> None:
-    """A history fact's query: named as the policy names the fact, read-only, keyed by the document."""
+def _check_history(plan: HistoryPlan, problem: Any, declared: tuple[str, ...] = ()) -> None:
+    """A history fact's query: named as the policy names the fact, read-only, keyed by the document — by its
+    shipped fields or the declared facts the mapping reads for it (``declared:``, e.g. the order's rep)."""
     loc: list[str | int] = ["history", plan.fact]
     document, dot, name = plan.fact.partition(".")
     if not dot or not valid_name(document) or not valid_name(name):
@@ -550,6 +552,8 @@ def _check_history(plan: HistoryPlan, problem: Any) -> None:
         return
     loc.append("query")
     keys = HISTORY_KEYS.get(document)
+    if keys is not None:
+        keys = (*keys, *declared)
     if not _READ_ONLY_START.match(plan.query):
         problem("a query must be a SELECT (or WITH … SELECT): salesgate only reads the ERP", loc)
     if keys is not None:
