@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,18 @@ AS_OF = date(2026, 1, 10)  # a Saturday in the first quarter: "4 quarters" is 20
 def test_a_window_is_exact_whole_periods_before_the_as_of_date(written: str, as_of: date, start: date,
                                                                end: date) -> None:
     assert parse_window(written).bounds(as_of) == (start, end)
+
+
+@pytest.mark.parametrize("written", ["all", "this month", "this year", "90 days", "1000 years", "1000 weeks",
+                                     "4 quarters", "最近 4 个季度"])
+@pytest.mark.parametrize("as_of", [date.min, date(1, 3, 1), date(9999, 12, 31), date(9999, 12, 30)])
+def test_a_window_at_either_end_of_the_calendar_stops_there_instead_of_failing(written: str, as_of: date) -> None:
+    # A decision as of 9999-12-31 (or 0001-01-01) with an 'all' or a '1000 years' window overflowed
+    # datetime.date and failed the decision (simulate printed a traceback): the window now stops at the
+    # calendar's first or last day.
+    start, end = parse_window(written).bounds(as_of)
+    assert date.min <= start <= end <= date.max
+    assert end <= (as_of + timedelta(days=1) if as_of < date.max else date.max)  # never past the as-of date
 
 
 @pytest.mark.parametrize(("written", "same"), [
@@ -495,6 +507,43 @@ def test_the_adapter_is_asked_only_for_the_history_facts_the_caller_did_not_send
     gate.approve_order(facts)
     assert sorted(calls) == ["customer.days_since_last_follow_up", "customer.orders_this_month",
                              "customer.sales_last_4_quarters"]
+
+
+def test_a_decision_asks_only_for_the_history_facts_its_rules_read(tmp_path: Path) -> None:
+    # The policy's rules read its customer history facts at order_approval only: a credit check never waits
+    # for those queries, and a failing one cannot fail it (it still fails the order approval that reads it).
+    calls: dict[str, list[str]] = {}
+
+    class Failing:
+        point = ""
+
+        @hookimpl
+        def salesgate_load_history(self, document: str, keys: dict[str, Any], facts: list[HistoryFact],
+                                   as_of: date | None) -> dict[str, Any]:
+            calls.setdefault(self.point, []).extend(f.path for f in facts)
+            raise RuntimeError("the ERP's history table is gone")
+
+    policy = load_policy(write_policy(tmp_path))
+    assert policy.points["credit_check"].history
+    assert "credit_check" not in policy.fact_reads  # no rule there
+    failing = Failing()
+    facts = order("C1", "1")
+    facts["customer"] = {"id": "C1", "name": "华东机电有限公司"}
+    facts["exposure"] = {}
+    gate = Gate(policy, backend="python", entry_points=False, plugins=[failing])
+    failing.point = "credit_check"
+    credit = gate.check_credit(facts)
+    failing.point = "order_approval"
+    approval = gate.approve_order(facts)
+    assert "credit_check" not in calls
+    assert "history table is gone" not in " ".join(str(r.message) for r in credit.reasons)
+    assert calls["order_approval"]
+    assert approval.outcome is Outcome.block  # failure_mode: closed, because a rule there reads them
+    assert "history table is gone" in " ".join(str(r.message) for r in approval.reasons)
+    # Gate.facts_for (what salesgate export writes) still computes every history fact the point declares
+    failing.point = "facts_for"
+    with pytest.raises(Exception, match="history table is gone"):
+        gate.facts_for("credit_check", facts)
 
 
 def test_a_window_is_a_value_saying_how_it_was_meant() -> None:

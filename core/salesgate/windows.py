@@ -57,12 +57,12 @@ class Window:
     def bounds(self, as_of: date) -> tuple[date, date]:
         """``(start, end)`` of the window for a decision on ``as_of``: start inclusive, end exclusive."""
         if self.unit is None:
-            return EARLIEST, as_of + timedelta(days=1)
+            return (EARLIEST if as_of >= EARLIEST else date.min), _day_after(as_of)
         current = period_start(as_of, self.unit)
         if self.count == 0:
-            return current, as_of + timedelta(days=1)
+            return current, _day_after(as_of)
         if self.unit == "day":
-            return as_of - timedelta(days=self.count), as_of
+            return shifted(as_of, "day", -self.count), as_of
         return shifted(current, self.unit, -self.count), current
 
     def __str__(self) -> str:
@@ -83,14 +83,25 @@ def period_start(day: date, unit: Unit) -> date:
 
 
 def shifted(start: date, unit: Unit, count: int) -> date:
-    """The first day of the period ``count`` periods after (before, when negative) the one starting at ``start``."""
-    if unit == "day":
-        return start + timedelta(days=count)
-    if unit == "week":
-        return start + timedelta(weeks=count)
-    months = {"month": 1, "quarter": 3, "year": 12}[unit] * count
-    index = start.year * 12 + start.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
+    """The first day of the period ``count`` periods after (before, when negative) the one starting at ``start``;
+    a period beyond the calendar (before 0001-01-01, after 9999-12-31) stops at its first or last day, so
+    every as-of date a decision may carry has a window."""
+    try:
+        if unit == "day":
+            return start + timedelta(days=count)
+        if unit == "week":
+            return start + timedelta(weeks=count)
+        months = {"month": 1, "quarter": 3, "year": 12}[unit] * count
+        index = start.year * 12 + start.month - 1 + months
+        return date(index // 12, index % 12 + 1, 1)
+    except (OverflowError, ValueError):
+        return date.min if count < 0 else date.max
+
+
+def _day_after(day: date) -> date:
+    """The end (exclusive) of a window that counts ``day`` itself; at 9999-12-31, the calendar's last day,
+    there is no day after, and that last day is left out."""
+    return day if day == date.max else day + timedelta(days=1)
 
 
 def parse_window(text: object) -> Window:
