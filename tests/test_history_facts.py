@@ -509,43 +509,6 @@ def test_the_adapter_is_asked_only_for_the_history_facts_the_caller_did_not_send
                              "customer.sales_last_4_quarters"]
 
 
-def test_a_decision_asks_only_for_the_history_facts_its_rules_read(tmp_path: Path) -> None:
-    # The policy's rules read its customer history facts at order_approval only: a credit check never waits
-    # for those queries, and a failing one cannot fail it (it still fails the order approval that reads it).
-    calls: dict[str, list[str]] = {}
-
-    class Failing:
-        point = ""
-
-        @hookimpl
-        def salesgate_load_history(self, document: str, keys: dict[str, Any], facts: list[HistoryFact],
-                                   as_of: date | None) -> dict[str, Any]:
-            calls.setdefault(self.point, []).extend(f.path for f in facts)
-            raise RuntimeError("the ERP's history table is gone")
-
-    policy = load_policy(write_policy(tmp_path))
-    assert policy.points["credit_check"].history
-    assert "credit_check" not in policy.fact_reads  # no rule there
-    failing = Failing()
-    facts = order("C1", "1")
-    facts["customer"] = {"id": "C1", "name": "华东机电有限公司"}
-    facts["exposure"] = {}
-    gate = Gate(policy, backend="python", entry_points=False, plugins=[failing])
-    failing.point = "credit_check"
-    credit = gate.check_credit(facts)
-    failing.point = "order_approval"
-    approval = gate.approve_order(facts)
-    assert "credit_check" not in calls
-    assert "history table is gone" not in " ".join(str(r.message) for r in credit.reasons)
-    assert calls["order_approval"]
-    assert approval.outcome is Outcome.block  # failure_mode: closed, because a rule there reads them
-    assert "history table is gone" in " ".join(str(r.message) for r in approval.reasons)
-    # Gate.facts_for (what salesgate export writes) still computes every history fact the point declares
-    failing.point = "facts_for"
-    with pytest.raises(Exception, match="history table is gone"):
-        gate.facts_for("credit_check", facts)
-
-
 def test_a_window_is_a_value_saying_how_it_was_meant() -> None:
     assert parse_window("4 Quarters") == Window(4, "quarter", "4 quarters")
     assert parse_window("全部") == Window(0, None, "all")

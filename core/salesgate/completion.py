@@ -71,18 +71,14 @@ class FactSource(Protocol):
 
 
 def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | BaseModel, source: FactSource,
-             spec: PointSpec | None = None, reads: frozenset[str] | None = None) -> Any:
+             spec: PointSpec | None = None) -> Any:
     """Validate facts once (models pass through), filling missing parts from ``source``.
 
     ``spec`` is the point's declaration in the policy in force: a declared point's document model,
     or a built-in point's document extended by the policy's declared facts. The history facts it
     declares that the caller did not send are computed by the adapters (``load_history``) as of the
-    day ``source`` loads everything else as of (:meth:`salesgate.plugins.Hooks.on`): one as-of date.
-
-    ``reads``, when given, are the fact paths the point's rules read: only those history facts are computed
-    (a decision never waits for, nor fails on, a history query no rule there reads); ``None`` computes every
-    one the point declares (``Gate.facts_for``, ``salesgate export``)."""
-    history = _History(spec, source, reads)
+    day ``source`` loads everything else as of (:meth:`salesgate.plugins.Hooks.on`): one as-of date."""
+    history = _History(spec, source)
     if spec is not None and not spec.built_in:
         return _complete_document(spec, facts, source, history)
     order_model: type[OrderFacts] = OrderFacts
@@ -179,11 +175,10 @@ class _History:
     A value the caller sent wins (even ``null``: the caller says it is missing); what no adapter computes
     stays missing. Each document is asked once, with the facts it lacks."""
 
-    def __init__(self, spec: PointSpec | None, source: FactSource, reads: frozenset[str] | None = None) -> None:
+    def __init__(self, spec: PointSpec | None, source: FactSource) -> None:
         self.facts: dict[str, list[HistoryFact]] = {}
         for fact in spec.history if spec is not None else ():
-            if reads is None or fact.path in reads:
-                self.facts.setdefault(fact.document, []).append(fact)
+            self.facts.setdefault(fact.document, []).append(fact)
         self.load = getattr(source, "load_history", None)
 
     def filled(self, data: dict[str, Any]) -> dict[str, Any]:

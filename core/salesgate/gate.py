@@ -23,7 +23,7 @@ from .errors import AdapterError, FactsError, PluginError, SalesgateError, Store
 from .logs import get_logger
 from .models import OrderFacts, ReturnFacts
 from .plugins import DatedSource, Hooks, build_plugin_manager, installed_points
-from .pointspecs import BUILT_IN_POINTS, Origin, PointSpec
+from .pointspecs import BUILT_IN_POINTS, PointSpec
 from .policy.compiler import Policy, load_policy
 from .policy.stages import Backend
 from .policy.verdict import decision_context
@@ -456,21 +456,18 @@ class Gate:
             # A day the caller chose (decide(as_of=), Gate(today=)) is the adapters' too; the clock's default
             # leaves an adapter its own today (an adapter built with today= keeps counting to it)
             given = as_of is not None or self._today is not None
-            # History facts no rule here reads are not asked for: a slow or failing query the policy does not
-            # need must not cost the decision, nor fail it. A plugin's point is decided by its plugin: all.
-            reads = None if spec.origin is Origin.plugin else loaded.policy.fact_reads.get(point, frozenset())
             return self._decide(point, facts, context, reserve, deadline, spec,
-                                self._hooks.on(context.as_of if given else None), reads)
+                                self._hooks.on(context.as_of if given else None))
         finally:
             self._release(loaded)
 
     def _decide(self, point: str, facts: Any, context: DecisionContext, reserve: bool,
-                deadline: Deadline, spec: PointSpec, source: DatedSource, reads: frozenset[str] | None) -> Decision:
+                deadline: Deadline, spec: PointSpec, source: DatedSource) -> Decision:
         model: Any = None
         recorded_by: tuple[str, ...] = ()
         subject = checked_subject(point, facts, spec)  # before any adapter: a fallback must be loggable too
         try:
-            model = self._load_facts(point, facts, deadline, reserve, spec, source, reads)
+            model = self._load_facts(point, facts, deadline, reserve, spec, source)
         except FactsError:
             raise  # the caller's facts are wrong: that is theirs to fix, not a policy decision
         except Exception as exc:  # an adapter failed while loading facts
@@ -523,14 +520,14 @@ class Gate:
         return decision
 
     def _load_facts(self, point: str, facts: Any, deadline: Deadline, reserve: bool, spec: PointSpec,
-                    source: DatedSource, reads: frozenset[str] | None) -> Any:
+                    source: DatedSource) -> Any:
         """``facts_for`` under the deadline when adapters may be asked (the exposure of a reserving
         check is left out: it is loaded inside the reservation lock)."""
         if reserve and isinstance(facts, Mapping) and "exposure" not in facts:
             facts = {**facts, "exposure": {}}
         if isinstance(facts, (*_MODELS, spec.document)) or not self._hooks.loads_facts():
-            return complete(point, facts, source, spec, reads)  # a model asks no adapter: nothing to wait for
-        return deadline.run("loading facts", lambda _abandoned: complete(point, facts, source, spec, reads))
+            return complete(point, facts, source, spec)  # a model asks no adapter: nothing to wait for
+        return deadline.run("loading facts", lambda _abandoned: complete(point, facts, source, spec))
 
     def _reserve(self, model: OrderFacts | ReturnFacts, facts: OrderInput | ReturnInput, context: DecisionContext,
                  deadline: Deadline, source: DatedSource) -> tuple[Decision, OrderFacts]:
