@@ -171,6 +171,17 @@ def _kind_of(value: Any) -> str:
     return type(value).__name__
 
 
+
+def _effective_field() -> Any:
+    """``effective:`` of a rule and of a rule set: one description and JSON schema for both (parsed, with
+    plain-words errors, by :func:`salesgate.policy.effective.parse_effective`)."""
+    return Field(
+        None, description="When it is in force: {from: 2027-01-01, until: 2027-07-01} (until is the first day no "
+                          "longer in force; either may be left out).",
+        json_schema_extra={"type": "object", "properties": {"from": {"type": "string", "format": "date"},
+                                                            "until": {"type": "string", "format": "date"}},
+                           "additionalProperties": False})
+
 class Rule(_Strict):
     """One rule: an id, a condition and an action."""
 
@@ -184,12 +195,7 @@ class Rule(_Strict):
     priority: int | None = Field(
         None, description="Lower runs first (pricing adjustments apply in this order). Default: file order."
     )
-    effective: Any = Field(
-        None, description="When it is in force: {from: 2027-01-01, until: 2027-07-01} (until is the first day no "
-                          "longer in force; either may be left out).",
-        json_schema_extra={"type": "object", "properties": {"from": {"type": "string", "format": "date"},
-                                                            "until": {"type": "string", "format": "date"}},
-                           "additionalProperties": False})
+    effective: Any = _effective_field()
     then: Action
 
 
@@ -251,12 +257,7 @@ class RuleSetFile(_Strict):
     roles: list[Role] | None = Field(None, description="Roles this rule set uses; must be in the policy ladder.")
     rules: list[Rule] = Field(default_factory=list, description="The rules; or give table: instead.")
     table: Table | None = Field(None, description="The rule set as a decision table, instead of rules:.")
-    effective: Any = Field(
-        None, description="When it is in force: {from: 2027-01-01, until: 2027-07-01} (until is the first day no "
-                          "longer in force; either may be left out).",
-        json_schema_extra={"type": "object", "properties": {"from": {"type": "string", "format": "date"},
-                                                            "until": {"type": "string", "format": "date"}},
-                           "additionalProperties": False})
+    effective: Any = _effective_field()
 
     @model_validator(mode="after")
     def _rules_or_table(self) -> RuleSetFile:
