@@ -622,6 +622,11 @@ class DatedSource:
     def load_history(self, document: str, keys: Mapping[str, Any], facts: Sequence[HistoryFact]) -> dict[str, Any]:
         return self.hooks.load_history(document, keys, facts, as_of=self.as_of)
 
+    @property
+    def computes_history(self) -> bool:
+        """Whether any plugin implements ``salesgate_load_history``: else no history fact is asked for."""
+        return bool(self.hooks.pm.hook.salesgate_load_history.get_hookimpls())
+
 
 def stamp(answer: Contribution | Decision, plugin: str, point: str, subject: str, context: DecisionContext,
           others: Collection[str] = ()) -> Decision:
