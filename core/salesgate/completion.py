@@ -398,24 +398,26 @@ def _extended(model: type[BaseModel], facts: BaseModel, what: str) -> Any:
     return _validate(model, facts.model_dump(by_alias=True), what)
 
 
-class _Step(NamedTuple):
-    """How one field of an extension gets its value from the shipped model's."""
+class _Part(NamedTuple):
+    """A field whose shipped model (or list of them) the extension replaces by its extension of it."""
 
     name: str
-    kind: int
-    """:data:`_SAME` (the value as it is), :data:`_MISSING` (a declared fact: None), :data:`_PART` (a
-    shipped part lifted into its extension), :data:`_PARTS` (a list of them)."""
-    shipped: type[BaseModel] | None = None
-    extension: type[BaseModel] | None = None
-    inner: _Lifting | None = None
+    many: bool
+    """A list of them (``products``)."""
+    shipped: type[BaseModel]
+    extension: type[BaseModel]
+    lifting: _Lifting
 
 
 class _Lifting(NamedTuple):
+    """How to build ``model`` from a validated model of the shipped class it extends."""
+
     model: type[BaseModel]
-    steps: tuple[_Step, ...]
+    missing: dict[str, None]
+    """The declared facts, each missing: they follow the shipped fields, in the extension's field order."""
+    parts: tuple[_Part, ...]
 
 
-_SAME, _MISSING, _PART, _PARTS = range(4)
 _new = object.__new__
 _set_dict = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
@@ -433,70 +435,68 @@ def _validators(model: type[BaseModel]) -> tuple[set[str], ...]:
 def _lifting(model: type[BaseModel], shipped: type[BaseModel]) -> _Lifting | None:
     """How to build ``model`` from a validated ``shipped`` without validating again, or None when that would
     not give what validation gives: ``model`` must be ``shipped`` plus optional fields whose default is None
-    (not validated), with the same validators and config, each shared field of the same type and
-    constraints, or of an extension of the shipped part's model (or a list of them) that lifts the same way."""
+    (not validated), after the shipped ones, with the same validators and config, each shipped field of the
+    same type and constraints, or of an extension of the shipped part's model (or a list of them) that lifts
+    the same way."""
     if model is shipped or not issubclass(model, shipped) or model.__private_attributes__ \
             or model.model_config != shipped.model_config or _validators(model) != _validators(shipped):
         return None
     if model.model_config.get("validate_default") or model.model_config.get("extra") != "forbid":
         return None
-    steps: list[_Step] = []
     shipped_fields = shipped.model_fields
+    if list(model.model_fields)[:len(shipped_fields)] != list(shipped_fields):
+        return None
+    missing: dict[str, None] = {}
+    parts: list[_Part] = []
     for name, info in model.model_fields.items():
         own = shipped_fields.get(name)
         if own is None:
             if info.is_required() or info.default is not None or info.validate_default or info.default_factory:
                 return None
-            steps.append(_Step(name, _MISSING))
+            missing[name] = None
             continue
         if info.metadata != own.metadata or info.alias != own.alias:
             return None
         if info.annotation == own.annotation:
-            steps.append(_Step(name, _SAME))
             continue
-        kind, part, extension = _PART, own.annotation, info.annotation
+        many, part, extension = False, own.annotation, info.annotation
         if typing.get_origin(part) is list and typing.get_origin(extension) is list:
-            kind, part, extension = _PARTS, typing.get_args(part)[0], typing.get_args(extension)[0]
+            many, part, extension = True, typing.get_args(part)[0], typing.get_args(extension)[0]
         if not (isinstance(part, type) and isinstance(extension, type) and issubclass(part, BaseModel)
                 and issubclass(extension, BaseModel)):
             return None
         inner = _lifting(extension, part)
         if inner is None:
             return None
-        steps.append(_Step(name, kind, part, extension, inner))
-    return _Lifting(model, tuple(steps))
+        parts.append(_Part(name, many, part, extension, inner))
+    return _Lifting(model, missing, tuple(parts))
 
 
 def _lifted(value: BaseModel, lifting: _Lifting) -> BaseModel | None:
     """``value`` (exactly of the shipped class) as ``lifting.model``: the same values, the same fields set, the
     declared facts missing; None when a part is neither the shipped class nor its extension."""
-    given = value.__dict__
-    data: dict[str, Any] = {}
-    for name, kind, shipped, extension, inner in lifting.steps:
-        if kind == _SAME:
-            data[name] = given[name]
-        elif kind == _MISSING:
-            data[name] = None
-        elif kind == _PART:
-            part = given[name]
-            if type(part) is not extension:
-                if type(part) is not shipped:
-                    return None
-                part = _lifted(part, inner)  # type: ignore[arg-type]
-                if part is None:
-                    return None
-            data[name] = part
-        else:
-            parts = []
-            for part in given[name]:
+    data = value.__dict__ | lifting.missing if lifting.missing else dict(value.__dict__)
+    for name, many, shipped, extension, inner in lifting.parts:
+        if many:
+            parts: list[Any] = []
+            for part in data[name]:
                 if type(part) is not extension:
                     if type(part) is not shipped:
                         return None
-                    part = _lifted(part, inner)  # type: ignore[arg-type]
+                    part = _lifted(part, inner)
                     if part is None:
                         return None
                 parts.append(part)
             data[name] = parts
+        else:
+            part = data[name]
+            if type(part) is not extension:
+                if type(part) is not shipped:
+                    return None
+                part = _lifted(part, inner)
+                if part is None:
+                    return None
+            data[name] = part
     model = _new(lifting.model)
     _set_dict(model, data)
     _set_fields_set(model, set(value.__pydantic_fields_set__))
