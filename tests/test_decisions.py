@@ -7,6 +7,9 @@ priority order with floors last. None of it may depend on the order the decision
 
 from __future__ import annotations
 
+import copy
+import json
+import pickle
 from decimal import Decimal
 from typing import Any
 
@@ -432,3 +435,45 @@ def test_credit_figures_say_they_include_the_order_and_still_read_under_the_old_
     logged_by_0_2 = {k: v for k, v in dumped.items() if k != "exposure_after_order"}
     assert CreditResult.model_validate(logged_by_0_2) == figures
     assert figures.exposure == figures.exposure_after_order
+
+
+def _blocked_order() -> dict[str, Any]:
+    return {"order": {"id": "SO-1", "customer_id": "C1", "order_date": "2026-11-23",
+                      "lines": [{"line_no": 1, "sku": "P1", "qty": 10, "unit_price": "12000"}]},
+            "customer": {"id": "C1", "name": "华东", "status": "blocked", "credit_limit": "50000"}}
+
+
+def test_decisions_share_the_policys_reasons_but_none_can_change_another_through_them() -> None:
+    """The policy builds each of its reasons and approvals once and every decision holds them: what a caller
+    does to one decision's lists changes no other, and what would (a reason's translations, an approval's
+    rules) refuses to change."""
+    gate = Gate.default(backend="python", entry_points=False)
+    first, second = (gate.approve_order(_blocked_order()) for _ in range(2))
+    assert first.reasons
+    assert first.approvals
+    assert first == second
+    before = second.model_dump_json()
+    first.reasons.append(first.reasons[0])
+    first.approvals.clear()
+    with pytest.raises(TypeError, match="shared by every decision"):
+        first.reasons[0].translations["en"] = "changed"
+    with pytest.raises(TypeError, match="shared by every decision"):
+        second.approvals[0].rules.append("mine")
+    assert second.model_dump_json() == before == gate.approve_order(_blocked_order()).model_dump_json()
+
+
+def test_a_copy_of_a_shared_reason_or_approval_is_the_callers_own_to_change() -> None:
+    """A copy (``copy``, ``deepcopy``, pickling, ``dict(...)``) holds an ordinary dict or list again, equal."""
+    decision = Gate.default(backend="python", entry_points=False).approve_order(_blocked_order())
+    for copied in (copy.deepcopy(decision), pickle.loads(pickle.dumps(decision)),  # noqa: S301 - our own bytes
+                   decision.model_copy(deep=True)):
+        assert copied == decision
+        reason, approval = copied.reasons[0], copied.approvals[0]
+        assert type(reason.translations) is dict
+        assert type(approval.rules) is list
+        reason.translations["en"] = "changed"
+        approval.rules.append("mine")
+    translations = dict(decision.reasons[0].translations)
+    translations["en"] = "changed"
+    assert copy.copy(decision.reasons[0].translations) == decision.reasons[0].translations != translations
+    assert json.loads(decision.model_dump_json())["reasons"][0]["translations"] == decision.reasons[0].translations

@@ -25,7 +25,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, ClassVar, Literal, Self, overload
+from typing import Any, ClassVar, Literal, NoReturn, Self, overload
 
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, computed_field, model_validator
 from pydantic_core import core_schema
@@ -139,6 +139,41 @@ class _Value(BaseModel):
         _set_extra(model, None)
         _set_private(model, None)
         return model
+
+
+class SharedDict(dict[str, str]):
+    """A dict that refuses changes: what a part shared by many decisions holds (a policy's reason's
+    ``translations``). The policy builds each of its reasons once and every decision it fires in holds
+    that same (frozen) Reason; were its dict changed through one decision, every other would change too.
+    Reads, ``==``, JSON and pickling are a dict's; a copy (``dict(...)``, ``copy.copy``) is a plain dict."""
+
+    __slots__ = ()
+
+    def _refused(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("this dict is shared by every decision that holds the same reason and cannot be changed: "
+                        "change a copy (dict(reason.translations))")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refused
+
+    def __reduce__(self) -> tuple[type[dict[str, str]], tuple[dict[str, str]]]:
+        return dict, (dict(self),)
+
+
+class SharedList(list[str]):
+    """A list that refuses changes: what a part shared by many decisions holds (a policy's approval's
+    ``rules``); see :class:`SharedDict`. A copy (``list(...)``, ``copy.copy``) is a plain list."""
+
+    __slots__ = ()
+
+    def _refused(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("this list is shared by every decision that holds the same approval and cannot be changed: "
+                        "change a copy (list(approval.rules))")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = append = extend = insert = pop = remove = clear = sort = \
+        reverse = _refused
+
+    def __reduce__(self) -> tuple[type[list[str]], tuple[list[str]]]:
+        return list, (list(self),)
 
 
 class Reason(_Value):

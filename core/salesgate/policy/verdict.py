@@ -28,6 +28,8 @@ from ..decisions import (
     PricingResult,
     Reason,
     ReturnResult,
+    SharedDict,
+    SharedList,
     Trace,
     TraceEntry,
     ladder_order,
@@ -73,7 +75,9 @@ class StageVerdict:
 
     Everything here follows from which rules matched which lines, never from the fact values, so
     the same few match sets that come back decision after decision are put in order and summed up
-    once per policy (see :func:`stage_verdict`); a decision only turns them into its own objects.
+    once per policy (see :func:`stage_verdict`), with the reasons, notifications and approvals they
+    give built once too: every decision with this match set holds the same ones (frozen, their dicts and
+    lists read-only: :class:`~salesgate.decisions.SharedDict`), in lists of its own.
     """
 
     fired: tuple[tuple[CompiledRule, int | None], ...]
@@ -91,6 +95,20 @@ class StageVerdict:
     """Returns: the lowest refund rate of the fired rules (1 when none sets one)."""
     fee_rate: Decimal
     """Returns: the highest restocking fee rate of the fired rules (0 when none sets one)."""
+    shared_reasons: tuple[Reason, ...] = ()
+    """The reason of each of :attr:`reasons`; one fired on a line is the pattern of its reason, which each
+    decision completes with the line's number."""
+    on_lines: bool = False
+    """Whether a reason fired on a line (else :attr:`shared_reasons` are the decision's reasons as they are)."""
+    shared_notifications: tuple[Notification, ...] = ()
+    shared_approvals: tuple[Approval, ...] = ()
+    """The approvals of :attr:`ladder`."""
+
+
+def _shared_reason(effect: RuleEffect, translations: SharedDict) -> Reason:
+    """``Reason(rule=..., outcome=..., message=..., translations=..., line_no=None)``, built directly."""
+    return Reason.assemble({"rule": effect.rule, "outcome": effect.outcome, "message": effect.message,
+                            "translations": translations, "line_no": None, "plugin": "rules"}, set(_REASON_GIVEN))
 
 
 def _summed_up(policy: Policy, fired: tuple[tuple[CompiledRule, int | None], ...]) -> StageVerdict:
@@ -109,10 +127,19 @@ def _summed_up(policy: Policy, fired: tuple[tuple[CompiledRule, int | None], ...
         notifications.extend((role, rule.id, effect.message) for role in effect.notify)
     rules = [rule for rule, _ in fired]
     rate, fee_rate = refund_rates(rules)
+    translations: dict[str, SharedDict] = {}
+    for effect, _ in reasons:
+        translations.setdefault(effect.rule, SharedDict(effect.translations))
+    ladder = ladder_order(approvals, policy.roles)
     return StageVerdict(
         fired=fired, outcome=outcome, reasons=tuple(reasons), notifications=tuple(notifications),
         approvals=tuple((role, tuple(ids)) for role, ids in approvals.items()),
-        ladder=ladder_order(approvals, policy.roles), refund_rate=rate, fee_rate=fee_rate,
+        ladder=ladder, refund_rate=rate, fee_rate=fee_rate,
+        shared_reasons=tuple(_shared_reason(effect, translations[effect.rule]) for effect, _ in reasons),
+        on_lines=any(index is not None for _, index in reasons),
+        shared_notifications=tuple(Notification.assemble({"role": role, "rule": rule, "message": message})
+                                   for role, rule, message in notifications),
+        shared_approvals=tuple(Approval.assemble({"role": role, "rules": SharedList(ids)}) for role, ids in ladder),
     )
 
 
@@ -173,15 +200,14 @@ class _Collector:
         """Apply one stage's verdict; ``item_keys`` name the lines its line-scope rules fired on."""
         if verdict.outcome.rank > self.outcome.rank:
             self.outcome = verdict.outcome
-        for effect, index in verdict.reasons:
-            # Reason(rule=..., outcome=..., message=..., translations=..., line_no=...), built directly
-            self.reasons.append(Reason.assemble(
-                {"rule": effect.rule, "outcome": effect.outcome, "message": effect.message,
-                 "translations": dict(effect.translations),  # each decision owns its dicts
-                 "line_no": None if index is None else item_keys[index], "plugin": "rules"},
-                set(_REASON_GIVEN)))
-        for role, rule, message in verdict.notifications:
-            self.notifications.append(Notification.assemble({"role": role, "rule": rule, "message": message}))
+        if not verdict.on_lines:
+            self.reasons.extend(verdict.shared_reasons)
+        else:
+            for (_, index), reason in zip(verdict.reasons, verdict.shared_reasons, strict=True):
+                self.reasons.append(reason if index is None else Reason.assemble(
+                    {**reason.__dict__, "line_no": item_keys[index]}, set(_REASON_GIVEN)))
+        if verdict.shared_notifications:
+            self.notifications.extend(verdict.shared_notifications)
         if verdict.approvals:
             self.verdicts.append(verdict)
 
@@ -191,7 +217,7 @@ class _Collector:
         if not verdicts:
             return []
         if len(verdicts) == 1:  # one stage asked: its list is already in ladder order
-            return [Approval.assemble({"role": role, "rules": list(rules)}) for role, rules in verdicts[0].ladder]
+            return list(verdicts[0].shared_approvals)
         merged: dict[str, list[str]] = {}
         for verdict in verdicts:
             for role, rules in verdict.approvals:
