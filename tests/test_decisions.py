@@ -477,3 +477,37 @@ def test_a_copy_of_a_shared_reason_or_approval_is_the_callers_own_to_change() ->
     translations["en"] = "changed"
     assert copy.copy(decision.reasons[0].translations) == decision.reasons[0].translations != translations
     assert json.loads(decision.model_dump_json())["reasons"][0]["translations"] == decision.reasons[0].translations
+
+
+def test_a_priced_lines_adjustments_are_built_once_when_first_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pricing keeps each change it made and builds the adjustments when something reads them, once: the
+    same adjustments, read as a list, in JSON and after pickling, as an eager build."""
+    from salesgate.policy import verdict
+
+    built: list[int] = []
+    adjustments_made = verdict.adjustments_made
+
+    def counting(changes: Any) -> list[PriceAdjustment]:
+        built.append(len(changes))
+        return adjustments_made(changes)
+
+    monkeypatch.setattr(verdict, "adjustments_made", counting)
+    gate = Gate.default(backend="python", entry_points=False)
+    order = {"order": {"id": "SO-7", "customer_id": "C1", "order_date": "2026-11-23",
+                       "lines": [{"line_no": 1, "sku": "P1", "qty": 120, "unit_price": "1013.65"}]},
+             "customer": {"id": "C1", "name": "华东机电", "grade": "B", "region_has_distributor": True,
+                          "credit_limit": "50000.00"},
+             "products": [{"sku": "P1", "list_price": "1013.65", "cost": "700", "stock": 500}]}
+    line = gate.price_order(order).pricing.lines[0]  # type: ignore[union-attr]
+    assert built == []
+    adjustments = list(line.adjustments)
+    assert built == [len(adjustments)]
+    assert adjustments
+    assert all(type(adjustment) is PriceAdjustment for adjustment in adjustments)
+    assert line_price(adjustments[-1].price_after) == line.policy_price
+    assert line.adjustments == adjustments
+    assert line.adjustments[0] == adjustments[0]
+    assert json.loads(line.model_dump_json())["adjustments"] == [a.model_dump(mode="json") for a in adjustments]
+    assert pickle.loads(pickle.dumps(line)) == line  # noqa: S301 - our own bytes
+    assert PricedLine.model_validate(line.model_dump()) == line
+    assert built == [len(adjustments)]

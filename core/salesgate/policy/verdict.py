@@ -10,15 +10,17 @@ follow the one price algebra in :mod:`salesgate.prices`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
 
 from ..context import BackendRef, DecisionContext, PolicyVerdict
 from ..decisions import (
+    Adjustments,
     Approval,
     Notification,
     Outcome,
@@ -103,6 +105,13 @@ class StageVerdict:
     shared_notifications: tuple[Notification, ...] = ()
     shared_approvals: tuple[Approval, ...] = ()
     """The approvals of :attr:`ladder`."""
+    on_line: dict[tuple[int, int], Reason] = field(default_factory=dict, compare=False)
+    """The reasons fired on a line made so far, by (position in :attr:`shared_reasons`, line number)."""
+
+
+_LINE_REASONS = 1024
+"""The most reasons fired on lines one stage verdict keeps (then it starts again): orders number their lines
+alike (1, 2, 3...), so a few dozen serve nearly every decision."""
 
 
 def _shared_reason(effect: RuleEffect, translations: SharedDict) -> Reason:
@@ -203,9 +212,18 @@ class _Collector:
         if not verdict.on_lines:
             self.reasons.extend(verdict.shared_reasons)
         else:
-            for (_, index), reason in zip(verdict.reasons, verdict.shared_reasons, strict=True):
-                self.reasons.append(reason if index is None else Reason.assemble(
-                    {**reason.__dict__, "line_no": item_keys[index]}, set(_REASON_GIVEN)))
+            made = verdict.on_line
+            for position, ((_, index), reason) in enumerate(zip(verdict.reasons, verdict.shared_reasons, strict=True)):
+                if index is not None:
+                    key = (position, item_keys[index])
+                    found = made.get(key)
+                    if found is None:
+                        if len(made) >= _LINE_REASONS:
+                            made.clear()
+                        found = made[key] = Reason.assemble({**reason.__dict__, "line_no": key[1]},
+                                                            set(_REASON_GIVEN))
+                    reason = found
+                self.reasons.append(reason)
         if verdict.shared_notifications:
             self.notifications.extend(verdict.shared_notifications)
         if verdict.approvals:
@@ -452,12 +470,23 @@ def stopped_by(index: int, steps: PriceSteps) -> CompiledRule | None:
     return None
 
 
+ChangeMade = tuple[CompiledRule, str, Decimal, Decimal, Decimal]
+"""One change to a line's price as pricing made it: (rule, kind, value, price before, price after)."""
+
+
+def adjustments_made(changes: Sequence[ChangeMade]) -> list[PriceAdjustment]:
+    """The :class:`PriceAdjustment` of each change: what a priced line's adjustments are built from when read."""
+    return [PriceAdjustment.assemble({"rule": rule.id, "kind": kind, "value": value, "priority": rule.priority,
+                                      "price_before": before, "price_after": after})
+            for rule, kind, value, before, after in changes]
+
+
 def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
-               adjustments: list[PriceAdjustment] | None, line_no: int | None = None) -> Decimal:
+               changes: list[ChangeMade] | None, line_no: int | None = None) -> Decimal:
     """The policy price of line ``index`` (unrounded): the fired rules' changes in stage order,
     up to a ``stop``, then the floors (:func:`salesgate.prices.run_price_steps`). Each change is
-    appended to ``adjustments`` unless None (bulk replays need the price only; it is the same
-    computation either way).
+    appended to ``changes`` unless None (bulk replays need the price only; it is the same
+    computation either way): :func:`adjustments_made` turns them into adjustments.
 
     A price that leaves the range prices may have (``limits.MAX_PRICE``: fifty 100% markups, a
     formula multiplying large facts) raises a :class:`PolicyError` naming the rule, which the gate
@@ -469,10 +498,8 @@ def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
     def observe(rule: CompiledRule, kind: str, value: Decimal, before: Decimal, after: Decimal) -> None:
         if not -PRICE_CEILING < after < PRICE_CEILING:
             raise _out_of_range(rule, kind, after, line_no)
-        if adjustments is not None:
-            adjustments.append(PriceAdjustment.assemble({
-                "rule": rule.id, "kind": kind, "value": value, "priority": rule.priority,
-                "price_before": before, "price_after": after}))
+        if changes is not None:
+            changes.append((rule, kind, value, before, after))
 
     return run_price_steps(base, _line_steps(index, item, steps), observe)
 
@@ -497,17 +524,18 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     for index, line in enumerate(facts.order.lines):
         product = products.get(line.sku)
         list_price = product.list_price if product is not None else None
-        adjustments: list[PriceAdjustment] = []
+        changes: list[ChangeMade] = []
         line_steps = steps[index]
         price = price_line(list_price if list_price is not None else line.unit_price, index,
-                           factset.items[index], line_steps, adjustments, line.line_no)
+                           factset.items[index], line_steps, changes, line.line_no)
         policy_price = line_price(price)
         policy_prices[line.line_no] = policy_price
         stop = stopped_by(index, line_steps) if stops and line_steps else None
         requested = round_money(line.unit_price * (ONE - line.discount))
         priced.append(PricedLine.assemble({
             "line_no": line.line_no, "sku": line.sku, "qty": line.qty, "list_price": list_price,
-            "requested_unit_price": requested, "policy_price": policy_price, "adjustments": adjustments,
+            "requested_unit_price": requested, "policy_price": policy_price,
+            "adjustments": Adjustments(build=partial(adjustments_made, changes)) if changes else Adjustments(),
             "stopped_by": None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
         }))
     check_rules = _stage_rules(policy, "pricing.check")
