@@ -57,7 +57,9 @@ ReturnInput = ReturnFacts | Mapping[str, Any]
 class FactSource(Protocol):
     """The data hooks completion loads through: the plugin facade, :class:`salesgate.plugins.Hooks`.
 
-    Each answers None when no adapter knows; an adapter's failure raises (``AdapterError``).
+    Each answers None when no adapter knows; an adapter's failure raises (``AdapterError``). A source may
+    also have ``load_history`` (history facts) and ``computes_history`` (false: no adapter computes any, so
+    none is asked for); without ``computes_history`` it is asked.
     """
 
     def load_customer(self, customer_id: str) -> Customer | None: ...

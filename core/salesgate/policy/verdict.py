@@ -105,7 +105,7 @@ class StageVerdict:
     shared_notifications: tuple[Notification, ...] = ()
     shared_approvals: tuple[Approval, ...] = ()
     """The approvals of :attr:`ladder`."""
-    on_line: dict[tuple[int, int], Reason] = field(default_factory=dict, compare=False)
+    line_reasons: dict[tuple[int, int], Reason] = field(default_factory=dict, compare=False)
     """The reasons fired on a line made so far, by (position in :attr:`shared_reasons`, line number)."""
 
 
@@ -212,7 +212,7 @@ class _Collector:
         if not verdict.on_lines:
             self.reasons.extend(verdict.shared_reasons)
         else:
-            made = verdict.on_line
+            made = verdict.line_reasons
             for position, ((_, index), reason) in enumerate(zip(verdict.reasons, verdict.shared_reasons, strict=True)):
                 if index is not None:
                     key = (position, item_keys[index])
