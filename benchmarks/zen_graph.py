@@ -239,9 +239,7 @@ def _point_nodes(policy: Policy, point: str, conditions: _Conditions, output_pat
     rows: list[tuple[str, str]] = []
     failed = False
     for rule in rules:
-        try:
-            if rule.effective is not None:
-                raise Untranslatable("effective dates")
+        try:  # a rule's effective dates are already in its condition, as comparisons with today
             rows.append((rule.id, _row_condition(rule, conditions)))
         except Untranslatable as problem:
             untranslated.append((point, rule.id, str(problem)))
