@@ -591,7 +591,7 @@ def alive_per_decision(call: Callable[[Any], Any], facts: Sequence[Any], keep: i
 
 
 def kept_alive(call: Callable[[Any], Any], facts: Sequence[Any], keep: int,
-               block: int = 2_000) -> tuple[float, float, dict[str, int]]:
+               block: int = 1_000) -> tuple[float, float, dict[str, int]]:
     """CPU µs per decision with the last ``keep`` results held in a ring, and with every result dropped,
     in one run: blocks of ``block`` facts alternate (dropped first, then kept; then the other way
     round), the ring is filled with ``keep`` results before each kept block (untimed) and cleared
@@ -957,7 +957,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_kept_alive and gates:
         print()
         print(f"kept alive: CPU µs per decision with the last {KEEP} decisions held in a deque(maxlen={KEEP}) vs "
-              "dropped, same run, blocks of 2,000 alternating; collector enabled (default thresholds "
+              "dropped, same run, blocks of 1,000 alternating; collector enabled (default thresholds "
               f"{gc.get_threshold()}), only the benchmark's input frozen; target ≤ {TARGET_KEPT_ALIVE:.2f}×")
         for name, gate in gates.items():
             for hook in hooks:
