@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -437,18 +438,24 @@ def test_credit_figures_say_they_include_the_order_and_still_read_under_the_old_
     assert figures.exposure == figures.exposure_after_order
 
 
+@pytest.fixture(scope="module")
+def seed_gate() -> Iterator[Gate]:
+    """One gate on the seed policy for the tests of shared and lazily built parts (loading it takes time)."""
+    with Gate.default(backend="python", entry_points=False) as gate:
+        yield gate
+
+
 def _blocked_order() -> dict[str, Any]:
     return {"order": {"id": "SO-1", "customer_id": "C1", "order_date": "2026-11-23",
                       "lines": [{"line_no": 1, "sku": "P1", "qty": 10, "unit_price": "12000"}]},
             "customer": {"id": "C1", "name": "华东", "status": "blocked", "credit_limit": "50000"}}
 
 
-def test_decisions_share_the_policys_reasons_but_none_can_change_another_through_them() -> None:
+def test_decisions_share_the_policys_reasons_but_none_can_change_another_through_them(seed_gate: Gate) -> None:
     """The policy builds each of its reasons and approvals once and every decision holds them: what a caller
     does to one decision's lists changes no other, and what would (a reason's translations, an approval's
     rules) refuses to change."""
-    gate = Gate.default(backend="python", entry_points=False)
-    first, second = (gate.approve_order(_blocked_order()) for _ in range(2))
+    first, second = (seed_gate.approve_order(_blocked_order()) for _ in range(2))
     assert first.reasons
     assert first.approvals
     assert first == second
@@ -459,12 +466,12 @@ def test_decisions_share_the_policys_reasons_but_none_can_change_another_through
         first.reasons[0].translations["en"] = "changed"
     with pytest.raises(TypeError, match="shared by every decision"):
         second.approvals[0].rules.append("mine")
-    assert second.model_dump_json() == before == gate.approve_order(_blocked_order()).model_dump_json()
+    assert second.model_dump_json() == before == seed_gate.approve_order(_blocked_order()).model_dump_json()
 
 
-def test_a_copy_of_a_shared_reason_or_approval_is_the_callers_own_to_change() -> None:
+def test_a_copy_of_a_shared_reason_or_approval_is_the_callers_own_to_change(seed_gate: Gate) -> None:
     """A copy (``copy``, ``deepcopy``, pickling, ``dict(...)``) holds an ordinary dict or list again, equal."""
-    decision = Gate.default(backend="python", entry_points=False).approve_order(_blocked_order())
+    decision = seed_gate.approve_order(_blocked_order())
     for copied in (copy.deepcopy(decision), pickle.loads(pickle.dumps(decision)),  # noqa: S301 - our own bytes
                    decision.model_copy(deep=True)):
         assert copied == decision
@@ -479,7 +486,8 @@ def test_a_copy_of_a_shared_reason_or_approval_is_the_callers_own_to_change() ->
     assert json.loads(decision.model_dump_json())["reasons"][0]["translations"] == decision.reasons[0].translations
 
 
-def test_a_priced_lines_adjustments_are_built_once_when_first_read(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_priced_lines_adjustments_are_built_once_when_first_read(seed_gate: Gate,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Pricing keeps each change it made and builds the adjustments when something reads them, once: the
     same adjustments, read as a list, in JSON and after pickling, as an eager build."""
     from salesgate.policy import verdict
@@ -492,13 +500,12 @@ def test_a_priced_lines_adjustments_are_built_once_when_first_read(monkeypatch: 
         return adjustments_made(changes)
 
     monkeypatch.setattr(verdict, "adjustments_made", counting)
-    gate = Gate.default(backend="python", entry_points=False)
     order = {"order": {"id": "SO-7", "customer_id": "C1", "order_date": "2026-11-23",
                        "lines": [{"line_no": 1, "sku": "P1", "qty": 120, "unit_price": "1013.65"}]},
              "customer": {"id": "C1", "name": "华东机电", "grade": "B", "region_has_distributor": True,
                           "credit_limit": "50000.00"},
              "products": [{"sku": "P1", "list_price": "1013.65", "cost": "700", "stock": 500}]}
-    line = gate.price_order(order).pricing.lines[0]  # type: ignore[union-attr]
+    line = seed_gate.price_order(order).pricing.lines[0]  # type: ignore[union-attr]
     assert built == []
     adjustments = list(line.adjustments)
     assert built == [len(adjustments)]
