@@ -136,7 +136,9 @@ def check(tree: ast.Module, names: frozenset[str]) -> None:
             if node.value is not None and not isinstance(node.value, bool):
                 raise GeneratedCodeRefused(f"literal {node.value!r} is not allowed")
         elif isinstance(node, ast.Call):
-            if node.keywords or not isinstance(node.func, ast.Name | ast.Attribute):
+            indexed = (isinstance(node.func, ast.Subscript) and isinstance(node.func.value, ast.Name)
+                       and isinstance(node.func.slice, ast.Name))  # a group's per-rule test: g0[n0](root)
+            if node.keywords or not (isinstance(node.func, ast.Name | ast.Attribute) or indexed):
                 raise GeneratedCodeRefused("only plain calls of a generated name or a helper are allowed")
             if any(isinstance(arg, ast.Starred) for arg in node.args):  # pragma: no cover - Starred is refused
                 raise GeneratedCodeRefused("starred arguments are not allowed")
