@@ -131,7 +131,7 @@ table_facts = st.builds(
     lambda total, region, grade, today: FactSet({"order.total": total, "customer.region": region,
                                                  "customer.grade": grade, "today": today}),
     st.one_of(st.none(), bound, st.sampled_from([Decimal("100.00"), Decimal("1E+2"), 100])),
-    st.one_of(st.none(), st.sampled_from(REGIONS + ["R3", "nowhere"])),
+    st.one_of(st.none(), st.sampled_from([*REGIONS, "R3", "nowhere"])),
     st.one_of(st.none(), st.sampled_from(GRADES)), st.one_of(st.none(), DATES))
 
 

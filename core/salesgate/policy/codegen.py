@@ -45,6 +45,7 @@ from ..facts import FactValues
 from .evaluator import _SET_FROM, compile_cond, compile_expr
 from .functions import FUNCTIONS
 from .ir import (
+    SWAPPED,
     Aggregate,
     Always,
     And,
@@ -60,7 +61,6 @@ from .ir import (
     Or,
     Quantified,
     Ref,
-    SWAPPED,
     arith,
 )
 from .stages import EngineRule, Match, Stage
@@ -106,11 +106,11 @@ _NODES: Final = frozenset({
 })
 
 
-class GeneratedCodeRefused(Exception):  # noqa: N818 - a refusal, not a failure of the caller
+class GeneratedCodeRefused(Exception):
     """The generated source failed the whitelist check: an internal error of the generator."""
 
 
-class _Unsupported(Exception):  # noqa: N818 - control flow: the rule falls back
+class _Unsupported(Exception):
     """A construct the generator does not handle: the rule runs on the evaluator's closure."""
 
 
@@ -313,7 +313,8 @@ class _Scope:
         return local
 
     def read_lines(self, indent: str) -> list[str]:
-        return [f"{indent}{local} = {self.source}.get({self.names.constant(path)})" for path, local in self.reads.items()]
+        return [f"{indent}{local} = {self.source}.get({self.names.constant(path)})"
+                for path, local in self.reads.items()]
 
 
 class _Generator:
@@ -539,18 +540,11 @@ def _constraints(cond: Cond) -> dict[Dimension, Any]:
     found: dict[Dimension, Any] = {}
     for part in _conjuncts(cond):
         if isinstance(part, Or):
-            listed = _listed(part)
-            keys: frozenset[Any] | None = None
-            if listed is not None and not listed[2] and not listed[0].item:
-                ref, keys = listed[0], listed[1]
-            elif all(isinstance(c, Compare) and c.op == "==" and isinstance(c.left, Ref) and not c.left.item
-                     and c.left == part.items[0].left and isinstance(c.right, Const) for c in part.items):  # type: ignore[union-attr]
-                ref = part.items[0].left  # type: ignore[union-attr]
-                keys = frozenset(c.right.value for c in part.items)  # type: ignore[union-attr]
-            if keys is not None:
-                dimension = (ref.path, "eq")
+            equal = _equalities(part)
+            if equal is not None:
+                dimension = (equal[0].path, "eq")
                 previous = found.get(dimension)
-                found[dimension] = keys if previous is None else previous & keys
+                found[dimension] = equal[1] if previous is None else previous & equal[1]
             continue
         if not isinstance(part, Compare):
             continue
@@ -579,6 +573,20 @@ def _constraints(cond: Cond) -> dict[Dimension, Any]:
     return found
 
 
+def _equalities(cond: Or) -> tuple[Ref, frozenset[Any]] | None:
+    """(fact, values) of ``x in [a, b, ...]`` (an Or of ``x == a``, of any length), else None."""
+    first = cond.items[0]
+    if not (isinstance(first, Compare) and isinstance(first.left, Ref) and not first.left.item):
+        return None
+    ref = first.left
+    values = []
+    for part in cond.items:
+        if not (isinstance(part, Compare) and part.op == "==" and part.left == ref and isinstance(part.right, Const)):
+            return None
+        values.append(part.right.value)
+    return ref, frozenset(values)
+
+
 def _range_index(intervals: Sequence[tuple[int, _Interval]]) -> RangeIndex | None:
     """The range index of these (rule, interval) pairs, or None when its candidate sets would be too big
     or its constants are not of one orderable kind."""
@@ -590,10 +598,7 @@ def _range_index(intervals: Sequence[tuple[int, _Interval]]) -> RangeIndex | Non
     regions: list[set[int]] = [set() for _ in range(2 * len(bounds) + 1)]
     spans = []
     for rule, interval in intervals:
-        if interval.low is None:
-            start = 0
-        else:
-            start = 2 * position[interval.low] + (1 if interval.low_closed else 2)
+        start = 0 if interval.low is None else 2 * position[interval.low] + (1 if interval.low_closed else 2)
         if interval.high is None:
             end = 2 * len(bounds)
         else:
@@ -728,17 +733,17 @@ def _group_code(group: _Group, rules: Sequence[EngineRule], constraints: Sequenc
         helpers.append("")
         tests.append(test_name)
         matches.append(rule.id)
-    if not lookups:  # pragma: no cover - every group has a dimension that indexes
+    if not lookups:  # its only facts are ranges too costly to index: every rule of the group is a candidate
         lookups.append(names.constant(frozenset(range(len(group.rules)))))
     candidates = names.fresh("c")
-    slot = names.fresh("n")
+    each = names.fresh("n")
     tests_name = names.fresh("g")
     names.defined.add(tests_name)
     helpers.append(f"{tests_name} = ({', '.join(tests)},)")
     helpers.append("")
-    code = [f"{indent}{candidates} = {' & '.join(lookups)}", f"{indent}for {slot} in {candidates}:"]
-    found = (f"{names.constant(tuple((rule_id, None) for rule_id in matches))}[{slot}]" if position is None
-             else f"({names.constant(tuple(matches))}[{slot}], {position})")
-    code.append(f"{indent}    if {tests_name}[{slot}]({scope.source}):")
+    code = [f"{indent}{candidates} = {' & '.join(lookups)}", f"{indent}for {each} in {candidates}:"]
+    found = (f"{names.constant(tuple((rule_id, None) for rule_id in matches))}[{each}]" if position is None
+             else f"({names.constant(tuple(matches))}[{each}], {position})")
+    code.append(f"{indent}    if {tests_name}[{each}]({scope.source}):")
     code.append(f"{indent}        fired.append({found})")
     return code
