@@ -9,8 +9,8 @@ backend's before anything is timed.
 
 1. The seed policy's stages on the orders and returns of ``bench.build_workload``.
 2. Synthetic stages shaped like decision tables (rows of ``region == R and grade == G and
-   lo <= total < hi``, 5% of rows with no condition an index can use): 1,000 rules and 10,000 rows,
-   on the python backend, compiled without the rule index, and compiled with it.
+   lo <= total < hi``, with none or 5% of rows with no condition an index can use): 100, 1,000 and
+   10,000 rules, on the python backend, compiled without the rule index, and compiled with it.
 """
 
 from __future__ import annotations
@@ -91,12 +91,13 @@ GRADE = Ref("customer.grade", Kind.text)
 TOTAL = Ref("order.total", Kind.number)
 
 
-def table_stage(rows: int, rng: random.Random) -> Stage:
-    """``rows`` rules shaped like a decision table's rows over region, grade and total ranges."""
+def table_stage(rows: int, rng: random.Random, unindexed: float) -> Stage:
+    """``rows`` rules shaped like a decision table's rows over region, grade and total ranges; the share
+    ``unindexed`` of them with a condition no index narrows (tested on every decision)."""
     regions = [f"R{i:02}" for i in range(20)]
     rules = []
     for index in range(rows):
-        if rng.random() < 0.05:
+        if rng.random() < unindexed:
             cond: Cond = Or((Compare("!=", GRADE, Const("A", Kind.text)),
                              Compare("<", TOTAL, Const(Decimal(-index), Kind.number))))
         else:
@@ -112,8 +113,9 @@ def table_stage(rows: int, rng: random.Random) -> Stage:
     return Stage("table", tuple(rules), VOCABULARY["order_approval"])
 
 
-def synthetic(rows: int, facts_count: int, rng: random.Random, repeat: int, seed_time: float) -> None:
-    stage = table_stage(rows, rng)
+def synthetic(rows: int, facts_count: int, rng: random.Random, repeat: int, seed_time: float,
+              unindexed: float) -> None:
+    stage = table_stage(rows, rng, unindexed)
     facts = [FactSet({"customer.region": f"R{rng.randrange(22):02}", "customer.grade": rng.choice("ABCD"),
                       "order.total": Decimal(rng.randrange(0, 1_100_000)) / 100}) for _ in range(facts_count)]
     python = PythonBackend([stage])
@@ -150,9 +152,11 @@ def main() -> None:
     args = parser.parse_args()
     seed_time = seed(args.orders, args.seed, args.repeat)
     print()
-    rng = random.Random(args.seed)
-    for rows in (100, 1_000, 10_000):
-        synthetic(rows, 500 if rows < 10_000 else 100, rng, args.repeat, seed_time)
+    for unindexed in (0.0, 0.05):
+        print(f"table-shaped stages, {unindexed:.0%} of rules with no condition an index can use:")
+        rng = random.Random(args.seed)
+        for rows in (100, 1_000, 10_000):
+            synthetic(rows, 500 if rows < 10_000 else 100, rng, args.repeat, seed_time, unindexed)
 
 
 if __name__ == "__main__":

@@ -223,3 +223,18 @@ def test_validate_says_nothing_of_the_compiled_backend_when_every_rule_compiles(
     result = CliRunner().invoke(cli, ["validate", str(seed_policy_path())])
     assert result.exit_code == 0, result.output
     assert "compiled backend" not in result.output
+
+
+def test_nested_ranges_too_costly_to_index_keep_their_tests_and_match_alike() -> None:
+    """``total >= i`` for 300 values of ``i`` would put 45,000 entries in a range index: those rules are all
+    candidates of their dict entry, and each is tested on its range."""
+    conds = [And((Compare("==", REGION, Const("north", Kind.text)), Compare(">=", TOTAL, Const(i, Kind.number))))
+             for i in range(300)]
+    stage = Stage("nested", tuple(EngineRule(f"r{i}", i, "order", c) for i, c in enumerate(conds)), VOCAB)
+    compiled = compile_stages([stage])
+    assert "ranged(" in compiled.sources["nested"]
+    reference = PythonBackend([stage])
+    for total in (None, -1, 0, 150, Decimal("150.5"), 299, 1000):
+        for region in ("north", "south", None):
+            factset = FactSet({"order.total": total, "customer.region": region})
+            assert frozenset(compiled.functions["nested"](factset.root, ())) == reference.match("nested", factset)

@@ -163,7 +163,8 @@ def check(tree: ast.Module, names: frozenset[str]) -> None:
         if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
                 and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id in names
                 and isinstance(statement.value, ast.Tuple)
-                and all(isinstance(element, ast.Name) for element in statement.value.elts)):
+                and all(isinstance(element, ast.Name) or (isinstance(element, ast.Constant) and element.value is None)
+                        for element in statement.value.elts)):
             continue  # a tuple of the module's functions: a group's per-rule tests
         raise GeneratedCodeRefused(f"a module holds only functions and tuples of them, not "
                                    f"{type(statement).__name__}")
@@ -534,17 +535,34 @@ def _orderable(value: Any) -> str | None:
     return None
 
 
-def _constraints(cond: Cond) -> dict[Dimension, Any]:
-    """The parts of a rule's condition an index can use: for a fact, the constants it must equal (a set),
-    or the interval it must lie in. A rule matches only when each holds."""
-    found: dict[Dimension, Any] = {}
-    for part in _conjuncts(cond):
+@dataclass(frozen=True)
+class _Constraint:
+    """What a rule's condition says of one fact, for an index: the constants it must equal (``keys``) or the
+    interval it must lie in, and which of the condition's top-level ``and`` parts say it (``parts``)."""
+
+    keys: frozenset[Any] | None
+    interval: _Interval | None
+    parts: frozenset[int]
+
+
+def _constraints(cond: Cond) -> tuple[list[Cond], dict[Dimension, _Constraint]]:
+    """A rule's top-level ``and`` parts, and the parts an index can use, by fact: each a test a rule matches
+    only when it holds."""
+    parts = list(_conjuncts(cond))
+    found: dict[Dimension, _Constraint] = {}
+
+    def add_keys(path: str, keys: frozenset[Any], at: int) -> None:
+        previous = found.get((path, "eq"))
+        if previous is None:
+            found[(path, "eq")] = _Constraint(keys, None, frozenset({at}))
+        else:
+            found[(path, "eq")] = _Constraint((previous.keys or frozenset()) & keys, None, previous.parts | {at})
+
+    for at, part in enumerate(parts):
         if isinstance(part, Or):
             equal = _equalities(part)
             if equal is not None:
-                dimension = (equal[0].path, "eq")
-                previous = found.get(dimension)
-                found[dimension] = equal[1] if previous is None else previous & equal[1]
+                add_keys(equal[0].path, equal[1], at)
             continue
         if not isinstance(part, Compare):
             continue
@@ -555,12 +573,10 @@ def _constraints(cond: Cond) -> dict[Dimension, Any]:
             continue
         value = right.value
         if op == "==":
-            dimension = (left.path, "eq")
-            previous = found.get(dimension)
-            found[dimension] = frozenset({value}) if previous is None else previous & {value}
+            add_keys(left.path, frozenset({value}), at)
         elif op != "!=" and _orderable(value) is not None:
-            dimension = (left.path, "range")
-            interval = found.get(dimension, _Interval())
+            previous = found.get((left.path, "range"))
+            interval = previous.interval if previous is not None and previous.interval is not None else _Interval()
             if op in (">", ">="):
                 closed = op == ">="
                 if interval.low is None or value > interval.low or (value == interval.low and not closed):
@@ -569,8 +585,9 @@ def _constraints(cond: Cond) -> dict[Dimension, Any]:
                 closed = op == "<="
                 if interval.high is None or value < interval.high or (value == interval.high and not closed):
                     interval = _Interval(interval.low, interval.low_closed, value, closed)
-            found[dimension] = interval
-    return found
+            found[(left.path, "range")] = _Constraint(None, interval,
+                                                      (previous.parts if previous is not None else frozenset()) | {at})
+    return parts, found
 
 
 def _equalities(cond: Or) -> tuple[Ref, frozenset[Any]] | None:
@@ -591,7 +608,7 @@ def _range_index(intervals: Sequence[tuple[int, _Interval]]) -> RangeIndex | Non
     """The range index of these (rule, interval) pairs, or None when its candidate sets would be too big
     or its constants are not of one orderable kind."""
     values = [v for _, interval in intervals for v in (interval.low, interval.high) if v is not None]
-    if len({_orderable(v) for v in values}) != 1:
+    if len({_orderable(v) for v in values}) > 1:
         return None
     bounds = sorted(set(values))
     position = {value: index for index, value in enumerate(bounds)}
@@ -614,27 +631,43 @@ def _range_index(intervals: Sequence[tuple[int, _Interval]]) -> RangeIndex | Non
 
 @dataclass
 class _Group:
-    """Rules indexed on the same facts: each dimension's lookup, intersected, gives the candidates."""
+    """Rules indexed on the same facts: looked up by their ``==``/``in`` constants (one dict), then by the
+    range of one fact within the rules that share those constants (one range index per dict entry)."""
 
     dimensions: tuple[Dimension, ...]
     rules: list[int] = field(default_factory=list)
 
 
-def _plan_index(conds: Sequence[Cond | None], index_from: int) -> tuple[list[_Group], list[dict[Dimension, Any]]]:
-    """Which rules to index on which facts: each rule on the (up to 3) facts most rules of the scope test,
-    grouped by those facts; groups smaller than ``index_from`` are not indexed."""
-    constraints = [_constraints(cond) if cond is not None else {} for cond in conds]
+_MAX_KEYS: Final = 256
+"""Dict entries one rule may take in a group's index (``in`` lists on several facts multiply), at most."""
+
+
+def _plan_index(conds: Sequence[Cond | None], index_from: int
+                ) -> tuple[list[_Group], list[tuple[list[Cond], dict[Dimension, _Constraint]]]]:
+    """Which rules to index on which facts: each rule on the (up to 3) facts most rules of the scope test
+    (at most one of them by range), grouped by those facts; groups smaller than ``index_from`` are not."""
+    analysed = [_constraints(cond) if cond is not None else ([], {}) for cond in conds]
     counts: dict[Dimension, int] = {}
-    for found in constraints:
+    for _, found in analysed:
         for dimension in found:
             counts[dimension] = counts.get(dimension, 0) + 1
     groups: dict[tuple[Dimension, ...], _Group] = {}
-    for number, found in enumerate(constraints):
-        if not found:
+    for number, (_, found) in enumerate(analysed):
+        ranked = sorted(found, key=lambda d: (-counts[d], d))
+        chosen: list[Dimension] = []
+        for dimension in ranked:
+            if dimension[1] == "range" and any(how == "range" for _, how in chosen):
+                continue
+            chosen.append(dimension)
+        chosen = chosen[:_MAX_DIMENSIONS]
+        keys = 1
+        for dimension in chosen:
+            keys *= len(found[dimension].keys or ()) if dimension[1] == "eq" else 1
+        if not chosen or keys > _MAX_KEYS or keys == 0:
             continue
-        chosen = tuple(sorted(sorted(found, key=lambda d: (-counts[d], d))[:_MAX_DIMENSIONS]))
-        groups.setdefault(chosen, _Group(chosen)).rules.append(number)
-    return [group for group in groups.values() if len(group.rules) >= index_from], constraints
+        signature = tuple(sorted(chosen))
+        groups.setdefault(signature, _Group(signature)).rules.append(number)
+    return [group for group in groups.values() if len(group.rules) >= index_from], analysed
 
 
 # -- a stage's module --------------------------------------------------------------------------------
@@ -684,11 +717,11 @@ def _rules_code(stage: Stage, rules: Sequence[EngineRule], names: _Names, scope:
             fallbacks.append(Fallback(stage.name, rule.id, reason))
         supported.append(reason is None)
     indexable = [rule.cond if ok else None for rule, ok in zip(rules, supported, strict=True)]
-    groups, constraints = _plan_index(indexable, index_from) if index else ([], [])
+    groups, analysed = _plan_index(indexable, index_from) if index else ([], [])
     indexed = {number for group in groups for number in group.rules}
     code: list[str] = []
     for group in groups:
-        code.extend(_group_code(group, rules, constraints, names, scope, indent, position, helpers))
+        code.extend(_group_code(group, rules, analysed, names, scope, indent, position, helpers))
     for number, rule in enumerate(rules):
         if number in indexed:
             continue
@@ -701,49 +734,79 @@ def _rules_code(stage: Stage, rules: Sequence[EngineRule], names: _Names, scope:
     return code
 
 
-def _group_code(group: _Group, rules: Sequence[EngineRule], constraints: Sequence[dict[Dimension, Any]],
-                names: _Names, scope: _Scope, indent: str, position: str | None, helpers: list[str]) -> list[str]:
-    """Look the group's candidates up and test each on its whole condition (a generated function per rule)."""
-    lookups: list[str] = []
-    for path, how in group.dimensions:
-        value = scope.read(path)
-        if how == "eq":
-            table: dict[Any, set[int]] = {}
-            for slot, number in enumerate(group.rules):
-                for key in constraints[number][(path, how)]:
-                    table.setdefault(key, set()).add(slot)
-            frozen = {key: frozenset(slots) for key, slots in table.items()}
-            lookups.append(f"{names.constant(frozen)}.get({value}, {names.constant(_NOTHING)})")
-        else:
-            ranges = _range_index([(slot, constraints[number][(path, how)]) for slot, number in enumerate(group.rules)])
-            if ranges is None:
-                continue
-            lookups.append(f"ranged({names.constant(ranges)}, {value})")
+def _group_code(group: _Group, rules: Sequence[EngineRule],
+                analysed: Sequence[tuple[list[Cond], dict[Dimension, _Constraint]]], names: _Names, scope: _Scope,
+                indent: str, position: str | None, helpers: list[str]) -> list[str]:
+    """Look the group's candidates up, then test each on what the index does not already guarantee: the
+    ``==``/``in`` parts hold for every rule the dict gives, and the range parts for every rule an exact range
+    index gives; the rest of its condition is tested by a generated function of its own."""
+    equal = [dimension for dimension in group.dimensions if dimension[1] == "eq"]
+    ranged_on = next((dimension for dimension in group.dimensions if dimension[1] == "range"), None)
+    buckets: dict[Any, list[int]] = {}
+    for slot, number in enumerate(group.rules):
+        found = analysed[number][1]
+        combinations: list[tuple[Any, ...]] = [()]
+        for dimension in equal:
+            combinations = [(*combination, key) for combination in combinations
+                            for key in found[dimension].keys or ()]
+        for combination in combinations:
+            key = combination[0] if len(equal) == 1 else combination
+            buckets.setdefault(key, []).append(slot)
+    exact: set[int] = set(range(len(group.rules)))  # slots whose range parts every bucket guarantees
+    index: dict[Any, Any] = {}
+    for key, slots in buckets.items():
+        if ranged_on is None:
+            index[key] = frozenset(slots)
+            continue
+        ranges = _range_index([(slot, _interval_of(analysed[group.rules[slot]][1][ranged_on])) for slot in slots])
+        if ranges is None:
+            exact -= set(slots)
+            ranges = RangeIndex((), (frozenset(slots),))
+        index[key] = ranges
+    value = "" if ranged_on is None else scope.read(ranged_on[0])
+    if equal:
+        probe = ", ".join(scope.read(path) for path, _ in equal)
+        probe = probe if len(equal) == 1 else f"({probe})"
+        empty = _NOTHING if ranged_on is None else RangeIndex((), (_NOTHING,))
+        lookup = f"{names.constant(index)}.get({probe}, {names.constant(empty)})"
+        lookup = lookup if ranged_on is None else f"ranged({lookup}, {value})"
+    else:
+        lookup = f"ranged({names.constant(index[()])}, {value})"
     tests: list[str] = []
     matches: list[Any] = []
-    for number in group.rules:
-        rule = rules[number]
+    for slot, number in enumerate(group.rules):
+        parts, found = analysed[number]
+        covered = {at for dimension in equal for at in found[dimension].parts}
+        if ranged_on is not None and slot in exact:
+            covered |= found[ranged_on].parts
+        rest = [part for at, part in enumerate(parts) if at not in covered]
+        matches.append(rules[number].id)
+        if not rest:
+            tests.append("None")
+            continue
         test_name = names.fresh("f")
-        names.defined.add(test_name)
         rule_scope = _Scope(names, "root", "v")  # its own reads, locals of its own function
-        condition = _Generator(names, rule_scope).cond(rule.cond)
+        condition = _Generator(names, rule_scope).cond(rest[0] if len(rest) == 1 else And(tuple(rest)))
         helpers.append(f"def {test_name}(root):")
         helpers.extend(rule_scope.read_lines("    "))
         helpers.append(f"    return {condition}")
         helpers.append("")
         tests.append(test_name)
-        matches.append(rule.id)
-    if not lookups:  # its only facts are ranges too costly to index: every rule of the group is a candidate
-        lookups.append(names.constant(frozenset(range(len(group.rules)))))
-    candidates = names.fresh("c")
-    each = names.fresh("n")
-    tests_name = names.fresh("g")
-    names.defined.add(tests_name)
+    candidates, each = names.fresh("c"), names.fresh("n")
+    found_text = (f"{names.constant(tuple((rule_id, None) for rule_id in matches))}[{each}]" if position is None
+                  else f"({names.constant(tuple(matches))}[{each}], {position})")
+    code = [f"{indent}{candidates} = {lookup}", f"{indent}for {each} in {candidates}:"]
+    if all(test == "None" for test in tests):
+        code.append(f"{indent}    fired.append({found_text})")
+        return code
+    tests_name, test = names.fresh("g"), names.fresh("t")
     helpers.append(f"{tests_name} = ({', '.join(tests)},)")
     helpers.append("")
-    code = [f"{indent}{candidates} = {' & '.join(lookups)}", f"{indent}for {each} in {candidates}:"]
-    found = (f"{names.constant(tuple((rule_id, None) for rule_id in matches))}[{each}]" if position is None
-             else f"({names.constant(tuple(matches))}[{each}], {position})")
-    code.append(f"{indent}    if {tests_name}[{each}]({scope.source}):")
-    code.append(f"{indent}        fired.append({found})")
+    code.append(f"{indent}    {test} = {tests_name}[{each}]")
+    code.append(f"{indent}    if {test} is None or {test}({scope.source}):")
+    code.append(f"{indent}        fired.append({found_text})")
     return code
+
+
+def _interval_of(constraint: _Constraint) -> _Interval:
+    return constraint.interval if constraint.interval is not None else _Interval()
