@@ -109,6 +109,10 @@ TAMPERED = {
     "a while loop": lambda s: s.replace("    fired = []", "    fired = []\n    while True:\n        pass"),
     "a try": lambda s: s.replace("    fired = []", "    try:\n        fired = []\n    except:\n        pass"),
     "a with": lambda s: s.replace("    fired = []", "    with k0:\n        fired = []"),
+    "a write through a subscript": lambda s: s.replace("    fired = []", "    fired = []\n    k0[k1] = k2"),
+    "a write to an attribute": lambda s: s.replace("    fired = []", "    fired = []\n    k0.get = k2"),
+    "a loop writing an attribute": lambda s: s.replace("    fired = []", "    fired = []\n    for k0.get in items:\n"
+                                                                       "        pass"),
     "a module-level statement": lambda s: s + "\nk0 = root\n",
     "an unknown parameter": lambda s: s.replace("(root, items):", "(root, items, os):"),
     "a subscript call of an expression": lambda s: s.replace("    fired = []",

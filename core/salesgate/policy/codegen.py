@@ -130,8 +130,9 @@ def check(tree: ast.Module, names: frozenset[str]) -> None:
             if node.id not in allowed:
                 raise GeneratedCodeRefused(f"name {node.id!r} is not allowed")
         elif isinstance(node, ast.Attribute):
-            if node.attr not in _ATTRIBUTES or not isinstance(node.value, ast.Name):
-                raise GeneratedCodeRefused(f"attribute {node.attr!r} is not allowed")
+            if node.attr not in _ATTRIBUTES or not isinstance(node.value, ast.Name) \
+                    or not isinstance(node.ctx, ast.Load):
+                raise GeneratedCodeRefused(f"attribute {node.attr!r} is not allowed here")
         elif isinstance(node, ast.Constant):
             if node.value is not None and not isinstance(node.value, bool):
                 raise GeneratedCodeRefused(f"literal {node.value!r} is not allowed")
@@ -153,6 +154,14 @@ def check(tree: ast.Module, names: frozenset[str]) -> None:
         elif isinstance(node, ast.arg):
             if node.arg not in _PARAMETERS or node.annotation is not None:
                 raise GeneratedCodeRefused(f"parameter {node.arg!r} is not allowed")
+        elif isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
+            raise GeneratedCodeRefused("only reading by subscript is allowed")
+        elif isinstance(node, ast.Assign) and not all(isinstance(target, ast.Name) for target in node.targets):
+            raise GeneratedCodeRefused("only assignments to a name are allowed")
+        elif isinstance(node, ast.For | ast.comprehension) and not (
+                isinstance(node.target, ast.Name) or (isinstance(node.target, ast.Tuple) and all(
+                    isinstance(element, ast.Name) for element in node.target.elts))):
+            raise GeneratedCodeRefused("only loops over names are allowed")
         elif isinstance(node, ast.List) and node.elts:
             raise GeneratedCodeRefused("only an empty list is allowed")
         elif isinstance(node, ast.comprehension) and node.is_async:
@@ -197,8 +206,8 @@ def compile_stages(stages: Sequence[Stage], *, index: bool = True, index_from: i
     fallbacks: list[Fallback] = []
     sources: dict[str, str] = {}
     for number, stage in enumerate(stages):
-        generated = generate_stage(stage, number, index=index, index_from=index_from)
         try:
+            generated = generate_stage(stage, number, index=index, index_from=index_from)
             functions[stage.name] = generated.build()
         except (GeneratedCodeRefused, SyntaxError, RecursionError, MemoryError, ValueError) as exc:
             logger.warning("the compiled backend runs stage %s on the evaluator: its generated code was refused "
