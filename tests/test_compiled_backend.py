@@ -40,10 +40,13 @@ def test_compiled_matches_exactly_what_the_python_evaluator_matches(conds: list[
     rules = tuple(EngineRule(f"r{i}", i, scope, cond) for i, (cond, scope) in enumerate(conds))
     stage = Stage("generated", rules, VOCAB)
     reference, compiled = PythonBackend([stage]), CompiledBackend([stage])
+    indexed = compile_stages([stage], index_from=1).functions["generated"]  # every rule it can index, indexed
     assert compiled.fallbacks == ()
     for factset in facts:
         lined = FactSet(factset.root, tuple({**factset.root, **line} for line in factset.items), factset.item_keys)
-        assert compiled.match("generated", lined) == reference.match("generated", lined), lined
+        expected = reference.match("generated", lined)
+        assert compiled.match("generated", lined) == expected, lined
+        assert frozenset(indexed(lined.root, lined.items)) == expected, lined
 
 
 def test_a_line_rule_reads_each_line_and_an_order_rule_the_order() -> None:
