@@ -93,7 +93,7 @@ HELPERS: Final[Mapping[str, Any]] = {
     "all": all,
     "enumerate": enumerate,
 }
-"""The only names a generated module reads besides its generated ones (and the ranged helper)."""
+"""The only names a generated module reads besides its generated ones, its parameters and :func:`ranged`."""
 _PARAMETERS: Final = frozenset({"root", "items", "item", "fired"})
 _GENERATED_NAME: Final = re.compile(r"^(?:[kvwtencifg]\d+|stage_\d+)$")
 _ATTRIBUTES: Final = frozenset({"get", "append"})
@@ -263,7 +263,8 @@ class GeneratedStage:
 
 class _Names:
     """The table of generated names: constants (``k``), reads (``v``/``w``), temporaries (``t``), loop
-    variables (``e``, ``n``, ``i``), candidate sets (``c``) and functions (``f``, ``stage_``)."""
+    variables (``e``, ``n``, ``i``), candidate sets (``c``), functions (``f``, ``stage_``) and tuples of
+    them (``g``). Nothing else names anything in a generated module."""
 
     def __init__(self) -> None:
         self.constants: dict[str, Any] = {}
