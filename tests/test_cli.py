@@ -295,11 +295,11 @@ def test_decide_with_an_invalid_policy_lists_its_problems(tmp_path: Path) -> Non
     assert_clean_failure(result, "approval.yaml:6", "error: invalid policy: 2 problems")
 
 
-def test_backend_defaults_to_durable() -> None:
+def test_backend_defaults_to_compiled() -> None:
     for command in ("decide", "demo"):
         help_text = " ".join(run(command, "--help").stdout.split())
         assert "--backend [durable|python|compiled]" in help_text
-        assert "[default: durable]" in help_text
+        assert "[default: compiled]" in help_text
 
 
 # -- decide, reading the ERP --------------------------------------------------------------------------------
@@ -544,13 +544,11 @@ def test_demo_json_is_stable_and_matches_the_golden_file() -> None:
     )
 
 
-def test_demo_by_default_runs_on_durable_rules() -> None:
-    if os.environ.get("CI") != "true" and importlib.util.find_spec("salesgate.engine.durable") is None:
-        pytest.skip("durable backend not importable yet")
+def test_demo_by_default_runs_on_the_compiled_backend_and_decides_as_python() -> None:
     result = run("demo", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["backend"] == "durable"
+    assert data["backend"] == "compiled"
     python = json.loads(demo_json())
     for left, right in zip(data["decisions"], python["decisions"], strict=True):
         assert {**left["decision"], "backend": "-"} == {**right["decision"], "backend": "-"}

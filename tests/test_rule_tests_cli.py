@@ -268,8 +268,8 @@ def test_a_backend_that_cannot_start_exits_2_with_a_way_out(policy: Path, monkey
         raise ImportError("No module named 'durable'")
 
     monkeypatch.setattr(command, "run_suite", no_durable)
-    assert_clean_error(run(str(policy)), "error: the durable backend is not available (No module named 'durable'); "
-                                         "try --backend python")
+    assert_clean_error(run(str(policy), "--backend", "durable"),
+                       "error: the durable backend is not available (No module named 'durable'); try --backend python")
 
 
 # -- cases at a point the policy declares (tests/fixtures/declared-policy) --------------------------

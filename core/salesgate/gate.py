@@ -18,7 +18,7 @@ from .completion import OrderInput, ReturnInput, checked_subject, complete, subj
 from .context import DecisionContext
 from .deadline import Backlog, Deadline, Stragglers, Workers
 from .decisions import Decision, Outcome, Reason
-from .engine import BackendName, make_backend
+from .engine import DEFAULT_BACKEND, BackendName, make_backend
 from .errors import AdapterError, FactsError, PluginError, SalesgateError, StoreError, did_you_mean
 from .logs import get_logger
 from .models import OrderFacts, ReturnFacts
@@ -42,7 +42,7 @@ MAX_ABANDONED_CALLS = 16
 the store's or adapter's own timeout cuts its connection) before new decisions are answered at once."""
 
 
-def case_gate(policy: Policy, backend: BackendName = "durable") -> Gate:
+def case_gate(policy: Policy, backend: BackendName = DEFAULT_BACKEND) -> Gate:
     """A gate for running test cases: ``policy`` on ``backend`` with the built-in plugins except ``audit``.
 
     Installed plugins (entry points) are left out on purpose: a case tests the policy's rules,
@@ -133,7 +133,7 @@ class Gate:
         policy: Policy,
         /,
         *,
-        backend: BackendName = "durable",
+        backend: BackendName = DEFAULT_BACKEND,
         plugins: Iterable[object] = (),
         disable_plugins: Iterable[str] = (),
         entry_points: bool = True,
@@ -156,7 +156,8 @@ class Gate:
         self._resources_closed = False
         self._background = threading.Condition()  # notified when the last call in the background ends
         self._hooks = Hooks(build_plugin_manager(plugins, disable=disable_plugins, entry_points=entry_points))
-        given = {"backend": backend != "durable", "plugins": bool(plugins), "disable_plugins": bool(disable_plugins),
+        given = {"backend": backend != DEFAULT_BACKEND, "plugins": bool(plugins),
+                 "disable_plugins": bool(disable_plugins),
                  "entry_points": not entry_points, "failure_mode": failure_mode is not None,
                  "store": store is not None, "timeout": timeout is not None}
         adapter_settings = _adapter_options(adapter_options, options)

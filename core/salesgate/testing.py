@@ -65,7 +65,7 @@ import pytest
 from pydantic import BaseModel
 
 from . import hookspecs
-from .engine import BACKEND_NAMES, BackendName
+from .engine import BACKEND_NAMES, DEFAULT_BACKEND, BackendName
 from .errors import AdapterError, PolicyError, SalesgateError
 from .gate import Gate, case_gate
 from .hookspecs import REQUIRED_DATA_HOOKS
@@ -557,15 +557,16 @@ COVERAGE_INI = "salesgate_require_coverage"
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(RULES_INI, type="paths", default=[],
                   help="salesgate: policy directories whose tests/*.yaml cases are collected as tests")
-    parser.addini(BACKENDS_INI, type="args", default=["durable"],
-                  help="salesgate: backends to run policy test cases on: durable, python, or both")
+    parser.addini(BACKENDS_INI, type="args", default=[DEFAULT_BACKEND],
+                  help=f"salesgate: backends to run policy test cases on ({', '.join(BACKEND_NAMES)}; "
+                       f"default {DEFAULT_BACKEND})")
     parser.addini(COVERAGE_INI, type="bool", default=False,
                   help="salesgate: add a test that fails when a rule fires in no passing case")
     group = parser.getgroup("salesgate", "salesgate policy test cases")
     group.addoption("--salesgate-rules", action="append", metavar="DIR", dest="salesgate_rules",
                     help=f"collect the cases of this policy directory (adds to the {RULES_INI} ini option)")
     group.addoption("--salesgate-backend", action="append", choices=BACKEND_NAMES, dest="salesgate_backend",
-                    help=f"run policy test cases on this backend (repeat for both; overrides {BACKENDS_INI})")
+                    help=f"run policy test cases on this backend (repeat for several; overrides {BACKENDS_INI})")
 
 
 class _Problem(Exception):
@@ -579,10 +580,10 @@ class _Session:
         configured = [Path(p) for p in config.getini(RULES_INI)]
         configured += [config.invocation_params.dir / p for p in config.getoption("salesgate_rules") or ()]
         self.directories = [p.resolve() for p in configured]
-        backends = config.getoption("salesgate_backend") or config.getini(BACKENDS_INI) or ["durable"]
+        backends = config.getoption("salesgate_backend") or config.getini(BACKENDS_INI) or [DEFAULT_BACKEND]
         unknown = [b for b in backends if b not in BACKEND_NAMES]
         if unknown:
-            raise pytest.UsageError(f"{BACKENDS_INI}: unknown backend {unknown[0]!r}: use durable, python or both")
+            raise pytest.UsageError(f"{BACKENDS_INI}: unknown backend {unknown[0]!r}: use {', '.join(BACKEND_NAMES)}")
         self.backends: list[BackendName] = list(dict.fromkeys(backends))
         self.require_coverage = bool(config.getini(COVERAGE_INI))
         self.here = config.invocation_params.dir

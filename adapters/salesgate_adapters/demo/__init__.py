@@ -9,12 +9,13 @@ production ERP. :mod:`.commands` adds ``salesgate demo``.
 from __future__ import annotations
 
 from salesgate import BackendName, Gate, Policy, load_policy, seed_policy_path
+from salesgate.engine import DEFAULT_BACKEND
 
 from .company import AS_OF, DemoCompany, DemoResult, load_demo_company, results_by_hook, return_request, run_demo
 from .erp import create_demo_erp
 
 
-def demo_gate(company: DemoCompany, *, backend: BackendName = "durable", policy: Policy | None = None) -> Gate:
+def demo_gate(company: DemoCompany, *, backend: BackendName = DEFAULT_BACKEND, policy: Policy | None = None) -> Gate:
     """A gate on the seed policy (or ``policy``) reading the demo company's ERP database through the
     ``sql`` adapter and the ``demo`` mapping: the code path of a production database."""
     policy = policy or load_policy(seed_policy_path())

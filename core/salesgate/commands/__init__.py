@@ -20,7 +20,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from rich.console import Console, Group, RenderableType
 
-from ..engine import BACKEND_NAMES, BackendName
+from ..engine import BACKEND_NAMES, DEFAULT_BACKEND, BackendName
 from ..errors import EngineError, PluginError, PolicyError, SalesgateError
 from ..gate import Gate
 from ..plugins import installed_points
@@ -98,7 +98,7 @@ def schema_option(func: F) -> F:
 def backend_option(func: F) -> F:
     """``--backend durable|python|compiled`` (``$SALESGATE_BACKEND``)."""
     option = click.option(
-        "--backend", type=click.Choice(BACKEND_NAMES), default="durable", show_default=True,
+        "--backend", type=click.Choice(BACKEND_NAMES), default=DEFAULT_BACKEND, show_default=True,
         envvar="SALESGATE_BACKEND",
         help="Matching backend: durable-rules, the pure-Python evaluator, or code generated from the rules "
              "(same decisions).",

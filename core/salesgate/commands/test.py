@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from ..engine import BACKEND_NAMES, BackendName
+from ..engine import BACKEND_NAMES, DEFAULT_BACKEND, BackendName
 from ..errors import PolicyError, SalesgateError
 from ..gate import case_gate
 from ..policy.compiler import CompiledRule, Policy, load_policy
@@ -29,7 +29,7 @@ __all__ = ["run_tests_command"]
 
 @click.command("test")
 @click.argument("path", type=click.Path(path_type=str))
-@click.option("--backend", type=click.Choice(BACKEND_NAMES), default="durable", show_default=True,
+@click.option("--backend", type=click.Choice(BACKEND_NAMES), default=DEFAULT_BACKEND, show_default=True,
               envvar="SALESGATE_BACKEND",
               help="Matching backend: durable-rules, the pure-Python evaluator, or code generated from the "
                    "rules (same decisions).")

@@ -1,11 +1,12 @@
 """The matching backends, and the one registry that names them: where a new backend is added.
 
 A backend implements :class:`~salesgate.policy.stages.Backend`: built from a compiled policy's
-stages, it answers which rules match which facts. Three ship: ``durable`` (durable-rules, the
-default for live decisions; everything durable-rules-specific lives in :mod:`salesgate.engine.durable`),
-``python`` (:mod:`salesgate.engine.python`, matching with the policy's own evaluator: bulk work,
-fallback, the reference) and ``compiled`` (:mod:`salesgate.engine.compiled`, one generated Python
-function per stage, :mod:`salesgate.policy.codegen`: the same answers as ``python``, faster). The
+stages, it answers which rules match which facts. Three ship: ``compiled`` (:mod:`salesgate.engine.compiled`,
+one generated Python function per stage, :mod:`salesgate.policy.codegen`: the default, the fastest),
+``python`` (:mod:`salesgate.engine.python`, matching with the policy's own evaluator: the reference the
+others are tested against, and where a rule the generator does not handle runs) and ``durable``
+(durable-rules; everything durable-rules-specific lives in :mod:`salesgate.engine.durable`). All three
+reach the same decisions (tests/test_differential.py, the seed policy's cases on every backend). The
 engine package is built on the policy package and never the other way round.
 
 Adding a backend: its module in this package, its name in :data:`BackendName` and one entry in
@@ -30,6 +31,10 @@ BACKENDS: Mapping[BackendName, str] = {
 """Each backend's class by import path, imported only when a gate asks for that backend: durable-rules
 is a C extension that may not import (Python 3.13, a broken build), and a gate on the python backend
 must not need it."""
+
+DEFAULT_BACKEND: BackendName = "compiled"
+"""The backend a gate, ``salesgate test`` and the pytest plugin use when none is named: the fastest of those
+that agree on every decision (benchmarks/bench.py measures them side by side and checks the agreement)."""
 
 BACKEND_NAMES: tuple[BackendName, ...] = get_args(BackendName)
 """The backend names in the order the CLI and the pytest plugin offer them."""
