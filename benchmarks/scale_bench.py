@@ -377,7 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             times = "; ".join([*(f"{name}/{point} {result.us[(name, point)]:.1f}"
                                  for point in POINTS for name in backends),
                                *(f"- match/{point} {result.rest_us[point]:.1f}" for point in POINTS)])
-            print(f"  {size.label}: {result.policy_rules:,} rules, {times} µs", flush=True)
+            builds = ", ".join(f"{name} {result.backend_s[name]:.2f}" for name in backends)
+            print(f"  {size.label}: {result.policy_rules:,} rules, load {result.compile_s:.2f} s, lint "
+                  f"{result.lint_s:.2f} s, build {builds} s; {times} µs", flush=True)
     finally:
         if args.keep:
             print(f"policies kept in {base}")
