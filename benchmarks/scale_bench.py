@@ -6,7 +6,8 @@
 Policies are generated (seeded) into a temporary directory, each a copy of the seed policy in
 ``rules/`` plus:
 
-* ``N`` extra rules at ``order_approval`` and ``pricing``, 100 to a rule set, of the shapes real
+* ``N`` extra rules in rule sets of 100, alternately at ``order_approval`` and ``pricing`` (+100 is all
+  at ``order_approval``, +1,000 half at each), of the shapes real
   policies have: equality on ``customer.region``, ``customer.grade``, ``order.channel`` and
   ``line.sku``; ranges on ``order.total`` and ``line.qty``; ``and``/``or``; ``scope: line``; a few
   ``any(... for line in order.lines)``. Most are keyed on regions and products the orders never
@@ -23,7 +24,8 @@ For each size it prints the load time (compiling the policy, building each backe
 ``salesgate validate``'s lint), the rule count, and the CPU time per decision (``time.process_time``,
 best of ``--repeat`` passes over ``--orders`` orders of ``benchmarks/bench.py``'s workload, one
 fixed as-of date) at each point the extra rules decide at, per backend, with its ratio to the seed
-policy's time on the same backend and point, measured in the same run. Every size's decisions are
+policy's time on the same backend and point, measured in the same run, and what building the JSON a
+gate with a store logs of each decision costs (its trace lists every rule). Every size's decisions are
 compared across the backends (outcome, approvals, policy prices, fired rules, reasons): the run
 exits 1 if any two disagree. The target (issue 14): 1,000 rules, and 10,000 rows, decide in under
 3× the seed policy's time.
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
+import json
 import logging
 import os
 import platform
@@ -62,6 +65,7 @@ from salesgate.facts import FactSet  # noqa: E402
 from salesgate.policy.compiler import Policy, load_policy  # noqa: E402
 from salesgate.policy.lint import lint_policy  # noqa: E402
 from salesgate.policy.stages import Backend, Match  # noqa: E402
+from salesgate.workflow.entries import decision_json  # noqa: E402
 
 POINTS = ("order_approval", "pricing")
 """The points the extra rules and the table decide at, and the points timed."""
@@ -71,6 +75,7 @@ TARGET_RULES = 1_000
 TARGET_ROWS = 10_000
 RULES_PER_FILE = 100
 REAL_RULES = 60
+LOGGED_SAMPLE = 200
 
 REAL_REGIONS = ("华东", "华南", "north", "west")
 """The regions benchmarks/bench.py's customers are in (and "", none)."""
@@ -144,7 +149,7 @@ def _then(rng: random.Random, point: str, index: int) -> list[str]:
 
 
 def write_rules(directory: Path, count: int, rng: random.Random) -> None:
-    """``count`` extra rules, half at order_approval and half at pricing, in rule sets of 100.
+    """``count`` extra rules in rule sets of 100, alternately at order_approval and pricing.
 
     At most about :data:`REAL_RULES` of them (1 in 5 of a smaller policy) are keyed on values the orders
     have: a policy grows by covering more regions and products, not by applying more rules to each
@@ -215,6 +220,7 @@ class Measured:
     disagreements: int
     rest_us: dict[str, float]  # point → CPU µs per decision with the matches replayed (all but matching)
     passes: dict[tuple[str, str], int]
+    logged: dict[str, tuple[float, float]]  # point → (CPU µs to build a decision's logged JSON, kB)
 
 
 class Replayed:
@@ -293,6 +299,14 @@ def measure(size: Size, directory: Path, backends: Sequence[str], orders: Sequen
                       f"first {orders[bad[0]].order.id}: {first[bad[0]]} vs {answers[name][bad[0]]}", flush=True)
             disagreements += len(bad)
 
+    logged: dict[str, tuple[float, float]] = {}
+    sample = orders[:LOGGED_SAMPLE]
+    for point in POINTS:  # what a gate with a store writes of each decision: its JSON, the whole trace in it
+        decisions = [gates[backends[0]].decide(point, facts) for facts in sample]
+        sizes: list[int] = []
+        seconds = _cpu(lambda decisions=decisions, sizes=sizes: sizes.extend(
+            len(json.dumps(decision_json(d))) for d in decisions))
+        logged[point] = (seconds / len(sample) * 1e6, sum(sizes) / len(sizes) / 1000)
     replay, replayed = replay_gate(policy, "python")
     for point in POINTS:  # the recording pass
         for facts in orders:
@@ -322,7 +336,7 @@ def measure(size: Size, directory: Path, backends: Sequence[str], orders: Sequen
     us = {key: seconds / len(orders) * 1e6 for key, seconds in best.items()}
     return Measured(size, len(policy.rules), compile_s, lint_s, backend_s,
                     {key: value for key, value in us.items() if key[0] != "rest"}, disagreements,
-                    {point: us[("rest", point)] for point in POINTS}, passes)
+                    {point: us[("rest", point)] for point in POINTS}, passes, logged)
 
 
 def verdict(ok: bool) -> str:
@@ -405,6 +419,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{r.size.label:<26} {name:<9} " + " ".join(cells))
         cells = [f"{r.rest_us[point]:>18.1f} {r.rest_us[point] / seed.rest_us[point]:>6.2f}" for point in POINTS]
         print(f"{r.size.label:<26} {'- match':<9} " + " ".join(cells))
+    print()
+    print(f"{'policy':<26} " + " ".join(f"{point + ' logged':>22}" for point in POINTS))
+    for r in results:
+        print(f"{r.size.label:<26} " + " ".join(f"{r.logged[p][0]:>10,.0f} µs {r.logged[p][1]:>6,.0f} kB"
+                                                for p in POINTS))
+    print("logged: building the JSON a gate with a store logs of each decision (salesgate.workflow.entries."
+          f"decision_json, json.dumps; mean of {LOGGED_SAMPLE}), not in the times above: its trace holds every rule")
     print("- match: the decisions with their matches replayed (recorded on a first pass on the python backend): "
           "what a decision costs besides matching")
     if any(n < args.repeat for r in results for n in r.passes.values()):
