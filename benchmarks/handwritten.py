@@ -8,7 +8,8 @@ Rules that only notify (``short-of-stock-made``, ``made-lines-to-production``...
 that and are left out, as a developer answering these four questions would leave them out.
 
 Written against the seed policy at these files (keep them in step when a rule changes; the
-benchmark's agreement check fails on the first order where they part):
+benchmark's agreement check, and tests/test_benchmarks.py on every test run, fail on the first
+orders where they part):
 ``order-approval.yaml`` + ``order-approval-ladder.yaml`` (order_approval), ``credit.yaml``
 (credit_check), ``pricing.yaml`` + ``data/distributor_regions.csv`` (pricing), ``returns.yaml``
 (return_handling). The facts ``policy.yaml`` declares (``customer.tenure_years``,

@@ -20,7 +20,7 @@ from salesgate import Bilingual, FactsError, FieldType, Gate, Origin, Outcome, P
 from salesgate.documents import FieldSpec, document_model
 
 FIXTURE = Path(__file__).parent / "fixtures" / "declared-policy"
-BACKENDS = ["python", "durable"]
+BACKENDS = ["python", "durable", "compiled"]
 
 
 def sample(value: str = "25000", tenure: int | None = 1, qty: int = 150) -> dict[str, Any]:
