@@ -415,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in results:
         for name in backends:
             cells = [f"{r.us[(name, point)]:>18.1f}{'*' if r.passes[(name, point)] < args.repeat else ' '}"
-                     f"{r.us[(name, point)] / seed.us[(name, point)]:>6.2f}" for point in POINTS]
+                     f"{r.us[(name, point)] / seed.us[(name, point)]:>7.2f}" for point in POINTS]
             print(f"{r.size.label:<26} {name:<9} " + " ".join(cells))
         cells = [f"{r.rest_us[point]:>18.1f} {r.rest_us[point] / seed.rest_us[point]:>6.2f}" for point in POINTS]
         print(f"{r.size.label:<26} {'- match':<9} " + " ".join(cells))
