@@ -626,6 +626,51 @@ def test_the_overlap_sweep_finds_every_overlapping_pair(cells: list[tuple[str, s
     assert [(a.id, b.id) for a, b, _ in overlaps(table)] == every_pair
 
 
+REGION = Column("customer.region", "customer.region", Kind.text)
+FLAG = Column("customer.is_distributor", "customer.is_distributor", Kind.bool)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(st.tuples(cell_texts, st.sampled_from(["A", "B", "C", "A, B", "-", "not A", "not A, B, C"]),
+                                st.sampled_from(["north", "west", "north, west", "-", "not north", "south"]),
+                                st.sampled_from(["true", "false", "-", "not true"])),
+                      min_size=2, max_size=16))
+def test_rows_grouped_by_their_values_still_find_every_overlapping_pair(
+        cells: list[tuple[str, str, str, str]]) -> None:
+    """Rows are grouped by their text, choice and yes/no cells before the sweep: a pair is never lost."""
+    from salesgate.policy.tables import DecisionTable, TableRow, overlaps
+
+    columns = (TOTAL, GRADE, REGION, FLAG)
+    rows = tuple(TableRow(f"r{i}", "t.csv", i + 2, tuple(parse_cell(text, column)
+                                                         for text, column in zip(row, columns, strict=True)), ())
+                 for i, row in enumerate(cells))
+    table = DecisionTable("t", "order_approval", "unique", "order", "t.yaml", None, columns, (), rows)
+    every_pair = [(a.id, b.id) for n, a in enumerate(rows) for b in rows[n + 1:]
+                  if all(x.meets(y, c) for x, y, c in zip(a.cells, b.cells, columns, strict=True))]
+    assert [(a.id, b.id) for a, b, _ in overlaps(table)] == every_pair
+
+
+def test_a_price_list_by_region_product_and_amount_band_compares_only_rows_that_share_values() -> None:
+    """10,000 rows of region × product × band: comparing along the bands alone made 20 million pairs
+    (four minutes to load); grouped by region and product first, each row meets only its own bands."""
+    from salesgate.policy.tables import DecisionTable, TableRow, _candidates, overlaps
+
+    sku = Column("line.sku", "line.sku", Kind.text)
+    bands = ("[0..5000)", "[5000..20000)", "[20000..100000)", ">= 100000")
+    cells = [(f"region-{r}", f"P{p:04d}", band) for r in range(25) for p in range(100) for band in bands]
+    columns = (REGION, sku, TOTAL)
+    parsed = {text: parse_cell(text, column) for row in cells for text, column in zip(row, columns, strict=True)}
+    rows = tuple(TableRow(f"r{i}", "t.csv", i + 2, tuple(parsed[text] for text in row), ())
+                 for i, row in enumerate(cells))
+    table = DecisionTable("t", "pricing", "unique", "line", "t.yaml", None, columns, (), rows)
+    assert len(rows) == 10_000
+    assert len(_candidates(table)) == 2_500 * 3  # each band with the next, within its region and product
+    assert overlaps(table) == []
+    clash = TableRow("clash", "t.csv", 10_002, (parsed["region-3"], parsed["P0007"], parse_cell(">= 90000", TOTAL)), ())
+    table = DecisionTable("t", "pricing", "unique", "line", "t.yaml", None, columns, (), (*rows, clash))
+    assert [(a.id, b.id) for a, b, _ in overlaps(table)] == [("r1230", "clash"), ("r1231", "clash")]
+
+
 @settings(max_examples=300, deadline=None)
 @given(first=cell_texts, second=cell_texts)
 def test_two_cells_meet_exactly_when_a_value_satisfies_both(first: str, second: str) -> None:

@@ -85,6 +85,25 @@ def test_rules_another_fact_tells_apart_do_not_overlap(tmp_path: Path) -> None:
     assert lint(tmp_path, body) == []
 
 
+def test_rules_held_to_values_are_compared_within_their_value_only(tmp_path: Path) -> None:
+    """Rules are grouped by the values they are held to before ranges are compared: a rule with no
+    region (or a contradictory one) still meets every region's, a region's bands only their own."""
+    body = "".join(
+        f'  - id: {region}-{low}\n    when: customer.region == "{region}" and order.total >= {low} '
+        f"and order.total < {low + 10000}\n    then: {{ require: [finance] }}\n"
+        for region in ("north", "west", "south") for low in (0, 10000, 20000))
+    body += ('  - id: any-region\n    when: order.total >= 15000 and order.total < 16000\n'
+             "    then: { require: [finance] }\n"
+             '  - id: west-again\n    when: customer.region == "west" and customer.grade == "A" '
+             "and order.total >= 5000 and order.total < 6000\n    then: { require: [finance] }\n"
+             '  - id: nowhere\n    when: customer.region == "north" and customer.region == "west" '
+             "and order.total >= 0 and order.total < 1\n    then: { require: [finance] }\n")
+    found = sorted((w.rule, w.message.split("overlaps rule ")[1].split(" ")[0]) for w in lint(tmp_path, body)
+                   if w.code == "overlapping-ranges")
+    assert found == [("any-region", "'north-10000'"), ("any-region", "'south-10000'"), ("any-region", "'west-10000'"),
+                     ("west-again", "'west-0'")]
+
+
 def test_rules_of_different_outcomes_may_overlap(tmp_path: Path) -> None:
     body = ("  - id: a\n    when: order.total >= 20000 and order.total < 100000\n    then: { warn: check it }\n"
             "  - id: b\n    when: order.total >= 50000\n    then: { require: [finance] }\n")

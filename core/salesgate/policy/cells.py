@@ -108,8 +108,8 @@ class Cell:
         if column.kind in (Kind.number, Kind.date):
             mine, theirs = _intervals(self), _intervals(other)
             return any(a.meets(b) for a in mine for b in theirs)
-        mine_set, mine_neg = _closed_set(self, column)
-        theirs_set, theirs_neg = _closed_set(other, column)
+        mine_set, mine_neg = closed_set(self, column)
+        theirs_set, theirs_neg = closed_set(other, column)
         if not mine_neg and not theirs_neg:
             return bool(mine_set & theirs_set)
         if mine_neg and theirs_neg:
@@ -123,7 +123,7 @@ class Cell:
             return True
         if column.kind in (Kind.number, Kind.date):
             return any(_inside(sample, i) for i in _intervals(self))
-        values, negated = _closed_set(self, column)
+        values, negated = closed_set(self, column)
         return (sample in values) != negated
 
 
@@ -138,7 +138,7 @@ def _intervals(cell: Cell) -> tuple[Interval, ...]:
     return complement(cell.intervals) if cell.negated else cell.intervals
 
 
-def _closed_set(cell: Cell, column: Column) -> tuple[frozenset[Scalar], bool]:
+def closed_set(cell: Cell, column: Column) -> tuple[frozenset[Scalar], bool]:
     """The cell's values, a negated cell turned positive where the column's values are finite."""
     universe: frozenset[Scalar] | None = None
     if column.kind is Kind.bool:

@@ -323,7 +323,8 @@ def _overlaps(rules: Iterable[CompiledRule]) -> Iterator[LintWarning]:
         if ranges and ranges[0]:
             by_kind.setdefault(_effect_kind(rule), []).append((rule, ranges))
     for group in by_kind.values():
-        for (first, (first_own, first_all)), (second, (second_own, second_all)) in combinations(group, 2):
+        for i, j in _candidate_pairs([ranges[1] for _, ranges in group]):
+            (first, (first_own, first_all)), (second, (second_own, second_all)) = group[i], group[j]
             shared = [key for key in first_own if key in second_own]
             numeric = [key for key in shared if _ordered(first_own[key]) and _ordered(second_own[key])]
             if not numeric:
@@ -344,6 +345,47 @@ def _overlaps(rules: Iterable[CompiledRule]) -> Iterator[LintWarning]:
                     "matches both; make the ranges meet without overlapping (one ends with <, the next starts "
                     "with >= at the same amount)")
                 break
+
+
+def _candidate_pairs(ranges: list[dict[Expr, _Range]]) -> list[tuple[int, int]]:
+    """Index pairs of rules that may both match, in the order of ``combinations``: every pair but those
+    held to different values of one fact (``customer.region == "north"``, ``== "west"``), which never
+    do. Rules are grouped by such values first, so a rule set of 3,000 rules keyed by region or
+    product compares each rule with its own group's, not with the 4.5 million pairs of all."""
+    pairs: set[tuple[int, int]] = set()
+    _split(ranges, tuple(range(len(ranges))), frozenset(), pairs)
+    return sorted(pairs)
+
+
+def _split(ranges: list[dict[Expr, _Range]], indices: tuple[int, ...], used: frozenset[Expr],
+           pairs: set[tuple[int, int]]) -> None:
+    """Add the pairs among ``indices``: split by the values of the fact that leaves the fewest pairs (a
+    rule not held to one value of it in every group), then each group by the other facts."""
+    if len(indices) < 2:
+        return
+    keys = {key for index in indices for key, allowed in ranges[index].items()
+            if allowed.equal is not None and key not in used}
+    best: tuple[int, Expr, list[tuple[int, ...]]] | None = None  # (pairs left, fact, groups)
+    for key in keys:
+        by_value: dict[Value, list[int]] = {}
+        everywhere: list[int] = []
+        for index in indices:
+            allowed = ranges[index].get(key)
+            if allowed is None or allowed.equal is None or allowed.equal_conflict:
+                everywhere.append(index)
+            else:
+                by_value.setdefault(allowed.equal, []).append(index)
+        if not by_value:
+            continue
+        groups = [tuple(sorted({*group, *everywhere})) for group in by_value.values()]
+        left = sum(len(group) * (len(group) - 1) // 2 for group in groups)
+        if best is None or left < best[0]:
+            best = (left, key, groups)
+    if best is None or best[0] >= len(indices) * (len(indices) - 1) // 2:
+        pairs.update(combinations(indices, 2))  # no value tells these rules apart
+        return
+    for group in best[2]:
+        _split(ranges, group, used | {best[1]}, pairs)
 
 
 def _ordered(allowed: _Range) -> bool:
