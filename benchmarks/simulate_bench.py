@@ -38,7 +38,8 @@ TARGET_SECONDS = 60.0
 
 # One change per rule set: (file, text in the seed policy, replacement). Each must match once.
 CHANGES = [
-    ("order-approval.yaml", "order.total >= 100000", "order.total >= 80000"),
+    ("order-approval-ladder.yaml", '">= 100000"', '">= 80000"'),
+    ("order-approval-ladder.yaml", '"[20000..100000)"', '"[20000..80000)"'),
     ("credit.yaml", "exposure.max_overdue_days > 90 and not", "exposure.max_overdue_days > 60 and not"),
     ("pricing.yaml", "markup: 10%", "markup: 12%"),
     ("returns.yaml", "return.days_since_delivery > 90", "return.days_since_delivery > 60"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,15 @@ from fixtures.strategies import order_facts, return_facts
 from salesgate import Gate, OrderFacts, Outcome, ReturnFacts
 from salesgate.bulk import Replayer
 from salesgate.cli import cli
+from salesgate.documents import FieldType
+from salesgate.history import HistoryFact, Replay
 from salesgate.points import DecisionPoint
 from salesgate.pointspecs import ORDER_POINTS
 from salesgate.policy.compiler import load_policy
 from salesgate.seed import seed_policy_path
-from salesgate.simulation import simulate
+from salesgate.simulation import history_of, simulate
 from salesgate.simulation_report import as_html, as_json
+from salesgate.windows import parse_window
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -517,3 +521,39 @@ def test_history_facts_are_the_same_however_the_file_is_split_between_workers(
         report.pop("workers")
     assert alone == shared
     assert alone["hooks"]["order_approval"]["changed"] > 0
+
+
+def _history_by_scanning(events: list[tuple[int, str, date, Decimal]], facts: dict[str, HistoryFact]
+                         ) -> dict[int, dict[str, Any]]:
+    """The definition of a replayed history fact, computed the slow way: every earlier order scanned."""
+    out: dict[int, dict[str, Any]] = {}
+    for index, (line_start, customer, day, _) in enumerate(events):
+        values: dict[str, Any] = {}
+        for name, fact in facts.items():
+            start, end = fact.bounds(day)
+            picked = [(d, t) for _, c, d, t in events[:index] if c == customer and start <= d < end]
+            assert fact.replay is not None
+            if fact.replay.measure == "sum":
+                values[name] = sum((t for _, t in picked), Decimal(0))
+            elif fact.replay.measure == "count":
+                values[name] = len(picked)
+            elif picked:
+                values[name] = (day - max(d for d, _ in picked)).days
+        out[line_start] = values
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["C1", "C2", "C3"]), st.dates(date(2024, 1, 1), date(2026, 12, 31)),
+                          st.decimals(0, 100000, places=2)), max_size=60),
+       st.booleans())
+def test_history_facts_of_a_file_in_any_date_order_are_those_of_scanning_every_earlier_order(
+        orders: list[tuple[str, date, Decimal]], by_date: bool) -> None:
+    if by_date:
+        orders = sorted(orders, key=lambda order: order[1])
+    facts = {"sales": HistoryFact("customer", "sales", FieldType.money, parse_window("4 quarters"),
+                                  Replay("sum", "total")),
+             "orders": HistoryFact("customer", "orders", FieldType.integer, parse_window("90 days"), Replay("count")),
+             "quiet": HistoryFact("customer", "quiet", FieldType.integer, parse_window("all"), Replay("days_since"))}
+    events = [(10 * i, customer, day, total) for i, (customer, day, total) in enumerate(orders)]
+    assert history_of(events, facts) == _history_by_scanning(events, facts)

@@ -245,13 +245,9 @@ class Report:
 class _Pair:
     """Both policies, ready to replay; decision points whose rules are the same in both are decided once."""
 
-    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[str], as_of: date | None = None,
-                 history: Mapping[int, Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[str], as_of: date | None = None) -> None:
         self.as_of = as_of if as_of is not None else candidate.today()
         """The as-of date of lines with no date of their own (returns, documents); an order's is its order date."""
-        self.history = history or {}
-        """The history facts computed for each order line (as of its order date, the date it is decided as
-        of), by the byte offset the line starts at."""
         self.before = Replayer(baseline)
         self.after = Replayer(candidate, baseline=self.before)
         self.points = tuple(points)
@@ -270,8 +266,12 @@ class _Pair:
         self.declared.update({name: (spec, None) for name, spec in baseline.points.items()
                               if not spec.built_in and name not in candidate.points})
 
-    def replay(self, lines: Iterator[bytes], start: int = 0) -> Tally:
-        """Replay the lines of one range, the first starting at byte ``start`` of the file."""
+    def replay(self, lines: Iterator[bytes], start: int = 0,
+               history: Mapping[int, Mapping[str, Any]] | None = None) -> Tally:
+        """Replay the lines of one range, the first starting at byte ``start`` of the file. ``history``:
+        the history facts computed for each order line of the range (as of its order date, the date it
+        is decided as of), by the byte offset the line starts at."""
+        history = history or {}
         tally = Tally()
         point_tallies = {point: tally.for_point(point) for point in self.points}
         offset = start
@@ -298,8 +298,8 @@ class _Pair:
                 tally.orders += 1
                 if not self.order_points:
                     continue
-                if line_start in self.history:
-                    facts = _with_history(facts, self.history[line_start])
+                if line_start in history:
+                    facts = _with_history(facts, history[line_start])
                 factset = self.before.order_factset(facts, self.order_paths, facts.order.order_date)
                 amount = factset.root.get("order.total")
                 if amount is None:  # no rule reads it, so it was not flattened
@@ -373,58 +373,140 @@ def replayed_facts(baseline: Policy, candidate: Policy) -> dict[str, HistoryFact
 def replayed_history(path: Path, facts: Mapping[str, HistoryFact],
                      order_model: type[OrderFacts] = OrderFacts) -> dict[int, dict[str, Any]]:
     """Each order line's history facts over the earlier orders of its customer in the file, for the line's
-    order date as its as-of date, by the byte offset the line starts at. One pass, in file order; a line
-    that is not an order is skipped (the replay says why)."""
-    events: dict[str, _Events] = {}
+    order date as its as-of date, by the byte offset the line starts at. A line that is not an order is
+    skipped (the replay says why)."""
+    return history_of(_order_events(str(path), 0, path.stat().st_size, order_model), facts)
+
+
+_Event = tuple[int, str, date, Decimal]
+"""An order line as its customer's history sees it: (byte offset of the line, customer id, order date, total)."""
+
+
+def _order_events(path: str, start: int, end: int, order_model: type[OrderFacts] = OrderFacts) -> list[_Event]:
+    """The orders of one byte range of the file, in file order: what :func:`history_of` needs of them."""
+    events: list[_Event] = []
+    offset = start
+    for raw in _lines(path, start, end):
+        line_start, offset = offset, offset + len(raw)
+        if not raw.strip() or b'"order"' not in raw:
+            continue
+        try:
+            order = _parse(raw, order_model)
+        except _NotFacts:
+            continue
+        if isinstance(order, OrderFacts):
+            events.append((line_start, order.customer.id, order.order.order_date, order.order.total))
+    return events
+
+
+def history_of(events: Sequence[_Event], facts: Mapping[str, HistoryFact]) -> dict[int, dict[str, Any]]:
+    """Each order's history facts (by the byte offset of its line) over the earlier ``events`` (in file
+    order) of the same customer whose order date falls in the fact's window for the order's date.
+
+    Worked out per customer: over its days in file order by running sums and bisection when they are
+    in date order (a file sorted by date, as ``salesgate export`` writes it); otherwise with a Fenwick
+    tree over the customer's distinct days, so a file in any order costs O(n log n), not O(n²).
+    """
     out: dict[int, dict[str, Any]] = {}
-    offset = 0
-    with path.open("rb") as handle:
-        for raw in handle:
-            line_start, offset = offset, offset + len(raw)
-            if not raw.strip() or b'"order"' not in raw:
-                continue
-            try:
-                order = _parse(raw, order_model)
-            except _NotFacts:
-                continue
-            if not isinstance(order, OrderFacts):
-                continue
-            day, customer = order.order.order_date, order.customer.id
-            earlier = events.setdefault(customer, _Events())
-            out[line_start] = {name: value for name, fact in facts.items()
-                               if (value := earlier.measure(fact, day)) is not None}
-            earlier.add(day, order.order.total)
+    if not events:
+        return out
+    by_customer: dict[str, list[_Event]] = {}
+    for event in events:
+        by_customer.setdefault(event[1], []).append(event)
+    windows: dict[tuple[str, date], tuple[date, date]] = {}
+
+    def bounds(name: str, fact: HistoryFact, day: date) -> tuple[date, date]:
+        found = windows.get((name, day))
+        if found is None:
+            found = windows[(name, day)] = fact.bounds(day)
+        return found
+
+    named = list(facts.items())
+    for own in by_customer.values():
+        days = [event[2] for event in own]
+        measure = _InOrder(own) if all(a <= b for a, b in itertools.pairwise(days)) else _AnyOrder(own)
+        for index, (line_start, _, day, _) in enumerate(own):
+            values: dict[str, Any] = {}
+            for name, fact in named:
+                start, end = bounds(name, fact, day)
+                count, total, latest = measure.window(index, start, end)
+                value = _measured(fact, day, count, total, latest)
+                if value is not None:
+                    values[name] = value
+            out[line_start] = values
+            measure.add(index)
     return out
 
 
-class _Events:
-    """One customer's earlier orders in file order: their days and totals (running sums while the days are
-    in order, so a window is two bisections; a file out of date order is scanned)."""
+class _InOrder:
+    """One customer's orders whose days are in file order: a window over the earlier ones is two bisections."""
 
-    def __init__(self) -> None:
-        self.days: list[date] = []
-        self.totals: list[Decimal] = []
-        self.running: list[Decimal] = [ZERO]
-        self.in_order = True
+    def __init__(self, own: Sequence[_Event]) -> None:
+        self.days = [event[2] for event in own]
+        self.running = [ZERO]
+        for event in own:
+            self.running.append(self.running[-1] + event[3])
 
-    def add(self, day: date, total: Decimal) -> None:
-        self.in_order = self.in_order and (not self.days or day >= self.days[-1])
-        self.days.append(day)
-        self.totals.append(total)
-        self.running.append(self.running[-1] + total)
+    def add(self, index: int) -> None:
+        """Nothing to do: the earlier orders are the first ``index`` of the days."""
 
-    def measure(self, fact: HistoryFact, as_of: date) -> Any:
-        start, end = fact.bounds(as_of)
-        if self.in_order:
-            first, last = bisect.bisect_left(self.days, start), bisect.bisect_left(self.days, end)
-            count = max(0, last - first)
-            total = self.running[last] - self.running[first] if count else ZERO
-            latest = self.days[last - 1] if count else None
-        else:
-            picked = [i for i, day in enumerate(self.days) if start <= day < end]
-            count, total = len(picked), sum((self.totals[i] for i in picked), ZERO)
-            latest = max((self.days[i] for i in picked), default=None)
-        return _measured(fact, as_of, count, total, latest)
+    def window(self, index: int, start: date, end: date) -> tuple[int, Decimal, date | None]:
+        first = bisect.bisect_left(self.days, start, 0, index)
+        last = bisect.bisect_left(self.days, end, 0, index)
+        count = max(0, last - first)
+        total = self.running[last] - self.running[first] if count else ZERO
+        return count, total, self.days[last - 1] if count else None
+
+
+class _AnyOrder:
+    """One customer's orders in any date order: counts and totals of the earlier ones by day in a Fenwick
+    tree over its distinct days (added as the orders are passed, queried by prefix)."""
+
+    def __init__(self, own: Sequence[_Event]) -> None:
+        self.own = own
+        self.days = sorted({event[2] for event in own})
+        self.rank = {day: i + 1 for i, day in enumerate(self.days)}
+        size = len(self.days)
+        self.counts = [0] * (size + 1)
+        self.totals = [ZERO] * (size + 1)
+        self.top = 1 << size.bit_length()
+
+    def add(self, index: int) -> None:
+        _, _, day, total = self.own[index]
+        i, size = self.rank[day], len(self.days)
+        while i <= size:
+            self.counts[i] += 1
+            self.totals[i] += total
+            i += i & -i
+
+    def _prefix(self, i: int) -> tuple[int, Decimal]:
+        count, total = 0, ZERO
+        while i > 0:
+            count += self.counts[i]
+            total += self.totals[i]
+            i -= i & -i
+        return count, total
+
+    def window(self, index: int, start: date, end: date) -> tuple[int, Decimal, date | None]:
+        if end <= start:
+            return 0, ZERO, None
+        below_end, total_end = self._prefix(bisect.bisect_left(self.days, end))
+        below_start, total_start = self._prefix(bisect.bisect_left(self.days, start))
+        count = below_end - below_start
+        if count <= 0:
+            return 0, ZERO, None
+        return count, total_end - total_start, self._nth(below_end)
+
+    def _nth(self, n: int) -> date:
+        """The day of the ``n``-th earliest order added (1-based)."""
+        position, step = 0, self.top
+        while step:
+            following = position + step
+            if following < len(self.counts) and self.counts[following] < n:
+                position = following
+                n -= self.counts[following]
+            step >>= 1
+        return self.days[position]
 
 
 def _measured(fact: HistoryFact, as_of: date, count: int, total: Decimal, latest: date | None) -> Any:
@@ -571,17 +653,22 @@ _WORKER: _Pair | None = None
 
 
 def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str],
-                  points: tuple[str, ...], as_of: date, history: Mapping[int, Mapping[str, Any]]) -> None:
+                  points: tuple[str, ...], as_of: date) -> None:
     global _WORKER  # one per worker process, set once by the pool's initializer
     baseline, candidate = _load(baseline_dir), _load(candidate_dir)
     if (baseline.hash, candidate.hash) != hashes:
         raise SimulationError("a policy directory changed while the simulation started; run it again")
-    _WORKER = _Pair(baseline, candidate, points, as_of, history)
+    _WORKER = _Pair(baseline, candidate, points, as_of)
 
 
-def _replay_range(path: str, start: int, end: int) -> Tally:
+def _worker_events(path: str, start: int, end: int) -> list[_Event]:
     assert _WORKER is not None, "worker not started"  # noqa: S101 - set by the pool initializer
-    return _WORKER.replay(_lines(path, start, end), start)
+    return _order_events(path, start, end, _WORKER.order_model)
+
+
+def _replay_range(path: str, start: int, end: int, history: Mapping[int, Mapping[str, Any]]) -> Tally:
+    assert _WORKER is not None, "worker not started"  # noqa: S101 - set by the pool initializer
+    return _WORKER.replay(_lines(path, start, end), start, history)
 
 
 def _lines(path: str, start: int, end: int) -> Iterator[bytes]:
@@ -656,21 +743,35 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
     total = path.stat().st_size
     ranges = _ranges(path, RANGE_BYTES, count * 4 if count > 1 else 1)
     replayed = replayed_facts(before, after)
-    order_model: type[OrderFacts] = after.points["order_approval"].document  # type: ignore[assignment]
-    history = replayed_history(path, replayed, order_model) if replayed and any(
-        h in ORDER_POINTS for h in chosen) else {}
+    needs_history = bool(replayed) and any(h in ORDER_POINTS for h in chosen)
     tally = Tally()
+
+    def slices(history: Mapping[int, Mapping[str, Any]]) -> list[dict[int, Mapping[str, Any]]]:
+        """The history facts of each range's lines: a worker is sent those of the range it replays."""
+        out: list[dict[int, Mapping[str, Any]]] = [{} for _ in ranges]
+        starts = [a for a, _ in ranges]
+        for line_start, values in history.items():
+            out[bisect.bisect_right(starts, line_start) - 1][line_start] = values
+        return out
+
     if count == 1 or len(ranges) == 1:
-        pair = _Pair(before, after, chosen, as_of, history)
-        for start, end in ranges:
-            tally.merge(pair.replay(_lines(str(path), start, end), start))
+        pair = _Pair(before, after, chosen, as_of)
+        history = history_of([event for a, b in ranges for event in _order_events(str(path), a, b, pair.order_model)],
+                             replayed) if needs_history else {}
+        for (start, end), part in zip(ranges, slices(history), strict=True):
+            tally.merge(pair.replay(_lines(str(path), start, end), start, part))
             if progress is not None:
                 progress(end, total)
     else:
         with ProcessPoolExecutor(max_workers=count, initializer=_start_worker,
                                  initargs=(str(baseline), str(candidate), (before.hash, after.hash), chosen,
-                                           as_of or after.today(), history)) as pool:
-            futures: list[Future[Tally]] = [pool.submit(_replay_range, str(path), a, b) for a, b in ranges]
+                                           as_of or after.today())) as pool:
+            history = {}
+            if needs_history:  # read in parallel, worked out here in file order
+                found = [pool.submit(_worker_events, str(path), a, b) for a, b in ranges]
+                history = history_of([event for future in found for event in future.result()], replayed)
+            futures: list[Future[Tally]] = [pool.submit(_replay_range, str(path), a, b, part)
+                                            for (a, b), part in zip(ranges, slices(history), strict=True)]
             done = 0
             for (start, end), future in zip(ranges, futures, strict=True):
                 tally.merge(future.result())  # in file order, so examples and line numbers are too
