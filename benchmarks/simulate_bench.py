@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -84,6 +85,12 @@ def candidate_policy(target: Path) -> Path:
     return target
 
 
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process and of its finished child processes (the workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
@@ -107,11 +114,17 @@ def main() -> int:
     print(f"history: {history.stat().st_size / 1e6:,.0f} MB")
     candidate = candidate_policy(work / "candidate")
     print("candidate: " + "; ".join(f"{name}: {old} → {new}" for name, old, new in CHANGES))
+    load = os.getloadavg()[0]
+    cpu = _cpu_seconds()
     report = simulate(ROOT / "rules", candidate, history, workers=args.workers)
+    cpu = _cpu_seconds() - cpu
     tally = report.tally
     rate = (tally.orders + tally.returns) / report.seconds
-    print(f"replayed {tally.orders:,} orders and {tally.returns:,} returns through both policies, all four hooks, "
+    print(f"replayed {tally.orders:,} orders and {tally.returns:,} returns through both policies, every point, "
           f"in {report.seconds:.1f} s ({rate:,.0f} documents/s); invalid lines: {tally.invalid}")
+    print(f"CPU time of all processes: {cpu:.1f} s ({cpu / max(1, tally.orders + tally.returns) * 1e6:.0f} µs a "
+          f"document); load average before: {load:.1f}, after: {os.getloadavg()[0]:.1f} (a shared machine's "
+          "wall time follows its load; CPU time much less)")
     for hook, t in tally.hooks.items():
         print(f"  {hook:16s} decided {t.decided:>9,}  changed {t.changed:>9,}")
     if tally.orders < 1_000_000:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.strategies import order_facts, return_facts
-from salesgate import Gate, OrderFacts, Outcome, ReturnFacts
+from salesgate import Gate, OrderFacts, Outcome, ReturnFacts, simulation
 from salesgate.bulk import Replayer
 from salesgate.cli import cli
 from salesgate.documents import FieldType
@@ -557,3 +557,58 @@ def test_history_facts_of_a_file_in_any_date_order_are_those_of_scanning_every_e
              "quiet": HistoryFact("customer", "quiet", FieldType.integer, parse_window("all"), Replay("days_since"))}
     events = [(10 * i, customer, day, total) for i, (customer, day, total) in enumerate(orders)]
     assert history_of(events, facts) == _history_by_scanning(events, facts)
+
+
+def _with_discounts(docs: list[dict[str, Any] | str]) -> list[dict[str, Any] | str]:
+    """The orders as an ERP exports them, every line with its discount: the shape the quick history pass reads."""
+    for doc in docs:
+        if isinstance(doc, dict):
+            for line in doc["order"]["lines"]:
+                line.setdefault("discount", "0.05")
+    return docs
+
+
+def test_history_read_quickly_is_checked_line_by_line_and_read_again_when_a_line_was_misread(
+        without_channel_stuffing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = _with_discounts([_dated(i, f"2025-{1 + i % 12:02d}-{1 + i % 27:02d}", str(1000 + 731 * (i % 17)),
+                                   customer=f"C{i % 3}") for i in range(60)])
+    wrong_customer = _dated(60, "2025-06-01", "900000", customer="C1")
+    wrong_customer["customer"]["id"] = "C2"  # the order's customer_id is C1: not a valid order, so no history
+    docs.insert(30, wrong_customer)
+    source = _write(tmp_path / "exported.jsonl", docs)
+
+    def replay(workers: int) -> dict[str, Any]:
+        report = as_json(simulate(without_channel_stuffing, seed_policy_path(), source, workers=workers))
+        report.pop("seconds")
+        report.pop("workers")
+        return report
+
+    quick = simulation._quick_event
+    assert quick(source.read_bytes().splitlines()[0]) is not None  # these lines are read quickly
+    read_quickly = replay(workers=1)
+    monkeypatch.setattr(simulation, "_quick_event", lambda raw: None)
+    validated = replay(workers=1)
+    assert read_quickly == validated
+    assert validated["invalid_lines"]["count"] == 1
+    assert validated["hooks"]["order_approval"]["changed"] > 0
+
+    def misread(raw: bytes) -> tuple[str, date, Decimal] | None:
+        found = quick(raw)
+        return None if found is None else (found[0], found[1], found[2] * 100)
+    monkeypatch.setattr(simulation, "_quick_event", misread)
+    assert replay(workers=1) == validated
+    assert replay(workers=2) == validated
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order_facts(), st.sampled_from(["", ', "customer": {"id": "x"}', '"}, {"sku": "P1"', "}], \"exposure\": {"]))
+def test_an_order_line_read_part_by_part_is_the_model_validating_it_whole(facts: OrderFacts, text: str) -> None:
+    data = facts.model_dump(mode="json")
+    data["order"]["special_requirements"] = text or None
+    if data["products"]:
+        data["products"][0]["name"] = text
+    for raw in (json.dumps(data, ensure_ascii=False).encode(), json.dumps(data).encode()):
+        parts = simulation._Parts(OrderFacts)
+        assert parts.order(raw) in (None, OrderFacts.model_validate_json(raw))
+        assert simulation._parse(raw, parts=parts) == OrderFacts.model_validate_json(raw)
+    assert simulation._Parts(OrderFacts).order(json.dumps(facts.model_dump(mode="json")).encode()) == facts

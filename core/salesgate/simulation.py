@@ -22,6 +22,8 @@ import bisect
 import itertools
 import json
 import os
+import re
+import typing
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -261,16 +263,19 @@ class _Pair:
         # Lines are read with the candidate's documents: the shipped ones with the facts it declares.
         self.order_model: type[OrderFacts] = candidate.points["order_approval"].document  # type: ignore[assignment]
         self.return_model: type[ReturnFacts] = candidate.points["return_handling"].document  # type: ignore[assignment]
+        self.parts = _Parts(self.order_model)
         self.declared: dict[str, tuple[PointSpec | None, PointSpec | None]] = {
             name: (baseline.points.get(name), spec) for name, spec in candidate.points.items() if not spec.built_in}
         self.declared.update({name: (spec, None) for name, spec in baseline.points.items()
                               if not spec.built_in and name not in candidate.points})
 
     def replay(self, lines: Iterator[bytes], start: int = 0,
-               history: Mapping[int, Mapping[str, Any]] | None = None) -> Tally:
+               history: Mapping[int, Mapping[str, Any]] | None = None, check: bool = False) -> Tally:
         """Replay the lines of one range, the first starting at byte ``start`` of the file. ``history``:
         the history facts computed for each order line of the range (as of its order date, the date it
-        is decided as of), by the byte offset the line starts at."""
+        is decided as of), by the byte offset the line starts at. ``check``: the history was worked out
+        from quick readings of the lines (:func:`_quick_event`): each is checked against the line's
+        facts, and :class:`_Misread` raised on the first that differs."""
         history = history or {}
         tally = Tally()
         point_tallies = {point: tally.for_point(point) for point in self.points}
@@ -280,8 +285,14 @@ class _Pair:
             line_start, offset = offset, offset + len(raw)
             if not raw.strip():
                 continue
+            read = _quick_event(raw) if check else None
+            if read is not None and line_start not in history:
+                raise _Misread(f"byte {line_start}")
             try:
-                facts = _parse(raw, self.order_model, self.return_model)
+                facts = _parse(raw, self.order_model, self.return_model, self.parts)
+                if read is not None and not (isinstance(facts, OrderFacts) and read == (
+                        facts.customer.id, facts.order.order_date, facts.order.total)):
+                    raise _Misread(f"byte {line_start}")
                 if isinstance(facts, _Document):
                     decided = self._document(facts)
                     tally.documents += 1
@@ -382,21 +393,64 @@ _Event = tuple[int, str, date, Decimal]
 """An order line as its customer's history sees it: (byte offset of the line, customer id, order date, total)."""
 
 
-def _order_events(path: str, start: int, end: int, order_model: type[OrderFacts] = OrderFacts) -> list[_Event]:
-    """The orders of one byte range of the file, in file order: what :func:`history_of` needs of them."""
+def _order_events(path: str, start: int, end: int, order_model: type[OrderFacts] = OrderFacts,
+                  parts: _Parts | None = None, quick: bool = False) -> list[_Event]:
+    """The orders of one byte range of the file, in file order: what :func:`history_of` needs of them.
+
+    ``quick``: a line :func:`_quick_event` reads is taken as it reads it, unvalidated (the replay then
+    checks every such reading against the line's facts: :class:`_Misread`)."""
+    parts = parts if parts is not None else _Parts(order_model)
     events: list[_Event] = []
     offset = start
     for raw in _lines(path, start, end):
         line_start, offset = offset, offset + len(raw)
         if not raw.strip() or b'"order"' not in raw:
             continue
+        if quick:
+            read = _quick_event(raw)
+            if read is not None:
+                events.append((line_start, *read))
+                continue
         try:
-            order = _parse(raw, order_model)
+            order = _parse(raw, order_model, parts=parts)
         except _NotFacts:
             continue
         if isinstance(order, OrderFacts):
             events.append((line_start, order.customer.id, order.order.order_date, order.order.total))
     return events
+
+
+_QUICK_ORDER = re.compile(rb'\{"order": ?\{"id": ?"[^"\\]*", ?"customer_id": ?"([^"\\]*)", ?'
+                          rb'"order_date": ?"([0-9]{4}-[0-9]{2}-[0-9]{2})"')
+_QUICK_LINE = re.compile(rb'"qty": ?([0-9]{1,10}), ?"unit_price": ?"([0-9]{1,14}(?:\.[0-9]{1,4})?)", ?'
+                         rb'"discount": ?"([0-9](?:\.[0-9]{1,4})?)"')
+
+
+def _quick_event(raw: bytes) -> tuple[str, date, Decimal] | None:
+    """(customer id, order date, total) of an order line as ``json.dumps`` or ``model_dump_json`` writes one,
+    read from its text by two regular expressions, without validating it (some microseconds, where
+    validating the line takes tens); None for a line in any other shape.
+
+    A guess, never trusted alone: :meth:`_Pair.replay` reads every line this reads and checks that the
+    line is a valid order with this customer, date and total (:class:`_Misread` otherwise)."""
+    head = _QUICK_ORDER.match(raw)
+    if head is None:
+        return None
+    lines = _QUICK_LINE.findall(raw)
+    if not lines or len(lines) != raw.count(b'"line_no":'):
+        return None
+    try:
+        day = date.fromisoformat(head[2].decode())
+    except ValueError:
+        return None
+    total = sum((round_money(int(qty) * Decimal(price.decode()) * (1 - Decimal(discount.decode())))
+                 for qty, price, discount in lines), ZERO)
+    return head[1].decode(), day, total
+
+
+class _Misread(Exception):
+    """A line the quick history pass read (:func:`_quick_event`) is not the order it read: the history is
+    read again, validating every line, and the file replayed again."""
 
 
 def history_of(events: Sequence[_Event], facts: Mapping[str, HistoryFact]) -> dict[int, dict[str, Any]]:
@@ -590,9 +644,10 @@ Found with ``bytes.translate``, about 1 µs a line, where a regular expression t
 
 
 def _parse(raw: bytes, order_model: type[OrderFacts] = OrderFacts,
-           return_model: type[ReturnFacts] = ReturnFacts) -> OrderFacts | ReturnFacts | _Document:
+           return_model: type[ReturnFacts] = ReturnFacts, parts: _Parts | None = None
+           ) -> OrderFacts | ReturnFacts | _Document:
     """An order or a return document (which one is told by its top-level key), or a declared point's
-    document: ``{"point": ..., "facts": {...}}``."""
+    document: ``{"point": ..., "facts": {...}}``. ``parts``: the order parts already read (see :class:`_Parts`)."""
     if raw.startswith(_BOM):  # a file saved by a Windows editor starts with one
         raw = raw[len(_BOM):]
     if b'"point"' in raw:
@@ -607,6 +662,10 @@ def _parse(raw: bytes, order_model: type[OrderFacts] = OrderFacts,
             source = json.loads(raw, parse_float=Decimal)
         except ValueError as exc:
             raise _NotFacts(f"not JSON: {exc}") from None
+    elif parts is not None and kind is order_model and raw.startswith(_ORDER_START):
+        found = parts.order(raw)
+        if found is not None:
+            return found
     try:
         return _validated(kind, source)
     except ValidationError as first:
@@ -622,6 +681,80 @@ def _parse(raw: bytes, order_model: type[OrderFacts] = OrderFacts,
         more = f" (and {first.error_count() - 1} more)" if first.error_count() > 1 else ""
         what = "order facts" if kind is order_model else "return facts"
         raise _NotFacts(f"{what} {where}: {plain_message(error)}{more}") from None
+
+
+_ORDER_START = b'{"order": '
+_ORDER_KEYS = (b', "customer": ', b', "products": ', b', "exposure": ')
+_PART_CACHE = 65536
+"""Customers, products and exposures kept per worker, by their JSON text (bounded, so an odd file cannot grow it)."""
+
+
+class _Parts:
+    """Reads an order line as ``json.dumps`` writes one (``{"order": ..., "customer": ..., "products": [...],
+    "exposure": ...}``) part by part, each customer, product and exposure validated once per distinct JSON
+    text: a year of orders names a few hundred customers and products thousands of times.
+
+    The result is the model :meth:`OrderFacts.model_validate_json` gives for the line: the parts are cut at
+    the first of each top-level key after the part before it, and a JSON value has one end, so a cut
+    anywhere else (inside a string, inside a nested object) leaves a part that is not one JSON value:
+    every part validating means the cuts were right and the line holds exactly these four keys; the order
+    model then checks the parts together (``_consistent``) as it does the whole line. A line in any other
+    shape, or with any part that does not validate, returns None: :func:`_parse` reads it whole, and its
+    error names the line's field.
+    """
+
+    def __init__(self, order_model: type[OrderFacts]) -> None:
+        fields = order_model.model_fields
+        self.model = order_model
+        self.usable = list(fields) == ["order", "customer", "products", "exposure"]
+        if not self.usable:
+            return
+        product_list = fields["products"].annotation
+        self.order_type: type[BaseModel] = fields["order"].annotation  # type: ignore[assignment]
+        self.customer_type: type[BaseModel] = fields["customer"].annotation  # type: ignore[assignment]
+        self.product_type: type[BaseModel] = typing.get_args(product_list)[0]
+        self.exposure_type: type[BaseModel] = fields["exposure"].annotation  # type: ignore[assignment]
+        self.known: dict[tuple[type[BaseModel], bytes], BaseModel] = {}
+
+    def _part(self, kind: type[BaseModel], text: bytes) -> BaseModel:
+        key = (kind, text)
+        found = self.known.get(key)
+        if found is None:
+            found = kind.model_validate_json(text)
+            if len(self.known) >= _PART_CACHE:
+                self.known.clear()
+            self.known[key] = found
+        return found
+
+    def order(self, raw: bytes) -> OrderFacts | None:
+        if not self.usable:
+            return None
+        line = raw.rstrip()
+        if not line.endswith(b"}"):
+            return None
+        cuts = [len(_ORDER_START)]
+        for key in _ORDER_KEYS:  # the first of each after the one before: a wrong one leaves a part that is not JSON
+            at = line.find(key, cuts[-1])
+            if at < 0:
+                return None
+            cuts += [at, at + len(key)]
+        cuts.append(len(line) - 1)
+        order, customer, products, exposure = (line[a:b] for a, b in zip(cuts[::2], cuts[1::2], strict=True))
+        try:
+            if products == b"[]":
+                listed: list[BaseModel] = []
+            elif products.startswith(b"[{") and products.endswith(b"}]"):
+                listed = [self._part(self.product_type, b"{" + text + b"}")
+                          for text in products[2:-2].split(b"}, {")]
+            else:
+                return None
+            return self.model.model_validate({
+                "order": self.order_type.model_validate_json(order),
+                "customer": self._part(self.customer_type, customer),
+                "products": listed,
+                "exposure": self._part(self.exposure_type, exposure)})
+        except ValidationError:
+            return None
 
 
 def _document_line(raw: bytes) -> _Document | None:
@@ -661,14 +794,14 @@ def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str]
     _WORKER = _Pair(baseline, candidate, points, as_of)
 
 
-def _worker_events(path: str, start: int, end: int) -> list[_Event]:
+def _worker_events(path: str, start: int, end: int, quick: bool) -> list[_Event]:
     assert _WORKER is not None, "worker not started"  # noqa: S101 - set by the pool initializer
-    return _order_events(path, start, end, _WORKER.order_model)
+    return _order_events(path, start, end, _WORKER.order_model, _WORKER.parts, quick)
 
 
-def _replay_range(path: str, start: int, end: int, history: Mapping[int, Mapping[str, Any]]) -> Tally:
+def _replay_range(path: str, start: int, end: int, history: Mapping[int, Mapping[str, Any]], check: bool) -> Tally:
     assert _WORKER is not None, "worker not started"  # noqa: S101 - set by the pool initializer
-    return _WORKER.replay(_lines(path, start, end), start, history)
+    return _WORKER.replay(_lines(path, start, end), start, history, check)
 
 
 def _lines(path: str, start: int, end: int) -> Iterator[bytes]:
@@ -744,7 +877,6 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
     ranges = _ranges(path, RANGE_BYTES, count * 4 if count > 1 else 1)
     replayed = replayed_facts(before, after)
     needs_history = bool(replayed) and any(h in ORDER_POINTS for h in chosen)
-    tally = Tally()
 
     def slices(history: Mapping[int, Mapping[str, Any]]) -> list[dict[int, Mapping[str, Any]]]:
         """The history facts of each range's lines: a worker is sent those of the range it replays."""
@@ -756,26 +888,49 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
 
     if count == 1 or len(ranges) == 1:
         pair = _Pair(before, after, chosen, as_of)
-        history = history_of([event for a, b in ranges for event in _order_events(str(path), a, b, pair.order_model)],
-                             replayed) if needs_history else {}
-        for (start, end), part in zip(ranges, slices(history), strict=True):
-            tally.merge(pair.replay(_lines(str(path), start, end), start, part))
-            if progress is not None:
-                progress(end, total)
+
+        def replay_here(quick: bool) -> Tally:
+            history = history_of([event for a, b in ranges for event in _order_events(
+                str(path), a, b, pair.order_model, pair.parts, quick)], replayed) if needs_history else {}
+            replayed_tally = Tally()
+            for (start, end), part in zip(ranges, slices(history), strict=True):
+                replayed_tally.merge(pair.replay(_lines(str(path), start, end), start, part, quick and needs_history))
+                if progress is not None:
+                    progress(end, total)
+            return replayed_tally
+
+        try:
+            tally = replay_here(quick=True)
+        except _Misread:
+            tally = replay_here(quick=False)
     else:
         with ProcessPoolExecutor(max_workers=count, initializer=_start_worker,
                                  initargs=(str(baseline), str(candidate), (before.hash, after.hash), chosen,
                                            as_of or after.today())) as pool:
-            history = {}
-            if needs_history:  # read in parallel, worked out here in file order
-                found = [pool.submit(_worker_events, str(path), a, b) for a, b in ranges]
-                history = history_of([event for future in found for event in future.result()], replayed)
-            futures: list[Future[Tally]] = [pool.submit(_replay_range, str(path), a, b, part)
-                                            for (a, b), part in zip(ranges, slices(history), strict=True)]
-            done = 0
-            for (start, end), future in zip(ranges, futures, strict=True):
-                tally.merge(future.result())  # in file order, so examples and line numbers are too
-                done += end - start
-                if progress is not None:
-                    progress(done, total)
+            def replay_pooled(quick: bool) -> Tally:
+                history: dict[int, dict[str, Any]] = {}
+                if needs_history:  # read in parallel, worked out here in file order
+                    found = [pool.submit(_worker_events, str(path), a, b, quick) for a, b in ranges]
+                    history = history_of([event for future in found for event in future.result()], replayed)
+                futures: list[Future[Tally]] = [
+                    pool.submit(_replay_range, str(path), a, b, part, quick and needs_history)
+                    for (a, b), part in zip(ranges, slices(history), strict=True)]
+                replayed_tally = Tally()
+                done = 0
+                try:
+                    for (start, end), future in zip(ranges, futures, strict=True):
+                        replayed_tally.merge(future.result())  # in file order, so examples and line numbers are too
+                        done += end - start
+                        if progress is not None:
+                            progress(done, total)
+                except _Misread:
+                    for future in futures:
+                        future.cancel()
+                    raise
+                return replayed_tally
+
+            try:
+                tally = replay_pooled(quick=True)
+            except _Misread:
+                tally = replay_pooled(quick=False)
     return Report(label or str(path), before, after, chosen, tally, time.perf_counter() - started, count)
