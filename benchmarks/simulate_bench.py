@@ -7,7 +7,8 @@ kept in the temp directory and reused while the arguments are the same), writes 
 policy that changes a threshold or a rate in **every** rule set of the seed policy (so no hook can
 be answered once for both policies), then times :func:`salesgate.simulate` replaying the
 file through the seed policy and the candidate on every hook, as ``salesgate simulate`` does.
-The target is under 60 s for 1,000,000 orders on 2 cores.
+The target is under 20 s for 1,000,000 orders (+100,000 returns) on 2 cores (issue 14). It also prints
+the CPU time of all processes and the load average: on a shared machine the wall time follows the load.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ for source_root in ("core", "plugins", "adapters", "benchmarks"):
 from bench import make_customers, make_products, order_document, return_document  # noqa: E402
 from salesgate import simulate  # noqa: E402
 
-TARGET_SECONDS = 60.0
+TARGET_SECONDS = 20.0
 
-# One change per rule set: (file, text in the seed policy, replacement). Each must match once.
+# At least one change per rule set: (file, text in the seed policy, replacement). Each must match once. The
+# approval ladder is a table with unique hits: its two bands move together.
 CHANGES = [
     ("order-approval-ladder.yaml", '">= 100000"', '">= 80000"'),
     ("order-approval-ladder.yaml", '"[20000..100000)"', '"[20000..80000)"'),

@@ -598,17 +598,3 @@ def test_history_read_quickly_is_checked_line_by_line_and_read_again_when_a_line
     monkeypatch.setattr(simulation, "_quick_event", misread)
     assert replay(workers=1) == validated
     assert replay(workers=2) == validated
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(order_facts(), st.sampled_from(["", ', "customer": {"id": "x"}', '"}, {"sku": "P1"', "}], \"exposure\": {"]))
-def test_an_order_line_read_part_by_part_is_the_model_validating_it_whole(facts: OrderFacts, text: str) -> None:
-    data = facts.model_dump(mode="json")
-    data["order"]["special_requirements"] = text or None
-    if data["products"]:
-        data["products"][0]["name"] = text
-    for raw in (json.dumps(data, ensure_ascii=False).encode(), json.dumps(data).encode()):
-        parts = simulation._Parts(OrderFacts)
-        assert parts.order(raw) in (None, OrderFacts.model_validate_json(raw))
-        assert simulation._parse(raw, parts=parts) == OrderFacts.model_validate_json(raw)
-    assert simulation._Parts(OrderFacts).order(json.dumps(facts.model_dump(mode="json")).encode()) == facts

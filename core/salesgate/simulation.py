@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import re
-import typing
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -263,7 +262,6 @@ class _Pair:
         # Lines are read with the candidate's documents: the shipped ones with the facts it declares.
         self.order_model: type[OrderFacts] = candidate.points["order_approval"].document  # type: ignore[assignment]
         self.return_model: type[ReturnFacts] = candidate.points["return_handling"].document  # type: ignore[assignment]
-        self.parts = _Parts(self.order_model)
         self.declared: dict[str, tuple[PointSpec | None, PointSpec | None]] = {
             name: (baseline.points.get(name), spec) for name, spec in candidate.points.items() if not spec.built_in}
         self.declared.update({name: (spec, None) for name, spec in baseline.points.items()
@@ -289,7 +287,7 @@ class _Pair:
             if read is not None and line_start not in history:
                 raise _Misread(f"byte {line_start}")
             try:
-                facts = _parse(raw, self.order_model, self.return_model, self.parts)
+                facts = _parse(raw, self.order_model, self.return_model)
                 if read is not None and not (isinstance(facts, OrderFacts) and read == (
                         facts.customer.id, facts.order.order_date, facts.order.total)):
                     raise _Misread(f"byte {line_start}")
@@ -394,12 +392,11 @@ _Event = tuple[int, str, date, Decimal]
 
 
 def _order_events(path: str, start: int, end: int, order_model: type[OrderFacts] = OrderFacts,
-                  parts: _Parts | None = None, quick: bool = False) -> list[_Event]:
+                  quick: bool = False) -> list[_Event]:
     """The orders of one byte range of the file, in file order: what :func:`history_of` needs of them.
 
     ``quick``: a line :func:`_quick_event` reads is taken as it reads it, unvalidated (the replay then
     checks every such reading against the line's facts: :class:`_Misread`)."""
-    parts = parts if parts is not None else _Parts(order_model)
     events: list[_Event] = []
     offset = start
     for raw in _lines(path, start, end):
@@ -412,7 +409,7 @@ def _order_events(path: str, start: int, end: int, order_model: type[OrderFacts]
                 events.append((line_start, *read))
                 continue
         try:
-            order = _parse(raw, order_model, parts=parts)
+            order = _parse(raw, order_model)
         except _NotFacts:
             continue
         if isinstance(order, OrderFacts):
@@ -644,10 +641,9 @@ Found with ``bytes.translate``, about 1 µs a line, where a regular expression t
 
 
 def _parse(raw: bytes, order_model: type[OrderFacts] = OrderFacts,
-           return_model: type[ReturnFacts] = ReturnFacts, parts: _Parts | None = None
-           ) -> OrderFacts | ReturnFacts | _Document:
+           return_model: type[ReturnFacts] = ReturnFacts) -> OrderFacts | ReturnFacts | _Document:
     """An order or a return document (which one is told by its top-level key), or a declared point's
-    document: ``{"point": ..., "facts": {...}}``. ``parts``: the order parts already read (see :class:`_Parts`)."""
+    document: ``{"point": ..., "facts": {...}}``."""
     if raw.startswith(_BOM):  # a file saved by a Windows editor starts with one
         raw = raw[len(_BOM):]
     if b'"point"' in raw:
@@ -662,10 +658,6 @@ def _parse(raw: bytes, order_model: type[OrderFacts] = OrderFacts,
             source = json.loads(raw, parse_float=Decimal)
         except ValueError as exc:
             raise _NotFacts(f"not JSON: {exc}") from None
-    elif parts is not None and kind is order_model and raw.startswith(_ORDER_START):
-        found = parts.order(raw)
-        if found is not None:
-            return found
     try:
         return _validated(kind, source)
     except ValidationError as first:
@@ -681,80 +673,6 @@ def _parse(raw: bytes, order_model: type[OrderFacts] = OrderFacts,
         more = f" (and {first.error_count() - 1} more)" if first.error_count() > 1 else ""
         what = "order facts" if kind is order_model else "return facts"
         raise _NotFacts(f"{what} {where}: {plain_message(error)}{more}") from None
-
-
-_ORDER_START = b'{"order": '
-_ORDER_KEYS = (b', "customer": ', b', "products": ', b', "exposure": ')
-_PART_CACHE = 65536
-"""Customers, products and exposures kept per worker, by their JSON text (bounded, so an odd file cannot grow it)."""
-
-
-class _Parts:
-    """Reads an order line as ``json.dumps`` writes one (``{"order": ..., "customer": ..., "products": [...],
-    "exposure": ...}``) part by part, each customer, product and exposure validated once per distinct JSON
-    text: a year of orders names a few hundred customers and products thousands of times.
-
-    The result is the model :meth:`OrderFacts.model_validate_json` gives for the line: the parts are cut at
-    the first of each top-level key after the part before it, and a JSON value has one end, so a cut
-    anywhere else (inside a string, inside a nested object) leaves a part that is not one JSON value:
-    every part validating means the cuts were right and the line holds exactly these four keys; the order
-    model then checks the parts together (``_consistent``) as it does the whole line. A line in any other
-    shape, or with any part that does not validate, returns None: :func:`_parse` reads it whole, and its
-    error names the line's field.
-    """
-
-    def __init__(self, order_model: type[OrderFacts]) -> None:
-        fields = order_model.model_fields
-        self.model = order_model
-        self.usable = list(fields) == ["order", "customer", "products", "exposure"]
-        if not self.usable:
-            return
-        product_list = fields["products"].annotation
-        self.order_type: type[BaseModel] = fields["order"].annotation  # type: ignore[assignment]
-        self.customer_type: type[BaseModel] = fields["customer"].annotation  # type: ignore[assignment]
-        self.product_type: type[BaseModel] = typing.get_args(product_list)[0]
-        self.exposure_type: type[BaseModel] = fields["exposure"].annotation  # type: ignore[assignment]
-        self.known: dict[tuple[type[BaseModel], bytes], BaseModel] = {}
-
-    def _part(self, kind: type[BaseModel], text: bytes) -> BaseModel:
-        key = (kind, text)
-        found = self.known.get(key)
-        if found is None:
-            found = kind.model_validate_json(text)
-            if len(self.known) >= _PART_CACHE:
-                self.known.clear()
-            self.known[key] = found
-        return found
-
-    def order(self, raw: bytes) -> OrderFacts | None:
-        if not self.usable:
-            return None
-        line = raw.rstrip()
-        if not line.endswith(b"}"):
-            return None
-        cuts = [len(_ORDER_START)]
-        for key in _ORDER_KEYS:  # the first of each after the one before: a wrong one leaves a part that is not JSON
-            at = line.find(key, cuts[-1])
-            if at < 0:
-                return None
-            cuts += [at, at + len(key)]
-        cuts.append(len(line) - 1)
-        order, customer, products, exposure = (line[a:b] for a, b in zip(cuts[::2], cuts[1::2], strict=True))
-        try:
-            if products == b"[]":
-                listed: list[BaseModel] = []
-            elif products.startswith(b"[{") and products.endswith(b"}]"):
-                listed = [self._part(self.product_type, b"{" + text + b"}")
-                          for text in products[2:-2].split(b"}, {")]
-            else:
-                return None
-            return self.model.model_validate({
-                "order": self.order_type.model_validate_json(order),
-                "customer": self._part(self.customer_type, customer),
-                "products": listed,
-                "exposure": self._part(self.exposure_type, exposure)})
-        except ValidationError:
-            return None
 
 
 def _document_line(raw: bytes) -> _Document | None:
@@ -796,7 +714,7 @@ def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str]
 
 def _worker_events(path: str, start: int, end: int, quick: bool) -> list[_Event]:
     assert _WORKER is not None, "worker not started"  # noqa: S101 - set by the pool initializer
-    return _order_events(path, start, end, _WORKER.order_model, _WORKER.parts, quick)
+    return _order_events(path, start, end, _WORKER.order_model, quick)
 
 
 def _replay_range(path: str, start: int, end: int, history: Mapping[int, Mapping[str, Any]], check: bool) -> Tally:
@@ -891,7 +809,7 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
 
         def replay_here(quick: bool) -> Tally:
             history = history_of([event for a, b in ranges for event in _order_events(
-                str(path), a, b, pair.order_model, pair.parts, quick)], replayed) if needs_history else {}
+                str(path), a, b, pair.order_model, quick)], replayed) if needs_history else {}
             replayed_tally = Tally()
             for (start, end), part in zip(ranges, slices(history), strict=True):
                 replayed_tally.merge(pair.replay(_lines(str(path), start, end), start, part, quick and needs_history))
