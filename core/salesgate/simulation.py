@@ -452,41 +452,47 @@ class _Misread(Exception):
 
 def history_of(events: Sequence[_Event], facts: Mapping[str, HistoryFact]) -> dict[int, dict[str, Any]]:
     """Each order's history facts (by the byte offset of its line) over the earlier ``events`` (in file
-    order) of the same customer whose order date falls in the fact's window for the order's date.
+    order) of the same customer whose order date falls in the fact's window for the order's date."""
+    return next(_histories([events], facts))
+
+
+def _histories(ranges: Sequence[Sequence[_Event]], facts: Mapping[str, HistoryFact]
+               ) -> Iterator[dict[int, dict[str, Any]]]:
+    """:func:`history_of` the orders of each range in turn (the ranges in file order), so that a range is
+    replayed while the history facts of the next are worked out.
 
     Worked out per customer: over its days in file order by running sums and bisection when they are
     in date order (a file sorted by date, as ``salesgate export`` writes it); otherwise with a Fenwick
     tree over the customer's distinct days, so a file in any order costs O(n log n), not O(n²).
     """
-    out: dict[int, dict[str, Any]] = {}
-    if not events:
-        return out
     by_customer: dict[str, list[_Event]] = {}
-    for event in events:
-        by_customer.setdefault(event[1], []).append(event)
+    for events in ranges:
+        for event in events:
+            by_customer.setdefault(event[1], []).append(event)
+    measures: dict[str, _InOrder | _AnyOrder] = {}
+    for customer, own in by_customer.items():
+        in_order = all(a[2] <= b[2] for a, b in itertools.pairwise(own))
+        measures[customer] = _InOrder(own) if in_order else _AnyOrder(own)
+    passed = dict.fromkeys(by_customer, 0)
     windows: dict[tuple[str, date], tuple[date, date]] = {}
-
-    def bounds(name: str, fact: HistoryFact, day: date) -> tuple[date, date]:
-        found = windows.get((name, day))
-        if found is None:
-            found = windows[(name, day)] = fact.bounds(day)
-        return found
-
     named = list(facts.items())
-    for own in by_customer.values():
-        days = [event[2] for event in own]
-        measure = _InOrder(own) if all(a <= b for a, b in itertools.pairwise(days)) else _AnyOrder(own)
-        for index, (line_start, _, day, _) in enumerate(own):
+    for events in ranges:
+        out: dict[int, dict[str, Any]] = {}
+        for line_start, customer, day, _ in events:
+            measure, index = measures[customer], passed[customer]
             values: dict[str, Any] = {}
             for name, fact in named:
-                start, end = bounds(name, fact, day)
-                count, total, latest = measure.window(index, start, end)
+                bounds = windows.get((name, day))
+                if bounds is None:
+                    bounds = windows[(name, day)] = fact.bounds(day)
+                count, total, latest = measure.window(index, *bounds)
                 value = _measured(fact, day, count, total, latest)
                 if value is not None:
                     values[name] = value
             out[line_start] = values
             measure.add(index)
-    return out
+            passed[customer] = index + 1
+        yield out
 
 
 class _InOrder:
@@ -796,22 +802,18 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
     replayed = replayed_facts(before, after)
     needs_history = bool(replayed) and any(h in ORDER_POINTS for h in chosen)
 
-    def slices(history: Mapping[int, Mapping[str, Any]]) -> list[dict[int, Mapping[str, Any]]]:
+    def histories(events: Sequence[Sequence[_Event]]) -> Iterator[Mapping[int, Mapping[str, Any]]]:
         """The history facts of each range's lines: a worker is sent those of the range it replays."""
-        out: list[dict[int, Mapping[str, Any]]] = [{} for _ in ranges]
-        starts = [a for a, _ in ranges]
-        for line_start, values in history.items():
-            out[bisect.bisect_right(starts, line_start) - 1][line_start] = values
-        return out
+        return _histories(events, replayed) if needs_history else itertools.repeat({})
 
     if count == 1 or len(ranges) == 1:
         pair = _Pair(before, after, chosen, as_of)
 
         def replay_here(quick: bool) -> Tally:
-            history = history_of([event for a, b in ranges for event in _order_events(
-                str(path), a, b, pair.order_model, quick)], replayed) if needs_history else {}
+            events = [_order_events(str(path), a, b, pair.order_model, quick) if needs_history else []
+                      for a, b in ranges]
             replayed_tally = Tally()
-            for (start, end), part in zip(ranges, slices(history), strict=True):
+            for (start, end), part in zip(ranges, histories(events), strict=False):
                 replayed_tally.merge(pair.replay(_lines(str(path), start, end), start, part, quick and needs_history))
                 if progress is not None:
                     progress(end, total)
@@ -826,13 +828,13 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
                                  initargs=(str(baseline), str(candidate), (before.hash, after.hash), chosen,
                                            as_of or after.today())) as pool:
             def replay_pooled(quick: bool) -> Tally:
-                history: dict[int, dict[str, Any]] = {}
-                if needs_history:  # read in parallel, worked out here in file order
+                events: list[list[_Event]] = [[] for _ in ranges]
+                if needs_history:  # read in parallel, worked out here in file order, range by range
                     found = [pool.submit(_worker_events, str(path), a, b, quick) for a, b in ranges]
-                    history = history_of([event for future in found for event in future.result()], replayed)
+                    events = [future.result() for future in found]
                 futures: list[Future[Tally]] = [
                     pool.submit(_replay_range, str(path), a, b, part, quick and needs_history)
-                    for (a, b), part in zip(ranges, slices(history), strict=True)]
+                    for (a, b), part in zip(ranges, histories(events), strict=False)]
                 replayed_tally = Tally()
                 done = 0
                 try:
