@@ -718,9 +718,21 @@ def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str]
     _WORKER = _Pair(baseline, candidate, points, as_of)
 
 
-def _worker_events(path: str, start: int, end: int, quick: bool) -> list[_Event]:
+_PackedEvents = tuple[list[int], list[str], list[int], list[str]]
+
+
+def _worker_events(path: str, start: int, end: int, quick: bool) -> _PackedEvents:
+    """A range's :func:`_order_events`, sent back as four lists of plain values (dates as ordinals, totals
+    as text): a tenth of the pickling time of as many tuples of dates and Decimals."""
     assert _WORKER is not None, "worker not started"  # noqa: S101 - set by the pool initializer
-    return _order_events(path, start, end, _WORKER.order_model, quick)
+    events = _order_events(path, start, end, _WORKER.order_model, quick)
+    return ([e[0] for e in events], [e[1] for e in events], [e[2].toordinal() for e in events],
+            [str(e[3]) for e in events])
+
+
+def _unpacked(packed: _PackedEvents) -> list[_Event]:
+    return [(line_start, customer, date.fromordinal(day), Decimal(total)) for line_start, customer, day, total
+            in zip(*packed, strict=True)]
 
 
 def _replay_range(path: str, start: int, end: int, history: Mapping[int, Mapping[str, Any]], check: bool) -> Tally:
@@ -831,7 +843,7 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
                 events: list[list[_Event]] = [[] for _ in ranges]
                 if needs_history:  # read in parallel, worked out here in file order, range by range
                     found = [pool.submit(_worker_events, str(path), a, b, quick) for a, b in ranges]
-                    events = [future.result() for future in found]
+                    events = [_unpacked(future.result()) for future in found]
                 futures: list[Future[Tally]] = [
                     pool.submit(_replay_range, str(path), a, b, part, quick and needs_history)
                     for (a, b), part in zip(ranges, histories(events), strict=False)]
