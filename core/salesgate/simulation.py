@@ -299,6 +299,8 @@ class _Pair:
                         point_tallies[point].add(number, point, subject, ZERO, before, after)
                     continue
             except _NotFacts as exc:
+                if read is not None:
+                    raise _Misread(f"byte {line_start}") from None
                 tally.invalid += 1
                 if len(tally.invalid_examples) < EXAMPLES:
                     tally.invalid_examples.append(InvalidLine(number, str(exc)))
