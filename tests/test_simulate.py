@@ -570,32 +570,33 @@ def _with_discounts(docs: list[dict[str, Any] | str]) -> list[dict[str, Any] | s
 
 def test_history_read_quickly_is_checked_line_by_line_and_read_again_when_a_line_was_misread(
         without_channel_stuffing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    docs = _with_discounts([_dated(i, f"{2025 + i // 30}-{1 + i % 12:02d}-{1 + i % 27:02d}",
-                                   str(1000 + 731 * (i % 17)), customer=f"C{i % 3}") for i in range(60)])
+    orders = _with_discounts([_dated(i, f"{2025 + i // 30}-{1 + i % 12:02d}-{1 + i % 27:02d}",
+                                     str(1000 + 731 * (i % 17)), customer=f"C{i % 3}") for i in range(60)])
+    orders += _with_discounts([_dated(61, "2026-01-15", "50000", customer="C1")])  # above half of C1's 2025 sales
     wrong_customer = _dated(60, "2025-06-01", "900000", customer="C1")
     wrong_customer["customer"]["id"] = "C2"  # the order's customer_id is C1: not a valid order, so no history
-    docs[30:30] = _with_discounts([wrong_customer])
-    docs += _with_discounts([_dated(61, "2026-01-15", "50000", customer="C1")])  # above half of C1's 2025 sales
-    source = _write(tmp_path / "exported.jsonl", docs)
+    valid = _write(tmp_path / "exported.jsonl", orders)
+    with_invalid = _write(tmp_path / "invalid.jsonl", orders[:30] + _with_discounts([wrong_customer]) + orders[30:])
 
-    def replay(workers: int) -> dict[str, Any]:
+    def replay(source: Path, workers: int = 1) -> dict[str, Any]:
         report = as_json(simulate(without_channel_stuffing, seed_policy_path(), source, workers=workers))
         report.pop("seconds")
         report.pop("workers")
         return report
 
     quick = simulation._quick_event
-    assert all(quick(raw) is not None for raw in source.read_bytes().splitlines())  # every line is read quickly
-    read_quickly = replay(workers=1)
+    assert all(quick(raw) is not None for raw in with_invalid.read_bytes().splitlines())  # every line read quickly
+    read_quickly = (replay(valid), replay(with_invalid))
     monkeypatch.setattr(simulation, "_quick_event", lambda raw: None)
-    validated = replay(workers=1)
+    validated = (replay(valid), replay(with_invalid))
     assert read_quickly == validated
-    assert validated["invalid_lines"]["count"] == 1
-    assert "SO-61" in [change["subject"] for change in validated["hooks"]["order_approval"]["examples"]]
+    assert validated[1]["invalid_lines"]["count"] == 1
+    for report in validated:
+        assert "SO-61" in [change["subject"] for change in report["hooks"]["order_approval"]["examples"]]
 
     def misread(raw: bytes) -> tuple[str, date, Decimal] | None:
         found = quick(raw)
         return None if found is None else (found[0], found[1], found[2] * 100)
     monkeypatch.setattr(simulation, "_quick_event", misread)
-    assert replay(workers=1) == validated
-    assert replay(workers=2) == validated
+    assert replay(valid) == validated[0]
+    assert replay(valid, workers=2) == validated[0]
