@@ -62,6 +62,10 @@ SLOW_TESTS = frozenset({
     "tests/test_store.py::test_tables_a_newer_salesgate_migrated_are_never_migrated_by_this_one",
     # many decisions, threads or sleeps
     "tests/test_differential.py::test_durable_matches_exactly_what_the_python_evaluator_matches",
+    "tests/test_compiled_backend.py::test_compiled_matches_exactly_what_the_python_evaluator_matches",
+    "tests/test_compiled_backend.py::test_the_rule_index_matches_what_testing_every_rule_matches",
+    "tests/test_compiled_backend.py::test_seed_policy_decides_orders_identically_on_compiled_and_python",
+    "tests/test_codegen_safety.py::test_hostile_rule_text_is_only_ever_data",
     "tests/test_failure_modes.py::test_a_slow_adapter_is_answered_at_the_deadline_without_a_store_too",
     "tests/test_reload.py::test_decisions_during_reloads_are_each_wholly_old_or_wholly_new",
 })

@@ -18,7 +18,7 @@ from salesgate.policy.evaluator import compile_cond, compile_expr, explain
 from salesgate.policy.ir import Aggregate, Kind, aggregate, walk_refs
 from salesgate.vocabulary import VOCABULARY, FactInfo
 
-BACKENDS = ["python", "durable"]
+BACKENDS = ["python", "durable", "compiled"]
 CTX = Context("order_approval", VOCABULARY["order_approval"])
 FIXTURE = Path(__file__).parent / "fixtures" / "declared-policy"
 

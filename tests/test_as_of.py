@@ -26,7 +26,7 @@ from salesgate.policy.effective import Effective, EffectiveError, parse_effectiv
 from salesgate.policy.testcases import load_cases, run_all
 from salesgate.simulation import simulate
 
-BACKENDS = ("python", "durable")
+BACKENDS = ("python", "durable", "compiled")
 
 POLICY = """\
 name: dated

@@ -19,7 +19,7 @@ from salesgate.policy.evaluator import compile_expr, explain
 from salesgate.policy.ir import Call, Kind
 from salesgate.vocabulary import VOCABULARY
 
-BACKENDS = ["python", "durable"]
+BACKENDS = ["python", "durable", "compiled"]
 SEED = Path(seed_policy_path())
 CN_YAML = (SEED / "calendars" / "cn.yaml").read_text(encoding="utf-8")
 WITH_CN = {"policy.yaml": POLICY_YAML + "calendar: cn\n", "calendars/cn.yaml": CN_YAML}

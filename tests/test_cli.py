@@ -298,7 +298,7 @@ def test_decide_with_an_invalid_policy_lists_its_problems(tmp_path: Path) -> Non
 def test_backend_defaults_to_durable() -> None:
     for command in ("decide", "demo"):
         help_text = " ".join(run(command, "--help").stdout.split())
-        assert "--backend [durable|python]" in help_text
+        assert "--backend [durable|python|compiled]" in help_text
         assert "[default: durable]" in help_text
 
 

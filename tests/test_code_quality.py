@@ -7,9 +7,11 @@ tools from the repository root. A missing tool skips locally but fails under CI.
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -34,3 +36,20 @@ def test_ruff_finds_nothing() -> None:
 
 def test_mypy_strict_finds_nothing() -> None:
     run_tool("mypy")
+
+
+EXEC_ALLOWED = [("core/salesgate/policy/codegen.py", "exec")]
+"""The one place salesgate runs code: the compiled backend's generated module, checked against a whitelist
+first and never holding rule text (its docstring says why), called once. Nothing else calls exec or eval."""
+
+
+def test_exec_and_eval_run_only_the_checked_generated_code() -> None:
+    found = []
+    for package in ("core", "plugins", "adapters", "benchmarks"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            tokens = list(tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline))
+            for before, token, after in zip(tokens, tokens[1:], tokens[2:], strict=False):
+                if token.type == tokenize.NAME and token.string in ("exec", "eval") and after.string == "(" \
+                        and before.string != ".":
+                    found.append((path.relative_to(ROOT).as_posix(), token.string))
+    assert found == EXEC_ALLOWED

@@ -26,7 +26,7 @@ from salesgate.policy.testcases import load_case_file, run_all, uncovered_rules
 from salesgate.seed import seed_policy_path
 
 ROOT = Path(__file__).resolve().parents[1]
-BACKENDS = ["python", "durable"]
+BACKENDS = ["python", "durable", "compiled"]
 POLICY_YAML = ('name: my-policy\nversion: "1"\nroles: [sales_rep, sales_manager, finance, general_manager]\n')
 TOTAL = Column("order.total", "order.total", Kind.number)
 DISCOUNT = Column("line.discount", "line.discount", Kind.number, rate=True)
@@ -518,11 +518,13 @@ def test_random_tables_decide_alike_on_both_backends(tmp_path_factory: pytest.Te
     rows.append(f'    - {{id: rest, order.total: ">= {ordered[0]}", block: no, priority: 9}}\n')  # no: the text
     text = ladder(hit, "".join(rows) if hit == "priority" else re.sub(r", priority: \d+", "", "".join(rows)))
     root = write(tmp_path_factory.mktemp("t"), {"ladder.yaml": text})
-    python, durable = (Gate.from_path(root, backend=b) for b in BACKENDS)  # type: ignore[arg-type]
+    python, *others = (Gate.from_path(root, backend=b) for b in BACKENDS)  # type: ignore[arg-type]
     for total, grade in zip(totals, grades * len(totals), strict=False):
         facts = order(str(total), grade=grade)
-        one, other = python.decide("order_approval", facts), durable.decide("order_approval", facts)
-        assert (one.outcome, one.required_roles, one.fired) == (other.outcome, other.required_roles, other.fired)
+        one = python.decide("order_approval", facts)
+        for gate in others:
+            other = gate.decide("order_approval", facts)
+            assert (one.outcome, one.required_roles, one.fired) == (other.outcome, other.required_roles, other.fired)
         if hit != "collect":  # one table: at most one row applies
             assert len(one.fired) <= 1
 

@@ -26,7 +26,7 @@ from salesgate import BackendName, FactsError, Gate, Origin, Outcome, PolicyErro
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "examples" / "sample-request-policy"
 QUOTATION = ROOT / "examples" / "salesgate-quotation"
-BACKENDS: list[BackendName] = ["python", "durable"]
+BACKENDS: list[BackendName] = ["python", "durable", "compiled"]
 
 
 def request(**changes: Any) -> dict[str, Any]:

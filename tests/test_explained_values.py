@@ -12,7 +12,7 @@ import pytest
 from fixtures.language_docs import POLICY_YAML, section, section_examples, write_rules
 from salesgate import Gate, seed_policy_path
 
-BACKENDS = ["python", "durable"]
+BACKENDS = ["python", "durable", "compiled"]
 CN_YAML = (Path(seed_policy_path()) / "calendars" / "cn.yaml").read_text(encoding="utf-8")
 WITH_CN = {"policy.yaml": POLICY_YAML + "calendar: cn\n", "calendars/cn.yaml": CN_YAML}
 TABLE = "region:text,limit:money,markup:percent\n华东,200000,12.5%\n西北,50000,\n"

@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from salesgate import DecisionPoint, Gate
+from salesgate.engine.compiled import CompiledBackend
 from salesgate.engine.python import PythonBackend
 from salesgate.facts import FactSet, FactValues
 from salesgate.policy import expressions as ast
@@ -40,7 +41,7 @@ VOCAB = VOCABULARY[HOOK]
 
 
 def _backend_factories() -> dict[str, Callable[[list[Stage]], Backend]]:
-    factories: dict[str, Callable[[list[Stage]], Backend]] = {"python": PythonBackend}
+    factories: dict[str, Callable[[list[Stage]], Backend]] = {"python": PythonBackend, "compiled": CompiledBackend}
     if importlib.util.find_spec("salesgate.engine.durable") is not None:
         from salesgate.engine.durable import DurableBackend
 
@@ -299,7 +300,7 @@ def test_line_scope_rule_matches_each_line_on_its_own(matched: Any, index: int,
     assert {i for rule, i in matched[1] if rule == f"l{index}"} == lines, text
 
 
-@pytest.mark.parametrize("backend", ["python", "durable"])
+@pytest.mark.parametrize("backend", ["python", "durable", "compiled"])
 def test_a_line_scope_rule_reading_only_order_facts_still_fires_on_every_line(tmp_path: Path, backend: str) -> None:
     (tmp_path / "credit.yaml").write_text(
         "ruleset: credit\nhook: credit_check\nversion: '1'\nrules:\n"
@@ -328,7 +329,7 @@ APPROVAL_ONLY = (
 )
 
 
-@pytest.mark.parametrize("backend", ["python", "durable"])
+@pytest.mark.parametrize("backend", ["python", "durable", "compiled"])
 @pytest.mark.parametrize("rules", [PRICING_ONLY_ORDER_FACTS, APPROVAL_ONLY], ids=["order-facts", "no-pricing"])
 def test_every_line_is_priced_whatever_the_pricing_rules_read(tmp_path: Path, backend: str, rules: str) -> None:
     from salesgate.bulk import Replayer

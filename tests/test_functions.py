@@ -17,7 +17,7 @@ from salesgate.policy.functions import FUNCTIONS, Function, register
 from salesgate.policy.ir import Call, Const, Kind, Ref, walk_refs
 from salesgate.vocabulary import VOCABULARY
 
-BACKENDS = ["python", "durable"]
+BACKENDS = ["python", "durable", "compiled"]
 CTX = Context("order_approval", VOCABULARY["order_approval"])
 
 

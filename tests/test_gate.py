@@ -391,7 +391,7 @@ def test_policy_can_set_open_failure_mode(tmp_path: Path) -> None:
     assert decision.outcome is Outcome.warn
 
 
-@pytest.mark.parametrize("backend", ["python", "durable"])
+@pytest.mark.parametrize("backend", ["python", "durable", "compiled"])
 def test_explanations_name_order_lines_by_their_line_numbers(tmp_path: Path, backend: str) -> None:
     (tmp_path / "policy.yaml").write_text("name: p\nversion: '1'\nroles: [finance]\n", encoding="utf-8")
     (tmp_path / "a.yaml").write_text(

@@ -84,7 +84,7 @@ def policy(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("backend", ["python", "durable"])
+@pytest.mark.parametrize("backend", ["python", "durable", "compiled"])
 def test_the_test_cases_pass_and_cover_every_rule_on_every_backend(policy: Path, backend: str) -> None:
     result = CliRunner().invoke(cli, ["test", str(policy), "--backend", backend, "--require-coverage"])
     assert result.exit_code == 0, result.output

@@ -14,7 +14,7 @@ from fixtures.language_docs import fired, section, section_examples, write_rules
 from salesgate import Gate, PolicyError, load_policy
 from salesgate.policy.datafiles import Table, load_tables
 
-BACKENDS = ["python", "durable"]
+BACKENDS = ["python", "durable", "compiled"]
 SECTION = "Lookup tables: `lookup`"
 
 

@@ -17,7 +17,7 @@ from salesgate.policy.ir import Aggregate, IsNone, Ref, walk_refs
 from salesgate.policy.lint import lint_policy
 from salesgate.vocabulary import VOCABULARY
 
-BACKENDS = ["python", "durable"]
+BACKENDS = ["python", "durable", "compiled"]
 CTX = Context("order_approval", VOCABULARY["order_approval"])
 TABLE = "region:text,limit:money,markup:percent\n华东,200000,10%\n西北,50000,\n"
 NOT_LISTED = 'lookup("region_limits", customer.region, "limit") == None'

@@ -115,7 +115,7 @@ FACTS = {"order": {"id": "SO-1", "customer_id": "C-1", "order_date": "2026-11-23
          "products": [{"sku": "P-1", "list_price": "300.00", "cost": "100.00", "stock": 10}]}
 
 
-@pytest.mark.parametrize("backend", ["python", "durable"])
+@pytest.mark.parametrize("backend", ["python", "durable", "compiled"])
 def test_a_rule_id_in_chinese_decides_explains_and_prints_on_every_backend(tmp_path: Path, backend: str) -> None:
     (tmp_path / "policy.yaml").write_text(POLICY_YAML, encoding="utf-8")
     (tmp_path / "a.yaml").write_text(HEAD + "  - id: 大订单\n    when: order.total > 500\n"

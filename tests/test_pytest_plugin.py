@@ -81,11 +81,13 @@ def test_a_failing_case_shows_the_case_report_at_its_file_and_line(repo: pytest.
 
 
 def test_both_backends_run_each_case_as_its_own_item(repo: pytest.Pytester) -> None:
-    result = run(repo, "-v", "--salesgate-backend", "python", "--salesgate-backend", "durable")
-    result.assert_outcomes(passed=4)
+    result = run(repo, "-v", "--salesgate-backend", "python", "--salesgate-backend", "durable",
+                 "--salesgate-backend", "compiled")
+    result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines_random([
         "*::大额订单需总经理审批?python? PASSED*",
         "*::大额订单需总经理审批?durable? PASSED*",
+        "*::大额订单需总经理审批?compiled? PASSED*",
     ])
 
 

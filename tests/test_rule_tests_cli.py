@@ -113,7 +113,7 @@ def test_require_coverage_passes_when_every_rule_fires(policy: Path) -> None:
     assert "coverage: every rule (2) fired in a passing case" in result.stdout
 
 
-@pytest.mark.parametrize("backend", ["python", "durable"])
+@pytest.mark.parametrize("backend", ["python", "durable", "compiled"])
 def test_a_failing_case_exits_1_with_expected_and_got_per_field_and_where_to_look(policy: Path, backend: str) -> None:
     cases = break_case(policy)
     case_line = line_of(cases, "name: 大额订单需总经理审批")
@@ -198,7 +198,7 @@ def test_json_lists_each_case_with_its_mismatches_and_the_coverage(policy: Path)
 # -- on the seed policy, both backends ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["python", "durable"])
+@pytest.mark.parametrize("backend", ["python", "durable", "compiled"])
 def test_the_seed_policy_passes_its_own_cases_and_every_rule_is_covered(backend: str) -> None:
     result = run(str(seed_policy_path()), "--backend", backend, "--require-coverage")
 

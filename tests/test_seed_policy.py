@@ -27,7 +27,7 @@ CASES = load_cases(SEED, load_policy(SEED))
 UNDER_CI = os.environ.get("CI") == "true"
 HAVE_DURABLE = importlib.util.find_spec("salesgate.engine.durable") is not None
 # find_spec, not import: a durable module that exists but fails to import must fail these tests.
-BACKENDS = ["python", "durable"] if HAVE_DURABLE or UNDER_CI else ["python"]
+BACKENDS = ["python", "durable", "compiled"] if HAVE_DURABLE or UNDER_CI else ["python", "compiled"]
 
 
 @pytest.fixture(scope="module")

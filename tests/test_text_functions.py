@@ -17,7 +17,7 @@ from salesgate.policy.checker import CheckError, Context, check_condition
 from salesgate.policy.evaluator import compile_cond, explain
 from salesgate.vocabulary import VOCABULARY
 
-BACKENDS = ["python", "durable"]
+BACKENDS = ["python", "durable", "compiled"]
 CTX = Context("order_approval", VOCABULARY["order_approval"])
 SECTION = "Text functions: `starts_with`, `ends_with`, `contains`, `matches`"
 

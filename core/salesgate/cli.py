@@ -67,6 +67,7 @@ from .plugins import (
     plugin_name,
 )
 from .pointspecs import ORDER_POINTS, POINT_SPECS, PointSpec
+from .policy.codegen import compile_stages
 from .policy.compiler import Policy, load_policy
 from .policy.declarations import PointFile
 from .policy.lint import lint_policy
@@ -403,6 +404,7 @@ def validate(path: str, strict: bool, as_of: datetime | None, gaps: bool) -> Non
     click.echo(f"ok: {policy.name} {policy.version} ({policy.hash}): {len(policy.rules)} rules in "
                f"{rulesets} rule set{'s' if rulesets != 1 else ''}"
                + (f", {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""))
+    _fallbacks(policy)
     if gaps:
         for name, table in policy.tables.items():
             uncovered = table_gaps(table)
@@ -412,6 +414,20 @@ def validate(path: str, strict: bool, as_of: datetime | None, gaps: bool) -> Non
                 click.echo(f"  no row covers: {gap}")
     if as_of is not None:
         _in_force(policy, as_of.date())
+
+
+def _fallbacks(policy: Policy) -> None:
+    """What ``validate`` says of the compiled backend: the rules it runs on the evaluator instead of
+    generated code (same decisions, slower), when there are any. Not a problem of the policy, so never
+    an error, with ``--strict`` neither."""
+    fallen = compile_stages(policy.stages()).fallbacks
+    if not fallen:
+        return
+    count = len(fallen)
+    click.echo(f"compiled backend: {count} rule{'s' if count != 1 else ''} run on the evaluator instead of "
+               "generated code (same decisions, slower):")
+    for fallback in fallen:
+        click.echo(f"  rule {fallback.rule} ({fallback.stage}): {fallback.reason}")
 
 
 def _in_force(policy: Policy, day: date) -> None:

@@ -96,11 +96,12 @@ def schema_option(func: F) -> F:
 
 
 def backend_option(func: F) -> F:
-    """``--backend durable|python`` (``$SALESGATE_BACKEND``)."""
+    """``--backend durable|python|compiled`` (``$SALESGATE_BACKEND``)."""
     option = click.option(
         "--backend", type=click.Choice(BACKEND_NAMES), default="durable", show_default=True,
         envvar="SALESGATE_BACKEND",
-        help="Matching backend: durable-rules, or the pure-Python evaluator (same decisions).",
+        help="Matching backend: durable-rules, the pure-Python evaluator, or code generated from the rules "
+             "(same decisions).",
     )
     return option(func)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from ..engine import BackendName
+from ..engine import BACKEND_NAMES, BackendName
 from ..errors import PolicyError, SalesgateError
 from ..gate import case_gate
 from ..policy.compiler import CompiledRule, Policy, load_policy
@@ -29,9 +29,10 @@ __all__ = ["run_tests_command"]
 
 @click.command("test")
 @click.argument("path", type=click.Path(path_type=str))
-@click.option("--backend", type=click.Choice(["durable", "python"]), default="durable", show_default=True,
+@click.option("--backend", type=click.Choice(BACKEND_NAMES), default="durable", show_default=True,
               envvar="SALESGATE_BACKEND",
-              help="Matching backend: durable-rules, or the pure-Python evaluator (same decisions).")
+              help="Matching backend: durable-rules, the pure-Python evaluator, or code generated from the "
+                   "rules (same decisions).")
 @click.option("-k", "keywords", multiple=True, metavar="TEXT",
               help="Run only the cases whose name contains TEXT (ignoring case); repeat for more.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON (see docs/testing-rules.md).")

@@ -1,10 +1,12 @@
 """The matching backends, and the one registry that names them: where a new backend is added.
 
 A backend implements :class:`~salesgate.policy.stages.Backend`: built from a compiled policy's
-stages, it answers which rules match which facts. Two ship: ``durable`` (durable-rules, the default
-for live decisions; everything durable-rules-specific lives in :mod:`salesgate.engine.durable`) and
+stages, it answers which rules match which facts. Three ship: ``durable`` (durable-rules, the
+default for live decisions; everything durable-rules-specific lives in :mod:`salesgate.engine.durable`),
 ``python`` (:mod:`salesgate.engine.python`, matching with the policy's own evaluator: bulk work,
-fallback). The engine package is built on the policy package and never the other way round.
+fallback, the reference) and ``compiled`` (:mod:`salesgate.engine.compiled`, one generated Python
+function per stage, :mod:`salesgate.policy.codegen`: the same answers as ``python``, faster). The
+engine package is built on the policy package and never the other way round.
 
 Adding a backend: its module in this package, its name in :data:`BackendName` and one entry in
 :data:`BACKENDS`. The gate, the CLI's ``--backend`` and the pytest plugin take their names from here.
@@ -18,11 +20,12 @@ from typing import Literal, TypeAlias, cast, get_args
 
 from ..policy.stages import Backend, Stage
 
-BackendName: TypeAlias = Literal["durable", "python"]
+BackendName: TypeAlias = Literal["durable", "python", "compiled"]
 
 BACKENDS: Mapping[BackendName, str] = {
     "durable": "salesgate.engine.durable:DurableBackend",
     "python": "salesgate.engine.python:PythonBackend",
+    "compiled": "salesgate.engine.compiled:CompiledBackend",
 }
 """Each backend's class by import path, imported only when a gate asks for that backend: durable-rules
 is a C extension that may not import (Python 3.13, a broken build), and a gate on the python backend
