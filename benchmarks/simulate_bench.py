@@ -7,7 +7,8 @@ kept in the temp directory and reused while the arguments are the same), writes 
 policy that changes a threshold or a rate in **every** rule set of the seed policy (so no hook can
 be answered once for both policies), then times :func:`salesgate.simulate` replaying the
 file through the seed policy and the candidate on every hook, as ``salesgate simulate`` does.
-The target is under 60 s for 1,000,000 orders on 2 cores.
+The target is under 20 s for 1,000,000 orders (+100,000 returns) on 2 cores (issue 14). It also prints
+the CPU time of all processes and the load average: on a shared machine the wall time follows the load.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -34,11 +36,13 @@ for source_root in ("core", "plugins", "adapters", "benchmarks"):
 from bench import make_customers, make_products, order_document, return_document  # noqa: E402
 from salesgate import simulate  # noqa: E402
 
-TARGET_SECONDS = 60.0
+TARGET_SECONDS = 20.0
 
-# One change per rule set: (file, text in the seed policy, replacement). Each must match once.
+# At least one change per rule set: (file, text in the seed policy, replacement). Each must match once. The
+# approval ladder is a table with unique hits: its two bands move together.
 CHANGES = [
-    ("order-approval.yaml", "order.total >= 100000", "order.total >= 80000"),
+    ("order-approval-ladder.yaml", '">= 100000"', '">= 80000"'),
+    ("order-approval-ladder.yaml", '"[20000..100000)"', '"[20000..80000)"'),
     ("credit.yaml", "exposure.max_overdue_days > 90 and not", "exposure.max_overdue_days > 60 and not"),
     ("pricing.yaml", "markup: 10%", "markup: 12%"),
     ("returns.yaml", "return.days_since_delivery > 90", "return.days_since_delivery > 60"),
@@ -83,6 +87,12 @@ def candidate_policy(target: Path) -> Path:
     return target
 
 
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process and of its finished child processes (the workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
@@ -106,11 +116,17 @@ def main() -> int:
     print(f"history: {history.stat().st_size / 1e6:,.0f} MB")
     candidate = candidate_policy(work / "candidate")
     print("candidate: " + "; ".join(f"{name}: {old} → {new}" for name, old, new in CHANGES))
+    load = os.getloadavg()[0]
+    cpu = _cpu_seconds()
     report = simulate(ROOT / "rules", candidate, history, workers=args.workers)
+    cpu = _cpu_seconds() - cpu
     tally = report.tally
     rate = (tally.orders + tally.returns) / report.seconds
-    print(f"replayed {tally.orders:,} orders and {tally.returns:,} returns through both policies, all four hooks, "
+    print(f"replayed {tally.orders:,} orders and {tally.returns:,} returns through both policies, every point, "
           f"in {report.seconds:.1f} s ({rate:,.0f} documents/s); invalid lines: {tally.invalid}")
+    print(f"CPU time of all processes: {cpu:.1f} s ({cpu / max(1, tally.orders + tally.returns) * 1e6:.0f} µs a "
+          f"document); load average before: {load:.1f}, after: {os.getloadavg()[0]:.1f} (a shared machine's "
+          "wall time follows its load; CPU time much less)")
     for hook, t in tally.hooks.items():
         print(f"  {hook:16s} decided {t.decided:>9,}  changed {t.changed:>9,}")
     if tally.orders < 1_000_000:

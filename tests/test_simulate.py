@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,15 +16,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.strategies import order_facts, return_facts
-from salesgate import Gate, OrderFacts, Outcome, ReturnFacts
+from salesgate import Gate, OrderFacts, Outcome, ReturnFacts, simulation
 from salesgate.bulk import Replayer
 from salesgate.cli import cli
+from salesgate.documents import FieldType
+from salesgate.history import HistoryFact, Replay
 from salesgate.points import DecisionPoint
 from salesgate.pointspecs import ORDER_POINTS
 from salesgate.policy.compiler import load_policy
 from salesgate.seed import seed_policy_path
-from salesgate.simulation import simulate
+from salesgate.simulation import history_of, simulate
 from salesgate.simulation_report import as_html, as_json
+from salesgate.windows import parse_window
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -517,3 +521,82 @@ def test_history_facts_are_the_same_however_the_file_is_split_between_workers(
         report.pop("workers")
     assert alone == shared
     assert alone["hooks"]["order_approval"]["changed"] > 0
+
+
+def _history_by_scanning(events: list[tuple[int, str, date, Decimal]], facts: dict[str, HistoryFact]
+                         ) -> dict[int, dict[str, Any]]:
+    """The definition of a replayed history fact, computed the slow way: every earlier order scanned."""
+    out: dict[int, dict[str, Any]] = {}
+    for index, (line_start, customer, day, _) in enumerate(events):
+        values: dict[str, Any] = {}
+        for name, fact in facts.items():
+            start, end = fact.bounds(day)
+            picked = [(d, t) for _, c, d, t in events[:index] if c == customer and start <= d < end]
+            assert fact.replay is not None
+            if fact.replay.measure == "sum":
+                values[name] = sum((t for _, t in picked), Decimal(0))
+            elif fact.replay.measure == "count":
+                values[name] = len(picked)
+            elif picked:
+                values[name] = (day - max(d for d, _ in picked)).days
+        out[line_start] = values
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["C1", "C2", "C3"]), st.dates(date(2024, 1, 1), date(2026, 12, 31)),
+                          st.decimals(0, 100000, places=2)), max_size=60),
+       st.booleans())
+def test_history_facts_of_a_file_in_any_date_order_are_those_of_scanning_every_earlier_order(
+        orders: list[tuple[str, date, Decimal]], by_date: bool) -> None:
+    if by_date:
+        orders = sorted(orders, key=lambda order: order[1])
+    facts = {"sales": HistoryFact("customer", "sales", FieldType.money, parse_window("4 quarters"),
+                                  Replay("sum", "total")),
+             "orders": HistoryFact("customer", "orders", FieldType.integer, parse_window("90 days"), Replay("count")),
+             "quiet": HistoryFact("customer", "quiet", FieldType.integer, parse_window("all"), Replay("days_since"))}
+    events = [(10 * i, customer, day, total) for i, (customer, day, total) in enumerate(orders)]
+    assert history_of(events, facts) == _history_by_scanning(events, facts)
+
+
+def _with_discounts(docs: list[dict[str, Any] | str]) -> list[dict[str, Any] | str]:
+    """The orders as an ERP exports them, every line with its discount: the shape the quick history pass reads."""
+    for doc in docs:
+        if isinstance(doc, dict):
+            for line in doc["order"]["lines"]:
+                line.setdefault("discount", "0.05")
+    return docs
+
+
+def test_history_read_quickly_is_checked_line_by_line_and_read_again_when_a_line_was_misread(
+        without_channel_stuffing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    orders = _with_discounts([_dated(i, f"{2025 + i // 30}-{1 + i % 12:02d}-{1 + i % 27:02d}",
+                                     str(1000 + 731 * (i % 17)), customer=f"C{i % 3}") for i in range(60)])
+    orders += _with_discounts([_dated(61, "2026-01-15", "50000", customer="C1")])  # above half of C1's 2025 sales
+    wrong_customer = _dated(60, "2025-06-01", "900000", customer="C1")
+    wrong_customer["customer"]["id"] = "C2"  # the order's customer_id is C1: not a valid order, so no history
+    valid = _write(tmp_path / "exported.jsonl", orders)
+    with_invalid = _write(tmp_path / "invalid.jsonl", orders[:30] + _with_discounts([wrong_customer]) + orders[30:])
+
+    def replay(source: Path, workers: int = 1) -> dict[str, Any]:
+        report = as_json(simulate(without_channel_stuffing, seed_policy_path(), source, workers=workers))
+        report.pop("seconds")
+        report.pop("workers")
+        return report
+
+    quick = simulation._quick_event
+    assert all(quick(raw) is not None for raw in with_invalid.read_bytes().splitlines())  # every line read quickly
+    read_quickly = (replay(valid), replay(with_invalid))
+    monkeypatch.setattr(simulation, "_quick_event", lambda raw: None)
+    validated = (replay(valid), replay(with_invalid))
+    assert read_quickly == validated
+    assert validated[1]["invalid_lines"]["count"] == 1
+    for report in validated:
+        assert "SO-61" in [change["subject"] for change in report["hooks"]["order_approval"]["examples"]]
+
+    def misread(raw: bytes) -> tuple[str, date, Decimal] | None:
+        found = quick(raw)
+        return None if found is None else (found[0], found[1], found[2] * 100)
+    monkeypatch.setattr(simulation, "_quick_event", misread)
+    assert replay(valid) == validated[0]
+    assert replay(valid, workers=2) == validated[0]

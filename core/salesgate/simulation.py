@@ -22,6 +22,7 @@ import bisect
 import itertools
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -245,13 +246,9 @@ class Report:
 class _Pair:
     """Both policies, ready to replay; decision points whose rules are the same in both are decided once."""
 
-    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[str], as_of: date | None = None,
-                 history: Mapping[int, Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, baseline: Policy, candidate: Policy, points: Sequence[str], as_of: date | None = None) -> None:
         self.as_of = as_of if as_of is not None else candidate.today()
         """The as-of date of lines with no date of their own (returns, documents); an order's is its order date."""
-        self.history = history or {}
-        """The history facts computed for each order line (as of its order date, the date it is decided as
-        of), by the byte offset the line starts at."""
         self.before = Replayer(baseline)
         self.after = Replayer(candidate, baseline=self.before)
         self.points = tuple(points)
@@ -270,8 +267,14 @@ class _Pair:
         self.declared.update({name: (spec, None) for name, spec in baseline.points.items()
                               if not spec.built_in and name not in candidate.points})
 
-    def replay(self, lines: Iterator[bytes], start: int = 0) -> Tally:
-        """Replay the lines of one range, the first starting at byte ``start`` of the file."""
+    def replay(self, lines: Iterator[bytes], start: int = 0,
+               history: Mapping[int, Mapping[str, Any]] | None = None, check: bool = False) -> Tally:
+        """Replay the lines of one range, the first starting at byte ``start`` of the file. ``history``:
+        the history facts computed for each order line of the range (as of its order date, the date it
+        is decided as of), by the byte offset the line starts at. ``check``: the history was worked out
+        from quick readings of the lines (:func:`_quick_event`): each is checked against the line's
+        facts, and :class:`_Misread` raised on the first that differs."""
+        history = history or {}
         tally = Tally()
         point_tallies = {point: tally.for_point(point) for point in self.points}
         offset = start
@@ -280,8 +283,14 @@ class _Pair:
             line_start, offset = offset, offset + len(raw)
             if not raw.strip():
                 continue
+            read = _quick_event(raw) if check else None
+            if read is not None and line_start not in history:
+                raise _Misread(f"byte {line_start}")
             try:
                 facts = _parse(raw, self.order_model, self.return_model)
+                if read is not None and not (isinstance(facts, OrderFacts) and read == (
+                        facts.customer.id, facts.order.order_date, facts.order.total)):
+                    raise _Misread(f"byte {line_start}")
                 if isinstance(facts, _Document):
                     decided = self._document(facts)
                     tally.documents += 1
@@ -290,6 +299,8 @@ class _Pair:
                         point_tallies[point].add(number, point, subject, ZERO, before, after)
                     continue
             except _NotFacts as exc:
+                if read is not None:
+                    raise _Misread(f"byte {line_start}") from None
                 tally.invalid += 1
                 if len(tally.invalid_examples) < EXAMPLES:
                     tally.invalid_examples.append(InvalidLine(number, str(exc)))
@@ -298,8 +309,8 @@ class _Pair:
                 tally.orders += 1
                 if not self.order_points:
                     continue
-                if line_start in self.history:
-                    facts = _with_history(facts, self.history[line_start])
+                if line_start in history:
+                    facts = _with_history(facts, history[line_start])
                 factset = self.before.order_factset(facts, self.order_paths, facts.order.order_date)
                 amount = factset.root.get("order.total")
                 if amount is None:  # no rule reads it, so it was not flattened
@@ -373,58 +384,188 @@ def replayed_facts(baseline: Policy, candidate: Policy) -> dict[str, HistoryFact
 def replayed_history(path: Path, facts: Mapping[str, HistoryFact],
                      order_model: type[OrderFacts] = OrderFacts) -> dict[int, dict[str, Any]]:
     """Each order line's history facts over the earlier orders of its customer in the file, for the line's
-    order date as its as-of date, by the byte offset the line starts at. One pass, in file order; a line
-    that is not an order is skipped (the replay says why)."""
-    events: dict[str, _Events] = {}
-    out: dict[int, dict[str, Any]] = {}
-    offset = 0
-    with path.open("rb") as handle:
-        for raw in handle:
-            line_start, offset = offset, offset + len(raw)
-            if not raw.strip() or b'"order"' not in raw:
+    order date as its as-of date, by the byte offset the line starts at. A line that is not an order is
+    skipped (the replay says why)."""
+    return history_of(_order_events(str(path), 0, path.stat().st_size, order_model), facts)
+
+
+_Event = tuple[int, str, date, Decimal]
+"""An order line as its customer's history sees it: (byte offset of the line, customer id, order date, total)."""
+
+
+def _order_events(path: str, start: int, end: int, order_model: type[OrderFacts] = OrderFacts,
+                  quick: bool = False) -> list[_Event]:
+    """The orders of one byte range of the file, in file order: what :func:`history_of` needs of them.
+
+    ``quick``: a line :func:`_quick_event` reads is taken as it reads it, unvalidated (the replay then
+    checks every such reading against the line's facts: :class:`_Misread`)."""
+    events: list[_Event] = []
+    offset = start
+    for raw in _lines(path, start, end):
+        line_start, offset = offset, offset + len(raw)
+        if not raw.strip() or b'"order"' not in raw:
+            continue
+        if quick:
+            read = _quick_event(raw)
+            if read is not None:
+                events.append((line_start, *read))
                 continue
-            try:
-                order = _parse(raw, order_model)
-            except _NotFacts:
-                continue
-            if not isinstance(order, OrderFacts):
-                continue
-            day, customer = order.order.order_date, order.customer.id
-            earlier = events.setdefault(customer, _Events())
-            out[line_start] = {name: value for name, fact in facts.items()
-                               if (value := earlier.measure(fact, day)) is not None}
-            earlier.add(day, order.order.total)
-    return out
+        try:
+            order = _parse(raw, order_model)
+        except _NotFacts:
+            continue
+        if isinstance(order, OrderFacts):
+            events.append((line_start, order.customer.id, order.order.order_date, order.order.total))
+    return events
 
 
-class _Events:
-    """One customer's earlier orders in file order: their days and totals (running sums while the days are
-    in order, so a window is two bisections; a file out of date order is scanned)."""
+_QUICK_ORDER = re.compile(rb'\{"order": ?\{"id": ?"[^"\\]*", ?"customer_id": ?"([^"\\]*)", ?'
+                          rb'"order_date": ?"([0-9]{4}-[0-9]{2}-[0-9]{2})"')
+_QUICK_LINE = re.compile(rb'"qty": ?([0-9]{1,10}), ?"unit_price": ?"([0-9]{1,14}(?:\.[0-9]{1,4})?)", ?'
+                         rb'"discount": ?"([0-9](?:\.[0-9]{1,4})?)"')
 
-    def __init__(self) -> None:
-        self.days: list[date] = []
-        self.totals: list[Decimal] = []
-        self.running: list[Decimal] = [ZERO]
-        self.in_order = True
 
-    def add(self, day: date, total: Decimal) -> None:
-        self.in_order = self.in_order and (not self.days or day >= self.days[-1])
-        self.days.append(day)
-        self.totals.append(total)
-        self.running.append(self.running[-1] + total)
+def _quick_event(raw: bytes) -> tuple[str, date, Decimal] | None:
+    """(customer id, order date, total) of an order line as ``json.dumps`` or ``model_dump_json`` writes one,
+    read from its text by two regular expressions, without validating it (some microseconds, where
+    validating the line takes tens); None for a line in any other shape.
 
-    def measure(self, fact: HistoryFact, as_of: date) -> Any:
-        start, end = fact.bounds(as_of)
-        if self.in_order:
-            first, last = bisect.bisect_left(self.days, start), bisect.bisect_left(self.days, end)
-            count = max(0, last - first)
-            total = self.running[last] - self.running[first] if count else ZERO
-            latest = self.days[last - 1] if count else None
-        else:
-            picked = [i for i, day in enumerate(self.days) if start <= day < end]
-            count, total = len(picked), sum((self.totals[i] for i in picked), ZERO)
-            latest = max((self.days[i] for i in picked), default=None)
-        return _measured(fact, as_of, count, total, latest)
+    A guess, never trusted alone: :meth:`_Pair.replay` reads every line this reads and checks that the
+    line is a valid order with this customer, date and total (:class:`_Misread` otherwise)."""
+    head = _QUICK_ORDER.match(raw)
+    if head is None:
+        return None
+    lines = _QUICK_LINE.findall(raw)
+    if not lines or len(lines) != raw.count(b'"line_no":'):
+        return None
+    try:
+        day = date.fromisoformat(head[2].decode())
+    except ValueError:
+        return None
+    total = sum((round_money(int(qty) * Decimal(price.decode()) * (1 - Decimal(discount.decode())))
+                 for qty, price, discount in lines), ZERO)
+    return head[1].decode(), day, total
+
+
+class _Misread(Exception):
+    """A line the quick history pass read (:func:`_quick_event`) is not the order it read: the history is
+    read again, validating every line, and the file replayed again."""
+
+
+def history_of(events: Sequence[_Event], facts: Mapping[str, HistoryFact]) -> dict[int, dict[str, Any]]:
+    """Each order's history facts (by the byte offset of its line) over the earlier ``events`` (in file
+    order) of the same customer whose order date falls in the fact's window for the order's date."""
+    return next(_histories([events], facts))
+
+
+def _histories(ranges: Sequence[Sequence[_Event]], facts: Mapping[str, HistoryFact]
+               ) -> Iterator[dict[int, dict[str, Any]]]:
+    """:func:`history_of` the orders of each range in turn (the ranges in file order), so that a range is
+    replayed while the history facts of the next are worked out.
+
+    Worked out per customer: over its days in file order by running sums and bisection when they are
+    in date order (a file sorted by date, as ``salesgate export`` writes it); otherwise with a Fenwick
+    tree over the customer's distinct days, so a file in any order costs O(n log n), not O(n²).
+    """
+    by_customer: dict[str, list[_Event]] = {}
+    for events in ranges:
+        for event in events:
+            by_customer.setdefault(event[1], []).append(event)
+    measures: dict[str, _InOrder | _AnyOrder] = {}
+    for customer, own in by_customer.items():
+        in_order = all(a[2] <= b[2] for a, b in itertools.pairwise(own))
+        measures[customer] = _InOrder(own) if in_order else _AnyOrder(own)
+    passed = dict.fromkeys(by_customer, 0)
+    windows: dict[tuple[str, date], tuple[date, date]] = {}
+    named = list(facts.items())
+    for events in ranges:
+        out: dict[int, dict[str, Any]] = {}
+        for line_start, customer, day, _ in events:
+            measure, index = measures[customer], passed[customer]
+            values: dict[str, Any] = {}
+            for name, fact in named:
+                bounds = windows.get((name, day))
+                if bounds is None:
+                    bounds = windows[(name, day)] = fact.bounds(day)
+                count, total, latest = measure.window(index, *bounds)
+                value = _measured(fact, day, count, total, latest)
+                if value is not None:
+                    values[name] = value
+            out[line_start] = values
+            measure.add(index)
+            passed[customer] = index + 1
+        yield out
+
+
+class _InOrder:
+    """One customer's orders whose days are in file order: a window over the earlier ones is two bisections."""
+
+    def __init__(self, own: Sequence[_Event]) -> None:
+        self.days = [event[2] for event in own]
+        self.running = [ZERO]
+        for event in own:
+            self.running.append(self.running[-1] + event[3])
+
+    def add(self, index: int) -> None:
+        """Nothing to do: the earlier orders are the first ``index`` of the days."""
+
+    def window(self, index: int, start: date, end: date) -> tuple[int, Decimal, date | None]:
+        first = bisect.bisect_left(self.days, start, 0, index)
+        last = bisect.bisect_left(self.days, end, 0, index)
+        count = max(0, last - first)
+        total = self.running[last] - self.running[first] if count else ZERO
+        return count, total, self.days[last - 1] if count else None
+
+
+class _AnyOrder:
+    """One customer's orders in any date order: counts and totals of the earlier ones by day in a Fenwick
+    tree over its distinct days (added as the orders are passed, queried by prefix)."""
+
+    def __init__(self, own: Sequence[_Event]) -> None:
+        self.own = own
+        self.days = sorted({event[2] for event in own})
+        self.rank = {day: i + 1 for i, day in enumerate(self.days)}
+        size = len(self.days)
+        self.counts = [0] * (size + 1)
+        self.totals = [ZERO] * (size + 1)
+        self.top = 1 << size.bit_length()
+
+    def add(self, index: int) -> None:
+        _, _, day, total = self.own[index]
+        i, size = self.rank[day], len(self.days)
+        while i <= size:
+            self.counts[i] += 1
+            self.totals[i] += total
+            i += i & -i
+
+    def _prefix(self, i: int) -> tuple[int, Decimal]:
+        count, total = 0, ZERO
+        while i > 0:
+            count += self.counts[i]
+            total += self.totals[i]
+            i -= i & -i
+        return count, total
+
+    def window(self, index: int, start: date, end: date) -> tuple[int, Decimal, date | None]:
+        if end <= start:
+            return 0, ZERO, None
+        below_end, total_end = self._prefix(bisect.bisect_left(self.days, end))
+        below_start, total_start = self._prefix(bisect.bisect_left(self.days, start))
+        count = below_end - below_start
+        if count <= 0:
+            return 0, ZERO, None
+        return count, total_end - total_start, self._nth(below_end)
+
+    def _nth(self, n: int) -> date:
+        """The day of the ``n``-th earliest order added (1-based)."""
+        position, step = 0, self.top
+        while step:
+            following = position + step
+            if following < len(self.counts) and self.counts[following] < n:
+                position = following
+                n -= self.counts[following]
+            step >>= 1
+        return self.days[position]
 
 
 def _measured(fact: HistoryFact, as_of: date, count: int, total: Decimal, latest: date | None) -> Any:
@@ -571,17 +712,34 @@ _WORKER: _Pair | None = None
 
 
 def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str],
-                  points: tuple[str, ...], as_of: date, history: Mapping[int, Mapping[str, Any]]) -> None:
+                  points: tuple[str, ...], as_of: date) -> None:
     global _WORKER  # one per worker process, set once by the pool's initializer
     baseline, candidate = _load(baseline_dir), _load(candidate_dir)
     if (baseline.hash, candidate.hash) != hashes:
         raise SimulationError("a policy directory changed while the simulation started; run it again")
-    _WORKER = _Pair(baseline, candidate, points, as_of, history)
+    _WORKER = _Pair(baseline, candidate, points, as_of)
 
 
-def _replay_range(path: str, start: int, end: int) -> Tally:
+_PackedEvents = tuple[list[int], list[str], list[int], list[str]]
+
+
+def _worker_events(path: str, start: int, end: int, quick: bool) -> _PackedEvents:
+    """A range's :func:`_order_events`, sent back as four lists of plain values (dates as ordinals, totals
+    as text): a tenth of the pickling time of as many tuples of dates and Decimals."""
     assert _WORKER is not None, "worker not started"  # noqa: S101 - set by the pool initializer
-    return _WORKER.replay(_lines(path, start, end), start)
+    events = _order_events(path, start, end, _WORKER.order_model, quick)
+    return ([e[0] for e in events], [e[1] for e in events], [e[2].toordinal() for e in events],
+            [str(e[3]) for e in events])
+
+
+def _unpacked(packed: _PackedEvents) -> list[_Event]:
+    return [(line_start, customer, date.fromordinal(day), Decimal(total)) for line_start, customer, day, total
+            in zip(*packed, strict=True)]
+
+
+def _replay_range(path: str, start: int, end: int, history: Mapping[int, Mapping[str, Any]], check: bool) -> Tally:
+    assert _WORKER is not None, "worker not started"  # noqa: S101 - set by the pool initializer
+    return _WORKER.replay(_lines(path, start, end), start, history, check)
 
 
 def _lines(path: str, start: int, end: int) -> Iterator[bytes]:
@@ -656,25 +814,57 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
     total = path.stat().st_size
     ranges = _ranges(path, RANGE_BYTES, count * 4 if count > 1 else 1)
     replayed = replayed_facts(before, after)
-    order_model: type[OrderFacts] = after.points["order_approval"].document  # type: ignore[assignment]
-    history = replayed_history(path, replayed, order_model) if replayed and any(
-        h in ORDER_POINTS for h in chosen) else {}
-    tally = Tally()
+    needs_history = bool(replayed) and any(h in ORDER_POINTS for h in chosen)
+
+    def histories(events: Sequence[Sequence[_Event]]) -> Iterator[Mapping[int, Mapping[str, Any]]]:
+        """The history facts of each range's lines: a worker is sent those of the range it replays."""
+        return _histories(events, replayed) if needs_history else itertools.repeat({})
+
     if count == 1 or len(ranges) == 1:
-        pair = _Pair(before, after, chosen, as_of, history)
-        for start, end in ranges:
-            tally.merge(pair.replay(_lines(str(path), start, end), start))
-            if progress is not None:
-                progress(end, total)
+        pair = _Pair(before, after, chosen, as_of)
+
+        def replay_here(quick: bool) -> Tally:
+            events = [_order_events(str(path), a, b, pair.order_model, quick) if needs_history else []
+                      for a, b in ranges]
+            replayed_tally = Tally()
+            for (start, end), part in zip(ranges, histories(events), strict=False):
+                replayed_tally.merge(pair.replay(_lines(str(path), start, end), start, part, quick and needs_history))
+                if progress is not None:
+                    progress(end, total)
+            return replayed_tally
+
+        try:
+            tally = replay_here(quick=True)
+        except _Misread:
+            tally = replay_here(quick=False)
     else:
         with ProcessPoolExecutor(max_workers=count, initializer=_start_worker,
                                  initargs=(str(baseline), str(candidate), (before.hash, after.hash), chosen,
-                                           as_of or after.today(), history)) as pool:
-            futures: list[Future[Tally]] = [pool.submit(_replay_range, str(path), a, b) for a, b in ranges]
-            done = 0
-            for (start, end), future in zip(ranges, futures, strict=True):
-                tally.merge(future.result())  # in file order, so examples and line numbers are too
-                done += end - start
-                if progress is not None:
-                    progress(done, total)
+                                           as_of or after.today())) as pool:
+            def replay_pooled(quick: bool) -> Tally:
+                events: list[list[_Event]] = [[] for _ in ranges]
+                if needs_history:  # read in parallel, worked out here in file order, range by range
+                    found = [pool.submit(_worker_events, str(path), a, b, quick) for a, b in ranges]
+                    events = [_unpacked(future.result()) for future in found]
+                futures: list[Future[Tally]] = [
+                    pool.submit(_replay_range, str(path), a, b, part, quick and needs_history)
+                    for (a, b), part in zip(ranges, histories(events), strict=False)]
+                replayed_tally = Tally()
+                done = 0
+                try:
+                    for (start, end), future in zip(ranges, futures, strict=True):
+                        replayed_tally.merge(future.result())  # in file order, so examples and line numbers are too
+                        done += end - start
+                        if progress is not None:
+                            progress(done, total)
+                except _Misread:
+                    for future in futures:
+                        future.cancel()
+                    raise
+                return replayed_tally
+
+            try:
+                tally = replay_pooled(quick=True)
+            except _Misread:
+                tally = replay_pooled(quick=False)
     return Report(label or str(path), before, after, chosen, tally, time.perf_counter() - started, count)
