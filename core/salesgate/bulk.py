@@ -3,7 +3,8 @@
 ``salesgate simulate`` replays a year of orders through two policies; a Decision with its
 trace, reasons and priced lines is far more than it needs. A :class:`Replayer` gives the figures
 a comparison needs (outcome, approval roles, fired rules, policy prices, revenue, margin, refund)
-from the same parts the ``rules`` plugin uses: the pure-Python backend's compiled conditions,
+from the same parts the ``rules`` plugin uses: the default backend's generated stage functions
+(:mod:`salesgate.engine.compiled`),
 :func:`~salesgate.policy.verdict.fired_in_order`, :func:`~salesgate.policy.verdict.price_line` and
 :func:`~salesgate.policy.verdict.refund_terms` (prices by the one algebra of
 :mod:`salesgate.prices`). ``tests/test_simulate.py`` holds every figure to the
@@ -23,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .decisions import Outcome
-from .engine.python import PythonBackend
+from .engine.compiled import CompiledBackend
 from .errors import PolicyError
 from .facts import FactSet, document_factset, order_factset, return_factset, with_policy_prices
 from .models import OrderFacts, ReturnFacts
@@ -87,10 +88,10 @@ class Replayer:
 
     def __init__(self, policy: Policy, baseline: Replayer | None = None) -> None:
         self.policy = policy
-        self._backend = PythonBackend(policy.stages())
+        self._backend = CompiledBackend(policy.stages())
         self._ladder = {role: i for i, role in enumerate(policy.roles)}
         self._shared: dict[str, frozenset[str]] = {}
-        self._delta: PythonBackend | None = None
+        self._delta: CompiledBackend | None = None
         self._changed_stages: frozenset[str] = frozenset()
         self._unchanged: set[str] = set()
         self._same_prices: frozenset[str] = frozenset()
@@ -120,7 +121,7 @@ class Replayer:
             elif same == baseline_ids.get(stage.name, set()):
                 self._unchanged.add(stage.name)  # every rule the same both sides: the baseline's matches are ours
         self._changed_stages = frozenset(s.name for s in changed)
-        self._delta = PythonBackend(changed) if changed else None
+        self._delta = CompiledBackend(changed) if changed else None
 
     def _match(self, stage: str, factset: FactSet, memo: Memo | None) -> frozenset[Match]:
         if memo is not None and self._shared:
