@@ -55,12 +55,13 @@ for source_root in ("core", "plugins", "adapters", "benchmarks"):
         sys.path.insert(0, str(ROOT / source_root))
 
 from handwritten import HANDWRITTEN, Verdict  # noqa: E402
-from salesgate import DECISION_POINTS, Gate, OrderFacts, ReturnFacts  # noqa: E402
+from salesgate import DECISION_POINTS, Gate, OrderFacts, ReturnFacts, load_policy  # noqa: E402
 from salesgate.decisions import Decision  # noqa: E402
 from salesgate.engine import BACKEND_NAMES  # noqa: E402
 from salesgate.facts import order_factset, return_factset, with_policy_prices  # noqa: E402
 from salesgate.models import MAX_LINES, Customer, Order, Product  # noqa: E402
 from salesgate.money import ONE, ZERO, round_money  # noqa: E402
+from salesgate.plugins import installed_points  # noqa: E402
 from salesgate.policy.compiler import CompiledRule, Policy  # noqa: E402
 
 ORDER_POINTS = ("order_approval", "credit_check", "pricing")
@@ -341,7 +342,9 @@ def timed(variants: Sequence[Variant], facts: Sequence[Any], warmup: int, repeat
     much per call), each variant's CPU time the best of the ``repeat`` passes over all the facts.
     Results are dropped as they come: nothing is kept alive between calls (see :func:`kept_alive`).
     Interleaving spreads whatever else the machine is doing over all variants alike, so the
-    ratios stay fair on a shared machine; each variant still runs a chunk back to back.
+    ratios stay fair on a shared machine; each variant still runs a chunk back to back. The order of
+    the variants rotates from chunk to chunk (and pass to pass), so none always runs first on a
+    chunk's facts or always inherits the collector's count of the allocations before it.
     """
     for variant in variants:
         inputs = facts[:warmup] if variant.prepare is None else variant.prepare(facts[:warmup])
@@ -349,11 +352,12 @@ def timed(variants: Sequence[Variant], facts: Sequence[Any], warmup: int, repeat
             variant.call(f)
     clock, cpu = time.perf_counter_ns, time.process_time_ns
     best: list[Run] = []
-    for _ in range(max(repeat, 1)):
+    for pass_no in range(max(repeat, 1)):
         runs = [Run(v.name) for v in variants]
         for begin in range(0, len(facts), CHUNK):
             chunk = facts[begin:begin + CHUNK]
-            for variant, run in zip(variants, runs, strict=True):
+            first = (begin // CHUNK + pass_no) % len(variants)
+            for variant, run in rotated(list(zip(variants, runs, strict=True)), first):
                 call = variant.call
                 prepared = cpu()
                 inputs = chunk if variant.prepare is None else variant.prepare(chunk)
@@ -368,6 +372,11 @@ def timed(variants: Sequence[Variant], facts: Sequence[Any], warmup: int, repeat
         best = runs if not best else [new if new.cpu_ns < old.cpu_ns else old
                                       for new, old in zip(runs, best, strict=True)]
     return best
+
+
+def rotated(items: Sequence[Any], first: int) -> list[Any]:
+    """``items`` starting at index ``first``, the ones before it moved to the end."""
+    return [*items[first:], *items[:first]]
 
 
 def agreement(variants: Sequence[Variant], facts: Sequence[Any], runs: Sequence[Run]) -> None:
@@ -802,10 +811,15 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{platform.system()} {platform.release()}; {time.strftime('%Y-%m-%d %H:%M %Z')}")
     policy_dir = ROOT / "rules"
     default = default_backend()
-    gates: dict[str, Gate] = {name: Gate.from_path(policy_dir, backend=name) for name in backends}
-    policy = next(iter(gates.values())).policy if gates else Gate.from_path(policy_dir, backend="python").policy
+    policy = load_policy(policy_dir, points=installed_points())
+    gates: dict[str, Gate] = {name: Gate(policy, backend=name) for name in backends}  # type: ignore[arg-type]
     need_orders = any(h in ORDER_POINTS for h in hooks)
     workload = build_workload(n, args.seed, need_orders, "return_handling" in hooks, policy)
+    for name, gate in gates.items():
+        foreign = [h for h in hooks if gate.policy.point(h).document is not policy.point(h).document]
+        if foreign:  # its every decision would convert the facts first, a cost no other gate pays
+            raise SystemExit(f"Gate/{name} has fact models of its own at {', '.join(foreign)}: "
+                             "build every gate on the policy the facts were validated for")
     documents = len(workload.orders) + len(workload.returns)
     print(f"facts: generated in {workload.generate_s:.1f} s; validated ONCE up front, outside every timing: "
           f"{documents:,} documents in {workload.validate_s:.1f} s "
