@@ -16,9 +16,10 @@ as of the same day (:data:`AS_OF`):
                   (``--backends``), default plugins
 
 Each call is timed on its own with ``time.perf_counter_ns`` (decisions/s, p50, p99); each chunk of
-calls with ``time.process_time_ns`` (CPU µs per decision, what the targets compare). Facts are
-generated from a seeded ``random.Random`` and validated into the policy's pydantic models once,
-before any timing. Every implementation must reach the same decision on every order: outcome, the
+calls with ``time.process_time_ns`` (CPU µs per decision, what the targets compare). The implementations
+run interleaved chunk by chunk, their order rotated per chunk; every Gate is built on the one policy the
+facts were validated for, so none converts them per call. Facts are generated from a seeded
+``random.Random`` and validated into the policy's pydantic models once, before any timing. Every implementation must reach the same decision on every order: outcome, the
 approvals, the policy price of every line (pricing) and the refund (returns), checked in a second,
 untimed pass.
 """
@@ -806,7 +807,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"salesgate benchmark: {n:,} orders/returns per hook, seed {args.seed}, every decision as of {AS_OF}, "
           f"best of {args.repeat} pass{'es' if args.repeat > 1 else ''}")
     print("timing: perf_counter_ns around every call (decisions/s, p50, p99); process_time_ns around every chunk "
-          f"of {CHUNK} calls (CPU µs per decision); implementations interleaved chunk by chunk; results dropped")
+          f"of {CHUNK} calls (CPU µs per decision); implementations interleaved chunk by chunk, their order rotated "
+          "per chunk; results dropped; every Gate on one loaded policy")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.system()} {platform.release()}; {time.strftime('%Y-%m-%d %H:%M %Z')}")
     policy_dir = ROOT / "rules"
