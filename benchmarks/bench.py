@@ -19,9 +19,9 @@ Each call is timed on its own with ``time.perf_counter_ns`` (decisions/s, p50, p
 calls with ``time.process_time_ns`` (CPU µs per decision, what the targets compare). The implementations
 run interleaved chunk by chunk, their order rotated per chunk; every Gate is built on the one policy the
 facts were validated for, so none converts them per call. Facts are generated from a seeded
-``random.Random`` and validated into the policy's pydantic models once, before any timing. Every implementation must reach the same decision on every order: outcome, the
-approvals, the policy price of every line (pricing) and the refund (returns), checked in a second,
-untimed pass.
+``random.Random`` and validated into the policy's pydantic models once, before any timing. Every
+implementation must reach the same decision on every order: outcome, the approvals, the policy price
+of every line (pricing) and the refund (returns), checked in a second, untimed pass.
 """
 
 from __future__ import annotations
@@ -814,7 +814,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     policy_dir = ROOT / "rules"
     default = default_backend()
     policy = load_policy(policy_dir, points=installed_points())
-    gates: dict[str, Gate] = {name: Gate(policy, backend=name) for name in backends}  # type: ignore[arg-type]
+    gates: dict[str, Gate] = {name: Gate(policy, backend=name) for name in backends}
     need_orders = any(h in ORDER_POINTS for h in hooks)
     workload = build_workload(n, args.seed, need_orders, "return_handling" in hooks, policy)
     for name, gate in gates.items():
