@@ -192,6 +192,9 @@ def _model_types(annotation: object) -> Iterator[type]:
 
     if isinstance(annotation, type) and not typing.get_args(annotation):
         yield annotation
+        element = getattr(annotation, "_element", None)  # a list built when read (Trace, Adjustments) holds these
+        if isinstance(element, type):
+            yield element
     for argument in typing.get_args(annotation):
         yield from _model_types(argument)
 

@@ -7,6 +7,10 @@ priority order with floors last. None of it may depend on the order the decision
 
 from __future__ import annotations
 
+import copy
+import json
+import pickle
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -432,3 +436,85 @@ def test_credit_figures_say_they_include_the_order_and_still_read_under_the_old_
     logged_by_0_2 = {k: v for k, v in dumped.items() if k != "exposure_after_order"}
     assert CreditResult.model_validate(logged_by_0_2) == figures
     assert figures.exposure == figures.exposure_after_order
+
+
+@pytest.fixture(scope="module")
+def seed_gate() -> Iterator[Gate]:
+    """One gate on the seed policy for the tests of shared and lazily built parts (loading it takes time)."""
+    with Gate.default(backend="python", entry_points=False) as gate:
+        yield gate
+
+
+def _blocked_order() -> dict[str, Any]:
+    return {"order": {"id": "SO-1", "customer_id": "C1", "order_date": "2026-11-23",
+                      "lines": [{"line_no": 1, "sku": "P1", "qty": 10, "unit_price": "12000"}]},
+            "customer": {"id": "C1", "name": "华东", "status": "blocked", "credit_limit": "50000"}}
+
+
+def test_decisions_share_the_policys_reasons_but_none_can_change_another_through_them(seed_gate: Gate) -> None:
+    """The policy builds each of its reasons and approvals once and every decision holds them: what a caller
+    does to one decision's lists changes no other, and what would (a reason's translations, an approval's
+    rules) refuses to change."""
+    first, second = (seed_gate.approve_order(_blocked_order()) for _ in range(2))
+    assert first.reasons
+    assert first.approvals
+    assert first == second
+    before = second.model_dump_json()
+    first.reasons.append(first.reasons[0])
+    first.approvals.clear()
+    with pytest.raises(TypeError, match="shared by every decision"):
+        first.reasons[0].translations["en"] = "changed"
+    with pytest.raises(TypeError, match="shared by every decision"):
+        second.approvals[0].rules.append("mine")
+    assert second.model_dump_json() == before == seed_gate.approve_order(_blocked_order()).model_dump_json()
+
+
+def test_a_copy_of_a_shared_reason_or_approval_is_the_callers_own_to_change(seed_gate: Gate) -> None:
+    """A copy (``copy``, ``deepcopy``, pickling, ``dict(...)``) holds an ordinary dict or list again, equal."""
+    decision = seed_gate.approve_order(_blocked_order())
+    for copied in (copy.deepcopy(decision), pickle.loads(pickle.dumps(decision)),  # noqa: S301 - our own bytes
+                   decision.model_copy(deep=True)):
+        assert copied == decision
+        reason, approval = copied.reasons[0], copied.approvals[0]
+        assert type(reason.translations) is dict
+        assert type(approval.rules) is list
+        reason.translations["en"] = "changed"
+        approval.rules.append("mine")
+    translations = dict(decision.reasons[0].translations)
+    translations["en"] = "changed"
+    assert copy.copy(decision.reasons[0].translations) == decision.reasons[0].translations != translations
+    assert json.loads(decision.model_dump_json())["reasons"][0]["translations"] == decision.reasons[0].translations
+
+
+def test_a_priced_lines_adjustments_are_built_once_when_first_read(seed_gate: Gate,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pricing keeps each change it made and builds the adjustments when something reads them, once: the
+    same adjustments, read as a list, in JSON and after pickling, as an eager build."""
+    from salesgate.policy import verdict
+
+    built: list[int] = []
+    adjustments_made = verdict.adjustments_made
+
+    def counting(changes: Any) -> list[PriceAdjustment]:
+        built.append(len(changes))
+        return adjustments_made(changes)
+
+    monkeypatch.setattr(verdict, "adjustments_made", counting)
+    order = {"order": {"id": "SO-7", "customer_id": "C1", "order_date": "2026-11-23",
+                       "lines": [{"line_no": 1, "sku": "P1", "qty": 120, "unit_price": "1013.65"}]},
+             "customer": {"id": "C1", "name": "华东机电", "grade": "B", "region_has_distributor": True,
+                          "credit_limit": "50000.00"},
+             "products": [{"sku": "P1", "list_price": "1013.65", "cost": "700", "stock": 500}]}
+    line = seed_gate.price_order(order).pricing.lines[0]  # type: ignore[union-attr]
+    assert built == []
+    adjustments = list(line.adjustments)
+    assert built == [len(adjustments)]
+    assert adjustments
+    assert all(type(adjustment) is PriceAdjustment for adjustment in adjustments)
+    assert line_price(adjustments[-1].price_after) == line.policy_price
+    assert line.adjustments == adjustments
+    assert line.adjustments[0] == adjustments[0]
+    assert json.loads(line.model_dump_json())["adjustments"] == [a.model_dump(mode="json") for a in adjustments]
+    assert pickle.loads(pickle.dumps(line)) == line  # noqa: S301 - our own bytes
+    assert PricedLine.model_validate(line.model_dump()) == line
+    assert built == [len(adjustments)]

@@ -17,7 +17,8 @@ import typing
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Protocol
+from functools import lru_cache
+from typing import Annotated, Any, NamedTuple, Protocol
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -56,7 +57,9 @@ ReturnInput = ReturnFacts | Mapping[str, Any]
 class FactSource(Protocol):
     """The data hooks completion loads through: the plugin facade, :class:`salesgate.plugins.Hooks`.
 
-    Each answers None when no adapter knows; an adapter's failure raises (``AdapterError``).
+    Each answers None when no adapter knows; an adapter's failure raises (``AdapterError``). A source may
+    also have ``load_history`` (history facts) and ``computes_history`` (false: no adapter computes any, so
+    none is asked for); without ``computes_history`` it is asked.
     """
 
     def load_customer(self, customer_id: str) -> Customer | None: ...
@@ -78,9 +81,8 @@ def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | B
     or a built-in point's document extended by the policy's declared facts. The history facts it
     declares that the caller did not send are computed by the adapters (``load_history``) as of the
     day ``source`` loads everything else as of (:meth:`salesgate.plugins.Hooks.on`): one as-of date."""
-    history = _History(spec, source)
     if spec is not None and not spec.built_in:
-        return _complete_document(spec, facts, source, history)
+        return _complete_document(spec, facts, source, _History(spec, source))
     order_model: type[OrderFacts] = OrderFacts
     return_model: type[ReturnFacts] = ReturnFacts
     if spec is not None and spec.document is not OrderFacts and spec.document is not ReturnFacts:
@@ -92,7 +94,7 @@ def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | B
         if isinstance(facts, return_model):
             return facts
         if isinstance(facts, ReturnFacts):
-            return _validate(return_model, facts.model_dump(by_alias=True), "return facts")
+            return _extended(return_model, facts, "return facts")
         if isinstance(facts, OrderFacts):
             raise FactsError("return_handling decides returns; pass return facts, not an order")
         if not isinstance(facts, Mapping):
@@ -107,18 +109,19 @@ def complete(point: str, facts: OrderInput | ReturnInput | Mapping[str, Any] | B
                 request, "customer_id", ""
             )
             data["customer"] = _load_customer(source, str(customer_id), "return")
-        returns: ReturnFacts = _validate(return_model, history.filled(data), "return facts")
+        returns: ReturnFacts = _validate(return_model, _History(spec, source).filled(data), "return facts")
         return returns
     if isinstance(facts, order_model):
         return facts
     if isinstance(facts, OrderFacts):
-        return _validate(order_model, facts.model_dump(by_alias=True), "order facts")
+        return _extended(order_model, facts, "order facts")
     if isinstance(facts, ReturnFacts):
         raise FactsError(f"{point} decides orders; pass order facts, not a return")
     if not isinstance(facts, Mapping):
         raise FactsError(f"{point} takes order facts: an OrderFacts or a dict with 'order', got "
                          f"{type(facts).__name__}")
-    order: OrderFacts = _validate(order_model, history.filled(_complete_order(dict(facts), source)), "order facts")
+    completed = _History(spec, source).filled(_complete_order(dict(facts), source))
+    order: OrderFacts = _validate(order_model, completed, "order facts")
     return order
 
 
@@ -173,13 +176,17 @@ class _History:
     """Fills in the history facts a point declares and the caller left out, from the adapters.
 
     A value the caller sent wins (even ``null``: the caller says it is missing); what no adapter computes
-    stays missing. Each document is asked once, with the facts it lacks."""
+    stays missing. Each document is asked once, with the facts it lacks. When no plugin computes history
+    (``source.computes_history`` is false: no adapter implements ``salesgate_load_history``) nothing is
+    asked, and the documents are not dumped to find what they lack."""
 
     def __init__(self, spec: PointSpec | None, source: FactSource) -> None:
         self.facts: dict[str, list[HistoryFact]] = {}
+        self.load = getattr(source, "load_history", None) if getattr(source, "computes_history", True) else None
+        if self.load is None:
+            return
         for fact in spec.history if spec is not None else ():
             self.facts.setdefault(fact.document, []).append(fact)
-        self.load = getattr(source, "load_history", None)
 
     def filled(self, data: dict[str, Any]) -> dict[str, Any]:
         """``data`` with each document's missing history facts computed (the same dict when none are)."""
@@ -377,6 +384,130 @@ def _validate(model: type[BaseModel], data: Mapping[str, Any], what: str) -> Any
         raise FactsError(_format_validation(exc, what, model)) from None
 
 
+def _extended(model: type[BaseModel], facts: BaseModel, what: str) -> Any:
+    """Validated shipped facts (an ``OrderFacts``) as the policy's extension of them (``model``), which adds
+    only the policy's declared facts, each optional: built from the validated parts without validating them
+    again, the declared facts missing, as validating the caller's own input against ``model`` would give.
+
+    Validating again cost a third of a decision (dumping every part, checking every value anew) to learn
+    what validation had already said. Where the extension is not only that (a declared fact that is
+    required, a validator of its own), or a part is of another class than the shipped one (another
+    policy's extension), the parts are dumped and validated as before."""
+    lifting = _lifting(model, type(facts))
+    lifted = _lifted(facts, lifting) if lifting is not None else None
+    if lifted is not None:
+        return lifted
+    return _validate(model, facts.model_dump(by_alias=True), what)
+
+
+class _Part(NamedTuple):
+    """A field whose shipped model (or list of them) the extension replaces by its extension of it."""
+
+    name: str
+    many: bool
+    """A list of them (``products``)."""
+    shipped: type[BaseModel]
+    extension: type[BaseModel]
+    lifting: _Lifting
+
+
+class _Lifting(NamedTuple):
+    """How to build ``model`` from a validated model of the shipped class it extends."""
+
+    model: type[BaseModel]
+    missing: dict[str, None]
+    """The declared facts, each missing: they follow the shipped fields, in the extension's field order."""
+    parts: tuple[_Part, ...]
+
+
+_new = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def _validators(model: type[BaseModel]) -> tuple[set[str], ...]:
+    decorators = model.__pydantic_decorators__
+    return (set(decorators.validators), set(decorators.field_validators), set(decorators.root_validators),
+            set(decorators.field_serializers), set(decorators.model_serializers), set(decorators.model_validators))
+
+
+@lru_cache(maxsize=256)  # a policy's few extensions; bounded, as reloads make new ones
+def _lifting(model: type[BaseModel], shipped: type[BaseModel]) -> _Lifting | None:
+    """How to build ``model`` from a validated ``shipped`` without validating again, or None when that would
+    not give what validation gives: ``model`` must be ``shipped`` plus optional fields whose default is None
+    (not validated), after the shipped ones, with the same validators and config, each shipped field of the
+    same type and constraints, or of an extension of the shipped part's model (or a list of them) that lifts
+    the same way."""
+    if model is shipped or not issubclass(model, shipped) or model.__private_attributes__ \
+            or model.model_config != shipped.model_config or _validators(model) != _validators(shipped):
+        return None
+    if model.model_config.get("validate_default") or model.model_config.get("extra") != "forbid":
+        return None
+    shipped_fields = shipped.model_fields
+    if list(model.model_fields)[:len(shipped_fields)] != list(shipped_fields):
+        return None
+    missing: dict[str, None] = {}
+    parts: list[_Part] = []
+    for name, info in model.model_fields.items():
+        own = shipped_fields.get(name)
+        if own is None:
+            if info.is_required() or info.default is not None or info.validate_default or info.default_factory:
+                return None
+            missing[name] = None
+            continue
+        if info.metadata != own.metadata or info.alias != own.alias:
+            return None
+        if info.annotation == own.annotation:
+            continue
+        many, part, extension = False, own.annotation, info.annotation
+        if typing.get_origin(part) is list and typing.get_origin(extension) is list:
+            many, part, extension = True, typing.get_args(part)[0], typing.get_args(extension)[0]
+        if not (isinstance(part, type) and isinstance(extension, type) and issubclass(part, BaseModel)
+                and issubclass(extension, BaseModel)):
+            return None
+        inner = _lifting(extension, part)
+        if inner is None:
+            return None
+        parts.append(_Part(name, many, part, extension, inner))
+    return _Lifting(model, missing, tuple(parts))
+
+
+def _lifted(value: BaseModel, lifting: _Lifting) -> BaseModel | None:
+    """``value`` (exactly of the shipped class) as ``lifting.model``: the same values, the same fields set, the
+    declared facts missing; None when a part is neither the shipped class nor its extension."""
+    data = value.__dict__ | lifting.missing if lifting.missing else dict(value.__dict__)
+    for name, many, shipped, extension, inner in lifting.parts:
+        if many:
+            parts: list[Any] = []
+            for part in data[name]:
+                if type(part) is not extension:
+                    if type(part) is not shipped:
+                        return None
+                    part = _lifted(part, inner)
+                    if part is None:
+                        return None
+                parts.append(part)
+            data[name] = parts
+        else:
+            part = data[name]
+            if type(part) is not extension:
+                if type(part) is not shipped:
+                    return None
+                part = _lifted(part, inner)
+                if part is None:
+                    return None
+            data[name] = part
+    model = _new(lifting.model)
+    _set_dict(model, data)
+    _set_fields_set(model, set(value.__pydantic_fields_set__))
+    _set_extra(model, None)
+    _set_private(model, None)
+    lifted: BaseModel = model
+    return lifted
+
+
 def _retyped(model: type[BaseModel], data: Mapping[str, Any]) -> Mapping[str, Any]:
     """``data`` with the models an adapter loaded (a ``Customer``, ``Product`` s, an ``Order``) as dicts where
     the policy's fact model holds another class: the shipped model extended with the policy's declared facts
@@ -390,12 +521,23 @@ def _retyped(model: type[BaseModel], data: Mapping[str, Any]) -> Mapping[str, An
         info = fields.get(key) or next((f for f in fields.values() if f.alias == key), None)
         target = info.annotation if info is not None else None
         if isinstance(value, BaseModel) and not (isinstance(target, type) and type(value) is target):
-            out[key] = value.model_dump(by_alias=True)
+            out[key] = _as(target, value)
         elif isinstance(value, list) and any(isinstance(v, BaseModel) for v in value):
             element = typing.get_args(target)[0] if typing.get_origin(target) is list else None
-            out[key] = [v.model_dump(by_alias=True) if isinstance(v, BaseModel) and type(v) is not element else v
+            out[key] = [_as(element, v) if isinstance(v, BaseModel) and type(v) is not element else v
                         for v in value]
     return out
+
+
+def _as(target: Any, value: BaseModel) -> Any:
+    """``value`` for a field of type ``target``: lifted into it when ``target`` only adds declared facts to
+    ``value``'s shipped class (see :func:`_extended`), else dumped, for validation to check it anew."""
+    if isinstance(target, type) and issubclass(target, BaseModel):
+        lifting = _lifting(target, type(value))
+        lifted = _lifted(value, lifting) if lifting is not None else None
+        if lifted is not None:
+            return lifted
+    return value.model_dump(by_alias=True)
 
 
 

@@ -32,8 +32,10 @@ class PolicyVerdict(NamedTuple):
     """What the policy's rules say about one order or return at one decision point.
 
     ``reasons`` carry no plugin name of their own choosing: the facade stamps the name of the
-    plugin that contributes them. Each verdict owns its lists (a plugin may keep them). A named
-    tuple: built once per decision, on the hot path.
+    plugin that contributes them. Each verdict owns its lists (a plugin may keep them); the reasons,
+    approvals and notifications in them are the policy's, shared by every verdict they are part of
+    (frozen; their ``translations`` and ``rules`` refuse changes). A named tuple: built once per
+    decision, on the hot path.
     """
 
     outcome: Outcome

@@ -25,7 +25,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, ClassVar, Literal, Self, overload
+from typing import Any, ClassVar, Literal, NoReturn, Self, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, computed_field, model_validator
 from pydantic_core import core_schema
@@ -34,6 +34,7 @@ from .money import ZERO
 from .prices import PriceStep, line_amount, line_price, run_price_steps
 
 __all__ = [
+    "Adjustments",
     "Approval",
     "Contribution",
     "CreditResult",
@@ -141,6 +142,44 @@ class _Value(BaseModel):
         return model
 
 
+_E = TypeVar("_E", bound=_Value)
+
+
+class SharedDict(dict[str, str]):
+    """A dict that refuses changes: what a part shared by many decisions holds (a policy's reason's
+    ``translations``). The policy builds each of its reasons once and every decision it fires in holds
+    that same (frozen) Reason; were its dict changed through one decision, every other would change too.
+    Reads, ``==``, JSON and pickling are a dict's; a copy (``dict(...)``, ``copy.copy``) is a plain dict."""
+
+    __slots__ = ()
+
+    def _refused(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("this dict is shared by every decision that holds the same reason and cannot be changed: "
+                        "change a copy (dict(reason.translations))")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refused
+
+    def __reduce__(self) -> tuple[type[dict[str, str]], tuple[dict[str, str]]]:
+        return dict, (dict(self),)
+
+
+class SharedList(list[str]):
+    """A list that refuses changes: what a part shared by many decisions holds (a policy's approval's
+    ``rules``); see :class:`SharedDict`. A copy (``list(...)``, ``copy.copy``) is a plain list."""
+
+    __slots__ = ()
+
+    def _refused(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("this list is shared by every decision that holds the same approval and cannot be changed: "
+                        "change a copy (list(approval.rules))")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = append = extend = insert = pop = remove = clear = sort = \
+        reverse = _refused
+
+    def __reduce__(self) -> tuple[type[list[str]], tuple[list[str]]]:
+        return list, (list(self),)
+
+
 class Reason(_Value):
     """Why the decision is what it is: one fired rule and its message."""
 
@@ -180,72 +219,56 @@ class TraceEntry(_Value):
     explanation: str | None = Field(None, description="Why it fired or not (with explain=True).")
 
 
-class Trace(Sequence[TraceEntry]):
-    """The trace of a decision: a read-only list of :class:`TraceEntry`, built when first read.
+class BuiltWhenRead(Sequence[_E]):
+    """A read-only list of a decision's entries, built the first time anything reads it: iterating,
+    indexing, ``len``, comparing, copying, pickling or serialising the decision. The entries are exactly
+    those an eager build gives, in the same order; built twice by two threads at once, they are built
+    equal twice. Anywhere a list of entries is accepted (the model's constructor, JSON), a list still is.
 
-    Why lazy: one entry per rule evaluated, each with the values its condition read, costs more
-    than everything else in a decision put together, and most decisions are acted on without
-    anyone reading their trace. So the rules plugin hands over what the entries are made from
-    (the flattened facts and the matches, which never change afterwards) and the entries are
-    built the first time anything reads them: iterating, indexing, ``len``, comparing, copying,
-    pickling or serialising the decision. The entries are exactly those an eager build gives,
-    in the same order; a trace built twice by two threads at once is built equal twice.
-
-    Anywhere a list of entries is accepted (``Decision(trace=[...])``, JSON), a list still is.
+    ``_element`` is the entries' model, for validation and serialisation.
     """
 
     __slots__ = ("_build", "_entries")
+    _element: ClassVar[type[_Value]]
 
-    def __init__(self, entries: Sequence[TraceEntry] = (), *,
-                 build: Callable[[], list[TraceEntry]] | None = None) -> None:
+    def __init__(self, entries: Sequence[_E] = (), *, build: Callable[[], list[_E]] | None = None) -> None:
         """``entries``, or ``build``: a function returning them, called once when first read. Pass a
-        builder only for a trace that has entries (``bool(trace)`` answers without calling it)."""
-        self._entries: list[TraceEntry] | None = None if build is not None else list(entries)
+        builder only for entries there are (``bool(...)`` answers without calling it)."""
+        self._entries: list[_E] | None = None if build is not None else list(entries)
         self._build = build
 
-    def _built(self) -> list[TraceEntry]:
+    def _built(self) -> list[_E]:
         entries = self._entries
         if entries is None:
             build = self._build  # read once: another thread may finish building meanwhile
             if build is None:
                 return self._entries or []
             entries = self._entries = build()
-            self._build = None  # let go of the facts it was built from
+            self._build = None  # let go of what it was built from
         return entries
 
-    @classmethod
-    def concat(cls, traces: Sequence[Trace]) -> Trace:
-        """One trace after another (still built only when read)."""
-        kept = [trace for trace in traces if trace]
-        if not kept:
-            return cls()
-        if len(kept) == 1:
-            return kept[0]
-        return cls(build=lambda: [entry for trace in kept for entry in trace._built()])
-
     def __bool__(self) -> bool:
-        # Without building: a trace given a builder is never empty (its maker only passes a
-        # builder when there are rules to trace), so deciding whether a trace is empty is free.
+        # Without building: a builder is only given when there are entries, so this is free.
         entries = self._entries
         return True if entries is None else bool(entries)
 
     @overload
-    def __getitem__(self, index: int) -> TraceEntry: ...
+    def __getitem__(self, index: int) -> _E: ...
 
     @overload
-    def __getitem__(self, index: slice) -> list[TraceEntry]: ...
+    def __getitem__(self, index: slice) -> list[_E]: ...
 
-    def __getitem__(self, index: int | slice) -> TraceEntry | list[TraceEntry]:
+    def __getitem__(self, index: int | slice) -> _E | list[_E]:
         return self._built()[index]
 
     def __len__(self) -> int:
         return len(self._built())
 
-    def __iter__(self) -> Iterator[TraceEntry]:
+    def __iter__(self) -> Iterator[_E]:
         return iter(self._built())
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, Trace):
+        if isinstance(other, BuiltWhenRead):
             return self._built() == other._built()
         if isinstance(other, list):
             return self._built() == other
@@ -256,24 +279,51 @@ class Trace(Sequence[TraceEntry]):
     def __repr__(self) -> str:
         return repr(self._built())
 
-    def __reduce__(self) -> tuple[type[Trace], tuple[list[TraceEntry]]]:
-        return (Trace, (self._built(),))
+    def __reduce__(self) -> tuple[type[Self], tuple[list[_E]]]:
+        return (type(self), (self._built(),))
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Trace:
-        return Trace(copy.deepcopy(self._built(), memo))
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        return type(self)(copy.deepcopy(self._built(), memo))
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        entries = handler.generate_schema(list[TraceEntry])
+        # the entries model of the subclass, known only at run time
+        entries = handler.generate_schema(list[cls._element])  # type: ignore[name-defined]
 
-        def validate(value: Any, inner: core_schema.ValidatorFunctionWrapHandler) -> Trace:
-            return value if isinstance(value, Trace) else Trace(inner(value))
+        def validate(value: Any, inner: core_schema.ValidatorFunctionWrapHandler) -> BuiltWhenRead[_E]:
+            return value if isinstance(value, cls) else cls(inner(value))
 
         return core_schema.no_info_wrap_validator_function(
             validate, entries,
             serialization=core_schema.plain_serializer_function_ser_schema(
-                lambda trace: trace._built(), return_schema=entries),
+                lambda built: built._built(), return_schema=entries),
         )
+
+
+class Trace(BuiltWhenRead[TraceEntry]):
+    """The trace of a decision: a read-only list of :class:`TraceEntry`, built when first read.
+
+    Why lazy: one entry per rule evaluated, each with the values its condition read, costs more
+    than everything else in a decision put together, and most decisions are acted on without
+    anyone reading their trace. So the rules plugin hands over what the entries are made from
+    (the flattened facts and the matches, which never change afterwards) and the entries are
+    built the first time anything reads them (see :class:`BuiltWhenRead`).
+
+    Anywhere a list of entries is accepted (``Decision(trace=[...])``, JSON), a list still is.
+    """
+
+    __slots__ = ()
+    _element = TraceEntry
+
+    @classmethod
+    def concat(cls, traces: Sequence[Trace]) -> Trace:
+        """One trace after another (still built only when read)."""
+        kept = [trace for trace in traces if trace]
+        if not kept:
+            return cls()
+        if len(kept) == 1:
+            return kept[0]
+        return cls(build=lambda: [entry for trace in kept for entry in trace._built()])
 
 
 class PolicyRef(_Value):
@@ -295,6 +345,19 @@ class PriceAdjustment(_Value):
     price_after: Decimal
 
 
+class Adjustments(BuiltWhenRead[PriceAdjustment]):
+    """A priced line's adjustments: a read-only list of :class:`PriceAdjustment`, built when first read.
+
+    Why lazy, as the :class:`Trace`: the policy's pricing works out every change to every line (it needs
+    the prices), but an adjustment as a model, one per change per line, is read far less often than a
+    decision is made. So pricing keeps each change as it made it and the models are built the first time
+    anything reads them (see :class:`BuiltWhenRead`). A list is accepted wherever this is.
+    """
+
+    __slots__ = ()
+    _element = PriceAdjustment
+
+
 class PriceStop(_Value):
     """The rule that ended a line's adjustments (``stop: true``)."""
 
@@ -311,7 +374,9 @@ class PricedLine(_Value):
     list_price: Decimal | None
     requested_unit_price: Decimal = Field(description="Unit price on the order after its line discount.")
     policy_price: Decimal = Field(description="Unit price the policy sets, rounded to the cent.")
-    adjustments: list[PriceAdjustment] = Field(default_factory=list)
+    adjustments: Adjustments = Field(
+        default_factory=Adjustments,
+        description="Every change to the line's price, in the order applied (a read-only list, built when read).")
     stopped_by: PriceStop | None = Field(
         None, exclude=True,
         description="The rule that stopped this line's adjustments, if one did: kept so that combining several "
@@ -552,7 +617,7 @@ def _combine_pricing(results: Sequence[PricingResult]) -> PricingResult:
         stop = _first_stop(versions)
         adjustments = apply_adjustments(base, [adj for v in versions for adj in v.adjustments], stop)
         price = adjustments[-1].price_after if adjustments else base
-        lines.append(first.model_copy(update={"list_price": list_price, "adjustments": adjustments,
+        lines.append(first.model_copy(update={"list_price": list_price, "adjustments": Adjustments(adjustments),
                                               "policy_price": line_price(price), "stopped_by": stop}))
     return PricingResult.from_lines(lines)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -128,11 +129,17 @@ def _product_facts(product_type: type[BaseModel]) -> tuple[tuple[str, str], ...]
 
 def _types(facts: OrderFacts) -> tuple[type[BaseModel], ...]:
     """The model classes of an order's parts: the shipped ones, or a policy's extended ones (declared facts)."""
-    order_type = type(facts).model_fields["order"].annotation
+    line_type, product_type = _element_types(type(facts))
+    return type(facts.customer), type(facts.order), type(facts.exposure), line_type, product_type
+
+
+@lru_cache(maxsize=256)  # a policy's order model: read from the class alone, once (not per decision)
+def _element_types(facts_type: type[OrderFacts]) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The line and product model classes an order model declares (extended ones carry declared facts)."""
+    order_type = facts_type.model_fields["order"].annotation
     line_type = order_type.model_fields["lines"].annotation if isinstance(order_type, type) else None
-    product_type = type(facts).model_fields["products"].annotation
-    return (type(facts.customer), type(facts.order), type(facts.exposure),
-            typing.get_args(line_type)[0] if line_type is not None else OrderLine,
+    product_type = facts_type.model_fields["products"].annotation
+    return (typing.get_args(line_type)[0] if line_type is not None else OrderLine,
             typing.get_args(product_type)[0] if product_type is not None else Product)
 
 

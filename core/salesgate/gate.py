@@ -72,11 +72,26 @@ class _Loaded:
     retired: bool = False
     closed: bool = False  # the gate was closed: no new decision may start
     contexts: tuple[DecisionContext, DecisionContext] = field(init=False)
+    dated: dict[tuple[bool, date], DecisionContext] = field(init=False, default_factory=dict)
+    """The contexts of the days decided lately, by (explain, as-of date): every decision of a day shares one."""
 
     def __post_init__(self) -> None:
         # Immutable, so every decision on this policy shares them: (explain off, explain on).
         self.contexts = (decision_context(self.policy, self.backend, False),
                          decision_context(self.policy, self.backend, True))
+
+    def context(self, explain: bool, day: date) -> DecisionContext:
+        """The context of a decision as of ``day``: made once per day (and ``explain``), not per decision.
+        Two threads making the same one at once make equal ones; a few days are kept (replays go back in time)."""
+        found = self.dated.get((explain, day))
+        if found is None:
+            if len(self.dated) >= _DATED_CONTEXTS:
+                self.dated.clear()
+            found = self.dated[(explain, day)] = self.contexts[1 if explain else 0].on(day)
+        return found
+
+
+_DATED_CONTEXTS = 64
 
 
 class Gate:
@@ -136,6 +151,8 @@ class Gate:
         self._stragglers = Stragglers(max_abandoned_calls, on_idle=self._background_ended)
         self._backlog = Backlog(on_idle=self._background_ended)
         self._workers = Workers()
+        # Without a timeout or a store a decision's budget is unlimited and holds no clock: one serves every call.
+        self._unlimited = Deadline(None, self._stragglers, self._workers, backlog=self._backlog)
         self._resources_closed = False
         self._background = threading.Condition()  # notified when the last call in the background ends
         self._hooks = Hooks(build_plugin_manager(plugins, disable=disable_plugins, entry_points=entry_points))
@@ -399,6 +416,8 @@ class Gate:
         """The budget of one call: the gate's ``timeout``, else its store's (so that with default options a
         gate on a store answers within the store's timeout, recording included), else none."""
         seconds = self._timeout
+        if seconds is None and self._store is None:
+            return self._unlimited
         if seconds is None and self._store is not None:
             seconds = self._store.timeout
         # A store call that began its commit as time ran out is waited for until it ends (the store's
@@ -452,7 +471,7 @@ class Gate:
             spec = loaded.policy.points.get(point) if isinstance(point, str) else None
             if spec is None:
                 raise FactsError(_unknown_point(point, loaded.policy))
-            context = loaded.contexts[1 if explain else 0].on(self._day(as_of, loaded.policy))
+            context = loaded.context(explain, self._day(as_of, loaded.policy))
             # A day the caller chose (decide(as_of=), Gate(today=)) is the adapters' too; the clock's default
             # leaves an adapter its own today (an adapter built with today= keeps counting to it)
             given = as_of is not None or self._today is not None

@@ -266,6 +266,7 @@ class Hooks:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         self._sorted: dict[str, tuple[int, list[tuple[str, Callable[..., Any], tuple[str, ...], bool]]]] = {}
+        self._sources: dict[date | None, DatedSource] = {}
 
     def _implementations(self, hook_name: str) -> list[tuple[str, Callable[..., Any], tuple[str, ...], bool]]:
         """(plugin name, function, argument names, trylast) of a hook, by plugin name: results never
@@ -364,12 +365,12 @@ class Hooks:
                         facts: BaseModel, context: DecisionContext) -> list[tuple[str, Any, bool]]:
         """:meth:`_answers`, each with whether its implementation is ``trylast`` (a default)."""
         found: list[tuple[str, Any, bool]] = []
-        arguments = {"facts": facts, "context": context, "point": point}
         for plugin, function, argnames, trylast in self._implementations(hook_name):
             try:  # an implementation takes any subset of the hook's arguments, by name (as pluggy allows)
                 if len(argnames) == 2 and hook_name != DECIDE_HOOK:
                     result = function(facts=facts, context=context)
                 else:
+                    arguments = {"facts": facts, "context": context, "point": point}
                     result = function(**{name: arguments[name] for name in argnames})
             except Exception as exc:
                 raise PluginError(f"plugin {plugin!r} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
@@ -472,8 +473,13 @@ class Hooks:
 
     def on(self, as_of: date | None) -> DatedSource:
         """The data hooks for one decision as of ``as_of`` (None: each adapter's own today): what completing
-        its facts loads through."""
-        return DatedSource(self, as_of)
+        its facts loads through. One per day, shared by the decisions of that day (it holds nothing else)."""
+        found = self._sources.get(as_of)
+        if found is None:
+            if len(self._sources) >= 64:  # replays go back in time: keep the last few days, not every one
+                self._sources.clear()
+            found = self._sources[as_of] = DatedSource(self, as_of)
+        return found
 
     def register_points(self) -> dict[str, PointSpec]:
         """The decision points installed plugins declare (``salesgate_register_points``), by name. A point
@@ -621,6 +627,11 @@ class DatedSource:
 
     def load_history(self, document: str, keys: Mapping[str, Any], facts: Sequence[HistoryFact]) -> dict[str, Any]:
         return self.hooks.load_history(document, keys, facts, as_of=self.as_of)
+
+    @property
+    def computes_history(self) -> bool:
+        """Whether any plugin implements ``salesgate_load_history``: else no history fact is asked for."""
+        return bool(self.hooks.pm.hook.salesgate_load_history.get_hookimpls())
 
 
 def stamp(answer: Contribution | Decision, plugin: str, point: str, subject: str, context: DecisionContext,

@@ -10,15 +10,17 @@ follow the one price algebra in :mod:`salesgate.prices`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
 
 from ..context import BackendRef, DecisionContext, PolicyVerdict
 from ..decisions import (
+    Adjustments,
     Approval,
     Notification,
     Outcome,
@@ -28,6 +30,8 @@ from ..decisions import (
     PricingResult,
     Reason,
     ReturnResult,
+    SharedDict,
+    SharedList,
     Trace,
     TraceEntry,
     ladder_order,
@@ -73,7 +77,9 @@ class StageVerdict:
 
     Everything here follows from which rules matched which lines, never from the fact values, so
     the same few match sets that come back decision after decision are put in order and summed up
-    once per policy (see :func:`stage_verdict`); a decision only turns them into its own objects.
+    once per policy (see :func:`stage_verdict`), with the reasons, notifications and approvals they
+    give built once too: every decision with this match set holds the same ones (frozen, their dicts and
+    lists read-only: :class:`~salesgate.decisions.SharedDict`), in lists of its own.
     """
 
     fired: tuple[tuple[CompiledRule, int | None], ...]
@@ -91,6 +97,27 @@ class StageVerdict:
     """Returns: the lowest refund rate of the fired rules (1 when none sets one)."""
     fee_rate: Decimal
     """Returns: the highest restocking fee rate of the fired rules (0 when none sets one)."""
+    shared_reasons: tuple[Reason, ...] = ()
+    """The reason of each of :attr:`reasons`; one fired on a line is the pattern of its reason, which each
+    decision completes with the line's number."""
+    on_lines: bool = False
+    """Whether a reason fired on a line (else :attr:`shared_reasons` are the decision's reasons as they are)."""
+    shared_notifications: tuple[Notification, ...] = ()
+    shared_approvals: tuple[Approval, ...] = ()
+    """The approvals of :attr:`ladder`."""
+    line_reasons: dict[tuple[int, int], Reason] = field(default_factory=dict, compare=False)
+    """The reasons fired on a line made so far, by (position in :attr:`shared_reasons`, line number)."""
+
+
+_LINE_REASONS = 1024
+"""The most reasons fired on lines one stage verdict keeps (then it starts again): orders number their lines
+alike (1, 2, 3...), so a few dozen serve nearly every decision."""
+
+
+def _shared_reason(effect: RuleEffect, translations: SharedDict) -> Reason:
+    """``Reason(rule=..., outcome=..., message=..., translations=..., line_no=None)``, built directly."""
+    return Reason.assemble({"rule": effect.rule, "outcome": effect.outcome, "message": effect.message,
+                            "translations": translations, "line_no": None, "plugin": "rules"}, set(_REASON_GIVEN))
 
 
 def _summed_up(policy: Policy, fired: tuple[tuple[CompiledRule, int | None], ...]) -> StageVerdict:
@@ -109,10 +136,19 @@ def _summed_up(policy: Policy, fired: tuple[tuple[CompiledRule, int | None], ...
         notifications.extend((role, rule.id, effect.message) for role in effect.notify)
     rules = [rule for rule, _ in fired]
     rate, fee_rate = refund_rates(rules)
+    translations: dict[str, SharedDict] = {}
+    for effect, _ in reasons:
+        translations.setdefault(effect.rule, SharedDict(effect.translations))
+    ladder = ladder_order(approvals, policy.roles)
     return StageVerdict(
         fired=fired, outcome=outcome, reasons=tuple(reasons), notifications=tuple(notifications),
         approvals=tuple((role, tuple(ids)) for role, ids in approvals.items()),
-        ladder=ladder_order(approvals, policy.roles), refund_rate=rate, fee_rate=fee_rate,
+        ladder=ladder, refund_rate=rate, fee_rate=fee_rate,
+        shared_reasons=tuple(_shared_reason(effect, translations[effect.rule]) for effect, _ in reasons),
+        on_lines=any(index is not None for _, index in reasons),
+        shared_notifications=tuple(Notification.assemble({"role": role, "rule": rule, "message": message})
+                                   for role, rule, message in notifications),
+        shared_approvals=tuple(Approval.assemble({"role": role, "rules": SharedList(ids)}) for role, ids in ladder),
     )
 
 
@@ -173,15 +209,23 @@ class _Collector:
         """Apply one stage's verdict; ``item_keys`` name the lines its line-scope rules fired on."""
         if verdict.outcome.rank > self.outcome.rank:
             self.outcome = verdict.outcome
-        for effect, index in verdict.reasons:
-            # Reason(rule=..., outcome=..., message=..., translations=..., line_no=...), built directly
-            self.reasons.append(Reason.assemble(
-                {"rule": effect.rule, "outcome": effect.outcome, "message": effect.message,
-                 "translations": dict(effect.translations),  # each decision owns its dicts
-                 "line_no": None if index is None else item_keys[index], "plugin": "rules"},
-                set(_REASON_GIVEN)))
-        for role, rule, message in verdict.notifications:
-            self.notifications.append(Notification.assemble({"role": role, "rule": rule, "message": message}))
+        if not verdict.on_lines:
+            self.reasons.extend(verdict.shared_reasons)
+        else:
+            made = verdict.line_reasons
+            for position, ((_, index), reason) in enumerate(zip(verdict.reasons, verdict.shared_reasons, strict=True)):
+                if index is not None:
+                    key = (position, item_keys[index])
+                    found = made.get(key)
+                    if found is None:
+                        if len(made) >= _LINE_REASONS:
+                            made.clear()
+                        found = made[key] = Reason.assemble({**reason.__dict__, "line_no": key[1]},
+                                                            set(_REASON_GIVEN))
+                    reason = found
+                self.reasons.append(reason)
+        if verdict.shared_notifications:
+            self.notifications.extend(verdict.shared_notifications)
         if verdict.approvals:
             self.verdicts.append(verdict)
 
@@ -191,7 +235,7 @@ class _Collector:
         if not verdicts:
             return []
         if len(verdicts) == 1:  # one stage asked: its list is already in ladder order
-            return [Approval.assemble({"role": role, "rules": list(rules)}) for role, rules in verdicts[0].ladder]
+            return list(verdicts[0].shared_approvals)
         merged: dict[str, list[str]] = {}
         for verdict in verdicts:
             for role, rules in verdict.approvals:
@@ -426,12 +470,23 @@ def stopped_by(index: int, steps: PriceSteps) -> CompiledRule | None:
     return None
 
 
+ChangeMade = tuple[CompiledRule, str, Decimal, Decimal, Decimal]
+"""One change to a line's price as pricing made it: (rule, kind, value, price before, price after)."""
+
+
+def adjustments_made(changes: Sequence[ChangeMade]) -> list[PriceAdjustment]:
+    """The :class:`PriceAdjustment` of each change: what a priced line's adjustments are built from when read."""
+    return [PriceAdjustment.assemble({"rule": rule.id, "kind": kind, "value": value, "priority": rule.priority,
+                                      "price_before": before, "price_after": after})
+            for rule, kind, value, before, after in changes]
+
+
 def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
-               adjustments: list[PriceAdjustment] | None, line_no: int | None = None) -> Decimal:
+               changes: list[ChangeMade] | None, line_no: int | None = None) -> Decimal:
     """The policy price of line ``index`` (unrounded): the fired rules' changes in stage order,
     up to a ``stop``, then the floors (:func:`salesgate.prices.run_price_steps`). Each change is
-    appended to ``adjustments`` unless None (bulk replays need the price only; it is the same
-    computation either way).
+    appended to ``changes`` unless None (bulk replays need the price only; it is the same
+    computation either way): :func:`adjustments_made` turns them into adjustments.
 
     A price that leaves the range prices may have (``limits.MAX_PRICE``: fifty 100% markups, a
     formula multiplying large facts) raises a :class:`PolicyError` naming the rule, which the gate
@@ -443,10 +498,8 @@ def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
     def observe(rule: CompiledRule, kind: str, value: Decimal, before: Decimal, after: Decimal) -> None:
         if not -PRICE_CEILING < after < PRICE_CEILING:
             raise _out_of_range(rule, kind, after, line_no)
-        if adjustments is not None:
-            adjustments.append(PriceAdjustment.assemble({
-                "rule": rule.id, "kind": kind, "value": value, "priority": rule.priority,
-                "price_before": before, "price_after": after}))
+        if changes is not None:
+            changes.append((rule, kind, value, before, after))
 
     return run_price_steps(base, _line_steps(index, item, steps), observe)
 
@@ -471,17 +524,18 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     for index, line in enumerate(facts.order.lines):
         product = products.get(line.sku)
         list_price = product.list_price if product is not None else None
-        adjustments: list[PriceAdjustment] = []
+        changes: list[ChangeMade] = []
         line_steps = steps[index]
         price = price_line(list_price if list_price is not None else line.unit_price, index,
-                           factset.items[index], line_steps, adjustments, line.line_no)
+                           factset.items[index], line_steps, changes, line.line_no)
         policy_price = line_price(price)
         policy_prices[line.line_no] = policy_price
         stop = stopped_by(index, line_steps) if stops and line_steps else None
         requested = round_money(line.unit_price * (ONE - line.discount))
         priced.append(PricedLine.assemble({
             "line_no": line.line_no, "sku": line.sku, "qty": line.qty, "list_price": list_price,
-            "requested_unit_price": requested, "policy_price": policy_price, "adjustments": adjustments,
+            "requested_unit_price": requested, "policy_price": policy_price,
+            "adjustments": Adjustments(build=partial(adjustments_made, changes)) if changes else Adjustments(),
             "stopped_by": None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
         }))
     check_rules = _stage_rules(policy, "pricing.check")
