@@ -109,9 +109,11 @@ class StageVerdict:
     """The reasons fired on a line made so far, by (position in :attr:`shared_reasons`, line number)."""
 
 
-_LINE_REASONS = 1024
+_LINE_REASONS = 64
 """The most reasons fired on lines one stage verdict keeps (then it starts again): orders number their lines
-alike (1, 2, 3...), so a few dozen serve nearly every decision."""
+alike (1, 2, 3...), so a few dozen serve nearly every decision. Bounded low because the policy keeps up to
+8,192 stage verdicts: at about 1 KB a reason, 64 each is at most half a gigabyte in the worst case, where
+1,024 each was eight."""
 
 
 def _shared_reason(effect: RuleEffect, translations: SharedDict) -> Reason:
