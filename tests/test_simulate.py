@@ -600,3 +600,18 @@ def test_history_read_quickly_is_checked_line_by_line_and_read_again_when_a_line
     monkeypatch.setattr(simulation, "_quick_event", misread)
     assert replay(valid) == validated[0]
     assert replay(valid, workers=2) == validated[0]
+
+
+def test_a_line_that_is_not_utf8_is_counted_invalid_and_the_rest_replayed(
+        without_channel_stuffing: Path, tmp_path: Path) -> None:
+    orders = [_dated(i, f"2026-0{1 + i % 9}-1{i % 9}", str(1000 + 731 * i), customer="C1") for i in range(9)]
+    path = _write(tmp_path / "orders.jsonl", orders)
+    raw = path.read_bytes().splitlines()
+    broken = raw[4].replace(b'"customer_id": "C1"', b'"customer_id": "C\xff1"', 1)
+    assert broken != raw[4]
+    path.write_bytes(b"\n".join([*raw[:4], broken, *raw[5:]]) + b"\n")
+    assert simulation._quick_event(broken) is None  # read the slow way, where the line is refused
+    for workers in (1, 2):
+        report = as_json(simulate(without_channel_stuffing, seed_policy_path(), path, workers=workers))
+        assert report["invalid_lines"]["count"] == 1
+        assert report["hooks"]["order_approval"]["decided"] == 8

@@ -23,7 +23,7 @@ __all__ = ["BackendRef", "DecisionContext", "PolicyVerdict"]
 
 @dataclass(frozen=True, slots=True)
 class BackendRef:
-    """Which matching backend decides: ``durable`` or ``python``."""
+    """Which matching backend decides: ``compiled`` (the default), ``python`` or ``durable``."""
 
     name: str
 

@@ -464,7 +464,7 @@ class Decision(_Value):
     notifications: list[Notification] = Field(default_factory=list)
     reasons: list[Reason] = Field(default_factory=list)
     policy: PolicyRef
-    backend: str = Field(description="Matching backend that decided: durable or python.")
+    backend: str = Field(description="Matching backend that decided: compiled, python or durable.")
     as_of: date | None = Field(
         None, description="The decision's as-of date: what `today` read in the rules and which rules were in force "
                           "(same policy + facts + as-of date = same decision). None only in decisions logged before "

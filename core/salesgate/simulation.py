@@ -438,13 +438,14 @@ def _quick_event(raw: bytes) -> tuple[str, date, Decimal] | None:
     lines = _QUICK_LINE.findall(raw)
     if not lines or len(lines) != raw.count(b'"line_no":'):
         return None
-    try:
+    try:  # a day that is no date, a customer id that is not UTF-8 (UnicodeDecodeError is a ValueError)
         day = date.fromisoformat(head[2].decode())
+        customer = head[1].decode()
     except ValueError:
-        return None
+        return None  # read the slow way: validated, and counted as invalid if it is
     total = sum((round_money(int(qty) * Decimal(price.decode()) * (1 - Decimal(discount.decode())))
                  for qty, price, discount in lines), ZERO)
-    return head[1].decode(), day, total
+    return customer, day, total
 
 
 class _Misread(Exception):

@@ -12,8 +12,8 @@ Policy test cases
     ``rules/tests/*.yaml`` a pytest item named after the case, located at its file:line, whose
     failure is the case's report (:meth:`salesgate.policy.testcases.CaseResult.report`).
     ``salesgate_backends = python durable`` (or ``--salesgate-backend NAME``, repeatable) runs
-    each case on those backends (default: ``durable``, the gate's default); with several, the
-    item names end in ``[python]`` / ``[durable]``. ``salesgate_require_coverage = true`` adds a
+    each case on those backends (default: ``compiled``, the gate's default); with several, the
+    item names end in ``[compiled]`` / ``[python]`` / ``[durable]``. ``salesgate_require_coverage = true`` adds a
     ``rule coverage`` item failing when a rule fires in no passing case; the rules no passing case
     fired are listed after every run in which all of a policy's cases ran. Without
     ``salesgate_rules`` no YAML file is collected. See docs/testing-rules.md.
