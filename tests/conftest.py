@@ -66,6 +66,7 @@ SLOW_TESTS = frozenset({
     "tests/test_compiled_backend.py::test_the_rule_index_matches_what_testing_every_rule_matches",
     "tests/test_compiled_backend.py::test_seed_policy_decides_orders_identically_on_compiled_and_python",
     "tests/test_codegen_safety.py::test_hostile_rule_text_is_only_ever_data",
+    "tests/test_compiled_probes.py::test_decisions_in_threads_during_reloads_match_the_python_backend_of_their_policy",
     "tests/test_failure_modes.py::test_a_slow_adapter_is_answered_at_the_deadline_without_a_store_too",
     "tests/test_reload.py::test_decisions_during_reloads_are_each_wholly_old_or_wholly_new",
 })

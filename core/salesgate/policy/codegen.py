@@ -486,12 +486,25 @@ class _Generator:
         return f"(({temporary} := {subject.text}) is not None and {temporary} {test} {members_name})"
 
 
+_PARSED_FROM: Final = 100
+"""Opening parentheses in a rule's generated condition from which it is parsed on its own before it goes into
+the stage's module: fewer cannot nest past Python's limit (200 levels). A long arithmetic chain (99 ``+``,
+within the language's limits) nests about three levels per operator; refused in the module, it would put
+every rule of its stage on the evaluator instead of the one rule."""
+
+
 def unsupported(cond: Cond) -> str | None:
     """Why the generator cannot compile ``cond`` (the rule then runs on the evaluator's closure), or None."""
     try:
-        _Generator(_Names(), _Scope(_Names(), "root", "v")).cond(cond)
+        text = _Generator(_Names(), _Scope(_Names(), "root", "v")).cond(cond)
     except _Unsupported as exc:
         return str(exc)
+    if text.count("(") >= _PARSED_FROM:
+        try:
+            ast.parse(text, mode="eval")
+        except (SyntaxError, RecursionError, MemoryError) as exc:
+            detail = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
+            return f"its generated code nests too deep for Python's parser ({detail})"
     return None
 
 
