@@ -7,7 +7,7 @@ Configured in trytond.conf (or ``TRYTOND_SALESGATE__*`` environment variables)::
     # mapping = tryton                    the sql adapter's mapping (default: the shipped tryton.yaml)
     # url = postgresql://reader@db/tryton a read-only login (default: Tryton's own database)
     # timeout = 5                         seconds before a decision falls back to the failure mode
-    # backend = durable                   or python
+    # backend = compiled                  or python, durable (same decisions)
 
 The gate reads customers, exposure, products and deliveries through the ``sql`` adapter, on its own
 read-only connection: it sees what Tryton has committed, never the current transaction.
@@ -25,6 +25,7 @@ from trytond.config import config
 from trytond.transaction import Transaction
 
 from salesgate import Gate, load_policy, seed_policy_path
+from salesgate.engine import DEFAULT_BACKEND
 
 _lock = threading.Lock()
 _gates: dict[tuple[str, ...], Gate] = {}
@@ -51,7 +52,7 @@ def get_gate() -> Gate:
         str(config.get("salesgate", "policy", default="") or seed_policy_path()),
         str(config.get("salesgate", "mapping", default="tryton")),
         str(config.get("salesgate", "timeout", default="5")),
-        str(config.get("salesgate", "backend", default="durable")),
+        str(config.get("salesgate", "backend", default=DEFAULT_BACKEND)),
     )
     with _lock:
         gate = _gates.get(key)
