@@ -25,7 +25,6 @@ from trytond.config import config
 from trytond.transaction import Transaction
 
 from salesgate import Gate, load_policy, seed_policy_path
-from salesgate.engine import DEFAULT_BACKEND
 
 _lock = threading.Lock()
 _gates: dict[tuple[str, ...], Gate] = {}
@@ -52,13 +51,15 @@ def get_gate() -> Gate:
         str(config.get("salesgate", "policy", default="") or seed_policy_path()),
         str(config.get("salesgate", "mapping", default="tryton")),
         str(config.get("salesgate", "timeout", default="5")),
-        str(config.get("salesgate", "backend", default=DEFAULT_BACKEND)),
+        str(config.get("salesgate", "backend", default="") or ""),  # unset: the Gate's default
     )
     with _lock:
         gate = _gates.get(key)
         if gate is None:
             url, policy, mapping, timeout, engine = key
-            options: dict[str, Any] = {"backend": engine, "timeout": float(timeout)}
+            options: dict[str, Any] = {"timeout": float(timeout)}
+            if engine:
+                options["backend"] = engine
             gate = Gate(load_policy(policy), adapter="sql", adapter_options={"url": url, "mapping": mapping},
                         **options)
             _gates[key] = gate
