@@ -498,7 +498,8 @@ class Gate:
                     decision, model = self._reserve(model, facts, context, deadline, source)
                     recorded_by = ("store",)  # logged in the reservation's own transaction
                 elif spec.built_in:
-                    decision = self._hooks.decide(point, model, context, spec=spec)
+                    # the subject read above is the model's own when the caller passed the model
+                    decision = self._hooks.decide(point, model, context, subject if model is facts else None, spec)
                 else:
                     decision = self._hooks.decide(point, model, context, subject, spec)
             except Exception as exc:  # An ERP must never be broken by salesgate: answer safely instead.

@@ -569,7 +569,10 @@ class Hooks:
             if plugin in skipped:
                 continue
             try:
-                function(**{name: arguments[name] for name in argnames})
+                if argnames == _DECISION_ONLY:  # the audit plugin's: no arguments to pick, on every decision
+                    function(decision=decision)
+                else:
+                    function(**{name: arguments[name] for name in argnames})
             except SalesgateError as exc:  # explained (e.g. "run salesgate db upgrade"): the message, no traceback
                 logger.error("plugin %r failed to record decision %s: %s", plugin, decision.subject, exc)
             except Exception:
@@ -623,6 +626,7 @@ AdapterRegister = Callable[[str, type], None]
 
 
 _STAMPED = frozenset({"hook", "subject", "policy", "backend", "as_of"})
+_DECISION_ONLY = ("decision",)
 _DECIDED = (Contribution, Decision)
 _PAYLOAD_POINTS: tuple[tuple[str, str], ...] = tuple(sorted(
     ((output.field, spec.name) for spec in BUILT_IN_POINTS for output in spec.outputs),
