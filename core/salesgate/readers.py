@@ -47,10 +47,13 @@ class Reader:
 
 @dataclass(frozen=True)
 class Readers:
-    """The readers of one facts class, by path; ``lines``: the path of its list of line models, if any."""
+    """The readers of one facts class, by path; ``lines``: the path of its list of line models, if any;
+    ``unreadable``: paths the flattening holds a value for that no reader reads (a stage reading one is matched
+    on a FactSet). Any other path without a reader is missing from the flattening as well."""
 
     paths: Mapping[str, Reader]
     lines: str | None
+    unreadable: frozenset[str] = frozenset()
 
 
 def _field(attribute: str, convert: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
@@ -115,11 +118,13 @@ def order_readers(customer: type[BaseModel], order: type[BaseModel], exposure: t
     paths["line.net_unit_price"] = Reader(_net_unit_price, line=True)
     for attribute, path in _product_facts(product):
         paths[path] = Reader(_product_fact(attribute), line=True, extra="products")
+    unreadable: frozenset[str] = frozenset()
     if policy_price_field:  # a declared line fact of that name: without prices the flattening keeps it
         del paths["line.policy_price"]
+        unreadable |= {"line.policy_price"}
     else:
         paths["line.policy_price"] = Reader(_policy_price, line=True, extra="prices")
-    return Readers(MappingProxyType(paths), ORDER_LINES)
+    return Readers(MappingProxyType(paths), ORDER_LINES, unreadable)
 
 
 @lru_cache(maxsize=64)

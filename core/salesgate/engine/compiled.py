@@ -34,7 +34,7 @@ from ..policy.codegen import (
     generate_model_stage,
 )
 from ..policy.stages import Match, Stage, stages_by_name
-from ..readers import Readers, order_readers, return_readers
+from ..readers import order_readers, return_readers
 
 ORDER_STAGES: Final = frozenset({"order_approval", "credit_check", "pricing.adjust", "pricing.check"})
 """The stages matched on an order's facts (:func:`salesgate.facts.order_factset`)."""
@@ -43,7 +43,15 @@ RETURN_STAGES: Final = frozenset({"return_handling"})
 _MAX_MATCHERS: Final = 256
 """Model matchers kept, at most (a stage per class of facts model: a policy has few); beyond, they start anew."""
 
-_ModelMatcher = Callable[[Any, "date | None", "Mapping[int, Decimal] | None"], frozenset[Match]]
+_ModelMatcher = Callable[[Any, "date | None", "Mapping[int, Decimal] | None"], "frozenset[Match] | None"]
+
+
+def _declared(kind: type[BaseModel], name: str) -> type[BaseModel]:
+    """The class a facts model declares for its part ``name``."""
+    annotation = kind.model_fields[name].annotation
+    if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):  # pragma: no cover - models' own
+        raise TypeError(f"{kind.__name__}.{name} is not a model")
+    return annotation
 
 
 class CompiledBackend:
@@ -73,15 +81,7 @@ class CompiledBackend:
         Equal to ``match(stage, order_factset(facts, policy_prices, paths=P, today=today))`` for an order's
         facts (``return_factset`` for a return's), for any ``P`` holding what the stage's rules read and
         ``order.lines`` when it has line-scope rules (as :attr:`Policy.fact_reads` does)."""
-        kind = type(facts)
-        if kind is OrderFacts:  # read as the shipped classes, whatever its parts' classes (as flattened)
-            key: tuple[Any, ...] = (stage, kind)
-        elif isinstance(facts, OrderFacts):
-            key = (stage, kind, type(facts.customer), type(facts.order), type(facts.exposure))
-        elif isinstance(facts, ReturnFacts):
-            key = (stage, kind, type(facts.customer), type(facts.return_request))
-        else:
-            return None  # a declared point's document: matched on its FactSet
+        key = (stage, type(facts))
         try:
             matcher = self._model_matchers[key]
         except KeyError:
@@ -94,22 +94,24 @@ class CompiledBackend:
         return matcher(facts, today, policy_prices)
 
     def _model_matcher(self, stage: str, facts: BaseModel) -> _ModelMatcher | None:
-        """The matcher of ``stage`` on facts of ``facts``' classes, or None (see :meth:`match_models`)."""
+        """The matcher of ``stage`` on facts of ``facts``' class, or None (see :meth:`match_models`)."""
         found = self._stages.get(stage)
-        readers: Readers
         if found is None:
             return None
+        kind = type(facts)
+        parts: tuple[type[BaseModel], ...]
         if isinstance(facts, OrderFacts) and stage in ORDER_STAGES:
-            if type(facts) is OrderFacts:
-                readers = order_readers(Customer, Order, CreditExposure, OrderLine, Product)
-            else:
-                line_type, product_type = _element_types(type(facts))
-                readers = order_readers(type(facts.customer), type(facts.order), type(facts.exposure),
-                                        line_type, product_type)
+            if kind is OrderFacts:  # flattened as the shipped classes, whatever its parts' classes
+                parts = (Customer, Order, CreditExposure, OrderLine, Product)
+            else:  # flattened as its parts' classes: read as the classes it declares, and only facts of those
+                line_type, product_type = _element_types(kind)
+                parts = (*(_declared(kind, name) for name in ("customer", "order", "exposure")), line_type, product_type)
+            readers = order_readers(*parts)
         elif isinstance(facts, ReturnFacts) and stage in RETURN_STAGES:
-            readers = return_readers(type(facts.customer), type(facts.return_request))
+            parts = (_declared(kind, "customer"), _declared(kind, "return_request"))
+            readers = return_readers(*parts)
         else:
-            return None
+            return None  # a declared point's document, or a stage of another point
         generated = generate_model_stage(found, readers)
         if generated is None:
             return None
@@ -117,15 +119,25 @@ class CompiledBackend:
         try:
             function: ModelFunction = module.build()
         except (GeneratedCodeRefused, SyntaxError, RecursionError, MemoryError, ValueError):
-            return None  # matched on a FactSet, as generate_stage's function (which was not refused)
+            return None  # matched on a FactSet, by generate_stage's function (which was not refused)
         products = "products" in extras
         if readers.lines is None:
-            def match_return(facts: Any, today: date | None, prices: Mapping[int, Decimal] | None) -> frozenset[Match]:
+            customer_type, request_type = parts
+
+            def match_return(facts: Any, today: date | None, prices: Mapping[int, Decimal] | None
+                             ) -> frozenset[Match] | None:
+                if type(facts.customer) is not customer_type or type(facts.return_request) is not request_type:
+                    return None  # parts of other classes than declared: flattened as their own classes
                 return frozenset(function(facts, (), today, prices, None))
 
             return match_return
+        customer_type, order_type, exposure_type = parts[:3]
+        shipped = kind is OrderFacts
 
-        def match_order(facts: Any, today: date | None, prices: Mapping[int, Decimal] | None) -> frozenset[Match]:
+        def match_order(facts: Any, today: date | None, prices: Mapping[int, Decimal] | None) -> frozenset[Match] | None:
+            if not shipped and (type(facts.customer) is not customer_type or type(facts.order) is not order_type
+                                or type(facts.exposure) is not exposure_type):
+                return None  # parts of other classes than declared: flattened as their own classes
             by_sku = {product.sku: product for product in facts.products} if products else None
             return frozenset(function(facts, facts.order.lines, today, prices, by_sku))
 

@@ -35,7 +35,7 @@ import ast
 import logging
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -124,10 +124,12 @@ def check(tree: ast.Module, names: frozenset[str], parameters: frozenset[str] = 
     constant, call and function definition has the one shape the generator emits.
 
     ``names`` are the generated names bound in the namespace (constants) and defined by the module;
-    ``parameters`` the parameter names its functions may have (:data:`_MODEL_PARAMETERS` for a model matcher).
+    ``parameters`` the parameter names its functions may have (:data:`_MODEL_PARAMETERS` for a model matcher,
+    whose parameters are models: no attribute of them is read but by a reader, ``fired.append`` apart).
     """
-    if not parameters <= _MODEL_PARAMETERS:
+    if parameters not in (_PARAMETERS, _MODEL_PARAMETERS):
         raise GeneratedCodeRefused("a parameter name is not one the generator uses")
+    opaque = parameters - {"fired"} if parameters == _MODEL_PARAMETERS else frozenset()
     if any(not _GENERATED_NAME.match(name) for name in names):
         raise GeneratedCodeRefused("a name in the table is not a generated name")
     allowed = names | parameters | HELPERS.keys() | {"ranged"}
@@ -139,7 +141,7 @@ def check(tree: ast.Module, names: frozenset[str], parameters: frozenset[str] = 
                 raise GeneratedCodeRefused(f"name {node.id!r} is not allowed")
         elif isinstance(node, ast.Attribute):
             if node.attr not in _ATTRIBUTES or not isinstance(node.value, ast.Name) \
-                    or not isinstance(node.ctx, ast.Load):
+                    or not isinstance(node.ctx, ast.Load) or node.value.id in opaque:
                 raise GeneratedCodeRefused(f"attribute {node.attr!r} is not allowed here")
         elif isinstance(node, ast.Constant):
             if node.value is not None and not isinstance(node.value, bool):
@@ -147,7 +149,8 @@ def check(tree: ast.Module, names: frozenset[str], parameters: frozenset[str] = 
         elif isinstance(node, ast.Call):
             indexed = (isinstance(node.func, ast.Subscript) and isinstance(node.func.value, ast.Name)
                        and isinstance(node.func.slice, ast.Name))  # a group's per-rule test: g0[n0](root)
-            if node.keywords or not (isinstance(node.func, ast.Name | ast.Attribute) or indexed):
+            if node.keywords or not (isinstance(node.func, ast.Name | ast.Attribute) or indexed) \
+                    or (isinstance(node.func, ast.Name) and node.func.id in parameters):
                 raise GeneratedCodeRefused("only plain calls of a generated name or a helper are allowed")
             if any(isinstance(arg, ast.Starred) for arg in node.args):  # pragma: no cover - Starred is refused
                 raise GeneratedCodeRefused("starred arguments are not allowed")
@@ -912,11 +915,18 @@ _MODEL_HELPER_PARAMETERS: Final = "root, items, item, today, prices, products"
 
 
 class _ModelContext:
-    """What every scope of one model matcher shares: the readers, and which extras its reads need."""
+    """What every scope of one model matcher shares: the readers, the facts of the stage's point, and which
+    extras its reads need."""
 
-    def __init__(self, readers: Readers) -> None:
+    def __init__(self, readers: Readers, known: Collection[str]) -> None:
         self.readers = readers
+        self.known = known
         self.extras: set[str] = set()
+
+    def missing(self, path: str) -> bool:
+        """Whether ``path`` is a fact of the point these models do not hold (a fact the policy declares, read
+        from the shipped models): the flattening has no value for it either, so the rules read it missing."""
+        return path not in self.readers.paths and path in self.known and path not in self.readers.unreadable
 
     def reader(self, path: str, line: bool) -> Reader:
         """The reader of ``path``; a path without one, or a line's path read outside a line, is unsupported."""
@@ -953,6 +963,8 @@ class _ModelScope(_Scope):
             return "today"
         if path == self.context.readers.lines:
             raise _Unsupported("a list fact read as a value")
+        if self.context.missing(path):
+            return "None"
         local = self.reads.get(path)
         if local is not None:
             return local
@@ -999,6 +1011,8 @@ class _ModelGenerator(_Generator):
 
     def expr(self, expr: Expr) -> _Code:
         if isinstance(expr, Ref) and expr.item and self.element is not None:
+            if self.scope.context.missing(expr.path):
+                return _Code("None", simple=True)
             reader = self.scope.context.reader(expr.path, True)
             return _Code(self.scope.context.call(self.names, reader, self.element))
         if isinstance(expr, Aggregate):
@@ -1019,7 +1033,7 @@ def generate_model_stage(stage: Stage, readers: Readers, *, index: bool = True,
     names.defined.add(function)
     fallbacks: list[Fallback] = []
     helpers: list[str] = []
-    context = _ModelContext(readers)
+    context = _ModelContext(readers, stage.vocabulary)
     order_rules = [rule for rule in stage.rules if rule.scope == "order"]
     line_rules = [rule for rule in stage.rules if rule.scope == "line"]
     try:
