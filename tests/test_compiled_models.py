@@ -36,7 +36,7 @@ from test_codegen_safety import _only_generated_tokens, hostile_text
 from test_differential import conditions, days
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from bench import build_workload  # noqa: E402
+from bench import build_workload
 
 VOCAB = VOCABULARY["order_approval"]
 ORDER_POINTS = {"order_approval": "order_approval", "credit_check": "credit_check", "pricing.adjust": "pricing",
@@ -137,7 +137,7 @@ def test_the_seed_policy_matches_orders_on_its_own_models_as_on_the_flattened_fa
     policy, backend = _seed()
     reads = policy.fact_reads.get(ORDER_POINTS[stage], frozenset())
     more = reads | frozenset(policy.vocabulary[ORDER_POINTS[stage]])  # any paths holding the reads will do
-    rng = random.Random(stage)
+    rng = random.Random(stage)  # noqa: S311 - reproducible facts, not secrets
     checked = fired = 0
     for facts in _workload().orders:
         assert type(facts) is not OrderFacts  # the policy's extension: its declared and history facts
@@ -212,8 +212,7 @@ def test_the_models_are_read_without_flattening_anything(monkeypatch: pytest.Mon
                  "_prefixed"):
         monkeypatch.setattr(facts_module, name, refuse)
     backend = CompiledBackend(policy.stages())  # its model matchers generated with nothing to flatten
-    for (stage, _), found in wanted.items():
-        assert found is not None
+    assert all(found is not None for found in wanted.values())
     assert {(stage, id(facts)): backend.match_models(stage, facts, date(2026, 11, 23))
             for stage in ORDER_POINTS for facts in orders} | \
         {("return_handling", id(facts)): backend.match_models("return_handling", facts, date(2026, 11, 23))
@@ -262,7 +261,7 @@ def _check_every_reader(facts: Any, today: date | None, prices: dict[int, Decima
 
 
 def test_every_reader_reads_the_value_the_flattening_holds() -> None:
-    rng = random.Random(5)
+    rng = random.Random(5)  # noqa: S311 - reproducible facts, not secrets
     compared = 0
     for facts in _workload().orders[:60]:
         for variant in _variants(facts, rng):
@@ -371,8 +370,8 @@ def test_a_hostile_fact_path_has_no_reader(path: str) -> None:
     stage = Stage("order_approval", (EngineRule("r", 0, "line", Compare("==", Ref(path, Kind.text),
                                                                         Const("x", Kind.text))),), VOCAB)
     assert generate_model_stage(stage, order_readers(*_SHIPPED_PARTS)) is None
-    assert generate_model_stage(stage, return_readers(Customer, ReturnFacts.model_fields["return_request"].annotation)) \
-        is None
+    request = ReturnFacts.model_fields["return_request"].annotation
+    assert generate_model_stage(stage, return_readers(Customer, request)) is None
 
 
 def _model_module() -> Any:

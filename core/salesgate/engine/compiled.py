@@ -105,7 +105,8 @@ class CompiledBackend:
                 parts = (Customer, Order, CreditExposure, OrderLine, Product)
             else:  # flattened as its parts' classes: read as the classes it declares, and only facts of those
                 line_type, product_type = _element_types(kind)
-                parts = (*(_declared(kind, name) for name in ("customer", "order", "exposure")), line_type, product_type)
+                parts = (*(_declared(kind, name) for name in ("customer", "order", "exposure")),
+                         line_type, product_type)
             readers = order_readers(*parts)
         elif isinstance(facts, ReturnFacts) and stage in RETURN_STAGES:
             parts = (_declared(kind, "customer"), _declared(kind, "return_request"))
@@ -134,7 +135,8 @@ class CompiledBackend:
         customer_type, order_type, exposure_type = parts[:3]
         shipped = kind is OrderFacts
 
-        def match_order(facts: Any, today: date | None, prices: Mapping[int, Decimal] | None) -> frozenset[Match] | None:
+        def match_order(facts: Any, today: date | None, prices: Mapping[int, Decimal] | None
+                        ) -> frozenset[Match] | None:
             if not shipped and (type(facts.customer) is not customer_type or type(facts.order) is not order_type
                                 or type(facts.exposure) is not exposure_type):
                 return None  # parts of other classes than declared: flattened as their own classes

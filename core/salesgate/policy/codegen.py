@@ -27,6 +27,13 @@ cells, an effective window on ``today``), a dict from constant to candidate rule
 threshold table looked up by bisection pick the rules that can match, and only those are tested.
 Every candidate is still tested on its whole condition, so the index only ever skips rules that
 cannot match: a rule fires on a value only if the value is among its keys or inside its range.
+
+Model matchers (:func:`generate_model_stage`): the same generator and whitelist over the fact models
+instead of a flattened :class:`~salesgate.facts.FactSet`. A read is a call of a reader
+(:mod:`salesgate.readers`) bound to a generated name, on the facts model (``root``, once per call) or a line
+model (``item``, an element of ``any``/``all``), with the decision's date, the policy prices and the sku →
+product map as parameters. Flattening cost more than matching; a stage the models cannot answer alone (an
+aggregate, a rule on the evaluator's closure) has no model matcher.
 """
 
 from __future__ import annotations
