@@ -472,7 +472,7 @@ class Gate:
             spec = loaded.policy.points.get(point) if isinstance(point, str) else None
             if spec is None:
                 raise FactsError(_unknown_point(point, loaded.policy))
-            context = loaded.context(explain, self._day(as_of, loaded.policy))
+            context = loaded.context(explain, as_of if as_of is not None else self._day(None, loaded.policy))
             # A day the caller chose (decide(as_of=), Gate(today=)) is the adapters' too; the clock's default
             # leaves an adapter its own today (an adapter built with today= keeps counting to it)
             given = as_of is not None or self._today is not None
@@ -544,6 +544,8 @@ class Gate:
                     source: DatedSource) -> Any:
         """``facts_for`` under the deadline when adapters may be asked (the exposure of a reserving
         check is left out: it is loaded inside the reservation lock)."""
+        if type(facts) is spec.document and spec.built_in:
+            return facts  # the point's own model, complete as it is (what complete() answers, sooner)
         if reserve and isinstance(facts, Mapping) and "exposure" not in facts:
             facts = {**facts, "exposure": {}}
         if isinstance(facts, (_MODELS, spec.document)) or not self._hooks.loads_facts():

@@ -380,8 +380,11 @@ class Hooks:
         except Exception as exc:
             raise PluginError(f"plugin 'rules' failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
         outcome, approvals, reasons, notifications, trace, pricing, returns, outputs = verdict
-        fields_set = set(verdict.given())
-        fields_set |= _STAMPED
+        given = verdict.given()
+        stamped = _STAMPED_FIELDS.get(given)
+        if stamped is None:
+            stamped = _STAMPED_FIELDS[given] = given | _STAMPED
+        fields_set = set(stamped)
         credit = None
         if point == "credit_check" and isinstance(facts, OrderFacts):
             credit = self.credit_figures(facts, context)
@@ -627,6 +630,8 @@ AdapterRegister = Callable[[str, type], None]
 
 _STAMPED = frozenset({"hook", "subject", "policy", "backend", "as_of"})
 _DECISION_ONLY = ("decision",)
+_STAMPED_FIELDS: dict[frozenset[str], frozenset[str]] = {}
+"""A verdict's fields set with the stamped ones, by the verdict's (a handful of combinations)."""
 _DECIDED = (Contribution, Decision)
 _PAYLOAD_POINTS: tuple[tuple[str, str], ...] = tuple(sorted(
     ((output.field, spec.name) for spec in BUILT_IN_POINTS for output in spec.outputs),

@@ -484,7 +484,7 @@ def order_verdict(policy: Policy, backend: Backend, point: str, facts: OrderFact
 
 def _order_flat(policy: Policy, point: str, facts: OrderFacts, today: date | None) -> Callable[[], FactSet]:
     """How to flatten ``facts`` for ``point``: only the facts its rules read."""
-    return partial(order_factset, facts, paths=policy.fact_reads.get(point, frozenset()), today=today)
+    return partial(order_factset, facts, None, policy.fact_reads.get(point, frozenset()), today)
 
 
 def _line_numbers(facts: OrderFacts) -> tuple[int, ...]:
@@ -669,8 +669,7 @@ def return_verdict(policy: Policy, backend: Backend, facts: ReturnFacts, explain
     verdict = _NO_MATCHES
     facts_read: Facts | None = None
     if _stage_rules(policy, "return_handling"):
-        flat = partial(return_factset, facts, paths=policy.fact_reads.get("return_handling", frozenset()),
-                       today=today)
+        flat = partial(return_factset, facts, policy.fact_reads.get("return_handling", frozenset()), today)
         matches, facts_read = _matched(backend, "return_handling", facts, flat, (), today)
         verdict = _run_stage(policy, "return_handling", matches, facts_read, collector)
     amount = facts.return_request.amount  # what fact return.amount reads
