@@ -267,18 +267,7 @@ class _Collector:
         if not verdict.on_lines:
             self.reasons.extend(verdict.shared_reasons)
         else:
-            made = verdict.line_reasons
-            for position, ((_, index), reason) in enumerate(zip(verdict.reasons, verdict.shared_reasons, strict=True)):
-                if index is not None:
-                    key = (position, item_keys[index])
-                    found = made.get(key)
-                    if found is None:
-                        if len(made) >= _LINE_REASONS:
-                            made.clear()
-                        found = made[key] = Reason.assemble({**reason.__dict__, "line_no": key[1]},
-                                                            set(_REASON_GIVEN))
-                    reason = found
-                self.reasons.append(reason)
+            self.reasons.extend(_reasons_on_lines(verdict, item_keys))
         if verdict.shared_notifications:
             self.notifications.extend(verdict.shared_notifications)
         if verdict.approvals:
@@ -314,6 +303,43 @@ def _traced(stages: Sequence[tuple[tuple[CompiledRule, ...], frozenset[Match], F
     """The trace entries of the stages a decision ran, in order."""
     return [entry for rules, matches, facts, matched in stages
             for entry in _trace_entries(rules, matches, facts, explain_on, matched)]
+
+
+def _reasons_on_lines(verdict: StageVerdict, item_keys: tuple[int, ...]) -> list[Reason]:
+    """The verdict's reasons, those fired on a line with its number (made once per line number, then kept)."""
+    made = verdict.line_reasons
+    reasons: list[Reason] = []
+    for position, ((_, index), reason) in enumerate(zip(verdict.reasons, verdict.shared_reasons, strict=True)):
+        if index is not None:
+            key = (position, item_keys[index])
+            found = made.get(key)
+            if found is None:
+                if len(made) >= _LINE_REASONS:
+                    made.clear()
+                found = made[key] = Reason.assemble({**reason.__dict__, "line_no": key[1]}, set(_REASON_GIVEN))
+            reason = found
+        reasons.append(reason)
+    return reasons
+
+
+def _one_stage(policy: Policy, stage: str, matches: frozenset[Match], facts: Facts, explain_on: bool,
+               returns: ReturnResult | None = None, outputs: dict[str, Any] | None = None,
+               verdict: StageVerdict | None = None) -> PolicyVerdict:
+    """The verdict of a point that runs one stage: what a collector given that stage alone answers
+    (:func:`_run_stage` then :func:`_verdict`), without the collector. ``verdict``: the stage's, when known."""
+    if verdict is None:
+        verdict = stage_verdict(policy, stage, matches)
+    rules = policy.rules_by_stage.get(stage, ())
+    applied = matches
+    if policy.tables and len(verdict.fired) != len(matches):
+        applied = frozenset((rule.id, index) for rule, index in verdict.fired)
+    return PolicyVerdict(
+        verdict.outcome,
+        list(verdict.shared_approvals),  # one stage: its approvals are in ladder order already
+        _reasons_on_lines(verdict, facts.item_keys) if verdict.on_lines else list(verdict.shared_reasons),
+        list(verdict.shared_notifications),
+        Trace(build=partial(_trace_entries, rules, applied, facts, explain_on, matches)) if rules else Trace(),
+        None, returns, outputs)
 
 
 def _entry(rule: CompiledRule, fired: bool, values: FactValues, line_no: int | None,
@@ -466,20 +492,18 @@ def order_verdict(policy: Policy, backend: Backend, point: str, facts: OrderFact
     when not given)."""
     if point == "pricing":
         return pricing_verdict(policy, backend, facts, explain_on, factset, today)
-    collector = _Collector(explain_on)
-    outputs = None
-    if _stage_rules(policy, point):
-        facts_read: Facts
-        if factset is not None:
-            matches, facts_read = backend.match(point, factset), factset
-        else:
-            matches, facts_read = _matched(backend, point, facts, _order_flat(policy, point, facts, today),
-                                           _line_numbers(facts), today)
-        verdict = _run_stage(policy, point, matches, facts_read, collector)
-        spec = policy.points[point]
-        if spec.declared_outputs:
-            outputs = output_values(spec, verdict.fired, facts_read)
-    return _verdict(policy.roles, collector, outputs=outputs)
+    if not policy.rules_by_stage.get(point):
+        return _verdict(policy.roles, _Collector(explain_on))
+    facts_read: Facts
+    if factset is not None:
+        matches, facts_read = backend.match(point, factset), factset
+    else:
+        matches, facts_read = _matched(backend, point, facts, _order_flat(policy, point, facts, today),
+                                       _line_numbers(facts), today)
+    verdict = stage_verdict(policy, point, matches)
+    spec = policy.points[point]
+    outputs = output_values(spec, verdict.fired, facts_read) if spec.declared_outputs else None
+    return _one_stage(policy, point, matches, facts_read, explain_on, outputs=outputs, verdict=verdict)
 
 
 def _order_flat(policy: Policy, point: str, facts: OrderFacts, today: date | None) -> Callable[[], FactSet]:
@@ -665,24 +689,22 @@ def refund_terms(amount: Decimal, rate: Decimal, fee_rate: Decimal,
 def return_verdict(policy: Policy, backend: Backend, facts: ReturnFacts, explain_on: bool = False,
                    today: date | None = None) -> PolicyVerdict:
     """A return's verdict: outcome, approvals, and the refund after fees."""
-    collector = _Collector(explain_on)
-    verdict = _NO_MATCHES
-    facts_read: Facts | None = None
-    if _stage_rules(policy, "return_handling"):
-        flat = partial(return_factset, facts, policy.fact_reads.get("return_handling", frozenset()), today)
-        matches, facts_read = _matched(backend, "return_handling", facts, flat, (), today)
-        verdict = _run_stage(policy, "return_handling", matches, facts_read, collector)
+    spec = policy.points["return_handling"]
     amount = facts.return_request.amount  # what fact return.amount reads
-    refund_rate, fee, refund = refund_terms(amount, verdict.refund_rate, verdict.fee_rate, collector.outcome)
+    if not policy.rules_by_stage.get("return_handling"):
+        refund_rate, fee, refund = refund_terms(amount, ONE, ZERO, Outcome.allow)
+        returns = ReturnResult.assemble({"amount": amount, "refund_rate": refund_rate, "restocking_fee": fee,
+                                         "refund_amount": refund})
+        return _verdict(policy.roles, _Collector(explain_on), returns=returns,
+                        outputs={} if spec.declared_outputs else None)
+    flat = partial(return_factset, facts, policy.fact_reads.get("return_handling", frozenset()), today)
+    matches, facts_read = _matched(backend, "return_handling", facts, flat, (), today)
+    verdict = stage_verdict(policy, "return_handling", matches)
+    refund_rate, fee, refund = refund_terms(amount, verdict.refund_rate, verdict.fee_rate, verdict.outcome)
     returns = ReturnResult.assemble({"amount": amount, "refund_rate": refund_rate, "restocking_fee": fee,
                                      "refund_amount": refund})
-    spec = policy.points["return_handling"]
-    outputs = None
-    if spec.declared_outputs and facts_read is not None:
-        outputs = output_values(spec, verdict.fired, facts_read)
-    elif spec.declared_outputs:
-        outputs = {}
-    return _verdict(policy.roles, collector, returns=returns, outputs=outputs)
+    outputs = output_values(spec, verdict.fired, facts_read) if spec.declared_outputs else None
+    return _one_stage(policy, "return_handling", matches, facts_read, explain_on, returns, outputs, verdict)
 
 
 def decision_context(policy: Policy, backend: Backend, explain_on: bool = False) -> DecisionContext:
