@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import re
+import typing
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -262,17 +263,20 @@ class _Pair:
         # Lines are read with the candidate's documents: the shipped ones with the facts it declares.
         self.order_model: type[OrderFacts] = candidate.points["order_approval"].document  # type: ignore[assignment]
         self.return_model: type[ReturnFacts] = candidate.points["return_handling"].document  # type: ignore[assignment]
+        self.parts = _Parts(self.order_model, self.return_model)
         self.declared: dict[str, tuple[PointSpec | None, PointSpec | None]] = {
             name: (baseline.points.get(name), spec) for name, spec in candidate.points.items() if not spec.built_in}
         self.declared.update({name: (spec, None) for name, spec in baseline.points.items()
                               if not spec.built_in and name not in candidate.points})
 
     def replay(self, lines: Iterator[bytes], start: int = 0,
-               history: Mapping[int, Mapping[str, Any]] | None = None, check: bool = False) -> Tally:
+               history: Mapping[int, Mapping[str, Any]] | None = None,
+               reads: Mapping[int, tuple[str, date, Decimal]] | None = None) -> Tally:
         """Replay the lines of one range, the first starting at byte ``start`` of the file. ``history``:
         the history facts computed for each order line of the range (as of its order date, the date it
-        is decided as of), by the byte offset the line starts at. ``check``: the history was worked out
-        from quick readings of the lines (:func:`_quick_event`): each is checked against the line's
+        is decided as of), by the byte offset the line starts at. ``reads``: the history was worked out
+        from these readings of the range's order lines (customer id, order date, total by the byte offset
+        of the line; :func:`_order_events`, quick ones among them): each is checked against the line's
         facts, and :class:`_Misread` raised on the first that differs."""
         history = history or {}
         tally = Tally()
@@ -283,14 +287,12 @@ class _Pair:
             line_start, offset = offset, offset + len(raw)
             if not raw.strip():
                 continue
-            read = _quick_event(raw) if check else None
-            if read is not None and line_start not in history:
-                raise _Misread(f"byte {line_start}")
+            read = reads.get(line_start) if reads is not None else None
             try:
-                facts = _parse(raw, self.order_model, self.return_model)
-                if read is not None and not (isinstance(facts, OrderFacts) and read == (
-                        facts.customer.id, facts.order.order_date, facts.order.total)):
-                    raise _Misread(f"byte {line_start}")
+                facts = _parse(raw, self.order_model, self.return_model, self.parts)
+                if read is not None and not (isinstance(facts, OrderFacts) and read[0] == facts.customer.id
+                                             and read[1] == facts.order.order_date):
+                    raise _Misread(f"byte {line_start}")  # the total is checked once worked out, below
                 if isinstance(facts, _Document):
                     decided = self._document(facts)
                     tally.documents += 1
@@ -308,6 +310,8 @@ class _Pair:
             if isinstance(facts, OrderFacts):
                 tally.orders += 1
                 if not self.order_points:
+                    if read is not None and read[2] != facts.order.total:
+                        raise _Misread(f"byte {line_start}")
                     continue
                 if line_start in history:
                     facts = _with_history(facts, history[line_start])
@@ -315,6 +319,8 @@ class _Pair:
                 amount = factset.root.get("order.total")
                 if amount is None:  # no rule reads it, so it was not flattened
                     amount = facts.order.total
+                if read is not None and read[2] != amount:
+                    raise _Misread(f"byte {line_start}")
                 memo = Memo()
                 for point in self.order_points:
                     before = self.before.order(point, facts, factset, memo)
@@ -430,7 +436,7 @@ def _quick_event(raw: bytes) -> tuple[str, date, Decimal] | None:
     read from its text by two regular expressions, without validating it (some microseconds, where
     validating the line takes tens); None for a line in any other shape.
 
-    A guess, never trusted alone: :meth:`_Pair.replay` reads every line this reads and checks that the
+    A guess, never trusted alone: :meth:`_Pair.replay` is handed every reading and checks that the
     line is a valid order with this customer, date and total (:class:`_Misread` otherwise)."""
     head = _QUICK_ORDER.match(raw)
     if head is None:
@@ -650,9 +656,11 @@ Found with ``bytes.translate``, about 1 µs a line, where a regular expression t
 
 
 def _parse(raw: bytes, order_model: type[OrderFacts] = OrderFacts,
-           return_model: type[ReturnFacts] = ReturnFacts) -> OrderFacts | ReturnFacts | _Document:
+           return_model: type[ReturnFacts] = ReturnFacts,
+           parts: _Parts | None = None) -> OrderFacts | ReturnFacts | _Document:
     """An order or a return document (which one is told by its top-level key), or a declared point's
-    document: ``{"point": ..., "facts": {...}}``."""
+    document: ``{"point": ..., "facts": {...}}``. ``parts``: where the customers, products and exposures
+    of earlier lines were validated (for ``order_model`` and ``return_model``), see :class:`_Parts`."""
     if raw.startswith(_BOM):  # a file saved by a Windows editor starts with one
         raw = raw[len(_BOM):]
     if b'"point"' in raw:
@@ -667,6 +675,10 @@ def _parse(raw: bytes, order_model: type[OrderFacts] = OrderFacts,
             source = json.loads(raw, parse_float=Decimal)
         except ValueError as exc:
             raise _NotFacts(f"not JSON: {exc}") from None
+    elif parts is not None:
+        found = parts.read(raw)
+        if found is not None:
+            return found
     try:
         return _validated(kind, source)
     except ValidationError as first:
@@ -707,6 +719,151 @@ def _validated(kind: type[OrderFacts] | type[ReturnFacts], source: Any) -> Order
     return kind.model_validate_json(source) if isinstance(source, bytes) else kind.model_validate(source)
 
 
+_PART_CACHE = 1 << 16
+"""The most parts one :class:`_Parts` keeps validated (then it starts again): a year's customers and products."""
+_BETWEEN_ELEMENTS = re.compile(rb"\}\s*,\s*\{")
+
+
+class _Parts:
+    """Validates the lines of a history part by part, each customer, product and exposure text once.
+
+    A year of orders names a few hundred customers and products, each written out again on every line that
+    has it; validating one is most of what validating a line costs. A line written as ``{"order": A,
+    "customer": B, "products": [P1, P2], "exposure": D}`` (any key order, any JSON spacing) is cut at its
+    top-level keys and between its products; each part is validated alone, as JSON, with the model of its
+    field (a part seen before: the model validated then), and the document is put together from the models
+    with the document's model in Python mode (its own checks, e.g. that the order's customer is the
+    customer, run as on the whole line). JSON's grammar makes this exact: text put together from complete
+    JSON values with those keys and commas is one object whose members are those values, so a cut inside
+    a string or inside a nested object leaves a part that is not a JSON value and fails. Any part that
+    fails (and any line of another shape) returns None: :func:`_parse` then validates the whole line as
+    before, for the same facts or the same error message.
+    """
+
+    def __init__(self, order_model: type[OrderFacts], return_model: type[ReturnFacts]) -> None:
+        self._cache: dict[tuple[type[BaseModel], bytes], BaseModel] = {}
+        self._plans: dict[bytes, _PartsPlan] = {}
+        for model in (order_model, return_model):
+            plan = _parts_plan(model)
+            if plan is not None:
+                self._plans[plan.first] = plan
+
+    def read(self, raw: bytes) -> OrderFacts | ReturnFacts | None:
+        """The line's facts validated part by part; None when it is not read that way (see the class)."""
+        head = _HEAD.match(raw)
+        if head is None:
+            return None
+        plan = self._plans.get(head[1])
+        if plan is None:
+            return None
+        body = raw[head.end():].rstrip()
+        if not body.endswith(b"}"):
+            return None
+        body = body[:-1]
+        cuts = [(0, 0, head[1])]  # (where a member's key starts, where its value starts, key)
+        for key, quoted in plan.quoted:
+            at = body.find(quoted)
+            if at < 0:
+                continue
+            if body.find(quoted, at + 1) >= 0:
+                return None  # written twice (in a text, or as two keys): the whole line says which
+            before = body[:at].rstrip()
+            value = _COLON.match(body, at + len(quoted))
+            if before.endswith(b",") and value is not None:
+                cuts.append((len(before) - 1, value.end(), key))
+        cuts.sort()
+        keys = [key for _, _, key in cuts]
+        if len(set(keys)) != len(keys):
+            return None
+        bounds = [0]
+        for start, end, _ in cuts[1:]:
+            bounds.extend((start, end))
+        bounds.append(len(body))
+        values: dict[str, Any] = {}
+        try:
+            for index, key in enumerate(keys):
+                part = body[bounds[2 * index]:bounds[2 * index + 1]]
+                name, model, shared, element = plan.fields[key]
+                if element:
+                    values[name] = self._elements(model, part)
+                elif shared:
+                    values[name] = self._validated(model, part)
+                else:
+                    values[name] = model.model_validate_json(part)
+            return plan.model.model_validate(values)  # type: ignore[return-value]
+        except (ValidationError, _Unread):
+            return None
+
+    def _validated(self, model: type[BaseModel], part: bytes) -> BaseModel:
+        key = (model, part)
+        found = self._cache.get(key)
+        if found is None:
+            found = model.model_validate_json(part)
+            if len(self._cache) >= _PART_CACHE:
+                self._cache.clear()
+            self._cache[key] = found
+        return found
+
+    def _elements(self, model: type[BaseModel], part: bytes) -> list[BaseModel]:
+        part = part.strip()
+        if not (part.startswith(b"[") and part.endswith(b"]")):
+            raise _Unread  # not a list: the whole line's validation says what it is
+        inner = part[1:-1].strip()
+        if not inner:
+            return []
+        if not (inner.startswith(b"{") and inner.endswith(b"}")):
+            raise _Unread
+        cuts = [0]
+        for cut in _BETWEEN_ELEMENTS.finditer(inner):
+            cuts.extend((cut.start() + 1, cut.end() - 1))
+        cuts.append(len(inner))
+        return [self._validated(model, inner[cuts[i]:cuts[i + 1]]) for i in range(0, len(cuts), 2)]
+
+
+class _Unread(Exception):
+    """A part :class:`_Parts` does not read: the line is validated whole."""
+
+
+_HEAD = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"([a-z_]+)"[ \t\r\n]*:[ \t\r\n]*')
+_COLON = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*")
+_SHARED_PARTS = frozenset({"customer", "products", "exposure"})
+"""The parts of a line that other lines repeat (see :class:`_Parts`); an order or a return is its own."""
+
+
+@dataclass(frozen=True)
+class _PartsPlan:
+    model: type[BaseModel]
+    first: bytes
+    """The key a line of this model starts with (``order``, ``return``)."""
+    fields: dict[bytes, tuple[str, type[BaseModel], bool, bool]]
+    """Key as written → (key for the model, the part's model, shared, a list of that model)."""
+    quoted: tuple[tuple[bytes, bytes], ...]
+    """(key, key in quotes as JSON writes it) of each field."""
+
+
+def _parts_plan(model: type[BaseModel]) -> _PartsPlan | None:
+    """How :class:`_Parts` reads lines of ``model``; None for a model it cannot read part by part (a field
+    that is not a model nor a list of models, or a model validator that sees the raw document)."""
+    decorators = model.__pydantic_decorators__.model_validators.values()
+    if any(decorator.info.mode != "after" for decorator in decorators) or model.model_config.get("extra") != "forbid":
+        return None
+    fields: dict[bytes, tuple[str, type[BaseModel], bool, bool]] = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        annotation = info.annotation
+        element = typing.get_origin(annotation) is list
+        if element:
+            annotation = typing.get_args(annotation)[0]
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)) or not re.fullmatch(
+                "[a-z_]+", key):
+            return None
+        shared = name in _SHARED_PARTS
+        if element and not shared:
+            return None
+        fields[key.encode()] = (key, annotation, shared, element)
+    return _PartsPlan(model, next(iter(fields)), fields, tuple((key, b'"' + key + b'"') for key in fields))
+
+
 # -- workers ------------------------------------------------------------------------------------
 
 _WORKER: _Pair | None = None
@@ -738,9 +895,17 @@ def _unpacked(packed: _PackedEvents) -> list[_Event]:
             in zip(*packed, strict=True)]
 
 
-def _replay_range(path: str, start: int, end: int, history: Mapping[int, Mapping[str, Any]], check: bool) -> Tally:
+def _replay_range(path: str, start: int, end: int, history: Mapping[int, Mapping[str, Any]],
+                  reads: _PackedEvents | None) -> Tally:
+    """Replay one range in a worker; ``reads``: the range's packed :func:`_worker_events` to check (see
+    :meth:`_Pair.replay`), None when the history was not read quickly."""
     assert _WORKER is not None, "worker not started"  # noqa: S101 - set by the pool initializer
-    return _WORKER.replay(_lines(path, start, end), start, history, check)
+    return _WORKER.replay(_lines(path, start, end), start, history, None if reads is None else _reads(_unpacked(reads)))
+
+
+def _reads(events: Sequence[_Event]) -> dict[int, tuple[str, date, Decimal]]:
+    """What :meth:`_Pair.replay` checks of each order line of a range: the history's reading of it."""
+    return {line_start: (customer, day, total) for line_start, customer, day, total in events}
 
 
 def _lines(path: str, start: int, end: int) -> Iterator[bytes]:
@@ -828,8 +993,9 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
             events = [_order_events(str(path), a, b, pair.order_model, quick) if needs_history else []
                       for a, b in ranges]
             replayed_tally = Tally()
-            for (start, end), part in zip(ranges, histories(events), strict=False):
-                replayed_tally.merge(pair.replay(_lines(str(path), start, end), start, part, quick and needs_history))
+            for (start, end), part, own in zip(ranges, histories(events), events, strict=False):
+                reads = _reads(own) if quick and needs_history else None
+                replayed_tally.merge(pair.replay(_lines(str(path), start, end), start, part, reads))
                 if progress is not None:
                     progress(end, total)
             return replayed_tally
@@ -844,12 +1010,14 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
                                            as_of or after.today())) as pool:
             def replay_pooled(quick: bool) -> Tally:
                 events: list[list[_Event]] = [[] for _ in ranges]
+                packed: list[_PackedEvents | None] = [None for _ in ranges]
                 if needs_history:  # read in parallel, worked out here in file order, range by range
                     found = [pool.submit(_worker_events, str(path), a, b, quick) for a, b in ranges]
-                    events = [_unpacked(future.result()) for future in found]
+                    packed = [future.result() for future in found]
+                    events = [_unpacked(own) for own in packed if own is not None]
                 futures: list[Future[Tally]] = [
-                    pool.submit(_replay_range, str(path), a, b, part, quick and needs_history)
-                    for (a, b), part in zip(ranges, histories(events), strict=False)]
+                    pool.submit(_replay_range, str(path), a, b, part, own if quick else None)
+                    for (a, b), part, own in zip(ranges, histories(events), packed, strict=False)]
                 replayed_tally = Tally()
                 done = 0
                 try:
