@@ -98,6 +98,9 @@ class Replayer:
         # A replay sees the same few fired-rule combinations over and over: what they mean is
         # worked out once (bounded, so an odd file cannot grow it without end).
         self._verdicts: dict[tuple[str, ...], Verdict] = {}
+        self._stages: dict[tuple[str, frozenset[Match]], _Fired] = {}
+        # Likewise the policy price of a base price under the same rules without formulas (see _price_lines).
+        self._prices: dict[tuple[Decimal | str, ...], Decimal] = {}
         if baseline is not None:
             self._share_with(baseline.policy)
 
@@ -156,7 +159,7 @@ class Replayer:
         fills it, the candidate replayer of the same document reads it."""
         if point == "pricing":
             return self._pricing(facts, factset, memo)
-        return self._verdict(self._fired(point, factset, memo))
+        return self._stage(point, factset, memo).verdict
 
     def return_factset(self, facts: ReturnFacts, paths: frozenset[str] | None = None,
                        today: date | None = None) -> FactSet:
@@ -165,9 +168,9 @@ class Replayer:
         return return_factset(facts, paths=reads if paths is None else paths, today=today)
 
     def return_(self, facts: ReturnFacts, factset: FactSet, memo: Memo | None = None) -> Verdict:
-        fired = self._fired("return_handling", factset, memo)
-        verdict = self._verdict(fired)
-        _, _, refund = refund_terms(facts.return_request.amount, *refund_rates(fired), verdict.outcome)
+        fired = self._stage("return_handling", factset, memo)
+        verdict = fired.verdict
+        _, _, refund = refund_terms(facts.return_request.amount, *fired.rates, verdict.outcome)
         return Verdict(verdict.outcome, verdict.roles, verdict.rules, refund=refund)
 
     def document(self, point: str, facts: BaseModel, today: date | None = None) -> Verdict:
@@ -187,17 +190,27 @@ class Replayer:
             return verdict
         return Verdict(verdict.outcome, verdict.roles, verdict.rules, outputs=tuple(outputs.items()))
 
-    def _fired(self, stage: str, factset: FactSet, memo: Memo | None) -> list[CompiledRule]:
+    def _stage(self, stage: str, factset: FactSet, memo: Memo | None) -> _Fired:
+        """What the rules of ``stage`` that match ``factset`` come to, worked out once per set of matches."""
         if stage not in self.policy.rules_by_stage:
-            return []
-        return [rule for rule, _ in fired_in_order(self.policy, stage, self._match(stage, factset, memo))]
+            return _NOTHING
+        matches = self._match(stage, factset, memo)
+        key = (stage, matches)
+        found = self._stages.get(key)
+        if found is None:
+            pairs = fired_in_order(self.policy, stage, matches)
+            rules = tuple(rule for rule, _ in pairs)
+            found = _Fired(pairs, rules, tuple((rule.id, hit) for rule, hit in pairs), self._verdict(rules),
+                           refund_rates(rules))
+            if len(self._stages) >= _CACHE:
+                self._stages.clear()
+            self._stages[key] = found
+        return found
 
     def _pricing(self, facts: OrderFacts, factset: FactSet, memo: Memo | None) -> Verdict:
         policy = self.policy
-        adjust: Sequence[tuple[CompiledRule, int | None]] = ()
-        if "pricing.adjust" in policy.rules_by_stage:
-            adjust = fired_in_order(self.policy, "pricing.adjust", self._match("pricing.adjust", factset, memo))
-        key = tuple((rule.id, hit) for rule, hit in adjust)
+        adjusted = self._stage("pricing.adjust", factset, memo)
+        adjust, key = adjusted.pairs, adjusted.key
         known = memo.pricing if memo is not None and self._shared else None
         if known is not None and known[0] == key and all(rule_id in self._same_prices for rule_id, _ in key):
             _, prices, by_line, revenue, checked = known  # the same changes to the same lines
@@ -207,28 +220,44 @@ class Replayer:
             except PolicyError:  # a price beyond what prices may be: the gate answers by the failure mode
                 return _FAILED[policy.failure_mode]
             checked = None
-        fired = [rule for rule, _ in adjust]
+        verdict = adjusted.verdict
         if "pricing.check" in policy.rules_by_stage:
             if checked is None:
                 checked = with_policy_prices(factset, by_line)
-            fired += self._fired("pricing.check", checked, memo)
+            check = self._stage("pricing.check", checked, memo)
+            if check.rules:
+                verdict = self._verdict(adjusted.rules + check.rules)
         if memo is not None and not self._shared:
             memo.pricing = (key, prices, by_line, revenue, checked)
-        verdict = self._verdict(fired)
         return Verdict(verdict.outcome, verdict.roles, verdict.rules, prices, revenue)
 
-    @staticmethod
-    def _price_lines(facts: OrderFacts, factset: FactSet, adjust: Sequence[tuple[CompiledRule, int | None]]
+    def _price_lines(self, facts: OrderFacts, factset: FactSet, adjust: Sequence[tuple[CompiledRule, int | None]]
                      ) -> tuple[tuple[Decimal, ...], dict[int, Decimal], Decimal]:
         steps = price_steps_by_line(adjust, len(facts.order.lines))
         products = {p.sku: p for p in facts.products}
         prices: list[Decimal] = []
         by_line: dict[int, Decimal] = {}
         revenue = ZERO
+        known = self._prices
         for index, line in enumerate(facts.order.lines):
             product = products.get(line.sku)
             base = product.list_price if product is not None else line.unit_price
-            price = line_price(price_line(base, index, factset.items[index], steps[index], None))
+            line_steps = steps[index]
+            if not line_steps:
+                price = line_price(base)
+            elif all(step[3] is not None for step in line_steps):
+                # Changes without formulas: the price depends on the base and the rules alone. Equal bases
+                # give equal prices, whatever their scale (the policy price is rounded to the cent).
+                key = (base, *(step[0].id for step in line_steps))
+                found = known.get(key)
+                if found is None:
+                    found = line_price(price_line(base, index, factset.items[index], line_steps, None))
+                    if len(known) >= _CACHE:
+                        known.clear()
+                    known[key] = found
+                price = found
+            else:
+                price = line_price(price_line(base, index, factset.items[index], line_steps, None))
             prices.append(price)
             by_line[line.line_no] = price
             revenue += line_amount(price, line.qty)
@@ -257,7 +286,24 @@ class Replayer:
 
 
 _CACHE = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class _Fired:
+    """The rules of one stage that fired on a document, and what they come to (see ``Replayer._stage``)."""
+
+    pairs: tuple[tuple[CompiledRule, int | None], ...]
+    """(rule, line index or None), in stage order (:func:`~salesgate.policy.verdict.fired_in_order`)."""
+    rules: tuple[CompiledRule, ...]
+    key: tuple[tuple[str, int | None], ...]
+    """(rule id, line index) of each of :attr:`pairs`."""
+    verdict: Verdict
+    rates: tuple[Decimal, Decimal]
+    """:func:`~salesgate.policy.verdict.refund_rates` of :attr:`rules`."""
+
+
 _ALLOW = Verdict(Outcome.allow, (), ())
+_NOTHING = _Fired((), (), (), _ALLOW, refund_rates(()))
 _FAILED = {"closed": Verdict(Outcome.block, (), ()), "open": Verdict(Outcome.warn, (), ())}
 """The gate's failure-mode decision, as a replay compares it: no roles, no rule fired, no prices."""
 

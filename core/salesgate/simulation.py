@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import re
-import typing
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -263,7 +262,6 @@ class _Pair:
         # Lines are read with the candidate's documents: the shipped ones with the facts it declares.
         self.order_model: type[OrderFacts] = candidate.points["order_approval"].document  # type: ignore[assignment]
         self.return_model: type[ReturnFacts] = candidate.points["return_handling"].document  # type: ignore[assignment]
-        self.parts = _Parts(self.order_model, self.return_model)
         self.declared: dict[str, tuple[PointSpec | None, PointSpec | None]] = {
             name: (baseline.points.get(name), spec) for name, spec in candidate.points.items() if not spec.built_in}
         self.declared.update({name: (spec, None) for name, spec in baseline.points.items()
@@ -289,7 +287,7 @@ class _Pair:
                 continue
             read = reads.get(line_start) if reads is not None else None
             try:
-                facts = _parse(raw, self.order_model, self.return_model, self.parts)
+                facts = _parse(raw, self.order_model, self.return_model)
                 if read is not None and not (isinstance(facts, OrderFacts) and read[0] == facts.customer.id
                                              and read[1] == facts.order.order_date):
                     raise _Misread(f"byte {line_start}")  # the total is checked once worked out, below
@@ -656,11 +654,9 @@ Found with ``bytes.translate``, about 1 µs a line, where a regular expression t
 
 
 def _parse(raw: bytes, order_model: type[OrderFacts] = OrderFacts,
-           return_model: type[ReturnFacts] = ReturnFacts,
-           parts: _Parts | None = None) -> OrderFacts | ReturnFacts | _Document:
+           return_model: type[ReturnFacts] = ReturnFacts) -> OrderFacts | ReturnFacts | _Document:
     """An order or a return document (which one is told by its top-level key), or a declared point's
-    document: ``{"point": ..., "facts": {...}}``. ``parts``: where the customers, products and exposures
-    of earlier lines were validated (for ``order_model`` and ``return_model``), see :class:`_Parts`."""
+    document: ``{"point": ..., "facts": {...}}``."""
     if raw.startswith(_BOM):  # a file saved by a Windows editor starts with one
         raw = raw[len(_BOM):]
     if b'"point"' in raw:
@@ -675,10 +671,6 @@ def _parse(raw: bytes, order_model: type[OrderFacts] = OrderFacts,
             source = json.loads(raw, parse_float=Decimal)
         except ValueError as exc:
             raise _NotFacts(f"not JSON: {exc}") from None
-    elif parts is not None:
-        found = parts.read(raw)
-        if found is not None:
-            return found
     try:
         return _validated(kind, source)
     except ValidationError as first:
@@ -717,151 +709,6 @@ def _document_line(raw: bytes) -> _Document | None:
 
 def _validated(kind: type[OrderFacts] | type[ReturnFacts], source: Any) -> OrderFacts | ReturnFacts:
     return kind.model_validate_json(source) if isinstance(source, bytes) else kind.model_validate(source)
-
-
-_PART_CACHE = 1 << 16
-"""The most parts one :class:`_Parts` keeps validated (then it starts again): a year's customers and products."""
-_BETWEEN_ELEMENTS = re.compile(rb"\}\s*,\s*\{")
-
-
-class _Parts:
-    """Validates the lines of a history part by part, each customer, product and exposure text once.
-
-    A year of orders names a few hundred customers and products, each written out again on every line that
-    has it; validating one is most of what validating a line costs. A line written as ``{"order": A,
-    "customer": B, "products": [P1, P2], "exposure": D}`` (any key order, any JSON spacing) is cut at its
-    top-level keys and between its products; each part is validated alone, as JSON, with the model of its
-    field (a part seen before: the model validated then), and the document is put together from the models
-    with the document's model in Python mode (its own checks, e.g. that the order's customer is the
-    customer, run as on the whole line). JSON's grammar makes this exact: text put together from complete
-    JSON values with those keys and commas is one object whose members are those values, so a cut inside
-    a string or inside a nested object leaves a part that is not a JSON value and fails. Any part that
-    fails (and any line of another shape) returns None: :func:`_parse` then validates the whole line as
-    before, for the same facts or the same error message.
-    """
-
-    def __init__(self, order_model: type[OrderFacts], return_model: type[ReturnFacts]) -> None:
-        self._cache: dict[tuple[type[BaseModel], bytes], BaseModel] = {}
-        self._plans: dict[bytes, _PartsPlan] = {}
-        for model in (order_model, return_model):
-            plan = _parts_plan(model)
-            if plan is not None:
-                self._plans[plan.first] = plan
-
-    def read(self, raw: bytes) -> OrderFacts | ReturnFacts | None:
-        """The line's facts validated part by part; None when it is not read that way (see the class)."""
-        head = _HEAD.match(raw)
-        if head is None:
-            return None
-        plan = self._plans.get(head[1])
-        if plan is None:
-            return None
-        body = raw[head.end():].rstrip()
-        if not body.endswith(b"}"):
-            return None
-        body = body[:-1]
-        cuts = [(0, 0, head[1])]  # (where a member's key starts, where its value starts, key)
-        for key, quoted in plan.quoted:
-            at = body.find(quoted)
-            if at < 0:
-                continue
-            if body.find(quoted, at + 1) >= 0:
-                return None  # written twice (in a text, or as two keys): the whole line says which
-            before = body[:at].rstrip()
-            value = _COLON.match(body, at + len(quoted))
-            if before.endswith(b",") and value is not None:
-                cuts.append((len(before) - 1, value.end(), key))
-        cuts.sort()
-        keys = [key for _, _, key in cuts]
-        if len(set(keys)) != len(keys):
-            return None
-        bounds = [0]
-        for start, end, _ in cuts[1:]:
-            bounds.extend((start, end))
-        bounds.append(len(body))
-        values: dict[str, Any] = {}
-        try:
-            for index, key in enumerate(keys):
-                part = body[bounds[2 * index]:bounds[2 * index + 1]]
-                name, model, shared, element = plan.fields[key]
-                if element:
-                    values[name] = self._elements(model, part)
-                elif shared:
-                    values[name] = self._validated(model, part)
-                else:
-                    values[name] = model.model_validate_json(part)
-            return plan.model.model_validate(values)  # type: ignore[return-value]
-        except (ValidationError, _Unread):
-            return None
-
-    def _validated(self, model: type[BaseModel], part: bytes) -> BaseModel:
-        key = (model, part)
-        found = self._cache.get(key)
-        if found is None:
-            found = model.model_validate_json(part)
-            if len(self._cache) >= _PART_CACHE:
-                self._cache.clear()
-            self._cache[key] = found
-        return found
-
-    def _elements(self, model: type[BaseModel], part: bytes) -> list[BaseModel]:
-        part = part.strip()
-        if not (part.startswith(b"[") and part.endswith(b"]")):
-            raise _Unread  # not a list: the whole line's validation says what it is
-        inner = part[1:-1].strip()
-        if not inner:
-            return []
-        if not (inner.startswith(b"{") and inner.endswith(b"}")):
-            raise _Unread
-        cuts = [0]
-        for cut in _BETWEEN_ELEMENTS.finditer(inner):
-            cuts.extend((cut.start() + 1, cut.end() - 1))
-        cuts.append(len(inner))
-        return [self._validated(model, inner[cuts[i]:cuts[i + 1]]) for i in range(0, len(cuts), 2)]
-
-
-class _Unread(Exception):
-    """A part :class:`_Parts` does not read: the line is validated whole."""
-
-
-_HEAD = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"([a-z_]+)"[ \t\r\n]*:[ \t\r\n]*')
-_COLON = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*")
-_SHARED_PARTS = frozenset({"customer", "products", "exposure"})
-"""The parts of a line that other lines repeat (see :class:`_Parts`); an order or a return is its own."""
-
-
-@dataclass(frozen=True)
-class _PartsPlan:
-    model: type[BaseModel]
-    first: bytes
-    """The key a line of this model starts with (``order``, ``return``)."""
-    fields: dict[bytes, tuple[str, type[BaseModel], bool, bool]]
-    """Key as written → (key for the model, the part's model, shared, a list of that model)."""
-    quoted: tuple[tuple[bytes, bytes], ...]
-    """(key, key in quotes as JSON writes it) of each field."""
-
-
-def _parts_plan(model: type[BaseModel]) -> _PartsPlan | None:
-    """How :class:`_Parts` reads lines of ``model``; None for a model it cannot read part by part (a field
-    that is not a model nor a list of models, or a model validator that sees the raw document)."""
-    decorators = model.__pydantic_decorators__.model_validators.values()
-    if any(decorator.info.mode != "after" for decorator in decorators) or model.model_config.get("extra") != "forbid":
-        return None
-    fields: dict[bytes, tuple[str, type[BaseModel], bool, bool]] = {}
-    for name, info in model.model_fields.items():
-        key = info.alias or name
-        annotation = info.annotation
-        element = typing.get_origin(annotation) is list
-        if element:
-            annotation = typing.get_args(annotation)[0]
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)) or not re.fullmatch(
-                "[a-z_]+", key):
-            return None
-        shared = name in _SHARED_PARTS
-        if element and not shared:
-            return None
-        fields[key.encode()] = (key, annotation, shared, element)
-    return _PartsPlan(model, next(iter(fields)), fields, tuple((key, b'"' + key + b'"') for key in fields))
 
 
 # -- workers ------------------------------------------------------------------------------------
