@@ -69,6 +69,35 @@ def test_a_replayed_return_gets_the_gates_outcome_and_refund(gate: Gate, replaye
     assert verdict.refund == decision.returns.refund_amount
 
 
+def test_a_replayer_that_replayed_many_orders_decides_each_as_a_fresh_replayer_and_the_gate(gate: Gate) -> None:
+    """A replayer keeps what a set of matched rules comes to, and a line's policy price by its base price
+    and the formula-free rules that changed it: neither may change a figure. Equal list prices written
+    at another scale (100, 100.0, 100.00) price alike; grades and regions fire other rules."""
+    warm = Replayer(gate.policy)
+    seen = 0
+    for price in ("100", "100.0", "100.00", "100", "2508.07", "2508.07"):
+        for grade, region_has_distributor, qty in (("A", True, 150), ("B", False, 3), ("C", True, 3), ("A", False, 2)):
+            doc = _order(seen, price, grade=grade)
+            doc["customer"]["region_has_distributor"] = region_has_distributor
+            doc["order"]["lines"] = [{"line_no": 1, "sku": "P1", "qty": qty, "unit_price": price},
+                                     {"line_no": 2, "sku": "P2", "qty": 1, "unit_price": "80"},
+                                     {"line_no": 3, "sku": "P1", "qty": 1, "unit_price": "1"}]
+            doc["products"][0]["list_price"] = price
+            facts = OrderFacts.model_validate(doc)
+            seen += 1
+            for hook in ORDER_POINTS:
+                fresh = Replayer(gate.policy)
+                decided = warm.order(hook, facts, warm.order_factset(facts))
+                assert decided == fresh.order(hook, facts, fresh.order_factset(facts))
+                decision = gate.decide(hook, facts)
+                assert (decided.outcome, list(decided.roles)) == (decision.outcome, decision.required_roles)
+                if hook == "pricing":
+                    assert decision.pricing is not None
+                    assert decided.prices == tuple(line.policy_price for line in decision.pricing.lines)
+                    assert decided.revenue == decision.pricing.policy_total
+    assert warm._prices  # noqa: SLF001 - the prices above were taken from the cache, not only worked out
+
+
 # -- whole simulations ----------------------------------------------------------------------------
 
 def _order(i: int, total: str, *, customer: str = "华东机电有限公司", grade: str = "B") -> dict[str, Any]:
