@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import re
 import shutil
 from datetime import date
@@ -177,6 +179,21 @@ def test_the_report_does_not_depend_on_how_many_workers_replayed_it(lower_thresh
         report.pop("workers")
     assert alone == shared
     assert alone["hooks"]["order_approval"]["changed"] > 0
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="workers inherit the pair when forked")
+def test_forked_workers_replay_with_the_policies_the_simulation_loaded_not_loading_them_again(
+        lower_threshold: Path, history: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    simulating, load = os.getpid(), simulation._load  # noqa: SLF001
+
+    def load_here_only(path: str | Path) -> Any:
+        if os.getpid() != simulating:
+            raise AssertionError("a worker loaded a policy again")
+        return load(path)
+    monkeypatch.setattr(simulation, "_load", load_here_only)
+    report = as_json(simulate(seed_policy_path(), lower_threshold, history, workers=2))
+    assert report["hooks"]["order_approval"]["decided"] == 4
+    assert not simulation._PREPARED  # noqa: SLF001 - nothing kept once the simulation is over
 
 
 def test_pricing_changes_show_revenue_and_margin_at_policy_prices(tmp_path: Path, history: Path) -> None:
