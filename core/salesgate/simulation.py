@@ -19,6 +19,7 @@ silently.
 from __future__ import annotations
 
 import bisect
+import gc
 import itertools
 import json
 import os
@@ -724,13 +725,13 @@ def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str]
                   points: tuple[str, ...], as_of: date) -> None:
     global _WORKER  # one per worker process, set once by the pool's initializer
     prepared = _PREPARED.get((baseline_dir, candidate_dir, hashes, points, as_of))
-    if prepared is not None:
-        _WORKER = prepared
-        return
-    baseline, candidate = _load(baseline_dir), _load(candidate_dir)
-    if (baseline.hash, candidate.hash) != hashes:
-        raise SimulationError("a policy directory changed while the simulation started; run it again")
-    _WORKER = _Pair(baseline, candidate, points, as_of)
+    if prepared is None:
+        baseline, candidate = _load(baseline_dir), _load(candidate_dir)
+        if (baseline.hash, candidate.hash) != hashes:
+            raise SimulationError("a policy directory changed while the simulation started; run it again")
+        prepared = _Pair(baseline, candidate, points, as_of)
+    _WORKER = prepared
+    gc.freeze()  # all the worker starts with lives as long as it does: no collection need walk it again
 
 
 _PackedEvents = tuple[list[int], list[str], list[int], list[str]]
