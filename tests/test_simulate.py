@@ -97,7 +97,7 @@ def test_a_replayer_that_replayed_many_orders_decides_each_as_a_fresh_replayer_a
                     assert decision.pricing is not None
                     assert decided.prices == tuple(line.policy_price for line in decision.pricing.lines)
                     assert decided.revenue == decision.pricing.policy_total
-    assert warm._prices  # noqa: SLF001 - the prices above were taken from the cache, not only worked out
+    assert warm._prices  # the prices above were taken from the cache, not only worked out
 
 
 # -- whole simulations ----------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def test_the_report_does_not_depend_on_how_many_workers_replayed_it(lower_thresh
 @pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="workers inherit the pair when forked")
 def test_forked_workers_replay_with_the_policies_the_simulation_loaded_not_loading_them_again(
         lower_threshold: Path, history: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    simulating, load = os.getpid(), simulation._load  # noqa: SLF001
+    simulating, load = os.getpid(), simulation._load
 
     def load_here_only(path: str | Path) -> Any:
         if os.getpid() != simulating:
@@ -193,7 +193,7 @@ def test_forked_workers_replay_with_the_policies_the_simulation_loaded_not_loadi
     monkeypatch.setattr(simulation, "_load", load_here_only)
     report = as_json(simulate(seed_policy_path(), lower_threshold, history, workers=2))
     assert report["hooks"]["order_approval"]["decided"] == 4
-    assert not simulation._PREPARED  # noqa: SLF001 - nothing kept once the simulation is over
+    assert not simulation._PREPARED  # nothing kept once the simulation is over
 
 
 def test_pricing_changes_show_revenue_and_margin_at_policy_prices(tmp_path: Path, history: Path) -> None:

@@ -248,7 +248,7 @@ class Replayer:
             elif all(step[3] is not None for step in line_steps):
                 # Changes without formulas: the price depends on the base and the rules alone. Equal bases
                 # give equal prices, whatever their scale (the policy price is rounded to the cent).
-                key = (base, *(step[0].id for step in line_steps))
+                key: tuple[Decimal | str, ...] = (base, *(step[0].id for step in line_steps))
                 found = known.get(key)
                 if found is None:
                     found = line_price(price_line(base, index, factset.items[index], line_steps, None))
