@@ -336,6 +336,7 @@ def _id_rules(model: type[Order] | type[ReturnRequest]) -> TypeAdapter[str]:
 
 
 _ID_RULES = {"order": _id_rules(Order), "return": _id_rules(ReturnRequest)}
+_BUILT_IN_FACTS = (OrderFacts, ReturnFacts)
 _SUBJECT_KEYS: dict[str, str] = {spec.name: spec.subject.partition(".")[0] for spec in BUILT_IN_POINTS}
 """The document part whose id is each point's subject (``order`` of ``order.id``): the key of raw input."""
 
@@ -349,7 +350,7 @@ def checked_subject(point: str, facts: object, spec: PointSpec | None = None) ->
     a NUL, a lone surrogate) would leave the answer unlogged, so it is refused as the caller's error,
     naming the field, before any adapter runs. A missing id is left to validation: "unknown" is logged.
     """
-    if isinstance(facts, OrderFacts | ReturnFacts):
+    if isinstance(facts, _BUILT_IN_FACTS):
         return subject_of(facts)
     if spec is not None and not spec.built_in:
         if isinstance(facts, spec.document):

@@ -16,7 +16,17 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
-from .decisions import Approval, Notification, Outcome, PolicyRef, PricingResult, Reason, ReturnResult, Trace
+from .decisions import (
+    Approval,
+    Contribution,
+    Notification,
+    Outcome,
+    PolicyRef,
+    PricingResult,
+    Reason,
+    ReturnResult,
+    Trace,
+)
 
 __all__ = ["BackendRef", "DecisionContext", "PolicyVerdict"]
 
@@ -51,6 +61,27 @@ class PolicyVerdict(NamedTuple):
     """``return_handling``: the amount, refund rate, restocking fee and refund."""
     outputs: dict[str, Any] | None = None
     """The declared outputs the fired rules set (``then: set:``), combined per output, in declaration order."""
+
+    def given(self) -> frozenset[str]:
+        """The fields a ``Contribution(...)`` made of this verdict has set (its ``model_fields_set``)."""
+        given = _GIVEN_PRICING if self.pricing is not None else _GIVEN_RETURNS if self.returns is not None else _GIVEN
+        return given | _OUTPUTS if self.outputs else given
+
+    def contribution(self) -> Contribution:
+        """This verdict as a :class:`~salesgate.decisions.Contribution`, as the ``rules`` plugin contributes it,
+        without validating again what the core built (the fields set are those ``Contribution(...)`` sets)."""
+        outcome, approvals, reasons, notifications, trace, pricing, returns, outputs = self
+        return Contribution.assemble(
+            {"outcome": outcome, "approvals": approvals, "reasons": reasons, "notifications": notifications,
+             "trace": trace, "pricing": pricing, "credit": None, "returns": returns, "outputs": outputs or {}},
+            set(self.given()),
+        )
+
+
+_GIVEN = frozenset({"outcome", "approvals", "reasons", "notifications", "trace"})
+_GIVEN_PRICING = _GIVEN | {"pricing"}
+_GIVEN_RETURNS = _GIVEN | {"returns"}
+_OUTPUTS = frozenset({"outputs"})
 
 
 Verdict = Callable[[str, BaseModel], PolicyVerdict]

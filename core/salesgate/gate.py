@@ -498,7 +498,8 @@ class Gate:
                     decision, model = self._reserve(model, facts, context, deadline, source)
                     recorded_by = ("store",)  # logged in the reservation's own transaction
                 elif spec.built_in:
-                    decision = self._hooks.decide(point, model, context, spec=spec)
+                    # the subject read above is the model's own when the caller passed the model
+                    decision = self._hooks.decide(point, model, context, subject if model is facts else None, spec)
                 else:
                     decision = self._hooks.decide(point, model, context, subject, spec)
             except Exception as exc:  # An ERP must never be broken by salesgate: answer safely instead.
@@ -545,7 +546,7 @@ class Gate:
         check is left out: it is loaded inside the reservation lock)."""
         if reserve and isinstance(facts, Mapping) and "exposure" not in facts:
             facts = {**facts, "exposure": {}}
-        if isinstance(facts, (*_MODELS, spec.document)) or not self._hooks.loads_facts():
+        if isinstance(facts, (_MODELS, spec.document)) or not self._hooks.loads_facts():
             return complete(point, facts, source, spec)  # a model asks no adapter: nothing to wait for
         return deadline.run("loading facts", lambda _abandoned: complete(point, facts, source, spec))
 

@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .money import CENT, ZERO, normalise_scale, round_money
+from .money import CENT, ONE, ZERO, normalise_scale, round_money
 
 __all__ = [
     "Channel",
@@ -284,7 +284,7 @@ class OrderLine(_Facts):
     @property
     def amount(self) -> Decimal:
         """Line amount: qty × unit price × (1 − discount), rounded to the cent."""
-        return round_money(self.qty * self.unit_price * (1 - self.discount))
+        return round_money(self.qty * self.unit_price * (ONE - self.discount))
 
 
 class Order(_Facts):

@@ -267,6 +267,7 @@ class Hooks:
         self.pm = pm
         self._sorted: dict[str, tuple[int, list[tuple[str, Callable[..., Any], tuple[str, ...], bool]]]] = {}
         self._sources: dict[date | None, DatedSource] = {}
+        self._alone: dict[str, tuple[int, bool]] = {}
 
     def _implementations(self, hook_name: str) -> list[tuple[str, Callable[..., Any], tuple[str, ...], bool]]:
         """(plugin name, function, argument names, trylast) of a hook, by plugin name: results never
@@ -326,6 +327,8 @@ class Hooks:
         hook_name = DECISION_HOOKS.get(point, DECIDE_HOOK)
         if subject is None:
             subject = facts.return_request.id if isinstance(facts, ReturnFacts) else facts.order.id  # type: ignore[attr-defined]
+        if self._rules_alone(hook_name):
+            return self._verdict_decision(hook_name, point, facts, context, subject)
         # In plugin-name order, so the combined trace reads the same whatever the registration order.
         answers = self._answers_marked(hook_name, _DECIDED, point, facts, context)
         for plugin, answer, _ in answers:
@@ -350,6 +353,48 @@ class Hooks:
             if figures is not None:
                 decision = decision.with_credit(figures)
         return decision
+
+    def _rules_alone(self, hook_name: str) -> bool:
+        """Whether the built-in ``rules`` plugin is the only one answering ``hook_name``: then the decision is
+        the policy's verdict as it contributes it, and :meth:`_verdict_decision` builds it in one step (the
+        thin path). Kept between registration changes, as :meth:`_implementations` is."""
+        generation = getattr(self.pm, "generation", None)
+        cached = self._alone.get(hook_name)
+        if cached is not None and generation is not None and cached[0] == generation:
+            return cached[1]
+        implementations = self._implementations(hook_name)
+        alone = (len(implementations) == 1 and implementations[0][0] == "rules"
+                 and type(getattr(implementations[0][1], "__self__", None)) is _builtin_plugins()["rules"])
+        if generation is not None:
+            self._alone[hook_name] = (generation, alone)
+        return alone
+
+    def _verdict_decision(self, hook_name: str, point: str, facts: BaseModel, context: DecisionContext,
+                          subject: str) -> Decision:
+        """The Decision :func:`stamp` makes of the ``rules`` plugin's contribution, the policy's verdict
+        (``context.verdict(point, facts).contribution()``), without the Contribution in between; at
+        ``credit_check`` with the credit figures (:meth:`credit_figures`). Equal field for field, fields set
+        included, and failing as the plugin fails (a PluginError naming it)."""
+        try:
+            verdict = context.verdict(point, facts)
+        except Exception as exc:
+            raise PluginError(f"plugin 'rules' failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+        outcome, approvals, reasons, notifications, trace, pricing, returns, outputs = verdict
+        fields_set = set(verdict.given())
+        fields_set |= _STAMPED
+        credit = None
+        if point == "credit_check" and isinstance(facts, OrderFacts):
+            credit = self.credit_figures(facts, context)
+            if credit is not None:
+                fields_set.add("credit")
+        # The verdict's approvals are in ladder order already (one per role): nothing to sort.
+        return Decision.assemble(
+            {"hook": point, "subject": subject, "outcome": outcome, "approvals": approvals,
+             "notifications": notifications, "reasons": reasons, "policy": context.policy_ref,
+             "backend": context.backend.name, "as_of": context.as_of, "trace": trace, "pricing": pricing,
+             "credit": credit, "returns": returns, "outputs": outputs or {}, "failure": None},
+            fields_set,
+        )
 
     def _answers(self, hook_name: str, expected: tuple[type[Any], ...], point: str | None,
                  facts: BaseModel, context: DecisionContext) -> list[tuple[str, Any]]:
@@ -524,7 +569,10 @@ class Hooks:
             if plugin in skipped:
                 continue
             try:
-                function(**{name: arguments[name] for name in argnames})
+                if argnames == _DECISION_ONLY:  # the audit plugin's: no arguments to pick, on every decision
+                    function(decision=decision)
+                else:
+                    function(**{name: arguments[name] for name in argnames})
             except SalesgateError as exc:  # explained (e.g. "run salesgate db upgrade"): the message, no traceback
                 logger.error("plugin %r failed to record decision %s: %s", plugin, decision.subject, exc)
             except Exception:
@@ -578,6 +626,7 @@ AdapterRegister = Callable[[str, type], None]
 
 
 _STAMPED = frozenset({"hook", "subject", "policy", "backend", "as_of"})
+_DECISION_ONLY = ("decision",)
 _DECIDED = (Contribution, Decision)
 _PAYLOAD_POINTS: tuple[tuple[str, str], ...] = tuple(sorted(
     ((output.field, spec.name) for spec in BUILT_IN_POINTS for output in spec.outputs),

@@ -19,6 +19,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from types import MappingProxyType
 from typing import Final
 
@@ -93,8 +94,10 @@ class PointSpec:
         """The document's name in rules: ``order`` of ``order.id``, ``shipment`` of ``shipment.id``."""
         return self.subject.partition(".")[0]
 
-    @property
+    @cached_property
     def built_in(self) -> bool:
+        """Whether salesgate defines the point (else a policy or plugin declared it). Read on every decision:
+        worked out once."""
         return self.origin is Origin.built_in
 
     def output(self, name: str) -> OutputSpec | None:

@@ -16,23 +16,11 @@ from salesgate.decisions import Contribution
 from salesgate.hookspecs import hookimpl
 from salesgate.models import OrderFacts, ReturnFacts
 
-_GIVEN = frozenset({"outcome", "approvals", "reasons", "notifications", "trace"})
-_GIVEN_PRICING = _GIVEN | {"pricing"}
-_GIVEN_RETURNS = _GIVEN | {"returns"}
-
 
 def contribution(verdict: PolicyVerdict) -> Contribution:
     """A verdict as a Contribution, without validating again what the core built (the fields set
     are those a ``Contribution(...)`` with the same arguments has)."""
-    outcome, approvals, reasons, notifications, trace, pricing, returns, outputs = verdict
-    given = _GIVEN_PRICING if pricing is not None else _GIVEN_RETURNS if returns is not None else _GIVEN
-    if outputs:
-        given = given | {"outputs"}
-    return Contribution.assemble(
-        {"outcome": outcome, "approvals": approvals, "reasons": reasons, "notifications": notifications,
-         "trace": trace, "pricing": pricing, "credit": None, "returns": returns, "outputs": outputs or {}},
-        set(given),
-    )
+    return verdict.contribution()
 
 
 class RulesPlugin:

@@ -27,6 +27,13 @@ cells, an effective window on ``today``), a dict from constant to candidate rule
 threshold table looked up by bisection pick the rules that can match, and only those are tested.
 Every candidate is still tested on its whole condition, so the index only ever skips rules that
 cannot match: a rule fires on a value only if the value is among its keys or inside its range.
+
+Model matchers (:func:`generate_model_stage`): the same generator and whitelist over the fact models
+instead of a flattened :class:`~salesgate.facts.FactSet`. A read is a call of a reader
+(:mod:`salesgate.readers`) bound to a generated name, on the facts model (``root``, once per call) or a line
+model (``item``, an element of ``any``/``all``), with the decision's date, the policy prices and the sku →
+product map as parameters. Flattening cost more than matching; a stage the models cannot answer alone (an
+aggregate, a rule on the evaluator's closure) has no model matcher.
 """
 
 from __future__ import annotations
@@ -35,13 +42,14 @@ import ast
 import logging
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
 
-from ..facts import FactValues
+from ..facts import TODAY, FactValues
+from ..readers import Reader, Readers
 from .evaluator import _SET_FROM, compile_cond, compile_expr
 from .functions import FUNCTIONS
 from .ir import (
@@ -65,8 +73,8 @@ from .ir import (
 )
 from .stages import EngineRule, Match, Stage
 
-__all__ = ["INDEX_FROM", "CompiledStages", "Fallback", "GeneratedCodeRefused", "StageFunction", "check",
-           "compile_stages", "generate_stage"]
+__all__ = ["INDEX_FROM", "CompiledStages", "Fallback", "GeneratedCodeRefused", "ModelFunction", "StageFunction",
+           "check", "compile_stages", "generate_model_stage", "generate_stage"]
 
 logger = logging.getLogger("salesgate")
 
@@ -95,6 +103,10 @@ HELPERS: Final[Mapping[str, Any]] = {
 }
 """The only names a generated module reads besides its generated ones, its parameters and :func:`ranged`."""
 _PARAMETERS: Final = frozenset({"root", "items", "item", "fired"})
+_MODEL_PARAMETERS: Final = _PARAMETERS | {"today", "prices", "products"}
+"""The parameters of a model matcher's functions (see :func:`generate_model_stage`): the decision's date, the
+policy prices by line_no and the sku → product map, which the readers of ``today``, ``line.policy_price`` and
+``line.product.*`` take. Only modules generated for the models may use them."""
 _GENERATED_NAME: Final = re.compile(r"^(?:[kvwtencifg]\d+|stage_\d+)$")
 _ATTRIBUTES: Final = frozenset({"get", "append"})
 _NODES: Final = frozenset({
@@ -114,15 +126,20 @@ class _Unsupported(Exception):
     """A construct the generator does not handle: the rule runs on the evaluator's closure."""
 
 
-def check(tree: ast.Module, names: frozenset[str]) -> None:
+def check(tree: ast.Module, names: frozenset[str], parameters: frozenset[str] = _PARAMETERS) -> None:
     """Refuse a generated module unless every node is of a whitelisted type and every name, attribute,
     constant, call and function definition has the one shape the generator emits.
 
-    ``names`` are the generated names bound in the namespace (constants) and defined by the module.
+    ``names`` are the generated names bound in the namespace (constants) and defined by the module;
+    ``parameters`` the parameter names its functions may have (:data:`_MODEL_PARAMETERS` for a model matcher,
+    whose parameters are models: no attribute of them is read but by a reader, ``fired.append`` apart).
     """
+    if parameters not in (_PARAMETERS, _MODEL_PARAMETERS):
+        raise GeneratedCodeRefused("a parameter name is not one the generator uses")
+    opaque = parameters - {"fired"} if parameters == _MODEL_PARAMETERS else frozenset()
     if any(not _GENERATED_NAME.match(name) for name in names):
         raise GeneratedCodeRefused("a name in the table is not a generated name")
-    allowed = names | _PARAMETERS | HELPERS.keys() | {"ranged"}
+    allowed = names | parameters | HELPERS.keys() | {"ranged"}
     for node in ast.walk(tree):
         if type(node) not in _NODES:
             raise GeneratedCodeRefused(f"node {type(node).__name__} is not allowed")
@@ -131,7 +148,7 @@ def check(tree: ast.Module, names: frozenset[str]) -> None:
                 raise GeneratedCodeRefused(f"name {node.id!r} is not allowed")
         elif isinstance(node, ast.Attribute):
             if node.attr not in _ATTRIBUTES or not isinstance(node.value, ast.Name) \
-                    or not isinstance(node.ctx, ast.Load):
+                    or not isinstance(node.ctx, ast.Load) or node.value.id in opaque:
                 raise GeneratedCodeRefused(f"attribute {node.attr!r} is not allowed here")
         elif isinstance(node, ast.Constant):
             if node.value is not None and not isinstance(node.value, bool):
@@ -139,7 +156,8 @@ def check(tree: ast.Module, names: frozenset[str]) -> None:
         elif isinstance(node, ast.Call):
             indexed = (isinstance(node.func, ast.Subscript) and isinstance(node.func.value, ast.Name)
                        and isinstance(node.func.slice, ast.Name))  # a group's per-rule test: g0[n0](root)
-            if node.keywords or not (isinstance(node.func, ast.Name | ast.Attribute) or indexed):
+            if node.keywords or not (isinstance(node.func, ast.Name | ast.Attribute) or indexed) \
+                    or (isinstance(node.func, ast.Name) and node.func.id in parameters):
                 raise GeneratedCodeRefused("only plain calls of a generated name or a helper are allowed")
             if any(isinstance(arg, ast.Starred) for arg in node.args):  # pragma: no cover - Starred is refused
                 raise GeneratedCodeRefused("starred arguments are not allowed")
@@ -152,7 +170,7 @@ def check(tree: ast.Module, names: frozenset[str]) -> None:
                     or node.kw_defaults:
                 raise GeneratedCodeRefused("only plain positional parameters are allowed")
         elif isinstance(node, ast.arg):
-            if node.arg not in _PARAMETERS or node.annotation is not None:
+            if node.arg not in parameters or node.annotation is not None:
                 raise GeneratedCodeRefused(f"parameter {node.arg!r} is not allowed")
         elif isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
             raise GeneratedCodeRefused("only reading by subscript is allowed")
@@ -247,18 +265,20 @@ class GeneratedStage:
     constants: dict[str, Any]
     defined: frozenset[str]
     fallbacks: list[Fallback]
+    parameters: frozenset[str] = _PARAMETERS
+    """The parameter names its functions may have (the whitelist's)."""
 
-    def build(self) -> StageFunction:
-        """Parse, check against the whitelist, compile and run the module; its stage function."""
+    def build(self) -> Any:
+        """Parse, check against the whitelist, compile and run the module; its stage function (a
+        :data:`StageFunction`, or a :data:`ModelFunction` for a module of :func:`generate_model_stage`)."""
         tree = ast.parse(self.source, filename=f"<salesgate stage {self.function}>", mode="exec")
-        check(tree, frozenset(self.constants) | self.defined)
+        check(tree, frozenset(self.constants) | self.defined, self.parameters)
         code = compile(tree, f"<salesgate stage {self.function}>", "exec")
         namespace: dict[str, Any] = {"__builtins__": {}, **HELPERS, "ranged": ranged, **self.constants}
         # The one exec of salesgate: a module generated from the checked IR and checked node by node
         # above; no rule text is in it (see the module docstring).
         exec(code, namespace)  # noqa: S102
-        function: StageFunction = namespace[self.function]
-        return function
+        return namespace[self.function]
 
 
 class _Names:
@@ -328,6 +348,32 @@ class _Scope:
     def read_lines(self, indent: str) -> list[str]:
         return [f"{indent}{local} = {self.source}.get({self.names.constant(path)})"
                 for path, local in self.reads.items()]
+
+    def collection(self, path: str) -> str:
+        """The name of the list ``any``/``all`` iterate (its elements are read by :meth:`_Generator.expr`)."""
+        return self.read(path)
+
+    def generator(self) -> _Generator:
+        return _Generator(self.names, self)
+
+    def closure_test(self, cond: Cond) -> str:
+        """A rule the generator does not compile, tested by the evaluator's closure."""
+        return f"{self.names.constant(compile_cond(cond))}({self.source}, None)"
+
+    def helper_scope(self) -> _Scope:
+        """The scope of a function of its own testing one indexed rule (see :func:`_group_code`)."""
+        return _Scope(self.names, "root", "v")
+
+    parameters = "root"
+    """The parameters of such a function, as its helper scope reads them."""
+
+    def helper_arguments(self) -> str:
+        """The arguments calling such a function from this scope."""
+        return self.source
+
+    def helper_read_lines(self, indent: str) -> list[str]:
+        """The reads at the start of such a function (this being its helper scope)."""
+        return self.read_lines(indent)
 
 
 class _Generator:
@@ -418,7 +464,7 @@ class _Generator:
             settled = self.scope.settled.get((cond, repr(cond)))
             if settled is not None:
                 return settled
-            collection = self.scope.read(cond.collection)
+            collection = self.scope.collection(cond.collection)
             outer, self.element = self.element, self.names.fresh("e")
             try:
                 inner = self.cond(cond.cond)
@@ -440,7 +486,7 @@ class _Generator:
             lead = lead.items[0]
         if not isinstance(lead, Quantified) or (lead, repr(lead)) in self.scope.settled:
             return []
-        collection = self.scope.read(lead.collection)
+        collection = self.scope.collection(lead.collection)
         element, result = self.names.fresh("e"), self.names.fresh("t")
         outer, self.element = self.element, element
         try:
@@ -777,9 +823,9 @@ def _rules_code(stage: Stage, rules: Sequence[EngineRule], names: _Names, scope:
         if number in indexed:
             continue
         if not supported[number]:
-            test = f"{names.constant(compile_cond(rule.cond))}({scope.source}, None)"
+            test = scope.closure_test(rule.cond)
         else:
-            generator = _Generator(names, scope)
+            generator = scope.generator()
             code.extend(generator.settle(rule.cond, indent))
             test = generator.cond(rule.cond)
         code.append(f"{indent}if {test}:")
@@ -838,10 +884,10 @@ def _group_code(group: _Group, rules: Sequence[EngineRule],
             tests.append("None")
             continue
         test_name = names.fresh("f")
-        rule_scope = _Scope(names, "root", "v")  # its own reads, locals of its own function
-        condition = _Generator(names, rule_scope).cond(rest[0] if len(rest) == 1 else And(tuple(rest)))
-        helpers.append(f"def {test_name}(root):")
-        helpers.extend(rule_scope.read_lines("    "))
+        rule_scope = scope.helper_scope()  # its own reads, locals of its own function
+        condition = rule_scope.generator().cond(rest[0] if len(rest) == 1 else And(tuple(rest)))
+        helpers.append(f"def {test_name}({rule_scope.parameters}):")
+        helpers.extend(rule_scope.helper_read_lines("    "))
         helpers.append(f"    return {condition}")
         helpers.append("")
         tests.append(test_name)
@@ -856,10 +902,166 @@ def _group_code(group: _Group, rules: Sequence[EngineRule],
     helpers.append(f"{tests_name} = ({', '.join(tests)},)")
     helpers.append("")
     code.append(f"{indent}    {test} = {tests_name}[{each}]")
-    code.append(f"{indent}    if {test} is None or {test}({scope.source}):")
+    code.append(f"{indent}    if {test} is None or {test}({scope.helper_arguments()}):")
     code.append(f"{indent}        fired.append({found_text})")
     return code
 
 
 def _interval_of(constraint: _Constraint) -> _Interval:
     return constraint.interval if constraint.interval is not None else _Interval()
+
+
+# -- reading the models ------------------------------------------------------------------------------
+
+ModelFunction = Callable[[Any, Sequence[Any], date | None, Mapping[int, Decimal] | None, Mapping[str, Any] | None],
+                         list[Match]]
+"""``stage_0(root, items, today, prices, products)`` of :func:`generate_model_stage`: every (rule id, line index
+or None) whose condition holds, read from the facts model ``root`` and its line models ``items``."""
+
+_MODEL_HELPER_PARAMETERS: Final = "root, items, item, today, prices, products"
+
+
+class _ModelContext:
+    """What every scope of one model matcher shares: the readers, the facts of the stage's point, and which
+    extras its reads need."""
+
+    def __init__(self, readers: Readers, known: Collection[str]) -> None:
+        self.readers = readers
+        self.known = known
+        self.extras: set[str] = set()
+
+    def missing(self, path: str) -> bool:
+        """Whether ``path`` is a fact of the point these models do not hold (a fact the policy declares, read
+        from the shipped models): the flattening has no value for it either, so the rules read it missing."""
+        return path not in self.readers.paths and path in self.known and path not in self.readers.unreadable
+
+    def reader(self, path: str, line: bool) -> Reader:
+        """The reader of ``path``; a path without one, or a line's path read outside a line, is unsupported."""
+        reader = self.readers.paths.get(path)
+        if reader is None:
+            raise _Unsupported("a fact without a reader")
+        if reader.line != line:
+            raise _Unsupported("a line fact read outside a line" if reader.line else "a decision fact read as a line's")
+        if reader.extra is not None:
+            self.extras.add(reader.extra)
+        return reader
+
+    def call(self, names: _Names, reader: Reader, model: str) -> str:
+        """The call of ``reader`` on the model named ``model`` (with the extra it takes)."""
+        extra = "" if reader.extra is None else f", {reader.extra}"
+        return f"{names.constant(reader.read)}({model}{extra})"
+
+
+class _ModelScope(_Scope):
+    """A scope reading the models: the decision's facts model (``root``) through readers, or, for a line
+    scope, the line model (``item``) through line readers and everything else through its root scope. The
+    date is the parameter ``today``; the list of line models, ``items``."""
+
+    parameters = _MODEL_HELPER_PARAMETERS
+
+    def __init__(self, names: _Names, context: _ModelContext, root: _ModelScope | None) -> None:
+        super().__init__(names, "root" if root is None else "item", "v" if root is None else "w")
+        self.context = context
+        self.root = root
+        self.calls: dict[str, str] = {}
+
+    def read(self, path: str) -> str:
+        if path == TODAY:
+            return "today"
+        if path == self.context.readers.lines:
+            raise _Unsupported("a list fact read as a value")
+        if self.context.missing(path):
+            return "None"
+        local = self.reads.get(path)
+        if local is not None:
+            return local
+        if self.root is not None and not self.context.readers.paths.get(path, _NO_READER).line:
+            return self.root.read(path)  # the decision's facts are read once, before the lines
+        reader = self.context.reader(path, self.root is not None)
+        local = self.reads[path] = self.names.fresh(self.prefix)
+        self.calls[path] = self.context.call(self.names, reader, self.source)
+        return local
+
+    def read_lines(self, indent: str) -> list[str]:
+        return [f"{indent}{self.reads[path]} = {call}" for path, call in self.calls.items()]
+
+    def collection(self, path: str) -> str:
+        if path != self.context.readers.lines:
+            raise _Unsupported("a list other than the order's lines")
+        return "items"
+
+    def generator(self) -> _Generator:
+        return _ModelGenerator(self.names, self)
+
+    def closure_test(self, cond: Cond) -> str:
+        raise _Unsupported("a rule on the evaluator's closure reads a FactSet")
+
+    def helper_scope(self) -> _Scope:
+        root = _ModelScope(self.names, self.context, None)
+        return root if self.root is None else _ModelScope(self.names, self.context, root)
+
+    def helper_arguments(self) -> str:
+        return _MODEL_HELPER_PARAMETERS if self.root is not None else _MODEL_HELPER_PARAMETERS.replace("item,", "None,")
+
+    def helper_read_lines(self, indent: str) -> list[str]:
+        return [*(self.root.read_lines(indent) if self.root is not None else ()), *self.read_lines(indent)]
+
+
+_NO_READER: Final = Reader(read=lambda model: None, line=False)
+
+
+class _ModelGenerator(_Generator):
+    """:class:`_Generator` over the models: an element of ``any``/``all`` is a line model, read by line readers;
+    aggregates (run as the evaluator's closures over dicts) are unsupported."""
+
+    scope: _ModelScope
+
+    def expr(self, expr: Expr) -> _Code:
+        if isinstance(expr, Ref) and expr.item and self.element is not None:
+            if self.scope.context.missing(expr.path):
+                return _Code("None", simple=True)
+            reader = self.scope.context.reader(expr.path, True)
+            return _Code(self.scope.context.call(self.names, reader, self.element))
+        if isinstance(expr, Aggregate):
+            raise _Unsupported("an aggregate reads a FactSet")
+        return super().expr(expr)
+
+
+def generate_model_stage(stage: Stage, readers: Readers, *, index: bool = True,
+                         index_from: int = INDEX_FROM) -> tuple[GeneratedStage, frozenset[str]] | None:
+    """The source of ``stage_0(root, items, today, prices, products)`` matching ``stage`` on the models its
+    ``readers`` read, and the extras its reads need (``"products"``: the sku → product map, ``"prices"``), or
+    None when a rule cannot be matched on the models (an aggregate, a fact without a reader, a rule that runs
+    on the evaluator). The same generator, index and whitelist as :func:`generate_stage`: a read is a call of
+    a reader bound to a generated name instead of ``root.get``, the decision's facts are read once per call,
+    a line's once per line."""
+    names = _Names()
+    function = "stage_0"
+    names.defined.add(function)
+    fallbacks: list[Fallback] = []
+    helpers: list[str] = []
+    context = _ModelContext(readers, stage.vocabulary)
+    order_rules = [rule for rule in stage.rules if rule.scope == "order"]
+    line_rules = [rule for rule in stage.rules if rule.scope == "line"]
+    try:
+        order_scope = _ModelScope(names, context, None)
+        order_code = _rules_code(stage, order_rules, names, order_scope, "    ", None, helpers, fallbacks,
+                                 index, index_from)
+        line_code: list[str] = []
+        if line_rules:
+            line_scope = _ModelScope(names, context, order_scope)
+            position = names.fresh("i")
+            code = _rules_code(stage, line_rules, names, line_scope, "        ", position, helpers, fallbacks,
+                               index, index_from)
+            line_code = [f"    for {position}, item in enumerate(items):", *line_scope.read_lines("        "),
+                         *(code or ["        pass"])]
+    except _Unsupported:
+        return None
+    if fallbacks:  # pragma: no cover - a fallback's closure test raises _Unsupported above
+        return None
+    body = [*order_scope.read_lines("    "), *order_code, *line_code]
+    lines = [*helpers, f"def {function}(root, items, today, prices, products):", "    fired = []", *body,
+             "    return fired", ""]
+    generated = GeneratedStage(stage.name, function, "\n".join(lines), names.constants, frozenset(names.defined),
+                               fallbacks, _MODEL_PARAMETERS)
+    return generated, frozenset(context.extras)

@@ -9,7 +9,7 @@ follow the one price algebra in :mod:`salesgate.prices`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -69,6 +69,59 @@ def _values(rule: CompiledRule, values: FactValues) -> dict[str, Any]:
 
 _REASON_GIVEN = frozenset({"rule", "outcome", "message", "translations", "line_no"})
 """The fields a rule's Reason is made with (as ``Reason(...)`` without ``plugin``)."""
+
+
+class FactsWhenRead:
+    """A :class:`~salesgate.facts.FactSet` flattened the first time its ``root`` or ``items`` is read.
+
+    A backend that matches straight on the fact models (the compiled backend's ``match_models``) needs no
+    flattened facts, but a decision's trace, explanations, price formulas and declared outputs read them:
+    this stands in for them, so the decisions that never read them (most: the trace is built when read)
+    never flatten. The facts are frozen models, so flattening later gives what flattening now would.
+    ``item_keys`` (the lines' numbers, for reasons fired on lines) is known without flattening.
+    """
+
+    __slots__ = ("_build", "_built", "item_keys")
+
+    def __init__(self, build: Callable[[], FactSet], item_keys: tuple[int, ...]) -> None:
+        self._build: Callable[[], FactSet] | None = build
+        self._built: FactSet | None = None
+        self.item_keys = item_keys
+
+    def built(self) -> FactSet:
+        """The flattened facts (flattened once; two threads at once flatten equal ones)."""
+        built = self._built
+        if built is None:
+            build = self._build
+            if build is None:  # another thread finished meanwhile
+                return self._built  # type: ignore[return-value]
+            built = self._built = build()
+            self._build = None
+        return built
+
+    @property
+    def root(self) -> FactValues:
+        return self.built().root
+
+    @property
+    def items(self) -> tuple[FactValues, ...]:
+        return self.built().items
+
+
+Facts = FactSet | FactsWhenRead
+"""The facts a stage was matched on: flattened, or flattened when read."""
+
+
+def _matched(backend: Backend, stage: str, facts: BaseModel, flat: Callable[[], FactSet], item_keys: tuple[int, ...],
+             today: date | None, policy_prices: dict[int, Decimal] | None = None) -> tuple[frozenset[Match], Facts]:
+    """``stage`` matched on the fact models when the backend can (no flattening), else on ``flat()``."""
+    on_models = getattr(backend, "match_models", None)
+    if on_models is not None:
+        matches = on_models(stage, facts, today, policy_prices)
+        if matches is not None:
+            return matches, FactsWhenRead(flat, item_keys)
+    factset = flat()
+    return backend.match(stage, factset), factset
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +255,7 @@ class _Collector:
     def __init__(self, explain_on: bool = False) -> None:
         self.reasons: list[Reason] = []
         self.notifications: list[Notification] = []
-        self.stages: list[tuple[tuple[CompiledRule, ...], frozenset[Match], FactSet, frozenset[Match]]] = []
+        self.stages: list[tuple[tuple[CompiledRule, ...], frozenset[Match], Facts, frozenset[Match]]] = []
         self.verdicts: list[StageVerdict] = []  # those that ask for approvals
         self.explain = explain_on
         self.outcome = Outcome.allow
@@ -246,11 +299,21 @@ class _Collector:
 
     def trace(self) -> Trace:
         """Every rule of every stage run, built when first read (see :class:`Trace`)."""
-        stages, explain_on = tuple(s for s in self.stages if s[0]), self.explain
+        stages = self.stages
+        for stage in stages:
+            if not stage[0]:  # a stage without rules has no entries (rare: drop it)
+                stages = [s for s in stages if s[0]]
+                break
         if not stages:
             return Trace()
-        return Trace(build=lambda: [entry for rules, matches, facts, matched in stages
-                                    for entry in _trace_entries(rules, matches, facts, explain_on, matched)])
+        return Trace(build=partial(_traced, stages, self.explain))
+
+
+def _traced(stages: Sequence[tuple[tuple[CompiledRule, ...], frozenset[Match], Facts, frozenset[Match]]],
+            explain_on: bool) -> list[TraceEntry]:
+    """The trace entries of the stages a decision ran, in order."""
+    return [entry for rules, matches, facts, matched in stages
+            for entry in _trace_entries(rules, matches, facts, explain_on, matched)]
 
 
 def _entry(rule: CompiledRule, fired: bool, values: FactValues, line_no: int | None,
@@ -275,7 +338,7 @@ def _as_written(rule: CompiledRule) -> Cond:
     return Always() if not rest else rest[0] if len(rest) == 1 else And(rest)
 
 
-def _set_aside(rule: CompiledRule, rules: Sequence[CompiledRule], applied: frozenset[Match], facts: FactSet,
+def _set_aside(rule: CompiledRule, rules: Sequence[CompiledRule], applied: frozenset[Match], facts: Facts,
                index: int | None) -> str:
     """Why a table row that matched does not apply: its table's hit policy preferred another row."""
     table = {r.id for r in rules if r.table == rule.table}
@@ -284,7 +347,7 @@ def _set_aside(rule: CompiledRule, rules: Sequence[CompiledRule], applied: froze
     return f"{text}; the row matched, but its table's hit policy applies row {winner} instead"
 
 
-def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], facts: FactSet,
+def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], facts: Facts,
                    explain_on: bool, matched: frozenset[Match] = frozenset()) -> list[TraceEntry]:
     """One entry per rule of a stage (per line it fired on, for line-scope rules), in stage order.
     ``matches`` are the rules that apply, ``matched`` every match (a table's hit policy sets some aside)."""
@@ -328,7 +391,7 @@ def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], fac
     return entries
 
 
-def _run_stage(policy: Policy, stage: str, matches: frozenset[Match], facts: FactSet,
+def _run_stage(policy: Policy, stage: str, matches: frozenset[Match], facts: Facts,
                collector: _Collector) -> StageVerdict:
     """Apply the stage's verdict to the collector; the stage is kept for the trace."""
     verdict = stage_verdict(policy, stage, matches)
@@ -359,8 +422,8 @@ def _verdict(ctx_roles: Sequence[str], c: _Collector, pricing: PricingResult | N
                          returns, outputs)
 
 
-def output_values(spec: PointSpec, fired: Sequence[tuple[CompiledRule, int | None]], facts: FactSet,
-                  *more: tuple[Sequence[tuple[CompiledRule, int | None]], FactSet]) -> dict[str, Any]:
+def output_values(spec: PointSpec, fired: Sequence[tuple[CompiledRule, int | None]], facts: Facts,
+                  *more: tuple[Sequence[tuple[CompiledRule, int | None]], Facts]) -> dict[str, Any]:
     """The declared outputs the fired rules set, combined as each output's ``combine`` says, in the
     order the point declares them (``more``: the fired rules of later stages, with their facts). A rule
     whose value cannot be worked out on these facts (it reads a missing fact) sets nothing."""
@@ -398,18 +461,34 @@ def document_verdict(policy: Policy, backend: Backend, point: str, facts: BaseMo
 
 def order_verdict(policy: Policy, backend: Backend, point: str, facts: OrderFacts, explain_on: bool = False,
                   factset: FactSet | None = None, today: date | None = None) -> PolicyVerdict:
-    """The verdict of ``order_approval`` or ``credit_check`` (or ``pricing``) on one order."""
+    """The verdict of ``order_approval`` or ``credit_check`` (or ``pricing``) on one order. Matched on the
+    fact models when the backend can (see :class:`FactsWhenRead`), else on ``factset`` (flattened here
+    when not given)."""
     if point == "pricing":
         return pricing_verdict(policy, backend, facts, explain_on, factset, today)
-    factset = factset or order_factset(facts, paths=policy.fact_reads.get(point, frozenset()), today=today)
     collector = _Collector(explain_on)
     outputs = None
     if _stage_rules(policy, point):
-        verdict = _run_stage(policy, point, backend.match(point, factset), factset, collector)
+        facts_read: Facts
+        if factset is not None:
+            matches, facts_read = backend.match(point, factset), factset
+        else:
+            matches, facts_read = _matched(backend, point, facts, _order_flat(policy, point, facts, today),
+                                           _line_numbers(facts), today)
+        verdict = _run_stage(policy, point, matches, facts_read, collector)
         spec = policy.points[point]
         if spec.declared_outputs:
-            outputs = output_values(spec, verdict.fired, factset)
+            outputs = output_values(spec, verdict.fired, facts_read)
     return _verdict(policy.roles, collector, outputs=outputs)
+
+
+def _order_flat(policy: Policy, point: str, facts: OrderFacts, today: date | None) -> Callable[[], FactSet]:
+    """How to flatten ``facts`` for ``point``: only the facts its rules read."""
+    return partial(order_factset, facts, paths=policy.fact_reads.get(point, frozenset()), today=today)
+
+
+def _line_numbers(facts: OrderFacts) -> tuple[int, ...]:
+    return tuple([line.line_no for line in facts.order.lines])
 
 
 PriceSteps = list[tuple[CompiledRule, int | None, LineChanges, "PriceStep[CompiledRule] | None"]]
@@ -509,27 +588,37 @@ def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
 def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain_on: bool = False,
                     factset: FactSet | None = None, today: date | None = None) -> PolicyVerdict:
     """Price every line (adjust stage), then check requested prices against them (check stage)."""
-    factset = factset or order_factset(facts, paths=policy.fact_reads.get("pricing", frozenset()), today=today)
     collector = _Collector(explain_on)
+    flat: Facts
     adjust_rules = _stage_rules(policy, "pricing.adjust")
-    matches = backend.match("pricing.adjust", factset) if adjust_rules else frozenset()
-    fired = _run_stage(policy, "pricing.adjust", matches, factset, collector).fired
+    item_keys = _line_numbers(facts)
+    if factset is not None:
+        flat = factset
+        matches = backend.match("pricing.adjust", factset) if adjust_rules else frozenset()
+    elif adjust_rules:
+        matches, flat = _matched(backend, "pricing.adjust", facts, _order_flat(policy, "pricing", facts, today),
+                                 item_keys, today)
+    else:
+        matches, flat = frozenset(), FactsWhenRead(_order_flat(policy, "pricing", facts, today), item_keys)
+    fired = _run_stage(policy, "pricing.adjust", matches, flat, collector).fired
     products = {p.sku: p for p in facts.products}
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
     steps = price_steps_by_line(fired, len(facts.order.lines))
     stops = False  # whether a fired rule stops: else no line asks stopped_by (the usual case)
+    reads = False  # whether a fired rule works a formula or floor out on the line's facts: else none are read
     for rule, _ in fired:
         if rule.line_changes[2]:
             stops = True
-            break
+        if rule.fixed_price_step is None:
+            reads = True
     for index, line in enumerate(facts.order.lines):
         product = products.get(line.sku)
         list_price = product.list_price if product is not None else None
         changes: list[ChangeMade] = []
         line_steps = steps[index]
         price = price_line(list_price if list_price is not None else line.unit_price, index,
-                           factset.items[index], line_steps, changes, line.line_no)
+                           flat.items[index] if reads and line_steps else {}, line_steps, changes, line.line_no)
         policy_price = line_price(price)
         policy_prices[line.line_no] = policy_price
         stop = stopped_by(index, line_steps) if stops and line_steps else None
@@ -542,15 +631,24 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
         }))
     check_rules = _stage_rules(policy, "pricing.check")
     checked_fired: tuple[tuple[CompiledRule, int | None], ...] = ()
-    checked = factset
+    checked: Facts = flat
     if check_rules:
-        checked = with_policy_prices(factset, policy_prices)
-        checked_fired = _run_stage(policy, "pricing.check", backend.match("pricing.check", checked), checked,
-                                   collector).fired
+        if isinstance(flat, FactSet):
+            checked = with_policy_prices(flat, policy_prices)
+            check_matches = backend.match("pricing.check", checked)
+        else:
+            check_matches, checked = _matched(backend, "pricing.check", facts,
+                                              partial(_with_prices, flat, policy_prices), item_keys, today,
+                                              policy_prices)
+        checked_fired = _run_stage(policy, "pricing.check", check_matches, checked, collector).fired
     spec = policy.points["pricing"]
-    outputs = output_values(spec, fired, factset, (checked_fired, checked)) if spec.declared_outputs else None
+    outputs = output_values(spec, fired, flat, (checked_fired, checked)) if spec.declared_outputs else None
     pricing = PricingResult.from_lines(priced)
     return _verdict(policy.roles, collector, pricing=pricing, outputs=outputs)
+
+
+def _with_prices(flat: FactsWhenRead, policy_prices: dict[int, Decimal]) -> FactSet:
+    return with_policy_prices(flat.built(), policy_prices)
 
 
 def refund_terms(amount: Decimal, rate: Decimal, fee_rate: Decimal,
@@ -567,20 +665,24 @@ def refund_terms(amount: Decimal, rate: Decimal, fee_rate: Decimal,
 def return_verdict(policy: Policy, backend: Backend, facts: ReturnFacts, explain_on: bool = False,
                    today: date | None = None) -> PolicyVerdict:
     """A return's verdict: outcome, approvals, and the refund after fees."""
-    factset = return_factset(facts, paths=policy.fact_reads.get("return_handling", frozenset()), today=today)
     collector = _Collector(explain_on)
     verdict = _NO_MATCHES
+    facts_read: Facts | None = None
     if _stage_rules(policy, "return_handling"):
-        verdict = _run_stage(policy, "return_handling", backend.match("return_handling", factset), factset,
-                             collector)
-    amount = factset.root.get("return.amount")  # flattened when a rule reads it
-    if amount is None:
-        amount = facts.return_request.amount
+        flat = partial(return_factset, facts, paths=policy.fact_reads.get("return_handling", frozenset()),
+                       today=today)
+        matches, facts_read = _matched(backend, "return_handling", facts, flat, (), today)
+        verdict = _run_stage(policy, "return_handling", matches, facts_read, collector)
+    amount = facts.return_request.amount  # what fact return.amount reads
     refund_rate, fee, refund = refund_terms(amount, verdict.refund_rate, verdict.fee_rate, collector.outcome)
     returns = ReturnResult.assemble({"amount": amount, "refund_rate": refund_rate, "restocking_fee": fee,
                                      "refund_amount": refund})
     spec = policy.points["return_handling"]
-    outputs = output_values(spec, verdict.fired, factset) if spec.declared_outputs else None
+    outputs = None
+    if spec.declared_outputs and facts_read is not None:
+        outputs = output_values(spec, verdict.fired, facts_read)
+    elif spec.declared_outputs:
+        outputs = {}
     return _verdict(policy.roles, collector, returns=returns, outputs=outputs)
 
 
