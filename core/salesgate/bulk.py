@@ -33,6 +33,7 @@ from .pointspecs import ORDER_POINTS
 from .policy.compiler import CompiledRule, Policy
 from .policy.stages import Match, Stage
 from .policy.verdict import (
+    PriceSteps,
     fired_in_order,
     output_values,
     price_line,
@@ -100,7 +101,9 @@ class Replayer:
         self._verdicts: dict[tuple[str, ...], Verdict] = {}
         self._stages: dict[tuple[str, frozenset[Match]], _Fired] = {}
         # Likewise the policy price of a base price under the same rules without formulas (see _price_lines).
-        self._prices: dict[tuple[Decimal | str, ...], Decimal] = {}
+        self._prices: dict[tuple[Decimal, tuple[str, ...]], Decimal] = {}
+        self._steps: dict[tuple[tuple[tuple[str, int | None], ...], int], tuple[list[PriceSteps],
+                                                                               tuple[tuple[str, ...] | None, ...]]] = {}
         if baseline is not None:
             self._share_with(baseline.policy)
 
@@ -201,7 +204,7 @@ class Replayer:
             pairs = fired_in_order(self.policy, stage, matches)
             rules = tuple(rule for rule, _ in pairs)
             found = _Fired(pairs, rules, tuple((rule.id, hit) for rule, hit in pairs), self._verdict(rules),
-                           refund_rates(rules))
+                           refund_rates(rules), all(rule.id in self._same_prices for rule in rules))
             if len(self._stages) >= _CACHE:
                 self._stages.clear()
             self._stages[key] = found
@@ -210,13 +213,13 @@ class Replayer:
     def _pricing(self, facts: OrderFacts, factset: FactSet, memo: Memo | None) -> Verdict:
         policy = self.policy
         adjusted = self._stage("pricing.adjust", factset, memo)
-        adjust, key = adjusted.pairs, adjusted.key
+        key = adjusted.key
         known = memo.pricing if memo is not None and self._shared else None
-        if known is not None and known[0] == key and all(rule_id in self._same_prices for rule_id, _ in key):
+        if known is not None and known[0] == key and adjusted.same_prices:
             _, prices, by_line, revenue, checked = known  # the same changes to the same lines
         else:
             try:
-                prices, by_line, revenue = self._price_lines(facts, factset, adjust)
+                prices, by_line, revenue = self._price_lines(facts, factset, adjusted)
             except PolicyError:  # a price beyond what prices may be: the gate answers by the failure mode
                 return _FAILED[policy.failure_mode]
             checked = None
@@ -231,9 +234,25 @@ class Replayer:
             memo.pricing = (key, prices, by_line, revenue, checked)
         return Verdict(verdict.outcome, verdict.roles, verdict.rules, prices, revenue)
 
-    def _price_lines(self, facts: OrderFacts, factset: FactSet, adjust: Sequence[tuple[CompiledRule, int | None]]
+    def _line_steps(self, adjusted: _Fired, lines: int) -> tuple[list[PriceSteps], tuple[tuple[str, ...] | None, ...]]:
+        """The price steps of each line (:func:`~salesgate.policy.verdict.price_steps_by_line`) and, for a line
+        whose steps have no formula, the ids of their rules (what its price depends on besides its base
+        price); worked out once per fired rules and number of lines."""
+        key = (adjusted.key, lines)
+        found = self._steps.get(key)
+        if found is None:
+            steps = price_steps_by_line(adjusted.pairs, lines)
+            fixed = tuple(tuple(step[0].id for step in own) if all(step[3] is not None for step in own) else None
+                          for own in steps)
+            found = (steps, fixed)
+            if len(self._steps) >= _CACHE:
+                self._steps.clear()
+            self._steps[key] = found
+        return found
+
+    def _price_lines(self, facts: OrderFacts, factset: FactSet, adjusted: _Fired
                      ) -> tuple[tuple[Decimal, ...], dict[int, Decimal], Decimal]:
-        steps = price_steps_by_line(adjust, len(facts.order.lines))
+        steps, fixed = self._line_steps(adjusted, len(facts.order.lines))
         products = {p.sku: p for p in facts.products}
         prices: list[Decimal] = []
         by_line: dict[int, Decimal] = {}
@@ -243,12 +262,13 @@ class Replayer:
             product = products.get(line.sku)
             base = product.list_price if product is not None else line.unit_price
             line_steps = steps[index]
+            rules = fixed[index]
             if not line_steps:
                 price = line_price(base)
-            elif all(step[3] is not None for step in line_steps):
+            elif rules is not None:
                 # Changes without formulas: the price depends on the base and the rules alone. Equal bases
                 # give equal prices, whatever their scale (the policy price is rounded to the cent).
-                key: tuple[Decimal | str, ...] = (base, *(step[0].id for step in line_steps))
+                key = (base, rules)
                 found = known.get(key)
                 if found is None:
                     found = line_price(price_line(base, index, factset.items[index], line_steps, None))
@@ -300,10 +320,12 @@ class _Fired:
     verdict: Verdict
     rates: tuple[Decimal, Decimal]
     """:func:`~salesgate.policy.verdict.refund_rates` of :attr:`rules`."""
+    same_prices: bool
+    """Whether every rule changes a price exactly as the baseline's rule of the same id (see ``Replayer``)."""
 
 
 _ALLOW = Verdict(Outcome.allow, (), ())
-_NOTHING = _Fired((), (), (), _ALLOW, refund_rates(()))
+_NOTHING = _Fired((), (), (), _ALLOW, refund_rates(()), True)
 _FAILED = {"closed": Verdict(Outcome.block, (), ()), "open": Verdict(Outcome.warn, (), ())}
 """The gate's failure-mode decision, as a replay compares it: no roles, no rule fired, no prices."""
 
