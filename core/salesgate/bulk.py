@@ -79,7 +79,9 @@ _Priced = tuple[tuple[tuple[str, int | None], ...], tuple[Decimal, ...], dict[in
 
 
 class Replayer:
-    """One policy, compiled once for replays. Stateless after construction: share it freely.
+    """One policy, compiled once for replays. After construction it keeps only caches, bounded, of what
+    sets of matched rules come to and of formula-free line prices (a replay sees the same few over and
+    over); no figure depends on them (``tests/test_simulate.py``): share it freely.
 
     Given the ``baseline`` it is compared with, a candidate replayer matches only the rules that
     differ: a rule with the same id, stage, scope and condition in both policies matches the same
