@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import re
 import shutil
 from datetime import date
@@ -67,6 +69,35 @@ def test_a_replayed_return_gets_the_gates_outcome_and_refund(gate: Gate, replaye
     assert (verdict.outcome, list(verdict.roles)) == (decision.outcome, decision.required_roles)
     assert decision.returns is not None
     assert verdict.refund == decision.returns.refund_amount
+
+
+def test_a_replayer_that_replayed_many_orders_decides_each_as_a_fresh_replayer_and_the_gate(gate: Gate) -> None:
+    """A replayer keeps what a set of matched rules comes to, and a line's policy price by its base price
+    and the formula-free rules that changed it: neither may change a figure. Equal list prices written
+    at another scale (100, 100.0, 100.00) price alike; grades and regions fire other rules."""
+    warm = Replayer(gate.policy)
+    seen = 0
+    for price in ("100", "100.0", "100.00", "100", "2508.07", "2508.07"):
+        for grade, region_has_distributor, qty in (("A", True, 150), ("B", False, 3), ("C", True, 3), ("A", False, 2)):
+            doc = _order(seen, price, grade=grade)
+            doc["customer"]["region_has_distributor"] = region_has_distributor
+            doc["order"]["lines"] = [{"line_no": 1, "sku": "P1", "qty": qty, "unit_price": price},
+                                     {"line_no": 2, "sku": "P2", "qty": 1, "unit_price": "80"},
+                                     {"line_no": 3, "sku": "P1", "qty": 1, "unit_price": "1"}]
+            doc["products"][0]["list_price"] = price
+            facts = OrderFacts.model_validate(doc)
+            seen += 1
+            for hook in ORDER_POINTS:
+                fresh = Replayer(gate.policy)
+                decided = warm.order(hook, facts, warm.order_factset(facts))
+                assert decided == fresh.order(hook, facts, fresh.order_factset(facts))
+                decision = gate.decide(hook, facts)
+                assert (decided.outcome, list(decided.roles)) == (decision.outcome, decision.required_roles)
+                if hook == "pricing":
+                    assert decision.pricing is not None
+                    assert decided.prices == tuple(line.policy_price for line in decision.pricing.lines)
+                    assert decided.revenue == decision.pricing.policy_total
+    assert warm._prices  # the prices above were taken from the cache, not only worked out
 
 
 # -- whole simulations ----------------------------------------------------------------------------
@@ -148,6 +179,21 @@ def test_the_report_does_not_depend_on_how_many_workers_replayed_it(lower_thresh
         report.pop("workers")
     assert alone == shared
     assert alone["hooks"]["order_approval"]["changed"] > 0
+
+
+@pytest.mark.skipif(multiprocessing.get_start_method() != "fork", reason="workers inherit the pair when forked")
+def test_forked_workers_replay_with_the_policies_the_simulation_loaded_not_loading_them_again(
+        lower_threshold: Path, history: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    simulating, load = os.getpid(), simulation._load
+
+    def load_here_only(path: str | Path) -> Any:
+        if os.getpid() != simulating:
+            raise AssertionError("a worker loaded a policy again")
+        return load(path)
+    monkeypatch.setattr(simulation, "_load", load_here_only)
+    report = as_json(simulate(seed_policy_path(), lower_threshold, history, workers=2))
+    assert report["hooks"]["order_approval"]["decided"] == 4
+    assert not simulation._PREPARED  # nothing kept once the simulation is over
 
 
 def test_pricing_changes_show_revenue_and_margin_at_policy_prices(tmp_path: Path, history: Path) -> None:

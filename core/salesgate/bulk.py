@@ -33,6 +33,7 @@ from .pointspecs import ORDER_POINTS
 from .policy.compiler import CompiledRule, Policy
 from .policy.stages import Match, Stage
 from .policy.verdict import (
+    PriceSteps,
     fired_in_order,
     output_values,
     price_line,
@@ -78,7 +79,9 @@ _Priced = tuple[tuple[tuple[str, int | None], ...], tuple[Decimal, ...], dict[in
 
 
 class Replayer:
-    """One policy, compiled once for replays. Stateless after construction: share it freely.
+    """One policy, compiled once for replays. After construction it keeps only caches, bounded, of what
+    sets of matched rules come to and of formula-free line prices (a replay sees the same few over and
+    over); no figure depends on them (``tests/test_simulate.py``): share it freely.
 
     Given the ``baseline`` it is compared with, a candidate replayer matches only the rules that
     differ: a rule with the same id, stage, scope and condition in both policies matches the same
@@ -98,6 +101,11 @@ class Replayer:
         # A replay sees the same few fired-rule combinations over and over: what they mean is
         # worked out once (bounded, so an odd file cannot grow it without end).
         self._verdicts: dict[tuple[str, ...], Verdict] = {}
+        self._stages: dict[tuple[str, frozenset[Match]], _Fired] = {}
+        # Likewise the policy price of a base price under the same rules without formulas (see _price_lines).
+        self._prices: dict[tuple[Decimal, tuple[str, ...]], Decimal] = {}
+        self._steps: dict[tuple[tuple[tuple[str, int | None], ...], int], tuple[list[PriceSteps],
+                                                                               tuple[tuple[str, ...] | None, ...]]] = {}
         if baseline is not None:
             self._share_with(baseline.policy)
 
@@ -156,7 +164,7 @@ class Replayer:
         fills it, the candidate replayer of the same document reads it."""
         if point == "pricing":
             return self._pricing(facts, factset, memo)
-        return self._verdict(self._fired(point, factset, memo))
+        return self._stage(point, factset, memo).verdict
 
     def return_factset(self, facts: ReturnFacts, paths: frozenset[str] | None = None,
                        today: date | None = None) -> FactSet:
@@ -165,9 +173,9 @@ class Replayer:
         return return_factset(facts, paths=reads if paths is None else paths, today=today)
 
     def return_(self, facts: ReturnFacts, factset: FactSet, memo: Memo | None = None) -> Verdict:
-        fired = self._fired("return_handling", factset, memo)
-        verdict = self._verdict(fired)
-        _, _, refund = refund_terms(facts.return_request.amount, *refund_rates(fired), verdict.outcome)
+        fired = self._stage("return_handling", factset, memo)
+        verdict = fired.verdict
+        _, _, refund = refund_terms(facts.return_request.amount, *fired.rates, verdict.outcome)
         return Verdict(verdict.outcome, verdict.roles, verdict.rules, refund=refund)
 
     def document(self, point: str, facts: BaseModel, today: date | None = None) -> Verdict:
@@ -187,48 +195,91 @@ class Replayer:
             return verdict
         return Verdict(verdict.outcome, verdict.roles, verdict.rules, outputs=tuple(outputs.items()))
 
-    def _fired(self, stage: str, factset: FactSet, memo: Memo | None) -> list[CompiledRule]:
+    def _stage(self, stage: str, factset: FactSet, memo: Memo | None) -> _Fired:
+        """What the rules of ``stage`` that match ``factset`` come to, worked out once per set of matches."""
         if stage not in self.policy.rules_by_stage:
-            return []
-        return [rule for rule, _ in fired_in_order(self.policy, stage, self._match(stage, factset, memo))]
+            return _NOTHING
+        matches = self._match(stage, factset, memo)
+        key = (stage, matches)
+        found = self._stages.get(key)
+        if found is None:
+            pairs = fired_in_order(self.policy, stage, matches)
+            rules = tuple(rule for rule, _ in pairs)
+            found = _Fired(pairs, rules, tuple((rule.id, hit) for rule, hit in pairs), self._verdict(rules),
+                           refund_rates(rules), all(rule.id in self._same_prices for rule in rules))
+            if len(self._stages) >= _CACHE:
+                self._stages.clear()
+            self._stages[key] = found
+        return found
 
     def _pricing(self, facts: OrderFacts, factset: FactSet, memo: Memo | None) -> Verdict:
         policy = self.policy
-        adjust: Sequence[tuple[CompiledRule, int | None]] = ()
-        if "pricing.adjust" in policy.rules_by_stage:
-            adjust = fired_in_order(self.policy, "pricing.adjust", self._match("pricing.adjust", factset, memo))
-        key = tuple((rule.id, hit) for rule, hit in adjust)
+        adjusted = self._stage("pricing.adjust", factset, memo)
+        key = adjusted.key
         known = memo.pricing if memo is not None and self._shared else None
-        if known is not None and known[0] == key and all(rule_id in self._same_prices for rule_id, _ in key):
+        if known is not None and known[0] == key and adjusted.same_prices:
             _, prices, by_line, revenue, checked = known  # the same changes to the same lines
         else:
             try:
-                prices, by_line, revenue = self._price_lines(facts, factset, adjust)
+                prices, by_line, revenue = self._price_lines(facts, factset, adjusted)
             except PolicyError:  # a price beyond what prices may be: the gate answers by the failure mode
                 return _FAILED[policy.failure_mode]
             checked = None
-        fired = [rule for rule, _ in adjust]
+        verdict = adjusted.verdict
         if "pricing.check" in policy.rules_by_stage:
             if checked is None:
                 checked = with_policy_prices(factset, by_line)
-            fired += self._fired("pricing.check", checked, memo)
+            check = self._stage("pricing.check", checked, memo)
+            if check.rules:
+                verdict = self._verdict(adjusted.rules + check.rules)
         if memo is not None and not self._shared:
             memo.pricing = (key, prices, by_line, revenue, checked)
-        verdict = self._verdict(fired)
         return Verdict(verdict.outcome, verdict.roles, verdict.rules, prices, revenue)
 
-    @staticmethod
-    def _price_lines(facts: OrderFacts, factset: FactSet, adjust: Sequence[tuple[CompiledRule, int | None]]
+    def _line_steps(self, adjusted: _Fired, lines: int) -> tuple[list[PriceSteps], tuple[tuple[str, ...] | None, ...]]:
+        """The price steps of each line (:func:`~salesgate.policy.verdict.price_steps_by_line`) and, for a line
+        whose steps have no formula, the ids of their rules (what its price depends on besides its base
+        price); worked out once per fired rules and number of lines."""
+        key = (adjusted.key, lines)
+        found = self._steps.get(key)
+        if found is None:
+            steps = price_steps_by_line(adjusted.pairs, lines)
+            fixed = tuple(tuple(step[0].id for step in own) if all(step[3] is not None for step in own) else None
+                          for own in steps)
+            found = (steps, fixed)
+            if len(self._steps) >= _CACHE:
+                self._steps.clear()
+            self._steps[key] = found
+        return found
+
+    def _price_lines(self, facts: OrderFacts, factset: FactSet, adjusted: _Fired
                      ) -> tuple[tuple[Decimal, ...], dict[int, Decimal], Decimal]:
-        steps = price_steps_by_line(adjust, len(facts.order.lines))
+        steps, fixed = self._line_steps(adjusted, len(facts.order.lines))
         products = {p.sku: p for p in facts.products}
         prices: list[Decimal] = []
         by_line: dict[int, Decimal] = {}
         revenue = ZERO
+        known = self._prices
         for index, line in enumerate(facts.order.lines):
             product = products.get(line.sku)
             base = product.list_price if product is not None else line.unit_price
-            price = line_price(price_line(base, index, factset.items[index], steps[index], None))
+            line_steps = steps[index]
+            rules = fixed[index]
+            if not line_steps:
+                price = line_price(base)
+            elif rules is not None:
+                # Changes without formulas: the price depends on the base and the rules alone. Equal bases
+                # give equal prices, whatever their scale (the policy price is rounded to the cent).
+                key = (base, rules)
+                found = known.get(key)
+                if found is None:
+                    found = line_price(price_line(base, index, factset.items[index], line_steps, None))
+                    if len(known) >= _CACHE:
+                        known.clear()
+                    known[key] = found
+                price = found
+            else:
+                price = line_price(price_line(base, index, factset.items[index], line_steps, None))
             prices.append(price)
             by_line[line.line_no] = price
             revenue += line_amount(price, line.qty)
@@ -257,7 +308,26 @@ class Replayer:
 
 
 _CACHE = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class _Fired:
+    """The rules of one stage that fired on a document, and what they come to (see ``Replayer._stage``)."""
+
+    pairs: tuple[tuple[CompiledRule, int | None], ...]
+    """(rule, line index or None), in stage order (:func:`~salesgate.policy.verdict.fired_in_order`)."""
+    rules: tuple[CompiledRule, ...]
+    key: tuple[tuple[str, int | None], ...]
+    """(rule id, line index) of each of :attr:`pairs`."""
+    verdict: Verdict
+    rates: tuple[Decimal, Decimal]
+    """:func:`~salesgate.policy.verdict.refund_rates` of :attr:`rules`."""
+    same_prices: bool
+    """Whether every rule changes a price exactly as the baseline's rule of the same id (see ``Replayer``)."""
+
+
 _ALLOW = Verdict(Outcome.allow, (), ())
+_NOTHING = _Fired((), (), (), _ALLOW, refund_rates(()), True)
 _FAILED = {"closed": Verdict(Outcome.block, (), ()), "open": Verdict(Outcome.warn, (), ())}
 """The gate's failure-mode decision, as a replay compares it: no roles, no rule fired, no prices."""
 

@@ -19,6 +19,7 @@ silently.
 from __future__ import annotations
 
 import bisect
+import gc
 import itertools
 import json
 import os
@@ -268,11 +269,13 @@ class _Pair:
                               if not spec.built_in and name not in candidate.points})
 
     def replay(self, lines: Iterator[bytes], start: int = 0,
-               history: Mapping[int, Mapping[str, Any]] | None = None, check: bool = False) -> Tally:
+               history: Mapping[int, Mapping[str, Any]] | None = None,
+               reads: Mapping[int, tuple[str, date, Decimal]] | None = None) -> Tally:
         """Replay the lines of one range, the first starting at byte ``start`` of the file. ``history``:
         the history facts computed for each order line of the range (as of its order date, the date it
-        is decided as of), by the byte offset the line starts at. ``check``: the history was worked out
-        from quick readings of the lines (:func:`_quick_event`): each is checked against the line's
+        is decided as of), by the byte offset the line starts at. ``reads``: the history was worked out
+        from these readings of the range's order lines (customer id, order date, total by the byte offset
+        of the line; :func:`_order_events`, quick ones among them): each is checked against the line's
         facts, and :class:`_Misread` raised on the first that differs."""
         history = history or {}
         tally = Tally()
@@ -283,14 +286,12 @@ class _Pair:
             line_start, offset = offset, offset + len(raw)
             if not raw.strip():
                 continue
-            read = _quick_event(raw) if check else None
-            if read is not None and line_start not in history:
-                raise _Misread(f"byte {line_start}")
+            read = reads.get(line_start) if reads is not None else None
             try:
                 facts = _parse(raw, self.order_model, self.return_model)
-                if read is not None and not (isinstance(facts, OrderFacts) and read == (
-                        facts.customer.id, facts.order.order_date, facts.order.total)):
-                    raise _Misread(f"byte {line_start}")
+                if read is not None and not (isinstance(facts, OrderFacts) and read[0] == facts.customer.id
+                                             and read[1] == facts.order.order_date):
+                    raise _Misread(f"byte {line_start}")  # the total is checked once worked out, below
                 if isinstance(facts, _Document):
                     decided = self._document(facts)
                     tally.documents += 1
@@ -308,6 +309,8 @@ class _Pair:
             if isinstance(facts, OrderFacts):
                 tally.orders += 1
                 if not self.order_points:
+                    if read is not None and read[2] != facts.order.total:
+                        raise _Misread(f"byte {line_start}")
                     continue
                 if line_start in history:
                     facts = _with_history(facts, history[line_start])
@@ -315,6 +318,8 @@ class _Pair:
                 amount = factset.root.get("order.total")
                 if amount is None:  # no rule reads it, so it was not flattened
                     amount = facts.order.total
+                if read is not None and read[2] != amount:
+                    raise _Misread(f"byte {line_start}")
                 memo = Memo()
                 for point in self.order_points:
                     before = self.before.order(point, facts, factset, memo)
@@ -430,7 +435,7 @@ def _quick_event(raw: bytes) -> tuple[str, date, Decimal] | None:
     read from its text by two regular expressions, without validating it (some microseconds, where
     validating the line takes tens); None for a line in any other shape.
 
-    A guess, never trusted alone: :meth:`_Pair.replay` reads every line this reads and checks that the
+    A guess, never trusted alone: :meth:`_Pair.replay` is handed every reading and checks that the
     line is a valid order with this customer, date and total (:class:`_Misread` otherwise)."""
     head = _QUICK_ORDER.match(raw)
     if head is None:
@@ -710,15 +715,23 @@ def _validated(kind: type[OrderFacts] | type[ReturnFacts], source: Any) -> Order
 # -- workers ------------------------------------------------------------------------------------
 
 _WORKER: _Pair | None = None
+_PREPARED: dict[tuple[str, str, tuple[str, str], tuple[str, ...], date], _Pair] = {}
+"""Pairs :func:`simulate` made ready for its workers, by their initializer's arguments: a worker forked
+from the simulating process (the default start method on Linux) finds its pair here, policies loaded
+and rules compiled, instead of loading both policies again (about a second each worker)."""
 
 
 def _start_worker(baseline_dir: str, candidate_dir: str, hashes: tuple[str, str],
                   points: tuple[str, ...], as_of: date) -> None:
     global _WORKER  # one per worker process, set once by the pool's initializer
-    baseline, candidate = _load(baseline_dir), _load(candidate_dir)
-    if (baseline.hash, candidate.hash) != hashes:
-        raise SimulationError("a policy directory changed while the simulation started; run it again")
-    _WORKER = _Pair(baseline, candidate, points, as_of)
+    prepared = _PREPARED.get((baseline_dir, candidate_dir, hashes, points, as_of))
+    if prepared is None:
+        baseline, candidate = _load(baseline_dir), _load(candidate_dir)
+        if (baseline.hash, candidate.hash) != hashes:
+            raise SimulationError("a policy directory changed while the simulation started; run it again")
+        prepared = _Pair(baseline, candidate, points, as_of)
+    _WORKER = prepared
+    gc.freeze()  # all the worker starts with lives as long as it does: no collection need walk it again
 
 
 _PackedEvents = tuple[list[int], list[str], list[int], list[str]]
@@ -738,9 +751,17 @@ def _unpacked(packed: _PackedEvents) -> list[_Event]:
             in zip(*packed, strict=True)]
 
 
-def _replay_range(path: str, start: int, end: int, history: Mapping[int, Mapping[str, Any]], check: bool) -> Tally:
+def _replay_range(path: str, start: int, end: int, history: Mapping[int, Mapping[str, Any]],
+                  reads: _PackedEvents | None) -> Tally:
+    """Replay one range in a worker; ``reads``: the range's packed :func:`_worker_events` to check (see
+    :meth:`_Pair.replay`), None when the history was not read quickly."""
     assert _WORKER is not None, "worker not started"  # noqa: S101 - set by the pool initializer
-    return _WORKER.replay(_lines(path, start, end), start, history, check)
+    return _WORKER.replay(_lines(path, start, end), start, history, None if reads is None else _reads(_unpacked(reads)))
+
+
+def _reads(events: Sequence[_Event]) -> dict[int, tuple[str, date, Decimal]]:
+    """What :meth:`_Pair.replay` checks of each order line of a range: the history's reading of it."""
+    return {line_start: (customer, day, total) for line_start, customer, day, total in events}
 
 
 def _lines(path: str, start: int, end: int) -> Iterator[bytes]:
@@ -828,8 +849,9 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
             events = [_order_events(str(path), a, b, pair.order_model, quick) if needs_history else []
                       for a, b in ranges]
             replayed_tally = Tally()
-            for (start, end), part in zip(ranges, histories(events), strict=False):
-                replayed_tally.merge(pair.replay(_lines(str(path), start, end), start, part, quick and needs_history))
+            for (start, end), part, own in zip(ranges, histories(events), events, strict=False):
+                reads = _reads(own) if quick and needs_history else None
+                replayed_tally.merge(pair.replay(_lines(str(path), start, end), start, part, reads))
                 if progress is not None:
                     progress(end, total)
             return replayed_tally
@@ -839,33 +861,38 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
         except _Misread:
             tally = replay_here(quick=False)
     else:
-        with ProcessPoolExecutor(max_workers=count, initializer=_start_worker,
-                                 initargs=(str(baseline), str(candidate), (before.hash, after.hash), chosen,
-                                           as_of or after.today())) as pool:
-            def replay_pooled(quick: bool) -> Tally:
-                events: list[list[_Event]] = [[] for _ in ranges]
-                if needs_history:  # read in parallel, worked out here in file order, range by range
-                    found = [pool.submit(_worker_events, str(path), a, b, quick) for a, b in ranges]
-                    events = [_unpacked(future.result()) for future in found]
-                futures: list[Future[Tally]] = [
-                    pool.submit(_replay_range, str(path), a, b, part, quick and needs_history)
-                    for (a, b), part in zip(ranges, histories(events), strict=False)]
-                replayed_tally = Tally()
-                done = 0
-                try:
-                    for (start, end), future in zip(ranges, futures, strict=True):
-                        replayed_tally.merge(future.result())  # in file order, so examples and line numbers are too
-                        done += end - start
-                        if progress is not None:
-                            progress(done, total)
-                except _Misread:
-                    for future in futures:
-                        future.cancel()
-                    raise
-                return replayed_tally
+        initargs = (str(baseline), str(candidate), (before.hash, after.hash), chosen, as_of or after.today())
+        _PREPARED[initargs] = _Pair(before, after, chosen, initargs[4])
+        try:
+            with ProcessPoolExecutor(max_workers=count, initializer=_start_worker, initargs=initargs) as pool:
+                def replay_pooled(quick: bool) -> Tally:
+                    events: list[list[_Event]] = [[] for _ in ranges]
+                    packed: list[_PackedEvents | None] = [None for _ in ranges]
+                    if needs_history:  # read in parallel, worked out here in file order, range by range
+                        found = [pool.submit(_worker_events, str(path), a, b, quick) for a, b in ranges]
+                        packed = [future.result() for future in found]
+                        events = [_unpacked(own) for own in packed if own is not None]
+                    futures: list[Future[Tally]] = [
+                        pool.submit(_replay_range, str(path), a, b, part, own if quick else None)
+                        for (a, b), part, own in zip(ranges, histories(events), packed, strict=False)]
+                    replayed_tally = Tally()
+                    done = 0
+                    try:
+                        for (start, end), future in zip(ranges, futures, strict=True):
+                            replayed_tally.merge(future.result())  # in file order, so examples and line numbers are too
+                            done += end - start
+                            if progress is not None:
+                                progress(done, total)
+                    except _Misread:
+                        for future in futures:
+                            future.cancel()
+                        raise
+                    return replayed_tally
 
-            try:
-                tally = replay_pooled(quick=True)
-            except _Misread:
-                tally = replay_pooled(quick=False)
+                try:
+                    tally = replay_pooled(quick=True)
+                except _Misread:
+                    tally = replay_pooled(quick=False)
+        finally:
+            _PREPARED.pop(initargs, None)
     return Report(label or str(path), before, after, chosen, tally, time.perf_counter() - started, count)
