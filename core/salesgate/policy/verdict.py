@@ -77,7 +77,9 @@ class FactsWhenRead:
     A backend that matches straight on the fact models (the compiled backend's ``match_models``) needs no
     flattened facts, but a decision's trace, explanations, price formulas and declared outputs read them:
     this stands in for them, so the decisions that never read them (most: the trace is built when read)
-    never flatten. The facts are frozen models, so flattening later gives what flattening now would.
+    never flatten. ``build`` flattens the facts as they were when decided (the models are frozen; the lists
+    in them are copied by the decision: see :func:`_order_flat`), so flattening later gives what flattening
+    now would.
     ``item_keys`` (the lines' numbers, for reasons fired on lines) is known without flattening.
     """
 
@@ -507,8 +509,26 @@ def order_verdict(policy: Policy, backend: Backend, point: str, facts: OrderFact
 
 
 def _order_flat(policy: Policy, point: str, facts: OrderFacts, today: date | None) -> Callable[[], FactSet]:
-    """How to flatten ``facts`` for ``point``: only the facts its rules read."""
-    return partial(order_factset, facts, None, policy.fact_reads.get(point, frozenset()), today)
+    """How to flatten ``facts`` for ``point``: only the facts its rules read, as they were when decided.
+
+    The models are frozen but the order's lines and the products are lists the caller may change after the
+    decision (an ERP reusing its order): the decision keeps its own copy of both (references: the line and
+    product models are frozen), and a flattening done later, for a trace read then, reads that copy."""
+    return partial(_flattened_as_decided, facts, tuple(facts.order.lines), tuple(facts.products),
+                   policy.fact_reads.get(point, frozenset()), today)
+
+
+def _flattened_as_decided(facts: OrderFacts, lines: tuple[Any, ...], products: tuple[Any, ...],
+                          paths: frozenset[str], today: date | None) -> FactSet:
+    if not (_same(facts.order.lines, lines) and _same(facts.products, products)):
+        facts = facts.model_copy(update={"order": facts.order.model_copy(update={"lines": list(lines)}),
+                                         "products": list(products)})
+    return order_factset(facts, None, paths, today)
+
+
+def _same(now: Sequence[Any], then: tuple[Any, ...]) -> bool:
+    """Whether a list holds the very objects it held when decided."""
+    return len(now) == len(then) and all(a is b for a, b in zip(now, then, strict=True))
 
 
 def _line_numbers(facts: OrderFacts) -> tuple[int, ...]:
