@@ -306,8 +306,8 @@ class Trace(BuiltWhenRead[TraceEntry]):
     Why lazy: one entry per rule evaluated, each with the values its condition read, costs more
     than everything else in a decision put together, and most decisions are acted on without
     anyone reading their trace. So the rules plugin hands over what the entries are made from
-    (the flattened facts and the matches, which never change afterwards) and the entries are
-    built the first time anything reads them (see :class:`BuiltWhenRead`).
+    (the facts as decided, flattened then or when first read, and the matches, which never change
+    afterwards) and the entries are built the first time anything reads them (see :class:`BuiltWhenRead`).
 
     Anywhere a list of entries is accepted (``Decision(trace=[...])``, JSON), a list still is.
     """
