@@ -209,10 +209,6 @@ def _summed_up(policy: Policy, fired: tuple[tuple[CompiledRule, int | None], ...
     )
 
 
-_NO_MATCHES = StageVerdict(fired=(), outcome=Outcome.allow, reasons=(), notifications=(), approvals=(), ladder=(),
-                           refund_rate=ONE, fee_rate=ZERO)
-"""The verdict of a stage with no rules."""
-
 
 def stage_verdict(policy: Policy, stage: str, matches: frozenset[Match]) -> StageVerdict:
     """The :class:`StageVerdict` of a backend's matches for ``stage``, from the policy's bounded cache."""
