@@ -209,7 +209,6 @@ def _summed_up(policy: Policy, fired: tuple[tuple[CompiledRule, int | None], ...
     )
 
 
-
 def stage_verdict(policy: Policy, stage: str, matches: frozenset[Match]) -> StageVerdict:
     """The :class:`StageVerdict` of a backend's matches for ``stage``, from the policy's bounded cache."""
     cache = policy.verdict_cache
