@@ -96,6 +96,12 @@ def _prefixed(prefix: str, model: BaseModel, skip: frozenset[str] = frozenset())
             for name, path, convert in _plan(type(model), prefix, skip)}
 
 
+def net_unit_price(line: OrderLine) -> Decimal:
+    """Fact ``line.net_unit_price``: the unit price after the line discount, rounded to 4 decimals (the one
+    definition the flattening and the compiled backend's readers share)."""
+    return round_unit_price(line.unit_price * (1 - line.discount))
+
+
 _ORDER_SKIP = frozenset({"lines", "created_at"})
 
 
@@ -203,7 +209,7 @@ def _projected(facts: OrderFacts, policy_prices: dict[int, Decimal] | None, plan
             if plan.amount:
                 flat["line.amount"] = amounts[index]
             if plan.net_unit_price:
-                flat["line.net_unit_price"] = round_unit_price(line.unit_price * (1 - line.discount))
+                flat["line.net_unit_price"] = net_unit_price(line)
             if plan.product:
                 product = products.get(line.sku)
                 for attribute, path in plan.product:
@@ -246,7 +252,7 @@ def order_factset(facts: OrderFacts, policy_prices: dict[int, Decimal] | None = 
         amount = line.amount
         amounts.append(amount)
         values["line.amount"] = amount
-        values["line.net_unit_price"] = round_unit_price(line.unit_price * (1 - line.discount))
+        values["line.net_unit_price"] = net_unit_price(line)
         product = products.get(line.sku)
         if product is None:
             values["line.product.name"] = values["line.product.list_price"] = None

@@ -25,8 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from .facts import _ORDER_SKIP, _enum_value, _plan, _product_facts
-from .money import ZERO, round_unit_price
+from .facts import _ORDER_SKIP, _enum_value, _plan, _product_facts, net_unit_price
 
 __all__ = ["ORDER_LINES", "Reader", "Readers", "order_readers", "return_readers"]
 
@@ -74,17 +73,8 @@ def _field(attribute: str, convert: Callable[[Any], Any] | None) -> Callable[[An
     return read
 
 
-def _order_total(facts: Any) -> Decimal:
-    """``order.total``: the sum of the line amounts, as the flattening adds them up."""
-    return sum([line.amount for line in facts.order.lines], ZERO)
-
-
 def _line_count(facts: Any) -> int:
     return len(facts.order.lines)
-
-
-def _net_unit_price(line: Any) -> Decimal:
-    return round_unit_price(line.unit_price * (1 - line.discount))
 
 
 def _product_fact(attribute: str) -> Callable[[Any, Mapping[str, Any]], Any]:
@@ -112,7 +102,8 @@ def order_readers(customer: type[BaseModel], order: type[BaseModel], exposure: t
         paths[path] = Reader(_field(f"customer.{name}", convert))
     for name, path, convert in _plan(order, "order", _ORDER_SKIP):
         paths[path] = Reader(_field(f"order.{name}", convert))
-    paths["order.total"] = Reader(_order_total)  # written after the fields, as the flattening writes it
+    # Order.total: the sum of the line amounts, as the flattening adds them up; written after the fields, as it is
+    paths["order.total"] = Reader(attrgetter("order.total"))
     paths["order.line_count"] = Reader(_line_count)
     for name, path, convert in _plan(exposure, "exposure", frozenset()):
         paths[path] = Reader(_field(f"exposure.{name}", convert))
@@ -121,7 +112,7 @@ def order_readers(customer: type[BaseModel], order: type[BaseModel], exposure: t
     for name, path, convert in _plan(line, "line", frozenset()):
         paths[path] = Reader(_field(name, convert), line=True)
     paths["line.amount"] = Reader(attrgetter("amount"), line=True)
-    paths["line.net_unit_price"] = Reader(_net_unit_price, line=True)
+    paths["line.net_unit_price"] = Reader(net_unit_price, line=True)
     for attribute, path in _product_facts(product):
         paths[path] = Reader(_product_fact(attribute), line=True, extra="products")
     unreadable: frozenset[str] = frozenset()

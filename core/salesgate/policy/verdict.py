@@ -327,9 +327,7 @@ def _one_stage(policy: Policy, stage: str, matches: frozenset[Match], facts: Fac
     if verdict is None:
         verdict = stage_verdict(policy, stage, matches)
     rules = policy.rules_by_stage.get(stage, ())
-    applied = matches
-    if policy.tables and len(verdict.fired) != len(matches):
-        applied = frozenset((rule.id, index) for rule, index in verdict.fired)
+    applied = _applied(policy, verdict, matches)
     return PolicyVerdict(
         verdict.outcome,
         list(verdict.shared_approvals),  # one stage: its approvals are in ladder order already
@@ -414,14 +412,18 @@ def _trace_entries(rules: Sequence[CompiledRule], matches: frozenset[Match], fac
     return entries
 
 
+def _applied(policy: Policy, verdict: StageVerdict, matches: frozenset[Match]) -> frozenset[Match]:
+    """The matches that apply: all of them, but for the table rows their table's hit policy set aside."""
+    if policy.tables and len(verdict.fired) != len(matches):
+        return frozenset((rule.id, index) for rule, index in verdict.fired)
+    return matches
+
+
 def _run_stage(policy: Policy, stage: str, matches: frozenset[Match], facts: Facts,
                collector: _Collector) -> StageVerdict:
     """Apply the stage's verdict to the collector; the stage is kept for the trace."""
     verdict = stage_verdict(policy, stage, matches)
-    applied = matches
-    if policy.tables and len(verdict.fired) != len(matches):
-        applied = frozenset((rule.id, index) for rule, index in verdict.fired)
-    collector.stages.append((policy.rules_by_stage.get(stage, ()), applied, facts, matches))
+    collector.stages.append((policy.rules_by_stage.get(stage, ()), _applied(policy, verdict, matches), facts, matches))
     collector.add(verdict, facts.item_keys)
     return verdict
 
