@@ -290,6 +290,10 @@ class OrderLine(_Facts):
         return round_money(gross * (ONE - discount) if discount else gross)
 
 
+_KEPT_TOTAL = "_salesgate_total"
+"""Where :attr:`Order.total` keeps the total with the lines it was summed from."""
+
+
 class Order(_Facts):
     """A sales order (or quote) as entered in the ERP."""
 
@@ -351,8 +355,18 @@ class Order(_Facts):
 
     @property
     def total(self) -> Decimal:
-        """Order total: the sum of the line amounts."""
-        return sum([line.amount for line in self.lines], ZERO)  # a list: cheaper than a generator here
+        """Order total: the sum of the line amounts.
+
+        Kept with the lines it was summed from, as several readers of one decision ask for it (the rules, the
+        credit figures): the order and its lines are frozen, but ``lines`` is a list a caller can change,
+        so the total is summed again whenever the list holds other lines than those it was summed from."""
+        lines = tuple(self.lines)
+        kept = self.__dict__.get(_KEPT_TOTAL)
+        if kept is not None and kept[0] == lines:  # the same line objects: compared by identity first, cheap
+            return kept[1]  # type: ignore[no-any-return]
+        total = sum([line.amount for line in lines], ZERO)  # a list: cheaper than a generator here
+        self.__dict__[_KEPT_TOTAL] = (lines, total)  # beside the fields: not one (dumps, equality ignore it)
+        return total
 
 
 class CreditExposure(_Facts):
