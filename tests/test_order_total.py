@@ -1,6 +1,6 @@
-"""``Order.total`` is kept with the lines it was summed from (several readers of one decision ask for it: the
-rules and the credit figures), and is summed again whenever the order holds other lines: the models are frozen,
-the list inside them is not, and ``model_copy(update=...)`` copies what an object keeps."""
+"""What a fact model keeps once worked out: ``Order.total``, kept with the lines it was summed from (the rules and
+the credit figures of one decision both read it) and summed again whenever the order holds other lines (the models
+are frozen, the list inside them is not), and a return's amount; a ``model_copy`` that changes fields drops both."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from salesgate import Gate, OrderFacts
-from salesgate.models import Order, OrderLine
+from salesgate.models import Order, OrderLine, ReturnRequest
 
 
 def _line(line_no: int, qty: int, price: str, discount: str = "0") -> OrderLine:
@@ -78,3 +78,28 @@ def test_a_credit_check_after_the_caller_added_a_line_counts_the_new_line() -> N
     assert after.credit is not None
     assert (before.credit.exposure_after_order, after.credit.exposure_after_order) == (Decimal("100"), Decimal("2100"))
     assert (before.outcome.value, after.outcome.value) == ("allow", "block")
+
+
+def _return(**changes: object) -> ReturnRequest:
+    return ReturnRequest.model_validate({
+        "id": "R1", "customer_id": "C1", "reason": "defect", "original_order_id": "SO-1", "sku": "P1", "qty": 3,
+        "unit_price": "10.005", "delivered_qty": 5, "days_since_delivery": 3, **changes})
+
+
+def test_a_return_keeps_its_amount_and_a_copy_with_other_fields_works_its_own_out() -> None:
+    request = _return()
+    assert str(request.amount) == "30.02"
+    assert str(request.model_copy(update={"qty": 1}).amount) == "10.01"
+    assert str(request.model_copy(update={"claimed_amount": Decimal("7")}).amount) == "7"
+    assert str(request.model_copy().amount) == "30.02"
+    assert request == _return()
+    assert request.model_dump() == _return().model_dump()
+
+
+def test_a_copy_with_other_fields_drops_every_kept_figure_a_copy_with_none_keeps_them() -> None:
+    order = _with_lines(_line(1, 2, "10"))
+    assert order.total == Decimal("20")
+    kept = [name for name in order.__dict__ if name not in Order.model_fields]
+    assert kept  # the total is kept: else this test checks nothing
+    assert not [name for name in order.model_copy(update={"id": "SO-2"}).__dict__ if name not in Order.model_fields]
+    assert [name for name in order.model_copy().__dict__ if name not in Order.model_fields] == kept

@@ -13,10 +13,11 @@ FactsError naming the field) is in docs/policy-language.md, "What a fact may hol
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AwareDatetime,
@@ -178,6 +179,24 @@ class _Facts(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """pydantic's copy, without the figures this object kept (:data:`_KEPT`) when ``update`` changes fields:
+        they were worked out from the fields it had."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            kept = copied.__dict__
+            for name in [name for name in kept if name.startswith(_KEPT)]:
+                del kept[name]
+        return copied
+
+
+_KEPT = "_salesgate_"
+"""The prefix of a figure a fact model keeps beside its fields, once worked out (:attr:`Order.total`,
+:attr:`ReturnRequest.amount`): several readers of one decision ask for it. Not a field: dumps, equality and
+repr ignore it, and :meth:`_Facts.model_copy` drops it when fields change."""
+_KEPT_TOTAL = _KEPT + "total"
+_KEPT_AMOUNT = _KEPT + "amount"
+
 
 class Grade(StrEnum):
     """Customer value grade: A 大客户 (key account), B 中小客户 (small/medium), C 潜在客户 (prospect)."""
@@ -288,10 +307,6 @@ class OrderLine(_Facts):
         gross = self.qty * self.unit_price
         # without a discount the product is the same number: one multiplication fewer on every line read
         return round_money(gross * (ONE - discount) if discount else gross)
-
-
-_KEPT_TOTAL = "_salesgate_total"
-"""Where :attr:`Order.total` keeps the total with the lines it was summed from."""
 
 
 class Order(_Facts):
@@ -416,10 +431,16 @@ class ReturnRequest(_Facts):
 
     @property
     def amount(self) -> Decimal:
-        """What the request is worth: the claimed amount, else qty × unit price."""
-        if self.claimed_amount is not None:
-            return self.claimed_amount
-        return round_money(self.qty * self.unit_price)
+        """What the request is worth: the claimed amount, else qty × unit price.
+
+        Kept once worked out (validation works it out): a return's decision reads it in its rules and again
+        for the refund."""
+        amount: Decimal | None = self.__dict__.get(_KEPT_AMOUNT)
+        if amount is None:
+            claimed = self.claimed_amount
+            amount = self.__dict__[_KEPT_AMOUNT] = claimed if claimed is not None else round_money(
+                self.qty * self.unit_price)
+        return amount
 
     @property
     def returnable_qty(self) -> int:
