@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -162,6 +162,11 @@ class StageVerdict:
     """The approvals of :attr:`ladder`."""
     line_reasons: dict[tuple[int, int], Reason] = field(default_factory=dict, compare=False)
     """The reasons fired on a line made so far, by (position in :attr:`shared_reasons`, line number)."""
+    pricing: dict[Any, Any] = field(default_factory=dict, compare=False)
+    """A ``pricing.adjust`` verdict's parts of the decisions it is part of, made so far (see
+    :func:`pricing_verdict`): by number of lines, how each line is priced (:class:`_LinePlan`); by the
+    ``pricing.check`` verdict after it (and the line numbers, when a reason fired on a line), what the two give
+    a decision (:class:`_PricingParts`)."""
 
 
 _LINE_REASONS = 64
@@ -603,35 +608,161 @@ def adjustments_made(changes: Sequence[ChangeMade]) -> list[PriceAdjustment]:
             for rule, kind, value, before, after in changes]
 
 
+class Changes(list[Any]):
+    """The changes pricing made to one line's price, the five values of each (:data:`ChangeMade`) one after
+    the other (as :func:`salesgate.prices.run_price_steps` appends them to ``made``); called, the line's
+    adjustments (:func:`adjustments_made`), which is how a priced line's :class:`Adjustments` build them when
+    first read. Flat, and its own builder: a kept decision holds one object per changed line here, not a
+    tuple per change and a ``partial``."""
+
+    __slots__ = ()
+
+    def made(self) -> list[ChangeMade]:
+        """The changes, one tuple each."""
+        values = iter(self)
+        return list(zip(values, values, values, values, values, strict=True))
+
+    def __call__(self) -> list[PriceAdjustment]:
+        return adjustments_made(self.made())
+
+
 def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
-               changes: list[ChangeMade] | None, line_no: int | None = None) -> Decimal:
+               changes: Changes | None, line_no: int | None = None) -> Decimal:
     """The policy price of line ``index`` (unrounded): the fired rules' changes in stage order,
     up to a ``stop``, then the floors (:func:`salesgate.prices.run_price_steps`). Each change is
     appended to ``changes`` unless None (bulk replays need the price only; it is the same
-    computation either way): :func:`adjustments_made` turns them into adjustments.
+    computation either way): calling them gives the adjustments.
 
     A price that leaves the range prices may have (``limits.MAX_PRICE``: fifty 100% markups, a
     formula multiplying large facts) raises a :class:`PolicyError` naming the rule, which the gate
     answers with its failure mode and that reason."""
-
     if not steps:  # no rule fired on this line: the algebra would return ``base`` unchanged
         return base
+    return _run_steps(base, _line_steps(index, item, steps), Changes() if changes is None else changes, line_no)
 
-    def observe(rule: CompiledRule, kind: str, value: Decimal, before: Decimal, after: Decimal) -> None:
+
+def _run_steps(base: Decimal, steps: Sequence[PriceStep[CompiledRule]], changes: Changes,
+               line_no: int | None) -> Decimal:
+    """:func:`run_price_steps` appending every change to ``changes``, each price it made checked to be in
+    range in the order they were made (the first one out of range is the rule the error names). Checked after
+    the algebra rather than in a callback: exact arithmetic on prices below the ceiling cannot fail meanwhile,
+    and this runs for every priced line."""
+    done = len(changes)
+    price = run_price_steps(base, steps, None, changes)
+    for at in range(done + 4, len(changes), 5):
+        after = changes[at]
         if not -PRICE_CEILING < after < PRICE_CEILING:
-            raise _out_of_range(rule, kind, after, line_no)
-        if changes is not None:
-            changes.append((rule, kind, value, before, after))
+            raise _out_of_range(changes[at - 4], changes[at - 3], after, line_no)
+    return price
 
-    return run_price_steps(base, _line_steps(index, item, steps), observe)
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _LinePlan:
+    """How a line is priced when one ``pricing.adjust`` verdict applies to an order of so many lines: worked
+    out once per verdict and number of lines (:func:`_line_plans`), not per decision."""
+
+    steps: PriceSteps
+    """The line's steps (:func:`price_steps_by_line`)."""
+    fixed: tuple[PriceStep[CompiledRule], ...] | None
+    """The same as the price algebra's steps when no step has a formula or floor to work out on the line's
+    facts (``CompiledRule.fixed_price_step``), else None."""
+    changes: bool
+    """Whether :attr:`fixed` changes the price at all (a rule that only stops does not): else the line has no
+    adjustments."""
+    stop: PriceStop | None
+    """The rule that stops the line's adjustments (:func:`stopped_by`), as a decision shows it (frozen, so
+    every decision it stops a line of holds the same one)."""
+
+
+_PRICING_PARTS = 64
+"""The most pricing parts one ``pricing.adjust`` verdict keeps (then it starts again): line counts and check
+verdicts an order meets are few, and the policy keeps up to 8,192 stage verdicts (see :data:`_LINE_REASONS`)."""
+
+_KEPT_LINES = 100
+"""Parts of orders of more lines are worked out for the decision and not kept: they are as big as the order."""
+
+
+def _line_plans(verdict: StageVerdict, lines: int) -> tuple[_LinePlan, ...]:
+    """Each line's :class:`_LinePlan` under ``verdict`` (lines with the same steps share one)."""
+    parts = verdict.pricing
+    found: tuple[_LinePlan, ...] | None = parts.get(lines)
+    if found is None:
+        made: dict[int, _LinePlan] = {}
+        plans: list[_LinePlan] = []
+        for index, steps in enumerate(price_steps_by_line(verdict.fired, lines)):
+            plan = made.get(id(steps))
+            if plan is None:
+                fixed: list[PriceStep[CompiledRule]] | None = []
+                for step in steps:
+                    if step[3] is None:
+                        fixed = None
+                        break
+                    fixed.append(step[3])  # type: ignore[union-attr]  # fixed is a list until a formula
+                stop = stopped_by(index, steps)
+                plan = made[id(steps)] = _LinePlan(
+                    steps, None if fixed is None else tuple(fixed),
+                    fixed is not None and any(changes for changes, _, _ in fixed),
+                    None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}))
+            plans.append(plan)
+        found = tuple(plans)
+        if lines <= _KEPT_LINES:
+            if len(parts) >= _PRICING_PARTS:
+                parts.clear()
+            parts[lines] = found
+    return found
+
+
+class _PricingParts(NamedTuple):
+    """What a ``pricing.adjust`` verdict and the ``pricing.check`` verdict after it give every decision they
+    are part of (for these line numbers, when a reason fired on a line): what a :class:`_Collector` given
+    both answers, worked out once. Approvals merged from both stages are made shared
+    (:class:`~salesgate.decisions.SharedList`), as one stage's are."""
+
+    check: StageVerdict | None
+    """Kept: the key it is found by is this verdict's ``id``."""
+    outcome: Outcome
+    approvals: tuple[Approval, ...]
+    reasons: tuple[Reason, ...]
+    notifications: tuple[Notification, ...]
+
+
+def _pricing_parts(policy: Policy, adjust: StageVerdict, check: StageVerdict | None,
+                   item_keys: tuple[int, ...]) -> _PricingParts:
+    on_lines = adjust.on_lines or (check is not None and check.on_lines)
+    key = (id(check), item_keys if on_lines else None)
+    parts = adjust.pricing
+    found: _PricingParts | None = parts.get(key)
+    if found is None or found.check is not check:
+        collector = _Collector()
+        collector.add(adjust, item_keys)
+        if check is not None:
+            collector.add(check, item_keys)
+        approvals = tuple(approval if type(approval.rules) is SharedList
+                          else Approval.assemble({"role": approval.role, "rules": SharedList(approval.rules)})
+                          for approval in collector.approval_list(policy.roles))
+        found = _PricingParts(check, collector.outcome, approvals, tuple(collector.reasons),
+                              tuple(collector.notifications))
+        if len(item_keys) <= _KEPT_LINES or not on_lines:
+            if len(parts) >= _PRICING_PARTS:
+                parts.clear()
+            parts[key] = found
+    return found
+
+
+_NO_ADJUSTMENTS = Adjustments()
+"""A line's adjustments when nothing changed its price: empty and read-only, so every such line holds this one."""
 
 
 def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain_on: bool = False,
                     factset: FactSet | None = None, today: date | None = None) -> PolicyVerdict:
-    """Price every line (adjust stage), then check requested prices against them (check stage)."""
-    collector = _Collector(explain_on)
+    """Price every line (adjust stage), then check requested prices against them (check stage).
+
+    What follows from which rules matched which lines alone (each line's steps and stop, the reasons, approvals
+    and notifications of the two stages together) is worked out once per verdict (:func:`_line_plans`,
+    :func:`_pricing_parts`); per decision, only the prices are computed."""
     flat: Facts
     adjust_rules = _stage_rules(policy, "pricing.adjust")
+    lines = facts.order.lines
     item_keys = _line_numbers(facts)
     if factset is not None:
         flat = factset
@@ -641,55 +772,103 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
                                  item_keys, today)
     else:
         matches, flat = frozenset(), FactsWhenRead(_order_flat(policy, "pricing", facts, today), item_keys)
-    fired = _run_stage(policy, "pricing.adjust", matches, flat, collector).fired
+    adjust = stage_verdict(policy, "pricing.adjust", matches)
+    plans = _line_plans(adjust, len(lines))
     products = {p.sku: p for p in facts.products}
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
-    steps = price_steps_by_line(fired, len(facts.order.lines))
-    stops = False  # whether a fired rule stops: else no line asks stopped_by (the usual case)
-    reads = False  # whether a fired rule works a formula or floor out on the line's facts: else none are read
-    for rule, _ in fired:
-        if rule.line_changes[2]:
-            stops = True
-        if rule.fixed_price_step is None:
-            reads = True
-    for index, line in enumerate(facts.order.lines):
+    policy_total = requested_total = ZERO
+    for index, line in enumerate(lines):
+        line_no = line.line_no
         product = products.get(line.sku)
         list_price = product.list_price if product is not None else None
-        changes: list[ChangeMade] = []
-        line_steps = steps[index]
-        price = price_line(list_price if list_price is not None else line.unit_price, index,
-                           flat.items[index] if reads and line_steps else {}, line_steps, changes, line.line_no)
-        policy_price = line_price(price)
-        policy_prices[line.line_no] = policy_price
-        stop = stopped_by(index, line_steps) if stops and line_steps else None
+        plan = plans[index]
+        adjustments = _NO_ADJUSTMENTS
+        if not plan.steps:
+            price = list_price if list_price is not None else line.unit_price
+        else:
+            changes = Changes()
+            if plan.fixed is not None:
+                price = _run_steps(list_price if list_price is not None else line.unit_price, plan.fixed, changes,
+                                   line_no) if plan.changes else (list_price if list_price is not None
+                                                                  else line.unit_price)
+            else:
+                price = price_line(list_price if list_price is not None else line.unit_price, index,
+                                   flat.items[index], plan.steps, changes, line_no)
+            if changes:
+                adjustments = Adjustments(build=changes)
+        policy_price = policy_prices[line_no] = line_price(price)
         requested = round_money(line.unit_price * (ONE - line.discount))
+        qty = line.qty
+        # The lines' amounts added up as PricingResult.from_lines adds them (line_amount), without rounding
+        # them again: both prices are whole cents (below 10^15) and qty a whole number (up to 10^9), so each
+        # product is exact, with two decimals, and rounding it to the cent changes nothing.
+        policy_total += policy_price * qty
+        requested_total += requested * qty
         priced.append(PricedLine.assemble({
-            "line_no": line.line_no, "sku": line.sku, "qty": line.qty, "list_price": list_price,
-            "requested_unit_price": requested, "policy_price": policy_price,
-            "adjustments": Adjustments(build=partial(adjustments_made, changes)) if changes else Adjustments(),
-            "stopped_by": None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
+            "line_no": line_no, "sku": line.sku, "qty": qty, "list_price": list_price,
+            "requested_unit_price": requested, "policy_price": policy_price, "adjustments": adjustments,
+            "stopped_by": plan.stop,
         }))
     check_rules = _stage_rules(policy, "pricing.check")
-    checked_fired: tuple[tuple[CompiledRule, int | None], ...] = ()
+    check: StageVerdict | None = None
     checked: Facts = flat
+    check_matches: frozenset[Match] = frozenset()
     if check_rules:
         if isinstance(flat, FactSet):
             checked = with_policy_prices(flat, policy_prices)
             check_matches = backend.match("pricing.check", checked)
         else:
-            check_matches, checked = _matched(backend, "pricing.check", facts,
-                                              partial(_with_prices, flat, policy_prices), item_keys, today,
-                                              policy_prices)
-        checked_fired = _run_stage(policy, "pricing.check", check_matches, checked, collector).fired
+            check_matches, checked = _matched(backend, "pricing.check", facts, _WithPrices(flat, policy_prices),
+                                              item_keys, today, policy_prices)
+        check = stage_verdict(policy, "pricing.check", check_matches)
+    parts = _pricing_parts(policy, adjust, check, item_keys)
     spec = policy.points["pricing"]
-    outputs = output_values(spec, fired, flat, (checked_fired, checked)) if spec.declared_outputs else None
-    pricing = PricingResult.from_lines(priced)
-    return _verdict(policy.roles, collector, pricing=pricing, outputs=outputs)
+    outputs = output_values(spec, adjust.fired, flat, (check.fired if check is not None else (), checked)) \
+        if spec.declared_outputs else None
+    trace = Trace(build=_PricingTrace(
+        adjust_rules, _applied(policy, adjust, matches), flat, matches, check_rules,
+        check_matches if check is None else _applied(policy, check, check_matches), checked, check_matches,
+        explain_on)) if adjust_rules or check_rules else Trace()
+    return PolicyVerdict(parts.outcome, list(parts.approvals), list(parts.reasons), list(parts.notifications),
+                         trace, PricingResult.assemble({"lines": priced, "policy_total": policy_total,
+                                                        "requested_total": requested_total}), None, outputs)
 
 
-def _with_prices(flat: FactsWhenRead, policy_prices: dict[int, Decimal]) -> FactSet:
-    return with_policy_prices(flat.built(), policy_prices)
+class _WithPrices:
+    """How to flatten the facts the ``pricing.check`` stage matched: the adjust stage's, with the policy prices
+    (one object a decision keeps until its trace is read, rather than a ``partial`` and its arguments)."""
+
+    __slots__ = ("flat", "prices")
+
+    def __init__(self, flat: FactsWhenRead, prices: dict[int, Decimal]) -> None:
+        self.flat = flat
+        self.prices = prices
+
+    def __call__(self) -> FactSet:
+        return with_policy_prices(self.flat.built(), self.prices)
+
+
+class _PricingTrace:
+    """What a pricing decision's trace is built from when first read (see :class:`Trace`): each stage's rules,
+    the matches that apply, the facts it matched and every match (:func:`_traced`; a stage without rules has
+    no entries). One object a kept decision holds rather than a list of stages, a tuple each and a
+    ``partial``."""
+
+    __slots__ = ("adjust_applied", "adjust_rules", "check_applied", "check_matches", "check_rules", "checked",
+                 "explain", "flat", "matches")
+
+    def __init__(self, adjust_rules: tuple[CompiledRule, ...], adjust_applied: frozenset[Match], flat: Facts,
+                 matches: frozenset[Match], check_rules: tuple[CompiledRule, ...], check_applied: frozenset[Match],
+                 checked: Facts, check_matches: frozenset[Match], explain_on: bool) -> None:
+        self.adjust_rules, self.adjust_applied, self.flat, self.matches = adjust_rules, adjust_applied, flat, matches
+        self.check_rules, self.check_applied, self.checked = check_rules, check_applied, checked
+        self.check_matches, self.explain = check_matches, explain_on
+
+    def __call__(self) -> list[TraceEntry]:
+        stages = [(self.adjust_rules, self.adjust_applied, self.flat, self.matches),
+                  (self.check_rules, self.check_applied, self.checked, self.check_matches)]
+        return _traced([stage for stage in stages if stage[0]], self.explain)
 
 
 def refund_terms(amount: Decimal, rate: Decimal, fee_rate: Decimal,
