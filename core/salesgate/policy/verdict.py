@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import partial
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel
@@ -649,10 +650,12 @@ def _run_steps(base: Decimal, steps: Sequence[PriceStep[CompiledRule]], changes:
     and this runs for every priced line."""
     done = len(changes)
     price = run_price_steps(base, steps, None, changes)
-    for at in range(done + 4, len(changes), 5):
-        after = changes[at]
-        if not -PRICE_CEILING < after < PRICE_CEILING:
-            raise _out_of_range(changes[at - 4], changes[at - 3], after, line_no)
+    prices = changes[done + 4::5]  # the price after each change
+    if prices and not (min(prices) > -PRICE_CEILING and max(prices) < PRICE_CEILING):
+        for at in range(done + 4, len(changes), 5):
+            after = changes[at]
+            if not -PRICE_CEILING < after < PRICE_CEILING:
+                raise _out_of_range(changes[at - 4], changes[at - 3], after, line_no)
     return price
 
 
@@ -749,6 +752,7 @@ def _pricing_parts(policy: Policy, adjust: StageVerdict, check: StageVerdict | N
     return found
 
 
+_LINE_NO = attrgetter("line_no")
 _NO_ADJUSTMENTS = Adjustments()
 """A line's adjustments when nothing changed its price: empty and read-only, so every such line holds this one."""
 
@@ -761,9 +765,10 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     and notifications of the two stages together) is worked out once per verdict (:func:`_line_plans`,
     :func:`_pricing_parts`); per decision, only the prices are computed."""
     flat: Facts
-    adjust_rules = _stage_rules(policy, "pricing.adjust")
+    by_stage = policy.rules_by_stage
+    adjust_rules = by_stage.get("pricing.adjust", ())
     lines = facts.order.lines
-    item_keys = _line_numbers(facts)
+    item_keys = tuple(map(_LINE_NO, lines))
     if factset is not None:
         flat = factset
         matches = backend.match("pricing.adjust", factset) if adjust_rules else frozenset()
@@ -773,7 +778,7 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     else:
         matches, flat = frozenset(), FactsWhenRead(_order_flat(policy, "pricing", facts, today), item_keys)
     adjust = stage_verdict(policy, "pricing.adjust", matches)
-    plans = _line_plans(adjust, len(lines))
+    plans = adjust.pricing.get(len(lines)) or _line_plans(adjust, len(lines))
     products = {p.sku: p for p in facts.products}
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
@@ -798,7 +803,9 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
             if changes:
                 adjustments = Adjustments(build=changes)
         policy_price = policy_prices[line_no] = line_price(price)
-        requested = round_money(line.unit_price * (ONE - line.discount))
+        discount = line.discount
+        # as OrderLine.amount: without a discount the product is the same number (rounded to the cent alike)
+        requested = round_money(line.unit_price * (ONE - discount) if discount else line.unit_price)
         qty = line.qty
         # The lines' amounts added up as PricingResult.from_lines adds them (line_amount), without rounding
         # them again: both prices are whole cents (below 10^15) and qty a whole number (up to 10^9), so each
@@ -810,7 +817,7 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
             "requested_unit_price": requested, "policy_price": policy_price, "adjustments": adjustments,
             "stopped_by": plan.stop,
         }))
-    check_rules = _stage_rules(policy, "pricing.check")
+    check_rules = by_stage.get("pricing.check", ())
     check: StageVerdict | None = None
     checked: Facts = flat
     check_matches: frozenset[Match] = frozenset()
@@ -822,7 +829,10 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
             check_matches, checked = _matched(backend, "pricing.check", facts, _WithPrices(flat, policy_prices),
                                               item_keys, today, policy_prices)
         check = stage_verdict(policy, "pricing.check", check_matches)
-    parts = _pricing_parts(policy, adjust, check, item_keys)
+    parts = adjust.pricing.get((id(check), item_keys if adjust.on_lines or (check is not None and check.on_lines)
+                                else None))
+    if parts is None or parts.check is not check:
+        parts = _pricing_parts(policy, adjust, check, item_keys)
     spec = policy.points["pricing"]
     outputs = output_values(spec, adjust.fired, flat, (check.fired if check is not None else (), checked)) \
         if spec.declared_outputs else None
