@@ -9,13 +9,15 @@ follow the one price algebra in :mod:`salesgate.prices`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from functools import partial
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -161,26 +163,45 @@ class StageVerdict:
     shared_notifications: tuple[Notification, ...] = ()
     shared_approvals: tuple[Approval, ...] = ()
     """The approvals of :attr:`ladder`."""
-    line_reasons: dict[tuple[int, int], Reason] = field(default_factory=dict, compare=False)
-    """The reasons fired on a line made so far, by (position in :attr:`shared_reasons`, line number)."""
-    pricing: dict[Any, Any] = field(default_factory=dict, compare=False)
-    """A ``pricing.adjust`` verdict's parts of the decisions it is part of, made so far (see
-    :func:`pricing_verdict`): by number of lines, how each line is priced (:class:`_LinePlan`); by the
-    ``pricing.check`` verdict after it (and the line numbers, when a reason fired on a line), what the two give
-    a decision (:class:`_PricingParts`)."""
+    line_reasons: dict[tuple[Any, ...], Any] = field(default_factory=dict, compare=False)
+    """Where the reasons fired on a line are kept once made (the policy's :func:`shared_part` s), by ("reason",
+    rule id, line number)."""
+    pricing: dict[int, Any] = field(default_factory=dict, compare=False)
+    """A ``pricing.adjust`` verdict's plans of an order's lines, by number of lines, made so far: how each line
+    is priced (see :func:`_line_plans`)."""
 
 
-_LINE_REASONS = 64
-"""The most reasons fired on lines one stage verdict keeps (then it starts again): orders number their lines
-alike (1, 2, 3...), so a few dozen serve nearly every decision. Bounded low because the policy keeps up to
-8,192 stage verdicts: at about 1 KB a reason, 64 each is at most half a gigabyte in the worst case, where
-1,024 each was eight."""
+_SHARED_PARTS = 16_384
+"""The most parts (:func:`shared_part`) a policy keeps (then it starts again): a reason per rule and per line number
+it fired on, a notification per rule and role, an approval per role and rule set. Orders number their lines alike
+(1, 2, 3...), so a few per rule serve nearly every decision; at about 1 KB a part, at most 16 MB."""
 
 
-def _shared_reason(effect: RuleEffect, translations: SharedDict) -> Reason:
-    """``Reason(rule=..., outcome=..., message=..., translations=..., line_no=None)``, built directly."""
+def shared_part(policy: Policy, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """The part of a decision ``key`` names, built once per policy and shared by every decision that gives it.
+
+    A stage verdict is worked out once per distinct match set, but most match sets are new when rules fire on
+    lines (which lines differ from order to order): building its reasons, notifications and approvals anew each
+    time, and keeping them, made the garbage collector walk them for as long as the verdict was kept. The
+    parts themselves repeat: the same rule gives the same reason, the same role the same approval."""
+    parts = policy.shared_parts
+    found = parts.get(key)
+    if found is None:
+        if len(parts) >= _SHARED_PARTS:
+            parts.clear()
+        found = parts[key] = build()
+    return found
+
+
+def _pair(first: Any, index: int | None) -> tuple[Any, int | None]:
+    return first, index
+
+
+def _shared_reason(effect: RuleEffect, line_no: int | None = None) -> Reason:
+    """``Reason(rule=..., outcome=..., message=..., translations=..., line_no=...)``, built directly."""
     return Reason.assemble({"rule": effect.rule, "outcome": effect.outcome, "message": effect.message,
-                            "translations": translations, "line_no": None, "plugin": "rules"}, set(_REASON_GIVEN))
+                            "translations": SharedDict(effect.translations), "line_no": line_no, "plugin": "rules"},
+                           set(_REASON_GIVEN))
 
 
 def _summed_up(policy: Policy, fired: tuple[tuple[CompiledRule, int | None], ...]) -> StageVerdict:
@@ -193,25 +214,29 @@ def _summed_up(policy: Policy, fired: tuple[tuple[CompiledRule, int | None], ...
         if effect.rank > outcome.rank:
             outcome = effect.outcome
         if effect.reason:
-            reasons.append((effect, index))
+            reasons.append(shared_part(policy, ("reason at", rule.id, index), partial(_pair, effect, index)))
         for role in effect.approvals:
             approvals.setdefault(role, []).append(rule.id)
         notifications.extend((role, rule.id, effect.message) for role in effect.notify)
     rules = [rule for rule, _ in fired]
     rate, fee_rate = refund_rates(rules)
-    translations: dict[str, SharedDict] = {}
-    for effect, _ in reasons:
-        translations.setdefault(effect.rule, SharedDict(effect.translations))
     ladder = ladder_order(approvals, policy.roles)
     return StageVerdict(
         fired=fired, outcome=outcome, reasons=tuple(reasons), notifications=tuple(notifications),
         approvals=tuple((role, tuple(ids)) for role, ids in approvals.items()),
         ladder=ladder, refund_rate=rate, fee_rate=fee_rate,
-        shared_reasons=tuple(_shared_reason(effect, translations[effect.rule]) for effect, _ in reasons),
+        shared_reasons=tuple(shared_part(policy, ("reason", effect.rule, None), partial(_shared_reason, effect))
+                             for effect, _ in reasons),
         on_lines=any(index is not None for _, index in reasons),
-        shared_notifications=tuple(Notification.assemble({"role": role, "rule": rule, "message": message})
-                                   for role, rule, message in notifications),
-        shared_approvals=tuple(Approval.assemble({"role": role, "rules": SharedList(ids)}) for role, ids in ladder),
+        shared_notifications=tuple(
+            shared_part(policy, ("notify", role, rule, message),
+                        partial(Notification.assemble, {"role": role, "rule": rule, "message": message}))
+            for role, rule, message in notifications),
+        shared_approvals=tuple(
+            shared_part(policy, ("approval", role, ids),
+                        partial(Approval.assemble, {"role": role, "rules": SharedList(ids)}))
+            for role, ids in ladder),
+        line_reasons=policy.shared_parts,
     )
 
 
@@ -225,7 +250,10 @@ def stage_verdict(policy: Policy, stage: str, matches: frozenset[Match]) -> Stag
             rules = policy.rules_by_stage[stage]
             position = policy.stage_positions[stage]
             ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
-            fired = tuple((rules[position[rule_id]], index) for rule_id, index in ordered)
+            # each (rule, line) pair shared by every verdict it is in: a verdict is kept, and so what it holds
+            fired = tuple(
+                shared_part(policy, ("fired", rule_id, index), partial(_pair, rules[position[rule_id]], index))
+                for rule_id, index in ordered)
             if policy.tables:
                 fired = applying(policy.tables, fired)
         else:
@@ -309,17 +337,18 @@ def _traced(stages: Sequence[tuple[tuple[CompiledRule, ...], frozenset[Match], F
 
 
 def _reasons_on_lines(verdict: StageVerdict, item_keys: tuple[int, ...]) -> list[Reason]:
-    """The verdict's reasons, those fired on a line with its number (made once per line number, then kept)."""
+    """The verdict's reasons, those fired on a line with its number (made once per rule and line number, then
+    shared: see :func:`shared_part`)."""
     made = verdict.line_reasons
     reasons: list[Reason] = []
-    for position, ((_, index), reason) in enumerate(zip(verdict.reasons, verdict.shared_reasons, strict=True)):
+    for (effect, index), reason in zip(verdict.reasons, verdict.shared_reasons, strict=True):
         if index is not None:
-            key = (position, item_keys[index])
+            key = ("reason", effect.rule, item_keys[index])
             found = made.get(key)
             if found is None:
-                if len(made) >= _LINE_REASONS:
+                if len(made) >= _SHARED_PARTS:
                     made.clear()
-                found = made[key] = Reason.assemble({**reason.__dict__, "line_no": key[1]}, set(_REASON_GIVEN))
+                found = made[key] = _shared_reason(effect, key[2])
             reason = found
         reasons.append(reason)
     return reasons
@@ -643,29 +672,77 @@ def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
 
 
 def _run_steps(base: Decimal, steps: Sequence[PriceStep[CompiledRule]], changes: Changes,
-               line_no: int | None) -> Decimal:
+               line_no: int | None, safe: Decimal = ZERO) -> Decimal:
     """:func:`run_price_steps` appending every change to ``changes``, each price it made checked to be in
-    range in the order they were made (the first one out of range is the rule the error names). Checked after
-    the algebra rather than in a callback: exact arithmetic on prices below the ceiling cannot fail meanwhile,
-    and this runs for every priced line."""
+    range in the order they were made (the first one out of range is the rule the error names), unless the
+    base is below ``safe`` (:func:`_safe_below` of these steps: then none can be). Checked after the algebra
+    rather than in a callback: exact arithmetic on prices below the ceiling cannot fail meanwhile, and this
+    runs for every priced line."""
     done = len(changes)
     price = run_price_steps(base, steps, None, changes)
+    if ZERO <= base < safe:
+        return price
     prices = changes[done + 4::5]  # the price after each change
-    if prices and not (min(prices) > -PRICE_CEILING and max(prices) < PRICE_CEILING):
+    if prices and not (min(prices) > _LOWEST and max(prices) < PRICE_CEILING):
         for at in range(done + 4, len(changes), 5):
             after = changes[at]
-            if not -PRICE_CEILING < after < PRICE_CEILING:
+            if not _LOWEST < after < PRICE_CEILING:
                 raise _out_of_range(changes[at - 4], changes[at - 3], after, line_no)
     return price
 
 
+_LOWEST = -PRICE_CEILING
+_ROUNDING_MARGIN = Fraction(999_999, 1_000_000)
+
+
+def _safe_below(steps: Sequence[PriceStep[CompiledRule]]) -> Decimal:
+    """A bound on bases that these steps cannot take out of the range prices may have: from a base ``b`` with
+    ``0 <= b < bound``, every price they make is below :data:`~.limits.PRICE_CEILING` in magnitude (zero when
+    no base is safe). Worked out once per plan, so that a line's prices need no check each.
+
+    Each price after a change is at most ``|b| × M + A`` in magnitude, exactly: a markup or discount multiplies
+    both by ``|1 ± v|``, an add adds ``|v|`` to ``A``, a set makes them ``0`` and ``|v|``, a floor is at most
+    its own ``|v|`` (taken over every step, as if none stopped: only more cautious). The bound is the least
+    ``(CEILING − A) / M`` less a millionth, room for Decimal's rounding of products at 28 digits."""
+    ceiling = Fraction(PRICE_CEILING)
+    scale, offset = Fraction(1), Fraction(0)
+    safe: Fraction | None = None  # any base, so far
+    for changes, floors, _ in steps:
+        for value, _ in floors:
+            if abs(Fraction(value)) >= ceiling:
+                return ZERO
+        for kind, value, _ in changes:
+            amount = Fraction(value)
+            if kind == "markup" or kind == "discount":
+                factor = abs(1 + amount if kind == "markup" else 1 - amount)
+                scale, offset = scale * factor, offset * factor
+            elif kind == "add":
+                offset += abs(amount)
+            elif kind == "set":
+                scale, offset = Fraction(0), abs(amount)
+            else:
+                return ZERO  # the algebra refuses it
+            if offset >= ceiling:
+                return ZERO
+            if scale:
+                bound = (ceiling - offset) / scale
+                safe = bound if safe is None or bound < safe else safe
+    if safe is None:
+        return _ANY_BASE
+    return Decimal(math.floor(safe * _ROUNDING_MARGIN))
+
+
+_ANY_BASE = Decimal("Infinity")
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class _LinePlan:
-    """How a line is priced when one ``pricing.adjust`` verdict applies to an order of so many lines: worked
-    out once per verdict and number of lines (:func:`_line_plans`), not per decision."""
+    """How a line is priced when these rules fired on it (the order's and its own, in stage order): worked out
+    once per policy and shared by every line, verdict and decision they fire on alike (:func:`_line_plans`)."""
 
     steps: PriceSteps
-    """The line's steps (:func:`price_steps_by_line`)."""
+    """The line's steps (:func:`price_steps_by_line`), each as if it fired on every line (``None``): the line's
+    own hits are already picked, and its index is the decision's, not the plan's."""
     fixed: tuple[PriceStep[CompiledRule], ...] | None
     """The same as the price algebra's steps when no step has a formula or floor to work out on the line's
     facts (``CompiledRule.fixed_price_step``), else None."""
@@ -675,81 +752,52 @@ class _LinePlan:
     stop: PriceStop | None
     """The rule that stops the line's adjustments (:func:`stopped_by`), as a decision shows it (frozen, so
     every decision it stops a line of holds the same one)."""
+    safe: Decimal = ZERO
+    """Bases from zero up to this one :attr:`fixed` cannot take out of range (:func:`_safe_below`)."""
 
 
-_PRICING_PARTS = 64
-"""The most pricing parts one ``pricing.adjust`` verdict keeps (then it starts again): line counts and check
-verdicts an order meets are few, and the policy keeps up to 8,192 stage verdicts (see :data:`_LINE_REASONS`)."""
+def _line_plan(steps: PriceSteps) -> _LinePlan:
+    """The :class:`_LinePlan` of a line with these steps (its own, picked by :func:`price_steps_by_line`)."""
+    steps = [(rule, None, changes, fixed) for rule, _, changes, fixed in steps]
+    fixed_steps: list[PriceStep[CompiledRule]] = [step[3] for step in steps if step[3] is not None]
+    fixed = tuple(fixed_steps) if len(fixed_steps) == len(steps) else None
+    stop = stopped_by(0, steps)
+    return _LinePlan(steps, fixed, fixed is not None and any(changes for changes, _, _ in fixed),
+                     None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
+                     ZERO if fixed is None else _safe_below(fixed))
+
+
+_LINE_COUNTS = 64
+"""The most line counts one ``pricing.adjust`` verdict keeps the plans of (then it starts again)."""
 
 _KEPT_LINES = 100
-"""Parts of orders of more lines are worked out for the decision and not kept: they are as big as the order."""
+"""The plans of orders of more lines are worked out for the decision and not kept: they are as long as the order."""
 
 
-def _line_plans(verdict: StageVerdict, lines: int) -> tuple[_LinePlan, ...]:
-    """Each line's :class:`_LinePlan` under ``verdict`` (lines with the same steps share one)."""
-    parts = verdict.pricing
-    found: tuple[_LinePlan, ...] | None = parts.get(lines)
+def _line_plans(policy: Policy, verdict: StageVerdict, lines: int) -> tuple[_LinePlan, ...]:
+    """Each line's :class:`_LinePlan` under ``verdict``, kept on the verdict by number of lines: a tuple of
+    plans the policy shares (:func:`shared_part`, by the ids of the rules that change the line's price)."""
+    kept = verdict.pricing
+    found: tuple[_LinePlan, ...] | None = kept.get(lines)
     if found is None:
         made: dict[int, _LinePlan] = {}
         plans: list[_LinePlan] = []
-        for index, steps in enumerate(price_steps_by_line(verdict.fired, lines)):
+        for steps in price_steps_by_line(verdict.fired, lines):
             plan = made.get(id(steps))
             if plan is None:
-                fixed: list[PriceStep[CompiledRule]] | None = []
-                for step in steps:
-                    if step[3] is None:
-                        fixed = None
-                        break
-                    fixed.append(step[3])  # type: ignore[union-attr]  # fixed is a list until a formula
-                stop = stopped_by(index, steps)
-                plan = made[id(steps)] = _LinePlan(
-                    steps, None if fixed is None else tuple(fixed),
-                    fixed is not None and any(changes for changes, _, _ in fixed),
-                    None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}))
+                plan = made[id(steps)] = shared_part(policy, ("price plan", *(step[0].id for step in steps)),
+                                                     partial(_line_plan, steps))
             plans.append(plan)
         found = tuple(plans)
         if lines <= _KEPT_LINES:
-            if len(parts) >= _PRICING_PARTS:
-                parts.clear()
-            parts[lines] = found
+            if len(kept) >= _LINE_COUNTS:
+                kept.clear()
+            kept[lines] = found
     return found
 
 
-class _PricingParts(NamedTuple):
-    """What a ``pricing.adjust`` verdict and the ``pricing.check`` verdict after it give every decision they
-    are part of (for these line numbers, when a reason fired on a line): what a :class:`_Collector` given
-    both answers, worked out once. Approvals merged from both stages are made shared
-    (:class:`~salesgate.decisions.SharedList`), as one stage's are."""
-
-    check: StageVerdict | None
-    """Kept: the key it is found by is this verdict's ``id``."""
-    outcome: Outcome
-    approvals: tuple[Approval, ...]
-    reasons: tuple[Reason, ...]
-    notifications: tuple[Notification, ...]
-
-
-def _pricing_parts(policy: Policy, adjust: StageVerdict, check: StageVerdict | None,
-                   item_keys: tuple[int, ...]) -> _PricingParts:
-    on_lines = adjust.on_lines or (check is not None and check.on_lines)
-    key = (id(check), item_keys if on_lines else None)
-    parts = adjust.pricing
-    found: _PricingParts | None = parts.get(key)
-    if found is None or found.check is not check:
-        collector = _Collector()
-        collector.add(adjust, item_keys)
-        if check is not None:
-            collector.add(check, item_keys)
-        approvals = tuple(approval if type(approval.rules) is SharedList
-                          else Approval.assemble({"role": approval.role, "rules": SharedList(approval.rules)})
-                          for approval in collector.approval_list(policy.roles))
-        found = _PricingParts(check, collector.outcome, approvals, tuple(collector.reasons),
-                              tuple(collector.notifications))
-        if len(item_keys) <= _KEPT_LINES or not on_lines:
-            if len(parts) >= _PRICING_PARTS:
-                parts.clear()
-            parts[key] = found
-    return found
+def _reasons(verdict: StageVerdict, item_keys: tuple[int, ...]) -> Sequence[Reason]:
+    return _reasons_on_lines(verdict, item_keys) if verdict.on_lines else verdict.shared_reasons
 
 
 _LINE_NO = attrgetter("line_no")
@@ -761,9 +809,8 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
                     factset: FactSet | None = None, today: date | None = None) -> PolicyVerdict:
     """Price every line (adjust stage), then check requested prices against them (check stage).
 
-    What follows from which rules matched which lines alone (each line's steps and stop, the reasons, approvals
-    and notifications of the two stages together) is worked out once per verdict (:func:`_line_plans`,
-    :func:`_pricing_parts`); per decision, only the prices are computed."""
+    How each line is priced follows from which rules fired on it alone (its steps, whether they have formulas,
+    the rule that stops it): worked out once (:func:`_line_plans`); per decision, only the prices are computed."""
     flat: Facts
     by_stage = policy.rules_by_stage
     adjust_rules = by_stage.get("pricing.adjust", ())
@@ -778,7 +825,7 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     else:
         matches, flat = frozenset(), FactsWhenRead(_order_flat(policy, "pricing", facts, today), item_keys)
     adjust = stage_verdict(policy, "pricing.adjust", matches)
-    plans = adjust.pricing.get(len(lines)) or _line_plans(adjust, len(lines))
+    plans = adjust.pricing.get(len(lines)) or _line_plans(policy, adjust, len(lines))
     products = {p.sku: p for p in facts.products}
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
@@ -795,8 +842,8 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
             changes = Changes()
             if plan.fixed is not None:
                 price = _run_steps(list_price if list_price is not None else line.unit_price, plan.fixed, changes,
-                                   line_no) if plan.changes else (list_price if list_price is not None
-                                                                  else line.unit_price)
+                                   line_no, plan.safe) if plan.changes else (list_price if list_price is not None
+                                                                             else line.unit_price)
             else:
                 price = price_line(list_price if list_price is not None else line.unit_price, index,
                                    flat.items[index], plan.steps, changes, line_no)
@@ -829,10 +876,22 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
             check_matches, checked = _matched(backend, "pricing.check", facts, _WithPrices(flat, policy_prices),
                                               item_keys, today, policy_prices)
         check = stage_verdict(policy, "pricing.check", check_matches)
-    parts = adjust.pricing.get((id(check), item_keys if adjust.on_lines or (check is not None and check.on_lines)
-                                else None))
-    if parts is None or parts.check is not check:
-        parts = _pricing_parts(policy, adjust, check, item_keys)
+    # What a _Collector given both stages answers (adjust first), without one.
+    reasons = list(_reasons(adjust, item_keys))
+    if check is None:
+        outcome, notifications = adjust.outcome, list(adjust.shared_notifications)
+        approvals = list(adjust.shared_approvals)
+    else:
+        outcome = check.outcome if check.outcome.rank > adjust.outcome.rank else adjust.outcome
+        reasons.extend(_reasons(check, item_keys))
+        notifications = [*adjust.shared_notifications, *check.shared_notifications]
+        if adjust.approvals and check.approvals:  # both stages ask: merged as the collector merges them
+            collector = _Collector()
+            collector.add(adjust, item_keys)
+            collector.add(check, item_keys)
+            approvals = collector.approval_list(policy.roles)
+        else:
+            approvals = list(adjust.shared_approvals or check.shared_approvals)
     spec = policy.points["pricing"]
     outputs = output_values(spec, adjust.fired, flat, (check.fired if check is not None else (), checked)) \
         if spec.declared_outputs else None
@@ -840,9 +899,9 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
         adjust_rules, _applied(policy, adjust, matches), flat, matches, check_rules,
         check_matches if check is None else _applied(policy, check, check_matches), checked, check_matches,
         explain_on)) if adjust_rules or check_rules else Trace()
-    return PolicyVerdict(parts.outcome, list(parts.approvals), list(parts.reasons), list(parts.notifications),
-                         trace, PricingResult.assemble({"lines": priced, "policy_total": policy_total,
-                                                        "requested_total": requested_total}), None, outputs)
+    pricing = PricingResult.assemble({"lines": priced, "policy_total": policy_total,
+                                      "requested_total": requested_total})
+    return PolicyVerdict(outcome, approvals, reasons, notifications, trace, pricing, None, outputs)
 
 
 class _WithPrices:
