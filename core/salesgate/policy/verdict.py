@@ -796,6 +796,15 @@ def _line_plans(policy: Policy, verdict: StageVerdict, lines: int) -> tuple[_Lin
     return found
 
 
+def _merged_approvals(policy: Policy, *verdicts: StageVerdict) -> tuple[Approval, ...]:
+    """The approvals of several stages' verdicts together, as a :class:`_Collector` merges them, made to be
+    shared (their ``rules`` read-only, as one stage's are)."""
+    collector = _Collector()
+    collector.verdicts.extend(verdict for verdict in verdicts if verdict.approvals)
+    return tuple(Approval.assemble({"role": approval.role, "rules": SharedList(approval.rules)})
+                 for approval in collector.approval_list(policy.roles))
+
+
 def _reasons(verdict: StageVerdict, item_keys: tuple[int, ...]) -> Sequence[Reason]:
     return _reasons_on_lines(verdict, item_keys) if verdict.on_lines else verdict.shared_reasons
 
@@ -885,11 +894,9 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
         outcome = check.outcome if check.outcome.rank > adjust.outcome.rank else adjust.outcome
         reasons.extend(_reasons(check, item_keys))
         notifications = [*adjust.shared_notifications, *check.shared_notifications]
-        if adjust.approvals and check.approvals:  # both stages ask: merged as the collector merges them
-            collector = _Collector()
-            collector.add(adjust, item_keys)
-            collector.add(check, item_keys)
-            approvals = collector.approval_list(policy.roles)
+        if adjust.approvals and check.approvals:  # both stages ask: merged as the collector merges them, once
+            approvals = list(shared_part(policy, ("approvals of", adjust.approvals, check.approvals),
+                                         partial(_merged_approvals, policy, adjust, check)))
         else:
             approvals = list(adjust.shared_approvals or check.shared_approvals)
     spec = policy.points["pricing"]
