@@ -747,8 +747,8 @@ class _LinePlan:
     """The same as the price algebra's steps when no step has a formula or floor to work out on the line's
     facts (``CompiledRule.fixed_price_step``), else None."""
     changes: bool
-    """Whether :attr:`fixed` changes the price at all (a rule that only stops does not): else the line has no
-    adjustments."""
+    """Whether :attr:`fixed` changes the price at all, so the line has adjustments (a rule that only stops does
+    not, nor the rules after it)."""
     stop: PriceStop | None
     """The rule that stops the line's adjustments (:func:`stopped_by`), as a decision shows it (frozen, so
     every decision it stops a line of holds the same one)."""
@@ -761,8 +761,15 @@ def _line_plan(steps: PriceSteps) -> _LinePlan:
     steps = [(rule, None, changes, fixed) for rule, _, changes, fixed in steps]
     fixed_steps: list[PriceStep[CompiledRule]] = [step[3] for step in steps if step[3] is not None]
     fixed = tuple(fixed_steps) if len(fixed_steps) == len(steps) else None
+    changes = False  # whether a change applies before a stop (the steps' changes apply, then the stop ends them)
+    for step_changes, _, step_stop in fixed or ():
+        if step_changes:
+            changes = True
+            break
+        if step_stop:
+            break
     stop = stopped_by(0, steps)
-    return _LinePlan(steps, fixed, fixed is not None and any(changes for changes, _, _ in fixed),
+    return _LinePlan(steps, fixed, changes,
                      None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
                      ZERO if fixed is None else _safe_below(fixed))
 
@@ -842,22 +849,19 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     for index, line in enumerate(lines):
         line_no = line.line_no
         product = products.get(line.sku)
-        list_price = product.list_price if product is not None else None
+        list_price = None if product is None else product.list_price
+        base = line.unit_price if list_price is None else list_price
         plan = plans[index]
-        adjustments = _NO_ADJUSTMENTS
-        if not plan.steps:
-            price = list_price if list_price is not None else line.unit_price
-        else:
+        if plan.changes:  # rules without formulas change the price (the usual case when rules fired)
             changes = Changes()
-            if plan.fixed is not None:
-                price = _run_steps(list_price if list_price is not None else line.unit_price, plan.fixed, changes,
-                                   line_no, plan.safe) if plan.changes else (list_price if list_price is not None
-                                                                             else line.unit_price)
-            else:
-                price = price_line(list_price if list_price is not None else line.unit_price, index,
-                                   flat.items[index], plan.steps, changes, line_no)
-            if changes:
-                adjustments = Adjustments(build=changes)
+            price = _run_steps(base, plan.fixed, changes, line_no, plan.safe)  # type: ignore[arg-type]  # changes: fixed
+            adjustments = Adjustments(build=changes)
+        elif plan.fixed is not None:  # no rule changes it (none fired on it, or one that only stops it)
+            price, adjustments = base, _NO_ADJUSTMENTS
+        else:  # a formula or floor, worked out on the line's facts
+            changes = Changes()
+            price = price_line(base, index, flat.items[index], plan.steps, changes, line_no)
+            adjustments = Adjustments(build=changes) if changes else _NO_ADJUSTMENTS
         policy_price = policy_prices[line_no] = line_price(price)
         discount = line.discount
         # as OrderLine.amount: without a discount the product is the same number (rounded to the cent alike)
