@@ -886,7 +886,7 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
             checked = with_policy_prices(flat, policy_prices)
             check_matches = backend.match("pricing.check", checked)
         else:
-            check_matches, checked = _matched(backend, "pricing.check", facts, _WithPrices(flat, policy_prices),
+            check_matches, checked = _matched(backend, "pricing.check", facts, _WithPrices((flat, policy_prices)),
                                               item_keys, today, policy_prices)
         check = stage_verdict(policy, "pricing.check", check_matches)
     # What a _Collector given both stages answers (adjust first), without one.
@@ -906,49 +906,41 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     spec = policy.points["pricing"]
     outputs = output_values(spec, adjust.fired, flat, (check.fired if check is not None else (), checked)) \
         if spec.declared_outputs else None
-    trace = Trace(build=_PricingTrace(
+    trace = Trace(build=_PricingTrace((
         adjust_rules, _applied(policy, adjust, matches), flat, matches, check_rules,
         check_matches if check is None else _applied(policy, check, check_matches), checked, check_matches,
-        explain_on)) if adjust_rules or check_rules else Trace()
+        explain_on))) if adjust_rules or check_rules else Trace()
     pricing = PricingResult.assemble({"lines": priced, "policy_total": policy_total,
                                       "requested_total": requested_total})
     return PolicyVerdict(outcome, approvals, reasons, notifications, trace, pricing, None, outputs)
 
 
-class _WithPrices:
-    """How to flatten the facts the ``pricing.check`` stage matched: the adjust stage's, with the policy prices
-    (one object a decision keeps until its trace is read, rather than a ``partial`` and its arguments)."""
+class _WithPrices(tuple[Any, ...]):
+    """How to flatten the facts the ``pricing.check`` stage matched: the adjust stage's (``flat``), with the
+    policy prices (``prices``): ``_WithPrices((flat, prices))``. One object a decision keeps until its trace
+    is read, rather than a ``partial`` and its arguments; a tuple, made without a Python ``__init__``."""
 
-    __slots__ = ("flat", "prices")
-
-    def __init__(self, flat: FactsWhenRead, prices: dict[int, Decimal]) -> None:
-        self.flat = flat
-        self.prices = prices
+    __slots__ = ()
 
     def __call__(self) -> FactSet:
-        return with_policy_prices(self.flat.built(), self.prices)
+        flat: FactsWhenRead = self[0]
+        return with_policy_prices(flat.built(), self[1])
 
 
-class _PricingTrace:
-    """What a pricing decision's trace is built from when first read (see :class:`Trace`): each stage's rules,
-    the matches that apply, the facts it matched and every match (:func:`_traced`; a stage without rules has
-    no entries). One object a kept decision holds rather than a list of stages, a tuple each and a
-    ``partial``."""
+_Stage = tuple[tuple[CompiledRule, ...], frozenset[Match], Facts, frozenset[Match]]
 
-    __slots__ = ("adjust_applied", "adjust_rules", "check_applied", "check_matches", "check_rules", "checked",
-                 "explain", "flat", "matches")
 
-    def __init__(self, adjust_rules: tuple[CompiledRule, ...], adjust_applied: frozenset[Match], flat: Facts,
-                 matches: frozenset[Match], check_rules: tuple[CompiledRule, ...], check_applied: frozenset[Match],
-                 checked: Facts, check_matches: frozenset[Match], explain_on: bool) -> None:
-        self.adjust_rules, self.adjust_applied, self.flat, self.matches = adjust_rules, adjust_applied, flat, matches
-        self.check_rules, self.check_applied, self.checked = check_rules, check_applied, checked
-        self.check_matches, self.explain = check_matches, explain_on
+class _PricingTrace(tuple[Any, ...]):
+    """What a pricing decision's trace is built from when first read (see :class:`Trace`): for each stage, its
+    rules, the matches that apply, the facts it matched and every match, then whether to explain
+    (:func:`_traced`; a stage without rules has no entries). One object a kept decision holds rather than a
+    list of stages, a tuple each and a ``partial``; a tuple, made without a Python ``__init__``."""
+
+    __slots__ = ()
 
     def __call__(self) -> list[TraceEntry]:
-        stages = [(self.adjust_rules, self.adjust_applied, self.flat, self.matches),
-                  (self.check_rules, self.check_applied, self.checked, self.check_matches)]
-        return _traced([stage for stage in stages if stage[0]], self.explain)
+        stages: list[_Stage] = [self[0:4], self[4:8]]  # as made in pricing_verdict
+        return _traced([stage for stage in stages if stage[0]], self[8])
 
 
 def refund_terms(amount: Decimal, rate: Decimal, fee_rate: Decimal,
