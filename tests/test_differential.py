@@ -389,7 +389,8 @@ def test_a_rule_that_only_stops_ends_a_lines_changes_and_one_that_changes_then_s
     """A rule that only stops (priority 0, as the seed's unknown product) ends the line's changes before the
     markup (priority 10): no adjustments, the line's own price. A rule that discounts and stops keeps its
     discount and nothing after it. Each line's plan is worked out once per policy; every backend prices alike."""
-    rules = ("  - id: stop-first\n    scope: line\n    when: line.qty == 1\n    priority: 0\n    then: { stop: true, warn: { zh: 停, en: stopped } }\n"
+    rules = ("  - id: stop-first\n    scope: line\n    when: line.qty == 1\n    priority: 0\n"
+             "    then: { stop: true, warn: { zh: 停, en: stopped } }\n"
              "  - id: half-then-stop\n    scope: line\n    when: line.qty == 2\n    priority: 5\n"
              "    then: { discount: 50%, stop: true }\n"
              "  - id: up\n    priority: 10\n    when: true\n    then: { markup: 10% }\n")
