@@ -537,6 +537,29 @@ def test_a_copy_of_a_shared_reason_or_approval_is_the_callers_own_to_change(seed
     assert json.loads(decision.model_dump_json())["reasons"][0]["translations"] == decision.reasons[0].translations
 
 
+def test_the_fields_set_priced_lines_share_refuses_changes_and_a_copy_is_the_callers_own(seed_gate: Gate) -> None:
+    """Every priced line (every model assembled with all its fields) holds its class's one set of field names,
+    not a set of its own: changing it would change every other line's, so it refuses; what copying, pickling
+    and ``model_copy`` give holds a plain set, equal."""
+    order = {"order": {"id": "SO-8", "customer_id": "C1", "order_date": "2026-11-23", "lines": [
+        {"line_no": n, "sku": "P1", "qty": 1, "unit_price": "10"} for n in (1, 2)]},
+        "customer": {"id": "C1", "name": "华东", "credit_limit": "50000"}}
+    pricing = seed_gate.price_order(order).pricing
+    assert pricing is not None
+    first, second = pricing.lines
+    assert first.model_fields_set is second.model_fields_set
+    assert first.model_fields_set == set(PricedLine.model_fields)
+    with pytest.raises(TypeError, match="cannot be changed"):
+        first.model_fields_set.add("extra")
+    for copied in (copy.copy(first), copy.deepcopy(first), pickle.loads(pickle.dumps(first)),  # noqa: S301
+                   first.model_copy(update={"qty": 2})):
+        assert type(copied.model_fields_set) is set
+        assert copied.model_fields_set == first.model_fields_set
+        copied.model_fields_set.add("mine")
+    assert "mine" not in second.model_fields_set
+    assert first.model_dump(exclude_unset=True) == first.model_dump()
+
+
 def test_a_priced_lines_adjustments_are_built_once_when_first_read(seed_gate: Gate,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Pricing keeps each change it made and builds the adjustments when something reads them, once: the
