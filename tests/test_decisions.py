@@ -271,6 +271,57 @@ def test_the_price_algebra_stops_changes_and_later_floors_then_applies_earlier_f
         changed_price(Decimal("10"), "rebate", Decimal("1"))
 
 
+def test_the_changes_the_algebra_made_are_the_five_values_observe_sees_one_after_the_other() -> None:
+    seen: list[Any] = []
+    made: list[Any] = []
+    steps = [([("markup", Decimal("0.10"), "a")], [(Decimal("500"), "a")], False),
+             ([("add", Decimal("-5"), "b")], [], False)]
+    price = run_price_steps(Decimal("100"), steps, lambda *change: seen.extend(change), made)
+    assert price == Decimal("500")
+    assert made == seen == ["a", "markup", Decimal("0.10"), Decimal("100"), Decimal("110.00"),
+                            "b", "add", Decimal("-5"), Decimal("110.00"), Decimal("105.00"),
+                            "a", "floor", Decimal("500"), Decimal("105.00"), Decimal("500")]
+
+
+_CHANGES = st.lists(st.one_of(
+    st.tuples(st.sampled_from(["markup", "discount"]),
+              st.decimals(min_value=-3, max_value=3, places=4, allow_nan=False, allow_infinity=False)),
+    st.tuples(st.sampled_from(["add", "set"]),
+              st.decimals(min_value=-10**15, max_value=10**15, places=2, allow_nan=False, allow_infinity=False))),
+    min_size=1, max_size=8)
+
+
+@given(changes=_CHANGES, share=st.fractions(min_value=0, max_value=1), stop=st.integers(min_value=0, max_value=8))
+def test_no_base_below_a_plans_safe_bound_takes_a_price_out_of_range(changes: list[tuple[str, Decimal]],
+                                                                      share: Any, stop: int) -> None:
+    """Pricing checks a line's prices against the ceiling only for a base at or above the bound its rules
+    allow (``_safe_below``): below it, no change can make a price the check would refuse."""
+    from salesgate.policy.limits import PRICE_CEILING
+    from salesgate.policy.verdict import _safe_below
+
+    steps = [(((kind, value, None),), (), at == stop) for at, (kind, value) in enumerate(changes)]
+    safe = _safe_below(steps)
+    assert safe >= 0
+    top = Decimal("99999999999999.9999") if safe.is_infinite() else safe
+    base = round_money(top * Decimal(share.numerator) / Decimal(share.denominator))
+    if base >= safe:
+        return
+    made: list[Any] = []
+    run_price_steps(base, steps, None, made)
+    assert all(-PRICE_CEILING < price < PRICE_CEILING for price in made[4::5])
+
+
+def test_a_plans_safe_bound_is_just_below_what_its_changes_allow() -> None:
+    from salesgate.policy.limits import PRICE_CEILING
+    from salesgate.policy.verdict import _safe_below
+
+    doubled = _safe_below([((("markup", Decimal("1"), None),), (), False)])
+    assert PRICE_CEILING / 2 * Decimal("0.999998") < doubled < PRICE_CEILING / 2
+    assert _safe_below([((("set", Decimal("5"), None), ("discount", Decimal("0.5"), None)), (), False)]).is_infinite()
+    assert _safe_below([((("add", PRICE_CEILING, None),), (), False)]) == 0
+    assert _safe_below([((), ((PRICE_CEILING, None),), False)]) == 0
+
+
 def test_a_line_price_is_never_below_zero_and_rounds_half_up_to_the_cent() -> None:
     assert line_price(Decimal("-50")) == Decimal("0.00")
     assert line_price(Decimal("10.005")) == Decimal("10.01")
@@ -484,6 +535,29 @@ def test_a_copy_of_a_shared_reason_or_approval_is_the_callers_own_to_change(seed
     translations["en"] = "changed"
     assert copy.copy(decision.reasons[0].translations) == decision.reasons[0].translations != translations
     assert json.loads(decision.model_dump_json())["reasons"][0]["translations"] == decision.reasons[0].translations
+
+
+def test_the_fields_set_priced_lines_share_refuses_changes_and_a_copy_is_the_callers_own(seed_gate: Gate) -> None:
+    """Every priced line (every model assembled with all its fields) holds its class's one set of field names,
+    not a set of its own: changing it would change every other line's, so it refuses; what copying, pickling
+    and ``model_copy`` give holds a plain set, equal."""
+    order = {"order": {"id": "SO-8", "customer_id": "C1", "order_date": "2026-11-23", "lines": [
+        {"line_no": n, "sku": "P1", "qty": 1, "unit_price": "10"} for n in (1, 2)]},
+        "customer": {"id": "C1", "name": "华东", "credit_limit": "50000"}}
+    pricing = seed_gate.price_order(order).pricing
+    assert pricing is not None
+    first, second = pricing.lines
+    assert first.model_fields_set is second.model_fields_set
+    assert first.model_fields_set == set(PricedLine.model_fields)
+    with pytest.raises(TypeError, match="cannot be changed"):
+        first.model_fields_set.add("extra")
+    for copied in (copy.copy(first), copy.deepcopy(first), pickle.loads(pickle.dumps(first)),  # noqa: S301
+                   first.model_copy(update={"qty": 2})):
+        assert type(copied.model_fields_set) is set
+        assert copied.model_fields_set == first.model_fields_set
+        copied.model_fields_set.add("mine")
+    assert "mine" not in second.model_fields_set
+    assert first.model_dump(exclude_unset=True) == first.model_dump()
 
 
 def test_a_priced_lines_adjustments_are_built_once_when_first_read(seed_gate: Gate,

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.strategies import order_facts, return_facts
-from salesgate import Decision, Gate, OrderFacts, ReturnFacts, seed_policy_path
+from salesgate import Decision, Gate, OrderFacts, PriceStop, ReturnFacts, seed_policy_path
 from salesgate.engine.python import PythonBackend
 from salesgate.facts import FactSet
 from salesgate.policy.calendarfiles import load_calendars
@@ -382,6 +382,39 @@ def _priced_on_both(tmp_path: Any, rules: str, order: dict[str, Any] = PRICED_OR
         with Gate.from_path(tmp_path, backend=backend, entry_points=False) as gate:
             decisions.append(gate.price_order(order))
     return decisions
+
+
+def test_a_rule_that_only_stops_ends_a_lines_changes_and_one_that_changes_then_stops_keeps_its_change(
+        tmp_path: Any) -> None:
+    """A rule that only stops (priority 0, as the seed's unknown product) ends the line's changes before the
+    markup (priority 10): no adjustments, the line's own price. A rule that discounts and stops keeps its
+    discount and nothing after it. Each line's plan is worked out once per policy; every backend prices alike."""
+    rules = ("  - id: stop-first\n    scope: line\n    when: line.qty == 1\n    priority: 0\n"
+             "    then: { stop: true, warn: { zh: 停, en: stopped } }\n"
+             "  - id: half-then-stop\n    scope: line\n    when: line.qty == 2\n    priority: 5\n"
+             "    then: { discount: 50%, stop: true }\n"
+             "  - id: up\n    priority: 10\n    when: true\n    then: { markup: 10% }\n")
+    (tmp_path / "policy.yaml").write_text(PRICING_POLICY, encoding="utf-8")
+    (tmp_path / "p.yaml").write_text("ruleset: p\nhook: pricing\nversion: '1'\nrules:\n" + rules, encoding="utf-8")
+    order = {**PRICED_ORDER, "order": {**PRICED_ORDER["order"], "lines": [
+        {"line_no": n, "sku": "P1", "qty": n, "unit_price": "100"} for n in (1, 2, 3)]}}
+    decisions = []
+    for backend in ("compiled", "python", "durable"):
+        with Gate.from_path(tmp_path, backend=backend, entry_points=False) as gate:
+            decisions.append(gate.price_order(order))
+    for decision in decisions:
+        assert decision.pricing is not None
+        first, second, third = decision.pricing.lines
+        assert not first.adjustments  # answered without building them: there are none
+        assert (first.policy_price, list(first.adjustments), first.stopped_by) == (
+            Decimal("1000.00"), [], PriceStop(rule="stop-first", priority=0))
+        assert [(a.rule, a.price_after) for a in second.adjustments] == [("half-then-stop", Decimal("500.0"))]
+        assert (second.policy_price, second.stopped_by) == (Decimal("500.00"),
+                                                            PriceStop(rule="half-then-stop", priority=5))
+        assert [(a.rule, a.price_after) for a in third.adjustments] == [("up", Decimal("1100.0"))]
+        assert (third.policy_price, third.stopped_by) == (Decimal("1100.00"), None)
+    _same(decisions[0], decisions[1])
+    _same(decisions[0], decisions[2])
 
 
 @pytest.mark.parametrize(("then", "price"), [

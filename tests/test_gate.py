@@ -1058,13 +1058,13 @@ def test_pricing_a_large_order_walks_each_lines_own_rule_hits_only(seed: Policy,
     from salesgate.models import MAX_LINES
 
     walked: list[int] = []
-    price_line = evaluation.price_line
+    run_steps = evaluation._run_steps  # every line a rule changes the price of is priced through it
 
-    def counting(base: Decimal, index: int, item: Any, steps: Any, *args: Any) -> Decimal:
+    def counting(base: Decimal, steps: Any, *args: Any) -> Decimal:
         walked.append(len(steps))
-        return price_line(base, index, item, steps, *args)
+        return run_steps(base, steps, *args)
 
-    monkeypatch.setattr(evaluation, "price_line", counting)
+    monkeypatch.setattr(evaluation, "_run_steps", counting)
     data = with_order()
     data["order"]["lines"] = [{"line_no": n, "sku": "MOTOR-7", "qty": 100 + n % 2, "unit_price": "1.00"}
                               for n in range(1, MAX_LINES + 1)]

@@ -75,9 +75,37 @@ _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
+class SharedSet(set[str]):
+    """A set that refuses changes: the ``model_fields_set`` every model :meth:`_Value.assemble` makes with all
+    its fields given holds (one per class, not one per model: a decision keeps fewer objects alive). pydantic
+    copies it before changing it (``model_copy(update=...)``); a copy (``set(...)``, ``copy.copy``, pickling)
+    is a plain set."""
+
+    __slots__ = ()
+
+    def _refused(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("this set is shared by every model of its class that has all its fields set and cannot be "
+                        "changed: change a copy (set(model.model_fields_set))")
+
+    add = discard = remove = pop = clear = update = difference_update = intersection_update = \
+        symmetric_difference_update = __ior__ = __iand__ = __isub__ = __ixor__ = _refused
+
+    def __copy__(self) -> set[str]:
+        return set(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> set[str]:
+        return set(self)
+
+    def __reduce__(self) -> tuple[type[set[str]], tuple[list[str]]]:
+        return set, (list(self),)
+
+
 class _Value(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     __trusted__: ClassVar[tuple[tuple[str, ...], dict[str, Any], tuple[str, ...], tuple[tuple[str, Any], ...]]]
+    __all_set__: ClassVar[SharedSet]
+    """Every field's name: the ``model_fields_set`` of each model :meth:`assemble` makes with every field given,
+    one set for all of them (read-only) rather than a set each."""
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -94,6 +122,7 @@ class _Value(BaseModel):
             else:
                 template[name] = info.default
         cls.__trusted__ = (tuple(cls.model_fields), template, tuple(required), tuple(factories))
+        cls.__all_set__ = SharedSet(cls.model_fields)
 
     @classmethod
     def trusted(cls, **values: Any) -> Self:
@@ -136,7 +165,7 @@ class _Value(BaseModel):
         # name up on the class first, and this runs for every object of every decision.
         model = _new(cls)
         _set_dict(model, data)
-        _set_fields_set(model, set(fields) if fields_set is None else fields_set)
+        _set_fields_set(model, cls.__all_set__ if fields_set is None else fields_set)
         _set_extra(model, None)
         _set_private(model, None)
         return model
@@ -403,8 +432,9 @@ class PricingResult(_Value):
     @classmethod
     def from_lines(cls, lines: list[PricedLine]) -> PricingResult:
         """The result for ``lines`` with their totals: the one way salesgate totals priced lines
-        (the rules plugin's pricing and :func:`combine`), so the totals always equal the amounts
-        the lines show, added in line order."""
+        (:func:`combine`; the rules plugin's pricing adds the same amounts as it prices, see
+        :func:`salesgate.policy.verdict.pricing_verdict`), so the totals always equal the amounts the
+        lines show, added in line order."""
         policy_total = requested_total = ZERO
         for line in lines:  # line_amount rather than the properties: this runs for every priced order
             policy_total += line_amount(line.policy_price, line.qty)

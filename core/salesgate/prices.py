@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import Literal, TypeAlias, TypeVar
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from .money import ONE, ZERO, round_money
 
@@ -45,13 +45,16 @@ def changed_price(price: Decimal, kind: str, value: Decimal) -> Decimal:
 
 
 def run_price_steps(base: Decimal, steps: Iterable[PriceStep[Tag]],
-                    observe: Callable[[Tag, str, Decimal, Decimal, Decimal], None] | None = None) -> Decimal:
+                    observe: Callable[[Tag, str, Decimal, Decimal, Decimal], None] | None = None,
+                    made: list[Any] | None = None) -> Decimal:
     """The price ``base`` becomes after ``steps`` (already in priority order), by the rules above.
 
     ``observe(tag, kind, value, price_before, price_after)`` is called after every change and
     floor, in the order they apply: to record adjustments, or to refuse a price out of range by
-    raising. The arithmetic of each kind is written here, inline: this runs for every line of
-    every priced order.
+    raising. ``made``, when given, gets the same five values of each change appended one after
+    the other, flat (what the policy's pricing keeps of every line: no call of a Python function
+    and no tuple per change). The arithmetic of each kind is written here, inline: this runs for
+    every line of every priced order.
     """
     price = base
     floors: list[tuple[Decimal, Tag]] = []
@@ -72,6 +75,8 @@ def run_price_steps(base: Decimal, steps: Iterable[PriceStep[Tag]],
                 raise ValueError(f"unknown price change {kind!r}: one of markup, discount, add, set, floor")
             if observe is not None:
                 observe(tag, kind, value, before, price)
+            if made is not None:
+                made += (tag, kind, value, before, price)
         if stop:
             break
     for value, tag in floors:
@@ -79,6 +84,8 @@ def run_price_steps(base: Decimal, steps: Iterable[PriceStep[Tag]],
         price = max(price, value)
         if observe is not None:
             observe(tag, "floor", value, before, price)
+        if made is not None:
+            made += (tag, "floor", value, before, price)
     return price
 
 

@@ -9,11 +9,14 @@ follow the one price algebra in :mod:`salesgate.prices`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from pydantic import BaseModel
@@ -163,6 +166,9 @@ class StageVerdict:
     line_reasons: dict[tuple[Any, ...], Any] = field(default_factory=dict, compare=False)
     """Where the reasons fired on a line are kept once made (the policy's :func:`shared_part` s), by ("reason",
     rule id, line number)."""
+    pricing: dict[int, Any] = field(default_factory=dict, compare=False)
+    """A ``pricing.adjust`` verdict's plans of an order's lines, by number of lines, made so far: how each line
+    is priced (see :func:`_line_plans`)."""
 
 
 _SHARED_PARTS = 16_384
@@ -632,36 +638,200 @@ def adjustments_made(changes: Sequence[ChangeMade]) -> list[PriceAdjustment]:
             for rule, kind, value, before, after in changes]
 
 
+class Changes(list[Any]):
+    """The changes pricing made to one line's price, the five values of each (:data:`ChangeMade`) one after
+    the other (as :func:`salesgate.prices.run_price_steps` appends them to ``made``); called, the line's
+    adjustments (:func:`adjustments_made`), which is how a priced line's :class:`Adjustments` build them when
+    first read. Flat, and its own builder: a kept decision holds one object per changed line here, not a
+    tuple per change and a ``partial``."""
+
+    __slots__ = ()
+
+    def made(self) -> list[ChangeMade]:
+        """The changes, one tuple each."""
+        values = iter(self)
+        return list(zip(values, values, values, values, values, strict=True))
+
+    def __call__(self) -> list[PriceAdjustment]:
+        return adjustments_made(self.made())
+
+
 def price_line(base: Decimal, index: int, item: FactValues, steps: PriceSteps,
-               changes: list[ChangeMade] | None, line_no: int | None = None) -> Decimal:
+               changes: Changes | None, line_no: int | None = None) -> Decimal:
     """The policy price of line ``index`` (unrounded): the fired rules' changes in stage order,
     up to a ``stop``, then the floors (:func:`salesgate.prices.run_price_steps`). Each change is
     appended to ``changes`` unless None (bulk replays need the price only; it is the same
-    computation either way): :func:`adjustments_made` turns them into adjustments.
+    computation either way): calling them gives the adjustments.
 
     A price that leaves the range prices may have (``limits.MAX_PRICE``: fifty 100% markups, a
     formula multiplying large facts) raises a :class:`PolicyError` naming the rule, which the gate
     answers with its failure mode and that reason."""
-
     if not steps:  # no rule fired on this line: the algebra would return ``base`` unchanged
         return base
+    return _run_steps(base, _line_steps(index, item, steps), Changes() if changes is None else changes, line_no)
 
-    def observe(rule: CompiledRule, kind: str, value: Decimal, before: Decimal, after: Decimal) -> None:
-        if not -PRICE_CEILING < after < PRICE_CEILING:
-            raise _out_of_range(rule, kind, after, line_no)
-        if changes is not None:
-            changes.append((rule, kind, value, before, after))
 
-    return run_price_steps(base, _line_steps(index, item, steps), observe)
+def _run_steps(base: Decimal, steps: Sequence[PriceStep[CompiledRule]], changes: Changes,
+               line_no: int | None, safe: Decimal = ZERO) -> Decimal:
+    """:func:`run_price_steps` appending every change to ``changes``, each price it made checked to be in
+    range in the order they were made (the first one out of range is the rule the error names), unless the
+    base is below ``safe`` (:func:`_safe_below` of these steps: then none can be). Checked after the algebra
+    rather than in a callback: exact arithmetic on prices below the ceiling cannot fail meanwhile, and this
+    runs for every priced line."""
+    done = len(changes)
+    price = run_price_steps(base, steps, None, changes)
+    if ZERO <= base < safe:
+        return price
+    prices = changes[done + 4::5]  # the price after each change
+    if prices and not (min(prices) > _LOWEST and max(prices) < PRICE_CEILING):
+        for at in range(done + 4, len(changes), 5):
+            after = changes[at]
+            if not _LOWEST < after < PRICE_CEILING:
+                raise _out_of_range(changes[at - 4], changes[at - 3], after, line_no)
+    return price
+
+
+_LOWEST = -PRICE_CEILING
+_ROUNDING_MARGIN = Fraction(999_999, 1_000_000)
+
+
+def _safe_below(steps: Sequence[PriceStep[CompiledRule]]) -> Decimal:
+    """A bound on bases that these steps cannot take out of the range prices may have: from a base ``b`` with
+    ``0 <= b < bound``, every price they make is below :data:`~.limits.PRICE_CEILING` in magnitude (zero when
+    no base is safe). Worked out once per plan, so that a line's prices need no check each.
+
+    Each price after a change is at most ``|b| × M + A`` in magnitude, exactly: a markup or discount multiplies
+    both by ``|1 ± v|``, an add adds ``|v|`` to ``A``, a set makes them ``0`` and ``|v|``, a floor is at most
+    its own ``|v|`` (taken over every step, as if none stopped: only more cautious). The bound is the least
+    ``(CEILING − A) / M`` less a millionth, room for Decimal's rounding of products at 28 digits."""
+    ceiling = Fraction(PRICE_CEILING)
+    scale, offset = Fraction(1), Fraction(0)
+    safe: Fraction | None = None  # any base, so far
+    for changes, floors, _ in steps:
+        for value, _ in floors:
+            if abs(Fraction(value)) >= ceiling:
+                return ZERO
+        for kind, value, _ in changes:
+            amount = Fraction(value)
+            if kind == "markup" or kind == "discount":
+                factor = abs(1 + amount if kind == "markup" else 1 - amount)
+                scale, offset = scale * factor, offset * factor
+            elif kind == "add":
+                offset += abs(amount)
+            elif kind == "set":
+                scale, offset = Fraction(0), abs(amount)
+            else:
+                return ZERO  # the algebra refuses it
+            if offset >= ceiling:
+                return ZERO
+            if scale:
+                bound = (ceiling - offset) / scale
+                safe = bound if safe is None or bound < safe else safe
+    if safe is None:
+        return _ANY_BASE
+    return Decimal(math.floor(safe * _ROUNDING_MARGIN))
+
+
+_ANY_BASE = Decimal("Infinity")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _LinePlan:
+    """How a line is priced when these rules fired on it (the order's and its own, in stage order): worked out
+    once per policy and shared by every line, verdict and decision they fire on alike (:func:`_line_plans`)."""
+
+    steps: PriceSteps
+    """The line's steps (:func:`price_steps_by_line`), each as if it fired on every line (``None``): the line's
+    own hits are already picked, and its index is the decision's, not the plan's."""
+    fixed: tuple[PriceStep[CompiledRule], ...] | None
+    """The same as the price algebra's steps when no step has a formula or floor to work out on the line's
+    facts (``CompiledRule.fixed_price_step``), else None."""
+    changes: bool
+    """Whether :attr:`fixed` changes the price at all, so the line has adjustments (a rule that only stops does
+    not, nor the rules after it)."""
+    stop: PriceStop | None
+    """The rule that stops the line's adjustments (:func:`stopped_by`), as a decision shows it (frozen, so
+    every decision it stops a line of holds the same one)."""
+    safe: Decimal = ZERO
+    """Bases from zero up to this one :attr:`fixed` cannot take out of range (:func:`_safe_below`)."""
+
+
+def _line_plan(steps: PriceSteps) -> _LinePlan:
+    """The :class:`_LinePlan` of a line with these steps (its own, picked by :func:`price_steps_by_line`)."""
+    steps = [(rule, None, changes, fixed) for rule, _, changes, fixed in steps]
+    fixed_steps: list[PriceStep[CompiledRule]] = [step[3] for step in steps if step[3] is not None]
+    fixed = tuple(fixed_steps) if len(fixed_steps) == len(steps) else None
+    changes = False  # whether a change applies before a stop (the steps' changes apply, then the stop ends them)
+    for step_changes, _, step_stop in fixed or ():
+        if step_changes:
+            changes = True
+            break
+        if step_stop:
+            break
+    stop = stopped_by(0, steps)
+    return _LinePlan(steps, fixed, changes,
+                     None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
+                     ZERO if fixed is None else _safe_below(fixed))
+
+
+_LINE_COUNTS = 64
+"""The most line counts one ``pricing.adjust`` verdict keeps the plans of (then it starts again)."""
+
+_KEPT_LINES = 100
+"""The plans of orders of more lines are worked out for the decision and not kept: they are as long as the order."""
+
+
+def _line_plans(policy: Policy, verdict: StageVerdict, lines: int) -> tuple[_LinePlan, ...]:
+    """Each line's :class:`_LinePlan` under ``verdict``, kept on the verdict by number of lines: a tuple of
+    plans the policy shares (:func:`shared_part`, by the ids of the rules that change the line's price)."""
+    kept = verdict.pricing
+    found: tuple[_LinePlan, ...] | None = kept.get(lines)
+    if found is None:
+        made: dict[int, _LinePlan] = {}
+        plans: list[_LinePlan] = []
+        for steps in price_steps_by_line(verdict.fired, lines):
+            plan = made.get(id(steps))
+            if plan is None:
+                plan = made[id(steps)] = shared_part(policy, ("price plan", *(step[0].id for step in steps)),
+                                                     partial(_line_plan, steps))
+            plans.append(plan)
+        found = tuple(plans)
+        if lines <= _KEPT_LINES:
+            if len(kept) >= _LINE_COUNTS:
+                kept.clear()
+            kept[lines] = found
+    return found
+
+
+def _merged_approvals(policy: Policy, *verdicts: StageVerdict) -> tuple[Approval, ...]:
+    """The approvals of several stages' verdicts together, as a :class:`_Collector` merges them, made to be
+    shared (their ``rules`` read-only, as one stage's are)."""
+    collector = _Collector()
+    collector.verdicts.extend(verdict for verdict in verdicts if verdict.approvals)
+    return tuple(Approval.assemble({"role": approval.role, "rules": SharedList(approval.rules)})
+                 for approval in collector.approval_list(policy.roles))
+
+
+def _reasons(verdict: StageVerdict, item_keys: tuple[int, ...]) -> Sequence[Reason]:
+    return _reasons_on_lines(verdict, item_keys) if verdict.on_lines else verdict.shared_reasons
+
+
+_LINE_NO = attrgetter("line_no")
+_NO_ADJUSTMENTS = Adjustments()
+"""A line's adjustments when nothing changed its price: empty and read-only, so every such line holds this one."""
 
 
 def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain_on: bool = False,
                     factset: FactSet | None = None, today: date | None = None) -> PolicyVerdict:
-    """Price every line (adjust stage), then check requested prices against them (check stage)."""
-    collector = _Collector(explain_on)
+    """Price every line (adjust stage), then check requested prices against them (check stage).
+
+    How each line is priced follows from which rules fired on it alone (its steps, whether they have formulas,
+    the rule that stops it): worked out once (:func:`_line_plans`); per decision, only the prices are computed."""
     flat: Facts
-    adjust_rules = _stage_rules(policy, "pricing.adjust")
-    item_keys = _line_numbers(facts)
+    by_stage = policy.rules_by_stage
+    adjust_rules = by_stage.get("pricing.adjust", ())
+    lines = facts.order.lines
+    item_keys = tuple(map(_LINE_NO, lines))
     if factset is not None:
         flat = factset
         matches = backend.match("pricing.adjust", factset) if adjust_rules else frozenset()
@@ -670,55 +840,107 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
                                  item_keys, today)
     else:
         matches, flat = frozenset(), FactsWhenRead(_order_flat(policy, "pricing", facts, today), item_keys)
-    fired = _run_stage(policy, "pricing.adjust", matches, flat, collector).fired
+    adjust = stage_verdict(policy, "pricing.adjust", matches)
+    plans = adjust.pricing.get(len(lines)) or _line_plans(policy, adjust, len(lines))
     products = {p.sku: p for p in facts.products}
     priced: list[PricedLine] = []
     policy_prices: dict[int, Decimal] = {}
-    steps = price_steps_by_line(fired, len(facts.order.lines))
-    stops = False  # whether a fired rule stops: else no line asks stopped_by (the usual case)
-    reads = False  # whether a fired rule works a formula or floor out on the line's facts: else none are read
-    for rule, _ in fired:
-        if rule.line_changes[2]:
-            stops = True
-        if rule.fixed_price_step is None:
-            reads = True
-    for index, line in enumerate(facts.order.lines):
+    policy_total = requested_total = ZERO
+    for index, line in enumerate(lines):
+        line_no = line.line_no
         product = products.get(line.sku)
-        list_price = product.list_price if product is not None else None
-        changes: list[ChangeMade] = []
-        line_steps = steps[index]
-        price = price_line(list_price if list_price is not None else line.unit_price, index,
-                           flat.items[index] if reads and line_steps else {}, line_steps, changes, line.line_no)
-        policy_price = line_price(price)
-        policy_prices[line.line_no] = policy_price
-        stop = stopped_by(index, line_steps) if stops and line_steps else None
-        requested = round_money(line.unit_price * (ONE - line.discount))
+        list_price = None if product is None else product.list_price
+        base = line.unit_price if list_price is None else list_price
+        plan = plans[index]
+        if plan.changes:  # rules without formulas change the price (the usual case when rules fired)
+            changes = Changes()
+            price = _run_steps(base, plan.fixed, changes, line_no, plan.safe)  # type: ignore[arg-type]  # changes: fixed
+            adjustments = Adjustments(build=changes)
+        elif plan.fixed is not None:  # no rule changes it (none fired on it, or one that only stops it)
+            price, adjustments = base, _NO_ADJUSTMENTS
+        else:  # a formula or floor, worked out on the line's facts
+            changes = Changes()
+            price = price_line(base, index, flat.items[index], plan.steps, changes, line_no)
+            adjustments = Adjustments(build=changes) if changes else _NO_ADJUSTMENTS
+        policy_price = policy_prices[line_no] = line_price(price)
+        discount = line.discount
+        # as OrderLine.amount: without a discount the product is the same number (rounded to the cent alike)
+        requested = round_money(line.unit_price * (ONE - discount) if discount else line.unit_price)
+        qty = line.qty
+        # The lines' amounts added up as PricingResult.from_lines adds them (line_amount), without rounding
+        # them again: both prices are whole cents (below 10^15) and qty a whole number (up to 10^9), so each
+        # product is exact, with two decimals, and rounding it to the cent changes nothing.
+        policy_total += policy_price * qty
+        requested_total += requested * qty
         priced.append(PricedLine.assemble({
-            "line_no": line.line_no, "sku": line.sku, "qty": line.qty, "list_price": list_price,
-            "requested_unit_price": requested, "policy_price": policy_price,
-            "adjustments": Adjustments(build=partial(adjustments_made, changes)) if changes else Adjustments(),
-            "stopped_by": None if stop is None else PriceStop.assemble({"rule": stop.id, "priority": stop.priority}),
+            "line_no": line_no, "sku": line.sku, "qty": qty, "list_price": list_price,
+            "requested_unit_price": requested, "policy_price": policy_price, "adjustments": adjustments,
+            "stopped_by": plan.stop,
         }))
-    check_rules = _stage_rules(policy, "pricing.check")
-    checked_fired: tuple[tuple[CompiledRule, int | None], ...] = ()
+    check_rules = by_stage.get("pricing.check", ())
+    check: StageVerdict | None = None
     checked: Facts = flat
+    check_matches: frozenset[Match] = frozenset()
     if check_rules:
         if isinstance(flat, FactSet):
             checked = with_policy_prices(flat, policy_prices)
             check_matches = backend.match("pricing.check", checked)
         else:
-            check_matches, checked = _matched(backend, "pricing.check", facts,
-                                              partial(_with_prices, flat, policy_prices), item_keys, today,
-                                              policy_prices)
-        checked_fired = _run_stage(policy, "pricing.check", check_matches, checked, collector).fired
+            check_matches, checked = _matched(backend, "pricing.check", facts, _WithPrices((flat, policy_prices)),
+                                              item_keys, today, policy_prices)
+        check = stage_verdict(policy, "pricing.check", check_matches)
+    # What a _Collector given both stages answers (adjust first), without one.
+    reasons = list(_reasons(adjust, item_keys))
+    if check is None:
+        outcome, notifications = adjust.outcome, list(adjust.shared_notifications)
+        approvals = list(adjust.shared_approvals)
+    else:
+        outcome = check.outcome if check.outcome.rank > adjust.outcome.rank else adjust.outcome
+        reasons.extend(_reasons(check, item_keys))
+        notifications = [*adjust.shared_notifications, *check.shared_notifications]
+        if adjust.approvals and check.approvals:  # both stages ask: merged as the collector merges them, once
+            approvals = list(shared_part(policy, ("approvals of", adjust.approvals, check.approvals),
+                                         partial(_merged_approvals, policy, adjust, check)))
+        else:
+            approvals = list(adjust.shared_approvals or check.shared_approvals)
     spec = policy.points["pricing"]
-    outputs = output_values(spec, fired, flat, (checked_fired, checked)) if spec.declared_outputs else None
-    pricing = PricingResult.from_lines(priced)
-    return _verdict(policy.roles, collector, pricing=pricing, outputs=outputs)
+    outputs = output_values(spec, adjust.fired, flat, (check.fired if check is not None else (), checked)) \
+        if spec.declared_outputs else None
+    trace = Trace(build=_PricingTrace((
+        adjust_rules, _applied(policy, adjust, matches), flat, matches, check_rules,
+        check_matches if check is None else _applied(policy, check, check_matches), checked, check_matches,
+        explain_on))) if adjust_rules or check_rules else Trace()
+    pricing = PricingResult.assemble({"lines": priced, "policy_total": policy_total,
+                                      "requested_total": requested_total})
+    return PolicyVerdict(outcome, approvals, reasons, notifications, trace, pricing, None, outputs)
 
 
-def _with_prices(flat: FactsWhenRead, policy_prices: dict[int, Decimal]) -> FactSet:
-    return with_policy_prices(flat.built(), policy_prices)
+class _WithPrices(tuple[Any, ...]):
+    """How to flatten the facts the ``pricing.check`` stage matched: the adjust stage's (``flat``), with the
+    policy prices (``prices``): ``_WithPrices((flat, prices))``. One object a decision keeps until its trace
+    is read, rather than a ``partial`` and its arguments; a tuple, made without a Python ``__init__``."""
+
+    __slots__ = ()
+
+    def __call__(self) -> FactSet:
+        flat: FactsWhenRead = self[0]
+        return with_policy_prices(flat.built(), self[1])
+
+
+_Stage = tuple[tuple[CompiledRule, ...], frozenset[Match], Facts, frozenset[Match]]
+
+
+class _PricingTrace(tuple[Any, ...]):
+    """What a pricing decision's trace is built from when first read (see :class:`Trace`): for each stage, its
+    rules, the matches that apply, the facts it matched and every match, then whether to explain
+    (:func:`_traced`; a stage without rules has no entries). One object a kept decision holds rather than a
+    list of stages, a tuple each and a ``partial``; a tuple, made without a Python ``__init__``."""
+
+    __slots__ = ()
+
+    def __call__(self) -> list[TraceEntry]:
+        stages: list[_Stage] = [self[0:4], self[4:8]]  # as made in pricing_verdict
+        return _traced([stage for stage in stages if stage[0]], self[8])
 
 
 def refund_terms(amount: Decimal, rate: Decimal, fee_rate: Decimal,
