@@ -105,22 +105,40 @@ _MAX_WHOLE_AMOUNT = 10**14 - 1
 at most 14 digits before the point and 4 after (18 in all), not negative, no exponent."""
 
 
+_PLAIN_TEXTS = 16384
+"""The most plain amounts (and rates) kept read, by their text: a file of orders names the same prices,
+limits and discounts over and over (a catalogue's), and a dict lookup is a fifth of reading one. Bounded
+(then started anew) so amounts seen once each (exposures) cannot grow it without end."""
+_MONEY_READ: dict[str, Decimal] = {}
+"""Plain amounts' text → :func:`_at_money_scale` of it: what :func:`_money` returns for that text."""
+
+
 def _money(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
     """:func:`_number`, then pydantic's checks, then :func:`normalise_scale`: one call per amount.
 
     Most amounts (``"1250.50"`` from JSON, ``Decimal("1250.5000")`` from a ``Numeric(18, 4)`` column) are
     written plainly: those are read from their text at once, with the result pydantic would give, as
     pydantic's own Decimal validation called from here was most of what this validator added to an
-    order's validation. Anything else (a sign, an exponent, spaces, a float, too many digits) goes
-    through pydantic.
+    order's validation; a text read so before is looked up (:data:`_MONEY_READ`: the result is the
+    text's alone). Anything else (a sign, an exponent, spaces, a float, too many digits) goes through
+    pydantic.
     """
     kind = type(value)
+    if kind is str:
+        known = _MONEY_READ.get(value)
+        if known is not None:
+            return known
     if kind is str or kind is Decimal:
         text: str = value if kind is str else str(value)
         if _PLAIN_AMOUNT(text) is not None:
             if kind is Decimal and _cents_at_most(text):
                 return value  # type: ignore[no-any-return]  # a Decimal, as it is
-            return _at_money_scale(text)
+            amount = _at_money_scale(text)
+            if kind is str:
+                if len(_MONEY_READ) >= _PLAIN_TEXTS:
+                    _MONEY_READ.clear()
+                _MONEY_READ[text] = amount
+            return amount
         if kind is str:
             _number(value)
     elif kind is int and 0 <= value <= _MAX_WHOLE_AMOUNT:
@@ -149,12 +167,24 @@ _PLAIN_RATE = re.compile(r"0(?:\.[0-9]{1,4})?|1(?:\.0{1,4})?").fullmatch
 """A rate written out plainly in ASCII digits that every constraint of :data:`Rate` accepts (0 to 1, 4 decimals)."""
 
 
+_RATE_READ: dict[str, Decimal] = {}
+"""Plain rates' text → the rate (see :data:`_MONEY_READ`)."""
+
+
 def _rate(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
     """:func:`_number`, then pydantic's checks; a rate written plainly (``"0.05"``, ``Decimal("0.1500")``, 0)
-    is read at once, with the result pydantic would give (see :func:`_money`)."""
+    is read at once, with the result pydantic would give, or looked up when read before (see :func:`_money`)."""
     kind = type(value)
-    if kind is str and _PLAIN_RATE(value) is not None:
-        return Decimal(value)
+    if kind is str:
+        known = _RATE_READ.get(value)
+        if known is not None:
+            return known
+        if _PLAIN_RATE(value) is not None:
+            rate = Decimal(value)
+            if len(_RATE_READ) >= _PLAIN_TEXTS:
+                _RATE_READ.clear()
+            _RATE_READ[value] = rate
+            return rate
     if kind is Decimal and _PLAIN_RATE(str(value)) is not None:
         return value  # type: ignore[no-any-return]
     if kind is int and (value == 0 or value == 1):

@@ -19,6 +19,7 @@ silently.
 from __future__ import annotations
 
 import bisect
+import functools
 import gc
 import itertools
 import json
@@ -39,6 +40,7 @@ from .bulk import Memo, Replayer, Verdict
 from .decisions import Outcome
 from .documents import known_fields
 from .errors import SalesgateError, did_you_mean
+from .facts import FactSet, _plan
 from .history import HistoryFact
 from .models import OrderFacts, ReturnFacts
 from .money import ZERO, round_money
@@ -312,9 +314,9 @@ class _Pair:
                     if read is not None and read[2] != facts.order.total:
                         raise _Misread(f"byte {line_start}")
                     continue
-                if line_start in history:
-                    facts = _with_history(facts, history[line_start])
                 factset = self.before.order_factset(facts, self.order_paths, facts.order.order_date)
+                if line_start in history:
+                    _add_history(factset, facts, history[line_start])
                 amount = factset.root.get("order.total")
                 if amount is None:  # no rule reads it, so it was not flattened
                     amount = facts.order.total
@@ -366,13 +368,32 @@ class _Pair:
         return line.point, _subject(after_spec, after_facts), before, after
 
 
-def _with_history(facts: OrderFacts, values: Mapping[str, Any]) -> OrderFacts:
-    """The line's customer with the history facts computed for it, where the line carries none."""
+def _add_history(factset: FactSet, facts: OrderFacts, values: Mapping[str, Any]) -> None:
+    """``factset``, flattened from ``facts``, made what flattening ``facts`` with the history facts computed for
+    its customer gives, where the line carries none: each put where the flattening put the customer's None (in
+    the root and every item; a fact no rule reads was not flattened, and is not added). The replay reads the
+    customer's facts from the flattening alone, and copying the customer and the order's facts with
+    ``model_copy`` to add them cost more than this."""
     customer = facts.customer
-    missing = {name: value for name, value in values.items() if getattr(customer, name, None) is None}
-    if not missing:
-        return facts
-    return facts.model_copy(update={"customer": customer.model_copy(update=missing)})
+    fields = customer.__dict__
+    root = factset.root
+    converters = _customer_converters(type(customer))
+    for name, value in values.items():
+        path = "customer." + name
+        if path not in root or fields.get(name) is not None:
+            continue
+        convert = converters[path]
+        if convert is not None:
+            value = convert(value)
+        root[path] = value
+        for item in factset.items:
+            item[path] = value
+
+
+@functools.cache
+def _customer_converters(kind: type[BaseModel]) -> dict[str, Callable[[Any], Any] | None]:
+    """How the flattening converts each field of a customer model (:func:`salesgate.facts._plan`), by path."""
+    return {path: convert for _, path, convert in _plan(kind, "customer", frozenset())}
 
 
 def replayed_facts(baseline: Policy, candidate: Policy) -> dict[str, HistoryFact]:
@@ -856,10 +877,18 @@ def simulate(baseline: str | Path, candidate: str | Path, source: str | Path, *,
                     progress(end, total)
             return replayed_tally
 
+        # As a worker does (_start_worker): the policies and the history live as long as the replay, so no
+        # collection need walk them again (a full one walked them over and over as the replay's caches grew).
+        freeze = gc.get_freeze_count() == 0
+        if freeze:
+            gc.freeze()
         try:
             tally = replay_here(quick=True)
         except _Misread:
             tally = replay_here(quick=False)
+        finally:
+            if freeze:
+                gc.unfreeze()
     else:
         initargs = (str(baseline), str(candidate), (before.hash, after.hash), chosen, as_of or after.today())
         _PREPARED[initargs] = _Pair(before, after, chosen, initargs[4])
