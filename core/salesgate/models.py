@@ -12,6 +12,7 @@ FactsError naming the field) is in docs/policy-language.md, "What a fact may hol
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date
 from decimal import Decimal
@@ -108,9 +109,22 @@ at most 14 digits before the point and 4 after (18 in all), not negative, no exp
 _PLAIN_TEXTS = 16384
 """The most plain amounts (and rates) kept read, by their text: a file of orders names the same prices,
 limits and discounts over and over (a catalogue's), and a dict lookup is a fifth of reading one. Bounded
-(then started anew) so amounts seen once each (exposures) cannot grow it without end."""
+(the oldest quarter then forgotten) so amounts seen once each (exposures) cannot grow it without end:
+about 3 MB when full."""
 _MONEY_READ: dict[str, Decimal] = {}
 """Plain amounts' text → :func:`_at_money_scale` of it: what :func:`_money` returns for that text."""
+
+
+def _forget_oldest(read: dict[str, Decimal]) -> None:
+    """Make room in a full :data:`_MONEY_READ` (or :data:`_RATE_READ`): the quarter read longest ago goes,
+    so the prices a file names over and over stay (clearing it all kept 3 in 100 fewer on a benchmark file)."""
+    try:
+        oldest = list(itertools.islice(read, len(read) // 4))
+    except RuntimeError:  # another thread added one meanwhile
+        read.clear()
+        return
+    for text in oldest:
+        read.pop(text, None)
 
 
 def _money(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
@@ -133,12 +147,12 @@ def _money(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
         if _PLAIN_AMOUNT(text) is not None:
             if kind is Decimal and _cents_at_most(text):
                 return value  # type: ignore[no-any-return]  # a Decimal, as it is
-            amount = _at_money_scale(text)
+            plain = _at_money_scale(text)
             if kind is str:
                 if len(_MONEY_READ) >= _PLAIN_TEXTS:
-                    _MONEY_READ.clear()
-                _MONEY_READ[text] = amount
-            return amount
+                    _forget_oldest(_MONEY_READ)
+                _MONEY_READ[text] = plain
+            return plain
         if kind is str:
             _number(value)
     elif kind is int and 0 <= value <= _MAX_WHOLE_AMOUNT:
@@ -180,11 +194,11 @@ def _rate(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
         if known is not None:
             return known
         if _PLAIN_RATE(value) is not None:
-            rate = Decimal(value)
+            plain = Decimal(value)
             if len(_RATE_READ) >= _PLAIN_TEXTS:
-                _RATE_READ.clear()
-            _RATE_READ[value] = rate
-            return rate
+                _forget_oldest(_RATE_READ)
+            _RATE_READ[value] = plain
+            return plain
     if kind is Decimal and _PLAIN_RATE(str(value)) is not None:
         return value  # type: ignore[no-any-return]
     if kind is int and (value == 0 or value == 1):

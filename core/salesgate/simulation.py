@@ -286,7 +286,7 @@ class _Pair:
         for number, raw in enumerate(lines, start=1):
             tally.lines = number
             line_start, offset = offset, offset + len(raw)
-            if not raw.strip():
+            if raw.isspace():  # a blank line (no copy of the line, as strip() made)
                 continue
             read = reads.get(line_start) if reads is not None else None
             try:
@@ -377,12 +377,12 @@ def _add_history(factset: FactSet, facts: OrderFacts, values: Mapping[str, Any])
     customer = facts.customer
     fields = customer.__dict__
     root = factset.root
-    converters = _customer_converters(type(customer))
+    plan = _customer_plan(type(customer))
     for name, value in values.items():
-        path = "customer." + name
-        if path not in root or fields.get(name) is not None:
+        found = plan.get(name)
+        if found is None or found[0] not in root or fields.get(name) is not None:
             continue
-        convert = converters[path]
+        path, convert = found
         if convert is not None:
             value = convert(value)
         root[path] = value
@@ -391,9 +391,9 @@ def _add_history(factset: FactSet, facts: OrderFacts, values: Mapping[str, Any])
 
 
 @functools.cache
-def _customer_converters(kind: type[BaseModel]) -> dict[str, Callable[[Any], Any] | None]:
-    """How the flattening converts each field of a customer model (:func:`salesgate.facts._plan`), by path."""
-    return {path: convert for _, path, convert in _plan(kind, "customer", frozenset())}
+def _customer_plan(kind: type[BaseModel]) -> dict[str, tuple[str, Callable[[Any], Any] | None]]:
+    """Each field of a customer model: its path and how the flattening converts it (:func:`salesgate.facts._plan`)."""
+    return {name: (path, convert) for name, path, convert in _plan(kind, "customer", frozenset())}
 
 
 def replayed_facts(baseline: Policy, candidate: Policy) -> dict[str, HistoryFact]:
@@ -429,7 +429,7 @@ def _order_events(path: str, start: int, end: int, order_model: type[OrderFacts]
     offset = start
     for raw in _lines(path, start, end):
         line_start, offset = offset, offset + len(raw)
-        if not raw.strip() or b'"order"' not in raw:
+        if raw.isspace() or b'"order"' not in raw:
             continue
         if quick:
             read = _quick_event(raw)
@@ -469,9 +469,30 @@ def _quick_event(raw: bytes) -> tuple[str, date, Decimal] | None:
         customer = head[1].decode()
     except ValueError:
         return None  # read the slow way: validated, and counted as invalid if it is
-    total = sum((round_money(int(qty) * Decimal(price.decode()) * (1 - Decimal(discount.decode())))
-                 for qty, price, discount in lines), ZERO)
+    total = ZERO
+    for qty, price, discount in lines:
+        unit = _QUICK_PRICES.get(price)
+        if unit is None:
+            unit = _quick_number(_QUICK_PRICES, price, Decimal(price.decode()))
+        rest = _QUICK_RESTS.get(discount)
+        if rest is None:
+            rest = _quick_number(_QUICK_RESTS, discount, 1 - Decimal(discount.decode()))
+        total += round_money(int(qty) * unit * rest)  # as OrderLine.amount: (qty × unit price) × (1 − discount)
     return customer, day, total
+
+
+_QUICK_PRICES: dict[bytes, Decimal] = {}
+"""A unit price's text → the price, as :func:`_quick_event` read it before (a file names the same few over and over)."""
+_QUICK_RESTS: dict[bytes, Decimal] = {}
+"""A discount's text → 1 − the discount, likewise."""
+
+
+def _quick_number(known: dict[bytes, Decimal], text: bytes, value: Decimal) -> Decimal:
+    """``value``, read from ``text``, kept in ``known`` (bounded: started anew when full) and returned."""
+    if len(known) >= 16384:
+        known.clear()
+    known[text] = value
+    return value
 
 
 class _Misread(Exception):
