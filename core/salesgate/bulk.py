@@ -16,7 +16,7 @@ Only the policy's rules are replayed: company plugins that decide are not part o
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -104,8 +104,6 @@ class Replayer:
         self._stages: dict[tuple[str, frozenset[Match]], _Fired] = {}
         # Likewise the policy price of a base price under the same rules without formulas (see _price_lines).
         self._prices: dict[tuple[Decimal, tuple[str, ...]], Decimal] = {}
-        self._steps: dict[tuple[tuple[tuple[str, int | None], ...], int], tuple[list[PriceSteps],
-                                                                               tuple[tuple[str, ...] | None, ...]]] = {}
         if baseline is not None:
             self._share_with(baseline.policy)
 
@@ -239,17 +237,17 @@ class Replayer:
     def _line_steps(self, adjusted: _Fired, lines: int) -> tuple[list[PriceSteps], tuple[tuple[str, ...] | None, ...]]:
         """The price steps of each line (:func:`~salesgate.policy.verdict.price_steps_by_line`) and, for a line
         whose steps have no formula, the ids of their rules (what its price depends on besides its base
-        price); worked out once per fired rules and number of lines."""
-        key = (adjusted.key, lines)
-        found = self._steps.get(key)
+        price); worked out once per fired rules and number of lines, and kept with the fired rules."""
+        known = adjusted.steps
+        found = known.get(lines)
         if found is None:
             steps = price_steps_by_line(adjusted.pairs, lines)
             fixed = tuple(tuple(step[0].id for step in own) if all(step[3] is not None for step in own) else None
                           for own in steps)
             found = (steps, fixed)
-            if len(self._steps) >= _CACHE:
-                self._steps.clear()
-            self._steps[key] = found
+            if len(known) >= _LINE_COUNTS:
+                known.clear()
+            known[lines] = found
         return found
 
     def _price_lines(self, facts: OrderFacts, factset: FactSet, adjusted: _Fired
@@ -308,6 +306,8 @@ class Replayer:
 
 
 _CACHE = 65536
+_LINE_COUNTS = 64
+"""The most numbers of lines one set of fired rules keeps the price steps of (orders have a few, mostly)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +324,9 @@ class _Fired:
     """:func:`~salesgate.policy.verdict.refund_rates` of :attr:`rules`."""
     same_prices: bool
     """Whether every rule changes a price exactly as the baseline's rule of the same id (see ``Replayer``)."""
+    steps: dict[int, tuple[list[PriceSteps], tuple[tuple[str, ...] | None, ...]]] = field(
+        default_factory=dict, compare=False)
+    """Pricing: :meth:`Replayer._line_steps` by number of lines, as worked out so far."""
 
 
 _ALLOW = Verdict(Outcome.allow, (), ())
