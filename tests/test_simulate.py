@@ -738,3 +738,27 @@ def _hit_policies() -> list[tuple[Any, Any]]:
             '    - {id: volume-10, line.qty: ">= 10", discount: 2%}\n', encoding="utf-8")
         _HIT_POLICIES.extend((load_policy(path), load_policy(path)) for path in (seed_policy_path(), root))
     return _HIT_POLICIES
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 20])
+@pytest.mark.parametrize("ending", [b"\n", b""])
+def test_a_range_is_read_as_the_lines_that_start_in_it_whatever_the_blocks_it_is_read_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, ending: bytes) -> None:
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf{\"a\": 1}\r\n\n  \n{\"b\": \"x\ry\"}\n" + b"z" * 150 + b"\n{\"c\": 3}" + ending)
+
+    def by_readline(start: int, end: int) -> list[bytes]:
+        found = []
+        with path.open("rb") as handle:
+            handle.seek(start)
+            while handle.tell() < end and (raw := handle.readline()):
+                found.append(raw)
+        return found
+
+    monkeypatch.setattr(simulation, "_BLOCK_BYTES", block)
+    size = path.stat().st_size
+    starts = [0] + [i + 1 for i, byte in enumerate(path.read_bytes()) if byte == ord("\n") and i + 1 < size]
+    for start in starts:
+        for end in range(start + 1, size + 1):  # an end inside a line reads that line whole, as its start is before
+            assert list(simulation._lines(str(path), start, end)) == by_readline(start, end)
+    assert b"".join(simulation._lines(str(path), 0, size)) == path.read_bytes()

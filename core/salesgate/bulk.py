@@ -15,7 +15,7 @@ Only the policy's rules are replayed: company plugins that decide are not part o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -74,8 +74,10 @@ class Memo:
         self.pricing: _Priced | None = None
 
 
-_Priced = tuple[tuple[tuple[str, int | None], ...], tuple[Decimal, ...], dict[int, Decimal], Decimal, FactSet | None]
-"""(fired adjust rules as (id, line index), prices, price by line_no, revenue, checked facts)."""
+_Priced = tuple[tuple[tuple[str, int | None], ...], tuple[Decimal, ...], dict[int, Decimal], Decimal, FactSet | None,
+                Verdict, Verdict]
+"""(fired adjust rules as (id, line index), prices, price by line_no, revenue, checked facts, the verdict of the
+fired rules, the pricing verdict with prices and revenue)."""
 
 
 class Replayer:
@@ -98,6 +100,9 @@ class Replayer:
         self._changed_stages: frozenset[str] = frozenset()
         self._unchanged: set[str] = set()
         self._same_prices: frozenset[str] = frozenset()
+        self._staged = frozenset(policy.rules_by_stage)
+        """The stages with rules."""
+        self._baseline = baseline
         # A replay sees the same few fired-rule combinations over and over: what they mean is
         # worked out once (bounded, so an odd file cannot grow it without end).
         self._verdicts: dict[tuple[str, ...], Verdict] = {}
@@ -195,7 +200,7 @@ class Replayer:
 
     def _stage(self, stage: str, factset: FactSet, memo: Memo | None) -> _Fired:
         """What the rules of ``stage`` that match ``factset`` come to, worked out once per set of matches."""
-        if stage not in self.policy.rules_by_stage:
+        if stage not in self._staged:
             return _NOTHING
         matches = self._match(stage, factset, memo)
         key = (stage, matches)
@@ -215,8 +220,10 @@ class Replayer:
         adjusted = self._stage("pricing.adjust", factset, memo)
         key = adjusted.key
         known = memo.pricing if memo is not None and self._shared else None
+        reused: _Priced | None = None
         if known is not None and known[0] == key and adjusted.same_prices:
-            _, prices, by_line, revenue, checked = known  # the same changes to the same lines
+            reused = known
+            _, prices, by_line, revenue, checked, _, _ = known  # the same changes to the same lines
         else:
             try:
                 prices, by_line, revenue = self._price_lines(facts, factset, adjusted)
@@ -229,10 +236,13 @@ class Replayer:
                 checked = with_policy_prices(factset, by_line)
             check = self._stage("pricing.check", checked, memo)
             if check.rules:
-                verdict = self._verdict(adjusted.rules + check.rules)
+                verdict = _with_check(adjusted, check, self._verdict)
+        if reused is not None and reused[5] is verdict:
+            return reused[6]  # the baseline's, to the last figure
+        priced = Verdict(verdict.outcome, verdict.roles, verdict.rules, prices, revenue)
         if memo is not None and not self._shared:
-            memo.pricing = (key, prices, by_line, revenue, checked)
-        return Verdict(verdict.outcome, verdict.roles, verdict.rules, prices, revenue)
+            memo.pricing = (key, prices, by_line, revenue, checked, verdict, priced)
+        return priced
 
     def _line_steps(self, adjusted: _Fired, lines: int) -> tuple[list[PriceSteps], tuple[tuple[str, ...] | None, ...]]:
         """The price steps of each line (:func:`~salesgate.policy.verdict.price_steps_by_line`) and, for a line
@@ -299,15 +309,22 @@ class Replayer:
             roles.update(action.approvals)
         ladder = self._ladder
         ordered = tuple(sorted(roles, key=lambda r: (ladder.get(r, len(ladder)), r)))
+        found = Verdict(outcome, ordered, tuple(dict.fromkeys(key)))
+        if self._baseline is not None:  # the baseline's own when equal: a tally then sees the same one, and is done
+            theirs = self._baseline._verdicts.get(key)
+            if theirs is not None and theirs == found:
+                found = theirs
         if len(self._verdicts) >= _CACHE:
             self._verdicts.clear()
-        found = self._verdicts[key] = Verdict(outcome, ordered, tuple(dict.fromkeys(key)))
+        self._verdicts[key] = found
         return found
 
 
 _CACHE = 65536
 _LINE_COUNTS = 64
 """The most numbers of lines one set of fired rules keeps the price steps of (orders have a few, mostly)."""
+_CHECKED = 64
+"""The most check stage verdicts one set of fired adjust rules keeps its verdict with (see :func:`_with_check`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +344,22 @@ class _Fired:
     steps: dict[int, tuple[list[PriceSteps], tuple[tuple[str, ...] | None, ...]]] = field(
         default_factory=dict, compare=False)
     """Pricing: :meth:`Replayer._line_steps` by number of lines, as worked out so far."""
+    checked: dict[int, tuple[_Fired, Verdict]] = field(default_factory=dict, compare=False)
+    """Pricing: by ``id()`` of the check stage's fired rules (kept with them, so the id stays theirs), the
+    verdict of these adjust rules and those (see :func:`_with_check`)."""
+
+
+def _with_check(adjusted: _Fired, check: _Fired, verdict: Callable[[Sequence[CompiledRule]], Verdict]) -> Verdict:
+    """The verdict of the adjust stage's and the check stage's fired rules together (``verdict`` of both),
+    worked out once per pair: an order's pricing asked for it every time its check stage fired."""
+    known = adjusted.checked.get(id(check))
+    if known is not None and known[0] is check:
+        return known[1]
+    found = verdict(adjusted.rules + check.rules)
+    if len(adjusted.checked) >= _CHECKED:
+        adjusted.checked.clear()
+    adjusted.checked[id(check)] = (check, found)
+    return found
 
 
 _ALLOW = Verdict(Outcome.allow, (), ())

@@ -142,19 +142,17 @@ def _money(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
         known = _MONEY_READ.get(value)
         if known is not None:
             return known
-    if kind is str or kind is Decimal:
-        text: str = value if kind is str else str(value)
-        if _PLAIN_AMOUNT(text) is not None:
-            if kind is Decimal and _cents_at_most(text):
-                return value  # type: ignore[no-any-return]  # a Decimal, as it is
-            plain = _at_money_scale(text)
-            if kind is str:
-                if len(_MONEY_READ) >= _PLAIN_TEXTS:
-                    _forget_oldest(_MONEY_READ)
-                _MONEY_READ[text] = plain
+        if _PLAIN_AMOUNT(value) is not None:
+            plain = _at_money_scale(value)
+            if len(_MONEY_READ) >= _PLAIN_TEXTS:
+                _forget_oldest(_MONEY_READ)
+            _MONEY_READ[value] = plain
             return plain
-        if kind is str:
-            _number(value)
+        _number(value)
+    elif kind is Decimal:
+        text = str(value)
+        if _PLAIN_AMOUNT(text) is not None:
+            return value if _cents_at_most(text) else _at_money_scale(text)  # at most two decimals: as it is
     elif kind is int and 0 <= value <= _MAX_WHOLE_AMOUNT:
         return Decimal(value)
     amount: Decimal = handler(value)
