@@ -106,7 +106,8 @@ class Replayer:
         # A replay sees the same few fired-rule combinations over and over: what they mean is
         # worked out once (bounded, so an odd file cannot grow it without end).
         self._verdicts: dict[tuple[str, ...], Verdict] = {}
-        self._stages: dict[tuple[str, frozenset[Match]], _Fired] = {}
+        self._stages: dict[tuple[object, ...], _Fired] = {}
+        """By stage and matches (a candidate's: see :meth:`_matched`)."""
         # Likewise the policy price of a base price under the same rules without formulas (see _price_lines).
         self._prices: dict[tuple[Decimal, tuple[str, ...]], Decimal] = {}
         if baseline is not None:
@@ -134,21 +135,31 @@ class Replayer:
         self._changed_stages = frozenset(s.name for s in changed)
         self._delta = CompiledBackend(changed) if changed else None
 
-    def _match(self, stage: str, factset: FactSet, memo: Memo | None) -> frozenset[Match]:
+    def _matched(self, stage: str, factset: FactSet, memo: Memo | None
+                 ) -> tuple[tuple[object, ...], frozenset[Match] | tuple[frozenset[Match], frozenset[Match]]]:
+        """The key the matches of ``stage`` on ``factset`` are known by in :attr:`_stages`, and the matches; or,
+        for a candidate, the baseline's matches and its own, from which :meth:`_shared_matches` works its
+        matches out only if the key is new.
+
+        A candidate's matches are the baseline's of the rules both have (in the ``memo``) and its own of the
+        rules that differ: known by the pair of them, the baseline's set already hashed by the baseline."""
         if memo is not None and self._shared:
             known = memo.matches.get(stage)
             if known is not None and known[0] is factset:
                 if stage in self._unchanged:
-                    return known[1]
-                shared = self._shared.get(stage, frozenset())
-                found = frozenset(m for m in known[1] if m[0] in shared)
-                if self._delta is not None and stage in self._changed_stages:
-                    found |= self._delta.match(stage, factset)
-                return found
+                    return (stage, known[1]), known[1]
+                delta = self._delta.match(stage, factset) if self._delta is not None and \
+                    stage in self._changed_stages else _NO_MATCHES
+                return (stage, known[1], delta), (known[1], delta)
         matches = self._backend.match(stage, factset)
         if memo is not None and not self._shared:
             memo.matches[stage] = (factset, matches)
-        return matches
+        return (stage, matches), matches
+
+    def _shared_matches(self, stage: str, baseline: frozenset[Match], own: frozenset[Match]) -> frozenset[Match]:
+        """A candidate's matches of ``stage``: the ``baseline``'s of the rules both policies have, and its ``own``."""
+        shared = self._shared.get(stage, frozenset())
+        return frozenset(m for m in baseline if m[0] in shared) | own
 
     def order_paths(self, points: Iterable[str] = ORDER_POINTS) -> frozenset[str]:
         """Every fact the policy's order decision points read: what :meth:`order` needs flattened."""
@@ -202,10 +213,10 @@ class Replayer:
         """What the rules of ``stage`` that match ``factset`` come to, worked out once per set of matches."""
         if stage not in self._staged:
             return _NOTHING
-        matches = self._match(stage, factset, memo)
-        key = (stage, matches)
+        key, matched = self._matched(stage, factset, memo)
         found = self._stages.get(key)
         if found is None:
+            matches = matched if isinstance(matched, frozenset) else self._shared_matches(stage, *matched)
             pairs = _in_stage_order(self.policy, stage, matches)
             rules = tuple(rule for rule, _ in pairs)
             found = _Fired(pairs, rules, tuple((rule.id, hit) for rule, hit in pairs), self._verdict(rules),
@@ -363,6 +374,7 @@ def _with_check(adjusted: _Fired, check: _Fired, verdict: Callable[[Sequence[Com
 
 
 _ALLOW = Verdict(Outcome.allow, (), ())
+_NO_MATCHES: frozenset[Match] = frozenset()
 _NOTHING = _Fired((), (), (), _ALLOW, refund_rates(()), True)
 _FAILED = {"closed": Verdict(Outcome.block, (), ()), "open": Verdict(Outcome.warn, (), ())}
 """The gate's failure-mode decision, as a replay compares it: no roles, no rule fired, no prices."""
