@@ -4,11 +4,11 @@
 trace, reasons and priced lines is far more than it needs. A :class:`Replayer` gives the figures
 a comparison needs (outcome, approval roles, fired rules, policy prices, revenue, margin, refund)
 from the same parts the ``rules`` plugin uses: the default backend's generated stage functions
-(:mod:`salesgate.engine.compiled`),
-:func:`~salesgate.policy.verdict.fired_in_order`, :func:`~salesgate.policy.verdict.price_line` and
-:func:`~salesgate.policy.verdict.refund_terms` (prices by the one algebra of
-:mod:`salesgate.prices`). ``tests/test_simulate.py`` holds every figure to the
-Gate's own decisions on generated orders.
+(:mod:`salesgate.engine.compiled`), the fired rules in the order
+:func:`~salesgate.policy.verdict.fired_in_order` gives them (without the reasons a gate builds),
+:func:`~salesgate.policy.verdict.price_line` and :func:`~salesgate.policy.verdict.refund_terms`
+(prices by the one algebra of :mod:`salesgate.prices`). ``tests/test_simulate.py`` holds every figure
+to the Gate's own decisions on generated orders.
 
 Only the policy's rules are replayed: company plugins that decide are not part of a replay.
 """
