@@ -217,3 +217,14 @@ def test_zen_graph_names_every_rule_it_cannot_translate_and_leaves_its_point_out
     assert "a price set" in refused["pricing", "(policy prices)"]
     assert set(translation.graphs) == {"credit_check"}  # no point is carried with a rule missing
     assert translation.all_points is None
+
+
+def test_the_stream_benchmark_decides_every_order_once_and_counts_the_new_verdicts(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    stream = _benchmark("stream")
+    stream.main(["--orders", "60", "--points", "order_approval,return_handling"])
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert set(rows) == {"order_approval", "return_handling"}
+    for row in rows.values():
+        assert float(row[1]) > 0  # CPU µs a decision
+        assert 0 < int(row[-1].replace(",", "")) <= 60  # stage verdicts worked out: at least one, one an order at most

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AwareDatetime,
@@ -220,6 +221,24 @@ class _Facts(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """pydantic's copy, without the figures this object kept (:data:`_KEPT`) when ``update`` changes fields:
+        they were worked out from the fields it had."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            kept = copied.__dict__
+            for name in [name for name in kept if name.startswith(_KEPT)]:
+                del kept[name]
+        return copied
+
+
+_KEPT = "_salesgate_"
+"""The prefix of a figure a fact model keeps beside its fields, once worked out (:attr:`Order.total`,
+:attr:`ReturnRequest.amount`): several readers of one decision ask for it. Not a field: dumps, equality and
+repr ignore it, and :meth:`_Facts.model_copy` drops it when fields change."""
+_KEPT_TOTAL = _KEPT + "total"
+_KEPT_AMOUNT = _KEPT + "amount"
+
 
 class Grade(StrEnum):
     """Customer value grade: A 大客户 (key account), B 中小客户 (small/medium), C 潜在客户 (prospect)."""
@@ -393,8 +412,18 @@ class Order(_Facts):
 
     @property
     def total(self) -> Decimal:
-        """Order total: the sum of the line amounts."""
-        return sum([line.amount for line in self.lines], ZERO)  # a list: cheaper than a generator here
+        """Order total: the sum of the line amounts.
+
+        Kept with the lines it was summed from, as several readers of one decision ask for it (the rules, the
+        credit figures): the order and its lines are frozen, but ``lines`` is a list a caller can change,
+        so the total is summed again whenever the list holds other lines than those it was summed from."""
+        lines = tuple(self.lines)
+        kept = self.__dict__.get(_KEPT_TOTAL)
+        if kept is not None and kept[0] == lines:  # the same line objects: compared by identity first, cheap
+            return kept[1]  # type: ignore[no-any-return]
+        total = sum([line.amount for line in lines], ZERO)  # a list: cheaper than a generator here
+        self.__dict__[_KEPT_TOTAL] = (lines, total)  # beside the fields: not one (dumps, equality ignore it)
+        return total
 
 
 class CreditExposure(_Facts):
@@ -444,10 +473,16 @@ class ReturnRequest(_Facts):
 
     @property
     def amount(self) -> Decimal:
-        """What the request is worth: the claimed amount, else qty × unit price."""
-        if self.claimed_amount is not None:
-            return self.claimed_amount
-        return round_money(self.qty * self.unit_price)
+        """What the request is worth: the claimed amount, else qty × unit price.
+
+        Kept once worked out (validation works it out): a return's decision reads it in its rules and again
+        for the refund."""
+        amount: Decimal | None = self.__dict__.get(_KEPT_AMOUNT)
+        if amount is None:
+            claimed = self.claimed_amount
+            amount = self.__dict__[_KEPT_AMOUNT] = claimed if claimed is not None else round_money(
+                self.qty * self.unit_price)
+        return amount
 
     @property
     def returnable_qty(self) -> int:

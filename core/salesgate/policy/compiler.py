@@ -187,6 +187,12 @@ class Policy:
         return {}
 
     @cached_property
+    def shared_parts(self) -> dict[tuple[Any, ...], Any]:
+        """The reasons, notifications and approvals the rules give, each built once for every stage verdict
+        it appears in (see :func:`salesgate.policy.verdict.shared_part`)."""
+        return {}
+
+    @cached_property
     def fact_reads(self) -> Mapping[str, frozenset[str]]:
         """By stage and by decision point: every fact path the rules' conditions and price formulas read,
         which is all a decision needs flattened (``paths`` of :func:`salesgate.facts.order_factset`)."""

@@ -160,21 +160,42 @@ class StageVerdict:
     shared_notifications: tuple[Notification, ...] = ()
     shared_approvals: tuple[Approval, ...] = ()
     """The approvals of :attr:`ladder`."""
-    line_reasons: dict[tuple[int, int], Reason] = field(default_factory=dict, compare=False)
-    """The reasons fired on a line made so far, by (position in :attr:`shared_reasons`, line number)."""
+    line_reasons: dict[tuple[Any, ...], Any] = field(default_factory=dict, compare=False)
+    """Where the reasons fired on a line are kept once made (the policy's :func:`shared_part` s), by ("reason",
+    rule id, line number)."""
 
 
-_LINE_REASONS = 64
-"""The most reasons fired on lines one stage verdict keeps (then it starts again): orders number their lines
-alike (1, 2, 3...), so a few dozen serve nearly every decision. Bounded low because the policy keeps up to
-8,192 stage verdicts: at about 1 KB a reason, 64 each is at most half a gigabyte in the worst case, where
-1,024 each was eight."""
+_SHARED_PARTS = 16_384
+"""The most parts (:func:`shared_part`) a policy keeps (then it starts again): a reason per rule and per line number
+it fired on, a notification per rule and role, an approval per role and rule set. Orders number their lines alike
+(1, 2, 3...), so a few per rule serve nearly every decision; at about 1 KB a part, at most 16 MB."""
 
 
-def _shared_reason(effect: RuleEffect, translations: SharedDict) -> Reason:
-    """``Reason(rule=..., outcome=..., message=..., translations=..., line_no=None)``, built directly."""
+def shared_part(policy: Policy, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """The part of a decision ``key`` names, built once per policy and shared by every decision that gives it.
+
+    A stage verdict is worked out once per distinct match set, but most match sets are new when rules fire on
+    lines (which lines differ from order to order): building its reasons, notifications and approvals anew each
+    time, and keeping them, made the garbage collector walk them for as long as the verdict was kept. The
+    parts themselves repeat: the same rule gives the same reason, the same role the same approval."""
+    parts = policy.shared_parts
+    found = parts.get(key)
+    if found is None:
+        if len(parts) >= _SHARED_PARTS:
+            parts.clear()
+        found = parts[key] = build()
+    return found
+
+
+def _pair(first: Any, index: int | None) -> tuple[Any, int | None]:
+    return first, index
+
+
+def _shared_reason(effect: RuleEffect, line_no: int | None = None) -> Reason:
+    """``Reason(rule=..., outcome=..., message=..., translations=..., line_no=...)``, built directly."""
     return Reason.assemble({"rule": effect.rule, "outcome": effect.outcome, "message": effect.message,
-                            "translations": translations, "line_no": None, "plugin": "rules"}, set(_REASON_GIVEN))
+                            "translations": SharedDict(effect.translations), "line_no": line_no, "plugin": "rules"},
+                           set(_REASON_GIVEN))
 
 
 def _summed_up(policy: Policy, fired: tuple[tuple[CompiledRule, int | None], ...]) -> StageVerdict:
@@ -187,25 +208,29 @@ def _summed_up(policy: Policy, fired: tuple[tuple[CompiledRule, int | None], ...
         if effect.rank > outcome.rank:
             outcome = effect.outcome
         if effect.reason:
-            reasons.append((effect, index))
+            reasons.append(shared_part(policy, ("reason at", rule.id, index), partial(_pair, effect, index)))
         for role in effect.approvals:
             approvals.setdefault(role, []).append(rule.id)
         notifications.extend((role, rule.id, effect.message) for role in effect.notify)
     rules = [rule for rule, _ in fired]
     rate, fee_rate = refund_rates(rules)
-    translations: dict[str, SharedDict] = {}
-    for effect, _ in reasons:
-        translations.setdefault(effect.rule, SharedDict(effect.translations))
     ladder = ladder_order(approvals, policy.roles)
     return StageVerdict(
         fired=fired, outcome=outcome, reasons=tuple(reasons), notifications=tuple(notifications),
         approvals=tuple((role, tuple(ids)) for role, ids in approvals.items()),
         ladder=ladder, refund_rate=rate, fee_rate=fee_rate,
-        shared_reasons=tuple(_shared_reason(effect, translations[effect.rule]) for effect, _ in reasons),
+        shared_reasons=tuple(shared_part(policy, ("reason", effect.rule, None), partial(_shared_reason, effect))
+                             for effect, _ in reasons),
         on_lines=any(index is not None for _, index in reasons),
-        shared_notifications=tuple(Notification.assemble({"role": role, "rule": rule, "message": message})
-                                   for role, rule, message in notifications),
-        shared_approvals=tuple(Approval.assemble({"role": role, "rules": SharedList(ids)}) for role, ids in ladder),
+        shared_notifications=tuple(
+            shared_part(policy, ("notify", role, rule, message),
+                        partial(Notification.assemble, {"role": role, "rule": rule, "message": message}))
+            for role, rule, message in notifications),
+        shared_approvals=tuple(
+            shared_part(policy, ("approval", role, ids),
+                        partial(Approval.assemble, {"role": role, "rules": SharedList(ids)}))
+            for role, ids in ladder),
+        line_reasons=policy.shared_parts,
     )
 
 
@@ -219,7 +244,10 @@ def stage_verdict(policy: Policy, stage: str, matches: frozenset[Match]) -> Stag
             rules = policy.rules_by_stage[stage]
             position = policy.stage_positions[stage]
             ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
-            fired = tuple((rules[position[rule_id]], index) for rule_id, index in ordered)
+            # each (rule, line) pair shared by every verdict it is in: a verdict is kept, and so what it holds
+            fired = tuple(
+                shared_part(policy, ("fired", rule_id, index), partial(_pair, rules[position[rule_id]], index))
+                for rule_id, index in ordered)
             if policy.tables:
                 fired = applying(policy.tables, fired)
         else:
@@ -303,17 +331,18 @@ def _traced(stages: Sequence[tuple[tuple[CompiledRule, ...], frozenset[Match], F
 
 
 def _reasons_on_lines(verdict: StageVerdict, item_keys: tuple[int, ...]) -> list[Reason]:
-    """The verdict's reasons, those fired on a line with its number (made once per line number, then kept)."""
+    """The verdict's reasons, those fired on a line with its number (made once per rule and line number, then
+    shared: see :func:`shared_part`)."""
     made = verdict.line_reasons
     reasons: list[Reason] = []
-    for position, ((_, index), reason) in enumerate(zip(verdict.reasons, verdict.shared_reasons, strict=True)):
+    for (effect, index), reason in zip(verdict.reasons, verdict.shared_reasons, strict=True):
         if index is not None:
-            key = (position, item_keys[index])
+            key = ("reason", effect.rule, item_keys[index])
             found = made.get(key)
             if found is None:
-                if len(made) >= _LINE_REASONS:
+                if len(made) >= _SHARED_PARTS:
                     made.clear()
-                found = made[key] = Reason.assemble({**reason.__dict__, "line_no": key[1]}, set(_REASON_GIVEN))
+                found = made[key] = _shared_reason(effect, key[2])
             reason = found
         reasons.append(reason)
     return reasons
