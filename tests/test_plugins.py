@@ -1104,6 +1104,32 @@ def test_credit_figures_of_the_wrong_type_are_a_plugin_error(seed: Policy) -> No
     assert "expected a CreditResult" in decision.failure
 
 
+@pytest.mark.parametrize("alone", [True, False], ids=["alone", "beside-the-built-in"])
+def test_credit_figures_that_are_a_contribution_are_a_plugin_error_naming_the_plugin(seed: Policy, alone: bool) -> None:
+    """Before, a Contribution (what a decision hook returns) passed as credit figures and broke the Decision."""
+    class Confused:
+        @hookimpl
+        def salesgate_credit_figures(self, facts: OrderFacts, context: DecisionContext) -> Any:
+            return Contribution(outcome=Outcome.allow)
+
+    gate = make_gate(seed, plugins=[Confused()], disable_plugins=["credit"] if alone else [])
+    decision = gate.check_credit(ORDER)
+    assert decision.outcome is Outcome.block
+    assert decision.failure is not None
+    assert "returned Contribution from salesgate_credit_figures; expected a CreditResult or None" in decision.failure
+
+
+def test_a_credit_figures_plugin_that_raises_alone_is_named_in_the_failure(seed: Policy) -> None:
+    class Raising:
+        @hookimpl
+        def salesgate_credit_figures(self, facts: OrderFacts, context: DecisionContext) -> Any:
+            raise ZeroDivisionError("no limit today")
+
+    decision = make_gate(seed, plugins=[Raising()], disable_plugins=["credit"]).check_credit(ORDER)
+    assert decision.failure is not None
+    assert "failed in salesgate_credit_figures: ZeroDivisionError: no limit today" in decision.failure
+
+
 # -- commands plugins add to the salesgate command ------------------------------------------------------------
 
 

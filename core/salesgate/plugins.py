@@ -414,29 +414,21 @@ class Hooks:
         """:meth:`_answers`, each with whether its implementation is ``trylast`` (a default)."""
         found: list[tuple[str, Any, bool]] = []
         for plugin, function, argnames, trylast in self._implementations(hook_name):
-            try:  # an implementation takes any subset of the hook's arguments, by name (as pluggy allows)
-                if len(argnames) == 2 and hook_name != DECIDE_HOOK:
-                    result = function(facts=facts, context=context)
-                else:
-                    arguments = {"facts": facts, "context": context, "point": point}
-                    result = function(**{name: arguments[name] for name in argnames})
-            except Exception as exc:
-                raise PluginError(f"plugin {plugin!r} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
-            if result is None:
-                continue
-            if type(result) is not Contribution and (not isinstance(result, expected) or (
-                    isinstance(result, Decision) and result.hook != point)):
-                # Worded as before Contributions (tests and users match it); a Contribution is accepted too.
-                wanted = f"a Decision with hook={point!r}" if point is not None else f"a {expected[0].__name__}"
-                raise PluginError(f"plugin {plugin!r} returned {type(result).__name__} from {hook_name}; "
-                                  f"expected {wanted} or None")
-            found.append((plugin, result, trylast))
+            result = _answer(plugin, function, argnames, hook_name, expected, point, facts, context)
+            if result is not None:
+                found.append((plugin, result, trylast))
         return found
 
     def credit_figures(self, facts: OrderFacts, context: DecisionContext) -> CreditResult | None:
         """The figures of ``salesgate_credit_figures``: an implementation marked ``trylast`` is a
         default (the built-in ``credit`` plugin's), which any other plugin's figures replace; two
         other plugins answering is an error naming both."""
+        implementations = self._implementations(CREDIT_FIGURES)
+        if len(implementations) == 1:  # one plugin computes them (by default the credit plugin): its answer
+            plugin, function, argnames, _ = implementations[0]
+            answer: CreditResult | None = _answer(plugin, function, argnames, CREDIT_FIGURES, (CreditResult,), None,
+                                                  facts, context)
+            return answer
         found = self._answers_marked(CREDIT_FIGURES, (CreditResult,), None, facts, context)
         chosen = [(plugin, result) for plugin, result, trylast in found if not trylast]
         if len(chosen) > 1:
@@ -686,6 +678,30 @@ class DatedSource:
     def computes_history(self) -> bool:
         """Whether any plugin implements ``salesgate_load_history``: else no history fact is asked for."""
         return bool(self.hooks.pm.hook.salesgate_load_history.get_hookimpls())
+
+
+def _answer(plugin: str, function: Callable[..., Any], argnames: tuple[str, ...], hook_name: str,
+            expected: tuple[type[Any], ...], point: str | None, facts: BaseModel, context: DecisionContext) -> Any:
+    """One implementation's answer to a hook (None when it has none). A plugin that raises, or answers something
+    other than ``expected`` (at a decision ``point``, a Contribution or a Decision for that point), is a
+    PluginError naming it."""
+    try:  # an implementation takes any subset of the hook's arguments, by name (as pluggy allows)
+        if len(argnames) == 2 and hook_name != DECIDE_HOOK:
+            result = function(facts=facts, context=context)
+        else:
+            arguments = {"facts": facts, "context": context, "point": point}
+            result = function(**{name: arguments[name] for name in argnames})
+    except Exception as exc:
+        raise PluginError(f"plugin {plugin!r} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+    if result is None:
+        return None
+    if (type(result) is not Contribution or point is None) and (not isinstance(result, expected) or (
+            isinstance(result, Decision) and result.hook != point)):
+        # Worded as before Contributions (tests and users match it); a Contribution is accepted at a decision point.
+        wanted = f"a Decision with hook={point!r}" if point is not None else f"a {expected[0].__name__}"
+        raise PluginError(f"plugin {plugin!r} returned {type(result).__name__} from {hook_name}; "
+                          f"expected {wanted} or None")
+    return result
 
 
 def stamp(answer: Contribution | Decision, plugin: str, point: str, subject: str, context: DecisionContext,
