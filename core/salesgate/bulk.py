@@ -32,9 +32,9 @@ from .money import ZERO
 from .pointspecs import ORDER_POINTS
 from .policy.compiler import CompiledRule, Policy
 from .policy.stages import Match, Stage
-from .policy.tables import applying
 from .policy.verdict import (
     PriceSteps,
+    in_stage_order,
     output_values,
     price_line,
     price_steps_by_line,
@@ -385,18 +385,12 @@ def _in_stage_order(policy: Policy, stage: str, matches: frozenset[Match]
     """:func:`~salesgate.policy.verdict.fired_in_order`, without summing the stage up: a replay reads the
     rules alone, and a gate's reasons, approvals and notifications (what ``stage_verdict`` builds for a
     match set not seen before) were a tenth of the first pass over a file. Taken from the policy's cache
-    when a gate or a replay put it there, else ordered as ``stage_verdict`` orders them (tests/test_simulate.py
-    holds every replayed figure to the gate's decisions)."""
+    when a gate or a replay put it there, else :func:`~salesgate.policy.verdict.in_stage_order`
+    (tests/test_simulate.py holds every replayed figure to the gate's decisions)."""
     known = policy.verdict_cache.get((stage, matches))
     if known is not None:
         return known.fired  # type: ignore[no-any-return]
-    if not matches:
-        return ()
-    rules = policy.rules_by_stage[stage]
-    position = policy.stage_positions[stage]
-    ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
-    fired = tuple((rules[position[rule_id]], index) for rule_id, index in ordered)
-    return applying(policy.tables, fired) if policy.tables else fired
+    return in_stage_order(policy, stage, matches)
 
 
 def _price_action(rule: CompiledRule) -> tuple[object, ...]:

@@ -246,23 +246,26 @@ def stage_verdict(policy: Policy, stage: str, matches: frozenset[Match]) -> Stag
     key = (stage, matches)
     found: StageVerdict | None = cache.get(key)
     if found is None:
-        if matches:
-            rules = policy.rules_by_stage[stage]
-            position = policy.stage_positions[stage]
-            ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
-            # each (rule, line) pair shared by every verdict it is in: a verdict is kept, and so what it holds
-            fired = tuple(
-                shared_part(policy, ("fired", rule_id, index), partial(_pair, rules[position[rule_id]], index))
-                for rule_id, index in ordered)
-            if policy.tables:
-                fired = applying(policy.tables, fired)
-        else:
-            fired = ()
-        found = _summed_up(policy, fired)
+        found = _summed_up(policy, in_stage_order(policy, stage, matches))
         if len(cache) >= 8192:
             cache.clear()
         cache[key] = found
     return found
+
+
+def in_stage_order(policy: Policy, stage: str,
+                   matches: frozenset[Match]) -> tuple[tuple[CompiledRule, int | None], ...]:
+    """A backend's matches as (rule, item index) pairs in stage order, less the table rows their table's hit policy
+    sets aside: worked out anew (:func:`fired_in_order` takes them from the policy's cache of stage verdicts)."""
+    if not matches:
+        return ()
+    rules = policy.rules_by_stage[stage]
+    position = policy.stage_positions[stage]
+    ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
+    # each (rule, line) pair shared by every verdict it is in: a verdict is kept, and so what it holds
+    fired = tuple(shared_part(policy, ("fired", rule_id, index), partial(_pair, rules[position[rule_id]], index))
+                  for rule_id, index in ordered)
+    return applying(policy.tables, fired) if policy.tables else fired
 
 
 def fired_in_order(policy: Policy, stage: str,
