@@ -329,7 +329,7 @@ class _Collector:
                 break
         if not stages:
             return Trace()
-        return Trace(build=partial(_traced, stages, self.explain))
+        return Trace.when_read(partial(_traced, stages, self.explain))
 
 
 def _traced(stages: Sequence[tuple[tuple[CompiledRule, ...], frozenset[Match], Facts, frozenset[Match]]],
@@ -371,8 +371,19 @@ def _one_stage(policy: Policy, stage: str, matches: frozenset[Match], facts: Fac
         list(verdict.shared_approvals),  # one stage: its approvals are in ladder order already
         _reasons_on_lines(verdict, facts.item_keys) if verdict.on_lines else list(verdict.shared_reasons),
         list(verdict.shared_notifications),
-        Trace(build=partial(_trace_entries, rules, applied, facts, explain_on, matches)) if rules else Trace(),
+        Trace.when_read(_StageTrace((rules, applied, facts, explain_on, matches))) if rules else Trace(),
         None, returns, outputs)
+
+
+class _StageTrace(tuple[Any, ...]):
+    """What the trace of a point of one stage is built from when first read: the stage's rules, the matches that
+    apply, the facts, whether to explain and every match (the arguments of :func:`_trace_entries`). One object a
+    kept decision holds rather than a ``partial``; a tuple, made without a Python ``__init__``."""
+
+    __slots__ = ()
+
+    def __call__(self) -> list[TraceEntry]:
+        return _trace_entries(*self)
 
 
 def _entry(rule: CompiledRule, fired: bool, values: FactValues, line_no: int | None,
@@ -909,7 +920,7 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     spec = policy.points["pricing"]
     outputs = output_values(spec, adjust.fired, flat, (check.fired if check is not None else (), checked)) \
         if spec.declared_outputs else None
-    trace = Trace(build=_PricingTrace((
+    trace = Trace.when_read(_PricingTrace((
         adjust_rules, _applied(policy, adjust, matches), flat, matches, check_rules,
         check_matches if check is None else _applied(policy, check, check_matches), checked, check_matches,
         explain_on))) if adjust_rules or check_rules else Trace()
