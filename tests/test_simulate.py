@@ -18,14 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures.strategies import order_facts, return_facts
-from salesgate import Gate, OrderFacts, Outcome, ReturnFacts, simulation
+from salesgate import Gate, OrderFacts, Outcome, ReturnFacts, bulk, simulation
 from salesgate.bulk import Replayer
 from salesgate.cli import cli
 from salesgate.documents import FieldType
+from salesgate.facts import order_factset
 from salesgate.history import HistoryFact, Replay
 from salesgate.points import DecisionPoint
 from salesgate.pointspecs import ORDER_POINTS
 from salesgate.policy.compiler import load_policy
+from salesgate.policy.verdict import fired_in_order
 from salesgate.seed import seed_policy_path
 from salesgate.simulation import history_of, simulate
 from salesgate.simulation_report import as_html, as_json
@@ -661,3 +663,102 @@ def test_a_line_that_is_not_utf8_is_counted_invalid_and_the_rest_replayed(
         report = as_json(simulate(without_channel_stuffing, seed_policy_path(), path, workers=workers))
         assert report["invalid_lines"]["count"] == 1
         assert report["hooks"]["order_approval"]["decided"] == 8
+
+
+# -- the replay's own shortcuts, held to what they stand for ------------------------------------------------------
+
+@pytest.mark.parametrize("own", [None, "1000000"])
+@pytest.mark.parametrize("reads", ["every", "none"])
+def test_history_facts_added_to_a_flattened_order_are_those_flattening_the_customer_with_them_gives(
+        own: str | None, reads: str) -> None:
+    """The replay puts the history facts computed for an order into its flattened facts, where the line's
+    customer has none of its own: as flattening a copy of the facts with the customer's fields set would."""
+    policy = load_policy(seed_policy_path())
+    model = policy.points["order_approval"].document
+    doc = _order(1, "18000")
+    doc["order"]["lines"].append({"line_no": 2, "sku": "P9", "qty": 3, "unit_price": "10"})
+    if own is not None:
+        doc["customer"]["sales_last_4_quarters"] = own
+    facts = model.model_validate(doc)
+    history = {"sales_last_4_quarters": Decimal("52000.50")}
+    paths = Replayer(policy).order_paths() if reads == "every" else frozenset({"order.lines", "line.qty"})
+    assert ("customer.sales_last_4_quarters" in paths) is (reads == "every")
+    customer = facts.customer
+    missing = {name: value for name, value in history.items() if getattr(customer, name) is None}
+    copied = facts.model_copy(update={"customer": customer.model_copy(update=missing)}) if missing else facts
+    expected = order_factset(copied, paths=paths, today=date(2026, 3, 1))
+    added = order_factset(facts, paths=paths, today=date(2026, 3, 1))
+    simulation._add_history(added, facts, history)
+    assert (added.root, added.items, added.item_keys) == (expected.root, expected.items, expected.item_keys)
+    assert [list(item) for item in added.items] == [list(item) for item in expected.items]  # in the same order
+    if reads == "every":
+        assert added.root["customer.sales_last_4_quarters"] == (Decimal(own) if own else Decimal("52000.50"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_a_replay_puts_matched_rules_in_the_order_the_gate_applies_them(data: st.DataObject) -> None:
+    """Table rows a ``first`` or ``priority`` hit policy sets aside, line hits, every stage: the replay orders
+    a match set as the gate's stage verdict does, without building the gate's reasons."""
+    policy, reference = data.draw(st.sampled_from(_hit_policies()))  # loaded twice: the gate's verdicts are cached
+    stage = data.draw(st.sampled_from(sorted(policy.rules_by_stage)))
+    rules = policy.rules_by_stage[stage]
+    possible = [(rule.id, index) for rule in rules for index in ((0, 1, 2) if rule.scope == "line" else (None,))]
+    matches = frozenset(data.draw(st.lists(st.sampled_from(possible), max_size=8)))
+    policy.verdict_cache.clear()  # worked out by the replay itself, not read from a gate's cache
+    ordered = bulk._in_stage_order(policy, stage, matches)
+    expected = fired_in_order(reference, stage, matches)
+    assert [(rule.id, index) for rule, index in ordered] == [(rule.id, index) for rule, index in expected]
+    assert all(rule is policy.rules_by_stage[stage][policy.stage_positions[stage][rule.id]] for rule, _ in ordered)
+
+
+_HIT_POLICIES: list[tuple[Any, Any]] = []
+
+
+def _hit_policies() -> list[tuple[Any, Any]]:
+    """The seed policy and one with ``first`` and ``priority`` tables, order- and line-scope, each loaded twice
+    (once, for every example)."""
+    if not _HIT_POLICIES:
+        import tempfile
+
+        root = Path(tempfile.mkdtemp(prefix="salesgate-hits-"))
+        (root / "policy.yaml").write_text('name: hits\nversion: "1"\nroles: [sales_manager, general_manager]\n',
+                                          encoding="utf-8")
+        (root / "ladder.yaml").write_text(
+            "ruleset: ladder\npoint: order_approval\nversion: '1'\ntable:\n  hit: priority\n"
+            "  inputs: [order.total, customer.grade]\n  rows:\n"
+            '    - {id: key-large, order.total: ">= 100000", customer.grade: A, require: [sales_manager],'
+            ' priority: 2}\n'
+            '    - {id: large, order.total: ">= 100000", require: [general_manager], priority: 1}\n'
+            '    - {id: medium, order.total: "[20000..100000)", require: sales_manager, priority: 3}\n',
+            encoding="utf-8")
+        (root / "volume.yaml").write_text(
+            "ruleset: volume\npoint: pricing\nversion: '1'\ntable:\n  hit: first\n  scope: line\n"
+            '  inputs: [line.qty]\n  rows:\n    - {id: volume-50, line.qty: ">= 50", discount: 5%}\n'
+            '    - {id: volume-10, line.qty: ">= 10", discount: 2%}\n', encoding="utf-8")
+        _HIT_POLICIES.extend((load_policy(path), load_policy(path)) for path in (seed_policy_path(), root))
+    return _HIT_POLICIES
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 20])
+@pytest.mark.parametrize("ending", [b"\n", b""])
+def test_a_range_is_read_as_the_lines_that_start_in_it_whatever_the_blocks_it_is_read_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, ending: bytes) -> None:
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf{\"a\": 1}\r\n\n  \n{\"b\": \"x\ry\"}\n" + b"z" * 150 + b"\n{\"c\": 3}" + ending)
+
+    def by_readline(start: int, end: int) -> list[bytes]:
+        found = []
+        with path.open("rb") as handle:
+            handle.seek(start)
+            while handle.tell() < end and (raw := handle.readline()):
+                found.append(raw)
+        return found
+
+    monkeypatch.setattr(simulation, "_BLOCK_BYTES", block)
+    size = path.stat().st_size
+    starts = [0] + [i + 1 for i, byte in enumerate(path.read_bytes()) if byte == ord("\n") and i + 1 < size]
+    for start in starts:
+        for end in range(start + 1, size + 1):  # an end inside a line reads that line whole, as its start is before
+            assert list(simulation._lines(str(path), start, end)) == by_readline(start, end)
+    assert b"".join(simulation._lines(str(path), 0, size)) == path.read_bytes()

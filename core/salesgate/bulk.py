@@ -4,19 +4,19 @@
 trace, reasons and priced lines is far more than it needs. A :class:`Replayer` gives the figures
 a comparison needs (outcome, approval roles, fired rules, policy prices, revenue, margin, refund)
 from the same parts the ``rules`` plugin uses: the default backend's generated stage functions
-(:mod:`salesgate.engine.compiled`),
-:func:`~salesgate.policy.verdict.fired_in_order`, :func:`~salesgate.policy.verdict.price_line` and
-:func:`~salesgate.policy.verdict.refund_terms` (prices by the one algebra of
-:mod:`salesgate.prices`). ``tests/test_simulate.py`` holds every figure to the
-Gate's own decisions on generated orders.
+(:mod:`salesgate.engine.compiled`), the fired rules in the order
+:func:`~salesgate.policy.verdict.fired_in_order` gives them (without the reasons a gate builds),
+:func:`~salesgate.policy.verdict.price_line` and :func:`~salesgate.policy.verdict.refund_terms`
+(prices by the one algebra of :mod:`salesgate.prices`). ``tests/test_simulate.py`` holds every figure
+to the Gate's own decisions on generated orders.
 
 Only the policy's rules are replayed: company plugins that decide are not part of a replay.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -34,7 +34,7 @@ from .policy.compiler import CompiledRule, Policy
 from .policy.stages import Match, Stage
 from .policy.verdict import (
     PriceSteps,
-    fired_in_order,
+    in_stage_order,
     output_values,
     price_line,
     price_steps_by_line,
@@ -74,8 +74,10 @@ class Memo:
         self.pricing: _Priced | None = None
 
 
-_Priced = tuple[tuple[tuple[str, int | None], ...], tuple[Decimal, ...], dict[int, Decimal], Decimal, FactSet | None]
-"""(fired adjust rules as (id, line index), prices, price by line_no, revenue, checked facts)."""
+_Priced = tuple[tuple[tuple[str, int | None], ...], tuple[Decimal, ...], dict[int, Decimal], Decimal, FactSet | None,
+                Verdict, Verdict]
+"""(fired adjust rules as (id, line index), prices, price by line_no, revenue, checked facts, the verdict of the
+fired rules, the pricing verdict with prices and revenue)."""
 
 
 class Replayer:
@@ -98,14 +100,16 @@ class Replayer:
         self._changed_stages: frozenset[str] = frozenset()
         self._unchanged: set[str] = set()
         self._same_prices: frozenset[str] = frozenset()
+        self._staged = frozenset(policy.rules_by_stage)
+        """The stages with rules."""
+        self._baseline = baseline
         # A replay sees the same few fired-rule combinations over and over: what they mean is
         # worked out once (bounded, so an odd file cannot grow it without end).
         self._verdicts: dict[tuple[str, ...], Verdict] = {}
-        self._stages: dict[tuple[str, frozenset[Match]], _Fired] = {}
+        self._stages: dict[tuple[object, ...], _Fired] = {}
+        """By stage and matches (a candidate's: see :meth:`_matched`)."""
         # Likewise the policy price of a base price under the same rules without formulas (see _price_lines).
         self._prices: dict[tuple[Decimal, tuple[str, ...]], Decimal] = {}
-        self._steps: dict[tuple[tuple[tuple[str, int | None], ...], int], tuple[list[PriceSteps],
-                                                                               tuple[tuple[str, ...] | None, ...]]] = {}
         if baseline is not None:
             self._share_with(baseline.policy)
 
@@ -131,21 +135,31 @@ class Replayer:
         self._changed_stages = frozenset(s.name for s in changed)
         self._delta = CompiledBackend(changed) if changed else None
 
-    def _match(self, stage: str, factset: FactSet, memo: Memo | None) -> frozenset[Match]:
+    def _matched(self, stage: str, factset: FactSet, memo: Memo | None
+                 ) -> tuple[tuple[object, ...], frozenset[Match] | tuple[frozenset[Match], frozenset[Match]]]:
+        """The key the matches of ``stage`` on ``factset`` are known by in :attr:`_stages`, and the matches; or,
+        for a candidate, the baseline's matches and its own, from which :meth:`_shared_matches` works its
+        matches out only if the key is new.
+
+        A candidate's matches are the baseline's of the rules both have (in the ``memo``) and its own of the
+        rules that differ: known by the pair of them, the baseline's set already hashed by the baseline."""
         if memo is not None and self._shared:
             known = memo.matches.get(stage)
             if known is not None and known[0] is factset:
                 if stage in self._unchanged:
-                    return known[1]
-                shared = self._shared.get(stage, frozenset())
-                found = frozenset(m for m in known[1] if m[0] in shared)
-                if self._delta is not None and stage in self._changed_stages:
-                    found |= self._delta.match(stage, factset)
-                return found
+                    return (stage, known[1]), known[1]
+                delta = self._delta.match(stage, factset) if self._delta is not None and \
+                    stage in self._changed_stages else _NO_MATCHES
+                return (stage, known[1], delta), (known[1], delta)
         matches = self._backend.match(stage, factset)
         if memo is not None and not self._shared:
             memo.matches[stage] = (factset, matches)
-        return matches
+        return (stage, matches), matches
+
+    def _shared_matches(self, stage: str, baseline: frozenset[Match], own: frozenset[Match]) -> frozenset[Match]:
+        """A candidate's matches of ``stage``: the ``baseline``'s of the rules both policies have, and its ``own``."""
+        shared = self._shared.get(stage, frozenset())
+        return frozenset(m for m in baseline if m[0] in shared) | own
 
     def order_paths(self, points: Iterable[str] = ORDER_POINTS) -> frozenset[str]:
         """Every fact the policy's order decision points read: what :meth:`order` needs flattened."""
@@ -186,7 +200,7 @@ class Replayer:
         if point not in self.policy.rules_by_stage:
             return _ALLOW
         factset = document_factset(facts, today=today)
-        fired = fired_in_order(self.policy, point, self._backend.match(point, factset))
+        fired = _in_stage_order(self.policy, point, self._backend.match(point, factset))
         verdict = self._verdict([rule for rule, _ in fired])
         if not spec.declared_outputs:
             return verdict
@@ -197,13 +211,13 @@ class Replayer:
 
     def _stage(self, stage: str, factset: FactSet, memo: Memo | None) -> _Fired:
         """What the rules of ``stage`` that match ``factset`` come to, worked out once per set of matches."""
-        if stage not in self.policy.rules_by_stage:
+        if stage not in self._staged:
             return _NOTHING
-        matches = self._match(stage, factset, memo)
-        key = (stage, matches)
+        key, matched = self._matched(stage, factset, memo)
         found = self._stages.get(key)
         if found is None:
-            pairs = fired_in_order(self.policy, stage, matches)
+            matches = matched if isinstance(matched, frozenset) else self._shared_matches(stage, *matched)
+            pairs = _in_stage_order(self.policy, stage, matches)
             rules = tuple(rule for rule, _ in pairs)
             found = _Fired(pairs, rules, tuple((rule.id, hit) for rule, hit in pairs), self._verdict(rules),
                            refund_rates(rules), all(rule.id in self._same_prices for rule in rules))
@@ -217,8 +231,10 @@ class Replayer:
         adjusted = self._stage("pricing.adjust", factset, memo)
         key = adjusted.key
         known = memo.pricing if memo is not None and self._shared else None
+        reused: _Priced | None = None
         if known is not None and known[0] == key and adjusted.same_prices:
-            _, prices, by_line, revenue, checked = known  # the same changes to the same lines
+            reused = known
+            _, prices, by_line, revenue, checked, _, _ = known  # the same changes to the same lines
         else:
             try:
                 prices, by_line, revenue = self._price_lines(facts, factset, adjusted)
@@ -231,25 +247,28 @@ class Replayer:
                 checked = with_policy_prices(factset, by_line)
             check = self._stage("pricing.check", checked, memo)
             if check.rules:
-                verdict = self._verdict(adjusted.rules + check.rules)
+                verdict = _with_check(adjusted, check, self._verdict)
+        if reused is not None and reused[5] is verdict:
+            return reused[6]  # the baseline's, to the last figure
+        priced = Verdict(verdict.outcome, verdict.roles, verdict.rules, prices, revenue)
         if memo is not None and not self._shared:
-            memo.pricing = (key, prices, by_line, revenue, checked)
-        return Verdict(verdict.outcome, verdict.roles, verdict.rules, prices, revenue)
+            memo.pricing = (key, prices, by_line, revenue, checked, verdict, priced)
+        return priced
 
     def _line_steps(self, adjusted: _Fired, lines: int) -> tuple[list[PriceSteps], tuple[tuple[str, ...] | None, ...]]:
         """The price steps of each line (:func:`~salesgate.policy.verdict.price_steps_by_line`) and, for a line
         whose steps have no formula, the ids of their rules (what its price depends on besides its base
-        price); worked out once per fired rules and number of lines."""
-        key = (adjusted.key, lines)
-        found = self._steps.get(key)
+        price); worked out once per fired rules and number of lines, and kept with the fired rules."""
+        known = adjusted.steps
+        found = known.get(lines)
         if found is None:
             steps = price_steps_by_line(adjusted.pairs, lines)
             fixed = tuple(tuple(step[0].id for step in own) if all(step[3] is not None for step in own) else None
                           for own in steps)
             found = (steps, fixed)
-            if len(self._steps) >= _CACHE:
-                self._steps.clear()
-            self._steps[key] = found
+            if len(known) >= _LINE_COUNTS:
+                known.clear()
+            known[lines] = found
         return found
 
     def _price_lines(self, facts: OrderFacts, factset: FactSet, adjusted: _Fired
@@ -301,13 +320,22 @@ class Replayer:
             roles.update(action.approvals)
         ladder = self._ladder
         ordered = tuple(sorted(roles, key=lambda r: (ladder.get(r, len(ladder)), r)))
+        found = Verdict(outcome, ordered, tuple(dict.fromkeys(key)))
+        if self._baseline is not None:  # the baseline's own when equal: a tally then sees the same one, and is done
+            theirs = self._baseline._verdicts.get(key)
+            if theirs is not None and theirs == found:
+                found = theirs
         if len(self._verdicts) >= _CACHE:
             self._verdicts.clear()
-        found = self._verdicts[key] = Verdict(outcome, ordered, tuple(dict.fromkeys(key)))
+        self._verdicts[key] = found
         return found
 
 
 _CACHE = 65536
+_LINE_COUNTS = 64
+"""The most numbers of lines one set of fired rules keeps the price steps of (orders have a few, mostly)."""
+_CHECKED = 64
+"""The most check stage verdicts one set of fired adjust rules keeps its verdict with (see :func:`_with_check`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,12 +352,45 @@ class _Fired:
     """:func:`~salesgate.policy.verdict.refund_rates` of :attr:`rules`."""
     same_prices: bool
     """Whether every rule changes a price exactly as the baseline's rule of the same id (see ``Replayer``)."""
+    steps: dict[int, tuple[list[PriceSteps], tuple[tuple[str, ...] | None, ...]]] = field(
+        default_factory=dict, compare=False)
+    """Pricing: :meth:`Replayer._line_steps` by number of lines, as worked out so far."""
+    checked: dict[int, tuple[_Fired, Verdict]] = field(default_factory=dict, compare=False)
+    """Pricing: by ``id()`` of the check stage's fired rules (kept with them, so the id stays theirs), the
+    verdict of these adjust rules and those (see :func:`_with_check`)."""
+
+
+def _with_check(adjusted: _Fired, check: _Fired, verdict: Callable[[Sequence[CompiledRule]], Verdict]) -> Verdict:
+    """The verdict of the adjust stage's and the check stage's fired rules together (``verdict`` of both),
+    worked out once per pair: an order's pricing asked for it every time its check stage fired."""
+    known = adjusted.checked.get(id(check))
+    if known is not None and known[0] is check:
+        return known[1]
+    found = verdict(adjusted.rules + check.rules)
+    if len(adjusted.checked) >= _CHECKED:
+        adjusted.checked.clear()
+    adjusted.checked[id(check)] = (check, found)
+    return found
 
 
 _ALLOW = Verdict(Outcome.allow, (), ())
+_NO_MATCHES: frozenset[Match] = frozenset()
 _NOTHING = _Fired((), (), (), _ALLOW, refund_rates(()), True)
 _FAILED = {"closed": Verdict(Outcome.block, (), ()), "open": Verdict(Outcome.warn, (), ())}
 """The gate's failure-mode decision, as a replay compares it: no roles, no rule fired, no prices."""
+
+
+def _in_stage_order(policy: Policy, stage: str, matches: frozenset[Match]
+                    ) -> tuple[tuple[CompiledRule, int | None], ...]:
+    """:func:`~salesgate.policy.verdict.fired_in_order`, without summing the stage up: a replay reads the
+    rules alone, and a gate's reasons, approvals and notifications (what ``stage_verdict`` builds for a
+    match set not seen before) were a tenth of the first pass over a file. Taken from the policy's cache
+    when a gate or a replay put it there, else :func:`~salesgate.policy.verdict.in_stage_order`
+    (tests/test_simulate.py holds every replayed figure to the gate's decisions)."""
+    known = policy.verdict_cache.get((stage, matches))
+    if known is not None:
+        return known.fired  # type: ignore[no-any-return]
+    return in_stage_order(policy, stage, matches)
 
 
 def _price_action(rule: CompiledRule) -> tuple[object, ...]:

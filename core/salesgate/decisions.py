@@ -266,6 +266,14 @@ class BuiltWhenRead(Sequence[_E]):
         self._entries: list[_E] | None = None if build is not None else list(entries)
         self._build = build
 
+    @classmethod
+    def when_read(cls, build: Callable[[], list[_E]]) -> Self:
+        """``cls(build=build)``, without the keyword call and ``__init__``: made once per decision."""
+        made = _new(cls)
+        made._entries = None
+        made._build = build
+        return made
+
     def _built(self) -> list[_E]:
         entries = self._entries
         if entries is None:

@@ -559,7 +559,6 @@ class Hooks:
         failing, or refused for a call-order option, is logged and never affects the decision or
         the others: this never raises."""
         skipped = set(skip) if skip else ()
-        arguments = {"decision": decision, "facts": facts}
         for plugin, function, argnames, _ in self._recorders():
             if plugin in skipped:
                 continue
@@ -567,6 +566,7 @@ class Hooks:
                 if argnames == _DECISION_ONLY:  # the audit plugin's: no arguments to pick, on every decision
                     function(decision=decision)
                 else:
+                    arguments = {"decision": decision, "facts": facts}
                     function(**{name: arguments[name] for name in argnames})
             except SalesgateError as exc:  # explained (e.g. "run salesgate db upgrade"): the message, no traceback
                 logger.error("plugin %r failed to record decision %s: %s", plugin, decision.subject, exc)

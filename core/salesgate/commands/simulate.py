@@ -89,7 +89,7 @@ def simulate_command(candidate: str, baseline: str | None, source: str | None, m
     orders the general manager must sign), blocked amount, revenue and margin at policy prices,
     refunds; for a point a policy declares, outcomes, approvals and the outputs its rules set (a line
     {"point": "shipment_release", "facts": {...}}). Only the policies' rules are replayed, on the
-    Python evaluator and every core.
+    compiled backend and every core.
     """
     if (source is None) == (mapping is None):
         raise click.UsageError("give the history: --orders FILE.jsonl, or --mapping with --from and --to")

@@ -249,23 +249,26 @@ def stage_verdict(policy: Policy, stage: str, matches: frozenset[Match]) -> Stag
     key = (stage, matches)
     found: StageVerdict | None = cache.get(key)
     if found is None:
-        if matches:
-            rules = policy.rules_by_stage[stage]
-            position = policy.stage_positions[stage]
-            ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
-            # each (rule, line) pair shared by every verdict it is in: a verdict is kept, and so what it holds
-            fired = tuple(
-                shared_part(policy, ("fired", rule_id, index), partial(_pair, rules[position[rule_id]], index))
-                for rule_id, index in ordered)
-            if policy.tables:
-                fired = applying(policy.tables, fired)
-        else:
-            fired = ()
-        found = _summed_up(policy, fired)
+        found = _summed_up(policy, in_stage_order(policy, stage, matches))
         if len(cache) >= 8192:
             cache.clear()
         cache[key] = found
     return found
+
+
+def in_stage_order(policy: Policy, stage: str,
+                   matches: frozenset[Match]) -> tuple[tuple[CompiledRule, int | None], ...]:
+    """A backend's matches as (rule, item index) pairs in stage order, less the table rows their table's hit policy
+    sets aside: worked out anew (:func:`fired_in_order` takes them from the policy's cache of stage verdicts)."""
+    if not matches:
+        return ()
+    rules = policy.rules_by_stage[stage]
+    position = policy.stage_positions[stage]
+    ordered = sorted(matches, key=lambda m: (position[m[0]], -1 if m[1] is None else m[1]))
+    # each (rule, line) pair shared by every verdict it is in: a verdict is kept, and so what it holds
+    fired = tuple(shared_part(policy, ("fired", rule_id, index), partial(_pair, rules[position[rule_id]], index))
+                  for rule_id, index in ordered)
+    return applying(policy.tables, fired) if policy.tables else fired
 
 
 def fired_in_order(policy: Policy, stage: str,
@@ -329,7 +332,7 @@ class _Collector:
                 break
         if not stages:
             return Trace()
-        return Trace(build=partial(_traced, stages, self.explain))
+        return Trace.when_read(partial(_traced, stages, self.explain))
 
 
 def _traced(stages: Sequence[tuple[tuple[CompiledRule, ...], frozenset[Match], Facts, frozenset[Match]]],
@@ -371,8 +374,19 @@ def _one_stage(policy: Policy, stage: str, matches: frozenset[Match], facts: Fac
         list(verdict.shared_approvals),  # one stage: its approvals are in ladder order already
         _reasons_on_lines(verdict, facts.item_keys) if verdict.on_lines else list(verdict.shared_reasons),
         list(verdict.shared_notifications),
-        Trace(build=partial(_trace_entries, rules, applied, facts, explain_on, matches)) if rules else Trace(),
+        Trace.when_read(_StageTrace((rules, applied, facts, explain_on, matches))) if rules else Trace(),
         None, returns, outputs)
+
+
+class _StageTrace(tuple[Any, ...]):
+    """What the trace of a point of one stage is built from when first read: the stage's rules, the matches that
+    apply, the facts, whether to explain and every match (the arguments of :func:`_trace_entries`). One object a
+    kept decision holds rather than a ``partial``; a tuple, made without a Python ``__init__``."""
+
+    __slots__ = ()
+
+    def __call__(self) -> list[TraceEntry]:
+        return _trace_entries(*self)
 
 
 def _entry(rule: CompiledRule, fired: bool, values: FactValues, line_no: int | None,
@@ -909,7 +923,7 @@ def pricing_verdict(policy: Policy, backend: Backend, facts: OrderFacts, explain
     spec = policy.points["pricing"]
     outputs = output_values(spec, adjust.fired, flat, (check.fired if check is not None else (), checked)) \
         if spec.declared_outputs else None
-    trace = Trace(build=_PricingTrace((
+    trace = Trace.when_read(_PricingTrace((
         adjust_rules, _applied(policy, adjust, matches), flat, matches, check_rules,
         check_matches if check is None else _applied(policy, check, check_matches), checked, check_matches,
         explain_on))) if adjust_rules or check_rules else Trace()
