@@ -520,6 +520,25 @@ def test_decisions_share_the_policys_reasons_but_none_can_change_another_through
     assert second.model_dump_json() == before == seed_gate.approve_order(_blocked_order()).model_dump_json()
 
 
+def test_the_fields_set_of_a_shared_reason_refuses_changes_so_no_decision_changes_anothers_dump(
+        seed_gate: Gate) -> None:
+    """A reason the policy shares holds one set of the fields it was given (``model_fields_set``, what
+    ``exclude_unset`` dumps): were it a plain set, taking ``message`` out of it through one decision took the
+    message out of every other decision's ``model_dump(exclude_unset=True)``. It refuses, as translations do;
+    a copy of the reason holds a plain set of its own."""
+    first, second = (seed_gate.approve_order(_blocked_order()) for _ in range(2))
+    assert first.reasons[0] is second.reasons[0]
+    before = second.model_dump(exclude_unset=True)
+    with pytest.raises(TypeError, match="cannot be changed"):
+        first.reasons[0].model_fields_set.discard("message")
+    assert second.model_dump(exclude_unset=True) == before
+    assert "message" in before["reasons"][0]
+    copied = copy.copy(first.reasons[0])
+    assert type(copied.model_fields_set) is set
+    copied.model_fields_set.discard("message")
+    assert second.model_dump(exclude_unset=True) == before
+
+
 def test_a_copy_of_a_shared_reason_or_approval_is_the_callers_own_to_change(seed_gate: Gate) -> None:
     """A copy (``copy``, ``deepcopy``, pickling, ``dict(...)``) holds an ordinary dict or list again, equal."""
     decision = seed_gate.approve_order(_blocked_order())

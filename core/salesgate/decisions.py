@@ -77,14 +77,14 @@ _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 class SharedSet(set[str]):
     """A set that refuses changes: the ``model_fields_set`` every model :meth:`_Value.assemble` makes with all
-    its fields given holds (one per class, not one per model: a decision keeps fewer objects alive). pydantic
-    copies it before changing it (``model_copy(update=...)``); a copy (``set(...)``, ``copy.copy``, pickling)
-    is a plain set."""
+    its fields given holds (one per class, not one per model: a decision keeps fewer objects alive), and that of
+    the reasons a policy shares. pydantic copies it before changing it (``model_copy(update=...)``); a copy
+    (``set(...)``, ``copy.copy``, pickling) is a plain set."""
 
     __slots__ = ()
 
     def _refused(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("this set is shared by every model of its class that has all its fields set and cannot be "
+        raise TypeError("this set is shared by every model of its class given the same fields and cannot be "
                         "changed: change a copy (set(model.model_fields_set))")
 
     add = discard = remove = pop = clear = update = difference_update = intersection_update = \

@@ -35,6 +35,7 @@ from ..decisions import (
     ReturnResult,
     SharedDict,
     SharedList,
+    SharedSet,
     Trace,
     TraceEntry,
     ladder_order,
@@ -70,8 +71,10 @@ def _values(rule: CompiledRule, values: FactValues) -> dict[str, Any]:
     return out
 
 
-_REASON_GIVEN = frozenset({"rule", "outcome", "message", "translations", "line_no"})
-"""The fields a rule's Reason is made with (as ``Reason(...)`` without ``plugin``)."""
+_REASON_GIVEN = SharedSet({"rule", "outcome", "message", "translations", "line_no"})
+"""The fields a rule's Reason is made with (as ``Reason(...)`` without ``plugin``): its ``model_fields_set``, one
+read-only set for all of them, as the policy shares each reason with every decision it is in (a plain set changed
+through one decision changed what ``model_dump(exclude_unset=True)`` gives for every other)."""
 
 
 class FactsWhenRead:
@@ -201,7 +204,7 @@ def _shared_reason(effect: RuleEffect, line_no: int | None = None) -> Reason:
     """``Reason(rule=..., outcome=..., message=..., translations=..., line_no=...)``, built directly."""
     return Reason.assemble({"rule": effect.rule, "outcome": effect.outcome, "message": effect.message,
                             "translations": SharedDict(effect.translations), "line_no": line_no, "plugin": "rules"},
-                           set(_REASON_GIVEN))
+                           _REASON_GIVEN)
 
 
 def _summed_up(policy: Policy, fired: tuple[tuple[CompiledRule, int | None], ...]) -> StageVerdict:
