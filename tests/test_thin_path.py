@@ -108,3 +108,19 @@ def test_a_rule_that_cannot_price_fails_alike_on_the_thin_path(tmp_path: Path) -
         assert decided.failure is not None
         assert "plugin 'rules' failed in salesgate_pricing: PolicyError" in decided.failure
         _alike(decided, generic.price_order(order))
+
+
+def test_a_decisions_fields_set_is_shared_read_only_and_a_copy_is_the_callers_own(gates: tuple[Gate, Gate]) -> None:
+    """The thin path gives decisions with the same fields one read-only set: changing it would change theirs."""
+    bench = _bench()
+    thin, _ = gates
+    orders = bench.build_workload(2, 5, True, False, policy=thin.policy).orders
+    first, second = (thin.decide("credit_check", order, as_of=bench.AS_OF) for order in orders)
+    assert "credit" in first.model_fields_set
+    assert first.model_fields_set == second.model_fields_set
+    with pytest.raises(TypeError, match="cannot be changed"):
+        first.model_fields_set.discard("credit")
+    assert "credit" in second.model_dump(exclude_unset=True)
+    copied = first.model_copy(update={"subject": "SO-copy"})
+    copied.model_fields_set.discard("credit")  # a plain set of its own
+    assert "credit" in first.model_fields_set

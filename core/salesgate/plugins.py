@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from . import hookspecs
 from .context import DecisionContext
-from .decisions import Contribution, CreditResult, Decision, Reason, combine, sort_approvals
+from .decisions import Contribution, CreditResult, Decision, Reason, SharedSet, combine, sort_approvals
 from .defaults import BUILTIN_NAMES, default_plugins
 from .documents import Bilingual, OutputSpec, combined, valid_name
 from .errors import AdapterError, PluginError, SalesgateError
@@ -380,16 +380,13 @@ class Hooks:
         except Exception as exc:
             raise PluginError(f"plugin 'rules' failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
         outcome, approvals, reasons, notifications, trace, pricing, returns, outputs = verdict
-        given = verdict.given()
-        stamped = _STAMPED_FIELDS.get(given)
-        if stamped is None:
-            stamped = _STAMPED_FIELDS[given] = given | _STAMPED
-        fields_set = set(stamped)
         credit = None
         if point == "credit_check" and isinstance(facts, OrderFacts):
             credit = self.credit_figures(facts, context)
-            if credit is not None:
-                fields_set.add("credit")
+        key = (verdict.given(), credit is not None)
+        fields_set = _STAMPED_FIELDS.get(key)
+        if fields_set is None:  # one read-only set per combination, shared by the decisions that have it
+            fields_set = _STAMPED_FIELDS[key] = SharedSet(key[0] | _STAMPED | ({"credit"} if key[1] else set()))
         # The verdict's approvals are in ladder order already (one per role): nothing to sort.
         return Decision.assemble(
             {"hook": point, "subject": subject, "outcome": outcome, "approvals": approvals,
@@ -622,8 +619,9 @@ AdapterRegister = Callable[[str, type], None]
 
 _STAMPED = frozenset({"hook", "subject", "policy", "backend", "as_of"})
 _DECISION_ONLY = ("decision",)
-_STAMPED_FIELDS: dict[frozenset[str], frozenset[str]] = {}
-"""A verdict's fields set with the stamped ones, by the verdict's (a handful of combinations)."""
+_STAMPED_FIELDS: dict[tuple[frozenset[str], bool], SharedSet] = {}
+"""A decision's fields set: the verdict's with the stamped ones (and ``credit`` when there are credit figures),
+by the verdict's and whether there are (a handful of combinations)."""
 _DECIDED = (Contribution, Decision)
 _PAYLOAD_POINTS: tuple[tuple[str, str], ...] = tuple(sorted(
     ((output.field, spec.name) for spec in BUILT_IN_POINTS for output in spec.outputs),
