@@ -96,7 +96,7 @@ SLOW_TESTS = frozenset({
 })
 """Test files, or node ids without parameters, measured at 1.5 s or more on the shared 2-core VM
 (``--durations``), outside ``db`` and ``tryton``: marked ``slow``, so that
-``pytest -m "not db and not tryton and not slow"`` stays under a minute (DEVELOPERS.md).
+``pytest -m "not db and not tryton and not slow"`` stays quick (DEVELOPERS.md says how quick).
 tests/test_markers.py checks that every entry still names a test."""
 
 
