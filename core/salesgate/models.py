@@ -128,6 +128,14 @@ def _forget_oldest(read: dict[str, Decimal]) -> None:
         read.pop(text, None)
 
 
+def _kept(read: dict[str, Decimal], text: str, value: Decimal) -> Decimal:
+    """``value``, read from ``text``, kept in ``read`` by its text (:data:`_MONEY_READ`, :data:`_RATE_READ`)."""
+    if len(read) >= _PLAIN_TEXTS:
+        _forget_oldest(read)
+    read[text] = value
+    return value
+
+
 def _money(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
     """:func:`_number`, then pydantic's checks, then :func:`normalise_scale`: one call per amount.
 
@@ -144,11 +152,7 @@ def _money(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
         if known is not None:
             return known
         if _PLAIN_AMOUNT(value) is not None:
-            plain = _at_money_scale(value)
-            if len(_MONEY_READ) >= _PLAIN_TEXTS:
-                _forget_oldest(_MONEY_READ)
-            _MONEY_READ[value] = plain
-            return plain
+            return _kept(_MONEY_READ, value, _at_money_scale(value))
         _number(value)
     elif kind is Decimal:
         text = str(value)
@@ -193,11 +197,7 @@ def _rate(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
         if known is not None:
             return known
         if _PLAIN_RATE(value) is not None:
-            plain = Decimal(value)
-            if len(_RATE_READ) >= _PLAIN_TEXTS:
-                _forget_oldest(_RATE_READ)
-            _RATE_READ[value] = plain
-            return plain
+            return _kept(_RATE_READ, value, Decimal(value))
     if kind is Decimal and _PLAIN_RATE(str(value)) is not None:
         return value  # type: ignore[no-any-return]
     if kind is int and (value == 0 or value == 1):
