@@ -350,9 +350,6 @@ def checked_subject(point: str, facts: object, spec: PointSpec | None = None) ->
     a NUL, a lone surrogate) would leave the answer unlogged, so it is refused as the caller's error,
     naming the field, before any adapter runs. A missing id is left to validation: "unknown" is logged.
     """
-    if spec is not None and type(facts) is spec.document and spec.built_in:  # the point's own model: the usual case
-        subject: str = facts.order.id if spec.name != "return_handling" else facts.return_request.id  # type: ignore[attr-defined]
-        return subject
     if isinstance(facts, _BUILT_IN_FACTS):
         return subject_of(facts)
     if spec is not None and not spec.built_in:
