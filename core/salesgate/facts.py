@@ -188,9 +188,9 @@ def _projected(facts: OrderFacts, policy_prices: dict[int, Decimal] | None, plan
     values = order.__dict__
     for name, path, convert in plan.order:
         root[path] = values[name] if convert is None else convert(values[name])
-    amounts = [line.amount for line in order_lines] if plan.total or plan.amount else []
-    if plan.total:
-        root["order.total"] = sum(amounts, ZERO)
+    amounts = [line.amount for line in order_lines] if plan.amount else []
+    if plan.total:  # the amounts' sum when they are read too, else the order's own (kept once worked out)
+        root["order.total"] = sum(amounts, ZERO) if plan.amount else order.total
     if plan.line_count:
         root["order.line_count"] = len(order_lines)
     exposure = facts.exposure

@@ -116,7 +116,7 @@ _MONEY_READ: dict[str, Decimal] = {}
 """Plain amounts' text → :func:`_at_money_scale` of it: what :func:`_money` returns for that text."""
 
 
-def _forget_oldest(read: dict[str, Decimal]) -> None:
+def _forget_oldest(read: dict[Any, Decimal]) -> None:
     """Make room in a full :data:`_MONEY_READ` (or :data:`_RATE_READ`): the quarter read longest ago goes,
     so the prices a file names over and over stay (clearing it all kept 3 in 100 fewer on a benchmark file)."""
     try:
@@ -128,8 +128,10 @@ def _forget_oldest(read: dict[str, Decimal]) -> None:
         read.pop(text, None)
 
 
-def _kept(read: dict[str, Decimal], text: str, value: Decimal) -> Decimal:
-    """``value``, read from ``text``, kept in ``read`` by its text (:data:`_MONEY_READ`, :data:`_RATE_READ`)."""
+def kept_by_text(read: dict[Any, Decimal], text: str | bytes, value: Decimal) -> Decimal:
+    """``value``, read from ``text``, kept in ``read`` by its text (:data:`_MONEY_READ`, :data:`_RATE_READ`, the
+    quick history pass's prices in :mod:`salesgate.simulation`): at most :data:`_PLAIN_TEXTS`, the oldest quarter
+    forgotten when full."""
     if len(read) >= _PLAIN_TEXTS:
         _forget_oldest(read)
     read[text] = value
@@ -152,7 +154,7 @@ def _money(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
         if known is not None:
             return known
         if _PLAIN_AMOUNT(value) is not None:
-            return _kept(_MONEY_READ, value, _at_money_scale(value))
+            return kept_by_text(_MONEY_READ, value, _at_money_scale(value))
         _number(value)
     elif kind is Decimal:
         text = str(value)
@@ -197,7 +199,7 @@ def _rate(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
         if known is not None:
             return known
         if _PLAIN_RATE(value) is not None:
-            return _kept(_RATE_READ, value, Decimal(value))
+            return kept_by_text(_RATE_READ, value, Decimal(value))
     if kind is Decimal and _PLAIN_RATE(str(value)) is not None:
         return value  # type: ignore[no-any-return]
     if kind is int and (value == 0 or value == 1):

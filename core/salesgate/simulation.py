@@ -43,7 +43,7 @@ from .documents import known_fields
 from .errors import SalesgateError, did_you_mean
 from .facts import FactSet, _plan
 from .history import HistoryFact
-from .models import OrderFacts, ReturnFacts
+from .models import OrderFacts, ReturnFacts, kept_by_text
 from .money import ZERO, round_money
 from .plugins import installed_points
 from .pointspecs import ORDER_POINTS, POINT_SPECS, PointSpec
@@ -477,10 +477,10 @@ def _quick_event(raw: bytes) -> tuple[str, date, Decimal] | None:
     for qty, price, discount in lines:
         unit = _QUICK_PRICES.get(price)
         if unit is None:
-            unit = _quick_number(_QUICK_PRICES, price, Decimal(price.decode()))
+            unit = kept_by_text(_QUICK_PRICES, price, Decimal(price.decode()))
         rest = _QUICK_RESTS.get(discount)
         if rest is None:
-            rest = _quick_number(_QUICK_RESTS, discount, 1 - Decimal(discount.decode()))
+            rest = kept_by_text(_QUICK_RESTS, discount, 1 - Decimal(discount.decode()))
         total += round_money(int(qty) * unit * rest)  # as OrderLine.amount: (qty × unit price) × (1 − discount)
     return customer, day, total
 
@@ -489,14 +489,6 @@ _QUICK_PRICES: dict[bytes, Decimal] = {}
 """A unit price's text → the price, as :func:`_quick_event` read it before (a file names the same few over and over)."""
 _QUICK_RESTS: dict[bytes, Decimal] = {}
 """A discount's text → 1 − the discount, likewise."""
-
-
-def _quick_number(known: dict[bytes, Decimal], text: bytes, value: Decimal) -> Decimal:
-    """``value``, read from ``text``, kept in ``known`` (bounded: started anew when full) and returned."""
-    if len(known) >= 16384:
-        known.clear()
-    known[text] = value
-    return value
 
 
 class _Misread(Exception):
